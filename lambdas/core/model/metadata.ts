@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { FeatureConfigSchema } from '../features/config.ts';
+
+/**
+ * `metadata.json` of a model package. A package is a folder holding `metadata.json`, the ONNX file it
+ * names (`onnxFile`, sha256-checked on load) and, for shipped models, `REPORT.md` with its figures.
+ *
+ * ONNX contract:
+ * - input `features`: float32 [batch, frames, dims], frames = `input.frames` (one analysis window of
+ *   `input.windowSec` seconds; shorter inputs are zero-padded at the end), dims = feature dimension;
+ * - input `lengths`: int32 [batch], the number of real (unpadded) frames of each row (1..frames);
+ * - output `probabilities`: float32 [batch, labels.length], softmax over `labels` in that order.
+ */
+export const ModelMetadataSchema = z.object({
+  name: z.string().min(1),
+  version: z.string().min(1),
+  createdAt: z.string(),
+  labels: z.array(z.string().min(1)).min(2),
+  featureConfig: FeatureConfigSchema,
+  input: z.object({
+    windowSec: z.number().positive(),
+    frames: z.number().int().positive(),
+    dims: z.number().int().positive(),
+  }),
+  onnxFile: z.string().regex(/^[\w.-]+\.onnx$/),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Free-form, but written down: corpora, split, seed, epochs, augmentation, architecture. */
+  training: z.record(z.string(), z.unknown()),
+  /** Metrics per evaluation split, e.g. `{ "tess-random": { accuracy, macroF1, … } }`. */
+  metrics: z.record(z.string(), z.unknown()),
+});
+
+export type ModelMetadata = z.infer<typeof ModelMetadataSchema>;
