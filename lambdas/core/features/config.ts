@@ -47,7 +47,10 @@ export const FeatureConfigSchema = z
   })
   .strict()
   .refine((c) => c.hopSize <= c.frameSize, 'hopSize must not exceed frameSize')
-  .refine((c) => c.melBands >= c.mfccCoefficients, 'melBands must be >= mfccCoefficients (meyda rebuilds otherwise)');
+  .refine(
+    (c) => c.melBands >= c.mfccCoefficients,
+    'melBands must be >= mfccCoefficients (meyda rebuilds otherwise)',
+  );
 
 export type FeatureConfig = z.infer<typeof FeatureConfigSchema>;
 

@@ -1,0 +1,60 @@
+import type { FeatureConfig } from './config.ts';
+
+/** Blocks of this length measure loudness; 20 ms is short enough to separate words from pauses. */
+const LOUDNESS_BLOCK_SEC = 0.02;
+/** Blocks more than this far below the loudest one are pauses and do not count towards speech loudness. */
+const ACTIVE_RANGE_DB = 30;
+
+/**
+ * RMS of the "active" part of a signal: the blocks within 30 dB of the loudest block. Pauses and
+ * leading/trailing silence would otherwise make a quiet speaker look even quieter. 0 for digital silence.
+ */
+export function activeRms(samples: Float32Array, sampleRate: number): number {
+  const block = Math.max(1, Math.round(sampleRate * LOUDNESS_BLOCK_SEC));
+  const blocks = Math.ceil(samples.length / block);
+  const energies = new Float64Array(blocks);
+  let maxEnergy = 0;
+  for (let b = 0; b < blocks; b++) {
+    const start = b * block;
+    const end = Math.min(samples.length, start + block);
+    let sum = 0;
+    for (let i = start; i < end; i++) {
+      const s = samples[i]!;
+      sum += s * s;
+    }
+    const energy = sum / (end - start);
+    energies[b] = energy;
+    if (energy > maxEnergy) maxEnergy = energy;
+  }
+  if (maxEnergy === 0) return 0;
+  const threshold = maxEnergy * 10 ** (-ACTIVE_RANGE_DB / 10);
+  let sum = 0;
+  let count = 0;
+  for (let b = 0; b < blocks; b++) {
+    if (energies[b]! >= threshold) {
+      sum += energies[b]!;
+      count++;
+    }
+  }
+  return Math.sqrt(sum / count);
+}
+
+/**
+ * The gain that brings a clip's active RMS to `targetDbfs`, capped at `maxGainDb` so that a clip of near
+ * silence is not blown up into loud noise. Meyda's `log(x + 1)` makes features depend on absolute level,
+ * so every clip is brought to the same level before extraction.
+ */
+export function loudnessGain(samples: Float32Array, config: FeatureConfig): number {
+  const rms = activeRms(samples, config.sampleRate);
+  if (rms === 0) return 1;
+  const target = 10 ** (config.loudness.targetDbfs / 20);
+  return Math.min(target / rms, 10 ** (config.loudness.maxGainDb / 20));
+}
+
+/** Loudness-normalised samples at meyda's amplitude scale (`sampleScale`), as float32 like meyda's input. */
+export function scaleForExtraction(samples: Float32Array, config: FeatureConfig): Float32Array {
+  const gain = loudnessGain(samples, config) * config.sampleScale;
+  const out = new Float32Array(samples.length);
+  for (let i = 0; i < samples.length; i++) out[i] = samples[i]! * gain;
+  return out;
+}
