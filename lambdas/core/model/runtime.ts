@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { ZodError } from 'zod';
+import { ModelError } from '../errors.ts';
+import { featureDimension } from '../features/config.ts';
+import { type ModelMetadata, ModelMetadataSchema } from './metadata.ts';
+
+export interface ModelBatch {
+  /** batch × frames × dims, zero-padded rows. */
+  features: Float32Array;
+  /** Real frames per row. */
+  lengths: Int32Array;
+  batch: number;
+}
+
+export interface LoadedModel {
+  readonly metadata: ModelMetadata;
+  /** Probabilities, batch × labels, row-major. */
+  run(input: ModelBatch): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+function parseMetadata(json: string, source: string): ModelMetadata {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (cause) {
+    throw new ModelError(`${source}: metadata is not valid JSON`, { cause });
+  }
+  try {
+    return ModelMetadataSchema.parse(value);
+  } catch (cause) {
+    const detail =
+      cause instanceof ZodError ? cause.issues.map((i) => `${i.path.join('.')}: ${i.message}`) : [];
+    throw new ModelError(
+      `${source}: metadata is not a model package this core supports (${detail.join('; ')})`,
+      {
+        cause,
+      },
+    );
+  }
+}
+
+/**
+ * Builds a model from a package's bytes (a folder on disk or objects in S3): checks the metadata against
+ * the schema (so an unsupported feature definition is refused), the ONNX bytes against the recorded
+ * sha256, and the graph's inputs/outputs against the contract, then creates one session to be reused.
+ * One intra-op thread: a Lambda or a CLI run predicts one clip at a time, and extra threads only add
+ * start-up and scheduling cost for graphs this small.
+ */
+export async function loadModel(
+  metadataJson: string,
+  onnx: Uint8Array,
+  source = 'model',
+): Promise<LoadedModel> {
+  const metadata = parseMetadata(metadataJson, source);
+  const actual = sha256Hex(onnx);
+  if (actual !== metadata.sha256) {
+    throw new ModelError(
+      `${source}: ${metadata.onnxFile} has sha256 ${actual}, metadata says ${metadata.sha256}`,
+    );
+  }
+  const dims = featureDimension(metadata.featureConfig);
+  if (metadata.input.dims !== dims) {
+    throw new ModelError(
+      `${source}: input.dims ${metadata.input.dims} disagrees with the feature config (${dims})`,
+    );
+  }
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(onnx, {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+  } catch (cause) {
+    throw new ModelError(`${source}: onnxruntime cannot load ${metadata.onnxFile}`, { cause });
+  }
+  for (const name of ['features', 'lengths']) {
+    if (!session.inputNames.includes(name))
+      throw new ModelError(`${source}: ONNX graph has no input "${name}"`);
+  }
+  if (!session.outputNames.includes('probabilities')) {
+    throw new ModelError(`${source}: ONNX graph has no output "probabilities"`);
+  }
+  const { frames } = metadata.input;
+  const labelCount = metadata.labels.length;
+
+  return {
+    metadata,
+    async run({ features, lengths, batch }) {
+      const outputs = await session.run({
+        features: new ort.Tensor('float32', features, [batch, frames, dims]),
+        lengths: new ort.Tensor('int32', lengths, [batch]),
+      });
+      const probabilities = outputs.probabilities;
+      if (!probabilities || probabilities.dims.at(-1) !== labelCount) {
+        throw new ModelError(
+          `${source}: output has shape [${probabilities?.dims}] but there are ${labelCount} labels`,
+        );
+      }
+      return probabilities.data as Float32Array;
+    },
+    release: () => session.release(),
+  };
+}
+
+/** Loads a model package folder (`metadata.json` + the ONNX file it names). */
+export async function loadModelPackage(dir: string): Promise<LoadedModel> {
+  let metadataJson: string;
+  try {
+    metadataJson = await readFile(join(dir, 'metadata.json'), 'utf8');
+  } catch (cause) {
+    throw new ModelError(`No model package at ${dir} (metadata.json unreadable)`, { cause });
+  }
+  const metadata = parseMetadata(metadataJson, dir);
+  let onnx: Uint8Array;
+  try {
+    onnx = await readFile(join(dir, metadata.onnxFile));
+  } catch (cause) {
+    throw new ModelError(`${dir}: ${metadata.onnxFile} is missing`, { cause });
+  }
+  return loadModel(metadataJson, onnx, dir);
+}

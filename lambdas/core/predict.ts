@@ -1,0 +1,192 @@
+import { fileURLToPath } from 'node:url';
+import { decodeAudio } from './audio/decode.ts';
+import { resample } from './audio/resample.ts';
+import { AudioError } from './errors.ts';
+import { createFeatureExtractor, normalizeUtterance } from './features/extract.ts';
+import { loudnessGain } from './features/loudness.ts';
+import { type LoadedModel, loadModelPackage } from './model/runtime.ts';
+import { createSpeechDetector, type SpeechRegion, speechRegions, speechWithin } from './speech/vad.ts';
+import type { PredictionResult, PredictOptions, Probabilities, Segment } from './types.ts';
+
+/** The model shipped in the repository (and copied into the Lambda asset beside the bundle). */
+export const BUNDLED_MODEL_DIR = fileURLToPath(new URL('../../models/ser-lstm/', import.meta.url));
+export const DEFAULT_MAX_DURATION_SEC = 600;
+
+/** Less speech than this in a whole clip is not enough to judge an emotion: `NO_SPEECH`. */
+const MIN_SPEECH_SEC = 0.2;
+/** Silence kept around the speech span, as the training clips have a little of it too. */
+const SPEECH_PAD_SEC = 0.1;
+/** A window with less speech than this (a pause) is not scored unless no window has more. */
+const MIN_WINDOW_SPEECH_SEC = 0.5;
+
+export type Stage = 'decode' | 'resample' | 'vad' | 'features' | 'inference';
+export type StageTimings = Partial<Record<Stage, number>>;
+
+export interface Predictor {
+  readonly modelVersion: string;
+  readonly labels: readonly string[];
+  predict(
+    audio: Uint8Array,
+    options?: PredictOptions & { timings?: StageTimings },
+  ): Promise<PredictionResult>;
+  release(): Promise<void>;
+}
+
+export interface PredictorOptions {
+  /** A model package folder; default `SER_MODEL_DIR` or the bundled `models/ser-lstm`. */
+  modelDir?: string;
+  /** An already loaded model (e.g. fetched from the registry); wins over `modelDir`. */
+  model?: LoadedModel;
+}
+
+interface AnalysisWindow {
+  startSec: number;
+  endSec: number;
+  speechSec: number;
+}
+
+/**
+ * Cuts the speech span into model windows. A span that fits one window is one window (zero-padded by the
+ * model input); a longer span gets windows of `windowSec` every `windowSec / 2` with the last one aligned
+ * to the end, so every moment is seen by one or two windows. Windows that are mostly pause are dropped.
+ */
+export function planWindows(
+  span: SpeechRegion,
+  regions: SpeechRegion[],
+  windowSec: number,
+): AnalysisWindow[] {
+  const length = span.endSec - span.startSec;
+  const starts: number[] = [];
+  if (length <= windowSec) starts.push(span.startSec);
+  else {
+    const hop = windowSec / 2;
+    for (let s = span.startSec; s + windowSec < span.endSec; s += hop) starts.push(s);
+    starts.push(span.endSec - windowSec);
+  }
+  const windows = starts.map((startSec) => {
+    const endSec = Math.min(span.endSec, startSec + windowSec);
+    return { startSec, endSec, speechSec: speechWithin(regions, startSec, endSec) };
+  });
+  const voiced = windows.filter((w) => w.speechSec >= MIN_WINDOW_SPEECH_SEC);
+  if (voiced.length > 0) return voiced;
+  return [windows.reduce((best, w) => (w.speechSec > best.speechSec ? w : best))];
+}
+
+const round = (x: number, digits = 4): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+function toProbabilities(labels: readonly string[], values: ArrayLike<number>): Probabilities {
+  return Object.fromEntries(labels.map((label, i) => [label, round(values[i]!)]));
+}
+
+function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}
+
+/**
+ * Loads the model once and returns the function that turns audio bytes into an emotion:
+ * decode → resample to the model's rate → voice-activity detection (WebRTC VAD) → trim to the speech
+ * span and cut it into windows → meyda MFCC + CMVN per window → one batched ONNX run →
+ * the clip's probabilities are the mean of the windows' probabilities weighted by each window's seconds of
+ * speech, so pauses and short windows count less. All-silent (or speech-free) audio is `NO_SPEECH`.
+ */
+export async function createPredictor(options: PredictorOptions = {}): Promise<Predictor> {
+  const model =
+    options.model ??
+    (await loadModelPackage(options.modelDir ?? process.env.SER_MODEL_DIR ?? BUNDLED_MODEL_DIR));
+  const { metadata } = model;
+  const config = metadata.featureConfig;
+  const extractor = createFeatureExtractor(config);
+  const detector = await createSpeechDetector();
+  const { frames: maxFrames, dims, windowSec } = metadata.input;
+  const labels = metadata.labels;
+
+  return {
+    modelVersion: metadata.version,
+    labels,
+    release: () => model.release(),
+    async predict(audio, { maxDurationSec = DEFAULT_MAX_DURATION_SEC, timings } = {}) {
+      let mark = performance.now();
+      const lap = (stage: Stage) => {
+        const now = performance.now();
+        if (timings) timings[stage] = (timings[stage] ?? 0) + now - mark;
+        mark = now;
+      };
+
+      const decoded = await decodeAudio(audio, { maxDurationSec });
+      lap('decode');
+      const rate = config.sampleRate;
+      const samples =
+        decoded.sampleRate === rate
+          ? decoded.samples.slice()
+          : resample(decoded.samples, decoded.sampleRate, rate);
+      lap('resample');
+
+      removeDcOffset(samples);
+      const regions = speechRegions(detector.detect(samples, rate, loudnessGain(samples, config)));
+      const speechSec = regions.reduce((sum, r) => sum + r.endSec - r.startSec, 0);
+      if (speechSec < MIN_SPEECH_SEC) {
+        throw new AudioError(
+          'NO_SPEECH',
+          `No speech found: ${round(speechSec, 2)} s of voice activity in ${round(decoded.durationSec, 2)} s of audio`,
+        );
+      }
+      const clipSec = samples.length / rate;
+      const span = {
+        startSec: Math.max(0, regions[0]!.startSec - SPEECH_PAD_SEC),
+        endSec: Math.min(clipSec, regions.at(-1)!.endSec + SPEECH_PAD_SEC),
+      };
+      const windows = planWindows(span, regions, windowSec);
+      lap('vad');
+
+      const features = new Float32Array(windows.length * maxFrames * dims);
+      const lengths = new Int32Array(windows.length);
+      windows.forEach((w, row) => {
+        const slice = samples.subarray(Math.floor(w.startSec * rate), Math.ceil(w.endSec * rate));
+        const matrix = extractor.extract(slice);
+        const frames = Math.min(matrix.frames, maxFrames);
+        if (config.normalization === 'utterance') normalizeUtterance(matrix, frames);
+        features.set(matrix.data.subarray(0, frames * dims), row * maxFrames * dims);
+        lengths[row] = frames;
+      });
+      lap('features');
+
+      const output = await model.run({ features, lengths, batch: windows.length });
+      lap('inference');
+
+      const total = new Float64Array(labels.length);
+      const weightSum = windows.reduce((sum, w) => sum + w.speechSec, 0);
+      const segments: Segment[] = windows.map((w, row) => {
+        const p = output.subarray(row * labels.length, (row + 1) * labels.length);
+        for (let i = 0; i < labels.length; i++) total[i]! += (p[i]! * w.speechSec) / weightSum;
+        const best = argmax(p);
+        return {
+          startSec: round(w.startSec, 3),
+          endSec: round(w.endSec, 3),
+          emotion: labels[best]!,
+          confidence: round(p[best]!),
+          probabilities: toProbabilities(labels, p),
+        };
+      });
+      const best = argmax(total);
+      return {
+        emotion: labels[best]!,
+        confidence: round(total[best]!),
+        probabilities: toProbabilities(labels, total),
+        durationSec: round(decoded.durationSec, 3),
+        sampleRate: decoded.sampleRate,
+        modelVersion: metadata.version,
+        segments,
+      };
+    },
+  };
+}
+
+/** A DC offset is not sound; it would fool the loudness and voice-activity measures. */
+function removeDcOffset(samples: Float32Array): void {
+  let sum = 0;
+  for (let i = 0; i < samples.length; i++) sum += samples[i]!;
+  const mean = sum / (samples.length || 1);
+  if (mean !== 0) for (let i = 0; i < samples.length; i++) samples[i]! -= mean;
+}
