@@ -4,6 +4,7 @@ import { resample } from './audio/resample.ts';
 import { AudioError } from './errors.ts';
 import { createFeatureExtractor, normalizeUtterance } from './features/extract.ts';
 import { loudnessGain } from './features/loudness.ts';
+import type { ModelMetadata } from './model/metadata.ts';
 import { type LoadedModel, loadModelPackage } from './model/runtime.ts';
 import { createSpeechDetector, type SpeechRegion, speechRegions, speechWithin } from './speech/vad.ts';
 import type { PredictionResult, PredictOptions, Probabilities, Segment } from './types.ts';
@@ -25,6 +26,7 @@ export type StageTimings = Partial<Record<Stage, number>>;
 export interface Predictor {
   readonly modelVersion: string;
   readonly labels: readonly string[];
+  readonly metadata: ModelMetadata;
   predict(
     audio: Uint8Array,
     options?: PredictOptions & { timings?: StageTimings },
@@ -105,6 +107,7 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
   return {
     modelVersion: metadata.version,
     labels,
+    metadata,
     release: () => model.release(),
     async predict(audio, { maxDurationSec = DEFAULT_MAX_DURATION_SEC, timings } = {}) {
       let mark = performance.now();
