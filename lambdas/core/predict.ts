@@ -6,7 +6,9 @@ import { createFeatureExtractor, normalizeUtterance } from './features/extract.t
 import { loudnessGain } from './features/loudness.ts';
 import type { ModelMetadata } from './model/metadata.ts';
 import { type LoadedModel, loadModelPackage } from './model/runtime.ts';
-import { createSpeechDetector, type SpeechRegion, speechRegions, speechWithin } from './speech/vad.ts';
+import { speechSpectralFlatness } from './speech/flatness.ts';
+import { createSpeechDetector, speechRegions } from './speech/vad.ts';
+import { planWindows } from './speech/windows.ts';
 import type { PredictionResult, PredictOptions, Probabilities, Segment } from './types.ts';
 
 /** The model shipped in the repository (and copied into the Lambda asset beside the bundle). */
@@ -17,8 +19,8 @@ export const DEFAULT_MAX_DURATION_SEC = 600;
 const MIN_SPEECH_SEC = 0.2;
 /** Silence kept around the speech span, as the training clips have a little of it too. */
 const SPEECH_PAD_SEC = 0.1;
-/** A window with less speech than this (a pause) is not scored unless no window has more. */
-const MIN_WINDOW_SPEECH_SEC = 0.5;
+/** Above this spectral flatness the "speech" the VAD found is broadband noise (hiss, clipping, static). */
+const MAX_SPEECH_FLATNESS = 0.6;
 
 export type Stage = 'decode' | 'resample' | 'vad' | 'features' | 'inference';
 export type StageTimings = Partial<Record<Stage, number>>;
@@ -39,39 +41,6 @@ export interface PredictorOptions {
   modelDir?: string;
   /** An already loaded model (e.g. fetched from the registry); wins over `modelDir`. */
   model?: LoadedModel;
-}
-
-interface AnalysisWindow {
-  startSec: number;
-  endSec: number;
-  speechSec: number;
-}
-
-/**
- * Cuts the speech span into model windows. A span that fits one window is one window (zero-padded by the
- * model input); a longer span gets windows of `windowSec` every `windowSec / 2` with the last one aligned
- * to the end, so every moment is seen by one or two windows. Windows that are mostly pause are dropped.
- */
-export function planWindows(
-  span: SpeechRegion,
-  regions: SpeechRegion[],
-  windowSec: number,
-): AnalysisWindow[] {
-  const length = span.endSec - span.startSec;
-  const starts: number[] = [];
-  if (length <= windowSec) starts.push(span.startSec);
-  else {
-    const hop = windowSec / 2;
-    for (let s = span.startSec; s + windowSec < span.endSec; s += hop) starts.push(s);
-    starts.push(span.endSec - windowSec);
-  }
-  const windows = starts.map((startSec) => {
-    const endSec = Math.min(span.endSec, startSec + windowSec);
-    return { startSec, endSec, speechSec: speechWithin(regions, startSec, endSec) };
-  });
-  const voiced = windows.filter((w) => w.speechSec >= MIN_WINDOW_SPEECH_SEC);
-  if (voiced.length > 0) return voiced;
-  return [windows.reduce((best, w) => (w.speechSec > best.speechSec ? w : best))];
 }
 
 const round = (x: number, digits = 4): number => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -133,6 +102,13 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
         throw new AudioError(
           'NO_SPEECH',
           `No speech found: ${round(speechSec, 2)} s of voice activity in ${round(decoded.durationSec, 2)} s of audio`,
+        );
+      }
+      const flatness = speechSpectralFlatness(samples, rate, regions);
+      if (flatness > MAX_SPEECH_FLATNESS) {
+        throw new AudioError(
+          'NO_SPEECH',
+          `No speech found: the sound is broadband noise (spectral flatness ${round(flatness, 2)}), not a voice`,
         );
       }
       const clipSec = samples.length / rate;

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { speechSpectralFlatness } from '../lambdas/core/speech/flatness.ts';
+import {
+  createSpeechDetector,
+  speechRegions,
+  speechWithin,
+  VAD_FRAME_SEC,
+} from '../lambdas/core/speech/vad.ts';
+import { planWindows } from '../lambdas/core/speech/windows.ts';
+
+const RATE = 16_000;
+
+/** A voiced, vowel-like sound (harmonics of a gliding pitch) between `from` and `to` seconds. */
+function voicedBetween(seconds: number, from: number, to: number): Float32Array {
+  const out = new Float32Array(seconds * RATE);
+  let phase = 0;
+  for (let i = 0; i < out.length; i++) {
+    const t = i / RATE;
+    phase += (2 * Math.PI * (130 + 30 * Math.sin(t * 5))) / RATE;
+    if (t >= from && t < to) {
+      out[i] = 0.3 * Math.sin(phase) + 0.2 * Math.sin(2 * phase) + 0.1 * Math.sin(3 * phase);
+    }
+  }
+  return out;
+}
+
+function whiteNoise(seconds: number, amplitude: number): Float32Array {
+  let seed = 11;
+  return Float32Array.from({ length: seconds * RATE }, () => {
+    seed = (seed * 16807) % 2147483647;
+    return amplitude * (seed / 2147483647 - 0.5);
+  });
+}
+
+const flagsOf = (pattern: string): Uint8Array => Uint8Array.from(pattern, (c) => (c === '1' ? 1 : 0));
+
+describe('WebRTC voice-activity detection', () => {
+  it('finds no speech in digital silence', async () => {
+    const detector = await createSpeechDetector();
+    const flags = detector.detect(new Float32Array(2 * RATE), RATE);
+    expect(flags.length).toBe(2 / VAD_FRAME_SEC);
+    expect(speechRegions(flags)).toEqual([]);
+  });
+
+  it('finds a voiced second in the middle of silence', async () => {
+    const detector = await createSpeechDetector();
+    const [region, ...rest] = speechRegions(detector.detect(voicedBetween(3, 1, 2), RATE));
+    expect(rest).toEqual([]);
+    expect(region!.startSec).toBeGreaterThanOrEqual(0.9);
+    expect(region!.startSec).toBeLessThanOrEqual(1.1);
+    // WebRTC's VAD keeps a short hangover after speech ends
+    expect(region!.endSec).toBeGreaterThanOrEqual(1.9);
+    expect(region!.endSec).toBeLessThanOrEqual(2.3);
+  });
+
+  it('is reset between clips: the same clip gives the same flags', async () => {
+    const detector = await createSpeechDetector();
+    const clip = voicedBetween(2, 0.5, 1.5);
+    const first = detector.detect(clip, RATE);
+    detector.detect(whiteNoise(1, 0.5), RATE);
+    expect(detector.detect(clip, RATE)).toEqual(first);
+  });
+});
+
+describe('speechRegions', () => {
+  it('bridges pauses up to 0.3 s and drops bursts under 0.1 s', () => {
+    // 20 ms frames: 10 speech, 10 pause (0.2 s, bridged), 10 speech, 30 pause (0.6 s), 3 speech (60 ms, dropped)
+    const flags = flagsOf(`${'1'.repeat(10)}${'0'.repeat(10)}${'1'.repeat(10)}${'0'.repeat(30)}111`);
+    expect(speechRegions(flags)).toEqual([{ startSec: 0, endSec: 0.6 }]);
+  });
+
+  it('measures speech inside an interval', () => {
+    const regions = [
+      { startSec: 0, endSec: 1 },
+      { startSec: 2, endSec: 3 },
+    ];
+    expect(speechWithin(regions, 0.5, 2.5)).toBeCloseTo(1);
+    expect(speechWithin(regions, 1, 2)).toBe(0);
+  });
+});
+
+describe('spectral flatness gate', () => {
+  it('tells a voice (harmonic) from white noise (flat)', () => {
+    const all = [{ startSec: 0, endSec: 2 }];
+    expect(speechSpectralFlatness(voicedBetween(2, 0, 2), RATE, all)).toBeLessThan(0.2);
+    expect(speechSpectralFlatness(whiteNoise(2, 0.8), RATE, all)).toBeGreaterThan(0.8);
+  });
+});
+
+describe('planWindows', () => {
+  const speech = (startSec: number, endSec: number) => ({ startSec, endSec });
+
+  it('uses one window when the speech span fits the model window', () => {
+    const windows = planWindows(speech(0.2, 2.5), [speech(0.3, 2.4)], 3);
+    expect(windows).toEqual([{ startSec: 0.2, endSec: 2.5, speechSec: expect.closeTo(2.1, 6) }]);
+  });
+
+  it('covers a long span with half-overlapping windows, the last aligned to the end', () => {
+    const windows = planWindows(speech(0, 10), [speech(0, 10)], 3);
+    expect(windows.map((w) => w.startSec)).toEqual([0, 1.5, 3, 4.5, 6, 7]);
+    expect(windows.at(-1)!.endSec).toBe(10);
+  });
+
+  it('drops windows that are mostly pause', () => {
+    // speech 0-2 s and 8-10 s, a long pause between
+    const windows = planWindows(speech(0, 10), [speech(0, 2), speech(8, 10)], 3);
+    for (const w of windows) expect(w.speechSec).toBeGreaterThanOrEqual(0.5);
+    expect(windows.some((w) => w.startSec === 4.5)).toBe(false);
+  });
+});
