@@ -24,33 +24,57 @@ export const frameCount = (samples: number, frameSize: number, hopSize: number):
 
 const WINDOWS = { hanning, hamming, blackman, sine } as const;
 
-/** A triangular mel filter reduced to its non-zero bins, so a frame costs ~2 multiplications per bin. */
-interface SparseFilter {
-  start: number;
+/**
+ * Meyda's triangular mel filters reduced to their non-zero bins and packed into flat typed arrays, so a
+ * frame costs ~2 multiplications per FFT bin: filter m covers bins `first[m]…first[m] + count[m] - 1`
+ * with weights `weights[offset[m]…]`.
+ */
+interface PackedFilterBank {
+  size: number;
+  first: Int32Array;
+  count: Int32Array;
+  offset: Int32Array;
   weights: Float32Array;
 }
 
-function sparseMelFilters(config: FeatureConfig): SparseFilter[] {
+function packedMelFilterBank(config: FeatureConfig): PackedFilterBank {
   // Meyda sizes its bank by max(melBands, coefficients); the schema guarantees melBands >= coefficients.
   const bank = createMelFilterBank(config.melBands, config.sampleRate, config.frameSize);
   const usableBins = config.frameSize / 2; // meyda drops the Nyquist bin
-  return bank.map((row) => {
+  const first = new Int32Array(bank.length);
+  const count = new Int32Array(bank.length);
+  const offset = new Int32Array(bank.length);
+  const packed: number[] = [];
+  bank.forEach((row, m) => {
     let start = 0;
     while (start < usableBins && row[start] === 0) start++;
     let end = usableBins;
     while (end > start && row[end - 1] === 0) end--;
-    // Meyda multiplies in float32 (Float32Array × Float32Array): keep the weights in float32 too.
-    return { start, weights: Float32Array.from(row.slice(start, end)) };
+    first[m] = start;
+    count[m] = end - start;
+    offset[m] = packed.length;
+    packed.push(...row.slice(start, end));
   });
+  // Meyda multiplies in float32 (Float32Array × Float32Array): keep the weights in float32 too.
+  return { size: bank.length, first, count, offset, weights: Float32Array.from(packed) };
 }
 
-/** Meyda's DCT-II: `2·Σ x[n]·cos(π/N·(n+½)·k)`, unnormalised, first `coefficients` rows. */
-function dctMatrix(size: number, coefficients: number): Float64Array {
-  const matrix = new Float64Array(coefficients * size);
+/**
+ * Meyda's DCT-II, `X[k] = 2·Σ x[n]·cos(π/N·(n+½)·k)`, unnormalised, first `coefficients` terms. Since
+ * cos(π/N·(N-1-n+½)·k) = (-1)^k·cos(π/N·(n+½)·k), even k only need x[n] + x[N-1-n] and odd k only
+ * x[n] - x[N-1-n]: half the multiplications. Rows hold the N/2 (or ⌈N/2⌉) folded weights.
+ */
+function foldedDct(size: number, coefficients: number): { half: number; matrix: Float64Array } {
+  const half = Math.ceil(size / 2);
+  const matrix = new Float64Array(coefficients * half);
   for (let k = 0; k < coefficients; k++) {
-    for (let n = 0; n < size; n++) matrix[k * size + n] = 2 * Math.cos((Math.PI / size) * (n + 0.5) * k);
+    for (let n = 0; n < half; n++) {
+      const middle = size % 2 === 1 && n === half - 1; // odd N: the middle term is not paired
+      const weight = 2 * Math.cos((Math.PI / size) * (n + 0.5) * k);
+      matrix[k * half + n] = middle && k % 2 === 1 ? 0 : weight;
+    }
   }
-  return matrix;
+  return { half, matrix };
 }
 
 /**
@@ -65,9 +89,10 @@ export function createFeatureExtractor(config: FeatureConfig): FeatureExtractor 
   const half = frameSize / 2;
   const dims = featureDimension(config);
   const window = config.window === 'rect' ? undefined : WINDOWS[config.window](frameSize);
-  const filters = sparseMelFilters(config);
-  const melCount = filters.length;
-  const dct = config.kind === 'mfcc' ? dctMatrix(melCount, config.mfccCoefficients) : undefined;
+  const bank = packedMelFilterBank(config);
+  const melCount = bank.size;
+  const dct = config.kind === 'mfcc' ? foldedDct(melCount, config.mfccCoefficients) : undefined;
+  const folded = new Float64Array(2 * Math.ceil(melCount / 2)); // [sums | differences]
   const fft = new FFT(frameSize);
   const frameBuffer = new Float64Array(frameSize);
   const spectrum = new Float64Array(frameSize * 2);
@@ -88,17 +113,27 @@ export function createFeatureExtractor(config: FeatureConfig): FeatureExtractor 
       const amplitude = fround(Math.sqrt(re * re + im * im));
       power[k] = amplitude * amplitude; // stored to float32, as meyda's powerSpectrum
     }
+    const { first, count, offset: weightOffset, weights } = bank;
     for (let m = 0; m < melCount; m++) {
-      const { start, weights } = filters[m]!;
+      const bin = first[m]! - weightOffset[m]!;
       let sum = 0;
-      for (let j = 0; j < weights.length; j++) sum = fround(sum + fround(weights[j]! * power[start + j]!));
+      for (let j = weightOffset[m]!, end = j + count[m]!; j < end; j++)
+        sum = fround(sum + fround(weights[j]! * power[bin + j]!));
       logMel[m] = fround(Math.log(sum + 1));
     }
     if (dct) {
+      const { half, matrix } = dct;
+      for (let n = 0; n < half; n++) {
+        const mirror = melCount - 1 - n;
+        const pairs = mirror !== n;
+        folded[n] = pairs ? logMel[n]! + logMel[mirror]! : logMel[n]!;
+        folded[half + n] = pairs ? logMel[n]! - logMel[mirror]! : logMel[n]!;
+      }
       for (let k = 0; k < dims; k++) {
+        const source = (k & 1) * half;
+        const row = k * half;
         let acc = 0;
-        const row = k * melCount;
-        for (let n = 0; n < melCount; n++) acc += logMel[n]! * dct[row + n]!;
+        for (let n = 0; n < half; n++) acc += folded[source + n]! * matrix[row + n]!;
         out[outOffset + k] = acc;
       }
     } else {
