@@ -1,0 +1,110 @@
+import { AudioError } from '../errors.ts';
+import { checkDuration, checkStreamParameters } from './limits.ts';
+import { type PcmEncoding, pcmToMono } from './pcm.ts';
+import type { MonoPcm } from './wav.ts';
+
+const fourCc = (bytes: Uint8Array, offset: number): string =>
+  String.fromCharCode(bytes[offset]!, bytes[offset + 1]!, bytes[offset + 2]!, bytes[offset + 3]!);
+
+/** IEEE 754 80-bit extended (AIFF's sample rate field): sign+15-bit exponent, 64-bit mantissa with explicit 1. */
+export const readExtended80 = (view: DataView, offset: number): number => {
+  const signExponent = view.getUint16(offset);
+  const hi = view.getUint32(offset + 2);
+  const lo = view.getUint32(offset + 6);
+  const exponent = signExponent & 0x7fff;
+  if (exponent === 0 && hi === 0 && lo === 0) return 0;
+  if (exponent === 0x7fff) return Number.NaN;
+  const mantissa = hi * 2 ** 32 + lo;
+  const value = mantissa * 2 ** (exponent - 16383 - 63);
+  return signExponent & 0x8000 ? -value : value;
+};
+
+/** AIFF-C compression types we decode: 4cc → encoding, container bytes (0 = from sampleSize), byte order. */
+const AIFC_TYPES: Record<string, { encoding: PcmEncoding; bytes: number; bigEndian: boolean }> = {
+  NONE: { encoding: 'int', bytes: 0, bigEndian: true },
+  twos: { encoding: 'int', bytes: 0, bigEndian: true },
+  sowt: { encoding: 'int', bytes: 0, bigEndian: false },
+  fl32: { encoding: 'float', bytes: 4, bigEndian: true },
+  FL32: { encoding: 'float', bytes: 4, bigEndian: true },
+  fl64: { encoding: 'float', bytes: 8, bigEndian: true },
+  FL64: { encoding: 'float', bytes: 8, bigEndian: true },
+  ulaw: { encoding: 'mulaw', bytes: 1, bigEndian: true },
+  ULAW: { encoding: 'mulaw', bytes: 1, bigEndian: true },
+  alaw: { encoding: 'alaw', bytes: 1, bigEndian: true },
+  ALAW: { encoding: 'alaw', bytes: 1, bigEndian: true },
+};
+
+/**
+ * Decodes AIFF / AIFF-C (big-endian PCM, 'sowt' little-endian PCM, float, G.711) to mono. A small
+ * hand-written parser: no maintained npm package fits, and TESS itself ships two AIFF files named .wav.
+ * 8-bit AIFF is signed (unlike WAV).
+ */
+export const decodeAiff = (bytes: Uint8Array, maxDurationSec: number): MonoPcm => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const isAifc = fourCc(bytes, 8) === 'AIFC';
+  let comm:
+    | { channels: number; frames: number; sampleSize: number; sampleRate: number; type: string }
+    | undefined;
+  let soundOffset = -1;
+  let soundBytes = 0;
+  let offset = 12;
+  while (offset + 8 <= bytes.length) {
+    const id = fourCc(bytes, offset);
+    const size = view.getUint32(offset + 4);
+    const body = offset + 8;
+    if (id === 'COMM') {
+      if (size < 18 || body + 18 > bytes.length)
+        throw new AudioError('CORRUPT_AUDIO', 'AIFF COMM chunk is truncated');
+      const hasType = isAifc && size >= 22 && body + 22 <= bytes.length;
+      comm = {
+        channels: view.getInt16(body),
+        frames: view.getUint32(body + 2),
+        sampleSize: view.getInt16(body + 6),
+        sampleRate: readExtended80(view, body + 8),
+        type: hasType ? fourCc(bytes, body + 18) : 'NONE',
+      };
+    } else if (id === 'SSND') {
+      if (body + 8 > bytes.length) throw new AudioError('CORRUPT_AUDIO', 'AIFF SSND chunk is truncated');
+      const dataOffset = view.getUint32(body); // alignment padding before the first sample
+      soundOffset = body + 8 + dataOffset;
+      soundBytes = Math.max(0, size - 8 - dataOffset);
+    }
+    offset = body + size + (size & 1);
+  }
+
+  if (!comm) throw new AudioError('CORRUPT_AUDIO', 'AIFF file has no COMM chunk (or it is cut off)');
+  const type = AIFC_TYPES[comm.type];
+  if (!type) throw new AudioError('UNSUPPORTED_FORMAT', `AIFF-C compression '${comm.type}' is not supported`);
+  checkStreamParameters('AIFF', comm.sampleRate, comm.channels);
+  const bytesPerSample = type.bytes || Math.ceil(comm.sampleSize / 8);
+  if (bytesPerSample < 1 || bytesPerSample > 8 || (type.encoding === 'int' && bytesPerSample > 4)) {
+    throw new AudioError(
+      'UNSUPPORTED_FORMAT',
+      `AIFF sample size of ${comm.sampleSize} bits is not supported`,
+    );
+  }
+  checkDuration('AIFF header', comm.frames, comm.sampleRate, maxDurationSec);
+  if (comm.frames === 0 || soundOffset < 0)
+    throw new AudioError('EMPTY_AUDIO', 'AIFF file holds no sample frames');
+
+  const frameBytes = bytesPerSample * comm.channels;
+  const declaredBytes = comm.frames * frameBytes;
+  const available = Math.min(soundBytes, Math.max(0, bytes.length - soundOffset));
+  if (declaredBytes > available) {
+    throw new AudioError(
+      'CORRUPT_AUDIO',
+      `AIFF header declares ${comm.frames} frames (${declaredBytes} bytes) but the file holds ${available} bytes`,
+    );
+  }
+  const layout = {
+    encoding: type.encoding,
+    bytesPerSample,
+    channels: comm.channels,
+    bigEndian: type.bigEndian,
+  };
+  return {
+    samples: pcmToMono(bytes, soundOffset, comm.frames, layout),
+    sampleRate: comm.sampleRate,
+    channels: comm.channels,
+  };
+};

@@ -1,0 +1,80 @@
+import { AudioError, isSerError } from '../errors.ts';
+import { decodeAiff } from './aiff.ts';
+import { detectFormat } from './detect.ts';
+import { decodeFlac } from './flac.ts';
+import { decodeMp3 } from './mp3.ts';
+import { decodeOgg } from './ogg.ts';
+import {
+  type AudioFormat,
+  DEFAULT_MAX_DURATION_SEC,
+  type DecodedAudio,
+  type DecodeOptions,
+} from './types.ts';
+import { decodeWav, type MonoPcm } from './wav.ts';
+
+export type { AudioFormat, DecodedAudio, DecodeOptions } from './types.ts';
+
+const decodeAs = (
+  format: AudioFormat,
+  bytes: Uint8Array,
+  maxDurationSec: number,
+): MonoPcm | Promise<MonoPcm> => {
+  switch (format) {
+    case 'wav':
+      return decodeWav(bytes, maxDurationSec);
+    case 'aiff':
+      return decodeAiff(bytes, maxDurationSec);
+    case 'flac':
+      return decodeFlac(bytes, maxDurationSec);
+    case 'mp3':
+      return decodeMp3(bytes, maxDurationSec);
+    case 'ogg-vorbis':
+      return decodeOgg(bytes, 'vorbis', maxDurationSec);
+    case 'ogg-opus':
+      return decodeOgg(bytes, 'opus', maxDurationSec);
+  }
+};
+
+/**
+ * Decodes any supported upload to mono float samples at the source's own rate. The format comes from
+ * magic bytes only. Every input fault is an `AudioError`:
+ * - UNSUPPORTED_FORMAT: not audio we know (HTML, text, unknown codecs inside a known container);
+ * - CORRUPT_AUDIO: truncated or garbage data inside a known container, impossible headers (0 channels,
+ *   sample rate outside 1000–384000 Hz), NaN/infinite float samples;
+ * - EMPTY_AUDIO: zero bytes, a header with no samples;
+ * - TOO_LONG: over `maxDurationSec` — judged from the header's declared length before decoding where the
+ *   container has one, and otherwise while decoding (compressed streams stop one chunk past the limit).
+ * Anything a decoder throws that is not ours is wrapped as CORRUPT_AUDIO: the input made it fail.
+ */
+export const decodeAudio = async (bytes: Uint8Array, options: DecodeOptions = {}): Promise<DecodedAudio> => {
+  const maxDurationSec = options.maxDurationSec ?? DEFAULT_MAX_DURATION_SEC;
+  if (bytes.length === 0) throw new AudioError('EMPTY_AUDIO', 'The file is empty (0 bytes)');
+  const format = detectFormat(bytes);
+  if (!format) {
+    throw new AudioError(
+      'UNSUPPORTED_FORMAT',
+      'Not a supported audio file (expected WAV, AIFF, MP3, Ogg Vorbis, Ogg Opus or FLAC judged by its content)',
+    );
+  }
+  let pcm: MonoPcm;
+  try {
+    pcm = await decodeAs(format, bytes, maxDurationSec);
+  } catch (error) {
+    if (isSerError(error)) throw error;
+    if (error instanceof RangeError || error instanceof TypeError || error instanceof Error) {
+      throw new AudioError('CORRUPT_AUDIO', `The ${format} data could not be decoded: ${error.message}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  const durationSec = pcm.samples.length / pcm.sampleRate;
+  if (pcm.samples.length === 0) throw new AudioError('EMPTY_AUDIO', `The ${format} file holds no samples`);
+  if (durationSec > maxDurationSec) {
+    throw new AudioError(
+      'TOO_LONG',
+      `The audio lasts ${durationSec.toFixed(1)} s; the limit is ${maxDurationSec} s`,
+    );
+  }
+  return { samples: pcm.samples, sampleRate: pcm.sampleRate, channels: pcm.channels, format, durationSec };
+};

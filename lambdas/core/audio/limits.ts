@@ -1,0 +1,38 @@
+import { AudioError } from '../errors.ts';
+import { MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './types.ts';
+
+/** Rejects header values no real recording has, before anything is allocated from them. */
+export const checkStreamParameters = (container: string, sampleRate: number, channels: number): void => {
+  if (!Number.isFinite(sampleRate) || sampleRate < MIN_SAMPLE_RATE || sampleRate > MAX_SAMPLE_RATE) {
+    throw new AudioError(
+      'CORRUPT_AUDIO',
+      `${container} header declares a sample rate of ${sampleRate} Hz (expected ${MIN_SAMPLE_RATE}–${MAX_SAMPLE_RATE} Hz)`,
+    );
+  }
+  if (!Number.isInteger(channels) || channels < 1) {
+    throw new AudioError('CORRUPT_AUDIO', `${container} header declares ${channels} channels`);
+  }
+  if (channels > MAX_CHANNELS) {
+    throw new AudioError(
+      'CORRUPT_AUDIO',
+      `${container} header declares ${channels} channels (at most ${MAX_CHANNELS} are accepted)`,
+    );
+  }
+};
+
+/** Throws TOO_LONG when a declared or decoded length exceeds the limit. */
+export const checkDuration = (
+  container: string,
+  frames: number,
+  sampleRate: number,
+  maxDurationSec: number,
+  what = 'declares',
+): void => {
+  const seconds = frames / sampleRate;
+  if (seconds > maxDurationSec) {
+    throw new AudioError(
+      'TOO_LONG',
+      `${container} ${what} ${seconds.toFixed(1)} s of audio; the limit is ${maxDurationSec} s`,
+    );
+  }
+};

@@ -1,0 +1,86 @@
+import { OggVorbisDecoder } from '@wasm-audio-decoders/ogg-vorbis';
+import { OggOpusDecoder } from 'ogg-opus-decoder';
+import { AudioError } from '../errors.ts';
+import { checkDuration, checkStreamParameters } from './limits.ts';
+import { decodeChunked, SharedDecoder } from './stream.ts';
+import type { MonoPcm } from './wav.ts';
+
+const OPUS_RATE = 48_000;
+
+interface OggStreamInfo {
+  channels: number;
+  /** Vorbis: the stream's rate; Opus: always 48 kHz (the decode rate, whatever the input rate was). */
+  sampleRate: number;
+  preSkip: number;
+  /** Granule position of the last page (samples at `sampleRate`, incl. pre-skip for Opus); -1 if unknown. */
+  lastGranule: number;
+  /** Whether the last page found carries the end-of-stream flag (a cut-off file does not). */
+  endOfStream: boolean;
+}
+
+const readIdHeader = (
+  bytes: Uint8Array,
+  codec: 'vorbis' | 'opus',
+): Omit<OggStreamInfo, 'lastGranule' | 'endOfStream'> => {
+  const packet = 27 + bytes[26]!;
+  if (bytes.length < packet + 19)
+    throw new AudioError('CORRUPT_AUDIO', 'Ogg file is cut off inside its first page');
+  const view = new DataView(bytes.buffer, bytes.byteOffset + packet);
+  return codec === 'vorbis'
+    ? { channels: view.getUint8(11), sampleRate: view.getUint32(12, true), preSkip: 0 }
+    : { channels: view.getUint8(9), sampleRate: OPUS_RATE, preSkip: view.getUint16(10, true) };
+};
+
+/** Finds the last page header (searching back from the end) for its granule position and EOS flag. */
+const readLastPage = (bytes: Uint8Array): { granule: number; endOfStream: boolean } => {
+  const stop = Math.max(0, bytes.length - 65_536 - 282); // a page is at most 65 307 bytes
+  for (let i = bytes.length - 27; i >= stop; i--) {
+    if (bytes[i] === 0x4f && bytes[i + 1] === 0x67 && bytes[i + 2] === 0x67 && bytes[i + 3] === 0x53) {
+      const view = new DataView(bytes.buffer, bytes.byteOffset + i);
+      const low = view.getUint32(6, true);
+      const high = view.getInt32(10, true);
+      return { granule: high < 0 ? -1 : high * 2 ** 32 + low, endOfStream: (bytes[i + 5]! & 4) !== 0 };
+    }
+  }
+  return { granule: -1, endOfStream: false };
+};
+
+const vorbisDecoder = new SharedDecoder(() => new OggVorbisDecoder());
+const opusDecoder = new SharedDecoder(() => new OggOpusDecoder());
+
+/**
+ * Ogg Vorbis / Ogg Opus via the WASM decoders. The last page's granule position gives the length before
+ * decoding (TOO_LONG without decoding); a stream whose last page lacks the end-of-stream flag was cut off.
+ */
+export const decodeOgg = async (
+  bytes: Uint8Array,
+  codec: 'vorbis' | 'opus',
+  maxDurationSec: number,
+): Promise<MonoPcm> => {
+  const name = codec === 'vorbis' ? 'Ogg Vorbis' : 'Ogg Opus';
+  const id = readIdHeader(bytes, codec);
+  checkStreamParameters(name, id.sampleRate, id.channels);
+  const last = readLastPage(bytes);
+  if (last.granule > 0)
+    checkDuration(`${name} stream`, last.granule - id.preSkip, id.sampleRate, maxDurationSec);
+  if (!last.endOfStream) {
+    throw new AudioError(
+      'CORRUPT_AUDIO',
+      `${name} stream ends without its end-of-stream page (truncated file?)`,
+    );
+  }
+  const shared = codec === 'vorbis' ? vorbisDecoder : opusDecoder;
+  const result = await shared.use((decoder) =>
+    decodeChunked(
+      name,
+      bytes,
+      maxDurationSec,
+      (chunk) => decoder.decode(chunk),
+      () => decoder.flush(),
+    ),
+  );
+  if (result.errors.length > 0)
+    throw new AudioError('CORRUPT_AUDIO', `${name} data is corrupt: ${result.errors[0]}`);
+  if (result.samples.length === 0) throw new AudioError('EMPTY_AUDIO', `${name} stream holds no audio`);
+  return { samples: result.samples, sampleRate: result.sampleRate || id.sampleRate, channels: id.channels };
+};

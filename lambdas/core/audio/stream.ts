@@ -1,0 +1,116 @@
+import { AudioError } from '../errors.ts';
+
+/** What every WASM decoder returns per call. */
+export interface DecodedChunk {
+  channelData: Float32Array[];
+  samplesDecoded: number;
+  sampleRate: number;
+  errors: { message: string }[];
+}
+
+export interface ChunkedDecodeResult {
+  samples: Float32Array;
+  sampleRate: number;
+  /** Channels the decoder produced (before the mix to mono). */
+  decodedChannels: number;
+  errors: string[];
+}
+
+/**
+ * Input is fed in chunks of this size so that the duration limit is enforced while decoding: a small file
+ * that expands enormously (FLAC/MP3 of digital silence) stops after at most one chunk past the limit.
+ */
+const CHUNK_BYTES = 16 * 1024;
+
+/**
+ * Feeds `bytes` to a streaming decoder chunk by chunk, mixes each result to mono immediately (so only the
+ * mono signal is kept), and throws TOO_LONG as soon as more than `maxDurationSec` has been decoded.
+ * `useChannels` limits how many decoded channels are averaged (mpg123 returns a copy of mono as stereo).
+ */
+export const decodeChunked = async (
+  container: string,
+  bytes: Uint8Array,
+  maxDurationSec: number,
+  decode: (chunk: Uint8Array) => DecodedChunk | Promise<DecodedChunk>,
+  flush: (() => Promise<DecodedChunk>) | undefined,
+  useChannels: (decodedChannels: number) => number = (n) => n,
+): Promise<ChunkedDecodeResult> => {
+  const parts: Float32Array[] = [];
+  const errors: string[] = [];
+  let total = 0;
+  let sampleRate = 0;
+  let decodedChannels = 0;
+  const take = (chunk: DecodedChunk) => {
+    for (const error of chunk.errors) errors.push(error.message);
+    if (chunk.samplesDecoded === 0 || chunk.channelData.length === 0) return;
+    sampleRate ||= chunk.sampleRate;
+    decodedChannels ||= chunk.channelData.length;
+    const channels = Math.min(useChannels(chunk.channelData.length), chunk.channelData.length);
+    const length = chunk.samplesDecoded;
+    const mono = new Float32Array(length);
+    for (let c = 0; c < channels; c++) {
+      const data = chunk.channelData[c]!;
+      for (let i = 0; i < length; i++) mono[i]! += data[i]!;
+    }
+    const gain = 1 / channels;
+    for (let i = 0; i < length; i++) {
+      const value = mono[i]! * gain;
+      // Lossy decoders overshoot ±1 slightly on clipped input; NaN would mean a broken decoder.
+      mono[i] = value > 1 ? 1 : value < -1 ? -1 : value || 0;
+    }
+    parts.push(mono);
+    total += length;
+    if (sampleRate > 0 && total / sampleRate > maxDurationSec) {
+      throw new AudioError(
+        'TOO_LONG',
+        `${container} audio is longer than the ${maxDurationSec} s limit (stopped decoding at ${(total / sampleRate).toFixed(1)} s)`,
+      );
+    }
+  };
+  for (let offset = 0; offset < bytes.length; offset += CHUNK_BYTES) {
+    take(await decode(bytes.subarray(offset, offset + CHUNK_BYTES)));
+  }
+  if (flush) take(await flush());
+
+  const samples = new Float32Array(total);
+  let at = 0;
+  for (const part of parts) {
+    samples.set(part, at);
+    at += part.length;
+  }
+  return { samples, sampleRate, decodedChannels, errors };
+};
+
+/**
+ * A decoder instance shared across calls (WASM instantiation costs milliseconds), used by one call at a
+ * time: the decoders are stateful streams, so concurrent calls in one process must not interleave.
+ * After any failure the instance is thrown away, so a bad file can never leave state for the next one.
+ */
+export class SharedDecoder<T extends { ready: Promise<void>; free: () => void }> {
+  #instance: T | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly create: () => T) {}
+
+  use<R>(work: (decoder: T) => Promise<R>): Promise<R> {
+    const run = async (): Promise<R> => {
+      this.#instance ??= this.create();
+      const decoder = this.#instance;
+      await decoder.ready;
+      try {
+        return await work(decoder);
+      } catch (error) {
+        this.#instance = undefined;
+        try {
+          decoder.free();
+        } catch {
+          // already unusable; nothing else to release
+        }
+        throw error;
+      }
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+}

@@ -1,0 +1,148 @@
+import { AudioError } from '../errors.ts';
+import { checkDuration, checkStreamParameters } from './limits.ts';
+import { type PcmLayout, pcmToMono } from './pcm.ts';
+
+export interface MonoPcm {
+  samples: Float32Array;
+  sampleRate: number;
+  channels: number;
+}
+
+const WAVE_FORMAT_PCM = 0x0001;
+const WAVE_FORMAT_IEEE_FLOAT = 0x0003;
+const WAVE_FORMAT_ALAW = 0x0006;
+const WAVE_FORMAT_MULAW = 0x0007;
+const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
+/** Writers that stream (arecord, ffmpeg to a pipe) cannot seek back: they leave this size meaning "to EOF". */
+const UNKNOWN_SIZE = 0xffffffff;
+
+const fourCc = (bytes: Uint8Array, offset: number): string =>
+  String.fromCharCode(bytes[offset]!, bytes[offset + 1]!, bytes[offset + 2]!, bytes[offset + 3]!);
+
+const hex = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
+
+interface FmtChunk {
+  formatTag: number;
+  channels: number;
+  sampleRate: number;
+  blockAlign: number;
+  bitsPerSample: number;
+}
+
+const readFmt = (view: DataView, offset: number, size: number, le: boolean): FmtChunk => {
+  if (size < 16)
+    throw new AudioError('CORRUPT_AUDIO', `WAV fmt chunk is ${size} bytes (at least 16 expected)`);
+  let formatTag = view.getUint16(offset, le);
+  if (formatTag === WAVE_FORMAT_EXTENSIBLE) {
+    // The real format is the first two bytes of the SubFormat GUID (after cbSize, validBits, channelMask).
+    if (size < 40)
+      throw new AudioError('CORRUPT_AUDIO', `WAV extensible fmt chunk is ${size} bytes (40 expected)`);
+    formatTag = view.getUint16(offset + 24, le);
+  }
+  return {
+    formatTag,
+    channels: view.getUint16(offset + 2, le),
+    sampleRate: view.getUint32(offset + 4, le),
+    blockAlign: view.getUint16(offset + 12, le),
+    bitsPerSample: view.getUint16(offset + 14, le),
+  };
+};
+
+const layoutOf = (fmt: FmtChunk, bigEndian: boolean): PcmLayout => {
+  const { formatTag, bitsPerSample, channels } = fmt;
+  const bytesPerSample = Math.ceil(bitsPerSample / 8);
+  const unsupported = () =>
+    new AudioError(
+      'UNSUPPORTED_FORMAT',
+      `WAV encoding ${hex(formatTag)} with ${bitsPerSample} bits per sample is not supported ` +
+        '(PCM 8/16/24/32-bit, float 32/64-bit, A-law and µ-law are)',
+    );
+  switch (formatTag) {
+    case WAVE_FORMAT_PCM:
+      if (bitsPerSample < 1 || bitsPerSample > 32) throw unsupported();
+      // 8-bit WAV is unsigned; wider WAV is signed, left-justified in its container (so scale by the container).
+      return { encoding: bytesPerSample === 1 ? 'uint8' : 'int', bytesPerSample, channels, bigEndian };
+    case WAVE_FORMAT_IEEE_FLOAT:
+      if (bitsPerSample !== 32 && bitsPerSample !== 64) throw unsupported();
+      return { encoding: 'float', bytesPerSample, channels, bigEndian };
+    case WAVE_FORMAT_ALAW:
+    case WAVE_FORMAT_MULAW:
+      if (bitsPerSample !== 8) throw unsupported();
+      return {
+        encoding: formatTag === WAVE_FORMAT_ALAW ? 'alaw' : 'mulaw',
+        bytesPerSample: 1,
+        channels,
+        bigEndian,
+      };
+    default:
+      throw unsupported();
+  }
+};
+
+/**
+ * Decodes RIFF/RIFX/RF64 WAVE to mono. Hand-written chunk walk (not wavefile) so that every size is
+ * checked against the bytes actually present before anything is allocated, and the declared length is
+ * checked against `maxDurationSec` before decoding. wavefile stays the independent reference in tests.
+ */
+export const decodeWav = (bytes: Uint8Array, maxDurationSec: number): MonoPcm => {
+  const riff = fourCc(bytes, 0);
+  const le = riff !== 'RIFX';
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let fmt: FmtChunk | undefined;
+  let dataOffset = -1;
+  let dataSize = 0;
+  let rf64DataSize: number | undefined;
+  let offset = 12;
+  while (offset + 8 <= bytes.length) {
+    const id = fourCc(bytes, offset);
+    const size = view.getUint32(offset + 4, le);
+    const body = offset + 8;
+    if (id === 'ds64' && riff === 'RF64') {
+      if (size < 24 || body + 24 > bytes.length)
+        throw new AudioError('CORRUPT_AUDIO', 'RF64 ds64 chunk is truncated');
+      rf64DataSize = view.getUint32(body + 8, true) + view.getUint32(body + 12, true) * 2 ** 32;
+    } else if (id === 'fmt ') {
+      if (body + Math.min(size, 40) > bytes.length) {
+        throw new AudioError('CORRUPT_AUDIO', `WAV fmt chunk declares ${size} bytes but the file ends first`);
+      }
+      fmt = readFmt(view, body, size, le);
+    } else if (id === 'data') {
+      dataOffset = body;
+      dataSize = riff === 'RF64' && size === UNKNOWN_SIZE && rf64DataSize !== undefined ? rf64DataSize : size;
+      if (fmt) break; // data is normally last; anything after it is metadata we do not need
+    }
+    if (id === 'data' && size === UNKNOWN_SIZE) break;
+    offset = body + size + (size & 1); // chunks are word aligned
+  }
+
+  if (!fmt) {
+    if (bytes.length <= 12)
+      throw new AudioError('EMPTY_AUDIO', `WAV file of ${bytes.length} bytes holds no audio`);
+    throw new AudioError('CORRUPT_AUDIO', 'WAV file has no fmt chunk (or it is cut off)');
+  }
+  const layout = layoutOf(fmt, !le);
+  checkStreamParameters('WAV', fmt.sampleRate, fmt.channels);
+  if (dataOffset < 0 || dataSize === 0) {
+    throw new AudioError('EMPTY_AUDIO', 'WAV file has a header but no audio data');
+  }
+
+  const available = bytes.length - dataOffset;
+  const frameBytes = layout.bytesPerSample * fmt.channels;
+  const unknownLength = dataSize === UNKNOWN_SIZE;
+  const declaredBytes = unknownLength ? available : dataSize;
+  // Declared length first: a tiny file claiming an hour is refused as TOO_LONG without reading further.
+  checkDuration('WAV header', Math.floor(declaredBytes / frameBytes), fmt.sampleRate, maxDurationSec);
+  if (declaredBytes > available) {
+    throw new AudioError(
+      'CORRUPT_AUDIO',
+      `WAV header declares ${declaredBytes} bytes of data but the file holds ${available} (truncated file?)`,
+    );
+  }
+  const frames = Math.floor(declaredBytes / frameBytes);
+  if (frames === 0) throw new AudioError('EMPTY_AUDIO', 'WAV data chunk holds less than one sample frame');
+  return {
+    samples: pcmToMono(bytes, dataOffset, frames, layout),
+    sampleRate: fmt.sampleRate,
+    channels: fmt.channels,
+  };
+};
