@@ -90,21 +90,31 @@ describe('spectral flatness gate', () => {
 describe('planWindows', () => {
   const speech = (startSec: number, endSec: number) => ({ startSec, endSec });
 
-  it('uses one window when the speech span fits the model window', () => {
-    const windows = planWindows(speech(0.2, 2.5), [speech(0.3, 2.4)], 3);
-    expect(windows).toEqual([{ startSec: 0.2, endSec: 2.5, speechSec: expect.closeTo(2.1, 6) }]);
+  it('scores an utterance that fits the model window as one window, padded by 0.1 s', () => {
+    const windows = planWindows([speech(0.3, 1.2), speech(1.5, 2.4)], 3, 3);
+    expect(windows).toEqual([
+      { startSec: expect.closeTo(0.2, 9), endSec: 2.5, speechSec: expect.closeTo(1.8, 6) },
+    ]);
   });
 
-  it('covers a long span with half-overlapping windows, the last aligned to the end', () => {
-    const windows = planWindows(speech(0, 10), [speech(0, 10)], 3);
+  it('covers a long utterance with half-overlapping windows, the last aligned to its end', () => {
+    const windows = planWindows([speech(0.1, 9.9)], 10, 3);
     expect(windows.map((w) => w.startSec)).toEqual([0, 1.5, 3, 4.5, 6, 7]);
     expect(windows.at(-1)!.endSec).toBe(10);
   });
 
-  it('drops windows that are mostly pause', () => {
-    // speech 0-2 s and 8-10 s, a long pause between
-    const windows = planWindows(speech(0, 10), [speech(0, 2), speech(8, 10)], 3);
-    for (const w of windows) expect(w.speechSec).toBeGreaterThanOrEqual(0.5);
-    expect(windows.some((w) => w.startSec === 4.5)).toBe(false);
+  it('scores utterances separated by a long pause separately and never the pause', () => {
+    const windows = planWindows([speech(1, 3), speech(8, 10)], 12, 3);
+    expect(windows.map((w) => [w.startSec, w.endSec].map((t) => Math.round(t * 100) / 100))).toEqual([
+      [0.9, 3.1],
+      [7.9, 10.1],
+    ]);
+  });
+
+  it('drops a short burst when there is a real utterance, keeps it when it is all there is', () => {
+    expect(planWindows([speech(1, 1.2), speech(5, 7)], 10, 3)).toHaveLength(1);
+    expect(planWindows([speech(1, 1.3)], 10, 3)).toEqual([
+      { startSec: 0.9, endSec: expect.closeTo(1.4, 9), speechSec: expect.closeTo(0.3, 6) },
+    ]);
   });
 });

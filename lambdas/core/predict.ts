@@ -17,8 +17,6 @@ export const DEFAULT_MAX_DURATION_SEC = 600;
 
 /** Less speech than this in a whole clip is not enough to judge an emotion: `NO_SPEECH`. */
 const MIN_SPEECH_SEC = 0.2;
-/** Silence kept around the speech span, as the training clips have a little of it too. */
-const SPEECH_PAD_SEC = 0.1;
 /** Above this spectral flatness the "speech" the VAD found is broadband noise (hiss, clipping, static). */
 const MAX_SPEECH_FLATNESS = 0.6;
 
@@ -57,8 +55,9 @@ function argmax(values: ArrayLike<number>): number {
 
 /**
  * Loads the model once and returns the function that turns audio bytes into an emotion:
- * decode → resample to the model's rate → voice-activity detection (WebRTC VAD) → trim to the speech
- * span and cut it into windows → meyda MFCC + CMVN per window → one batched ONNX run →
+ * decode → resample to the model's rate → voice-activity detection (WebRTC VAD) → utterances (speech
+ * between pauses of 0.6 s or more), each cut into model windows if longer than one (see `planWindows`) →
+ * meyda MFCC + CMVN per window → one batched ONNX run →
  * the clip's probabilities are the mean of the windows' probabilities weighted by each window's seconds of
  * speech, so pauses and short windows count less. All-silent (or speech-free) audio is `NO_SPEECH`.
  */
@@ -111,12 +110,7 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
           `No speech found: the sound is broadband noise (spectral flatness ${round(flatness, 2)}), not a voice`,
         );
       }
-      const clipSec = samples.length / rate;
-      const span = {
-        startSec: Math.max(0, regions[0]!.startSec - SPEECH_PAD_SEC),
-        endSec: Math.min(clipSec, regions.at(-1)!.endSec + SPEECH_PAD_SEC),
-      };
-      const windows = planWindows(span, regions, windowSec);
+      const windows = planWindows(regions, samples.length / rate, windowSec);
       lap('vad');
 
       const features = new Float32Array(windows.length * maxFrames * dims);
