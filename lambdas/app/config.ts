@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+const MB = 1024 * 1024;
+
+const EnvSchema = z.object({
+  BUCKET_NAME: z.string().min(3),
+  TABLE_NAME: z.string().min(3),
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  /** Set only off AWS (the local stack): s3rver and dynalite endpoints. */
+  S3_ENDPOINT: z.url().optional(),
+  DYNAMODB_ENDPOINT: z.url().optional(),
+  MAX_UPLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(25 * MB),
+  UPLOAD_URL_TTL_SEC: z.coerce.number().int().min(60).max(604_800).default(900),
+  /** Prediction records (and their TTL) outlive the raw audio, which the bucket lifecycle expires. */
+  RECORD_TTL_DAYS: z.coerce.number().int().positive().default(30),
+  MAX_DURATION_SEC: z.coerce.number().positive().default(600),
+  /** How long a PROCESSING claim blocks duplicates; past it a retry may take over (≥ the Lambda timeout). */
+  PROCESSING_LEASE_SEC: z.coerce.number().int().positive().default(900),
+  /** The web page's origin, for CORS on API responses. */
+  CORS_ALLOW_ORIGIN: z.string().min(1).default('*'),
+  /** Reported by GET /health without loading the model (the API function does not ship it). */
+  MODEL_VERSION: z.string().min(1).default('unknown'),
+  /** The model package; default: the one beside the bundle (Lambda) or in the repository. */
+  SER_MODEL_DIR: z.string().min(1).optional(),
+});
+
+export type AppConfig = Readonly<{
+  bucketName: string;
+  tableName: string;
+  region: string;
+  s3Endpoint: string | undefined;
+  dynamoDbEndpoint: string | undefined;
+  maxUploadBytes: number;
+  uploadUrlTtlSec: number;
+  recordTtlDays: number;
+  maxDurationSec: number;
+  processingLeaseSec: number;
+  corsAllowOrigin: string;
+  modelVersion: string;
+  modelDir: string | undefined;
+}>;
+
+/** Parses the environment once (at cold start): a missing or malformed variable fails fast, by name. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`Invalid configuration: ${z.prettifyError(parsed.error)}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    bucketName: e.BUCKET_NAME,
+    tableName: e.TABLE_NAME,
+    region: e.AWS_REGION,
+    s3Endpoint: e.S3_ENDPOINT,
+    dynamoDbEndpoint: e.DYNAMODB_ENDPOINT,
+    maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    uploadUrlTtlSec: e.UPLOAD_URL_TTL_SEC,
+    recordTtlDays: e.RECORD_TTL_DAYS,
+    maxDurationSec: e.MAX_DURATION_SEC,
+    processingLeaseSec: e.PROCESSING_LEASE_SEC,
+    corsAllowOrigin: e.CORS_ALLOW_ORIGIN,
+    modelVersion: e.MODEL_VERSION,
+    modelDir: e.SER_MODEL_DIR,
+  });
+}

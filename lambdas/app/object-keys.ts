@@ -1,0 +1,61 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The bucket's key layout. API uploads: `uploads/<id>/<sanitised name>` (the id is the server's, never
+ * the client's). Drop folder: `incoming/<anything>`. Results of drop-folder objects:
+ * `results/<same relative path>.json`. Only `uploads/` and `incoming/` trigger the processor, so writing
+ * under `results/` can never recurse.
+ */
+export const UPLOADS_PREFIX = 'uploads/';
+export const INCOMING_PREFIX = 'incoming/';
+export const RESULTS_PREFIX = 'results/';
+export const TRIGGER_PREFIXES = [UPLOADS_PREFIX, INCOMING_PREFIX] as const;
+
+const MAX_FILE_NAME_LENGTH = 120;
+const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Turns any client-supplied name into one safe path segment: no separators, no dot-only names. */
+export function sanitizeFileName(fileName: string): string {
+  const base = fileName.split(/[/\\]/).pop() ?? '';
+  const safe = base
+    .normalize('NFKD')
+    .replace(/[^\w.-]+/g, '_')
+    .replace(/_+/g, '_')
+    .replace(/^[._]+/, '')
+    .slice(-MAX_FILE_NAME_LENGTH);
+  return safe.length > 0 ? safe : 'audio';
+}
+
+export const uploadKey = (id: string, fileName: string): string =>
+  `${UPLOADS_PREFIX}${id}/${sanitizeFileName(fileName)}`;
+
+export const isUploadId = (id: string): boolean => UPLOAD_ID.test(id);
+
+export type ObjectOrigin =
+  | { source: 'api'; id: string; fileName: string }
+  | { source: 'drop-folder'; relativePath: string; fileName: string };
+
+/** What a key means to the processor, or `undefined` for keys it must not touch (e.g. `results/`). */
+export function classifyKey(key: string): ObjectOrigin | undefined {
+  if (key.startsWith(UPLOADS_PREFIX)) {
+    const [id, ...rest] = key.slice(UPLOADS_PREFIX.length).split('/');
+    if (!id || !isUploadId(id) || rest.length !== 1 || !rest[0]) return undefined;
+    return { source: 'api', id, fileName: rest[0] };
+  }
+  if (key.startsWith(INCOMING_PREFIX)) {
+    const relativePath = key.slice(INCOMING_PREFIX.length);
+    if (relativePath.length === 0 || relativePath.endsWith('/')) return undefined;
+    return { source: 'drop-folder', relativePath, fileName: relativePath.split('/').pop()! };
+  }
+  return undefined;
+}
+
+export const resultKey = (relativePath: string): string => `${RESULTS_PREFIX}${relativePath}.json`;
+
+/**
+ * A drop-folder object's prediction id: the same object version always maps to the same id, so a
+ * duplicate event finds the existing record, while a new upload to the same key gets a new one.
+ */
+export function dropFolderId(bucket: string, key: string, version: string): string {
+  return createHash('sha256').update(`${bucket}\n${key}\n${version}`).digest('hex').slice(0, 32);
+}

@@ -1,0 +1,111 @@
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { isSerError, SerError } from '../core/errors.ts';
+import type { PredictionResult, PredictOptions } from '../core/types.ts';
+import { classifyKey, dropFolderId, resultKey } from './object-keys.ts';
+import type { Prediction, PredictionRepository } from './prediction-repository.ts';
+import type { S3ObjectRef } from './s3-event.ts';
+
+/** The slice of the core's `Predictor` the processor needs. */
+export interface AudioPredictor {
+  readonly modelVersion: string;
+  predict(audio: Uint8Array, options?: PredictOptions): Promise<PredictionResult>;
+}
+
+export interface ObjectProcessorDeps {
+  s3: S3Client;
+  repository: PredictionRepository;
+  predictor: AudioPredictor;
+  maxUploadBytes: number;
+  maxDurationSec: number;
+}
+
+export type ProcessOutcome =
+  | { outcome: 'ignored'; reason: string }
+  | { outcome: 'duplicate'; id: string; status: string | undefined }
+  | { outcome: 'succeeded' | 'failed'; id: string; prediction: Prediction; resultKey?: string };
+
+const isNotFound = (error: unknown): boolean =>
+  error instanceof Error && (error.name === 'NotFound' || error.name === 'NoSuchKey');
+
+/**
+ * Turns one created S3 object into a finished prediction. Bad audio (a `SerError` from the core, or
+ * a size over the limit) ends as a FAILED record with its code and is not retried; anything else is
+ * an infrastructure fault: the claim is released and the error rethrown, so Lambda's retries and then
+ * the on-failure destination take the event. The object itself is never deleted or moved.
+ */
+export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef): Promise<ProcessOutcome> {
+  const origin = classifyKey(ref.key);
+  if (!origin) return { outcome: 'ignored', reason: `key outside uploads/ and incoming/: ${ref.key}` };
+
+  let head: { ContentLength?: number | undefined; ETag?: string | undefined; VersionId?: string | undefined };
+  try {
+    head = await deps.s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+  } catch (error) {
+    // Deleted before we got to it: there is nothing left to predict, and retrying will not change that.
+    if (isNotFound(error)) return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
+    throw error;
+  }
+  const eTag = (ref.eTag ?? head.ETag ?? '').replaceAll('"', '');
+  const objectVersion = ref.versionId ?? head.VersionId ?? eTag;
+  const id = origin.source === 'api' ? origin.id : dropFolderId(ref.bucket, ref.key, objectVersion);
+
+  const claim = await deps.repository.claim({
+    id,
+    source: origin.source,
+    fileName: origin.fileName,
+    bucket: ref.bucket,
+    key: ref.key,
+    objectVersion,
+  });
+  if (!claim.claimed) return { outcome: 'duplicate', id, status: claim.existing?.status };
+
+  try {
+    let finished: Prediction;
+    try {
+      const result = await predictObject(deps, ref, head.ContentLength);
+      finished = deps.repository.finished(claim.prediction, { result });
+    } catch (error) {
+      if (!isSerError(error)) throw error;
+      finished = deps.repository.finished(claim.prediction, { error: error.toJSON() });
+    }
+    // The result file goes first: if committing the record then fails, the retry writes it again.
+    const written = origin.source === 'drop-folder' ? resultKey(origin.relativePath) : undefined;
+    if (written) {
+      await deps.s3.send(
+        new PutObjectCommand({
+          Bucket: ref.bucket,
+          Key: written,
+          Body: JSON.stringify(finished, null, 2),
+          ContentType: 'application/json',
+        }),
+      );
+    }
+    await deps.repository.commit(finished, objectVersion);
+    return {
+      outcome: finished.status === 'SUCCEEDED' ? 'succeeded' : 'failed',
+      id,
+      prediction: finished,
+      ...(written ? { resultKey: written } : {}),
+    };
+  } catch (error) {
+    await deps.repository.release(id, objectVersion);
+    throw error;
+  }
+}
+
+async function predictObject(
+  deps: ObjectProcessorDeps,
+  ref: S3ObjectRef,
+  size: number | undefined,
+): Promise<PredictionResult> {
+  // Re-checked here because a presigned POST without a declared size, or any drop-folder client, is
+  // limited by nothing else; checked before downloading so an oversized object costs nothing.
+  if (size !== undefined && size > deps.maxUploadBytes) {
+    throw new SerError('TOO_LARGE', `The file is ${size} bytes; the limit is ${deps.maxUploadBytes} bytes`);
+  }
+  if (size === 0) throw new SerError('EMPTY_AUDIO', 'The file is empty');
+  const object = await deps.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+  if (!object.Body) throw new Error(`S3 returned no body for ${ref.key}`);
+  const bytes = await object.Body.transformToByteArray();
+  return deps.predictor.predict(bytes, { maxDurationSec: deps.maxDurationSec });
+}
