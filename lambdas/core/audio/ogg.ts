@@ -14,7 +14,7 @@ interface OggStreamInfo {
   preSkip: number;
   /** Granule position of the last page (samples at `sampleRate`, incl. pre-skip for Opus); -1 if unknown. */
   lastGranule: number;
-  /** Whether the last page found carries the end-of-stream flag (a cut-off file does not). */
+  /** Whether the last page is complete and carries the end-of-stream flag (a cut-off file fails this). */
   endOfStream: boolean;
 }
 
@@ -31,7 +31,10 @@ const readIdHeader = (
     : { channels: view.getUint8(9), sampleRate: OPUS_RATE, preSkip: view.getUint16(10, true) };
 };
 
-/** Finds the last page header (searching back from the end) for its granule position and EOS flag. */
+/**
+ * Finds the last page header (searching back from the end) for its granule position and EOS flag. A page
+ * whose segment table promises more bytes than the file holds was cut off, whatever its flags say.
+ */
 const readLastPage = (bytes: Uint8Array): { granule: number; endOfStream: boolean } => {
   const stop = Math.max(0, bytes.length - 65_536 - 282); // a page is at most 65 307 bytes
   for (let i = bytes.length - 27; i >= stop; i--) {
@@ -39,7 +42,14 @@ const readLastPage = (bytes: Uint8Array): { granule: number; endOfStream: boolea
       const view = new DataView(bytes.buffer, bytes.byteOffset + i);
       const low = view.getUint32(6, true);
       const high = view.getInt32(10, true);
-      return { granule: high < 0 ? -1 : high * 2 ** 32 + low, endOfStream: (bytes[i + 5]! & 4) !== 0 };
+      const segments = bytes[i + 26]!;
+      let pageSize = 27 + segments;
+      for (let s = 0; s < segments; s++) pageSize += bytes[i + 27 + s] ?? 0;
+      const complete = i + 27 + segments <= bytes.length && i + pageSize <= bytes.length;
+      return {
+        granule: high < 0 ? -1 : high * 2 ** 32 + low,
+        endOfStream: complete && (bytes[i + 5]! & 4) !== 0,
+      };
     }
   }
   return { granule: -1, endOfStream: false };

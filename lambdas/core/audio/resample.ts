@@ -155,7 +155,7 @@ export const resample = (samples: Float32Array, fromRate: number, toRate: number
       // Edges: replicate the end samples so DC and slow signals are not pulled towards zero.
       for (let k = 0; k < taps; k++) {
         const i = start + k;
-        acc += coefficients[row + k]! * samples[i < 0 ? 0 : i > last ? last : i]!;
+        acc += coefficients[row + k]! * samples[Math.min(last, Math.max(0, i))]!;
       }
     }
     out[j] = acc;

@@ -1,0 +1,421 @@
+/**
+ * Writes the audio test fixtures and `test/fixtures/manifest.json`. The outputs are committed; CI never
+ * runs this. Run with `npx tsx scripts/generate-fixtures.ts` on a machine with the Debian packages
+ * `sox flac lame opus-tools vorbis-tools ffmpeg` (`apt-get install -y sox flac lame opus-tools vorbis-tools ffmpeg`).
+ *
+ * - test/fixtures/tess/: real TESS clips copied as-is (one per emotion, both speakers, incl. the 96 kHz
+ *   one and an AIFF file named .wav). TESS is CC BY-NC-ND 4.0 (Dupuis & Pichora-Fuller, 2010).
+ * - test/fixtures/generated/: one TESS clip (1 s of speech) in every encoding we decode.
+ * - test/fixtures/bad/: inputs that must fail with a given AudioError code (or decode, where noted).
+ * The manifest's sample counts for lossless files come from ffprobe (an independent decoder); for lossy
+ * files `frames` is the encoder input's length at the decoded rate (codecs may differ by a frame).
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const fixtures = join(root, 'test/fixtures');
+const tessSource = '/work/shared/datasets/tess';
+const work = join(root, '.fixtures-tmp');
+
+type Format = 'wav' | 'aiff' | 'mp3' | 'ogg-vorbis' | 'ogg-opus' | 'flac';
+
+interface ManifestEntry {
+  path: string;
+  format: Format | null;
+  sampleRate: number | null;
+  channels: number | null;
+  durationSec: number | null;
+  /** Sample frames at `sampleRate` (exact for lossless files, the encoder input's length for lossy ones). */
+  frames: number | null;
+  lossless: boolean;
+  /** For lossless files: a 16/24-bit WAV whose (mono-averaged) samples this file must decode to. */
+  reference?: string;
+  /** Scale applied to the reference's mono mix for this file (channel mixes made with gains). */
+  referenceGain?: number;
+  expectError?: 'UNSUPPORTED_FORMAT' | 'CORRUPT_AUDIO' | 'EMPTY_AUDIO' | 'TOO_LONG';
+  emotion?: string;
+  speaker?: string;
+  note?: string;
+}
+
+const manifest: ManifestEntry[] = [];
+const run = (command: string, args: string[]): string => execFileSync(command, args, { encoding: 'utf8' });
+const rel = (path: string): string => relative(fixtures, path);
+
+const probe = (path: string): { sampleRate: number; channels: number; frames: number } => {
+  const json = JSON.parse(
+    run('ffprobe', [
+      '-v',
+      'error',
+      '-show_entries',
+      'stream=sample_rate,channels,duration_ts',
+      '-of',
+      'json',
+      path,
+    ]),
+  ) as { streams: { sample_rate: string; channels: number; duration_ts: number }[] };
+  const stream = json.streams[0]!;
+  return { sampleRate: Number(stream.sample_rate), channels: stream.channels, frames: stream.duration_ts };
+};
+
+const addLossless = (path: string, format: Format, extra: Partial<ManifestEntry> = {}): void => {
+  const { sampleRate, channels, frames } = probe(path);
+  manifest.push({
+    path: rel(path),
+    format,
+    sampleRate,
+    channels,
+    durationSec: frames / sampleRate,
+    frames,
+    lossless: true,
+    ...extra,
+  });
+};
+
+// --- TESS clips, as-is -------------------------------------------------------------------------------
+const tessDir = join(fixtures, 'tess');
+const tessClips: [string, string, string][] = [
+  ['OAF_angry/OAF_bath_angry.flac', 'angry', 'OAF'],
+  ['YAF_disgust/YAF_back_disgust.flac', 'disgust', 'YAF'],
+  ['OAF_Fear/OAF_food_fear.flac', 'fear', 'OAF'], // the 96 kHz clip
+  ['YAF_happy/YAF_back_happy.flac', 'happy', 'YAF'],
+  ['OAF_neutral/OAF_back_neutral.flac', 'neutral', 'OAF'],
+  ['YAF_pleasant_surprised/YAF_back_ps.flac', 'ps', 'YAF'],
+  ['OAF_Sad/OAF_back_sad.flac', 'sad', 'OAF'],
+  ['YAF_fear/YAF_neat_fear.wav', 'fear', 'YAF'], // AIFF with a .wav name, as distributed
+];
+rmSync(work, { recursive: true, force: true });
+for (const dir of [tessDir, join(fixtures, 'generated'), join(fixtures, 'bad'), work])
+  mkdirSync(dir, { recursive: true });
+for (const [source, emotion, speaker] of tessClips) {
+  const target = join(tessDir, source.split('/')[1]!);
+  copyFileSync(join(tessSource, source), target);
+  chmodSync(target, 0o644); // the dataset is read-only; the copies are ours to regenerate
+  const format: Format = target.endsWith('.flac') ? 'flac' : 'aiff';
+  addLossless(target, format, {
+    emotion,
+    speaker,
+    note: format === 'aiff' ? 'AIFF file named .wav, byte-for-byte as TESS distributes it' : undefined,
+  });
+}
+
+// --- Generated encodings of one clip ---------------------------------------------------------------
+const gen = (name: string): string => join(fixtures, 'generated', name);
+const sox = (args: string[]): string => run('sox', ['-D', ...args]); // -D: no dither, so conversions are exact
+const reference16 = gen('pcm16.wav');
+sox([join(tessSource, 'OAF_angry/OAF_bath_angry.flac'), '-b', '16', reference16, 'trim', '0.3', '1.0']);
+addLossless(reference16, 'wav', { reference: rel(reference16) });
+const reference24 = gen('pcm24.wav');
+
+const wavVariants: [string, string[], Partial<ManifestEntry>][] = [
+  ['pcm8.wav', ['-b', '8', '-e', 'unsigned-integer'], { note: '8-bit unsigned: reference within 1/128' }],
+  ['pcm24.wav', ['-b', '24', '-e', 'signed-integer'], {}],
+  ['pcm32.wav', ['-b', '32', '-e', 'signed-integer'], {}],
+  ['float32.wav', ['-b', '32', '-e', 'floating-point'], {}],
+  ['float64.wav', ['-b', '64', '-e', 'floating-point'], {}],
+  ['alaw.wav', ['-b', '8', '-e', 'a-law'], { note: 'G.711 A-law: reference within companding error' }],
+  ['mulaw.wav', ['-b', '8', '-e', 'u-law'], { note: 'G.711 µ-law: reference within companding error' }],
+];
+for (const [name, args, extra] of wavVariants) {
+  sox([reference16, ...args, gen(name)]);
+  addLossless(gen(name), 'wav', { reference: rel(reference16), ...extra });
+}
+// Channel layouts and rates (sox `remix`: channel gains, so the expected mono mix is known).
+sox([reference16, '-b', '16', gen('stereo-48k.wav'), 'remix', '1', '1v0.5', 'rate', '-v', '48000']);
+addLossless(gen('stereo-48k.wav'), 'wav', { note: 'L = clip, R = clip × 0.5, resampled to 48 kHz' });
+sox([reference16, '-r', '8000', '-b', '8', '-e', 'u-law', gen('mulaw-8k.wav')]);
+addLossless(gen('mulaw-8k.wav'), 'wav', { note: 'telephone: 8 kHz µ-law' });
+sox([
+  reference16,
+  '-b',
+  '16',
+  gen('6ch-16k.wav'),
+  'remix',
+  '1',
+  '1v0.8',
+  '1v0.6',
+  '1v0.4',
+  '1v0.2',
+  '0',
+  'rate',
+  '16000',
+]);
+addLossless(gen('6ch-16k.wav'), 'wav', {
+  note: '6 channels with gains 1, .8, .6, .4, .2, 0 (mono mix = 0.5 × clip)',
+});
+// AIFF: big-endian PCM (sox), AIFF-C 'sowt' little-endian (ffmpeg).
+sox([reference16, gen('pcm16.aiff')]);
+addLossless(gen('pcm16.aiff'), 'aiff', { reference: rel(reference16) });
+run('ffmpeg', ['-v', 'error', '-y', '-i', reference16, '-c:a', 'pcm_s16le', '-f', 'aiff', gen('sowt.aifc')]);
+addLossless(gen('sowt.aifc'), 'aiff', {
+  reference: rel(reference16),
+  note: "AIFF-C 'sowt' (little-endian PCM)",
+});
+// FLAC: the reference encoder at 16 and 24 bits, and sox's encoder (the one FIELD-NOTES saw truncated).
+run('flac', ['-s', '-f', '-8', '-o', gen('pcm16.flac'), reference16]);
+addLossless(gen('pcm16.flac'), 'flac', { reference: rel(reference16) });
+run('flac', ['-s', '-f', '-5', '-o', gen('pcm24.flac'), reference24]);
+addLossless(gen('pcm24.flac'), 'flac', { reference: rel(reference24) });
+sox([reference16, gen('sox.flac')]);
+addLossless(gen('sox.flac'), 'flac', { reference: rel(reference16), note: 'encoded by sox' });
+
+// Lossy: `frames` is the encoder input's length at the decoded rate; tests allow one codec frame.
+const lossy = (path: string, format: Format, sampleRate: number, frames: number, note: string): void => {
+  manifest.push({
+    path: rel(path),
+    format,
+    sampleRate,
+    channels: 1,
+    durationSec: frames / sampleRate,
+    frames,
+    lossless: false,
+    note,
+  });
+};
+const input44k = join(work, 'in-44k.wav');
+sox([reference16, '-b', '16', input44k, 'rate', '44100']);
+run('lame', [
+  '--quiet',
+  '-m',
+  'm',
+  '-b',
+  '64',
+  '--add-id3v2',
+  '--tt',
+  'SER fixture',
+  input44k,
+  gen('mono-44k.mp3'),
+]);
+lossy(
+  gen('mono-44k.mp3'),
+  'mp3',
+  44100,
+  probe(input44k).frames,
+  'LAME CBR 64 kb/s mono, ID3v2 tag and Info header',
+);
+const input16k = join(work, 'in-16k.wav');
+sox([reference16, '-b', '16', input16k, 'rate', '16000']);
+run('oggenc', ['--quiet', '-q', '3', '-o', gen('vorbis-16k.ogg'), input16k]);
+lossy(gen('vorbis-16k.ogg'), 'ogg-vorbis', 16000, probe(input16k).frames, 'Vorbis q3, 16 kHz mono');
+const input48k = join(work, 'in-48k.wav');
+sox([reference16, '-b', '16', input48k, 'rate', '48000']);
+run('opusenc', ['--quiet', '--bitrate', '32', input48k, gen('opus-48k.opus')]);
+lossy(
+  gen('opus-48k.opus'),
+  'ogg-opus',
+  48000,
+  probe(input48k).frames,
+  'Opus 32 kb/s (always decoded at 48 kHz)',
+);
+
+// --- Bad inputs -----------------------------------------------------------------------------------
+const bad = (name: string): string => join(fixtures, 'bad', name);
+const wavHeader = (o: {
+  formatTag?: number;
+  channels?: number;
+  sampleRate?: number;
+  bits?: number;
+  dataBytes: number;
+}): Buffer => {
+  const { formatTag = 1, channels = 1, sampleRate = 16000, bits = 16, dataBytes } = o;
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0, 'ascii');
+  header.writeUInt32LE(Math.min(0xffffffff, 36 + dataBytes), 4);
+  header.write('WAVEfmt ', 8, 'ascii');
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(formatTag, 20);
+  header.writeUInt16LE(channels, 22);
+  header.writeUInt32LE(sampleRate, 24);
+  header.writeUInt32LE((sampleRate * channels * bits) / 8, 28);
+  header.writeUInt16LE((channels * bits) / 8, 32);
+  header.writeUInt16LE(bits, 34);
+  header.write('data', 36, 'ascii');
+  header.writeUInt32LE(dataBytes, 40);
+  return header;
+};
+const addBad = (
+  path: string,
+  format: Format | null,
+  expectError: ManifestEntry['expectError'],
+  note: string,
+): void => {
+  manifest.push({
+    path: rel(path),
+    format,
+    sampleRate: null,
+    channels: null,
+    durationSec: null,
+    frames: null,
+    lossless: false,
+    expectError,
+    note,
+  });
+};
+/** Deterministic bytes (xorshift) so the fixture never changes between runs. */
+const pseudoRandom = (length: number, seed: number): Buffer => {
+  const bytes = Buffer.alloc(length);
+  let x = seed;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
+};
+const tone = (frames: number, amplitude: number): Buffer => {
+  const pcm = Buffer.alloc(frames * 2);
+  for (let i = 0; i < frames; i++)
+    pcm.writeInt16LE(Math.round(amplitude * 32767 * Math.sin((2 * Math.PI * 440 * i) / 16000)), i * 2);
+  return pcm;
+};
+
+const ref16 = readFileSync(reference16);
+writeFileSync(bad('truncated.wav'), ref16.subarray(0, Math.floor(ref16.length / 2)));
+addBad(
+  bad('truncated.wav'),
+  'wav',
+  'CORRUPT_AUDIO',
+  'first half of a valid WAV: data chunk declares more than the file holds',
+);
+writeFileSync(bad('empty.wav'), Buffer.alloc(0));
+addBad(bad('empty.wav'), null, 'EMPTY_AUDIO', '0 bytes');
+writeFileSync(bad('header-only.wav'), wavHeader({ dataBytes: 0 }));
+addBad(bad('header-only.wav'), 'wav', 'EMPTY_AUDIO', '44-byte header, data chunk of 0 bytes');
+writeFileSync(bad('random-bytes.wav'), pseudoRandom(4096, 0x2545f491));
+addBad(bad('random-bytes.wav'), null, 'UNSUPPORTED_FORMAT', '4 KiB of pseudo-random bytes named .wav');
+writeFileSync(bad('claims-2gb.wav'), wavHeader({ dataBytes: 0x7fffffff }));
+addBad(
+  bad('claims-2gb.wav'),
+  'wav',
+  'TOO_LONG',
+  'header declares 2 GB of 16 kHz PCM (67 108 s) in a 44-byte file: refused from the header',
+);
+writeFileSync(
+  bad('eleven-minutes.wav'),
+  Buffer.concat([wavHeader({ dataBytes: 11 * 60 * 16000 * 2 }), tone(1600, 0.5)]),
+);
+addBad(
+  bad('eleven-minutes.wav'),
+  'wav',
+  'TOO_LONG',
+  'header declares 11 minutes, file holds 0.1 s: refused from the header',
+);
+writeFileSync(
+  bad('zero-channels.wav'),
+  Buffer.concat([wavHeader({ channels: 0, dataBytes: 3200 }), tone(1600, 0.5)]),
+);
+addBad(bad('zero-channels.wav'), 'wav', 'CORRUPT_AUDIO', 'fmt chunk declares 0 channels');
+writeFileSync(
+  bad('rate-1hz.wav'),
+  Buffer.concat([wavHeader({ sampleRate: 1, dataBytes: 3200 }), tone(1600, 0.5)]),
+);
+addBad(bad('rate-1hz.wav'), 'wav', 'CORRUPT_AUDIO', 'fmt chunk declares a 1 Hz sample rate');
+const nanData = Buffer.alloc(1600 * 4);
+for (let i = 0; i < 1600; i++) nanData.writeFloatLE(i === 800 ? Number.NaN : 0.25 * Math.sin(i / 5), i * 4);
+writeFileSync(
+  bad('nan-float.wav'),
+  Buffer.concat([wavHeader({ formatTag: 3, bits: 32, dataBytes: nanData.length }), nanData]),
+);
+addBad(
+  bad('nan-float.wav'),
+  'wav',
+  'CORRUPT_AUDIO',
+  'float32 WAV with a NaN sample: NaN/Inf are treated as corrupt data',
+);
+writeFileSync(
+  bad('unsupported-adpcm.wav'),
+  Buffer.concat([wavHeader({ formatTag: 0x11, bits: 4, dataBytes: 800 }), pseudoRandom(800, 7)]),
+);
+addBad(
+  bad('unsupported-adpcm.wav'),
+  'wav',
+  'UNSUPPORTED_FORMAT',
+  'IMA ADPCM WAV (encoding 0x0011): a WAV we do not decode',
+);
+const cut = (source: string, name: string, fraction: number, format: Format, note: string): void => {
+  const bytes = readFileSync(source);
+  writeFileSync(bad(name), bytes.subarray(0, Math.floor(bytes.length * fraction)));
+  addBad(bad(name), format, 'CORRUPT_AUDIO', note);
+};
+cut(
+  gen('mono-44k.mp3'),
+  'truncated.mp3',
+  0.5,
+  'mp3',
+  'first half of an MP3 whose Info header declares the frame count',
+);
+cut(
+  gen('vorbis-16k.ogg'),
+  'truncated.ogg',
+  0.6,
+  'ogg-vorbis',
+  'first 60% of an Ogg Vorbis file: no end-of-stream page',
+);
+cut(
+  gen('opus-48k.opus'),
+  'truncated.opus',
+  0.6,
+  'ogg-opus',
+  'first 60% of an Ogg Opus file: no end-of-stream page',
+);
+cut(
+  gen('pcm16.flac'),
+  'truncated.flac',
+  0.5,
+  'flac',
+  'first half of a FLAC file: fewer samples than STREAMINFO declares',
+);
+const flac = readFileSync(gen('pcm16.flac'));
+writeFileSync(bad('garbage-frames.flac'), Buffer.concat([flac.subarray(0, 8 + 34), pseudoRandom(8000, 99)]));
+addBad(
+  bad('garbage-frames.flac'),
+  'flac',
+  'CORRUPT_AUDIO',
+  'valid fLaC + STREAMINFO followed by pseudo-random bytes',
+);
+writeFileSync(
+  bad('html.mp3'),
+  '<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head><body>Not found</body></html>\n',
+);
+addBad(bad('html.mp3'), null, 'UNSUPPORTED_FORMAT', 'an HTML error page saved as .mp3');
+writeFileSync(bad('text.ogg'), 'This is not audio.\n');
+addBad(bad('text.ogg'), null, 'UNSUPPORTED_FORMAT', 'plain text named .ogg');
+
+// Valid files that exist for later stages (decode succeeds): no expectError.
+writeFileSync(bad('one-sample.wav'), Buffer.concat([wavHeader({ dataBytes: 2 }), Buffer.from([0x00, 0x10])]));
+manifest.push({
+  path: rel(bad('one-sample.wav')),
+  format: 'wav',
+  sampleRate: 16000,
+  channels: 1,
+  durationSec: 1 / 16000,
+  frames: 1,
+  lossless: true,
+  note: 'decodes to 1 sample; too short for any feature frame',
+});
+writeFileSync(bad('silence.wav'), Buffer.concat([wavHeader({ dataBytes: 32000 }), Buffer.alloc(32000)]));
+manifest.push({
+  path: rel(bad('silence.wav')),
+  format: 'wav',
+  sampleRate: 16000,
+  channels: 1,
+  durationSec: 1,
+  frames: 16000,
+  lossless: true,
+  note: 'decodes fine: 1 s of digital silence, for NO_SPEECH',
+});
+
+rmSync(work, { recursive: true, force: true });
+writeFileSync(join(fixtures, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+let total = 0;
+for (const entry of manifest) {
+  const size = statSync(join(fixtures, entry.path)).size;
+  total += size;
+  if (size > 200_000 && !entry.path.startsWith('tess/'))
+    console.warn(`warning: ${entry.path} is ${size} bytes`);
+}
+console.log(`${manifest.length} fixtures, ${(total / 1e6).toFixed(2)} MB`);
