@@ -1,0 +1,217 @@
+import { readdir, stat } from 'node:fs/promises';
+import { basename, dirname, extname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Our labels, in the model's output order. Calm (RAVDESS) and boredom (EMO-DB) are not among them. */
+export const EMOTIONS = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad'] as const;
+export type Emotion = (typeof EMOTIONS)[number];
+
+export const CORPORA = ['tess', 'ravdess', 'emodb', 'cremad'] as const;
+export type Corpus = (typeof CORPORA)[number];
+
+export interface Clip {
+  path: string;
+  corpus: Corpus;
+  /** Unique across corpora, e.g. `tess:OAF`, `ravdess:07`. */
+  speaker: string;
+  /** What was said (word, sentence id), for reports and leakage checks. */
+  text: string;
+  emotion: Emotion;
+}
+
+export class DatasetError extends Error {
+  override readonly name = 'DatasetError';
+}
+
+const AUDIO_EXTENSIONS = new Set(['.wav', '.flac', '.aiff', '.aif', '.mp3', '.ogg']);
+
+/** `--data` flag, else `SER_DATASET_DIR`, else `../shared/datasets` next to the repository. */
+export function defaultDatasetDir(): string {
+  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  return process.env.SER_DATASET_DIR ?? resolve(repo, '..', 'shared', 'datasets');
+}
+
+type Parsed = Omit<Clip, 'path'> | { skipped: string };
+
+const TESS_EMOTIONS: Record<string, Emotion> = {
+  angry: 'angry',
+  disgust: 'disgust',
+  fear: 'fear',
+  happy: 'happy',
+  neutral: 'neutral',
+  sad: 'sad',
+  ps: 'surprise',
+  pleasant_surprise: 'surprise',
+  pleasant_surprised: 'surprise',
+  surprise: 'surprise',
+  surprised: 'surprise',
+};
+
+/**
+ * TESS as distributed on Kaggle: `OAF_back_angry.wav` in folders like `OAF_angry`, `OAF_Fear`,
+ * `YAF_pleasant_surprised`; `OA_bite_neutral` is OAF's. The emotion comes from the file name's suffix
+ * (the folder spellings vary, the suffixes do not); the speaker from the prefix.
+ */
+function parseTess(stem: string): Parsed | undefined {
+  const match = /^(OAF|YAF|OA|YA)_([a-z]+)_([a-z_]+)$/i.exec(stem);
+  if (!match) return undefined;
+  const emotion = TESS_EMOTIONS[match[3]!.toLowerCase()];
+  if (!emotion) return undefined;
+  const speaker = match[1]!.toUpperCase().startsWith('O') ? 'OAF' : 'YAF';
+  return { corpus: 'tess', speaker: `tess:${speaker}`, text: match[2]!.toLowerCase(), emotion };
+}
+
+const RAVDESS_EMOTIONS: Record<string, Emotion | undefined> = {
+  '01': 'neutral',
+  '02': undefined, // calm
+  '03': 'happy',
+  '04': 'sad',
+  '05': 'angry',
+  '06': 'fear',
+  '07': 'disgust',
+  '08': 'surprise',
+};
+
+/** RAVDESS `MM-VV-EE-II-SS-RR-AA`: audio-only (03) speech (01) files; calm is not one of our labels. */
+function parseRavdess(stem: string): Parsed | undefined {
+  const match = /^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$/.exec(stem);
+  if (!match) return undefined;
+  const [, modality, channel, code, , statement, , actor] = match;
+  if (modality !== '03' || channel !== '01') return { skipped: 'ravdess video or song' };
+  if (!(code! in RAVDESS_EMOTIONS)) return undefined;
+  const emotion = RAVDESS_EMOTIONS[code!];
+  if (!emotion) return { skipped: 'ravdess calm' };
+  return { corpus: 'ravdess', speaker: `ravdess:${actor}`, text: `statement-${statement}`, emotion };
+}
+
+const EMODB_EMOTIONS: Record<string, Emotion | undefined> = {
+  W: 'angry', // Ärger
+  L: undefined, // Langeweile (boredom)
+  E: 'disgust', // Ekel
+  A: 'fear', // Angst
+  F: 'happy', // Freude
+  T: 'sad', // Trauer
+  N: 'neutral',
+};
+
+/** EMO-DB `03a01Wa`: speaker 03, text a01, emotion letter W, version a. Boredom is not ours. */
+function parseEmodb(stem: string): Parsed | undefined {
+  const match = /^(\d\d)([ab]\d\d)([WLEAFTN])([a-z])$/.exec(stem);
+  if (!match) return undefined;
+  const emotion = EMODB_EMOTIONS[match[3]!];
+  if (!emotion) return { skipped: 'emodb boredom' };
+  return { corpus: 'emodb', speaker: `emodb:${match[1]}`, text: match[2]!, emotion };
+}
+
+const CREMAD_EMOTIONS: Record<string, Emotion> = {
+  ANG: 'angry',
+  DIS: 'disgust',
+  FEA: 'fear',
+  HAP: 'happy',
+  NEU: 'neutral',
+  SAD: 'sad',
+};
+
+/** CREMA-D `1001_DFA_ANG_XX`: actor, sentence, emotion, intensity. */
+function parseCremad(stem: string): Parsed | undefined {
+  const match = /^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})$/.exec(stem);
+  if (!match) return undefined;
+  const emotion = CREMAD_EMOTIONS[match[3]!];
+  if (!emotion) return undefined;
+  return { corpus: 'cremad', speaker: `cremad:${match[1]}`, text: match[2]!, emotion };
+}
+
+const PARSERS: Record<Corpus, (stem: string) => Parsed | undefined> = {
+  tess: parseTess,
+  ravdess: parseRavdess,
+  emodb: parseEmodb,
+  cremad: parseCremad,
+};
+
+/** Which corpus a file name belongs to (by its naming scheme), or undefined if none. */
+export function parseClipName(path: string): Parsed | undefined {
+  const stem = basename(path, extname(path));
+  for (const corpus of CORPORA) {
+    const parsed = PARSERS[corpus](stem);
+    if (parsed) return parsed;
+  }
+  return undefined;
+}
+
+async function walk(dir: string, out: string[]): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    if (entry.name.startsWith('.') || entry.name === '__MACOSX') continue; // macOS zip resource forks
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) await walk(full, out);
+    else if (entry.isFile() && AUDIO_EXTENSIONS.has(extname(entry.name).toLowerCase())) out.push(full);
+  }
+}
+
+export interface DatasetScan {
+  root: string;
+  clips: Clip[];
+  /** Files recognised but not used, by reason (e.g. `ravdess calm`). */
+  skipped: Record<string, number>;
+  /** Audio files whose names match no known corpus. */
+  unrecognised: string[];
+}
+
+/**
+ * Finds every labelled clip under `root` (any depth, so a Kaggle zip's nested folder or a folder holding
+ * several corpora both work), optionally only of `corpora`. Throws a `DatasetError` that says what is
+ * wrong for a missing, empty or unrecognised folder.
+ */
+export async function scanDataset(root: string, corpora?: readonly Corpus[]): Promise<DatasetScan> {
+  const dir = resolve(root);
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new DatasetError(`Dataset folder ${dir} does not exist (set --data or SER_DATASET_DIR)`);
+  }
+  const files: string[] = [];
+  await walk(dir, files);
+  if (files.length === 0) {
+    throw new DatasetError(
+      `Dataset folder ${dir} holds no audio files (${[...AUDIO_EXTENSIONS].join(', ')})`,
+    );
+  }
+  const clips: Clip[] = [];
+  const skipped: Record<string, number> = {};
+  const unrecognised: string[] = [];
+  for (const path of files) {
+    const parsed = parseClipName(path);
+    if (!parsed) unrecognised.push(relative(dir, path));
+    else if ('skipped' in parsed) skipped[parsed.skipped] = (skipped[parsed.skipped] ?? 0) + 1;
+    else if (!corpora || corpora.includes(parsed.corpus)) clips.push({ path, ...parsed });
+    else skipped[`not selected: ${parsed.corpus}`] = (skipped[`not selected: ${parsed.corpus}`] ?? 0) + 1;
+  }
+  if (clips.length === 0) {
+    const examples = unrecognised.slice(0, 3).join(', ');
+    const wanted = corpora ? ` of ${corpora.join(', ')}` : '';
+    throw new DatasetError(
+      `Dataset folder ${dir} has ${files.length} audio files but no labelled clips${wanted}: ` +
+        `names must follow TESS (OAF_back_angry.wav), RAVDESS (03-01-05-01-01-01-07.wav), EMO-DB (03a01Wa.wav) ` +
+        `or CREMA-D (1001_DFA_ANG_XX.wav)${examples ? `; e.g. unrecognised: ${examples}` : ''}`,
+    );
+  }
+  return { root: dir, clips, skipped, unrecognised };
+}
+
+export function parseCorpora(value: string): Corpus[] {
+  const names = value
+    .split(',')
+    .map((s) =>
+      s
+        .trim()
+        .toLowerCase()
+        .replace(/[^a-z]/g, ''),
+    )
+    .filter(Boolean);
+  for (const name of names) {
+    if (!(CORPORA as readonly string[]).includes(name)) {
+      throw new DatasetError(`Unknown corpus "${name}"; known: ${CORPORA.join(', ')}`);
+    }
+  }
+  return names as Corpus[];
+}

@@ -1,0 +1,235 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import cliProgress from 'cli-progress';
+import { decodeAudio } from '../lambdas/core/audio/decode.ts';
+import { resample } from '../lambdas/core/audio/resample.ts';
+import { type TrimmedSpeech, trimToSpeech } from '../lambdas/core/audio/trim.ts';
+import { isSerError } from '../lambdas/core/errors.ts';
+import type { FeatureConfig } from '../lambdas/core/features/config.ts';
+import { createFeatureExtractor, type FeatureMatrix } from '../lambdas/core/features/extract.ts';
+import { createSpeechDetector, type SpeechDetector } from '../lambdas/core/speech/vad.ts';
+import { type AugmentationRecord, type AugmentationSpec, augment } from './augment.ts';
+import type { Clip } from './datasets.ts';
+import { createRng, seedFrom } from './random.ts';
+
+/** Bump when the training-side pipeline (trim, augmentation code) changes meaning: invalidates the cache. */
+const PIPELINE_VERSION = 'trim-vad-v1/aug-v1';
+
+export const DEFAULT_CACHE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '.cache', 'features');
+
+/** Raw (pre-CMVN) features of one clip: the original and its augmented copies. */
+export interface ClipFeatures {
+  clip: Clip;
+  fileHash: string;
+  /** Hash of the decoded samples: finds the same audio stored twice (WAV and FLAC, nested zip copies). */
+  sampleHash: string;
+  durationSec: number;
+  speechSec: number;
+  original: FeatureMatrix;
+  augmented: FeatureMatrix[];
+  augmentations: AugmentationRecord[];
+}
+
+export interface FeaturePipelineOptions {
+  config: FeatureConfig;
+  /** Augmented copies per clip (0 for evaluation). */
+  augmentCopies: number;
+  augmentation: AugmentationSpec;
+  seed: number;
+  cacheDir?: string;
+  /** Show a progress bar (off in tests). */
+  progress?: boolean;
+}
+
+const sha1 = (...parts: Array<string | Uint8Array>): string => {
+  const hash = createHash('sha1');
+  for (const part of parts) hash.update(part);
+  return hash.digest('hex');
+};
+
+interface CacheHeader {
+  sampleHash?: string;
+  durationSec?: number;
+  speechSec?: number;
+  frames: number[];
+  dims: number;
+  augmentations?: AugmentationRecord[];
+}
+
+/** Cache file: 4-byte header length, JSON header, then the matrices' float32 data back to back. */
+async function writeCache(path: string, header: CacheHeader, matrices: FeatureMatrix[]): Promise<void> {
+  const json = Buffer.from(JSON.stringify(header));
+  const total = matrices.reduce((n, m) => n + m.data.byteLength, 0);
+  const buffer = Buffer.alloc(4 + json.length + total);
+  buffer.writeUInt32LE(json.length, 0);
+  json.copy(buffer, 4);
+  let offset = 4 + json.length;
+  for (const m of matrices) {
+    Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).copy(buffer, offset);
+    offset += m.data.byteLength;
+  }
+  await mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.${process.pid}.tmp`; // atomic: a killed run never leaves a half-written entry
+  await writeFile(temp, buffer);
+  await rename(temp, path);
+}
+
+async function readCache(
+  path: string,
+): Promise<{ header: CacheHeader; matrices: FeatureMatrix[] } | undefined> {
+  const buffer = await readFile(path).catch(() => undefined);
+  if (!buffer) return undefined;
+  const length = buffer.readUInt32LE(0);
+  const header = JSON.parse(buffer.subarray(4, 4 + length).toString('utf8')) as CacheHeader;
+  const data = new Float32Array(
+    buffer.buffer.slice(buffer.byteOffset + 4 + length, buffer.byteOffset + buffer.length),
+  );
+  let offset = 0;
+  const matrices = header.frames.map((frames) => {
+    const size = frames * header.dims;
+    const matrix = { frames, dims: header.dims, data: data.slice(offset, offset + size) };
+    offset += size;
+    return matrix;
+  });
+  return { header, matrices };
+}
+
+export interface FeaturePipeline {
+  /**
+   * Features of every clip (from the cache when present), in input order. Clips the core decoder refuses
+   * (an `AudioError`) are listed in `failed` instead of stopping a long run; anything else is thrown.
+   */
+  run(clips: Clip[]): Promise<{ items: ClipFeatures[]; failed: Array<{ path: string; error: string }> }>;
+  /** Decoded, 16 kHz, trimmed samples of one clip (for the report's pictures). */
+  trimmed(path: string): Promise<TrimmedSpeech>;
+}
+
+/**
+ * decode → resample to the config's rate → trim to speech (the predictor's VAD) → core feature extractor
+ * (loudness normalisation, meyda-identical MFCC; CMVN is applied per model window by the batcher).
+ * Augmented copies are made from the trimmed audio with a PRNG seeded by (seed, file hash, copy index),
+ * so they are the same on every run and cacheable.
+ */
+export async function createFeaturePipeline(options: FeaturePipelineOptions): Promise<FeaturePipeline> {
+  const { config, augmentCopies, augmentation, seed } = options;
+  const extractor = createFeatureExtractor(config);
+  const detector: SpeechDetector = await createSpeechDetector();
+  const cacheRoot = options.cacheDir ?? DEFAULT_CACHE_DIR;
+  const originalKey = sha1(JSON.stringify(config), PIPELINE_VERSION).slice(0, 16);
+  const augmentKey = sha1(originalKey, JSON.stringify(augmentation), String(seed)).slice(0, 16);
+
+  const decodeTrimmed = async (bytes: Uint8Array) => {
+    const decoded = await decodeAudio(bytes, { maxDurationSec: 60 });
+    const samples =
+      decoded.sampleRate === config.sampleRate
+        ? decoded.samples
+        : resample(decoded.samples, decoded.sampleRate, config.sampleRate);
+    const sampleHash = sha1(
+      new Uint8Array(decoded.samples.buffer, decoded.samples.byteOffset, decoded.samples.byteLength),
+    );
+    return { decoded, sampleHash, trimmed: trimToSpeech(samples, config.sampleRate, detector, config) };
+  };
+
+  const processClip = async (clip: Clip): Promise<ClipFeatures> => {
+    const bytes = await readFile(clip.path);
+    const fileHash = sha1(bytes);
+    const originalPath = join(cacheRoot, originalKey, fileHash.slice(0, 2), `${fileHash}.bin`);
+    const augmentPath = join(
+      cacheRoot,
+      augmentKey,
+      fileHash.slice(0, 2),
+      `${fileHash}.x${augmentCopies}.bin`,
+    );
+    let original = await readCache(originalPath);
+    let augmented =
+      augmentCopies > 0 ? await readCache(augmentPath) : { header: { frames: [], dims: 0 }, matrices: [] };
+    if (!original || !augmented) {
+      const { decoded, sampleHash, trimmed } = await decodeTrimmed(bytes);
+      const matrix = extractor.extract(trimmed.samples);
+      const header = {
+        sampleHash,
+        durationSec: decoded.durationSec,
+        speechSec: trimmed.speechSec,
+        dims: matrix.dims,
+      };
+      original = { header: { ...header, frames: [matrix.frames] }, matrices: [matrix] };
+      await writeCache(originalPath, original.header, original.matrices);
+      if (augmentCopies > 0) {
+        const records: AugmentationRecord[] = [];
+        const matrices: FeatureMatrix[] = [];
+        for (let k = 0; k < augmentCopies; k++) {
+          const rng = createRng(seedFrom(seed, fileHash, k));
+          const result = augment(trimmed.samples, config.sampleRate, augmentation, rng);
+          records.push(result.record);
+          matrices.push(extractor.extract(result.samples));
+        }
+        augmented = {
+          header: { frames: matrices.map((m) => m.frames), dims: matrix.dims, augmentations: records },
+          matrices,
+        };
+        await writeCache(augmentPath, augmented.header, matrices);
+      }
+    }
+    return {
+      clip,
+      fileHash,
+      sampleHash: original.header.sampleHash!,
+      durationSec: original.header.durationSec!,
+      speechSec: original.header.speechSec!,
+      original: original.matrices[0]!,
+      augmented: augmented!.matrices,
+      augmentations: augmented!.header.augmentations ?? [],
+    };
+  };
+
+  return {
+    async run(clips) {
+      const bar = options.progress
+        ? new cliProgress.SingleBar(
+            { format: 'features |{bar}| {value}/{total} clips {duration_formatted} (ETA {eta_formatted})' },
+            cliProgress.Presets.shades_classic,
+          )
+        : undefined;
+      bar?.start(clips.length, 0);
+      const items: ClipFeatures[] = [];
+      const failed: Array<{ path: string; error: string }> = [];
+      for (const clip of clips) {
+        try {
+          items.push(await processClip(clip));
+        } catch (error) {
+          if (!isSerError(error)) {
+            bar?.stop();
+            throw new Error(`${clip.path}: ${error instanceof Error ? error.message : String(error)}`, {
+              cause: error,
+            });
+          }
+          failed.push({ path: clip.path, error: `${error.code}: ${error.message}` });
+        }
+        bar?.increment();
+      }
+      bar?.stop();
+      return { items, failed };
+    },
+    async trimmed(path) {
+      return (await decodeTrimmed(await readFile(path))).trimmed;
+    },
+  };
+}
+
+/** Drops clips whose decoded audio equals an earlier clip's (keeps the first by path). */
+export function dedupe(items: ClipFeatures[]): { kept: ClipFeatures[]; duplicates: Array<[string, string]> } {
+  const seen = new Map<string, string>();
+  const kept: ClipFeatures[] = [];
+  const duplicates: Array<[string, string]> = [];
+  for (const item of [...items].sort((a, b) => (a.clip.path < b.clip.path ? -1 : 1))) {
+    const first = seen.get(item.sampleHash);
+    if (first) duplicates.push([item.clip.path, first]);
+    else {
+      seen.set(item.sampleHash, item.clip.path);
+      kept.push(item);
+    }
+  }
+  return { kept, duplicates };
+}

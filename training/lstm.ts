@@ -1,0 +1,175 @@
+import { createRng, gaussian, type Rng } from './random.ts';
+import { tf } from './tf.ts';
+
+/**
+ * The shipped architecture, written with raw tfjs ops (not `tf.layers`) so that every step maps 1:1 onto
+ * ONNX operators and the variable-length handling is exact:
+ *
+ *   features [B, T, dims] (CMVN, zero-padded at the end)
+ *   → stack `stack` consecutive frames into one step ([B, T/stack, dims·stack]; halves the sequence,
+ *     which is the main cost on 2 cores)
+ *   → LSTM (`units`, sigmoid gates, tanh) over the real steps only
+ *   → masked mean of the hidden states over real steps (a unidirectional LSTM's outputs at real steps do
+ *     not depend on the padding after them, so masking the pool is exact — same as ONNX `sequence_lens`)
+ *   → Dense(`hidden`, relu) → dropout → Dense(labels) → softmax.
+ *
+ * Gate order of `kernel`/`recurrent`/`bias` columns is tfjs/Keras' i, f, c, o (ONNX wants i, o, f, c:
+ * the exporter reorders).
+ */
+export interface LstmConfig {
+  dims: number;
+  stack: number;
+  units: number;
+  hidden: number;
+  labels: number;
+  dropout: number;
+}
+
+export interface LstmWeights {
+  config: LstmConfig;
+  kernel: Float32Array; // [dims·stack, 4·units]
+  recurrent: Float32Array; // [units, 4·units]
+  bias: Float32Array; // [4·units]
+  dense1: Float32Array; // [units, hidden]
+  dense1Bias: Float32Array; // [hidden]
+  dense2: Float32Array; // [hidden, labels]
+  dense2Bias: Float32Array; // [labels]
+}
+
+/** Steps the LSTM runs for a row of `frames` real frames. */
+export const stackedLength = (frames: number, stack: number): number => Math.ceil(frames / stack);
+
+function glorot(rng: Rng, fanIn: number, fanOut: number, size = fanIn * fanOut): Float32Array {
+  const limit = Math.sqrt(6 / (fanIn + fanOut));
+  return Float32Array.from({ length: size }, () => (rng() * 2 - 1) * limit);
+}
+
+export class LstmModel {
+  readonly config: LstmConfig;
+  readonly variables: tf.Variable[];
+  private readonly kernel: tf.Variable;
+  private readonly recurrent: tf.Variable;
+  private readonly bias: tf.Variable;
+  private readonly dense1: tf.Variable;
+  private readonly dense1Bias: tf.Variable;
+  private readonly dense2: tf.Variable;
+  private readonly dense2Bias: tf.Variable;
+  private readonly dropoutRng: Rng;
+
+  constructor(config: LstmConfig, seed: number, weights?: LstmWeights) {
+    this.config = config;
+    const rng = createRng(seed);
+    this.dropoutRng = createRng(seed ^ 0x5bd1e995);
+    const { dims, stack, units, hidden, labels } = config;
+    const input = dims * stack;
+    const recurrentInit = Float32Array.from(
+      { length: units * 4 * units },
+      () => gaussian(rng) / Math.sqrt(units),
+    );
+    // Forget-gate bias 1 (Jozefowicz et al.): remembers by default, trains faster.
+    const biasInit = new Float32Array(4 * units);
+    biasInit.fill(1, units, 2 * units);
+    const w = weights ?? {
+      kernel: glorot(rng, input, 4 * units),
+      recurrent: recurrentInit,
+      bias: biasInit,
+      dense1: glorot(rng, units, hidden),
+      dense1Bias: new Float32Array(hidden),
+      dense2: glorot(rng, hidden, labels),
+      dense2Bias: new Float32Array(labels),
+    };
+    this.kernel = tf.variable(tf.tensor2d(w.kernel, [input, 4 * units]), true);
+    this.recurrent = tf.variable(tf.tensor2d(w.recurrent, [units, 4 * units]), true);
+    this.bias = tf.variable(tf.tensor1d(w.bias), true);
+    this.dense1 = tf.variable(tf.tensor2d(w.dense1, [units, hidden]), true);
+    this.dense1Bias = tf.variable(tf.tensor1d(w.dense1Bias), true);
+    this.dense2 = tf.variable(tf.tensor2d(w.dense2, [hidden, labels]), true);
+    this.dense2Bias = tf.variable(tf.tensor1d(w.dense2Bias), true);
+    this.variables = [
+      this.kernel,
+      this.recurrent,
+      this.bias,
+      this.dense1,
+      this.dense1Bias,
+      this.dense2,
+      this.dense2Bias,
+    ];
+  }
+
+  /**
+   * Logits [B, labels]. `features` is [B, T, dims] with T a multiple of `stack` (the batch builder pads);
+   * `frames` holds each row's real frame count. Only max(steps) steps are run: rows are bucketed by length.
+   */
+  logits(features: tf.Tensor3D, frames: Int32Array, training: boolean): tf.Tensor2D {
+    const { dims, stack, units, dropout } = this.config;
+    const [batch, time] = features.shape;
+    const steps = time / stack;
+    const lengths = Array.from(frames, (f) => stackedLength(f, stack));
+    const maxSteps = Math.max(...lengths);
+    // mask[t] is [B, 1]: 1 where step t is real for that row.
+    const maskData = new Float32Array(maxSteps * batch);
+    for (let b = 0; b < batch; b++) for (let t = 0; t < lengths[b]!; t++) maskData[t * batch + b] = 1;
+    const masks = tf.tidy(() => tf.unstack(tf.tensor3d(maskData, [maxSteps, batch, 1])));
+    const stepped = features
+      .reshape([batch, steps, dims * stack])
+      .slice([0, 0, 0], [batch, maxSteps, dims * stack]);
+    // Input projections for all steps in one matMul: half the per-step work of a per-step cell.
+    const projected = stepped
+      .reshape([batch * maxSteps, dims * stack])
+      .matMul(this.kernel)
+      .add(this.bias)
+      .reshape([batch, maxSteps, 4 * units]);
+    const inputs = tf.unstack(projected, 1);
+    let h: tf.Tensor2D = tf.zeros([batch, units]);
+    let c: tf.Tensor2D = tf.zeros([batch, units]);
+    let sum: tf.Tensor2D = tf.zeros([batch, units]);
+    for (let t = 0; t < maxSteps; t++) {
+      const z = inputs[t]!.add(h.matMul(this.recurrent)) as tf.Tensor2D;
+      const [i, f, g, o] = tf.split(z, 4, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+      c = f.sigmoid().mul(c).add(i.sigmoid().mul(g.tanh()));
+      h = o.sigmoid().mul(c.tanh());
+      sum = sum.add(h.mul(masks[t]!));
+    }
+    const pooled = sum.div(tf.tensor2d(Float32Array.from(lengths), [batch, 1]));
+    let hidden = pooled.matMul(this.dense1).add(this.dense1Bias).relu() as tf.Tensor2D;
+    if (training && dropout > 0) {
+      const keep = Float32Array.from({ length: hidden.size }, () =>
+        this.dropoutRng() < dropout ? 0 : 1 / (1 - dropout),
+      );
+      hidden = hidden.mul(tf.tensor2d(keep, hidden.shape));
+    }
+    return hidden.matMul(this.dense2).add(this.dense2Bias) as tf.Tensor2D;
+  }
+
+  predict(features: tf.Tensor3D, frames: Int32Array): tf.Tensor2D {
+    return tf.tidy(() => tf.softmax(this.logits(features, frames, false)));
+  }
+
+  weights(): LstmWeights {
+    const read = (v: tf.Variable) => Float32Array.from(v.dataSync() as Float32Array);
+    return {
+      config: this.config,
+      kernel: read(this.kernel),
+      recurrent: read(this.recurrent),
+      bias: read(this.bias),
+      dense1: read(this.dense1),
+      dense1Bias: read(this.dense1Bias),
+      dense2: read(this.dense2),
+      dense2Bias: read(this.dense2Bias),
+    };
+  }
+
+  setWeights(weights: LstmWeights): void {
+    this.kernel.assign(tf.tensor(weights.kernel, this.kernel.shape));
+    this.recurrent.assign(tf.tensor(weights.recurrent, this.recurrent.shape));
+    this.bias.assign(tf.tensor(weights.bias, this.bias.shape));
+    this.dense1.assign(tf.tensor(weights.dense1, this.dense1.shape));
+    this.dense1Bias.assign(tf.tensor(weights.dense1Bias, this.dense1Bias.shape));
+    this.dense2.assign(tf.tensor(weights.dense2, this.dense2.shape));
+    this.dense2Bias.assign(tf.tensor(weights.dense2Bias, this.dense2Bias.shape));
+  }
+
+  dispose(): void {
+    for (const v of this.variables) v.dispose();
+  }
+}

@@ -1,0 +1,199 @@
+import onnxProto from 'onnx-proto';
+import type { LstmWeights } from './lstm.ts';
+
+// onnx-proto is CommonJS: the named import fails at run time under ESM (FIELD-NOTES).
+const { onnx } = onnxProto;
+
+/**
+ * Writes the trained LSTM (training/lstm.ts) as a standard ONNX graph (opset 17), following the model
+ * package contract in lambdas/core/model/metadata.ts:
+ *
+ * - input  `features`      float32 [batch, frames, dims] — CMVN features, zero-padded at the end
+ * - input  `lengths`       int32   [batch]               — real frames per row (1..frames)
+ * - output `probabilities` float32 [batch, labels]       — softmax over the metadata's labels
+ *
+ * Graph: Pad (time to a multiple of `stack`) → Reshape [batch, steps, dims·stack] → Transpose to
+ * [steps, batch, ·] (ORT's LSTM wants layout 0) → LSTM with `sequence_lens` = ceil(lengths / stack)
+ * → Squeeze → mask from `lengths` (steps ≥ length → 0) → ReduceSum over time / length (masked mean) →
+ * Gemm → Relu → Gemm → Softmax. LSTM weights are reordered from tfjs' gate order i, f, c, o to ONNX's
+ * i, o, f, c; `B` is Wb ‖ Rb with Rb = 0; activations are ONNX's defaults (Sigmoid, Tanh, Tanh), which is
+ * what the training code uses (plain sigmoid, not tfjs' default hardSigmoid).
+ */
+export interface ExportOptions {
+  frames: number;
+  labels: readonly string[];
+  producer?: string;
+  docString?: string;
+}
+
+const { DataType } = onnx.TensorProto;
+const { AttributeType } = onnx.AttributeProto;
+
+function floatTensor(name: string, dims: number[], values: Float32Array) {
+  const copy = Float32Array.from(values);
+  return onnx.TensorProto.create({
+    name,
+    dims,
+    dataType: DataType.FLOAT,
+    rawData: new Uint8Array(copy.buffer),
+  });
+}
+
+function int64Tensor(name: string, dims: number[], values: number[]) {
+  const data = BigInt64Array.from(values.map((v) => BigInt(v)));
+  return onnx.TensorProto.create({
+    name,
+    dims,
+    dataType: DataType.INT64,
+    rawData: new Uint8Array(data.buffer),
+  });
+}
+
+function int32Tensor(name: string, dims: number[], values: number[]) {
+  const data = Int32Array.from(values);
+  return onnx.TensorProto.create({
+    name,
+    dims,
+    dataType: DataType.INT32,
+    rawData: new Uint8Array(data.buffer),
+  });
+}
+
+type Attr = { name: string; i?: number; f?: number; ints?: number[] };
+
+function node(opType: string, inputs: string[], outputs: string[], attributes: Attr[] = []) {
+  return onnx.NodeProto.create({
+    opType,
+    input: inputs,
+    output: outputs,
+    name: `${opType}_${outputs[0]}`,
+    attribute: attributes.map((a) =>
+      onnx.AttributeProto.create(
+        a.ints
+          ? { name: a.name, type: AttributeType.INTS, ints: a.ints }
+          : a.f !== undefined
+            ? { name: a.name, type: AttributeType.FLOAT, f: a.f }
+            : { name: a.name, type: AttributeType.INT, i: a.i },
+      ),
+    ),
+  });
+}
+
+function valueInfo(name: string, elemType: number, dims: Array<number | string>) {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+      },
+    },
+  });
+}
+
+/** Reorders the 4 gate blocks along `axis`-major rows: from tfjs i,f,c,o to ONNX i,o,f,c, transposed. */
+function onnxGateMatrix(matrix: Float32Array, rows: number, units: number): Float32Array {
+  // tfjs: [rows, 4·units] (column = gate·units + j). ONNX: [4·units, rows] (row = gate'·units + j).
+  const order = [0, 3, 1, 2]; // ONNX gate g' takes tfjs gate order[g']: i, o, f, c
+  const out = new Float32Array(4 * units * rows);
+  for (let g = 0; g < 4; g++) {
+    const source = order[g]!;
+    for (let j = 0; j < units; j++) {
+      for (let r = 0; r < rows; r++)
+        out[(g * units + j) * rows + r] = matrix[r * 4 * units + source * units + j]!;
+    }
+  }
+  return out;
+}
+
+function onnxGateBias(bias: Float32Array, units: number): Float32Array {
+  const order = [0, 3, 1, 2];
+  const out = new Float32Array(8 * units); // Wb (reordered) ‖ Rb (zeros)
+  for (let g = 0; g < 4; g++) out.set(bias.subarray(order[g]! * units, (order[g]! + 1) * units), g * units);
+  return out;
+}
+
+export function exportLstmToOnnx(weights: LstmWeights, options: ExportOptions): Uint8Array {
+  const { dims, stack, units, hidden, labels } = weights.config;
+  if (labels !== options.labels.length)
+    throw new Error(`Model has ${labels} outputs but ${options.labels.length} labels`);
+  const { frames } = options;
+  const steps = Math.ceil(frames / stack);
+  const input = dims * stack;
+
+  const initializer = [
+    int64Tensor('pads', [6], [0, 0, 0, 0, steps * stack - frames, 0]),
+    int64Tensor('stacked_shape', [3], [0, steps, input]),
+    int32Tensor('stack_minus_one', [], [stack - 1]),
+    int32Tensor('stack', [], [stack]),
+    int64Tensor('axis0', [1], [0]),
+    int64Tensor('axis1', [1], [1]),
+    int64Tensor('axis2', [1], [2]),
+    int32Tensor(
+      'step_index',
+      [steps, 1],
+      Array.from({ length: steps }, (_, t) => t),
+    ),
+    floatTensor('W', [1, 4 * units, input], onnxGateMatrix(weights.kernel, input, units)),
+    floatTensor('R', [1, 4 * units, units], onnxGateMatrix(weights.recurrent, units, units)),
+    floatTensor('B', [1, 8 * units], onnxGateBias(weights.bias, units)),
+    floatTensor('dense1_W', [units, hidden], weights.dense1),
+    floatTensor('dense1_b', [hidden], weights.dense1Bias),
+    floatTensor('dense2_W', [hidden, labels], weights.dense2),
+    floatTensor('dense2_b', [labels], weights.dense2Bias),
+  ];
+
+  const nodes = [
+    node('Pad', ['features', 'pads'], ['padded']),
+    node('Reshape', ['padded', 'stacked_shape'], ['stacked']),
+    node('Transpose', ['stacked'], ['time_major'], [{ name: 'perm', ints: [1, 0, 2] }]),
+    // Steps of each row: ceil(lengths / stack) in integer arithmetic (lengths ≥ 1).
+    node('Add', ['lengths', 'stack_minus_one'], ['lengths_rounded']),
+    node('Div', ['lengths_rounded', 'stack'], ['step_lengths']),
+    node(
+      'LSTM',
+      ['time_major', 'W', 'R', 'B', 'step_lengths'],
+      ['lstm_y'],
+      [{ name: 'hidden_size', i: units }],
+    ),
+    node('Squeeze', ['lstm_y', 'axis1'], ['hidden_states']), // [steps, batch, units]
+    // mask[t, b] = t < step_lengths[b]: padding steps never count, whatever the LSTM leaves there.
+    node('Less', ['step_index', 'step_lengths'], ['mask_bool']),
+    node('Cast', ['mask_bool'], ['mask'], [{ name: 'to', i: DataType.FLOAT }]),
+    node('Unsqueeze', ['mask', 'axis2'], ['mask3']),
+    node('Mul', ['hidden_states', 'mask3'], ['masked_states']),
+    node('ReduceSum', ['masked_states', 'axis0'], ['state_sum'], [{ name: 'keepdims', i: 0 }]),
+    node('Cast', ['step_lengths'], ['step_lengths_float'], [{ name: 'to', i: DataType.FLOAT }]),
+    node('Unsqueeze', ['step_lengths_float', 'axis1'], ['step_lengths_column']),
+    node('Div', ['state_sum', 'step_lengths_column'], ['pooled']),
+    node('Gemm', ['pooled', 'dense1_W', 'dense1_b'], ['dense1']),
+    node('Relu', ['dense1'], ['dense1_relu']),
+    node('Gemm', ['dense1_relu', 'dense2_W', 'dense2_b'], ['logits']),
+    node('Softmax', ['logits'], ['probabilities'], [{ name: 'axis', i: 1 }]),
+  ];
+
+  const graph = onnx.GraphProto.create({
+    name: 'ser_lstm',
+    node: nodes,
+    initializer,
+    input: [
+      valueInfo('features', DataType.FLOAT, ['batch', frames, dims]),
+      valueInfo('lengths', DataType.INT32, ['batch']),
+    ],
+    output: [valueInfo('probabilities', DataType.FLOAT, ['batch', labels])],
+    docString:
+      'features: float32 [batch, frames, dims] per-utterance-CMVN MFCCs, zero-padded at the end; ' +
+      'lengths: int32 [batch] real frames per row; probabilities: float32 [batch, labels] softmax over ' +
+      `labels ${options.labels.join(', ')}`,
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    producerName: options.producer ?? 'ser-api training (TypeScript, onnx-proto)',
+    producerVersion: '1',
+    docString: options.docString ?? '',
+    graph,
+    metadataProps: [{ key: 'labels', value: options.labels.join(',') }],
+  });
+  return onnx.ModelProto.encode(model).finish();
+}

@@ -1,0 +1,129 @@
+import type { Clip } from './datasets.ts';
+import { createRng, shuffle } from './random.ts';
+
+export interface Split<T> {
+  name: string;
+  /** One sentence a reader of the report understands. */
+  description: string;
+  train: T[];
+  validation: T[];
+  test: T[];
+}
+
+type WithClip = { clip: Clip };
+
+/**
+ * Seeded stratified sample: from every (corpus, emotion) group takes `fraction` (rounded) for the
+ * held-out part. Groups are shuffled with one PRNG in a fixed (sorted) order, so the same seed and clips
+ * always give the same split.
+ */
+export function stratifiedHoldout<T extends WithClip>(
+  items: T[],
+  fraction: number,
+  seed: number,
+): [T[], T[]] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = `${item.clip.corpus}/${item.clip.emotion}`;
+    const group = groups.get(key) ?? [];
+    group.push(item);
+    groups.set(key, group);
+  }
+  const rng = createRng(seed);
+  const kept: T[] = [];
+  const held: T[] = [];
+  for (const key of [...groups.keys()].sort()) {
+    const group = [...groups.get(key)!].sort((a, b) => (a.clip.path < b.clip.path ? -1 : 1));
+    shuffle(group, rng);
+    const count = Math.round(group.length * fraction);
+    held.push(...group.slice(0, count));
+    kept.push(...group.slice(count));
+  }
+  return [kept, held];
+}
+
+/** Random stratified split: `testFraction` test, then `validationFraction` of the rest for early stopping. */
+export function randomSplit<T extends WithClip>(
+  name: string,
+  items: T[],
+  seed: number,
+  testFraction = 0.2,
+  validationFraction = 0.1,
+): Split<T> {
+  const [rest, test] = stratifiedHoldout(items, testFraction, seed);
+  const [train, validation] = stratifiedHoldout(rest, validationFraction, seed + 1);
+  return {
+    name,
+    description: `random stratified by corpus and emotion (seed ${seed}): ${pct(testFraction)} test, ${pct(validationFraction)} of the rest validation; speakers and words are shared between train and test`,
+    train,
+    validation,
+    test,
+  };
+}
+
+/**
+ * Speaker-independent split: every clip of `testSpeakers` is test; validation is a stratified sample of
+ * the training speakers' clips (the test speakers are never looked at while training).
+ */
+export function speakerSplit<T extends WithClip>(
+  name: string,
+  items: T[],
+  testSpeakers: string[],
+  seed: number,
+  validationFraction = 0.1,
+): Split<T> {
+  const test = items.filter((i) => testSpeakers.includes(i.clip.speaker));
+  const rest = items.filter((i) => !testSpeakers.includes(i.clip.speaker));
+  if (test.length === 0) throw new Error(`Split ${name}: no clips of ${testSpeakers.join(', ')}`);
+  if (rest.length === 0) throw new Error(`Split ${name}: nothing left to train on`);
+  const [train, validation] = stratifiedHoldout(rest, validationFraction, seed + 1);
+  return {
+    name,
+    description: `speaker-independent: test = every clip of ${testSpeakers.join(', ')}; train/validation = the other speakers`,
+    train,
+    validation,
+    test,
+  };
+}
+
+/**
+ * The shipped model's split: TESS random stratified (both TESS speakers are in training: there are only
+ * two) plus whole held-out RAVDESS actors for a speaker-independent test on the multi-corpus model.
+ */
+export function multiCorpusSplit<T extends WithClip>(
+  name: string,
+  items: T[],
+  heldOutSpeakers: string[],
+  seed: number,
+  testFraction = 0.2,
+  validationFraction = 0.1,
+): Split<T> {
+  const heldOut = items.filter((i) => heldOutSpeakers.includes(i.clip.speaker));
+  const seenSpeakers = items.filter((i) => !heldOutSpeakers.includes(i.clip.speaker));
+  const tess = seenSpeakers.filter((i) => i.clip.corpus === 'tess');
+  const others = seenSpeakers.filter((i) => i.clip.corpus !== 'tess');
+  const [tessRest, tessTest] = stratifiedHoldout(tess, testFraction, seed);
+  const [train, validation] = stratifiedHoldout([...tessRest, ...others], validationFraction, seed + 1);
+  return {
+    name,
+    description: `multi-corpus: test = TESS random stratified ${pct(testFraction)} (seed ${seed}) + every clip of held-out ${heldOutSpeakers.join(', ')}; train = the rest (${pct(validationFraction)} of it stratified for validation)`,
+    train,
+    validation,
+    test: [...tessTest, ...heldOut],
+  };
+}
+
+const pct = (x: number) => `${Math.round(x * 100)} %`;
+
+/** Throws if any clip (by audio hash) is in two parts of a split: augmented copies travel with their clip. */
+export function assertNoLeak<T extends WithClip & { sampleHash: string }>(split: Split<T>): void {
+  const where = new Map<string, string>();
+  for (const part of ['train', 'validation', 'test'] as const) {
+    for (const item of split[part]) {
+      const other = where.get(item.sampleHash);
+      if (other && other !== part)
+        throw new Error(`Split ${split.name} leaks ${item.clip.path}: ${other} and ${part}`);
+      where.set(item.sampleHash, part);
+    }
+  }
+}

@@ -1,0 +1,375 @@
+import cliProgress from 'cli-progress';
+import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
+import { bucketedBatches, evaluationWindows, labelIndex, padBatch, window } from './batches.ts';
+import type { ClipFeatures } from './features.ts';
+import { type LstmConfig, LstmModel } from './lstm.ts';
+import { computeMetrics, type Metrics } from './metrics.ts';
+import { createRng, type Rng } from './random.ts';
+import type { Split } from './splits.ts';
+import { tf } from './tf.ts';
+
+/**
+ * What the training loop needs from a model: how a clip becomes input rows (one row per window for the
+ * LSTM, one pooled row for the MLP) and logits for a padded batch of rows.
+ */
+export interface Learner {
+  readonly kind: 'lstm' | 'mlp';
+  readonly variables: tf.Variable[];
+  /** Stacking factor of the time axis (batches are padded to a multiple of it). */
+  readonly stack: number;
+  trainRow(matrix: FeatureMatrix, rng: Rng): FeatureMatrix;
+  evalRows(matrix: FeatureMatrix): FeatureMatrix[];
+  logits(features: tf.Tensor3D, frames: Int32Array, training: boolean): tf.Tensor2D;
+  snapshot(): Float32Array[];
+  restore(values: Float32Array[]): void;
+  describe(): Record<string, unknown>;
+}
+
+const snapshotOf = (variables: tf.Variable[]) =>
+  variables.map((v) => Float32Array.from(v.dataSync() as Float32Array));
+const restoreTo = (variables: tf.Variable[], values: Float32Array[]) => {
+  for (const [i, v] of variables.entries()) v.assign(tf.tensor(values[i]!, v.shape));
+};
+
+export function lstmLearner(
+  config: LstmConfig,
+  maxFrames: number,
+  seed: number,
+): Learner & { model: LstmModel } {
+  const model = new LstmModel(config, seed);
+  return {
+    kind: 'lstm',
+    model,
+    variables: model.variables,
+    stack: config.stack,
+    trainRow(matrix, rng) {
+      const count = Math.min(matrix.frames, maxFrames);
+      return window(matrix, Math.floor(rng() * (matrix.frames - count + 1)), count);
+    },
+    evalRows: (matrix) => evaluationWindows(matrix, maxFrames),
+    logits: (features, frames, training) => model.logits(features, frames, training),
+    snapshot: () => snapshotOf(model.variables),
+    restore: (values) => restoreTo(model.variables, values),
+    describe: () => ({
+      type: 'lstm',
+      ...config,
+      description: `frames stacked by ${config.stack} → LSTM(${config.units}, sigmoid gates) over real steps → masked mean over time → Dense(${config.hidden}, relu) → dropout ${config.dropout} → Dense(${config.labels}) → softmax`,
+      parameters: model.variables.reduce((n, v) => n + v.size, 0),
+    }),
+  };
+}
+
+/**
+ * The seed's baseline: an MLP on per-clip statistics (mean and standard deviation of each MFCC over the
+ * clip, before CMVN — after CMVN they would be 0 and 1), standardised with the training set's statistics.
+ */
+export function mlpLearner(
+  dims: number,
+  labels: number,
+  hidden: number,
+  seed: number,
+  dropout = 0.3,
+): Learner {
+  const rng = createRng(seed);
+  const glorot = (a: number, b: number) =>
+    tf.variable(
+      tf.tensor2d(
+        Float32Array.from({ length: a * b }, () => (rng() * 2 - 1) * Math.sqrt(6 / (a + b))),
+        [a, b],
+      ),
+    );
+  const inputs = dims * 2;
+  const w1 = glorot(inputs, hidden);
+  const b1 = tf.variable(tf.zeros([hidden]));
+  const w2 = glorot(hidden, hidden / 2);
+  const b2 = tf.variable(tf.zeros([hidden / 2]));
+  const w3 = glorot(hidden / 2, labels);
+  const b3 = tf.variable(tf.zeros([labels]));
+  const variables = [w1, b1, w2, b2, w3, b3];
+  const dropoutRng = createRng(seed ^ 0x9e3779b9);
+  let norm: { mean: Float32Array; std: Float32Array } | undefined;
+  const pooled = (matrix: FeatureMatrix): FeatureMatrix => {
+    const out = new Float32Array(inputs);
+    const { frames, data } = matrix;
+    for (let d = 0; d < dims; d++) {
+      let sum = 0;
+      for (let t = 0; t < frames; t++) sum += data[t * dims + d]!;
+      const mean = sum / frames;
+      let sq = 0;
+      for (let t = 0; t < frames; t++) sq += (data[t * dims + d]! - mean) ** 2;
+      out[d] = mean;
+      out[dims + d] = Math.sqrt(sq / frames);
+    }
+    if (norm) for (let i = 0; i < inputs; i++) out[i] = (out[i]! - norm.mean[i]!) / norm.std[i]!;
+    return { frames: 1, dims: inputs, data: out };
+  };
+  const drop = (x: tf.Tensor2D) => {
+    const keep = Float32Array.from({ length: x.size }, () =>
+      dropoutRng() < dropout ? 0 : 1 / (1 - dropout),
+    );
+    return x.mul(tf.tensor2d(keep, x.shape)) as tf.Tensor2D;
+  };
+  return {
+    kind: 'mlp',
+    variables,
+    stack: 1,
+    trainRow: (matrix) => pooled(matrix),
+    evalRows: (matrix) => [pooled(matrix)],
+    logits(features, _frames, training) {
+      let x = features.reshape([features.shape[0], inputs]) as tf.Tensor2D;
+      x = x.matMul(w1).add(b1).relu() as tf.Tensor2D;
+      if (training) x = drop(x);
+      x = x.matMul(w2).add(b2).relu() as tf.Tensor2D;
+      if (training) x = drop(x);
+      return x.matMul(w3).add(b3) as tf.Tensor2D;
+    },
+    snapshot: () => [...snapshotOf(variables), ...(norm ? [norm.mean, norm.std] : [])],
+    restore: (values) => restoreTo(variables, values.slice(0, variables.length)),
+    describe: () => ({
+      type: 'mlp',
+      inputs: 'per-clip mean and std of each raw MFCC, standardised on the training set',
+      layers: [inputs, hidden, hidden / 2, labels],
+      dropout,
+    }),
+    // Standardisation statistics come from the training rows only (set by `fitNormalisation`).
+    ...{
+      fitNormalisation(rows: FeatureMatrix[]) {
+        const mean = new Float32Array(inputs);
+        const std = new Float32Array(inputs);
+        for (const r of rows) for (let i = 0; i < inputs; i++) mean[i]! += r.data[i]! / rows.length;
+        for (const r of rows)
+          for (let i = 0; i < inputs; i++) std[i]! += (r.data[i]! - mean[i]!) ** 2 / rows.length;
+        for (let i = 0; i < inputs; i++) std[i] = Math.max(Math.sqrt(std[i]!), 1e-6);
+        norm = { mean, std };
+      },
+    },
+  } as Learner;
+}
+
+export interface TrainOptions {
+  labels: readonly string[];
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** Epochs without a better validation macro-F1 before stopping (the best weights are restored). */
+  patience: number;
+  seed: number;
+  /** Use the augmented copies of training clips (never of validation/test clips). */
+  augment: boolean;
+  /** Label for the progress bar. */
+  name: string;
+  progress: boolean;
+  /** Clip the gradients' global norm (LSTMs occasionally spike). */
+  clipNorm?: number;
+  labelSmoothing?: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valLoss: number;
+  valAccuracy: number;
+  valMacroF1: number;
+  learningRate: number;
+  seconds: number;
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  bestEpoch: number;
+  seconds: number;
+}
+
+/** Mean probabilities over each clip's windows, in `items` order: [clips × labels]. */
+export function predictClips(
+  learner: Learner,
+  items: ClipFeatures[],
+  labelCount: number,
+  batchSize = 64,
+): Float32Array {
+  const rows: Array<{ clip: number; frames: number; data: Float32Array; dims: number }> = [];
+  items.forEach((item, clip) => {
+    for (const w of learner.evalRows(item.original))
+      rows.push({ clip, frames: w.frames, data: w.data, dims: w.dims });
+  });
+  rows.sort((a, b) => a.frames - b.frames);
+  const sums = new Float32Array(items.length * labelCount);
+  const counts = new Float32Array(items.length);
+  for (let start = 0; start < rows.length; start += batchSize) {
+    const batch = rows.slice(start, start + batchSize);
+    const dims = batch[0]!.dims;
+    const { data, time, frames } = padBatch(batch, dims, learner.stack);
+    const probabilities = tf.tidy(() =>
+      tf.softmax(learner.logits(tf.tensor3d(data, [batch.length, time, dims]), frames, false)).dataSync(),
+    );
+    batch.forEach((row, i) => {
+      for (let l = 0; l < labelCount; l++)
+        sums[row.clip * labelCount + l]! += probabilities[i * labelCount + l]!;
+      counts[row.clip]! += 1;
+    });
+  }
+  for (let c = 0; c < items.length; c++)
+    for (let l = 0; l < labelCount; l++) sums[c * labelCount + l]! /= counts[c]!;
+  return sums;
+}
+
+export function argmaxRows(probabilities: Float32Array, labelCount: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < probabilities.length / labelCount; r++) {
+    let best = 0;
+    for (let l = 1; l < labelCount; l++) {
+      if (probabilities[r * labelCount + l]! > probabilities[r * labelCount + best]!) best = l;
+    }
+    out.push(best);
+  }
+  return out;
+}
+
+export function evaluateLearner(learner: Learner, items: ClipFeatures[], labels: readonly string[]): Metrics {
+  const probabilities = predictClips(learner, items, labels.length);
+  return computeMetrics(
+    labels,
+    items.map((i) => labelIndex(labels, i.clip.emotion)),
+    argmaxRows(probabilities, labels.length),
+  );
+}
+
+function crossEntropy(probabilities: Float32Array, truth: number[], labelCount: number): number {
+  let sum = 0;
+  truth.forEach((t, r) => {
+    sum -= Math.log(Math.max(probabilities[r * labelCount + t]!, 1e-7));
+  });
+  return sum / (truth.length || 1);
+}
+
+/**
+ * Mini-batch Adam with gradient clipping, a learning rate halved after 3 epochs without progress,
+ * early stopping on validation macro-F1 (patience), best weights restored. Each epoch sees every
+ * training clip once, as a random variant (original or one of its augmented copies) and, for the LSTM,
+ * a random crop if longer than the window. Fixed seed → same batches, same dropout, same result.
+ */
+export async function train(
+  learner: Learner,
+  split: Split<ClipFeatures>,
+  options: TrainOptions,
+): Promise<TrainResult> {
+  const { labels, batchSize } = options;
+  const rng = createRng(options.seed);
+  const optimizer = tf.train.adam(options.learningRate);
+  const mutableOptimizer = optimizer as unknown as { learningRate: number };
+  const trainLabels = split.train.map((i) => labelIndex(labels, i.clip.emotion));
+  const validationTruth = split.validation.map((i) => labelIndex(labels, i.clip.emotion));
+  const withNorm = learner as Learner & { fitNormalisation?: (rows: FeatureMatrix[]) => void };
+  withNorm.fitNormalisation?.(
+    split.train.flatMap((i) =>
+      [i.original, ...(options.augment ? i.augmented : [])].map((m) => learner.trainRow(m, rng)),
+    ),
+  );
+  const history: EpochRecord[] = [];
+  let best = { score: -1, loss: Infinity, epoch: 0, weights: learner.snapshot() };
+  let sinceImprovement = 0;
+  let sinceLrChange = 0;
+  const started = performance.now();
+  const bar = options.progress
+    ? new cliProgress.SingleBar(
+        {
+          format: `${options.name} epoch {epoch} |{bar}| {value}/{total} batches loss {loss} acc {acc} | val acc {vacc} F1 {vf1} | {duration_formatted}`,
+          hideCursor: true,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+
+  for (let epoch = 1; epoch <= options.epochs; epoch++) {
+    const epochStart = performance.now();
+    const rows = split.train.map((item, i) => {
+      const variants = options.augment ? [item.original, ...item.augmented] : [item.original];
+      const matrix = variants[Math.floor(rng() * variants.length)]!;
+      const row = learner.trainRow(matrix, rng);
+      return { frames: row.frames, data: row.data, dims: row.dims, label: trainLabels[i]! };
+    });
+    const batches = bucketedBatches(rows, batchSize, rng);
+    let lossSum = 0;
+    let correct = 0;
+    let seen = 0;
+    bar?.start(batches.length, 0, {
+      epoch: `${epoch}/${options.epochs}`,
+      loss: '-',
+      acc: '-',
+      vacc: '-',
+      vf1: '-',
+    });
+    for (const batch of batches) {
+      const dims = batch[0]!.dims;
+      const { data, time, frames } = padBatch(batch, dims, learner.stack);
+      const labelsTensor = Int32Array.from(batch, (r) => r.label);
+      let predicted: tf.Tensor | undefined;
+      const lossValue = tf.tidy(() => {
+        const x = tf.tensor3d(data, [batch.length, time, dims]);
+        const y = tf.oneHot(tf.tensor1d(labelsTensor, 'int32'), labels.length);
+        const { value, grads } = tf.variableGrads(() => {
+          const logits = learner.logits(x, frames, true);
+          predicted = tf.keep(logits.argMax(1));
+          return tf.losses.softmaxCrossEntropy(
+            y,
+            logits,
+            undefined,
+            options.labelSmoothing ?? 0,
+          ) as tf.Scalar;
+        }, learner.variables);
+        const names = Object.keys(grads);
+        const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!))))).dataSync()[0]!;
+        const scale = options.clipNorm && norm > options.clipNorm ? options.clipNorm / norm : 1;
+        const clipped: Record<string, tf.Tensor> = {};
+        for (const n of names) clipped[n] = scale === 1 ? grads[n]! : grads[n]!.mul(scale);
+        optimizer.applyGradients(clipped as unknown as Parameters<typeof optimizer.applyGradients>[0]);
+        return value.dataSync()[0]!;
+      });
+      const predictions = predicted!.dataSync();
+      predicted!.dispose();
+      for (let i = 0; i < batch.length; i++) if (predictions[i] === batch[i]!.label) correct++;
+      lossSum += lossValue * batch.length;
+      seen += batch.length;
+      bar?.increment(1, { loss: (lossSum / seen).toFixed(3), acc: (correct / seen).toFixed(3) });
+    }
+    const probabilities = predictClips(learner, split.validation, labels.length);
+    const valMetrics = computeMetrics(labels, validationTruth, argmaxRows(probabilities, labels.length));
+    const record: EpochRecord = {
+      epoch,
+      loss: lossSum / seen,
+      accuracy: correct / seen,
+      valLoss: crossEntropy(probabilities, validationTruth, labels.length),
+      valAccuracy: valMetrics.accuracy,
+      valMacroF1: valMetrics.macroF1,
+      learningRate: mutableOptimizer.learningRate,
+      seconds: (performance.now() - epochStart) / 1000,
+    };
+    history.push(record);
+    bar?.update(batches.length, { vacc: record.valAccuracy.toFixed(3), vf1: record.valMacroF1.toFixed(3) });
+    bar?.stop();
+    if (!options.progress) {
+      process.stderr.write(
+        `${options.name} epoch ${epoch}: loss ${record.loss.toFixed(3)} acc ${record.accuracy.toFixed(3)} val acc ${record.valAccuracy.toFixed(3)} F1 ${record.valMacroF1.toFixed(3)} (${record.seconds.toFixed(1)} s)\n`,
+      );
+    }
+    const better =
+      record.valMacroF1 > best.score || (record.valMacroF1 === best.score && record.valLoss < best.loss);
+    if (better) {
+      best = { score: record.valMacroF1, loss: record.valLoss, epoch, weights: learner.snapshot() };
+      sinceImprovement = 0;
+      sinceLrChange = 0;
+    } else {
+      sinceImprovement++;
+      sinceLrChange++;
+      if (sinceImprovement >= options.patience) break;
+      if (sinceLrChange >= 3) {
+        mutableOptimizer.learningRate /= 2;
+        sinceLrChange = 0;
+      }
+    }
+  }
+  learner.restore(best.weights);
+  optimizer.dispose();
+  return { history, bestEpoch: best.epoch, seconds: (performance.now() - started) / 1000 };
+}
