@@ -8,6 +8,7 @@ import type { MonoPcm } from './wav.ts';
 interface StreamInfo {
   sampleRate: number;
   channels: number;
+  bitsPerSample: number;
   /** 0 means "unknown" in FLAC (a streamed encoder could not seek back). */
   totalSamples: number;
 }
@@ -24,6 +25,7 @@ export const readStreamInfo = (bytes: Uint8Array): StreamInfo => {
   return {
     sampleRate: (b[10]! << 12) | (b[11]! << 4) | (b[12]! >> 4),
     channels: ((b[12]! >> 1) & 7) + 1,
+    bitsPerSample: (((b[12]! & 1) << 4) | (b[13]! >> 4)) + 1,
     // 36-bit count: 4 bits in b[13], then 32 bits.
     totalSamples: (b[13]! & 0x0f) * 2 ** 32 + b[14]! * 2 ** 24 + (b[15]! << 16) + (b[16]! << 8) + b[17]!,
   };
@@ -45,6 +47,9 @@ export const decodeFlac = async (bytes: Uint8Array, maxDurationSec: number): Pro
   checkStreamParameters('FLAC', info.sampleRate, info.channels);
   checkDuration('FLAC header', info.totalSamples, info.sampleRate, maxDurationSec);
   const start = id3v2Size(bytes);
+  // The WASM decoder divides by 2^(bits−1) − 1 (32767 for 16-bit), WAV/AIFF by 2^(bits−1): rescale so the
+  // same PCM gives the same floats whatever the container (TESS is FLAC, uploads are often WAV).
+  const full = 2 ** (info.bitsPerSample - 1);
   const result = await flacDecoder.use((decoder) =>
     decodeChunked(
       'FLAC',
@@ -52,6 +57,8 @@ export const decodeFlac = async (bytes: Uint8Array, maxDurationSec: number): Pro
       maxDurationSec,
       (chunk) => decoder.decode(chunk),
       () => decoder.flush(),
+      undefined,
+      (full - 1) / full,
     ),
   );
   const decoded = result.samples.length;

@@ -34,6 +34,8 @@ export const decodeChunked = async (
   decode: (chunk: Uint8Array) => DecodedChunk | Promise<DecodedChunk>,
   flush: (() => Promise<DecodedChunk>) | undefined,
   useChannels: (decodedChannels: number) => number = (n) => n,
+  /** Applied before clamping to [-1, 1] (corrects a decoder's scale). */
+  scale = 1,
 ): Promise<ChunkedDecodeResult> => {
   const parts: Float32Array[] = [];
   const errors: string[] = [];
@@ -52,7 +54,7 @@ export const decodeChunked = async (
       const data = chunk.channelData[c]!;
       for (let i = 0; i < length; i++) mono[i]! += data[i]!;
     }
-    const gain = 1 / channels;
+    const gain = scale / channels;
     for (let i = 0; i < length; i++) {
       const value = mono[i]! * gain;
       // Lossy decoders overshoot ±1 slightly on clipped input; NaN would mean a broken decoder.

@@ -1,0 +1,236 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import wavefile from 'wavefile';
+import { decodeAudio } from '../lambdas/core/audio/decode.ts';
+import { detectFormat } from '../lambdas/core/audio/detect.ts';
+import type { AudioFormat } from '../lambdas/core/audio/types.ts';
+import { AudioError } from '../lambdas/core/errors.ts';
+
+interface ManifestEntry {
+  path: string;
+  format: AudioFormat | null;
+  sampleRate: number | null;
+  channels: number | null;
+  durationSec: number | null;
+  frames: number | null;
+  lossless: boolean;
+  reference?: string;
+  expectError?: string;
+  emotion?: string;
+}
+
+const fixtures = join(import.meta.dirname, 'fixtures');
+const manifest = JSON.parse(readFileSync(join(fixtures, 'manifest.json'), 'utf8')) as ManifestEntry[];
+const load = (path: string): Uint8Array => new Uint8Array(readFileSync(join(fixtures, path)));
+const valid = manifest.filter((entry) => !entry.expectError);
+const invalid = manifest.filter((entry) => entry.expectError);
+
+/** One codec frame, the tolerance on decoded length for lossy formats. */
+const LOSSY_FRAME: Partial<Record<AudioFormat, number>> = { mp3: 1152, 'ogg-vorbis': 2048, 'ogg-opus': 960 };
+
+/**
+ * Independent reference decoder for WAV: wavefile's own (slow, generic) unpacking and G.711 tables,
+ * normalised by bit depth and averaged to mono here.
+ */
+const wavefileMono = (bytes: Uint8Array): Float64Array => {
+  const wav = new wavefile.WaveFile();
+  wav.fromBuffer(bytes);
+  if (wav.bitDepth === '8a') wav.fromALaw();
+  if (wav.bitDepth === '8m') wav.fromMuLaw();
+  const fmt = wav.fmt as { audioFormat: number; numChannels: number; bitsPerSample: number };
+  const raw = wav.getSamples(true, Float64Array) as unknown as Float64Array;
+  const depth = wav.bitDepth as string;
+  const isFloat = depth === '32f' || depth === '64' || fmt.audioFormat === 3;
+  const bits = Number.parseInt(depth, 10);
+  const normalise = (x: number): number => (isFloat ? x : bits === 8 ? (x - 128) / 128 : x / 2 ** (bits - 1));
+  const channels = fmt.numChannels;
+  const mono = new Float64Array(raw.length / channels);
+  for (let i = 0; i < raw.length; i++) mono[Math.floor(i / channels)]! += normalise(raw[i]!) / channels;
+  return mono;
+};
+
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+};
+const rms = (x: ArrayLike<number>): number => {
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += x[i]! * x[i]!;
+  return Math.sqrt(sum / x.length);
+};
+
+describe('detectFormat', () => {
+  it.each(manifest.filter((e) => e.format))('recognises $path as $format from its bytes', (entry) => {
+    expect(detectFormat(load(entry.path))).toBe(entry.format);
+  });
+
+  it('reads past an ID3v2 tag in front of FLAC', () => {
+    const flac = load('generated/pcm16.flac');
+    const id3 = new Uint8Array([0x49, 0x44, 0x33, 4, 0, 0, 0, 0, 0, 5, 1, 2, 3, 4, 5]);
+    const tagged = new Uint8Array(id3.length + flac.length);
+    tagged.set(id3);
+    tagged.set(flac, id3.length);
+    expect(detectFormat(tagged)).toBe('flac');
+  });
+
+  it('does not claim Ogg streams of other codecs, text or tiny inputs', () => {
+    const oggFlac = load('generated/vorbis-16k.ogg').slice(0, 64);
+    oggFlac.set([0x7f, 0x46, 0x4c, 0x41, 0x43, 0x01, 0x00], 27 + oggFlac[26]!);
+    expect(detectFormat(oggFlac)).toBeUndefined();
+    expect(detectFormat(new TextEncoder().encode('RIFF but not really'))).toBeUndefined();
+    expect(detectFormat(new Uint8Array([0xff]))).toBeUndefined();
+  });
+});
+
+describe('decodeAudio on valid fixtures', () => {
+  it.each(valid)('$path decodes to its declared rate, channels and length', async (entry) => {
+    const decoded = await decodeAudio(load(entry.path));
+    expect(decoded.format).toBe(entry.format);
+    expect(decoded.sampleRate).toBe(entry.sampleRate);
+    expect(decoded.channels).toBe(entry.channels);
+    const tolerance = entry.lossless ? 0 : LOSSY_FRAME[entry.format!]!;
+    expect(Math.abs(decoded.samples.length - entry.frames!)).toBeLessThanOrEqual(tolerance);
+    expect(decoded.durationSec).toBeCloseTo(decoded.samples.length / decoded.sampleRate, 9);
+    expect(decoded.samples.every((x) => x >= -1 && x <= 1)).toBe(true);
+  });
+
+  it.each(valid.filter((e) => e.format === 'wav'))(
+    '$path matches wavefile’s decoding of the same file',
+    async (entry) => {
+      const bytes = load(entry.path);
+      const decoded = await decodeAudio(bytes);
+      const reference = wavefileMono(bytes);
+      expect(decoded.samples.length).toBe(reference.length);
+      expect(maxAbsDiff(decoded.samples, reference)).toBeLessThan(1e-6);
+    },
+  );
+
+  it.each(valid.filter((e) => e.reference && e.path !== e.reference))(
+    '$path equals its reference $reference within quantisation',
+    async (entry) => {
+      const decoded = await decodeAudio(load(entry.path));
+      const reference = wavefileMono(load(entry.reference!));
+      expect(decoded.samples.length).toBe(reference.length);
+      // 16/24-bit, float and FLAC/AIFF are exact; 8-bit PCM is within one 8-bit step; G.711 within half
+      // of its largest quantisation step (1024/32768 in the top segment).
+      const tolerance = entry.path.includes('pcm8')
+        ? 1 / 128
+        : /law/.test(entry.path)
+          ? 512 / 32768 + 1e-6
+          : 1e-6;
+      expect(maxAbsDiff(decoded.samples, reference)).toBeLessThanOrEqual(tolerance);
+    },
+  );
+
+  it('mixes channels by averaging (6 channels with gains 1…0 give half the clip)', async () => {
+    const six = await decodeAudio(load('generated/6ch-16k.wav'));
+    const reference = wavefileMono(load('generated/6ch-16k.wav'));
+    expect(maxAbsDiff(six.samples, reference)).toBeLessThan(1e-6);
+    const mono = await decodeAudio(load('generated/pcm16.wav'));
+    expect(rms(six.samples) / rms(mono.samples)).toBeCloseTo(0.5, 1);
+  });
+
+  it.each(valid.filter((e) => !e.lossless && e.format !== 'wav'))(
+    'lossy $path keeps the clip’s loudness (mono is not doubled or halved)',
+    async (entry) => {
+      const decoded = await decodeAudio(load(entry.path));
+      const reference = await decodeAudio(load('generated/pcm16.wav'));
+      const gainDb = 20 * Math.log10(rms(decoded.samples) / rms(reference.samples));
+      expect(Math.abs(gainDb)).toBeLessThan(1);
+    },
+  );
+
+  it('gives the same result when decodes run concurrently (shared decoder instances)', async () => {
+    const paths = valid.filter((e) => e.format !== 'wav' && e.format !== 'aiff').map((e) => e.path);
+    const sequential: number[] = [];
+    for (const path of paths) sequential.push((await decodeAudio(load(path))).samples.length);
+    const concurrent = await Promise.all(
+      paths.map(async (path) => (await decodeAudio(load(path))).samples.length),
+    );
+    expect(concurrent).toEqual(sequential);
+  });
+});
+
+describe('decodeAudio on bad input', () => {
+  it.each(invalid)('$path fails with $expectError', async (entry) => {
+    const error = await decodeAudio(load(entry.path)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AudioError);
+    expect((error as AudioError).code).toBe(entry.expectError);
+    expect((error as AudioError).message.length).toBeGreaterThan(10);
+  });
+
+  it.each([
+    ['generated/pcm16.wav', 0.5],
+    ['generated/pcm16.flac', 0.5],
+    ['generated/mono-44k.mp3', 0.5],
+    ['generated/vorbis-16k.ogg', 0.5],
+    ['generated/opus-48k.opus', 0.5],
+    ['generated/pcm16.aiff', 0.5],
+  ])('%s is TOO_LONG with maxDurationSec %d', async (path, maxDurationSec) => {
+    const error = await decodeAudio(load(path), { maxDurationSec }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AudioError);
+    expect((error as AudioError).code).toBe('TOO_LONG');
+  });
+
+  it('stops decoding a FLAC without a declared length once the limit is passed', async () => {
+    const flac = load('generated/pcm16.flac').slice();
+    // STREAMINFO total samples = 0 means "unknown": the limit must then be enforced while decoding.
+    flac[8 + 13] = flac[8 + 13]! & 0xf0;
+    flac.fill(0, 8 + 14, 8 + 18);
+    await expect(decodeAudio(flac, { maxDurationSec: 0.3 })).rejects.toMatchObject({ code: 'TOO_LONG' });
+    expect((await decodeAudio(flac)).samples.length).toBe(24414);
+  });
+});
+
+describe('WAV and AIFF header variants', () => {
+  const pcm16 = load('generated/pcm16.wav');
+
+  it('decodes RF64 (64-bit sizes in ds64)', async () => {
+    const dataBytes = pcm16.length - 44;
+    const rf64 = new Uint8Array(pcm16.length + 36);
+    const view = new DataView(rf64.buffer);
+    rf64.set(new TextEncoder().encode('RF64'), 0);
+    view.setUint32(4, 0xffffffff, true);
+    rf64.set(new TextEncoder().encode('WAVEds64'), 8);
+    view.setUint32(16, 28, true);
+    view.setUint32(20, rf64.length - 8, true);
+    view.setUint32(28, dataBytes, true);
+    view.setUint32(36, dataBytes / 2, true);
+    rf64.set(pcm16.subarray(12), 48); // fmt chunk, data chunk and samples
+    view.setUint32(48 + 24 + 4, 0xffffffff, true); // data size lives in ds64
+    const decoded = await decodeAudio(rf64);
+    expect(decoded.samples).toEqual((await decodeAudio(pcm16)).samples);
+  });
+
+  it('treats a data size of 0xFFFFFFFF (streamed WAV) as "to the end of the file"', async () => {
+    const streamed = pcm16.slice();
+    new DataView(streamed.buffer).setUint32(40, 0xffffffff, true);
+    expect((await decodeAudio(streamed)).samples.length).toBe(24414);
+  });
+
+  it('reads AIFF 80-bit sample rates and signed 8-bit samples', async () => {
+    const frames = 441;
+    const aiff = new Uint8Array(12 + 26 + 16 + frames);
+    const view = new DataView(aiff.buffer);
+    const text = (offset: number, s: string) => aiff.set(new TextEncoder().encode(s), offset);
+    text(0, 'FORM');
+    view.setUint32(4, aiff.length - 8);
+    text(8, 'AIFFCOMM');
+    view.setUint32(16, 18);
+    view.setInt16(20, 1);
+    view.setUint32(22, frames);
+    view.setInt16(26, 8);
+    // 44100 = 1.3458251953125 × 2^15 → exponent 16383 + 15, mantissa 0xAC44 << 48.
+    view.setUint16(28, 16383 + 15);
+    view.setUint32(30, 0xac440000);
+    text(38, 'SSND');
+    view.setUint32(42, 8 + frames);
+    for (let i = 0; i < frames; i++) view.setInt8(54 + i, i % 2 ? -128 : 64);
+    const decoded = await decodeAudio(aiff);
+    expect(decoded.sampleRate).toBe(44100);
+    expect(decoded.format).toBe('aiff');
+    expect(Array.from(decoded.samples.subarray(0, 2))).toEqual([0.5, -1]);
+  });
+});
