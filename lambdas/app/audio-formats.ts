@@ -18,7 +18,9 @@ const EXTENSIONS: Record<string, AudioFormat> = {
 };
 
 export const SUPPORTED_EXTENSIONS = Object.keys(EXTENSIONS);
-export const SUPPORTED_CONTENT_TYPES: readonly string[] = Object.values(AUDIO_FORMATS).flatMap((f) => [...f.aliases]);
+export const SUPPORTED_CONTENT_TYPES: readonly string[] = Object.values(AUDIO_FORMATS).flatMap((f) => [
+  ...f.aliases,
+]);
 
 export function formatOfFileName(fileName: string): AudioFormat | undefined {
   const dot = fileName.lastIndexOf('.');

@@ -201,14 +201,19 @@ export class PredictionRepository {
           ReturnValues: 'ALL_NEW',
           UpdateExpression: [
             'SET #status = :processing, objectVersion = :version, leaseExpiresAt = :lease, updatedAt = :now,',
-            'bucket = :bucket, #key = :key,',
+            '#bucket = :bucket, #key = :key,',
             '#source = if_not_exists(#source, :source), fileName = if_not_exists(fileName, :fileName),',
             'createdAt = if_not_exists(createdAt, :now), expiresAt = if_not_exists(expiresAt, :expiresAt),',
             'gsi1pk = if_not_exists(gsi1pk, :gsi1pk), gsi1sk = if_not_exists(gsi1sk, :gsi1sk)',
           ].join(' '),
           ConditionExpression:
             'attribute_not_exists(id) OR #status = :pending OR (#status = :processing AND leaseExpiresAt < :nowSec)',
-          ExpressionAttributeNames: { '#status': 'status', '#key': 'key', '#source': 'source' },
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            '#key': 'key',
+            '#source': 'source',
+            '#bucket': 'bucket',
+          },
           ExpressionAttributeValues: {
             ':processing': 'PROCESSING',
             ':pending': 'PENDING',

@@ -1,0 +1,130 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import S3rver from '@20minutes/s3rver';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { createTableInput } from '../../lambdas/app/table-definition.ts';
+
+/** s3rver's built-in account: the only credentials it accepts. */
+export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+export const LOCAL_REGION = 'us-east-1';
+
+/** An S3 event-notification payload, as s3rver emits it (keys not yet URL-encoded). */
+export interface S3rverEvent {
+  Records: { eventName: string; s3: { bucket: { name: string }; object: { key: string } } }[];
+}
+
+export interface LocalS3 {
+  endpoint: string;
+  server: S3rver;
+  close(): Promise<void>;
+}
+
+export interface LocalS3Options {
+  directory: string;
+  bucket: string;
+  host?: string;
+  port?: number;
+  /** Origins allowed to PUT/POST from a browser (the web page). */
+  corsOrigins?: string[];
+}
+
+function corsXml(origins: string[]): string {
+  const allowed = origins.map((o) => `<AllowedOrigin>${o}</AllowedOrigin>`).join('');
+  return `<CORSConfiguration><CORSRule>${allowed}<AllowedMethod>PUT</AllowedMethod><AllowedMethod>POST</AllowedMethod><AllowedHeader>content-type</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
+}
+
+async function closeServer(server: Server | undefined): Promise<void> {
+  if (!server?.listening) return;
+  const closed = once(server, 'close');
+  server.close();
+  // SDK clients keep connections alive; close() alone would wait for them.
+  server.closeAllConnections();
+  await closed;
+}
+
+/**
+ * s3rver (the @20minutes fork, which verifies SigV4) on 127.0.0.1 with the bucket made up front
+ * (its bucket-level PUT from SDK v3 is mis-signed, see FIELD-NOTES). Unsigned writes are refused, as
+ * on a private bucket in AWS; s3rver itself would let them through.
+ */
+export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
+  const host = options.host ?? '127.0.0.1';
+  const server = new S3rver({
+    address: host,
+    port: options.port ?? 0,
+    silent: true,
+    directory: options.directory,
+    vhostBuckets: false,
+    configureBuckets: [
+      {
+        name: options.bucket,
+        ...(options.corsOrigins?.length ? { configs: [corsXml(options.corsOrigins)] } : {}),
+      },
+    ],
+  });
+  server.middleware.unshift(async (ctx, next) => {
+    const signed =
+      ctx.headers.authorization !== undefined || 'X-Amz-Algorithm' in ctx.query || 'Signature' in ctx.query;
+    // A browser-form POST carries its signature in the form fields, which s3rver does not check (nor the
+    // policy's content-length-range): the processor's own size check is what holds locally.
+    const formPost =
+      ctx.method === 'POST' && (ctx.headers['content-type'] ?? '').startsWith('multipart/form-data');
+    if (!signed && !formPost && ctx.method !== 'GET' && ctx.method !== 'HEAD' && ctx.method !== 'OPTIONS') {
+      ctx.status = 403;
+      ctx.type = 'application/xml';
+      ctx.body =
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>';
+      return;
+    }
+    await next();
+  });
+  const address = await server.run();
+  return {
+    endpoint: `http://${host}:${address.port}`,
+    server,
+    close: () => closeServer(server.httpServer),
+  };
+}
+
+export interface LocalDynamoDb {
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+/** dynalite on 127.0.0.1, on disk when `directory` is given (a restart keeps the history). */
+export async function startLocalDynamoDb(options: {
+  directory?: string;
+  host?: string;
+  port?: number;
+}): Promise<LocalDynamoDb> {
+  const host = options.host ?? '127.0.0.1';
+  const server = dynalite({
+    ...(options.directory ? { path: join(options.directory) } : {}),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
+  server.listen(options.port ?? 0, host);
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return { endpoint: `http://${host}:${port}`, close: () => closeServer(server) };
+}
+
+/** Creates the predictions table from the definition the CDK stack uses; an existing table is kept. */
+export async function ensurePredictionsTable(endpoint: string, tableName: string): Promise<void> {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: { ...LOCAL_S3_CREDENTIALS },
+  });
+  try {
+    await client.send(new CreateTableCommand(createTableInput(tableName)));
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  } finally {
+    client.destroy();
+  }
+}

@@ -1,0 +1,58 @@
+import { TRIGGER_PREFIXES } from '../../lambdas/app/object-keys.ts';
+import type { S3rverEvent } from './local-aws.ts';
+
+/** Real S3 URL-encodes keys in notifications (space → `+`), s3rver does not: encode as S3 does. */
+export const encodeS3EventKey = (key: string): string =>
+  key
+    .split('/')
+    .map((part) => encodeURIComponent(part).replace(/%20/g, '+'))
+    .join('/');
+
+/**
+ * The notification S3 would send for an s3rver event, or `undefined` when the bucket's notification
+ * configuration (ObjectCreated on uploads/ and incoming/, as in the CDK stack) would not send one.
+ */
+export function toNotification(event: S3rverEvent): S3rverEvent | undefined {
+  const records = event.Records.filter(
+    (r) =>
+      r.eventName.startsWith('ObjectCreated:') &&
+      TRIGGER_PREFIXES.some((prefix) => r.s3.object.key.startsWith(prefix)),
+  ).map((r) => ({
+    ...r,
+    s3: { ...r.s3, object: { ...r.s3.object, key: encodeS3EventKey(r.s3.object.key) } },
+  }));
+  return records.length > 0 ? { Records: records } : undefined;
+}
+
+export interface EventDeliveryOptions {
+  /** Lambda retries an asynchronous invocation twice before the on-failure destination. */
+  retries?: number;
+  onDelivered?: (event: S3rverEvent, result: unknown) => void;
+  onFailed?: (event: S3rverEvent, error: unknown, attempt: number) => void;
+}
+
+/**
+ * Delivers notifications to a handler one at a time, like a function with reserved concurrency 1,
+ * retrying as Lambda's asynchronous invocation does. `idle()` resolves when the queue is empty.
+ */
+export function createEventQueue(
+  handler: (event: S3rverEvent) => Promise<unknown>,
+  { retries = 2, onDelivered, onFailed }: EventDeliveryOptions = {},
+) {
+  let tail: Promise<void> = Promise.resolve();
+  return {
+    push(event: S3rverEvent): void {
+      tail = tail.then(async () => {
+        for (let attempt = 1; attempt <= retries + 1; attempt++) {
+          try {
+            onDelivered?.(event, await handler(event));
+            return;
+          } catch (error) {
+            onFailed?.(event, error, attempt);
+          }
+        }
+      });
+    },
+    idle: (): Promise<void> => tail,
+  };
+}

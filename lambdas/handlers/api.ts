@@ -1,0 +1,31 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { createApiHandler } from '../app/api.ts';
+import { createDocumentClient, createS3Client } from '../app/aws-clients.ts';
+import { loadConfig } from '../app/config.ts';
+import { PredictionRepository } from '../app/prediction-repository.ts';
+import { createUploadService } from '../app/upload-service.ts';
+import { logger, metrics, tracer } from './observability.ts';
+
+// Cold start: configuration, clients and the router are built once and reused by every invocation.
+const config = loadConfig();
+const s3 = tracer.captureAWSv3Client(createS3Client(config));
+const repository = new PredictionRepository(tracer.captureAWSv3Client(createDocumentClient(config)), config);
+
+const handleApiRequest = createApiHandler({
+  createUpload: createUploadService({ s3, repository, ...config }),
+  repository,
+  modelVersion: config.modelVersion,
+  corsAllowOrigin: config.corsAllowOrigin,
+  onUnexpectedError: (error) => logger.error('Unexpected API error', { error }),
+});
+
+/** API Gateway (REST, proxy integration) → the API router. */
+export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+  .use(captureLambdaHandler(tracer))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .handler(handleApiRequest);

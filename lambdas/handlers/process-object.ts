@@ -1,0 +1,57 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import { createDocumentClient, createS3Client } from '../app/aws-clients.ts';
+import { loadConfig } from '../app/config.ts';
+import { type ProcessOutcome, processObject } from '../app/object-processor.ts';
+import { PredictionRepository } from '../app/prediction-repository.ts';
+import { parseS3Event } from '../app/s3-event.ts';
+import { createPredictor } from '../core/predict.ts';
+import { logger, metrics, tracer } from './observability.ts';
+
+/** In the Lambda asset the model package sits beside the bundle; from source, the core finds its own. */
+const MODEL_BESIDE_BUNDLE = fileURLToPath(new URL('./models/ser-lstm/', import.meta.url));
+
+// Cold start: the model is loaded once per execution environment, never per invocation.
+const config = loadConfig();
+const predictor = await createPredictor({
+  modelDir:
+    config.modelDir ?? (existsSync(`${MODEL_BESIDE_BUNDLE}metadata.json`) ? MODEL_BESIDE_BUNDLE : undefined),
+});
+const deps = {
+  s3: tracer.captureAWSv3Client(createS3Client(config)),
+  repository: new PredictionRepository(tracer.captureAWSv3Client(createDocumentClient(config)), config),
+  predictor,
+  maxUploadBytes: config.maxUploadBytes,
+  maxDurationSec: config.maxDurationSec,
+};
+logger.info('Model loaded', { modelVersion: predictor.modelVersion });
+
+/**
+ * S3 event notification (uploads/ and incoming/) → one prediction per created object. Objects are
+ * processed in order; a thrown infrastructure error fails the whole event, and the retry skips the
+ * objects already finished (their claims say so).
+ */
+export const handler = middy<unknown, ProcessOutcome[]>()
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .handler(async (event) => {
+    const outcomes: ProcessOutcome[] = [];
+    for (const ref of parseS3Event(event)) {
+      const outcome = await processObject(deps, ref);
+      outcomes.push(outcome);
+      metrics.addMetric(`Objects_${outcome.outcome}`, MetricUnit.Count, 1);
+      if (outcome.outcome === 'succeeded' || outcome.outcome === 'failed') {
+        const { status, emotion, confidence, error } = outcome.prediction;
+        logger.info('Processed object', { key: ref.key, id: outcome.id, status, emotion, confidence, error });
+      } else {
+        logger.info('Skipped object', { key: ref.key, ...outcome });
+      }
+    }
+    return outcomes;
+  });

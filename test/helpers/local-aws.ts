@@ -1,0 +1,75 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  ensurePredictionsTable,
+  LOCAL_REGION,
+  LOCAL_S3_CREDENTIALS,
+  type S3rverEvent,
+  startLocalDynamoDb,
+  startLocalS3,
+} from '../../bin/local/local-aws.ts';
+import { createDocumentClient, createS3Client } from '../../lambdas/app/aws-clients.ts';
+
+export interface TestAws {
+  dir: string;
+  bucket: string;
+  tableName: string;
+  s3Endpoint: string;
+  dynamoDbEndpoint: string;
+  s3: S3Client;
+  doc: DynamoDBDocumentClient;
+  /** Every event s3rver emitted, in order. */
+  events: S3rverEvent[];
+  /** Resolves with the next event s3rver emits for `key`. */
+  nextEvent(key: string): Promise<S3rverEvent>;
+  close(): Promise<void>;
+}
+
+/** Real s3rver + dynalite on free ports in a temp dir, with SDK v3 clients pointed at them. */
+export async function startTestAws({
+  bucket = 'ser-test',
+  tableName = 'predictions',
+} = {}): Promise<TestAws> {
+  const dir = await mkdtemp(join(tmpdir(), 'ser-app-test-'));
+  const s3Server = await startLocalS3({ directory: join(dir, 's3'), bucket });
+  const dynamo = await startLocalDynamoDb({});
+  await ensurePredictionsTable(dynamo.endpoint, tableName);
+  const clientOptions = {
+    region: LOCAL_REGION,
+    credentials: LOCAL_S3_CREDENTIALS,
+    s3Endpoint: s3Server.endpoint,
+    dynamoDbEndpoint: dynamo.endpoint,
+  };
+  const s3 = createS3Client(clientOptions);
+  const doc = createDocumentClient(clientOptions);
+  const events: S3rverEvent[] = [];
+  const waiters: { key: string; resolve: (e: S3rverEvent) => void }[] = [];
+  s3Server.server.on('event', (event: S3rverEvent) => {
+    events.push(event);
+    const key = event.Records[0]?.s3.object.key;
+    for (const waiter of waiters.filter((w) => w.key === key)) {
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve(event);
+    }
+  });
+  return {
+    dir,
+    bucket,
+    tableName,
+    s3Endpoint: s3Server.endpoint,
+    dynamoDbEndpoint: dynamo.endpoint,
+    s3,
+    doc,
+    events,
+    nextEvent: (key) => new Promise((resolve) => waiters.push({ key, resolve })),
+    async close() {
+      s3.destroy();
+      doc.destroy();
+      await Promise.all([s3Server.close(), dynamo.close()]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
