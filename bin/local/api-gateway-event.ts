@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { matchRoute } from '../../lambdas/app/routes.ts';
+
+export interface HttpRequestParts {
+  method: string;
+  /** Path and query, as in an HTTP request line: `/predictions?limit=5`. */
+  url: string;
+  headers?: Record<string, string | string[] | undefined>;
+  body?: string | undefined;
+  sourceIp?: string;
+}
+
+export type ProxyEventResult =
+  | { ok: true; event: APIGatewayProxyEvent }
+  | { ok: false; statusCode: 404 | 405; code: string; message: string };
+
+/**
+ * The API Gateway REST proxy event for an HTTP request, as API Gateway builds it for our resources:
+ * `resource` is the matched template, `pathParameters` its values, single- and multi-value headers and
+ * query parameters. Unknown paths and methods are answered before any handler runs, as API Gateway does.
+ */
+export function toProxyEvent(request: HttpRequestParts): ProxyEventResult {
+  const url = new URL(request.url, 'http://local');
+  const match = matchRoute(request.method, url.pathname);
+  if (!match.route) {
+    return match.methodMismatch
+      ? {
+          ok: false,
+          statusCode: 405,
+          code: 'METHOD_NOT_ALLOWED',
+          message: `${request.method} is not allowed here`,
+        }
+      : {
+          ok: false,
+          statusCode: 404,
+          code: 'NOT_FOUND',
+          message: `No route ${request.method} ${url.pathname}`,
+        };
+  }
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (const [name, value] of Object.entries(request.headers ?? {})) {
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value];
+    headers[name] = values.join(',');
+    multiValueHeaders[name] = values;
+  }
+  const query: Record<string, string> = {};
+  const multiQuery: Record<string, string[]> = {};
+  for (const [name, value] of url.searchParams) {
+    query[name] = value;
+    multiQuery[name] = [...(multiQuery[name] ?? []), value];
+  }
+  const hasQuery = Object.keys(query).length > 0;
+  const event: APIGatewayProxyEvent = {
+    resource: match.route.resource,
+    path: url.pathname,
+    httpMethod: request.method,
+    headers,
+    multiValueHeaders,
+    queryStringParameters: hasQuery ? query : null,
+    multiValueQueryStringParameters: hasQuery ? multiQuery : null,
+    pathParameters: match.pathParameters,
+    stageVariables: null,
+    body: request.body ?? null,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: null,
+      protocol: 'HTTP/1.1',
+      httpMethod: request.method,
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: headers['x-api-key'] ?? null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: request.sourceIp ?? '127.0.0.1',
+        user: null,
+        userAgent: headers['user-agent'] ?? null,
+        userArn: null,
+      },
+      path: `/local${url.pathname}`,
+      stage: 'local',
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: match.route.resource,
+    },
+  };
+  return { ok: true, event };
+}

@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
+import { createApiHandler } from '../lambdas/app/api.ts';
+import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
+import { createUploadService } from '../lambdas/app/upload-service.ts';
+import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+
+describe('API handler against dynalite and s3rver', () => {
+  let aws: TestAws;
+  let api: ReturnType<typeof createApiHandler>;
+  let clock = Date.parse('2026-01-01T00:00:00Z');
+  const unexpected: unknown[] = [];
+
+  const call = async (method: string, url: string, body?: unknown) => {
+    const built = toProxyEvent({
+      method,
+      url,
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    if (!built.ok) throw new Error(built.message);
+    const response = await api(built.event);
+    return { status: response.statusCode, headers: response.headers, json: JSON.parse(response.body) };
+  };
+
+  beforeAll(async () => {
+    aws = await startTestAws();
+    // Each record is one second newer than the last, so "newest first" is unambiguous.
+    const now = () => {
+      clock += 1000;
+      return new Date(clock);
+    };
+    const repository = new PredictionRepository(aws.doc, {
+      tableName: aws.tableName,
+      recordTtlDays: 30,
+      processingLeaseSec: 900,
+      now,
+    });
+    api = createApiHandler({
+      createUpload: createUploadService({
+        s3: aws.s3,
+        repository,
+        bucketName: aws.bucket,
+        maxUploadBytes: 25 * 1024 * 1024,
+        uploadUrlTtlSec: 900,
+        now,
+      }),
+      repository,
+      modelVersion: 'test-model-1',
+      corsAllowOrigin: 'https://example.test',
+      onUnexpectedError: (error) => unexpected.push(error),
+    });
+  });
+
+  afterAll(async () => {
+    await aws?.close();
+  });
+
+  it('answers health and the OpenAPI document', async () => {
+    const health = await call('GET', '/health');
+    const openapi = await call('GET', '/openapi.json');
+
+    expect(health).toMatchObject({ status: 200, json: { status: 'ok', modelVersion: 'test-model-1' } });
+    expect(health.headers?.['Access-Control-Allow-Origin']).toBe('https://example.test');
+    expect(openapi.status).toBe(200);
+    expect(openapi.json.openapi).toMatch(/^3\./);
+    expect(Object.keys(openapi.json.paths).sort()).toEqual([
+      '/health',
+      '/openapi.json',
+      '/predictions',
+      '/predictions/{id}',
+      '/uploads',
+    ]);
+  });
+
+  it('creates an upload with a presigned PUT and a PENDING prediction', async () => {
+    const created = await call('POST', '/uploads', { fileName: '../../etc/My Clip.wav', sizeBytes: 48_000 });
+
+    expect(created.status).toBe(201);
+    const { id, upload, expiresAt, predictionUrl } = created.json;
+    expect(predictionUrl).toBe(`/predictions/${id}`);
+    expect(upload.method).toBe('PUT');
+    expect(upload.headers).toEqual({ 'Content-Type': 'audio/wav' });
+    const url = new URL(upload.url);
+    expect(url.pathname).toBe(`/${aws.bucket}/uploads/${id}/My_Clip.wav`);
+    expect(url.searchParams.get('X-Amz-SignedHeaders')?.split(';')).toEqual(
+      expect.arrayContaining(['content-length', 'content-type', 'host']),
+    );
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('900');
+    expect(Date.parse(expiresAt)).toBeGreaterThan(Date.parse('2026-01-01T00:00:00Z'));
+    const prediction = await call('GET', predictionUrl);
+    expect(prediction.json).toMatchObject({
+      id,
+      status: 'PENDING',
+      source: 'api',
+      fileName: '../../etc/My Clip.wav',
+    });
+    expect(Object.keys(prediction.json).sort()).toEqual(
+      ['createdAt', 'fileName', 'id', 'source', 'status', 'updatedAt'].sort(),
+    );
+  });
+
+  it('creates a presigned POST with a size range when no size is declared', async () => {
+    const created = await call('POST', '/uploads', { fileName: 'clip.ogg' });
+
+    expect(created.status).toBe(201);
+    expect(created.json.upload.method).toBe('POST');
+    expect(created.json.upload.fields).toMatchObject({
+      key: `uploads/${created.json.id}/clip.ogg`,
+      'Content-Type': 'audio/ogg',
+    });
+    const policy = JSON.parse(Buffer.from(created.json.upload.fields.Policy, 'base64').toString('utf8'));
+    expect(policy.conditions).toContainEqual(['content-length-range', 1, 25 * 1024 * 1024]);
+  });
+
+  it.each([
+    [{ fileName: 'notes.txt' }, 'UNSUPPORTED_FORMAT'],
+    [{ fileName: 'clip.wav', contentType: 'video/mp4' }, 'UNSUPPORTED_FORMAT'],
+    [{ fileName: 'clip.wav', sizeBytes: 25 * 1024 * 1024 + 1 }, 'TOO_LARGE'],
+    [{ fileName: 'clip.wav', sizeBytes: 0 }, 'EMPTY_AUDIO'],
+    [{ fileName: '' }, 'INVALID_REQUEST'],
+    [{ sizeBytes: 10 }, 'INVALID_REQUEST'],
+    ['{not json', 'INVALID_JSON'],
+  ])('refuses %j with 400 %s before issuing any URL', async (body, code) => {
+    const response = await call('POST', '/uploads', body);
+
+    expect(response.status).toBe(400);
+    expect(response.json).toEqual({ error: { code, message: expect.any(String) } });
+  });
+
+  it('answers 404 for an unknown prediction', async () => {
+    const unknown = await call('GET', '/predictions/00000000-0000-0000-0000-000000000000');
+    const malformed = await call('GET', '/predictions/not%20an%20id');
+
+    expect(unknown).toMatchObject({ status: 404, json: { error: { code: 'NOT_FOUND' } } });
+    expect(malformed.status).toBe(404);
+  });
+
+  it('lists predictions newest first, page by page', async () => {
+    const ids: string[] = [];
+    for (const fileName of ['a.wav', 'b.mp3', 'c.flac']) {
+      ids.push((await call('POST', '/uploads', { fileName, sizeBytes: 100 })).json.id);
+    }
+
+    const first = await call('GET', '/predictions?limit=2');
+    const second = await call('GET', `/predictions?limit=2&cursor=${first.json.nextCursor}`);
+    const badCursor = await call('GET', '/predictions?cursor=bm90LWEtY3Vyc29y');
+    const badLimit = await call('GET', '/predictions?limit=1000');
+
+    expect(first.json.items.map((p: { id: string }) => p.id)).toEqual([ids[2], ids[1]]);
+    expect(second.json.items[0].id).toBe(ids[0]);
+    expect(badCursor).toMatchObject({ status: 400, json: { error: { code: 'INVALID_CURSOR' } } });
+    expect(badLimit).toMatchObject({ status: 400, json: { error: { code: 'INVALID_REQUEST' } } });
+    expect(unexpected).toEqual([]);
+  });
+
+  it('hides unexpected failures behind a generic 500', async () => {
+    const broken = createApiHandler({
+      createUpload: () => Promise.reject(new Error('secret internals')),
+      repository: { get: () => Promise.reject(new Error('x')), list: () => Promise.reject(new Error('x')) },
+      modelVersion: 'm',
+      corsAllowOrigin: '*',
+    });
+    const built = toProxyEvent({ method: 'POST', url: '/uploads', body: '{"fileName":"a.wav"}' });
+    if (!built.ok) throw new Error('route not found');
+
+    const response = await broken(built.event);
+
+    expect(response.statusCode).toBe(500);
+    expect(response.body).not.toContain('secret');
+  });
+});
