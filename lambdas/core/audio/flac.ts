@@ -31,7 +31,7 @@ export const readStreamInfo = (bytes: Uint8Array): StreamInfo => {
   };
 };
 
-const flacDecoder = new SharedDecoder(() => new FLACDecoder());
+export const flacDecoder = new SharedDecoder(() => new FLACDecoder());
 
 /**
  * FLAC via @wasm-audio-decoders/flac, checked against STREAMINFO's own sample count.

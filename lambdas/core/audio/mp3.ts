@@ -46,7 +46,7 @@ const readFirstFrame = (bytes: Uint8Array, offset: number): FirstFrame => {
 };
 
 // Gapless on: LAME's header tells mpg123 the encoder delay and padding, so the length matches the source.
-const mpegDecoder = new SharedDecoder(() => new MPEGDecoder({ enableGapless: true }));
+export const mpegDecoder = new SharedDecoder(() => new MPEGDecoder({ enableGapless: true }));
 
 /**
  * MP3 (and MPEG layer I/II) via mpg123-decoder. mpg123 always outputs two channels, even for a mono

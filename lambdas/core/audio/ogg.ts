@@ -55,8 +55,8 @@ const readLastPage = (bytes: Uint8Array): { granule: number; endOfStream: boolea
   return { granule: -1, endOfStream: false };
 };
 
-const vorbisDecoder = new SharedDecoder(() => new OggVorbisDecoder());
-const opusDecoder = new SharedDecoder(() => new OggOpusDecoder());
+export const vorbisDecoder = new SharedDecoder(() => new OggVorbisDecoder());
+export const opusDecoder = new SharedDecoder(() => new OggOpusDecoder());
 
 /**
  * Ogg Vorbis / Ogg Opus via the WASM decoders. The last page's granule position gives the length before

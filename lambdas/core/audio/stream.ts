@@ -94,6 +94,11 @@ export class SharedDecoder<T extends { ready: Promise<void>; free: () => void }>
 
   constructor(private readonly create: () => T) {}
 
+  /** Instantiates the decoder now (WASM compile + init), so the first real decode does not pay for it. */
+  warm(): Promise<void> {
+    return this.use(async () => undefined);
+  }
+
   use<R>(work: (decoder: T) => Promise<R>): Promise<R> {
     const run = async (): Promise<R> => {
       this.#instance ??= this.create();
