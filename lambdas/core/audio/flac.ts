@@ -51,15 +51,15 @@ export const decodeFlac = async (bytes: Uint8Array, maxDurationSec: number): Pro
   // same PCM gives the same floats whatever the container (TESS is FLAC, uploads are often WAV).
   const full = 2 ** (info.bitsPerSample - 1);
   const result = await flacDecoder.use((decoder) =>
-    decodeChunked(
-      'FLAC',
-      start > 0 ? bytes.subarray(start) : bytes,
+    decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
+      container: 'FLAC',
       maxDurationSec,
-      (chunk) => decoder.decode(chunk),
-      () => decoder.flush(),
-      undefined,
-      (full - 1) / full,
-    ),
+      decode: (chunk) => decoder.decode(chunk),
+      flush: () => decoder.flush(),
+      // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
+      chunkBytes: 4096,
+      scale: (full - 1) / full,
+    }),
   );
   const decoded = result.samples.length;
   if (result.errors.length > 0) {

@@ -72,14 +72,14 @@ export const decodeMp3 = async (bytes: Uint8Array, maxDurationSec: number): Prom
   }
   const result = await mpegDecoder.use(async (decoder) => {
     try {
-      return await decodeChunked(
-        'MP3',
-        bytes.subarray(first),
+      return await decodeChunked(bytes.subarray(first), {
+        container: 'MP3',
         maxDurationSec,
-        (chunk) => decoder.decode(chunk),
-        undefined,
-        () => frame.channels,
-      );
+        decode: (chunk) => decoder.decode(chunk),
+        // An MPEG frame (≥ 24 bytes) holds at most 1152 samples: 16 KiB expands to ≤ 0.8 M samples.
+        chunkBytes: 16_384,
+        useChannels: () => frame.channels,
+      });
     } finally {
       await decoder.reset(); // mpg123 keeps stream state (and gapless info) between files
     }

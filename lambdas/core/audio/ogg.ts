@@ -81,13 +81,13 @@ export const decodeOgg = async (
   }
   const shared = codec === 'vorbis' ? vorbisDecoder : opusDecoder;
   const result = await shared.use((decoder) =>
-    decodeChunked(
-      name,
-      bytes,
+    decodeChunked(bytes, {
+      container: name,
       maxDurationSec,
-      (chunk) => decoder.decode(chunk),
-      () => decoder.flush(),
-    ),
+      decode: (chunk) => decoder.decode(chunk),
+      flush: () => decoder.flush(),
+      chunkBytes: 16_384,
+    }),
   );
   if (result.errors.length > 0)
     throw new AudioError('CORRUPT_AUDIO', `${name} data is corrupt: ${result.errors[0]}`);

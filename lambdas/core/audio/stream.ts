@@ -16,27 +16,41 @@ export interface ChunkedDecodeResult {
   errors: string[];
 }
 
-/**
- * Input is fed in chunks of this size so that the duration limit is enforced while decoding: a small file
- * that expands enormously (FLAC/MP3 of digital silence) stops after at most one chunk past the limit.
- */
-const CHUNK_BYTES = 16 * 1024;
+export interface ChunkedDecodeOptions {
+  /** Name used in error messages ('FLAC', 'Ogg Opus', …). */
+  container: string;
+  maxDurationSec: number;
+  decode: (chunk: Uint8Array) => DecodedChunk | Promise<DecodedChunk>;
+  flush?: () => Promise<DecodedChunk>;
+  /**
+   * Input is fed in chunks of this size so the duration limit is enforced while decoding: a small file
+   * that expands enormously (digital silence) stops at most one chunk past the limit. Smaller chunks bound
+   * memory tighter but cost per-call overhead (Vorbis at 4 KiB: 24 ms instead of 8 ms for 3 s).
+   */
+  chunkBytes: number;
+  /** How many decoded channels to average (mpg123 returns a copy of mono as stereo). Default: all. */
+  useChannels?: (decodedChannels: number) => number;
+  /** Applied before clamping to [-1, 1] (corrects a decoder's scale). Default 1. */
+  scale?: number;
+}
 
 /**
  * Feeds `bytes` to a streaming decoder chunk by chunk, mixes each result to mono immediately (so only the
  * mono signal is kept), and throws TOO_LONG as soon as more than `maxDurationSec` has been decoded.
- * `useChannels` limits how many decoded channels are averaged (mpg123 returns a copy of mono as stereo).
  */
 export const decodeChunked = async (
-  container: string,
   bytes: Uint8Array,
-  maxDurationSec: number,
-  decode: (chunk: Uint8Array) => DecodedChunk | Promise<DecodedChunk>,
-  flush: (() => Promise<DecodedChunk>) | undefined,
-  useChannels: (decodedChannels: number) => number = (n) => n,
-  /** Applied before clamping to [-1, 1] (corrects a decoder's scale). */
-  scale = 1,
+  options: ChunkedDecodeOptions,
 ): Promise<ChunkedDecodeResult> => {
+  const {
+    container,
+    maxDurationSec,
+    decode,
+    flush,
+    chunkBytes,
+    useChannels = (n: number) => n,
+    scale = 1,
+  } = options;
   const parts: Float32Array[] = [];
   const errors: string[] = [];
   let total = 0;
@@ -69,8 +83,8 @@ export const decodeChunked = async (
       );
     }
   };
-  for (let offset = 0; offset < bytes.length; offset += CHUNK_BYTES) {
-    take(await decode(bytes.subarray(offset, offset + CHUNK_BYTES)));
+  for (let offset = 0; offset < bytes.length; offset += chunkBytes) {
+    take(await decode(bytes.subarray(offset, offset + chunkBytes)));
   }
   if (flush) take(await flush());
 
