@@ -1,0 +1,118 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { loadModelPackage } from '../lambdas/core/model/runtime.ts';
+import { DEFAULT_AUGMENTATION } from './augment.ts';
+import { DatasetError, defaultDatasetDir, parseCorpora, scanDataset } from './datasets.ts';
+import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
+import { metricsText } from './metrics.ts';
+import { onnxMetrics } from './pipeline.ts';
+
+/**
+ * `npm run evaluate -- --model <package> --data <dir>`: the classification report of a model package on
+ * any labelled folder, without training. The ONNX file runs in onnxruntime-node after the same feature
+ * pipeline training used (decode → 16 kHz → VAD trim → MFCC → CMVN per window), configured from the
+ * package's own metadata. `--split recorded` evaluates the exact test sets the package's metadata reports
+ * (listed in its splits.json), so the printed numbers can be checked against metadata.json.
+ */
+const program = new Command()
+  .name('npm run evaluate --')
+  .description('Evaluate a model package on a labelled folder (prints a classification report per test set).')
+  .requiredOption('--model <dir>', 'model package folder (metadata.json + model.onnx)')
+  .option('--data <dir>', 'labelled dataset folder', defaultDatasetDir())
+  .option('--corpora <list>', 'only these corpora (tess, ravdess, emodb, cremad)')
+  .option(
+    '--split <name>',
+    '"recorded" (every test set in splits.json), one of its set names, or "all" clips',
+    'all',
+  )
+  .option('--json', 'print the metrics as JSON instead of tables')
+  .option('--cache <dir>', 'feature cache folder (default training/.cache/features)');
+
+program.parse();
+const opts = program.opts<{
+  model: string;
+  data: string;
+  corpora?: string;
+  split: string;
+  json?: boolean;
+  cache?: string;
+}>();
+
+interface SplitsFile {
+  sets: Record<string, Array<{ path: string; sha1: string }>>;
+}
+
+try {
+  const dir = resolve(opts.model);
+  // Validates metadata against the schema and the ONNX file against its sha256, as the API does.
+  const model = await loadModelPackage(dir);
+  const { metadata } = model;
+  await model.release();
+  const onnx = await readFile(join(dir, metadata.onnxFile));
+  const scan = await scanDataset(opts.data, opts.corpora ? parseCorpora(opts.corpora) : undefined);
+  const unknown = scan.clips.filter((c) => !metadata.labels.includes(c.emotion));
+  if (unknown.length)
+    process.stderr.write(`${unknown.length} clips have emotions the model does not know; left out\n`);
+  const pipeline = await createFeaturePipeline({
+    config: metadata.featureConfig,
+    augmentCopies: 0,
+    augmentation: DEFAULT_AUGMENTATION,
+    seed: 0,
+    cacheDir: opts.cache,
+    progress: process.stderr.isTTY === true,
+  });
+  const { items, failed } = await pipeline.run(scan.clips.filter((c) => metadata.labels.includes(c.emotion)));
+  for (const f of failed) process.stderr.write(`skipped (decoder refused): ${f.path}: ${f.error}\n`);
+
+  let sets: Record<string, ClipFeatures[]>;
+  if (opts.split === 'all') {
+    sets = { [`all clips in ${scan.root}`]: dedupe(items).kept };
+  } else {
+    const splits = JSON.parse(await readFile(join(dir, 'splits.json'), 'utf8')) as SplitsFile;
+    const names = opts.split === 'recorded' ? Object.keys(splits.sets) : [opts.split];
+    const bySha = new Map(items.map((i) => [i.fileHash, i]));
+    sets = {};
+    for (const name of names) {
+      const wanted = splits.sets[name];
+      if (!wanted)
+        throw new DatasetError(
+          `${dir}/splits.json has no set "${name}" (has: ${Object.keys(splits.sets).join(', ')})`,
+        );
+      const found = wanted.map((w) => bySha.get(w.sha1)).filter((i): i is ClipFeatures => i !== undefined);
+      if (found.length < wanted.length) {
+        process.stderr.write(
+          `warning: ${wanted.length - found.length} of ${wanted.length} clips of "${name}" are not in ${scan.root}; the numbers will differ from metadata.json\n`,
+        );
+      }
+      sets[name] = found;
+    }
+  }
+  const results: Record<string, unknown> = {};
+  for (const [name, clips] of Object.entries(sets)) {
+    if (clips.length === 0) continue;
+    const m = await onnxMetrics(onnx, clips, metadata.input.frames, metadata.labels);
+    results[name] = {
+      accuracy: m.accuracy,
+      macroF1: m.macroF1,
+      weightedF1: m.weightedF1,
+      support: m.support,
+    };
+    if (!opts.json) {
+      const recorded = metadata.metrics[name] as { accuracy?: number; macroF1?: number } | undefined;
+      const check = recorded
+        ? ` — metadata.json: accuracy ${recorded.accuracy}, macro-F1 ${recorded.macroF1} (${recorded.accuracy === m.accuracy && recorded.macroF1 === m.macroF1 ? 'same' : 'DIFFERENT'})`
+        : '';
+      process.stdout.write(
+        `\n== ${name}: ${m.support} clips, accuracy ${m.accuracy.toFixed(4)}, macro-F1 ${m.macroF1.toFixed(4)}${check}\n\n${metricsText(m)}\n`,
+      );
+    } else results[name] = { ...(results[name] as object), perClass: m.perClass, confusion: m.confusion };
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+} catch (error) {
+  if (error instanceof DatasetError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exit(2);
+  }
+  throw error;
+}

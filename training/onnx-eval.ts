@@ -1,0 +1,59 @@
+import * as ort from 'onnxruntime-node';
+import { evaluationWindows } from './batches.ts';
+import type { ClipFeatures } from './features.ts';
+
+/**
+ * Runs an exported model in onnxruntime-node the way the API does (fixed `frames` rows, zero-padded,
+ * `lengths` = real frames) on each clip's evaluation windows; a clip's probabilities are the mean over
+ * its windows. Returns [clips × labels].
+ */
+export async function predictWithOnnx(
+  onnxBytes: Uint8Array,
+  items: ClipFeatures[],
+  frames: number,
+  labelCount: number,
+  batchSize = 64,
+): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(onnxBytes, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+  });
+  try {
+    const rows = items.flatMap((item, clip) =>
+      evaluationWindows(item.original, frames).map((w) => ({ clip, w })),
+    );
+    const sums = new Float32Array(items.length * labelCount);
+    const counts = new Float32Array(items.length);
+    for (let start = 0; start < rows.length; start += batchSize) {
+      const batch = rows.slice(start, start + batchSize);
+      const dims = batch[0]!.w.dims;
+      const features = new Float32Array(batch.length * frames * dims);
+      const lengths = new Int32Array(batch.length);
+      batch.forEach(({ w }, i) => {
+        features.set(w.data.subarray(0, w.frames * dims), i * frames * dims);
+        lengths[i] = w.frames;
+      });
+      const output = await session.run({
+        features: new ort.Tensor('float32', features, [batch.length, frames, dims]),
+        lengths: new ort.Tensor('int32', lengths, [batch.length]),
+      });
+      const p = output.probabilities!.data as Float32Array;
+      batch.forEach(({ clip }, i) => {
+        for (let l = 0; l < labelCount; l++) sums[clip * labelCount + l]! += p[i * labelCount + l]!;
+        counts[clip]! += 1;
+      });
+    }
+    for (let c = 0; c < items.length; c++)
+      for (let l = 0; l < labelCount; l++) sums[c * labelCount + l]! /= counts[c]!;
+    return sums;
+  } finally {
+    await session.release();
+  }
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`Length mismatch ${a.length} vs ${b.length}`);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}

@@ -1,0 +1,216 @@
+import type { ExperimentResult } from './experiment.ts';
+import { barChart, confusionSvg, lineChart } from './figures.ts';
+import { type Metrics, metricsMarkdown } from './metrics.ts';
+
+export interface DatasetOverview {
+  /** `${speaker}` → emotion → clips (after de-duplication). */
+  perSpeaker: Record<string, Record<string, number>>;
+  durations: number[];
+  speechDurations: number[];
+  duplicates: number;
+  failed: Array<{ path: string; error: string }>;
+  skipped: Record<string, number>;
+}
+
+export interface ReportInput {
+  title: string;
+  modelDir: string;
+  labels: readonly string[];
+  corpora: string[];
+  splitName: string;
+  splitDescription: string;
+  metrics: Record<string, Metrics>;
+  main: ExperimentResult;
+  experiments: ExperimentResult[];
+  overview: DatasetOverview;
+  parityMaxDiff: number;
+  onnxBytes: number;
+  totalSeconds: number;
+  command: string;
+  evaluateCommand: string;
+  backend: string;
+  /** Figures already written (name → relative path), e.g. the waveform panel. */
+  extraFigures: Record<string, string>;
+  notes: string[];
+}
+
+const f3 = (x: number) => x.toFixed(3);
+
+/** SVG files of the report: name → content. */
+export function reportFigures(input: ReportInput): Record<string, string> {
+  const figures: Record<string, string> = {};
+  const h = input.main.history;
+  figures['curves-loss.svg'] = lineChart('Training loss (per epoch)', 'epoch', [
+    { name: 'train loss', values: h.map((e) => e.loss), colour: '#3b528b' },
+    { name: 'validation loss', values: h.map((e) => e.valLoss), colour: '#d95f02', dashed: true },
+  ]);
+  figures['curves-accuracy.svg'] = lineChart(
+    'Accuracy (per epoch)',
+    'epoch',
+    [
+      { name: 'train acc', values: h.map((e) => e.accuracy), colour: '#3b528b' },
+      { name: 'validation acc', values: h.map((e) => e.valAccuracy), colour: '#d95f02', dashed: true },
+      { name: 'validation F1', values: h.map((e) => e.valMacroF1), colour: '#1b9e77', dashed: true },
+    ],
+    [0, 1],
+  );
+  for (const [name, m] of Object.entries(input.metrics)) {
+    figures[`confusion-${name}.svg`] = confusionSvg(
+      `Confusion matrix — ${name} (${m.support} clips)`,
+      m.labels,
+      m.confusion,
+    );
+  }
+  for (const e of input.experiments) {
+    figures[`confusion-exp-${e.split}-${e.settings.kind}.svg`] = confusionSvg(
+      `${e.split} (${e.settings.kind}) — ${e.test.support} clips`,
+      e.test.labels,
+      e.test.confusion,
+    );
+  }
+  const emotions = [...input.labels];
+  const totals = emotions.map((e) =>
+    Object.values(input.overview.perSpeaker).reduce((n, perEmotion) => n + (perEmotion[e] ?? 0), 0),
+  );
+  figures['clips-per-emotion.svg'] = barChart('Clips per emotion (after de-duplication)', emotions, totals);
+  const bins = 14;
+  const edges = Array.from({ length: bins + 1 }, (_, i) => i * 0.5);
+  const histogram = (values: number[]) =>
+    Array.from(
+      { length: bins },
+      (_, i) => values.filter((v) => v >= edges[i]! && (v < edges[i + 1]! || i === bins - 1)).length,
+    );
+  const binLabels = edges
+    .slice(0, bins)
+    .map((e, i) => `${e.toFixed(1)}–${edges[i + 1]!.toFixed(1)}${i === bins - 1 ? '+' : ''}`);
+  figures['durations.svg'] = barChart(
+    'Clip duration (s), as stored',
+    binLabels,
+    histogram(input.overview.durations),
+    'seconds',
+  );
+  figures['speech-durations.svg'] = barChart(
+    'Speech span after VAD trimming (s): what the model sees',
+    binLabels,
+    histogram(input.overview.speechDurations),
+    'seconds',
+    '#21918c',
+  );
+  return figures;
+}
+
+function metricsSummaryRow(name: string, m: Metrics): string {
+  return `| ${name} | ${m.support} | ${f3(m.accuracy)} | ${f3(m.macroF1)} | ${f3(m.weightedF1)} |`;
+}
+
+export function reportMarkdown(input: ReportInput): string {
+  const { main, overview } = input;
+  const lines: string[] = [];
+  lines.push(`# ${input.title}`, '');
+  lines.push(
+    `Trained on ${input.corpora.join(' + ')} with one command, measured on clips it never saw. Every number below is`,
+    'computed by running the exported `model.onnx` in onnxruntime-node on the held-out clips, through the same',
+    'feature pipeline as `npm run evaluate` (VAD trim → meyda-identical MFCC → per-utterance CMVN).',
+    '',
+    '```sh',
+    input.command,
+    `${input.evaluateCommand}   # reproduces the tables below`,
+    '```',
+    '',
+  );
+  lines.push(
+    '## Results of the shipped model',
+    '',
+    `Split **${input.splitName}**: ${input.splitDescription}.`,
+    '',
+  );
+  lines.push('| test set | clips | accuracy | macro-F1 | weighted-F1 |', '|---|---:|---:|---:|---:|');
+  for (const [name, m] of Object.entries(input.metrics)) lines.push(metricsSummaryRow(name, m));
+  lines.push('');
+  for (const [name, m] of Object.entries(input.metrics)) {
+    lines.push(
+      `### ${name}`,
+      '',
+      metricsMarkdown(m),
+      '',
+      `![confusion matrix ${name}](figures/confusion-${name}.svg)`,
+      '',
+    );
+  }
+  lines.push('## Training', '');
+  lines.push(
+    `- Architecture: ${String(main.model.description)}; ${String(main.model.parameters)} parameters.`,
+    `- Input: ${input.labels.length} labels (${input.labels.join(', ')}); windows of at most 149 frames (3 s at hop 320 / 16 kHz) of 40 MFCCs with per-utterance CMVN; longer clips are scored as half-overlapping windows whose probabilities are averaged.`,
+    `- Data: ${main.sizes.train} training clips (each epoch uses every clip once as the original or one of its augmented copies), ${main.sizes.validation} validation clips (early stopping), ${main.sizes.test} test clips.`,
+    `- Optimiser: Adam, learning rate ${main.settings.learningRate} (halved after 3 epochs without a better validation macro-F1), batch ${main.settings.batchSize}, label smoothing 0.05, gradient norm clipped at 5, early stopping with patience ${main.settings.patience} (max ${main.settings.epochs} epochs); best epoch ${main.bestEpoch} of ${main.history.length}.`,
+    `- Backend: tfjs ${input.backend}; training time ${Math.round(main.trainSeconds / 60)} min (${main.trainSeconds} s); the whole command including features and the extra experiments: ${Math.round(input.totalSeconds / 60)} min.`,
+    `- ONNX: ${(input.onnxBytes / 1024).toFixed(0)} KB; onnxruntime-node vs tfjs on all ${main.sizes.test} test clips: max |Δprobability| = ${input.parityMaxDiff.toExponential(2)}.`,
+    '',
+    '![loss](figures/curves-loss.svg) ![accuracy](figures/curves-accuracy.svg)',
+    '',
+  );
+  if (input.experiments.length > 0) {
+    lines.push(
+      '## Other splits (separate models, each trained only on its own training part)',
+      '',
+      'These are not the shipped model: each row is a model trained from scratch on the named split and',
+      'tested on clips (and speakers, where stated) it never saw. They answer "how well does this recipe',
+      'generalise", which the shipped model cannot answer about the voices it was trained on.',
+      '',
+      '| split | model | epochs (best) | train s | test clips | accuracy | macro-F1 | what it measures |',
+      '|---|---|---:|---:|---:|---:|---:|---|',
+    );
+    for (const e of input.experiments) {
+      lines.push(
+        `| ${e.split} | ${e.settings.kind}${e.settings.kind === 'lstm' ? ` ${e.settings.units}u` : ''} | ${e.history.length} (${e.bestEpoch}) | ${e.trainSeconds} | ${e.test.support} | ${f3(e.test.accuracy)} | ${f3(e.test.macroF1)} | ${e.description} |`,
+      );
+      for (const [name, m] of Object.entries(e.subsets)) {
+        lines.push(
+          `| ↳ ${e.split}: ${name} | | | | ${m.support} | ${f3(m.accuracy)} | ${f3(m.macroF1)} | subset of the test part |`,
+        );
+      }
+    }
+    lines.push('');
+    for (const e of input.experiments) {
+      lines.push(
+        `<details><summary>${e.split} (${e.settings.kind}): classification report</summary>`,
+        '',
+        metricsMarkdown(e.test),
+        '',
+        `![confusion](figures/confusion-exp-${e.split}-${e.settings.kind}.svg)`,
+        '',
+        '</details>',
+        '',
+      );
+    }
+  }
+  lines.push('## Dataset overview', '');
+  const speakers = Object.keys(overview.perSpeaker).sort();
+  lines.push(
+    `| speaker | ${input.labels.join(' | ')} | total |`,
+    `|---|${input.labels.map(() => '---:').join('|')}|---:|`,
+  );
+  for (const s of speakers) {
+    const row = input.labels.map((l) => overview.perSpeaker[s]![l] ?? 0);
+    lines.push(`| ${s} | ${row.join(' | ')} | ${row.reduce((a, b) => a + b, 0)} |`);
+  }
+  const totals = input.labels.map((l) => speakers.reduce((n, s) => n + (overview.perSpeaker[s]![l] ?? 0), 0));
+  lines.push(`| **all** | ${totals.join(' | ')} | ${totals.reduce((a, b) => a + b, 0)} |`, '');
+  lines.push(
+    `- Identical audio removed before splitting (hash of the decoded samples): ${overview.duplicates} duplicate(s).`,
+    `- Not used: ${
+      Object.entries(overview.skipped)
+        .map(([k, v]) => `${v} × ${k}`)
+        .join(', ') || 'none'
+    }.`,
+    `- Refused by the core decoder and left out: ${overview.failed.length}${overview.failed.length ? ` (${overview.failed.map((x) => `\`${x.path.split('/').slice(-2).join('/')}\`: ${x.error}`).join('; ')})` : ''}.`,
+    '',
+    '![clips per emotion](figures/clips-per-emotion.svg)',
+    '',
+    '![durations](figures/durations.svg) ![speech durations](figures/speech-durations.svg)',
+    '',
+  );
+  for (const [name, path] of Object.entries(input.extraFigures)) lines.push(`![${name}](${path})`, '');
+  if (input.notes.length > 0) lines.push('## Notes', '', ...input.notes.map((n) => `- ${n}`), '');
+  return lines.join('\n');
+}

@@ -1,0 +1,132 @@
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_FEATURE_CONFIG } from '../lambdas/core/features/config.ts';
+import { DatasetError, defaultDatasetDir, parseCorpora } from './datasets.ts';
+import { DEFAULTS, EXPERIMENTS, type ExperimentName, trainPackage } from './pipeline.ts';
+
+const integer = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+};
+
+const program = new Command()
+  .name('npm run train --')
+  .description(
+    'Train the speech-emotion LSTM on labelled corpora, export it to ONNX and write a model package ' +
+      '(model.onnx, metadata.json, splits.json, REPORT.md, figures/).',
+  )
+  .option('--data <dir>', 'dataset root (any depth; TESS/RAVDESS/EMO-DB/CREMA-D names)', defaultDatasetDir())
+  .option('--corpora <list>', 'corpora to train on, comma-separated: tess, ravdess, emodb, cremad', 'tess')
+  .option('--out <dir>', 'model package folder (default models/ser-lstm-<corpora>)')
+  .option(
+    '--heldout <speakers>',
+    'speakers held out whole for testing a multi-corpus model',
+    DEFAULTS.heldOutSpeakers.join(','),
+  )
+  .option(
+    '--epochs <n>',
+    'maximum epochs (early stopping on validation macro-F1)',
+    integer,
+    DEFAULTS.settings.epochs,
+  )
+  .option('--patience <n>', 'epochs without improvement before stopping', integer, DEFAULTS.settings.patience)
+  .option('--units <n>', 'LSTM units', integer, DEFAULTS.settings.units)
+  .option('--batch <n>', 'batch size', integer, DEFAULTS.settings.batchSize)
+  .option(
+    '--augment-copies <n>',
+    'augmented copies per training clip (0: no augmentation)',
+    integer,
+    DEFAULTS.augmentCopies,
+  )
+  .option(
+    '--seed <n>',
+    'seed of every split, shuffle, initialisation and augmentation',
+    integer,
+    DEFAULTS.seed,
+  )
+  .option(
+    '--experiments <list>',
+    `extra splits, each with its own model: ${EXPERIMENTS.join(', ')}, all or none`,
+    'none',
+  )
+  .option('--experiment-epochs <n>', 'epoch cap of the extra experiments', integer, DEFAULTS.experimentEpochs)
+  .option('--model-version <v>', 'version written into metadata.json', '')
+  .option('--cache <dir>', 'feature cache folder (default training/.cache/features)')
+  .option('--no-progress', 'no progress bars (log lines instead)');
+
+program.parse();
+const opts = program.opts<{
+  data: string;
+  corpora: string;
+  out?: string;
+  heldout: string;
+  epochs: number;
+  patience: number;
+  units: number;
+  batch: number;
+  augmentCopies: number;
+  seed: number;
+  experiments: string;
+  experimentEpochs: number;
+  modelVersion: string;
+  cache?: string;
+  progress: boolean;
+}>();
+
+try {
+  const corpora = parseCorpora(opts.corpora);
+  const experiments = (
+    opts.experiments === 'all'
+      ? [...EXPERIMENTS]
+      : opts.experiments === 'none'
+        ? []
+        : opts.experiments.split(',')
+  ) as ExperimentName[];
+  for (const e of experiments) {
+    if (!(EXPERIMENTS as readonly string[]).includes(e))
+      throw new InvalidArgumentError(`unknown experiment ${e}`);
+  }
+  const out = resolve(opts.out ?? `models/ser-lstm-${corpora.join('-')}`);
+  const date = new Date().toISOString().slice(0, 10);
+  const result = await trainPackage({
+    dataDir: opts.data,
+    corpora,
+    outDir: out,
+    featureConfig: DEFAULT_FEATURE_CONFIG,
+    windowSec: DEFAULTS.windowSec,
+    seed: opts.seed,
+    augmentCopies: opts.augmentCopies,
+    augmentation: DEFAULTS.augmentation,
+    settings: {
+      ...DEFAULTS.settings,
+      epochs: opts.epochs,
+      patience: opts.patience,
+      units: opts.units,
+      batchSize: opts.batch,
+      augment: opts.augmentCopies > 0,
+    },
+    heldOutSpeakers: opts.heldout.split(',').filter(Boolean),
+    experiments,
+    experimentEpochs: opts.experimentEpochs,
+    progress: opts.progress && process.stderr.isTTY === true,
+    cacheDir: opts.cache,
+    version: opts.modelVersion || `${corpora.join('+')}-${date}`,
+    command: `npm run train -- ${process.argv.slice(2).join(' ')}`.trim(),
+  });
+  for (const [name, m] of Object.entries(result.metadata.metrics)) {
+    const { accuracy, macroF1, support } = m as { accuracy: number; macroF1: number; support: number };
+    process.stdout.write(
+      `${name}: accuracy ${accuracy.toFixed(4)}, macro-F1 ${macroF1.toFixed(4)} (${support} clips)\n`,
+    );
+  }
+  process.stdout.write(
+    `package ${out}: ONNX ${(result.onnxBytes / 1024).toFixed(0)} KB, parity max |Δp| ${result.parityMaxDiff.toExponential(2)}, ${Math.round(result.seconds)} s\n`,
+  );
+} catch (error) {
+  if (error instanceof DatasetError || error instanceof InvalidArgumentError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exit(2);
+  }
+  throw error;
+}
