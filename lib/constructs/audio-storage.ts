@@ -1,0 +1,80 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  HttpMethods,
+  ObjectOwnership,
+} from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { INCOMING_PREFIX, RESULTS_PREFIX, UPLOADS_PREFIX } from '../../lambdas/app/object-keys.ts';
+import { PREDICTIONS_TABLE } from '../../lambdas/app/table-definition.ts';
+
+export interface AudioStorageProps {
+  /** Origins whose pages may upload to presigned URLs from a browser (the web page). */
+  readonly corsAllowedOrigins: string[];
+  /** Days before raw audio (uploads/ and incoming/) is deleted. @default 7 */
+  readonly rawAudioRetentionDays?: number;
+  /** Days before drop-folder results (results/) are deleted. @default 30 */
+  readonly resultRetentionDays?: number;
+  /** @default RemovalPolicy.RETAIN — recordings and predictions outlive a stack deletion by default */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The audio bucket and the predictions table. Secure by default: no public access, S3-managed
+ * encryption, TLS-only bucket policy, raw audio expiring after a week; the table on demand with
+ * point-in-time recovery and a TTL attribute, keyed from the same definition the local stack uses.
+ */
+export class AudioStorage extends Construct {
+  readonly bucket: Bucket;
+  readonly table: Table;
+
+  constructor(scope: Construct, id: string, props: AudioStorageProps) {
+    super(scope, id);
+    const rawDays = props.rawAudioRetentionDays ?? 7;
+    const resultDays = props.resultRetentionDays ?? 30;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    this.bucket = new Bucket(this, 'AudioBucket', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy,
+      cors: [
+        {
+          // The page PUTs (or form-POSTs) the file to a presigned URL; nothing else crosses origins.
+          allowedOrigins: props.corsAllowedOrigins,
+          allowedMethods: [HttpMethods.PUT, HttpMethods.POST],
+          allowedHeaders: ['content-type'],
+          exposedHeaders: ['ETag'],
+          maxAge: 3000,
+        },
+      ],
+      lifecycleRules: [
+        { id: 'expire-uploads', prefix: UPLOADS_PREFIX, expiration: Duration.days(rawDays) },
+        { id: 'expire-incoming', prefix: INCOMING_PREFIX, expiration: Duration.days(rawDays) },
+        { id: 'expire-results', prefix: RESULTS_PREFIX, expiration: Duration.days(resultDays) },
+        { id: 'abort-incomplete-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
+
+    const { partitionKey, listIndex, ttlAttribute } = PREDICTIONS_TABLE;
+    this.table = new Table(this, 'Predictions', {
+      partitionKey: { name: partitionKey, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: TableEncryption.AWS_MANAGED,
+      timeToLiveAttribute: ttlAttribute,
+      removalPolicy,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: listIndex.name,
+      partitionKey: { name: listIndex.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: listIndex.sortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
+    });
+  }
+}

@@ -1,0 +1,139 @@
+import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import {
+  AccessLogFormat,
+  ApiKeySourceType,
+  type IApiKey,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  Period,
+  ResponseType,
+  RestApi,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { UPLOADS_PREFIX } from '../../lambdas/app/object-keys.ts';
+import { API_ROUTES } from '../../lambdas/app/routes.ts';
+import { HANDLERS_DIR } from '../paths.ts';
+import { SerFunction } from './ser-function.ts';
+
+export interface SerApiProps {
+  readonly bucket: Bucket;
+  readonly table: Table;
+  /** The web page's origin, allowed by CORS. */
+  readonly webOrigin: string;
+  readonly modelVersion: string;
+  readonly maxUploadBytes: number;
+  readonly recordTtlDays: number;
+  /** Steady-state requests per second per API key. @default 10 */
+  readonly rateLimit?: number;
+  /** @default 20 */
+  readonly burstLimit?: number;
+  /** Requests per API key per day. @default 10000 */
+  readonly dailyQuota?: number;
+}
+
+/** API Gateway errors in the API's own `{ error: { code, message } }` shape. */
+const GATEWAY_ERRORS: [ResponseType, string, string][] = [
+  [ResponseType.API_CONFIGURATION_ERROR, '500', 'INTERNAL_ERROR'],
+  [ResponseType.INVALID_API_KEY, '403', 'FORBIDDEN'],
+  [ResponseType.MISSING_AUTHENTICATION_TOKEN, '404', 'NOT_FOUND'],
+  [ResponseType.THROTTLED, '429', 'THROTTLED'],
+  [ResponseType.QUOTA_EXCEEDED, '429', 'QUOTA_EXCEEDED'],
+  [ResponseType.DEFAULT_4XX, '', 'REQUEST_REFUSED'],
+  [ResponseType.DEFAULT_5XX, '', 'INTERNAL_ERROR'],
+];
+
+/**
+ * The public REST API: one function behind every route of `API_ROUTES`, API keys on all routes but
+ * /health and /openapi.json, a usage plan that throttles and caps each key, JSON access logs.
+ */
+export class SerApi extends Construct {
+  readonly restApi: RestApi;
+  readonly function: SerFunction;
+  readonly apiKey: IApiKey;
+
+  constructor(scope: Construct, id: string, props: SerApiProps) {
+    super(scope, id);
+
+    this.function = new SerFunction(this, 'ApiHandler', {
+      entry: `${HANDLERS_DIR}api.ts`,
+      description: 'SER REST API: presigned uploads and predictions',
+      memorySize: 512,
+      timeout: Duration.seconds(10),
+      environment: {
+        BUCKET_NAME: props.bucket.bucketName,
+        TABLE_NAME: props.table.tableName,
+        MAX_UPLOAD_BYTES: String(props.maxUploadBytes),
+        RECORD_TTL_DAYS: String(props.recordTtlDays),
+        CORS_ALLOW_ORIGIN: props.webOrigin,
+        MODEL_VERSION: props.modelVersion,
+      },
+    });
+    // Presigned URLs carry the signer's permissions: this role may only put under uploads/.
+    this.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [props.bucket.arnForObjects(`${UPLOADS_PREFIX}*`)],
+      }),
+    );
+    props.table.grant(this.function, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query');
+
+    const accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.restApi = new RestApi(this, 'RestApi', {
+      description: 'Speech emotion recognition API',
+      apiKeySourceType: ApiKeySourceType.HEADER,
+      deployOptions: {
+        stageName: 'v1',
+        tracingEnabled: true,
+        metricsEnabled: true,
+        throttlingRateLimit: 50,
+        throttlingBurstLimit: 100,
+        accessLogDestination: new LogGroupLogDestination(accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+      },
+      defaultCorsPreflightOptions: {
+        allowOrigins: [props.webOrigin],
+        allowMethods: ['GET', 'POST', 'OPTIONS'],
+        allowHeaders: ['content-type', 'x-api-key'],
+        maxAge: Duration.hours(1),
+      },
+    });
+
+    const integration = new LambdaIntegration(this.function);
+    for (const route of API_ROUTES) {
+      this.restApi.root
+        .resourceForPath(route.resource)
+        .addMethod(route.method, integration, { apiKeyRequired: route.apiKeyRequired });
+    }
+    for (const [type, statusCode, code] of GATEWAY_ERRORS) {
+      this.restApi.addGatewayResponse(`Gateway${type.responseType}`, {
+        type,
+        ...(statusCode ? { statusCode } : {}),
+        responseHeaders: { 'Access-Control-Allow-Origin': `'${props.webOrigin}'` },
+        templates: {
+          'application/json': `{"error":{"code":"${code}","message":$context.error.messageString}}`,
+        },
+      });
+    }
+
+    const plan = this.restApi.addUsagePlan('UsagePlan', {
+      description: 'Per-key throttle and daily quota',
+      throttle: { rateLimit: props.rateLimit ?? 10, burstLimit: props.burstLimit ?? 20 },
+      quota: { limit: props.dailyQuota ?? 10_000, period: Period.DAY },
+      apiStages: [{ api: this.restApi, stage: this.restApi.deploymentStage }],
+    });
+    this.apiKey = this.restApi.addApiKey('DefaultApiKey', { description: 'Key for the web page and CLI' });
+    plan.addApiKey(this.apiKey);
+
+    new CfnOutput(this, 'ApiUrl', { value: this.restApi.url });
+    new CfnOutput(this, 'ApiKeyValueCommand', {
+      value: `aws apigateway get-api-key --include-value --api-key ${this.apiKey.keyId} --query value --output text`,
+    });
+  }
+}

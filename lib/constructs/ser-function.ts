@@ -1,0 +1,66 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import {
+  type BundlingOptions,
+  NodejsFunction,
+  type NodejsFunctionProps,
+  OutputFormat,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { PROJECT_ROOT } from '../paths.ts';
+
+export interface SerFunctionProps extends Omit<NodejsFunctionProps, 'runtime' | 'bundling'> {
+  readonly entry: string;
+  /** Merged over the defaults (ESM, minified, source maps, AWS SDK bundled). */
+  readonly bundling?: Partial<BundlingOptions>;
+  /** @default one month */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * A Lambda function from a TypeScript handler with the project's defaults: Node.js 22, x86_64 (the
+ * onnxruntime-node binaries we ship), ESM bundled locally by esbuild (no Docker), the AWS SDK bundled so
+ * the version is the one we tested, X-Ray tracing, and a log group with a retention.
+ */
+export class SerFunction extends NodejsFunction {
+  constructor(
+    scope: Construct,
+    id: string,
+    { bundling, logRetention, environment, ...props }: SerFunctionProps,
+  ) {
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      retention: logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    super(scope, id, {
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.X86_64,
+      tracing: Tracing.ACTIVE,
+      logGroup,
+      timeout: Duration.seconds(10),
+      memorySize: 512,
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+      ...props,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'ser-api',
+        POWERTOOLS_METRICS_NAMESPACE: 'SerApi',
+        ...environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        externalModules: [],
+        // CommonJS dependencies call require() inside the ESM bundle.
+        banner:
+          "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+        ...bundling,
+      },
+    });
+  }
+}

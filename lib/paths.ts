@@ -1,0 +1,20 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
+export const HANDLERS_DIR = `${PROJECT_ROOT}lambdas/handlers/`;
+export const WEB_DIR = `${PROJECT_ROOT}lambdas/web/`;
+export const DEFAULT_MODEL_DIR = `${PROJECT_ROOT}models/ser-lstm/`;
+
+/** The shipped model's version, reported by GET /health without loading the model. */
+export function readModelVersion(modelDir: string): string {
+  const metadataPath = `${modelDir.replace(/\/?$/, '/')}metadata.json`;
+  if (!existsSync(metadataPath)) {
+    throw new Error(
+      `No model package at ${modelDir} (metadata.json missing): train or fetch the model first`,
+    );
+  }
+  const { version } = JSON.parse(readFileSync(metadataPath, 'utf8')) as { version?: unknown };
+  if (typeof version !== 'string' || version.length === 0) throw new Error(`${metadataPath} has no version`);
+  return version;
+}

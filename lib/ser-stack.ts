@@ -1,0 +1,65 @@
+import { type Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { AudioStorage } from './constructs/audio-storage.ts';
+import { Inference } from './constructs/inference.ts';
+import { SerApi } from './constructs/ser-api.ts';
+import { WebSite } from './constructs/web-site.ts';
+import { DEFAULT_MODEL_DIR, readModelVersion } from './paths.ts';
+
+export interface SerStackProps extends StackProps {
+  /** @default the repository's models/ser-lstm */
+  readonly modelDir?: string;
+  /** @default 25 MB */
+  readonly maxUploadBytes?: number;
+  /** @default 7 */
+  readonly rawAudioRetentionDays?: number;
+  /** Days prediction records (DynamoDB TTL) and drop-folder results are kept. @default 30 */
+  readonly recordTtlDays?: number;
+  readonly inferenceMemorySize?: number;
+  readonly inferenceTimeout?: Duration;
+  readonly inferenceReservedConcurrency?: number;
+}
+
+/** The product: storage, the S3-triggered inference, the REST API and the web page. */
+export class SerStack extends Stack {
+  readonly storage: AudioStorage;
+  readonly inference: Inference;
+  readonly api: SerApi;
+  readonly web: WebSite;
+
+  constructor(scope: Construct, id: string, props: SerStackProps = {}) {
+    super(scope, id, props);
+    const modelDir = props.modelDir ?? DEFAULT_MODEL_DIR;
+    const maxUploadBytes = props.maxUploadBytes ?? 25 * 1024 * 1024;
+    const recordTtlDays = props.recordTtlDays ?? 30;
+
+    this.web = new WebSite(this, 'Web');
+    this.storage = new AudioStorage(this, 'Storage', {
+      corsAllowedOrigins: [this.web.origin],
+      rawAudioRetentionDays: props.rawAudioRetentionDays ?? 7,
+      resultRetentionDays: recordTtlDays,
+    });
+    const { bucket, table } = this.storage;
+    this.inference = new Inference(this, 'Inference', {
+      bucket,
+      table,
+      modelDir,
+      maxUploadBytes,
+      recordTtlDays,
+      ...(props.inferenceMemorySize ? { memorySize: props.inferenceMemorySize } : {}),
+      ...(props.inferenceTimeout ? { timeout: props.inferenceTimeout } : {}),
+      ...(props.inferenceReservedConcurrency
+        ? { reservedConcurrency: props.inferenceReservedConcurrency }
+        : {}),
+    });
+    this.api = new SerApi(this, 'Api', {
+      bucket,
+      table,
+      webOrigin: this.web.origin,
+      modelVersion: readModelVersion(modelDir),
+      maxUploadBytes,
+      recordTtlDays,
+    });
+    this.web.deploy({ apiUrl: this.api.restApi.url });
+  }
+}

@@ -1,0 +1,279 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_ROUTES } from '../lambdas/app/routes.ts';
+import { SerStack } from '../lib/ser-stack.ts';
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+// Control-plane tests: no bundling (the asset test covers the real asset), a model package that only
+// has to say its version.
+const modelDir = mkdtempSync(join(tmpdir(), 'ser-cdk-model-'));
+writeFileSync(join(modelDir, 'metadata.json'), JSON.stringify({ version: 'test-model-7' }));
+
+function synth(props: ConstructorParameters<typeof SerStack>[2] = {}, validate = true): Template {
+  // The built-in CloudFormation validation runs once, on the default stack; variants skip it (4 s each).
+  const app = new App({
+    context: { 'aws:cdk:bundling-stacks': [] },
+    builtinCloudFormationValidation: validate,
+  });
+  return Template.fromStack(new SerStack(app, 'SerApiTest', { modelDir, ...props }));
+}
+
+describe('SerStack', () => {
+  let template: Template;
+  let resources: Record<string, Resource>;
+
+  const logicalIdOf = (type: string, idPart: string): string => {
+    const ids = Object.keys(template.findResources(type)).filter((id) => id.includes(idPart));
+    expect(ids).toHaveLength(1);
+    return ids[0]!;
+  };
+  const statementsOfRoleFor = (functionIdPart: string): Statement[] => {
+    const fnId = logicalIdOf('AWS::Lambda::Function', functionIdPart);
+    const roleRef = (resources[fnId]!.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+    return Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleRef}"`))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+  };
+
+  beforeAll(() => {
+    template = synth();
+    resources = template.toJSON().Resources;
+  });
+
+  afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
+
+  it('notifies the inference function of objects created under uploads/ and incoming/ only', () => {
+    const inferenceId = logicalIdOf('AWS::Lambda::Function', 'InferenceProcessObject');
+    template.hasResourceProperties('Custom::S3BucketNotifications', {
+      NotificationConfiguration: {
+        LambdaFunctionConfigurations: [
+          {
+            Events: ['s3:ObjectCreated:*'],
+            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'uploads/' }] } },
+            LambdaFunctionArn: { 'Fn::GetAtt': [inferenceId, 'Arn'] },
+          },
+          {
+            Events: ['s3:ObjectCreated:*'],
+            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'incoming/' }] } },
+            LambdaFunctionArn: { 'Fn::GetAtt': [inferenceId, 'Arn'] },
+          },
+        ],
+      },
+    });
+    expect(JSON.stringify(template.findResources('Custom::S3BucketNotifications'))).not.toContain('results/');
+  });
+
+  it('blocks all public access, encrypts, and denies non-TLS requests on every bucket', () => {
+    const buckets = template.findResources('AWS::S3::Bucket');
+    expect(Object.keys(buckets)).toHaveLength(2);
+    for (const [id, bucket] of Object.entries(buckets)) {
+      expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(bucket.Properties.BucketEncryption).toBeDefined();
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: id },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Principal: { AWS: '*' },
+              Action: 's3:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ]),
+        },
+      });
+    }
+    // No statement grants anything to everyone.
+    for (const policy of Object.values(template.findResources('AWS::S3::BucketPolicy'))) {
+      for (const s of policy.Properties.PolicyDocument.Statement as (Statement & { Principal: unknown })[]) {
+        if (s.Effect === 'Allow') expect(JSON.stringify(s.Principal)).not.toMatch(/"\*"/);
+      }
+    }
+  });
+
+  it('allows cross-origin uploads only from the web page, and expires raw audio and results', () => {
+    const distributionId = logicalIdOf('AWS::CloudFront::Distribution', 'Distribution');
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      CorsConfiguration: {
+        CorsRules: [
+          {
+            AllowedMethods: ['PUT', 'POST'],
+            AllowedOrigins: [
+              { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }]] },
+            ],
+            AllowedHeaders: ['content-type'],
+          },
+        ].map((rule) => Match.objectLike(rule)),
+      },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: 'uploads/', ExpirationInDays: 7, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'incoming/', ExpirationInDays: 7, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'results/', ExpirationInDays: 30, Status: 'Enabled' }),
+        ]),
+      },
+    });
+    synth({ rawAudioRetentionDays: 2 }, false).hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ Prefix: 'uploads/', ExpirationInDays: 2 })]),
+      },
+    });
+  });
+
+  it('grants no wildcard actions, and each function only the prefixes and table calls it uses', () => {
+    const allStatements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Statement[],
+    );
+    for (const s of allStatements) {
+      for (const action of asArray(s.Action)) expect(action).not.toMatch(/^(\*|[a-z0-9-]+:\*)$/);
+    }
+
+    const bucketId = logicalIdOf('AWS::S3::Bucket', 'AudioBucket');
+    const tableId = logicalIdOf('AWS::DynamoDB::Table', 'Predictions');
+    const objects = (prefix: string) => ({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${prefix}*`]],
+    });
+    const onData = (statements: Statement[]) =>
+      statements.filter((s) => JSON.stringify(s.Resource).match(new RegExp(`${bucketId}|${tableId}`)));
+
+    const inference = onData(statementsOfRoleFor('InferenceProcessObject'));
+    expect(inference).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Action: 's3:GetObject',
+          Resource: [objects('uploads/'), objects('incoming/')],
+        }),
+        expect.objectContaining({ Action: 's3:PutObject', Resource: objects('results/') }),
+        expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] }),
+      ]),
+    );
+    expect(inference).toHaveLength(3);
+
+    const api = onData(statementsOfRoleFor('ApiHandler'));
+    expect(api).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Action: 's3:PutObject', Resource: objects('uploads/') }),
+        expect.objectContaining({ Action: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'] }),
+      ]),
+    );
+    expect(api).toHaveLength(2);
+  });
+
+  it('sends events that failed all retries to a dead-letter queue with an alarm', () => {
+    const inferenceId = logicalIdOf('AWS::Lambda::Function', 'InferenceProcessObject');
+    const queueId = logicalIdOf('AWS::SQS::Queue', 'DeadLetterQueue');
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: inferenceId },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+      Threshold: 1,
+    });
+  });
+
+  it('runs the inference on Node.js 22 with its memory, timeout and reserved concurrency', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('Speech emotion recognition'),
+      Runtime: 'nodejs22.x',
+      Architectures: ['x86_64'],
+      MemorySize: 1769,
+      Timeout: 120,
+      ReservedConcurrentExecutions: 10,
+      TracingConfig: { Mode: 'Active' },
+      Environment: {
+        Variables: Match.objectLike({ PROCESSING_LEASE_SEC: '180', MAX_UPLOAD_BYTES: '26214400' }),
+      },
+    });
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      expect(fn.Properties.Runtime).not.toMatch(/nodejs(1\d|20)\./);
+    }
+  });
+
+  it('requires an API key on every route except /health and /openapi.json', () => {
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
+      (m) => m.Properties.HttpMethod !== 'OPTIONS',
+    );
+    expect(methods).toHaveLength(API_ROUTES.length);
+    const resourcePaths = Object.fromEntries(
+      Object.entries(template.findResources('AWS::ApiGateway::Resource')).map(([id, r]) => [
+        id,
+        r.Properties.PathPart,
+      ]),
+    );
+    const byPath = Object.fromEntries(
+      methods.map((m) => [
+        `${m.Properties.HttpMethod} ${resourcePaths[m.Properties.ResourceId.Ref]}`,
+        m.Properties.ApiKeyRequired,
+      ]),
+    );
+    expect(byPath).toEqual({
+      'POST uploads': true,
+      'GET predictions': true,
+      'GET {id}': true,
+      'GET health': false,
+      'GET openapi.json': false,
+    });
+    // CORS preflights cannot carry a key: they must not need one.
+    for (const m of Object.values(template.findResources('AWS::ApiGateway::Method'))) {
+      if (m.Properties.HttpMethod === 'OPTIONS') expect(m.Properties.ApiKeyRequired).not.toBe(true);
+    }
+  });
+
+  it('limits each key with a usage plan and logs every request', () => {
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+      Throttle: { RateLimit: 10, BurstLimit: 20 },
+      Quota: { Limit: 10_000, Period: 'DAY' },
+      ApiStages: [Match.objectLike({ Stage: Match.anyValue() })],
+    });
+    template.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
+    template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'v1',
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+    });
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'INVALID_API_KEY',
+      StatusCode: '403',
+      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"error"') },
+    });
+  });
+
+  it('stores predictions on demand with PITR, TTL and a newest-first index', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      GlobalSecondaryIndexes: [
+        Match.objectLike({
+          IndexName: 'byCreatedAt',
+          KeySchema: [
+            { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+            { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+          ],
+        }),
+      ],
+    });
+  });
+
+  it('reports the model version on /health from the shipped package', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ MODEL_VERSION: 'test-model-7' }) },
+    });
+  });
+});
