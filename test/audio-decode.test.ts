@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import wavefile from 'wavefile';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { detectFormat } from '../lambdas/core/audio/detect.ts';
-import type { AudioFormat } from '../lambdas/core/audio/types.ts';
+import type { AudioFormat, DecodedAudio } from '../lambdas/core/audio/types.ts';
 import { AudioError } from '../lambdas/core/errors.ts';
 
 interface ManifestEntry {
@@ -233,4 +233,50 @@ describe('WAV and AIFF header variants', () => {
     expect(decoded.format).toBe('aiff');
     expect(Array.from(decoded.samples.subarray(0, 2))).toEqual([0.5, -1]);
   });
+});
+
+describe('decodeAudio on damaged copies of valid files', () => {
+  /** Deterministic xorshift so failures reproduce. */
+  const random = (seed: number) => () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+
+  it.each([
+    'generated/pcm16.wav',
+    'generated/6ch-16k.wav',
+    'generated/pcm16.aiff',
+    'generated/pcm16.flac',
+    'generated/mono-44k.mp3',
+    'generated/vorbis-16k.ogg',
+    'generated/opus-48k.opus',
+  ])(
+    '%s: truncated or with flipped bytes it decodes or fails with an AudioError, never anything else',
+    async (path) => {
+      // The WASM decoders report damaged frames on console.error as well as in their results.
+      const quiet = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+      const next = random(0x9e3779b9);
+      const original = load(path);
+      try {
+        for (let k = 0; k < 24; k++) {
+          let bytes = original.slice();
+          if (k % 3 === 0) bytes = bytes.slice(0, Math.floor(next() * bytes.length));
+          else {
+            const span = k % 3 === 1 ? Math.min(bytes.length, 200) : bytes.length; // header region or anywhere
+            for (let j = 0; j < 12; j++) bytes[Math.floor(next() * span)] = Math.floor(next() * 256);
+          }
+          const outcome = await decodeAudio(bytes).catch((e: unknown) => e);
+          if (outcome instanceof Error) {
+            expect(outcome).toBeInstanceOf(AudioError);
+          } else {
+            expect(outcome.samples.every((x) => x >= -1 && x <= 1)).toBe(true);
+          }
+        }
+      } finally {
+        quiet.mockRestore();
+      }
+    },
+  );
 });

@@ -91,6 +91,17 @@ export const decodeOgg = async (
   );
   if (result.errors.length > 0)
     throw new AudioError('CORRUPT_AUDIO', `${name} data is corrupt: ${result.errors[0]}`);
-  if (result.samples.length === 0) throw new AudioError('EMPTY_AUDIO', `${name} stream holds no audio`);
+  const decoded = result.samples.length;
+  const declared = last.granule > 0 ? last.granule - id.preSkip : 0;
+  // Pages that parse but whose packets do not decode (damaged headers or data) yield too few samples
+  // without any error from the decoder: compare with the last page's granule position. Tolerance: one
+  // long Vorbis block / a few Opus frames.
+  if (declared > 0 && decoded < declared - 4096) {
+    throw new AudioError(
+      'CORRUPT_AUDIO',
+      `${name} stream declares ${declared} samples but only ${decoded} could be decoded (damaged data?)`,
+    );
+  }
+  if (decoded === 0) throw new AudioError('EMPTY_AUDIO', `${name} stream holds no audio`);
   return { samples: result.samples, sampleRate: result.sampleRate || id.sampleRate, channels: id.channels };
 };
