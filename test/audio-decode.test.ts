@@ -267,11 +267,11 @@ describe('decodeAudio on damaged copies of valid files', () => {
             const span = k % 3 === 1 ? Math.min(bytes.length, 200) : bytes.length; // header region or anywhere
             for (let j = 0; j < 12; j++) bytes[Math.floor(next() * span)] = Math.floor(next() * 256);
           }
-          const outcome = await decodeAudio(bytes).catch((e: unknown) => e);
+          const outcome: DecodedAudio | unknown = await decodeAudio(bytes).catch((e: unknown) => e);
           if (outcome instanceof Error) {
             expect(outcome).toBeInstanceOf(AudioError);
           } else {
-            expect(outcome.samples.every((x) => x >= -1 && x <= 1)).toBe(true);
+            expect((outcome as DecodedAudio).samples.every((x) => x >= -1 && x <= 1)).toBe(true);
           }
         }
       } finally {
