@@ -89,6 +89,11 @@ describe('resample', () => {
     for (const value of out) expect(value).toBeCloseTo(0.3, 6);
   });
 
+  it('rounds fractional rates to whole hertz', () => {
+    const x = sine(0.1, 24414, 440);
+    expect(resample(x, 24414.2, 16000)).toEqual(resample(x, 24414, 16000));
+  });
+
   it('rejects impossible rates', () => {
     expect(() => resample(new Float32Array(4), 0, 16000)).toThrow(RangeError);
     expect(() => resample(new Float32Array(4), 16000, Number.NaN)).toThrow(RangeError);

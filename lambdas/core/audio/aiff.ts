@@ -60,7 +60,8 @@ export const decodeAiff = (bytes: Uint8Array, maxDurationSec: number): MonoPcm =
         channels: view.getInt16(body),
         frames: view.getUint32(body + 2),
         sampleSize: view.getInt16(body + 6),
-        sampleRate: readExtended80(view, body + 8),
+        // Rounded: rates are integral in practice, and the resampler works on integer rates.
+        sampleRate: Math.round(readExtended80(view, body + 8)),
         type: hasType ? fourCc(bytes, body + 18) : 'NONE',
       };
     } else if (id === 'SSND') {

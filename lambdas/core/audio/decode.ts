@@ -61,12 +61,11 @@ export const decodeAudio = async (bytes: Uint8Array, options: DecodeOptions = {}
     pcm = await decodeAs(format, bytes, maxDurationSec);
   } catch (error) {
     if (isSerError(error)) throw error;
-    if (error instanceof RangeError || error instanceof TypeError || error instanceof Error) {
-      throw new AudioError('CORRUPT_AUDIO', `The ${format} data could not be decoded: ${error.message}`, {
-        cause: error,
-      });
-    }
-    throw error;
+    // The decoders (and codec-parser) throw plain Errors on malformed streams; the input caused them.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new AudioError('CORRUPT_AUDIO', `The ${format} data could not be decoded: ${reason}`, {
+      cause: error,
+    });
   }
   const durationSec = pcm.samples.length / pcm.sampleRate;
   if (pcm.samples.length === 0) throw new AudioError('EMPTY_AUDIO', `The ${format} file holds no samples`);

@@ -94,13 +94,18 @@ export const resampledLength = (inputLength: number, fromRate: number, toRate: n
 
 /**
  * Resamples mono `samples` from `fromRate` to `toRate` (any ratio). Returns the input itself when the
- * rates are equal. Output sample j is the band-limited value at input position j·from/to.
+ * rates are equal. Output sample j is the band-limited value at input position j·from/to. Non-integer rates
+ * are rounded to whole hertz.
  */
 export const resample = (samples: Float32Array, fromRate: number, toRate: number): Float32Array => {
   if (!(fromRate > 0 && toRate > 0 && Number.isFinite(fromRate) && Number.isFinite(toRate))) {
     throw new RangeError(`Invalid sample rates ${fromRate} → ${toRate}`);
   }
   if (fromRate === toRate) return samples;
+  if (!Number.isInteger(fromRate) || !Number.isInteger(toRate)) {
+    // The exact position arithmetic below is integer; a fractional rate is rounded (error < 0.5 Hz).
+    return resample(samples, Math.round(fromRate), Math.round(toRate));
+  }
   const key = `${fromRate}:${toRate}`;
   let bank = banks.get(key);
   if (!bank) {
