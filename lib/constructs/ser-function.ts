@@ -55,6 +55,8 @@ export class SerFunction extends NodejsFunction {
         mainFields: ['module', 'main'],
         minify: true,
         sourceMap: true,
+        // Maps give stack traces file:line; the sources themselves would triple the asset.
+        sourcesContent: false,
         externalModules: [],
         // CommonJS dependencies call require() inside the ESM bundle.
         banner:
