@@ -35,7 +35,8 @@ export function stratifiedHoldout<T extends WithClip>(
   for (const key of [...groups.keys()].sort()) {
     const group = [...groups.get(key)!].sort((a, b) => (a.clip.path < b.clip.path ? -1 : 1));
     shuffle(group, rng);
-    const count = Math.round(group.length * fraction);
+    // At least one held out from any group that can spare one (tiny folders still get a test clip).
+    const count = group.length >= 2 && fraction > 0 ? Math.max(1, Math.round(group.length * fraction)) : 0;
     held.push(...group.slice(0, count));
     kept.push(...group.slice(count));
   }

@@ -353,8 +353,11 @@ export async function train(
         `${options.name} epoch ${epoch}: loss ${record.loss.toFixed(3)} acc ${record.accuracy.toFixed(3)} val acc ${record.valAccuracy.toFixed(3)} F1 ${record.valMacroF1.toFixed(3)} (${record.seconds.toFixed(1)} s)\n`,
       );
     }
+    // Without validation clips (a tiny folder) every epoch counts as the best: the last one is kept.
     const better =
-      record.valMacroF1 > best.score || (record.valMacroF1 === best.score && record.valLoss < best.loss);
+      split.validation.length === 0 ||
+      record.valMacroF1 > best.score ||
+      (record.valMacroF1 === best.score && record.valLoss < best.loss);
     if (better) {
       best = { score: record.valMacroF1, loss: record.valLoss, epoch, weights: learner.snapshot() };
       sinceImprovement = 0;

@@ -1,0 +1,93 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_FEATURE_CONFIG } from '../lambdas/core/features/config.ts';
+import { DEFAULT_AUGMENTATION } from '../training/augment.ts';
+import { evaluationWindows, padBatch } from '../training/batches.ts';
+import { scanDataset } from '../training/datasets.ts';
+import { type ClipFeatures, createFeaturePipeline } from '../training/features.ts';
+import { LstmModel } from '../training/lstm.ts';
+import { maxAbsDiff, predictWithOnnx } from '../training/onnx-eval.ts';
+import { exportLstmToOnnx } from '../training/onnx-export.ts';
+import { initTf, tf } from '../training/tf.ts';
+
+const FIXTURES = resolve(import.meta.dirname, 'fixtures', 'tess');
+const FRAMES = 149;
+const LABELS = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad'];
+
+/** tfjs probabilities of each clip's first window, batched the way the trainer batches. */
+function tfjsFirstWindow(model: LstmModel, items: ClipFeatures[]): Float32Array {
+  const rows = items.map((i) => evaluationWindows(i.original, FRAMES)[0]!);
+  const { data, time, frames } = padBatch(rows, 40, model.config.stack);
+  return model.predict(tf.tensor3d(data, [rows.length, time, 40]), frames).dataSync() as Float32Array;
+}
+
+describe('ONNX export of the LSTM matches tfjs on real clips', () => {
+  let cache: string;
+  let items: ClipFeatures[];
+
+  beforeAll(async () => {
+    await initTf();
+    cache = await mkdtemp(join(tmpdir(), 'ser-parity-'));
+    const scan = await scanDataset(FIXTURES);
+    const pipeline = await createFeaturePipeline({
+      config: DEFAULT_FEATURE_CONFIG,
+      augmentCopies: 0,
+      augmentation: DEFAULT_AUGMENTATION,
+      seed: 1,
+      cacheDir: cache,
+    });
+    items = (await pipeline.run(scan.clips)).items;
+  });
+
+  afterAll(async () => {
+    await rm(cache, { recursive: true, force: true });
+  });
+
+  it.each([1, 2, 3])('stack %i: onnxruntime probabilities equal tfjs within 1e-4', async (stack) => {
+    expect(items.length).toBeGreaterThanOrEqual(8);
+    const model = new LstmModel(
+      { dims: 40, stack, units: 24, hidden: 16, labels: 7, dropout: 0 },
+      11 + stack,
+    );
+    // Non-trivial biases so every gate matters (a gate-order mistake would show).
+    const weights = model.weights();
+    for (let i = 0; i < weights.bias.length; i++) weights.bias[i] = Math.sin(i * 1.7) * 0.8;
+    model.setWeights(weights);
+    const onnx = exportLstmToOnnx(model.weights(), { frames: FRAMES, labels: LABELS });
+    const expected = tfjsFirstWindow(model, items);
+    const actual = await predictWithOnnx(onnx, items, FRAMES, LABELS.length);
+    expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(1e-4);
+    model.dispose();
+  });
+
+  it('documents its contract: inputs features/lengths, output probabilities, dynamic batch', async () => {
+    const model = new LstmModel({ dims: 40, stack: 2, units: 8, hidden: 8, labels: 7, dropout: 0 }, 5);
+    const session = await ort.InferenceSession.create(
+      exportLstmToOnnx(model.weights(), { frames: FRAMES, labels: LABELS }),
+    );
+    expect(session.inputNames).toEqual(['features', 'lengths']);
+    expect(session.outputNames).toEqual(['probabilities']);
+    // A one-frame row and a full row in one batch: padding must not change the short row's result.
+    const features = new Float32Array(2 * FRAMES * 40);
+    for (let i = 0; i < 40; i++) features[i] = Math.cos(i);
+    for (let i = 0; i < FRAMES * 40; i++) features[FRAMES * 40 + i] = Math.sin(i * 0.01);
+    const output = await session.run({
+      features: new ort.Tensor('float32', features, [2, FRAMES, 40]),
+      lengths: new ort.Tensor('int32', Int32Array.from([1, FRAMES]), [2]),
+    });
+    const p = output.probabilities!;
+    expect(p.dims).toEqual([2, 7]);
+    const single = await session.run({
+      features: new ort.Tensor('float32', features.slice(0, FRAMES * 40), [1, FRAMES, 40]),
+      lengths: new ort.Tensor('int32', Int32Array.from([1]), [1]),
+    });
+    expect(
+      maxAbsDiff((p.data as Float32Array).slice(0, 7), single.probabilities!.data as Float32Array),
+    ).toBeLessThan(1e-6);
+    await session.release();
+    model.dispose();
+  });
+});

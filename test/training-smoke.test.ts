@@ -1,0 +1,93 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_FEATURE_CONFIG } from '../lambdas/core/features/config.ts';
+import { ModelMetadataSchema } from '../lambdas/core/model/metadata.ts';
+import { loadModelPackage } from '../lambdas/core/model/runtime.ts';
+import { DatasetError, scanDataset } from '../training/datasets.ts';
+import { createFeaturePipeline } from '../training/features.ts';
+import { DEFAULTS, onnxMetrics, type TrainPackageResult, trainPackage } from '../training/pipeline.ts';
+
+// The committed fixture clips only: CI has no /work/shared.
+const FIXTURES = resolve(import.meta.dirname, 'fixtures', 'tess');
+
+describe('training end to end on the fixture clips (load → train → export → parity)', () => {
+  let work: string;
+  let result: TrainPackageResult;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ser-train-smoke-'));
+    result = await trainPackage({
+      dataDir: FIXTURES,
+      corpora: ['tess'],
+      outDir: join(work, 'package'),
+      featureConfig: DEFAULT_FEATURE_CONFIG,
+      windowSec: 3,
+      seed: 7,
+      augmentCopies: 1,
+      augmentation: DEFAULTS.augmentation,
+      settings: { ...DEFAULTS.settings, units: 8, hidden: 8, epochs: 2, batchSize: 4 },
+      heldOutSpeakers: [],
+      experiments: [],
+      experimentEpochs: 1,
+      progress: false,
+      cacheDir: join(work, 'cache'),
+      version: 'smoke',
+      command: 'vitest',
+      log: () => {},
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('writes a package the inference core accepts (schema, sha256, ONNX contract)', async () => {
+    const dir = join(work, 'package');
+    const metadata = ModelMetadataSchema.parse(
+      JSON.parse(await readFile(join(dir, 'metadata.json'), 'utf8')),
+    );
+    expect(metadata.input).toEqual({ windowSec: 3, frames: 149, dims: 40 });
+    expect(metadata.labels).toEqual(['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad']);
+    expect(metadata.training.epochs).toMatchObject({ max: 2 });
+    const model = await loadModelPackage(dir);
+    await model.release();
+    for (const file of ['REPORT.md', 'splits.json', 'figures/examples.svg', 'figures/curves-loss.svg']) {
+      expect((await stat(join(dir, file))).size).toBeGreaterThan(0);
+    }
+  });
+
+  it('the exported ONNX matches tfjs and its metrics are what evaluation recomputes', async () => {
+    expect(result.parityMaxDiff).toBeLessThanOrEqual(1e-4);
+    const dir = join(work, 'package');
+    const onnx = await readFile(join(dir, 'model.onnx'));
+    const splits = JSON.parse(await readFile(join(dir, 'splits.json'), 'utf8')) as {
+      sets: Record<string, Array<{ sha1: string }>>;
+    };
+    const scan = await scanDataset(FIXTURES);
+    const pipeline = await createFeaturePipeline({
+      config: DEFAULT_FEATURE_CONFIG,
+      augmentCopies: 0,
+      augmentation: DEFAULTS.augmentation,
+      seed: 0,
+      cacheDir: join(work, 'cache'),
+    });
+    const { items } = await pipeline.run(scan.clips);
+    const wanted = splits.sets['tess-random']!.map((w) => items.find((i) => i.fileHash === w.sha1)!);
+    expect(wanted.length).toBeGreaterThan(0);
+    const metrics = await onnxMetrics(onnx, wanted, 149, result.metadata.labels);
+    const recorded = result.metadata.metrics['tess-random'] as { accuracy: number; macroF1: number };
+    expect({ accuracy: metrics.accuracy, macroF1: metrics.macroF1 }).toEqual({
+      accuracy: recorded.accuracy,
+      macroF1: recorded.macroF1,
+    });
+  });
+
+  it('refuses an empty or unrecognised folder with a clear error', async () => {
+    await expect(scanDataset(join(work, 'nope'))).rejects.toThrow(DatasetError);
+    await expect(scanDataset(resolve(import.meta.dirname, 'fixtures', 'generated'))).rejects.toThrow(
+      /no labelled clips.*TESS/,
+    );
+  });
+});
