@@ -75,6 +75,15 @@ describe('detectFormat', () => {
     expect(detectFormat(tagged)).toBe('flac');
   });
 
+  it('recognises a raw MPEG stream without an ID3 tag and decodes it the same', async () => {
+    const tagged = load('generated/mono-44k.mp3');
+    const tagSize = 10 + (((tagged[6]! * 128 + tagged[7]!) * 128 + tagged[8]!) * 128 + tagged[9]!);
+    const raw = tagged.slice(tagSize);
+    expect(raw[0]).toBe(0xff);
+    expect(detectFormat(raw)).toBe('mp3');
+    expect((await decodeAudio(raw)).samples).toEqual((await decodeAudio(tagged)).samples);
+  });
+
   it('does not claim Ogg streams of other codecs, text or tiny inputs', () => {
     const oggFlac = load('generated/vorbis-16k.ogg').slice(0, 64);
     oggFlac.set([0x7f, 0x46, 0x4c, 0x41, 0x43, 0x01, 0x00], 27 + oggFlac[26]!);
