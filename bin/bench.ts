@@ -16,7 +16,12 @@ import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { resample } from '../lambdas/core/audio/resample.ts';
 import { createFeatureExtractor } from '../lambdas/core/features/extract.ts';
 import { extractWithMeyda } from '../lambdas/core/features/meyda-reference.ts';
-import { createPredictor, type Stage, type StageTimings } from '../lambdas/core/predict.ts';
+import {
+  BUNDLED_MODEL_DIR,
+  createPredictor,
+  type Stage,
+  type StageTimings,
+} from '../lambdas/core/predict.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLIP_DIR = join(ROOT, 'test/fixtures/tess');
@@ -54,7 +59,7 @@ async function loadClips(): Promise<{ name: string; flac: Uint8Array; wav: Uint8
 }
 
 /** Spawns a fresh Node process running the esbuild bundle of a one-shot prediction (like a Lambda cold start). */
-async function measureColdStart(clipPath: string): Promise<{ ms: number; output: string }> {
+async function measureColdStart(clipPath: string, modelDir: string): Promise<{ ms: number; output: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'ser-cold-'));
   try {
     const entry = join(dir, 'entry.ts');
@@ -62,7 +67,7 @@ async function measureColdStart(clipPath: string): Promise<{ ms: number; output:
       entry,
       `import { readFileSync } from 'node:fs';
 import { createPredictor } from ${JSON.stringify(join(ROOT, 'lambdas/core/predict.ts'))};
-const predictor = await createPredictor({ modelDir: ${JSON.stringify(join(ROOT, 'models/ser-lstm'))} });
+const predictor = await createPredictor({ modelDir: ${JSON.stringify(modelDir)} });
 const result = await predictor.predict(readFileSync(process.argv[2]));
 process.stdout.write(result.emotion + '\\n');
 process.exit(0);
@@ -110,11 +115,12 @@ process.exit(0);
 const options = new Command()
   .option('--json', 'print one JSON object')
   .option('--rounds <n>', 'passes over the clip set', (v) => Number.parseInt(v, 10), 30)
+  .option('--model <dir>', 'model package folder', process.env.SER_MODEL_DIR ?? BUNDLED_MODEL_DIR)
   .parse()
-  .opts<{ json?: boolean; rounds: number }>();
+  .opts<{ json?: boolean; rounds: number; model: string }>();
 
 const clips = await loadClips();
-const predictor = await createPredictor();
+const predictor = await createPredictor({ modelDir: options.model });
 
 // Warm-up: JIT, WASM decoders, ONNX session.
 for (const clip of clips) {
@@ -158,7 +164,7 @@ const time = (fn: () => void, n: number) => {
 const meydaMs = time(() => extractWithMeyda(threeSec, featureConfig), 10);
 const fastMs = time(() => extractor.extract(threeSec), 100);
 
-const cold = await measureColdStart(join(CLIP_DIR, clips[0]!.name));
+const cold = await measureColdStart(join(CLIP_DIR, clips[0]!.name), options.model);
 const peakRssMb = round(process.resourceUsage().maxRSS / 1024, 1);
 await predictor.release();
 
