@@ -1,0 +1,357 @@
+// The SER web page: plain ES module, no build step. Talks to the API named in config.json ('' = same origin).
+const MAX_BYTES = 25 * 1024 * 1024;
+const EXTENSIONS = ['wav', 'mp3', 'ogg', 'oga', 'opus', 'flac'];
+const KEY_STORAGE = 'ser.apiKey';
+const POLL_LIMIT_MS = 180_000;
+const COLORS = {
+  angry: '#dc2626',
+  disgust: '#65a30d',
+  fear: '#7c3aed',
+  happy: '#f59e0b',
+  neutral: '#6b7280',
+  ps: '#0891b2',
+  pleasant_surprise: '#0891b2',
+  surprise: '#0891b2',
+  sad: '#2563eb',
+};
+
+const $ = (id) => document.getElementById(id);
+const config = await fetch('config.json')
+  .then((r) => (r.ok ? r.json() : {}))
+  .catch(() => ({}));
+const apiBase = (config.apiUrl ?? '').replace(/\/$/, '');
+$('openapi-link').href = `${apiBase}/openapi.json`;
+
+let selected; // { blob: Blob, name: string }
+
+// ---- API key (remembered in this browser) ----
+$('api-key').value = localStorage.getItem(KEY_STORAGE) ?? '';
+$('key-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  localStorage.setItem(KEY_STORAGE, $('api-key').value.trim());
+  $('key-status').textContent = 'Saved.';
+  refreshRecent();
+});
+const apiKey = () => $('api-key').value.trim();
+
+async function api(path, init = {}) {
+  const response = await fetch(`${apiBase}${path}`, {
+    ...init,
+    headers: { 'content-type': 'application/json', 'x-api-key': apiKey(), ...(init.headers ?? {}) },
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new Error(body.error?.message ?? `HTTP ${response.status}`);
+    error.code = body.error?.code ?? `HTTP_${response.status}`;
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+// ---- messages ----
+function showMessage(text) {
+  $('message').textContent = text;
+  $('message').hidden = !text;
+}
+const setStatus = (text) => {
+  $('status').textContent = text;
+};
+const explain = (error) =>
+  error.status === 403
+    ? 'The API key was refused: check the key above.'
+    : error.code === 'UNSUPPORTED_FORMAT'
+      ? `Rejected: ${error.message}`
+      : error.code === 'TOO_LARGE'
+        ? `Rejected: the file is too large (${error.message}).`
+        : `${error.code ?? 'Error'}: ${error.message}`;
+
+// ---- choosing audio ----
+function extensionOf(name) {
+  const dot = name.lastIndexOf('.');
+  return dot < 0 ? '' : name.slice(dot + 1).toLowerCase();
+}
+
+async function select(blob, name) {
+  showMessage('');
+  $('result').hidden = true;
+  if (!EXTENSIONS.includes(extensionOf(name))) {
+    showMessage(`"${name}" is not a supported file: use WAV, MP3, OGG or FLAC.`);
+    return;
+  }
+  if (blob.size === 0) return showMessage(`"${name}" is empty.`);
+  if (blob.size > MAX_BYTES) {
+    return showMessage(`"${name}" is ${(blob.size / 1048576).toFixed(1)} MB; the limit is 25 MB.`);
+  }
+  selected = { blob, name };
+  $('selected').hidden = false;
+  $('selected-name').textContent = name;
+  $('selected-size').textContent = `(${(blob.size / 1024).toFixed(0)} KB)`;
+  $('player').src = URL.createObjectURL(blob);
+  drawWaveform(blob);
+}
+
+$('file-input').addEventListener('change', () => {
+  const file = $('file-input').files?.[0];
+  if (file) select(file, file.name);
+});
+const zone = $('drop-zone');
+zone.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  zone.classList.add('dragging');
+});
+zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
+zone.addEventListener('drop', (event) => {
+  event.preventDefault();
+  zone.classList.remove('dragging');
+  const file = event.dataTransfer?.files?.[0];
+  if (file) select(file, file.name);
+});
+
+// ---- waveform ----
+async function drawWaveform(blob) {
+  const canvas = $('waveform');
+  const ctx = canvas.getContext('2d');
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  try {
+    const audio = await new AudioContext().decodeAudioData(await blob.arrayBuffer());
+    const samples = audio.getChannelData(0);
+    const step = Math.max(1, Math.floor(samples.length / canvas.width));
+    const mid = canvas.height / 2;
+    ctx.fillStyle = getComputedStyle(document.documentElement).getPropertyValue('--accent') || '#3559e0';
+    for (let x = 0; x < canvas.width; x++) {
+      let min = 1;
+      let max = -1;
+      for (let i = x * step; i < Math.min(samples.length, (x + 1) * step); i++) {
+        if (samples[i] < min) min = samples[i];
+        if (samples[i] > max) max = samples[i];
+      }
+      if (max < min) continue;
+      ctx.fillRect(x, mid - max * mid, 1, Math.max(1, (max - min) * mid));
+    }
+    canvas.dataset.durationSec = String(audio.duration);
+  } catch {
+    ctx.fillStyle = '#6b7280';
+    ctx.fillText('(this browser cannot draw this file; the server can still analyse it)', 10, 20);
+  }
+}
+
+// ---- recording (encoded to WAV here, so the server gets a format it decodes) ----
+let recorder;
+$('record').addEventListener('click', async () => {
+  if (recorder?.state === 'recording') {
+    recorder.stop();
+    return;
+  }
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    const chunks = [];
+    recorder = new MediaRecorder(stream);
+    recorder.ondataavailable = (event) => chunks.push(event.data);
+    recorder.onstop = async () => {
+      for (const track of stream.getTracks()) track.stop();
+      $('record').setAttribute('aria-pressed', 'false');
+      $('record').textContent = '● Record from microphone';
+      $('record-status').textContent = '';
+      const recorded = new Blob(chunks, { type: recorder.mimeType });
+      const audio = await new AudioContext().decodeAudioData(await recorded.arrayBuffer());
+      select(encodeWav(audio), `recording-${new Date().toISOString().replace(/[:.]/g, '-')}.wav`);
+    };
+    recorder.start();
+    $('record').setAttribute('aria-pressed', 'true');
+    $('record').textContent = '■ Stop recording';
+    $('record-status').textContent = 'Recording…';
+  } catch (error) {
+    showMessage(`Cannot record: ${error.message}`);
+  }
+});
+
+function encodeWav(audio) {
+  const samples = audio.getChannelData(0);
+  const buffer = new ArrayBuffer(44 + samples.length * 2);
+  const view = new DataView(buffer);
+  const text = (offset, s) => {
+    for (let i = 0; i < s.length; i++) view.setUint8(offset + i, s.charCodeAt(i));
+  };
+  text(0, 'RIFF');
+  view.setUint32(4, 36 + samples.length * 2, true);
+  text(8, 'WAVEfmt ');
+  view.setUint32(16, 16, true);
+  view.setUint16(20, 1, true);
+  view.setUint16(22, 1, true);
+  view.setUint32(24, audio.sampleRate, true);
+  view.setUint32(28, audio.sampleRate * 2, true);
+  view.setUint16(32, 2, true);
+  view.setUint16(34, 16, true);
+  text(36, 'data');
+  view.setUint32(40, samples.length * 2, true);
+  for (let i = 0; i < samples.length; i++) {
+    view.setInt16(44 + i * 2, Math.max(-1, Math.min(1, samples[i])) * 0x7fff, true);
+  }
+  return new Blob([buffer], { type: 'audio/wav' });
+}
+
+// ---- upload through the presigned URL, with progress ----
+function uploadTo(upload, blob, name) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(upload.method, upload.url);
+    xhr.upload.onprogress = (event) => {
+      if (!event.lengthComputable) return;
+      const percent = Math.round((event.loaded / event.total) * 100);
+      $('upload-progress').value = percent;
+      $('progress-text').textContent = `${percent}%`;
+    };
+    xhr.onload = () =>
+      xhr.status < 300 ? resolve() : reject(new Error(`storage refused the upload (HTTP ${xhr.status})`));
+    xhr.onerror = () => reject(new Error('the upload failed (network error)'));
+    if (upload.method === 'PUT') {
+      for (const [header, value] of Object.entries(upload.headers ?? {})) xhr.setRequestHeader(header, value);
+      xhr.send(blob);
+    } else {
+      const form = new FormData();
+      for (const [field, value] of Object.entries(upload.fields ?? {})) form.append(field, value);
+      form.append('file', blob, name);
+      xhr.send(form);
+    }
+  });
+}
+
+const CONTENT_TYPES = {
+  wav: 'audio/wav',
+  mp3: 'audio/mpeg',
+  ogg: 'audio/ogg',
+  oga: 'audio/ogg',
+  opus: 'audio/ogg',
+  flac: 'audio/flac',
+};
+
+$('analyse').addEventListener('click', async () => {
+  if (!selected) return;
+  if (!apiKey()) return showMessage('Enter the API key first.');
+  showMessage('');
+  $('result').hidden = true;
+  $('analyse').disabled = true;
+  try {
+    setStatus('Requesting an upload URL…');
+    const created = await api('/uploads', {
+      method: 'POST',
+      body: JSON.stringify({
+        fileName: selected.name,
+        contentType: CONTENT_TYPES[extensionOf(selected.name)],
+        sizeBytes: selected.blob.size,
+      }),
+    });
+    $('progress-box').hidden = false;
+    $('upload-progress').value = 0;
+    setStatus('Uploading…');
+    await uploadTo(created.upload, selected.blob, selected.name);
+    setStatus('Uploaded. Analysing…');
+    const prediction = await poll(created.predictionUrl);
+    if (prediction.status === 'FAILED') {
+      showMessage(`The file could not be analysed: ${prediction.error?.code} — ${prediction.error?.message}`);
+      setStatus('');
+    } else {
+      render(prediction);
+      setStatus('Done.');
+    }
+  } catch (error) {
+    showMessage(explain(error));
+    setStatus('');
+  } finally {
+    $('analyse').disabled = false;
+    refreshRecent();
+  }
+});
+
+async function poll(path) {
+  const started = Date.now();
+  let delay = 300;
+  while (Date.now() - started < POLL_LIMIT_MS) {
+    const prediction = await api(path);
+    if (prediction.status === 'SUCCEEDED' || prediction.status === 'FAILED') return prediction;
+    setStatus(`Analysing… (${prediction.status.toLowerCase()})`);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 1.5, 2000);
+  }
+  throw new Error('no result after 3 minutes; look for it in the recent predictions list later');
+}
+
+// ---- result ----
+const label = (emotion) => (emotion === 'ps' ? 'pleasant surprise' : emotion.replaceAll('_', ' '));
+
+function render(prediction) {
+  $('result').hidden = false;
+  $('result-emotion').textContent = label(prediction.emotion);
+  $('result-emotion').style.color = COLORS[prediction.emotion] ?? '';
+  $('result-confidence').textContent = `${Math.round(prediction.confidence * 100)}% confident`;
+  const chart = $('chart');
+  chart.replaceChildren();
+  const entries = Object.entries(prediction.probabilities ?? {}).sort((a, b) => b[1] - a[1]);
+  for (const [emotion, p] of entries) {
+    const item = document.createElement('li');
+    const name = document.createElement('span');
+    name.textContent = label(emotion);
+    const bar = document.createElement('div');
+    bar.className = emotion === prediction.emotion ? 'bar top' : 'bar';
+    bar.style.width = `${(p * 100).toFixed(1)}%`;
+    bar.setAttribute('aria-hidden', 'true');
+    const value = document.createElement('span');
+    value.textContent = `${(p * 100).toFixed(1)}%`;
+    item.append(name, bar, value);
+    chart.append(item);
+  }
+  const segments = prediction.segments ?? [];
+  $('timeline-box').hidden = segments.length < 2;
+  const timeline = $('timeline');
+  timeline.replaceChildren();
+  const total = segments.at(-1)?.endSec - (segments[0]?.startSec ?? 0) || 1;
+  for (const s of segments) {
+    const block = document.createElement('li');
+    block.style.flex = String((s.endSec - s.startSec) / total);
+    block.style.background = COLORS[s.emotion] ?? '#6b7280';
+    block.textContent = label(s.emotion);
+    block.title = `${s.startSec.toFixed(1)}–${s.endSec.toFixed(1)} s: ${label(s.emotion)} (${Math.round(s.confidence * 100)}%)`;
+    block.setAttribute('aria-label', block.title);
+    timeline.append(block);
+  }
+  $('result-meta').textContent =
+    `${prediction.fileName} · ${prediction.durationSec?.toFixed(2) ?? '?'} s · model ${prediction.modelVersion ?? '?'}`;
+}
+
+// ---- recent predictions ----
+async function refreshRecent() {
+  if (!apiKey()) return;
+  try {
+    const { items } = await api('/predictions?limit=10');
+    const rows = items.map((p) => {
+      const row = document.createElement('tr');
+      row.tabIndex = 0;
+      for (const text of [
+        new Date(p.createdAt).toLocaleString(),
+        p.fileName,
+        p.source,
+        p.status,
+        p.emotion ? `${label(p.emotion)} (${Math.round(p.confidence * 100)}%)` : (p.error?.code ?? ''),
+      ]) {
+        const cell = document.createElement('td');
+        cell.textContent = text;
+        row.append(cell);
+      }
+      const open = () =>
+        p.status === 'SUCCEEDED'
+          ? render(p)
+          : showMessage(
+              p.error ? `${p.fileName}: ${p.error.code} — ${p.error.message}` : `${p.fileName}: ${p.status}`,
+            );
+      row.addEventListener('click', open);
+      row.addEventListener('keydown', (event) => event.key === 'Enter' && open());
+      return row;
+    });
+    $('recent').replaceChildren(...rows);
+  } catch (error) {
+    showMessage(explain(error));
+  }
+}
+$('refresh').addEventListener('click', refreshRecent);
+refreshRecent();
