@@ -147,9 +147,33 @@ addLossless(gen('6ch-16k.wav'), 'wav', {
   note: '6 channels with gains 1, .8, .6, .4, .2, 0 (mono mix = 0.5 × clip)',
 });
 // AIFF: big-endian PCM (sox), AIFF-C 'sowt' little-endian (ffmpeg).
-sox([reference16, gen('pcm16.aiff')]);
+// ffmpeg with bitexact: sox stamps the time into an AIFF comment chunk, so its output changes every run.
+const ffmpeg = (args: string[]): string => run('ffmpeg', ['-v', 'error', '-y', ...args]);
+ffmpeg([
+  '-i',
+  reference16,
+  '-fflags',
+  '+bitexact',
+  '-map_metadata',
+  '-1',
+  '-c:a',
+  'pcm_s16be',
+  gen('pcm16.aiff'),
+]);
 addLossless(gen('pcm16.aiff'), 'aiff', { reference: rel(reference16) });
-run('ffmpeg', ['-v', 'error', '-y', '-i', reference16, '-c:a', 'pcm_s16le', '-f', 'aiff', gen('sowt.aifc')]);
+ffmpeg([
+  '-i',
+  reference16,
+  '-fflags',
+  '+bitexact',
+  '-map_metadata',
+  '-1',
+  '-c:a',
+  'pcm_s16le',
+  '-f',
+  'aiff',
+  gen('sowt.aifc'),
+]);
 addLossless(gen('sowt.aifc'), 'aiff', {
   reference: rel(reference16),
   note: "AIFF-C 'sowt' (little-endian PCM)",
@@ -198,11 +222,11 @@ lossy(
 );
 const input16k = join(work, 'in-16k.wav');
 sox([reference16, '-b', '16', input16k, 'rate', '16000']);
-run('oggenc', ['--quiet', '-q', '3', '-o', gen('vorbis-16k.ogg'), input16k]);
+run('oggenc', ['--quiet', '--serial', '1', '-q', '3', '-o', gen('vorbis-16k.ogg'), input16k]);
 lossy(gen('vorbis-16k.ogg'), 'ogg-vorbis', 16000, probe(input16k).frames, 'Vorbis q3, 16 kHz mono');
 const input48k = join(work, 'in-48k.wav');
 sox([reference16, '-b', '16', input48k, 'rate', '48000']);
-run('opusenc', ['--quiet', '--bitrate', '32', input48k, gen('opus-48k.opus')]);
+run('opusenc', ['--quiet', '--serial', '1', '--bitrate', '32', input48k, gen('opus-48k.opus')]);
 lossy(
   gen('opus-48k.opus'),
   'ogg-opus',
