@@ -1,7 +1,7 @@
 import { AudioError } from '../errors.ts';
 import { checkDuration, checkStreamParameters } from './limits.ts';
 import { type PcmEncoding, pcmToMono } from './pcm.ts';
-import type { MonoPcm } from './wav.ts';
+import type { MonoPcm } from './types.ts';
 
 const fourCc = (bytes: Uint8Array, offset: number): string =>
   String.fromCharCode(bytes[offset]!, bytes[offset + 1]!, bytes[offset + 2]!, bytes[offset + 3]!);

@@ -9,8 +9,9 @@ import {
   DEFAULT_MAX_DURATION_SEC,
   type DecodedAudio,
   type DecodeOptions,
+  type MonoPcm,
 } from './types.ts';
-import { decodeWav, type MonoPcm } from './wav.ts';
+import { decodeWav } from './wav.ts';
 
 export type { AudioFormat, DecodedAudio, DecodeOptions } from './types.ts';
 

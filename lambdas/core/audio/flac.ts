@@ -3,7 +3,7 @@ import { AudioError } from '../errors.ts';
 import { id3v2Size } from './detect.ts';
 import { checkDuration, checkStreamParameters } from './limits.ts';
 import { decodeChunked, SharedDecoder } from './stream.ts';
-import type { MonoPcm } from './wav.ts';
+import type { MonoPcm } from './types.ts';
 
 interface StreamInfo {
   sampleRate: number;

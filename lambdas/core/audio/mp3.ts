@@ -3,7 +3,7 @@ import { AudioError } from '../errors.ts';
 import { findMpegSync, id3v2Size, isMpegFrameHeader } from './detect.ts';
 import { checkDuration, checkStreamParameters } from './limits.ts';
 import { decodeChunked, SharedDecoder } from './stream.ts';
-import type { MonoPcm } from './wav.ts';
+import type { MonoPcm } from './types.ts';
 
 const SAMPLE_RATES = [
   [11025, 12000, 8000], // MPEG 2.5

@@ -3,7 +3,7 @@ import { OggOpusDecoder } from 'ogg-opus-decoder';
 import { AudioError } from '../errors.ts';
 import { checkDuration, checkStreamParameters } from './limits.ts';
 import { decodeChunked, SharedDecoder } from './stream.ts';
-import type { MonoPcm } from './wav.ts';
+import type { MonoPcm } from './types.ts';
 
 const OPUS_RATE = 48_000;
 

@@ -11,6 +11,14 @@ export interface DecodedAudio {
   durationSec: number;
 }
 
+/** What each container decoder returns: mono samples at the source rate, before the common checks. */
+export interface MonoPcm {
+  samples: Float32Array;
+  sampleRate: number;
+  /** Channel count of the source, before the mix to mono. */
+  channels: number;
+}
+
 export interface DecodeOptions {
   /** Longest audio accepted, in seconds (default 600). Checked against the header before decoding. */
   maxDurationSec?: number;

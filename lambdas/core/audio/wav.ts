@@ -1,12 +1,7 @@
 import { AudioError } from '../errors.ts';
 import { checkDuration, checkStreamParameters } from './limits.ts';
 import { type PcmLayout, pcmToMono } from './pcm.ts';
-
-export interface MonoPcm {
-  samples: Float32Array;
-  sampleRate: number;
-  channels: number;
-}
+import type { MonoPcm } from './types.ts';
 
 const WAVE_FORMAT_PCM = 0x0001;
 const WAVE_FORMAT_IEEE_FLOAT = 0x0003;
