@@ -26,13 +26,13 @@ export const checkDuration = (
   frames: number,
   sampleRate: number,
   maxDurationSec: number,
-  what = 'declares',
+  detail = '',
 ): void => {
   const seconds = frames / sampleRate;
   if (seconds > maxDurationSec) {
     throw new AudioError(
       'TOO_LONG',
-      `${container} ${what} ${seconds.toFixed(1)} s of audio; the limit is ${maxDurationSec} s`,
+      `${container} declares ${seconds.toFixed(1)} s of audio${detail}; the limit is ${maxDurationSec} s`,
     );
   }
 };

@@ -126,7 +126,13 @@ export const decodeWav = (bytes: Uint8Array, maxDurationSec: number): MonoPcm =>
   const unknownLength = dataSize === UNKNOWN_SIZE;
   const declaredBytes = unknownLength ? available : dataSize;
   // Declared length first: a tiny file claiming an hour is refused as TOO_LONG without reading further.
-  checkDuration('WAV header', Math.floor(declaredBytes / frameBytes), fmt.sampleRate, maxDurationSec);
+  checkDuration(
+    'WAV header',
+    Math.floor(declaredBytes / frameBytes),
+    fmt.sampleRate,
+    maxDurationSec,
+    declaredBytes > available ? ` (${declaredBytes} bytes, but the file holds ${available})` : '',
+  );
   if (declaredBytes > available) {
     throw new AudioError(
       'CORRUPT_AUDIO',
