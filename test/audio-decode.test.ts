@@ -84,6 +84,17 @@ describe('detectFormat', () => {
     expect((await decodeAudio(raw)).samples).toEqual((await decodeAudio(tagged)).samples);
   });
 
+  it.each([
+    ['AAC ADTS', [0xff, 0xf1, 0x50, 0x80, 0x02, 0x1f, 0xfc]],
+    ['MP4/M4A', [0, 0, 0, 0x20, 0x66, 0x74, 0x79, 0x70, 0x4d, 0x34, 0x41, 0x20]],
+    ['WebM (browser MediaRecorder)', [0x1a, 0x45, 0xdf, 0xa3, 0x9f, 0x42, 0x86, 0x81, 0x01]],
+  ])('leaves %s to UNSUPPORTED_FORMAT', async (_name, bytes) => {
+    const input = new Uint8Array(64);
+    input.set(bytes);
+    expect(detectFormat(input)).toBeUndefined();
+    await expect(decodeAudio(input)).rejects.toMatchObject({ code: 'UNSUPPORTED_FORMAT' });
+  });
+
   it('does not claim Ogg streams of other codecs, text or tiny inputs', () => {
     const oggFlac = load('generated/vorbis-16k.ogg').slice(0, 64);
     oggFlac.set([0x7f, 0x46, 0x4c, 0x41, 0x43, 0x01, 0x00], 27 + oggFlac[26]!);
