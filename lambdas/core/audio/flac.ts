@@ -56,8 +56,9 @@ export const decodeFlac = async (bytes: Uint8Array, maxDurationSec: number): Pro
       maxDurationSec,
       decode: (chunk) => decoder.decode(chunk),
       flush: () => decoder.flush(),
-      // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
-      chunkBytes: 4096,
+      // Small: a frame of constant samples is ~12 bytes (mono) for up to 65535 samples per channel, so
+      // 1 KiB can expand to ~22 MB (mono) / ~80 MB (8 channels) before the limit check; speed is unchanged.
+      chunkBytes: 1024,
       scale: (full - 1) / full,
     }),
   );
