@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { startLocalStack } from './local/stack.ts';
+
+/** `npm start`: the whole product on this machine. Every default can be overridden by environment. */
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  S3_PORT: z.coerce.number().int().min(0).max(65_535).default(4569),
+  DYNAMODB_PORT: z.coerce.number().int().min(0).max(65_535).default(4567),
+  BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name')
+    .default('ser-audio'),
+  SER_API_KEY: z.string().min(8).default('local-dev-key'),
+  SER_DATA_DIR: z.string().min(1).default('.ser-local'),
+  HOST: z.string().default('127.0.0.1'),
+});
+
+const parsed = EnvSchema.safeParse(process.env);
+if (!parsed.success) {
+  console.error(`Invalid settings:\n${z.prettifyError(parsed.error)}`);
+  process.exit(2);
+}
+const env = parsed.data;
+const time = () => new Date().toISOString().slice(11, 19);
+
+const stack = await startLocalStack({
+  host: env.HOST,
+  port: env.PORT,
+  s3Port: env.S3_PORT,
+  dynamoDbPort: env.DYNAMODB_PORT,
+  bucket: env.BUCKET,
+  apiKey: env.SER_API_KEY,
+  dataDir: env.SER_DATA_DIR,
+  log: (line) => console.log(`${time()} ${line}`),
+});
+
+console.log(
+  [
+    `SER local stack — model ${stack.modelVersion}, data in ${stack.dataDir}`,
+    `API:      ${stack.apiUrl}  (OpenAPI at ${stack.apiUrl}/openapi.json)`,
+    `Web page: ${stack.webUrl}`,
+    `S3:       ${stack.s3Endpoint}  bucket ${stack.bucket}  (access key S3RVER, secret S3RVER)`,
+    `API key:  ${stack.apiKey}  (header x-api-key)`,
+    `DynamoDB: ${stack.dynamoDbEndpoint}`,
+    `Drop folder: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} s3 cp clip.wav s3://${stack.bucket}/incoming/clip.wav`,
+    'Ctrl-C stops everything.',
+  ].join('\n'),
+);
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${time()} ${signal}: stopping…`);
+  await stack.close();
+  console.log(`${time()} stopped`);
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));

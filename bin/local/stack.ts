@@ -1,0 +1,239 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdir } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { DEFAULT_MODEL_DIR, readModelVersion, WEB_DIR } from '../../lib/paths.ts';
+import { toProxyEvent } from './api-gateway-event.ts';
+import { lambdaContext } from './lambda-context.ts';
+import {
+  ensurePredictionsTable,
+  LOCAL_REGION,
+  LOCAL_S3_CREDENTIALS,
+  type S3rverEvent,
+  startLocalDynamoDb,
+  startLocalS3,
+} from './local-aws.ts';
+import { createEventQueue, toNotification } from './s3-event-bridge.ts';
+import { readStaticFile } from './static-files.ts';
+
+export interface LocalStackOptions {
+  host: string;
+  port: number;
+  s3Port: number;
+  dynamoDbPort: number;
+  bucket: string;
+  apiKey: string;
+  dataDir: string;
+  tableName?: string;
+  log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  webUrl: string;
+  s3Endpoint: string;
+  dynamoDbEndpoint: string;
+  bucket: string;
+  apiKey: string;
+  dataDir: string;
+  modelVersion: string;
+  /** Resolves when every S3 event so far has been processed. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+type ProcessHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** Compares keys in constant time (over fixed-length digests, so the length leaks nothing either). */
+const apiKeyMatches = (given: string | undefined, expected: string): boolean =>
+  given !== undefined && timingSafeEqual(digest(given), digest(expected));
+
+function sendJson(res: ServerResponse, statusCode: number, body: unknown): void {
+  res.writeHead(statusCode, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new Error('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return chunks.length > 0 ? Buffer.concat(chunks).toString('utf8') : undefined;
+}
+
+/**
+ * The whole product on this machine: dynalite (on disk) and s3rver (on disk, SigV4-checked) under the
+ * data folder, the same Lambda handlers as in AWS fed with the same event shapes, an API Gateway-like
+ * adapter that enforces x-api-key, and the web page. The handlers read their configuration from the
+ * environment at import, exactly as in Lambda, so the environment is set before they are imported.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const tableName = options.tableName ?? 'predictions';
+  const dataDir = resolve(options.dataDir);
+  await mkdir(join(dataDir, 's3'), { recursive: true });
+  await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
+
+  // The API server listens first (answering 503 until ready) so that its origin is known for S3's CORS.
+  let apiHandler: ApiHandler | undefined;
+  const server = createServer((req, res) => {
+    handleHttp(req, res).catch((error) => {
+      log(`API adapter error: ${error instanceof Error ? error.message : String(error)}`);
+      if (!res.headersSent)
+        sendJson(res, 500, { error: { code: 'INTERNAL_ERROR', message: 'Internal server error' } });
+      else res.destroy();
+    });
+  });
+  server.listen(options.port, options.host);
+  await once(server, 'listening');
+  const apiUrl = `http://${options.host}:${(server.address() as AddressInfo).port}`;
+
+  const dynamo = await startLocalDynamoDb({
+    directory: join(dataDir, 'dynamodb'),
+    host: options.host,
+    port: options.dynamoDbPort,
+  });
+  await ensurePredictionsTable(dynamo.endpoint, tableName);
+  const s3 = await startLocalS3({
+    directory: join(dataDir, 's3'),
+    bucket: options.bucket,
+    host: options.host,
+    port: options.s3Port,
+    corsOrigins: [apiUrl, apiUrl.replace('127.0.0.1', 'localhost')],
+  });
+
+  const modelVersion = readModelVersion(process.env.SER_MODEL_DIR ?? DEFAULT_MODEL_DIR);
+  Object.assign(process.env, {
+    BUCKET_NAME: options.bucket,
+    TABLE_NAME: tableName,
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+    S3_ENDPOINT: s3.endpoint,
+    DYNAMODB_ENDPOINT: dynamo.endpoint,
+    MODEL_VERSION: modelVersion,
+    CORS_ALLOW_ORIGIN: apiUrl,
+    // The stack prints its own one-line logs; the handlers' JSON logs and EMF metrics stay quiet.
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_TRACE_ENABLED: 'false',
+  });
+  const processHandler: ProcessHandler = (await import('../../lambdas/handlers/process-object.ts')).handler;
+  apiHandler = (await import('../../lambdas/handlers/api.ts')).handler;
+
+  const queue = createEventQueue((event) => processHandler(event, lambdaContext('process-object')), {
+    onDelivered: (_event, outcomes) => {
+      for (const o of outcomes as {
+        outcome: string;
+        id?: string;
+        prediction?: Record<string, unknown>;
+        reason?: string;
+      }[]) {
+        const p = o.prediction;
+        const detail = p
+          ? p.status === 'SUCCEEDED'
+            ? `${p.emotion} (${Number(p.confidence).toFixed(2)})`
+            : `${(p.error as { code: string }).code}`
+          : (o.reason ?? '');
+        log(
+          `processed ${p?.fileName ?? ''} → ${o.outcome.toUpperCase()} ${detail} [${o.id ?? ''}]`.replace(
+            /\s+/g,
+            ' ',
+          ),
+        );
+      }
+    },
+    onFailed: (_event, error, attempt) =>
+      log(
+        `processing failed (attempt ${attempt}/3): ${error instanceof Error ? error.message : String(error)}`,
+      ),
+  });
+  s3.server.on('event', (event: S3rverEvent) => {
+    const notification = toNotification(event);
+    if (notification) queue.push(notification);
+  });
+
+  async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', apiUrl);
+    res.on('finish', () =>
+      log(
+        `${method} ${url.pathname}${url.search} ${res.statusCode} ${(performance.now() - started).toFixed(0)} ms`,
+      ),
+    );
+
+    if (
+      method === 'GET' &&
+      !url.pathname.startsWith('/predictions') &&
+      url.pathname !== '/health' &&
+      url.pathname !== '/openapi.json'
+    ) {
+      if (url.pathname === '/config.json') return sendJson(res, 200, { apiUrl: '' });
+      const file = await readStaticFile(WEB_DIR, url.pathname);
+      if (file) {
+        res.writeHead(200, { 'Content-Type': file.type, 'Cache-Control': 'no-cache' });
+        res.end(file.body);
+        return;
+      }
+    }
+    if (!apiHandler)
+      return sendJson(res, 503, { error: { code: 'STARTING', message: 'The stack is starting' } });
+
+    const built = toProxyEvent({
+      method,
+      url: req.url ?? '/',
+      headers: req.headers,
+      body: method === 'GET' || method === 'HEAD' ? undefined : await readBody(req),
+      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+    });
+    if (!built.ok)
+      return sendJson(res, built.statusCode, { error: { code: built.code, message: built.message } });
+    const route = built.event.resource;
+    const needsKey = route !== '/health' && route !== '/openapi.json';
+    if (needsKey && !apiKeyMatches(built.event.headers['x-api-key'], options.apiKey)) {
+      // API Gateway answers 403 for a missing or wrong key (as our gateway responses shape it).
+      return sendJson(res, 403, {
+        error: { code: 'FORBIDDEN', message: 'Forbidden: missing or invalid x-api-key' },
+      });
+    }
+    const result = await apiHandler(built.event, lambdaContext('api'));
+    res.writeHead(result.statusCode, result.headers as Record<string, string>);
+    res.end(result.body);
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    apiUrl,
+    webUrl: `${apiUrl}/`,
+    s3Endpoint: s3.endpoint,
+    dynamoDbEndpoint: dynamo.endpoint,
+    bucket: options.bucket,
+    apiKey: options.apiKey,
+    dataDir,
+    modelVersion,
+    idle: () => queue.idle(),
+    close() {
+      closing ??= (async () => {
+        const closed = once(server, 'close');
+        server.close();
+        server.closeAllConnections();
+        await closed;
+        await s3.close();
+        await queue.idle();
+        await dynamo.close();
+      })();
+      return closing;
+    },
+  };
+}
