@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import wavefile from 'wavefile';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { detectFormat } from '../lambdas/core/audio/detect.ts';
+import { readStreamInfo } from '../lambdas/core/audio/flac.ts';
 import type { AudioFormat, DecodedAudio } from '../lambdas/core/audio/types.ts';
 import { AudioError } from '../lambdas/core/errors.ts';
 
@@ -141,6 +142,15 @@ describe('decodeAudio on valid fixtures', () => {
           ? 512 / 32768 + 1e-6
           : 1e-6;
       expect(maxAbsDiff(decoded.samples, reference)).toBeLessThanOrEqual(tolerance);
+    },
+  );
+
+  it.each(valid.filter((e) => e.format === 'flac'))(
+    '$path decodes to exactly the STREAMINFO sample count (no silently dropped last frame)',
+    async (entry) => {
+      const bytes = load(entry.path);
+      const decoded = await decodeAudio(bytes);
+      expect(decoded.samples.length).toBe(readStreamInfo(bytes).totalSamples);
     },
   );
 
