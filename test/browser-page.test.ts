@@ -1,0 +1,104 @@
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BrowserContext, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tessClip } from './helpers/fixtures.ts';
+import { type LocalStackProcess, spawnLocalStack } from './helpers/local-stack-process.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const OUTPUT_DIR = join(ROOT, 'test-output');
+
+describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the local stack', () => {
+  let dataDir: string;
+  let profileDir: string;
+  let stack: LocalStackProcess;
+  let browser: BrowserContext;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'ser-browser-'));
+    profileDir = await mkdtemp(join(tmpdir(), 'ser-chromium-profile-'));
+    [stack, browser] = await Promise.all([
+      spawnLocalStack(dataDir),
+      // Debian's Chromium, never a downloaded browser; a fresh profile and no background traffic.
+      chromium.launchPersistentContext(profileDir, {
+        executablePath: CHROMIUM,
+        headless: true,
+        viewport: { width: 1000, height: 1400 },
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      }),
+    ]);
+    await mkdir(OUTPUT_DIR, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+    await rm(profileDir, { recursive: true, force: true });
+  });
+
+  it('takes the key, uploads a clip and shows the emotion with its chart', async () => {
+    // Prepare
+    const clip = tessClip('angry');
+    const page = await browser.newPage();
+    await page.goto(stack.webUrl);
+
+    // Act
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('#file-input').setInputFiles(clip.path);
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await page.locator('#result').waitFor({ state: 'visible' });
+
+    // Assess
+    expect(await page.getByTestId('emotion').textContent()).toBe('angry');
+    expect(await page.locator('#chart li').count()).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('#upload-progress').getAttribute('value')).toBe('100');
+    expect(await page.locator('#recent tr').first().textContent()).toContain(clip.fileName);
+    expect(await page.evaluate('localStorage.getItem("ser.apiKey")')).toBe(stack.apiKey);
+    const screenshot = join(OUTPUT_DIR, 'browser-result.png');
+    await page.screenshot({ path: screenshot, fullPage: true });
+    // The README's screenshot is refreshed on request, so a test run never dirties the tree.
+    const readmeShot = join(ROOT, 'docs', 'screenshot.png');
+    if (process.env.SER_UPDATE_SCREENSHOT === '1' || !existsSync(readmeShot))
+      await copyFile(screenshot, readmeShot);
+    await page.close();
+  });
+
+  it('explains a rejected file and a refused key', async () => {
+    const page = await browser.newPage();
+    await page.goto(stack.webUrl);
+
+    await page
+      .locator('#file-input')
+      .setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hi') });
+    const rejected = await page.getByRole('alert').textContent();
+    await page.getByLabel('x-api-key').fill('not-the-key');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('alert').filter({ hasText: 'refused' }).waitFor();
+
+    expect(rejected).toContain('not a supported file');
+    await page.screenshot({ path: join(OUTPUT_DIR, 'browser-rejected.png') });
+    await page.close();
+  });
+});
+
+it.runIf(!existsSync(CHROMIUM))(
+  'needs /usr/bin/chromium for the browser test (apt-get install chromium)',
+  () => {
+    console.warn('Browser test not run: /usr/bin/chromium is absent (.ci/run installs chromium).');
+  },
+);

@@ -1,0 +1,114 @@
+import { execFile } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SerStack } from '../lib/ser-stack.ts';
+import { tessClip } from './helpers/fixtures.ts';
+import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+
+const run = promisify(execFile);
+const MB = 1024 * 1024;
+
+function folderBytes(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true }).reduce((sum, entry) => {
+    const path = join(dir, entry.name);
+    return sum + (entry.isDirectory() ? folderBytes(path) : statSync(path).size);
+  }, 0);
+}
+
+describe('the synthesized inference Lambda asset', () => {
+  let outdir: string;
+  let assetDir: string;
+  let aws: TestAws;
+
+  beforeAll(async () => {
+    // A real synth with bundling (esbuild locally, npm ci of onnxruntime-node from the registry).
+    outdir = await mkdtemp(join(tmpdir(), 'ser-cdk-out-'));
+    const app = new App({ outdir, builtinCloudFormationValidation: false });
+    const stack = new SerStack(app, 'SerApiAsset');
+    const template = Template.fromStack(stack);
+    app.synth();
+    const inference = Object.values(template.findResources('AWS::Lambda::Function')).find((fn) =>
+      String(fn.Properties.Description).startsWith('Speech emotion recognition'),
+    );
+    const assetHash = String(inference?.Properties.Code.S3Key).replace(/\.zip$/, '');
+    assetDir = join(outdir, `asset.${assetHash}`);
+    aws = await startTestAws();
+  }, 300_000);
+
+  afterAll(async () => {
+    await aws?.close();
+    if (outdir) await rm(outdir, { recursive: true, force: true });
+  });
+
+  it('is at most 60 MB unzipped and holds the model and only linux-x64 binaries', () => {
+    const bytes = folderBytes(assetDir);
+    console.log(`inference asset unzipped: ${(bytes / MB).toFixed(1)} MB`);
+
+    expect(bytes).toBeLessThanOrEqual(60 * MB);
+    expect(readdirSync(join(assetDir, 'models', 'ser-lstm'))).toContain('metadata.json');
+    expect(readdirSync(join(assetDir, 'node_modules/onnxruntime-node/bin/napi-v6'))).toEqual(['linux']);
+    expect(readdirSync(join(assetDir, 'node_modules/onnxruntime-node/bin/napi-v6/linux'))).toEqual(['x64']);
+  });
+
+  it('runs a prediction in a fresh Node process, as Lambda would load it', async () => {
+    // Prepare: a clip in the drop folder of a real local S3, and the S3 event Lambda would receive.
+    const clip = tessClip('angry');
+    const key = 'incoming/asset test/clip.flac';
+    await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: clip.bytes }));
+    const event = {
+      Records: [
+        {
+          eventSource: 'aws:s3',
+          eventName: 'ObjectCreated:Put',
+          s3: {
+            bucket: { name: aws.bucket },
+            object: { key: 'incoming/asset+test/clip.flac', size: clip.bytes.length },
+          },
+        },
+      ],
+    };
+    const runner = join(outdir, 'invoke.mjs');
+    await writeFile(
+      runner,
+      [
+        `const { handler } = await import(${JSON.stringify(join(assetDir, 'index.mjs'))});`,
+        `const context = { functionName: 'asset-test', awsRequestId: 'req-1', getRemainingTimeInMillis: () => 60000 };`,
+        `const outcomes = await handler(${JSON.stringify(event)}, context);`,
+        `process.stdout.write('\\nRESULT ' + JSON.stringify(outcomes));`,
+      ].join('\n'),
+    );
+
+    // Act: a bare `node` in the asset's folder — no tsx, no project node_modules on the resolution path.
+    const { stdout } = await run(process.execPath, [runner], {
+      cwd: assetDir,
+      env: {
+        PATH: process.env.PATH,
+        BUCKET_NAME: aws.bucket,
+        TABLE_NAME: aws.tableName,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'S3RVER',
+        AWS_SECRET_ACCESS_KEY: 'S3RVER',
+        S3_ENDPOINT: aws.s3Endpoint,
+        DYNAMODB_ENDPOINT: aws.dynamoDbEndpoint,
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        POWERTOOLS_LOG_LEVEL: 'ERROR',
+      },
+    });
+
+    // Assess
+    const outcomes = JSON.parse(stdout.slice(stdout.lastIndexOf('\nRESULT ') + 8));
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0]).toMatchObject({
+      outcome: 'succeeded',
+      resultKey: 'results/asset test/clip.flac.json',
+      prediction: { status: 'SUCCEEDED', emotion: 'angry', source: 'drop-folder' },
+    });
+  });
+});

@@ -1,0 +1,136 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tessClip } from './helpers/fixtures.ts';
+import { type LocalStackProcess, spawnLocalStack, waitForPrediction } from './helpers/local-stack-process.ts';
+
+describe('npm start: the local stack end to end, over HTTP only', () => {
+  let dataDir: string;
+  let stack: LocalStackProcess;
+  let predictionId: string;
+
+  const api = (path: string, init: RequestInit = {}, key: string | null = stack.apiKey) =>
+    fetch(`${stack.apiUrl}${path}`, {
+      ...init,
+      headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}), ...init.headers },
+    });
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'ser-e2e-'));
+    stack = await spawnLocalStack(dataDir);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('prints the API, web page, S3 endpoint + bucket and API key at start-up', () => {
+    expect(stack.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(stack.webUrl).toBe(`${stack.apiUrl}/`);
+    expect(stack.s3Endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(stack.bucket).toBe('ser-e2e');
+    expect(stack.apiKey).toBe('e2e-test-key');
+  });
+
+  it('serves health and the OpenAPI document without a key, and refuses other routes without the right key', async () => {
+    const health = await api('/health', {}, null);
+    const openapi = await api('/openapi.json', {}, null);
+    const noKey = await api('/predictions', {}, null);
+    const wrongKey = await api('/predictions', {}, 'e2e-test-kez');
+
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok', modelVersion: expect.any(String) });
+    expect(openapi.status).toBe(200);
+    expect(noKey.status).toBe(403);
+    expect(await wrongKey.json()).toEqual({ error: { code: 'FORBIDDEN', message: expect.any(String) } });
+  });
+
+  it('uploads a TESS clip to the presigned URL and gets its emotion', async () => {
+    // Prepare
+    const clip = tessClip('angry');
+    const created = await api('/uploads', {
+      method: 'POST',
+      body: JSON.stringify({
+        fileName: clip.fileName,
+        contentType: 'audio/flac',
+        sizeBytes: clip.bytes.length,
+      }),
+    });
+    expect(created.status).toBe(201);
+    const { id, upload, predictionUrl } = (await created.json()) as {
+      id: string;
+      upload: { method: string; url: string; headers: Record<string, string> };
+      predictionUrl: string;
+    };
+    predictionId = id;
+
+    // Act
+    const put = await fetch(upload.url, { method: upload.method, headers: upload.headers, body: clip.bytes });
+    const prediction = await waitForPrediction(stack, id);
+
+    // Assess
+    expect(put.status).toBe(200);
+    expect(predictionUrl).toBe(`/predictions/${id}`);
+    expect(prediction).toMatchObject({
+      id,
+      status: 'SUCCEEDED',
+      source: 'api',
+      fileName: clip.fileName,
+      emotion: 'angry',
+    });
+    expect(
+      Object.values(prediction.probabilities as Record<string, number>).reduce((a, b) => a + b),
+    ).toBeCloseTo(1, 2);
+    const listed = (await (await api('/predictions?limit=5')).json()) as { items: { id: string }[] };
+    expect(listed.items[0]?.id).toBe(id);
+    expect(stack.output.some((line) => line.includes(`processed ${clip.fileName}`))).toBe(true);
+    expect(stack.output.some((line) => /POST \/uploads 201/.test(line))).toBe(true);
+  });
+
+  it('refuses an upload to a tampered presigned URL', async () => {
+    const clip = tessClip('sad');
+    const created = (await (
+      await api('/uploads', {
+        method: 'POST',
+        body: JSON.stringify({ fileName: 'sad.flac', sizeBytes: clip.bytes.length }),
+      })
+    ).json()) as { id: string; upload: { url: string; headers: Record<string, string> } };
+    const tampered = new URL(created.upload.url);
+    tampered.pathname = tampered.pathname.replace(created.id, '00000000-0000-4000-8000-000000000000');
+
+    const put = await fetch(tampered, { method: 'PUT', headers: created.upload.headers, body: clip.bytes });
+
+    expect(put.status).toBe(403);
+    expect(await put.text()).toContain('SignatureDoesNotMatch');
+    expect(((await (await api(`/predictions/${created.id}`)).json()) as { status: string }).status).toBe(
+      'PENDING',
+    );
+  });
+
+  it('serves the web page at /', async () => {
+    const page = await fetch(stack.webUrl);
+    const script = await fetch(`${stack.apiUrl}/app.js`);
+
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>SER');
+    expect(script.headers.get('content-type')).toContain('javascript');
+    expect(await script.text()).toBe(
+      await readFile(new URL('../lambdas/web/app.js', import.meta.url), 'utf8'),
+    );
+  });
+
+  it('stops cleanly on Ctrl-C and keeps its history across a restart on the same folder', async () => {
+    const code = await stack.stop();
+    stack = await spawnLocalStack(dataDir);
+
+    const again = (await (await api(`/predictions/${predictionId}`)).json()) as {
+      status: string;
+      emotion: string;
+    };
+
+    expect(code).toBe(0);
+    expect(again).toMatchObject({ status: 'SUCCEEDED', emotion: 'angry' });
+  });
+});
