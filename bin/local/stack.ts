@@ -60,12 +60,13 @@ function sendJson(res: ServerResponse, statusCode: number, body: unknown): void 
   res.end(JSON.stringify(body));
 }
 
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
+/** The body as text, or `null` when it is over the limit (API Gateway refuses those too). */
+async function readBody(req: IncomingMessage): Promise<string | undefined | null> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error('body too large');
+    if (size > MAX_BODY_BYTES) return null;
     chunks.push(chunk as Buffer);
   }
   return chunks.length > 0 ? Buffer.concat(chunks).toString('utf8') : undefined;
@@ -190,11 +191,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     if (!apiHandler)
       return sendJson(res, 503, { error: { code: 'STARTING', message: 'The stack is starting' } });
 
+    const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req);
+    if (body === null) {
+      return sendJson(res, 413, {
+        error: { code: 'PAYLOAD_TOO_LARGE', message: 'The request body is over 1 MB' },
+      });
+    }
     const built = toProxyEvent({
       method,
       url: req.url ?? '/',
       headers: req.headers,
-      body: method === 'GET' || method === 'HEAD' ? undefined : await readBody(req),
+      body,
       sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
     });
     if (!built.ok)
