@@ -36,6 +36,8 @@ interface ManifestEntry {
   /** Scale applied to the reference's mono mix for this file (channel mixes made with gains). */
   referenceGain?: number;
   expectError?: 'UNSUPPORTED_FORMAT' | 'CORRUPT_AUDIO' | 'EMPTY_AUDIO' | 'TOO_LONG';
+  /** Decodes fine, but `predict` must refuse it with this code (e.g. NO_SPEECH for noise). */
+  expectPredictError?: 'NO_SPEECH';
   emotion?: string;
   speaker?: string;
   note?: string;
@@ -419,6 +421,7 @@ manifest.push({
   durationSec: 1 / 16000,
   frames: 1,
   lossless: true,
+  expectPredictError: 'NO_SPEECH',
   note: 'decodes to 1 sample; too short for any feature frame',
 });
 writeFileSync(bad('silence.wav'), Buffer.concat([wavHeader({ dataBytes: 32000 }), Buffer.alloc(32000)]));
@@ -430,8 +433,69 @@ manifest.push({
   durationSec: 1,
   frames: 16000,
   lossless: true,
+  expectPredictError: 'NO_SPEECH',
   note: 'decodes fine: 1 s of digital silence, for NO_SPEECH',
 });
+
+// More hostile inputs (decode must stay bounded in time and memory, and say what is wrong).
+writeFileSync(
+  bad('rate-10mhz.wav'),
+  Buffer.concat([wavHeader({ sampleRate: 10_000_000, dataBytes: 3200 }), tone(1600, 0.5)]),
+);
+addBad(bad('rate-10mhz.wav'), 'wav', 'CORRUPT_AUDIO', 'fmt chunk declares a 10 MHz sample rate');
+const infData = Buffer.alloc(1600 * 4);
+for (let i = 0; i < 1600; i++) infData.writeFloatLE(i === 100 ? Number.POSITIVE_INFINITY : 0.1, i * 4);
+writeFileSync(
+  bad('inf-float.wav'),
+  Buffer.concat([wavHeader({ formatTag: 3, bits: 32, dataBytes: infData.length }), infData]),
+);
+addBad(bad('inf-float.wav'), 'wav', 'CORRUPT_AUDIO', 'float32 WAV with an infinite sample');
+// One hour of silence in 65535-sample FLAC frames: 84 KB that declares 57.6 M samples.
+const hourWav = join(work, 'hour.wav');
+sox(['-n', '-r', '16000', '-c', '1', '-b', '16', hourWav, 'trim', '0', '3600']);
+run('flac', ['--silent', '--force', '--lax', '--blocksize=65535', '-o', bad('one-hour.flac'), hourWav]);
+addBad(
+  bad('one-hour.flac'),
+  'flac',
+  'TOO_LONG',
+  '1 hour of 16 kHz silence in 84 KB: refused from STREAMINFO',
+);
+// The same stream with STREAMINFO's sample count set to 0 ("unknown"): a tiny file that decodes huge,
+// which only the decoder's running limit can stop.
+const bomb = Buffer.from(readFileSync(bad('one-hour.flac')));
+const streamInfo = 8; // after "fLaC" and the 4-byte block header
+bomb[streamInfo + 13] = bomb[streamInfo + 13]! & 0xf0;
+bomb.fill(0, streamInfo + 14, streamInfo + 18);
+writeFileSync(bad('bomb-unknown-length.flac'), bomb);
+addBad(
+  bad('bomb-unknown-length.flac'),
+  'flac',
+  'TOO_LONG',
+  '84 KB FLAC of unknown length that decodes to 1 hour: stopped while decoding',
+);
+
+/** A 16 kHz mono WAV that decodes fine but holds no voice: predict must say NO_SPEECH. */
+const addNoSpeech = (name: string, samples: (i: number) => number, note: string): void => {
+  const frames = 32000;
+  const pcm = Buffer.alloc(frames * 2);
+  for (let i = 0; i < frames; i++) pcm.writeInt16LE(Math.round(32767 * samples(i)), i * 2);
+  writeFileSync(bad(name), Buffer.concat([wavHeader({ dataBytes: pcm.length }), pcm]));
+  manifest.push({
+    path: rel(bad(name)),
+    format: 'wav',
+    sampleRate: 16000,
+    channels: 1,
+    durationSec: 2,
+    frames,
+    lossless: true,
+    expectPredictError: 'NO_SPEECH',
+    note,
+  });
+};
+const noise = pseudoRandom(32000, 0x1234567);
+addNoSpeech('dc-offset.wav', () => 0.5, '2 s of a constant +0.5 (DC offset only)');
+addNoSpeech('clipping-noise.wav', (i) => (noise[i]! & 1 ? 0.99 : -0.99), '2 s of full-scale clipped noise');
+addNoSpeech('white-noise.wav', (i) => (noise[i]! - 127.5) / 160, '2 s of white noise');
 
 rmSync(work, { recursive: true, force: true });
 writeFileSync(join(fixtures, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
