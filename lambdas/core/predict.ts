@@ -94,6 +94,10 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
           : resample(decoded.samples, decoded.sampleRate, rate);
       lap('resample');
 
+      if (decoded.durationSec < MIN_SPEECH_SEC) {
+        const ms = Math.round(decoded.durationSec * 1000 * 10) / 10;
+        throw new AudioError('NO_SPEECH', `The audio lasts ${ms} ms: too short to hold speech`);
+      }
       removeDcOffset(samples);
       const regions = speechRegions(detector.detect(samples, rate, loudnessGain(samples, config)));
       const speechSec = regions.reduce((sum, r) => sum + r.endSec - r.startSec, 0);
