@@ -1,0 +1,86 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
+import { toNotification } from '../bin/local/s3-event-bridge.ts';
+import { tessClip } from './helpers/fixtures.ts';
+import { lambdaContext } from './helpers/lambda-context.ts';
+import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+
+type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+type ProcessHandler = (event: unknown, context: Context) => Promise<{ outcome: string; id?: string }[]>;
+
+describe('the Lambda handlers as deployed (middy + Powertools), against s3rver and dynalite', () => {
+  let aws: TestAws;
+  let apiHandler: ApiHandler;
+  let processHandler: ProcessHandler;
+
+  const callApi = async (method: string, url: string, body?: unknown) => {
+    const built = toProxyEvent({ method, url, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (!built.ok) throw new Error(built.message);
+    const response = await apiHandler(built.event, lambdaContext('api'));
+    return { status: response.statusCode, json: JSON.parse(response.body) };
+  };
+
+  beforeAll(async () => {
+    aws = await startTestAws();
+    // The handlers read their configuration from the environment at import, as at a Lambda cold start.
+    Object.assign(process.env, {
+      BUCKET_NAME: aws.bucket,
+      TABLE_NAME: aws.tableName,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      S3_ENDPOINT: aws.s3Endpoint,
+      DYNAMODB_ENDPOINT: aws.dynamoDbEndpoint,
+      MODEL_VERSION: 'handler-test',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+    });
+    apiHandler = (await import('../lambdas/handlers/api.ts')).handler;
+    processHandler = (await import('../lambdas/handlers/process-object.ts'))
+      .handler as unknown as ProcessHandler;
+  });
+
+  afterAll(async () => {
+    await aws?.close();
+  });
+
+  it('creates an upload, receives the S3 event, and answers the finished prediction', async () => {
+    // Prepare
+    const clip = tessClip('angry');
+    const created = await callApi('POST', '/uploads', {
+      fileName: 'clip one.flac',
+      sizeBytes: clip.bytes.length,
+    });
+    const key = `uploads/${created.json.id}/clip_one.flac`;
+    const delivered = aws.nextEvent(key);
+    const put = await fetch(created.json.upload.url, {
+      method: 'PUT',
+      headers: created.json.upload.headers,
+      body: clip.bytes,
+    });
+    const notification = toNotification(await delivered);
+
+    // Act
+    const first = await processHandler(notification, lambdaContext('process-object'));
+    const duplicate = await processHandler(notification, lambdaContext('process-object'));
+    const prediction = await callApi('GET', `/predictions/${created.json.id}`);
+
+    // Assess
+    expect(created.status).toBe(201);
+    expect(put.status).toBe(200);
+    expect(first).toEqual([expect.objectContaining({ outcome: 'succeeded', id: created.json.id })]);
+    expect(duplicate).toEqual([{ outcome: 'duplicate', id: created.json.id, status: 'SUCCEEDED' }]);
+    expect(prediction).toMatchObject({ status: 200, json: { status: 'SUCCEEDED', emotion: 'angry' } });
+    expect((await callApi('GET', '/health')).json).toEqual({ status: 'ok', modelVersion: 'handler-test' });
+  });
+
+  it('ignores S3 test events and refuses payloads that are not S3 events (so they reach the DLQ)', async () => {
+    const testEvent = { Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: aws.bucket };
+
+    expect(await processHandler(testEvent, lambdaContext('process-object'))).toEqual([]);
+    await expect(
+      processHandler({ Records: [{ foo: 1 }] }, lambdaContext('process-object')),
+    ).rejects.toThrow();
+  });
+});

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
+import { encodeS3EventKey, toNotification } from '../bin/local/s3-event-bridge.ts';
+import { readStaticFile } from '../bin/local/static-files.ts';
+import { decodeS3Key } from '../lambdas/app/s3-event.ts';
+import { WEB_DIR } from '../lib/paths.ts';
+
+const s3rverEvent = (key: string, eventName = 'ObjectCreated:Put') => ({
+  Records: [{ eventName, s3: { bucket: { name: 'b' }, object: { key } } }],
+});
+
+describe('local stack adapters', () => {
+  it('encodes keys in notifications as S3 does, and the handler decodes them back', () => {
+    for (const key of ['incoming/batch 7/clip one.wav', 'incoming/a+b/ü&=?.wav', 'uploads/x/100%.flac']) {
+      expect(decodeS3Key(encodeS3EventKey(key))).toBe(key);
+    }
+    expect(encodeS3EventKey('incoming/batch 7/a+b.wav')).toBe('incoming/batch+7/a%2Bb.wav');
+  });
+
+  it('notifies only for objects created under uploads/ and incoming/, like the bucket configuration', () => {
+    expect(toNotification(s3rverEvent('incoming/a.wav'))).toBeDefined();
+    expect(toNotification(s3rverEvent('uploads/id/a.wav'))).toBeDefined();
+    expect(toNotification(s3rverEvent('results/a.wav.json'))).toBeUndefined();
+    expect(toNotification(s3rverEvent('incoming/a.wav', 'ObjectRemoved:Delete'))).toBeUndefined();
+  });
+
+  it('builds API Gateway proxy events for known routes and refuses the rest', () => {
+    const get = toProxyEvent({ method: 'GET', url: '/predictions/abc?x=1', headers: { 'x-api-key': 'k' } });
+    expect(get.ok && get.event).toMatchObject({
+      resource: '/predictions/{id}',
+      path: '/predictions/abc',
+      pathParameters: { id: 'abc' },
+      queryStringParameters: { x: '1' },
+      requestContext: { identity: { apiKey: 'k' } },
+    });
+    expect(toProxyEvent({ method: 'GET', url: '/nope' })).toMatchObject({ ok: false, statusCode: 404 });
+    expect(toProxyEvent({ method: 'DELETE', url: '/uploads' })).toMatchObject({ ok: false, statusCode: 405 });
+  });
+
+  it('serves only files of the web folder', async () => {
+    expect((await readStaticFile(WEB_DIR, '/'))?.type).toContain('text/html');
+    expect(await readStaticFile(WEB_DIR, '/../../package.json')).toBeUndefined();
+    expect(await readStaticFile(WEB_DIR, '/..%2F..%2Fpackage.json')).toBeUndefined();
+    expect(await readStaticFile(WEB_DIR, '/%2e%2e/%2e%2e/etc/passwd')).toBeUndefined();
+  });
+});
