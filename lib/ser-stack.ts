@@ -1,4 +1,4 @@
-import { type Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AudioStorage } from './constructs/audio-storage.ts';
 import { Inference } from './constructs/inference.ts';
@@ -61,5 +61,12 @@ export class SerStack extends Stack {
       recordTtlDays,
     });
     this.web.deploy({ apiUrl: this.api.restApi.url });
+
+    new CfnOutput(this, 'AudioBucketName', { value: bucket.bucketName });
+    new CfnOutput(this, 'DropFolderCommand', {
+      description: 'Any S3 client can drop audio here; the result appears under results/',
+      value: `aws s3 cp clip.wav s3://${bucket.bucketName}/incoming/clip.wav && aws s3 cp s3://${bucket.bucketName}/results/clip.wav.json -`,
+    });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.inference.deadLetterQueue.queueUrl });
   }
 }
