@@ -18,8 +18,8 @@ const FRAMES = 149;
 const LABELS = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad'];
 
 /** tfjs probabilities of each clip's first window, batched the way the trainer batches. */
-function tfjsFirstWindow(model: LstmModel, items: ClipFeatures[]): Float32Array {
-  const rows = items.map((i) => evaluationWindows(i.original, FRAMES)[0]!);
+function tfjsFirstWindow(model: LstmModel, items: ClipFeatures[], cmvn = true): Float32Array {
+  const rows = items.map((i) => evaluationWindows(i.original, FRAMES, cmvn)[0]!);
   const { data, time, frames } = padBatch(rows, 40, model.config.stack);
   return model.predict(tf.tensor3d(data, [rows.length, time, 40]), frames).dataSync() as Float32Array;
 }
@@ -60,6 +60,21 @@ describe('ONNX export of the LSTM matches tfjs on real clips', () => {
     const expected = tfjsFirstWindow(model, items);
     const actual = await predictWithOnnx(onnx, items, FRAMES, LABELS.length);
     expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(1e-4);
+    model.dispose();
+  });
+
+  it('with in-model CMVN and utterance statistics: onnxruntime equals tfjs within 1e-4', async () => {
+    const model = new LstmModel(
+      { dims: 40, stack: 2, units: 24, hidden: 16, labels: 7, dropout: 0, utteranceStats: true },
+      21,
+    );
+    model.setStatsNormalisation(items.map((i) => ({ data: i.original.data, frames: i.original.frames })));
+    const onnx = exportLstmToOnnx(model.weights(), { frames: FRAMES, labels: LABELS });
+    const expected = tfjsFirstWindow(model, items, false);
+    const actual = await predictWithOnnx(onnx, items, FRAMES, LABELS.length, 64, false);
+    expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(1e-4);
+    // The probabilities are not all alike: the statistics branch is really wired in.
+    expect(Math.max(...actual) - Math.min(...actual)).toBeGreaterThan(1e-3);
     model.dispose();
   });
 

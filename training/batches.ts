@@ -11,10 +11,14 @@ export interface Example {
   label: number;
 }
 
-/** Copies frames [start, start + count) and applies per-utterance CMVN over exactly those frames. */
-export function window(matrix: FeatureMatrix, start: number, count: number): FeatureMatrix {
+/**
+ * Copies frames [start, start + count) and, when `cmvn` (the feature config's `normalization: 'utterance'`),
+ * applies per-utterance CMVN over exactly those frames, as the predictor does per window.
+ */
+export function window(matrix: FeatureMatrix, start: number, count: number, cmvn = true): FeatureMatrix {
   const data = matrix.data.slice(start * matrix.dims, (start + count) * matrix.dims);
-  return normalizeUtterance({ frames: count, dims: matrix.dims, data });
+  const w = { frames: count, dims: matrix.dims, data };
+  return cmvn ? normalizeUtterance(w) : w;
 }
 
 /**
@@ -22,13 +26,13 @@ export function window(matrix: FeatureMatrix, start: number, count: number): Fea
  * `maxFrames / 2` with the last aligned to the end (as the predictor cuts long speech). Probabilities of
  * a clip are the mean over its windows.
  */
-export function evaluationWindows(matrix: FeatureMatrix, maxFrames: number): FeatureMatrix[] {
-  if (matrix.frames <= maxFrames) return [window(matrix, 0, matrix.frames)];
+export function evaluationWindows(matrix: FeatureMatrix, maxFrames: number, cmvn = true): FeatureMatrix[] {
+  if (matrix.frames <= maxFrames) return [window(matrix, 0, matrix.frames, cmvn)];
   const hop = Math.floor(maxFrames / 2);
   const starts: number[] = [];
   for (let s = 0; s + maxFrames < matrix.frames; s += hop) starts.push(s);
   starts.push(matrix.frames - maxFrames);
-  return starts.map((s) => window(matrix, s, maxFrames));
+  return starts.map((s) => window(matrix, s, maxFrames, cmvn));
 }
 
 /** A training row: a random variant (original or an augmented copy) and, if too long, a random crop. */

@@ -91,7 +91,8 @@ try {
   const results: Record<string, unknown> = {};
   for (const [name, clips] of Object.entries(sets)) {
     if (clips.length === 0) continue;
-    const m = await onnxMetrics(onnx, clips, metadata.input.frames, metadata.labels);
+    const cmvn = metadata.featureConfig.normalization === 'utterance';
+    const m = await onnxMetrics(onnx, clips, metadata.input.frames, metadata.labels, cmvn);
     results[name] = {
       accuracy: m.accuracy,
       macroF1: m.macroF1,

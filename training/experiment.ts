@@ -28,6 +28,10 @@ export interface ModelSettings {
   batchSize: number;
   learningRate: number;
   augment: boolean;
+  balanceCorpora: boolean;
+  specAugment: boolean;
+  /** LSTM on raw features with in-model CMVN + utterance statistics (see LstmConfig). */
+  utteranceStats: boolean;
 }
 
 export const DEFAULT_MODEL_SETTINGS: ModelSettings = {
@@ -41,6 +45,9 @@ export const DEFAULT_MODEL_SETTINGS: ModelSettings = {
   batchSize: 32,
   learningRate: 2e-3,
   augment: true,
+  balanceCorpora: true,
+  specAugment: false,
+  utteranceStats: false,
 };
 
 export interface ExperimentResult {
@@ -91,6 +98,7 @@ export async function runExperiment(
       hidden: settings.hidden,
       labels: labels.length,
       dropout: settings.dropout,
+      utteranceStats: settings.utteranceStats,
     };
     learner = lstmLearner(config, maxFrames, seed);
   } else {
@@ -108,6 +116,8 @@ export async function runExperiment(
     progress: context.progress,
     clipNorm: 5,
     labelSmoothing: 0.05,
+    balanceCorpora: settings.balanceCorpora,
+    specAugment: settings.specAugment,
   };
   const trained = await train(learner, split, options);
   const testProbabilities = predictClips(learner, split.test, labels.length);

@@ -117,7 +117,12 @@ export async function createFeaturePipeline(options: FeaturePipelineOptions): Pr
   const extractor = createFeatureExtractor(config);
   const detector: SpeechDetector = await createSpeechDetector();
   const cacheRoot = options.cacheDir ?? DEFAULT_CACHE_DIR;
-  const originalKey = sha1(JSON.stringify(config), PIPELINE_VERSION).slice(0, 16);
+  // Cached features never have CMVN applied (the batcher or the model does it), so `normalization` is
+  // pinned in the key: packages with either setting share one cache.
+  const originalKey = sha1(JSON.stringify({ ...config, normalization: 'utterance' }), PIPELINE_VERSION).slice(
+    0,
+    16,
+  );
   const augmentKey = sha1(originalKey, JSON.stringify(augmentation), String(seed)).slice(0, 16);
 
   const decodeTrimmed = async (bytes: Uint8Array) => {

@@ -23,6 +23,13 @@ export interface LstmConfig {
   hidden: number;
   labels: number;
   dropout: number;
+  /**
+   * The model takes raw (not CMVN) features, applies per-utterance CMVN itself over the real frames,
+   * and also feeds the per-utterance mean and standard deviation of every coefficient (standardised
+   * with training-set constants) next to the pooled LSTM state. CMVN alone hides how loud and how
+   * variable the voice is — arousal cues that carry across speakers. Package: `normalization: 'none'`.
+   */
+  utteranceStats?: boolean;
 }
 
 export interface LstmWeights {
@@ -34,7 +41,13 @@ export interface LstmWeights {
   dense1Bias: Float32Array; // [hidden]
   dense2: Float32Array; // [hidden, labels]
   dense2Bias: Float32Array; // [labels]
+  /** With `utteranceStats`: standardisation of [mean ‖ std] (2·dims), fixed from the training set. */
+  statsMean?: Float32Array;
+  statsStd?: Float32Array;
 }
+
+/** Smallest standard deviation CMVN divides by (the core's `normalizeUtterance` uses the same floor). */
+export const CMVN_STD_FLOOR = 1e-3;
 
 /** Steps the LSTM runs for a row of `frames` real frames. */
 export const stackedLength = (frames: number, stack: number): number => Math.ceil(frames / stack);
@@ -55,6 +68,8 @@ export class LstmModel {
   private readonly dense2: tf.Variable;
   private readonly dense2Bias: tf.Variable;
   private readonly dropoutRng: Rng;
+  private statsMean: Float32Array;
+  private statsStd: Float32Array;
 
   constructor(config: LstmConfig, seed: number, weights?: LstmWeights) {
     this.config = config;
@@ -69,11 +84,11 @@ export class LstmModel {
     // Forget-gate bias 1 (Jozefowicz et al.): remembers by default, trains faster.
     const biasInit = new Float32Array(4 * units);
     biasInit.fill(1, units, 2 * units);
-    const w = weights ?? {
+    const w: Omit<LstmWeights, 'config'> = weights ?? {
       kernel: glorot(rng, input, 4 * units),
       recurrent: recurrentInit,
       bias: biasInit,
-      dense1: glorot(rng, units, hidden),
+      dense1: glorot(rng, units + (config.utteranceStats ? 2 * dims : 0), hidden),
       dense1Bias: new Float32Array(hidden),
       dense2: glorot(rng, hidden, labels),
       dense2Bias: new Float32Array(labels),
@@ -81,7 +96,10 @@ export class LstmModel {
     this.kernel = tf.variable(tf.tensor2d(w.kernel, [input, 4 * units]), true);
     this.recurrent = tf.variable(tf.tensor2d(w.recurrent, [units, 4 * units]), true);
     this.bias = tf.variable(tf.tensor1d(w.bias), true);
-    this.dense1 = tf.variable(tf.tensor2d(w.dense1, [units, hidden]), true);
+    const pooledSize = units + (config.utteranceStats ? 2 * dims : 0);
+    this.dense1 = tf.variable(tf.tensor2d(w.dense1, [pooledSize, hidden]), true);
+    this.statsMean = w.statsMean ?? new Float32Array(2 * dims);
+    this.statsStd = w.statsStd ?? new Float32Array(2 * dims).fill(1);
     this.dense1Bias = tf.variable(tf.tensor1d(w.dense1Bias), true);
     this.dense2 = tf.variable(tf.tensor2d(w.dense2, [hidden, labels]), true);
     this.dense2Bias = tf.variable(tf.tensor1d(w.dense2Bias), true);
@@ -100,9 +118,62 @@ export class LstmModel {
    * Logits [B, labels]. `features` is [B, T, dims] with T a multiple of `stack` (the batch builder pads);
    * `frames` holds each row's real frame count. Only max(steps) steps are run: rows are bucketed by length.
    */
-  logits(features: tf.Tensor3D, frames: Int32Array, training: boolean): tf.Tensor2D {
+  /** Per-row [mean ‖ std] of the real frames of raw features (for `setStatsNormalisation`). */
+  static utteranceStats(data: Float32Array, frames: number, dims: number): Float32Array {
+    const out = new Float32Array(2 * dims);
+    for (let d = 0; d < dims; d++) {
+      let sum = 0;
+      for (let t = 0; t < frames; t++) sum += data[t * dims + d]!;
+      const mean = sum / frames;
+      let sq = 0;
+      for (let t = 0; t < frames; t++) sq += (data[t * dims + d]! - mean) ** 2;
+      out[d] = mean;
+      out[dims + d] = Math.max(Math.sqrt(sq / frames), CMVN_STD_FLOOR);
+    }
+    return out;
+  }
+
+  /** Fixes the standardisation of the utterance statistics from training rows. */
+  setStatsNormalisation(rows: Array<{ data: Float32Array; frames: number }>): void {
+    const { dims } = this.config;
+    const mean = new Float64Array(2 * dims);
+    const sq = new Float64Array(2 * dims);
+    for (const r of rows) {
+      const s = LstmModel.utteranceStats(r.data, r.frames, dims);
+      for (let i = 0; i < 2 * dims; i++) {
+        mean[i]! += s[i]! / rows.length;
+        sq[i]! += (s[i]! * s[i]!) / rows.length;
+      }
+    }
+    this.statsMean = Float32Array.from(mean);
+    this.statsStd = Float32Array.from(mean, (m, i) => Math.max(Math.sqrt(Math.max(sq[i]! - m * m, 0)), 1e-6));
+  }
+
+  /**
+   * Logits [B, labels]. `features` is [B, T, dims] with T a multiple of `stack` (the batch builder pads);
+   * `frames` holds each row's real frame count. Only max(steps) steps are run: rows are bucketed by length.
+   */
+  logits(raw: tf.Tensor3D, frames: Int32Array, training: boolean): tf.Tensor2D {
     const { dims, stack, units, dropout } = this.config;
-    const [batch, time] = features.shape;
+    const [batch, time] = raw.shape;
+    let features = raw;
+    let stats: tf.Tensor2D | undefined;
+    if (this.config.utteranceStats) {
+      // In-model CMVN over the real frames (the ONNX graph does the same from `lengths`).
+      const frameMask = new Float32Array(batch * time);
+      for (let b = 0; b < batch; b++) frameMask.fill(1, b * time, b * time + frames[b]!);
+      const mask = tf.tensor3d(frameMask, [batch, time, 1]);
+      const count = tf.tensor3d(Float32Array.from(frames), [batch, 1, 1]);
+      const mean = raw.mul(mask).sum(1, true).div(count);
+      const centered = raw.sub(mean).mul(mask);
+      const std = centered.square().sum(1, true).div(count).sqrt().maximum(CMVN_STD_FLOOR);
+      features = centered.div(std) as tf.Tensor3D;
+      stats = tf
+        .concat([mean, std], 2)
+        .reshape([batch, 2 * dims])
+        .sub(tf.tensor1d(this.statsMean))
+        .div(tf.tensor1d(this.statsStd)) as tf.Tensor2D;
+    }
     const steps = time / stack;
     const lengths = Array.from(frames, (f) => stackedLength(f, stack));
     const maxSteps = Math.max(...lengths);
@@ -130,7 +201,8 @@ export class LstmModel {
       h = o.sigmoid().mul(c.tanh());
       sum = sum.add(h.mul(masks[t]!));
     }
-    const pooled = sum.div(tf.tensor2d(Float32Array.from(lengths), [batch, 1]));
+    let pooled = sum.div(tf.tensor2d(Float32Array.from(lengths), [batch, 1])) as tf.Tensor2D;
+    if (stats) pooled = tf.concat([pooled, stats], 1);
     let hidden = pooled.matMul(this.dense1).add(this.dense1Bias).relu() as tf.Tensor2D;
     if (training && dropout > 0) {
       const keep = Float32Array.from({ length: hidden.size }, () =>
@@ -156,6 +228,9 @@ export class LstmModel {
       dense1Bias: read(this.dense1Bias),
       dense2: read(this.dense2),
       dense2Bias: read(this.dense2Bias),
+      ...(this.config.utteranceStats
+        ? { statsMean: this.statsMean.slice(), statsStd: this.statsStd.slice() }
+        : {}),
     };
   }
 
@@ -167,6 +242,8 @@ export class LstmModel {
     this.dense1Bias.assign(tf.tensor(weights.dense1Bias, this.dense1Bias.shape));
     this.dense2.assign(tf.tensor(weights.dense2, this.dense2.shape));
     this.dense2Bias.assign(tf.tensor(weights.dense2Bias, this.dense2Bias.shape));
+    if (weights.statsMean) this.statsMean = weights.statsMean.slice();
+    if (weights.statsStd) this.statsStd = weights.statsStd.slice();
   }
 
   dispose(): void {

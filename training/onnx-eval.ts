@@ -13,6 +13,7 @@ export async function predictWithOnnx(
   frames: number,
   labelCount: number,
   batchSize = 64,
+  cmvn = true,
 ): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(onnxBytes, {
     intraOpNumThreads: 1,
@@ -20,7 +21,7 @@ export async function predictWithOnnx(
   });
   try {
     const rows = items.flatMap((item, clip) =>
-      evaluationWindows(item.original, frames).map((w) => ({ clip, w })),
+      evaluationWindows(item.original, frames, cmvn).map((w) => ({ clip, w })),
     );
     const sums = new Float32Array(items.length * labelCount);
     const counts = new Float32Array(items.length);

@@ -1,5 +1,5 @@
 import onnxProto from 'onnx-proto';
-import type { LstmWeights } from './lstm.ts';
+import { CMVN_STD_FLOOR, type LstmWeights } from './lstm.ts';
 
 // onnx-proto is CommonJS: the named import fails at run time under ESM (FIELD-NOTES).
 const { onnx } = onnxProto;
@@ -114,7 +114,7 @@ function onnxGateBias(bias: Float32Array, units: number): Float32Array {
 }
 
 export function exportLstmToOnnx(weights: LstmWeights, options: ExportOptions): Uint8Array {
-  const { dims, stack, units, hidden, labels } = weights.config;
+  const { dims, stack, units, hidden, labels, utteranceStats } = weights.config;
   if (labels !== options.labels.length)
     throw new Error(`Model has ${labels} outputs but ${options.labels.length} labels`);
   const { frames } = options;
@@ -137,14 +137,56 @@ export function exportLstmToOnnx(weights: LstmWeights, options: ExportOptions): 
     floatTensor('W', [1, 4 * units, input], onnxGateMatrix(weights.kernel, input, units)),
     floatTensor('R', [1, 4 * units, units], onnxGateMatrix(weights.recurrent, units, units)),
     floatTensor('B', [1, 8 * units], onnxGateBias(weights.bias, units)),
-    floatTensor('dense1_W', [units, hidden], weights.dense1),
+    floatTensor('dense1_W', [units + (utteranceStats ? 2 * dims : 0), hidden], weights.dense1),
     floatTensor('dense1_b', [hidden], weights.dense1Bias),
     floatTensor('dense2_W', [hidden, labels], weights.dense2),
     floatTensor('dense2_b', [labels], weights.dense2Bias),
   ];
 
+  // In-model per-utterance CMVN over the real frames, and the utterance statistics branch.
+  const statsNodes = utteranceStats
+    ? [
+        node('Less', ['frame_index', 'lengths_column'], ['frame_mask_bool']), // [batch, frames]
+        node('Cast', ['frame_mask_bool'], ['frame_mask2'], [{ name: 'to', i: DataType.FLOAT }]),
+        node('Unsqueeze', ['frame_mask2', 'axis2'], ['frame_mask']), // [batch, frames, 1]
+        node('Cast', ['lengths_column'], ['frame_count2'], [{ name: 'to', i: DataType.FLOAT }]),
+        node('Unsqueeze', ['frame_count2', 'axis2'], ['frame_count']), // [batch, 1, 1]
+        node('Mul', ['features', 'frame_mask'], ['masked_features']),
+        node('ReduceSum', ['masked_features', 'axis1'], ['feature_sum'], [{ name: 'keepdims', i: 1 }]),
+        node('Div', ['feature_sum', 'frame_count'], ['utterance_mean']), // [batch, 1, dims]
+        node('Sub', ['features', 'utterance_mean'], ['centered_all']),
+        node('Mul', ['centered_all', 'frame_mask'], ['centered']),
+        node('Mul', ['centered', 'centered'], ['squares']),
+        node('ReduceSum', ['squares', 'axis1'], ['square_sum'], [{ name: 'keepdims', i: 1 }]),
+        node('Div', ['square_sum', 'frame_count'], ['variance']),
+        node('Sqrt', ['variance'], ['std_raw']),
+        node('Max', ['std_raw', 'std_floor'], ['utterance_std']),
+        node('Div', ['centered', 'utterance_std'], ['cmvn_features']),
+        node('Concat', ['utterance_mean', 'utterance_std'], ['stats3'], [{ name: 'axis', i: 2 }]),
+        node('Squeeze', ['stats3', 'axis1'], ['stats']), // [batch, 2·dims]
+        node('Sub', ['stats', 'stats_mean'], ['stats_centered']),
+        node('Div', ['stats_centered', 'stats_std'], ['stats_standardised']),
+      ]
+    : [];
+  if (utteranceStats) {
+    initializer.push(
+      int64Tensor('lengths_shape', [2], [-1, 1]),
+      int32Tensor(
+        'frame_index',
+        [1, frames],
+        Array.from({ length: frames }, (_, t) => t),
+      ),
+      floatTensor('std_floor', [], Float32Array.of(CMVN_STD_FLOOR)),
+      floatTensor('stats_mean', [2 * dims], weights.statsMean!),
+      floatTensor('stats_std', [2 * dims], weights.statsStd!),
+    );
+  }
+
   const nodes = [
-    node('Pad', ['features', 'pads'], ['padded']),
+    ...(utteranceStats
+      ? [node('Reshape', ['lengths', 'lengths_shape'], ['lengths_column']), ...statsNodes]
+      : []),
+    node('Pad', [utteranceStats ? 'cmvn_features' : 'features', 'pads'], ['padded']),
     node('Reshape', ['padded', 'stacked_shape'], ['stacked']),
     node('Transpose', ['stacked'], ['time_major'], [{ name: 'perm', ints: [1, 0, 2] }]),
     // Steps of each row: ceil(lengths / stack) in integer arithmetic (lengths ≥ 1).
@@ -165,7 +207,10 @@ export function exportLstmToOnnx(weights: LstmWeights, options: ExportOptions): 
     node('ReduceSum', ['masked_states', 'axis0'], ['state_sum'], [{ name: 'keepdims', i: 0 }]),
     node('Cast', ['step_lengths'], ['step_lengths_float'], [{ name: 'to', i: DataType.FLOAT }]),
     node('Unsqueeze', ['step_lengths_float', 'axis1'], ['step_lengths_column']),
-    node('Div', ['state_sum', 'step_lengths_column'], ['pooled']),
+    node('Div', ['state_sum', 'step_lengths_column'], [utteranceStats ? 'pooled_states' : 'pooled']),
+    ...(utteranceStats
+      ? [node('Concat', ['pooled_states', 'stats_standardised'], ['pooled'], [{ name: 'axis', i: 1 }])]
+      : []),
     node('Gemm', ['pooled', 'dense1_W', 'dense1_b'], ['dense1']),
     node('Relu', ['dense1'], ['dense1_relu']),
     node('Gemm', ['dense1_relu', 'dense2_W', 'dense2_b'], ['logits']),
@@ -182,7 +227,7 @@ export function exportLstmToOnnx(weights: LstmWeights, options: ExportOptions): 
     ],
     output: [valueInfo('probabilities', DataType.FLOAT, ['batch', labels])],
     docString:
-      'features: float32 [batch, frames, dims] per-utterance-CMVN MFCCs, zero-padded at the end; ' +
+      `features: float32 [batch, frames, dims] ${utteranceStats ? 'raw MFCCs (the graph applies per-utterance CMVN over the real frames itself)' : 'per-utterance-CMVN MFCCs'}, zero-padded at the end; ` +
       'lengths: int32 [batch] real frames per row; probabilities: float32 [batch, labels] softmax over ' +
       `labels ${options.labels.join(', ')}`,
   });

@@ -64,8 +64,9 @@ export async function onnxMetrics(
   items: ClipFeatures[],
   frames: number,
   labels: readonly string[],
+  cmvn: boolean,
 ): Promise<Metrics> {
-  const probabilities = await predictWithOnnx(onnx, items, frames, labels.length);
+  const probabilities = await predictWithOnnx(onnx, items, frames, labels.length, 64, cmvn);
   return computeMetrics(
     labels,
     items.map((i) => labelIndex(labels, i.clip.emotion)),
@@ -165,7 +166,13 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
   const started = performance.now();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const backend = await initTf();
-  const { featureConfig: config, seed } = options;
+  const { seed } = options;
+  // A model with in-model CMVN takes raw features: its package says so, and the predictor then skips CMVN.
+  const inModelCmvn = options.settings.kind === 'lstm' && options.settings.utteranceStats;
+  const config: FeatureConfig = inModelCmvn
+    ? { ...options.featureConfig, normalization: 'none' }
+    : options.featureConfig;
+  const cmvn = config.normalization === 'utterance';
   const labels = EMOTIONS;
   const frames = frameCount(
     Math.round(options.windowSec * config.sampleRate),
@@ -208,7 +215,7 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
     labels,
     docString: `Speech emotion LSTM trained on ${options.corpora.join('+')} (${options.version})`,
   });
-  const onnxProbabilities = await predictWithOnnx(onnx, split.test, frames, labels.length);
+  const onnxProbabilities = await predictWithOnnx(onnx, split.test, frames, labels.length, 64, cmvn);
   const parityMaxDiff = maxAbsDiff(onnxProbabilities, main.testProbabilities);
   log(
     `ONNX ${onnx.length} bytes; parity with tfjs on ${split.test.length} test clips: max |Δp| = ${parityMaxDiff}`,
@@ -220,7 +227,7 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
   for (const [name, keep] of Object.entries(subsets)) {
     const items = split.test.filter(keep);
     if (items.length === 0) continue;
-    metrics[name] = await onnxMetrics(onnx, items, frames, labels);
+    metrics[name] = await onnxMetrics(onnx, items, frames, labels, cmvn);
     log(
       `${name}: accuracy ${metrics[name].accuracy}, macro-F1 ${metrics[name].macroF1} (${items.length} clips)`,
     );

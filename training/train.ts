@@ -72,6 +72,9 @@ const opts = program.opts<{
   modelVersion: string;
   cache?: string;
   progress: boolean;
+  utteranceStats?: boolean;
+  specAugment?: boolean;
+  balance: boolean;
 }>();
 
 try {
@@ -105,6 +108,9 @@ try {
       units: opts.units,
       batchSize: opts.batch,
       augment: opts.augmentCopies > 0,
+      utteranceStats: opts.utteranceStats === true,
+      specAugment: opts.specAugment === true,
+      balanceCorpora: opts.balance,
     },
     heldOutSpeakers: opts.heldout.split(',').filter(Boolean),
     experiments,

@@ -37,6 +37,8 @@ export function lstmLearner(
   seed: number,
 ): Learner & { model: LstmModel } {
   const model = new LstmModel(config, seed);
+  // With in-model CMVN the rows stay raw: the model normalises (and measures) each utterance itself.
+  const cmvn = !config.utteranceStats;
   return {
     kind: 'lstm',
     model,
@@ -44,18 +46,21 @@ export function lstmLearner(
     stack: config.stack,
     trainRow(matrix, rng) {
       const count = Math.min(matrix.frames, maxFrames);
-      return window(matrix, Math.floor(rng() * (matrix.frames - count + 1)), count);
+      return window(matrix, Math.floor(rng() * (matrix.frames - count + 1)), count, cmvn);
     },
-    evalRows: (matrix) => evaluationWindows(matrix, maxFrames),
+    evalRows: (matrix) => evaluationWindows(matrix, maxFrames, cmvn),
     logits: (features, frames, training) => model.logits(features, frames, training),
     snapshot: () => snapshotOf(model.variables),
     restore: (values) => restoreTo(model.variables, values),
     describe: () => ({
       type: 'lstm',
       ...config,
-      description: `frames stacked by ${config.stack} → LSTM(${config.units}, sigmoid gates) over real steps → masked mean over time → Dense(${config.hidden}, relu) → dropout ${config.dropout} → Dense(${config.labels}) → softmax`,
+      description: `${config.utteranceStats ? 'raw MFCC → in-model per-utterance CMVN over real frames → ' : ''}frames stacked by ${config.stack} → LSTM(${config.units}, sigmoid gates) over real steps → masked mean over time${config.utteranceStats ? ' ‖ standardised per-utterance mean and std of each MFCC' : ''} → Dense(${config.hidden}, relu) → dropout ${config.dropout} → Dense(${config.labels}) → softmax`,
       parameters: model.variables.reduce((n, v) => n + v.size, 0),
     }),
+    ...(config.utteranceStats
+      ? { fitNormalisation: (rows: FeatureMatrix[]) => model.setStatsNormalisation(rows) }
+      : {}),
   };
 }
 
@@ -162,6 +167,25 @@ export interface TrainOptions {
   /** Clip the gradients' global norm (LSTMs occasionally spike). */
   clipNorm?: number;
   labelSmoothing?: number;
+  /** Repeat smaller corpora (up to 3×) in each epoch. */
+  balanceCorpora?: boolean;
+  /** SpecAugment-style masks on training rows: 2 coefficient bands and 2 time spans set to 0 (the CMVN mean). */
+  specAugment?: boolean;
+}
+
+function maskRow(row: FeatureMatrix, rng: Rng): void {
+  const { frames, dims, data } = row;
+  if (frames < 4) return;
+  for (let k = 0; k < 2; k++) {
+    const width = Math.floor(rng() * Math.min(6, dims / 4));
+    const start = Math.floor(rng() * (dims - width));
+    for (let t = 0; t < frames; t++) data.fill(0, t * dims + start, t * dims + start + width);
+  }
+  for (let k = 0; k < 2; k++) {
+    const width = Math.floor(rng() * Math.min(10, frames / 8));
+    const start = Math.floor(rng() * (frames - width));
+    data.fill(0, start * dims, (start + width) * dims);
+  }
 }
 
 export interface EpochRecord {
@@ -266,6 +290,15 @@ export async function train(
       [i.original, ...(options.augment ? i.augmented : [])].map((m) => learner.trainRow(m, rng)),
     ),
   );
+  const corpusCounts = new Map<string, number>();
+  for (const i of split.train) corpusCounts.set(i.clip.corpus, (corpusCounts.get(i.clip.corpus) ?? 0) + 1);
+  const largest = Math.max(...corpusCounts.values());
+  const repeats = new Map(
+    [...corpusCounts].map(([c, n]) => [
+      c,
+      options.balanceCorpora ? Math.min(3, Math.max(1, Math.round(largest / n))) : 1,
+    ]),
+  );
   const history: EpochRecord[] = [];
   let best = { score: -1, loss: Infinity, epoch: 0, weights: learner.snapshot() };
   let sinceImprovement = 0;
@@ -283,11 +316,17 @@ export async function train(
 
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     const epochStart = performance.now();
-    const rows = split.train.map((item, i) => {
-      const variants = options.augment ? [item.original, ...item.augmented] : [item.original];
-      const matrix = variants[Math.floor(rng() * variants.length)]!;
-      const row = learner.trainRow(matrix, rng);
-      return { frames: row.frames, data: row.data, dims: row.dims, label: trainLabels[i]! };
+    const rows: Array<{ frames: number; data: Float32Array; dims: number; label: number }> = [];
+    split.train.forEach((item, i) => {
+      // A smaller corpus is repeated (each time as another random variant) so it is not drowned out.
+      for (let r = 0; r < (repeats.get(item.clip.corpus) ?? 1); r++) {
+        const variants = options.augment ? [item.original, ...item.augmented] : [item.original];
+        const matrix = variants[Math.floor(rng() * variants.length)]!;
+        const row = learner.trainRow(matrix, rng);
+        // Masks only make sense on CMVN rows (0 = the utterance mean); raw rows would get fake statistics.
+        if (options.specAugment && !withNorm.fitNormalisation) maskRow(row, rng);
+        rows.push({ frames: row.frames, data: row.data, dims: row.dims, label: trainLabels[i]! });
+      }
     });
     const batches = bucketedBatches(rows, batchSize, rng);
     let lossSum = 0;
@@ -334,7 +373,20 @@ export async function train(
       bar?.increment(1, { loss: (lossSum / seen).toFixed(3), acc: (correct / seen).toFixed(3) });
     }
     const probabilities = predictClips(learner, split.validation, labels.length);
-    const valMetrics = computeMetrics(labels, validationTruth, argmaxRows(probabilities, labels.length));
+    const validationPredicted = argmaxRows(probabilities, labels.length);
+    const valMetrics = computeMetrics(labels, validationTruth, validationPredicted);
+    // Model selection: mean of the corpora's macro-F1, so a small corpus (and its voices) counts as much.
+    const corpusScores = [...new Set(split.validation.map((i) => i.clip.corpus))].map((corpus) => {
+      const index = split.validation
+        .map((item, i) => (item.clip.corpus === corpus ? i : -1))
+        .filter((i) => i >= 0);
+      return computeMetrics(
+        labels,
+        index.map((i) => validationTruth[i]!),
+        index.map((i) => validationPredicted[i]!),
+      ).macroF1;
+    });
+    const score = corpusScores.length ? corpusScores.reduce((a, b) => a + b, 0) / corpusScores.length : 0;
     const record: EpochRecord = {
       epoch,
       loss: lossSum / seen,
@@ -356,10 +408,10 @@ export async function train(
     // Without validation clips (a tiny folder) every epoch counts as the best: the last one is kept.
     const better =
       split.validation.length === 0 ||
-      record.valMacroF1 > best.score ||
-      (record.valMacroF1 === best.score && record.valLoss < best.loss);
+      score > best.score ||
+      (score === best.score && record.valLoss < best.loss);
     if (better) {
-      best = { score: record.valMacroF1, loss: record.valLoss, epoch, weights: learner.snapshot() };
+      best = { score, loss: record.valLoss, epoch, weights: learner.snapshot() };
       sinceImprovement = 0;
       sinceLrChange = 0;
     } else {
