@@ -97,9 +97,12 @@ export function testSubsets(
   heldOut: string[],
 ): Record<string, (item: ClipFeatures) => boolean> {
   if (corpora.length === 1 && corpora[0] === 'tess') return { 'tess-random': () => true };
+  const heldOutName = heldOut.every((s) => s.startsWith('ravdess:'))
+    ? 'ravdess-heldout-actors'
+    : 'heldout-speakers';
   const subsets: Record<string, (item: ClipFeatures) => boolean> = {
     'tess-random': (i) => i.clip.corpus === 'tess' && !heldOut.includes(i.clip.speaker),
-    'heldout-speakers': (i) => heldOut.includes(i.clip.speaker),
+    [heldOutName]: (i) => heldOut.includes(i.clip.speaker),
     'all-test': () => true,
   };
   return subsets;
@@ -392,6 +395,9 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
     evaluateCommand: `npm run evaluate -- --model ${relative(process.cwd(), out) || '.'} --split recorded`,
     backend,
     extraFigures: { 'one clip per emotion: waveform and log-mel spectrogram': 'figures/examples.svg' },
+    pipelineText: inModelCmvn
+      ? `VAD trim → meyda-identical ${config.kind === 'mfcc' ? 'MFCC' : 'log-mel'} → the model's own per-utterance CMVN`
+      : `VAD trim → meyda-identical ${config.kind === 'mfcc' ? 'MFCC' : 'log-mel'} → per-utterance CMVN`,
     notes: [] as string[],
   };
   (metadata.training as Record<string, unknown>).totalSeconds = Math.round(seconds);

@@ -31,6 +31,8 @@ export interface ReportInput {
   backend: string;
   /** Figures already written (name → relative path), e.g. the waveform panel. */
   extraFigures: Record<string, string>;
+  /** One line: how audio becomes model input. */
+  pipelineText: string;
   notes: string[];
 }
 
@@ -110,7 +112,7 @@ export function reportMarkdown(input: ReportInput): string {
   lines.push(
     `Trained on ${input.corpora.join(' + ')} with one command, measured on clips it never saw. Every number below is`,
     'computed by running the exported `model.onnx` in onnxruntime-node on the held-out clips, through the same',
-    'feature pipeline as `npm run evaluate` (VAD trim → meyda-identical MFCC → per-utterance CMVN).',
+    `feature pipeline as \`npm run evaluate\` (${input.pipelineText}).`,
     '',
     '```sh',
     input.command,
@@ -140,7 +142,7 @@ export function reportMarkdown(input: ReportInput): string {
   lines.push('## Training', '');
   lines.push(
     `- Architecture: ${String(main.model.description)}; ${String(main.model.parameters)} parameters.`,
-    `- Input: ${input.labels.length} labels (${input.labels.join(', ')}); windows of at most 149 frames (3 s at hop 320 / 16 kHz) of 40 MFCCs with per-utterance CMVN; longer clips are scored as half-overlapping windows whose probabilities are averaged.`,
+    `- Input: ${input.labels.length} labels (${input.labels.join(', ')}); windows of at most 149 frames (3 s at hop 320 / 16 kHz) of 40 features (${input.pipelineText}); longer clips are scored as half-overlapping windows whose probabilities are averaged.`,
     `- Data: ${main.sizes.train} training clips (each epoch uses every clip once as the original or one of its augmented copies), ${main.sizes.validation} validation clips (early stopping), ${main.sizes.test} test clips.`,
     `- Optimiser: Adam, learning rate ${main.settings.learningRate} (halved after 3 epochs without a better validation macro-F1), batch ${main.settings.batchSize}, label smoothing 0.05, gradient norm clipped at 5, early stopping with patience ${main.settings.patience} (max ${main.settings.epochs} epochs); best epoch ${main.bestEpoch} of ${main.history.length}.`,
     `- Backend: tfjs ${input.backend}; training time ${Math.round(main.trainSeconds / 60)} min (${main.trainSeconds} s); the whole command including features and the extra experiments: ${Math.round(input.totalSeconds / 60)} min.`,

@@ -53,6 +53,12 @@ const program = new Command()
   .option('--experiment-epochs <n>', 'epoch cap of the extra experiments', integer, DEFAULTS.experimentEpochs)
   .option('--model-version <v>', 'version written into metadata.json', '')
   .option('--cache <dir>', 'feature cache folder (default training/.cache/features)')
+  .option('--utterance-stats', 'LSTM on raw MFCC with in-model CMVN + per-utterance mean/std branch')
+  .option('--spec-augment', 'SpecAugment-style coefficient/time masks on training rows (CMVN models)')
+  .option('--no-balance', 'do not repeat smaller corpora within an epoch')
+  .option('--dropout <p>', 'dropout before the output layer', Number, DEFAULTS.settings.dropout)
+  .option('--hidden <n>', 'units of the dense layer', integer, DEFAULTS.settings.hidden)
+  .option('--features <kind>', 'frame features: mfcc or logmel (40 each, the core extractor)', 'mfcc')
   .option('--no-progress', 'no progress bars (log lines instead)');
 
 program.parse();
@@ -75,10 +81,15 @@ const opts = program.opts<{
   utteranceStats?: boolean;
   specAugment?: boolean;
   balance: boolean;
+  dropout: number;
+  hidden: number;
+  features: string;
 }>();
 
 try {
   const corpora = parseCorpora(opts.corpora);
+  if (!['mfcc', 'logmel'].includes(opts.features))
+    throw new InvalidArgumentError('--features must be mfcc or logmel');
   const experiments = (
     opts.experiments === 'all'
       ? [...EXPERIMENTS]
@@ -96,7 +107,7 @@ try {
     dataDir: opts.data,
     corpora,
     outDir: out,
-    featureConfig: DEFAULT_FEATURE_CONFIG,
+    featureConfig: { ...DEFAULT_FEATURE_CONFIG, kind: opts.features === 'logmel' ? 'logmel' : 'mfcc' },
     windowSec: DEFAULTS.windowSec,
     seed: opts.seed,
     augmentCopies: opts.augmentCopies,
@@ -111,6 +122,8 @@ try {
       utteranceStats: opts.utteranceStats === true,
       specAugment: opts.specAugment === true,
       balanceCorpora: opts.balance,
+      dropout: opts.dropout,
+      hidden: opts.hidden,
     },
     heldOutSpeakers: opts.heldout.split(',').filter(Boolean),
     experiments,
