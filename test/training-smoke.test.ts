@@ -76,7 +76,8 @@ describe('training end to end on the fixture clips (load → train → export �
     const { items } = await pipeline.run(scan.clips);
     const wanted = splits.sets['tess-random']!.map((w) => items.find((i) => i.fileHash === w.sha1)!);
     expect(wanted.length).toBeGreaterThan(0);
-    const metrics = await onnxMetrics(onnx, wanted, 149, result.metadata.labels, true);
+    const cmvn = result.metadata.featureConfig.normalization === 'utterance';
+    const metrics = await onnxMetrics(onnx, wanted, 149, result.metadata.labels, cmvn);
     const recorded = result.metadata.metrics['tess-random'] as { accuracy: number; macroF1: number };
     expect({ accuracy: metrics.accuracy, macroF1: metrics.macroF1 }).toEqual({
       accuracy: recorded.accuracy,
