@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { isSerError } from '../lambdas/core/errors.ts';
 import { createPredictor, DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/predict.ts';
 import type { PredictionResult } from '../lambdas/core/types.ts';
+import type { ReplayOptions } from './replay-command.ts';
 
 /** Extensions a folder walk picks up; files named on the command line are tried whatever their name. */
 const AUDIO_EXTENSIONS = new Set([
@@ -143,6 +144,34 @@ program
     if (!options.json) printTable(rows);
     await predictor.release();
     process.exitCode = failures > 0 ? 1 : 0;
+  });
+
+program
+  .command('replay')
+  .description(
+    're-process S3 events that failed every retry (after fixing the cause): DLQ message files, or an SQS queue',
+  )
+  .argument(
+    '[files...]',
+    'dead-letter messages: Lambda on-failure records or bare S3 events (local: <data>/dlq/*.json)',
+  )
+  .option(
+    '--queue-url <url>',
+    'drain this SQS dead-letter queue (a message is deleted once its replay succeeds)',
+  )
+  .option('--function-name <name>', 'invoke this deployed Lambda function; default: the local handler')
+  .option('--s3-endpoint <url>', 'local stack S3 (without --function-name)', 'http://127.0.0.1:4569')
+  .option(
+    '--dynamodb-endpoint <url>',
+    'local stack DynamoDB (without --function-name)',
+    'http://127.0.0.1:4567',
+  )
+  .option('--bucket <name>', 'local stack bucket (without --function-name)', 'ser-audio')
+  .option('--table <name>', 'local stack table (without --function-name)', 'predictions')
+  .option('--max-messages <n>', 'stop after this many queue messages', positiveNumber, 100)
+  .action(async (files: string[], options: ReplayOptions) => {
+    const { replayFromCommandLine } = await import('./replay-command.ts');
+    process.exitCode = await replayFromCommandLine(files, options);
   });
 
 await program.parseAsync();

@@ -29,6 +29,8 @@ export interface EventDeliveryOptions {
   retries?: number;
   onDelivered?: (event: S3rverEvent, result: unknown) => void;
   onFailed?: (event: S3rverEvent, error: unknown, attempt: number) => void;
+  /** After the last retry, as Lambda hands the event to its on-failure destination (the DLQ). */
+  onExhausted?: (event: S3rverEvent, error: unknown, attempts: number) => void | Promise<void>;
 }
 
 /**
@@ -37,21 +39,27 @@ export interface EventDeliveryOptions {
  */
 export function createEventQueue(
   handler: (event: S3rverEvent) => Promise<unknown>,
-  { retries = 2, onDelivered, onFailed }: EventDeliveryOptions = {},
+  { retries = 2, onDelivered, onFailed, onExhausted }: EventDeliveryOptions = {},
 ) {
   let tail: Promise<void> = Promise.resolve();
   return {
     push(event: S3rverEvent): void {
-      tail = tail.then(async () => {
-        for (let attempt = 1; attempt <= retries + 1; attempt++) {
-          try {
-            onDelivered?.(event, await handler(event));
-            return;
-          } catch (error) {
-            onFailed?.(event, error, attempt);
+      tail = tail
+        .then(async () => {
+          let lastError: unknown;
+          for (let attempt = 1; attempt <= retries + 1; attempt++) {
+            try {
+              onDelivered?.(event, await handler(event));
+              return;
+            } catch (error) {
+              lastError = error;
+              onFailed?.(event, error, attempt);
+            }
           }
-        }
-      });
+          await onExhausted?.(event, lastError, retries + 1);
+        })
+        // A failing callback must not break the chain: every later event still has to be delivered.
+        .catch(() => undefined);
     },
     idle: (): Promise<void> => tail,
   };

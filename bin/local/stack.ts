@@ -1,11 +1,13 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { ProcessOutcome } from '../../lambdas/app/object-processor.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion, WEB_DIR } from '../../lib/paths.ts';
+import { deadLetterRecord } from '../replay.ts';
 import { toProxyEvent } from './api-gateway-event.ts';
 import { lambdaContext } from './lambda-context.ts';
 import {
@@ -29,6 +31,8 @@ export interface LocalStackOptions {
   dataDir: string;
   tableName?: string;
   log?: (line: string) => void;
+  /** Every outcome of the inference handler (the load test counts processing per id with it). */
+  onProcessed?: (outcome: ProcessOutcome) => void;
 }
 
 export interface LocalStack {
@@ -40,6 +44,8 @@ export interface LocalStack {
   apiKey: string;
   dataDir: string;
   modelVersion: string;
+  /** Where events that failed every retry are written, in Lambda's on-failure destination format. */
+  deadLetterDir: string;
   /** Resolves when every S3 event so far has been processed. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -84,6 +90,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const dataDir = resolve(options.dataDir);
   await mkdir(join(dataDir, 's3'), { recursive: true });
   await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
+  const deadLetterDir = join(dataDir, 'dlq');
 
   // The API server listens first (answering 503 until ready) so that its origin is known for S3's CORS.
   let apiHandler: ApiHandler | undefined;
@@ -134,6 +141,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   const queue = createEventQueue((event) => processHandler(event, lambdaContext('process-object')), {
     onDelivered: (_event, outcomes) => {
+      for (const outcome of outcomes as ProcessOutcome[]) options.onProcessed?.(outcome);
       for (const o of outcomes as {
         outcome: string;
         id?: string;
@@ -158,6 +166,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       log(
         `processing failed (attempt ${attempt}/3): ${error instanceof Error ? error.message : String(error)}`,
       ),
+    // As Lambda's on-failure destination: the event is kept for `ser replay`, never dropped.
+    onExhausted: async (event, error, attempts) => {
+      await mkdir(deadLetterDir, { recursive: true });
+      const file = join(
+        deadLetterDir,
+        `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.json`,
+      );
+      await writeFile(file, JSON.stringify(deadLetterRecord(event, error, attempts), null, 2));
+      log(`dead-lettered after ${attempts} attempts → ${file} (fix the cause, then: npx ser replay ${file})`);
+    },
   });
   s3.server.on('event', (event: S3rverEvent) => {
     const notification = toNotification(event);
@@ -229,6 +247,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     apiKey: options.apiKey,
     dataDir,
     modelVersion,
+    deadLetterDir,
     idle: () => queue.idle(),
     close() {
       closing ??= (async () => {

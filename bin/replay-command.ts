@@ -1,0 +1,59 @@
+import { readFile, rm } from 'node:fs/promises';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { drainQueue, lambdaInvoker, localInvoker, type ReplayOutcome, replayMessages } from './replay.ts';
+
+export interface ReplayOptions {
+  queueUrl?: string;
+  functionName?: string;
+  s3Endpoint: string;
+  dynamodbEndpoint: string;
+  bucket: string;
+  table: string;
+  maxMessages: number;
+}
+
+/** `ser replay`: prints one line per message and returns the exit code (1 when any replay failed). */
+export async function replayFromCommandLine(files: string[], options: ReplayOptions): Promise<number> {
+  if (files.length === 0 && !options.queueUrl) {
+    console.error('Name dead-letter message files or --queue-url');
+    return 2;
+  }
+  if (options.queueUrl && !options.functionName) {
+    console.error('--queue-url needs --function-name (the deployed inference function)');
+    return 2;
+  }
+  const invoke = options.functionName
+    ? lambdaInvoker(new LambdaClient({}), options.functionName)
+    : await localInvoker({
+        s3Endpoint: options.s3Endpoint,
+        dynamoDbEndpoint: options.dynamodbEndpoint,
+        bucket: options.bucket,
+        tableName: options.table,
+      });
+
+  const outcomes: ReplayOutcome[] = [];
+  if (files.length > 0) {
+    const messages = await Promise.all(
+      files.map(async (file) => ({ source: file, body: await readFile(file, 'utf8') })),
+    );
+    for (const outcome of await replayMessages(messages, invoke)) {
+      outcomes.push(outcome);
+      // A replayed file is done with, as a deleted SQS message is; a failed one stays for the next try.
+      if (outcome.ok) await rm(outcome.source, { force: true });
+    }
+  }
+  if (options.queueUrl) {
+    outcomes.push(...(await drainQueue(new SQSClient({}), options.queueUrl, invoke, options.maxMessages)));
+  }
+  for (const outcome of outcomes) {
+    console.log(
+      outcome.ok
+        ? `replayed ${outcome.source}: ${JSON.stringify(outcome.result)}`
+        : `FAILED  ${outcome.source}: ${outcome.error}`,
+    );
+  }
+  const failed = outcomes.filter((o) => !o.ok).length;
+  console.log(`${outcomes.length - failed}/${outcomes.length} replayed`);
+  return failed > 0 ? 1 : 0;
+}

@@ -1,0 +1,169 @@
+import { randomUUID } from 'node:crypto';
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { parseS3Event } from '../lambdas/app/s3-event.ts';
+
+/**
+ * What Lambda's on-failure destination puts on the dead-letter queue after the last retry of an
+ * asynchronous invocation (see lib/constructs/inference.ts): the original event is `requestPayload`.
+ * The local stack writes the same record to `<data folder>/dlq/*.json`, so one replay serves both.
+ */
+export interface DeadLetterRecord {
+  version: '1.0';
+  timestamp: string;
+  requestContext: {
+    requestId: string;
+    functionArn: string;
+    condition: 'RetriesExhausted';
+    approximateInvokeCount: number;
+  };
+  requestPayload: unknown;
+  responseContext: { statusCode: number; executedVersion: string; functionError: 'Unhandled' };
+  responsePayload: { errorType: string; errorMessage: string };
+}
+
+export function deadLetterRecord(
+  event: unknown,
+  error: unknown,
+  attempts: number,
+  functionArn = 'arn:aws:lambda:local:000000000000:function:process-object',
+): DeadLetterRecord {
+  return {
+    version: '1.0',
+    timestamp: new Date().toISOString(),
+    requestContext: {
+      requestId: randomUUID(),
+      functionArn,
+      condition: 'RetriesExhausted',
+      approximateInvokeCount: attempts,
+    },
+    requestPayload: event,
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+    responsePayload: {
+      errorType: error instanceof Error ? error.name : 'Error',
+      errorMessage: error instanceof Error ? error.message : String(error),
+    },
+  };
+}
+
+/**
+ * The S3 event inside a dead-lettered message: an on-failure destination record (`requestPayload`),
+ * or the bare event (a function-level DLQ stores the event itself). Anything else is refused here,
+ * before it reaches the function, because replaying it could never succeed.
+ */
+export function eventFromDeadLetter(message: unknown): { Records: unknown[] } {
+  const parsed: unknown = typeof message === 'string' ? JSON.parse(message) : message;
+  const candidate =
+    parsed !== null && typeof parsed === 'object' && 'requestPayload' in parsed
+      ? (parsed as { requestPayload: unknown }).requestPayload
+      : parsed;
+  if (parseS3Event(candidate).length === 0) {
+    throw new Error('the message holds no S3 ObjectCreated record to replay');
+  }
+  return candidate as { Records: unknown[] };
+}
+
+export type ReplayOutcome =
+  | { source: string; ok: true; result: unknown }
+  | { source: string; ok: false; error: string };
+
+type Invoke = (event: unknown) => Promise<unknown>;
+
+/** Invokes a deployed function synchronously with the event; a function error is a failed replay. */
+export function lambdaInvoker(lambda: LambdaClient, functionName: string): Invoke {
+  return async (event) => {
+    const response = await lambda.send(
+      new InvokeCommand({
+        FunctionName: functionName,
+        InvocationType: 'RequestResponse',
+        Payload: Buffer.from(JSON.stringify(event)),
+      }),
+    );
+    const payload = response.Payload ? Buffer.from(response.Payload).toString('utf8') : '';
+    if (response.FunctionError) throw new Error(`${response.FunctionError}: ${payload}`);
+    return payload ? JSON.parse(payload) : undefined;
+  };
+}
+
+export interface LocalReplayTarget {
+  s3Endpoint: string;
+  dynamoDbEndpoint: string;
+  bucket: string;
+  tableName: string;
+}
+
+/**
+ * The inference handler of this repository, pointed at a running local stack (`npm start`): the same
+ * code Lambda runs, configured from the environment it reads at import, as on a cold start.
+ */
+export async function localInvoker(target: LocalReplayTarget): Promise<Invoke> {
+  Object.assign(process.env, {
+    BUCKET_NAME: target.bucket,
+    TABLE_NAME: target.tableName,
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'S3RVER',
+    S3_ENDPOINT: target.s3Endpoint,
+    DYNAMODB_ENDPOINT: target.dynamoDbEndpoint,
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_TRACE_ENABLED: 'false',
+  });
+  const { handler } = await import('../lambdas/handlers/process-object.ts');
+  const { lambdaContext } = await import('./local/lambda-context.ts');
+  return (event) => handler(event, lambdaContext('process-object'));
+}
+
+/** Replays each message in turn; a failure is reported and the next message is still tried. */
+export async function replayMessages(
+  messages: { source: string; body: unknown }[],
+  invoke: Invoke,
+): Promise<ReplayOutcome[]> {
+  const outcomes: ReplayOutcome[] = [];
+  for (const { source, body } of messages) {
+    try {
+      outcomes.push({ source, ok: true, result: await invoke(eventFromDeadLetter(body)) });
+    } catch (error) {
+      outcomes.push({ source, ok: false, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return outcomes;
+}
+
+/**
+ * Drains an SQS dead-letter queue: each message is replayed and deleted only once the replay
+ * succeeded, so a message whose cause is not fixed yet stays (and reappears after its visibility timeout).
+ */
+export async function drainQueue(
+  sqs: SQSClient,
+  queueUrl: string,
+  invoke: Invoke,
+  maxMessages: number,
+): Promise<ReplayOutcome[]> {
+  const outcomes: ReplayOutcome[] = [];
+  while (outcomes.length < maxMessages) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: Math.min(10, maxMessages - outcomes.length),
+        WaitTimeSeconds: 1,
+        // Long enough for a replay of the batch (the function's timeout is 2 min).
+        VisibilityTimeout: 300,
+      }),
+    );
+    if (Messages.length === 0) break;
+    for (const message of Messages) {
+      const [outcome] = await replayMessages(
+        [{ source: message.MessageId ?? '?', body: message.Body }],
+        invoke,
+      );
+      outcomes.push(outcome!);
+      if (outcome!.ok) {
+        await sqs.send(
+          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
+        );
+      }
+    }
+  }
+  return outcomes;
+}
