@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { decodeAudio } from './audio/decode.ts';
+import { decodeAudio, warmUpDecoders } from './audio/decode.ts';
 import { resample } from './audio/resample.ts';
 import { AudioError } from './errors.ts';
 import { createFeatureExtractor, normalizeUtterance } from './features/extract.ts';
@@ -39,6 +39,12 @@ export interface PredictorOptions {
   modelDir?: string;
   /** An already loaded model (e.g. fetched from the registry); wins over `modelDir`. */
   model?: LoadedModel;
+  /**
+   * Instantiate the WASM decoders and run one prediction on a synthetic voice before returning, so the
+   * first real request does not pay for WASM compilation and JIT (use it where init time is cheap, as in a
+   * Lambda's init phase; the CLI skips it).
+   */
+  warmUp?: boolean;
 }
 
 const round = (x: number, digits = 4): number => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -72,7 +78,7 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
   const { frames: maxFrames, dims, windowSec } = metadata.input;
   const labels = metadata.labels;
 
-  return {
+  const predictor: Predictor = {
     modelVersion: metadata.version,
     labels,
     metadata,
@@ -158,6 +164,40 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
       };
     },
   };
+  if (options.warmUp) {
+    await warmUpDecoders();
+    await predictor.predict(syntheticVoiceWav(config.sampleRate)).catch(() => undefined);
+  }
+  return predictor;
+}
+
+/** One second of a vowel-like harmonic sound as a 16-bit WAV: exercises every stage of `predict`. */
+function syntheticVoiceWav(sampleRate: number): Uint8Array {
+  const frames = sampleRate;
+  const bytes = new Uint8Array(44 + frames * 2);
+  const view = new DataView(bytes.buffer);
+  const ascii = (offset: number, text: string) => {
+    for (let i = 0; i < text.length; i++) bytes[offset + i] = text.charCodeAt(i);
+  };
+  ascii(0, 'RIFF');
+  view.setUint32(4, 36 + frames * 2, true);
+  ascii(8, 'WAVEfmt ');
+  view.setUint32(16, 16, true);
+  view.setUint16(20, 1, true); // PCM
+  view.setUint16(22, 1, true); // mono
+  view.setUint32(24, sampleRate, true);
+  view.setUint32(28, sampleRate * 2, true);
+  view.setUint16(32, 2, true);
+  view.setUint16(34, 16, true);
+  ascii(36, 'data');
+  view.setUint32(40, frames * 2, true);
+  let phase = 0;
+  for (let i = 0; i < frames; i++) {
+    phase += (2 * Math.PI * (140 + 20 * Math.sin((i / sampleRate) * 6))) / sampleRate;
+    const sample = 0.3 * Math.sin(phase) + 0.2 * Math.sin(2 * phase) + 0.1 * Math.sin(3 * phase);
+    view.setInt16(44 + i * 2, Math.round(sample * 32767), true);
+  }
+  return bytes;
 }
 
 /** A DC offset is not sound; it would fool the loudness and voice-activity measures. */

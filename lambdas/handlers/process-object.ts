@@ -21,6 +21,8 @@ const config = loadConfig();
 const predictor = await createPredictor({
   modelDir:
     config.modelDir ?? (existsSync(`${MODEL_BESIDE_BUNDLE}metadata.json`) ? MODEL_BESIDE_BUNDLE : undefined),
+  // Lambda's init phase runs at full CPU and is not billed the same way: pay WASM compilation here.
+  warmUp: true,
 });
 const deps = {
   s3: tracer.captureAWSv3Client(createS3Client(config)),
