@@ -34,20 +34,25 @@ export interface ModelSettings {
   utteranceStats: boolean;
 }
 
+/**
+ * The recipe chosen on the multi-corpus split's validation data and a few held-out runs (see REPORT.md):
+ * a small LSTM (32 units) with strong dropout generalised to unseen voices as well as bigger ones and
+ * trains 2–3× faster; the utterance-statistics branch added ~+0.05 accuracy on held-out actors.
+ */
 export const DEFAULT_MODEL_SETTINGS: ModelSettings = {
   kind: 'lstm',
-  units: 96,
+  units: 32,
   stack: 2,
   hidden: 64,
-  dropout: 0.3,
-  epochs: 40,
+  dropout: 0.5,
+  epochs: 30,
   patience: 8,
   batchSize: 32,
   learningRate: 2e-3,
   augment: true,
   balanceCorpora: true,
   specAugment: false,
-  utteranceStats: false,
+  utteranceStats: true,
 };
 
 export interface ExperimentResult {

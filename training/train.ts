@@ -53,7 +53,7 @@ const program = new Command()
   .option('--experiment-epochs <n>', 'epoch cap of the extra experiments', integer, DEFAULTS.experimentEpochs)
   .option('--model-version <v>', 'version written into metadata.json', '')
   .option('--cache <dir>', 'feature cache folder (default training/.cache/features)')
-  .option('--utterance-stats', 'LSTM on raw MFCC with in-model CMVN + per-utterance mean/std branch')
+  .option('--no-utterance-stats', 'plain CMVN input, no in-model CMVN + per-utterance mean/std branch')
   .option('--spec-augment', 'SpecAugment-style coefficient/time masks on training rows (CMVN models)')
   .option('--no-balance', 'do not repeat smaller corpora within an epoch')
   .option('--dropout <p>', 'dropout before the output layer', Number, DEFAULTS.settings.dropout)
@@ -78,7 +78,7 @@ const opts = program.opts<{
   modelVersion: string;
   cache?: string;
   progress: boolean;
-  utteranceStats?: boolean;
+  utteranceStats: boolean;
   specAugment?: boolean;
   balance: boolean;
   dropout: number;
@@ -119,7 +119,7 @@ try {
       units: opts.units,
       batchSize: opts.batch,
       augment: opts.augmentCopies > 0,
-      utteranceStats: opts.utteranceStats === true,
+      utteranceStats: opts.utteranceStats,
       specAugment: opts.specAugment === true,
       balanceCorpora: opts.balance,
       dropout: opts.dropout,
