@@ -107,8 +107,14 @@ export interface PredictionRepositoryOptions {
   tableName: string;
   recordTtlDays: number;
   processingLeaseSec: number;
+  /** A PENDING record lives as long as its upload URL plus a grace, then reads treat it as gone. */
+  uploadUrlTtlSec?: number;
   now?: () => Date;
 }
+
+/** Room for an upload that started just before its URL expired to finish and be noticed. */
+const PENDING_GRACE_SEC = 3600;
+const DEFAULT_UPLOAD_URL_TTL_SEC = 300;
 
 /**
  * Prediction records in DynamoDB. The record is also the idempotency record for S3 events: `claim` is
@@ -132,6 +138,14 @@ export class PredictionRepository {
     return Math.floor(now.getTime() / 1000) + this.#options.recordTtlDays * 86_400;
   }
 
+  /**
+   * DynamoDB's TTL deletes lazily (up to days late) and dynalite never does: an item whose `expiresAt`
+   * has passed is treated as gone by every read, whether or not it was deleted yet.
+   */
+  #isExpired(item: Record<string, unknown>): boolean {
+    return typeof item.expiresAt === 'number' && item.expiresAt <= Math.floor(this.#now().getTime() / 1000);
+  }
+
   /** The PENDING record written before an upload URL is issued. */
   async createPending(upload: NewUpload): Promise<Prediction> {
     const now = this.#now();
@@ -145,7 +159,11 @@ export class PredictionRepository {
       updatedAt: createdAt,
       bucket: upload.bucket,
       key: upload.key,
-      expiresAt: this.#expiresAt(now),
+      // An upload URL that is never used must not leave a PENDING record for the full retention period.
+      expiresAt:
+        Math.floor(now.getTime() / 1000) +
+        (this.#options.uploadUrlTtlSec ?? DEFAULT_UPLOAD_URL_TTL_SEC) +
+        PENDING_GRACE_SEC,
       gsi1pk: PREDICTIONS_TABLE.listPartition,
       gsi1sk: `${createdAt}#${upload.id}`,
     };
@@ -163,7 +181,7 @@ export class PredictionRepository {
     const { Item } = await this.#doc.send(
       new GetCommand({ TableName: this.#options.tableName, Key: { id }, ConsistentRead: true }),
     );
-    return Item ? toPrediction(Item) : undefined;
+    return Item && !this.#isExpired(Item) ? toPrediction(Item) : undefined;
   }
 
   /** Newest first, from the `byCreatedAt` index (a Query, never a Scan). */
@@ -181,7 +199,7 @@ export class PredictionRepository {
         ...(cursor ? { ExclusiveStartKey: decodeCursor(cursor) } : {}),
       }),
     );
-    const items = (result.Items ?? []).map(toPrediction);
+    const items = (result.Items ?? []).filter((item) => !this.#isExpired(item)).map(toPrediction);
     return result.LastEvaluatedKey ? { items, nextCursor: encodeCursor(result.LastEvaluatedKey) } : { items };
   }
 
@@ -203,11 +221,15 @@ export class PredictionRepository {
             'SET #status = :processing, objectVersion = :version, leaseExpiresAt = :lease, updatedAt = :now,',
             '#bucket = :bucket, #key = :key,',
             '#source = if_not_exists(#source, :source), fileName = if_not_exists(fileName, :fileName),',
-            'createdAt = if_not_exists(createdAt, :now), expiresAt = if_not_exists(expiresAt, :expiresAt),',
+            // The claim restarts the retention clock: a PENDING record's short expiry no longer applies.
+            'createdAt = if_not_exists(createdAt, :now), expiresAt = :expiresAt,',
             'gsi1pk = if_not_exists(gsi1pk, :gsi1pk), gsi1sk = if_not_exists(gsi1sk, :gsi1sk)',
           ].join(' '),
-          ConditionExpression:
-            'attribute_not_exists(id) OR #status = :pending OR (#status = :processing AND leaseExpiresAt < :nowSec)',
+          // An expired record counts as gone (TTL may not have deleted it yet): the object is processed afresh.
+          ConditionExpression: [
+            'attribute_not_exists(id) OR #status = :pending OR expiresAt <= :nowSec',
+            'OR (#status = :processing AND leaseExpiresAt < :nowSec)',
+          ].join(' '),
           ExpressionAttributeNames: {
             '#status': 'status',
             '#key': 'key',
