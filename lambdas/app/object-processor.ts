@@ -27,6 +27,27 @@ export type ProcessOutcome =
 const isNotFound = (error: unknown): boolean =>
   error instanceof Error && (error.name === 'NotFound' || error.name === 'NoSuchKey');
 
+const unquote = (eTag: string | undefined): string => (eTag ?? '').replaceAll('"', '');
+
+/**
+ * Another attempt holds a live claim on this object (a concurrent duplicate event, or a crashed attempt
+ * whose lease has not run out). Thrown so that Lambda retries the event later, and after the last retry
+ * the DLQ keeps it: returning would drop the event while nothing guarantees the holder ever finishes.
+ */
+export class ClaimHeldError extends Error {
+  override readonly name = 'ClaimHeldError';
+}
+
+/** The bytes under the key are no longer those the event is about: a later upload replaced them. */
+const superseded = (key: string): ProcessOutcome => ({
+  outcome: 'ignored',
+  reason: `superseded by a newer object: ${key}`,
+});
+
+/** The model, not the audio, is at fault: retried like any infrastructure fault, never stored as FAILED. */
+const isInputError = (error: unknown): error is SerError =>
+  isSerError(error) && error.code !== 'MODEL_INVALID';
+
 /**
  * Turns one created S3 object into a finished prediction. Bad audio (a `SerError` from the core, or
  * a size over the limit) ends as a FAILED record with its code and is not retried; anything else is
@@ -39,13 +60,18 @@ export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef)
 
   let head: { ContentLength?: number | undefined; ETag?: string | undefined; VersionId?: string | undefined };
   try {
-    head = await deps.s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+    head = await deps.s3.send(
+      new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
+    );
   } catch (error) {
     // Deleted before we got to it: there is nothing left to predict, and retrying will not change that.
     if (isNotFound(error)) return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
     throw error;
   }
-  const eTag = (ref.eTag ?? head.ETag ?? '').replaceAll('"', '');
+  // Without versioning a key holds only its latest bytes: an event for older ones (late or out of
+  // order) must not attach the newer bytes' prediction to the old version's record.
+  if (!ref.versionId && ref.eTag && unquote(ref.eTag) !== unquote(head.ETag)) return superseded(ref.key);
+  const eTag = unquote(ref.eTag ?? head.ETag);
   const objectVersion = ref.versionId ?? head.VersionId ?? eTag;
   const id = origin.source === 'api' ? origin.id : dropFolderId(ref.bucket, ref.key, objectVersion);
 
@@ -57,15 +83,25 @@ export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef)
     key: ref.key,
     objectVersion,
   });
-  if (!claim.claimed) return { outcome: 'duplicate', id, status: claim.existing?.status };
+  if (!claim.claimed) {
+    const status = claim.existing?.status;
+    if (status !== 'SUCCEEDED' && status !== 'FAILED') {
+      throw new ClaimHeldError(`${ref.key} is being processed by another attempt (${status ?? 'no record'})`);
+    }
+    return { outcome: 'duplicate', id, status };
+  }
 
   try {
     let finished: Prediction;
     try {
-      const result = await predictObject(deps, ref, head.ContentLength);
+      const result = await predictObject(deps, ref, head.ContentLength, eTag);
+      if (!result) {
+        await deps.repository.release(id, objectVersion);
+        return superseded(ref.key);
+      }
       finished = deps.repository.finished(claim.prediction, { result });
     } catch (error) {
-      if (!isSerError(error)) throw error;
+      if (!isInputError(error)) throw error;
       finished = deps.repository.finished(claim.prediction, { error: error.toJSON() });
     }
     // The result file goes first: if committing the record then fails, the retry writes it again.
@@ -93,19 +129,27 @@ export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef)
   }
 }
 
+/** The prediction, or `undefined` when the object was replaced between HeadObject and GetObject. */
 async function predictObject(
   deps: ObjectProcessorDeps,
   ref: S3ObjectRef,
   size: number | undefined,
-): Promise<PredictionResult> {
+  eTag: string,
+): Promise<PredictionResult | undefined> {
   // Re-checked here because a presigned POST without a declared size, or any drop-folder client, is
   // limited by nothing else; checked before downloading so an oversized object costs nothing.
   if (size !== undefined && size > deps.maxUploadBytes) {
     throw new SerError('TOO_LARGE', `The file is ${size} bytes; the limit is ${deps.maxUploadBytes} bytes`);
   }
   if (size === 0) throw new SerError('EMPTY_AUDIO', 'The file is empty');
-  const object = await deps.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+  const object = await deps.s3.send(
+    new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
+  );
   if (!object.Body) throw new Error(`S3 returned no body for ${ref.key}`);
+  if (!ref.versionId && eTag && unquote(object.ETag) !== eTag) {
+    await object.Body.transformToByteArray();
+    return undefined;
+  }
   const bytes = await object.Body.transformToByteArray();
   return deps.predictor.predict(bytes, { maxDurationSec: deps.maxDurationSec });
 }

@@ -229,6 +229,8 @@ export class PredictionRepository {
           ConditionExpression: [
             'attribute_not_exists(id) OR #status = :pending OR expiresAt <= :nowSec',
             'OR (#status = :processing AND leaseExpiresAt < :nowSec)',
+            // New bytes under the same key (an upload URL used twice): the record follows the object.
+            'OR (#status IN (:succeeded, :failed) AND objectVersion <> :version)',
           ].join(' '),
           ExpressionAttributeNames: {
             '#status': 'status',
@@ -239,6 +241,8 @@ export class PredictionRepository {
           ExpressionAttributeValues: {
             ':processing': 'PROCESSING',
             ':pending': 'PENDING',
+            ':succeeded': 'SUCCEEDED',
+            ':failed': 'FAILED',
             ':version': claim.objectVersion,
             ':lease': nowSec + this.#options.processingLeaseSec,
             ':now': nowIso,
