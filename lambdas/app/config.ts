@@ -14,7 +14,8 @@ const EnvSchema = z.object({
     .int()
     .positive()
     .default(25 * MB),
-  UPLOAD_URL_TTL_SEC: z.coerce.number().int().min(60).max(604_800).default(900),
+  /** Short-lived on purpose: a leaked URL is useful for minutes, and an unused upload's record expires soon. */
+  UPLOAD_URL_TTL_SEC: z.coerce.number().int().min(60).max(3600).default(300),
   /** Prediction records (and their TTL) outlive the raw audio, which the bucket lifecycle expires. */
   RECORD_TTL_DAYS: z.coerce.number().int().positive().default(30),
   MAX_DURATION_SEC: z.coerce.number().positive().default(600),

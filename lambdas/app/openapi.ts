@@ -138,6 +138,9 @@ export const openApiDocument = {
       CreateUploadRequest: {
         type: 'object',
         required: ['fileName'],
+        // Unknown fields are refused with 400 INVALID_REQUEST: a typo (`size` for `sizeBytes`) must not
+        // silently turn a size-checked PUT into an unchecked upload.
+        additionalProperties: false,
         properties: {
           fileName: { type: 'string', minLength: 1, maxLength: 255, examples: ['clip.wav'] },
           contentType: { type: 'string', enum: ['audio/wav', 'audio/mpeg', 'audio/ogg', 'audio/flac'] },

@@ -13,11 +13,14 @@ import { badRequest } from './http-error.ts';
 import { uploadKey } from './object-keys.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 
-export const CreateUploadRequestSchema = z.object({
-  fileName: z.string().trim().min(1).max(255),
-  contentType: z.string().min(1).max(100).optional(),
-  sizeBytes: z.number().int().nonnegative().optional(),
-});
+/** Strict: an unknown field is a 400, so a misspelt `sizeBytes` cannot silently drop the size check. */
+export const CreateUploadRequestSchema = z
+  .object({
+    fileName: z.string().trim().min(1).max(255),
+    contentType: z.string().min(1).max(100).optional(),
+    sizeBytes: z.number().int().nonnegative().optional(),
+  })
+  .strict();
 
 export type CreateUploadRequest = z.infer<typeof CreateUploadRequestSchema>;
 
