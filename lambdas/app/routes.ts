@@ -20,6 +20,14 @@ export interface RouteMatch {
   pathParameters: Record<string, string> | null;
 }
 
+function safeDecode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
 /** API Gateway's matching for our resources: literal segments, `{name}` for exactly one segment. */
 export function matchRoute(
   method: string,
@@ -34,7 +42,10 @@ export function matchRoute(
     const matches = template.every((part, i) => {
       const segment = segments[i]!;
       if (part.startsWith('{')) {
-        params[part.slice(1, -1)] = decodeURIComponent(segment);
+        // A malformed escape (`%E0%A4%A`) matches nothing (a 404), instead of a URIError and a 500.
+        const value = safeDecode(segment);
+        if (value === undefined) return false;
+        params[part.slice(1, -1)] = value;
         return segment.length > 0;
       }
       return part === segment;
