@@ -8,16 +8,30 @@ export interface ClientOptions {
   dynamoDbEndpoint?: string | undefined;
   /** Default: the SDK's provider chain (the function's role on AWS, AWS_* variables locally). */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * Longest wait for a response (socket idle). The SDK waits forever by default: a DynamoDB that hangs
+   * would hold the claim until the Lambda timeout instead of failing fast into a retry. @default 10 000
+   */
+  requestTimeoutMs?: number;
 }
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+const CONNECTION_TIMEOUT_MS = 3_000;
 
 /**
  * Checksums only when S3 requires them: SDK v3's default flexible checksums break streamed uploads on
  * local S3 servers and would leak checksum parameters into presigned URLs. Path style off AWS, because
  * `<bucket>.127.0.0.1` does not resolve.
  */
-export function createS3Client({ region, s3Endpoint, credentials }: ClientOptions): S3Client {
+export function createS3Client({
+  region,
+  s3Endpoint,
+  credentials,
+  requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+}: ClientOptions): S3Client {
   return new S3Client({
     region,
+    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: requestTimeoutMs },
     ...(credentials ? { credentials: { ...credentials } } : {}),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
@@ -29,9 +43,11 @@ export function createDocumentClient({
   region,
   dynamoDbEndpoint,
   credentials,
+  requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
 }: ClientOptions): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     region,
+    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: requestTimeoutMs },
     ...(credentials ? { credentials: { ...credentials } } : {}),
     ...(dynamoDbEndpoint ? { endpoint: dynamoDbEndpoint } : {}),
   });
