@@ -49,7 +49,9 @@ export function createEventQueue(
           let lastError: unknown;
           for (let attempt = 1; attempt <= retries + 1; attempt++) {
             try {
-              onDelivered?.(event, await handler(event));
+              // Not `onDelivered?.(event, await handler(event))`: without a callback that would skip the call.
+              const result = await handler(event);
+              onDelivered?.(event, result);
               return;
             } catch (error) {
               lastError = error;
