@@ -9,7 +9,7 @@ export interface ClientOptions {
   /** Default: the SDK's provider chain (the function's role on AWS, AWS_* variables locally). */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /**
-   * Longest wait for a response (socket idle). The SDK waits forever by default: a DynamoDB that hangs
+   * Longest wait for a response's headers. The SDK waits forever by default: a DynamoDB that hangs
    * would hold the claim until the Lambda timeout instead of failing fast into a retry. @default 10 000
    */
   requestTimeoutMs?: number;
@@ -17,6 +17,13 @@ export interface ClientOptions {
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 const CONNECTION_TIMEOUT_MS = 3_000;
+
+/** Without `throwOnRequestTimeout` the SDK only logs a warning when `requestTimeout` passes. */
+const timeouts = (requestTimeoutMs: number) => ({
+  connectionTimeout: CONNECTION_TIMEOUT_MS,
+  requestTimeout: requestTimeoutMs,
+  throwOnRequestTimeout: true,
+});
 
 /**
  * Checksums only when S3 requires them: SDK v3's default flexible checksums break streamed uploads on
@@ -31,7 +38,7 @@ export function createS3Client({
 }: ClientOptions): S3Client {
   return new S3Client({
     region,
-    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: requestTimeoutMs },
+    requestHandler: timeouts(requestTimeoutMs),
     ...(credentials ? { credentials: { ...credentials } } : {}),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
@@ -47,7 +54,7 @@ export function createDocumentClient({
 }: ClientOptions): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     region,
-    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: requestTimeoutMs },
+    requestHandler: timeouts(requestTimeoutMs),
     ...(credentials ? { credentials: { ...credentials } } : {}),
     ...(dynamoDbEndpoint ? { endpoint: dynamoDbEndpoint } : {}),
   });
