@@ -1,0 +1,336 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEventQueue, toNotification } from '../bin/local/s3-event-bridge.ts';
+import { deadLetterRecord, eventFromDeadLetter, replayMessages } from '../bin/replay.ts';
+import { createDocumentClient } from '../lambdas/app/aws-clients.ts';
+import { dropFolderId } from '../lambdas/app/object-keys.ts';
+import {
+  type AudioPredictor,
+  ClaimHeldError,
+  type ObjectProcessorDeps,
+  processObject,
+} from '../lambdas/app/object-processor.ts';
+import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
+import { parseS3Event, type S3ObjectRef } from '../lambdas/app/s3-event.ts';
+import { createUploadService } from '../lambdas/app/upload-service.ts';
+import { ModelError } from '../lambdas/core/errors.ts';
+import { BUNDLED_MODEL_DIR, createPredictor, type Predictor } from '../lambdas/core/predict.ts';
+import { startFaultProxy } from './helpers/fault-proxy.ts';
+import { tessClip } from './helpers/fixtures.ts';
+import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const MB = 1024 * 1024;
+const LEASE_SEC = 900;
+
+/** A repository whose clock runs `offsetSec` ahead: how a test reaches a lease or expiry without waiting. */
+const later = (offsetSec: number) => () => new Date(Date.now() + offsetSec * 1000);
+
+describe('faults: every object ends terminal after retries, or in the DLQ with a way to replay it', () => {
+  let aws: TestAws;
+  let predictor: Predictor;
+  let repository: PredictionRepository;
+  const deps = (override: Partial<ObjectProcessorDeps> = {}): ObjectProcessorDeps => ({
+    s3: aws.s3,
+    repository,
+    predictor,
+    maxUploadBytes: 25 * MB,
+    maxDurationSec: 600,
+    ...override,
+  });
+  const repositoryWith = (options: Partial<ConstructorParameters<typeof PredictionRepository>[1]> = {}) =>
+    new PredictionRepository(aws.doc, {
+      tableName: aws.tableName,
+      recordTtlDays: 30,
+      processingLeaseSec: LEASE_SEC,
+      ...options,
+    });
+
+  /** Puts `bytes` under `key` and returns the object as the S3 notification names it. */
+  async function putObject(key: string, bytes: Uint8Array): Promise<S3ObjectRef> {
+    const event = aws.nextEvent(key);
+    await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: bytes }));
+    const [ref] = parseS3Event(toNotification(await event));
+    return ref!;
+  }
+  const idOf = (ref: S3ObjectRef) => dropFolderId(ref.bucket, ref.key, ref.eTag!.replaceAll('"', ''));
+
+  beforeAll(async () => {
+    [aws, predictor] = await Promise.all([startTestAws(), createPredictor()]);
+    repository = repositoryWith();
+  });
+
+  afterAll(async () => {
+    await predictor?.release();
+    await aws?.close();
+  });
+
+  it('DynamoDB unreachable between claim and result: the retry is refused while the lease lives, then completes', async () => {
+    // Prepare: the processor reaches DynamoDB through a relay that is cut during inference.
+    const clip = tessClip('angry');
+    const ref = await putObject('incoming/faults/dynamo-cut.flac', clip.bytes);
+    const proxy = await startFaultProxy(aws.dynamoDbEndpoint);
+    const viaProxy = new PredictionRepository(
+      createDocumentClient({
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        dynamoDbEndpoint: proxy.endpoint,
+        requestTimeoutMs: 500,
+      }),
+      { tableName: aws.tableName, recordTtlDays: 30, processingLeaseSec: LEASE_SEC },
+    );
+    const cutDuringInference: AudioPredictor = {
+      modelVersion: predictor.modelVersion,
+      predict: (audio, options) => {
+        proxy.cut();
+        return predictor.predict(audio, options);
+      },
+    };
+
+    try {
+      // Act: commit and release both fail; the record keeps its lease.
+      await expect(
+        processObject(deps({ repository: viaProxy, predictor: cutDuringInference }), ref),
+      ).rejects.toThrow();
+      const stranded = await repository.get(idOf(ref));
+      const retryWithinLease = processObject(deps(), ref);
+      await expect(retryWithinLease).rejects.toBeInstanceOf(ClaimHeldError);
+      const retryAfterLease = await processObject(
+        deps({ repository: repositoryWith({ now: later(LEASE_SEC + 5) }) }),
+        ref,
+      );
+      const again = await processObject(deps(), ref);
+
+      // Assess
+      expect(stranded?.status).toBe('PROCESSING');
+      expect(retryAfterLease).toMatchObject({ outcome: 'succeeded', id: idOf(ref) });
+      expect(again).toMatchObject({ outcome: 'duplicate', status: 'SUCCEEDED' });
+      expect(await repository.get(idOf(ref))).toMatchObject({
+        status: 'SUCCEEDED',
+        emotion: expect.any(String),
+      });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('DynamoDB slow: within the timeout it still finishes once; past it, the attempt fails fast and the retry finishes', async () => {
+    const clip = tessClip('sad');
+    const slowRef = await putObject('incoming/faults/dynamo-slow.flac', clip.bytes);
+    const hungRef = await putObject('incoming/faults/dynamo-hung.flac', tessClip('happy').bytes);
+    const proxy = await startFaultProxy(aws.dynamoDbEndpoint);
+    const throughProxy = new PredictionRepository(
+      createDocumentClient({
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        dynamoDbEndpoint: proxy.endpoint,
+        requestTimeoutMs: 300,
+      }),
+      { tableName: aws.tableName, recordTtlDays: 30, processingLeaseSec: LEASE_SEC },
+    );
+
+    try {
+      proxy.setDelay(50);
+      const slow = await processObject(deps({ repository: throughProxy }), slowRef);
+      proxy.setDelay(1_000);
+      const hung = processObject(deps({ repository: throughProxy }), hungRef);
+      await expect(hung).rejects.toThrow();
+      proxy.setDelay(0);
+      const retried = await processObject(deps(), hungRef);
+
+      expect(slow).toMatchObject({ outcome: 'succeeded', id: idOf(slowRef) });
+      // The hung attempt never got its claim written, so the retry claims it at once.
+      expect(retried).toMatchObject({ outcome: 'succeeded', id: idOf(hungRef) });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('model missing or corrupt: loading fails with MODEL_INVALID, and a model fault is retried, never stored as FAILED', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ser-bad-model-'));
+    const modelDir = process.env.SER_MODEL_DIR ?? BUNDLED_MODEL_DIR;
+    try {
+      await cp(modelDir, join(dir, 'corrupt'), { recursive: true });
+      const metadata = JSON.parse(await readFile(join(dir, 'corrupt', 'metadata.json'), 'utf8'));
+      await writeFile(join(dir, 'corrupt', metadata.onnxFile), Buffer.from('not an onnx graph'));
+
+      await expect(createPredictor({ modelDir: join(dir, 'missing') })).rejects.toMatchObject({
+        code: 'MODEL_INVALID',
+      });
+      await expect(createPredictor({ modelDir: join(dir, 'corrupt') })).rejects.toMatchObject({
+        code: 'MODEL_INVALID',
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+
+    const ref = await putObject('incoming/faults/model-fault.flac', tessClip('neutral').bytes);
+    const brokenModel: AudioPredictor = {
+      modelVersion: 'broken',
+      predict: () => Promise.reject(new ModelError('model.onnx: protobuf parsing failed')),
+    };
+    await expect(processObject(deps({ predictor: brokenModel }), ref)).rejects.toMatchObject({
+      code: 'MODEL_INVALID',
+    });
+    const afterFault = await repository.get(idOf(ref));
+    const retried = await processObject(deps(), ref);
+
+    expect(afterFault?.status).toBe('PENDING');
+    expect(retried).toMatchObject({ outcome: 'succeeded' });
+  });
+
+  it('the same event twice at once: exactly one attempt predicts, the other is retried and finds it done', async () => {
+    const ref = await putObject('incoming/faults/twice.flac', tessClip('fear').bytes);
+
+    const settled = await Promise.allSettled([processObject(deps(), ref), processObject(deps(), ref)]);
+    const retries = await Promise.all(
+      settled.map((s) => (s.status === 'rejected' ? processObject(deps(), ref) : s.value)),
+    );
+
+    for (const s of settled) if (s.status === 'rejected') expect(s.reason).toBeInstanceOf(ClaimHeldError);
+    expect(retries.map((o) => o.outcome).sort()).toEqual(['duplicate', 'succeeded']);
+  });
+
+  it('events out of order: the event for replaced bytes is ignored, the record and result follow the newest bytes', async () => {
+    const key = 'incoming/faults/overwritten.flac';
+    const first = await putObject(key, tessClip('angry').bytes);
+    const second = await putObject(key, tessClip('sad').bytes);
+    const expected = await predictor.predict(tessClip('sad').bytes);
+
+    const newerFirst = await processObject(deps(), second);
+    const olderLate = await processObject(deps(), first);
+
+    expect(newerFirst).toMatchObject({ outcome: 'succeeded', id: idOf(second) });
+    expect(olderLate).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('superseded') });
+    expect(await repository.get(idOf(first))).toBeUndefined();
+    const result = await aws.s3.send(
+      new GetObjectCommand({ Bucket: aws.bucket, Key: 'results/faults/overwritten.flac.json' }),
+    );
+    expect(JSON.parse(await result.Body!.transformToString())).toMatchObject({
+      id: idOf(second),
+      emotion: expected.emotion,
+      confidence: expected.confidence,
+    });
+  });
+
+  it('processor killed mid-file: retries hit the live lease, the event is dead-lettered, and ser replay completes it', async () => {
+    // Prepare: a child process claims the object and is SIGKILLed inside inference.
+    const clip = tessClip('disgust');
+    const ref = await putObject('incoming/faults/killed.flac', clip.bytes);
+    const dlqDir = await mkdtemp(join(tmpdir(), 'ser-dlq-'));
+    const child: ChildProcess = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/helpers/crashing-processor.ts'],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          S3_ENDPOINT: aws.s3Endpoint,
+          DYNAMODB_ENDPOINT: aws.dynamoDbEndpoint,
+          BUCKET_NAME: aws.bucket,
+          TABLE_NAME: aws.tableName,
+          OBJECT_KEY: ref.key,
+          PROCESSING_LEASE_SEC: '30',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let stdout = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('CLAIMED')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`crashing processor exited early (${code}): ${stdout}`)));
+    });
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+
+    try {
+      // Act 1: Lambda's three attempts meet the dead attempt's live lease; the event goes to the DLQ.
+      const { Records } = toNotification(aws.events.find((e) => e.Records[0]?.s3.object.key === ref.key)!)!;
+      const event = { Records };
+      const attempts: unknown[] = [];
+      const queue = createEventQueue(
+        (e) => Promise.all(parseS3Event(e).map((r) => processObject(deps(), r))),
+        {
+          onFailed: (_e, error) => attempts.push(error),
+          onExhausted: async (e, error, count) => {
+            await writeFile(join(dlqDir, 'message.json'), JSON.stringify(deadLetterRecord(e, error, count)));
+          },
+        },
+      );
+      queue.push(event);
+      await queue.idle();
+      const whileDead = await repository.get(idOf(ref));
+
+      // Act 2: replay once the lease has run out (30 s here, the Lambda timeout + 60 s in AWS).
+      const files = await readdir(dlqDir);
+      const body = await readFile(join(dlqDir, files[0]!), 'utf8');
+      const afterLease = deps({ repository: repositoryWith({ now: later(31) }) });
+      const replayed = await replayMessages([{ source: files[0]!, body }], async (e) =>
+        Promise.all(parseS3Event(e).map((r) => processObject(afterLease, r))),
+      );
+
+      // Assess
+      expect(attempts).toHaveLength(3);
+      for (const error of attempts) expect(error).toBeInstanceOf(ClaimHeldError);
+      expect(whileDead?.status).toBe('PROCESSING');
+      expect(eventFromDeadLetter(body)).toEqual(event);
+      expect(JSON.parse(body)).toMatchObject({
+        requestContext: { condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+        responsePayload: { errorType: 'ClaimHeldError' },
+      });
+      expect(replayed).toEqual([
+        {
+          source: files[0],
+          ok: true,
+          result: [expect.objectContaining({ outcome: 'succeeded', id: idOf(ref) })],
+        },
+      ]);
+      expect(await repository.get(idOf(ref))).toMatchObject({ status: 'SUCCEEDED' });
+    } finally {
+      await rm(dlqDir, { recursive: true, force: true });
+    }
+  });
+
+  it('replay refuses a message that holds no S3 object event', () => {
+    expect(() => eventFromDeadLetter('{"requestPayload":{"Records":[]}}')).toThrow(/no S3 ObjectCreated/);
+    expect(() => eventFromDeadLetter('{"hello":"world"}')).toThrow();
+  });
+
+  it('an upload URL never used leaves a PENDING record that reads as gone once past its expiry', async () => {
+    // Prepare
+    const createdAt = new Date();
+    const urlTtlSec = 300;
+    const writer = repositoryWith({ uploadUrlTtlSec: urlTtlSec, now: () => createdAt });
+    const createUpload = createUploadService({
+      s3: aws.s3,
+      repository: writer,
+      bucketName: aws.bucket,
+      maxUploadBytes: 25 * MB,
+      uploadUrlTtlSec: urlTtlSec,
+      now: () => createdAt,
+    });
+    const { id } = await createUpload({ fileName: 'never-sent.flac', sizeBytes: 1000 });
+    const readAt = (offsetSec: number) =>
+      repositoryWith({ now: () => new Date(createdAt.getTime() + offsetSec * 1000) });
+
+    // Act
+    const justAfterUrlExpiry = await readAt(urlTtlSec + 1).get(id);
+    const pastGrace = await readAt(urlTtlSec + 3600 + 1).get(id);
+    const listedPastGrace = await readAt(urlTtlSec + 3600 + 1).list({ limit: 100 });
+
+    // Assess: the item is still in the table (dynalite never expires), but no read returns it.
+    expect(justAfterUrlExpiry?.status).toBe('PENDING');
+    expect(pastGrace).toBeUndefined();
+    expect(listedPastGrace.items.map((p) => p.id)).not.toContain(id);
+  });
+});
