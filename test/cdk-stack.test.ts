@@ -191,12 +191,12 @@ describe('SerStack', () => {
       Description: Match.stringLikeRegexp('Speech emotion recognition'),
       Runtime: 'nodejs22.x',
       Architectures: ['x86_64'],
-      MemorySize: 1769,
-      Timeout: 120,
+      MemorySize: 1024,
+      Timeout: 60,
       ReservedConcurrentExecutions: 10,
       TracingConfig: { Mode: 'Active' },
       Environment: {
-        Variables: Match.objectLike({ PROCESSING_LEASE_SEC: '180', MAX_UPLOAD_BYTES: '26214400' }),
+        Variables: Match.objectLike({ PROCESSING_LEASE_SEC: '120', MAX_UPLOAD_BYTES: '26214400' }),
       },
     });
     for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {

@@ -17,11 +17,14 @@ export interface InferenceProps {
   /** The model package folder shipped in the asset. */
   readonly modelDir: string;
   /**
-   * One full vCPU: the pipeline is single-threaded CPU work (decode, VAD, MFCC, one ONNX run) whose peak
-   * RSS is a few hundred MB, so memory buys CPU speed here, not room. @default 1769
+   * From `npm run bench` (model 1.0.0): a TESS clip takes 3.7 ms (WAV) / 15 ms (FLAC) on one full core,
+   * peak RSS 194 MB, cold start 0.33 s; a 599 s, 18 MB WAV (near the TOO_LONG limit) took 1.0 s at
+   * 317 MB RSS. The work is single-threaded CPU, so memory buys CPU share: 1024 MB (~0.6 vCPU) keeps the
+   * longest clip at ~2 s with 3× memory headroom; more memory would cost about the same per clip and only
+   * shave milliseconds off typical ones. @default 1024
    */
   readonly memorySize?: number;
-  /** Long clips (up to the 600 s limit) decode and score in seconds; 2 min leaves margin. @default 2 min */
+  /** Far above the slowest measured run (~2 s for 600 s of audio), so only a hang times out. @default 60 s */
   readonly timeout?: Duration;
   /** Caps parallel invocations (and cost) under a burst of uploads. @default 10 */
   readonly reservedConcurrency?: number;
@@ -41,7 +44,7 @@ export class Inference extends Construct {
 
   constructor(scope: Construct, id: string, props: InferenceProps) {
     super(scope, id);
-    const timeout = props.timeout ?? Duration.minutes(2);
+    const timeout = props.timeout ?? Duration.seconds(60);
     const modelDir = props.modelDir.replace(/\/$/, '');
 
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
@@ -53,7 +56,7 @@ export class Inference extends Construct {
     this.function = new SerFunction(this, 'ProcessObject', {
       entry: `${HANDLERS_DIR}process-object.ts`,
       description: 'Speech emotion recognition for audio objects created under uploads/ and incoming/',
-      memorySize: props.memorySize ?? 1769,
+      memorySize: props.memorySize ?? 1024,
       timeout,
       reservedConcurrentExecutions: props.reservedConcurrency ?? 10,
       retryAttempts: 2,
