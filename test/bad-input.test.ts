@@ -1,0 +1,226 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../bin/local/local-aws.ts';
+import { type LocalStack, startLocalStack } from '../bin/local/stack.ts';
+import { createS3Client } from '../lambdas/app/aws-clients.ts';
+import { FIXTURES_DIR, tessClip } from './helpers/fixtures.ts';
+
+/** Small enough to test "over the limit" without writing megabytes; every TESS clip is under it. */
+const MAX_UPLOAD_BYTES = 200_000;
+
+interface ManifestEntry {
+  path: string;
+  expectError?: string;
+  expectPredictError?: string;
+}
+
+const badCorpus = (JSON.parse(readFileSync(`${FIXTURES_DIR}manifest.json`, 'utf8')) as ManifestEntry[])
+  .filter((entry) => entry.path.startsWith('bad/'))
+  .map((entry) => ({
+    name: entry.path.slice('bad/'.length),
+    code: entry.expectError ?? entry.expectPredictError,
+  }));
+
+describe('bad input through the local stack: a typed 4xx or a FAILED record with a code, never a crash or a bare 500', () => {
+  let stack: LocalStack;
+  let s3: S3Client;
+  let dataDir: string;
+
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`${stack.apiUrl}${path}`, {
+      ...init,
+      headers: { 'x-api-key': stack.apiKey, 'content-type': 'application/json', ...init.headers },
+    });
+  const createUpload = (body: unknown) =>
+    api('/uploads', { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+  /** Status and error code of a refused request; the code must always be there. */
+  const refusal = async (response: Response) => {
+    const body = (await response.json()) as { error?: { code?: string; message?: string } };
+    expect(body.error?.code, JSON.stringify(body)).toMatch(/^[A-Z_]+$/);
+    expect(body.error?.message).toBeTruthy();
+    return { status: response.status, code: body.error!.code };
+  };
+  const readResult = async (key: string) => {
+    const object = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+    return JSON.parse(await object.Body!.transformToString()) as { status: string; error?: { code: string } };
+  };
+  const prediction = async (id: string) =>
+    (await (await api(`/predictions/${id}`)).json()) as {
+      status: string;
+      fileName: string;
+      error?: { code: string };
+    };
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'ser-bad-input-'));
+    process.env.MAX_UPLOAD_BYTES = String(MAX_UPLOAD_BYTES);
+    stack = await startLocalStack({
+      host: '127.0.0.1',
+      port: 0,
+      s3Port: 0,
+      dynamoDbPort: 0,
+      bucket: 'ser-bad-input',
+      apiKey: 'bad-input-test-key',
+      dataDir,
+      log: () => {},
+    });
+    s3 = createS3Client({
+      region: LOCAL_REGION,
+      credentials: LOCAL_S3_CREDENTIALS,
+      s3Endpoint: stack.s3Endpoint,
+    });
+  });
+
+  afterAll(async () => {
+    s3?.destroy();
+    await stack?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it(`ends every file of the bad-audio corpus (${badCorpus.length} kinds) FAILED with its code`, async () => {
+    expect(badCorpus.length).toBeGreaterThanOrEqual(20);
+    for (const { name } of badCorpus) {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: stack.bucket,
+          Key: `incoming/corpus/${name}`,
+          Body: readFileSync(`${FIXTURES_DIR}bad/${name}`),
+        }),
+      );
+    }
+    await stack.idle();
+
+    const results = await Promise.all(
+      badCorpus.map(async ({ name }) => {
+        const result = await readResult(`results/corpus/${name}.json`);
+        return { name, status: result.status, code: result.error?.code };
+      }),
+    );
+    expect(results).toEqual(badCorpus.map(({ name, code }) => ({ name, status: 'FAILED', code })));
+  });
+
+  it('refuses JSON bodies that are not an object, and bodies that are not JSON', async () => {
+    const refusals = await Promise.all(
+      ['[]', '"clip.wav"', '42', 'null', 'true', '[{"fileName":"a.wav"}]'].map(async (body) =>
+        refusal(await createUpload(body)),
+      ),
+    );
+    const notJson = await refusal(await createUpload('{"fileName": "a.wav"'));
+    const empty = await refusal(await api('/uploads', { method: 'POST' }));
+
+    for (const r of refusals) expect(r).toEqual({ status: 400, code: 'INVALID_REQUEST' });
+    expect(notJson).toEqual({ status: 400, code: 'INVALID_JSON' });
+    expect(empty).toEqual({ status: 400, code: 'INVALID_REQUEST' });
+  });
+
+  it('refuses unknown fields, and sizes that are negative, fractional, strings, zero, huge or over the limit', async () => {
+    const cases: [unknown, number, string][] = [
+      [{ fileName: 'a.wav', sizeBytes: 10, size: 10 }, 400, 'INVALID_REQUEST'],
+      [{ fileName: 'a.wav', isAdmin: true }, 400, 'INVALID_REQUEST'],
+      [{ fileName: 'a.wav', sizeBytes: -1 }, 400, 'INVALID_REQUEST'],
+      [{ fileName: 'a.wav', sizeBytes: 1.5 }, 400, 'INVALID_REQUEST'],
+      [{ fileName: 'a.wav', sizeBytes: '1000' }, 400, 'INVALID_REQUEST'],
+      [{ fileName: 'a.wav', sizeBytes: 0 }, 400, 'EMPTY_AUDIO'],
+      [{ fileName: 'a.wav', sizeBytes: 1e300 }, 400, 'INVALID_REQUEST'],
+      [{ fileName: 'a.wav', sizeBytes: Number.MAX_SAFE_INTEGER }, 400, 'TOO_LARGE'],
+      [{ fileName: 'a.wav', sizeBytes: MAX_UPLOAD_BYTES + 1 }, 400, 'TOO_LARGE'],
+      [{ fileName: '' }, 400, 'INVALID_REQUEST'],
+      [{ fileName: 'x'.repeat(300) }, 400, 'INVALID_REQUEST'],
+      [{ fileName: 'page.html' }, 400, 'UNSUPPORTED_FORMAT'],
+      [{ fileName: 'a.wav', contentType: 'text/html' }, 400, 'UNSUPPORTED_FORMAT'],
+    ];
+    const answers = await Promise.all(cases.map(async ([body]) => refusal(await createUpload(body))));
+    expect(answers).toEqual(cases.map(([, status, code]) => ({ status, code })));
+  });
+
+  it('refuses a body over 1 MB with 413 and a code', async () => {
+    const answer = await refusal(await createUpload({ fileName: 'a.wav', pad: 'x'.repeat(1_100_000) }));
+    expect(answer).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+  });
+
+  it('answers 404 with a code for ids that are malformed, traversing, injected or huge', async () => {
+    const ids = [
+      'not-a-real-id',
+      '..%2F..%2Fetc%2Fpasswd',
+      '%E0%A4%A',
+      "'%20OR%20'1'%3D'1",
+      '%00',
+      '日本語',
+      'a'.repeat(2000),
+    ];
+    const answers = await Promise.all(ids.map(async (id) => refusal(await api(`/predictions/${id}`))));
+    for (const answer of answers) expect(answer).toEqual({ status: 404, code: 'NOT_FOUND' });
+  });
+
+  it('keeps file names with ../ and unicode out of the object key, and still predicts the file', async () => {
+    const clip = tessClip('angry');
+    const names = [
+      '../../etc/passwd.flac',
+      '..\\..\\windows\\clip.flac',
+      'résumé 日本語 😀.flac',
+      '%2e%2e%2fx.flac',
+    ];
+    const created = await Promise.all(
+      names.map(async (fileName) => {
+        const response = await createUpload({ fileName, sizeBytes: clip.bytes.length });
+        expect(response.status).toBe(201);
+        return (await response.json()) as {
+          id: string;
+          upload: { url: string; headers: Record<string, string> };
+        };
+      }),
+    );
+    for (const { upload } of created) {
+      const put = await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: clip.bytes });
+      expect(put.status).toBe(200);
+    }
+    await stack.idle();
+
+    // The key the server chose is the presigned URL's path (s3rver refuses SDK v3 bucket listings).
+    for (const [i, { id, upload }] of created.entries()) {
+      const key = decodeURIComponent(new URL(upload.url).pathname).split('/').slice(2).join('/');
+      expect(key).toMatch(new RegExp(`^uploads/${id}/[\\w.-]+$`));
+      expect(key.split('/')).not.toContain('..');
+      const head = await s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key }));
+      expect(head.ContentLength).toBe(clip.bytes.length);
+      expect(await prediction(id)).toMatchObject({ status: 'SUCCEEDED', fileName: names[i] });
+    }
+  });
+
+  it('ends a 0-byte upload EMPTY_AUDIO and an over-limit one TOO_LARGE (presigned POST, checked again by the processor)', async () => {
+    const post = async (bytes: Uint8Array) => {
+      const response = await createUpload({ fileName: 'form.wav' });
+      const { id, upload } = (await response.json()) as {
+        id: string;
+        upload: { url: string; fields: Record<string, string> };
+      };
+      const form = new FormData();
+      for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
+      form.append('file', new Blob([bytes], { type: 'audio/wav' }), 'form.wav');
+      // s3rver does not enforce the policy's content-length-range (AWS would refuse both with 400).
+      await fetch(upload.url, { method: 'POST', body: form });
+      return id;
+    };
+    const emptyId = await post(new Uint8Array(0));
+    const largeId = await post(new Uint8Array(MAX_UPLOAD_BYTES + 1));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: stack.bucket,
+        Key: 'incoming/limits/large.wav',
+        Body: new Uint8Array(MAX_UPLOAD_BYTES + 1),
+      }),
+    );
+    await stack.idle();
+
+    expect(await prediction(emptyId)).toMatchObject({ status: 'FAILED', error: { code: 'EMPTY_AUDIO' } });
+    expect(await prediction(largeId)).toMatchObject({ status: 'FAILED', error: { code: 'TOO_LARGE' } });
+    expect(await readResult('results/limits/large.wav.json')).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'TOO_LARGE' },
+    });
+  });
+});
