@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import wavefile from 'wavefile';
+import { decodeAudio } from '../lambdas/core/audio/decode.ts';
+import { resample } from '../lambdas/core/audio/resample.ts';
 import { tessClip } from './helpers/fixtures.ts';
 import { type LocalStackProcess, spawnLocalStack } from './helpers/local-stack-process.ts';
 
@@ -75,6 +78,43 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     const readmeShot = join(ROOT, 'docs', 'screenshot.png');
     if (process.env.SER_UPDATE_SCREENSHOT === '1' || !existsSync(readmeShot))
       await copyFile(screenshot, readmeShot);
+    await page.close();
+  });
+
+  it('draws the timeline of segments for a longer recording', async () => {
+    // Prepare: four TESS sentences of different emotions in one 16-bit WAV, with a pause between them.
+    const parts = await Promise.all(
+      ['angry', 'sad', 'happy', 'neutral'].map((e) => decodeAudio(tessClip(e).bytes)),
+    );
+    const rate = parts[0]!.sampleRate;
+    const pause = new Float32Array(Math.round(rate * 0.5));
+    const joined = parts.flatMap((p) => [
+      p.sampleRate === rate ? p.samples : resample(p.samples, p.sampleRate, rate),
+      pause,
+    ]);
+    const samples = new Int16Array(joined.reduce((n, a) => n + a.length, 0));
+    let offset = 0;
+    for (const part of joined) {
+      for (let i = 0; i < part.length; i++) samples[offset + i] = Math.round(part[i]! * 32_767);
+      offset += part.length;
+    }
+    const wav = new wavefile.WaveFile();
+    wav.fromScratch(1, rate, '16', samples);
+    const page = await browser.newPage();
+    await page.goto(stack.webUrl);
+
+    // Act
+    await page.locator('#file-input').setInputFiles({
+      name: 'four-sentences.wav',
+      mimeType: 'audio/wav',
+      buffer: Buffer.from(wav.toBuffer()),
+    });
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await page.locator('#timeline-box').waitFor({ state: 'visible' });
+
+    // Assess
+    expect(await page.locator('#timeline li').count()).toBeGreaterThanOrEqual(2);
+    await page.screenshot({ path: join(OUTPUT_DIR, 'browser-timeline.png'), fullPage: true });
     await page.close();
   });
 

@@ -305,10 +305,12 @@ function render(prediction) {
   $('timeline-box').hidden = segments.length < 2;
   const timeline = $('timeline');
   timeline.replaceChildren();
-  const total = segments.at(-1)?.endSec - (segments[0]?.startSec ?? 0) || 1;
+  // Placed on the clip's own time axis, so pauses between utterances show as gaps.
+  const total = Math.max(prediction.durationSec ?? 0, segments.at(-1)?.endSec ?? 0) || 1;
   for (const s of segments) {
     const block = document.createElement('li');
-    block.style.flex = String((s.endSec - s.startSec) / total);
+    block.style.left = `${(s.startSec / total) * 100}%`;
+    block.style.width = `${((s.endSec - s.startSec) / total) * 100}%`;
     block.style.background = COLORS[s.emotion] ?? '#6b7280';
     block.textContent = label(s.emotion);
     block.title = `${s.startSec.toFixed(1)}–${s.endSec.toFixed(1)} s: ${label(s.emotion)} (${Math.round(s.confidence * 100)}%)`;
