@@ -78,6 +78,22 @@ describe('ONNX export of the LSTM matches tfjs on real clips', () => {
     model.dispose();
   });
 
+  it('an ensemble graph is the mean of its members', async () => {
+    const config = { dims: 40, stack: 2, units: 16, hidden: 8, labels: 7, dropout: 0, utteranceStats: true };
+    const members = [new LstmModel(config, 31), new LstmModel(config, 32)];
+    for (const m of members)
+      m.setStatsNormalisation(items.map((i) => ({ data: i.original.data, frames: i.original.frames })));
+    const onnx = exportLstmToOnnx(
+      members.map((m) => m.weights()),
+      { frames: FRAMES, labels: LABELS },
+    );
+    const [a, b] = members.map((m) => tfjsFirstWindow(m, items, false));
+    const expected = a!.map((v, i) => (v + b![i]!) / 2);
+    const actual = await predictWithOnnx(onnx, items, FRAMES, LABELS.length, 64, false);
+    expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(1e-4);
+    for (const m of members) m.dispose();
+  });
+
   it('documents its contract: inputs features/lengths, output probabilities, dynamic batch', async () => {
     const model = new LstmModel({ dims: 40, stack: 2, units: 8, hidden: 8, labels: 7, dropout: 0 }, 5);
     const session = await ort.InferenceSession.create(

@@ -32,6 +32,8 @@ export interface ModelSettings {
   specAugment: boolean;
   /** LSTM on raw features with in-model CMVN + utterance statistics (see LstmConfig). */
   utteranceStats: boolean;
+  /** LSTMs trained with different seeds whose probabilities are averaged (1 = a single model). */
+  ensemble: number;
 }
 
 /**
@@ -53,6 +55,7 @@ export const DEFAULT_MODEL_SETTINGS: ModelSettings = {
   balanceCorpora: true,
   specAugment: false,
   utteranceStats: true,
+  ensemble: 3,
 };
 
 export interface ExperimentResult {
@@ -61,8 +64,10 @@ export interface ExperimentResult {
   model: Record<string, unknown>;
   settings: ModelSettings;
   sizes: { train: number; validation: number; test: number };
+  /** The first member's curves (all members train the same way). */
   history: EpochRecord[];
   bestEpoch: number;
+  members: Array<{ seed: number; epochs: number; bestEpoch: number; trainSeconds: number }>;
   trainSeconds: number;
   /** Metrics on the split's test part, and on named subsets of it (e.g. per corpus). */
   test: Metrics;
@@ -72,6 +77,8 @@ export interface ExperimentResult {
 export interface TrainedExperiment {
   result: ExperimentResult;
   learner: Learner;
+  /** Every ensemble member (one unless `settings.ensemble` > 1). */
+  learners: Learner[];
   /** tfjs probabilities on the test part [test × labels]. */
   testProbabilities: Float32Array;
 }
@@ -94,38 +101,57 @@ export async function runExperiment(
 ): Promise<TrainedExperiment> {
   const { labels, featureConfig, maxFrames, seed } = context;
   const dims = featureDimension(featureConfig);
-  let learner: Learner;
-  if (settings.kind === 'lstm') {
-    const config: LstmConfig = {
-      dims,
-      stack: settings.stack,
-      units: settings.units,
-      hidden: settings.hidden,
-      labels: labels.length,
-      dropout: settings.dropout,
-      utteranceStats: settings.utteranceStats,
+  // An LSTM recipe may be an ensemble: members differ only in their seed (initialisation, batches, dropout).
+  const memberCount = settings.kind === 'lstm' ? Math.max(1, settings.ensemble) : 1;
+  const learners: Learner[] = [];
+  const members: Array<{ seed: number; epochs: number; bestEpoch: number; trainSeconds: number }> = [];
+  let history: EpochRecord[] = [];
+  let testProbabilities = new Float32Array(split.test.length * labels.length);
+  for (let k = 0; k < memberCount; k++) {
+    const memberSeed = seed + 1000 * k;
+    let learner: Learner;
+    if (settings.kind === 'lstm') {
+      const config: LstmConfig = {
+        dims,
+        stack: settings.stack,
+        units: settings.units,
+        hidden: settings.hidden,
+        labels: labels.length,
+        dropout: settings.dropout,
+        utteranceStats: settings.utteranceStats,
+      };
+      learner = lstmLearner(config, maxFrames, memberSeed);
+    } else {
+      learner = mlpLearner(dims, labels.length, 128, memberSeed, settings.dropout);
+    }
+    const options: TrainOptions = {
+      labels,
+      epochs: settings.epochs,
+      batchSize: settings.batchSize,
+      learningRate: settings.learningRate,
+      patience: settings.patience,
+      seed: memberSeed,
+      augment: settings.augment,
+      name: `${split.name}/${settings.kind}${memberCount > 1 ? ` ${k + 1}/${memberCount}` : ''}`,
+      progress: context.progress,
+      clipNorm: 5,
+      labelSmoothing: 0.05,
+      balanceCorpora: settings.balanceCorpora,
+      specAugment: settings.specAugment,
     };
-    learner = lstmLearner(config, maxFrames, seed);
-  } else {
-    learner = mlpLearner(dims, labels.length, 128, seed, settings.dropout);
+    const trained = await train(learner, split, options);
+    const p = predictClips(learner, split.test, labels.length);
+    testProbabilities = testProbabilities.map((v, i) => v + p[i]! / memberCount);
+    learners.push(learner);
+    members.push({
+      seed: memberSeed,
+      epochs: trained.history.length,
+      bestEpoch: trained.bestEpoch,
+      trainSeconds: Math.round(trained.seconds),
+    });
+    if (k === 0) history = trained.history;
   }
-  const options: TrainOptions = {
-    labels,
-    epochs: settings.epochs,
-    batchSize: settings.batchSize,
-    learningRate: settings.learningRate,
-    patience: settings.patience,
-    seed,
-    augment: settings.augment,
-    name: `${split.name}/${settings.kind}`,
-    progress: context.progress,
-    clipNorm: 5,
-    labelSmoothing: 0.05,
-    balanceCorpora: settings.balanceCorpora,
-    specAugment: settings.specAugment,
-  };
-  const trained = await train(learner, split, options);
-  const testProbabilities = predictClips(learner, split.test, labels.length);
+  const learner = learners[0]!;
   const predicted = argmaxRows(testProbabilities, labels.length);
   const truth = split.test.map((i) => labelIndex(labels, i.clip.emotion));
   const subsets: Record<string, Metrics> = {};
@@ -140,6 +166,7 @@ export async function runExperiment(
   }
   return {
     learner,
+    learners,
     testProbabilities,
     result: {
       split: split.name,
@@ -147,9 +174,10 @@ export async function runExperiment(
       model: learner.describe(),
       settings,
       sizes: { train: split.train.length, validation: split.validation.length, test: split.test.length },
-      history: trained.history,
-      bestEpoch: trained.bestEpoch,
-      trainSeconds: Math.round(trained.seconds),
+      history,
+      bestEpoch: members[0]!.bestEpoch,
+      members,
+      trainSeconds: members.reduce((n, m) => n + m.trainSeconds, 0),
       test: computeMetrics(labels, truth, predicted),
       subsets,
     },

@@ -113,7 +113,71 @@ function onnxGateBias(bias: Float32Array, units: number): Float32Array {
   return out;
 }
 
-export function exportLstmToOnnx(weights: LstmWeights, options: ExportOptions): Uint8Array {
+type Graph = { nodes: ReturnType<typeof node>[]; initializer: ReturnType<typeof floatTensor>[] };
+
+/** Renames every tensor and node of a member graph except the shared inputs. */
+function prefixed(graph: Graph, prefix: string): Graph {
+  const rename = (name: string) => (name === 'features' || name === 'lengths' ? name : `${prefix}${name}`);
+  for (const n of graph.nodes) {
+    n.input = n.input.map(rename);
+    n.output = n.output.map(rename);
+    n.name = `${prefix}${n.name}`;
+  }
+  for (const t of graph.initializer) t.name = rename(t.name);
+  return graph;
+}
+
+/**
+ * One ONNX graph for one LSTM or several (an ensemble trained with different seeds): each member is the
+ * graph below under its own name prefix, and `probabilities` is the Mean of the members' probabilities.
+ */
+export function exportLstmToOnnx(members: LstmWeights | LstmWeights[], options: ExportOptions): Uint8Array {
+  const list = Array.isArray(members) ? members : [members];
+  const first = list[0]!;
+  const graphs =
+    list.length === 1
+      ? [memberGraph(first, options)]
+      : list.map((w, k) => prefixed(memberGraph(w, options), `m${k}_`));
+  const nodes = graphs.flatMap((g) => g.nodes);
+  const initializer = graphs.flatMap((g) => g.initializer);
+  if (list.length > 1) {
+    nodes.push(
+      node(
+        'Mean',
+        list.map((_, k) => `m${k}_probabilities`),
+        ['probabilities'],
+      ),
+    );
+  }
+  const { dims, labels, utteranceStats } = first.config;
+  const { frames } = options;
+  const graph = onnx.GraphProto.create({
+    name: 'ser_lstm',
+    node: nodes,
+    initializer,
+    input: [
+      valueInfo('features', DataType.FLOAT, ['batch', frames, dims]),
+      valueInfo('lengths', DataType.INT32, ['batch']),
+    ],
+    output: [valueInfo('probabilities', DataType.FLOAT, ['batch', labels])],
+    docString:
+      `features: float32 [batch, frames, dims] ${utteranceStats ? 'raw MFCCs (the graph applies per-utterance CMVN over the real frames itself)' : 'per-utterance-CMVN MFCCs'}, zero-padded at the end; ` +
+      'lengths: int32 [batch] real frames per row; probabilities: float32 [batch, labels] softmax over ' +
+      `labels ${options.labels.join(', ')}${list.length > 1 ? ` (mean of ${list.length} LSTMs)` : ''}`,
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    producerName: options.producer ?? 'ser-api training (TypeScript, onnx-proto)',
+    producerVersion: '1',
+    docString: options.docString ?? '',
+    graph,
+    metadataProps: [{ key: 'labels', value: options.labels.join(',') }],
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+function memberGraph(weights: LstmWeights, options: ExportOptions): Graph {
   const { dims, stack, units, hidden, labels, utteranceStats } = weights.config;
   if (labels !== options.labels.length)
     throw new Error(`Model has ${labels} outputs but ${options.labels.length} labels`);
@@ -217,28 +281,5 @@ export function exportLstmToOnnx(weights: LstmWeights, options: ExportOptions): 
     node('Softmax', ['logits'], ['probabilities'], [{ name: 'axis', i: 1 }]),
   ];
 
-  const graph = onnx.GraphProto.create({
-    name: 'ser_lstm',
-    node: nodes,
-    initializer,
-    input: [
-      valueInfo('features', DataType.FLOAT, ['batch', frames, dims]),
-      valueInfo('lengths', DataType.INT32, ['batch']),
-    ],
-    output: [valueInfo('probabilities', DataType.FLOAT, ['batch', labels])],
-    docString:
-      `features: float32 [batch, frames, dims] ${utteranceStats ? 'raw MFCCs (the graph applies per-utterance CMVN over the real frames itself)' : 'per-utterance-CMVN MFCCs'}, zero-padded at the end; ` +
-      'lengths: int32 [batch] real frames per row; probabilities: float32 [batch, labels] softmax over ' +
-      `labels ${options.labels.join(', ')}`,
-  });
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 17 }],
-    producerName: options.producer ?? 'ser-api training (TypeScript, onnx-proto)',
-    producerVersion: '1',
-    docString: options.docString ?? '',
-    graph,
-    metadataProps: [{ key: 'labels', value: options.labels.join(',') }],
-  });
-  return onnx.ModelProto.encode(model).finish();
+  return { nodes, initializer };
 }

@@ -25,7 +25,13 @@ import { assertNoLeak, multiCorpusSplit, randomSplit, type Split, speakerSplit }
 import { initTf } from './tf.ts';
 import { argmaxRows } from './trainer.ts';
 
-export const EXPERIMENTS = ['tess-random', 'tess-speaker', 'mlp', 'tess-to-ravdess'] as const;
+export const EXPERIMENTS = [
+  'tess-random',
+  'tess-speaker',
+  'mlp',
+  'tess-to-ravdess',
+  'ravdess-folds',
+] as const;
 export type ExperimentName = (typeof EXPERIMENTS)[number];
 
 export interface TrainPackageOptions {
@@ -212,8 +218,8 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
   const subsets = testSubsets(options.corpora, heldOut);
   const context = { labels, featureConfig: config, maxFrames: frames, seed, progress: options.progress };
   const main: TrainedExperiment = await runExperiment(split, options.settings, { ...context, subsets });
-  const model = (main.learner as unknown as { model: LstmModel }).model;
-  const onnx = exportLstmToOnnx(model.weights(), {
+  const members = main.learners.map((l) => (l as unknown as { model: LstmModel }).model.weights());
+  const onnx = exportLstmToOnnx(members, {
     frames,
     labels,
     docString: `Speech emotion LSTM trained on ${options.corpora.join('+')} (${options.version})`,
@@ -237,6 +243,7 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
   }
 
   const experiments: ExperimentResult[] = [];
+  let foldsPooled: Metrics | undefined;
   const budget: ModelSettings = { ...options.settings, epochs: options.experimentEpochs };
   const tess = kept.filter((i) => i.clip.corpus === 'tess');
   const run = async (
@@ -246,7 +253,7 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
   ) => {
     assertNoLeak(s);
     const r = await runExperiment(s, settings, { ...context, subsets: extra });
-    for (const v of r.learner.variables) v.dispose();
+    for (const l of r.learners) for (const v of l.variables) v.dispose();
     experiments.push(r.result);
     log(
       `experiment ${s.name} (${settings.kind}): accuracy ${r.result.test.accuracy}, macro-F1 ${r.result.test.macroF1}`,
@@ -279,6 +286,45 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
         );
       }
     }
+  }
+  if (has('ravdess-folds') && !tessOnly) {
+    // Every RAVDESS actor tested by a model that never heard them: 3 folds of 4 actors (budget: single
+    // models, not ensembles), TESS split as in the main split.
+    const actors = [
+      ...new Set(kept.filter((i) => i.clip.corpus === 'ravdess').map((i) => i.clip.speaker)),
+    ].sort();
+    const foldSize = Math.ceil(actors.length / 3);
+    const pooled: number[][] = labels.map(() => labels.map(() => 0));
+    for (let f = 0; f * foldSize < actors.length; f++) {
+      const fold = actors.slice(f * foldSize, (f + 1) * foldSize);
+      const name = `actors-${fold.map((a) => a.split(':')[1]).join('-')}-held-out`;
+      const r = await run(
+        multiCorpusSplit(name, kept, fold, seed),
+        { ...budget, ensemble: 1 },
+        {
+          'held-out actors': (i) => fold.includes(i.clip.speaker),
+        },
+      );
+      const m = r.result.subsets['held-out actors'];
+      for (const [i, row] of (m?.confusion ?? []).entries()) {
+        for (const [j, v] of row.entries()) pooled[i]![j]! += v;
+      }
+    }
+    const truth: number[] = [];
+    const predicted: number[] = [];
+    for (const [i, row] of pooled.entries()) {
+      for (const [j, v] of row.entries()) {
+        for (let n = 0; n < v; n++) {
+          truth.push(i);
+          predicted.push(j);
+        }
+      }
+    }
+    const all = computeMetrics(labels, truth, predicted);
+    log(
+      `RAVDESS actor folds pooled: accuracy ${all.accuracy}, macro-F1 ${all.macroF1} (${all.support} clips)`,
+    );
+    foldsPooled = all;
   }
   if (has('mlp')) {
     const mlp: ModelSettings = {
@@ -338,6 +384,10 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
       parityMaxDiff,
       history: main.result.history,
       command: options.command,
+      ravdessActorFoldsPooled: foldsPooled
+        ? { accuracy: foldsPooled.accuracy, macroF1: foldsPooled.macroF1, support: foldsPooled.support }
+        : undefined,
+      ensemble: main.result.members,
       experiments: experiments.map((e) => ({
         split: e.split,
         description: e.description,
@@ -395,6 +445,7 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
     evaluateCommand: `npm run evaluate -- --model ${relative(process.cwd(), out) || '.'} --split recorded`,
     backend,
     extraFigures: { 'one clip per emotion: waveform and log-mel spectrogram': 'figures/examples.svg' },
+    foldsPooled,
     pipelineText: inModelCmvn
       ? `VAD trim → meyda-identical ${config.kind === 'mfcc' ? 'MFCC' : 'log-mel'} → the model's own per-utterance CMVN`
       : `VAD trim → meyda-identical ${config.kind === 'mfcc' ? 'MFCC' : 'log-mel'} → per-utterance CMVN`,

@@ -32,6 +32,12 @@ const program = new Command()
   )
   .option('--patience <n>', 'epochs without improvement before stopping', integer, DEFAULTS.settings.patience)
   .option('--units <n>', 'LSTM units', integer, DEFAULTS.settings.units)
+  .option(
+    '--ensemble <n>',
+    'LSTMs (different seeds) averaged in one ONNX graph',
+    integer,
+    DEFAULTS.settings.ensemble,
+  )
   .option('--batch <n>', 'batch size', integer, DEFAULTS.settings.batchSize)
   .option(
     '--augment-copies <n>',
@@ -70,6 +76,7 @@ const opts = program.opts<{
   epochs: number;
   patience: number;
   units: number;
+  ensemble: number;
   batch: number;
   augmentCopies: number;
   seed: number;
@@ -117,6 +124,7 @@ try {
       epochs: opts.epochs,
       patience: opts.patience,
       units: opts.units,
+      ensemble: Math.max(1, opts.ensemble),
       batchSize: opts.batch,
       augment: opts.augmentCopies > 0,
       utteranceStats: opts.utteranceStats,
