@@ -1,0 +1,221 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalStack, startLocalStack } from '../bin/local/stack.ts';
+import { sanitizeFileName, uploadKey } from '../lambdas/app/object-keys.ts';
+import { SerStack } from '../lib/ser-stack.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+type Resource = { Type: string; Properties: Record<string, unknown> };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+describe('security: the deployed stack (CDK assertions)', () => {
+  const modelDir = mkdtempSync(join(tmpdir(), 'ser-sec-model-'));
+  let template: Template;
+  let resources: Record<string, Resource>;
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+  beforeAll(() => {
+    writeFileSync(join(modelDir, 'metadata.json'), JSON.stringify({ version: 'security-test' }));
+    const app = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      builtinCloudFormationValidation: false,
+    });
+    template = Template.fromStack(new SerStack(app, 'SerSecurityTest', { modelDir }));
+    resources = template.toJSON().Resources;
+  });
+  afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
+
+  it('publishes no secret in outputs or function environments (the API key value is fetched, never output)', () => {
+    const outputs = JSON.stringify(template.toJSON().Outputs);
+    const apiKeyIds = ofType('AWS::ApiGateway::ApiKey').map(([id]) => id);
+    expect(apiKeyIds).toHaveLength(1);
+    // Only the key's id may appear (a Ref), in the command that fetches the value with IAM credentials.
+    expect(outputs).not.toMatch(new RegExp(`"Fn::GetAtt":\\["${apiKeyIds[0]}"`));
+    expect(outputs).not.toMatch(/AKIA[0-9A-Z]{16}|secret|password/i);
+    for (const [, fn] of ofType('AWS::Lambda::Function')) {
+      const variables =
+        (fn.Properties.Environment as { Variables?: Record<string, unknown> })?.Variables ?? {};
+      for (const name of Object.keys(variables)) expect(name).not.toMatch(/SECRET|PASSWORD|TOKEN|API_KEY/);
+    }
+  });
+
+  it('allows cross-origin calls from the web page origin only: API responses, preflight, gateway errors, S3', () => {
+    const api = ofType('AWS::Lambda::Function').find(([id]) => id.includes('ApiHandler'))![1];
+    const origin = (api.Properties.Environment as { Variables: Record<string, unknown> }).Variables
+      .CORS_ALLOW_ORIGIN;
+    expect(JSON.stringify(origin)).toMatch(
+      /"https:\/\/",\{"Fn::GetAtt":\["WebDistribution\w+","DomainName"\]\}/,
+    );
+
+    const allowOrigins = [
+      ...ofType('AWS::ApiGateway::Method').flatMap(([, m]) =>
+        (
+          (m.Properties.Integration as { IntegrationResponses?: { ResponseParameters?: object }[] })
+            ?.IntegrationResponses ?? []
+        ).map((r) => r.ResponseParameters),
+      ),
+      ...ofType('AWS::ApiGateway::GatewayResponse').map(([, r]) => r.Properties.ResponseParameters),
+      ...ofType('AWS::S3::Bucket').flatMap(([, b]) =>
+        (
+          (b.Properties.CorsConfiguration as { CorsRules?: { AllowedOrigins: unknown }[] })?.CorsRules ?? []
+        ).map((rule) => rule.AllowedOrigins),
+      ),
+    ].filter(Boolean);
+    expect(allowOrigins.length).toBeGreaterThan(5);
+    for (const value of allowOrigins) expect(JSON.stringify(value)).not.toMatch(/"'?\*'?"/);
+  });
+
+  it('keeps data actions off wildcard resources, and every queue and bucket TLS-only', () => {
+    const statements = ofType('AWS::IAM::Policy').flatMap(
+      ([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement,
+    );
+    for (const s of statements) {
+      const dataActions = asArray(s.Action).filter((a) => /^(s3|dynamodb|sqs|lambda|iam):/.test(a));
+      if (dataActions.length > 0) expect(asArray(s.Resource), JSON.stringify(s)).not.toContain('*');
+      expect(asArray(s.Action)).not.toContain('iam:PassRole');
+    }
+
+    const tlsDenied = (policyType: string, targetKey: string) =>
+      ofType(policyType).map(([, p]) => {
+        const document = p.Properties.PolicyDocument as { Statement: Statement[] };
+        expect(
+          document.Statement.some(
+            (s) =>
+              s.Effect === 'Deny' && JSON.stringify(s.Condition).includes('"aws:SecureTransport":"false"'),
+          ),
+        ).toBe(true);
+        return JSON.stringify(p.Properties[targetKey]);
+      });
+    expect(tlsDenied('AWS::S3::BucketPolicy', 'Bucket')).toHaveLength(ofType('AWS::S3::Bucket').length);
+    expect(tlsDenied('AWS::SQS::QueuePolicy', 'Queues')).toHaveLength(ofType('AWS::SQS::Queue').length);
+  });
+});
+
+describe('security: the local stack', () => {
+  let stack: LocalStack;
+  let dataDir: string;
+  const createUpload = (headers: Record<string, string>) =>
+    fetch(`${stack.apiUrl}/uploads`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ fileName: 'clip.wav', sizeBytes: 1000 }),
+    });
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'ser-security-'));
+    stack = await startLocalStack({
+      host: '127.0.0.1',
+      port: 0,
+      s3Port: 0,
+      dynamoDbPort: 0,
+      bucket: 'ser-security',
+      apiKey: 'the-right-key-0123456789',
+      dataDir,
+      log: () => {},
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('refuses a missing, wrong, truncated, extended or differently cased API key; compares in constant time', async () => {
+    const wrongKeys: Record<string, string>[] = [
+      {},
+      { 'x-api-key': '' },
+      { 'x-api-key': 'the-wrong-key-0123456789' },
+      { 'x-api-key': 'the-right-key-012345678' },
+      { 'x-api-key': 'the-right-key-01234567890' },
+      { 'x-api-key': 'THE-RIGHT-KEY-0123456789' },
+      { 'X-Api-Key': 'wrong', authorization: 'Bearer the-right-key-0123456789' },
+    ];
+    const refused = await Promise.all(wrongKeys.map(async (headers) => (await createUpload(headers)).status));
+    const accepted = await createUpload({ 'x-api-key': 'the-right-key-0123456789' });
+    const health = await fetch(`${stack.apiUrl}/health`);
+
+    expect(refused).toEqual(wrongKeys.map(() => 403));
+    expect(accepted.status).toBe(201);
+    expect(health.status).toBe(200);
+    // The adapter hashes both keys and compares the digests with timingSafeEqual: no early exit on the
+    // first differing byte, and no length leak.
+    const adapter = readFileSync(join(ROOT, 'bin/local/stack.ts'), 'utf8');
+    expect(adapter).toMatch(/timingSafeEqual\(digest\(given\), digest\(expected\)\)/);
+  });
+
+  it('signs uploads for 5 minutes, one server-chosen key, the declared type and length', async () => {
+    const response = await createUpload({ 'x-api-key': 'the-right-key-0123456789' });
+    const { id, upload } = (await response.json()) as { id: string; upload: { url: string } };
+    const url = new URL(upload.url);
+
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('300');
+    expect(decodeURIComponent(url.pathname)).toBe(`/${stack.bucket}/${uploadKey(id, 'clip.wav')}`);
+    expect(url.searchParams.get('X-Amz-SignedHeaders')?.split(';')).toEqual(
+      expect.arrayContaining(['content-length', 'content-type', 'host']),
+    );
+    expect(upload.url).not.toMatch(/x-amz-checksum|X-Amz-Security-Token=.*S3RVER/i);
+  });
+});
+
+describe('security: object keys and the repository', () => {
+  it('turns any client file name into one safe path segment', () => {
+    const nasty = [
+      '../../etc/passwd',
+      '..\\..\\boot.ini',
+      '/absolute/path.wav',
+      '....//....//x.wav',
+      '.hidden.wav',
+      '..',
+      '',
+      'a/b/c/../../d.wav',
+      'CON.wav',
+      'name\u0000.wav',
+      'résumé 日本語 😀.flac',
+      'x'.repeat(1000),
+      '%2e%2e%2f%2e%2e%2fx.wav',
+      'clip.wav\r\nX-Injected: 1',
+      '<script>alert(1)</script>.mp3',
+    ];
+    for (const name of nasty) {
+      const safe = sanitizeFileName(name);
+      expect(safe, name).toMatch(/^[\w-][\w.-]*$/);
+      expect(safe.length).toBeLessThanOrEqual(120);
+      const key = uploadKey('0b6f3c2e-9a4d-4d0e-8f7a-1c2b3d4e5f60', name);
+      expect(key.split('/')).toHaveLength(3);
+      expect(key.split('/')).not.toContain('..');
+    }
+  });
+
+  it('holds no credentials in tracked files (only the local s3rver account, which is public)', () => {
+    const files = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\0')
+      .filter((f) => f && !f.startsWith('test/fixtures/') && !f.endsWith('package-lock.json'))
+      .filter((f) => !/\.(png|jpg|onnx|flac|wav|mp3|ogg|opus|bin|wasm)$/.test(f));
+    const patterns = [
+      /AKIA[0-9A-Z]{16}/,
+      /-----BEGIN (RSA |EC |OPENSSH )?PRIVATE KEY-----/,
+      /aws_secret_access_key\s*[=:]\s*['"]?[A-Za-z0-9/+]{40}/i,
+      /xox[baprs]-[0-9A-Za-z-]{10,}/,
+      /gh[pousr]_[0-9A-Za-z]{36}/,
+    ];
+    const hits: string[] = [];
+    for (const file of files) {
+      let text: string;
+      try {
+        text = readFileSync(join(ROOT, file), 'utf8');
+      } catch {
+        continue;
+      }
+      for (const pattern of patterns) if (pattern.test(text)) hits.push(`${file}: ${pattern}`);
+    }
+    expect(files.length).toBeGreaterThan(50);
+    expect(hits).toEqual([]);
+  });
+});
