@@ -68,5 +68,10 @@ export class SerStack extends Stack {
       value: `aws s3 cp clip.wav s3://${bucket.bucketName}/incoming/clip.wav && aws s3 cp s3://${bucket.bucketName}/results/clip.wav.json -`,
     });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.inference.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'ReplayCommand', {
+      description:
+        'After fixing the cause of DLQ messages: re-invokes the function with each original S3 event',
+      value: `npx ser replay --queue-url ${this.inference.deadLetterQueue.queueUrl} --function-name ${this.inference.function.functionName}`,
+    });
   }
 }

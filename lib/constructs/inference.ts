@@ -112,7 +112,9 @@ export class Inference extends Construct {
     this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
       alarmDescription:
         'Audio objects failed processing after retries (infrastructure fault). Runbook: read the message in the ' +
-        'DLQ, fix the cause, then re-invoke the function with the message body (the original S3 event).',
+        'DLQ (responsePayload says why), fix the cause, then run the stack output ReplayCommand ' +
+        '(npx ser replay --queue-url <DLQ> --function-name <function>): each original S3 event is re-invoked ' +
+        'and its message deleted once it succeeds.',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
       threshold: 1,
       evaluationPeriods: 1,
