@@ -36,6 +36,7 @@ describe('training end to end on the fixture clips (load → train → export �
       version: 'smoke',
       command: 'vitest',
       log: () => {},
+      predictorCheck: false,
     });
   }, 60_000);
 

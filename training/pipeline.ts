@@ -20,6 +20,7 @@ import type { LstmModel } from './lstm.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { maxAbsDiff, predictWithOnnx } from './onnx-eval.ts';
 import { exportLstmToOnnx } from './onnx-export.ts';
+import { appendPredictorCheck } from './predictor-check.ts';
 import { type DatasetOverview, reportFigures, reportMarkdown } from './report.ts';
 import { assertNoLeak, multiCorpusSplit, randomSplit, type Split, speakerSplit } from './splits.ts';
 import { initTf } from './tf.ts';
@@ -54,6 +55,8 @@ export interface TrainPackageOptions {
   version: string;
   command: string;
   log?: (line: string) => void;
+  /** Re-run the test clips through the deployed predictor and add the comparison to REPORT.md (default on). */
+  predictorCheck?: boolean;
 }
 
 export interface TrainPackageResult {
@@ -460,6 +463,13 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
     waveformsSvg('One clip per emotion (after VAD trimming): waveform and log-mel spectrogram', panels),
   );
   await writeFile(join(out, 'REPORT.md'), reportMarkdown(reportInput));
+  if (options.predictorCheck !== false) {
+    try {
+      await appendPredictorCheck(out, scan.root);
+    } catch (error) {
+      log(`deployed-predictor check skipped: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
   log(`wrote ${out} in ${Math.round(seconds)} s`);
   return { metadata, parityMaxDiff, onnxBytes: onnx.length, seconds, experiments };
 }
