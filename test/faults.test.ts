@@ -261,6 +261,7 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
       const queue = createEventQueue(
         (e) => Promise.all(parseS3Event(e).map((r) => processObject(deps(), r))),
         {
+          retryDelayMs: 0,
           onFailed: (_e, error) => attempts.push(error),
           onExhausted: async (e, error, count) => {
             await writeFile(join(dlqDir, 'message.json'), JSON.stringify(deadLetterRecord(e, error, count)));

@@ -27,6 +27,12 @@ export function toNotification(event: S3rverEvent): S3rverEvent | undefined {
 export interface EventDeliveryOptions {
   /** Lambda retries an asynchronous invocation twice before the on-failure destination. */
   retries?: number;
+  /**
+   * Wait before retry n: n × this. Lambda waits about 1 and 2 minutes; scaled down here, but not to
+   * nothing, so that a retry can outlast a concurrent duplicate's claim instead of failing three times
+   * within milliseconds. @default 1000
+   */
+  retryDelayMs?: number;
   onDelivered?: (event: S3rverEvent, result: unknown) => void;
   onFailed?: (event: S3rverEvent, error: unknown, attempt: number) => void;
   /** After the last retry, as Lambda hands the event to its on-failure destination (the DLQ). */
@@ -39,7 +45,7 @@ export interface EventDeliveryOptions {
  */
 export function createEventQueue(
   handler: (event: S3rverEvent) => Promise<unknown>,
-  { retries = 2, onDelivered, onFailed, onExhausted }: EventDeliveryOptions = {},
+  { retries = 2, retryDelayMs = 1000, onDelivered, onFailed, onExhausted }: EventDeliveryOptions = {},
 ) {
   let tail: Promise<void> = Promise.resolve();
   return {
@@ -56,6 +62,9 @@ export function createEventQueue(
             } catch (error) {
               lastError = error;
               onFailed?.(event, error, attempt);
+              if (attempt <= retries && retryDelayMs > 0) {
+                await new Promise((resolve) => setTimeout(resolve, attempt * retryDelayMs));
+              }
             }
           }
           await onExhausted?.(event, lastError, retries + 1);
