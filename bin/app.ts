@@ -9,10 +9,12 @@ const context = (name: string): number | undefined => {
 
 // `cdk synth -c rawAudioRetentionDays=3` etc. override the defaults; no account or region is needed.
 const rawAudioRetentionDays = context('rawAudioRetentionDays');
-const reservedConcurrency = context('inferenceReservedConcurrency');
+// `-c inferenceReservedConcurrency=none` for accounts whose concurrency quota is still the default 10.
+const reservedContext = app.node.tryGetContext('inferenceReservedConcurrency');
+const reservedConcurrency = reservedContext === 'none' ? null : context('inferenceReservedConcurrency');
 new SerStack(app, 'SerApi', {
   description:
     'Speech emotion recognition API: presigned uploads, S3-triggered inference, DynamoDB predictions',
   ...(rawAudioRetentionDays ? { rawAudioRetentionDays } : {}),
-  ...(reservedConcurrency ? { inferenceReservedConcurrency: reservedConcurrency } : {}),
+  ...(reservedConcurrency !== undefined ? { inferenceReservedConcurrency: reservedConcurrency } : {}),
 });

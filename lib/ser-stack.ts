@@ -17,7 +17,8 @@ export interface SerStackProps extends StackProps {
   readonly recordTtlDays?: number;
   readonly inferenceMemorySize?: number;
   readonly inferenceTimeout?: Duration;
-  readonly inferenceReservedConcurrency?: number;
+  /** `null`: no reservation (accounts with the default quota of 10). @default 10 */
+  readonly inferenceReservedConcurrency?: number | null;
 }
 
 /** The product: storage, the S3-triggered inference, the REST API and the web page. */
@@ -48,7 +49,7 @@ export class SerStack extends Stack {
       recordTtlDays,
       ...(props.inferenceMemorySize ? { memorySize: props.inferenceMemorySize } : {}),
       ...(props.inferenceTimeout ? { timeout: props.inferenceTimeout } : {}),
-      ...(props.inferenceReservedConcurrency
+      ...(props.inferenceReservedConcurrency !== undefined
         ? { reservedConcurrency: props.inferenceReservedConcurrency }
         : {}),
     });

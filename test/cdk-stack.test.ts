@@ -202,6 +202,13 @@ describe('SerStack', () => {
     for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
       expect(fn.Properties.Runtime).not.toMatch(/nodejs(1\d|20)\./);
     }
+    const unreserved = synth({ inferenceReservedConcurrency: null }, false).findResources(
+      'AWS::Lambda::Function',
+      {
+        Properties: { Description: Match.stringLikeRegexp('Speech emotion recognition') },
+      },
+    );
+    expect(Object.values(unreserved)[0]?.Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
 
   it('requires an API key on every route except /health and /openapi.json', () => {

@@ -26,8 +26,11 @@ export interface InferenceProps {
   readonly memorySize?: number;
   /** Far above the slowest measured run (~2 s for 600 s of audio), so only a hang times out. @default 60 s */
   readonly timeout?: Duration;
-  /** Caps parallel invocations (and cost) under a burst of uploads. @default 10 */
-  readonly reservedConcurrency?: number;
+  /**
+   * Caps parallel invocations (and cost) under a burst of uploads. `null` reserves none: needed on a new
+   * account whose concurrency quota is 10, where any reservation is refused. @default 10
+   */
+  readonly reservedConcurrency?: number | null;
   readonly maxUploadBytes: number;
   readonly recordTtlDays: number;
 }
@@ -58,7 +61,9 @@ export class Inference extends Construct {
       description: 'Speech emotion recognition for audio objects created under uploads/ and incoming/',
       memorySize: props.memorySize ?? 1024,
       timeout,
-      reservedConcurrentExecutions: props.reservedConcurrency ?? 10,
+      ...(props.reservedConcurrency === null
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrency ?? 10 }),
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
       onFailure: new SqsDestination(this.deadLetterQueue),
