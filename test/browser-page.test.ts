@@ -40,6 +40,9 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
           '--disable-background-networking',
           '--disable-component-update',
           '--disable-sync',
+          // A synthetic microphone (a beep) without a permission prompt, for the recording test.
+          '--use-fake-device-for-media-stream',
+          '--use-fake-ui-for-media-stream',
         ],
       }),
     ]);
@@ -115,6 +118,29 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     // Assess
     expect(await page.locator('#timeline li').count()).toBeGreaterThanOrEqual(2);
     await page.screenshot({ path: join(OUTPUT_DIR, 'browser-timeline.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('records from the microphone, uploads the recording as WAV and reports its outcome', async () => {
+    const page = await browser.newPage();
+    await page.goto(stack.webUrl);
+
+    await page.getByRole('button', { name: /Record from microphone/ }).click();
+    await page.getByText('Recording…').waitFor();
+    await page.waitForTimeout(1500);
+    await page.getByRole('button', { name: /Stop recording/ }).click();
+    await page
+      .locator('#selected-name')
+      .filter({ hasText: /^recording-.*\.wav$/ })
+      .waitFor();
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    // The fake microphone only beeps: either an emotion or a clear NO_SPEECH-style failure is right.
+    await page.locator('#result:not([hidden]), #message:not([hidden])').first().waitFor();
+
+    const recent = await page.locator('#recent tr').first().textContent();
+    expect(recent).toMatch(/recording-.*\.wav.*(SUCCEEDED|FAILED)/);
+    if (recent?.includes('FAILED'))
+      expect(await page.getByRole('alert').textContent()).toContain('could not be analysed');
     await page.close();
   });
 
