@@ -21,7 +21,8 @@ const config = loadConfig();
 const predictor = await createPredictor({
   modelDir:
     config.modelDir ?? (existsSync(`${MODEL_BESIDE_BUNDLE}metadata.json`) ? MODEL_BESIDE_BUNDLE : undefined),
-  // Lambda's init phase runs at full CPU and is not billed the same way: pay WASM compilation here.
+  // WASM compilation and a first run happen at init, so the first event does not wait for them (a
+  // latency choice: since August 2025 the init phase is billed like the handler).
   warmUp: true,
 });
 const deps = {
