@@ -153,7 +153,7 @@ program
   )
   .argument(
     '[files...]',
-    'dead-letter messages: Lambda on-failure records or bare S3 events (local: <data>/dlq/*.json)',
+    'dead-letter messages: Lambda on-failure records or bare S3 events (local: <data>/dlq/*.json); a file is deleted once its replay succeeds',
   )
   .option(
     '--queue-url <url>',
