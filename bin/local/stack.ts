@@ -174,7 +174,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.json`,
       );
       await writeFile(file, JSON.stringify(deadLetterRecord(event, error, attempts), null, 2));
-      log(`dead-lettered after ${attempts} attempts → ${file} (fix the cause, then: npx ser replay ${file})`);
+      log(
+        `dead-lettered after ${attempts} attempts → ${file} (fix the cause, then: npx ser replay ${file} --s3-endpoint ${s3.endpoint} --dynamodb-endpoint ${dynamo.endpoint} --bucket ${options.bucket} --table ${tableName})`,
+      );
     },
   });
   s3.server.on('event', (event: S3rverEvent) => {

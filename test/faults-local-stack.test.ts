@@ -1,0 +1,89 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensurePredictionsTable, LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../bin/local/local-aws.ts';
+import { type LocalStack, startLocalStack } from '../bin/local/stack.ts';
+import { replayFromCommandLine } from '../bin/replay-command.ts';
+import { createS3Client } from '../lambdas/app/aws-clients.ts';
+import { tessClip } from './helpers/fixtures.ts';
+
+describe('faults on the local stack: an event that fails every retry is kept, and ser replay finishes it', () => {
+  let stack: LocalStack;
+  let s3: S3Client;
+  let dataDir: string;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'ser-faults-stack-'));
+    stack = await startLocalStack({
+      host: '127.0.0.1',
+      port: 0,
+      s3Port: 0,
+      dynamoDbPort: 0,
+      bucket: 'ser-faults',
+      apiKey: 'faults-test-key',
+      dataDir,
+      log: (line) => lines.push(line),
+    });
+    s3 = createS3Client({
+      region: LOCAL_REGION,
+      credentials: LOCAL_S3_CREDENTIALS,
+      s3Endpoint: stack.s3Endpoint,
+    });
+  });
+
+  afterAll(async () => {
+    s3?.destroy();
+    await stack?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('DynamoDB table gone: three attempts, a dead-letter file in Lambda format, then replay → SUCCEEDED', async () => {
+    // Prepare: the predictions table disappears (an infrastructure fault no retry can fix).
+    const dynamo = new DynamoDBClient({
+      region: LOCAL_REGION,
+      endpoint: stack.dynamoDbEndpoint,
+      credentials: LOCAL_S3_CREDENTIALS,
+    });
+    await dynamo.send(new DeleteTableCommand({ TableName: 'predictions' }));
+    const key = 'incoming/dlq/clip one.flac';
+
+    // Act 1
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: tessClip('happy').bytes }));
+    await stack.idle();
+    const deadLetters = await readdir(stack.deadLetterDir);
+    const record = JSON.parse(await readFile(join(stack.deadLetterDir, deadLetters[0]!), 'utf8'));
+
+    // Act 2: the cause is fixed, then the message is replayed as `ser replay <file>` does.
+    await ensurePredictionsTable(stack.dynamoDbEndpoint, 'predictions');
+    dynamo.destroy();
+    const exitCode = await replayFromCommandLine([join(stack.deadLetterDir, deadLetters[0]!)], {
+      s3Endpoint: stack.s3Endpoint,
+      dynamodbEndpoint: stack.dynamoDbEndpoint,
+      bucket: stack.bucket,
+      table: 'predictions',
+      maxMessages: 10,
+    });
+
+    // Assess
+    expect(lines.filter((l) => l.startsWith('processing failed'))).toHaveLength(3);
+    expect(
+      lines.some((l) => l.startsWith('dead-lettered after 3 attempts') && l.includes('npx ser replay')),
+    ).toBe(true);
+    expect(deadLetters).toHaveLength(1);
+    expect(record).toMatchObject({
+      requestContext: { condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+      requestPayload: { Records: [{ s3: { object: { key: 'incoming/dlq/clip+one.flac' } } }] },
+      responsePayload: { errorType: 'ResourceNotFoundException' },
+    });
+    expect(exitCode).toBe(0);
+    expect(await readdir(stack.deadLetterDir)).toEqual([]);
+    const result = await s3.send(
+      new GetObjectCommand({ Bucket: stack.bucket, Key: 'results/dlq/clip one.flac.json' }),
+    );
+    expect(JSON.parse(await result.Body!.transformToString())).toMatchObject({ status: 'SUCCEEDED' });
+  });
+});
