@@ -8,6 +8,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../bin/local/stack.ts';
+import { loadConfig } from '../lambdas/app/config.ts';
 import { sanitizeFileName, uploadKey } from '../lambdas/app/object-keys.ts';
 import { SerStack } from '../lib/ser-stack.ts';
 
@@ -45,6 +46,18 @@ describe('security: the deployed stack (CDK assertions)', () => {
         (fn.Properties.Environment as { Variables?: Record<string, unknown> })?.Variables ?? {};
       for (const name of Object.keys(variables)) expect(name).not.toMatch(/SECRET|PASSWORD|TOKEN|API_KEY/);
     }
+  });
+
+  it('deploys upload URLs that live 5 minutes (the default the API function gets)', () => {
+    const api = ofType('AWS::Lambda::Function').find(([id]) => id.includes('ApiHandler'))![1];
+    const variables = (api.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    // The literal settings as deployed; references to other resources (bucket, table, origin) stubbed.
+    const literal = Object.entries(variables).filter(([, value]) => typeof value === 'string');
+    const config = loadConfig({ ...Object.fromEntries(literal), BUCKET_NAME: 'bucket', TABLE_NAME: 'table' });
+    expect(config.uploadUrlTtlSec).toBe(300);
+    expect(() =>
+      loadConfig({ BUCKET_NAME: 'bucket', TABLE_NAME: 'table', UPLOAD_URL_TTL_SEC: '86400' }),
+    ).toThrow(/UPLOAD_URL_TTL_SEC/);
   });
 
   it('allows cross-origin calls from the web page origin only: API responses, preflight, gateway errors, S3', () => {
