@@ -58,10 +58,12 @@ async function loadClips(): Promise<{ name: string; flac: Uint8Array; wav: Uint8
   );
 }
 
-/** Spawns a fresh Node process running the esbuild bundle of a one-shot prediction (like a Lambda cold start). */
-async function measureColdStart(clipPath: string, modelDir: string): Promise<{ ms: number; output: string }> {
+/** Spawns a fresh Node process running the esbuild bundle of a one-shot prediction of a WAV clip (like a Lambda cold start). */
+async function measureColdStart(clip: Uint8Array, modelDir: string): Promise<{ ms: number; output: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'ser-cold-'));
   try {
+    const clipPath = join(dir, 'clip.wav');
+    await writeFile(clipPath, clip);
     const entry = join(dir, 'entry.ts');
     await writeFile(
       entry,
@@ -164,7 +166,7 @@ const time = (fn: () => void, n: number) => {
 const meydaMs = time(() => extractWithMeyda(threeSec, featureConfig), 10);
 const fastMs = time(() => extractor.extract(threeSec), 100);
 
-const cold = await measureColdStart(join(CLIP_DIR, clips[0]!.name), options.model);
+const cold = await measureColdStart(clips[0]!.wav, options.model);
 const peakRssMb = round(process.resourceUsage().maxRSS / 1024, 1);
 await predictor.release();
 
@@ -200,7 +202,7 @@ else {
   console.log(`${'end to end (FLAC)'.padEnd(22)}${ms(result.endToEndFlacMs)}`);
   console.log(`clips/second, one core : ${result.clipsPerSecond}`);
   console.log(
-    `cold start             : ${result.coldStartMs} ms (fresh node process, bundled, to first prediction)`,
+    `cold start             : ${result.coldStartMs} ms (fresh node process, bundled, to first prediction of a WAV clip)`,
   );
   console.log(`peak RSS               : ${peakRssMb} MB`);
   console.log(
