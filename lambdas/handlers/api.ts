@@ -1,4 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
@@ -23,9 +24,16 @@ const handleApiRequest = createApiHandler({
   onUnexpectedError: (error) => logger.error('Unexpected API error', { error }),
 });
 
-/** API Gateway (REST, proxy integration) → the API router. */
+/**
+ * API Gateway (REST, proxy integration) → the API router. Each answer is counted by status class
+ * (`Api_2xx`, `Api_4xx`, `Api_5xx`): the error rates an alarm or a dashboard wants.
+ */
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
   .use(captureLambdaHandler(tracer))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
-  .handler(handleApiRequest);
+  .handler(async (event) => {
+    const response = await handleApiRequest(event);
+    metrics.addMetric(`Api_${Math.floor(response.statusCode / 100)}xx`, MetricUnit.Count, 1);
+    return response;
+  });
