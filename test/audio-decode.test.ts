@@ -310,3 +310,15 @@ describe('decodeAudio on damaged copies of valid files', () => {
     },
   );
 });
+
+describe('the shared FLAC decoder', () => {
+  it('gives the same samples whatever was decoded before, a corrupt file included', async () => {
+    const first = await decodeAudio(load('tess/OAF_back_sad.flac'));
+    await decodeAudio(load('tess/OAF_food_fear.flac')); // 96 kHz
+    await expect(decodeAudio(load('bad/garbage-frames.flac'))).rejects.toBeInstanceOf(AudioError);
+    await expect(decodeAudio(load('bad/truncated.flac'))).rejects.toBeInstanceOf(AudioError);
+    const again = await decodeAudio(load('tess/OAF_back_sad.flac'));
+    expect(again.sampleRate).toBe(first.sampleRate);
+    expect(again.samples).toEqual(first.samples);
+  });
+});

@@ -1,4 +1,5 @@
 import { FLACDecoder } from '@wasm-audio-decoders/flac';
+import CodecParser, { type CodecFrame, type OggPage } from 'codec-parser';
 import { AudioError } from '../errors.ts';
 import { id3v2Size } from './detect.ts';
 import { checkDuration, checkStreamParameters } from './limits.ts';
@@ -33,14 +34,24 @@ export const readStreamInfo = (bytes: Uint8Array): StreamInfo => {
 
 export const flacDecoder = new SharedDecoder(() => new FLACDecoder());
 
+/** The payload of each frame the parser yields (its typings say Iterator; it is a generator). */
+const frameData = (frames: Iterator<CodecFrame | OggPage>): Uint8Array[] => {
+  const out: Uint8Array[] = [];
+  for (let next = frames.next(); !next.done; next = frames.next()) out.push((next.value as CodecFrame).data);
+  return out;
+};
+
 /**
  * FLAC via @wasm-audio-decoders/flac, checked against STREAMINFO's own sample count.
  *
- * The "silently drops the last 0.135 s" finding: the decoder's codec-parser holds back the last frame
- * until it sees the next frame's sync code, so `decode()` alone never returns the final frame (36864 of
- * 39230 samples for a TESS clip). `flush()` (or `decodeFile()`) releases it. We stream with `decode()` +
- * `flush()` and then require decoded length == STREAMINFO total, so a truncated file is CORRUPT_AUDIO
- * instead of silently short.
+ * The "silently drops the last 0.135 s" finding: the codec parser holds back the last frame until it sees
+ * the next frame's sync code, so `decode()` alone never returns the final frame (36864 of 39230 samples
+ * for a TESS clip); its `flush()` releases it. `FLACDecoder.flush()` also re-creates the WASM decoder,
+ * which made every FLAC cost ~15 ms more than its decoding. So we run our own `codec-parser` per file
+ * (chunk by chunk, then `flush()`) and hand its frames to one long-lived decoder's `decodeFrames()`:
+ * FLAC frames carry their own headers, so one decoder serves any file (the same samples as a fresh
+ * decoder, tested), and a file that fails leaves the shared decoder discarded, never reused. Decoded
+ * length must equal STREAMINFO's total, so a truncated file is CORRUPT_AUDIO instead of silently short.
  */
 export const decodeFlac = async (bytes: Uint8Array, maxDurationSec: number): Promise<MonoPcm> => {
   const info = readStreamInfo(bytes);
@@ -50,28 +61,29 @@ export const decodeFlac = async (bytes: Uint8Array, maxDurationSec: number): Pro
   // The WASM decoder divides by 2^(bits−1) − 1 (32767 for 16-bit), WAV/AIFF by 2^(bits−1): rescale so the
   // same PCM gives the same floats whatever the container (TESS is FLAC, uploads are often WAV).
   const full = 2 ** (info.bitsPerSample - 1);
-  const result = await flacDecoder.use((decoder) =>
-    decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
+  const parser = new CodecParser('audio/flac', { enableFrameCRC32: false, enableLogging: false });
+  return flacDecoder.use(async (decoder) => {
+    const result = await decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
       container: 'FLAC',
       maxDurationSec,
-      decode: (chunk) => decoder.decode(chunk),
-      flush: () => decoder.flush(),
-      // Small: a frame of constant samples is ~12 bytes (mono) for up to 65535 samples per channel, so
-      // 1 KiB can expand to ~22 MB (mono) / ~80 MB (8 channels) before the limit check; speed is unchanged.
+      decode: (chunk) => decoder.decodeFrames(frameData(parser.parseChunk(chunk))),
+      flush: () => decoder.decodeFrames(frameData(parser.flush())),
+      // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
       chunkBytes: 1024,
       scale: (full - 1) / full,
-    }),
-  );
-  const decoded = result.samples.length;
-  if (result.errors.length > 0) {
-    throw new AudioError('CORRUPT_AUDIO', `FLAC data is corrupt: ${result.errors[0]}`);
-  }
-  if (info.totalSamples > 0 && decoded !== info.totalSamples) {
-    throw new AudioError(
-      'CORRUPT_AUDIO',
-      `FLAC STREAMINFO declares ${info.totalSamples} samples but ${decoded} could be decoded (truncated file?)`,
-    );
-  }
-  if (decoded === 0) throw new AudioError('EMPTY_AUDIO', 'FLAC file holds no audio frames');
-  return { samples: result.samples, sampleRate: info.sampleRate, channels: info.channels };
+    });
+    // Thrown inside `use` so that a decoder which saw a corrupt stream is discarded.
+    const decoded = result.samples.length;
+    if (result.errors.length > 0) {
+      throw new AudioError('CORRUPT_AUDIO', `FLAC data is corrupt: ${result.errors[0]}`);
+    }
+    if (info.totalSamples > 0 && decoded !== info.totalSamples) {
+      throw new AudioError(
+        'CORRUPT_AUDIO',
+        `FLAC STREAMINFO declares ${info.totalSamples} samples but ${decoded} could be decoded (truncated file?)`,
+      );
+    }
+    if (decoded === 0) throw new AudioError('EMPTY_AUDIO', 'FLAC file holds no audio frames');
+    return { samples: result.samples, sampleRate: info.sampleRate, channels: info.channels };
+  });
 };
