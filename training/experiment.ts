@@ -5,7 +5,6 @@ import type { ClipFeatures } from './features.ts';
 import type { LstmConfig } from './lstm.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import type { Split } from './splits.ts';
-import { tf } from './tf.ts';
 import {
   argmaxRows,
   type EpochRecord,
