@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +48,7 @@ function toWav(samples: Float32Array, sampleRate: number): Uint8Array {
   return wav.toBuffer();
 }
 
-describe('the shipped model on real TESS clips', () => {
+describe('the shipped model on the committed TESS fixtures (training clips: a wiring check)', () => {
   it.each(tessClips.map((c) => [c.path, c.emotion!] as const))('%s is %s', async (path, emotion) => {
     const result = await predictor.predict(await read(path));
     expect(result.emotion).toBe(modelLabel(emotion));
@@ -63,6 +65,40 @@ describe('the shipped model on real TESS clips', () => {
     const result = await predictor.predict(await read(entry.path));
     expect(result.durationSec).toBeCloseTo(entry.durationSec!, 2);
     expect(result.sampleRate).not.toBe(0);
+  });
+});
+
+describe('the shipped model on TESS clips it never trained on', () => {
+  // One clip per emotion from the model's recorded TESS test set (splits.json), both speakers.
+  const dir = join(FIXTURES, 'tess-heldout');
+  const clips = readdirSync(dir).filter((f) => f.endsWith('.flac'));
+  const emotionOf = (file: string) =>
+    modelLabel(
+      file
+        .replace(/\.flac$/, '')
+        .split('_')
+        .at(-1)!,
+    );
+
+  it('are in the test set the package recorded, by content hash', async () => {
+    const splits = JSON.parse(await readFile(join(BUNDLED_MODEL_DIR, 'splits.json'), 'utf8'));
+    const testHashes = new Set(
+      Object.values(splits.sets as Record<string, Array<{ sha1: string }>>).flatMap((set) =>
+        set.map((c) => c.sha1),
+      ),
+    );
+    expect(clips).toHaveLength(7);
+    for (const file of clips) {
+      const sha1 = createHash('sha1')
+        .update(await readFile(join(dir, file)))
+        .digest('hex');
+      expect(testHashes.has(sha1), file).toBe(true);
+    }
+  });
+
+  it.each(clips)('%s', async (file) => {
+    const result = await predictor.predict(await readFile(join(dir, file)));
+    expect(result.emotion).toBe(emotionOf(file));
   });
 });
 
