@@ -322,3 +322,21 @@ describe('the shared FLAC decoder', () => {
     expect(again.samples).toEqual(first.samples);
   });
 });
+
+describe('FLAC whose short final frame codec-parser loses', () => {
+  // TESS YAF_time_sad: 13 frames of 4096 samples and a final one of 79 (`flac -t` finds it sound).
+  const bytes = load('flac-quirks/YAF_time_sad.flac');
+
+  it('decodes, at most one block short, instead of being refused as truncated', async () => {
+    const decoded = await decodeAudio(bytes);
+    const { totalSamples, maxBlockSize } = readStreamInfo(bytes);
+    expect(totalSamples).toBe(53_327);
+    expect(decoded.samples.length).toBeLessThanOrEqual(totalSamples);
+    expect(totalSamples - decoded.samples.length).toBeLessThan(maxBlockSize);
+  });
+
+  it('still refuses the same file cut short by more than a block', async () => {
+    const error = await decodeAudio(bytes.subarray(0, Math.floor(bytes.length * 0.6))).catch((e) => e);
+    expect((error as AudioError).code).toBe('CORRUPT_AUDIO');
+  });
+});
