@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { decodeAudio, warmUpDecoders } from './audio/decode.ts';
 import { resample } from './audio/resample.ts';
+import { removeDcOffset } from './audio/trim.ts';
 import { AudioError } from './errors.ts';
 import { createFeatureExtractor, normalizeUtterance } from './features/extract.ts';
 import { loudnessGain } from './features/loudness.ts';
@@ -198,12 +199,4 @@ function syntheticVoiceWav(sampleRate: number): Uint8Array {
     view.setInt16(44 + i * 2, Math.round(sample * 32767), true);
   }
   return bytes;
-}
-
-/** A DC offset is not sound; it would fool the loudness and voice-activity measures. */
-function removeDcOffset(samples: Float32Array): void {
-  let sum = 0;
-  for (let i = 0; i < samples.length; i++) sum += samples[i]!;
-  const mean = sum / (samples.length || 1);
-  if (mean !== 0) for (let i = 0; i < samples.length; i++) samples[i]! -= mean;
 }

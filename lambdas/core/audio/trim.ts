@@ -16,6 +16,14 @@ export interface TrimmedSpeech {
   regions: SpeechRegion[];
 }
 
+/** In place. A DC offset is not sound; it would fool the loudness and voice-activity measures. */
+export function removeDcOffset(samples: Float32Array): void {
+  let sum = 0;
+  for (let i = 0; i < samples.length; i++) sum += samples[i]!;
+  const mean = sum / (samples.length || 1);
+  if (mean !== 0) for (let i = 0; i < samples.length; i++) samples[i]! -= mean;
+}
+
 /**
  * Cuts leading and trailing silence the way inference does: remove the DC offset, run WebRTC VAD on the
  * loudness-normalised signal, keep from the first to the last speech region ± 0.1 s. Training uses this
@@ -29,10 +37,7 @@ export function trimToSpeech(
   config: FeatureConfig,
 ): TrimmedSpeech {
   const samples = input.slice();
-  let sum = 0;
-  for (let i = 0; i < samples.length; i++) sum += samples[i]!;
-  const mean = sum / (samples.length || 1);
-  if (mean !== 0) for (let i = 0; i < samples.length; i++) samples[i]! -= mean;
+  removeDcOffset(samples);
   const regions = speechRegions(detector.detect(samples, sampleRate, loudnessGain(samples, config)));
   const clipSec = samples.length / sampleRate;
   if (regions.length === 0) return { samples, startSec: 0, endSec: clipSec, speechSec: 0, regions };
