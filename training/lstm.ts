@@ -1,3 +1,4 @@
+import { CMVN_STD_FLOOR, frameStatistics } from '../lambdas/core/features/extract.ts';
 import { createRng, gaussian, type Rng } from './random.ts';
 import { tf } from './tf.ts';
 
@@ -46,8 +47,8 @@ export interface LstmWeights {
   statsStd?: Float32Array;
 }
 
-/** Smallest standard deviation CMVN divides by (the core's `normalizeUtterance` uses the same floor). */
-export const CMVN_STD_FLOOR = 1e-3;
+/** The core's CMVN floor: the in-model CMVN and the exported graph use the same one. */
+export { CMVN_STD_FLOOR };
 
 /** Steps the LSTM runs for a row of `frames` real frames. */
 export const stackedLength = (frames: number, stack: number): number => Math.ceil(frames / stack);
@@ -120,15 +121,11 @@ export class LstmModel {
    */
   /** Per-row [mean ‖ std] of the real frames of raw features (for `setStatsNormalisation`). */
   static utteranceStats(data: Float32Array, frames: number, dims: number): Float32Array {
+    const { mean, std } = frameStatistics(data, frames, dims);
     const out = new Float32Array(2 * dims);
     for (let d = 0; d < dims; d++) {
-      let sum = 0;
-      for (let t = 0; t < frames; t++) sum += data[t * dims + d]!;
-      const mean = sum / frames;
-      let sq = 0;
-      for (let t = 0; t < frames; t++) sq += (data[t * dims + d]! - mean) ** 2;
-      out[d] = mean;
-      out[dims + d] = Math.max(Math.sqrt(sq / frames), CMVN_STD_FLOOR);
+      out[d] = mean[d]!;
+      out[dims + d] = Math.max(std[d]!, CMVN_STD_FLOOR);
     }
     return out;
   }

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
+import { type FeatureMatrix, frameStatistics } from '../lambdas/core/features/extract.ts';
 import { bucketedBatches, evaluationWindows, labelIndex, padBatch, window } from './batches.ts';
 import type { ClipFeatures } from './features.ts';
 import { type LstmConfig, LstmModel } from './lstm.ts';
@@ -95,15 +95,10 @@ export function mlpLearner(
   let norm: { mean: Float32Array; std: Float32Array } | undefined;
   const pooled = (matrix: FeatureMatrix): FeatureMatrix => {
     const out = new Float32Array(inputs);
-    const { frames, data } = matrix;
+    const { mean, std } = frameStatistics(matrix.data, matrix.frames, dims);
     for (let d = 0; d < dims; d++) {
-      let sum = 0;
-      for (let t = 0; t < frames; t++) sum += data[t * dims + d]!;
-      const mean = sum / frames;
-      let sq = 0;
-      for (let t = 0; t < frames; t++) sq += (data[t * dims + d]! - mean) ** 2;
-      out[d] = mean;
-      out[dims + d] = Math.sqrt(sq / frames);
+      out[d] = mean[d]!;
+      out[dims + d] = std[d]!;
     }
     if (norm) for (let i = 0; i < inputs; i++) out[i] = (out[i]! - norm.mean[i]!) / norm.std[i]!;
     return { frames: 1, dims: inputs, data: out };

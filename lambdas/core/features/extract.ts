@@ -155,7 +155,35 @@ export function createFeatureExtractor(config: FeatureConfig): FeatureExtractor 
 }
 
 /** Smallest standard deviation CMVN divides by: keeps constant dimensions (e.g. silence) at 0, not NaN. */
-const CMVN_STD_FLOOR = 1e-3;
+export const CMVN_STD_FLOOR = 1e-3;
+
+/**
+ * Each dimension's mean and (population) standard deviation over the first `frames` frames of row-major
+ * `data` (frames × dims). The one definition behind CMVN, the model's utterance statistics and the MLP's
+ * pooled features.
+ */
+export function frameStatistics(
+  data: Float32Array,
+  frames: number,
+  dims: number,
+): { mean: Float64Array; std: Float64Array } {
+  const mean = new Float64Array(dims);
+  const std = new Float64Array(dims);
+  if (frames <= 0) return { mean, std };
+  for (let d = 0; d < dims; d++) {
+    let sum = 0;
+    for (let f = 0; f < frames; f++) sum += data[f * dims + d]!;
+    const m = sum / frames;
+    let squares = 0;
+    for (let f = 0; f < frames; f++) {
+      const x = data[f * dims + d]! - m;
+      squares += x * x;
+    }
+    mean[d] = m;
+    std[d] = Math.sqrt(squares / frames);
+  }
+  return { mean, std };
+}
 
 /**
  * Per-utterance cepstral mean and variance normalisation over the first `validFrames` frames (default: all),
@@ -165,17 +193,10 @@ const CMVN_STD_FLOOR = 1e-3;
 export function normalizeUtterance(matrix: FeatureMatrix, validFrames = matrix.frames): FeatureMatrix {
   const { dims, data } = matrix;
   const n = Math.min(validFrames, matrix.frames);
+  const { mean, std } = frameStatistics(data, n, dims);
   for (let d = 0; d < dims; d++) {
-    let sum = 0;
-    for (let f = 0; f < n; f++) sum += data[f * dims + d]!;
-    const mean = n > 0 ? sum / n : 0;
-    let squares = 0;
-    for (let f = 0; f < n; f++) {
-      const x = data[f * dims + d]! - mean;
-      squares += x * x;
-    }
-    const scale = 1 / Math.max(Math.sqrt(n > 0 ? squares / n : 0), CMVN_STD_FLOOR);
-    for (let f = 0; f < n; f++) data[f * dims + d] = (data[f * dims + d]! - mean) * scale;
+    const scale = 1 / Math.max(std[d]!, CMVN_STD_FLOOR);
+    for (let f = 0; f < n; f++) data[f * dims + d] = (data[f * dims + d]! - mean[d]!) * scale;
   }
   data.fill(0, n * dims);
   return matrix;
