@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { badRequest, HttpError, notFound } from '../app/http-error.ts';
+import { ConcurrentJobError, type TrainingJob, type TrainingJobRepository } from './job-repository.ts';
+import type { TrainingLauncher } from './launcher.ts';
+import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
+
+/** Strict, as POST /uploads: a misspelt option is a 400, not a silently default training. */
+export const CreateTrainingJobSchema = z
+  .object({
+    dataset: z
+      .string()
+      .regex(/^[\w.-]+(\/[\w.-]+)*\/$/, 'an S3 prefix ending in "/", e.g. datasets/tess/')
+      .default('datasets/tess/'),
+    epochs: z.number().int().min(1).max(200).default(30),
+    augment: z.boolean().default(false),
+    activate: z.enum(['if-better', 'always', 'never']).default('if-better'),
+  })
+  .strict();
+
+const JobIdSchema = z.string().regex(/^[\w-]{1,64}$/);
+const VersionSchema = z.string().regex(/^[\w.+-]{1,64}$/);
+
+export interface TrainingServiceDeps {
+  jobs: TrainingJobRepository;
+  registry: ModelRegistry;
+  launcher: TrainingLauncher;
+  now?: () => Date;
+  newId?: () => string;
+}
+
+export type ModelListEntry = ModelVersionRecord & { active: boolean };
+
+/** The training-jobs and models API, over the job repository, the registry and a launcher. */
+export function createTrainingService(deps: TrainingServiceDeps) {
+  const now = deps.now ?? (() => new Date());
+  const newId = deps.newId ?? randomUUID;
+
+  return {
+    async createJob(body: unknown): Promise<{ id: string; status: 'QUEUED' }> {
+      const parsed = CreateTrainingJobSchema.safeParse(body ?? {});
+      if (!parsed.success) {
+        throw badRequest('INVALID_REQUEST', z.prettifyError(parsed.error).replaceAll('\n', ' '));
+      }
+      const id = newId();
+      try {
+        await deps.jobs.acquireLock(id);
+      } catch (error) {
+        if (error instanceof ConcurrentJobError) throw new HttpError(409, 'JOB_RUNNING', error.message);
+        throw error;
+      }
+      const at = now().toISOString();
+      const job: TrainingJob = { id, status: 'QUEUED', ...parsed.data, createdAt: at, updatedAt: at };
+      await deps.jobs.create(job);
+      try {
+        await deps.launcher.launch(id);
+      } catch (cause) {
+        // No machine will ever pick the job up: end it now and free the lock.
+        await deps.jobs.update(id, {
+          status: 'FAILED',
+          error: `Could not start training: ${cause instanceof Error ? cause.message : String(cause)}`,
+        });
+        await deps.jobs.releaseLock(id);
+        throw new HttpError(503, 'TRAINING_UNAVAILABLE', 'Could not start the training machine', { cause });
+      }
+      return { id, status: 'QUEUED' };
+    },
+
+    async getJob(id: string | undefined): Promise<TrainingJob> {
+      const parsed = JobIdSchema.safeParse(id);
+      const job = parsed.success ? await deps.jobs.get(parsed.data) : undefined;
+      if (!job) throw notFound(`No training job with id ${id ?? ''}`);
+      return job;
+    },
+
+    listJobs: async () => ({ items: await deps.jobs.list() }),
+
+    async listModels(): Promise<{ active: string | null; items: ModelListEntry[] }> {
+      const [items, active] = await Promise.all([deps.registry.list(), deps.registry.getActive()]);
+      return {
+        active: active?.version ?? null,
+        items: items.map((m) => ({ ...m, active: m.version === active?.version })),
+      };
+    },
+
+    async activateModel(version: string | undefined) {
+      const parsed = VersionSchema.safeParse(version);
+      const model = parsed.success ? await deps.registry.get(parsed.data) : undefined;
+      if (!model) throw notFound(`No model version ${version ?? ''}`);
+      const pointer = await deps.registry.activate(model.version, { now: now() });
+      return {
+        active: pointer.version,
+        previousVersion: pointer.previousVersion ?? null,
+        activatedAt: pointer.activatedAt,
+      };
+    },
+
+    activeModelVersion: async () => (await deps.registry.getActive())?.version,
+  };
+}
+
+export type TrainingService = ReturnType<typeof createTrainingService>;

@@ -1,0 +1,157 @@
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PREDICTIONS_TABLE } from '../app/table-definition.ts';
+
+/**
+ * The model registry lives in the predictions table (one table to create, back up and grant), under its
+ * own key prefix and its own listing partition of the shared `byCreatedAt` index, so predictions never
+ * see it: prediction ids cannot contain `#`.
+ */
+const MODEL_KEY = (version: string) => `MODEL#${version}`;
+const ACTIVE_POINTER_KEY = 'MODEL_ACTIVE';
+export const MODEL_LIST_PARTITION = 'MODEL';
+
+export type ModelSource = 'bundled' | 'trained';
+
+export interface ModelVersionRecord {
+  version: string;
+  source: ModelSource;
+  sha256: string;
+  /** `s3://bucket/models/<version>/` for trained models; absent for the bundled one (it ships in the asset). */
+  location?: string;
+  /** metadata.json's metrics, per evaluation split. */
+  metrics: Record<string, unknown>;
+  trainingJobId?: string;
+  createdAt: string;
+}
+
+export interface ActivePointer {
+  version: string;
+  activatedAt: string;
+  previousVersion?: string;
+}
+
+export class ModelRegistry {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly config: { tableName: string },
+  ) {}
+
+  /** Idempotent: a version is immutable once registered (a retry of the same upload is not an error). */
+  async register(record: ModelVersionRecord): Promise<void> {
+    const { partitionKey, listIndex } = PREDICTIONS_TABLE;
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.config.tableName,
+          Item: {
+            ...record,
+            [partitionKey]: MODEL_KEY(record.version),
+            [listIndex.partitionKey]: MODEL_LIST_PARTITION,
+            [listIndex.sortKey]: `${record.createdAt}#${record.version}`,
+          },
+          ConditionExpression: `attribute_not_exists(${partitionKey}) OR sha256 = :sha`,
+          ExpressionAttributeValues: { ':sha': record.sha256 },
+        }),
+      );
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') {
+        throw new Error(`Model version ${record.version} is already registered with another sha256`);
+      }
+      throw error;
+    }
+  }
+
+  async get(version: string): Promise<ModelVersionRecord | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.config.tableName, Key: { id: MODEL_KEY(version) } }),
+    );
+    return Item ? toRecord(Item) : undefined;
+  }
+
+  /** Newest first. The registry holds tens of versions, so one page of 100 is enough. */
+  async list(): Promise<ModelVersionRecord[]> {
+    const { listIndex } = PREDICTIONS_TABLE;
+    const { Items = [] } = await this.client.send(
+      new QueryCommand({
+        TableName: this.config.tableName,
+        IndexName: listIndex.name,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': listIndex.partitionKey },
+        ExpressionAttributeValues: { ':pk': MODEL_LIST_PARTITION },
+        ScanIndexForward: false,
+        Limit: 100,
+      }),
+    );
+    return Items.map(toRecord);
+  }
+
+  async getActive(): Promise<ActivePointer | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.config.tableName,
+        Key: { id: ACTIVE_POINTER_KEY },
+        ConsistentRead: true,
+      }),
+    );
+    return Item
+      ? { version: Item.version, activatedAt: Item.activatedAt, previousVersion: Item.previousVersion }
+      : undefined;
+  }
+
+  /**
+   * Points the registry at `version`. With `expectedCurrent`, only if the pointer still says that (so an
+   * "if-better" decision made against one active model cannot overwrite a newer activation).
+   */
+  async activate(
+    version: string,
+    options: { expectedCurrent?: string | null; now?: Date } = {},
+  ): Promise<ActivePointer> {
+    const current = await this.getActive();
+    const pointer: ActivePointer = {
+      version,
+      activatedAt: (options.now ?? new Date()).toISOString(),
+      ...(current ? { previousVersion: current.version } : {}),
+    };
+    const expected = options.expectedCurrent;
+    await this.client.send(
+      new PutCommand({
+        TableName: this.config.tableName,
+        Item: { id: ACTIVE_POINTER_KEY, ...pointer },
+        ...(expected === undefined
+          ? {}
+          : expected === null
+            ? { ConditionExpression: 'attribute_not_exists(id)' }
+            : {
+                ConditionExpression: 'version = :expected',
+                ExpressionAttributeValues: { ':expected': expected },
+              }),
+      }),
+    );
+    return pointer;
+  }
+
+  /** The bundled model becomes the first version, and the active one when nothing is active yet. */
+  async ensureBundled(record: Omit<ModelVersionRecord, 'source' | 'location'>): Promise<void> {
+    const existing = await this.get(record.version);
+    if (!existing) await this.register({ ...record, source: 'bundled' });
+    try {
+      await this.activate(record.version, { expectedCurrent: null });
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+    }
+  }
+}
+
+function toRecord(item: Record<string, unknown>): ModelVersionRecord {
+  const { version, source, sha256, location, metrics, trainingJobId, createdAt } =
+    item as unknown as ModelVersionRecord;
+  return {
+    version,
+    source,
+    sha256,
+    ...(location ? { location } : {}),
+    metrics: metrics ?? {},
+    ...(trainingJobId ? { trainingJobId } : {}),
+    createdAt,
+  };
+}
