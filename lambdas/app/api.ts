@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
+import type { TrainingService } from '../training/job-service.ts';
 import { badRequest, HttpError, notFound } from './http-error.ts';
 import { openApiDocument } from './openapi.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
@@ -10,6 +11,8 @@ export interface ApiDeps {
   createUpload: (body: unknown) => Promise<CreatedUpload>;
   repository: Pick<PredictionRepository, 'get' | 'list'>;
   modelVersion: string;
+  /** Training jobs and the model registry; without it those routes answer 404 (not enabled). */
+  training?: TrainingService;
   corsAllowOrigin: string;
   /** Called with unexpected errors before they become a generic 500. */
   onUnexpectedError?: (error: unknown) => void;
@@ -39,6 +42,10 @@ function parseJsonBody(event: APIGatewayProxyEvent): unknown {
  * anything else is a generic 500 that exposes nothing.
  */
 export function createApiHandler(deps: ApiDeps) {
+  const training = () => {
+    if (!deps.training) throw notFound('Training is not enabled on this deployment');
+    return deps.training;
+  };
   const routes: Record<RouteKey, Route> = {
     'POST /uploads': async (event) => ({
       statusCode: 201,
@@ -55,7 +62,25 @@ export function createApiHandler(deps: ApiDeps) {
       if (!query.success) throw badRequest('INVALID_REQUEST', 'limit must be an integer from 1 to 100');
       return { statusCode: 200, body: await deps.repository.list(query.data) };
     },
-    'GET /health': async () => ({ statusCode: 200, body: { status: 'ok', modelVersion: deps.modelVersion } }),
+    'GET /health': async () => ({
+      statusCode: 200,
+      // The registry's active version when there is a registry: what new predictions will report.
+      body: { status: 'ok', modelVersion: (await deps.training?.activeModelVersion()) ?? deps.modelVersion },
+    }),
+    'POST /training-jobs': async (event) => ({
+      statusCode: 202,
+      body: await training().createJob(event.body ? parseJsonBody(event) : {}),
+    }),
+    'GET /training-jobs': async () => ({ statusCode: 200, body: await training().listJobs() }),
+    'GET /training-jobs/{id}': async (event) => ({
+      statusCode: 200,
+      body: await training().getJob(event.pathParameters?.id),
+    }),
+    'GET /models': async () => ({ statusCode: 200, body: await training().listModels() }),
+    'POST /models/{version}/activate': async (event) => ({
+      statusCode: 200,
+      body: await training().activateModel(event.pathParameters?.version),
+    }),
     'GET /openapi.json': async () => ({ statusCode: 200, body: openApiDocument }),
   };
 

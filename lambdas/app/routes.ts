@@ -9,6 +9,11 @@ export const API_ROUTES = [
   { method: 'GET', resource: '/predictions/{id}', apiKeyRequired: true },
   { method: 'GET', resource: '/health', apiKeyRequired: false },
   { method: 'GET', resource: '/openapi.json', apiKeyRequired: false },
+  { method: 'POST', resource: '/training-jobs', apiKeyRequired: true },
+  { method: 'GET', resource: '/training-jobs', apiKeyRequired: true },
+  { method: 'GET', resource: '/training-jobs/{id}', apiKeyRequired: true },
+  { method: 'GET', resource: '/models', apiKeyRequired: true },
+  { method: 'POST', resource: '/models/{version}/activate', apiKeyRequired: true },
 ] as const;
 
 export type ApiRoute = (typeof API_ROUTES)[number];
