@@ -1,0 +1,44 @@
+import { type EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { z } from 'zod';
+import type { TrainingLauncher } from './launcher.ts';
+
+/** The instance tag the user data reads (through instance metadata tags) to know its job. */
+export const JOB_ID_TAG = 'ser-training-job-id';
+
+const TrainingEnvSchema = z.object({
+  /** Set by the training construct; absent: training is not deployed (and POST /training-jobs answers 503). */
+  TRAINING_LAUNCH_TEMPLATE_ID: z.string().min(1).optional(),
+});
+
+export function loadTrainingLaunchConfig(env: NodeJS.ProcessEnv = process.env) {
+  const parsed = TrainingEnvSchema.parse(env);
+  return Object.freeze({ launchTemplateId: parsed.TRAINING_LAUNCH_TEMPLATE_ID });
+}
+
+/**
+ * One EC2 instance per job from the training launch template, which holds everything else (AMI, type,
+ * profile, user data, shutdown behaviour); the job id travels as a tag.
+ */
+export function createEc2TrainingLauncher(ec2: EC2Client, launchTemplateId: string): TrainingLauncher {
+  return {
+    async launch(jobId) {
+      const { Instances } = await ec2.send(
+        new RunInstancesCommand({
+          LaunchTemplate: { LaunchTemplateId: launchTemplateId, Version: '$Latest' },
+          MinCount: 1,
+          MaxCount: 1,
+          TagSpecifications: [
+            {
+              ResourceType: 'instance',
+              Tags: [
+                { Key: JOB_ID_TAG, Value: jobId },
+                { Key: 'Name', Value: `ser-training-${jobId}` },
+              ],
+            },
+          ],
+        }),
+      );
+      return { launchedAs: Instances?.[0]?.InstanceId ?? 'unknown instance' };
+    },
+  };
+}
