@@ -2,6 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createApiHandler } from '../app/api.ts';
@@ -9,17 +10,46 @@ import { createDocumentClient, createS3Client } from '../app/aws-clients.ts';
 import { loadConfig } from '../app/config.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
 import { createUploadService } from '../app/upload-service.ts';
+import { createEc2TrainingLauncher, loadTrainingLaunchConfig } from '../training/ec2-launcher.ts';
+import { TrainingJobRepository } from '../training/job-repository.ts';
+import { createTrainingService } from '../training/job-service.ts';
+import type { TrainingLauncher } from '../training/launcher.ts';
+import { ModelRegistry } from '../training/model-registry.ts';
 import { logger, metrics, tracer } from './observability.ts';
 
 // Cold start: configuration, clients and the router are built once and reused by every invocation.
 const config = loadConfig();
 const s3 = tracer.captureAWSv3Client(createS3Client(config));
-const repository = new PredictionRepository(tracer.captureAWSv3Client(createDocumentClient(config)), config);
+const documents = tracer.captureAWSv3Client(createDocumentClient(config));
+const repository = new PredictionRepository(documents, config);
+
+// On AWS the training construct sets the launch template; the local stack plugs in its process runner.
+const { launchTemplateId } = loadTrainingLaunchConfig();
+let trainingLauncher: TrainingLauncher | undefined = launchTemplateId
+  ? createEc2TrainingLauncher(
+      tracer.captureAWSv3Client(new EC2Client({ region: config.region })),
+      launchTemplateId,
+    )
+  : undefined;
+export function useTrainingLauncher(launcher: TrainingLauncher): void {
+  trainingLauncher = launcher;
+}
+const training = createTrainingService({
+  jobs: new TrainingJobRepository(documents, config),
+  registry: new ModelRegistry(documents, config),
+  launcher: {
+    launch: (jobId) => {
+      if (!trainingLauncher) throw new Error('No training launcher is configured');
+      return trainingLauncher.launch(jobId);
+    },
+  },
+});
 
 const handleApiRequest = createApiHandler({
   createUpload: createUploadService({ s3, repository, ...config }),
   repository,
   modelVersion: config.modelVersion,
+  training,
   corsAllowOrigin: config.corsAllowOrigin,
   onUnexpectedError: (error) => logger.error('Unexpected API error', { error }),
 });
