@@ -72,7 +72,12 @@ describe('the Lambda handlers as deployed (middy + Powertools), against s3rver a
     expect(first).toEqual([expect.objectContaining({ outcome: 'succeeded', id: created.json.id })]);
     expect(duplicate).toEqual([{ outcome: 'duplicate', id: created.json.id, status: 'SUCCEEDED' }]);
     expect(prediction).toMatchObject({ status: 200, json: { status: 'SUCCEEDED', emotion: 'angry' } });
-    expect((await callApi('GET', '/health')).json).toEqual({ status: 'ok', modelVersion: 'handler-test' });
+    // The registry's active version (the bundled model, registered at the inference cold start) wins over
+    // MODEL_VERSION: /health reports what new predictions report.
+    expect((await callApi('GET', '/health')).json).toEqual({
+      status: 'ok',
+      modelVersion: prediction.json.modelVersion,
+    });
   });
 
   it('ignores S3 test events and refuses payloads that are not S3 events (so they reach the DLQ)', async () => {

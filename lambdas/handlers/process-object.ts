@@ -11,6 +11,8 @@ import { type ProcessOutcome, processObject } from '../app/object-processor.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
 import { parseS3Event } from '../app/s3-event.ts';
 import { createPredictor } from '../core/predict.ts';
+import { createActiveModelProvider, loadActiveModelConfig } from '../training/active-model.ts';
+import { ModelRegistry } from '../training/model-registry.ts';
 import { logger, metrics, tracer } from './observability.ts';
 
 /** In the Lambda asset the model package sits beside the bundle; from source, the core finds its own. */
@@ -25,10 +27,30 @@ const predictor = await createPredictor({
   // latency choice: since August 2025 the init phase is billed like the handler).
   warmUp: true,
 });
+const s3 = tracer.captureAWSv3Client(createS3Client(config));
+const documents = tracer.captureAWSv3Client(createDocumentClient(config));
+// The bundled model is the registry's first version and the fallback; the active one is followed live.
+const registry = new ModelRegistry(documents, config);
+await registry.ensureBundled({
+  version: predictor.modelVersion,
+  sha256: predictor.metadata.sha256,
+  metrics: predictor.metadata.metrics,
+  createdAt: predictor.metadata.createdAt,
+});
+const activeModel = createActiveModelProvider({
+  registry,
+  s3,
+  bundled: predictor,
+  refreshSec: loadActiveModelConfig().refreshSec,
+  onError: (message, error) => logger.error(message, { error }),
+});
+await activeModel.refresh();
 const deps = {
-  s3: tracer.captureAWSv3Client(createS3Client(config)),
-  repository: new PredictionRepository(tracer.captureAWSv3Client(createDocumentClient(config)), config),
-  predictor,
+  s3,
+  repository: new PredictionRepository(documents, config),
+  get predictor() {
+    return activeModel.predictor;
+  },
   maxUploadBytes: config.maxUploadBytes,
   maxDurationSec: config.maxDurationSec,
 };
@@ -44,6 +66,7 @@ export const handler = middy<unknown, ProcessOutcome[]>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .handler(async (event) => {
+    await activeModel.refresh();
     const outcomes: ProcessOutcome[] = [];
     for (const ref of parseS3Event(event)) {
       const outcome = await processObject(deps, ref);
