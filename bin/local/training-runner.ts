@@ -1,7 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { createS3Client } from '../../lambdas/app/aws-clients.ts';
 import type { TrainingLauncher } from '../../lambdas/training/launcher.ts';
+import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from './local-aws.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -19,6 +25,8 @@ export interface LocalTrainingRunner extends TrainingLauncher {
 export function createLocalTrainingRunner(options: {
   env: NodeJS.ProcessEnv;
   log?: (line: string) => void;
+  /** Awaited before a job's process starts (the dataset seeding). */
+  ready?: Promise<unknown>;
 }): LocalTrainingRunner {
   const log = options.log ?? (() => {});
   let running: { child: ChildProcess; exited: Promise<unknown> } | undefined;
@@ -26,6 +34,7 @@ export function createLocalTrainingRunner(options: {
   return {
     async launch(jobId) {
       if (running) throw new Error('A training process is already running');
+      await options.ready;
       const child = spawn(process.execPath, ['--import', 'tsx', 'training/job.ts'], {
         cwd: PROJECT_ROOT,
         env: { ...process.env, ...options.env, TRAINING_JOB_ID: jobId },
@@ -56,4 +65,65 @@ export function createLocalTrainingRunner(options: {
       }
     },
   };
+}
+
+export const LOCAL_DATASET_PREFIX = 'datasets/tess/';
+/** The shared TESS copy beside the repository, when this machine has one. */
+const SHARED_TESS_DIR = resolve(PROJECT_ROOT, '..', 'shared', 'datasets', 'tess');
+
+/**
+ * Fills `datasets/tess/` of the local bucket from a folder when the prefix is empty. Without a folder it
+ * stays empty, and a job on it fails with a message that says so (the dataset is never a hard dependency).
+ */
+export async function seedLocalDataset(options: {
+  s3Endpoint: string;
+  bucket: string;
+  sourceDir: string | undefined;
+  log: (line: string) => void;
+}): Promise<number> {
+  const source = options.sourceDir ?? (existsSync(SHARED_TESS_DIR) ? SHARED_TESS_DIR : undefined);
+  if (!source) return 0;
+  const s3 = createS3Client({
+    region: LOCAL_REGION,
+    s3Endpoint: options.s3Endpoint,
+    credentials: { ...LOCAL_S3_CREDENTIALS },
+  });
+  const existing = await s3.send(
+    new ListObjectsV2Command({ Bucket: options.bucket, Prefix: LOCAL_DATASET_PREFIX, MaxKeys: 1 }),
+  );
+  if ((existing.KeyCount ?? 0) > 0) return 0;
+  const files = (await readdir(source, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile() && /\.(wav|flac|mp3|ogg)$/i.test(e.name))
+    .map((e) => join(e.parentPath, e.name));
+  // A few uploads at a time: fast enough for TESS's 2,800 clips without flooding s3rver.
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const path = files[next++]!;
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: options.bucket,
+          Key: `${LOCAL_DATASET_PREFIX}${relative(source, path).split('\\').join('/')}`,
+          Body: await readFile(path),
+        }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  options.log(
+    `seeded s3://${options.bucket}/${LOCAL_DATASET_PREFIX} with ${files.length} clips from ${source}`,
+  );
+  return files.length;
+}
+
+/** The local training side of `npm start`: seeding in the background, and the process runner. */
+export function startLocalTraining(options: {
+  s3Endpoint: string;
+  bucket: string;
+  log: (line: string) => void;
+}): LocalTrainingRunner {
+  const seeded = seedLocalDataset({ ...options, sourceDir: process.env.SER_DATASET_DIR }).catch((error) =>
+    options.log(`dataset seeding failed: ${error instanceof Error ? error.message : String(error)}`),
+  );
+  return createLocalTrainingRunner({ env: {}, log: options.log, ready: seeded });
 }
