@@ -20,6 +20,7 @@ import {
 } from './local-aws.ts';
 import { createEventQueue, toNotification } from './s3-event-bridge.ts';
 import { readStaticFile } from './static-files.ts';
+import { startLocalTraining } from './training-runner.ts';
 
 export interface LocalStackOptions {
   host: string;
@@ -131,13 +132,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     DYNAMODB_ENDPOINT: dynamo.endpoint,
     MODEL_VERSION: modelVersion,
     CORS_ALLOW_ORIGIN: apiUrl,
+    // Locally a new activation is followed at the next event (a GetItem on dynalite is cheap).
+    MODEL_REFRESH_SEC: process.env.MODEL_REFRESH_SEC ?? '0',
     // The stack prints its own one-line logs; the handlers' JSON logs and EMF metrics stay quiet.
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_TRACE_ENABLED: 'false',
   });
   const processHandler: ProcessHandler = (await import('../../lambdas/handlers/process-object.ts')).handler;
-  apiHandler = (await import('../../lambdas/handlers/api.ts')).handler;
+  const apiModule = await import('../../lambdas/handlers/api.ts');
+  // EC2's stand-in: training jobs run as child processes of this stack, one at a time.
+  const training = startLocalTraining({ s3Endpoint: s3.endpoint, bucket: options.bucket, log });
+  apiModule.useTrainingLauncher(training);
+  apiHandler = apiModule.handler;
 
   const queue = createEventQueue((event) => processHandler(event, lambdaContext('process-object')), {
     onDelivered: (_event, outcomes) => {
@@ -257,6 +264,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         server.close();
         server.closeAllConnections();
         await closed;
+        await training.close();
         await s3.close();
         await queue.idle();
         await dynamo.close();
