@@ -18,6 +18,7 @@ import { createDocumentClient, createS3Client } from '../lambdas/app/aws-clients
 import { loadConfig } from '../lambdas/app/config.ts';
 import { decideActivation } from '../lambdas/training/activation-policy.ts';
 import { type TrainingJob, TrainingJobRepository } from '../lambdas/training/job-repository.ts';
+import { fixBucketLevelPaths } from '../lambdas/training/local-s3-listing.ts';
 import { ModelRegistry } from '../lambdas/training/model-registry.ts';
 
 const PROJECT_ROOT = resolve(import.meta.dirname, '..');
@@ -98,7 +99,7 @@ export async function runTrainingJob(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<TrainingJob> {
   const config = loadConfig(env);
-  const s3 = createS3Client(config);
+  const s3 = fixBucketLevelPaths(createS3Client(config), config.s3Endpoint);
   const documents = createDocumentClient(config);
   const jobs = new TrainingJobRepository(documents, config);
   const registry = new ModelRegistry(documents, config);

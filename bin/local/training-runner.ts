@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../lambdas/app/aws-clients.ts';
 import type { TrainingLauncher } from '../../lambdas/training/launcher.ts';
+import { fixBucketLevelPaths } from '../../lambdas/training/local-s3-listing.ts';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from './local-aws.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -83,11 +84,14 @@ export async function seedLocalDataset(options: {
 }): Promise<number> {
   const source = options.sourceDir ?? (existsSync(SHARED_TESS_DIR) ? SHARED_TESS_DIR : undefined);
   if (!source) return 0;
-  const s3 = createS3Client({
-    region: LOCAL_REGION,
-    s3Endpoint: options.s3Endpoint,
-    credentials: { ...LOCAL_S3_CREDENTIALS },
-  });
+  const s3 = fixBucketLevelPaths(
+    createS3Client({
+      region: LOCAL_REGION,
+      s3Endpoint: options.s3Endpoint,
+      credentials: { ...LOCAL_S3_CREDENTIALS },
+    }),
+    options.s3Endpoint,
+  );
   const existing = await s3.send(
     new ListObjectsV2Command({ Bucket: options.bucket, Prefix: LOCAL_DATASET_PREFIX, MaxKeys: 1 }),
   );
