@@ -215,7 +215,13 @@ export class Training extends Construct {
   /** The inference function: reads model packages and registers the bundled model at cold start. */
   bindInference(fn: LambdaFunction, options: { refreshSec?: number } = {}): void {
     fn.addEnvironment('MODEL_REFRESH_SEC', String(options.refreshSec ?? 60));
-    this.bucket.grantRead(fn, `${MODELS_PREFIX}*`);
+    // GetObject only (grantRead would add List* and GetBucket*): the registry says which keys exist.
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [this.bucket.arnForObjects(`${MODELS_PREFIX}*`)],
+      }),
+    );
     this.table.grant(fn, 'dynamodb:PutItem');
   }
 
