@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { AudioStorage } from './constructs/audio-storage.ts';
 import { Inference } from './constructs/inference.ts';
 import { SerApi } from './constructs/ser-api.ts';
+import { Training, type TrainingProps } from './constructs/training.ts';
 import { WebSite } from './constructs/web-site.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion } from './paths.ts';
 
@@ -19,6 +20,8 @@ export interface SerStackProps extends StackProps {
   readonly inferenceTimeout?: Duration;
   /** `null`: no reservation (accounts with the default quota of 10). @default 10 */
   readonly inferenceReservedConcurrency?: number | null;
+  /** On-demand training on EC2 (instance type, Spot, max run time). */
+  readonly training?: Pick<TrainingProps, 'instanceType' | 'spot' | 'maxRunTime' | 'datasetPrefix'>;
 }
 
 /** The product: storage, the S3-triggered inference, the REST API and the web page. */
@@ -27,6 +30,7 @@ export class SerStack extends Stack {
   readonly inference: Inference;
   readonly api: SerApi;
   readonly web: WebSite;
+  readonly training: Training;
 
   constructor(scope: Construct, id: string, props: SerStackProps = {}) {
     super(scope, id, props);
@@ -62,6 +66,9 @@ export class SerStack extends Stack {
       recordTtlDays,
     });
     this.web.deploy({ apiUrl: this.api.restApi.url });
+    this.training = new Training(this, 'Training', { bucket, table, ...props.training });
+    this.training.bindApi(this.api.function);
+    this.training.bindInference(this.inference.function);
 
     new CfnOutput(this, 'AudioBucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'DropFolderCommand', {

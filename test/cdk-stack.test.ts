@@ -158,18 +158,23 @@ describe('SerStack', () => {
         }),
         expect.objectContaining({ Action: 's3:PutObject', Resource: objects('results/') }),
         expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] }),
+        // Training: model packages from the registry, and the bundled model registered at cold start.
+        expect.objectContaining({ Action: 's3:GetObject', Resource: objects('models/') }),
+        expect.objectContaining({ Action: 'dynamodb:PutItem' }),
       ]),
     );
-    expect(inference).toHaveLength(3);
+    expect(inference).toHaveLength(5);
 
     const api = onData(statementsOfRoleFor('ApiHandler'));
     expect(api).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ Action: 's3:PutObject', Resource: objects('uploads/') }),
         expect.objectContaining({ Action: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'] }),
+        // Training: job records and the active pointer are updated.
+        expect.objectContaining({ Action: 'dynamodb:UpdateItem' }),
       ]),
     );
-    expect(api).toHaveLength(2);
+    expect(api).toHaveLength(3);
   });
 
   it('sends events that failed all retries to a dead-letter queue with an alarm', () => {
@@ -234,6 +239,10 @@ describe('SerStack', () => {
       'GET {id}': true,
       'GET health': false,
       'GET openapi.json': false,
+      'POST training-jobs': true,
+      'GET training-jobs': true,
+      'GET models': true,
+      'POST activate': true,
     });
     // CORS preflights cannot carry a key: they must not need one.
     for (const m of Object.values(template.findResources('AWS::ApiGateway::Method'))) {
