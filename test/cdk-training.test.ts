@@ -105,15 +105,15 @@ describe('Training construct (EC2 on demand)', () => {
   it('user data: max run time first, shutdown on exit, then the same training command as developers', () => {
     const template_ = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0]!;
     const userData = JSON.stringify(template_.Properties.LaunchTemplateData.UserData);
-    const order = [
-      'shutdown -h +120',
-      "trap 'shutdown -h now' EXIT",
-      'npm ci',
-      'npx tsx training/job.ts',
-    ].map((part) => userData.indexOf(part));
+    const order = ['shutdown -h +120', 'trap on_exit EXIT', 'npm ci', 'npx tsx training/job.ts'].map((part) =>
+      userData.indexOf(part),
+    );
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
-    expect(userData).toContain('timeout 120m');
+    expect(userData).toContain('timeout 115m');
+    // A failure before the job records its end is recorded by the exit trap, then the instance goes.
+    expect(userData).toContain("--condition-expression '#s IN (:queued, :running)'");
+    expect(userData).toMatch(/on_exit\(\) \{.*shutdown -h now/);
     expect(userData).toContain('ser-training-job-id');
   });
 

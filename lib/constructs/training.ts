@@ -125,12 +125,29 @@ export class Training extends Construct {
     source.grantRead(this.role);
 
     const maxMinutes = Math.ceil(maxRunTime.toMinutes({ integral: false }));
+    // The job itself stops a little earlier, so its end is recorded before the hard shutdown.
+    const jobMinutes = Math.max(1, maxMinutes - 5);
     const userData = UserData.forLinux();
     userData.addCommands(
       'set -euo pipefail',
       // The limit first: whatever happens next, the instance is gone after maxRunTime.
       `shutdown -h +${maxMinutes}`,
-      "trap 'shutdown -h now' EXIT",
+      // On any failure before training/job.ts records the end (npm ci, timeout, crash), the job record says
+      // so, then the instance goes; the conditional update leaves a recorded end alone.
+      'on_exit() {',
+      '  code=$?',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash expansion, not a JS template
+      '  if [ "$code" -ne 0 ] && [ -n "${JOB_ID:-}" ]; then',
+      `    aws dynamodb update-item --region ${Stack.of(this).region} --table-name ${table.tableName} \\`,
+      `      --key "{\\"id\\":{\\"S\\":\\"TRAINING_JOB#$JOB_ID\\"}}" \\`,
+      `      --update-expression 'SET #s = :failed, #e = :error, updatedAt = :now' \\`,
+      `      --condition-expression '#s IN (:queued, :running)' \\`,
+      `      --expression-attribute-names '{"#s":"status","#e":"error"}' \\`,
+      `      --expression-attribute-values "{\\":failed\\":{\\"S\\":\\"FAILED\\"},\\":queued\\":{\\"S\\":\\"QUEUED\\"},\\":running\\":{\\"S\\":\\"RUNNING\\"},\\":now\\":{\\"S\\":\\"$(date -u +%FT%TZ)\\"},\\":error\\":{\\"S\\":\\"The training instance stopped (exit code $code) before the job finished; see its console output\\"}}" || true`,
+      '  fi',
+      '  shutdown -h now',
+      '}',
+      'trap on_exit EXIT',
       "IMDS_TOKEN=$(curl -sfX PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 600')",
       `JOB_ID=$(curl -sf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/tags/instance/${JOB_ID_TAG})`,
       'dnf install -y nodejs22 nodejs22-npm unzip',
@@ -148,7 +165,7 @@ export class Training extends Construct {
       'ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund',
       [
         `TRAINING_JOB_ID="$JOB_ID" BUCKET_NAME=${bucket.bucketName} TABLE_NAME=${table.tableName}`,
-        `AWS_REGION=${Stack.of(this).region} timeout ${maxMinutes}m npx tsx training/job.ts`,
+        `AWS_REGION=${Stack.of(this).region} timeout ${jobMinutes}m npx tsx training/job.ts`,
       ].join(' '),
     );
 
