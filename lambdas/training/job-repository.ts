@@ -48,10 +48,13 @@ export class ConcurrentJobError extends Error {
 
 const isConditionFailure = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
 
+/** A job silent for longer than this is dead (its machine is gone): past the EC2 maximum run time. */
+const DEFAULT_STALE_AFTER_MS = 3 * 60 * 60 * 1000;
+
 export class TrainingJobRepository {
   constructor(
     private readonly client: DynamoDBDocumentClient,
-    private readonly config: { tableName: string },
+    private readonly config: { tableName: string; staleAfterMs?: number },
   ) {}
 
   /** Takes the lock for `jobId`; a lock held by a job that has ended is taken over. */
@@ -63,7 +66,17 @@ export class TrainingJobRepository {
       const holder = Item?.jobId as string | undefined;
       if (holder) {
         const held = await this.get(holder);
-        if (held && !TERMINAL_STATUSES.includes(held.status)) throw new ConcurrentJobError(holder);
+        if (held && !TERMINAL_STATUSES.includes(held.status)) {
+          const silentMs = Date.now() - Date.parse(held.updatedAt);
+          if (silentMs < (this.config.staleAfterMs ?? DEFAULT_STALE_AFTER_MS))
+            throw new ConcurrentJobError(holder);
+          await this.update(holder, {
+            status: 'FAILED',
+            error: `No news from the training machine for ${Math.round(silentMs / 60_000)} min: it is gone`,
+          }).catch((error) => {
+            if (!isConditionFailure(error)) throw error;
+          });
+        }
       }
       try {
         await this.client.send(

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpError } from '../lambdas/app/http-error.ts';
+import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
+import { decideActivation } from '../lambdas/training/activation-policy.ts';
+import {
+  ConcurrentJobError,
+  type TrainingJob,
+  TrainingJobRepository,
+} from '../lambdas/training/job-repository.ts';
+import { createTrainingService } from '../lambdas/training/job-service.ts';
+import { ModelRegistry } from '../lambdas/training/model-registry.ts';
+import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+
+const f1 = (macroF1: number) => ({ 'tess-random': { accuracy: macroF1, macroF1, support: 10 } });
+
+describe('activation policy (if-better on the fixed tess-random split)', () => {
+  const active = { version: 'old', metrics: f1(0.8) };
+
+  it('activates only a strictly better macro-F1, and says why either way', () => {
+    expect(decideActivation('if-better', { version: 'new', metrics: f1(0.9) }, active)).toMatchObject({
+      activate: true,
+      reason: 'tess-random macro-F1 0.9 > 0.8 of old',
+    });
+    expect(decideActivation('if-better', { version: 'new', metrics: f1(0.8) }, active).activate).toBe(false);
+    expect(decideActivation('always', { version: 'new', metrics: {} }, active).activate).toBe(true);
+    expect(decideActivation('never', { version: 'new', metrics: f1(1) }, active).activate).toBe(false);
+  });
+
+  it('does not replace a model it cannot compare with, and activates when nothing is active', () => {
+    const multiCorpus = { version: 'mc', metrics: { 'all-test': { macroF1: 0.5 } } };
+    const decision = decideActivation('if-better', { version: 'new', metrics: f1(0.9) }, multiCorpus);
+    expect(decision.activate).toBe(false);
+    expect(decision.reason).toMatch(/active model mc has no macro-F1 on split tess-random/);
+    expect(decideActivation('if-better', { version: 'new', metrics: f1(0.1) }, undefined).activate).toBe(
+      true,
+    );
+  });
+});
+
+describe('model registry and training jobs in the predictions table (dynalite)', () => {
+  let aws: TestAws;
+  let registry: ModelRegistry;
+  let jobs: TrainingJobRepository;
+
+  const job = (id: string, at = new Date()): TrainingJob => ({
+    id,
+    status: 'QUEUED',
+    dataset: 'datasets/tess/',
+    epochs: 1,
+    augment: false,
+    activate: 'if-better',
+    createdAt: at.toISOString(),
+    updatedAt: at.toISOString(),
+  });
+
+  beforeAll(async () => {
+    aws = await startTestAws();
+    registry = new ModelRegistry(aws.doc, aws);
+    jobs = new TrainingJobRepository(aws.doc, { tableName: aws.tableName, staleAfterMs: 60_000 });
+  });
+
+  afterAll(async () => {
+    await aws?.close();
+  });
+
+  it('the bundled model is the first version and stays registered; activation keeps the previous version', async () => {
+    const bundled = {
+      version: '1.0.0',
+      sha256: 'a'.repeat(64),
+      metrics: f1(0.9),
+      createdAt: '2026-01-01T00:00:00Z',
+    };
+    await registry.ensureBundled(bundled);
+    await registry.register({
+      ...bundled,
+      version: '2.0.0',
+      sha256: 'b'.repeat(64),
+      source: 'trained',
+      location: 's3://b/models/2.0.0/',
+    });
+    await registry.activate('2.0.0');
+    await registry.ensureBundled(bundled); // the next cold start does not take the pointer back
+
+    expect(await registry.getActive()).toMatchObject({ version: '2.0.0', previousVersion: '1.0.0' });
+    expect((await registry.list()).map((m) => [m.version, m.source])).toEqual([
+      ['2.0.0', 'trained'],
+      ['1.0.0', 'bundled'],
+    ]);
+    await expect(
+      registry.register({ ...bundled, source: 'bundled', sha256: 'c'.repeat(64) }),
+    ).rejects.toThrow(/already registered with another sha256/);
+    // Registry items never show up as predictions.
+    const predictions = new PredictionRepository(aws.doc, {
+      tableName: aws.tableName,
+      recordTtlDays: 1,
+      processingLeaseSec: 60,
+    });
+    expect((await predictions.list({ limit: 100 })).items).toEqual([]);
+  });
+
+  it('one job at a time: a second lock is refused until the first job ends or goes silent', async () => {
+    await jobs.create(job('job-a'));
+    await jobs.acquireLock('job-a');
+    await expect(jobs.acquireLock('job-b')).rejects.toBeInstanceOf(ConcurrentJobError);
+
+    await jobs.update('job-a', { status: 'FAILED', error: 'x' });
+    await jobs.acquireLock('job-b');
+    await jobs.update('job-a', { status: 'RUNNING' }).catch(() => {}); // an ended job never changes again
+    expect((await jobs.get('job-a'))?.status).toBe('FAILED');
+
+    // job-b's machine died without a word two minutes ago (stale after one minute here).
+    await jobs.create(job('job-b', new Date(Date.now() - 120_000)));
+    await jobs.acquireLock('job-c');
+    expect(await jobs.get('job-b')).toMatchObject({
+      status: 'FAILED',
+      error: expect.stringMatching(/No news/),
+    });
+    await jobs.releaseLock('job-c');
+  });
+
+  it('a job whose machine cannot be started ends FAILED at once and frees the lock', async () => {
+    const service = createTrainingService({
+      jobs,
+      registry,
+      launcher: { launch: async () => Promise.reject(new Error('InsufficientInstanceCapacity')) },
+      newId: () => 'job-no-capacity',
+    });
+
+    const refused = await service.createJob({}).catch((error: unknown) => error);
+
+    expect(refused).toBeInstanceOf(HttpError);
+    expect(refused).toMatchObject({ statusCode: 503, code: 'TRAINING_UNAVAILABLE' });
+    expect(await jobs.get('job-no-capacity')).toMatchObject({
+      status: 'FAILED',
+      error: 'Could not start training: InsufficientInstanceCapacity',
+    });
+    await jobs.acquireLock('job-next');
+    await jobs.releaseLock('job-next');
+  });
+});
