@@ -66,9 +66,13 @@ describe('API handler against dynalite and s3rver', () => {
     expect(openapi.json.openapi).toMatch(/^3\./);
     expect(Object.keys(openapi.json.paths).sort()).toEqual([
       '/health',
+      '/models',
+      '/models/{version}/activate',
       '/openapi.json',
       '/predictions',
       '/predictions/{id}',
+      '/training-jobs',
+      '/training-jobs/{id}',
       '/uploads',
     ]);
   });

@@ -1,4 +1,5 @@
 import { ERROR_CODES } from '../core/errors.ts';
+import { trainingPaths, trainingSchemas } from '../training/openapi-training.ts';
 
 const error = {
   type: 'object',
@@ -130,11 +131,13 @@ export const openApiDocument = {
         responses: { '200': { description: 'This document', content: { 'application/json': {} } } },
       },
     },
+    ...trainingPaths,
   },
   components: {
     securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
     schemas: {
       Error: error,
+      ...trainingSchemas,
       CreateUploadRequest: {
         type: 'object',
         required: ['fileName'],
