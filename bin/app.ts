@@ -1,4 +1,5 @@
-import { App } from 'aws-cdk-lib';
+import { App, Duration } from 'aws-cdk-lib';
+import { InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { SerStack } from '../lib/ser-stack.ts';
 
 const app = new App();
@@ -12,9 +13,18 @@ const rawAudioRetentionDays = context('rawAudioRetentionDays');
 // `-c inferenceReservedConcurrency=none` for accounts whose concurrency quota is still the default 10.
 const reservedContext = app.node.tryGetContext('inferenceReservedConcurrency');
 const reservedConcurrency = reservedContext === 'none' ? null : context('inferenceReservedConcurrency');
+// Training: `-c trainingInstanceType=c7i.xlarge -c trainingSpot=true -c trainingMaxHours=3`.
+const trainingInstanceType = app.node.tryGetContext('trainingInstanceType') as string | undefined;
+const trainingMaxHours = context('trainingMaxHours');
+const training = {
+  ...(trainingInstanceType ? { instanceType: new InstanceType(trainingInstanceType) } : {}),
+  ...(String(app.node.tryGetContext('trainingSpot')) === 'true' ? { spot: true } : {}),
+  ...(trainingMaxHours ? { maxRunTime: Duration.hours(trainingMaxHours) } : {}),
+};
 new SerStack(app, 'SerApi', {
   description:
     'Speech emotion recognition API: presigned uploads, S3-triggered inference, DynamoDB predictions',
   ...(rawAudioRetentionDays ? { rawAudioRetentionDays } : {}),
   ...(reservedConcurrency !== undefined ? { inferenceReservedConcurrency: reservedConcurrency } : {}),
+  training,
 });
