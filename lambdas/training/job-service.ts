@@ -21,6 +21,8 @@ export const CreateTrainingJobSchema = z
 const JobIdSchema = z.string().regex(/^[\w-]{1,64}$/);
 const VersionSchema = z.string().regex(/^[\w.+-]{1,64}$/);
 
+const ACTIVE_CACHE_MS = 2_000;
+
 export interface TrainingServiceDeps {
   jobs: TrainingJobRepository;
   registry: ModelRegistry;
@@ -35,6 +37,7 @@ export type ModelListEntry = ModelVersionRecord & { active: boolean };
 export function createTrainingService(deps: TrainingServiceDeps) {
   const now = deps.now ?? (() => new Date());
   const newId = deps.newId ?? randomUUID;
+  let activeCache: { readAt: number; version: string | undefined } | undefined;
 
   return {
     async createJob(body: unknown): Promise<{ id: string; status: 'QUEUED' }> {
@@ -88,6 +91,7 @@ export function createTrainingService(deps: TrainingServiceDeps) {
       const model = parsed.success ? await deps.registry.get(parsed.data) : undefined;
       if (!model) throw notFound(`No model version ${version ?? ''}`);
       const pointer = await deps.registry.activate(model.version, { now: now() });
+      activeCache = undefined;
       return {
         active: pointer.version,
         previousVersion: pointer.previousVersion ?? null,
@@ -95,7 +99,14 @@ export function createTrainingService(deps: TrainingServiceDeps) {
       };
     },
 
-    activeModelVersion: async () => (await deps.registry.getActive())?.version,
+    /** For GET /health, which needs no key: cached briefly so unauthenticated calls cannot hammer the table. */
+    async activeModelVersion(): Promise<string | undefined> {
+      const at = now().getTime();
+      if (!activeCache || at - activeCache.readAt >= ACTIVE_CACHE_MS) {
+        activeCache = { readAt: at, version: (await deps.registry.getActive())?.version };
+      }
+      return activeCache.version;
+    },
   };
 }
 
