@@ -1,7 +1,11 @@
+import { readFile } from 'node:fs/promises';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpError } from '../lambdas/app/http-error.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
+import { BUNDLED_MODEL_DIR, createPredictor } from '../lambdas/core/predict.ts';
 import { decideActivation } from '../lambdas/training/activation-policy.ts';
+import { createActiveModelProvider } from '../lambdas/training/active-model.ts';
 import {
   ConcurrentJobError,
   type TrainingJob,
@@ -136,5 +140,49 @@ describe('model registry and training jobs in the predictions table (dynalite)',
     });
     await jobs.acquireLock('job-next');
     await jobs.releaseLock('job-next');
+  });
+
+  it('serving keeps the current model when the active version fails its sha256 check, and follows a good one', async () => {
+    // Prepare: the bundled package copied to S3 twice, once registered with a wrong sha256.
+    const bundled = await createPredictor({ modelDir: BUNDLED_MODEL_DIR });
+    const metadataJson = await readFile(`${BUNDLED_MODEL_DIR}metadata.json`, 'utf8');
+    const onnx = await readFile(`${BUNDLED_MODEL_DIR}${bundled.metadata.onnxFile}`);
+    for (const version of ['copy-good', 'copy-tampered']) {
+      const metadata = JSON.stringify({ ...JSON.parse(metadataJson), version });
+      for (const [name, body] of [
+        ['metadata.json', metadata],
+        [bundled.metadata.onnxFile, onnx],
+      ] as const) {
+        await aws.s3.send(
+          new PutObjectCommand({ Bucket: aws.bucket, Key: `models/${version}/${name}`, Body: body }),
+        );
+      }
+      await registry.register({
+        version,
+        source: 'trained',
+        sha256: version === 'copy-good' ? bundled.metadata.sha256 : 'f'.repeat(64),
+        location: `s3://${aws.bucket}/models/${version}/`,
+        metrics: {},
+        createdAt: new Date().toISOString(),
+      });
+    }
+    const errors: string[] = [];
+    const provider = createActiveModelProvider({
+      registry,
+      s3: aws.s3,
+      bundled,
+      refreshSec: 0,
+      onError: (_message, error) => errors.push((error as Error).message),
+    });
+
+    // Act + assess
+    await registry.activate('copy-tampered');
+    await provider.refresh();
+    expect(provider.predictor.modelVersion).toBe(bundled.modelVersion);
+    expect(errors).toEqual([expect.stringMatching(/is not the registered f{64}/)]);
+
+    await registry.activate('copy-good');
+    await provider.refresh();
+    expect(provider.predictor.modelVersion).toBe('copy-good');
   });
 });
