@@ -21,49 +21,62 @@ export interface LocalTrainingRunner extends TrainingLauncher {
 /**
  * The local stand-in for the EC2 training instance: the same `training/job.ts` as a child process, with
  * the local stack's endpoints and credentials in its environment. One at a time (the job lock already
- * says so; this is the belt to its braces).
+ * says so; this is the belt to its braces). Like an instance booting, the process may start after
+ * `launch` returns (the job stays QUEUED until then).
  */
 export function createLocalTrainingRunner(options: {
   env: NodeJS.ProcessEnv;
   log?: (line: string) => void;
-  /** Awaited before a job's process starts (the dataset seeding). */
-  ready?: Promise<unknown>;
+  /** Run once, before the first job's process starts (the dataset seeding). */
+  beforeFirstJob?: () => Promise<unknown>;
 }): LocalTrainingRunner {
   const log = options.log ?? (() => {});
-  let running: { child: ChildProcess; exited: Promise<unknown> } | undefined;
+  let prepared: Promise<unknown> | undefined;
+  let running: { child?: ChildProcess; exited: Promise<void> } | undefined;
+  let closing = false;
+
+  const run = async (jobId: string, slot: { child?: ChildProcess }) => {
+    prepared ??= options.beforeFirstJob?.() ?? Promise.resolve();
+    await prepared;
+    if (closing) return;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'training/job.ts'], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...options.env, TRAINING_JOB_ID: jobId },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    slot.child = child;
+    log(`training job ${jobId}: started process ${child.pid}`);
+    for (const stream of [child.stdout!, child.stderr!]) {
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        for (const line of chunk.split('\n')) if (line.trim()) log(`training ${jobId.slice(0, 8)}: ${line}`);
+      });
+    }
+    const [code] = await once(child, 'exit');
+    log(`training job ${jobId}: process exited (${code})`);
+  };
 
   return {
     async launch(jobId) {
       if (running) throw new Error('A training process is already running');
-      await options.ready;
-      const child = spawn(process.execPath, ['--import', 'tsx', 'training/job.ts'], {
-        cwd: PROJECT_ROOT,
-        env: { ...process.env, ...options.env, TRAINING_JOB_ID: jobId },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const exited = once(child, 'exit').then(([code]) => {
-        running = undefined;
-        log(`training job ${jobId}: process exited (${code})`);
-      });
-      running = { child, exited };
-      for (const stream of [child.stdout!, child.stderr!]) {
-        stream.setEncoding('utf8');
-        stream.on('data', (chunk: string) => {
-          for (const line of chunk.split('\n'))
-            if (line.trim()) log(`training ${jobId.slice(0, 8)}: ${line}`);
+      const slot: { child?: ChildProcess; exited: Promise<void> } = { exited: Promise.resolve() };
+      slot.exited = run(jobId, slot)
+        .catch((error) =>
+          log(`training job ${jobId}: ${error instanceof Error ? error.message : String(error)}`),
+        )
+        .finally(() => {
+          running = undefined;
         });
-      }
-      log(`training job ${jobId}: started process ${child.pid}`);
-      return { launchedAs: `pid ${child.pid}` };
+      running = slot;
+      return { launchedAs: 'local child process' };
     },
     async idle() {
       await running?.exited;
     },
     async close() {
-      if (running) {
-        running.child.kill('SIGTERM');
-        await running.exited;
-      }
+      closing = true;
+      running?.child?.kill('SIGTERM');
+      await running?.exited;
     },
   };
 }
@@ -120,14 +133,21 @@ export async function seedLocalDataset(options: {
   return files.length;
 }
 
-/** The local training side of `npm start`: seeding in the background, and the process runner. */
+/**
+ * The local training side of `npm start`. The dataset is seeded before the first job runs, not at
+ * start-up: thousands of uploads would slow every start of the stack (and its tests) for nothing.
+ */
 export function startLocalTraining(options: {
   s3Endpoint: string;
   bucket: string;
   log: (line: string) => void;
 }): LocalTrainingRunner {
-  const seeded = seedLocalDataset({ ...options, sourceDir: process.env.SER_DATASET_DIR }).catch((error) =>
-    options.log(`dataset seeding failed: ${error instanceof Error ? error.message : String(error)}`),
-  );
-  return createLocalTrainingRunner({ env: {}, log: options.log, ready: seeded });
+  return createLocalTrainingRunner({
+    env: {},
+    log: options.log,
+    beforeFirstJob: () =>
+      seedLocalDataset({ ...options, sourceDir: process.env.SER_DATASET_DIR }).catch((error) =>
+        options.log(`dataset seeding failed: ${error instanceof Error ? error.message : String(error)}`),
+      ),
+  });
 }
