@@ -43,6 +43,7 @@ console.log(
     `API key:  ${stack.apiKey}  (header x-api-key)`,
     `DynamoDB: ${stack.dynamoDbEndpoint}`,
     `Drop folder: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} s3 cp clip.wav s3://${stack.bucket}/incoming/clip.wav`,
+    `Training: curl -X POST -H 'x-api-key: ${stack.apiKey}' ${stack.apiUrl}/training-jobs  (dataset s3://${stack.bucket}/datasets/tess/, seeded from SER_DATASET_DIR or ../shared/datasets/tess before the first job)`,
     'Ctrl-C stops everything.',
   ].join('\n'),
 );
