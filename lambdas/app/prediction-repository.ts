@@ -9,7 +9,7 @@ import {
 import { z } from 'zod';
 import type { PredictionResult, Probabilities, Segment } from '../core/types.ts';
 import { badRequest } from './http-error.ts';
-import { PREDICTIONS_TABLE } from './table-definition.ts';
+import { newestFirstQuery, PREDICTIONS_TABLE } from './table-definition.ts';
 
 export type PredictionStatus = 'PENDING' | 'PROCESSING' | 'SUCCEEDED' | 'FAILED';
 export type PredictionSource = 'api' | 'drop-folder';
@@ -186,18 +186,15 @@ export class PredictionRepository {
 
   /** Newest first, from the `byCreatedAt` index (a Query, never a Scan). */
   async list({ limit, cursor }: { limit: number; cursor?: string | undefined }): Promise<PredictionPage> {
-    const { listIndex, listPartition } = PREDICTIONS_TABLE;
     const result = await this.#doc.send(
-      new QueryCommand({
-        TableName: this.#options.tableName,
-        IndexName: listIndex.name,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': listIndex.partitionKey },
-        ExpressionAttributeValues: { ':pk': listPartition },
-        ScanIndexForward: false,
-        Limit: limit,
-        ...(cursor ? { ExclusiveStartKey: decodeCursor(cursor) } : {}),
-      }),
+      new QueryCommand(
+        newestFirstQuery(
+          this.#options.tableName,
+          PREDICTIONS_TABLE.listPartition,
+          limit,
+          cursor ? decodeCursor(cursor) : undefined,
+        ),
+      ),
     );
     const items = (result.Items ?? []).filter((item) => !this.#isExpired(item)).map(toPrediction);
     return result.LastEvaluatedKey ? { items, nextCursor: encodeCursor(result.LastEvaluatedKey) } : { items };

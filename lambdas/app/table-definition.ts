@@ -1,3 +1,4 @@
+import type { QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 /**
  * The one definition of the predictions table, shared by the CDK stack (lib/) and the local stack
  * (bin/local/), so the keys and the index that the repository queries exist in both.
@@ -37,5 +38,28 @@ export function createTableInput(tableName: string) {
         Projection: { ProjectionType: 'ALL' as const },
       },
     ],
+  };
+}
+
+/**
+ * The one query behind every "newest first" listing (predictions, models, training jobs): one listing
+ * partition of the `byCreatedAt` index, sort key descending, a page of `limit` from `startKey`.
+ */
+export function newestFirstQuery(
+  tableName: string,
+  partition: string,
+  limit: number,
+  startKey?: Record<string, unknown>,
+): QueryCommandInput {
+  const { listIndex } = PREDICTIONS_TABLE;
+  return {
+    TableName: tableName,
+    IndexName: listIndex.name,
+    KeyConditionExpression: '#pk = :pk',
+    ExpressionAttributeNames: { '#pk': listIndex.partitionKey },
+    ExpressionAttributeValues: { ':pk': partition },
+    ScanIndexForward: false,
+    Limit: limit,
+    ...(startKey ? { ExclusiveStartKey: startKey } : {}),
   };
 }

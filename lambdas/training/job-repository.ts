@@ -5,7 +5,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { PREDICTIONS_TABLE } from '../app/table-definition.ts';
+import { newestFirstQuery, PREDICTIONS_TABLE } from '../app/table-definition.ts';
 import type { ActivationMode } from './activation-policy.ts';
 
 /** Training jobs share the predictions table, under their own key prefix and listing partition. */
@@ -138,17 +138,8 @@ export class TrainingJobRepository {
 
   /** Newest first, one page of `limit`. */
   async list(limit = 50): Promise<TrainingJob[]> {
-    const { listIndex } = PREDICTIONS_TABLE;
     const { Items = [] } = await this.client.send(
-      new QueryCommand({
-        TableName: this.config.tableName,
-        IndexName: listIndex.name,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': listIndex.partitionKey },
-        ExpressionAttributeValues: { ':pk': JOB_LIST_PARTITION },
-        ScanIndexForward: false,
-        Limit: limit,
-      }),
+      new QueryCommand(newestFirstQuery(this.config.tableName, JOB_LIST_PARTITION, limit)),
     );
     return Items.map(toJob);
   }

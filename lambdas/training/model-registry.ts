@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { PREDICTIONS_TABLE } from '../app/table-definition.ts';
+import { newestFirstQuery, PREDICTIONS_TABLE } from '../app/table-definition.ts';
 
 /**
  * The model registry lives in the predictions table (one table to create, back up and grant), under its
@@ -70,17 +70,8 @@ export class ModelRegistry {
 
   /** Newest first. The registry holds tens of versions, so one page of 100 is enough. */
   async list(): Promise<ModelVersionRecord[]> {
-    const { listIndex } = PREDICTIONS_TABLE;
     const { Items = [] } = await this.client.send(
-      new QueryCommand({
-        TableName: this.config.tableName,
-        IndexName: listIndex.name,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': listIndex.partitionKey },
-        ExpressionAttributeValues: { ':pk': MODEL_LIST_PARTITION },
-        ScanIndexForward: false,
-        Limit: 100,
-      }),
+      new QueryCommand(newestFirstQuery(this.config.tableName, MODEL_LIST_PARTITION, 100)),
     );
     return Items.map(toRecord);
   }
