@@ -20,26 +20,32 @@ const LABELS = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad
 /** tfjs probabilities of each clip's first window, batched the way the trainer batches. */
 function tfjsFirstWindow(model: LstmModel, items: ClipFeatures[], cmvn = true): Float32Array {
   const rows = items.map((i) => evaluationWindows(i.original, FRAMES, cmvn)[0]!);
-  const { data, time, frames } = padBatch(rows, 40, model.config.stack);
-  return model.predict(tf.tensor3d(data, [rows.length, time, 40]), frames).dataSync() as Float32Array;
+  const { dims, stack } = model.config;
+  const { data, time, frames } = padBatch(rows, dims, stack);
+  return model.predict(tf.tensor3d(data, [rows.length, time, dims]), frames).dataSync() as Float32Array;
 }
 
 describe('ONNX export of the LSTM matches tfjs on real clips', () => {
   let cache: string;
   let items: ClipFeatures[];
+  let prosodyItems: ClipFeatures[];
 
   beforeAll(async () => {
     await initTf();
     cache = await mkdtemp(join(tmpdir(), 'ser-parity-'));
     const scan = await scanDataset(FIXTURES);
-    const pipeline = await createFeaturePipeline({
-      config: DEFAULT_FEATURE_CONFIG,
-      augmentCopies: 0,
-      augmentation: DEFAULT_AUGMENTATION,
-      seed: 1,
-      cacheDir: cache,
-    });
-    items = (await pipeline.run(scan.clips)).items;
+    const features = async (prosody: boolean) => {
+      const pipeline = await createFeaturePipeline({
+        config: { ...DEFAULT_FEATURE_CONFIG, prosody },
+        augmentCopies: 0,
+        augmentation: DEFAULT_AUGMENTATION,
+        seed: 1,
+        cacheDir: cache,
+      });
+      return (await pipeline.run(scan.clips)).items;
+    };
+    items = await features(false);
+    prosodyItems = await features(true);
   });
 
   afterAll(async () => {
@@ -74,6 +80,32 @@ describe('ONNX export of the LSTM matches tfjs on real clips', () => {
     const actual = await predictWithOnnx(onnx, items, FRAMES, LABELS.length, 64, false);
     expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(1e-4);
     // The probabilities are not all alike: the statistics branch is really wired in.
+    expect(Math.max(...actual) - Math.min(...actual)).toBeGreaterThan(1e-3);
+    model.dispose();
+  });
+
+  it('with prosody channels and delta statistics: onnxruntime equals tfjs within 1e-4', async () => {
+    expect(prosodyItems[0]!.original.dims).toBe(43);
+    const model = new LstmModel(
+      {
+        dims: 43,
+        stack: 2,
+        units: 24,
+        hidden: 16,
+        labels: 7,
+        dropout: 0,
+        utteranceStats: true,
+        deltaStats: true,
+      },
+      23,
+    );
+    model.setStatsNormalisation(
+      prosodyItems.map((i) => ({ data: i.original.data, frames: i.original.frames })),
+    );
+    const onnx = exportLstmToOnnx(model.weights(), { frames: FRAMES, labels: LABELS });
+    const expected = tfjsFirstWindow(model, prosodyItems, false);
+    const actual = await predictWithOnnx(onnx, prosodyItems, FRAMES, LABELS.length, 64, false);
+    expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(1e-4);
     expect(Math.max(...actual) - Math.min(...actual)).toBeGreaterThan(1e-3);
     model.dispose();
   });

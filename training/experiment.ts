@@ -31,6 +31,8 @@ export interface ModelSettings {
   specAugment: boolean;
   /** LSTM on raw features with in-model CMVN + utterance statistics (see LstmConfig). */
   utteranceStats: boolean;
+  /** With `utteranceStats`: add the RMS of frame-to-frame changes of every channel (see LstmConfig). */
+  deltaStats: boolean;
   /** LSTMs trained with different seeds whose probabilities are averaged (1 = a single model). */
   ensemble: number;
 }
@@ -54,6 +56,7 @@ export const DEFAULT_MODEL_SETTINGS: ModelSettings = {
   balanceCorpora: true,
   specAugment: false,
   utteranceStats: true,
+  deltaStats: true,
   ensemble: 3,
 };
 
@@ -118,6 +121,7 @@ export async function runExperiment(
         labels: labels.length,
         dropout: settings.dropout,
         utteranceStats: settings.utteranceStats,
+        deltaStats: settings.utteranceStats && settings.deltaStats,
       };
       learner = lstmLearner(config, maxFrames, memberSeed);
     } else {

@@ -1,5 +1,5 @@
 import onnxProto from 'onnx-proto';
-import { CMVN_STD_FLOOR, type LstmWeights } from './lstm.ts';
+import { CMVN_STD_FLOOR, type LstmWeights, statsSize } from './lstm.ts';
 
 // onnx-proto is CommonJS: the named import fails at run time under ESM (FIELD-NOTES).
 const { onnx } = onnxProto;
@@ -178,7 +178,8 @@ export function exportLstmToOnnx(members: LstmWeights | LstmWeights[], options: 
 }
 
 function memberGraph(weights: LstmWeights, options: ExportOptions): Graph {
-  const { dims, stack, units, hidden, labels, utteranceStats } = weights.config;
+  const { dims, stack, units, hidden, labels, utteranceStats, deltaStats } = weights.config;
+  const stats = statsSize(weights.config);
   if (labels !== options.labels.length)
     throw new Error(`Model has ${labels} outputs but ${options.labels.length} labels`);
   const { frames } = options;
@@ -201,7 +202,7 @@ function memberGraph(weights: LstmWeights, options: ExportOptions): Graph {
     floatTensor('W', [1, 4 * units, input], onnxGateMatrix(weights.kernel, input, units)),
     floatTensor('R', [1, 4 * units, units], onnxGateMatrix(weights.recurrent, units, units)),
     floatTensor('B', [1, 8 * units], onnxGateBias(weights.bias, units)),
-    floatTensor('dense1_W', [units + (utteranceStats ? 2 * dims : 0), hidden], weights.dense1),
+    floatTensor('dense1_W', [units + stats, hidden], weights.dense1),
     floatTensor('dense1_b', [hidden], weights.dense1Bias),
     floatTensor('dense2_W', [hidden, labels], weights.dense2),
     floatTensor('dense2_b', [labels], weights.dense2Bias),
@@ -226,8 +227,36 @@ function memberGraph(weights: LstmWeights, options: ExportOptions): Graph {
         node('Sqrt', ['variance'], ['std_raw']),
         node('Max', ['std_raw', 'std_floor'], ['utterance_std']),
         node('Div', ['centered', 'utterance_std'], ['cmvn_features']),
-        node('Concat', ['utterance_mean', 'utterance_std'], ['stats3'], [{ name: 'axis', i: 2 }]),
-        node('Squeeze', ['stats3', 'axis1'], ['stats']), // [batch, 2·dims]
+        ...(deltaStats
+          ? [
+              // RMS of frame-to-frame differences over real pairs (t-1, t), t < length.
+              node('Slice', ['features', 'one', 'frames_end', 'axis1'], ['features_next']),
+              node('Slice', ['features', 'zero', 'frames_minus_one', 'axis1'], ['features_prev']),
+              node('Sub', ['features_next', 'features_prev'], ['frame_deltas']),
+              node('Slice', ['frame_mask', 'one', 'frames_end', 'axis1'], ['pair_mask']),
+              node('Mul', ['frame_deltas', 'frame_deltas'], ['delta_squares_all']),
+              node('Mul', ['delta_squares_all', 'pair_mask'], ['delta_squares']),
+              node(
+                'ReduceSum',
+                ['delta_squares', 'axis1'],
+                ['delta_square_sum'],
+                [{ name: 'keepdims', i: 1 }],
+              ),
+              node('Sub', ['frame_count', 'one_float'], ['pairs_raw']),
+              node('Max', ['pairs_raw', 'one_float'], ['pair_count']),
+              node('Div', ['delta_square_sum', 'pair_count'], ['delta_mean_square']),
+              node('Sqrt', ['delta_mean_square'], ['utterance_delta_rms']),
+            ]
+          : []),
+        node(
+          'Concat',
+          deltaStats
+            ? ['utterance_mean', 'utterance_std', 'utterance_delta_rms']
+            : ['utterance_mean', 'utterance_std'],
+          ['stats3'],
+          [{ name: 'axis', i: 2 }],
+        ),
+        node('Squeeze', ['stats3', 'axis1'], ['stats']), // [batch, statsSize]
         node('Sub', ['stats', 'stats_mean'], ['stats_centered']),
         node('Div', ['stats_centered', 'stats_std'], ['stats_standardised']),
       ]
@@ -241,9 +270,18 @@ function memberGraph(weights: LstmWeights, options: ExportOptions): Graph {
         Array.from({ length: frames }, (_, t) => t),
       ),
       floatTensor('std_floor', [], Float32Array.of(CMVN_STD_FLOOR)),
-      floatTensor('stats_mean', [2 * dims], weights.statsMean!),
-      floatTensor('stats_std', [2 * dims], weights.statsStd!),
+      floatTensor('stats_mean', [stats], weights.statsMean!),
+      floatTensor('stats_std', [stats], weights.statsStd!),
     );
+    if (deltaStats) {
+      initializer.push(
+        int64Tensor('zero', [1], [0]),
+        int64Tensor('one', [1], [1]),
+        int64Tensor('frames_end', [1], [frames]),
+        int64Tensor('frames_minus_one', [1], [frames - 1]),
+        floatTensor('one_float', [], Float32Array.of(1)),
+      );
+    }
   }
 
   const nodes = [

@@ -60,6 +60,8 @@ const program = new Command()
   .option('--model-version <v>', 'version written into metadata.json', '')
   .option('--cache <dir>', 'feature cache folder (default training/.cache/features)')
   .option('--no-utterance-stats', 'plain CMVN input, no in-model CMVN + per-utterance mean/std branch')
+  .option('--no-delta-stats', 'utterance statistics without the RMS of frame-to-frame changes')
+  .option('--no-prosody', 'MFCC (or log-mel) frames only, without the pitch/voicing/level channels')
   .option('--spec-augment', 'SpecAugment-style coefficient/time masks on training rows (CMVN models)')
   .option('--no-balance', 'do not repeat smaller corpora within an epoch')
   .option('--dropout <p>', 'dropout before the output layer', Number, DEFAULTS.settings.dropout)
@@ -86,6 +88,8 @@ const opts = program.opts<{
   cache?: string;
   progress: boolean;
   utteranceStats: boolean;
+  deltaStats: boolean;
+  prosody: boolean;
   specAugment?: boolean;
   balance: boolean;
   dropout: number;
@@ -114,7 +118,11 @@ try {
     dataDir: opts.data,
     corpora,
     outDir: out,
-    featureConfig: { ...DEFAULT_FEATURE_CONFIG, kind: opts.features === 'logmel' ? 'logmel' : 'mfcc' },
+    featureConfig: {
+      ...DEFAULT_FEATURE_CONFIG,
+      kind: opts.features === 'logmel' ? 'logmel' : 'mfcc',
+      ...(opts.prosody ? { prosody: true } : {}),
+    },
     windowSec: DEFAULTS.windowSec,
     seed: opts.seed,
     augmentCopies: opts.augmentCopies,
@@ -128,6 +136,7 @@ try {
       batchSize: opts.batch,
       augment: opts.augmentCopies > 0,
       utteranceStats: opts.utteranceStats,
+      deltaStats: opts.deltaStats,
       specAugment: opts.specAugment === true,
       balanceCorpora: opts.balance,
       dropout: opts.dropout,

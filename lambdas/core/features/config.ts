@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PROSODY_CHANNELS } from './prosody.ts';
 
 /**
  * The one description of how audio becomes model input. A model package carries this object in its
@@ -44,6 +45,11 @@ export const FeatureConfigSchema = z
       maxGainDb: z.number().min(0),
     }),
     normalization: z.enum(['none', 'utterance']),
+    /**
+     * Append 3 prosody channels to every frame: pitch (semitones re 100 Hz), voicing and level (dBFS);
+     * see prosody.ts. Absent means no (packages made before it existed).
+     */
+    prosody: z.boolean().optional(),
   })
   .strict()
   .refine((c) => c.hopSize <= c.frameSize, 'hopSize must not exceed frameSize')
@@ -69,8 +75,13 @@ export const DEFAULT_FEATURE_CONFIG: FeatureConfig = Object.freeze({
   normalization: 'utterance',
 }) as FeatureConfig;
 
-export const featureDimension = (config: FeatureConfig): number =>
+/** Values per frame from the spectrum: MFCCs or log-mel bands. */
+export const spectralDimension = (config: FeatureConfig): number =>
   config.kind === 'mfcc' ? config.mfccCoefficients : config.melBands;
+
+/** Values per frame: the spectral ones, then the prosody channels if enabled. */
+export const featureDimension = (config: FeatureConfig): number =>
+  spectralDimension(config) + (config.prosody ? PROSODY_CHANNELS : 0);
 
 /** Parses an untrusted config (e.g. from a model's metadata); throws a ZodError that names the bad field. */
 export const parseFeatureConfig = (value: unknown): FeatureConfig => FeatureConfigSchema.parse(value);

@@ -1,8 +1,9 @@
 import FFT from 'fft.js';
 import { createMelFilterBank } from 'meyda/dist/node/utilities.js';
 import { blackman, hamming, hanning, sine } from 'meyda/dist/node/windowing.js';
-import { type FeatureConfig, featureDimension } from './config.ts';
+import { type FeatureConfig, featureDimension, spectralDimension } from './config.ts';
 import { scaleForExtraction } from './loudness.ts';
+import { extractProsody } from './prosody.ts';
 
 /** Frames × dims, row-major: `data[frame * dims + d]`. */
 export interface FeatureMatrix {
@@ -88,6 +89,7 @@ export function createFeatureExtractor(config: FeatureConfig): FeatureExtractor 
   const { frameSize, hopSize } = config;
   const half = frameSize / 2;
   const dims = featureDimension(config);
+  const spectralDims = spectralDimension(config);
   const window = config.window === 'rect' ? undefined : WINDOWS[config.window](frameSize);
   const bank = packedMelFilterBank(config);
   const melCount = bank.size;
@@ -129,7 +131,7 @@ export function createFeatureExtractor(config: FeatureConfig): FeatureExtractor 
         folded[n] = pairs ? logMel[n]! + logMel[mirror]! : logMel[n]!;
         folded[half + n] = pairs ? logMel[n]! - logMel[mirror]! : logMel[n]!;
       }
-      for (let k = 0; k < dims; k++) {
+      for (let k = 0; k < spectralDims; k++) {
         const source = (k & 1) * half;
         const row = k * half;
         let acc = 0;
@@ -137,7 +139,7 @@ export function createFeatureExtractor(config: FeatureConfig): FeatureExtractor 
         out[outOffset + k] = acc;
       }
     } else {
-      for (let m = 0; m < dims; m++) out[outOffset + m] = logMel[m]!;
+      for (let m = 0; m < spectralDims; m++) out[outOffset + m] = logMel[m]!;
     }
   };
 
@@ -149,6 +151,21 @@ export function createFeatureExtractor(config: FeatureConfig): FeatureExtractor 
       const frames = frameCount(signal.length, frameSize, hopSize);
       const data = new Float32Array(frames * dims);
       for (let f = 0; f < frames; f++) extractFrame(signal, f * hopSize, data, f * dims);
+      if (config.prosody) {
+        const track = extractProsody(
+          signal,
+          config.sampleRate,
+          frameSize,
+          hopSize,
+          frames,
+          config.sampleScale,
+        );
+        for (let f = 0; f < frames; f++) {
+          data[f * dims + spectralDims] = track.pitch[f]!;
+          data[f * dims + spectralDims + 1] = track.voicing[f]!;
+          data[f * dims + spectralDims + 2] = track.level[f]!;
+        }
+      }
       return { frames, dims, data };
     },
   };

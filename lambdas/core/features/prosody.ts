@@ -1,0 +1,173 @@
+/**
+ * Per-frame prosody: pitch, voicing and level, aligned with the MFCC frames.
+ *
+ * MFCCs describe the spectral envelope; how high, how varied and how loud the voice is (what listeners
+ * use to tell angry from sad in a voice they never heard) is mostly lost in them. On held-out RAVDESS
+ * actors, adding these three channels to MFCC statistics lifted a linear classifier from 0.36 to 0.49
+ * accuracy (7 classes; see models/ser-lstm/REPORT.md).
+ *
+ * Channels, per MFCC frame f (centred on the same samples):
+ * - `pitch`: F0 in semitones relative to 100 Hz; unvoiced frames hold the last voiced value (the first
+ *   voiced value before any), 0 if the clip has no voiced frame at all;
+ * - `voicing`: YIN periodicity, 1 − d′(τ) at the chosen lag (0…1; near 1 for clean voiced speech);
+ * - `level`: frame energy in dB relative to full scale, floored at −80 dB.
+ *
+ * Pitch is YIN (de Cheveigné & Kawahara 2002) on a 900 Hz low-passed copy decimated to ~4 kHz: the
+ * low-pass removes formants that cause octave errors, and decimation makes it 16× cheaper than at 16 kHz.
+ */
+
+export const PROSODY_CHANNELS = 3;
+export const PITCH_MIN_HZ = 60;
+export const PITCH_MAX_HZ = 500;
+/** YIN's absolute threshold on the cumulative-mean-normalised difference. */
+const YIN_THRESHOLD = 0.15;
+const LEVEL_FLOOR_DB = -80;
+/** Frames this far below the loudest frame are silence: not searched for pitch. */
+const SILENCE_BELOW_PEAK_DB = 50;
+const LOWPASS_HZ = 900;
+
+export interface ProsodyTrack {
+  frames: number;
+  /** Semitones re 100 Hz (held through unvoiced frames). */
+  pitch: Float32Array;
+  voicing: Float32Array;
+  /** dBFS of each frame. */
+  level: Float32Array;
+  /** Whether YIN found a period in the frame. */
+  voiced: Uint8Array;
+}
+
+/** Two cascaded RBJ biquad low-passes (Q = 1/√2): 24 dB/octave above `cutoff`. */
+function lowPass(samples: Float32Array, sampleRate: number, cutoff: number): Float32Array {
+  const w = (2 * Math.PI * cutoff) / sampleRate;
+  const alpha = Math.sin(w) / Math.SQRT2;
+  const cos = Math.cos(w);
+  const a0 = 1 + alpha;
+  const b0 = (1 - cos) / 2 / a0;
+  const b1 = (1 - cos) / a0;
+  const a1 = (-2 * cos) / a0;
+  const a2 = (1 - alpha) / a0;
+  const out = new Float32Array(samples.length);
+  let input = samples;
+  for (let stage = 0; stage < 2; stage++) {
+    let x1 = 0;
+    let x2 = 0;
+    let y1 = 0;
+    let y2 = 0;
+    for (let i = 0; i < input.length; i++) {
+      const x = input[i]!;
+      const y = b0 * x + b1 * x1 + b0 * x2 - a1 * y1 - a2 * y2;
+      x2 = x1;
+      x1 = x;
+      y2 = y1;
+      y1 = y;
+      out[i] = y;
+    }
+    input = out;
+  }
+  return out;
+}
+
+/**
+ * Prosody of `signal` (any amplitude scale; `fullScale` is the value of a full-scale sample) for the
+ * `frames` frames of `frameSize` samples every `hopSize` samples that the feature extractor cuts.
+ */
+export function extractProsody(
+  signal: Float32Array,
+  sampleRate: number,
+  frameSize: number,
+  hopSize: number,
+  frames: number,
+  fullScale = 1,
+): ProsodyTrack {
+  const pitch = new Float32Array(frames);
+  const voicing = new Float32Array(frames);
+  const level = new Float32Array(frames);
+  const voiced = new Uint8Array(frames);
+
+  const fullPower = fullScale * fullScale;
+  for (let f = 0; f < frames; f++) {
+    const start = f * hopSize;
+    const end = Math.min(signal.length, start + frameSize);
+    let sum = 0;
+    for (let i = start; i < end; i++) sum += signal[i]! * signal[i]!;
+    const power = end > start ? sum / frameSize / fullPower : 0;
+    level[f] = Math.max(LEVEL_FLOOR_DB, 10 * Math.log10(power + 1e-12));
+  }
+  let peakDb = LEVEL_FLOOR_DB;
+  for (let f = 0; f < frames; f++) peakDb = Math.max(peakDb, level[f]!);
+
+  const factor = Math.max(1, Math.round(sampleRate / 4000));
+  const rate = sampleRate / factor;
+  const filtered = lowPass(signal, sampleRate, LOWPASS_HZ);
+  const x = new Float64Array(Math.floor(filtered.length / factor));
+  for (let i = 0; i < x.length; i++) x[i] = filtered[i * factor]!;
+  // Running energy: Σ x² over any window in O(1).
+  const energy = new Float64Array(x.length + 1);
+  for (let i = 0; i < x.length; i++) energy[i + 1] = energy[i]! + x[i]! * x[i]!;
+
+  const window = Math.round(0.025 * rate);
+  const minLag = Math.floor(rate / PITCH_MAX_HZ);
+  const maxLag = Math.ceil(rate / PITCH_MIN_HZ);
+  const span = window + maxLag;
+  const cmnd = new Float64Array(maxLag + 1);
+
+  for (let f = 0; f < frames; f++) {
+    if (level[f]! < peakDb - SILENCE_BELOW_PEAK_DB || x.length < span) continue;
+    const centre = (f * hopSize + frameSize / 2) / factor;
+    const start = Math.max(0, Math.min(x.length - span, Math.round(centre - span / 2)));
+    const e0 = energy[start + window]! - energy[start]!;
+    if (e0 <= 0) continue;
+    // d(τ) = Σ (x_j − x_{j+τ})² = E(0) + E(τ) − 2·Σ x_j·x_{j+τ}; d′(τ) = d(τ)·τ / Σ_{k≤τ} d(k).
+    let running = 0;
+    let best = -1;
+    let lowest = 1;
+    cmnd[0] = 1;
+    for (let tau = 1; tau <= maxLag; tau++) {
+      let cross = 0;
+      for (let j = start, k = start + tau, end = start + window; j < end; j++, k++) cross += x[j]! * x[k]!;
+      const d = Math.max(0, e0 + energy[start + tau + window]! - energy[start + tau]! - 2 * cross);
+      running += d;
+      cmnd[tau] = running > 0 ? (d * tau) / running : 1;
+    }
+    for (let tau = minLag; tau <= maxLag; tau++) {
+      if (cmnd[tau]! < lowest) lowest = cmnd[tau]!;
+      if (best < 0 && cmnd[tau]! < YIN_THRESHOLD) {
+        while (tau + 1 <= maxLag && cmnd[tau + 1]! < cmnd[tau]!) tau++;
+        best = tau;
+        lowest = cmnd[tau]!;
+        break;
+      }
+    }
+    if (best < 0) {
+      voicing[f] = Math.max(0, 1 - lowest);
+      continue;
+    }
+    let period = best;
+    if (best > minLag && best < maxLag) {
+      const a = cmnd[best - 1]!;
+      const b = cmnd[best]!;
+      const c = cmnd[best + 1]!;
+      const curvature = a - 2 * b + c;
+      if (curvature > 0) period = best + (0.5 * (a - c)) / curvature;
+    }
+    voiced[f] = 1;
+    voicing[f] = Math.max(0, 1 - cmnd[best]!);
+    pitch[f] = 12 * Math.log2(rate / period / 100);
+  }
+
+  // Hold pitch through unvoiced frames, so its mean and spread describe the voiced speech.
+  let held = Number.NaN;
+  for (let f = 0; f < frames; f++) {
+    if (voiced[f]) {
+      held = pitch[f]!;
+      break;
+    }
+  }
+  if (Number.isNaN(held)) held = 0;
+  for (let f = 0; f < frames; f++) {
+    if (voiced[f]) held = pitch[f]!;
+    else pitch[f] = held;
+  }
+  return { frames, pitch, voicing, level, voiced };
+}
