@@ -84,7 +84,7 @@ describe('ONNX export of the LSTM matches tfjs on real clips', () => {
     model.dispose();
   });
 
-  it('with prosody channels and delta statistics: onnxruntime equals tfjs within 1e-4', async () => {
+  it('with prosody channels, delta and contour statistics: onnxruntime equals tfjs within 1e-4', async () => {
     expect(prosodyItems[0]!.original.dims).toBe(43);
     const model = new LstmModel(
       {
@@ -96,6 +96,7 @@ describe('ONNX export of the LSTM matches tfjs on real clips', () => {
         dropout: 0,
         utteranceStats: true,
         deltaStats: true,
+        contourStats: 3,
       },
       23,
     );

@@ -1,5 +1,6 @@
 import type { FeatureConfig } from '../lambdas/core/features/config.ts';
 import { featureDimension } from '../lambdas/core/features/config.ts';
+import { PROSODY_CHANNELS } from '../lambdas/core/features/prosody.ts';
 import { labelIndex } from './batches.ts';
 import type { ClipFeatures } from './features.ts';
 import type { LstmConfig } from './lstm.ts';
@@ -22,6 +23,8 @@ export interface ModelSettings {
   stack: number;
   hidden: number;
   dropout: number;
+  /** Dropout on the pooled LSTM state while training (see LstmConfig.stateDropout). */
+  stateDropout: number;
   epochs: number;
   patience: number;
   batchSize: number;
@@ -48,6 +51,7 @@ export const DEFAULT_MODEL_SETTINGS: ModelSettings = {
   stack: 2,
   hidden: 64,
   dropout: 0.5,
+  stateDropout: 0,
   epochs: 30,
   patience: 8,
   batchSize: 32,
@@ -120,8 +124,10 @@ export async function runExperiment(
         hidden: settings.hidden,
         labels: labels.length,
         dropout: settings.dropout,
+        stateDropout: settings.stateDropout,
         utteranceStats: settings.utteranceStats,
         deltaStats: settings.utteranceStats && settings.deltaStats,
+        contourStats: settings.utteranceStats && featureConfig.prosody ? PROSODY_CHANNELS : 0,
       };
       learner = lstmLearner(config, maxFrames, memberSeed);
     } else {

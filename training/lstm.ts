@@ -25,6 +25,12 @@ export interface LstmConfig {
   labels: number;
   dropout: number;
   /**
+   * Training only: dropout on the pooled LSTM state (whole units), so that the classifier cannot lean on
+   * the recurrent summary alone — it memorises TESS's two voices easily — and also learns from the
+   * utterance statistics, which carry across voices. 0 or absent: none.
+   */
+  stateDropout?: number;
+  /**
    * The model takes raw (not CMVN) features, applies per-utterance CMVN itself over the real frames,
    * and also feeds the per-utterance mean and standard deviation of every coefficient (standardised
    * with training-set constants) next to the pooled LSTM state. CMVN alone hides how loud and how
@@ -36,11 +42,30 @@ export interface LstmConfig {
    * and spectrum move) — on held-out voices it added ~2–3 points over mean and std alone.
    */
   deltaStats?: boolean;
+  /**
+   * With `utteranceStats`: for the last `contourStats` channels (the prosody channels: pitch, voicing,
+   * level), also their range (max − min) and their overall change (least-squares slope × frames) — how
+   * wide and which way the melody and loudness move. +3 points on held-out voices in a probe.
+   */
+  contourStats?: number;
 }
 
-/** Length of the utterance statistics vector: [mean ‖ std] or [mean ‖ std ‖ delta RMS], 0 without stats. */
+/** Length of the utterance statistics vector: [mean ‖ std (‖ delta RMS) (‖ range ‖ change)], 0 without. */
 export const statsSize = (config: LstmConfig): number =>
-  config.utteranceStats ? (config.deltaStats ? 3 : 2) * config.dims : 0;
+  config.utteranceStats ? (config.deltaStats ? 3 : 2) * config.dims + 2 * (config.contourStats ?? 0) : 0;
+
+/** Least-squares slope of `values[0..n)` against the frame index, times n (the change over the clip). */
+function overallChange(values: (f: number) => number, n: number): number {
+  if (n < 2) return 0;
+  const centre = (n - 1) / 2;
+  let num = 0;
+  let den = 0;
+  for (let f = 0; f < n; f++) {
+    num += (f - centre) * values(f);
+    den += (f - centre) ** 2;
+  }
+  return (num / den) * n;
+}
 
 export interface LstmWeights {
   config: LstmConfig;
@@ -129,9 +154,27 @@ export class LstmModel {
    * `frames` holds each row's real frame count. Only max(steps) steps are run: rows are bucketed by length.
    */
   /** Per-row statistics of the real frames of raw features (for `setStatsNormalisation`). */
-  static utteranceStats(data: Float32Array, frames: number, dims: number, delta = false): Float32Array {
+  static utteranceStats(
+    data: Float32Array,
+    frames: number,
+    dims: number,
+    delta = false,
+    contour = 0,
+  ): Float32Array {
     const { mean, std } = frameStatistics(data, frames, dims);
-    const out = new Float32Array((delta ? 3 : 2) * dims);
+    const base = (delta ? 3 : 2) * dims;
+    const out = new Float32Array(base + 2 * contour);
+    for (let c = 0; c < contour; c++) {
+      const d = dims - contour + c;
+      let max = -Infinity;
+      let min = Infinity;
+      for (let f = 0; f < frames; f++) {
+        max = Math.max(max, data[f * dims + d]!);
+        min = Math.min(min, data[f * dims + d]!);
+      }
+      out[base + c] = frames > 0 ? max - min : 0;
+      out[base + contour + c] = overallChange((f) => data[f * dims + d]!, frames);
+    }
     for (let d = 0; d < dims; d++) {
       out[d] = mean[d]!;
       out[dims + d] = Math.max(std[d]!, CMVN_STD_FLOOR);
@@ -151,7 +194,13 @@ export class LstmModel {
     const mean = new Float64Array(size);
     const sq = new Float64Array(size);
     for (const r of rows) {
-      const s = LstmModel.utteranceStats(r.data, r.frames, dims, this.config.deltaStats);
+      const s = LstmModel.utteranceStats(
+        r.data,
+        r.frames,
+        dims,
+        this.config.deltaStats,
+        this.config.contourStats,
+      );
       for (let i = 0; i < size; i++) {
         mean[i]! += s[i]! / rows.length;
         sq[i]! += (s[i]! * s[i]!) / rows.length;
@@ -193,6 +242,28 @@ export class LstmModel {
         );
         parts.push(diff.square().mul(pairMask).sum(1, true).div(pairs).sqrt() as tf.Tensor3D);
       }
+      const contour = this.config.contourStats ?? 0;
+      if (contour > 0) {
+        const tail = raw.slice([0, 0, dims - contour], [batch, time, contour]);
+        const outside = tf.scalar(1).sub(mask).mul(1e9);
+        const range = tail.sub(outside).max(1, true).sub(tail.add(outside).min(1, true));
+        // Slope × n: Σ (t − t̄)·x / Σ (t − t̄)² · n over the real frames (0 for a single frame).
+        const weights = new Float32Array(batch * time);
+        const scale = new Float32Array(batch);
+        for (let b = 0; b < batch; b++) {
+          const n = frames[b]!;
+          const centre = (n - 1) / 2;
+          let den = 0;
+          for (let t = 0; t < n; t++) den += (t - centre) ** 2;
+          for (let t = 0; t < n; t++) weights[b * time + t] = t - centre;
+          scale[b] = den > 0 ? n / den : 0;
+        }
+        const change = tail
+          .mul(tf.tensor3d(weights, [batch, time, 1]))
+          .sum(1, true)
+          .mul(tf.tensor3d(scale, [batch, 1, 1]));
+        parts.push(range, change);
+      }
       stats = tf
         .concat(parts, 2)
         .reshape([batch, statsSize(this.config)])
@@ -227,6 +298,13 @@ export class LstmModel {
       sum = sum.add(h.mul(masks[t]!));
     }
     let pooled = sum.div(tf.tensor2d(Float32Array.from(lengths), [batch, 1])) as tf.Tensor2D;
+    const stateDropout = this.config.stateDropout ?? 0;
+    if (training && stateDropout > 0) {
+      const keep = Float32Array.from({ length: pooled.size }, () =>
+        this.dropoutRng() < stateDropout ? 0 : 1 / (1 - stateDropout),
+      );
+      pooled = pooled.mul(tf.tensor2d(keep, pooled.shape));
+    }
     if (stats) pooled = tf.concat([pooled, stats], 1);
     let hidden = pooled.matMul(this.dense1).add(this.dense1Bias).relu() as tf.Tensor2D;
     if (training && dropout > 0) {

@@ -179,6 +179,7 @@ export function exportLstmToOnnx(members: LstmWeights | LstmWeights[], options: 
 
 function memberGraph(weights: LstmWeights, options: ExportOptions): Graph {
   const { dims, stack, units, hidden, labels, utteranceStats, deltaStats } = weights.config;
+  const contour = weights.config.contourStats ?? 0;
   const stats = statsSize(weights.config);
   if (labels !== options.labels.length)
     throw new Error(`Model has ${labels} outputs but ${options.labels.length} labels`);
@@ -248,11 +249,43 @@ function memberGraph(weights: LstmWeights, options: ExportOptions): Graph {
               node('Sqrt', ['delta_mean_square'], ['utterance_delta_rms']),
             ]
           : []),
+        ...(contour > 0
+          ? [
+              // Range (max − min over real frames) and change (slope × frames) of the prosody channels.
+              node('Slice', ['features', 'contour_start', 'contour_end', 'axis2'], ['contour_tail']),
+              node('Sub', ['one_float', 'frame_mask'], ['outside_unit']),
+              node('Mul', ['outside_unit', 'outside_big'], ['outside']),
+              node('Sub', ['contour_tail', 'outside'], ['contour_for_max']),
+              node('ReduceMax', ['contour_for_max'], ['contour_max'], [{ name: 'axes', ints: [1] }]),
+              node('Add', ['contour_tail', 'outside'], ['contour_for_min']),
+              node('ReduceMin', ['contour_for_min'], ['contour_min'], [{ name: 'axes', ints: [1] }]),
+              node('Sub', ['contour_max', 'contour_min'], ['utterance_range']),
+              node('Sub', ['frame_count', 'one_float'], ['count_minus_one']),
+              node('Mul', ['count_minus_one', 'half_float'], ['time_centre']),
+              node('Sub', ['frame_time', 'time_centre'], ['time_deviation_all']),
+              node('Mul', ['time_deviation_all', 'frame_mask'], ['time_deviation']),
+              node('Mul', ['time_deviation', 'time_deviation'], ['time_deviation_squares']),
+              node(
+                'ReduceSum',
+                ['time_deviation_squares', 'axis1'],
+                ['slope_den_raw'],
+                [{ name: 'keepdims', i: 1 }],
+              ),
+              node('Max', ['slope_den_raw', 'tiny_float'], ['slope_den']),
+              node('Mul', ['contour_tail', 'time_deviation'], ['contour_weighted']),
+              node('ReduceSum', ['contour_weighted', 'axis1'], ['slope_num'], [{ name: 'keepdims', i: 1 }]),
+              node('Div', ['slope_num', 'slope_den'], ['slope']),
+              node('Mul', ['slope', 'frame_count'], ['utterance_change']),
+            ]
+          : []),
         node(
           'Concat',
-          deltaStats
-            ? ['utterance_mean', 'utterance_std', 'utterance_delta_rms']
-            : ['utterance_mean', 'utterance_std'],
+          [
+            'utterance_mean',
+            'utterance_std',
+            ...(deltaStats ? ['utterance_delta_rms'] : []),
+            ...(contour > 0 ? ['utterance_range', 'utterance_change'] : []),
+          ],
           ['stats3'],
           [{ name: 'axis', i: 2 }],
         ),
@@ -273,13 +306,27 @@ function memberGraph(weights: LstmWeights, options: ExportOptions): Graph {
       floatTensor('stats_mean', [stats], weights.statsMean!),
       floatTensor('stats_std', [stats], weights.statsStd!),
     );
+    if (deltaStats || contour > 0) initializer.push(floatTensor('one_float', [], Float32Array.of(1)));
     if (deltaStats) {
       initializer.push(
         int64Tensor('zero', [1], [0]),
         int64Tensor('one', [1], [1]),
         int64Tensor('frames_end', [1], [frames]),
         int64Tensor('frames_minus_one', [1], [frames - 1]),
-        floatTensor('one_float', [], Float32Array.of(1)),
+      );
+    }
+    if (contour > 0) {
+      initializer.push(
+        int64Tensor('contour_start', [1], [dims - contour]),
+        int64Tensor('contour_end', [1], [dims]),
+        floatTensor('outside_big', [], Float32Array.of(1e9)),
+        floatTensor('half_float', [], Float32Array.of(0.5)),
+        floatTensor('tiny_float', [], Float32Array.of(1e-6)),
+        floatTensor(
+          'frame_time',
+          [1, frames, 1],
+          Float32Array.from({ length: frames }, (_, t) => t),
+        ),
       );
     }
   }

@@ -65,6 +65,12 @@ const program = new Command()
   .option('--spec-augment', 'SpecAugment-style coefficient/time masks on training rows (CMVN models)')
   .option('--no-balance', 'do not repeat smaller corpora within an epoch')
   .option('--dropout <p>', 'dropout before the output layer', Number, DEFAULTS.settings.dropout)
+  .option(
+    '--state-dropout <p>',
+    'dropout on the pooled LSTM state while training',
+    Number,
+    DEFAULTS.settings.stateDropout,
+  )
   .option('--hidden <n>', 'units of the dense layer', integer, DEFAULTS.settings.hidden)
   .option('--features <kind>', 'frame features: mfcc or logmel (40 each, the core extractor)', 'mfcc')
   .option('--no-progress', 'no progress bars (log lines instead)');
@@ -93,6 +99,7 @@ const opts = program.opts<{
   specAugment?: boolean;
   balance: boolean;
   dropout: number;
+  stateDropout: number;
   hidden: number;
   features: string;
 }>();
@@ -140,6 +147,7 @@ try {
       specAugment: opts.specAugment === true,
       balanceCorpora: opts.balance,
       dropout: opts.dropout,
+      stateDropout: opts.stateDropout,
       hidden: opts.hidden,
     },
     heldOutSpeakers: opts.heldout.split(',').filter(Boolean),
