@@ -2,7 +2,6 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_FEATURE_CONFIG } from '../lambdas/core/features/config.ts';
 import { ModelMetadataSchema } from '../lambdas/core/model/metadata.ts';
 import { loadModelPackage } from '../lambdas/core/model/runtime.ts';
 import { DatasetError, scanDataset } from '../training/datasets.ts';
@@ -22,7 +21,7 @@ describe('training end to end on the fixture clips (load → train → export �
       dataDir: FIXTURES,
       corpora: ['tess'],
       outDir: join(work, 'package'),
-      featureConfig: DEFAULT_FEATURE_CONFIG,
+      featureConfig: DEFAULTS.featureConfig,
       windowSec: 3,
       seed: 7,
       augmentCopies: 1,
@@ -49,7 +48,9 @@ describe('training end to end on the fixture clips (load → train → export �
     const metadata = ModelMetadataSchema.parse(
       JSON.parse(await readFile(join(dir, 'metadata.json'), 'utf8')),
     );
-    expect(metadata.input).toEqual({ windowSec: 3, frames: 149, dims: 40 });
+    // 40 MFCCs + pitch, voicing, level.
+    expect(metadata.input).toEqual({ windowSec: 3, frames: 149, dims: 43 });
+    expect(metadata.featureConfig.prosody).toBe(true);
     expect(metadata.labels).toEqual(['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad']);
     expect(metadata.training.epochs).toMatchObject({ max: 2 });
     const model = await loadModelPackage(dir);
@@ -68,7 +69,7 @@ describe('training end to end on the fixture clips (load → train → export �
     };
     const scan = await scanDataset(FIXTURES);
     const pipeline = await createFeaturePipeline({
-      config: DEFAULT_FEATURE_CONFIG,
+      config: DEFAULTS.featureConfig,
       augmentCopies: 0,
       augmentation: DEFAULTS.augmentation,
       seed: 0,

@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { type FeatureConfig, featureDimension } from '../lambdas/core/features/config.ts';
+import {
+  DEFAULT_FEATURE_CONFIG,
+  type FeatureConfig,
+  featureDimension,
+} from '../lambdas/core/features/config.ts';
 import { createFeatureExtractor, frameCount } from '../lambdas/core/features/extract.ts';
 import { type ModelMetadata, ModelMetadataSchema } from '../lambdas/core/model/metadata.ts';
 import { type AugmentationSpec, DEFAULT_AUGMENTATION } from './augment.ts';
@@ -475,6 +479,8 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
 }
 
 export const DEFAULTS = {
+  /** The core's MFCC definition plus the prosody channels (pitch, voicing, level). */
+  featureConfig: { ...DEFAULT_FEATURE_CONFIG, prosody: true } as FeatureConfig,
   seed: 1337,
   windowSec: 3,
   augmentCopies: 4,

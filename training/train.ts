@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_FEATURE_CONFIG } from '../lambdas/core/features/config.ts';
 import { DatasetError, defaultDatasetDir, parseCorpora } from './datasets.ts';
 import { DEFAULTS, EXPERIMENTS, type ExperimentName, trainPackage } from './pipeline.ts';
 
@@ -126,9 +125,9 @@ try {
     corpora,
     outDir: out,
     featureConfig: {
-      ...DEFAULT_FEATURE_CONFIG,
+      ...DEFAULTS.featureConfig,
       kind: opts.features === 'logmel' ? 'logmel' : 'mfcc',
-      ...(opts.prosody ? { prosody: true } : {}),
+      prosody: opts.prosody,
     },
     windowSec: DEFAULTS.windowSec,
     seed: opts.seed,
