@@ -77,9 +77,15 @@ export interface PhaseReport {
   wrong: number;
   /** Second deliveries of the same event (all must be skipped as duplicates). */
   redelivered: number;
-  /** Client-side failures (refused requests, thrown calls) and processing attempts that failed. */
+  /** Client-side failures (refused requests, thrown calls), dead letters and other stack errors. */
   errors: number;
   errorSamples: string[];
+  /**
+   * Processing attempts that threw and were retried (as Lambda retries an async event): by design, not
+   * a loss — the object still ends in one terminal state, which `terminal`/`duplicates` check.
+   */
+  retries: number;
+  retrySamples: string[];
   /** From the first request to the last terminal state. */
   durationSec: number;
   /** Terminal ids per second over `durationSec`. */
@@ -194,6 +200,7 @@ export async function runLoadTest(given: Partial<LoadTestOptions> = {}): Promise
   /** Terminal commits per id, with the time of the first. */
   const commits = new Map<string, { count: number; at: number }>();
   const stackErrors: string[] = [];
+  const stackRetries: string[] = [];
   const onProcessed = (outcome: ProcessOutcome) => {
     if (outcome.outcome !== 'succeeded' && outcome.outcome !== 'failed') return;
     const seen = commits.get(outcome.id);
@@ -208,7 +215,8 @@ export async function runLoadTest(given: Partial<LoadTestOptions> = {}): Promise
     apiKey: randomBytes(16).toString('hex'),
     dataDir,
     log: (line) => {
-      if (/failed|dead-lettered|error/i.test(line) && !/→ FAILED/.test(line)) stackErrors.push(line);
+      if (/^processing failed \(attempt \d+\/\d+\)/.test(line)) stackRetries.push(line);
+      else if (/failed|dead-lettered|error/i.test(line) && !/→ FAILED/.test(line)) stackErrors.push(line);
     },
     onProcessed,
   });
@@ -315,6 +323,7 @@ export async function runLoadTest(given: Partial<LoadTestOptions> = {}): Promise
     const tracked = new Map<string, Tracked>();
     const errors: string[] = [];
     const errorsBefore = stackErrors.length;
+    const retriesBefore = stackRetries.length;
     const redeliveriesBefore = redeliveries.length;
     const startedAt = performance.now();
     await pool(count, options.concurrency, async (i) => {
@@ -383,8 +392,8 @@ export async function runLoadTest(given: Partial<LoadTestOptions> = {}): Promise
         }
       }
     });
-    const failedAttempts = stackErrors.slice(errorsBefore);
-    const allErrors = [...errors, ...failedAttempts];
+    const allErrors = [...errors, ...stackErrors.slice(errorsBefore)];
+    const retried = stackRetries.slice(retriesBefore);
     const durationSec = (finishedAt - startedAt) / 1000;
     return {
       phase,
@@ -398,6 +407,8 @@ export async function runLoadTest(given: Partial<LoadTestOptions> = {}): Promise
       redelivered: redeliveries.length - redeliveriesBefore,
       errors: allErrors.length,
       errorSamples: allErrors.slice(0, 5),
+      retries: retried.length,
+      retrySamples: retried.slice(0, 5),
       durationSec: Math.round(durationSec * 10) / 10,
       throughputPerSec: Math.round((terminal / durationSec) * 10) / 10,
       latencyMs: summarizeLatency(latencies),
@@ -411,11 +422,12 @@ export function formatReport(report: LoadTestReport): string {
     if (p.requested === 0) continue;
     lines.push(
       `${p.phase.padEnd(11)} ${p.terminal}/${p.requested} terminal (${p.succeeded} SUCCEEDED, ${p.failed} FAILED), ` +
-        `${p.duplicates} duplicates, ${p.lost} lost, ${p.wrong} wrong, ${p.errors} errors; ` +
+        `${p.duplicates} duplicates, ${p.lost} lost, ${p.wrong} wrong, ${p.errors} errors, ${p.retries} retried attempts; ` +
         `${p.redelivered} events delivered twice`,
       `${''.padEnd(11)} ${p.throughputPerSec} objects/s over ${p.durationSec} s; upload→result ms ` +
         `p50 ${p.latencyMs.p50}, p95 ${p.latencyMs.p95}, p99 ${p.latencyMs.p99}, max ${p.latencyMs.max}`,
       ...p.errorSamples.map((e) => `${''.padEnd(11)} ! ${e}`),
+      ...p.retrySamples.map((e) => `${''.padEnd(11)} ~ ${e}`),
     );
   }
   return lines.join('\n');

@@ -7,6 +7,8 @@ describe('load test (small, for CI): the full local path under concurrency loses
     const report = await runLoadTest({ uploads: 50, dropFolder: 20, concurrency: 10, timeoutSec: 120 });
 
     // Assess: counts only; throughput and latency are measured by `npm run loadtest`, not asserted.
+    // A processing attempt that threw and was retried (`retries`) is Lambda's at-least-once design, not
+    // an error; what must hold is one right terminal state per object and no client or stack error.
     for (const phase of [report.uploads, report.dropFolder]) {
       expect(phase, formatReport(report)).toMatchObject({
         terminal: phase.requested,
