@@ -59,6 +59,11 @@ const program = new Command()
   .option('--model-version <v>', 'version written into metadata.json', '')
   .option('--cache <dir>', 'feature cache folder (default training/.cache/features)')
   .option('--no-utterance-stats', 'plain CMVN input, no in-model CMVN + per-utterance mean/std branch')
+  .option(
+    '--spectral-scale <low,high>',
+    'range of the pitch/formant (vocal-tract-length-like) scaling of augmented copies',
+    DEFAULTS.augmentation.spectralScale.join(','),
+  )
   .option('--no-delta-stats', 'utterance statistics without the RMS of frame-to-frame changes')
   .option('--no-prosody', 'MFCC (or log-mel) frames only, without the pitch/voicing/level channels')
   .option('--spec-augment', 'SpecAugment-style coefficient/time masks on training rows (CMVN models)')
@@ -95,6 +100,7 @@ const opts = program.opts<{
   utteranceStats: boolean;
   deltaStats: boolean;
   prosody: boolean;
+  spectralScale: string;
   specAugment?: boolean;
   balance: boolean;
   dropout: number;
@@ -118,6 +124,12 @@ try {
     if (!(EXPERIMENTS as readonly string[]).includes(e))
       throw new InvalidArgumentError(`unknown experiment ${e}`);
   }
+  const scale = opts.spectralScale.split(',').map(Number);
+  if (scale.length !== 2 || !scale.every((x) => x > 0.5 && x < 2) || scale[0]! > scale[1]!)
+    throw new InvalidArgumentError(
+      '--spectral-scale: two factors between 0.5 and 2, low first (e.g. 0.85,1.18)',
+    );
+  const spectralScale = scale as [number, number];
   const out = resolve(opts.out ?? `models/ser-lstm-${corpora.join('-')}`);
   const date = new Date().toISOString().slice(0, 10);
   const result = await trainPackage({
@@ -132,7 +144,7 @@ try {
     windowSec: DEFAULTS.windowSec,
     seed: opts.seed,
     augmentCopies: opts.augmentCopies,
-    augmentation: DEFAULTS.augmentation,
+    augmentation: { ...DEFAULTS.augmentation, spectralScale },
     settings: {
       ...DEFAULTS.settings,
       epochs: opts.epochs,

@@ -1,0 +1,65 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const HELD_OUT = join(ROOT, 'test', 'fixtures', 'tess-heldout');
+
+type Result = Record<string, { accuracy: number; support: number; confusion: number[][] }>;
+
+describe('npm run evaluate (the shipped model on a labelled folder)', () => {
+  let cache: string;
+  const evaluate = async (...args: string[]) => {
+    const { stdout } = await run(
+      TSX,
+      [
+        'training/evaluate.ts',
+        '--model',
+        'models/ser-lstm',
+        '--data',
+        HELD_OUT,
+        '--cache',
+        cache,
+        '--json',
+        ...args,
+      ],
+      { cwd: ROOT },
+    );
+    return Object.values(JSON.parse(stdout) as Result)[0]!;
+  };
+
+  beforeAll(async () => {
+    cache = await mkdtemp(join(tmpdir(), 'ser-evaluate-'));
+  });
+  afterAll(async () => {
+    await rm(cache, { recursive: true, force: true });
+  });
+
+  it('reports every clip of the folder over the 7 labels', async () => {
+    const all = await evaluate();
+    expect(all.support).toBe(7);
+    expect(all.confusion).toHaveLength(7);
+    expect(all.accuracy).toBe(1); // held-out TESS clips: the predictor test expects each one right too
+  }, 60_000);
+
+  it('--emotions keeps only those clips and lets the model choose among those labels only', async () => {
+    const two = await evaluate('--emotions', 'angry,sad');
+    expect(two.support).toBe(2);
+    expect(two.confusion).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
+  }, 60_000);
+
+  it('--emotions refuses a label the model does not have', async () => {
+    await expect(evaluate('--emotions', 'angry,calm')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/"calm" is not a label of this model/),
+    });
+  }, 60_000);
+});
