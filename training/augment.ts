@@ -22,7 +22,7 @@ export interface AugmentationSpec {
 }
 
 export const DEFAULT_AUGMENTATION: AugmentationSpec = {
-  spectralScale: [0.85, 1.18],
+  spectralScale: [0.8, 1.25],
   spectralProbability: 0.8,
   speed: [0.9, 1.1],
   speedProbability: 0.5,

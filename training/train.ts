@@ -127,7 +127,7 @@ try {
   const scale = opts.spectralScale.split(',').map(Number);
   if (scale.length !== 2 || !scale.every((x) => x > 0.5 && x < 2) || scale[0]! > scale[1]!)
     throw new InvalidArgumentError(
-      '--spectral-scale: two factors between 0.5 and 2, low first (e.g. 0.85,1.18)',
+      '--spectral-scale: two factors between 0.5 and 2, low first (e.g. 0.8,1.25)',
     );
   const spectralScale = scale as [number, number];
   const out = resolve(opts.out ?? `models/ser-lstm-${corpora.join('-')}`);
