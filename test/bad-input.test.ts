@@ -1,13 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../bin/local/local-aws.ts';
-import { type LocalStack, startLocalStack } from '../bin/local/stack.ts';
-import { createS3Client } from '../lambdas/app/aws-clients.ts';
+import type { LocalStack } from '../bin/local/stack.ts';
 import { FIXTURES_DIR, tessClip } from './helpers/fixtures.ts';
+import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 
 /** Small enough to test "over the limit" without writing megabytes; every TESS clip is under it. */
 const MAX_UPLOAD_BYTES = 200_000;
@@ -28,7 +24,7 @@ const badCorpus = (JSON.parse(readFileSync(`${FIXTURES_DIR}manifest.json`, 'utf8
 describe('bad input through the local stack: a typed 4xx or a FAILED record with a code, never a crash or a bare 500', () => {
   let stack: LocalStack;
   let s3: S3Client;
-  let dataDir: string;
+  let local: TestStack;
 
   const api = (path: string, init: RequestInit = {}) =>
     fetch(`${stack.apiUrl}${path}`, {
@@ -56,29 +52,13 @@ describe('bad input through the local stack: a typed 4xx or a FAILED record with
     };
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'ser-bad-input-'));
     process.env.MAX_UPLOAD_BYTES = String(MAX_UPLOAD_BYTES);
-    stack = await startLocalStack({
-      host: '127.0.0.1',
-      port: 0,
-      s3Port: 0,
-      dynamoDbPort: 0,
-      bucket: 'ser-bad-input',
-      apiKey: 'bad-input-test-key',
-      dataDir,
-      log: () => {},
-    });
-    s3 = createS3Client({
-      region: LOCAL_REGION,
-      credentials: LOCAL_S3_CREDENTIALS,
-      s3Endpoint: stack.s3Endpoint,
-    });
+    local = await startTestStack({ bucket: 'ser-bad-input', apiKey: 'bad-input-test-key' });
+    ({ stack, s3 } = local);
   });
 
   afterAll(async () => {
-    s3?.destroy();
-    await stack?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await local?.close();
   });
 
   it(`ends every file of the bad-audio corpus (${badCorpus.length} kinds) FAILED with its code`, async () => {

@@ -1,44 +1,31 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensurePredictionsTable, LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../bin/local/local-aws.ts';
-import { type LocalStack, startLocalStack } from '../bin/local/stack.ts';
+import type { LocalStack } from '../bin/local/stack.ts';
 import { replayFromCommandLine } from '../bin/replay-command.ts';
-import { createS3Client } from '../lambdas/app/aws-clients.ts';
 import { tessClip } from './helpers/fixtures.ts';
+import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 
 describe('faults on the local stack: an event that fails every retry is kept, and ser replay finishes it', () => {
   let stack: LocalStack;
   let s3: S3Client;
-  let dataDir: string;
+  let local: TestStack;
   const lines: string[] = [];
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'ser-faults-stack-'));
-    stack = await startLocalStack({
-      host: '127.0.0.1',
-      port: 0,
-      s3Port: 0,
-      dynamoDbPort: 0,
+    local = await startTestStack({
       bucket: 'ser-faults',
       apiKey: 'faults-test-key',
-      dataDir,
       log: (line) => lines.push(line),
     });
-    s3 = createS3Client({
-      region: LOCAL_REGION,
-      credentials: LOCAL_S3_CREDENTIALS,
-      s3Endpoint: stack.s3Endpoint,
-    });
+    ({ stack, s3 } = local);
   });
 
   afterAll(async () => {
-    s3?.destroy();
-    await stack?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await local?.close();
   });
 
   it('DynamoDB table gone: three attempts, a dead-letter file in Lambda format, then replay → SUCCEEDED', async () => {

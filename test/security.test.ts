@@ -1,16 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../bin/local/stack.ts';
+import type { LocalStack } from '../bin/local/stack.ts';
 import { loadConfig } from '../lambdas/app/config.ts';
 import { sanitizeFileName, uploadKey } from '../lambdas/app/object-keys.ts';
 import { SerStack } from '../lib/ser-stack.ts';
+import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -120,7 +120,7 @@ describe('security: the deployed stack (CDK assertions)', () => {
 
 describe('security: the local stack', () => {
   let stack: LocalStack;
-  let dataDir: string;
+  let local: TestStack;
   const createUpload = (headers: Record<string, string>) =>
     fetch(`${stack.apiUrl}/uploads`, {
       method: 'POST',
@@ -129,21 +129,11 @@ describe('security: the local stack', () => {
     });
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'ser-security-'));
-    stack = await startLocalStack({
-      host: '127.0.0.1',
-      port: 0,
-      s3Port: 0,
-      dynamoDbPort: 0,
-      bucket: 'ser-security',
-      apiKey: 'the-right-key-0123456789',
-      dataDir,
-      log: () => {},
-    });
+    local = await startTestStack({ bucket: 'ser-security', apiKey: 'the-right-key-0123456789' });
+    ({ stack } = local);
   });
   afterAll(async () => {
-    await stack?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await local?.close();
   });
 
   it('refuses a missing, wrong, truncated, extended or differently cased API key; compares in constant time', async () => {

@@ -1,12 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../bin/local/local-aws.ts';
-import { type LocalStack, startLocalStack } from '../bin/local/stack.ts';
-import { createS3Client } from '../lambdas/app/aws-clients.ts';
+import type { LocalStack } from '../bin/local/stack.ts';
 import { TESS_DIR, tessClip } from './helpers/fixtures.ts';
+import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 
 const API_KEY = 'training-test-key';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -17,7 +13,7 @@ type Json = any;
 describe('training jobs on the local stack: a real (tiny) training, the registry, activation and rollback', () => {
   let stack: LocalStack;
   let s3: S3Client;
-  let dataDir: string;
+  let local: TestStack;
   const lines: string[] = [];
   const saved = { ...process.env };
 
@@ -54,32 +50,20 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
   };
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'ser-training-jobs-'));
     // The seeding source and a tiny network (seconds, on a shared machine): the job code is the real one.
     process.env.SER_DATASET_DIR = TESS_DIR;
     process.env.SER_TRAINING_EXTRA_ARGS = '--units 8 --hidden 8 --batch 4 --ensemble 1';
-    stack = await startLocalStack({
-      host: '127.0.0.1',
-      port: 0,
-      s3Port: 0,
-      dynamoDbPort: 0,
+    local = await startTestStack({
       bucket: 'ser-training',
       apiKey: API_KEY,
-      dataDir,
       log: (line) => lines.push(line),
     });
-    s3 = createS3Client({
-      region: LOCAL_REGION,
-      credentials: LOCAL_S3_CREDENTIALS,
-      s3Endpoint: stack.s3Endpoint,
-    });
+    ({ stack, s3 } = local);
   });
 
   afterAll(async () => {
-    s3?.destroy();
-    await stack?.close();
+    await local?.close();
     process.env = saved;
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('a job on an empty dataset prefix ends FAILED with a clear error and leaves the active model', async () => {

@@ -1,0 +1,51 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../../bin/local/local-aws.ts';
+import { type LocalStack, startLocalStack } from '../../bin/local/stack.ts';
+import { createS3Client } from '../../lambdas/app/aws-clients.ts';
+
+export interface TestStack {
+  stack: LocalStack;
+  /** An S3 client on the stack's s3rver, as any drop-folder client would use. */
+  s3: S3Client;
+  /** Stops the stack and the client and deletes the stack's data folder. */
+  close(): Promise<void>;
+}
+
+/**
+ * `npm start`'s whole stack (s3rver, dynalite, the same handlers) on free ports, its data in a fresh
+ * temporary folder, plus an S3 client pointed at it.
+ */
+export async function startTestStack(options: {
+  bucket: string;
+  apiKey: string;
+  log?: (line: string) => void;
+}): Promise<TestStack> {
+  const dataDir = await mkdtemp(join(tmpdir(), `${options.bucket}-`));
+  const stack = await startLocalStack({
+    host: '127.0.0.1',
+    port: 0,
+    s3Port: 0,
+    dynamoDbPort: 0,
+    bucket: options.bucket,
+    apiKey: options.apiKey,
+    dataDir,
+    log: options.log ?? (() => {}),
+  });
+  const s3 = createS3Client({
+    region: LOCAL_REGION,
+    credentials: LOCAL_S3_CREDENTIALS,
+    s3Endpoint: stack.s3Endpoint,
+  });
+  return {
+    stack,
+    s3,
+    async close() {
+      s3.destroy();
+      await stack.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
