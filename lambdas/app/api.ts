@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { TrainingService } from '../training/job-service.ts';
 import { badRequest, HttpError, notFound } from './http-error.ts';
 import { openApiDocument } from './openapi.ts';
-import type { PredictionRepository } from './prediction-repository.ts';
+import { InvalidCursorError, isPredictionId, type PredictionRepository } from './prediction-repository.ts';
 import type { RouteKey } from './routes.ts';
 import type { CreatedUpload } from './upload-service.ts';
 
@@ -18,7 +18,6 @@ export interface ApiDeps {
   onUnexpectedError?: (error: unknown) => void;
 }
 
-const PredictionIdSchema = z.string().regex(/^[\w-]{1,64}$/);
 const ListQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(2048).optional(),
@@ -52,9 +51,10 @@ export function createApiHandler(deps: ApiDeps) {
       body: await deps.createUpload(parseJsonBody(event)),
     }),
     'GET /predictions/{id}': async (event) => {
-      const id = PredictionIdSchema.safeParse(event.pathParameters?.id);
-      const prediction = id.success ? await deps.repository.get(id.data) : undefined;
-      if (!prediction) throw notFound(`No prediction with id ${event.pathParameters?.id ?? ''}`);
+      // Only prediction ids are looked up: internal items of the table are never reachable here.
+      const id = event.pathParameters?.id ?? '';
+      const prediction = isPredictionId(id) ? await deps.repository.get(id) : undefined;
+      if (!prediction) throw notFound(`No prediction with id ${id}`);
       return { statusCode: 200, body: prediction };
     },
     'GET /predictions': async (event) => {
@@ -103,6 +103,9 @@ export function createApiHandler(deps: ApiDeps) {
     } catch (error) {
       if (error instanceof HttpError) {
         return respond(error.statusCode, { error: { code: error.code, message: error.message } });
+      }
+      if (error instanceof InvalidCursorError) {
+        return respond(400, { error: { code: 'INVALID_CURSOR', message: error.message } });
       }
       deps.onUnexpectedError?.(error);
       return respond(500, { error: { code: 'INTERNAL_ERROR', message: 'Internal server error' } });

@@ -59,7 +59,8 @@ const handleApiRequest = createApiHandler({
  * (`Api_2xx`, `Api_4xx`, `Api_5xx`): the error rates an alarm or a dashboard wants.
  */
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-  .use(captureLambdaHandler(tracer))
+  // Responses carry presigned upload URLs: never copied into traces.
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .handler(async (event) => {
