@@ -1,3 +1,4 @@
+import { UPLOAD_CONTENT_TYPES, UPLOAD_EXTENSIONS, UPLOAD_FORMAT_NAMES } from '../core/audio/formats.ts';
 import { ERROR_CODES } from '../core/errors.ts';
 import { trainingPaths, trainingSchemas } from '../training/openapi-training.ts';
 
@@ -34,7 +35,7 @@ export const openApiDocument = {
     '/uploads': {
       post: {
         operationId: 'createUpload',
-        summary: 'Get a presigned upload for one audio file (WAV, MP3, OGG, FLAC; default limit 25 MB)',
+        summary: `Get a presigned upload for one audio file (${UPLOAD_FORMAT_NAMES}; default limit 25 MB)`,
         requestBody: {
           required: true,
           content: { 'application/json': { schema: { $ref: '#/components/schemas/CreateUploadRequest' } } },
@@ -145,8 +146,19 @@ export const openApiDocument = {
         // silently turn a size-checked PUT into an unchecked upload.
         additionalProperties: false,
         properties: {
-          fileName: { type: 'string', minLength: 1, maxLength: 255, examples: ['clip.wav'] },
-          contentType: { type: 'string', enum: ['audio/wav', 'audio/mpeg', 'audio/ogg', 'audio/flac'] },
+          fileName: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 255,
+            examples: ['clip.wav'],
+            description: `Must end in one of: ${UPLOAD_EXTENSIONS.map((e) => `.${e}`).join(', ')} (any case)`,
+          },
+          contentType: {
+            type: 'string',
+            description:
+              'One of the accepted types; parameters such as `;codecs=opus` are allowed and dropped',
+            pattern: `^(${UPLOAD_CONTENT_TYPES.map((t) => t.replace(/[.+]/g, '\\$&')).join('|')})\\s*(;.*)?$`,
+          },
           sizeBytes: {
             type: 'integer',
             minimum: 1,

@@ -2,6 +2,7 @@ import { AudioError, isSerError } from '../errors.ts';
 import { decodeAiff } from './aiff.ts';
 import { detectFormat } from './detect.ts';
 import { decodeFlac, flacDecoder } from './flac.ts';
+import { UPLOAD_FORMAT_NAMES } from './formats.ts';
 import { decodeMp3, mpegDecoder } from './mp3.ts';
 import { decodeOgg, opusDecoder, vorbisDecoder } from './ogg.ts';
 import {
@@ -33,6 +34,11 @@ const decodeAs = (
       return decodeOgg(bytes, 'vorbis', maxDurationSec);
     case 'ogg-opus':
       return decodeOgg(bytes, 'opus', maxDurationSec);
+    // Loaded on first use, so WAV/FLAC/MP3/Ogg never pay for these decoders (docs/dependencies.md).
+    case 'mp4':
+      return import('./mp4.ts').then(({ decodeMp4 }) => decodeMp4(bytes, maxDurationSec));
+    case 'webm':
+      return import('./webm.ts').then(({ decodeWebm }) => decodeWebm(bytes, maxDurationSec));
   }
 };
 
@@ -54,7 +60,7 @@ export const decodeAudio = async (bytes: Uint8Array, options: DecodeOptions = {}
   if (!format) {
     throw new AudioError(
       'UNSUPPORTED_FORMAT',
-      'Not a supported audio file (expected WAV, AIFF, MP3, Ogg Vorbis, Ogg Opus or FLAC judged by its content)',
+      `Not a supported audio file (expected ${UPLOAD_FORMAT_NAMES}, judged by its content)`,
     );
   }
   let pcm: MonoPcm;
@@ -79,12 +85,14 @@ export const decodeAudio = async (bytes: Uint8Array, options: DecodeOptions = {}
   return { samples: pcm.samples, sampleRate: pcm.sampleRate, channels: pcm.channels, format, durationSec };
 };
 
+type WarmableFormat = 'flac' | 'mp3' | 'ogg-vorbis' | 'ogg-opus' | 'wav' | 'aiff';
+
 /**
  * Compiles and instantiates the WASM decoders ahead of the first request (e.g. during a Lambda's init
  * phase): the first decode of a compressed format otherwise costs ~75–220 ms more on this machine.
  */
 export const warmUpDecoders = async (
-  formats: readonly AudioFormat[] = ['flac', 'mp3', 'ogg-vorbis', 'ogg-opus'],
+  formats: readonly WarmableFormat[] = ['flac', 'mp3', 'ogg-vorbis', 'ogg-opus'],
 ): Promise<void> => {
   const shared = {
     flac: flacDecoder,

@@ -34,23 +34,17 @@ export interface ChunkedDecodeOptions {
   scale?: number;
 }
 
+export type MonoOptions = Pick<
+  ChunkedDecodeOptions,
+  'container' | 'maxDurationSec' | 'useChannels' | 'scale'
+>;
+
 /**
- * Feeds `bytes` to a streaming decoder chunk by chunk, mixes each result to mono immediately (so only the
- * mono signal is kept), and throws TOO_LONG as soon as more than `maxDurationSec` has been decoded.
+ * Collects decoder output as mono: each chunk is mixed down as it arrives (so only the mono signal is
+ * kept), and TOO_LONG is thrown as soon as more than `maxDurationSec` has been decoded.
  */
-export const decodeChunked = async (
-  bytes: Uint8Array,
-  options: ChunkedDecodeOptions,
-): Promise<ChunkedDecodeResult> => {
-  const {
-    container,
-    maxDurationSec,
-    decode,
-    flush,
-    chunkBytes,
-    useChannels = (n: number) => n,
-    scale = 1,
-  } = options;
+export const createMonoCollector = (options: MonoOptions) => {
+  const { container, maxDurationSec, useChannels = (n: number) => n, scale = 1 } = options;
   const parts: Float32Array[] = [];
   const errors: string[] = [];
   let total = 0;
@@ -83,18 +77,33 @@ export const decodeChunked = async (
       );
     }
   };
-  for (let offset = 0; offset < bytes.length; offset += chunkBytes) {
-    take(await decode(bytes.subarray(offset, offset + chunkBytes)));
-  }
-  if (flush) take(await flush());
+  const result = (): ChunkedDecodeResult => {
+    const samples = new Float32Array(total);
+    let at = 0;
+    for (const part of parts) {
+      samples.set(part, at);
+      at += part.length;
+    }
+    return { samples, sampleRate, decodedChannels, errors };
+  };
+  return { take, result };
+};
 
-  const samples = new Float32Array(total);
-  let at = 0;
-  for (const part of parts) {
-    samples.set(part, at);
-    at += part.length;
+/**
+ * Feeds `bytes` to a streaming decoder chunk by chunk, mixes each result to mono immediately (so only the
+ * mono signal is kept), and throws TOO_LONG as soon as more than `maxDurationSec` has been decoded.
+ */
+export const decodeChunked = async (
+  bytes: Uint8Array,
+  options: ChunkedDecodeOptions,
+): Promise<ChunkedDecodeResult> => {
+  const { decode, flush, chunkBytes } = options;
+  const collector = createMonoCollector(options);
+  for (let offset = 0; offset < bytes.length; offset += chunkBytes) {
+    collector.take(await decode(bytes.subarray(offset, offset + chunkBytes)));
   }
-  return { samples, sampleRate, decodedChannels, errors };
+  if (flush) collector.take(await flush());
+  return collector.result();
 };
 
 /**
