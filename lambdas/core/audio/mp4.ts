@@ -143,5 +143,6 @@ export const decodeMp4 = async (bytes: Uint8Array, maxDurationSec: number): Prom
       `MP4 header declares ${track.durationSec.toFixed(2)} s of audio but only ${decodedSec.toFixed(2)} s could be decoded (damaged or truncated data?)`,
     );
   }
+  // The decoder's channel count: ISO files write the template value 2 in the sample entry, whatever the stream.
   return { samples: result.samples, sampleRate: result.sampleRate, channels: result.decodedChannels };
 };
