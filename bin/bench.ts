@@ -15,13 +15,13 @@ import wavefile from 'wavefile';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { resample } from '../lambdas/core/audio/resample.ts';
 import { createFeatureExtractor } from '../lambdas/core/features/extract.ts';
-import { extractWithMeyda } from '../lambdas/core/features/meyda-reference.ts';
 import {
   BUNDLED_MODEL_DIR,
   createPredictor,
   type Stage,
   type StageTimings,
 } from '../lambdas/core/predict.ts';
+import { extractWithMeyda } from '../test/helpers/meyda-reference.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLIP_DIR = join(ROOT, 'test/fixtures/tess');
