@@ -25,7 +25,7 @@ import { extractWithMeyda } from '../test/helpers/meyda-reference.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLIP_DIR = join(ROOT, 'test/fixtures/tess');
-/** Reference: soundfile + torchaudio MFCC + PyTorch LSTM, one thread, on this machine (FIELD-NOTES). */
+/** Reference: soundfile + torchaudio MFCC + PyTorch LSTM, one thread, measured when the README's table was made. */
 const PYTHON_REFERENCE = { endToEndMedianMs: 23.8, coldStartMs: 2100, peakRssMb: 275 };
 const STAGES: Stage[] = ['decode', 'resample', 'vad', 'features', 'inference'];
 
