@@ -15,17 +15,17 @@ import wavefile from 'wavefile';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { resample } from '../lambdas/core/audio/resample.ts';
 import { createFeatureExtractor } from '../lambdas/core/features/extract.ts';
-import { extractWithMeyda } from '../lambdas/core/features/meyda-reference.ts';
 import {
   BUNDLED_MODEL_DIR,
   createPredictor,
   type Stage,
   type StageTimings,
 } from '../lambdas/core/predict.ts';
+import { extractWithMeyda } from '../test/helpers/meyda-reference.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLIP_DIR = join(ROOT, 'test/fixtures/tess');
-/** Reference: soundfile + torchaudio MFCC + PyTorch LSTM, one thread, on this machine (FIELD-NOTES). */
+/** Reference: soundfile + torchaudio MFCC + PyTorch LSTM, one thread, measured when the README's table was made. */
 const PYTHON_REFERENCE = { endToEndMedianMs: 23.8, coldStartMs: 2100, peakRssMb: 275 };
 const STAGES: Stage[] = ['decode', 'resample', 'vad', 'features', 'inference'];
 

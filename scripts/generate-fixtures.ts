@@ -180,7 +180,7 @@ addLossless(gen('sowt.aifc'), 'aiff', {
   reference: rel(reference16),
   note: "AIFF-C 'sowt' (little-endian PCM)",
 });
-// FLAC: the reference encoder at 16 and 24 bits, and sox's encoder (the one FIELD-NOTES saw truncated).
+// FLAC: the reference encoder at 16 and 24 bits, and sox's encoder (whose files lose a short final frame in the decoder; docs/dependencies.md).
 run('flac', ['-s', '-f', '-8', '-o', gen('pcm16.flac'), reference16]);
 addLossless(gen('pcm16.flac'), 'flac', { reference: rel(reference16) });
 run('flac', ['-s', '-f', '-5', '-o', gen('pcm24.flac'), reference24]);
