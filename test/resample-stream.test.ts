@@ -7,7 +7,7 @@ const signal = (length: number, seed: number): Float32Array => {
   let state = seed;
   return Float32Array.from({ length }, (_, i) => {
     state = (state * 1103515245 + 12345) >>> 0;
-    return 0.5 * Math.sin(i * 0.01) + ((state / 2 ** 32) - 0.5) * 0.4;
+    return 0.5 * Math.sin(i * 0.01) + (state / 2 ** 32 - 0.5) * 0.4;
   });
 };
 

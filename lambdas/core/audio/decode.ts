@@ -4,6 +4,7 @@ import { detectFormat } from './detect.ts';
 import { decodeFlac, flacDecoder } from './flac.ts';
 import { decodeMp3, mpegDecoder } from './mp3.ts';
 import { decodeOgg, opusDecoder, vorbisDecoder } from './ogg.ts';
+import { resample } from './resample.ts';
 import {
   type AudioFormat,
   DEFAULT_MAX_DURATION_SEC,
@@ -12,7 +13,6 @@ import {
   type MonoPcm,
 } from './types.ts';
 import { decodeWav } from './wav.ts';
-import { resample } from './resample.ts';
 
 export type { AudioFormat, DecodedAudio, DecodeOptions } from './types.ts';
 
@@ -100,7 +100,14 @@ export const decodeAudio = async (bytes: Uint8Array, options: DecodeOptions = {}
       `The audio lasts ${durationSec.toFixed(1)} s; the limit is ${maxDurationSec} s`,
     );
   }
-  return { samples, sampleRate, sourceSampleRate: pcm.sampleRate, channels: pcm.channels, format, durationSec };
+  return {
+    samples,
+    sampleRate,
+    sourceSampleRate: pcm.sampleRate,
+    channels: pcm.channels,
+    format,
+    durationSec,
+  };
 };
 
 /**

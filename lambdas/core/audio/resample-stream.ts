@@ -91,8 +91,7 @@ export const createStreamingResampler = (fromRate: number, toRate: number): Stre
     let count = 0;
     for (let next = nextTap(); count < capacity && ready(next.start); next = nextTap()) {
       const { start, row } = next;
-      out[count++] =
-        start >= 0 && start + taps <= total ? interior(start, row) : edge(start, row, total - 1);
+      out[count++] = start >= 0 && start + taps <= total ? interior(start, row) : edge(start, row, total - 1);
       advance();
     }
     return out.subarray(0, count);
