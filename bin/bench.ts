@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- --rounds N]`: speed and memory of the inference path on a fixed set of
+ * `npm run bench [-- --json] [-- --rounds N]` (`-- --memory`: worst-case memory, bin/bench-memory.ts): speed and memory of the inference path on a fixed set of
  * clips (the committed TESS fixtures, each as 16-bit WAV like the reference Python pipeline reads, and
  * as the FLAC it is stored as). Prints median/p95 per stage and end to end, clips per second on one
  * core, the cold start of a fresh process (start → first prediction) and peak RSS.
@@ -112,6 +112,13 @@ process.exit(0);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+// `--memory`: the worst-case memory table (bin/bench-memory.ts), a separate run.
+if (process.argv.includes('--memory')) {
+  const { runMemoryBench } = await import('./bench-memory.ts');
+  await runMemoryBench(process.argv.includes('--json'));
+  process.exit(0);
 }
 
 const options = new Command()

@@ -2,7 +2,7 @@ import { FLACDecoder } from '@wasm-audio-decoders/flac';
 import CodecParser, { type CodecFrame, type OggPage } from 'codec-parser';
 import { AudioError } from '../errors.ts';
 import { id3v2Size } from './detect.ts';
-import { checkDuration, checkStreamParameters } from './limits.ts';
+import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { decodeChunked, SharedDecoder } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
@@ -56,10 +56,15 @@ const frameData = (frames: Iterator<CodecFrame | OggPage>): Uint8Array[] => {
  * decoder, tested), and a file that fails leaves the shared decoder discarded, never reused. Decoded
  * length must equal STREAMINFO's total, so a truncated file is CORRUPT_AUDIO instead of silently short.
  */
-export const decodeFlac = async (bytes: Uint8Array, maxDurationSec: number): Promise<MonoPcm> => {
+export const decodeFlac = async (
+  bytes: Uint8Array,
+  maxDurationSec: number,
+  outputRate?: number,
+): Promise<MonoPcm> => {
   const info = readStreamInfo(bytes);
   checkStreamParameters('FLAC', info.sampleRate, info.channels);
   checkDuration('FLAC header', info.totalSamples, info.sampleRate, maxDurationSec);
+  checkDecodedValues('FLAC header', info.totalSamples * info.channels, 'declares');
   const start = id3v2Size(bytes);
   // The WASM decoder divides by 2^(bits−1) − 1 (32767 for 16-bit), WAV/AIFF by 2^(bits−1): rescale so the
   // same PCM gives the same floats whatever the container (TESS is FLAC, uploads are often WAV).
@@ -69,6 +74,7 @@ export const decodeFlac = async (bytes: Uint8Array, maxDurationSec: number): Pro
     const result = await decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
       container: 'FLAC',
       maxDurationSec,
+      outputRate,
       decode: (chunk) => decoder.decodeFrames(frameData(parser.parseChunk(chunk))),
       flush: () => decoder.decodeFrames(frameData(parser.flush())),
       // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
@@ -76,7 +82,7 @@ export const decodeFlac = async (bytes: Uint8Array, maxDurationSec: number): Pro
       scale: (full - 1) / full,
     });
     // Thrown inside `use` so that a decoder which saw a corrupt stream is discarded.
-    const decoded = result.samples.length;
+    const decoded = result.frames;
     if (result.errors.length > 0) {
       throw new AudioError('CORRUPT_AUDIO', `FLAC data is corrupt: ${result.errors[0]}`);
     }
@@ -92,6 +98,6 @@ export const decodeFlac = async (bytes: Uint8Array, maxDurationSec: number): Pro
       );
     }
     if (decoded === 0) throw new AudioError('EMPTY_AUDIO', 'FLAC file holds no audio frames');
-    return { samples: result.samples, sampleRate: info.sampleRate, channels: info.channels };
+    return { samples: result.samples, sampleRate: info.sampleRate, outputRate, channels: info.channels };
   });
 };
