@@ -119,7 +119,11 @@ const asChunk = (data: AudioData): DecodedChunk => ({
  * checked before decoding (TOO_LONG) and against the decoded length after it (a silently short decode is
  * CORRUPT_AUDIO).
  */
-export const decodeMp4 = async (bytes: Uint8Array, maxDurationSec: number): Promise<MonoPcm> => {
+export const decodeMp4 = async (
+  bytes: Uint8Array,
+  maxDurationSec: number,
+  outputRate?: number,
+): Promise<MonoPcm> => {
   const track = inspectMp4(bytes, maxDurationSec);
   const { decoder } = await import('@audio/decode-mp4');
   const mp4 = await decoder();
@@ -128,6 +132,7 @@ export const decodeMp4 = async (bytes: Uint8Array, maxDurationSec: number): Prom
     result = await decodeChunked(bytes, {
       container: `MP4 (${track.codec})`,
       maxDurationSec,
+      outputRate,
       decode: async (chunk) => asChunk(await mp4.decode(chunk)),
       flush: async () => asChunk(await mp4.flush()),
       chunkBytes: 16_384,
@@ -135,7 +140,7 @@ export const decodeMp4 = async (bytes: Uint8Array, maxDurationSec: number): Prom
   } finally {
     mp4.free();
   }
-  const decodedSec = result.samples.length / (result.sampleRate || 1);
+  const decodedSec = result.frames / (result.sampleRate || 1);
   // Encoder priming and padding (≤ 2 AAC frames) are trimmed from the output: allow 0.1 s below the header.
   if (track.durationSec > 0 && decodedSec < track.durationSec - 0.1) {
     throw new AudioError(
@@ -144,5 +149,10 @@ export const decodeMp4 = async (bytes: Uint8Array, maxDurationSec: number): Prom
     );
   }
   // The decoder's channel count: ISO files write the template value 2 in the sample entry, whatever the stream.
-  return { samples: result.samples, sampleRate: result.sampleRate, channels: result.decodedChannels };
+  return {
+    samples: result.samples,
+    sampleRate: result.sampleRate,
+    outputRate,
+    channels: result.decodedChannels,
+  };
 };

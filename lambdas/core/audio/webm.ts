@@ -28,6 +28,7 @@ const decodeOpusFrames = async (
   file: MatroskaAudio,
   track: MatroskaTrack,
   maxDurationSec: number,
+  outputRate: number | undefined,
 ): Promise<ChunkedDecodeResult> => {
   const options = opusOptions(track.codecPrivate, track.channels);
   checkStreamParameters('WebM Opus', OPUS_RATE, options.channels);
@@ -35,7 +36,7 @@ const decodeOpusFrames = async (
   const decoder = new OpusDecoder(options);
   await decoder.ready;
   try {
-    const collector = createMonoCollector({ container: 'WebM Opus', maxDurationSec });
+    const collector = createMonoCollector({ container: 'WebM Opus', maxDurationSec, outputRate });
     for (let i = 0; i < file.frames.length; i += OPUS_BATCH) {
       collector.take(decoder.decodeFrames(file.frames.slice(i, i + OPUS_BATCH)));
     }
@@ -46,7 +47,11 @@ const decodeOpusFrames = async (
 };
 
 /** Vorbis tracks (rare: no browser records them) go through @audio/decode-webm, whole-file, in 4 KiB chunks. */
-const decodeVorbisWebm = async (bytes: Uint8Array, maxDurationSec: number): Promise<ChunkedDecodeResult> => {
+const decodeVorbisWebm = async (
+  bytes: Uint8Array,
+  maxDurationSec: number,
+  outputRate: number | undefined,
+): Promise<ChunkedDecodeResult> => {
   const { decoder } = await import('@audio/decode-webm');
   const webm = await decoder();
   const asChunk = (data: { channelData: Float32Array[]; sampleRate: number }) => ({
@@ -60,6 +65,7 @@ const decodeVorbisWebm = async (bytes: Uint8Array, maxDurationSec: number): Prom
     return await decodeChunked(bytes, {
       container: 'WebM Vorbis',
       maxDurationSec,
+      outputRate,
       decode: (chunk) => asChunk(webm.decode(chunk)),
       flush: async () => asChunk(webm.flush()),
       chunkBytes: 4096,
@@ -75,7 +81,11 @@ const decodeVorbisWebm = async (bytes: Uint8Array, maxDurationSec: number): Prom
  * ogg-opus-decoder). The Segment's declared Duration, when present, is checked before decoding (TOO_LONG)
  * and against the decoded length (a silently short decode is CORRUPT_AUDIO).
  */
-export const decodeWebm = async (bytes: Uint8Array, maxDurationSec: number): Promise<MonoPcm> => {
+export const decodeWebm = async (
+  bytes: Uint8Array,
+  maxDurationSec: number,
+  outputRate?: number,
+): Promise<MonoPcm> => {
   const file = readMatroska(bytes);
   const track = file.track;
   if (!track)
@@ -83,10 +93,10 @@ export const decodeWebm = async (bytes: Uint8Array, maxDurationSec: number): Pro
   if (file.durationSec > 0) checkDuration('WebM header', file.durationSec, 1, maxDurationSec);
   let result: ChunkedDecodeResult;
   if (track.codecId === 'A_OPUS') {
-    result = await decodeOpusFrames(file, track, maxDurationSec);
+    result = await decodeOpusFrames(file, track, maxDurationSec, outputRate);
   } else if (track.codecId === 'A_VORBIS') {
     checkStreamParameters('WebM Vorbis', track.sampleRate, track.channels);
-    result = await decodeVorbisWebm(bytes, maxDurationSec);
+    result = await decodeVorbisWebm(bytes, maxDurationSec, outputRate);
   } else {
     throw new AudioError(
       'UNSUPPORTED_FORMAT',
@@ -95,7 +105,7 @@ export const decodeWebm = async (bytes: Uint8Array, maxDurationSec: number): Pro
   }
   if (result.errors.length > 0)
     throw new AudioError('CORRUPT_AUDIO', `WebM audio is corrupt: ${result.errors[0]}`);
-  const decodedSec = result.samples.length / (result.sampleRate || 1);
+  const decodedSec = result.frames / (result.sampleRate || 1);
   // Opus pre-skip and the last frame's padding: allow 0.1 s below the declared length.
   if (file.durationSec > 0 && decodedSec < file.durationSec - 0.1) {
     throw new AudioError(
@@ -103,5 +113,5 @@ export const decodeWebm = async (bytes: Uint8Array, maxDurationSec: number): Pro
       `WebM header declares ${file.durationSec.toFixed(2)} s of audio but only ${decodedSec.toFixed(2)} s could be decoded (damaged data?)`,
     );
   }
-  return { samples: result.samples, sampleRate: result.sampleRate, channels: track.channels };
+  return { samples: result.samples, sampleRate: result.sampleRate, outputRate, channels: track.channels };
 };
