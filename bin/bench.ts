@@ -17,7 +17,6 @@ import { build } from 'esbuild';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { resample } from '../lambdas/core/audio/resample.ts';
 import { createFeatureExtractor } from '../lambdas/core/features/extract.ts';
-import { extractWithMeyda } from '../lambdas/core/features/meyda-reference.ts';
 import {
   BUNDLED_MODEL_DIR,
   createPredictor,
@@ -25,15 +24,15 @@ import {
   type Stage,
   type StageTimings,
 } from '../lambdas/core/predict.ts';
+import { extractWithMeyda } from '../test/helpers/meyda-reference.ts';
 import { type BenchClip, CLIP_GROUPS, loadBenchClips } from './bench-clips.ts';
 import { estimateLambdaCost, type LambdaCost } from './bench-cost.ts';
 import { measureEventTimes } from './bench-events.ts';
+import { runMemoryBench } from './bench-memory.ts';
 import { findPython, type PythonReference, pythonColdStart, startPythonReference } from './bench-python.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STAGES: Stage[] = ['decode', 'resample', 'vad', 'features', 'inference'];
-/** The memory bench lives in its own module; a variable specifier keeps this file free of its types. */
-const MEMORY_BENCH = './bench-memory.ts';
 
 interface Summary {
   median: number;
@@ -111,7 +110,12 @@ interface BenchOptions {
   model: string;
   python: boolean;
   scalingFiles: number;
-  memory?: boolean;
+}
+
+// `--memory`: the worst-case memory table (bin/bench-memory.ts), a separate run.
+if (process.argv.includes('--memory')) {
+  await runMemoryBench(process.argv.includes('--json'));
+  process.exit(0);
 }
 
 const options = new Command()
@@ -125,15 +129,8 @@ const options = new Command()
     (v) => Number.parseInt(v, 10),
     600,
   )
-  .option('--memory', 'run the memory bench (bin/bench-memory.ts) instead')
   .parse()
   .opts<BenchOptions>();
-
-if (options.memory) {
-  const { runMemoryBench } = (await import(MEMORY_BENCH)) as { runMemoryBench(json: boolean): Promise<void> };
-  await runMemoryBench(Boolean(options.json));
-  process.exit();
-}
 
 interface Sample {
   node: number;
