@@ -45,6 +45,22 @@ const frameData = (frames: Iterator<CodecFrame | OggPage>): Uint8Array[] => {
 };
 
 /**
+ * Decoded values (samples × channels) one `decodeFrames` call may return: a KB of constant-valued frames
+ * declares millions of samples (65535 per channel each), and the WASM heap keeps whatever size one call
+ * needed. About 4 MB of floats per call; a single frame may still exceed it (≤ 65535 × 8 values).
+ */
+const VALUES_PER_CALL = 2 ** 20;
+
+/** Splits frames into groups of at most VALUES_PER_CALL values, by each frame's own block size. */
+const boundedGroups = (frames: Uint8Array[], maxBlockSize: number, channels: number): Uint8Array[][] => {
+  const perFrame = Math.max(1, maxBlockSize || 65535) * channels;
+  const size = Math.max(1, Math.floor(VALUES_PER_CALL / perFrame));
+  const groups: Uint8Array[][] = [];
+  for (let i = 0; i < frames.length; i += size) groups.push(frames.slice(i, i + size));
+  return groups;
+};
+
+/**
  * FLAC via @wasm-audio-decoders/flac, checked against STREAMINFO's own sample count.
  *
  * The "silently drops the last 0.135 s" finding: the codec parser holds back the last frame until it sees
@@ -75,7 +91,12 @@ export const decodeFlac = async (
       container: 'FLAC',
       maxDurationSec,
       outputRate,
-      decode: (chunk) => decoder.decodeFrames(frameData(parser.parseChunk(chunk))),
+      decode: async (chunk) => {
+        const groups = boundedGroups(frameData(parser.parseChunk(chunk)), info.maxBlockSize, info.channels);
+        const decoded = [];
+        for (const group of groups) decoded.push(await decoder.decodeFrames(group));
+        return decoded;
+      },
       flush: () => decoder.decodeFrames(frameData(parser.flush())),
       // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
       chunkBytes: 1024,

@@ -31,7 +31,8 @@ export interface ChunkedDecodeOptions {
    * the model) instead of the declared input rate. Default: keep the source rate.
    */
   outputRate?: number;
-  decode: (chunk: Uint8Array) => DecodedChunk | Promise<DecodedChunk>;
+  /** Decodes the next input bytes; may return several chunks (a decoder that bounds each call's output). */
+  decode: (chunk: Uint8Array) => DecodedChunk | DecodedChunk[] | Promise<DecodedChunk | DecodedChunk[]>;
   flush?: () => Promise<DecodedChunk>;
   /**
    * Input is fed in chunks of this size so the duration limit is enforced while decoding: a small file
@@ -114,7 +115,8 @@ export const decodeChunked = async (
     parts.push(resampler.push(mono));
   };
   for (let offset = 0; offset < bytes.length; offset += chunkBytes) {
-    take(await decode(bytes.subarray(offset, offset + chunkBytes)));
+    const decoded = await decode(bytes.subarray(offset, offset + chunkBytes));
+    for (const chunk of Array.isArray(decoded) ? decoded : [decoded]) take(chunk);
   }
   if (flush) take(await flush());
   if (resampler) parts.push(resampler.finish());
