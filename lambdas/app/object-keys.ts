@@ -31,6 +31,15 @@ export const uploadKey = (id: string, fileName: string): string =>
 
 export const isUploadId = (id: string): boolean => UPLOAD_ID.test(id);
 
+/**
+ * Prediction ids: a server-chosen UUID (API) or 32 hex digits (drop folder). Internal items of the same
+ * table (model registry, training jobs and lock) use upper-case keys such as `MODEL_ACTIVE`, so the two
+ * key spaces are disjoint by construction; reads check both the form and the item's listing partition.
+ */
+export const PREDICTION_ID =
+  /^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+export const isPredictionId = (id: string): boolean => PREDICTION_ID.test(id);
+
 export type ObjectOrigin =
   | { source: 'api'; id: string; fileName: string }
   | { source: 'drop-folder'; relativePath: string; fileName: string };

@@ -7,27 +7,18 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import type { PredictionResult, Probabilities, Segment } from '../core/types.ts';
+import type { PredictionResult } from '../core/types.ts';
+import type { Prediction, PredictionPage, PredictionSource, PredictionStatus } from './api-schemas.ts';
+import { isPredictionId } from './object-keys.ts';
+import type { RecordError } from './processing-errors.ts';
 import { newestFirstQuery, PREDICTIONS_TABLE } from './table-definition.ts';
 
-export type PredictionStatus = 'PENDING' | 'PROCESSING' | 'SUCCEEDED' | 'FAILED';
-export type PredictionSource = 'api' | 'drop-folder';
+export type { Prediction, PredictionPage, PredictionSource, PredictionStatus };
 
-/** What GET /predictions/{id} returns and what the drop folder writes to `results/…json`. */
-export interface Prediction {
-  id: string;
-  status: PredictionStatus;
-  source: PredictionSource;
-  fileName: string;
-  createdAt: string;
-  updatedAt: string;
-  emotion?: string;
-  confidence?: number;
-  probabilities?: Probabilities;
-  segments?: Segment[];
-  durationSec?: number;
-  modelVersion?: string;
-  error?: { code: string; message: string };
+/** Where the terminal result is POSTed, and whose webhook secret signs it. Stored, never returned. */
+export interface CallbackTarget {
+  url: string;
+  apiKeyId?: string | undefined;
 }
 
 /** The stored item: the public fields plus where the audio is, the claim and the index/TTL attributes. */
@@ -36,6 +27,7 @@ interface PredictionItem extends Prediction {
   key: string;
   objectVersion?: string;
   leaseExpiresAt?: number;
+  callback?: CallbackTarget;
   expiresAt: number;
   gsi1pk: string;
   gsi1sk: string;
@@ -46,6 +38,7 @@ export interface NewUpload {
   fileName: string;
   bucket: string;
   key: string;
+  callback?: CallbackTarget;
 }
 
 export interface ObjectClaim {
@@ -59,13 +52,8 @@ export interface ObjectClaim {
 }
 
 export type ClaimResult =
-  | { claimed: true; prediction: Prediction }
+  | { claimed: true; prediction: Prediction; callback?: CallbackTarget }
   | { claimed: false; existing: Prediction | undefined };
-
-export interface PredictionPage {
-  items: Prediction[];
-  nextCursor?: string;
-}
 
 const PUBLIC_FIELDS = [
   'id',
@@ -99,15 +87,6 @@ const RESULT_FIELDS = [
   'modelVersion',
   'error',
 ] as const satisfies readonly (keyof Prediction)[];
-
-/**
- * Prediction ids: a server-chosen UUID (API) or 32 hex digits (drop folder). Internal items of the same
- * table (model registry, training jobs and lock) use upper-case keys such as `MODEL_ACTIVE`, so the two
- * key spaces are disjoint by construction; reads check both the form and the item's listing partition.
- */
-export const PREDICTION_ID =
-  /^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
-export const isPredictionId = (id: string): boolean => PREDICTION_ID.test(id);
 
 /** A `cursor` that is not one this API returned. Mapped to 400 INVALID_CURSOR at the edge. */
 export class InvalidCursorError extends Error {
@@ -203,6 +182,7 @@ export class PredictionRepository {
       updatedAt: createdAt,
       bucket: upload.bucket,
       key: upload.key,
+      ...(upload.callback ? { callback: upload.callback } : {}),
       // An upload URL that is never used must not leave a PENDING record for the full retention period.
       expiresAt:
         Math.floor(now.getTime() / 1000) +
@@ -251,7 +231,8 @@ export class PredictionRepository {
   async claim(claim: ObjectClaim): Promise<ClaimResult> {
     try {
       const { Attributes } = await this.#doc.send(new UpdateCommand(this.#claimUpdate(claim, this.#now())));
-      return { claimed: true, prediction: toPrediction(Attributes ?? {}) };
+      const callback = Attributes?.callback as CallbackTarget | undefined;
+      return { claimed: true, prediction: toPrediction(Attributes ?? {}), ...(callback ? { callback } : {}) };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       return { claimed: false, existing: await this.get(claim.id) };
@@ -319,7 +300,7 @@ export class PredictionRepository {
    * Creates the record when there is none (a drop-folder object whose processing never got to claim it).
    * Returns whether it wrote.
    */
-  async markFailed(claim: ObjectClaim, error: { code: string; message: string }): Promise<boolean> {
+  async markFailed(claim: ObjectClaim, error: RecordError): Promise<boolean> {
     const now = this.#now();
     const nowIso = now.toISOString();
     const removal = removeResultFields({ error });
@@ -375,7 +356,7 @@ export class PredictionRepository {
    */
   finished(
     current: Prediction,
-    outcome: { result: PredictionResult } | { error: { code: string; message: string } },
+    outcome: { result: PredictionResult } | { error: NonNullable<Prediction['error']> },
   ): Prediction {
     const updatedAt = this.#now().toISOString();
     if ('error' in outcome) return { ...current, status: 'FAILED', updatedAt, error: outcome.error };

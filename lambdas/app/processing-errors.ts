@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../core/errors.ts';
+
 /**
  * Codes a record can end FAILED with that are about the object or its processing, not its audio (the
  * audio's own codes are the core's `ERROR_CODES`):
@@ -17,7 +19,8 @@ export const PROCESSING_ERROR_CODES = [
 
 export type ProcessingErrorCode = (typeof PROCESSING_ERROR_CODES)[number];
 
+/** The error a FAILED record carries: the audio's code or one of the above. */
 export interface RecordError {
-  code: string;
+  code: ErrorCode | ProcessingErrorCode;
   message: string;
 }
