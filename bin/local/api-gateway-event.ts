@@ -75,7 +75,8 @@ export function toProxyEvent(request: HttpRequestParts): ProxyEventResult {
         accessKey: null,
         accountId: null,
         apiKey: headers['x-api-key'] ?? null,
-        apiKeyId: null,
+        // API Gateway names the key that passed the usage plan; the local stack has one.
+        apiKeyId: headers['x-api-key'] ? 'local' : null,
         caller: null,
         clientCert: null,
         cognitoAuthenticationProvider: null,

@@ -9,6 +9,7 @@ import type { ProcessOutcome } from '../../lambdas/app/object-processor.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion, WEB_DIR } from '../../lib/paths.ts';
 import { deadLetterRecord } from '../replay.ts';
 import { toProxyEvent } from './api-gateway-event.ts';
+import { startLocalCallbacks } from './callback-runner.ts';
 import { lambdaContext } from './lambda-context.ts';
 import {
   ensurePredictionsTable,
@@ -18,6 +19,7 @@ import {
   startLocalDynamoDb,
   startLocalS3,
 } from './local-aws.ts';
+import { createLocalEventBus } from './local-event-bus.ts';
 import { createEventQueue, toNotification } from './s3-event-bridge.ts';
 import { readStaticFile } from './static-files.ts';
 import { startLocalTraining } from './training-runner.ts';
@@ -31,6 +33,8 @@ export interface LocalStackOptions {
   apiKey: string;
   dataDir: string;
   tableName?: string;
+  /** Signs callbacks (HMAC-SHA256); the local stack has one key, so one secret. @default local-webhook-secret */
+  webhookSecret?: string;
   log?: (line: string) => void;
   /** Every outcome of the inference handler (the load test counts processing per id with it). */
   onProcessed?: (outcome: ProcessOutcome) => void;
@@ -47,7 +51,10 @@ export interface LocalStack {
   modelVersion: string;
   /** Where events that failed every retry are written, in Lambda's on-failure destination format. */
   deadLetterDir: string;
-  /** Resolves when every S3 event so far has been processed. */
+  /** The default bus's stand-in: one EventBridge event per line, for every terminal prediction. */
+  eventsFile: string;
+  webhookSecret: string;
+  /** Resolves when every S3 event so far has been processed and its callback delivered or dead-lettered. */
   idle(): Promise<void>;
   close(): Promise<void>;
 }
@@ -92,6 +99,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   await mkdir(join(dataDir, 's3'), { recursive: true });
   await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
   const deadLetterDir = join(dataDir, 'dlq');
+  const eventsFile = join(dataDir, 'events.jsonl');
+  const webhookSecret = options.webhookSecret ?? 'local-webhook-secret';
 
   // The API server listens first (answering 503 until ready) so that its origin is known for S3's CORS.
   let apiHandler: ApiHandler | undefined;
@@ -138,8 +147,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_TRACE_ENABLED: 'false',
+    // Callbacks: to this machine over plain http is fine here (never on AWS); retries scaled down.
+    CALLBACK_ALLOW_HTTP_LOOPBACK: 'true',
+    WEBHOOK_SECRET: webhookSecret,
+    CALLBACK_BACKOFF_MS: process.env.CALLBACK_BACKOFF_MS ?? '250',
   });
-  const processHandler: ProcessHandler = (await import('../../lambdas/handlers/process-object.ts')).handler;
+  const processModule = await import('../../lambdas/handlers/process-object.ts');
+  const processHandler: ProcessHandler = processModule.handler;
+  // EventBridge's stand-in: events to a file, and the callback rule to the same delivery handler.
+  const callbacks = await startLocalCallbacks({ deadLetterDir: join(deadLetterDir, 'callbacks'), log });
+  processModule.usePredictionEvents(createLocalEventBus({ file: eventsFile, onEvent: callbacks.route }));
   const apiModule = await import('../../lambdas/handlers/api.ts');
   // EC2's stand-in: training jobs run as child processes of this stack, one at a time.
   const training = startLocalTraining({ s3Endpoint: s3.endpoint, bucket: options.bucket, log });
@@ -257,7 +274,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     dataDir,
     modelVersion,
     deadLetterDir,
-    idle: () => queue.idle(),
+    eventsFile,
+    webhookSecret,
+    idle: async () => {
+      await queue.idle();
+      await callbacks.idle();
+    },
     close() {
       closing ??= (async () => {
         const closed = once(server, 'close');
@@ -267,6 +289,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         await training.close();
         await s3.close();
         await queue.idle();
+        await callbacks.idle();
         await dynamo.close();
       })();
       return closing;

@@ -25,6 +25,10 @@ const EnvSchema = z.object({
   CORS_ALLOW_ORIGIN: z.string().min(1).default('*'),
   /** Reported by GET /health without loading the model (the API function does not ship it). */
   MODEL_VERSION: z.string().min(1).default('unknown'),
+  /** Where terminal predictions are announced (the CDK stack sets `default`); unset: no events. */
+  EVENT_BUS_NAME: z.string().min(1).optional(),
+  /** Only the local stack sets it: callbacks may then be plain http to 127.0.0.1/localhost. */
+  CALLBACK_ALLOW_HTTP_LOOPBACK: z.stringbool().default(false),
   /** The model package; default: the one beside the bundle (Lambda) or in the repository. */
   SER_MODEL_DIR: z.string().min(1).optional(),
 });
@@ -43,6 +47,8 @@ export type AppConfig = Readonly<{
   corsAllowOrigin: string;
   modelVersion: string;
   modelDir: string | undefined;
+  callbackUrls: { allowHttpLoopback: boolean };
+  eventBusName: string | undefined;
 }>;
 
 /** Parses the environment once (at cold start): a missing or malformed variable fails fast, by name. */
@@ -66,5 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     corsAllowOrigin: e.CORS_ALLOW_ORIGIN,
     modelVersion: e.MODEL_VERSION,
     modelDir: e.SER_MODEL_DIR,
+    callbackUrls: Object.freeze({ allowHttpLoopback: e.CALLBACK_ALLOW_HTTP_LOOPBACK }),
+    eventBusName: e.EVENT_BUS_NAME,
   });
 }
