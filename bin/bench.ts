@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- --rounds N]`: speed and memory of the inference path on a fixed set of
+ * `npm run bench [-- --json] [-- --rounds N]` (`-- --memory`: worst-case memory, bin/bench-memory.ts): speed and memory of the inference path on a fixed set of
  * clips (the committed TESS fixtures, each as 16-bit WAV like the reference Python pipeline reads, and
  * as the FLAC it is stored as). Prints median/p95 per stage and end to end, clips per second on one
  * core, the cold start of a fresh process (start → first prediction) and peak RSS.
@@ -15,17 +15,17 @@ import wavefile from 'wavefile';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { resample } from '../lambdas/core/audio/resample.ts';
 import { createFeatureExtractor } from '../lambdas/core/features/extract.ts';
-import { extractWithMeyda } from '../lambdas/core/features/meyda-reference.ts';
 import {
   BUNDLED_MODEL_DIR,
   createPredictor,
   type Stage,
   type StageTimings,
 } from '../lambdas/core/predict.ts';
+import { extractWithMeyda } from '../test/helpers/meyda-reference.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLIP_DIR = join(ROOT, 'test/fixtures/tess');
-/** Reference: soundfile + torchaudio MFCC + PyTorch LSTM, one thread, on this machine (FIELD-NOTES). */
+/** Reference: soundfile + torchaudio MFCC + PyTorch LSTM, one thread, measured when the README's table was made. */
 const PYTHON_REFERENCE = { endToEndMedianMs: 23.8, coldStartMs: 2100, peakRssMb: 275 };
 const STAGES: Stage[] = ['decode', 'resample', 'vad', 'features', 'inference'];
 
@@ -112,6 +112,13 @@ process.exit(0);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+// `--memory`: the worst-case memory table (bin/bench-memory.ts), a separate run.
+if (process.argv.includes('--memory')) {
+  const { runMemoryBench } = await import('./bench-memory.ts');
+  await runMemoryBench(process.argv.includes('--json'));
+  process.exit(0);
 }
 
 const options = new Command()

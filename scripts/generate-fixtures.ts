@@ -35,7 +35,7 @@ interface ManifestEntry {
   reference?: string;
   /** Scale applied to the reference's mono mix for this file (channel mixes made with gains). */
   referenceGain?: number;
-  expectError?: 'UNSUPPORTED_FORMAT' | 'CORRUPT_AUDIO' | 'EMPTY_AUDIO' | 'TOO_LONG';
+  expectError?: 'UNSUPPORTED_FORMAT' | 'CORRUPT_AUDIO' | 'EMPTY_AUDIO' | 'TOO_LONG' | 'TOO_LARGE';
   /** Decodes fine, but `predict` must refuse it with this code (e.g. NO_SPEECH for noise). */
   expectPredictError?: 'NO_SPEECH';
   emotion?: string;
@@ -180,7 +180,7 @@ addLossless(gen('sowt.aifc'), 'aiff', {
   reference: rel(reference16),
   note: "AIFF-C 'sowt' (little-endian PCM)",
 });
-// FLAC: the reference encoder at 16 and 24 bits, and sox's encoder (the one FIELD-NOTES saw truncated).
+// FLAC: the reference encoder at 16 and 24 bits, and sox's encoder (whose files lose a short final frame in the decoder; docs/dependencies.md).
 run('flac', ['-s', '-f', '-8', '-o', gen('pcm16.flac'), reference16]);
 addLossless(gen('pcm16.flac'), 'flac', { reference: rel(reference16) });
 run('flac', ['-s', '-f', '-5', '-o', gen('pcm24.flac'), reference24]);
@@ -473,6 +473,25 @@ addBad(
   'TOO_LONG',
   '84 KB FLAC of unknown length that decodes to 1 hour: stopped while decoding',
 );
+
+// Tiny files within the duration limit that declare enormous decoded streams: 590 s of silence at 384 kHz
+// (~65 KB) and 192 kHz (~32 KB) in 65535-sample frames. Decoding them whole took 2 GB / 1 GB; the
+// decoded-values budget (frames × channels) refuses both from STREAMINFO.
+for (const [rate, name] of [
+  [384_000, 'silence-384k-590s.flac'],
+  [192_000, 'silence-192k-590s.flac'],
+] as const) {
+  const silence = join(work, `silence-${rate}.wav`);
+  sox(['-n', '-r', String(rate), '-c', '1', '-b', '16', silence, 'trim', '0', '590']);
+  run('flac', ['--silent', '--force', '--lax', '--blocksize=65535', '-o', bad(name), silence]);
+  rmSync(silence);
+  addBad(
+    bad(name),
+    'flac',
+    'TOO_LARGE',
+    `590 s of silence at ${rate / 1000} kHz: ${(rate * 590) / 1e6} M samples, over the decoded-values budget`,
+  );
+}
 
 /** A 16 kHz mono WAV that decodes fine but holds no voice: predict must say NO_SPEECH. */
 const addNoSpeech = (name: string, samples: (i: number) => number, note: string): void => {

@@ -31,7 +31,7 @@ const KAISER_BETA = 6;
 /** Low-pass cutoff as a fraction of the lower Nyquist: the transition band ends near the new Nyquist. */
 const ROLLOFF = 0.9;
 
-interface FilterBank {
+export interface FilterBank {
   phases: number;
   taps: number;
   /** Index of the first input sample relative to floor(position). */
@@ -88,6 +88,17 @@ const buildBank = (fromRate: number, toRate: number): FilterBank => {
   return { phases, taps, firstOffset, coefficients };
 };
 
+/** The cached filter bank for integer rates `fromRate` → `toRate` (shared with the streaming resampler). */
+export const filterBank = (fromRate: number, toRate: number): FilterBank => {
+  const key = `${fromRate}:${toRate}`;
+  let bank = banks.get(key);
+  if (!bank) {
+    bank = buildBank(fromRate, toRate);
+    banks.set(key, bank);
+  }
+  return bank;
+};
+
 /** Number of output samples for `inputLength` samples: round(n · to / from). */
 export const resampledLength = (inputLength: number, fromRate: number, toRate: number): number =>
   Math.round((inputLength * toRate) / fromRate);
@@ -106,13 +117,7 @@ export const resample = (samples: Float32Array, fromRate: number, toRate: number
     // The exact position arithmetic below is integer; a fractional rate is rounded (error < 0.5 Hz).
     return resample(samples, Math.round(fromRate), Math.round(toRate));
   }
-  const key = `${fromRate}:${toRate}`;
-  let bank = banks.get(key);
-  if (!bank) {
-    bank = buildBank(fromRate, toRate);
-    banks.set(key, bank);
-  }
-  const { phases, taps, firstOffset, coefficients } = bank;
+  const { phases, taps, firstOffset, coefficients } = filterBank(fromRate, toRate);
   const n = samples.length;
   const outLength = resampledLength(n, fromRate, toRate);
   const out = new Float32Array(outLength);
