@@ -14,6 +14,7 @@ import {
 } from '../lambdas/app/webhook-signature.ts';
 import { badFixture, tessClip } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
+import { waitForPrediction } from './helpers/local-stack-process.ts';
 
 interface Received {
   headers: Record<string, string | string[] | undefined>;
@@ -61,6 +62,8 @@ describe('completion events and signed callbacks on the local stack', () => {
     };
     const put = await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: bytes });
     expect(put.status).toBe(200);
+    // S3 notifies after answering the PUT: wait for the record, then for its callback's delivery.
+    await waitForPrediction(test.stack, id);
     await test.stack.idle();
     return id;
   }
@@ -195,9 +198,12 @@ describe('completion events and signed callbacks on the local stack', () => {
         Body: tessClip('fear').bytes,
       }),
     );
+    const isDropped = (e: PredictionEventEnvelope) => e.detail.key === 'incoming/events/fear.flac';
+    for (let i = 0; i < 300 && !(await events()).some(isDropped); i++)
+      await new Promise((r) => setTimeout(r, 100));
     await test.stack.idle();
 
-    const dropped = (await events()).filter((e) => e.detail.key === 'incoming/events/fear.flac');
+    const dropped = (await events()).filter(isDropped);
     expect(dropped).toHaveLength(1);
     expect(dropped[0]).toMatchObject({
       'detail-type': 'Prediction Succeeded',
