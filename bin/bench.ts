@@ -15,12 +15,8 @@ import wavefile from 'wavefile';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { resample } from '../lambdas/core/audio/resample.ts';
 import { createFeatureExtractor } from '../lambdas/core/features/extract.ts';
-import {
-  BUNDLED_MODEL_DIR,
-  createPredictor,
-  type Stage,
-  type StageTimings,
-} from '../lambdas/core/predict.ts';
+import { defaultModelDir } from '../lambdas/core/model/location.ts';
+import { createPredictor, type Stage, type StageTimings } from '../lambdas/core/predict.ts';
 import { extractWithMeyda } from '../test/helpers/meyda-reference.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -124,7 +120,7 @@ if (process.argv.includes('--memory')) {
 const options = new Command()
   .option('--json', 'print one JSON object')
   .option('--rounds <n>', 'passes over the clip set', (v) => Number.parseInt(v, 10), 30)
-  .option('--model <dir>', 'model package folder', process.env.SER_MODEL_DIR ?? BUNDLED_MODEL_DIR)
+  .option('--model <dir>', 'model package folder', defaultModelDir())
   .parse()
   .opts<{ json?: boolean; rounds: number; model: string }>();
 
