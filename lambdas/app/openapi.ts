@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiPathsObject } from 'zod-openapi';
+import { UPLOAD_FORMAT_NAMES } from '../core/audio/formats.ts';
 import { trainingPaths } from '../training/openapi-training.ts';
 import {
   CreatedUploadSchema,
@@ -15,7 +16,7 @@ const predictionPaths: ZodOpenApiPathsObject = {
   '/uploads': {
     post: {
       operationId: 'createUpload',
-      summary: 'Get a presigned upload for one audio file (default limit 25 MB)',
+      summary: `Get a presigned upload for one audio file (${UPLOAD_FORMAT_NAMES}; default limit 25 MB)`,
       requestBody: { required: true, content: { 'application/json': { schema: CreateUploadRequestSchema } } },
       responses: {
         '201': jsonResponse(
