@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { ProcessOutcome } from '../../lambdas/app/object-processor.ts';
+import { matchRoute } from '../../lambdas/app/routes.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion, WEB_DIR } from '../../lib/paths.ts';
 import { deadLetterRecord } from '../replay.ts';
 import { toProxyEvent } from './api-gateway-event.ts';
@@ -130,7 +131,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     corsOrigins: [apiUrl, apiUrl.replace('127.0.0.1', 'localhost')],
   });
 
-  const modelVersion = readModelVersion(process.env.SER_MODEL_DIR ?? DEFAULT_MODEL_DIR);
+  const modelVersion = readModelVersion(DEFAULT_MODEL_DIR);
   Object.assign(process.env, {
     BUCKET_NAME: options.bucket,
     TABLE_NAME: tableName,
@@ -218,12 +219,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ),
     );
 
-    if (
-      method === 'GET' &&
-      !url.pathname.startsWith('/predictions') &&
-      url.pathname !== '/health' &&
-      url.pathname !== '/openapi.json'
-    ) {
+    // A GET that is not an API route is a file of the web page (CloudFront's part on AWS).
+    if (method === 'GET' && !matchRoute(method, url.pathname).route) {
       if (url.pathname === '/config.json') return sendJson(res, 200, { apiUrl: '' });
       const file = await readStaticFile(WEB_DIR, url.pathname);
       if (file) {
@@ -250,9 +247,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     if (!built.ok)
       return sendJson(res, built.statusCode, { error: { code: built.code, message: built.message } });
-    const route = built.event.resource;
-    const needsKey = route !== '/health' && route !== '/openapi.json';
-    if (needsKey && !apiKeyMatches(built.event.headers['x-api-key'], options.apiKey)) {
+    // The same routes and key requirements API Gateway is built from (lambdas/app/routes.ts).
+    if (built.route.apiKeyRequired && !apiKeyMatches(built.event.headers['x-api-key'], options.apiKey)) {
       // API Gateway answers 403 for a missing or wrong key (as our gateway responses shape it).
       return sendJson(res, 403, {
         error: { code: 'FORBIDDEN', message: 'Forbidden: missing or invalid x-api-key' },
