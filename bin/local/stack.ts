@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { ProcessOutcome } from '../../lambdas/app/object-processor.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion, WEB_DIR } from '../../lib/paths.ts';
+import { webPageConfig } from '../../lib/web-page-config.ts';
 import { deadLetterRecord } from '../replay.ts';
 import { toProxyEvent } from './api-gateway-event.ts';
 import { lambdaContext } from './lambda-context.ts';
@@ -207,7 +208,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       url.pathname !== '/health' &&
       url.pathname !== '/openapi.json'
     ) {
-      if (url.pathname === '/config.json') return sendJson(res, 200, { apiUrl: '' });
+      if (url.pathname === '/config.json') return sendJson(res, 200, webPageConfig(''));
       const file = await readStaticFile(WEB_DIR, url.pathname);
       if (file) {
         res.writeHead(200, { 'Content-Type': file.type, 'Cache-Control': 'no-cache' });
