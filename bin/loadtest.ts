@@ -213,6 +213,7 @@ export async function runLoadTest(given: Partial<LoadTestOptions> = {}): Promise
     dynamoDbPort: 0,
     bucket: 'ser-load',
     apiKey: randomBytes(16).toString('hex'),
+    adminKey: randomBytes(16).toString('hex'),
     dataDir,
     log: (line) => {
       if (/^processing failed \(attempt \d+\/\d+\)/.test(line)) stackRetries.push(line);

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { ProcessOutcome } from '../../lambdas/app/object-processor.ts';
+import { API_ROUTES } from '../../lambdas/app/routes.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion, WEB_DIR } from '../../lib/paths.ts';
 import { deadLetterRecord } from '../replay.ts';
 import { toProxyEvent } from './api-gateway-event.ts';
@@ -13,6 +14,7 @@ import { lambdaContext } from './lambda-context.ts';
 import {
   ensurePredictionsTable,
   LOCAL_REGION,
+  registerBundledModel,
   LOCAL_S3_CREDENTIALS,
   type S3rverEvent,
   startLocalDynamoDb,
@@ -29,6 +31,8 @@ export interface LocalStackOptions {
   dynamoDbPort: number;
   bucket: string;
   apiKey: string;
+  /** The operators' credential for training jobs and the model registry (x-api-key on those routes). */
+  adminKey: string;
   dataDir: string;
   tableName?: string;
   log?: (line: string) => void;
@@ -43,6 +47,7 @@ export interface LocalStack {
   dynamoDbEndpoint: string;
   bucket: string;
   apiKey: string;
+  adminKey: string;
   dataDir: string;
   modelVersion: string;
   /** Where events that failed every retry are written, in Lambda's on-failure destination format. */
@@ -121,7 +126,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     corsOrigins: [apiUrl, apiUrl.replace('127.0.0.1', 'localhost')],
   });
 
-  const modelVersion = readModelVersion(process.env.SER_MODEL_DIR ?? DEFAULT_MODEL_DIR);
+  const modelDir = process.env.SER_MODEL_DIR ?? DEFAULT_MODEL_DIR;
+  const modelVersion = readModelVersion(modelDir);
+  // What the stack's deploy-time registration does on AWS: the bundled model is the first version.
+  await registerBundledModel({ endpoint: dynamo.endpoint, tableName, modelDir });
   Object.assign(process.env, {
     BUCKET_NAME: options.bucket,
     TABLE_NAME: tableName,
@@ -233,12 +241,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     if (!built.ok)
       return sendJson(res, built.statusCode, { error: { code: built.code, message: built.message } });
-    const route = built.event.resource;
-    const needsKey = route !== '/health' && route !== '/openapi.json';
-    if (needsKey && !apiKeyMatches(built.event.headers['x-api-key'], options.apiKey)) {
-      // API Gateway answers 403 for a missing or wrong key (as our gateway responses shape it).
+    const access = API_ROUTES.find(
+      (r) => r.resource === built.event.resource && r.method === built.event.httpMethod,
+    )?.access;
+    // Each route takes its own credential only, as on AWS (a user key, or admin IAM auth): 403 otherwise.
+    const expected = access === 'admin' ? options.adminKey : options.apiKey;
+    if (access !== 'public' && !apiKeyMatches(built.event.headers['x-api-key'], expected)) {
       return sendJson(res, 403, {
-        error: { code: 'FORBIDDEN', message: 'Forbidden: missing or invalid x-api-key' },
+        error: {
+          code: 'FORBIDDEN',
+          message:
+            access === 'admin'
+              ? 'Forbidden: this route needs the admin credential (x-api-key: SER_ADMIN_KEY locally)'
+              : 'Forbidden: missing or invalid x-api-key',
+        },
       });
     }
     const result = await apiHandler(built.event, lambdaContext('api'));
@@ -254,6 +270,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     dynamoDbEndpoint: dynamo.endpoint,
     bucket: options.bucket,
     apiKey: options.apiKey,
+    adminKey: options.adminKey,
     dataDir,
     modelVersion,
     deadLetterDir,

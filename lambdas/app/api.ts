@@ -1,18 +1,36 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
-import type { TrainingService } from '../training/job-service.ts';
+import { DomainError, type DomainErrorKind } from './domain-error.ts';
 import { badRequest, HttpError, notFound } from './http-error.ts';
 import { openApiDocument } from './openapi.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import type { RouteKey } from './routes.ts';
 import type { CreatedUpload } from './upload-service.ts';
 
+/** The admin routes' operations (lambdas/training implements them; app does not import training). */
+export interface TrainingOperations {
+  createJob(body: unknown): Promise<unknown>;
+  listJobs(): Promise<unknown>;
+  getJob(id: string | undefined): Promise<unknown>;
+  listModels(): Promise<unknown>;
+  activateModel(version: string | undefined): Promise<unknown>;
+  activeModelVersion(): Promise<string | undefined>;
+}
+
+/** Services throw domain errors; this is the one place they become HTTP statuses. */
+const STATUS_OF: Record<DomainErrorKind, number> = {
+  invalid: 400,
+  'not-found': 404,
+  conflict: 409,
+  unavailable: 503,
+};
+
 export interface ApiDeps {
   createUpload: (body: unknown) => Promise<CreatedUpload>;
   repository: Pick<PredictionRepository, 'get' | 'list'>;
   modelVersion: string;
   /** Training jobs and the model registry; without it those routes answer 404 (not enabled). */
-  training?: TrainingService;
+  training?: TrainingOperations;
   corsAllowOrigin: string;
   /** Called with unexpected errors before they become a generic 500. */
   onUnexpectedError?: (error: unknown) => void;
@@ -103,6 +121,9 @@ export function createApiHandler(deps: ApiDeps) {
     } catch (error) {
       if (error instanceof HttpError) {
         return respond(error.statusCode, { error: { code: error.code, message: error.message } });
+      }
+      if (error instanceof DomainError) {
+        return respond(STATUS_OF[error.kind], { error: { code: error.code, message: error.message } });
       }
       deps.onUnexpectedError?.(error);
       return respond(500, { error: { code: 'INTERNAL_ERROR', message: 'Internal server error' } });

@@ -1,5 +1,5 @@
 import { ERROR_CODES } from '../core/errors.ts';
-import { trainingPaths, trainingSchemas } from '../training/openapi-training.ts';
+import { trainingPaths, trainingSchemas } from './openapi-training.ts';
 
 const error = {
   type: 'object',
