@@ -1,4 +1,9 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, paginateListObjectsV2 } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  paginateListObjectsV2,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixBucketLevelPaths } from '../lambdas/training/local-s3-listing.ts';
 import { startTestAws, type TestAws } from './helpers/local-aws.ts';
@@ -16,7 +21,11 @@ describe('local S3 lists past 1000 keys (continuation tokens on OpenSSL 3)', () 
       while (next < OBJECTS) {
         const i = next++;
         await aws.s3.send(
-          new PutObjectCommand({ Bucket: aws.bucket, Key: `datasets/many/clip-${String(i).padStart(5, '0')}.txt`, Body: `clip ${i}` }),
+          new PutObjectCommand({
+            Bucket: aws.bucket,
+            Key: `datasets/many/clip-${String(i).padStart(5, '0')}.txt`,
+            Body: `clip ${i}`,
+          }),
         );
       }
     };
@@ -56,7 +65,11 @@ describe('local S3 lists past 1000 keys (continuation tokens on OpenSSL 3)', () 
   it('refuses a continuation token it did not issue', async () => {
     await expect(
       aws.s3.send(
-        new ListObjectsV2Command({ Bucket: aws.bucket, Prefix: 'datasets/many/', ContinuationToken: 'bm90LWEtdG9rZW4=' }),
+        new ListObjectsV2Command({
+          Bucket: aws.bucket,
+          Prefix: 'datasets/many/',
+          ContinuationToken: 'bm90LWEtdG9rZW4=',
+        }),
       ),
     ).rejects.toThrow();
   });

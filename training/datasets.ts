@@ -181,7 +181,12 @@ const CSV_EMOTIONS: Record<string, Emotion> = {
 };
 
 export function csvEmotion(label: string): Emotion | undefined {
-  return CSV_EMOTIONS[label.trim().toLowerCase().replace(/[\s-]+/g, '_')];
+  return CSV_EMOTIONS[
+    label
+      .trim()
+      .toLowerCase()
+      .replace(/[\s-]+/g, '_')
+  ];
 }
 
 export interface LabelsCsvIssues {
@@ -216,7 +221,11 @@ async function readLabelsCsv(root: string, folder: string, issues: LabelsCsvIssu
     const inside = !relative(folder, full).startsWith('..');
     const info = inside ? await stat(full).catch(() => undefined) : undefined;
     if (!info?.isFile() || !AUDIO_EXTENSIONS.has(extname(full).toLowerCase())) {
-      issues.invalidRows.push({ row: index + 1, path: where, reason: inside ? 'no such audio file' : 'outside the folder' });
+      issues.invalidRows.push({
+        row: index + 1,
+        path: where,
+        reason: inside ? 'no such audio file' : 'outside the folder',
+      });
       continue;
     }
     const emotion = csvEmotion(label);
@@ -225,7 +234,13 @@ async function readLabelsCsv(root: string, folder: string, issues: LabelsCsvIssu
       continue;
     }
     const who = speaker ? `${name}/${speaker}` : name;
-    clips.push({ path: full, corpus: 'csv', speaker: `csv:${who}`, text: basename(path, extname(path)), emotion });
+    clips.push({
+      path: full,
+      corpus: 'csv',
+      speaker: `csv:${who}`,
+      text: basename(path, extname(path)),
+      emotion,
+    });
   }
   return clips;
 }
@@ -267,7 +282,8 @@ export async function scanDataset(root: string, corpora?: readonly Corpus[]): Pr
   for (const folder of csvFolders) {
     const labelled = await readLabelsCsv(dir, folder, labelsCsv);
     if (!corpora || corpora.includes('csv')) clips.push(...labelled);
-    else if (labelled.length) skipped['not selected: csv'] = (skipped['not selected: csv'] ?? 0) + labelled.length;
+    else if (labelled.length)
+      skipped['not selected: csv'] = (skipped['not selected: csv'] ?? 0) + labelled.length;
   }
   for (const path of files) {
     const parsed = parseClipName(path);

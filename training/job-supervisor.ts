@@ -92,7 +92,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const run = superviseTrainingJob({
     jobId: settings.TRAINING_JOB_ID,
     env: process.env,
-    ...(settings.TRAINING_DEADLINE_MINUTES ? { deadlineMs: settings.TRAINING_DEADLINE_MINUTES * 60_000 } : {}),
+    ...(settings.TRAINING_DEADLINE_MINUTES
+      ? { deadlineMs: settings.TRAINING_DEADLINE_MINUTES * 60_000 }
+      : {}),
   });
   for (const signal of ['SIGTERM', 'SIGINT'] as const)
     process.on(signal, () => run.stop(`the supervisor received ${signal}`));

@@ -14,14 +14,10 @@ import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import {
-  GetObjectCommand,
-  paginateListObjectsV2,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { createDocumentClient, createS3Client } from '../lambdas/app/aws-clients.ts';
 import { type AppConfig, loadConfig } from '../lambdas/app/config.ts';
+import { BUNDLED_MODEL_DIR } from '../lambdas/core/predict.ts';
 import { decideActivation, type ModelComparison } from '../lambdas/training/activation-policy.ts';
 import {
   type DatasetSummary,
@@ -30,7 +26,6 @@ import {
 } from '../lambdas/training/job-repository.ts';
 import { fixBucketLevelPaths } from '../lambdas/training/local-s3-listing.ts';
 import { ModelRegistry } from '../lambdas/training/model-registry.ts';
-import { BUNDLED_MODEL_DIR } from '../lambdas/core/predict.ts';
 import { type Corpus, type DatasetScan, scanDataset } from './datasets.ts';
 import { compareModels } from './model-comparison.ts';
 import { DEFAULTS, type TrainPackageResult, trainPackage } from './pipeline.ts';
@@ -286,7 +281,10 @@ export async function runTrainingJob(
   const work = await mkdtemp(join(tmpdir(), `ser-training-${jobId}-`));
   let data: Awaited<ReturnType<typeof fetchDataset>> | undefined;
   try {
-    await ctx.jobs.update(jobId, { status: 'RUNNING', progress: { epoch: 0, epochs: job.epochs, valAccuracy: 0 } });
+    await ctx.jobs.update(jobId, {
+      status: 'RUNNING',
+      progress: { epoch: 0, epochs: job.epochs, valAccuracy: 0 },
+    });
     data = await fetchDataset(ctx, job, join(work, 'data'));
     await ctx.jobs.update(jobId, { datasetSummary: summarise(data, undefined) });
     const trained = await trainCandidate(ctx, job, data, work);
@@ -324,6 +322,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(2);
   }
   const finished = await runTrainingJob(jobId);
-  process.stdout.write(`training job ${jobId}: ${finished.status}${finished.error ? ` (${finished.error})` : ''}\n`);
+  process.stdout.write(
+    `training job ${jobId}: ${finished.status}${finished.error ? ` (${finished.error})` : ''}\n`,
+  );
   process.exit(finished.status === 'SUCCEEDED' ? 0 : 1);
 }

@@ -72,7 +72,11 @@ export interface TrainPackageResult {
   seconds: number;
   experiments: ExperimentResult[];
   /** What the dataset scan and the decoder left out, for whoever asked for the training. */
-  dataset: { failed: Array<{ path: string; error: string }>; skipped: Record<string, number>; unrecognised: string[] };
+  dataset: {
+    failed: Array<{ path: string; error: string }>;
+    skipped: Record<string, number>;
+    unrecognised: string[];
+  };
 }
 
 /** Metrics of an ONNX model on clips, from onnxruntime's outputs (used by train and evaluate alike). */

@@ -36,7 +36,9 @@ function withDesAsTripleDes(factory: CipherFactory): CipherFactory {
 
 function loadS3rver(): typeof S3rverClass {
   if (desSupported()) return require('@20minutes/s3rver');
-  const Module = require('node:module') as { _load: (request: string, parent: unknown, isMain: boolean) => unknown };
+  const Module = require('node:module') as {
+    _load: (request: string, parent: unknown, isMain: boolean) => unknown;
+  };
   const originalLoad = Module._load;
   const shimmed = {
     ...crypto,

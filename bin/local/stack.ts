@@ -14,8 +14,8 @@ import { lambdaContext } from './lambda-context.ts';
 import {
   ensurePredictionsTable,
   LOCAL_REGION,
-  registerBundledModel,
   LOCAL_S3_CREDENTIALS,
+  registerBundledModel,
   type S3rverEvent,
   startLocalDynamoDb,
   startLocalS3,

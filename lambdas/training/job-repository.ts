@@ -14,6 +14,8 @@ const JOB_KEY = (id: string) => `${JOB_KEY_PREFIX}${id}`;
 export const JOB_LIST_PARTITION = 'TRAINING_JOB';
 /** One item whose `jobId` says which job runs: the conditional write on it is the one-at-a-time rule. */
 const LOCK_KEY = 'TRAINING_LOCK';
+/** The leading keys of job records and the lock, for IAM `dynamodb:LeadingKeys` conditions. */
+export const TRAINING_LEADING_KEYS = [`${JOB_KEY_PREFIX}*`, LOCK_KEY];
 
 export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED'];
@@ -200,7 +202,11 @@ export class TrainingJobRepository {
   }
 
   /** Sets fields and `updatedAt`; a job that has ended is never changed again. */
-  async update(id: string, fields: Partial<Pick<TrainingJob, UpdatableField>>, now = new Date()): Promise<void> {
+  async update(
+    id: string,
+    fields: Partial<Pick<TrainingJob, UpdatableField>>,
+    now = new Date(),
+  ): Promise<void> {
     const entries = Object.entries({ ...fields, updatedAt: now.toISOString() }).filter(
       ([, v]) => v !== undefined,
     );

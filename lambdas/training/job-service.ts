@@ -63,7 +63,8 @@ export function createTrainingService(deps: TrainingServiceDeps) {
       try {
         await deps.jobs.acquireLock(id);
       } catch (error) {
-        if (error instanceof ConcurrentJobError) throw new DomainError('conflict', 'JOB_RUNNING', error.message);
+        if (error instanceof ConcurrentJobError)
+          throw new DomainError('conflict', 'JOB_RUNNING', error.message);
         throw error;
       }
       const at = now();
