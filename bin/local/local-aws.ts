@@ -50,7 +50,7 @@ async function closeServer(server: Server | undefined): Promise<void> {
 
 /**
  * s3rver (the @20minutes fork, which verifies SigV4) on 127.0.0.1 with the bucket made up front
- * (its bucket-level PUT from SDK v3 is mis-signed, see FIELD-NOTES). Unsigned writes are refused, as
+ * (its bucket-level PUT from SDK v3 is mis-signed, see docs/dependencies.md). Unsigned writes are refused, as
  * on a private bucket in AWS; s3rver itself would let them through.
  */
 export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {

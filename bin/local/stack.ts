@@ -31,8 +31,11 @@ export interface LocalStackOptions {
   dynamoDbPort: number;
   bucket: string;
   apiKey: string;
-  /** The operators' credential for training jobs and the model registry (x-api-key on those routes). */
-  adminKey: string;
+  /**
+   * The operators' credential for training jobs and the model registry (x-api-key on those routes).
+   * @default a random key (nobody can call the admin routes)
+   */
+  adminKey?: string;
   dataDir: string;
   tableName?: string;
   log?: (line: string) => void;
@@ -93,6 +96,7 @@ async function readBody(req: IncomingMessage): Promise<string | undefined | null
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? ((line: string) => console.log(line));
   const tableName = options.tableName ?? 'predictions';
+  const adminKey = options.adminKey ?? randomUUID();
   const dataDir = resolve(options.dataDir);
   await mkdir(join(dataDir, 's3'), { recursive: true });
   await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
@@ -245,7 +249,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       (r) => r.resource === built.event.resource && r.method === built.event.httpMethod,
     )?.access;
     // Each route takes its own credential only, as on AWS (a user key, or admin IAM auth): 403 otherwise.
-    const expected = access === 'admin' ? options.adminKey : options.apiKey;
+    const expected = access === 'admin' ? adminKey : options.apiKey;
     if (access !== 'public' && !apiKeyMatches(built.event.headers['x-api-key'], expected)) {
       return sendJson(res, 403, {
         error: {
@@ -270,7 +274,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     dynamoDbEndpoint: dynamo.endpoint,
     bucket: options.bucket,
     apiKey: options.apiKey,
-    adminKey: options.adminKey,
+    adminKey,
     dataDir,
     modelVersion,
     deadLetterDir,

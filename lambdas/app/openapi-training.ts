@@ -1,164 +1,209 @@
-/** The training-jobs and models part of the OpenAPI document (merged into lambdas/app/openapi.ts). */
-const errorResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-});
-const json = (ref: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } });
+import { z } from 'zod';
+import type { ZodOpenApiPathsObject } from 'zod-openapi';
+import { errorResponse, jsonResponse } from './openapi-responses.ts';
 
-export const trainingPaths = {
+/**
+ * The training-jobs and models part of the API contract (merged into lambdas/app/openapi.ts). The
+ * response schemas type the routes in lambdas/app/api.ts, so what the service returns must fit them.
+ */
+const ActivationModeSchema = z.enum(['if-better', 'always', 'never']);
+
+/** Jobs read only under here: the instance role's read grant is this prefix, and nothing else is data. */
+export const DATASETS_ROOT = 'datasets/';
+export const DEFAULT_DATASET = 'datasets/tess/';
+const DATASET_PREFIX = /^datasets\/([\w.-]+\/)*$/;
+
+/** Strict, as POST /uploads: a misspelt option is a 400, not a silently default training. */
+export const CreateTrainingJobSchema = z
+  .object({
+    dataset: z
+      .string()
+      .max(512)
+      .regex(DATASET_PREFIX, 'a prefix under datasets/ ending in "/", e.g. datasets/tess/ or datasets/')
+      .refine((prefix) => !prefix.split('/').some((s) => s === '.' || s === '..'), 'no "." or ".." segments')
+      .default(DEFAULT_DATASET)
+      .meta({
+        description:
+          'Prefix under datasets/ holding TESS, RAVDESS, EMO-DB or CREMA-D clips (by their file names) and/or ' +
+          'folders with a labels.csv (path,emotion[,speaker]); several corpora may sit side by side',
+      }),
+    epochs: z.number().int().min(1).max(200).default(30),
+    augment: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'true: 4 augmented copies of every training clip (the shipped recipe)' }),
+    activate: ActivationModeSchema.default('if-better').meta({
+      description:
+        'if-better: only when its macro-F1 beats the active model on the same held-out clips (both scored by the deployed predictor)',
+    }),
+  })
+  .strict();
+
+const ScoreSchema = z.object({ version: z.string(), macroF1: z.number(), accuracy: z.number() });
+const ComparisonSchema = z
+  .object({
+    testSet: z.string(),
+    speakerIndependent: z.boolean(),
+    clips: z.number().int(),
+    excludedSeenByActive: z.number().int(),
+    candidate: ScoreSchema,
+    active: ScoreSchema.optional(),
+    activeError: z.string().optional(),
+  })
+  .meta({
+    id: 'ModelComparison',
+    description: "Candidate and active model scored on the same clips of the candidate's test split",
+  });
+const DatasetSummarySchema = z
+  .object({
+    corpora: z.array(z.string()),
+    clips: z.number().int(),
+    speakers: z.number().int(),
+    heldOutSpeakers: z.array(z.string()),
+    counts: z.object({
+      unknownLabels: z.number().int(),
+      invalidRows: z.number().int(),
+      unreadable: z.number().int(),
+      unrecognised: z.number().int(),
+    }),
+    unknownLabels: z.array(z.object({ path: z.string(), label: z.string() })),
+    invalidRows: z.array(z.object({ row: z.number().int(), path: z.string(), reason: z.string() })),
+    unreadable: z.array(z.object({ path: z.string(), error: z.string() })),
+    unrecognised: z.array(z.string()),
+    skipped: z.record(z.string(), z.number()),
+  })
+  .meta({ id: 'DatasetSummary', description: 'What the job found and could not use (lists capped at 50)' });
+
+export const QueuedTrainingJobSchema = z
+  .object({ id: z.string(), status: z.literal('QUEUED') })
+  .meta({ id: 'QueuedTrainingJob' });
+
+export const TrainingJobSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED']),
+    dataset: z.string(),
+    epochs: z.number().int(),
+    augment: z.boolean(),
+    activate: ActivationModeSchema,
+    progress: z
+      .object({
+        epoch: z.number().int(),
+        epochs: z.number().int(),
+        valAccuracy: z.number(),
+        member: z.number().int().optional(),
+        members: z.number().int().optional(),
+      })
+      .optional(),
+    datasetSummary: DatasetSummarySchema.optional(),
+    comparison: ComparisonSchema.optional(),
+    deadline: z.iso.datetime().optional(),
+    modelVersion: z.string().optional(),
+    metrics: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .meta({ description: 'Per evaluation split: accuracy, macroF1, …' }),
+    activated: z.boolean().optional(),
+    activationReason: z.string().optional(),
+    error: z.string().optional(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'TrainingJob' });
+
+export const TrainingJobListSchema = z
+  .object({ items: z.array(TrainingJobSchema) })
+  .meta({ id: 'TrainingJobList' });
+
+export const ModelListSchema = z
+  .object({
+    active: z.string().nullable(),
+    items: z.array(
+      z.object({
+        version: z.string(),
+        source: z.enum(['bundled', 'trained']),
+        sha256: z.string(),
+        location: z
+          .string()
+          .optional()
+          .meta({ examples: ['s3://bucket/models/tess-20261125T0830-1a2b3c4d/'] }),
+        metrics: z.record(z.string(), z.unknown()),
+        trainingJobId: z.string().optional(),
+        createdAt: z.iso.datetime(),
+        active: z.boolean(),
+      }),
+    ),
+  })
+  .meta({ id: 'ModelList' });
+
+export const ActivatedModelSchema = z
+  .object({ active: z.string(), previousVersion: z.string().nullable(), activatedAt: z.iso.datetime() })
+  .meta({ id: 'ActivatedModel' });
+
+/** AWS: IAM (SigV4) auth; locally the admin key (SER_ADMIN_KEY) as x-api-key. Never the user key. */
+const ADMIN = [{ admin: [] }];
+const ADMIN_FORBIDDEN = errorResponse(
+  'Missing or invalid admin credential (FORBIDDEN); the user API key is refused',
+);
+
+export const trainingPaths: ZodOpenApiPathsObject = {
   '/training-jobs': {
     post: {
       operationId: 'createTrainingJob',
+      security: ADMIN,
       summary: 'Retrain on a dataset prefix of the bucket (one job at a time)',
-      requestBody: { required: false, content: json('CreateTrainingJobRequest') },
+      requestBody: {
+        required: false,
+        content: {
+          'application/json': { schema: CreateTrainingJobSchema.meta({ id: 'CreateTrainingJobRequest' }) },
+        },
+      },
       responses: {
-        '202': { description: 'Queued; poll GET /training-jobs/{id}', content: json('QueuedTrainingJob') },
+        '202': jsonResponse('Queued; poll GET /training-jobs/{id}', QueuedTrainingJobSchema),
         '400': errorResponse('Invalid body (INVALID_REQUEST, INVALID_JSON)'),
-        '403': errorResponse('Missing or invalid API key'),
+        '403': ADMIN_FORBIDDEN,
         '409': errorResponse('Another job is still running (JOB_RUNNING)'),
         '503': errorResponse('The training machine could not be started (TRAINING_UNAVAILABLE)'),
       },
     },
     get: {
       operationId: 'listTrainingJobs',
+      security: ADMIN,
       summary: 'Training jobs, newest first',
-      responses: {
-        '200': {
-          description: 'Jobs',
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['items'],
-                properties: { items: { type: 'array', items: { $ref: '#/components/schemas/TrainingJob' } } },
-              },
-            },
-          },
-        },
-        '403': errorResponse('Missing or invalid API key'),
-      },
+      responses: { '200': jsonResponse('Jobs', TrainingJobListSchema), '403': ADMIN_FORBIDDEN },
     },
   },
   '/training-jobs/{id}': {
     get: {
       operationId: 'getTrainingJob',
-      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      security: ADMIN,
+      requestParams: { path: z.object({ id: z.string() }) },
       responses: {
-        '200': { description: 'The job', content: json('TrainingJob') },
-        '403': errorResponse('Missing or invalid API key'),
-        '404': errorResponse('No such job'),
+        '200': jsonResponse('The job', TrainingJobSchema),
+        '403': ADMIN_FORBIDDEN,
+        '404': errorResponse('No such job (NOT_FOUND)'),
       },
     },
   },
   '/models': {
     get: {
       operationId: 'listModels',
+      security: ADMIN,
       summary: 'Registered model versions with their metrics, and which one is active',
-      responses: {
-        '200': { description: 'The registry', content: json('ModelList') },
-        '403': errorResponse('Missing or invalid API key'),
-      },
+      responses: { '200': jsonResponse('The registry', ModelListSchema), '403': ADMIN_FORBIDDEN },
     },
   },
   '/models/{version}/activate': {
     post: {
       operationId: 'activateModel',
+      security: ADMIN,
       summary: 'Put a registered version in service (also the way to roll back)',
-      parameters: [{ name: 'version', in: 'path', required: true, schema: { type: 'string' } }],
+      requestParams: { path: z.object({ version: z.string() }) },
       responses: {
-        '200': {
-          description: 'Activated; inference follows within MODEL_REFRESH_SEC',
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['active', 'activatedAt'],
-                properties: {
-                  active: { type: 'string' },
-                  previousVersion: { type: 'string', nullable: true },
-                  activatedAt: { type: 'string', format: 'date-time' },
-                },
-              },
-            },
-          },
-        },
-        '403': errorResponse('Missing or invalid API key'),
-        '404': errorResponse('No such version'),
+        '200': jsonResponse('Activated; inference follows within MODEL_REFRESH_SEC', ActivatedModelSchema),
+        '403': ADMIN_FORBIDDEN,
+        '404': errorResponse('No such version (NOT_FOUND)'),
       },
     },
   },
-} as const;
-
-export const trainingSchemas = {
-  CreateTrainingJobRequest: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      dataset: { type: 'string', default: 'datasets/tess/', description: 'S3 prefix of the clips' },
-      epochs: { type: 'integer', minimum: 1, maximum: 200, default: 30 },
-      augment: { type: 'boolean', default: false },
-      activate: {
-        type: 'string',
-        enum: ['if-better', 'always', 'never'],
-        default: 'if-better',
-        description: 'if-better: only when macro-F1 on the tess-random split beats the active model',
-      },
-    },
-  },
-  QueuedTrainingJob: {
-    type: 'object',
-    required: ['id', 'status'],
-    properties: { id: { type: 'string' }, status: { type: 'string', enum: ['QUEUED'] } },
-  },
-  TrainingJob: {
-    type: 'object',
-    required: ['id', 'status', 'dataset', 'epochs', 'augment', 'activate', 'createdAt', 'updatedAt'],
-    properties: {
-      id: { type: 'string' },
-      status: { type: 'string', enum: ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED'] },
-      dataset: { type: 'string' },
-      epochs: { type: 'integer' },
-      augment: { type: 'boolean' },
-      activate: { type: 'string', enum: ['if-better', 'always', 'never'] },
-      progress: {
-        type: 'object',
-        properties: {
-          epoch: { type: 'integer' },
-          epochs: { type: 'integer' },
-          valAccuracy: { type: 'number' },
-        },
-      },
-      modelVersion: { type: 'string' },
-      metrics: { type: 'object', description: 'Per evaluation split: accuracy, macroF1, …' },
-      activated: { type: 'boolean' },
-      activationReason: { type: 'string' },
-      error: { type: 'string' },
-      createdAt: { type: 'string', format: 'date-time' },
-      updatedAt: { type: 'string', format: 'date-time' },
-    },
-  },
-  ModelList: {
-    type: 'object',
-    required: ['active', 'items'],
-    properties: {
-      active: { type: 'string', nullable: true },
-      items: {
-        type: 'array',
-        items: {
-          type: 'object',
-          required: ['version', 'source', 'sha256', 'metrics', 'createdAt', 'active'],
-          properties: {
-            version: { type: 'string' },
-            source: { type: 'string', enum: ['bundled', 'trained'] },
-            sha256: { type: 'string' },
-            location: { type: 'string', examples: ['s3://bucket/models/tess-20261125T0830-1a2b3c4d/'] },
-            metrics: { type: 'object' },
-            trainingJobId: { type: 'string' },
-            createdAt: { type: 'string', format: 'date-time' },
-            active: { type: 'boolean' },
-          },
-        },
-      },
-    },
-  },
-} as const;
+};

@@ -1,29 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { DomainError } from '../app/domain-error.ts';
+import { CreateTrainingJobSchema } from '../app/openapi-training.ts';
 import { ConcurrentJobError, type TrainingJob, type TrainingJobRepository } from './job-repository.ts';
 import type { TrainingLauncher } from './launcher.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
-
-/** Jobs read only under here: the instance role's read grant is this prefix, and nothing else is data. */
-export const DATASETS_ROOT = 'datasets/';
-export const DEFAULT_DATASET = 'datasets/tess/';
-const DATASET_PREFIX = /^datasets\/([\w.-]+\/)*$/;
-
-/** Strict, as POST /uploads: a misspelt option is a 400, not a silently default training. */
-export const CreateTrainingJobSchema = z
-  .object({
-    dataset: z
-      .string()
-      .max(512)
-      .regex(DATASET_PREFIX, 'a prefix under datasets/ ending in "/", e.g. datasets/tess/ or datasets/')
-      .refine((prefix) => !prefix.split('/').some((s) => s === '.' || s === '..'), 'no "." or ".." segments')
-      .default(DEFAULT_DATASET),
-    epochs: z.number().int().min(1).max(200).default(30),
-    augment: z.boolean().default(false),
-    activate: z.enum(['if-better', 'always', 'never']).default('if-better'),
-  })
-  .strict();
 
 const notFound = (message: string) => new DomainError('not-found', 'NOT_FOUND', message);
 const JobIdSchema = z.string().regex(/^[\w-]{1,64}$/);

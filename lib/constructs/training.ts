@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { CfnOutput, Duration, IgnoreMode, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, IgnoreMode, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import {
   type CfnLaunchTemplate,
+  FlowLogDestination,
   InstanceClass,
   InstanceInitiatedShutdownBehavior,
   InstanceSize,
@@ -19,13 +20,14 @@ import {
 } from 'aws-cdk-lib/aws-ec2';
 import { Effect, ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { DATASETS_ROOT } from '../../lambdas/app/openapi-training.ts';
 import { JOB_ID_TAG } from '../../lambdas/training/ec2-launcher.ts';
 import { TRAINING_LEADING_KEYS } from '../../lambdas/training/job-repository.ts';
-import { DATASETS_ROOT } from '../../lambdas/training/job-service.ts';
 import {
   firstActivePointerItem,
   type ModelVersionRecord,
@@ -90,11 +92,21 @@ export class Training extends Construct {
 
   /** Public subnet, no NAT: the instance only talks out (S3, DynamoDB, dnf, npm), nobody talks in. */
   private createNetwork(): Vpc {
-    return new Vpc(this, 'Vpc', {
+    const vpc = new Vpc(this, 'Vpc', {
       maxAzs: 1,
       natGateways: 0,
       subnetConfiguration: [{ name: 'training', subnetType: SubnetType.PUBLIC }],
     });
+    // What the instances sent and were sent, kept as long as the API's access logs.
+    vpc.addFlowLog('FlowLog', {
+      destination: FlowLogDestination.toCloudWatchLogs(
+        new LogGroup(this, 'FlowLogs', {
+          retention: RetentionDays.THREE_MONTHS,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+      ),
+    });
+    return vpc;
   }
 
   /** Reads datasets/ and model packages, writes models/ and the training and registry items only. */
