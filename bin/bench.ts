@@ -157,6 +157,21 @@ const measure = async (pick: (c: (typeof clips)[number]) => Uint8Array) => {
 
 const wavRun = await measure((c) => c.wav);
 const flacRun = await measure((c) => c.flac);
+
+// The containers phones and browsers write: the committed transcoded TESS clips (fixture script), one each.
+const CONTAINER_DIR = join(ROOT, 'test/fixtures/tess-formats');
+const containerRuns: Record<string, Summary> = {};
+for (const name of (await readdir(CONTAINER_DIR)).sort()) {
+  const bytes = new Uint8Array(await readFile(join(CONTAINER_DIR, name)));
+  await predictor.predict(bytes); // the decoder's first use loads and compiles it
+  const times: number[] = [];
+  for (let r = 0; r < options.rounds; r++) {
+    const started = performance.now();
+    await predictor.predict(bytes);
+    times.push(performance.now() - started);
+  }
+  containerRuns[name] = summarize(times);
+}
 const wallPerClip = wavRun.endToEnd.reduce((a, b) => a + b, 0) / wavRun.endToEnd.length;
 
 // Features alone on a 3 s clip: meyda frame by frame vs the planned extractor (same values, tested).
@@ -184,6 +199,7 @@ const result = {
   modelVersion: predictor.modelVersion,
   endToEndMs,
   endToEndFlacMs: summarize(flacRun.endToEnd),
+  endToEndContainersMs: containerRuns,
   stages: wavRun.stages,
   stagesFlac: flacRun.stages,
   clipsPerSecond: round(1000 / wallPerClip, 1),
@@ -207,6 +223,8 @@ else {
   for (const s of STAGES) console.log(`${s.padEnd(22)}${ms(wavRun.stages[s])}`);
   console.log(`${'end to end (WAV)'.padEnd(22)}${ms(endToEndMs)}`);
   console.log(`${'end to end (FLAC)'.padEnd(22)}${ms(result.endToEndFlacMs)}`);
+  for (const [name, summary] of Object.entries(containerRuns))
+    console.log(`  ${name.padEnd(20)}${ms(summary)}`);
   console.log(`clips/second, one core : ${result.clipsPerSecond}`);
   console.log(
     `cold start             : ${result.coldStartMs} ms (fresh node process, bundled, to first prediction of a WAV clip)`,
