@@ -368,6 +368,19 @@ describe('the shared FLAC decoder', () => {
     expect(again.sampleRate).toBe(first.sampleRate);
     expect(again.samples).toEqual(first.samples);
   });
+
+  it('decodes sound files of another block size after others (libFLAC MISSING_FRAME on a reused decoder)', async () => {
+    // RAVDESS cut by ffmpeg (1152-sample blocks) after TESS (4096): the reused decoder once refused these.
+    const clips = join(import.meta.dirname, '../bench/clips');
+    const tess = new Uint8Array(readFileSync(join(clips, 'tess-OAF_gap_sad.flac')));
+    const ravdess = new Uint8Array(readFileSync(join(clips, 'ravdess-03-01-03-02-02-01-06.flac')));
+    const fresh = await decodeAudio(ravdess);
+    for (let round = 0; round < 3; round++) {
+      await decodeAudio(tess);
+      const again = await decodeAudio(ravdess);
+      expect(again.samples).toEqual(fresh.samples);
+    }
+  });
 });
 
 describe('FLAC whose short final frame codec-parser loses', () => {

@@ -85,40 +85,45 @@ export const decodeFlac = async (
   // The WASM decoder divides by 2^(bits−1) − 1 (32767 for 16-bit), WAV/AIFF by 2^(bits−1): rescale so the
   // same PCM gives the same floats whatever the container (TESS is FLAC, uploads are often WAV).
   const full = 2 ** (info.bitsPerSample - 1);
-  const parser = new CodecParser('audio/flac', { enableFrameCRC32: false, enableLogging: false });
-  return flacDecoder.use(async (decoder) => {
-    const result = await decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
-      container: 'FLAC',
-      maxDurationSec,
-      outputRate,
-      decode: async (chunk) => {
-        const groups = boundedGroups(frameData(parser.parseChunk(chunk)), info.maxBlockSize, info.channels);
-        const decoded = [];
-        for (const group of groups) decoded.push(await decoder.decodeFrames(group));
-        return decoded;
-      },
-      flush: () => decoder.decodeFrames(frameData(parser.flush())),
-      // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
-      chunkBytes: 1024,
-      scale: (full - 1) / full,
-    });
-    // Thrown inside `use` so that a decoder which saw a corrupt stream is discarded.
-    const decoded = result.frames;
-    if (result.errors.length > 0) {
-      throw new AudioError('CORRUPT_AUDIO', `FLAC data is corrupt: ${result.errors[0]}`);
-    }
-    // codec-parser 2.5 sometimes loses a short final frame (e.g. 79 samples after 4096-sample frames;
-    // `flac -t` finds the files sound): up to one block missing at the end is accepted as it is, more is
-    // a truncated file.
-    const missing = info.totalSamples - decoded;
-    const lostFinalFrame = missing > 0 && missing < Math.max(1, info.maxBlockSize);
-    if (info.totalSamples > 0 && decoded !== info.totalSamples && !lostFinalFrame) {
-      throw new AudioError(
-        'CORRUPT_AUDIO',
-        `FLAC STREAMINFO declares ${info.totalSamples} samples but ${decoded} could be decoded (truncated file?)`,
-      );
-    }
-    if (decoded === 0) throw new AudioError('EMPTY_AUDIO', 'FLAC file holds no audio frames');
-    return { samples: result.samples, sampleRate: info.sampleRate, outputRate, channels: info.channels };
-  });
+  // libFLAC reports MISSING_FRAME for some sound files after decoding others (frames of another block
+  // size, e.g. RAVDESS cut by ffmpeg after TESS): a failure on a reused decoder is retried on a fresh one.
+  return flacDecoder.use(
+    async (decoder) => {
+      const parser = new CodecParser('audio/flac', { enableFrameCRC32: false, enableLogging: false });
+      const result = await decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
+        container: 'FLAC',
+        maxDurationSec,
+        outputRate,
+        decode: async (chunk) => {
+          const groups = boundedGroups(frameData(parser.parseChunk(chunk)), info.maxBlockSize, info.channels);
+          const decoded = [];
+          for (const group of groups) decoded.push(await decoder.decodeFrames(group));
+          return decoded;
+        },
+        flush: () => decoder.decodeFrames(frameData(parser.flush())),
+        // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
+        chunkBytes: 1024,
+        scale: (full - 1) / full,
+      });
+      // Thrown inside `use` so that a decoder which saw a corrupt stream is discarded.
+      const decoded = result.frames;
+      if (result.errors.length > 0) {
+        throw new AudioError('CORRUPT_AUDIO', `FLAC data is corrupt: ${result.errors[0]}`);
+      }
+      // codec-parser 2.5 sometimes loses a short final frame (e.g. 79 samples after 4096-sample frames;
+      // `flac -t` finds the files sound): up to one block missing at the end is accepted as it is, more is
+      // a truncated file.
+      const missing = info.totalSamples - decoded;
+      const lostFinalFrame = missing > 0 && missing < Math.max(1, info.maxBlockSize);
+      if (info.totalSamples > 0 && decoded !== info.totalSamples && !lostFinalFrame) {
+        throw new AudioError(
+          'CORRUPT_AUDIO',
+          `FLAC STREAMINFO declares ${info.totalSamples} samples but ${decoded} could be decoded (truncated file?)`,
+        );
+      }
+      if (decoded === 0) throw new AudioError('EMPTY_AUDIO', 'FLAC file holds no audio frames');
+      return { samples: result.samples, sampleRate: info.sampleRate, outputRate, channels: info.channels };
+    },
+    { retryFresh: true },
+  );
 };

@@ -32,7 +32,9 @@ export const createStreamingResampler = (fromRate: number, toRate: number): Stre
   const phaseScale = phases / to;
 
   // Input kept from absolute index `keptFrom` on: only what the next output still needs.
-  let kept = new Float32Array(0);
+  // Held as float64 (exact copies of the float32 input): the inner loop reads each sample ~taps·to/from
+  // times, and a float32 read costs a conversion every time (same values, ~2× faster; resample.ts).
+  let kept = new Float64Array(0);
   let keptFrom = 0;
   let received = 0;
   // Position of output `produced` as in `resample`: integer `base` + remainder / to.
@@ -108,7 +110,7 @@ export const createStreamingResampler = (fromRate: number, toRate: number): Stre
   return {
     push(chunk) {
       if (chunk.length === 0) return new Float32Array(0);
-      const joined = new Float32Array(kept.length + chunk.length);
+      const joined = new Float64Array(kept.length + chunk.length);
       joined.set(kept);
       joined.set(chunk, kept.length);
       kept = joined;

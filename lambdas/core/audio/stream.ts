@@ -153,13 +153,19 @@ export class SharedDecoder<T extends { ready: Promise<void>; free: () => void }>
     return this.use(async () => undefined);
   }
 
-  use<R>(work: (decoder: T) => Promise<R>): Promise<R> {
-    const run = async (): Promise<R> => {
+  /**
+   * Runs `work` on the shared decoder, one call at a time. A decoder that fails is discarded. With
+   * `retryFresh`, work that fails on a reused decoder runs once more on a fresh one: state a decoder
+   * keeps from earlier files must not turn a sound file into an error (`work` must be re-runnable).
+   */
+  use<R>(work: (decoder: T) => Promise<R>, { retryFresh = false } = {}): Promise<R> {
+    const attempt = async (): Promise<{ value: R } | { error: unknown; reused: boolean }> => {
+      const reused = this.#instance !== undefined;
       this.#instance ??= this.create();
       const decoder = this.#instance;
       await decoder.ready;
       try {
-        return await work(decoder);
+        return { value: await work(decoder) };
       } catch (error) {
         this.#instance = undefined;
         try {
@@ -167,8 +173,14 @@ export class SharedDecoder<T extends { ready: Promise<void>; free: () => void }>
         } catch {
           // already unusable; nothing else to release
         }
-        throw error;
+        return { error, reused };
       }
+    };
+    const run = async (): Promise<R> => {
+      let outcome = await attempt();
+      if ('error' in outcome && outcome.reused && retryFresh) outcome = await attempt();
+      if ('error' in outcome) throw outcome.error;
+      return outcome.value;
     };
     const result = this.#queue.then(run, run);
     this.#queue = result.catch(() => undefined);
