@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { type Bucket, EventType } from 'aws-cdk-lib/aws-s3';
@@ -70,6 +71,8 @@ export class Inference extends Construct {
       environment: {
         BUCKET_NAME: props.bucket.bucketName,
         TABLE_NAME: props.table.tableName,
+        // Each terminal prediction is announced there (lambdas/app/prediction-events.ts).
+        EVENT_BUS_NAME: 'default',
         MAX_UPLOAD_BYTES: String(props.maxUploadBytes),
         RECORD_TTL_DAYS: String(props.recordTtlDays),
         // A claim outlives one attempt, so only a crashed attempt's retry can take it over.
@@ -113,6 +116,8 @@ export class Inference extends Construct {
       }),
     );
     props.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    // The default bus only: users' rules on it route the events on, and so does the callback rule.
+    EventBus.fromEventBusName(this, 'DefaultBus', 'default').grantPutEventsTo(fn);
 
     this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
       alarmDescription:
