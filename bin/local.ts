@@ -15,6 +15,7 @@ const EnvSchema = z.object({
   SER_ADMIN_KEY: z.string().min(8).default('local-admin-key'),
   SER_DATA_DIR: z.string().min(1).default('.ser-local'),
   HOST: z.string().default('127.0.0.1'),
+  SER_WEBHOOK_SECRET: z.string().min(16).default('local-webhook-secret'),
 });
 
 const parsed = EnvSchema.safeParse(process.env);
@@ -34,6 +35,7 @@ const stack = await startLocalStack({
   apiKey: env.SER_API_KEY,
   adminKey: env.SER_ADMIN_KEY,
   dataDir: env.SER_DATA_DIR,
+  webhookSecret: env.SER_WEBHOOK_SECRET,
   log: (line) => console.log(`${time()} ${line}`),
 });
 
@@ -46,6 +48,8 @@ console.log(
     `API key:  ${stack.apiKey}  (header x-api-key)`,
     `Admin key: ${stack.adminKey}  (header x-api-key; training jobs and models only, SER_ADMIN_KEY)`,
     `DynamoDB: ${stack.dynamoDbEndpoint}`,
+    `Events:   ${stack.eventsFile}  (one EventBridge event per finished prediction)`,
+    `Callbacks: signed with SER_WEBHOOK_SECRET=${stack.webhookSecret}  (POST /uploads {"callbackUrl": …})`,
     `Drop folder: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} s3 cp clip.wav s3://${stack.bucket}/incoming/clip.wav`,
     `Training: curl -X POST -H 'x-api-key: ${stack.adminKey}' ${stack.apiUrl}/training-jobs  (dataset s3://${stack.bucket}/datasets/tess/, seeded from SER_DATASET_DIR or ../shared/datasets/tess before the first job)`,
     'Ctrl-C stops everything.',

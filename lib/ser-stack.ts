@@ -1,5 +1,6 @@
 import { CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { DEFAULT_MAX_UPLOAD_BYTES } from '../lambdas/app/config.ts';
 import { AudioStorage } from './constructs/audio-storage.ts';
 import { Inference } from './constructs/inference.ts';
 import { OperationsDashboard } from './constructs/operations-dashboard.ts';
@@ -38,7 +39,7 @@ export class SerStack extends Stack {
   constructor(scope: Construct, id: string, props: SerStackProps = {}) {
     super(scope, id, props);
     const modelDir = props.modelDir ?? DEFAULT_MODEL_DIR;
-    const maxUploadBytes = props.maxUploadBytes ?? 25 * 1024 * 1024;
+    const maxUploadBytes = props.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
     const recordTtlDays = props.recordTtlDays ?? 30;
 
     this.web = new WebSite(this, 'Web');

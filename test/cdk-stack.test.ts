@@ -51,10 +51,11 @@ describe('SerStack', () => {
       .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
   };
 
+  // One synthesis with CloudFormation validation: slow on a loaded 2-core machine, so it gets more room.
   beforeAll(() => {
     template = synth();
     resources = template.toJSON().Resources;
-  });
+  }, 180_000);
 
   afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
 

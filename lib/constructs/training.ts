@@ -369,7 +369,8 @@ export class Training extends Construct {
 
   /** The inference function: follows the registry (GetItem from its own grant) and reads model packages. */
   bindInference(fn: LambdaFunction, options: { refreshSec?: number } = {}): void {
-    fn.addEnvironment('MODEL_REFRESH_SEC', String(options.refreshSec ?? 60));
+    // Unset, the function's own default applies (lambdas/training/active-model.ts).
+    if (options.refreshSec !== undefined) fn.addEnvironment('MODEL_REFRESH_SEC', String(options.refreshSec));
     // GetObject only (grantRead would add List* and GetBucket*): the registry says which keys exist.
     fn.addToRolePolicy(
       new PolicyStatement({
