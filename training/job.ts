@@ -178,6 +178,8 @@ async function trainCandidate(
     experiments: [],
     experimentEpochs: DEFAULTS.experimentEpochs,
     progress: false,
+    // The comparison below runs the deployed predictor on the held-out clips already.
+    predictorCheck: false,
     cacheDir: join(work, 'cache'),
     version: `${data.corpora.join('+')}-${stamp}-${job.id.slice(0, 8)}`,
     command: `training job ${job.id} on s3://${ctx.config.bucketName}/${job.dataset}`,

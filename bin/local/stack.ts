@@ -140,7 +140,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     corsOrigins: [apiUrl, apiUrl.replace('127.0.0.1', 'localhost')],
   });
 
-  const modelDir = process.env.SER_MODEL_DIR ?? DEFAULT_MODEL_DIR;
+  const modelDir = DEFAULT_MODEL_DIR;
   const modelVersion = readModelVersion(modelDir);
   // What the stack's deploy-time registration does on AWS: the bundled model is the first version.
   await registerBundledModel({ endpoint: dynamo.endpoint, tableName, modelDir });
@@ -259,9 +259,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     if (!built.ok)
       return sendJson(res, built.statusCode, { error: { code: built.code, message: built.message } });
-    // The same routes and credentials API Gateway is built from (lambdas/app/routes.ts): each route takes
-    // its own credential only, as on AWS (a user key, or admin IAM auth), 403 otherwise.
-    const access = built.route.access;
+    // The same routes and access API Gateway is built from (lambdas/app/routes.ts); each route takes its
+    // own credential only, as on AWS (the user key, or admin IAM auth): 403 otherwise.
+    const { access } = built.route;
     const expected = access === 'admin' ? adminKey : options.apiKey;
     if (access !== 'public' && !apiKeyMatches(built.event.headers['x-api-key'], expected)) {
       return sendJson(res, 403, {
