@@ -109,6 +109,7 @@ interface BenchOptions {
   rounds: number;
   model: string;
   python: boolean;
+  events: boolean;
   scalingFiles: number;
 }
 
@@ -123,6 +124,7 @@ const options = new Command()
   .option('--rounds <n>', 'passes over the clip set', (v) => Number.parseInt(v, 10), 20)
   .option('--model <dir>', 'model package folder', process.env.SER_MODEL_DIR ?? BUNDLED_MODEL_DIR)
   .option('--no-python', 'skip the Python reference even if it is installed')
+  .option('--no-events', 'skip the local stack per-event timing (and the cost estimate made from it)')
   .option(
     '--scaling-files <n>',
     'files for the ser predict --jobs scaling run (0: skip)',
@@ -279,8 +281,9 @@ const threeSecondIdx = clips.flatMap((c, i) => (c.group.includes('30 s') ? [] : 
 const computeMs =
   threeSecondIdx.reduce((sum, i) => sum + median(samples[i]!.map((s) => s.node)), 0) / threeSecondIdx.length;
 const eventClips = threeSecondIdx.map((i) => clips[i]!);
-const eventMs = median(await measureEventTimes(eventClips, 2));
-const cost: LambdaCost[] = estimateLambdaCost(computeMs, Math.max(0, eventMs - computeMs));
+const eventMs = options.events ? median(await measureEventTimes(eventClips, 2)) : undefined;
+const cost: LambdaCost[] =
+  eventMs === undefined ? [] : estimateLambdaCost(computeMs, Math.max(0, eventMs - computeMs));
 
 const scaling = options.scalingFiles > 0 ? await measureScaling(clips, options.scalingFiles) : undefined;
 await predictor.release();
@@ -299,7 +302,10 @@ const result = {
     python: pythonCold === undefined ? undefined : round(pythonCold, 1),
   },
   peakRssMb: { node: nodePeakRssMb, python: pythonRssMb },
-  eventMs: { median: round(eventMs, 2), predictionMs: round(computeMs, 2) },
+  eventMs: {
+    median: eventMs === undefined ? undefined : round(eventMs, 2),
+    predictionMs: round(computeMs, 2),
+  },
   cost,
   scaling,
 };
@@ -353,6 +359,7 @@ function printReport(r: BenchResult): void {
       `ser predict, ${r.scaling.files} files, ${r.scaling.cores} cores: ${per.join(', ')} (${r.scaling.speedup}×)`,
     );
   }
+  if (r.eventMs.median === undefined) return;
   console.log(
     `\nlocal stack, per S3 event (PUT → processed): ${ms(r.eventMs.median)} median; prediction alone ${ms(r.eventMs.predictionMs)}`,
   );
