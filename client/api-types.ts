@@ -10,7 +10,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Get a presigned upload for one audio file (default limit 25 MB) */
+        /** Get a presigned upload for one audio file (WAV, AIFF, FLAC, MP3, Ogg Vorbis / Opus, MP4 / M4A / MOV (AAC, Opus, MP3), WebM / Matroska (Opus, Vorbis); default limit 25 MB) */
         post: operations["createUpload"];
         delete?: never;
         options?: never;
@@ -157,9 +157,16 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         CreateUploadRequest: {
-            /** @example clip.wav */
+            /**
+             * @description Ends in one of .wav, .wave, .aif, .aiff, .aifc, .flac, .mp3, .ogg, .oga, .opus, .m4a, .mp4, .m4v, .mov, .3gp, .webm, .mkv, .mka (any case); else 400 UNSUPPORTED_FORMAT
+             * @example clip.wav
+             */
             fileName: string;
-            /** @example audio/wav */
+            /**
+             * @description One of audio/wav, audio/x-wav, audio/wave, audio/vnd.wave, audio/aiff, audio/x-aiff, audio/flac, audio/x-flac, audio/mpeg, audio/mp3, audio/mpeg3, audio/x-mpeg-3, audio/ogg, application/ogg, audio/opus, audio/vorbis, audio/mp4, audio/x-m4a, audio/m4a, video/mp4, video/quicktime, audio/3gpp, audio/webm, video/webm, audio/x-matroska, video/x-matroska; parameters (`;codecs=opus`) are dropped
+             * @example audio/wav
+             * @example audio/webm;codecs=opus
+             */
             contentType?: string;
             /** @description When given, the upload is a PUT signed for exactly this Content-Length */
             sizeBytes?: number;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UPLOAD_CONTENT_TYPES, UPLOAD_EXTENSIONS } from '../core/audio/formats.ts';
 import { ERROR_CODES } from '../core/errors.ts';
 
 /**
@@ -77,13 +78,19 @@ export const CreateUploadRequestSchema = z
       .trim()
       .min(1)
       .max(255)
-      .meta({ examples: ['clip.wav'] }),
+      .meta({
+        examples: ['clip.wav'],
+        description: `Ends in one of ${UPLOAD_EXTENSIONS.map((e) => `.${e}`).join(', ')} (any case); else 400 UNSUPPORTED_FORMAT`,
+      }),
     contentType: z
       .string()
       .min(1)
       .max(100)
       .optional()
-      .meta({ examples: ['audio/wav'] }),
+      .meta({
+        examples: ['audio/wav', 'audio/webm;codecs=opus'],
+        description: `One of ${UPLOAD_CONTENT_TYPES.join(', ')}; parameters (\`;codecs=opus\`) are dropped`,
+      }),
     sizeBytes: z
       .number()
       .int()

@@ -4,12 +4,7 @@ import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { z } from 'zod';
 import { type CreatedUpload, CreateUploadRequestSchema, type UploadInstructions } from './api-schemas.ts';
-import {
-  AUDIO_FORMATS,
-  formatOfFileName,
-  normalizeContentType,
-  SUPPORTED_EXTENSIONS,
-} from './audio-formats.ts';
+import { formatOfFileName, normalizeContentType, SUPPORTED_EXTENSIONS } from './audio-formats.ts';
 import { type CallbackUrlPolicy, checkCallbackUrl } from './callback-url.ts';
 import { badRequest } from './http-error.ts';
 import { uploadKey } from './object-keys.ts';
@@ -61,7 +56,7 @@ export function createUploadService(deps: UploadServiceDeps) {
         `Unsupported file type: ${fileName}. Use one of: ${SUPPORTED_EXTENSIONS.map((e) => `.${e}`).join(', ')}`,
       );
     }
-    let contentType: string = AUDIO_FORMATS[format].contentType;
+    let contentType: string = format.contentTypes[0];
     if (parsed.data.contentType !== undefined) {
       const declared = normalizeContentType(parsed.data.contentType);
       if (!declared)

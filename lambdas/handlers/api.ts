@@ -24,12 +24,12 @@ const documents = tracer.captureAWSv3Client(createDocumentClient(config));
 const repository = new PredictionRepository(documents, config);
 
 // On AWS the training construct sets the launch template; the local stack plugs in its process runner.
-const { launchTemplateId } = loadTrainingLaunchConfig();
-let trainingLauncher: TrainingLauncher | undefined = launchTemplateId
-  ? createEc2TrainingLauncher(
-      tracer.captureAWSv3Client(new EC2Client({ region: config.region })),
-      launchTemplateId,
-    )
+const launchConfig = loadTrainingLaunchConfig();
+let trainingLauncher: TrainingLauncher | undefined = launchConfig.launchTemplateId
+  ? createEc2TrainingLauncher(tracer.captureAWSv3Client(new EC2Client({ region: config.region })), {
+      id: launchConfig.launchTemplateId,
+      version: launchConfig.launchTemplateVersion,
+    })
   : undefined;
 export function useTrainingLauncher(launcher: TrainingLauncher): void {
   trainingLauncher = launcher;
@@ -37,6 +37,7 @@ export function useTrainingLauncher(launcher: TrainingLauncher): void {
 const training = createTrainingService({
   jobs: new TrainingJobRepository(documents, config),
   registry: new ModelRegistry(documents, config),
+  maxRunMinutes: launchConfig.maxRunMinutes,
   launcher: {
     launch: (jobId) => {
       if (!trainingLauncher) throw new Error('No training launcher is configured');
@@ -54,9 +55,20 @@ const handleApiRequest = createApiHandler({
   onUnexpectedError: (error) => logger.error('Unexpected API error', { error }),
 });
 
+/** What a `POST /training-jobs` answer means for the operations dashboard: started (202) or refused (409). */
+function trainingJobResult(
+  event: APIGatewayProxyEvent,
+  statusCode: number,
+): 'started' | 'refused' | undefined {
+  if (event.httpMethod !== 'POST' || event.resource !== '/training-jobs') return undefined;
+  if (statusCode === 202) return 'started';
+  return statusCode === 409 ? 'refused' : undefined;
+}
+
 /**
  * API Gateway (REST, proxy integration) → the API router. Each answer is counted by status class
- * (`Api_2xx`, `Api_4xx`, `Api_5xx`): the error rates an alarm or a dashboard wants.
+ * (`Api_2xx`, `Api_4xx`, `Api_5xx`): the error rates an alarm or a dashboard wants; `POST /training-jobs`
+ * also counts `TrainingJobs_started` or `TrainingJobs_refused` for the operations dashboard.
  */
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
   .use(captureLambdaHandler(tracer))
@@ -65,5 +77,7 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
   .handler(async (event) => {
     const response = await handleApiRequest(event);
     metrics.addMetric(`Api_${Math.floor(response.statusCode / 100)}xx`, MetricUnit.Count, 1);
+    const trainingJob = trainingJobResult(event, response.statusCode);
+    if (trainingJob) metrics.addMetric(`TrainingJobs_${trainingJob}`, MetricUnit.Count, 1);
     return response;
   });

@@ -2,6 +2,7 @@ import { AudioError, isSerError } from '../errors.ts';
 import { decodeAiff } from './aiff.ts';
 import { detectFormat } from './detect.ts';
 import { decodeFlac, flacDecoder } from './flac.ts';
+import { UPLOAD_FORMAT_NAMES } from './formats.ts';
 import { decodeMp3, mpegDecoder } from './mp3.ts';
 import { decodeOgg, opusDecoder, vorbisDecoder } from './ogg.ts';
 import { resample } from './resample.ts';
@@ -35,6 +36,11 @@ const decodeAs = (
       return decodeOgg(bytes, 'vorbis', maxDurationSec, outputRate);
     case 'ogg-opus':
       return decodeOgg(bytes, 'opus', maxDurationSec, outputRate);
+    // Loaded on first use, so WAV/FLAC/MP3/Ogg never pay for these decoders (docs/dependencies.md).
+    case 'mp4':
+      return import('./mp4.ts').then(({ decodeMp4 }) => decodeMp4(bytes, maxDurationSec, outputRate));
+    case 'webm':
+      return import('./webm.ts').then(({ decodeWebm }) => decodeWebm(bytes, maxDurationSec, outputRate));
   }
 };
 
@@ -86,7 +92,7 @@ export const decodeAudio = async (bytes: Uint8Array, options: DecodeOptions = {}
   if (!format) {
     throw new AudioError(
       'UNSUPPORTED_FORMAT',
-      'Not a supported audio file (expected WAV, AIFF, MP3, Ogg Vorbis, Ogg Opus or FLAC judged by its content)',
+      `Not a supported audio file (expected ${UPLOAD_FORMAT_NAMES}, judged by its content)`,
     );
   }
   const pcm = await decodeWithFormat(format, bytes, maxDurationSec, options.outputRate);
@@ -124,6 +130,7 @@ export const warmUpDecoders = async (
     'ogg-opus': opusDecoder,
   } as const;
   await Promise.all(
-    formats.flatMap((format) => (format === 'wav' || format === 'aiff' ? [] : [shared[format].warm()])),
+    // WAV/AIFF need no WASM; MP4/WebM decoders load on first use (kept out of every cold start).
+    formats.flatMap((format) => (format in shared ? [shared[format as keyof typeof shared].warm()] : [])),
   );
 };

@@ -73,17 +73,18 @@ const concat = (parts: readonly Float32Array[]): Float32Array => {
   return out;
 };
 
+export type MonoOptions = Pick<
+  ChunkedDecodeOptions,
+  'container' | 'maxDurationSec' | 'outputRate' | 'useChannels' | 'scale'
+>;
+
 /**
- * Feeds `bytes` to a streaming decoder chunk by chunk, mixes each result to mono immediately (and
- * resamples it when `outputRate` is set, so only the output signal is kept), and stops as soon as more
- * than `maxDurationSec` (TOO_LONG) or more than the decoded-values budget (TOO_LARGE) has been decoded.
+ * Collects decoder output: each chunk is mixed to mono as it arrives (and resampled when `outputRate` is
+ * set, so only the output signal is kept), and decoding stops as soon as more than `maxDurationSec`
+ * (TOO_LONG) or more than the decoded-values budget (TOO_LARGE) has been decoded.
  */
-export const decodeChunked = async (
-  bytes: Uint8Array,
-  options: ChunkedDecodeOptions,
-): Promise<ChunkedDecodeResult> => {
-  const { container, maxDurationSec, decode, flush, chunkBytes, outputRate } = options;
-  const { useChannels = (n: number) => n, scale = 1 } = options;
+export const createMonoCollector = (options: MonoOptions) => {
+  const { container, maxDurationSec, outputRate, useChannels = (n: number) => n, scale = 1 } = options;
   const parts: Float32Array[] = [];
   const errors: string[] = [];
   let frames = 0;
@@ -114,13 +115,26 @@ export const decodeChunked = async (
     resampler ??= createStreamingResampler(sampleRate, outputRate);
     parts.push(resampler.push(mono));
   };
+  const result = (): ChunkedDecodeResult => {
+    if (resampler) parts.push(resampler.finish());
+    return { samples: concat(parts), sampleRate, frames, decodedChannels, errors };
+  };
+  return { take, result };
+};
+
+/** Feeds `bytes` to a streaming decoder chunk by chunk into a mono collector (see `createMonoCollector`). */
+export const decodeChunked = async (
+  bytes: Uint8Array,
+  options: ChunkedDecodeOptions,
+): Promise<ChunkedDecodeResult> => {
+  const { decode, flush, chunkBytes } = options;
+  const collector = createMonoCollector(options);
   for (let offset = 0; offset < bytes.length; offset += chunkBytes) {
     const decoded = await decode(bytes.subarray(offset, offset + chunkBytes));
-    for (const chunk of Array.isArray(decoded) ? decoded : [decoded]) take(chunk);
+    for (const chunk of Array.isArray(decoded) ? decoded : [decoded]) collector.take(chunk);
   }
-  if (flush) take(await flush());
-  if (resampler) parts.push(resampler.finish());
-  return { samples: concat(parts), sampleRate, frames, decodedChannels, errors };
+  if (flush) collector.take(await flush());
+  return collector.result();
 };
 
 /**

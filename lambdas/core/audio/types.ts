@@ -1,5 +1,7 @@
-/** Containers/codecs `detectFormat` recognises from magic bytes and `decodeAudio` can decode. */
-export type AudioFormat = 'wav' | 'aiff' | 'mp3' | 'ogg-vorbis' | 'ogg-opus' | 'flac';
+import type { AudioFormat } from './formats.ts';
+
+/** Containers/codecs `detectFormat` recognises from magic bytes and `decodeAudio` decodes (one list: formats.ts). */
+export type { AudioFormat } from './formats.ts';
 
 export interface DecodedAudio {
   /** Mono samples in [-1, 1] (multichannel sources are averaged), at `sampleRate`. */
