@@ -212,7 +212,7 @@ describe('SerStack', () => {
       Description: Match.stringLikeRegexp('Speech emotion recognition'),
       Runtime: 'nodejs22.x',
       Architectures: ['x86_64'],
-      MemorySize: 1024,
+      MemorySize: 1769,
       Timeout: 60,
       ReservedConcurrentExecutions: 10,
       TracingConfig: { Mode: 'Active' },
