@@ -38,6 +38,8 @@ export interface ModelSettings {
   deltaStats: boolean;
   /** LSTMs trained with different seeds whose probabilities are averaged (1 = a single model). */
   ensemble: number;
+  /** Which utterance statistics the head sees (see LstmConfig.statsMask); absent: all. */
+  statsMask?: 'all' | 'no-spectral-means';
 }
 
 /**
@@ -129,6 +131,7 @@ export async function runExperiment(
         utteranceStats: settings.utteranceStats,
         deltaStats: settings.utteranceStats && settings.deltaStats,
         contourStats: settings.utteranceStats && featureConfig.prosody ? PROSODY_CHANNELS : 0,
+        statsMask: settings.statsMask ?? 'all',
       };
       learner = lstmLearner(config, maxFrames, memberSeed);
     } else {

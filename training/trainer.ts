@@ -282,7 +282,9 @@ export async function train(
   const withNorm = learner as Learner & { fitNormalisation?: (rows: FeatureMatrix[]) => void };
   withNorm.fitNormalisation?.(
     split.train.flatMap((i) =>
-      [i.original, ...(options.augment ? i.augmented : [])].map((m) => learner.trainRow(m, rng)),
+      [i.original, ...(options.augment ? [...i.augmented, ...(i.channel ?? [])] : [])].map((m) =>
+        learner.trainRow(m, rng),
+      ),
     ),
   );
   const corpusCounts = new Map<string, number>();
@@ -315,7 +317,9 @@ export async function train(
     split.train.forEach((item, i) => {
       // A smaller corpus is repeated (each time as another random variant) so it is not drowned out.
       for (let r = 0; r < (repeats.get(item.clip.corpus) ?? 1); r++) {
-        const variants = options.augment ? [item.original, ...item.augmented] : [item.original];
+        const variants = options.augment
+          ? [item.original, ...item.augmented, ...(item.channel ?? [])]
+          : [item.original];
         const matrix = variants[Math.floor(rng() * variants.length)]!;
         const row = learner.trainRow(matrix, rng);
         // Masks only make sense on CMVN rows (0 = the utterance mean); raw rows would get fake statistics.

@@ -196,7 +196,16 @@ export const openApiDocument = {
           createdAt: { type: 'string', format: 'date-time' },
           updatedAt: { type: 'string', format: 'date-time' },
           emotion: { type: 'string' },
-          confidence: { type: 'number' },
+          confidence: {
+            type: 'number',
+            description:
+              "Probability of `emotion`, calibrated on voices the model never heard (the model package's temperature)",
+          },
+          lowConfidence: {
+            type: 'boolean',
+            description:
+              "true when the calibrated confidence is below the model package's threshold (metadata calibration.lowConfidenceBelow): more likely wrong than right",
+          },
           probabilities: { $ref: '#/components/schemas/Probabilities' },
           segments: { type: 'array', items: { $ref: '#/components/schemas/Segment' } },
           durationSec: { type: 'number' },

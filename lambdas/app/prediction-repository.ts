@@ -24,6 +24,8 @@ export interface Prediction {
   updatedAt: string;
   emotion?: string;
   confidence?: number;
+  /** The model's calibrated confidence is below its stated threshold (see lambdas/core/types.ts). */
+  lowConfidence?: boolean;
   probabilities?: Probabilities;
   segments?: Segment[];
   durationSec?: number;
@@ -77,6 +79,7 @@ const PUBLIC_FIELDS = [
   'updatedAt',
   'emotion',
   'confidence',
+  'lowConfidence',
   'probabilities',
   'segments',
   'durationSec',
@@ -271,13 +274,15 @@ export class PredictionRepository {
   ): Prediction {
     const updatedAt = this.#now().toISOString();
     if ('error' in outcome) return { ...current, status: 'FAILED', updatedAt, error: outcome.error };
-    const { emotion, confidence, probabilities, segments, durationSec, modelVersion } = outcome.result;
+    const { emotion, confidence, lowConfidence, probabilities, segments, durationSec, modelVersion } =
+      outcome.result;
     return {
       ...current,
       status: 'SUCCEEDED',
       updatedAt,
       emotion,
       confidence,
+      ...(lowConfidence === undefined ? {} : { lowConfidence }),
       probabilities,
       segments,
       durationSec,
