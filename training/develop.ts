@@ -26,7 +26,8 @@ const program = new Command()
   .option('--tess-copies <a,c>', 'speaker-like and channel copies per TESS clip', '1,1')
   .option('--stats-mask <mask>', 'all or no-spectral-means', 'all')
   .option('--tess-words <n>', 'keep every n-th TESS word (1: all of TESS)', integer, 4)
-  .option('--out <file>', 'JSON summary file');
+  .option('--out <file>', 'JSON summary file')
+  .option('--reverse', 'compute missing features last clip first (two runs sharing a cold cache split it)');
 program.parse();
 const opts = program.opts<{
   name: string;
@@ -37,6 +38,7 @@ const opts = program.opts<{
   statsMask: 'all' | 'no-spectral-means';
   tessWords: number;
   out?: string;
+  reverse?: boolean;
 }>();
 
 await initTf();
@@ -56,7 +58,7 @@ const pipeline = await createFeaturePipeline({
   channelCopies: 2,
   corpusCopies: { tess: { augment: tessAugment, channel: tessChannel } },
 });
-const { items } = await pipeline.run(clips);
+const { items } = await pipeline.run(opts.reverse ? [...clips].reverse() : clips);
 // The cache holds the channel copies either way; a recipe without them simply does not use them.
 const kept: ClipFeatures[] = dedupe(items).kept.map((i) =>
   opts.channelCopies === 0

@@ -57,6 +57,29 @@ export interface FoldsResult {
   experiments: TrainedExperiment['result'][];
 }
 
+/** What `training/develop.ts --out` writes: one development run's summary. */
+export interface DevelopmentRun {
+  name: string;
+  clips: number;
+  seconds: number;
+  options: Record<string, unknown>;
+  clean: {
+    accuracy: number;
+    macroF1: number;
+    standardError: number;
+    largestShare: { label: string; share: number };
+  };
+  channelShifted?: {
+    accuracy: number;
+    macroF1: number;
+    standardError: number;
+    largestShare: { label: string; share: number };
+  };
+  folds: FoldsResult['folds'];
+  calibration: Calibrated;
+  confusion: number[][];
+}
+
 export const standardError = (accuracy: number, n: number): number =>
   Math.sqrt((accuracy * (1 - accuracy)) / Math.max(n, 1));
 

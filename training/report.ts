@@ -1,6 +1,7 @@
 import type { ExperimentResult } from './experiment.ts';
-import { barChart, confusionSvg, lineChart } from './figures.ts';
-import { type Metrics, metricsMarkdown } from './metrics.ts';
+import { barChart, confusionSvg, lineChart, reliabilitySvg } from './figures.ts';
+import type { Calibrated, DevelopmentRun, FoldsResult } from './folds.ts';
+import { COLLAPSE_SHARE, largestClassShare, type Metrics, metricsMarkdown } from './metrics.ts';
 
 export interface DatasetOverview {
   /** `${speaker}` → emotion → clips (after de-duplication). */
@@ -33,6 +34,10 @@ export interface ReportInput {
   extraFigures: Record<string, string>;
   /** All RAVDESS actors, each judged by a fold model that never heard them (pooled confusion). */
   foldsPooled?: Metrics;
+  /** The package's own actor folds (pooled predictions, calibration), when run. */
+  folds?: FoldsResult;
+  /** The development run the calibration was fitted on, when the package's folds were not run. */
+  development?: { source: string; run: DevelopmentRun };
   /** One line: how audio becomes model input. */
   pipelineText: string;
   notes: string[];
@@ -169,6 +174,8 @@ export function reportFigures(input: ReportInput): Record<string, string> {
       e.test.confusion,
     );
   }
+  const calibration = input.folds?.calibration ?? input.development?.run.calibration;
+  if (calibration) figures['reliability.svg'] = reliabilityFigure(calibration);
   const emotions = [...input.labels];
   const totals = emotions.map((e) =>
     Object.values(input.overview.perSpeaker).reduce((n, perEmotion) => n + (perEmotion[e] ?? 0), 0),
@@ -198,6 +205,84 @@ export function reportFigures(input: ReportInput): Record<string, string> {
     '#21918c',
   );
   return figures;
+}
+
+function reliabilityFigure(c: Calibrated): string {
+  return reliabilitySvg('Reliability on unseen RAVDESS actors (pooled folds)', [
+    { name: 'raw softmax', colour: '#d95f02', bins: c.binsBefore, ece: c.eceBefore },
+    { name: `temperature ${c.temperature}`, colour: '#1b9e77', bins: c.binsAfter, ece: c.eceAfter },
+  ]);
+}
+
+const shareCell = (confusion: number[][], labels: readonly string[]) => {
+  const { label, share } = largestClassShare(confusion);
+  return `${labels[label]} ${(share * 100).toFixed(0)} %${share > COLLAPSE_SHARE ? ' **collapse**' : ''}`;
+};
+
+/** Largest predicted class on a balanced set, for every test set in the report. */
+function collapseSection(input: ReportInput): string[] {
+  const rows: string[] = [];
+  const row = (name: string, m: Metrics) =>
+    rows.push(`| ${name} | ${m.support} | ${f3(m.accuracy)} | ${shareCell(m.confusion, m.labels)} |`);
+  for (const [name, m] of Object.entries(input.metrics)) row(`shipped model: ${name}`, m);
+  for (const e of input.experiments) {
+    row(`${e.split} (${e.settings.kind})`, e.test);
+    for (const [name, m] of Object.entries(e.subsets)) row(`↳ ${e.split}: ${name}`, m);
+  }
+  if (input.folds) row('RAVDESS actor folds pooled', input.folds.pooled);
+  const dev = input.development?.run;
+  if (dev) {
+    rows.push(
+      `| development run ${dev.name}: RAVDESS actor folds pooled | ${dev.confusion.flat().reduce((a, b) => a + b, 0)} | ${f3(dev.clean.accuracy)} | ${dev.clean.largestShare.label} ${(dev.clean.largestShare.share * 100).toFixed(0)} % |`,
+    );
+    if (dev.channelShifted)
+      rows.push(
+        `| ↳ same clips through an unseen synthetic channel | | ${f3(dev.channelShifted.accuracy)} | ${dev.channelShifted.largestShare.label} ${(dev.channelShifted.largestShare.share * 100).toFixed(0)} % |`,
+      );
+  }
+  return [
+    '## Collapse check',
+    '',
+    `Share of the predictions that go to the most-predicted class when every true class counts equally (a`,
+    `balanced test set); 1/7 ≈ 14 % is even, above ${COLLAPSE_SHARE * 100} % the model is collapsing onto one class (\`npm run`,
+    'evaluate` prints the same line for any folder).',
+    '',
+    '| test set | clips | accuracy | largest predicted class |',
+    '|---|---:|---:|---|',
+    ...rows,
+    '',
+  ];
+}
+
+function calibrationSection(input: ReportInput): string[] {
+  const c = input.folds?.calibration ?? input.development?.run.calibration;
+  if (!c) return [];
+  const source = input.folds
+    ? "the package's own RAVDESS actor folds (single-LSTM fold models)"
+    : `development run ${input.development!.run.name} (\`${input.development!.source}\`, the shipped recipe's actor folds)`;
+  return [
+    '## Confidence calibration',
+    '',
+    `Temperature scaling fitted on the pooled out-of-fold predictions of ${source}: every actor 01–12`,
+    'judged by a model that never heard them. The package ships `calibration` in metadata.json; the',
+    "predictor divides each window's log-probabilities by the temperature, so the API's `confidence` is the",
+    `calibrated probability, and flags \`lowConfidence\` below ${c.lowConfidence.threshold}.`,
+    '',
+    '| | value |',
+    '|---|---:|',
+    `| temperature | ${c.temperature} |`,
+    `| expected calibration error, raw softmax | ${f3(c.eceBefore)} |`,
+    `| ECE, each fold calibrated with the temperature of the other folds (honest) | **${f3(c.eceCrossFitted)}** |`,
+    `| ECE, one temperature fitted on all folds (what ships; in-sample) | ${f3(c.eceAfter)} |`,
+    `| held-out clips flagged lowConfidence (calibrated confidence < ${c.lowConfidence.threshold}) | ${(c.lowConfidence.share * 100).toFixed(1)} % |`,
+    `| accuracy of the flagged clips | ${f3(c.lowConfidence.accuracy)} |`,
+    '',
+    'The fold models are single LSTMs; the shipped model averages three, which is a little less confident,',
+    'so the shipped temperature slightly over-softens it (errs on the side of modesty).',
+    '',
+    '![reliability diagram](figures/reliability.svg)',
+    '',
+  ];
 }
 
 function metricsSummaryRow(name: string, m: Metrics): string {
@@ -295,6 +380,7 @@ export function reportMarkdown(input: ReportInput): string {
       );
     }
   }
+  lines.push(...collapseSection(input), ...calibrationSection(input));
   lines.push('## Dataset overview', '');
   const speakers = Object.keys(overview.perSpeaker).sort();
   lines.push(
