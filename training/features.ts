@@ -144,7 +144,7 @@ export async function createFeaturePipeline(options: FeaturePipelineOptions): Pr
       channelCopies: options.channel ? (own?.channel ?? options.channelCopies ?? 0) : 0,
     };
   };
-  const channelKey = sha1(originalKey, 'channel-v1', JSON.stringify(options.channel), String(seed)).slice(
+  const channelKey = sha1(originalKey, 'channel-v1', JSON.stringify(options.channel ?? null), String(seed)).slice(
     0,
     16,
   );
