@@ -40,6 +40,11 @@ export interface ModelSettings {
   ensemble: number;
   /** Which utterance statistics the head sees (see LstmConfig.statsMask); absent: all. */
   statsMask?: 'all' | 'no-spectral-means';
+  /**
+   * Fixed repeats per epoch by corpus, e.g. `{ ravdess: 3 }`: what balancing gave RAVDESS next to all of
+   * TESS, kept when TESS is cut to a word subset (the ratio would otherwise drop it to 1×).
+   */
+  corpusRepeats?: Record<string, number>;
 }
 
 /**
@@ -65,6 +70,7 @@ export const DEFAULT_MODEL_SETTINGS: ModelSettings = {
   utteranceStats: true,
   deltaStats: true,
   ensemble: 3,
+  corpusRepeats: { ravdess: 3 },
 };
 
 export interface ExperimentResult {
@@ -150,6 +156,7 @@ export async function runExperiment(
       clipNorm: 5,
       labelSmoothing: 0.05,
       balanceCorpora: settings.balanceCorpora,
+      corpusRepeats: settings.corpusRepeats,
       specAugment: settings.specAugment,
     };
     const trained = await train(learner, split, options);

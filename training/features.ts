@@ -144,10 +144,12 @@ export async function createFeaturePipeline(options: FeaturePipelineOptions): Pr
       channelCopies: options.channel ? (own?.channel ?? options.channelCopies ?? 0) : 0,
     };
   };
-  const channelKey = sha1(originalKey, 'channel-v1', JSON.stringify(options.channel ?? null), String(seed)).slice(
-    0,
-    16,
-  );
+  const channelKey = sha1(
+    originalKey,
+    'channel-v1',
+    JSON.stringify(options.channel ?? null),
+    String(seed),
+  ).slice(0, 16);
 
   const decodeTrimmed = async (bytes: Uint8Array) => {
     const decoded = await decodeAudio(bytes, { maxDurationSec: 60 });

@@ -164,6 +164,8 @@ export interface TrainOptions {
   labelSmoothing?: number;
   /** Repeat smaller corpora (up to 3×) in each epoch. */
   balanceCorpora?: boolean;
+  /** Fixed repeats per epoch for these corpora (wins over `balanceCorpora`'s ratio). */
+  corpusRepeats?: Record<string, number>;
   /** SpecAugment-style masks on training rows: 2 coefficient bands and 2 time spans set to 0 (the CMVN mean). */
   specAugment?: boolean;
 }
@@ -293,7 +295,8 @@ export async function train(
   const repeats = new Map(
     [...corpusCounts].map(([c, n]) => [
       c,
-      options.balanceCorpora ? Math.min(3, Math.max(1, Math.round(largest / n))) : 1,
+      options.corpusRepeats?.[c] ??
+        (options.balanceCorpora ? Math.min(3, Math.max(1, Math.round(largest / n))) : 1),
     ]),
   );
   const history: EpochRecord[] = [];
