@@ -73,6 +73,13 @@ export interface ChannelRecord {
   clipPeak: number | null;
 }
 
+/**
+ * Butterworth-like Q of the band edges. Kept at the 3-digit value the cached copies were made with
+ * (channel-v1 in features.ts), not Math.SQRT1_2, so a re-run reproduces them exactly.
+ */
+// biome-ignore lint/suspicious/noApproximativeNumericConstant: see above
+const Q = 0.707;
+
 function rms(samples: Float32Array): number {
   let sum = 0;
   for (let i = 0; i < samples.length; i++) sum += samples[i]! * samples[i]!;
@@ -180,8 +187,8 @@ function noise(kind: 'white' | 'hum' | 'babble', length: number, rate: number, r
     for (let talker = 0; talker < 4; talker++) {
       const voice = new Float32Array(length);
       for (let i = 0; i < length; i++) voice[i] = gaussian(rng);
-      filter(voice, rate, 'lowpass', uniform(rng, 600, 1500), 0.707);
-      filter(voice, rate, 'highpass', 120, 0.707);
+      filter(voice, rate, 'lowpass', uniform(rng, 600, 1500), Q);
+      filter(voice, rate, 'highpass', 120, Q);
       const syllableHz = uniform(rng, 3, 6);
       const phase = rng() * 2 * Math.PI;
       for (let i = 0; i < length; i++)
@@ -223,7 +230,7 @@ export function applyChannel(
   }
   if (rng() < spec.eqProbability) {
     record.tiltDb = uniform(rng, spec.tiltDb[0], spec.tiltDb[1]);
-    filter(out, rate, 'highshelf', 1000, 0.707, record.tiltDb);
+    filter(out, rate, 'highshelf', 1000, Q, record.tiltDb);
     record.peak = {
       hz: Math.exp(uniform(rng, Math.log(300), Math.log(4000))),
       db: uniform(rng, ...spec.peakDb),
@@ -241,8 +248,8 @@ export function applyChannel(
   }
   if (rng() < spec.telephoneProbability && rate > 8000) {
     record.telephone = true;
-    filter(out, rate, 'highpass', 300, 0.707);
-    filter(out, rate, 'lowpass', 3400, 0.707);
+    filter(out, rate, 'highpass', 300, Q);
+    filter(out, rate, 'lowpass', 3400, Q);
     const narrow = resample(out, rate, 8000);
     const peak = narrow.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     const scale = peak > 0 ? 0.7 / peak : 1;
