@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import {
   DEFAULT_FEATURE_CONFIG,
@@ -62,10 +62,11 @@ export interface TrainPackageOptions {
    */
   tessWords?: number;
   /**
-   * Calibration from a development run's pooled out-of-fold predictions (`training/develop.ts --out`),
-   * when the package's own folds are not run.
+   * Calibration from a development run's pooled out-of-fold predictions (the JSON file that
+   * `training/develop.ts --out` writes), when the package's own folds are not run. Read after the main
+   * model is trained, so the folds may run beside it.
    */
-  calibrateOn?: { source: string; run: DevelopmentRun };
+  calibrateOn?: string;
   settings: ModelSettings;
   /** Speakers held out whole from the multi-corpus model (ignored for a TESS-only model). */
   heldOutSpeakers: string[];
@@ -316,6 +317,8 @@ async function trainMain(
 interface ExtraResults {
   experiments: ExperimentResult[];
   folds?: FoldsResult;
+  /** The development run the calibration comes from (`calibrateOn`). */
+  development?: { source: string; run: DevelopmentRun };
 }
 
 /** Runs one extra split with its own (budgeted) model and records it. */
@@ -450,8 +453,10 @@ function populationStats(member: LstmModel | undefined, config: FeatureConfig) {
 }
 
 /** The calibration shipped with the package: fitted on the pooled out-of-fold predictions. */
-function packageCalibration(folds: FoldsResult | undefined, options: TrainPackageOptions) {
-  const dev = options.calibrateOn;
+function packageCalibration(
+  folds: FoldsResult | undefined,
+  dev: { source: string; run: DevelopmentRun } | undefined,
+) {
   if (!folds && dev) {
     const c = dev.run.calibration;
     return {
@@ -505,6 +510,13 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
   };
   const trained = await trainMain(data, options, context, subsets, cmvn, log);
   const extras = await runExtraExperiments(data, options, context, subsets, log);
+  if (options.calibrateOn && !extras.folds) {
+    const source = relative(process.cwd(), options.calibrateOn);
+    extras.development = {
+      source,
+      run: JSON.parse(await readFile(options.calibrateOn, 'utf8')) as DevelopmentRun,
+    };
+  }
   const firstMember = (trained.main.learners[0] as unknown as { model?: LstmModel } | undefined)?.model;
   const metadata = buildMetadata(options, config, frames, backend, data, trained, extras, firstMember);
   const seconds = await writePackage(options, metadata, data, trained, extras, {
@@ -538,7 +550,7 @@ function buildMetadata(
   const { kept, duplicates, failed, heldOut, split } = data;
   const { main, onnx, metrics } = trained;
   const folds = extras.folds;
-  const calibration = packageCalibration(folds, options);
+  const calibration = packageCalibration(folds, extras.development);
   const metadata: ModelMetadata = {
     name: 'ser-lstm',
     version: options.version,
@@ -681,7 +693,7 @@ async function writePackage(
     backend: run.backend,
     extraFigures: { 'one clip per emotion: waveform and log-mel spectrogram': 'figures/examples.svg' },
     folds: extras.folds,
-    development: options.calibrateOn,
+    development: extras.development,
     foldsPooled: extras.folds?.pooled,
     pipelineText: run.inModelCmvn
       ? `VAD trim → meyda-identical ${config.kind === 'mfcc' ? 'MFCC' : 'log-mel'} → the model's own per-utterance CMVN`

@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { DatasetError, defaultDatasetDir, parseCorpora } from './datasets.ts';
-import type { DevelopmentRun } from './folds.ts';
 import { DEFAULTS, EXPERIMENTS, type ExperimentName, trainPackage } from './pipeline.ts';
 
 const integer = (value: string) => {
@@ -163,12 +161,7 @@ try {
   const tessCopies = opts.tessCopies.split(',').map(Number);
   if (tessCopies.length !== 2 || !tessCopies.every((n) => Number.isInteger(n) && n >= 0))
     throw new InvalidArgumentError('--tess-copies: two non-negative integers, e.g. 1,1');
-  const calibrateOn = opts.calibrateOn
-    ? {
-        source: opts.calibrateOn,
-        run: JSON.parse(await readFile(opts.calibrateOn, 'utf8')) as DevelopmentRun,
-      }
-    : undefined;
+  const calibrateOn = opts.calibrateOn ? resolve(opts.calibrateOn) : undefined;
   const date = new Date().toISOString().slice(0, 10);
   const result = await trainPackage({
     dataDir: opts.data,
