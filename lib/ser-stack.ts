@@ -1,10 +1,13 @@
 import { CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { DEFAULT_MAX_UPLOAD_BYTES } from '../lambdas/app/config.ts';
 import { AudioStorage } from './constructs/audio-storage.ts';
 import { Inference } from './constructs/inference.ts';
+import { OperationsDashboard } from './constructs/operations-dashboard.ts';
 import { SerApi } from './constructs/ser-api.ts';
 import { Training, type TrainingProps } from './constructs/training.ts';
 import { WebSite } from './constructs/web-site.ts';
+import { acknowledgeNagFindings } from './nag-acknowledgments.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion } from './paths.ts';
 
 export interface SerStackProps extends StackProps {
@@ -31,11 +34,12 @@ export class SerStack extends Stack {
   readonly api: SerApi;
   readonly web: WebSite;
   readonly training: Training;
+  readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: SerStackProps = {}) {
     super(scope, id, props);
     const modelDir = props.modelDir ?? DEFAULT_MODEL_DIR;
-    const maxUploadBytes = props.maxUploadBytes ?? 25 * 1024 * 1024;
+    const maxUploadBytes = props.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
     const recordTtlDays = props.recordTtlDays ?? 30;
 
     this.web = new WebSite(this, 'Web');
@@ -69,6 +73,11 @@ export class SerStack extends Stack {
     this.training = new Training(this, 'Training', { bucket, table, ...props.training });
     this.training.bindApi(this.api.function);
     this.training.bindInference(this.inference.function);
+    this.dashboard = new OperationsDashboard(this, 'Operations', {
+      inferenceFunction: this.inference.function,
+      deadLetterQueue: this.inference.deadLetterQueue,
+    });
+    acknowledgeNagFindings(this);
 
     new CfnOutput(this, 'AudioBucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'DropFolderCommand', {

@@ -43,10 +43,11 @@ describe('SerStack', () => {
       .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
   };
 
+  // One synthesis with CloudFormation validation: slow on a loaded 2-core machine, so it gets more room.
   beforeAll(() => {
     template = synth();
     resources = template.toJSON().Resources;
-  });
+  }, 180_000);
 
   afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
 
@@ -81,7 +82,9 @@ describe('SerStack', () => {
         IgnorePublicAcls: true,
         RestrictPublicBuckets: true,
       });
-      expect(bucket.Properties.BucketEncryption).toBeDefined();
+      expect(bucket.Properties.BucketEncryption).toEqual({
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      });
       template.hasResourceProperties('AWS::S3::BucketPolicy', {
         Bucket: { Ref: id },
         PolicyDocument: {

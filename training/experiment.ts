@@ -203,7 +203,3 @@ export async function runExperiment(
     },
   };
 }
-
-export function disposeLearner(learner: Learner): void {
-  for (const v of learner.variables) v.dispose();
-}

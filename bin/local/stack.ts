@@ -6,9 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { ProcessOutcome } from '../../lambdas/app/object-processor.ts';
+import { matchRoute } from '../../lambdas/app/routes.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion, WEB_DIR } from '../../lib/paths.ts';
 import { deadLetterRecord } from '../replay.ts';
 import { toProxyEvent } from './api-gateway-event.ts';
+import { startLocalCallbacks } from './callback-runner.ts';
 import { lambdaContext } from './lambda-context.ts';
 import {
   ensurePredictionsTable,
@@ -18,6 +20,7 @@ import {
   startLocalDynamoDb,
   startLocalS3,
 } from './local-aws.ts';
+import { createLocalEventBus } from './local-event-bus.ts';
 import { createEventQueue, toNotification } from './s3-event-bridge.ts';
 import { readStaticFile } from './static-files.ts';
 import { startLocalTraining } from './training-runner.ts';
@@ -31,6 +34,8 @@ export interface LocalStackOptions {
   apiKey: string;
   dataDir: string;
   tableName?: string;
+  /** Signs callbacks (HMAC-SHA256); the local stack has one key, so one secret. @default local-webhook-secret */
+  webhookSecret?: string;
   log?: (line: string) => void;
   /** Every outcome of the inference handler (the load test counts processing per id with it). */
   onProcessed?: (outcome: ProcessOutcome) => void;
@@ -47,7 +52,10 @@ export interface LocalStack {
   modelVersion: string;
   /** Where events that failed every retry are written, in Lambda's on-failure destination format. */
   deadLetterDir: string;
-  /** Resolves when every S3 event so far has been processed. */
+  /** The default bus's stand-in: one EventBridge event per line, for every terminal prediction. */
+  eventsFile: string;
+  webhookSecret: string;
+  /** Resolves when every S3 event so far has been processed and its callback delivered or dead-lettered. */
   idle(): Promise<void>;
   close(): Promise<void>;
 }
@@ -92,6 +100,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   await mkdir(join(dataDir, 's3'), { recursive: true });
   await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
   const deadLetterDir = join(dataDir, 'dlq');
+  const eventsFile = join(dataDir, 'events.jsonl');
+  const webhookSecret = options.webhookSecret ?? 'local-webhook-secret';
 
   // The API server listens first (answering 503 until ready) so that its origin is known for S3's CORS.
   let apiHandler: ApiHandler | undefined;
@@ -121,7 +131,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     corsOrigins: [apiUrl, apiUrl.replace('127.0.0.1', 'localhost')],
   });
 
-  const modelVersion = readModelVersion(process.env.SER_MODEL_DIR ?? DEFAULT_MODEL_DIR);
+  const modelVersion = readModelVersion(DEFAULT_MODEL_DIR);
   Object.assign(process.env, {
     BUCKET_NAME: options.bucket,
     TABLE_NAME: tableName,
@@ -138,8 +148,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_TRACE_ENABLED: 'false',
+    // Callbacks: to this machine over plain http is fine here (never on AWS); retries scaled down.
+    CALLBACK_ALLOW_HTTP_LOOPBACK: 'true',
+    WEBHOOK_SECRET: webhookSecret,
+    CALLBACK_BACKOFF_MS: process.env.CALLBACK_BACKOFF_MS ?? '250',
   });
-  const processHandler: ProcessHandler = (await import('../../lambdas/handlers/process-object.ts')).handler;
+  const processModule = await import('../../lambdas/handlers/process-object.ts');
+  const processHandler: ProcessHandler = processModule.handler;
+  // EventBridge's stand-in: events to a file, and the callback rule to the same delivery handler.
+  const callbacks = await startLocalCallbacks({ deadLetterDir: join(deadLetterDir, 'callbacks'), log });
+  processModule.usePredictionEvents(createLocalEventBus({ file: eventsFile, onEvent: callbacks.route }));
   const apiModule = await import('../../lambdas/handlers/api.ts');
   // EC2's stand-in: training jobs run as child processes of this stack, one at a time.
   const training = startLocalTraining({ s3Endpoint: s3.endpoint, bucket: options.bucket, log });
@@ -201,12 +219,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ),
     );
 
-    if (
-      method === 'GET' &&
-      !url.pathname.startsWith('/predictions') &&
-      url.pathname !== '/health' &&
-      url.pathname !== '/openapi.json'
-    ) {
+    // A GET that is not an API route is a file of the web page (CloudFront's part on AWS).
+    if (method === 'GET' && !matchRoute(method, url.pathname).route) {
       if (url.pathname === '/config.json') return sendJson(res, 200, { apiUrl: '' });
       const file = await readStaticFile(WEB_DIR, url.pathname);
       if (file) {
@@ -233,9 +247,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     if (!built.ok)
       return sendJson(res, built.statusCode, { error: { code: built.code, message: built.message } });
-    const route = built.event.resource;
-    const needsKey = route !== '/health' && route !== '/openapi.json';
-    if (needsKey && !apiKeyMatches(built.event.headers['x-api-key'], options.apiKey)) {
+    // The same routes and key requirements API Gateway is built from (lambdas/app/routes.ts).
+    if (built.route.apiKeyRequired && !apiKeyMatches(built.event.headers['x-api-key'], options.apiKey)) {
       // API Gateway answers 403 for a missing or wrong key (as our gateway responses shape it).
       return sendJson(res, 403, {
         error: { code: 'FORBIDDEN', message: 'Forbidden: missing or invalid x-api-key' },
@@ -257,7 +270,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     dataDir,
     modelVersion,
     deadLetterDir,
-    idle: () => queue.idle(),
+    eventsFile,
+    webhookSecret,
+    idle: async () => {
+      await queue.idle();
+      await callbacks.idle();
+    },
     close() {
       closing ??= (async () => {
         const closed = once(server, 'close');
@@ -267,6 +285,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         await training.close();
         await s3.close();
         await queue.idle();
+        await callbacks.idle();
         await dynamo.close();
       })();
       return closing;

@@ -2,6 +2,7 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } 
 import { isSerError, SerError } from '../core/errors.ts';
 import type { PredictionResult, PredictOptions } from '../core/types.ts';
 import { classifyKey, dropFolderId, resultKey } from './object-keys.ts';
+import { type PredictionEventPublisher, predictionEvent } from './prediction-events.ts';
 import type { Prediction, PredictionRepository } from './prediction-repository.ts';
 import type { S3ObjectRef } from './s3-event.ts';
 
@@ -17,6 +18,8 @@ export interface ObjectProcessorDeps {
   predictor: AudioPredictor;
   maxUploadBytes: number;
   maxDurationSec: number;
+  /** Announces each terminal prediction (EventBridge on AWS); none: no events. */
+  events?: PredictionEventPublisher;
 }
 
 export type ProcessOutcome =
@@ -116,6 +119,16 @@ export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef)
         }),
       );
     }
+    // The event goes out before the commit, like the result file: a failure in between is retried, and
+    // the retry publishes the same event id again (at least once; receivers deduplicate on it).
+    await deps.events?.publish(
+      predictionEvent(finished, {
+        bucket: ref.bucket,
+        key: ref.key,
+        objectVersion,
+        callback: claim.callback,
+      }),
+    );
     await deps.repository.commit(finished, objectVersion);
     return {
       outcome: finished.status === 'SUCCEEDED' ? 'succeeded' : 'failed',

@@ -7,30 +7,18 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import type { PredictionResult, Probabilities, Segment } from '../core/types.ts';
+import type { PredictionResult } from '../core/types.ts';
+import type { Prediction, PredictionPage, PredictionSource, PredictionStatus } from './api-schemas.ts';
+import { DEFAULT_UPLOAD_URL_TTL_SEC } from './config.ts';
 import { badRequest } from './http-error.ts';
 import { newestFirstQuery, PREDICTIONS_TABLE } from './table-definition.ts';
 
-export type PredictionStatus = 'PENDING' | 'PROCESSING' | 'SUCCEEDED' | 'FAILED';
-export type PredictionSource = 'api' | 'drop-folder';
+export type { Prediction, PredictionPage, PredictionSource, PredictionStatus };
 
-/** What GET /predictions/{id} returns and what the drop folder writes to `results/…json`. */
-export interface Prediction {
-  id: string;
-  status: PredictionStatus;
-  source: PredictionSource;
-  fileName: string;
-  createdAt: string;
-  updatedAt: string;
-  emotion?: string;
-  confidence?: number;
-  /** The model's calibrated confidence is below its stated threshold (see lambdas/core/types.ts). */
-  lowConfidence?: boolean;
-  probabilities?: Probabilities;
-  segments?: Segment[];
-  durationSec?: number;
-  modelVersion?: string;
-  error?: { code: string; message: string };
+/** Where the terminal result is POSTed, and whose webhook secret signs it. Stored, never returned. */
+export interface CallbackTarget {
+  url: string;
+  apiKeyId?: string | undefined;
 }
 
 /** The stored item: the public fields plus where the audio is, the claim and the index/TTL attributes. */
@@ -39,6 +27,7 @@ interface PredictionItem extends Prediction {
   key: string;
   objectVersion?: string;
   leaseExpiresAt?: number;
+  callback?: CallbackTarget;
   expiresAt: number;
   gsi1pk: string;
   gsi1sk: string;
@@ -49,6 +38,7 @@ export interface NewUpload {
   fileName: string;
   bucket: string;
   key: string;
+  callback?: CallbackTarget;
 }
 
 export interface ObjectClaim {
@@ -62,13 +52,8 @@ export interface ObjectClaim {
 }
 
 export type ClaimResult =
-  | { claimed: true; prediction: Prediction }
+  | { claimed: true; prediction: Prediction; callback?: CallbackTarget }
   | { claimed: false; existing: Prediction | undefined };
-
-export interface PredictionPage {
-  items: Prediction[];
-  nextCursor?: string;
-}
 
 const PUBLIC_FIELDS = [
   'id',
@@ -117,7 +102,6 @@ export interface PredictionRepositoryOptions {
 
 /** Room for an upload that started just before its URL expired to finish and be noticed. */
 const PENDING_GRACE_SEC = 3600;
-const DEFAULT_UPLOAD_URL_TTL_SEC = 300;
 
 /**
  * Prediction records in DynamoDB. The record is also the idempotency record for S3 events: `claim` is
@@ -162,6 +146,7 @@ export class PredictionRepository {
       updatedAt: createdAt,
       bucket: upload.bucket,
       key: upload.key,
+      ...(upload.callback ? { callback: upload.callback } : {}),
       // An upload URL that is never used must not leave a PENDING record for the full retention period.
       expiresAt:
         Math.floor(now.getTime() / 1000) +
@@ -257,7 +242,8 @@ export class PredictionRepository {
           },
         }),
       );
-      return { claimed: true, prediction: toPrediction(Attributes ?? {}) };
+      const callback = Attributes?.callback as CallbackTarget | undefined;
+      return { claimed: true, prediction: toPrediction(Attributes ?? {}), ...(callback ? { callback } : {}) };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       return { claimed: false, existing: await this.get(claim.id) };
@@ -270,7 +256,7 @@ export class PredictionRepository {
    */
   finished(
     current: Prediction,
-    outcome: { result: PredictionResult } | { error: { code: string; message: string } },
+    outcome: { result: PredictionResult } | { error: NonNullable<Prediction['error']> },
   ): Prediction {
     const updatedAt = this.#now().toISOString();
     if ('error' in outcome) return { ...current, status: 'FAILED', updatedAt, error: outcome.error };

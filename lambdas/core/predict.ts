@@ -1,11 +1,11 @@
-import { fileURLToPath } from 'node:url';
 import { decodeAudio, warmUpDecoders } from './audio/decode.ts';
-import { resample } from './audio/resample.ts';
 import { removeDcOffset } from './audio/trim.ts';
+import { DEFAULT_MAX_DURATION_SEC } from './audio/types.ts';
 import { AudioError } from './errors.ts';
 import { createFeatureExtractor, normalizeUtterance } from './features/extract.ts';
 import { loudnessGain } from './features/loudness.ts';
 import { applyTemperature } from './model/calibration.ts';
+import { defaultModelDir } from './model/location.ts';
 import type { ModelMetadata } from './model/metadata.ts';
 import { type LoadedModel, loadModelPackage } from './model/runtime.ts';
 import { speechSpectralFlatness } from './speech/flatness.ts';
@@ -13,9 +13,8 @@ import { createSpeechDetector, speechRegions } from './speech/vad.ts';
 import { planWindows } from './speech/windows.ts';
 import type { PredictionResult, PredictOptions, Probabilities, Segment } from './types.ts';
 
-/** The model shipped in the repository (and copied into the Lambda asset beside the bundle). */
-export const BUNDLED_MODEL_DIR = fileURLToPath(new URL('../../models/ser-lstm/', import.meta.url));
-export const DEFAULT_MAX_DURATION_SEC = 600;
+export { DEFAULT_MAX_DURATION_SEC } from './audio/types.ts';
+export { BUNDLED_MODEL_DIR } from './model/location.ts';
 
 /** Less speech than this in a whole clip is not enough to judge an emotion: `NO_SPEECH`. */
 const MIN_SPEECH_SEC = 0.2;
@@ -70,9 +69,7 @@ function argmax(values: ArrayLike<number>): number {
  * speech, so pauses and short windows count less. All-silent (or speech-free) audio is `NO_SPEECH`.
  */
 export async function createPredictor(options: PredictorOptions = {}): Promise<Predictor> {
-  const model =
-    options.model ??
-    (await loadModelPackage(options.modelDir ?? process.env.SER_MODEL_DIR ?? BUNDLED_MODEL_DIR));
+  const model = options.model ?? (await loadModelPackage(options.modelDir ?? defaultModelDir()));
   const { metadata } = model;
   const config = metadata.featureConfig;
   const extractor = createFeatureExtractor(config);
@@ -94,13 +91,11 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
         mark = now;
       };
 
-      const decoded = await decodeAudio(audio, { maxDurationSec });
-      lap('decode');
       const rate = config.sampleRate;
-      const samples =
-        decoded.sampleRate === rate
-          ? decoded.samples.slice()
-          : resample(decoded.samples, decoded.sampleRate, rate);
+      // Resampled while decoding: memory follows the model's rate, not the file's (docs/api.md, limits).
+      const decoded = await decodeAudio(audio, { maxDurationSec, outputRate: rate });
+      const samples = decoded.samples;
+      lap('decode');
       lap('resample');
 
       if (decoded.durationSec < MIN_SPEECH_SEC) {
@@ -164,7 +159,7 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
         ...(calibration ? { lowConfidence: total[best]! < calibration.lowConfidenceBelow } : {}),
         probabilities: toProbabilities(labels, total),
         durationSec: round(decoded.durationSec, 3),
-        sampleRate: decoded.sampleRate,
+        sampleRate: decoded.sourceSampleRate,
         modelVersion: metadata.version,
         segments,
       };
