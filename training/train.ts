@@ -99,6 +99,7 @@ const program = new Command()
     '--calibrate-on <file>',
     'fit the calibration on a development run (training/develop.ts --out) instead of the package folds',
   )
+  .option('--no-predictor-check', 'skip re-running the test clips through the deployed predictor')
   .option('--no-progress', 'no progress bars (log lines instead)');
 
 program.parse();
@@ -134,6 +135,7 @@ const opts = program.opts<{
   tessWords: number;
   spectralMeans: boolean;
   calibrateOn?: string;
+  predictorCheck: boolean;
 }>();
 
 try {
@@ -181,6 +183,7 @@ try {
     corpusCopies: { tess: { augment: tessCopies[0]!, channel: tessCopies[1]! } },
     tessWords: opts.tessWords,
     calibrateOn,
+    predictorCheck: opts.predictorCheck,
     settings: {
       ...DEFAULTS.settings,
       epochs: opts.epochs,
