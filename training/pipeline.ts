@@ -57,8 +57,9 @@ export interface TrainPackageOptions {
   /** Per-corpus copy counts overriding the two above (see FeaturePipelineOptions.corpusCopies). */
   corpusCopies?: Partial<Record<Corpus, { augment: number; channel: number }>>;
   /**
-   * Train on the TESS clips of every n-th word only (sorted words; 1 or absent: all). The test split is
-   * unchanged (built from all clips), so TESS test clips of other words are also new words.
+   * Next to other corpora, train on the TESS clips of every n-th word only (sorted words; 1 or absent:
+   * all; a TESS-only model always uses all). The test split is unchanged (built from all clips), so TESS
+   * test clips of other words are also new words.
    */
   tessWords?: number;
   /**
@@ -214,7 +215,9 @@ async function prepareData(
 ): Promise<PreparedData> {
   const scan = await scanDataset(options.dataDir, options.corpora);
   log(`${scan.clips.length} labelled clips in ${scan.root} (${options.corpora.join(', ')})`);
-  const trainWords = tessTrainingWords(scan.clips, options.tessWords);
+  // A TESS-only model (the on-demand retraining) keeps every TESS word: TESS is all it has.
+  const tessAlone = options.corpora.length === 1 && options.corpora[0] === 'tess';
+  const trainWords = tessAlone ? undefined : tessTrainingWords(scan.clips, options.tessWords);
   const inTraining = (c: Clip) => c.corpus !== 'tess' || !trainWords || trainWords.has(c.text);
   const pipeline = await createFeaturePipeline({
     config,
