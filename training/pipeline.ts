@@ -359,7 +359,7 @@ function crossCorpusSplits(kept: ClipFeatures[], seed: number): Split<ClipFeatur
     const inner = randomSplit(`${from}-only`, source, seed, 0, 0.1);
     splits.push({
       name: `${from}-only-to-${to}`,
-      description: `cross-corpus: train on every ${from.toUpperCase()} clip (10 % for validation), test on every ${to.toUpperCase()} clip (another studio, other voices and words)`,
+      description: `cross-corpus: train on the ${source.length} ${from.toUpperCase()} clips in use (10 % for validation), test on the ${target.length} ${to.toUpperCase()} clips in use (another studio, other voices and words)`,
       train: inner.train,
       validation: inner.validation,
       test: target,

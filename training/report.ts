@@ -127,8 +127,9 @@ are the lever most likely to move these numbers further.
 ### Round 4 (model 1.4.0): new rooms and honest confidence
 
 Measured from outside, 1.3.0 collapsed onto one class on other corpora (fear for 70 % of a German
-corpus). Round 4 asks whether training on degraded channels and leaving the channel-laden statistics
-out of the head keep the model from that, without losing unseen voices.
+corpus). Round 4 asks whether training on degraded channels keeps the model from that without losing
+unseen voices. (Leaving the channel-laden MFCC means out of the head, \`--no-spectral-means\`, is
+implemented and parity-tested but was not measured in time.)
 
 Protocol (\`npx tsx training/develop.ts\`, written before the runs): RAVDESS actor folds as above (3
 single LSTMs, every actor 01–12 held out once, 624 clips pooled), TESS reduced to every 4th word (700
@@ -155,6 +156,22 @@ recipe fixes the repeats at 3 (\`corpusRepeats\`).
 **Rule for shipping, decided before the final run:** 1.4.0 (recipe B, RAVDESS 3× per epoch) replaces
 1.3.0 only if its own pooled folds (run beside it with the same recipe, 20 epochs, as 1.3.0's were) reach
 1.3.0's 0.527 minus one standard error (0.507); otherwise 1.3.0 stays the shipped model.
+
+| run | folds 01–04 / 05–08 / 09–12 | folds pooled, clean (± SE) | through the unseen channel | largest class (clean / channel) | ECE raw → temperature, cross-fitted |
+|---|---:|---:|---:|---|---:|
+| 1.3.0 recipe (all of TESS, 4 speaker-like copies per clip; from round 3) | 0.553 / 0.591 / 0.438 | **0.527** ± 0.020 | – | – | – |
+| 1.4.0 recipe (B + RAVDESS 3×, 20 epochs) | 0.476 / 0.538 / 0.433 | 0.482 ± 0.020 | 0.324 ± 0.019 | angry 19 % / disgust 24 % | 0.082 → 0.077 (T = 1.17) |
+
+The 1.4.0 recipe misses the rule by 0.025 (0.482 against 0.507) and was **not shipped**; 1.3.0's graph
+stays, now with its calibration (1.3.1, see "Confidence calibration"). The loss sits in the TESS cut:
+channel copies themselves helped (+0.03 in A vs B, clean and shifted alike), but a quarter of TESS with one
+speaker-like copy instead of all of it with four costs more than that on unseen RAVDESS voices — TESS's
+variety helps even though its two voices are not RAVDESS's. Computing the channel copies for all of
+TESS did not fit this session's clock on the shared machine; it is the next run to make (the code and
+the cache layout support it: \`--tess-words 1 --tess-copies 4,2\`). Neither recipe collapses on RAVDESS
+(largest class ≤ 25 % clean or through the channel), so the collapse measured from outside on other
+corpora is a matter of those corpora's recordings and speakers, which synthetic channels only partly
+imitate (0.48 → 0.32 through them).
 `;
 
 /** SVG files of the report: name → content. */
