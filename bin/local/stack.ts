@@ -8,6 +8,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import type { ProcessOutcome } from '../../lambdas/app/object-processor.ts';
 import { matchRoute } from '../../lambdas/app/routes.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion, WEB_DIR } from '../../lib/paths.ts';
+import { webPageConfig } from '../../lib/web-page-config.ts';
 import { deadLetterRecord } from '../replay.ts';
 import { toProxyEvent } from './api-gateway-event.ts';
 import { startLocalCallbacks } from './callback-runner.ts';
@@ -221,7 +222,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     // A GET that is not an API route is a file of the web page (CloudFront's part on AWS).
     if (method === 'GET' && !matchRoute(method, url.pathname).route) {
-      if (url.pathname === '/config.json') return sendJson(res, 200, { apiUrl: '' });
+      if (url.pathname === '/config.json') return sendJson(res, 200, webPageConfig(''));
       const file = await readStaticFile(WEB_DIR, url.pathname);
       if (file) {
         res.writeHead(200, { 'Content-Type': file.type, 'Cache-Control': 'no-cache' });
