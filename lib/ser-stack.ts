@@ -24,7 +24,7 @@ export interface SerStackProps extends StackProps {
   /** `null`: no reservation (accounts with the default quota of 10). @default 10 */
   readonly inferenceReservedConcurrency?: number | null;
   /** On-demand training on EC2 (instance type, Spot, max run time). */
-  readonly training?: Pick<TrainingProps, 'instanceType' | 'spot' | 'maxRunTime' | 'datasetPrefix'>;
+  readonly training?: Pick<TrainingProps, 'instanceType' | 'spot' | 'maxRunTime'>;
 }
 
 /** The product: storage, the S3-triggered inference, the REST API and the web page. */
@@ -70,7 +70,7 @@ export class SerStack extends Stack {
       recordTtlDays,
     });
     this.web.deploy({ apiUrl: this.api.restApi.url });
-    this.training = new Training(this, 'Training', { bucket, table, ...props.training });
+    this.training = new Training(this, 'Training', { bucket, table, modelDir, ...props.training });
     this.training.bindApi(this.api.function);
     this.training.bindInference(this.inference.function);
     this.dashboard = new OperationsDashboard(this, 'Operations', {

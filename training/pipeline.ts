@@ -30,7 +30,7 @@ import { appendPredictorCheck } from './predictor-check.ts';
 import { type DatasetOverview, type ReportInput, reportFigures, reportMarkdown } from './report.ts';
 import { assertNoLeak, multiCorpusSplit, randomSplit, type Split, speakerSplit } from './splits.ts';
 import { initTf } from './tf.ts';
-import { argmaxRows } from './trainer.ts';
+import { argmaxRows, type EpochRecord } from './trainer.ts';
 
 export const EXPERIMENTS = [
   'tess-random',
@@ -81,6 +81,8 @@ export interface TrainPackageOptions {
   log?: (line: string) => void;
   /** Re-run the test clips through the deployed predictor and add the comparison to REPORT.md (default on). */
   predictorCheck?: boolean;
+  /** Each epoch of the main model (not of the extra experiments): the training-job runner's progress. */
+  onEpoch?: (record: EpochRecord, member: { member: number; members: number }) => void;
 }
 
 export interface TrainPackageResult {
@@ -89,6 +91,12 @@ export interface TrainPackageResult {
   onnxBytes: number;
   seconds: number;
   experiments: ExperimentResult[];
+  /** What the dataset scan and the decoder left out, for whoever asked for the training. */
+  dataset: {
+    failed: Array<{ path: string; error: string }>;
+    skipped: Record<string, number>;
+    unrecognised: string[];
+  };
 }
 
 /** Metrics of an ONNX model on clips, from onnxruntime's outputs (used by train and evaluate alike). */
@@ -291,7 +299,11 @@ async function trainMain(
 ) {
   const { split } = data;
   const { labels, maxFrames: frames } = context;
-  const main: TrainedExperiment = await runExperiment(split, options.settings, { ...context, subsets });
+  const main: TrainedExperiment = await runExperiment(split, options.settings, {
+    ...context,
+    subsets,
+    onEpoch: options.onEpoch,
+  });
   const members = main.learners.map((l) => (l as unknown as { model: LstmModel }).model.weights());
   const onnx = exportLstmToOnnx(members, {
     frames,
@@ -535,6 +547,7 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
     onnxBytes: trained.onnx.length,
     seconds,
     experiments: extras.experiments,
+    dataset: { failed: data.failed, skipped: data.scan.skipped, unrecognised: data.scan.unrecognised },
   };
 }
 
