@@ -144,8 +144,8 @@ reported next to each.
 
 | run | recipe | folds pooled, clean (± SE) | through the unseen channel | largest class (clean / channel) | ECE raw |
 |---|---|---:|---:|---|---:|
-| A | the 1.3.0 recipe under this protocol (no channel copies) | 0.393 ± 0.020 | 0.274 ± 0.018 | surprise 20 % / disgust 25 % | – |
-| **B** | **+ 2 channel copies per RAVDESS clip, 1 per TESS clip** | **0.425 ± 0.020** | **0.305 ± 0.018** | – / sad 20 % | 0.069 |
+| A | the 1.3.0 recipe under this protocol (no channel copies) | 0.393 ± 0.020 | 0.274 ± 0.018 | surprise 20 % / disgust 25 % | 0.017 |
+| **B** | **+ 2 channel copies per RAVDESS clip, 1 per TESS clip** | **0.425 ± 0.020** | **0.305 ± 0.018** | sad 21 % / sad 20 % | 0.069 |
 
 B wins by the rule (+0.032 clean, +0.031 through the new channel). Both runs are far below 1.3.0's
 0.527: after fold 1 it showed that cutting TESS to a quarter also cut RAVDESS's repeats per epoch from
