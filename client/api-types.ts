@@ -239,7 +239,10 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
             emotion?: string;
+            /** @description Probability of `emotion`, calibrated on voices the model never heard (the model package's temperature) */
             confidence?: number;
+            /** @description true when the calibrated confidence is below the model package's threshold (metadata calibration.lowConfidenceBelow): more likely wrong than right */
+            lowConfidence?: boolean;
             probabilities?: components["schemas"]["Probabilities"];
             segments?: components["schemas"]["Segment"][];
             durationSec?: number;

@@ -168,6 +168,11 @@ async function trainCandidate(
     seed: DEFAULTS.seed,
     augmentCopies,
     augmentation: DEFAULTS.augmentation,
+    // The same recipe as `npm run train` (channel copies, TESS copies and word subset next to RAVDESS).
+    channelCopies: job.augment ? DEFAULTS.channelCopies : 0,
+    channel: DEFAULTS.channel,
+    corpusCopies: job.augment ? DEFAULTS.corpusCopies : undefined,
+    tessWords: DEFAULTS.tessWords,
     settings: {
       ...DEFAULTS.settings,
       epochs: job.epochs,

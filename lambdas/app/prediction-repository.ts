@@ -64,6 +64,7 @@ const PUBLIC_FIELDS = [
   'updatedAt',
   'emotion',
   'confidence',
+  'lowConfidence',
   'probabilities',
   'segments',
   'durationSec',
@@ -259,13 +260,15 @@ export class PredictionRepository {
   ): Prediction {
     const updatedAt = this.#now().toISOString();
     if ('error' in outcome) return { ...current, status: 'FAILED', updatedAt, error: outcome.error };
-    const { emotion, confidence, probabilities, segments, durationSec, modelVersion } = outcome.result;
+    const { emotion, confidence, lowConfidence, probabilities, segments, durationSec, modelVersion } =
+      outcome.result;
     return {
       ...current,
       status: 'SUCCEEDED',
       updatedAt,
       emotion,
       confidence,
+      ...(lowConfidence === undefined ? {} : { lowConfidence }),
       probabilities,
       segments,
       durationSec,
