@@ -17,6 +17,7 @@ export function acknowledgeNagFindings(stack: SerStack): void {
   acknowledgeApi(stack);
   acknowledgeWebSite(stack);
   acknowledgeTraining(stack);
+  acknowledgeCallbacks(stack);
 }
 
 const acknowledge = (scope: IConstruct, reason: string, ...ids: string[]): void => {
@@ -165,5 +166,26 @@ function acknowledgeTraining({ training, storage }: SerStack): void {
     objectsUnder(storage.bucket, MODELS_PREFIX),
     ...['s3:GetObject*', 's3:GetBucket*', 's3:List*'].map((action) => `AwsSolutions-IAM5[Action::${action}]`),
     'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+  );
+}
+
+function acknowledgeCallbacks({ callbacks }: SerStack): void {
+  acknowledge(
+    callbacks.deadLetterQueue,
+    "This queue is the dead-letter queue (the callback function's on-failure destination and the rule's DLQ).",
+    'AwsSolutions-SQS3',
+  );
+  acknowledge(
+    callbacks.defaultKeySecret,
+    'A webhook secret is shared with the receiver, which must switch at the same time: rotated by the ' +
+      'operator (put-secret-value, README "Callbacks"), not on a schedule that would break deliveries.',
+    'AwsSolutions-SMG4',
+  );
+  acknowledge(
+    callbacks.function,
+    'Webhook secrets are one per API key, created as keys are added, so the grant is the name prefix ' +
+      '(Secrets Manager also appends a random suffix to every ARN); X-Ray trace segments have no resource ARN.',
+    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${callbacks.secretPrefix}*]`,
+    'AwsSolutions-IAM5[Resource::*]',
   );
 }

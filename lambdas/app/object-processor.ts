@@ -14,7 +14,13 @@ import {
   type ObjectOrigin,
   resultKey,
 } from './object-keys.ts';
-import type { ObjectClaim, Prediction, PredictionRepository } from './prediction-repository.ts';
+import { type PredictionEventPublisher, predictionEvent } from './prediction-events.ts';
+import type {
+  CallbackTarget,
+  ObjectClaim,
+  Prediction,
+  PredictionRepository,
+} from './prediction-repository.ts';
 import type { RecordError } from './processing-errors.ts';
 import type { S3ObjectRef } from './s3-event.ts';
 
@@ -30,6 +36,8 @@ export interface ObjectProcessorDeps {
   predictor: AudioPredictor;
   maxUploadBytes: number;
   maxDurationSec: number;
+  /** Announces each terminal prediction (EventBridge on AWS); none: no events. */
+  events?: PredictionEventPublisher;
 }
 
 export type ProcessOutcome =
@@ -147,7 +155,7 @@ export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef)
     return { outcome: 'duplicate', id: claimed.id, status };
   }
   try {
-    return await finish(deps, ref, origin, claim.prediction, claimed.objectVersion, {
+    return await finish(deps, ref, origin, claim, claimed.objectVersion, {
       size: head.ContentLength,
       eTag,
     });
@@ -182,12 +190,12 @@ async function finish(
   deps: ObjectProcessorDeps,
   ref: S3ObjectRef,
   origin: ObjectOrigin,
-  claimed: Prediction,
+  claimed: { prediction: Prediction; callback?: CallbackTarget | undefined },
   objectVersion: string,
   object: { size: number | undefined; eTag: string },
 ): Promise<ProcessOutcome> {
   const evaluation = await evaluate(deps, ref, origin, object);
-  const finished = deps.repository.finished(claimed, evaluation);
+  const finished = deps.repository.finished(claimed.prediction, evaluation);
   // The result file goes first: if committing the record then fails, the retry writes it again. None
   // for a key that cannot hold one, nor for replaced/deleted bytes (the newer object's event owns it).
   const written = resultFileKey(origin, evaluation);
@@ -201,6 +209,16 @@ async function finish(
       }),
     );
   }
+  // The event goes out before the commit, like the result file: a failure in between is retried, and
+  // the retry publishes the same event id again (at least once; receivers deduplicate on it).
+  await deps.events?.publish(
+    predictionEvent(finished, {
+      bucket: ref.bucket,
+      key: ref.key,
+      objectVersion,
+      callback: claimed.callback,
+    }),
+  );
   await deps.repository.commit(finished, objectVersion);
   return {
     outcome: finished.status === 'SUCCEEDED' ? 'succeeded' : 'failed',
