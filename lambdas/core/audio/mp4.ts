@@ -104,7 +104,11 @@ const inspectMp4 = (bytes: Uint8Array, maxDurationSec: number): SoundTrack => {
   if (track.durationSec > 0) {
     checkDuration('MP4 header', track.durationSec, 1, maxDurationSec);
     if (track.sampleRate >= 8) {
-      checkDecodedValues('MP4 header', track.durationSec * track.sampleRate * (track.channels || 1), 'declares');
+      checkDecodedValues(
+        'MP4 header',
+        track.durationSec * track.sampleRate * (track.channels || 1),
+        'declares',
+      );
     }
   }
   return track;
