@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { matchRoute } from '../../lambdas/app/routes.ts';
+import { type ApiRoute, matchRoute } from '../../lambdas/app/routes.ts';
 
 export interface HttpRequestParts {
   method: string;
@@ -12,7 +12,7 @@ export interface HttpRequestParts {
 }
 
 export type ProxyEventResult =
-  | { ok: true; event: APIGatewayProxyEvent }
+  | { ok: true; event: APIGatewayProxyEvent; route: ApiRoute }
   | { ok: false; statusCode: 404 | 405; code: string; message: string };
 
 /**
@@ -97,5 +97,5 @@ export function toProxyEvent(request: HttpRequestParts): ProxyEventResult {
       resourcePath: match.route.resource,
     },
   };
-  return { ok: true, event };
+  return { ok: true, event, route: match.route };
 }

@@ -6,7 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { ProcessOutcome } from '../../lambdas/app/object-processor.ts';
+import { matchRoute } from '../../lambdas/app/routes.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion, WEB_DIR } from '../../lib/paths.ts';
+import { webPageConfig } from '../../lib/web-page-config.ts';
 import { deadLetterRecord } from '../replay.ts';
 import { toProxyEvent } from './api-gateway-event.ts';
 import { startLocalCallbacks } from './callback-runner.ts';
@@ -15,6 +17,7 @@ import {
   ensurePredictionsTable,
   LOCAL_REGION,
   LOCAL_S3_CREDENTIALS,
+  registerBundledModel,
   type S3rverEvent,
   startLocalDynamoDb,
   startLocalS3,
@@ -31,6 +34,11 @@ export interface LocalStackOptions {
   dynamoDbPort: number;
   bucket: string;
   apiKey: string;
+  /**
+   * The operators' credential for training jobs and the model registry (x-api-key on those routes).
+   * @default a random key (nobody can call the admin routes)
+   */
+  adminKey?: string;
   dataDir: string;
   tableName?: string;
   /** Signs callbacks (HMAC-SHA256); the local stack has one key, so one secret. @default local-webhook-secret */
@@ -47,6 +55,7 @@ export interface LocalStack {
   dynamoDbEndpoint: string;
   bucket: string;
   apiKey: string;
+  adminKey: string;
   dataDir: string;
   modelVersion: string;
   /** Where events that failed every retry are written, in Lambda's on-failure destination format. */
@@ -95,6 +104,7 @@ async function readBody(req: IncomingMessage): Promise<string | undefined | null
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? ((line: string) => console.log(line));
   const tableName = options.tableName ?? 'predictions';
+  const adminKey = options.adminKey ?? randomUUID();
   const dataDir = resolve(options.dataDir);
   await mkdir(join(dataDir, 's3'), { recursive: true });
   await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
@@ -130,7 +140,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     corsOrigins: [apiUrl, apiUrl.replace('127.0.0.1', 'localhost')],
   });
 
-  const modelVersion = readModelVersion(process.env.SER_MODEL_DIR ?? DEFAULT_MODEL_DIR);
+  const modelDir = DEFAULT_MODEL_DIR;
+  const modelVersion = readModelVersion(modelDir);
+  // What the stack's deploy-time registration does on AWS: the bundled model is the first version.
+  await registerBundledModel({ endpoint: dynamo.endpoint, tableName, modelDir });
   Object.assign(process.env, {
     BUCKET_NAME: options.bucket,
     TABLE_NAME: tableName,
@@ -218,13 +231,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ),
     );
 
-    if (
-      method === 'GET' &&
-      !url.pathname.startsWith('/predictions') &&
-      url.pathname !== '/health' &&
-      url.pathname !== '/openapi.json'
-    ) {
-      if (url.pathname === '/config.json') return sendJson(res, 200, { apiUrl: '' });
+    // A GET that is not an API route is a file of the web page (CloudFront's part on AWS).
+    if (method === 'GET' && !matchRoute(method, url.pathname).route) {
+      if (url.pathname === '/config.json') return sendJson(res, 200, webPageConfig(''));
       const file = await readStaticFile(WEB_DIR, url.pathname);
       if (file) {
         res.writeHead(200, { 'Content-Type': file.type, 'Cache-Control': 'no-cache' });
@@ -250,12 +259,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     if (!built.ok)
       return sendJson(res, built.statusCode, { error: { code: built.code, message: built.message } });
-    const route = built.event.resource;
-    const needsKey = route !== '/health' && route !== '/openapi.json';
-    if (needsKey && !apiKeyMatches(built.event.headers['x-api-key'], options.apiKey)) {
-      // API Gateway answers 403 for a missing or wrong key (as our gateway responses shape it).
+    // The same routes and access API Gateway is built from (lambdas/app/routes.ts); each route takes its
+    // own credential only, as on AWS (the user key, or admin IAM auth): 403 otherwise.
+    const { access } = built.route;
+    const expected = access === 'admin' ? adminKey : options.apiKey;
+    if (access !== 'public' && !apiKeyMatches(built.event.headers['x-api-key'], expected)) {
       return sendJson(res, 403, {
-        error: { code: 'FORBIDDEN', message: 'Forbidden: missing or invalid x-api-key' },
+        error: {
+          code: 'FORBIDDEN',
+          message:
+            access === 'admin'
+              ? 'Forbidden: this route needs the admin credential (x-api-key: SER_ADMIN_KEY locally)'
+              : 'Forbidden: missing or invalid x-api-key',
+        },
       });
     }
     const result = await apiHandler(built.event, lambdaContext('api'));
@@ -271,6 +287,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     dynamoDbEndpoint: dynamo.endpoint,
     bucket: options.bucket,
     apiKey: options.apiKey,
+    adminKey,
     dataDir,
     modelVersion,
     deadLetterDir,

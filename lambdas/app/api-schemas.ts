@@ -47,7 +47,14 @@ export const PredictionSchema = z
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
     emotion: z.string().optional(),
-    confidence: z.number().optional(),
+    confidence: z.number().optional().meta({
+      description:
+        "Probability of `emotion`, calibrated on voices the model never heard (the model package's temperature)",
+    }),
+    lowConfidence: z.boolean().optional().meta({
+      description:
+        "true when the calibrated confidence is below the model package's threshold (metadata calibration.lowConfidenceBelow): more likely wrong than right",
+    }),
     probabilities: ProbabilitiesSchema.optional(),
     segments: z.array(SegmentSchema).optional(),
     durationSec: z.number().optional(),

@@ -1,6 +1,11 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_DURATION_SEC } from '../core/audio/types.ts';
 
 const MB = 1024 * 1024;
+/** Largest upload accepted (the API, the presigned URL and the processor's HeadObject check). */
+export const DEFAULT_MAX_UPLOAD_BYTES = 25 * MB;
+/** Short-lived on purpose: a leaked URL is useful for minutes, and an unused upload's record expires soon. */
+export const DEFAULT_UPLOAD_URL_TTL_SEC = 300;
 
 const EnvSchema = z.object({
   BUCKET_NAME: z.string().min(3),
@@ -9,16 +14,11 @@ const EnvSchema = z.object({
   /** Set only off AWS (the local stack): s3rver and dynalite endpoints. */
   S3_ENDPOINT: z.url().optional(),
   DYNAMODB_ENDPOINT: z.url().optional(),
-  MAX_UPLOAD_BYTES: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(25 * MB),
-  /** Short-lived on purpose: a leaked URL is useful for minutes, and an unused upload's record expires soon. */
-  UPLOAD_URL_TTL_SEC: z.coerce.number().int().min(60).max(3600).default(300),
+  MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_UPLOAD_BYTES),
+  UPLOAD_URL_TTL_SEC: z.coerce.number().int().min(60).max(3600).default(DEFAULT_UPLOAD_URL_TTL_SEC),
   /** Prediction records (and their TTL) outlive the raw audio, which the bucket lifecycle expires. */
   RECORD_TTL_DAYS: z.coerce.number().int().positive().default(30),
-  MAX_DURATION_SEC: z.coerce.number().positive().default(600),
+  MAX_DURATION_SEC: z.coerce.number().positive().default(DEFAULT_MAX_DURATION_SEC),
   /** How long a PROCESSING claim blocks duplicates; past it a retry may take over (≥ the Lambda timeout). */
   PROCESSING_LEASE_SEC: z.coerce.number().int().positive().default(900),
   /** The web page's origin, for CORS on API responses. */

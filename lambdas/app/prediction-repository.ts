@@ -9,6 +9,7 @@ import {
 import { z } from 'zod';
 import type { PredictionResult } from '../core/types.ts';
 import type { Prediction, PredictionPage, PredictionSource, PredictionStatus } from './api-schemas.ts';
+import { DEFAULT_UPLOAD_URL_TTL_SEC } from './config.ts';
 import { badRequest } from './http-error.ts';
 import { newestFirstQuery, PREDICTIONS_TABLE } from './table-definition.ts';
 
@@ -63,6 +64,7 @@ const PUBLIC_FIELDS = [
   'updatedAt',
   'emotion',
   'confidence',
+  'lowConfidence',
   'probabilities',
   'segments',
   'durationSec',
@@ -100,7 +102,6 @@ export interface PredictionRepositoryOptions {
 
 /** Room for an upload that started just before its URL expired to finish and be noticed. */
 const PENDING_GRACE_SEC = 3600;
-const DEFAULT_UPLOAD_URL_TTL_SEC = 300;
 
 /**
  * Prediction records in DynamoDB. The record is also the idempotency record for S3 events: `claim` is
@@ -259,13 +260,15 @@ export class PredictionRepository {
   ): Prediction {
     const updatedAt = this.#now().toISOString();
     if ('error' in outcome) return { ...current, status: 'FAILED', updatedAt, error: outcome.error };
-    const { emotion, confidence, probabilities, segments, durationSec, modelVersion } = outcome.result;
+    const { emotion, confidence, lowConfidence, probabilities, segments, durationSec, modelVersion } =
+      outcome.result;
     return {
       ...current,
       status: 'SUCCEEDED',
       updatedAt,
       emotion,
       confidence,
+      ...(lowConfidence === undefined ? {} : { lowConfidence }),
       probabilities,
       segments,
       durationSec,

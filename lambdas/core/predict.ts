@@ -1,9 +1,11 @@
-import { fileURLToPath } from 'node:url';
 import { decodeAudio, warmUpDecoders } from './audio/decode.ts';
 import { removeDcOffset } from './audio/trim.ts';
+import { DEFAULT_MAX_DURATION_SEC } from './audio/types.ts';
 import { AudioError } from './errors.ts';
 import { createFeatureExtractor, normalizeUtterance } from './features/extract.ts';
 import { loudnessGain } from './features/loudness.ts';
+import { applyTemperature } from './model/calibration.ts';
+import { defaultModelDir } from './model/location.ts';
 import type { ModelMetadata } from './model/metadata.ts';
 import { type LoadedModel, loadModelPackage } from './model/runtime.ts';
 import { speechSpectralFlatness } from './speech/flatness.ts';
@@ -11,9 +13,8 @@ import { createSpeechDetector, speechRegions } from './speech/vad.ts';
 import { planWindows } from './speech/windows.ts';
 import type { PredictionResult, PredictOptions, Probabilities, Segment } from './types.ts';
 
-/** The model shipped in the repository (and copied into the Lambda asset beside the bundle). */
-export const BUNDLED_MODEL_DIR = fileURLToPath(new URL('../../models/ser-lstm/', import.meta.url));
-export const DEFAULT_MAX_DURATION_SEC = 600;
+export { DEFAULT_MAX_DURATION_SEC } from './audio/types.ts';
+export { BUNDLED_MODEL_DIR } from './model/location.ts';
 
 /** Less speech than this in a whole clip is not enough to judge an emotion: `NO_SPEECH`. */
 const MIN_SPEECH_SEC = 0.2;
@@ -68,15 +69,14 @@ function argmax(values: ArrayLike<number>): number {
  * speech, so pauses and short windows count less. All-silent (or speech-free) audio is `NO_SPEECH`.
  */
 export async function createPredictor(options: PredictorOptions = {}): Promise<Predictor> {
-  const model =
-    options.model ??
-    (await loadModelPackage(options.modelDir ?? process.env.SER_MODEL_DIR ?? BUNDLED_MODEL_DIR));
+  const model = options.model ?? (await loadModelPackage(options.modelDir ?? defaultModelDir()));
   const { metadata } = model;
   const config = metadata.featureConfig;
   const extractor = createFeatureExtractor(config);
   const detector = await createSpeechDetector();
   const { frames: maxFrames, dims, windowSec } = metadata.input;
   const labels = metadata.labels;
+  const { calibration } = metadata;
 
   const predictor: Predictor = {
     modelVersion: metadata.version,
@@ -134,6 +134,8 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
       lap('features');
 
       const output = await model.run({ features, lengths, batch: windows.length });
+      // Calibrated per window (as the temperature was fitted), then averaged: see model/calibration.ts.
+      if (calibration) applyTemperature(output, labels.length, calibration.temperature);
       lap('inference');
 
       const total = new Float64Array(labels.length);
@@ -154,6 +156,7 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
       return {
         emotion: labels[best]!,
         confidence: round(total[best]!),
+        ...(calibration ? { lowConfidence: total[best]! < calibration.lowConfidenceBelow } : {}),
         probabilities: toProbabilities(labels, total),
         durationSec: round(decoded.durationSec, 3),
         sampleRate: decoded.sourceSampleRate,

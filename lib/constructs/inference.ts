@@ -18,11 +18,11 @@ export interface InferenceProps {
   /** The model package folder shipped in the asset. */
   readonly modelDir: string;
   /**
-   * From `npm run bench` (model 1.0.0): a TESS clip takes 3.7 ms (WAV) / 15 ms (FLAC) on one full core,
-   * peak RSS 194 MB, cold start 0.33 s; a 599 s, 18 MB WAV (near the TOO_LONG limit) took 1.0 s at
-   * 317 MB RSS. The work is single-threaded CPU, so memory buys CPU share: 1024 MB (~0.6 vCPU) keeps the
-   * longest clip at ~2 s with 3× memory headroom; more memory would cost about the same per clip and only
-   * shave milliseconds off typical ones. @default 1024
+   * Chosen with `npm run bench`'s cost estimate (bin/bench-cost.ts, README "Cost on AWS"): the work per
+   * event is single-threaded CPU and Lambda's CPU share grows with memory up to one vCPU at 1769 MB, so
+   * GB-seconds per prediction come out about the same at 512, 1024 and 1769 MB while the time per event
+   * falls ~3.5× from 512 to 1769 MB (and init, cold start included, runs on a full core). More than
+   * 1769 MB buys nothing for one thread. Peak RSS stays far below (~210–320 MB). @default 1769
    */
   readonly memorySize?: number;
   /** Far above the slowest measured run (~2 s for 600 s of audio), so only a hang times out. @default 60 s */
@@ -60,7 +60,7 @@ export class Inference extends Construct {
     this.function = new SerFunction(this, 'ProcessObject', {
       entry: `${HANDLERS_DIR}process-object.ts`,
       description: 'Speech emotion recognition for audio objects created under uploads/ and incoming/',
-      memorySize: props.memorySize ?? 1024,
+      memorySize: props.memorySize ?? 1769,
       timeout,
       ...(props.reservedConcurrency === null
         ? {}
