@@ -101,6 +101,7 @@ describe('ser upload against the local stack', () => {
     ]);
 
     const [header, ...lines] = (await readFile(out, 'utf8')).trim().split('\n');
+    expect(lines.filter((line) => line.split(',')[2] !== 'SUCCEEDED')).toEqual([]);
     expect(code).toBe(0);
     expect(header).toBe('file,id,status,emotion,confidence,modelVersion,errorCode,errorMessage');
     expect(lines).toHaveLength(24);
