@@ -10,7 +10,9 @@ const isRetryable = (error: unknown): boolean =>
   error instanceof RetryableError ||
   (error instanceof TypeError && error.message === 'fetch failed') ||
   (error as { $retryable?: unknown })?.$retryable !== undefined ||
-  ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT'].includes((error as { code?: string })?.code ?? '');
+  ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT'].includes((error as { code?: string })?.code ?? '') ||
+  // The SDK's own request timeout (aws-clients.ts sets one): a slow answer, worth another try.
+  ['TimeoutError', 'RequestTimeout'].includes((error as Error)?.name ?? '');
 
 /** Runs `task`, retrying retryable failures with exponential backoff and jitter. */
 export async function withRetries<T>(task: () => Promise<T>, retries: number, baseDelayMs = 500): Promise<T> {
