@@ -195,8 +195,8 @@ describe('SerStack', () => {
 
   it('sends events that failed all retries to a topic: the DLQ keeps them (alarm), a recorder ends their records FAILED', () => {
     const inferenceId = logicalIdOf('AWS::Lambda::Function', 'InferenceProcessObject');
-    const queueId = logicalIdOf('AWS::SQS::Queue', 'DeadLetterQueue');
-    const topicId = logicalIdOf('AWS::SNS::Topic', 'ProcessingFailures');
+    const queueId = logicalIdOf('AWS::SQS::Queue', 'InferenceDeadLetterQueue');
+    const topicId = logicalIdOf('AWS::SNS::Topic', 'InferenceProcessingFailures');
     const recorderId = logicalIdOf('AWS::Lambda::Function', 'InferenceDeadLetterRecorder');
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: inferenceId },
