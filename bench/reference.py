@@ -9,7 +9,7 @@ One thread (torch.set_num_threads(1)), like our ONNX session and the bench's one
 
 Modes:
   serve <list>  reads the clip paths in <list> into memory, prints "ready <ms since start>", then for each
-                stdin line "<index>" runs the pipeline on that clip and prints "<ms> <label>"; "quit"
+                stdin line "<index>" runs the pipeline on that clip and prints "<wall ms> <CPU ms> <label>"; "quit"
                 prints "rss <peak RSS in MB>" and exits. The bench interleaves these calls with its own.
   once <clip>   cold start: import, build, predict one clip, print the label.
 """
@@ -84,8 +84,10 @@ def serve(list_path):
             if command == "quit":
                 break
             started = time.perf_counter()
+            cpu = time.process_time()
             label = predict(clips[int(command)])
-            print(f"{(time.perf_counter() - started) * 1000:.4f} {label}", flush=True)
+            wall_ms = (time.perf_counter() - started) * 1000
+            print(f"{wall_ms:.4f} {(time.process_time() - cpu) * 1000:.4f} {label}", flush=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"rss {peak_mb:.1f}", flush=True)
 

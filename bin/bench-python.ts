@@ -29,8 +29,8 @@ export function findPython(): { python: string; versions: string } | { missing: 
 }
 
 export interface PythonReference {
-  /** Milliseconds the reference took for clip `index` (timed inside Python, from bytes in memory). */
-  run(index: number): Promise<number>;
+  /** Wall and CPU milliseconds the reference took for clip `index` (timed inside Python, from bytes in memory). */
+  run(index: number): Promise<{ wall: number; cpu: number }>;
   /** Stops the process and returns its peak RSS in MB. */
   stop(): Promise<number>;
 }
@@ -58,7 +58,8 @@ export async function startPythonReference(
   return {
     async run(index) {
       child.stdin.write(`${index}\n`);
-      return Number((await next()).split(' ')[0]);
+      const [wall, cpu] = (await next()).split(' ');
+      return { wall: Number(wall), cpu: Number(cpu) };
     },
     async stop() {
       child.stdin.write('quit\n');

@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
@@ -104,6 +104,7 @@ interface BenchOptions {
   rounds: number;
   model: string;
   python: boolean;
+  events: boolean;
   scalingFiles: number;
 }
 
@@ -118,6 +119,7 @@ const options = new Command()
   .option('--rounds <n>', 'passes over the clip set', (v) => Number.parseInt(v, 10), 20)
   .option('--model <dir>', 'model package folder', defaultModelDir())
   .option('--no-python', 'skip the Python reference even if it is installed')
+  .option('--no-events', 'skip the local stack per-event timing (and the cost estimate made from it)')
   .option(
     '--scaling-files <n>',
     'files for the ser predict --jobs scaling run (0: skip)',
@@ -127,9 +129,19 @@ const options = new Command()
   .parse()
   .opts<BenchOptions>();
 
+/**
+ * Wall and CPU time (this process's user + system) of one prediction, ms. On a shared machine the wall
+ * time also counts the time the process waited for a core; CPU time does not, so medians are compared
+ * on CPU time and wall time is shown beside it.
+ */
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+
 interface Sample {
-  node: number;
-  python?: number;
+  node: Timing;
+  python?: Timing;
   stages: StageTimings;
 }
 
@@ -145,8 +157,10 @@ async function measureInterleaved(
     for (const [i, clip] of clips.entries()) {
       const stages: StageTimings = {};
       const started = performance.now();
+      const cpu = process.cpuUsage();
       await predictor.predict(clip.bytes, { timings: stages });
-      const node = performance.now() - started;
+      const used = process.cpuUsage(cpu);
+      const node = { wall: performance.now() - started, cpu: (used.user + used.system) / 1000 };
       const py = python ? await python.run(i) : undefined;
       if (r >= 0) samples[i]!.push({ node, python: py, stages }); // round -1 warms both up
     }
@@ -158,8 +172,11 @@ interface GroupRow {
   group: string;
   clips: number;
   seconds: number;
+  /** CPU time. */
   node: Summary;
+  nodeWall: Summary;
   python?: Summary;
+  pythonWall?: Summary;
   /** Python's median ÷ ours: how many times faster we are. */
   speedup?: number;
   target?: number;
@@ -170,13 +187,14 @@ function groupRows(clips: BenchClip[], samples: Sample[][]): GroupRow[] {
     const members = clips.flatMap((c, i) => (c.group === group ? [i] : []));
     if (members.length === 0) return [];
     const all = members.flatMap((i) => samples[i]!);
-    const python = all.every((s) => s.python !== undefined)
-      ? summarize(all.map((s) => s.python!))
-      : undefined;
-    const node = summarize(all.map((s) => s.node));
+    const hasPython = all.every((s) => s.python !== undefined);
+    const python = hasPython ? summarize(all.map((s) => s.python!.cpu)) : undefined;
+    const pythonWall = hasPython ? summarize(all.map((s) => s.python!.wall)) : undefined;
+    const node = summarize(all.map((s) => s.node.cpu));
+    const nodeWall = summarize(all.map((s) => s.node.wall));
     const seconds = round(members.reduce((sum, i) => sum + clips[i]!.durationSec, 0) / members.length, 2);
     const speedup = python ? round(python.median / node.median, 2) : undefined;
-    return [{ group, clips: members.length, seconds, node, python, speedup, target }];
+    return [{ group, clips: members.length, seconds, node, nodeWall, python, pythonWall, speedup, target }];
   });
 }
 
@@ -246,6 +264,7 @@ function featuresAlone(predictor: Predictor, samples: Float32Array, sampleRate: 
   return { meydaMs: round(meydaMs), oursMs: round(oursMs), speedup: round(meydaMs / oursMs, 1) };
 }
 
+const loadAtStart = loadavg()[0]!;
 const { clips, dir } = await loadBenchClips();
 const predictor = await createPredictor({ modelDir: options.model });
 const found = options.python ? findPython() : { missing: 'skipped (--no-python)' };
@@ -272,10 +291,12 @@ const pythonCold =
 // Cost: the 3 s clips' mean prediction time + the local stack's per-event overhead (see bench-cost.ts).
 const threeSecondIdx = clips.flatMap((c, i) => (c.group.includes('30 s') ? [] : [i]));
 const computeMs =
-  threeSecondIdx.reduce((sum, i) => sum + median(samples[i]!.map((s) => s.node)), 0) / threeSecondIdx.length;
+  threeSecondIdx.reduce((sum, i) => sum + median(samples[i]!.map((s) => s.node.cpu)), 0) /
+  threeSecondIdx.length;
 const eventClips = threeSecondIdx.map((i) => clips[i]!);
-const eventMs = median(await measureEventTimes(eventClips, 2));
-const cost: LambdaCost[] = estimateLambdaCost(computeMs, Math.max(0, eventMs - computeMs));
+const eventMs = options.events ? median(await measureEventTimes(eventClips, 2)) : undefined;
+const cost: LambdaCost[] =
+  eventMs === undefined ? [] : estimateLambdaCost(computeMs, Math.max(0, eventMs - computeMs));
 
 const scaling = options.scalingFiles > 0 ? await measureScaling(clips, options.scalingFiles) : undefined;
 await predictor.release();
@@ -285,6 +306,7 @@ const result = {
   modelVersion: predictor.modelVersion,
   rounds: options.rounds,
   python: 'python' in found ? found.versions : `not run: ${found.missing}`,
+  machine: { cores: availableParallelism(), loadAverage: [round(loadAtStart, 1), round(loadavg()[0]!, 1)] },
   rows,
   stagesWav24k: stageSummary(clips, samples, 'WAV 24.4 kHz, 3 s (TESS)'),
   stagesWav16k: stageSummary(clips, samples, 'WAV 16 kHz, 3 s (RAVDESS)'),
@@ -294,7 +316,10 @@ const result = {
     python: pythonCold === undefined ? undefined : round(pythonCold, 1),
   },
   peakRssMb: { node: nodePeakRssMb, python: pythonRssMb },
-  eventMs: { median: round(eventMs, 2), predictionMs: round(computeMs, 2) },
+  eventMs: {
+    median: eventMs === undefined ? undefined : round(eventMs, 2),
+    predictionMs: round(computeMs, 2),
+  },
   cost,
   scaling,
 };
@@ -311,9 +336,13 @@ function printReport(r: BenchResult): void {
   console.log(
     `SER benchmark — model ${r.modelVersion}, ${r.rounds} rounds, one thread each, clip by clip interleaved`,
   );
-  console.log(`Python reference (bench/reference.py): ${r.python}\n`);
+  console.log(`Python reference (bench/reference.py): ${r.python}`);
+  const [before, after] = r.machine.loadAverage;
   console.log(
-    '| clips | n | length | ours median | ours p95 | Python median | Python p95 | ours × faster | target (median) |',
+    `machine: ${r.machine.cores} cores, 1-minute load average ${before} at the start, ${after} at the end\n`,
+  );
+  console.log(
+    '| clips | n | length | ours: CPU median / p95 | ours: wall median | Python: CPU median / p95 | Python: wall median | ours × faster (CPU) | target (CPU median) |',
   );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const row of r.rows) {
@@ -323,7 +352,7 @@ function printReport(r: BenchResult): void {
         : `≤ ${row.target} ms: ${row.node.median <= row.target ? 'met' : `missed by ${(row.node.median - row.target).toFixed(2)} ms`}`;
     const speedup = row.speedup === undefined ? '—' : `${row.speedup.toFixed(2)}×`;
     console.log(
-      `| ${row.group} | ${row.clips} | ${row.seconds.toFixed(2)} s | ${ms(row.node.median)} | ${ms(row.node.p95)} | ${ms(row.python?.median)} | ${ms(row.python?.p95)} | ${speedup} | ${target} |`,
+      `| ${row.group} | ${row.clips} | ${row.seconds.toFixed(2)} s | ${ms(row.node.median)} / ${ms(row.node.p95)} | ${ms(row.nodeWall.median)} | ${ms(row.python?.median)} / ${ms(row.python?.p95)} | ${ms(row.pythonWall?.median)} | ${speedup} | ${target} |`,
     );
   }
   console.log('\n| stage (ours, median / p95) | WAV 24.4 kHz, 3 s | WAV 16 kHz, 3 s |');
@@ -348,6 +377,7 @@ function printReport(r: BenchResult): void {
       `ser predict, ${r.scaling.files} files, ${r.scaling.cores} cores: ${per.join(', ')} (${r.scaling.speedup}×)`,
     );
   }
+  if (r.eventMs.median === undefined) return;
   console.log(
     `\nlocal stack, per S3 event (PUT → processed): ${ms(r.eventMs.median)} median; prediction alone ${ms(r.eventMs.predictionMs)}`,
   );

@@ -256,6 +256,7 @@ async function startRun(options: LoadTestOptions, dataDir: string, pick: (i: num
     dynamoDbPort: 0,
     bucket: 'ser-load',
     apiKey: randomBytes(16).toString('hex'),
+    adminKey: randomBytes(16).toString('hex'),
     dataDir,
     log: (line) => {
       if (/^processing failed \(attempt \d+\/\d+\)/.test(line)) stackRetries.push(line);

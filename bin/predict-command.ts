@@ -143,7 +143,8 @@ function formatRow(outcome: FileOutcome): string[] {
     .slice(0, 3)
     .map(([label, p]) => `${label} ${percent(p)}`)
     .join(', ');
-  return [outcome.file, result.emotion, percent(result.confidence), top3];
+  const confidence = `${percent(result.confidence)}${result.lowConfidence ? ' (low)' : ''}`;
+  return [outcome.file, result.emotion, confidence, top3];
 }
 
 function printTable(rows: string[][]): void {
@@ -167,6 +168,9 @@ const jsonLine = (outcome: FileOutcome): string =>
           file: outcome.file,
           emotion: outcome.result.emotion,
           confidence: outcome.result.confidence,
+          ...(outcome.result.lowConfidence === undefined
+            ? {}
+            : { lowConfidence: outcome.result.lowConfidence }),
           probabilities: outcome.result.probabilities,
           durationSec: outcome.result.durationSec,
           segments: outcome.result.segments,

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/predict.ts';
 import type { PredictOptions } from './predict-command.ts';
 import type { ReplayOptions } from './replay-command.ts';
+import type { UploadOptions } from './upload/upload-command.ts';
 
 const positiveNumber = (value: string): number => {
   const n = Number(value);
@@ -71,6 +72,33 @@ program
   .action(async (files: string[], options: ReplayOptions) => {
     const { replayFromCommandLine } = await import('./replay-command.ts');
     process.exitCode = await replayFromCommandLine(files, options);
+  });
+
+program
+  .command('upload')
+  .description(
+    'send audio files to a deployed or local API (or its drop folder), wait for the results, write them as JSON lines or CSV',
+  )
+  .argument('<paths...>', 'audio files or folders (walked recursively)')
+  .option('--api <url>', 'the API base URL (local: http://127.0.0.1:3000)', process.env.SER_API_URL)
+  .option('--key <key>', 'the API key (header x-api-key)', process.env.SER_API_KEY)
+  .option(
+    '--drop <s3url>',
+    'instead of the API: put files under this drop-folder prefix, s3://<bucket>/incoming/…',
+  )
+  .option('--s3-endpoint <url>', 'with --drop: an S3 endpoint other than AWS (local: http://127.0.0.1:4569)')
+  .option('--region <region>', 'with --drop: the bucket region', process.env.AWS_REGION ?? 'us-east-1')
+  .option('--out <file>', 'write the results here (.csv: CSV, else JSON lines); default: stdout')
+  .option('--format <format>', 'jsonl or csv (default: from --out)', (value: string) => {
+    if (value !== 'jsonl' && value !== 'csv') throw new InvalidArgumentError('jsonl or csv');
+    return value;
+  })
+  .option('--concurrency <n>', 'files in flight at once', positiveInteger, 8)
+  .option('--retries <n>', 'retries of a throttled, failed or dropped request', (v) => Number(v), 4)
+  .option('--timeout <seconds>', 'longest wait for one result', positiveNumber, 600)
+  .action(async (paths: string[], options: UploadOptions) => {
+    const { uploadFromCommandLine } = await import('./upload/upload-command.ts');
+    process.exitCode = await uploadFromCommandLine(paths, options);
   });
 
 await program.parseAsync();

@@ -177,13 +177,20 @@ export interface components {
             callbackUrl?: string;
         };
         CreateTrainingJobRequest: {
-            /** @default datasets/tess/ */
+            /**
+             * @description Prefix under datasets/ holding TESS, RAVDESS, EMO-DB or CREMA-D clips (by their file names) and/or folders with a labels.csv (path,emotion[,speaker]); several corpora may sit side by side
+             * @default datasets/tess/
+             */
             dataset: string;
             /** @default 30 */
             epochs: number;
-            /** @default false */
+            /**
+             * @description true: 4 augmented copies of every training clip (the shipped recipe)
+             * @default false
+             */
             augment: boolean;
             /**
+             * @description if-better: only when its macro-F1 beats the active model on the same held-out clips (both scored by the deployed predictor)
              * @default if-better
              * @enum {string}
              */
@@ -232,7 +239,10 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
             emotion?: string;
+            /** @description Probability of `emotion`, calibrated on voices the model never heard (the model package's temperature) */
             confidence?: number;
+            /** @description true when the calibrated confidence is below the model package's threshold (metadata calibration.lowConfidenceBelow): more likely wrong than right */
+            lowConfidence?: boolean;
             probabilities?: components["schemas"]["Probabilities"];
             segments?: components["schemas"]["Segment"][];
             durationSec?: number;
@@ -280,7 +290,13 @@ export interface components {
                 epoch: number;
                 epochs: number;
                 valAccuracy: number;
+                member?: number;
+                members?: number;
             };
+            datasetSummary?: components["schemas"]["DatasetSummary"];
+            comparison?: components["schemas"]["ModelComparison"];
+            /** Format: date-time */
+            deadline?: string;
             modelVersion?: string;
             /** @description Per evaluation split: accuracy, macroF1, … */
             metrics?: {
@@ -293,6 +309,54 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+        };
+        /** @description What the job found and could not use (lists capped at 50) */
+        DatasetSummary: {
+            corpora: string[];
+            clips: number;
+            speakers: number;
+            heldOutSpeakers: string[];
+            counts: {
+                unknownLabels: number;
+                invalidRows: number;
+                unreadable: number;
+                unrecognised: number;
+            };
+            unknownLabels: {
+                path: string;
+                label: string;
+            }[];
+            invalidRows: {
+                row: number;
+                path: string;
+                reason: string;
+            }[];
+            unreadable: {
+                path: string;
+                error: string;
+            }[];
+            unrecognised: string[];
+            skipped: {
+                [key: string]: number;
+            };
+        };
+        /** @description Candidate and active model scored on the same clips of the candidate's test split */
+        ModelComparison: {
+            testSet: string;
+            speakerIndependent: boolean;
+            clips: number;
+            excludedSeenByActive: number;
+            candidate: {
+                version: string;
+                macroF1: number;
+                accuracy: number;
+            };
+            active?: {
+                version: string;
+                macroF1: number;
+                accuracy: number;
+            };
+            activeError?: string;
         };
         ModelList: {
             active: string | null;
@@ -520,7 +584,7 @@ export interface operations {
                     "application/json": components["schemas"]["TrainingJobList"];
                 };
             };
-            /** @description Missing or invalid API key (FORBIDDEN) */
+            /** @description Missing or invalid admin credential (FORBIDDEN); the user API key is refused */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -562,7 +626,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or invalid API key (FORBIDDEN) */
+            /** @description Missing or invalid admin credential (FORBIDDEN); the user API key is refused */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -611,7 +675,7 @@ export interface operations {
                     "application/json": components["schemas"]["TrainingJob"];
                 };
             };
-            /** @description Missing or invalid API key (FORBIDDEN) */
+            /** @description Missing or invalid admin credential (FORBIDDEN); the user API key is refused */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -649,7 +713,7 @@ export interface operations {
                     "application/json": components["schemas"]["ModelList"];
                 };
             };
-            /** @description Missing or invalid API key (FORBIDDEN) */
+            /** @description Missing or invalid admin credential (FORBIDDEN); the user API key is refused */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -680,7 +744,7 @@ export interface operations {
                     "application/json": components["schemas"]["ActivatedModel"];
                 };
             };
-            /** @description Missing or invalid API key (FORBIDDEN) */
+            /** @description Missing or invalid admin credential (FORBIDDEN); the user API key is refused */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -17,17 +17,20 @@ export function acknowledgeNagFindings(stack: SerStack): void {
   acknowledgeApi(stack);
   acknowledgeWebSite(stack);
   acknowledgeTraining(stack);
+  acknowledgeCallbacks(stack);
 }
 
 const acknowledge = (scope: IConstruct, reason: string, ...ids: string[]): void => {
   for (const id of ids) Validations.of(scope).acknowledge({ id, reason });
 };
 
-/** `<LogicalId.Arn>` as cdk-nag writes a resource's ARN in a finding id. */
-const arnOf = (construct: IConstruct): string => {
+/** `<LogicalId>` as cdk-nag writes a reference to a resource in a finding id. */
+const logicalIdOf = (construct: IConstruct): string => {
   const element = construct.node.defaultChild as CfnElement;
-  return `<${Stack.of(construct).resolve(element.logicalId)}.Arn>`;
+  return `<${Stack.of(construct).resolve(element.logicalId)}>`;
 };
+/** `<LogicalId.Arn>` as cdk-nag writes a resource's ARN in a finding id. */
+const arnOf = (construct: IConstruct): string => `${logicalIdOf(construct).slice(0, -1)}.Arn>`;
 const objectsUnder = (bucket: IConstruct, prefix: string): string =>
   `AwsSolutions-IAM5[Resource::${arnOf(bucket)}/${prefix}*]`;
 
@@ -88,6 +91,15 @@ function acknowledgeApi({ api, storage }: SerStack): void {
     ),
     'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>::image/*]',
     'AwsSolutions-IAM5[Resource::*]',
+  );
+  // execute-api ARNs name the API's own stage and method; `*` stands for one path parameter ({id}, {version}).
+  const adminRoute = (method: string, path: string) =>
+    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:${logicalIdOf(api.restApi)}/${logicalIdOf(api.restApi.deploymentStage)}/${method}/${path}]`;
+  acknowledge(
+    api.adminPolicy,
+    "The admin routes of this API's own stage; the wildcard is the route's path parameter (a job id, a model version).",
+    adminRoute('GET', 'training-jobs/*'),
+    adminRoute('POST', 'models/*/activate'),
   );
   acknowledge(
     api.restApi,
@@ -165,5 +177,26 @@ function acknowledgeTraining({ training, storage }: SerStack): void {
     objectsUnder(storage.bucket, MODELS_PREFIX),
     ...['s3:GetObject*', 's3:GetBucket*', 's3:List*'].map((action) => `AwsSolutions-IAM5[Action::${action}]`),
     'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+  );
+}
+
+function acknowledgeCallbacks({ callbacks }: SerStack): void {
+  acknowledge(
+    callbacks.deadLetterQueue,
+    "This queue is the dead-letter queue (the callback function's on-failure destination and the rule's DLQ).",
+    'AwsSolutions-SQS3',
+  );
+  acknowledge(
+    callbacks.defaultKeySecret,
+    'A webhook secret is shared with the receiver, which must switch at the same time: rotated by the ' +
+      'operator (put-secret-value, README "Callbacks"), not on a schedule that would break deliveries.',
+    'AwsSolutions-SMG4',
+  );
+  acknowledge(
+    callbacks.function,
+    'Webhook secrets are one per API key, created as keys are added, so the grant is the name prefix ' +
+      '(Secrets Manager also appends a random suffix to every ARN); X-Ray trace segments have no resource ARN.',
+    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${callbacks.secretPrefix}*]`,
+    'AwsSolutions-IAM5[Resource::*]',
   );
 }

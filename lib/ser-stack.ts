@@ -2,6 +2,7 @@ import { CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { DEFAULT_MAX_UPLOAD_BYTES } from '../lambdas/app/config.ts';
 import { AudioStorage } from './constructs/audio-storage.ts';
+import { CallbackDelivery } from './constructs/callback-delivery.ts';
 import { Inference } from './constructs/inference.ts';
 import { OperationsDashboard } from './constructs/operations-dashboard.ts';
 import { SerApi } from './constructs/ser-api.ts';
@@ -24,7 +25,7 @@ export interface SerStackProps extends StackProps {
   /** `null`: no reservation (accounts with the default quota of 10). @default 10 */
   readonly inferenceReservedConcurrency?: number | null;
   /** On-demand training on EC2 (instance type, Spot, max run time). */
-  readonly training?: Pick<TrainingProps, 'instanceType' | 'spot' | 'maxRunTime' | 'datasetPrefix'>;
+  readonly training?: Pick<TrainingProps, 'instanceType' | 'spot' | 'maxRunTime'>;
 }
 
 /** The product: storage, the S3-triggered inference, the REST API and the web page. */
@@ -34,6 +35,7 @@ export class SerStack extends Stack {
   readonly api: SerApi;
   readonly web: WebSite;
   readonly training: Training;
+  readonly callbacks: CallbackDelivery;
   readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: SerStackProps = {}) {
@@ -70,9 +72,10 @@ export class SerStack extends Stack {
       recordTtlDays,
     });
     this.web.deploy({ apiUrl: this.api.restApi.url });
-    this.training = new Training(this, 'Training', { bucket, table, ...props.training });
+    this.training = new Training(this, 'Training', { bucket, table, modelDir, ...props.training });
     this.training.bindApi(this.api.function);
     this.training.bindInference(this.inference.function);
+    this.callbacks = new CallbackDelivery(this, 'Callbacks', { apiKey: this.api.apiKey });
     this.dashboard = new OperationsDashboard(this, 'Operations', {
       inferenceFunction: this.inference.function,
       deadLetterQueue: this.inference.deadLetterQueue,
@@ -84,6 +87,11 @@ export class SerStack extends Stack {
       description: 'Any S3 client can drop audio here; the result appears under results/',
       value: `aws s3 cp clip.wav s3://${bucket.bucketName}/incoming/clip.wav && aws s3 cp s3://${bucket.bucketName}/results/clip.wav.json -`,
     });
+    new CfnOutput(this, 'WebhookSecretCommand', {
+      description: 'The secret that signs callbacks of uploads made with the default API key',
+      value: `aws secretsmanager get-secret-value --secret-id ${this.callbacks.defaultKeySecret.secretName} --query SecretString --output text`,
+    });
+    new CfnOutput(this, 'CallbackDeadLetterQueueUrl', { value: this.callbacks.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.inference.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'ReplayCommand', {
       description:

@@ -15,7 +15,15 @@ const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [val
 // Control-plane tests: no bundling (the asset test covers the real asset), a model package that only
 // has to say its version.
 const modelDir = mkdtempSync(join(tmpdir(), 'ser-cdk-model-'));
-writeFileSync(join(modelDir, 'metadata.json'), JSON.stringify({ version: 'test-model-7' }));
+writeFileSync(
+  join(modelDir, 'metadata.json'),
+  JSON.stringify({
+    version: 'test-model-7',
+    sha256: 'a'.repeat(64),
+    createdAt: '2026-01-01T00:00:00Z',
+    metrics: {},
+  }),
+);
 
 function synth(props: ConstructorParameters<typeof SerStack>[2] = {}, validate = true): Template {
   // The built-in CloudFormation validation runs once, on the default stack; variants skip it (4 s each).
@@ -161,36 +169,113 @@ describe('SerStack', () => {
         }),
         expect.objectContaining({ Action: 's3:PutObject', Resource: objects('results/') }),
         expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] }),
-        // Training: model packages from the registry, and the bundled model registered at cold start.
+        // Training: model packages from the registry (the bundled model is registered at deploy time).
         expect.objectContaining({ Action: 's3:GetObject', Resource: objects('models/') }),
-        expect.objectContaining({ Action: 'dynamodb:PutItem' }),
       ]),
     );
-    expect(inference).toHaveLength(5);
+    expect(inference).toHaveLength(4);
+    expect(JSON.stringify(inference)).not.toContain('dynamodb:PutItem');
 
     const api = onData(statementsOfRoleFor('ApiHandler'));
     expect(api).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ Action: 's3:PutObject', Resource: objects('uploads/') }),
         expect.objectContaining({ Action: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'] }),
-        // Training: job records and the active pointer are updated.
-        expect.objectContaining({ Action: 'dynamodb:UpdateItem' }),
+        // Training: job records and the lock are updated, nothing else.
+        expect.objectContaining({
+          Action: 'dynamodb:UpdateItem',
+          Condition: {
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TRAINING_JOB#*', 'TRAINING_LOCK'] },
+          },
+        }),
       ]),
     );
     expect(api).toHaveLength(3);
   });
 
-  it('sends events that failed all retries to a dead-letter queue with an alarm', () => {
+  it('sends events that failed all retries to a topic: the DLQ keeps them (alarm), a recorder ends their records FAILED', () => {
     const inferenceId = logicalIdOf('AWS::Lambda::Function', 'InferenceProcessObject');
     const queueId = logicalIdOf('AWS::SQS::Queue', 'DeadLetterQueue');
+    const topicId = logicalIdOf('AWS::SNS::Topic', 'ProcessingFailures');
+    const recorderId = logicalIdOf('AWS::Lambda::Function', 'InferenceDeadLetterRecorder');
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: inferenceId },
       MaximumRetryAttempts: 2,
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+      DestinationConfig: { OnFailure: { Destination: { Ref: topicId } } },
     });
+    // The queue gets the destination record itself (raw delivery), as `ser replay` reads it.
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      TopicArn: { Ref: topicId },
+      Protocol: 'sqs',
+      RawMessageDelivery: true,
+      Endpoint: { 'Fn::GetAtt': [queueId, 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      TopicArn: { Ref: topicId },
+      Protocol: 'lambda',
+      Endpoint: { 'Fn::GetAtt': [recorderId, 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Description: Match.stringLikeRegexp('PROCESSING_FAILED'),
+    });
+    const tableId = logicalIdOf('AWS::DynamoDB::Table', 'Predictions');
+    const onTable = statementsOfRoleFor('InferenceDeadLetterRecorder').filter((s) =>
+      JSON.stringify(s.Resource).includes(tableId),
+    );
+    expect(onTable).toEqual([expect.objectContaining({ Action: 'dynamodb:UpdateItem' })]);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
       Threshold: 1,
+    });
+  });
+
+  it('keeps data by default: bucket versioning with noncurrent expiry, table deletion protection, encrypted training volume', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Id: 'expire-noncurrent-versions',
+            NoncurrentVersionExpiration: { NoncurrentDays: 7 },
+            Status: 'Enabled',
+          }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      DeletionProtectionEnabled: true,
+    });
+    template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: Match.objectLike({
+        BlockDeviceMappings: [
+          Match.objectLike({ Ebs: Match.objectLike({ Encrypted: true, VolumeType: 'gp3' }) }),
+        ],
+      }),
+    });
+  });
+
+  it('serves the web page with a Content-Security-Policy and no inline script', () => {
+    const policies = template.findResources('AWS::CloudFront::ResponseHeadersPolicy');
+    const [policy] = Object.values(policies) as {
+      Properties: { ResponseHeadersPolicyConfig: { SecurityHeadersConfig: Record<string, unknown> } };
+    }[];
+    const headers = policy!.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig as {
+      ContentSecurityPolicy: { ContentSecurityPolicy: unknown; Override: boolean };
+      FrameOptions: { FrameOption: string };
+    };
+    const csp = JSON.stringify(headers.ContentSecurityPolicy.ContentSecurityPolicy);
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).toContain('execute-api');
+    expect(headers.FrameOptions.FrameOption).toBe('DENY');
+    const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution')) as {
+      Properties: { DistributionConfig: { DefaultCacheBehavior: { ResponseHeadersPolicyId: unknown } } };
+    }[];
+    expect(distribution!.Properties.DistributionConfig.DefaultCacheBehavior.ResponseHeadersPolicyId).toEqual({
+      Ref: Object.keys(policies)[0],
     });
   });
 
@@ -199,7 +284,7 @@ describe('SerStack', () => {
       Description: Match.stringLikeRegexp('Speech emotion recognition'),
       Runtime: 'nodejs22.x',
       Architectures: ['x86_64'],
-      MemorySize: 1024,
+      MemorySize: 1769,
       Timeout: 60,
       ReservedConcurrentExecutions: 10,
       TracingConfig: { Mode: 'Active' },
@@ -219,33 +304,35 @@ describe('SerStack', () => {
     expect(Object.values(unreserved)[0]?.Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
 
-  it('requires an API key on every route except /health and /openapi.json', () => {
+  it('requires the user API key on upload and prediction routes, IAM on admin routes, nothing on /health and /openapi.json', () => {
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
       (m) => m.Properties.HttpMethod !== 'OPTIONS',
     );
     expect(methods).toHaveLength(API_ROUTES.length);
-    const resourcePaths = Object.fromEntries(
-      Object.entries(template.findResources('AWS::ApiGateway::Resource')).map(([id, r]) => [
-        id,
-        r.Properties.PathPart,
-      ]),
-    );
+    const apiResources = template.findResources('AWS::ApiGateway::Resource');
+    const pathOf = (id: string): string => {
+      const r = apiResources[id];
+      if (!r) return '';
+      const parent = (r.Properties.ParentId as { Ref?: string }).Ref;
+      return `${parent ? pathOf(parent) : ''}/${r.Properties.PathPart}`;
+    };
     const byPath = Object.fromEntries(
       methods.map((m) => [
-        `${m.Properties.HttpMethod} ${resourcePaths[m.Properties.ResourceId.Ref]}`,
-        m.Properties.ApiKeyRequired,
+        `${m.Properties.HttpMethod} ${pathOf(m.Properties.ResourceId.Ref)}`,
+        `${m.Properties.ApiKeyRequired ? 'key' : 'no key'}, ${m.Properties.AuthorizationType}`,
       ]),
     );
     expect(byPath).toEqual({
-      'POST uploads': true,
-      'GET predictions': true,
-      'GET {id}': true,
-      'GET health': false,
-      'GET openapi.json': false,
-      'POST training-jobs': true,
-      'GET training-jobs': true,
-      'GET models': true,
-      'POST activate': true,
+      'POST /uploads': 'key, NONE',
+      'GET /predictions': 'key, NONE',
+      'GET /predictions/{id}': 'key, NONE',
+      'GET /health': 'no key, NONE',
+      'GET /openapi.json': 'no key, NONE',
+      'POST /training-jobs': 'no key, AWS_IAM',
+      'GET /training-jobs': 'no key, AWS_IAM',
+      'GET /training-jobs/{id}': 'no key, AWS_IAM',
+      'GET /models': 'no key, AWS_IAM',
+      'POST /models/{version}/activate': 'no key, AWS_IAM',
     });
     // CORS preflights cannot carry a key: they must not need one.
     for (const m of Object.values(template.findResources('AWS::ApiGateway::Method'))) {

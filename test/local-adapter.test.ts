@@ -42,5 +42,6 @@ describe('local stack adapters', () => {
     expect(await readStaticFile(WEB_DIR, '/../../package.json')).toBeUndefined();
     expect(await readStaticFile(WEB_DIR, '/..%2F..%2Fpackage.json')).toBeUndefined();
     expect(await readStaticFile(WEB_DIR, '/%2e%2e/%2e%2e/etc/passwd')).toBeUndefined();
+    expect(await readStaticFile(WEB_DIR, '/predictions/%E0%A4%A')).toBeUndefined();
   });
 });

@@ -111,6 +111,34 @@ describe('ONNX export of the LSTM matches tfjs on real clips', () => {
     model.dispose();
   });
 
+  it('with the spectral means masked out of the head: the exported zero rows equal the training mask', async () => {
+    const config = {
+      dims: 43,
+      stack: 2,
+      units: 16,
+      hidden: 16,
+      labels: 7,
+      dropout: 0,
+      utteranceStats: true,
+      deltaStats: true,
+      contourStats: 3,
+      statsMask: 'no-spectral-means' as const,
+    };
+    const model = new LstmModel(config, 29);
+    model.setStatsNormalisation(
+      prosodyItems.map((i) => ({ data: i.original.data, frames: i.original.frames })),
+    );
+    const weights = model.weights();
+    // The 40 MFCC means feed nothing: their rows of the first dense layer are zero in the export.
+    const rows = weights.dense1.subarray(16 * 16, (16 + 40) * 16);
+    expect(rows.every((v) => v === 0)).toBe(true);
+    const onnx = exportLstmToOnnx(weights, { frames: FRAMES, labels: LABELS });
+    const expected = tfjsFirstWindow(model, prosodyItems, false);
+    const actual = await predictWithOnnx(onnx, prosodyItems, FRAMES, LABELS.length, 64, false);
+    expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(1e-4);
+    model.dispose();
+  });
+
   it('an ensemble graph is the mean of its members', async () => {
     const config = { dims: 40, stack: 2, units: 16, hidden: 8, labels: 7, dropout: 0, utteranceStats: true };
     const members = [new LstmModel(config, 31), new LstmModel(config, 32)];

@@ -58,6 +58,10 @@ describe('the shipped model on the committed TESS fixtures (training clips: a wi
     expect(Object.keys(result.probabilities).sort()).toEqual([...predictor.labels].sort());
     expect(result.confidence).toBe(result.probabilities[result.emotion]);
     expect(result.segments.length).toBeGreaterThanOrEqual(1);
+    // A calibrated package flags low confidence exactly below its stated threshold.
+    const calibration = predictor.metadata.calibration;
+    if (calibration) expect(result.lowConfidence).toBe(result.confidence < calibration.lowConfidenceBelow);
+    else expect(result.lowConfidence).toBeUndefined();
   });
 
   it('reports the source duration and sample rate, not the model rate', async () => {
@@ -259,7 +263,15 @@ describe('ser CLI', () => {
       const clip = tessClips.find((c) => line.file === join('test/fixtures', c.path))!;
       expect(line.emotion).toBe(modelLabel(clip.emotion!));
       expect(Object.keys(line).sort()).toEqual(
-        ['confidence', 'durationSec', 'emotion', 'file', 'probabilities', 'segments'].sort(),
+        [
+          'confidence',
+          'durationSec',
+          'emotion',
+          'file',
+          'probabilities',
+          'segments',
+          ...(predictor.metadata.calibration ? ['lowConfidence'] : []),
+        ].sort(),
       );
     }
   });

@@ -26,6 +26,10 @@ describe('training end to end on the fixture clips (load → train → export �
       seed: 7,
       augmentCopies: 1,
       augmentation: DEFAULTS.augmentation,
+      // The shipped recipe in miniature: speaker-like and channel copies, TESS by word subset.
+      channelCopies: 1,
+      channel: DEFAULTS.channel,
+      tessWords: DEFAULTS.tessWords,
       settings: { ...DEFAULTS.settings, units: 8, hidden: 8, epochs: 2, batchSize: 4 },
       heldOutSpeakers: [],
       experiments: [],

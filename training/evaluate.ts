@@ -5,7 +5,7 @@ import { loadModelPackage } from '../lambdas/core/model/runtime.ts';
 import { DEFAULT_AUGMENTATION } from './augment.ts';
 import { DatasetError, defaultDatasetDir, parseCorpora, scanDataset } from './datasets.ts';
 import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
-import { computeMetrics, type Metrics, metricsText } from './metrics.ts';
+import { collapseText, computeMetrics, largestClassShare, type Metrics, metricsText } from './metrics.ts';
 import { predictWithOnnx } from './onnx-eval.ts';
 import { onnxMetrics } from './pipeline.ts';
 
@@ -149,6 +149,11 @@ try {
       macroF1: m.macroF1,
       weightedF1: m.weightedF1,
       support: m.support,
+      // The collapse detector: share of the most-predicted class, every true class weighted equally.
+      largestClassShare: {
+        label: m.labels[largestClassShare(m.confusion).label],
+        share: largestClassShare(m.confusion).share,
+      },
     };
     if (!opts.json) {
       const recorded = metadata.metrics[name] as { accuracy?: number; macroF1?: number } | undefined;
@@ -157,7 +162,7 @@ try {
           ? ` — metadata.json: accuracy ${recorded.accuracy}, macro-F1 ${recorded.macroF1} (${recorded.accuracy === m.accuracy && recorded.macroF1 === m.macroF1 ? 'same' : 'DIFFERENT'})`
           : '';
       process.stdout.write(
-        `\n== ${name}: ${m.support} clips, accuracy ${m.accuracy.toFixed(4)}, macro-F1 ${m.macroF1.toFixed(4)}${check}\n\n${metricsText(m)}\n`,
+        `\n== ${name}: ${m.support} clips, accuracy ${m.accuracy.toFixed(4)}, macro-F1 ${m.macroF1.toFixed(4)}${check}\n${collapseText(m)}\n\n${metricsText(m)}\n`,
       );
     } else results[name] = { ...(results[name] as object), perClass: m.perClass, confusion: m.confusion };
   }

@@ -38,6 +38,13 @@ export interface ModelSettings {
   deltaStats: boolean;
   /** LSTMs trained with different seeds whose probabilities are averaged (1 = a single model). */
   ensemble: number;
+  /** Which utterance statistics the head sees (see LstmConfig.statsMask); absent: all. */
+  statsMask?: 'all' | 'no-spectral-means';
+  /**
+   * Fixed repeats per epoch by corpus, e.g. `{ ravdess: 3 }`: what balancing gave RAVDESS next to all of
+   * TESS, kept when TESS is cut to a word subset (the ratio would otherwise drop it to 1×).
+   */
+  corpusRepeats?: Record<string, number>;
 }
 
 /**
@@ -63,6 +70,7 @@ export const DEFAULT_MODEL_SETTINGS: ModelSettings = {
   utteranceStats: true,
   deltaStats: true,
   ensemble: 3,
+  corpusRepeats: { ravdess: 3 },
 };
 
 export interface ExperimentResult {
@@ -104,6 +112,8 @@ export async function runExperiment(
     seed: number;
     progress: boolean;
     subsets?: Record<string, (item: ClipFeatures) => boolean>;
+    /** Per epoch of each ensemble member (`member` counts from 1). */
+    onEpoch?: (record: EpochRecord, member: { member: number; members: number }) => void;
   },
 ): Promise<TrainedExperiment> {
   const { labels, featureConfig, maxFrames, seed } = context;
@@ -129,6 +139,7 @@ export async function runExperiment(
         utteranceStats: settings.utteranceStats,
         deltaStats: settings.utteranceStats && settings.deltaStats,
         contourStats: settings.utteranceStats && featureConfig.prosody ? PROSODY_CHANNELS : 0,
+        statsMask: settings.statsMask ?? 'all',
       };
       learner = lstmLearner(config, maxFrames, memberSeed);
     } else {
@@ -147,7 +158,9 @@ export async function runExperiment(
       clipNorm: 5,
       labelSmoothing: 0.05,
       balanceCorpora: settings.balanceCorpora,
+      corpusRepeats: settings.corpusRepeats,
       specAugment: settings.specAugment,
+      onEpoch: (record) => context.onEpoch?.(record, { member: k + 1, members: memberCount }),
     };
     const trained = await train(learner, split, options);
     const p = predictClips(learner, split.test, labels.length);

@@ -11,6 +11,7 @@ import type { FeatureConfig } from '../lambdas/core/features/config.ts';
 import { createFeatureExtractor, type FeatureMatrix } from '../lambdas/core/features/extract.ts';
 import { createSpeechDetector, type SpeechDetector } from '../lambdas/core/speech/vad.ts';
 import { type AugmentationRecord, type AugmentationSpec, augment } from './augment.ts';
+import { applyChannel, type ChannelRecord, type ChannelSpec } from './channel.ts';
 import type { Clip } from './datasets.ts';
 import { createRng, seedFrom } from './random.ts';
 
@@ -30,6 +31,9 @@ export interface ClipFeatures {
   original: FeatureMatrix;
   augmented: FeatureMatrix[];
   augmentations: AugmentationRecord[];
+  /** Channel-degraded copies (room, EQ, noise, phone line, clipping; see channel.ts), training only. */
+  channel: FeatureMatrix[];
+  channels: ChannelRecord[];
 }
 
 export interface FeaturePipelineOptions {
@@ -38,6 +42,14 @@ export interface FeaturePipelineOptions {
   augmentCopies: number;
   augmentation: AugmentationSpec;
   seed: number;
+  /** Channel-degraded copies per clip (0 or absent: none), made from the clean trimmed clip. */
+  channelCopies?: number;
+  channel?: ChannelSpec;
+  /**
+   * Per-corpus copy counts that override `augmentCopies` / `channelCopies` (e.g. fewer for TESS, whose
+   * 2800 clips of two voices gain less from each copy than RAVDESS's 12 voices and cost most of the time).
+   */
+  corpusCopies?: Partial<Record<Clip['corpus'], { augment: number; channel: number }>>;
   cacheDir?: string;
   /** Show a progress bar (off in tests). */
   progress?: boolean;
@@ -56,6 +68,7 @@ interface CacheHeader {
   frames: number[];
   dims: number;
   augmentations?: AugmentationRecord[];
+  channels?: ChannelRecord[];
 }
 
 /** Cache file: 4-byte header length, JSON header, then the matrices' float32 data back to back. */
@@ -113,7 +126,7 @@ export interface FeaturePipeline {
  * so they are the same on every run and cacheable.
  */
 export async function createFeaturePipeline(options: FeaturePipelineOptions): Promise<FeaturePipeline> {
-  const { config, augmentCopies, augmentation, seed } = options;
+  const { config, augmentation, seed } = options;
   const extractor = createFeatureExtractor(config);
   const detector: SpeechDetector = await createSpeechDetector();
   const cacheRoot = options.cacheDir ?? DEFAULT_CACHE_DIR;
@@ -124,6 +137,19 @@ export async function createFeaturePipeline(options: FeaturePipelineOptions): Pr
     16,
   );
   const augmentKey = sha1(originalKey, JSON.stringify(augmentation), String(seed)).slice(0, 16);
+  const copiesOf = (clip: Clip) => {
+    const own = options.corpusCopies?.[clip.corpus];
+    return {
+      augmentCopies: own?.augment ?? options.augmentCopies,
+      channelCopies: options.channel ? (own?.channel ?? options.channelCopies ?? 0) : 0,
+    };
+  };
+  const channelKey = sha1(
+    originalKey,
+    'channel-v1',
+    JSON.stringify(options.channel ?? null),
+    String(seed),
+  ).slice(0, 16);
 
   const decodeTrimmed = async (bytes: Uint8Array) => {
     const decoded = await decodeAudio(bytes, { maxDurationSec: 60 });
@@ -137,25 +163,52 @@ export async function createFeaturePipeline(options: FeaturePipelineOptions): Pr
     return { decoded, sampleHash, trimmed: trimToSpeech(samples, config.sampleRate, detector, config) };
   };
 
+  /** Channel copies from the clean trimmed clip (seeded by seed, file hash and copy index). */
+  const channelFeatures = async (
+    channelCopies: number,
+    path: string,
+    fileHash: string,
+    trimmed: () => Promise<Float32Array>,
+  ): Promise<{ matrices: FeatureMatrix[]; records: ChannelRecord[] }> => {
+    if (channelCopies === 0) return { matrices: [], records: [] };
+    const cached = await readCache(path);
+    if (cached) return { matrices: cached.matrices, records: cached.header.channels ?? [] };
+    const samples = await trimmed();
+    const records: ChannelRecord[] = [];
+    const matrices: FeatureMatrix[] = [];
+    for (let k = 0; k < channelCopies; k++) {
+      const rng = createRng(seedFrom(seed, 'channel', fileHash, k));
+      const result = applyChannel(samples, config.sampleRate, options.channel!, rng);
+      records.push(result.record);
+      matrices.push(extractor.extract(result.samples));
+    }
+    const dims = matrices[0]!.dims;
+    await writeCache(path, { frames: matrices.map((m) => m.frames), dims, channels: records }, matrices);
+    return { matrices, records };
+  };
+
   const processClip = async (clip: Clip): Promise<ClipFeatures> => {
+    const { augmentCopies, channelCopies } = copiesOf(clip);
     const bytes = await readFile(clip.path);
     const fileHash = sha1(bytes);
-    const originalPath = join(cacheRoot, originalKey, fileHash.slice(0, 2), `${fileHash}.bin`);
-    const augmentPath = join(
-      cacheRoot,
-      augmentKey,
-      fileHash.slice(0, 2),
-      `${fileHash}.x${augmentCopies}.bin`,
-    );
+    const cachePath = (key: string, suffix: string) =>
+      join(cacheRoot, key, fileHash.slice(0, 2), `${fileHash}${suffix}.bin`);
+    const originalPath = cachePath(originalKey, '');
+    const augmentPath = cachePath(augmentKey, `.x${augmentCopies}`);
+    let decodedOnce: Awaited<ReturnType<typeof decodeTrimmed>> | undefined;
+    const decoded = async () => {
+      decodedOnce ??= await decodeTrimmed(bytes);
+      return decodedOnce;
+    };
     let original = await readCache(originalPath);
     let augmented =
       augmentCopies > 0 ? await readCache(augmentPath) : { header: { frames: [], dims: 0 }, matrices: [] };
     if (!original || !augmented) {
-      const { decoded, sampleHash, trimmed } = await decodeTrimmed(bytes);
+      const { decoded: audio, sampleHash, trimmed } = await decoded();
       const matrix = extractor.extract(trimmed.samples);
       const header = {
         sampleHash,
-        durationSec: decoded.durationSec,
+        durationSec: audio.durationSec,
         speechSec: trimmed.speechSec,
         dims: matrix.dims,
       };
@@ -177,6 +230,12 @@ export async function createFeaturePipeline(options: FeaturePipelineOptions): Pr
         await writeCache(augmentPath, augmented.header, matrices);
       }
     }
+    const channel = await channelFeatures(
+      channelCopies,
+      cachePath(channelKey, `.c${channelCopies}`),
+      fileHash,
+      async () => (await decoded()).trimmed.samples,
+    );
     return {
       clip,
       fileHash,
@@ -186,6 +245,8 @@ export async function createFeaturePipeline(options: FeaturePipelineOptions): Pr
       original: original.matrices[0]!,
       augmented: augmented!.matrices,
       augmentations: augmented!.header.augmentations ?? [],
+      channel: channel.matrices,
+      channels: channel.records,
     };
   };
 

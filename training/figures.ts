@@ -281,3 +281,61 @@ export function waveformsSvg(title: string, panels: WaveformPanel[]): string {
   parts.push('</svg>');
   return parts.join('\n');
 }
+
+export interface ReliabilityPanel {
+  name: string;
+  colour: string;
+  /** Equal-width confidence bins: mean confidence, accuracy and count of each. */
+  bins: Array<{ confidence: number; accuracy: number; count: number }>;
+  ece: number;
+}
+
+/**
+ * Reliability diagram: accuracy against confidence per bin (a dot sized by the bin's clips), one line per
+ * panel (e.g. before and after calibration); the diagonal is perfect calibration.
+ */
+export function reliabilitySvg(title: string, panels: ReliabilityPanel[]): string {
+  const size = 300;
+  const left = 50;
+  const top = 30;
+  const width = left + size + 190;
+  const height = top + size + 45;
+  const x = (v: number) => left + v * size;
+  const y = (v: number) => top + size - v * size;
+  const total = Math.max(1, ...panels.map((p) => p.bins.reduce((n, b) => n + b.count, 0)));
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="11">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${left}" y="18" font-size="13" font-weight="bold">${esc(title)}</text>`,
+    `<rect x="${left}" y="${top}" width="${size}" height="${size}" fill="none" stroke="#888"/>`,
+    `<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#bbb" stroke-dasharray="4,3"/>`,
+  ];
+  for (let k = 0; k <= 5; k++) {
+    const v = k / 5;
+    parts.push(
+      `<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(1)}</text>`,
+      `<text x="${x(v)}" y="${top + size + 15}" text-anchor="middle">${v.toFixed(1)}</text>`,
+    );
+  }
+  parts.push(
+    `<text x="${left + size / 2}" y="${height - 8}" text-anchor="middle">confidence (max probability)</text>`,
+    `<text x="14" y="${top + size / 2}" text-anchor="middle" transform="rotate(-90 14 ${top + size / 2})">accuracy</text>`,
+  );
+  panels.forEach((p, k) => {
+    const used = p.bins.filter((b) => b.count > 0);
+    const points = used.map((b) => `${x(b.confidence).toFixed(1)},${y(b.accuracy).toFixed(1)}`).join(' ');
+    parts.push(`<polyline points="${points}" fill="none" stroke="${p.colour}" stroke-width="2"/>`);
+    for (const b of used) {
+      const r = 2 + 10 * Math.sqrt(b.count / total);
+      parts.push(
+        `<circle cx="${x(b.confidence).toFixed(1)}" cy="${y(b.accuracy).toFixed(1)}" r="${r.toFixed(1)}" fill="${p.colour}" fill-opacity="0.5"/>`,
+      );
+    }
+    parts.push(
+      `<line x1="${left + size + 15}" x2="${left + size + 35}" y1="${top + 10 + k * 18}" y2="${top + 10 + k * 18}" stroke="${p.colour}" stroke-width="2"/>`,
+      `<text x="${left + size + 39}" y="${top + 14 + k * 18}">${esc(`${p.name} (ECE ${p.ece.toFixed(3)})`)}</text>`,
+    );
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}

@@ -48,11 +48,29 @@ export interface LstmConfig {
    * wide and which way the melody and loudness move. +3 points on held-out voices in a probe.
    */
   contourStats?: number;
+  /**
+   * With `utteranceStats`: `no-spectral-means` leaves the utterance means of the spectral channels
+   * (MFCC or log-mel) out of the head. Those means are where a microphone, a room or a phone line shows
+   * most (a convolutive channel adds a constant to every cepstral frame) and they also carry the
+   * speaker's vocal tract; std, delta and the prosody means stay. Implemented as a fixed 0/1 mask on
+   * the statistics while training and as zero rows of the first dense layer in the exported weights, so
+   * the ONNX graph is unchanged. Absent: `all`.
+   */
+  statsMask?: 'all' | 'no-spectral-means';
 }
 
 /** Length of the utterance statistics vector: [mean ‖ std (‖ delta RMS) (‖ range ‖ change)], 0 without. */
 export const statsSize = (config: LstmConfig): number =>
   config.utteranceStats ? (config.deltaStats ? 3 : 2) * config.dims + 2 * (config.contourStats ?? 0) : 0;
+
+/** The 0/1 mask of `LstmConfig.statsMask` over the statistics vector (undefined: keep all). */
+export function statsKeepMask(config: LstmConfig): Float32Array | undefined {
+  if (!config.utteranceStats || (config.statsMask ?? 'all') === 'all') return undefined;
+  const keep = new Float32Array(statsSize(config)).fill(1);
+  const spectral = config.dims - (config.contourStats ?? 0);
+  keep.fill(0, 0, spectral); // the first block of the statistics is the per-channel mean
+  return keep;
+}
 
 /** Least-squares slope of `values[0..n)` against the frame index, times n (the change over the clip). */
 function overallChange(values: (f: number) => number, n: number): number {
@@ -105,6 +123,8 @@ export class LstmModel {
   private readonly dropoutRng: Rng;
   private statsMean: Float32Array;
   private statsStd: Float32Array;
+  /** 0/1 per utterance statistic (see `LstmConfig.statsMask`); undefined when every statistic is used. */
+  private readonly statsKeep: Float32Array | undefined;
 
   constructor(config: LstmConfig, seed: number, weights?: LstmWeights) {
     this.config = config;
@@ -138,6 +158,7 @@ export class LstmModel {
     this.dense1Bias = tf.variable(tf.tensor1d(w.dense1Bias), true);
     this.dense2 = tf.variable(tf.tensor2d(w.dense2, [hidden, labels]), true);
     this.dense2Bias = tf.variable(tf.tensor1d(w.dense2Bias), true);
+    this.statsKeep = statsKeepMask(config);
     this.variables = [
       this.kernel,
       this.recurrent,
@@ -269,6 +290,7 @@ export class LstmModel {
         .reshape([batch, statsSize(this.config)])
         .sub(tf.tensor1d(this.statsMean))
         .div(tf.tensor1d(this.statsStd)) as tf.Tensor2D;
+      if (this.statsKeep) stats = stats.mul(tf.tensor1d(this.statsKeep)) as tf.Tensor2D;
     }
     const steps = time / stack;
     const lengths = Array.from(frames, (f) => stackedLength(f, stack));
@@ -327,7 +349,7 @@ export class LstmModel {
       kernel: read(this.kernel),
       recurrent: read(this.recurrent),
       bias: read(this.bias),
-      dense1: read(this.dense1),
+      dense1: this.exportedDense1(read(this.dense1)),
       dense1Bias: read(this.dense1Bias),
       dense2: read(this.dense2),
       dense2Bias: read(this.dense2Bias),
@@ -335,6 +357,16 @@ export class LstmModel {
         ? { statsMean: this.statsMean.slice(), statsStd: this.statsStd.slice() }
         : {}),
     };
+  }
+
+  /** Dense-1 weights with the rows of masked statistics zeroed: the same function without the mask. */
+  private exportedDense1(dense1: Float32Array): Float32Array {
+    if (!this.statsKeep) return dense1;
+    const { units, hidden } = this.config;
+    this.statsKeep.forEach((keep, i) => {
+      if (keep === 0) dense1.fill(0, (units + i) * hidden, (units + i + 1) * hidden);
+    });
+    return dense1;
   }
 
   setWeights(weights: LstmWeights): void {

@@ -135,3 +135,108 @@ export function metricsText(m: Metrics): string {
   });
   return lines.join('\n');
 }
+
+/**
+ * Collapse detector: the share of predictions that go to the most-predicted class when every true class
+ * counts equally (each row of the confusion matrix normalised to its support), i.e. what a balanced test
+ * set would show. 1/labels is perfectly even; above `COLLAPSE_SHARE` the model is collapsing onto one class.
+ */
+export function largestClassShare(confusion: number[][]): { label: number; share: number } {
+  const rows = confusion.filter((row) => row.some((v) => v > 0));
+  const k = confusion.length;
+  const shares = new Array<number>(k).fill(0);
+  for (const row of rows) {
+    const support = row.reduce((a, b) => a + b, 0);
+    for (let c = 0; c < k; c++) shares[c]! += row[c]! / support / rows.length;
+  }
+  let label = 0;
+  for (let c = 1; c < k; c++) if (shares[c]! > shares[label]!) label = c;
+  return { label, share: round(shares[label] ?? 0) };
+}
+
+/** The issue's line: no class above 40 % of the predictions on a balanced test set. */
+export const COLLAPSE_SHARE = 0.4;
+
+/** One line for reports and `npm run evaluate`: the largest class share and whether it is a collapse. */
+export function collapseText(m: Metrics): string {
+  const { label, share } = largestClassShare(m.confusion);
+  const flag = share > COLLAPSE_SHARE ? ` — COLLAPSE (over ${COLLAPSE_SHARE * 100} %)` : '';
+  return `largest predicted class on a balanced set: ${m.labels[label]} ${(share * 100).toFixed(1)} %${flag}`;
+}
+
+export interface ReliabilityBin {
+  low: number;
+  high: number;
+  count: number;
+  confidence: number;
+  accuracy: number;
+}
+
+/** Confidence (max probability) vs accuracy in `bins` equal-width bins, and the expected calibration error. */
+export function reliability(
+  probabilities: Float32Array,
+  truth: number[],
+  labelCount: number,
+  bins = 10,
+): { ece: number; bins: ReliabilityBin[] } {
+  const table = Array.from({ length: bins }, (_, b) => ({
+    low: b / bins,
+    high: (b + 1) / bins,
+    count: 0,
+    confidence: 0,
+    accuracy: 0,
+  }));
+  truth.forEach((t, r) => {
+    let best = 0;
+    for (let l = 1; l < labelCount; l++)
+      if (probabilities[r * labelCount + l]! > probabilities[r * labelCount + best]!) best = l;
+    const p = probabilities[r * labelCount + best]!;
+    const bin = table[Math.min(bins - 1, Math.floor(p * bins))]!;
+    bin.count++;
+    bin.confidence += p;
+    bin.accuracy += best === t ? 1 : 0;
+  });
+  let ece = 0;
+  for (const bin of table) {
+    if (bin.count === 0) continue;
+    ece += (Math.abs(bin.accuracy - bin.confidence) / truth.length) * 1;
+    bin.confidence /= bin.count;
+    bin.accuracy /= bin.count;
+  }
+  return { ece: round(ece), bins: table };
+}
+
+/** Mean negative log-likelihood of the true labels after temperature `t` (softmax(log p / t)). */
+function temperatureNll(probabilities: Float32Array, truth: number[], labelCount: number, t: number): number {
+  let sum = 0;
+  truth.forEach((label, r) => {
+    let max = -Infinity;
+    for (let l = 0; l < labelCount; l++)
+      max = Math.max(max, Math.log(Math.max(probabilities[r * labelCount + l]!, 1e-12)) / t);
+    let z = 0;
+    for (let l = 0; l < labelCount; l++)
+      z += Math.exp(Math.log(Math.max(probabilities[r * labelCount + l]!, 1e-12)) / t - max);
+    sum -= Math.log(Math.max(probabilities[r * labelCount + label]!, 1e-12)) / t - max - Math.log(z);
+  });
+  return sum / (truth.length || 1);
+}
+
+/**
+ * The temperature that minimises the negative log-likelihood of held-out predictions (Guo et al. 2017):
+ * golden-section search on log t in [0.25, 10] (the NLL is unimodal in t).
+ */
+export function fitTemperature(probabilities: Float32Array, truth: number[], labelCount: number): number {
+  let a = Math.log(0.25);
+  let b = Math.log(10);
+  const g = (Math.sqrt(5) - 1) / 2;
+  const nll = (x: number) => temperatureNll(probabilities, truth, labelCount, Math.exp(x));
+  let c = b - g * (b - a);
+  let d = a + g * (b - a);
+  for (let i = 0; i < 60; i++) {
+    if (nll(c) < nll(d)) b = d;
+    else a = c;
+    c = b - g * (b - a);
+    d = a + g * (b - a);
+  }
+  return Math.round(Math.exp((a + b) / 2) * 1000) / 1000;
+}

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import {
   DEFAULT_FEATURE_CONFIG,
@@ -10,6 +10,7 @@ import { createFeatureExtractor, frameCount } from '../lambdas/core/features/ext
 import { type ModelMetadata, ModelMetadataSchema } from '../lambdas/core/model/metadata.ts';
 import { type AugmentationSpec, DEFAULT_AUGMENTATION } from './augment.ts';
 import { labelIndex } from './batches.ts';
+import { type ChannelSpec, DEFAULT_CHANNEL } from './channel.ts';
 import { type Clip, type Corpus, EMOTIONS, scanDataset } from './datasets.ts';
 import {
   DEFAULT_MODEL_SETTINGS,
@@ -20,15 +21,16 @@ import {
 } from './experiment.ts';
 import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
 import { type WaveformPanel, waveformsSvg } from './figures.ts';
+import { actorFolds, type DevelopmentRun, type FoldsResult, LOW_CONFIDENCE_BELOW } from './folds.ts';
 import type { LstmModel } from './lstm.ts';
-import { computeMetrics, type Metrics } from './metrics.ts';
+import { collapseText, computeMetrics, largestClassShare, type Metrics } from './metrics.ts';
 import { maxAbsDiff, predictWithOnnx } from './onnx-eval.ts';
 import { exportLstmToOnnx } from './onnx-export.ts';
 import { appendPredictorCheck } from './predictor-check.ts';
-import { type DatasetOverview, reportFigures, reportMarkdown } from './report.ts';
+import { type DatasetOverview, type ReportInput, reportFigures, reportMarkdown } from './report.ts';
 import { assertNoLeak, multiCorpusSplit, randomSplit, type Split, speakerSplit } from './splits.ts';
 import { initTf } from './tf.ts';
-import { argmaxRows } from './trainer.ts';
+import { argmaxRows, type EpochRecord } from './trainer.ts';
 
 export const EXPERIMENTS = [
   'tess-random',
@@ -36,6 +38,7 @@ export const EXPERIMENTS = [
   'mlp',
   'tess-to-ravdess',
   'ravdess-folds',
+  'cross-corpus',
 ] as const;
 export type ExperimentName = (typeof EXPERIMENTS)[number];
 
@@ -48,6 +51,23 @@ export interface TrainPackageOptions {
   seed: number;
   augmentCopies: number;
   augmentation: AugmentationSpec;
+  /** Channel-degraded copies per training clip (see channel.ts); 0: none. */
+  channelCopies: number;
+  channel: ChannelSpec;
+  /** Per-corpus copy counts overriding the two above (see FeaturePipelineOptions.corpusCopies). */
+  corpusCopies?: Partial<Record<Corpus, { augment: number; channel: number }>>;
+  /**
+   * Next to other corpora, train on the TESS clips of every n-th word only (sorted words; 1 or absent:
+   * all; a TESS-only model always uses all). The test split is unchanged (built from all clips), so TESS
+   * test clips of other words are also new words.
+   */
+  tessWords?: number;
+  /**
+   * Calibration from a development run's pooled out-of-fold predictions (the JSON file that
+   * `training/develop.ts --out` writes), when the package's own folds are not run. Read after the main
+   * model is trained, so the folds may run beside it.
+   */
+  calibrateOn?: string;
   settings: ModelSettings;
   /** Speakers held out whole from the multi-corpus model (ignored for a TESS-only model). */
   heldOutSpeakers: string[];
@@ -61,6 +81,8 @@ export interface TrainPackageOptions {
   log?: (line: string) => void;
   /** Re-run the test clips through the deployed predictor and add the comparison to REPORT.md (default on). */
   predictorCheck?: boolean;
+  /** Each epoch of the main model (not of the extra experiments): the training-job runner's progress. */
+  onEpoch?: (record: EpochRecord, member: { member: number; members: number }) => void;
 }
 
 export interface TrainPackageResult {
@@ -69,6 +91,12 @@ export interface TrainPackageResult {
   onnxBytes: number;
   seconds: number;
   experiments: ExperimentResult[];
+  /** What the dataset scan and the decoder left out, for whoever asked for the training. */
+  dataset: {
+    failed: Array<{ path: string; error: string }>;
+    skipped: Record<string, number>;
+    unrecognised: string[];
+  };
 }
 
 /** Metrics of an ONNX model on clips, from onnxruntime's outputs (used by train and evaluate alike). */
@@ -172,17 +200,307 @@ function overviewOf(
   };
 }
 
+type Log = (line: string) => void;
+
+interface PreparedData {
+  scan: Awaited<ReturnType<typeof scanDataset>>;
+  trimmed: (path: string) => Promise<{ samples: Float32Array }>;
+  kept: ClipFeatures[];
+  /** `kept` without the clips that may only be tested (see `tessWords`): what extra splits train on. */
+  trainable: ClipFeatures[];
+  duplicates: Array<[string, string]>;
+  failed: Array<{ path: string; error: string }>;
+  heldOut: string[];
+  tessOnly: boolean;
+  split: Split<ClipFeatures>;
+}
+
+/** Scan → features (cached; training copies included) → de-duplicate → the main split. */
+async function prepareData(
+  options: TrainPackageOptions,
+  config: FeatureConfig,
+  log: Log,
+): Promise<PreparedData> {
+  const scan = await scanDataset(options.dataDir, options.corpora);
+  log(`${scan.clips.length} labelled clips in ${scan.root} (${options.corpora.join(', ')})`);
+  // A TESS-only model (the on-demand retraining) keeps every TESS word: TESS is all it has.
+  const tessAlone = options.corpora.length === 1 && options.corpora[0] === 'tess';
+  const trainWords = tessAlone ? undefined : tessTrainingWords(scan.clips, options.tessWords);
+  const inTraining = (c: Clip) => c.corpus !== 'tess' || !trainWords || trainWords.has(c.text);
+  const pipeline = await createFeaturePipeline({
+    config,
+    augmentCopies: options.augmentCopies,
+    augmentation: options.augmentation,
+    seed: options.seed,
+    channelCopies: options.channelCopies,
+    channel: options.channel,
+    corpusCopies: options.corpusCopies,
+    cacheDir: options.cacheDir,
+    progress: options.progress,
+  });
+  // Clips that can only be tested (TESS words outside `tessWords`) need no training copies.
+  const testOnly = await createFeaturePipeline({
+    config,
+    augmentCopies: 0,
+    augmentation: options.augmentation,
+    seed: options.seed,
+    cacheDir: options.cacheDir,
+    progress: options.progress,
+  });
+  const first = await pipeline.run(scan.clips.filter(inTraining));
+  const second = await testOnly.run(scan.clips.filter((c) => !inTraining(c)));
+  const all = [...first.items, ...second.items];
+  const failed = [...first.failed, ...second.failed];
+  for (const f of failed) log(`skipped (decoder refused): ${f.path}: ${f.error}`);
+  const { kept, duplicates } = dedupe(all);
+  if (duplicates.length) log(`${duplicates.length} duplicate clip(s) removed before splitting`);
+  const heldOut = options.heldOutSpeakers.filter((s) => kept.some((i) => i.clip.speaker === s));
+  const tessOnly = options.corpora.length === 1 && options.corpora[0] === 'tess';
+  const split: Split<ClipFeatures> =
+    tessOnly || heldOut.length === 0
+      ? randomSplit(tessOnly ? 'tess-random' : 'random', kept, options.seed)
+      : multiCorpusSplit('multi-corpus', kept, heldOut, options.seed);
+  if (trainWords) {
+    split.train = split.train.filter((i) => inTraining(i.clip));
+    split.validation = split.validation.filter((i) => inTraining(i.clip));
+    split.description += `; TESS training clips: every ${options.tessWords}th word (${trainWords.size} of ${new Set(scan.clips.filter((c) => c.corpus === 'tess').map((c) => c.text)).size} words)`;
+  }
+  assertNoLeak(split);
+  log(
+    `split ${split.name}: ${split.train.length} train / ${split.validation.length} validation / ${split.test.length} test`,
+  );
+  const trainable = kept.filter((i) => inTraining(i.clip));
+  return { scan, trimmed: pipeline.trimmed, kept, trainable, duplicates, failed, heldOut, tessOnly, split };
+}
+
+/** The TESS words kept for training: every `n`-th of the sorted words (undefined: all of them). */
+export function tessTrainingWords(clips: Clip[], n: number | undefined): Set<string> | undefined {
+  if (!n || n <= 1) return undefined;
+  const words = [...new Set(clips.filter((c) => c.corpus === 'tess').map((c) => c.text))].sort();
+  return new Set(words.filter((_, i) => i % n === 0));
+}
+
+interface ExperimentContext {
+  labels: readonly string[];
+  featureConfig: FeatureConfig;
+  maxFrames: number;
+  seed: number;
+  progress: boolean;
+}
+
+/** The shipped model: train (ensemble) → ONNX → parity with tfjs → metrics of each named test set. */
+async function trainMain(
+  data: PreparedData,
+  options: TrainPackageOptions,
+  context: ExperimentContext,
+  subsets: Record<string, (item: ClipFeatures) => boolean>,
+  cmvn: boolean,
+  log: Log,
+) {
+  const { split } = data;
+  const { labels, maxFrames: frames } = context;
+  const main: TrainedExperiment = await runExperiment(split, options.settings, {
+    ...context,
+    subsets,
+    onEpoch: options.onEpoch,
+  });
+  const members = main.learners.map((l) => (l as unknown as { model: LstmModel }).model.weights());
+  const onnx = exportLstmToOnnx(members, {
+    frames,
+    labels,
+    docString: `Speech emotion LSTM trained on ${options.corpora.join('+')} (${options.version})`,
+  });
+  const onnxProbabilities = await predictWithOnnx(onnx, split.test, frames, labels.length, 64, cmvn);
+  const parityMaxDiff = maxAbsDiff(onnxProbabilities, main.testProbabilities);
+  log(
+    `ONNX ${onnx.length} bytes; parity with tfjs on ${split.test.length} test clips: max |Δp| = ${parityMaxDiff}`,
+  );
+  // Each named test set is run on its own, in the order splits.json records, so that `npm run evaluate
+  // --split recorded` feeds onnxruntime the very same batches and prints the very same numbers.
+  const metrics: Record<string, Metrics> = {};
+  for (const [name, keep] of Object.entries(subsets)) {
+    const items = split.test.filter(keep);
+    if (items.length === 0) continue;
+    metrics[name] = await onnxMetrics(onnx, items, frames, labels, cmvn);
+    log(
+      `${name}: accuracy ${metrics[name].accuracy}, macro-F1 ${metrics[name].macroF1} (${items.length} clips); ${collapseText(metrics[name])}`,
+    );
+  }
+  return { main, members, onnx, parityMaxDiff, metrics };
+}
+
+interface ExtraResults {
+  experiments: ExperimentResult[];
+  folds?: FoldsResult;
+  /** The development run the calibration comes from (`calibrateOn`). */
+  development?: { source: string; run: DevelopmentRun };
+}
+
+/** Runs one extra split with its own (budgeted) model and records it. */
+async function runExtra(
+  extras: ExtraResults,
+  context: ExperimentContext,
+  s: Split<ClipFeatures>,
+  settings: ModelSettings,
+  log: Log,
+  subsets?: Record<string, (i: ClipFeatures) => boolean>,
+) {
+  assertNoLeak(s);
+  const r = await runExperiment(s, settings, { ...context, subsets });
+  for (const l of r.learners) for (const v of l.variables) v.dispose();
+  extras.experiments.push(r.result);
+  log(
+    `experiment ${s.name} (${settings.kind}): accuracy ${r.result.test.accuracy}, macro-F1 ${r.result.test.macroF1}; ${collapseText(r.result.test)}`,
+  );
+  return r;
+}
+
 /**
- * The whole training run behind `npm run train`: scan → features (cached) → de-duplicate → split →
- * train the LSTM → export ONNX → parity check (tfjs vs onnxruntime on every test clip) → metrics from the
- * ONNX outputs → optional extra experiments (each its own model and split) → package folder with
- * model.onnx, metadata.json, splits.json (the test clips, for `npm run evaluate --split`), REPORT.md, figures.
+ * Cross-condition: a model trained on one corpus only and tested on every clip of the other (another
+ * studio, other voices, other words): TESS → RAVDESS and RAVDESS → TESS.
+ */
+function crossCorpusSplits(kept: ClipFeatures[], seed: number): Split<ClipFeatures>[] {
+  const splits: Split<ClipFeatures>[] = [];
+  for (const [from, to] of [
+    ['tess', 'ravdess'],
+    ['ravdess', 'tess'],
+  ] as const) {
+    const source = kept.filter((i) => i.clip.corpus === from);
+    const target = kept.filter((i) => i.clip.corpus === to);
+    if (source.length === 0 || target.length === 0) continue;
+    const inner = randomSplit(`${from}-only`, source, seed, 0, 0.1);
+    splits.push({
+      name: `${from}-only-to-${to}`,
+      description: `cross-corpus: train on the ${source.length} ${from.toUpperCase()} clips in use (10 % for validation), test on the ${target.length} ${to.toUpperCase()} clips in use (another studio, other voices and words)`,
+      train: inner.train,
+      validation: inner.validation,
+      test: target,
+    });
+  }
+  return splits;
+}
+
+/** Every extra split asked for (`--experiments`), each its own model on its own training part. */
+async function runExtraExperiments(
+  data: PreparedData,
+  options: TrainPackageOptions,
+  context: ExperimentContext,
+  subsets: Record<string, (item: ClipFeatures) => boolean>,
+  log: Log,
+): Promise<ExtraResults> {
+  const { trainable: kept, heldOut, tessOnly, split } = data;
+  const { seed } = options;
+  const extras: ExtraResults = { experiments: [] };
+  const budget: ModelSettings = { ...options.settings, epochs: options.experimentEpochs };
+  const tess = kept.filter((i) => i.clip.corpus === 'tess');
+  const ravdessHeld = kept.filter((i) => heldOut.includes(i.clip.speaker));
+  const has = (name: ExperimentName) => options.experiments.includes(name);
+  if (has('ravdess-folds') && !tessOnly) {
+    // First: its pooled out-of-fold predictions are what the package's calibration is fitted on.
+    extras.folds = await actorFolds(kept, budget, context, { log });
+    extras.experiments.push(...extras.folds.experiments);
+    const f = extras.folds;
+    log(
+      `RAVDESS actor folds pooled: accuracy ${f.pooled.accuracy} ± ${f.standardError.toFixed(3)}, macro-F1 ${f.pooled.macroF1} (${f.pooled.support} clips); ${collapseText(f.pooled)}; temperature ${f.calibration.temperature}, ECE ${f.calibration.eceBefore} → ${f.calibration.eceCrossFitted} (cross-fitted)`,
+    );
+  }
+  if ((has('tess-random') || has('tess-to-ravdess')) && !tessOnly && tess.length > 0) {
+    // The default retraining recipe (TESS only); also judged on the held-out RAVDESS actors (cross-corpus).
+    const s = randomSplit('tess-only-random', tess, seed);
+    if (has('tess-to-ravdess') && ravdessHeld.length > 0) {
+      s.test = [...s.test, ...ravdessHeld];
+      s.description += `; its test part also holds every clip of ${heldOut.join(', ')} (a corpus and voices it never heard)`;
+    }
+    await runExtra(extras, context, s, budget, log, {
+      'tess test': (i) => i.clip.corpus === 'tess',
+      ...(ravdessHeld.length > 0
+        ? { 'held-out RAVDESS actors': (i: ClipFeatures) => heldOut.includes(i.clip.speaker) }
+        : {}),
+    });
+  }
+  if (has('tess-speaker')) {
+    const speakers = [...new Set(tess.map((i) => i.clip.speaker))].sort();
+    if (speakers.length === 2) {
+      for (const [trainOn, testOn] of [speakers, [...speakers].reverse()] as Array<[string, string]>) {
+        const name = `tess-${trainOn.split(':')[1]}-to-${testOn.split(':')[1]}`;
+        await runExtra(extras, context, speakerSplit(name, tess, [testOn], seed), budget, log);
+      }
+    }
+  }
+  if (has('cross-corpus') && !tessOnly) {
+    for (const s of crossCorpusSplits(kept, seed)) await runExtra(extras, context, s, budget, log);
+  }
+  if (has('mlp')) {
+    const mlp: ModelSettings = {
+      ...budget,
+      kind: 'mlp',
+      epochs: Math.max(budget.epochs, 60),
+      patience: 10,
+      learningRate: 1e-3,
+    };
+    await runExtra(extras, context, split, mlp, log, subsets);
+  }
+  return extras;
+}
+
+/**
+ * Population statistics of the training clips' per-utterance channel means (the first `dims` entries of
+ * the model's statistics standardisation): what speaker adaptation shifts a voice's means toward.
+ */
+function populationStats(member: LstmModel | undefined, config: FeatureConfig) {
+  const weights = member?.weights();
+  if (!weights?.statsMean || !weights.statsStd) return undefined;
+  const dims = featureDimension(config);
+  const spectral = dims - (config.prosody ? 3 : 0);
+  const round = (v: number) => Math.round(v * 1e5) / 1e5;
+  return {
+    description:
+      "mean and standard deviation over the training clips (augmented copies included) of each channel's per-utterance mean",
+    channels: [
+      ...Array.from({ length: spectral }, (_, i) => `${config.kind}${i}`),
+      ...(config.prosody ? ['pitch', 'voicing', 'level'] : []),
+    ],
+    utteranceMean: {
+      mean: Array.from(weights.statsMean.subarray(0, dims), round),
+      std: Array.from(weights.statsStd.subarray(0, dims), round),
+    },
+  };
+}
+
+/** The calibration shipped with the package: fitted on the pooled out-of-fold predictions. */
+function packageCalibration(
+  folds: FoldsResult | undefined,
+  dev: { source: string; run: DevelopmentRun } | undefined,
+) {
+  if (!folds && dev) {
+    const c = dev.run.calibration;
+    return {
+      method: 'temperature' as const,
+      temperature: c.temperature,
+      lowConfidenceBelow: LOW_CONFIDENCE_BELOW,
+      fittedOn: `out-of-fold predictions of development run ${dev.run.name} (${dev.source}): RAVDESS actors 01–12 each held out once, ${dev.run.clips} clips in its folds; expected calibration error ${c.eceBefore} before, ${c.eceCrossFitted} after when each fold's temperature is fitted on the other folds`,
+    };
+  }
+  if (!folds) return undefined;
+  return {
+    method: 'temperature' as const,
+    temperature: folds.calibration.temperature,
+    lowConfidenceBelow: LOW_CONFIDENCE_BELOW,
+    fittedOn: `out-of-fold predictions for RAVDESS actors ${folds.folds.flatMap((f) => f.actors).join(', ')} (${folds.pooled.support} clips, single-LSTM fold models; expected calibration error ${folds.calibration.eceBefore} before, ${folds.calibration.eceCrossFitted} after when each fold's temperature is fitted on the other folds)`,
+  };
+}
+
+/**
+ * The whole training run behind `npm run train`: features (cached) → split → train the LSTM → export
+ * ONNX → parity check (tfjs vs onnxruntime on every test clip) → metrics from the ONNX outputs → optional
+ * extra experiments (each its own model and split; the RAVDESS actor folds also fit the calibration) →
+ * package folder with model.onnx, metadata.json, splits.json (the test clips, for `npm run evaluate
+ * --split recorded`), REPORT.md, figures.
  */
 export async function trainPackage(options: TrainPackageOptions): Promise<TrainPackageResult> {
   const started = performance.now();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const backend = await initTf();
-  const { seed } = options;
   // A model with in-model CMVN takes raw features: its package says so, and the predictor then skips CMVN.
   const inModelCmvn = options.settings.kind === 'lstm' && options.settings.utteranceStats;
   const config: FeatureConfig = inModelCmvn
@@ -196,164 +514,69 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
     config.hopSize,
   );
   log(`tfjs backend: ${backend}; window ${options.windowSec} s = ${frames} frames`);
-
-  const scan = await scanDataset(options.dataDir, options.corpora);
-  log(`${scan.clips.length} labelled clips in ${scan.root} (${options.corpora.join(', ')})`);
-  const pipeline = await createFeaturePipeline({
-    config,
-    augmentCopies: options.augmentCopies,
-    augmentation: options.augmentation,
-    seed,
-    cacheDir: options.cacheDir,
-    progress: options.progress,
-  });
-  const { items: all, failed } = await pipeline.run(scan.clips);
-  for (const f of failed) log(`skipped (decoder refused): ${f.path}: ${f.error}`);
-  const { kept, duplicates } = dedupe(all);
-  if (duplicates.length) log(`${duplicates.length} duplicate clip(s) removed before splitting`);
-  const heldOut = options.heldOutSpeakers.filter((s) => kept.some((i) => i.clip.speaker === s));
-  const tessOnly = options.corpora.length === 1 && options.corpora[0] === 'tess';
-  const split: Split<ClipFeatures> =
-    tessOnly || heldOut.length === 0
-      ? randomSplit(tessOnly ? 'tess-random' : 'random', kept, seed)
-      : multiCorpusSplit('multi-corpus', kept, heldOut, seed);
-  assertNoLeak(split);
-  log(
-    `split ${split.name}: ${split.train.length} train / ${split.validation.length} validation / ${split.test.length} test`,
-  );
-
-  const subsets = testSubsets(options.corpora, heldOut);
-  const context = { labels, featureConfig: config, maxFrames: frames, seed, progress: options.progress };
-  const main: TrainedExperiment = await runExperiment(split, options.settings, { ...context, subsets });
-  const members = main.learners.map((l) => (l as unknown as { model: LstmModel }).model.weights());
-  const onnx = exportLstmToOnnx(members, {
-    frames,
+  const data = await prepareData(options, config, log);
+  const subsets = testSubsets(options.corpora, data.heldOut);
+  const context = {
     labels,
-    docString: `Speech emotion LSTM trained on ${options.corpora.join('+')} (${options.version})`,
-  });
-  const onnxProbabilities = await predictWithOnnx(onnx, split.test, frames, labels.length, 64, cmvn);
-  const parityMaxDiff = maxAbsDiff(onnxProbabilities, main.testProbabilities);
-  log(
-    `ONNX ${onnx.length} bytes; parity with tfjs on ${split.test.length} test clips: max |Δp| = ${parityMaxDiff}`,
-  );
-
-  // Each named test set is run on its own, in the order splits.json records, so that `npm run evaluate
-  // --split recorded` feeds onnxruntime the very same batches and prints the very same numbers.
-  const metrics: Record<string, Metrics> = {};
-  for (const [name, keep] of Object.entries(subsets)) {
-    const items = split.test.filter(keep);
-    if (items.length === 0) continue;
-    metrics[name] = await onnxMetrics(onnx, items, frames, labels, cmvn);
-    log(
-      `${name}: accuracy ${metrics[name].accuracy}, macro-F1 ${metrics[name].macroF1} (${items.length} clips)`,
-    );
-  }
-
-  const experiments: ExperimentResult[] = [];
-  let foldsPooled: Metrics | undefined;
-  const budget: ModelSettings = { ...options.settings, epochs: options.experimentEpochs };
-  const tess = kept.filter((i) => i.clip.corpus === 'tess');
-  const run = async (
-    s: Split<ClipFeatures>,
-    settings: ModelSettings,
-    extra?: Record<string, (i: ClipFeatures) => boolean>,
-  ) => {
-    assertNoLeak(s);
-    const r = await runExperiment(s, settings, { ...context, subsets: extra });
-    for (const l of r.learners) for (const v of l.variables) v.dispose();
-    experiments.push(r.result);
-    log(
-      `experiment ${s.name} (${settings.kind}): accuracy ${r.result.test.accuracy}, macro-F1 ${r.result.test.macroF1}`,
-    );
-    return r;
+    featureConfig: config,
+    maxFrames: frames,
+    seed: options.seed,
+    progress: options.progress,
   };
-  const ravdessHeld = kept.filter((i) => heldOut.includes(i.clip.speaker));
-  const has = (name: ExperimentName) => options.experiments.includes(name);
-  if ((has('tess-random') || has('tess-to-ravdess')) && !tessOnly && tess.length > 0) {
-    // The default retraining recipe (TESS only); also judged on the held-out RAVDESS actors (cross-corpus).
-    const s = randomSplit('tess-only-random', tess, seed);
-    if (has('tess-to-ravdess') && ravdessHeld.length > 0) {
-      s.test = [...s.test, ...ravdessHeld];
-      s.description += `; its test part also holds every clip of ${heldOut.join(', ')} (a corpus and voices it never heard)`;
-    }
-    await run(s, budget, {
-      'tess test': (i) => i.clip.corpus === 'tess',
-      ...(ravdessHeld.length > 0
-        ? { 'held-out RAVDESS actors': (i: ClipFeatures) => heldOut.includes(i.clip.speaker) }
-        : {}),
-    });
-  }
-  if (has('tess-speaker')) {
-    const speakers = [...new Set(tess.map((i) => i.clip.speaker))].sort();
-    if (speakers.length === 2) {
-      for (const [trainOn, testOn] of [speakers, [...speakers].reverse()] as Array<[string, string]>) {
-        await run(
-          speakerSplit(`tess-${trainOn.split(':')[1]}-to-${testOn.split(':')[1]}`, tess, [testOn], seed),
-          budget,
-        );
-      }
-    }
-  }
-  if (has('ravdess-folds') && !tessOnly) {
-    // Every RAVDESS actor tested by a model that never heard them: 3 folds of 4 actors (budget: single
-    // models, not ensembles), TESS split as in the main split.
-    const actors = [
-      ...new Set(kept.filter((i) => i.clip.corpus === 'ravdess').map((i) => i.clip.speaker)),
-    ].sort();
-    const foldSize = Math.ceil(actors.length / 3);
-    const pooled: number[][] = labels.map(() => labels.map(() => 0));
-    for (let f = 0; f * foldSize < actors.length; f++) {
-      const fold = actors.slice(f * foldSize, (f + 1) * foldSize);
-      const name = `actors-${fold.map((a) => a.split(':')[1]).join('-')}-held-out`;
-      const r = await run(
-        multiCorpusSplit(name, kept, fold, seed),
-        { ...budget, ensemble: 1 },
-        {
-          'held-out actors': (i) => fold.includes(i.clip.speaker),
-        },
-      );
-      const m = r.result.subsets['held-out actors'];
-      for (const [i, row] of (m?.confusion ?? []).entries()) {
-        for (const [j, v] of row.entries()) pooled[i]![j]! += v;
-      }
-    }
-    const truth: number[] = [];
-    const predicted: number[] = [];
-    for (const [i, row] of pooled.entries()) {
-      for (const [j, v] of row.entries()) {
-        for (let n = 0; n < v; n++) {
-          truth.push(i);
-          predicted.push(j);
-        }
-      }
-    }
-    const all = computeMetrics(labels, truth, predicted);
-    log(
-      `RAVDESS actor folds pooled: accuracy ${all.accuracy}, macro-F1 ${all.macroF1} (${all.support} clips)`,
-    );
-    foldsPooled = all;
-  }
-  if (has('mlp')) {
-    const mlp: ModelSettings = {
-      ...budget,
-      kind: 'mlp',
-      epochs: Math.max(budget.epochs, 60),
-      patience: 10,
-      learningRate: 1e-3,
+  const trained = await trainMain(data, options, context, subsets, cmvn, log);
+  const extras = await runExtraExperiments(data, options, context, subsets, log);
+  if (options.calibrateOn && !extras.folds) {
+    const source = relative(process.cwd(), options.calibrateOn);
+    extras.development = {
+      source,
+      run: JSON.parse(await readFile(options.calibrateOn, 'utf8')) as DevelopmentRun,
     };
-    await run(split, mlp, subsets);
   }
+  const firstMember = (trained.main.learners[0] as unknown as { model?: LstmModel } | undefined)?.model;
+  const metadata = buildMetadata(options, config, frames, backend, data, trained, extras, firstMember);
+  const seconds = await writePackage(options, metadata, data, trained, extras, {
+    config,
+    backend,
+    started,
+    inModelCmvn,
+  });
+  log(`wrote ${options.outDir} in ${Math.round(seconds)} s`);
+  return {
+    metadata,
+    parityMaxDiff: trained.parityMaxDiff,
+    onnxBytes: trained.onnx.length,
+    seconds,
+    experiments: extras.experiments,
+    dataset: { failed: data.failed, skipped: data.scan.skipped, unrecognised: data.scan.unrecognised },
+  };
+}
 
-  const overview = overviewOf(kept, duplicates.length, failed, scan.skipped, config);
+type Trained = Awaited<ReturnType<typeof trainMain>>;
+
+function buildMetadata(
+  options: TrainPackageOptions,
+  config: FeatureConfig,
+  frames: number,
+  backend: string,
+  data: PreparedData,
+  trained: Trained,
+  extras: ExtraResults,
+  firstMember: LstmModel | undefined,
+): ModelMetadata {
+  const { kept, duplicates, failed, heldOut, split } = data;
+  const { main, onnx, metrics } = trained;
+  const folds = extras.folds;
+  const calibration = packageCalibration(folds, extras.development);
   const metadata: ModelMetadata = {
     name: 'ser-lstm',
     version: options.version,
     createdAt: new Date().toISOString(),
-    labels: [...labels],
+    labels: [...EMOTIONS],
     featureConfig: config,
     input: { windowSec: options.windowSec, frames, dims: featureDimension(config) },
     onnxFile: 'model.onnx',
     sha256: sha256(onnx),
+    ...(calibration ? { calibration } : {}),
     training: {
       corpora: options.corpora,
       clips: { total: kept.length, duplicatesRemoved: duplicates.length, decoderRefused: failed.length },
@@ -364,17 +587,21 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
         sizes: { train: split.train.length, validation: split.validation.length, test: split.test.length },
         testClips: 'splits.json',
       },
-      seed,
+      seed: options.seed,
       epochs: { max: options.settings.epochs, run: main.result.history.length, best: main.result.bestEpoch },
       augmentation: {
         copiesPerClip: options.augmentCopies,
+        channelCopiesPerClip: options.channelCopies,
+        perCorpus: options.corpusCopies,
         appliedTo: 'training clips only',
         spec: options.augmentation,
+        channel: options.channelCopies > 0 || options.corpusCopies ? options.channel : undefined,
         methods: [
           'spectral scaling (pitch + formants, vocal-tract-length-like) via WSOLA time stretch + resampling',
           'speed change (resampling)',
           'time shift (silence added/cut at the start)',
           'white noise at random SNR',
+          'channel copies: synthetic room reverberation, EQ (tilt + peak), white/hum/babble noise, telephone band with 8 kHz µ-law, gain with clipping',
         ],
       },
       architecture: main.result.model,
@@ -388,14 +615,28 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
       },
       backend: `@tensorflow/tfjs ${backend}`,
       trainSeconds: main.result.trainSeconds,
-      parityMaxDiff,
+      parityMaxDiff: trained.parityMaxDiff,
       history: main.result.history,
       command: options.command,
-      ravdessActorFoldsPooled: foldsPooled
-        ? { accuracy: foldsPooled.accuracy, macroF1: foldsPooled.macroF1, support: foldsPooled.support }
+      ravdessActorFoldsPooled: folds
+        ? {
+            accuracy: folds.pooled.accuracy,
+            standardError: Math.round(folds.standardError * 1000) / 1000,
+            macroF1: folds.pooled.macroF1,
+            support: folds.pooled.support,
+            largestClassShare: folds.largestShare,
+            calibration: {
+              temperature: folds.calibration.temperature,
+              eceBefore: folds.calibration.eceBefore,
+              eceCrossFitted: folds.calibration.eceCrossFitted,
+              eceAfter: folds.calibration.eceAfter,
+              lowConfidence: folds.calibration.lowConfidence,
+            },
+          }
         : undefined,
+      population: populationStats(firstMember, config),
       ensemble: main.result.members,
-      experiments: experiments.map((e) => ({
+      experiments: extras.experiments.map((e) => ({
         split: e.split,
         description: e.description,
         model: e.settings.kind,
@@ -404,6 +645,7 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
         trainSeconds: e.trainSeconds,
         accuracy: e.test.accuracy,
         macroF1: e.test.macroF1,
+        largestClassShare: largestClassShare(e.test.confusion).share,
         subsets: Object.fromEntries(
           Object.entries(e.subsets).map(([k, m]) => [
             k,
@@ -415,14 +657,28 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
     metrics: Object.fromEntries(Object.entries(metrics).map(([k, m]) => [k, storedMetrics(m)])),
   };
   ModelMetadataSchema.parse(metadata);
+  return metadata;
+}
 
+/** Writes model.onnx, splits.json, metadata.json, figures and REPORT.md; returns the run's seconds. */
+async function writePackage(
+  options: TrainPackageOptions,
+  metadata: ModelMetadata,
+  data: PreparedData,
+  trained: Trained,
+  extras: ExtraResults,
+  run: { config: FeatureConfig; backend: string; started: number; inModelCmvn: boolean },
+): Promise<number> {
+  const { config } = run;
+  const { split, scan } = data;
+  const subsets = testSubsets(options.corpora, data.heldOut);
   const out = options.outDir;
   await mkdir(join(out, 'figures'), { recursive: true });
-  await writeFile(join(out, 'model.onnx'), onnx);
+  await writeFile(join(out, 'model.onnx'), trained.onnx);
   const splitsFile = {
     split: split.name,
     description: split.description,
-    seed,
+    seed: options.seed,
     dataRoot: 'paths are relative to the --data folder; clips are matched by the sha1 of their file bytes',
     sets: Object.fromEntries(
       Object.entries(subsets).map(([name, keep]) => [
@@ -432,28 +688,30 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
     ),
   };
   await writeFile(join(out, 'splits.json'), `${JSON.stringify(splitsFile, null, 1)}\n`);
-  const seconds = (performance.now() - started) / 1000;
-  const panels = await examplePanels(kept, pipeline.trimmed, config);
-  const reportInput = {
+  const seconds = (performance.now() - run.started) / 1000;
+  const panels = await examplePanels(data.kept, data.trimmed, config);
+  const reportInput: ReportInput = {
     title: `Model report: ${metadata.name} ${metadata.version}`,
     modelDir: out,
-    labels,
+    labels: EMOTIONS,
     corpora: options.corpora,
     splitName: split.name,
     splitDescription: split.description,
-    metrics,
-    main: main.result,
-    experiments,
-    overview,
-    parityMaxDiff,
-    onnxBytes: onnx.length,
+    metrics: trained.metrics,
+    main: trained.main.result,
+    experiments: extras.experiments,
+    overview: overviewOf(data.kept, data.duplicates.length, data.failed, scan.skipped, config),
+    parityMaxDiff: trained.parityMaxDiff,
+    onnxBytes: trained.onnx.length,
     totalSeconds: seconds,
     command: options.command,
     evaluateCommand: `npm run evaluate -- --model ${relative(process.cwd(), out) || '.'} --split recorded`,
-    backend,
+    backend: run.backend,
     extraFigures: { 'one clip per emotion: waveform and log-mel spectrogram': 'figures/examples.svg' },
-    foldsPooled,
-    pipelineText: inModelCmvn
+    folds: extras.folds,
+    development: extras.development,
+    foldsPooled: extras.folds?.pooled,
+    pipelineText: run.inModelCmvn
       ? `VAD trim → meyda-identical ${config.kind === 'mfcc' ? 'MFCC' : 'log-mel'} → the model's own per-utterance CMVN`
       : `VAD trim → meyda-identical ${config.kind === 'mfcc' ? 'MFCC' : 'log-mel'} → per-utterance CMVN`,
     notes: [] as string[],
@@ -471,11 +729,12 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
     try {
       await appendPredictorCheck(out, scan.root);
     } catch (error) {
-      log(`deployed-predictor check skipped: ${error instanceof Error ? error.message : String(error)}`);
+      (options.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(
+        `deployed-predictor check skipped: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
-  log(`wrote ${out} in ${Math.round(seconds)} s`);
-  return { metadata, parityMaxDiff, onnxBytes: onnx.length, seconds, experiments };
+  return seconds;
 }
 
 export const DEFAULTS = {
@@ -485,6 +744,12 @@ export const DEFAULTS = {
   windowSec: 3,
   augmentCopies: 4,
   augmentation: DEFAULT_AUGMENTATION,
+  channelCopies: 2,
+  channel: DEFAULT_CHANNEL,
+  /** TESS (2800 clips, 2 voices): 1 speaker-like and 1 channel copy per clip (see training/README.md). */
+  corpusCopies: { tess: { augment: 1, channel: 1 } } as TrainPackageOptions['corpusCopies'],
+  /** TESS training clips: every 4th word (700 clips); the TESS test split is still 20 % of all of TESS. */
+  tessWords: 4,
   settings: DEFAULT_MODEL_SETTINGS,
   heldOutSpeakers: ['ravdess:11', 'ravdess:12'],
   experimentEpochs: 20,

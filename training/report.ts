@@ -1,6 +1,7 @@
 import type { ExperimentResult } from './experiment.ts';
-import { barChart, confusionSvg, lineChart } from './figures.ts';
-import { type Metrics, metricsMarkdown } from './metrics.ts';
+import { barChart, confusionSvg, lineChart, reliabilitySvg } from './figures.ts';
+import type { Calibrated, DevelopmentRun, FoldsResult } from './folds.ts';
+import { COLLAPSE_SHARE, largestClassShare, type Metrics, metricsMarkdown } from './metrics.ts';
 
 export interface DatasetOverview {
   /** `${speaker}` → emotion → clips (after de-duplication). */
@@ -33,6 +34,10 @@ export interface ReportInput {
   extraFigures: Record<string, string>;
   /** All RAVDESS actors, each judged by a fold model that never heard them (pooled confusion). */
   foldsPooled?: Metrics;
+  /** The package's own actor folds (pooled predictions, calibration), when run. */
+  folds?: FoldsResult;
+  /** The development run the calibration was fitted on, when the package's folds were not run. */
+  development?: { source: string; run: DevelopmentRun };
   /** One line: how audio becomes model input. */
   pipelineText: string;
   notes: string[];
@@ -118,6 +123,55 @@ the rule decided beforehand was again the pooled-folds figure.
 What is still missing: the 0.60 goal on unseen actors and the 0.80 TESS speaker-independent goal. Ten
 RAVDESS voices plus two TESS voices are few; more speakers (CREMA-D: 91 actors, RAVDESS 13–24, EMO-DB)
 are the lever most likely to move these numbers further.
+
+### Round 4 (model 1.4.0): new rooms and honest confidence
+
+Measured from outside, 1.3.0 collapsed onto one class on other corpora (fear for 70 % of a German
+corpus). Round 4 asks whether training on degraded channels keeps the model from that without losing
+unseen voices. (Leaving the channel-laden MFCC means out of the head, \`--no-spectral-means\`, is
+implemented and parity-tested but was not measured in time.)
+
+Protocol (\`npx tsx training/develop.ts\`, written before the runs): RAVDESS actor folds as above (3
+single LSTMs, every actor 01–12 held out once, 624 clips pooled), TESS reduced to every 4th word (700
+clips; 1 speaker-like + 1 channel copy each) so that a run fits the shared machine's clock, 15 epochs
+at most; each held-out clip is scored clean *and* once through an unseen synthetic channel
+(\`TEST_CHANNEL\` in training/channel.ts: reverberation up to RT60 1 s, EQ, noise 5–20 dB SNR,
+telephone band, clipping; its own seed, never used in training). **Rule, decided before the runs:** the
+recipe with the highest mean of the clean and the channel-shifted pooled accuracy wins, except that a
+recipe whose clean pooled accuracy is more than one standard error (±0.02) below the best clean one is
+not chosen; within 0.005, the simpler recipe. The collapse share (largest class on a balanced set) is
+reported next to each.
+
+| run | recipe | folds pooled, clean (± SE) | through the unseen channel | largest class (clean / channel) | ECE raw |
+|---|---|---:|---:|---|---:|
+| A | the 1.3.0 recipe under this protocol (no channel copies) | 0.393 ± 0.020 | 0.274 ± 0.018 | surprise 20 % / disgust 25 % | 0.017 |
+| **B** | **+ 2 channel copies per RAVDESS clip, 1 per TESS clip** | **0.425 ± 0.020** | **0.305 ± 0.018** | sad 21 % / sad 20 % | 0.069 |
+
+B wins by the rule (+0.032 clean, +0.031 through the new channel). Both runs are far below 1.3.0's
+0.527: after fold 1 it showed that cutting TESS to a quarter also cut RAVDESS's repeats per epoch from
+3 to 1 (the balancing uses the ratio of the two corpora), i.e. a third of the training on RAVDESS; A and
+B share that flaw, so the comparison stands, but their absolute level does not carry over. The shipped
+recipe fixes the repeats at 3 (\`corpusRepeats\`).
+
+**Rule for shipping, decided before the final run:** 1.4.0 (recipe B, RAVDESS 3× per epoch) replaces
+1.3.0 only if its own pooled folds (run beside it with the same recipe, 20 epochs, as 1.3.0's were) reach
+1.3.0's 0.527 minus one standard error (0.507); otherwise 1.3.0 stays the shipped model.
+
+| run | folds 01–04 / 05–08 / 09–12 | folds pooled, clean (± SE) | through the unseen channel | largest class (clean / channel) | ECE raw → temperature, cross-fitted |
+|---|---:|---:|---:|---|---:|
+| 1.3.0 recipe (all of TESS, 4 speaker-like copies per clip; from round 3) | 0.553 / 0.591 / 0.438 | **0.527** ± 0.020 | – | – | – |
+| 1.4.0 recipe (B + RAVDESS 3×, 20 epochs) | 0.476 / 0.538 / 0.433 | 0.482 ± 0.020 | 0.324 ± 0.019 | angry 19 % / disgust 24 % | 0.082 → 0.077 (T = 1.17) |
+
+The 1.4.0 recipe misses the rule by 0.025 (0.482 against 0.507) and was **not shipped**; 1.3.0's graph
+stays, now with its calibration (1.3.1, see "Confidence calibration"). The loss sits in the TESS cut:
+channel copies themselves helped (+0.03 in A vs B, clean and shifted alike), but a quarter of TESS with one
+speaker-like copy instead of all of it with four costs more than that on unseen RAVDESS voices — TESS's
+variety helps even though its two voices are not RAVDESS's. Computing the channel copies for all of
+TESS did not fit this session's clock on the shared machine; it is the next run to make (the code and
+the cache layout support it: \`--tess-words 1 --tess-copies 4,2\`). Neither recipe collapses on RAVDESS
+(largest class ≤ 25 % clean or through the channel), so the collapse measured from outside on other
+corpora is a matter of those corpora's recordings and speakers, which synthetic channels only partly
+imitate (0.48 → 0.32 through them).
 `;
 
 /** SVG files of the report: name → content. */
@@ -152,6 +206,8 @@ export function reportFigures(input: ReportInput): Record<string, string> {
       e.test.confusion,
     );
   }
+  const calibration = input.folds?.calibration ?? input.development?.run.calibration;
+  if (calibration) figures['reliability.svg'] = reliabilityFigure(calibration);
   const emotions = [...input.labels];
   const totals = emotions.map((e) =>
     Object.values(input.overview.perSpeaker).reduce((n, perEmotion) => n + (perEmotion[e] ?? 0), 0),
@@ -181,6 +237,84 @@ export function reportFigures(input: ReportInput): Record<string, string> {
     '#21918c',
   );
   return figures;
+}
+
+function reliabilityFigure(c: Calibrated): string {
+  return reliabilitySvg('Reliability on unseen RAVDESS actors (pooled folds)', [
+    { name: 'raw softmax', colour: '#d95f02', bins: c.binsBefore, ece: c.eceBefore },
+    { name: `temperature ${c.temperature}`, colour: '#1b9e77', bins: c.binsAfter, ece: c.eceAfter },
+  ]);
+}
+
+const shareCell = (confusion: number[][], labels: readonly string[]) => {
+  const { label, share } = largestClassShare(confusion);
+  return `${labels[label]} ${(share * 100).toFixed(0)} %${share > COLLAPSE_SHARE ? ' **collapse**' : ''}`;
+};
+
+/** Largest predicted class on a balanced set, for every test set in the report. */
+function collapseSection(input: ReportInput): string[] {
+  const rows: string[] = [];
+  const row = (name: string, m: Metrics) =>
+    rows.push(`| ${name} | ${m.support} | ${f3(m.accuracy)} | ${shareCell(m.confusion, m.labels)} |`);
+  for (const [name, m] of Object.entries(input.metrics)) row(`shipped model: ${name}`, m);
+  for (const e of input.experiments) {
+    row(`${e.split} (${e.settings.kind})`, e.test);
+    for (const [name, m] of Object.entries(e.subsets)) row(`↳ ${e.split}: ${name}`, m);
+  }
+  if (input.folds) row('RAVDESS actor folds pooled', input.folds.pooled);
+  const dev = input.development?.run;
+  if (dev) {
+    rows.push(
+      `| development run ${dev.name}: RAVDESS actor folds pooled | ${dev.confusion.flat().reduce((a, b) => a + b, 0)} | ${f3(dev.clean.accuracy)} | ${dev.clean.largestShare.label} ${(dev.clean.largestShare.share * 100).toFixed(0)} % |`,
+    );
+    if (dev.channelShifted)
+      rows.push(
+        `| ↳ same clips through an unseen synthetic channel | | ${f3(dev.channelShifted.accuracy)} | ${dev.channelShifted.largestShare.label} ${(dev.channelShifted.largestShare.share * 100).toFixed(0)} % |`,
+      );
+  }
+  return [
+    '## Collapse check',
+    '',
+    `Share of the predictions that go to the most-predicted class when every true class counts equally (a`,
+    `balanced test set); 1/7 ≈ 14 % is even, above ${COLLAPSE_SHARE * 100} % the model is collapsing onto one class (\`npm run`,
+    'evaluate` prints the same line for any folder).',
+    '',
+    '| test set | clips | accuracy | largest predicted class |',
+    '|---|---:|---:|---|',
+    ...rows,
+    '',
+  ];
+}
+
+function calibrationSection(input: ReportInput): string[] {
+  const c = input.folds?.calibration ?? input.development?.run.calibration;
+  if (!c) return [];
+  const source = input.folds
+    ? "the package's own RAVDESS actor folds (single-LSTM fold models)"
+    : `development run ${input.development!.run.name} (\`${input.development!.source}\`, the shipped recipe's actor folds)`;
+  return [
+    '## Confidence calibration',
+    '',
+    `Temperature scaling fitted on the pooled out-of-fold predictions of ${source}: every actor 01–12`,
+    'judged by a model that never heard them. The package ships `calibration` in metadata.json; the',
+    "predictor divides each window's log-probabilities by the temperature, so the API's `confidence` is the",
+    `calibrated probability, and flags \`lowConfidence\` below ${c.lowConfidence.threshold}.`,
+    '',
+    '| | value |',
+    '|---|---:|',
+    `| temperature | ${c.temperature} |`,
+    `| expected calibration error, raw softmax | ${f3(c.eceBefore)} |`,
+    `| ECE, each fold calibrated with the temperature of the other folds (honest) | **${f3(c.eceCrossFitted)}** |`,
+    `| ECE, one temperature fitted on all folds (what ships; in-sample) | ${f3(c.eceAfter)} |`,
+    `| held-out clips flagged lowConfidence (calibrated confidence < ${c.lowConfidence.threshold}) | ${(c.lowConfidence.share * 100).toFixed(1)} % |`,
+    `| accuracy of the flagged clips | ${f3(c.lowConfidence.accuracy)} |`,
+    '',
+    'The fold models are single LSTMs; the shipped model averages three, which is a little less confident,',
+    'so the shipped temperature slightly over-softens it (errs on the side of modesty).',
+    '',
+    '![reliability diagram](figures/reliability.svg)',
+    '',
+  ];
 }
 
 function metricsSummaryRow(name: string, m: Metrics): string {
@@ -278,6 +412,7 @@ export function reportMarkdown(input: ReportInput): string {
       );
     }
   }
+  lines.push(...collapseSection(input), ...calibrationSection(input));
   lines.push('## Dataset overview', '');
   const speakers = Object.keys(overview.perSpeaker).sort();
   lines.push(

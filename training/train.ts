@@ -77,6 +77,29 @@ const program = new Command()
   )
   .option('--hidden <n>', 'units of the dense layer', integer, DEFAULTS.settings.hidden)
   .option('--features <kind>', 'frame features: mfcc or logmel (40 each, the core extractor)', 'mfcc')
+  .option(
+    '--channel-copies <n>',
+    'channel-degraded copies per training clip (room, EQ, noise, phone line, clipping; 0: none)',
+    integer,
+    DEFAULTS.channelCopies,
+  )
+  .option(
+    '--tess-copies <augment,channel>',
+    'speaker-like and channel copies per TESS training clip',
+    `${DEFAULTS.corpusCopies?.tess?.augment},${DEFAULTS.corpusCopies?.tess?.channel}`,
+  )
+  .option(
+    '--tess-words <n>',
+    'train on the TESS clips of every n-th word (1: all)',
+    integer,
+    DEFAULTS.tessWords,
+  )
+  .option('--no-spectral-means', 'leave the utterance means of the MFCCs out of the head (stats mask)')
+  .option(
+    '--calibrate-on <file>',
+    'fit the calibration on a development run (training/develop.ts --out) instead of the package folds',
+  )
+  .option('--no-predictor-check', 'skip re-running the test clips through the deployed predictor')
   .option('--no-progress', 'no progress bars (log lines instead)');
 
 program.parse();
@@ -107,6 +130,12 @@ const opts = program.opts<{
   stateDropout: number;
   hidden: number;
   features: string;
+  channelCopies: number;
+  tessCopies: string;
+  tessWords: number;
+  spectralMeans: boolean;
+  calibrateOn?: string;
+  predictorCheck: boolean;
 }>();
 
 try {
@@ -131,6 +160,10 @@ try {
     );
   const spectralScale = scale as [number, number];
   const out = resolve(opts.out ?? `models/ser-lstm-${corpora.join('-')}`);
+  const tessCopies = opts.tessCopies.split(',').map(Number);
+  if (tessCopies.length !== 2 || !tessCopies.every((n) => Number.isInteger(n) && n >= 0))
+    throw new InvalidArgumentError('--tess-copies: two non-negative integers, e.g. 1,1');
+  const calibrateOn = opts.calibrateOn ? resolve(opts.calibrateOn) : undefined;
   const date = new Date().toISOString().slice(0, 10);
   const result = await trainPackage({
     dataDir: opts.data,
@@ -145,6 +178,12 @@ try {
     seed: opts.seed,
     augmentCopies: opts.augmentCopies,
     augmentation: { ...DEFAULTS.augmentation, spectralScale },
+    channelCopies: opts.channelCopies,
+    channel: DEFAULTS.channel,
+    corpusCopies: { tess: { augment: tessCopies[0]!, channel: tessCopies[1]! } },
+    tessWords: opts.tessWords,
+    calibrateOn,
+    predictorCheck: opts.predictorCheck,
     settings: {
       ...DEFAULTS.settings,
       epochs: opts.epochs,
@@ -160,6 +199,7 @@ try {
       dropout: opts.dropout,
       stateDropout: opts.stateDropout,
       hidden: opts.hidden,
+      statsMask: opts.spectralMeans ? 'all' : 'no-spectral-means',
     },
     heldOutSpeakers: opts.heldout.split(',').filter(Boolean),
     experiments,

@@ -164,8 +164,12 @@ export interface TrainOptions {
   labelSmoothing?: number;
   /** Repeat smaller corpora (up to 3×) in each epoch. */
   balanceCorpora?: boolean;
+  /** Fixed repeats per epoch for these corpora (wins over `balanceCorpora`'s ratio). */
+  corpusRepeats?: Record<string, number>;
   /** SpecAugment-style masks on training rows: 2 coefficient bands and 2 time spans set to 0 (the CMVN mean). */
   specAugment?: boolean;
+  /** Called after every epoch with its record (the training-job runner copies it into the job). */
+  onEpoch?: (record: EpochRecord) => void;
 }
 
 function maskRow(row: FeatureMatrix, rng: Rng): void {
@@ -273,7 +277,9 @@ export async function train(
   const withNorm = learner as Learner & { fitNormalisation?: (rows: FeatureMatrix[]) => void };
   withNorm.fitNormalisation?.(
     split.train.flatMap((i) =>
-      [i.original, ...(options.augment ? i.augmented : [])].map((m) => learner.trainRow(m, rng)),
+      [i.original, ...(options.augment ? [...i.augmented, ...(i.channel ?? [])] : [])].map((m) =>
+        learner.trainRow(m, rng),
+      ),
     ),
   );
   const corpusCounts = new Map<string, number>();
@@ -282,7 +288,8 @@ export async function train(
   const repeats = new Map(
     [...corpusCounts].map(([c, n]) => [
       c,
-      options.balanceCorpora ? Math.min(3, Math.max(1, Math.round(largest / n))) : 1,
+      options.corpusRepeats?.[c] ??
+        (options.balanceCorpora ? Math.min(3, Math.max(1, Math.round(largest / n))) : 1),
     ]),
   );
   const history: EpochRecord[] = [];
@@ -306,7 +313,9 @@ export async function train(
     split.train.forEach((item, i) => {
       // A smaller corpus is repeated (each time as another random variant) so it is not drowned out.
       for (let r = 0; r < (repeats.get(item.clip.corpus) ?? 1); r++) {
-        const variants = options.augment ? [item.original, ...item.augmented] : [item.original];
+        const variants = options.augment
+          ? [item.original, ...item.augmented, ...(item.channel ?? [])]
+          : [item.original];
         const matrix = variants[Math.floor(rng() * variants.length)]!;
         const row = learner.trainRow(matrix, rng);
         // Masks only make sense on CMVN rows (0 = the utterance mean); raw rows would get fake statistics.
@@ -384,6 +393,7 @@ export async function train(
       seconds: (performance.now() - epochStart) / 1000,
     };
     history.push(record);
+    options.onEpoch?.(record);
     bar?.update(batches.length, { vacc: record.valAccuracy.toFixed(3), vf1: record.valMacroF1.toFixed(3) });
     bar?.stop();
     if (!options.progress) {

@@ -1,15 +1,28 @@
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
+import { createDocumentClient } from '../../lambdas/app/aws-clients.ts';
 import { createTableInput } from '../../lambdas/app/table-definition.ts';
+import { ModelRegistry } from '../../lambdas/training/model-registry.ts';
 import { S3rver } from './s3rver.ts';
 
 /** s3rver's built-in account: the only credentials it accepts. */
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 export const LOCAL_REGION = 'us-east-1';
+
+const hasDotSegment = (path: string): boolean =>
+  path.split('/').some((part) => part === '.' || part === '..');
+const safeDecode = (path: string): string => {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+};
 
 /** An S3 event-notification payload, as s3rver emits it (keys not yet URL-encoded). */
 export interface S3rverEvent {
@@ -66,6 +79,15 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     ],
   });
   server.middleware.unshift(async (ctx, next) => {
+    // s3rver stores objects as files: a `.`/`..` key segment (`incoming/../../x`) would leave the bucket's
+    // folder. S3 keys are not paths, but we refuse such keys here (the processor refuses them in AWS).
+    if (hasDotSegment(ctx.path) || hasDotSegment(safeDecode(ctx.path))) {
+      ctx.status = 400;
+      ctx.type = 'application/xml';
+      ctx.body =
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidArgument</Code><Message>Keys with "." or ".." segments are refused</Message></Error>';
+      return;
+    }
     const signed =
       ctx.headers.authorization !== undefined || 'X-Amz-Algorithm' in ctx.query || 'Signature' in ctx.query;
     // A browser-form POST carries its signature in the form fields, which s3rver does not check (nor the
@@ -126,5 +148,34 @@ export async function ensurePredictionsTable(endpoint: string, tableName: string
     if (!(error instanceof ResourceInUseException)) throw error;
   } finally {
     client.destroy();
+  }
+}
+
+/** The local counterpart of the stack's deploy-time registration of the bundled model. */
+export async function registerBundledModel(options: {
+  endpoint: string;
+  tableName: string;
+  modelDir: string;
+}): Promise<void> {
+  const metadata = JSON.parse(await readFile(join(options.modelDir, 'metadata.json'), 'utf8')) as {
+    version: string;
+    sha256: string;
+    metrics?: Record<string, unknown>;
+    createdAt: string;
+  };
+  const documents = createDocumentClient({
+    region: LOCAL_REGION,
+    dynamoDbEndpoint: options.endpoint,
+    credentials: { ...LOCAL_S3_CREDENTIALS },
+  });
+  try {
+    await new ModelRegistry(documents, { tableName: options.tableName }).ensureBundled({
+      version: metadata.version,
+      sha256: metadata.sha256,
+      metrics: metadata.metrics ?? {},
+      createdAt: metadata.createdAt,
+    });
+  } finally {
+    documents.destroy();
   }
 }

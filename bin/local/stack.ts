@@ -17,6 +17,7 @@ import {
   ensurePredictionsTable,
   LOCAL_REGION,
   LOCAL_S3_CREDENTIALS,
+  registerBundledModel,
   type S3rverEvent,
   startLocalDynamoDb,
   startLocalS3,
@@ -33,6 +34,11 @@ export interface LocalStackOptions {
   dynamoDbPort: number;
   bucket: string;
   apiKey: string;
+  /**
+   * The operators' credential for training jobs and the model registry (x-api-key on those routes).
+   * @default a random key (nobody can call the admin routes)
+   */
+  adminKey?: string;
   dataDir: string;
   tableName?: string;
   /** Signs callbacks (HMAC-SHA256); the local stack has one key, so one secret. @default local-webhook-secret */
@@ -49,6 +55,7 @@ export interface LocalStack {
   dynamoDbEndpoint: string;
   bucket: string;
   apiKey: string;
+  adminKey: string;
   dataDir: string;
   modelVersion: string;
   /** Where events that failed every retry are written, in Lambda's on-failure destination format. */
@@ -63,6 +70,18 @@ export interface LocalStack {
 
 type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 type ProcessHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** The SNS notification the on-failure topic delivers for a destination record. */
+const snsEvent = (message: unknown) => ({
+  Records: [
+    {
+      EventSource: 'aws:sns',
+      EventVersion: '1.0',
+      EventSubscriptionArn: 'arn:aws:sns:local:000000000000:dead-letters:local',
+      Sns: { Type: 'Notification', MessageId: randomUUID(), Message: JSON.stringify(message) },
+    },
+  ],
+});
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -97,6 +116,7 @@ async function readBody(req: IncomingMessage): Promise<string | undefined | null
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? ((line: string) => console.log(line));
   const tableName = options.tableName ?? 'predictions';
+  const adminKey = options.adminKey ?? randomUUID();
   const dataDir = resolve(options.dataDir);
   await mkdir(join(dataDir, 's3'), { recursive: true });
   await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
@@ -132,7 +152,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     corsOrigins: [apiUrl, apiUrl.replace('127.0.0.1', 'localhost')],
   });
 
-  const modelVersion = readModelVersion(DEFAULT_MODEL_DIR);
+  const modelDir = DEFAULT_MODEL_DIR;
+  const modelVersion = readModelVersion(modelDir);
+  // What the stack's deploy-time registration does on AWS: the bundled model is the first version.
+  await registerBundledModel({ endpoint: dynamo.endpoint, tableName, modelDir });
   Object.assign(process.env, {
     BUCKET_NAME: options.bucket,
     TABLE_NAME: tableName,
@@ -159,6 +182,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // EventBridge's stand-in: events to a file, and the callback rule to the same delivery handler.
   const callbacks = await startLocalCallbacks({ deadLetterDir: join(deadLetterDir, 'callbacks'), log });
   processModule.usePredictionEvents(createLocalEventBus({ file: eventsFile, onEvent: callbacks.route }));
+  const deadLetterHandler = (await import('../../lambdas/handlers/dead-letter.ts'))
+    .handler as unknown as ProcessHandler;
   const apiModule = await import('../../lambdas/handlers/api.ts');
   // EC2's stand-in: training jobs run as child processes of this stack, one at a time.
   const training = startLocalTraining({ s3Endpoint: s3.endpoint, bucket: options.bucket, log });
@@ -199,7 +224,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         deadLetterDir,
         `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.json`,
       );
-      await writeFile(file, JSON.stringify(deadLetterRecord(event, error, attempts), null, 2));
+      const record = deadLetterRecord(event, error, attempts);
+      await writeFile(file, JSON.stringify(record, null, 2));
+      // As the on-failure topic's second subscriber in AWS: the records end FAILED (PROCESSING_FAILED).
+      await deadLetterHandler(snsEvent(record), lambdaContext('dead-letter')).catch((failure: unknown) =>
+        log(`dead-letter recorder failed: ${failure instanceof Error ? failure.message : String(failure)}`),
+      );
       log(
         `dead-lettered after ${attempts} attempts → ${file} (fix the cause, then: npx ser replay ${file} --s3-endpoint ${s3.endpoint} --dynamodb-endpoint ${dynamo.endpoint} --bucket ${options.bucket} --table ${tableName})`,
       );
@@ -248,11 +278,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     if (!built.ok)
       return sendJson(res, built.statusCode, { error: { code: built.code, message: built.message } });
-    // The same routes and key requirements API Gateway is built from (lambdas/app/routes.ts).
-    if (built.route.apiKeyRequired && !apiKeyMatches(built.event.headers['x-api-key'], options.apiKey)) {
-      // API Gateway answers 403 for a missing or wrong key (as our gateway responses shape it).
+    // The same routes and access API Gateway is built from (lambdas/app/routes.ts); each route takes its
+    // own credential only, as on AWS (the user key, or admin IAM auth): 403 otherwise.
+    const { access } = built.route;
+    const expected = access === 'admin' ? adminKey : options.apiKey;
+    if (access !== 'public' && !apiKeyMatches(built.event.headers['x-api-key'], expected)) {
       return sendJson(res, 403, {
-        error: { code: 'FORBIDDEN', message: 'Forbidden: missing or invalid x-api-key' },
+        error: {
+          code: 'FORBIDDEN',
+          message:
+            access === 'admin'
+              ? 'Forbidden: this route needs the admin credential (x-api-key: SER_ADMIN_KEY locally)'
+              : 'Forbidden: missing or invalid x-api-key',
+        },
       });
     }
     const result = await apiHandler(built.event, lambdaContext('api'));
@@ -268,6 +306,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     dynamoDbEndpoint: dynamo.endpoint,
     bucket: options.bucket,
     apiKey: options.apiKey,
+    adminKey,
     dataDir,
     modelVersion,
     deadLetterDir,

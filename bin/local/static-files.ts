@@ -16,10 +16,13 @@ export async function readStaticFile(
   root: string,
   urlPath: string,
 ): Promise<{ body: Buffer; type: string } | undefined> {
-  const relative = normalize(decodeURIComponent(urlPath === '/' ? '/index.html' : urlPath)).replace(
-    /^(\.\.[/\\])+/,
-    '',
-  );
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath === '/' ? '/index.html' : urlPath);
+  } catch {
+    return undefined; // not a valid percent-encoding: no file has that name
+  }
+  const relative = normalize(decoded).replace(/^(\.\.[/\\])+/, '');
   const type = CONTENT_TYPES[extname(relative)];
   if (!type || relative.includes('\0')) return undefined;
   try {

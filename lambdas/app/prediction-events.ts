@@ -27,6 +27,7 @@ export const PredictionEventDetailSchema = z
     updatedAt: z.iso.datetime(),
     emotion: z.string().optional(),
     confidence: z.number().optional(),
+    lowConfidence: z.boolean().optional(),
     probabilities: ProbabilitiesSchema.optional(),
     durationSec: z.number().optional(),
     modelVersion: z.string().optional(),
@@ -62,7 +63,7 @@ export function predictionEvent(prediction: Prediction, context: EventContext): 
     throw new Error(`Prediction ${prediction.id} is ${prediction.status}, not terminal`);
   }
   const { id, status, source, fileName, createdAt, updatedAt } = prediction;
-  const { emotion, confidence, probabilities, durationSec, modelVersion, error } = prediction;
+  const { emotion, confidence, lowConfidence, probabilities, durationSec, modelVersion, error } = prediction;
   const eventId = createHash('sha256')
     .update(`${id}\n${context.objectVersion}\n${status}`)
     .digest('base64url')
@@ -77,7 +78,7 @@ export function predictionEvent(prediction: Prediction, context: EventContext): 
     key: context.key,
     createdAt,
     updatedAt,
-    ...defined({ emotion, confidence, probabilities, durationSec, modelVersion, error }),
+    ...defined({ emotion, confidence, lowConfidence, probabilities, durationSec, modelVersion, error }),
     ...(context.callback ? { callback: defined(context.callback) as { url: string } } : {}),
   };
   return { detailType: DETAIL_TYPES[status], detail };

@@ -4,6 +4,7 @@ import { DEFAULT_MAX_DURATION_SEC } from './audio/types.ts';
 import { AudioError } from './errors.ts';
 import { createFeatureExtractor, normalizeUtterance } from './features/extract.ts';
 import { loudnessGain } from './features/loudness.ts';
+import { applyTemperature } from './model/calibration.ts';
 import { defaultModelDir } from './model/location.ts';
 import type { ModelMetadata } from './model/metadata.ts';
 import { type LoadedModel, loadModelPackage } from './model/runtime.ts';
@@ -75,6 +76,7 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
   const detector = await createSpeechDetector();
   const { frames: maxFrames, dims, windowSec } = metadata.input;
   const labels = metadata.labels;
+  const { calibration } = metadata;
 
   const predictor: Predictor = {
     modelVersion: metadata.version,
@@ -132,6 +134,8 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
       lap('features');
 
       const output = await model.run({ features, lengths, batch: windows.length });
+      // Calibrated per window (as the temperature was fitted), then averaged: see model/calibration.ts.
+      if (calibration) applyTemperature(output, labels.length, calibration.temperature);
       lap('inference');
 
       const total = new Float64Array(labels.length);
@@ -152,6 +156,7 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
       return {
         emotion: labels[best]!,
         confidence: round(total[best]!),
+        ...(calibration ? { lowConfidence: total[best]! < calibration.lowConfidenceBelow } : {}),
         probabilities: toProbabilities(labels, total),
         durationSec: round(decoded.durationSec, 3),
         sampleRate: decoded.sourceSampleRate,

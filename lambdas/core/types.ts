@@ -12,7 +12,13 @@ export interface Segment {
 
 export interface PredictionResult {
   emotion: string;
+  /** Calibrated probability of `emotion` when the model package carries a calibration. */
   confidence: number;
+  /**
+   * The calibrated confidence is below the package's `calibration.lowConfidenceBelow`: the model is
+   * more likely wrong than right here. Absent when the package has no calibration.
+   */
+  lowConfidence?: boolean;
   probabilities: Probabilities;
   durationSec: number;
   sampleRate: number;

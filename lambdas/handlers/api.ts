@@ -24,12 +24,12 @@ const documents = tracer.captureAWSv3Client(createDocumentClient(config));
 const repository = new PredictionRepository(documents, config);
 
 // On AWS the training construct sets the launch template; the local stack plugs in its process runner.
-const { launchTemplateId } = loadTrainingLaunchConfig();
-let trainingLauncher: TrainingLauncher | undefined = launchTemplateId
-  ? createEc2TrainingLauncher(
-      tracer.captureAWSv3Client(new EC2Client({ region: config.region })),
-      launchTemplateId,
-    )
+const launchConfig = loadTrainingLaunchConfig();
+let trainingLauncher: TrainingLauncher | undefined = launchConfig.launchTemplateId
+  ? createEc2TrainingLauncher(tracer.captureAWSv3Client(new EC2Client({ region: config.region })), {
+      id: launchConfig.launchTemplateId,
+      version: launchConfig.launchTemplateVersion,
+    })
   : undefined;
 export function useTrainingLauncher(launcher: TrainingLauncher): void {
   trainingLauncher = launcher;
@@ -37,6 +37,7 @@ export function useTrainingLauncher(launcher: TrainingLauncher): void {
 const training = createTrainingService({
   jobs: new TrainingJobRepository(documents, config),
   registry: new ModelRegistry(documents, config),
+  maxRunMinutes: launchConfig.maxRunMinutes,
   launcher: {
     launch: (jobId) => {
       if (!trainingLauncher) throw new Error('No training launcher is configured');
@@ -70,7 +71,8 @@ function trainingJobResult(
  * also counts `TrainingJobs_started` or `TrainingJobs_refused` for the operations dashboard.
  */
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-  .use(captureLambdaHandler(tracer))
+  // Responses carry presigned upload URLs: never copied into traces.
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .handler(async (event) => {

@@ -31,14 +31,9 @@ const predictor = await createPredictor({
 });
 const s3 = tracer.captureAWSv3Client(createS3Client(config));
 const documents = tracer.captureAWSv3Client(createDocumentClient(config));
-// The bundled model is the registry's first version and the fallback; the active one is followed live.
+// The bundled model is the fallback; the registry's active version is followed live. The stack registers
+// the bundled model at deploy time (locally: npm start), so this function only reads the registry.
 const registry = new ModelRegistry(documents, config);
-await registry.ensureBundled({
-  version: predictor.modelVersion,
-  sha256: predictor.metadata.sha256,
-  metrics: predictor.metadata.metrics,
-  createdAt: predictor.metadata.createdAt,
-});
 const activeModel = createActiveModelProvider({
   registry,
   s3,

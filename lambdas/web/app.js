@@ -274,7 +274,11 @@ function render(prediction) {
   $('result').hidden = false;
   $('result-emotion').textContent = label(prediction.emotion);
   $('result-emotion').style.color = COLORS[prediction.emotion] ?? '';
-  $('result-confidence').textContent = `${Math.round(prediction.confidence * 100)}% confident`;
+  // lowConfidence: the calibrated confidence is below the model's threshold (more likely wrong than right).
+  $('result-confidence').textContent = prediction.lowConfidence
+    ? `${Math.round(prediction.confidence * 100)}% confident: low confidence, treat as a guess`
+    : `${Math.round(prediction.confidence * 100)}% confident`;
+  $('result-confidence').classList.toggle('low-confidence', prediction.lowConfidence === true);
   const chart = $('chart');
   chart.replaceChildren();
   const entries = Object.entries(prediction.probabilities ?? {}).sort((a, b) => b[1] - a[1]);

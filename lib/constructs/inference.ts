@@ -1,10 +1,13 @@
 import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { SnsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { type Bucket, EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { LambdaSubscription, SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { RESULTS_PREFIX, TRIGGER_PREFIXES } from '../../lambdas/app/object-keys.ts';
@@ -17,11 +20,11 @@ export interface InferenceProps {
   /** The model package folder shipped in the asset. */
   readonly modelDir: string;
   /**
-   * From `npm run bench` (model 1.0.0): a TESS clip takes 3.7 ms (WAV) / 15 ms (FLAC) on one full core,
-   * peak RSS 194 MB, cold start 0.33 s; a 599 s, 18 MB WAV (near the TOO_LONG limit) took 1.0 s at
-   * 317 MB RSS. The work is single-threaded CPU, so memory buys CPU share: 1024 MB (~0.6 vCPU) keeps the
-   * longest clip at ~2 s with 3× memory headroom; more memory would cost about the same per clip and only
-   * shave milliseconds off typical ones. @default 1024
+   * Chosen with `npm run bench`'s cost estimate (bin/bench-cost.ts, README "Cost on AWS"): the work per
+   * event is single-threaded CPU and Lambda's CPU share grows with memory up to one vCPU at 1769 MB, so
+   * GB-seconds per prediction come out about the same at 512, 1024 and 1769 MB while the time per event
+   * falls ~3.5× from 512 to 1769 MB (and init, cold start included, runs on a full core). More than
+   * 1769 MB buys nothing for one thread. Peak RSS stays far below (~210–320 MB). @default 1769
    */
   readonly memorySize?: number;
   /** Far above the slowest measured run (~2 s for 600 s of audio), so only a hang times out. @default 60 s */
@@ -44,6 +47,10 @@ export class Inference extends Construct {
   readonly function: SerFunction;
   readonly deadLetterQueue: Queue;
   readonly deadLetterAlarm: Alarm;
+  /** The inference function's on-failure destination: fans out to the DLQ and the dead-letter recorder. */
+  readonly failureTopic: Topic;
+  /** Ends the records of a dead-lettered event FAILED (PROCESSING_FAILED). */
+  readonly deadLetterRecorder: SerFunction;
 
   constructor(scope: Construct, id: string, props: InferenceProps) {
     super(scope, id);
@@ -56,20 +63,39 @@ export class Inference extends Construct {
       retentionPeriod: Duration.days(14),
     });
 
+    // After the last retry the event goes to a topic, not straight to the queue: the queue keeps it
+    // for `ser replay` (raw delivery: the same record Lambda would have put there), and a small function
+    // ends its records FAILED, so no upload stays PROCESSING whatever killed the function.
+    this.failureTopic = new Topic(this, 'ProcessingFailures', { enforceSSL: true });
+    this.failureTopic.addSubscription(
+      new SqsSubscription(this.deadLetterQueue, { rawMessageDelivery: true }),
+    );
+    this.deadLetterRecorder = new SerFunction(this, 'DeadLetterRecorder', {
+      entry: `${HANDLERS_DIR}dead-letter.ts`,
+      description: 'Ends the prediction records of dead-lettered S3 events FAILED (PROCESSING_FAILED)',
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      environment: { BUCKET_NAME: props.bucket.bucketName, TABLE_NAME: props.table.tableName },
+    });
+    props.table.grant(this.deadLetterRecorder, 'dynamodb:UpdateItem');
+    this.failureTopic.addSubscription(new LambdaSubscription(this.deadLetterRecorder));
+
     this.function = new SerFunction(this, 'ProcessObject', {
       entry: `${HANDLERS_DIR}process-object.ts`,
       description: 'Speech emotion recognition for audio objects created under uploads/ and incoming/',
-      memorySize: props.memorySize ?? 1024,
+      memorySize: props.memorySize ?? 1769,
       timeout,
       ...(props.reservedConcurrency === null
         ? {}
         : { reservedConcurrentExecutions: props.reservedConcurrency ?? 10 }),
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
-      onFailure: new SqsDestination(this.deadLetterQueue),
+      onFailure: new SnsDestination(this.failureTopic),
       environment: {
         BUCKET_NAME: props.bucket.bucketName,
         TABLE_NAME: props.table.tableName,
+        // Each terminal prediction is announced there (lambdas/app/prediction-events.ts).
+        EVENT_BUS_NAME: 'default',
         MAX_UPLOAD_BYTES: String(props.maxUploadBytes),
         RECORD_TTL_DAYS: String(props.recordTtlDays),
         // A claim outlives one attempt, so only a crashed attempt's retry can take it over.
@@ -113,6 +139,8 @@ export class Inference extends Construct {
       }),
     );
     props.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    // The default bus only: users' rules on it route the events on, and so does the callback rule.
+    EventBus.fromEventBusName(this, 'DefaultBus', 'default').grantPutEventsTo(fn);
 
     this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
       alarmDescription:

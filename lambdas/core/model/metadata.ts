@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FeatureConfigSchema } from '../features/config.ts';
+import { CalibrationSchema } from './calibration.ts';
 
 /**
  * `metadata.json` of a model package. A package is a folder holding `metadata.json`, the ONNX file it
@@ -28,6 +29,8 @@ export const ModelMetadataSchema = z.object({
   training: z.record(z.string(), z.unknown()),
   /** Metrics per evaluation split, e.g. `{ "tess-random": { accuracy, macroF1, … } }`. */
   metrics: z.record(z.string(), z.unknown()),
+  /** Temperature and low-confidence threshold (see calibration.ts); absent in packages before 1.4.0. */
+  calibration: CalibrationSchema.optional(),
 });
 
 export type ModelMetadata = z.infer<typeof ModelMetadataSchema>;

@@ -1,0 +1,93 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { isTerminal, type Prediction, type SerClient } from '../../client/ser-client.ts';
+import { RetryableError } from './retry.ts';
+
+/** One file to send: where it is, and its path under the drop prefix (relative to the folder named). */
+export interface UploadFile {
+  path: string;
+  relativePath: string;
+}
+
+/** A failure that is the request's fault (a 4xx): reported for that file, not retried. */
+export class RequestRefused extends Error {
+  override readonly name = 'RequestRefused';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** How files reach the service and how their result is read back. */
+export interface Transport {
+  /** Sends the file; returns what `poll` needs. Throws RetryableError or RequestRefused. */
+  send(file: UploadFile): Promise<string>;
+  /** The prediction once terminal, else `undefined` (not there yet). */
+  poll(ref: string): Promise<Prediction | undefined>;
+}
+
+const isRetryableStatus = (status: number) => status === 429 || status >= 500;
+
+function failure(status: number, what: string, error?: { error?: { code: string; message: string } }): Error {
+  const message = `${what}: HTTP ${status}${error?.error ? ` ${error.error.code}: ${error.error.message}` : ''}`;
+  return isRetryableStatus(status)
+    ? new RetryableError(message)
+    : new RequestRefused(error?.error?.code ?? `HTTP_${status}`, message);
+}
+
+/** Through the API: POST /uploads, PUT to the presigned URL, GET /predictions/{id} (the typed client). */
+export function apiTransport(client: SerClient): Transport {
+  return {
+    async send(file) {
+      const bytes = await readFile(file.path);
+      const created = await client.POST('/uploads', {
+        body: { fileName: basename(file.path), sizeBytes: bytes.length },
+      });
+      if (!created.data) throw failure(created.response.status, 'POST /uploads', created.error);
+      const { upload, id } = created.data;
+      const put = await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: bytes });
+      await put.body?.cancel();
+      if (!put.ok) throw failure(put.status, 'PUT to the presigned URL');
+      return id;
+    },
+    async poll(id) {
+      const got = await client.GET('/predictions/{id}', { params: { path: { id } } });
+      if (!got.data) throw failure(got.response.status, `GET /predictions/${id}`, got.error);
+      return isTerminal(got.data) ? got.data : undefined;
+    },
+  };
+}
+
+/** Through the drop folder: PutObject under `incoming/…`, then read `results/<same path>.json`. */
+export function dropTransport(s3: S3Client, target: { bucket: string; prefix: string }): Transport {
+  return {
+    async send(file) {
+      const key = `${target.prefix}${file.relativePath.split(/[\\/]/).join('/')}`;
+      await s3.send(
+        new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: await readFile(file.path) }),
+      );
+      return key;
+    },
+    async poll(key) {
+      const resultKey = `results/${key.slice('incoming/'.length)}.json`;
+      try {
+        const object = await s3.send(new GetObjectCommand({ Bucket: target.bucket, Key: resultKey }));
+        return JSON.parse(await object.Body!.transformToString()) as Prediction;
+      } catch (error) {
+        if ((error as Error).name === 'NoSuchKey') return undefined;
+        throw error;
+      }
+    },
+  };
+}
+
+/** `s3://bucket/incoming/some/prefix/` → bucket and key prefix (under incoming/, ending in `/`). */
+export function parseDropTarget(url: string): { bucket: string; prefix: string } {
+  const match = /^s3:\/\/([^/]+)\/(incoming\/.*)$/.exec(url);
+  if (!match) throw new Error(`--drop must be s3://<bucket>/incoming/…, not ${url}`);
+  const prefix = match[2]!.endsWith('/') ? match[2]! : `${match[2]}/`;
+  return { bucket: match[1]!, prefix };
+}

@@ -1,0 +1,175 @@
+import { createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { dirname, extname, relative } from 'node:path';
+import { Presets, SingleBar } from 'cli-progress';
+import { createSerClient, type Prediction } from '../../client/ser-client.ts';
+import { createS3Client } from '../../lambdas/app/aws-clients.ts';
+import { walkAudioFiles } from '../predict-files.ts';
+import { mapBounded, withRetries } from './retry.ts';
+import {
+  apiTransport,
+  dropTransport,
+  parseDropTarget,
+  RequestRefused,
+  type Transport,
+  type UploadFile,
+} from './transports.ts';
+
+export interface UploadOptions {
+  api?: string;
+  key?: string;
+  drop?: string;
+  s3Endpoint?: string;
+  region: string;
+  out?: string;
+  format?: 'jsonl' | 'csv';
+  concurrency: number;
+  retries: number;
+  /** Longest wait for one file's result, in seconds. */
+  timeout: number;
+}
+
+/** One line of the output: the file and how it ended. */
+export interface UploadRow {
+  file: string;
+  id?: string;
+  status: 'SUCCEEDED' | 'FAILED' | 'ERROR';
+  emotion?: string;
+  confidence?: number;
+  modelVersion?: string;
+  error?: { code: string; message: string };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `ser upload`: every file through the API (or the drop folder), results as JSON lines or CSV. Exit code. */
+export async function uploadFromCommandLine(paths: string[], options: UploadOptions): Promise<number> {
+  const transport = createTransport(options);
+  const files = await collectFiles(paths);
+  if (files.length === 0) {
+    console.error('ser upload: no audio files found');
+    return 2;
+  }
+  const bar = new SingleBar(
+    {
+      stream: process.stderr,
+      format: 'upload [{bar}] {value}/{total} files | {failed} not succeeded | {duration}s',
+    },
+    Presets.shades_classic,
+  );
+  bar.start(files.length, 0, { failed: 0 });
+  let failed = 0;
+  const rows = await mapBounded(files, options.concurrency, async (file) => {
+    const row = await uploadOne(transport, file, options);
+    if (row.status !== 'SUCCEEDED') failed++;
+    bar.increment({ failed });
+    return row;
+  });
+  bar.stop();
+  await writeRows(rows, options);
+  console.error(`${rows.length} files: ${rows.length - failed} succeeded, ${failed} did not`);
+  return failed > 0 ? 1 : 0;
+}
+
+function createTransport(options: UploadOptions): Transport {
+  if (options.drop) {
+    const s3 = createS3Client({ region: options.region, s3Endpoint: options.s3Endpoint });
+    return dropTransport(s3, parseDropTarget(options.drop));
+  }
+  if (!options.api || !options.key) throw new Error('ser upload needs --api and --key (or --drop)');
+  return apiTransport(createSerClient({ baseUrl: options.api, apiKey: options.key }));
+}
+
+/** Files named, and audio files under folders named; each with its path relative to what was named. */
+async function collectFiles(paths: string[]): Promise<UploadFile[]> {
+  const files: UploadFile[] = [];
+  for (const path of paths) {
+    const root = (await stat(path)).isDirectory() ? path : dirname(path);
+    for await (const file of walkAudioFiles(path))
+      files.push({ path: file, relativePath: relative(root, file) });
+  }
+  return files;
+}
+
+/** Sends one file and waits for its result; never throws (a failure is that file's row). */
+async function uploadOne(transport: Transport, file: UploadFile, options: UploadOptions): Promise<UploadRow> {
+  let ref: string | undefined;
+  try {
+    ref = await withRetries(() => transport.send(file), options.retries);
+    const prediction = await waitForResult(transport, ref, options);
+    return toRow(file.path, prediction);
+  } catch (error) {
+    const code =
+      error instanceof RequestRefused
+        ? error.code
+        : (error as Error).name === 'TimeoutError'
+          ? 'TIMEOUT'
+          : 'UPLOAD_FAILED';
+    return {
+      file: file.path,
+      ...(ref ? { id: ref } : {}),
+      status: 'ERROR',
+      error: { code, message: (error as Error).message },
+    };
+  }
+}
+
+/** Polls until the result is terminal: every 250 ms at first, backing off to 2 s. */
+async function waitForResult(transport: Transport, ref: string, options: UploadOptions): Promise<Prediction> {
+  const deadline = Date.now() + options.timeout * 1000;
+  for (let interval = 250; Date.now() < deadline; interval = Math.min(interval * 1.5, 2000)) {
+    const prediction = await withRetries(() => transport.poll(ref), options.retries);
+    if (prediction) return prediction;
+    await sleep(interval);
+  }
+  throw Object.assign(new Error(`no result for ${ref} after ${options.timeout} s`), { name: 'TimeoutError' });
+}
+
+function toRow(file: string, p: Prediction): UploadRow {
+  const status = p.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED';
+  return {
+    file,
+    id: p.id,
+    status,
+    ...(p.emotion !== undefined ? { emotion: p.emotion, confidence: p.confidence } : {}),
+    ...(p.modelVersion !== undefined ? { modelVersion: p.modelVersion } : {}),
+    ...(p.error ? { error: p.error } : {}),
+  };
+}
+
+const CSV_COLUMNS = [
+  'file',
+  'id',
+  'status',
+  'emotion',
+  'confidence',
+  'modelVersion',
+  'errorCode',
+  'errorMessage',
+];
+const csvCell = (value: unknown): string => {
+  const text = value === undefined ? '' : String(value);
+  return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+};
+
+export function formatRows(rows: UploadRow[], format: 'jsonl' | 'csv'): string {
+  if (format === 'jsonl') return rows.map((row) => `${JSON.stringify(row)}\n`).join('');
+  const lines = rows.map((r) =>
+    [r.file, r.id, r.status, r.emotion, r.confidence, r.modelVersion, r.error?.code, r.error?.message]
+      .map(csvCell)
+      .join(','),
+  );
+  return `${[CSV_COLUMNS.join(','), ...lines].join('\n')}\n`;
+}
+
+/** To `--out` (format from `--format`, else its extension: .csv or JSON lines), or stdout. */
+async function writeRows(rows: UploadRow[], options: UploadOptions): Promise<void> {
+  const format = options.format ?? (options.out && extname(options.out) === '.csv' ? 'csv' : 'jsonl');
+  const text = formatRows(rows, format);
+  if (!options.out) {
+    process.stdout.write(text);
+    return;
+  }
+  const stream = createWriteStream(options.out);
+  await new Promise<void>((resolve, reject) => stream.end(text, () => resolve()).on('error', reject));
+}

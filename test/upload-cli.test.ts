@@ -1,0 +1,132 @@
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UploadRow } from '../bin/upload/upload-command.ts';
+import { badFixture, tessFixtures } from './helpers/fixtures.ts';
+import { startTestStack, type TestStack } from './helpers/local-stack.ts';
+
+const run = promisify(execFile);
+
+/** `npx ser upload …` as a user runs it: a separate process; the exit code comes back, not thrown. */
+async function ser(args: string[]) {
+  try {
+    const { stdout, stderr } = await run('npx', ['tsx', 'bin/ser.ts', 'upload', ...args], {
+      maxBuffer: 1 << 24,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+// A cap, not a speed claim: 50 uploads in a child process on a shared, loaded machine.
+describe('ser upload against the local stack', () => {
+  let test: TestStack;
+  let folder: string;
+  const labels = new Map<string, string>();
+
+  beforeAll(async () => {
+    test = await startTestStack({ bucket: 'ser-upload', apiKey: 'upload-key' });
+    // 49 TESS clips (the fixtures, copied under new names in two sub-folders) and one corrupt file.
+    folder = await mkdtemp(join(tmpdir(), 'ser-upload-'));
+    const clips = tessFixtures();
+    for (let i = 0; i < 49; i++) {
+      const clip = clips[i % clips.length]!;
+      const path = join(folder, `batch-${i % 2}`, `${String(i).padStart(2, '0')}-${clip.fileName}`);
+      await mkdir(join(folder, `batch-${i % 2}`), { recursive: true });
+      await copyFile(clip.path, path);
+      labels.set(path, clip.tessLabel);
+    }
+    const bad = badFixture('header-only.wav');
+    await writeFile(join(folder, 'batch-0', 'broken.wav'), bad.bytes);
+  }, 120_000);
+
+  afterAll(async () => {
+    await test?.close();
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  it('uploads 50 files through the API, writes one JSON line each, and exits 1 for the one that failed', async () => {
+    const out = join(folder, 'results.jsonl');
+
+    const { code, stderr } = await ser([
+      folder,
+      '--api',
+      test.stack.apiUrl,
+      '--key',
+      'upload-key',
+      '--out',
+      out,
+    ]);
+
+    const rows: UploadRow[] = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(code).toBe(1);
+    expect(rows).toHaveLength(50);
+    expect(new Set(rows.map((r) => r.id)).size).toBe(50);
+    const broken = rows.find((r) => r.file.endsWith('broken.wav'));
+    expect(broken).toMatchObject({
+      status: 'FAILED',
+      error: { code: badFixture('header-only.wav').expectError },
+    });
+    const succeeded = rows.filter((r) => r.status === 'SUCCEEDED');
+    expect(succeeded).toHaveLength(49);
+    for (const row of succeeded) expect(row.emotion).toEqual(expect.any(String));
+    // Every row is the API's own record of that upload.
+    const record = await fetch(`${test.stack.apiUrl}/predictions/${succeeded[0]!.id}`, {
+      headers: { 'x-api-key': 'upload-key' },
+    });
+    expect(await record.json()).toMatchObject({ status: 'SUCCEEDED', emotion: succeeded[0]!.emotion });
+    expect(stderr).toContain('50 files: 49 succeeded, 1 did not');
+  }, 300_000);
+
+  it('goes through the drop folder with --drop, writes CSV, and exits 0 when all succeeded', async () => {
+    const out = join(folder, 'results.csv');
+    const good = join(folder, 'batch-1');
+
+    const { code } = await ser([
+      good,
+      '--drop',
+      `s3://${test.stack.bucket}/incoming/cli-run/`,
+      '--s3-endpoint',
+      test.stack.s3Endpoint,
+      '--out',
+      out,
+    ]);
+
+    const [header, ...lines] = (await readFile(out, 'utf8')).trim().split('\n');
+    expect(lines.filter((line) => line.split(',')[2] !== 'SUCCEEDED')).toEqual([]);
+    expect(code).toBe(0);
+    expect(header).toBe('file,id,status,emotion,confidence,modelVersion,errorCode,errorMessage');
+    expect(lines).toHaveLength(24);
+    for (const line of lines) expect(line.split(',')[2]).toBe('SUCCEEDED');
+  }, 300_000);
+
+  it('reports a refused request per file instead of retrying it (wrong key → FORBIDDEN)', async () => {
+    const one = join(folder, 'batch-1');
+
+    const { code, stdout } = await ser([
+      one,
+      '--api',
+      test.stack.apiUrl,
+      '--key',
+      'wrong-key',
+      '--concurrency',
+      '2',
+    ]);
+
+    const rows: UploadRow[] = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(code).toBe(1);
+    expect(rows).toHaveLength(24);
+    for (const row of rows) expect(row).toMatchObject({ status: 'ERROR', error: { code: 'FORBIDDEN' } });
+  }, 300_000);
+});

@@ -1,0 +1,121 @@
+import { writeFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
+import { frameCount } from '../lambdas/core/features/extract.ts';
+import { DEFAULT_CHANNEL, TEST_CHANNEL } from './channel.ts';
+import { type Corpus, defaultDatasetDir, scanDataset } from './datasets.ts';
+import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
+import { actorFolds } from './folds.ts';
+import { DEFAULTS } from './pipeline.ts';
+import { initTf } from './tf.ts';
+
+/**
+ * `npx tsx training/develop.ts --name <run> [recipe options]`: one development run — the RAVDESS actor
+ * folds of a recipe (3 single LSTMs, every actor 01–12 held out once), measured clean and through an
+ * unseen synthetic channel (TEST_CHANNEL, its own seed), with the collapse check and the calibration of
+ * the pooled out-of-fold predictions. It writes no package: it is how recipes are compared (REPORT.md,
+ * "How the recipe was chosen"). `--tess-words 4` keeps every 4th TESS word (a quarter of TESS) so that a
+ * comparison fits the clock; compare runs only with the same protocol.
+ */
+const integer = (v: string) => Number.parseInt(v, 10);
+const program = new Command()
+  .option('--name <name>', 'run name', 'run')
+  .option('--data <dir>', 'dataset root', defaultDatasetDir())
+  .option('--epochs <n>', 'epoch cap per fold model', integer, DEFAULTS.experimentEpochs)
+  .option('--channel-copies <n>', 'channel-degraded copies per RAVDESS clip (0: none)', integer, 0)
+  .option('--tess-copies <a,c>', 'speaker-like and channel copies per TESS clip', '1,1')
+  .option('--stats-mask <mask>', 'all or no-spectral-means', 'all')
+  .option('--tess-words <n>', 'keep every n-th TESS word (1: all of TESS)', integer, 4)
+  .option('--out <file>', 'JSON summary file')
+  .option('--reverse', 'compute missing features last clip first (two runs sharing a cold cache split it)');
+program.parse();
+const opts = program.opts<{
+  name: string;
+  data: string;
+  epochs: number;
+  channelCopies: number;
+  tessCopies: string;
+  statsMask: 'all' | 'no-spectral-means';
+  tessWords: number;
+  out?: string;
+  reverse?: boolean;
+}>();
+
+await initTf();
+const corpora: Corpus[] = ['tess', 'ravdess'];
+const scan = await scanDataset(opts.data, corpora);
+const words = [...new Set(scan.clips.filter((c) => c.corpus === 'tess').map((c) => c.text))].sort();
+const keepWords = new Set(words.filter((_, i) => i % opts.tessWords === 0));
+const clips = scan.clips.filter((c) => c.corpus !== 'tess' || keepWords.has(c.text));
+const config = { ...DEFAULTS.featureConfig, normalization: 'none' as const };
+const [tessAugment, tessChannel] = opts.tessCopies.split(',').map(Number) as [number, number];
+const pipeline = await createFeaturePipeline({
+  config,
+  augmentCopies: DEFAULTS.augmentCopies,
+  augmentation: DEFAULTS.augmentation,
+  seed: DEFAULTS.seed,
+  channel: DEFAULT_CHANNEL,
+  channelCopies: 2,
+  corpusCopies: { tess: { augment: tessAugment, channel: tessChannel } },
+});
+const { items } = await pipeline.run(opts.reverse ? [...clips].reverse() : clips);
+// The cache holds the channel copies either way; a recipe without them simply does not use them.
+const kept: ClipFeatures[] = dedupe(items).kept.map((i) =>
+  opts.channelCopies === 0
+    ? { ...i, channel: [] }
+    : i.clip.corpus === 'ravdess'
+      ? { ...i, channel: i.channel.slice(0, opts.channelCopies) }
+      : tessChannel === 0
+        ? { ...i, channel: [] }
+        : i,
+);
+const testPipeline = await createFeaturePipeline({
+  config,
+  augmentCopies: 0,
+  augmentation: DEFAULTS.augmentation,
+  seed: 424242,
+  channel: TEST_CHANNEL,
+  channelCopies: 1,
+});
+const shifted = new Map<string, FeatureMatrix>();
+for (const i of (await testPipeline.run(clips.filter((c) => c.corpus === 'ravdess'))).items)
+  shifted.set(i.fileHash, i.channel[0]!);
+
+const started = performance.now();
+const frames = frameCount(3 * config.sampleRate, config.frameSize, config.hopSize);
+const result = await actorFolds(
+  kept,
+  { ...DEFAULTS.settings, epochs: opts.epochs, statsMask: opts.statsMask },
+  {
+    labels: ['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad'],
+    featureConfig: config,
+    maxFrames: frames,
+    seed: DEFAULTS.seed,
+    progress: false,
+  },
+  { shifted, log: (l) => process.stderr.write(`${opts.name}: ${l}\n`) },
+);
+const summary = {
+  name: opts.name,
+  options: opts,
+  clips: kept.length,
+  seconds: Math.round((performance.now() - started) / 1000),
+  clean: {
+    accuracy: result.pooled.accuracy,
+    macroF1: result.pooled.macroF1,
+    standardError: Math.round(result.standardError * 1000) / 1000,
+    largestShare: result.largestShare,
+  },
+  channelShifted: result.channelShifted && {
+    accuracy: result.channelShifted.pooled.accuracy,
+    macroF1: result.channelShifted.pooled.macroF1,
+    standardError: Math.round(result.channelShifted.standardError * 1000) / 1000,
+    largestShare: result.channelShifted.largestShare,
+  },
+  folds: result.folds,
+  calibration: { ...result.calibration, binsBefore: undefined, binsAfter: undefined },
+  confusion: result.pooled.confusion,
+};
+process.stdout.write(`${JSON.stringify(summary, null, 1)}\n`);
+if (opts.out)
+  await writeFile(opts.out, `${JSON.stringify({ ...summary, calibration: result.calibration }, null, 1)}\n`);

@@ -1,0 +1,228 @@
+import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
+import { applyTemperature } from '../lambdas/core/model/calibration.ts';
+import { labelIndex } from './batches.ts';
+import { type ModelSettings, runExperiment, type TrainedExperiment } from './experiment.ts';
+import type { ClipFeatures } from './features.ts';
+import {
+  computeMetrics,
+  fitTemperature,
+  largestClassShare,
+  type Metrics,
+  type ReliabilityBin,
+  reliability,
+} from './metrics.ts';
+import { assertNoLeak, multiCorpusSplit } from './splits.ts';
+import { argmaxRows, predictClips } from './trainer.ts';
+
+/**
+ * Every RAVDESS actor judged by a model that never heard them: the actors in 3 folds of 4 (single
+ * LSTMs, the recipe otherwise unchanged), TESS split as in the main split. Pools the held-out actors'
+ * predictions into one out-of-fold set, which is also what the confidence calibration is fitted on.
+ */
+export interface FoldContext {
+  labels: readonly string[];
+  featureConfig: import('../lambdas/core/features/config.ts').FeatureConfig;
+  maxFrames: number;
+  seed: number;
+  progress: boolean;
+}
+
+export interface Calibrated {
+  temperature: number;
+  /** ECE of the raw out-of-fold probabilities. */
+  eceBefore: number;
+  /** ECE when each fold is calibrated with a temperature fitted on the *other* folds (honest). */
+  eceCrossFitted: number;
+  /** ECE with the one temperature fitted on all folds (what ships; optimistic by construction). */
+  eceAfter: number;
+  binsBefore: ReliabilityBin[];
+  binsAfter: ReliabilityBin[];
+  /** Share of the held-out clips below the low-confidence threshold, and their accuracy. */
+  lowConfidence: { threshold: number; share: number; accuracy: number };
+}
+
+export interface FoldsResult {
+  pooled: Metrics;
+  /** Binomial standard error of the pooled accuracy. */
+  standardError: number;
+  largestShare: { label: string; share: number };
+  folds: Array<{ actors: string[]; accuracy: number; clips: number; trainSeconds: number }>;
+  /** Out-of-fold probabilities [clips × labels] and truths of the pooled held-out clips. */
+  probabilities: Float32Array;
+  truth: number[];
+  foldOf: number[];
+  calibration: Calibrated;
+  /** The same held-out clips through an unseen synthetic channel (TEST_CHANNEL), if given. */
+  channelShifted?: { pooled: Metrics; standardError: number; largestShare: { label: string; share: number } };
+  experiments: TrainedExperiment['result'][];
+}
+
+/** What `training/develop.ts --out` writes: one development run's summary. */
+export interface DevelopmentRun {
+  name: string;
+  clips: number;
+  seconds: number;
+  options: Record<string, unknown>;
+  clean: {
+    accuracy: number;
+    macroF1: number;
+    standardError: number;
+    largestShare: { label: string; share: number };
+  };
+  channelShifted?: {
+    accuracy: number;
+    macroF1: number;
+    standardError: number;
+    largestShare: { label: string; share: number };
+  };
+  folds: FoldsResult['folds'];
+  calibration: Calibrated;
+  confusion: number[][];
+}
+
+export const standardError = (accuracy: number, n: number): number =>
+  Math.sqrt((accuracy * (1 - accuracy)) / Math.max(n, 1));
+
+/** The actors of `kept`'s RAVDESS clips in 3 folds (sorted: 01–04, 05–08, 09–12 for actors 01–12). */
+export function actorFoldsOf(kept: ClipFeatures[], count = 3): string[][] {
+  const actors = [
+    ...new Set(kept.filter((i) => i.clip.corpus === 'ravdess').map((i) => i.clip.speaker)),
+  ].sort();
+  const size = Math.ceil(actors.length / count);
+  const folds: string[][] = [];
+  for (let f = 0; f * size < actors.length; f++) folds.push(actors.slice(f * size, (f + 1) * size));
+  return folds;
+}
+
+function metricsOf(labels: readonly string[], probabilities: Float32Array, truth: number[]) {
+  const pooled = computeMetrics(labels, truth, argmaxRows(probabilities, labels.length));
+  const largest = largestClassShare(pooled.confusion);
+  return {
+    pooled,
+    standardError: standardError(pooled.accuracy, pooled.support),
+    largestShare: { label: labels[largest.label]!, share: largest.share },
+  };
+}
+
+/** The threshold under which a calibrated prediction is flagged: more likely wrong than right. */
+export const LOW_CONFIDENCE_BELOW = 0.5;
+
+export function calibrate(
+  probabilities: Float32Array,
+  truth: number[],
+  foldOf: number[],
+  labelCount: number,
+): Calibrated {
+  const temperature = fitTemperature(probabilities, truth, labelCount);
+  const after = probabilities.slice();
+  applyTemperature(after, labelCount, temperature);
+  const crossFitted = probabilities.slice();
+  for (const fold of new Set(foldOf)) {
+    const rows = (keep: (f: number) => boolean) =>
+      foldOf.map((f, r) => (keep(f) ? r : -1)).filter((r) => r >= 0);
+    const pick = (source: Float32Array, index: number[]) =>
+      Float32Array.from(index.flatMap((r) => [...source.subarray(r * labelCount, (r + 1) * labelCount)]));
+    const others = rows((f) => f !== fold);
+    const own = rows((f) => f === fold);
+    const t = fitTemperature(
+      pick(probabilities, others),
+      others.map((r) => truth[r]!),
+      labelCount,
+    );
+    const mine = pick(probabilities, own);
+    applyTemperature(mine, labelCount, t);
+    for (const [i, r] of own.entries())
+      crossFitted.set(mine.subarray(i * labelCount, (i + 1) * labelCount), r * labelCount);
+  }
+  const before = reliability(probabilities, truth, labelCount);
+  const calibrated = reliability(after, truth, labelCount);
+  const predicted = argmaxRows(after, labelCount);
+  const low = truth
+    .map((_, r) => r)
+    .filter((r) => after[r * labelCount + predicted[r]!]! < LOW_CONFIDENCE_BELOW);
+  return {
+    temperature,
+    eceBefore: before.ece,
+    eceCrossFitted: reliability(crossFitted, truth, labelCount).ece,
+    eceAfter: calibrated.ece,
+    binsBefore: before.bins,
+    binsAfter: calibrated.bins,
+    lowConfidence: {
+      threshold: LOW_CONFIDENCE_BELOW,
+      share: Math.round((low.length / Math.max(truth.length, 1)) * 1000) / 1000,
+      accuracy:
+        Math.round((low.filter((r) => predicted[r] === truth[r]).length / Math.max(low.length, 1)) * 1000) /
+        1000,
+    },
+  };
+}
+
+/** Trains one single-LSTM model per fold and pools the held-out actors' predictions. */
+export async function actorFolds(
+  kept: ClipFeatures[],
+  settings: ModelSettings,
+  context: FoldContext,
+  options: {
+    /** Channel-shifted features of held-out clips, by file hash (TEST_CHANNEL copies). */
+    shifted?: Map<string, FeatureMatrix>;
+    log?: (line: string) => void;
+  } = {},
+): Promise<FoldsResult> {
+  const { labels } = context;
+  const k = labels.length;
+  const probabilities: number[] = [];
+  const shiftedProbabilities: number[] = [];
+  const shiftedTruth: number[] = [];
+  const truth: number[] = [];
+  const foldOf: number[] = [];
+  const folds: FoldsResult['folds'] = [];
+  const experiments: FoldsResult['experiments'] = [];
+  for (const [f, fold] of actorFoldsOf(kept).entries()) {
+    const name = `actors-${fold.map((a) => a.split(':')[1]).join('-')}-held-out`;
+    const split = multiCorpusSplit(name, kept, fold, context.seed);
+    assertNoLeak(split);
+    const held = (i: ClipFeatures) => fold.includes(i.clip.speaker);
+    const trained = await runExperiment(
+      split,
+      { ...settings, ensemble: 1 },
+      { ...context, subsets: { 'held-out actors': held } },
+    );
+    split.test.forEach((item, r) => {
+      if (!held(item)) return;
+      probabilities.push(...trained.testProbabilities.subarray(r * k, (r + 1) * k));
+      truth.push(labelIndex(labels, item.clip.emotion));
+      foldOf.push(f);
+    });
+    if (options.shifted) {
+      const items = split.test
+        .filter(held)
+        .filter((i) => options.shifted!.has(i.fileHash))
+        .map((i) => ({ ...i, original: options.shifted!.get(i.fileHash)! }));
+      shiftedProbabilities.push(...predictClips(trained.learner, items, k));
+      shiftedTruth.push(...items.map((i) => labelIndex(labels, i.clip.emotion)));
+    }
+    for (const l of trained.learners) for (const v of l.variables) v.dispose();
+    const m = trained.result.subsets['held-out actors']!;
+    folds.push({
+      actors: fold,
+      accuracy: m.accuracy,
+      clips: m.support,
+      trainSeconds: trained.result.trainSeconds,
+    });
+    experiments.push(trained.result);
+    options.log?.(`fold ${name}: held-out accuracy ${m.accuracy} (${m.support} clips)`);
+  }
+  const oof = Float32Array.from(probabilities);
+  return {
+    ...metricsOf(labels, oof, truth),
+    folds,
+    probabilities: oof,
+    truth,
+    foldOf,
+    calibration: calibrate(oof, truth, foldOf, k),
+    ...(options.shifted
+      ? { channelShifted: metricsOf(labels, Float32Array.from(shiftedProbabilities), shiftedTruth) }
+      : {}),
+    experiments,
+  };
+}
