@@ -1,21 +1,12 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
+import { UPLOAD_EXTENSIONS } from '../lambdas/core/audio/formats.ts';
 import { isSerError } from '../lambdas/core/errors.ts';
 import type { Predictor } from '../lambdas/core/predict.ts';
 import type { PredictionResult } from '../lambdas/core/types.ts';
 
-/** Extensions a folder walk picks up; files named on the command line are tried whatever their name. */
-const AUDIO_EXTENSIONS = new Set([
-  '.wav',
-  '.wave',
-  '.mp3',
-  '.ogg',
-  '.oga',
-  '.opus',
-  '.flac',
-  '.aif',
-  '.aiff',
-]);
+/** Extensions a folder walk picks up (the one accepted-format list); files named on the command line are tried whatever their name. */
+const AUDIO_EXTENSIONS = new Set(UPLOAD_EXTENSIONS.map((e) => `.${e}`));
 
 export type FileOutcome =
   | { file: string; result: PredictionResult }

@@ -26,7 +26,7 @@ interface ManifestEntry {
 const manifest: ManifestEntry[] = JSON.parse(await readFile(join(FIXTURES, 'manifest.json'), 'utf8'));
 /** TESS calls pleasant surprise `ps`; the model's label is `surprise`. */
 const modelLabel = (tessEmotion: string) => (tessEmotion === 'ps' ? 'surprise' : tessEmotion);
-const tessClips = manifest.filter((m) => m.emotion);
+const tessClips = manifest.filter((m) => m.emotion && m.path.startsWith('tess/'));
 const badInputs = manifest.filter((m) => m.expectError);
 const noSpeechInputs = manifest.filter((m) => m.expectPredictError);
 
