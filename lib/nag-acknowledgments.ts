@@ -24,11 +24,13 @@ const acknowledge = (scope: IConstruct, reason: string, ...ids: string[]): void 
   for (const id of ids) Validations.of(scope).acknowledge({ id, reason });
 };
 
-/** `<LogicalId.Arn>` as cdk-nag writes a resource's ARN in a finding id. */
-const arnOf = (construct: IConstruct): string => {
+/** `<LogicalId>` as cdk-nag writes a reference to a resource in a finding id. */
+const logicalIdOf = (construct: IConstruct): string => {
   const element = construct.node.defaultChild as CfnElement;
-  return `<${Stack.of(construct).resolve(element.logicalId)}.Arn>`;
+  return `<${Stack.of(construct).resolve(element.logicalId)}>`;
 };
+/** `<LogicalId.Arn>` as cdk-nag writes a resource's ARN in a finding id. */
+const arnOf = (construct: IConstruct): string => `${logicalIdOf(construct).slice(0, -1)}.Arn>`;
 const objectsUnder = (bucket: IConstruct, prefix: string): string =>
   `AwsSolutions-IAM5[Resource::${arnOf(bucket)}/${prefix}*]`;
 
@@ -89,6 +91,15 @@ function acknowledgeApi({ api, storage }: SerStack): void {
     ),
     'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>::image/*]',
     'AwsSolutions-IAM5[Resource::*]',
+  );
+  // execute-api ARNs name the API's own stage and method; `*` stands for one path parameter ({id}, {version}).
+  const adminRoute = (method: string, path: string) =>
+    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:${logicalIdOf(api.restApi)}/${logicalIdOf(api.restApi.deploymentStage)}/${method}/${path}]`;
+  acknowledge(
+    api.adminPolicy,
+    "The admin routes of this API's own stage; the wildcard is the route's path parameter (a job id, a model version).",
+    adminRoute('GET', 'training-jobs/*'),
+    adminRoute('POST', 'models/*/activate'),
   );
   acknowledge(
     api.restApi,

@@ -5,6 +5,7 @@ import { dropFolderId } from '../lambdas/app/object-keys.ts';
 import {
   type AudioPredictor,
   type ObjectProcessorDeps,
+  objectVersionOf,
   processObject,
 } from '../lambdas/app/object-processor.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
@@ -151,7 +152,8 @@ describe('object processing against s3rver and dynalite', () => {
 
     // Assess
     const head = await aws.s3.send(new HeadObjectCommand({ Bucket: aws.bucket, Key: key }));
-    const expectedId = dropFolderId(aws.bucket, key, head.ETag!.replaceAll('"', ''));
+    const [ref] = parseS3Event(toNotification(delivered));
+    const expectedId = dropFolderId(aws.bucket, key, objectVersionOf(ref!, head.ETag!.replaceAll('"', '')));
     expect(first).toMatchObject({
       outcome: 'succeeded',
       id: expectedId,

@@ -12,7 +12,15 @@ interface MetricWidget {
 }
 
 const modelDir = mkdtempSync(join(tmpdir(), 'ser-cdk-dashboard-'));
-writeFileSync(join(modelDir, 'metadata.json'), JSON.stringify({ version: 'dashboard-model' }));
+writeFileSync(
+  join(modelDir, 'metadata.json'),
+  JSON.stringify({
+    version: 'dashboard-model',
+    sha256: 'a'.repeat(64),
+    createdAt: '2026-01-01T00:00:00Z',
+    metrics: {},
+  }),
+);
 
 describe('operations dashboard', () => {
   let widgets: MetricWidget[];

@@ -15,7 +15,15 @@ interface ValidationReport {
 }
 
 const workDir = mkdtempSync(join(tmpdir(), 'ser-cdk-nag-'));
-writeFileSync(join(workDir, 'metadata.json'), JSON.stringify({ version: 'nag-model' }));
+writeFileSync(
+  join(workDir, 'metadata.json'),
+  JSON.stringify({
+    version: 'nag-model',
+    sha256: 'a'.repeat(64),
+    createdAt: '2026-01-01T00:00:00Z',
+    metrics: {},
+  }),
+);
 
 /** Synthesises the stack with the AwsSolutions pack and returns every finding not acknowledged. */
 function unacknowledgedFindings(change: (stack: SerStack) => void = () => {}): string[] {

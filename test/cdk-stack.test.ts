@@ -193,17 +193,89 @@ describe('SerStack', () => {
     expect(api).toHaveLength(3);
   });
 
-  it('sends events that failed all retries to a dead-letter queue with an alarm', () => {
+  it('sends events that failed all retries to a topic: the DLQ keeps them (alarm), a recorder ends their records FAILED', () => {
     const inferenceId = logicalIdOf('AWS::Lambda::Function', 'InferenceProcessObject');
     const queueId = logicalIdOf('AWS::SQS::Queue', 'DeadLetterQueue');
+    const topicId = logicalIdOf('AWS::SNS::Topic', 'ProcessingFailures');
+    const recorderId = logicalIdOf('AWS::Lambda::Function', 'InferenceDeadLetterRecorder');
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: inferenceId },
       MaximumRetryAttempts: 2,
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+      DestinationConfig: { OnFailure: { Destination: { Ref: topicId } } },
     });
+    // The queue gets the destination record itself (raw delivery), as `ser replay` reads it.
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      TopicArn: { Ref: topicId },
+      Protocol: 'sqs',
+      RawMessageDelivery: true,
+      Endpoint: { 'Fn::GetAtt': [queueId, 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      TopicArn: { Ref: topicId },
+      Protocol: 'lambda',
+      Endpoint: { 'Fn::GetAtt': [recorderId, 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Description: Match.stringLikeRegexp('PROCESSING_FAILED'),
+    });
+    const tableId = logicalIdOf('AWS::DynamoDB::Table', 'Predictions');
+    const onTable = statementsOfRoleFor('InferenceDeadLetterRecorder').filter((s) =>
+      JSON.stringify(s.Resource).includes(tableId),
+    );
+    expect(onTable).toEqual([expect.objectContaining({ Action: 'dynamodb:UpdateItem' })]);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
       Threshold: 1,
+    });
+  });
+
+  it('keeps data by default: bucket versioning with noncurrent expiry, table deletion protection, encrypted training volume', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Id: 'expire-noncurrent-versions',
+            NoncurrentVersionExpiration: { NoncurrentDays: 7 },
+            Status: 'Enabled',
+          }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      DeletionProtectionEnabled: true,
+    });
+    template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: Match.objectLike({
+        BlockDeviceMappings: [
+          Match.objectLike({ Ebs: Match.objectLike({ Encrypted: true, VolumeType: 'gp3' }) }),
+        ],
+      }),
+    });
+  });
+
+  it('serves the web page with a Content-Security-Policy and no inline script', () => {
+    const policies = template.findResources('AWS::CloudFront::ResponseHeadersPolicy');
+    const [policy] = Object.values(policies) as {
+      Properties: { ResponseHeadersPolicyConfig: { SecurityHeadersConfig: Record<string, unknown> } };
+    }[];
+    const headers = policy!.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig as {
+      ContentSecurityPolicy: { ContentSecurityPolicy: unknown; Override: boolean };
+      FrameOptions: { FrameOption: string };
+    };
+    const csp = JSON.stringify(headers.ContentSecurityPolicy.ContentSecurityPolicy);
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).toContain('execute-api');
+    expect(headers.FrameOptions.FrameOption).toBe('DENY');
+    const [distribution] = Object.values(template.findResources('AWS::CloudFront::Distribution')) as {
+      Properties: { DistributionConfig: { DefaultCacheBehavior: { ResponseHeadersPolicyId: unknown } } };
+    }[];
+    expect(distribution!.Properties.DistributionConfig.DefaultCacheBehavior.ResponseHeadersPolicyId).toEqual({
+      Ref: Object.keys(policies)[0],
     });
   });
 

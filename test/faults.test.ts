@@ -9,11 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventQueue, toNotification } from '../bin/local/s3-event-bridge.ts';
 import { deadLetterRecord, eventFromDeadLetter, replayMessages } from '../bin/replay.ts';
 import { createDocumentClient } from '../lambdas/app/aws-clients.ts';
+import { recordDeadLetter } from '../lambdas/app/dead-letter.ts';
 import { dropFolderId } from '../lambdas/app/object-keys.ts';
 import {
   type AudioPredictor,
   ClaimHeldError,
   type ObjectProcessorDeps,
+  objectVersionOf,
   processObject,
 } from '../lambdas/app/object-processor.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
@@ -59,7 +61,8 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
     const [ref] = parseS3Event(toNotification(await event));
     return ref!;
   }
-  const idOf = (ref: S3ObjectRef) => dropFolderId(ref.bucket, ref.key, ref.eTag!.replaceAll('"', ''));
+  const idOf = (ref: S3ObjectRef) =>
+    dropFolderId(ref.bucket, ref.key, objectVersionOf(ref, ref.eTag!.replaceAll('"', '')));
 
   beforeAll(async () => {
     [aws, predictor] = await Promise.all([startTestAws(), createPredictor()]);
@@ -219,7 +222,7 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
     });
   });
 
-  it('processor killed mid-file: retries hit the live lease, the event is dead-lettered, and ser replay completes it', async () => {
+  it('processor killed mid-file: retries hit the live lease, the dead letter ends the record FAILED, and ser replay turns it SUCCEEDED', async () => {
     // Prepare: a child process claims the object and is SIGKILLed inside inference.
     const clip = tessClip('disgust');
     const ref = await putObject('incoming/faults/killed.flac', clip.bytes);
@@ -235,7 +238,7 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
           DYNAMODB_ENDPOINT: aws.dynamoDbEndpoint,
           BUCKET_NAME: aws.bucket,
           TABLE_NAME: aws.tableName,
-          OBJECT_KEY: ref.key,
+          OBJECT_REF: JSON.stringify(ref),
           PROCESSING_LEASE_SEC: '30',
         },
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -263,8 +266,11 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
         {
           retryDelayMs: 0,
           onFailed: (_e, error) => attempts.push(error),
+          // As the on-failure topic does: the message is kept for replay, and the record ends FAILED.
           onExhausted: async (e, error, count) => {
-            await writeFile(join(dlqDir, 'message.json'), JSON.stringify(deadLetterRecord(e, error, count)));
+            const record = deadLetterRecord(e, error, count);
+            await writeFile(join(dlqDir, 'message.json'), JSON.stringify(record));
+            await recordDeadLetter(repository, record);
           },
         },
       );
@@ -272,18 +278,17 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
       await queue.idle();
       const whileDead = await repository.get(idOf(ref));
 
-      // Act 2: replay once the lease has run out (30 s here, the Lambda timeout + 60 s in AWS).
+      // Act 2: replay (no need to wait for the dead attempt's lease: the record is FAILED now).
       const files = await readdir(dlqDir);
       const body = await readFile(join(dlqDir, files[0]!), 'utf8');
-      const afterLease = deps({ repository: repositoryWith({ now: later(31) }) });
       const replayed = await replayMessages([{ source: files[0]!, body }], async (e) =>
-        Promise.all(parseS3Event(e).map((r) => processObject(afterLease, r))),
+        Promise.all(parseS3Event(e).map((r) => processObject(deps(), r))),
       );
 
       // Assess
       expect(attempts).toHaveLength(3);
       for (const error of attempts) expect(error).toBeInstanceOf(ClaimHeldError);
-      expect(whileDead?.status).toBe('PROCESSING');
+      expect(whileDead).toMatchObject({ status: 'FAILED', error: { code: 'PROCESSING_FAILED' } });
       expect(eventFromDeadLetter(body)).toEqual(event);
       expect(JSON.parse(body)).toMatchObject({
         requestContext: { condition: 'RetriesExhausted', approximateInvokeCount: 3 },
@@ -296,7 +301,9 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
           result: [expect.objectContaining({ outcome: 'succeeded', id: idOf(ref) })],
         },
       ]);
-      expect(await repository.get(idOf(ref))).toMatchObject({ status: 'SUCCEEDED' });
+      const replayedRecord = await repository.get(idOf(ref));
+      expect(replayedRecord).toMatchObject({ status: 'SUCCEEDED', emotion: expect.any(String) });
+      expect(replayedRecord?.error).toBeUndefined();
     } finally {
       await rm(dlqDir, { recursive: true, force: true });
     }

@@ -14,6 +14,16 @@ import { S3rver } from './s3rver.ts';
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 export const LOCAL_REGION = 'us-east-1';
 
+const hasDotSegment = (path: string): boolean =>
+  path.split('/').some((part) => part === '.' || part === '..');
+const safeDecode = (path: string): string => {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+};
+
 /** An S3 event-notification payload, as s3rver emits it (keys not yet URL-encoded). */
 export interface S3rverEvent {
   Records: { eventName: string; s3: { bucket: { name: string }; object: { key: string } } }[];
@@ -69,6 +79,15 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     ],
   });
   server.middleware.unshift(async (ctx, next) => {
+    // s3rver stores objects as files: a `.`/`..` key segment (`incoming/../../x`) would leave the bucket's
+    // folder. S3 keys are not paths, but we refuse such keys here (the processor refuses them in AWS).
+    if (hasDotSegment(ctx.path) || hasDotSegment(safeDecode(ctx.path))) {
+      ctx.status = 400;
+      ctx.type = 'application/xml';
+      ctx.body =
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidArgument</Code><Message>Keys with "." or ".." segments are refused</Message></Error>';
+      return;
+    }
     const signed =
       ctx.headers.authorization !== undefined || 'X-Amz-Algorithm' in ctx.query || 'Signature' in ctx.query;
     // A browser-form POST carries its signature in the form fields, which s3rver does not check (nor the

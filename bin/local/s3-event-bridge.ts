@@ -8,6 +8,24 @@ export const encodeS3EventKey = (key: string): string =>
     .map((part) => encodeURIComponent(part).replace(/%20/g, '+'))
     .join('/');
 
+let sequence = 0;
+const sequencers = new WeakMap<object, string>();
+/**
+ * S3's sequencer orders the events of a key and differs for every write; s3rver's is the time in ms, the
+ * same for two writes within a millisecond. Ours: the time, then a counter (hex, fixed width, so that
+ * later writes compare greater as strings, as S3's do), one per s3rver event (a duplicate delivery of
+ * the same event keeps it).
+ */
+const sequencerOf = (record: object): string => {
+  let value = sequencers.get(record);
+  if (!value) {
+    const counter = (sequence++ % 0x100000000).toString(16).toUpperCase().padStart(8, '0');
+    value = `${Date.now().toString(16).toUpperCase().padStart(12, '0')}${counter}`;
+    sequencers.set(record, value);
+  }
+  return value;
+};
+
 /**
  * The notification S3 would send for an s3rver event, or `undefined` when the bucket's notification
  * configuration (ObjectCreated on uploads/ and incoming/, as in the CDK stack) would not send one.
@@ -19,7 +37,10 @@ export function toNotification(event: S3rverEvent): S3rverEvent | undefined {
       TRIGGER_PREFIXES.some((prefix) => r.s3.object.key.startsWith(prefix)),
   ).map((r) => ({
     ...r,
-    s3: { ...r.s3, object: { ...r.s3.object, key: encodeS3EventKey(r.s3.object.key) } },
+    s3: {
+      ...r.s3,
+      object: { ...r.s3.object, key: encodeS3EventKey(r.s3.object.key), sequencer: sequencerOf(r) },
+    },
   }));
   return records.length > 0 ? { Records: records } : undefined;
 }

@@ -71,6 +71,18 @@ export interface LocalStack {
 type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 type ProcessHandler = (event: unknown, context: Context) => Promise<unknown>;
 
+/** The SNS notification the on-failure topic delivers for a destination record. */
+const snsEvent = (message: unknown) => ({
+  Records: [
+    {
+      EventSource: 'aws:sns',
+      EventVersion: '1.0',
+      EventSubscriptionArn: 'arn:aws:sns:local:000000000000:dead-letters:local',
+      Sns: { Type: 'Notification', MessageId: randomUUID(), Message: JSON.stringify(message) },
+    },
+  ],
+});
+
 const MAX_BODY_BYTES = 1024 * 1024;
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
@@ -173,6 +185,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // EventBridge's stand-in: events to a file, and the callback rule to the same delivery handler.
   const callbacks = await startLocalCallbacks({ deadLetterDir: join(deadLetterDir, 'callbacks'), log });
   processModule.usePredictionEvents(createLocalEventBus({ file: eventsFile, onEvent: callbacks.route }));
+  const deadLetterHandler = (await import('../../lambdas/handlers/dead-letter.ts'))
+    .handler as unknown as ProcessHandler;
   const apiModule = await import('../../lambdas/handlers/api.ts');
   // EC2's stand-in: training jobs run as child processes of this stack, one at a time.
   const training = startLocalTraining({ s3Endpoint: s3.endpoint, bucket: options.bucket, log });
@@ -213,7 +227,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         deadLetterDir,
         `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.json`,
       );
-      await writeFile(file, JSON.stringify(deadLetterRecord(event, error, attempts), null, 2));
+      const record = deadLetterRecord(event, error, attempts);
+      await writeFile(file, JSON.stringify(record, null, 2));
+      // As the on-failure topic's second subscriber in AWS: the records end FAILED (PROCESSING_FAILED).
+      await deadLetterHandler(snsEvent(record), lambdaContext('dead-letter')).catch((failure: unknown) =>
+        log(`dead-letter recorder failed: ${failure instanceof Error ? failure.message : String(failure)}`),
+      );
       log(
         `dead-lettered after ${attempts} attempts → ${file} (fix the cause, then: npx ser replay ${file} --s3-endpoint ${s3.endpoint} --dynamodb-endpoint ${dynamo.endpoint} --bucket ${options.bucket} --table ${tableName})`,
       );

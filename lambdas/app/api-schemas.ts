@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { UPLOAD_CONTENT_TYPES, UPLOAD_EXTENSIONS } from '../core/audio/formats.ts';
 import { ERROR_CODES } from '../core/errors.ts';
+import { PREDICTION_ID } from './object-keys.ts';
+import { PROCESSING_ERROR_CODES } from './processing-errors.ts';
 
 /**
  * The API's wire shapes, written once: the handlers' types are inferred from them and the OpenAPI
@@ -35,7 +37,10 @@ export const SegmentSchema = z
   .meta({ id: 'Segment' });
 
 /** Why a prediction ended FAILED: the core's typed input errors. */
-export const PredictionErrorSchema = z.object({ code: z.enum(ERROR_CODES), message: z.string() });
+export const PredictionErrorSchema = z.object({
+  code: z.enum([...ERROR_CODES, ...PROCESSING_ERROR_CODES]),
+  message: z.string(),
+});
 
 /** What GET /predictions/{id} returns and what the drop folder writes to `results/…json`. */
 export const PredictionSchema = z
@@ -70,7 +75,8 @@ export const PredictionPageSchema = z
   })
   .meta({ id: 'PredictionPage' });
 
-export const PredictionIdSchema = z.string().regex(/^[\w-]{1,64}$/);
+/** A UUID (API upload) or 32 hex digits (drop folder); never an internal item's key (object-keys.ts). */
+export const PredictionIdSchema = z.string().regex(PREDICTION_ID);
 
 export const ListPredictionsQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),

@@ -19,7 +19,7 @@ import {
   TrainingJobListSchema,
   TrainingJobSchema,
 } from './openapi-training.ts';
-import type { PredictionRepository } from './prediction-repository.ts';
+import { InvalidCursorError, type PredictionRepository } from './prediction-repository.ts';
 import type { RouteKey } from './routes.ts';
 import type { UploadCaller } from './upload-service.ts';
 
@@ -91,6 +91,7 @@ export function createApiHandler(deps: ApiDeps) {
       return reply(CreatedUploadSchema, 201, await deps.createUpload(parseJsonBody(event), caller));
     },
     'GET /predictions/{id}': async (event) => {
+      // Only prediction ids are looked up: internal items of the table are never reachable here.
       const id = PredictionIdSchema.safeParse(event.pathParameters?.id);
       const prediction = id.success ? await deps.repository.get(id.data) : undefined;
       if (!prediction) throw notFound(`No prediction with id ${event.pathParameters?.id ?? ''}`);
@@ -137,6 +138,9 @@ export function createApiHandler(deps: ApiDeps) {
     } catch (error) {
       if (error instanceof HttpError) {
         return respond(error.statusCode, { error: { code: error.code, message: error.message } });
+      }
+      if (error instanceof InvalidCursorError) {
+        return respond(400, { error: { code: 'INVALID_CURSOR', message: error.message } });
       }
       if (error instanceof DomainError) {
         return respond(STATUS_OF[error.kind], { error: { code: error.code, message: error.message } });

@@ -31,6 +31,15 @@ export const uploadKey = (id: string, fileName: string): string =>
 
 export const isUploadId = (id: string): boolean => UPLOAD_ID.test(id);
 
+/**
+ * Prediction ids: a server-chosen UUID (API) or 32 hex digits (drop folder). Internal items of the same
+ * table (model registry, training jobs and lock) use upper-case keys such as `MODEL_ACTIVE`, so the two
+ * key spaces are disjoint by construction; reads check both the form and the item's listing partition.
+ */
+export const PREDICTION_ID =
+  /^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+export const isPredictionId = (id: string): boolean => PREDICTION_ID.test(id);
+
 export type ObjectOrigin =
   | { source: 'api'; id: string; fileName: string }
   | { source: 'drop-folder'; relativePath: string; fileName: string };
@@ -52,10 +61,36 @@ export function classifyKey(key: string): ObjectOrigin | undefined {
 
 export const resultKey = (relativePath: string): string => `${RESULTS_PREFIX}${relativePath}.json`;
 
+/** S3's limit on a key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
+
+/**
+ * Why a drop-folder object cannot have a result file, or `undefined` when it can: a `.` or `..` segment
+ * (a path trick: on a file-system-backed store `incoming/../../x` leaves the bucket's folder), or a
+ * result key over S3's 1024-byte limit (`results/` + the path + `.json` is 4 bytes longer than the
+ * `incoming/` key, so incoming keys over 1020 bytes). Such objects end FAILED with this code.
+ */
+export function dropFolderKeyProblem(
+  relativePath: string,
+): { code: 'INVALID_KEY' | 'KEY_TOO_LONG'; message: string } | undefined {
+  if (relativePath.split('/').some((segment) => segment === '.' || segment === '..')) {
+    return { code: 'INVALID_KEY', message: 'The key has a "." or ".." segment; such keys are refused' };
+  }
+  const bytes = Buffer.byteLength(resultKey(relativePath));
+  if (bytes > MAX_KEY_BYTES) {
+    return {
+      code: 'KEY_TOO_LONG',
+      message: `The result key would be ${bytes} bytes, over S3's ${MAX_KEY_BYTES}-byte limit: keep incoming/ keys to ${MAX_KEY_BYTES - (RESULTS_PREFIX.length + '.json'.length - INCOMING_PREFIX.length)} bytes`,
+    };
+  }
+  return undefined;
+}
+
 /**
  * A drop-folder object's prediction id: the same object version always maps to the same id, so a
  * duplicate event finds the existing record, while a new upload to the same key gets a new one.
  */
 export function dropFolderId(bucket: string, key: string, version: string): string {
+  // `version` is the versionId, or the ETag plus the event's sequencer (see `objectVersionOf`).
   return createHash('sha256').update(`${bucket}\n${key}\n${version}`).digest('hex').slice(0, 32);
 }

@@ -1,9 +1,27 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { isSerError, SerError } from '../core/errors.ts';
 import type { PredictionResult, PredictOptions } from '../core/types.ts';
-import { classifyKey, dropFolderId, resultKey } from './object-keys.ts';
+import {
+  classifyKey,
+  dropFolderId,
+  dropFolderKeyProblem,
+  type ObjectOrigin,
+  resultKey,
+} from './object-keys.ts';
 import { type PredictionEventPublisher, predictionEvent } from './prediction-events.ts';
-import type { Prediction, PredictionRepository } from './prediction-repository.ts';
+import type {
+  CallbackTarget,
+  ObjectClaim,
+  Prediction,
+  PredictionRepository,
+} from './prediction-repository.ts';
+import type { RecordError } from './processing-errors.ts';
 import type { S3ObjectRef } from './s3-event.ts';
 
 /** The slice of the core's `Predictor` the processor needs. */
@@ -52,117 +70,224 @@ const isInputError = (error: unknown): error is SerError =>
   isSerError(error) && error.code !== 'MODEL_INVALID';
 
 /**
- * Turns one created S3 object into a finished prediction. Bad audio (a `SerError` from the core, or
- * a size over the limit) ends as a FAILED record with its code and is not retried; anything else is
- * an infrastructure fault: the claim is released and the error rethrown, so Lambda's retries and then
- * the on-failure destination take the event. The object itself is never deleted or moved.
+ * Which bytes an event is about: the versionId on a versioned bucket; otherwise the ETag plus the event's
+ * sequencer, so the same bytes uploaded again after different ones (sad → angry → sad) are a new version
+ * while a duplicate delivery of one event is not.
  */
-export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef): Promise<ProcessOutcome> {
-  const origin = classifyKey(ref.key);
-  if (!origin) return { outcome: 'ignored', reason: `key outside uploads/ and incoming/: ${ref.key}` };
+export const objectVersionOf = (ref: S3ObjectRef, eTag: string, headVersionId?: string): string =>
+  ref.versionId ?? headVersionId ?? (ref.sequencer ? `${eTag}@${ref.sequencer}` : eTag);
 
-  let head: { ContentLength?: number | undefined; ETag?: string | undefined; VersionId?: string | undefined };
-  try {
-    head = await deps.s3.send(
-      new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
-    );
-  } catch (error) {
-    // Deleted before we got to it: there is nothing left to predict, and retrying will not change that.
-    if (isNotFound(error)) return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
-    throw error;
-  }
-  // Without versioning a key holds only its latest bytes: an event for older ones (late or out of
-  // order) must not attach the newer bytes' prediction to the old version's record.
-  if (!ref.versionId && ref.eTag && unquote(ref.eTag) !== unquote(head.ETag)) return superseded(ref.key);
-  const eTag = unquote(ref.eTag ?? head.ETag);
-  const objectVersion = ref.versionId ?? head.VersionId ?? eTag;
-  const id = origin.source === 'api' ? origin.id : dropFolderId(ref.bucket, ref.key, objectVersion);
-
-  const claim = await deps.repository.claim({
-    id,
+/** The record a created object maps to: the API upload's own id, or one derived from the drop-folder object. */
+export function objectClaim(
+  ref: S3ObjectRef,
+  origin: ObjectOrigin,
+  eTag: string,
+  headVersionId?: string,
+): ObjectClaim {
+  const objectVersion = objectVersionOf(ref, eTag, headVersionId);
+  return {
+    id: origin.source === 'api' ? origin.id : dropFolderId(ref.bucket, ref.key, objectVersion),
     source: origin.source,
     fileName: origin.fileName,
     bucket: ref.bucket,
     key: ref.key,
     objectVersion,
-  });
+  };
+}
+
+type Head = { ContentLength?: number | undefined; ETag?: string | undefined; VersionId?: string | undefined };
+
+/** HeadObject, or `undefined` when the object is gone. */
+async function headObject(deps: ObjectProcessorDeps, ref: S3ObjectRef): Promise<Head | undefined> {
+  try {
+    return await deps.s3.send(
+      new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
+    );
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+const deletedError = (key: string): RecordError => ({
+  code: 'OBJECT_DELETED',
+  message: `The object ${key} was deleted before it could be read`,
+});
+
+/** Deleted before we got to it: the record (if the event says which one) ends FAILED, not PENDING. */
+async function endDeleted(
+  deps: ObjectProcessorDeps,
+  ref: S3ObjectRef,
+  origin: ObjectOrigin,
+): Promise<ProcessOutcome> {
+  if (origin.source === 'drop-folder' && !ref.eTag)
+    return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
+  const claim = objectClaim(ref, origin, unquote(ref.eTag));
+  await deps.repository.markFailed(claim, deletedError(ref.key));
+  return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
+}
+
+/**
+ * Turns one created S3 object into a finished prediction. Bad audio (a `SerError` from the core, or
+ * a size over the limit), a key that cannot have a result, or an object replaced or deleted while being
+ * read ends as a FAILED record with its code and is not retried; anything else is an infrastructure
+ * fault: the claim is released and the error rethrown, so Lambda's retries and then the on-failure
+ * destination take the event (which ends the record PROCESSING_FAILED, see dead-letter.ts). The object
+ * itself is never deleted or moved.
+ */
+export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef): Promise<ProcessOutcome> {
+  const origin = classifyKey(ref.key);
+  if (!origin) return { outcome: 'ignored', reason: `key outside uploads/ and incoming/: ${ref.key}` };
+  const head = await headObject(deps, ref);
+  if (!head) return endDeleted(deps, ref, origin);
+  // Without versioning a key holds only its latest bytes: an event for older ones (late or out of
+  // order) must not attach the newer bytes' prediction to the old version's record.
+  if (!ref.versionId && ref.eTag && unquote(ref.eTag) !== unquote(head.ETag)) return superseded(ref.key);
+  const eTag = unquote(ref.eTag ?? head.ETag);
+  const claimed = objectClaim(ref, origin, eTag, head.VersionId);
+
+  const claim = await deps.repository.claim(claimed);
   if (!claim.claimed) {
     const status = claim.existing?.status;
     if (status !== 'SUCCEEDED' && status !== 'FAILED') {
       throw new ClaimHeldError(`${ref.key} is being processed by another attempt (${status ?? 'no record'})`);
     }
-    return { outcome: 'duplicate', id, status };
+    return { outcome: 'duplicate', id: claimed.id, status };
   }
-
   try {
-    let finished: Prediction;
-    try {
-      const result = await predictObject(deps, ref, head.ContentLength, eTag);
-      if (!result) {
-        await deps.repository.release(id, objectVersion);
-        return superseded(ref.key);
-      }
-      finished = deps.repository.finished(claim.prediction, { result });
-    } catch (error) {
-      if (!isInputError(error)) throw error;
-      finished = deps.repository.finished(claim.prediction, { error: error.toJSON() });
-    }
-    // The result file goes first: if committing the record then fails, the retry writes it again.
-    const written = origin.source === 'drop-folder' ? resultKey(origin.relativePath) : undefined;
-    if (written) {
-      await deps.s3.send(
-        new PutObjectCommand({
-          Bucket: ref.bucket,
-          Key: written,
-          Body: JSON.stringify(finished, null, 2),
-          ContentType: 'application/json',
-        }),
-      );
-    }
-    // The event goes out before the commit, like the result file: a failure in between is retried, and
-    // the retry publishes the same event id again (at least once; receivers deduplicate on it).
-    await deps.events?.publish(
-      predictionEvent(finished, {
-        bucket: ref.bucket,
-        key: ref.key,
-        objectVersion,
-        callback: claim.callback,
-      }),
-    );
-    await deps.repository.commit(finished, objectVersion);
-    return {
-      outcome: finished.status === 'SUCCEEDED' ? 'succeeded' : 'failed',
-      id,
-      prediction: finished,
-      ...(written ? { resultKey: written } : {}),
-    };
+    return await finish(deps, ref, origin, claim, claimed.objectVersion, {
+      size: head.ContentLength,
+      eTag,
+    });
   } catch (error) {
-    await deps.repository.release(id, objectVersion);
+    await deps.repository.release(claimed.id, claimed.objectVersion);
     throw error;
   }
 }
 
-/** The prediction, or `undefined` when the object was replaced between HeadObject and GetObject. */
+/** What became of a claimed object: a result, or the error its record ends with. */
+type Evaluation = { result: PredictionResult } | { error: RecordError };
+
+async function evaluate(
+  deps: ObjectProcessorDeps,
+  ref: S3ObjectRef,
+  origin: ObjectOrigin,
+  object: { size: number | undefined; eTag: string },
+): Promise<Evaluation> {
+  const keyProblem = origin.source === 'drop-folder' ? dropFolderKeyProblem(origin.relativePath) : undefined;
+  if (keyProblem) return { error: keyProblem };
+  try {
+    return { result: await predictObject(deps, ref, object.size, object.eTag) };
+  } catch (error) {
+    if (error instanceof ObjectRaceError) return { error: error.toJSON() };
+    if (!isInputError(error)) throw error;
+    return { error: error.toJSON() };
+  }
+}
+
+/** Computes, writes (drop folder: the result file first) and commits the claimed object's outcome. */
+async function finish(
+  deps: ObjectProcessorDeps,
+  ref: S3ObjectRef,
+  origin: ObjectOrigin,
+  claimed: { prediction: Prediction; callback?: CallbackTarget | undefined },
+  objectVersion: string,
+  object: { size: number | undefined; eTag: string },
+): Promise<ProcessOutcome> {
+  const evaluation = await evaluate(deps, ref, origin, object);
+  const finished = deps.repository.finished(claimed.prediction, evaluation);
+  // The result file goes first: if committing the record then fails, the retry writes it again. None
+  // for a key that cannot hold one, nor for replaced/deleted bytes (the newer object's event owns it).
+  const written = resultFileKey(origin, evaluation);
+  if (written) {
+    await deps.s3.send(
+      new PutObjectCommand({
+        Bucket: ref.bucket,
+        Key: written,
+        Body: JSON.stringify(finished, null, 2),
+        ContentType: 'application/json',
+      }),
+    );
+  }
+  // The event goes out before the commit, like the result file: a failure in between is retried, and
+  // the retry publishes the same event id again (at least once; receivers deduplicate on it).
+  await deps.events?.publish(
+    predictionEvent(finished, {
+      bucket: ref.bucket,
+      key: ref.key,
+      objectVersion,
+      callback: claimed.callback,
+    }),
+  );
+  await deps.repository.commit(finished, objectVersion);
+  return {
+    outcome: finished.status === 'SUCCEEDED' ? 'succeeded' : 'failed',
+    id: finished.id,
+    prediction: finished,
+    ...(written ? { resultKey: written } : {}),
+  };
+}
+
+const NO_RESULT_FILE = new Set(['INVALID_KEY', 'KEY_TOO_LONG', 'OBJECT_REPLACED', 'OBJECT_DELETED']);
+
+function resultFileKey(origin: ObjectOrigin, evaluation: Evaluation): string | undefined {
+  if (origin.source !== 'drop-folder') return undefined;
+  if ('error' in evaluation && NO_RESULT_FILE.has(evaluation.error.code)) return undefined;
+  return resultKey(origin.relativePath);
+}
+
+/** The object changed under us between HeadObject and GetObject: replaced or deleted. */
+class ObjectRaceError extends Error {
+  override readonly name = 'ObjectRaceError';
+  constructor(
+    readonly code: 'OBJECT_REPLACED' | 'OBJECT_DELETED',
+    message: string,
+  ) {
+    super(message);
+  }
+  toJSON(): RecordError {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** Downloads the object (if its size allows) and predicts. */
 async function predictObject(
   deps: ObjectProcessorDeps,
   ref: S3ObjectRef,
   size: number | undefined,
   eTag: string,
-): Promise<PredictionResult | undefined> {
+): Promise<PredictionResult> {
   // Re-checked here because a presigned POST without a declared size, or any drop-folder client, is
   // limited by nothing else; checked before downloading so an oversized object costs nothing.
   if (size !== undefined && size > deps.maxUploadBytes) {
     throw new SerError('TOO_LARGE', `The file is ${size} bytes; the limit is ${deps.maxUploadBytes} bytes`);
   }
   if (size === 0) throw new SerError('EMPTY_AUDIO', 'The file is empty');
-  const object = await deps.s3.send(
-    new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
-  );
-  if (!object.Body) throw new Error(`S3 returned no body for ${ref.key}`);
-  if (!ref.versionId && eTag && unquote(object.ETag) !== eTag) {
-    await object.Body.transformToByteArray();
-    return undefined;
-  }
-  const bytes = await object.Body.transformToByteArray();
+  const bytes = await downloadObject(deps, ref, eTag);
   return deps.predictor.predict(bytes, { maxDurationSec: deps.maxDurationSec });
+}
+
+async function downloadObject(
+  deps: ObjectProcessorDeps,
+  ref: S3ObjectRef,
+  eTag: string,
+): Promise<Uint8Array> {
+  let object: GetObjectCommandOutput;
+  try {
+    object = await deps.s3.send(
+      new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
+    );
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    throw new ObjectRaceError('OBJECT_DELETED', deletedError(ref.key).message);
+  }
+  if (!object.Body) throw new Error(`S3 returned no body for ${ref.key}`);
+  const bytes = await object.Body.transformToByteArray();
+  if (!ref.versionId && eTag && unquote(object.ETag) !== eTag) {
+    throw new ObjectRaceError(
+      'OBJECT_REPLACED',
+      `The object ${ref.key} was replaced while it was being read; the newer bytes are processed by their own event`,
+    );
+  }
+  return bytes;
 }

@@ -10,7 +10,8 @@ import { z } from 'zod';
 import type { PredictionResult } from '../core/types.ts';
 import type { Prediction, PredictionPage, PredictionSource, PredictionStatus } from './api-schemas.ts';
 import { DEFAULT_UPLOAD_URL_TTL_SEC } from './config.ts';
-import { badRequest } from './http-error.ts';
+import { isPredictionId } from './object-keys.ts';
+import type { RecordError } from './processing-errors.ts';
 import { newestFirstQuery, PREDICTIONS_TABLE } from './table-definition.ts';
 
 export type { Prediction, PredictionPage, PredictionSource, PredictionStatus };
@@ -78,18 +79,54 @@ export function toPrediction(item: Record<string, unknown>): Prediction {
   ) as unknown as Prediction;
 }
 
-const CursorSchema = z.object({ id: z.string(), gsi1pk: z.string(), gsi1sk: z.string() }).strict();
+/** The fields a finished prediction carries: all dropped when an object is processed again. */
+const RESULT_FIELDS = [
+  'emotion',
+  'confidence',
+  'probabilities',
+  'segments',
+  'durationSec',
+  'modelVersion',
+  'error',
+] as const satisfies readonly (keyof Prediction)[];
 
-const encodeCursor = (key: Record<string, unknown>): string =>
-  Buffer.from(JSON.stringify(key)).toString('base64url');
-
-function decodeCursor(cursor: string): Record<string, unknown> {
-  try {
-    return CursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-  } catch {
-    throw badRequest('INVALID_CURSOR', 'cursor is not one this API returned');
+/** A `cursor` that is not one this API returned. Mapped to 400 INVALID_CURSOR at the edge. */
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+  constructor() {
+    super('cursor is not one this API returned');
   }
 }
+
+/** The listing's sort key: `createdAt#id`, with createdAt an ISO timestamp. */
+const SORT_KEY = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)#(.+)$/;
+
+/**
+ * Cursors are opaque: the last item's sort key, base64url-encoded. Decoding rebuilds the whole start key
+ * from it, so a hand-made cursor is either a valid position in the listing or refused (never a 500 from
+ * DynamoDB rejecting a start key that does not fit the index).
+ */
+const encodeCursor = (key: Record<string, unknown>): string =>
+  Buffer.from(String(key.gsi1sk)).toString('base64url');
+
+function decodeCursor(cursor: string): Record<string, unknown> {
+  if (!/^[\w-]{1,400}$/.test(cursor)) throw new InvalidCursorError();
+  const sortKey = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = SORT_KEY.exec(sortKey);
+  if (!match || !isPredictionId(match[2]!) || Number.isNaN(Date.parse(match[1]!))) {
+    throw new InvalidCursorError();
+  }
+  return { id: match[2], gsi1pk: PREDICTIONS_TABLE.listPartition, gsi1sk: sortKey };
+}
+
+/** `REMOVE` clause (and its name placeholders) for the result fields absent from `keep`. */
+const removeResultFields = (keep: Partial<Prediction> = {}) => {
+  const names = RESULT_FIELDS.filter((field) => keep[field] === undefined);
+  return {
+    clause: names.map((name) => `#r_${name}`).join(', '),
+    names: Object.fromEntries(names.map((name) => [`#r_${name}`, name])),
+  };
+};
 
 export interface PredictionRepositoryOptions {
   tableName: string;
@@ -166,22 +203,20 @@ export class PredictionRepository {
   }
 
   async get(id: string): Promise<Prediction | undefined> {
+    if (!isPredictionId(id)) return undefined;
     const { Item } = await this.#doc.send(
       new GetCommand({ TableName: this.#options.tableName, Key: { id }, ConsistentRead: true }),
     );
-    return Item && !this.#isExpired(Item) ? toPrediction(Item) : undefined;
+    const isPrediction = Item?.gsi1pk === PREDICTIONS_TABLE.listPartition;
+    return Item && isPrediction && !this.#isExpired(Item) ? toPrediction(Item) : undefined;
   }
 
   /** Newest first, from the `byCreatedAt` index (a Query, never a Scan). */
   async list({ limit, cursor }: { limit: number; cursor?: string | undefined }): Promise<PredictionPage> {
+    const startKey = cursor ? decodeCursor(cursor) : undefined;
     const result = await this.#doc.send(
       new QueryCommand(
-        newestFirstQuery(
-          this.#options.tableName,
-          PREDICTIONS_TABLE.listPartition,
-          limit,
-          cursor ? decodeCursor(cursor) : undefined,
-        ),
+        newestFirstQuery(this.#options.tableName, PREDICTIONS_TABLE.listPartition, limit, startKey),
       ),
     );
     const items = (result.Items ?? []).filter((item) => !this.#isExpired(item)).map(toPrediction);
@@ -190,48 +225,115 @@ export class PredictionRepository {
 
   /**
    * Takes the object for processing: creates the record (drop folder) or moves it from PENDING to
-   * PROCESSING (API upload), or takes over a PROCESSING claim whose lease ran out (a crashed attempt).
+   * PROCESSING (API upload), or takes over a PROCESSING claim whose lease ran out (a crashed attempt), a
+   * record whose processing was dead-lettered (a replay), or one finished for other bytes (a re-upload).
+   * Every previous result field is removed: a record is replaced, never merged.
    */
   async claim(claim: ObjectClaim): Promise<ClaimResult> {
-    const now = this.#now();
+    try {
+      const { Attributes } = await this.#doc.send(new UpdateCommand(this.#claimUpdate(claim, this.#now())));
+      const callback = Attributes?.callback as CallbackTarget | undefined;
+      return { claimed: true, prediction: toPrediction(Attributes ?? {}), ...(callback ? { callback } : {}) };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return { claimed: false, existing: await this.get(claim.id) };
+    }
+  }
+
+  #claimUpdate(claim: ObjectClaim, now: Date) {
     const nowIso = now.toISOString();
     const nowSec = Math.floor(now.getTime() / 1000);
+    const removal = removeResultFields();
+    return {
+      TableName: this.#options.tableName,
+      Key: { id: claim.id },
+      ReturnValues: 'ALL_NEW' as const,
+      UpdateExpression: [
+        'SET #status = :processing, objectVersion = :version, leaseExpiresAt = :lease, updatedAt = :now,',
+        '#bucket = :bucket, #key = :key,',
+        '#source = if_not_exists(#source, :source), fileName = if_not_exists(fileName, :fileName),',
+        // The claim restarts the retention clock: a PENDING record's short expiry no longer applies.
+        'createdAt = if_not_exists(createdAt, :now), expiresAt = :expiresAt,',
+        'gsi1pk = if_not_exists(gsi1pk, :gsi1pk), gsi1sk = if_not_exists(gsi1sk, :gsi1sk)',
+        `REMOVE ${removal.clause}`,
+      ].join(' '),
+      // An expired record counts as gone (TTL may not have deleted it yet): the object is processed afresh.
+      ConditionExpression: [
+        'attribute_not_exists(id) OR #status = :pending OR expiresAt <= :nowSec',
+        'OR (#status = :processing AND leaseExpiresAt < :nowSec)',
+        // New bytes under the same key (an upload URL used twice): the record follows the object.
+        'OR (#status IN (:succeeded, :failed) AND objectVersion <> :version)',
+        // Dead-lettered: `ser replay` may finish it.
+        'OR (#status = :failed AND #r_error.#code = :processingFailed)',
+      ].join(' '),
+      ExpressionAttributeNames: {
+        '#status': 'status',
+        '#key': 'key',
+        '#source': 'source',
+        '#bucket': 'bucket',
+        '#code': 'code',
+        ...removal.names,
+      },
+      ExpressionAttributeValues: {
+        ':processing': 'PROCESSING',
+        ':pending': 'PENDING',
+        ':succeeded': 'SUCCEEDED',
+        ':failed': 'FAILED',
+        ':processingFailed': 'PROCESSING_FAILED',
+        ':version': claim.objectVersion,
+        ':lease': nowSec + this.#options.processingLeaseSec,
+        ':now': nowIso,
+        ':nowSec': nowSec,
+        ':bucket': claim.bucket,
+        ':key': claim.key,
+        ':source': claim.source,
+        ':fileName': claim.fileName,
+        ':expiresAt': this.#expiresAt(now),
+        ':gsi1pk': PREDICTIONS_TABLE.listPartition,
+        ':gsi1sk': `${nowIso}#${claim.id}`,
+      },
+    };
+  }
+
+  /**
+   * Ends a record FAILED with `error` unless it is already finished: the object was deleted before it
+   * was read, or its event was dead-lettered (PROCESSING_FAILED; `ser replay` may still finish it).
+   * Creates the record when there is none (a drop-folder object whose processing never got to claim it).
+   * Returns whether it wrote.
+   */
+  async markFailed(claim: ObjectClaim, error: RecordError): Promise<boolean> {
+    const now = this.#now();
+    const nowIso = now.toISOString();
+    const removal = removeResultFields({ error });
     try {
-      const { Attributes } = await this.#doc.send(
+      await this.#doc.send(
         new UpdateCommand({
           TableName: this.#options.tableName,
           Key: { id: claim.id },
-          ReturnValues: 'ALL_NEW',
           UpdateExpression: [
-            'SET #status = :processing, objectVersion = :version, leaseExpiresAt = :lease, updatedAt = :now,',
+            'SET #status = :failed, #error = :error, updatedAt = :now, objectVersion = :version,',
             '#bucket = :bucket, #key = :key,',
             '#source = if_not_exists(#source, :source), fileName = if_not_exists(fileName, :fileName),',
-            // The claim restarts the retention clock: a PENDING record's short expiry no longer applies.
             'createdAt = if_not_exists(createdAt, :now), expiresAt = :expiresAt,',
             'gsi1pk = if_not_exists(gsi1pk, :gsi1pk), gsi1sk = if_not_exists(gsi1sk, :gsi1sk)',
+            `REMOVE leaseExpiresAt${removal.clause ? `, ${removal.clause}` : ''}`,
           ].join(' '),
-          // An expired record counts as gone (TTL may not have deleted it yet): the object is processed afresh.
-          ConditionExpression: [
-            'attribute_not_exists(id) OR #status = :pending OR expiresAt <= :nowSec',
-            'OR (#status = :processing AND leaseExpiresAt < :nowSec)',
-            // New bytes under the same key (an upload URL used twice): the record follows the object.
-            'OR (#status IN (:succeeded, :failed) AND objectVersion <> :version)',
-          ].join(' '),
+          ConditionExpression: 'attribute_not_exists(id) OR #status IN (:pending, :processing)',
           ExpressionAttributeNames: {
             '#status': 'status',
+            '#error': 'error',
             '#key': 'key',
             '#source': 'source',
             '#bucket': 'bucket',
+            ...removal.names,
           },
           ExpressionAttributeValues: {
-            ':processing': 'PROCESSING',
-            ':pending': 'PENDING',
-            ':succeeded': 'SUCCEEDED',
             ':failed': 'FAILED',
-            ':version': claim.objectVersion,
-            ':lease': nowSec + this.#options.processingLeaseSec,
+            ':pending': 'PENDING',
+            ':processing': 'PROCESSING',
+            ':error': error,
             ':now': nowIso,
-            ':nowSec': nowSec,
+            ':version': claim.objectVersion,
             ':bucket': claim.bucket,
             ':key': claim.key,
             ':source': claim.source,
@@ -242,11 +344,10 @@ export class PredictionRepository {
           },
         }),
       );
-      const callback = Attributes?.callback as CallbackTarget | undefined;
-      return { claimed: true, prediction: toPrediction(Attributes ?? {}), ...(callback ? { callback } : {}) };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return { claimed: false, existing: await this.get(claim.id) };
+      return true;
+    } catch (failure) {
+      if (failure instanceof ConditionalCheckFailedException) return false;
+      throw failure;
     }
   }
 
@@ -279,16 +380,20 @@ export class PredictionRepository {
   /** Commits a finished prediction, only if this claim (same object version) still holds it. */
   async commit(prediction: Prediction, objectVersion: string): Promise<void> {
     const fields = Object.entries(prediction).filter(
-      ([name]) => !['id', 'source', 'fileName', 'createdAt'].includes(name),
+      ([name, value]) => value !== undefined && !['id', 'source', 'fileName', 'createdAt'].includes(name),
     );
+    // Fields of another outcome (an error after a success, or the reverse) must not survive.
+    const removal = removeResultFields(prediction);
+    const remove = ['leaseExpiresAt', ...(removal.clause ? [removal.clause] : [])].join(', ');
     await this.#doc.send(
       new UpdateCommand({
         TableName: this.#options.tableName,
         Key: { id: prediction.id },
-        UpdateExpression: `SET ${fields.map((_, i) => `#f${i} = :f${i}`).join(', ')} REMOVE leaseExpiresAt`,
+        UpdateExpression: `SET ${fields.map((_, i) => `#f${i} = :f${i}`).join(', ')} REMOVE ${remove}`,
         ConditionExpression: '#status = :processing AND objectVersion = :version',
         ExpressionAttributeNames: {
           '#status': 'status',
+          ...removal.names,
           ...Object.fromEntries(fields.map(([name], i) => [`#f${i}`, name])),
         },
         ExpressionAttributeValues: {

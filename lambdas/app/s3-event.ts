@@ -26,6 +26,8 @@ export interface S3ObjectRef {
   size?: number | undefined;
   eTag?: string | undefined;
   versionId?: string | undefined;
+  /** Orders the events of one key; distinguishes two uploads of the same bytes on an unversioned bucket. */
+  sequencer?: string | undefined;
 }
 
 export const decodeS3Key = (key: string): string => decodeURIComponent(key.replace(/\+/g, ' '));
@@ -39,5 +41,6 @@ export function parseS3Event(event: unknown): S3ObjectRef[] {
     size: s3.object.size,
     eTag: s3.object.eTag,
     versionId: s3.object.versionId,
+    sequencer: s3.object.sequencer,
   }));
 }

@@ -71,7 +71,8 @@ function trainingJobResult(
  * also counts `TrainingJobs_started` or `TrainingJobs_refused` for the operations dashboard.
  */
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-  .use(captureLambdaHandler(tracer))
+  // Responses carry presigned upload URLs: never copied into traces.
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .handler(async (event) => {

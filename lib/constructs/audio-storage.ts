@@ -20,6 +20,8 @@ export interface AudioStorageProps {
   readonly resultRetentionDays?: number;
   /** @default RemovalPolicy.RETAIN — recordings and predictions outlive a stack deletion by default */
   readonly removalPolicy?: RemovalPolicy;
+  /** Days a replaced or deleted object's previous version is kept (bucket versioning). @default 7 */
+  readonly noncurrentVersionDays?: number;
 }
 
 /**
@@ -43,6 +45,9 @@ export class AudioStorage extends Construct {
       enforceSSL: true,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       removalPolicy,
+      // A replaced or deleted object stays recoverable for a while, and every upload has its own
+      // versionId (which the processor uses as the object's identity).
+      versioned: true,
       cors: [
         {
           // The page PUTs (or form-POSTs) the file to a presigned URL; nothing else crosses origins.
@@ -58,6 +63,11 @@ export class AudioStorage extends Construct {
         { id: 'expire-incoming', prefix: INCOMING_PREFIX, expiration: Duration.days(rawDays) },
         { id: 'expire-results', prefix: RESULTS_PREFIX, expiration: Duration.days(resultDays) },
         { id: 'abort-incomplete-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        {
+          id: 'expire-noncurrent-versions',
+          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionDays ?? 7),
+          expiredObjectDeleteMarker: true,
+        },
       ],
     });
 
@@ -69,6 +79,7 @@ export class AudioStorage extends Construct {
       encryption: TableEncryption.AWS_MANAGED,
       timeToLiveAttribute: ttlAttribute,
       removalPolicy,
+      deletionProtection: true,
     });
     this.table.addGlobalSecondaryIndex({
       indexName: listIndex.name,

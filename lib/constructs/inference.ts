@@ -3,9 +3,11 @@ import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-clo
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { SnsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { type Bucket, EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { LambdaSubscription, SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { RESULTS_PREFIX, TRIGGER_PREFIXES } from '../../lambdas/app/object-keys.ts';
@@ -45,6 +47,10 @@ export class Inference extends Construct {
   readonly function: SerFunction;
   readonly deadLetterQueue: Queue;
   readonly deadLetterAlarm: Alarm;
+  /** The inference function's on-failure destination: fans out to the DLQ and the dead-letter recorder. */
+  readonly failureTopic: Topic;
+  /** Ends the records of a dead-lettered event FAILED (PROCESSING_FAILED). */
+  readonly deadLetterRecorder: SerFunction;
 
   constructor(scope: Construct, id: string, props: InferenceProps) {
     super(scope, id);
@@ -57,6 +63,23 @@ export class Inference extends Construct {
       retentionPeriod: Duration.days(14),
     });
 
+    // After the last retry the event goes to a topic, not straight to the queue: the queue keeps it
+    // for `ser replay` (raw delivery: the same record Lambda would have put there), and a small function
+    // ends its records FAILED, so no upload stays PROCESSING whatever killed the function.
+    this.failureTopic = new Topic(this, 'ProcessingFailures', { enforceSSL: true });
+    this.failureTopic.addSubscription(
+      new SqsSubscription(this.deadLetterQueue, { rawMessageDelivery: true }),
+    );
+    this.deadLetterRecorder = new SerFunction(this, 'DeadLetterRecorder', {
+      entry: `${HANDLERS_DIR}dead-letter.ts`,
+      description: 'Ends the prediction records of dead-lettered S3 events FAILED (PROCESSING_FAILED)',
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      environment: { BUCKET_NAME: props.bucket.bucketName, TABLE_NAME: props.table.tableName },
+    });
+    props.table.grant(this.deadLetterRecorder, 'dynamodb:UpdateItem');
+    this.failureTopic.addSubscription(new LambdaSubscription(this.deadLetterRecorder));
+
     this.function = new SerFunction(this, 'ProcessObject', {
       entry: `${HANDLERS_DIR}process-object.ts`,
       description: 'Speech emotion recognition for audio objects created under uploads/ and incoming/',
@@ -67,7 +90,7 @@ export class Inference extends Construct {
         : { reservedConcurrentExecutions: props.reservedConcurrency ?? 10 }),
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
-      onFailure: new SqsDestination(this.deadLetterQueue),
+      onFailure: new SnsDestination(this.failureTopic),
       environment: {
         BUCKET_NAME: props.bucket.bucketName,
         TABLE_NAME: props.table.tableName,

@@ -4,7 +4,9 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { CfnOutput, Duration, IgnoreMode, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import {
+  BlockDeviceVolume,
   type CfnLaunchTemplate,
+  EbsDeviceVolumeType,
   FlowLogDestination,
   InstanceClass,
   InstanceInitiatedShutdownBehavior,
@@ -215,6 +217,13 @@ export class Training extends Construct {
       userData,
       instanceInitiatedShutdownBehavior: InstanceInitiatedShutdownBehavior.TERMINATE,
       requireImdsv2: true,
+      // The root volume holds the dataset and the model while training: encrypted at rest (AWS-managed key).
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: BlockDeviceVolume.ebs(30, { encrypted: true, volumeType: EbsDeviceVolumeType.GP3 }),
+        },
+      ],
       instanceMetadataTags: true,
       ...(spot ? { spotOptions: { interruptionBehavior: SpotInstanceInterruption.TERMINATE } } : {}),
     });

@@ -1,5 +1,11 @@
-import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
-import { Distribution, ResponseHeadersPolicy, ViewerProtocolPolicy } from 'aws-cdk-lib/aws-cloudfront';
+import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import {
+  Distribution,
+  HeadersFrameOption,
+  HeadersReferrerPolicy,
+  ResponseHeadersPolicy,
+  ViewerProtocolPolicy,
+} from 'aws-cdk-lib/aws-cloudfront';
 import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
@@ -11,6 +17,20 @@ import { webPageConfig } from '../web-page-config.ts';
  * The static web page: a private bucket served only through CloudFront (origin access control), HTTPS
  * only, with security headers. `deploy()` uploads the page and a config.json naming the API URL.
  */
+/** The page's Content-Security-Policy (asserted in the CDK tests). */
+export const WEB_CONTENT_SECURITY_POLICY = (region: string): string =>
+  [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "media-src 'self' blob:",
+    `connect-src 'self' https://*.execute-api.${region}.amazonaws.com https://*.s3.${region}.amazonaws.com https://*.s3.amazonaws.com`,
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+
 export class WebSite extends Construct {
   readonly bucket: Bucket;
   readonly distribution: Distribution;
@@ -32,11 +52,35 @@ export class WebSite extends Construct {
       defaultBehavior: {
         origin: S3BucketOrigin.withOriginAccessControl(this.bucket),
         viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-        responseHeadersPolicy: ResponseHeadersPolicy.SECURITY_HEADERS,
+        responseHeadersPolicy: this.#securityHeaders(),
       },
     });
     this.origin = `https://${this.distribution.distributionDomainName}`;
     new CfnOutput(this, 'WebUrl', { value: this.origin });
+  }
+
+  /**
+   * CloudFront's managed security headers plus a Content-Security-Policy: the page's own scripts and
+   * styles only (no inline script), and requests to this page, the API (execute-api) and the presigned
+   * S3 uploads (amazonaws.com) only.
+   */
+  #securityHeaders(): ResponseHeadersPolicy {
+    const region = Stack.of(this).region;
+    return new ResponseHeadersPolicy(this, 'SecurityHeaders', {
+      comment: 'SER web page: security headers and CSP',
+      securityHeadersBehavior: {
+        contentSecurityPolicy: { contentSecurityPolicy: WEB_CONTENT_SECURITY_POLICY(region), override: true },
+        contentTypeOptions: { override: true },
+        frameOptions: { frameOption: HeadersFrameOption.DENY, override: true },
+        referrerPolicy: { referrerPolicy: HeadersReferrerPolicy.NO_REFERRER, override: true },
+        strictTransportSecurity: {
+          accessControlMaxAge: Duration.days(365),
+          includeSubdomains: true,
+          override: true,
+        },
+        xssProtection: { protection: true, modeBlock: true, override: true },
+      },
+    });
   }
 
   deploy(config: { apiUrl: string }): BucketDeployment {

@@ -6,6 +6,7 @@
 import { createDocumentClient, createS3Client } from '../../lambdas/app/aws-clients.ts';
 import { processObject } from '../../lambdas/app/object-processor.ts';
 import { PredictionRepository } from '../../lambdas/app/prediction-repository.ts';
+import type { S3ObjectRef } from '../../lambdas/app/s3-event.ts';
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -37,5 +38,6 @@ await processObject(
     maxUploadBytes: 25 * 1024 * 1024,
     maxDurationSec: 600,
   },
-  { bucket: env('BUCKET_NAME'), key: env('OBJECT_KEY') },
+  // The object as its event names it (ETag and sequencer included): the record id depends on them.
+  JSON.parse(env('OBJECT_REF')) as S3ObjectRef,
 );

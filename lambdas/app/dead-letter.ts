@@ -1,0 +1,39 @@
+import { classifyKey } from './object-keys.ts';
+import { objectClaim } from './object-processor.ts';
+import type { PredictionRepository } from './prediction-repository.ts';
+import { parseS3Event } from './s3-event.ts';
+
+/** What Lambda's on-failure destination sends after the last retry (the original event is `requestPayload`). */
+interface DestinationRecord {
+  requestPayload?: unknown;
+  responsePayload?: { errorType?: string; errorMessage?: string } | null;
+}
+
+const unquote = (eTag: string | undefined): string => (eTag ?? '').replaceAll('"', '');
+
+/**
+ * Ends the records of a dead-lettered S3 event FAILED with PROCESSING_FAILED, so no upload stays
+ * PENDING/PROCESSING whatever killed the function (out of memory, timeout, a crash). The message itself
+ * stays in the dead-letter queue: `ser replay` re-runs it, and the claim lets a replay finish a
+ * PROCESSING_FAILED record (SUCCEEDED, or FAILED with the audio's own code). A record already finished
+ * is left alone. Returns the ids it marked.
+ */
+export async function recordDeadLetter(
+  repository: Pick<PredictionRepository, 'markFailed'>,
+  record: DestinationRecord,
+): Promise<string[]> {
+  const reason = record.responsePayload?.errorMessage ?? record.responsePayload?.errorType ?? 'unknown error';
+  const marked: string[] = [];
+  for (const ref of parseS3Event(record.requestPayload ?? record)) {
+    const origin = classifyKey(ref.key);
+    // A drop-folder record's id depends on the object's version, which the event must carry.
+    if (!origin || (origin.source === 'drop-folder' && !ref.versionId && !ref.eTag)) continue;
+    const claim = objectClaim(ref, origin, unquote(ref.eTag));
+    const wrote = await repository.markFailed(claim, {
+      code: 'PROCESSING_FAILED',
+      message: `Processing failed after every retry (${reason.slice(0, 300)}); the event is kept for replay`,
+    });
+    if (wrote) marked.push(claim.id);
+  }
+  return marked;
+}

@@ -1,0 +1,30 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { SNSEvent } from 'aws-lambda';
+import { createDocumentClient } from '../app/aws-clients.ts';
+import { loadConfig } from '../app/config.ts';
+import { recordDeadLetter } from '../app/dead-letter.ts';
+import { PredictionRepository } from '../app/prediction-repository.ts';
+import { logger, tracer } from './observability.ts';
+
+const config = loadConfig();
+const repository = new PredictionRepository(tracer.captureAWSv3Client(createDocumentClient(config)), config);
+
+/**
+ * The inference function's on-failure topic → the records of the dead-lettered event end FAILED
+ * (PROCESSING_FAILED). The same message reaches the dead-letter queue through the topic's other
+ * subscription and stays there for `ser replay`. A failure here is retried by SNS's own policy.
+ */
+export const handler = middy<SNSEvent, string[]>()
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .handler(async (event) => {
+    const marked: string[] = [];
+    for (const record of event.Records) {
+      const ids = await recordDeadLetter(repository, JSON.parse(record.Sns.Message));
+      marked.push(...ids);
+      logger.warn('Dead-lettered event: records ended FAILED (PROCESSING_FAILED)', { ids });
+    }
+    return marked;
+  });
