@@ -134,6 +134,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       else res.destroy();
     });
   });
+  // Longer than clients keep idle sockets (undici: 4 s): otherwise a request on a socket the server just
+  // closed fails with ECONNRESET, which a loaded machine makes frequent.
+  server.keepAliveTimeout = 65_000;
   server.listen(options.port, options.host);
   await once(server, 'listening');
   const apiUrl = `http://${options.host}:${(server.address() as AddressInfo).port}`;
