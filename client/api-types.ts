@@ -249,7 +249,7 @@ export interface components {
             modelVersion?: string;
             error?: {
                 /** @enum {string} */
-                code: "UNSUPPORTED_FORMAT" | "CORRUPT_AUDIO" | "EMPTY_AUDIO" | "TOO_LONG" | "TOO_LARGE" | "NO_SPEECH" | "MODEL_INVALID";
+                code: "UNSUPPORTED_FORMAT" | "CORRUPT_AUDIO" | "EMPTY_AUDIO" | "TOO_LONG" | "TOO_LARGE" | "NO_SPEECH" | "MODEL_INVALID" | "PROCESSING_FAILED" | "OBJECT_REPLACED" | "OBJECT_DELETED" | "KEY_TOO_LONG" | "INVALID_KEY";
                 message: string;
             };
         };
