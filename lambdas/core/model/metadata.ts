@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FeatureConfigSchema } from '../features/config.ts';
+import { SpeakerAdaptationSchema } from '../features/speaker-normalization.ts';
 
 /**
  * `metadata.json` of a model package. A package is a folder holding `metadata.json`, the ONNX file it
@@ -28,6 +29,11 @@ export const ModelMetadataSchema = z.object({
   training: z.record(z.string(), z.unknown()),
   /** Metrics per evaluation split, e.g. `{ "tess-random": { accuracy, macroF1, … } }`. */
   metrics: z.record(z.string(), z.unknown()),
+  /**
+   * How predictions adapt to a speaker's earlier clips (see features/speaker-normalization.ts); absent:
+   * the package does not adapt, and a `speakerId` only labels the prediction.
+   */
+  speakerAdaptation: SpeakerAdaptationSchema.optional(),
 });
 
 export type ModelMetadata = z.infer<typeof ModelMetadataSchema>;

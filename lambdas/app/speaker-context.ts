@@ -1,0 +1,39 @@
+import { adaptationKey, type SpeakerAdaptation } from '../core/features/speaker-normalization.ts';
+import type { PredictionResult, PredictOptions } from '../core/types.ts';
+import type { SpeakerRef, SpeakerRepository } from './speaker-repository.ts';
+
+/** What of the model the speaker path needs: its adaptation, if the package has one. */
+export interface AdaptingPredictor {
+  readonly metadata?: { speakerAdaptation?: SpeakerAdaptation | undefined };
+  predict(audio: Uint8Array, options?: PredictOptions): Promise<PredictionResult>;
+}
+
+/** The public result: the clip's contribution to the statistics stays internal. */
+export type SpeakerPrediction = Omit<PredictionResult, 'speakerClip'>;
+
+/**
+ * A prediction in a speaker's context: one consistent read of the speaker's statistics, the prediction
+ * (adapted once the model's `minClips` are known), then one conditional update with this clip (retried
+ * only when another clip of the same speaker committed first). Without a speaker, or with a model that
+ * does not adapt, it is the plain prediction and touches no statistics.
+ */
+export async function predictForSpeaker(
+  predictor: AdaptingPredictor,
+  speakers: SpeakerRepository | undefined,
+  audio: Uint8Array,
+  options: PredictOptions,
+  ref: SpeakerRef | undefined,
+): Promise<SpeakerPrediction> {
+  const adaptation = predictor.metadata?.speakerAdaptation;
+  if (!ref || !speakers || !adaptation) return withoutClip(await predictor.predict(audio, options));
+  const key = adaptationKey(adaptation);
+  const known = await speakers.get(ref, key);
+  const result = await predictor.predict(audio, { ...options, speaker: { statistics: known?.statistics } });
+  if (result.speakerClip) await speakers.addClip(ref, key, result.speakerClip, known);
+  return withoutClip(result);
+}
+
+function withoutClip(result: PredictionResult): SpeakerPrediction {
+  const { speakerClip: _, ...rest } = result;
+  return rest;
+}
