@@ -5,6 +5,7 @@ import { isSerError } from '../lambdas/core/errors.ts';
 import { createPredictor, DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/predict.ts';
 import type { PredictionResult } from '../lambdas/core/types.ts';
 import type { ReplayOptions } from './replay-command.ts';
+import { createSpeakerContexts, type SpeakerContextOptions } from './speaker-contexts.ts';
 
 /** Extensions a folder walk picks up; files named on the command line are tried whatever their name. */
 const AUDIO_EXTENSIONS = new Set([
@@ -69,6 +70,18 @@ const positiveNumber = (value: string): number => {
   return n;
 };
 
+const groupByFolder = (value: string): 'folder' => {
+  if (value !== 'folder') throw new InvalidArgumentError('the only grouping is "folder"');
+  return value;
+};
+
+type PredictCommandOptions = SpeakerContextOptions & { json?: boolean; model?: string; maxDuration: number };
+
+const speakerFields = (speakerId: string | undefined, result: PredictionResult) =>
+  speakerId === undefined
+    ? {}
+    : { speakerId, ...(result.adaptation ? { adaptation: result.adaptation } : {}) };
+
 const program = new Command()
   .name('ser')
   .description('Speech emotion recognition: audio in, emotion out.')
@@ -86,8 +99,11 @@ program
     positiveNumber,
     DEFAULT_MAX_DURATION_SEC,
   )
-  .action(async (paths: string[], options: { json?: boolean; model?: string; maxDuration: number }) => {
+  .option('--speaker <id>', 'all files are one speaker: each is judged against the earlier ones')
+  .option('--group-by <folder>', '"folder": the files of each folder are one speaker', groupByFolder)
+  .action(async (paths: string[], options: PredictCommandOptions) => {
     const predictor = await createPredictor({ modelDir: options.model });
+    const speakers = createSpeakerContexts(options);
     const rows: string[][] = [];
     let failures = 0;
     const report = (outcome: FileOutcome) => {
@@ -103,6 +119,7 @@ program
                 probabilities: outcome.result.probabilities,
                 durationSec: outcome.result.durationSec,
                 segments: outcome.result.segments,
+                ...speakerFields(speakers.speakerOf(outcome.file), outcome.result),
               };
         console.log(JSON.stringify(line));
       } else rows.push(formatRow(outcome));
@@ -130,10 +147,10 @@ program
           continue;
         }
         try {
-          report({
-            file: name,
-            result: await predictor.predict(bytes, { maxDurationSec: options.maxDuration }),
-          });
+          const speaker = speakers.predictOptions(name);
+          const result = await predictor.predict(bytes, { maxDurationSec: options.maxDuration, speaker });
+          speakers.record(name, result);
+          report({ file: name, result });
         } catch (error) {
           // Bad input is reported per file and the run goes on; anything else is a bug and stops it.
           if (!isSerError(error)) throw error;

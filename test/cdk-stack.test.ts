@@ -157,7 +157,7 @@ describe('SerStack', () => {
           Resource: [objects('uploads/'), objects('incoming/')],
         }),
         expect.objectContaining({ Action: 's3:PutObject', Resource: objects('results/') }),
-        expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] }),
+        expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'] }),
         // Training: model packages from the registry, and the bundled model registered at cold start.
         expect.objectContaining({ Action: 's3:GetObject', Resource: objects('models/') }),
         expect.objectContaining({ Action: 'dynamodb:PutItem' }),
@@ -169,7 +169,9 @@ describe('SerStack', () => {
     expect(api).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ Action: 's3:PutObject', Resource: objects('uploads/') }),
-        expect.objectContaining({ Action: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'] }),
+        expect.objectContaining({
+          Action: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
+        }),
         // Training: job records and the active pointer are updated.
         expect.objectContaining({ Action: 'dynamodb:UpdateItem' }),
       ]),

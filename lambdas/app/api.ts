@@ -5,11 +5,16 @@ import { badRequest, HttpError, notFound } from './http-error.ts';
 import { openApiDocument } from './openapi.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import type { RouteKey } from './routes.ts';
+import { SpeakerIdSchema } from './speaker-context.ts';
+import type { SpeakerRepository } from './speaker-repository.ts';
 import type { CreatedUpload } from './upload-service.ts';
 
 export interface ApiDeps {
-  createUpload: (body: unknown) => Promise<CreatedUpload>;
+  /** `scope`: the caller's API key, which owns the upload's `speakerId`. */
+  createUpload: (body: unknown, scope?: string) => Promise<CreatedUpload>;
   repository: Pick<PredictionRepository, 'get' | 'list'>;
+  /** Speaker statistics (DELETE /speakers/{id}); without it that route answers 404. */
+  speakers?: Pick<SpeakerRepository, 'delete'>;
   modelVersion: string;
   /** Training jobs and the model registry; without it those routes answer 404 (not enabled). */
   training?: TrainingService;
@@ -23,6 +28,13 @@ const ListQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(2048).optional(),
 });
+
+/**
+ * Who owns a speaker id: the API key that sent it (API Gateway's key id; the local stack has one key).
+ * Two keys using the same `speakerId` get two contexts.
+ */
+const apiKeyScope = (event: APIGatewayProxyEvent): string =>
+  `key:${event.requestContext?.identity?.apiKeyId ?? 'default'}`;
 
 type Route = (event: APIGatewayProxyEvent) => Promise<{ statusCode: number; body: unknown }>;
 
@@ -49,8 +61,15 @@ export function createApiHandler(deps: ApiDeps) {
   const routes: Record<RouteKey, Route> = {
     'POST /uploads': async (event) => ({
       statusCode: 201,
-      body: await deps.createUpload(parseJsonBody(event)),
+      body: await deps.createUpload(parseJsonBody(event), apiKeyScope(event)),
     }),
+    'DELETE /speakers/{id}': async (event) => {
+      if (!deps.speakers) throw notFound('Speaker statistics are not enabled on this deployment');
+      const speakerId = SpeakerIdSchema.safeParse(event.pathParameters?.id);
+      if (!speakerId.success) throw badRequest('INVALID_REQUEST', 'speakerId: 1 to 128 printable characters');
+      const erased = await deps.speakers.delete({ scope: apiKeyScope(event), speakerId: speakerId.data });
+      return { statusCode: 200, body: { speakerId: speakerId.data, erased } };
+    },
     'GET /predictions/{id}': async (event) => {
       const id = PredictionIdSchema.safeParse(event.pathParameters?.id);
       const prediction = id.success ? await deps.repository.get(id.data) : undefined;

@@ -1,14 +1,19 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { isSerError, SerError } from '../core/errors.ts';
-import type { PredictionResult, PredictOptions } from '../core/types.ts';
 import { classifyKey, dropFolderId, resultKey } from './object-keys.ts';
 import type { Prediction, PredictionRepository } from './prediction-repository.ts';
 import type { S3ObjectRef } from './s3-event.ts';
+import {
+  type AdaptingPredictor,
+  dropFolderSpeaker,
+  predictForSpeaker,
+  type SpeakerPrediction,
+} from './speaker-context.ts';
+import type { SpeakerRef, SpeakerRepository } from './speaker-repository.ts';
 
 /** The slice of the core's `Predictor` the processor needs. */
-export interface AudioPredictor {
+export interface AudioPredictor extends AdaptingPredictor {
   readonly modelVersion: string;
-  predict(audio: Uint8Array, options?: PredictOptions): Promise<PredictionResult>;
 }
 
 export interface ObjectProcessorDeps {
@@ -17,6 +22,10 @@ export interface ObjectProcessorDeps {
   predictor: AudioPredictor;
   maxUploadBytes: number;
   maxDurationSec: number;
+  /** Speaker statistics; without it a `speakerId` only labels the prediction. */
+  speakers?: SpeakerRepository;
+  /** Drop-folder prefixes whose next folder is a speaker (`DROP_FOLDER_SPEAKER_PREFIXES`). */
+  speakerFolders?: readonly string[];
 }
 
 export type ProcessOutcome =
@@ -91,18 +100,21 @@ export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef)
     return { outcome: 'duplicate', id, status };
   }
 
+  const speaker =
+    origin.source === 'api' ? claim.speaker : dropFolderSpeaker(origin.relativePath, deps.speakerFolders);
+  const current = speaker ? { ...claim.prediction, speakerId: speaker.speakerId } : claim.prediction;
   try {
     let finished: Prediction;
     try {
-      const result = await predictObject(deps, ref, head.ContentLength, eTag);
+      const result = await predictObject(deps, ref, head.ContentLength, eTag, speaker);
       if (!result) {
         await deps.repository.release(id, objectVersion);
         return superseded(ref.key);
       }
-      finished = deps.repository.finished(claim.prediction, { result });
+      finished = deps.repository.finished(current, { result });
     } catch (error) {
       if (!isInputError(error)) throw error;
-      finished = deps.repository.finished(claim.prediction, { error: error.toJSON() });
+      finished = deps.repository.finished(current, { error: error.toJSON() });
     }
     // The result file goes first: if committing the record then fails, the retry writes it again.
     const written = origin.source === 'drop-folder' ? resultKey(origin.relativePath) : undefined;
@@ -135,7 +147,8 @@ async function predictObject(
   ref: S3ObjectRef,
   size: number | undefined,
   eTag: string,
-): Promise<PredictionResult | undefined> {
+  speaker: SpeakerRef | undefined,
+): Promise<SpeakerPrediction | undefined> {
   // Re-checked here because a presigned POST without a declared size, or any drop-folder client, is
   // limited by nothing else; checked before downloading so an oversized object costs nothing.
   if (size !== undefined && size > deps.maxUploadBytes) {
@@ -151,5 +164,6 @@ async function predictObject(
     return undefined;
   }
   const bytes = await object.Body.transformToByteArray();
-  return deps.predictor.predict(bytes, { maxDurationSec: deps.maxDurationSec });
+  const options = { maxDurationSec: deps.maxDurationSec };
+  return predictForSpeaker(deps.predictor, deps.speakers, bytes, options, speaker);
 }

@@ -104,6 +104,32 @@ export const openApiDocument = {
         },
       },
     },
+    '/speakers/{id}': {
+      delete: {
+        operationId: 'eraseSpeaker',
+        summary: "Erase a speaker's statistics (later clips of that speakerId start afresh)",
+        description:
+          'Only aggregates are stored per speaker (count, mean and spread of a few per-clip feature means; ' +
+          'no audio, no per-clip values), scoped to the API key, deleted SPEAKER_TTL_DAYS after the last clip.',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { $ref: '#/components/schemas/SpeakerId' } }],
+        responses: {
+          '200': {
+            description: 'Erased (or there was nothing to erase)',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['speakerId', 'erased'],
+                  properties: { speakerId: { type: 'string' }, erased: { type: 'boolean' } },
+                },
+              },
+            },
+          },
+          '400': errorResponse('Invalid speakerId'),
+          '403': errorResponse('Missing or invalid API key'),
+        },
+      },
+    },
     '/health': {
       get: {
         operationId: 'health',
@@ -152,7 +178,20 @@ export const openApiDocument = {
             minimum: 1,
             description: 'When given, the upload is a PUT signed for it',
           },
+          speakerId: {
+            $ref: '#/components/schemas/SpeakerId',
+            description:
+              "A speaker (or room) context, scoped to the API key: once the model's minimum of earlier clips " +
+              'of this speaker is known, the prediction is judged against them (see `adaptation`).',
+          },
         },
+      },
+      SpeakerId: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 128,
+        pattern: '^[^\\u0000-\\u001f\\u007f/]+$',
+        examples: ['agent-17'],
       },
       CreatedUpload: {
         type: 'object',
@@ -201,6 +240,13 @@ export const openApiDocument = {
           segments: { type: 'array', items: { $ref: '#/components/schemas/Segment' } },
           durationSec: { type: 'number' },
           modelVersion: { type: 'string' },
+          speakerId: { type: 'string', description: 'The speaker context the clip was sent with' },
+          adaptation: {
+            type: 'object',
+            description: "Present when the prediction was adapted to the speaker's earlier clips",
+            required: ['clips'],
+            properties: { clips: { type: 'integer', minimum: 1, description: 'Earlier clips it knew' } },
+          },
           error: {
             type: 'object',
             required: ['code', 'message'],

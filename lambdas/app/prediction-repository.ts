@@ -9,6 +9,7 @@ import {
 import { z } from 'zod';
 import type { PredictionResult, Probabilities, Segment } from '../core/types.ts';
 import { badRequest } from './http-error.ts';
+import type { SpeakerRef } from './speaker-repository.ts';
 import { newestFirstQuery, PREDICTIONS_TABLE } from './table-definition.ts';
 
 export type PredictionStatus = 'PENDING' | 'PROCESSING' | 'SUCCEEDED' | 'FAILED';
@@ -29,6 +30,10 @@ export interface Prediction {
   durationSec?: number;
   modelVersion?: string;
   error?: { code: string; message: string };
+  /** The speaker context the clip was sent with (API `speakerId`, or a drop-folder speaker folder). */
+  speakerId?: string;
+  /** Present when the prediction was adapted to the speaker: how many earlier clips it knew. */
+  adaptation?: { clips: number };
 }
 
 /** The stored item: the public fields plus where the audio is, the claim and the index/TTL attributes. */
@@ -40,6 +45,8 @@ interface PredictionItem extends Prediction {
   expiresAt: number;
   gsi1pk: string;
   gsi1sk: string;
+  /** Who owns `speakerId` (the API key): with it, the speaker's statistics item (speaker-repository.ts). */
+  speakerScope?: string;
 }
 
 export interface NewUpload {
@@ -47,6 +54,7 @@ export interface NewUpload {
   fileName: string;
   bucket: string;
   key: string;
+  speaker?: SpeakerRef | undefined;
 }
 
 export interface ObjectClaim {
@@ -60,7 +68,7 @@ export interface ObjectClaim {
 }
 
 export type ClaimResult =
-  | { claimed: true; prediction: Prediction }
+  | { claimed: true; prediction: Prediction; speaker?: SpeakerRef }
   | { claimed: false; existing: Prediction | undefined };
 
 export interface PredictionPage {
@@ -82,12 +90,22 @@ const PUBLIC_FIELDS = [
   'durationSec',
   'modelVersion',
   'error',
+  'speakerId',
+  'adaptation',
 ] as const satisfies readonly (keyof Prediction)[];
 
 export function toPrediction(item: Record<string, unknown>): Prediction {
   return Object.fromEntries(
     PUBLIC_FIELDS.filter((field) => item[field] !== undefined).map((field) => [field, item[field]]),
   ) as unknown as Prediction;
+}
+
+/** The speaker context an API upload was created with (kept on its record until processing). */
+function speakerOf(item: Record<string, unknown> | undefined): { speaker?: SpeakerRef } {
+  const { speakerScope, speakerId } = item ?? {};
+  return typeof speakerScope === 'string' && typeof speakerId === 'string'
+    ? { speaker: { scope: speakerScope, speakerId } }
+    : {};
 }
 
 const CursorSchema = z.object({ id: z.string(), gsi1pk: z.string(), gsi1sk: z.string() }).strict();
@@ -166,6 +184,7 @@ export class PredictionRepository {
         PENDING_GRACE_SEC,
       gsi1pk: PREDICTIONS_TABLE.listPartition,
       gsi1sk: `${createdAt}#${upload.id}`,
+      ...(upload.speaker ? { speakerId: upload.speaker.speakerId, speakerScope: upload.speaker.scope } : {}),
     };
     await this.#doc.send(
       new PutCommand({
@@ -254,7 +273,7 @@ export class PredictionRepository {
           },
         }),
       );
-      return { claimed: true, prediction: toPrediction(Attributes ?? {}) };
+      return { claimed: true, prediction: toPrediction(Attributes ?? {}), ...speakerOf(Attributes) };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       return { claimed: false, existing: await this.get(claim.id) };
@@ -271,8 +290,10 @@ export class PredictionRepository {
   ): Prediction {
     const updatedAt = this.#now().toISOString();
     if ('error' in outcome) return { ...current, status: 'FAILED', updatedAt, error: outcome.error };
-    const { emotion, confidence, probabilities, segments, durationSec, modelVersion } = outcome.result;
+    const { emotion, confidence, probabilities, segments, durationSec, modelVersion, adaptation } =
+      outcome.result;
     return {
+      ...(adaptation ? { adaptation } : {}),
       ...current,
       status: 'SUCCEEDED',
       updatedAt,

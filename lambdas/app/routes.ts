@@ -7,6 +7,7 @@ export const API_ROUTES = [
   { method: 'POST', resource: '/uploads', apiKeyRequired: true },
   { method: 'GET', resource: '/predictions', apiKeyRequired: true },
   { method: 'GET', resource: '/predictions/{id}', apiKeyRequired: true },
+  { method: 'DELETE', resource: '/speakers/{id}', apiKeyRequired: true },
   { method: 'GET', resource: '/health', apiKeyRequired: false },
   { method: 'GET', resource: '/openapi.json', apiKeyRequired: false },
   { method: 'POST', resource: '/training-jobs', apiKeyRequired: true },

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { adaptationKey, type SpeakerAdaptation } from '../core/features/speaker-normalization.ts';
 import type { PredictionResult, PredictOptions } from '../core/types.ts';
 import type { SpeakerRef, SpeakerRepository } from './speaker-repository.ts';
@@ -36,4 +37,33 @@ export async function predictForSpeaker(
 function withoutClip(result: PredictionResult): SpeakerPrediction {
   const { speakerClip: _, ...rest } = result;
   return rest;
+}
+
+/** A speaker id: opaque to us, but bounded and printable (it is a path segment in the drop folder). */
+export const SpeakerIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^\u0000-\u001f\u007f/]+$/, 'speakerId must be printable and hold no "/"');
+
+/** Drop-folder objects belong to one owner: the bucket's writers. */
+export const DROP_FOLDER_SCOPE = 'drop-folder';
+
+/**
+ * The speaker of a drop-folder object: with `DROP_FOLDER_SPEAKER_PREFIXES` listing `calls` (or `*` for
+ * every folder), `incoming/calls/<speakerId>/<file>` belongs to `<speakerId>`. Other paths have none.
+ */
+export function dropFolderSpeaker(
+  relativePath: string,
+  prefixes: readonly string[] | undefined,
+): SpeakerRef | undefined {
+  for (const prefix of prefixes ?? []) {
+    const folder = prefix === '*' ? '' : `${prefix.replace(/^\/+|\/+$/g, '')}/`;
+    if (!relativePath.startsWith(folder)) continue;
+    const [speakerId, ...rest] = relativePath.slice(folder.length).split('/');
+    if (rest.length > 0 && SpeakerIdSchema.safeParse(speakerId).success) {
+      return { scope: DROP_FOLDER_SCOPE, speakerId: speakerId! };
+    }
+  }
+  return undefined;
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout } from 'node:timers/promises';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { addClip, type SpeakerStatistics } from '../core/features/speaker-normalization.ts';
@@ -25,8 +26,14 @@ export interface SpeakerRepositoryOptions {
   now?: () => Date;
 }
 
-/** Attempts of the read–update–conditional-write loop before giving up under contention. */
-const MAX_UPDATE_ATTEMPTS = 8;
+/**
+ * Attempts of the read–update–conditional-write loop before giving up: each failed attempt means another
+ * clip of the same speaker committed, so this bounds the clips of one speaker in flight at once (the
+ * inference function's reserved concurrency is 10 by default).
+ */
+const MAX_UPDATE_ATTEMPTS = 20;
+/** Random wait before a retry, up to this many ms per attempt so far: contenders spread out. */
+const RETRY_JITTER_MS = 10;
 
 /**
  * The key of a speaker's item in the predictions table. `#` cannot occur in a prediction id (the API
@@ -94,6 +101,7 @@ export class SpeakerRepository {
       const base = current?.statistics.count ? current.statistics : undefined;
       const statistics = addClip(base, clip);
       if (await this.#write(ref, adaptationKey, statistics, current?.version)) return statistics.count;
+      await setTimeout(Math.random() * RETRY_JITTER_MS * (attempt + 1));
       current = await this.get(ref, adaptationKey);
     }
     throw new Error(`Speaker statistics: ${MAX_UPDATE_ATTEMPTS} concurrent updates in a row, giving up`);

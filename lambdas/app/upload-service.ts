@@ -12,6 +12,7 @@ import {
 import { badRequest } from './http-error.ts';
 import { uploadKey } from './object-keys.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
+import { SpeakerIdSchema } from './speaker-context.ts';
 
 /** Strict: an unknown field is a 400, so a misspelt `sizeBytes` cannot silently drop the size check. */
 export const CreateUploadRequestSchema = z
@@ -19,6 +20,8 @@ export const CreateUploadRequestSchema = z
     fileName: z.string().trim().min(1).max(255),
     contentType: z.string().min(1).max(100).optional(),
     sizeBytes: z.number().int().nonnegative().optional(),
+    /** A speaker (or room, channel) context: predictions adapt to its earlier clips. Scoped to the API key. */
+    speakerId: SpeakerIdSchema.optional(),
   })
   .strict();
 
@@ -58,12 +61,13 @@ export function createUploadService(deps: UploadServiceDeps) {
   const now = deps.now ?? (() => new Date());
   const newId = deps.newId ?? randomUUID;
 
-  return async function createUpload(body: unknown): Promise<CreatedUpload> {
+  /** `scope`: who owns the `speakerId` (the caller's API key). */
+  return async function createUpload(body: unknown, scope = 'key:default'): Promise<CreatedUpload> {
     const parsed = CreateUploadRequestSchema.safeParse(body);
     if (!parsed.success) {
       throw badRequest('INVALID_REQUEST', z.prettifyError(parsed.error).replaceAll('\n', ' '));
     }
-    const { fileName, sizeBytes } = parsed.data;
+    const { fileName, sizeBytes, speakerId } = parsed.data;
     const format = formatOfFileName(fileName);
     if (!format) {
       throw badRequest(
@@ -88,7 +92,8 @@ export function createUploadService(deps: UploadServiceDeps) {
 
     const id = newId();
     const key = uploadKey(id, fileName);
-    await deps.repository.createPending({ id, fileName, bucket: deps.bucketName, key });
+    const speaker = speakerId === undefined ? undefined : { scope, speakerId };
+    await deps.repository.createPending({ id, fileName, bucket: deps.bucketName, key, speaker });
 
     const expiresAt = new Date(now().getTime() + deps.uploadUrlTtlSec * 1000).toISOString();
     const upload =
