@@ -53,7 +53,9 @@ export class SerStack extends Stack {
       modelDir,
       maxUploadBytes,
       recordTtlDays,
-      ...(props.dropFolderSpeakerPrefixes ? { dropFolderSpeakerPrefixes: props.dropFolderSpeakerPrefixes } : {}),
+      ...(props.dropFolderSpeakerPrefixes
+        ? { dropFolderSpeakerPrefixes: props.dropFolderSpeakerPrefixes }
+        : {}),
       ...(props.inferenceMemorySize ? { memorySize: props.inferenceMemorySize } : {}),
       ...(props.inferenceTimeout ? { timeout: props.inferenceTimeout } : {}),
       ...(props.inferenceReservedConcurrency !== undefined

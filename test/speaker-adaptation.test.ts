@@ -36,8 +36,8 @@ describe('speaker statistics (pure)', () => {
     const mean = [0, 1].map((d) => clips.reduce((a, c) => a + c[d]!, 0) / clips.length);
     const m2 = [0, 1].map((d) => clips.reduce((a, c) => a + (c[d]! - mean[d]!) ** 2, 0));
     expect(stats.count).toBe(4);
-    stats.mean.forEach((m, d) => expect(m).toBeCloseTo(mean[d]!, 12));
-    stats.m2.forEach((v, d) => expect(v).toBeCloseTo(m2[d]!, 10));
+    for (const [d, m] of stats.mean.entries()) expect(m).toBeCloseTo(mean[d]!, 12);
+    for (const [d, v] of stats.m2.entries()) expect(v).toBeCloseTo(m2[d]!, 10);
   });
 
   it('adapts only from minClips on, with the shift shrunk by n / (n + shrinkageClips)', () => {

@@ -1,6 +1,6 @@
 import type { ModelMetadata } from '../lambdas/core/model/metadata.ts';
-import { adaptationTables, candidateVariants, evaluateAdaptation } from './adaptive-report.ts';
 import { speakerBalancedMean, streamClip } from './adaptive.ts';
+import { adaptationTables, candidateVariants, evaluateAdaptation } from './adaptive-report.ts';
 import { type Clip, DatasetError } from './datasets.ts';
 import type { ClipFeatures } from './features.ts';
 import { seedFrom } from './random.ts';
@@ -27,7 +27,10 @@ const TESS_SAMPLE = 8;
  * Which clips `--adaptive` needs: every clip of the evaluated speakers, and the training speakers' clips
  * that define the population (a seeded sample of TESS's large per-voice sets).
  */
-export function adaptiveSelection(metadata: ModelMetadata, list: string | undefined): (clip: Clip) => boolean {
+export function adaptiveSelection(
+  metadata: ModelMetadata,
+  list: string | undefined,
+): (clip: Clip) => boolean {
   const speakers = adaptiveSpeakers(metadata, list);
   const trained = new Set((metadata.training.corpora as string[] | undefined) ?? []);
   return (clip) =>
@@ -52,9 +55,7 @@ export async function runAdaptive(
 ): Promise<void> {
   const shrinkages = options.shrinkage.split(',').map(Number);
   const training = items.filter((i) => !speakers.includes(i.clip.speaker));
-  const population = speakerBalancedMean(
-    training.map((i) => streamClip(i.clip.speaker, 0, i.original)),
-  );
+  const population = speakerBalancedMean(training.map((i) => streamClip(i.clip.speaker, 0, i.original)));
   const evaluation = await evaluateAdaptation({
     onnx,
     metadata,

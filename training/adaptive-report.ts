@@ -11,7 +11,6 @@ import {
 import type { StreamClip } from './adaptive-streams.ts';
 import type { ClipFeatures } from './features.ts';
 
-
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 
 /** The variants compared: which channels carry the speaker, and how much a few clips are trusted. */
@@ -59,8 +58,16 @@ export async function evaluateAdaptation(options: {
   try {
     const results: VariantResult[] = [];
     for (const variant of options.variants) {
-      const run = { session, clips, population, frames: metadata.input.frames, labels: metadata.labels.length };
-      results.push(await runVariant({ ...run, repetitions: options.repetitions, seed: options.seed }, variant));
+      const run = {
+        session,
+        clips,
+        population,
+        frames: metadata.input.frames,
+        labels: metadata.labels.length,
+      };
+      results.push(
+        await runVariant({ ...run, repetitions: options.repetitions, seed: options.seed }, variant),
+      );
     }
     const speakers = [...new Set(clips.map((c) => c.speaker))].sort();
     return { speakers, clips: clips.length, results, population };

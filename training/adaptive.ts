@@ -1,13 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
-import { speakerOffsets, shiftChannels } from '../lambdas/core/features/speaker-normalization.ts';
-import {
-  channelMeans,
-  drawPrior,
-  PRIOR_COUNTS,
-  type StreamClip,
-  targetWeight,
-} from './adaptive-streams.ts';
+import { shiftChannels, speakerOffsets } from '../lambdas/core/features/speaker-normalization.ts';
+import { channelMeans, drawPrior, PRIOR_COUNTS, type StreamClip, targetWeight } from './adaptive-streams.ts';
 import { evaluationWindows } from './batches.ts';
 import { createRng, seedFrom } from './random.ts';
 
@@ -183,7 +177,12 @@ export async function runVariant(options: AdaptiveRunOptions, variant: AdaptVari
       continue;
     }
     const cell = await runCell(options, variant, k, undefined);
-    balanced.push({ k, accuracy: accuracyOf(cell), baseline: baseline(undefined), largestShare: share(cell) });
+    balanced.push({
+      k,
+      accuracy: accuracyOf(cell),
+      baseline: baseline(undefined),
+      largestShare: share(cell),
+    });
     const deltas: number[] = [];
     const accs: number[] = [];
     for (const e of present) {

@@ -41,7 +41,10 @@ const program = new Command()
   .option('--speakers <list>', 'with --adaptive: these speakers (e.g. ravdess:11,ravdess:12)')
   .option('--repetitions <n>', 'with --adaptive: seeded streams per clip', '5')
   .option('--shrinkage <list>', 'with --adaptive: shrinkage values (pseudo-clips) to compare', '0,3,10')
-  .option('--write', 'with --adaptive: write ADAPTATION.md, its figure and the chosen setting into the package');
+  .option(
+    '--write',
+    'with --adaptive: write ADAPTATION.md, its figure and the chosen setting into the package',
+  );
 
 program.parse();
 const opts = program.opts<{
@@ -132,7 +135,14 @@ try {
   for (const f of failed) process.stderr.write(`skipped (decoder refused): ${f.path}: ${f.error}\n`);
 
   if (opts.adaptive) {
-    await runAdaptive(dir, onnx, metadata, dedupe(items).kept, adaptiveSpeakers(metadata, opts.speakers), opts);
+    await runAdaptive(
+      dir,
+      onnx,
+      metadata,
+      dedupe(items).kept,
+      adaptiveSpeakers(metadata, opts.speakers),
+      opts,
+    );
     process.exit(0);
   }
   let sets: Record<string, ClipFeatures[]>;

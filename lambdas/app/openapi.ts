@@ -111,7 +111,9 @@ export const openApiDocument = {
         description:
           'Only aggregates are stored per speaker (count, mean and spread of a few per-clip feature means; ' +
           'no audio, no per-clip values), scoped to the API key, deleted SPEAKER_TTL_DAYS after the last clip.',
-        parameters: [{ name: 'id', in: 'path', required: true, schema: { $ref: '#/components/schemas/SpeakerId' } }],
+        parameters: [
+          { name: 'id', in: 'path', required: true, schema: { $ref: '#/components/schemas/SpeakerId' } },
+        ],
         responses: {
           '200': {
             description: 'Erased (or there was nothing to erase)',
@@ -190,7 +192,8 @@ export const openApiDocument = {
         type: 'string',
         minLength: 1,
         maxLength: 128,
-        pattern: '^[^\\u0000-\\u001f\\u007f/]+$',
+        pattern: '^[^/]+$',
+        description: 'Opaque: any printable characters but "/"',
         examples: ['agent-17'],
       },
       CreatedUpload: {

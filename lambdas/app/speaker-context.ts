@@ -44,7 +44,7 @@ export const SpeakerIdSchema = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[^\u0000-\u001f\u007f/]+$/, 'speakerId must be printable and hold no "/"');
+  .regex(/^[^\p{Cc}/]+$/u, 'speakerId must be printable and hold no "/"');
 
 /** Drop-folder objects belong to one owner: the bucket's writers. */
 export const DROP_FOLDER_SCOPE = 'drop-folder';

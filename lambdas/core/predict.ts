@@ -4,13 +4,13 @@ import { resample } from './audio/resample.ts';
 import { removeDcOffset } from './audio/trim.ts';
 import { AudioError } from './errors.ts';
 import { createFeatureExtractor, type FeatureMatrix, normalizeUtterance } from './features/extract.ts';
+import { loudnessGain } from './features/loudness.ts';
 import {
   clipChannelMeans,
   type SpeakerAdaptation,
   shiftChannels,
   speakerOffsets,
 } from './features/speaker-normalization.ts';
-import { loudnessGain } from './features/loudness.ts';
 import type { ModelMetadata } from './model/metadata.ts';
 import { type LoadedModel, loadModelPackage } from './model/runtime.ts';
 import { speechSpectralFlatness } from './speech/flatness.ts';
@@ -90,7 +90,10 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
     labels,
     metadata,
     release: () => model.release(),
-    async predict(audio, { maxDurationSec = DEFAULT_MAX_DURATION_SEC, timings, speaker: speakerContext } = {}) {
+    async predict(
+      audio,
+      { maxDurationSec = DEFAULT_MAX_DURATION_SEC, timings, speaker: speakerContext } = {},
+    ) {
       let mark = performance.now();
       const lap = (stage: Stage) => {
         const now = performance.now();
