@@ -41,6 +41,7 @@ export function adaptiveSelection(
 export interface AdaptiveCliOptions {
   repetitions: string;
   shrinkage: string;
+  variants?: string;
   write?: boolean;
 }
 
@@ -61,7 +62,7 @@ export async function runAdaptive(
     metadata,
     items: items.filter((i) => speakers.includes(i.clip.speaker)),
     population,
-    variants: candidateVariants(metadata, shrinkages),
+    variants: candidateVariants(metadata, shrinkages).filter((v) => v.name.includes(options.variants ?? '')),
     repetitions: Number(options.repetitions),
     seed: 1337,
   });

@@ -4,6 +4,7 @@ import type { ModelMetadata } from '../lambdas/core/model/metadata.ts';
 import {
   type AdaptVariant,
   type CurvePoint,
+  probabilitiesOf,
   runVariant,
   streamClip,
   type VariantResult,
@@ -24,9 +25,17 @@ export function candidateVariants(metadata: ModelMetadata, shrinkages: number[])
     sets.unshift(['pitch', [pitch]], ['pitch + level', [pitch, level]]);
     sets.push(['CMN + pitch + level', [...range(0, spectral), pitch, level]]);
   }
-  return sets.flatMap(([name, channels]) =>
-    shrinkages.map((k) => ({ name: `${name}, shrink ${k}`, channels, shrinkageClips: k })),
-  );
+  return [
+    ...sets.flatMap(([name, channels]) =>
+      shrinkages.map((k) => ({ name: `${name}, shrink ${k}`, channels, shrinkageClips: k })),
+    ),
+    ...shrinkages.map((k) => ({
+      name: `label-shift correction, shrink ${k}`,
+      kind: 'prior' as const,
+      channels: [],
+      shrinkageClips: k,
+    })),
+  ];
 }
 
 export interface AdaptiveEvaluation {
@@ -56,6 +65,16 @@ export async function evaluateAdaptation(options: {
     interOpNumThreads: 1,
   });
   try {
+    const probabilities = await probabilitiesOf(
+      session,
+      clips.map((c) => c.matrix),
+      metadata.input.frames,
+      metadata.labels.length,
+    );
+    const labels = metadata.labels.length;
+    clips.forEach((c, i) => {
+      c.probabilities = probabilities.slice(i * labels, (i + 1) * labels);
+    });
     const results: VariantResult[] = [];
     for (const variant of options.variants) {
       const run = {

@@ -17,6 +17,8 @@ export interface StreamClip {
   matrix: FeatureMatrix;
   /** Mean of every channel over the clip's frames (raw features). */
   means: Float64Array;
+  /** The context-free model's probabilities of the clip (for the label-shift variant). */
+  probabilities?: Float64Array;
 }
 
 /** `count` items of `pool` without replacement while it lasts, then reshuffled again (with repeats). */

@@ -5,9 +5,14 @@ import { channelMeans, drawPrior, PRIOR_COUNTS, type StreamClip, targetWeight } 
 import { evaluationWindows } from './batches.ts';
 import { createRng, seedFrom } from './random.ts';
 
-/** One way of adapting: which channels are shifted and how strongly the shift is shrunk. */
+/**
+ * One way of adapting: which channels are shifted and how strongly the shift is shrunk; or, with
+ * `kind: 'prior'`, no shift but a label-shift correction: the clip's probabilities divided by the
+ * speaker's mean predicted probabilities (shrunk toward uniform by `shrinkageClips`), renormalised.
+ */
 export interface AdaptVariant {
   name: string;
+  kind?: 'shift' | 'prior';
   channels: number[];
   shrinkageClips: number;
 }
@@ -35,6 +40,17 @@ async function scoreMatrices(
   frames: number,
   labels: number,
 ): Promise<Int32Array> {
+  const p = await probabilitiesOf(session, matrices, frames, labels);
+  return Int32Array.from(matrices, (_, c) => argmax(p.subarray(c * labels, (c + 1) * labels)));
+}
+
+/** Probabilities of each matrix (mean over its windows), [matrices × labels]. */
+export async function probabilitiesOf(
+  session: ort.InferenceSession,
+  matrices: FeatureMatrix[],
+  frames: number,
+  labels: number,
+): Promise<Float64Array> {
   const rows = matrices.flatMap((m, clip) => evaluationWindows(m, frames, false).map((w) => ({ clip, w })));
   const sums = new Float64Array(matrices.length * labels);
   for (let start = 0; start < rows.length; start += 256) {
@@ -55,7 +71,8 @@ async function scoreMatrices(
       for (let l = 0; l < labels; l++) sums[clip * labels + l]! += p[i * labels + l]!;
     });
   }
-  return Int32Array.from(matrices, (_, c) => argmax(sums.subarray(c * labels, (c + 1) * labels)));
+  const counts = matrices.map((m) => evaluationWindows(m, frames, false).length);
+  return sums.map((v, i) => v / counts[Math.floor(i / labels)]!);
 }
 
 function argmax(values: ArrayLike<number>): number {
@@ -110,14 +127,28 @@ async function runCell(
   dominant: number | undefined,
 ): Promise<Cell> {
   const { clips, repetitions } = options;
-  const jobs: Array<{ target: StreamClip; matrix: FeatureMatrix }> = [];
+  const jobs: Array<{ target: StreamClip; matrix: FeatureMatrix; prior: StreamClip[] }> = [];
   for (let rep = 0; rep < repetitions; rep++) {
     for (const [index, target] of clips.entries()) {
       const rng = createRng(seedFrom(options.seed, target.speaker, index, k, dominant ?? -1, rep));
       const own = clips.filter((c) => c.speaker === target.speaker);
       const prior = drawPrior(target, own, k, rng, dominant);
-      jobs.push({ target, matrix: adaptedMatrix(target, prior, variant, options.population) });
+      const matrix =
+        variant.kind === 'prior' ? target.matrix : adaptedMatrix(target, prior, variant, options.population);
+      jobs.push({ target, matrix, prior });
     }
+  }
+  if (variant.kind === 'prior') {
+    const predicted = Int32Array.from(jobs, (j) =>
+      priorCorrected(j.target, j.prior, variant, options.labels),
+    );
+    return tally(
+      jobs.map((j) => j.target),
+      predicted,
+      clips,
+      dominant,
+      options.labels,
+    );
   }
   const predicted = await scoreMatrices(
     options.session,
@@ -132,6 +163,22 @@ async function runCell(
     dominant,
     options.labels,
   );
+}
+
+/** Label-shift correction: the clip's probabilities over the speaker's (shrunk) mean probabilities. */
+function priorCorrected(
+  target: StreamClip,
+  prior: StreamClip[],
+  variant: AdaptVariant,
+  labels: number,
+): number {
+  const n = prior.length;
+  const adjusted = Array.from({ length: labels }, (_, l) => {
+    const speakerMean = prior.reduce((s, p) => s + p.probabilities![l]!, 0) / n;
+    const shrunk = (n * speakerMean + variant.shrinkageClips / labels) / (n + variant.shrinkageClips);
+    return target.probabilities![l]! / Math.max(shrunk, 1e-6);
+  });
+  return argmax(adjusted);
 }
 
 function tally(

@@ -41,6 +41,7 @@ const program = new Command()
   .option('--speakers <list>', 'with --adaptive: these speakers (e.g. ravdess:11,ravdess:12)')
   .option('--repetitions <n>', 'with --adaptive: seeded streams per clip', '5')
   .option('--shrinkage <list>', 'with --adaptive: shrinkage values (pseudo-clips) to compare', '0,3,10')
+  .option('--variants <text>', 'with --adaptive: only variants whose name contains this (e.g. "pitch,")')
   .option(
     '--write',
     'with --adaptive: write ADAPTATION.md, its figure and the chosen setting into the package',
@@ -59,6 +60,7 @@ const opts = program.opts<{
   speakers?: string;
   repetitions: string;
   shrinkage: string;
+  variants?: string;
   write?: boolean;
 }>();
 
