@@ -1,32 +1,37 @@
 /**
- * `npm run bench [-- --json] [-- --rounds N]`: speed and memory of the inference path on a fixed set of
- * clips (the committed TESS fixtures, each as 16-bit WAV like the reference Python pipeline reads, and
- * as the FLAC it is stored as). Prints median/p95 per stage and end to end, clips per second on one
- * core, the cold start of a fresh process (start → first prediction) and peak RSS.
+ * `npm run bench [-- --json] [-- --rounds N] [-- --no-python] [-- --scaling-files N] [-- --memory]`: speed
+ * of the inference path on the clip set of bin/bench-clips.ts (16/24.4/44.1/48 kHz; WAV, FLAC, MP3, Ogg
+ * Opus; 3 s clips and a 30 s recording), side by side with the Python reference pipeline
+ * (bench/reference.py) when a python3 with torch, torchaudio and soundfile is found: both run clip by clip,
+ * interleaved, in this run, one thread each. Also: stages, cold starts, peak RSS, `ser predict --jobs`
+ * scaling, the local stack's per-event time and the AWS Lambda cost estimate made from them.
+ * `--memory` runs the memory bench instead (bin/bench-memory.ts).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { build } from 'esbuild';
-import wavefile from 'wavefile';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { resample } from '../lambdas/core/audio/resample.ts';
 import { createFeatureExtractor } from '../lambdas/core/features/extract.ts';
-import { extractWithMeyda } from '../lambdas/core/features/meyda-reference.ts';
 import {
   BUNDLED_MODEL_DIR,
   createPredictor,
+  type Predictor,
   type Stage,
   type StageTimings,
 } from '../lambdas/core/predict.ts';
+import { extractWithMeyda } from '../test/helpers/meyda-reference.ts';
+import { type BenchClip, CLIP_GROUPS, loadBenchClips } from './bench-clips.ts';
+import { estimateLambdaCost, type LambdaCost } from './bench-cost.ts';
+import { measureEventTimes } from './bench-events.ts';
+import { runMemoryBench } from './bench-memory.ts';
+import { findPython, type PythonReference, pythonColdStart, startPythonReference } from './bench-python.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLIP_DIR = join(ROOT, 'test/fixtures/tess');
-/** Reference: soundfile + torchaudio MFCC + PyTorch LSTM, one thread, on this machine (FIELD-NOTES). */
-const PYTHON_REFERENCE = { endToEndMedianMs: 23.8, coldStartMs: 2100, peakRssMb: 275 };
 const STAGES: Stage[] = ['decode', 'resample', 'vad', 'features', 'inference'];
 
 interface Summary {
@@ -36,27 +41,12 @@ interface Summary {
 
 const summarize = (values: number[]): Summary => {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1) + 0.5))]!;
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1) + 0.5))] ?? 0;
   return { median: round(at(0.5)), p95: round(at(0.95)) };
 };
 const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
-
-async function loadClips(): Promise<{ name: string; flac: Uint8Array; wav: Uint8Array }[]> {
-  const names = (await readdir(CLIP_DIR)).filter((n) => n.endsWith('.flac')).sort();
-  if (names.length === 0) throw new Error(`no .flac clips in ${CLIP_DIR}`);
-  return Promise.all(
-    names.map(async (name) => {
-      const flac = new Uint8Array(await readFile(join(CLIP_DIR, name)));
-      const decoded = await decodeAudio(flac);
-      const pcm = Int16Array.from(decoded.samples, (s) =>
-        Math.max(-32768, Math.min(32767, Math.round(s * 32768))),
-      );
-      const wav = new wavefile.WaveFile();
-      wav.fromScratch(1, decoded.sampleRate, '16', pcm);
-      return { name, flac, wav: wav.toBuffer() };
-    }),
-  );
-}
+const median = (values: number[]) => summarize(values).median;
 
 /** Spawns a fresh Node process running the esbuild bundle of a one-shot prediction of a WAV clip (like a Lambda cold start). */
 async function measureColdStart(clip: Uint8Array, modelDir: string): Promise<{ ms: number; output: string }> {
@@ -114,101 +104,263 @@ process.exit(0);
   }
 }
 
-const options = new Command()
-  .option('--json', 'print one JSON object')
-  .option('--rounds <n>', 'passes over the clip set', (v) => Number.parseInt(v, 10), 30)
-  .option('--model <dir>', 'model package folder', process.env.SER_MODEL_DIR ?? BUNDLED_MODEL_DIR)
-  .parse()
-  .opts<{ json?: boolean; rounds: number; model: string }>();
-
-const clips = await loadClips();
-const predictor = await createPredictor({ modelDir: options.model });
-
-// Warm-up: JIT, WASM decoders, ONNX session.
-for (const clip of clips) {
-  await predictor.predict(clip.wav);
-  await predictor.predict(clip.flac);
+interface BenchOptions {
+  json?: boolean;
+  rounds: number;
+  model: string;
+  python: boolean;
+  scalingFiles: number;
 }
 
-const measure = async (pick: (c: (typeof clips)[number]) => Uint8Array) => {
-  const endToEnd: number[] = [];
-  const stages: Record<Stage, number[]> = { decode: [], resample: [], vad: [], features: [], inference: [] };
-  for (let r = 0; r < options.rounds; r++) {
-    for (const clip of clips) {
-      const timings: StageTimings = {};
+// `--memory`: the worst-case memory table (bin/bench-memory.ts), a separate run.
+if (process.argv.includes('--memory')) {
+  await runMemoryBench(process.argv.includes('--json'));
+  process.exit(0);
+}
+
+const options = new Command()
+  .option('--json', 'print one JSON object')
+  .option('--rounds <n>', 'passes over the clip set', (v) => Number.parseInt(v, 10), 20)
+  .option('--model <dir>', 'model package folder', process.env.SER_MODEL_DIR ?? BUNDLED_MODEL_DIR)
+  .option('--no-python', 'skip the Python reference even if it is installed')
+  .option(
+    '--scaling-files <n>',
+    'files for the ser predict --jobs scaling run (0: skip)',
+    (v) => Number.parseInt(v, 10),
+    600,
+  )
+  .parse()
+  .opts<BenchOptions>();
+
+interface Sample {
+  node: number;
+  python?: number;
+  stages: StageTimings;
+}
+
+/** Every round: each clip once through our predictor, then once through the Python reference. */
+async function measureInterleaved(
+  clips: BenchClip[],
+  predictor: Predictor,
+  python: PythonReference | undefined,
+  rounds: number,
+): Promise<Sample[][]> {
+  const samples: Sample[][] = clips.map(() => []);
+  for (let r = -1; r < rounds; r++) {
+    for (const [i, clip] of clips.entries()) {
+      const stages: StageTimings = {};
       const started = performance.now();
-      await predictor.predict(pick(clip), { timings });
-      endToEnd.push(performance.now() - started);
-      for (const s of STAGES) stages[s].push(timings[s] ?? 0);
+      await predictor.predict(clip.bytes, { timings: stages });
+      const node = performance.now() - started;
+      const py = python ? await python.run(i) : undefined;
+      if (r >= 0) samples[i]!.push({ node, python: py, stages }); // round -1 warms both up
     }
   }
-  return {
-    endToEnd,
-    stages: Object.fromEntries(STAGES.map((s) => [s, summarize(stages[s])])) as Record<Stage, Summary>,
-  };
-};
+  return samples;
+}
 
-const wavRun = await measure((c) => c.wav);
-const flacRun = await measure((c) => c.flac);
-const wallPerClip = wavRun.endToEnd.reduce((a, b) => a + b, 0) / wavRun.endToEnd.length;
+interface GroupRow {
+  group: string;
+  clips: number;
+  seconds: number;
+  node: Summary;
+  python?: Summary;
+  /** Python's median ÷ ours: how many times faster we are. */
+  speedup?: number;
+  target?: number;
+}
 
-// Features alone on a 3 s clip: meyda frame by frame vs the planned extractor (same values, tested).
-const featureConfig = predictor.metadata.featureConfig;
-const firstClip = await decodeAudio(clips[0]!.wav);
-const threeSec = resample(firstClip.samples, firstClip.sampleRate, featureConfig.sampleRate);
-const extractor = createFeatureExtractor(featureConfig);
-const time = (fn: () => void, n: number) => {
-  fn();
+function groupRows(clips: BenchClip[], samples: Sample[][]): GroupRow[] {
+  return CLIP_GROUPS.flatMap(({ group, target }) => {
+    const members = clips.flatMap((c, i) => (c.group === group ? [i] : []));
+    if (members.length === 0) return [];
+    const all = members.flatMap((i) => samples[i]!);
+    const python = all.every((s) => s.python !== undefined)
+      ? summarize(all.map((s) => s.python!))
+      : undefined;
+    const node = summarize(all.map((s) => s.node));
+    const seconds = round(members.reduce((sum, i) => sum + clips[i]!.durationSec, 0) / members.length, 2);
+    const speedup = python ? round(python.median / node.median, 2) : undefined;
+    return [{ group, clips: members.length, seconds, node, python, speedup, target }];
+  });
+}
+
+function stageSummary(clips: BenchClip[], samples: Sample[][], group: string): Record<Stage, Summary> {
+  const all = clips.flatMap((c, i) => (c.group === group ? samples[i]! : []));
+  return Object.fromEntries(STAGES.map((s) => [s, summarize(all.map((x) => x.stages[s] ?? 0))])) as Record<
+    Stage,
+    Summary
+  >;
+}
+
+/** Wall time of `ser predict --json --jobs <jobs>` over `paths` given on stdin; every file must succeed. */
+function timeCli(paths: string[], jobs: number): Promise<number> {
   const started = performance.now();
-  for (let i = 0; i < n; i++) fn();
-  return (performance.now() - started) / n;
-};
-const meydaMs = time(() => extractWithMeyda(threeSec, featureConfig), 10);
-const fastMs = time(() => extractor.extract(threeSec), 100);
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'bin/ser.js'), 'predict', '--json', '--jobs', String(jobs), '--files-from', '-'],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  child.stdin.end(`${paths.join('\n')}\n`);
+  let failed = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    if (!failed)
+      failed =
+        chunk
+          .toString()
+          .split('\n')
+          .find((line) => line.includes('"error"')) ?? '';
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(performance.now() - started)
+        : reject(new Error(`ser predict exit ${code}: ${failed}`)),
+    );
+  });
+}
 
-const cold = await measureColdStart(clips[0]!.wav, options.model);
-const peakRssMb = round(process.resourceUsage().maxRSS / 1024, 1);
+async function measureScaling(clips: BenchClip[], files: number) {
+  const threeSecond = clips.filter((c) => !c.group.includes('30 s'));
+  const paths = Array.from({ length: files }, (_, i) => threeSecond[i % threeSecond.length]!.path);
+  const cores = availableParallelism();
+  const runs = [1, ...(cores > 1 ? [cores] : [])];
+  const wall: Record<number, number> = {};
+  for (const jobs of runs) wall[jobs] = await timeCli(paths, jobs);
+  return {
+    files,
+    cores,
+    clipsPerSecond: Object.fromEntries(runs.map((j) => [j, round((files / wall[j]!) * 1000, 1)])),
+    speedup: round(wall[1]! / wall[cores]!, 2),
+  };
+}
+
+function featuresAlone(predictor: Predictor, samples: Float32Array, sampleRate: number) {
+  const config = predictor.metadata.featureConfig;
+  const input = resample(samples, sampleRate, config.sampleRate);
+  const extractor = createFeatureExtractor(config);
+  const time = (fn: () => void, n: number) => {
+    fn();
+    const started = performance.now();
+    for (let i = 0; i < n; i++) fn();
+    return (performance.now() - started) / n;
+  };
+  const meydaMs = time(() => extractWithMeyda(input, config), 10);
+  const oursMs = time(() => extractor.extract(input), 100);
+  return { meydaMs: round(meydaMs), oursMs: round(oursMs), speedup: round(meydaMs / oursMs, 1) };
+}
+
+const { clips, dir } = await loadBenchClips();
+const predictor = await createPredictor({ modelDir: options.model });
+const found = options.python ? findPython() : { missing: 'skipped (--no-python)' };
+const python =
+  'python' in found
+    ? await startPythonReference(
+        found.python,
+        clips.map((c) => c.path),
+        dir,
+      )
+    : undefined;
+const samples = await measureInterleaved(clips, predictor, python, options.rounds);
+const pythonRssMb = python ? await python.stop() : undefined;
+const rows = groupRows(clips, samples);
+const firstTess = clips.find((c) => c.group === 'WAV 24.4 kHz, 3 s (TESS)')!;
+const decodedTess = await decodeAudio(firstTess.bytes);
+const features3s = featuresAlone(predictor, decodedTess.samples, decodedTess.sampleRate);
+const nodePeakRssMb = round(process.resourceUsage().maxRSS / 1024, 1);
+
+const cold = await measureColdStart(firstTess.bytes, options.model);
+const pythonCold =
+  'python' in found ? median([0, 1, 2].map(() => pythonColdStart(found.python, firstTess.path))) : undefined;
+
+// Cost: the 3 s clips' mean prediction time + the local stack's per-event overhead (see bench-cost.ts).
+const threeSecondIdx = clips.flatMap((c, i) => (c.group.includes('30 s') ? [] : [i]));
+const computeMs =
+  threeSecondIdx.reduce((sum, i) => sum + median(samples[i]!.map((s) => s.node)), 0) / threeSecondIdx.length;
+const eventClips = threeSecondIdx.map((i) => clips[i]!);
+const eventMs = median(await measureEventTimes(eventClips, 2));
+const cost: LambdaCost[] = estimateLambdaCost(computeMs, Math.max(0, eventMs - computeMs));
+
+const scaling = options.scalingFiles > 0 ? await measureScaling(clips, options.scalingFiles) : undefined;
 await predictor.release();
+await rm(dir, { recursive: true, force: true });
 
-const endToEndMs = summarize(wavRun.endToEnd);
 const result = {
-  clips: clips.length,
-  rounds: options.rounds,
   modelVersion: predictor.modelVersion,
-  endToEndMs,
-  endToEndFlacMs: summarize(flacRun.endToEnd),
-  stages: wavRun.stages,
-  stagesFlac: flacRun.stages,
-  clipsPerSecond: round(1000 / wallPerClip, 1),
-  coldStartMs: round(cold.ms, 1),
-  peakRssMb,
-  features3s: { meydaMs: round(meydaMs), plannedMs: round(fastMs), speedup: round(meydaMs / fastMs, 1) },
-  vsPython: {
-    endToEndSpeedup: round(PYTHON_REFERENCE.endToEndMedianMs / endToEndMs.median, 1),
-    coldStartSpeedup: round(PYTHON_REFERENCE.coldStartMs / cold.ms, 1),
-    peakRssRatio: round(peakRssMb / PYTHON_REFERENCE.peakRssMb, 2),
+  rounds: options.rounds,
+  python: 'python' in found ? found.versions : `not run: ${found.missing}`,
+  rows,
+  stagesWav24k: stageSummary(clips, samples, 'WAV 24.4 kHz, 3 s (TESS)'),
+  stagesWav16k: stageSummary(clips, samples, 'WAV 16 kHz, 3 s (RAVDESS)'),
+  features3s,
+  coldStartMs: {
+    node: round(cold.ms, 1),
+    python: pythonCold === undefined ? undefined : round(pythonCold, 1),
   },
+  peakRssMb: { node: nodePeakRssMb, python: pythonRssMb },
+  eventMs: { median: round(eventMs, 2), predictionMs: round(computeMs, 2) },
+  cost,
+  scaling,
 };
 
 if (options.json) console.log(JSON.stringify(result));
-else {
-  const ms = (s: Summary) => `${s.median.toFixed(3).padStart(8)} ${s.p95.toFixed(3).padStart(8)}`;
+else printReport(result);
+process.exit();
+
+type BenchResult = typeof result;
+
+/** Markdown tables, so that the README can carry the bench's own output. */
+function printReport(r: BenchResult): void {
+  const ms = (x: number | undefined) => (x === undefined ? '—' : `${x.toFixed(2)} ms`);
   console.log(
-    `SER benchmark — ${clips.length} TESS clips × ${options.rounds} rounds, model ${result.modelVersion}`,
+    `SER benchmark — model ${r.modelVersion}, ${r.rounds} rounds, one thread each, clip by clip interleaved`,
   );
-  console.log(`${'stage (ms)'.padEnd(22)}  median      p95   (WAV input)`);
-  for (const s of STAGES) console.log(`${s.padEnd(22)}${ms(wavRun.stages[s])}`);
-  console.log(`${'end to end (WAV)'.padEnd(22)}${ms(endToEndMs)}`);
-  console.log(`${'end to end (FLAC)'.padEnd(22)}${ms(result.endToEndFlacMs)}`);
-  console.log(`clips/second, one core : ${result.clipsPerSecond}`);
+  console.log(`Python reference (bench/reference.py): ${r.python}\n`);
   console.log(
-    `cold start             : ${result.coldStartMs} ms (fresh node process, bundled, to first prediction of a WAV clip)`,
+    '| clips | n | length | ours median | ours p95 | Python median | Python p95 | ours × faster | target (median) |',
   );
-  console.log(`peak RSS               : ${peakRssMb} MB`);
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const row of r.rows) {
+    const target =
+      row.target === undefined
+        ? ''
+        : `≤ ${row.target} ms: ${row.node.median <= row.target ? 'met' : `missed by ${(row.node.median - row.target).toFixed(2)} ms`}`;
+    const speedup = row.speedup === undefined ? '—' : `${row.speedup.toFixed(2)}×`;
+    console.log(
+      `| ${row.group} | ${row.clips} | ${row.seconds.toFixed(2)} s | ${ms(row.node.median)} | ${ms(row.node.p95)} | ${ms(row.python?.median)} | ${ms(row.python?.p95)} | ${speedup} | ${target} |`,
+    );
+  }
+  console.log('\n| stage (ours, median / p95) | WAV 24.4 kHz, 3 s | WAV 16 kHz, 3 s |');
+  console.log('|---|---:|---:|');
+  for (const s of STAGES)
+    console.log(
+      `| ${s} | ${ms(r.stagesWav24k[s].median)} / ${ms(r.stagesWav24k[s].p95)} | ${ms(r.stagesWav16k[s].median)} / ${ms(r.stagesWav16k[s].p95)} |`,
+    );
+  const f = r.features3s;
   console.log(
-    `features, 3 s clip     : meyda per frame ${result.features3s.meydaMs} ms → planned ${result.features3s.plannedMs} ms (${result.features3s.speedup}×)`,
+    `\nfeatures alone, 3 s: meyda frame by frame ${ms(f.meydaMs)}, ours ${ms(f.oursMs)} (${f.speedup}×), same values`,
   );
   console.log(
-    `vs Python reference    : ${result.vsPython.endToEndSpeedup}× faster per clip (23.8 ms), ${result.vsPython.coldStartSpeedup}× faster cold start (2.1 s), ${result.vsPython.peakRssRatio}× its peak RSS (275 MB)`,
+    `cold start (fresh process to first prediction): ours ${r.coldStartMs.node} ms (bundled), Python ${r.coldStartMs.python ?? '—'} ms`,
   );
+  console.log(
+    `peak RSS: ours ${r.peakRssMb.node} MB (this bench process), Python ${r.peakRssMb.python ?? '—'} MB`,
+  );
+  if (r.scaling) {
+    const per = Object.entries(r.scaling.clipsPerSecond).map(([j, c]) => `--jobs ${j}: ${c} clips/s`);
+    console.log(
+      `ser predict, ${r.scaling.files} files, ${r.scaling.cores} cores: ${per.join(', ')} (${r.scaling.speedup}×)`,
+    );
+  }
+  console.log(
+    `\nlocal stack, per S3 event (PUT → processed): ${ms(r.eventMs.median)} median; prediction alone ${ms(r.eventMs.predictionMs)}`,
+  );
+  console.log('\nAWS Lambda estimate (bin/bench-cost.ts; CPU share ∝ memory, 1 vCPU at 1769 MB):\n');
+  console.log('| memory | est. duration per event | GB-s per 1000 predictions | USD per 1000 (list price) |');
+  console.log('|---:|---:|---:|---:|');
+  for (const c of r.cost)
+    console.log(
+      `| ${c.memoryMb} MB | ${c.durationMs} ms | ${c.gbSecondsPer1000.toFixed(3)} | ${c.usdPer1000.toFixed(6)} |`,
+    );
 }

@@ -13,6 +13,8 @@ export interface SpeakerContextOptions {
  * `ser predict --speaker <id>` / `--group-by folder`: the speaker statistics of one CLI run, in memory
  * (nothing is stored); each file is judged against the earlier files of its speaker, in walk order.
  */
+export type SpeakerContexts = ReturnType<typeof createSpeakerContexts>;
+
 export function createSpeakerContexts(options: SpeakerContextOptions) {
   const statistics = new Map<string, SpeakerStatistics>();
   const speakerOf = (file: string): string | undefined =>

@@ -2,9 +2,11 @@ import { CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AudioStorage } from './constructs/audio-storage.ts';
 import { Inference } from './constructs/inference.ts';
+import { OperationsDashboard } from './constructs/operations-dashboard.ts';
 import { SerApi } from './constructs/ser-api.ts';
 import { Training, type TrainingProps } from './constructs/training.ts';
 import { WebSite } from './constructs/web-site.ts';
+import { acknowledgeNagFindings } from './nag-acknowledgments.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion } from './paths.ts';
 
 export interface SerStackProps extends StackProps {
@@ -33,6 +35,7 @@ export class SerStack extends Stack {
   readonly api: SerApi;
   readonly web: WebSite;
   readonly training: Training;
+  readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: SerStackProps = {}) {
     super(scope, id, props);
@@ -74,6 +77,11 @@ export class SerStack extends Stack {
     this.training = new Training(this, 'Training', { bucket, table, ...props.training });
     this.training.bindApi(this.api.function);
     this.training.bindInference(this.inference.function);
+    this.dashboard = new OperationsDashboard(this, 'Operations', {
+      inferenceFunction: this.inference.function,
+      deadLetterQueue: this.inference.deadLetterQueue,
+    });
+    acknowledgeNagFindings(this);
 
     new CfnOutput(this, 'AudioBucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'DropFolderCommand', {

@@ -20,7 +20,7 @@ const fixtures = join(root, 'test/fixtures');
 const tessSource = '/work/shared/datasets/tess';
 const work = join(root, '.fixtures-tmp');
 
-type Format = 'wav' | 'aiff' | 'mp3' | 'ogg-vorbis' | 'ogg-opus' | 'flac';
+type Format = 'wav' | 'aiff' | 'mp3' | 'ogg-vorbis' | 'ogg-opus' | 'flac' | 'mp4' | 'webm';
 
 interface ManifestEntry {
   path: string;
@@ -35,7 +35,9 @@ interface ManifestEntry {
   reference?: string;
   /** Scale applied to the reference's mono mix for this file (channel mixes made with gains). */
   referenceGain?: number;
-  expectError?: 'UNSUPPORTED_FORMAT' | 'CORRUPT_AUDIO' | 'EMPTY_AUDIO' | 'TOO_LONG';
+  /** MP4/WebM: the length the container itself declares (ffprobe), which decoding must reach. */
+  containerDurationSec?: number;
+  expectError?: 'UNSUPPORTED_FORMAT' | 'CORRUPT_AUDIO' | 'EMPTY_AUDIO' | 'TOO_LONG' | 'TOO_LARGE';
   /** Decodes fine, but `predict` must refuse it with this code (e.g. NO_SPEECH for noise). */
   expectPredictError?: 'NO_SPEECH';
   emotion?: string;
@@ -180,7 +182,7 @@ addLossless(gen('sowt.aifc'), 'aiff', {
   reference: rel(reference16),
   note: "AIFF-C 'sowt' (little-endian PCM)",
 });
-// FLAC: the reference encoder at 16 and 24 bits, and sox's encoder (the one FIELD-NOTES saw truncated).
+// FLAC: the reference encoder at 16 and 24 bits, and sox's encoder (whose files lose a short final frame in the decoder; docs/dependencies.md).
 run('flac', ['-s', '-f', '-8', '-o', gen('pcm16.flac'), reference16]);
 addLossless(gen('pcm16.flac'), 'flac', { reference: rel(reference16) });
 run('flac', ['-s', '-f', '-5', '-o', gen('pcm24.flac'), reference24]);
@@ -236,6 +238,103 @@ lossy(
   probe(input48k).frames,
   'Opus 32 kb/s (always decoded at 48 kHz)',
 );
+
+// MP4/M4A/MOV and WebM/Matroska (ffmpeg), bit-exact so reruns write the same bytes. The video files
+// carry a tiny video track first: the decoder must take the first *audio* track.
+const FFMPEG_BITEXACT = ['-map_metadata', '-1', '-fflags', '+bitexact', '-flags', '+bitexact'];
+const TINY_VIDEO = ['-f', 'lavfi', '-i', 'color=c=gray:s=16x16:r=5:d=1'];
+const containerVariants: [string, Format, string, string[], string][] = [
+  ['aac-44k.m4a', 'mp4', input44k, ['-c:a', 'aac', '-b:a', '64k'], 'AAC-LC 64 kb/s in M4A (moov after mdat)'],
+  [
+    'aac-faststart-44k.mp4',
+    'mp4',
+    input44k,
+    ['-c:a', 'aac', '-b:a', '64k', '-movflags', '+faststart'],
+    'AAC-LC in MP4, moov first (+faststart)',
+  ],
+  ['aac-48k.mov', 'mp4', input48k, ['-c:a', 'aac', '-b:a', '64k'], 'AAC-LC in a QuickTime MOV'],
+  ['opus-48k.mp4', 'mp4', input48k, ['-c:a', 'libopus', '-b:a', '32k'], 'Opus in MP4'],
+  ['mp3-44k.mp4', 'mp4', input44k, ['-c:a', 'libmp3lame', '-b:a', '64k'], 'MP3 in MP4'],
+  ['opus-48k.webm', 'webm', input48k, ['-c:a', 'libopus', '-b:a', '32k'], 'Opus in WebM'],
+  ['vorbis-16k.mkv', 'webm', input16k, ['-c:a', 'libvorbis', '-q:a', '3'], 'Vorbis in Matroska'],
+  [
+    'video-aac-44k.mp4',
+    'mp4',
+    input44k,
+    [...TINY_VIDEO, '-c:v', 'mpeg4', '-c:a', 'aac', '-b:a', '64k', '-map', '1:v', '-map', '0:a'],
+    'video track first, then AAC-LC audio',
+  ],
+  [
+    'video-opus-48k.webm',
+    'webm',
+    input48k,
+    [...TINY_VIDEO, '-c:v', 'libvpx', '-c:a', 'libopus', '-b:a', '32k', '-map', '1:v', '-map', '0:a'],
+    'VP8 video track first, then Opus audio',
+  ],
+];
+/** The audio track's declared duration as ffprobe reads it (WebM has none per track: the segment's). */
+const containerDuration = (path: string): number => {
+  const ask = (entries: string) =>
+    run('ffprobe', [
+      '-v',
+      'error',
+      '-select_streams',
+      'a:0',
+      '-show_entries',
+      entries,
+      '-of',
+      'csv=p=0',
+      path,
+    ])
+      .trim()
+      .replace(/,$/, '');
+  const track = Number(ask('stream=duration'));
+  return Number.isFinite(track) ? track : Number(ask('format=duration'));
+};
+for (const [name, format, input, args, note] of containerVariants) {
+  ffmpeg(['-i', input, ...args, ...FFMPEG_BITEXACT, gen(name)]);
+  lossy(gen(name), format, probe(input).sampleRate, probe(input).frames, note);
+  manifest.at(-1)!.containerDurationSec = containerDuration(gen(name));
+  // mpg123 decodes mono MP3 as two identical channels, and an MP4 header cannot tell us otherwise.
+  if (name.startsWith('mp3-')) manifest.at(-1)!.channels = 2;
+}
+
+// --- TESS clips the model never trained on, in the containers phones and browsers write -------------
+const tessFormats: [string, string, string, number, string[]][] = [
+  ['OAF_boat_sad', 'sad', 'm4a', 44100, ['-c:a', 'aac', '-b:a', '64k']],
+  ['YAF_burn_happy', 'happy', 'webm', 48000, ['-c:a', 'libopus', '-b:a', '32k']],
+  ['OAF_bar_angry', 'angry', 'mkv', 16000, ['-c:a', 'libvorbis', '-q:a', '3']],
+  ['YAF_base_disgust', 'disgust', 'mov', 48000, ['-c:a', 'aac', '-b:a', '64k']],
+  [
+    'OAF_back_fear',
+    'fear',
+    'mp4',
+    44100,
+    [...TINY_VIDEO.slice(0, -1), 'color=c=gray:s=16x16:r=5:d=3', '-c:v', 'mpeg4', '-c:a', 'aac', '-shortest'],
+  ],
+];
+mkdirSync(join(fixtures, 'tess-formats'), { recursive: true });
+for (const [clip, emotion, extension, rate, args] of tessFormats) {
+  const input = join(work, `${clip}-${rate}.wav`);
+  sox([join(fixtures, 'tess-heldout', `${clip}.flac`), '-b', '16', input, 'rate', String(rate)]);
+  const target = join(fixtures, 'tess-formats', `${clip}.${extension}`);
+  const video = args.includes('-c:v');
+  ffmpeg([
+    '-i',
+    input,
+    ...args,
+    ...(video ? ['-map', '1:v', '-map', '0:a'] : []),
+    ...FFMPEG_BITEXACT,
+    target,
+  ]);
+  const format: Format = ['webm', 'mkv'].includes(extension) ? 'webm' : 'mp4';
+  lossy(target, format, rate, probe(input).frames, `TESS held-out clip, ${args.join(' ')}`);
+  Object.assign(manifest.at(-1)!, {
+    emotion,
+    speaker: clip.slice(0, 3),
+    containerDurationSec: containerDuration(target),
+  });
+}
 
 // --- Bad inputs -----------------------------------------------------------------------------------
 const bad = (name: string): string => join(fixtures, 'bad', name);
@@ -395,6 +494,33 @@ cut(
   'flac',
   'first half of a FLAC file: fewer samples than STREAMINFO declares',
 );
+cut(gen('aac-44k.m4a'), 'truncated.m4a', 0.6, 'mp4', 'first 60% of an M4A: mdat cut off, no moov');
+cut(gen('aac-faststart-44k.mp4'), 'truncated.mp4', 0.6, 'mp4', 'first 60% of a +faststart MP4: mdat cut off');
+cut(gen('opus-48k.webm'), 'truncated.webm', 0.6, 'webm', 'first 60% of a WebM: its segment is cut off');
+cut(gen('vorbis-16k.mkv'), 'truncated.mkv', 0.6, 'webm', 'first 60% of a Matroska file: segment cut off');
+/** The container's header kept whole, its audio frames overwritten with pseudo-random bytes. */
+const scrambleAfter = (source: string, name: string, keep: number, format: Format, note: string): void => {
+  const bytes = Buffer.from(readFileSync(source));
+  pseudoRandom(bytes.length - keep, 7).copy(bytes, keep);
+  writeFileSync(bad(name), bytes);
+  addBad(bad(name), format, 'CORRUPT_AUDIO', note);
+};
+const faststart = readFileSync(gen('aac-faststart-44k.mp4'));
+scrambleAfter(
+  gen('aac-faststart-44k.mp4'),
+  'garbage-aac.mp4',
+  faststart.indexOf('mdat') + 4,
+  'mp4',
+  'valid moov, AAC frames replaced by pseudo-random bytes',
+);
+const webmBytes = readFileSync(gen('opus-48k.webm'));
+scrambleAfter(
+  gen('opus-48k.webm'),
+  'garbage-opus.webm',
+  webmBytes.indexOf(Buffer.from([0x1f, 0x43, 0xb6, 0x75])) + 64,
+  'webm',
+  'valid WebM header and first cluster start, then pseudo-random bytes',
+);
 const flac = readFileSync(gen('pcm16.flac'));
 writeFileSync(bad('garbage-frames.flac'), Buffer.concat([flac.subarray(0, 8 + 34), pseudoRandom(8000, 99)]));
 addBad(
@@ -473,6 +599,25 @@ addBad(
   'TOO_LONG',
   '84 KB FLAC of unknown length that decodes to 1 hour: stopped while decoding',
 );
+
+// Tiny files within the duration limit that declare enormous decoded streams: 590 s of silence at 384 kHz
+// (~65 KB) and 192 kHz (~32 KB) in 65535-sample frames. Decoding them whole took 2 GB / 1 GB; the
+// decoded-values budget (frames × channels) refuses both from STREAMINFO.
+for (const [rate, name] of [
+  [384_000, 'silence-384k-590s.flac'],
+  [192_000, 'silence-192k-590s.flac'],
+] as const) {
+  const silence = join(work, `silence-${rate}.wav`);
+  sox(['-n', '-r', String(rate), '-c', '1', '-b', '16', silence, 'trim', '0', '590']);
+  run('flac', ['--silent', '--force', '--lax', '--blocksize=65535', '-o', bad(name), silence]);
+  rmSync(silence);
+  addBad(
+    bad(name),
+    'flac',
+    'TOO_LARGE',
+    `590 s of silence at ${rate / 1000} kHz: ${(rate * 590) / 1e6} M samples, over the decoded-values budget`,
+  );
+}
 
 /** A 16 kHz mono WAV that decodes fine but holds no voice: predict must say NO_SPEECH. */
 const addNoSpeech = (name: string, samples: (i: number) => number, note: string): void => {

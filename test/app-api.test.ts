@@ -120,7 +120,8 @@ describe('API handler against dynalite and s3rver', () => {
 
   it.each([
     [{ fileName: 'notes.txt' }, 'UNSUPPORTED_FORMAT'],
-    [{ fileName: 'clip.wav', contentType: 'video/mp4' }, 'UNSUPPORTED_FORMAT'],
+    [{ fileName: 'clip.wav', contentType: 'video/x-msvideo' }, 'UNSUPPORTED_FORMAT'],
+    [{ fileName: 'clip.avi' }, 'UNSUPPORTED_FORMAT'],
     [{ fileName: 'clip.wav', sizeBytes: 25 * 1024 * 1024 + 1 }, 'TOO_LARGE'],
     [{ fileName: 'clip.wav', sizeBytes: 0 }, 'EMPTY_AUDIO'],
     [{ fileName: '' }, 'INVALID_REQUEST'],
@@ -131,6 +132,19 @@ describe('API handler against dynalite and s3rver', () => {
 
     expect(response.status).toBe(400);
     expect(response.json).toEqual({ error: { code, message: expect.any(String) } });
+  });
+
+  it.each([
+    [{ fileName: 'take.aiff', sizeBytes: 10 }, 'audio/aiff'],
+    [{ fileName: 'Memo.M4A', sizeBytes: 10 }, 'audio/mp4'],
+    [{ fileName: 'call.mov', sizeBytes: 10 }, 'audio/mp4'], // the entry's first type: content decides
+    [{ fileName: 'recording.webm', contentType: 'audio/webm;codecs=opus', sizeBytes: 10 }, 'audio/webm'],
+    [{ fileName: 'recording.mp4', contentType: 'audio/mp4', sizeBytes: 10 }, 'audio/mp4'],
+    [{ fileName: 'clip.mkv', sizeBytes: 10 }, 'audio/webm'],
+  ])('accepts %j (the one format list) and signs Content-Type %s', async (body, contentType) => {
+    const created = await call('POST', '/uploads', body);
+    expect(created.status).toBe(201);
+    expect(created.json.upload.headers).toEqual({ 'Content-Type': contentType });
   });
 
   it('answers 404 for an unknown prediction', async () => {

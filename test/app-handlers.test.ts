@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
 import { toNotification } from '../bin/local/s3-event-bridge.ts';
 import { tessClip } from './helpers/fixtures.ts';
@@ -24,7 +24,7 @@ describe('the Lambda handlers as deployed (middy + Powertools), against s3rver a
   beforeAll(async () => {
     aws = await startTestAws();
     // The handlers read their configuration from the environment at import, as at a Lambda cold start.
-    Object.assign(process.env, {
+    const env = {
       BUCKET_NAME: aws.bucket,
       TABLE_NAME: aws.tableName,
       AWS_REGION: 'us-east-1',
@@ -35,7 +35,8 @@ describe('the Lambda handlers as deployed (middy + Powertools), against s3rver a
       MODEL_VERSION: 'handler-test',
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: 'ERROR',
-    });
+    };
+    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
     apiHandler = (await import('../lambdas/handlers/api.ts')).handler;
     processHandler = (await import('../lambdas/handlers/process-object.ts'))
       .handler as unknown as ProcessHandler;
@@ -43,6 +44,7 @@ describe('the Lambda handlers as deployed (middy + Powertools), against s3rver a
 
   afterAll(async () => {
     await aws?.close();
+    vi.unstubAllEnvs();
   });
 
   it('creates an upload, receives the S3 event, and answers the finished prediction', async () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalStack } from '../bin/local/stack.ts';
 import { FIXTURES_DIR, tessClip } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
@@ -52,13 +52,14 @@ describe('bad input through the local stack: a typed 4xx or a FAILED record with
     };
 
   beforeAll(async () => {
-    process.env.MAX_UPLOAD_BYTES = String(MAX_UPLOAD_BYTES);
+    vi.stubEnv('MAX_UPLOAD_BYTES', String(MAX_UPLOAD_BYTES));
     local = await startTestStack({ bucket: 'ser-bad-input', apiKey: 'bad-input-test-key' });
     ({ stack, s3 } = local);
   });
 
   afterAll(async () => {
     await local?.close();
+    vi.unstubAllEnvs();
   });
 
   it(`ends every file of the bad-audio corpus (${badCorpus.length} kinds) FAILED with its code`, async () => {

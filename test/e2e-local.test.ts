@@ -8,7 +8,6 @@ import { type LocalStackProcess, spawnLocalStack, waitForPrediction } from './he
 describe('npm start: the local stack end to end, over HTTP only', () => {
   let dataDir: string;
   let stack: LocalStackProcess;
-  let predictionId: string;
 
   const api = (path: string, init: RequestInit = {}, key: string | null = stack.apiKey) =>
     fetch(`${stack.apiUrl}${path}`, {
@@ -47,9 +46,8 @@ describe('npm start: the local stack end to end, over HTTP only', () => {
     expect(await wrongKey.json()).toEqual({ error: { code: 'FORBIDDEN', message: expect.any(String) } });
   });
 
-  it('uploads a TESS clip to the presigned URL and gets its emotion', async () => {
-    // Prepare
-    const clip = tessClip('angry');
+  /** POST /uploads, PUT the clip to the presigned URL, wait for the terminal record. */
+  async function uploadAndWait(clip: ReturnType<typeof tessClip>) {
     const created = await api('/uploads', {
       method: 'POST',
       body: JSON.stringify({
@@ -64,14 +62,19 @@ describe('npm start: the local stack end to end, over HTTP only', () => {
       upload: { method: string; url: string; headers: Record<string, string> };
       predictionUrl: string;
     };
-    predictionId = id;
+    const put = await fetch(upload.url, { method: upload.method, headers: upload.headers, body: clip.bytes });
+    return { id, predictionUrl, putStatus: put.status, prediction: await waitForPrediction(stack, id) };
+  }
+
+  it('uploads a TESS clip to the presigned URL and gets its emotion', async () => {
+    // Prepare
+    const clip = tessClip('angry');
 
     // Act
-    const put = await fetch(upload.url, { method: upload.method, headers: upload.headers, body: clip.bytes });
-    const prediction = await waitForPrediction(stack, id);
+    const { id, predictionUrl, putStatus, prediction } = await uploadAndWait(clip);
 
     // Assess
-    expect(put.status).toBe(200);
+    expect(putStatus).toBe(200);
     expect(predictionUrl).toBe(`/predictions/${id}`);
     expect(prediction).toMatchObject({
       id,
@@ -122,13 +125,11 @@ describe('npm start: the local stack end to end, over HTTP only', () => {
   });
 
   it('stops cleanly on Ctrl-C and keeps its history across a restart on the same folder', async () => {
+    const { id } = await uploadAndWait(tessClip('angry'));
+
     const code = await stack.stop();
     stack = await spawnLocalStack(dataDir);
-
-    const again = (await (await api(`/predictions/${predictionId}`)).json()) as {
-      status: string;
-      emotion: string;
-    };
+    const again = (await (await api(`/predictions/${id}`)).json()) as { status: string; emotion: string };
 
     expect(code).toBe(0);
     expect(again).toMatchObject({ status: 'SUCCEEDED', emotion: 'angry' });

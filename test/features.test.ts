@@ -5,7 +5,7 @@ import {
   parseFeatureConfig,
 } from '../lambdas/core/features/config.ts';
 import { createFeatureExtractor, frameCount, normalizeUtterance } from '../lambdas/core/features/extract.ts';
-import { extractWithMeyda } from '../lambdas/core/features/meyda-reference.ts';
+import { extractWithMeyda } from './helpers/meyda-reference.ts';
 
 const config = DEFAULT_FEATURE_CONFIG;
 const logMelConfig: FeatureConfig = { ...config, kind: 'logmel' };

@@ -18,8 +18,8 @@ describe('local stack adapters', () => {
   });
 
   it('notifies only for objects created under uploads/ and incoming/, like the bucket configuration', () => {
-    expect(toNotification(s3rverEvent('incoming/a.wav'))).toBeDefined();
-    expect(toNotification(s3rverEvent('uploads/id/a.wav'))).toBeDefined();
+    expect(toNotification(s3rverEvent('incoming/a b.wav'))).toEqual(s3rverEvent('incoming/a+b.wav'));
+    expect(toNotification(s3rverEvent('uploads/id/a.wav'))).toEqual(s3rverEvent('uploads/id/a.wav'));
     expect(toNotification(s3rverEvent('results/a.wav.json'))).toBeUndefined();
     expect(toNotification(s3rverEvent('incoming/a.wav', 'ObjectRemoved:Delete'))).toBeUndefined();
   });

@@ -192,7 +192,7 @@ describe('speaker statistics in DynamoDB (dynalite)', () => {
       maxUploadBytes: 1_000_000,
       uploadUrlTtlSec: 300,
     });
-    const created = await createUpload({ fileName: 'a.wav', speakerId: 'agent-7' }, 'key:k1');
+    const created = await createUpload({ fileName: 'a.wav', speakerId: 'agent-7' }, { apiKeyId: 'k1' });
     expect(await predictions.get(created.id)).toMatchObject({ speakerId: 'agent-7', status: 'PENDING' });
     await expect(createUpload({ fileName: 'a.wav', speakerId: '' })).rejects.toMatchObject({
       statusCode: 400,

@@ -1,6 +1,5 @@
 import { type FeatureMatrix, normalizeUtterance } from '../lambdas/core/features/extract.ts';
 import type { Emotion } from './datasets.ts';
-import type { ClipFeatures } from './features.ts';
 import { type Rng, shuffle } from './random.ts';
 
 /** One model input row: CMVN features of at most `maxFrames` frames (unpadded) and its label. */
@@ -33,22 +32,6 @@ export function evaluationWindows(matrix: FeatureMatrix, maxFrames: number, cmvn
   for (let s = 0; s + maxFrames < matrix.frames; s += hop) starts.push(s);
   starts.push(matrix.frames - maxFrames);
   return starts.map((s) => window(matrix, s, maxFrames, cmvn));
-}
-
-/** A training row: a random variant (original or an augmented copy) and, if too long, a random crop. */
-export function trainingExample(
-  item: ClipFeatures,
-  label: number,
-  maxFrames: number,
-  rng: Rng,
-  useAugmented: boolean,
-): Example {
-  const variants = useAugmented ? [item.original, ...item.augmented] : [item.original];
-  const matrix = variants[Math.floor(rng() * variants.length)]!;
-  const count = Math.min(matrix.frames, maxFrames);
-  const start = Math.floor(rng() * (matrix.frames - count + 1));
-  const w = window(matrix, start, count);
-  return { frames: w.frames, dims: w.dims, data: w.data, label };
 }
 
 /**

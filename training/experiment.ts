@@ -193,7 +193,3 @@ export async function runExperiment(
     },
   };
 }
-
-export function disposeLearner(learner: Learner): void {
-  for (const v of learner.variables) v.dispose();
-}

@@ -1,7 +1,7 @@
 import onnxProto from 'onnx-proto';
 import { CMVN_STD_FLOOR, type LstmWeights, statsSize } from './lstm.ts';
 
-// onnx-proto is CommonJS: the named import fails at run time under ESM (FIELD-NOTES).
+// onnx-proto is CommonJS: the named import fails at run time under ESM (docs/dependencies.md).
 const { onnx } = onnxProto;
 
 /**

@@ -3,7 +3,7 @@ import { type FeatureMatrix, frameStatistics } from '../lambdas/core/features/ex
 import { bucketedBatches, evaluationWindows, labelIndex, padBatch, window } from './batches.ts';
 import type { ClipFeatures } from './features.ts';
 import { type LstmConfig, LstmModel } from './lstm.ts';
-import { computeMetrics, type Metrics } from './metrics.ts';
+import { computeMetrics } from './metrics.ts';
 import { createRng, type Rng } from './random.ts';
 import type { Split } from './splits.ts';
 import { tf } from './tf.ts';
@@ -243,15 +243,6 @@ export function argmaxRows(probabilities: Float32Array, labelCount: number): num
     out.push(best);
   }
   return out;
-}
-
-export function evaluateLearner(learner: Learner, items: ClipFeatures[], labels: readonly string[]): Metrics {
-  const probabilities = predictClips(learner, items, labels.length);
-  return computeMetrics(
-    labels,
-    items.map((i) => labelIndex(labels, i.clip.emotion)),
-    argmaxRows(probabilities, labels.length),
-  );
 }
 
 function crossEntropy(probabilities: Float32Array, truth: number[], labelCount: number): number {

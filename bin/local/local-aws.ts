@@ -2,10 +2,10 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import S3rver from '@20minutes/s3rver';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { createTableInput } from '../../lambdas/app/table-definition.ts';
+import { S3rver } from './s3rver.ts';
 
 /** s3rver's built-in account: the only credentials it accepts. */
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -47,7 +47,7 @@ async function closeServer(server: Server | undefined): Promise<void> {
 
 /**
  * s3rver (the @20minutes fork, which verifies SigV4) on 127.0.0.1 with the bucket made up front
- * (its bucket-level PUT from SDK v3 is mis-signed, see FIELD-NOTES). Unsigned writes are refused, as
+ * (its bucket-level PUT from SDK v3 is mis-signed, see docs/dependencies.md). Unsigned writes are refused, as
  * on a private bucket in AWS; s3rver itself would let them through.
  */
 export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {

@@ -1,17 +1,34 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { TrainingService } from '../training/job-service.ts';
+import {
+  ActivatedModelSchema,
+  ModelListSchema,
+  QueuedTrainingJobSchema,
+  TrainingJobListSchema,
+  TrainingJobSchema,
+} from '../training/openapi-training.ts';
+import {
+  type CreatedUpload,
+  CreatedUploadSchema,
+  HealthSchema,
+  ListPredictionsQuerySchema,
+  PredictionIdSchema,
+  PredictionPageSchema,
+  PredictionSchema,
+  SpeakerErasedSchema,
+  SpeakerIdSchema,
+} from './api-schemas.ts';
 import { badRequest, HttpError, notFound } from './http-error.ts';
 import { openApiDocument } from './openapi.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import type { RouteKey } from './routes.ts';
-import { SpeakerIdSchema } from './speaker-context.ts';
+import { speakerScope } from './speaker-context.ts';
 import type { SpeakerRepository } from './speaker-repository.ts';
-import type { CreatedUpload } from './upload-service.ts';
+import type { UploadCaller } from './upload-service.ts';
 
 export interface ApiDeps {
-  /** `scope`: the caller's API key, which owns the upload's `speakerId`. */
-  createUpload: (body: unknown, scope?: string) => Promise<CreatedUpload>;
+  createUpload: (body: unknown, caller: UploadCaller) => Promise<CreatedUpload>;
   repository: Pick<PredictionRepository, 'get' | 'list'>;
   /** Speaker statistics (DELETE /speakers/{id}); without it that route answers 404. */
   speakers?: Pick<SpeakerRepository, 'delete'>;
@@ -23,20 +40,18 @@ export interface ApiDeps {
   onUnexpectedError?: (error: unknown) => void;
 }
 
-const PredictionIdSchema = z.string().regex(/^[\w-]{1,64}$/);
-const ListQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().min(1).max(2048).optional(),
+/** The caller's API key (API Gateway's key id; the local adapter's): it owns uploads' speaker ids. */
+const callerOf = (event: APIGatewayProxyEvent) => ({
+  apiKeyId: event.requestContext?.identity?.apiKeyId ?? undefined,
 });
 
-/**
- * Who owns a speaker id: the API key that sent it (API Gateway's key id; the local stack has one key).
- * Two keys using the same `speakerId` get two contexts.
- */
-const apiKeyScope = (event: APIGatewayProxyEvent): string =>
-  `key:${event.requestContext?.identity?.apiKeyId ?? 'default'}`;
-
 type Route = (event: APIGatewayProxyEvent) => Promise<{ statusCode: number; body: unknown }>;
+
+/** A response whose body must fit the schema the OpenAPI document declares for it (checked by tsc). */
+const reply = <S extends z.ZodType>(_schema: S, statusCode: number, body: z.output<S>) => ({
+  statusCode,
+  body,
+});
 
 function parseJsonBody(event: APIGatewayProxyEvent): unknown {
   if (!event.body) throw badRequest('INVALID_REQUEST', 'A JSON body is required');
@@ -59,47 +74,41 @@ export function createApiHandler(deps: ApiDeps) {
     return deps.training;
   };
   const routes: Record<RouteKey, Route> = {
-    'POST /uploads': async (event) => ({
-      statusCode: 201,
-      body: await deps.createUpload(parseJsonBody(event), apiKeyScope(event)),
-    }),
+    'POST /uploads': async (event) =>
+      reply(CreatedUploadSchema, 201, await deps.createUpload(parseJsonBody(event), callerOf(event))),
     'DELETE /speakers/{id}': async (event) => {
       if (!deps.speakers) throw notFound('Speaker statistics are not enabled on this deployment');
       const speakerId = SpeakerIdSchema.safeParse(event.pathParameters?.id);
       if (!speakerId.success) throw badRequest('INVALID_REQUEST', 'speakerId: 1 to 128 printable characters');
-      const erased = await deps.speakers.delete({ scope: apiKeyScope(event), speakerId: speakerId.data });
-      return { statusCode: 200, body: { speakerId: speakerId.data, erased } };
+      const scope = speakerScope(callerOf(event));
+      const erased = await deps.speakers.delete({ scope, speakerId: speakerId.data });
+      return reply(SpeakerErasedSchema, 200, { speakerId: speakerId.data, erased });
     },
     'GET /predictions/{id}': async (event) => {
       const id = PredictionIdSchema.safeParse(event.pathParameters?.id);
       const prediction = id.success ? await deps.repository.get(id.data) : undefined;
       if (!prediction) throw notFound(`No prediction with id ${event.pathParameters?.id ?? ''}`);
-      return { statusCode: 200, body: prediction };
+      return reply(PredictionSchema, 200, prediction);
     },
     'GET /predictions': async (event) => {
-      const query = ListQuerySchema.safeParse(event.queryStringParameters ?? {});
+      const query = ListPredictionsQuerySchema.safeParse(event.queryStringParameters ?? {});
       if (!query.success) throw badRequest('INVALID_REQUEST', 'limit must be an integer from 1 to 100');
-      return { statusCode: 200, body: await deps.repository.list(query.data) };
+      return reply(PredictionPageSchema, 200, await deps.repository.list(query.data));
     },
-    'GET /health': async () => ({
-      statusCode: 200,
-      // The registry's active version when there is a registry: what new predictions will report.
-      body: { status: 'ok', modelVersion: (await deps.training?.activeModelVersion()) ?? deps.modelVersion },
-    }),
-    'POST /training-jobs': async (event) => ({
-      statusCode: 202,
-      body: await training().createJob(event.body ? parseJsonBody(event) : {}),
-    }),
-    'GET /training-jobs': async () => ({ statusCode: 200, body: await training().listJobs() }),
-    'GET /training-jobs/{id}': async (event) => ({
-      statusCode: 200,
-      body: await training().getJob(event.pathParameters?.id),
-    }),
-    'GET /models': async () => ({ statusCode: 200, body: await training().listModels() }),
-    'POST /models/{version}/activate': async (event) => ({
-      statusCode: 200,
-      body: await training().activateModel(event.pathParameters?.version),
-    }),
+    'GET /health': async () =>
+      reply(HealthSchema, 200, {
+        status: 'ok',
+        // The registry's active version when there is a registry: what new predictions will report.
+        modelVersion: (await deps.training?.activeModelVersion()) ?? deps.modelVersion,
+      }),
+    'POST /training-jobs': async (event) =>
+      reply(QueuedTrainingJobSchema, 202, await training().createJob(event.body ? parseJsonBody(event) : {})),
+    'GET /training-jobs': async () => reply(TrainingJobListSchema, 200, await training().listJobs()),
+    'GET /training-jobs/{id}': async (event) =>
+      reply(TrainingJobSchema, 200, await training().getJob(event.pathParameters?.id)),
+    'GET /models': async () => reply(ModelListSchema, 200, await training().listModels()),
+    'POST /models/{version}/activate': async (event) =>
+      reply(ActivatedModelSchema, 200, await training().activateModel(event.pathParameters?.version)),
     'GET /openapi.json': async () => ({ statusCode: 200, body: openApiDocument }),
   };
 

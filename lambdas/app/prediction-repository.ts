@@ -7,33 +7,18 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import type { PredictionResult, Probabilities, Segment } from '../core/types.ts';
+import type { PredictionResult } from '../core/types.ts';
+import type { Prediction, PredictionPage, PredictionSource, PredictionStatus } from './api-schemas.ts';
 import { badRequest } from './http-error.ts';
 import type { SpeakerRef } from './speaker-repository.ts';
 import { newestFirstQuery, PREDICTIONS_TABLE } from './table-definition.ts';
 
-export type PredictionStatus = 'PENDING' | 'PROCESSING' | 'SUCCEEDED' | 'FAILED';
-export type PredictionSource = 'api' | 'drop-folder';
+export type { Prediction, PredictionPage, PredictionSource, PredictionStatus };
 
-/** What GET /predictions/{id} returns and what the drop folder writes to `results/…json`. */
-export interface Prediction {
-  id: string;
-  status: PredictionStatus;
-  source: PredictionSource;
-  fileName: string;
-  createdAt: string;
-  updatedAt: string;
-  emotion?: string;
-  confidence?: number;
-  probabilities?: Probabilities;
-  segments?: Segment[];
-  durationSec?: number;
-  modelVersion?: string;
-  error?: { code: string; message: string };
-  /** The speaker context the clip was sent with (API `speakerId`, or a drop-folder speaker folder). */
-  speakerId?: string;
-  /** Present when the prediction was adapted to the speaker: how many earlier clips it knew. */
-  adaptation?: { clips: number };
+/** Where the terminal result is POSTed, and whose webhook secret signs it. Stored, never returned. */
+export interface CallbackTarget {
+  url: string;
+  apiKeyId?: string | undefined;
 }
 
 /** The stored item: the public fields plus where the audio is, the claim and the index/TTL attributes. */
@@ -42,6 +27,7 @@ interface PredictionItem extends Prediction {
   key: string;
   objectVersion?: string;
   leaseExpiresAt?: number;
+  callback?: CallbackTarget;
   expiresAt: number;
   gsi1pk: string;
   gsi1sk: string;
@@ -55,6 +41,7 @@ export interface NewUpload {
   bucket: string;
   key: string;
   speaker?: SpeakerRef | undefined;
+  callback?: CallbackTarget;
 }
 
 export interface ObjectClaim {
@@ -68,13 +55,8 @@ export interface ObjectClaim {
 }
 
 export type ClaimResult =
-  | { claimed: true; prediction: Prediction; speaker?: SpeakerRef }
+  | { claimed: true; prediction: Prediction; callback?: CallbackTarget; speaker?: SpeakerRef }
   | { claimed: false; existing: Prediction | undefined };
-
-export interface PredictionPage {
-  items: Prediction[];
-  nextCursor?: string;
-}
 
 const PUBLIC_FIELDS = [
   'id',
@@ -177,6 +159,7 @@ export class PredictionRepository {
       updatedAt: createdAt,
       bucket: upload.bucket,
       key: upload.key,
+      ...(upload.callback ? { callback: upload.callback } : {}),
       // An upload URL that is never used must not leave a PENDING record for the full retention period.
       expiresAt:
         Math.floor(now.getTime() / 1000) +
@@ -273,7 +256,13 @@ export class PredictionRepository {
           },
         }),
       );
-      return { claimed: true, prediction: toPrediction(Attributes ?? {}), ...speakerOf(Attributes) };
+      const callback = Attributes?.callback as CallbackTarget | undefined;
+      return {
+        claimed: true,
+        prediction: toPrediction(Attributes ?? {}),
+        ...(callback ? { callback } : {}),
+        ...speakerOf(Attributes),
+      };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       return { claimed: false, existing: await this.get(claim.id) };
@@ -286,7 +275,7 @@ export class PredictionRepository {
    */
   finished(
     current: Prediction,
-    outcome: { result: PredictionResult } | { error: { code: string; message: string } },
+    outcome: { result: PredictionResult } | { error: NonNullable<Prediction['error']> },
   ): Prediction {
     const updatedAt = this.#now().toISOString();
     if ('error' in outcome) return { ...current, status: 'FAILED', updatedAt, error: outcome.error };

@@ -1,6 +1,6 @@
-import { z } from 'zod';
 import { adaptationKey, type SpeakerAdaptation } from '../core/features/speaker-normalization.ts';
 import type { PredictionResult, PredictOptions } from '../core/types.ts';
+import { SpeakerIdSchema } from './api-schemas.ts';
 import type { SpeakerRef, SpeakerRepository } from './speaker-repository.ts';
 
 /** What of the model the speaker path needs: its adaptation, if the package has one. */
@@ -39,12 +39,12 @@ function withoutClip(result: PredictionResult): SpeakerPrediction {
   return rest;
 }
 
-/** A speaker id: opaque to us, but bounded and printable (it is a path segment in the drop folder). */
-export const SpeakerIdSchema = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[^\p{Cc}/]+$/u, 'speakerId must be printable and hold no "/"');
+/**
+ * Who owns a speaker id sent through the API: the caller's API key. Two keys using the same `speakerId`
+ * get two contexts (the local stack has one key).
+ */
+export const speakerScope = (caller: { apiKeyId?: string | undefined }): string =>
+  `key:${caller.apiKeyId ?? 'default'}`;
 
 /** Drop-folder objects belong to one owner: the bucket's writers. */
 export const DROP_FOLDER_SCOPE = 'drop-folder';

@@ -3,42 +3,19 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { z } from 'zod';
-import {
-  AUDIO_FORMATS,
-  formatOfFileName,
-  normalizeContentType,
-  SUPPORTED_EXTENSIONS,
-} from './audio-formats.ts';
+import { type CreatedUpload, CreateUploadRequestSchema, type UploadInstructions } from './api-schemas.ts';
+import { formatOfFileName, normalizeContentType, SUPPORTED_EXTENSIONS } from './audio-formats.ts';
+import { type CallbackUrlPolicy, checkCallbackUrl } from './callback-url.ts';
 import { badRequest } from './http-error.ts';
 import { uploadKey } from './object-keys.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
-import { SpeakerIdSchema } from './speaker-context.ts';
+import { speakerScope } from './speaker-context.ts';
 
-/** Strict: an unknown field is a 400, so a misspelt `sizeBytes` cannot silently drop the size check. */
-export const CreateUploadRequestSchema = z
-  .object({
-    fileName: z.string().trim().min(1).max(255),
-    contentType: z.string().min(1).max(100).optional(),
-    sizeBytes: z.number().int().nonnegative().optional(),
-    /** A speaker (or room, channel) context: predictions adapt to its earlier clips. Scoped to the API key. */
-    speakerId: SpeakerIdSchema.optional(),
-  })
-  .strict();
+export { CreateUploadRequestSchema };
 
-export type CreateUploadRequest = z.infer<typeof CreateUploadRequestSchema>;
-
-export interface UploadInstructions {
-  method: 'PUT' | 'POST';
-  url: string;
-  headers?: Record<string, string>;
-  fields?: Record<string, string>;
-}
-
-export interface CreatedUpload {
-  id: string;
-  upload: UploadInstructions;
-  expiresAt: string;
-  predictionUrl: string;
+/** Who asked: the API key's id (API Gateway's, or the local adapter's), whose webhook secret signs callbacks. */
+export interface UploadCaller {
+  apiKeyId?: string | undefined;
 }
 
 export interface UploadServiceDeps {
@@ -47,6 +24,8 @@ export interface UploadServiceDeps {
   bucketName: string;
   maxUploadBytes: number;
   uploadUrlTtlSec: number;
+  /** Which callback URLs are accepted: https only on AWS. */
+  callbackUrls?: CallbackUrlPolicy;
   now?: () => Date;
   newId?: () => string;
 }
@@ -61,13 +40,16 @@ export function createUploadService(deps: UploadServiceDeps) {
   const now = deps.now ?? (() => new Date());
   const newId = deps.newId ?? randomUUID;
 
-  /** `scope`: who owns the `speakerId` (the caller's API key). */
-  return async function createUpload(body: unknown, scope = 'key:default'): Promise<CreatedUpload> {
+  return async function createUpload(body: unknown, caller: UploadCaller = {}): Promise<CreatedUpload> {
     const parsed = CreateUploadRequestSchema.safeParse(body);
     if (!parsed.success) {
       throw badRequest('INVALID_REQUEST', z.prettifyError(parsed.error).replaceAll('\n', ' '));
     }
     const { fileName, sizeBytes, speakerId } = parsed.data;
+    const callbackUrl =
+      parsed.data.callbackUrl === undefined
+        ? undefined
+        : checkCallbackUrl(parsed.data.callbackUrl, deps.callbackUrls ?? { allowHttpLoopback: false });
     const format = formatOfFileName(fileName);
     if (!format) {
       throw badRequest(
@@ -75,7 +57,7 @@ export function createUploadService(deps: UploadServiceDeps) {
         `Unsupported file type: ${fileName}. Use one of: ${SUPPORTED_EXTENSIONS.map((e) => `.${e}`).join(', ')}`,
       );
     }
-    let contentType: string = AUDIO_FORMATS[format].contentType;
+    let contentType: string = format.contentTypes[0];
     if (parsed.data.contentType !== undefined) {
       const declared = normalizeContentType(parsed.data.contentType);
       if (!declared)
@@ -92,8 +74,14 @@ export function createUploadService(deps: UploadServiceDeps) {
 
     const id = newId();
     const key = uploadKey(id, fileName);
-    const speaker = speakerId === undefined ? undefined : { scope, speakerId };
-    await deps.repository.createPending({ id, fileName, bucket: deps.bucketName, key, speaker });
+    await deps.repository.createPending({
+      id,
+      fileName,
+      bucket: deps.bucketName,
+      key,
+      ...(callbackUrl ? { callback: { url: callbackUrl, apiKeyId: caller.apiKeyId } } : {}),
+      ...(speakerId === undefined ? {} : { speaker: { scope: speakerScope(caller), speakerId } }),
+    });
 
     const expiresAt = new Date(now().getTime() + deps.uploadUrlTtlSec * 1000).toISOString();
     const upload =

@@ -1,6 +1,5 @@
 import { fileURLToPath } from 'node:url';
 import { decodeAudio, warmUpDecoders } from './audio/decode.ts';
-import { resample } from './audio/resample.ts';
 import { removeDcOffset } from './audio/trim.ts';
 import { AudioError } from './errors.ts';
 import { createFeatureExtractor, type FeatureMatrix, normalizeUtterance } from './features/extract.ts';
@@ -101,13 +100,11 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
         mark = now;
       };
 
-      const decoded = await decodeAudio(audio, { maxDurationSec });
-      lap('decode');
       const rate = config.sampleRate;
-      const samples =
-        decoded.sampleRate === rate
-          ? decoded.samples.slice()
-          : resample(decoded.samples, decoded.sampleRate, rate);
+      // Resampled while decoding: memory follows the model's rate, not the file's (docs/api.md, limits).
+      const decoded = await decodeAudio(audio, { maxDurationSec, outputRate: rate });
+      const samples = decoded.samples;
+      lap('decode');
       lap('resample');
 
       if (decoded.durationSec < MIN_SPEECH_SEC) {
@@ -173,7 +170,7 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
         confidence: round(total[best]!),
         probabilities: toProbabilities(labels, total),
         durationSec: round(decoded.durationSec, 3),
-        sampleRate: decoded.sampleRate,
+        sampleRate: decoded.sourceSampleRate,
         modelVersion: metadata.version,
         segments,
         ...adapted,

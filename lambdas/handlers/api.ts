@@ -56,9 +56,20 @@ const handleApiRequest = createApiHandler({
   onUnexpectedError: (error) => logger.error('Unexpected API error', { error }),
 });
 
+/** What a `POST /training-jobs` answer means for the operations dashboard: started (202) or refused (409). */
+function trainingJobResult(
+  event: APIGatewayProxyEvent,
+  statusCode: number,
+): 'started' | 'refused' | undefined {
+  if (event.httpMethod !== 'POST' || event.resource !== '/training-jobs') return undefined;
+  if (statusCode === 202) return 'started';
+  return statusCode === 409 ? 'refused' : undefined;
+}
+
 /**
  * API Gateway (REST, proxy integration) → the API router. Each answer is counted by status class
- * (`Api_2xx`, `Api_4xx`, `Api_5xx`): the error rates an alarm or a dashboard wants.
+ * (`Api_2xx`, `Api_4xx`, `Api_5xx`): the error rates an alarm or a dashboard wants; `POST /training-jobs`
+ * also counts `TrainingJobs_started` or `TrainingJobs_refused` for the operations dashboard.
  */
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
   .use(captureLambdaHandler(tracer))
@@ -67,5 +78,7 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
   .handler(async (event) => {
     const response = await handleApiRequest(event);
     metrics.addMetric(`Api_${Math.floor(response.statusCode / 100)}xx`, MetricUnit.Count, 1);
+    const trainingJob = trainingJobResult(event, response.statusCode);
+    if (trainingJob) metrics.addMetric(`TrainingJobs_${trainingJob}`, MetricUnit.Count, 1);
     return response;
   });

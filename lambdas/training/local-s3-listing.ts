@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 
 /**
  * The s3rver fork mis-canonicalises SDK v3's bucket-level requests (`GET /bucket/?list-type=2` fails
- * SigV4; see FIELD-NOTES): off AWS, send `/bucket` instead. Real S3 accepts both, so it is only added
+ * SigV4; see docs/dependencies.md): off AWS, send `/bucket` instead. Real S3 accepts both, so it is only added
  * when an endpoint is configured.
  */
 export function fixBucketLevelPaths(s3: S3Client, s3Endpoint: string | undefined): S3Client {

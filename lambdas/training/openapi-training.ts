@@ -1,20 +1,86 @@
-/** The training-jobs and models part of the OpenAPI document (merged into lambdas/app/openapi.ts). */
-const errorResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-});
-const json = (ref: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } });
+import { z } from 'zod';
+import type { ZodOpenApiPathsObject } from 'zod-openapi';
+import { errorResponse, FORBIDDEN, jsonResponse } from '../app/openapi-responses.ts';
+import { CreateTrainingJobSchema } from './job-service.ts';
 
-export const trainingPaths = {
+/**
+ * The training-jobs and models part of the API contract (merged into lambdas/app/openapi.ts). The
+ * response schemas type the routes in lambdas/app/api.ts, so what the service returns must fit them.
+ */
+const ActivationModeSchema = z.enum(['if-better', 'always', 'never']);
+
+export const QueuedTrainingJobSchema = z
+  .object({ id: z.string(), status: z.literal('QUEUED') })
+  .meta({ id: 'QueuedTrainingJob' });
+
+export const TrainingJobSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED']),
+    dataset: z.string(),
+    epochs: z.number().int(),
+    augment: z.boolean(),
+    activate: ActivationModeSchema,
+    progress: z
+      .object({ epoch: z.number().int(), epochs: z.number().int(), valAccuracy: z.number() })
+      .optional(),
+    modelVersion: z.string().optional(),
+    metrics: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .meta({ description: 'Per evaluation split: accuracy, macroF1, …' }),
+    activated: z.boolean().optional(),
+    activationReason: z.string().optional(),
+    error: z.string().optional(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'TrainingJob' });
+
+export const TrainingJobListSchema = z
+  .object({ items: z.array(TrainingJobSchema) })
+  .meta({ id: 'TrainingJobList' });
+
+export const ModelListSchema = z
+  .object({
+    active: z.string().nullable(),
+    items: z.array(
+      z.object({
+        version: z.string(),
+        source: z.enum(['bundled', 'trained']),
+        sha256: z.string(),
+        location: z
+          .string()
+          .optional()
+          .meta({ examples: ['s3://bucket/models/tess-20261125T0830-1a2b3c4d/'] }),
+        metrics: z.record(z.string(), z.unknown()),
+        trainingJobId: z.string().optional(),
+        createdAt: z.iso.datetime(),
+        active: z.boolean(),
+      }),
+    ),
+  })
+  .meta({ id: 'ModelList' });
+
+export const ActivatedModelSchema = z
+  .object({ active: z.string(), previousVersion: z.string().nullable(), activatedAt: z.iso.datetime() })
+  .meta({ id: 'ActivatedModel' });
+
+export const trainingPaths: ZodOpenApiPathsObject = {
   '/training-jobs': {
     post: {
       operationId: 'createTrainingJob',
       summary: 'Retrain on a dataset prefix of the bucket (one job at a time)',
-      requestBody: { required: false, content: json('CreateTrainingJobRequest') },
+      requestBody: {
+        required: false,
+        content: {
+          'application/json': { schema: CreateTrainingJobSchema.meta({ id: 'CreateTrainingJobRequest' }) },
+        },
+      },
       responses: {
-        '202': { description: 'Queued; poll GET /training-jobs/{id}', content: json('QueuedTrainingJob') },
+        '202': jsonResponse('Queued; poll GET /training-jobs/{id}', QueuedTrainingJobSchema),
         '400': errorResponse('Invalid body (INVALID_REQUEST, INVALID_JSON)'),
-        '403': errorResponse('Missing or invalid API key'),
+        '403': FORBIDDEN,
         '409': errorResponse('Another job is still running (JOB_RUNNING)'),
         '503': errorResponse('The training machine could not be started (TRAINING_UNAVAILABLE)'),
       },
@@ -22,31 +88,17 @@ export const trainingPaths = {
     get: {
       operationId: 'listTrainingJobs',
       summary: 'Training jobs, newest first',
-      responses: {
-        '200': {
-          description: 'Jobs',
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['items'],
-                properties: { items: { type: 'array', items: { $ref: '#/components/schemas/TrainingJob' } } },
-              },
-            },
-          },
-        },
-        '403': errorResponse('Missing or invalid API key'),
-      },
+      responses: { '200': jsonResponse('Jobs', TrainingJobListSchema), '403': FORBIDDEN },
     },
   },
   '/training-jobs/{id}': {
     get: {
       operationId: 'getTrainingJob',
-      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      requestParams: { path: z.object({ id: z.string() }) },
       responses: {
-        '200': { description: 'The job', content: json('TrainingJob') },
-        '403': errorResponse('Missing or invalid API key'),
-        '404': errorResponse('No such job'),
+        '200': jsonResponse('The job', TrainingJobSchema),
+        '403': FORBIDDEN,
+        '404': errorResponse('No such job (NOT_FOUND)'),
       },
     },
   },
@@ -54,111 +106,19 @@ export const trainingPaths = {
     get: {
       operationId: 'listModels',
       summary: 'Registered model versions with their metrics, and which one is active',
-      responses: {
-        '200': { description: 'The registry', content: json('ModelList') },
-        '403': errorResponse('Missing or invalid API key'),
-      },
+      responses: { '200': jsonResponse('The registry', ModelListSchema), '403': FORBIDDEN },
     },
   },
   '/models/{version}/activate': {
     post: {
       operationId: 'activateModel',
       summary: 'Put a registered version in service (also the way to roll back)',
-      parameters: [{ name: 'version', in: 'path', required: true, schema: { type: 'string' } }],
+      requestParams: { path: z.object({ version: z.string() }) },
       responses: {
-        '200': {
-          description: 'Activated; inference follows within MODEL_REFRESH_SEC',
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['active', 'activatedAt'],
-                properties: {
-                  active: { type: 'string' },
-                  previousVersion: { type: 'string', nullable: true },
-                  activatedAt: { type: 'string', format: 'date-time' },
-                },
-              },
-            },
-          },
-        },
-        '403': errorResponse('Missing or invalid API key'),
-        '404': errorResponse('No such version'),
+        '200': jsonResponse('Activated; inference follows within MODEL_REFRESH_SEC', ActivatedModelSchema),
+        '403': FORBIDDEN,
+        '404': errorResponse('No such version (NOT_FOUND)'),
       },
     },
   },
-} as const;
-
-export const trainingSchemas = {
-  CreateTrainingJobRequest: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      dataset: { type: 'string', default: 'datasets/tess/', description: 'S3 prefix of the clips' },
-      epochs: { type: 'integer', minimum: 1, maximum: 200, default: 30 },
-      augment: { type: 'boolean', default: false },
-      activate: {
-        type: 'string',
-        enum: ['if-better', 'always', 'never'],
-        default: 'if-better',
-        description: 'if-better: only when macro-F1 on the tess-random split beats the active model',
-      },
-    },
-  },
-  QueuedTrainingJob: {
-    type: 'object',
-    required: ['id', 'status'],
-    properties: { id: { type: 'string' }, status: { type: 'string', enum: ['QUEUED'] } },
-  },
-  TrainingJob: {
-    type: 'object',
-    required: ['id', 'status', 'dataset', 'epochs', 'augment', 'activate', 'createdAt', 'updatedAt'],
-    properties: {
-      id: { type: 'string' },
-      status: { type: 'string', enum: ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED'] },
-      dataset: { type: 'string' },
-      epochs: { type: 'integer' },
-      augment: { type: 'boolean' },
-      activate: { type: 'string', enum: ['if-better', 'always', 'never'] },
-      progress: {
-        type: 'object',
-        properties: {
-          epoch: { type: 'integer' },
-          epochs: { type: 'integer' },
-          valAccuracy: { type: 'number' },
-        },
-      },
-      modelVersion: { type: 'string' },
-      metrics: { type: 'object', description: 'Per evaluation split: accuracy, macroF1, …' },
-      activated: { type: 'boolean' },
-      activationReason: { type: 'string' },
-      error: { type: 'string' },
-      createdAt: { type: 'string', format: 'date-time' },
-      updatedAt: { type: 'string', format: 'date-time' },
-    },
-  },
-  ModelList: {
-    type: 'object',
-    required: ['active', 'items'],
-    properties: {
-      active: { type: 'string', nullable: true },
-      items: {
-        type: 'array',
-        items: {
-          type: 'object',
-          required: ['version', 'source', 'sha256', 'metrics', 'createdAt', 'active'],
-          properties: {
-            version: { type: 'string' },
-            source: { type: 'string', enum: ['bundled', 'trained'] },
-            sha256: { type: 'string' },
-            location: { type: 'string', examples: ['s3://bucket/models/tess-20261125T0830-1a2b3c4d/'] },
-            metrics: { type: 'object' },
-            trainingJobId: { type: 'string' },
-            createdAt: { type: 'string', format: 'date-time' },
-            active: { type: 'boolean' },
-          },
-        },
-      },
-    },
-  },
-} as const;
+};

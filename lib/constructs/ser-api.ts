@@ -5,6 +5,7 @@ import {
   type IApiKey,
   LambdaIntegration,
   LogGroupLogDestination,
+  MethodLoggingLevel,
   Period,
   ResponseType,
   RestApi,
@@ -99,6 +100,9 @@ export class SerApi extends Construct {
         stageName: 'v1',
         tracingEnabled: true,
         metricsEnabled: true,
+        // Errors of every method in the stage's execution log (request bodies stay out: no data trace).
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
         throttlingRateLimit: 50,
         throttlingBurstLimit: 100,
         accessLogDestination: new LogGroupLogDestination(accessLogs),

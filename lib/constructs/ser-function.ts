@@ -10,6 +10,10 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { PROJECT_ROOT } from '../paths.ts';
 
+/** Where the handlers' Powertools metrics land: the namespace, and the `service` dimension of each metric. */
+export const METRICS_NAMESPACE = 'SerApi';
+export const SERVICE_NAME = 'ser-api';
+
 export interface SerFunctionProps extends Omit<NodejsFunctionProps, 'runtime' | 'bundling'> {
   readonly entry: string;
   /** Merged over the defaults (ESM, minified, source maps, AWS SDK bundled). */
@@ -45,8 +49,8 @@ export class SerFunction extends NodejsFunction {
       ...props,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: 'ser-api',
-        POWERTOOLS_METRICS_NAMESPACE: 'SerApi',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         ...environment,
       },
       bundling: {

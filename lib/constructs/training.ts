@@ -1,7 +1,8 @@
-import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import {
   type CfnLaunchTemplate,
+  FlowLogDestination,
   InstanceClass,
   InstanceInitiatedShutdownBehavior,
   InstanceSize,
@@ -16,6 +17,7 @@ import {
 } from 'aws-cdk-lib/aws-ec2';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
@@ -65,6 +67,15 @@ export class Training extends Construct {
       maxAzs: 1,
       natGateways: 0,
       subnetConfiguration: [{ name: 'training', subnetType: SubnetType.PUBLIC }],
+    });
+    // What the instances sent and were sent, kept as long as the API's access logs.
+    vpc.addFlowLog('FlowLog', {
+      destination: FlowLogDestination.toCloudWatchLogs(
+        new LogGroup(this, 'FlowLogs', {
+          retention: RetentionDays.THREE_MONTHS,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+      ),
     });
     this.securityGroup = new SecurityGroup(this, 'SecurityGroup', {
       vpc,

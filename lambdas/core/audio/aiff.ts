@@ -1,5 +1,5 @@
 import { AudioError } from '../errors.ts';
-import { checkDuration, checkStreamParameters } from './limits.ts';
+import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { type PcmEncoding, pcmToMono } from './pcm.ts';
 import type { MonoPcm } from './types.ts';
 
@@ -85,6 +85,7 @@ export const decodeAiff = (bytes: Uint8Array, maxDurationSec: number): MonoPcm =
     );
   }
   checkDuration('AIFF header', comm.frames, comm.sampleRate, maxDurationSec);
+  checkDecodedValues('AIFF header', comm.frames * comm.channels, 'declares');
   if (comm.frames === 0 || soundOffset < 0)
     throw new AudioError('EMPTY_AUDIO', 'AIFF file holds no sample frames');
 

@@ -2,8 +2,10 @@ import { AudioError, isSerError } from '../errors.ts';
 import { decodeAiff } from './aiff.ts';
 import { detectFormat } from './detect.ts';
 import { decodeFlac, flacDecoder } from './flac.ts';
+import { UPLOAD_FORMAT_NAMES } from './formats.ts';
 import { decodeMp3, mpegDecoder } from './mp3.ts';
 import { decodeOgg, opusDecoder, vorbisDecoder } from './ogg.ts';
+import { resample } from './resample.ts';
 import {
   type AudioFormat,
   DEFAULT_MAX_DURATION_SEC,
@@ -19,6 +21,7 @@ const decodeAs = (
   format: AudioFormat,
   bytes: Uint8Array,
   maxDurationSec: number,
+  outputRate: number | undefined,
 ): MonoPcm | Promise<MonoPcm> => {
   switch (format) {
     case 'wav':
@@ -26,23 +29,58 @@ const decodeAs = (
     case 'aiff':
       return decodeAiff(bytes, maxDurationSec);
     case 'flac':
-      return decodeFlac(bytes, maxDurationSec);
+      return decodeFlac(bytes, maxDurationSec, outputRate);
     case 'mp3':
-      return decodeMp3(bytes, maxDurationSec);
+      return decodeMp3(bytes, maxDurationSec, outputRate);
     case 'ogg-vorbis':
-      return decodeOgg(bytes, 'vorbis', maxDurationSec);
+      return decodeOgg(bytes, 'vorbis', maxDurationSec, outputRate);
     case 'ogg-opus':
-      return decodeOgg(bytes, 'opus', maxDurationSec);
+      return decodeOgg(bytes, 'opus', maxDurationSec, outputRate);
+    // Loaded on first use, so WAV/FLAC/MP3/Ogg never pay for these decoders (docs/dependencies.md).
+    case 'mp4':
+      return import('./mp4.ts').then(({ decodeMp4 }) => decodeMp4(bytes, maxDurationSec, outputRate));
+    case 'webm':
+      return import('./webm.ts').then(({ decodeWebm }) => decodeWebm(bytes, maxDurationSec, outputRate));
+  }
+};
+
+/** Decodes with the format's decoder; anything it throws that is not ours is the input's fault. */
+const decodeWithFormat = async (
+  format: AudioFormat,
+  bytes: Uint8Array,
+  maxDurationSec: number,
+  outputRate: number | undefined,
+): Promise<MonoPcm> => {
+  try {
+    return await decodeAs(format, bytes, maxDurationSec, outputRate);
+  } catch (error) {
+    if (isSerError(error)) throw error;
+    // The decoders (and codec-parser) throw plain Errors on malformed streams; the input caused them.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new AudioError('CORRUPT_AUDIO', `The ${format} data could not be decoded: ${reason}`, {
+      cause: error,
+    });
   }
 };
 
 /**
- * Decodes any supported upload to mono float samples at the source's own rate. The format comes from
+ * The samples at `outputRate`: decoders that stream resample while decoding; PCM containers (whose
+ * samples are bounded by the file's bytes) are resampled whole here.
+ */
+const atOutputRate = (pcm: MonoPcm, outputRate: number | undefined): Float32Array => {
+  if (outputRate === undefined || pcm.outputRate === outputRate) return pcm.samples;
+  return resample(pcm.samples, pcm.sampleRate, outputRate);
+};
+
+/**
+ * Decodes any supported upload to mono float samples at the source's own rate, or at `outputRate`. The format comes from
  * magic bytes only. Every input fault is an `AudioError`:
  * - UNSUPPORTED_FORMAT: not audio we know (HTML, text, unknown codecs inside a known container);
  * - CORRUPT_AUDIO: truncated or garbage data inside a known container, impossible headers (0 channels,
  *   sample rate outside 1000–384000 Hz), NaN/infinite float samples;
  * - EMPTY_AUDIO: zero bytes, a header with no samples;
+ * - TOO_LARGE: more sample values (frames × channels) than `MAX_DECODED_VALUES`, from the header where
+ *   the container declares its length, else while decoding;
  * - TOO_LONG: over `maxDurationSec` — judged from the header's declared length before decoding where the
  *   container has one, and otherwise while decoding (compressed streams stop one chunk past the limit).
  * Anything a decoder throws that is not ours is wrapped as CORRUPT_AUDIO: the input made it fail.
@@ -54,29 +92,28 @@ export const decodeAudio = async (bytes: Uint8Array, options: DecodeOptions = {}
   if (!format) {
     throw new AudioError(
       'UNSUPPORTED_FORMAT',
-      'Not a supported audio file (expected WAV, AIFF, MP3, Ogg Vorbis, Ogg Opus or FLAC judged by its content)',
+      `Not a supported audio file (expected ${UPLOAD_FORMAT_NAMES}, judged by its content)`,
     );
   }
-  let pcm: MonoPcm;
-  try {
-    pcm = await decodeAs(format, bytes, maxDurationSec);
-  } catch (error) {
-    if (isSerError(error)) throw error;
-    // The decoders (and codec-parser) throw plain Errors on malformed streams; the input caused them.
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new AudioError('CORRUPT_AUDIO', `The ${format} data could not be decoded: ${reason}`, {
-      cause: error,
-    });
-  }
-  const durationSec = pcm.samples.length / pcm.sampleRate;
+  const pcm = await decodeWithFormat(format, bytes, maxDurationSec, options.outputRate);
   if (pcm.samples.length === 0) throw new AudioError('EMPTY_AUDIO', `The ${format} file holds no samples`);
+  const samples = atOutputRate(pcm, options.outputRate);
+  const sampleRate = options.outputRate ?? pcm.sampleRate;
+  const durationSec = samples.length / sampleRate;
   if (durationSec > maxDurationSec) {
     throw new AudioError(
       'TOO_LONG',
       `The audio lasts ${durationSec.toFixed(1)} s; the limit is ${maxDurationSec} s`,
     );
   }
-  return { samples: pcm.samples, sampleRate: pcm.sampleRate, channels: pcm.channels, format, durationSec };
+  return {
+    samples,
+    sampleRate,
+    sourceSampleRate: pcm.sampleRate,
+    channels: pcm.channels,
+    format,
+    durationSec,
+  };
 };
 
 /**
@@ -93,6 +130,7 @@ export const warmUpDecoders = async (
     'ogg-opus': opusDecoder,
   } as const;
   await Promise.all(
-    formats.flatMap((format) => (format === 'wav' || format === 'aiff' ? [] : [shared[format].warm()])),
+    // WAV/AIFF need no WASM; MP4/WebM decoders load on first use (kept out of every cold start).
+    formats.flatMap((format) => (format in shared ? [shared[format as keyof typeof shared].warm()] : [])),
   );
 };

@@ -46,6 +46,23 @@ const oggCodec = (bytes: Uint8Array): AudioFormat | undefined => {
   return undefined;
 };
 
+/** ISO BMFF brands that are images, not audio or video (HEIF/AVIF stills). */
+const IMAGE_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'mif1', 'msf1', 'avif', 'avis']);
+
+/** MP4/M4A/MOV/3GP: an `ftyp` box first (or, in old QuickTime files, a `moov`/`mdat`/`wide`/`free` box). */
+const isIsoMedia = (bytes: Uint8Array): boolean => {
+  if (ascii(bytes, 4, 'ftyp'))
+    return bytes.length >= 12 && !IMAGE_BRANDS.has(String.fromCharCode(...bytes.subarray(8, 12)));
+  return ['moov', 'mdat', 'wide', 'free'].some((type) => ascii(bytes, 4, type)) && bytes[0]! <= 1; // size < 32 MB
+};
+
+/** Matroska/WebM: the EBML magic, and a DocType of webm or matroska in the header that follows. */
+const isMatroska = (bytes: Uint8Array): boolean => {
+  if (!(bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3)) return false;
+  const header = String.fromCharCode(...bytes.subarray(4, 64));
+  return header.includes('webm') || header.includes('matroska');
+};
+
 /**
  * The audio format of `bytes` judged only from magic bytes (never a file name: users upload AIFF named
  * `.wav` and HTML named `.mp3`). Undefined when the bytes are not a format we decode.
@@ -61,6 +78,8 @@ export const detectFormat = (bytes: Uint8Array): AudioFormat | undefined => {
   if (ascii(bytes, 0, 'FORM') && (ascii(bytes, 8, 'AIFF') || ascii(bytes, 8, 'AIFC'))) return 'aiff';
   if (ascii(bytes, 0, 'fLaC')) return 'flac';
   if (ascii(bytes, 0, 'OggS')) return oggCodec(bytes);
+  if (isIsoMedia(bytes)) return 'mp4';
+  if (isMatroska(bytes)) return 'webm';
   const tagSize = id3v2Size(bytes);
   if (tagSize > 0) {
     // An ID3v2 tag is used in front of FLAC too (rarely); look at what follows it.

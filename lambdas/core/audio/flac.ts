@@ -2,7 +2,7 @@ import { FLACDecoder } from '@wasm-audio-decoders/flac';
 import CodecParser, { type CodecFrame, type OggPage } from 'codec-parser';
 import { AudioError } from '../errors.ts';
 import { id3v2Size } from './detect.ts';
-import { checkDuration, checkStreamParameters } from './limits.ts';
+import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { decodeChunked, SharedDecoder } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
@@ -45,6 +45,22 @@ const frameData = (frames: Iterator<CodecFrame | OggPage>): Uint8Array[] => {
 };
 
 /**
+ * Decoded values (samples × channels) one `decodeFrames` call may return: a KB of constant-valued frames
+ * declares millions of samples (65535 per channel each), and the WASM heap keeps whatever size one call
+ * needed. About 4 MB of floats per call; a single frame may still exceed it (≤ 65535 × 8 values).
+ */
+const VALUES_PER_CALL = 2 ** 20;
+
+/** Splits frames into groups of at most VALUES_PER_CALL values, by each frame's own block size. */
+const boundedGroups = (frames: Uint8Array[], maxBlockSize: number, channels: number): Uint8Array[][] => {
+  const perFrame = Math.max(1, maxBlockSize || 65535) * channels;
+  const size = Math.max(1, Math.floor(VALUES_PER_CALL / perFrame));
+  const groups: Uint8Array[][] = [];
+  for (let i = 0; i < frames.length; i += size) groups.push(frames.slice(i, i + size));
+  return groups;
+};
+
+/**
  * FLAC via @wasm-audio-decoders/flac, checked against STREAMINFO's own sample count.
  *
  * The "silently drops the last 0.135 s" finding: the codec parser holds back the last frame until it sees
@@ -56,42 +72,58 @@ const frameData = (frames: Iterator<CodecFrame | OggPage>): Uint8Array[] => {
  * decoder, tested), and a file that fails leaves the shared decoder discarded, never reused. Decoded
  * length must equal STREAMINFO's total, so a truncated file is CORRUPT_AUDIO instead of silently short.
  */
-export const decodeFlac = async (bytes: Uint8Array, maxDurationSec: number): Promise<MonoPcm> => {
+export const decodeFlac = async (
+  bytes: Uint8Array,
+  maxDurationSec: number,
+  outputRate?: number,
+): Promise<MonoPcm> => {
   const info = readStreamInfo(bytes);
   checkStreamParameters('FLAC', info.sampleRate, info.channels);
   checkDuration('FLAC header', info.totalSamples, info.sampleRate, maxDurationSec);
+  checkDecodedValues('FLAC header', info.totalSamples * info.channels, 'declares');
   const start = id3v2Size(bytes);
   // The WASM decoder divides by 2^(bits−1) − 1 (32767 for 16-bit), WAV/AIFF by 2^(bits−1): rescale so the
   // same PCM gives the same floats whatever the container (TESS is FLAC, uploads are often WAV).
   const full = 2 ** (info.bitsPerSample - 1);
-  const parser = new CodecParser('audio/flac', { enableFrameCRC32: false, enableLogging: false });
-  return flacDecoder.use(async (decoder) => {
-    const result = await decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
-      container: 'FLAC',
-      maxDurationSec,
-      decode: (chunk) => decoder.decodeFrames(frameData(parser.parseChunk(chunk))),
-      flush: () => decoder.decodeFrames(frameData(parser.flush())),
-      // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
-      chunkBytes: 1024,
-      scale: (full - 1) / full,
-    });
-    // Thrown inside `use` so that a decoder which saw a corrupt stream is discarded.
-    const decoded = result.samples.length;
-    if (result.errors.length > 0) {
-      throw new AudioError('CORRUPT_AUDIO', `FLAC data is corrupt: ${result.errors[0]}`);
-    }
-    // codec-parser 2.5 sometimes loses a short final frame (e.g. 79 samples after 4096-sample frames;
-    // `flac -t` finds the files sound): up to one block missing at the end is accepted as it is, more is
-    // a truncated file.
-    const missing = info.totalSamples - decoded;
-    const lostFinalFrame = missing > 0 && missing < Math.max(1, info.maxBlockSize);
-    if (info.totalSamples > 0 && decoded !== info.totalSamples && !lostFinalFrame) {
-      throw new AudioError(
-        'CORRUPT_AUDIO',
-        `FLAC STREAMINFO declares ${info.totalSamples} samples but ${decoded} could be decoded (truncated file?)`,
-      );
-    }
-    if (decoded === 0) throw new AudioError('EMPTY_AUDIO', 'FLAC file holds no audio frames');
-    return { samples: result.samples, sampleRate: info.sampleRate, channels: info.channels };
-  });
+  // libFLAC reports MISSING_FRAME for some sound files after decoding others (frames of another block
+  // size, e.g. RAVDESS cut by ffmpeg after TESS): a failure on a reused decoder is retried on a fresh one.
+  return flacDecoder.use(
+    async (decoder) => {
+      const parser = new CodecParser('audio/flac', { enableFrameCRC32: false, enableLogging: false });
+      const result = await decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
+        container: 'FLAC',
+        maxDurationSec,
+        outputRate,
+        decode: async (chunk) => {
+          const groups = boundedGroups(frameData(parser.parseChunk(chunk)), info.maxBlockSize, info.channels);
+          const decoded = [];
+          for (const group of groups) decoded.push(await decoder.decodeFrames(group));
+          return decoded;
+        },
+        flush: () => decoder.decodeFrames(frameData(parser.flush())),
+        // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
+        chunkBytes: 1024,
+        scale: (full - 1) / full,
+      });
+      // Thrown inside `use` so that a decoder which saw a corrupt stream is discarded.
+      const decoded = result.frames;
+      if (result.errors.length > 0) {
+        throw new AudioError('CORRUPT_AUDIO', `FLAC data is corrupt: ${result.errors[0]}`);
+      }
+      // codec-parser 2.5 sometimes loses a short final frame (e.g. 79 samples after 4096-sample frames;
+      // `flac -t` finds the files sound): up to one block missing at the end is accepted as it is, more is
+      // a truncated file.
+      const missing = info.totalSamples - decoded;
+      const lostFinalFrame = missing > 0 && missing < Math.max(1, info.maxBlockSize);
+      if (info.totalSamples > 0 && decoded !== info.totalSamples && !lostFinalFrame) {
+        throw new AudioError(
+          'CORRUPT_AUDIO',
+          `FLAC STREAMINFO declares ${info.totalSamples} samples but ${decoded} could be decoded (truncated file?)`,
+        );
+      }
+      if (decoded === 0) throw new AudioError('EMPTY_AUDIO', 'FLAC file holds no audio frames');
+      return { samples: result.samples, sampleRate: info.sampleRate, outputRate, channels: info.channels };
+    },
+    { retryFresh: true },
+  );
 };

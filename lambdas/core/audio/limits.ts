@@ -1,5 +1,5 @@
 import { AudioError } from '../errors.ts';
-import { MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './types.ts';
+import { MAX_CHANNELS, MAX_DECODED_VALUES, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './types.ts';
 
 /** Rejects header values no real recording has, before anything is allocated from them. */
 export const checkStreamParameters = (container: string, sampleRate: number, channels: number): void => {
@@ -33,6 +33,21 @@ export const checkDuration = (
     throw new AudioError(
       'TOO_LONG',
       `${container} declares ${seconds.toFixed(1)} s of audio${detail}; the limit is ${maxDurationSec} s`,
+    );
+  }
+};
+
+/**
+ * Throws TOO_LARGE when `values` (sample frames × channels, declared or decoded so far) exceeds the
+ * decoding budget: the work and memory a file may cost, whatever its duration says.
+ */
+export const checkDecodedValues = (container: string, values: number, how: 'declares' | 'decoded'): void => {
+  if (values > MAX_DECODED_VALUES) {
+    const millions = (values / 1e6).toFixed(1);
+    throw new AudioError(
+      'TOO_LARGE',
+      `${container} ${how === 'declares' ? 'declares' : 'decodes to more than'} ${millions} M samples (frames × channels); ` +
+        `the limit is ${(MAX_DECODED_VALUES / 1e6).toFixed(1)} M (e.g. 10 min of stereo at 48 kHz fits)`,
     );
   }
 };

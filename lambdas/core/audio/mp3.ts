@@ -1,7 +1,7 @@
 import { MPEGDecoder } from 'mpg123-decoder';
 import { AudioError } from '../errors.ts';
 import { findMpegSync, id3v2Size, isMpegFrameHeader } from './detect.ts';
-import { checkDuration, checkStreamParameters } from './limits.ts';
+import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { decodeChunked, SharedDecoder } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
@@ -54,7 +54,11 @@ export const mpegDecoder = new SharedDecoder(() => new MPEGDecoder({ enableGaple
  * When the encoder wrote a Xing/Info frame count we check the decoded length against it (a truncated
  * MP3 otherwise decodes silently short).
  */
-export const decodeMp3 = async (bytes: Uint8Array, maxDurationSec: number): Promise<MonoPcm> => {
+export const decodeMp3 = async (
+  bytes: Uint8Array,
+  maxDurationSec: number,
+  outputRate?: number,
+): Promise<MonoPcm> => {
   const tagEnd = id3v2Size(bytes);
   if (tagEnd >= bytes.length)
     throw new AudioError('EMPTY_AUDIO', 'MP3 file holds an ID3 tag but no audio frames');
@@ -69,12 +73,18 @@ export const decodeMp3 = async (bytes: Uint8Array, maxDurationSec: number): Prom
       frame.sampleRate,
       maxDurationSec,
     );
+    checkDecodedValues(
+      'MP3 header',
+      frame.declaredFrames * frame.samplesPerFrame * frame.channels,
+      'declares',
+    );
   }
   const result = await mpegDecoder.use(async (decoder) => {
     try {
       return await decodeChunked(bytes.subarray(first), {
         container: 'MP3',
         maxDurationSec,
+        outputRate,
         decode: (chunk) => decoder.decode(chunk),
         // An MPEG frame (≥ 24 bytes) holds at most 1152 samples: 16 KiB expands to ≤ 0.8 M samples.
         chunkBytes: 16_384,
@@ -84,7 +94,7 @@ export const decodeMp3 = async (bytes: Uint8Array, maxDurationSec: number): Prom
       await decoder.reset(); // mpg123 keeps stream state (and gapless info) between files
     }
   });
-  const decoded = result.samples.length;
+  const decoded = result.frames;
   if (decoded === 0) {
     throw new AudioError(
       'CORRUPT_AUDIO',
@@ -104,6 +114,7 @@ export const decodeMp3 = async (bytes: Uint8Array, maxDurationSec: number): Prom
   return {
     samples: result.samples,
     sampleRate: result.sampleRate || frame.sampleRate,
+    outputRate,
     channels: frame.channels,
   };
 };

@@ -1,7 +1,7 @@
 import { OggVorbisDecoder } from '@wasm-audio-decoders/ogg-vorbis';
 import { OggOpusDecoder } from 'ogg-opus-decoder';
 import { AudioError } from '../errors.ts';
-import { checkDuration, checkStreamParameters } from './limits.ts';
+import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { decodeChunked, SharedDecoder } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
@@ -66,13 +66,16 @@ export const decodeOgg = async (
   bytes: Uint8Array,
   codec: 'vorbis' | 'opus',
   maxDurationSec: number,
+  outputRate?: number,
 ): Promise<MonoPcm> => {
   const name = codec === 'vorbis' ? 'Ogg Vorbis' : 'Ogg Opus';
   const id = readIdHeader(bytes, codec);
   checkStreamParameters(name, id.sampleRate, id.channels);
   const last = readLastPage(bytes);
-  if (last.granule > 0)
+  if (last.granule > 0) {
     checkDuration(`${name} stream`, last.granule - id.preSkip, id.sampleRate, maxDurationSec);
+    checkDecodedValues(`${name} stream`, (last.granule - id.preSkip) * id.channels, 'declares');
+  }
   if (!last.endOfStream) {
     throw new AudioError(
       'CORRUPT_AUDIO',
@@ -84,6 +87,7 @@ export const decodeOgg = async (
     decodeChunked(bytes, {
       container: name,
       maxDurationSec,
+      outputRate,
       decode: (chunk) => decoder.decode(chunk),
       flush: () => decoder.flush(),
       chunkBytes: 16_384,
@@ -91,7 +95,7 @@ export const decodeOgg = async (
   );
   if (result.errors.length > 0)
     throw new AudioError('CORRUPT_AUDIO', `${name} data is corrupt: ${result.errors[0]}`);
-  const decoded = result.samples.length;
+  const decoded = result.frames;
   const declared = last.granule > 0 ? last.granule - id.preSkip : 0;
   // Pages that parse but whose packets do not decode (damaged headers or data) yield too few samples
   // without any error from the decoder: compare with the last page's granule position. Tolerance: one
@@ -103,5 +107,6 @@ export const decodeOgg = async (
     );
   }
   if (decoded === 0) throw new AudioError('EMPTY_AUDIO', `${name} stream holds no audio`);
-  return { samples: result.samples, sampleRate: result.sampleRate || id.sampleRate, channels: id.channels };
+  const sampleRate = result.sampleRate || id.sampleRate;
+  return { samples: result.samples, sampleRate, outputRate, channels: id.channels };
 };

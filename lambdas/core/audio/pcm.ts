@@ -64,6 +64,13 @@ export const pcmToMono = (
   const kind =
     encoding === 'uint8' ? 0 : table ? 1 : isFloat ? (bytesPerSample === 4 ? 6 : 7) : 1 + bytesPerSample; // int: 2..5
   const scale = [1 / 128, 1, 1 / 128, 1 / 32768, 1 / 8388608, 1 / 2147483648, 1, 1][kind]! / channels;
+  if (kind === 3 && channels === 1 && le && (bytes.byteOffset + offset) % 2 === 0) {
+    // Mono 16-bit little-endian (most WAV uploads), aligned: read through an Int16Array (little-endian
+    // on every platform Node runs on here: x64, arm64), ~5× faster, same values as the loop below.
+    const ints = new Int16Array(bytes.buffer, bytes.byteOffset + offset, frames);
+    for (let f = 0; f < frames; f++) mono[f] = ints[f]! * scale;
+    return mono;
+  }
   let p = 0;
   for (let f = 0; f < frames; f++) {
     let sum = 0;

@@ -31,12 +31,16 @@ const KAISER_BETA = 6;
 /** Low-pass cutoff as a fraction of the lower Nyquist: the transition band ends near the new Nyquist. */
 const ROLLOFF = 0.9;
 
-interface FilterBank {
+export interface FilterBank {
   phases: number;
   taps: number;
   /** Index of the first input sample relative to floor(position). */
   firstOffset: number;
-  coefficients: Float32Array; // phases × taps
+  /**
+   * phases × taps, float32 values (rounded once when built) held as float64: the inner loop then
+   * multiplies doubles without a float32→float64 conversion per tap (same products, ~2× faster here).
+   */
+  coefficients: Float64Array;
 }
 
 const besselI0 = (x: number): number => {
@@ -85,7 +89,18 @@ const buildBank = (fromRate: number, toRate: number): FilterBank => {
     }
     for (let k = 0; k < taps; k++) coefficients[p * taps + k]! /= sum;
   }
-  return { phases, taps, firstOffset, coefficients };
+  return { phases, taps, firstOffset, coefficients: Float64Array.from(coefficients) };
+};
+
+/** The cached filter bank for integer rates `fromRate` → `toRate` (shared with the streaming resampler). */
+export const filterBank = (fromRate: number, toRate: number): FilterBank => {
+  const key = `${fromRate}:${toRate}`;
+  let bank = banks.get(key);
+  if (!bank) {
+    bank = buildBank(fromRate, toRate);
+    banks.set(key, bank);
+  }
+  return bank;
 };
 
 /** Number of output samples for `inputLength` samples: round(n · to / from). */
@@ -97,22 +112,18 @@ export const resampledLength = (inputLength: number, fromRate: number, toRate: n
  * rates are equal. Output sample j is the band-limited value at input position j·from/to. Non-integer rates
  * are rounded to whole hertz.
  */
-export const resample = (samples: Float32Array, fromRate: number, toRate: number): Float32Array => {
+export const resample = (input: Float32Array, fromRate: number, toRate: number): Float32Array => {
   if (!(fromRate > 0 && toRate > 0 && Number.isFinite(fromRate) && Number.isFinite(toRate))) {
     throw new RangeError(`Invalid sample rates ${fromRate} → ${toRate}`);
   }
-  if (fromRate === toRate) return samples;
+  if (fromRate === toRate) return input;
   if (!Number.isInteger(fromRate) || !Number.isInteger(toRate)) {
     // The exact position arithmetic below is integer; a fractional rate is rounded (error < 0.5 Hz).
-    return resample(samples, Math.round(fromRate), Math.round(toRate));
+    return resample(input, Math.round(fromRate), Math.round(toRate));
   }
-  const key = `${fromRate}:${toRate}`;
-  let bank = banks.get(key);
-  if (!bank) {
-    bank = buildBank(fromRate, toRate);
-    banks.set(key, bank);
-  }
-  const { phases, taps, firstOffset, coefficients } = bank;
+  const { phases, taps, firstOffset, coefficients } = filterBank(fromRate, toRate);
+  // Each input sample is read ~taps·to/from times: convert it to float64 once, not at every read.
+  const samples = Float64Array.from(input);
   const n = samples.length;
   const outLength = resampledLength(n, fromRate, toRate);
   const out = new Float32Array(outLength);

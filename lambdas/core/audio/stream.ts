@@ -1,4 +1,6 @@
 import { AudioError } from '../errors.ts';
+import { checkDecodedValues } from './limits.ts';
+import { createStreamingResampler, type StreamingResampler } from './resample-stream.ts';
 
 /** What every WASM decoder returns per call. */
 export interface DecodedChunk {
@@ -9,8 +11,12 @@ export interface DecodedChunk {
 }
 
 export interface ChunkedDecodeResult {
+  /** Mono samples at `outputRate` when one was asked for, else at the source's `sampleRate`. */
   samples: Float32Array;
+  /** The source's rate (of the decoded stream). */
   sampleRate: number;
+  /** Sample frames decoded at the source rate (the length to compare with a header's declaration). */
+  frames: number;
   /** Channels the decoder produced (before the mix to mono). */
   decodedChannels: number;
   errors: string[];
@@ -20,7 +26,13 @@ export interface ChunkedDecodeOptions {
   /** Name used in error messages ('FLAC', 'Ogg Opus', …). */
   container: string;
   maxDurationSec: number;
-  decode: (chunk: Uint8Array) => DecodedChunk | Promise<DecodedChunk>;
+  /**
+   * Resample each mono chunk to this rate as it is decoded, so memory follows the output (16 kHz for
+   * the model) instead of the declared input rate. Default: keep the source rate.
+   */
+  outputRate?: number;
+  /** Decodes the next input bytes; may return several chunks (a decoder that bounds each call's output). */
+  decode: (chunk: Uint8Array) => DecodedChunk | DecodedChunk[] | Promise<DecodedChunk | DecodedChunk[]>;
   flush?: () => Promise<DecodedChunk>;
   /**
    * Input is fed in chunks of this size so the duration limit is enforced while decoding: a small file
@@ -34,67 +46,95 @@ export interface ChunkedDecodeOptions {
   scale?: number;
 }
 
+/** Averages the first `channels` channels of a decoded chunk, scaled and clamped to [-1, 1]. */
+const mixChunk = (chunk: DecodedChunk, channels: number, scale: number): Float32Array => {
+  const length = chunk.samplesDecoded;
+  const mono = new Float32Array(length);
+  for (let c = 0; c < channels; c++) {
+    const data = chunk.channelData[c]!;
+    for (let i = 0; i < length; i++) mono[i]! += data[i]!;
+  }
+  const gain = scale / channels;
+  for (let i = 0; i < length; i++) {
+    const value = mono[i]! * gain;
+    // Lossy decoders overshoot ±1 slightly on clipped input; NaN would mean a broken decoder.
+    mono[i] = value > 1 ? 1 : value < -1 ? -1 : value || 0;
+  }
+  return mono;
+};
+
+const concat = (parts: readonly Float32Array[]): Float32Array => {
+  const out = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+};
+
+export type MonoOptions = Pick<
+  ChunkedDecodeOptions,
+  'container' | 'maxDurationSec' | 'outputRate' | 'useChannels' | 'scale'
+>;
+
 /**
- * Feeds `bytes` to a streaming decoder chunk by chunk, mixes each result to mono immediately (so only the
- * mono signal is kept), and throws TOO_LONG as soon as more than `maxDurationSec` has been decoded.
+ * Collects decoder output: each chunk is mixed to mono as it arrives (and resampled when `outputRate` is
+ * set, so only the output signal is kept), and decoding stops as soon as more than `maxDurationSec`
+ * (TOO_LONG) or more than the decoded-values budget (TOO_LARGE) has been decoded.
  */
-export const decodeChunked = async (
-  bytes: Uint8Array,
-  options: ChunkedDecodeOptions,
-): Promise<ChunkedDecodeResult> => {
-  const {
-    container,
-    maxDurationSec,
-    decode,
-    flush,
-    chunkBytes,
-    useChannels = (n: number) => n,
-    scale = 1,
-  } = options;
+export const createMonoCollector = (options: MonoOptions) => {
+  const { container, maxDurationSec, outputRate, useChannels = (n: number) => n, scale = 1 } = options;
   const parts: Float32Array[] = [];
   const errors: string[] = [];
-  let total = 0;
+  let frames = 0;
+  let values = 0;
   let sampleRate = 0;
   let decodedChannels = 0;
+  let resampler: StreamingResampler | undefined;
   const take = (chunk: DecodedChunk) => {
     for (const error of chunk.errors) errors.push(error.message);
     if (chunk.samplesDecoded === 0 || chunk.channelData.length === 0) return;
     sampleRate ||= chunk.sampleRate;
     decodedChannels ||= chunk.channelData.length;
-    const channels = Math.min(useChannels(chunk.channelData.length), chunk.channelData.length);
-    const length = chunk.samplesDecoded;
-    const mono = new Float32Array(length);
-    for (let c = 0; c < channels; c++) {
-      const data = chunk.channelData[c]!;
-      for (let i = 0; i < length; i++) mono[i]! += data[i]!;
-    }
-    const gain = scale / channels;
-    for (let i = 0; i < length; i++) {
-      const value = mono[i]! * gain;
-      // Lossy decoders overshoot ±1 slightly on clipped input; NaN would mean a broken decoder.
-      mono[i] = value > 1 ? 1 : value < -1 ? -1 : value || 0;
-    }
-    parts.push(mono);
-    total += length;
-    if (sampleRate > 0 && total / sampleRate > maxDurationSec) {
+    frames += chunk.samplesDecoded;
+    values += chunk.samplesDecoded * chunk.channelData.length;
+    checkDecodedValues(container, values, 'decoded');
+    if (sampleRate > 0 && frames / sampleRate > maxDurationSec) {
       throw new AudioError(
         'TOO_LONG',
-        `${container} audio is longer than the ${maxDurationSec} s limit (stopped decoding at ${(total / sampleRate).toFixed(1)} s)`,
+        `${container} audio is longer than the ${maxDurationSec} s limit (stopped decoding at ${(frames / sampleRate).toFixed(1)} s)`,
       );
     }
+    const channels = Math.min(useChannels(chunk.channelData.length), chunk.channelData.length);
+    const mono = mixChunk(chunk, channels, scale);
+    if (outputRate === undefined) {
+      parts.push(mono);
+      return;
+    }
+    resampler ??= createStreamingResampler(sampleRate, outputRate);
+    parts.push(resampler.push(mono));
   };
-  for (let offset = 0; offset < bytes.length; offset += chunkBytes) {
-    take(await decode(bytes.subarray(offset, offset + chunkBytes)));
-  }
-  if (flush) take(await flush());
+  const result = (): ChunkedDecodeResult => {
+    if (resampler) parts.push(resampler.finish());
+    return { samples: concat(parts), sampleRate, frames, decodedChannels, errors };
+  };
+  return { take, result };
+};
 
-  const samples = new Float32Array(total);
-  let at = 0;
-  for (const part of parts) {
-    samples.set(part, at);
-    at += part.length;
+/** Feeds `bytes` to a streaming decoder chunk by chunk into a mono collector (see `createMonoCollector`). */
+export const decodeChunked = async (
+  bytes: Uint8Array,
+  options: ChunkedDecodeOptions,
+): Promise<ChunkedDecodeResult> => {
+  const { decode, flush, chunkBytes } = options;
+  const collector = createMonoCollector(options);
+  for (let offset = 0; offset < bytes.length; offset += chunkBytes) {
+    const decoded = await decode(bytes.subarray(offset, offset + chunkBytes));
+    for (const chunk of Array.isArray(decoded) ? decoded : [decoded]) collector.take(chunk);
   }
-  return { samples, sampleRate, decodedChannels, errors };
+  if (flush) collector.take(await flush());
+  return collector.result();
 };
 
 /**
@@ -113,13 +153,19 @@ export class SharedDecoder<T extends { ready: Promise<void>; free: () => void }>
     return this.use(async () => undefined);
   }
 
-  use<R>(work: (decoder: T) => Promise<R>): Promise<R> {
-    const run = async (): Promise<R> => {
+  /**
+   * Runs `work` on the shared decoder, one call at a time. A decoder that fails is discarded. With
+   * `retryFresh`, work that fails on a reused decoder runs once more on a fresh one: state a decoder
+   * keeps from earlier files must not turn a sound file into an error (`work` must be re-runnable).
+   */
+  use<R>(work: (decoder: T) => Promise<R>, { retryFresh = false } = {}): Promise<R> {
+    const attempt = async (): Promise<{ value: R } | { error: unknown; reused: boolean }> => {
+      const reused = this.#instance !== undefined;
       this.#instance ??= this.create();
       const decoder = this.#instance;
       await decoder.ready;
       try {
-        return await work(decoder);
+        return { value: await work(decoder) };
       } catch (error) {
         this.#instance = undefined;
         try {
@@ -127,8 +173,14 @@ export class SharedDecoder<T extends { ready: Promise<void>; free: () => void }>
         } catch {
           // already unusable; nothing else to release
         }
-        throw error;
+        return { error, reused };
       }
+    };
+    const run = async (): Promise<R> => {
+      let outcome = await attempt();
+      if ('error' in outcome && outcome.reused && retryFresh) outcome = await attempt();
+      if ('error' in outcome) throw outcome.error;
+      return outcome.value;
     };
     const result = this.#queue.then(run, run);
     this.#queue = result.catch(() => undefined);

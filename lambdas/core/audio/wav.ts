@@ -1,5 +1,5 @@
 import { AudioError } from '../errors.ts';
-import { checkDuration, checkStreamParameters } from './limits.ts';
+import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { type PcmLayout, pcmToMono } from './pcm.ts';
 import type { MonoPcm } from './types.ts';
 
@@ -133,6 +133,7 @@ export const decodeWav = (bytes: Uint8Array, maxDurationSec: number): MonoPcm =>
     maxDurationSec,
     declaredBytes > available ? ` (${declaredBytes} bytes, but the file holds ${available})` : '',
   );
+  checkDecodedValues('WAV header', Math.floor(declaredBytes / layout.bytesPerSample), 'declares');
   if (declaredBytes > available) {
     throw new AudioError(
       'CORRUPT_AUDIO',

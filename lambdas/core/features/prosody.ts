@@ -69,6 +69,27 @@ function lowPass(samples: Float32Array, sampleRate: number, cutoff: number): Flo
 }
 
 /**
+ * Σ x[a+i]·x[b+i] for i < length, in four running sums: one sum is bound by the latency of each add
+ * (V8 does not reorder float adds); four independent ones run ~2× faster and differ only in rounding
+ * (~1e-16 relative).
+ */
+function crossCorrelation(x: Float64Array, a: number, b: number, length: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < length; i += 4) {
+    s0 += x[a + i]! * x[b + i]!;
+    s1 += x[a + i + 1]! * x[b + i + 1]!;
+    s2 += x[a + i + 2]! * x[b + i + 2]!;
+    s3 += x[a + i + 3]! * x[b + i + 3]!;
+  }
+  for (; i < length; i++) s0 += x[a + i]! * x[b + i]!;
+  return s0 + s1 + s2 + s3;
+}
+
+/**
  * Prosody of `signal` (any amplitude scale; `fullScale` is the value of a full-scale sample) for the
  * `frames` frames of `frameSize` samples every `hopSize` samples that the feature extractor cuts.
  */
@@ -124,8 +145,7 @@ export function extractProsody(
     let lowest = 1;
     cmnd[0] = 1;
     for (let tau = 1; tau <= maxLag; tau++) {
-      let cross = 0;
-      for (let j = start, k = start + tau, end = start + window; j < end; j++, k++) cross += x[j]! * x[k]!;
+      const cross = crossCorrelation(x, start, start + tau, window);
       const d = Math.max(0, e0 + energy[start + tau + window]! - energy[start + tau]! - 2 * cross);
       running += d;
       cmnd[tau] = running > 0 ? (d * tau) / running : 1;

@@ -1,8 +1,8 @@
 import MeydaModule from 'meyda';
-import { type FeatureConfig, featureDimension } from './config.ts';
-import type { FeatureMatrix } from './extract.ts';
-import { frameCount } from './extract.ts';
-import { scaleForExtraction } from './loudness.ts';
+import { type FeatureConfig, featureDimension } from '../../lambdas/core/features/config.ts';
+import type { FeatureMatrix } from '../../lambdas/core/features/extract.ts';
+import { frameCount } from '../../lambdas/core/features/extract.ts';
+import { scaleForExtraction } from '../../lambdas/core/features/loudness.ts';
 
 /** The settings and entry point of meyda's global singleton that we use (its typings mis-describe the CJS default). */
 interface MeydaSingleton {

@@ -1,0 +1,435 @@
+/**
+ * The worst inputs an upload may be (≤ 25 MB, ≤ 10 min) for memory and decoding work, per format: max
+ * sample rate, max channels, max duration, smallest frames. Written in TypeScript from the committed
+ * fixtures (no encoder needed): FLAC frames are written directly (CONSTANT or VERBATIM subframes), MP3
+ * frames and Ogg pages of a fixture are repeated to ten minutes. Used by `npm run bench -- --memory`
+ * and by test/memory-budget.test.ts.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeAudio } from '../lambdas/core/audio/decode.ts';
+
+const FIXTURES = fileURLToPath(new URL('../test/fixtures/', import.meta.url));
+
+export interface MemoryCase {
+  name: string;
+  format: string;
+  /** What makes it a worst case. */
+  note: string;
+  bytes: () => Promise<Uint8Array>;
+}
+
+// --- FLAC, written directly ---------------------------------------------------------------------------
+
+class BitWriter {
+  #bytes: number[] = [];
+  #bits = 0;
+  #fill = 0;
+  write(value: number, width: number): void {
+    for (let i = width - 1; i >= 0; i--) {
+      this.#bits = (this.#bits << 1) | (Math.floor(value / 2 ** i) & 1);
+      if (++this.#fill === 8) {
+        this.#bytes.push(this.#bits);
+        this.#bits = 0;
+        this.#fill = 0;
+      }
+    }
+  }
+  align(): void {
+    if (this.#fill > 0) this.write(0, 8 - this.#fill);
+  }
+  bytes(): number[] {
+    return this.#bytes;
+  }
+}
+
+const crc8 = (data: number[]): number => {
+  let crc = 0;
+  for (const byte of data) {
+    crc ^= byte;
+    for (let i = 0; i < 8; i++) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 0xff : (crc << 1) & 0xff;
+  }
+  return crc;
+};
+
+const crc16 = (data: number[]): number => {
+  let crc = 0;
+  for (const byte of data) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x8005) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+};
+
+/** FLAC's UTF-8-like coding of the frame number. */
+const utf8Number = (n: number): number[] => {
+  if (n < 0x80) return [n];
+  const out: number[] = [];
+  let value = n;
+  let bytes = 1;
+  while (value >= 2 ** (6 * bytes + (6 - bytes))) bytes++;
+  for (let i = 0; i < bytes; i++) {
+    out.unshift(0x80 | (value & 0x3f));
+    value = Math.floor(value / 64);
+  }
+  out.unshift(((0xff << (7 - bytes)) & 0xff) | value);
+  return out;
+};
+
+interface FlacSpec {
+  sampleRate: number;
+  channels: number;
+  totalFrames: number;
+  blockSize: number;
+  /** 16-bit samples for one channel (repeated over all channels and looped), or undefined for silence. */
+  signal?: Int16Array;
+}
+
+const flacHeader = (spec: FlacSpec): number[] => {
+  const w = new BitWriter();
+  for (const c of 'fLaC') w.write(c.charCodeAt(0), 8);
+  w.write(1, 1); // last metadata block
+  w.write(0, 7); // STREAMINFO
+  w.write(34, 24);
+  w.write(spec.blockSize, 16);
+  w.write(spec.blockSize, 16);
+  w.write(0, 24);
+  w.write(0, 24);
+  w.write(spec.sampleRate, 20);
+  w.write(spec.channels - 1, 3);
+  w.write(15, 5); // 16 bits per sample
+  w.write(spec.totalFrames, 36);
+  for (let i = 0; i < 16; i++) w.write(0, 8); // MD5 unknown
+  return w.bytes();
+};
+
+const flacFrame = (spec: FlacSpec, index: number, first: number, length: number): number[] => {
+  const header = new BitWriter();
+  header.write(0xfff8, 16); // sync, fixed block size
+  header.write(7, 4); // block size: 16 bits at the end of the header
+  header.write(14, 4); // sample rate: 16 bits, in tens of Hz
+  header.write(spec.channels - 1, 4); // independent channels
+  header.write(4, 3); // 16 bits per sample
+  header.write(0, 1);
+  for (const byte of utf8Number(index)) header.write(byte, 8);
+  header.write(length - 1, 16);
+  header.write(spec.sampleRate / 10, 16);
+  const headerBytes = header.bytes();
+  const w = new BitWriter();
+  for (const byte of [...headerBytes, crc8(headerBytes)]) w.write(byte, 8);
+  for (let c = 0; c < spec.channels; c++) {
+    const { signal } = spec;
+    if (!signal) {
+      w.write(0, 8); // CONSTANT subframe
+      w.write(0, 16);
+      continue;
+    }
+    w.write(2, 8); // VERBATIM subframe
+    for (let i = 0; i < length; i++) w.write(signal[(first + i) % signal.length]! & 0xffff, 16);
+  }
+  w.align();
+  const frame = w.bytes();
+  const crc = crc16(frame);
+  frame.push(crc >> 8, crc & 0xff);
+  return frame;
+};
+
+export const writeFlac = (spec: FlacSpec): Uint8Array => {
+  const parts: number[][] = [flacHeader(spec)];
+  let size = parts[0]!.length;
+  for (let first = 0, index = 0; first < spec.totalFrames; first += spec.blockSize, index++) {
+    const frame = flacFrame(spec, index, first, Math.min(spec.blockSize, spec.totalFrames - first));
+    parts.push(frame);
+    size += frame.length;
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+};
+
+// --- WAV / AIFF: 8-bit PCM, the most samples 25 MB can hold ------------------------------------------
+
+const speech16k = async (): Promise<Float32Array> =>
+  (await decodeAudio(readFileSync(join(FIXTURES, 'tess/OAF_bath_angry.flac')), { outputRate: 16000 }))
+    .samples;
+
+/** `seconds` of a TESS clip looped (with its pauses), as 16-bit samples at `rate`. */
+const loopedSpeech = async (rate: number, seconds: number): Promise<Int16Array> => {
+  const clip = (
+    await decodeAudio(readFileSync(join(FIXTURES, 'tess/OAF_bath_angry.flac')), { outputRate: rate })
+  ).samples;
+  return Int16Array.from({ length: Math.round(rate * seconds) }, (_, i) =>
+    Math.round(clip[i % clip.length]! * 32767),
+  );
+};
+
+const wav8 = (rate: number, channels: number, frames: number, sample: (i: number) => number): Uint8Array => {
+  const dataBytes = frames * channels;
+  const out = new Uint8Array(44 + dataBytes);
+  const view = new DataView(out.buffer);
+  out.set(new TextEncoder().encode('RIFF'), 0);
+  view.setUint32(4, 36 + dataBytes, true);
+  out.set(new TextEncoder().encode('WAVEfmt '), 8);
+  view.setUint32(16, 16, true);
+  view.setUint16(20, 1, true);
+  view.setUint16(22, channels, true);
+  view.setUint32(24, rate, true);
+  view.setUint32(28, rate * channels, true);
+  view.setUint16(32, channels, true);
+  view.setUint16(34, 8, true);
+  out.set(new TextEncoder().encode('data'), 36);
+  view.setUint32(40, dataBytes, true);
+  for (let f = 0; f < frames; f++) {
+    const value = 128 + Math.round(sample(f) * 127);
+    out.fill(value, 44 + f * channels, 44 + (f + 1) * channels);
+  }
+  return out;
+};
+
+/** The same 8-bit PCM as an AIFF file (signed samples, big-endian chunks). */
+const aiff8 = (rate: number, frames: number, sample: (i: number) => number): Uint8Array => {
+  const out = new Uint8Array(54 + frames);
+  const view = new DataView(out.buffer);
+  const ascii = (at: number, text: string) => out.set(new TextEncoder().encode(text), at);
+  ascii(0, 'FORM');
+  view.setUint32(4, 46 + frames);
+  ascii(8, 'AIFF');
+  ascii(12, 'COMM');
+  view.setUint32(16, 18);
+  view.setInt16(20, 1);
+  view.setUint32(22, frames);
+  view.setInt16(26, 8);
+  // 80-bit extended sample rate: exponent and a normalised 64-bit mantissa.
+  const exponent = Math.floor(Math.log2(rate));
+  view.setUint16(28, 16383 + exponent);
+  view.setUint32(30, Math.round((rate / 2 ** exponent) * 2 ** 31) >>> 0);
+  ascii(38, 'SSND');
+  view.setUint32(42, 8 + frames);
+  for (let f = 0; f < frames; f++) view.setInt8(54 + f, Math.round(sample(f) * 127));
+  return out;
+};
+
+// --- MP3 and Ogg: a fixture's frames or pages repeated to ten minutes ---------------------------------
+
+/** The MPEG frames of a fixture (ID3 and the Xing/Info frame dropped), repeated to `seconds`. */
+const repeatMp3 = async (path: string, seconds: number): Promise<Uint8Array> => {
+  const bytes = readFileSync(join(FIXTURES, path));
+  const id3 =
+    bytes[0] === 0x49 ? 10 + ((bytes[6]! << 21) | (bytes[7]! << 14) | (bytes[8]! << 7) | bytes[9]!) : 0;
+  // Skip the first frame: LAME's Info frame would declare the fixture's short length.
+  let second = id3 + 1;
+  while (!(bytes[second] === 0xff && (bytes[second + 1]! & 0xe0) === 0xe0)) second++;
+  const hasTag = bytes.subarray(bytes.length - 128, bytes.length - 125).toString() === 'TAG';
+  const frames = bytes.subarray(second, hasTag ? bytes.length - 128 : bytes.length);
+  // Without the Info frame nothing is trimmed: the frames' own length is what each copy adds.
+  const sourceSeconds = (await decodeAudio(frames)).durationSec;
+  const copies = Math.floor(seconds / sourceSeconds);
+  const out = new Uint8Array(frames.length * copies);
+  for (let i = 0; i < copies; i++) out.set(frames, i * frames.length);
+  return out;
+};
+
+const OGG_CRC = (() => {
+  const table = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let r = i << 24;
+    for (let j = 0; j < 8; j++) r = r & 0x80000000 ? (r << 1) ^ 0x04c11db7 : r << 1;
+    table[i] = r >>> 0;
+  }
+  return table;
+})();
+
+const oggCrc = (page: Uint8Array): number => {
+  let crc = 0;
+  for (const byte of page) crc = ((crc << 8) ^ OGG_CRC[((crc >>> 24) ^ byte) & 0xff]!) >>> 0;
+  return crc;
+};
+
+interface OggPage {
+  bytes: Uint8Array;
+  granule: number;
+}
+
+const oggPages = (bytes: Uint8Array): OggPage[] => {
+  const pages: OggPage[] = [];
+  for (let at = 0; at < bytes.length; ) {
+    const segments = bytes[at + 26]!;
+    let size = 27 + segments;
+    for (let s = 0; s < segments; s++) size += bytes[at + 27 + s]!;
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at);
+    pages.push({
+      bytes: bytes.slice(at, at + size),
+      granule: view.getUint32(6, true) + view.getUint32(10, true) * 2 ** 32,
+    });
+    at += size;
+  }
+  return pages;
+};
+
+/** A fixture's audio pages repeated to `seconds`, with granules, sequence numbers, flags and CRCs redone. */
+const repeatOgg = (path: string, seconds: number, rate: number): Uint8Array => {
+  // A plain Uint8Array: Buffer#slice would return views, and the pages are edited in place.
+  const pages = oggPages(new Uint8Array(readFileSync(join(FIXTURES, path))));
+  const headers = pages.filter((page) => page.granule === 0);
+  const audio = pages.filter((page) => page.granule > 0);
+  const span = audio.at(-1)!.granule;
+  const copies = Math.floor((seconds * rate) / span);
+  const out: Uint8Array[] = headers.map((page) => page.bytes);
+  let sequence = headers.length;
+  for (let copy = 0; copy < copies; copy++) {
+    for (const [i, page] of audio.entries()) {
+      const bytes = page.bytes.slice();
+      const view = new DataView(bytes.buffer);
+      const granule = page.granule + copy * span;
+      view.setUint32(6, granule % 2 ** 32, true);
+      view.setUint32(10, Math.floor(granule / 2 ** 32), true);
+      view.setUint32(18, sequence++, true);
+      const last = copy === copies - 1 && i === audio.length - 1;
+      bytes[5] = (bytes[5]! & ~4) | (last ? 4 : 0);
+      view.setUint32(22, 0, true);
+      view.setUint32(22, oggCrc(bytes), true);
+      out.push(bytes);
+    }
+  }
+  const joined = new Uint8Array(out.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  for (const b of out) {
+    joined.set(b, at);
+    at += b.length;
+  }
+  return joined;
+};
+
+// --- The cases -----------------------------------------------------------------------------------------
+
+const MAX_UPLOAD_BYTES = 25 * 1024 * 1024;
+const TEN_MINUTES = 599;
+
+export const memoryCases = (): MemoryCase[] => [
+  {
+    name: 'issue-384k-590s.flac',
+    format: 'FLAC',
+    note: 'the issue file: 384 kHz, 590 s of silence, 65535-sample frames (committed fixture)',
+    bytes: async () => readFileSync(join(FIXTURES, 'bad/silence-384k-590s.flac')),
+  },
+  {
+    name: 'issue-192k-590s.flac',
+    format: 'FLAC',
+    note: 'the issue file: 192 kHz, 590 s of silence (committed fixture)',
+    bytes: async () => readFileSync(join(FIXTURES, 'bad/silence-192k-590s.flac')),
+  },
+  {
+    name: 'max-rate-8ch.flac',
+    format: 'FLAC',
+    note: '384 kHz × 8 channels (FLAC max), silence, just under the decoded-values budget (21.8 s)',
+    bytes: async () =>
+      writeFlac({ sampleRate: 384000, channels: 8, totalFrames: 384000 * 21.8, blockSize: 65535 }),
+  },
+  {
+    name: 'max-rate-mono.flac',
+    format: 'FLAC',
+    note: '384 kHz mono, silence, just under the budget (174 s)',
+    bytes: async () =>
+      writeFlac({ sampleRate: 384000, channels: 1, totalFrames: 384000 * 174, blockSize: 65535 }),
+  },
+  {
+    name: 'smallest-frames.flac',
+    format: 'FLAC',
+    note: '16 kHz, 10 min of silence in 16-sample frames (the most frames per second)',
+    bytes: async () =>
+      writeFlac({ sampleRate: 16000, channels: 1, totalFrames: 16000 * TEN_MINUTES, blockSize: 16 }),
+  },
+  {
+    name: 'max-duration-speech.flac',
+    format: 'FLAC',
+    note: '16 kHz, 10 min of speech (a TESS clip looped), uncompressed frames: every later stage at its longest',
+    bytes: async () =>
+      writeFlac({
+        sampleRate: 16000,
+        channels: 1,
+        totalFrames: 16000 * TEN_MINUTES,
+        blockSize: 4096,
+        signal: await loopedSpeech(16000, 30),
+      }),
+  },
+  {
+    name: 'max-samples-speech.wav',
+    format: 'WAV',
+    note: '8-bit mono at 41.9 kHz: the most samples 25 MB holds within 10 min, speech',
+    bytes: async () => {
+      const speech = await loopedSpeech(41900, 30);
+      const frames = Math.min(41900 * TEN_MINUTES, MAX_UPLOAD_BYTES - 44);
+      return wav8(41900, 1, frames, (i) => speech[i % speech.length]! / 32768);
+    },
+  },
+  {
+    name: 'max-channels.wav',
+    format: 'WAV',
+    note: '8-bit, 64 channels (the limit) at 384 kHz: 25 MB of sample values',
+    bytes: async () =>
+      wav8(384000, 64, Math.floor((MAX_UPLOAD_BYTES - 44) / 64), (i) => Math.sin(i / 50) * 0.5),
+  },
+  {
+    name: 'max-samples.aiff',
+    format: 'AIFF',
+    note: '8-bit mono at 41.9 kHz, 25 MB (10 min), speech',
+    bytes: async () => {
+      const speech = await speech16k();
+      return aiff8(
+        41900,
+        Math.min(41900 * TEN_MINUTES, MAX_UPLOAD_BYTES - 54),
+        (i) => speech[Math.floor((i * 16000) / 41900) % speech.length]!,
+      );
+    },
+  },
+  {
+    name: 'max-duration.mp3',
+    format: 'MP3',
+    note: '10 min of the 44.1 kHz fixture repeated frame by frame',
+    bytes: () => repeatMp3('generated/mono-44k.mp3', TEN_MINUTES),
+  },
+  {
+    name: 'max-duration.opus',
+    format: 'Ogg Opus',
+    note: '590 s of the 48 kHz fixture repeated page by page',
+    bytes: async () => repeatOgg('generated/opus-48k.opus', 590, 48000),
+  },
+  {
+    name: 'max-duration.ogg',
+    format: 'Ogg Vorbis',
+    note: '10 min of the 16 kHz fixture repeated page by page',
+    bytes: async () => repeatOgg('generated/vorbis-16k.ogg', TEN_MINUTES, 16000),
+  },
+];
+
+export interface MemoryOutcome {
+  outcome: string;
+  peakRssMb: number;
+  seconds: number;
+}
+
+/** Child mode: predicts one file like `ser predict` and prints its outcome and peak RSS as JSON. */
+export const runChild = async (path: string): Promise<void> => {
+  const { createPredictor } = await import('../lambdas/core/predict.ts');
+  const { isSerError } = await import('../lambdas/core/errors.ts');
+  const predictor = await createPredictor();
+  const started = performance.now();
+  let outcome: string;
+  try {
+    outcome = (await predictor.predict(readFileSync(path))).emotion;
+  } catch (error) {
+    if (!isSerError(error)) throw error;
+    outcome = error.code;
+  }
+  const result: MemoryOutcome = {
+    outcome,
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+};

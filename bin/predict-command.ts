@@ -1,0 +1,262 @@
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import cliProgress from 'cli-progress';
+import { createPredictor } from '../lambdas/core/predict.ts';
+import { type FileOutcome, predictFile, unreadable, walkAudioFiles } from './predict-files.ts';
+import type { WorkerSetup, WorkerTask } from './predict-worker.ts';
+import {
+  createSpeakerContexts,
+  type SpeakerContextOptions,
+  type SpeakerContexts,
+} from './speaker-contexts.ts';
+
+export interface PredictOptions extends SpeakerContextOptions {
+  json?: boolean;
+  model?: string;
+  maxDuration: number;
+  jobs: number;
+  filesFrom?: string;
+}
+
+/**
+ * Above this many bytes of arguments the CLI re-runs itself with the paths on stdin: onnxruntime-node
+ * 1.30 overflows the main thread's stack while creating a session when the command line is long (it
+ * matches a regular expression over /proc/self/cmdline; docs/dependencies.md). 8 KB is far below the
+ * ~29 KB where it crashes with the usual 8 MB stack.
+ */
+const ARGV_BYTES_LIMIT = 8 * 1024;
+/** A progress bar is worth drawing from this many files on (table output only; stdout stays clean). */
+const PROGRESS_MIN_FILES = 5;
+
+/** One path per line (`-` reads stdin); empty lines are skipped. */
+async function readPathList(source: string): Promise<string[]> {
+  let text = '';
+  if (source === '-') {
+    for await (const chunk of process.stdin) text += chunk;
+  } else text = await readFile(source, 'utf8');
+  return text.split(/\r?\n/).filter((line) => line.length > 0);
+}
+
+/** Runs this CLI again with the same Node flags and options but the paths on stdin; returns its exit code. */
+function rerunWithPathsOnStdin(paths: string[], options: PredictOptions): Promise<number> {
+  const args = ['predict', '--files-from', '-', '--max-duration', String(options.maxDuration)];
+  args.push('--jobs', String(options.jobs));
+  if (options.json) args.push('--json');
+  if (options.model) args.push('--model', options.model);
+  if (options.speaker) args.push('--speaker', options.speaker);
+  if (options.groupBy) args.push('--group-by', options.groupBy);
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
+    stdio: ['pipe', 'inherit', 'inherit'],
+  });
+  child.stdin.end(`${paths.join('\n')}\n`);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve(signal ? 1 : (code ?? 1)));
+  });
+}
+
+type Item = { file: string; name: string } | { outcome: FileOutcome };
+
+/** Expands folders (in the order given); a path that cannot be walked becomes an error outcome in its place. */
+async function collectItems(paths: string[]): Promise<Item[]> {
+  const items: Item[] = [];
+  const visited = new Set<string>();
+  for (const path of paths) {
+    try {
+      for await (const file of walkAudioFiles(path, visited))
+        items.push({ file, name: relative(process.cwd(), file) || file });
+    } catch (error) {
+      items.push({ outcome: unreadable(path, error) });
+    }
+  }
+  return items;
+}
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  return { promise, resolve, reject };
+}
+
+type Slot = (file: string, name: string) => Promise<FileOutcome>;
+
+/** `jobs` workers, each with its own predictor, as slots that predict one file at a time. */
+async function startWorkers(jobs: number, setup: WorkerSetup): Promise<{ slots: Slot[]; stop(): void }> {
+  const workers = Array.from(
+    { length: jobs },
+    () => new Worker(new URL('./predict-worker.js', import.meta.url), { workerData: setup }),
+  );
+  await Promise.all(
+    workers.map(
+      (worker) =>
+        new Promise<void>((resolve, reject) => {
+          worker.once('message', () => resolve());
+          worker.once('error', reject);
+        }),
+    ),
+  );
+  let next = 0;
+  const slots = workers.map(
+    (worker): Slot =>
+      (file, name) =>
+        new Promise((resolve, reject) => {
+          const index = next++;
+          const onMessage = (reply: { index: number; outcome?: FileOutcome; fatal?: string }) => {
+            if (reply.index !== index) return;
+            worker.off('message', onMessage);
+            if (reply.outcome) resolve(reply.outcome);
+            else reject(new Error(reply.fatal));
+          };
+          worker.on('message', onMessage);
+          worker.postMessage({ index, file, name } satisfies WorkerTask);
+        }),
+  );
+  return { slots, stop: () => workers.forEach((w) => void w.terminate()) };
+}
+
+/** Runs every item through the free slots; the returned promises are in input order. */
+function schedule(items: Item[], slots: Slot[], onDone: () => void): Promise<FileOutcome>[] {
+  const queue = items.map((item, i) => ({ item, i }));
+  const results = items.map(() => deferred<FileOutcome>());
+  const drain = async (slot: Slot) => {
+    for (let task = queue.shift(); task; task = queue.shift()) {
+      const { item, i } = task;
+      try {
+        results[i]!.resolve('outcome' in item ? item.outcome : await slot(item.file, item.name));
+      } catch (error) {
+        results[i]!.reject(error);
+        queue.length = 0; // a bug stops the run
+      }
+      onDone();
+    }
+  };
+  for (const slot of slots) void drain(slot);
+  return results.map((r) => r.promise);
+}
+
+const percent = (p: number): string => `${(p * 100).toFixed(1)}%`;
+
+function formatRow(outcome: FileOutcome): string[] {
+  if ('error' in outcome) return [outcome.file, `error ${outcome.error.code}`, '', outcome.error.message];
+  const { result } = outcome;
+  const top3 = Object.entries(result.probabilities)
+    .sort(([, a], [, b]) => b - a)
+    .slice(0, 3)
+    .map(([label, p]) => `${label} ${percent(p)}`)
+    .join(', ');
+  return [outcome.file, result.emotion, percent(result.confidence), top3];
+}
+
+function printTable(rows: string[][]): void {
+  const header = ['file', 'emotion', 'confidence', 'top 3'];
+  const all = [header, ...rows];
+  const widths = header.map((_, c) => Math.max(...all.map((r) => r[c]!.length)));
+  for (const row of all)
+    console.log(
+      row
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd(),
+    );
+}
+
+const jsonLine = (outcome: FileOutcome, speakerId: string | undefined): string =>
+  JSON.stringify(
+    'error' in outcome
+      ? outcome
+      : {
+          file: outcome.file,
+          emotion: outcome.result.emotion,
+          confidence: outcome.result.confidence,
+          probabilities: outcome.result.probabilities,
+          durationSec: outcome.result.durationSec,
+          segments: outcome.result.segments,
+          ...(speakerId === undefined ? {} : { speakerId }),
+          ...(outcome.result.adaptation ? { adaptation: outcome.result.adaptation } : {}),
+        },
+  );
+
+/**
+ * With a speaker context, one slot in this thread: each file is judged against the earlier files of
+ * its speaker, so they run in order (`--jobs` does not apply).
+ */
+async function startSpeakerSlot(
+  options: PredictOptions,
+  speakers: SpeakerContexts,
+): Promise<{ slots: Slot[]; stop(): Promise<void> }> {
+  const predictor = await createPredictor({ modelDir: options.model });
+  const slot: Slot = async (file, name) => {
+    const outcome = await predictFile(
+      predictor,
+      file,
+      name,
+      options.maxDuration,
+      speakers.predictOptions(name),
+    );
+    if ('result' in outcome) speakers.record(name, outcome.result);
+    return outcome;
+  };
+  return { slots: [slot], stop: () => predictor.release() };
+}
+
+/** Slots that predict: in this thread for one job, else worker threads. */
+async function startSlots(options: PredictOptions): Promise<{ slots: Slot[]; stop(): Promise<void> }> {
+  if (options.jobs <= 1) {
+    const predictor = await createPredictor({ modelDir: options.model });
+    return {
+      slots: [(file, name) => predictFile(predictor, file, name, options.maxDuration)],
+      stop: () => predictor.release(),
+    };
+  }
+  const workers = await startWorkers(options.jobs, {
+    modelDir: options.model,
+    maxDurationSec: options.maxDuration,
+  });
+  return { slots: workers.slots, stop: async () => workers.stop() };
+}
+
+/** `ser predict`: prints one row (or JSON line) per file in input order; returns the exit code. */
+export async function predictFromCommandLine(args: string[], options: PredictOptions): Promise<number> {
+  const paths = options.filesFrom ? [...(await readPathList(options.filesFrom)), ...args] : args;
+  if (paths.length === 0) {
+    console.error('Name audio files or folders, or --files-from <file|->');
+    return 2;
+  }
+  if (Buffer.byteLength(process.argv.join(' ')) > ARGV_BYTES_LIMIT)
+    return rerunWithPathsOnStdin(paths, options);
+
+  const items = await collectItems(paths);
+  const progress =
+    !options.json && items.length >= PROGRESS_MIN_FILES
+      ? new cliProgress.SingleBar(
+          { stream: process.stderr, etaBuffer: 50 },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
+  progress?.start(items.length, 0);
+  const speakers = options.speaker || options.groupBy ? createSpeakerContexts(options) : undefined;
+  const { slots, stop } = speakers
+    ? await startSpeakerSlot(options, speakers)
+    : await startSlots({ ...options, jobs: Math.min(options.jobs, items.length) });
+  const rows: string[][] = [];
+  let failures = 0;
+  try {
+    for (const pending of schedule(items, slots, () => progress?.increment())) {
+      const outcome = await pending;
+      if ('error' in outcome) failures++;
+      if (options.json) console.log(jsonLine(outcome, speakers?.speakerOf(outcome.file)));
+      else rows.push(formatRow(outcome));
+    }
+  } finally {
+    progress?.stop();
+    await stop();
+  }
+  if (!options.json) printTable(rows);
+  return failures > 0 ? 1 : 0;
+}

@@ -1,0 +1,80 @@
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { isSerError } from '../lambdas/core/errors.ts';
+import type { Predictor } from '../lambdas/core/predict.ts';
+import type { PredictionResult, PredictOptions } from '../lambdas/core/types.ts';
+
+/** Extensions a folder walk picks up; files named on the command line are tried whatever their name. */
+const AUDIO_EXTENSIONS = new Set([
+  '.wav',
+  '.wave',
+  '.mp3',
+  '.ogg',
+  '.oga',
+  '.opus',
+  '.flac',
+  '.aif',
+  '.aiff',
+]);
+
+export type FileOutcome =
+  | { file: string; result: PredictionResult }
+  | { file: string; error: { code: string; message: string } };
+
+export const unreadable = (file: string, error: unknown): FileOutcome => ({
+  file,
+  error: { code: 'UNREADABLE_FILE', message: error instanceof Error ? error.message : String(error) },
+});
+
+/**
+ * The files under `path` (itself if it is not a folder), sorted by name. Symbolic links are followed —
+ * to files and to folders — and a folder already walked (by its real path) is not walked again, so a
+ * link back to an ancestor cannot loop.
+ */
+export async function* walkAudioFiles(
+  path: string,
+  visited: Set<string> = new Set(),
+): AsyncGenerator<string> {
+  const info = await stat(path); // follows links
+  if (!info.isDirectory()) {
+    yield path;
+    return;
+  }
+  const real = await realpath(path);
+  if (visited.has(real)) return;
+  visited.add(real);
+  const entries = (await readdir(path)).sort((a, b) => a.localeCompare(b));
+  for (const name of entries) {
+    const child = join(path, name);
+    let childInfo: Awaited<ReturnType<typeof stat>>;
+    try {
+      childInfo = await stat(child);
+    } catch {
+      continue; // a dangling link or a file removed meanwhile: nothing to predict
+    }
+    if (childInfo.isDirectory()) yield* walkAudioFiles(child, visited);
+    else if (AUDIO_EXTENSIONS.has(extname(name).toLowerCase())) yield child;
+  }
+}
+
+/** Reads and predicts one file; bad input becomes an error outcome, anything else (a bug) is thrown. */
+export async function predictFile(
+  predictor: Predictor,
+  file: string,
+  name: string,
+  maxDurationSec: number,
+  speaker?: PredictOptions['speaker'],
+): Promise<FileOutcome> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    return unreadable(name, error);
+  }
+  try {
+    return { file: name, result: await predictor.predict(bytes, { maxDurationSec, speaker }) };
+  } catch (error) {
+    if (!isSerError(error)) throw error;
+    return { file: name, error: error.toJSON() };
+  }
+}

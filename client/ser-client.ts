@@ -1,0 +1,32 @@
+import createClient, { type Client } from 'openapi-fetch';
+import type { components, paths } from './api-types.ts';
+
+export type SerClient = Client<paths>;
+export type Prediction = components['schemas']['Prediction'];
+export type CreatedUpload = components['schemas']['CreatedUpload'];
+export type CreateUploadRequest = components['schemas']['CreateUploadRequest'];
+export type ApiError = components['schemas']['Error'];
+
+export interface SerClientOptions {
+  /** The API's base URL: `http://127.0.0.1:3000`, or the stack's `ApiUrl` output. */
+  baseUrl: string;
+  apiKey: string;
+  /** Default: the global fetch. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * A typed client for the SER API: openapi-fetch over the types generated from the OpenAPI document
+ * (`client/api-types.ts`), so a request or a response field the contract lacks does not compile.
+ */
+export function createSerClient({ baseUrl, apiKey, fetch: fetchImpl }: SerClientOptions): SerClient {
+  return createClient<paths>({
+    // openapi-fetch joins baseUrl and the path as strings: a trailing slash would double up.
+    baseUrl: baseUrl.replace(/\/+$/, ''),
+    headers: { 'x-api-key': apiKey },
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+  });
+}
+
+export const isTerminal = (prediction: Pick<Prediction, 'status'>): boolean =>
+  prediction.status === 'SUCCEEDED' || prediction.status === 'FAILED';

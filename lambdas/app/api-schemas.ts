@@ -1,0 +1,168 @@
+import { z } from 'zod';
+import { UPLOAD_CONTENT_TYPES, UPLOAD_EXTENSIONS } from '../core/audio/formats.ts';
+import { ERROR_CODES } from '../core/errors.ts';
+
+/**
+ * The API's wire shapes, written once: the handlers' types are inferred from them and the OpenAPI
+ * document (openapi.ts) is generated from them, so a field added here appears in both and a field the
+ * code returns but this file lacks does not compile. `.meta({ id })` names an OpenAPI component.
+ */
+
+export const ErrorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ examples: ['UNSUPPORTED_FORMAT'] }),
+      message: z.string(),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+export const PredictionStatusSchema = z.enum(['PENDING', 'PROCESSING', 'SUCCEEDED', 'FAILED']);
+export const PredictionSourceSchema = z.enum(['api', 'drop-folder']);
+
+export const ProbabilitiesSchema = z
+  .record(z.string(), z.number().min(0).max(1))
+  .meta({ id: 'Probabilities', description: 'Per emotion, summing to 1' });
+
+export const SegmentSchema = z
+  .object({
+    startSec: z.number(),
+    endSec: z.number(),
+    emotion: z.string(),
+    confidence: z.number(),
+    probabilities: ProbabilitiesSchema,
+  })
+  .meta({ id: 'Segment' });
+
+/** Why a prediction ended FAILED: the core's typed input errors. */
+export const PredictionErrorSchema = z.object({ code: z.enum(ERROR_CODES), message: z.string() });
+
+/** A speaker (or room, channel) id: opaque to us, but bounded and printable (a drop-folder path segment). */
+export const SpeakerIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^\p{Cc}/]+$/u, 'speakerId must be printable and hold no "/"')
+  .meta({ id: 'SpeakerId', examples: ['agent-17'], description: 'Opaque: printable characters but "/"' });
+
+/** Present when a prediction was adapted to its speaker's earlier clips. */
+export const AdaptationSchema = z.object({
+  clips: z.number().int().min(1).meta({ description: 'Earlier clips of the speaker it was judged against' }),
+});
+
+/** What GET /predictions/{id} returns and what the drop folder writes to `results/…json`. */
+export const PredictionSchema = z
+  .object({
+    id: z.string(),
+    status: PredictionStatusSchema,
+    source: PredictionSourceSchema,
+    fileName: z.string(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    emotion: z.string().optional(),
+    confidence: z.number().optional(),
+    probabilities: ProbabilitiesSchema.optional(),
+    segments: z.array(SegmentSchema).optional(),
+    durationSec: z.number().optional(),
+    modelVersion: z.string().optional(),
+    error: PredictionErrorSchema.optional(),
+    speakerId: z.string().optional().meta({ description: 'The speaker context the clip was sent with' }),
+    adaptation: AdaptationSchema.optional().meta({
+      description: "Present when the prediction was adapted to the speaker's earlier clips",
+    }),
+  })
+  .meta({ id: 'Prediction' });
+
+export const PredictionPageSchema = z
+  .object({
+    items: z.array(PredictionSchema),
+    nextCursor: z.string().optional().meta({ description: 'Pass back as `cursor` for the next page' }),
+  })
+  .meta({ id: 'PredictionPage' });
+
+export const PredictionIdSchema = z.string().regex(/^[\w-]{1,64}$/);
+
+export const ListPredictionsQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(2048).optional().meta({ description: '`nextCursor` of the previous page' }),
+});
+
+/** Strict: an unknown field is a 400, so a misspelt `sizeBytes` cannot silently drop the size check. */
+export const CreateUploadRequestSchema = z
+  .strictObject({
+    fileName: z
+      .string()
+      .trim()
+      .min(1)
+      .max(255)
+      .meta({
+        examples: ['clip.wav'],
+        description: `Ends in one of ${UPLOAD_EXTENSIONS.map((e) => `.${e}`).join(', ')} (any case); else 400 UNSUPPORTED_FORMAT`,
+      }),
+    contentType: z
+      .string()
+      .min(1)
+      .max(100)
+      .optional()
+      .meta({
+        examples: ['audio/wav', 'audio/webm;codecs=opus'],
+        description: `One of ${UPLOAD_CONTENT_TYPES.join(', ')}; parameters (\`;codecs=opus\`) are dropped`,
+      }),
+    sizeBytes: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .meta({ description: 'When given, the upload is a PUT signed for exactly this Content-Length' }),
+    callbackUrl: z
+      .url()
+      .max(2048)
+      .optional()
+      .meta({
+        description:
+          'Where the terminal result is POSTed, signed (see the README, "Callbacks"). https only on AWS; ' +
+          'the local stack also accepts http to a loopback address.',
+      }),
+    speakerId: SpeakerIdSchema.optional().meta({
+      description:
+        "A speaker (or room) context, scoped to the API key: once the model's minimum of earlier clips of " +
+        'this speaker is known, the prediction is judged against them (`adaptation` says so). ' +
+        'Erase with DELETE /speakers/{id}.',
+    }),
+  })
+  .meta({ id: 'CreateUploadRequest' });
+
+export const UploadInstructionsSchema = z.object({
+  method: z.enum(['PUT', 'POST']),
+  url: z.url(),
+  headers: z.record(z.string(), z.string()).optional(),
+  fields: z.record(z.string(), z.string()).optional(),
+});
+
+export const CreatedUploadSchema = z
+  .object({
+    id: z.string(),
+    upload: UploadInstructionsSchema,
+    expiresAt: z.iso.datetime(),
+    predictionUrl: z.string().meta({ examples: ['/predictions/0b6c5a1e-…'] }),
+  })
+  .meta({ id: 'CreatedUpload' });
+
+export const SpeakerErasedSchema = z
+  .object({
+    speakerId: z.string(),
+    erased: z.boolean().meta({ description: 'false: there were no statistics to erase' }),
+  })
+  .meta({ id: 'SpeakerErased' });
+
+export const HealthSchema = z
+  .object({ status: z.literal('ok'), modelVersion: z.string() })
+  .meta({ id: 'Health' });
+
+export type Prediction = z.infer<typeof PredictionSchema>;
+export type PredictionStatus = z.infer<typeof PredictionStatusSchema>;
+export type PredictionSource = z.infer<typeof PredictionSourceSchema>;
+export type PredictionPage = z.infer<typeof PredictionPageSchema>;
+export type CreateUploadRequest = z.infer<typeof CreateUploadRequestSchema>;
+export type UploadInstructions = z.infer<typeof UploadInstructionsSchema>;
+export type CreatedUpload = z.infer<typeof CreatedUploadSchema>;

@@ -1,0 +1,117 @@
+import { AudioError } from '../errors.ts';
+import { type MatroskaAudio, type MatroskaTrack, readMatroska } from './ebml.ts';
+import { checkDuration, checkStreamParameters } from './limits.ts';
+import { type ChunkedDecodeResult, createMonoCollector, decodeChunked } from './stream.ts';
+import type { MonoPcm } from './types.ts';
+
+const OPUS_RATE = 48_000;
+/** Opus frames per decoder call: ≈ 5 s of 20 ms frames, so the duration limit bites early. */
+const OPUS_BATCH = 256;
+
+/** The Opus decoder's options from the track's OpusHead (RFC 7845 §5.1), the same header Ogg Opus carries. */
+const opusOptions = (head: Uint8Array | undefined, channels: number) => {
+  if (!head || head.length < 19 || new TextDecoder().decode(head.subarray(0, 8)) !== 'OpusHead') {
+    return { channels: Math.min(channels, 2), preSkip: 0 };
+  }
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const options = { channels: head[9]!, preSkip: view.getUint16(10, true) };
+  if (head[18] === 0 || head.length < 21 + options.channels) return options;
+  return {
+    ...options,
+    streamCount: head[19]!,
+    coupledStreamCount: head[20]!,
+    channelMappingTable: [...head.subarray(21, 21 + options.channels)],
+  };
+};
+
+const decodeOpusFrames = async (
+  file: MatroskaAudio,
+  track: MatroskaTrack,
+  maxDurationSec: number,
+  outputRate: number | undefined,
+): Promise<ChunkedDecodeResult> => {
+  const options = opusOptions(track.codecPrivate, track.channels);
+  checkStreamParameters('WebM Opus', OPUS_RATE, options.channels);
+  const { OpusDecoder } = await import('opus-decoder');
+  const decoder = new OpusDecoder(options);
+  await decoder.ready;
+  try {
+    const collector = createMonoCollector({ container: 'WebM Opus', maxDurationSec, outputRate });
+    for (let i = 0; i < file.frames.length; i += OPUS_BATCH) {
+      collector.take(decoder.decodeFrames(file.frames.slice(i, i + OPUS_BATCH)));
+    }
+    return collector.result();
+  } finally {
+    decoder.free();
+  }
+};
+
+/** Vorbis tracks (rare: no browser records them) go through @audio/decode-webm, whole-file, in 4 KiB chunks. */
+const decodeVorbisWebm = async (
+  bytes: Uint8Array,
+  maxDurationSec: number,
+  outputRate: number | undefined,
+): Promise<ChunkedDecodeResult> => {
+  const { decoder } = await import('@audio/decode-webm');
+  const webm = await decoder();
+  const asChunk = (data: { channelData: Float32Array[]; sampleRate: number }) => ({
+    channelData: data.channelData,
+    samplesDecoded: data.channelData[0]?.length ?? 0,
+    sampleRate: data.sampleRate,
+    errors: [],
+  });
+  try {
+    // Its demuxer's cost grows with the chunk size (64 s file: 1.7 s at 4 KiB, 67 s at 256 KiB; docs/dependencies.md).
+    return await decodeChunked(bytes, {
+      container: 'WebM Vorbis',
+      maxDurationSec,
+      outputRate,
+      decode: (chunk) => asChunk(webm.decode(chunk)),
+      flush: async () => asChunk(webm.flush()),
+      chunkBytes: 4096,
+    });
+  } finally {
+    webm.free();
+  }
+};
+
+/**
+ * WebM / Matroska: the first audio track, Opus (what browsers' MediaRecorder writes) or Vorbis. Our own
+ * element walker (ebml.ts) finds the frames; Opus frames go to opus-decoder (the decoder inside
+ * ogg-opus-decoder). The Segment's declared Duration, when present, is checked before decoding (TOO_LONG)
+ * and against the decoded length (a silently short decode is CORRUPT_AUDIO).
+ */
+export const decodeWebm = async (
+  bytes: Uint8Array,
+  maxDurationSec: number,
+  outputRate?: number,
+): Promise<MonoPcm> => {
+  const file = readMatroska(bytes);
+  const track = file.track;
+  if (!track)
+    throw new AudioError('UNSUPPORTED_FORMAT', `The ${file.docType || 'Matroska'} file holds no audio track`);
+  if (file.durationSec > 0) checkDuration('WebM header', file.durationSec, 1, maxDurationSec);
+  let result: ChunkedDecodeResult;
+  if (track.codecId === 'A_OPUS') {
+    result = await decodeOpusFrames(file, track, maxDurationSec, outputRate);
+  } else if (track.codecId === 'A_VORBIS') {
+    checkStreamParameters('WebM Vorbis', track.sampleRate, track.channels);
+    result = await decodeVorbisWebm(bytes, maxDurationSec, outputRate);
+  } else {
+    throw new AudioError(
+      'UNSUPPORTED_FORMAT',
+      `WebM/Matroska audio codec ${track.codecId} is not supported (Opus and Vorbis are)`,
+    );
+  }
+  if (result.errors.length > 0)
+    throw new AudioError('CORRUPT_AUDIO', `WebM audio is corrupt: ${result.errors[0]}`);
+  const decodedSec = result.frames / (result.sampleRate || 1);
+  // Opus pre-skip and the last frame's padding: allow 0.1 s below the declared length.
+  if (file.durationSec > 0 && decodedSec < file.durationSec - 0.1) {
+    throw new AudioError(
+      'CORRUPT_AUDIO',
+      `WebM header declares ${file.durationSec.toFixed(2)} s of audio but only ${decodedSec.toFixed(2)} s could be decoded (damaged data?)`,
+    );
+  }
+  return { samples: result.samples, sampleRate: result.sampleRate, outputRate, channels: track.channels };
+};

@@ -1,0 +1,87 @@
+import { Duration } from 'aws-cdk-lib';
+import { Dashboard, GraphWidget, type IMetric, Metric, SingleValueWidget } from 'aws-cdk-lib/aws-cloudwatch';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, SERVICE_NAME } from './ser-function.ts';
+
+export interface OperationsDashboardProps {
+  /** The S3-triggered inference function (one invocation per S3 event). */
+  readonly inferenceFunction: IFunction;
+  readonly deadLetterQueue: IQueue;
+  /** @default a name CloudFormation generates */
+  readonly dashboardName?: string;
+}
+
+/**
+ * One CloudWatch dashboard for the questions an operator asks first: how many predictions end in each
+ * status, how long processing takes, whether events are being dead-lettered, and what training does.
+ * The counts are the handlers' Powertools metrics (`Objects_<outcome>` from the inference handler,
+ * `TrainingJobs_<result>` from the API handler), in the namespace and `service` dimension the functions
+ * are configured with.
+ */
+export class OperationsDashboard extends Construct {
+  readonly dashboard: Dashboard;
+
+  constructor(scope: Construct, id: string, props: OperationsDashboardProps) {
+    super(scope, id);
+    const count = (metricName: string, label: string, period = Duration.minutes(1)): Metric =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: SERVICE_NAME },
+        statistic: 'Sum',
+        period,
+        label,
+      });
+    const duration = (statistic: 'p50' | 'p95'): IMetric =>
+      props.inferenceFunction.metricDuration({ statistic, period: Duration.minutes(1), label: statistic });
+
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      ...(props.dashboardName ? { dashboardName: props.dashboardName } : {}),
+      defaultInterval: Duration.hours(3),
+    });
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Predictions per minute by status',
+        left: [
+          count('Objects_succeeded', 'SUCCEEDED'),
+          count('Objects_failed', 'FAILED'),
+          count('Objects_duplicate', 'duplicate event (skipped)'),
+        ],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Processing time per S3 event (inference function), ms',
+        left: [duration('p50'), duration('p95')],
+        width: 12,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Dead-letter queue depth (events that failed every retry; ser replay)',
+        left: [
+          props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            period: Duration.minutes(1),
+            statistic: 'Maximum',
+            label: 'messages',
+          }),
+        ],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Training jobs per hour',
+        left: [
+          count('TrainingJobs_started', 'started', Duration.hours(1)),
+          count('TrainingJobs_refused', 'refused (another job runs)', Duration.hours(1)),
+        ],
+        width: 8,
+      }),
+      new SingleValueWidget({
+        title: 'Training jobs started (24 h)',
+        metrics: [count('TrainingJobs_started', 'started', Duration.days(1))],
+        width: 4,
+      }),
+    );
+  }
+}

@@ -1,0 +1,75 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SerStack } from '../lib/ser-stack.ts';
+
+interface MetricWidget {
+  type: string;
+  properties: { title: string; metrics?: unknown[][]; stat?: string; period?: number };
+}
+
+const modelDir = mkdtempSync(join(tmpdir(), 'ser-cdk-dashboard-'));
+writeFileSync(join(modelDir, 'metadata.json'), JSON.stringify({ version: 'dashboard-model' }));
+
+describe('operations dashboard', () => {
+  let widgets: MetricWidget[];
+
+  /** The widget whose title starts with `title`, and its metrics as [namespace, name, …, options]. */
+  const widget = (title: string) => {
+    const found = widgets.filter((w) => w.properties.title.startsWith(title));
+    expect(found, title).toHaveLength(1);
+    return found[0]!.properties;
+  };
+  const metricNames = (title: string) => (widget(title).metrics ?? []).map((m) => `${m[0]} ${m[1]}`);
+  const optionsOf = (title: string) =>
+    (widget(title).metrics ?? []).map((m) => m[m.length - 1] as { stat?: string; period?: number });
+
+  beforeAll(() => {
+    const app = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      builtinCloudFormationValidation: false,
+    });
+    const stack = new SerStack(app, 'SerDashboardTest', { modelDir });
+    const dashboards = Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard');
+    expect(Object.keys(dashboards)).toHaveLength(1);
+    // The body is a Fn::Join of JSON text and references (function name, queue name): join it with
+    // the references as placeholders, and the result is the dashboard's JSON.
+    const body = Object.values(dashboards)[0]!.Properties.DashboardBody as {
+      'Fn::Join': [string, unknown[]];
+    };
+    const text = body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : 'REF')).join('');
+    widgets = (JSON.parse(text) as { widgets: MetricWidget[] }).widgets;
+  });
+
+  afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
+
+  it('counts predictions per minute by status from the inference handler metrics', () => {
+    expect(metricNames('Predictions per minute by status')).toEqual([
+      'SerApi Objects_succeeded',
+      'SerApi Objects_failed',
+      'SerApi Objects_duplicate',
+    ]);
+    for (const options of optionsOf('Predictions per minute by status')) {
+      expect(options).toMatchObject({ stat: 'Sum', period: 60 });
+    }
+  });
+
+  it("shows the inference function's p50 and p95 processing time", () => {
+    expect(metricNames('Processing time')).toEqual(['AWS/Lambda Duration', 'AWS/Lambda Duration']);
+    expect(optionsOf('Processing time').map((o) => o.stat)).toEqual(['p50', 'p95']);
+  });
+
+  it('shows the dead-letter queue depth', () => {
+    expect(metricNames('Dead-letter queue depth')).toEqual(['AWS/SQS ApproximateNumberOfMessagesVisible']);
+  });
+
+  it('counts training jobs started and refused', () => {
+    expect(metricNames('Training jobs per hour')).toEqual([
+      'SerApi TrainingJobs_started',
+      'SerApi TrainingJobs_refused',
+    ]);
+  });
+});

@@ -1,0 +1,70 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SerStack } from '../lib/ser-stack.ts';
+
+interface ValidationReport {
+  pluginReports: {
+    pluginName: string;
+    violations: { ruleName: string; severity: string; violatingConstructs: { constructPath: string }[] }[];
+  }[];
+}
+
+const workDir = mkdtempSync(join(tmpdir(), 'ser-cdk-nag-'));
+writeFileSync(join(workDir, 'metadata.json'), JSON.stringify({ version: 'nag-model' }));
+
+/** Synthesises the stack with the AwsSolutions pack and returns every finding not acknowledged. */
+function unacknowledgedFindings(change: (stack: SerStack) => void = () => {}): string[] {
+  const outdir = mkdtempSync(join(workDir, 'out-'));
+  const app = new App({
+    outdir,
+    context: { 'aws:cdk:bundling-stacks': [] },
+    builtinCloudFormationValidation: false,
+  });
+  change(new SerStack(app, 'SerNag', { modelDir: workDir }));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  let synthError: unknown;
+  try {
+    app.synth();
+  } catch (error) {
+    synthError = error;
+  }
+  const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as ValidationReport;
+  const findings = report.pluginReports.flatMap((plugin) =>
+    plugin.violations.flatMap((v) =>
+      v.violatingConstructs.map((c) => `${v.severity} ${v.ruleName} at ${c.constructPath}`),
+    ),
+  );
+  // A failed synthesis must be explained by the report, never swallowed.
+  if (synthError && findings.length === 0) throw synthError;
+  return findings;
+}
+
+describe('cdk-nag AwsSolutions', () => {
+  afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+
+  it('reports no finding that is not fixed or acknowledged with its reason in lib/nag-acknowledgments.ts', () => {
+    expect(unacknowledgedFindings()).toEqual([]);
+  });
+
+  it('reports a new wildcard permission: acknowledgments name each permission, not the rule', () => {
+    const findings = unacknowledgedFindings((stack) =>
+      stack.api.function.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['s3:GetObject'],
+          resources: [stack.storage.bucket.arnForObjects('other/*')],
+        }),
+      ),
+    );
+
+    expect(findings).toEqual([
+      expect.stringMatching(
+        /^error AwsSolutions-IAM5\[Resource::<\w+\.Arn>\/other\/\*\] at SerNag\/Api\/ApiHandler\//,
+      ),
+    ]);
+  });
+});

@@ -1,0 +1,116 @@
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLIP = join(ROOT, 'test/fixtures/tess/OAF_back_neutral.flac');
+const EMPTY = join(ROOT, 'test/fixtures/bad/empty.wav');
+
+interface Run {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+const ser = (args: string[], input?: string): Promise<Run> =>
+  new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [join(ROOT, 'bin/ser.js'), ...args],
+      { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const failure = error as (Error & { code?: number; signal?: NodeJS.Signals }) | null;
+        resolve({
+          stdout,
+          stderr,
+          code: failure ? (failure.code ?? null) : 0,
+          signal: failure?.signal ?? null,
+        });
+      },
+    );
+    if (input !== undefined) child.stdin!.end(input);
+  });
+
+const jsonLines = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { file: string; emotion?: string; error?: { code: string } });
+
+describe('ser predict at scale', () => {
+  let dir: string;
+  let longPaths: string[];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ser-cli-scale-'));
+    // 3000 paths of 80+ characters (≈ 300 KB of arguments, 10× what crashed onnxruntime-node): mostly an
+    // empty WAV (an instant EMPTY_AUDIO, so the test stays short) and every 500th a real clip.
+    const folder = join(dir, 'a-rather-long-folder-name-for-many-uploaded-files-x'.padEnd(60, 'x'));
+    await mkdir(folder);
+    longPaths = [];
+    for (let i = 0; i < 3000; i++) {
+      const path = join(folder, `clip-${String(i).padStart(5, '0')}${i % 500 === 0 ? '.flac' : '.wav'}`);
+      await symlink(i % 500 === 0 ? CLIP : EMPTY, path);
+      longPaths.push(path);
+    }
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('takes 3000 long paths on the command line, in input order, without crashing', async () => {
+    expect(longPaths.every((p) => p.length >= 80)).toBe(true);
+    const run = await ser(['predict', '--json', '--jobs', '2', ...longPaths]);
+    expect(run.signal).toBeNull();
+    expect(run.code).toBe(1); // the empty files fail, each on its own line
+    const lines = jsonLines(run.stdout);
+    expect(lines).toHaveLength(3000);
+    lines.forEach((line, i) => {
+      expect(
+        line.file.endsWith(`clip-${String(i).padStart(5, '0')}${i % 500 === 0 ? '.flac' : '.wav'}`),
+      ).toBe(true);
+      if (i % 500 === 0) expect(line.emotion).toBeDefined();
+      else expect(line.error?.code).toBe('EMPTY_AUDIO');
+    });
+  });
+
+  it('reads paths from --files-from (a file or stdin) and keeps their order', async () => {
+    const some = [longPaths[0]!, longPaths[1]!, longPaths[500]!];
+    const list = join(dir, 'list.txt');
+    await writeFile(list, `${some.join('\n')}\n`);
+    const fromFile = jsonLines((await ser(['predict', '--json', '--files-from', list])).stdout);
+    const fromStdin = jsonLines(
+      (await ser(['predict', '--json', '--files-from', '-'], some.join('\n'))).stdout,
+    );
+    for (const lines of [fromFile, fromStdin]) {
+      expect(lines.map((l) => l.file.slice(-15))).toEqual(some.map((p) => p.slice(-15)));
+      expect(lines.map((l) => l.emotion !== undefined)).toEqual([true, false, true]);
+    }
+  });
+
+  it('gives the same results in the same order with --jobs 1 and --jobs 2', async () => {
+    const one = await ser(['predict', '--json', '--jobs', '1', 'test/fixtures/tess', 'test/fixtures/bad']);
+    const two = await ser(['predict', '--json', '--jobs', '2', 'test/fixtures/tess', 'test/fixtures/bad']);
+    expect(jsonLines(two.stdout)).toEqual(jsonLines(one.stdout));
+    expect(two.code).toBe(one.code);
+  });
+
+  it('follows symbolic links to files and folders without looping', async () => {
+    const tree = join(dir, 'tree');
+    const other = join(dir, 'other');
+    await mkdir(tree);
+    await mkdir(other);
+    await copyFile(CLIP, join(tree, 'a.flac'));
+    await copyFile(CLIP, join(other, 'b.flac'));
+    await symlink(other, join(tree, 'linked-folder'));
+    await symlink(join(other, 'b.flac'), join(tree, 'c.flac'));
+    await symlink(tree, join(other, 'back-to-tree')); // a loop: tree → other → tree
+    await symlink(join(dir, 'nowhere'), join(tree, 'dangling.flac'));
+    const run = await ser(['predict', '--json', tree]);
+    const files = jsonLines(run.stdout).map((l) => l.file.slice(l.file.indexOf('tree')));
+    expect(files).toEqual(['tree/a.flac', 'tree/c.flac', 'tree/linked-folder/b.flac']);
+    expect(run.code).toBe(0);
+  });
+});

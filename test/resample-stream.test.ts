@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { resample } from '../lambdas/core/audio/resample.ts';
+import { createStreamingResampler } from '../lambdas/core/audio/resample-stream.ts';
+
+/** Deterministic pseudo-random signal (a tone plus noise), so every tap matters. */
+const signal = (length: number, seed: number): Float32Array => {
+  let state = seed;
+  return Float32Array.from({ length }, (_, i) => {
+    state = (state * 1103515245 + 12345) >>> 0;
+    return 0.5 * Math.sin(i * 0.01) + (state / 2 ** 32 - 0.5) * 0.4;
+  });
+};
+
+/** Feeds `input` in chunks of the given sizes (cycled) and joins the output. */
+const streamed = (input: Float32Array, from: number, to: number, sizes: number[]): Float32Array => {
+  const resampler = createStreamingResampler(from, to);
+  const parts: Float32Array[] = [];
+  for (let at = 0, i = 0; at < input.length; i++) {
+    const size = sizes[i % sizes.length]!;
+    parts.push(resampler.push(input.slice(at, at + size)));
+    at += size;
+  }
+  parts.push(resampler.finish());
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+};
+
+describe('createStreamingResampler', () => {
+  const pairs: [number, number][] = [
+    [384000, 16000],
+    [192000, 16000],
+    [44100, 16000],
+    [24414, 16000],
+    [8000, 16000],
+    [22050, 16000],
+    [383999, 16000],
+  ];
+  it.each(pairs)('gives exactly what resample gives for the whole signal (%i → %i Hz)', (from, to) => {
+    const input = signal(Math.round(from * 0.35) + 17, from);
+    const whole = resample(input, from, to);
+    for (const sizes of [[7, 1000, 3], [4096], [input.length]]) {
+      expect(streamed(input, from, to, sizes)).toEqual(whole);
+    }
+    const short = input.subarray(0, 3000);
+    expect(streamed(short, from, to, [1])).toEqual(resample(short, from, to));
+  });
+
+  it('handles inputs shorter than the filter and empty streams', () => {
+    for (const length of [1, 2, 5, 30]) {
+      const input = signal(length, length);
+      expect(streamed(input, 48000, 16000, [1])).toEqual(resample(input, 48000, 16000));
+    }
+    expect(createStreamingResampler(48000, 16000).finish()).toHaveLength(0);
+  });
+
+  it('keeps only a filter length of input between pushes', () => {
+    const resampler = createStreamingResampler(384000, 16000);
+    let out = 0;
+    for (let i = 0; i < 100; i++) out += resampler.push(new Float32Array(38400).fill(0.25)).length;
+    out += resampler.finish().length;
+    expect(out).toBe(16000 * 10);
+  });
+});
