@@ -62,6 +62,8 @@ const opts = program.opts<{
   shrinkage: string;
   variants?: string;
   write?: boolean;
+  enable?: string;
+  minClips: string;
 }>();
 
 /**
