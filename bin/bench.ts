@@ -17,13 +17,8 @@ import { build } from 'esbuild';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { resample } from '../lambdas/core/audio/resample.ts';
 import { createFeatureExtractor } from '../lambdas/core/features/extract.ts';
-import {
-  BUNDLED_MODEL_DIR,
-  createPredictor,
-  type Predictor,
-  type Stage,
-  type StageTimings,
-} from '../lambdas/core/predict.ts';
+import { defaultModelDir } from '../lambdas/core/model/location.ts';
+import { createPredictor, type Predictor, type Stage, type StageTimings } from '../lambdas/core/predict.ts';
 import { extractWithMeyda } from '../test/helpers/meyda-reference.ts';
 import { type BenchClip, CLIP_GROUPS, loadBenchClips } from './bench-clips.ts';
 import { estimateLambdaCost, type LambdaCost } from './bench-cost.ts';
@@ -121,7 +116,7 @@ if (process.argv.includes('--memory')) {
 const options = new Command()
   .option('--json', 'print one JSON object')
   .option('--rounds <n>', 'passes over the clip set', (v) => Number.parseInt(v, 10), 20)
-  .option('--model <dir>', 'model package folder', process.env.SER_MODEL_DIR ?? BUNDLED_MODEL_DIR)
+  .option('--model <dir>', 'model package folder', defaultModelDir())
   .option('--no-python', 'skip the Python reference even if it is installed')
   .option(
     '--scaling-files <n>',

@@ -12,7 +12,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Command, InvalidArgumentError } from 'commander';
 import { createS3Client } from '../lambdas/app/aws-clients.ts';
 import { dropFolderId } from '../lambdas/app/object-keys.ts';
@@ -21,7 +21,7 @@ import { isSerError } from '../lambdas/core/errors.ts';
 import { createPredictor } from '../lambdas/core/predict.ts';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from './local/local-aws.ts';
 import { encodeS3EventKey } from './local/s3-event-bridge.ts';
-import { startLocalStack } from './local/stack.ts';
+import { type LocalStack, startLocalStack } from './local/stack.ts';
 
 const FIXTURES = new URL('../test/fixtures/', import.meta.url);
 /** Bad files mixed into the load, each with the code its record must end with. */
@@ -182,23 +182,66 @@ function checkOptions(options: LoadTestOptions): void {
   within('timeoutSec', options.timeoutSec, 1, 3600);
 }
 
+/** What a phase's `start(i)` does for object i: upload it and note it in `tracked` (or in `errors`). */
+type StartObject = (i: number, tracked: Map<string, Tracked>, errors: string[]) => Promise<void>;
+
+/** The stack under load and what was seen of it: terminal commits, stack errors, retries, redeliveries. */
+interface LoadTestRun {
+  options: LoadTestOptions;
+  stack: LocalStack;
+  s3: S3Client;
+  /** performance.now() past which waiting for terminal states stops. */
+  deadline: number;
+  /** Terminal commits per id, with the time of the first. */
+  commits: Map<string, { count: number; at: number }>;
+  stackErrors: string[];
+  stackRetries: string[];
+  redeliveries: Promise<void>[];
+  /** Delivers the object's S3 event a second time, concurrently with the stack's own delivery. */
+  redeliver: (key: string, eTag: string, size: number, errors: string[]) => void;
+  /** Whether object i's event is also redelivered. */
+  redelivers: (i: number) => boolean;
+  pick: (i: number) => Sample;
+}
+
 /** Starts a local stack in a temp folder, runs both phases against it, and checks every id. */
 export async function runLoadTest(given: Partial<LoadTestOptions> = {}): Promise<LoadTestReport> {
   const options: LoadTestOptions = { ...DEFAULT_LOAD_TEST, ...given };
   checkOptions(options);
   const log = options.log ?? (() => {});
   const { good, bad, modelVersion } = await loadSamples();
-  const pick = (i: number): Sample => {
-    // Deterministic mix: every 1/badRate-th object is bad, the rest cycle through the clips.
-    const badEvery = options.badRate > 0 ? Math.round(1 / options.badRate) : 0;
-    if (badEvery > 0 && i % badEvery === badEvery - 1) return bad[Math.floor(i / badEvery) % bad.length]!;
-    return good[i % good.length]!;
-  };
-  const redeliverEvery = options.duplicateRate > 0 ? Math.round(1 / options.duplicateRate) : 0;
-
   const dataDir = await mkdtemp(join(tmpdir(), 'ser-loadtest-'));
-  /** Terminal commits per id, with the time of the first. */
-  const commits = new Map<string, { count: number; at: number }>();
+  const run = await startRun(options, dataDir, sampleMix(good, bad, options.badRate));
+  try {
+    log(`local stack at ${run.stack.apiUrl}, model ${modelVersion}; ${options.uploads} uploads…`);
+    const uploads = await runPhase(run, 'uploads', options.uploads, uploadThroughApi(run));
+    log(`${options.dropFolder} drop-folder objects…`);
+    const dropFolder = await runPhase(run, 'drop-folder', options.dropFolder, dropIntoFolder(run));
+    return {
+      modelVersion,
+      options: { ...options, log: undefined } as LoadTestReport['options'],
+      uploads,
+      dropFolder,
+    };
+  } finally {
+    run.s3.destroy();
+    await run.stack.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Deterministic mix: every 1/badRate-th object is bad, the rest cycle through the clips. */
+function sampleMix(good: Sample[], bad: Sample[], badRate: number): (i: number) => Sample {
+  const badEvery = badRate > 0 ? Math.round(1 / badRate) : 0;
+  return (i) =>
+    badEvery > 0 && i % badEvery === badEvery - 1
+      ? bad[Math.floor(i / badEvery) % bad.length]!
+      : good[i % good.length]!;
+}
+
+/** The local stack, observed: its log lines sorted into errors and retries, every terminal commit counted. */
+async function startRun(options: LoadTestOptions, dataDir: string, pick: (i: number) => Sample) {
+  const commits: LoadTestRun['commits'] = new Map();
   const stackErrors: string[] = [];
   const stackRetries: string[] = [];
   const onProcessed = (outcome: ProcessOutcome) => {
@@ -213,6 +256,7 @@ export async function runLoadTest(given: Partial<LoadTestOptions> = {}): Promise
     dynamoDbPort: 0,
     bucket: 'ser-load',
     apiKey: randomBytes(16).toString('hex'),
+    adminKey: randomBytes(16).toString('hex'),
     dataDir,
     log: (line) => {
       if (/^processing failed \(attempt \d+\/\d+\)/.test(line)) stackRetries.push(line);
@@ -220,201 +264,223 @@ export async function runLoadTest(given: Partial<LoadTestOptions> = {}): Promise
     },
     onProcessed,
   });
-  // The very handler module the stack delivers to (ES modules are cached): a second delivery of an
-  // event runs concurrently with the queue's, as with a duplicate S3 notification in AWS.
+  const redeliveries: Promise<void>[] = [];
+  const redeliverEvery = options.duplicateRate > 0 ? Math.round(1 / options.duplicateRate) : 0;
+  const run: LoadTestRun = {
+    options,
+    stack,
+    s3: createS3Client({
+      region: LOCAL_REGION,
+      credentials: LOCAL_S3_CREDENTIALS,
+      s3Endpoint: stack.s3Endpoint,
+    }),
+    deadline: performance.now() + options.timeoutSec * 1000,
+    commits,
+    stackErrors,
+    stackRetries,
+    redeliveries,
+    redeliver: await createRedeliverer(stack.bucket, onProcessed, redeliveries),
+    redelivers: (i) => redeliverEvery > 0 && i % redeliverEvery === 0,
+    pick,
+  };
+  return run;
+}
+
+/**
+ * A second delivery of an object's event to the very handler module the stack delivers to (ES modules
+ * are cached), running concurrently with the queue's, as with a duplicate S3 notification in AWS.
+ */
+async function createRedeliverer(
+  bucket: string,
+  onProcessed: (outcome: ProcessOutcome) => void,
+  redeliveries: Promise<void>[],
+): Promise<LoadTestRun['redeliver']> {
   const { handler } = await import('../lambdas/handlers/process-object.ts');
   const { lambdaContext } = await import('./local/lambda-context.ts');
-  const redeliveries: Promise<void>[] = [];
-  const redeliver = (key: string, eTag: string, size: number, errors: string[]) => {
+  const deliver = async (key: string, eTag: string, size: number, errors: string[]) => {
     const event = {
       Records: [
         {
           eventVersion: '2.1',
           eventSource: 'aws:s3',
           eventName: 'ObjectCreated:Put',
-          s3: { bucket: { name: stack.bucket }, object: { key: encodeS3EventKey(key), eTag, size } },
+          s3: { bucket: { name: bucket }, object: { key: encodeS3EventKey(key), eTag, size } },
         },
       ],
     };
-    redeliveries.push(
-      (async () => {
-        // Retried as Lambda retries an asynchronous invocation (a live claim of the first delivery throws).
-        for (let attempt = 1; attempt <= 3; attempt++) {
-          try {
-            for (const outcome of (await handler(
-              event,
-              lambdaContext('process-object'),
-            )) as ProcessOutcome[]) {
-              onProcessed(outcome);
-            }
-            return;
-          } catch (error) {
-            if (attempt === 3) errors.push(`redelivery of ${key}: ${(error as Error).message}`);
-            await sleep(200 * attempt);
-          }
-        }
-      })(),
-    );
-  };
-
-  const s3 = createS3Client({
-    region: LOCAL_REGION,
-    credentials: LOCAL_S3_CREDENTIALS,
-    s3Endpoint: stack.s3Endpoint,
-  });
-  const deadline = performance.now() + options.timeoutSec * 1000;
-  try {
-    log(`local stack at ${stack.apiUrl}, model ${modelVersion}; ${options.uploads} uploads…`);
-    const uploads = await runPhase('uploads', options.uploads, async (i, tracked, errors) => {
-      const sample = pick(i);
-      const created = await fetch(`${stack.apiUrl}/uploads`, {
-        method: 'POST',
-        headers: { 'x-api-key': stack.apiKey, 'content-type': 'application/json' },
-        body: JSON.stringify({ fileName: sample.fileName, sizeBytes: sample.bytes.length }),
-      });
-      if (created.status !== 201) {
-        errors.push(`POST /uploads ${created.status}: ${await created.text()}`);
-        return;
-      }
-      const { id, upload } = (await created.json()) as {
-        id: string;
-        upload: { url: string; headers: Record<string, string> };
-      };
-      const entry: Tracked = { sample, startedAt: performance.now() };
-      tracked.set(id, entry);
-      const put = await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: sample.bytes });
-      if (put.status !== 200) {
-        errors.push(`PUT ${put.status}: ${await put.text()}`);
-        return;
-      }
-      entry.key = decodeURIComponent(new URL(upload.url).pathname.split('/').slice(2).join('/'));
-      entry.eTag = (put.headers.get('etag') ?? '').replaceAll('"', '');
-      if (redeliverEvery > 0 && i % redeliverEvery === 0)
-        redeliver(entry.key, entry.eTag, sample.bytes.length, errors);
-    });
-    log(`${options.dropFolder} drop-folder objects…`);
-    const burst = `burst-${Date.now()}`;
-    const dropFolder = await runPhase('drop-folder', options.dropFolder, async (i, tracked, errors) => {
-      const sample = pick(i);
-      const key = `incoming/${burst}/${String(i).padStart(5, '0')}-${sample.fileName}`;
-      const startedAt = performance.now();
-      const put = await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: sample.bytes }));
-      const eTag = (put.ETag ?? '').replaceAll('"', '');
-      tracked.set(dropFolderId(stack.bucket, key, eTag), { sample, startedAt, key, eTag });
-      if (redeliverEvery > 0 && i % redeliverEvery === 0) redeliver(key, eTag, sample.bytes.length, errors);
-    });
-    return {
-      modelVersion,
-      options: { ...options, log: undefined } as LoadTestReport['options'],
-      uploads,
-      dropFolder,
-    };
-  } finally {
-    s3.destroy();
-    await stack.close();
-    await rm(dataDir, { recursive: true, force: true });
-  }
-
-  async function runPhase(
-    phase: PhaseReport['phase'],
-    count: number,
-    start: (i: number, tracked: Map<string, Tracked>, errors: string[]) => Promise<void>,
-  ): Promise<PhaseReport> {
-    const tracked = new Map<string, Tracked>();
-    const errors: string[] = [];
-    const errorsBefore = stackErrors.length;
-    const retriesBefore = stackRetries.length;
-    const redeliveriesBefore = redeliveries.length;
-    const startedAt = performance.now();
-    await pool(count, options.concurrency, async (i) => {
+    // Retried as Lambda retries an asynchronous invocation (a live claim of the first delivery throws).
+    for (let attempt = 1; attempt <= 3; attempt++) {
       try {
-        await start(i, tracked, errors);
+        const outcomes = (await handler(event, lambdaContext('process-object'))) as ProcessOutcome[];
+        for (const outcome of outcomes) onProcessed(outcome);
+        return;
       } catch (error) {
-        errors.push(`${phase} #${i}: ${(error as Error).message}`);
+        if (attempt === 3) errors.push(`redelivery of ${key}: ${(error as Error).message}`);
+        await sleep(200 * attempt);
       }
-    });
-    // Every event delivered (or dead-lettered) and every second delivery settled, within the deadline.
-    await Promise.race([
-      Promise.all([stack.idle(), Promise.all(redeliveries)]),
-      sleep(Math.max(0, deadline - performance.now())),
-    ]);
-    const finishedAt = Math.max(
-      ...[...tracked.keys()].map((id) => commits.get(id)?.at ?? 0),
-      performance.now() - 1,
-    );
-
-    // Verify through the public API (GET /predictions/{id}), and the results/ files for the drop folder.
-    let terminal = 0;
-    let succeeded = 0;
-    let failed = 0;
-    let wrong = 0;
-    let duplicates = 0;
-    const latencies: number[] = [];
-    const ids = [...tracked.keys()];
-    await pool(ids.length, options.concurrency, async (n) => {
-      const id = ids[n]!;
-      const entry = tracked.get(id)!;
-      const response = await fetch(`${stack.apiUrl}/predictions/${id}`, {
-        headers: { 'x-api-key': stack.apiKey },
-      });
-      const record = (await response.json()) as {
-        status?: string;
-        emotion?: string;
-        confidence?: number;
-        error?: { code: string };
-      };
-      if (record.status !== 'SUCCEEDED' && record.status !== 'FAILED') return;
-      terminal++;
-      if (record.status === 'SUCCEEDED') succeeded++;
-      else failed++;
-      const commit = commits.get(id);
-      if (commit) {
-        latencies.push(commit.at - entry.startedAt);
-        if (commit.count > 1) duplicates++;
-      }
-      const expected = entry.sample.expected;
-      const right =
-        'code' in expected
-          ? record.error?.code === expected.code
-          : record.emotion === expected.emotion &&
-            Math.abs((record.confidence ?? -1) - expected.confidence) < 1e-6;
-      if (!right) {
-        wrong++;
-        errors.push(`${id} (${entry.sample.fileName}): got ${JSON.stringify(record).slice(0, 200)}`);
-      }
-      if (phase === 'drop-folder' && entry.key) {
-        const resultKey = `results/${entry.key.slice('incoming/'.length)}.json`;
-        const file = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: resultKey }));
-        const result = JSON.parse(await file.Body!.transformToString()) as { status: string };
-        if (result.status !== record.status) {
-          wrong++;
-          errors.push(`${resultKey} says ${result.status}, the record ${record.status}`);
-        }
-      }
-    });
-    const allErrors = [...errors, ...stackErrors.slice(errorsBefore)];
-    const retried = stackRetries.slice(retriesBefore);
-    const durationSec = (finishedAt - startedAt) / 1000;
-    return {
-      phase,
-      requested: count,
-      terminal,
-      succeeded,
-      failed,
-      duplicates,
-      lost: count - terminal,
-      wrong,
-      redelivered: redeliveries.length - redeliveriesBefore,
-      errors: allErrors.length,
-      errorSamples: allErrors.slice(0, 5),
-      retries: retried.length,
-      retrySamples: retried.slice(0, 5),
-      durationSec: Math.round(durationSec * 10) / 10,
-      throughputPerSec: Math.round((terminal / durationSec) * 10) / 10,
-      latencyMs: summarizeLatency(latencies),
-    };
-  }
+    }
+  };
+  return (key, eTag, size, errors) => {
+    redeliveries.push(deliver(key, eTag, size, errors));
+  };
 }
+
+/** Phase 1, one object: POST /uploads, then PUT the bytes to the presigned URL. */
+function uploadThroughApi(run: LoadTestRun): StartObject {
+  const { stack } = run;
+  return async (i, tracked, errors) => {
+    const sample = run.pick(i);
+    const created = await fetch(`${stack.apiUrl}/uploads`, {
+      method: 'POST',
+      headers: { 'x-api-key': stack.apiKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ fileName: sample.fileName, sizeBytes: sample.bytes.length }),
+    });
+    if (created.status !== 201) {
+      errors.push(`POST /uploads ${created.status}: ${await created.text()}`);
+      return;
+    }
+    const { id, upload } = (await created.json()) as {
+      id: string;
+      upload: { url: string; headers: Record<string, string> };
+    };
+    const entry: Tracked = { sample, startedAt: performance.now() };
+    tracked.set(id, entry);
+    const put = await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: sample.bytes });
+    if (put.status !== 200) {
+      errors.push(`PUT ${put.status}: ${await put.text()}`);
+      return;
+    }
+    entry.key = decodeURIComponent(new URL(upload.url).pathname.split('/').slice(2).join('/'));
+    entry.eTag = (put.headers.get('etag') ?? '').replaceAll('"', '');
+    if (run.redelivers(i)) run.redeliver(entry.key, entry.eTag, sample.bytes.length, errors);
+  };
+}
+
+/** Phase 2, one object: a PutObject straight under incoming/, all in one burst folder. */
+function dropIntoFolder(run: LoadTestRun): StartObject {
+  const { stack, s3 } = run;
+  const burst = `burst-${Date.now()}`;
+  return async (i, tracked, errors) => {
+    const sample = run.pick(i);
+    const key = `incoming/${burst}/${String(i).padStart(5, '0')}-${sample.fileName}`;
+    const startedAt = performance.now();
+    const put = await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: sample.bytes }));
+    const eTag = (put.ETag ?? '').replaceAll('"', '');
+    tracked.set(dropFolderId(stack.bucket, key, eTag), { sample, startedAt, key, eTag });
+    if (run.redelivers(i)) run.redeliver(key, eTag, sample.bytes.length, errors);
+  };
+}
+
+/** Starts `count` objects with bounded concurrency, waits for the stack to settle, and checks every id. */
+async function runPhase(
+  run: LoadTestRun,
+  phase: PhaseReport['phase'],
+  count: number,
+  start: StartObject,
+): Promise<PhaseReport> {
+  const tracked = new Map<string, Tracked>();
+  const errors: string[] = [];
+  const before = {
+    errors: run.stackErrors.length,
+    retries: run.stackRetries.length,
+    redeliveries: run.redeliveries.length,
+  };
+  const startedAt = performance.now();
+  await pool(count, run.options.concurrency, async (i) => {
+    try {
+      await start(i, tracked, errors);
+    } catch (error) {
+      errors.push(`${phase} #${i}: ${(error as Error).message}`);
+    }
+  });
+  // Every event delivered (or dead-lettered) and every second delivery settled, within the deadline.
+  await Promise.race([
+    Promise.all([run.stack.idle(), Promise.all(run.redeliveries)]),
+    sleep(Math.max(0, run.deadline - performance.now())),
+  ]);
+  const finishedAt = Math.max(
+    ...[...tracked.keys()].map((id) => run.commits.get(id)?.at ?? 0),
+    performance.now() - 1,
+  );
+  const verified = await verifyPhase(run, phase, tracked, errors);
+  const allErrors = [...errors, ...run.stackErrors.slice(before.errors)];
+  const retried = run.stackRetries.slice(before.retries);
+  const durationSec = (finishedAt - startedAt) / 1000;
+  return {
+    phase,
+    requested: count,
+    ...verified.counts,
+    lost: count - verified.counts.terminal,
+    redelivered: run.redeliveries.length - before.redeliveries,
+    errors: allErrors.length,
+    errorSamples: allErrors.slice(0, 5),
+    retries: retried.length,
+    retrySamples: retried.slice(0, 5),
+    durationSec: Math.round(durationSec * 10) / 10,
+    throughputPerSec: Math.round((verified.counts.terminal / durationSec) * 10) / 10,
+    latencyMs: summarizeLatency(verified.latencies),
+  };
+}
+
+/** Every tracked id through the public API (GET /predictions/{id}), and the results/ file for the drop folder. */
+async function verifyPhase(
+  run: LoadTestRun,
+  phase: PhaseReport['phase'],
+  tracked: Map<string, Tracked>,
+  errors: string[],
+) {
+  const counts = { terminal: 0, succeeded: 0, failed: 0, wrong: 0, duplicates: 0 };
+  const latencies: number[] = [];
+  const ids = [...tracked.keys()];
+  await pool(ids.length, run.options.concurrency, async (n) => {
+    const id = ids[n]!;
+    const entry = tracked.get(id)!;
+    const record = await readPrediction(run.stack, id);
+    if (record.status !== 'SUCCEEDED' && record.status !== 'FAILED') return;
+    counts.terminal++;
+    if (record.status === 'SUCCEEDED') counts.succeeded++;
+    else counts.failed++;
+    const commit = run.commits.get(id);
+    if (commit) {
+      latencies.push(commit.at - entry.startedAt);
+      if (commit.count > 1) counts.duplicates++;
+    }
+    if (!isExpected(record, entry.sample.expected)) {
+      counts.wrong++;
+      errors.push(`${id} (${entry.sample.fileName}): got ${JSON.stringify(record).slice(0, 200)}`);
+    }
+    if (phase === 'drop-folder' && entry.key) {
+      const resultKey = `results/${entry.key.slice('incoming/'.length)}.json`;
+      const file = await run.s3.send(new GetObjectCommand({ Bucket: run.stack.bucket, Key: resultKey }));
+      const result = JSON.parse(await file.Body!.transformToString()) as { status: string };
+      if (result.status !== record.status) {
+        counts.wrong++;
+        errors.push(`${resultKey} says ${result.status}, the record ${record.status}`);
+      }
+    }
+  });
+  return { counts, latencies };
+}
+
+interface PredictionRecord {
+  status?: string;
+  emotion?: string;
+  confidence?: number;
+  error?: { code: string };
+}
+
+async function readPrediction(stack: LocalStack, id: string): Promise<PredictionRecord> {
+  const response = await fetch(`${stack.apiUrl}/predictions/${id}`, {
+    headers: { 'x-api-key': stack.apiKey },
+  });
+  return (await response.json()) as PredictionRecord;
+}
+
+/** The model's answer for those bytes, or the error code the bad file must get. */
+const isExpected = (record: PredictionRecord, expected: Sample['expected']): boolean =>
+  'code' in expected
+    ? record.error?.code === expected.code
+    : record.emotion === expected.emotion && Math.abs((record.confidence ?? -1) - expected.confidence) < 1e-6;
 
 export function formatReport(report: LoadTestReport): string {
   const lines = [`model ${report.modelVersion}; concurrency ${report.options.concurrency}`];

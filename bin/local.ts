@@ -11,8 +11,11 @@ const EnvSchema = z.object({
     .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name')
     .default('ser-audio'),
   SER_API_KEY: z.string().min(8).default('local-dev-key'),
+  /** Training jobs and model activation: not for upload users (sent as x-api-key on those routes). */
+  SER_ADMIN_KEY: z.string().min(8).default('local-admin-key'),
   SER_DATA_DIR: z.string().min(1).default('.ser-local'),
   HOST: z.string().default('127.0.0.1'),
+  SER_WEBHOOK_SECRET: z.string().min(16).default('local-webhook-secret'),
 });
 
 const parsed = EnvSchema.safeParse(process.env);
@@ -30,7 +33,9 @@ const stack = await startLocalStack({
   dynamoDbPort: env.DYNAMODB_PORT,
   bucket: env.BUCKET,
   apiKey: env.SER_API_KEY,
+  adminKey: env.SER_ADMIN_KEY,
   dataDir: env.SER_DATA_DIR,
+  webhookSecret: env.SER_WEBHOOK_SECRET,
   log: (line) => console.log(`${time()} ${line}`),
 });
 
@@ -41,9 +46,12 @@ console.log(
     `Web page: ${stack.webUrl}`,
     `S3:       ${stack.s3Endpoint}  bucket ${stack.bucket}  (access key S3RVER, secret S3RVER)`,
     `API key:  ${stack.apiKey}  (header x-api-key)`,
+    `Admin key: ${stack.adminKey}  (header x-api-key; training jobs and models only, SER_ADMIN_KEY)`,
     `DynamoDB: ${stack.dynamoDbEndpoint}`,
+    `Events:   ${stack.eventsFile}  (one EventBridge event per finished prediction)`,
+    `Callbacks: signed with SER_WEBHOOK_SECRET=${stack.webhookSecret}  (POST /uploads {"callbackUrl": …})`,
     `Drop folder: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} s3 cp clip.wav s3://${stack.bucket}/incoming/clip.wav`,
-    `Training: curl -X POST -H 'x-api-key: ${stack.apiKey}' ${stack.apiUrl}/training-jobs  (dataset s3://${stack.bucket}/datasets/tess/, seeded from SER_DATASET_DIR or ../shared/datasets/tess before the first job)`,
+    `Training: curl -X POST -H 'x-api-key: ${stack.adminKey}' ${stack.apiUrl}/training-jobs  (dataset s3://${stack.bucket}/datasets/tess/, seeded from SER_DATASET_DIR or ../shared/datasets/tess before the first job)`,
     'Ctrl-C stops everything.',
   ].join('\n'),
 );

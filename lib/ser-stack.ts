@@ -1,5 +1,6 @@
 import { CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { DEFAULT_MAX_UPLOAD_BYTES } from '../lambdas/app/config.ts';
 import { AudioStorage } from './constructs/audio-storage.ts';
 import { Inference } from './constructs/inference.ts';
 import { OperationsDashboard } from './constructs/operations-dashboard.ts';
@@ -25,7 +26,7 @@ export interface SerStackProps extends StackProps {
   /** Drop-folder prefixes whose next folder names a speaker (`*`: every folder). @default none */
   readonly dropFolderSpeakerPrefixes?: readonly string[];
   /** On-demand training on EC2 (instance type, Spot, max run time). */
-  readonly training?: Pick<TrainingProps, 'instanceType' | 'spot' | 'maxRunTime' | 'datasetPrefix'>;
+  readonly training?: Pick<TrainingProps, 'instanceType' | 'spot' | 'maxRunTime'>;
 }
 
 /** The product: storage, the S3-triggered inference, the REST API and the web page. */
@@ -40,7 +41,7 @@ export class SerStack extends Stack {
   constructor(scope: Construct, id: string, props: SerStackProps = {}) {
     super(scope, id, props);
     const modelDir = props.modelDir ?? DEFAULT_MODEL_DIR;
-    const maxUploadBytes = props.maxUploadBytes ?? 25 * 1024 * 1024;
+    const maxUploadBytes = props.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
     const recordTtlDays = props.recordTtlDays ?? 30;
 
     this.web = new WebSite(this, 'Web');
@@ -74,7 +75,7 @@ export class SerStack extends Stack {
       recordTtlDays,
     });
     this.web.deploy({ apiUrl: this.api.restApi.url });
-    this.training = new Training(this, 'Training', { bucket, table, ...props.training });
+    this.training = new Training(this, 'Training', { bucket, table, modelDir, ...props.training });
     this.training.bindApi(this.api.function);
     this.training.bindInference(this.inference.function);
     this.dashboard = new OperationsDashboard(this, 'Operations', {

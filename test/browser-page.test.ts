@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import wavefile from 'wavefile';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { resample } from '../lambdas/core/audio/resample.ts';
-import { tessClip } from './helpers/fixtures.ts';
+import { FIXTURES_DIR, tessClip } from './helpers/fixtures.ts';
 import { type LocalStackProcess, spawnLocalStack } from './helpers/local-stack-process.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -24,6 +24,15 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'ser-browser-'));
     profileDir = await mkdtemp(join(tmpdir(), 'ser-chromium-profile-'));
+    // The fake microphone plays a held-out TESS clip (Chromium wants a PCM WAV file for it).
+    const microphoneWav = join(dataDir, 'microphone.wav');
+    const speech = await decodeAudio(readFileSync(join(FIXTURES_DIR, 'tess-heldout', 'OAF_bar_angry.flac')), {
+      outputRate: 48_000,
+    });
+    const wav = new wavefile.WaveFile();
+    wav.fromScratch(1, 48_000, '32f', speech.samples);
+    wav.toBitDepth('16');
+    await writeFile(microphoneWav, wav.toBuffer());
     [stack, browser] = await Promise.all([
       spawnLocalStack(dataDir),
       // Debian's Chromium, never a downloaded browser; a fresh profile and no background traffic.
@@ -40,9 +49,10 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
           '--disable-background-networking',
           '--disable-component-update',
           '--disable-sync',
-          // A synthetic microphone (a beep) without a permission prompt, for the recording test.
+          // A fake microphone playing a TESS clip once, without a permission prompt, for the recording test.
           '--use-fake-device-for-media-stream',
           '--use-fake-ui-for-media-stream',
+          `--use-file-for-fake-audio-capture=${microphoneWav}%noloop`,
         ],
       }),
     ]);
@@ -121,26 +131,34 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     await page.close();
   });
 
-  it('records from the microphone, uploads the recording as WAV and reports its outcome', async () => {
+  it('records from the microphone and uploads what MediaRecorder wrote (WebM/Opus), no WAV conversion', async () => {
+    // Prepare
     const page = await browser.newPage();
     await page.goto(stack.webUrl);
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    const uploads: string[] = [];
+    page.on('request', (request) => {
+      if (request.method() === 'PUT') uploads.push(request.headers()['content-type'] ?? '');
+    });
 
+    // Act: record the whole clip (the fake microphone plays it once from the start), then analyse.
     await page.getByRole('button', { name: /Record from microphone/ }).click();
     await page.getByText('Recording…').waitFor();
-    await page.waitForTimeout(1500);
+    await page.waitForTimeout(3500);
     await page.getByRole('button', { name: /Stop recording/ }).click();
     await page
       .locator('#selected-name')
-      .filter({ hasText: /^recording-.*\.wav$/ })
+      .filter({ hasText: /^recording-.*\.webm$/ })
       .waitFor();
     await page.getByRole('button', { name: 'Analyse emotion' }).click();
-    // The fake microphone only beeps: either an emotion or a clear NO_SPEECH-style failure is right.
     await page.locator('#result:not([hidden]), #message:not([hidden])').first().waitFor();
 
-    const recent = await page.locator('#recent tr').first().textContent();
-    expect(recent).toMatch(/recording-.*\.wav.*(SUCCEEDED|FAILED)/);
-    if (recent?.includes('FAILED'))
-      expect(await page.getByRole('alert').textContent()).toContain('could not be analysed');
+    // Assess: the WebM itself was uploaded and decoded, and the clip's emotion came back.
+    expect(uploads).toEqual(['audio/webm']);
+    expect(await page.locator('#message').textContent()).toBe('');
+    expect(await page.getByTestId('emotion').textContent()).toBe('angry');
+    expect(await page.locator('#recent tr').first().textContent()).toMatch(/recording-.*\.webm.*SUCCEEDED/);
     await page.close();
   });
 

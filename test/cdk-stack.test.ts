@@ -15,7 +15,15 @@ const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [val
 // Control-plane tests: no bundling (the asset test covers the real asset), a model package that only
 // has to say its version.
 const modelDir = mkdtempSync(join(tmpdir(), 'ser-cdk-model-'));
-writeFileSync(join(modelDir, 'metadata.json'), JSON.stringify({ version: 'test-model-7' }));
+writeFileSync(
+  join(modelDir, 'metadata.json'),
+  JSON.stringify({
+    version: 'test-model-7',
+    sha256: 'a'.repeat(64),
+    createdAt: '2026-01-01T00:00:00Z',
+    metrics: {},
+  }),
+);
 
 function synth(props: ConstructorParameters<typeof SerStack>[2] = {}, validate = true): Template {
   // The built-in CloudFormation validation runs once, on the default stack; variants skip it (4 s each).
@@ -43,10 +51,11 @@ describe('SerStack', () => {
       .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
   };
 
+  // One synthesis with CloudFormation validation: slow on a loaded 2-core machine, so it gets more room.
   beforeAll(() => {
     template = synth();
     resources = template.toJSON().Resources;
-  });
+  }, 180_000);
 
   afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
 
@@ -159,13 +168,13 @@ describe('SerStack', () => {
           Resource: [objects('uploads/'), objects('incoming/')],
         }),
         expect.objectContaining({ Action: 's3:PutObject', Resource: objects('results/') }),
-        expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'] }),
-        // Training: model packages from the registry, and the bundled model registered at cold start.
+        expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] }),
+        // Training: model packages from the registry (the bundled model is registered at deploy time).
         expect.objectContaining({ Action: 's3:GetObject', Resource: objects('models/') }),
-        expect.objectContaining({ Action: 'dynamodb:PutItem' }),
       ]),
     );
-    expect(inference).toHaveLength(5);
+    expect(inference).toHaveLength(4);
+    expect(JSON.stringify(inference)).not.toContain('dynamodb:PutItem');
 
     const api = onData(statementsOfRoleFor('ApiHandler'));
     expect(api).toEqual(
@@ -174,8 +183,13 @@ describe('SerStack', () => {
         expect.objectContaining({
           Action: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
         }),
-        // Training: job records and the active pointer are updated.
-        expect.objectContaining({ Action: 'dynamodb:UpdateItem' }),
+        // Training: job records and the lock are updated, nothing else.
+        expect.objectContaining({
+          Action: 'dynamodb:UpdateItem',
+          Condition: {
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TRAINING_JOB#*', 'TRAINING_LOCK'] },
+          },
+        }),
       ]),
     );
     expect(api).toHaveLength(3);
@@ -220,33 +234,35 @@ describe('SerStack', () => {
     expect(Object.values(unreserved)[0]?.Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
 
-  it('requires an API key on every route except /health and /openapi.json', () => {
+  it('requires the user API key on upload and prediction routes, IAM on admin routes, nothing on /health and /openapi.json', () => {
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
       (m) => m.Properties.HttpMethod !== 'OPTIONS',
     );
     expect(methods).toHaveLength(API_ROUTES.length);
-    const resourcePaths = Object.fromEntries(
-      Object.entries(template.findResources('AWS::ApiGateway::Resource')).map(([id, r]) => [
-        id,
-        r.Properties.PathPart,
-      ]),
-    );
+    const apiResources = template.findResources('AWS::ApiGateway::Resource');
+    const pathOf = (id: string): string => {
+      const r = apiResources[id];
+      if (!r) return '';
+      const parent = (r.Properties.ParentId as { Ref?: string }).Ref;
+      return `${parent ? pathOf(parent) : ''}/${r.Properties.PathPart}`;
+    };
     const byPath = Object.fromEntries(
       methods.map((m) => [
-        `${m.Properties.HttpMethod} ${resourcePaths[m.Properties.ResourceId.Ref]}`,
-        m.Properties.ApiKeyRequired,
+        `${m.Properties.HttpMethod} ${pathOf(m.Properties.ResourceId.Ref)}`,
+        `${m.Properties.ApiKeyRequired ? 'key' : 'no key'}, ${m.Properties.AuthorizationType}`,
       ]),
     );
     expect(byPath).toEqual({
-      'POST uploads': true,
-      'GET predictions': true,
-      'GET {id}': true,
-      'GET health': false,
-      'GET openapi.json': false,
-      'POST training-jobs': true,
-      'GET training-jobs': true,
-      'GET models': true,
-      'POST activate': true,
+      'POST /uploads': 'key, NONE',
+      'GET /predictions': 'key, NONE',
+      'GET /predictions/{id}': 'key, NONE',
+      'GET /health': 'no key, NONE',
+      'GET /openapi.json': 'no key, NONE',
+      'POST /training-jobs': 'no key, AWS_IAM',
+      'GET /training-jobs': 'no key, AWS_IAM',
+      'GET /training-jobs/{id}': 'no key, AWS_IAM',
+      'GET /models': 'no key, AWS_IAM',
+      'POST /models/{version}/activate': 'no key, AWS_IAM',
     });
     // CORS preflights cannot carry a key: they must not need one.
     for (const m of Object.values(template.findResources('AWS::ApiGateway::Method'))) {

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
@@ -7,6 +10,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Training } from '../lib/constructs/training.ts';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+const modelDir = mkdtempSync(join(tmpdir(), 'ser-training-model-'));
+writeFileSync(
+  join(modelDir, 'metadata.json'),
+  JSON.stringify({
+    version: '9.9.9',
+    sha256: 'b'.repeat(64),
+    createdAt: '2026-01-01T00:00:00Z',
+    metrics: {},
+  }),
+);
 
 function synth(props: Partial<ConstructorParameters<typeof Training>[2]> = {}) {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
@@ -18,7 +32,7 @@ function synth(props: Partial<ConstructorParameters<typeof Training>[2]> = {}) {
     handler: 'index.handler',
     code: Code.fromInline('export const handler = async () => {};'),
   });
-  const training = new Training(stack, 'Training', { bucket, table, ...props });
+  const training = new Training(stack, 'Training', { bucket, table, modelDir, ...props });
   training.bindApi(api);
   return { template: Template.fromStack(stack), stack };
 }
@@ -46,7 +60,7 @@ describe('Training construct (EC2 on demand)', () => {
     return policies.flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
   };
 
-  it('the instance profile may exactly: read datasets/, list under it, write models/, write training records, read its source', () => {
+  it('the instance profile may exactly: read datasets/ and models/, list under them, write models/, write training and registry records, read its source', () => {
     const statements = instanceRoleStatements();
     const actions = statements.map((s) => [s.Action].flat().sort().join(','));
     expect(actions.sort()).toEqual(
@@ -61,7 +75,10 @@ describe('Training construct (EC2 on demand)', () => {
     expect(statements.every((s) => s.Effect === 'Allow')).toBe(true);
     const byAction = (action: string) => statements.find((s) => [s.Action].flat().join(',') === action)!;
     expect(JSON.stringify(byAction('s3:GetObject').Resource)).toContain('/datasets/*');
-    expect(byAction('s3:ListBucket').Condition).toEqual({ StringLike: { 's3:prefix': ['datasets/*'] } });
+    expect(JSON.stringify(byAction('s3:GetObject').Resource)).toContain('/models/*');
+    expect(byAction('s3:ListBucket').Condition).toEqual({
+      StringLike: { 's3:prefix': ['datasets/*', 'models/*'] },
+    });
     expect(JSON.stringify(byAction('s3:PutObject').Resource)).toContain('/models/*');
     expect(byAction('dynamodb:GetItem,dynamodb:PutItem,dynamodb:UpdateItem').Condition).toEqual({
       'ForAllValues:StringLike': {
@@ -102,19 +119,23 @@ describe('Training construct (EC2 on demand)', () => {
     expect(template.findResources('AWS::EC2::SecurityGroupIngress')).toEqual({});
   });
 
-  it('user data: max run time first, shutdown on exit, then the same training command as developers', () => {
+  it('user data: the hard limit first, shutdown on exit; the shell installs and runs the supervisor only', () => {
     const template_ = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0]!;
     const userData = JSON.stringify(template_.Properties.LaunchTemplateData.UserData);
-    const order = ['shutdown -h +120', 'trap on_exit EXIT', 'npm ci', 'npx tsx training/job.ts'].map((part) =>
-      userData.indexOf(part),
-    );
+    const order = [
+      'shutdown -h +120',
+      "trap 'shutdown -h now' EXIT",
+      'npm ci',
+      'npx tsx training/job-supervisor.ts',
+    ].map((part) => userData.indexOf(part));
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
-    expect(userData).toContain('timeout 115m');
-    // A failure before the job records its end is recorded by the exit trap, then the instance goes.
-    expect(userData).toContain("--condition-expression '#s IN (:queued, :running)'");
-    expect(userData).toMatch(/on_exit\(\) \{.*shutdown -h now/);
+    // The supervisor ends the job (FAILED included) 5 minutes before the machine's hard limit.
+    expect(userData).toContain('TRAINING_DEADLINE_MINUTES=115');
     expect(userData).toContain('ser-training-job-id');
+    // No job-record writes from bash (no hand-escaped JSON): the TypeScript supervisor owns the end.
+    expect(userData).not.toContain('aws dynamodb');
+    expect(userData).not.toContain('\\\\\\"');
   });
 
   it('max run time and Spot are configurable', () => {
@@ -125,10 +146,33 @@ describe('Training construct (EC2 on demand)', () => {
     expect(data.InstanceMarketOptions).toMatchObject({ MarketType: 'spot' });
   });
 
-  it('the launching function may run instances from this template and pass only the instance role', () => {
+  it('the launching function may run instances only from this template, unmodified, of its type, from a pinned version', () => {
+    const templateId = Object.keys(template.findResources('AWS::EC2::LaunchTemplate'))[0]!;
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: { TRAINING_LAUNCH_TEMPLATE_ID: Match.anyValue() } },
+      Environment: {
+        Variables: {
+          TRAINING_LAUNCH_TEMPLATE_ID: { Ref: templateId },
+          TRAINING_LAUNCH_TEMPLATE_VERSION: { 'Fn::GetAtt': [templateId, 'LatestVersionNumber'] },
+          TRAINING_MAX_RUN_MINUTES: '120',
+        },
+      },
     });
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Statement[],
+    );
+    const runInstances = statements.filter((s) => [s.Action].flat().includes('ec2:RunInstances'));
+    expect(runInstances).toHaveLength(2);
+    for (const s of runInstances) {
+      expect(s.Effect).toBe('Allow');
+      expect(JSON.stringify(s.Resource)).not.toContain('"*"');
+      const condition = s.Condition as { ArnLike: Record<string, unknown>; Bool: unknown };
+      expect(Object.keys(condition.ArnLike)).toEqual(['ec2:LaunchTemplate']);
+      expect(JSON.stringify(condition.ArnLike)).toContain(':launch-template/');
+      expect(JSON.stringify(condition.ArnLike)).toContain(templateId);
+      expect(condition.Bool).toEqual({ 'ec2:IsLaunchTemplateResource': 'true' });
+    }
+    const onInstances = runInstances.find((s) => JSON.stringify(s.Resource).includes(':instance/*'))!;
+    expect(onInstances.Condition).toMatchObject({ StringEquals: { 'ec2:InstanceType': 'c7i.large' } });
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -140,5 +184,27 @@ describe('Training construct (EC2 on demand)', () => {
         ]),
       },
     });
+  });
+
+  it('registers the bundled model at deploy time, with PutItem on the registry keys only', () => {
+    const calls = Object.values(template.findResources('Custom::AWS')).map((r) =>
+      JSON.stringify(r.Properties.Create),
+    );
+    expect(calls).toHaveLength(2);
+    expect(calls[0]).toContain('putItem');
+    expect(calls[0]).toContain('MODEL#9.9.9');
+    expect(calls[1]).toContain('MODEL_ACTIVE');
+    expect(calls[1]).toContain('attribute_not_exists(id)');
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Statement[],
+    );
+    // One statement per custom resource, on their shared function's role.
+    const registration = statements.filter((s) => s.Action === 'dynamodb:PutItem');
+    expect(registration.length).toBeGreaterThan(0);
+    for (const s of registration) {
+      expect(s.Condition).toEqual({
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['MODEL#*', 'MODEL_ACTIVE'] },
+      });
+    }
   });
 });

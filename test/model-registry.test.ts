@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpError } from '../lambdas/app/http-error.ts';
+import { DomainError } from '../lambdas/app/domain-error.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { BUNDLED_MODEL_DIR, createPredictor } from '../lambdas/core/predict.ts';
-import { decideActivation } from '../lambdas/training/activation-policy.ts';
+import { decideActivation, type ModelComparison } from '../lambdas/training/activation-policy.ts';
 import { createActiveModelProvider } from '../lambdas/training/active-model.ts';
 import {
   ConcurrentJobError,
@@ -17,27 +17,35 @@ import { startTestAws, type TestAws } from './helpers/local-aws.ts';
 
 const f1 = (macroF1: number) => ({ 'tess-random': { accuracy: macroF1, macroF1, support: 10 } });
 
-describe('activation policy (if-better on the fixed tess-random split)', () => {
-  const active = { version: 'old', metrics: f1(0.8) };
-
-  it('activates only a strictly better macro-F1, and says why either way', () => {
-    expect(decideActivation('if-better', { version: 'new', metrics: f1(0.9) }, active)).toMatchObject({
-      activate: true,
-      reason: 'tess-random macro-F1 0.9 > 0.8 of old',
-    });
-    expect(decideActivation('if-better', { version: 'new', metrics: f1(0.8) }, active).activate).toBe(false);
-    expect(decideActivation('always', { version: 'new', metrics: {} }, active).activate).toBe(true);
-    expect(decideActivation('never', { version: 'new', metrics: f1(1) }, active).activate).toBe(false);
+describe('activation policy: "if-better" decides on both models scored on the same clips', () => {
+  const comparison = (candidate: number, active?: number): ModelComparison => ({
+    testSet: 'heldout-speakers',
+    speakerIndependent: true,
+    clips: 40,
+    excludedSeenByActive: 0,
+    candidate: { version: 'new', macroF1: candidate, accuracy: candidate },
+    ...(active === undefined
+      ? { activeError: 'its package is gone' }
+      : { active: { version: 'old', macroF1: active, accuracy: active } }),
   });
 
-  it('does not replace a model it cannot compare with, and activates when nothing is active', () => {
-    const multiCorpus = { version: 'mc', metrics: { 'all-test': { macroF1: 0.5 } } };
-    const decision = decideActivation('if-better', { version: 'new', metrics: f1(0.9) }, multiCorpus);
-    expect(decision.activate).toBe(false);
-    expect(decision.reason).toMatch(/active model mc has no macro-F1 on split tess-random/);
-    expect(decideActivation('if-better', { version: 'new', metrics: f1(0.1) }, undefined).activate).toBe(
-      true,
-    );
+  it('activates only a strictly better macro-F1 on the same clips, and says why either way', () => {
+    expect(decideActivation('if-better', comparison(0.9, 0.8), 'old')).toEqual({
+      activate: true,
+      reason:
+        "macro-F1 0.9000 > 0.8000 of old on the same 40 clips of the candidate's heldout-speakers test set",
+    });
+    expect(decideActivation('if-better', comparison(0.8, 0.8), 'old').activate).toBe(false);
+    expect(decideActivation('always', comparison(0.1, 0.8), 'old').activate).toBe(true);
+    expect(decideActivation('never', comparison(1, 0.1), 'old').activate).toBe(false);
+  });
+
+  it('never compares with a stored number: an active model it cannot score stays; nothing active: activate', () => {
+    const unscored = decideActivation('if-better', comparison(1), 'old');
+    expect(unscored.activate).toBe(false);
+    expect(unscored.reason).toMatch(/could not be scored \(its package is gone\)/);
+    expect(decideActivation('if-better', { ...comparison(1, 0), clips: 0 }, 'old').activate).toBe(false);
+    expect(decideActivation('if-better', undefined, undefined).activate).toBe(true);
   });
 });
 
@@ -83,7 +91,7 @@ describe('model registry and training jobs in the predictions table (dynalite)',
       location: 's3://b/models/2.0.0/',
     });
     await registry.activate('2.0.0');
-    await registry.ensureBundled(bundled); // the next cold start does not take the pointer back
+    await registry.ensureBundled(bundled); // the next deploy does not take the pointer back
 
     expect(await registry.getActive()).toMatchObject({ version: '2.0.0', previousVersion: '1.0.0' });
     expect((await registry.list()).map((m) => [m.version, m.source])).toEqual([
@@ -102,7 +110,7 @@ describe('model registry and training jobs in the predictions table (dynalite)',
     expect((await predictions.list({ limit: 100 })).items).toEqual([]);
   });
 
-  it('one job at a time: a second lock is refused until the first job ends or goes silent', async () => {
+  it('one job at a time: a second lock is refused until the first job ends or passes its deadline', async () => {
     await jobs.create(job('job-a'));
     await jobs.acquireLock('job-a');
     await expect(jobs.acquireLock('job-b')).rejects.toBeInstanceOf(ConcurrentJobError);
@@ -112,12 +120,12 @@ describe('model registry and training jobs in the predictions table (dynalite)',
     await jobs.update('job-a', { status: 'RUNNING' }).catch(() => {}); // an ended job never changes again
     expect((await jobs.get('job-a'))?.status).toBe('FAILED');
 
-    // job-b's machine died without a word two minutes ago (stale after one minute here).
-    await jobs.create(job('job-b', new Date(Date.now() - 120_000)));
+    // job-b's machine is gone: its hard limit passed a minute ago without a recorded end.
+    await jobs.create({ ...job('job-b'), deadline: new Date(Date.now() - 60_000).toISOString() });
     await jobs.acquireLock('job-c');
     expect(await jobs.get('job-b')).toMatchObject({
       status: 'FAILED',
-      error: expect.stringMatching(/No news/),
+      error: expect.stringMatching(/hard limit .* passed before the job recorded its end/),
     });
     await jobs.releaseLock('job-c');
   });
@@ -132,8 +140,8 @@ describe('model registry and training jobs in the predictions table (dynalite)',
 
     const refused = await service.createJob({}).catch((error: unknown) => error);
 
-    expect(refused).toBeInstanceOf(HttpError);
-    expect(refused).toMatchObject({ statusCode: 503, code: 'TRAINING_UNAVAILABLE' });
+    expect(refused).toBeInstanceOf(DomainError);
+    expect(refused).toMatchObject({ kind: 'unavailable', code: 'TRAINING_UNAVAILABLE' });
     expect(await jobs.get('job-no-capacity')).toMatchObject({
       status: 'FAILED',
       error: 'Could not start training: InsufficientInstanceCapacity',

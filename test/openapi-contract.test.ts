@@ -8,6 +8,7 @@ import { API_ROUTES } from '../lambdas/app/routes.ts';
 import { API_TYPES_FILE, generateApiTypes } from '../scripts/api-types.ts';
 import { tessClip } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
+import { waitForPrediction } from './helpers/local-stack-process.ts';
 
 /** The validator's verdict: the error messages, none when the document is valid. */
 async function validationErrors(document: unknown): Promise<string[]> {
@@ -80,7 +81,7 @@ describe('the OpenAPI contract, as served by the local stack', () => {
       headers: upload.upload.headers,
       body: clip.bytes,
     });
-    await test.stack.idle();
+    await waitForPrediction(test.stack, upload.id);
     const got = await client.GET('/predictions/{id}', { params: { path: { id: upload.id } } });
     const page = await client.GET('/predictions', { params: { query: { limit: 5 } } });
     const refused = await client.POST('/uploads', { body: { fileName: 'notes.txt' } });

@@ -24,7 +24,10 @@ describe('security: the deployed stack (CDK assertions)', () => {
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
   beforeAll(() => {
-    writeFileSync(join(modelDir, 'metadata.json'), JSON.stringify({ version: 'security-test' }));
+    writeFileSync(
+      join(modelDir, 'metadata.json'),
+      JSON.stringify({ version: 'security-test', sha256: 'c'.repeat(64), createdAt: '2026-01-01T00:00:00Z' }),
+    );
     const app = new App({
       context: { 'aws:cdk:bundling-stacks': [] },
       builtinCloudFormationValidation: false,
@@ -115,6 +118,43 @@ describe('security: the deployed stack (CDK assertions)', () => {
       });
     expect(tlsDenied('AWS::S3::BucketPolicy', 'Bucket')).toHaveLength(ofType('AWS::S3::Bucket').length);
     expect(tlsDenied('AWS::SQS::QueuePolicy', 'Queues')).toHaveLength(ofType('AWS::SQS::Queue').length);
+  });
+
+  it("SECURITY.md's least-privilege table lists exactly each role's actions in the template", () => {
+    // Table row → the role's logical id in the template.
+    const ROLES: Record<string, RegExp> = {
+      'API function': /^ApiApiHandlerServiceRole/,
+      'inference function': /^InferenceProcessObjectServiceRole/,
+      'training instance': /^TrainingInstanceRole/,
+      'bundled-model registration (deploy-time custom resource)':
+        /^AWS679f53fac002430cb0da5b7982bd2287ServiceRole/,
+    };
+    const security = readFileSync(join(ROOT, 'SECURITY.md'), 'utf8');
+    const table = security
+      .split('<!-- least-privilege:start -->')[1]!
+      .split('<!-- least-privilege:end -->')[0]!;
+    const documented = Object.fromEntries(
+      table
+        .split('\n')
+        .filter((line) => line.startsWith('| ') && !line.startsWith('| role'))
+        .map((line) => {
+          const [, role, actions] = line.split('|').map((cell) => cell.trim());
+          return [role!, [...new Set(actions!.match(/(?<=`)[a-z0-9-]+:[A-Za-z*]+(?=`)/g))].sort()];
+        }),
+    );
+    const granted = (pattern: RegExp) =>
+      [
+        ...new Set(
+          ofType('AWS::IAM::Policy')
+            .filter(([, p]) => (p.Properties.Roles as { Ref: string }[]).some((r) => pattern.test(r.Ref)))
+            .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+            .flatMap((statement) => asArray(statement.Action)),
+        ),
+      ].sort();
+
+    expect(Object.keys(documented).sort()).toEqual(Object.keys(ROLES).sort());
+    for (const [role, pattern] of Object.entries(ROLES))
+      expect(documented[role], role).toEqual(granted(pattern));
   });
 });
 

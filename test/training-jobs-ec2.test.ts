@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createEc2TrainingLauncher, JOB_ID_TAG } from '../lambdas/training/ec2-launcher.ts';
 
 describe('EC2 training launcher (control plane stubbed: RunInstances is not run here)', () => {
-  it('runs one instance from the launch template, tagged with the job id the user data reads', async () => {
+  it('runs one instance from the pinned launch template version, tagged with the job id the user data reads', async () => {
     // Prepare
     const sent: RunInstancesCommand[] = [];
     const ec2 = {
@@ -14,13 +14,13 @@ describe('EC2 training launcher (control plane stubbed: RunInstances is not run 
     } as unknown as EC2Client;
 
     // Act
-    const launched = await createEc2TrainingLauncher(ec2, 'lt-0abc').launch('job-42');
+    const launched = await createEc2TrainingLauncher(ec2, { id: 'lt-0abc', version: '3' }).launch('job-42');
 
     // Assess
     expect(launched).toEqual({ launchedAs: 'i-0123456789abcdef0' });
     expect(sent.map((c) => c.input)).toEqual([
       {
-        LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: '$Latest' },
+        LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: '3' },
         MinCount: 1,
         MaxCount: 1,
         TagSpecifications: [

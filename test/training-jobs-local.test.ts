@@ -1,10 +1,14 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../bin/local/stack.ts';
-import { TESS_DIR, tessClip } from './helpers/fixtures.ts';
+import { FIXTURES_DIR, TESS_DIR, tessClip } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 
 const API_KEY = 'training-test-key';
+const ADMIN_KEY = 'training-test-admin-key';
+const TESS_HELDOUT_DIR = `${FIXTURES_DIR}tess-heldout/`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers of the API under test
@@ -17,10 +21,11 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
   const lines: string[] = [];
   const saved = { ...process.env };
 
-  const call = async (method: string, path: string, body?: unknown) => {
+  /** Training and registry routes take the admin credential; `key` overrides it (the user key test). */
+  const call = async (method: string, path: string, body?: unknown, key = ADMIN_KEY) => {
     const response = await fetch(`${stack.apiUrl}${path}`, {
       method,
-      headers: { 'x-api-key': API_KEY, ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: { 'x-api-key': key, ...(body ? { 'content-type': 'application/json' } : {}) },
       ...(body ? { body: JSON.stringify(body) } : {}),
     });
     return { status: response.status, json: (await response.json()) as Json };
@@ -45,17 +50,18 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
       }),
     );
     await stack.idle();
-    const { json } = await call('GET', '/predictions?limit=1');
+    const { json } = await call('GET', '/predictions?limit=1', undefined, API_KEY);
     return json.items[0].modelVersion as string;
   };
 
   beforeAll(async () => {
     // The seeding source and a tiny network (seconds, on a shared machine): the job code is the real one.
     process.env.SER_DATASET_DIR = TESS_DIR;
-    process.env.SER_TRAINING_EXTRA_ARGS = '--units 8 --hidden 8 --batch 4 --ensemble 1';
+    process.env.SER_TRAINING_SETTINGS = JSON.stringify({ units: 8, hidden: 8, batchSize: 4, ensemble: 1 });
     local = await startTestStack({
       bucket: 'ser-training',
       apiKey: API_KEY,
+      adminKey: ADMIN_KEY,
       log: (line) => lines.push(line),
     });
     ({ stack, s3 } = local);
@@ -78,6 +84,35 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     expect(job.modelVersion).toBeUndefined();
     expect((await call('GET', '/health')).json.modelVersion).toBe(bundled);
     expect((await call('GET', '/models')).json.active).toBe(bundled);
+  });
+
+  it('admin routes refuse the user key (and uploads refuse the admin key)', async () => {
+    for (const [method, path] of [
+      ['POST', '/training-jobs'],
+      ['GET', '/training-jobs'],
+      ['GET', '/training-jobs/x'],
+      ['GET', '/models'],
+      ['POST', '/models/x/activate'],
+    ] as const) {
+      const refused = await call(method, path, method === 'POST' ? {} : undefined, API_KEY);
+      expect(refused).toMatchObject({ status: 403, json: { error: { code: 'FORBIDDEN' } } });
+    }
+    expect((await call('GET', '/predictions', undefined, ADMIN_KEY)).status).toBe(403);
+    expect((await call('GET', '/predictions', undefined, API_KEY)).status).toBe(200);
+  });
+
+  it('a dataset must be a prefix under datasets/', async () => {
+    for (const dataset of [
+      'uploads/',
+      'incoming/',
+      '../',
+      'datasets/../uploads/',
+      'datasets/./x/',
+      'results/x/',
+    ]) {
+      const refused = await call('POST', '/training-jobs', { dataset });
+      expect(refused).toMatchObject({ status: 400, json: { error: { code: 'INVALID_REQUEST' } } });
+    }
   });
 
   it('refuses a bad body with 400 and an unknown job with 404', async () => {
@@ -111,13 +146,18 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     expect(job).toMatchObject({
       status: 'SUCCEEDED',
       dataset: 'datasets/tess/',
-      progress: { epoch: 1, epochs: 1, valAccuracy: expect.any(Number) },
+      progress: { epoch: 1, epochs: 1, valAccuracy: expect.any(Number), member: 1, members: 1 },
       modelVersion: expect.stringMatching(/^tess-/),
       metrics: { 'tess-random': { macroF1: expect.any(Number) } },
-      // The bundled model's TESS macro-F1 is 1.0: a one-epoch model cannot beat it.
-      activated: false,
-      activationReason: expect.stringContaining('tess-random macro-F1'),
+      datasetSummary: { corpora: ['tess'], clips: 8, heldOutSpeakers: [] },
+      activated: expect.any(Boolean),
     });
+    // TESS alone has two voices: none held out, the comparison is on the random test clips the bundled
+    // model did not train on (its splits.json says which), and "if-better" follows the two scores.
+    const { comparison } = job;
+    expect(comparison).toMatchObject({ testSet: 'tess-random', speakerIndependent: false });
+    const better = comparison.clips > 0 && comparison.candidate.macroF1 > comparison.active.macroF1;
+    expect(job.activated).toBe(better);
     const list = (await call('GET', '/training-jobs')).json.items.map((j: Json) => j.id);
     expect(list).toContain(job.id);
     const registered = (await call('GET', '/models')).json;
@@ -143,5 +183,90 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     expect((await call('GET', '/health')).json.modelVersion).toBe(bundled);
     expect(await predictWithActiveModel('after-rollback')).toBe(bundled);
     expect((await call('POST', '/models/no-such-version/activate')).status).toBe(404);
+  }, 180_000);
+
+  it('killing the training process ends the job FAILED within 10 s and frees the lock', async () => {
+    const created = await call('POST', '/training-jobs', { epochs: 3, activate: 'never' });
+    const started = new RegExp(`training job ${created.json.id}: started process (\\d+)`);
+    let pid: number | undefined;
+    while (!pid) {
+      pid = Number(lines.map((line) => started.exec(line)?.[1]).find(Boolean)) || undefined;
+      await sleep(50);
+    }
+
+    process.kill(pid, 'SIGKILL');
+    let job: Json;
+    for (let waited = 0; waited < 10_000; waited += 250) {
+      job = (await call('GET', `/training-jobs/${created.json.id}`)).json;
+      if (job.status === 'FAILED') break;
+      await sleep(250);
+    }
+
+    expect(job).toMatchObject({
+      status: 'FAILED',
+      error: 'Training stopped: the training process was killed (SIGKILL) before the job recorded its end',
+    });
+    const next = await call('POST', '/training-jobs', { dataset: 'datasets/none/' });
+    expect(next.status).toBe(202);
+    expect(await finished(next.json.id)).toMatchObject({ status: 'FAILED' });
+  }, 60_000);
+
+  it("trains on an operator's labels.csv folder; unknown labels and unreadable files are listed in the job", async () => {
+    // Prepare: 15 TESS clips under neutral names, three "speakers", a calm row and an unreadable file.
+    const clips = [...readdirSync(TESS_DIR), ...readdirSync(TESS_HELDOUT_DIR)]
+      .filter((name) => name.endsWith('.flac'))
+      .map((name, i) => ({
+        source: join(readdirSync(TESS_DIR).includes(name) ? TESS_DIR : TESS_HELDOUT_DIR, name),
+        file: `audio/clip-${String(i).padStart(2, '0')}.flac`,
+        emotion:
+          name
+            .replace(/\.flac$/, '')
+            .split('_')
+            .pop() === 'ps'
+            ? 'Surprised'
+            : name
+                .replace(/\.flac$/, '')
+                .split('_')
+                .pop()!,
+        speaker: ['ann', 'bob', 'cy'][i % 3]!,
+      }));
+    const rows = clips.map((c) => `${c.file},${c.emotion},${c.speaker}`);
+    rows.push('audio/calm.flac,calm,ann', 'audio/broken.wav,angry,bob', 'audio/missing.flac,sad,cy');
+    const put = (key: string, body: Uint8Array | string) =>
+      s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `datasets/own/${key}`, Body: body }));
+    await put('labels.csv', `path,emotion,speaker\n${rows.join('\n')}\n`);
+    for (const c of clips) await put(c.file, readFileSync(c.source));
+    await put('audio/calm.flac', readFileSync(clips[0]!.source));
+    await put('audio/broken.wav', 'RIFF not really audio');
+
+    const created = await call('POST', '/training-jobs', { dataset: 'datasets/own/', epochs: 1 });
+    const job = await finished(created.json.id);
+
+    expect(job).toMatchObject({
+      status: 'SUCCEEDED',
+      modelVersion: expect.stringMatching(/^csv-/),
+      datasetSummary: {
+        corpora: ['csv'],
+        clips: 15,
+        speakers: 3,
+        heldOutSpeakers: ['csv:./cy'],
+        unknownLabels: [{ path: './audio/calm.flac', label: 'calm' }],
+        invalidRows: [{ row: 18, path: './audio/missing.flac', reason: 'no such audio file' }],
+        unreadable: [{ path: expect.stringMatching(/broken\.wav$/), error: expect.any(String) }],
+      },
+    });
+    // "if-better" against the real bundled model: both scored by createPredictor on cy's clips.
+    expect(job.comparison).toMatchObject({
+      testSet: 'heldout-speakers',
+      speakerIndependent: true,
+      clips: expect.any(Number),
+      candidate: { version: job.modelVersion, macroF1: expect.any(Number) },
+      active: { version: stack.modelVersion, macroF1: expect.any(Number) },
+    });
+    expect(job.comparison.clips).toBeGreaterThan(0);
+    expect(job.activated).toBe(job.comparison.candidate.macroF1 > job.comparison.active.macroF1);
+    expect(job.activationReason).toContain(
+      `of ${stack.modelVersion} on the same ${job.comparison.clips} clips`,
+    );
   }, 180_000);
 });

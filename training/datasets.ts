@@ -1,12 +1,18 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseCsv } from 'csv-parse/sync';
 
 /** Our labels, in the model's output order. Calm (RAVDESS) and boredom (EMO-DB) are not among them. */
 export const EMOTIONS = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad'] as const;
 export type Emotion = (typeof EMOTIONS)[number];
 
-export const CORPORA = ['tess', 'ravdess', 'emodb', 'cremad'] as const;
+/** Corpora recognised by their file-naming scheme. */
+export const NAMED_CORPORA = ['tess', 'ravdess', 'emodb', 'cremad'] as const;
+type NamedCorpus = (typeof NAMED_CORPORA)[number];
+/** Clips labelled by a `labels.csv` in their folder (`path,emotion[,speaker]`): an operator's own data. */
+export const LABELS_CSV = 'labels.csv';
+export const CORPORA = [...NAMED_CORPORA, 'csv'] as const;
 export type Corpus = (typeof CORPORA)[number];
 
 export interface Clip {
@@ -121,7 +127,7 @@ function parseCremad(stem: string): Parsed | undefined {
   return { corpus: 'cremad', speaker: `cremad:${match[1]}`, text: match[2]!, emotion };
 }
 
-const PARSERS: Record<Corpus, (stem: string) => Parsed | undefined> = {
+const PARSERS: Record<NamedCorpus, (stem: string) => Parsed | undefined> = {
   tess: parseTess,
   ravdess: parseRavdess,
   emodb: parseEmodb,
@@ -131,22 +137,112 @@ const PARSERS: Record<Corpus, (stem: string) => Parsed | undefined> = {
 /** Which corpus a file name belongs to (by its naming scheme), or undefined if none. */
 export function parseClipName(path: string): Parsed | undefined {
   const stem = basename(path, extname(path));
-  for (const corpus of CORPORA) {
+  for (const corpus of NAMED_CORPORA) {
     const parsed = PARSERS[corpus](stem);
     if (parsed) return parsed;
   }
   return undefined;
 }
 
-async function walk(dir: string, out: string[]): Promise<void> {
+/** Audio files by name scheme, and the folders whose clips a `labels.csv` labels (not walked further). */
+async function walk(dir: string, out: { files: string[]; csvFolders: string[] }): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true });
+  if (entries.some((e) => e.isFile() && e.name.toLowerCase() === LABELS_CSV)) {
+    out.csvFolders.push(dir);
+    return;
+  }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
     if (entry.name.startsWith('.') || entry.name === '__MACOSX') continue; // macOS zip resource forks
     const full = join(dir, entry.name);
     if (entry.isDirectory()) await walk(full, out);
-    else if (entry.isFile() && AUDIO_EXTENSIONS.has(extname(entry.name).toLowerCase())) out.push(full);
+    else if (entry.isFile() && AUDIO_EXTENSIONS.has(extname(entry.name).toLowerCase())) out.files.push(full);
   }
+}
+
+/** Emotion names an operator's labels.csv may use, mapped to ours (case and spacing ignored). */
+const CSV_EMOTIONS: Record<string, Emotion> = {
+  ...Object.fromEntries(EMOTIONS.map((e) => [e, e])),
+  anger: 'angry',
+  ang: 'angry',
+  disgusted: 'disgust',
+  dis: 'disgust',
+  fearful: 'fear',
+  afraid: 'fear',
+  fea: 'fear',
+  happiness: 'happy',
+  joy: 'happy',
+  hap: 'happy',
+  neu: 'neutral',
+  surprised: 'surprise',
+  ps: 'surprise',
+  pleasant_surprise: 'surprise',
+  sadness: 'sad',
+};
+
+export function csvEmotion(label: string): Emotion | undefined {
+  return CSV_EMOTIONS[
+    label
+      .trim()
+      .toLowerCase()
+      .replace(/[\s-]+/g, '_')
+  ];
+}
+
+export interface LabelsCsvIssues {
+  /** Rows whose emotion is none of ours (e.g. calm, boredom): not used. */
+  unknownLabels: Array<{ path: string; label: string }>;
+  /** Rows naming a file that is not there (or not audio), and rows without path and emotion. */
+  invalidRows: Array<{ row: number; path: string; reason: string }>;
+}
+
+/**
+ * Reads `<folder>/labels.csv`: `path,emotion[,speaker]`, paths relative to the folder, an optional header
+ * row starting with `path`. Without a speaker column, the folder is one speaker (`csv:<folder>`).
+ */
+async function readLabelsCsv(root: string, folder: string, issues: LabelsCsvIssues): Promise<Clip[]> {
+  const rows = parseCsv(await readFile(join(folder, LABELS_CSV)), {
+    bom: true,
+    trim: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+  }) as string[][];
+  const name = relative(root, folder).split('\\').join('/') || '.';
+  const clips: Clip[] = [];
+  for (const [index, row] of rows.entries()) {
+    const [path = '', label = '', speaker = ''] = row;
+    if (index === 0 && path.toLowerCase() === 'path') continue;
+    const where = `${name}/${path}`;
+    const full = resolve(folder, path);
+    if (!path || !label) {
+      issues.invalidRows.push({ row: index + 1, path: where, reason: 'needs path and emotion' });
+      continue;
+    }
+    const inside = !relative(folder, full).startsWith('..');
+    const info = inside ? await stat(full).catch(() => undefined) : undefined;
+    if (!info?.isFile() || !AUDIO_EXTENSIONS.has(extname(full).toLowerCase())) {
+      issues.invalidRows.push({
+        row: index + 1,
+        path: where,
+        reason: inside ? 'no such audio file' : 'outside the folder',
+      });
+      continue;
+    }
+    const emotion = csvEmotion(label);
+    if (!emotion) {
+      issues.unknownLabels.push({ path: where, label });
+      continue;
+    }
+    const who = speaker ? `${name}/${speaker}` : name;
+    clips.push({
+      path: full,
+      corpus: 'csv',
+      speaker: `csv:${who}`,
+      text: basename(path, extname(path)),
+      emotion,
+    });
+  }
+  return clips;
 }
 
 export interface DatasetScan {
@@ -154,8 +250,10 @@ export interface DatasetScan {
   clips: Clip[];
   /** Files recognised but not used, by reason (e.g. `ravdess calm`). */
   skipped: Record<string, number>;
-  /** Audio files whose names match no known corpus. */
+  /** Audio files whose names match no known corpus (and no labels.csv labels them). */
   unrecognised: string[];
+  /** Problems of the labels.csv files found. */
+  labelsCsv: LabelsCsvIssues;
 }
 
 /**
@@ -169,9 +267,10 @@ export async function scanDataset(root: string, corpora?: readonly Corpus[]): Pr
   if (!info?.isDirectory()) {
     throw new DatasetError(`Dataset folder ${dir} does not exist (set --data or SER_DATASET_DIR)`);
   }
-  const files: string[] = [];
-  await walk(dir, files);
-  if (files.length === 0) {
+  const found = { files: [] as string[], csvFolders: [] as string[] };
+  await walk(dir, found);
+  const { files, csvFolders } = found;
+  if (files.length === 0 && csvFolders.length === 0) {
     throw new DatasetError(
       `Dataset folder ${dir} holds no audio files (${[...AUDIO_EXTENSIONS].join(', ')})`,
     );
@@ -179,6 +278,13 @@ export async function scanDataset(root: string, corpora?: readonly Corpus[]): Pr
   const clips: Clip[] = [];
   const skipped: Record<string, number> = {};
   const unrecognised: string[] = [];
+  const labelsCsv: LabelsCsvIssues = { unknownLabels: [], invalidRows: [] };
+  for (const folder of csvFolders) {
+    const labelled = await readLabelsCsv(dir, folder, labelsCsv);
+    if (!corpora || corpora.includes('csv')) clips.push(...labelled);
+    else if (labelled.length)
+      skipped['not selected: csv'] = (skipped['not selected: csv'] ?? 0) + labelled.length;
+  }
   for (const path of files) {
     const parsed = parseClipName(path);
     if (!parsed) unrecognised.push(relative(dir, path));
@@ -190,12 +296,13 @@ export async function scanDataset(root: string, corpora?: readonly Corpus[]): Pr
     const examples = unrecognised.slice(0, 3).join(', ');
     const wanted = corpora ? ` of ${corpora.join(', ')}` : '';
     throw new DatasetError(
-      `Dataset folder ${dir} has ${files.length} audio files but no labelled clips${wanted}: ` +
+      `Dataset folder ${dir} has ${files.length + csvFolders.length} audio files or labels.csv folders but no labelled clips${wanted}: ` +
         `names must follow TESS (OAF_back_angry.wav), RAVDESS (03-01-05-01-01-01-07.wav), EMO-DB (03a01Wa.wav) ` +
-        `or CREMA-D (1001_DFA_ANG_XX.wav)${examples ? `; e.g. unrecognised: ${examples}` : ''}`,
+        `or CREMA-D (1001_DFA_ANG_XX.wav), or a folder needs a labels.csv (path,emotion[,speaker])` +
+        `${examples ? `; e.g. unrecognised: ${examples}` : ''}`,
     );
   }
-  return { root: dir, clips, skipped, unrecognised };
+  return { root: dir, clips, skipped, unrecognised, labelsCsv };
 }
 
 export function parseCorpora(value: string): Corpus[] {

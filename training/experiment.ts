@@ -104,6 +104,8 @@ export async function runExperiment(
     seed: number;
     progress: boolean;
     subsets?: Record<string, (item: ClipFeatures) => boolean>;
+    /** Per epoch of each ensemble member (`member` counts from 1). */
+    onEpoch?: (record: EpochRecord, member: { member: number; members: number }) => void;
   },
 ): Promise<TrainedExperiment> {
   const { labels, featureConfig, maxFrames, seed } = context;
@@ -148,6 +150,7 @@ export async function runExperiment(
       labelSmoothing: 0.05,
       balanceCorpora: settings.balanceCorpora,
       specAugment: settings.specAugment,
+      onEpoch: (record) => context.onEpoch?.(record, { member: k + 1, members: memberCount }),
     };
     const trained = await train(learner, split, options);
     const p = predictClips(learner, split.test, labels.length);

@@ -1,42 +1,67 @@
 /**
- * One training job, start to end, exactly as the EC2 instance's user data and the local runner run it:
- * dataset prefix (S3) → temp folder → `npm run train` (the developers' command) → package uploaded to
- * `models/<version>/` → registered → activated per the job's policy → job record SUCCEEDED or FAILED.
- * Progress (one line per epoch) is copied into the job record as it comes.
+ * One training job, start to end, in this process: dataset prefix (S3) → temp folder → the training
+ * pipeline (`trainPackage`, the code behind `npm run train`, progress through its `onEpoch` callback) →
+ * package uploaded to `models/<version>/` → registered → candidate and active model scored on the same
+ * held-out clips → activated per the job's policy → job record SUCCEEDED or FAILED, lock freed.
+ *
+ * It is run by `training/job-supervisor.ts` (on EC2 and locally), which records FAILED if this process
+ * dies before recording its end.
  *
  * Usage: TRAINING_JOB_ID=<id> BUCKET_NAME=… TABLE_NAME=… [S3_ENDPOINT=… DYNAMODB_ENDPOINT=…] tsx training/job.ts
- * `SER_TRAINING_EXTRA_ARGS` adds options to the train command (tests: a tiny network).
+ * `SER_TRAINING_SETTINGS` (JSON, e.g. `{"units":8}`) overrides model settings (tests: a tiny network).
  */
-import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { dirname, join, relative } from 'node:path';
+import { GetObjectCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { createDocumentClient, createS3Client } from '../lambdas/app/aws-clients.ts';
-import { loadConfig } from '../lambdas/app/config.ts';
-import { decideActivation } from '../lambdas/training/activation-policy.ts';
-import { type TrainingJob, TrainingJobRepository } from '../lambdas/training/job-repository.ts';
+import { type AppConfig, loadConfig } from '../lambdas/app/config.ts';
+import { BUNDLED_MODEL_DIR } from '../lambdas/core/predict.ts';
+import { decideActivation, type ModelComparison } from '../lambdas/training/activation-policy.ts';
+import {
+  type DatasetSummary,
+  type TrainingJob,
+  TrainingJobRepository,
+} from '../lambdas/training/job-repository.ts';
 import { fixBucketLevelPaths } from '../lambdas/training/local-s3-listing.ts';
 import { ModelRegistry } from '../lambdas/training/model-registry.ts';
-
-const PROJECT_ROOT = resolve(import.meta.dirname, '..');
-/** The epoch line the trainer logs with --no-progress: `tess-random/lstm epoch 3: loss … acc … val acc 0.812 F1 …`. */
-const EPOCH_LINE = /epoch (\d+): loss \S+ acc \S+ val acc ([\d.]+|NaN)/;
-const AUGMENT_COPIES = 2;
+import { type Corpus, type DatasetScan, scanDataset } from './datasets.ts';
+import { compareModels } from './model-comparison.ts';
+import { DEFAULTS, type TrainPackageResult, trainPackage } from './pipeline.ts';
 
 export class TrainingJobError extends Error {
   override readonly name = 'TrainingJobError';
 }
 
+const readJson = async <T>(path: string): Promise<T> => JSON.parse(await readFile(path, 'utf8')) as T;
+
+/** Lists in the job record are capped (a DynamoDB item holds 400 KB); the counts are always whole. */
+const LIST_CAP = 50;
+
+interface JobContext {
+  config: AppConfig;
+  s3: S3Client;
+  jobs: TrainingJobRepository;
+  registry: ModelRegistry;
+  env: NodeJS.ProcessEnv;
+}
+
+function createJobContext(env: NodeJS.ProcessEnv): JobContext {
+  const config = loadConfig(env);
+  const documents = createDocumentClient(config);
+  return {
+    config,
+    env,
+    s3: fixBucketLevelPaths(createS3Client(config), config.s3Endpoint),
+    jobs: new TrainingJobRepository(documents, config),
+    registry: new ModelRegistry(documents, config),
+  };
+}
+
 async function downloadPrefix(s3: S3Client, bucket: string, prefix: string, dir: string): Promise<number> {
   let count = 0;
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
+  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix })) {
     for (const object of page.Contents ?? []) {
       if (!object.Key || object.Key.endsWith('/')) continue;
       const target = join(dir, relative(prefix, object.Key));
@@ -45,8 +70,7 @@ async function downloadPrefix(s3: S3Client, bucket: string, prefix: string, dir:
       await writeFile(target, await Body!.transformToByteArray());
       count++;
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
   return count;
 }
 
@@ -65,137 +89,230 @@ async function uploadFolder(s3: S3Client, bucket: string, dir: string, prefix: s
   }
 }
 
-/** Runs `npm run train`, calling `onEpoch` per epoch line; rejects with the last lines of output on failure. */
-function runTrainCommand(
-  args: string[],
-  onEpoch: (epoch: number, valAccuracy: number) => void,
-): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('npm', ['run', '--silent', 'train', '--', ...args], {
-      cwd: PROJECT_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const tail: string[] = [];
-    const onLine = (line: string) => {
-      process.stdout.write(`${line}\n`);
-      tail.push(line);
-      if (tail.length > 5) tail.shift();
-      const match = EPOCH_LINE.exec(line);
-      if (match) onEpoch(Number(match[1]), Number(match[2]));
-    };
-    createInterface({ input: child.stdout! }).on('line', onLine);
-    createInterface({ input: child.stderr! }).on('line', onLine);
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0
-        ? resolvePromise()
-        : reject(new TrainingJobError(`training exited with code ${code}: ${tail.join(' | ')}`)),
-    );
-  });
+/**
+ * Speakers held out whole, so the candidate's test split is speaker-independent: the shipped recipe's
+ * RAVDESS actors 11–12 when present, else the last fifth (at least one) of the speakers outside TESS when
+ * there are three or more. TESS alone has two voices: none is held out (the split is random).
+ */
+export function chooseHeldOutSpeakers(scan: DatasetScan): string[] {
+  const speakers = [...new Set(scan.clips.map((c) => c.speaker))].sort();
+  const recipe = DEFAULTS.heldOutSpeakers.filter((s) => speakers.includes(s));
+  if (recipe.length > 0) return recipe;
+  const others = speakers.filter((s) => !s.startsWith('tess:'));
+  if (others.length < 3) return [];
+  return others.slice(-Math.max(1, Math.round(others.length / 5)));
 }
 
+/** Downloads the dataset prefix and scans it: which corpora, and what the job record must list. */
+async function fetchDataset(ctx: JobContext, job: TrainingJob, dataDir: string) {
+  const { bucketName } = ctx.config;
+  const files = await downloadPrefix(ctx.s3, bucketName, job.dataset, dataDir);
+  if (files === 0) {
+    throw new TrainingJobError(
+      `The dataset prefix s3://${bucketName}/${job.dataset} is empty: upload clips there first (docs/training-jobs.md)`,
+    );
+  }
+  const scan = await scanDataset(dataDir);
+  const corpora = [...new Set(scan.clips.map((c) => c.corpus))].sort() as Corpus[];
+  return { scan, corpora, heldOutSpeakers: chooseHeldOutSpeakers(scan) };
+}
+
+function summarise(
+  data: Awaited<ReturnType<typeof fetchDataset>>,
+  trained: TrainPackageResult | undefined,
+): DatasetSummary {
+  const { scan, corpora, heldOutSpeakers } = data;
+  const unreadable = trained?.dataset.failed ?? [];
+  const { unknownLabels, invalidRows } = scan.labelsCsv;
+  return {
+    corpora,
+    clips: scan.clips.length,
+    speakers: new Set(scan.clips.map((c) => c.speaker)).size,
+    heldOutSpeakers,
+    counts: {
+      unknownLabels: unknownLabels.length,
+      invalidRows: invalidRows.length,
+      unreadable: unreadable.length,
+      unrecognised: scan.unrecognised.length,
+    },
+    unknownLabels: unknownLabels.slice(0, LIST_CAP),
+    invalidRows: invalidRows.slice(0, LIST_CAP),
+    unreadable: unreadable.slice(0, LIST_CAP),
+    unrecognised: scan.unrecognised.slice(0, LIST_CAP),
+    skipped: scan.skipped,
+  };
+}
+
+/** Model settings a deployment (or a test) overrides for every job, as JSON. */
+function settingsOverride(env: NodeJS.ProcessEnv): Partial<typeof DEFAULTS.settings> {
+  return env.SER_TRAINING_SETTINGS ? JSON.parse(env.SER_TRAINING_SETTINGS) : {};
+}
+
+/** The pipeline in this process; each epoch of the main model lands in the job's progress. */
+async function trainCandidate(
+  ctx: JobContext,
+  job: TrainingJob,
+  data: Awaited<ReturnType<typeof fetchDataset>>,
+  work: string,
+): Promise<TrainPackageResult> {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
+  const augmentCopies = job.augment ? DEFAULTS.augmentCopies : 0;
+  // Progress writes are chained so they land in order; the last one is awaited before the end is recorded.
+  let progressWrites = Promise.resolve();
+  const result = await trainPackage({
+    dataDir: join(work, 'data'),
+    corpora: data.corpora,
+    outDir: join(work, 'package'),
+    featureConfig: DEFAULTS.featureConfig,
+    windowSec: DEFAULTS.windowSec,
+    seed: DEFAULTS.seed,
+    augmentCopies,
+    augmentation: DEFAULTS.augmentation,
+    settings: {
+      ...DEFAULTS.settings,
+      epochs: job.epochs,
+      augment: augmentCopies > 0,
+      ...settingsOverride(ctx.env),
+    },
+    heldOutSpeakers: data.heldOutSpeakers,
+    experiments: [],
+    experimentEpochs: DEFAULTS.experimentEpochs,
+    progress: false,
+    cacheDir: join(work, 'cache'),
+    version: `${data.corpora.join('+')}-${stamp}-${job.id.slice(0, 8)}`,
+    command: `training job ${job.id} on s3://${ctx.config.bucketName}/${job.dataset}`,
+    onEpoch: (record, { member, members }) => {
+      const progress = {
+        epoch: record.epoch,
+        epochs: job.epochs,
+        valAccuracy: Number.isFinite(record.valAccuracy) ? record.valAccuracy : 0,
+        member,
+        members,
+      };
+      progressWrites = progressWrites.then(() => ctx.jobs.update(job.id, { progress }));
+    },
+  });
+  await progressWrites;
+  return result;
+}
+
+/** Uploads the package to `models/<version>/` and registers it. */
+async function publishCandidate(ctx: JobContext, job: TrainingJob, trained: TrainPackageResult, dir: string) {
+  const { version, sha256, metrics } = trained.metadata;
+  const prefix = `models/${version}/`;
+  await uploadFolder(ctx.s3, ctx.config.bucketName, dir, prefix);
+  await ctx.registry.register({
+    version,
+    metrics,
+    source: 'trained',
+    sha256,
+    location: `s3://${ctx.config.bucketName}/${prefix}`,
+    trainingJobId: job.id,
+    createdAt: new Date().toISOString(),
+  });
+  return { version, metrics };
+}
+
+/**
+ * The active model's package in a local folder: the bundled one from this source tree, a trained one
+ * from its registered S3 location (sha256 checked against the registry), or why it is not available.
+ */
+async function fetchActivePackage(
+  ctx: JobContext,
+  version: string,
+  work: string,
+): Promise<{ version: string; dir: string } | { version: string; error: string }> {
+  const record = await ctx.registry.get(version);
+  if (!record) return { version, error: 'not in the registry' };
+  if (record.source === 'bundled') {
+    const bundled = await readJson<{ version: string; sha256: string }>(
+      join(BUNDLED_MODEL_DIR, 'metadata.json'),
+    ).catch(() => undefined);
+    return bundled?.version === version && bundled.sha256 === record.sha256
+      ? { version, dir: BUNDLED_MODEL_DIR }
+      : { version, error: `the bundled package ${version} is not in this source tree` };
+  }
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(record.location ?? '');
+  if (!match) return { version, error: 'no S3 location' };
+  const dir = join(work, 'active');
+  await downloadPrefix(ctx.s3, match[1]!, match[2]!.replace(/\/?$/, '/'), dir);
+  const metadata = await readJson<{ sha256?: string }>(join(dir, 'metadata.json'));
+  if (metadata.sha256 !== record.sha256)
+    return { version, error: 'its package does not match the registered sha256' };
+  return { version, dir };
+}
+
+/** Scores both models on the same clips, applies the policy and, if it says so, activates. */
+async function judgeCandidate(
+  ctx: JobContext,
+  job: TrainingJob,
+  candidate: { version: string; dir: string },
+  scan: DatasetScan,
+  work: string,
+) {
+  const pointer = await ctx.registry.getActive();
+  const active = pointer ? await fetchActivePackage(ctx, pointer.version, work) : undefined;
+  let comparison: ModelComparison | undefined;
+  let comparisonError: string | undefined;
+  try {
+    comparison = await compareModels({ candidateDir: candidate.dir, active, scan });
+  } catch (error) {
+    comparisonError = error instanceof Error ? error.message : String(error);
+  }
+  const decision = decideActivation(job.activate, comparison, pointer?.version);
+  if (decision.activate)
+    await ctx.registry.activate(candidate.version, { expectedCurrent: pointer?.version ?? null });
+  return {
+    comparison,
+    decision: comparisonError
+      ? { ...decision, reason: `${decision.reason} (comparison failed: ${comparisonError})` }
+      : decision,
+  };
+}
+
+/** Runs the job and records its end; never throws for a failure of the job itself. */
 export async function runTrainingJob(
   jobId: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<TrainingJob> {
-  const config = loadConfig(env);
-  const s3 = fixBucketLevelPaths(createS3Client(config), config.s3Endpoint);
-  const documents = createDocumentClient(config);
-  const jobs = new TrainingJobRepository(documents, config);
-  const registry = new ModelRegistry(documents, config);
-  const job = await jobs.get(jobId);
+  const ctx = createJobContext(env);
+  const job = await ctx.jobs.get(jobId);
   if (!job) throw new TrainingJobError(`No training job ${jobId}`);
-
   const work = await mkdtemp(join(tmpdir(), `ser-training-${jobId}-`));
+  let data: Awaited<ReturnType<typeof fetchDataset>> | undefined;
   try {
-    await jobs.update(jobId, {
+    await ctx.jobs.update(jobId, {
       status: 'RUNNING',
       progress: { epoch: 0, epochs: job.epochs, valAccuracy: 0 },
     });
-    const dataDir = join(work, 'data');
-    const clips = await downloadPrefix(s3, config.bucketName, job.dataset, dataDir);
-    if (clips === 0) {
-      throw new TrainingJobError(
-        `The dataset prefix s3://${config.bucketName}/${job.dataset} is empty: upload the TESS clips there first`,
-      );
-    }
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
-    const version = `tess-${stamp}-${jobId.slice(0, 8)}`;
+    data = await fetchDataset(ctx, job, join(work, 'data'));
+    await ctx.jobs.update(jobId, { datasetSummary: summarise(data, undefined) });
+    const trained = await trainCandidate(ctx, job, data, work);
     const packageDir = join(work, 'package');
-    // Progress writes are chained so they land in order and the last one is awaited before SUCCEEDED.
-    let progressWrites = Promise.resolve();
-    await runTrainCommand(
-      [
-        '--data',
-        dataDir,
-        '--corpora',
-        'tess',
-        '--out',
-        packageDir,
-        '--epochs',
-        String(job.epochs),
-        '--augment-copies',
-        String(job.augment ? AUGMENT_COPIES : 0),
-        '--model-version',
-        version,
-        '--cache',
-        join(work, 'cache'),
-        '--no-progress',
-        ...(env.SER_TRAINING_EXTRA_ARGS ?? '').split(' ').filter(Boolean),
-      ],
-      (epoch, valAccuracy) => {
-        progressWrites = progressWrites.then(() =>
-          jobs.update(jobId, {
-            progress: {
-              epoch,
-              epochs: job.epochs,
-              valAccuracy: Number.isFinite(valAccuracy) ? valAccuracy : 0,
-            },
-          }),
-        );
-      },
+    const candidate = await publishCandidate(ctx, job, trained, packageDir);
+    const { comparison, decision } = await judgeCandidate(
+      ctx,
+      job,
+      { version: candidate.version, dir: packageDir },
+      data.scan,
+      work,
     );
-    await progressWrites;
-
-    const metadata = JSON.parse(await readFile(join(packageDir, 'metadata.json'), 'utf8')) as {
-      version: string;
-      sha256: string;
-      metrics: Record<string, unknown>;
-    };
-    const prefix = `models/${metadata.version}/`;
-    await uploadFolder(s3, config.bucketName, packageDir, prefix);
-    const candidate = { version: metadata.version, metrics: metadata.metrics };
-    await registry.register({
-      ...candidate,
-      source: 'trained',
-      sha256: metadata.sha256,
-      location: `s3://${config.bucketName}/${prefix}`,
-      trainingJobId: jobId,
-      createdAt: new Date().toISOString(),
-    });
-
-    const pointer = await registry.getActive();
-    const active = pointer ? await registry.get(pointer.version) : undefined;
-    const decision = decideActivation(job.activate, candidate, active);
-    if (decision.activate)
-      await registry.activate(candidate.version, { expectedCurrent: pointer?.version ?? null });
-    await jobs.update(jobId, {
+    await ctx.jobs.update(jobId, {
       status: 'SUCCEEDED',
       modelVersion: candidate.version,
       metrics: candidate.metrics,
+      datasetSummary: summarise(data, trained),
+      ...(comparison ? { comparison } : {}),
       activated: decision.activate,
       activationReason: decision.reason,
     });
   } catch (error) {
-    await jobs.update(jobId, {
-      status: 'FAILED',
-      error: error instanceof Error ? error.message : String(error),
-    });
+    await ctx.jobs.recordFailure(jobId, error instanceof Error ? error.message : String(error));
   } finally {
-    await jobs.releaseLock(jobId);
+    await ctx.jobs.releaseLock(jobId);
     await rm(work, { recursive: true, force: true });
   }
-  return (await jobs.get(jobId))!;
+  return (await ctx.jobs.get(jobId))!;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

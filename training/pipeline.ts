@@ -28,7 +28,7 @@ import { appendPredictorCheck } from './predictor-check.ts';
 import { type DatasetOverview, reportFigures, reportMarkdown } from './report.ts';
 import { assertNoLeak, multiCorpusSplit, randomSplit, type Split, speakerSplit } from './splits.ts';
 import { initTf } from './tf.ts';
-import { argmaxRows } from './trainer.ts';
+import { argmaxRows, type EpochRecord } from './trainer.ts';
 
 export const EXPERIMENTS = [
   'tess-random',
@@ -61,6 +61,8 @@ export interface TrainPackageOptions {
   log?: (line: string) => void;
   /** Re-run the test clips through the deployed predictor and add the comparison to REPORT.md (default on). */
   predictorCheck?: boolean;
+  /** Each epoch of the main model (not of the extra experiments): the training-job runner's progress. */
+  onEpoch?: (record: EpochRecord, member: { member: number; members: number }) => void;
 }
 
 export interface TrainPackageResult {
@@ -69,6 +71,12 @@ export interface TrainPackageResult {
   onnxBytes: number;
   seconds: number;
   experiments: ExperimentResult[];
+  /** What the dataset scan and the decoder left out, for whoever asked for the training. */
+  dataset: {
+    failed: Array<{ path: string; error: string }>;
+    skipped: Record<string, number>;
+    unrecognised: string[];
+  };
 }
 
 /** Metrics of an ONNX model on clips, from onnxruntime's outputs (used by train and evaluate alike). */
@@ -224,7 +232,11 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
 
   const subsets = testSubsets(options.corpora, heldOut);
   const context = { labels, featureConfig: config, maxFrames: frames, seed, progress: options.progress };
-  const main: TrainedExperiment = await runExperiment(split, options.settings, { ...context, subsets });
+  const main: TrainedExperiment = await runExperiment(split, options.settings, {
+    ...context,
+    subsets,
+    onEpoch: options.onEpoch,
+  });
   const members = main.learners.map((l) => (l as unknown as { model: LstmModel }).model.weights());
   const onnx = exportLstmToOnnx(members, {
     frames,
@@ -475,7 +487,14 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
     }
   }
   log(`wrote ${out} in ${Math.round(seconds)} s`);
-  return { metadata, parityMaxDiff, onnxBytes: onnx.length, seconds, experiments };
+  return {
+    metadata,
+    parityMaxDiff,
+    onnxBytes: onnx.length,
+    seconds,
+    experiments,
+    dataset: { failed, skipped: scan.skipped, unrecognised: scan.unrecognised },
+  };
 }
 
 export const DEFAULTS = {

@@ -166,6 +166,8 @@ export interface TrainOptions {
   balanceCorpora?: boolean;
   /** SpecAugment-style masks on training rows: 2 coefficient bands and 2 time spans set to 0 (the CMVN mean). */
   specAugment?: boolean;
+  /** Called after every epoch with its record (the training-job runner copies it into the job). */
+  onEpoch?: (record: EpochRecord) => void;
 }
 
 function maskRow(row: FeatureMatrix, rng: Rng): void {
@@ -384,6 +386,7 @@ export async function train(
       seconds: (performance.now() - epochStart) / 1000,
     };
     history.push(record);
+    options.onEpoch?.(record);
     bar?.update(batches.length, { vacc: record.valAccuracy.toFixed(3), vf1: record.valMacroF1.toFixed(3) });
     bar?.stop();
     if (!options.progress) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { matchRoute } from '../../lambdas/app/routes.ts';
+import { type ApiRoute, matchRoute } from '../../lambdas/app/routes.ts';
 
 export interface HttpRequestParts {
   method: string;
@@ -12,7 +12,7 @@ export interface HttpRequestParts {
 }
 
 export type ProxyEventResult =
-  | { ok: true; event: APIGatewayProxyEvent }
+  | { ok: true; event: APIGatewayProxyEvent; route: ApiRoute }
   | { ok: false; statusCode: 404 | 405; code: string; message: string };
 
 /**
@@ -75,7 +75,8 @@ export function toProxyEvent(request: HttpRequestParts): ProxyEventResult {
         accessKey: null,
         accountId: null,
         apiKey: headers['x-api-key'] ?? null,
-        apiKeyId: null,
+        // API Gateway names the key that passed the usage plan; the local stack has one.
+        apiKeyId: headers['x-api-key'] ? 'local' : null,
         caller: null,
         clientCert: null,
         cognitoAuthenticationProvider: null,
@@ -96,5 +97,5 @@ export function toProxyEvent(request: HttpRequestParts): ProxyEventResult {
       resourcePath: match.route.resource,
     },
   };
-  return { ok: true, event };
+  return { ok: true, event, route: match.route };
 }

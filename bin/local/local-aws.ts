@@ -1,10 +1,13 @@
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
+import { createDocumentClient } from '../../lambdas/app/aws-clients.ts';
 import { createTableInput } from '../../lambdas/app/table-definition.ts';
+import { ModelRegistry } from '../../lambdas/training/model-registry.ts';
 import { S3rver } from './s3rver.ts';
 
 /** s3rver's built-in account: the only credentials it accepts. */
@@ -126,5 +129,34 @@ export async function ensurePredictionsTable(endpoint: string, tableName: string
     if (!(error instanceof ResourceInUseException)) throw error;
   } finally {
     client.destroy();
+  }
+}
+
+/** The local counterpart of the stack's deploy-time registration of the bundled model. */
+export async function registerBundledModel(options: {
+  endpoint: string;
+  tableName: string;
+  modelDir: string;
+}): Promise<void> {
+  const metadata = JSON.parse(await readFile(join(options.modelDir, 'metadata.json'), 'utf8')) as {
+    version: string;
+    sha256: string;
+    metrics?: Record<string, unknown>;
+    createdAt: string;
+  };
+  const documents = createDocumentClient({
+    region: LOCAL_REGION,
+    dynamoDbEndpoint: options.endpoint,
+    credentials: { ...LOCAL_S3_CREDENTIALS },
+  });
+  try {
+    await new ModelRegistry(documents, { tableName: options.tableName }).ensureBundled({
+      version: metadata.version,
+      sha256: metadata.sha256,
+      metrics: metadata.metrics ?? {},
+      createdAt: metadata.createdAt,
+    });
+  } finally {
+    documents.destroy();
   }
 }

@@ -24,7 +24,7 @@ export function toNotification(event: S3rverEvent): S3rverEvent | undefined {
   return records.length > 0 ? { Records: records } : undefined;
 }
 
-export interface EventDeliveryOptions {
+export interface EventDeliveryOptions<E = S3rverEvent> {
   /** Lambda retries an asynchronous invocation twice before the on-failure destination. */
   retries?: number;
   /**
@@ -33,23 +33,23 @@ export interface EventDeliveryOptions {
    * within milliseconds. @default 1000
    */
   retryDelayMs?: number;
-  onDelivered?: (event: S3rverEvent, result: unknown) => void;
-  onFailed?: (event: S3rverEvent, error: unknown, attempt: number) => void;
+  onDelivered?: (event: E, result: unknown) => void;
+  onFailed?: (event: E, error: unknown, attempt: number) => void;
   /** After the last retry, as Lambda hands the event to its on-failure destination (the DLQ). */
-  onExhausted?: (event: S3rverEvent, error: unknown, attempts: number) => void | Promise<void>;
+  onExhausted?: (event: E, error: unknown, attempts: number) => void | Promise<void>;
 }
 
 /**
  * Delivers notifications to a handler one at a time, like a function with reserved concurrency 1,
  * retrying as Lambda's asynchronous invocation does. `idle()` resolves when the queue is empty.
  */
-export function createEventQueue(
-  handler: (event: S3rverEvent) => Promise<unknown>,
-  { retries = 2, retryDelayMs = 1000, onDelivered, onFailed, onExhausted }: EventDeliveryOptions = {},
+export function createEventQueue<E = S3rverEvent>(
+  handler: (event: E) => Promise<unknown>,
+  { retries = 2, retryDelayMs = 1000, onDelivered, onFailed, onExhausted }: EventDeliveryOptions<E> = {},
 ) {
   let tail: Promise<void> = Promise.resolve();
   return {
-    push(event: S3rverEvent): void {
+    push(event: E): void {
       tail = tail
         .then(async () => {
           let lastError: unknown;

@@ -6,18 +6,23 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { ProcessOutcome } from '../../lambdas/app/object-processor.ts';
+import { matchRoute } from '../../lambdas/app/routes.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion, WEB_DIR } from '../../lib/paths.ts';
+import { webPageConfig } from '../../lib/web-page-config.ts';
 import { deadLetterRecord } from '../replay.ts';
 import { toProxyEvent } from './api-gateway-event.ts';
+import { startLocalCallbacks } from './callback-runner.ts';
 import { lambdaContext } from './lambda-context.ts';
 import {
   ensurePredictionsTable,
   LOCAL_REGION,
   LOCAL_S3_CREDENTIALS,
+  registerBundledModel,
   type S3rverEvent,
   startLocalDynamoDb,
   startLocalS3,
 } from './local-aws.ts';
+import { createLocalEventBus } from './local-event-bus.ts';
 import { createEventQueue, toNotification } from './s3-event-bridge.ts';
 import { readStaticFile } from './static-files.ts';
 import { startLocalTraining } from './training-runner.ts';
@@ -29,8 +34,15 @@ export interface LocalStackOptions {
   dynamoDbPort: number;
   bucket: string;
   apiKey: string;
+  /**
+   * The operators' credential for training jobs and the model registry (x-api-key on those routes).
+   * @default a random key (nobody can call the admin routes)
+   */
+  adminKey?: string;
   dataDir: string;
   tableName?: string;
+  /** Signs callbacks (HMAC-SHA256); the local stack has one key, so one secret. @default local-webhook-secret */
+  webhookSecret?: string;
   log?: (line: string) => void;
   /** Every outcome of the inference handler (the load test counts processing per id with it). */
   onProcessed?: (outcome: ProcessOutcome) => void;
@@ -43,11 +55,15 @@ export interface LocalStack {
   dynamoDbEndpoint: string;
   bucket: string;
   apiKey: string;
+  adminKey: string;
   dataDir: string;
   modelVersion: string;
   /** Where events that failed every retry are written, in Lambda's on-failure destination format. */
   deadLetterDir: string;
-  /** Resolves when every S3 event so far has been processed. */
+  /** The default bus's stand-in: one EventBridge event per line, for every terminal prediction. */
+  eventsFile: string;
+  webhookSecret: string;
+  /** Resolves when every S3 event so far has been processed and its callback delivered or dead-lettered. */
   idle(): Promise<void>;
   close(): Promise<void>;
 }
@@ -88,10 +104,13 @@ async function readBody(req: IncomingMessage): Promise<string | undefined | null
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? ((line: string) => console.log(line));
   const tableName = options.tableName ?? 'predictions';
+  const adminKey = options.adminKey ?? randomUUID();
   const dataDir = resolve(options.dataDir);
   await mkdir(join(dataDir, 's3'), { recursive: true });
   await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
   const deadLetterDir = join(dataDir, 'dlq');
+  const eventsFile = join(dataDir, 'events.jsonl');
+  const webhookSecret = options.webhookSecret ?? 'local-webhook-secret';
 
   // The API server listens first (answering 503 until ready) so that its origin is known for S3's CORS.
   let apiHandler: ApiHandler | undefined;
@@ -121,7 +140,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     corsOrigins: [apiUrl, apiUrl.replace('127.0.0.1', 'localhost')],
   });
 
-  const modelVersion = readModelVersion(process.env.SER_MODEL_DIR ?? DEFAULT_MODEL_DIR);
+  const modelDir = process.env.SER_MODEL_DIR ?? DEFAULT_MODEL_DIR;
+  const modelVersion = readModelVersion(modelDir);
+  // What the stack's deploy-time registration does on AWS: the bundled model is the first version.
+  await registerBundledModel({ endpoint: dynamo.endpoint, tableName, modelDir });
   Object.assign(process.env, {
     BUCKET_NAME: options.bucket,
     TABLE_NAME: tableName,
@@ -138,8 +160,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_TRACE_ENABLED: 'false',
+    // Callbacks: to this machine over plain http is fine here (never on AWS); retries scaled down.
+    CALLBACK_ALLOW_HTTP_LOOPBACK: 'true',
+    WEBHOOK_SECRET: webhookSecret,
+    CALLBACK_BACKOFF_MS: process.env.CALLBACK_BACKOFF_MS ?? '250',
   });
-  const processHandler: ProcessHandler = (await import('../../lambdas/handlers/process-object.ts')).handler;
+  const processModule = await import('../../lambdas/handlers/process-object.ts');
+  const processHandler: ProcessHandler = processModule.handler;
+  // EventBridge's stand-in: events to a file, and the callback rule to the same delivery handler.
+  const callbacks = await startLocalCallbacks({ deadLetterDir: join(deadLetterDir, 'callbacks'), log });
+  processModule.usePredictionEvents(createLocalEventBus({ file: eventsFile, onEvent: callbacks.route }));
   const apiModule = await import('../../lambdas/handlers/api.ts');
   // EC2's stand-in: training jobs run as child processes of this stack, one at a time.
   const training = startLocalTraining({ s3Endpoint: s3.endpoint, bucket: options.bucket, log });
@@ -201,13 +231,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ),
     );
 
-    if (
-      method === 'GET' &&
-      !url.pathname.startsWith('/predictions') &&
-      url.pathname !== '/health' &&
-      url.pathname !== '/openapi.json'
-    ) {
-      if (url.pathname === '/config.json') return sendJson(res, 200, { apiUrl: '' });
+    // A GET that is not an API route is a file of the web page (CloudFront's part on AWS).
+    if (method === 'GET' && !matchRoute(method, url.pathname).route) {
+      if (url.pathname === '/config.json') return sendJson(res, 200, webPageConfig(''));
       const file = await readStaticFile(WEB_DIR, url.pathname);
       if (file) {
         res.writeHead(200, { 'Content-Type': file.type, 'Cache-Control': 'no-cache' });
@@ -233,12 +259,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     if (!built.ok)
       return sendJson(res, built.statusCode, { error: { code: built.code, message: built.message } });
-    const route = built.event.resource;
-    const needsKey = route !== '/health' && route !== '/openapi.json';
-    if (needsKey && !apiKeyMatches(built.event.headers['x-api-key'], options.apiKey)) {
-      // API Gateway answers 403 for a missing or wrong key (as our gateway responses shape it).
+    // The same routes and credentials API Gateway is built from (lambdas/app/routes.ts): each route takes
+    // its own credential only, as on AWS (a user key, or admin IAM auth), 403 otherwise.
+    const access = built.route.access;
+    const expected = access === 'admin' ? adminKey : options.apiKey;
+    if (access !== 'public' && !apiKeyMatches(built.event.headers['x-api-key'], expected)) {
       return sendJson(res, 403, {
-        error: { code: 'FORBIDDEN', message: 'Forbidden: missing or invalid x-api-key' },
+        error: {
+          code: 'FORBIDDEN',
+          message:
+            access === 'admin'
+              ? 'Forbidden: this route needs the admin credential (x-api-key: SER_ADMIN_KEY locally)'
+              : 'Forbidden: missing or invalid x-api-key',
+        },
       });
     }
     const result = await apiHandler(built.event, lambdaContext('api'));
@@ -254,10 +287,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     dynamoDbEndpoint: dynamo.endpoint,
     bucket: options.bucket,
     apiKey: options.apiKey,
+    adminKey,
     dataDir,
     modelVersion,
     deadLetterDir,
-    idle: () => queue.idle(),
+    eventsFile,
+    webhookSecret,
+    idle: async () => {
+      await queue.idle();
+      await callbacks.idle();
+    },
     close() {
       closing ??= (async () => {
         const closed = once(server, 'close');
@@ -267,6 +306,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         await training.close();
         await s3.close();
         await queue.idle();
+        await callbacks.idle();
         await dynamo.close();
       })();
       return closing;

@@ -1,5 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -8,21 +6,23 @@ import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../lambdas/app/aws-clients.ts';
 import type { TrainingLauncher } from '../../lambdas/training/launcher.ts';
 import { fixBucketLevelPaths } from '../../lambdas/training/local-s3-listing.ts';
+import { type SupervisedRun, superviseTrainingJob } from '../../training/job-supervisor.ts';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from './local-aws.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface LocalTrainingRunner extends TrainingLauncher {
-  /** Resolves when the running job's process (if any) has exited. */
+  /** Resolves when the running job's process (if any) has exited and its end is recorded. */
   idle(): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
- * The local stand-in for the EC2 training instance: the same `training/job.ts` as a child process, with
- * the local stack's endpoints and credentials in its environment. One at a time (the job lock already
- * says so; this is the belt to its braces). Like an instance booting, the process may start after
- * `launch` returns (the job stays QUEUED until then).
+ * The local stand-in for the EC2 training instance: the same supervisor (`training/job-supervisor.ts`)
+ * runs `training/job.ts` as a child process with the local stack's endpoints in its environment, and
+ * records FAILED if that process dies. One at a time (the job lock already says so; this is the belt to
+ * its braces). Like an instance booting, the process may start after `launch` returns (the job stays
+ * QUEUED until then).
  */
 export function createLocalTrainingRunner(options: {
   env: NodeJS.ProcessEnv;
@@ -32,34 +32,26 @@ export function createLocalTrainingRunner(options: {
 }): LocalTrainingRunner {
   const log = options.log ?? (() => {});
   let prepared: Promise<unknown> | undefined;
-  let running: { child?: ChildProcess; exited: Promise<void> } | undefined;
+  let running: { run?: SupervisedRun; exited: Promise<void> } | undefined;
   let closing = false;
 
-  const run = async (jobId: string, slot: { child?: ChildProcess }) => {
+  const run = async (jobId: string, slot: { run?: SupervisedRun }) => {
     prepared ??= options.beforeFirstJob?.() ?? Promise.resolve();
     await prepared;
     if (closing) return;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'training/job.ts'], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, ...options.env, TRAINING_JOB_ID: jobId },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    slot.run = superviseTrainingJob({
+      jobId,
+      env: { ...process.env, ...options.env },
+      log: (line) => log(`training ${jobId.slice(0, 8)}: ${line}`),
     });
-    slot.child = child;
-    log(`training job ${jobId}: started process ${child.pid}`);
-    for (const stream of [child.stdout!, child.stderr!]) {
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => {
-        for (const line of chunk.split('\n')) if (line.trim()) log(`training ${jobId.slice(0, 8)}: ${line}`);
-      });
-    }
-    const [code] = await once(child, 'exit');
-    log(`training job ${jobId}: process exited (${code})`);
+    log(`training job ${jobId}: started process ${slot.run.child.pid}`);
+    await slot.run.finished;
   };
 
   return {
     async launch(jobId) {
       if (running) throw new Error('A training process is already running');
-      const slot: { child?: ChildProcess; exited: Promise<void> } = { exited: Promise.resolve() };
+      const slot: { run?: SupervisedRun; exited: Promise<void> } = { exited: Promise.resolve() };
       slot.exited = run(jobId, slot)
         .catch((error) =>
           log(`training job ${jobId}: ${error instanceof Error ? error.message : String(error)}`),
@@ -75,7 +67,7 @@ export function createLocalTrainingRunner(options: {
     },
     async close() {
       closing = true;
-      running?.child?.kill('SIGTERM');
+      running?.run?.stop('the local stack stopped');
       await running?.exited;
     },
   };

@@ -1,13 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { z } from 'zod';
-import type { TrainingService } from '../training/job-service.ts';
-import {
-  ActivatedModelSchema,
-  ModelListSchema,
-  QueuedTrainingJobSchema,
-  TrainingJobListSchema,
-  TrainingJobSchema,
-} from '../training/openapi-training.ts';
 import {
   type CreatedUpload,
   CreatedUploadSchema,
@@ -19,13 +11,44 @@ import {
   SpeakerErasedSchema,
   SpeakerIdSchema,
 } from './api-schemas.ts';
+import { DomainError, type DomainErrorKind } from './domain-error.ts';
 import { badRequest, HttpError, notFound } from './http-error.ts';
 import { openApiDocument } from './openapi.ts';
+import {
+  ActivatedModelSchema,
+  ModelListSchema,
+  QueuedTrainingJobSchema,
+  TrainingJobListSchema,
+  TrainingJobSchema,
+} from './openapi-training.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import type { RouteKey } from './routes.ts';
 import { speakerScope } from './speaker-context.ts';
 import type { SpeakerRepository } from './speaker-repository.ts';
 import type { UploadCaller } from './upload-service.ts';
+
+type Out<S extends z.ZodType> = Promise<z.output<S>>;
+
+/**
+ * The admin routes' operations, typed by their response schemas: lambdas/training implements them,
+ * and app does not import training (training builds on app, one direction).
+ */
+export interface TrainingOperations {
+  createJob(body: unknown): Out<typeof QueuedTrainingJobSchema>;
+  listJobs(): Out<typeof TrainingJobListSchema>;
+  getJob(id: string | undefined): Out<typeof TrainingJobSchema>;
+  listModels(): Out<typeof ModelListSchema>;
+  activateModel(version: string | undefined): Out<typeof ActivatedModelSchema>;
+  activeModelVersion(): Promise<string | undefined>;
+}
+
+/** Services throw domain errors; this is the one place they become HTTP statuses. */
+const STATUS_OF: Record<DomainErrorKind, number> = {
+  invalid: 400,
+  'not-found': 404,
+  conflict: 409,
+  unavailable: 503,
+};
 
 export interface ApiDeps {
   createUpload: (body: unknown, caller: UploadCaller) => Promise<CreatedUpload>;
@@ -34,7 +57,7 @@ export interface ApiDeps {
   speakers?: Pick<SpeakerRepository, 'delete'>;
   modelVersion: string;
   /** Training jobs and the model registry; without it those routes answer 404 (not enabled). */
-  training?: TrainingService;
+  training?: TrainingOperations;
   corsAllowOrigin: string;
   /** Called with unexpected errors before they become a generic 500. */
   onUnexpectedError?: (error: unknown) => void;
@@ -131,6 +154,9 @@ export function createApiHandler(deps: ApiDeps) {
     } catch (error) {
       if (error instanceof HttpError) {
         return respond(error.statusCode, { error: { code: error.code, message: error.message } });
+      }
+      if (error instanceof DomainError) {
+        return respond(STATUS_OF[error.kind], { error: { code: error.code, message: error.message } });
       }
       deps.onUnexpectedError?.(error);
       return respond(500, { error: { code: 'INTERNAL_ERROR', message: 'Internal server error' } });

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
@@ -59,4 +60,11 @@ export function createDocumentClient({
     ...(dynamoDbEndpoint ? { endpoint: dynamoDbEndpoint } : {}),
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+export function createEventBridgeClient({
+  region,
+  requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+}: ClientOptions): EventBridgeClient {
+  return new EventBridgeClient({ region, requestHandler: timeouts(requestTimeoutMs) });
 }

@@ -1,6 +1,11 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_DURATION_SEC } from '../core/audio/types.ts';
 
 const MB = 1024 * 1024;
+/** Largest upload accepted (the API, the presigned URL and the processor's HeadObject check). */
+export const DEFAULT_MAX_UPLOAD_BYTES = 25 * MB;
+/** Short-lived on purpose: a leaked URL is useful for minutes, and an unused upload's record expires soon. */
+export const DEFAULT_UPLOAD_URL_TTL_SEC = 300;
 
 const EnvSchema = z.object({
   BUCKET_NAME: z.string().min(3),
@@ -9,22 +14,21 @@ const EnvSchema = z.object({
   /** Set only off AWS (the local stack): s3rver and dynalite endpoints. */
   S3_ENDPOINT: z.url().optional(),
   DYNAMODB_ENDPOINT: z.url().optional(),
-  MAX_UPLOAD_BYTES: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(25 * MB),
-  /** Short-lived on purpose: a leaked URL is useful for minutes, and an unused upload's record expires soon. */
-  UPLOAD_URL_TTL_SEC: z.coerce.number().int().min(60).max(3600).default(300),
+  MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_UPLOAD_BYTES),
+  UPLOAD_URL_TTL_SEC: z.coerce.number().int().min(60).max(3600).default(DEFAULT_UPLOAD_URL_TTL_SEC),
   /** Prediction records (and their TTL) outlive the raw audio, which the bucket lifecycle expires. */
   RECORD_TTL_DAYS: z.coerce.number().int().positive().default(30),
-  MAX_DURATION_SEC: z.coerce.number().positive().default(600),
+  MAX_DURATION_SEC: z.coerce.number().positive().default(DEFAULT_MAX_DURATION_SEC),
   /** How long a PROCESSING claim blocks duplicates; past it a retry may take over (≥ the Lambda timeout). */
   PROCESSING_LEASE_SEC: z.coerce.number().int().positive().default(900),
   /** The web page's origin, for CORS on API responses. */
   CORS_ALLOW_ORIGIN: z.string().min(1).default('*'),
   /** Reported by GET /health without loading the model (the API function does not ship it). */
   MODEL_VERSION: z.string().min(1).default('unknown'),
+  /** Where terminal predictions are announced (the CDK stack sets `default`); unset: no events. */
+  EVENT_BUS_NAME: z.string().min(1).optional(),
+  /** Only the local stack sets it: callbacks may then be plain http to 127.0.0.1/localhost. */
+  CALLBACK_ALLOW_HTTP_LOOPBACK: z.stringbool().default(false),
   /** The model package; default: the one beside the bundle (Lambda) or in the repository. */
   SER_MODEL_DIR: z.string().min(1).optional(),
   /** A speaker's statistics are deleted this long after its last clip (and at once by DELETE /speakers/{id}). */
@@ -60,6 +64,8 @@ export type AppConfig = Readonly<{
   modelDir: string | undefined;
   speakerTtlDays: number;
   speakerFolders: readonly string[];
+  callbackUrls: { allowHttpLoopback: boolean };
+  eventBusName: string | undefined;
 }>;
 
 /** Parses the environment once (at cold start): a missing or malformed variable fails fast, by name. */
@@ -85,5 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     modelDir: e.SER_MODEL_DIR,
     speakerTtlDays: e.SPEAKER_TTL_DAYS,
     speakerFolders: Object.freeze(e.DROP_FOLDER_SPEAKER_PREFIXES),
+    callbackUrls: Object.freeze({ allowHttpLoopback: e.CALLBACK_ALLOW_HTTP_LOOPBACK }),
+    eventBusName: e.EVENT_BUS_NAME,
   });
 }

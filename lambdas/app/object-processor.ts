@@ -1,6 +1,7 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { isSerError, SerError } from '../core/errors.ts';
 import { classifyKey, dropFolderId, resultKey } from './object-keys.ts';
+import { type PredictionEventPublisher, predictionEvent } from './prediction-events.ts';
 import type { Prediction, PredictionRepository } from './prediction-repository.ts';
 import type { S3ObjectRef } from './s3-event.ts';
 import {
@@ -26,6 +27,8 @@ export interface ObjectProcessorDeps {
   speakers?: SpeakerRepository;
   /** Drop-folder prefixes whose next folder is a speaker (`DROP_FOLDER_SPEAKER_PREFIXES`). */
   speakerFolders?: readonly string[];
+  /** Announces each terminal prediction (EventBridge on AWS); none: no events. */
+  events?: PredictionEventPublisher;
 }
 
 export type ProcessOutcome =
@@ -128,6 +131,16 @@ export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef)
         }),
       );
     }
+    // The event goes out before the commit, like the result file: a failure in between is retried, and
+    // the retry publishes the same event id again (at least once; receivers deduplicate on it).
+    await deps.events?.publish(
+      predictionEvent(finished, {
+        bucket: ref.bucket,
+        key: ref.key,
+        objectVersion,
+        callback: claim.callback,
+      }),
+    );
     await deps.repository.commit(finished, objectVersion);
     return {
       outcome: finished.status === 'SUCCEEDED' ? 'succeeded' : 'failed',

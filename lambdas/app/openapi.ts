@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiPathsObject } from 'zod-openapi';
 import { UPLOAD_FORMAT_NAMES } from '../core/audio/formats.ts';
-import { trainingPaths } from '../training/openapi-training.ts';
 import {
   CreatedUploadSchema,
   CreateUploadRequestSchema,
@@ -13,6 +12,7 @@ import {
   SpeakerIdSchema,
 } from './api-schemas.ts';
 import { errorResponse, FORBIDDEN, jsonResponse, THROTTLED } from './openapi-responses.ts';
+import { trainingPaths } from './openapi-training.ts';
 
 const predictionPaths: ZodOpenApiPathsObject = {
   '/uploads': {
@@ -109,6 +109,15 @@ export const openApiDocument = createDocument({
   security: [{ apiKey: [] }],
   paths: { ...predictionPaths, ...trainingPaths },
   components: {
-    securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
+    securitySchemes: {
+      apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+      admin: {
+        type: 'apiKey',
+        in: 'header',
+        name: 'Authorization',
+        description:
+          'Training and model routes: AWS SigV4 (IAM, the AdminPolicyArn output) on AWS; locally the admin key (SER_ADMIN_KEY) as x-api-key',
+      },
+    },
   },
 });

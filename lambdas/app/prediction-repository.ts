@@ -9,6 +9,7 @@ import {
 import { z } from 'zod';
 import type { PredictionResult } from '../core/types.ts';
 import type { Prediction, PredictionPage, PredictionSource, PredictionStatus } from './api-schemas.ts';
+import { DEFAULT_UPLOAD_URL_TTL_SEC } from './config.ts';
 import { badRequest } from './http-error.ts';
 import type { SpeakerRef } from './speaker-repository.ts';
 import { newestFirstQuery, PREDICTIONS_TABLE } from './table-definition.ts';
@@ -114,7 +115,6 @@ export interface PredictionRepositoryOptions {
 
 /** Room for an upload that started just before its URL expired to finish and be noticed. */
 const PENDING_GRACE_SEC = 3600;
-const DEFAULT_UPLOAD_URL_TTL_SEC = 300;
 
 /**
  * Prediction records in DynamoDB. The record is also the idempotency record for S3 events: `claim` is

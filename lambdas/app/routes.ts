@@ -1,21 +1,29 @@
 /**
+ * Who may call a route: anyone (`public`), holders of the user API key (`user`: uploads and
+ * predictions, the web page), or operators (`admin`: training jobs and the model registry). On AWS,
+ * `user` is an API key in the usage plan and `admin` is IAM (SigV4) auth, which no API key satisfies;
+ * locally, `admin` is the `SER_ADMIN_KEY` sent as x-api-key.
+ */
+export type RouteAccess = 'public' | 'user' | 'admin';
+
+/**
  * The public routes, in one place: the API handler dispatches on them, the CDK stack creates one API
- * Gateway method per route (with `apiKeyRequired`), the local adapter matches and guards with them, and
+ * Gateway method per route (with its access), the local adapter matches and guards with them, and
  * the OpenAPI document describes them.
  */
 export const API_ROUTES = [
-  { method: 'POST', resource: '/uploads', apiKeyRequired: true },
-  { method: 'GET', resource: '/predictions', apiKeyRequired: true },
-  { method: 'GET', resource: '/predictions/{id}', apiKeyRequired: true },
-  { method: 'DELETE', resource: '/speakers/{id}', apiKeyRequired: true },
-  { method: 'GET', resource: '/health', apiKeyRequired: false },
-  { method: 'GET', resource: '/openapi.json', apiKeyRequired: false },
-  { method: 'POST', resource: '/training-jobs', apiKeyRequired: true },
-  { method: 'GET', resource: '/training-jobs', apiKeyRequired: true },
-  { method: 'GET', resource: '/training-jobs/{id}', apiKeyRequired: true },
-  { method: 'GET', resource: '/models', apiKeyRequired: true },
-  { method: 'POST', resource: '/models/{version}/activate', apiKeyRequired: true },
-] as const;
+  { method: 'POST', resource: '/uploads', access: 'user' },
+  { method: 'GET', resource: '/predictions', access: 'user' },
+  { method: 'GET', resource: '/predictions/{id}', access: 'user' },
+  { method: 'DELETE', resource: '/speakers/{id}', access: 'user' },
+  { method: 'GET', resource: '/health', access: 'public' },
+  { method: 'GET', resource: '/openapi.json', access: 'public' },
+  { method: 'POST', resource: '/training-jobs', access: 'admin' },
+  { method: 'GET', resource: '/training-jobs', access: 'admin' },
+  { method: 'GET', resource: '/training-jobs/{id}', access: 'admin' },
+  { method: 'GET', resource: '/models', access: 'admin' },
+  { method: 'POST', resource: '/models/{version}/activate', access: 'admin' },
+] as const satisfies readonly { method: string; resource: string; access: RouteAccess }[];
 
 export type ApiRoute = (typeof API_ROUTES)[number];
 type KeyOf<R> = R extends ApiRoute ? `${R['method']} ${R['resource']}` : never;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout } from 'node:timers/promises';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { addClip, type SpeakerStatistics } from '../core/features/speaker-normalization.ts';
 
 /**
@@ -115,18 +115,24 @@ export class SpeakerRepository {
     version: number | undefined,
   ): Promise<boolean> {
     try {
+      // UpdateItem, not PutItem: the inference function's role may only update items.
       await this.#doc.send(
-        new PutCommand({
+        new UpdateCommand({
           TableName: this.#options.tableName,
-          Item: {
-            id: speakerItemId(ref),
-            adaptationKey,
-            ...statistics,
-            version: (version ?? 0) + 1,
-            expiresAt: this.#nowSec() + this.#options.ttlDays * 86_400,
-          },
+          Key: { id: speakerItemId(ref) },
+          UpdateExpression:
+            'SET adaptationKey = :key, #count = :count, #mean = :mean, m2 = :m2, version = :next, expiresAt = :expiresAt',
           ConditionExpression: version === undefined ? 'attribute_not_exists(id)' : 'version = :version',
-          ...(version === undefined ? {} : { ExpressionAttributeValues: { ':version': version } }),
+          ExpressionAttributeNames: { '#count': 'count', '#mean': 'mean' },
+          ExpressionAttributeValues: {
+            ':key': adaptationKey,
+            ':count': statistics.count,
+            ':mean': statistics.mean,
+            ':m2': statistics.m2,
+            ':next': (version ?? 0) + 1,
+            ':expiresAt': this.#nowSec() + this.#options.ttlDays * 86_400,
+            ...(version === undefined ? {} : { ':version': version }),
+          },
         }),
       );
       return true;

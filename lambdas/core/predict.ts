@@ -1,6 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { decodeAudio, warmUpDecoders } from './audio/decode.ts';
 import { removeDcOffset } from './audio/trim.ts';
+import { DEFAULT_MAX_DURATION_SEC } from './audio/types.ts';
 import { AudioError } from './errors.ts';
 import { createFeatureExtractor, type FeatureMatrix, normalizeUtterance } from './features/extract.ts';
 import { loudnessGain } from './features/loudness.ts';
@@ -10,6 +10,7 @@ import {
   shiftChannels,
   speakerOffsets,
 } from './features/speaker-normalization.ts';
+import { defaultModelDir } from './model/location.ts';
 import type { ModelMetadata } from './model/metadata.ts';
 import { type LoadedModel, loadModelPackage } from './model/runtime.ts';
 import { speechSpectralFlatness } from './speech/flatness.ts';
@@ -17,9 +18,8 @@ import { createSpeechDetector, speechRegions } from './speech/vad.ts';
 import { planWindows } from './speech/windows.ts';
 import type { PredictionResult, PredictOptions, Probabilities, Segment } from './types.ts';
 
-/** The model shipped in the repository (and copied into the Lambda asset beside the bundle). */
-export const BUNDLED_MODEL_DIR = fileURLToPath(new URL('../../models/ser-lstm/', import.meta.url));
-export const DEFAULT_MAX_DURATION_SEC = 600;
+export { DEFAULT_MAX_DURATION_SEC } from './audio/types.ts';
+export { BUNDLED_MODEL_DIR } from './model/location.ts';
 
 /** Less speech than this in a whole clip is not enough to judge an emotion: `NO_SPEECH`. */
 const MIN_SPEECH_SEC = 0.2;
@@ -74,9 +74,7 @@ function argmax(values: ArrayLike<number>): number {
  * speech, so pauses and short windows count less. All-silent (or speech-free) audio is `NO_SPEECH`.
  */
 export async function createPredictor(options: PredictorOptions = {}): Promise<Predictor> {
-  const model =
-    options.model ??
-    (await loadModelPackage(options.modelDir ?? process.env.SER_MODEL_DIR ?? BUNDLED_MODEL_DIR));
+  const model = options.model ?? (await loadModelPackage(options.modelDir ?? defaultModelDir()));
   const { metadata } = model;
   const config = metadata.featureConfig;
   const extractor = createFeatureExtractor(config);

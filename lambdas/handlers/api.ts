@@ -25,12 +25,12 @@ const documents = tracer.captureAWSv3Client(createDocumentClient(config));
 const repository = new PredictionRepository(documents, config);
 
 // On AWS the training construct sets the launch template; the local stack plugs in its process runner.
-const { launchTemplateId } = loadTrainingLaunchConfig();
-let trainingLauncher: TrainingLauncher | undefined = launchTemplateId
-  ? createEc2TrainingLauncher(
-      tracer.captureAWSv3Client(new EC2Client({ region: config.region })),
-      launchTemplateId,
-    )
+const launchConfig = loadTrainingLaunchConfig();
+let trainingLauncher: TrainingLauncher | undefined = launchConfig.launchTemplateId
+  ? createEc2TrainingLauncher(tracer.captureAWSv3Client(new EC2Client({ region: config.region })), {
+      id: launchConfig.launchTemplateId,
+      version: launchConfig.launchTemplateVersion,
+    })
   : undefined;
 export function useTrainingLauncher(launcher: TrainingLauncher): void {
   trainingLauncher = launcher;
@@ -38,6 +38,7 @@ export function useTrainingLauncher(launcher: TrainingLauncher): void {
 const training = createTrainingService({
   jobs: new TrainingJobRepository(documents, config),
   registry: new ModelRegistry(documents, config),
+  maxRunMinutes: launchConfig.maxRunMinutes,
   launcher: {
     launch: (jobId) => {
       if (!trainingLauncher) throw new Error('No training launcher is configured');

@@ -5,9 +5,11 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
-import { createDocumentClient, createS3Client } from '../app/aws-clients.ts';
+import { createDocumentClient, createEventBridgeClient, createS3Client } from '../app/aws-clients.ts';
 import { loadConfig } from '../app/config.ts';
+import { createEventBridgePublisher } from '../app/eventbridge-publisher.ts';
 import { type ProcessOutcome, processObject } from '../app/object-processor.ts';
+import type { PredictionEventPublisher } from '../app/prediction-events.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
 import { parseS3Event } from '../app/s3-event.ts';
 import { SpeakerRepository } from '../app/speaker-repository.ts';
@@ -30,14 +32,9 @@ const predictor = await createPredictor({
 });
 const s3 = tracer.captureAWSv3Client(createS3Client(config));
 const documents = tracer.captureAWSv3Client(createDocumentClient(config));
-// The bundled model is the registry's first version and the fallback; the active one is followed live.
+// The bundled model is the fallback; the registry's active version is followed live. The stack registers
+// the bundled model at deploy time (locally: npm start), so this function only reads the registry.
 const registry = new ModelRegistry(documents, config);
-await registry.ensureBundled({
-  version: predictor.modelVersion,
-  sha256: predictor.metadata.sha256,
-  metrics: predictor.metadata.metrics,
-  createdAt: predictor.metadata.createdAt,
-});
 const activeModel = createActiveModelProvider({
   registry,
   s3,
@@ -46,8 +43,21 @@ const activeModel = createActiveModelProvider({
   onError: (message, error) => logger.error(message, { error }),
 });
 await activeModel.refresh();
+// Terminal predictions go to EventBridge (the stack sets EVENT_BUS_NAME); the local stack plugs in its own bus.
+let events: PredictionEventPublisher | undefined = config.eventBusName
+  ? createEventBridgePublisher(
+      tracer.captureAWSv3Client(createEventBridgeClient(config)),
+      config.eventBusName,
+    )
+  : undefined;
+export function usePredictionEvents(publisher: PredictionEventPublisher): void {
+  events = publisher;
+}
 const deps = {
   s3,
+  get events() {
+    return events;
+  },
   repository: new PredictionRepository(documents, config),
   get predictor() {
     return activeModel.predictor;

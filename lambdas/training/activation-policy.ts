@@ -1,7 +1,29 @@
 export type ActivationMode = 'if-better' | 'always' | 'never';
 
-/** The fixed evaluation split that "if-better" compares on: the TESS random split the pipeline writes. */
-export const EVALUATION_SPLIT = 'tess-random';
+/** One model's score on the comparison clips, measured through the deployed predictor. */
+export interface ModelScore {
+  version: string;
+  macroF1: number;
+  accuracy: number;
+}
+
+/**
+ * Candidate and active model scored on the same clips: the candidate's own held-out test clips (whole
+ * speakers when the dataset has enough of them), minus any the active model may have trained on.
+ */
+export interface ModelComparison {
+  /** Which of the candidate's test sets (splits.json) the clips come from. */
+  testSet: string;
+  /** True when the clips' speakers were held out whole from the candidate's training. */
+  speakerIndependent: boolean;
+  clips: number;
+  /** Candidate test clips left out because the active model trained (or validated) on them. */
+  excludedSeenByActive: number;
+  candidate: ModelScore;
+  active?: ModelScore;
+  /** Why the active model could not be scored (then "if-better" does not activate). */
+  activeError?: string;
+}
 
 export interface ActivationDecision {
   activate: boolean;
@@ -9,34 +31,41 @@ export interface ActivationDecision {
   reason: string;
 }
 
-function macroF1(metrics: Record<string, unknown> | undefined, split: string): number | undefined {
-  const value = (metrics?.[split] as { macroF1?: unknown } | undefined)?.macroF1;
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
+const f1 = (x: number) => x.toFixed(4);
 
-/** Pure: whether a newly trained model goes live, given the active one's metrics. */
+/**
+ * Pure: whether a newly trained model goes live. "if-better" needs both models measured on the same
+ * clips and the candidate's macro-F1 strictly higher; nothing is ever compared with a stored number.
+ */
 export function decideActivation(
   mode: ActivationMode,
-  candidate: { version: string; metrics: Record<string, unknown> },
-  active: { version: string; metrics: Record<string, unknown> } | undefined,
-  split = EVALUATION_SPLIT,
+  comparison: ModelComparison | undefined,
+  activeVersion: string | undefined,
 ): ActivationDecision {
   if (mode === 'never') return { activate: false, reason: 'activate is "never"' };
   if (mode === 'always') return { activate: true, reason: 'activate is "always"' };
-  const candidateF1 = macroF1(candidate.metrics, split);
-  if (candidateF1 === undefined) {
-    return { activate: false, reason: `${candidate.version} has no macro-F1 on split ${split}` };
-  }
-  if (!active) return { activate: true, reason: `no active model; ${split} macro-F1 ${candidateF1}` };
-  const activeF1 = macroF1(active.metrics, split);
-  if (activeF1 === undefined) {
-    // Not comparable: a model without a number on the fixed split is not replaced on a guess.
+  if (!activeVersion) return { activate: true, reason: 'no active model' };
+  if (!comparison || comparison.clips === 0) {
     return {
       activate: false,
-      reason: `active model ${active.version} has no macro-F1 on split ${split}; not comparable (activate explicitly with POST /models/${candidate.version}/activate)`,
+      reason: `no held-out clip both models can be scored on; ${activeVersion} stays (activate explicitly with POST /models/{version}/activate)`,
     };
   }
-  return candidateF1 > activeF1
-    ? { activate: true, reason: `${split} macro-F1 ${candidateF1} > ${activeF1} of ${active.version}` }
-    : { activate: false, reason: `${split} macro-F1 ${candidateF1} ≤ ${activeF1} of ${active.version}` };
+  const { candidate, active, clips, testSet } = comparison;
+  if (!active) {
+    return {
+      activate: false,
+      reason: `active model ${activeVersion} could not be scored (${comparison.activeError ?? 'unknown'}); not comparable, it stays`,
+    };
+  }
+  const on = `on the same ${clips} clips of the candidate's ${testSet} test set`;
+  return candidate.macroF1 > active.macroF1
+    ? {
+        activate: true,
+        reason: `macro-F1 ${f1(candidate.macroF1)} > ${f1(active.macroF1)} of ${active.version} ${on}`,
+      }
+    : {
+        activate: false,
+        reason: `macro-F1 ${f1(candidate.macroF1)} ≤ ${f1(active.macroF1)} of ${active.version} ${on}`,
+      };
 }

@@ -4,9 +4,12 @@ import { loadModel } from '../core/model/runtime.ts';
 import { createPredictor, type Predictor } from '../core/predict.ts';
 import type { ModelRegistry } from './model-registry.ts';
 
+/** How often, at most, the inference function reads the registry's active pointer (seconds). */
+const DEFAULT_MODEL_REFRESH_SEC = 60;
+
 const ActiveModelEnvSchema = z.object({
   /** How stale the active pointer may be: one GetItem per this many seconds at most (0: every event). */
-  MODEL_REFRESH_SEC: z.coerce.number().int().min(0).default(60),
+  MODEL_REFRESH_SEC: z.coerce.number().int().min(0).default(DEFAULT_MODEL_REFRESH_SEC),
 });
 
 export function loadActiveModelConfig(env: NodeJS.ProcessEnv = process.env) {

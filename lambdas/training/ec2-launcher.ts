@@ -8,23 +8,34 @@ export const JOB_ID_TAG = 'ser-training-job-id';
 const TrainingEnvSchema = z.object({
   /** Set by the training construct; absent: training is not deployed (and POST /training-jobs answers 503). */
   TRAINING_LAUNCH_TEMPLATE_ID: z.string().min(1).optional(),
+  /** The template version the stack pinned (never `$Latest`: a new version needs a deploy). */
+  TRAINING_LAUNCH_TEMPLATE_VERSION: z.string().regex(/^\d+$/).optional(),
+  /** The instance's hard limit; a job not ended by then is FAILED. */
+  TRAINING_MAX_RUN_MINUTES: z.coerce.number().int().positive().default(180),
 });
 
 export function loadTrainingLaunchConfig(env: NodeJS.ProcessEnv = process.env) {
   const parsed = TrainingEnvSchema.parse(env);
-  return Object.freeze({ launchTemplateId: parsed.TRAINING_LAUNCH_TEMPLATE_ID });
+  return Object.freeze({
+    launchTemplateId: parsed.TRAINING_LAUNCH_TEMPLATE_ID,
+    launchTemplateVersion: parsed.TRAINING_LAUNCH_TEMPLATE_VERSION ?? '1',
+    maxRunMinutes: parsed.TRAINING_MAX_RUN_MINUTES,
+  });
 }
 
 /**
  * One EC2 instance per job from the training launch template, which holds everything else (AMI, type,
  * profile, user data, shutdown behaviour); the job id travels as a tag.
  */
-export function createEc2TrainingLauncher(ec2: EC2Client, launchTemplateId: string): TrainingLauncher {
+export function createEc2TrainingLauncher(
+  ec2: EC2Client,
+  launchTemplate: { id: string; version: string },
+): TrainingLauncher {
   return {
     async launch(jobId) {
       const { Instances } = await ec2.send(
         new RunInstancesCommand({
-          LaunchTemplate: { LaunchTemplateId: launchTemplateId, Version: '$Latest' },
+          LaunchTemplate: { LaunchTemplateId: launchTemplate.id, Version: launchTemplate.version },
           MinCount: 1,
           MaxCount: 1,
           TagSpecifications: [

@@ -6,7 +6,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { newestFirstQuery, PREDICTIONS_TABLE } from '../app/table-definition.ts';
-import type { ActivationMode } from './activation-policy.ts';
+import type { ActivationMode, ModelComparison } from './activation-policy.ts';
 
 /** Training jobs share the predictions table, under their own key prefix and listing partition. */
 export const JOB_KEY_PREFIX = 'TRAINING_JOB#';
@@ -14,6 +14,8 @@ const JOB_KEY = (id: string) => `${JOB_KEY_PREFIX}${id}`;
 export const JOB_LIST_PARTITION = 'TRAINING_JOB';
 /** One item whose `jobId` says which job runs: the conditional write on it is the one-at-a-time rule. */
 const LOCK_KEY = 'TRAINING_LOCK';
+/** The leading keys of job records and the lock, for IAM `dynamodb:LeadingKeys` conditions. */
+export const TRAINING_LEADING_KEYS = [`${JOB_KEY_PREFIX}*`, LOCK_KEY];
 
 export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED'];
@@ -26,18 +28,58 @@ export interface TrainingJobRequest {
   activate: ActivationMode;
 }
 
+/** What the job found under its dataset prefix, and what it could not use (lists capped, counts whole). */
+export interface DatasetSummary {
+  corpora: string[];
+  clips: number;
+  speakers: number;
+  /** Speakers held out whole from training: the speaker-independent test clips. */
+  heldOutSpeakers: string[];
+  counts: { unknownLabels: number; invalidRows: number; unreadable: number; unrecognised: number };
+  unknownLabels: Array<{ path: string; label: string }>;
+  invalidRows: Array<{ row: number; path: string; reason: string }>;
+  unreadable: Array<{ path: string; error: string }>;
+  unrecognised: string[];
+  skipped: Record<string, number>;
+}
+
+export interface TrainingProgress {
+  epoch: number;
+  epochs: number;
+  valAccuracy: number;
+  /** Ensemble member being trained (1-based) and how many there are. */
+  member?: number;
+  members?: number;
+}
+
 export interface TrainingJob extends TrainingJobRequest {
   id: string;
   status: JobStatus;
-  progress?: { epoch: number; epochs: number; valAccuracy: number };
+  progress?: TrainingProgress;
   modelVersion?: string;
   metrics?: Record<string, unknown>;
+  datasetSummary?: DatasetSummary;
+  /** Candidate and active model scored on the same clips (what "if-better" decides on). */
+  comparison?: ModelComparison;
   activated?: boolean;
   activationReason?: string;
   error?: string;
+  /** Past this, a job that has not recorded its end is FAILED: its machine's hard limit has passed. */
+  deadline?: string;
   createdAt: string;
   updatedAt: string;
 }
+
+type UpdatableField =
+  | 'status'
+  | 'progress'
+  | 'modelVersion'
+  | 'metrics'
+  | 'datasetSummary'
+  | 'comparison'
+  | 'activated'
+  | 'activationReason'
+  | 'error';
 
 export class ConcurrentJobError extends Error {
   override readonly name = 'ConcurrentJobError';
@@ -48,7 +90,7 @@ export class ConcurrentJobError extends Error {
 
 const isConditionFailure = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
 
-/** A job silent for longer than this is dead (its machine is gone): past the EC2 maximum run time. */
+/** A job without a deadline (created before deadlines were recorded) is dead after this much silence. */
 const DEFAULT_STALE_AFTER_MS = 3 * 60 * 60 * 1000;
 
 export class TrainingJobRepository {
@@ -65,18 +107,9 @@ export class TrainingJobRepository {
       );
       const holder = Item?.jobId as string | undefined;
       if (holder) {
+        // `get` ends a job past its deadline, so a held lock of a dead machine is taken over here.
         const held = await this.get(holder);
-        if (held && !TERMINAL_STATUSES.includes(held.status)) {
-          const silentMs = Date.now() - Date.parse(held.updatedAt);
-          if (silentMs < (this.config.staleAfterMs ?? DEFAULT_STALE_AFTER_MS))
-            throw new ConcurrentJobError(holder);
-          await this.update(holder, {
-            status: 'FAILED',
-            error: `No news from the training machine for ${Math.round(silentMs / 60_000)} min: it is gone`,
-          }).catch((error) => {
-            if (!isConditionFailure(error)) throw error;
-          });
-        }
+        if (held && !TERMINAL_STATUSES.includes(held.status)) throw new ConcurrentJobError(holder);
       }
       try {
         await this.client.send(
@@ -129,30 +162,49 @@ export class TrainingJobRepository {
     );
   }
 
-  async get(id: string): Promise<TrainingJob | undefined> {
+  /** The job; one past its deadline that never recorded an end is recorded FAILED first. */
+  async get(id: string, now = new Date()): Promise<TrainingJob | undefined> {
     const { Item } = await this.client.send(
       new GetCommand({ TableName: this.config.tableName, Key: { id: JOB_KEY(id) }, ConsistentRead: true }),
     );
-    return Item ? toJob(Item) : undefined;
+    return Item ? this.expireIfPastDeadline(toJob(Item), now) : undefined;
   }
 
   /** Newest first, one page of `limit`. */
-  async list(limit = 50): Promise<TrainingJob[]> {
+  async list(limit = 50, now = new Date()): Promise<TrainingJob[]> {
     const { Items = [] } = await this.client.send(
       new QueryCommand(newestFirstQuery(this.config.tableName, JOB_LIST_PARTITION, limit)),
     );
-    return Items.map(toJob);
+    return Promise.all(Items.map((item) => this.expireIfPastDeadline(toJob(item), now)));
+  }
+
+  /**
+   * Records FAILED unless the job already recorded its end (then nothing changes): what the supervisor
+   * does when the training process dies, and what a reader does past the deadline.
+   */
+  async recordFailure(id: string, error: string, now = new Date()): Promise<void> {
+    try {
+      await this.update(id, { status: 'FAILED', error }, now);
+    } catch (failure) {
+      if (!isConditionFailure(failure)) throw failure;
+    }
+  }
+
+  private async expireIfPastDeadline(job: TrainingJob, now: Date): Promise<TrainingJob> {
+    if (TERMINAL_STATUSES.includes(job.status)) return job;
+    const deadline = job.deadline
+      ? Date.parse(job.deadline)
+      : Date.parse(job.updatedAt) + (this.config.staleAfterMs ?? DEFAULT_STALE_AFTER_MS);
+    if (now.getTime() <= deadline) return job;
+    const error = `The training machine's hard limit (${new Date(deadline).toISOString()}) passed before the job recorded its end: the machine is gone`;
+    await this.recordFailure(job.id, error, now);
+    return { ...job, status: 'FAILED', error, updatedAt: now.toISOString() };
   }
 
   /** Sets fields and `updatedAt`; a job that has ended is never changed again. */
   async update(
     id: string,
-    fields: Partial<
-      Pick<
-        TrainingJob,
-        'status' | 'progress' | 'modelVersion' | 'metrics' | 'activated' | 'activationReason' | 'error'
-      >
-    >,
+    fields: Partial<Pick<TrainingJob, UpdatableField>>,
     now = new Date(),
   ): Promise<void> {
     const entries = Object.entries({ ...fields, updatedAt: now.toISOString() }).filter(

@@ -1,23 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { badRequest, HttpError, notFound } from '../app/http-error.ts';
+import { DomainError } from '../app/domain-error.ts';
+import { CreateTrainingJobSchema } from '../app/openapi-training.ts';
 import { ConcurrentJobError, type TrainingJob, type TrainingJobRepository } from './job-repository.ts';
 import type { TrainingLauncher } from './launcher.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
 
-/** Strict, as POST /uploads: a misspelt option is a 400, not a silently default training. */
-export const CreateTrainingJobSchema = z
-  .object({
-    dataset: z
-      .string()
-      .regex(/^[\w.-]+(\/[\w.-]+)*\/$/, 'an S3 prefix ending in "/", e.g. datasets/tess/')
-      .default('datasets/tess/'),
-    epochs: z.number().int().min(1).max(200).default(30),
-    augment: z.boolean().default(false),
-    activate: z.enum(['if-better', 'always', 'never']).default('if-better'),
-  })
-  .strict();
-
+const notFound = (message: string) => new DomainError('not-found', 'NOT_FOUND', message);
 const JobIdSchema = z.string().regex(/^[\w-]{1,64}$/);
 const VersionSchema = z.string().regex(/^[\w.+-]{1,64}$/);
 
@@ -27,6 +16,8 @@ export interface TrainingServiceDeps {
   jobs: TrainingJobRepository;
   registry: ModelRegistry;
   launcher: TrainingLauncher;
+  /** The training machine's hard limit: a job that has not ended by then is FAILED. @default 180 */
+  maxRunMinutes?: number;
   now?: () => Date;
   newId?: () => string;
 }
@@ -43,28 +34,43 @@ export function createTrainingService(deps: TrainingServiceDeps) {
     async createJob(body: unknown): Promise<{ id: string; status: 'QUEUED' }> {
       const parsed = CreateTrainingJobSchema.safeParse(body ?? {});
       if (!parsed.success) {
-        throw badRequest('INVALID_REQUEST', z.prettifyError(parsed.error).replaceAll('\n', ' '));
+        throw new DomainError(
+          'invalid',
+          'INVALID_REQUEST',
+          z.prettifyError(parsed.error).replaceAll('\n', ' '),
+        );
       }
       const id = newId();
       try {
         await deps.jobs.acquireLock(id);
       } catch (error) {
-        if (error instanceof ConcurrentJobError) throw new HttpError(409, 'JOB_RUNNING', error.message);
+        if (error instanceof ConcurrentJobError)
+          throw new DomainError('conflict', 'JOB_RUNNING', error.message);
         throw error;
       }
-      const at = now().toISOString();
-      const job: TrainingJob = { id, status: 'QUEUED', ...parsed.data, createdAt: at, updatedAt: at };
+      const at = now();
+      const deadline = new Date(at.getTime() + (deps.maxRunMinutes ?? 180) * 60_000).toISOString();
+      const job: TrainingJob = {
+        id,
+        status: 'QUEUED',
+        ...parsed.data,
+        deadline,
+        createdAt: at.toISOString(),
+        updatedAt: at.toISOString(),
+      };
       await deps.jobs.create(job);
       try {
         await deps.launcher.launch(id);
       } catch (cause) {
         // No machine will ever pick the job up: end it now and free the lock.
-        await deps.jobs.update(id, {
-          status: 'FAILED',
-          error: `Could not start training: ${cause instanceof Error ? cause.message : String(cause)}`,
-        });
+        await deps.jobs.recordFailure(
+          id,
+          `Could not start training: ${cause instanceof Error ? cause.message : String(cause)}`,
+        );
         await deps.jobs.releaseLock(id);
-        throw new HttpError(503, 'TRAINING_UNAVAILABLE', 'Could not start the training machine', { cause });
+        throw new DomainError('unavailable', 'TRAINING_UNAVAILABLE', 'Could not start the training machine', {
+          cause,
+        });
       }
       return { id, status: 'QUEUED' };
     },

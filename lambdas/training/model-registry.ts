@@ -30,6 +30,25 @@ export interface ActivePointer {
   previousVersion?: string;
 }
 
+/** The registry item of a version, as stored (also written by the stack's deploy-time registration). */
+export function modelItem(record: ModelVersionRecord): Record<string, unknown> {
+  const { partitionKey, listIndex } = PREDICTIONS_TABLE;
+  return {
+    ...record,
+    [partitionKey]: MODEL_KEY(record.version),
+    [listIndex.partitionKey]: MODEL_LIST_PARTITION,
+    [listIndex.sortKey]: `${record.createdAt}#${record.version}`,
+  };
+}
+
+/** The active-pointer item naming `version` (with no previous version: the first activation). */
+export function firstActivePointerItem(version: string, activatedAt: string): Record<string, unknown> {
+  return { id: ACTIVE_POINTER_KEY, version, activatedAt };
+}
+
+/** The leading keys of every registry item, for IAM `dynamodb:LeadingKeys` conditions. */
+export const REGISTRY_LEADING_KEYS = ['MODEL#*', ACTIVE_POINTER_KEY];
+
 export class ModelRegistry {
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -38,17 +57,12 @@ export class ModelRegistry {
 
   /** Idempotent: a version is immutable once registered (a retry of the same upload is not an error). */
   async register(record: ModelVersionRecord): Promise<void> {
-    const { partitionKey, listIndex } = PREDICTIONS_TABLE;
+    const { partitionKey } = PREDICTIONS_TABLE;
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.config.tableName,
-          Item: {
-            ...record,
-            [partitionKey]: MODEL_KEY(record.version),
-            [listIndex.partitionKey]: MODEL_LIST_PARTITION,
-            [listIndex.sortKey]: `${record.createdAt}#${record.version}`,
-          },
+          Item: modelItem(record),
           ConditionExpression: `attribute_not_exists(${partitionKey}) OR sha256 = :sha`,
           ExpressionAttributeValues: { ':sha': record.sha256 },
         }),
@@ -121,7 +135,11 @@ export class ModelRegistry {
     return pointer;
   }
 
-  /** The bundled model becomes the first version, and the active one when nothing is active yet. */
+  /**
+   * The bundled model becomes the first version, and the active one when nothing is active yet. On AWS
+   * the stack does this at deploy time (a custom resource), so serving needs no table write; locally
+   * `npm start` does it before the handlers run.
+   */
   async ensureBundled(record: Omit<ModelVersionRecord, 'source' | 'location'>): Promise<void> {
     const existing = await this.get(record.version);
     if (!existing) await this.register({ ...record, source: 'bundled' });

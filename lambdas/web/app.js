@@ -1,6 +1,5 @@
 // The SER web page: plain ES module, no build step. Talks to the API named in config.json ('' = same origin).
 const MAX_BYTES = 25 * 1024 * 1024;
-const EXTENSIONS = ['wav', 'mp3', 'ogg', 'oga', 'opus', 'flac'];
 const KEY_STORAGE = 'ser.apiKey';
 const POLL_LIMIT_MS = 180_000;
 const COLORS = {
@@ -20,6 +19,20 @@ const config = await fetch('config.json')
   .then((r) => (r.ok ? r.json() : {}))
   .catch(() => ({}));
 const apiBase = (config.apiUrl ?? '').replace(/\/$/, '');
+// The accepted formats: the server's one list (lambdas/core/audio/formats.ts), handed over in config.json.
+const FORMATS = config.formats ?? [];
+const EXTENSIONS = FORMATS.flatMap((f) => f.extensions);
+const CONTENT_TYPES = Object.fromEntries(
+  FORMATS.flatMap((f) => f.extensions.map((e) => [e, f.contentTypes[0]])),
+);
+const FORMAT_NAMES = FORMATS.map((f) => f.name).join(', ');
+if (FORMATS.length > 0) {
+  $('file-input').accept = [
+    ...EXTENSIONS.map((e) => `.${e}`),
+    ...FORMATS.flatMap((f) => f.contentTypes),
+  ].join(',');
+  $('format-names').textContent = FORMAT_NAMES;
+}
 $('openapi-link').href = `${apiBase}/openapi.json`;
 
 let selected; // { blob: Blob, name: string }
@@ -75,8 +88,8 @@ function extensionOf(name) {
 async function select(blob, name) {
   showMessage('');
   $('result').hidden = true;
-  if (!EXTENSIONS.includes(extensionOf(name))) {
-    showMessage(`"${name}" is not a supported file: use WAV, MP3, OGG or FLAC.`);
+  if (EXTENSIONS.length > 0 && !EXTENSIONS.includes(extensionOf(name))) {
+    showMessage(`"${name}" is not a supported file: use ${FORMAT_NAMES}.`);
     return;
   }
   if (blob.size === 0) return showMessage(`"${name}" is empty.`);
@@ -136,7 +149,13 @@ async function drawWaveform(blob) {
   }
 }
 
-// ---- recording (encoded to WAV here, so the server gets a format it decodes) ----
+// ---- recording: what MediaRecorder writes (WebM/Opus, or MP4 in Safari) is uploaded as it is ----
+const RECORDING_EXTENSIONS = {
+  'audio/webm': 'webm',
+  'video/webm': 'webm',
+  'audio/mp4': 'm4a',
+  'audio/ogg': 'ogg',
+};
 let recorder;
 $('record').addEventListener('click', async () => {
   if (recorder?.state === 'recording') {
@@ -144,18 +163,22 @@ $('record').addEventListener('click', async () => {
     return;
   }
   try {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    // Raw voice: echo cancellation, noise suppression and gain control would change what the model hears.
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+    });
     const chunks = [];
     recorder = new MediaRecorder(stream);
     recorder.ondataavailable = (event) => chunks.push(event.data);
-    recorder.onstop = async () => {
+    recorder.onstop = () => {
       for (const track of stream.getTracks()) track.stop();
       $('record').setAttribute('aria-pressed', 'false');
       $('record').textContent = '● Record from microphone';
       $('record-status').textContent = '';
-      const recorded = new Blob(chunks, { type: recorder.mimeType });
-      const audio = await new AudioContext().decodeAudioData(await recorded.arrayBuffer());
-      select(encodeWav(audio), `recording-${new Date().toISOString().replace(/[:.]/g, '-')}.wav`);
+      const type = recorder.mimeType || chunks[0]?.type || 'audio/webm';
+      const extension = RECORDING_EXTENSIONS[type.split(';')[0].trim()] ?? 'webm';
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      select(new Blob(chunks, { type }), `recording-${stamp}.${extension}`);
     };
     recorder.start();
     $('record').setAttribute('aria-pressed', 'true');
@@ -165,31 +188,6 @@ $('record').addEventListener('click', async () => {
     showMessage(`Cannot record: ${error.message}`);
   }
 });
-
-function encodeWav(audio) {
-  const samples = audio.getChannelData(0);
-  const buffer = new ArrayBuffer(44 + samples.length * 2);
-  const view = new DataView(buffer);
-  const text = (offset, s) => {
-    for (let i = 0; i < s.length; i++) view.setUint8(offset + i, s.charCodeAt(i));
-  };
-  text(0, 'RIFF');
-  view.setUint32(4, 36 + samples.length * 2, true);
-  text(8, 'WAVEfmt ');
-  view.setUint32(16, 16, true);
-  view.setUint16(20, 1, true);
-  view.setUint16(22, 1, true);
-  view.setUint32(24, audio.sampleRate, true);
-  view.setUint32(28, audio.sampleRate * 2, true);
-  view.setUint16(32, 2, true);
-  view.setUint16(34, 16, true);
-  text(36, 'data');
-  view.setUint32(40, samples.length * 2, true);
-  for (let i = 0; i < samples.length; i++) {
-    view.setInt16(44 + i * 2, Math.max(-1, Math.min(1, samples[i])) * 0x7fff, true);
-  }
-  return new Blob([buffer], { type: 'audio/wav' });
-}
 
 // ---- upload through the presigned URL, with progress ----
 function uploadTo(upload, blob, name) {
@@ -217,15 +215,6 @@ function uploadTo(upload, blob, name) {
   });
 }
 
-const CONTENT_TYPES = {
-  wav: 'audio/wav',
-  mp3: 'audio/mpeg',
-  ogg: 'audio/ogg',
-  oga: 'audio/ogg',
-  opus: 'audio/ogg',
-  flac: 'audio/flac',
-};
-
 $('analyse').addEventListener('click', async () => {
   if (!selected) return;
   if (!apiKey()) return showMessage('Enter the API key first.');
@@ -238,7 +227,8 @@ $('analyse').addEventListener('click', async () => {
       method: 'POST',
       body: JSON.stringify({
         fileName: selected.name,
-        contentType: CONTENT_TYPES[extensionOf(selected.name)],
+        // A recording declares its own type (e.g. audio/webm;codecs=opus); a file, its extension's.
+        contentType: selected.blob.type || CONTENT_TYPES[extensionOf(selected.name)],
         sizeBytes: selected.blob.size,
       }),
     });

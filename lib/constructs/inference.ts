@@ -117,8 +117,7 @@ export class Inference extends Construct {
         resources: [props.bucket.arnForObjects(`${RESULTS_PREFIX}*`)],
       }),
     );
-    // PutItem: speaker statistics (a conditional put on their version).
-    props.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem');
+    props.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
 
     this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
       alarmDescription:

@@ -13,6 +13,19 @@ export interface OperationsDashboardProps {
   readonly dashboardName?: string;
 }
 
+const MINUTE = Duration.minutes(1);
+
+/** A sum of one of the handlers' Powertools counters per `period`. */
+const handlerCount = (metricName: string, label: string, period = MINUTE): Metric =>
+  new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: SERVICE_NAME },
+    statistic: 'Sum',
+    period,
+    label,
+  });
+
 /**
  * One CloudWatch dashboard for the questions an operator asks first: how many predictions end in each
  * status, how long processing takes, whether events are being dead-lettered, and what training does.
@@ -25,63 +38,65 @@ export class OperationsDashboard extends Construct {
 
   constructor(scope: Construct, id: string, props: OperationsDashboardProps) {
     super(scope, id);
-    const count = (metricName: string, label: string, period = Duration.minutes(1)): Metric =>
-      new Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName,
-        dimensionsMap: { service: SERVICE_NAME },
-        statistic: 'Sum',
-        period,
-        label,
-      });
-    const duration = (statistic: 'p50' | 'p95'): IMetric =>
-      props.inferenceFunction.metricDuration({ statistic, period: Duration.minutes(1), label: statistic });
-
     this.dashboard = new Dashboard(this, 'Dashboard', {
       ...(props.dashboardName ? { dashboardName: props.dashboardName } : {}),
       defaultInterval: Duration.hours(3),
     });
-    this.dashboard.addWidgets(
-      new GraphWidget({
-        title: 'Predictions per minute by status',
-        left: [
-          count('Objects_succeeded', 'SUCCEEDED'),
-          count('Objects_failed', 'FAILED'),
-          count('Objects_duplicate', 'duplicate event (skipped)'),
-        ],
-        width: 12,
-      }),
-      new GraphWidget({
-        title: 'Processing time per S3 event (inference function), ms',
-        left: [duration('p50'), duration('p95')],
-        width: 12,
-      }),
-    );
-    this.dashboard.addWidgets(
-      new GraphWidget({
-        title: 'Dead-letter queue depth (events that failed every retry; ser replay)',
-        left: [
-          props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-            period: Duration.minutes(1),
-            statistic: 'Maximum',
-            label: 'messages',
-          }),
-        ],
-        width: 12,
-      }),
-      new GraphWidget({
-        title: 'Training jobs per hour',
-        left: [
-          count('TrainingJobs_started', 'started', Duration.hours(1)),
-          count('TrainingJobs_refused', 'refused (another job runs)', Duration.hours(1)),
-        ],
-        width: 8,
-      }),
-      new SingleValueWidget({
-        title: 'Training jobs started (24 h)',
-        metrics: [count('TrainingJobs_started', 'started', Duration.days(1))],
-        width: 4,
-      }),
-    );
+    this.dashboard.addWidgets(...predictionWidgets(props.inferenceFunction));
+    this.dashboard.addWidgets(deadLetterWidget(props.deadLetterQueue), ...trainingWidgets());
   }
+}
+
+function predictionWidgets(inference: IFunction): GraphWidget[] {
+  const duration = (statistic: 'p50' | 'p95'): IMetric =>
+    inference.metricDuration({ statistic, period: MINUTE, label: statistic });
+  return [
+    new GraphWidget({
+      title: 'Predictions per minute by status',
+      left: [
+        handlerCount('Objects_succeeded', 'SUCCEEDED'),
+        handlerCount('Objects_failed', 'FAILED'),
+        handlerCount('Objects_duplicate', 'duplicate event (skipped)'),
+      ],
+      width: 12,
+    }),
+    new GraphWidget({
+      title: 'Processing time per S3 event (inference function), ms',
+      left: [duration('p50'), duration('p95')],
+      width: 12,
+    }),
+  ];
+}
+
+function deadLetterWidget(queue: IQueue): GraphWidget {
+  return new GraphWidget({
+    title: 'Dead-letter queue depth (events that failed every retry; ser replay)',
+    left: [
+      queue.metricApproximateNumberOfMessagesVisible({
+        period: MINUTE,
+        statistic: 'Maximum',
+        label: 'messages',
+      }),
+    ],
+    width: 12,
+  });
+}
+
+function trainingWidgets(): (GraphWidget | SingleValueWidget)[] {
+  const hour = Duration.hours(1);
+  return [
+    new GraphWidget({
+      title: 'Training jobs per hour',
+      left: [
+        handlerCount('TrainingJobs_started', 'started', hour),
+        handlerCount('TrainingJobs_refused', 'refused (another job runs)', hour),
+      ],
+      width: 8,
+    }),
+    new SingleValueWidget({
+      title: 'Training jobs started (24 h)',
+      metrics: [handlerCount('TrainingJobs_started', 'started', Duration.days(1))],
+      width: 4,
+    }),
+  ];
 }

@@ -2,6 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   ApiKeySourceType,
+  AuthorizationType,
   type IApiKey,
   LambdaIntegration,
   LogGroupLogDestination,
@@ -11,7 +12,7 @@ import {
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -48,13 +49,16 @@ const GATEWAY_ERRORS: [ResponseType, string, string][] = [
 ];
 
 /**
- * The public REST API: one function behind every route of `API_ROUTES`, API keys on all routes but
- * /health and /openapi.json, a usage plan that throttles and caps each key, JSON access logs.
+ * The public REST API: one function behind every route of `API_ROUTES`, the user API key on the upload
+ * and prediction routes (a usage plan throttles and caps each key), IAM auth on the admin routes,
+ * nothing on /health and /openapi.json; JSON access logs.
  */
 export class SerApi extends Construct {
   readonly restApi: RestApi;
   readonly function: SerFunction;
   readonly apiKey: IApiKey;
+  /** Attach to the operators' IAM users or roles: it lets them call the admin routes (SigV4). */
+  readonly adminPolicy: ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: SerApiProps) {
     super(scope, id);
@@ -111,17 +115,35 @@ export class SerApi extends Construct {
       defaultCorsPreflightOptions: {
         allowOrigins: [props.webOrigin],
         allowMethods: ['GET', 'POST', 'OPTIONS'],
-        allowHeaders: ['content-type', 'x-api-key'],
+        allowHeaders: ['content-type', 'x-api-key', 'authorization', 'x-amz-date', 'x-amz-security-token'],
         maxAge: Duration.hours(1),
       },
     });
 
+    // User routes take the API key; admin routes (training, registry) take IAM auth, which no API key
+    // satisfies, so an upload user cannot start jobs or switch the live model.
     const integration = new LambdaIntegration(this.function);
     for (const route of API_ROUTES) {
-      this.restApi.root
-        .resourceForPath(route.resource)
-        .addMethod(route.method, integration, { apiKeyRequired: route.apiKeyRequired });
+      this.restApi.root.resourceForPath(route.resource).addMethod(route.method, integration, {
+        apiKeyRequired: route.access === 'user',
+        ...(route.access === 'admin' ? { authorizationType: AuthorizationType.IAM } : {}),
+      });
     }
+    this.adminPolicy = new ManagedPolicy(this, 'AdminPolicy', {
+      description: 'SER operators: call the training-job and model routes of the API (SigV4)',
+      statements: [
+        new PolicyStatement({
+          actions: ['execute-api:Invoke'],
+          resources: API_ROUTES.filter((r) => r.access === 'admin').map((r) =>
+            this.restApi.arnForExecuteApi(
+              r.method,
+              r.resource.replace(/\{[^}]+\}/g, '*'),
+              this.restApi.deploymentStage.stageName,
+            ),
+          ),
+        }),
+      ],
+    });
     for (const [type, statusCode, code] of GATEWAY_ERRORS) {
       this.restApi.addGatewayResponse(`Gateway${type.responseType}`, {
         type,
@@ -143,6 +165,10 @@ export class SerApi extends Construct {
     plan.addApiKey(this.apiKey);
 
     new CfnOutput(this, 'ApiUrl', { value: this.restApi.url });
+    new CfnOutput(this, 'AdminPolicyArn', {
+      description: 'Attach to operators: training jobs and model activation are IAM-authorised',
+      value: this.adminPolicy.managedPolicyArn,
+    });
     new CfnOutput(this, 'ApiKeyValueCommand', {
       value: `aws apigateway get-api-key --include-value --api-key ${this.apiKey.keyId} --query value --output text`,
     });

@@ -1,4 +1,7 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { CfnOutput, Duration, IgnoreMode, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import {
   type CfnLaunchTemplate,
@@ -15,54 +18,80 @@ import {
   UserData,
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
-import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Effect, ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { DATASETS_ROOT } from '../../lambdas/app/openapi-training.ts';
 import { JOB_ID_TAG } from '../../lambdas/training/ec2-launcher.ts';
-import { PROJECT_ROOT } from '../paths.ts';
+import { TRAINING_LEADING_KEYS } from '../../lambdas/training/job-repository.ts';
+import {
+  firstActivePointerItem,
+  type ModelVersionRecord,
+  modelItem,
+  REGISTRY_LEADING_KEYS,
+} from '../../lambdas/training/model-registry.ts';
+import { DEFAULT_MODEL_DIR, PROJECT_ROOT } from '../paths.ts';
 
 export interface TrainingProps {
   readonly bucket: Bucket;
   readonly table: Table;
-  /** What a job may read. @default 'datasets/' */
-  readonly datasetPrefix?: string;
+  /** The bundled model package, registered as the first version at deploy time. @default models/ser-lstm */
+  readonly modelDir?: string;
   /** @default c7i.large (2 vCPU, 4 GiB: the trainer runs on one WASM thread) */
   readonly instanceType?: InstanceType;
-  /** Spot capacity (a job interrupted by AWS ends FAILED when its record is not updated). @default false */
+  /** Spot capacity (a job interrupted by AWS ends FAILED when its deadline passes). @default false */
   readonly spot?: boolean;
   /** After this, the instance shuts down (and terminates) whatever the job is doing. @default 2 hours */
   readonly maxRunTime?: Duration;
 }
 
 export const MODELS_PREFIX = 'models/';
-/** The registry and job items the instance may write (the table is shared with predictions). */
-const TRAINING_LEADING_KEYS = ['TRAINING_JOB#*', 'TRAINING_LOCK', 'MODEL#*', 'MODEL_ACTIVE'];
+/** Every item the training side writes (the table is shared with predictions): jobs, lock, registry. */
+const TRAINING_AND_REGISTRY_KEYS = [...TRAINING_LEADING_KEYS, ...REGISTRY_LEADING_KEYS];
+const leadingKeys = (keys: string[]) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': keys } });
 
 /**
  * On-demand training on EC2: a launch template whose instance downloads the project's source (an S3
- * asset), installs Node and its dependencies, runs `training/job.ts` (which runs `npm run train`, the
- * developers' command) for the job named in its tag, and terminates itself: on success, on failure, and
- * after `maxRunTime`. No SSH: no inbound rule, Session Manager for a look inside.
+ * asset), installs Node and its dependencies, runs `training/job-supervisor.ts` (which runs the job and
+ * records its end, whatever happens to it) for the job named in its tag, and terminates itself: on
+ * success, on failure, and after `maxRunTime`. No SSH: no inbound rule, Session Manager for a look inside.
+ * Functions are wired with `bindApi` and `bindInference`, which own their training environment and grants.
  */
 export class Training extends Construct {
   readonly launchTemplate: LaunchTemplate;
   readonly role: Role;
   readonly securityGroup: SecurityGroup;
+  readonly instanceType: InstanceType;
+  readonly maxRunTime: Duration;
   private readonly bucket: Bucket;
   private readonly table: Table;
 
   constructor(scope: Construct, id: string, props: TrainingProps) {
     super(scope, id);
-    const datasetPrefix = props.datasetPrefix ?? 'datasets/';
-    const maxRunTime = props.maxRunTime ?? Duration.hours(2);
-    const { bucket, table } = props;
-    this.bucket = bucket;
-    this.table = table;
+    this.bucket = props.bucket;
+    this.table = props.table;
+    this.maxRunTime = props.maxRunTime ?? Duration.hours(2);
+    this.instanceType = props.instanceType ?? InstanceType.of(InstanceClass.C7I, InstanceSize.LARGE);
 
-    // Public subnet, no NAT: the instance only talks out (S3, DynamoDB, dnf, npm), nobody talks in.
+    const vpc = this.createNetwork();
+    this.securityGroup = new SecurityGroup(this, 'SecurityGroup', {
+      vpc,
+      description: 'SER training instances: no inbound (Session Manager, not SSH)',
+      allowAllOutbound: true,
+    });
+    this.role = this.createInstanceRole();
+    const userData = this.createUserData();
+    this.launchTemplate = this.createLaunchTemplate(vpc, userData, props.spot ?? false);
+    this.registerBundledModel(props.modelDir ?? DEFAULT_MODEL_DIR);
+    new CfnOutput(this, 'LaunchTemplateId', { value: this.launchTemplate.launchTemplateId! });
+  }
+
+  /** Public subnet, no NAT: the instance only talks out (S3, DynamoDB, dnf, npm), nobody talks in. */
+  private createNetwork(): Vpc {
     const vpc = new Vpc(this, 'Vpc', {
       maxAzs: 1,
       natGateways: 0,
@@ -77,47 +106,56 @@ export class Training extends Construct {
         }),
       ),
     });
-    this.securityGroup = new SecurityGroup(this, 'SecurityGroup', {
-      vpc,
-      description: 'SER training instances: no inbound (Session Manager, not SSH)',
-      allowAllOutbound: true,
-    });
+    return vpc;
+  }
 
-    this.role = new Role(this, 'InstanceRole', {
+  /** Reads datasets/ and model packages, writes models/ and the training and registry items only. */
+  private createInstanceRole(): Role {
+    const { bucket, table } = this;
+    const role = new Role(this, 'InstanceRole', {
       assumedBy: new ServicePrincipal('ec2.amazonaws.com'),
       description: 'SER training: read the datasets, write models/ and the training records',
       managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
     });
-    this.role.addToPolicy(
+    role.addToPolicy(
       new PolicyStatement({
         actions: ['s3:GetObject'],
-        resources: [bucket.arnForObjects(`${datasetPrefix}*`)],
+        resources: [bucket.arnForObjects(`${DATASETS_ROOT}*`), bucket.arnForObjects(`${MODELS_PREFIX}*`)],
       }),
     );
-    this.role.addToPolicy(
+    role.addToPolicy(
       new PolicyStatement({
         actions: ['s3:ListBucket'],
         resources: [bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [`${datasetPrefix}*`] } },
+        conditions: { StringLike: { 's3:prefix': [`${DATASETS_ROOT}*`, `${MODELS_PREFIX}*`] } },
       }),
     );
-    this.role.addToPolicy(
+    role.addToPolicy(
       new PolicyStatement({
         actions: ['s3:PutObject'],
         resources: [bucket.arnForObjects(`${MODELS_PREFIX}*`)],
       }),
     );
-    this.role.addToPolicy(
+    role.addToPolicy(
       new PolicyStatement({
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
         resources: [table.tableArn],
-        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': TRAINING_LEADING_KEYS } },
+        conditions: leadingKeys(TRAINING_AND_REGISTRY_KEYS),
       }),
     );
-    bucket.encryptionKey?.grantEncryptDecrypt(this.role);
+    bucket.encryptionKey?.grantEncryptDecrypt(role);
+    return role;
+  }
 
+  /**
+   * The shell only sets the hard limit, installs, runs the supervisor and shuts down: the supervisor
+   * records the job's end (FAILED included). If the install itself fails, the job's recorded deadline
+   * ends it FAILED on the next read.
+   */
+  private createUserData(): UserData {
     const source = new Asset(this, 'Source', {
       path: PROJECT_ROOT,
+      ignoreMode: IgnoreMode.GIT,
       exclude: [
         'node_modules',
         '.git',
@@ -126,7 +164,9 @@ export class Training extends Construct {
         'test-output',
         'training/.cache',
         'training/.scratch',
-        'models',
+        // Only the bundled package: "if-better" re-scores it when it is the active model.
+        'models/*',
+        '!models/ser-lstm',
         'test',
         'docs',
         'coverage',
@@ -134,31 +174,14 @@ export class Training extends Construct {
       ],
     });
     source.grantRead(this.role);
-
-    const maxMinutes = Math.ceil(maxRunTime.toMinutes({ integral: false }));
-    // The job itself stops a little earlier, so its end is recorded before the hard shutdown.
-    const jobMinutes = Math.max(1, maxMinutes - 5);
+    const maxMinutes = Math.ceil(this.maxRunTime.toMinutes({ integral: false }));
+    const { region } = Stack.of(this);
     const userData = UserData.forLinux();
     userData.addCommands(
       'set -euo pipefail',
       // The limit first: whatever happens next, the instance is gone after maxRunTime.
       `shutdown -h +${maxMinutes}`,
-      // On any failure before training/job.ts records the end (npm ci, timeout, crash), the job record says
-      // so, then the instance goes; the conditional update leaves a recorded end alone.
-      'on_exit() {',
-      '  code=$?',
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash expansion, not a JS template
-      '  if [ "$code" -ne 0 ] && [ -n "${JOB_ID:-}" ]; then',
-      `    aws dynamodb update-item --region ${Stack.of(this).region} --table-name ${table.tableName} \\`,
-      `      --key "{\\"id\\":{\\"S\\":\\"TRAINING_JOB#$JOB_ID\\"}}" \\`,
-      `      --update-expression 'SET #s = :failed, #e = :error, updatedAt = :now' \\`,
-      `      --condition-expression '#s IN (:queued, :running)' \\`,
-      `      --expression-attribute-names '{"#s":"status","#e":"error"}' \\`,
-      `      --expression-attribute-values "{\\":failed\\":{\\"S\\":\\"FAILED\\"},\\":queued\\":{\\"S\\":\\"QUEUED\\"},\\":running\\":{\\"S\\":\\"RUNNING\\"},\\":now\\":{\\"S\\":\\"$(date -u +%FT%TZ)\\"},\\":error\\":{\\"S\\":\\"The training instance stopped (exit code $code) before the job finished; see its console output\\"}}" || true`,
-      '  fi',
-      '  shutdown -h now',
-      '}',
-      'trap on_exit EXIT',
+      "trap 'shutdown -h now' EXIT",
       "IMDS_TOKEN=$(curl -sfX PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 600')",
       `JOB_ID=$(curl -sf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/tags/instance/${JOB_ID_TAG})`,
       'dnf install -y nodejs22 nodejs22-npm unzip',
@@ -175,23 +198,28 @@ export class Training extends Construct {
       'cd /opt/ser',
       'ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund',
       [
-        `TRAINING_JOB_ID="$JOB_ID" BUCKET_NAME=${bucket.bucketName} TABLE_NAME=${table.tableName}`,
-        `AWS_REGION=${Stack.of(this).region} timeout ${jobMinutes}m npx tsx training/job.ts`,
+        // The supervisor stops the job 5 minutes before the hard limit, so its end is recorded first.
+        `TRAINING_JOB_ID="$JOB_ID" TRAINING_DEADLINE_MINUTES=${Math.max(1, maxMinutes - 5)}`,
+        `BUCKET_NAME=${this.bucket.bucketName} TABLE_NAME=${this.table.tableName} AWS_REGION=${region}`,
+        'npx tsx training/job-supervisor.ts',
       ].join(' '),
     );
+    return userData;
+  }
 
-    this.launchTemplate = new LaunchTemplate(this, 'LaunchTemplate', {
-      instanceType: props.instanceType ?? InstanceType.of(InstanceClass.C7I, InstanceSize.LARGE),
+  private createLaunchTemplate(vpc: Vpc, userData: UserData, spot: boolean): LaunchTemplate {
+    const template = new LaunchTemplate(this, 'LaunchTemplate', {
+      instanceType: this.instanceType,
       machineImage: MachineImage.latestAmazonLinux2023(),
       role: this.role,
       userData,
       instanceInitiatedShutdownBehavior: InstanceInitiatedShutdownBehavior.TERMINATE,
       requireImdsv2: true,
       instanceMetadataTags: true,
-      ...(props.spot ? { spotOptions: { interruptionBehavior: SpotInstanceInterruption.TERMINATE } } : {}),
+      ...(spot ? { spotOptions: { interruptionBehavior: SpotInstanceInterruption.TERMINATE } } : {}),
     });
     // The subnet and group go on the network interface, so RunInstances needs only the template.
-    const cfnTemplate = this.launchTemplate.node.defaultChild as CfnLaunchTemplate;
+    const cfnTemplate = template.node.defaultChild as CfnLaunchTemplate;
     cfnTemplate.addPropertyOverride('LaunchTemplateData.NetworkInterfaces', [
       {
         DeviceIndex: 0,
@@ -200,39 +228,117 @@ export class Training extends Construct {
         Groups: [this.securityGroup.securityGroupId],
       },
     ]);
-
-    new CfnOutput(this, 'LaunchTemplateId', { value: this.launchTemplate.launchTemplateId! });
+    return template;
   }
 
-  /** The function that starts jobs: RunInstances from this template only, and passing this role only. */
-  grantLaunch(fn: LambdaFunction): void {
+  /**
+   * The bundled model becomes the registry's first version at deploy time (and the active one if none
+   * is), so the inference function never writes to the table. Two conditional PutItems by the
+   * custom-resource function, limited to the registry's keys.
+   */
+  private registerBundledModel(modelDir: string): void {
+    const metadata = JSON.parse(readFileSync(join(modelDir, 'metadata.json'), 'utf8')) as {
+      version: string;
+      sha256: string;
+      createdAt: string;
+      metrics?: Record<string, unknown>;
+    };
+    const record: ModelVersionRecord = {
+      version: metadata.version,
+      source: 'bundled',
+      sha256: metadata.sha256,
+      metrics: metadata.metrics ?? {},
+      createdAt: metadata.createdAt,
+    };
+    const policy = AwsCustomResourcePolicy.fromStatements([
+      new PolicyStatement({
+        actions: ['dynamodb:PutItem'],
+        resources: [this.table.tableArn],
+        conditions: leadingKeys(REGISTRY_LEADING_KEYS),
+      }),
+    ]);
+    const put = (item: Record<string, unknown>, condition: string, values?: Record<string, unknown>) => ({
+      service: 'DynamoDB',
+      action: 'putItem',
+      parameters: {
+        TableName: this.table.tableName,
+        Item: marshall(item, { removeUndefinedValues: true }),
+        ConditionExpression: condition,
+        ...(values ? { ExpressionAttributeValues: marshall(values) } : {}),
+      },
+      // Already registered (same sha256) or already an active model: nothing to do.
+      ignoreErrorCodesMatching: 'ConditionalCheckFailedException',
+      physicalResourceId: PhysicalResourceId.of(`bundled-model-${record.version}`),
+    });
+    const register = put(modelItem(record), 'attribute_not_exists(id) OR sha256 = :sha', {
+      ':sha': record.sha256,
+    });
+    const registered = new AwsCustomResource(this, 'RegisterBundledModel', {
+      onCreate: register,
+      onUpdate: register,
+      policy,
+      installLatestAwsSdk: false,
+    });
+    const activate = put(
+      firstActivePointerItem(record.version, record.createdAt),
+      'attribute_not_exists(id)',
+    );
+    new AwsCustomResource(this, 'ActivateBundledModelIfNone', {
+      onCreate: activate,
+      onUpdate: activate,
+      policy,
+      installLatestAwsSdk: false,
+    }).node.addDependency(registered);
+  }
+
+  /** ARNs of RunInstances' resources in this account and region. */
+  private ec2Arn(resource: string): string {
     const stack = Stack.of(this);
-    const arn = (resource: string) =>
-      `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:${resource}`;
-    fn.addEnvironment('TRAINING_LAUNCH_TEMPLATE_ID', this.launchTemplate.launchTemplateId!);
-    fn.grantPrincipal.addToPrincipalPolicy(
+    return `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:${resource}`;
+  }
+
+  /**
+   * RunInstances only through this launch template, with nothing of it overridden
+   * (`ec2:IsLaunchTemplateResource`), this instance type only, and passing this role only.
+   */
+  private grantLaunch(fn: LambdaFunction): void {
+    const stack = Stack.of(this);
+    const templateArn = this.ec2Arn(`launch-template/${this.launchTemplate.launchTemplateId}`);
+    const fromTemplate = {
+      ArnLike: { 'ec2:LaunchTemplate': templateArn },
+      Bool: { 'ec2:IsLaunchTemplateResource': 'true' },
+    };
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['ec2:RunInstances'],
+        resources: [this.ec2Arn('instance/*')],
+        conditions: { ...fromTemplate, StringEquals: { 'ec2:InstanceType': this.instanceType.toString() } },
+      }),
+    );
+    fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['ec2:RunInstances'],
         resources: [
-          arn(`launch-template/${this.launchTemplate.launchTemplateId}`),
-          arn('instance/*'),
-          arn('volume/*'),
-          arn('network-interface/*'),
-          arn('subnet/*'),
-          arn(`security-group/${this.securityGroup.securityGroupId}`),
+          templateArn,
+          this.ec2Arn('volume/*'),
+          this.ec2Arn('network-interface/*'),
+          this.ec2Arn('subnet/*'),
+          this.ec2Arn(`security-group/${this.securityGroup.securityGroupId}`),
           `arn:${stack.partition}:ec2:${stack.region}::image/*`,
         ],
+        conditions: fromTemplate,
       }),
     );
-    fn.grantPrincipal.addToPrincipalPolicy(
+    fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['ec2:CreateTags'],
-        resources: [arn('instance/*'), arn('volume/*'), arn('network-interface/*')],
+        resources: [this.ec2Arn('instance/*'), this.ec2Arn('volume/*'), this.ec2Arn('network-interface/*')],
         conditions: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
       }),
     );
-    fn.grantPrincipal.addToPrincipalPolicy(
+    fn.addToRolePolicy(
       new PolicyStatement({
+        effect: Effect.ALLOW,
         actions: ['iam:PassRole'],
         resources: [this.role.roleArn],
         conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
@@ -240,9 +346,31 @@ export class Training extends Construct {
     );
   }
 
-  /** The inference function: reads model packages and registers the bundled model at cold start. */
+  /**
+   * The API function: starts jobs from the pinned template version, and updates job records and the
+   * lock (its table-wide PutItem/GetItem/Query come from the API construct, for predictions).
+   */
+  bindApi(fn: LambdaFunction): void {
+    fn.addEnvironment('TRAINING_LAUNCH_TEMPLATE_ID', this.launchTemplate.launchTemplateId!);
+    fn.addEnvironment('TRAINING_LAUNCH_TEMPLATE_VERSION', this.launchTemplate.latestVersionNumber);
+    fn.addEnvironment(
+      'TRAINING_MAX_RUN_MINUTES',
+      String(Math.ceil(this.maxRunTime.toMinutes({ integral: false }))),
+    );
+    this.grantLaunch(fn);
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+        conditions: leadingKeys(TRAINING_LEADING_KEYS),
+      }),
+    );
+  }
+
+  /** The inference function: follows the registry (GetItem from its own grant) and reads model packages. */
   bindInference(fn: LambdaFunction, options: { refreshSec?: number } = {}): void {
-    fn.addEnvironment('MODEL_REFRESH_SEC', String(options.refreshSec ?? 60));
+    // Unset, the function's own default applies (lambdas/training/active-model.ts).
+    if (options.refreshSec !== undefined) fn.addEnvironment('MODEL_REFRESH_SEC', String(options.refreshSec));
     // GetObject only (grantRead would add List* and GetBucket*): the registry says which keys exist.
     fn.addToRolePolicy(
       new PolicyStatement({
@@ -250,12 +378,5 @@ export class Training extends Construct {
         resources: [this.bucket.arnForObjects(`${MODELS_PREFIX}*`)],
       }),
     );
-    this.table.grant(fn, 'dynamodb:PutItem');
-  }
-
-  /** The API function: job records, the lock and the active pointer are updated, not only put. */
-  bindApi(fn: LambdaFunction): void {
-    this.grantLaunch(fn);
-    this.table.grant(fn, 'dynamodb:UpdateItem');
   }
 }

@@ -5,6 +5,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aw
 import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import { WEB_DIR } from '../paths.ts';
+import { webPageConfig } from '../web-page-config.ts';
 
 /**
  * The static web page: a private bucket served only through CloudFront (origin access control), HTTPS
@@ -41,7 +42,7 @@ export class WebSite extends Construct {
   deploy(config: { apiUrl: string }): BucketDeployment {
     return new BucketDeployment(this, 'DeployPage', {
       destinationBucket: this.bucket,
-      sources: [Source.asset(WEB_DIR), Source.jsonData('config.json', { apiUrl: config.apiUrl })],
+      sources: [Source.asset(WEB_DIR), Source.jsonData('config.json', webPageConfig(config.apiUrl))],
       distribution: this.distribution,
       distributionPaths: ['/*'],
     });

@@ -21,6 +21,8 @@ export interface TestStack {
 export async function startTestStack(options: {
   bucket: string;
   apiKey: string;
+  /** @default `<apiKey>-admin` */
+  adminKey?: string;
   log?: (line: string) => void;
 }): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), `${options.bucket}-`));
@@ -31,6 +33,7 @@ export async function startTestStack(options: {
     dynamoDbPort: 0,
     bucket: options.bucket,
     apiKey: options.apiKey,
+    adminKey: options.adminKey ?? `${options.apiKey}-admin`,
     dataDir,
     log: options.log ?? (() => {}),
   });

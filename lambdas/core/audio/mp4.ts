@@ -1,5 +1,5 @@
 import { AudioError } from '../errors.ts';
-import { checkDuration, checkStreamParameters } from './limits.ts';
+import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { type DecodedChunk, decodeChunked } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
@@ -101,7 +101,12 @@ const inspectMp4 = (bytes: Uint8Array, maxDurationSec: number): SoundTrack => {
   // QuickTime v2 sound descriptions keep the real rate elsewhere (the 16.16 field says 1 Hz); the decoder checks those.
   if (track.sampleRate >= 8)
     checkStreamParameters(`MP4 (${track.codec})`, track.sampleRate, track.channels || 1);
-  if (track.durationSec > 0) checkDuration('MP4 header', track.durationSec, 1, maxDurationSec);
+  if (track.durationSec > 0) {
+    checkDuration('MP4 header', track.durationSec, 1, maxDurationSec);
+    if (track.sampleRate >= 8) {
+      checkDecodedValues('MP4 header', track.durationSec * track.sampleRate * (track.channels || 1), 'declares');
+    }
+  }
   return track;
 };
 

@@ -1,6 +1,6 @@
 import { AudioError } from '../errors.ts';
 import { type MatroskaAudio, type MatroskaTrack, readMatroska } from './ebml.ts';
-import { checkDuration, checkStreamParameters } from './limits.ts';
+import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { type ChunkedDecodeResult, createMonoCollector, decodeChunked } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
@@ -90,7 +90,11 @@ export const decodeWebm = async (
   const track = file.track;
   if (!track)
     throw new AudioError('UNSUPPORTED_FORMAT', `The ${file.docType || 'Matroska'} file holds no audio track`);
-  if (file.durationSec > 0) checkDuration('WebM header', file.durationSec, 1, maxDurationSec);
+  if (file.durationSec > 0) {
+    checkDuration('WebM header', file.durationSec, 1, maxDurationSec);
+    const rate = track.codecId === 'A_OPUS' ? OPUS_RATE : track.sampleRate;
+    checkDecodedValues('WebM header', file.durationSec * rate * track.channels, 'declares');
+  }
   let result: ChunkedDecodeResult;
   if (track.codecId === 'A_OPUS') {
     result = await decodeOpusFrames(file, track, maxDurationSec, outputRate);

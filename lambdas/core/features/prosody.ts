@@ -89,9 +89,121 @@ function crossCorrelation(x: Float64Array, a: number, b: number, length: number)
   return s0 + s1 + s2 + s3;
 }
 
+/** Each frame's energy in dB relative to full scale (`fullPower` = full scale squared), floored. */
+function frameLevels(
+  signal: Float32Array,
+  frameSize: number,
+  hopSize: number,
+  frames: number,
+  fullPower: number,
+): Float32Array {
+  const level = new Float32Array(frames);
+  for (let f = 0; f < frames; f++) {
+    const start = f * hopSize;
+    const end = Math.min(signal.length, start + frameSize);
+    let sum = 0;
+    for (let i = start; i < end; i++) sum += signal[i]! * signal[i]!;
+    const power = end > start ? sum / frameSize / fullPower : 0;
+    level[f] = Math.max(LEVEL_FLOOR_DB, 10 * Math.log10(power + 1e-12));
+  }
+  return level;
+}
+
+/** The low-passed copy decimated to ~4 kHz that YIN searches, with its running energy. */
+interface PitchInput {
+  x: Float64Array;
+  /** energy[i] = Σ x[j]² for j < i: the energy of any window in O(1). */
+  energy: Float64Array;
+  factor: number;
+  rate: number;
+}
+
+function pitchInput(signal: Float32Array, sampleRate: number): PitchInput {
+  const factor = Math.max(1, Math.round(sampleRate / 4000));
+  const filtered = lowPass(signal, sampleRate, LOWPASS_HZ);
+  const x = new Float64Array(Math.floor(filtered.length / factor));
+  for (let i = 0; i < x.length; i++) x[i] = filtered[i * factor]!;
+  const energy = new Float64Array(x.length + 1);
+  for (let i = 0; i < x.length; i++) energy[i + 1] = energy[i]! + x[i]! * x[i]!;
+  return { x, energy, factor, rate: sampleRate / factor };
+}
+
+/** YIN's lag range and analysis window at the decimated rate, with the buffer its search fills. */
+interface YinSearch {
+  window: number;
+  minLag: number;
+  maxLag: number;
+  span: number;
+  cmnd: Float64Array;
+}
+
+function yinSearch(rate: number): YinSearch {
+  const window = Math.round(0.025 * rate);
+  const minLag = Math.floor(rate / PITCH_MAX_HZ);
+  const maxLag = Math.ceil(rate / PITCH_MIN_HZ);
+  return { window, minLag, maxLag, span: window + maxLag, cmnd: new Float64Array(maxLag + 1) };
+}
+
+/**
+ * YIN on the window of `input.x` from `start`: fills `search.cmnd` with the cumulative-mean-normalised
+ * difference d′(τ) and returns the period (parabolically refined) or -1 with the lowest d′ seen.
+ */
+function yinPeriod(input: PitchInput, start: number, search: YinSearch): { period: number; cmnd: number } {
+  const { x, energy } = input;
+  const { window, minLag, maxLag, cmnd } = search;
+  const e0 = energy[start + window]! - energy[start]!;
+  // d(τ) = Σ (x_j − x_{j+τ})² = E(0) + E(τ) − 2·Σ x_j·x_{j+τ}; d′(τ) = d(τ)·τ / Σ_{k≤τ} d(k).
+  let running = 0;
+  cmnd[0] = 1;
+  for (let tau = 1; tau <= maxLag; tau++) {
+    const cross = crossCorrelation(x, start, start + tau, window);
+    const d = Math.max(0, e0 + energy[start + tau + window]! - energy[start + tau]! - 2 * cross);
+    running += d;
+    cmnd[tau] = running > 0 ? (d * tau) / running : 1;
+  }
+  let best = -1;
+  let lowest = 1;
+  for (let tau = minLag; tau <= maxLag; tau++) {
+    if (cmnd[tau]! < lowest) lowest = cmnd[tau]!;
+    if (best < 0 && cmnd[tau]! < YIN_THRESHOLD) {
+      while (tau + 1 <= maxLag && cmnd[tau + 1]! < cmnd[tau]!) tau++;
+      best = tau;
+      lowest = cmnd[tau]!;
+      break;
+    }
+  }
+  if (best < 0) return { period: -1, cmnd: lowest };
+  let period = best;
+  if (best > minLag && best < maxLag) {
+    const a = cmnd[best - 1]!;
+    const b = cmnd[best]!;
+    const c = cmnd[best + 1]!;
+    const curvature = a - 2 * b + c;
+    if (curvature > 0) period = best + (0.5 * (a - c)) / curvature;
+  }
+  return { period, cmnd: cmnd[best]! };
+}
+
+/** Holds pitch through unvoiced frames (the first voiced value before any), so its statistics describe voice. */
+function holdPitch(pitch: Float32Array, voiced: Uint8Array): void {
+  let held = Number.NaN;
+  for (let f = 0; f < pitch.length; f++) {
+    if (voiced[f]) {
+      held = pitch[f]!;
+      break;
+    }
+  }
+  if (Number.isNaN(held)) held = 0;
+  for (let f = 0; f < pitch.length; f++) {
+    if (voiced[f]) held = pitch[f]!;
+    else pitch[f] = held;
+  }
+}
+
 /**
  * Prosody of `signal` (any amplitude scale; `fullScale` is the value of a full-scale sample) for the
- * `frames` frames of `frameSize` samples every `hopSize` samples that the feature extractor cuts.
+ * `frames` frames of `frameSize` samples every `hopSize` samples that the feature extractor cuts:
+ * levels → the ~4 kHz pitch input → YIN per non-silent frame → pitch held through unvoiced frames.
  */
 export function extractProsody(
   signal: Float32Array,
@@ -103,91 +215,25 @@ export function extractProsody(
 ): ProsodyTrack {
   const pitch = new Float32Array(frames);
   const voicing = new Float32Array(frames);
-  const level = new Float32Array(frames);
   const voiced = new Uint8Array(frames);
-
-  const fullPower = fullScale * fullScale;
-  for (let f = 0; f < frames; f++) {
-    const start = f * hopSize;
-    const end = Math.min(signal.length, start + frameSize);
-    let sum = 0;
-    for (let i = start; i < end; i++) sum += signal[i]! * signal[i]!;
-    const power = end > start ? sum / frameSize / fullPower : 0;
-    level[f] = Math.max(LEVEL_FLOOR_DB, 10 * Math.log10(power + 1e-12));
-  }
+  const level = frameLevels(signal, frameSize, hopSize, frames, fullScale * fullScale);
   let peakDb = LEVEL_FLOOR_DB;
   for (let f = 0; f < frames; f++) peakDb = Math.max(peakDb, level[f]!);
 
-  const factor = Math.max(1, Math.round(sampleRate / 4000));
-  const rate = sampleRate / factor;
-  const filtered = lowPass(signal, sampleRate, LOWPASS_HZ);
-  const x = new Float64Array(Math.floor(filtered.length / factor));
-  for (let i = 0; i < x.length; i++) x[i] = filtered[i * factor]!;
-  // Running energy: Σ x² over any window in O(1).
-  const energy = new Float64Array(x.length + 1);
-  for (let i = 0; i < x.length; i++) energy[i + 1] = energy[i]! + x[i]! * x[i]!;
-
-  const window = Math.round(0.025 * rate);
-  const minLag = Math.floor(rate / PITCH_MAX_HZ);
-  const maxLag = Math.ceil(rate / PITCH_MIN_HZ);
-  const span = window + maxLag;
-  const cmnd = new Float64Array(maxLag + 1);
-
+  const input = pitchInput(signal, sampleRate);
+  const search = yinSearch(input.rate);
+  const { x, energy, factor, rate } = input;
   for (let f = 0; f < frames; f++) {
-    if (level[f]! < peakDb - SILENCE_BELOW_PEAK_DB || x.length < span) continue;
+    if (level[f]! < peakDb - SILENCE_BELOW_PEAK_DB || x.length < search.span) continue;
     const centre = (f * hopSize + frameSize / 2) / factor;
-    const start = Math.max(0, Math.min(x.length - span, Math.round(centre - span / 2)));
-    const e0 = energy[start + window]! - energy[start]!;
-    if (e0 <= 0) continue;
-    // d(τ) = Σ (x_j − x_{j+τ})² = E(0) + E(τ) − 2·Σ x_j·x_{j+τ}; d′(τ) = d(τ)·τ / Σ_{k≤τ} d(k).
-    let running = 0;
-    let best = -1;
-    let lowest = 1;
-    cmnd[0] = 1;
-    for (let tau = 1; tau <= maxLag; tau++) {
-      const cross = crossCorrelation(x, start, start + tau, window);
-      const d = Math.max(0, e0 + energy[start + tau + window]! - energy[start + tau]! - 2 * cross);
-      running += d;
-      cmnd[tau] = running > 0 ? (d * tau) / running : 1;
-    }
-    for (let tau = minLag; tau <= maxLag; tau++) {
-      if (cmnd[tau]! < lowest) lowest = cmnd[tau]!;
-      if (best < 0 && cmnd[tau]! < YIN_THRESHOLD) {
-        while (tau + 1 <= maxLag && cmnd[tau + 1]! < cmnd[tau]!) tau++;
-        best = tau;
-        lowest = cmnd[tau]!;
-        break;
-      }
-    }
-    if (best < 0) {
-      voicing[f] = Math.max(0, 1 - lowest);
-      continue;
-    }
-    let period = best;
-    if (best > minLag && best < maxLag) {
-      const a = cmnd[best - 1]!;
-      const b = cmnd[best]!;
-      const c = cmnd[best + 1]!;
-      const curvature = a - 2 * b + c;
-      if (curvature > 0) period = best + (0.5 * (a - c)) / curvature;
-    }
+    const start = Math.max(0, Math.min(x.length - search.span, Math.round(centre - search.span / 2)));
+    if (energy[start + search.window]! - energy[start]! <= 0) continue;
+    const found = yinPeriod(input, start, search);
+    voicing[f] = Math.max(0, 1 - found.cmnd);
+    if (found.period < 0) continue;
     voiced[f] = 1;
-    voicing[f] = Math.max(0, 1 - cmnd[best]!);
-    pitch[f] = 12 * Math.log2(rate / period / 100);
+    pitch[f] = 12 * Math.log2(rate / found.period / 100);
   }
-
-  // Hold pitch through unvoiced frames, so its mean and spread describe the voiced speech.
-  let held = Number.NaN;
-  for (let f = 0; f < frames; f++) {
-    if (voiced[f]) {
-      held = pitch[f]!;
-      break;
-    }
-  }
-  if (Number.isNaN(held)) held = 0;
-  for (let f = 0; f < frames; f++) {
-    if (voiced[f]) held = pitch[f]!;
-    else pitch[f] = held;
-  }
+  holdPitch(pitch, voiced);
   return { frames, pitch, voicing, level, voiced };
 }

@@ -1,13 +1,78 @@
 import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
-import { errorResponse, FORBIDDEN, jsonResponse } from '../app/openapi-responses.ts';
-import { CreateTrainingJobSchema } from './job-service.ts';
+import { errorResponse, jsonResponse } from './openapi-responses.ts';
 
 /**
  * The training-jobs and models part of the API contract (merged into lambdas/app/openapi.ts). The
  * response schemas type the routes in lambdas/app/api.ts, so what the service returns must fit them.
  */
 const ActivationModeSchema = z.enum(['if-better', 'always', 'never']);
+
+/** Jobs read only under here: the instance role's read grant is this prefix, and nothing else is data. */
+export const DATASETS_ROOT = 'datasets/';
+export const DEFAULT_DATASET = 'datasets/tess/';
+const DATASET_PREFIX = /^datasets\/([\w.-]+\/)*$/;
+
+/** Strict, as POST /uploads: a misspelt option is a 400, not a silently default training. */
+export const CreateTrainingJobSchema = z
+  .object({
+    dataset: z
+      .string()
+      .max(512)
+      .regex(DATASET_PREFIX, 'a prefix under datasets/ ending in "/", e.g. datasets/tess/ or datasets/')
+      .refine((prefix) => !prefix.split('/').some((s) => s === '.' || s === '..'), 'no "." or ".." segments')
+      .default(DEFAULT_DATASET)
+      .meta({
+        description:
+          'Prefix under datasets/ holding TESS, RAVDESS, EMO-DB or CREMA-D clips (by their file names) and/or ' +
+          'folders with a labels.csv (path,emotion[,speaker]); several corpora may sit side by side',
+      }),
+    epochs: z.number().int().min(1).max(200).default(30),
+    augment: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'true: 4 augmented copies of every training clip (the shipped recipe)' }),
+    activate: ActivationModeSchema.default('if-better').meta({
+      description:
+        'if-better: only when its macro-F1 beats the active model on the same held-out clips (both scored by the deployed predictor)',
+    }),
+  })
+  .strict();
+
+const ScoreSchema = z.object({ version: z.string(), macroF1: z.number(), accuracy: z.number() });
+const ComparisonSchema = z
+  .object({
+    testSet: z.string(),
+    speakerIndependent: z.boolean(),
+    clips: z.number().int(),
+    excludedSeenByActive: z.number().int(),
+    candidate: ScoreSchema,
+    active: ScoreSchema.optional(),
+    activeError: z.string().optional(),
+  })
+  .meta({
+    id: 'ModelComparison',
+    description: "Candidate and active model scored on the same clips of the candidate's test split",
+  });
+const DatasetSummarySchema = z
+  .object({
+    corpora: z.array(z.string()),
+    clips: z.number().int(),
+    speakers: z.number().int(),
+    heldOutSpeakers: z.array(z.string()),
+    counts: z.object({
+      unknownLabels: z.number().int(),
+      invalidRows: z.number().int(),
+      unreadable: z.number().int(),
+      unrecognised: z.number().int(),
+    }),
+    unknownLabels: z.array(z.object({ path: z.string(), label: z.string() })),
+    invalidRows: z.array(z.object({ row: z.number().int(), path: z.string(), reason: z.string() })),
+    unreadable: z.array(z.object({ path: z.string(), error: z.string() })),
+    unrecognised: z.array(z.string()),
+    skipped: z.record(z.string(), z.number()),
+  })
+  .meta({ id: 'DatasetSummary', description: 'What the job found and could not use (lists capped at 50)' });
 
 export const QueuedTrainingJobSchema = z
   .object({ id: z.string(), status: z.literal('QUEUED') })
@@ -22,8 +87,17 @@ export const TrainingJobSchema = z
     augment: z.boolean(),
     activate: ActivationModeSchema,
     progress: z
-      .object({ epoch: z.number().int(), epochs: z.number().int(), valAccuracy: z.number() })
+      .object({
+        epoch: z.number().int(),
+        epochs: z.number().int(),
+        valAccuracy: z.number(),
+        member: z.number().int().optional(),
+        members: z.number().int().optional(),
+      })
       .optional(),
+    datasetSummary: DatasetSummarySchema.optional(),
+    comparison: ComparisonSchema.optional(),
+    deadline: z.iso.datetime().optional(),
     modelVersion: z.string().optional(),
     metrics: z
       .record(z.string(), z.unknown())
@@ -66,10 +140,17 @@ export const ActivatedModelSchema = z
   .object({ active: z.string(), previousVersion: z.string().nullable(), activatedAt: z.iso.datetime() })
   .meta({ id: 'ActivatedModel' });
 
+/** AWS: IAM (SigV4) auth; locally the admin key (SER_ADMIN_KEY) as x-api-key. Never the user key. */
+const ADMIN = [{ admin: [] }];
+const ADMIN_FORBIDDEN = errorResponse(
+  'Missing or invalid admin credential (FORBIDDEN); the user API key is refused',
+);
+
 export const trainingPaths: ZodOpenApiPathsObject = {
   '/training-jobs': {
     post: {
       operationId: 'createTrainingJob',
+      security: ADMIN,
       summary: 'Retrain on a dataset prefix of the bucket (one job at a time)',
       requestBody: {
         required: false,
@@ -80,24 +161,26 @@ export const trainingPaths: ZodOpenApiPathsObject = {
       responses: {
         '202': jsonResponse('Queued; poll GET /training-jobs/{id}', QueuedTrainingJobSchema),
         '400': errorResponse('Invalid body (INVALID_REQUEST, INVALID_JSON)'),
-        '403': FORBIDDEN,
+        '403': ADMIN_FORBIDDEN,
         '409': errorResponse('Another job is still running (JOB_RUNNING)'),
         '503': errorResponse('The training machine could not be started (TRAINING_UNAVAILABLE)'),
       },
     },
     get: {
       operationId: 'listTrainingJobs',
+      security: ADMIN,
       summary: 'Training jobs, newest first',
-      responses: { '200': jsonResponse('Jobs', TrainingJobListSchema), '403': FORBIDDEN },
+      responses: { '200': jsonResponse('Jobs', TrainingJobListSchema), '403': ADMIN_FORBIDDEN },
     },
   },
   '/training-jobs/{id}': {
     get: {
       operationId: 'getTrainingJob',
+      security: ADMIN,
       requestParams: { path: z.object({ id: z.string() }) },
       responses: {
         '200': jsonResponse('The job', TrainingJobSchema),
-        '403': FORBIDDEN,
+        '403': ADMIN_FORBIDDEN,
         '404': errorResponse('No such job (NOT_FOUND)'),
       },
     },
@@ -105,18 +188,20 @@ export const trainingPaths: ZodOpenApiPathsObject = {
   '/models': {
     get: {
       operationId: 'listModels',
+      security: ADMIN,
       summary: 'Registered model versions with their metrics, and which one is active',
-      responses: { '200': jsonResponse('The registry', ModelListSchema), '403': FORBIDDEN },
+      responses: { '200': jsonResponse('The registry', ModelListSchema), '403': ADMIN_FORBIDDEN },
     },
   },
   '/models/{version}/activate': {
     post: {
       operationId: 'activateModel',
+      security: ADMIN,
       summary: 'Put a registered version in service (also the way to roll back)',
       requestParams: { path: z.object({ version: z.string() }) },
       responses: {
         '200': jsonResponse('Activated; inference follows within MODEL_REFRESH_SEC', ActivatedModelSchema),
-        '403': FORBIDDEN,
+        '403': ADMIN_FORBIDDEN,
         '404': errorResponse('No such version (NOT_FOUND)'),
       },
     },

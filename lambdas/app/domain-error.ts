@@ -1,0 +1,19 @@
+/** What kind of failure a service reports; the API edge (api.ts) maps each kind to an HTTP status. */
+export type DomainErrorKind = 'invalid' | 'not-found' | 'conflict' | 'unavailable';
+
+/**
+ * A failure the caller can act on, thrown by services and repositories (which know nothing of HTTP):
+ * a stable `code` for clients and a message that says what to do.
+ */
+export class DomainError extends Error {
+  override readonly name = 'DomainError';
+
+  constructor(
+    readonly kind: DomainErrorKind,
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
