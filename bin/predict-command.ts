@@ -6,8 +6,13 @@ import cliProgress from 'cli-progress';
 import { createPredictor } from '../lambdas/core/predict.ts';
 import { type FileOutcome, predictFile, unreadable, walkAudioFiles } from './predict-files.ts';
 import type { WorkerSetup, WorkerTask } from './predict-worker.ts';
+import {
+  createSpeakerContexts,
+  type SpeakerContextOptions,
+  type SpeakerContexts,
+} from './speaker-contexts.ts';
 
-export interface PredictOptions {
+export interface PredictOptions extends SpeakerContextOptions {
   json?: boolean;
   model?: string;
   maxDuration: number;
@@ -40,6 +45,8 @@ function rerunWithPathsOnStdin(paths: string[], options: PredictOptions): Promis
   args.push('--jobs', String(options.jobs));
   if (options.json) args.push('--json');
   if (options.model) args.push('--model', options.model);
+  if (options.speaker) args.push('--speaker', options.speaker);
+  if (options.groupBy) args.push('--group-by', options.groupBy);
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
     stdio: ['pipe', 'inherit', 'inherit'],
   });
@@ -160,7 +167,7 @@ function printTable(rows: string[][]): void {
     );
 }
 
-const jsonLine = (outcome: FileOutcome): string =>
+const jsonLine = (outcome: FileOutcome, speakerId: string | undefined): string =>
   JSON.stringify(
     'error' in outcome
       ? outcome
@@ -174,8 +181,33 @@ const jsonLine = (outcome: FileOutcome): string =>
           probabilities: outcome.result.probabilities,
           durationSec: outcome.result.durationSec,
           segments: outcome.result.segments,
+          ...(speakerId === undefined ? {} : { speakerId }),
+          ...(outcome.result.adaptation ? { adaptation: outcome.result.adaptation } : {}),
         },
   );
+
+/**
+ * With a speaker context, one slot in this thread: each file is judged against the earlier files of
+ * its speaker, so they run in order (`--jobs` does not apply).
+ */
+async function startSpeakerSlot(
+  options: PredictOptions,
+  speakers: SpeakerContexts,
+): Promise<{ slots: Slot[]; stop(): Promise<void> }> {
+  const predictor = await createPredictor({ modelDir: options.model });
+  const slot: Slot = async (file, name) => {
+    const outcome = await predictFile(
+      predictor,
+      file,
+      name,
+      options.maxDuration,
+      speakers.predictOptions(name),
+    );
+    if ('result' in outcome) speakers.record(name, outcome.result);
+    return outcome;
+  };
+  return { slots: [slot], stop: () => predictor.release() };
+}
 
 /** Slots that predict: in this thread for one job, else worker threads. */
 async function startSlots(options: PredictOptions): Promise<{ slots: Slot[]; stop(): Promise<void> }> {
@@ -212,14 +244,17 @@ export async function predictFromCommandLine(args: string[], options: PredictOpt
         )
       : undefined;
   progress?.start(items.length, 0);
-  const { slots, stop } = await startSlots({ ...options, jobs: Math.min(options.jobs, items.length) });
+  const speakers = options.speaker || options.groupBy ? createSpeakerContexts(options) : undefined;
+  const { slots, stop } = speakers
+    ? await startSpeakerSlot(options, speakers)
+    : await startSlots({ ...options, jobs: Math.min(options.jobs, items.length) });
   const rows: string[][] = [];
   let failures = 0;
   try {
     for (const pending of schedule(items, slots, () => progress?.increment())) {
       const outcome = await pending;
       if ('error' in outcome) failures++;
-      if (options.json) console.log(jsonLine(outcome));
+      if (options.json) console.log(jsonLine(outcome, speakers?.speakerOf(outcome.file)));
       else rows.push(formatRow(outcome));
     }
   } finally {

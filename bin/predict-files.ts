@@ -3,7 +3,7 @@ import { extname, join } from 'node:path';
 import { UPLOAD_EXTENSIONS } from '../lambdas/core/audio/formats.ts';
 import { isSerError } from '../lambdas/core/errors.ts';
 import type { Predictor } from '../lambdas/core/predict.ts';
-import type { PredictionResult } from '../lambdas/core/types.ts';
+import type { PredictionResult, PredictOptions } from '../lambdas/core/types.ts';
 
 /** Extensions a folder walk picks up (the one accepted-format list); files named on the command line are tried whatever their name. */
 const AUDIO_EXTENSIONS = new Set(UPLOAD_EXTENSIONS.map((e) => `.${e}`));
@@ -54,6 +54,7 @@ export async function predictFile(
   file: string,
   name: string,
   maxDurationSec: number,
+  speaker?: PredictOptions['speaker'],
 ): Promise<FileOutcome> {
   let bytes: Uint8Array;
   try {
@@ -62,7 +63,7 @@ export async function predictFile(
     return unreadable(name, error);
   }
   try {
-    return { file: name, result: await predictor.predict(bytes, { maxDurationSec }) };
+    return { file: name, result: await predictor.predict(bytes, { maxDurationSec, speaker }) };
   } catch (error) {
     if (!isSerError(error)) throw error;
     return { file: name, error: error.toJSON() };

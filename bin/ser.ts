@@ -17,6 +17,11 @@ const positiveInteger = (value: string): number => {
   return n;
 };
 
+const groupByFolder = (value: string): 'folder' => {
+  if (value !== 'folder') throw new InvalidArgumentError('the only grouping is "folder"');
+  return value;
+};
+
 const program = new Command()
   .name('ser')
   .description('Speech emotion recognition: audio in, emotion out.')
@@ -41,6 +46,8 @@ program
     positiveInteger,
     availableParallelism(),
   )
+  .option('--speaker <id>', 'all files are one speaker: each is judged against the earlier ones (no --jobs)')
+  .option('--group-by <folder>', '"folder": the files of each folder are one speaker', groupByFolder)
   .action(async (paths: string[], options: PredictOptions) => {
     const { predictFromCommandLine } = await import('./predict-command.ts');
     process.exitCode = await predictFromCommandLine(paths, options);

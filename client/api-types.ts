@@ -52,6 +52,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/speakers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Erase a speaker's statistics (later clips of that speakerId start afresh)
+         * @description Per speaker only aggregates are stored (count, mean and spread of a few per-clip feature means; no audio, no per-clip values), scoped to the API key, deleted SPEAKER_TTL_DAYS (default 30) after the last clip.
+         */
+        delete: operations["eraseSpeaker"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -175,7 +195,14 @@ export interface components {
              * @description Where the terminal result is POSTed, signed (see the README, "Callbacks"). https only on AWS; the local stack also accepts http to a loopback address.
              */
             callbackUrl?: string;
+            /** @description A speaker (or room) context, scoped to the API key: once the model's minimum of earlier clips of this speaker is known, the prediction is judged against them (`adaptation` says so). Erase with DELETE /speakers/{id}. */
+            speakerId?: components["schemas"]["SpeakerId"];
         };
+        /**
+         * @description Opaque: printable characters but "/"
+         * @example agent-17
+         */
+        SpeakerId: string;
         CreateTrainingJobRequest: {
             /**
              * @description Prefix under datasets/ holding TESS, RAVDESS, EMO-DB or CREMA-D clips (by their file names) and/or folders with a labels.csv (path,emotion[,speaker]); several corpora may sit side by side
@@ -252,6 +279,13 @@ export interface components {
                 code: "UNSUPPORTED_FORMAT" | "CORRUPT_AUDIO" | "EMPTY_AUDIO" | "TOO_LONG" | "TOO_LARGE" | "NO_SPEECH" | "MODEL_INVALID" | "PROCESSING_FAILED" | "OBJECT_REPLACED" | "OBJECT_DELETED" | "KEY_TOO_LONG" | "INVALID_KEY";
                 message: string;
             };
+            /** @description The speaker context the clip was sent with */
+            speakerId?: string;
+            /** @description Present when the prediction was adapted to the speaker's earlier clips */
+            adaptation?: {
+                /** @description Earlier clips of the speaker it was judged against */
+                clips: number;
+            };
         };
         /** @description Per emotion, summing to 1 */
         Probabilities: {
@@ -263,6 +297,11 @@ export interface components {
             emotion: string;
             confidence: number;
             probabilities: components["schemas"]["Probabilities"];
+        };
+        SpeakerErased: {
+            speakerId: string;
+            /** @description false: there were no statistics to erase */
+            erased: boolean;
         };
         Health: {
             /** @constant */
@@ -515,6 +554,47 @@ export interface operations {
             };
             /** @description No such prediction (NOT_FOUND) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    eraseSpeaker: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Opaque: printable characters but "/" */
+                id: components["schemas"]["SpeakerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Erased, or there was nothing to erase */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpeakerErased"];
+                };
+            };
+            /** @description Invalid speakerId (INVALID_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key (FORBIDDEN) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -24,6 +24,8 @@ export interface SerStackProps extends StackProps {
   readonly inferenceTimeout?: Duration;
   /** `null`: no reservation (accounts with the default quota of 10). @default 10 */
   readonly inferenceReservedConcurrency?: number | null;
+  /** Drop-folder prefixes whose next folder names a speaker (`*`: every folder). @default none */
+  readonly dropFolderSpeakerPrefixes?: readonly string[];
   /** On-demand training on EC2 (instance type, Spot, max run time). */
   readonly training?: Pick<TrainingProps, 'instanceType' | 'spot' | 'maxRunTime'>;
 }
@@ -57,6 +59,9 @@ export class SerStack extends Stack {
       modelDir,
       maxUploadBytes,
       recordTtlDays,
+      ...(props.dropFolderSpeakerPrefixes
+        ? { dropFolderSpeakerPrefixes: props.dropFolderSpeakerPrefixes }
+        : {}),
       ...(props.inferenceMemorySize ? { memorySize: props.inferenceMemorySize } : {}),
       ...(props.inferenceTimeout ? { timeout: props.inferenceTimeout } : {}),
       ...(props.inferenceReservedConcurrency !== undefined

@@ -71,6 +71,7 @@ describe('API handler against dynalite and s3rver', () => {
       '/openapi.json',
       '/predictions',
       '/predictions/{id}',
+      '/speakers/{id}',
       '/training-jobs',
       '/training-jobs/{id}',
       '/uploads',

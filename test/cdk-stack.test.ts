@@ -180,7 +180,9 @@ describe('SerStack', () => {
     expect(api).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ Action: 's3:PutObject', Resource: objects('uploads/') }),
-        expect.objectContaining({ Action: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'] }),
+        expect.objectContaining({
+          Action: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
+        }),
         // Training: job records and the lock are updated, nothing else.
         expect.objectContaining({
           Action: 'dynamodb:UpdateItem',

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { loadModelPackage } from '../lambdas/core/model/runtime.ts';
+import { adaptiveSelection, adaptiveSpeakers, runAdaptive } from './adaptive-cli.ts';
 import { DEFAULT_AUGMENTATION } from './augment.ts';
 import { DatasetError, defaultDatasetDir, parseCorpora, scanDataset } from './datasets.ts';
 import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
@@ -32,7 +33,19 @@ const program = new Command()
     'only clips of these emotions, and the model chooses among them only (e.g. the 6 that EMO-DB shares: angry,disgust,fear,happy,neutral,sad)',
   )
   .option('--json', 'print the metrics as JSON instead of tables')
-  .option('--cache <dir>', 'feature cache folder (default training/.cache/features)');
+  .option('--cache <dir>', 'feature cache folder (default training/.cache/features)')
+  .option(
+    '--adaptive',
+    "speaker adaptation: stream each held-out speaker's clips (the package's held-out speakers, or --speakers) and report accuracy after 0, 1, 3, 10, 30 earlier clips",
+  )
+  .option('--speakers <list>', 'with --adaptive: these speakers (e.g. ravdess:11,ravdess:12)')
+  .option('--repetitions <n>', 'with --adaptive: seeded streams per clip', '5')
+  .option('--shrinkage <list>', 'with --adaptive: shrinkage values (pseudo-clips) to compare', '0,3,10')
+  .option('--variants <text>', 'with --adaptive: only variants whose name contains this (e.g. "pitch,")')
+  .option(
+    '--write',
+    'with --adaptive: write ADAPTATION.md, its figure and the chosen setting into the package',
+  );
 
 program.parse();
 const opts = program.opts<{
@@ -43,6 +56,14 @@ const opts = program.opts<{
   json?: boolean;
   cache?: string;
   emotions?: string;
+  adaptive?: boolean;
+  speakers?: string;
+  repetitions: string;
+  shrinkage: string;
+  variants?: string;
+  write?: boolean;
+  enable?: string;
+  minClips: string;
 }>();
 
 /**
@@ -111,9 +132,23 @@ try {
     cacheDir: opts.cache,
     progress: process.stderr.isTTY === true,
   });
-  const { items, failed } = await pipeline.run(scan.clips.filter((c) => metadata.labels.includes(c.emotion)));
+  const adaptiveClip = opts.adaptive ? adaptiveSelection(metadata, opts.speakers) : undefined;
+  const { items, failed } = await pipeline.run(
+    scan.clips.filter((c) => metadata.labels.includes(c.emotion) && (!adaptiveClip || adaptiveClip(c))),
+  );
   for (const f of failed) process.stderr.write(`skipped (decoder refused): ${f.path}: ${f.error}\n`);
 
+  if (opts.adaptive) {
+    await runAdaptive(
+      dir,
+      onnx,
+      metadata,
+      dedupe(items).kept,
+      adaptiveSpeakers(metadata, opts.speakers),
+      opts,
+    );
+    process.exit(0);
+  }
   let sets: Record<string, ClipFeatures[]>;
   if (opts.split === 'all') {
     sets = { [`all clips in ${scan.root}`]: dedupe(items).kept };

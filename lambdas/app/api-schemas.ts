@@ -42,6 +42,19 @@ export const PredictionErrorSchema = z.object({
   message: z.string(),
 });
 
+/** A speaker (or room, channel) id: opaque to us, but bounded and printable (a drop-folder path segment). */
+export const SpeakerIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^\p{Cc}/]+$/u, 'speakerId must be printable and hold no "/"')
+  .meta({ id: 'SpeakerId', examples: ['agent-17'], description: 'Opaque: printable characters but "/"' });
+
+/** Present when a prediction was adapted to its speaker's earlier clips. */
+export const AdaptationSchema = z.object({
+  clips: z.number().int().min(1).meta({ description: 'Earlier clips of the speaker it was judged against' }),
+});
+
 /** What GET /predictions/{id} returns and what the drop folder writes to `results/…json`. */
 export const PredictionSchema = z
   .object({
@@ -65,6 +78,10 @@ export const PredictionSchema = z
     durationSec: z.number().optional(),
     modelVersion: z.string().optional(),
     error: PredictionErrorSchema.optional(),
+    speakerId: z.string().optional().meta({ description: 'The speaker context the clip was sent with' }),
+    adaptation: AdaptationSchema.optional().meta({
+      description: "Present when the prediction was adapted to the speaker's earlier clips",
+    }),
   })
   .meta({ id: 'Prediction' });
 
@@ -119,6 +136,12 @@ export const CreateUploadRequestSchema = z
           'Where the terminal result is POSTed, signed (see the README, "Callbacks"). https only on AWS; ' +
           'the local stack also accepts http to a loopback address.',
       }),
+    speakerId: SpeakerIdSchema.optional().meta({
+      description:
+        "A speaker (or room) context, scoped to the API key: once the model's minimum of earlier clips of " +
+        'this speaker is known, the prediction is judged against them (`adaptation` says so). ' +
+        'Erase with DELETE /speakers/{id}.',
+    }),
   })
   .meta({ id: 'CreateUploadRequest' });
 
@@ -137,6 +160,13 @@ export const CreatedUploadSchema = z
     predictionUrl: z.string().meta({ examples: ['/predictions/0b6c5a1e-…'] }),
   })
   .meta({ id: 'CreatedUpload' });
+
+export const SpeakerErasedSchema = z
+  .object({
+    speakerId: z.string(),
+    erased: z.boolean().meta({ description: 'false: there were no statistics to erase' }),
+  })
+  .meta({ id: 'SpeakerErased' });
 
 export const HealthSchema = z
   .object({ status: z.literal('ok'), modelVersion: z.string() })

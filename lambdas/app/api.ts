@@ -8,6 +8,8 @@ import {
   PredictionIdSchema,
   PredictionPageSchema,
   PredictionSchema,
+  SpeakerErasedSchema,
+  SpeakerIdSchema,
 } from './api-schemas.ts';
 import { DomainError, type DomainErrorKind } from './domain-error.ts';
 import { badRequest, HttpError, notFound } from './http-error.ts';
@@ -21,6 +23,8 @@ import {
 } from './openapi-training.ts';
 import { InvalidCursorError, type PredictionRepository } from './prediction-repository.ts';
 import type { RouteKey } from './routes.ts';
+import { speakerScope } from './speaker-context.ts';
+import type { SpeakerRepository } from './speaker-repository.ts';
 import type { UploadCaller } from './upload-service.ts';
 
 type Out<S extends z.ZodType> = Promise<z.output<S>>;
@@ -49,6 +53,8 @@ const STATUS_OF: Record<DomainErrorKind, number> = {
 export interface ApiDeps {
   createUpload: (body: unknown, caller: UploadCaller) => Promise<CreatedUpload>;
   repository: Pick<PredictionRepository, 'get' | 'list'>;
+  /** Speaker statistics (DELETE /speakers/{id}); without it that route answers 404. */
+  speakers?: Pick<SpeakerRepository, 'delete'>;
   modelVersion: string;
   /** Training jobs and the model registry; without it those routes answer 404 (not enabled). */
   training?: TrainingOperations;
@@ -56,6 +62,11 @@ export interface ApiDeps {
   /** Called with unexpected errors before they become a generic 500. */
   onUnexpectedError?: (error: unknown) => void;
 }
+
+/** The caller's API key (API Gateway's key id; the local adapter's): it owns uploads' speaker ids. */
+const callerOf = (event: APIGatewayProxyEvent) => ({
+  apiKeyId: event.requestContext?.identity?.apiKeyId ?? undefined,
+});
 
 type Route = (event: APIGatewayProxyEvent) => Promise<{ statusCode: number; body: unknown }>;
 
@@ -86,9 +97,15 @@ export function createApiHandler(deps: ApiDeps) {
     return deps.training;
   };
   const routes: Record<RouteKey, Route> = {
-    'POST /uploads': async (event) => {
-      const caller = { apiKeyId: event.requestContext?.identity?.apiKeyId ?? undefined };
-      return reply(CreatedUploadSchema, 201, await deps.createUpload(parseJsonBody(event), caller));
+    'POST /uploads': async (event) =>
+      reply(CreatedUploadSchema, 201, await deps.createUpload(parseJsonBody(event), callerOf(event))),
+    'DELETE /speakers/{id}': async (event) => {
+      if (!deps.speakers) throw notFound('Speaker statistics are not enabled on this deployment');
+      const speakerId = SpeakerIdSchema.safeParse(event.pathParameters?.id);
+      if (!speakerId.success) throw badRequest('INVALID_REQUEST', 'speakerId: 1 to 128 printable characters');
+      const scope = speakerScope(callerOf(event));
+      const erased = await deps.speakers.delete({ scope, speakerId: speakerId.data });
+      return reply(SpeakerErasedSchema, 200, { speakerId: speakerId.data, erased });
     },
     'GET /predictions/{id}': async (event) => {
       // Only prediction ids are looked up: internal items of the table are never reachable here.

@@ -31,6 +31,21 @@ const EnvSchema = z.object({
   CALLBACK_ALLOW_HTTP_LOOPBACK: z.stringbool().default(false),
   /** The model package; default: the one beside the bundle (Lambda) or in the repository. */
   SER_MODEL_DIR: z.string().min(1).optional(),
+  /** A speaker's statistics are deleted this long after its last clip (and at once by DELETE /speakers/{id}). */
+  SPEAKER_TTL_DAYS: z.coerce.number().int().positive().default(30),
+  /**
+   * Drop-folder prefixes (under `incoming/`, comma-separated; `*`: every folder) whose next folder names a
+   * speaker: `incoming/<prefix>/<speakerId>/<file>`. Empty (the default): the drop folder has no speakers.
+   */
+  DROP_FOLDER_SPEAKER_PREFIXES: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    ),
 });
 
 export type AppConfig = Readonly<{
@@ -47,6 +62,8 @@ export type AppConfig = Readonly<{
   corsAllowOrigin: string;
   modelVersion: string;
   modelDir: string | undefined;
+  speakerTtlDays: number;
+  speakerFolders: readonly string[];
   callbackUrls: { allowHttpLoopback: boolean };
   eventBusName: string | undefined;
 }>;
@@ -72,6 +89,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     corsAllowOrigin: e.CORS_ALLOW_ORIGIN,
     modelVersion: e.MODEL_VERSION,
     modelDir: e.SER_MODEL_DIR,
+    speakerTtlDays: e.SPEAKER_TTL_DAYS,
+    speakerFolders: Object.freeze(e.DROP_FOLDER_SPEAKER_PREFIXES),
     callbackUrls: Object.freeze({ allowHttpLoopback: e.CALLBACK_ALLOW_HTTP_LOOPBACK }),
     eventBusName: e.EVENT_BUS_NAME,
   });

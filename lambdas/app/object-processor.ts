@@ -6,7 +6,6 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { isSerError, SerError } from '../core/errors.ts';
-import type { PredictionResult, PredictOptions } from '../core/types.ts';
 import {
   classifyKey,
   dropFolderId,
@@ -23,11 +22,17 @@ import type {
 } from './prediction-repository.ts';
 import type { RecordError } from './processing-errors.ts';
 import type { S3ObjectRef } from './s3-event.ts';
+import {
+  type AdaptingPredictor,
+  dropFolderSpeaker,
+  predictForSpeaker,
+  type SpeakerPrediction,
+} from './speaker-context.ts';
+import type { SpeakerRef, SpeakerRepository } from './speaker-repository.ts';
 
 /** The slice of the core's `Predictor` the processor needs. */
-export interface AudioPredictor {
+export interface AudioPredictor extends AdaptingPredictor {
   readonly modelVersion: string;
-  predict(audio: Uint8Array, options?: PredictOptions): Promise<PredictionResult>;
 }
 
 export interface ObjectProcessorDeps {
@@ -36,6 +41,10 @@ export interface ObjectProcessorDeps {
   predictor: AudioPredictor;
   maxUploadBytes: number;
   maxDurationSec: number;
+  /** Speaker statistics; without it a `speakerId` only labels the prediction. */
+  speakers?: SpeakerRepository;
+  /** Drop-folder prefixes whose next folder is a speaker (`DROP_FOLDER_SPEAKER_PREFIXES`). */
+  speakerFolders?: readonly string[];
   /** Announces each terminal prediction (EventBridge on AWS); none: no events. */
   events?: PredictionEventPublisher;
 }
@@ -154,8 +163,11 @@ export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef)
     }
     return { outcome: 'duplicate', id: claimed.id, status };
   }
+  const speaker =
+    origin.source === 'api' ? claim.speaker : dropFolderSpeaker(origin.relativePath, deps.speakerFolders);
+  const prediction = speaker ? { ...claim.prediction, speakerId: speaker.speakerId } : claim.prediction;
   try {
-    return await finish(deps, ref, origin, claim, claimed.objectVersion, {
+    return await finish(deps, ref, origin, { ...claim, prediction, speaker }, claimed.objectVersion, {
       size: head.ContentLength,
       eTag,
     });
@@ -166,18 +178,19 @@ export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef)
 }
 
 /** What became of a claimed object: a result, or the error its record ends with. */
-type Evaluation = { result: PredictionResult } | { error: RecordError };
+type Evaluation = { result: SpeakerPrediction } | { error: RecordError };
 
 async function evaluate(
   deps: ObjectProcessorDeps,
   ref: S3ObjectRef,
   origin: ObjectOrigin,
   object: { size: number | undefined; eTag: string },
+  speaker: SpeakerRef | undefined,
 ): Promise<Evaluation> {
   const keyProblem = origin.source === 'drop-folder' ? dropFolderKeyProblem(origin.relativePath) : undefined;
   if (keyProblem) return { error: keyProblem };
   try {
-    return { result: await predictObject(deps, ref, object.size, object.eTag) };
+    return { result: await predictObject(deps, ref, object.size, object.eTag, speaker) };
   } catch (error) {
     if (error instanceof ObjectRaceError) return { error: error.toJSON() };
     if (!isInputError(error)) throw error;
@@ -190,11 +203,15 @@ async function finish(
   deps: ObjectProcessorDeps,
   ref: S3ObjectRef,
   origin: ObjectOrigin,
-  claimed: { prediction: Prediction; callback?: CallbackTarget | undefined },
+  claimed: {
+    prediction: Prediction;
+    callback?: CallbackTarget | undefined;
+    speaker?: SpeakerRef | undefined;
+  },
   objectVersion: string,
   object: { size: number | undefined; eTag: string },
 ): Promise<ProcessOutcome> {
-  const evaluation = await evaluate(deps, ref, origin, object);
+  const evaluation = await evaluate(deps, ref, origin, object, claimed.speaker);
   const finished = deps.repository.finished(claimed.prediction, evaluation);
   // The result file goes first: if committing the record then fails, the retry writes it again. None
   // for a key that cannot hold one, nor for replaced/deleted bytes (the newer object's event owns it).
@@ -256,7 +273,8 @@ async function predictObject(
   ref: S3ObjectRef,
   size: number | undefined,
   eTag: string,
-): Promise<PredictionResult> {
+  speaker: SpeakerRef | undefined,
+): Promise<SpeakerPrediction> {
   // Re-checked here because a presigned POST without a declared size, or any drop-folder client, is
   // limited by nothing else; checked before downloading so an oversized object costs nothing.
   if (size !== undefined && size > deps.maxUploadBytes) {
@@ -264,7 +282,8 @@ async function predictObject(
   }
   if (size === 0) throw new SerError('EMPTY_AUDIO', 'The file is empty');
   const bytes = await downloadObject(deps, ref, eTag);
-  return deps.predictor.predict(bytes, { maxDurationSec: deps.maxDurationSec });
+  const options = { maxDurationSec: deps.maxDurationSec };
+  return predictForSpeaker(deps.predictor, deps.speakers, bytes, options, speaker);
 }
 
 async function downloadObject(

@@ -8,6 +8,8 @@ import {
   ListPredictionsQuerySchema,
   PredictionPageSchema,
   PredictionSchema,
+  SpeakerErasedSchema,
+  SpeakerIdSchema,
 } from './api-schemas.ts';
 import { errorResponse, FORBIDDEN, jsonResponse, THROTTLED } from './openapi-responses.ts';
 import { trainingPaths } from './openapi-training.ts';
@@ -54,6 +56,21 @@ const predictionPaths: ZodOpenApiPathsObject = {
         '200': jsonResponse('The prediction', PredictionSchema),
         '403': FORBIDDEN,
         '404': errorResponse('No such prediction (NOT_FOUND)'),
+      },
+    },
+  },
+  '/speakers/{id}': {
+    delete: {
+      operationId: 'eraseSpeaker',
+      summary: "Erase a speaker's statistics (later clips of that speakerId start afresh)",
+      description:
+        'Per speaker only aggregates are stored (count, mean and spread of a few per-clip feature means; no ' +
+        'audio, no per-clip values), scoped to the API key, deleted SPEAKER_TTL_DAYS (default 30) after the last clip.',
+      requestParams: { path: z.object({ id: SpeakerIdSchema }) },
+      responses: {
+        '200': jsonResponse('Erased, or there was nothing to erase', SpeakerErasedSchema),
+        '400': errorResponse('Invalid speakerId (INVALID_REQUEST)'),
+        '403': FORBIDDEN,
       },
     },
   },

@@ -6,12 +6,12 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
 import type { PredictionResult } from '../core/types.ts';
 import type { Prediction, PredictionPage, PredictionSource, PredictionStatus } from './api-schemas.ts';
 import { DEFAULT_UPLOAD_URL_TTL_SEC } from './config.ts';
 import { isPredictionId } from './object-keys.ts';
 import type { RecordError } from './processing-errors.ts';
+import type { SpeakerRef } from './speaker-repository.ts';
 import { newestFirstQuery, PREDICTIONS_TABLE } from './table-definition.ts';
 
 export type { Prediction, PredictionPage, PredictionSource, PredictionStatus };
@@ -32,6 +32,8 @@ interface PredictionItem extends Prediction {
   expiresAt: number;
   gsi1pk: string;
   gsi1sk: string;
+  /** Who owns `speakerId` (the API key): with it, the speaker's statistics item (speaker-repository.ts). */
+  speakerScope?: string;
 }
 
 export interface NewUpload {
@@ -39,6 +41,7 @@ export interface NewUpload {
   fileName: string;
   bucket: string;
   key: string;
+  speaker?: SpeakerRef | undefined;
   callback?: CallbackTarget;
 }
 
@@ -53,7 +56,7 @@ export interface ObjectClaim {
 }
 
 export type ClaimResult =
-  | { claimed: true; prediction: Prediction; callback?: CallbackTarget }
+  | { claimed: true; prediction: Prediction; callback?: CallbackTarget; speaker?: SpeakerRef }
   | { claimed: false; existing: Prediction | undefined };
 
 const PUBLIC_FIELDS = [
@@ -71,6 +74,8 @@ const PUBLIC_FIELDS = [
   'durationSec',
   'modelVersion',
   'error',
+  'speakerId',
+  'adaptation',
 ] as const satisfies readonly (keyof Prediction)[];
 
 export function toPrediction(item: Record<string, unknown>): Prediction {
@@ -87,8 +92,18 @@ const RESULT_FIELDS = [
   'segments',
   'durationSec',
   'modelVersion',
+  'adaptation',
+  'lowConfidence',
   'error',
 ] as const satisfies readonly (keyof Prediction)[];
+
+/** The speaker context an API upload was created with (kept on its record until processing). */
+function speakerOf(item: Record<string, unknown> | undefined): { speaker?: SpeakerRef } {
+  const { speakerScope, speakerId } = item ?? {};
+  return typeof speakerScope === 'string' && typeof speakerId === 'string'
+    ? { speaker: { scope: speakerScope, speakerId } }
+    : {};
+}
 
 /** A `cursor` that is not one this API returned. Mapped to 400 INVALID_CURSOR at the edge. */
 export class InvalidCursorError extends Error {
@@ -191,6 +206,7 @@ export class PredictionRepository {
         PENDING_GRACE_SEC,
       gsi1pk: PREDICTIONS_TABLE.listPartition,
       gsi1sk: `${createdAt}#${upload.id}`,
+      ...(upload.speaker ? { speakerId: upload.speaker.speakerId, speakerScope: upload.speaker.scope } : {}),
     };
     await this.#doc.send(
       new PutCommand({
@@ -233,7 +249,12 @@ export class PredictionRepository {
     try {
       const { Attributes } = await this.#doc.send(new UpdateCommand(this.#claimUpdate(claim, this.#now())));
       const callback = Attributes?.callback as CallbackTarget | undefined;
-      return { claimed: true, prediction: toPrediction(Attributes ?? {}), ...(callback ? { callback } : {}) };
+      return {
+        claimed: true,
+        prediction: toPrediction(Attributes ?? {}),
+        ...(callback ? { callback } : {}),
+        ...speakerOf(Attributes),
+      };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       return { claimed: false, existing: await this.get(claim.id) };
@@ -361,9 +382,18 @@ export class PredictionRepository {
   ): Prediction {
     const updatedAt = this.#now().toISOString();
     if ('error' in outcome) return { ...current, status: 'FAILED', updatedAt, error: outcome.error };
-    const { emotion, confidence, lowConfidence, probabilities, segments, durationSec, modelVersion } =
-      outcome.result;
+    const {
+      emotion,
+      confidence,
+      lowConfidence,
+      probabilities,
+      segments,
+      durationSec,
+      modelVersion,
+      adaptation,
+    } = outcome.result;
     return {
+      ...(adaptation ? { adaptation } : {}),
       ...current,
       status: 'SUCCEEDED',
       updatedAt,

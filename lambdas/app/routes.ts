@@ -15,6 +15,7 @@ export const API_ROUTES = [
   { method: 'POST', resource: '/uploads', access: 'user' },
   { method: 'GET', resource: '/predictions', access: 'user' },
   { method: 'GET', resource: '/predictions/{id}', access: 'user' },
+  { method: 'DELETE', resource: '/speakers/{id}', access: 'user' },
   { method: 'GET', resource: '/health', access: 'public' },
   { method: 'GET', resource: '/openapi.json', access: 'public' },
   { method: 'POST', resource: '/training-jobs', access: 'admin' },

@@ -9,6 +9,7 @@ import { type CallbackUrlPolicy, checkCallbackUrl } from './callback-url.ts';
 import { badRequest } from './http-error.ts';
 import { uploadKey } from './object-keys.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
+import { speakerScope } from './speaker-context.ts';
 
 export { CreateUploadRequestSchema };
 
@@ -44,7 +45,7 @@ export function createUploadService(deps: UploadServiceDeps) {
     if (!parsed.success) {
       throw badRequest('INVALID_REQUEST', z.prettifyError(parsed.error).replaceAll('\n', ' '));
     }
-    const { fileName, sizeBytes } = parsed.data;
+    const { fileName, sizeBytes, speakerId } = parsed.data;
     const callbackUrl =
       parsed.data.callbackUrl === undefined
         ? undefined
@@ -79,6 +80,7 @@ export function createUploadService(deps: UploadServiceDeps) {
       bucket: deps.bucketName,
       key,
       ...(callbackUrl ? { callback: { url: callbackUrl, apiKeyId: caller.apiKeyId } } : {}),
+      ...(speakerId === undefined ? {} : { speaker: { scope: speakerScope(caller), speakerId } }),
     });
 
     const expiresAt = new Date(now().getTime() + deps.uploadUrlTtlSec * 1000).toISOString();

@@ -2,8 +2,14 @@ import { decodeAudio, warmUpDecoders } from './audio/decode.ts';
 import { removeDcOffset } from './audio/trim.ts';
 import { DEFAULT_MAX_DURATION_SEC } from './audio/types.ts';
 import { AudioError } from './errors.ts';
-import { createFeatureExtractor, normalizeUtterance } from './features/extract.ts';
+import { createFeatureExtractor, type FeatureMatrix, normalizeUtterance } from './features/extract.ts';
 import { loudnessGain } from './features/loudness.ts';
+import {
+  clipChannelMeans,
+  type SpeakerAdaptation,
+  shiftChannels,
+  speakerOffsets,
+} from './features/speaker-normalization.ts';
 import { applyTemperature } from './model/calibration.ts';
 import { defaultModelDir } from './model/location.ts';
 import type { ModelMetadata } from './model/metadata.ts';
@@ -83,7 +89,10 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
     labels,
     metadata,
     release: () => model.release(),
-    async predict(audio, { maxDurationSec = DEFAULT_MAX_DURATION_SEC, timings } = {}) {
+    async predict(
+      audio,
+      { maxDurationSec = DEFAULT_MAX_DURATION_SEC, timings, speaker: speakerContext } = {},
+    ) {
       let mark = performance.now();
       const lap = (stage: Stage) => {
         const now = performance.now();
@@ -121,12 +130,17 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
       const windows = planWindows(regions, samples.length / rate, windowSec);
       lap('vad');
 
-      const features = new Float32Array(windows.length * maxFrames * dims);
-      const lengths = new Int32Array(windows.length);
-      windows.forEach((w, row) => {
+      const matrices = windows.map((w) => {
         const slice = samples.subarray(Math.floor(w.startSec * rate), Math.ceil(w.endSec * rate));
         const matrix = extractor.extract(slice);
-        const frames = Math.min(matrix.frames, maxFrames);
+        return { matrix, frames: Math.min(matrix.frames, maxFrames) };
+      });
+      const adapted = speakerContext
+        ? adaptToSpeaker(matrices, metadata.speakerAdaptation, speakerContext)
+        : {};
+      const features = new Float32Array(windows.length * maxFrames * dims);
+      const lengths = new Int32Array(windows.length);
+      matrices.forEach(({ matrix, frames }, row) => {
         if (config.normalization === 'utterance') normalizeUtterance(matrix, frames);
         features.set(matrix.data.subarray(0, frames * dims), row * maxFrames * dims);
         lengths[row] = frames;
@@ -162,6 +176,7 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
         sampleRate: decoded.sourceSampleRate,
         modelVersion: metadata.version,
         segments,
+        ...adapted,
       };
     },
   };
@@ -170,6 +185,24 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
     await predictor.predict(syntheticVoiceWav(config.sampleRate)).catch(() => undefined);
   }
   return predictor;
+}
+
+/**
+ * With a speaker context: the clip's means of the adapted channels (what the speaker's statistics learn
+ * from), and, once the speaker has `minClips` earlier clips, the windows shifted toward the population
+ * (in place, before CMVN and the graph). Models without `speakerAdaptation` only label the prediction.
+ */
+function adaptToSpeaker(
+  matrices: Array<{ matrix: FeatureMatrix; frames: number }>,
+  adaptation: SpeakerAdaptation | undefined,
+  speaker: NonNullable<PredictOptions['speaker']>,
+): Pick<PredictionResult, 'speakerClip' | 'adaptation'> {
+  if (!adaptation) return {};
+  const speakerClip = clipChannelMeans(matrices, adaptation.channels);
+  const offsets = speakerOffsets(speaker.statistics, adaptation);
+  if (!offsets || !speaker.statistics) return { speakerClip };
+  for (const { matrix, frames } of matrices) shiftChannels(matrix, frames, adaptation.channels, offsets);
+  return { speakerClip, adaptation: { clips: speaker.statistics.count } };
 }
 
 /** One second of a vowel-like harmonic sound as a 16-bit WAV: exercises every stage of `predict`. */

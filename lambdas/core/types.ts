@@ -1,3 +1,5 @@
+import type { SpeakerStatistics } from './features/speaker-normalization.ts';
+
 /** Shapes shared by the core, the handlers, the CLI and the web page. */
 
 export type Probabilities = Record<string, number>;
@@ -24,9 +26,18 @@ export interface PredictionResult {
   sampleRate: number;
   modelVersion: string;
   segments: Segment[];
+  /** With a speaker context: the clip's contribution to the speaker's statistics (adapted channels' means). */
+  speakerClip?: number[];
+  /** Present when the prediction was adapted to the speaker: how many earlier clips it knew. */
+  adaptation?: { clips: number };
 }
 
 export interface PredictOptions {
   /** Reject audio longer than this many seconds with `TOO_LONG` (default 600). */
   maxDurationSec?: number;
+  /**
+   * A speaker context: the statistics of the speaker's earlier clips (none yet: `{}`). The result then
+   * carries `speakerClip`, and `adaptation` when the model adapts and enough clips are known.
+   */
+  speaker?: { statistics?: SpeakerStatistics | undefined };
 }

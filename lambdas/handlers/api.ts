@@ -9,6 +9,7 @@ import { createApiHandler } from '../app/api.ts';
 import { createDocumentClient, createS3Client } from '../app/aws-clients.ts';
 import { loadConfig } from '../app/config.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
+import { SpeakerRepository } from '../app/speaker-repository.ts';
 import { createUploadService } from '../app/upload-service.ts';
 import { createEc2TrainingLauncher, loadTrainingLaunchConfig } from '../training/ec2-launcher.ts';
 import { TrainingJobRepository } from '../training/job-repository.ts';
@@ -49,6 +50,7 @@ const training = createTrainingService({
 const handleApiRequest = createApiHandler({
   createUpload: createUploadService({ s3, repository, ...config }),
   repository,
+  speakers: new SpeakerRepository(documents, { ...config, ttlDays: config.speakerTtlDays }),
   modelVersion: config.modelVersion,
   training,
   corsAllowOrigin: config.corsAllowOrigin,

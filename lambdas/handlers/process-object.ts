@@ -12,6 +12,7 @@ import { type ProcessOutcome, processObject } from '../app/object-processor.ts';
 import type { PredictionEventPublisher } from '../app/prediction-events.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
 import { parseS3Event } from '../app/s3-event.ts';
+import { SpeakerRepository } from '../app/speaker-repository.ts';
 import { createPredictor } from '../core/predict.ts';
 import { createActiveModelProvider, loadActiveModelConfig } from '../training/active-model.ts';
 import { ModelRegistry } from '../training/model-registry.ts';
@@ -63,6 +64,8 @@ const deps = {
   },
   maxUploadBytes: config.maxUploadBytes,
   maxDurationSec: config.maxDurationSec,
+  speakers: new SpeakerRepository(documents, { ...config, ttlDays: config.speakerTtlDays }),
+  speakerFolders: config.speakerFolders,
 };
 logger.info('Model loaded', { modelVersion: predictor.modelVersion });
 

@@ -36,6 +36,8 @@ export interface InferenceProps {
   readonly reservedConcurrency?: number | null;
   readonly maxUploadBytes: number;
   readonly recordTtlDays: number;
+  /** Drop-folder prefixes whose next folder names a speaker (`*`: every folder). @default none */
+  readonly dropFolderSpeakerPrefixes?: readonly string[];
 }
 
 /**
@@ -100,6 +102,9 @@ export class Inference extends Construct {
         RECORD_TTL_DAYS: String(props.recordTtlDays),
         // A claim outlives one attempt, so only a crashed attempt's retry can take it over.
         PROCESSING_LEASE_SEC: String(timeout.toSeconds() + 60),
+        ...(props.dropFolderSpeakerPrefixes?.length
+          ? { DROP_FOLDER_SPEAKER_PREFIXES: props.dropFolderSpeakerPrefixes.join(',') }
+          : {}),
       },
       bundling: {
         // Native binaries cannot be bundled: install the package beside the bundle, without its CUDA

@@ -84,7 +84,14 @@ export class SerApi extends Construct {
         resources: [props.bucket.arnForObjects(`${UPLOADS_PREFIX}*`)],
       }),
     );
-    props.table.grant(this.function, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query');
+    // DeleteItem: DELETE /speakers/{id} erases a speaker's statistics.
+    props.table.grant(
+      this.function,
+      'dynamodb:PutItem',
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:DeleteItem',
+    );
 
     const accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: RetentionDays.THREE_MONTHS,

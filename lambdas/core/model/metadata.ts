@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FeatureConfigSchema } from '../features/config.ts';
+import { SpeakerAdaptationSchema } from '../features/speaker-normalization.ts';
 import { CalibrationSchema } from './calibration.ts';
 
 /**
@@ -31,6 +32,11 @@ export const ModelMetadataSchema = z.object({
   metrics: z.record(z.string(), z.unknown()),
   /** Temperature and low-confidence threshold (see calibration.ts); absent in packages before 1.4.0. */
   calibration: CalibrationSchema.optional(),
+  /**
+   * How predictions adapt to a speaker's earlier clips (see features/speaker-normalization.ts); absent:
+   * the package does not adapt, and a `speakerId` only labels the prediction.
+   */
+  speakerAdaptation: SpeakerAdaptationSchema.optional(),
 });
 
 export type ModelMetadata = z.infer<typeof ModelMetadataSchema>;

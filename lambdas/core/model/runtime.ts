@@ -70,6 +70,14 @@ export async function loadModel(
       `${source}: input.dims ${metadata.input.dims} disagrees with the feature config (${dims})`,
     );
   }
+  // Shifted channels reach the model only through its in-graph utterance statistics (raw input).
+  if (metadata.speakerAdaptation && metadata.featureConfig.normalization !== 'none') {
+    throw new ModelError(`${source}: speakerAdaptation needs featureConfig.normalization "none"`);
+  }
+  const outside = metadata.speakerAdaptation?.channels.find((c) => c >= dims);
+  if (outside !== undefined) {
+    throw new ModelError(`${source}: speakerAdaptation channel ${outside} is not below input.dims ${dims}`);
+  }
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(onnx, {

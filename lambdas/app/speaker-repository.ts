@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import { setTimeout } from 'node:timers/promises';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { addClip, type SpeakerStatistics } from '../core/features/speaker-normalization.ts';
+
+/**
+ * A speaker context: who owns it (the API key, or the drop folder) and the caller's opaque id. Contexts of
+ * different owners never meet, even with the same `speakerId`.
+ */
+export interface SpeakerRef {
+  scope: string;
+  speakerId: string;
+}
+
+/** The running statistics as stored, with the version the next conditional write must find. */
+export interface StoredSpeaker {
+  statistics: SpeakerStatistics;
+  version: number;
+}
+
+export interface SpeakerRepositoryOptions {
+  tableName: string;
+  /** Statistics of a speaker not heard from for this many days are deleted (DynamoDB TTL). */
+  ttlDays: number;
+  now?: () => Date;
+}
+
+/**
+ * Attempts of the read–update–conditional-write loop before giving up: each failed attempt means another
+ * clip of the same speaker committed, so this bounds the clips of one speaker in flight at once (the
+ * inference function's reserved concurrency is 10 by default).
+ */
+const MAX_UPDATE_ATTEMPTS = 20;
+/** Random wait before a retry, up to this many ms per attempt so far: contenders spread out. */
+const RETRY_JITTER_MS = 10;
+
+/**
+ * The key of a speaker's item in the predictions table. `#` cannot occur in a prediction id (the API
+ * accepts `[\w-]` only), and the item has no listing attributes, so it is reachable neither through
+ * `GET /predictions/{id}` nor the listing. The id is hashed: no caller-chosen text in a key.
+ */
+export const speakerItemId = (ref: SpeakerRef): string =>
+  `SPEAKER#${createHash('sha256').update(`${ref.scope}\n${ref.speakerId}`).digest('hex').slice(0, 40)}`;
+
+/**
+ * Per-speaker running statistics (count, mean, M2 of each adapted channel's per-clip mean) next to the
+ * predictions: aggregates only, never audio or per-clip values. Updates are Welford steps committed with
+ * a conditional write on a version number, so concurrent clips of one speaker never lose an update.
+ */
+export class SpeakerRepository {
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #options: SpeakerRepositoryOptions;
+
+  constructor(doc: DynamoDBDocumentClient, options: SpeakerRepositoryOptions) {
+    this.#doc = doc;
+    this.#options = options;
+  }
+
+  #nowSec(): number {
+    return Math.floor((this.#options.now?.() ?? new Date()).getTime() / 1000);
+  }
+
+  /**
+   * The speaker's statistics for `adaptationKey` (the model's adapted channels and population), or
+   * `undefined` (never heard, erased, expired, or gathered for another adaptation).
+   */
+  async get(ref: SpeakerRef, adaptationKey: string): Promise<StoredSpeaker | undefined> {
+    const { Item } = await this.#doc.send(
+      new GetCommand({
+        TableName: this.#options.tableName,
+        Key: { id: speakerItemId(ref) },
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item) return undefined;
+    const version = Item.version as number;
+    // TTL deletes lazily; an expired or foreign item counts as empty but keeps its version for the write.
+    if ((Item.expiresAt as number) <= this.#nowSec() || Item.adaptationKey !== adaptationKey) {
+      return { statistics: { count: 0, mean: [], m2: [] }, version };
+    }
+    return {
+      statistics: { count: Item.count as number, mean: Item.mean as number[], m2: Item.m2 as number[] },
+      version,
+    };
+  }
+
+  /**
+   * Adds one clip (its adapted channels' means) to the speaker's statistics. `known` is what the caller
+   * read before predicting (saves a read); on a concurrent update the item is read again and the step
+   * redone. Returns the new clip count.
+   */
+  async addClip(
+    ref: SpeakerRef,
+    adaptationKey: string,
+    clip: readonly number[],
+    known?: StoredSpeaker,
+  ): Promise<number> {
+    let current = known;
+    for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
+      const base = current?.statistics.count ? current.statistics : undefined;
+      const statistics = addClip(base, clip);
+      if (await this.#write(ref, adaptationKey, statistics, current?.version)) return statistics.count;
+      await setTimeout(Math.random() * RETRY_JITTER_MS * (attempt + 1));
+      current = await this.get(ref, adaptationKey);
+    }
+    throw new Error(`Speaker statistics: ${MAX_UPDATE_ATTEMPTS} concurrent updates in a row, giving up`);
+  }
+
+  /** One conditional write: only if the item is still at `version` (or still absent). */
+  async #write(
+    ref: SpeakerRef,
+    adaptationKey: string,
+    statistics: SpeakerStatistics,
+    version: number | undefined,
+  ): Promise<boolean> {
+    try {
+      // UpdateItem, not PutItem: the inference function's role may only update items.
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#options.tableName,
+          Key: { id: speakerItemId(ref) },
+          UpdateExpression:
+            'SET adaptationKey = :key, #count = :count, #mean = :mean, m2 = :m2, version = :next, expiresAt = :expiresAt',
+          ConditionExpression: version === undefined ? 'attribute_not_exists(id)' : 'version = :version',
+          ExpressionAttributeNames: { '#count': 'count', '#mean': 'mean' },
+          ExpressionAttributeValues: {
+            ':key': adaptationKey,
+            ':count': statistics.count,
+            ':mean': statistics.mean,
+            ':m2': statistics.m2,
+            ':next': (version ?? 0) + 1,
+            ':expiresAt': this.#nowSec() + this.#options.ttlDays * 86_400,
+            ...(version === undefined ? {} : { ':version': version }),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** Erases a speaker's statistics (`DELETE /speakers/{id}`); whether there was anything to erase. */
+  async delete(ref: SpeakerRef): Promise<boolean> {
+    const { Attributes } = await this.#doc.send(
+      new DeleteCommand({
+        TableName: this.#options.tableName,
+        Key: { id: speakerItemId(ref) },
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    return Attributes !== undefined && (Attributes.expiresAt as number) > this.#nowSec();
+  }
+}

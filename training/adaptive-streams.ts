@@ -1,0 +1,80 @@
+import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
+import { type Rng, shuffle } from './random.ts';
+
+/**
+ * The streams behind `npm run evaluate -- --adaptive`: a held-out speaker's clip is scored as the
+ * (k+1)-th clip of a seeded random stream of that speaker, the k earlier clips drawn from the speaker's
+ * *other* clips (never the clip itself). Balanced streams draw the earlier clips uniformly; a skewed
+ * stream draws 70 % of them from one emotion, and 70 % of the weight of the scored clips is that emotion,
+ * every emotion taking its turn as the dominant one.
+ */
+export const PRIOR_COUNTS = [0, 1, 3, 10, 30] as const;
+export const SKEW_SHARE = 0.7;
+
+export interface StreamClip {
+  speaker: string;
+  label: number;
+  matrix: FeatureMatrix;
+  /** Mean of every channel over the clip's frames (raw features). */
+  means: Float64Array;
+  /** The context-free model's probabilities of the clip (for the label-shift variant). */
+  probabilities?: Float64Array;
+}
+
+/** `count` items of `pool` without replacement while it lasts, then reshuffled again (with repeats). */
+function take<T>(pool: readonly T[], count: number, rng: Rng): T[] {
+  const out: T[] = [];
+  while (out.length < count && pool.length > 0) {
+    out.push(...shuffle([...pool], rng).slice(0, count - out.length));
+  }
+  return out;
+}
+
+/** The k clips heard before `target`: balanced (uniform) or skewed toward `dominant` (a label index). */
+export function drawPrior(
+  target: StreamClip,
+  speakerClips: readonly StreamClip[],
+  k: number,
+  rng: Rng,
+  dominant?: number,
+): StreamClip[] {
+  const pool = speakerClips.filter((c) => c !== target);
+  if (dominant === undefined) return take(pool, k, rng);
+  const many = Math.round(SKEW_SHARE * k);
+  return shuffle(
+    [
+      ...take(
+        pool.filter((c) => c.label === dominant),
+        many,
+        rng,
+      ),
+      ...take(
+        pool.filter((c) => c.label !== dominant),
+        k - many,
+        rng,
+      ),
+    ],
+    rng,
+  );
+}
+
+/** Weight of a scored clip in a stream: uniform when balanced, 70 / 30 between dominant and the rest. */
+export function targetWeight(
+  target: StreamClip,
+  clips: readonly StreamClip[],
+  dominant: number | undefined,
+): number {
+  if (dominant === undefined) return 1;
+  const same = clips.filter((c) => c.label === dominant).length;
+  const other = clips.length - same;
+  return target.label === dominant ? SKEW_SHARE / same : (1 - SKEW_SHARE) / other;
+}
+
+/** Per-clip means of every channel over all frames. */
+export function channelMeans(matrix: FeatureMatrix): Float64Array {
+  const means = new Float64Array(matrix.dims);
+  for (let f = 0; f < matrix.frames; f++) {
+    for (let d = 0; d < matrix.dims; d++) means[d]! += matrix.data[f * matrix.dims + d]!;
+  }
+  return means.map((s) => s / Math.max(1, matrix.frames));
+}
