@@ -75,6 +75,13 @@ function acknowledgeInference({ inference, storage }: SerStack): void {
     `AwsSolutions-IAM5[Resource::${arnOf(storage.table)}/index/*]`,
     'AwsSolutions-IAM5[Resource::*]',
   );
+  acknowledge(
+    inference.deadLetterRecorder,
+    'UpdateItem on the table (granted by CDK with its indexes) to end dead-lettered records FAILED; ' +
+      'X-Ray trace segments have no resource ARN.',
+    `AwsSolutions-IAM5[Resource::${arnOf(storage.table)}/index/*]`,
+    'AwsSolutions-IAM5[Resource::*]',
+  );
 }
 
 function acknowledgeApi({ api, storage }: SerStack): void {

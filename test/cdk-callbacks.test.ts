@@ -10,7 +10,16 @@ type Statement = { Effect: string; Action: string | string[]; Resource: unknown 
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 const modelDir = mkdtempSync(join(tmpdir(), 'ser-cdk-callbacks-model-'));
-writeFileSync(join(modelDir, 'metadata.json'), JSON.stringify({ version: 'test-model-7' }));
+writeFileSync(
+  join(modelDir, 'metadata.json'),
+  // Deploy-time registration records the bundled model's version, sha256, creation time and metrics.
+  JSON.stringify({
+    version: 'test-model-7',
+    sha256: 'a'.repeat(64),
+    createdAt: '2026-01-01T00:00:00Z',
+    metrics: {},
+  }),
+);
 
 describe('SerStack: completion events and callback delivery', () => {
   let template: Template;

@@ -328,6 +328,7 @@ describe('SerStack', () => {
       'POST /uploads': 'key, NONE',
       'GET /predictions': 'key, NONE',
       'GET /predictions/{id}': 'key, NONE',
+      'DELETE /speakers/{id}': 'key, NONE',
       'GET /health': 'no key, NONE',
       'GET /openapi.json': 'no key, NONE',
       'POST /training-jobs': 'no key, AWS_IAM',

@@ -18,8 +18,22 @@ describe('local stack adapters', () => {
   });
 
   it('notifies only for objects created under uploads/ and incoming/, like the bucket configuration', () => {
-    expect(toNotification(s3rverEvent('incoming/a b.wav'))).toEqual(s3rverEvent('incoming/a+b.wav'));
-    expect(toNotification(s3rverEvent('uploads/id/a.wav'))).toEqual(s3rverEvent('uploads/id/a.wav'));
+    // Each write gets its own sequencer (time, then a counter), as S3's differ for every write.
+    const sequenced = (key: string) => ({
+      Records: [
+        {
+          eventName: 'ObjectCreated:Put',
+          s3: { bucket: { name: 'b' }, object: { key, sequencer: expect.stringMatching(/^[0-9A-F]{20}$/) } },
+        },
+      ],
+    });
+    const first = toNotification(s3rverEvent('incoming/a b.wav'));
+    expect(first).toEqual(sequenced('incoming/a+b.wav'));
+    const second = toNotification(s3rverEvent('uploads/id/a.wav'));
+    expect(second).toEqual(sequenced('uploads/id/a.wav'));
+    const sequencerOf = (event: typeof first) =>
+      (event?.Records[0]?.s3.object as { sequencer?: string } | undefined)?.sequencer;
+    expect(sequencerOf(second)).not.toBe(sequencerOf(first));
     expect(toNotification(s3rverEvent('results/a.wav.json'))).toBeUndefined();
     expect(toNotification(s3rverEvent('incoming/a.wav', 'ObjectRemoved:Delete'))).toBeUndefined();
   });
