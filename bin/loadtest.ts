@@ -17,10 +17,11 @@ import { Command, InvalidArgumentError } from 'commander';
 import { createS3Client } from '../lambdas/app/aws-clients.ts';
 import { dropFolderId } from '../lambdas/app/object-keys.ts';
 import type { ProcessOutcome } from '../lambdas/app/object-processor.ts';
+import { objectVersionOf } from '../lambdas/app/object-processor.ts';
 import { isSerError } from '../lambdas/core/errors.ts';
 import { createPredictor } from '../lambdas/core/predict.ts';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from './local/local-aws.ts';
-import { encodeS3EventKey } from './local/s3-event-bridge.ts';
+import { encodeS3EventKey, latestSequencer } from './local/s3-event-bridge.ts';
 import { type LocalStack, startLocalStack } from './local/stack.ts';
 
 const FIXTURES = new URL('../test/fixtures/', import.meta.url);
@@ -298,13 +299,16 @@ async function createRedeliverer(
   const { handler } = await import('../lambdas/handlers/process-object.ts');
   const { lambdaContext } = await import('./local/lambda-context.ts');
   const deliver = async (key: string, eTag: string, size: number, errors: string[]) => {
+    // A duplicate S3 notification is the same event: same object, same sequencer.
+    const sequencer = await sequencerOf(key);
+    const object = { key: encodeS3EventKey(key), eTag, size, sequencer };
     const event = {
       Records: [
         {
           eventVersion: '2.1',
           eventSource: 'aws:s3',
           eventName: 'ObjectCreated:Put',
-          s3: { bucket: { name: bucket }, object: { key: encodeS3EventKey(key), eTag, size } },
+          s3: { bucket: { name: bucket }, object },
         },
       ],
     };
@@ -323,6 +327,16 @@ async function createRedeliverer(
   return (key, eTag, size, errors) => {
     redeliveries.push(deliver(key, eTag, size, errors));
   };
+}
+
+/** The sequencer of the local bridge's notification for `key` (it is sent as the PUT completes). */
+async function sequencerOf(key: string): Promise<string | undefined> {
+  for (let waited = 0; waited < 5_000; waited += 10) {
+    const sequencer = latestSequencer(key);
+    if (sequencer) return sequencer;
+    await sleep(10);
+  }
+  return undefined;
 }
 
 /** Phase 1, one object: POST /uploads, then PUT the bytes to the presigned URL. */
@@ -366,7 +380,12 @@ function dropIntoFolder(run: LoadTestRun): StartObject {
     const startedAt = performance.now();
     const put = await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: sample.bytes }));
     const eTag = (put.ETag ?? '').replaceAll('"', '');
-    tracked.set(dropFolderId(stack.bucket, key, eTag), { sample, startedAt, key, eTag });
+    // The record's id follows the object's version: its ETag and its notification's sequencer.
+    const objectVersion = objectVersionOf(
+      { bucket: stack.bucket, key, sequencer: await sequencerOf(key) },
+      eTag,
+    );
+    tracked.set(dropFolderId(stack.bucket, key, objectVersion), { sample, startedAt, key, eTag });
     if (run.redelivers(i)) run.redeliver(key, eTag, sample.bytes.length, errors);
   };
 }

@@ -16,15 +16,20 @@ const sequencers = new WeakMap<object, string>();
  * later writes compare greater as strings, as S3's do), one per s3rver event (a duplicate delivery of
  * the same event keeps it).
  */
-const sequencerOf = (record: object): string => {
+const sequencerOf = (record: { s3: { object: { key: string } } }): string => {
   let value = sequencers.get(record);
   if (!value) {
     const counter = (sequence++ % 0x100000000).toString(16).toUpperCase().padStart(8, '0');
     value = `${Date.now().toString(16).toUpperCase().padStart(12, '0')}${counter}`;
     sequencers.set(record, value);
+    latestSequencers.set(record.s3.object.key, value);
   }
   return value;
 };
+
+/** The sequencer of each key's latest notification (the load test redelivers events with it, as S3 would). */
+const latestSequencers = new Map<string, string>();
+export const latestSequencer = (key: string): string | undefined => latestSequencers.get(key);
 
 /**
  * The notification S3 would send for an s3rver event, or `undefined` when the bucket's notification
