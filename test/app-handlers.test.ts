@@ -1,7 +1,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
+import { registerBundledModel } from '../bin/local/local-aws.ts';
 import { toNotification } from '../bin/local/s3-event-bridge.ts';
+import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 import { tessClip } from './helpers/fixtures.ts';
 import { lambdaContext } from './helpers/lambda-context.ts';
 import { startTestAws, type TestAws } from './helpers/local-aws.ts';
@@ -37,6 +39,12 @@ describe('the Lambda handlers as deployed (middy + Powertools), against s3rver a
       POWERTOOLS_LOG_LEVEL: 'ERROR',
     };
     for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+    // What the stack's deploy-time custom resource does: the bundled model is the registry's first version.
+    await registerBundledModel({
+      endpoint: aws.dynamoDbEndpoint,
+      tableName: aws.tableName,
+      modelDir: DEFAULT_MODEL_DIR,
+    });
     apiHandler = (await import('../lambdas/handlers/api.ts')).handler;
     processHandler = (await import('../lambdas/handlers/process-object.ts'))
       .handler as unknown as ProcessHandler;
@@ -74,7 +82,7 @@ describe('the Lambda handlers as deployed (middy + Powertools), against s3rver a
     expect(first).toEqual([expect.objectContaining({ outcome: 'succeeded', id: created.json.id })]);
     expect(duplicate).toEqual([{ outcome: 'duplicate', id: created.json.id, status: 'SUCCEEDED' }]);
     expect(prediction).toMatchObject({ status: 200, json: { status: 'SUCCEEDED', emotion: 'angry' } });
-    // The registry's active version (the bundled model, registered at the inference cold start) wins over
+    // The registry's active version (the bundled model, registered at deploy time) wins over
     // MODEL_VERSION: /health reports what new predictions report.
     expect((await callApi('GET', '/health')).json).toEqual({
       status: 'ok',
