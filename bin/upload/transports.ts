@@ -75,7 +75,13 @@ export function dropTransport(s3: S3Client, target: { bucket: string; prefix: st
       const resultKey = `results/${key.slice('incoming/'.length)}.json`;
       try {
         const object = await s3.send(new GetObjectCommand({ Bucket: target.bucket, Key: resultKey }));
-        return JSON.parse(await object.Body!.transformToString()) as Prediction;
+        const text = await object.Body!.transformToString();
+        // S3 never shows a half-written object; the local S3 can (docs/dependencies.md): not ready yet.
+        try {
+          return JSON.parse(text) as Prediction;
+        } catch {
+          return undefined;
+        }
       } catch (error) {
         if ((error as Error).name === 'NoSuchKey') return undefined;
         throw error;
