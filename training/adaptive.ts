@@ -1,8 +1,8 @@
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
 import { shiftChannels, speakerOffsets } from '../lambdas/core/features/speaker-normalization.ts';
 import { channelMeans, drawPrior, PRIOR_COUNTS, type StreamClip, targetWeight } from './adaptive-streams.ts';
-import { evaluationWindows } from './batches.ts';
+import { windowProbabilities } from './onnx-eval.ts';
 import { createRng, seedFrom } from './random.ts';
 
 /**
@@ -51,28 +51,7 @@ export async function probabilitiesOf(
   frames: number,
   labels: number,
 ): Promise<Float64Array> {
-  const rows = matrices.flatMap((m, clip) => evaluationWindows(m, frames, false).map((w) => ({ clip, w })));
-  const sums = new Float64Array(matrices.length * labels);
-  for (let start = 0; start < rows.length; start += 256) {
-    const batch = rows.slice(start, start + 256);
-    const dims = batch[0]!.w.dims;
-    const features = new Float32Array(batch.length * frames * dims);
-    const lengths = new Int32Array(batch.length);
-    batch.forEach(({ w }, i) => {
-      features.set(w.data.subarray(0, w.frames * dims), i * frames * dims);
-      lengths[i] = w.frames;
-    });
-    const out = await session.run({
-      features: new ort.Tensor('float32', features, [batch.length, frames, dims]),
-      lengths: new ort.Tensor('int32', lengths, [batch.length]),
-    });
-    const p = out.probabilities!.data as Float32Array;
-    batch.forEach(({ clip }, i) => {
-      for (let l = 0; l < labels; l++) sums[clip * labels + l]! += p[i * labels + l]!;
-    });
-  }
-  const counts = matrices.map((m) => evaluationWindows(m, frames, false).length);
-  return sums.map((v, i) => v / counts[Math.floor(i / labels)]!);
+  return windowProbabilities(session, matrices, frames, labels, { cmvn: false, batchSize: 256 });
 }
 
 function argmax(values: ArrayLike<number>): number {

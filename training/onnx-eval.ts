@@ -1,4 +1,5 @@
 import * as ort from 'onnxruntime-node';
+import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
 import { evaluationWindows } from './batches.ts';
 import type { ClipFeatures } from './features.ts';
 
@@ -20,36 +21,48 @@ export async function predictWithOnnx(
     interOpNumThreads: 1,
   });
   try {
-    const rows = items.flatMap((item, clip) =>
-      evaluationWindows(item.original, frames, cmvn).map((w) => ({ clip, w })),
-    );
-    const sums = new Float32Array(items.length * labelCount);
-    const counts = new Float32Array(items.length);
-    for (let start = 0; start < rows.length; start += batchSize) {
-      const batch = rows.slice(start, start + batchSize);
-      const dims = batch[0]!.w.dims;
-      const features = new Float32Array(batch.length * frames * dims);
-      const lengths = new Int32Array(batch.length);
-      batch.forEach(({ w }, i) => {
-        features.set(w.data.subarray(0, w.frames * dims), i * frames * dims);
-        lengths[i] = w.frames;
-      });
-      const output = await session.run({
-        features: new ort.Tensor('float32', features, [batch.length, frames, dims]),
-        lengths: new ort.Tensor('int32', lengths, [batch.length]),
-      });
-      const p = output.probabilities!.data as Float32Array;
-      batch.forEach(({ clip }, i) => {
-        for (let l = 0; l < labelCount; l++) sums[clip * labelCount + l]! += p[i * labelCount + l]!;
-        counts[clip]! += 1;
-      });
-    }
-    for (let c = 0; c < items.length; c++)
-      for (let l = 0; l < labelCount; l++) sums[c * labelCount + l]! /= counts[c]!;
-    return sums;
+    const matrices = items.map((item) => item.original);
+    const options = { cmvn, batchSize };
+    return Float32Array.from(await windowProbabilities(session, matrices, frames, labelCount, options));
   } finally {
     await session.release();
   }
+}
+
+/**
+ * Each matrix's probabilities, the mean over its evaluation windows, through an open session in batches
+ * of `batchSize` windows (fixed `frames` rows, zero-padded; `lengths` = real frames). [matrices × labels].
+ */
+export async function windowProbabilities(
+  session: ort.InferenceSession,
+  matrices: FeatureMatrix[],
+  frames: number,
+  labelCount: number,
+  { cmvn, batchSize }: { cmvn: boolean; batchSize: number },
+): Promise<Float64Array> {
+  const rows = matrices.flatMap((m, clip) => evaluationWindows(m, frames, cmvn).map((w) => ({ clip, w })));
+  const sums = new Float64Array(matrices.length * labelCount);
+  const counts = new Float64Array(matrices.length);
+  for (let start = 0; start < rows.length; start += batchSize) {
+    const batch = rows.slice(start, start + batchSize);
+    const dims = batch[0]!.w.dims;
+    const features = new Float32Array(batch.length * frames * dims);
+    const lengths = new Int32Array(batch.length);
+    batch.forEach(({ w }, i) => {
+      features.set(w.data.subarray(0, w.frames * dims), i * frames * dims);
+      lengths[i] = w.frames;
+    });
+    const output = await session.run({
+      features: new ort.Tensor('float32', features, [batch.length, frames, dims]),
+      lengths: new ort.Tensor('int32', lengths, [batch.length]),
+    });
+    const p = output.probabilities!.data as Float32Array;
+    batch.forEach(({ clip }, i) => {
+      for (let l = 0; l < labelCount; l++) sums[clip * labelCount + l]! += p[i * labelCount + l]!;
+      counts[clip]! += 1;
+    });
+  }
+  return sums.map((v, i) => v / counts[Math.floor(i / labelCount)]!);
 }
 
 export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
