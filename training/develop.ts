@@ -9,7 +9,7 @@ import { type Corpus, defaultDatasetDir, scanDataset } from './datasets.ts';
 import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
 import { actorFolds } from './folds.ts';
 import { DEFAULTS } from './pipeline.ts';
-import { populationMean, SHIFT_CHANNELS, speakerShiftItems } from './speaker-shift.ts';
+import { populationMean, REGISTER_CHANNELS, SHIFT_CHANNELS, speakerShiftItems } from './speaker-shift.ts';
 import type { Split } from './splits.ts';
 import { initTf } from './tf.ts';
 import { argmaxRows } from './trainer.ts';
@@ -36,6 +36,11 @@ const program = new Command()
     'train on speaker-shifted copies (shrinkage in clips) and score adaptive streams of the held-out actors',
     Number,
   )
+  .option(
+    '--shift-channels <set>',
+    'with --speaker-shift: all (MFCC, pitch, level) or register (pitch, level)',
+    'all',
+  )
   .option('--out <file>', 'JSON summary file')
   .option('--reverse', 'compute missing features last clip first (two runs sharing a cold cache split it)');
 program.parse();
@@ -50,6 +55,7 @@ const opts = program.opts<{
   out?: string;
   reverse?: boolean;
   speakerShift?: number;
+  shiftChannels: 'all' | 'register';
 }>();
 
 await initTf();

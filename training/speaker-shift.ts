@@ -21,6 +21,8 @@ import { createRng, type Rng, seedFrom } from './random.ts';
 
 /** Frame channels shifted: the 40 MFCCs, pitch and level (not voicing: how much is voiced is emotion). */
 export const SHIFT_CHANNELS: readonly number[] = [...Array.from({ length: 40 }, (_, c) => c), 40, 42];
+/** Only the voice's register: pitch and level (the MFCC means also carry emotion; round 5, run C). */
+export const REGISTER_CHANNELS: readonly number[] = [40, 42];
 
 /** The population's mean of each channel's per-clip mean: the mean over speakers of each speaker's mean. */
 export function populationMean(items: readonly ClipFeatures[], channels: readonly number[]): number[] {
