@@ -108,10 +108,10 @@ function speakerShiftOptions() {
   let adaptation: SpeakerAdaptation | undefined;
   return {
     prepare: (split: Split<ClipFeatures>) => {
-      const populationMeanOf = populationMean(split.train, SHIFT_CHANNELS);
+      const channels = opts.shiftChannels === 'register' ? REGISTER_CHANNELS : SHIFT_CHANNELS;
       adaptation = {
-        channels: [...SHIFT_CHANNELS],
-        populationMean: populationMeanOf,
+        channels: [...channels],
+        populationMean: populationMean(split.train, channels),
         shrinkageClips,
         minClips: 1,
       };
