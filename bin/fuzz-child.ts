@@ -14,7 +14,7 @@ export interface ChildTask {
 
 export type ChildOutcome =
   | { result: 'prediction'; emotion: string }
-  /** `cause`: the error a decoder threw that the core wrapped (its constructor's name), if any. */
+  /** `cause`: the exception a decoder threw that the core wrapped, as "<class> in <where>" (`core` or a package). */
   | { result: 'typed'; code: string; cause?: string; message: string }
   | { result: 'untyped'; name: string; message: string; stack?: string };
 
@@ -22,6 +22,8 @@ export interface ChildReply {
   index: number;
   outcome: ChildOutcome;
   ms: number;
+  /** CPU time of the whole process (all threads) during the prediction. */
+  cpuMs: number;
   peakRssMb: number;
 }
 
@@ -35,9 +37,20 @@ const resetPeakRss = (): boolean => {
   }
 };
 
+/** Where an exception was thrown: 'core' (lambdas/core), the npm package, or 'other' (e.g. WASM). */
+const originOf = (error: Error): string => {
+  const frame = (error.stack ?? '').split('\n').find((line) => line.trimStart().startsWith('at ')) ?? '';
+  if (frame.includes('/lambdas/core/')) return 'core';
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(frame);
+  return pkg ? pkg[1]! : 'other';
+};
+
 const classify = (error: unknown): ChildOutcome => {
   if (isSerError(error)) {
-    const cause = error.cause instanceof Error ? error.cause.constructor.name : undefined;
+    const cause =
+      error.cause instanceof Error
+        ? `${error.cause.constructor.name} in ${originOf(error.cause)}`
+        : undefined;
     return { result: 'typed', code: error.code, message: error.message, ...(cause ? { cause } : {}) };
   }
   if (error instanceof Error) {
@@ -54,6 +67,7 @@ const peakResets = resetPeakRss();
 process.on('message', async ({ index, bytes }: ChildTask) => {
   resetPeakRss();
   const started = performance.now();
+  const cpu = process.cpuUsage();
   let outcome: ChildOutcome;
   try {
     outcome = { result: 'prediction', emotion: (await predictor.predict(bytes)).emotion };
@@ -61,7 +75,9 @@ process.on('message', async ({ index, bytes }: ChildTask) => {
     outcome = classify(error);
   }
   const ms = Math.round(performance.now() - started);
+  const used = process.cpuUsage(cpu);
+  const cpuMs = Math.round((used.user + used.system) / 1000);
   const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
-  send({ index, outcome, ms, peakRssMb } satisfies ChildReply);
+  send({ index, outcome, ms, cpuMs, peakRssMb } satisfies ChildReply);
 });
 send({ ready: true, peakResets });

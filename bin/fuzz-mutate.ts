@@ -17,6 +17,9 @@ export const MUTATION_KINDS = [
 ] as const;
 export type MutationKind = (typeof MUTATION_KINDS)[number];
 
+/** How often each kind is drawn: header fields weigh three times as much (they reach the limit checks). */
+const DRAW: readonly MutationKind[] = [...MUTATION_KINDS, 'field', 'field'];
+
 export interface Random {
   /** Uniform in [0, 1). */
   next(): number;
@@ -170,12 +173,12 @@ const applyKind = (source: Uint8Array, layout: Layout, kind: MutationKind, rando
 
 /** A mutant of `source` (whose structure is `layout`); the kind is drawn too unless given. */
 export const mutate = (source: Uint8Array, layout: Layout, random: Random, kind?: MutationKind): Mutant => {
-  const chosen = kind ?? random.pick(MUTATION_KINDS);
+  const chosen = kind ?? random.pick(DRAW);
   if (chosen !== 'havoc') return applyKind(source, layout, chosen, random);
   let bytes = source;
   const steps: string[] = [];
   for (let i = 0, n = 2 + random.int(3); i < n; i++) {
-    const step = applyKind(bytes, layout, random.pick(MUTATION_KINDS.slice(0, -1)), random);
+    const step = applyKind(bytes, layout, random.pick(DRAW.filter((k) => k !== 'havoc')), random);
     bytes = step.bytes;
     steps.push(`${step.kind}: ${step.detail}`);
   }

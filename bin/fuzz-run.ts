@@ -20,13 +20,21 @@ const CHILD = fileURLToPath(new URL('./fuzz-child.ts', import.meta.url));
 const RECYCLE_AFTER = 300;
 /** The parent kills a child whose RSS passes this while it works (the budget is checked on the peak). */
 const RSS_GUARD_MB = 2 * MEMORY_BUDGET_MB;
+/**
+ * The time limit counts the child's CPU time, so a machine busy with other work (training has priority
+ * on ours) does not turn a slow case into a hang; a case that waits without computing (a promise that
+ * never settles) is caught by wall-clock time at this multiple of the limit.
+ */
+const WALL_LIMIT_FACTOR = 5;
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux). */
+const USER_HZ = 100;
 
 export const DEFAULT_SEED = 20261205;
 
 export interface FuzzOptions {
   seed: number;
   count: number;
-  /** Per-file wall-clock limit; a child still working at it is killed and the case is a hang. */
+  /** Per-file limit in CPU time (wall clock: 5×); a child still working at it is killed: a hang. */
   timeLimitMs: number;
   /** Child processes working in parallel. */
   jobs: number;
@@ -53,10 +61,13 @@ export interface CaseRecord {
   detail: string;
   /** 'prediction', an error code, or what went wrong: 'untyped <Name>', 'hang', 'crash', 'over-budget'. */
   outcome: string;
-  /** For typed errors that wrap a decoder's own exception: that exception's class. */
+  /** For typed errors that wrap a decoder's exception: "<class> in <core or package>". */
   cause?: string;
   verdict: Verdict;
+  /** Wall-clock time of the prediction (as seen by the parent for hangs and crashes). */
   ms: number;
+  /** CPU time of the child during the prediction (0 for hangs and crashes). */
+  cpuMs: number;
   peakRssMb: number;
   message?: string;
 }
@@ -94,6 +105,17 @@ const rssOf = (pid: number): number => {
   try {
     const match = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+};
+
+/** CPU milliseconds a process has used (all its threads), from /proc; 0 when unreadable. */
+const cpuMsOf = (pid: number): number => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ; // utime, stime
   } catch {
     return 0;
   }
@@ -145,10 +167,17 @@ class FuzzChild {
         this.#process = undefined;
         finish({ kind, detail });
       };
-      const timer = setTimeout(() => end('hang', `still running after ${timeLimitMs} ms`), timeLimitMs);
+      const cpuStart = cpuMsOf(child.pid!);
+      const wallLimit = timeLimitMs * WALL_LIMIT_FACTOR;
+      const timer = setTimeout(
+        () => end('hang', `no answer after ${wallLimit} ms (${cpuMsOf(child.pid!) - cpuStart} ms of CPU)`),
+        wallLimit,
+      );
       const guard = setInterval(() => {
         const rss = rssOf(child.pid!);
+        const cpu = cpuMsOf(child.pid!) - cpuStart;
         if (rss > RSS_GUARD_MB) end('over-budget', `RSS reached ${Math.round(rss)} MB while decoding`);
+        else if (cpu > timeLimitMs) end('hang', `still running after ${cpu} ms of CPU time`);
       }, 50);
       const onMessage = (reply: ChildReply) => {
         if (reply.index === index) finish({ kind: 'reply', reply });
@@ -185,7 +214,7 @@ const EXTENSIONS: Record<AudioFormat, string> = {
 };
 
 const toRecord = (
-  base: Omit<CaseRecord, 'outcome' | 'verdict' | 'ms' | 'peakRssMb'>,
+  base: Omit<CaseRecord, 'outcome' | 'verdict' | 'ms' | 'cpuMs' | 'peakRssMb'>,
   attempt: Attempt,
   ms: number,
 ): CaseRecord => {
@@ -195,13 +224,14 @@ const toRecord = (
       outcome: attempt.kind,
       verdict: attempt.kind,
       ms,
+      cpuMs: 0,
       peakRssMb: 0,
       message: attempt.detail,
     };
   }
   const { outcome, peakRssMb } = attempt.reply;
   const over = peakRssMb > MEMORY_BUDGET_MB;
-  const common = { ...base, ms: attempt.reply.ms, peakRssMb };
+  const common = { ...base, ms: attempt.reply.ms, cpuMs: attempt.reply.cpuMs, peakRssMb };
   if (outcome.result === 'untyped') {
     return {
       ...common,
@@ -210,7 +240,11 @@ const toRecord = (
       message: outcome.stack ?? outcome.message,
     };
   }
-  const verdict = over ? 'over-budget' : 'ok';
+  // The core wraps whatever a decoder throws as CORRUPT_AUDIO: fair for a library refusing a stream, but
+  // an engine error thrown by the core's own code is a bug the wrap would hide.
+  const ownBug =
+    outcome.result === 'typed' && /^(TypeError|RangeError|ReferenceError) in core$/.test(outcome.cause ?? '');
+  const verdict: Verdict = ownBug ? 'untyped' : over ? 'over-budget' : 'ok';
   if (outcome.result === 'prediction') return { ...common, outcome: 'prediction', verdict };
   return {
     ...common,
@@ -285,10 +319,11 @@ export interface FuzzSummary {
   byFormat: Record<string, number>;
   byKind: Record<string, number>;
   outcomes: Record<string, number>;
-  /** Classes of decoder exceptions the core wrapped in a typed error (CORRUPT_AUDIO), by count. */
+  /** Decoder exceptions the core wrapped in a typed error (CORRUPT_AUDIO), by class and origin. */
   wrappedCauses: Record<string, number>;
   failures: CaseRecord[];
   slowest: CaseRecord | undefined;
+  mostCpu: CaseRecord | undefined;
   largest: CaseRecord | undefined;
 }
 
@@ -315,5 +350,6 @@ export const summarize = (records: CaseRecord[]): FuzzSummary => ({
   wrappedCauses: tally(records, (r) => r.cause),
   failures: records.filter((r) => r.verdict !== 'ok'),
   slowest: maxBy(records, (r) => r.ms),
+  mostCpu: maxBy(records, (r) => r.cpuMs),
   largest: maxBy(records, (r) => r.peakRssMb),
 });

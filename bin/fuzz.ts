@@ -32,8 +32,9 @@ const report = (seed: number, summary: FuzzSummary): string =>
     table('per format', summary.byFormat),
     table('per mutation kind', summary.byKind),
     table('outcomes', summary.outcomes),
-    table('decoder exceptions wrapped as typed errors (by class)', summary.wrappedCauses),
+    table('decoder exceptions wrapped as typed errors (class in origin)', summary.wrappedCauses),
     `max time   ${describe(summary.slowest, `${summary.slowest?.ms} ms`)}`,
+    `max CPU    ${describe(summary.mostCpu, `${summary.mostCpu?.cpuMs} ms`)}`,
     `max RSS    ${describe(summary.largest, `${summary.largest?.peakRssMb} MB`)} (budget ${MEMORY_BUDGET_MB} MB)`,
     ...summary.failures.map(
       (f) =>
@@ -47,7 +48,12 @@ const program = new Command('fuzz')
   )
   .option('--seed <n>', 'random seed (the same seed and index give the same file)', integer, DEFAULT_SEED)
   .option('--count <n>', 'number of mutated files', integer, 3000)
-  .option('--time-limit <ms>', 'per-file limit; a file still running is a hang', integer, 20_000)
+  .option(
+    '--time-limit <ms>',
+    'per-file CPU-time limit (wall clock: 5×); a file still running is a hang',
+    integer,
+    10_000,
+  )
   .option('--jobs <n>', 'child processes in parallel', integer, 2)
   .option('--case <i,j,…>', 'run only these case indexes (to reproduce a failure)', indexes)
   .option('--out <dir>', 'where failing files are written', 'fuzz-failures')
