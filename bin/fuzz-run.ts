@@ -121,13 +121,15 @@ const cpuMsOf = (pid: number): number => {
   }
 };
 
-type Attempt =
+export type Attempt =
   | { kind: 'reply'; reply: ChildReply }
   | { kind: 'hang' | 'crash' | 'over-budget'; detail: string };
 
 /** One forked predictor process; `run` predicts one file, or reports why the child had to end. */
 class FuzzChild {
   #process: ChildProcess | undefined;
+  /** The end of the child's stderr since the current case began (a crash's explanation). */
+  #stderr = '';
   cases = 0;
 
   async start(): Promise<void> {
@@ -138,6 +140,10 @@ class FuzzChild {
     });
     this.#process = child;
     this.cases = 0;
+    // Always drained: the WASM decoders log every damaged frame, and a full pipe would block the child.
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.#stderr = (this.#stderr + chunk.toString()).slice(-2000);
+    });
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
       child.once('exit', (code) => reject(new Error(`fuzz child failed to start (exit ${code})`)));
@@ -148,18 +154,13 @@ class FuzzChild {
   run(index: number, bytes: Uint8Array, timeLimitMs: number): Promise<Attempt> {
     const child = this.#process!;
     this.cases++;
-    let stderr = '';
-    const onData = (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-2000);
-    };
-    child.stderr?.on('data', onData);
+    this.#stderr = '';
     return new Promise<Attempt>((resolve) => {
       const finish = (attempt: Attempt) => {
         clearTimeout(timer);
         clearInterval(guard);
         child.off('message', onMessage);
         child.off('exit', onExit);
-        child.stderr?.off('data', onData);
         resolve(attempt);
       };
       const end = (kind: 'hang' | 'over-budget', detail: string) => {
@@ -184,7 +185,8 @@ class FuzzChild {
       };
       const onExit = (code: number | null, signal: string | null) => {
         this.#process = undefined;
-        finish({ kind: 'crash', detail: `child ended with ${signal ?? `exit ${code}`}: ${stderr.trim()}` });
+        const detail = `child ended with ${signal ?? `exit ${code}`}: ${this.#stderr.trim()}`;
+        finish({ kind: 'crash', detail });
       };
       child.on('message', onMessage);
       child.once('exit', onExit);
@@ -213,7 +215,8 @@ const EXTENSIONS: Record<AudioFormat, string> = {
   webm: 'webm',
 };
 
-const toRecord = (
+/** Judges one attempt: a prediction or typed error is ok unless over budget or an own engine error. */
+export const toRecord = (
   base: Omit<CaseRecord, 'outcome' | 'verdict' | 'ms' | 'cpuMs' | 'peakRssMb'>,
   attempt: Attempt,
   ms: number,

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SEED, runFuzz, summarize } from '../bin/fuzz-run.ts';
+import { type CaseRecord, DEFAULT_SEED, runFuzz, summarize, toRecord } from '../bin/fuzz-run.ts';
 import { ERROR_CODES } from '../lambdas/core/errors.ts';
 
 /**
@@ -42,5 +42,40 @@ describe('mutation fuzzer (seeded, CI-sized)', () => {
     // Mutants that still decode reach the model, and damaged ones are refused: both paths are exercised.
     expect(summary.outcomes.prediction).toBeGreaterThan(0);
     expect(summary.outcomes.CORRUPT_AUDIO).toBeGreaterThan(0);
+    predicted = records.filter((r) => r.outcome === 'prediction').slice(0, 2);
   }, 180_000);
+
+  let predicted: CaseRecord[] = [];
+  it('kills a child still working at the time limit, reports a hang with the case index and keeps the file', async () => {
+    // Prepare: cases that predicted above, so each needs far more than 1 ms of CPU.
+    expect(predicted).toHaveLength(2);
+    const only = predicted.map((r) => r.index);
+
+    // Act
+    const records = await runFuzz({ seed: DEFAULT_SEED, count: 0, timeLimitMs: 1, jobs: 1, crashDir, only });
+
+    // Assess
+    expect(records.map((r) => [r.index, r.verdict])).toEqual(only.map((i) => [i, 'hang']));
+    const files = await readdir(crashDir);
+    for (const r of records) expect(files).toContain(`seed${DEFAULT_SEED}-case${r.index}-${r.format}.json`);
+  }, 120_000);
+});
+
+describe('fuzzer verdicts', () => {
+  const base = { index: 3, source: 'x.wav', format: 'wav' as const, kind: 'bit-flip', detail: '' };
+
+  it.each([
+    [{ result: 'prediction', emotion: 'sad' }, 100, 'ok'],
+    [{ result: 'typed', code: 'CORRUPT_AUDIO', message: '', cause: 'TypeError in codec-parser' }, 100, 'ok'],
+    [{ result: 'typed', code: 'CORRUPT_AUDIO', message: '', cause: 'RangeError in core' }, 100, 'untyped'],
+    [{ result: 'untyped', name: 'TypeError', message: 'x is undefined' }, 100, 'untyped'],
+    [{ result: 'prediction', emotion: 'sad' }, 401, 'over-budget'],
+  ] as const)('%j at %d MB is %s', (outcome, peakRssMb, verdict) => {
+    const record = toRecord(
+      base,
+      { kind: 'reply', reply: { index: 3, outcome, ms: 1, cpuMs: 1, peakRssMb } },
+      1,
+    );
+    expect(record.verdict).toBe(verdict);
+  });
 });
