@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import wavefile from 'wavefile';
+import { layoutOf, writeField } from '../bin/fuzz-layout.ts';
+import { writeFlac } from '../bin/memory-cases.ts';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { detectFormat } from '../lambdas/core/audio/detect.ts';
 import { readStreamInfo } from '../lambdas/core/audio/flac.ts';
-import type { AudioFormat, DecodedAudio } from '../lambdas/core/audio/types.ts';
+import { checkCodecFrames } from '../lambdas/core/audio/limits.ts';
+import { type AudioFormat, type DecodedAudio, MAX_CODEC_FRAMES } from '../lambdas/core/audio/types.ts';
 import { AudioError } from '../lambdas/core/errors.ts';
 
 interface ManifestEntry {
@@ -398,5 +401,56 @@ describe('FLAC whose short final frame codec-parser loses', () => {
   it('still refuses the same file cut short by more than a block', async () => {
     const error = await decodeAudio(bytes.subarray(0, Math.floor(bytes.length * 0.6))).catch((e) => e);
     expect((error as AudioError).code).toBe('CORRUPT_AUDIO');
+  });
+});
+
+describe('FLAC frame budget: tiny blocks cost per frame, refused before the work', () => {
+  // 10 minutes of 16 kHz silence in 16-sample blocks: 599 000 frames, 10.7 MB, ~50 s of decoding before.
+  let file: Uint8Array;
+  beforeAll(() => {
+    file = writeFlac({ sampleRate: 16000, channels: 1, totalFrames: 16000 * 599, blockSize: 16 });
+  });
+  const tinyFrames = () => file.slice();
+
+  it('refuses a stream whose STREAMINFO declares more frames than the budget, from the header', async () => {
+    const error = await decodeAudio(tinyFrames()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AudioError);
+    expect(error).toMatchObject({
+      code: 'TOO_LARGE',
+      message: expect.stringMatching(/declares 599000 frames/),
+    });
+  });
+
+  it('counts frames while decoding when STREAMINFO hides them (unknown length, largest block claimed)', async () => {
+    const bytes = tinyFrames();
+    bytes.set([0xff, 0xff], 8 + 2); // maximum block size: 65535
+    bytes[8 + 13]! &= 0xf0; // total samples: 0 = unknown
+    bytes.fill(0, 8 + 14, 8 + 18);
+    const error = await decodeAudio(bytes).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'TOO_LARGE', message: expect.stringMatching(/holds more than/) });
+  });
+
+  it('accepts the budget itself and refuses one frame more (one home: MAX_CODEC_FRAMES)', () => {
+    expect(() => checkCodecFrames('FLAC', MAX_CODEC_FRAMES, 'declares')).not.toThrow();
+    expect(() => checkCodecFrames('FLAC', MAX_CODEC_FRAMES + 1, 'declares')).toThrow(AudioError);
+  });
+});
+
+describe('MP4 sample tables whose entry counts exceed their boxes (found by npm run fuzz: minutes in the decoder)', () => {
+  it.each([
+    ['generated/opus-48k.mp4', 'stsc.entries'],
+    ['generated/video-aac-44k.mp4', 'stco.entries'],
+    ['generated/aac-48k.mov', 'stsz.count'],
+    ['tess-formats/YAF_base_disgust.mov', 'stts.entries'],
+  ])('%s with %s = 2^31 − 1 is CORRUPT_AUDIO at once', async (path, name) => {
+    const bytes = load(path);
+    const field = layoutOf('mp4', bytes).fields.find((f) => f.name === name);
+    expect(field).toBeDefined();
+    writeField(bytes, field!, 2 ** 31 - 1);
+    const error = await decodeAudio(bytes).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'CORRUPT_AUDIO',
+      message: expect.stringMatching(`'${name.split('.')[0]}'`),
+    });
   });
 });

@@ -79,7 +79,8 @@ const atOutputRate = (pcm: MonoPcm, outputRate: number | undefined): Float32Arra
  * - CORRUPT_AUDIO: truncated or garbage data inside a known container, impossible headers (0 channels,
  *   sample rate outside 1000–384000 Hz), NaN/infinite float samples;
  * - EMPTY_AUDIO: zero bytes, a header with no samples;
- * - TOO_LARGE: more sample values (frames × channels) than `MAX_DECODED_VALUES`, from the header where
+ * - TOO_LARGE: more sample values (frames × channels) than `MAX_DECODED_VALUES`, or more codec frames
+ *   (FLAC blocks) than `MAX_CODEC_FRAMES`, from the header where
  *   the container declares its length, else while decoding;
  * - TOO_LONG: over `maxDurationSec` — judged from the header's declared length before decoding where the
  *   container has one, and otherwise while decoding (compressed streams stop one chunk past the limit).
