@@ -11,8 +11,7 @@ import {
   SpeakerErasedSchema,
   SpeakerIdSchema,
 } from './api-schemas.ts';
-import { DomainError, type DomainErrorKind } from './domain-error.ts';
-import { badRequest, HttpError, notFound } from './http-error.ts';
+import { DomainError, type DomainErrorKind, invalid, notFound } from './domain-error.ts';
 import { openApiDocument } from './openapi.ts';
 import {
   ActivatedModelSchema,
@@ -21,7 +20,7 @@ import {
   TrainingJobListSchema,
   TrainingJobSchema,
 } from './openapi-training.ts';
-import { InvalidCursorError, type PredictionRepository } from './prediction-repository.ts';
+import type { PredictionRepository } from './prediction-repository.ts';
 import type { RouteKey } from './routes.ts';
 import { speakerScope } from './speaker-context.ts';
 import type { SpeakerRepository } from './speaker-repository.ts';
@@ -77,12 +76,12 @@ const reply = <S extends z.ZodType>(_schema: S, statusCode: number, body: z.outp
 });
 
 function parseJsonBody(event: APIGatewayProxyEvent): unknown {
-  if (!event.body) throw badRequest('INVALID_REQUEST', 'A JSON body is required');
+  if (!event.body) throw invalid('INVALID_REQUEST', 'A JSON body is required');
   const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   try {
     return JSON.parse(text);
   } catch {
-    throw badRequest('INVALID_JSON', 'The body is not valid JSON');
+    throw invalid('INVALID_JSON', 'The body is not valid JSON');
   }
 }
 
@@ -102,7 +101,7 @@ export function createApiHandler(deps: ApiDeps) {
     'DELETE /speakers/{id}': async (event) => {
       if (!deps.speakers) throw notFound('Speaker statistics are not enabled on this deployment');
       const speakerId = SpeakerIdSchema.safeParse(event.pathParameters?.id);
-      if (!speakerId.success) throw badRequest('INVALID_REQUEST', 'speakerId: 1 to 128 printable characters');
+      if (!speakerId.success) throw invalid('INVALID_REQUEST', 'speakerId: 1 to 128 printable characters');
       const scope = speakerScope(callerOf(event));
       const erased = await deps.speakers.delete({ scope, speakerId: speakerId.data });
       return reply(SpeakerErasedSchema, 200, { speakerId: speakerId.data, erased });
@@ -116,7 +115,7 @@ export function createApiHandler(deps: ApiDeps) {
     },
     'GET /predictions': async (event) => {
       const query = ListPredictionsQuerySchema.safeParse(event.queryStringParameters ?? {});
-      if (!query.success) throw badRequest('INVALID_REQUEST', 'limit must be an integer from 1 to 100');
+      if (!query.success) throw invalid('INVALID_REQUEST', 'limit must be an integer from 1 to 100');
       return reply(PredictionPageSchema, 200, await deps.repository.list(query.data));
     },
     'GET /health': async () =>
@@ -149,16 +148,10 @@ export function createApiHandler(deps: ApiDeps) {
   return async function handleApiRequest(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
     const route = routes[`${event.httpMethod} ${event.resource}` as RouteKey];
     try {
-      if (!route) throw new HttpError(404, 'NOT_FOUND', `No route ${event.httpMethod} ${event.path}`);
+      if (!route) throw notFound(`No route ${event.httpMethod} ${event.path}`);
       const { statusCode, body } = await route(event);
       return respond(statusCode, body);
     } catch (error) {
-      if (error instanceof HttpError) {
-        return respond(error.statusCode, { error: { code: error.code, message: error.message } });
-      }
-      if (error instanceof InvalidCursorError) {
-        return respond(400, { error: { code: 'INVALID_CURSOR', message: error.message } });
-      }
       if (error instanceof DomainError) {
         return respond(STATUS_OF[error.kind], { error: { code: error.code, message: error.message } });
       }

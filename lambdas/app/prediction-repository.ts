@@ -9,6 +9,7 @@ import {
 import type { PredictionResult } from '../core/types.ts';
 import type { Prediction, PredictionPage, PredictionSource, PredictionStatus } from './api-schemas.ts';
 import { DEFAULT_UPLOAD_URL_TTL_SEC } from './config.ts';
+import { DomainError } from './domain-error.ts';
 import { isPredictionId } from './object-keys.ts';
 import type { RecordError } from './processing-errors.ts';
 import type { SpeakerRef } from './speaker-repository.ts';
@@ -105,11 +106,11 @@ function speakerOf(item: Record<string, unknown> | undefined): { speaker?: Speak
     : {};
 }
 
-/** A `cursor` that is not one this API returned. Mapped to 400 INVALID_CURSOR at the edge. */
-export class InvalidCursorError extends Error {
+/** A `cursor` that is not one this API returned (400 INVALID_CURSOR at the edge). */
+export class InvalidCursorError extends DomainError {
   override readonly name = 'InvalidCursorError';
   constructor() {
-    super('cursor is not one this API returned');
+    super('invalid', 'INVALID_CURSOR', 'cursor is not one this API returned');
   }
 }
 

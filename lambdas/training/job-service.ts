@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { DomainError } from '../app/domain-error.ts';
+import { DomainError, invalid, notFound } from '../app/domain-error.ts';
 import { CreateTrainingJobSchema } from '../app/openapi-training.ts';
 import { ConcurrentJobError, type TrainingJob, type TrainingJobRepository } from './job-repository.ts';
 import type { TrainingLauncher } from './launcher.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
 
-const notFound = (message: string) => new DomainError('not-found', 'NOT_FOUND', message);
 const JobIdSchema = z.string().regex(/^[\w-]{1,64}$/);
 const VersionSchema = z.string().regex(/^[\w.+-]{1,64}$/);
 
@@ -34,11 +33,7 @@ export function createTrainingService(deps: TrainingServiceDeps) {
     async createJob(body: unknown): Promise<{ id: string; status: 'QUEUED' }> {
       const parsed = CreateTrainingJobSchema.safeParse(body ?? {});
       if (!parsed.success) {
-        throw new DomainError(
-          'invalid',
-          'INVALID_REQUEST',
-          z.prettifyError(parsed.error).replaceAll('\n', ' '),
-        );
+        throw invalid('INVALID_REQUEST', z.prettifyError(parsed.error).replaceAll('\n', ' '));
       }
       const id = newId();
       try {
