@@ -85,17 +85,15 @@ function parseJsonBody(event: APIGatewayProxyEvent): unknown {
   }
 }
 
-/**
- * The REST API as one function of an API Gateway proxy event. API keys are checked before this runs
- * (by API Gateway's usage plan, or the local adapter); errors the caller can act on are 4xx with a code,
- * anything else is a generic 500 that exposes nothing.
- */
-export function createApiHandler(deps: ApiDeps) {
-  const training = () => {
-    if (!deps.training) throw notFound('Training is not enabled on this deployment');
-    return deps.training;
-  };
-  const routes: Record<RouteKey, Route> = {
+type PredictionRoutes = Extract<
+  RouteKey,
+  'POST /uploads' | 'DELETE /speakers/{id}' | 'GET /predictions/{id}' | 'GET /predictions'
+>;
+type TrainingRoutes = Exclude<RouteKey, PredictionRoutes | 'GET /health' | 'GET /openapi.json'>;
+
+/** Uploads, predictions and speaker statistics: the user routes. */
+function predictionRoutes(deps: ApiDeps): Record<PredictionRoutes, Route> {
+  return {
     'POST /uploads': async (event) =>
       reply(CreatedUploadSchema, 201, await deps.createUpload(parseJsonBody(event), callerOf(event))),
     'DELETE /speakers/{id}': async (event) => {
@@ -118,12 +116,16 @@ export function createApiHandler(deps: ApiDeps) {
       if (!query.success) throw invalid('INVALID_REQUEST', 'limit must be an integer from 1 to 100');
       return reply(PredictionPageSchema, 200, await deps.repository.list(query.data));
     },
-    'GET /health': async () =>
-      reply(HealthSchema, 200, {
-        status: 'ok',
-        // The registry's active version when there is a registry: what new predictions will report.
-        modelVersion: (await deps.training?.activeModelVersion()) ?? deps.modelVersion,
-      }),
+  };
+}
+
+/** Training jobs and the model registry: the admin routes, 404 when training is not wired in. */
+function trainingRoutes(deps: ApiDeps): Record<TrainingRoutes, Route> {
+  const training = () => {
+    if (!deps.training) throw notFound('Training is not enabled on this deployment');
+    return deps.training;
+  };
+  return {
     'POST /training-jobs': async (event) =>
       reply(QueuedTrainingJobSchema, 202, await training().createJob(event.body ? parseJsonBody(event) : {})),
     'GET /training-jobs': async () => reply(TrainingJobListSchema, 200, await training().listJobs()),
@@ -132,6 +134,24 @@ export function createApiHandler(deps: ApiDeps) {
     'GET /models': async () => reply(ModelListSchema, 200, await training().listModels()),
     'POST /models/{version}/activate': async (event) =>
       reply(ActivatedModelSchema, 200, await training().activateModel(event.pathParameters?.version)),
+  };
+}
+
+/**
+ * The REST API as one function of an API Gateway proxy event. API keys are checked before this runs
+ * (by API Gateway's usage plan, or the local adapter); errors the caller can act on are 4xx with a code,
+ * anything else is a generic 500 that exposes nothing.
+ */
+export function createApiHandler(deps: ApiDeps) {
+  const routes: Record<RouteKey, Route> = {
+    ...predictionRoutes(deps),
+    ...trainingRoutes(deps),
+    'GET /health': async () =>
+      reply(HealthSchema, 200, {
+        status: 'ok',
+        // The registry's active version when there is a registry: what new predictions will report.
+        modelVersion: (await deps.training?.activeModelVersion()) ?? deps.modelVersion,
+      }),
     'GET /openapi.json': async () => ({ statusCode: 200, body: openApiDocument }),
   };
 
