@@ -20,7 +20,6 @@ const ALLOWED: Record<string, string> = {
   'lambdas/core/model/runtime.ts:loadModel': 'not yet split (issue #16)',
   'lambdas/core/predict.ts:createPredictor': 'not yet split (issue #16)',
   'lambdas/core/predict.ts:predict': 'not yet split (issue #16)',
-  'lambdas/training/job-service.ts:createTrainingService': 'not yet split (issue #16)',
   'lib/constructs/callback-delivery.ts:CallbackDelivery.constructor': 'not yet split (issue #16)',
   'lib/constructs/inference.ts:Inference.constructor': 'not yet split (issue #16)',
   'lib/constructs/ser-api.ts:SerApi.constructor': 'not yet split (issue #16)',
