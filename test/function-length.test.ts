@@ -18,8 +18,6 @@ const ALLOWED: Record<string, string> = {
   'lambdas/core/audio/wav.ts:decodeWav': 'not yet split (issue #16)',
   'lambdas/core/features/extract.ts:createFeatureExtractor': 'not yet split (issue #16)',
   'lambdas/core/model/runtime.ts:loadModel': 'not yet split (issue #16)',
-  'lambdas/core/predict.ts:createPredictor': 'not yet split (issue #16)',
-  'lambdas/core/predict.ts:predict': 'not yet split (issue #16)',
   'training/experiment.ts:runExperiment': 'not yet split (issue #16)',
   'training/features.ts:createFeaturePipeline': 'not yet split (issue #16)',
   'training/features.ts:processClip': 'not yet split (issue #16)',
