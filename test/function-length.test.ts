@@ -17,7 +17,6 @@ const ALLOWED: Record<string, string> = {
   'lambdas/core/audio/resample.ts:resample': 'not yet split (issue #16)',
   'lambdas/core/audio/wav.ts:decodeWav': 'not yet split (issue #16)',
   'lambdas/core/features/extract.ts:createFeatureExtractor': 'not yet split (issue #16)',
-  'lambdas/core/model/runtime.ts:loadModel': 'not yet split (issue #16)',
   'training/experiment.ts:runExperiment': 'not yet split (issue #16)',
   'training/features.ts:createFeaturePipeline': 'not yet split (issue #16)',
   'training/features.ts:processClip': 'not yet split (issue #16)',
