@@ -310,7 +310,8 @@ const repeatOgg = (path: string, seconds: number, rate: number): Uint8Array => {
 const MAX_UPLOAD_BYTES = 25 * 1024 * 1024;
 const TEN_MINUTES = 599;
 
-export const memoryCases = (): MemoryCase[] => [
+/** FLAC: the issue's files, the largest rates and channel counts, the most frames, the longest speech. */
+const flacCases = (): MemoryCase[] => [
   {
     name: 'issue-384k-590s.flac',
     format: 'FLAC',
@@ -357,6 +358,10 @@ export const memoryCases = (): MemoryCase[] => [
         signal: await loopedSpeech(16000, 30),
       }),
   },
+];
+
+/** WAV / AIFF: 8-bit PCM, the most samples 25 MB can hold. */
+const pcmCases = (): MemoryCase[] => [
   {
     name: 'max-samples-speech.wav',
     format: 'WAV',
@@ -387,6 +392,10 @@ export const memoryCases = (): MemoryCase[] => [
       );
     },
   },
+];
+
+/** The lossy formats at the longest duration, built from committed fixtures. */
+const lossyCases = (): MemoryCase[] => [
   {
     name: 'max-duration.mp3',
     format: 'MP3',
@@ -406,6 +415,8 @@ export const memoryCases = (): MemoryCase[] => [
     bytes: async () => repeatOgg('generated/vorbis-16k.ogg', TEN_MINUTES, 16000),
   },
 ];
+
+export const memoryCases = (): MemoryCase[] => [...flacCases(), ...pcmCases(), ...lossyCases()];
 
 export interface MemoryOutcome {
   outcome: string;
