@@ -62,7 +62,7 @@ export class SerStack extends Stack {
       maxUploadBytes,
       recordTtlDays,
     });
-    this.web.deploy({ apiUrl: this.api.restApi.url });
+    this.web.deploy({ apiUrl: this.api.restApi.url, maxUploadBytes });
     this.training = new Training(this, 'Training', { bucket, table, modelDir, ...props.training });
     this.training.bindApi(this.api.function);
     this.training.bindInference(this.inference.function);

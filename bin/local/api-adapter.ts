@@ -25,8 +25,11 @@ export interface ApiAdapterOptions {
 export interface ApiAdapter {
   server: Server;
   apiUrl: string;
-  /** From now on API routes go to this handler; until then they answer 503. */
-  serve(handler: ApiHandler): void;
+  /**
+   * From now on API routes go to this handler and the page gets its config.json (the handlers' upload
+   * limit); until then both answer 503.
+   */
+  serve(handler: ApiHandler, config: { maxUploadBytes: number }): void;
   /** Stops listening and ends open connections (kept-alive ones included). */
   close(): Promise<void>;
 }
@@ -59,9 +62,14 @@ async function readBody(req: IncomingMessage): Promise<string | undefined | null
 }
 
 /** A GET that is not an API route is a file of the web page (CloudFront's part on AWS); false: none. */
-async function serveWebPage(res: ServerResponse, pathname: string): Promise<boolean> {
+async function serveWebPage(
+  res: ServerResponse,
+  pathname: string,
+  pageConfig: ReturnType<typeof webPageConfig> | undefined,
+): Promise<boolean> {
   if (pathname === '/config.json') {
-    sendJson(res, 200, webPageConfig(''));
+    if (!pageConfig) return false;
+    sendJson(res, 200, pageConfig);
     return true;
   }
   const file = await readStaticFile(WEB_DIR, pathname);
@@ -100,6 +108,7 @@ function logWhenFinished(res: ServerResponse, method: string, url: URL, log: (li
  */
 export async function startApiAdapter(options: ApiAdapterOptions): Promise<ApiAdapter> {
   let apiHandler: ApiHandler | undefined;
+  let pageConfig: ReturnType<typeof webPageConfig> | undefined;
   let apiUrl = '';
 
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -109,7 +118,7 @@ export async function startApiAdapter(options: ApiAdapterOptions): Promise<ApiAd
     if (
       method === 'GET' &&
       !matchRoute(method, url.pathname).route &&
-      (await serveWebPage(res, url.pathname))
+      (await serveWebPage(res, url.pathname, pageConfig))
     )
       return;
     if (!apiHandler) return sendError(res, 503, 'STARTING', 'The stack is starting');
@@ -147,8 +156,9 @@ export async function startApiAdapter(options: ApiAdapterOptions): Promise<ApiAd
   return {
     server,
     apiUrl,
-    serve: (handler) => {
+    serve: (handler, config) => {
       apiHandler = handler;
+      pageConfig = webPageConfig('', config.maxUploadBytes);
     },
     async close() {
       const closed = once(server, 'close');

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { loadConfig } from '../../lambdas/app/config.ts';
 import type { ProcessOutcome } from '../../lambdas/app/object-processor.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion } from '../../lib/paths.ts';
 import { type ApiHandler, startApiAdapter } from './api-adapter.ts';
@@ -179,7 +180,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     { s3: s3.endpoint, dynamoDb: dynamo.endpoint, api: adapter.apiUrl },
   );
   const handlers = await loadHandlers({ ...paths, s3Endpoint: s3.endpoint, bucket: options.bucket, log });
-  adapter.serve(handlers.api);
+  // The handlers' own configuration, as they parsed it from the environment just set.
+  adapter.serve(handlers.api, loadConfig());
 
   const queue = createProcessingQueue({
     processHandler: handlers.processObject,
