@@ -54,6 +54,7 @@ export interface ApiDeps {
   repository: Pick<PredictionRepository, 'get' | 'list'>;
   /** Speaker statistics (DELETE /speakers/{id}); without it that route answers 404. */
   speakers?: Pick<SpeakerRepository, 'delete'>;
+  /** The bundled model's version: what GET /health reports while the registry has no active version. */
   modelVersion: string;
   /** Training jobs and the model registry; without it those routes answer 404 (not enabled). */
   training?: TrainingOperations;
