@@ -29,7 +29,6 @@ const ALLOWED: Record<string, string> = {
   'training/report.ts:reportFigures': 'not yet split (issue #16)',
   'training/report.ts:reportMarkdown': 'not yet split (issue #16)',
   'training/trainer.ts:mlpLearner': 'not yet split (issue #16)',
-  'training/trainer.ts:train': 'not yet split (issue #16)',
 };
 
 describe('function length', () => {

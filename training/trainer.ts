@@ -257,6 +257,206 @@ function crossEntropy(probabilities: Float32Array, truth: number[], labelCount: 
   return sum / (truth.length || 1);
 }
 
+type Optimizer = ReturnType<typeof tf.train.adam>;
+type TrainingRow = { frames: number; data: Float32Array; dims: number; label: number };
+type NormalisingLearner = Learner & { fitNormalisation?: (rows: FeatureMatrix[]) => void };
+
+/** The variants of a training clip an epoch may draw from: the original, plus its copies when augmenting. */
+function variantsOf(item: ClipFeatures, augment: boolean): FeatureMatrix[] {
+  return augment ? [item.original, ...item.augmented, ...(item.channel ?? [])] : [item.original];
+}
+
+/** Fits a normalising learner (CMVN statistics) on one training row of every variant of every clip. */
+function fitNormalisation(
+  learner: NormalisingLearner,
+  split: Split<ClipFeatures>,
+  augment: boolean,
+  rng: Rng,
+) {
+  // Only a learner that normalises draws from the rng here (the rows are built only when asked for).
+  learner.fitNormalisation?.(
+    split.train.flatMap((i) => variantsOf(i, augment).map((m) => learner.trainRow(m, rng))),
+  );
+}
+
+/** How often each corpus's clips appear in an epoch. */
+function corpusRepeatsOf(split: Split<ClipFeatures>, options: TrainOptions): Map<string, number> {
+  const corpusCounts = new Map<string, number>();
+  for (const i of split.train) corpusCounts.set(i.clip.corpus, (corpusCounts.get(i.clip.corpus) ?? 0) + 1);
+  const largest = Math.max(...corpusCounts.values());
+  return new Map(
+    [...corpusCounts].map(([c, n]) => [
+      c,
+      options.corpusRepeats?.[c] ??
+        (options.balanceCorpora ? Math.min(3, Math.max(1, Math.round(largest / n))) : 1),
+    ]),
+  );
+}
+
+function progressBar(options: TrainOptions): cliProgress.SingleBar | undefined {
+  if (!options.progress) return undefined;
+  return new cliProgress.SingleBar(
+    {
+      format: `${options.name} epoch {epoch} |{bar}| {value}/{total} batches loss {loss} acc {acc} | val acc {vacc} F1 {vf1} | {duration_formatted}`,
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+}
+
+/** One epoch's training rows: every clip once per repeat of its corpus, as a random variant (and crop). */
+function epochRows(
+  learner: NormalisingLearner,
+  split: Split<ClipFeatures>,
+  trainLabels: number[],
+  repeats: Map<string, number>,
+  options: TrainOptions,
+  rng: Rng,
+): TrainingRow[] {
+  const rows: TrainingRow[] = [];
+  split.train.forEach((item, i) => {
+    // A smaller corpus is repeated (each time as another random variant) so it is not drowned out.
+    for (let r = 0; r < (repeats.get(item.clip.corpus) ?? 1); r++) {
+      const variants = variantsOf(item, options.augment);
+      const matrix = variants[Math.floor(rng() * variants.length)]!;
+      const row = learner.trainRow(matrix, rng);
+      // Masks only make sense on CMVN rows (0 = the utterance mean); raw rows would get fake statistics.
+      if (options.specAugment && !learner.fitNormalisation) maskRow(row, rng);
+      rows.push({ frames: row.frames, data: row.data, dims: row.dims, label: trainLabels[i]! });
+    }
+  });
+  return rows;
+}
+
+/** One Adam step on a batch, gradients clipped to `clipNorm`: the batch's loss and predicted labels. */
+function trainStep(
+  learner: Learner,
+  optimizer: Optimizer,
+  batch: TrainingRow[],
+  options: TrainOptions,
+): { loss: number; predictions: Int32Array | Float32Array | Uint8Array } {
+  const dims = batch[0]!.dims;
+  const { data, time, frames } = padBatch(batch, dims, learner.stack);
+  const labelsTensor = Int32Array.from(batch, (r) => r.label);
+  let predicted: tf.Tensor | undefined;
+  const loss = tf.tidy(() => {
+    const x = tf.tensor3d(data, [batch.length, time, dims]);
+    const y = tf.oneHot(tf.tensor1d(labelsTensor, 'int32'), options.labels.length);
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = learner.logits(x, frames, true);
+      predicted = tf.keep(logits.argMax(1));
+      return tf.losses.softmaxCrossEntropy(y, logits, undefined, options.labelSmoothing ?? 0) as tf.Scalar;
+    }, learner.variables);
+    const names = Object.keys(grads);
+    const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!))))).dataSync()[0]!;
+    const scale = options.clipNorm && norm > options.clipNorm ? options.clipNorm / norm : 1;
+    const clipped: Record<string, tf.Tensor> = {};
+    for (const n of names) clipped[n] = scale === 1 ? grads[n]! : grads[n]!.mul(scale);
+    optimizer.applyGradients(clipped as unknown as Parameters<typeof optimizer.applyGradients>[0]);
+    return value.dataSync()[0]!;
+  });
+  const predictions = predicted!.dataSync() as Int32Array | Float32Array | Uint8Array;
+  predicted!.dispose();
+  return { loss, predictions };
+}
+
+/** Runs every batch of an epoch: mean training loss and accuracy. */
+function trainBatches(
+  learner: Learner,
+  optimizer: Optimizer,
+  batches: TrainingRow[][],
+  options: TrainOptions,
+  bar: cliProgress.SingleBar | undefined,
+): { loss: number; accuracy: number } {
+  let lossSum = 0;
+  let correct = 0;
+  let seen = 0;
+  for (const batch of batches) {
+    const { loss, predictions } = trainStep(learner, optimizer, batch, options);
+    for (let i = 0; i < batch.length; i++) if (predictions[i] === batch[i]!.label) correct++;
+    lossSum += loss * batch.length;
+    seen += batch.length;
+    bar?.increment(1, { loss: (lossSum / seen).toFixed(3), acc: (correct / seen).toFixed(3) });
+  }
+  return { loss: lossSum / seen, accuracy: correct / seen };
+}
+
+/** Model selection: mean of the corpora's macro-F1, so a small corpus (and its voices) counts as much. */
+function corpusMeanMacroF1(
+  labels: readonly string[],
+  validation: ClipFeatures[],
+  truth: number[],
+  predicted: number[],
+): number {
+  const corpusScores = [...new Set(validation.map((i) => i.clip.corpus))].map((corpus) => {
+    const index = validation.map((item, i) => (item.clip.corpus === corpus ? i : -1)).filter((i) => i >= 0);
+    return computeMetrics(
+      labels,
+      index.map((i) => truth[i]!),
+      index.map((i) => predicted[i]!),
+    ).macroF1;
+  });
+  return corpusScores.length ? corpusScores.reduce((a, b) => a + b, 0) / corpusScores.length : 0;
+}
+
+/** Validation of the current weights: loss, accuracy, macro-F1 and the model-selection score. */
+function validate(learner: Learner, split: Split<ClipFeatures>, truth: number[], labels: readonly string[]) {
+  const probabilities = predictClips(learner, split.validation, labels.length);
+  const predicted = argmaxRows(probabilities, labels.length);
+  const metrics = computeMetrics(labels, truth, predicted);
+  return {
+    loss: crossEntropy(probabilities, truth, labels.length),
+    accuracy: metrics.accuracy,
+    macroF1: metrics.macroF1,
+    score: corpusMeanMacroF1(labels, split.validation, truth, predicted),
+  };
+}
+
+function logEpoch(options: TrainOptions, record: EpochRecord): void {
+  if (options.progress) return;
+  process.stderr.write(
+    `${options.name} epoch ${record.epoch}: loss ${record.loss.toFixed(3)} acc ${record.accuracy.toFixed(3)} val acc ${record.valAccuracy.toFixed(3)} F1 ${record.valMacroF1.toFixed(3)} (${record.seconds.toFixed(1)} s)\n`,
+  );
+}
+
+/**
+ * Keeps the best epoch's weights (by score, ties broken by validation loss), halves the learning rate after
+ * 3 epochs without progress and says when `patience` epochs passed without one.
+ */
+function createModelSelection(
+  learner: Learner,
+  optimizer: { learningRate: number },
+  hasValidation: boolean,
+  options: TrainOptions,
+) {
+  let sinceImprovement = 0;
+  let sinceLrChange = 0;
+  const selection = {
+    best: { score: -1, loss: Infinity, epoch: 0, weights: learner.snapshot() },
+    /** Records an epoch; true when training should stop. */
+    next(epoch: number, score: number, valLoss: number): boolean {
+      const best = selection.best;
+      // Without validation clips (a tiny folder) every epoch counts as the best: the last one is kept.
+      const better = !hasValidation || score > best.score || (score === best.score && valLoss < best.loss);
+      if (better) {
+        selection.best = { score, loss: valLoss, epoch, weights: learner.snapshot() };
+        sinceImprovement = 0;
+        sinceLrChange = 0;
+        return false;
+      }
+      sinceImprovement++;
+      sinceLrChange++;
+      if (sinceImprovement >= options.patience) return true;
+      if (sinceLrChange >= 3) {
+        optimizer.learningRate /= 2;
+        sinceLrChange = 0;
+      }
+      return false;
+    },
+  };
+  return selection;
+}
+
 /**
  * Mini-batch Adam with gradient clipping, a learning rate halved after 3 epochs without progress,
  * early stopping on validation macro-F1 (patience), best weights restored. Each epoch sees every
@@ -268,65 +468,23 @@ export async function train(
   split: Split<ClipFeatures>,
   options: TrainOptions,
 ): Promise<TrainResult> {
-  const { labels, batchSize } = options;
+  const { labels } = options;
   const rng = createRng(options.seed);
   const optimizer = tf.train.adam(options.learningRate);
   const mutableOptimizer = optimizer as unknown as { learningRate: number };
   const trainLabels = split.train.map((i) => labelIndex(labels, i.clip.emotion));
   const validationTruth = split.validation.map((i) => labelIndex(labels, i.clip.emotion));
-  const withNorm = learner as Learner & { fitNormalisation?: (rows: FeatureMatrix[]) => void };
-  withNorm.fitNormalisation?.(
-    split.train.flatMap((i) =>
-      [i.original, ...(options.augment ? [...i.augmented, ...(i.channel ?? [])] : [])].map((m) =>
-        learner.trainRow(m, rng),
-      ),
-    ),
-  );
-  const corpusCounts = new Map<string, number>();
-  for (const i of split.train) corpusCounts.set(i.clip.corpus, (corpusCounts.get(i.clip.corpus) ?? 0) + 1);
-  const largest = Math.max(...corpusCounts.values());
-  const repeats = new Map(
-    [...corpusCounts].map(([c, n]) => [
-      c,
-      options.corpusRepeats?.[c] ??
-        (options.balanceCorpora ? Math.min(3, Math.max(1, Math.round(largest / n))) : 1),
-    ]),
-  );
+  fitNormalisation(learner, split, options.augment, rng);
+  const repeats = corpusRepeatsOf(split, options);
   const history: EpochRecord[] = [];
-  let best = { score: -1, loss: Infinity, epoch: 0, weights: learner.snapshot() };
-  let sinceImprovement = 0;
-  let sinceLrChange = 0;
+  const selection = createModelSelection(learner, mutableOptimizer, split.validation.length > 0, options);
   const started = performance.now();
-  const bar = options.progress
-    ? new cliProgress.SingleBar(
-        {
-          format: `${options.name} epoch {epoch} |{bar}| {value}/{total} batches loss {loss} acc {acc} | val acc {vacc} F1 {vf1} | {duration_formatted}`,
-          hideCursor: true,
-        },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
+  const bar = progressBar(options);
 
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     const epochStart = performance.now();
-    const rows: Array<{ frames: number; data: Float32Array; dims: number; label: number }> = [];
-    split.train.forEach((item, i) => {
-      // A smaller corpus is repeated (each time as another random variant) so it is not drowned out.
-      for (let r = 0; r < (repeats.get(item.clip.corpus) ?? 1); r++) {
-        const variants = options.augment
-          ? [item.original, ...item.augmented, ...(item.channel ?? [])]
-          : [item.original];
-        const matrix = variants[Math.floor(rng() * variants.length)]!;
-        const row = learner.trainRow(matrix, rng);
-        // Masks only make sense on CMVN rows (0 = the utterance mean); raw rows would get fake statistics.
-        if (options.specAugment && !withNorm.fitNormalisation) maskRow(row, rng);
-        rows.push({ frames: row.frames, data: row.data, dims: row.dims, label: trainLabels[i]! });
-      }
-    });
-    const batches = bucketedBatches(rows, batchSize, rng);
-    let lossSum = 0;
-    let correct = 0;
-    let seen = 0;
+    const rows = epochRows(learner, split, trainLabels, repeats, options, rng);
+    const batches = bucketedBatches(rows, options.batchSize, rng);
     bar?.start(batches.length, 0, {
       epoch: `${epoch}/${options.epochs}`,
       loss: '-',
@@ -334,61 +492,15 @@ export async function train(
       vacc: '-',
       vf1: '-',
     });
-    for (const batch of batches) {
-      const dims = batch[0]!.dims;
-      const { data, time, frames } = padBatch(batch, dims, learner.stack);
-      const labelsTensor = Int32Array.from(batch, (r) => r.label);
-      let predicted: tf.Tensor | undefined;
-      const lossValue = tf.tidy(() => {
-        const x = tf.tensor3d(data, [batch.length, time, dims]);
-        const y = tf.oneHot(tf.tensor1d(labelsTensor, 'int32'), labels.length);
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = learner.logits(x, frames, true);
-          predicted = tf.keep(logits.argMax(1));
-          return tf.losses.softmaxCrossEntropy(
-            y,
-            logits,
-            undefined,
-            options.labelSmoothing ?? 0,
-          ) as tf.Scalar;
-        }, learner.variables);
-        const names = Object.keys(grads);
-        const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!))))).dataSync()[0]!;
-        const scale = options.clipNorm && norm > options.clipNorm ? options.clipNorm / norm : 1;
-        const clipped: Record<string, tf.Tensor> = {};
-        for (const n of names) clipped[n] = scale === 1 ? grads[n]! : grads[n]!.mul(scale);
-        optimizer.applyGradients(clipped as unknown as Parameters<typeof optimizer.applyGradients>[0]);
-        return value.dataSync()[0]!;
-      });
-      const predictions = predicted!.dataSync();
-      predicted!.dispose();
-      for (let i = 0; i < batch.length; i++) if (predictions[i] === batch[i]!.label) correct++;
-      lossSum += lossValue * batch.length;
-      seen += batch.length;
-      bar?.increment(1, { loss: (lossSum / seen).toFixed(3), acc: (correct / seen).toFixed(3) });
-    }
-    const probabilities = predictClips(learner, split.validation, labels.length);
-    const validationPredicted = argmaxRows(probabilities, labels.length);
-    const valMetrics = computeMetrics(labels, validationTruth, validationPredicted);
-    // Model selection: mean of the corpora's macro-F1, so a small corpus (and its voices) counts as much.
-    const corpusScores = [...new Set(split.validation.map((i) => i.clip.corpus))].map((corpus) => {
-      const index = split.validation
-        .map((item, i) => (item.clip.corpus === corpus ? i : -1))
-        .filter((i) => i >= 0);
-      return computeMetrics(
-        labels,
-        index.map((i) => validationTruth[i]!),
-        index.map((i) => validationPredicted[i]!),
-      ).macroF1;
-    });
-    const score = corpusScores.length ? corpusScores.reduce((a, b) => a + b, 0) / corpusScores.length : 0;
+    const trained = trainBatches(learner, optimizer, batches, options, bar);
+    const validation = validate(learner, split, validationTruth, labels);
     const record: EpochRecord = {
       epoch,
-      loss: lossSum / seen,
-      accuracy: correct / seen,
-      valLoss: crossEntropy(probabilities, validationTruth, labels.length),
-      valAccuracy: valMetrics.accuracy,
-      valMacroF1: valMetrics.macroF1,
+      loss: trained.loss,
+      accuracy: trained.accuracy,
+      valLoss: validation.loss,
+      valAccuracy: validation.accuracy,
+      valMacroF1: validation.macroF1,
       learningRate: mutableOptimizer.learningRate,
       seconds: (performance.now() - epochStart) / 1000,
     };
@@ -396,31 +508,10 @@ export async function train(
     options.onEpoch?.(record);
     bar?.update(batches.length, { vacc: record.valAccuracy.toFixed(3), vf1: record.valMacroF1.toFixed(3) });
     bar?.stop();
-    if (!options.progress) {
-      process.stderr.write(
-        `${options.name} epoch ${epoch}: loss ${record.loss.toFixed(3)} acc ${record.accuracy.toFixed(3)} val acc ${record.valAccuracy.toFixed(3)} F1 ${record.valMacroF1.toFixed(3)} (${record.seconds.toFixed(1)} s)\n`,
-      );
-    }
-    // Without validation clips (a tiny folder) every epoch counts as the best: the last one is kept.
-    const better =
-      split.validation.length === 0 ||
-      score > best.score ||
-      (score === best.score && record.valLoss < best.loss);
-    if (better) {
-      best = { score, loss: record.valLoss, epoch, weights: learner.snapshot() };
-      sinceImprovement = 0;
-      sinceLrChange = 0;
-    } else {
-      sinceImprovement++;
-      sinceLrChange++;
-      if (sinceImprovement >= options.patience) break;
-      if (sinceLrChange >= 3) {
-        mutableOptimizer.learningRate /= 2;
-        sinceLrChange = 0;
-      }
-    }
+    logEpoch(options, record);
+    if (selection.next(epoch, validation.score, record.valLoss)) break;
   }
-  learner.restore(best.weights);
+  learner.restore(selection.best.weights);
   optimizer.dispose();
-  return { history, bestEpoch: best.epoch, seconds: (performance.now() - started) / 1000 };
+  return { history, bestEpoch: selection.best.epoch, seconds: (performance.now() - started) / 1000 };
 }
