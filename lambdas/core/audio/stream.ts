@@ -1,6 +1,6 @@
 import { AudioError } from '../errors.ts';
 import { checkDecodedValues } from './limits.ts';
-import { createStreamingResampler, type StreamingResampler } from './resample-stream.ts';
+import { createStreamingResampler, type StreamingResampler } from './resample.ts';
 
 /** What every WASM decoder returns per call. */
 export interface DecodedChunk {
