@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MPEGDecoder } from 'mpg123-decoder';
 import { describe, expect, it, vi } from 'vitest';
 import wavefile from 'wavefile';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { detectFormat } from '../lambdas/core/audio/detect.ts';
 import { readStreamInfo } from '../lambdas/core/audio/flac.ts';
 import type { AudioFormat, DecodedAudio } from '../lambdas/core/audio/types.ts';
+import { resetMpegInPlace } from '../lambdas/core/audio/wasm-reset.ts';
 import { AudioError } from '../lambdas/core/errors.ts';
 
 interface ManifestEntry {
@@ -380,6 +382,32 @@ describe('the shared FLAC decoder', () => {
       const again = await decodeAudio(ravdess);
       expect(again.samples).toEqual(fresh.samples);
     }
+  });
+});
+
+describe('the shared MP3 decoder', () => {
+  const clips = join(import.meta.dirname, '../bench/clips');
+  const clip = (name: string) => new Uint8Array(readFileSync(join(clips, name)));
+
+  it('gives the same samples whatever was decoded before, a truncated file included', async () => {
+    // Prepare
+    const first = await decodeAudio(clip('tess-OAF_gap_sad-44k.mp3'));
+
+    // Act: other files through the same WASM instance (mpg123's handle re-created in place between them).
+    await decodeAudio(clip('tess-YAF_join_disgust-44k.mp3'));
+    await decodeAudio(load('bad/truncated.mp3')).catch(() => undefined);
+    await decodeAudio(load('generated/mono-44k.mp3'));
+    const again = await decodeAudio(clip('tess-OAF_gap_sad-44k.mp3'));
+
+    // Assess
+    expect(again.samples).toEqual(first.samples);
+  });
+
+  it('re-creates the mpg123 handle in place with the pinned mpg123-decoder (no new WASM instance per file)', async () => {
+    const decoder = new MPEGDecoder({ enableGapless: true });
+    await decoder.ready;
+    expect(resetMpegInPlace(decoder)).toBe(true);
+    decoder.free();
   });
 });
 
