@@ -2,12 +2,17 @@ import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
 import { frameCount } from '../lambdas/core/features/extract.ts';
+import type { SpeakerAdaptation } from '../lambdas/core/features/speaker-normalization.ts';
+import { createStreamTally, streamCells } from './adaptive-folds.ts';
 import { DEFAULT_CHANNEL, TEST_CHANNEL } from './channel.ts';
 import { type Corpus, defaultDatasetDir, scanDataset } from './datasets.ts';
 import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
 import { actorFolds } from './folds.ts';
 import { DEFAULTS } from './pipeline.ts';
+import { populationMean, REGISTER_CHANNELS, SHIFT_CHANNELS, speakerShiftItems } from './speaker-shift.ts';
+import type { Split } from './splits.ts';
 import { initTf } from './tf.ts';
+import { argmaxRows } from './trainer.ts';
 
 /**
  * `npx tsx training/develop.ts --name <run> [recipe options]`: one development run — the RAVDESS actor
@@ -26,6 +31,16 @@ const program = new Command()
   .option('--tess-copies <a,c>', 'speaker-like and channel copies per TESS clip', '1,1')
   .option('--stats-mask <mask>', 'all or no-spectral-means', 'all')
   .option('--tess-words <n>', 'keep every n-th TESS word (1: all of TESS)', integer, 4)
+  .option(
+    '--speaker-shift <clips>',
+    'train on speaker-shifted copies (shrinkage in clips) and score adaptive streams of the held-out actors',
+    Number,
+  )
+  .option(
+    '--shift-channels <set>',
+    'with --speaker-shift: all (MFCC, pitch, level) or register (pitch, level)',
+    'all',
+  )
   .option('--out <file>', 'JSON summary file')
   .option('--reverse', 'compute missing features last clip first (two runs sharing a cold cache split it)');
 program.parse();
@@ -39,6 +54,8 @@ const opts = program.opts<{
   tessWords: number;
   out?: string;
   reverse?: boolean;
+  speakerShift?: number;
+  shiftChannels: 'all' | 'register';
 }>();
 
 await initTf();
@@ -81,19 +98,50 @@ const shifted = new Map<string, FeatureMatrix>();
 for (const i of (await testPipeline.run(clips.filter((c) => c.corpus === 'ravdess'))).items)
   shifted.set(i.fileHash, i.channel[0]!);
 
+const labels = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad'];
+const streams = opts.speakerShift === undefined ? undefined : createStreamTally(labels);
+
+/** With --speaker-shift: each fold trains on speaker-shifted clips and scores adaptive streams. */
+function speakerShiftOptions() {
+  const shrinkageClips = opts.speakerShift;
+  if (shrinkageClips === undefined || !streams) return {};
+  let adaptation: SpeakerAdaptation | undefined;
+  return {
+    prepare: (split: Split<ClipFeatures>) => {
+      const populationMeanOf = populationMean(split.train, SHIFT_CHANNELS);
+      adaptation = {
+        channels: [...SHIFT_CHANNELS],
+        populationMean: populationMeanOf,
+        shrinkageClips,
+        minClips: 1,
+      };
+      return {
+        ...split,
+        train: speakerShiftItems(split.train, adaptation, DEFAULTS.seed),
+        validation: speakerShiftItems(split.validation, adaptation, DEFAULTS.seed + 1),
+      };
+    },
+    onFold: (score: (items: ClipFeatures[]) => Float32Array, held: ClipFeatures[]) => {
+      for (const cell of streamCells(held, labels, adaptation!, DEFAULTS.seed)) {
+        streams.add(cell, argmaxRows(score(cell.items), labels.length), held);
+      }
+    },
+  };
+}
+
 const started = performance.now();
 const frames = frameCount(3 * config.sampleRate, config.frameSize, config.hopSize);
 const result = await actorFolds(
   kept,
   { ...DEFAULTS.settings, epochs: opts.epochs, statsMask: opts.statsMask },
   {
-    labels: ['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad'],
+    labels,
     featureConfig: config,
     maxFrames: frames,
     seed: DEFAULTS.seed,
     progress: false,
   },
-  { shifted, log: (l) => process.stderr.write(`${opts.name}: ${l}\n`) },
+  { shifted, ...speakerShiftOptions(), log: (l) => process.stderr.write(`${opts.name}: ${l}\n`) },
 );
 const summary = {
   name: opts.name,
@@ -115,6 +163,7 @@ const summary = {
   folds: result.folds,
   calibration: { ...result.calibration, binsBefore: undefined, binsAfter: undefined },
   confusion: result.pooled.confusion,
+  adaptive: streams?.curves(),
 };
 process.stdout.write(`${JSON.stringify(summary, null, 1)}\n`);
 if (opts.out)

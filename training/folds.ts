@@ -11,7 +11,7 @@ import {
   type ReliabilityBin,
   reliability,
 } from './metrics.ts';
-import { assertNoLeak, multiCorpusSplit } from './splits.ts';
+import { assertNoLeak, multiCorpusSplit, type Split } from './splits.ts';
 import { argmaxRows, predictClips } from './trainer.ts';
 
 /**
@@ -165,6 +165,10 @@ export async function actorFolds(
   options: {
     /** Channel-shifted features of held-out clips, by file hash (TEST_CHANNEL copies). */
     shifted?: Map<string, FeatureMatrix>;
+    /** Changes a fold's training and validation clips before its model trains (e.g. speaker shifts). */
+    prepare?: (split: Split<ClipFeatures>) => Split<ClipFeatures>;
+    /** Scores anything else on the fold's held-out clips with its model, before the model is freed. */
+    onFold?: (score: (items: ClipFeatures[]) => Float32Array, held: ClipFeatures[]) => void;
     log?: (line: string) => void;
   } = {},
 ): Promise<FoldsResult> {
@@ -179,8 +183,9 @@ export async function actorFolds(
   const experiments: FoldsResult['experiments'] = [];
   for (const [f, fold] of actorFoldsOf(kept).entries()) {
     const name = `actors-${fold.map((a) => a.split(':')[1]).join('-')}-held-out`;
-    const split = multiCorpusSplit(name, kept, fold, context.seed);
-    assertNoLeak(split);
+    const plain = multiCorpusSplit(name, kept, fold, context.seed);
+    assertNoLeak(plain);
+    const split = options.prepare?.(plain) ?? plain;
     const held = (i: ClipFeatures) => fold.includes(i.clip.speaker);
     const trained = await runExperiment(
       split,
@@ -201,6 +206,7 @@ export async function actorFolds(
       shiftedProbabilities.push(...predictClips(trained.learner, items, k));
       shiftedTruth.push(...items.map((i) => labelIndex(labels, i.clip.emotion)));
     }
+    options.onFold?.((items) => predictClips(trained.learner, items, k), split.test.filter(held));
     for (const l of trained.learners) for (const v of l.variables) v.dispose();
     const m = trained.result.subsets['held-out actors']!;
     folds.push({

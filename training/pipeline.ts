@@ -7,6 +7,7 @@ import {
   featureDimension,
 } from '../lambdas/core/features/config.ts';
 import { createFeatureExtractor, frameCount } from '../lambdas/core/features/extract.ts';
+import type { SpeakerAdaptation } from '../lambdas/core/features/speaker-normalization.ts';
 import { type ModelMetadata, ModelMetadataSchema } from '../lambdas/core/model/metadata.ts';
 import { type AugmentationSpec, DEFAULT_AUGMENTATION } from './augment.ts';
 import { labelIndex } from './batches.ts';
@@ -28,6 +29,7 @@ import { maxAbsDiff, predictWithOnnx } from './onnx-eval.ts';
 import { exportLstmToOnnx } from './onnx-export.ts';
 import { appendPredictorCheck } from './predictor-check.ts';
 import { type DatasetOverview, type ReportInput, reportFigures, reportMarkdown } from './report.ts';
+import { populationMean, SHIFT_CHANNELS, speakerShiftItems } from './speaker-shift.ts';
 import { assertNoLeak, multiCorpusSplit, randomSplit, type Split, speakerSplit } from './splits.ts';
 import { initTf } from './tf.ts';
 import { argmaxRows, type EpochRecord } from './trainer.ts';
@@ -68,6 +70,11 @@ export interface TrainPackageOptions {
    * model is trained, so the folds may run beside it.
    */
   calibrateOn?: string;
+  /**
+   * Speaker-shift training (speaker-shift.ts): every training matrix shifted as adaptation to n earlier
+   * clips of its speaker would shift it, and the package's `speakerAdaptation` written to match.
+   */
+  speakerShift?: { shrinkageClips: number; minClips: number };
   settings: ModelSettings;
   /** Speakers held out whole from the multi-corpus model (ignored for a TESS-only model). */
   heldOutSpeakers: string[];
@@ -299,7 +306,9 @@ async function trainMain(
 ) {
   const { split } = data;
   const { labels, maxFrames: frames } = context;
-  const main: TrainedExperiment = await runExperiment(split, options.settings, {
+  const adaptation = speakerAdaptationOf(split, options);
+  const trainedOn = adaptation ? speakerShiftSplit(split, adaptation, options.seed) : split;
+  const main: TrainedExperiment = await runExperiment(trainedOn, options.settings, {
     ...context,
     subsets,
     onEpoch: options.onEpoch,
@@ -326,7 +335,34 @@ async function trainMain(
       `${name}: accuracy ${metrics[name].accuracy}, macro-F1 ${metrics[name].macroF1} (${items.length} clips); ${collapseText(metrics[name])}`,
     );
   }
-  return { main, members, onnx, parityMaxDiff, metrics };
+  return { main, members, onnx, parityMaxDiff, metrics, adaptation };
+}
+
+/** The package's speaker adaptation with `speakerShift`: population from the training speakers. */
+function speakerAdaptationOf(
+  split: Split<ClipFeatures>,
+  options: TrainPackageOptions,
+): SpeakerAdaptation | undefined {
+  if (!options.speakerShift) return undefined;
+  const round = (v: number) => Math.round(v * 1e4) / 1e4;
+  return {
+    channels: [...SHIFT_CHANNELS],
+    populationMean: populationMean(split.train, SHIFT_CHANNELS).map(round),
+    ...options.speakerShift,
+  };
+}
+
+/** The split with its training and validation clips speaker-shifted (the test clips stay as recorded). */
+export function speakerShiftSplit(
+  split: Split<ClipFeatures>,
+  adaptation: SpeakerAdaptation,
+  seed: number,
+): Split<ClipFeatures> {
+  return {
+    ...split,
+    train: speakerShiftItems(split.train, adaptation, seed),
+    validation: speakerShiftItems(split.validation, adaptation, seed + 1),
+  };
 }
 
 interface ExtraResults {
@@ -577,6 +613,7 @@ function buildMetadata(
     onnxFile: 'model.onnx',
     sha256: sha256(onnx),
     ...(calibration ? { calibration } : {}),
+    ...(trained.adaptation ? { speakerAdaptation: trained.adaptation } : {}),
     training: {
       corpora: options.corpora,
       clips: { total: kept.length, duplicatesRemoved: duplicates.length, decoderRefused: failed.length },
@@ -635,6 +672,12 @@ function buildMetadata(
           }
         : undefined,
       population: populationStats(firstMember, config),
+      ...(trained.adaptation
+        ? {
+            speakerShift:
+              'every training matrix shifted for n ∈ {0,1,3,10,30} earlier clips (speaker-shift.ts)',
+          }
+        : {}),
       ensemble: main.result.members,
       experiments: extras.experiments.map((e) => ({
         split: e.split,

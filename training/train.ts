@@ -94,6 +94,12 @@ const program = new Command()
     integer,
     DEFAULTS.tessWords,
   )
+  .option(
+    '--speaker-shift <clips>',
+    'train for speaker adaptation (shrinkage in clips) and enable it in the package (speaker-shift.ts)',
+    Number,
+  )
+  .option('--adapt-min-clips <n>', 'earlier clips of a speaker before predictions adapt', integer, 10)
   .option('--no-spectral-means', 'leave the utterance means of the MFCCs out of the head (stats mask)')
   .option(
     '--calibrate-on <file>',
@@ -133,6 +139,8 @@ const opts = program.opts<{
   channelCopies: number;
   tessCopies: string;
   tessWords: number;
+  speakerShift?: number;
+  adaptMinClips: number;
   spectralMeans: boolean;
   calibrateOn?: string;
   predictorCheck: boolean;
@@ -183,6 +191,9 @@ try {
     corpusCopies: { tess: { augment: tessCopies[0]!, channel: tessCopies[1]! } },
     tessWords: opts.tessWords,
     calibrateOn,
+    ...(opts.speakerShift === undefined
+      ? {}
+      : { speakerShift: { shrinkageClips: opts.speakerShift, minClips: opts.adaptMinClips } }),
     predictorCheck: opts.predictorCheck,
     settings: {
       ...DEFAULTS.settings,
