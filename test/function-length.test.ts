@@ -27,7 +27,6 @@ const ALLOWED: Record<string, string> = {
   'training/pipeline.ts:runExtraExperiments': 'not yet split (issue #16)',
   'training/pipeline.ts:writePackage': 'not yet split (issue #16)',
   'training/report.ts:reportFigures': 'not yet split (issue #16)',
-  'training/report.ts:reportMarkdown': 'not yet split (issue #16)',
   'training/trainer.ts:mlpLearner': 'not yet split (issue #16)',
 };
 

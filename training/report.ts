@@ -378,11 +378,10 @@ function metricsSummaryRow(name: string, m: Metrics): string {
   return `| ${name} | ${m.support} | ${f3(m.accuracy)} | ${f3(m.macroF1)} | ${f3(m.weightedF1)} |`;
 }
 
-export function reportMarkdown(input: ReportInput): string {
-  const { main, overview } = input;
-  const lines: string[] = [];
-  lines.push(`# ${input.title}`, '');
-  lines.push(
+function introSection(input: ReportInput): string[] {
+  return [
+    `# ${input.title}`,
+    '',
     `Trained on ${input.corpora.join(' + ')} with one command, measured on clips it never saw. Every number below is`,
     'computed by running the exported `model.onnx` in onnxruntime-node on the held-out clips, through the same',
     `feature pipeline as \`npm run evaluate\` (${input.pipelineText}).`,
@@ -392,7 +391,11 @@ export function reportMarkdown(input: ReportInput): string {
     `${input.evaluateCommand}   # reproduces the tables below`,
     '```',
     '',
-  );
+  ];
+}
+
+function resultsSection(input: ReportInput): string[] {
+  const lines: string[] = [];
   lines.push(
     '## Results of the shipped model',
     '',
@@ -412,8 +415,14 @@ export function reportMarkdown(input: ReportInput): string {
       '',
     );
   }
-  lines.push('## Training', '');
-  lines.push(
+  return lines;
+}
+
+function trainingSection(input: ReportInput): string[] {
+  const { main } = input;
+  return [
+    '## Training',
+    '',
     `- Architecture: ${String(main.model.description)}; ${String(main.model.parameters)} parameters.`,
     `- Input: ${input.labels.length} labels (${input.labels.join(', ')}); windows of at most 149 frames (3 s at hop 320 / 16 kHz) of 40 features (${input.pipelineText}); longer clips are scored as half-overlapping windows whose probabilities are averaged.`,
     `- Ensemble: ${main.members.length} LSTM(s) trained with seeds ${main.members.map((m) => m.seed).join(', ')} (best epochs ${main.members.map((m) => `${m.bestEpoch}/${m.epochs}`).join(', ')}); the ONNX graph averages their probabilities.`,
@@ -424,65 +433,86 @@ export function reportMarkdown(input: ReportInput): string {
     '',
     '![loss](figures/curves-loss.svg) ![accuracy](figures/curves-accuracy.svg)',
     '',
-  );
-  if (input.experiments.length > 0) {
+  ];
+}
+
+/** The extra experiments' table: one row per split, one more per named subset of its test part. */
+function experimentRows(input: ReportInput): string[] {
+  const lines: string[] = [];
+  for (const e of input.experiments) {
     lines.push(
-      '## Other splits (separate models, each trained only on its own training part)',
-      '',
-      'These are not the shipped model: each row is a model trained from scratch on the named split and',
-      'tested on clips (and speakers, where stated) it never saw. They answer "how well does this recipe',
-      'generalise", which the shipped model cannot answer about the voices it was trained on.',
-      '',
-      '| split | model | epochs (best) | train s | test clips | accuracy | macro-F1 | what it measures |',
-      '|---|---|---:|---:|---:|---:|---:|---|',
+      `| ${e.split} | ${e.settings.kind}${e.settings.kind === 'lstm' ? ` ${e.settings.units}u` : ''} | ${e.history.length} (${e.bestEpoch}) | ${e.trainSeconds} | ${e.test.support} | ${f3(e.test.accuracy)} | ${f3(e.test.macroF1)} | ${e.description} |`,
     );
-    for (const e of input.experiments) {
+    for (const [name, m] of Object.entries(e.subsets)) {
       lines.push(
-        `| ${e.split} | ${e.settings.kind}${e.settings.kind === 'lstm' ? ` ${e.settings.units}u` : ''} | ${e.history.length} (${e.bestEpoch}) | ${e.trainSeconds} | ${e.test.support} | ${f3(e.test.accuracy)} | ${f3(e.test.macroF1)} | ${e.description} |`,
-      );
-      for (const [name, m] of Object.entries(e.subsets)) {
-        lines.push(
-          `| ↳ ${e.split}: ${name} | | | | ${m.support} | ${f3(m.accuracy)} | ${f3(m.macroF1)} | subset of the test part |`,
-        );
-      }
-    }
-    lines.push('');
-    if (input.foldsPooled) {
-      const m = input.foldsPooled;
-      lines.push(
-        `**Every RAVDESS actor 01–12 held out once** (three fold models above, single LSTMs each, pooled): accuracy **${f3(m.accuracy)}**, macro-F1 **${f3(m.macroF1)}** on ${m.support} clips. This is the most reliable figure for voices the model never heard.`,
-        '',
-        metricsMarkdown(m),
-        '',
-      );
-    }
-    for (const e of input.experiments) {
-      lines.push(
-        `<details><summary>${e.split} (${e.settings.kind}): classification report</summary>`,
-        '',
-        metricsMarkdown(e.test),
-        '',
-        `![confusion](figures/confusion-exp-${e.split}-${e.settings.kind}.svg)`,
-        '',
-        '</details>',
-        '',
+        `| ↳ ${e.split}: ${name} | | | | ${m.support} | ${f3(m.accuracy)} | ${f3(m.macroF1)} | subset of the test part |`,
       );
     }
   }
-  lines.push(...collapseSection(input), ...calibrationSection(input));
-  lines.push('## Dataset overview', '');
+  return lines;
+}
+
+function experimentsSection(input: ReportInput): string[] {
+  if (input.experiments.length === 0) return [];
+  const lines: string[] = [
+    '## Other splits (separate models, each trained only on its own training part)',
+    '',
+    'These are not the shipped model: each row is a model trained from scratch on the named split and',
+    'tested on clips (and speakers, where stated) it never saw. They answer "how well does this recipe',
+    'generalise", which the shipped model cannot answer about the voices it was trained on.',
+    '',
+    '| split | model | epochs (best) | train s | test clips | accuracy | macro-F1 | what it measures |',
+    '|---|---|---:|---:|---:|---:|---:|---|',
+    ...experimentRows(input),
+    '',
+  ];
+  if (input.foldsPooled) {
+    const m = input.foldsPooled;
+    lines.push(
+      `**Every RAVDESS actor 01–12 held out once** (three fold models above, single LSTMs each, pooled): accuracy **${f3(m.accuracy)}**, macro-F1 **${f3(m.macroF1)}** on ${m.support} clips. This is the most reliable figure for voices the model never heard.`,
+      '',
+      metricsMarkdown(m),
+      '',
+    );
+  }
+  for (const e of input.experiments) {
+    lines.push(
+      `<details><summary>${e.split} (${e.settings.kind}): classification report</summary>`,
+      '',
+      metricsMarkdown(e.test),
+      '',
+      `![confusion](figures/confusion-exp-${e.split}-${e.settings.kind}.svg)`,
+      '',
+      '</details>',
+      '',
+    );
+  }
+  return lines;
+}
+
+/** Clips per speaker and emotion, with a row of totals. */
+function speakerTable(input: ReportInput): string[] {
+  const { overview } = input;
   const speakers = Object.keys(overview.perSpeaker).sort();
-  lines.push(
+  const lines = [
     `| speaker | ${input.labels.join(' | ')} | total |`,
     `|---|${input.labels.map(() => '---:').join('|')}|---:|`,
-  );
+  ];
   for (const s of speakers) {
     const row = input.labels.map((l) => overview.perSpeaker[s]![l] ?? 0);
     lines.push(`| ${s} | ${row.join(' | ')} | ${row.reduce((a, b) => a + b, 0)} |`);
   }
   const totals = input.labels.map((l) => speakers.reduce((n, s) => n + (overview.perSpeaker[s]![l] ?? 0), 0));
   lines.push(`| **all** | ${totals.join(' | ')} | ${totals.reduce((a, b) => a + b, 0)} |`, '');
-  lines.push(
+  return lines;
+}
+
+function datasetSection(input: ReportInput): string[] {
+  const { overview } = input;
+  return [
+    '## Dataset overview',
+    '',
+    ...speakerTable(input),
     `- Identical audio removed before splitting (hash of the decoded samples): ${overview.duplicates} duplicate(s).`,
     `- Not used: ${
       Object.entries(overview.skipped)
@@ -495,7 +525,19 @@ export function reportMarkdown(input: ReportInput): string {
     '',
     '![durations](figures/durations.svg) ![speech durations](figures/speech-durations.svg)',
     '',
-  );
+  ];
+}
+
+export function reportMarkdown(input: ReportInput): string {
+  const lines: string[] = [
+    ...introSection(input),
+    ...resultsSection(input),
+    ...trainingSection(input),
+    ...experimentsSection(input),
+    ...collapseSection(input),
+    ...calibrationSection(input),
+    ...datasetSection(input),
+  ];
   for (const [name, path] of Object.entries(input.extraFigures)) lines.push(`![${name}](${path})`, '');
   if (input.corpora.includes('ravdess')) lines.push(DEVELOPMENT_NOTES);
   if (input.notes.length > 0) lines.push('## Notes', '', ...input.notes.map((n) => `- ${n}`), '');
