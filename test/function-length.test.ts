@@ -26,7 +26,6 @@ const ALLOWED: Record<string, string> = {
   'training/pipeline.ts:buildMetadata': 'not yet split (issue #16)',
   'training/pipeline.ts:runExtraExperiments': 'not yet split (issue #16)',
   'training/pipeline.ts:writePackage': 'not yet split (issue #16)',
-  'training/report.ts:reportFigures': 'not yet split (issue #16)',
   'training/trainer.ts:mlpLearner': 'not yet split (issue #16)',
 };
 

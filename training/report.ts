@@ -231,10 +231,9 @@ Round 5 in numbers: 5 development runs, ~20 min each on the 2 shared cores; the 
 unchanged (1.3.1).
 `;
 
-/** SVG files of the report: name → content. */
-export function reportFigures(input: ReportInput): Record<string, string> {
+/** Training curves of the shipped model, per epoch. */
+function curveFigures(h: ReportInput['main']['history']): Record<string, string> {
   const figures: Record<string, string> = {};
-  const h = input.main.history;
   figures['curves-loss.svg'] = lineChart('Training loss (per epoch)', 'epoch', [
     { name: 'train loss', values: h.map((e) => e.loss), colour: '#3b528b' },
     { name: 'validation loss', values: h.map((e) => e.valLoss), colour: '#d95f02', dashed: true },
@@ -249,6 +248,42 @@ export function reportFigures(input: ReportInput): Record<string, string> {
     ],
     [0, 1],
   );
+  return figures;
+}
+
+/** Histograms of the clips' stored durations and of their speech spans after VAD trimming. */
+function durationFigures(overview: DatasetOverview): Record<string, string> {
+  const figures: Record<string, string> = {};
+  const bins = 14;
+  const edges = Array.from({ length: bins + 1 }, (_, i) => i * 0.5);
+  const histogram = (values: number[]) =>
+    Array.from(
+      { length: bins },
+      (_, i) => values.filter((v) => v >= edges[i]! && (v < edges[i + 1]! || i === bins - 1)).length,
+    );
+  const binLabels = edges
+    .slice(0, bins)
+    .map((e, i) => `${e.toFixed(1)}–${edges[i + 1]!.toFixed(1)}${i === bins - 1 ? '+' : ''}`);
+  figures['durations.svg'] = barChart(
+    'Clip duration (s), as stored',
+    binLabels,
+    histogram(overview.durations),
+    'seconds',
+  );
+  figures['speech-durations.svg'] = barChart(
+    'Speech span after VAD trimming (s): what the model sees',
+    binLabels,
+    histogram(overview.speechDurations),
+    'seconds',
+    '#21918c',
+  );
+  return figures;
+}
+
+/** SVG files of the report: name → content. */
+export function reportFigures(input: ReportInput): Record<string, string> {
+  const figures: Record<string, string> = {};
+  Object.assign(figures, curveFigures(input.main.history));
   for (const [name, m] of Object.entries(input.metrics)) {
     figures[`confusion-${name}.svg`] = confusionSvg(
       `Confusion matrix — ${name} (${m.support} clips)`,
@@ -270,29 +305,7 @@ export function reportFigures(input: ReportInput): Record<string, string> {
     Object.values(input.overview.perSpeaker).reduce((n, perEmotion) => n + (perEmotion[e] ?? 0), 0),
   );
   figures['clips-per-emotion.svg'] = barChart('Clips per emotion (after de-duplication)', emotions, totals);
-  const bins = 14;
-  const edges = Array.from({ length: bins + 1 }, (_, i) => i * 0.5);
-  const histogram = (values: number[]) =>
-    Array.from(
-      { length: bins },
-      (_, i) => values.filter((v) => v >= edges[i]! && (v < edges[i + 1]! || i === bins - 1)).length,
-    );
-  const binLabels = edges
-    .slice(0, bins)
-    .map((e, i) => `${e.toFixed(1)}–${edges[i + 1]!.toFixed(1)}${i === bins - 1 ? '+' : ''}`);
-  figures['durations.svg'] = barChart(
-    'Clip duration (s), as stored',
-    binLabels,
-    histogram(input.overview.durations),
-    'seconds',
-  );
-  figures['speech-durations.svg'] = barChart(
-    'Speech span after VAD trimming (s): what the model sees',
-    binLabels,
-    histogram(input.overview.speechDurations),
-    'seconds',
-    '#21918c',
-  );
+  Object.assign(figures, durationFigures(input.overview));
   return figures;
 }
 
