@@ -589,6 +589,86 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
 
 type Trained = Awaited<ReturnType<typeof trainMain>>;
 
+/** metadata.training.augmentation: what the training copies were, and that only training clips got them. */
+function augmentationRecord(options: TrainPackageOptions) {
+  return {
+    copiesPerClip: options.augmentCopies,
+    channelCopiesPerClip: options.channelCopies,
+    perCorpus: options.corpusCopies,
+    appliedTo: 'training clips only',
+    spec: options.augmentation,
+    channel: options.channelCopies > 0 || options.corpusCopies ? options.channel : undefined,
+    methods: [
+      'spectral scaling (pitch + formants, vocal-tract-length-like) via WSOLA time stretch + resampling',
+      'speed change (resampling)',
+      'time shift (silence added/cut at the start)',
+      'white noise at random SNR',
+      'channel copies: synthetic room reverberation, EQ (tilt + peak), white/hum/babble noise, telephone band with 8 kHz µ-law, gain with clipping',
+    ],
+  };
+}
+
+function optimiserRecord(settings: ModelSettings) {
+  return {
+    name: 'adam',
+    learningRate: settings.learningRate,
+    batchSize: settings.batchSize,
+    labelSmoothing: 0.05,
+    clipNorm: 5,
+    earlyStoppingPatience: settings.patience,
+  };
+}
+
+/** The RAVDESS actor folds' pooled result and calibration, as stored in metadata.json. */
+function foldsRecord(folds: FoldsResult) {
+  return {
+    accuracy: folds.pooled.accuracy,
+    standardError: Math.round(folds.standardError * 1000) / 1000,
+    macroF1: folds.pooled.macroF1,
+    support: folds.pooled.support,
+    largestClassShare: folds.largestShare,
+    calibration: {
+      temperature: folds.calibration.temperature,
+      eceBefore: folds.calibration.eceBefore,
+      eceCrossFitted: folds.calibration.eceCrossFitted,
+      eceAfter: folds.calibration.eceAfter,
+      lowConfidence: folds.calibration.lowConfidence,
+    },
+  };
+}
+
+/** One extra experiment as stored in metadata.json. */
+function experimentRecord(e: ExperimentResult) {
+  return {
+    split: e.split,
+    description: e.description,
+    model: e.settings.kind,
+    epochsRun: e.history.length,
+    bestEpoch: e.bestEpoch,
+    trainSeconds: e.trainSeconds,
+    accuracy: e.test.accuracy,
+    macroF1: e.test.macroF1,
+    largestClassShare: largestClassShare(e.test.confusion).share,
+    subsets: Object.fromEntries(
+      Object.entries(e.subsets).map(([k, m]) => [
+        k,
+        { accuracy: m.accuracy, macroF1: m.macroF1, support: m.support },
+      ]),
+    ),
+  };
+}
+
+/** The shipped model's split as stored in metadata.json (its test clips are listed in splits.json). */
+function splitRecord(split: Split<ClipFeatures>, heldOut: string[]) {
+  return {
+    name: split.name,
+    description: split.description,
+    heldOutSpeakers: heldOut,
+    sizes: { train: split.train.length, validation: split.validation.length, test: split.test.length },
+    testClips: 'splits.json',
+  };
+}
+
 function buildMetadata(
   options: TrainPackageOptions,
   config: FeatureConfig,
@@ -617,60 +697,18 @@ function buildMetadata(
     training: {
       corpora: options.corpora,
       clips: { total: kept.length, duplicatesRemoved: duplicates.length, decoderRefused: failed.length },
-      split: {
-        name: split.name,
-        description: split.description,
-        heldOutSpeakers: heldOut,
-        sizes: { train: split.train.length, validation: split.validation.length, test: split.test.length },
-        testClips: 'splits.json',
-      },
+      split: splitRecord(split, heldOut),
       seed: options.seed,
       epochs: { max: options.settings.epochs, run: main.result.history.length, best: main.result.bestEpoch },
-      augmentation: {
-        copiesPerClip: options.augmentCopies,
-        channelCopiesPerClip: options.channelCopies,
-        perCorpus: options.corpusCopies,
-        appliedTo: 'training clips only',
-        spec: options.augmentation,
-        channel: options.channelCopies > 0 || options.corpusCopies ? options.channel : undefined,
-        methods: [
-          'spectral scaling (pitch + formants, vocal-tract-length-like) via WSOLA time stretch + resampling',
-          'speed change (resampling)',
-          'time shift (silence added/cut at the start)',
-          'white noise at random SNR',
-          'channel copies: synthetic room reverberation, EQ (tilt + peak), white/hum/babble noise, telephone band with 8 kHz µ-law, gain with clipping',
-        ],
-      },
+      augmentation: augmentationRecord(options),
       architecture: main.result.model,
-      optimiser: {
-        name: 'adam',
-        learningRate: options.settings.learningRate,
-        batchSize: options.settings.batchSize,
-        labelSmoothing: 0.05,
-        clipNorm: 5,
-        earlyStoppingPatience: options.settings.patience,
-      },
+      optimiser: optimiserRecord(options.settings),
       backend: `@tensorflow/tfjs ${backend}`,
       trainSeconds: main.result.trainSeconds,
       parityMaxDiff: trained.parityMaxDiff,
       history: main.result.history,
       command: options.command,
-      ravdessActorFoldsPooled: folds
-        ? {
-            accuracy: folds.pooled.accuracy,
-            standardError: Math.round(folds.standardError * 1000) / 1000,
-            macroF1: folds.pooled.macroF1,
-            support: folds.pooled.support,
-            largestClassShare: folds.largestShare,
-            calibration: {
-              temperature: folds.calibration.temperature,
-              eceBefore: folds.calibration.eceBefore,
-              eceCrossFitted: folds.calibration.eceCrossFitted,
-              eceAfter: folds.calibration.eceAfter,
-              lowConfidence: folds.calibration.lowConfidence,
-            },
-          }
-        : undefined,
+      ravdessActorFoldsPooled: folds ? foldsRecord(folds) : undefined,
       population: populationStats(firstMember, config),
       ...(trained.adaptation
         ? {
@@ -679,23 +717,7 @@ function buildMetadata(
           }
         : {}),
       ensemble: main.result.members,
-      experiments: extras.experiments.map((e) => ({
-        split: e.split,
-        description: e.description,
-        model: e.settings.kind,
-        epochsRun: e.history.length,
-        bestEpoch: e.bestEpoch,
-        trainSeconds: e.trainSeconds,
-        accuracy: e.test.accuracy,
-        macroF1: e.test.macroF1,
-        largestClassShare: largestClassShare(e.test.confusion).share,
-        subsets: Object.fromEntries(
-          Object.entries(e.subsets).map(([k, m]) => [
-            k,
-            { accuracy: m.accuracy, macroF1: m.macroF1, support: m.support },
-          ]),
-        ),
-      })),
+      experiments: extras.experiments.map(experimentRecord),
     },
     metrics: Object.fromEntries(Object.entries(metrics).map(([k, m]) => [k, storedMetrics(m)])),
   };
