@@ -725,22 +725,11 @@ function buildMetadata(
   return metadata;
 }
 
-/** Writes model.onnx, splits.json, metadata.json, figures and REPORT.md; returns the run's seconds. */
-async function writePackage(
-  options: TrainPackageOptions,
-  metadata: ModelMetadata,
-  data: PreparedData,
-  trained: Trained,
-  extras: ExtraResults,
-  run: { config: FeatureConfig; backend: string; started: number; inModelCmvn: boolean },
-): Promise<number> {
-  const { config } = run;
+/** splits.json: the test clips of every named test set, matched by the sha1 of their file bytes. */
+function splitsFileOf(options: TrainPackageOptions, data: PreparedData) {
   const { split, scan } = data;
   const subsets = testSubsets(options.corpora, data.heldOut);
-  const out = options.outDir;
-  await mkdir(join(out, 'figures'), { recursive: true });
-  await writeFile(join(out, 'model.onnx'), trained.onnx);
-  const splitsFile = {
+  return {
     split: split.name,
     description: split.description,
     seed: options.seed,
@@ -752,10 +741,23 @@ async function writePackage(
       ]),
     ),
   };
-  await writeFile(join(out, 'splits.json'), `${JSON.stringify(splitsFile, null, 1)}\n`);
-  const seconds = (performance.now() - run.started) / 1000;
-  const panels = await examplePanels(data.kept, data.trimmed, config);
-  const reportInput: ReportInput = {
+}
+
+type PackageRun = { config: FeatureConfig; backend: string; started: number; inModelCmvn: boolean };
+
+/** Everything REPORT.md and its figures are drawn from. */
+function reportInputOf(
+  options: TrainPackageOptions,
+  metadata: ModelMetadata,
+  data: PreparedData,
+  trained: Trained,
+  extras: ExtraResults,
+  run: PackageRun & { seconds: number },
+): ReportInput {
+  const { config } = run;
+  const { split, scan } = data;
+  const out = options.outDir;
+  return {
     title: `Model report: ${metadata.name} ${metadata.version}`,
     modelDir: out,
     labels: EMOTIONS,
@@ -768,7 +770,7 @@ async function writePackage(
     overview: overviewOf(data.kept, data.duplicates.length, data.failed, scan.skipped, config),
     parityMaxDiff: trained.parityMaxDiff,
     onnxBytes: trained.onnx.length,
-    totalSeconds: seconds,
+    totalSeconds: run.seconds,
     command: options.command,
     evaluateCommand: `npm run evaluate -- --model ${relative(process.cwd(), out) || '.'} --split recorded`,
     backend: run.backend,
@@ -781,6 +783,37 @@ async function writePackage(
       : `VAD trim → meyda-identical ${config.kind === 'mfcc' ? 'MFCC' : 'log-mel'} → per-utterance CMVN`,
     notes: [] as string[],
   };
+}
+
+/** Adds the deployed-predictor comparison to REPORT.md; a failure is logged, the package stays usable. */
+async function tryPredictorCheck(options: TrainPackageOptions, dataRoot: string): Promise<void> {
+  if (options.predictorCheck === false) return;
+  try {
+    await appendPredictorCheck(options.outDir, dataRoot);
+  } catch (error) {
+    (options.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(
+      `deployed-predictor check skipped: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
+
+/** Writes model.onnx, splits.json, metadata.json, figures and REPORT.md; returns the run's seconds. */
+async function writePackage(
+  options: TrainPackageOptions,
+  metadata: ModelMetadata,
+  data: PreparedData,
+  trained: Trained,
+  extras: ExtraResults,
+  run: PackageRun,
+): Promise<number> {
+  const out = options.outDir;
+  await mkdir(join(out, 'figures'), { recursive: true });
+  await writeFile(join(out, 'model.onnx'), trained.onnx);
+  const splitsFile = splitsFileOf(options, data);
+  await writeFile(join(out, 'splits.json'), `${JSON.stringify(splitsFile, null, 1)}\n`);
+  const seconds = (performance.now() - run.started) / 1000;
+  const panels = await examplePanels(data.kept, data.trimmed, run.config);
+  const reportInput = reportInputOf(options, metadata, data, trained, extras, { ...run, seconds });
   (metadata.training as Record<string, unknown>).totalSeconds = Math.round(seconds);
   await writeFile(join(out, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
   for (const [name, svg] of Object.entries(reportFigures(reportInput)))
@@ -790,15 +823,7 @@ async function writePackage(
     waveformsSvg('One clip per emotion (after VAD trimming): waveform and log-mel spectrogram', panels),
   );
   await writeFile(join(out, 'REPORT.md'), reportMarkdown(reportInput));
-  if (options.predictorCheck !== false) {
-    try {
-      await appendPredictorCheck(out, scan.root);
-    } catch (error) {
-      (options.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(
-        `deployed-predictor check skipped: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
-  }
+  await tryPredictorCheck(options, data.scan.root);
   return seconds;
 }
 
