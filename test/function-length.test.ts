@@ -23,7 +23,6 @@ const ALLOWED: Record<string, string> = {
   'training/folds.ts:actorFolds': 'not yet split (issue #16)',
   'training/lstm.ts:LstmModel.logits': 'not yet split (issue #16)',
   'training/onnx-export.ts:memberGraph': 'not yet split (issue #16)',
-  'training/pipeline.ts:runExtraExperiments': 'not yet split (issue #16)',
   'training/trainer.ts:mlpLearner': 'not yet split (issue #16)',
 };
 

@@ -416,6 +416,27 @@ function crossCorpusSplits(kept: ClipFeatures[], seed: number): Split<ClipFeatur
   return splits;
 }
 
+/** The RAVDESS actor folds (every actor held out once), recorded with their pooled result. */
+async function runActorFolds(
+  extras: ExtraResults,
+  kept: ClipFeatures[],
+  budget: ModelSettings,
+  context: ExperimentContext,
+  log: Log,
+): Promise<void> {
+  extras.folds = await actorFolds(kept, budget, context, { log });
+  extras.experiments.push(...extras.folds.experiments);
+  const f = extras.folds;
+  log(
+    `RAVDESS actor folds pooled: accuracy ${f.pooled.accuracy} ± ${f.standardError.toFixed(3)}, macro-F1 ${f.pooled.macroF1} (${f.pooled.support} clips); ${collapseText(f.pooled)}; temperature ${f.calibration.temperature}, ECE ${f.calibration.eceBefore} → ${f.calibration.eceCrossFitted} (cross-fitted)`,
+  );
+}
+
+/** The MLP baseline: a pooled-feature model needs more epochs and patience than the budgeted LSTMs. */
+function mlpSettings(budget: ModelSettings): ModelSettings {
+  return { ...budget, kind: 'mlp', epochs: Math.max(budget.epochs, 60), patience: 10, learningRate: 1e-3 };
+}
+
 /** Every extra split asked for (`--experiments`), each its own model on its own training part. */
 async function runExtraExperiments(
   data: PreparedData,
@@ -433,12 +454,7 @@ async function runExtraExperiments(
   const has = (name: ExperimentName) => options.experiments.includes(name);
   if (has('ravdess-folds') && !tessOnly) {
     // First: its pooled out-of-fold predictions are what the package's calibration is fitted on.
-    extras.folds = await actorFolds(kept, budget, context, { log });
-    extras.experiments.push(...extras.folds.experiments);
-    const f = extras.folds;
-    log(
-      `RAVDESS actor folds pooled: accuracy ${f.pooled.accuracy} ± ${f.standardError.toFixed(3)}, macro-F1 ${f.pooled.macroF1} (${f.pooled.support} clips); ${collapseText(f.pooled)}; temperature ${f.calibration.temperature}, ECE ${f.calibration.eceBefore} → ${f.calibration.eceCrossFitted} (cross-fitted)`,
-    );
+    await runActorFolds(extras, kept, budget, context, log);
   }
   if ((has('tess-random') || has('tess-to-ravdess')) && !tessOnly && tess.length > 0) {
     // The default retraining recipe (TESS only); also judged on the held-out RAVDESS actors (cross-corpus).
@@ -467,13 +483,7 @@ async function runExtraExperiments(
     for (const s of crossCorpusSplits(kept, seed)) await runExtra(extras, context, s, budget, log);
   }
   if (has('mlp')) {
-    const mlp: ModelSettings = {
-      ...budget,
-      kind: 'mlp',
-      epochs: Math.max(budget.epochs, 60),
-      patience: 10,
-      learningRate: 1e-3,
-    };
+    const mlp: ModelSettings = mlpSettings(budget);
     await runExtra(extras, context, split, mlp, log, subsets);
   }
   return extras;
