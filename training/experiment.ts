@@ -98,6 +98,87 @@ export interface TrainedExperiment {
   testProbabilities: Float32Array;
 }
 
+/** What an experiment needs besides its split and settings. */
+interface RunContext {
+  labels: readonly string[];
+  featureConfig: FeatureConfig;
+  maxFrames: number;
+  seed: number;
+  progress: boolean;
+  subsets?: Record<string, (item: ClipFeatures) => boolean>;
+  /** Per epoch of each ensemble member (`member` counts from 1). */
+  onEpoch?: (record: EpochRecord, member: { member: number; members: number }) => void;
+}
+
+/** A fresh, seeded model of the recipe's kind. */
+function createLearner(settings: ModelSettings, context: RunContext, seed: number): Learner {
+  const { labels, featureConfig, maxFrames } = context;
+  const dims = featureDimension(featureConfig);
+  if (settings.kind !== 'lstm') return mlpLearner(dims, labels.length, 128, seed, settings.dropout);
+  const config: LstmConfig = {
+    dims,
+    stack: settings.stack,
+    units: settings.units,
+    hidden: settings.hidden,
+    labels: labels.length,
+    dropout: settings.dropout,
+    stateDropout: settings.stateDropout,
+    utteranceStats: settings.utteranceStats,
+    deltaStats: settings.utteranceStats && settings.deltaStats,
+    contourStats: settings.utteranceStats && featureConfig.prosody ? PROSODY_CHANNELS : 0,
+    statsMask: settings.statsMask ?? 'all',
+  };
+  return lstmLearner(config, maxFrames, seed);
+}
+
+/** Training options of ensemble member `k` (of `memberCount`). */
+function memberTrainOptions(
+  splitName: string,
+  settings: ModelSettings,
+  context: RunContext,
+  member: { k: number; memberCount: number; seed: number },
+): TrainOptions {
+  const { k, memberCount } = member;
+  return {
+    labels: context.labels,
+    epochs: settings.epochs,
+    batchSize: settings.batchSize,
+    learningRate: settings.learningRate,
+    patience: settings.patience,
+    seed: member.seed,
+    augment: settings.augment,
+    name: `${splitName}/${settings.kind}${memberCount > 1 ? ` ${k + 1}/${memberCount}` : ''}`,
+    progress: context.progress,
+    clipNorm: 5,
+    labelSmoothing: 0.05,
+    balanceCorpora: settings.balanceCorpora,
+    corpusRepeats: settings.corpusRepeats,
+    specAugment: settings.specAugment,
+    onEpoch: (record) => context.onEpoch?.(record, { member: k + 1, members: memberCount }),
+  };
+}
+
+/** Metrics of each named subset of the test clips (subsets with no clip are left out). */
+function subsetMetrics(
+  labels: readonly string[],
+  test: ClipFeatures[],
+  truth: number[],
+  predicted: number[],
+  subsets: Record<string, (item: ClipFeatures) => boolean>,
+): Record<string, Metrics> {
+  const out: Record<string, Metrics> = {};
+  for (const [name, keep] of Object.entries(subsets)) {
+    const index = test.map((item, i) => (keep(item) ? i : -1)).filter((i) => i >= 0);
+    if (index.length === 0) continue;
+    out[name] = computeMetrics(
+      labels,
+      index.map((i) => truth[i]!),
+      index.map((i) => predicted[i]!),
+    );
+  }
+  return out;
+}
+
 /**
  * Trains one model on one split and measures it on that split's test part (which it never saw: not in
  * training, not in validation, no augmented copy of it anywhere).
@@ -105,19 +186,9 @@ export interface TrainedExperiment {
 export async function runExperiment(
   split: Split<ClipFeatures>,
   settings: ModelSettings,
-  context: {
-    labels: readonly string[];
-    featureConfig: FeatureConfig;
-    maxFrames: number;
-    seed: number;
-    progress: boolean;
-    subsets?: Record<string, (item: ClipFeatures) => boolean>;
-    /** Per epoch of each ensemble member (`member` counts from 1). */
-    onEpoch?: (record: EpochRecord, member: { member: number; members: number }) => void;
-  },
+  context: RunContext,
 ): Promise<TrainedExperiment> {
-  const { labels, featureConfig, maxFrames, seed } = context;
-  const dims = featureDimension(featureConfig);
+  const { labels, seed } = context;
   // An LSTM recipe may be an ensemble: members differ only in their seed (initialisation, batches, dropout).
   const memberCount = settings.kind === 'lstm' ? Math.max(1, settings.ensemble) : 1;
   const learners: Learner[] = [];
@@ -126,42 +197,8 @@ export async function runExperiment(
   let testProbabilities = new Float32Array(split.test.length * labels.length);
   for (let k = 0; k < memberCount; k++) {
     const memberSeed = seed + 1000 * k;
-    let learner: Learner;
-    if (settings.kind === 'lstm') {
-      const config: LstmConfig = {
-        dims,
-        stack: settings.stack,
-        units: settings.units,
-        hidden: settings.hidden,
-        labels: labels.length,
-        dropout: settings.dropout,
-        stateDropout: settings.stateDropout,
-        utteranceStats: settings.utteranceStats,
-        deltaStats: settings.utteranceStats && settings.deltaStats,
-        contourStats: settings.utteranceStats && featureConfig.prosody ? PROSODY_CHANNELS : 0,
-        statsMask: settings.statsMask ?? 'all',
-      };
-      learner = lstmLearner(config, maxFrames, memberSeed);
-    } else {
-      learner = mlpLearner(dims, labels.length, 128, memberSeed, settings.dropout);
-    }
-    const options: TrainOptions = {
-      labels,
-      epochs: settings.epochs,
-      batchSize: settings.batchSize,
-      learningRate: settings.learningRate,
-      patience: settings.patience,
-      seed: memberSeed,
-      augment: settings.augment,
-      name: `${split.name}/${settings.kind}${memberCount > 1 ? ` ${k + 1}/${memberCount}` : ''}`,
-      progress: context.progress,
-      clipNorm: 5,
-      labelSmoothing: 0.05,
-      balanceCorpora: settings.balanceCorpora,
-      corpusRepeats: settings.corpusRepeats,
-      specAugment: settings.specAugment,
-      onEpoch: (record) => context.onEpoch?.(record, { member: k + 1, members: memberCount }),
-    };
+    const learner = createLearner(settings, context, memberSeed);
+    const options = memberTrainOptions(split.name, settings, context, { k, memberCount, seed: memberSeed });
     const trained = await train(learner, split, options);
     const p = predictClips(learner, split.test, labels.length);
     testProbabilities = testProbabilities.map((v, i) => v + p[i]! / memberCount);
@@ -177,16 +214,7 @@ export async function runExperiment(
   const learner = learners[0]!;
   const predicted = argmaxRows(testProbabilities, labels.length);
   const truth = split.test.map((i) => labelIndex(labels, i.clip.emotion));
-  const subsets: Record<string, Metrics> = {};
-  for (const [name, keep] of Object.entries(context.subsets ?? {})) {
-    const index = split.test.map((item, i) => (keep(item) ? i : -1)).filter((i) => i >= 0);
-    if (index.length === 0) continue;
-    subsets[name] = computeMetrics(
-      labels,
-      index.map((i) => truth[i]!),
-      index.map((i) => predicted[i]!),
-    );
-  }
+  const subsets = subsetMetrics(labels, split.test, truth, predicted, context.subsets ?? {});
   return {
     learner,
     learners,
