@@ -19,7 +19,6 @@ const ALLOWED: Record<string, string> = {
   'training/features.ts:createFeaturePipeline': 'not yet split (issue #16)',
   'training/features.ts:processClip': 'not yet split (issue #16)',
   'training/figures.ts:waveformsSvg': 'not yet split (issue #16)',
-  'training/folds.ts:actorFolds': 'not yet split (issue #16)',
   'training/lstm.ts:LstmModel.logits': 'not yet split (issue #16)',
   'training/onnx-export.ts:memberGraph': 'not yet split (issue #16)',
   'training/trainer.ts:mlpLearner': 'not yet split (issue #16)',

@@ -157,28 +157,69 @@ export function calibrate(
   };
 }
 
+export interface ActorFoldsOptions {
+  /** Channel-shifted features of held-out clips, by file hash (TEST_CHANNEL copies). */
+  shifted?: Map<string, FeatureMatrix>;
+  /** Changes a fold's training and validation clips before its model trains (e.g. speaker shifts). */
+  prepare?: (split: Split<ClipFeatures>) => Split<ClipFeatures>;
+  /** Scores anything else on the fold's held-out clips with its model, before the model is freed. */
+  onFold?: (score: (items: ClipFeatures[]) => Float32Array, held: ClipFeatures[]) => void;
+  log?: (line: string) => void;
+}
+
+/** The held-out actors' predictions of every fold, pooled in fold order. */
+interface FoldPool {
+  probabilities: number[];
+  truth: number[];
+  foldOf: number[];
+  shiftedProbabilities: number[];
+  shiftedTruth: number[];
+}
+
+/** Adds a fold model's predictions for its held-out actors' clips (and their channel-shifted copies). */
+function poolFold(
+  pool: FoldPool,
+  f: number,
+  split: Split<ClipFeatures>,
+  held: (i: ClipFeatures) => boolean,
+  trained: TrainedExperiment,
+  context: FoldContext,
+  shifted: Map<string, FeatureMatrix> | undefined,
+): void {
+  const { labels } = context;
+  const k = labels.length;
+  split.test.forEach((item, r) => {
+    if (!held(item)) return;
+    pool.probabilities.push(...trained.testProbabilities.subarray(r * k, (r + 1) * k));
+    pool.truth.push(labelIndex(labels, item.clip.emotion));
+    pool.foldOf.push(f);
+  });
+  if (shifted) {
+    const items = split.test
+      .filter(held)
+      .filter((i) => shifted.has(i.fileHash))
+      .map((i) => ({ ...i, original: shifted.get(i.fileHash)! }));
+    pool.shiftedProbabilities.push(...predictClips(trained.learner, items, k));
+    pool.shiftedTruth.push(...items.map((i) => labelIndex(labels, i.clip.emotion)));
+  }
+}
+
 /** Trains one single-LSTM model per fold and pools the held-out actors' predictions. */
 export async function actorFolds(
   kept: ClipFeatures[],
   settings: ModelSettings,
   context: FoldContext,
-  options: {
-    /** Channel-shifted features of held-out clips, by file hash (TEST_CHANNEL copies). */
-    shifted?: Map<string, FeatureMatrix>;
-    /** Changes a fold's training and validation clips before its model trains (e.g. speaker shifts). */
-    prepare?: (split: Split<ClipFeatures>) => Split<ClipFeatures>;
-    /** Scores anything else on the fold's held-out clips with its model, before the model is freed. */
-    onFold?: (score: (items: ClipFeatures[]) => Float32Array, held: ClipFeatures[]) => void;
-    log?: (line: string) => void;
-  } = {},
+  options: ActorFoldsOptions = {},
 ): Promise<FoldsResult> {
   const { labels } = context;
   const k = labels.length;
-  const probabilities: number[] = [];
-  const shiftedProbabilities: number[] = [];
-  const shiftedTruth: number[] = [];
-  const truth: number[] = [];
-  const foldOf: number[] = [];
+  const pool: FoldPool = {
+    probabilities: [],
+    truth: [],
+    foldOf: [],
+    shiftedProbabilities: [],
+    shiftedTruth: [],
+  };
   const folds: FoldsResult['folds'] = [];
   const experiments: FoldsResult['experiments'] = [];
   for (const [f, fold] of actorFoldsOf(kept).entries()) {
@@ -192,20 +233,7 @@ export async function actorFolds(
       { ...settings, ensemble: 1 },
       { ...context, subsets: { 'held-out actors': held } },
     );
-    split.test.forEach((item, r) => {
-      if (!held(item)) return;
-      probabilities.push(...trained.testProbabilities.subarray(r * k, (r + 1) * k));
-      truth.push(labelIndex(labels, item.clip.emotion));
-      foldOf.push(f);
-    });
-    if (options.shifted) {
-      const items = split.test
-        .filter(held)
-        .filter((i) => options.shifted!.has(i.fileHash))
-        .map((i) => ({ ...i, original: options.shifted!.get(i.fileHash)! }));
-      shiftedProbabilities.push(...predictClips(trained.learner, items, k));
-      shiftedTruth.push(...items.map((i) => labelIndex(labels, i.clip.emotion)));
-    }
+    poolFold(pool, f, split, held, trained, context, options.shifted);
     options.onFold?.((items) => predictClips(trained.learner, items, k), split.test.filter(held));
     for (const l of trained.learners) for (const v of l.variables) v.dispose();
     const m = trained.result.subsets['held-out actors']!;
@@ -218,16 +246,30 @@ export async function actorFolds(
     experiments.push(trained.result);
     options.log?.(`fold ${name}: held-out accuracy ${m.accuracy} (${m.support} clips)`);
   }
-  const oof = Float32Array.from(probabilities);
+  return foldsResultOf(labels, pool, folds, experiments, options.shifted !== undefined);
+}
+
+/** The pooled metrics, calibration (fitted across folds) and per-fold figures. */
+function foldsResultOf(
+  labels: readonly string[],
+  pool: FoldPool,
+  folds: FoldsResult['folds'],
+  experiments: FoldsResult['experiments'],
+  shifted: boolean,
+): FoldsResult {
+  const { truth, foldOf } = pool;
+  const oof = Float32Array.from(pool.probabilities);
   return {
     ...metricsOf(labels, oof, truth),
     folds,
     probabilities: oof,
     truth,
     foldOf,
-    calibration: calibrate(oof, truth, foldOf, k),
-    ...(options.shifted
-      ? { channelShifted: metricsOf(labels, Float32Array.from(shiftedProbabilities), shiftedTruth) }
+    calibration: calibrate(oof, truth, foldOf, labels.length),
+    ...(shifted
+      ? {
+          channelShifted: metricsOf(labels, Float32Array.from(pool.shiftedProbabilities), pool.shiftedTruth),
+        }
       : {}),
     experiments,
   };
