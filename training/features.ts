@@ -119,6 +119,207 @@ export interface FeaturePipeline {
   trimmed(path: string): Promise<TrimmedSpeech>;
 }
 
+type CacheEntry = { header: CacheHeader; matrices: FeatureMatrix[] };
+type Decoded = Awaited<ReturnType<typeof decodeTrimmed>>;
+
+/** What every clip's feature extraction shares: the options, the extractor, the VAD and the cache keys. */
+interface PipelineContext {
+  options: FeaturePipelineOptions;
+  extractor: ReturnType<typeof createFeatureExtractor>;
+  detector: SpeechDetector;
+  cacheRoot: string;
+  keys: { original: string; augment: string; channel: string };
+}
+
+/** Cache folder names: each changes with everything its features depend on. */
+function cacheKeys(options: FeaturePipelineOptions): PipelineContext['keys'] {
+  const { config, augmentation, seed } = options;
+  // Cached features never have CMVN applied (the batcher or the model does it), so `normalization` is
+  // pinned in the key: packages with either setting share one cache.
+  const original = sha1(JSON.stringify({ ...config, normalization: 'utterance' }), PIPELINE_VERSION).slice(
+    0,
+    16,
+  );
+  const augment = sha1(original, JSON.stringify(augmentation), String(seed)).slice(0, 16);
+  const channel = sha1(original, 'channel-v1', JSON.stringify(options.channel ?? null), String(seed)).slice(
+    0,
+    16,
+  );
+  return { original, augment, channel };
+}
+
+/** How many augmented and channel copies a clip gets (per-corpus counts win). */
+function copiesOf(options: FeaturePipelineOptions, clip: Clip) {
+  const own = options.corpusCopies?.[clip.corpus];
+  return {
+    augmentCopies: own?.augment ?? options.augmentCopies,
+    channelCopies: options.channel ? (own?.channel ?? options.channelCopies ?? 0) : 0,
+  };
+}
+
+async function decodeTrimmed(context: Pick<PipelineContext, 'options' | 'detector'>, bytes: Uint8Array) {
+  const { config } = context.options;
+  const decoded = await decodeAudio(bytes, { maxDurationSec: 60 });
+  const samples =
+    decoded.sampleRate === config.sampleRate
+      ? decoded.samples
+      : resample(decoded.samples, decoded.sampleRate, config.sampleRate);
+  const sampleHash = sha1(
+    new Uint8Array(decoded.samples.buffer, decoded.samples.byteOffset, decoded.samples.byteLength),
+  );
+  return { decoded, sampleHash, trimmed: trimToSpeech(samples, config.sampleRate, context.detector, config) };
+}
+
+/** Channel copies from the clean trimmed clip (seeded by seed, file hash and copy index). */
+async function channelFeatures(
+  context: PipelineContext,
+  channelCopies: number,
+  path: string,
+  fileHash: string,
+  trimmed: () => Promise<Float32Array>,
+): Promise<{ matrices: FeatureMatrix[]; records: ChannelRecord[] }> {
+  const { options, extractor } = context;
+  if (channelCopies === 0) return { matrices: [], records: [] };
+  const cached = await readCache(path);
+  if (cached) return { matrices: cached.matrices, records: cached.header.channels ?? [] };
+  const samples = await trimmed();
+  const records: ChannelRecord[] = [];
+  const matrices: FeatureMatrix[] = [];
+  for (let k = 0; k < channelCopies; k++) {
+    const rng = createRng(seedFrom(options.seed, 'channel', fileHash, k));
+    const result = applyChannel(samples, options.config.sampleRate, options.channel!, rng);
+    records.push(result.record);
+    matrices.push(extractor.extract(result.samples));
+  }
+  const dims = matrices[0]!.dims;
+  await writeCache(path, { frames: matrices.map((m) => m.frames), dims, channels: records }, matrices);
+  return { matrices, records };
+}
+
+/** Augmented copies of the trimmed clip (seeded by seed, file hash and copy index). */
+function augmentedFeatures(
+  context: PipelineContext,
+  samples: Float32Array,
+  fileHash: string,
+  copies: number,
+  dims: number,
+): CacheEntry {
+  const { options, extractor } = context;
+  const records: AugmentationRecord[] = [];
+  const matrices: FeatureMatrix[] = [];
+  for (let k = 0; k < copies; k++) {
+    const rng = createRng(seedFrom(options.seed, fileHash, k));
+    const result = augment(samples, options.config.sampleRate, options.augmentation, rng);
+    records.push(result.record);
+    matrices.push(extractor.extract(result.samples));
+  }
+  return { header: { frames: matrices.map((m) => m.frames), dims, augmentations: records }, matrices };
+}
+
+/** Extracts the original's features and its augmented copies, and caches both. */
+async function extractOriginalAndAugmented(
+  context: PipelineContext,
+  { decoded: audio, sampleHash, trimmed }: Decoded,
+  fileHash: string,
+  augmentCopies: number,
+  paths: { original: string; augment: string },
+): Promise<{ original: CacheEntry; augmented: CacheEntry | undefined }> {
+  const matrix = context.extractor.extract(trimmed.samples);
+  const header = {
+    sampleHash,
+    durationSec: audio.durationSec,
+    speechSec: trimmed.speechSec,
+    dims: matrix.dims,
+  };
+  const original = { header: { ...header, frames: [matrix.frames] }, matrices: [matrix] };
+  await writeCache(paths.original, original.header, original.matrices);
+  if (augmentCopies === 0) return { original, augmented: undefined };
+  const augmented = augmentedFeatures(context, trimmed.samples, fileHash, augmentCopies, matrix.dims);
+  await writeCache(paths.augment, augmented.header, augmented.matrices);
+  return { original, augmented };
+}
+
+/** One clip's features: from the cache where present, otherwise decoded, extracted and cached. */
+async function processClip(context: PipelineContext, clip: Clip): Promise<ClipFeatures> {
+  const { keys } = context;
+  const { augmentCopies, channelCopies } = copiesOf(context.options, clip);
+  const bytes = await readFile(clip.path);
+  const fileHash = sha1(bytes);
+  const cachePath = (key: string, suffix: string) =>
+    join(context.cacheRoot, key, fileHash.slice(0, 2), `${fileHash}${suffix}.bin`);
+  const paths = {
+    original: cachePath(keys.original, ''),
+    augment: cachePath(keys.augment, `.x${augmentCopies}`),
+  };
+  let decodedOnce: Decoded | undefined;
+  const decoded = async () => {
+    decodedOnce ??= await decodeTrimmed(context, bytes);
+    return decodedOnce;
+  };
+  let original = await readCache(paths.original);
+  let augmented: CacheEntry | undefined =
+    augmentCopies > 0 ? await readCache(paths.augment) : { header: { frames: [], dims: 0 }, matrices: [] };
+  if (!original || !augmented) {
+    const extracted = await extractOriginalAndAugmented(
+      context,
+      await decoded(),
+      fileHash,
+      augmentCopies,
+      paths,
+    );
+    original = extracted.original;
+    augmented = extracted.augmented ?? augmented;
+  }
+  const channel = await channelFeatures(
+    context,
+    channelCopies,
+    cachePath(keys.channel, `.c${channelCopies}`),
+    fileHash,
+    async () => (await decoded()).trimmed.samples,
+  );
+  return {
+    clip,
+    fileHash,
+    sampleHash: original.header.sampleHash!,
+    durationSec: original.header.durationSec!,
+    speechSec: original.header.speechSec!,
+    original: original.matrices[0]!,
+    augmented: augmented!.matrices,
+    augmentations: augmented!.header.augmentations ?? [],
+    channel: channel.matrices,
+    channels: channel.records,
+  };
+}
+
+/** Every clip in order; a clip the core decoder refuses is listed as failed, anything else is thrown. */
+async function processClips(context: PipelineContext, clips: Clip[]): ReturnType<FeaturePipeline['run']> {
+  const bar = context.options.progress
+    ? new cliProgress.SingleBar(
+        { format: 'features |{bar}| {value}/{total} clips {duration_formatted} (ETA {eta_formatted})' },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  bar?.start(clips.length, 0);
+  const items: ClipFeatures[] = [];
+  const failed: Array<{ path: string; error: string }> = [];
+  for (const clip of clips) {
+    try {
+      items.push(await processClip(context, clip));
+    } catch (error) {
+      if (!isSerError(error)) {
+        bar?.stop();
+        throw new Error(`${clip.path}: ${error instanceof Error ? error.message : String(error)}`, {
+          cause: error,
+        });
+      }
+      failed.push({ path: clip.path, error: `${error.code}: ${error.message}` });
+    }
+    bar?.increment();
+  }
+  bar?.stop();
+  return { items, failed };
+}
+
 /**
  * decode → resample to the config's rate → trim to speech (the predictor's VAD) → core feature extractor
  * (loudness normalisation, meyda-identical MFCC; CMVN is applied per model window by the batcher).
@@ -126,160 +327,17 @@ export interface FeaturePipeline {
  * so they are the same on every run and cacheable.
  */
 export async function createFeaturePipeline(options: FeaturePipelineOptions): Promise<FeaturePipeline> {
-  const { config, augmentation, seed } = options;
-  const extractor = createFeatureExtractor(config);
-  const detector: SpeechDetector = await createSpeechDetector();
-  const cacheRoot = options.cacheDir ?? DEFAULT_CACHE_DIR;
-  // Cached features never have CMVN applied (the batcher or the model does it), so `normalization` is
-  // pinned in the key: packages with either setting share one cache.
-  const originalKey = sha1(JSON.stringify({ ...config, normalization: 'utterance' }), PIPELINE_VERSION).slice(
-    0,
-    16,
-  );
-  const augmentKey = sha1(originalKey, JSON.stringify(augmentation), String(seed)).slice(0, 16);
-  const copiesOf = (clip: Clip) => {
-    const own = options.corpusCopies?.[clip.corpus];
-    return {
-      augmentCopies: own?.augment ?? options.augmentCopies,
-      channelCopies: options.channel ? (own?.channel ?? options.channelCopies ?? 0) : 0,
-    };
+  const context: PipelineContext = {
+    options,
+    extractor: createFeatureExtractor(options.config),
+    detector: await createSpeechDetector(),
+    cacheRoot: options.cacheDir ?? DEFAULT_CACHE_DIR,
+    keys: cacheKeys(options),
   };
-  const channelKey = sha1(
-    originalKey,
-    'channel-v1',
-    JSON.stringify(options.channel ?? null),
-    String(seed),
-  ).slice(0, 16);
-
-  const decodeTrimmed = async (bytes: Uint8Array) => {
-    const decoded = await decodeAudio(bytes, { maxDurationSec: 60 });
-    const samples =
-      decoded.sampleRate === config.sampleRate
-        ? decoded.samples
-        : resample(decoded.samples, decoded.sampleRate, config.sampleRate);
-    const sampleHash = sha1(
-      new Uint8Array(decoded.samples.buffer, decoded.samples.byteOffset, decoded.samples.byteLength),
-    );
-    return { decoded, sampleHash, trimmed: trimToSpeech(samples, config.sampleRate, detector, config) };
-  };
-
-  /** Channel copies from the clean trimmed clip (seeded by seed, file hash and copy index). */
-  const channelFeatures = async (
-    channelCopies: number,
-    path: string,
-    fileHash: string,
-    trimmed: () => Promise<Float32Array>,
-  ): Promise<{ matrices: FeatureMatrix[]; records: ChannelRecord[] }> => {
-    if (channelCopies === 0) return { matrices: [], records: [] };
-    const cached = await readCache(path);
-    if (cached) return { matrices: cached.matrices, records: cached.header.channels ?? [] };
-    const samples = await trimmed();
-    const records: ChannelRecord[] = [];
-    const matrices: FeatureMatrix[] = [];
-    for (let k = 0; k < channelCopies; k++) {
-      const rng = createRng(seedFrom(seed, 'channel', fileHash, k));
-      const result = applyChannel(samples, config.sampleRate, options.channel!, rng);
-      records.push(result.record);
-      matrices.push(extractor.extract(result.samples));
-    }
-    const dims = matrices[0]!.dims;
-    await writeCache(path, { frames: matrices.map((m) => m.frames), dims, channels: records }, matrices);
-    return { matrices, records };
-  };
-
-  const processClip = async (clip: Clip): Promise<ClipFeatures> => {
-    const { augmentCopies, channelCopies } = copiesOf(clip);
-    const bytes = await readFile(clip.path);
-    const fileHash = sha1(bytes);
-    const cachePath = (key: string, suffix: string) =>
-      join(cacheRoot, key, fileHash.slice(0, 2), `${fileHash}${suffix}.bin`);
-    const originalPath = cachePath(originalKey, '');
-    const augmentPath = cachePath(augmentKey, `.x${augmentCopies}`);
-    let decodedOnce: Awaited<ReturnType<typeof decodeTrimmed>> | undefined;
-    const decoded = async () => {
-      decodedOnce ??= await decodeTrimmed(bytes);
-      return decodedOnce;
-    };
-    let original = await readCache(originalPath);
-    let augmented =
-      augmentCopies > 0 ? await readCache(augmentPath) : { header: { frames: [], dims: 0 }, matrices: [] };
-    if (!original || !augmented) {
-      const { decoded: audio, sampleHash, trimmed } = await decoded();
-      const matrix = extractor.extract(trimmed.samples);
-      const header = {
-        sampleHash,
-        durationSec: audio.durationSec,
-        speechSec: trimmed.speechSec,
-        dims: matrix.dims,
-      };
-      original = { header: { ...header, frames: [matrix.frames] }, matrices: [matrix] };
-      await writeCache(originalPath, original.header, original.matrices);
-      if (augmentCopies > 0) {
-        const records: AugmentationRecord[] = [];
-        const matrices: FeatureMatrix[] = [];
-        for (let k = 0; k < augmentCopies; k++) {
-          const rng = createRng(seedFrom(seed, fileHash, k));
-          const result = augment(trimmed.samples, config.sampleRate, augmentation, rng);
-          records.push(result.record);
-          matrices.push(extractor.extract(result.samples));
-        }
-        augmented = {
-          header: { frames: matrices.map((m) => m.frames), dims: matrix.dims, augmentations: records },
-          matrices,
-        };
-        await writeCache(augmentPath, augmented.header, matrices);
-      }
-    }
-    const channel = await channelFeatures(
-      channelCopies,
-      cachePath(channelKey, `.c${channelCopies}`),
-      fileHash,
-      async () => (await decoded()).trimmed.samples,
-    );
-    return {
-      clip,
-      fileHash,
-      sampleHash: original.header.sampleHash!,
-      durationSec: original.header.durationSec!,
-      speechSec: original.header.speechSec!,
-      original: original.matrices[0]!,
-      augmented: augmented!.matrices,
-      augmentations: augmented!.header.augmentations ?? [],
-      channel: channel.matrices,
-      channels: channel.records,
-    };
-  };
-
   return {
-    async run(clips) {
-      const bar = options.progress
-        ? new cliProgress.SingleBar(
-            { format: 'features |{bar}| {value}/{total} clips {duration_formatted} (ETA {eta_formatted})' },
-            cliProgress.Presets.shades_classic,
-          )
-        : undefined;
-      bar?.start(clips.length, 0);
-      const items: ClipFeatures[] = [];
-      const failed: Array<{ path: string; error: string }> = [];
-      for (const clip of clips) {
-        try {
-          items.push(await processClip(clip));
-        } catch (error) {
-          if (!isSerError(error)) {
-            bar?.stop();
-            throw new Error(`${clip.path}: ${error instanceof Error ? error.message : String(error)}`, {
-              cause: error,
-            });
-          }
-          failed.push({ path: clip.path, error: `${error.code}: ${error.message}` });
-        }
-        bar?.increment();
-      }
-      bar?.stop();
-      return { items, failed };
-    },
+    run: (clips) => processClips(context, clips),
     async trimmed(path) {
-      return (await decodeTrimmed(await readFile(path))).trimmed;
+      return (await decodeTrimmed(context, await readFile(path))).trimmed;
     },
   };
 }
