@@ -215,68 +215,80 @@ export interface WaveformPanel {
   logMel: { frames: number; dims: number; data: Float32Array };
 }
 
+const WAVE_WIDTH = 360;
+const SPECTROGRAM_WIDTH = 360;
+const ROW_HEIGHT = 90;
+
+/** The waveform's envelope as one polygon: per pixel column the highest and lowest sample, scaled to the peak. */
+function waveformPolygon(samples: Float32Array, x0: number, mid: number): string {
+  const columns = WAVE_WIDTH;
+  const per = samples.length / columns;
+  let peak = 1e-9;
+  for (const s of samples) peak = Math.max(peak, Math.abs(s));
+  const upper: string[] = [];
+  const lower: string[] = [];
+  for (let c = 0; c < columns; c++) {
+    let lo = 0;
+    let hi = 0;
+    for (let i = Math.floor(c * per); i < Math.floor((c + 1) * per); i++) {
+      lo = Math.min(lo, samples[i]!);
+      hi = Math.max(hi, samples[i]!);
+    }
+    upper.push(`${x0 + c},${(mid - (hi / peak) * (ROW_HEIGHT / 2 - 2)).toFixed(1)}`);
+    lower.unshift(`${x0 + c},${(mid - (lo / peak) * (ROW_HEIGHT / 2 - 2)).toFixed(1)}`);
+  }
+  return `<polygon points="${[...upper, ...lower].join(' ')}" fill="#3b528b"/>`;
+}
+
+/** The log-mel matrix as a base64 PNG, one pixel per frame and band, colour-scaled to its own range. */
+function spectrogramPng({ frames, dims, data }: WaveformPanel['logMel']): string {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of data) {
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+  }
+  const rgb = new Uint8Array(frames * dims * 3);
+  for (let f = 0; f < frames; f++) {
+    for (let d = 0; d < dims; d++) {
+      const [r, g, b] = colour((data[f * dims + d]! - min) / (max - min || 1));
+      const o = ((dims - 1 - d) * frames + f) * 3; // low frequencies at the bottom
+      rgb[o] = r;
+      rgb[o + 1] = g;
+      rgb[o + 2] = b;
+    }
+  }
+  return encodePng(frames, dims, rgb).toString('base64');
+}
+
+/** One panel's row: its title, the waveform with its duration, the spectrogram with its band count. */
+function waveformRow(panel: WaveformPanel, y0: number): string[] {
+  const mid = y0 + ROW_HEIGHT / 2;
+  const x0 = 110;
+  const png = spectrogramPng(panel.logMel);
+  const sx = x0 + WAVE_WIDTH + 10;
+  return [
+    `<text x="10" y="${mid + 4}" font-weight="bold">${esc(panel.title)}</text>`,
+    `<rect x="${x0}" y="${y0}" width="${WAVE_WIDTH}" height="${ROW_HEIGHT}" fill="#f7f7f7"/>`,
+    waveformPolygon(panel.samples, x0, mid),
+    `<text x="${x0 + WAVE_WIDTH}" y="${y0 + ROW_HEIGHT + 12}" text-anchor="end" fill="#555">${(panel.samples.length / panel.sampleRate).toFixed(2)} s</text>`,
+    `<image x="${sx}" y="${y0}" width="${SPECTROGRAM_WIDTH}" height="${ROW_HEIGHT}" preserveAspectRatio="none" style="image-rendering:pixelated" href="data:image/png;base64,${png}" xlink:href="data:image/png;base64,${png}"/>`,
+    `<text x="${sx + SPECTROGRAM_WIDTH}" y="${y0 + ROW_HEIGHT + 12}" text-anchor="end" fill="#555">log-mel, ${panel.logMel.dims} bands (0–8 kHz)</text>`,
+  ];
+}
+
 /** One row per panel: waveform (min/max envelope) on the left, log-mel spectrogram on the right. */
 export function waveformsSvg(title: string, panels: WaveformPanel[]): string {
-  const waveW = 360;
-  const specW = 360;
-  const rowH = 90;
   const top = 30;
-  const width = waveW + specW + 130;
-  const height = top + panels.length * (rowH + 20) + 10;
+  const width = WAVE_WIDTH + SPECTROGRAM_WIDTH + 130;
+  const height = top + panels.length * (ROW_HEIGHT + 20) + 10;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="18" font-size="13" font-weight="bold">${esc(title)}</text>`,
   ];
   panels.forEach((panel, row) => {
-    const y0 = top + row * (rowH + 20);
-    const mid = y0 + rowH / 2;
-    parts.push(`<text x="10" y="${mid + 4}" font-weight="bold">${esc(panel.title)}</text>`);
-    const x0 = 110;
-    const columns = waveW;
-    const per = panel.samples.length / columns;
-    let peak = 1e-9;
-    for (const s of panel.samples) peak = Math.max(peak, Math.abs(s));
-    const upper: string[] = [];
-    const lower: string[] = [];
-    for (let c = 0; c < columns; c++) {
-      let lo = 0;
-      let hi = 0;
-      for (let i = Math.floor(c * per); i < Math.floor((c + 1) * per); i++) {
-        lo = Math.min(lo, panel.samples[i]!);
-        hi = Math.max(hi, panel.samples[i]!);
-      }
-      upper.push(`${x0 + c},${(mid - (hi / peak) * (rowH / 2 - 2)).toFixed(1)}`);
-      lower.unshift(`${x0 + c},${(mid - (lo / peak) * (rowH / 2 - 2)).toFixed(1)}`);
-    }
-    parts.push(
-      `<rect x="${x0}" y="${y0}" width="${waveW}" height="${rowH}" fill="#f7f7f7"/>`,
-      `<polygon points="${[...upper, ...lower].join(' ')}" fill="#3b528b"/>`,
-      `<text x="${x0 + waveW}" y="${y0 + rowH + 12}" text-anchor="end" fill="#555">${(panel.samples.length / panel.sampleRate).toFixed(2)} s</text>`,
-    );
-    const { frames, dims, data } = panel.logMel;
-    let min = Infinity;
-    let max = -Infinity;
-    for (const v of data) {
-      min = Math.min(min, v);
-      max = Math.max(max, v);
-    }
-    const rgb = new Uint8Array(frames * dims * 3);
-    for (let f = 0; f < frames; f++) {
-      for (let d = 0; d < dims; d++) {
-        const [r, g, b] = colour((data[f * dims + d]! - min) / (max - min || 1));
-        const o = ((dims - 1 - d) * frames + f) * 3; // low frequencies at the bottom
-        rgb[o] = r;
-        rgb[o + 1] = g;
-        rgb[o + 2] = b;
-      }
-    }
-    const png = encodePng(frames, dims, rgb).toString('base64');
-    const sx = x0 + waveW + 10;
-    parts.push(
-      `<image x="${sx}" y="${y0}" width="${specW}" height="${rowH}" preserveAspectRatio="none" style="image-rendering:pixelated" href="data:image/png;base64,${png}" xlink:href="data:image/png;base64,${png}"/>`,
-      `<text x="${sx + specW}" y="${y0 + rowH + 12}" text-anchor="end" fill="#555">log-mel, ${dims} bands (0–8 kHz)</text>`,
-    );
+    parts.push(...waveformRow(panel, top + row * (ROW_HEIGHT + 20)));
   });
   parts.push('</svg>');
   return parts.join('\n');
