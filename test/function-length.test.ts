@@ -18,7 +18,6 @@ const ALLOWED: Record<string, string> = {
   'lambdas/core/features/extract.ts:createFeatureExtractor': 'not yet split (issue #16)',
   'training/lstm.ts:LstmModel.logits': 'not yet split (issue #16)',
   'training/onnx-export.ts:memberGraph': 'not yet split (issue #16)',
-  'training/trainer.ts:mlpLearner': 'not yet split (issue #16)',
 };
 
 describe('function length', () => {

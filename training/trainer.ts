@@ -64,6 +64,50 @@ export function lstmLearner(
   };
 }
 
+/** The MLP's weights, Glorot-uniform from the seeded rng in layer order, biases zero. */
+function mlpVariables(inputs: number, hidden: number, labels: number, rng: Rng) {
+  const glorot = (a: number, b: number) =>
+    tf.variable(
+      tf.tensor2d(
+        Float32Array.from({ length: a * b }, () => (rng() * 2 - 1) * Math.sqrt(6 / (a + b))),
+        [a, b],
+      ),
+    );
+  const w1 = glorot(inputs, hidden);
+  const b1 = tf.variable(tf.zeros([hidden]));
+  const w2 = glorot(hidden, hidden / 2);
+  const b2 = tf.variable(tf.zeros([hidden / 2]));
+  const w3 = glorot(hidden / 2, labels);
+  const b3 = tf.variable(tf.zeros([labels]));
+  return { w1, b1, w2, b2, w3, b3, variables: [w1, b1, w2, b2, w3, b3] };
+}
+
+type Standardisation = { mean: Float32Array; std: Float32Array };
+
+/** One pooled row of a clip: each channel's mean and std over frames, standardised once `norm` is fitted. */
+function pooledRow(matrix: FeatureMatrix, dims: number, norm: Standardisation | undefined): FeatureMatrix {
+  const inputs = dims * 2;
+  const out = new Float32Array(inputs);
+  const { mean, std } = frameStatistics(matrix.data, matrix.frames, dims);
+  for (let d = 0; d < dims; d++) {
+    out[d] = mean[d]!;
+    out[dims + d] = std[d]!;
+  }
+  if (norm) for (let i = 0; i < inputs; i++) out[i] = (out[i]! - norm.mean[i]!) / norm.std[i]!;
+  return { frames: 1, dims: inputs, data: out };
+}
+
+/** Mean and standard deviation (floored at 1e-6) of every input over the training rows. */
+function standardisationOf(rows: FeatureMatrix[], inputs: number): Standardisation {
+  const mean = new Float32Array(inputs);
+  const std = new Float32Array(inputs);
+  for (const r of rows) for (let i = 0; i < inputs; i++) mean[i]! += r.data[i]! / rows.length;
+  for (const r of rows)
+    for (let i = 0; i < inputs; i++) std[i]! += (r.data[i]! - mean[i]!) ** 2 / rows.length;
+  for (let i = 0; i < inputs; i++) std[i] = Math.max(Math.sqrt(std[i]!), 1e-6);
+  return { mean, std };
+}
+
 /**
  * The seed's baseline: an MLP on per-clip statistics (mean and standard deviation of each MFCC over the
  * clip, before CMVN — after CMVN they would be 0 and 1), standardised with the training set's statistics.
@@ -76,33 +120,10 @@ export function mlpLearner(
   dropout = 0.3,
 ): Learner {
   const rng = createRng(seed);
-  const glorot = (a: number, b: number) =>
-    tf.variable(
-      tf.tensor2d(
-        Float32Array.from({ length: a * b }, () => (rng() * 2 - 1) * Math.sqrt(6 / (a + b))),
-        [a, b],
-      ),
-    );
   const inputs = dims * 2;
-  const w1 = glorot(inputs, hidden);
-  const b1 = tf.variable(tf.zeros([hidden]));
-  const w2 = glorot(hidden, hidden / 2);
-  const b2 = tf.variable(tf.zeros([hidden / 2]));
-  const w3 = glorot(hidden / 2, labels);
-  const b3 = tf.variable(tf.zeros([labels]));
-  const variables = [w1, b1, w2, b2, w3, b3];
+  const { w1, b1, w2, b2, w3, b3, variables } = mlpVariables(inputs, hidden, labels, rng);
   const dropoutRng = createRng(seed ^ 0x9e3779b9);
-  let norm: { mean: Float32Array; std: Float32Array } | undefined;
-  const pooled = (matrix: FeatureMatrix): FeatureMatrix => {
-    const out = new Float32Array(inputs);
-    const { mean, std } = frameStatistics(matrix.data, matrix.frames, dims);
-    for (let d = 0; d < dims; d++) {
-      out[d] = mean[d]!;
-      out[dims + d] = std[d]!;
-    }
-    if (norm) for (let i = 0; i < inputs; i++) out[i] = (out[i]! - norm.mean[i]!) / norm.std[i]!;
-    return { frames: 1, dims: inputs, data: out };
-  };
+  let norm: Standardisation | undefined;
   const drop = (x: tf.Tensor2D) => {
     const keep = Float32Array.from({ length: x.size }, () =>
       dropoutRng() < dropout ? 0 : 1 / (1 - dropout),
@@ -113,8 +134,8 @@ export function mlpLearner(
     kind: 'mlp',
     variables,
     stack: 1,
-    trainRow: (matrix) => pooled(matrix),
-    evalRows: (matrix) => [pooled(matrix)],
+    trainRow: (matrix) => pooledRow(matrix, dims, norm),
+    evalRows: (matrix) => [pooledRow(matrix, dims, norm)],
     logits(features, _frames, training) {
       let x = features.reshape([features.shape[0], inputs]) as tf.Tensor2D;
       x = x.matMul(w1).add(b1).relu() as tf.Tensor2D;
@@ -134,13 +155,7 @@ export function mlpLearner(
     // Standardisation statistics come from the training rows only (set by `fitNormalisation`).
     ...{
       fitNormalisation(rows: FeatureMatrix[]) {
-        const mean = new Float32Array(inputs);
-        const std = new Float32Array(inputs);
-        for (const r of rows) for (let i = 0; i < inputs; i++) mean[i]! += r.data[i]! / rows.length;
-        for (const r of rows)
-          for (let i = 0; i < inputs; i++) std[i]! += (r.data[i]! - mean[i]!) ** 2 / rows.length;
-        for (let i = 0; i < inputs; i++) std[i] = Math.max(Math.sqrt(std[i]!), 1e-6);
-        norm = { mean, std };
+        norm = standardisationOf(rows, inputs);
       },
     },
   } as Learner;
