@@ -110,6 +110,65 @@ function glorot(rng: Rng, fanIn: number, fanOut: number, size = fanIn * fanOut):
   return Float32Array.from({ length: size }, () => (rng() * 2 - 1) * limit);
 }
 
+/** In-model CMVN over each row's real frames (the ONNX graph does the same from `lengths`). */
+function utteranceNormalise(raw: tf.Tensor3D, frames: Int32Array) {
+  const [batch, time] = raw.shape;
+  const frameMask = new Float32Array(batch * time);
+  for (let b = 0; b < batch; b++) frameMask.fill(1, b * time, b * time + frames[b]!);
+  const mask = tf.tensor3d(frameMask, [batch, time, 1]);
+  const count = tf.tensor3d(Float32Array.from(frames), [batch, 1, 1]);
+  const mean = raw.mul(mask).sum(1, true).div(count);
+  const centered = raw.sub(mean).mul(mask);
+  const std = centered.square().sum(1, true).div(count).sqrt().maximum(CMVN_STD_FLOOR);
+  return { features: centered.div(std) as tf.Tensor3D, mask, mean, std };
+}
+
+/** RMS of frame-to-frame differences over the real frames (pairs t-1, t with t < frames): [B, 1, dims]. */
+function deltaRms(raw: tf.Tensor3D, mask: tf.Tensor3D, frames: Int32Array): tf.Tensor3D {
+  const [batch, time, dims] = raw.shape;
+  const diff = raw
+    .slice([0, 1, 0], [batch, time - 1, dims])
+    .sub(raw.slice([0, 0, 0], [batch, time - 1, dims]));
+  const pairMask = mask.slice([0, 1, 0], [batch, time - 1, 1]);
+  const pairs = tf.tensor3d(
+    Float32Array.from(frames, (f) => Math.max(f - 1, 1)),
+    [batch, 1, 1],
+  );
+  return diff.square().mul(pairMask).sum(1, true).div(pairs).sqrt() as tf.Tensor3D;
+}
+
+/** Range and overall change of the last `contour` channels (the prosody contours) over the real frames. */
+function contourStats(raw: tf.Tensor3D, mask: tf.Tensor3D, frames: Int32Array, contour: number): tf.Tensor[] {
+  const [batch, time, dims] = raw.shape;
+  const tail = raw.slice([0, 0, dims - contour], [batch, time, contour]);
+  const outside = tf.scalar(1).sub(mask).mul(1e9);
+  const range = tail.sub(outside).max(1, true).sub(tail.add(outside).min(1, true));
+  // Slope × n: Σ (t − t̄)·x / Σ (t − t̄)² · n over the real frames (0 for a single frame).
+  const weights = new Float32Array(batch * time);
+  const scale = new Float32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    const n = frames[b]!;
+    const centre = (n - 1) / 2;
+    let den = 0;
+    for (let t = 0; t < n; t++) den += (t - centre) ** 2;
+    for (let t = 0; t < n; t++) weights[b * time + t] = t - centre;
+    scale[b] = den > 0 ? n / den : 0;
+  }
+  const change = tail
+    .mul(tf.tensor3d(weights, [batch, time, 1]))
+    .sum(1, true)
+    .mul(tf.tensor3d(scale, [batch, 1, 1]));
+  return [range, change];
+}
+
+/** mask[t] is [B, 1]: 1 where stacked step t is real for that row. */
+function stepMasks(lengths: number[], batch: number): tf.Tensor[] {
+  const maxSteps = Math.max(...lengths);
+  const maskData = new Float32Array(maxSteps * batch);
+  for (let b = 0; b < batch; b++) for (let t = 0; t < lengths[b]!; t++) maskData[t * batch + b] = 1;
+  return tf.tidy(() => tf.unstack(tf.tensor3d(maskData, [maxSteps, batch, 1])));
+}
+
 export class LstmModel {
   readonly config: LstmConfig;
   readonly variables: tf.Variable[];
@@ -232,73 +291,36 @@ export class LstmModel {
   }
 
   /**
-   * Logits [B, labels]. `features` is [B, T, dims] with T a multiple of `stack` (the batch builder pads);
-   * `frames` holds each row's real frame count. Only max(steps) steps are run: rows are bucketed by length.
+   * Per-utterance CMVN of the raw frames and the standardised utterance statistics (mean, std, delta RMS,
+   * contour range and change), or the rows unchanged without in-model statistics.
    */
-  logits(raw: tf.Tensor3D, frames: Int32Array, training: boolean): tf.Tensor2D {
-    const { dims, stack, units, dropout } = this.config;
-    const [batch, time] = raw.shape;
-    let features = raw;
-    let stats: tf.Tensor2D | undefined;
-    if (this.config.utteranceStats) {
-      // In-model CMVN over the real frames (the ONNX graph does the same from `lengths`).
-      const frameMask = new Float32Array(batch * time);
-      for (let b = 0; b < batch; b++) frameMask.fill(1, b * time, b * time + frames[b]!);
-      const mask = tf.tensor3d(frameMask, [batch, time, 1]);
-      const count = tf.tensor3d(Float32Array.from(frames), [batch, 1, 1]);
-      const mean = raw.mul(mask).sum(1, true).div(count);
-      const centered = raw.sub(mean).mul(mask);
-      const std = centered.square().sum(1, true).div(count).sqrt().maximum(CMVN_STD_FLOOR);
-      features = centered.div(std) as tf.Tensor3D;
-      const parts: tf.Tensor[] = [mean, std];
-      if (this.config.deltaStats) {
-        // RMS of frame-to-frame differences over the real frames (pairs t-1, t with t < frames).
-        const diff = raw
-          .slice([0, 1, 0], [batch, time - 1, dims])
-          .sub(raw.slice([0, 0, 0], [batch, time - 1, dims]));
-        const pairMask = mask.slice([0, 1, 0], [batch, time - 1, 1]);
-        const pairs = tf.tensor3d(
-          Float32Array.from(frames, (f) => Math.max(f - 1, 1)),
-          [batch, 1, 1],
-        );
-        parts.push(diff.square().mul(pairMask).sum(1, true).div(pairs).sqrt() as tf.Tensor3D);
-      }
-      const contour = this.config.contourStats ?? 0;
-      if (contour > 0) {
-        const tail = raw.slice([0, 0, dims - contour], [batch, time, contour]);
-        const outside = tf.scalar(1).sub(mask).mul(1e9);
-        const range = tail.sub(outside).max(1, true).sub(tail.add(outside).min(1, true));
-        // Slope × n: Σ (t − t̄)·x / Σ (t − t̄)² · n over the real frames (0 for a single frame).
-        const weights = new Float32Array(batch * time);
-        const scale = new Float32Array(batch);
-        for (let b = 0; b < batch; b++) {
-          const n = frames[b]!;
-          const centre = (n - 1) / 2;
-          let den = 0;
-          for (let t = 0; t < n; t++) den += (t - centre) ** 2;
-          for (let t = 0; t < n; t++) weights[b * time + t] = t - centre;
-          scale[b] = den > 0 ? n / den : 0;
-        }
-        const change = tail
-          .mul(tf.tensor3d(weights, [batch, time, 1]))
-          .sum(1, true)
-          .mul(tf.tensor3d(scale, [batch, 1, 1]));
-        parts.push(range, change);
-      }
-      stats = tf
-        .concat(parts, 2)
-        .reshape([batch, statsSize(this.config)])
-        .sub(tf.tensor1d(this.statsMean))
-        .div(tf.tensor1d(this.statsStd)) as tf.Tensor2D;
-      if (this.statsKeep) stats = stats.mul(tf.tensor1d(this.statsKeep)) as tf.Tensor2D;
-    }
+  private normaliseAndMeasure(
+    raw: tf.Tensor3D,
+    frames: Int32Array,
+  ): { features: tf.Tensor3D; stats: tf.Tensor2D | undefined } {
+    if (!this.config.utteranceStats) return { features: raw, stats: undefined };
+    const { features, mask, mean, std } = utteranceNormalise(raw, frames);
+    const parts: tf.Tensor[] = [mean, std];
+    if (this.config.deltaStats) parts.push(deltaRms(raw, mask, frames));
+    const contour = this.config.contourStats ?? 0;
+    if (contour > 0) parts.push(...contourStats(raw, mask, frames, contour));
+    let stats = tf
+      .concat(parts, 2)
+      .reshape([raw.shape[0], statsSize(this.config)])
+      .sub(tf.tensor1d(this.statsMean))
+      .div(tf.tensor1d(this.statsStd)) as tf.Tensor2D;
+    if (this.statsKeep) stats = stats.mul(tf.tensor1d(this.statsKeep)) as tf.Tensor2D;
+    return { features, stats };
+  }
+
+  /** The LSTM over the stacked real steps, its outputs averaged over each row's real steps: [B, units]. */
+  private meanPooledLstm(features: tf.Tensor3D, frames: Int32Array): tf.Tensor2D {
+    const { dims, stack, units } = this.config;
+    const [batch, time] = features.shape;
     const steps = time / stack;
     const lengths = Array.from(frames, (f) => stackedLength(f, stack));
     const maxSteps = Math.max(...lengths);
-    // mask[t] is [B, 1]: 1 where step t is real for that row.
-    const maskData = new Float32Array(maxSteps * batch);
-    for (let b = 0; b < batch; b++) for (let t = 0; t < lengths[b]!; t++) maskData[t * batch + b] = 1;
-    const masks = tf.tidy(() => tf.unstack(tf.tensor3d(maskData, [maxSteps, batch, 1])));
+    const masks = stepMasks(lengths, batch);
     const stepped = features
       .reshape([batch, steps, dims * stack])
       .slice([0, 0, 0], [batch, maxSteps, dims * stack]);
@@ -319,22 +341,28 @@ export class LstmModel {
       h = o.sigmoid().mul(c.tanh());
       sum = sum.add(h.mul(masks[t]!));
     }
-    let pooled = sum.div(tf.tensor2d(Float32Array.from(lengths), [batch, 1])) as tf.Tensor2D;
+    return sum.div(tf.tensor2d(Float32Array.from(lengths), [batch, 1])) as tf.Tensor2D;
+  }
+
+  /** Inverted dropout from the model's own seeded rng (so a seed gives the same masks every run). */
+  private dropOut(x: tf.Tensor2D, rate: number): tf.Tensor2D {
+    const keep = Float32Array.from({ length: x.size }, () => (this.dropoutRng() < rate ? 0 : 1 / (1 - rate)));
+    return x.mul(tf.tensor2d(keep, x.shape));
+  }
+
+  /**
+   * Logits [B, labels]. `features` is [B, T, dims] with T a multiple of `stack` (the batch builder pads);
+   * `frames` holds each row's real frame count. Only max(steps) steps are run: rows are bucketed by length.
+   */
+  logits(raw: tf.Tensor3D, frames: Int32Array, training: boolean): tf.Tensor2D {
+    const { dropout } = this.config;
+    const { features, stats } = this.normaliseAndMeasure(raw, frames);
+    let pooled = this.meanPooledLstm(features, frames);
     const stateDropout = this.config.stateDropout ?? 0;
-    if (training && stateDropout > 0) {
-      const keep = Float32Array.from({ length: pooled.size }, () =>
-        this.dropoutRng() < stateDropout ? 0 : 1 / (1 - stateDropout),
-      );
-      pooled = pooled.mul(tf.tensor2d(keep, pooled.shape));
-    }
+    if (training && stateDropout > 0) pooled = this.dropOut(pooled, stateDropout);
     if (stats) pooled = tf.concat([pooled, stats], 1);
     let hidden = pooled.matMul(this.dense1).add(this.dense1Bias).relu() as tf.Tensor2D;
-    if (training && dropout > 0) {
-      const keep = Float32Array.from({ length: hidden.size }, () =>
-        this.dropoutRng() < dropout ? 0 : 1 / (1 - dropout),
-      );
-      hidden = hidden.mul(tf.tensor2d(keep, hidden.shape));
-    }
+    if (training && dropout > 0) hidden = this.dropOut(hidden, dropout);
     return hidden.matMul(this.dense2).add(this.dense2Bias) as tf.Tensor2D;
   }
 
