@@ -16,7 +16,6 @@ const ALLOWED: Record<string, string> = {
   'lambdas/core/audio/resample.ts:resample': 'not yet split (issue #16)',
   'lambdas/core/audio/wav.ts:decodeWav': 'not yet split (issue #16)',
   'lambdas/core/features/extract.ts:createFeatureExtractor': 'not yet split (issue #16)',
-  'training/onnx-export.ts:memberGraph': 'not yet split (issue #16)',
 };
 
 describe('function length', () => {

@@ -177,17 +177,13 @@ export function exportLstmToOnnx(members: LstmWeights | LstmWeights[], options: 
   return onnx.ModelProto.encode(model).finish();
 }
 
-function memberGraph(weights: LstmWeights, options: ExportOptions): Graph {
-  const { dims, stack, units, hidden, labels, utteranceStats, deltaStats } = weights.config;
-  const contour = weights.config.contourStats ?? 0;
+/** The member's weights and the constant shapes and indices its graph uses. */
+function memberInitializers(weights: LstmWeights, frames: number) {
+  const { dims, stack, units, hidden, labels } = weights.config;
   const stats = statsSize(weights.config);
-  if (labels !== options.labels.length)
-    throw new Error(`Model has ${labels} outputs but ${options.labels.length} labels`);
-  const { frames } = options;
   const steps = Math.ceil(frames / stack);
   const input = dims * stack;
-
-  const initializer = [
+  return [
     int64Tensor('pads', [6], [0, 0, 0, 0, steps * stack - frames, 0]),
     int64Tensor('stacked_shape', [3], [0, steps, input]),
     int32Tensor('stack_minus_one', [], [stack - 1]),
@@ -208,133 +204,143 @@ function memberGraph(weights: LstmWeights, options: ExportOptions): Graph {
     floatTensor('dense2_W', [hidden, labels], weights.dense2),
     floatTensor('dense2_b', [labels], weights.dense2Bias),
   ];
+}
 
-  // In-model per-utterance CMVN over the real frames, and the utterance statistics branch.
-  const statsNodes = utteranceStats
-    ? [
-        node('Less', ['frame_index', 'lengths_column'], ['frame_mask_bool']), // [batch, frames]
-        node('Cast', ['frame_mask_bool'], ['frame_mask2'], [{ name: 'to', i: DataType.FLOAT }]),
-        node('Unsqueeze', ['frame_mask2', 'axis2'], ['frame_mask']), // [batch, frames, 1]
-        node('Cast', ['lengths_column'], ['frame_count2'], [{ name: 'to', i: DataType.FLOAT }]),
-        node('Unsqueeze', ['frame_count2', 'axis2'], ['frame_count']), // [batch, 1, 1]
-        node('Mul', ['features', 'frame_mask'], ['masked_features']),
-        node('ReduceSum', ['masked_features', 'axis1'], ['feature_sum'], [{ name: 'keepdims', i: 1 }]),
-        node('Div', ['feature_sum', 'frame_count'], ['utterance_mean']), // [batch, 1, dims]
-        node('Sub', ['features', 'utterance_mean'], ['centered_all']),
-        node('Mul', ['centered_all', 'frame_mask'], ['centered']),
-        node('Mul', ['centered', 'centered'], ['squares']),
-        node('ReduceSum', ['squares', 'axis1'], ['square_sum'], [{ name: 'keepdims', i: 1 }]),
-        node('Div', ['square_sum', 'frame_count'], ['variance']),
-        node('Sqrt', ['variance'], ['std_raw']),
-        node('Max', ['std_raw', 'std_floor'], ['utterance_std']),
-        node('Div', ['centered', 'utterance_std'], ['cmvn_features']),
-        ...(deltaStats
-          ? [
-              // RMS of frame-to-frame differences over real pairs (t-1, t), t < length.
-              node('Slice', ['features', 'one', 'frames_end', 'axis1'], ['features_next']),
-              node('Slice', ['features', 'zero', 'frames_minus_one', 'axis1'], ['features_prev']),
-              node('Sub', ['features_next', 'features_prev'], ['frame_deltas']),
-              node('Slice', ['frame_mask', 'one', 'frames_end', 'axis1'], ['pair_mask']),
-              node('Mul', ['frame_deltas', 'frame_deltas'], ['delta_squares_all']),
-              node('Mul', ['delta_squares_all', 'pair_mask'], ['delta_squares']),
-              node(
-                'ReduceSum',
-                ['delta_squares', 'axis1'],
-                ['delta_square_sum'],
-                [{ name: 'keepdims', i: 1 }],
-              ),
-              node('Sub', ['frame_count', 'one_float'], ['pairs_raw']),
-              node('Max', ['pairs_raw', 'one_float'], ['pair_count']),
-              node('Div', ['delta_square_sum', 'pair_count'], ['delta_mean_square']),
-              node('Sqrt', ['delta_mean_square'], ['utterance_delta_rms']),
-            ]
-          : []),
-        ...(contour > 0
-          ? [
-              // Range (max − min over real frames) and change (slope × frames) of the prosody channels.
-              node('Slice', ['features', 'contour_start', 'contour_end', 'axis2'], ['contour_tail']),
-              node('Sub', ['one_float', 'frame_mask'], ['outside_unit']),
-              node('Mul', ['outside_unit', 'outside_big'], ['outside']),
-              node('Sub', ['contour_tail', 'outside'], ['contour_for_max']),
-              node('ReduceMax', ['contour_for_max'], ['contour_max'], [{ name: 'axes', ints: [1] }]),
-              node('Add', ['contour_tail', 'outside'], ['contour_for_min']),
-              node('ReduceMin', ['contour_for_min'], ['contour_min'], [{ name: 'axes', ints: [1] }]),
-              node('Sub', ['contour_max', 'contour_min'], ['utterance_range']),
-              node('Sub', ['frame_count', 'one_float'], ['count_minus_one']),
-              node('Mul', ['count_minus_one', 'half_float'], ['time_centre']),
-              node('Sub', ['frame_time', 'time_centre'], ['time_deviation_all']),
-              node('Mul', ['time_deviation_all', 'frame_mask'], ['time_deviation']),
-              node('Mul', ['time_deviation', 'time_deviation'], ['time_deviation_squares']),
-              node(
-                'ReduceSum',
-                ['time_deviation_squares', 'axis1'],
-                ['slope_den_raw'],
-                [{ name: 'keepdims', i: 1 }],
-              ),
-              node('Max', ['slope_den_raw', 'tiny_float'], ['slope_den']),
-              node('Mul', ['contour_tail', 'time_deviation'], ['contour_weighted']),
-              node('ReduceSum', ['contour_weighted', 'axis1'], ['slope_num'], [{ name: 'keepdims', i: 1 }]),
-              node('Div', ['slope_num', 'slope_den'], ['slope']),
-              node('Mul', ['slope', 'frame_count'], ['utterance_change']),
-            ]
-          : []),
-        node(
-          'Concat',
-          [
-            'utterance_mean',
-            'utterance_std',
-            ...(deltaStats ? ['utterance_delta_rms'] : []),
-            ...(contour > 0 ? ['utterance_range', 'utterance_change'] : []),
-          ],
-          ['stats3'],
-          [{ name: 'axis', i: 2 }],
-        ),
-        node('Squeeze', ['stats3', 'axis1'], ['stats']), // [batch, statsSize]
-        node('Sub', ['stats', 'stats_mean'], ['stats_centered']),
-        node('Div', ['stats_centered', 'stats_std'], ['stats_standardised']),
-      ]
-    : [];
-  if (utteranceStats) {
+/** In-model per-utterance CMVN over the real frames: `features` → `cmvn_features`, with mean and std. */
+function cmvnNodes() {
+  return [
+    node('Less', ['frame_index', 'lengths_column'], ['frame_mask_bool']), // [batch, frames]
+    node('Cast', ['frame_mask_bool'], ['frame_mask2'], [{ name: 'to', i: DataType.FLOAT }]),
+    node('Unsqueeze', ['frame_mask2', 'axis2'], ['frame_mask']), // [batch, frames, 1]
+    node('Cast', ['lengths_column'], ['frame_count2'], [{ name: 'to', i: DataType.FLOAT }]),
+    node('Unsqueeze', ['frame_count2', 'axis2'], ['frame_count']), // [batch, 1, 1]
+    node('Mul', ['features', 'frame_mask'], ['masked_features']),
+    node('ReduceSum', ['masked_features', 'axis1'], ['feature_sum'], [{ name: 'keepdims', i: 1 }]),
+    node('Div', ['feature_sum', 'frame_count'], ['utterance_mean']), // [batch, 1, dims]
+    node('Sub', ['features', 'utterance_mean'], ['centered_all']),
+    node('Mul', ['centered_all', 'frame_mask'], ['centered']),
+    node('Mul', ['centered', 'centered'], ['squares']),
+    node('ReduceSum', ['squares', 'axis1'], ['square_sum'], [{ name: 'keepdims', i: 1 }]),
+    node('Div', ['square_sum', 'frame_count'], ['variance']),
+    node('Sqrt', ['variance'], ['std_raw']),
+    node('Max', ['std_raw', 'std_floor'], ['utterance_std']),
+    node('Div', ['centered', 'utterance_std'], ['cmvn_features']),
+  ];
+}
+
+/** RMS of frame-to-frame differences over real pairs (t-1, t), t < length: `utterance_delta_rms`. */
+function deltaRmsNodes() {
+  return [
+    // RMS of frame-to-frame differences over real pairs (t-1, t), t < length.
+    node('Slice', ['features', 'one', 'frames_end', 'axis1'], ['features_next']),
+    node('Slice', ['features', 'zero', 'frames_minus_one', 'axis1'], ['features_prev']),
+    node('Sub', ['features_next', 'features_prev'], ['frame_deltas']),
+    node('Slice', ['frame_mask', 'one', 'frames_end', 'axis1'], ['pair_mask']),
+    node('Mul', ['frame_deltas', 'frame_deltas'], ['delta_squares_all']),
+    node('Mul', ['delta_squares_all', 'pair_mask'], ['delta_squares']),
+    node('ReduceSum', ['delta_squares', 'axis1'], ['delta_square_sum'], [{ name: 'keepdims', i: 1 }]),
+    node('Sub', ['frame_count', 'one_float'], ['pairs_raw']),
+    node('Max', ['pairs_raw', 'one_float'], ['pair_count']),
+    node('Div', ['delta_square_sum', 'pair_count'], ['delta_mean_square']),
+    node('Sqrt', ['delta_mean_square'], ['utterance_delta_rms']),
+  ];
+}
+
+/** Range (max − min over real frames) and change (slope × frames) of the prosody channels. */
+function contourNodes() {
+  return [
+    // Range (max − min over real frames) and change (slope × frames) of the prosody channels.
+    node('Slice', ['features', 'contour_start', 'contour_end', 'axis2'], ['contour_tail']),
+    node('Sub', ['one_float', 'frame_mask'], ['outside_unit']),
+    node('Mul', ['outside_unit', 'outside_big'], ['outside']),
+    node('Sub', ['contour_tail', 'outside'], ['contour_for_max']),
+    node('ReduceMax', ['contour_for_max'], ['contour_max'], [{ name: 'axes', ints: [1] }]),
+    node('Add', ['contour_tail', 'outside'], ['contour_for_min']),
+    node('ReduceMin', ['contour_for_min'], ['contour_min'], [{ name: 'axes', ints: [1] }]),
+    node('Sub', ['contour_max', 'contour_min'], ['utterance_range']),
+    node('Sub', ['frame_count', 'one_float'], ['count_minus_one']),
+    node('Mul', ['count_minus_one', 'half_float'], ['time_centre']),
+    node('Sub', ['frame_time', 'time_centre'], ['time_deviation_all']),
+    node('Mul', ['time_deviation_all', 'frame_mask'], ['time_deviation']),
+    node('Mul', ['time_deviation', 'time_deviation'], ['time_deviation_squares']),
+    node('ReduceSum', ['time_deviation_squares', 'axis1'], ['slope_den_raw'], [{ name: 'keepdims', i: 1 }]),
+    node('Max', ['slope_den_raw', 'tiny_float'], ['slope_den']),
+    node('Mul', ['contour_tail', 'time_deviation'], ['contour_weighted']),
+    node('ReduceSum', ['contour_weighted', 'axis1'], ['slope_num'], [{ name: 'keepdims', i: 1 }]),
+    node('Div', ['slope_num', 'slope_den'], ['slope']),
+    node('Mul', ['slope', 'frame_count'], ['utterance_change']),
+  ];
+}
+
+/** The utterance statistics branch: CMVN, the statistics, standardised into `stats_standardised`. */
+function statsNodes(deltaStats: boolean, contour: number) {
+  return [
+    ...cmvnNodes(),
+    ...(deltaStats ? deltaRmsNodes() : []),
+    ...(contour > 0 ? contourNodes() : []),
+    node(
+      'Concat',
+      [
+        'utterance_mean',
+        'utterance_std',
+        ...(deltaStats ? ['utterance_delta_rms'] : []),
+        ...(contour > 0 ? ['utterance_range', 'utterance_change'] : []),
+      ],
+      ['stats3'],
+      [{ name: 'axis', i: 2 }],
+    ),
+    node('Squeeze', ['stats3', 'axis1'], ['stats']), // [batch, statsSize]
+    node('Sub', ['stats', 'stats_mean'], ['stats_centered']),
+    node('Div', ['stats_centered', 'stats_std'], ['stats_standardised']),
+  ];
+}
+
+/** Constants of the statistics branch, after the member's weights. */
+function statsInitializers(weights: LstmWeights, frames: number) {
+  const { dims, deltaStats } = weights.config;
+  const contour = weights.config.contourStats ?? 0;
+  const stats = statsSize(weights.config);
+  const initializer: ReturnType<typeof memberInitializers> = [];
+  initializer.push(
+    int64Tensor('lengths_shape', [2], [-1, 1]),
+    int32Tensor(
+      'frame_index',
+      [1, frames],
+      Array.from({ length: frames }, (_, t) => t),
+    ),
+    floatTensor('std_floor', [], Float32Array.of(CMVN_STD_FLOOR)),
+    floatTensor('stats_mean', [stats], weights.statsMean!),
+    floatTensor('stats_std', [stats], weights.statsStd!),
+  );
+  if (deltaStats || contour > 0) initializer.push(floatTensor('one_float', [], Float32Array.of(1)));
+  if (deltaStats) {
     initializer.push(
-      int64Tensor('lengths_shape', [2], [-1, 1]),
-      int32Tensor(
-        'frame_index',
-        [1, frames],
-        Array.from({ length: frames }, (_, t) => t),
-      ),
-      floatTensor('std_floor', [], Float32Array.of(CMVN_STD_FLOOR)),
-      floatTensor('stats_mean', [stats], weights.statsMean!),
-      floatTensor('stats_std', [stats], weights.statsStd!),
+      int64Tensor('zero', [1], [0]),
+      int64Tensor('one', [1], [1]),
+      int64Tensor('frames_end', [1], [frames]),
+      int64Tensor('frames_minus_one', [1], [frames - 1]),
     );
-    if (deltaStats || contour > 0) initializer.push(floatTensor('one_float', [], Float32Array.of(1)));
-    if (deltaStats) {
-      initializer.push(
-        int64Tensor('zero', [1], [0]),
-        int64Tensor('one', [1], [1]),
-        int64Tensor('frames_end', [1], [frames]),
-        int64Tensor('frames_minus_one', [1], [frames - 1]),
-      );
-    }
-    if (contour > 0) {
-      initializer.push(
-        int64Tensor('contour_start', [1], [dims - contour]),
-        int64Tensor('contour_end', [1], [dims]),
-        floatTensor('outside_big', [], Float32Array.of(1e9)),
-        floatTensor('half_float', [], Float32Array.of(0.5)),
-        floatTensor('tiny_float', [], Float32Array.of(1e-6)),
-        floatTensor(
-          'frame_time',
-          [1, frames, 1],
-          Float32Array.from({ length: frames }, (_, t) => t),
-        ),
-      );
-    }
   }
+  if (contour > 0) {
+    initializer.push(
+      int64Tensor('contour_start', [1], [dims - contour]),
+      int64Tensor('contour_end', [1], [dims]),
+      floatTensor('outside_big', [], Float32Array.of(1e9)),
+      floatTensor('half_float', [], Float32Array.of(0.5)),
+      floatTensor('tiny_float', [], Float32Array.of(1e-6)),
+      floatTensor(
+        'frame_time',
+        [1, frames, 1],
+        Float32Array.from({ length: frames }, (_, t) => t),
+      ),
+    );
+  }
+  return initializer;
+}
 
-  const nodes = [
-    ...(utteranceStats
-      ? [node('Reshape', ['lengths', 'lengths_shape'], ['lengths_column']), ...statsNodes]
-      : []),
+/** Stacking, the LSTM over each row's real steps, the masked mean over steps and the dense head. */
+function lstmHeadNodes(units: number, utteranceStats: boolean) {
+  return [
     node('Pad', [utteranceStats ? 'cmvn_features' : 'features', 'pads'], ['padded']),
     node('Reshape', ['padded', 'stacked_shape'], ['stacked']),
     node('Transpose', ['stacked'], ['time_major'], [{ name: 'perm', ints: [1, 0, 2] }]),
@@ -365,6 +371,26 @@ function memberGraph(weights: LstmWeights, options: ExportOptions): Graph {
     node('Gemm', ['dense1_relu', 'dense2_W', 'dense2_b'], ['logits']),
     node('Softmax', ['logits'], ['probabilities'], [{ name: 'axis', i: 1 }]),
   ];
+}
 
+function memberGraph(weights: LstmWeights, options: ExportOptions): Graph {
+  const { units, labels, utteranceStats, deltaStats } = weights.config;
+  const contour = weights.config.contourStats ?? 0;
+  if (labels !== options.labels.length)
+    throw new Error(`Model has ${labels} outputs but ${options.labels.length} labels`);
+  const { frames } = options;
+  const initializer = [
+    ...memberInitializers(weights, frames),
+    ...(utteranceStats ? statsInitializers(weights, frames) : []),
+  ];
+  const nodes = [
+    ...(utteranceStats
+      ? [
+          node('Reshape', ['lengths', 'lengths_shape'], ['lengths_column']),
+          ...statsNodes(Boolean(deltaStats), contour),
+        ]
+      : []),
+    ...lstmHeadNodes(units, Boolean(utteranceStats)),
+  ];
   return { nodes, initializer };
 }
