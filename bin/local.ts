@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { startLocalStack } from './local/stack.ts';
+import { LOCAL_DATASET_PREFIX } from './local/training-runner.ts';
 
 /** `npm start`: the whole product on this machine. Every default can be overridden by environment. */
 const EnvSchema = z.object({
@@ -51,7 +52,7 @@ console.log(
     `Events:   ${stack.eventsFile}  (one EventBridge event per finished prediction)`,
     `Callbacks: signed with SER_WEBHOOK_SECRET=${stack.webhookSecret}  (POST /uploads {"callbackUrl": …})`,
     `Drop folder: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} s3 cp clip.wav s3://${stack.bucket}/incoming/clip.wav`,
-    `Training: curl -X POST -H 'x-api-key: ${stack.adminKey}' ${stack.apiUrl}/training-jobs  (dataset s3://${stack.bucket}/datasets/tess/, seeded from SER_DATASET_DIR or ../shared/datasets/tess before the first job)`,
+    `Training: curl -X POST -H 'x-api-key: ${stack.adminKey}' ${stack.apiUrl}/training-jobs  (dataset s3://${stack.bucket}/${LOCAL_DATASET_PREFIX}, seeded from SER_DATASET_DIR or ../shared/datasets/tess before the first job)`,
     'Ctrl-C stops everything.',
   ].join('\n'),
 );

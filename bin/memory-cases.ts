@@ -1,5 +1,5 @@
 /**
- * The worst inputs an upload may be (≤ 25 MB, ≤ 10 min) for memory and decoding work, per format: max
+ * The worst inputs an upload may be (≤ the upload limit, ≤ 10 min) for memory and decoding work, per format: max
  * sample rate, max channels, max duration, smallest frames. Written in TypeScript from the committed
  * fixtures (no encoder needed): FLAC frames are written directly (CONSTANT or VERBATIM subframes), MP3
  * frames and Ogg pages of a fixture are repeated to ten minutes. Used by `npm run bench -- --memory`
@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_MAX_UPLOAD_BYTES } from '../lambdas/app/config.ts';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { MAX_CODEC_FRAMES } from '../lambdas/core/audio/types.ts';
 
@@ -159,7 +160,7 @@ export const writeFlac = (spec: FlacSpec): Uint8Array => {
   return out;
 };
 
-// --- WAV / AIFF: 8-bit PCM, the most samples 25 MB can hold ------------------------------------------
+// --- WAV / AIFF: 8-bit PCM, the most samples the upload limit can hold --------------------------------
 
 const speech16k = async (): Promise<Float32Array> =>
   (await decodeAudio(readFileSync(join(FIXTURES, 'tess/OAF_bath_angry.flac')), { outputRate: 16000 }))
@@ -314,10 +315,13 @@ const repeatOgg = (path: string, seconds: number, rate: number): Uint8Array => {
 
 // --- The cases -----------------------------------------------------------------------------------------
 
-const MAX_UPLOAD_BYTES = 25 * 1024 * 1024;
+/** The deployment's default upload limit (lambdas/app/config.ts): the largest file a case may be. */
+const MAX_UPLOAD_BYTES = DEFAULT_MAX_UPLOAD_BYTES;
+const LIMIT = `${MAX_UPLOAD_BYTES / 1024 / 1024} MB`;
 const TEN_MINUTES = 599;
 
-export const memoryCases = (): MemoryCase[] => [
+/** FLAC: the issue's files, the largest rates and channel counts, the most frames, the longest speech. */
+const flacCases = (): MemoryCase[] => [
   {
     name: 'issue-384k-590s.flac',
     format: 'FLAC',
@@ -371,10 +375,14 @@ export const memoryCases = (): MemoryCase[] => [
         signal: await loopedSpeech(16000, 30),
       }),
   },
+];
+
+/** WAV / AIFF: 8-bit PCM, the most samples the upload limit can hold. */
+const pcmCases = (): MemoryCase[] => [
   {
     name: 'max-samples-speech.wav',
     format: 'WAV',
-    note: '8-bit mono at 41.9 kHz: the most samples 25 MB holds within 10 min, speech',
+    note: `8-bit mono at 41.9 kHz: the most samples ${LIMIT} holds within 10 min, speech`,
     bytes: async () => {
       const speech = await loopedSpeech(41900, 30);
       const frames = Math.min(41900 * TEN_MINUTES, MAX_UPLOAD_BYTES - 44);
@@ -384,14 +392,14 @@ export const memoryCases = (): MemoryCase[] => [
   {
     name: 'max-channels.wav',
     format: 'WAV',
-    note: '8-bit, 64 channels (the limit) at 384 kHz: 25 MB of sample values',
+    note: `8-bit, 64 channels (the limit) at 384 kHz: ${LIMIT} of sample values`,
     bytes: async () =>
       wav8(384000, 64, Math.floor((MAX_UPLOAD_BYTES - 44) / 64), (i) => Math.sin(i / 50) * 0.5),
   },
   {
     name: 'max-samples.aiff',
     format: 'AIFF',
-    note: '8-bit mono at 41.9 kHz, 25 MB (10 min), speech',
+    note: `8-bit mono at 41.9 kHz, ${LIMIT} (10 min), speech`,
     bytes: async () => {
       const speech = await speech16k();
       return aiff8(
@@ -401,6 +409,10 @@ export const memoryCases = (): MemoryCase[] => [
       );
     },
   },
+];
+
+/** The lossy formats at the longest duration, built from committed fixtures. */
+const lossyCases = (): MemoryCase[] => [
   {
     name: 'max-duration.mp3',
     format: 'MP3',
@@ -420,6 +432,8 @@ export const memoryCases = (): MemoryCase[] => [
     bytes: async () => repeatOgg('generated/vorbis-16k.ogg', TEN_MINUTES, 16000),
   },
 ];
+
+export const memoryCases = (): MemoryCase[] => [...flacCases(), ...pcmCases(), ...lossyCases()];
 
 export interface MemoryOutcome {
   outcome: string;

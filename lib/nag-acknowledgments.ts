@@ -1,6 +1,7 @@
 import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { INCOMING_PREFIX, RESULTS_PREFIX, UPLOADS_PREFIX } from '../lambdas/app/object-keys.ts';
+import { DATASETS_ROOT } from '../lambdas/app/openapi-training.ts';
 import { MODELS_PREFIX } from './constructs/training.ts';
 import type { SerStack } from './ser-stack.ts';
 
@@ -180,7 +181,7 @@ function acknowledgeTraining({ training, storage }: SerStack): void {
     training.role,
     'The instance reads the dataset prefix and its source asset (granted by aws-cdk-lib as Get*/List* on ' +
       'the CDK asset bucket) and writes model packages under models/.',
-    objectsUnder(storage.bucket, 'datasets/'),
+    objectsUnder(storage.bucket, DATASETS_ROOT),
     objectsUnder(storage.bucket, MODELS_PREFIX),
     ...['s3:GetObject*', 's3:GetBucket*', 's3:List*'].map((action) => `AwsSolutions-IAM5[Action::${action}]`),
     'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',

@@ -3,7 +3,7 @@ import type { Construct } from 'constructs';
 import { DEFAULT_MAX_UPLOAD_BYTES } from '../lambdas/app/config.ts';
 import { AudioStorage } from './constructs/audio-storage.ts';
 import { CallbackDelivery } from './constructs/callback-delivery.ts';
-import { Inference } from './constructs/inference.ts';
+import { Inference, type InferenceProps } from './constructs/inference.ts';
 import { OperationsDashboard } from './constructs/operations-dashboard.ts';
 import { SerApi } from './constructs/ser-api.ts';
 import { Training, type TrainingProps } from './constructs/training.ts';
@@ -53,21 +53,7 @@ export class SerStack extends Stack {
       resultRetentionDays: recordTtlDays,
     });
     const { bucket, table } = this.storage;
-    this.inference = new Inference(this, 'Inference', {
-      bucket,
-      table,
-      modelDir,
-      maxUploadBytes,
-      recordTtlDays,
-      ...(props.dropFolderSpeakerPrefixes
-        ? { dropFolderSpeakerPrefixes: props.dropFolderSpeakerPrefixes }
-        : {}),
-      ...(props.inferenceMemorySize ? { memorySize: props.inferenceMemorySize } : {}),
-      ...(props.inferenceTimeout ? { timeout: props.inferenceTimeout } : {}),
-      ...(props.inferenceReservedConcurrency !== undefined
-        ? { reservedConcurrency: props.inferenceReservedConcurrency }
-        : {}),
-    });
+    this.inference = this.createInference(props, { bucket, table, modelDir, maxUploadBytes, recordTtlDays });
     this.api = new SerApi(this, 'Api', {
       bucket,
       table,
@@ -76,7 +62,7 @@ export class SerStack extends Stack {
       maxUploadBytes,
       recordTtlDays,
     });
-    this.web.deploy({ apiUrl: this.api.restApi.url });
+    this.web.deploy({ apiUrl: this.api.restApi.url, maxUploadBytes });
     this.training = new Training(this, 'Training', { bucket, table, modelDir, ...props.training });
     this.training.bindApi(this.api.function);
     this.training.bindInference(this.inference.function);
@@ -87,6 +73,30 @@ export class SerStack extends Stack {
     });
     acknowledgeNagFindings(this);
 
+    this.addOutputs();
+  }
+
+  /** The inference function with the stack's optional sizing; unset props keep the construct's defaults. */
+  private createInference(
+    props: SerStackProps,
+    base: Pick<InferenceProps, 'bucket' | 'table' | 'modelDir' | 'maxUploadBytes' | 'recordTtlDays'>,
+  ): Inference {
+    return new Inference(this, 'Inference', {
+      ...base,
+      ...(props.dropFolderSpeakerPrefixes
+        ? { dropFolderSpeakerPrefixes: props.dropFolderSpeakerPrefixes }
+        : {}),
+      ...(props.inferenceMemorySize ? { memorySize: props.inferenceMemorySize } : {}),
+      ...(props.inferenceTimeout ? { timeout: props.inferenceTimeout } : {}),
+      ...(props.inferenceReservedConcurrency !== undefined
+        ? { reservedConcurrency: props.inferenceReservedConcurrency }
+        : {}),
+    });
+  }
+
+  /** What an operator needs after a deploy: the bucket, ready-to-run commands, the DLQs. */
+  private addOutputs(): void {
+    const { bucket } = this.storage;
     new CfnOutput(this, 'AudioBucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'DropFolderCommand', {
       description: 'Any S3 client can drop audio here; the result appears under results/',

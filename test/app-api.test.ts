@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
 import { createApiHandler } from '../lambdas/app/api.ts';
+import { loadApiConfig } from '../lambdas/app/config.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { createUploadService } from '../lambdas/app/upload-service.ts';
 import { startTestAws, type TestAws } from './helpers/local-aws.ts';
@@ -187,5 +188,17 @@ describe('API handler against dynalite and s3rver', () => {
 
     expect(response.statusCode).toBe(500);
     expect(response.body).not.toContain('secret');
+  });
+
+  it('does not start without the bundled model version (MODEL_VERSION), and says so by name', () => {
+    // Prepare
+    const env = { BUCKET_NAME: 'bucket', TABLE_NAME: 'table' };
+
+    // Act
+    const config = loadApiConfig({ ...env, MODEL_VERSION: '1.3.1' });
+
+    // Assess
+    expect(config.modelVersion).toBe('1.3.1');
+    expect(() => loadApiConfig(env)).toThrow(/MODEL_VERSION/);
   });
 });

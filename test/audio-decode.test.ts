@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MPEGDecoder } from 'mpg123-decoder';
+import { OggOpusDecoder } from 'ogg-opus-decoder';
+import { OpusDecoder } from 'opus-decoder';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import wavefile from 'wavefile';
 import { layoutOf, writeField } from '../bin/fuzz-layout.ts';
@@ -9,6 +12,7 @@ import { detectFormat } from '../lambdas/core/audio/detect.ts';
 import { readStreamInfo } from '../lambdas/core/audio/flac.ts';
 import { checkCodecFrames } from '../lambdas/core/audio/limits.ts';
 import { type AudioFormat, type DecodedAudio, MAX_CODEC_FRAMES } from '../lambdas/core/audio/types.ts';
+import { resetMpegInPlace, resetOpusInPlace } from '../lambdas/core/audio/wasm-reset.ts';
 import { AudioError } from '../lambdas/core/errors.ts';
 
 interface ManifestEntry {
@@ -383,6 +387,79 @@ describe('the shared FLAC decoder', () => {
       const again = await decodeAudio(ravdess);
       expect(again.samples).toEqual(fresh.samples);
     }
+  });
+});
+
+describe('the shared MP3 decoder', () => {
+  const clips = join(import.meta.dirname, '../bench/clips');
+  const clip = (name: string) => new Uint8Array(readFileSync(join(clips, name)));
+
+  it('gives the same samples whatever was decoded before, a truncated file included', async () => {
+    // Prepare
+    const first = await decodeAudio(clip('tess-OAF_gap_sad-44k.mp3'));
+
+    // Act: other files through the same WASM instance (mpg123's handle re-created in place between them).
+    await decodeAudio(clip('tess-YAF_join_disgust-44k.mp3'));
+    await decodeAudio(load('bad/truncated.mp3')).catch(() => undefined);
+    await decodeAudio(load('generated/mono-44k.mp3'));
+    const again = await decodeAudio(clip('tess-OAF_gap_sad-44k.mp3'));
+
+    // Assess
+    expect(again.samples).toEqual(first.samples);
+  });
+
+  it('re-creates the mpg123 handle in place with the pinned mpg123-decoder (no new WASM instance per file)', async () => {
+    const decoder = new MPEGDecoder({ enableGapless: true });
+    await decoder.ready;
+    expect(resetMpegInPlace(decoder)).toBe(true);
+    decoder.free();
+  });
+});
+
+describe('the shared Opus decoder (Ogg and WebM)', () => {
+  const clips = join(import.meta.dirname, '../bench/clips');
+  const clip = (name: string) => new Uint8Array(readFileSync(join(clips, name)));
+
+  it('decodes Ogg Opus sample for sample as ogg-opus-decoder does (which made a new instance per file)', async () => {
+    const reference = new OggOpusDecoder();
+    await reference.ready;
+    for (const name of ['tess-OAF_gap_sad.opus', 'tess-YAF_join_disgust.opus']) {
+      // Act
+      const ours = await decodeAudio(clip(name));
+
+      // Assess: the files are mono; our mix to mono only clamps to [-1, 1].
+      const { channelData } = await reference.decodeFile(clip(name));
+      expect(channelData).toHaveLength(1);
+      expect(ours.samples).toEqual(channelData[0]!.map((x) => Math.max(-1, Math.min(1, x))));
+    }
+    reference.free();
+  });
+
+  it('gives the same samples whatever was decoded before, truncated files included', async () => {
+    // Prepare
+    const ogg = await decodeAudio(clip('tess-OAF_gap_sad.opus'));
+    const webm = await decodeAudio(clip('tess-OAF_gap_sad.webm'));
+
+    // Act: other streams through the same WASM instance (libopus re-created in place between them).
+    await decodeAudio(clip('tess-YAF_join_disgust.webm'));
+    await decodeAudio(load('bad/truncated.opus')).catch(() => undefined);
+    await decodeAudio(load('bad/truncated.webm')).catch(() => undefined);
+    await decodeAudio(clip('tess-YAF_join_disgust.opus'));
+
+    // Assess
+    expect((await decodeAudio(clip('tess-OAF_gap_sad.opus'))).samples).toEqual(ogg.samples);
+    expect((await decodeAudio(clip('tess-OAF_gap_sad.webm'))).samples).toEqual(webm.samples);
+  });
+
+  it('re-creates libopus in place with the pinned opus-decoder, and asks for a new instance every 100 times', async () => {
+    const decoder = new OpusDecoder({ channels: 1, preSkip: 312 });
+    await decoder.ready;
+    const results = Array.from({ length: 101 }, () => resetOpusInPlace(decoder));
+    expect(results.slice(0, 100).every(Boolean)).toBe(true);
+    expect(results[100]).toBe(false); // ~23 KB of its heap leak per re-creation
+    await decoder.reset();
+    expect(resetOpusInPlace(decoder)).toBe(true);
+    decoder.free();
   });
 });
 

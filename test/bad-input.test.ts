@@ -118,6 +118,12 @@ describe('bad input through the local stack: a typed 4xx or a FAILED record with
     expect(answers).toEqual(cases.map(([, status, code]) => ({ status, code })));
   });
 
+  it("tells the web page the API's own upload limit (config.json)", async () => {
+    const config = (await (await fetch(`${stack.webUrl}config.json`)).json()) as { maxUploadBytes: number };
+
+    expect(config.maxUploadBytes).toBe(MAX_UPLOAD_BYTES);
+  });
+
   it('refuses a body over 1 MB with 413 and a code', async () => {
     const answer = await refusal(await createUpload({ fileName: 'a.wav', pad: 'x'.repeat(1_100_000) }));
     expect(answer).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE' });

@@ -204,7 +204,7 @@ describe('security: the local stack', () => {
     expect(health.status).toBe(200);
     // The adapter hashes both keys and compares the digests with timingSafeEqual: no early exit on the
     // first differing byte, and no length leak.
-    const adapter = readFileSync(join(ROOT, 'bin/local/stack.ts'), 'utf8');
+    const adapter = readFileSync(join(ROOT, 'bin/local/api-adapter.ts'), 'utf8');
     expect(adapter).toMatch(/timingSafeEqual\(digest\(given\), digest\(expected\)\)/);
   });
 

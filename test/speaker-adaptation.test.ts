@@ -195,10 +195,12 @@ describe('speaker statistics in DynamoDB (dynalite)', () => {
     const created = await createUpload({ fileName: 'a.wav', speakerId: 'agent-7' }, { apiKeyId: 'k1' });
     expect(await predictions.get(created.id)).toMatchObject({ speakerId: 'agent-7', status: 'PENDING' });
     await expect(createUpload({ fileName: 'a.wav', speakerId: '' })).rejects.toMatchObject({
-      statusCode: 400,
+      kind: 'invalid',
+      code: 'INVALID_REQUEST',
     });
     await expect(createUpload({ fileName: 'a.wav', speakerId: 'a/b' })).rejects.toMatchObject({
-      statusCode: 400,
+      kind: 'invalid',
+      code: 'INVALID_REQUEST',
     });
   });
 });

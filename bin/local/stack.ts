@@ -1,18 +1,11 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { loadConfig } from '../../lambdas/app/config.ts';
 import type { ProcessOutcome } from '../../lambdas/app/object-processor.ts';
-import { matchRoute } from '../../lambdas/app/routes.ts';
-import { DEFAULT_MODEL_DIR, readModelVersion, WEB_DIR } from '../../lib/paths.ts';
-import { webPageConfig } from '../../lib/web-page-config.ts';
-import { deadLetterRecord } from '../replay.ts';
-import { toProxyEvent } from './api-gateway-event.ts';
+import { DEFAULT_MODEL_DIR, readModelVersion } from '../../lib/paths.ts';
+import { type ApiHandler, startApiAdapter } from './api-adapter.ts';
 import { startLocalCallbacks } from './callback-runner.ts';
-import { lambdaContext } from './lambda-context.ts';
 import {
   ensurePredictionsTable,
   LOCAL_REGION,
@@ -23,8 +16,8 @@ import {
   startLocalS3,
 } from './local-aws.ts';
 import { createLocalEventBus } from './local-event-bus.ts';
-import { createEventQueue, toNotification } from './s3-event-bridge.ts';
-import { readStaticFile } from './static-files.ts';
+import { createProcessingQueue, type ProcessHandler } from './processing-queue.ts';
+import { toNotification } from './s3-event-bridge.ts';
 import { startLocalTraining } from './training-runner.ts';
 
 export interface LocalStackOptions {
@@ -68,43 +61,103 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
-type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
-type ProcessHandler = (event: unknown, context: Context) => Promise<unknown>;
-
-/** The SNS notification the on-failure topic delivers for a destination record. */
-const snsEvent = (message: unknown) => ({
-  Records: [
-    {
-      EventSource: 'aws:sns',
-      EventVersion: '1.0',
-      EventSubscriptionArn: 'arn:aws:sns:local:000000000000:dead-letters:local',
-      Sns: { Type: 'Notification', MessageId: randomUUID(), Message: JSON.stringify(message) },
-    },
-  ],
-});
-
-const MAX_BODY_BYTES = 1024 * 1024;
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
-/** Compares keys in constant time (over fixed-length digests, so the length leaks nothing either). */
-const apiKeyMatches = (given: string | undefined, expected: string): boolean =>
-  given !== undefined && timingSafeEqual(digest(given), digest(expected));
-
-function sendJson(res: ServerResponse, statusCode: number, body: unknown): void {
-  res.writeHead(statusCode, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-  res.end(JSON.stringify(body));
+interface DataPaths {
+  dataDir: string;
+  deadLetterDir: string;
+  eventsFile: string;
 }
 
-/** The body as text, or `null` when it is over the limit (API Gateway refuses those too). */
-async function readBody(req: IncomingMessage): Promise<string | undefined | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return null;
-    chunks.push(chunk as Buffer);
-  }
-  return chunks.length > 0 ? Buffer.concat(chunks).toString('utf8') : undefined;
+/** The data folder: S3's and DynamoDB's files, the dead letters and the events file live under it. */
+async function prepareDataDir(dir: string): Promise<DataPaths> {
+  const dataDir = resolve(dir);
+  await mkdir(join(dataDir, 's3'), { recursive: true });
+  await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
+  return { dataDir, deadLetterDir: join(dataDir, 'dlq'), eventsFile: join(dataDir, 'events.jsonl') };
+}
+
+/** dynalite with the predictions table and the bundled model registered, and s3rver allowing the page's origin. */
+async function startLocalAws(
+  options: LocalStackOptions,
+  paths: DataPaths,
+  tableName: string,
+  apiUrl: string,
+) {
+  const dynamo = await startLocalDynamoDb({
+    directory: join(paths.dataDir, 'dynamodb'),
+    host: options.host,
+    port: options.dynamoDbPort,
+  });
+  await ensurePredictionsTable(dynamo.endpoint, tableName);
+  const s3 = await startLocalS3({
+    directory: join(paths.dataDir, 's3'),
+    bucket: options.bucket,
+    host: options.host,
+    port: options.s3Port,
+    corsOrigins: [apiUrl, apiUrl.replace('127.0.0.1', 'localhost')],
+  });
+  const modelDir = DEFAULT_MODEL_DIR;
+  // What the stack's deploy-time registration does on AWS: the bundled model is the first version.
+  await registerBundledModel({ endpoint: dynamo.endpoint, tableName, modelDir });
+  return { dynamo, s3, modelVersion: readModelVersion(modelDir) };
+}
+
+/** The handlers' environment, as the CDK stack sets it, pointed at the local servers. */
+function setHandlerEnvironment(
+  env: { bucket: string; tableName: string; modelVersion: string; webhookSecret: string },
+  endpoints: { s3: string; dynamoDb: string; api: string },
+): void {
+  Object.assign(process.env, {
+    BUCKET_NAME: env.bucket,
+    TABLE_NAME: env.tableName,
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+    S3_ENDPOINT: endpoints.s3,
+    DYNAMODB_ENDPOINT: endpoints.dynamoDb,
+    MODEL_VERSION: env.modelVersion,
+    CORS_ALLOW_ORIGIN: endpoints.api,
+    // Locally a new activation is followed at the next event (a GetItem on dynalite is cheap).
+    MODEL_REFRESH_SEC: process.env.MODEL_REFRESH_SEC ?? '0',
+    // The stack prints its own one-line logs; the handlers' JSON logs and EMF metrics stay quiet.
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    // Callbacks: to this machine over plain http is fine here (never on AWS); retries scaled down.
+    CALLBACK_ALLOW_HTTP_LOOPBACK: 'true',
+    WEBHOOK_SECRET: env.webhookSecret,
+    CALLBACK_BACKOFF_MS: process.env.CALLBACK_BACKOFF_MS ?? '250',
+  });
+}
+
+/**
+ * The same Lambda handlers as on AWS, imported after the environment is set (they read it at import),
+ * with the local stand-ins plugged in: EventBridge (events to a file, the callback rule to the delivery
+ * handler) and EC2 (training jobs as child processes of this stack, one at a time).
+ */
+async function loadHandlers(options: {
+  deadLetterDir: string;
+  eventsFile: string;
+  s3Endpoint: string;
+  bucket: string;
+  log: (line: string) => void;
+}) {
+  const { log } = options;
+  const processModule = await import('../../lambdas/handlers/process-object.ts');
+  const callbacks = await startLocalCallbacks({
+    deadLetterDir: join(options.deadLetterDir, 'callbacks'),
+    log,
+  });
+  processModule.usePredictionEvents(
+    createLocalEventBus({ file: options.eventsFile, onEvent: callbacks.route }),
+  );
+  const deadLetter = (await import('../../lambdas/handlers/dead-letter.ts'))
+    .handler as unknown as ProcessHandler;
+  const apiModule = await import('../../lambdas/handlers/api.ts');
+  const training = startLocalTraining({ s3Endpoint: options.s3Endpoint, bucket: options.bucket, log });
+  apiModule.useTrainingLauncher(training);
+  const processObject: ProcessHandler = processModule.handler;
+  const api: ApiHandler = apiModule.handler;
+  return { processObject, deadLetter, api, callbacks, training };
 }
 
 /**
@@ -117,220 +170,58 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const log = options.log ?? ((line: string) => console.log(line));
   const tableName = options.tableName ?? 'predictions';
   const adminKey = options.adminKey ?? randomUUID();
-  const dataDir = resolve(options.dataDir);
-  await mkdir(join(dataDir, 's3'), { recursive: true });
-  await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
-  const deadLetterDir = join(dataDir, 'dlq');
-  const eventsFile = join(dataDir, 'events.jsonl');
   const webhookSecret = options.webhookSecret ?? 'local-webhook-secret';
+  const paths = await prepareDataDir(options.dataDir);
+  // The API adapter listens first (answering 503 until ready) so that its origin is known for S3's CORS.
+  const adapter = await startApiAdapter({ ...options, adminKey, log });
+  const { dynamo, s3, modelVersion } = await startLocalAws(options, paths, tableName, adapter.apiUrl);
+  setHandlerEnvironment(
+    { bucket: options.bucket, tableName, modelVersion, webhookSecret },
+    { s3: s3.endpoint, dynamoDb: dynamo.endpoint, api: adapter.apiUrl },
+  );
+  const handlers = await loadHandlers({ ...paths, s3Endpoint: s3.endpoint, bucket: options.bucket, log });
+  // The handlers' own configuration, as they parsed it from the environment just set.
+  adapter.serve(handlers.api, loadConfig());
 
-  // The API server listens first (answering 503 until ready) so that its origin is known for S3's CORS.
-  let apiHandler: ApiHandler | undefined;
-  const server = createServer((req, res) => {
-    handleHttp(req, res).catch((error) => {
-      log(`API adapter error: ${error instanceof Error ? error.message : String(error)}`);
-      if (!res.headersSent)
-        sendJson(res, 500, { error: { code: 'INTERNAL_ERROR', message: 'Internal server error' } });
-      else res.destroy();
-    });
-  });
-  // Longer than clients keep idle sockets (undici: 4 s): otherwise a request on a socket the server just
-  // closed fails with ECONNRESET, which a loaded machine makes frequent.
-  server.keepAliveTimeout = 65_000;
-  server.listen(options.port, options.host);
-  await once(server, 'listening');
-  const apiUrl = `http://${options.host}:${(server.address() as AddressInfo).port}`;
-
-  const dynamo = await startLocalDynamoDb({
-    directory: join(dataDir, 'dynamodb'),
-    host: options.host,
-    port: options.dynamoDbPort,
-  });
-  await ensurePredictionsTable(dynamo.endpoint, tableName);
-  const s3 = await startLocalS3({
-    directory: join(dataDir, 's3'),
-    bucket: options.bucket,
-    host: options.host,
-    port: options.s3Port,
-    corsOrigins: [apiUrl, apiUrl.replace('127.0.0.1', 'localhost')],
-  });
-
-  const modelDir = DEFAULT_MODEL_DIR;
-  const modelVersion = readModelVersion(modelDir);
-  // What the stack's deploy-time registration does on AWS: the bundled model is the first version.
-  await registerBundledModel({ endpoint: dynamo.endpoint, tableName, modelDir });
-  Object.assign(process.env, {
-    BUCKET_NAME: options.bucket,
-    TABLE_NAME: tableName,
-    AWS_REGION: LOCAL_REGION,
-    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
-    S3_ENDPOINT: s3.endpoint,
-    DYNAMODB_ENDPOINT: dynamo.endpoint,
-    MODEL_VERSION: modelVersion,
-    CORS_ALLOW_ORIGIN: apiUrl,
-    // Locally a new activation is followed at the next event (a GetItem on dynalite is cheap).
-    MODEL_REFRESH_SEC: process.env.MODEL_REFRESH_SEC ?? '0',
-    // The stack prints its own one-line logs; the handlers' JSON logs and EMF metrics stay quiet.
-    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_TRACE_ENABLED: 'false',
-    // Callbacks: to this machine over plain http is fine here (never on AWS); retries scaled down.
-    CALLBACK_ALLOW_HTTP_LOOPBACK: 'true',
-    WEBHOOK_SECRET: webhookSecret,
-    CALLBACK_BACKOFF_MS: process.env.CALLBACK_BACKOFF_MS ?? '250',
-  });
-  const processModule = await import('../../lambdas/handlers/process-object.ts');
-  const processHandler: ProcessHandler = processModule.handler;
-  // EventBridge's stand-in: events to a file, and the callback rule to the same delivery handler.
-  const callbacks = await startLocalCallbacks({ deadLetterDir: join(deadLetterDir, 'callbacks'), log });
-  processModule.usePredictionEvents(createLocalEventBus({ file: eventsFile, onEvent: callbacks.route }));
-  const deadLetterHandler = (await import('../../lambdas/handlers/dead-letter.ts'))
-    .handler as unknown as ProcessHandler;
-  const apiModule = await import('../../lambdas/handlers/api.ts');
-  // EC2's stand-in: training jobs run as child processes of this stack, one at a time.
-  const training = startLocalTraining({ s3Endpoint: s3.endpoint, bucket: options.bucket, log });
-  apiModule.useTrainingLauncher(training);
-  apiHandler = apiModule.handler;
-
-  const queue = createEventQueue((event) => processHandler(event, lambdaContext('process-object')), {
-    onDelivered: (_event, outcomes) => {
-      for (const outcome of outcomes as ProcessOutcome[]) options.onProcessed?.(outcome);
-      for (const o of outcomes as {
-        outcome: string;
-        id?: string;
-        prediction?: Record<string, unknown>;
-        reason?: string;
-      }[]) {
-        const p = o.prediction;
-        const detail = p
-          ? p.status === 'SUCCEEDED'
-            ? `${p.emotion} (${Number(p.confidence).toFixed(2)})`
-            : `${(p.error as { code: string }).code}`
-          : (o.reason ?? '');
-        log(
-          `processed ${p?.fileName ?? ''} → ${o.outcome.toUpperCase()} ${detail} [${o.id ?? ''}]`.replace(
-            /\s+/g,
-            ' ',
-          ),
-        );
-      }
-    },
-    onFailed: (_event, error, attempt) =>
-      log(
-        `processing failed (attempt ${attempt}/3): ${error instanceof Error ? error.message : String(error)}`,
-      ),
-    // As Lambda's on-failure destination: the event is kept for `ser replay`, never dropped.
-    onExhausted: async (event, error, attempts) => {
-      await mkdir(deadLetterDir, { recursive: true });
-      const file = join(
-        deadLetterDir,
-        `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.json`,
-      );
-      const record = deadLetterRecord(event, error, attempts);
-      await writeFile(file, JSON.stringify(record, null, 2));
-      // As the on-failure topic's second subscriber in AWS: the records end FAILED (PROCESSING_FAILED).
-      await deadLetterHandler(snsEvent(record), lambdaContext('dead-letter')).catch((failure: unknown) =>
-        log(`dead-letter recorder failed: ${failure instanceof Error ? failure.message : String(failure)}`),
-      );
-      log(
-        `dead-lettered after ${attempts} attempts → ${file} (fix the cause, then: npx ser replay ${file} --s3-endpoint ${s3.endpoint} --dynamodb-endpoint ${dynamo.endpoint} --bucket ${options.bucket} --table ${tableName})`,
-      );
-    },
+  const queue = createProcessingQueue({
+    processHandler: handlers.processObject,
+    deadLetterHandler: handlers.deadLetter,
+    deadLetterDir: paths.deadLetterDir,
+    replayOptions: `--s3-endpoint ${s3.endpoint} --dynamodb-endpoint ${dynamo.endpoint} --bucket ${options.bucket} --table ${tableName}`,
+    log,
+    onProcessed: options.onProcessed,
   });
   s3.server.on('event', (event: S3rverEvent) => {
     const notification = toNotification(event);
     if (notification) queue.push(notification);
   });
 
-  async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = performance.now();
-    const method = req.method ?? 'GET';
-    const url = new URL(req.url ?? '/', apiUrl);
-    res.on('finish', () =>
-      log(
-        `${method} ${url.pathname}${url.search} ${res.statusCode} ${(performance.now() - started).toFixed(0)} ms`,
-      ),
-    );
-
-    // A GET that is not an API route is a file of the web page (CloudFront's part on AWS).
-    if (method === 'GET' && !matchRoute(method, url.pathname).route) {
-      if (url.pathname === '/config.json') return sendJson(res, 200, webPageConfig(''));
-      const file = await readStaticFile(WEB_DIR, url.pathname);
-      if (file) {
-        res.writeHead(200, { 'Content-Type': file.type, 'Cache-Control': 'no-cache' });
-        res.end(file.body);
-        return;
-      }
-    }
-    if (!apiHandler)
-      return sendJson(res, 503, { error: { code: 'STARTING', message: 'The stack is starting' } });
-
-    const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req);
-    if (body === null) {
-      return sendJson(res, 413, {
-        error: { code: 'PAYLOAD_TOO_LARGE', message: 'The request body is over 1 MB' },
-      });
-    }
-    const built = toProxyEvent({
-      method,
-      url: req.url ?? '/',
-      headers: req.headers,
-      body,
-      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
-    });
-    if (!built.ok)
-      return sendJson(res, built.statusCode, { error: { code: built.code, message: built.message } });
-    // The same routes and access API Gateway is built from (lambdas/app/routes.ts); each route takes its
-    // own credential only, as on AWS (the user key, or admin IAM auth): 403 otherwise.
-    const { access } = built.route;
-    const expected = access === 'admin' ? adminKey : options.apiKey;
-    if (access !== 'public' && !apiKeyMatches(built.event.headers['x-api-key'], expected)) {
-      return sendJson(res, 403, {
-        error: {
-          code: 'FORBIDDEN',
-          message:
-            access === 'admin'
-              ? 'Forbidden: this route needs the admin credential (x-api-key: SER_ADMIN_KEY locally)'
-              : 'Forbidden: missing or invalid x-api-key',
-        },
-      });
-    }
-    const result = await apiHandler(built.event, lambdaContext('api'));
-    res.writeHead(result.statusCode, result.headers as Record<string, string>);
-    res.end(result.body);
-  }
-
+  const idle = async () => {
+    await queue.idle();
+    await handlers.callbacks.idle();
+  };
+  const close = async () => {
+    await adapter.close();
+    await handlers.training.close();
+    await s3.close();
+    await idle();
+    await dynamo.close();
+  };
   let closing: Promise<void> | undefined;
   return {
-    apiUrl,
-    webUrl: `${apiUrl}/`,
+    apiUrl: adapter.apiUrl,
+    webUrl: `${adapter.apiUrl}/`,
     s3Endpoint: s3.endpoint,
     dynamoDbEndpoint: dynamo.endpoint,
     bucket: options.bucket,
     apiKey: options.apiKey,
     adminKey,
-    dataDir,
+    ...paths,
     modelVersion,
-    deadLetterDir,
-    eventsFile,
     webhookSecret,
-    idle: async () => {
-      await queue.idle();
-      await callbacks.idle();
-    },
-    close() {
-      closing ??= (async () => {
-        const closed = once(server, 'close');
-        server.close();
-        server.closeAllConnections();
-        await closed;
-        await training.close();
-        await s3.close();
-        await queue.idle();
-        await callbacks.idle();
-        await dynamo.close();
-      })();
+    idle,
+    close: () => {
+      closing ??= close();
       return closing;
     },
   };

@@ -4,6 +4,7 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../lambdas/app/aws-clients.ts';
+import { DEFAULT_DATASET } from '../../lambdas/app/openapi-training.ts';
 import type { TrainingLauncher } from '../../lambdas/training/launcher.ts';
 import { fixBucketLevelPaths } from '../../lambdas/training/local-s3-listing.ts';
 import { type SupervisedRun, superviseTrainingJob } from '../../training/job-supervisor.ts';
@@ -73,7 +74,8 @@ export function createLocalTrainingRunner(options: {
   };
 }
 
-export const LOCAL_DATASET_PREFIX = 'datasets/tess/';
+/** The training jobs' default dataset: seeded, so that a job started without a body finds clips. */
+export const LOCAL_DATASET_PREFIX = DEFAULT_DATASET;
 /** The shared TESS copy beside the repository, when this machine has one. */
 const SHARED_TESS_DIR = resolve(PROJECT_ROOT, '..', 'shared', 'datasets', 'tess');
 

@@ -11,8 +11,7 @@ import {
   SpeakerErasedSchema,
   SpeakerIdSchema,
 } from './api-schemas.ts';
-import { DomainError, type DomainErrorKind } from './domain-error.ts';
-import { badRequest, HttpError, notFound } from './http-error.ts';
+import { DomainError, type DomainErrorKind, invalid, notFound } from './domain-error.ts';
 import { openApiDocument } from './openapi.ts';
 import {
   ActivatedModelSchema,
@@ -21,7 +20,7 @@ import {
   TrainingJobListSchema,
   TrainingJobSchema,
 } from './openapi-training.ts';
-import { InvalidCursorError, type PredictionRepository } from './prediction-repository.ts';
+import type { PredictionRepository } from './prediction-repository.ts';
 import type { RouteKey } from './routes.ts';
 import { speakerScope } from './speaker-context.ts';
 import type { SpeakerRepository } from './speaker-repository.ts';
@@ -55,6 +54,7 @@ export interface ApiDeps {
   repository: Pick<PredictionRepository, 'get' | 'list'>;
   /** Speaker statistics (DELETE /speakers/{id}); without it that route answers 404. */
   speakers?: Pick<SpeakerRepository, 'delete'>;
+  /** The bundled model's version: what GET /health reports while the registry has no active version. */
   modelVersion: string;
   /** Training jobs and the model registry; without it those routes answer 404 (not enabled). */
   training?: TrainingOperations;
@@ -77,32 +77,30 @@ const reply = <S extends z.ZodType>(_schema: S, statusCode: number, body: z.outp
 });
 
 function parseJsonBody(event: APIGatewayProxyEvent): unknown {
-  if (!event.body) throw badRequest('INVALID_REQUEST', 'A JSON body is required');
+  if (!event.body) throw invalid('INVALID_REQUEST', 'A JSON body is required');
   const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   try {
     return JSON.parse(text);
   } catch {
-    throw badRequest('INVALID_JSON', 'The body is not valid JSON');
+    throw invalid('INVALID_JSON', 'The body is not valid JSON');
   }
 }
 
-/**
- * The REST API as one function of an API Gateway proxy event. API keys are checked before this runs
- * (by API Gateway's usage plan, or the local adapter); errors the caller can act on are 4xx with a code,
- * anything else is a generic 500 that exposes nothing.
- */
-export function createApiHandler(deps: ApiDeps) {
-  const training = () => {
-    if (!deps.training) throw notFound('Training is not enabled on this deployment');
-    return deps.training;
-  };
-  const routes: Record<RouteKey, Route> = {
+type PredictionRoutes = Extract<
+  RouteKey,
+  'POST /uploads' | 'DELETE /speakers/{id}' | 'GET /predictions/{id}' | 'GET /predictions'
+>;
+type TrainingRoutes = Exclude<RouteKey, PredictionRoutes | 'GET /health' | 'GET /openapi.json'>;
+
+/** Uploads, predictions and speaker statistics: the user routes. */
+function predictionRoutes(deps: ApiDeps): Record<PredictionRoutes, Route> {
+  return {
     'POST /uploads': async (event) =>
       reply(CreatedUploadSchema, 201, await deps.createUpload(parseJsonBody(event), callerOf(event))),
     'DELETE /speakers/{id}': async (event) => {
       if (!deps.speakers) throw notFound('Speaker statistics are not enabled on this deployment');
       const speakerId = SpeakerIdSchema.safeParse(event.pathParameters?.id);
-      if (!speakerId.success) throw badRequest('INVALID_REQUEST', 'speakerId: 1 to 128 printable characters');
+      if (!speakerId.success) throw invalid('INVALID_REQUEST', 'speakerId: 1 to 128 printable characters');
       const scope = speakerScope(callerOf(event));
       const erased = await deps.speakers.delete({ scope, speakerId: speakerId.data });
       return reply(SpeakerErasedSchema, 200, { speakerId: speakerId.data, erased });
@@ -116,15 +114,19 @@ export function createApiHandler(deps: ApiDeps) {
     },
     'GET /predictions': async (event) => {
       const query = ListPredictionsQuerySchema.safeParse(event.queryStringParameters ?? {});
-      if (!query.success) throw badRequest('INVALID_REQUEST', 'limit must be an integer from 1 to 100');
+      if (!query.success) throw invalid('INVALID_REQUEST', 'limit must be an integer from 1 to 100');
       return reply(PredictionPageSchema, 200, await deps.repository.list(query.data));
     },
-    'GET /health': async () =>
-      reply(HealthSchema, 200, {
-        status: 'ok',
-        // The registry's active version when there is a registry: what new predictions will report.
-        modelVersion: (await deps.training?.activeModelVersion()) ?? deps.modelVersion,
-      }),
+  };
+}
+
+/** Training jobs and the model registry: the admin routes, 404 when training is not wired in. */
+function trainingRoutes(deps: ApiDeps): Record<TrainingRoutes, Route> {
+  const training = () => {
+    if (!deps.training) throw notFound('Training is not enabled on this deployment');
+    return deps.training;
+  };
+  return {
     'POST /training-jobs': async (event) =>
       reply(QueuedTrainingJobSchema, 202, await training().createJob(event.body ? parseJsonBody(event) : {})),
     'GET /training-jobs': async () => reply(TrainingJobListSchema, 200, await training().listJobs()),
@@ -133,6 +135,24 @@ export function createApiHandler(deps: ApiDeps) {
     'GET /models': async () => reply(ModelListSchema, 200, await training().listModels()),
     'POST /models/{version}/activate': async (event) =>
       reply(ActivatedModelSchema, 200, await training().activateModel(event.pathParameters?.version)),
+  };
+}
+
+/**
+ * The REST API as one function of an API Gateway proxy event. API keys are checked before this runs
+ * (by API Gateway's usage plan, or the local adapter); errors the caller can act on are 4xx with a code,
+ * anything else is a generic 500 that exposes nothing.
+ */
+export function createApiHandler(deps: ApiDeps) {
+  const routes: Record<RouteKey, Route> = {
+    ...predictionRoutes(deps),
+    ...trainingRoutes(deps),
+    'GET /health': async () =>
+      reply(HealthSchema, 200, {
+        status: 'ok',
+        // The registry's active version when there is a registry: what new predictions will report.
+        modelVersion: (await deps.training?.activeModelVersion()) ?? deps.modelVersion,
+      }),
     'GET /openapi.json': async () => ({ statusCode: 200, body: openApiDocument }),
   };
 
@@ -149,16 +169,10 @@ export function createApiHandler(deps: ApiDeps) {
   return async function handleApiRequest(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
     const route = routes[`${event.httpMethod} ${event.resource}` as RouteKey];
     try {
-      if (!route) throw new HttpError(404, 'NOT_FOUND', `No route ${event.httpMethod} ${event.path}`);
+      if (!route) throw notFound(`No route ${event.httpMethod} ${event.path}`);
       const { statusCode, body } = await route(event);
       return respond(statusCode, body);
     } catch (error) {
-      if (error instanceof HttpError) {
-        return respond(error.statusCode, { error: { code: error.code, message: error.message } });
-      }
-      if (error instanceof InvalidCursorError) {
-        return respond(400, { error: { code: 'INVALID_CURSOR', message: error.message } });
-      }
       if (error instanceof DomainError) {
         return respond(STATUS_OF[error.kind], { error: { code: error.code, message: error.message } });
       }

@@ -1,4 +1,4 @@
-import { badRequest } from './http-error.ts';
+import { invalid } from './domain-error.ts';
 
 export interface CallbackUrlPolicy {
   /** The local stack: plain http to this machine is fine (nothing leaves it). Never on AWS. */
@@ -24,10 +24,10 @@ export function isAllowedCallbackUrl(value: string, policy: CallbackUrlPolicy): 
   return policy.allowHttpLoopback && url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
 }
 
-/** The URL as given, or a 400 INVALID_CALLBACK_URL saying what is accepted. */
+/** The URL as given, or an `invalid` INVALID_CALLBACK_URL saying what is accepted. */
 export function checkCallbackUrl(value: string, policy: CallbackUrlPolicy): string {
   if (isAllowedCallbackUrl(value, policy)) return value;
-  throw badRequest(
+  throw invalid(
     'INVALID_CALLBACK_URL',
     policy.allowHttpLoopback
       ? 'callbackUrl must be https, or http to 127.0.0.1/localhost, without credentials'

@@ -23,8 +23,6 @@ const EnvSchema = z.object({
   PROCESSING_LEASE_SEC: z.coerce.number().int().positive().default(900),
   /** The web page's origin, for CORS on API responses. */
   CORS_ALLOW_ORIGIN: z.string().min(1).default('*'),
-  /** Reported by GET /health without loading the model (the API function does not ship it). */
-  MODEL_VERSION: z.string().min(1).default('unknown'),
   /** Where terminal predictions are announced (the CDK stack sets `default`); unset: no events. */
   EVENT_BUS_NAME: z.string().min(1).optional(),
   /** Only the local stack sets it: callbacks may then be plain http to 127.0.0.1/localhost. */
@@ -60,7 +58,6 @@ export type AppConfig = Readonly<{
   maxDurationSec: number;
   processingLeaseSec: number;
   corsAllowOrigin: string;
-  modelVersion: string;
   modelDir: string | undefined;
   speakerTtlDays: number;
   speakerFolders: readonly string[];
@@ -68,13 +65,36 @@ export type AppConfig = Readonly<{
   eventBusName: string | undefined;
 }>;
 
-/** Parses the environment once (at cold start): a missing or malformed variable fails fast, by name. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const parsed = EnvSchema.safeParse(env);
+/** The API function's variables: the app's, and the version of the model its stack bundles. */
+const ApiEnvSchema = EnvSchema.extend({
+  /**
+   * The bundled model's version (read from its package by the CDK stack and the local stack): what
+   * GET /health reports while the registry has no active version. The API function does not ship the model.
+   */
+  MODEL_VERSION: z.string().min(1),
+});
+
+export type ApiConfig = AppConfig & Readonly<{ modelVersion: string }>;
+
+function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
+  const parsed = schema.safeParse(env);
   if (!parsed.success) {
     throw new Error(`Invalid configuration: ${z.prettifyError(parsed.error)}`);
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+/** Parses the environment once (at cold start): a missing or malformed variable fails fast, by name. */
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig =>
+  toAppConfig(parseEnv(EnvSchema, env));
+
+/** The API function's configuration, parsed once at its cold start: no MODEL_VERSION, no start. */
+export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const e = parseEnv(ApiEnvSchema, env);
+  return Object.freeze({ ...toAppConfig(e), modelVersion: e.MODEL_VERSION });
+}
+
+function toAppConfig(e: z.output<typeof EnvSchema>): AppConfig {
   return Object.freeze({
     bucketName: e.BUCKET_NAME,
     tableName: e.TABLE_NAME,
@@ -87,7 +107,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxDurationSec: e.MAX_DURATION_SEC,
     processingLeaseSec: e.PROCESSING_LEASE_SEC,
     corsAllowOrigin: e.CORS_ALLOW_ORIGIN,
-    modelVersion: e.MODEL_VERSION,
     modelDir: e.SER_MODEL_DIR,
     speakerTtlDays: e.SPEAKER_TTL_DAYS,
     speakerFolders: Object.freeze(e.DROP_FOLDER_SPEAKER_PREFIXES),

@@ -6,7 +6,7 @@ export type DomainErrorKind = 'invalid' | 'not-found' | 'conflict' | 'unavailabl
  * a stable `code` for clients and a message that says what to do.
  */
 export class DomainError extends Error {
-  override readonly name = 'DomainError';
+  override readonly name: string = 'DomainError';
 
   constructor(
     readonly kind: DomainErrorKind,
@@ -17,3 +17,8 @@ export class DomainError extends Error {
     super(message, options);
   }
 }
+
+/** Bad input the caller can correct (400 at the edge). */
+export const invalid = (code: string, message: string) => new DomainError('invalid', code, message);
+/** Nothing by that name or id (404 at the edge). */
+export const notFound = (message: string) => new DomainError('not-found', 'NOT_FOUND', message);

@@ -10,8 +10,8 @@ const ActivationModeSchema = z.enum(['if-better', 'always', 'never']);
 
 /** Jobs read only under here: the instance role's read grant is this prefix, and nothing else is data. */
 export const DATASETS_ROOT = 'datasets/';
-export const DEFAULT_DATASET = 'datasets/tess/';
-const DATASET_PREFIX = /^datasets\/([\w.-]+\/)*$/;
+export const DEFAULT_DATASET = `${DATASETS_ROOT}tess/`;
+const DATASET_PREFIX = new RegExp(`^${DATASETS_ROOT}([\\w.-]+/)*$`);
 
 /** Strict, as POST /uploads: a misspelt option is a 400, not a silently default training. */
 export const CreateTrainingJobSchema = z

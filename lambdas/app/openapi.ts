@@ -11,6 +11,7 @@ import {
   SpeakerErasedSchema,
   SpeakerIdSchema,
 } from './api-schemas.ts';
+import { DEFAULT_MAX_UPLOAD_BYTES } from './config.ts';
 import { errorResponse, FORBIDDEN, jsonResponse, THROTTLED } from './openapi-responses.ts';
 import { trainingPaths } from './openapi-training.ts';
 
@@ -18,7 +19,7 @@ const predictionPaths: ZodOpenApiPathsObject = {
   '/uploads': {
     post: {
       operationId: 'createUpload',
-      summary: `Get a presigned upload for one audio file (${UPLOAD_FORMAT_NAMES}; default limit 25 MB)`,
+      summary: `Get a presigned upload for one audio file (${UPLOAD_FORMAT_NAMES}; default limit ${DEFAULT_MAX_UPLOAD_BYTES / 1024 / 1024} MB)`,
       requestBody: { required: true, content: { 'application/json': { schema: CreateUploadRequestSchema } } },
       responses: {
         '201': jsonResponse(

@@ -9,6 +9,7 @@ import {
 import type { PredictionResult } from '../core/types.ts';
 import type { Prediction, PredictionPage, PredictionSource, PredictionStatus } from './api-schemas.ts';
 import { DEFAULT_UPLOAD_URL_TTL_SEC } from './config.ts';
+import { DomainError } from './domain-error.ts';
 import { isPredictionId } from './object-keys.ts';
 import type { RecordError } from './processing-errors.ts';
 import type { SpeakerRef } from './speaker-repository.ts';
@@ -105,11 +106,11 @@ function speakerOf(item: Record<string, unknown> | undefined): { speaker?: Speak
     : {};
 }
 
-/** A `cursor` that is not one this API returned. Mapped to 400 INVALID_CURSOR at the edge. */
-export class InvalidCursorError extends Error {
+/** A `cursor` that is not one this API returned (400 INVALID_CURSOR at the edge). */
+export class InvalidCursorError extends DomainError {
   override readonly name = 'InvalidCursorError';
   constructor() {
-    super('cursor is not one this API returned');
+    super('invalid', 'INVALID_CURSOR', 'cursor is not one this API returned');
   }
 }
 
@@ -261,21 +262,45 @@ export class PredictionRepository {
     }
   }
 
+  /**
+   * The SET clauses that make a record describe its object, whether the record exists (an API upload) or
+   * not (the drop folder): where the object is, and what only a new record gets (source, file name,
+   * creation time, its place in the listing). Both writers set `:now`.
+   */
+  #objectFields(claim: ObjectClaim, now: Date) {
+    return {
+      set: [
+        '#bucket = :bucket, #key = :key,',
+        '#source = if_not_exists(#source, :source), fileName = if_not_exists(fileName, :fileName),',
+        // The retention clock restarts: a PENDING record's short expiry no longer applies.
+        'createdAt = if_not_exists(createdAt, :now), expiresAt = :expiresAt,',
+        'gsi1pk = if_not_exists(gsi1pk, :gsi1pk), gsi1sk = if_not_exists(gsi1sk, :gsi1sk)',
+      ].join(' '),
+      names: { '#key': 'key', '#source': 'source', '#bucket': 'bucket' },
+      values: {
+        ':bucket': claim.bucket,
+        ':key': claim.key,
+        ':source': claim.source,
+        ':fileName': claim.fileName,
+        ':expiresAt': this.#expiresAt(now),
+        ':gsi1pk': PREDICTIONS_TABLE.listPartition,
+        ':gsi1sk': `${now.toISOString()}#${claim.id}`,
+      },
+    };
+  }
+
   #claimUpdate(claim: ObjectClaim, now: Date) {
     const nowIso = now.toISOString();
     const nowSec = Math.floor(now.getTime() / 1000);
     const removal = removeResultFields();
+    const object = this.#objectFields(claim, now);
     return {
       TableName: this.#options.tableName,
       Key: { id: claim.id },
       ReturnValues: 'ALL_NEW' as const,
       UpdateExpression: [
         'SET #status = :processing, objectVersion = :version, leaseExpiresAt = :lease, updatedAt = :now,',
-        '#bucket = :bucket, #key = :key,',
-        '#source = if_not_exists(#source, :source), fileName = if_not_exists(fileName, :fileName),',
-        // The claim restarts the retention clock: a PENDING record's short expiry no longer applies.
-        'createdAt = if_not_exists(createdAt, :now), expiresAt = :expiresAt,',
-        'gsi1pk = if_not_exists(gsi1pk, :gsi1pk), gsi1sk = if_not_exists(gsi1sk, :gsi1sk)',
+        object.set,
         `REMOVE ${removal.clause}`,
       ].join(' '),
       // An expired record counts as gone (TTL may not have deleted it yet): the object is processed afresh.
@@ -287,14 +312,7 @@ export class PredictionRepository {
         // Dead-lettered: `ser replay` may finish it.
         'OR (#status = :failed AND #r_error.#code = :processingFailed)',
       ].join(' '),
-      ExpressionAttributeNames: {
-        '#status': 'status',
-        '#key': 'key',
-        '#source': 'source',
-        '#bucket': 'bucket',
-        '#code': 'code',
-        ...removal.names,
-      },
+      ExpressionAttributeNames: { '#status': 'status', '#code': 'code', ...object.names, ...removal.names },
       ExpressionAttributeValues: {
         ':processing': 'PROCESSING',
         ':pending': 'PENDING',
@@ -305,13 +323,7 @@ export class PredictionRepository {
         ':lease': nowSec + this.#options.processingLeaseSec,
         ':now': nowIso,
         ':nowSec': nowSec,
-        ':bucket': claim.bucket,
-        ':key': claim.key,
-        ':source': claim.source,
-        ':fileName': claim.fileName,
-        ':expiresAt': this.#expiresAt(now),
-        ':gsi1pk': PREDICTIONS_TABLE.listPartition,
-        ':gsi1sk': `${nowIso}#${claim.id}`,
+        ...object.values,
       },
     };
   }
@@ -326,6 +338,7 @@ export class PredictionRepository {
     const now = this.#now();
     const nowIso = now.toISOString();
     const removal = removeResultFields({ error });
+    const object = this.#objectFields(claim, now);
     try {
       await this.#doc.send(
         new UpdateCommand({
@@ -333,19 +346,14 @@ export class PredictionRepository {
           Key: { id: claim.id },
           UpdateExpression: [
             'SET #status = :failed, #error = :error, updatedAt = :now, objectVersion = :version,',
-            '#bucket = :bucket, #key = :key,',
-            '#source = if_not_exists(#source, :source), fileName = if_not_exists(fileName, :fileName),',
-            'createdAt = if_not_exists(createdAt, :now), expiresAt = :expiresAt,',
-            'gsi1pk = if_not_exists(gsi1pk, :gsi1pk), gsi1sk = if_not_exists(gsi1sk, :gsi1sk)',
+            object.set,
             `REMOVE leaseExpiresAt${removal.clause ? `, ${removal.clause}` : ''}`,
           ].join(' '),
           ConditionExpression: 'attribute_not_exists(id) OR #status IN (:pending, :processing)',
           ExpressionAttributeNames: {
             '#status': 'status',
             '#error': 'error',
-            '#key': 'key',
-            '#source': 'source',
-            '#bucket': 'bucket',
+            ...object.names,
             ...removal.names,
           },
           ExpressionAttributeValues: {
@@ -355,13 +363,7 @@ export class PredictionRepository {
             ':error': error,
             ':now': nowIso,
             ':version': claim.objectVersion,
-            ':bucket': claim.bucket,
-            ':key': claim.key,
-            ':source': claim.source,
-            ':fileName': claim.fileName,
-            ':expiresAt': this.#expiresAt(now),
-            ':gsi1pk': PREDICTIONS_TABLE.listPartition,
-            ':gsi1sk': `${nowIso}#${claim.id}`,
+            ...object.values,
           },
         }),
       );

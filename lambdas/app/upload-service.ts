@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { type CreatedUpload, CreateUploadRequestSchema, type UploadInstructions } from './api-schemas.ts';
 import { formatOfFileName, normalizeContentType, SUPPORTED_EXTENSIONS } from './audio-formats.ts';
 import { type CallbackUrlPolicy, checkCallbackUrl } from './callback-url.ts';
-import { badRequest } from './http-error.ts';
+import { invalid } from './domain-error.ts';
 import { uploadKey } from './object-keys.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import { speakerScope } from './speaker-context.ts';
@@ -43,7 +43,7 @@ export function createUploadService(deps: UploadServiceDeps) {
   return async function createUpload(body: unknown, caller: UploadCaller = {}): Promise<CreatedUpload> {
     const parsed = CreateUploadRequestSchema.safeParse(body);
     if (!parsed.success) {
-      throw badRequest('INVALID_REQUEST', z.prettifyError(parsed.error).replaceAll('\n', ' '));
+      throw invalid('INVALID_REQUEST', z.prettifyError(parsed.error).replaceAll('\n', ' '));
     }
     const { fileName, sizeBytes, speakerId } = parsed.data;
     const callbackUrl =
@@ -52,7 +52,7 @@ export function createUploadService(deps: UploadServiceDeps) {
         : checkCallbackUrl(parsed.data.callbackUrl, deps.callbackUrls ?? { allowHttpLoopback: false });
     const format = formatOfFileName(fileName);
     if (!format) {
-      throw badRequest(
+      throw invalid(
         'UNSUPPORTED_FORMAT',
         `Unsupported file type: ${fileName}. Use one of: ${SUPPORTED_EXTENSIONS.map((e) => `.${e}`).join(', ')}`,
       );
@@ -61,15 +61,12 @@ export function createUploadService(deps: UploadServiceDeps) {
     if (parsed.data.contentType !== undefined) {
       const declared = normalizeContentType(parsed.data.contentType);
       if (!declared)
-        throw badRequest('UNSUPPORTED_FORMAT', `Unsupported content type: ${parsed.data.contentType}`);
+        throw invalid('UNSUPPORTED_FORMAT', `Unsupported content type: ${parsed.data.contentType}`);
       contentType = declared;
     }
-    if (sizeBytes === 0) throw badRequest('EMPTY_AUDIO', 'The file is empty');
+    if (sizeBytes === 0) throw invalid('EMPTY_AUDIO', 'The file is empty');
     if (sizeBytes !== undefined && sizeBytes > deps.maxUploadBytes) {
-      throw badRequest(
-        'TOO_LARGE',
-        `The file is ${sizeBytes} bytes; the limit is ${deps.maxUploadBytes} bytes`,
-      );
+      throw invalid('TOO_LARGE', `The file is ${sizeBytes} bytes; the limit is ${deps.maxUploadBytes} bytes`);
     }
 
     const id = newId();

@@ -2,7 +2,13 @@ import { decodeAudio, warmUpDecoders } from './audio/decode.ts';
 import { removeDcOffset } from './audio/trim.ts';
 import { DEFAULT_MAX_DURATION_SEC } from './audio/types.ts';
 import { AudioError } from './errors.ts';
-import { createFeatureExtractor, type FeatureMatrix, normalizeUtterance } from './features/extract.ts';
+import type { FeatureConfig } from './features/config.ts';
+import {
+  createFeatureExtractor,
+  type FeatureExtractor,
+  type FeatureMatrix,
+  normalizeUtterance,
+} from './features/extract.ts';
 import { loudnessGain } from './features/loudness.ts';
 import {
   clipChannelMeans,
@@ -15,8 +21,8 @@ import { defaultModelDir } from './model/location.ts';
 import type { ModelMetadata } from './model/metadata.ts';
 import { type LoadedModel, loadModelPackage } from './model/runtime.ts';
 import { speechSpectralFlatness } from './speech/flatness.ts';
-import { createSpeechDetector, speechRegions } from './speech/vad.ts';
-import { planWindows } from './speech/windows.ts';
+import { createSpeechDetector, type SpeechDetector, type SpeechRegion, speechRegions } from './speech/vad.ts';
+import { type AnalysisWindow, planWindows } from './speech/windows.ts';
 import type { PredictionResult, PredictOptions, Probabilities, Segment } from './types.ts';
 
 export { DEFAULT_MAX_DURATION_SEC } from './audio/types.ts';
@@ -66,6 +72,106 @@ function argmax(values: ArrayLike<number>): number {
   return best;
 }
 
+/** Adds each stage's time since the previous mark to `timings` (when given). */
+function stageTimer(timings: StageTimings | undefined) {
+  let mark = performance.now();
+  return (stage: Stage) => {
+    const now = performance.now();
+    if (timings) timings[stage] = (timings[stage] ?? 0) + now - mark;
+    mark = now;
+  };
+}
+
+/**
+ * The speech in a decoded clip (DC offset removed in place), or `NO_SPEECH` when the clip is too short,
+ * holds too little voice activity, or its "speech" is broadband noise.
+ */
+function findSpeech(
+  samples: Float32Array,
+  durationSec: number,
+  config: FeatureConfig,
+  detector: SpeechDetector,
+): SpeechRegion[] {
+  const rate = config.sampleRate;
+  if (durationSec < MIN_SPEECH_SEC) {
+    const ms = Math.round(durationSec * 1000 * 10) / 10;
+    throw new AudioError('NO_SPEECH', `The audio lasts ${ms} ms: too short to hold speech`);
+  }
+  removeDcOffset(samples);
+  const regions = speechRegions(detector.detect(samples, rate, loudnessGain(samples, config)));
+  const speechSec = regions.reduce((sum, r) => sum + r.endSec - r.startSec, 0);
+  if (speechSec < MIN_SPEECH_SEC) {
+    throw new AudioError(
+      'NO_SPEECH',
+      `No speech found: ${round(speechSec, 2)} s of voice activity in ${round(durationSec, 2)} s of audio`,
+    );
+  }
+  const flatness = speechSpectralFlatness(samples, rate, regions);
+  if (flatness > MAX_SPEECH_FLATNESS) {
+    throw new AudioError(
+      'NO_SPEECH',
+      `No speech found: the sound is broadband noise (spectral flatness ${round(flatness, 2)}), not a voice`,
+    );
+  }
+  return regions;
+}
+
+interface WindowFeatures {
+  /** `windows × frames × dims`, zero-padded past each window's length. */
+  features: Float32Array;
+  lengths: Int32Array;
+  adapted: Pick<PredictionResult, 'speakerClip' | 'adaptation'>;
+}
+
+/** Each window's features (speaker-adapted when asked, then normalised), as one batch for the model. */
+function windowFeatures(
+  samples: Float32Array,
+  windows: AnalysisWindow[],
+  metadata: ModelMetadata,
+  extractor: FeatureExtractor,
+  speaker: PredictOptions['speaker'],
+): WindowFeatures {
+  const config = metadata.featureConfig;
+  const rate = config.sampleRate;
+  const { frames: maxFrames, dims } = metadata.input;
+  const matrices = windows.map((w) => {
+    const slice = samples.subarray(Math.floor(w.startSec * rate), Math.ceil(w.endSec * rate));
+    const matrix = extractor.extract(slice);
+    return { matrix, frames: Math.min(matrix.frames, maxFrames) };
+  });
+  const adapted = speaker ? adaptToSpeaker(matrices, metadata.speakerAdaptation, speaker) : {};
+  const features = new Float32Array(windows.length * maxFrames * dims);
+  const lengths = new Int32Array(windows.length);
+  matrices.forEach(({ matrix, frames }, row) => {
+    if (config.normalization === 'utterance') normalizeUtterance(matrix, frames);
+    features.set(matrix.data.subarray(0, frames * dims), row * maxFrames * dims);
+    lengths[row] = frames;
+  });
+  return { features, lengths, adapted };
+}
+
+/**
+ * The clip's probabilities: the mean of the windows' (rows of `output`) weighted by each window's seconds
+ * of speech, so pauses and short windows count less; and each window as a segment.
+ */
+function combineWindows(output: Float32Array, windows: AnalysisWindow[], labels: readonly string[]) {
+  const total = new Float64Array(labels.length);
+  const weightSum = windows.reduce((sum, w) => sum + w.speechSec, 0);
+  const segments: Segment[] = windows.map((w, row) => {
+    const p = output.subarray(row * labels.length, (row + 1) * labels.length);
+    for (let i = 0; i < labels.length; i++) total[i]! += (p[i]! * w.speechSec) / weightSum;
+    const best = argmax(p);
+    return {
+      startSec: round(w.startSec, 3),
+      endSec: round(w.endSec, 3),
+      emotion: labels[best]!,
+      confidence: round(p[best]!),
+      probabilities: toProbabilities(labels, p),
+    };
+  });
+  return { total, segments };
+}
+
 /**
  * Loads the model once and returns the function that turns audio bytes into an emotion:
  * decode → resample to the model's rate → voice-activity detection (WebRTC VAD) → utterances (speech
@@ -80,92 +186,31 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
   const config = metadata.featureConfig;
   const extractor = createFeatureExtractor(config);
   const detector = await createSpeechDetector();
-  const { frames: maxFrames, dims, windowSec } = metadata.input;
-  const labels = metadata.labels;
-  const { calibration } = metadata;
+  const { labels, calibration } = metadata;
 
   const predictor: Predictor = {
     modelVersion: metadata.version,
     labels,
     metadata,
     release: () => model.release(),
-    async predict(
-      audio,
-      { maxDurationSec = DEFAULT_MAX_DURATION_SEC, timings, speaker: speakerContext } = {},
-    ) {
-      let mark = performance.now();
-      const lap = (stage: Stage) => {
-        const now = performance.now();
-        if (timings) timings[stage] = (timings[stage] ?? 0) + now - mark;
-        mark = now;
-      };
-
-      const rate = config.sampleRate;
+    async predict(audio, { maxDurationSec = DEFAULT_MAX_DURATION_SEC, timings, speaker } = {}) {
+      const lap = stageTimer(timings);
       // Resampled while decoding: memory follows the model's rate, not the file's (docs/api.md, limits).
-      const decoded = await decodeAudio(audio, { maxDurationSec, outputRate: rate });
-      const samples = decoded.samples;
+      const decoded = await decodeAudio(audio, { maxDurationSec, outputRate: config.sampleRate });
+      const { samples } = decoded;
       lap('decode');
       lap('resample');
-
-      if (decoded.durationSec < MIN_SPEECH_SEC) {
-        const ms = Math.round(decoded.durationSec * 1000 * 10) / 10;
-        throw new AudioError('NO_SPEECH', `The audio lasts ${ms} ms: too short to hold speech`);
-      }
-      removeDcOffset(samples);
-      const regions = speechRegions(detector.detect(samples, rate, loudnessGain(samples, config)));
-      const speechSec = regions.reduce((sum, r) => sum + r.endSec - r.startSec, 0);
-      if (speechSec < MIN_SPEECH_SEC) {
-        throw new AudioError(
-          'NO_SPEECH',
-          `No speech found: ${round(speechSec, 2)} s of voice activity in ${round(decoded.durationSec, 2)} s of audio`,
-        );
-      }
-      const flatness = speechSpectralFlatness(samples, rate, regions);
-      if (flatness > MAX_SPEECH_FLATNESS) {
-        throw new AudioError(
-          'NO_SPEECH',
-          `No speech found: the sound is broadband noise (spectral flatness ${round(flatness, 2)}), not a voice`,
-        );
-      }
-      const windows = planWindows(regions, samples.length / rate, windowSec);
+      const regions = findSpeech(samples, decoded.durationSec, config, detector);
+      const windows = planWindows(regions, samples.length / config.sampleRate, metadata.input.windowSec);
       lap('vad');
-
-      const matrices = windows.map((w) => {
-        const slice = samples.subarray(Math.floor(w.startSec * rate), Math.ceil(w.endSec * rate));
-        const matrix = extractor.extract(slice);
-        return { matrix, frames: Math.min(matrix.frames, maxFrames) };
-      });
-      const adapted = speakerContext
-        ? adaptToSpeaker(matrices, metadata.speakerAdaptation, speakerContext)
-        : {};
-      const features = new Float32Array(windows.length * maxFrames * dims);
-      const lengths = new Int32Array(windows.length);
-      matrices.forEach(({ matrix, frames }, row) => {
-        if (config.normalization === 'utterance') normalizeUtterance(matrix, frames);
-        features.set(matrix.data.subarray(0, frames * dims), row * maxFrames * dims);
-        lengths[row] = frames;
-      });
+      const { features, lengths, adapted } = windowFeatures(samples, windows, metadata, extractor, speaker);
       lap('features');
-
       const output = await model.run({ features, lengths, batch: windows.length });
       // Calibrated per window (as the temperature was fitted), then averaged: see model/calibration.ts.
       if (calibration) applyTemperature(output, labels.length, calibration.temperature);
       lap('inference');
 
-      const total = new Float64Array(labels.length);
-      const weightSum = windows.reduce((sum, w) => sum + w.speechSec, 0);
-      const segments: Segment[] = windows.map((w, row) => {
-        const p = output.subarray(row * labels.length, (row + 1) * labels.length);
-        for (let i = 0; i < labels.length; i++) total[i]! += (p[i]! * w.speechSec) / weightSum;
-        const best = argmax(p);
-        return {
-          startSec: round(w.startSec, 3),
-          endSec: round(w.endSec, 3),
-          emotion: labels[best]!,
-          confidence: round(p[best]!),
-          probabilities: toProbabilities(labels, p),
-        };
-      });
+      const { total, segments } = combineWindows(output, windows, labels);
       const best = argmax(total);
       return {
         emotion: labels[best]!,

@@ -7,7 +7,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createApiHandler } from '../app/api.ts';
 import { createDocumentClient, createS3Client } from '../app/aws-clients.ts';
-import { loadConfig } from '../app/config.ts';
+import { loadApiConfig } from '../app/config.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
 import { SpeakerRepository } from '../app/speaker-repository.ts';
 import { createUploadService } from '../app/upload-service.ts';
@@ -19,7 +19,7 @@ import { ModelRegistry } from '../training/model-registry.ts';
 import { logger, metrics, tracer } from './observability.ts';
 
 // Cold start: configuration, clients and the router are built once and reused by every invocation.
-const config = loadConfig();
+const config = loadApiConfig();
 const s3 = tracer.captureAWSv3Client(createS3Client(config));
 const documents = tracer.captureAWSv3Client(createDocumentClient(config));
 const repository = new PredictionRepository(documents, config);

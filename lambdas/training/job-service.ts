@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { DomainError } from '../app/domain-error.ts';
+import { DomainError, invalid, notFound } from '../app/domain-error.ts';
 import { CreateTrainingJobSchema } from '../app/openapi-training.ts';
 import { ConcurrentJobError, type TrainingJob, type TrainingJobRepository } from './job-repository.ts';
 import type { TrainingLauncher } from './launcher.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
 
-const notFound = (message: string) => new DomainError('not-found', 'NOT_FOUND', message);
 const JobIdSchema = z.string().regex(/^[\w-]{1,64}$/);
 const VersionSchema = z.string().regex(/^[\w.+-]{1,64}$/);
 
@@ -24,54 +23,77 @@ export interface TrainingServiceDeps {
 
 export type ModelListEntry = ModelVersionRecord & { active: boolean };
 
+/** The one-job lock, or a `conflict` JOB_RUNNING when another job holds it. */
+async function acquireJobLock(jobs: TrainingJobRepository, id: string): Promise<void> {
+  try {
+    await jobs.acquireLock(id);
+  } catch (error) {
+    if (error instanceof ConcurrentJobError) throw new DomainError('conflict', 'JOB_RUNNING', error.message);
+    throw error;
+  }
+}
+
+/** A QUEUED job; its deadline is the training machine's hard limit from now. */
+function queuedJob(
+  id: string,
+  request: z.output<typeof CreateTrainingJobSchema>,
+  at: Date,
+  maxRunMinutes = 180,
+): TrainingJob {
+  const createdAt = at.toISOString();
+  const deadline = new Date(at.getTime() + maxRunMinutes * 60_000).toISOString();
+  return { id, status: 'QUEUED', ...request, deadline, createdAt, updatedAt: createdAt };
+}
+
+/** Starts the job's machine; when that fails no machine will ever pick the job up: it ends now, unlocked. */
+async function launchOrEnd(deps: TrainingServiceDeps, id: string): Promise<void> {
+  try {
+    await deps.launcher.launch(id);
+  } catch (cause) {
+    await deps.jobs.recordFailure(
+      id,
+      `Could not start training: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
+    await deps.jobs.releaseLock(id);
+    throw new DomainError('unavailable', 'TRAINING_UNAVAILABLE', 'Could not start the training machine', {
+      cause,
+    });
+  }
+}
+
+/** The registry's active version, read at most every ACTIVE_CACHE_MS. */
+function cachedActiveVersion(registry: ModelRegistry, now: () => Date) {
+  let cache: { readAt: number; version: string | undefined } | undefined;
+  return {
+    async get(): Promise<string | undefined> {
+      const at = now().getTime();
+      if (!cache || at - cache.readAt >= ACTIVE_CACHE_MS) {
+        cache = { readAt: at, version: (await registry.getActive())?.version };
+      }
+      return cache.version;
+    },
+    forget(): void {
+      cache = undefined;
+    },
+  };
+}
+
 /** The training-jobs and models API, over the job repository, the registry and a launcher. */
 export function createTrainingService(deps: TrainingServiceDeps) {
   const now = deps.now ?? (() => new Date());
   const newId = deps.newId ?? randomUUID;
-  let activeCache: { readAt: number; version: string | undefined } | undefined;
+  const activeVersion = cachedActiveVersion(deps.registry, now);
 
   return {
     async createJob(body: unknown): Promise<{ id: string; status: 'QUEUED' }> {
       const parsed = CreateTrainingJobSchema.safeParse(body ?? {});
       if (!parsed.success) {
-        throw new DomainError(
-          'invalid',
-          'INVALID_REQUEST',
-          z.prettifyError(parsed.error).replaceAll('\n', ' '),
-        );
+        throw invalid('INVALID_REQUEST', z.prettifyError(parsed.error).replaceAll('\n', ' '));
       }
       const id = newId();
-      try {
-        await deps.jobs.acquireLock(id);
-      } catch (error) {
-        if (error instanceof ConcurrentJobError)
-          throw new DomainError('conflict', 'JOB_RUNNING', error.message);
-        throw error;
-      }
-      const at = now();
-      const deadline = new Date(at.getTime() + (deps.maxRunMinutes ?? 180) * 60_000).toISOString();
-      const job: TrainingJob = {
-        id,
-        status: 'QUEUED',
-        ...parsed.data,
-        deadline,
-        createdAt: at.toISOString(),
-        updatedAt: at.toISOString(),
-      };
-      await deps.jobs.create(job);
-      try {
-        await deps.launcher.launch(id);
-      } catch (cause) {
-        // No machine will ever pick the job up: end it now and free the lock.
-        await deps.jobs.recordFailure(
-          id,
-          `Could not start training: ${cause instanceof Error ? cause.message : String(cause)}`,
-        );
-        await deps.jobs.releaseLock(id);
-        throw new DomainError('unavailable', 'TRAINING_UNAVAILABLE', 'Could not start the training machine', {
-          cause,
-        });
-      }
+      await acquireJobLock(deps.jobs, id);
+      await deps.jobs.create(queuedJob(id, parsed.data, now(), deps.maxRunMinutes));
+      await launchOrEnd(deps, id);
       return { id, status: 'QUEUED' };
     },
 
@@ -97,7 +119,7 @@ export function createTrainingService(deps: TrainingServiceDeps) {
       const model = parsed.success ? await deps.registry.get(parsed.data) : undefined;
       if (!model) throw notFound(`No model version ${version ?? ''}`);
       const pointer = await deps.registry.activate(model.version, { now: now() });
-      activeCache = undefined;
+      activeVersion.forget();
       return {
         active: pointer.version,
         previousVersion: pointer.previousVersion ?? null,
@@ -106,13 +128,7 @@ export function createTrainingService(deps: TrainingServiceDeps) {
     },
 
     /** For GET /health, which needs no key: cached briefly so unauthenticated calls cannot hammer the table. */
-    async activeModelVersion(): Promise<string | undefined> {
-      const at = now().getTime();
-      if (!activeCache || at - activeCache.readAt >= ACTIVE_CACHE_MS) {
-        activeCache = { readAt: at, version: (await deps.registry.getActive())?.version };
-      }
-      return activeCache.version;
-    },
+    activeModelVersion: (): Promise<string | undefined> => activeVersion.get(),
   };
 }
 

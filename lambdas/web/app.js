@@ -1,5 +1,4 @@
 // The SER web page: plain ES module, no build step. Talks to the API named in config.json ('' = same origin).
-const MAX_BYTES = 25 * 1024 * 1024;
 const KEY_STORAGE = 'ser.apiKey';
 const POLL_LIMIT_MS = 180_000;
 const COLORS = {
@@ -26,6 +25,10 @@ const CONTENT_TYPES = Object.fromEntries(
   FORMATS.flatMap((f) => f.extensions.map((e) => [e, f.contentTypes[0]])),
 );
 const FORMAT_NAMES = FORMATS.map((f) => f.name).join(', ');
+// The API's upload limit, from config.json too (without it the API still refuses larger files).
+const MAX_BYTES = config.maxUploadBytes;
+const megabytes = (bytes) => `${Math.round((bytes / 1048576) * 10) / 10} MB`;
+if (MAX_BYTES) $('size-limit').textContent = ` (up to ${megabytes(MAX_BYTES)})`;
 if (FORMATS.length > 0) {
   $('file-input').accept = [
     ...EXTENSIONS.map((e) => `.${e}`),
@@ -93,8 +96,10 @@ async function select(blob, name) {
     return;
   }
   if (blob.size === 0) return showMessage(`"${name}" is empty.`);
-  if (blob.size > MAX_BYTES) {
-    return showMessage(`"${name}" is ${(blob.size / 1048576).toFixed(1)} MB; the limit is 25 MB.`);
+  if (MAX_BYTES && blob.size > MAX_BYTES) {
+    return showMessage(
+      `"${name}" is ${(blob.size / 1048576).toFixed(1)} MB; the limit is ${megabytes(MAX_BYTES)}.`,
+    );
   }
   selected = { blob, name };
   $('selected').hidden = false;

@@ -47,7 +47,14 @@ export class CallbackDelivery extends Construct {
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
     });
 
-    this.function = new SerFunction(this, 'DeliverCallback', {
+    this.function = this.createFunction(stack);
+    this.rule = this.createRule();
+    this.deadLetterAlarm = this.createDeadLetterAlarm();
+  }
+
+  /** The deliverer: reads the webhook secrets under the prefix only; failed invocations go to the DLQ. */
+  private createFunction(stack: Stack): SerFunction {
+    const fn = new SerFunction(this, 'DeliverCallback', {
       entry: `${HANDLERS_DIR}deliver-callback.ts`,
       description: 'POSTs terminal predictions to their callback URL, signed',
       memorySize: 256,
@@ -58,7 +65,7 @@ export class CallbackDelivery extends Construct {
       onFailure: new SqsDestination(this.deadLetterQueue),
       environment: { WEBHOOK_SECRET_PREFIX: this.secretPrefix },
     });
-    this.function.addToRolePolicy(
+    fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['secretsmanager:GetSecretValue'],
         resources: [
@@ -75,8 +82,12 @@ export class CallbackDelivery extends Construct {
         ],
       }),
     );
+    return fn;
+  }
 
-    this.rule = new Rule(this, 'CallbackRule', {
+  /** Only the events whose upload asked for a callback; what the rule cannot hand over goes to the DLQ. */
+  private createRule(): Rule {
+    return new Rule(this, 'CallbackRule', {
       description: 'Prediction events whose upload asked for a callback',
       eventBus: EventBus.fromEventBusName(this, 'DefaultBus', 'default'),
       eventPattern: {
@@ -92,8 +103,10 @@ export class CallbackDelivery extends Construct {
         }),
       ],
     });
+  }
 
-    this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
+  private createDeadLetterAlarm(): Alarm {
+    return new Alarm(this, 'DeadLetterAlarm', {
       alarmDescription:
         'Callbacks could not be delivered after every retry. Runbook: read the message (responsePayload says ' +
         'why: receiver down, refused signature, missing webhook secret), fix it, then re-send the event ' +

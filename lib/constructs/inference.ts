@@ -5,6 +5,7 @@ import { EventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Alias } from 'aws-cdk-lib/aws-kms';
 import { SnsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { type Bucket, EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -41,6 +42,27 @@ export interface InferenceProps {
   readonly dropFolderSpeakerPrefixes?: readonly string[];
 }
 
+/** The asset: the bundle, the model package, fvad's wasm and onnxruntime's linux/x64 binary only. */
+const inferenceBundling = (modelDir: string): BundlingOptions => ({
+  // Native binaries cannot be bundled: install the package beside the bundle, without its CUDA
+  // download (the install runs in a temp folder that does not read our .npmrc).
+  nodeModules: ['onnxruntime-node'],
+  environment: { ONNXRUNTIME_NODE_INSTALL: 'skip' },
+  commandHooks: {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (inputDir, outputDir) => [
+      `mkdir -p "${outputDir}/models" && cp -R "${modelDir}" "${outputDir}/models/ser-lstm"`,
+      // fvad-wasm loads fvad.wasm relative to its module, which in the bundle is index.mjs.
+      `cp "${inputDir}/node_modules/@echogarden/fvad-wasm/fvad.wasm" "${outputDir}/"`,
+      // Lambda is linux/x64 only: drop the other platforms' binaries (~240 MB).
+      `find "${outputDir}/node_modules/onnxruntime-node/bin" -mindepth 2 -maxdepth 2 -type d ! -name linux -exec rm -rf {} +`,
+      `find "${outputDir}/node_modules/onnxruntime-node/bin" -mindepth 3 -maxdepth 3 -type d ! -name x64 -exec rm -rf {} +`,
+      `echo "[ser] inference asset unzipped: $(du -sm "${outputDir}" | cut -f1) MB (limit 60 MB)" >&2`,
+    ],
+  },
+});
+
 /**
  * The S3-triggered inference function: ObjectCreated under uploads/ and incoming/ (never results/,
  * where it writes, so it cannot trigger itself), two async retries, then the event goes to a DLQ with
@@ -57,18 +79,11 @@ export class Inference extends Construct {
 
   constructor(scope: Construct, id: string, props: InferenceProps) {
     super(scope, id);
-    const timeout = props.timeout ?? Duration.seconds(60);
-    const modelDir = props.modelDir.replace(/\/$/, '');
-
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-
-    // After the last retry the event goes to a topic, not straight to the queue: the queue keeps it
-    // for `ser replay` (raw delivery: the same record Lambda would have put there), and a small function
-    // ends its records FAILED, so no upload stays PROCESSING whatever killed the function.
     // Encrypted at rest with the AWS-managed SNS key: its key policy lets principals of this account use it
     // through SNS only, so the publisher (the inference role) needs no KMS permission and no key policy is
     // ours to get wrong; a customer-managed key would add kms:GenerateDataKey/Decrypt grants and $1/month.
@@ -76,20 +91,36 @@ export class Inference extends Construct {
       enforceSSL: true,
       masterKey: Alias.fromAliasName(this, 'SnsManagedKey', 'alias/aws/sns'),
     });
+    this.deadLetterRecorder = this.createFailurePath(props);
+    this.function = this.createProcessFunction(props);
+    this.subscribeToObjects(props);
+    this.deadLetterAlarm = this.createDeadLetterAlarm();
+  }
+
+  /**
+   * After the last retry the event goes to a topic, not straight to the queue: the queue keeps it for
+   * `ser replay` (raw delivery: the same record Lambda would have put there), and a small function ends
+   * its records FAILED, so no upload stays PROCESSING whatever killed the function.
+   */
+  private createFailurePath(props: InferenceProps): SerFunction {
     this.failureTopic.addSubscription(
       new SqsSubscription(this.deadLetterQueue, { rawMessageDelivery: true }),
     );
-    this.deadLetterRecorder = new SerFunction(this, 'DeadLetterRecorder', {
+    const recorder = new SerFunction(this, 'DeadLetterRecorder', {
       entry: `${HANDLERS_DIR}dead-letter.ts`,
       description: 'Ends the prediction records of dead-lettered S3 events FAILED (PROCESSING_FAILED)',
       memorySize: 256,
       timeout: Duration.seconds(30),
       environment: { BUCKET_NAME: props.bucket.bucketName, TABLE_NAME: props.table.tableName },
     });
-    props.table.grant(this.deadLetterRecorder, 'dynamodb:UpdateItem');
-    this.failureTopic.addSubscription(new LambdaSubscription(this.deadLetterRecorder));
+    props.table.grant(recorder, 'dynamodb:UpdateItem');
+    this.failureTopic.addSubscription(new LambdaSubscription(recorder));
+    return recorder;
+  }
 
-    this.function = new SerFunction(this, 'ProcessObject', {
+  private createProcessFunction(props: InferenceProps): SerFunction {
+    const timeout = props.timeout ?? Duration.seconds(60);
+    return new SerFunction(this, 'ProcessObject', {
       entry: `${HANDLERS_DIR}process-object.ts`,
       description: 'Speech emotion recognition for audio objects created under uploads/ and incoming/',
       memorySize: props.memorySize ?? 1769,
@@ -113,27 +144,12 @@ export class Inference extends Construct {
           ? { DROP_FOLDER_SPEAKER_PREFIXES: props.dropFolderSpeakerPrefixes.join(',') }
           : {}),
       },
-      bundling: {
-        // Native binaries cannot be bundled: install the package beside the bundle, without its CUDA
-        // download (the install runs in a temp folder that does not read our .npmrc).
-        nodeModules: ['onnxruntime-node'],
-        environment: { ONNXRUNTIME_NODE_INSTALL: 'skip' },
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          afterBundling: (inputDir, outputDir) => [
-            `mkdir -p "${outputDir}/models" && cp -R "${modelDir}" "${outputDir}/models/ser-lstm"`,
-            // fvad-wasm loads fvad.wasm relative to its module, which in the bundle is index.mjs.
-            `cp "${inputDir}/node_modules/@echogarden/fvad-wasm/fvad.wasm" "${outputDir}/"`,
-            // Lambda is linux/x64 only: drop the other platforms' binaries (~240 MB).
-            `find "${outputDir}/node_modules/onnxruntime-node/bin" -mindepth 2 -maxdepth 2 -type d ! -name linux -exec rm -rf {} +`,
-            `find "${outputDir}/node_modules/onnxruntime-node/bin" -mindepth 3 -maxdepth 3 -type d ! -name x64 -exec rm -rf {} +`,
-            `echo "[ser] inference asset unzipped: $(du -sm "${outputDir}" | cut -f1) MB (limit 60 MB)" >&2`,
-          ],
-        },
-      },
+      bundling: inferenceBundling(props.modelDir.replace(/\/$/, '')),
     });
+  }
 
+  /** The notifications that trigger the function, and only the grants its work needs. */
+  private subscribeToObjects(props: InferenceProps): void {
     const fn = this.function;
     for (const prefix of TRIGGER_PREFIXES) {
       props.bucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(fn), { prefix });
@@ -153,8 +169,10 @@ export class Inference extends Construct {
     props.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     // The default bus only: users' rules on it route the events on, and so does the callback rule.
     EventBus.fromEventBusName(this, 'DefaultBus', 'default').grantPutEventsTo(fn);
+  }
 
-    this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
+  private createDeadLetterAlarm(): Alarm {
+    return new Alarm(this, 'DeadLetterAlarm', {
       alarmDescription:
         'Audio objects failed processing after retries (infrastructure fault). Runbook: read the message in the ' +
         'DLQ (responsePayload says why), fix the cause, then run the stack output ReplayCommand ' +

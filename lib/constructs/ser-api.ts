@@ -62,8 +62,25 @@ export class SerApi extends Construct {
 
   constructor(scope: Construct, id: string, props: SerApiProps) {
     super(scope, id);
+    this.function = this.createFunction(props);
+    this.restApi = this.createRestApi(props);
+    this.adminPolicy = this.addRoutes();
+    this.addGatewayResponses(props.webOrigin);
+    this.apiKey = this.addUsagePlan(props);
 
-    this.function = new SerFunction(this, 'ApiHandler', {
+    new CfnOutput(this, 'ApiUrl', { value: this.restApi.url });
+    new CfnOutput(this, 'AdminPolicyArn', {
+      description: 'Attach to operators: training jobs and model activation are IAM-authorised',
+      value: this.adminPolicy.managedPolicyArn,
+    });
+    new CfnOutput(this, 'ApiKeyValueCommand', {
+      value: `aws apigateway get-api-key --include-value --api-key ${this.apiKey.keyId} --query value --output text`,
+    });
+  }
+
+  /** The one function behind every route, allowed to presign only under uploads/. */
+  private createFunction(props: SerApiProps): SerFunction {
+    const fn = new SerFunction(this, 'ApiHandler', {
       entry: `${HANDLERS_DIR}api.ts`,
       description: 'SER REST API: presigned uploads and predictions',
       memorySize: 512,
@@ -78,26 +95,24 @@ export class SerApi extends Construct {
       },
     });
     // Presigned URLs carry the signer's permissions: this role may only put under uploads/.
-    this.function.addToRolePolicy(
+    fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['s3:PutObject'],
         resources: [props.bucket.arnForObjects(`${UPLOADS_PREFIX}*`)],
       }),
     );
     // DeleteItem: DELETE /speakers/{id} erases a speaker's statistics.
-    props.table.grant(
-      this.function,
-      'dynamodb:PutItem',
-      'dynamodb:GetItem',
-      'dynamodb:Query',
-      'dynamodb:DeleteItem',
-    );
+    props.table.grant(fn, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem');
+    return fn;
+  }
 
+  /** Stage v1 with X-Ray, errors in the execution log, JSON access logs, and CORS for the web page only. */
+  private createRestApi(props: SerApiProps): RestApi {
     const accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.restApi = new RestApi(this, 'RestApi', {
+    return new RestApi(this, 'RestApi', {
       description: 'Speech emotion recognition API',
       apiKeySourceType: ApiKeySourceType.HEADER,
       deployOptions: {
@@ -119,9 +134,13 @@ export class SerApi extends Construct {
         maxAge: Duration.hours(1),
       },
     });
+  }
 
-    // User routes take the API key; admin routes (training, registry) take IAM auth, which no API key
-    // satisfies, so an upload user cannot start jobs or switch the live model.
+  /**
+   * User routes take the API key; admin routes (training, registry) take IAM auth, which no API key
+   * satisfies, so an upload user cannot start jobs or switch the live model.
+   */
+  private addRoutes(): ManagedPolicy {
     const integration = new LambdaIntegration(this.function);
     for (const route of API_ROUTES) {
       this.restApi.root.resourceForPath(route.resource).addMethod(route.method, integration, {
@@ -129,7 +148,7 @@ export class SerApi extends Construct {
         ...(route.access === 'admin' ? { authorizationType: AuthorizationType.IAM } : {}),
       });
     }
-    this.adminPolicy = new ManagedPolicy(this, 'AdminPolicy', {
+    return new ManagedPolicy(this, 'AdminPolicy', {
       description: 'SER operators: call the training-job and model routes of the API (SigV4)',
       statements: [
         new PolicyStatement({
@@ -144,33 +163,32 @@ export class SerApi extends Construct {
         }),
       ],
     });
+  }
+
+  /** API Gateway's own refusals (bad key, throttled, unknown path) in the API's error shape, with CORS. */
+  private addGatewayResponses(webOrigin: string): void {
     for (const [type, statusCode, code] of GATEWAY_ERRORS) {
       this.restApi.addGatewayResponse(`Gateway${type.responseType}`, {
         type,
         ...(statusCode ? { statusCode } : {}),
-        responseHeaders: { 'Access-Control-Allow-Origin': `'${props.webOrigin}'` },
+        responseHeaders: { 'Access-Control-Allow-Origin': `'${webOrigin}'` },
         templates: {
           'application/json': `{"error":{"code":"${code}","message":$context.error.messageString}}`,
         },
       });
     }
+  }
 
+  /** The usage plan's throttle and quota, with the one key of the web page and the CLI. */
+  private addUsagePlan(props: SerApiProps): IApiKey {
     const plan = this.restApi.addUsagePlan('UsagePlan', {
       description: 'Per-key throttle and daily quota',
       throttle: { rateLimit: props.rateLimit ?? 10, burstLimit: props.burstLimit ?? 20 },
       quota: { limit: props.dailyQuota ?? 10_000, period: Period.DAY },
       apiStages: [{ api: this.restApi, stage: this.restApi.deploymentStage }],
     });
-    this.apiKey = this.restApi.addApiKey('DefaultApiKey', { description: 'Key for the web page and CLI' });
-    plan.addApiKey(this.apiKey);
-
-    new CfnOutput(this, 'ApiUrl', { value: this.restApi.url });
-    new CfnOutput(this, 'AdminPolicyArn', {
-      description: 'Attach to operators: training jobs and model activation are IAM-authorised',
-      value: this.adminPolicy.managedPolicyArn,
-    });
-    new CfnOutput(this, 'ApiKeyValueCommand', {
-      value: `aws apigateway get-api-key --include-value --api-key ${this.apiKey.keyId} --query value --output text`,
-    });
+    const apiKey = this.restApi.addApiKey('DefaultApiKey', { description: 'Key for the web page and CLI' });
+    plan.addApiKey(apiKey);
+    return apiKey;
   }
 }

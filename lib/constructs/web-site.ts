@@ -83,10 +83,13 @@ export class WebSite extends Construct {
     });
   }
 
-  deploy(config: { apiUrl: string }): BucketDeployment {
+  deploy(config: { apiUrl: string; maxUploadBytes: number }): BucketDeployment {
     return new BucketDeployment(this, 'DeployPage', {
       destinationBucket: this.bucket,
-      sources: [Source.asset(WEB_DIR), Source.jsonData('config.json', webPageConfig(config.apiUrl))],
+      sources: [
+        Source.asset(WEB_DIR),
+        Source.jsonData('config.json', webPageConfig(config.apiUrl, config.maxUploadBytes)),
+      ],
       distribution: this.distribution,
       distributionPaths: ['/*'],
     });

@@ -4,7 +4,8 @@ import { detectFormat } from './detect.ts';
 import { decodeFlac, flacDecoder } from './flac.ts';
 import { UPLOAD_FORMAT_NAMES } from './formats.ts';
 import { decodeMp3, mpegDecoder } from './mp3.ts';
-import { decodeOgg, opusDecoder, vorbisDecoder } from './ogg.ts';
+import { decodeOgg, vorbisDecoder } from './ogg.ts';
+import { warmOpus } from './opus.ts';
 import { resample } from './resample.ts';
 import {
   type AudioFormat,
@@ -124,14 +125,14 @@ export const decodeAudio = async (bytes: Uint8Array, options: DecodeOptions = {}
 export const warmUpDecoders = async (
   formats: readonly AudioFormat[] = ['flac', 'mp3', 'ogg-vorbis', 'ogg-opus'],
 ): Promise<void> => {
-  const shared = {
-    flac: flacDecoder,
-    mp3: mpegDecoder,
-    'ogg-vorbis': vorbisDecoder,
-    'ogg-opus': opusDecoder,
+  const warm = {
+    flac: () => flacDecoder.warm(),
+    mp3: () => mpegDecoder.warm(),
+    'ogg-vorbis': () => vorbisDecoder.warm(),
+    'ogg-opus': warmOpus,
   } as const;
   await Promise.all(
     // WAV/AIFF need no WASM; MP4/WebM decoders load on first use (kept out of every cold start).
-    formats.flatMap((format) => (format in shared ? [shared[format as keyof typeof shared].warm()] : [])),
+    formats.flatMap((format) => (format in warm ? [warm[format as keyof typeof warm]()] : [])),
   );
 };

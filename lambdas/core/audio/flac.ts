@@ -61,6 +61,25 @@ const boundedGroups = (frames: Uint8Array[], maxBlockSize: number, channels: num
 };
 
 /**
+ * `decodeFrames` without its stderr noise: the WASM wrapper prints every libFLAC error with
+ * `console.error` and also returns it in the result's `errors`, which decide here (CORRUPT_AUDIO, or a
+ * retry on a fresh decoder for MISSING_FRAME on a reused one). `decodeFrames` is async but never awaits
+ * (0.2.11): its whole body runs before it returns, so no other code runs while `console.error` is muted.
+ */
+const decodeQuietly = (
+  decoder: FLACDecoder,
+  frames: Uint8Array[],
+): ReturnType<FLACDecoder['decodeFrames']> => {
+  const print = console.error;
+  console.error = () => undefined;
+  try {
+    return decoder.decodeFrames(frames);
+  } finally {
+    console.error = print;
+  }
+};
+
+/**
  * FLAC via @wasm-audio-decoders/flac, checked against STREAMINFO's own sample count.
  *
  * The "silently drops the last 0.135 s" finding: the codec parser holds back the last frame until it sees
@@ -110,10 +129,10 @@ export const decodeFlac = async (
           const frames = framesOf(frameData(parser.parseChunk(chunk)));
           const groups = boundedGroups(frames, info.maxBlockSize, info.channels);
           const decoded = [];
-          for (const group of groups) decoded.push(await decoder.decodeFrames(group));
+          for (const group of groups) decoded.push(await decodeQuietly(decoder, group));
           return decoded;
         },
-        flush: () => decoder.decodeFrames(framesOf(frameData(parser.flush()))),
+        flush: () => decodeQuietly(decoder, framesOf(frameData(parser.flush()))),
         // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
         chunkBytes: 1024,
         scale: (full - 1) / full,

@@ -45,19 +45,8 @@ function parseMetadata(json: string, source: string): ModelMetadata {
   }
 }
 
-/**
- * Builds a model from a package's bytes (a folder on disk or objects in S3): checks the metadata against
- * the schema (so an unsupported feature definition is refused), the ONNX bytes against the recorded
- * sha256, and the graph's inputs/outputs against the contract, then creates one session to be reused.
- * One intra-op thread: a Lambda or a CLI run predicts one clip at a time, and extra threads only add
- * start-up and scheduling cost for graphs this small.
- */
-export async function loadModel(
-  metadataJson: string,
-  onnx: Uint8Array,
-  source = 'model',
-): Promise<LoadedModel> {
-  const metadata = parseMetadata(metadataJson, source);
+/** The ONNX bytes are the ones the metadata recorded, and the metadata agrees with itself: the input's dims. */
+function checkPackage(metadata: ModelMetadata, onnx: Uint8Array, source: string): number {
   const actual = sha256Hex(onnx);
   if (actual !== metadata.sha256) {
     throw new ModelError(
@@ -78,6 +67,11 @@ export async function loadModel(
   if (outside !== undefined) {
     throw new ModelError(`${source}: speakerAdaptation channel ${outside} is not below input.dims ${dims}`);
   }
+  return dims;
+}
+
+/** One session for the graph, refused unless it has the contract's inputs and output. */
+async function createSession(onnx: Uint8Array, onnxFile: string, source: string) {
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(onnx, {
@@ -87,7 +81,7 @@ export async function loadModel(
       graphOptimizationLevel: 'all',
     });
   } catch (cause) {
-    throw new ModelError(`${source}: onnxruntime cannot load ${metadata.onnxFile}`, { cause });
+    throw new ModelError(`${source}: onnxruntime cannot load ${onnxFile}`, { cause });
   }
   for (const name of ['features', 'lengths']) {
     if (!session.inputNames.includes(name))
@@ -96,6 +90,24 @@ export async function loadModel(
   if (!session.outputNames.includes('probabilities')) {
     throw new ModelError(`${source}: ONNX graph has no output "probabilities"`);
   }
+  return session;
+}
+
+/**
+ * Builds a model from a package's bytes (a folder on disk or objects in S3): checks the metadata against
+ * the schema (so an unsupported feature definition is refused), the ONNX bytes against the recorded
+ * sha256, and the graph's inputs/outputs against the contract, then creates one session to be reused.
+ * One intra-op thread: a Lambda or a CLI run predicts one clip at a time, and extra threads only add
+ * start-up and scheduling cost for graphs this small.
+ */
+export async function loadModel(
+  metadataJson: string,
+  onnx: Uint8Array,
+  source = 'model',
+): Promise<LoadedModel> {
+  const metadata = parseMetadata(metadataJson, source);
+  const dims = checkPackage(metadata, onnx, source);
+  const session = await createSession(onnx, metadata.onnxFile, source);
   const { frames } = metadata.input;
   const labelCount = metadata.labels.length;
 

@@ -1,0 +1,170 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { type ApiRoute, matchRoute } from '../../lambdas/app/routes.ts';
+import { WEB_DIR } from '../../lib/paths.ts';
+import { webPageConfig } from '../../lib/web-page-config.ts';
+import { toProxyEvent } from './api-gateway-event.ts';
+import { lambdaContext } from './lambda-context.ts';
+import { readStaticFile } from './static-files.ts';
+
+export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+export interface ApiAdapterOptions {
+  host: string;
+  port: number;
+  /** The user credential (x-api-key) of the `user` routes. */
+  apiKey: string;
+  /** The operators' credential (x-api-key) of the `admin` routes. */
+  adminKey: string;
+  log: (line: string) => void;
+}
+
+export interface ApiAdapter {
+  server: Server;
+  apiUrl: string;
+  /**
+   * From now on API routes go to this handler and the page gets its config.json (the handlers' upload
+   * limit); until then both answer 503.
+   */
+  serve(handler: ApiHandler, config: { maxUploadBytes: number }): void;
+  /** Stops listening and ends open connections (kept-alive ones included). */
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** Compares keys in constant time (over fixed-length digests, so the length leaks nothing either). */
+const apiKeyMatches = (given: string | undefined, expected: string): boolean =>
+  given !== undefined && timingSafeEqual(digest(given), digest(expected));
+
+function sendJson(res: ServerResponse, statusCode: number, body: unknown): void {
+  res.writeHead(statusCode, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+const sendError = (res: ServerResponse, statusCode: number, code: string, message: string): void =>
+  sendJson(res, statusCode, { error: { code, message } });
+
+/** The body as text, or `null` when it is over the limit (API Gateway refuses those too). */
+async function readBody(req: IncomingMessage): Promise<string | undefined | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return null;
+    chunks.push(chunk as Buffer);
+  }
+  return chunks.length > 0 ? Buffer.concat(chunks).toString('utf8') : undefined;
+}
+
+/** A GET that is not an API route is a file of the web page (CloudFront's part on AWS); false: none. */
+async function serveWebPage(
+  res: ServerResponse,
+  pathname: string,
+  pageConfig: ReturnType<typeof webPageConfig> | undefined,
+): Promise<boolean> {
+  if (pathname === '/config.json') {
+    if (!pageConfig) return false;
+    sendJson(res, 200, pageConfig);
+    return true;
+  }
+  const file = await readStaticFile(WEB_DIR, pathname);
+  if (!file) return false;
+  res.writeHead(200, { 'Content-Type': file.type, 'Cache-Control': 'no-cache' });
+  res.end(file.body);
+  return true;
+}
+
+/**
+ * The same routes and access API Gateway is built from (lambdas/app/routes.ts); each route takes its own
+ * credential only, as on AWS (the user key, or admin IAM auth). The refusal's message, or undefined.
+ */
+function refusal(route: ApiRoute, givenKey: string | undefined, options: ApiAdapterOptions) {
+  const { access } = route;
+  if (access === 'public') return undefined;
+  if (apiKeyMatches(givenKey, access === 'admin' ? options.adminKey : options.apiKey)) return undefined;
+  return access === 'admin'
+    ? 'Forbidden: this route needs the admin credential (x-api-key: SER_ADMIN_KEY locally)'
+    : 'Forbidden: missing or invalid x-api-key';
+}
+
+function logWhenFinished(res: ServerResponse, method: string, url: URL, log: (line: string) => void): void {
+  const started = performance.now();
+  res.on('finish', () =>
+    log(
+      `${method} ${url.pathname}${url.search} ${res.statusCode} ${(performance.now() - started).toFixed(0)} ms`,
+    ),
+  );
+}
+
+/**
+ * An API Gateway-like adapter: it listens first (answering 503 on API routes until `serve` is called) so
+ * that its origin is known before S3's CORS is configured, serves the web page, enforces x-api-key, and
+ * hands the API handler the event API Gateway would build.
+ */
+export async function startApiAdapter(options: ApiAdapterOptions): Promise<ApiAdapter> {
+  let apiHandler: ApiHandler | undefined;
+  let pageConfig: ReturnType<typeof webPageConfig> | undefined;
+  let apiUrl = '';
+
+  async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', apiUrl);
+    logWhenFinished(res, method, url, options.log);
+    if (
+      method === 'GET' &&
+      !matchRoute(method, url.pathname).route &&
+      (await serveWebPage(res, url.pathname, pageConfig))
+    )
+      return;
+    if (!apiHandler) return sendError(res, 503, 'STARTING', 'The stack is starting');
+
+    const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req);
+    if (body === null) return sendError(res, 413, 'PAYLOAD_TOO_LARGE', 'The request body is over 1 MB');
+    const built = toProxyEvent({
+      method,
+      url: req.url ?? '/',
+      headers: req.headers,
+      body,
+      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+    });
+    if (!built.ok) return sendError(res, built.statusCode, built.code, built.message);
+    const refused = refusal(built.route, built.event.headers['x-api-key'], options);
+    if (refused) return sendError(res, 403, 'FORBIDDEN', refused);
+    const result = await apiHandler(built.event, lambdaContext('api'));
+    res.writeHead(result.statusCode, result.headers as Record<string, string>);
+    res.end(result.body);
+  }
+
+  const server = createServer((req, res) => {
+    handleHttp(req, res).catch((error) => {
+      options.log(`API adapter error: ${error instanceof Error ? error.message : String(error)}`);
+      if (!res.headersSent) sendError(res, 500, 'INTERNAL_ERROR', 'Internal server error');
+      else res.destroy();
+    });
+  });
+  // Longer than clients keep idle sockets (undici: 4 s): otherwise a request on a socket the server just
+  // closed fails with ECONNRESET, which a loaded machine makes frequent.
+  server.keepAliveTimeout = 65_000;
+  server.listen(options.port, options.host);
+  await once(server, 'listening');
+  apiUrl = `http://${options.host}:${(server.address() as AddressInfo).port}`;
+  return {
+    server,
+    apiUrl,
+    serve: (handler, config) => {
+      apiHandler = handler;
+      pageConfig = webPageConfig('', config.maxUploadBytes);
+    },
+    async close() {
+      const closed = once(server, 'close');
+      server.close();
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
