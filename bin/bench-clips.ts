@@ -1,6 +1,6 @@
 /**
  * The bench's clip set: the committed 3 s clips in bench/clips/ (bench/make-clips.sh) in the formats
- * and rates users send, plus what is derived from them here — 16-bit WAV copies, 48 kHz WAV copies and
+ * and rates users send (WAV sources, FLAC, MP3, Ogg Opus, M4A/AAC, WebM/Opus), plus what is derived from them here — 16-bit WAV copies, 48 kHz WAV copies and
  * one 30 s recording (all eight clips one after another with pauses). Every clip is written to a folder
  * so that the Python reference reads exactly the same bytes.
  */
@@ -26,8 +26,11 @@ export interface BenchClip {
   path: string;
 }
 
-/** The table's rows, in print order; `target` is the issue's median budget in ms where one was set. */
-export const CLIP_GROUPS: { group: string; target?: number }[] = [
+/**
+ * The table's rows, in print order; `target` is the issue's median budget in ms where one was set;
+ * `noPython` says why the Python reference does not run on the row's clips (no ratio is printed).
+ */
+export const CLIP_GROUPS: { group: string; target?: number; noPython?: string }[] = [
   { group: 'WAV 16 kHz, 3 s (RAVDESS)', target: 2.5 },
   { group: 'WAV 24.4 kHz, 3 s (TESS)', target: 2.5 },
   { group: 'WAV 48 kHz, 3 s', target: 3.5 },
@@ -35,6 +38,8 @@ export const CLIP_GROUPS: { group: string; target?: number }[] = [
   { group: 'FLAC 16 kHz, 3 s (RAVDESS)', target: 4 },
   { group: 'MP3 44.1 kHz, 3 s' },
   { group: 'Ogg Opus, 3 s' },
+  { group: 'M4A (AAC) 44.1 kHz, 3 s', target: 10, noPython: 'soundfile/libsndfile cannot read M4A/AAC' },
+  { group: 'WebM Opus, 3 s', noPython: 'soundfile/libsndfile cannot read WebM' },
   { group: 'WAV 16 kHz, 30 s recording' },
 ];
 
@@ -48,6 +53,8 @@ const toWav = (samples: Float32Array, sampleRate: number): Uint8Array => {
 const groupOf = (file: string): string | undefined => {
   if (file.endsWith('.mp3')) return 'MP3 44.1 kHz, 3 s';
   if (file.endsWith('.opus')) return 'Ogg Opus, 3 s';
+  if (file.endsWith('.m4a')) return 'M4A (AAC) 44.1 kHz, 3 s';
+  if (file.endsWith('.webm')) return 'WebM Opus, 3 s';
   if (file.startsWith('tess-')) return 'FLAC 24.4 kHz, 3 s (TESS)';
   if (file.startsWith('ravdess-')) return 'FLAC 16 kHz, 3 s (RAVDESS)';
   return undefined;

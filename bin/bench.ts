@@ -1,19 +1,19 @@
 /**
  * `npm run bench [-- --json] [-- --rounds N] [-- --no-python] [-- --scaling-files N] [-- --memory]`: speed
  * of the inference path on the clip set of bin/bench-clips.ts (16/24.4/44.1/48 kHz; WAV, FLAC, MP3, Ogg
- * Opus; 3 s clips and a 30 s recording), side by side with the Python reference pipeline
- * (bench/reference.py) when a python3 with torch, torchaudio and soundfile is found: both run clip by clip,
- * interleaved, in this run, one thread each. Also: stages, cold starts, peak RSS, `ser predict --jobs`
+ * Opus, M4A/AAC, WebM/Opus; 3 s clips and a 30 s recording), side by side with the Python reference
+ * pipeline (bench/reference.py) when a python3 with torch, torchaudio and soundfile is found: both run clip
+ * by clip, interleaved, in this run, one thread each (not on M4A/WebM, which it cannot read). Also: stages,
+ * cold starts (bin/bench-cold.ts), peak RSS, `ser predict --jobs`
  * scaling, the local stack's per-event time and the AWS Lambda cost estimate made from them.
  * `--memory` runs the memory bench instead (bin/bench-memory.ts).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { build } from 'esbuild';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { resample } from '../lambdas/core/audio/resample.ts';
 import { createFeatureExtractor } from '../lambdas/core/features/extract.ts';
@@ -21,6 +21,7 @@ import { defaultModelDir } from '../lambdas/core/model/location.ts';
 import { createPredictor, type Predictor, type Stage, type StageTimings } from '../lambdas/core/predict.ts';
 import { extractWithMeyda } from '../test/helpers/meyda-reference.ts';
 import { type BenchClip, CLIP_GROUPS, loadBenchClips } from './bench-clips.ts';
+import { type ColdStart, type ColdStarts, measureColdStarts } from './bench-cold.ts';
 import { estimateLambdaCost, type LambdaCost } from './bench-cost.ts';
 import { measureEventTimes } from './bench-events.ts';
 import { runMemoryBench } from './bench-memory.ts';
@@ -42,62 +43,6 @@ const summarize = (values: number[]): Summary => {
 };
 const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 const median = (values: number[]) => summarize(values).median;
-
-/** Spawns a fresh Node process running the esbuild bundle of a one-shot prediction of a WAV clip (like a Lambda cold start). */
-async function measureColdStart(clip: Uint8Array, modelDir: string): Promise<{ ms: number; output: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'ser-cold-'));
-  try {
-    const clipPath = join(dir, 'clip.wav');
-    await writeFile(clipPath, clip);
-    const entry = join(dir, 'entry.ts');
-    await writeFile(
-      entry,
-      `import { readFileSync } from 'node:fs';
-import { createPredictor } from ${JSON.stringify(join(ROOT, 'lambdas/core/predict.ts'))};
-const predictor = await createPredictor({ modelDir: ${JSON.stringify(modelDir)} });
-const result = await predictor.predict(readFileSync(process.argv[2]));
-process.stdout.write(result.emotion + '\\n');
-process.exit(0);
-`,
-    );
-    const outfile = join(dir, 'entry.mjs');
-    await build({
-      entryPoints: [entry],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      external: ['onnxruntime-node', '@echogarden/fvad-wasm'],
-      banner: {
-        js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-      },
-      nodePaths: [join(ROOT, 'node_modules')],
-      logLevel: 'silent',
-    });
-    // Resolve the external packages from the repository's node_modules.
-    await writeFile(join(dir, 'package.json'), '{"type":"module"}');
-    await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-    const runs: number[] = [];
-    let output = '';
-    for (let i = 0; i < 5; i++) {
-      const started = performance.now();
-      output = await new Promise<string>((resolve, reject) => {
-        const child = spawn(process.execPath, [outfile, clipPath], { stdio: ['ignore', 'pipe', 'inherit'] });
-        let out = '';
-        child.stdout.on('data', (chunk) => {
-          out += chunk;
-        });
-        child.on('error', reject);
-        child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`exit ${code}`))));
-      });
-      runs.push(performance.now() - started);
-    }
-    return { ms: summarize(runs).median, output };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 interface BenchOptions {
   json?: boolean;
@@ -145,7 +90,11 @@ interface Sample {
   stages: StageTimings;
 }
 
-/** Every round: each clip once through our predictor, then once through the Python reference. */
+/** Why the Python reference does not run on this clip's row, if it does not. */
+const noPythonReason = (clip: BenchClip): string | undefined =>
+  CLIP_GROUPS.find((g) => g.group === clip.group)?.noPython;
+
+/** Every round: each clip once through our predictor, then once through the Python reference (where it reads the format). */
 async function measureInterleaved(
   clips: BenchClip[],
   predictor: Predictor,
@@ -161,7 +110,7 @@ async function measureInterleaved(
       await predictor.predict(clip.bytes, { timings: stages });
       const used = process.cpuUsage(cpu);
       const node = { wall: performance.now() - started, cpu: (used.user + used.system) / 1000 };
-      const py = python ? await python.run(i) : undefined;
+      const py = python && !noPythonReason(clip) ? await python.run(i) : undefined;
       if (r >= 0) samples[i]!.push({ node, python: py, stages }); // round -1 warms both up
     }
   }
@@ -180,10 +129,12 @@ interface GroupRow {
   /** Python's median ÷ ours: how many times faster we are. */
   speedup?: number;
   target?: number;
+  /** Why there is no Python figure for this row (a format the reference cannot read). */
+  noPython?: string;
 }
 
 function groupRows(clips: BenchClip[], samples: Sample[][]): GroupRow[] {
-  return CLIP_GROUPS.flatMap(({ group, target }) => {
+  return CLIP_GROUPS.flatMap(({ group, target, noPython }) => {
     const members = clips.flatMap((c, i) => (c.group === group ? [i] : []));
     if (members.length === 0) return [];
     const all = members.flatMap((i) => samples[i]!);
@@ -194,7 +145,20 @@ function groupRows(clips: BenchClip[], samples: Sample[][]): GroupRow[] {
     const nodeWall = summarize(all.map((s) => s.node.wall));
     const seconds = round(members.reduce((sum, i) => sum + clips[i]!.durationSec, 0) / members.length, 2);
     const speedup = python ? round(python.median / node.median, 2) : undefined;
-    return [{ group, clips: members.length, seconds, node, nodeWall, python, pythonWall, speedup, target }];
+    return [
+      {
+        group,
+        clips: members.length,
+        seconds,
+        node,
+        nodeWall,
+        python,
+        pythonWall,
+        speedup,
+        target,
+        noPython,
+      },
+    ];
   });
 }
 
@@ -284,7 +248,8 @@ const decodedTess = await decodeAudio(firstTess.bytes);
 const features3s = featuresAlone(predictor, decodedTess.samples, decodedTess.sampleRate);
 const nodePeakRssMb = round(process.resourceUsage().maxRSS / 1024, 1);
 
-const cold = await measureColdStart(firstTess.bytes, options.model);
+const firstM4a = clips.find((c) => c.group === 'M4A (AAC) 44.1 kHz, 3 s')!;
+const cold = await measureColdStarts({ wav: firstTess.bytes, m4a: firstM4a.bytes }, options.model);
 const pythonCold =
   'python' in found ? median([0, 1, 2].map(() => pythonColdStart(found.python, firstTess.path))) : undefined;
 
@@ -311,10 +276,7 @@ const result = {
   stagesWav24k: stageSummary(clips, samples, 'WAV 24.4 kHz, 3 s (TESS)'),
   stagesWav16k: stageSummary(clips, samples, 'WAV 16 kHz, 3 s (RAVDESS)'),
   features3s,
-  coldStartMs: {
-    node: round(cold.ms, 1),
-    python: pythonCold === undefined ? undefined : round(pythonCold, 1),
-  },
+  coldStart: { node: cold, pythonMs: pythonCold === undefined ? undefined : round(pythonCold, 1) },
   peakRssMb: { node: nodePeakRssMb, python: pythonRssMb },
   eventMs: {
     median: eventMs === undefined ? undefined : round(eventMs, 2),
@@ -350,7 +312,8 @@ function printReport(r: BenchResult): void {
       row.target === undefined
         ? ''
         : `≤ ${row.target} ms: ${row.node.median <= row.target ? 'met' : `missed by ${(row.node.median - row.target).toFixed(2)} ms`}`;
-    const speedup = row.speedup === undefined ? '—' : `${row.speedup.toFixed(2)}×`;
+    const speedup =
+      row.speedup !== undefined ? `${row.speedup.toFixed(2)}×` : row.noPython ? `— (${row.noPython})` : '—';
     console.log(
       `| ${row.group} | ${row.clips} | ${row.seconds.toFixed(2)} s | ${ms(row.node.median)} / ${ms(row.node.p95)} | ${ms(row.nodeWall.median)} | ${ms(row.python?.median)} / ${ms(row.python?.p95)} | ${ms(row.pythonWall?.median)} | ${speedup} | ${target} |`,
     );
@@ -365,9 +328,7 @@ function printReport(r: BenchResult): void {
   console.log(
     `\nfeatures alone, 3 s: meyda frame by frame ${ms(f.meydaMs)}, ours ${ms(f.oursMs)} (${f.speedup}×), same values`,
   );
-  console.log(
-    `cold start (fresh process to first prediction): ours ${r.coldStartMs.node} ms (bundled), Python ${r.coldStartMs.python ?? '—'} ms`,
-  );
+  printColdStarts(r.coldStart.node, r.coldStart.pythonMs);
   console.log(
     `peak RSS: ours ${r.peakRssMb.node} MB (this bench process), Python ${r.peakRssMb.python ?? '—'} MB`,
   );
@@ -388,4 +349,14 @@ function printReport(r: BenchResult): void {
     console.log(
       `| ${c.memoryMb} MB | ${c.durationMs} ms | ${c.gbSecondsPer1000.toFixed(3)} | ${c.usdPer1000.toFixed(6)} |`,
     );
+}
+
+/** The cold-start lines: the WAV cold start by phase, beside the bundle without the lazy decoders and a first M4A. */
+function printColdStarts(c: ColdStarts, pythonMs: number | undefined): void {
+  const phases = (x: ColdStart) =>
+    `${x.totalMs} ms (process start + import ${x.importMs} ms, session ${x.sessionMs} ms, first prediction ${x.firstPredictionMs} ms; bundle ${x.bundleKb} KB)`;
+  console.log(`cold start, WAV (fresh process → first prediction, bundled): ${phases(c.wav)}`);
+  console.log(`  the same without the MP4/WebM decoders in the bundle: ${phases(c.wavWithoutLazyDecoders)}`);
+  console.log(`  first prediction of an M4A instead (loads the AAC decoder): ${phases(c.m4a)}`);
+  console.log(`  Python reference, WAV: ${pythonMs ?? '—'} ms`);
 }

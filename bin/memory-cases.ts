@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_MAX_UPLOAD_BYTES } from '../lambdas/app/config.ts';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
+import { MAX_CODEC_FRAMES } from '../lambdas/core/audio/types.ts';
 
 const FIXTURES = fileURLToPath(new URL('../test/fixtures/', import.meta.url));
 
@@ -28,6 +29,12 @@ class BitWriter {
   #bits = 0;
   #fill = 0;
   write(value: number, width: number): void {
+    if (this.#fill === 0 && width % 8 === 0) {
+      // Whole bytes on a byte boundary (most of a frame): a byte at a time, not a bit.
+      for (let shift = width - 8; shift >= 0; shift -= 8)
+        this.#bytes.push(Math.floor(value / 2 ** shift) & 0xff);
+      return;
+    }
     for (let i = width - 1; i >= 0; i--) {
       this.#bits = (this.#bits << 1) | (Math.floor(value / 2 ** i) & 1);
       if (++this.#fill === 8) {
@@ -344,9 +351,16 @@ const flacCases = (): MemoryCase[] => [
   {
     name: 'smallest-frames.flac',
     format: 'FLAC',
-    note: '16 kHz, 10 min of silence in 16-sample frames (the most frames per second)',
+    note: '16 kHz, 10 min of silence in 16-sample frames (the most frames per second): over the frame budget',
     bytes: async () =>
       writeFlac({ sampleRate: 16000, channels: 1, totalFrames: 16000 * TEN_MINUTES, blockSize: 16 }),
+  },
+  {
+    name: 'smallest-frames-at-budget.flac',
+    format: 'FLAC',
+    note: '16-sample frames, exactly the frame budget (MAX_CODEC_FRAMES: 131 s at 16 kHz): the most frames accepted',
+    bytes: async () =>
+      writeFlac({ sampleRate: 16000, channels: 1, totalFrames: 16 * MAX_CODEC_FRAMES, blockSize: 16 }),
   },
   {
     name: 'max-duration-speech.flac',

@@ -1,11 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { MPEGDecoder } from 'mpg123-decoder';
+import { OggOpusDecoder } from 'ogg-opus-decoder';
+import { OpusDecoder } from 'opus-decoder';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import wavefile from 'wavefile';
+import { layoutOf, writeField } from '../bin/fuzz-layout.ts';
+import { writeFlac } from '../bin/memory-cases.ts';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { detectFormat } from '../lambdas/core/audio/detect.ts';
 import { readStreamInfo } from '../lambdas/core/audio/flac.ts';
-import type { AudioFormat, DecodedAudio } from '../lambdas/core/audio/types.ts';
+import { checkCodecFrames } from '../lambdas/core/audio/limits.ts';
+import { type AudioFormat, type DecodedAudio, MAX_CODEC_FRAMES } from '../lambdas/core/audio/types.ts';
+import { resetMpegInPlace, resetOpusInPlace } from '../lambdas/core/audio/wasm-reset.ts';
 import { AudioError } from '../lambdas/core/errors.ts';
 
 interface ManifestEntry {
@@ -383,6 +390,79 @@ describe('the shared FLAC decoder', () => {
   });
 });
 
+describe('the shared MP3 decoder', () => {
+  const clips = join(import.meta.dirname, '../bench/clips');
+  const clip = (name: string) => new Uint8Array(readFileSync(join(clips, name)));
+
+  it('gives the same samples whatever was decoded before, a truncated file included', async () => {
+    // Prepare
+    const first = await decodeAudio(clip('tess-OAF_gap_sad-44k.mp3'));
+
+    // Act: other files through the same WASM instance (mpg123's handle re-created in place between them).
+    await decodeAudio(clip('tess-YAF_join_disgust-44k.mp3'));
+    await decodeAudio(load('bad/truncated.mp3')).catch(() => undefined);
+    await decodeAudio(load('generated/mono-44k.mp3'));
+    const again = await decodeAudio(clip('tess-OAF_gap_sad-44k.mp3'));
+
+    // Assess
+    expect(again.samples).toEqual(first.samples);
+  });
+
+  it('re-creates the mpg123 handle in place with the pinned mpg123-decoder (no new WASM instance per file)', async () => {
+    const decoder = new MPEGDecoder({ enableGapless: true });
+    await decoder.ready;
+    expect(resetMpegInPlace(decoder)).toBe(true);
+    decoder.free();
+  });
+});
+
+describe('the shared Opus decoder (Ogg and WebM)', () => {
+  const clips = join(import.meta.dirname, '../bench/clips');
+  const clip = (name: string) => new Uint8Array(readFileSync(join(clips, name)));
+
+  it('decodes Ogg Opus sample for sample as ogg-opus-decoder does (which made a new instance per file)', async () => {
+    const reference = new OggOpusDecoder();
+    await reference.ready;
+    for (const name of ['tess-OAF_gap_sad.opus', 'tess-YAF_join_disgust.opus']) {
+      // Act
+      const ours = await decodeAudio(clip(name));
+
+      // Assess: the files are mono; our mix to mono only clamps to [-1, 1].
+      const { channelData } = await reference.decodeFile(clip(name));
+      expect(channelData).toHaveLength(1);
+      expect(ours.samples).toEqual(channelData[0]!.map((x) => Math.max(-1, Math.min(1, x))));
+    }
+    reference.free();
+  });
+
+  it('gives the same samples whatever was decoded before, truncated files included', async () => {
+    // Prepare
+    const ogg = await decodeAudio(clip('tess-OAF_gap_sad.opus'));
+    const webm = await decodeAudio(clip('tess-OAF_gap_sad.webm'));
+
+    // Act: other streams through the same WASM instance (libopus re-created in place between them).
+    await decodeAudio(clip('tess-YAF_join_disgust.webm'));
+    await decodeAudio(load('bad/truncated.opus')).catch(() => undefined);
+    await decodeAudio(load('bad/truncated.webm')).catch(() => undefined);
+    await decodeAudio(clip('tess-YAF_join_disgust.opus'));
+
+    // Assess
+    expect((await decodeAudio(clip('tess-OAF_gap_sad.opus'))).samples).toEqual(ogg.samples);
+    expect((await decodeAudio(clip('tess-OAF_gap_sad.webm'))).samples).toEqual(webm.samples);
+  });
+
+  it('re-creates libopus in place with the pinned opus-decoder, and asks for a new instance every 100 times', async () => {
+    const decoder = new OpusDecoder({ channels: 1, preSkip: 312 });
+    await decoder.ready;
+    const results = Array.from({ length: 101 }, () => resetOpusInPlace(decoder));
+    expect(results.slice(0, 100).every(Boolean)).toBe(true);
+    expect(results[100]).toBe(false); // ~23 KB of its heap leak per re-creation
+    await decoder.reset();
+    expect(resetOpusInPlace(decoder)).toBe(true);
+    decoder.free();
+  });
+});
+
 describe('FLAC whose short final frame codec-parser loses', () => {
   // TESS YAF_time_sad: 13 frames of 4096 samples and a final one of 79 (`flac -t` finds it sound).
   const bytes = load('flac-quirks/YAF_time_sad.flac');
@@ -398,5 +478,56 @@ describe('FLAC whose short final frame codec-parser loses', () => {
   it('still refuses the same file cut short by more than a block', async () => {
     const error = await decodeAudio(bytes.subarray(0, Math.floor(bytes.length * 0.6))).catch((e) => e);
     expect((error as AudioError).code).toBe('CORRUPT_AUDIO');
+  });
+});
+
+describe('FLAC frame budget: tiny blocks cost per frame, refused before the work', () => {
+  // 10 minutes of 16 kHz silence in 16-sample blocks: 599 000 frames, 10.7 MB, ~50 s of decoding before.
+  let file: Uint8Array;
+  beforeAll(() => {
+    file = writeFlac({ sampleRate: 16000, channels: 1, totalFrames: 16000 * 599, blockSize: 16 });
+  });
+  const tinyFrames = () => file.slice();
+
+  it('refuses a stream whose STREAMINFO declares more frames than the budget, from the header', async () => {
+    const error = await decodeAudio(tinyFrames()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AudioError);
+    expect(error).toMatchObject({
+      code: 'TOO_LARGE',
+      message: expect.stringMatching(/declares 599000 frames/),
+    });
+  });
+
+  it('counts frames while decoding when STREAMINFO hides them (unknown length, largest block claimed)', async () => {
+    const bytes = tinyFrames();
+    bytes.set([0xff, 0xff], 8 + 2); // maximum block size: 65535
+    bytes[8 + 13]! &= 0xf0; // total samples: 0 = unknown
+    bytes.fill(0, 8 + 14, 8 + 18);
+    const error = await decodeAudio(bytes).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'TOO_LARGE', message: expect.stringMatching(/holds more than/) });
+  });
+
+  it('accepts the budget itself and refuses one frame more (one home: MAX_CODEC_FRAMES)', () => {
+    expect(() => checkCodecFrames('FLAC', MAX_CODEC_FRAMES, 'declares')).not.toThrow();
+    expect(() => checkCodecFrames('FLAC', MAX_CODEC_FRAMES + 1, 'declares')).toThrow(AudioError);
+  });
+});
+
+describe('MP4 sample tables whose entry counts exceed their boxes (found by npm run fuzz: minutes in the decoder)', () => {
+  it.each([
+    ['generated/opus-48k.mp4', 'stsc.entries'],
+    ['generated/video-aac-44k.mp4', 'stco.entries'],
+    ['generated/aac-48k.mov', 'stsz.count'],
+    ['tess-formats/YAF_base_disgust.mov', 'stts.entries'],
+  ])('%s with %s = 2^31 − 1 is CORRUPT_AUDIO at once', async (path, name) => {
+    const bytes = load(path);
+    const field = layoutOf('mp4', bytes).fields.find((f) => f.name === name);
+    expect(field).toBeDefined();
+    writeField(bytes, field!, 2 ** 31 - 1);
+    const error = await decodeAudio(bytes).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'CORRUPT_AUDIO',
+      message: expect.stringMatching(`'${name.split('.')[0]}'`),
+    });
   });
 });

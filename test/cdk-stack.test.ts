@@ -190,6 +190,12 @@ describe('SerStack', () => {
     const queueId = logicalIdOf('AWS::SQS::Queue', 'InferenceDeadLetterQueue');
     const topicId = logicalIdOf('AWS::SNS::Topic', 'InferenceProcessingFailures');
     const recorderId = logicalIdOf('AWS::Lambda::Function', 'InferenceDeadLetterRecorder');
+    // The topic holds the failed events (object keys, error messages) at rest under the AWS-managed SNS
+    // key, which grants the publisher nothing beyond sns:Publish (checked by the least-privilege table).
+    const topic = template.findResources('AWS::SNS::Topic')[topicId] as {
+      Properties: { KmsMasterKeyId?: unknown };
+    };
+    expect(JSON.stringify(topic.Properties.KmsMasterKeyId)).toMatch(/alias\/aws\/sns/);
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: inferenceId },
       MaximumRetryAttempts: 2,

@@ -9,7 +9,8 @@ import {
   parseFeatureConfig,
 } from '../lambdas/core/features/config.ts';
 import { createFeatureExtractor, frameCount } from '../lambdas/core/features/extract.ts';
-import { extractProsody } from '../lambdas/core/features/prosody.ts';
+import { extractProsody, pitchInput, yinPeriod, yinSearch } from '../lambdas/core/features/prosody.ts';
+import { referenceYinPeriod } from './helpers/reference-yin.ts';
 
 const RATE = 16_000;
 const { frameSize, hopSize } = DEFAULT_FEATURE_CONFIG;
@@ -136,5 +137,37 @@ describe('feature config with prosody', () => {
     expect(parseFeatureConfig(withoutProsody).prosody).toBeUndefined();
     expect(parseFeatureConfig(config).prosody).toBe(true);
     expect(() => parseFeatureConfig({ ...config, prosody: 'yes' })).toThrow(/prosody/);
+  });
+});
+
+describe('YIN computed lag by lag', () => {
+  it('finds the same period and d′ as the full search, on every window of real and synthetic speech', async () => {
+    // Prepare: TESS and RAVDESS clips at 16 kHz (the model's input), a pitch glide and noise.
+    const clips = [
+      'tess-OAF_gap_sad.flac',
+      'tess-YAF_join_disgust.flac',
+      'ravdess-03-01-03-02-02-01-06.flac',
+    ];
+    const signals = [harmonicTone(1.5, (t) => 90 + 300 * t), noise(1)];
+    for (const name of clips) {
+      const bytes = await readFile(resolve(import.meta.dirname, '../bench/clips', name));
+      signals.push((await decodeAudio(new Uint8Array(bytes), { outputRate: RATE })).samples);
+    }
+    let windows = 0;
+    let voiced = 0;
+    for (const signal of signals) {
+      const input = pitchInput(signal, RATE);
+      const search = yinSearch(input.rate);
+      // Act + Assess: every window start a frame can have (hop of 16 samples at ~4 kHz).
+      for (let start = 0; start + search.span <= input.x.length; start += 16) {
+        if (input.energy[start + search.window]! - input.energy[start]! <= 0) continue;
+        const expected = referenceYinPeriod(input, start, search);
+        expect(yinPeriod(input, start, search)).toEqual(expected);
+        windows++;
+        if (expected.period > 0) voiced++;
+      }
+    }
+    expect(voiced).toBeGreaterThan(windows / 4); // both paths (early stop and full search) were exercised
+    expect(voiced).toBeLessThan(windows);
   });
 });

@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resample } from '../lambdas/core/audio/resample.ts';
-import { createStreamingResampler } from '../lambdas/core/audio/resample-stream.ts';
+import { decodeAudio } from '../lambdas/core/audio/decode.ts';
+import { createStreamingResampler, resample } from '../lambdas/core/audio/resample.ts';
+import { referenceResample } from './helpers/reference-resample.ts';
 
 /** Deterministic pseudo-random signal (a tone plus noise), so every tap matters. */
 const signal = (length: number, seed: number): Float32Array => {
@@ -64,5 +67,28 @@ describe('createStreamingResampler', () => {
     for (let i = 0; i < 100; i++) out += resampler.push(new Float32Array(38400).fill(0.25)).length;
     out += resampler.finish().length;
     expect(out).toBe(16000 * 10);
+  });
+});
+
+describe('the unified resampler', () => {
+  it.each([
+    ['tess-OAF_gap_sad.flac', 16000],
+    ['tess-OAF_gap_sad-44k.mp3', 16000],
+    ['tess-OAF_gap_sad.opus', 16000],
+    ['ravdess-03-01-03-02-02-01-06.flac', 8000],
+    ['ravdess-03-01-03-02-02-01-06.flac', 22050],
+  ])('gives sample for sample what the former whole-signal loop gave (%s → %i Hz)', async (file, to) => {
+    // Prepare: a bench clip at its own rate (24.4, 44.1, 48 or 16 kHz).
+    const bytes = new Uint8Array(readFileSync(join(import.meta.dirname, '../bench/clips', file)));
+    const { samples, sampleRate } = await decodeAudio(bytes);
+
+    // Act
+    const whole = resample(samples, sampleRate, to);
+    const stream = streamed(samples, sampleRate, to, [16_384]);
+
+    // Assess
+    const reference = referenceResample(samples, sampleRate, to);
+    expect(whole).toEqual(reference);
+    expect(stream).toEqual(reference);
   });
 });

@@ -3,7 +3,6 @@ import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
 import type { SpeakerAdaptation } from '../lambdas/core/features/speaker-normalization.ts';
 import { createStreamTally, streamCells } from '../training/adaptive-folds.ts';
 import { PRIOR_COUNTS } from '../training/adaptive-streams.ts';
-import type { Clip } from '../training/datasets.ts';
 import type { ClipFeatures } from '../training/features.ts';
 import {
   offsetsAfter,

@@ -26,7 +26,7 @@ describe('training end to end on the fixture clips (load → train → export �
       seed: 7,
       augmentCopies: 1,
       augmentation: DEFAULTS.augmentation,
-      // The shipped recipe in miniature: speaker-like and channel copies, TESS by word subset.
+      // The shipped recipe in miniature (speaker-like copies), plus one channel copy so that path runs too.
       channelCopies: 1,
       channel: DEFAULTS.channel,
       tessWords: DEFAULTS.tessWords,
@@ -97,4 +97,46 @@ describe('training end to end on the fixture clips (load → train → export �
       /no labelled clips.*TESS/,
     );
   });
+});
+
+describe('a package trained for speaker adaptation (train --speaker-shift)', () => {
+  it('writes speakerAdaptation from the training speakers, and the inference core accepts it', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'ser-train-shift-'));
+    try {
+      const { metadata } = await trainPackage({
+        dataDir: FIXTURES,
+        corpora: ['tess'],
+        outDir: join(work, 'package'),
+        featureConfig: DEFAULTS.featureConfig,
+        windowSec: 3,
+        seed: 7,
+        augmentCopies: 1,
+        augmentation: DEFAULTS.augmentation,
+        channelCopies: 0,
+        channel: DEFAULTS.channel,
+        speakerShift: { shrinkageClips: 3, minClips: 10 },
+        settings: { ...DEFAULTS.settings, units: 8, hidden: 8, epochs: 1, ensemble: 1, batchSize: 4 },
+        heldOutSpeakers: [],
+        experiments: [],
+        experimentEpochs: 1,
+        progress: false,
+        cacheDir: join(work, 'cache'),
+        version: 'smoke-shift',
+        command: 'vitest',
+        log: () => {},
+        predictorCheck: false,
+      });
+      const adaptation = metadata.speakerAdaptation!;
+      expect(adaptation).toMatchObject({ shrinkageClips: 3, minClips: 10 });
+      expect(adaptation.channels).toHaveLength(42);
+      expect(adaptation.channels).not.toContain(41); // voicing is never shifted
+      // A population of real MFCC/pitch/level means: finite and not all equal.
+      expect(adaptation.populationMean.every(Number.isFinite)).toBe(true);
+      expect(new Set(adaptation.populationMean).size).toBeGreaterThan(10);
+      const model = await loadModelPackage(join(work, 'package'));
+      await model.release();
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -28,9 +28,9 @@ const program = new Command()
   .option('--data <dir>', 'dataset root', defaultDatasetDir())
   .option('--epochs <n>', 'epoch cap per fold model', integer, DEFAULTS.experimentEpochs)
   .option('--channel-copies <n>', 'channel-degraded copies per RAVDESS clip (0: none)', integer, 0)
-  .option('--tess-copies <a,c>', 'speaker-like and channel copies per TESS clip', '1,1')
+  .option('--tess-copies <a,c>', 'speaker-like and channel copies per TESS clip', '4,1')
   .option('--stats-mask <mask>', 'all or no-spectral-means', 'all')
-  .option('--tess-words <n>', 'keep every n-th TESS word (1: all of TESS)', integer, 4)
+  .option('--tess-words <n>', 'keep every n-th TESS word (1: all of TESS)', integer, DEFAULTS.tessWords)
   .option(
     '--speaker-shift <clips>',
     'train on speaker-shifted copies (shrinkage in clips) and score adaptive streams of the held-out actors',
@@ -108,10 +108,10 @@ function speakerShiftOptions() {
   let adaptation: SpeakerAdaptation | undefined;
   return {
     prepare: (split: Split<ClipFeatures>) => {
-      const populationMeanOf = populationMean(split.train, SHIFT_CHANNELS);
+      const channels = opts.shiftChannels === 'register' ? REGISTER_CHANNELS : SHIFT_CHANNELS;
       adaptation = {
-        channels: [...SHIFT_CHANNELS],
-        populationMean: populationMeanOf,
+        channels: [...channels],
+        populationMean: populationMean(split.train, channels),
         shrinkageClips,
         minClips: 1,
       };

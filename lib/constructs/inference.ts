@@ -3,6 +3,7 @@ import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-clo
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Alias } from 'aws-cdk-lib/aws-kms';
 import { SnsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { type Bucket, EventType } from 'aws-cdk-lib/aws-s3';
@@ -83,7 +84,13 @@ export class Inference extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    this.failureTopic = new Topic(this, 'ProcessingFailures', { enforceSSL: true });
+    // Encrypted at rest with the AWS-managed SNS key: its key policy lets principals of this account use it
+    // through SNS only, so the publisher (the inference role) needs no KMS permission and no key policy is
+    // ours to get wrong; a customer-managed key would add kms:GenerateDataKey/Decrypt grants and $1/month.
+    this.failureTopic = new Topic(this, 'ProcessingFailures', {
+      enforceSSL: true,
+      masterKey: Alias.fromAliasName(this, 'SnsManagedKey', 'alias/aws/sns'),
+    });
     this.deadLetterRecorder = this.createFailurePath(props);
     this.function = this.createProcessFunction(props);
     this.subscribeToObjects(props);

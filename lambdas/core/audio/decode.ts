@@ -4,7 +4,8 @@ import { detectFormat } from './detect.ts';
 import { decodeFlac, flacDecoder } from './flac.ts';
 import { UPLOAD_FORMAT_NAMES } from './formats.ts';
 import { decodeMp3, mpegDecoder } from './mp3.ts';
-import { decodeOgg, opusDecoder, vorbisDecoder } from './ogg.ts';
+import { decodeOgg, vorbisDecoder } from './ogg.ts';
+import { warmOpus } from './opus.ts';
 import { resample } from './resample.ts';
 import {
   type AudioFormat,
@@ -79,7 +80,8 @@ const atOutputRate = (pcm: MonoPcm, outputRate: number | undefined): Float32Arra
  * - CORRUPT_AUDIO: truncated or garbage data inside a known container, impossible headers (0 channels,
  *   sample rate outside 1000–384000 Hz), NaN/infinite float samples;
  * - EMPTY_AUDIO: zero bytes, a header with no samples;
- * - TOO_LARGE: more sample values (frames × channels) than `MAX_DECODED_VALUES`, from the header where
+ * - TOO_LARGE: more sample values (frames × channels) than `MAX_DECODED_VALUES`, or more codec frames
+ *   (FLAC blocks) than `MAX_CODEC_FRAMES`, from the header where
  *   the container declares its length, else while decoding;
  * - TOO_LONG: over `maxDurationSec` — judged from the header's declared length before decoding where the
  *   container has one, and otherwise while decoding (compressed streams stop one chunk past the limit).
@@ -123,14 +125,14 @@ export const decodeAudio = async (bytes: Uint8Array, options: DecodeOptions = {}
 export const warmUpDecoders = async (
   formats: readonly AudioFormat[] = ['flac', 'mp3', 'ogg-vorbis', 'ogg-opus'],
 ): Promise<void> => {
-  const shared = {
-    flac: flacDecoder,
-    mp3: mpegDecoder,
-    'ogg-vorbis': vorbisDecoder,
-    'ogg-opus': opusDecoder,
+  const warm = {
+    flac: () => flacDecoder.warm(),
+    mp3: () => mpegDecoder.warm(),
+    'ogg-vorbis': () => vorbisDecoder.warm(),
+    'ogg-opus': warmOpus,
   } as const;
   await Promise.all(
     // WAV/AIFF need no WASM; MP4/WebM decoders load on first use (kept out of every cold start).
-    formats.flatMap((format) => (format in shared ? [shared[format as keyof typeof shared].warm()] : [])),
+    formats.flatMap((format) => (format in warm ? [warm[format as keyof typeof warm]()] : [])),
   );
 };

@@ -2,7 +2,7 @@ import { FLACDecoder } from '@wasm-audio-decoders/flac';
 import CodecParser, { type CodecFrame, type OggPage } from 'codec-parser';
 import { AudioError } from '../errors.ts';
 import { id3v2Size } from './detect.ts';
-import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
+import { checkCodecFrames, checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { decodeChunked, SharedDecoder } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
@@ -61,6 +61,25 @@ const boundedGroups = (frames: Uint8Array[], maxBlockSize: number, channels: num
 };
 
 /**
+ * `decodeFrames` without its stderr noise: the WASM wrapper prints every libFLAC error with
+ * `console.error` and also returns it in the result's `errors`, which decide here (CORRUPT_AUDIO, or a
+ * retry on a fresh decoder for MISSING_FRAME on a reused one). `decodeFrames` is async but never awaits
+ * (0.2.11): its whole body runs before it returns, so no other code runs while `console.error` is muted.
+ */
+const decodeQuietly = (
+  decoder: FLACDecoder,
+  frames: Uint8Array[],
+): ReturnType<FLACDecoder['decodeFrames']> => {
+  const print = console.error;
+  console.error = () => undefined;
+  try {
+    return decoder.decodeFrames(frames);
+  } finally {
+    console.error = print;
+  }
+};
+
+/**
  * FLAC via @wasm-audio-decoders/flac, checked against STREAMINFO's own sample count.
  *
  * The "silently drops the last 0.135 s" finding: the codec parser holds back the last frame until it sees
@@ -81,6 +100,11 @@ export const decodeFlac = async (
   checkStreamParameters('FLAC', info.sampleRate, info.channels);
   checkDuration('FLAC header', info.totalSamples, info.sampleRate, maxDurationSec);
   checkDecodedValues('FLAC header', info.totalSamples * info.channels, 'declares');
+  // FLAC blocks hold 16–65535 samples: with the largest block STREAMINFO admits, the stream has at least
+  // this many frames (exactly, for fixed-size blocks).
+  if (info.maxBlockSize >= 16) {
+    checkCodecFrames('FLAC header', Math.ceil(info.totalSamples / info.maxBlockSize), 'declares');
+  }
   const start = id3v2Size(bytes);
   // The WASM decoder divides by 2^(bits−1) − 1 (32767 for 16-bit), WAV/AIFF by 2^(bits−1): rescale so the
   // same PCM gives the same floats whatever the container (TESS is FLAC, uploads are often WAV).
@@ -90,17 +114,25 @@ export const decodeFlac = async (
   return flacDecoder.use(
     async (decoder) => {
       const parser = new CodecParser('audio/flac', { enableFrameCRC32: false, enableLogging: false });
+      // STREAMINFO may lie about block sizes (or say nothing of the length): frames are counted as parsed.
+      let parsedFrames = 0;
+      const framesOf = (frames: Uint8Array[]) => {
+        parsedFrames += frames.length;
+        checkCodecFrames('FLAC stream', parsedFrames, 'decoded');
+        return frames;
+      };
       const result = await decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
         container: 'FLAC',
         maxDurationSec,
         outputRate,
         decode: async (chunk) => {
-          const groups = boundedGroups(frameData(parser.parseChunk(chunk)), info.maxBlockSize, info.channels);
+          const frames = framesOf(frameData(parser.parseChunk(chunk)));
+          const groups = boundedGroups(frames, info.maxBlockSize, info.channels);
           const decoded = [];
-          for (const group of groups) decoded.push(await decoder.decodeFrames(group));
+          for (const group of groups) decoded.push(await decodeQuietly(decoder, group));
           return decoded;
         },
-        flush: () => decoder.decodeFrames(frameData(parser.flush())),
+        flush: () => decodeQuietly(decoder, framesOf(frameData(parser.flush()))),
         // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
         chunkBytes: 1024,
         scale: (full - 1) / full,

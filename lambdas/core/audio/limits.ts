@@ -1,5 +1,11 @@
 import { AudioError } from '../errors.ts';
-import { MAX_CHANNELS, MAX_DECODED_VALUES, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './types.ts';
+import {
+  MAX_CHANNELS,
+  MAX_CODEC_FRAMES,
+  MAX_DECODED_VALUES,
+  MAX_SAMPLE_RATE,
+  MIN_SAMPLE_RATE,
+} from './types.ts';
 
 /** Rejects header values no real recording has, before anything is allocated from them. */
 export const checkStreamParameters = (container: string, sampleRate: number, channels: number): void => {
@@ -48,6 +54,20 @@ export const checkDecodedValues = (container: string, values: number, how: 'decl
       'TOO_LARGE',
       `${container} ${how === 'declares' ? 'declares' : 'decodes to more than'} ${millions} M samples (frames × channels); ` +
         `the limit is ${(MAX_DECODED_VALUES / 1e6).toFixed(1)} M (e.g. 10 min of stereo at 48 kHz fits)`,
+    );
+  }
+};
+
+/**
+ * Throws TOO_LARGE when `frames` (codec frames, e.g. FLAC blocks, declared or parsed so far) exceeds the
+ * frame budget: the per-frame decoding work a file of tiny frames costs, whatever its sample count.
+ */
+export const checkCodecFrames = (container: string, frames: number, how: 'declares' | 'decoded'): void => {
+  if (frames > MAX_CODEC_FRAMES) {
+    throw new AudioError(
+      'TOO_LARGE',
+      `${container} ${how === 'declares' ? 'declares' : 'holds more than'} ${frames} frames; the limit is ` +
+        `${MAX_CODEC_FRAMES} (10 min of 48 kHz in frames of 220 samples fits; encoders write 1152–4608)`,
     );
   }
 };

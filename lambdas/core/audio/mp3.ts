@@ -4,6 +4,7 @@ import { findMpegSync, id3v2Size, isMpegFrameHeader } from './detect.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { decodeChunked, SharedDecoder } from './stream.ts';
 import type { MonoPcm } from './types.ts';
+import { resetMpegInPlace } from './wasm-reset.ts';
 
 const SAMPLE_RATES = [
   [11025, 12000, 8000], // MPEG 2.5
@@ -91,7 +92,8 @@ export const decodeMp3 = async (
         useChannels: () => frame.channels,
       });
     } finally {
-      await decoder.reset(); // mpg123 keeps stream state (and gapless info) between files
+      // mpg123 keeps stream state (and gapless info) between files: a fresh handle, in place if we can.
+      if (!resetMpegInPlace(decoder)) await decoder.reset();
     }
   });
   const decoded = result.frames;

@@ -82,6 +82,46 @@ const readSoundTrack = (bytes: Uint8Array, moov: Box): SoundTrack | undefined =>
   return undefined;
 };
 
+/** Bytes per entry of the sample tables whose entries follow a version/flags word and an entry count. */
+const TABLE_ENTRY_BYTES: Record<string, number> = { stts: 8, ctts: 8, stss: 4, stsc: 12, stco: 4, co64: 8 };
+
+/**
+ * Each sample table's entry count must fit in its box (and constant-size samples in the file): the
+ * decoder trusts the counts, and one set to 2^31 made it loop for minutes (found by `npm run fuzz`).
+ */
+const checkSampleTable = (bytes: Uint8Array, table: Box): void => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const size = Math.min(table.end, bytes.length) - table.content;
+  const corrupt = (detail: string) =>
+    new AudioError('CORRUPT_AUDIO', `MP4 sample table '${table.type}' ${detail} (damaged header?)`);
+  if (table.type === 'stsz') {
+    if (size < 12) throw corrupt(`is ${size} bytes`);
+    const sampleSize = view.getUint32(table.content + 4);
+    const count = view.getUint32(table.content + 8);
+    if (sampleSize === 0 && 12 + 4 * count > size)
+      throw corrupt(`declares ${count} samples in ${size} bytes`);
+    if (sampleSize * count > bytes.length) throw corrupt(`declares ${count} samples of ${sampleSize} bytes`);
+    return;
+  }
+  const entryBytes = TABLE_ENTRY_BYTES[table.type];
+  if (entryBytes === undefined) return;
+  if (size < 8) throw corrupt(`is ${size} bytes`);
+  const count = view.getUint32(table.content + 4);
+  if (8 + count * entryBytes > size) throw corrupt(`declares ${count} entries in ${size} bytes`);
+};
+
+/** The sample tables of every track (the decoder reads them all, not only the sound track's). */
+const checkSampleTables = (bytes: Uint8Array, moov: Box): void => {
+  for (const trak of readBoxes(bytes, moov.content, Math.min(moov.end, bytes.length))) {
+    if (trak.type !== 'trak') continue;
+    const stbl = path(bytes, trak, ['mdia', 'minf', 'stbl']);
+    if (!stbl) continue;
+    for (const table of readBoxes(bytes, stbl.content, Math.min(stbl.end, bytes.length))) {
+      checkSampleTable(bytes, table);
+    }
+  }
+};
+
 /** Checks the container before any decoding: cut-off boxes, no moov, no sound track, absurd headers, length. */
 const inspectMp4 = (bytes: Uint8Array, maxDurationSec: number): SoundTrack => {
   const top = readBoxes(bytes, 0, bytes.length);
@@ -98,6 +138,7 @@ const inspectMp4 = (bytes: Uint8Array, maxDurationSec: number): SoundTrack => {
   }
   const track = readSoundTrack(bytes, moov);
   if (!track) throw new AudioError('UNSUPPORTED_FORMAT', 'MP4 file holds no audio track');
+  checkSampleTables(bytes, moov);
   // QuickTime v2 sound descriptions keep the real rate elsewhere (the 16.16 field says 1 Hz); the decoder checks those.
   if (track.sampleRate >= 8)
     checkStreamParameters(`MP4 (${track.codec})`, track.sampleRate, track.channels || 1);

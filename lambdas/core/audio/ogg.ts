@@ -1,7 +1,7 @@
 import { OggVorbisDecoder } from '@wasm-audio-decoders/ogg-vorbis';
-import { OggOpusDecoder } from 'ogg-opus-decoder';
 import { AudioError } from '../errors.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
+import { oggOpusPages, opusLayout, withOpusDecoder } from './opus.ts';
 import { decodeChunked, SharedDecoder } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
@@ -56,7 +56,6 @@ const readLastPage = (bytes: Uint8Array): { granule: number; endOfStream: boolea
 };
 
 export const vorbisDecoder = new SharedDecoder(() => new OggVorbisDecoder());
-export const opusDecoder = new SharedDecoder(() => new OggOpusDecoder());
 
 /**
  * Ogg Vorbis / Ogg Opus via the WASM decoders. The last page's granule position gives the length before
@@ -82,17 +81,16 @@ export const decodeOgg = async (
       `${name} stream ends without its end-of-stream page (truncated file?)`,
     );
   }
-  const shared = codec === 'vorbis' ? vorbisDecoder : opusDecoder;
-  const result = await shared.use((decoder) =>
-    decodeChunked(bytes, {
-      container: name,
-      maxDurationSec,
-      outputRate,
-      decode: (chunk) => decoder.decode(chunk),
-      flush: () => decoder.flush(),
-      chunkBytes: 16_384,
-    }),
-  );
+  const common = { container: name, maxDurationSec, outputRate, chunkBytes: 16_384 };
+  const result =
+    codec === 'vorbis'
+      ? await vorbisDecoder.use((decoder) =>
+          decodeChunked(bytes, { ...common, decode: (c) => decoder.decode(c), flush: () => decoder.flush() }),
+        )
+      : // The OpusHead is the first page's packet (readIdHeader checked it is there).
+        await withOpusDecoder(opusLayout(bytes.subarray(27 + bytes[26]!), id.channels), (decoder) =>
+          decodeChunked(bytes, { ...common, ...oggOpusPages(decoder) }),
+        );
   if (result.errors.length > 0)
     throw new AudioError('CORRUPT_AUDIO', `${name} data is corrupt: ${result.errors[0]}`);
   const decoded = result.frames;

@@ -1,6 +1,6 @@
 import { AudioError } from '../errors.ts';
 import { checkDecodedValues } from './limits.ts';
-import { createStreamingResampler, type StreamingResampler } from './resample-stream.ts';
+import { createStreamingResampler, type StreamingResampler } from './resample.ts';
 
 /** What every WASM decoder returns per call. */
 export interface DecodedChunk {
@@ -33,7 +33,7 @@ export interface ChunkedDecodeOptions {
   outputRate?: number;
   /** Decodes the next input bytes; may return several chunks (a decoder that bounds each call's output). */
   decode: (chunk: Uint8Array) => DecodedChunk | DecodedChunk[] | Promise<DecodedChunk | DecodedChunk[]>;
-  flush?: () => Promise<DecodedChunk>;
+  flush?: () => Promise<DecodedChunk | DecodedChunk[]>;
   /**
    * Input is fed in chunks of this size so the duration limit is enforced while decoding: a small file
    * that expands enormously (digital silence) stops at most one chunk past the limit. Smaller chunks bound
@@ -133,7 +133,10 @@ export const decodeChunked = async (
     const decoded = await decode(bytes.subarray(offset, offset + chunkBytes));
     for (const chunk of Array.isArray(decoded) ? decoded : [decoded]) collector.take(chunk);
   }
-  if (flush) collector.take(await flush());
+  if (flush) {
+    const flushed = await flush();
+    for (const chunk of Array.isArray(flushed) ? flushed : [flushed]) collector.take(chunk);
+  }
   return collector.result();
 };
 

@@ -1,6 +1,7 @@
 import { AudioError } from '../errors.ts';
 import { type MatroskaAudio, type MatroskaTrack, readMatroska } from './ebml.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
+import { opusLayout, withOpusDecoder } from './opus.ts';
 import { type ChunkedDecodeResult, createMonoCollector, decodeChunked } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
@@ -8,42 +9,21 @@ const OPUS_RATE = 48_000;
 /** Opus frames per decoder call: ≈ 5 s of 20 ms frames, so the duration limit bites early. */
 const OPUS_BATCH = 256;
 
-/** The Opus decoder's options from the track's OpusHead (RFC 7845 §5.1), the same header Ogg Opus carries. */
-const opusOptions = (head: Uint8Array | undefined, channels: number) => {
-  if (!head || head.length < 19 || new TextDecoder().decode(head.subarray(0, 8)) !== 'OpusHead') {
-    return { channels: Math.min(channels, 2), preSkip: 0 };
-  }
-  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  const options = { channels: head[9]!, preSkip: view.getUint16(10, true) };
-  if (head[18] === 0 || head.length < 21 + options.channels) return options;
-  return {
-    ...options,
-    streamCount: head[19]!,
-    coupledStreamCount: head[20]!,
-    channelMappingTable: [...head.subarray(21, 21 + options.channels)],
-  };
-};
-
 const decodeOpusFrames = async (
   file: MatroskaAudio,
   track: MatroskaTrack,
   maxDurationSec: number,
   outputRate: number | undefined,
 ): Promise<ChunkedDecodeResult> => {
-  const options = opusOptions(track.codecPrivate, track.channels);
-  checkStreamParameters('WebM Opus', OPUS_RATE, options.channels);
-  const { OpusDecoder } = await import('opus-decoder');
-  const decoder = new OpusDecoder(options);
-  await decoder.ready;
-  try {
+  const layout = opusLayout(track.codecPrivate, track.channels);
+  checkStreamParameters('WebM Opus', OPUS_RATE, layout.channels);
+  return withOpusDecoder(layout, async (decoder) => {
     const collector = createMonoCollector({ container: 'WebM Opus', maxDurationSec, outputRate });
     for (let i = 0; i < file.frames.length; i += OPUS_BATCH) {
       collector.take(decoder.decodeFrames(file.frames.slice(i, i + OPUS_BATCH)));
     }
     return collector.result();
-  } finally {
-    decoder.free();
-  }
+  });
 };
 
 /** Vorbis tracks (rare: no browser records them) go through @audio/decode-webm, whole-file, in 4 KiB chunks. */

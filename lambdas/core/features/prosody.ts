@@ -110,7 +110,7 @@ function frameLevels(
 }
 
 /** The low-passed copy decimated to ~4 kHz that YIN searches, with its running energy. */
-interface PitchInput {
+export interface PitchInput {
   x: Float64Array;
   /** energy[i] = Σ x[j]² for j < i: the energy of any window in O(1). */
   energy: Float64Array;
@@ -118,7 +118,7 @@ interface PitchInput {
   rate: number;
 }
 
-function pitchInput(signal: Float32Array, sampleRate: number): PitchInput {
+export function pitchInput(signal: Float32Array, sampleRate: number): PitchInput {
   const factor = Math.max(1, Math.round(sampleRate / 4000));
   const filtered = lowPass(signal, sampleRate, LOWPASS_HZ);
   const x = new Float64Array(Math.floor(filtered.length / factor));
@@ -129,7 +129,7 @@ function pitchInput(signal: Float32Array, sampleRate: number): PitchInput {
 }
 
 /** YIN's lag range and analysis window at the decimated rate, with the buffer its search fills. */
-interface YinSearch {
+export interface YinSearch {
   window: number;
   minLag: number;
   maxLag: number;
@@ -137,7 +137,7 @@ interface YinSearch {
   cmnd: Float64Array;
 }
 
-function yinSearch(rate: number): YinSearch {
+export function yinSearch(rate: number): YinSearch {
   const window = Math.round(0.025 * rate);
   const minLag = Math.floor(rate / PITCH_MAX_HZ);
   const maxLag = Math.ceil(rate / PITCH_MIN_HZ);
@@ -147,32 +147,56 @@ function yinSearch(rate: number): YinSearch {
 /**
  * YIN on the window of `input.x` from `start`: fills `search.cmnd` with the cumulative-mean-normalised
  * difference d′(τ) and returns the period (parabolically refined) or -1 with the lowest d′ seen.
+ * d′ is computed lag by lag as the search reads it, so a voiced frame stops just past its dip instead
+ * of at `maxLag` (the same values in the same order: only lags nobody reads are skipped). Through an FFT
+ * the cross terms cost as much as directly at these sizes (100-sample window, 67 lags: ~3.5 µs a frame
+ * both ways), so they stay direct.
  */
-function yinPeriod(input: PitchInput, start: number, search: YinSearch): { period: number; cmnd: number } {
-  const { x, energy } = input;
-  const { window, minLag, maxLag, cmnd } = search;
-  const e0 = energy[start + window]! - energy[start]!;
-  // d(τ) = Σ (x_j − x_{j+τ})² = E(0) + E(τ) − 2·Σ x_j·x_{j+τ}; d′(τ) = d(τ)·τ / Σ_{k≤τ} d(k).
-  let running = 0;
+export function yinPeriod(
+  input: PitchInput,
+  start: number,
+  search: YinSearch,
+): { period: number; cmnd: number } {
+  const { minLag, maxLag, cmnd } = search;
+  const state = { running: 0 };
   cmnd[0] = 1;
-  for (let tau = 1; tau <= maxLag; tau++) {
-    const cross = crossCorrelation(x, start, start + tau, window);
-    const d = Math.max(0, e0 + energy[start + tau + window]! - energy[start + tau]! - 2 * cross);
-    running += d;
-    cmnd[tau] = running > 0 ? (d * tau) / running : 1;
-  }
-  let best = -1;
+  for (let tau = 1; tau < minLag; tau++) differenceAt(input, start, search, tau, state);
   let lowest = 1;
   for (let tau = minLag; tau <= maxLag; tau++) {
-    if (cmnd[tau]! < lowest) lowest = cmnd[tau]!;
-    if (best < 0 && cmnd[tau]! < YIN_THRESHOLD) {
-      while (tau + 1 <= maxLag && cmnd[tau + 1]! < cmnd[tau]!) tau++;
-      best = tau;
-      lowest = cmnd[tau]!;
-      break;
-    }
+    const value = differenceAt(input, start, search, tau, state);
+    if (value < lowest) lowest = value;
+    if (value >= YIN_THRESHOLD) continue;
+    // Below the threshold: walk down to the dip's bottom (computing the lag after it, for the parabola).
+    while (tau + 1 <= maxLag && differenceAt(input, start, search, tau + 1, state) < cmnd[tau]!) tau++;
+    return refine(cmnd, tau, minLag, maxLag);
   }
-  if (best < 0) return { period: -1, cmnd: lowest };
+  return { period: -1, cmnd: lowest };
+}
+
+/**
+ * d′(τ) into `search.cmnd[tau]`, lags in increasing order (`state.running` is Σ_{k<τ} d(k)):
+ * d(τ) = Σ (x_j − x_{j+τ})² = E(0) + E(τ) − 2·Σ x_j·x_{j+τ}; d′(τ) = d(τ)·τ / Σ_{k≤τ} d(k).
+ */
+function differenceAt(
+  input: PitchInput,
+  start: number,
+  search: YinSearch,
+  tau: number,
+  state: { running: number },
+): number {
+  const { x, energy } = input;
+  const { window, cmnd } = search;
+  const e0 = energy[start + window]! - energy[start]!;
+  const cross = crossCorrelation(x, start, start + tau, window);
+  const d = Math.max(0, e0 + energy[start + tau + window]! - energy[start + tau]! - 2 * cross);
+  state.running += d;
+  const value = state.running > 0 ? (d * tau) / state.running : 1;
+  cmnd[tau] = value;
+  return value;
+}
+
+/** The dip at `best`, refined by a parabola through its neighbours (when both are in range). */
+function refine(cmnd: Float64Array, best: number, minLag: number, maxLag: number) {
   let period = best;
   if (best > minLag && best < maxLag) {
     const a = cmnd[best - 1]!;
