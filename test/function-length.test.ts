@@ -9,11 +9,11 @@ import { longFunctions, MAX_FUNCTION_LINES } from '../scripts/long-functions.ts'
  */
 const ALLOWED: Record<string, string> = {
   'lambdas/core/audio/aiff.ts:decodeAiff': 'not yet split (issue #16)',
+  'lambdas/core/audio/flac.ts:decodeFlac':
+    'grew past 60 in the fbench merge (FLAC flush); not split yet (issue #16)',
   'lambdas/core/audio/ebml.ts:readMatroska': 'not yet split (issue #16)',
   'lambdas/core/audio/mp3.ts:decodeMp3': 'not yet split (issue #16)',
   'lambdas/core/audio/pcm.ts:pcmToMono': 'not yet split (issue #16)',
-  'lambdas/core/audio/resample-stream.ts:createStreamingResampler': 'not yet split (issue #16)',
-  'lambdas/core/audio/resample.ts:resample': 'not yet split (issue #16)',
   'lambdas/core/audio/wav.ts:decodeWav': 'not yet split (issue #16)',
   'lambdas/core/features/extract.ts:createFeatureExtractor': 'not yet split (issue #16)',
   'training/experiment.ts:runExperiment': 'not yet split (issue #16)',
