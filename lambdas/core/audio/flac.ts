@@ -79,6 +79,52 @@ const decodeQuietly = (
   }
 };
 
+/** The limits STREAMINFO alone can be judged by, before anything is decoded. */
+const checkStreamInfo = (info: StreamInfo, maxDurationSec: number): void => {
+  checkStreamParameters('FLAC', info.sampleRate, info.channels);
+  checkDuration('FLAC header', info.totalSamples, info.sampleRate, maxDurationSec);
+  checkDecodedValues('FLAC header', info.totalSamples * info.channels, 'declares');
+  // FLAC blocks hold 16–65535 samples: with the largest block STREAMINFO admits, the stream has at least
+  // this many frames (exactly, for fixed-size blocks).
+  if (info.maxBlockSize >= 16) {
+    checkCodecFrames('FLAC header', Math.ceil(info.totalSamples / info.maxBlockSize), 'declares');
+  }
+};
+
+/**
+ * A codec parser whose frames are counted against the frame budget as they are parsed: STREAMINFO may lie
+ * about block sizes, or say nothing of the length.
+ */
+const countingParser = () => {
+  const parser = new CodecParser('audio/flac', { enableFrameCRC32: false, enableLogging: false });
+  let parsed = 0;
+  const counted = (frames: Uint8Array[]) => {
+    parsed += frames.length;
+    checkCodecFrames('FLAC stream', parsed, 'decoded');
+    return frames;
+  };
+  return {
+    parseChunk: (chunk: Uint8Array) => counted(frameData(parser.parseChunk(chunk))),
+    flush: () => counted(frameData(parser.flush())),
+  };
+};
+
+/** The decoded length against STREAMINFO's: CORRUPT_AUDIO when frames are missing, EMPTY_AUDIO for none. */
+const checkDecodedLength = (info: StreamInfo, decoded: number): void => {
+  // codec-parser 2.5 sometimes loses a short final frame (e.g. 79 samples after 4096-sample frames;
+  // `flac -t` finds the files sound): up to one block missing at the end is accepted as it is, more is
+  // a truncated file.
+  const missing = info.totalSamples - decoded;
+  const lostFinalFrame = missing > 0 && missing < Math.max(1, info.maxBlockSize);
+  if (info.totalSamples > 0 && decoded !== info.totalSamples && !lostFinalFrame) {
+    throw new AudioError(
+      'CORRUPT_AUDIO',
+      `FLAC STREAMINFO declares ${info.totalSamples} samples but ${decoded} could be decoded (truncated file?)`,
+    );
+  }
+  if (decoded === 0) throw new AudioError('EMPTY_AUDIO', 'FLAC file holds no audio frames');
+};
+
 /**
  * FLAC via @wasm-audio-decoders/flac, checked against STREAMINFO's own sample count.
  *
@@ -97,14 +143,7 @@ export const decodeFlac = async (
   outputRate?: number,
 ): Promise<MonoPcm> => {
   const info = readStreamInfo(bytes);
-  checkStreamParameters('FLAC', info.sampleRate, info.channels);
-  checkDuration('FLAC header', info.totalSamples, info.sampleRate, maxDurationSec);
-  checkDecodedValues('FLAC header', info.totalSamples * info.channels, 'declares');
-  // FLAC blocks hold 16–65535 samples: with the largest block STREAMINFO admits, the stream has at least
-  // this many frames (exactly, for fixed-size blocks).
-  if (info.maxBlockSize >= 16) {
-    checkCodecFrames('FLAC header', Math.ceil(info.totalSamples / info.maxBlockSize), 'declares');
-  }
+  checkStreamInfo(info, maxDurationSec);
   const start = id3v2Size(bytes);
   // The WASM decoder divides by 2^(bits−1) − 1 (32767 for 16-bit), WAV/AIFF by 2^(bits−1): rescale so the
   // same PCM gives the same floats whatever the container (TESS is FLAC, uploads are often WAV).
@@ -113,47 +152,27 @@ export const decodeFlac = async (
   // size, e.g. RAVDESS cut by ffmpeg after TESS): a failure on a reused decoder is retried on a fresh one.
   return flacDecoder.use(
     async (decoder) => {
-      const parser = new CodecParser('audio/flac', { enableFrameCRC32: false, enableLogging: false });
-      // STREAMINFO may lie about block sizes (or say nothing of the length): frames are counted as parsed.
-      let parsedFrames = 0;
-      const framesOf = (frames: Uint8Array[]) => {
-        parsedFrames += frames.length;
-        checkCodecFrames('FLAC stream', parsedFrames, 'decoded');
-        return frames;
-      };
+      const parser = countingParser();
       const result = await decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
         container: 'FLAC',
         maxDurationSec,
         outputRate,
         decode: async (chunk) => {
-          const frames = framesOf(frameData(parser.parseChunk(chunk)));
-          const groups = boundedGroups(frames, info.maxBlockSize, info.channels);
+          const groups = boundedGroups(parser.parseChunk(chunk), info.maxBlockSize, info.channels);
           const decoded = [];
           for (const group of groups) decoded.push(await decodeQuietly(decoder, group));
           return decoded;
         },
-        flush: () => decodeQuietly(decoder, framesOf(frameData(parser.flush()))),
+        flush: () => decodeQuietly(decoder, parser.flush()),
         // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
         chunkBytes: 1024,
         scale: (full - 1) / full,
       });
       // Thrown inside `use` so that a decoder which saw a corrupt stream is discarded.
-      const decoded = result.frames;
       if (result.errors.length > 0) {
         throw new AudioError('CORRUPT_AUDIO', `FLAC data is corrupt: ${result.errors[0]}`);
       }
-      // codec-parser 2.5 sometimes loses a short final frame (e.g. 79 samples after 4096-sample frames;
-      // `flac -t` finds the files sound): up to one block missing at the end is accepted as it is, more is
-      // a truncated file.
-      const missing = info.totalSamples - decoded;
-      const lostFinalFrame = missing > 0 && missing < Math.max(1, info.maxBlockSize);
-      if (info.totalSamples > 0 && decoded !== info.totalSamples && !lostFinalFrame) {
-        throw new AudioError(
-          'CORRUPT_AUDIO',
-          `FLAC STREAMINFO declares ${info.totalSamples} samples but ${decoded} could be decoded (truncated file?)`,
-        );
-      }
-      if (decoded === 0) throw new AudioError('EMPTY_AUDIO', 'FLAC file holds no audio frames');
+      checkDecodedLength(info, result.frames);
       return { samples: result.samples, sampleRate: info.sampleRate, outputRate, channels: info.channels };
     },
     { retryFresh: true },
