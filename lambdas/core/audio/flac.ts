@@ -3,7 +3,7 @@ import CodecParser, { type CodecFrame, type OggPage } from 'codec-parser';
 import { AudioError } from '../errors.ts';
 import { id3v2Size } from './detect.ts';
 import { checkCodecFrames, checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
-import { decodeChunked, SharedDecoder } from './stream.ts';
+import { type ChunkedDecodeResult, decodeChunked, SharedDecoder } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
 interface StreamInfo {
@@ -79,6 +79,76 @@ const decodeQuietly = (
   }
 };
 
+/** Refuses, from STREAMINFO alone, a stream whose decoding would break a limit. */
+const checkStreamInfo = (info: StreamInfo, maxDurationSec: number): void => {
+  checkStreamParameters('FLAC', info.sampleRate, info.channels);
+  checkDuration('FLAC header', info.totalSamples, info.sampleRate, maxDurationSec);
+  checkDecodedValues('FLAC header', info.totalSamples * info.channels, 'declares');
+  // FLAC blocks hold 16–65535 samples: with the largest block STREAMINFO admits, the stream has at least
+  // this many frames (exactly, for fixed-size blocks).
+  if (info.maxBlockSize >= 16) {
+    checkCodecFrames('FLAC header', Math.ceil(info.totalSamples / info.maxBlockSize), 'declares');
+  }
+};
+
+/** Parses the file with a parser of its own and decodes its frames on the shared `decoder`, to mono. */
+const parseAndDecode = (
+  decoder: FLACDecoder,
+  bytes: Uint8Array,
+  info: StreamInfo,
+  maxDurationSec: number,
+  outputRate: number | undefined,
+): Promise<ChunkedDecodeResult> => {
+  const start = id3v2Size(bytes);
+  // The WASM decoder divides by 2^(bits−1) − 1 (32767 for 16-bit), WAV/AIFF by 2^(bits−1): rescale so the
+  // same PCM gives the same floats whatever the container (TESS is FLAC, uploads are often WAV).
+  const full = 2 ** (info.bitsPerSample - 1);
+  const parser = new CodecParser('audio/flac', { enableFrameCRC32: false, enableLogging: false });
+  // STREAMINFO may lie about block sizes (or say nothing of the length): frames are counted as parsed.
+  let parsedFrames = 0;
+  const framesOf = (frames: Uint8Array[]) => {
+    parsedFrames += frames.length;
+    checkCodecFrames('FLAC stream', parsedFrames, 'decoded');
+    return frames;
+  };
+  return decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
+    container: 'FLAC',
+    maxDurationSec,
+    outputRate,
+    decode: async (chunk) => {
+      const frames = framesOf(frameData(parser.parseChunk(chunk)));
+      const groups = boundedGroups(frames, info.maxBlockSize, info.channels);
+      const decoded = [];
+      for (const group of groups) decoded.push(await decodeQuietly(decoder, group));
+      return decoded;
+    },
+    flush: () => decodeQuietly(decoder, framesOf(frameData(parser.flush()))),
+    // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
+    chunkBytes: 1024,
+    scale: (full - 1) / full,
+  });
+};
+
+/** The decoder's errors and the decoded length against STREAMINFO's: CORRUPT_AUDIO or EMPTY_AUDIO. */
+const checkDecodedLength = (info: StreamInfo, result: ChunkedDecodeResult): void => {
+  const decoded = result.frames;
+  if (result.errors.length > 0) {
+    throw new AudioError('CORRUPT_AUDIO', `FLAC data is corrupt: ${result.errors[0]}`);
+  }
+  // codec-parser 2.5 sometimes loses a short final frame (e.g. 79 samples after 4096-sample frames;
+  // `flac -t` finds the files sound): up to one block missing at the end is accepted as it is, more is
+  // a truncated file.
+  const missing = info.totalSamples - decoded;
+  const lostFinalFrame = missing > 0 && missing < Math.max(1, info.maxBlockSize);
+  if (info.totalSamples > 0 && decoded !== info.totalSamples && !lostFinalFrame) {
+    throw new AudioError(
+      'CORRUPT_AUDIO',
+      `FLAC STREAMINFO declares ${info.totalSamples} samples but ${decoded} could be decoded (truncated file?)`,
+    );
+  }
+  if (decoded === 0) throw new AudioError('EMPTY_AUDIO', 'FLAC file holds no audio frames');
+};
+
 /**
  * FLAC via @wasm-audio-decoders/flac, checked against STREAMINFO's own sample count.
  *
@@ -97,63 +167,14 @@ export const decodeFlac = async (
   outputRate?: number,
 ): Promise<MonoPcm> => {
   const info = readStreamInfo(bytes);
-  checkStreamParameters('FLAC', info.sampleRate, info.channels);
-  checkDuration('FLAC header', info.totalSamples, info.sampleRate, maxDurationSec);
-  checkDecodedValues('FLAC header', info.totalSamples * info.channels, 'declares');
-  // FLAC blocks hold 16–65535 samples: with the largest block STREAMINFO admits, the stream has at least
-  // this many frames (exactly, for fixed-size blocks).
-  if (info.maxBlockSize >= 16) {
-    checkCodecFrames('FLAC header', Math.ceil(info.totalSamples / info.maxBlockSize), 'declares');
-  }
-  const start = id3v2Size(bytes);
-  // The WASM decoder divides by 2^(bits−1) − 1 (32767 for 16-bit), WAV/AIFF by 2^(bits−1): rescale so the
-  // same PCM gives the same floats whatever the container (TESS is FLAC, uploads are often WAV).
-  const full = 2 ** (info.bitsPerSample - 1);
+  checkStreamInfo(info, maxDurationSec);
   // libFLAC reports MISSING_FRAME for some sound files after decoding others (frames of another block
   // size, e.g. RAVDESS cut by ffmpeg after TESS): a failure on a reused decoder is retried on a fresh one.
   return flacDecoder.use(
     async (decoder) => {
-      const parser = new CodecParser('audio/flac', { enableFrameCRC32: false, enableLogging: false });
-      // STREAMINFO may lie about block sizes (or say nothing of the length): frames are counted as parsed.
-      let parsedFrames = 0;
-      const framesOf = (frames: Uint8Array[]) => {
-        parsedFrames += frames.length;
-        checkCodecFrames('FLAC stream', parsedFrames, 'decoded');
-        return frames;
-      };
-      const result = await decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
-        container: 'FLAC',
-        maxDurationSec,
-        outputRate,
-        decode: async (chunk) => {
-          const frames = framesOf(frameData(parser.parseChunk(chunk)));
-          const groups = boundedGroups(frames, info.maxBlockSize, info.channels);
-          const decoded = [];
-          for (const group of groups) decoded.push(await decodeQuietly(decoder, group));
-          return decoded;
-        },
-        flush: () => decodeQuietly(decoder, framesOf(frameData(parser.flush()))),
-        // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
-        chunkBytes: 1024,
-        scale: (full - 1) / full,
-      });
+      const result = await parseAndDecode(decoder, bytes, info, maxDurationSec, outputRate);
       // Thrown inside `use` so that a decoder which saw a corrupt stream is discarded.
-      const decoded = result.frames;
-      if (result.errors.length > 0) {
-        throw new AudioError('CORRUPT_AUDIO', `FLAC data is corrupt: ${result.errors[0]}`);
-      }
-      // codec-parser 2.5 sometimes loses a short final frame (e.g. 79 samples after 4096-sample frames;
-      // `flac -t` finds the files sound): up to one block missing at the end is accepted as it is, more is
-      // a truncated file.
-      const missing = info.totalSamples - decoded;
-      const lostFinalFrame = missing > 0 && missing < Math.max(1, info.maxBlockSize);
-      if (info.totalSamples > 0 && decoded !== info.totalSamples && !lostFinalFrame) {
-        throw new AudioError(
-          'CORRUPT_AUDIO',
-          `FLAC STREAMINFO declares ${info.totalSamples} samples but ${decoded} could be decoded (truncated file?)`,
-        );
-      }
-      if (decoded === 0) throw new AudioError('EMPTY_AUDIO', 'FLAC file holds no audio frames');
+      checkDecodedLength(info, result);
       return { samples: result.samples, sampleRate: info.sampleRate, outputRate, channels: info.channels };
     },
     { retryFresh: true },
