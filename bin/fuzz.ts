@@ -9,7 +9,14 @@
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { MEMORY_BUDGET_MB } from './bench-memory.ts';
-import { type CaseRecord, DEFAULT_SEED, type FuzzSummary, runFuzz, summarize } from './fuzz-run.ts';
+import {
+  type CaseRecord,
+  DEFAULT_SEED,
+  type FuzzSummary,
+  runFuzz,
+  summarize,
+  type Verdict,
+} from './fuzz-run.ts';
 
 const integer = (value: string): number => {
   const n = Number(value);
@@ -23,12 +30,16 @@ const table = (title: string, counts: Record<string, number>): string =>
     .map(([name, n]) => `  ${name.padEnd(28)} ${n}`)
     .join('\n')}`;
 
+const count = (summary: FuzzSummary, verdict: Verdict): number =>
+  summary.failures.filter((f) => f.verdict === verdict).length;
+
 const describe = (record: CaseRecord | undefined, value: string): string =>
   record ? `${value} (case ${record.index}: ${record.source}, ${record.kind})` : '-';
 
 const report = (seed: number, summary: FuzzSummary): string =>
   [
-    `seed ${seed}: ${summary.files} files, ${summary.failures.length} failures (crash, hang, untyped error or over budget)`,
+    `seed ${seed}: ${summary.files} files, ${summary.failures.length} failures`,
+    `  crashes ${count(summary, 'crash')}, hangs ${count(summary, 'hang')}, untyped errors ${count(summary, 'untyped')}, over budget ${count(summary, 'over-budget')}`,
     table('per format', summary.byFormat),
     table('per mutation kind', summary.byKind),
     table('outcomes', summary.outcomes),

@@ -6,7 +6,7 @@ import { toNotification } from '../bin/local/s3-event-bridge.ts';
 import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 import { tessClip } from './helpers/fixtures.ts';
 import { lambdaContext } from './helpers/lambda-context.ts';
-import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+import { handlerEnvironment, startTestAws, type TestAws } from './helpers/local-aws.ts';
 
 type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 type ProcessHandler = (event: unknown, context: Context) => Promise<{ outcome: string; id?: string }[]>;
@@ -26,18 +26,7 @@ describe('the Lambda handlers as deployed (middy + Powertools), against s3rver a
   beforeAll(async () => {
     aws = await startTestAws();
     // The handlers read their configuration from the environment at import, as at a Lambda cold start.
-    const env = {
-      BUCKET_NAME: aws.bucket,
-      TABLE_NAME: aws.tableName,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      S3_ENDPOINT: aws.s3Endpoint,
-      DYNAMODB_ENDPOINT: aws.dynamoDbEndpoint,
-      MODEL_VERSION: 'handler-test',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
-    };
+    const env = { ...handlerEnvironment(aws), MODEL_VERSION: 'handler-test' };
     for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
     // What the stack's deploy-time custom resource does: the bundled model is the registry's first version.
     await registerBundledModel({

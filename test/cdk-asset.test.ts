@@ -10,7 +10,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerStack } from '../lib/ser-stack.ts';
 import { tessClip } from './helpers/fixtures.ts';
-import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+import { handlerEnvironment, startTestAws, type TestAws } from './helpers/local-aws.ts';
 
 const run = promisify(execFile);
 const MB = 1024 * 1024;
@@ -90,15 +90,7 @@ describe('the synthesized inference Lambda asset', () => {
       cwd: assetDir,
       env: {
         PATH: process.env.PATH,
-        BUCKET_NAME: aws.bucket,
-        TABLE_NAME: aws.tableName,
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'S3RVER',
-        AWS_SECRET_ACCESS_KEY: 'S3RVER',
-        S3_ENDPOINT: aws.s3Endpoint,
-        DYNAMODB_ENDPOINT: aws.dynamoDbEndpoint,
-        POWERTOOLS_METRICS_DISABLED: 'true',
-        POWERTOOLS_LOG_LEVEL: 'ERROR',
+        ...handlerEnvironment(aws),
       },
     });
 

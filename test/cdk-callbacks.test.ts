@@ -1,25 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerStack } from '../lib/ser-stack.ts';
+import { fakeModelPackage } from './helpers/fake-model-package.ts';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
-const modelDir = mkdtempSync(join(tmpdir(), 'ser-cdk-callbacks-model-'));
-writeFileSync(
-  join(modelDir, 'metadata.json'),
-  // Deploy-time registration records the bundled model's version, sha256, creation time and metrics.
-  JSON.stringify({
-    version: 'test-model-7',
-    sha256: 'a'.repeat(64),
-    createdAt: '2026-01-01T00:00:00Z',
-    metrics: {},
-  }),
-);
+const model = fakeModelPackage('test-model-7');
+const modelDir = model.dir;
 
 describe('SerStack: completion events and callback delivery', () => {
   let template: Template;
@@ -60,7 +49,7 @@ describe('SerStack: completion events and callback delivery', () => {
     // Synth takes seconds alone, minutes on a loaded machine: no speed is asserted here.
   }, 300_000);
 
-  afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
+  afterAll(() => model.remove());
 
   it('lets the inference function put events on the default bus only, and tells it the bus', () => {
     const putEvents = statementsFor('InferenceProcessObject').filter((s) =>

@@ -1,26 +1,16 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerStack } from '../lib/ser-stack.ts';
+import { fakeModelPackage } from './helpers/fake-model-package.ts';
 
 interface MetricWidget {
   type: string;
   properties: { title: string; metrics?: unknown[][]; stat?: string; period?: number };
 }
 
-const modelDir = mkdtempSync(join(tmpdir(), 'ser-cdk-dashboard-'));
-writeFileSync(
-  join(modelDir, 'metadata.json'),
-  JSON.stringify({
-    version: 'dashboard-model',
-    sha256: 'a'.repeat(64),
-    createdAt: '2026-01-01T00:00:00Z',
-    metrics: {},
-  }),
-);
+const model = fakeModelPackage('dashboard-model');
+const modelDir = model.dir;
 
 describe('operations dashboard', () => {
   let widgets: MetricWidget[];
@@ -52,7 +42,7 @@ describe('operations dashboard', () => {
     widgets = (JSON.parse(text) as { widgets: MetricWidget[] }).widgets;
   });
 
-  afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
+  afterAll(() => model.remove());
 
   it('counts predictions per minute by status from the inference handler metrics', () => {
     expect(metricNames('Predictions per minute by status')).toEqual([

@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SerStack } from '../lib/ser-stack.ts';
+import { fakeModelPackage } from './helpers/fake-model-package.ts';
 
 interface ValidationReport {
   pluginReports: {
@@ -14,16 +14,8 @@ interface ValidationReport {
   }[];
 }
 
-const workDir = mkdtempSync(join(tmpdir(), 'ser-cdk-nag-'));
-writeFileSync(
-  join(workDir, 'metadata.json'),
-  JSON.stringify({
-    version: 'nag-model',
-    sha256: 'a'.repeat(64),
-    createdAt: '2026-01-01T00:00:00Z',
-    metrics: {},
-  }),
-);
+const model = fakeModelPackage('nag-model');
+const workDir = model.dir;
 
 /** Synthesises the stack with the AwsSolutions pack and returns every finding not acknowledged. */
 function unacknowledgedFindings(change: (stack: SerStack) => void = () => {}): string[] {
@@ -53,7 +45,7 @@ function unacknowledgedFindings(change: (stack: SerStack) => void = () => {}): s
 }
 
 describe('cdk-nag AwsSolutions', () => {
-  afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+  afterAll(() => model.remove());
 
   it('reports no finding that is not fixed or acknowledged with its reason in lib/nag-acknowledgments.ts', () => {
     expect(unacknowledgedFindings()).toEqual([]);

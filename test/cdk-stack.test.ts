@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../lambdas/app/routes.ts';
 import { SerStack } from '../lib/ser-stack.ts';
+import { fakeModelPackage } from './helpers/fake-model-package.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -14,16 +12,8 @@ const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [val
 
 // Control-plane tests: no bundling (the asset test covers the real asset), a model package that only
 // has to say its version.
-const modelDir = mkdtempSync(join(tmpdir(), 'ser-cdk-model-'));
-writeFileSync(
-  join(modelDir, 'metadata.json'),
-  JSON.stringify({
-    version: 'test-model-7',
-    sha256: 'a'.repeat(64),
-    createdAt: '2026-01-01T00:00:00Z',
-    metrics: {},
-  }),
-);
+const model = fakeModelPackage('test-model-7');
+const modelDir = model.dir;
 
 function synth(props: ConstructorParameters<typeof SerStack>[2] = {}, validate = true): Template {
   // The built-in CloudFormation validation runs once, on the default stack; variants skip it (4 s each).
@@ -57,7 +47,7 @@ describe('SerStack', () => {
     resources = template.toJSON().Resources;
   }, 180_000);
 
-  afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
+  afterAll(() => model.remove());
 
   it('notifies the inference function of objects created under uploads/ and incoming/ only', () => {
     const inferenceId = logicalIdOf('AWS::Lambda::Function', 'InferenceProcessObject');

@@ -1,26 +1,16 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Training } from '../lib/constructs/training.ts';
+import { fakeModelPackage } from './helpers/fake-model-package.ts';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
 
-const modelDir = mkdtempSync(join(tmpdir(), 'ser-training-model-'));
-writeFileSync(
-  join(modelDir, 'metadata.json'),
-  JSON.stringify({
-    version: '9.9.9',
-    sha256: 'b'.repeat(64),
-    createdAt: '2026-01-01T00:00:00Z',
-    metrics: {},
-  }),
-);
+const model = fakeModelPackage('9.9.9');
+const modelDir = model.dir;
 
 function synth(props: Partial<ConstructorParameters<typeof Training>[2]> = {}) {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
@@ -38,6 +28,8 @@ function synth(props: Partial<ConstructorParameters<typeof Training>[2]> = {}) {
 }
 
 describe('Training construct (EC2 on demand)', () => {
+  afterAll(() => model.remove());
+
   let template: Template;
 
   beforeAll(() => {

@@ -2,11 +2,10 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../bin/local/stack.ts';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
 import { FIXTURES_DIR } from './helpers/fixtures.ts';
-import { startTestStack, type TestStack } from './helpers/local-stack.ts';
+import { useTestStack } from './helpers/local-stack.ts';
 
 /**
  * The containers phones and browsers write (M4A, MP4 with video, MOV, WebM/Opus, Matroska/Vorbis):
@@ -50,22 +49,8 @@ describe('new containers through the CLI', () => {
 });
 
 describe('new containers through the local stack', () => {
-  let local: TestStack;
-  let stack: LocalStack;
-  let s3: S3Client;
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(`${stack.apiUrl}${path}`, {
-      ...init,
-      headers: { 'x-api-key': stack.apiKey, 'content-type': 'application/json', ...init.headers },
-    });
-
-  beforeAll(async () => {
-    local = await startTestStack({ bucket: 'ser-formats', apiKey: 'formats-test-key' });
-    ({ stack, s3 } = local);
-  });
-  afterAll(async () => {
-    await local?.close();
-  });
+  const local = useTestStack({ bucket: 'ser-formats', apiKey: 'formats-test-key' });
+  const { api } = local;
 
   it('POST /uploads + PUT: each clip SUCCEEDED with its emotion, each corrupt file FAILED typed', async () => {
     const ids = new Map<string, string>();
@@ -88,7 +73,7 @@ describe('new containers through the local stack', () => {
       expect(put.status, entry.path).toBe(200);
       ids.set(entry.path, created.id);
     }
-    await stack.idle();
+    await local.stack.idle();
     for (const entry of [...clips, ...corrupt]) {
       const prediction = (await (await api(`/predictions/${ids.get(entry.path)}`)).json()) as {
         status: string;
@@ -107,18 +92,21 @@ describe('new containers through the local stack', () => {
 
   it('drop folder: each clip’s result names its emotion', async () => {
     for (const entry of clips) {
-      await s3.send(
+      await local.s3.send(
         new PutObjectCommand({
-          Bucket: stack.bucket,
+          Bucket: local.stack.bucket,
           Key: `incoming/formats/${fileName(entry.path)}`,
           Body: readFileSync(join(FIXTURES_DIR, entry.path)),
         }),
       );
     }
-    await stack.idle();
+    await local.stack.idle();
     for (const entry of clips) {
-      const object = await s3.send(
-        new GetObjectCommand({ Bucket: stack.bucket, Key: `results/formats/${fileName(entry.path)}.json` }),
+      const object = await local.s3.send(
+        new GetObjectCommand({
+          Bucket: local.stack.bucket,
+          Key: `results/formats/${fileName(entry.path)}.json`,
+        }),
       );
       const result = JSON.parse(await object.Body!.transformToString()) as {
         status: string;

@@ -1,8 +1,7 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../bin/local/stack.ts';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
 import { tessClip } from './helpers/fixtures.ts';
-import { startTestStack, type TestStack } from './helpers/local-stack.ts';
+import { useTestStack } from './helpers/local-stack.ts';
 
 /** Deterministic bytes that are no audio format. */
 const noise = (length: number): Uint8Array => {
@@ -16,30 +15,14 @@ const noise = (length: number): Uint8Array => {
 };
 
 describe('hardening round 2, reproduced through the local stack', () => {
-  let local: TestStack;
-  let stack: LocalStack;
-  let s3: S3Client;
-
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(`${stack.apiUrl}${path}`, {
-      ...init,
-      headers: { 'x-api-key': stack.apiKey, 'content-type': 'application/json', ...init.headers },
-    });
+  const local = useTestStack({ bucket: 'ser-hardening', apiKey: 'hardening-test-key' });
+  const { api } = local;
   const put = (key: string, body: Uint8Array) =>
-    s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: body }));
+    local.s3.send(new PutObjectCommand({ Bucket: local.stack.bucket, Key: key, Body: body }));
   const readResult = async (key: string) => {
-    const object = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+    const object = await local.s3.send(new GetObjectCommand({ Bucket: local.stack.bucket, Key: key }));
     return JSON.parse(await object.Body!.transformToString()) as Record<string, unknown>;
   };
-
-  beforeAll(async () => {
-    local = await startTestStack({ bucket: 'ser-hardening', apiKey: 'hardening-test-key' });
-    ({ stack, s3 } = local);
-  });
-
-  afterAll(async () => {
-    await local?.close();
-  });
 
   it('a presigned URL used twice: the record follows the last upload and keeps nothing of the first', async () => {
     const clip = tessClip('sad');
@@ -53,10 +36,10 @@ describe('hardening round 2, reproduced through the local stack', () => {
       fetch(created.upload.url, { method: created.upload.method, headers: created.upload.headers, body });
 
     expect((await upload(clip.bytes)).status).toBe(200);
-    await stack.idle();
+    await local.stack.idle();
     const first = (await (await api(`/predictions/${created.id}`)).json()) as Record<string, unknown>;
     expect((await upload(noise(clip.bytes.length))).status).toBe(200);
-    await stack.idle();
+    await local.stack.idle();
     const second = (await (await api(`/predictions/${created.id}`)).json()) as Record<string, unknown>;
 
     expect(first).toMatchObject({ status: 'SUCCEEDED', emotion: expect.any(String) });
@@ -78,7 +61,7 @@ describe('hardening round 2, reproduced through the local stack', () => {
     const emotions: unknown[] = [];
     for (const emotion of ['sad', 'angry', 'sad']) {
       await put(key, tessClip(emotion).bytes);
-      await stack.idle();
+      await local.stack.idle();
       emotions.push((await readResult('results/revert/clip.flac.json')).emotion);
     }
     const [sad, angry, sadAgain] = emotions;
@@ -95,7 +78,7 @@ describe('hardening round 2, reproduced through the local stack', () => {
     const key = `incoming/${dirs}/${fileName}`;
     expect(Buffer.byteLength(key)).toBe(1021);
     await put(key, tessClip('happy').bytes);
-    await stack.idle();
+    await local.stack.idle();
     const listing = (await (await api('/predictions?limit=5')).json()) as {
       items: { fileName: string; status: string; error?: { code: string } }[];
     };

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
@@ -10,6 +9,7 @@ import type { LocalStack } from '../bin/local/stack.ts';
 import { loadConfig } from '../lambdas/app/config.ts';
 import { sanitizeFileName, uploadKey } from '../lambdas/app/object-keys.ts';
 import { SerStack } from '../lib/ser-stack.ts';
+import { fakeModelPackage } from './helpers/fake-model-package.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -18,24 +18,20 @@ type Statement = { Effect: string; Action: string | string[]; Resource: unknown;
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 describe('security: the deployed stack (CDK assertions)', () => {
-  const modelDir = mkdtempSync(join(tmpdir(), 'ser-sec-model-'));
+  const model = fakeModelPackage('security-test');
   let template: Template;
   let resources: Record<string, Resource>;
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
   beforeAll(() => {
-    writeFileSync(
-      join(modelDir, 'metadata.json'),
-      JSON.stringify({ version: 'security-test', sha256: 'c'.repeat(64), createdAt: '2026-01-01T00:00:00Z' }),
-    );
     const app = new App({
       context: { 'aws:cdk:bundling-stacks': [] },
       builtinCloudFormationValidation: false,
     });
-    template = Template.fromStack(new SerStack(app, 'SerSecurityTest', { modelDir }));
+    template = Template.fromStack(new SerStack(app, 'SerSecurityTest', { modelDir: model.dir }));
     resources = template.toJSON().Resources;
   });
-  afterAll(() => rmSync(modelDir, { recursive: true, force: true }));
+  afterAll(() => model.remove());
 
   it('publishes no secret in outputs or function environments (the API key value is fetched, never output)', () => {
     const outputs = JSON.stringify(template.toJSON().Outputs);

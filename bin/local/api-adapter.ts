@@ -101,6 +101,26 @@ function logWhenFinished(res: ServerResponse, method: string, url: URL, log: (li
   );
 }
 
+/** An HTTP server on the adapter's address: a request that fails is a generic 500 (or a dropped socket). */
+async function listen(
+  options: ApiAdapterOptions,
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+): Promise<Server> {
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error) => {
+      options.log(`API adapter error: ${error instanceof Error ? error.message : String(error)}`);
+      if (!res.headersSent) sendError(res, 500, 'INTERNAL_ERROR', 'Internal server error');
+      else res.destroy();
+    });
+  });
+  // Longer than clients keep idle sockets (undici: 4 s): otherwise a request on a socket the server just
+  // closed fails with ECONNRESET, which a loaded machine makes frequent.
+  server.keepAliveTimeout = 65_000;
+  server.listen(options.port, options.host);
+  await once(server, 'listening');
+  return server;
+}
+
 /**
  * An API Gateway-like adapter: it listens first (answering 503 on API routes until `serve` is called) so
  * that its origin is known before S3's CORS is configured, serves the web page, enforces x-api-key, and
@@ -140,18 +160,7 @@ export async function startApiAdapter(options: ApiAdapterOptions): Promise<ApiAd
     res.end(result.body);
   }
 
-  const server = createServer((req, res) => {
-    handleHttp(req, res).catch((error) => {
-      options.log(`API adapter error: ${error instanceof Error ? error.message : String(error)}`);
-      if (!res.headersSent) sendError(res, 500, 'INTERNAL_ERROR', 'Internal server error');
-      else res.destroy();
-    });
-  });
-  // Longer than clients keep idle sockets (undici: 4 s): otherwise a request on a socket the server just
-  // closed fails with ECONNRESET, which a loaded machine makes frequent.
-  server.keepAliveTimeout = 65_000;
-  server.listen(options.port, options.host);
-  await once(server, 'listening');
+  const server = await listen(options, handleHttp);
   apiUrl = `http://${options.host}:${(server.address() as AddressInfo).port}`;
   return {
     server,

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll } from 'vitest';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../../bin/local/local-aws.ts';
 import { type LocalStack, startLocalStack } from '../../bin/local/stack.ts';
 import { createS3Client } from '../../lambdas/app/aws-clients.ts';
@@ -49,6 +50,48 @@ export async function startTestStack(options: {
       s3.destroy();
       await stack.close();
       await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface SharedTestStack {
+  /** The running stack (from the describe block's `beforeAll` on). */
+  readonly stack: LocalStack;
+  /** An S3 client on the stack's s3rver. */
+  readonly s3: S3Client;
+  /** Calls the API with the user key and a JSON content type (`init.headers` win). */
+  api(path: string, init?: RequestInit): Promise<Response>;
+}
+
+/**
+ * One local stack for the calling describe block: started in its `beforeAll`, closed (and its data
+ * folder deleted) in its `afterAll`. Read `stack` and `s3` inside tests and hooks, not at collection.
+ */
+export function useTestStack(options: Parameters<typeof startTestStack>[0]): SharedTestStack {
+  let local: TestStack | undefined;
+  beforeAll(async () => {
+    local = await startTestStack(options);
+  });
+  afterAll(async () => {
+    await local?.close();
+  });
+  const running = (): TestStack => {
+    if (!local) throw new Error('The test stack is not started: use it inside tests or hooks');
+    return local;
+  };
+  return {
+    get stack() {
+      return running().stack;
+    },
+    get s3() {
+      return running().s3;
+    },
+    api(path, init = {}) {
+      const { stack } = running();
+      return fetch(`${stack.apiUrl}${path}`, {
+        ...init,
+        headers: { 'x-api-key': stack.apiKey, 'content-type': 'application/json', ...init.headers },
+      });
     },
   };
 }

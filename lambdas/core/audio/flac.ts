@@ -3,7 +3,7 @@ import CodecParser, { type CodecFrame, type OggPage } from 'codec-parser';
 import { AudioError } from '../errors.ts';
 import { id3v2Size } from './detect.ts';
 import { checkCodecFrames, checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
-import { type ChunkedDecodeResult, decodeChunked, SharedDecoder } from './stream.ts';
+import { decodeChunked, SharedDecoder } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
 interface StreamInfo {
@@ -79,7 +79,7 @@ const decodeQuietly = (
   }
 };
 
-/** Refuses, from STREAMINFO alone, a stream whose decoding would break a limit. */
+/** The limits STREAMINFO alone can be judged by, before anything is decoded. */
 const checkStreamInfo = (info: StreamInfo, maxDurationSec: number): void => {
   checkStreamParameters('FLAC', info.sampleRate, info.channels);
   checkDuration('FLAC header', info.totalSamples, info.sampleRate, maxDurationSec);
@@ -91,50 +91,26 @@ const checkStreamInfo = (info: StreamInfo, maxDurationSec: number): void => {
   }
 };
 
-/** Parses the file with a parser of its own and decodes its frames on the shared `decoder`, to mono. */
-const parseAndDecode = (
-  decoder: FLACDecoder,
-  bytes: Uint8Array,
-  info: StreamInfo,
-  maxDurationSec: number,
-  outputRate: number | undefined,
-): Promise<ChunkedDecodeResult> => {
-  const start = id3v2Size(bytes);
-  // The WASM decoder divides by 2^(bits−1) − 1 (32767 for 16-bit), WAV/AIFF by 2^(bits−1): rescale so the
-  // same PCM gives the same floats whatever the container (TESS is FLAC, uploads are often WAV).
-  const full = 2 ** (info.bitsPerSample - 1);
+/**
+ * A codec parser whose frames are counted against the frame budget as they are parsed: STREAMINFO may lie
+ * about block sizes, or say nothing of the length.
+ */
+const countingParser = () => {
   const parser = new CodecParser('audio/flac', { enableFrameCRC32: false, enableLogging: false });
-  // STREAMINFO may lie about block sizes (or say nothing of the length): frames are counted as parsed.
-  let parsedFrames = 0;
-  const framesOf = (frames: Uint8Array[]) => {
-    parsedFrames += frames.length;
-    checkCodecFrames('FLAC stream', parsedFrames, 'decoded');
+  let parsed = 0;
+  const counted = (frames: Uint8Array[]) => {
+    parsed += frames.length;
+    checkCodecFrames('FLAC stream', parsed, 'decoded');
     return frames;
   };
-  return decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
-    container: 'FLAC',
-    maxDurationSec,
-    outputRate,
-    decode: async (chunk) => {
-      const frames = framesOf(frameData(parser.parseChunk(chunk)));
-      const groups = boundedGroups(frames, info.maxBlockSize, info.channels);
-      const decoded = [];
-      for (const group of groups) decoded.push(await decodeQuietly(decoder, group));
-      return decoded;
-    },
-    flush: () => decodeQuietly(decoder, framesOf(frameData(parser.flush()))),
-    // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
-    chunkBytes: 1024,
-    scale: (full - 1) / full,
-  });
+  return {
+    parseChunk: (chunk: Uint8Array) => counted(frameData(parser.parseChunk(chunk))),
+    flush: () => counted(frameData(parser.flush())),
+  };
 };
 
-/** The decoder's errors and the decoded length against STREAMINFO's: CORRUPT_AUDIO or EMPTY_AUDIO. */
-const checkDecodedLength = (info: StreamInfo, result: ChunkedDecodeResult): void => {
-  const decoded = result.frames;
-  if (result.errors.length > 0) {
-    throw new AudioError('CORRUPT_AUDIO', `FLAC data is corrupt: ${result.errors[0]}`);
-  }
+/** The decoded length against STREAMINFO's: CORRUPT_AUDIO when frames are missing, EMPTY_AUDIO for none. */
+const checkDecodedLength = (info: StreamInfo, decoded: number): void => {
   // codec-parser 2.5 sometimes loses a short final frame (e.g. 79 samples after 4096-sample frames;
   // `flac -t` finds the files sound): up to one block missing at the end is accepted as it is, more is
   // a truncated file.
@@ -168,13 +144,35 @@ export const decodeFlac = async (
 ): Promise<MonoPcm> => {
   const info = readStreamInfo(bytes);
   checkStreamInfo(info, maxDurationSec);
+  const start = id3v2Size(bytes);
+  // The WASM decoder divides by 2^(bits−1) − 1 (32767 for 16-bit), WAV/AIFF by 2^(bits−1): rescale so the
+  // same PCM gives the same floats whatever the container (TESS is FLAC, uploads are often WAV).
+  const full = 2 ** (info.bitsPerSample - 1);
   // libFLAC reports MISSING_FRAME for some sound files after decoding others (frames of another block
   // size, e.g. RAVDESS cut by ffmpeg after TESS): a failure on a reused decoder is retried on a fresh one.
   return flacDecoder.use(
     async (decoder) => {
-      const result = await parseAndDecode(decoder, bytes, info, maxDurationSec, outputRate);
+      const parser = countingParser();
+      const result = await decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
+        container: 'FLAC',
+        maxDurationSec,
+        outputRate,
+        decode: async (chunk) => {
+          const groups = boundedGroups(parser.parseChunk(chunk), info.maxBlockSize, info.channels);
+          const decoded = [];
+          for (const group of groups) decoded.push(await decodeQuietly(decoder, group));
+          return decoded;
+        },
+        flush: () => decodeQuietly(decoder, parser.flush()),
+        // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
+        chunkBytes: 1024,
+        scale: (full - 1) / full,
+      });
       // Thrown inside `use` so that a decoder which saw a corrupt stream is discarded.
-      checkDecodedLength(info, result);
+      if (result.errors.length > 0) {
+        throw new AudioError('CORRUPT_AUDIO', `FLAC data is corrupt: ${result.errors[0]}`);
+      }
+      checkDecodedLength(info, result.frames);
       return { samples: result.samples, sampleRate: info.sampleRate, outputRate, channels: info.channels };
     },
     { retryFresh: true },
