@@ -1,10 +1,8 @@
 import { AudioError } from '../errors.ts';
+import { fourCc } from './detect.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { type PcmEncoding, type PcmLayout, pcmToMono } from './pcm.ts';
 import type { MonoPcm } from './types.ts';
-
-const fourCc = (bytes: Uint8Array, offset: number): string =>
-  String.fromCharCode(bytes[offset]!, bytes[offset + 1]!, bytes[offset + 2]!, bytes[offset + 3]!);
 
 /** IEEE 754 80-bit extended (AIFF's sample rate field): sign+15-bit exponent, 64-bit mantissa with explicit 1. */
 export const readExtended80 = (view: DataView, offset: number): number => {

@@ -1,4 +1,5 @@
 import { AudioError } from '../errors.ts';
+import { fourCc } from './detect.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { type PcmLayout, pcmToMono } from './pcm.ts';
 import type { MonoPcm } from './types.ts';
@@ -10,9 +11,6 @@ const WAVE_FORMAT_MULAW = 0x0007;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 /** Writers that stream (arecord, ffmpeg to a pipe) cannot seek back: they leave this size meaning "to EOF". */
 const UNKNOWN_SIZE = 0xffffffff;
-
-const fourCc = (bytes: Uint8Array, offset: number): string =>
-  String.fromCharCode(bytes[offset]!, bytes[offset + 1]!, bytes[offset + 2]!, bytes[offset + 3]!);
 
 const hex = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
 
