@@ -7,14 +7,7 @@ import { longFunctions, MAX_FUNCTION_LINES } from '../scripts/long-functions.ts'
  * new long function fails until it is split along its steps, or, when it really reads best whole, listed
  * here with its reason.
  */
-const ALLOWED: Record<string, string> = {
-  'lambdas/core/audio/aiff.ts:decodeAiff': 'not yet split (issue #16)',
-  'lambdas/core/audio/ebml.ts:readMatroska': 'not yet split (issue #16)',
-  'lambdas/core/audio/mp3.ts:decodeMp3': 'not yet split (issue #16)',
-  'lambdas/core/audio/pcm.ts:pcmToMono': 'not yet split (issue #16)',
-  'lambdas/core/audio/wav.ts:decodeWav': 'not yet split (issue #16)',
-  'lambdas/core/features/extract.ts:createFeatureExtractor': 'not yet split (issue #16)',
-};
+const ALLOWED: Record<string, string> = {};
 
 describe('function length', () => {
   const long = longFunctions();

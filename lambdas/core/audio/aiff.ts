@@ -1,10 +1,8 @@
 import { AudioError } from '../errors.ts';
+import { fourCc } from './detect.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
-import { type PcmEncoding, pcmToMono } from './pcm.ts';
+import { type PcmEncoding, type PcmLayout, pcmToMono } from './pcm.ts';
 import type { MonoPcm } from './types.ts';
-
-const fourCc = (bytes: Uint8Array, offset: number): string =>
-  String.fromCharCode(bytes[offset]!, bytes[offset + 1]!, bytes[offset + 2]!, bytes[offset + 3]!);
 
 /** IEEE 754 80-bit extended (AIFF's sample rate field): sign+15-bit exponent, 64-bit mantissa with explicit 1. */
 export const readExtended80 = (view: DataView, offset: number): number => {
@@ -34,46 +32,66 @@ const AIFC_TYPES: Record<string, { encoding: PcmEncoding; bytes: number; bigEndi
   ALAW: { encoding: 'alaw', bytes: 1, bigEndian: true },
 };
 
-/**
- * Decodes AIFF / AIFF-C (big-endian PCM, 'sowt' little-endian PCM, float, G.711) to mono. A small
- * hand-written parser: no maintained npm package fits, and TESS itself ships two AIFF files named .wav.
- * 8-bit AIFF is signed (unlike WAV).
- */
-export const decodeAiff = (bytes: Uint8Array, maxDurationSec: number): MonoPcm => {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+interface CommChunk {
+  channels: number;
+  frames: number;
+  sampleSize: number;
+  sampleRate: number;
+  /** AIFF-C compression type ('NONE' for plain AIFF). */
+  type: string;
+}
+
+interface AiffChunks {
+  comm: CommChunk | undefined;
+  /** First sample byte; -1 when there is no SSND chunk. */
+  soundOffset: number;
+  soundBytes: number;
+}
+
+const readComm = (
+  bytes: Uint8Array,
+  view: DataView,
+  body: number,
+  size: number,
+  isAifc: boolean,
+): CommChunk => {
+  if (size < 18 || body + 18 > bytes.length)
+    throw new AudioError('CORRUPT_AUDIO', 'AIFF COMM chunk is truncated');
+  const hasType = isAifc && size >= 22 && body + 22 <= bytes.length;
+  return {
+    channels: view.getInt16(body),
+    frames: view.getUint32(body + 2),
+    sampleSize: view.getInt16(body + 6),
+    // Rounded: rates are integral in practice, and the resampler works on integer rates.
+    sampleRate: Math.round(readExtended80(view, body + 8)),
+    type: hasType ? fourCc(bytes, body + 18) : 'NONE',
+  };
+};
+
+/** Walks the chunks after the FORM header for COMM and SSND, each checked against the bytes present. */
+const readChunks = (bytes: Uint8Array, view: DataView): AiffChunks => {
   const isAifc = fourCc(bytes, 8) === 'AIFC';
-  let comm:
-    | { channels: number; frames: number; sampleSize: number; sampleRate: number; type: string }
-    | undefined;
-  let soundOffset = -1;
-  let soundBytes = 0;
+  const found: AiffChunks = { comm: undefined, soundOffset: -1, soundBytes: 0 };
   let offset = 12;
   while (offset + 8 <= bytes.length) {
     const id = fourCc(bytes, offset);
     const size = view.getUint32(offset + 4);
     const body = offset + 8;
     if (id === 'COMM') {
-      if (size < 18 || body + 18 > bytes.length)
-        throw new AudioError('CORRUPT_AUDIO', 'AIFF COMM chunk is truncated');
-      const hasType = isAifc && size >= 22 && body + 22 <= bytes.length;
-      comm = {
-        channels: view.getInt16(body),
-        frames: view.getUint32(body + 2),
-        sampleSize: view.getInt16(body + 6),
-        // Rounded: rates are integral in practice, and the resampler works on integer rates.
-        sampleRate: Math.round(readExtended80(view, body + 8)),
-        type: hasType ? fourCc(bytes, body + 18) : 'NONE',
-      };
+      found.comm = readComm(bytes, view, body, size, isAifc);
     } else if (id === 'SSND') {
       if (body + 8 > bytes.length) throw new AudioError('CORRUPT_AUDIO', 'AIFF SSND chunk is truncated');
       const dataOffset = view.getUint32(body); // alignment padding before the first sample
-      soundOffset = body + 8 + dataOffset;
-      soundBytes = Math.max(0, size - 8 - dataOffset);
+      found.soundOffset = body + 8 + dataOffset;
+      found.soundBytes = Math.max(0, size - 8 - dataOffset);
     }
     offset = body + size + (size & 1);
   }
+  return found;
+};
 
-  if (!comm) throw new AudioError('CORRUPT_AUDIO', 'AIFF file has no COMM chunk (or it is cut off)');
+/** How COMM says the samples are stored; UNSUPPORTED_FORMAT or CORRUPT_AUDIO where we cannot read them. */
+const layoutOf = (comm: CommChunk): PcmLayout => {
   const type = AIFC_TYPES[comm.type];
   if (!type) throw new AudioError('UNSUPPORTED_FORMAT', `AIFF-C compression '${comm.type}' is not supported`);
   checkStreamParameters('AIFF', comm.sampleRate, comm.channels);
@@ -84,12 +102,22 @@ export const decodeAiff = (bytes: Uint8Array, maxDurationSec: number): MonoPcm =
       `AIFF sample size of ${comm.sampleSize} bits is not supported`,
     );
   }
+  return { encoding: type.encoding, bytesPerSample, channels: comm.channels, bigEndian: type.bigEndian };
+};
+
+/** The declared length against the limits, then against the sound data the file really holds. */
+const checkSoundData = (
+  bytes: Uint8Array,
+  comm: CommChunk,
+  { soundOffset, soundBytes }: AiffChunks,
+  layout: PcmLayout,
+  maxDurationSec: number,
+): void => {
   checkDuration('AIFF header', comm.frames, comm.sampleRate, maxDurationSec);
   checkDecodedValues('AIFF header', comm.frames * comm.channels, 'declares');
   if (comm.frames === 0 || soundOffset < 0)
     throw new AudioError('EMPTY_AUDIO', 'AIFF file holds no sample frames');
-
-  const frameBytes = bytesPerSample * comm.channels;
+  const frameBytes = layout.bytesPerSample * comm.channels;
   const declaredBytes = comm.frames * frameBytes;
   const available = Math.min(soundBytes, Math.max(0, bytes.length - soundOffset));
   if (declaredBytes > available) {
@@ -98,14 +126,22 @@ export const decodeAiff = (bytes: Uint8Array, maxDurationSec: number): MonoPcm =
       `AIFF header declares ${comm.frames} frames (${declaredBytes} bytes) but the file holds ${available} bytes`,
     );
   }
-  const layout = {
-    encoding: type.encoding,
-    bytesPerSample,
-    channels: comm.channels,
-    bigEndian: type.bigEndian,
-  };
+};
+
+/**
+ * Decodes AIFF / AIFF-C (big-endian PCM, 'sowt' little-endian PCM, float, G.711) to mono. A small
+ * hand-written parser: no maintained npm package fits, and TESS itself ships two AIFF files named .wav.
+ * 8-bit AIFF is signed (unlike WAV).
+ */
+export const decodeAiff = (bytes: Uint8Array, maxDurationSec: number): MonoPcm => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const chunks = readChunks(bytes, view);
+  const { comm } = chunks;
+  if (!comm) throw new AudioError('CORRUPT_AUDIO', 'AIFF file has no COMM chunk (or it is cut off)');
+  const layout = layoutOf(comm);
+  checkSoundData(bytes, comm, chunks, layout, maxDurationSec);
   return {
-    samples: pcmToMono(bytes, soundOffset, comm.frames, layout),
+    samples: pcmToMono(bytes, chunks.soundOffset, comm.frames, layout),
     sampleRate: comm.sampleRate,
     channels: comm.channels,
   };

@@ -1,5 +1,9 @@
 import type { AudioFormat } from './types.ts';
 
+/** The four ASCII bytes at `offset` (a RIFF/AIFF chunk id or an MP4 box type); past the end reads as NUL. */
+export const fourCc = (bytes: Uint8Array, offset: number): string =>
+  String.fromCharCode(bytes[offset]!, bytes[offset + 1]!, bytes[offset + 2]!, bytes[offset + 3]!);
+
 const ascii = (bytes: Uint8Array, offset: number, text: string): boolean => {
   if (offset + text.length > bytes.length) return false;
   for (let i = 0; i < text.length; i++) {

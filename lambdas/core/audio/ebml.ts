@@ -122,16 +122,79 @@ const splitLaces = (data: Uint8Array, flags: number): Uint8Array[] => {
   return frames;
 };
 
+/** What the walk has read so far. */
+interface WalkState {
+  result: MatroskaAudio;
+  /** Every TrackEntry met so far, the one being read last. */
+  tracks: MatroskaTrack[];
+  timecodeScale: number;
+  /** Segment Info Duration, in units of `timecodeScale` nanoseconds. */
+  rawDuration: number;
+}
+
+/** Keeps the frames of a block of the first audio track (chosen at its first block), laces split. */
+const takeBlock = (state: WalkState, block: Uint8Array): void => {
+  const { result } = state;
+  result.track ??= state.tracks.find((t) => t.codecId.startsWith('A_'));
+  if (!result.track) return;
+  const number = readVint(block, 0, false);
+  if (number.value !== result.track.number) return;
+  const header = number.length + 3; // track number, 16-bit timecode, flags
+  if (block.length < header) throw corrupt('block is shorter than its header');
+  result.frames.push(...splitLaces(block.subarray(header), block[number.length + 2]!));
+};
+
+/** Reads an element we do not step into (bytes `content` to `end`); elements we do not need are skipped. */
+const readLeaf = (state: WalkState, bytes: Uint8Array, id: number, content: number, end: number): void => {
+  const track = state.tracks.at(-1);
+  switch (id) {
+    case ID.docType:
+      state.result.docType = new TextDecoder().decode(bytes.subarray(content, end));
+      break;
+    case ID.timecodeScale:
+      state.timecodeScale = readUint(bytes, content, end);
+      break;
+    case ID.duration:
+      state.rawDuration = readFloat(bytes, content, end - content);
+      break;
+    case ID.trackNumber:
+      if (track) track.number = readUint(bytes, content, end);
+      break;
+    case ID.trackType:
+      if (track && readUint(bytes, content, end) !== 2) track.codecId = 'not-audio';
+      break;
+    case ID.codecId:
+      if (track && track.codecId !== 'not-audio')
+        track.codecId = new TextDecoder().decode(bytes.subarray(content, end));
+      break;
+    case ID.codecPrivate:
+      if (track) track.codecPrivate = bytes.subarray(content, end);
+      break;
+    case ID.samplingFrequency:
+      if (track) track.sampleRate = readFloat(bytes, content, end - content);
+      break;
+    case ID.channels:
+      if (track) track.channels = readUint(bytes, content, end);
+      break;
+    case ID.simpleBlock:
+    case ID.block:
+      takeBlock(state, bytes.subarray(content, end));
+      break;
+  }
+};
+
 /**
  * Walks a Matroska/WebM file element by element (linear, no buffering) and returns its first audio
  * track and that track's frames. An element whose declared size runs past the end of the file means the
  * file was cut off: CORRUPT_AUDIO (recordings with unknown sizes cannot be judged that way).
  */
 export const readMatroska = (bytes: Uint8Array): MatroskaAudio => {
-  const result: MatroskaAudio = { docType: '', durationSec: 0, frames: [] };
-  const tracks: MatroskaTrack[] = [];
-  let timecodeScale = 1_000_000;
-  let rawDuration = 0;
+  const state: WalkState = {
+    result: { docType: '', durationSec: 0, frames: [] },
+    tracks: [],
+    timecodeScale: 1_000_000,
+    rawDuration: 0,
+  };
   let at = 0;
   while (at < bytes.length) {
     const id = readVint(bytes, at, true);
@@ -142,58 +205,16 @@ export const readMatroska = (bytes: Uint8Array): MatroskaAudio => {
       throw corrupt(`is cut off: an element at byte ${at} needs ${end} bytes, the file has ${bytes.length}`);
     }
     if (DESCEND.has(id.value)) {
-      if (id.value === ID.trackEntry) tracks.push({ number: 0, codecId: '', sampleRate: 8000, channels: 1 });
+      if (id.value === ID.trackEntry) {
+        state.tracks.push({ number: 0, codecId: '', sampleRate: 8000, channels: 1 });
+      }
       at = content;
       continue;
     }
     if (size.unknown) throw corrupt(`element at byte ${at} has an unknown size`);
-    const track = tracks.at(-1);
-    switch (id.value) {
-      case ID.docType:
-        result.docType = new TextDecoder().decode(bytes.subarray(content, end));
-        break;
-      case ID.timecodeScale:
-        timecodeScale = readUint(bytes, content, end);
-        break;
-      case ID.duration:
-        rawDuration = readFloat(bytes, content, end - content);
-        break;
-      case ID.trackNumber:
-        if (track) track.number = readUint(bytes, content, end);
-        break;
-      case ID.trackType:
-        if (track && readUint(bytes, content, end) !== 2) track.codecId = 'not-audio';
-        break;
-      case ID.codecId:
-        if (track && track.codecId !== 'not-audio')
-          track.codecId = new TextDecoder().decode(bytes.subarray(content, end));
-        break;
-      case ID.codecPrivate:
-        if (track) track.codecPrivate = bytes.subarray(content, end);
-        break;
-      case ID.samplingFrequency:
-        if (track) track.sampleRate = readFloat(bytes, content, end - content);
-        break;
-      case ID.channels:
-        if (track) track.channels = readUint(bytes, content, end);
-        break;
-      case ID.simpleBlock:
-      case ID.block:
-        takeBlock(bytes.subarray(content, end));
-        break;
-    }
+    readLeaf(state, bytes, id.value, content, end);
     at = end;
   }
-  result.durationSec = (rawDuration * timecodeScale) / 1e9;
-  return result;
-
-  function takeBlock(block: Uint8Array): void {
-    result.track ??= tracks.find((t) => t.codecId.startsWith('A_'));
-    if (!result.track) return;
-    const number = readVint(block, 0, false);
-    if (number.value !== result.track.number) return;
-    const header = number.length + 3; // track number, 16-bit timecode, flags
-    if (block.length < header) throw corrupt('block is shorter than its header');
-    result.frames.push(...splitLaces(block.subarray(header), block[number.length + 2]!));
-  }
+  state.result.durationSec = (state.rawDuration * state.timecodeScale) / 1e9;
+  return state.result;
 };

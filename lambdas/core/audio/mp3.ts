@@ -2,7 +2,7 @@ import { MPEGDecoder } from 'mpg123-decoder';
 import { AudioError } from '../errors.ts';
 import { findMpegSync, id3v2Size, isMpegFrameHeader } from './detect.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
-import { decodeChunked, SharedDecoder } from './stream.ts';
+import { type ChunkedDecodeResult, decodeChunked, SharedDecoder } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 import { resetMpegInPlace } from './wasm-reset.ts';
 
@@ -49,38 +49,33 @@ const readFirstFrame = (bytes: Uint8Array, offset: number): FirstFrame => {
 // Gapless on: LAME's header tells mpg123 the encoder delay and padding, so the length matches the source.
 export const mpegDecoder = new SharedDecoder(() => new MPEGDecoder({ enableGapless: true }));
 
-/**
- * MP3 (and MPEG layer I/II) via mpg123-decoder. mpg123 always outputs two channels, even for a mono
- * stream: the channel mode of the first frame decides whether we average both or take one.
- * When the encoder wrote a Xing/Info frame count we check the decoded length against it (a truncated
- * MP3 otherwise decodes silently short).
- */
-export const decodeMp3 = async (
-  bytes: Uint8Array,
-  maxDurationSec: number,
-  outputRate?: number,
-): Promise<MonoPcm> => {
+/** Offset of the first MPEG frame header: right after the ID3v2 tag, or at the next sync found. */
+const firstFrameOffset = (bytes: Uint8Array): number => {
   const tagEnd = id3v2Size(bytes);
   if (tagEnd >= bytes.length)
     throw new AudioError('EMPTY_AUDIO', 'MP3 file holds an ID3 tag but no audio frames');
   const first = isMpegFrameHeader(bytes, tagEnd) ? tagEnd : findMpegSync(bytes, tagEnd);
   if (first < 0) throw new AudioError('CORRUPT_AUDIO', 'MP3 file has no MPEG frame after its ID3 tag');
-  const frame = readFirstFrame(bytes, first);
+  return first;
+};
+
+/** Refuses, from the first frame (and its Xing/Info or VBRI count, if any), a stream beyond the limits. */
+const checkFirstFrame = (frame: FirstFrame, maxDurationSec: number): void => {
   checkStreamParameters('MP3', frame.sampleRate, frame.channels);
-  if (frame.declaredFrames !== undefined) {
-    checkDuration(
-      'MP3 header',
-      frame.declaredFrames * frame.samplesPerFrame,
-      frame.sampleRate,
-      maxDurationSec,
-    );
-    checkDecodedValues(
-      'MP3 header',
-      frame.declaredFrames * frame.samplesPerFrame * frame.channels,
-      'declares',
-    );
-  }
-  const result = await mpegDecoder.use(async (decoder) => {
+  if (frame.declaredFrames === undefined) return;
+  checkDuration('MP3 header', frame.declaredFrames * frame.samplesPerFrame, frame.sampleRate, maxDurationSec);
+  checkDecodedValues('MP3 header', frame.declaredFrames * frame.samplesPerFrame * frame.channels, 'declares');
+};
+
+/** Decodes the frames from offset `first` on the shared mpg123 decoder, mixed to mono (see `decodeChunked`). */
+const decodeFrames = (
+  bytes: Uint8Array,
+  first: number,
+  frame: FirstFrame,
+  maxDurationSec: number,
+  outputRate: number | undefined,
+): Promise<ChunkedDecodeResult> =>
+  mpegDecoder.use(async (decoder) => {
     try {
       return await decodeChunked(bytes.subarray(first), {
         container: 'MP3',
@@ -96,6 +91,9 @@ export const decodeMp3 = async (
       if (!resetMpegInPlace(decoder)) await decoder.reset();
     }
   });
+
+/** CORRUPT_AUDIO when nothing decoded, or clearly less than the Xing/Info frame count declares. */
+const checkDecodedLength = (frame: FirstFrame, result: ChunkedDecodeResult): void => {
   const decoded = result.frames;
   if (decoded === 0) {
     throw new AudioError(
@@ -113,6 +111,24 @@ export const decodeMp3 = async (
       );
     }
   }
+};
+
+/**
+ * MP3 (and MPEG layer I/II) via mpg123-decoder. mpg123 always outputs two channels, even for a mono
+ * stream: the channel mode of the first frame decides whether we average both or take one.
+ * When the encoder wrote a Xing/Info frame count we check the decoded length against it (a truncated
+ * MP3 otherwise decodes silently short).
+ */
+export const decodeMp3 = async (
+  bytes: Uint8Array,
+  maxDurationSec: number,
+  outputRate?: number,
+): Promise<MonoPcm> => {
+  const first = firstFrameOffset(bytes);
+  const frame = readFirstFrame(bytes, first);
+  checkFirstFrame(frame, maxDurationSec);
+  const result = await decodeFrames(bytes, first, frame, maxDurationSec, outputRate);
+  checkDecodedLength(frame, result);
   return {
     samples: result.samples,
     sampleRate: result.sampleRate || frame.sampleRate,

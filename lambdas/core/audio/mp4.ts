@@ -1,4 +1,5 @@
 import { AudioError } from '../errors.ts';
+import { fourCc } from './detect.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { type DecodedChunk, decodeChunked } from './stream.ts';
 import type { MonoPcm } from './types.ts';
@@ -10,9 +11,6 @@ interface Box {
   /** Offset just past the box; may exceed the file when it was cut off. */
   end: number;
 }
-
-const fourcc = (bytes: Uint8Array, at: number): string =>
-  String.fromCharCode(bytes[at]!, bytes[at + 1]!, bytes[at + 2]!, bytes[at + 3]!);
 
 /** The boxes between `from` and `to` (ISO/IEC 14496-12 §4.2: 32-bit size, 1 = 64-bit size follows, 0 = to the end). */
 export const readBoxes = (bytes: Uint8Array, from: number, to: number): Box[] => {
@@ -30,7 +28,7 @@ export const readBoxes = (bytes: Uint8Array, from: number, to: number): Box[] =>
       size = to - at;
     }
     if (size < header) throw new AudioError('CORRUPT_AUDIO', `MP4 box at byte ${at} declares ${size} bytes`);
-    boxes.push({ type: fourcc(bytes, at + 4), content: at + header, end: at + size });
+    boxes.push({ type: fourCc(bytes, at + 4), content: at + header, end: at + size });
     at += size;
   }
   return boxes;
@@ -55,7 +53,7 @@ const readSoundTrack = (bytes: Uint8Array, moov: Box): SoundTrack | undefined =>
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (const trak of readBoxes(bytes, moov.content, moov.end).filter((b) => b.type === 'trak')) {
     const hdlr = path(bytes, trak, ['mdia', 'hdlr']);
-    if (!hdlr || hdlr.content + 12 > bytes.length || fourcc(bytes, hdlr.content + 8) !== 'soun') continue;
+    if (!hdlr || hdlr.content + 12 > bytes.length || fourCc(bytes, hdlr.content + 8) !== 'soun') continue;
     const mdhd = path(bytes, trak, ['mdia', 'mdhd']);
     let durationSec = 0;
     if (mdhd && mdhd.content + 32 <= bytes.length) {
@@ -74,7 +72,7 @@ const readSoundTrack = (bytes: Uint8Array, moov: Box): SoundTrack | undefined =>
       return { durationSec, codec: '?', channels: 0, sampleRate: 0 };
     return {
       durationSec,
-      codec: fourcc(bytes, entry + 4),
+      codec: fourCc(bytes, entry + 4),
       channels: view.getUint16(entry + 8 + 16),
       sampleRate: view.getUint32(entry + 8 + 24) / 65536,
     };

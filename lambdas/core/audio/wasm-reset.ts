@@ -29,23 +29,49 @@ interface MpegInternals {
 
 type Export = (...args: number[]) => number;
 
+interface CodecHandle {
+  common: WasmCommon;
+  wasm: WasmCommon['wasm'];
+  create: Export;
+  /** Destroys the codec state at `handle` and frees its memory. */
+  release: (handle: number) => void;
+  handle: number;
+}
+
+/**
+ * The decoder's WASM instance, its codec handle and the module's `<codec>_frame_decoder_create`/`_destroy`
+ * exports; undefined when any of them is not where the pinned version keeps it.
+ */
+const codecHandle = (
+  d: { _common?: WasmCommon; _decoder?: number },
+  codec: 'mpeg' | 'opus',
+): CodecHandle | undefined => {
+  const common = d._common;
+  const wasm = common?.wasm;
+  const create = wasm?.[`${codec}_frame_decoder_create`] as Export | undefined;
+  const destroy = wasm?.[`${codec}_frame_decoder_destroy`] as Export | undefined;
+  if (!common || !wasm || typeof d._decoder !== 'number' || typeof create !== 'function' || !destroy)
+    return undefined;
+  const release = (handle: number) => {
+    destroy(handle);
+    wasm.free(handle);
+  };
+  return { common, wasm, create, release, handle: d._decoder };
+};
+
 /**
  * Re-creates mpg123's handle (gapless on, as `mpegDecoder` creates it) in the decoder's own instance.
  * Returns false, touching nothing, when the decoder does not have the fields of mpg123-decoder 1.0.3.
  */
 export const resetMpegInPlace = (decoder: object): boolean => {
   const d = decoder as MpegInternals;
-  const wasm = d._common?.wasm;
-  const create = wasm?.mpeg_frame_decoder_create as Export | undefined;
-  const destroy = wasm?.mpeg_frame_decoder_destroy as Export | undefined;
-  if (!d._common || !wasm || typeof d._decoder !== 'number' || typeof create !== 'function' || !destroy)
-    return false;
-  destroy(d._decoder);
-  wasm.free(d._decoder);
-  const slot = d._common.allocateTypedArray(1, Uint32Array, false);
-  const error = create(slot.ptr, 1);
+  const codec = codecHandle(d, 'mpeg');
+  if (!codec) return false;
+  codec.release(codec.handle);
+  const slot = codec.common.allocateTypedArray(1, Uint32Array, false);
+  const error = codec.create(slot.ptr, 1);
   d._decoder = slot.buf[0]!;
-  wasm.free(slot.ptr);
+  codec.wasm.free(slot.ptr);
   if (error) throw new Error(`mpg123 could not re-create its decoder (error ${error})`);
   d._sampleRate = 0;
   d._inputBytes = 0;
@@ -88,27 +114,24 @@ const opusRecreations = new WeakMap<object, number>();
  */
 export const resetOpusInPlace = (decoder: object): boolean => {
   const d = decoder as OpusInternals;
-  const wasm = d._common?.wasm;
-  const create = wasm?.opus_frame_decoder_create as Export | undefined;
-  const destroy = wasm?.opus_frame_decoder_destroy as Export | undefined;
-  if (!d._common || !wasm || typeof d._decoder !== 'number' || typeof create !== 'function' || !destroy)
-    return false;
+  const codec = codecHandle(d, 'opus');
+  if (!codec) return false;
+  const { common } = codec;
   // Counted per WASM instance (`reset()` replaces `_common`).
-  const recreations = opusRecreations.get(d._common) ?? 0;
+  const recreations = opusRecreations.get(common) ?? 0;
   if (recreations >= OPUS_RECREATIONS_PER_INSTANCE) return false;
-  opusRecreations.set(d._common, recreations + 1);
-  let mapping = opusMappings.get(d._common);
+  opusRecreations.set(common, recreations + 1);
+  let mapping = opusMappings.get(common);
   if (mapping === undefined) {
     // Tracked by the wrapper, so its free() releases it with the rest.
-    const table = d._common.allocateTypedArray(d._channels, Uint8Array);
+    const table = common.allocateTypedArray(d._channels, Uint8Array);
     table.buf.set(d._channelMappingTable);
     mapping = table.ptr;
-    opusMappings.set(d._common, mapping);
+    opusMappings.set(common, mapping);
   }
-  destroy(d._decoder);
-  wasm.free(d._decoder);
+  codec.release(codec.handle);
   const { _sampleRate, _channels, _streamCount, _coupledStreamCount, _preSkip, _forceStereo } = d;
-  d._decoder = create(
+  d._decoder = codec.create(
     _sampleRate,
     _channels,
     _streamCount,

@@ -1,4 +1,5 @@
 import { AudioError } from '../errors.ts';
+import { fourCc } from './detect.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { type PcmLayout, pcmToMono } from './pcm.ts';
 import type { MonoPcm } from './types.ts';
@@ -10,9 +11,6 @@ const WAVE_FORMAT_MULAW = 0x0007;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 /** Writers that stream (arecord, ffmpeg to a pipe) cannot seek back: they leave this size meaning "to EOF". */
 const UNKNOWN_SIZE = 0xffffffff;
-
-const fourCc = (bytes: Uint8Array, offset: number): string =>
-  String.fromCharCode(bytes[offset]!, bytes[offset + 1]!, bytes[offset + 2]!, bytes[offset + 3]!);
 
 const hex = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
 
@@ -74,18 +72,18 @@ const layoutOf = (fmt: FmtChunk, bigEndian: boolean): PcmLayout => {
   }
 };
 
-/**
- * Decodes RIFF/RIFX/RF64 WAVE to mono. Hand-written chunk walk (not wavefile) so that every size is
- * checked against the bytes actually present before anything is allocated, and the declared length is
- * checked against `maxDurationSec` before decoding. wavefile stays the independent reference in tests.
- */
-export const decodeWav = (bytes: Uint8Array, maxDurationSec: number): MonoPcm => {
-  const riff = fourCc(bytes, 0);
-  const le = riff !== 'RIFX';
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let fmt: FmtChunk | undefined;
-  let dataOffset = -1;
-  let dataSize = 0;
+/** What the chunk walk found: the format, and where the sample data starts and how long it says it is. */
+interface WavChunks {
+  fmt: FmtChunk | undefined;
+  /** -1 when there is no data chunk. */
+  dataOffset: number;
+  /** The data chunk's size (from ds64 for RF64), or UNKNOWN_SIZE. */
+  dataSize: number;
+}
+
+/** Walks the chunks after the RIFF header, each size checked against the bytes present before it is read. */
+const readChunks = (bytes: Uint8Array, view: DataView, riff: string, le: boolean): WavChunks => {
+  const found: WavChunks = { fmt: undefined, dataOffset: -1, dataSize: 0 };
   let rf64DataSize: number | undefined;
   let offset = 12;
   while (offset + 8 <= bytes.length) {
@@ -100,32 +98,35 @@ export const decodeWav = (bytes: Uint8Array, maxDurationSec: number): MonoPcm =>
       if (body + Math.min(size, 40) > bytes.length) {
         throw new AudioError('CORRUPT_AUDIO', `WAV fmt chunk declares ${size} bytes but the file ends first`);
       }
-      fmt = readFmt(view, body, size, le);
+      found.fmt = readFmt(view, body, size, le);
     } else if (id === 'data') {
-      dataOffset = body;
-      dataSize = riff === 'RF64' && size === UNKNOWN_SIZE && rf64DataSize !== undefined ? rf64DataSize : size;
-      if (fmt) break; // data is normally last; anything after it is metadata we do not need
+      found.dataOffset = body;
+      found.dataSize =
+        riff === 'RF64' && size === UNKNOWN_SIZE && rf64DataSize !== undefined ? rf64DataSize : size;
+      if (found.fmt) break; // data is normally last; anything after it is metadata we do not need
     }
     if (id === 'data' && size === UNKNOWN_SIZE) break;
     offset = body + size + (size & 1); // chunks are word aligned
   }
+  return found;
+};
 
-  if (!fmt) {
-    if (bytes.length <= 12)
-      throw new AudioError('EMPTY_AUDIO', `WAV file of ${bytes.length} bytes holds no audio`);
-    throw new AudioError('CORRUPT_AUDIO', 'WAV file has no fmt chunk (or it is cut off)');
-  }
-  const layout = layoutOf(fmt, !le);
-  checkStreamParameters('WAV', fmt.sampleRate, fmt.channels);
-  if (dataOffset < 0 || dataSize === 0) {
-    throw new AudioError('EMPTY_AUDIO', 'WAV file has a header but no audio data');
-  }
-
+/**
+ * The number of sample frames to decode, after the declared length has passed the limits and been found
+ * in the file: declared length first, so a tiny file claiming an hour is refused as TOO_LONG without
+ * reading further.
+ */
+const framesToDecode = (
+  bytes: Uint8Array,
+  { dataOffset, dataSize }: WavChunks,
+  fmt: FmtChunk,
+  layout: PcmLayout,
+  maxDurationSec: number,
+): number => {
   const available = bytes.length - dataOffset;
   const frameBytes = layout.bytesPerSample * fmt.channels;
   const unknownLength = dataSize === UNKNOWN_SIZE;
   const declaredBytes = unknownLength ? available : dataSize;
-  // Declared length first: a tiny file claiming an hour is refused as TOO_LONG without reading further.
   checkDuration(
     'WAV header',
     Math.floor(declaredBytes / frameBytes),
@@ -142,8 +143,33 @@ export const decodeWav = (bytes: Uint8Array, maxDurationSec: number): MonoPcm =>
   }
   const frames = Math.floor(declaredBytes / frameBytes);
   if (frames === 0) throw new AudioError('EMPTY_AUDIO', 'WAV data chunk holds less than one sample frame');
+  return frames;
+};
+
+/**
+ * Decodes RIFF/RIFX/RF64 WAVE to mono. Hand-written chunk walk (not wavefile) so that every size is
+ * checked against the bytes actually present before anything is allocated, and the declared length is
+ * checked against `maxDurationSec` before decoding. wavefile stays the independent reference in tests.
+ */
+export const decodeWav = (bytes: Uint8Array, maxDurationSec: number): MonoPcm => {
+  const riff = fourCc(bytes, 0);
+  const le = riff !== 'RIFX';
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const chunks = readChunks(bytes, view, riff, le);
+  const { fmt } = chunks;
+  if (!fmt) {
+    if (bytes.length <= 12)
+      throw new AudioError('EMPTY_AUDIO', `WAV file of ${bytes.length} bytes holds no audio`);
+    throw new AudioError('CORRUPT_AUDIO', 'WAV file has no fmt chunk (or it is cut off)');
+  }
+  const layout = layoutOf(fmt, !le);
+  checkStreamParameters('WAV', fmt.sampleRate, fmt.channels);
+  if (chunks.dataOffset < 0 || chunks.dataSize === 0) {
+    throw new AudioError('EMPTY_AUDIO', 'WAV file has a header but no audio data');
+  }
+  const frames = framesToDecode(bytes, chunks, fmt, layout, maxDurationSec);
   return {
-    samples: pcmToMono(bytes, dataOffset, frames, layout),
+    samples: pcmToMono(bytes, chunks.dataOffset, frames, layout),
     sampleRate: fmt.sampleRate,
     channels: fmt.channels,
   };

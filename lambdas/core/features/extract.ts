@@ -78,6 +78,135 @@ function foldedDct(size: number, coefficients: number): { half: number; matrix: 
   return { half, matrix };
 }
 
+/** What one extractor plans once and reuses for every frame: window, FFT, filter bank, DCT, buffers. */
+interface FramePlan {
+  frameSize: number;
+  /** Spectrum bins kept (the Nyquist bin is dropped, as meyda does). */
+  half: number;
+  window: Float32Array | undefined;
+  fft: FFT;
+  bank: PackedFilterBank;
+  dct: { half: number; matrix: Float64Array } | undefined;
+  /** MFCCs or log-mel bands written per frame. */
+  spectralDims: number;
+  frameBuffer: Float64Array;
+  spectrum: Float64Array;
+  power: Float32Array;
+  logMel: Float64Array;
+  /** The DCT's folded input: [sums | differences]. */
+  folded: Float64Array;
+}
+
+function planFrames(config: FeatureConfig): FramePlan {
+  const { frameSize } = config;
+  const bank = packedMelFilterBank(config);
+  return {
+    frameSize,
+    half: frameSize / 2,
+    window: config.window === 'rect' ? undefined : WINDOWS[config.window](frameSize),
+    fft: new FFT(frameSize),
+    bank,
+    dct: config.kind === 'mfcc' ? foldedDct(bank.size, config.mfccCoefficients) : undefined,
+    spectralDims: spectralDimension(config),
+    frameBuffer: new Float64Array(frameSize),
+    spectrum: new Float64Array(frameSize * 2),
+    power: new Float32Array(frameSize / 2),
+    logMel: new Float64Array(bank.size),
+    folded: new Float64Array(2 * Math.ceil(bank.size / 2)),
+  };
+}
+
+const fround = Math.fround;
+
+/** The windowed frame at `offset` (zero-padded past the end) → `plan.power`, rounded as meyda's. */
+function powerSpectrum(plan: FramePlan, signal: Float32Array, offset: number): void {
+  const { frameSize, half, window, frameBuffer, spectrum, power } = plan;
+  const available = Math.min(frameSize, signal.length - offset);
+  for (let i = 0; i < available; i++) {
+    frameBuffer[i] = window ? signal[offset + i]! * window[i]! : signal[offset + i]!;
+  }
+  frameBuffer.fill(0, available);
+  plan.fft.realTransform(spectrum, frameBuffer);
+  for (let k = 0; k < half; k++) {
+    const re = spectrum[2 * k]!;
+    const im = spectrum[2 * k + 1]!;
+    const amplitude = fround(Math.sqrt(re * re + im * im));
+    power[k] = amplitude * amplitude; // stored to float32, as meyda's powerSpectrum
+  }
+}
+
+/** `plan.power` through the mel filters → `plan.logMel`, `ln(energy + 1)`, float32 sums as meyda's. */
+function logMelEnergies(plan: FramePlan): void {
+  const { power, logMel } = plan;
+  const { size, first, count, offset, weights } = plan.bank;
+  for (let m = 0; m < size; m++) {
+    const bin = first[m]! - offset[m]!;
+    let sum = 0;
+    for (let j = offset[m]!, end = j + count[m]!; j < end; j++)
+      sum = fround(sum + fround(weights[j]! * power[bin + j]!));
+    logMel[m] = fround(Math.log(sum + 1));
+  }
+}
+
+/** The folded DCT of `plan.logMel` (see `foldedDct`) → `out[outOffset…]`, `plan.spectralDims` values. */
+function mfccInto(
+  plan: FramePlan,
+  dct: NonNullable<FramePlan['dct']>,
+  out: Float32Array,
+  outOffset: number,
+): void {
+  const { logMel, folded, spectralDims } = plan;
+  const { half, matrix } = dct;
+  const melCount = logMel.length;
+  for (let n = 0; n < half; n++) {
+    const mirror = melCount - 1 - n;
+    const pairs = mirror !== n;
+    folded[n] = pairs ? logMel[n]! + logMel[mirror]! : logMel[n]!;
+    folded[half + n] = pairs ? logMel[n]! - logMel[mirror]! : logMel[n]!;
+  }
+  for (let k = 0; k < spectralDims; k++) {
+    const source = (k & 1) * half;
+    const row = k * half;
+    let acc = 0;
+    for (let n = 0; n < half; n++) acc += folded[source + n]! * matrix[row + n]!;
+    out[outOffset + k] = acc;
+  }
+}
+
+/** One frame's MFCCs (or log-mel bands) → `out[outOffset…]`. */
+function extractFrame(
+  plan: FramePlan,
+  signal: Float32Array,
+  offset: number,
+  out: Float32Array,
+  outOffset: number,
+) {
+  powerSpectrum(plan, signal, offset);
+  logMelEnergies(plan);
+  if (plan.dct) {
+    mfccInto(plan, plan.dct, out, outOffset);
+  } else {
+    for (let m = 0; m < plan.spectralDims; m++) out[outOffset + m] = plan.logMel[m]!;
+  }
+}
+
+/** Writes the prosody track (pitch, voicing, level) after the spectral values of every frame. */
+function appendProsody(
+  signal: Float32Array,
+  config: FeatureConfig,
+  matrix: FeatureMatrix,
+  spectralDims: number,
+) {
+  const { frames, dims, data } = matrix;
+  const { sampleRate, frameSize, hopSize, sampleScale } = config;
+  const track = extractProsody(signal, sampleRate, frameSize, hopSize, frames, sampleScale);
+  for (let f = 0; f < frames; f++) {
+    data[f * dims + spectralDims] = track.pitch[f]!;
+    data[f * dims + spectralDims + 1] = track.voicing[f]!;
+    data[f * dims + spectralDims + 2] = track.level[f]!;
+  }
+}
+
 /**
  * A fast extractor of exactly meyda 5.6's `melBands`/`mfcc` (see config.ts for the definition).
  * Meyda's own per-frame `extract` allocates arrays and objects for every frame (25–50 ms for a 3 s clip);
@@ -87,86 +216,18 @@ function foldedDct(size: number, coefficients: number): { half: number; matrix: 
  */
 export function createFeatureExtractor(config: FeatureConfig): FeatureExtractor {
   const { frameSize, hopSize } = config;
-  const half = frameSize / 2;
   const dims = featureDimension(config);
-  const spectralDims = spectralDimension(config);
-  const window = config.window === 'rect' ? undefined : WINDOWS[config.window](frameSize);
-  const bank = packedMelFilterBank(config);
-  const melCount = bank.size;
-  const dct = config.kind === 'mfcc' ? foldedDct(melCount, config.mfccCoefficients) : undefined;
-  const folded = new Float64Array(2 * Math.ceil(melCount / 2)); // [sums | differences]
-  const fft = new FFT(frameSize);
-  const frameBuffer = new Float64Array(frameSize);
-  const spectrum = new Float64Array(frameSize * 2);
-  const power = new Float32Array(half);
-  const logMel = new Float64Array(melCount);
-  const fround = Math.fround;
-
-  const extractFrame = (signal: Float32Array, offset: number, out: Float32Array, outOffset: number): void => {
-    const available = Math.min(frameSize, signal.length - offset);
-    for (let i = 0; i < available; i++) {
-      frameBuffer[i] = window ? signal[offset + i]! * window[i]! : signal[offset + i]!;
-    }
-    frameBuffer.fill(0, available);
-    fft.realTransform(spectrum, frameBuffer);
-    for (let k = 0; k < half; k++) {
-      const re = spectrum[2 * k]!;
-      const im = spectrum[2 * k + 1]!;
-      const amplitude = fround(Math.sqrt(re * re + im * im));
-      power[k] = amplitude * amplitude; // stored to float32, as meyda's powerSpectrum
-    }
-    const { first, count, offset: weightOffset, weights } = bank;
-    for (let m = 0; m < melCount; m++) {
-      const bin = first[m]! - weightOffset[m]!;
-      let sum = 0;
-      for (let j = weightOffset[m]!, end = j + count[m]!; j < end; j++)
-        sum = fround(sum + fround(weights[j]! * power[bin + j]!));
-      logMel[m] = fround(Math.log(sum + 1));
-    }
-    if (dct) {
-      const { half, matrix } = dct;
-      for (let n = 0; n < half; n++) {
-        const mirror = melCount - 1 - n;
-        const pairs = mirror !== n;
-        folded[n] = pairs ? logMel[n]! + logMel[mirror]! : logMel[n]!;
-        folded[half + n] = pairs ? logMel[n]! - logMel[mirror]! : logMel[n]!;
-      }
-      for (let k = 0; k < spectralDims; k++) {
-        const source = (k & 1) * half;
-        const row = k * half;
-        let acc = 0;
-        for (let n = 0; n < half; n++) acc += folded[source + n]! * matrix[row + n]!;
-        out[outOffset + k] = acc;
-      }
-    } else {
-      for (let m = 0; m < spectralDims; m++) out[outOffset + m] = logMel[m]!;
-    }
-  };
-
+  const plan = planFrames(config);
   return {
     config,
     dims,
     extract(samples: Float32Array): FeatureMatrix {
       const signal = scaleForExtraction(samples, config);
       const frames = frameCount(signal.length, frameSize, hopSize);
-      const data = new Float32Array(frames * dims);
-      for (let f = 0; f < frames; f++) extractFrame(signal, f * hopSize, data, f * dims);
-      if (config.prosody) {
-        const track = extractProsody(
-          signal,
-          config.sampleRate,
-          frameSize,
-          hopSize,
-          frames,
-          config.sampleScale,
-        );
-        for (let f = 0; f < frames; f++) {
-          data[f * dims + spectralDims] = track.pitch[f]!;
-          data[f * dims + spectralDims + 1] = track.voicing[f]!;
-          data[f * dims + spectralDims + 2] = track.level[f]!;
-        }
-      }
-      return { frames, dims, data };
+      const matrix = { frames, dims, data: new Float32Array(frames * dims) };
+      for (let f = 0; f < frames; f++) extractFrame(plan, signal, f * hopSize, matrix.data, f * dims);
+      if (config.prosody) appendProsody(signal, config, matrix, plan.spectralDims);
+      return matrix;
     },
   };
 }
