@@ -322,7 +322,8 @@ const mp3Layout = (bytes: Uint8Array): Layout => {
 
 // --- Ogg: pages, Vorbis and Opus identification headers ----------------------------------------------
 
-const OGG_CRC = (() => {
+/** CRC-32 table of Ogg pages (polynomial 0x04c11db7, unreflected); also used by memory-cases.ts. */
+export const OGG_CRC = (() => {
   const table = new Uint32Array(256);
   for (let i = 0; i < 256; i++) {
     let r = i << 24;

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_MAX_UPLOAD_BYTES } from '../lambdas/app/config.ts';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { MAX_CODEC_FRAMES } from '../lambdas/core/audio/types.ts';
+import { OGG_CRC } from './fuzz-layout.ts';
 
 const FIXTURES = fileURLToPath(new URL('../test/fixtures/', import.meta.url));
 
@@ -241,16 +242,6 @@ const repeatMp3 = async (path: string, seconds: number): Promise<Uint8Array> => 
   for (let i = 0; i < copies; i++) out.set(frames, i * frames.length);
   return out;
 };
-
-const OGG_CRC = (() => {
-  const table = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let r = i << 24;
-    for (let j = 0; j < 8; j++) r = r & 0x80000000 ? (r << 1) ^ 0x04c11db7 : r << 1;
-    table[i] = r >>> 0;
-  }
-  return table;
-})();
 
 const oggCrc = (page: Uint8Array): number => {
   let crc = 0;
