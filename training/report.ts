@@ -124,7 +124,7 @@ What is still missing: the 0.60 goal on unseen actors and the 0.80 TESS speaker-
 RAVDESS voices plus two TESS voices are few; more speakers (CREMA-D: 91 actors, RAVDESS 13–24, EMO-DB)
 are the lever most likely to move these numbers further.
 
-### Round 4 (model 1.4.0): new rooms and honest confidence
+### Round 4 (candidate 1.4.0, not shipped): new rooms and honest confidence
 
 Measured from outside, 1.3.0 collapsed onto one class on other corpora (fear for 70 % of a German
 corpus). Round 4 asks whether training on degraded channels keeps the model from that without losing
@@ -414,6 +414,22 @@ function collapseSection(input: ReportInput): string[] {
   ];
 }
 
+/** Whether the calibration's fold predictions were ensembles like the shipped model or single LSTMs. */
+function ensembleCaveat(input: ReportInput): string[] {
+  const members = input.development?.run.options.members;
+  if (!input.folds && Array.isArray(members) && members.length > 1)
+    return [
+      `The fold predictions are ensembles of ${members.length} fold models (${members.join(', ')}), the shipped`,
+      "recipe's mix of members, averaged as the graph averages its members.",
+      '',
+    ];
+  return [
+    'The fold models are single LSTMs; the shipped model averages three, which is a little less confident,',
+    'so the shipped temperature slightly over-softens it (errs on the side of modesty).',
+    '',
+  ];
+}
+
 function calibrationSection(input: ReportInput): string[] {
   const c = input.folds?.calibration ?? input.development?.run.calibration;
   if (!c) return [];
@@ -437,9 +453,7 @@ function calibrationSection(input: ReportInput): string[] {
     `| held-out clips flagged lowConfidence (calibrated confidence < ${c.lowConfidence.threshold}) | ${(c.lowConfidence.share * 100).toFixed(1)} % |`,
     `| accuracy of the flagged clips | ${f3(c.lowConfidence.accuracy)} |`,
     '',
-    'The fold models are single LSTMs; the shipped model averages three, which is a little less confident,',
-    'so the shipped temperature slightly over-softens it (errs on the side of modesty).',
-    '',
+    ...ensembleCaveat(input),
     '![reliability diagram](figures/reliability.svg)',
     '',
   ];
