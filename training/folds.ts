@@ -24,6 +24,8 @@ export interface FoldContext {
   featureConfig: import('../lambdas/core/features/config.ts').FeatureConfig;
   maxFrames: number;
   seed: number;
+  /** See RunContext.firstMember: which ensemble member's seed each fold model gets (default 0). */
+  firstMember?: number;
   progress: boolean;
 }
 
@@ -53,7 +55,14 @@ export interface FoldsResult {
   foldOf: number[];
   calibration: Calibrated;
   /** The same held-out clips through an unseen synthetic channel (TEST_CHANNEL), if given. */
-  channelShifted?: { pooled: Metrics; standardError: number; largestShare: { label: string; share: number } };
+  channelShifted?: {
+    pooled: Metrics;
+    standardError: number;
+    largestShare: { label: string; share: number };
+    /** Out-of-fold probabilities of the channel-shifted copies, in the order of their truths. */
+    probabilities: Float32Array;
+    truth: number[];
+  };
   experiments: TrainedExperiment['result'][];
 }
 
@@ -94,7 +103,8 @@ export function actorFoldsOf(kept: ClipFeatures[], count = 3): string[][] {
   return folds;
 }
 
-function metricsOf(labels: readonly string[], probabilities: Float32Array, truth: number[]) {
+/** Pooled metrics, standard error and largest-class share of out-of-fold probabilities. */
+export function metricsOf(labels: readonly string[], probabilities: Float32Array, truth: number[]) {
   const pooled = computeMetrics(labels, truth, argmaxRows(probabilities, labels.length));
   const largest = largestClassShare(pooled.confusion);
   return {
@@ -268,7 +278,11 @@ function foldsResultOf(
     calibration: calibrate(oof, truth, foldOf, labels.length),
     ...(shifted
       ? {
-          channelShifted: metricsOf(labels, Float32Array.from(pool.shiftedProbabilities), pool.shiftedTruth),
+          channelShifted: {
+            ...metricsOf(labels, Float32Array.from(pool.shiftedProbabilities), pool.shiftedTruth),
+            probabilities: Float32Array.from(pool.shiftedProbabilities),
+            truth: pool.shiftedTruth,
+          },
         }
       : {}),
     experiments,
