@@ -30,7 +30,7 @@ export interface ColdStart {
   totalMs: number;
   /** Process start → the bundle's first statement: Node's start-up, the bundle parsed, onnxruntime-node loaded. */
   bundleStartMs: number;
-  /** → the handler module imported: the Lambda's init (modules evaluated, ONNX session, WASM warm-up, registry read). */
+  /** → the handler module imported: the Lambda's init (modules evaluated, ONNX session, registry read). */
   initMs: number;
   /** The first S3 event: HeadObject/GetObject, the prediction, the DynamoDB writes, the result object. */
   firstEventMs: number;

@@ -372,7 +372,7 @@ function printColdStarts(c: ColdStarts, pythonMs: number | undefined): void {
     `\ncold start of the inference Lambda's bundle (${c.bundleKb} KB, bin/bench-cold.ts), fresh process → first S3 event handled, median of ${c.runs}:\n`,
   );
   console.log(
-    '| first file | total (spawn → exit) | process start → bundle running | init (import, session, warm-up) | first event | CPU: init / through first event | peak RSS |',
+    '| first file | total (spawn → exit) | process start → bundle running | init (modules, ONNX session, registry) | first event | CPU: init / through first event | peak RSS |',
   );
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const x of c.formats)
