@@ -64,6 +64,9 @@ describe('the synthesized inference Lambda asset', () => {
     expect(bundle).toContain('import("@audio/decode-mp4")');
     expect(bundle).toContain('import("@audio/decode-webm")');
     expect(bundle).not.toContain('FAAD'); // the AAC decoder's code
+    // All of it is parsed at every cold start: 3.3 MB with the decoders, 1.5 MB with zod's every locale
+    // (docs/dependencies.md, "Bundle size and cold start"); 1.1 MB without either.
+    expect(statSync(join(assetDir, 'index.mjs')).size).toBeLessThan(1.4 * MB);
   });
 
   it('runs a prediction in a fresh Node process, as Lambda would load it, for FLAC, M4A and WebM', async () => {
