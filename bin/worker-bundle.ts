@@ -1,16 +1,19 @@
 /**
  * The `ser predict --jobs N` worker as plain JavaScript. A worker thread does not inherit the tsx loader
  * of the main thread: registering it again cost each worker a loader thread and a TypeScript transform of
- * the whole core (~0.4 s of CPU per worker, measured with process.cpuUsage). Bundling our own modules with
- * esbuild once (packages stay imports from node_modules) leaves each worker only its own work.
+ * the whole core (~0.4 s of CPU per worker, measured with process.cpuUsage). One esbuild bundle of our
+ * modules and the packages they use (resolving and loading a few hundred package files cost each worker
+ * another third of its start) leaves each worker only its own work. What the inference Lambda keeps out
+ * of its bundle stays out here too (lib/lambda-bundling.ts), and fvad-wasm, which reads its .wasm beside it.
  *
  * The bundle lives in node_modules/.cache/ser/ (no build output in the repository, no build step to
- * forget after `npm ci`) and is rebuilt when any source it was built from changed: esbuild's metafile
- * lists them, and their modification times are kept beside the bundle.
+ * forget after `npm ci`) and is rebuilt when its options or any source it was built from changed
+ * (esbuild's metafile lists the sources; their modification times are kept beside the bundle).
  */
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { INFERENCE_NODE_MODULES, LAMBDA_BUNDLING } from '../lib/lambda-bundling.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -21,9 +24,15 @@ export interface BundleSpec {
   outFile: string;
   /** Where the entry's packages resolve from (the bundle must sit below the same node_modules). */
   root: string;
+  /** Packages left as imports; without this list every package is. */
+  external?: string[];
 }
 
-type Inputs = Record<string, number>;
+/** What a bundle was built from: its options and every source file with its modification time. */
+interface BuildRecord {
+  options: string;
+  inputs: Record<string, number>;
+}
 
 const mtimeOf = async (path: string): Promise<number | undefined> => {
   try {
@@ -33,46 +42,47 @@ const mtimeOf = async (path: string): Promise<number | undefined> => {
   }
 };
 
-/** True when the bundle exists and none of its sources changed (or vanished) since it was built. */
-async function isFresh({ outFile }: BundleSpec): Promise<boolean> {
-  let inputs: Inputs;
+const buildOptions = ({ entry, outFile, root, external }: BundleSpec) => ({
+  absWorkingDir: root,
+  entryPoints: [entry],
+  outfile: outFile,
+  bundle: true,
+  platform: 'node' as const,
+  format: 'esm' as const,
+  target: 'node22',
+  ...(external ? { external, banner: { js: LAMBDA_BUNDLING.banner } } : { packages: 'external' as const }),
+});
+
+/** True when the bundle exists, was built with these options, and none of its sources changed or vanished. */
+async function isFresh(spec: BundleSpec): Promise<boolean> {
+  let record: BuildRecord;
   try {
-    inputs = JSON.parse(await readFile(`${outFile}.inputs.json`, 'utf8')) as Inputs;
+    record = JSON.parse(await readFile(`${spec.outFile}.inputs.json`, 'utf8')) as BuildRecord;
   } catch {
     return false;
   }
-  if ((await mtimeOf(outFile)) === undefined) return false;
-  const now = await Promise.all(Object.keys(inputs).map((path) => mtimeOf(path)));
-  return Object.values(inputs).every((mtime, i) => now[i] === mtime);
+  if (record.options !== JSON.stringify(buildOptions(spec)) || !record.inputs) return false;
+  if ((await mtimeOf(spec.outFile)) === undefined) return false;
+  const now = await Promise.all(Object.keys(record.inputs).map((path) => mtimeOf(path)));
+  return Object.values(record.inputs).every((mtime, i) => now[i] === mtime);
 }
 
 /** Builds beside the final names and renames, so that concurrent runs never load a half-written file. */
-async function rebuild({ entry, outFile, root }: BundleSpec): Promise<void> {
-  await mkdir(dirname(outFile), { recursive: true });
-  const temp = `${outFile}.${process.pid}.${Date.now()}`;
+async function rebuild(spec: BundleSpec): Promise<void> {
+  await mkdir(dirname(spec.outFile), { recursive: true });
+  const temp = `${spec.outFile}.${process.pid}.${Date.now()}`;
   // Imported here: a run without workers never loads esbuild.
   const { build } = await import('esbuild');
-  const result = await build({
-    absWorkingDir: root,
-    entryPoints: [entry],
-    outfile: `${temp}.mjs`,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    // Packages are JavaScript already and load from node_modules as usual (fvad-wasm finds its .wasm).
-    packages: 'external',
-    metafile: true,
-    logLevel: 'silent',
-  });
-  const inputs: Inputs = {};
+  const options = buildOptions(spec);
+  const result = await build({ ...options, outfile: `${temp}.mjs`, metafile: true, logLevel: 'silent' });
+  const record: BuildRecord = { options: JSON.stringify(options), inputs: {} };
   for (const path of Object.keys(result.metafile.inputs)) {
-    const absolute = join(root, path);
-    inputs[absolute] = (await mtimeOf(absolute)) ?? 0;
+    const absolute = join(spec.root, path);
+    record.inputs[absolute] = (await mtimeOf(absolute)) ?? 0;
   }
-  await writeFile(`${temp}.inputs.json`, JSON.stringify(inputs));
-  await rename(`${temp}.mjs`, outFile);
-  await rename(`${temp}.inputs.json`, `${outFile}.inputs.json`);
+  await writeFile(`${temp}.inputs.json`, JSON.stringify(record));
+  await rename(`${temp}.mjs`, spec.outFile);
+  await rename(`${temp}.inputs.json`, `${spec.outFile}.inputs.json`);
 }
 
 /** The bundle's URL, built first if missing or stale. */
@@ -87,4 +97,5 @@ export const predictWorkerUrl = (): Promise<URL> =>
     entry: join(ROOT, 'bin/predict-worker.ts'),
     outFile: join(ROOT, 'node_modules/.cache/ser/predict-worker.mjs'),
     root: ROOT,
+    external: [...INFERENCE_NODE_MODULES, '@echogarden/fvad-wasm'],
   });

@@ -12,7 +12,7 @@ describe('the prebundled worker (bin/worker-bundle.ts)', () => {
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  it('is rebuilt when a module it imports changes, and reused while none does', async () => {
+  it('is rebuilt when a module it imports or its options change, and reused while none does', async () => {
     // Prepare: an entry that imports a second TypeScript module.
     const spec = { entry: join(dir, 'entry.ts'), outFile: join(dir, 'out/entry.mjs'), root: dir };
     await writeFile(
@@ -32,5 +32,8 @@ describe('the prebundled worker (bin/worker-bundle.ts)', () => {
     const later = new Date(Date.now() + 5000);
     await utimes(valueFile, later, later); // a distinct mtime even on a coarse-grained file system
     expect(await load()).toBe(2);
+    const rebuilt = statSync(spec.outFile).mtimeMs;
+    await freshBundle({ ...spec, external: [] }); // other options: built again
+    expect(statSync(spec.outFile).mtimeMs).not.toBe(rebuilt);
   });
 });
