@@ -277,14 +277,16 @@ the head the speaker offset as a separate input (\`develop.ts --speaker-offset 3
 | run | k = 0 (context-free) | balanced k = 1 / 3 / 10 / 30 | skewed mean k = 0 → 10 (worst emotion Δ) |
 |---|---:|---|---|
 | G | 0.492 | 0.486 / 0.477 / 0.474 / 0.474 | 0.481 → 0.450 (−0.084) |
+| G2: G with each augmented copy as a virtual speaker (\`--virtual-speakers\`) | 0.490 | 0.482 / 0.492 / 0.485 / 0.478 | 0.487 → 0.444 (−0.084) |
 
 G keeps the context-free path within the seed spread of A (0.492), but the offset makes predictions
 *worse* the more of a speaker is known, most on skewed streams. With ten training voices per fold (eight
 RAVDESS actors, two TESS speakers) the head can learn each voice's offset as a label prior, which does
-not carry to new voices. G fails rules 1–3 and is not shipped; its graph input was not added to the
-runtime.
+not carry to new voices. G2 (rule written after G's result, before its run) gives each speaker-like or
+channel copy the offset of a virtual speaker recorded that way, so that offsets never contradict the row
+they ride with; it changes nothing that matters. Both fail rules 1–3 and are not shipped.
 
-Round 6 in numbers: 7 development runs, 8–15 min each on the 2 shared cores, and one package (1.4.0).
+Round 6 in numbers: 8 development runs, 8–15 min each on the 2 shared cores, and one package (1.4.0).
 `;
 
 /** Training curves of the shipped model, per epoch. */
