@@ -1,107 +1,137 @@
 /**
- * Cold starts as a Lambda sees them: a fresh Node process runs an esbuild bundle of a one-shot
- * prediction (import → `createPredictor` → first `predict`) and reports each phase. The WAV cold start is
- * measured twice, on the real bundle and on the same bundle with the MP4/WebM decoders left out: the
- * decoders load on first use (`lambdas/core/audio/decode.ts`), so the two should not differ beyond noise.
- * A first M4A prediction in a fresh process shows where the decoders' cost goes instead.
+ * Cold starts as the inference Lambda has them: the handler (lambdas/handlers/process-object.ts) bundled
+ * with the function's own esbuild options and asset layout (lib/lambda-bundling.ts: minified ESM, source
+ * maps read through NODE_OPTIONS, the MP4/WebM decoders and onnxruntime-node left in node_modules, the
+ * model and fvad.wasm beside the bundle), imported by a fresh Node process pointed at a local S3 and
+ * DynamoDB, which then handles one S3 event. Each phase is reported, with the process's peak RSS: one
+ * run per format shows what the first file of that format costs a fresh function.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { build } from 'esbuild';
+import {
+  INFERENCE_NODE_MODULES,
+  LAMBDA_ALIASES,
+  LAMBDA_BUNDLING,
+  LAMBDA_NODE_OPTIONS,
+} from '../lib/lambda-bundling.ts';
+import { handlerEnvironment, startTestAws, type TestAws } from '../test/helpers/local-aws.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** Milliseconds, medians over the runs. */
+/** Milliseconds (medians over the runs) and MB. */
 export interface ColdStart {
+  format: string;
   /** Spawn → exit, as the parent sees it. */
   totalMs: number;
-  /** Process start → the bundle evaluated (Node's own start-up included). */
-  importMs: number;
-  /** `createPredictor`: model metadata, ONNX session, VAD. */
-  sessionMs: number;
-  /** The first `predict` of the clip (its decoder's first load included). */
-  firstPredictionMs: number;
-  bundleKb: number;
+  /** Process start → the bundle's first statement: Node's start-up, the bundle parsed, onnxruntime-node loaded. */
+  bundleStartMs: number;
+  /** → the handler module imported: the Lambda's init (modules evaluated, ONNX session, registry read). */
+  initMs: number;
+  /** The first S3 event: HeadObject/GetObject, the prediction, the DynamoDB writes, the result object. */
+  firstEventMs: number;
+  /**
+   * CPU time (user + system, all threads) of the process through its init and through the first event:
+   * on a loaded machine wall times include waiting for a core, CPU times hardly do.
+   */
+  initCpuMs: number;
+  cpuMs: number;
+  /** The process's peak resident set after the event (`process.resourceUsage().maxRSS`). */
+  peakRssMb: number;
 }
 
 export interface ColdStarts {
-  wav: ColdStart;
-  /** The same WAV through a bundle without the MP4/WebM decoders (what the lazy loading must preserve). */
-  wavWithoutLazyDecoders: ColdStart;
-  m4a: ColdStart;
+  bundleKb: number;
+  runs: number;
+  formats: ColdStart[];
 }
 
-const ENTRY = (modelDir: string) => `import { readFileSync } from 'node:fs';
-import { createPredictor } from ${JSON.stringify(join(ROOT, 'lambdas/core/predict.ts'))};
-const imported = performance.now();
-const predictor = await createPredictor({ modelDir: ${JSON.stringify(modelDir)} });
-const created = performance.now();
-const result = await predictor.predict(readFileSync(process.argv[2]));
-const predicted = performance.now();
-process.stdout.write(JSON.stringify({ imported, created, predicted, emotion: result.emotion }) + '\\n');
-process.exit(0);
-`;
+const BANNER_MARK = 'globalThis.__serBundleStart = performance.now();';
 
-/** Replaces the lazily imported MP4/WebM decoder modules by stubs: the bundle a WAV-only product would ship. */
-const withoutLazyDecoders: Plugin = {
-  name: 'without-lazy-decoders',
-  setup(b) {
-    b.onResolve({ filter: /^\.\/(mp4|webm)\.ts$/ }, (args) => ({ path: args.path, namespace: 'left-out' }));
-    b.onLoad({ filter: /.*/, namespace: 'left-out' }, () => ({
-      contents:
-        "const leftOut = () => { throw new Error('left out of this bundle'); };\nexport const decodeMp4 = leftOut;\nexport const decodeWebm = leftOut;\n",
-      loader: 'js',
-    }));
-  },
-};
-
-async function bundle(dir: string, name: string, modelDir: string, plugins: Plugin[]): Promise<string> {
-  const entry = join(dir, `${name}.ts`);
-  await writeFile(entry, ENTRY(modelDir));
-  const outfile = join(dir, `${name}.mjs`);
-  // As the inference function's bundle (lib/constructs/ser-function.ts), minified, without source maps.
+/** The inference bundle in `dir` as the asset lays it out; returns the bundle's size in KB. */
+async function buildAsset(dir: string, modelDir: string): Promise<number> {
+  const outfile = join(dir, 'index.mjs');
   await build({
-    entryPoints: [entry],
+    entryPoints: [join(ROOT, 'lambdas/handlers/process-object.ts')],
     outfile,
     bundle: true,
-    minify: true,
     platform: 'node',
     format: 'esm',
-    target: 'node22',
-    mainFields: ['module', 'main'],
-    external: ['onnxruntime-node', '@echogarden/fvad-wasm'],
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
-    nodePaths: [join(ROOT, 'node_modules')],
-    plugins,
+    target: LAMBDA_BUNDLING.target,
+    mainFields: [...LAMBDA_BUNDLING.mainFields],
+    minify: LAMBDA_BUNDLING.minify,
+    sourcemap: LAMBDA_BUNDLING.sourceMap,
+    sourcesContent: LAMBDA_BUNDLING.sourcesContent,
+    external: [...LAMBDA_BUNDLING.externalModules, ...INFERENCE_NODE_MODULES],
+    alias: LAMBDA_ALIASES,
+    banner: { js: `${BANNER_MARK} ${LAMBDA_BUNDLING.banner}` },
     logLevel: 'silent',
   });
-  return outfile;
+  // As inference.ts's afterBundling hook: fvad.wasm and the model beside the bundle. The packages left
+  // out of the bundle resolve from the repository's node_modules.
+  await copyFile(join(ROOT, 'node_modules/@echogarden/fvad-wasm/fvad.wasm'), join(dir, 'fvad.wasm'));
+  await mkdir(join(dir, 'models'));
+  await symlink(resolve(modelDir), join(dir, 'models/ser-lstm'), 'dir');
+  await writeFile(join(dir, 'package.json'), '{"type":"module"}');
+  await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return Math.round((await stat(outfile)).size / 1024);
 }
+
+/** Imports the bundle, handles one event and prints the marks. */
+const RUNNER = `const event = JSON.parse(process.argv[2]);
+const { handler } = await import('./index.mjs');
+const initialised = performance.now();
+const initCpu = process.cpuUsage();
+const context = { functionName: 'cold-start', awsRequestId: 'cold-1', getRemainingTimeInMillis: () => 60000 };
+const [outcome] = await handler(event, context);
+const handled = performance.now();
+const cpu = process.cpuUsage();
+const cpuMs = (c) => (c.user + c.system) / 1000;
+const peakRssMb = process.resourceUsage().maxRSS / 1024;
+process.stdout.write('\\nMARKS ' + JSON.stringify({ bundleStart: globalThis.__serBundleStart, initialised, handled, initCpuMs: cpuMs(initCpu), cpuMs: cpuMs(cpu), peakRssMb, outcome: outcome?.outcome }));
+`;
 
 interface Run {
   total: number;
-  imported: number;
-  created: number;
-  predicted: number;
+  bundleStart: number;
+  initialised: number;
+  handled: number;
+  initCpuMs: number;
+  cpuMs: number;
+  peakRssMb: number;
 }
 
-function runOnce(outfile: string, clipPath: string): Promise<Run> {
+function runOnce(dir: string, aws: TestAws, key: string): Promise<Run> {
+  const event = {
+    Records: [
+      {
+        eventSource: 'aws:s3',
+        eventName: 'ObjectCreated:Put',
+        s3: { bucket: { name: aws.bucket }, object: { key: encodeURIComponent(key), size: 1 } },
+      },
+    ],
+  };
   const started = performance.now();
   return new Promise<Run>((resolve, reject) => {
-    const child = spawn(process.execPath, [outfile, clipPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['runner.mjs', JSON.stringify(event)], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, NODE_OPTIONS: LAMBDA_NODE_OPTIONS, ...handlerEnvironment(aws) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (chunk) => {
       out += chunk;
     });
     child.on('error', reject);
     child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`cold-start run exit ${code}`));
-      resolve({ total: performance.now() - started, ...JSON.parse(out) });
+      const marks = out.includes('\nMARKS ') ? JSON.parse(out.slice(out.lastIndexOf('\nMARKS ') + 7)) : {};
+      if (code !== 0 || marks.outcome !== 'succeeded')
+        return reject(new Error(`cold-start run for ${key}: exit ${code}, outcome ${marks.outcome}`));
+      resolve({ total: performance.now() - started, ...marks });
     });
   });
 }
@@ -111,46 +141,43 @@ const median = (values: number[]) => {
   return Math.round(sorted[Math.floor(sorted.length / 2)]! * 10) / 10;
 };
 
-async function summarize(outfile: string, runs: Run[]): Promise<ColdStart> {
-  return {
-    totalMs: median(runs.map((r) => r.total)),
-    importMs: median(runs.map((r) => r.imported)),
-    sessionMs: median(runs.map((r) => r.created - r.imported)),
-    firstPredictionMs: median(runs.map((r) => r.predicted - r.created)),
-    bundleKb: Math.round((await stat(outfile)).size / 1024),
-  };
-}
+const summarize = (format: string, runs: Run[]): ColdStart => ({
+  format,
+  totalMs: median(runs.map((r) => r.total)),
+  bundleStartMs: median(runs.map((r) => r.bundleStart)),
+  initMs: median(runs.map((r) => r.initialised - r.bundleStart)),
+  firstEventMs: median(runs.map((r) => r.handled - r.initialised)),
+  initCpuMs: median(runs.map((r) => r.initCpuMs)),
+  cpuMs: median(runs.map((r) => r.cpuMs)),
+  peakRssMb: median(runs.map((r) => r.peakRssMb)),
+});
 
-/** Cold starts of `wav` (with and without the lazy decoders in the bundle) and of `m4a`, `runs` each, interleaved. */
+/**
+ * Cold starts of each clip (`extension` names its format in the S3 key), `runs` each, interleaved so
+ * that a change in the machine's load hits every format alike. Each run's object has its own key (a
+ * finished object is skipped by the handler's claim).
+ */
 export async function measureColdStarts(
-  clips: { wav: Uint8Array; m4a: Uint8Array },
+  clips: { format: string; extension: string; bytes: Uint8Array }[],
   modelDir: string,
   runs = 5,
 ): Promise<ColdStarts> {
   const dir = await mkdtemp(join(tmpdir(), 'ser-cold-'));
+  const aws = await startTestAws({ bucket: 'ser-cold' });
   try {
-    await writeFile(join(dir, 'clip.wav'), clips.wav);
-    await writeFile(join(dir, 'clip.m4a'), clips.m4a);
-    const full = await bundle(dir, 'full', modelDir, []);
-    const lean = await bundle(dir, 'lean', modelDir, [withoutLazyDecoders]);
-    // Resolve the external packages from the repository's node_modules.
-    await writeFile(join(dir, 'package.json'), '{"type":"module"}');
-    await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-    const wav: Run[] = [];
-    const wavLean: Run[] = [];
-    const m4a: Run[] = [];
-    // Interleaved, so that a change in the machine's load hits all three alike.
-    for (let i = 0; i < runs; i++) {
-      wav.push(await runOnce(full, join(dir, 'clip.wav')));
-      wavLean.push(await runOnce(lean, join(dir, 'clip.wav')));
-      m4a.push(await runOnce(full, join(dir, 'clip.m4a')));
+    const bundleKb = await buildAsset(dir, modelDir);
+    await writeFile(join(dir, 'runner.mjs'), RUNNER);
+    const results: Run[][] = clips.map(() => []);
+    for (let r = 0; r < runs; r++) {
+      for (const [i, clip] of clips.entries()) {
+        const key = `incoming/cold-start/${r}-${i}.${clip.extension}`;
+        await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: clip.bytes }));
+        results[i]!.push(await runOnce(dir, aws, key));
+      }
     }
-    return {
-      wav: await summarize(full, wav),
-      wavWithoutLazyDecoders: await summarize(lean, wavLean),
-      m4a: await summarize(full, m4a),
-    };
+    return { bundleKb, runs, formats: clips.map((clip, i) => summarize(clip.format, results[i]!)) };
   } finally {
+    await aws.close();
     await rm(dir, { recursive: true, force: true });
   }
 }

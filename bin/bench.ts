@@ -4,7 +4,7 @@
  * Opus, M4A/AAC, WebM/Opus; 3 s clips and a 30 s recording), side by side with the Python reference
  * pipeline (bench/reference.py) when a python3 with torch, torchaudio and soundfile is found: both run clip
  * by clip, interleaved, in this run, one thread each (not on M4A/WebM, which it cannot read). Also: stages,
- * cold starts (bin/bench-cold.ts), peak RSS, `ser predict --jobs`
+ * cold starts and peak RSS of the inference Lambda's bundle per format (bin/bench-cold.ts), `ser predict --jobs`
  * scaling, the local stack's per-event time and the AWS Lambda cost estimate made from them.
  * `--memory` runs the memory bench instead (bin/bench-memory.ts).
  */
@@ -21,7 +21,7 @@ import { defaultModelDir } from '../lambdas/core/model/location.ts';
 import { createPredictor, type Predictor, type Stage, type StageTimings } from '../lambdas/core/predict.ts';
 import { extractWithMeyda } from '../test/helpers/meyda-reference.ts';
 import { type BenchClip, CLIP_GROUPS, loadBenchClips } from './bench-clips.ts';
-import { type ColdStart, type ColdStarts, measureColdStarts } from './bench-cold.ts';
+import { type ColdStarts, measureColdStarts } from './bench-cold.ts';
 import { estimateLambdaCost, type LambdaCost } from './bench-cost.ts';
 import { measureEventTimes } from './bench-events.ts';
 import { runMemoryBench } from './bench-memory.ts';
@@ -213,6 +213,22 @@ async function measureScaling(clips: BenchClip[], files: number) {
   };
 }
 
+/** One cold start per format (the first clip of these groups), WAV first. */
+const COLD_START_GROUPS = [
+  'WAV 24.4 kHz, 3 s (TESS)',
+  'FLAC 24.4 kHz, 3 s (TESS)',
+  'MP3 44.1 kHz, 3 s',
+  'Ogg Opus, 3 s',
+  'M4A (AAC) 44.1 kHz, 3 s',
+  'WebM Opus, 3 s',
+];
+
+const coldStartClips = (clips: BenchClip[]) =>
+  COLD_START_GROUPS.map((group) => {
+    const clip = clips.find((c) => c.group === group)!;
+    return { format: group, extension: clip.path.split('.').at(-1)!, bytes: clip.bytes };
+  });
+
 function featuresAlone(predictor: Predictor, samples: Float32Array, sampleRate: number) {
   const config = predictor.metadata.featureConfig;
   const input = resample(samples, sampleRate, config.sampleRate);
@@ -248,8 +264,7 @@ const decodedTess = await decodeAudio(firstTess.bytes);
 const features3s = featuresAlone(predictor, decodedTess.samples, decodedTess.sampleRate);
 const nodePeakRssMb = round(process.resourceUsage().maxRSS / 1024, 1);
 
-const firstM4a = clips.find((c) => c.group === 'M4A (AAC) 44.1 kHz, 3 s')!;
-const cold = await measureColdStarts({ wav: firstTess.bytes, m4a: firstM4a.bytes }, options.model);
+const cold = await measureColdStarts(coldStartClips(clips), options.model);
 const pythonCold =
   'python' in found ? median([0, 1, 2].map(() => pythonColdStart(found.python, firstTess.path))) : undefined;
 
@@ -277,7 +292,7 @@ const result = {
   stagesWav16k: stageSummary(clips, samples, 'WAV 16 kHz, 3 s (RAVDESS)'),
   features3s,
   coldStart: { node: cold, pythonMs: pythonCold === undefined ? undefined : round(pythonCold, 1) },
-  peakRssMb: { node: nodePeakRssMb, python: pythonRssMb },
+  peakRssMb: { benchProcess: nodePeakRssMb, python: pythonRssMb },
   eventMs: {
     median: eventMs === undefined ? undefined : round(eventMs, 2),
     predictionMs: round(computeMs, 2),
@@ -330,7 +345,7 @@ function printReport(r: BenchResult): void {
   );
   printColdStarts(r.coldStart.node, r.coldStart.pythonMs);
   console.log(
-    `peak RSS: ours ${r.peakRssMb.node} MB (this bench process), Python ${r.peakRssMb.python ?? '—'} MB`,
+    `peak RSS of the processes that predict all clips: Python reference ${r.peakRssMb.python ?? '—'} MB; this bench process ${r.peakRssMb.benchProcess} MB (it also holds the meyda reference, the clip set and the Python client)`,
   );
   if (r.scaling) {
     const per = Object.entries(r.scaling.clipsPerSecond).map(([j, c]) => `--jobs ${j}: ${c} clips/s`);
@@ -351,12 +366,18 @@ function printReport(r: BenchResult): void {
     );
 }
 
-/** The cold-start lines: the WAV cold start by phase, beside the bundle without the lazy decoders and a first M4A. */
+/** The cold-start table: the inference Lambda's bundle in a fresh process, one S3 event per format. */
 function printColdStarts(c: ColdStarts, pythonMs: number | undefined): void {
-  const phases = (x: ColdStart) =>
-    `${x.totalMs} ms (process start + import ${x.importMs} ms, session ${x.sessionMs} ms, first prediction ${x.firstPredictionMs} ms; bundle ${x.bundleKb} KB)`;
-  console.log(`cold start, WAV (fresh process → first prediction, bundled): ${phases(c.wav)}`);
-  console.log(`  the same without the MP4/WebM decoders in the bundle: ${phases(c.wavWithoutLazyDecoders)}`);
-  console.log(`  first prediction of an M4A instead (loads the AAC decoder): ${phases(c.m4a)}`);
-  console.log(`  Python reference, WAV: ${pythonMs ?? '—'} ms`);
+  console.log(
+    `\ncold start of the inference Lambda's bundle (${c.bundleKb} KB, bin/bench-cold.ts), fresh process → first S3 event handled, median of ${c.runs}:\n`,
+  );
+  console.log(
+    '| first file | total (spawn → exit) | process start → bundle running | init (modules, ONNX session, registry) | first event | CPU: init / through first event | peak RSS |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const x of c.formats)
+    console.log(
+      `| ${x.format} | ${x.totalMs} ms | ${x.bundleStartMs} ms | ${x.initMs} ms | ${x.firstEventMs} ms | ${x.initCpuMs} / ${x.cpuMs} ms | ${x.peakRssMb.toFixed(1)} MB |`,
+    );
+  console.log(`\nPython reference, WAV, fresh process → prediction: ${pythonMs ?? '—'} ms`);
 }

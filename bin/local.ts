@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { startLocalStack } from './local/stack.ts';
 import { LOCAL_DATASET_PREFIX } from './local/training-runner.ts';
 

@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import cliProgress from 'cli-progress';
-import { createPredictor } from '../lambdas/core/predict.ts';
+import { defaultModelDir } from '../lambdas/core/model/location.ts';
+import type { Predictor } from '../lambdas/core/predict.ts';
 import { type FileOutcome, predictFile, unreadable, walkAudioFiles } from './predict-files.ts';
 import type { WorkerSetup, WorkerTask } from './predict-worker.ts';
 import {
@@ -11,6 +12,7 @@ import {
   type SpeakerContextOptions,
   type SpeakerContexts,
 } from './speaker-contexts.ts';
+import { predictWorkerUrl } from './worker-bundle.ts';
 
 export interface PredictOptions extends SpeakerContextOptions {
   json?: boolean;
@@ -86,12 +88,42 @@ function deferred<T>() {
 
 type Slot = (file: string, name: string) => Promise<FileOutcome>;
 
-/** `jobs` workers, each with its own predictor, as slots that predict one file at a time. */
+/**
+ * Files sent ahead to each worker: the next one is already queued there when it finishes one, so it does
+ * not wait for this thread (busy printing, or without a core on a loaded machine) to send it.
+ */
+const TASKS_PER_WORKER = 2;
+
+type Reply = { index: number; outcome?: FileOutcome; fatal?: string };
+
+/** One worker as a slot: tasks are numbered, and each reply settles the task with its number. */
+function workerSlot(worker: Worker, nextIndex: () => number): Slot {
+  const pending = new Map<number, { resolve(o: FileOutcome): void; reject(e: unknown): void }>();
+  worker.on('message', (reply: Reply) => {
+    const task = pending.get(reply.index);
+    pending.delete(reply.index);
+    if (reply.outcome) task?.resolve(reply.outcome);
+    else task?.reject(new Error(reply.fatal));
+  });
+  worker.on('error', (error) => {
+    for (const task of pending.values()) task.reject(error);
+    pending.clear();
+  });
+  return (file, name) =>
+    new Promise((resolve, reject) => {
+      const index = nextIndex();
+      pending.set(index, { resolve, reject });
+      worker.postMessage({ index, file, name } satisfies WorkerTask);
+    });
+}
+
+/**
+ * `jobs` workers, each with its own predictor, as slots (`TASKS_PER_WORKER` per worker). They run the
+ * prebundled JavaScript worker (bin/worker-bundle.ts), not TypeScript through a loader of their own.
+ */
 async function startWorkers(jobs: number, setup: WorkerSetup): Promise<{ slots: Slot[]; stop(): void }> {
-  const workers = Array.from(
-    { length: jobs },
-    () => new Worker(new URL('./predict-worker.js', import.meta.url), { workerData: setup }),
-  );
+  const entry = await predictWorkerUrl();
+  const workers = Array.from({ length: jobs }, () => new Worker(entry, { workerData: setup }));
   await Promise.all(
     workers.map(
       (worker) =>
@@ -102,21 +134,8 @@ async function startWorkers(jobs: number, setup: WorkerSetup): Promise<{ slots: 
     ),
   );
   let next = 0;
-  const slots = workers.map(
-    (worker): Slot =>
-      (file, name) =>
-        new Promise((resolve, reject) => {
-          const index = next++;
-          const onMessage = (reply: { index: number; outcome?: FileOutcome; fatal?: string }) => {
-            if (reply.index !== index) return;
-            worker.off('message', onMessage);
-            if (reply.outcome) resolve(reply.outcome);
-            else reject(new Error(reply.fatal));
-          };
-          worker.on('message', onMessage);
-          worker.postMessage({ index, file, name } satisfies WorkerTask);
-        }),
-  );
+  const perWorker = workers.map((worker) => workerSlot(worker, () => next++));
+  const slots = Array.from({ length: TASKS_PER_WORKER }, () => perWorker).flat();
   return { slots, stop: () => workers.forEach((w) => void w.terminate()) };
 }
 
@@ -187,6 +206,15 @@ const jsonLine = (outcome: FileOutcome, speakerId: string | undefined): string =
   );
 
 /**
+ * The predictor for this thread, imported only when this thread predicts: with workers, the main thread
+ * never loads the core (nor onnxruntime, nor the decoders).
+ */
+async function createLocalPredictor(modelDir: string | undefined): Promise<Predictor> {
+  const { createPredictor } = await import('../lambdas/core/predict.ts');
+  return createPredictor({ modelDir });
+}
+
+/**
  * With a speaker context, one slot in this thread: each file is judged against the earlier files of
  * its speaker, so they run in order (`--jobs` does not apply).
  */
@@ -194,7 +222,7 @@ async function startSpeakerSlot(
   options: PredictOptions,
   speakers: SpeakerContexts,
 ): Promise<{ slots: Slot[]; stop(): Promise<void> }> {
-  const predictor = await createPredictor({ modelDir: options.model });
+  const predictor = await createLocalPredictor(options.model);
   const slot: Slot = async (file, name) => {
     const outcome = await predictFile(
       predictor,
@@ -212,14 +240,15 @@ async function startSpeakerSlot(
 /** Slots that predict: in this thread for one job, else worker threads. */
 async function startSlots(options: PredictOptions): Promise<{ slots: Slot[]; stop(): Promise<void> }> {
   if (options.jobs <= 1) {
-    const predictor = await createPredictor({ modelDir: options.model });
+    const predictor = await createLocalPredictor(options.model);
     return {
       slots: [(file, name) => predictFile(predictor, file, name, options.maxDuration)],
       stop: () => predictor.release(),
     };
   }
   const workers = await startWorkers(options.jobs, {
-    modelDir: options.model,
+    // Resolved here: the bundled worker's own location says nothing about where the model is.
+    modelDir: options.model ?? defaultModelDir(),
     maxDurationSec: options.maxDuration,
   });
   return { slots: workers.slots, stop: async () => workers.stop() };

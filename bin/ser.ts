@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/predict.ts';
+import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/audio/types.ts';
 import type { PredictOptions } from './predict-command.ts';
 import type { ReplayOptions } from './replay-command.ts';
 import type { UploadOptions } from './upload/upload-command.ts';

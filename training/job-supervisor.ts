@@ -12,7 +12,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import { createDocumentClient } from '../lambdas/app/aws-clients.ts';
 import { loadConfig } from '../lambdas/app/config.ts';
 import { TrainingJobRepository } from '../lambdas/training/job-repository.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { UPLOAD_CONTENT_TYPES, UPLOAD_EXTENSIONS } from '../core/audio/formats.ts';
 import { ERROR_CODES } from '../core/errors.ts';
 import { PREDICTION_ID } from './object-keys.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_MAX_DURATION_SEC } from '../core/audio/types.ts';
 
 const MB = 1024 * 1024;

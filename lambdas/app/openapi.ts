@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { createDocument, type ZodOpenApiPathsObject } from 'zod-openapi';
 import { UPLOAD_FORMAT_NAMES } from '../core/audio/formats.ts';
 import {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PredictionErrorSchema, PredictionSchema, ProbabilitiesSchema } from './api-schemas.ts';
 import type { CallbackTarget, Prediction } from './prediction-repository.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The part of an S3 event-notification record the processor relies on; anything else is ignored. */
 const S3EventRecordSchema = z.object({

@@ -54,8 +54,9 @@ export interface PredictorOptions {
   model?: LoadedModel;
   /**
    * Instantiate the WASM decoders and run one prediction on a synthetic voice before returning, so the
-   * first real request does not pay for WASM compilation and JIT (use it where init time is cheap, as in a
-   * Lambda's init phase; the CLI skips it).
+   * first real request does not pay for WASM compilation and JIT. It moves that work ahead and adds the
+   * decoders no file may need: worth it only where init runs before any request arrives (a Lambda with
+   * provisioned concurrency), not before the request that caused a cold start.
    */
   warmUp?: boolean;
 }

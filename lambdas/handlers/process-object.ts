@@ -26,9 +26,11 @@ const config = loadConfig();
 const predictor = await createPredictor({
   modelDir:
     config.modelDir ?? (existsSync(`${MODEL_BESIDE_BUNDLE}metadata.json`) ? MODEL_BESIDE_BUNDLE : undefined),
-  // WASM compilation and a first run happen at init, so the first event does not wait for them (a
-  // latency choice: since August 2025 the init phase is billed like the handler).
-  warmUp: true,
+  // No warm-up: an S3-triggered cold start runs init and then the event that caused it, so compiling all
+  // four WASM decoders and a synthetic prediction first only added work (~100 ms of CPU to a WAV's or a
+  // FLAC's cold start, bin/bench-cold.ts in paired runs); each decoder compiles on its first file instead.
+  // Worth turning on only where init runs ahead of traffic (provisioned concurrency).
+  warmUp: false,
 });
 const s3 = tracer.captureAWSv3Client(createS3Client(config));
 const documents = tracer.captureAWSv3Client(createDocumentClient(config));

@@ -1,5 +1,5 @@
 import { type EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { TrainingLauncher } from './launcher.ts';
 
 /** The instance tag the user data reads (through instance metadata tags) to know its job. */

@@ -13,6 +13,7 @@ import { LambdaSubscription, SqsSubscription } from 'aws-cdk-lib/aws-sns-subscri
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { RESULTS_PREFIX, TRIGGER_PREFIXES } from '../../lambdas/app/object-keys.ts';
+import { INFERENCE_NODE_MODULES } from '../lambda-bundling.ts';
 import { HANDLERS_DIR } from '../paths.ts';
 import { SerFunction } from './ser-function.ts';
 
@@ -42,11 +43,14 @@ export interface InferenceProps {
   readonly dropFolderSpeakerPrefixes?: readonly string[];
 }
 
-/** The asset: the bundle, the model package, fvad's wasm and onnxruntime's linux/x64 binary only. */
+/**
+ * The asset: the bundle, the model package, fvad's wasm, onnxruntime's linux/x64 binary only and the
+ * lazily loaded MP4/WebM decoder packages (lib/lambda-bundling.ts).
+ */
 const inferenceBundling = (modelDir: string): BundlingOptions => ({
-  // Native binaries cannot be bundled: install the package beside the bundle, without its CUDA
-  // download (the install runs in a temp folder that does not read our .npmrc).
-  nodeModules: ['onnxruntime-node'],
+  // Installed beside the bundle by npm, onnxruntime-node without its CUDA download (the install runs in
+  // a temp folder that does not read our .npmrc).
+  nodeModules: [...INFERENCE_NODE_MODULES],
   environment: { ONNXRUNTIME_NODE_INSTALL: 'skip' },
   commandHooks: {
     beforeBundling: () => [],

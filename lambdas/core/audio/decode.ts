@@ -119,8 +119,9 @@ export const decodeAudio = async (bytes: Uint8Array, options: DecodeOptions = {}
 };
 
 /**
- * Compiles and instantiates the WASM decoders ahead of the first request (e.g. during a Lambda's init
- * phase): the first decode of a compressed format otherwise costs ~75–220 ms more on this machine.
+ * Compiles and instantiates the WASM decoders ahead of the first request (`PredictorOptions.warmUp`,
+ * where init runs before any traffic): the first decode of a compressed format otherwise costs ~75–220 ms
+ * more on this machine.
  */
 export const warmUpDecoders = async (
   formats: readonly AudioFormat[] = ['flac', 'mp3', 'ogg-vorbis', 'ogg-opus'],

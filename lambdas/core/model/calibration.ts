@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Confidence calibration carried by a model package (`metadata.calibration`). The graph's softmax is

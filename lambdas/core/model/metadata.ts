@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { FeatureConfigSchema } from '../features/config.ts';
 import { SpeakerAdaptationSchema } from '../features/speaker-normalization.ts';
 import { CalibrationSchema } from './calibration.ts';
