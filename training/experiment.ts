@@ -45,6 +45,8 @@ export interface ModelSettings {
    * TESS, kept when TESS is cut to a word subset (the ratio would otherwise drop it to 1×).
    */
   corpusRepeats?: Record<string, number>;
+  /** Adapted channels whose speaker offset the head reads (see LstmConfig.offsetInput); absent: none. */
+  offsetInput?: number;
 }
 
 /**
@@ -127,6 +129,7 @@ function createLearner(settings: ModelSettings, context: RunContext, seed: numbe
     deltaStats: settings.utteranceStats && settings.deltaStats,
     contourStats: settings.utteranceStats && featureConfig.prosody ? PROSODY_CHANNELS : 0,
     statsMask: settings.statsMask ?? 'all',
+    ...(settings.offsetInput ? { offsetInput: settings.offsetInput } : {}),
   };
   return lstmLearner(config, maxFrames, seed);
 }
