@@ -52,7 +52,12 @@ const program = new Command()
     'with --speaker-shift or --speaker-offset: all (MFCC, pitch, level) or register (pitch, level)',
     'all',
   )
+  .option('--member <k>', "train each fold model with the package's k-th ensemble member seed", integer, 0)
   .option('--out <file>', 'JSON summary file')
+  .option(
+    '--save-probabilities <file>',
+    'out-of-fold probabilities (clean and channel-shifted), for ensembles',
+  )
   .option('--reverse', 'compute missing features last clip first (two runs sharing a cold cache split it)');
 program.parse();
 const opts = program.opts<{
@@ -64,6 +69,8 @@ const opts = program.opts<{
   statsMask: 'all' | 'no-spectral-means';
   tessWords: number;
   out?: string;
+  member: number;
+  saveProbabilities?: string;
   reverse?: boolean;
   speakerShift?: number;
   speakerOffset?: number;
@@ -164,6 +171,7 @@ const result = await actorFolds(
     featureConfig: config,
     maxFrames: frames,
     seed: DEFAULTS.seed,
+    firstMember: opts.member,
     progress: false,
   },
   { shifted, ...speakerShiftOptions(), log: (l) => process.stderr.write(`${opts.name}: ${l}\n`) },
@@ -193,3 +201,16 @@ const summary = {
 process.stdout.write(`${JSON.stringify(summary, null, 1)}\n`);
 if (opts.out)
   await writeFile(opts.out, `${JSON.stringify({ ...summary, calibration: result.calibration }, null, 1)}\n`);
+if (opts.saveProbabilities) {
+  const rounded = (p: Float32Array) => Array.from(p, (v) => Math.round(v * 1e6) / 1e6);
+  const saved = {
+    name: opts.name,
+    labels,
+    clean: { truth: result.truth, foldOf: result.foldOf, probabilities: rounded(result.probabilities) },
+    channelShifted: result.channelShifted && {
+      truth: result.channelShifted.truth,
+      probabilities: rounded(result.channelShifted.probabilities),
+    },
+  };
+  await writeFile(opts.saveProbabilities, `${JSON.stringify(saved)}\n`);
+}

@@ -106,6 +106,11 @@ interface RunContext {
   featureConfig: FeatureConfig;
   maxFrames: number;
   seed: number;
+  /**
+   * Which ensemble member the first model is (0: the first): a development run can train, on the same
+   * split, the model the package's k-th member would be, to measure what averaging members is worth.
+   */
+  firstMember?: number;
   progress: boolean;
   subsets?: Record<string, (item: ClipFeatures) => boolean>;
   /** Per epoch of each ensemble member (`member` counts from 1). */
@@ -199,7 +204,7 @@ export async function runExperiment(
   let history: EpochRecord[] = [];
   let testProbabilities = new Float32Array(split.test.length * labels.length);
   for (let k = 0; k < memberCount; k++) {
-    const memberSeed = seed + 1000 * k;
+    const memberSeed = seed + 1000 * (k + (context.firstMember ?? 0));
     const learner = createLearner(settings, context, memberSeed);
     const options = memberTrainOptions(split.name, settings, context, { k, memberCount, seed: memberSeed });
     const trained = await train(learner, split, options);

@@ -24,6 +24,8 @@ export interface FoldContext {
   featureConfig: import('../lambdas/core/features/config.ts').FeatureConfig;
   maxFrames: number;
   seed: number;
+  /** See RunContext.firstMember: which ensemble member's seed each fold model gets (default 0). */
+  firstMember?: number;
   progress: boolean;
 }
 
@@ -53,7 +55,14 @@ export interface FoldsResult {
   foldOf: number[];
   calibration: Calibrated;
   /** The same held-out clips through an unseen synthetic channel (TEST_CHANNEL), if given. */
-  channelShifted?: { pooled: Metrics; standardError: number; largestShare: { label: string; share: number } };
+  channelShifted?: {
+    pooled: Metrics;
+    standardError: number;
+    largestShare: { label: string; share: number };
+    /** Out-of-fold probabilities of the channel-shifted copies, in the order of their truths. */
+    probabilities: Float32Array;
+    truth: number[];
+  };
   experiments: TrainedExperiment['result'][];
 }
 
@@ -268,7 +277,11 @@ function foldsResultOf(
     calibration: calibrate(oof, truth, foldOf, labels.length),
     ...(shifted
       ? {
-          channelShifted: metricsOf(labels, Float32Array.from(pool.shiftedProbabilities), pool.shiftedTruth),
+          channelShifted: {
+            ...metricsOf(labels, Float32Array.from(pool.shiftedProbabilities), pool.shiftedTruth),
+            probabilities: Float32Array.from(pool.shiftedProbabilities),
+            truth: pool.shiftedTruth,
+          },
         }
       : {}),
     experiments,
