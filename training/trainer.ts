@@ -64,7 +64,7 @@ export function lstmLearner(
     describe: () => ({
       type: 'lstm',
       ...config,
-      description: `${config.utteranceStats ? `raw frames (${config.dims} channels) → in-model per-utterance CMVN over real frames → ` : ''}frames stacked by ${config.stack} → LSTM(${config.units}, sigmoid gates) over real steps → masked mean over time${config.utteranceStats ? ` ‖ standardised per-utterance mean, std${config.deltaStats ? ' and delta RMS' : ''} of each channel` : ''} → Dense(${config.hidden}, relu) → dropout ${config.dropout} → Dense(${config.labels}) → softmax`,
+      description: `${config.utteranceStats ? `raw frames (${config.dims} channels) → in-model per-utterance CMVN over real frames → ` : ''}frames stacked by ${config.stack} → LSTM(${config.units}, sigmoid gates) over real steps → masked mean over time${config.utteranceStats ? ` ‖ standardised per-utterance mean, std${config.deltaStats ? ' and delta RMS' : ''} of each channel` : ''}${config.offsetInput ? ` ‖ speaker offset of ${config.offsetInput} channels (÷ training RMS; 0 without context)` : ''} → Dense(${config.hidden}, relu) → dropout ${config.dropout} → Dense(${config.labels}) → softmax`,
       parameters: model.variables.reduce((n, v) => n + v.size, 0),
     }),
     ...(config.utteranceStats
