@@ -62,8 +62,8 @@ describe('the speaker offset as a head input (LstmConfig.offsetInput)', () => {
   it('windows and batches carry the offset; predictClips feeds it (and zeros for clips without one)', () => {
     const source = withOffset(clip(4, 20), [1.5, -0.5]);
     expect(Array.from(window(source, 3, 10, false).offset!)).toEqual([1.5, -0.5]);
-    expect(Array.from(offsetBatch([{ offset: source.offset }, {}])!)).toEqual([1.5, -0.5, 0, 0]);
-    expect(offsetBatch([{}, {}])).toBeUndefined();
+    expect(Array.from(offsetBatch([source, clip(5)])!)).toEqual([1.5, -0.5, 0, 0]);
+    expect(offsetBatch([clip(5), clip(6)])).toBeUndefined();
     const learner = lstmLearner(CONFIG, 16, 5);
     learner.model.setStatsNormalisation([source, withOffset(clip(1), [-1, 1]), clip(2, 14), clip(3, 9)]);
     const item = (original: FeatureMatrix) => ({ original }) as unknown as ClipFeatures;

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelMetadataSchema } from '../lambdas/core/model/metadata.ts';
-import { loadModelPackage } from '../lambdas/core/model/runtime.ts';
+import { loadModel, loadModelPackage } from '../lambdas/core/model/runtime.ts';
+import { createPredictor } from '../lambdas/core/predict.ts';
 import { DatasetError, scanDataset } from '../training/datasets.ts';
 import { createFeaturePipeline } from '../training/features.ts';
 import { DEFAULTS, onnxMetrics, type TrainPackageResult, trainPackage } from '../training/pipeline.ts';
@@ -139,4 +140,73 @@ describe('a package trained for speaker adaptation (train --speaker-shift)', () 
       await rm(work, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('a package trained with the speaker offset as an input (train --speaker-offset)', () => {
+  it('predicts through createPredictor: offset 0 without context, other outputs with it', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'ser-train-offset-'));
+    try {
+      const { metadata } = await trainPackage({
+        dataDir: FIXTURES,
+        corpora: ['tess'],
+        outDir: join(work, 'package'),
+        featureConfig: DEFAULTS.featureConfig,
+        windowSec: 3,
+        seed: 7,
+        augmentCopies: 1,
+        augmentation: DEFAULTS.augmentation,
+        channelCopies: 0,
+        channel: DEFAULTS.channel,
+        speakerShift: { shrinkageClips: 3, minClips: 10, apply: 'input' },
+        settings: { ...DEFAULTS.settings, units: 8, hidden: 8, epochs: 1, ensemble: 2, batchSize: 4 },
+        heldOutSpeakers: [],
+        experiments: [],
+        experimentEpochs: 1,
+        progress: false,
+        cacheDir: join(work, 'cache'),
+        version: 'smoke-offset',
+        command: 'vitest',
+        log: () => {},
+        predictorCheck: false,
+      });
+      const adaptation = metadata.speakerAdaptation!;
+      expect(adaptation).toMatchObject({ shrinkageClips: 3, minClips: 10, apply: 'input' });
+      expect(metadata.training.architecture).toMatchObject({ offsetInput: adaptation.channels.length });
+      const predictor = await createPredictor({ modelDir: join(work, 'package') });
+      try {
+        const clip = await readFile(join(FIXTURES, 'OAF_back_sad.flac'));
+        const plain = await predictor.predict(clip);
+        // A speaker 4 units off the population on every adapted channel, known from 12 earlier clips.
+        const known = (count: number) => ({
+          statistics: {
+            count,
+            mean: adaptation.populationMean.map((p) => p + 4),
+            m2: adaptation.populationMean.map(() => 0),
+          },
+        });
+        const below = await predictor.predict(clip, { speaker: known(9) });
+        const adapted = await predictor.predict(clip, { speaker: known(12) });
+        expect(below.adaptation).toBeUndefined();
+        expect(below.probabilities).toEqual(plain.probabilities);
+        expect(adapted.adaptation).toEqual({ clips: 12 });
+        expect(adapted.probabilities).not.toEqual(plain.probabilities);
+        // The frames were not shifted: the speaker's statistics learn the same clip means either way.
+        expect(adapted.speakerClip).toEqual(below.speakerClip);
+      } finally {
+        await predictor.release();
+      }
+      // The graph's offset input and the metadata's mode must agree.
+      const onnx = await readFile(join(work, 'package', 'model.onnx'));
+      const json = (change: object) =>
+        JSON.stringify({ ...metadata, speakerAdaptation: { ...adaptation, ...change } });
+      await expect(loadModel(json({ apply: 'shift' }), onnx)).rejects.toThrow(/apply is not "input"/);
+      const fewer = {
+        channels: adaptation.channels.slice(1),
+        populationMean: adaptation.populationMean.slice(1),
+      };
+      await expect(loadModel(json(fewer), onnx)).rejects.toThrow(/needs a speaker_offset input/);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

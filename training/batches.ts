@@ -82,7 +82,7 @@ export function padBatch(
  * The rows' speaker offsets as one [rows, size] block, rows without one as zeros (no context); undefined
  * when no row carries one (a model with `offsetInput` then reads zeros itself).
  */
-export function offsetBatch(rows: ReadonlyArray<{ offset?: Float32Array }>): Float32Array | undefined {
+export function offsetBatch(rows: readonly OffsetMatrix[]): Float32Array | undefined {
   const size = rows.find((r) => r.offset)?.offset?.length ?? 0;
   if (size === 0) return undefined;
   const data = new Float32Array(rows.length * size);
