@@ -206,6 +206,7 @@ if (opts.saveProbabilities) {
   const saved = {
     name: opts.name,
     labels,
+    folds: result.folds,
     clean: { truth: result.truth, foldOf: result.foldOf, probabilities: rounded(result.probabilities) },
     channelShifted: result.channelShifted && {
       truth: result.channelShifted.truth,

@@ -103,7 +103,8 @@ export function actorFoldsOf(kept: ClipFeatures[], count = 3): string[][] {
   return folds;
 }
 
-function metricsOf(labels: readonly string[], probabilities: Float32Array, truth: number[]) {
+/** Pooled metrics, standard error and largest-class share of out-of-fold probabilities. */
+export function metricsOf(labels: readonly string[], probabilities: Float32Array, truth: number[]) {
   const pooled = computeMetrics(labels, truth, argmaxRows(probabilities, labels.length));
   const largest = largestClassShare(pooled.confusion);
   return {

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import {
+  averageProbabilities,
+  ensembleOf,
+  type SavedProbabilities,
+  scoreRun,
+} from '../training/ensemble-folds.ts';
+
+const labels = ['a', 'b'];
+/** Four held-out clips in two folds; truths a, b, a, b. */
+const run = (name: string, probabilities: number[]): SavedProbabilities => ({
+  name,
+  labels,
+  clean: { truth: [0, 1, 0, 1], foldOf: [0, 0, 1, 1], probabilities },
+  channelShifted: { truth: [0, 1], probabilities: probabilities.slice(0, 4) },
+});
+
+describe('ensembles of development runs', () => {
+  it('averages the members probabilities element by element', () => {
+    expect([
+      ...averageProbabilities([
+        [0.2, 0.8],
+        [0.6, 0.4],
+      ]),
+    ]).toEqual([expect.closeTo(0.4, 6), expect.closeTo(0.6, 6)]);
+  });
+
+  it('scores the averaged ensemble, not either member', () => {
+    // x misses clip 2, y misses clip 1 (less confidently than the other is right): their mean misses none.
+    const x = run('x', [0.9, 0.1, 0.9, 0.1, 0.9, 0.1, 0.45, 0.55]);
+    const y = run('y', [0.4, 0.6, 0.05, 0.95, 0.9, 0.1, 0.45, 0.55]);
+    expect(scoreRun(x).clean.accuracy).toBe(0.75);
+    expect(scoreRun(y).clean.accuracy).toBe(0.75);
+    const xy = scoreRun(ensembleOf('xy', [x, y]));
+    expect(xy.clean.accuracy).toBe(1);
+    expect(xy.folds).toEqual([1, 1]);
+    expect(xy.channelShifted?.accuracy).toBe(1);
+  });
+
+  it('refuses runs scored on other clips', () => {
+    const x = run('x', [0.9, 0.1, 0.9, 0.1, 0.9, 0.1, 0.45, 0.55]);
+    const other = { ...run('other', x.clean.probabilities), clean: { ...x.clean, truth: [1, 1, 0, 1] } };
+    expect(() => ensembleOf('bad', [x, other])).toThrow(/not scored on the same clips/);
+  });
+});
