@@ -122,6 +122,26 @@ describe('speaker-shift training', () => {
     expect(zero).toBeLessThan(items.length * 3);
   });
 
+  it('virtual speakers: a copy 0.5 above its original gets n/(n+k)·0.5 less offset; originals unchanged', () => {
+    const a = adaptation(populationMean(items, SHIFT_CHANNELS));
+    const plain = speakerOffsetItems(items, a, 7);
+    const virtual = speakerOffsetItems(items, a, 7, true);
+    const weights = PRIOR_COUNTS.map((n) => n / (n + 3));
+    for (const [n, item] of virtual.entries()) {
+      expect(offsetOf(item.original)).toEqual(offsetOf(plain[n]!.original));
+      item.augmented.forEach((copy, j) => {
+        const before = offsetOf(plain[n]!.augmented[j]!)!;
+        const after = offsetOf(copy)!;
+        const weight = (before[0]! - after[0]!) / 0.5;
+        expect(weights.some((w) => Math.abs(w - weight) < 1e-4)).toBe(true);
+        if (before.every((v) => v === 0)) expect(Array.from(after).every((v) => v === 0)).toBe(true);
+        after.forEach((v, i) => {
+          expect(v).toBeCloseTo(before[i]! - weight * 0.5, 4);
+        });
+      });
+    }
+  });
+
   it('offset streams: the same cells as shift streams, frames as recorded, offset 0 at k = 0', () => {
     const held = items.filter((i) => i.clip.speaker === 'b');
     const a = adaptation(populationMean(items, SHIFT_CHANNELS));

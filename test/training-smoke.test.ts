@@ -157,7 +157,7 @@ describe('a package trained with the speaker offset as an input (train --speaker
         augmentation: DEFAULTS.augmentation,
         channelCopies: 0,
         channel: DEFAULTS.channel,
-        speakerShift: { shrinkageClips: 3, minClips: 10, apply: 'input' },
+        speakerShift: { shrinkageClips: 3, minClips: 10, apply: 'input', virtualSpeakers: true },
         settings: { ...DEFAULTS.settings, units: 8, hidden: 8, epochs: 1, ensemble: 2, batchSize: 4 },
         heldOutSpeakers: [],
         experiments: [],

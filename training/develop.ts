@@ -48,6 +48,10 @@ const program = new Command()
     Number,
   )
   .option(
+    '--virtual-speakers',
+    "with --speaker-offset: each copy's offset is that of a speaker whose every clip was changed as the copy was",
+  )
+  .option(
     '--shift-channels <set>',
     'with --speaker-shift or --speaker-offset: all (MFCC, pitch, level) or register (pitch, level)',
     'all',
@@ -74,11 +78,14 @@ const opts = program.opts<{
   reverse?: boolean;
   speakerShift?: number;
   speakerOffset?: number;
+  virtualSpeakers?: boolean;
   shiftChannels: 'all' | 'register';
 }>();
 
 if (opts.speakerShift !== undefined && opts.speakerOffset !== undefined)
   throw new Error('--speaker-shift and --speaker-offset are alternatives: give one');
+if (opts.virtualSpeakers && opts.speakerOffset === undefined)
+  throw new Error('--virtual-speakers needs --speaker-offset');
 await initTf();
 const corpora: Corpus[] = ['tess', 'ravdess'];
 const scan = await scanDataset(opts.data, corpora);
@@ -131,7 +138,10 @@ const streams = shrinkageClips === undefined ? undefined : createStreamTally(lab
 function speakerShiftOptions() {
   if (shrinkageClips === undefined || !streams) return {};
   const apply = opts.speakerOffset === undefined ? 'shift' : 'input';
-  const adaptItems = apply === 'input' ? speakerOffsetItems : speakerShiftItems;
+  const adaptItems = (items: ClipFeatures[], a: SpeakerAdaptation, seed: number) =>
+    apply === 'input'
+      ? speakerOffsetItems(items, a, seed, opts.virtualSpeakers === true)
+      : speakerShiftItems(items, a, seed);
   let adaptation: SpeakerAdaptation | undefined;
   return {
     prepare: (split: Split<ClipFeatures>) => {

@@ -76,7 +76,13 @@ export interface TrainPackageOptions {
    * `apply` 'input' (`train --speaker-offset`) the frames stay as recorded and every member gets the
    * offset as a head input instead (`LstmConfig.offsetInput`, the graph's `speaker_offset`).
    */
-  speakerShift?: { shrinkageClips: number; minClips: number; apply?: 'shift' | 'input' };
+  speakerShift?: {
+    shrinkageClips: number;
+    minClips: number;
+    apply?: 'shift' | 'input';
+    /** With 'input': each copy's offset is its virtual speaker's (speaker-shift.ts `virtualSpeakerOffsets`). */
+    virtualSpeakers?: boolean;
+  };
   settings: ModelSettings;
   /** Speakers held out whole from the multi-corpus model (ignored for a TESS-only model). */
   heldOutSpeakers: string[];
@@ -309,7 +315,8 @@ async function trainMain(
   const { split } = data;
   const { labels, maxFrames: frames } = context;
   const adaptation = speakerAdaptationOf(split, options);
-  const trainedOn = adaptation ? speakerShiftSplit(split, adaptation, options.seed) : split;
+  const virtual = options.speakerShift?.virtualSpeakers === true;
+  const trainedOn = adaptation ? speakerShiftSplit(split, adaptation, options.seed, virtual) : split;
   const settings =
     adaptation?.apply === 'input'
       ? { ...options.settings, offsetInput: adaptation.channels.length }
@@ -351,10 +358,11 @@ function speakerAdaptationOf(
 ): SpeakerAdaptation | undefined {
   if (!options.speakerShift) return undefined;
   const round = (v: number) => Math.round(v * 1e4) / 1e4;
+  const { virtualSpeakers: _training, ...setting } = options.speakerShift;
   return {
     channels: [...SHIFT_CHANNELS],
     populationMean: populationMean(split.train, SHIFT_CHANNELS).map(round),
-    ...options.speakerShift,
+    ...setting,
   };
 }
 
@@ -366,8 +374,10 @@ export function speakerShiftSplit(
   split: Split<ClipFeatures>,
   adaptation: SpeakerAdaptation,
   seed: number,
+  virtualSpeakers = false,
 ): Split<ClipFeatures> {
-  const adapt = adaptation.apply === 'input' ? speakerOffsetItems : speakerShiftItems;
+  const adapt = (items: ClipFeatures[], a: SpeakerAdaptation, s: number) =>
+    a.apply === 'input' ? speakerOffsetItems(items, a, s, virtualSpeakers) : speakerShiftItems(items, a, s);
   return {
     ...split,
     train: adapt(split.train, adaptation, seed),
@@ -734,7 +744,7 @@ function buildMetadata(
         ? {
             speakerShift:
               trained.adaptation.apply === 'input'
-                ? 'every training matrix carries the speaker offset for n ∈ {0,1,3,10,30} earlier clips as a head input, frames unshifted (speaker-shift.ts)'
+                ? `every training matrix carries the speaker offset for n ∈ {0,1,3,10,30} earlier clips as a head input, frames unshifted${options.speakerShift?.virtualSpeakers ? ", each copy's offset its virtual speaker's" : ''} (speaker-shift.ts)`
                 : 'every training matrix shifted for n ∈ {0,1,3,10,30} earlier clips (speaker-shift.ts)',
           }
         : {}),

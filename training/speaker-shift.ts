@@ -88,7 +88,11 @@ export function withOffset(
 }
 
 /** What a drawn adaptation does to a matrix: shift its channels, or attach the offset beside it. */
-type Apply = (matrix: FeatureMatrix, offsets: number[] | undefined) => FeatureMatrix;
+type Apply = (
+  matrix: FeatureMatrix,
+  offsets: number[] | undefined,
+  draw: { original: FeatureMatrix; clips: number },
+) => FeatureMatrix;
 
 /**
  * Every matrix of `items` given its own seeded stream draw: n uniform over PRIOR_COUNTS, the n earlier
@@ -116,7 +120,8 @@ function speakerDrawItems(
     const draw = (matrix: FeatureMatrix, copy: number) => {
       const rng = createRng(seedFrom(seed, item.fileHash, copy));
       const k = PRIOR_COUNTS[Math.floor(rng() * PRIOR_COUNTS.length)]!;
-      return apply(matrix, offsetsAfter(drawWithRepeats(pool, k, rng), adaptation));
+      const prior = drawWithRepeats(pool, k, rng);
+      return apply(matrix, offsetsAfter(prior, adaptation), { original: item.original, clips: prior.length });
     };
     return {
       ...item,
@@ -135,12 +140,42 @@ export const speakerShiftItems = (
 ): ClipFeatures[] => speakerDrawItems(items, seed, adaptation, (m, o) => shifted(m, adaptation, o));
 
 /**
+ * A copy's offset as if its speaker were a virtual one, every clip changed as this copy was: that
+ * speaker's mean is the speaker's plus (copy − original) on each channel, so the offset loses
+ * `n/(n+k)` of that difference. A speaker-like copy (pitch and formants scaled by up to ±4 semitones) or a
+ * channel copy then carries an offset that agrees with its own register, as a real voice's does.
+ */
+export function virtualSpeakerOffsets(
+  offsets: readonly number[],
+  copy: FeatureMatrix,
+  draw: { original: FeatureMatrix; clips: number },
+  adaptation: SpeakerAdaptation,
+): number[] {
+  const weight = draw.clips / (draw.clips + adaptation.shrinkageClips);
+  const [mine, original] = [channelMeans(copy), channelMeans(draw.original)];
+  return offsets.map((o, i) => {
+    const c = adaptation.channels[i]!;
+    return o - weight * (mine[c]! - original[c]!);
+  });
+}
+
+/**
  * Training items whose every matrix stays as recorded and carries the offset of its own seeded stream
  * draw (the same draw as `speakerShiftItems`): the head keeps the raw utterance statistics, which carry
  * emotion, and learns what the speaker's offset adds to them. n = 0 gives offset 0, the context-free input.
+ * `virtualSpeakers`: each copy's offset is its virtual speaker's (`virtualSpeakerOffsets`), not the
+ * recorded speaker's.
  */
 export const speakerOffsetItems = (
   items: readonly ClipFeatures[],
   adaptation: SpeakerAdaptation,
   seed: number,
-): ClipFeatures[] => speakerDrawItems(items, seed, adaptation, (m, o) => withOffset(m, adaptation, o));
+  virtualSpeakers = false,
+): ClipFeatures[] =>
+  speakerDrawItems(items, seed, adaptation, (m, o, draw) =>
+    withOffset(
+      m,
+      adaptation,
+      virtualSpeakers && o && m !== draw.original ? virtualSpeakerOffsets(o, m, draw, adaptation) : o,
+    ),
+  );

@@ -104,6 +104,7 @@ const program = new Command()
     'like --speaker-shift, but the offset is a second input of the graph beside the unshifted frames',
     Number,
   )
+  .option('--virtual-speakers', "with --speaker-offset: each copy's offset is its virtual speaker's")
   .option('--adapt-min-clips <n>', 'earlier clips of a speaker before predictions adapt', integer, 10)
   .option('--no-spectral-means', 'leave the utterance means of the MFCCs out of the head (stats mask)')
   .option(
@@ -146,6 +147,7 @@ const opts = program.opts<{
   tessWords: number;
   speakerShift?: number;
   speakerOffset?: number;
+  virtualSpeakers?: boolean;
   adaptMinClips: number;
   spectralMeans: boolean;
   calibrateOn?: string;
@@ -159,7 +161,8 @@ function speakerShiftOption() {
   const shrinkageClips = opts.speakerShift ?? opts.speakerOffset;
   if (shrinkageClips === undefined) return {};
   const apply = opts.speakerOffset === undefined ? ('shift' as const) : ('input' as const);
-  return { speakerShift: { shrinkageClips, minClips: opts.adaptMinClips, apply } };
+  const virtualSpeakers = opts.virtualSpeakers === true && apply === 'input';
+  return { speakerShift: { shrinkageClips, minClips: opts.adaptMinClips, apply, virtualSpeakers } };
 }
 
 try {
