@@ -11,6 +11,10 @@ const labels = ['a', 'b'];
 const run = (name: string, probabilities: number[]): SavedProbabilities => ({
   name,
   labels,
+  folds: [
+    { actors: ['ravdess:01'], accuracy: 0, clips: 2, trainSeconds: 10 },
+    { actors: ['ravdess:02'], accuracy: 0, clips: 2, trainSeconds: 20 },
+  ],
   clean: { truth: [0, 1, 0, 1], foldOf: [0, 0, 1, 1], probabilities },
   channelShifted: { truth: [0, 1], probabilities: probabilities.slice(0, 4) },
 });
@@ -33,7 +37,10 @@ describe('ensembles of development runs', () => {
     expect(scoreRun(y).clean.accuracy).toBe(0.75);
     const xy = scoreRun(ensembleOf('xy', [x, y]));
     expect(xy.clean.accuracy).toBe(1);
-    expect(xy.folds).toEqual([1, 1]);
+    expect(xy.folds.map((f) => [f.actors[0], f.accuracy, f.clips, f.trainSeconds])).toEqual([
+      ['ravdess:01', 1, 2, 20],
+      ['ravdess:02', 1, 2, 40],
+    ]);
     expect(xy.channelShifted?.accuracy).toBe(1);
   });
 

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { calibrate, metricsOf } from './folds.ts';
+import { calibrate, type DevelopmentRun, type FoldsResult, metricsOf } from './folds.ts';
 
 /**
  * `npx tsx training/ensemble-folds.ts --name AAB a.json b.json c.json`: scores an ensemble of development
@@ -11,6 +11,8 @@ import { calibrate, metricsOf } from './folds.ts';
 export interface SavedProbabilities {
   name: string;
   labels: string[];
+  /** The member run's folds (actors, clips, training seconds), in fold order. */
+  folds: FoldsResult['folds'];
   clean: { truth: number[]; foldOf: number[]; probabilities: number[] };
   channelShifted?: { truth: number[]; probabilities: number[] };
 }
@@ -40,6 +42,10 @@ export function ensembleOf(name: string, runs: readonly SavedProbabilities[]): S
   return {
     name,
     labels: first.labels,
+    folds: first.folds.map((f, i) => ({
+      ...f,
+      trainSeconds: runs.reduce((t, r) => t + r.folds[i]!.trainSeconds, 0),
+    })),
     clean: {
       ...first.clean,
       probabilities: [...averageProbabilities(runs.map((r) => r.clean.probabilities))],
@@ -54,49 +60,49 @@ export function ensembleOf(name: string, runs: readonly SavedProbabilities[]): S
 }
 
 /** Each fold's accuracy on its own held-out actors, in fold order. */
-function foldAccuracies(run: SavedProbabilities): number[] {
+function foldAccuracies(run: SavedProbabilities): FoldsResult['folds'] {
   const k = run.labels.length;
-  return [...new Set(run.clean.foldOf)].map((f) => {
+  return run.folds.map((fold, f) => {
     const rows = run.clean.foldOf.flatMap((g, r) => (g === f ? [r] : []));
     const probabilities = Float32Array.from(
       rows.flatMap((r) => run.clean.probabilities.slice(r * k, (r + 1) * k)),
     );
-    return metricsOf(
+    const m = metricsOf(
       run.labels,
       probabilities,
       rows.map((r) => run.clean.truth[r]!),
-    ).pooled.accuracy;
+    ).pooled;
+    return { ...fold, accuracy: m.accuracy, clips: m.support };
   });
 }
 
-/** Clean and channel-shifted pooled figures and the calibration of one (ensemble) record. */
-export function scoreRun(run: SavedProbabilities) {
-  const round = (v: number) => Math.round(v * 10000) / 10000;
+/** The pooled figures of one (ensemble) record, as a development run (what `--calibrate-on` reads). */
+export function scoreRun(run: SavedProbabilities, options: Record<string, unknown> = {}): DevelopmentRun {
+  const round = (v: number) => Math.round(v * 1000) / 1000;
+  const summary = (m: ReturnType<typeof metricsOf>) => ({
+    accuracy: m.pooled.accuracy,
+    macroF1: m.pooled.macroF1,
+    standardError: round(m.standardError),
+    largestShare: m.largestShare,
+  });
   const clean = metricsOf(run.labels, Float32Array.from(run.clean.probabilities), run.clean.truth);
   const shifted =
     run.channelShifted &&
     metricsOf(run.labels, Float32Array.from(run.channelShifted.probabilities), run.channelShifted.truth);
-  const calibration = calibrate(
-    Float32Array.from(run.clean.probabilities),
-    run.clean.truth,
-    run.clean.foldOf,
-    run.labels.length,
-  );
   return {
     name: run.name,
-    clean: {
-      accuracy: clean.pooled.accuracy,
-      standardError: round(clean.standardError),
-      largestShare: clean.largestShare,
-    },
-    channelShifted: shifted && {
-      accuracy: shifted.pooled.accuracy,
-      standardError: round(shifted.standardError),
-      largestShare: shifted.largestShare,
-    },
-    mean: shifted ? round((clean.pooled.accuracy + shifted.pooled.accuracy) / 2) : undefined,
+    clips: run.clean.truth.length,
+    seconds: run.folds.reduce((t, f) => t + f.trainSeconds, 0),
+    options,
+    clean: summary(clean),
+    ...(shifted && { channelShifted: summary(shifted) }),
     folds: foldAccuracies(run),
-    calibration,
+    calibration: calibrate(
+      Float32Array.from(run.clean.probabilities),
+      run.clean.truth,
+      run.clean.foldOf,
+      run.labels.length,
+    ),
     confusion: clean.pooled.confusion,
   };
 }
@@ -111,8 +117,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const runs = await Promise.all(
     program.args.map(async (f) => JSON.parse(await readFile(f, 'utf8')) as SavedProbabilities),
   );
-  const score = scoreRun(ensembleOf(name, runs));
+  const score = scoreRun(ensembleOf(name, runs), { members: program.args });
   const { binsBefore: _b, binsAfter: _a, ...calibration } = score.calibration;
-  process.stdout.write(`${JSON.stringify({ ...score, calibration, confusion: undefined }, null, 1)}\n`);
+  const mean = score.channelShifted && (score.clean.accuracy + score.channelShifted.accuracy) / 2;
+  process.stdout.write(`${JSON.stringify({ ...score, mean, calibration, confusion: undefined }, null, 1)}\n`);
   if (out) await writeFile(out, `${JSON.stringify(score, null, 1)}\n`);
 }

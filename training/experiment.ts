@@ -47,6 +47,11 @@ export interface ModelSettings {
   corpusRepeats?: Record<string, number>;
   /** Adapted channels whose speaker offset the head reads (see LstmConfig.offsetInput); absent: none. */
   offsetInput?: number;
+  /**
+   * A mixed ensemble (round 6): the first n members train without the channel-degraded copies (as the
+   * 1.3.0 recipe), the others with them. 0 or absent: every member sees the same clips.
+   */
+  channelFreeMembers?: number;
 }
 
 /**
@@ -139,6 +144,13 @@ function createLearner(settings: ModelSettings, context: RunContext, seed: numbe
   return lstmLearner(config, maxFrames, seed);
 }
 
+/** The split with no channel-degraded copy on any training or validation clip (test clips are originals). */
+const channelFree = (split: Split<ClipFeatures>): Split<ClipFeatures> => ({
+  ...split,
+  train: split.train.map((i) => ({ ...i, channel: [] })),
+  validation: split.validation.map((i) => ({ ...i, channel: [] })),
+});
+
 /** Training options of ensemble member `k` (of `memberCount`). */
 function memberTrainOptions(
   splitName: string,
@@ -207,7 +219,11 @@ export async function runExperiment(
     const memberSeed = seed + 1000 * (k + (context.firstMember ?? 0));
     const learner = createLearner(settings, context, memberSeed);
     const options = memberTrainOptions(split.name, settings, context, { k, memberCount, seed: memberSeed });
-    const trained = await train(learner, split, options);
+    const trained = await train(
+      learner,
+      k < (settings.channelFreeMembers ?? 0) ? channelFree(split) : split,
+      options,
+    );
     const p = predictClips(learner, split.test, labels.length);
     testProbabilities = testProbabilities.map((v, i) => v + p[i]! / memberCount);
     learners.push(learner);

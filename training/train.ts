@@ -84,6 +84,12 @@ const program = new Command()
     DEFAULTS.channelCopies,
   )
   .option(
+    '--channel-free-members <n>',
+    'with --channel-copies: the first n ensemble members train without the channel copies (a mixed ensemble)',
+    integer,
+    0,
+  )
+  .option(
     '--tess-copies <augment,channel>',
     'speaker-like and channel copies per TESS training clip',
     `${DEFAULTS.corpusCopies?.tess?.augment},${DEFAULTS.corpusCopies?.tess?.channel}`,
@@ -143,6 +149,7 @@ const opts = program.opts<{
   hidden: number;
   features: string;
   channelCopies: number;
+  channelFreeMembers: number;
   tessCopies: string;
   tessWords: number;
   speakerShift?: number;
@@ -228,6 +235,7 @@ try {
       stateDropout: opts.stateDropout,
       hidden: opts.hidden,
       statsMask: opts.spectralMeans ? 'all' : 'no-spectral-means',
+      channelFreeMembers: opts.channelFreeMembers,
     },
     heldOutSpeakers: opts.heldout.split(',').filter(Boolean),
     experiments,
