@@ -170,10 +170,12 @@ const started = performance.now();
 const frames = frameCount(3 * config.sampleRate, config.frameSize, config.hopSize);
 const result = await actorFolds(
   kept,
+  // One model per fold, trained on exactly the recipe's clips: no member here is channel-free.
   {
     ...DEFAULTS.settings,
     epochs: opts.epochs,
     statsMask: opts.statsMask,
+    channelFreeMembers: 0,
     ...(opts.speakerOffset === undefined ? {} : { offsetInput: adaptChannels.length }),
   },
   {

@@ -58,7 +58,8 @@ export interface ModelSettings {
  * The recipe chosen on development runs (see REPORT.md, "How the recipe was chosen"): MFCC + prosody
  * frames, a small LSTM (16 units) whose pooled state is dropped half the time while training so that the
  * head also learns from the utterance statistics (mean, std, delta RMS, pitch/level range and change),
- * which carry across voices; 3 seeds averaged.
+ * which carry across voices; 3 seeds averaged, the first trained without the channel-degraded copies
+ * (round 6: one clean-trained and two channel-trained members beat three of either kind).
  */
 export const DEFAULT_MODEL_SETTINGS: ModelSettings = {
   kind: 'lstm',
@@ -78,6 +79,7 @@ export const DEFAULT_MODEL_SETTINGS: ModelSettings = {
   deltaStats: true,
   ensemble: 3,
   corpusRepeats: { ravdess: 3 },
+  channelFreeMembers: 1,
 };
 
 export interface ExperimentResult {

@@ -867,13 +867,13 @@ export const DEFAULTS = {
   augmentCopies: 4,
   augmentation: DEFAULT_AUGMENTATION,
   /**
-   * The shipped recipe (1.3.0) has no channel copies: with all of TESS they cost 0.04 on unseen voices
-   * for +0.04 through an unseen channel (REPORT.md, round 5). `--channel-copies 2 --tess-copies 4,1` adds them.
+   * The shipped recipe (1.4.0, round 6): 2 channel-degraded copies per clip (1 per TESS clip) for the
+   * ensemble's members 2 and 3; member 1 trains without them (`settings.channelFreeMembers`).
    */
-  channelCopies: 0,
+  channelCopies: 2,
   channel: DEFAULT_CHANNEL,
-  /** TESS (2800 clips, 2 voices): like every corpus, 4 speaker-like copies per clip and no channel copy. */
-  corpusCopies: { tess: { augment: 4, channel: 0 } } as TrainPackageOptions['corpusCopies'],
+  /** TESS (2800 clips, 2 voices): 4 speaker-like copies per clip and 1 channel copy. */
+  corpusCopies: { tess: { augment: 4, channel: 1 } } as TrainPackageOptions['corpusCopies'],
   /** TESS training clips: every word (1); `--tess-words 4` keeps a quarter (round 4). */
   tessWords: 1,
   settings: DEFAULT_MODEL_SETTINGS,

@@ -85,9 +85,9 @@ const program = new Command()
   )
   .option(
     '--channel-free-members <n>',
-    'with --channel-copies: the first n ensemble members train without the channel copies (a mixed ensemble)',
+    'the first n ensemble members train without the channel copies (a mixed ensemble)',
     integer,
-    0,
+    DEFAULTS.settings.channelFreeMembers,
   )
   .option(
     '--tess-copies <augment,channel>',
