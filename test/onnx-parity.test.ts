@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FEATURE_CONFIG } from '../lambdas/core/features/config.ts';
 import { DEFAULT_AUGMENTATION } from '../training/augment.ts';
-import { evaluationWindows, padBatch } from '../training/batches.ts';
+import { evaluationWindows, offsetBatch, padBatch } from '../training/batches.ts';
 import { scanDataset } from '../training/datasets.ts';
 import { type ClipFeatures, createFeaturePipeline } from '../training/features.ts';
 import { LstmModel } from '../training/lstm.ts';
@@ -22,7 +22,10 @@ function tfjsFirstWindow(model: LstmModel, items: ClipFeatures[], cmvn = true): 
   const rows = items.map((i) => evaluationWindows(i.original, FRAMES, cmvn)[0]!);
   const { dims, stack } = model.config;
   const { data, time, frames } = padBatch(rows, dims, stack);
-  return model.predict(tf.tensor3d(data, [rows.length, time, dims]), frames).dataSync() as Float32Array;
+  const offsets = offsetBatch(rows);
+  return model
+    .predict(tf.tensor3d(data, [rows.length, time, dims]), frames, offsets)
+    .dataSync() as Float32Array;
 }
 
 describe('ONNX export of the LSTM matches tfjs on real clips', () => {
@@ -137,6 +140,56 @@ describe('ONNX export of the LSTM matches tfjs on real clips', () => {
     const actual = await predictWithOnnx(onnx, prosodyItems, FRAMES, LABELS.length, 64, false);
     expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(1e-4);
     model.dispose();
+  });
+
+  it('with the speaker offset as a second input: onnxruntime equals tfjs within 1e-4, offsets nonzero', async () => {
+    const config = {
+      dims: 43,
+      stack: 2,
+      units: 16,
+      hidden: 16,
+      labels: 7,
+      dropout: 0,
+      utteranceStats: true,
+      deltaStats: true,
+      contourStats: 3,
+      offsetInput: 3,
+    };
+    // Offsets on the scale adaptation gives (a few units of cepstrum, semitones, dB), one per clip; one
+    // clip without any (the context-free input, zeros).
+    const offset = (i: number) => Float32Array.from([Math.sin(i) * 4, Math.cos(i * 1.3) * 2, (i % 3) - 1]);
+    const withOffsets = prosodyItems.map((item, i) =>
+      i === 0 ? item : { ...item, original: { ...item.original, offset: offset(i) } },
+    );
+    const members = [new LstmModel(config, 37), new LstmModel(config, 38)];
+    for (const m of members)
+      m.setStatsNormalisation(
+        withOffsets.map((i) => i.original as typeof i.original & { offset?: Float32Array }),
+      );
+    const single = exportLstmToOnnx(members[0]!.weights(), { frames: FRAMES, labels: LABELS });
+    const expected = tfjsFirstWindow(members[0]!, withOffsets, false);
+    const actual = await predictWithOnnx(single, withOffsets, FRAMES, LABELS.length, 64, false);
+    expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(1e-4);
+    // The offset really moves the output (else parity would prove nothing about its branch).
+    const zero = tfjsFirstWindow(members[0]!, prosodyItems, false);
+    expect(maxAbsDiff(expected, zero)).toBeGreaterThan(1e-3);
+    expect(maxAbsDiff(expected.slice(0, 7), zero.slice(0, 7))).toBe(0);
+    const ensemble = exportLstmToOnnx(
+      members.map((m) => m.weights()),
+      { frames: FRAMES, labels: LABELS },
+    );
+    const [a, b] = members.map((m) => tfjsFirstWindow(m, withOffsets, false));
+    const both = await predictWithOnnx(ensemble, withOffsets, FRAMES, LABELS.length, 64, false);
+    expect(
+      maxAbsDiff(
+        both,
+        a!.map((v, i) => (v + b![i]!) / 2),
+      ),
+    ).toBeLessThanOrEqual(1e-4);
+    const session = await ort.InferenceSession.create(ensemble);
+    expect(session.inputNames).toEqual(['features', 'lengths', 'speaker_offset']);
+    await session.release();
+    for (const m of members) m.dispose();
   });
 
   it('an ensemble graph is the mean of its members', async () => {

@@ -3,11 +3,13 @@ import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
 import type { SpeakerAdaptation } from '../lambdas/core/features/speaker-normalization.ts';
 import { createStreamTally, streamCells } from '../training/adaptive-folds.ts';
 import { PRIOR_COUNTS } from '../training/adaptive-streams.ts';
+import { offsetOf } from '../training/batches.ts';
 import type { ClipFeatures } from '../training/features.ts';
 import {
   offsetsAfter,
   populationMean,
   SHIFT_CHANNELS,
+  speakerOffsetItems,
   speakerShiftItems,
 } from '../training/speaker-shift.ts';
 
@@ -94,5 +96,69 @@ describe('speaker-shift training', () => {
     const curves = tally.curves();
     expect(curves.map((c) => c.balanced)).toEqual(PRIOR_COUNTS.map(() => 1));
     expect(curves.every((c) => c.skewed === 1 && c.skewedWorstDelta === 0)).toBe(true);
+  });
+
+  it('speaker-offset items keep the frames and carry, per matrix, exactly the shift of the same draw', () => {
+    const a = adaptation(populationMean(items, SHIFT_CHANNELS));
+    const shiftedItems = speakerShiftItems(items, a, 7);
+    const offsetItems = speakerOffsetItems(items, a, 7);
+    let zero = 0;
+    for (const [n, withOffset] of offsetItems.entries()) {
+      const before = [items[n]!.original, ...items[n]!.augmented];
+      const after = [withOffset.original, ...withOffset.augmented];
+      const moved = [shiftedItems[n]!.original, ...shiftedItems[n]!.augmented];
+      for (const [m, matrix] of after.entries()) {
+        expect(matrix.data).toEqual(before[m]!.data);
+        const offset = offsetOf(matrix)!;
+        expect(offset).toHaveLength(SHIFT_CHANNELS.length);
+        SHIFT_CHANNELS.forEach((d, i) => {
+          expect(offset[i]!).toBeCloseTo(moved[m]!.data[d]! - before[m]!.data[d]!, 4);
+        });
+        if (offset.every((v) => v === 0)) zero++;
+      }
+    }
+    // n = 0 (no context) gives offset 0, not a missing one.
+    expect(zero).toBeGreaterThan(0);
+    expect(zero).toBeLessThan(items.length * 3);
+  });
+
+  it('virtual speakers: a copy 0.5 above its original gets n/(n+k)·0.5 less offset; originals unchanged', () => {
+    const a = adaptation(populationMean(items, SHIFT_CHANNELS));
+    const plain = speakerOffsetItems(items, a, 7);
+    const virtual = speakerOffsetItems(items, a, 7, true);
+    const weights = PRIOR_COUNTS.map((n) => n / (n + 3));
+    for (const [n, item] of virtual.entries()) {
+      expect(offsetOf(item.original)).toEqual(offsetOf(plain[n]!.original));
+      item.augmented.forEach((copy, j) => {
+        const before = offsetOf(plain[n]!.augmented[j]!)!;
+        const after = offsetOf(copy)!;
+        const weight = (before[0]! - after[0]!) / 0.5;
+        expect(weights.some((w) => Math.abs(w - weight) < 1e-4)).toBe(true);
+        if (before.every((v) => v === 0)) expect(Array.from(after).every((v) => v === 0)).toBe(true);
+        after.forEach((v, i) => {
+          expect(v).toBeCloseTo(before[i]! - weight * 0.5, 4);
+        });
+      });
+    }
+  });
+
+  it('offset streams: the same cells as shift streams, frames as recorded, offset 0 at k = 0', () => {
+    const held = items.filter((i) => i.clip.speaker === 'b');
+    const a = adaptation(populationMean(items, SHIFT_CHANNELS));
+    const shiftCells = streamCells(held, LABELS, a, 1);
+    const inputCells = streamCells(held, LABELS, a, 1, 'input');
+    expect(inputCells.map((c) => [c.k, c.dominant, c.truth, c.weights])).toEqual(
+      shiftCells.map((c) => [c.k, c.dominant, c.truth, c.weights]),
+    );
+    inputCells.forEach((cell, c) => {
+      cell.items.forEach((it, r) => {
+        const original = held.find((h) => h.fileHash === it.fileHash)!.original;
+        expect(it.original.data).toEqual(original.data);
+        const offset = offsetOf(it.original)!;
+        if (cell.k === 0) expect(Array.from(offset).every((v) => v === 0)).toBe(true);
+        const delta = shiftCells[c]!.items[r]!.original.data[0]! - original.data[0]!;
+        expect(offset[0]!).toBeCloseTo(delta, 4);
+      });
+    });
   });
 });

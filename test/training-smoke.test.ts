@@ -2,8 +2,10 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelMetadataSchema } from '../lambdas/core/model/metadata.ts';
-import { loadModelPackage } from '../lambdas/core/model/runtime.ts';
+import { type ModelMetadata, ModelMetadataSchema } from '../lambdas/core/model/metadata.ts';
+import { loadModel, loadModelPackage } from '../lambdas/core/model/runtime.ts';
+import { createPredictor } from '../lambdas/core/predict.ts';
+import { candidateVariants, evaluateAdaptation } from '../training/adaptive-report.ts';
 import { DatasetError, scanDataset } from '../training/datasets.ts';
 import { createFeaturePipeline } from '../training/features.ts';
 import { DEFAULTS, onnxMetrics, type TrainPackageResult, trainPackage } from '../training/pipeline.ts';
@@ -139,4 +141,112 @@ describe('a package trained for speaker adaptation (train --speaker-shift)', () 
       await rm(work, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('a package trained with the speaker offset as an input (train --speaker-offset)', () => {
+  let work: string;
+  let metadata: ModelMetadata;
+  const packageDir = () => join(work, 'package');
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ser-train-offset-'));
+    ({ metadata } = await trainPackage({
+      dataDir: FIXTURES,
+      corpora: ['tess'],
+      outDir: join(work, 'package'),
+      featureConfig: DEFAULTS.featureConfig,
+      windowSec: 3,
+      seed: 7,
+      augmentCopies: 1,
+      augmentation: DEFAULTS.augmentation,
+      channelCopies: 0,
+      channel: DEFAULTS.channel,
+      speakerShift: { shrinkageClips: 3, minClips: 10, apply: 'input', virtualSpeakers: true },
+      settings: { ...DEFAULTS.settings, units: 8, hidden: 8, epochs: 1, ensemble: 2, batchSize: 4 },
+      heldOutSpeakers: [],
+      experiments: [],
+      experimentEpochs: 1,
+      progress: false,
+      cacheDir: join(work, 'cache'),
+      version: 'smoke-offset',
+      command: 'vitest',
+      log: () => {},
+      predictorCheck: false,
+    }));
+  }, 120_000);
+
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('predicts through createPredictor: offset 0 without context, other outputs with it', async () => {
+    const adaptation = metadata.speakerAdaptation!;
+    expect(adaptation).toMatchObject({ shrinkageClips: 3, minClips: 10, apply: 'input' });
+    expect(metadata.training.architecture).toMatchObject({ offsetInput: adaptation.channels.length });
+    const predictor = await createPredictor({ modelDir: packageDir() });
+    try {
+      const clip = await readFile(join(FIXTURES, 'OAF_back_sad.flac'));
+      const plain = await predictor.predict(clip);
+      // A speaker 4 units off the population on every adapted channel, known from 9 or 12 earlier clips.
+      const known = (count: number) => ({
+        statistics: {
+          count,
+          mean: adaptation.populationMean.map((p) => p + 4),
+          m2: adaptation.populationMean.map(() => 0),
+        },
+      });
+      const below = await predictor.predict(clip, { speaker: known(9) });
+      const adapted = await predictor.predict(clip, { speaker: known(12) });
+      expect(below.adaptation).toBeUndefined();
+      expect(below.probabilities).toEqual(plain.probabilities);
+      expect(adapted.adaptation).toEqual({ clips: 12 });
+      expect(adapted.probabilities).not.toEqual(plain.probabilities);
+      // The frames were not shifted: the speaker's statistics learn the same clip means either way.
+      expect(adapted.speakerClip).toEqual(below.speakerClip);
+    } finally {
+      await predictor.release();
+    }
+  });
+
+  it("refuses a package whose graph's offset input and metadata's mode disagree", async () => {
+    const adaptation = metadata.speakerAdaptation!;
+    const onnx = await readFile(join(packageDir(), 'model.onnx'));
+    const json = (change: object) =>
+      JSON.stringify({ ...metadata, speakerAdaptation: { ...adaptation, ...change } });
+    await expect(loadModel(json({ apply: 'shift' }), onnx)).rejects.toThrow(/apply is not "input"/);
+    const fewer = {
+      channels: adaptation.channels.slice(1),
+      populationMean: adaptation.populationMean.slice(1),
+    };
+    await expect(loadModel(json(fewer), onnx)).rejects.toThrow(/needs a speaker_offset input/);
+  });
+
+  it('npm run evaluate --adaptive measures it by feeding the offset, with its own population', async () => {
+    const variants = candidateVariants(metadata, [3, 10]);
+    expect(variants).toEqual([
+      expect.objectContaining({ kind: 'input', populationMean: metadata.speakerAdaptation!.populationMean }),
+    ]);
+    const scan = await scanDataset(FIXTURES);
+    const pipeline = await createFeaturePipeline({
+      config: metadata.featureConfig,
+      augmentCopies: 0,
+      augmentation: DEFAULTS.augmentation,
+      seed: 0,
+      cacheDir: join(work, 'cache'),
+    });
+    const { items } = await pipeline.run(scan.clips);
+    const onnx = await readFile(join(packageDir(), 'model.onnx'));
+    const evaluation = await evaluateAdaptation({
+      onnx,
+      metadata,
+      items,
+      population: [],
+      variants,
+      repetitions: 1,
+      seed: 1,
+    });
+    const [result] = evaluation.results;
+    expect(result!.balanced.map((p) => p.k)).toEqual([0, 1, 3, 10, 30]);
+    expect(result!.balanced.every((p) => p.accuracy >= 0 && p.accuracy <= 1)).toBe(true);
+  });
 });

@@ -111,7 +111,7 @@ async function enableVariant(
   minClips: number,
 ): Promise<void> {
   const variant = evaluation.results.find((r) => r.variant.name === name)?.variant;
-  if (!variant || variant.kind === 'prior') {
+  if (!variant || variant.kind === 'prior' || variant.kind === 'input') {
     throw new DatasetError(`--enable: "${name}" is not a measured channel-shift variant`);
   }
   const path = join(dir, 'metadata.json');

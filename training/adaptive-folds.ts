@@ -4,12 +4,14 @@ import { labelIndex } from './batches.ts';
 import type { ClipFeatures } from './features.ts';
 import { largestClassShare } from './metrics.ts';
 import { createRng, seedFrom } from './random.ts';
-import { offsetsAfter, shifted } from './speaker-shift.ts';
+import { offsetsAfter, shifted, withOffset } from './speaker-shift.ts';
 
 /**
  * Adaptive streams on the actor folds (`develop.ts --speaker-shift`): each held-out clip is scored as the
  * (k+1)-th clip of seeded streams of its speaker (adaptive-streams.ts), by the fold model that never
- * heard the speaker; balanced streams and 70 %-skewed ones (every emotion dominant in turn).
+ * heard the speaker; balanced streams and 70 %-skewed ones (every emotion dominant in turn). With
+ * `--speaker-offset` the same streams (same seeds, same earlier clips) give each clip its offset as an
+ * input instead of shifting it; k = 0 is offset 0.
  */
 export interface StreamCell {
   k: number;
@@ -22,13 +24,18 @@ export interface StreamCell {
 
 const REPETITIONS = 2;
 
-/** Every (k, stream kind) cell of one fold's held-out clips, adapted matrices ready to score. */
+/**
+ * Every (k, stream kind) cell of one fold's held-out clips, adapted matrices ready to score: shifted
+ * (`apply` 'shift', runs D/E) or carrying the speaker offset beside the frames ('input').
+ */
 export function streamCells(
   held: readonly ClipFeatures[],
   labels: readonly string[],
   adaptation: SpeakerAdaptation,
   seed: number,
+  apply: 'shift' | 'input' = 'shift',
 ): StreamCell[] {
+  const adapt = apply === 'input' ? withOffset : shifted;
   const clips: StreamClip[] = held.map((i) => ({
     speaker: i.clip.speaker,
     label: labelIndex(labels, i.clip.emotion),
@@ -46,7 +53,7 @@ export function streamCells(
           const own = clips.filter((c) => c.speaker === target.speaker);
           const prior = drawPrior(target, own, k, rng, dominant).map((c) => c.means);
           const offsets = offsetsAfter(prior, adaptation);
-          cell.items.push({ ...held[index]!, original: shifted(target.matrix, adaptation, offsets) });
+          cell.items.push({ ...held[index]!, original: adapt(target.matrix, adaptation, offsets) });
           cell.truth.push(target.label);
           cell.weights.push(targetWeight(target, clips, dominant));
         });

@@ -16,6 +16,20 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
 
 /** The variants compared: which channels carry the speaker, and how much a few clips are trusted. */
 export function candidateVariants(metadata: ModelMetadata, shrinkages: number[]): AdaptVariant[] {
+  const own = metadata.speakerAdaptation;
+  // A graph trained to read the offset is measured the way it adapts: its own channels and population.
+  if (own?.apply === 'input') {
+    const { channels, populationMean, shrinkageClips } = own;
+    return [
+      {
+        name: `offset input, shrink ${shrinkageClips}`,
+        kind: 'input',
+        channels,
+        populationMean,
+        shrinkageClips,
+      },
+    ];
+  }
   const spectral = spectralDimension(metadata.featureConfig);
   const prosody = metadata.featureConfig.prosody === true;
   const sets: Array<[string, number[]]> = [['cepstral means (CMN)', range(0, spectral)]];

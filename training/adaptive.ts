@@ -2,19 +2,24 @@ import type * as ort from 'onnxruntime-node';
 import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
 import { shiftChannels, speakerOffsets } from '../lambdas/core/features/speaker-normalization.ts';
 import { channelMeans, drawPrior, PRIOR_COUNTS, type StreamClip, targetWeight } from './adaptive-streams.ts';
+import type { OffsetMatrix } from './batches.ts';
 import { windowProbabilities } from './onnx-eval.ts';
 import { createRng, seedFrom } from './random.ts';
 
 /**
  * One way of adapting: which channels are shifted and how strongly the shift is shrunk; or, with
  * `kind: 'prior'`, no shift but a label-shift correction: the clip's probabilities divided by the
- * speaker's mean predicted probabilities (shrunk toward uniform by `shrinkageClips`), renormalised.
+ * speaker's mean predicted probabilities (shrunk toward uniform by `shrinkageClips`), renormalised; or,
+ * with `kind: 'input'` (a package with `speakerAdaptation.apply` "input"), the same offsets fed to the
+ * graph's `speaker_offset` input, frames unshifted.
  */
 export interface AdaptVariant {
   name: string;
-  kind?: 'shift' | 'prior';
+  kind?: 'shift' | 'prior' | 'input';
   channels: number[];
   shrinkageClips: number;
+  /** The population of `channels` (the package's own for 'input'); absent: the evaluation's. */
+  populationMean?: number[];
 }
 
 export interface CurvePoint {
@@ -60,7 +65,7 @@ function argmax(values: ArrayLike<number>): number {
   return best;
 }
 
-/** The target's features shifted by what its prior clips say about the speaker. */
+/** The target's features shifted by what its prior clips say about the speaker (or carrying the offset). */
 function adaptedMatrix(
   target: StreamClip,
   prior: StreamClip[],
@@ -72,11 +77,15 @@ function adaptedMatrix(
     { count: prior.length, mean, m2: mean.map(() => 0) },
     {
       channels: variant.channels,
-      populationMean: variant.channels.map((c) => population[c]!),
+      populationMean: variant.populationMean ?? variant.channels.map((c) => population[c]!),
       shrinkageClips: variant.shrinkageClips,
       minClips: 1,
     },
-  )!;
+  );
+  // No earlier clip drawn (a stream of a speaker with no other clip of the dominant emotion): no context.
+  if (!offsets) return target.matrix;
+  if (variant.kind === 'input')
+    return { ...target.matrix, offset: Float32Array.from(offsets) } as OffsetMatrix;
   const matrix = { ...target.matrix, data: target.matrix.data.slice() };
   shiftChannels(matrix, matrix.frames, variant.channels, offsets);
   return matrix;

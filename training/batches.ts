@@ -11,13 +11,27 @@ export interface Example {
 }
 
 /**
+ * A feature matrix with the speaker offset it is judged with (`LstmConfig.offsetInput`, speaker-shift.ts):
+ * the frames stay as recorded and the offset goes to the head as an input of its own. Absent: no context,
+ * which the model reads as offset 0.
+ */
+export interface OffsetMatrix extends FeatureMatrix {
+  offset?: Float32Array;
+}
+
+/** The speaker offset a matrix carries (undefined: none). */
+export const offsetOf = (matrix: FeatureMatrix): Float32Array | undefined => (matrix as OffsetMatrix).offset;
+
+/**
  * Copies frames [start, start + count) and, when `cmvn` (the feature config's `normalization: 'utterance'`),
  * applies per-utterance CMVN over exactly those frames, as the predictor does per window.
  */
-export function window(matrix: FeatureMatrix, start: number, count: number, cmvn = true): FeatureMatrix {
+export function window(matrix: FeatureMatrix, start: number, count: number, cmvn = true): OffsetMatrix {
   const data = matrix.data.slice(start * matrix.dims, (start + count) * matrix.dims);
   const w = { frames: count, dims: matrix.dims, data };
-  return cmvn ? normalizeUtterance(w) : w;
+  const offset = offsetOf(matrix);
+  const out = cmvn ? normalizeUtterance(w) : w;
+  return offset ? { ...out, offset } : out;
 }
 
 /**
@@ -62,6 +76,20 @@ export function padBatch(
     data.set(r.data.subarray(0, r.frames * dims), i * time * dims);
   });
   return { data, time, frames: Int32Array.from(rows, (r) => r.frames) };
+}
+
+/**
+ * The rows' speaker offsets as one [rows, size] block, rows without one as zeros (no context); undefined
+ * when no row carries one (a model with `offsetInput` then reads zeros itself).
+ */
+export function offsetBatch(rows: readonly OffsetMatrix[]): Float32Array | undefined {
+  const size = rows.find((r) => r.offset)?.offset?.length ?? 0;
+  if (size === 0) return undefined;
+  const data = new Float32Array(rows.length * size);
+  rows.forEach((r, i) => {
+    if (r.offset) data.set(r.offset, i * size);
+  });
+  return data;
 }
 
 export const labelIndex = (labels: readonly string[], emotion: Emotion): number => {

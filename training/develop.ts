@@ -9,7 +9,13 @@ import { type Corpus, defaultDatasetDir, scanDataset } from './datasets.ts';
 import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
 import { actorFolds } from './folds.ts';
 import { DEFAULTS } from './pipeline.ts';
-import { populationMean, REGISTER_CHANNELS, SHIFT_CHANNELS, speakerShiftItems } from './speaker-shift.ts';
+import {
+  populationMean,
+  REGISTER_CHANNELS,
+  SHIFT_CHANNELS,
+  speakerOffsetItems,
+  speakerShiftItems,
+} from './speaker-shift.ts';
 import type { Split } from './splits.ts';
 import { initTf } from './tf.ts';
 import { argmaxRows } from './trainer.ts';
@@ -37,8 +43,17 @@ const program = new Command()
     Number,
   )
   .option(
+    '--speaker-offset <clips>',
+    'train with the speaker offset (shrinkage in clips) as a head input beside the unshifted frames, and score adaptive streams of the held-out actors',
+    Number,
+  )
+  .option(
+    '--virtual-speakers',
+    "with --speaker-offset: each copy's offset is that of a speaker whose every clip was changed as the copy was",
+  )
+  .option(
     '--shift-channels <set>',
-    'with --speaker-shift: all (MFCC, pitch, level) or register (pitch, level)',
+    'with --speaker-shift or --speaker-offset: all (MFCC, pitch, level) or register (pitch, level)',
     'all',
   )
   .option('--member <k>', "train each fold model with the package's k-th ensemble member seed", integer, 0)
@@ -62,9 +77,15 @@ const opts = program.opts<{
   saveProbabilities?: string;
   reverse?: boolean;
   speakerShift?: number;
+  speakerOffset?: number;
+  virtualSpeakers?: boolean;
   shiftChannels: 'all' | 'register';
 }>();
 
+if (opts.speakerShift !== undefined && opts.speakerOffset !== undefined)
+  throw new Error('--speaker-shift and --speaker-offset are alternatives: give one');
+if (opts.virtualSpeakers && opts.speakerOffset === undefined)
+  throw new Error('--virtual-speakers needs --speaker-offset');
 await initTf();
 const corpora: Corpus[] = ['tess', 'ravdess'];
 const scan = await scanDataset(opts.data, corpora);
@@ -106,16 +127,25 @@ for (const i of (await testPipeline.run(clips.filter((c) => c.corpus === 'ravdes
   shifted.set(i.fileHash, i.channel[0]!);
 
 const labels = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad'];
-const streams = opts.speakerShift === undefined ? undefined : createStreamTally(labels);
+const shrinkageClips = opts.speakerShift ?? opts.speakerOffset;
+const adaptChannels = opts.shiftChannels === 'register' ? REGISTER_CHANNELS : SHIFT_CHANNELS;
+const streams = shrinkageClips === undefined ? undefined : createStreamTally(labels);
 
-/** With --speaker-shift: each fold trains on speaker-shifted clips and scores adaptive streams. */
+/**
+ * With --speaker-shift: each fold trains on speaker-shifted clips and scores adaptive streams; with
+ * --speaker-offset the same draws and streams give the offset as a head input instead (frames unshifted).
+ */
 function speakerShiftOptions() {
-  const shrinkageClips = opts.speakerShift;
   if (shrinkageClips === undefined || !streams) return {};
+  const apply = opts.speakerOffset === undefined ? 'shift' : 'input';
+  const adaptItems = (items: ClipFeatures[], a: SpeakerAdaptation, seed: number) =>
+    apply === 'input'
+      ? speakerOffsetItems(items, a, seed, opts.virtualSpeakers === true)
+      : speakerShiftItems(items, a, seed);
   let adaptation: SpeakerAdaptation | undefined;
   return {
     prepare: (split: Split<ClipFeatures>) => {
-      const channels = opts.shiftChannels === 'register' ? REGISTER_CHANNELS : SHIFT_CHANNELS;
+      const channels = adaptChannels;
       adaptation = {
         channels: [...channels],
         populationMean: populationMean(split.train, channels),
@@ -124,12 +154,12 @@ function speakerShiftOptions() {
       };
       return {
         ...split,
-        train: speakerShiftItems(split.train, adaptation, DEFAULTS.seed),
-        validation: speakerShiftItems(split.validation, adaptation, DEFAULTS.seed + 1),
+        train: adaptItems(split.train, adaptation, DEFAULTS.seed),
+        validation: adaptItems(split.validation, adaptation, DEFAULTS.seed + 1),
       };
     },
     onFold: (score: (items: ClipFeatures[]) => Float32Array, held: ClipFeatures[]) => {
-      for (const cell of streamCells(held, labels, adaptation!, DEFAULTS.seed)) {
+      for (const cell of streamCells(held, labels, adaptation!, DEFAULTS.seed, apply)) {
         streams.add(cell, argmaxRows(score(cell.items), labels.length), held);
       }
     },
@@ -141,7 +171,13 @@ const frames = frameCount(3 * config.sampleRate, config.frameSize, config.hopSiz
 const result = await actorFolds(
   kept,
   // One model per fold, trained on exactly the recipe's clips: no member here is channel-free.
-  { ...DEFAULTS.settings, epochs: opts.epochs, statsMask: opts.statsMask, channelFreeMembers: 0 },
+  {
+    ...DEFAULTS.settings,
+    epochs: opts.epochs,
+    statsMask: opts.statsMask,
+    channelFreeMembers: 0,
+    ...(opts.speakerOffset === undefined ? {} : { offsetInput: adaptChannels.length }),
+  },
   {
     labels,
     featureConfig: config,

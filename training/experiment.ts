@@ -45,6 +45,8 @@ export interface ModelSettings {
    * TESS, kept when TESS is cut to a word subset (the ratio would otherwise drop it to 1×).
    */
   corpusRepeats?: Record<string, number>;
+  /** Adapted channels whose speaker offset the head reads (see LstmConfig.offsetInput); absent: none. */
+  offsetInput?: number;
   /**
    * A mixed ensemble (round 6): the first n members train without the channel-degraded copies (as the
    * 1.3.0 recipe), the others with them. 0 or absent: every member sees the same clips.
@@ -139,6 +141,7 @@ function createLearner(settings: ModelSettings, context: RunContext, seed: numbe
     deltaStats: settings.utteranceStats && settings.deltaStats,
     contourStats: settings.utteranceStats && featureConfig.prosody ? PROSODY_CHANNELS : 0,
     statsMask: settings.statsMask ?? 'all',
+    ...(settings.offsetInput ? { offsetInput: settings.offsetInput } : {}),
   };
   return lstmLearner(config, maxFrames, seed);
 }

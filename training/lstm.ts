@@ -57,11 +57,22 @@ export interface LstmConfig {
    * the ONNX graph is unchanged. Absent: `all`.
    */
   statsMask?: 'all' | 'no-spectral-means';
+  /**
+   * Speaker adaptation as an input (round 5c): the head also reads the speaker offset of `offsetInput`
+   * adapted channels (`n/(n+k)·(population − speaker mean)`, speaker-shift.ts), divided by training-set
+   * constants (`LstmWeights.offsetStd`), beside the raw utterance statistics, which stay unshifted (they
+   * carry emotion as well as voice). No context: offset 0. Absent or 0: no such input, the graph of before.
+   */
+  offsetInput?: number;
 }
 
 /** Length of the utterance statistics vector: [mean ‖ std (‖ delta RMS) (‖ range ‖ change)], 0 without. */
 export const statsSize = (config: LstmConfig): number =>
   config.utteranceStats ? (config.deltaStats ? 3 : 2) * config.dims + 2 * (config.contourStats ?? 0) : 0;
+
+/** Width of the head's input: pooled state ‖ utterance statistics ‖ speaker offset. */
+export const headSize = (config: LstmConfig): number =>
+  config.units + statsSize(config) + (config.offsetInput ?? 0);
 
 /** The 0/1 mask of `LstmConfig.statsMask` over the statistics vector (undefined: keep all). */
 export function statsKeepMask(config: LstmConfig): Float32Array | undefined {
@@ -97,6 +108,11 @@ export interface LstmWeights {
   /** With `utteranceStats`: standardisation of the statistics (`statsSize`), fixed from the training set. */
   statsMean?: Float32Array;
   statsStd?: Float32Array;
+  /**
+   * With `offsetInput`: the scale each offset is divided by (the RMS of the training rows' offsets, about
+   * 0 by construction; not centred, so that offset 0 — no context — stays 0 in the head).
+   */
+  offsetStd?: Float32Array;
 }
 
 /** The core's CMVN floor: the in-model CMVN and the exported graph use the same one. */
@@ -182,6 +198,7 @@ export class LstmModel {
   private readonly dropoutRng: Rng;
   private statsMean: Float32Array;
   private statsStd: Float32Array;
+  private offsetStd: Float32Array;
   /** 0/1 per utterance statistic (see `LstmConfig.statsMask`); undefined when every statistic is used. */
   private readonly statsKeep: Float32Array | undefined;
 
@@ -202,7 +219,7 @@ export class LstmModel {
       kernel: glorot(rng, input, 4 * units),
       recurrent: recurrentInit,
       bias: biasInit,
-      dense1: glorot(rng, units + statsSize(config), hidden),
+      dense1: glorot(rng, headSize(config), hidden),
       dense1Bias: new Float32Array(hidden),
       dense2: glorot(rng, hidden, labels),
       dense2Bias: new Float32Array(labels),
@@ -210,10 +227,10 @@ export class LstmModel {
     this.kernel = tf.variable(tf.tensor2d(w.kernel, [input, 4 * units]), true);
     this.recurrent = tf.variable(tf.tensor2d(w.recurrent, [units, 4 * units]), true);
     this.bias = tf.variable(tf.tensor1d(w.bias), true);
-    const pooledSize = units + statsSize(config);
-    this.dense1 = tf.variable(tf.tensor2d(w.dense1, [pooledSize, hidden]), true);
+    this.dense1 = tf.variable(tf.tensor2d(w.dense1, [headSize(config), hidden]), true);
     this.statsMean = w.statsMean ?? new Float32Array(statsSize(config));
     this.statsStd = w.statsStd ?? new Float32Array(statsSize(config)).fill(1);
+    this.offsetStd = w.offsetStd ?? new Float32Array(config.offsetInput ?? 0).fill(1);
     this.dense1Bias = tf.variable(tf.tensor1d(w.dense1Bias), true);
     this.dense2 = tf.variable(tf.tensor2d(w.dense2, [hidden, labels]), true);
     this.dense2Bias = tf.variable(tf.tensor1d(w.dense2Bias), true);
@@ -267,8 +284,9 @@ export class LstmModel {
     return out;
   }
 
-  /** Fixes the standardisation of the utterance statistics from training rows. */
-  setStatsNormalisation(rows: Array<{ data: Float32Array; frames: number }>): void {
+  /** Fixes the standardisation of the utterance statistics (and of the speaker offsets) from training rows. */
+  setStatsNormalisation(rows: Array<{ data: Float32Array; frames: number; offset?: Float32Array }>): void {
+    this.setOffsetScale(rows);
     const { dims } = this.config;
     const size = statsSize(this.config);
     const mean = new Float64Array(size);
@@ -288,6 +306,17 @@ export class LstmModel {
     }
     this.statsMean = Float32Array.from(mean);
     this.statsStd = Float32Array.from(mean, (m, i) => Math.max(Math.sqrt(Math.max(sq[i]! - m * m, 0)), 1e-6));
+  }
+
+  /** `offsetStd` from the training rows' offsets (rows without one count as offset 0); 1 where all are 0. */
+  private setOffsetScale(rows: Array<{ offset?: Float32Array }>): void {
+    const size = this.config.offsetInput ?? 0;
+    const squares = new Float64Array(size);
+    for (const r of rows) for (let i = 0; i < size; i++) squares[i]! += (r.offset?.[i] ?? 0) ** 2;
+    this.offsetStd = Float32Array.from(squares, (s) => {
+      const rms = Math.sqrt(s / Math.max(rows.length, 1));
+      return rms > 1e-6 ? rms : 1;
+    });
   }
 
   /**
@@ -354,20 +383,26 @@ export class LstmModel {
    * Logits [B, labels]. `features` is [B, T, dims] with T a multiple of `stack` (the batch builder pads);
    * `frames` holds each row's real frame count. Only max(steps) steps are run: rows are bucketed by length.
    */
-  logits(raw: tf.Tensor3D, frames: Int32Array, training: boolean): tf.Tensor2D {
+  logits(raw: tf.Tensor3D, frames: Int32Array, training: boolean, offsets?: Float32Array): tf.Tensor2D {
     const { dropout } = this.config;
     const { features, stats } = this.normaliseAndMeasure(raw, frames);
     let pooled = this.meanPooledLstm(features, frames);
     const stateDropout = this.config.stateDropout ?? 0;
     if (training && stateDropout > 0) pooled = this.dropOut(pooled, stateDropout);
     if (stats) pooled = tf.concat([pooled, stats], 1);
+    const offsetSize = this.config.offsetInput ?? 0;
+    if (offsetSize > 0) {
+      const batch = raw.shape[0];
+      const given = offsets ? tf.tensor2d(offsets, [batch, offsetSize]) : tf.zeros([batch, offsetSize]);
+      pooled = tf.concat([pooled, given.div(tf.tensor1d(this.offsetStd)) as tf.Tensor2D], 1);
+    }
     let hidden = pooled.matMul(this.dense1).add(this.dense1Bias).relu() as tf.Tensor2D;
     if (training && dropout > 0) hidden = this.dropOut(hidden, dropout);
     return hidden.matMul(this.dense2).add(this.dense2Bias) as tf.Tensor2D;
   }
 
-  predict(features: tf.Tensor3D, frames: Int32Array): tf.Tensor2D {
-    return tf.tidy(() => tf.softmax(this.logits(features, frames, false)));
+  predict(features: tf.Tensor3D, frames: Int32Array, offsets?: Float32Array): tf.Tensor2D {
+    return tf.tidy(() => tf.softmax(this.logits(features, frames, false, offsets)));
   }
 
   weights(): LstmWeights {
@@ -384,6 +419,7 @@ export class LstmModel {
       ...(this.config.utteranceStats
         ? { statsMean: this.statsMean.slice(), statsStd: this.statsStd.slice() }
         : {}),
+      ...(this.config.offsetInput ? { offsetStd: this.offsetStd.slice() } : {}),
     };
   }
 
@@ -407,6 +443,7 @@ export class LstmModel {
     this.dense2Bias.assign(tf.tensor(weights.dense2Bias, this.dense2Bias.shape));
     if (weights.statsMean) this.statsMean = weights.statsMean.slice();
     if (weights.statsStd) this.statsStd = weights.statsStd.slice();
+    if (weights.offsetStd) this.offsetStd = weights.offsetStd.slice();
   }
 
   dispose(): void {

@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
-import { evaluationWindows } from './batches.ts';
+import { speakerOffsetWidth } from '../lambdas/core/model/runtime.ts';
+import { evaluationWindows, offsetOf } from './batches.ts';
 import type { ClipFeatures } from './features.ts';
 
 /**
@@ -32,6 +33,8 @@ export async function predictWithOnnx(
 /**
  * Each matrix's probabilities, the mean over its evaluation windows, through an open session in batches
  * of `batchSize` windows (fixed `frames` rows, zero-padded; `lengths` = real frames). [matrices × labels].
+ * A graph with a `speaker_offset` input gets each matrix's offset (batches.ts `OffsetMatrix`), zeros
+ * for a matrix without one.
  */
 export async function windowProbabilities(
   session: ort.InferenceSession,
@@ -43,6 +46,7 @@ export async function windowProbabilities(
   const rows = matrices.flatMap((m, clip) => evaluationWindows(m, frames, cmvn).map((w) => ({ clip, w })));
   const sums = new Float64Array(matrices.length * labelCount);
   const counts = new Float64Array(matrices.length);
+  const offsetWidth = speakerOffsetWidth(session);
   for (let start = 0; start < rows.length; start += batchSize) {
     const batch = rows.slice(start, start + batchSize);
     const dims = batch[0]!.w.dims;
@@ -52,9 +56,17 @@ export async function windowProbabilities(
       features.set(w.data.subarray(0, w.frames * dims), i * frames * dims);
       lengths[i] = w.frames;
     });
+    const offsets = new Float32Array(batch.length * offsetWidth);
+    batch.forEach(({ w }, i) => {
+      const offset = offsetOf(w);
+      if (offsetWidth > 0 && offset) offsets.set(offset, i * offsetWidth);
+    });
     const output = await session.run({
       features: new ort.Tensor('float32', features, [batch.length, frames, dims]),
       lengths: new ort.Tensor('int32', lengths, [batch.length]),
+      ...(offsetWidth > 0
+        ? { speaker_offset: new ort.Tensor('float32', offsets, [batch.length, offsetWidth]) }
+        : {}),
     });
     const p = output.probabilities!.data as Float32Array;
     batch.forEach(({ clip }, i) => {

@@ -1,5 +1,5 @@
 import onnxProto from 'onnx-proto';
-import { CMVN_STD_FLOOR, type LstmWeights, statsSize } from './lstm.ts';
+import { CMVN_STD_FLOOR, headSize, type LstmWeights, statsSize } from './lstm.ts';
 
 // onnx-proto is CommonJS: the named import fails at run time under ESM (docs/dependencies.md).
 const { onnx } = onnxProto;
@@ -11,6 +11,8 @@ const { onnx } = onnxProto;
  * - input  `features`      float32 [batch, frames, dims] — CMVN features, zero-padded at the end
  * - input  `lengths`       int32   [batch]               — real frames per row (1..frames)
  * - output `probabilities` float32 [batch, labels]       — softmax over the metadata's labels
+ * - with `offsetInput` C: input `speaker_offset` float32 [batch, C] — the speaker offset of the adapted
+ *   channels (zeros: no context), divided by `offset_std` and concatenated last into the head
  *
  * Graph: Pad (time to a multiple of `stack`) → Reshape [batch, steps, dims·stack] → Transpose to
  * [steps, batch, ·] (ORT's LSTM wants layout 0) → LSTM with `sequence_lens` = ceil(lengths / stack)
@@ -117,7 +119,8 @@ type Graph = { nodes: ReturnType<typeof node>[]; initializer: ReturnType<typeof 
 
 /** Renames every tensor and node of a member graph except the shared inputs. */
 function prefixed(graph: Graph, prefix: string): Graph {
-  const rename = (name: string) => (name === 'features' || name === 'lengths' ? name : `${prefix}${name}`);
+  const shared = new Set(['features', 'lengths', 'speaker_offset']);
+  const rename = (name: string) => (shared.has(name) ? name : `${prefix}${name}`);
   for (const n of graph.nodes) {
     n.input = n.input.map(rename);
     n.output = n.output.map(rename);
@@ -150,6 +153,9 @@ export function exportLstmToOnnx(members: LstmWeights | LstmWeights[], options: 
     );
   }
   const { dims, labels, utteranceStats } = first.config;
+  const offsetInput = first.config.offsetInput ?? 0;
+  if (list.some((w) => (w.config.offsetInput ?? 0) !== offsetInput))
+    throw new Error('Ensemble members disagree on offsetInput');
   const { frames } = options;
   const graph = onnx.GraphProto.create({
     name: 'ser_lstm',
@@ -158,11 +164,16 @@ export function exportLstmToOnnx(members: LstmWeights | LstmWeights[], options: 
     input: [
       valueInfo('features', DataType.FLOAT, ['batch', frames, dims]),
       valueInfo('lengths', DataType.INT32, ['batch']),
+      ...(offsetInput > 0 ? [valueInfo('speaker_offset', DataType.FLOAT, ['batch', offsetInput])] : []),
     ],
     output: [valueInfo('probabilities', DataType.FLOAT, ['batch', labels])],
     docString:
       `features: float32 [batch, frames, dims] ${utteranceStats ? 'raw MFCCs (the graph applies per-utterance CMVN over the real frames itself)' : 'per-utterance-CMVN MFCCs'}, zero-padded at the end; ` +
-      'lengths: int32 [batch] real frames per row; probabilities: float32 [batch, labels] softmax over ' +
+      'lengths: int32 [batch] real frames per row; ' +
+      (offsetInput > 0
+        ? `speaker_offset: float32 [batch, ${offsetInput}] (zeros: no speaker context); `
+        : '') +
+      'probabilities: float32 [batch, labels] softmax over ' +
       `labels ${options.labels.join(', ')}${list.length > 1 ? ` (mean of ${list.length} LSTMs)` : ''}`,
   });
   const model = onnx.ModelProto.create({
@@ -180,7 +191,6 @@ export function exportLstmToOnnx(members: LstmWeights | LstmWeights[], options: 
 /** The member's weights and the constant shapes and indices its graph uses. */
 function memberInitializers(weights: LstmWeights, frames: number) {
   const { dims, stack, units, hidden, labels } = weights.config;
-  const stats = statsSize(weights.config);
   const steps = Math.ceil(frames / stack);
   const input = dims * stack;
   return [
@@ -199,7 +209,10 @@ function memberInitializers(weights: LstmWeights, frames: number) {
     floatTensor('W', [1, 4 * units, input], onnxGateMatrix(weights.kernel, input, units)),
     floatTensor('R', [1, 4 * units, units], onnxGateMatrix(weights.recurrent, units, units)),
     floatTensor('B', [1, 8 * units], onnxGateBias(weights.bias, units)),
-    floatTensor('dense1_W', [units + stats, hidden], weights.dense1),
+    floatTensor('dense1_W', [headSize(weights.config), hidden], weights.dense1),
+    ...(weights.config.offsetInput
+      ? [floatTensor('offset_std', [weights.config.offsetInput], weights.offsetStd!)]
+      : []),
     floatTensor('dense1_b', [hidden], weights.dense1Bias),
     floatTensor('dense2_W', [hidden, labels], weights.dense2),
     floatTensor('dense2_b', [labels], weights.dense2Bias),
@@ -338,8 +351,26 @@ function statsInitializers(weights: LstmWeights, frames: number) {
   return initializer;
 }
 
+/** The head's input after the pooled states: the standardised statistics and speaker offset, if any. */
+function headExtras(utteranceStats: boolean, offsetInput: boolean) {
+  const extras = [
+    ...(utteranceStats ? ['stats_standardised'] : []),
+    ...(offsetInput ? ['offset_standardised'] : []),
+  ];
+  return {
+    nodes: [
+      ...(offsetInput ? [node('Div', ['speaker_offset', 'offset_std'], ['offset_standardised'])] : []),
+      ...(extras.length > 0
+        ? [node('Concat', ['pooled_states', ...extras], ['pooled'], [{ name: 'axis', i: 1 }])]
+        : []),
+    ],
+    pooledName: extras.length > 0 ? 'pooled_states' : 'pooled',
+  };
+}
+
 /** Stacking, the LSTM over each row's real steps, the masked mean over steps and the dense head. */
-function lstmHeadNodes(units: number, utteranceStats: boolean) {
+function lstmHeadNodes(units: number, utteranceStats: boolean, offsetInput: boolean) {
+  const extras = headExtras(utteranceStats, offsetInput);
   return [
     node('Pad', [utteranceStats ? 'cmvn_features' : 'features', 'pads'], ['padded']),
     node('Reshape', ['padded', 'stacked_shape'], ['stacked']),
@@ -362,10 +393,8 @@ function lstmHeadNodes(units: number, utteranceStats: boolean) {
     node('ReduceSum', ['masked_states', 'axis0'], ['state_sum'], [{ name: 'keepdims', i: 0 }]),
     node('Cast', ['step_lengths'], ['step_lengths_float'], [{ name: 'to', i: DataType.FLOAT }]),
     node('Unsqueeze', ['step_lengths_float', 'axis1'], ['step_lengths_column']),
-    node('Div', ['state_sum', 'step_lengths_column'], [utteranceStats ? 'pooled_states' : 'pooled']),
-    ...(utteranceStats
-      ? [node('Concat', ['pooled_states', 'stats_standardised'], ['pooled'], [{ name: 'axis', i: 1 }])]
-      : []),
+    node('Div', ['state_sum', 'step_lengths_column'], [extras.pooledName]),
+    ...extras.nodes,
     node('Gemm', ['pooled', 'dense1_W', 'dense1_b'], ['dense1']),
     node('Relu', ['dense1'], ['dense1_relu']),
     node('Gemm', ['dense1_relu', 'dense2_W', 'dense2_b'], ['logits']),
@@ -390,7 +419,7 @@ function memberGraph(weights: LstmWeights, options: ExportOptions): Graph {
           ...statsNodes(Boolean(deltaStats), contour),
         ]
       : []),
-    ...lstmHeadNodes(units, Boolean(utteranceStats)),
+    ...lstmHeadNodes(units, Boolean(utteranceStats), (weights.config.offsetInput ?? 0) > 0),
   ];
   return { nodes, initializer };
 }

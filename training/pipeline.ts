@@ -29,7 +29,7 @@ import { maxAbsDiff, predictWithOnnx } from './onnx-eval.ts';
 import { exportLstmToOnnx } from './onnx-export.ts';
 import { appendPredictorCheck } from './predictor-check.ts';
 import { type DatasetOverview, type ReportInput, reportFigures, reportMarkdown } from './report.ts';
-import { populationMean, SHIFT_CHANNELS, speakerShiftItems } from './speaker-shift.ts';
+import { populationMean, SHIFT_CHANNELS, speakerOffsetItems, speakerShiftItems } from './speaker-shift.ts';
 import { assertNoLeak, multiCorpusSplit, randomSplit, type Split, speakerSplit } from './splits.ts';
 import { initTf } from './tf.ts';
 import { argmaxRows, type EpochRecord } from './trainer.ts';
@@ -72,9 +72,17 @@ export interface TrainPackageOptions {
   calibrateOn?: string;
   /**
    * Speaker-shift training (speaker-shift.ts): every training matrix shifted as adaptation to n earlier
-   * clips of its speaker would shift it, and the package's `speakerAdaptation` written to match.
+   * clips of its speaker would shift it, and the package's `speakerAdaptation` written to match. With
+   * `apply` 'input' (`train --speaker-offset`) the frames stay as recorded and every member gets the
+   * offset as a head input instead (`LstmConfig.offsetInput`, the graph's `speaker_offset`).
    */
-  speakerShift?: { shrinkageClips: number; minClips: number };
+  speakerShift?: {
+    shrinkageClips: number;
+    minClips: number;
+    apply?: 'shift' | 'input';
+    /** With 'input': each copy's offset is its virtual speaker's (speaker-shift.ts `virtualSpeakerOffsets`). */
+    virtualSpeakers?: boolean;
+  };
   settings: ModelSettings;
   /** Speakers held out whole from the multi-corpus model (ignored for a TESS-only model). */
   heldOutSpeakers: string[];
@@ -307,8 +315,13 @@ async function trainMain(
   const { split } = data;
   const { labels, maxFrames: frames } = context;
   const adaptation = speakerAdaptationOf(split, options);
-  const trainedOn = adaptation ? speakerShiftSplit(split, adaptation, options.seed) : split;
-  const main: TrainedExperiment = await runExperiment(trainedOn, options.settings, {
+  const virtual = options.speakerShift?.virtualSpeakers === true;
+  const trainedOn = adaptation ? speakerShiftSplit(split, adaptation, options.seed, virtual) : split;
+  const settings =
+    adaptation?.apply === 'input'
+      ? { ...options.settings, offsetInput: adaptation.channels.length }
+      : options.settings;
+  const main: TrainedExperiment = await runExperiment(trainedOn, settings, {
     ...context,
     subsets,
     onEpoch: options.onEpoch,
@@ -345,23 +358,30 @@ function speakerAdaptationOf(
 ): SpeakerAdaptation | undefined {
   if (!options.speakerShift) return undefined;
   const round = (v: number) => Math.round(v * 1e4) / 1e4;
+  const { virtualSpeakers: _training, ...setting } = options.speakerShift;
   return {
     channels: [...SHIFT_CHANNELS],
     populationMean: populationMean(split.train, SHIFT_CHANNELS).map(round),
-    ...options.speakerShift,
+    ...setting,
   };
 }
 
-/** The split with its training and validation clips speaker-shifted (the test clips stay as recorded). */
+/**
+ * The split with its training and validation clips speaker-shifted, or carrying their speaker offsets
+ * with `apply` 'input' (the test clips stay as recorded, without context).
+ */
 export function speakerShiftSplit(
   split: Split<ClipFeatures>,
   adaptation: SpeakerAdaptation,
   seed: number,
+  virtualSpeakers = false,
 ): Split<ClipFeatures> {
+  const adapt = (items: ClipFeatures[], a: SpeakerAdaptation, s: number) =>
+    a.apply === 'input' ? speakerOffsetItems(items, a, s, virtualSpeakers) : speakerShiftItems(items, a, s);
   return {
     ...split,
-    train: speakerShiftItems(split.train, adaptation, seed),
-    validation: speakerShiftItems(split.validation, adaptation, seed + 1),
+    train: adapt(split.train, adaptation, seed),
+    validation: adapt(split.validation, adaptation, seed + 1),
   };
 }
 
@@ -723,7 +743,9 @@ function buildMetadata(
       ...(trained.adaptation
         ? {
             speakerShift:
-              'every training matrix shifted for n ∈ {0,1,3,10,30} earlier clips (speaker-shift.ts)',
+              trained.adaptation.apply === 'input'
+                ? `every training matrix carries the speaker offset for n ∈ {0,1,3,10,30} earlier clips as a head input, frames unshifted${options.speakerShift?.virtualSpeakers ? ", each copy's offset its virtual speaker's" : ''} (speaker-shift.ts)`
+                : 'every training matrix shifted for n ∈ {0,1,3,10,30} earlier clips (speaker-shift.ts)',
           }
         : {}),
       ensemble: main.result.members,

@@ -5,6 +5,7 @@ import {
   speakerOffsets,
 } from '../lambdas/core/features/speaker-normalization.ts';
 import { channelMeans, PRIOR_COUNTS } from './adaptive-streams.ts';
+import type { OffsetMatrix } from './batches.ts';
 import type { ClipFeatures } from './features.ts';
 import { createRng, type Rng, seedFrom } from './random.ts';
 
@@ -17,6 +18,9 @@ import { createRng, type Rng, seedFrom } from './random.ts';
  * (models/ser-lstm/ADAPTATION.md). Here every training matrix (original and each copy) gets the shift of
  * its own seeded draw of n ∈ {0, 1, 3, 10, 30} earlier clips of the same speaker, so one graph learns both
  * the context-free input (n = 0) and adapted ones, each as noisy as a real stream makes them.
+ *
+ * Speaker-offset training (round 5c) draws the same n and earlier clips but leaves the frames alone: the
+ * offset rides beside the matrix (`OffsetMatrix`) into its own head input (`LstmConfig.offsetInput`).
  */
 
 /** Frame channels shifted: the 40 MFCCs, pitch and level (not voicing: how much is voiced is emotion). */
@@ -73,15 +77,35 @@ export function shifted(
   return copy;
 }
 
-/**
- * Training items with every matrix shifted by its own seeded stream draw: n uniform over
- * PRIOR_COUNTS, the n earlier clips drawn from the same speaker's *other* clips in `items`.
- */
-export function speakerShiftItems(
-  items: readonly ClipFeatures[],
+/** `matrix` (unshifted) carrying `offsets`, or zeros (the context-free input) without any. */
+export function withOffset(
+  matrix: FeatureMatrix,
   adaptation: SpeakerAdaptation,
+  offsets: number[] | undefined,
+): OffsetMatrix {
+  const offset = offsets ? Float32Array.from(offsets) : new Float32Array(adaptation.channels.length);
+  return { ...matrix, offset };
+}
+
+/** What a drawn adaptation does to a matrix: shift its channels, or attach the offset beside it. */
+type Apply = (
+  matrix: FeatureMatrix,
+  offsets: number[] | undefined,
+  draw: { original: FeatureMatrix; clips: number },
+) => FeatureMatrix;
+
+/**
+ * Every matrix of `items` given its own seeded stream draw: n uniform over PRIOR_COUNTS, the n earlier
+ * clips drawn from the same speaker's *other* clips in `items`; `apply` turns the draw's offsets into
+ * the matrix the model trains on. Shift and offset training share this draw (same seed, same n, same
+ * earlier clips), so run D/E's shifted inputs are reproduced exactly.
+ */
+function speakerDrawItems(
+  items: readonly ClipFeatures[],
   seed: number,
-): ClipFeatures[] {
+  adaptation: SpeakerAdaptation,
+  apply: Apply,
+) {
   const bySpeaker = clipMeansBySpeaker(items);
   const ownIndex = new Map<ClipFeatures, number>();
   const seen = new Map<string, number>();
@@ -90,13 +114,14 @@ export function speakerShiftItems(
     ownIndex.set(item, n);
     seen.set(item.clip.speaker, n + 1);
   }
-  return items.map((item) => {
+  return items.map((item): ClipFeatures => {
     const clips = bySpeaker.get(item.clip.speaker)!;
     const pool = clips.filter((_, i) => i !== ownIndex.get(item));
     const draw = (matrix: FeatureMatrix, copy: number) => {
       const rng = createRng(seedFrom(seed, item.fileHash, copy));
       const k = PRIOR_COUNTS[Math.floor(rng() * PRIOR_COUNTS.length)]!;
-      return shifted(matrix, adaptation, offsetsAfter(drawWithRepeats(pool, k, rng), adaptation));
+      const prior = drawWithRepeats(pool, k, rng);
+      return apply(matrix, offsetsAfter(prior, adaptation), { original: item.original, clips: prior.length });
     };
     return {
       ...item,
@@ -106,3 +131,51 @@ export function speakerShiftItems(
     };
   });
 }
+
+/** Training items with every matrix shifted by its own seeded stream draw (runs D and E). */
+export const speakerShiftItems = (
+  items: readonly ClipFeatures[],
+  adaptation: SpeakerAdaptation,
+  seed: number,
+): ClipFeatures[] => speakerDrawItems(items, seed, adaptation, (m, o) => shifted(m, adaptation, o));
+
+/**
+ * A copy's offset as if its speaker were a virtual one, every clip changed as this copy was: that
+ * speaker's mean is the speaker's plus (copy − original) on each channel, so the offset loses
+ * `n/(n+k)` of that difference. A speaker-like copy (pitch and formants scaled by up to ±4 semitones) or a
+ * channel copy then carries an offset that agrees with its own register, as a real voice's does.
+ */
+export function virtualSpeakerOffsets(
+  offsets: readonly number[],
+  copy: FeatureMatrix,
+  draw: { original: FeatureMatrix; clips: number },
+  adaptation: SpeakerAdaptation,
+): number[] {
+  const weight = draw.clips / (draw.clips + adaptation.shrinkageClips);
+  const [mine, original] = [channelMeans(copy), channelMeans(draw.original)];
+  return offsets.map((o, i) => {
+    const c = adaptation.channels[i]!;
+    return o - weight * (mine[c]! - original[c]!);
+  });
+}
+
+/**
+ * Training items whose every matrix stays as recorded and carries the offset of its own seeded stream
+ * draw (the same draw as `speakerShiftItems`): the head keeps the raw utterance statistics, which carry
+ * emotion, and learns what the speaker's offset adds to them. n = 0 gives offset 0, the context-free input.
+ * `virtualSpeakers`: each copy's offset is its virtual speaker's (`virtualSpeakerOffsets`), not the
+ * recorded speaker's.
+ */
+export const speakerOffsetItems = (
+  items: readonly ClipFeatures[],
+  adaptation: SpeakerAdaptation,
+  seed: number,
+  virtualSpeakers = false,
+): ClipFeatures[] =>
+  speakerDrawItems(items, seed, adaptation, (m, o, draw) =>
+    withOffset(
+      m,
+      adaptation,
+      virtualSpeakers && o && m !== draw.original ? virtualSpeakerOffsets(o, m, draw, adaptation) : o,
+    ),
+  );

@@ -105,6 +105,12 @@ const program = new Command()
     'train for speaker adaptation (shrinkage in clips) and enable it in the package (speaker-shift.ts)',
     Number,
   )
+  .option(
+    '--speaker-offset <clips>',
+    'like --speaker-shift, but the offset is a second input of the graph beside the unshifted frames',
+    Number,
+  )
+  .option('--virtual-speakers', "with --speaker-offset: each copy's offset is its virtual speaker's")
   .option('--adapt-min-clips <n>', 'earlier clips of a speaker before predictions adapt', integer, 10)
   .option('--no-spectral-means', 'leave the utterance means of the MFCCs out of the head (stats mask)')
   .option(
@@ -147,11 +153,24 @@ const opts = program.opts<{
   tessCopies: string;
   tessWords: number;
   speakerShift?: number;
+  speakerOffset?: number;
+  virtualSpeakers?: boolean;
   adaptMinClips: number;
   spectralMeans: boolean;
   calibrateOn?: string;
   predictorCheck: boolean;
 }>();
+
+/** `--speaker-shift` or `--speaker-offset` (alternatives): the package's speaker adaptation, if any. */
+function speakerShiftOption() {
+  if (opts.speakerShift !== undefined && opts.speakerOffset !== undefined)
+    throw new InvalidArgumentError('--speaker-shift and --speaker-offset are alternatives: give one');
+  const shrinkageClips = opts.speakerShift ?? opts.speakerOffset;
+  if (shrinkageClips === undefined) return {};
+  const apply = opts.speakerOffset === undefined ? ('shift' as const) : ('input' as const);
+  const virtualSpeakers = opts.virtualSpeakers === true && apply === 'input';
+  return { speakerShift: { shrinkageClips, minClips: opts.adaptMinClips, apply, virtualSpeakers } };
+}
 
 try {
   const corpora = parseCorpora(opts.corpora);
@@ -198,9 +217,7 @@ try {
     corpusCopies: { tess: { augment: tessCopies[0]!, channel: tessCopies[1]! } },
     tessWords: opts.tessWords,
     calibrateOn,
-    ...(opts.speakerShift === undefined
-      ? {}
-      : { speakerShift: { shrinkageClips: opts.speakerShift, minClips: opts.adaptMinClips } }),
+    ...speakerShiftOption(),
     predictorCheck: opts.predictorCheck,
     settings: {
       ...DEFAULTS.settings,

@@ -1,6 +1,14 @@
 import cliProgress from 'cli-progress';
 import { type FeatureMatrix, frameStatistics } from '../lambdas/core/features/extract.ts';
-import { bucketedBatches, evaluationWindows, labelIndex, padBatch, window } from './batches.ts';
+import {
+  bucketedBatches,
+  evaluationWindows,
+  labelIndex,
+  offsetBatch,
+  offsetOf,
+  padBatch,
+  window,
+} from './batches.ts';
 import type { ClipFeatures } from './features.ts';
 import { type LstmConfig, LstmModel } from './lstm.ts';
 import { computeMetrics } from './metrics.ts';
@@ -19,7 +27,8 @@ export interface Learner {
   readonly stack: number;
   trainRow(matrix: FeatureMatrix, rng: Rng): FeatureMatrix;
   evalRows(matrix: FeatureMatrix): FeatureMatrix[];
-  logits(features: tf.Tensor3D, frames: Int32Array, training: boolean): tf.Tensor2D;
+  /** `offsets`: the rows' speaker offsets [rows × offsetInput] (batches.ts `offsetBatch`), if any. */
+  logits(features: tf.Tensor3D, frames: Int32Array, training: boolean, offsets?: Float32Array): tf.Tensor2D;
   snapshot(): Float32Array[];
   restore(values: Float32Array[]): void;
   describe(): Record<string, unknown>;
@@ -49,13 +58,13 @@ export function lstmLearner(
       return window(matrix, Math.floor(rng() * (matrix.frames - count + 1)), count, cmvn);
     },
     evalRows: (matrix) => evaluationWindows(matrix, maxFrames, cmvn),
-    logits: (features, frames, training) => model.logits(features, frames, training),
+    logits: (features, frames, training, offsets) => model.logits(features, frames, training, offsets),
     snapshot: () => snapshotOf(model.variables),
     restore: (values) => restoreTo(model.variables, values),
     describe: () => ({
       type: 'lstm',
       ...config,
-      description: `${config.utteranceStats ? `raw frames (${config.dims} channels) → in-model per-utterance CMVN over real frames → ` : ''}frames stacked by ${config.stack} → LSTM(${config.units}, sigmoid gates) over real steps → masked mean over time${config.utteranceStats ? ` ‖ standardised per-utterance mean, std${config.deltaStats ? ' and delta RMS' : ''} of each channel` : ''} → Dense(${config.hidden}, relu) → dropout ${config.dropout} → Dense(${config.labels}) → softmax`,
+      description: `${config.utteranceStats ? `raw frames (${config.dims} channels) → in-model per-utterance CMVN over real frames → ` : ''}frames stacked by ${config.stack} → LSTM(${config.units}, sigmoid gates) over real steps → masked mean over time${config.utteranceStats ? ` ‖ standardised per-utterance mean, std${config.deltaStats ? ' and delta RMS' : ''} of each channel` : ''}${config.offsetInput ? ` ‖ speaker offset of ${config.offsetInput} channels (÷ training RMS; 0 without context)` : ''} → Dense(${config.hidden}, relu) → dropout ${config.dropout} → Dense(${config.labels}) → softmax`,
       parameters: model.variables.reduce((n, v) => n + v.size, 0),
     }),
     ...(config.utteranceStats
@@ -226,10 +235,16 @@ export function predictClips(
   labelCount: number,
   batchSize = 64,
 ): Float32Array {
-  const rows: Array<{ clip: number; frames: number; data: Float32Array; dims: number }> = [];
+  const rows: Array<{
+    clip: number;
+    frames: number;
+    data: Float32Array;
+    dims: number;
+    offset?: Float32Array;
+  }> = [];
   items.forEach((item, clip) => {
     for (const w of learner.evalRows(item.original))
-      rows.push({ clip, frames: w.frames, data: w.data, dims: w.dims });
+      rows.push({ clip, frames: w.frames, data: w.data, dims: w.dims, offset: offsetOf(w) });
   });
   rows.sort((a, b) => a.frames - b.frames);
   const sums = new Float32Array(items.length * labelCount);
@@ -238,8 +253,11 @@ export function predictClips(
     const batch = rows.slice(start, start + batchSize);
     const dims = batch[0]!.dims;
     const { data, time, frames } = padBatch(batch, dims, learner.stack);
+    const offsets = offsetBatch(batch);
     const probabilities = tf.tidy(() =>
-      tf.softmax(learner.logits(tf.tensor3d(data, [batch.length, time, dims]), frames, false)).dataSync(),
+      tf
+        .softmax(learner.logits(tf.tensor3d(data, [batch.length, time, dims]), frames, false, offsets))
+        .dataSync(),
     );
     batch.forEach((row, i) => {
       for (let l = 0; l < labelCount; l++)
@@ -273,7 +291,7 @@ function crossEntropy(probabilities: Float32Array, truth: number[], labelCount: 
 }
 
 type Optimizer = ReturnType<typeof tf.train.adam>;
-type TrainingRow = { frames: number; data: Float32Array; dims: number; label: number };
+type TrainingRow = { frames: number; data: Float32Array; dims: number; label: number; offset?: Float32Array };
 type NormalisingLearner = Learner & { fitNormalisation?: (rows: FeatureMatrix[]) => void };
 
 /** The variants of a training clip an epoch may draw from: the original, plus its copies when augmenting. */
@@ -337,7 +355,13 @@ function epochRows(
       const row = learner.trainRow(matrix, rng);
       // Masks only make sense on CMVN rows (0 = the utterance mean); raw rows would get fake statistics.
       if (options.specAugment && !learner.fitNormalisation) maskRow(row, rng);
-      rows.push({ frames: row.frames, data: row.data, dims: row.dims, label: trainLabels[i]! });
+      rows.push({
+        frames: row.frames,
+        data: row.data,
+        dims: row.dims,
+        label: trainLabels[i]!,
+        offset: offsetOf(row),
+      });
     }
   });
   return rows;
@@ -353,12 +377,13 @@ function trainStep(
   const dims = batch[0]!.dims;
   const { data, time, frames } = padBatch(batch, dims, learner.stack);
   const labelsTensor = Int32Array.from(batch, (r) => r.label);
+  const offsets = offsetBatch(batch);
   let predicted: tf.Tensor | undefined;
   const loss = tf.tidy(() => {
     const x = tf.tensor3d(data, [batch.length, time, dims]);
     const y = tf.oneHot(tf.tensor1d(labelsTensor, 'int32'), options.labels.length);
     const { value, grads } = tf.variableGrads(() => {
-      const logits = learner.logits(x, frames, true);
+      const logits = learner.logits(x, frames, true, offsets);
       predicted = tf.keep(logits.argMax(1));
       return tf.losses.softmaxCrossEntropy(y, logits, undefined, options.labelSmoothing ?? 0) as tf.Scalar;
     }, learner.variables);

@@ -122,6 +122,8 @@ interface WindowFeatures {
   features: Float32Array;
   lengths: Int32Array;
   adapted: Pick<PredictionResult, 'speakerClip' | 'adaptation'>;
+  /** windows × C speaker offsets for a model that reads them as an input (absent: no context). */
+  speakerOffset?: Float32Array;
 }
 
 /** Each window's features (speaker-adapted when asked, then normalised), as one batch for the model. */
@@ -140,7 +142,7 @@ function windowFeatures(
     const matrix = extractor.extract(slice);
     return { matrix, frames: Math.min(matrix.frames, maxFrames) };
   });
-  const adapted = speaker ? adaptToSpeaker(matrices, metadata.speakerAdaptation, speaker) : {};
+  const adapted = speaker ? adaptToSpeaker(matrices, metadata.speakerAdaptation, speaker) : { result: {} };
   const features = new Float32Array(windows.length * maxFrames * dims);
   const lengths = new Int32Array(windows.length);
   matrices.forEach(({ matrix, frames }, row) => {
@@ -148,7 +150,7 @@ function windowFeatures(
     features.set(matrix.data.subarray(0, frames * dims), row * maxFrames * dims);
     lengths[row] = frames;
   });
-  return { features, lengths, adapted };
+  return { features, lengths, adapted: adapted.result, speakerOffset: adapted.speakerOffset };
 }
 
 /**
@@ -204,9 +206,10 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
       const regions = findSpeech(samples, decoded.durationSec, config, detector);
       const windows = planWindows(regions, samples.length / config.sampleRate, metadata.input.windowSec);
       lap('vad');
-      const { features, lengths, adapted } = windowFeatures(samples, windows, metadata, extractor, speaker);
+      const input = windowFeatures(samples, windows, metadata, extractor, speaker);
+      const { features, lengths, adapted, speakerOffset } = input;
       lap('features');
-      const output = await model.run({ features, lengths, batch: windows.length });
+      const output = await model.run({ features, lengths, batch: windows.length, speakerOffset });
       // Calibrated per window (as the temperature was fitted), then averaged: see model/calibration.ts.
       if (calibration) applyTemperature(output, labels.length, calibration.temperature);
       lap('inference');
@@ -235,20 +238,25 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
 
 /**
  * With a speaker context: the clip's means of the adapted channels (what the speaker's statistics learn
- * from), and, once the speaker has `minClips` earlier clips, the windows shifted toward the population
- * (in place, before CMVN and the graph). Models without `speakerAdaptation` only label the prediction.
+ * from), and, once the speaker has `minClips` earlier clips, the speaker's offsets toward the population:
+ * added to the windows' channels (in place, before CMVN and the graph) with `apply` 'shift', or given to
+ * the graph as its `speaker_offset` input (one row per window, frames untouched) with 'input'. Models
+ * without `speakerAdaptation` only label the prediction.
  */
 function adaptToSpeaker(
   matrices: Array<{ matrix: FeatureMatrix; frames: number }>,
   adaptation: SpeakerAdaptation | undefined,
   speaker: NonNullable<PredictOptions['speaker']>,
-): Pick<PredictionResult, 'speakerClip' | 'adaptation'> {
-  if (!adaptation) return {};
+): { result: Pick<PredictionResult, 'speakerClip' | 'adaptation'>; speakerOffset?: Float32Array } {
+  if (!adaptation) return { result: {} };
   const speakerClip = clipChannelMeans(matrices, adaptation.channels);
   const offsets = speakerOffsets(speaker.statistics, adaptation);
-  if (!offsets || !speaker.statistics) return { speakerClip };
+  if (!offsets || !speaker.statistics) return { result: { speakerClip } };
+  const result = { speakerClip, adaptation: { clips: speaker.statistics.count } };
+  if (adaptation.apply === 'input')
+    return { result, speakerOffset: Float32Array.from(matrices.flatMap(() => offsets)) };
   for (const { matrix, frames } of matrices) shiftChannels(matrix, frames, adaptation.channels, offsets);
-  return { speakerClip, adaptation: { clips: speaker.statistics.count } };
+  return { result };
 }
 
 /** One second of a vowel-like harmonic sound as a 16-bit WAV: exercises every stage of `predict`. */

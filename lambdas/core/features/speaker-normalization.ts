@@ -24,6 +24,13 @@ export const SpeakerAdaptationSchema = z
     shrinkageClips: z.number().nonnegative(),
     /** Earlier clips of a speaker needed before a prediction is adapted (below: the context-free path). */
     minClips: z.number().int().min(1),
+    /**
+     * How the offsets reach the model: 'shift' (absent: every package before this option) adds them to
+     * the frames' channels before the graph; 'input' leaves the frames as recorded and feeds the offsets
+     * to the graph's `speaker_offset` input (zeros without context), for a model trained with that input
+     * (training/lstm.ts `offsetInput`): it keeps the raw utterance means, which carry emotion too.
+     */
+    apply: z.enum(['shift', 'input']).optional(),
   })
   .strict()
   .refine((a) => a.populationMean.length === a.channels.length, {

@@ -11,7 +11,9 @@ import { CalibrationSchema } from './calibration.ts';
  * - input `features`: float32 [batch, frames, dims], frames = `input.frames` (one analysis window of
  *   `input.windowSec` seconds; shorter inputs are zero-padded at the end), dims = feature dimension;
  * - input `lengths`: int32 [batch], the number of real (unpadded) frames of each row (1..frames);
- * - output `probabilities`: float32 [batch, labels.length], softmax over `labels` in that order.
+ * - output `probabilities`: float32 [batch, labels.length], softmax over `labels` in that order;
+ * - optional input `speaker_offset`: float32 [batch, C] with `speakerAdaptation.apply` 'input' (C = its
+ *   channels): the speaker offset of each row, zeros for the context-free path.
  */
 export const ModelMetadataSchema = z.object({
   name: z.string().min(1),

@@ -13,6 +13,11 @@ export interface ModelBatch {
   /** Real frames per row. */
   lengths: Int32Array;
   batch: number;
+  /**
+   * batch × C speaker offsets for a graph with the `speaker_offset` input (`speakerAdaptation.apply`
+   * 'input'); absent: zeros, the context-free input. Ignored by graphs without that input.
+   */
+  speakerOffset?: Float32Array;
 }
 
 export interface LoadedModel {
@@ -70,6 +75,31 @@ function checkPackage(metadata: ModelMetadata, onnx: Uint8Array, source: string)
   return dims;
 }
 
+/** Width C of the graph's `speaker_offset` input ([batch, C]); 0 for a graph without it. */
+export function speakerOffsetWidth(session: ort.InferenceSession): number {
+  const input = session.inputMetadata.find((m) => m.name === 'speaker_offset');
+  if (!input) return 0;
+  const width = input.isTensor ? input.shape.at(-1) : undefined;
+  if (typeof width !== 'number' || width < 1) throw new ModelError('speaker_offset has no fixed width');
+  return width;
+}
+
+/** A graph with a speaker offset input matches the package's `speakerAdaptation` (mode and width). */
+function checkOffsetInput(metadata: ModelMetadata, width: number, source: string): void {
+  const adaptation = metadata.speakerAdaptation;
+  const wantsInput = adaptation?.apply === 'input';
+  if (wantsInput && width !== adaptation.channels.length) {
+    throw new ModelError(
+      `${source}: speakerAdaptation.apply "input" needs a speaker_offset input of ${adaptation.channels.length} values, the graph has ${width}`,
+    );
+  }
+  if (!wantsInput && width > 0 && adaptation) {
+    throw new ModelError(
+      `${source}: the graph reads a speaker offset but speakerAdaptation.apply is not "input"`,
+    );
+  }
+}
+
 /** One session for the graph, refused unless it has the contract's inputs and output. */
 async function createSession(onnx: Uint8Array, onnxFile: string, source: string) {
   let session: ort.InferenceSession;
@@ -108,15 +138,21 @@ export async function loadModel(
   const metadata = parseMetadata(metadataJson, source);
   const dims = checkPackage(metadata, onnx, source);
   const session = await createSession(onnx, metadata.onnxFile, source);
+  const offsetWidth = speakerOffsetWidth(session);
+  checkOffsetInput(metadata, offsetWidth, source);
   const { frames } = metadata.input;
   const labelCount = metadata.labels.length;
 
   return {
     metadata,
-    async run({ features, lengths, batch }) {
+    async run({ features, lengths, batch, speakerOffset }) {
+      const offset = speakerOffset ?? new Float32Array(batch * offsetWidth);
       const outputs = await session.run({
         features: new ort.Tensor('float32', features, [batch, frames, dims]),
         lengths: new ort.Tensor('int32', lengths, [batch]),
+        ...(offsetWidth > 0
+          ? { speaker_offset: new ort.Tensor('float32', offset, [batch, offsetWidth]) }
+          : {}),
       });
       const probabilities = outputs.probabilities;
       if (!probabilities || probabilities.dims.at(-1) !== labelCount) {
