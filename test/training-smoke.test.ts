@@ -8,7 +8,13 @@ import { createPredictor } from '../lambdas/core/predict.ts';
 import { candidateVariants, evaluateAdaptation } from '../training/adaptive-report.ts';
 import { DatasetError, scanDataset } from '../training/datasets.ts';
 import { createFeaturePipeline } from '../training/features.ts';
-import { DEFAULTS, onnxMetrics, type TrainPackageResult, trainPackage } from '../training/pipeline.ts';
+import {
+  DEFAULTS,
+  onnxMetrics,
+  type TrainPackageOptions,
+  type TrainPackageResult,
+  trainPackage,
+} from '../training/pipeline.ts';
 
 // The committed fixture clips only: CI has no /work/shared.
 const FIXTURES = resolve(import.meta.dirname, 'fixtures', 'tess');
@@ -101,33 +107,43 @@ describe('training end to end on the fixture clips (load → train → export �
   });
 });
 
+/** A miniature package trained for speaker adaptation on the TESS fixtures, in `work/package`. */
+const adaptationPackage = (
+  work: string,
+  version: string,
+  speakerShift: TrainPackageOptions['speakerShift'],
+  ensemble: number,
+): TrainPackageOptions => ({
+  dataDir: FIXTURES,
+  corpora: ['tess'],
+  outDir: join(work, 'package'),
+  featureConfig: DEFAULTS.featureConfig,
+  windowSec: 3,
+  seed: 7,
+  augmentCopies: 1,
+  augmentation: DEFAULTS.augmentation,
+  channelCopies: 0,
+  channel: DEFAULTS.channel,
+  speakerShift,
+  settings: { ...DEFAULTS.settings, units: 8, hidden: 8, epochs: 1, ensemble, batchSize: 4 },
+  heldOutSpeakers: [],
+  experiments: [],
+  experimentEpochs: 1,
+  progress: false,
+  cacheDir: join(work, 'cache'),
+  version,
+  command: 'vitest',
+  log: () => {},
+  predictorCheck: false,
+});
+
 describe('a package trained for speaker adaptation (train --speaker-shift)', () => {
   it('writes speakerAdaptation from the training speakers, and the inference core accepts it', async () => {
     const work = await mkdtemp(join(tmpdir(), 'ser-train-shift-'));
     try {
-      const { metadata } = await trainPackage({
-        dataDir: FIXTURES,
-        corpora: ['tess'],
-        outDir: join(work, 'package'),
-        featureConfig: DEFAULTS.featureConfig,
-        windowSec: 3,
-        seed: 7,
-        augmentCopies: 1,
-        augmentation: DEFAULTS.augmentation,
-        channelCopies: 0,
-        channel: DEFAULTS.channel,
-        speakerShift: { shrinkageClips: 3, minClips: 10 },
-        settings: { ...DEFAULTS.settings, units: 8, hidden: 8, epochs: 1, ensemble: 1, batchSize: 4 },
-        heldOutSpeakers: [],
-        experiments: [],
-        experimentEpochs: 1,
-        progress: false,
-        cacheDir: join(work, 'cache'),
-        version: 'smoke-shift',
-        command: 'vitest',
-        log: () => {},
-        predictorCheck: false,
-      });
+      const { metadata } = await trainPackage(
+        adaptationPackage(work, 'smoke-shift', { shrinkageClips: 3, minClips: 10 }, 1),
+      );
       const adaptation = metadata.speakerAdaptation!;
       expect(adaptation).toMatchObject({ shrinkageClips: 3, minClips: 10 });
       expect(adaptation.channels).toHaveLength(42);
@@ -150,29 +166,14 @@ describe('a package trained with the speaker offset as an input (train --speaker
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'ser-train-offset-'));
-    ({ metadata } = await trainPackage({
-      dataDir: FIXTURES,
-      corpora: ['tess'],
-      outDir: join(work, 'package'),
-      featureConfig: DEFAULTS.featureConfig,
-      windowSec: 3,
-      seed: 7,
-      augmentCopies: 1,
-      augmentation: DEFAULTS.augmentation,
-      channelCopies: 0,
-      channel: DEFAULTS.channel,
-      speakerShift: { shrinkageClips: 3, minClips: 10, apply: 'input', virtualSpeakers: true },
-      settings: { ...DEFAULTS.settings, units: 8, hidden: 8, epochs: 1, ensemble: 2, batchSize: 4 },
-      heldOutSpeakers: [],
-      experiments: [],
-      experimentEpochs: 1,
-      progress: false,
-      cacheDir: join(work, 'cache'),
-      version: 'smoke-offset',
-      command: 'vitest',
-      log: () => {},
-      predictorCheck: false,
-    }));
+    ({ metadata } = await trainPackage(
+      adaptationPackage(
+        work,
+        'smoke-offset',
+        { shrinkageClips: 3, minClips: 10, apply: 'input', virtualSpeakers: true },
+        2,
+      ),
+    ));
   }, 120_000);
 
   afterAll(async () => {
