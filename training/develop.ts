@@ -6,6 +6,7 @@ import type { SpeakerAdaptation } from '../lambdas/core/features/speaker-normali
 import { createStreamTally, streamCells } from './adaptive-folds.ts';
 import { DEFAULT_CHANNEL, TEST_CHANNEL } from './channel.ts';
 import { type Corpus, defaultDatasetDir, scanDataset } from './datasets.ts';
+import type { SavedProbabilities } from './ensemble-folds.ts';
 import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
 import { actorFolds } from './folds.ts';
 import { DEFAULTS } from './pipeline.ts';
@@ -215,7 +216,7 @@ if (opts.out)
   await writeFile(opts.out, `${JSON.stringify({ ...summary, calibration: result.calibration }, null, 1)}\n`);
 if (opts.saveProbabilities) {
   const rounded = (p: Float32Array) => Array.from(p, (v) => Math.round(v * 1e6) / 1e6);
-  const saved = {
+  const saved: SavedProbabilities = {
     name: opts.name,
     labels,
     folds: result.folds,
