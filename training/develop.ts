@@ -57,6 +57,12 @@ const program = new Command()
     'with --speaker-shift or --speaker-offset: all (MFCC, pitch, level) or register (pitch, level)',
     'all',
   )
+  .option(
+    '--ravdess-repeats <n>',
+    'RAVDESS clips per epoch, in repeats of each clip',
+    integer,
+    DEFAULTS.settings.corpusRepeats?.ravdess ?? 3,
+  )
   .option('--member <k>', "train each fold model with the package's k-th ensemble member seed", integer, 0)
   .option('--out <file>', 'JSON summary file')
   .option(
@@ -75,6 +81,7 @@ const opts = program.opts<{
   tessWords: number;
   out?: string;
   member: number;
+  ravdessRepeats: number;
   saveProbabilities?: string;
   reverse?: boolean;
   speakerShift?: number;
@@ -177,6 +184,7 @@ const result = await actorFolds(
     epochs: opts.epochs,
     statsMask: opts.statsMask,
     channelFreeMembers: 0,
+    corpusRepeats: { ravdess: opts.ravdessRepeats },
     ...(opts.speakerOffset === undefined ? {} : { offsetInput: adaptChannels.length }),
   },
   {
