@@ -287,6 +287,13 @@ channel copy the offset of a virtual speaker recorded that way, so that offsets 
 they ride with; it changes nothing that matters. Both fail rules 1–3 and are not shipped.
 
 Round 6 in numbers: 8 development runs, 8–15 min each on the 2 shared cores, and one package (1.4.0).
+
+### Round 7 (2026-12-06): RAVDESS 6× per epoch
+
+Rule before the runs ([ROUND7.md](ROUND7.md)): +0.01 clean and at most −0.01 through the channel against
+ABB. The same three members with RAVDESS clips twice as often per epoch (\`develop.ts --ravdess-repeats 6\`) score 0.508 clean and 0.362 through the channel as
+an ensemble (ABB: 0.532 / 0.373): not adopted. Their probabilities are better calibrated (ECE 0.038 raw,
+0.042 cross-fitted).
 `;
 
 /** Training curves of the shipped model, per epoch. */
