@@ -16,6 +16,18 @@ import { initTf, tf } from '../training/tf.ts';
 const FIXTURES = resolve(import.meta.dirname, 'fixtures', 'tess');
 const FRAMES = 149;
 const LABELS = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad'];
+/** The shipped architecture in small: MFCC + prosody frames with every utterance statistic in the head. */
+const PROSODY_STATS_CONFIG = {
+  dims: 43,
+  stack: 2,
+  units: 16,
+  hidden: 16,
+  labels: 7,
+  dropout: 0,
+  utteranceStats: true,
+  deltaStats: true,
+  contourStats: 3,
+};
 
 /** tfjs probabilities of each clip's first window, batched the way the trainer batches. */
 function tfjsFirstWindow(model: LstmModel, items: ClipFeatures[], cmvn = true): Float32Array {
@@ -91,15 +103,8 @@ describe('ONNX export of the LSTM matches tfjs on real clips', () => {
     expect(prosodyItems[0]!.original.dims).toBe(43);
     const model = new LstmModel(
       {
-        dims: 43,
-        stack: 2,
+        ...PROSODY_STATS_CONFIG,
         units: 24,
-        hidden: 16,
-        labels: 7,
-        dropout: 0,
-        utteranceStats: true,
-        deltaStats: true,
-        contourStats: 3,
       },
       23,
     );
@@ -115,18 +120,7 @@ describe('ONNX export of the LSTM matches tfjs on real clips', () => {
   });
 
   it('with the spectral means masked out of the head: the exported zero rows equal the training mask', async () => {
-    const config = {
-      dims: 43,
-      stack: 2,
-      units: 16,
-      hidden: 16,
-      labels: 7,
-      dropout: 0,
-      utteranceStats: true,
-      deltaStats: true,
-      contourStats: 3,
-      statsMask: 'no-spectral-means' as const,
-    };
+    const config = { ...PROSODY_STATS_CONFIG, statsMask: 'no-spectral-means' as const };
     const model = new LstmModel(config, 29);
     model.setStatsNormalisation(
       prosodyItems.map((i) => ({ data: i.original.data, frames: i.original.frames })),
@@ -143,18 +137,7 @@ describe('ONNX export of the LSTM matches tfjs on real clips', () => {
   });
 
   it('with the speaker offset as a second input: onnxruntime equals tfjs within 1e-4, offsets nonzero', async () => {
-    const config = {
-      dims: 43,
-      stack: 2,
-      units: 16,
-      hidden: 16,
-      labels: 7,
-      dropout: 0,
-      utteranceStats: true,
-      deltaStats: true,
-      contourStats: 3,
-      offsetInput: 3,
-    };
+    const config = { ...PROSODY_STATS_CONFIG, offsetInput: 3 };
     // Offsets on the scale adaptation gives (a few units of cepstrum, semitones, dB), one per clip; one
     // clip without any (the context-free input, zeros).
     const offset = (i: number) => Float32Array.from([Math.sin(i) * 4, Math.cos(i * 1.3) * 2, (i % 3) - 1]);
