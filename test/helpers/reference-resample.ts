@@ -3,7 +3,7 @@ import { filterBank, resampledLength } from '../../lambdas/core/audio/resample.t
 /**
  * The whole-signal resampling loop as it stood before the streaming and whole-signal resamplers became
  * one implementation (the features of model 1.3.1 and the retraining that followed were computed with
- * it): the parity test holds the unified resampler to it, sample for sample. Integer rates only.
+ * it, summing in float64): the parity test holds the SIMD resampler to it within 1e-6. Integer rates only.
  */
 export const referenceResample = (input: Float32Array, fromRate: number, toRate: number): Float32Array => {
   if (!(fromRate > 0 && toRate > 0 && Number.isFinite(fromRate) && Number.isFinite(toRate))) {

@@ -1,3 +1,5 @@
+import { FIR_BATCH, firKernel } from './fir-kernel.ts';
+
 /**
  * Band-limited resampling for the hot path (every upload is brought to the model's rate).
  *
@@ -6,9 +8,10 @@
  * shared 2-core box), 3 s clip 24414→16000, best of 20–30 runs:
  * - libsamplerate-js: `create()` is async (5–21 ms, a Promise per rate pair; CJS, default import only),
  *   then `simple()` is synchronous: SINC_FASTEST 8.2 ms, SINC_MEDIUM 19 ms, LINEAR 0.5 ms (no anti-aliasing);
- * - this file: 1.5 ms (≈ 31 ns per output sample; 28 taps), 44.1k/48k→16k 2.4 ms (52 taps), 8k→16k 1.1 ms,
- *   first call +5–14 ms (bank + JIT). The JS inner loop runs ≈ 0.9 ns per multiply-add here, so the
- *   tap count is the cost: 8 zero crossings per side was the best speed/quality point measured.
+ * - this file, then all JavaScript: 1.5 ms (≈ 31 ns per output sample; 28 taps), 44.1k/48k→16k 2.4 ms
+ *   (52 taps), first call +5–14 ms (bank + JIT). The JS inner loop ran ≈ 0.9 ns per multiply-add, so the
+ *   tap count is the cost: 8 zero crossings per side was the best speed/quality point measured. The
+ *   multiply-adds now run in a SIMD kernel (below); `npm run bench` prints what resampling costs today.
  * Response measured through `resample` (gain of a pure tone; aliases measured where they land):
  *   24414→16000 and 48000→16000 alike: 1–4 kHz 0.0 dB, 6 kHz −0.5 dB, 7 kHz −4.5 dB, 7.5 kHz −9 dB,
  *   8.5 kHz −28 dB, 9 kHz −50 dB, 11 kHz −67 dB. (12 zero crossings, β 7.9: 9 kHz −79 dB but 2.2 ms.)
@@ -24,10 +27,12 @@
  *   sample instead of padding with zeros (no droop at the ends);
  * - banks are cached per rate pair (built once per process; the first call costs ≈ 5–14 ms incl. JIT).
  * One implementation serves whole signals and decoders' streams (`createStreamingResampler`): input is
- * taken in blocks of BLOCK samples into one reused float64 buffer that keeps only what the next output
- * still needs, and one plain loop (`render`) computes every output, so a stream gives sample for sample
- * what the whole signal gives. Before (two copies; the streaming one allocated a position object per
- * output and a new buffer per chunk), streaming 48 kHz → 16 kHz cost ~1.5× the whole-signal loop.
+ * taken in blocks of BLOCK samples into one reused buffer that keeps only what the next output still
+ * needs, and one loop (`render`) places every output, so a stream gives sample for sample what the whole
+ * signal gives. The dot products themselves run in WebAssembly SIMD (fir-kernel.ts, float32 like the
+ * samples): ~4–5× faster than the JavaScript loop, which summed in float64; the outputs differ from it
+ * by less than 1e-6 (test/resample-stream.test.ts), far below 16-bit quantisation. Outputs whose taps
+ * reach past either end of the input (the first and last few) stay in JavaScript (`edgeDot`).
  */
 const HALF_TAPS = 8;
 const MAX_PHASES = 1024;
@@ -41,11 +46,8 @@ export interface FilterBank {
   taps: number;
   /** Index of the first input sample relative to floor(position). */
   firstOffset: number;
-  /**
-   * phases × taps, float32 values (rounded once when built) held as float64: the inner loop then
-   * multiplies doubles without a float32→float64 conversion per tap (same products, ~2× faster here).
-   */
-  coefficients: Float64Array;
+  /** phases × taps float32 values, as the SIMD kernel reads them. */
+  coefficients: Float32Array;
 }
 
 const besselI0 = (x: number): number => {
@@ -73,8 +75,8 @@ const buildBank = (fromRate: number, toRate: number): FilterBank => {
   const exactPhases = toRate / divisor;
   const phases = Number.isInteger(exactPhases) && exactPhases <= MAX_PHASES ? exactPhases : MAX_PHASES;
   const firstOffset = -Math.ceil(halfWidth) + 1;
-  // Padded to a multiple of 4 (zero taps) for the 4-accumulator inner loop.
-  const taps = Math.ceil((2 * Math.ceil(halfWidth)) / 4) * 4;
+  // Padded to a multiple of 8 (zero taps): the kernel reads two four-lane vectors per step.
+  const taps = Math.ceil((2 * Math.ceil(halfWidth)) / 8) * 8;
   const coefficients = new Float32Array(phases * taps);
   const i0Beta = besselI0(KAISER_BETA);
   for (let p = 0; p < phases; p++) {
@@ -94,7 +96,7 @@ const buildBank = (fromRate: number, toRate: number): FilterBank => {
     }
     for (let k = 0; k < taps; k++) coefficients[p * taps + k]! /= sum;
   }
-  return { phases, taps, firstOffset, coefficients: Float64Array.from(coefficients) };
+  return { phases, taps, firstOffset, coefficients };
 };
 
 /** The cached filter bank for integer rates `fromRate` → `toRate` (shared with the streaming resampler). */
@@ -131,8 +133,8 @@ interface ResampleState {
   from: number;
   to: number;
   bank: FilterBank;
-  /** Input from absolute index `keptFrom` on (`kept` samples), as float64: see FilterBank.coefficients. */
-  buffer: Float64Array;
+  /** Input from absolute index `keptFrom` on (`kept` samples). */
+  buffer: Float32Array;
   keptFrom: number;
   kept: number;
   /** Input samples taken so far. */
@@ -163,7 +165,7 @@ const take = (state: ResampleState, chunk: Float32Array): void => {
     state.keptFrom += drop;
   }
   if (state.kept + chunk.length > state.buffer.length) {
-    const grown = new Float64Array(Math.max(2 * state.buffer.length, state.kept + chunk.length));
+    const grown = new Float32Array(Math.max(2 * state.buffer.length, state.kept + chunk.length));
     grown.set(state.buffer.subarray(0, state.kept));
     state.buffer = grown;
   }
@@ -174,18 +176,27 @@ const take = (state: ResampleState, chunk: Float32Array): void => {
 
 /**
  * Computes outputs into `out` from index `count` on, while there is room and — unless `final` — the
- * output's taps lie within the input taken so far; returns the new count. Past the ends of the input the
- * taps read the first/last sample (so DC and slow signals are not pulled towards zero).
+ * output's taps lie within the input taken so far; returns the new count. Outputs whose taps lie inside
+ * the input go to the SIMD kernel in batches (they are consecutive: only the first and last outputs
+ * reach past an end); past the ends of the input the taps read the first/last sample (so DC and slow
+ * signals are not pulled towards zero).
  */
 const render = (state: ResampleState, out: Float32Array, count: number, final: boolean): number => {
   const { from, to, buffer, keptFrom, received } = state;
   const { phases, taps, firstOffset, coefficients } = state.bank;
+  const kernel = firKernel();
+  kernel.load(state.bank, buffer.subarray(0, state.kept));
   const baseStep = Math.floor(from / to);
   const remainderStep = from - baseStep * to;
   const phaseScale = phases / to;
   const last = received - 1;
   let { base, remainder } = state;
   let n = count;
+  let batch = 0;
+  const flush = () => {
+    if (batch > 0) out.set(kernel.run(batch), n - batch);
+    batch = 0;
+  };
   while (n < out.length) {
     let phase = Math.round(remainder * phaseScale);
     let start = base + firstOffset;
@@ -195,10 +206,16 @@ const render = (state: ResampleState, out: Float32Array, count: number, final: b
     }
     if (!final && start + taps > received) break;
     const row = phase * taps;
-    out[n++] =
-      start >= 0 && start + taps <= received
-        ? dot(coefficients, row, buffer, start - keptFrom, taps)
-        : edgeDot(coefficients, row, buffer, start, keptFrom, last, taps);
+    if (start >= 0 && start + taps <= received) {
+      kernel.pairs[2 * batch] = row;
+      kernel.pairs[2 * batch + 1] = start - keptFrom;
+      batch++;
+      n++;
+      if (batch === FIR_BATCH) flush();
+    } else {
+      flush();
+      out[n++] = edgeDot(coefficients, row, buffer, start, keptFrom, last, taps);
+    }
     // Position j·from/to as integer `base` + remainder/to: it never drifts on long inputs.
     base += baseStep;
     remainder += remainderStep;
@@ -207,32 +224,18 @@ const render = (state: ResampleState, out: Float32Array, count: number, final: b
       base++;
     }
   }
+  flush();
   state.base = base;
   state.remainder = remainder;
   state.produced += n - count;
   return n;
 };
 
-/** Σ c[row+k]·x[at+k] in four independent sums: one running sum is bound by FP-add latency (~4× slower in V8). */
-const dot = (c: Float64Array, row: number, x: Float64Array, at: number, taps: number): number => {
-  let a0 = 0;
-  let a1 = 0;
-  let a2 = 0;
-  let a3 = 0;
-  for (let k = 0; k < taps; k += 4) {
-    a0 += c[row + k]! * x[at + k]!;
-    a1 += c[row + k + 1]! * x[at + k + 1]!;
-    a2 += c[row + k + 2]! * x[at + k + 2]!;
-    a3 += c[row + k + 3]! * x[at + k + 3]!;
-  }
-  return a0 + a1 + a2 + a3;
-};
-
 /** The same sum at the edges, with input indices clamped to [0, last]. */
 const edgeDot = (
-  c: Float64Array,
+  c: Float32Array,
   row: number,
-  x: Float64Array,
+  x: Float32Array,
   start: number,
   keptFrom: number,
   last: number,
@@ -253,7 +256,7 @@ const newState = (from: number, to: number): ResampleState => ({
   from,
   to,
   bank: filterBank(from, to),
-  buffer: new Float64Array(0),
+  buffer: new Float32Array(0),
   keptFrom: 0,
   kept: 0,
   received: 0,
