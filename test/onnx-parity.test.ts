@@ -11,6 +11,7 @@ import { type ClipFeatures, createFeaturePipeline } from '../training/features.t
 import { LstmModel } from '../training/lstm.ts';
 import { maxAbsDiff, predictWithOnnx } from '../training/onnx-eval.ts';
 import { exportLstmToOnnx } from '../training/onnx-export.ts';
+import { nodeCount, shareCommonNodes } from '../training/onnx-share.ts';
 import { initTf, tf } from '../training/tf.ts';
 
 const FIXTURES = resolve(import.meta.dirname, 'fixtures', 'tess');
@@ -188,6 +189,39 @@ describe('ONNX export of the LSTM matches tfjs on real clips', () => {
     const expected = a!.map((v, i) => (v + b![i]!) / 2);
     const actual = await predictWithOnnx(onnx, items, FRAMES, LABELS.length, 64, false);
     expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(1e-4);
+    for (const m of members) m.dispose();
+  });
+
+  it('an ensemble graph computes what its members share once, with exactly the same outputs', async () => {
+    // Prepare: three members of the shipped architecture (statistics, delta, contours) with their own weights.
+    const members = [41, 42, 43].map((seed) => new LstmModel(PROSODY_STATS_CONFIG, seed));
+    for (const m of members)
+      m.setStatsNormalisation(
+        prosodyItems.map((i) => ({ data: i.original.data, frames: i.original.frames })),
+      );
+    const options = { frames: FRAMES, labels: LABELS };
+    const single = exportLstmToOnnx(members[0]!.weights(), { ...options, shareNodes: false });
+
+    // Act
+    const shared = exportLstmToOnnx(
+      members.map((m) => m.weights()),
+      options,
+    );
+    const unshared = exportLstmToOnnx(
+      members.map((m) => m.weights()),
+      { ...options, shareNodes: false },
+    );
+
+    // Assess: one statistics branch, not three; the same probabilities to the last bit.
+    expect(nodeCount(unshared)).toBe(3 * nodeCount(single) + 1);
+    expect(nodeCount(shared)).toBeLessThan(nodeCount(single) + 2 * (nodeCount(single) / 2));
+    expect(shareCommonNodes(shared)).toEqual(shared);
+    const [x, y] = await Promise.all(
+      [shared, unshared].map((graph) =>
+        predictWithOnnx(graph, prosodyItems, FRAMES, LABELS.length, 64, false),
+      ),
+    );
+    expect(maxAbsDiff(x!, y!)).toBe(0);
     for (const m of members) m.dispose();
   });
 

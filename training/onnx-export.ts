@@ -1,5 +1,6 @@
 import onnxProto from 'onnx-proto';
 import { CMVN_STD_FLOOR, headSize, type LstmWeights, statsSize } from './lstm.ts';
+import { shareCommonNodes } from './onnx-share.ts';
 
 // onnx-proto is CommonJS: the named import fails at run time under ESM (docs/dependencies.md).
 const { onnx } = onnxProto;
@@ -26,6 +27,8 @@ export interface ExportOptions {
   labels: readonly string[];
   producer?: string;
   docString?: string;
+  /** Compute what members share once (default); false keeps every member whole, for comparison. */
+  shareNodes?: boolean;
 }
 
 const { DataType } = onnx.TensorProto;
@@ -133,6 +136,8 @@ function prefixed(graph: Graph, prefix: string): Graph {
 /**
  * One ONNX graph for one LSTM or several (an ensemble trained with different seeds): each member is the
  * graph below under its own name prefix, and `probabilities` is the Mean of the members' probabilities.
+ * What the members compute alike (the utterance statistics, the LSTM's input) is then computed once
+ * (`shareCommonNodes`).
  */
 export function exportLstmToOnnx(members: LstmWeights | LstmWeights[], options: ExportOptions): Uint8Array {
   const list = Array.isArray(members) ? members : [members];
@@ -185,7 +190,8 @@ export function exportLstmToOnnx(members: LstmWeights | LstmWeights[], options: 
     graph,
     metadataProps: [{ key: 'labels', value: options.labels.join(',') }],
   });
-  return onnx.ModelProto.encode(model).finish();
+  const bytes = onnx.ModelProto.encode(model).finish();
+  return options.shareNodes === false ? bytes : shareCommonNodes(bytes);
 }
 
 /** The member's weights and the constant shapes and indices its graph uses. */
