@@ -1,10 +1,12 @@
 /**
- * Writes lambdas/core/audio/fir-wasm.ts, the resampler's SIMD kernel as bytes, from fir.wat.
- * `npm run build:wasm` after changing the .wat; test/fir-kernel.test.ts assembles it again and fails if
- * the committed bytes differ, so the binary can never drift from its source.
+ * Writes the generated modules of the hand-written WebAssembly kernels (scripts/wasm-kernels.ts) from
+ * their .wat sources. `npm run build:wasm` after changing a .wat; test/wasm-kernels.test.ts assembles
+ * them again and fails if the committed bytes differ, so a binary can never drift from its source.
  */
 import { writeFile } from 'node:fs/promises';
-import { FIR_MODULE_FILE, firKernelModule } from './wasm-kernels.ts';
+import { kernelModule, kernelPath, WASM_KERNELS } from './wasm-kernels.ts';
 
-await writeFile(FIR_MODULE_FILE, await firKernelModule());
-console.log(`wrote ${FIR_MODULE_FILE}`);
+for (const kernel of WASM_KERNELS) {
+  await writeFile(kernelPath(kernel.module), await kernelModule(kernel));
+  console.log(`wrote ${kernel.module}`);
+}

@@ -1,7 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { FIR_BATCH, FirKernel } from '../lambdas/core/audio/fir-kernel.ts';
-import { FIR_MODULE_FILE, firKernelModule } from '../scripts/wasm-kernels.ts';
 
 /** A seeded stream of values in [-1, 1) (xorshift32), so a failure can be replayed. */
 const seeded = (seed: number) => {
@@ -15,14 +13,6 @@ const seeded = (seed: number) => {
 };
 
 describe('the resampler SIMD kernel', () => {
-  it('is the committed assembly of fir.wat (npm run build:wasm)', async () => {
-    // Act
-    const assembled = await firKernelModule();
-
-    // Assess
-    expect(await readFile(FIR_MODULE_FILE, 'utf8')).toBe(assembled);
-  });
-
   it('computes each output as the dot product of its bank row and input span', () => {
     // Prepare: 3 phases of 16 taps, 500 input samples, outputs at arbitrary rows and starts.
     const random = seeded(7);

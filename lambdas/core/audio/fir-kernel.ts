@@ -1,18 +1,8 @@
+import { ensureMemory, instantiateKernel, type WasmMemory } from '../wasm.ts';
 import { FIR_WASM_BASE64 } from './fir-wasm.ts';
 
 /** Output samples one kernel call computes at most: bounds its index and result regions (12 bytes each). */
 export const FIR_BATCH = 4096;
-const PAGE = 65536;
-
-// The project's lib (ES2023, no DOM) has no WebAssembly JS API types: what this file uses of it.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: unknown };
-};
 
 interface FirExports {
   memory: WasmMemory;
@@ -43,9 +33,7 @@ export class FirKernel {
   pairs = new Int32Array(0);
 
   constructor() {
-    const bytes = Uint8Array.from(atob(FIR_WASM_BASE64), (c) => c.charCodeAt(0));
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes));
-    this.#exports = instance.exports as FirExports;
+    this.#exports = instantiateKernel<FirExports>(FIR_WASM_BASE64);
   }
 
   /** Makes `bank` and `input` the kernel's operands; `pairs` is valid until the next `load`. */
@@ -56,8 +44,7 @@ export class FirKernel {
     const pairsAt = bankBytes + inputBytes;
     const outAt = pairsAt + FIR_BATCH * 8;
     const end = outAt + FIR_BATCH * 4;
-    const grew = end > memory.buffer.byteLength;
-    if (grew) memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
+    const grew = ensureMemory(memory, end);
     if (grew || bank !== this.#bank) {
       new Float32Array(memory.buffer, 0, bank.coefficients.length).set(bank.coefficients);
       this.#bank = bank;

@@ -16,6 +16,9 @@
  * low-pass removes formants that cause octave errors, and decimation makes it 16× cheaper than at 16 kHz.
  */
 
+import { ensureMemory, instantiateKernel, type WasmMemory } from '../wasm.ts';
+import { YIN_WASM_BASE64 } from './yin-wasm.ts';
+
 export const PROSODY_CHANNELS = 3;
 export const PITCH_MIN_HZ = 60;
 export const PITCH_MAX_HZ = 500;
@@ -66,27 +69,6 @@ function lowPass(samples: Float32Array, sampleRate: number, cutoff: number): Flo
     input = out;
   }
   return out;
-}
-
-/**
- * Σ x[a+i]·x[b+i] for i < length, in four running sums: one sum is bound by the latency of each add
- * (V8 does not reorder float adds); four independent ones run ~2× faster and differ only in rounding
- * (~1e-16 relative).
- */
-function crossCorrelation(x: Float64Array, a: number, b: number, length: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let i = 0;
-  for (; i + 3 < length; i += 4) {
-    s0 += x[a + i]! * x[b + i]!;
-    s1 += x[a + i + 1]! * x[b + i + 1]!;
-    s2 += x[a + i + 2]! * x[b + i + 2]!;
-    s3 += x[a + i + 3]! * x[b + i + 3]!;
-  }
-  for (; i < length; i++) s0 += x[a + i]! * x[b + i]!;
-  return s0 + s1 + s2 + s3;
 }
 
 /** Each frame's energy in dB relative to full scale (`fullPower` = full scale squared), floored. */
@@ -144,13 +126,54 @@ export function yinSearch(rate: number): YinSearch {
   return { window, minLag, maxLag, span: window + maxLag, cmnd: new Float64Array(maxLag + 1) };
 }
 
+interface YinExports {
+  memory: WasmMemory;
+  yin(
+    x: number,
+    energy: number,
+    cmnd: number,
+    start: number,
+    window: number,
+    minLag: number,
+    maxLag: number,
+    threshold: number,
+  ): [number, number];
+}
+
+/** This thread's YIN kernel (yin.wat) and the pitch input it holds (copied in once per input). */
+const yinKernel = {
+  exports: undefined as YinExports | undefined,
+  input: undefined as PitchInput | undefined,
+  energyAt: 0,
+  cmndAt: 0,
+  cmnd: new Float64Array(0),
+};
+
+/** The kernel with `input` (and room for `search`'s d′ values) in its memory. */
+function loadYin(input: PitchInput, search: YinSearch): YinExports {
+  yinKernel.exports ??= instantiateKernel<YinExports>(YIN_WASM_BASE64);
+  const kernel = yinKernel.exports;
+  const energyAt = input.x.length * 8;
+  const cmndAt = energyAt + input.energy.length * 8;
+  const end = cmndAt + search.cmnd.length * 8;
+  const grew = ensureMemory(kernel.memory, end);
+  if (grew || input !== yinKernel.input || yinKernel.cmnd.length !== search.cmnd.length) {
+    new Float64Array(kernel.memory.buffer, 0, input.x.length).set(input.x);
+    new Float64Array(kernel.memory.buffer, energyAt, input.energy.length).set(input.energy);
+    yinKernel.cmnd = new Float64Array(kernel.memory.buffer, cmndAt, search.cmnd.length);
+    Object.assign(yinKernel, { input, energyAt, cmndAt });
+  }
+  return kernel;
+}
+
 /**
- * YIN on the window of `input.x` from `start`: fills `search.cmnd` with the cumulative-mean-normalised
- * difference d′(τ) and returns the period (parabolically refined) or -1 with the lowest d′ seen.
- * d′ is computed lag by lag as the search reads it, so a voiced frame stops just past its dip instead
- * of at `maxLag` (the same values in the same order: only lags nobody reads are skipped). Through an FFT
- * the cross terms cost as much as directly at these sizes (100-sample window, 67 lags: ~3.5 µs a frame
- * both ways), so they stay direct.
+ * YIN on the window of `input.x` from `start`: the cumulative-mean-normalised difference d′(τ) lag by lag
+ * until the first dip below the threshold (walked down to its bottom), then the period parabolically
+ * refined — or -1 with the lowest d′ seen. d′ is computed as the search reads it, so a voiced frame stops
+ * just past its dip instead of at `maxLag`. The search runs in WebAssembly (yin.wat, two float64 lanes
+ * per cross-correlation step) with the same operations in the same order as the JavaScript it replaced,
+ * so it gives the same values to the last bit (test/prosody.test.ts holds it to the full search);
+ * `search.cmnd` receives the d′ values read.
  */
 export function yinPeriod(
   input: PitchInput,
@@ -158,41 +181,21 @@ export function yinPeriod(
   search: YinSearch,
 ): { period: number; cmnd: number } {
   const { minLag, maxLag, cmnd } = search;
-  const state = { running: 0 };
-  cmnd[0] = 1;
-  for (let tau = 1; tau < minLag; tau++) differenceAt(input, start, search, tau, state);
-  let lowest = 1;
-  for (let tau = minLag; tau <= maxLag; tau++) {
-    const value = differenceAt(input, start, search, tau, state);
-    if (value < lowest) lowest = value;
-    if (value >= YIN_THRESHOLD) continue;
-    // Below the threshold: walk down to the dip's bottom (computing the lag after it, for the parabola).
-    while (tau + 1 <= maxLag && differenceAt(input, start, search, tau + 1, state) < cmnd[tau]!) tau++;
-    return refine(cmnd, tau, minLag, maxLag);
-  }
-  return { period: -1, cmnd: lowest };
-}
-
-/**
- * d′(τ) into `search.cmnd[tau]`, lags in increasing order (`state.running` is Σ_{k<τ} d(k)):
- * d(τ) = Σ (x_j − x_{j+τ})² = E(0) + E(τ) − 2·Σ x_j·x_{j+τ}; d′(τ) = d(τ)·τ / Σ_{k≤τ} d(k).
- */
-function differenceAt(
-  input: PitchInput,
-  start: number,
-  search: YinSearch,
-  tau: number,
-  state: { running: number },
-): number {
-  const { x, energy } = input;
-  const { window, cmnd } = search;
-  const e0 = energy[start + window]! - energy[start]!;
-  const cross = crossCorrelation(x, start, start + tau, window);
-  const d = Math.max(0, e0 + energy[start + tau + window]! - energy[start + tau]! - 2 * cross);
-  state.running += d;
-  const value = state.running > 0 ? (d * tau) / state.running : 1;
-  cmnd[tau] = value;
-  return value;
+  const kernel = loadYin(input, search);
+  const [best, lowest] = kernel.yin(
+    0,
+    yinKernel.energyAt,
+    yinKernel.cmndAt,
+    start,
+    search.window,
+    minLag,
+    maxLag,
+    YIN_THRESHOLD,
+  );
+  const read = Math.min(maxLag, best < 0 ? maxLag : best + 1) + 1;
+  cmnd.set(yinKernel.cmnd.subarray(0, read));
+  if (best < 0) return { period: -1, cmnd: lowest };
+  return refine(cmnd, best, minLag, maxLag);
 }
 
 /** The dip at `best`, refined by a parabola through its neighbours (when both are in range). */
