@@ -294,6 +294,23 @@ Rule before the runs ([ROUND7.md](ROUND7.md)): +0.01 clean and at most −0.01 t
 ABB. The same three members with RAVDESS clips twice as often per epoch (\`develop.ts --ravdess-repeats 6\`) score 0.508 clean and 0.362 through the channel as
 an ensemble (ABB: 0.532 / 0.373): not adopted. Their probabilities are better calibrated (ECE 0.038 raw,
 0.042 cross-fitted).
+
+### Round 8 (2026-12-06): calibration beyond one temperature
+
+ABB's reliability bins are under-confident between 0.3 and 0.5 and over-confident above 0.9, which one
+temperature cannot fix both ways. Rule before the runs ([ROUND8.md](ROUND8.md)): a candidate replaces T
+only with a cross-fitted ECE ≤ 0.05 and below T's, accuracy within 0.005 of T's, and no class above
+40 %. A1, B1 and B2 were trained again to recover their out-of-fold probabilities and reproduced round 6
+to the last digit; \`training/calibration-candidates.ts\` scored the families on ABB
+([round8/](round8/)):
+
+| calibration (cross-fitted by fold) | ECE | accuracy | largest class |
+|---|---:|---:|---:|
+| T (ships) | 0.057 | 0.532 | surprise 18 % |
+| T + one bias per class | 0.071 | 0.511 | sad 18 % |
+| T + ε uniform mixing (keeps the argmax) | 0.052 | 0.532 | surprise 18 % |
+
+Neither passes (T + ε comes closest, 0.052 against the 0.05 asked): T stays.
 `;
 
 /** Training curves of the shipped model, per epoch. */
