@@ -1,6 +1,7 @@
 import type { FeatureConfig } from '../features/config.ts';
 import { loudnessGain } from '../features/loudness.ts';
 import { type SpeechDetector, type SpeechRegion, speechRegions } from '../speech/vad.ts';
+import { sumOf } from './sums.ts';
 
 /** Silence kept around the speech span (the same 0.1 s the predictor keeps). */
 export const SPEECH_PAD_SEC = 0.1;
@@ -18,9 +19,7 @@ export interface TrimmedSpeech {
 
 /** In place. A DC offset is not sound; it would fool the loudness and voice-activity measures. */
 export function removeDcOffset(samples: Float32Array): void {
-  let sum = 0;
-  for (let i = 0; i < samples.length; i++) sum += samples[i]!;
-  const mean = sum / (samples.length || 1);
+  const mean = sumOf(samples) / (samples.length || 1);
   if (mean !== 0) for (let i = 0; i < samples.length; i++) samples[i]! -= mean;
 }
 

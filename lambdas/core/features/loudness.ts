@@ -1,3 +1,4 @@
+import { sumOfSquares } from '../audio/sums.ts';
 import type { FeatureConfig } from './config.ts';
 
 /** Blocks of this length measure loudness; 20 ms is short enough to separate words from pauses. */
@@ -17,12 +18,7 @@ export function activeRms(samples: Float32Array, sampleRate: number): number {
   for (let b = 0; b < blocks; b++) {
     const start = b * block;
     const end = Math.min(samples.length, start + block);
-    let sum = 0;
-    for (let i = start; i < end; i++) {
-      const s = samples[i]!;
-      sum += s * s;
-    }
-    const energy = sum / (end - start);
+    const energy = sumOfSquares(samples, start, end) / (end - start);
     energies[b] = energy;
     if (energy > maxEnergy) maxEnergy = energy;
   }

@@ -16,6 +16,7 @@
  * low-pass removes formants that cause octave errors, and decimation makes it 16× cheaper than at 16 kHz.
  */
 
+import { sumOfSquares } from '../audio/sums.ts';
 import { ensureMemory, instantiateKernel, type WasmMemory } from '../wasm.ts';
 import { YIN_WASM_BASE64 } from './yin-wasm.ts';
 
@@ -83,9 +84,7 @@ function frameLevels(
   for (let f = 0; f < frames; f++) {
     const start = f * hopSize;
     const end = Math.min(signal.length, start + frameSize);
-    let sum = 0;
-    for (let i = start; i < end; i++) sum += signal[i]! * signal[i]!;
-    const power = end > start ? sum / frameSize / fullPower : 0;
+    const power = end > start ? sumOfSquares(signal, start, end) / frameSize / fullPower : 0;
     level[f] = Math.max(LEVEL_FLOOR_DB, 10 * Math.log10(power + 1e-12));
   }
   return level;

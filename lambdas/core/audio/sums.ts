@@ -1,0 +1,41 @@
+/**
+ * Sums over sample ranges in four independent accumulators (i mod 4), added as ((s0 + s1) + s2) + s3.
+ * One running float64 sum is bound by the latency of each add (V8 does not reorder float adds); four
+ * run ~3× faster. They differ from the one-accumulator sum only in rounding (~1e-16 relative), and not
+ * at all where every partial sum is exact: 16-bit PCM samples and their squares, over the block lengths
+ * used here, fit float64's 53 bits in any order.
+ */
+
+/** Σ x[i] for from ≤ i < to. */
+export function sumOf(x: Float32Array, from = 0, to = x.length): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = from;
+  for (; i + 3 < to; i += 4) {
+    s0 += x[i]!;
+    s1 += x[i + 1]!;
+    s2 += x[i + 2]!;
+    s3 += x[i + 3]!;
+  }
+  for (; i < to; i++) s0 += x[i]!;
+  return s0 + s1 + s2 + s3;
+}
+
+/** Σ x[i]² for from ≤ i < to. */
+export function sumOfSquares(x: Float32Array, from = 0, to = x.length): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = from;
+  for (; i + 3 < to; i += 4) {
+    s0 += x[i]! * x[i]!;
+    s1 += x[i + 1]! * x[i + 1]!;
+    s2 += x[i + 2]! * x[i + 2]!;
+    s3 += x[i + 3]! * x[i + 3]!;
+  }
+  for (; i < to; i++) s0 += x[i]! * x[i]!;
+  return s0 + s1 + s2 + s3;
+}
