@@ -46,17 +46,21 @@ export interface ChunkedDecodeOptions {
   scale?: number;
 }
 
-/** Averages the first `channels` channels of a decoded chunk, scaled and clamped to [-1, 1]. */
+/**
+ * Averages the first `channels` channels of a decoded chunk, scaled and clamped to [-1, 1]. A single
+ * channel is read directly (the float32 sum of one channel is the channel itself: same values, one pass).
+ */
 const mixChunk = (chunk: DecodedChunk, channels: number, scale: number): Float32Array => {
   const length = chunk.samplesDecoded;
   const mono = new Float32Array(length);
-  for (let c = 0; c < channels; c++) {
+  const source = channels === 1 ? chunk.channelData[0]! : mono;
+  for (let c = 0; channels > 1 && c < channels; c++) {
     const data = chunk.channelData[c]!;
     for (let i = 0; i < length; i++) mono[i]! += data[i]!;
   }
   const gain = scale / channels;
   for (let i = 0; i < length; i++) {
-    const value = mono[i]! * gain;
+    const value = source[i]! * gain;
     // Lossy decoders overshoot ±1 slightly on clipped input; NaN would mean a broken decoder.
     mono[i] = value > 1 ? 1 : value < -1 ? -1 : value || 0;
   }
