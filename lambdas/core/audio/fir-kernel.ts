@@ -1,72 +1,115 @@
 import { ensureMemory, instantiateKernel, type WasmMemory } from '../wasm.ts';
 import { FIR_WASM_BASE64 } from './fir-wasm.ts';
 
-/** Output samples one kernel call computes at most: bounds its index and result regions (12 bytes each). */
+/** Output samples one kernel call computes at most: bounds its result region. */
 export const FIR_BATCH = 4096;
-
-interface FirExports {
-  memory: WasmMemory;
-  dots(coef: number, x: number, pairs: number, out: number, n: number, taps: number): void;
-}
 
 /** A filter bank as the kernel reads it: `phases × taps` float32 coefficients, `taps` a multiple of 8. */
 export interface KernelBank {
+  phases: number;
   taps: number;
+  firstOffset: number;
   coefficients: Float32Array;
 }
 
 /**
- * The resampler's dot products in WebAssembly SIMD (fir.wat), ~4–5× faster than the same loop in
- * JavaScript. One instance per thread, used synchronously: `load` puts a filter bank (copied only when it
- * changes) and the input into the module's memory, the caller writes each output's (row, start) into
- * `pairs`, and `run` returns the outputs. Memory grows to the largest bank and input seen (the resampler
- * keeps at most a block of input plus one filter span) and is reused.
+ * Where the next output sits and what input is held: position `base` + `remainder`/`to` in input
+ * samples, advancing by `baseStep` + `remainderStep`/`to` per output; input [0, received) is held from
+ * absolute index `keptFrom` on.
+ */
+export interface RenderPosition {
+  base: number;
+  remainder: number;
+  to: number;
+  baseStep: number;
+  remainderStep: number;
+  keptFrom: number;
+  received: number;
+}
+
+interface FirExports {
+  memory: WasmMemory;
+  render(
+    coef: number,
+    x: number,
+    out: number,
+    limit: number,
+    taps: number,
+    phases: number,
+    firstOffset: number,
+    keptFrom: number,
+    received: number,
+    to: number,
+    baseStep: number,
+    remainderStep: number,
+    phaseScale: number,
+    base: number,
+    remainder: number,
+  ): [number, number, number];
+}
+
+/**
+ * The resampler's inner loop in WebAssembly SIMD (fir.wat), ~4–5× faster than the same loop in
+ * JavaScript: it steps the output position and computes each output's dot product. One instance per
+ * thread, used synchronously: `load` puts a filter bank (copied only when it changes) and the input into
+ * the module's memory, `render` computes the outputs whose taps lie inside the input. Memory grows to
+ * the largest bank and input seen (the resampler keeps at most a block of input plus one filter span).
  */
 export class FirKernel {
   readonly #exports: FirExports;
   #bank: KernelBank | undefined;
-  #taps = 0;
   #x = 0;
-  #pairsAt = 0;
   #outAt = 0;
-  /** (row, start) of each output of the next `run`, as element offsets into the bank and the input. */
-  pairs = new Int32Array(0);
 
   constructor() {
     this.#exports = instantiateKernel<FirExports>(FIR_WASM_BASE64);
   }
 
-  /** Makes `bank` and `input` the kernel's operands; `pairs` is valid until the next `load`. */
+  /** Makes `bank` and `input` the operands of the next `render` calls. */
   load(bank: KernelBank, input: Float32Array): void {
     const { memory } = this.#exports;
     const bankBytes = bank.coefficients.length * 4;
-    const inputBytes = input.length * 4;
-    const pairsAt = bankBytes + inputBytes;
-    const outAt = pairsAt + FIR_BATCH * 8;
-    const end = outAt + FIR_BATCH * 4;
-    const grew = ensureMemory(memory, end);
+    const outAt = bankBytes + input.length * 4;
+    const grew = ensureMemory(memory, outAt + FIR_BATCH * 4);
     if (grew || bank !== this.#bank) {
       new Float32Array(memory.buffer, 0, bank.coefficients.length).set(bank.coefficients);
       this.#bank = bank;
     }
-    this.#taps = bank.taps;
     this.#x = bankBytes;
-    new Float32Array(memory.buffer, this.#x, input.length).set(input);
-    if (grew || pairsAt !== this.#pairsAt) this.pairs = new Int32Array(memory.buffer, pairsAt, FIR_BATCH * 2);
-    this.#pairsAt = pairsAt;
     this.#outAt = outAt;
+    new Float32Array(memory.buffer, bankBytes, input.length).set(input);
   }
 
-  /** The first `count` (≤ FIR_BATCH) outputs described in `pairs`; the view is valid until the next call. */
-  run(count: number): Float32Array {
-    this.#exports.dots(0, this.#x, this.#pairsAt, this.#outAt, count, this.#taps);
-    return new Float32Array(this.#exports.memory.buffer, this.#outAt, count);
+  /**
+   * Up to `limit` (≤ FIR_BATCH) outputs from `at` on, stopping before the first whose taps reach past
+   * either end of the input: the outputs (a view valid until the next call) and the position after them.
+   */
+  render(at: RenderPosition, limit: number): { values: Float32Array; base: number; remainder: number } {
+    const bank = this.#bank!;
+    const [count, base, remainder] = this.#exports.render(
+      0,
+      this.#x,
+      this.#outAt,
+      Math.min(limit, FIR_BATCH),
+      bank.taps,
+      bank.phases,
+      bank.firstOffset,
+      at.keptFrom,
+      at.received,
+      at.to,
+      at.baseStep,
+      at.remainderStep,
+      bank.phases / at.to,
+      at.base,
+      at.remainder,
+    );
+    return { values: new Float32Array(this.#exports.memory.buffer, this.#outAt, count), base, remainder };
   }
 }
 
 let kernel: FirKernel | undefined;
 
-/** This thread's kernel (instantiated on first use: a 0.3 KB module, compiled synchronously). */
+/** This thread's kernel (instantiated on first use: a 0.5 KB module, compiled synchronously). */
 export const firKernel = (): FirKernel => {
   kernel ??= new FirKernel();
   return kernel;

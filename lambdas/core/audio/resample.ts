@@ -1,4 +1,4 @@
-import { FIR_BATCH, firKernel } from './fir-kernel.ts';
+import { firKernel } from './fir-kernel.ts';
 
 /**
  * Band-limited resampling for the hot path (every upload is brought to the model's rate).
@@ -177,9 +177,9 @@ const take = (state: ResampleState, chunk: Float32Array): void => {
 /**
  * Computes outputs into `out` from index `count` on, while there is room and — unless `final` — the
  * output's taps lie within the input taken so far; returns the new count. Outputs whose taps lie inside
- * the input go to the SIMD kernel in batches (they are consecutive: only the first and last outputs
- * reach past an end); past the ends of the input the taps read the first/last sample (so DC and slow
- * signals are not pulled towards zero).
+ * the input come from the SIMD kernel in runs (only the first and last outputs reach past an end); past
+ * the ends of the input the taps read the first/last sample (so DC and slow signals are not pulled
+ * towards zero).
  */
 const render = (state: ResampleState, out: Float32Array, count: number, final: boolean): number => {
   const { from, to, buffer, keptFrom, received } = state;
@@ -190,43 +190,44 @@ const render = (state: ResampleState, out: Float32Array, count: number, final: b
   const remainderStep = from - baseStep * to;
   const phaseScale = phases / to;
   const last = received - 1;
-  let { base, remainder } = state;
-  let n = count;
-  let batch = 0;
-  const flush = () => {
-    if (batch > 0) out.set(kernel.run(batch), n - batch);
-    batch = 0;
+  const position = {
+    base: state.base,
+    remainder: state.remainder,
+    to,
+    baseStep,
+    remainderStep,
+    keptFrom,
+    received,
   };
+  let n = count;
   while (n < out.length) {
-    let phase = Math.round(remainder * phaseScale);
-    let start = base + firstOffset;
+    const run = kernel.render(position, out.length - n);
+    if (run.values.length > 0) {
+      out.set(run.values, n);
+      n += run.values.length;
+      position.base = run.base;
+      position.remainder = run.remainder;
+      continue;
+    }
+    // The next output reaches past an end of the input: here, as the kernel would place it.
+    let phase = Math.round(position.remainder * phaseScale);
+    let start = position.base + firstOffset;
     if (phase === phases) {
       phase = 0;
       start++;
     }
     if (!final && start + taps > received) break;
-    const row = phase * taps;
-    if (start >= 0 && start + taps <= received) {
-      kernel.pairs[2 * batch] = row;
-      kernel.pairs[2 * batch + 1] = start - keptFrom;
-      batch++;
-      n++;
-      if (batch === FIR_BATCH) flush();
-    } else {
-      flush();
-      out[n++] = edgeDot(coefficients, row, buffer, start, keptFrom, last, taps);
-    }
+    out[n++] = edgeDot(coefficients, phase * taps, buffer, start, keptFrom, last, taps);
     // Position j·from/to as integer `base` + remainder/to: it never drifts on long inputs.
-    base += baseStep;
-    remainder += remainderStep;
-    if (remainder >= to) {
-      remainder -= to;
-      base++;
+    position.base += baseStep;
+    position.remainder += remainderStep;
+    if (position.remainder >= to) {
+      position.remainder -= to;
+      position.base++;
     }
   }
-  flush();
-  state.base = base;
-  state.remainder = remainder;
+  state.base = position.base;
+  state.remainder = position.remainder;
   state.produced += n - count;
   return n;
 };
