@@ -63,6 +63,7 @@ const program = new Command()
     integer,
     DEFAULTS.settings.corpusRepeats?.ravdess ?? 3,
   )
+  .option('--label-smoothing <x>', 'label smoothing of the training loss', Number, 0.05)
   .option('--member <k>', "train each fold model with the package's k-th ensemble member seed", integer, 0)
   .option('--out <file>', 'JSON summary file')
   .option(
@@ -82,6 +83,7 @@ const opts = program.opts<{
   out?: string;
   member: number;
   ravdessRepeats: number;
+  labelSmoothing: number;
   saveProbabilities?: string;
   reverse?: boolean;
   speakerShift?: number;
@@ -185,6 +187,7 @@ const result = await actorFolds(
     statsMask: opts.statsMask,
     channelFreeMembers: 0,
     corpusRepeats: { ravdess: opts.ravdessRepeats },
+    labelSmoothing: opts.labelSmoothing,
     ...(opts.speakerOffset === undefined ? {} : { offsetInput: adaptChannels.length }),
   },
   {

@@ -52,6 +52,8 @@ export interface ModelSettings {
    * 1.3.0 recipe), the others with them. 0 or absent: every member sees the same clips.
    */
   channelFreeMembers?: number;
+  /** Share of the target's mass spread evenly over the other labels (softmax cross-entropy); absent: 0.05. */
+  labelSmoothing?: number;
 }
 
 /**
@@ -172,7 +174,7 @@ function memberTrainOptions(
     name: `${splitName}/${settings.kind}${memberCount > 1 ? ` ${k + 1}/${memberCount}` : ''}`,
     progress: context.progress,
     clipNorm: 5,
-    labelSmoothing: 0.05,
+    labelSmoothing: settings.labelSmoothing ?? 0.05,
     balanceCorpora: settings.balanceCorpora,
     corpusRepeats: settings.corpusRepeats,
     specAugment: settings.specAugment,

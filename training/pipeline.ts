@@ -643,7 +643,7 @@ function optimiserRecord(settings: ModelSettings) {
     name: 'adam',
     learningRate: settings.learningRate,
     batchSize: settings.batchSize,
-    labelSmoothing: 0.05,
+    labelSmoothing: settings.labelSmoothing ?? 0.05,
     clipNorm: 5,
     earlyStoppingPatience: settings.patience,
   };
