@@ -311,6 +311,14 @@ to the last digit; \`training/calibration-candidates.ts\` scored the families on
 | T + ε uniform mixing (keeps the argmax) | 0.052 | 0.532 | surprise 18 % |
 
 Neither passes (T + ε comes closest, 0.052 against the 0.05 asked): T stays.
+
+### Round 9 (2026-12-06): label smoothing 0.10
+
+Rule before the runs ([ROUND9.md](ROUND9.md)): clean ≥ 0.527 and a better mean (or ECE ≤ 0.05). Every
+model so far trained with label smoothing 0.05; at 0.10 (\`develop.ts --label-smoothing 0.1\`) each of
+A1, B1 and B2 scored lower on unseen actors, and the ensemble ABB′ reached 0.503 clean and 0.338 through
+the channel (ABB: 0.532 / 0.373) with a cross-fitted ECE of 0.072 (ABB: 0.057): not adopted
+([round9/](round9/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
