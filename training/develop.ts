@@ -64,6 +64,11 @@ const program = new Command()
     DEFAULTS.settings.corpusRepeats?.ravdess ?? 3,
   )
   .option('--label-smoothing <x>', 'label smoothing of the training loss', Number, 0.05)
+  .option(
+    '--spectral-scale <lo,hi>',
+    'pitch/formant scaling range of the speaker-like copies',
+    DEFAULTS.augmentation.spectralScale.join(','),
+  )
   .option('--member <k>', "train each fold model with the package's k-th ensemble member seed", integer, 0)
   .option('--out <file>', 'JSON summary file')
   .option(
@@ -84,6 +89,7 @@ const opts = program.opts<{
   member: number;
   ravdessRepeats: number;
   labelSmoothing: number;
+  spectralScale: string;
   saveProbabilities?: string;
   reverse?: boolean;
   speakerShift?: number;
@@ -104,10 +110,11 @@ const keepWords = new Set(words.filter((_, i) => i % opts.tessWords === 0));
 const clips = scan.clips.filter((c) => c.corpus !== 'tess' || keepWords.has(c.text));
 const config = { ...DEFAULTS.featureConfig, normalization: 'none' as const };
 const [tessAugment, tessChannel] = opts.tessCopies.split(',').map(Number) as [number, number];
+const spectralScale = opts.spectralScale.split(',').map(Number) as [number, number];
 const pipeline = await createFeaturePipeline({
   config,
   augmentCopies: DEFAULTS.augmentCopies,
-  augmentation: DEFAULTS.augmentation,
+  augmentation: { ...DEFAULTS.augmentation, spectralScale },
   seed: DEFAULTS.seed,
   channel: DEFAULT_CHANNEL,
   channelCopies: 2,
