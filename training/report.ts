@@ -319,6 +319,13 @@ model so far trained with label smoothing 0.05; at 0.10 (\`develop.ts --label-sm
 A1, B1 and B2 scored lower on unseen actors, and the ensemble ABB′ reached 0.503 clean and 0.338 through
 the channel (ABB: 0.532 / 0.373) with a cross-fitted ECE of 0.072 (ABB: 0.057): not adopted
 ([round9/](round9/)).
+
+### Round 10 (2026-12-06): wider speaker-like scaling
+
+Rule before the runs ([ROUND10.md](ROUND10.md)), as round 9. Pitch/formant scaling of the speaker-like
+copies widened from 0.80–1.25 to 0.75–1.33 (\`develop.ts --spectral-scale 0.75,1.33\`): ABB″ scored
+0.492 clean and 0.354 through the channel (ABB: 0.532 / 0.373), better calibrated (ECE 0.033
+cross-fitted against 0.057) but less accurate: not adopted ([round10/](round10/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
