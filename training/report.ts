@@ -326,6 +326,12 @@ Rule before the runs ([ROUND10.md](ROUND10.md)), as round 9. Pitch/formant scali
 copies widened from 0.80–1.25 to 0.75–1.33 (\`develop.ts --spectral-scale 0.75,1.33\`): ABB″ scored
 0.492 clean and 0.354 through the channel (ABB: 0.532 / 0.373), better calibrated (ECE 0.033
 cross-fitted against 0.057) but less accurate: not adopted ([round10/](round10/)).
+
+### Round 11 (2026-12-06): ABB plus one wider-scaled member, from saved probabilities
+
+Rule before scoring ([ROUND11.md](ROUND11.md)): ABB with round 10's B1″ as a fourth member scored
+0.535 clean and 0.359 through the channel, and its cross-fitted ECE rose to 0.068: the wider-scaled
+member's calibration does not carry into the mixture. Nothing follows from it.
 `;
 
 /** Training curves of the shipped model, per epoch. */
