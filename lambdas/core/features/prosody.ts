@@ -17,8 +17,7 @@
  */
 
 import { sumOfSquares } from '../audio/sums.ts';
-import { ensureMemory, instantiateKernel, type WasmMemory } from '../wasm.ts';
-import { YIN_WASM_BASE64 } from './yin-wasm.ts';
+import { yinKernel } from './yin-kernel.ts';
 
 export const PROSODY_CHANNELS = 3;
 export const PITCH_MIN_HZ = 60;
@@ -125,53 +124,14 @@ export function yinSearch(rate: number): YinSearch {
   return { window, minLag, maxLag, span: window + maxLag, cmnd: new Float64Array(maxLag + 1) };
 }
 
-interface YinExports {
-  memory: WasmMemory;
-  yin(
-    x: number,
-    energy: number,
-    cmnd: number,
-    start: number,
-    window: number,
-    minLag: number,
-    maxLag: number,
-    threshold: number,
-  ): [number, number];
-}
-
-/** This thread's YIN kernel (yin.wat) and the pitch input it holds (copied in once per input). */
-const yinKernel = {
-  exports: undefined as YinExports | undefined,
-  input: undefined as PitchInput | undefined,
-  energyAt: 0,
-  cmndAt: 0,
-  cmnd: new Float64Array(0),
-};
-
-/** The kernel with `input` (and room for `search`'s d′ values) in its memory. */
-function loadYin(input: PitchInput, search: YinSearch): YinExports {
-  yinKernel.exports ??= instantiateKernel<YinExports>(YIN_WASM_BASE64);
-  const kernel = yinKernel.exports;
-  const energyAt = input.x.length * 8;
-  const cmndAt = energyAt + input.energy.length * 8;
-  const end = cmndAt + search.cmnd.length * 8;
-  const grew = ensureMemory(kernel.memory, end);
-  if (grew || input !== yinKernel.input || yinKernel.cmnd.length !== search.cmnd.length) {
-    new Float64Array(kernel.memory.buffer, 0, input.x.length).set(input.x);
-    new Float64Array(kernel.memory.buffer, energyAt, input.energy.length).set(input.energy);
-    yinKernel.cmnd = new Float64Array(kernel.memory.buffer, cmndAt, search.cmnd.length);
-    Object.assign(yinKernel, { input, energyAt, cmndAt });
-  }
-  return kernel;
-}
-
 /**
  * YIN on the window of `input.x` from `start`: the cumulative-mean-normalised difference d′(τ) lag by lag
  * until the first dip below the threshold (walked down to its bottom), then the period parabolically
  * refined — or -1 with the lowest d′ seen. d′ is computed as the search reads it, so a voiced frame stops
  * just past its dip instead of at `maxLag`. The search runs in WebAssembly (yin.wat, two float64 lanes
  * per cross-correlation step) with the same operations in the same order as the JavaScript it replaced,
- * so it gives the same values to the last bit (test/prosody.test.ts holds it to the full search);
+ * so it gives the same values to the last bit (test/prosody.test.ts holds it to the full search;
+ * yin-kernel.ts holds the module);
  * `search.cmnd` receives the d′ values read.
  */
 export function yinPeriod(
@@ -180,19 +140,11 @@ export function yinPeriod(
   search: YinSearch,
 ): { period: number; cmnd: number } {
   const { minLag, maxLag, cmnd } = search;
-  const kernel = loadYin(input, search);
-  const [best, lowest] = kernel.yin(
-    0,
-    yinKernel.energyAt,
-    yinKernel.cmndAt,
-    start,
-    search.window,
-    minLag,
-    maxLag,
-    YIN_THRESHOLD,
-  );
+  const kernel = yinKernel();
+  kernel.load(input, cmnd.length);
+  const { best, lowest } = kernel.search(start, search.window, minLag, maxLag, YIN_THRESHOLD);
   const read = Math.min(maxLag, best < 0 ? maxLag : best + 1) + 1;
-  cmnd.set(yinKernel.cmnd.subarray(0, read));
+  cmnd.set(kernel.cmnd.subarray(0, read));
   if (best < 0) return { period: -1, cmnd: lowest };
   return refine(cmnd, best, minLag, maxLag);
 }
