@@ -143,12 +143,15 @@ interface ResampleState {
   produced: number;
   base: number;
   remainder: number;
+  /** The position's advance per output: `baseStep` + `remainderStep` / `to` input samples. */
+  baseStep: number;
+  remainderStep: number;
 }
 
 /** First input index and filter row of the next output sample. */
 const nextTap = (state: ResampleState): { start: number; phase: number } => {
   const { phases, firstOffset } = state.bank;
-  // The same expression as in `render`, so both agree on the position to the last bit.
+  // The same expression as the kernel's (fir.wat), so both agree on the position to the last bit.
   const phase = Math.round(state.remainder * (phases / state.to));
   const start = state.base + firstOffset;
   return phase === phases ? { start: start + 1, phase: 0 } : { start, phase };
@@ -182,52 +185,39 @@ const take = (state: ResampleState, chunk: Float32Array): void => {
  * towards zero).
  */
 const render = (state: ResampleState, out: Float32Array, count: number, final: boolean): number => {
-  const { from, to, buffer, keptFrom, received } = state;
-  const { phases, taps, firstOffset, coefficients } = state.bank;
+  const { taps, coefficients } = state.bank;
   const kernel = firKernel();
-  kernel.load(state.bank, buffer.subarray(0, state.kept));
-  const baseStep = Math.floor(from / to);
-  const remainderStep = from - baseStep * to;
-  const phaseScale = phases / to;
-  const last = received - 1;
-  const position = {
-    base: state.base,
-    remainder: state.remainder,
-    to,
-    baseStep,
-    remainderStep,
-    keptFrom,
-    received,
-  };
+  kernel.load(state.bank, state.buffer.subarray(0, state.kept));
   let n = count;
   while (n < out.length) {
-    const run = kernel.render(position, out.length - n);
+    const run = kernel.render(state, out.length - n);
     if (run.values.length > 0) {
       out.set(run.values, n);
       n += run.values.length;
-      position.base = run.base;
-      position.remainder = run.remainder;
+      state.base = run.base;
+      state.remainder = run.remainder;
       continue;
     }
-    // The next output reaches past an end of the input: here, as the kernel would place it.
-    let phase = Math.round(position.remainder * phaseScale);
-    let start = position.base + firstOffset;
-    if (phase === phases) {
-      phase = 0;
-      start++;
-    }
-    if (!final && start + taps > received) break;
-    out[n++] = edgeDot(coefficients, phase * taps, buffer, start, keptFrom, last, taps);
+    // The next output reaches past an end of the input: placed here as the kernel places outputs.
+    const { start, phase } = nextTap(state);
+    if (!final && start + taps > state.received) break;
+    out[n++] = edgeDot(
+      coefficients,
+      phase * taps,
+      state.buffer,
+      start,
+      state.keptFrom,
+      state.received - 1,
+      taps,
+    );
     // Position j·from/to as integer `base` + remainder/to: it never drifts on long inputs.
-    position.base += baseStep;
-    position.remainder += remainderStep;
-    if (position.remainder >= to) {
-      position.remainder -= to;
-      position.base++;
+    state.base += state.baseStep;
+    state.remainder += state.remainderStep;
+    if (state.remainder >= state.to) {
+      state.remainder -= state.to;
+      state.base++;
     }
   }
-  state.base = position.base;
-  state.remainder = position.remainder;
   state.produced += n - count;
   return n;
 };
@@ -264,6 +254,8 @@ const newState = (from: number, to: number): ResampleState => ({
   produced: 0,
   base: 0,
   remainder: 0,
+  baseStep: Math.floor(from / to),
+  remainderStep: from - Math.floor(from / to) * to,
 });
 
 /** Takes `input` block by block, rendering every output it makes ready into `out` from `count` on. */
