@@ -54,9 +54,11 @@ const mixChunk = (chunk: DecodedChunk, channels: number, scale: number): Float32
   const length = chunk.samplesDecoded;
   const mono = new Float32Array(length);
   const source = channels === 1 ? chunk.channelData[0]! : mono;
-  for (let c = 0; channels > 1 && c < channels; c++) {
-    const data = chunk.channelData[c]!;
-    for (let i = 0; i < length; i++) mono[i]! += data[i]!;
+  if (channels > 1) {
+    for (let c = 0; c < channels; c++) {
+      const data = chunk.channelData[c]!;
+      for (let i = 0; i < length; i++) mono[i]! += data[i]!;
+    }
   }
   const gain = scale / channels;
   for (let i = 0; i < length; i++) {
