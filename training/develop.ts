@@ -65,6 +65,12 @@ const program = new Command()
   )
   .option('--label-smoothing <x>', 'label smoothing of the training loss', Number, 0.05)
   .option(
+    '--mixup <alpha>',
+    "mixup of the head's input rows, weights from Beta(alpha, alpha) (0: none)",
+    Number,
+    0,
+  )
+  .option(
     '--spectral-scale <lo,hi>',
     'pitch/formant scaling range of the speaker-like copies',
     DEFAULTS.augmentation.spectralScale.join(','),
@@ -89,6 +95,7 @@ const opts = program.opts<{
   member: number;
   ravdessRepeats: number;
   labelSmoothing: number;
+  mixup: number;
   spectralScale: string;
   saveProbabilities?: string;
   reverse?: boolean;
@@ -195,6 +202,7 @@ const result = await actorFolds(
     channelFreeMembers: 0,
     corpusRepeats: { ravdess: opts.ravdessRepeats },
     labelSmoothing: opts.labelSmoothing,
+    mixup: opts.mixup,
     ...(opts.speakerOffset === undefined ? {} : { offsetInput: adaptChannels.length }),
   },
   {

@@ -54,6 +54,8 @@ export interface ModelSettings {
   channelFreeMembers?: number;
   /** Share of the target's mass spread evenly over the other labels (softmax cross-entropy); absent: 0.05. */
   labelSmoothing?: number;
+  /** Mixup of the head's input rows, weights from Beta(mixup, mixup) (round 12); 0 or absent: none. */
+  mixup?: number;
 }
 
 /**
@@ -175,6 +177,7 @@ function memberTrainOptions(
     progress: context.progress,
     clipNorm: 5,
     labelSmoothing: settings.labelSmoothing ?? 0.05,
+    mixup: settings.mixup,
     balanceCorpora: settings.balanceCorpora,
     corpusRepeats: settings.corpusRepeats,
     specAugment: settings.specAugment,

@@ -1,4 +1,5 @@
 import { CMVN_STD_FLOOR, frameStatistics } from '../lambdas/core/features/extract.ts';
+import { mixRows, type RowMix } from './mixup.ts';
 import { createRng, gaussian, type Rng } from './random.ts';
 import { tf } from './tf.ts';
 
@@ -383,7 +384,13 @@ export class LstmModel {
    * Logits [B, labels]. `features` is [B, T, dims] with T a multiple of `stack` (the batch builder pads);
    * `frames` holds each row's real frame count. Only max(steps) steps are run: rows are bucketed by length.
    */
-  logits(raw: tf.Tensor3D, frames: Int32Array, training: boolean, offsets?: Float32Array): tf.Tensor2D {
+  logits(
+    raw: tf.Tensor3D,
+    frames: Int32Array,
+    training: boolean,
+    offsets?: Float32Array,
+    mix?: RowMix,
+  ): tf.Tensor2D {
     const { dropout } = this.config;
     const { features, stats } = this.normaliseAndMeasure(raw, frames);
     let pooled = this.meanPooledLstm(features, frames);
@@ -396,6 +403,8 @@ export class LstmModel {
       const given = offsets ? tf.tensor2d(offsets, [batch, offsetSize]) : tf.zeros([batch, offsetSize]);
       pooled = tf.concat([pooled, given.div(tf.tensor1d(this.offsetStd)) as tf.Tensor2D], 1);
     }
+    // Mixup at the head's input: the pooled state and statistics of two clips, not their padded frames.
+    if (training && mix) pooled = mixRows(pooled, mix);
     let hidden = pooled.matMul(this.dense1).add(this.dense1Bias).relu() as tf.Tensor2D;
     if (training && dropout > 0) hidden = this.dropOut(hidden, dropout);
     return hidden.matMul(this.dense2).add(this.dense2Bias) as tf.Tensor2D;

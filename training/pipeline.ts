@@ -644,6 +644,7 @@ function optimiserRecord(settings: ModelSettings) {
     learningRate: settings.learningRate,
     batchSize: settings.batchSize,
     labelSmoothing: settings.labelSmoothing ?? 0.05,
+    ...(settings.mixup ? { mixup: settings.mixup } : {}),
     clipNorm: 5,
     earlyStoppingPatience: settings.patience,
   };

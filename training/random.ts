@@ -38,3 +38,23 @@ export function shuffle<T>(items: T[], rng: Rng): T[] {
   }
   return items;
 }
+
+/** Gamma(shape, 1) sample (Marsaglia–Tsang; shapes below 1 through the boost Gamma(a+1)·U^(1/a)). */
+export function gammaSample(rng: Rng, shape: number): number {
+  if (shape < 1) return gammaSample(rng, shape + 1) * Math.max(rng(), 1e-12) ** (1 / shape);
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    const x = gaussian(rng);
+    const v = (1 + c * x) ** 3;
+    if (v <= 0) continue;
+    const u = Math.max(rng(), 1e-12);
+    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+  }
+}
+
+/** Beta(a, b) sample from two gamma samples. */
+export function betaSample(rng: Rng, a: number, b: number): number {
+  const x = gammaSample(rng, a);
+  return x / (x + gammaSample(rng, b));
+}

@@ -12,6 +12,7 @@ import {
 import type { ClipFeatures } from './features.ts';
 import { type LstmConfig, LstmModel } from './lstm.ts';
 import { computeMetrics } from './metrics.ts';
+import { drawRowMix, mixRows, type RowMix } from './mixup.ts';
 import { createRng, type Rng } from './random.ts';
 import type { Split } from './splits.ts';
 import { tf } from './tf.ts';
@@ -27,8 +28,17 @@ export interface Learner {
   readonly stack: number;
   trainRow(matrix: FeatureMatrix, rng: Rng): FeatureMatrix;
   evalRows(matrix: FeatureMatrix): FeatureMatrix[];
-  /** `offsets`: the rows' speaker offsets [rows × offsetInput] (batches.ts `offsetBatch`), if any. */
-  logits(features: tf.Tensor3D, frames: Int32Array, training: boolean, offsets?: Float32Array): tf.Tensor2D;
+  /**
+   * `offsets`: the rows' speaker offsets [rows × offsetInput] (batches.ts `offsetBatch`), if any.
+   * `mix` (training only): mixup of the classifier's input rows, matched by the mixed targets.
+   */
+  logits(
+    features: tf.Tensor3D,
+    frames: Int32Array,
+    training: boolean,
+    offsets?: Float32Array,
+    mix?: RowMix,
+  ): tf.Tensor2D;
   snapshot(): Float32Array[];
   restore(values: Float32Array[]): void;
   describe(): Record<string, unknown>;
@@ -58,7 +68,8 @@ export function lstmLearner(
       return window(matrix, Math.floor(rng() * (matrix.frames - count + 1)), count, cmvn);
     },
     evalRows: (matrix) => evaluationWindows(matrix, maxFrames, cmvn),
-    logits: (features, frames, training, offsets) => model.logits(features, frames, training, offsets),
+    logits: (features, frames, training, offsets, mix) =>
+      model.logits(features, frames, training, offsets, mix),
     snapshot: () => snapshotOf(model.variables),
     restore: (values) => restoreTo(model.variables, values),
     describe: () => ({
@@ -145,8 +156,9 @@ export function mlpLearner(
     stack: 1,
     trainRow: (matrix) => pooledRow(matrix, dims, norm),
     evalRows: (matrix) => [pooledRow(matrix, dims, norm)],
-    logits(features, _frames, training) {
+    logits(features, _frames, training, _offsets, mix) {
       let x = features.reshape([features.shape[0], inputs]) as tf.Tensor2D;
+      if (training && mix) x = mixRows(x, mix);
       x = x.matMul(w1).add(b1).relu() as tf.Tensor2D;
       if (training) x = drop(x);
       x = x.matMul(w2).add(b2).relu() as tf.Tensor2D;
@@ -186,6 +198,8 @@ export interface TrainOptions {
   /** Clip the gradients' global norm (LSTMs occasionally spike). */
   clipNorm?: number;
   labelSmoothing?: number;
+  /** Mixup of the classifier's input rows with weights from Beta(mixup, mixup); 0 or absent: none. */
+  mixup?: number;
   /** Repeat smaller corpora (up to 3×) in each epoch. */
   balanceCorpora?: boolean;
   /** Fixed repeats per epoch for these corpora (wins over `balanceCorpora`'s ratio). */
@@ -373,17 +387,20 @@ function trainStep(
   optimizer: Optimizer,
   batch: TrainingRow[],
   options: TrainOptions,
+  mixRng: Rng,
 ): { loss: number; predictions: Int32Array | Float32Array | Uint8Array } {
   const dims = batch[0]!.dims;
   const { data, time, frames } = padBatch(batch, dims, learner.stack);
   const labelsTensor = Int32Array.from(batch, (r) => r.label);
   const offsets = offsetBatch(batch);
+  const mix = options.mixup ? drawRowMix(batch.length, options.mixup, mixRng) : undefined;
   let predicted: tf.Tensor | undefined;
   const loss = tf.tidy(() => {
     const x = tf.tensor3d(data, [batch.length, time, dims]);
-    const y = tf.oneHot(tf.tensor1d(labelsTensor, 'int32'), options.labels.length);
+    const oneHot = tf.oneHot(tf.tensor1d(labelsTensor, 'int32'), options.labels.length) as tf.Tensor2D;
+    const y = mix ? mixRows(oneHot.toFloat(), mix) : oneHot;
     const { value, grads } = tf.variableGrads(() => {
-      const logits = learner.logits(x, frames, true, offsets);
+      const logits = learner.logits(x, frames, true, offsets, mix);
       predicted = tf.keep(logits.argMax(1));
       return tf.losses.softmaxCrossEntropy(y, logits, undefined, options.labelSmoothing ?? 0) as tf.Scalar;
     }, learner.variables);
@@ -406,13 +423,14 @@ function trainBatches(
   optimizer: Optimizer,
   batches: TrainingRow[][],
   options: TrainOptions,
+  mixRng: Rng,
   bar: cliProgress.SingleBar | undefined,
 ): { loss: number; accuracy: number } {
   let lossSum = 0;
   let correct = 0;
   let seen = 0;
   for (const batch of batches) {
-    const { loss, predictions } = trainStep(learner, optimizer, batch, options);
+    const { loss, predictions } = trainStep(learner, optimizer, batch, options, mixRng);
     for (let i = 0; i < batch.length; i++) if (predictions[i] === batch[i]!.label) correct++;
     lossSum += loss * batch.length;
     seen += batch.length;
@@ -510,6 +528,8 @@ export async function train(
 ): Promise<TrainResult> {
   const { labels } = options;
   const rng = createRng(options.seed);
+  // Its own stream, so that runs without mixup draw exactly the batches and crops they drew before.
+  const mixRng = createRng(options.seed ^ 0x2545f491);
   const optimizer = tf.train.adam(options.learningRate);
   const mutableOptimizer = optimizer as unknown as { learningRate: number };
   const trainLabels = split.train.map((i) => labelIndex(labels, i.clip.emotion));
@@ -532,7 +552,7 @@ export async function train(
       vacc: '-',
       vf1: '-',
     });
-    const trained = trainBatches(learner, optimizer, batches, options, bar);
+    const trained = trainBatches(learner, optimizer, batches, options, mixRng, bar);
     const validation = validate(learner, split, validationTruth, labels);
     const record: EpochRecord = {
       epoch,

@@ -1,0 +1,41 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { drawRowMix, mixRows } from '../training/mixup.ts';
+import { betaSample, createRng } from '../training/random.ts';
+import { initTf, tf } from '../training/tf.ts';
+
+beforeAll(async () => {
+  await initTf();
+});
+
+describe('mixup of the head rows', () => {
+  it('mixes each row with its partner by its weight', () => {
+    const x = tf.tensor2d([1, 2, 10, 20, 100, 200], [3, 2]);
+    const mixed = mixRows(x, {
+      partner: Int32Array.from([1, 2, 0]),
+      weight: Float32Array.from([1, 0.5, 0.75]),
+    });
+    expect(Array.from(mixed.dataSync())).toEqual([1, 2, 55, 110, 75.25, 150.5]);
+  });
+
+  it('draws a permutation of partners and weights that keep the larger share, reproducibly', () => {
+    const a = drawRowMix(32, 0.4, createRng(7));
+    const b = drawRowMix(32, 0.4, createRng(7));
+    expect(a).toEqual(b);
+    expect([...a.partner].sort((p, q) => p - q)).toEqual(Array.from({ length: 32 }, (_, i) => i));
+    for (const w of a.weight) expect(w).toBeGreaterThanOrEqual(0.5);
+    for (const w of a.weight) expect(w).toBeLessThanOrEqual(1);
+  });
+
+  it('samples Beta(a, b) with the right mean, below and above shape 1', () => {
+    const rng = createRng(11);
+    for (const [a, b] of [
+      [0.4, 0.4],
+      [2, 5],
+    ] as const) {
+      const n = 20_000;
+      let sum = 0;
+      for (let i = 0; i < n; i++) sum += betaSample(rng, a, b);
+      expect(sum / n).toBeCloseTo(a / (a + b), 2);
+    }
+  });
+});
