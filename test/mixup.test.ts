@@ -17,6 +17,14 @@ describe('mixup of the head rows', () => {
     expect(Array.from(mixed.dataSync())).toEqual([1, 2, 55, 110, 75.25, 150.5]);
   });
 
+  it('passes gradients through to the rows (the training step differentiates it)', () => {
+    const x = tf.variable(tf.tensor2d([1, 2, 3, 4], [2, 2]));
+    const mix = { partner: Int32Array.from([1, 0]), weight: Float32Array.from([0.75, 1]) };
+    const { grads } = tf.variableGrads(() => mixRows(x, mix).sum() as tf.Scalar, [x]);
+    // Row 0 counts 0.75 (itself) + 0 (row 1 takes none of it); row 1 counts 1 + 0.25.
+    expect(Array.from(grads[x.name]!.dataSync())).toEqual([0.75, 0.75, 1.25, 1.25]);
+  });
+
   it('draws a permutation of partners and weights that keep the larger share, reproducibly', () => {
     const a = drawRowMix(32, 0.4, createRng(7));
     const b = drawRowMix(32, 0.4, createRng(7));

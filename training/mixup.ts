@@ -10,11 +10,19 @@ export interface RowMix {
   weight: Float32Array;
 }
 
-/** Mixes the rows of `x` [B, n] by `mix` (see RowMix). */
+/**
+ * Mixes the rows of `x` [B, n] by `mix` (see RowMix), as one [B, B] matrix product: the mixing matrix
+ * holds `weight[i]` at (i, i) and `1 − weight[i]` at (i, partner[i]). (`tf.gather`'s gradient needs a
+ * kernel the WASM backend lacks.)
+ */
 export function mixRows(x: tf.Tensor2D, mix: RowMix): tf.Tensor2D {
-  const weight = tf.tensor2d(mix.weight, [mix.weight.length, 1]);
-  const partner = tf.gather(x, tf.tensor1d(mix.partner, 'int32'));
-  return x.mul(weight).add(partner.mul(tf.scalar(1).sub(weight))) as tf.Tensor2D;
+  const rows = mix.weight.length;
+  const matrix = new Float32Array(rows * rows);
+  for (let i = 0; i < rows; i++) {
+    matrix[i * rows + i]! += mix.weight[i]!;
+    matrix[i * rows + mix.partner[i]!]! += 1 - mix.weight[i]!;
+  }
+  return tf.tensor2d(matrix, [rows, rows]).matMul(x);
 }
 
 /** A batch's mixing: partners from a shuffle, weights from Beta(alpha, alpha) (the larger share kept). */
