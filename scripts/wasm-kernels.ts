@@ -22,6 +22,11 @@ export const WASM_KERNELS: readonly WasmKernel[] = [
     constant: 'FIR_WASM_BASE64',
   },
   {
+    wat: 'lambdas/core/features/fft.wat',
+    module: 'lambdas/core/features/fft-wasm.ts',
+    constant: 'FFT_WASM_BASE64',
+  },
+  {
     wat: 'lambdas/core/features/yin.wat',
     module: 'lambdas/core/features/yin-wasm.ts',
     constant: 'YIN_WASM_BASE64',

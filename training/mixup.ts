@@ -22,7 +22,7 @@ export function mixRows(x: tf.Tensor2D, mix: RowMix): tf.Tensor2D {
     matrix[i * rows + i]! += mix.weight[i]!;
     matrix[i * rows + mix.partner[i]!]! += 1 - mix.weight[i]!;
   }
-  return tf.tensor2d(matrix, [rows, rows]).matMul(x);
+  return tf.tensor2d(matrix, [rows, rows]).matMul(x) as tf.Tensor2D;
 }
 
 /** A batch's mixing: partners from a shuffle, weights from Beta(alpha, alpha) (the larger share kept). */

@@ -1,7 +1,7 @@
 /**
- * Instantiating the hand-written WebAssembly kernels (audio/fir.wat, features/yin.wat; built by
- * `npm run build:wasm`). The project's TypeScript lib (ES2023, no DOM) has no WebAssembly API types:
- * what the kernels use of it is declared here (docs/dependencies.md).
+ * Instantiating the hand-written WebAssembly kernels (audio/fir.wat, features/fft.wat, features/yin.wat;
+ * built by `npm run build:wasm`). The project's TypeScript lib (ES2023, no DOM) has no WebAssembly API
+ * types: what the kernels use of it is declared here (docs/dependencies.md).
  */
 export interface WasmMemory {
   readonly buffer: ArrayBuffer;
@@ -15,7 +15,7 @@ declare const WebAssembly: {
 
 const PAGE = 65536;
 
-/** A kernel's exports from its base64 bytes, compiled synchronously (each is well under a KB). */
+/** A kernel's exports from its base64 bytes, compiled synchronously (each is under 2 KB). */
 export function instantiateKernel<Exports>(base64: string): Exports {
   const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
   return new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as Exports;

@@ -1,7 +1,7 @@
-import FFT from 'fft.js';
 import { createMelFilterBank } from 'meyda/dist/node/utilities.js';
 import { blackman, hamming, hanning, sine } from 'meyda/dist/node/windowing.js';
 import { type FeatureConfig, featureDimension, spectralDimension } from './config.ts';
+import { FftKernel, SPECTRA_BLOCK } from './fft-kernel.ts';
 import { scaleForExtraction } from './loudness.ts';
 import { extractProsody } from './prosody.ts';
 
@@ -78,39 +78,32 @@ function foldedDct(size: number, coefficients: number): { half: number; matrix: 
   return { half, matrix };
 }
 
-/** What one extractor plans once and reuses for every frame: window, FFT, filter bank, DCT, buffers. */
+/** What one extractor plans once and reuses for every frame: spectra kernel, filter bank, DCT, buffers. */
 interface FramePlan {
-  frameSize: number;
   /** Spectrum bins kept (the Nyquist bin is dropped, as meyda does). */
   half: number;
-  window: Float32Array | undefined;
-  fft: FFT;
+  /** Window, FFT and power of each frame, a block of frames at a time (fft.wat). */
+  spectra: FftKernel;
   bank: PackedFilterBank;
   dct: { half: number; matrix: Float64Array } | undefined;
   /** MFCCs or log-mel bands written per frame. */
   spectralDims: number;
-  frameBuffer: Float64Array;
-  spectrum: Float64Array;
-  power: Float32Array;
   logMel: Float64Array;
   /** The DCT's folded input: [sums | differences]. */
   folded: Float64Array;
 }
 
 function planFrames(config: FeatureConfig): FramePlan {
-  const { frameSize } = config;
+  const { frameSize, hopSize } = config;
   const bank = packedMelFilterBank(config);
+  const window =
+    config.window === 'rect' ? new Float32Array(frameSize).fill(1) : WINDOWS[config.window](frameSize);
   return {
-    frameSize,
     half: frameSize / 2,
-    window: config.window === 'rect' ? undefined : WINDOWS[config.window](frameSize),
-    fft: new FFT(frameSize),
+    spectra: new FftKernel(frameSize, hopSize, Float32Array.from(window)),
     bank,
     dct: config.kind === 'mfcc' ? foldedDct(bank.size, config.mfccCoefficients) : undefined,
     spectralDims: spectralDimension(config),
-    frameBuffer: new Float64Array(frameSize),
-    spectrum: new Float64Array(frameSize * 2),
-    power: new Float32Array(frameSize / 2),
     logMel: new Float64Array(bank.size),
     folded: new Float64Array(2 * Math.ceil(bank.size / 2)),
   };
@@ -118,29 +111,16 @@ function planFrames(config: FeatureConfig): FramePlan {
 
 const fround = Math.fround;
 
-/** The windowed frame at `offset` (zero-padded past the end) → `plan.power`, rounded as meyda's. */
-function powerSpectrum(plan: FramePlan, signal: Float32Array, offset: number): void {
-  const { frameSize, half, window, frameBuffer, spectrum, power } = plan;
-  const available = Math.min(frameSize, signal.length - offset);
-  for (let i = 0; i < available; i++) {
-    frameBuffer[i] = window ? signal[offset + i]! * window[i]! : signal[offset + i]!;
-  }
-  frameBuffer.fill(0, available);
-  plan.fft.realTransform(spectrum, frameBuffer);
-  for (let k = 0; k < half; k++) {
-    const re = spectrum[2 * k]!;
-    const im = spectrum[2 * k + 1]!;
-    const amplitude = fround(Math.sqrt(re * re + im * im));
-    power[k] = amplitude * amplitude; // stored to float32, as meyda's powerSpectrum
-  }
-}
-
-/** `plan.power` through the mel filters → `plan.logMel`, `ln(energy + 1)`, float32 sums as meyda's. */
-function logMelEnergies(plan: FramePlan): void {
-  const { power, logMel } = plan;
+/**
+ * The power spectrum of a block's frame (`plan.spectra.power` from `at`) through the mel filters →
+ * `plan.logMel`, `ln(energy + 1)`, float32 sums as meyda's.
+ */
+function logMelEnergies(plan: FramePlan, at: number): void {
+  const { logMel } = plan;
+  const { power } = plan.spectra;
   const { size, first, count, offset, weights } = plan.bank;
   for (let m = 0; m < size; m++) {
-    const bin = first[m]! - offset[m]!;
+    const bin = at + first[m]! - offset[m]!;
     let sum = 0;
     for (let j = offset[m]!, end = j + count[m]!; j < end; j++)
       sum = fround(sum + fround(weights[j]! * power[bin + j]!));
@@ -173,20 +153,23 @@ function mfccInto(
   }
 }
 
-/** One frame's MFCCs (or log-mel bands) → `out[outOffset…]`. */
-function extractFrame(
-  plan: FramePlan,
-  signal: Float32Array,
-  offset: number,
-  out: Float32Array,
-  outOffset: number,
-) {
-  powerSpectrum(plan, signal, offset);
-  logMelEnergies(plan);
+/** The MFCCs (or log-mel bands) of the block's frame whose power spectrum starts at `at` → `out[outOffset…]`. */
+function frameValues(plan: FramePlan, at: number, out: Float32Array, outOffset: number) {
+  logMelEnergies(plan, at);
   if (plan.dct) {
     mfccInto(plan, plan.dct, out, outOffset);
   } else {
     for (let m = 0; m < plan.spectralDims; m++) out[outOffset + m] = plan.logMel[m]!;
+  }
+}
+
+/** Every frame's spectral values, SPECTRA_BLOCK frames per kernel call. */
+function spectralFrames(plan: FramePlan, signal: Float32Array, hopSize: number, matrix: FeatureMatrix) {
+  const { frames, dims, data } = matrix;
+  for (let first = 0; first < frames; first += SPECTRA_BLOCK) {
+    const count = Math.min(SPECTRA_BLOCK, frames - first);
+    plan.spectra.spectra(signal, first * hopSize, count);
+    for (let f = 0; f < count; f++) frameValues(plan, f * plan.half, data, (first + f) * dims);
   }
 }
 
@@ -210,7 +193,8 @@ function appendProsody(
 /**
  * A fast extractor of exactly meyda 5.6's `melBands`/`mfcc` (see config.ts for the definition).
  * Meyda's own per-frame `extract` allocates arrays and objects for every frame (25–50 ms for a 3 s clip);
- * this one plans once — window, sparse filter bank, DCT matrix, FFT tables — and reuses its buffers.
+ * this one plans once — window, sparse filter bank, DCT matrix, FFT tables — and reuses its buffers; the
+ * window, fft.js's transform and the power run in WebAssembly (fft-kernel.ts), the same values bit for bit.
  * It rounds to float32 at the same points meyda does (spectrum, power, filter products, the running mel
  * sum, the log), so its output matches meyda's to ~1e-5 (tested against meyda on real clips).
  */
@@ -225,7 +209,7 @@ export function createFeatureExtractor(config: FeatureConfig): FeatureExtractor 
       const signal = scaleForExtraction(samples, config);
       const frames = frameCount(signal.length, frameSize, hopSize);
       const matrix = { frames, dims, data: new Float32Array(frames * dims) };
-      for (let f = 0; f < frames; f++) extractFrame(plan, signal, f * hopSize, matrix.data, f * dims);
+      spectralFrames(plan, signal, hopSize, matrix);
       if (config.prosody) appendProsody(signal, config, matrix, plan.spectralDims);
       return matrix;
     },
