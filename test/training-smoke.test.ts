@@ -19,36 +19,49 @@ import {
 // The committed fixture clips only: CI has no /work/shared.
 const FIXTURES = resolve(import.meta.dirname, 'fixtures', 'tess');
 
+/**
+ * A miniature package on the TESS fixtures, written to `work/package` (features cached in `work/cache`):
+ * one augmented copy, no experiments, no predictor check; `recipe` sets what each test trains.
+ */
+const miniaturePackage = (
+  work: string,
+  recipe: Pick<TrainPackageOptions, 'version' | 'channelCopies' | 'settings'> & Partial<TrainPackageOptions>,
+): TrainPackageOptions => ({
+  dataDir: FIXTURES,
+  corpora: ['tess'],
+  outDir: join(work, 'package'),
+  featureConfig: DEFAULTS.featureConfig,
+  windowSec: 3,
+  seed: 7,
+  augmentCopies: 1,
+  augmentation: DEFAULTS.augmentation,
+  channel: DEFAULTS.channel,
+  heldOutSpeakers: [],
+  experiments: [],
+  experimentEpochs: 1,
+  progress: false,
+  cacheDir: join(work, 'cache'),
+  command: 'vitest',
+  log: () => {},
+  predictorCheck: false,
+  ...recipe,
+});
+
 describe('training end to end on the fixture clips (load → train → export → parity)', () => {
   let work: string;
   let result: TrainPackageResult;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'ser-train-smoke-'));
-    result = await trainPackage({
-      dataDir: FIXTURES,
-      corpora: ['tess'],
-      outDir: join(work, 'package'),
-      featureConfig: DEFAULTS.featureConfig,
-      windowSec: 3,
-      seed: 7,
-      augmentCopies: 1,
-      augmentation: DEFAULTS.augmentation,
-      // The shipped recipe in miniature (speaker-like copies), plus one channel copy so that path runs too.
-      channelCopies: 1,
-      channel: DEFAULTS.channel,
-      tessWords: DEFAULTS.tessWords,
-      settings: { ...DEFAULTS.settings, units: 8, hidden: 8, epochs: 2, batchSize: 4 },
-      heldOutSpeakers: [],
-      experiments: [],
-      experimentEpochs: 1,
-      progress: false,
-      cacheDir: join(work, 'cache'),
-      version: 'smoke',
-      command: 'vitest',
-      log: () => {},
-      predictorCheck: false,
-    });
+    // The shipped recipe in miniature (speaker-like copies), plus one channel copy so that path runs too.
+    result = await trainPackage(
+      miniaturePackage(work, {
+        version: 'smoke',
+        channelCopies: 1,
+        tessWords: DEFAULTS.tessWords,
+        settings: { ...DEFAULTS.settings, units: 8, hidden: 8, epochs: 2, batchSize: 4 },
+      }),
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -113,29 +126,13 @@ const adaptationPackage = (
   version: string,
   speakerShift: TrainPackageOptions['speakerShift'],
   ensemble: number,
-): TrainPackageOptions => ({
-  dataDir: FIXTURES,
-  corpora: ['tess'],
-  outDir: join(work, 'package'),
-  featureConfig: DEFAULTS.featureConfig,
-  windowSec: 3,
-  seed: 7,
-  augmentCopies: 1,
-  augmentation: DEFAULTS.augmentation,
-  channelCopies: 0,
-  channel: DEFAULTS.channel,
-  speakerShift,
-  settings: { ...DEFAULTS.settings, units: 8, hidden: 8, epochs: 1, ensemble, batchSize: 4 },
-  heldOutSpeakers: [],
-  experiments: [],
-  experimentEpochs: 1,
-  progress: false,
-  cacheDir: join(work, 'cache'),
-  version,
-  command: 'vitest',
-  log: () => {},
-  predictorCheck: false,
-});
+): TrainPackageOptions =>
+  miniaturePackage(work, {
+    version,
+    channelCopies: 0,
+    speakerShift,
+    settings: { ...DEFAULTS.settings, units: 8, hidden: 8, epochs: 1, ensemble, batchSize: 4 },
+  });
 
 describe('a package trained for speaker adaptation (train --speaker-shift)', () => {
   it('writes speakerAdaptation from the training speakers, and the inference core accepts it', async () => {
