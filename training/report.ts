@@ -332,6 +332,14 @@ cross-fitted against 0.057) but less accurate: not adopted ([round10/](round10/)
 Rule before scoring ([ROUND11.md](ROUND11.md)): ABB with round 10's B1″ as a fourth member scored
 0.535 clean and 0.359 through the channel, and its cross-fitted ECE rose to 0.068: the wider-scaled
 member's calibration does not carry into the mixture. Nothing follows from it.
+
+### Round 12 (2026-12-06): mixup at the head
+
+Rule before the runs ([ROUND12.md](ROUND12.md)), as rounds 9 and 10. Mixup of the head's input rows
+(\`develop.ts --mixup 0.4\`, a new training option, \`ModelSettings.mixup\`): ABBm scored 0.484 clean
+and 0.351 through the channel (ABB: 0.532 / 0.373), better calibrated (ECE 0.046 cross-fitted against
+0.057) but less accurate: not adopted ([round12/](round12/)). Label smoothing, wider scaling and mixup
+all traded accuracy for calibration.
 `;
 
 /** Training curves of the shipped model, per epoch. */
