@@ -1,21 +1,20 @@
-import FFT from 'fft.js';
+import { FftKernel } from '../features/fft-kernel.ts';
 import type { SpeechRegion } from './vad.ts';
 
 const FRAME = 512;
 const MAX_FRAMES = 16;
-const fft = new FFT(FRAME);
-const frame = new Float64Array(FRAME);
-const spectrum = new Float64Array(FRAME * 2);
-const hann = Float64Array.from(
+const hann = Float32Array.from(
   { length: FRAME },
   (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (FRAME - 1)),
 );
+/** The feature frames' spectrum kernel, one frame per call here (created on first use). */
+let spectra: FftKernel | undefined;
 
 /**
  * Spectral flatness (geometric over arithmetic mean of the power spectrum, 0…1) of the average spectrum
  * of up to 16 frames spread over the speech regions. Voice has harmonics and formants (≈ 0.01–0.2);
  * white or clipping noise is flat (≈ 0.9). WebRTC's VAD calls loud noise speech, so this is the second
- * gate before `NO_SPEECH`. Costs ≤ 16 FFTs (~0.1 ms).
+ * gate before `NO_SPEECH`. Costs ≤ 16 FFTs in the features' WebAssembly kernel (fft-kernel.ts).
  */
 export function speechSpectralFlatness(
   samples: Float32Array,
@@ -32,11 +31,11 @@ export function speechSpectralFlatness(
     }
   }
   if (starts.length === 0) return 0;
+  spectra ??= new FftKernel(FRAME, FRAME, hann);
   const power = new Float64Array(FRAME / 2);
   for (const start of starts) {
-    for (let i = 0; i < FRAME; i++) frame[i] = samples[start + i]! * hann[i]!;
-    fft.realTransform(spectrum, frame);
-    for (let k = 0; k < FRAME / 2; k++) power[k]! += spectrum[2 * k]! ** 2 + spectrum[2 * k + 1]! ** 2;
+    spectra.spectra(samples, start, 1);
+    for (let k = 0; k < FRAME / 2; k++) power[k]! += spectra.power[k]!;
   }
   // Skip the lowest bins (DC, hum) where even noise recordings are not flat.
   let logSum = 0;
