@@ -22,9 +22,9 @@ export const WASM_KERNELS: readonly WasmKernel[] = [
     constant: 'FIR_WASM_BASE64',
   },
   {
-    wat: 'lambdas/core/features/fft.wat',
-    module: 'lambdas/core/features/fft-wasm.ts',
-    constant: 'FFT_WASM_BASE64',
+    wat: 'lambdas/core/features/spectral.wat',
+    module: 'lambdas/core/features/spectral-wasm.ts',
+    constant: 'SPECTRAL_WASM_BASE64',
   },
   {
     wat: 'lambdas/core/features/yin.wat',

@@ -1,5 +1,5 @@
 /**
- * Instantiating the hand-written WebAssembly kernels (audio/fir.wat, features/fft.wat, features/yin.wat;
+ * Instantiating the hand-written WebAssembly kernels (audio/fir.wat, features/spectral.wat, features/yin.wat;
  * built by `npm run build:wasm`). The project's TypeScript lib (ES2023, no DOM) has no WebAssembly API
  * types: what the kernels use of it is declared here (docs/dependencies.md).
  */

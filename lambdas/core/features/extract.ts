@@ -1,9 +1,9 @@
 import { createMelFilterBank } from 'meyda/dist/node/utilities.js';
 import { blackman, hamming, hanning, sine } from 'meyda/dist/node/windowing.js';
 import { type FeatureConfig, featureDimension, spectralDimension } from './config.ts';
-import { FftKernel, SPECTRA_BLOCK } from './fft-kernel.ts';
 import { scaleForExtraction } from './loudness.ts';
 import { extractProsody } from './prosody.ts';
+import { SPECTRA_BLOCK, SpectralKernel } from './spectral-kernel.ts';
 
 /** Frames × dims, row-major: `data[frame * dims + d]`. */
 export interface FeatureMatrix {
@@ -78,19 +78,17 @@ function foldedDct(size: number, coefficients: number): { half: number; matrix: 
   return { half, matrix };
 }
 
-/** What one extractor plans once and reuses for every frame: spectra kernel, filter bank, DCT, buffers. */
+/** What one extractor plans once and reuses for every frame: spectral kernel, filter bank, DCT. */
 interface FramePlan {
   /** Spectrum bins kept (the Nyquist bin is dropped, as meyda does). */
   half: number;
-  /** Window, FFT and power of each frame, a block of frames at a time (fft.wat). */
-  spectra: FftKernel;
+  /** Window, FFT and power, and the DCT, of a block of frames at a time (spectral.wat). */
+  kernel: SpectralKernel;
   bank: PackedFilterBank;
-  dct: { half: number; matrix: Float64Array } | undefined;
+  /** MFCCs (through the kernel's DCT) or log-mel bands. */
+  mfcc: boolean;
   /** MFCCs or log-mel bands written per frame. */
   spectralDims: number;
-  logMel: Float64Array;
-  /** The DCT's folded input: [sums | differences]. */
-  folded: Float64Array;
 }
 
 function planFrames(config: FeatureConfig): FramePlan {
@@ -98,78 +96,65 @@ function planFrames(config: FeatureConfig): FramePlan {
   const bank = packedMelFilterBank(config);
   const window =
     config.window === 'rect' ? new Float32Array(frameSize).fill(1) : WINDOWS[config.window](frameSize);
+  const mfcc = config.kind === 'mfcc';
+  const dct = mfcc
+    ? {
+        ...foldedDct(bank.size, config.mfccCoefficients),
+        bands: bank.size,
+        coefficients: config.mfccCoefficients,
+        stride: featureDimension(config),
+      }
+    : undefined;
   return {
     half: frameSize / 2,
-    spectra: new FftKernel(frameSize, hopSize, Float32Array.from(window)),
+    kernel: new SpectralKernel(frameSize, hopSize, Float32Array.from(window), dct),
     bank,
-    dct: config.kind === 'mfcc' ? foldedDct(bank.size, config.mfccCoefficients) : undefined,
+    mfcc,
     spectralDims: spectralDimension(config),
-    logMel: new Float64Array(bank.size),
-    folded: new Float64Array(2 * Math.ceil(bank.size / 2)),
   };
 }
 
 const fround = Math.fround;
 
 /**
- * The power spectrum of a block's frame (`plan.spectra.power` from `at`) through the mel filters →
- * `plan.logMel`, `ln(energy + 1)`, float32 sums as meyda's.
+ * The power spectrum of a block's frame (`plan.kernel.power` from `from`) through the mel filters →
+ * `logMel[to…]`, `ln(energy + 1)`, float32 sums as meyda's.
  */
-function logMelEnergies(plan: FramePlan, at: number): void {
-  const { logMel } = plan;
-  const { power } = plan.spectra;
+function logMelEnergies(plan: FramePlan, from: number, logMel: Float64Array, to: number): void {
+  const { power } = plan.kernel;
   const { size, first, count, offset, weights } = plan.bank;
   for (let m = 0; m < size; m++) {
-    const bin = at + first[m]! - offset[m]!;
+    const bin = from + first[m]! - offset[m]!;
     let sum = 0;
     for (let j = offset[m]!, end = j + count[m]!; j < end; j++)
       sum = fround(sum + fround(weights[j]! * power[bin + j]!));
-    logMel[m] = fround(Math.log(sum + 1));
+    logMel[to + m] = fround(Math.log(sum + 1));
   }
 }
 
-/** The folded DCT of `plan.logMel` (see `foldedDct`) → `out[outOffset…]`, `plan.spectralDims` values. */
-function mfccInto(
-  plan: FramePlan,
-  dct: NonNullable<FramePlan['dct']>,
-  out: Float32Array,
-  outOffset: number,
-): void {
-  const { logMel, folded, spectralDims } = plan;
-  const { half, matrix } = dct;
-  const melCount = logMel.length;
-  for (let n = 0; n < half; n++) {
-    const mirror = melCount - 1 - n;
-    const pairs = mirror !== n;
-    folded[n] = pairs ? logMel[n]! + logMel[mirror]! : logMel[n]!;
-    folded[half + n] = pairs ? logMel[n]! - logMel[mirror]! : logMel[n]!;
-  }
-  for (let k = 0; k < spectralDims; k++) {
-    const source = (k & 1) * half;
-    const row = k * half;
-    let acc = 0;
-    for (let n = 0; n < half; n++) acc += folded[source + n]! * matrix[row + n]!;
-    out[outOffset + k] = acc;
-  }
-}
-
-/** The MFCCs (or log-mel bands) of the block's frame whose power spectrum starts at `at` → `out[outOffset…]`. */
-function frameValues(plan: FramePlan, at: number, out: Float32Array, outOffset: number) {
-  logMelEnergies(plan, at);
-  if (plan.dct) {
-    mfccInto(plan, plan.dct, out, outOffset);
-  } else {
-    for (let m = 0; m < plan.spectralDims; m++) out[outOffset + m] = plan.logMel[m]!;
-  }
-}
-
-/** Every frame's spectral values, SPECTRA_BLOCK frames per kernel call. */
+/**
+ * Every frame's spectral values, SPECTRA_BLOCK frames per kernel call: power spectra (kernel), log-mel
+ * bands (here: ln has no WebAssembly instruction), then the MFCCs (kernel) in rows of the matrix's width.
+ */
 function spectralFrames(plan: FramePlan, signal: Float32Array, hopSize: number, matrix: FeatureMatrix) {
   const { frames, dims, data } = matrix;
+  const { kernel, half } = plan;
+  const bands = plan.bank.size;
+  const logMel = plan.mfcc ? kernel.logMel : new Float64Array(bands);
   for (let first = 0; first < frames; first += SPECTRA_BLOCK) {
     const count = Math.min(SPECTRA_BLOCK, frames - first);
-    plan.spectra.spectra(signal, first * hopSize, count);
-    for (let f = 0; f < count; f++) frameValues(plan, f * plan.half, data, (first + f) * dims);
+    kernel.spectra(signal, first * hopSize, count);
+    for (let f = 0; f < count; f++) {
+      if (plan.mfcc) {
+        logMelEnergies(plan, f * half, logMel, f * bands);
+        continue;
+      }
+      logMelEnergies(plan, f * half, logMel, 0);
+      for (let m = 0; m < plan.spectralDims; m++) data[(first + f) * dims + m] = logMel[m]!;
+    }
+    if (!plan.mfcc) continue;
+    kernel.dct(count);
+    data.set(kernel.mfcc.subarray(0, count * dims), first * dims);
   }
 }
 
@@ -194,7 +179,7 @@ function appendProsody(
  * A fast extractor of exactly meyda 5.6's `melBands`/`mfcc` (see config.ts for the definition).
  * Meyda's own per-frame `extract` allocates arrays and objects for every frame (25–50 ms for a 3 s clip);
  * this one plans once — window, sparse filter bank, DCT matrix, FFT tables — and reuses its buffers; the
- * window, fft.js's transform and the power run in WebAssembly (fft-kernel.ts), the same values bit for bit.
+ * window, fft.js's transform and the power run in WebAssembly (spectral-kernel.ts), the same values bit for bit.
  * It rounds to float32 at the same points meyda does (spectrum, power, filter products, the running mel
  * sum, the log), so its output matches meyda's to ~1e-5 (tested against meyda on real clips).
  */

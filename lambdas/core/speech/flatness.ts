@@ -1,4 +1,4 @@
-import { FftKernel } from '../features/fft-kernel.ts';
+import { SpectralKernel } from '../features/spectral-kernel.ts';
 import type { SpeechRegion } from './vad.ts';
 
 const FRAME = 512;
@@ -8,13 +8,13 @@ const hann = Float32Array.from(
   (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (FRAME - 1)),
 );
 /** The feature frames' spectrum kernel, one frame per call here (created on first use). */
-let spectra: FftKernel | undefined;
+let spectra: SpectralKernel | undefined;
 
 /**
  * Spectral flatness (geometric over arithmetic mean of the power spectrum, 0…1) of the average spectrum
  * of up to 16 frames spread over the speech regions. Voice has harmonics and formants (≈ 0.01–0.2);
  * white or clipping noise is flat (≈ 0.9). WebRTC's VAD calls loud noise speech, so this is the second
- * gate before `NO_SPEECH`. Costs ≤ 16 FFTs in the features' WebAssembly kernel (fft-kernel.ts).
+ * gate before `NO_SPEECH`. Costs ≤ 16 FFTs in the features' WebAssembly kernel (spectral-kernel.ts).
  */
 export function speechSpectralFlatness(
   samples: Float32Array,
@@ -31,7 +31,7 @@ export function speechSpectralFlatness(
     }
   }
   if (starts.length === 0) return 0;
-  spectra ??= new FftKernel(FRAME, FRAME, hann);
+  spectra ??= new SpectralKernel(FRAME, FRAME, hann);
   const power = new Float64Array(FRAME / 2);
   for (const start of starts) {
     spectra.spectra(samples, start, 1);

@@ -1,10 +1,11 @@
-;; The power spectra of the feature frames (lambdas/core/features/extract.ts, `powerSpectrum`) in
-;; WebAssembly: windowing, fft.js 4.0's real radix-4 transform and meyda's rounding of the power, for two
-;; frames at a time, one per float64 lane. Each lane runs fft.js's operations in fft.js's order (no fused
+;; The feature frames' spectral work (lambdas/core/features/extract.ts) in WebAssembly: windowing,
+;; fft.js 4.0's real radix-4 transform and meyda's rounding of the power (`spectra`), and the folded
+;; DCT-II of the log-mel bands into MFCCs (`dct`), for two frames at a time, one per float64 lane. Each lane runs fft.js's operations in fft.js's order (no fused
 ;; multiply-add; ×1 and ×−1 by `inv` written as nothing and as negation, which are exact), so every power
 ;; value is bit for bit the one fft.js and the JavaScript gave. Elements are f64x2 (16 bytes, lane 0 =
-;; frame f, lane 1 = frame f + 1); fft.js's `table` (cos, −sin pairs) is read as float64 scalars.
-;; Built into fft-wasm.ts by `npm run build:wasm` (scripts/build-wasm.ts).
+;; frame f, lane 1 = frame f + 1); fft.js's `table` (cos, −sin pairs) and the DCT matrix are read as
+;; float64 scalars.
+;; Built into spectral-wasm.ts by `npm run build:wasm` (scripts/build-wasm.ts).
 (module
   (memory (export "memory") 1)
 
@@ -229,5 +230,80 @@
         (call $power (local.get $out) (local.get $bins)
           (i32.add (local.get $power) (i32.shl (i32.mul (local.get $f) (local.get $bins)) (i32.const 2)))
           (i32.add (local.get $power) (i32.shl (i32.mul (local.get $second) (local.get $bins)) (i32.const 2))))
+        (local.set $f (i32.add (local.get $f) (i32.const 2)))
+        (br $next))))
+  ;; The folded input of frames f and g (lanes): for n < half, with mirror = bands − 1 − n,
+  ;; folded[n] = x[n] + x[mirror] and folded[half + n] = x[n] − x[mirror] (x[n] alone at an odd middle).
+  (func $fold (param $a i32) (param $b i32) (param $bands i32) (param $half i32) (param $folded i32)
+    (local $n i32) (local $mirror i32) (local $x v128) (local $y v128) (local $at i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $n) (local.get $half)))
+        (local.set $mirror (i32.sub (i32.sub (local.get $bands) (i32.const 1)) (local.get $n)))
+        (local.set $x (f64x2.replace_lane 1
+          (v128.load64_splat (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 3))))
+          (f64.load (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 3))))))
+        (local.set $at (i32.add (local.get $folded) (i32.shl (local.get $n) (i32.const 4))))
+        (if (i32.eq (local.get $mirror) (local.get $n))
+          (then
+            (v128.store (local.get $at) (local.get $x))
+            (v128.store (i32.add (local.get $at) (i32.shl (local.get $half) (i32.const 4))) (local.get $x)))
+          (else
+            (local.set $y (f64x2.replace_lane 1
+              (v128.load64_splat (i32.add (local.get $a) (i32.shl (local.get $mirror) (i32.const 3))))
+              (f64.load (i32.add (local.get $b) (i32.shl (local.get $mirror) (i32.const 3))))))
+            (v128.store (local.get $at) (f64x2.add (local.get $x) (local.get $y)))
+            (v128.store (i32.add (local.get $at) (i32.shl (local.get $half) (i32.const 4)))
+              (f64x2.sub (local.get $x) (local.get $y)))))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $next))))
+
+  ;; MFCCs of `frames` frames: frame f's `bands` log-mel values (float64) at logMel + f·bands·8 bytes,
+  ;; its `coefficients` MFCCs (float32) to out + f·stride·4 bytes. Coefficient k is the running sum
+  ;; Σ_n folded[(k mod 2)·half + n]·matrix[k·half + n] from n = 0 (extract.ts, `mfccInto`).
+  (func (export "dct") (param $logMel i32) (param $frames i32) (param $bands i32) (param $half i32)
+    (param $coefficients i32) (param $matrix i32) (param $folded i32) (param $out i32) (param $stride i32)
+    (local $f i32) (local $second i32) (local $k i32) (local $n i32) (local $source i32) (local $row i32)
+    (local $acc v128)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $f) (local.get $frames)))
+        (local.set $second (select
+          (i32.add (local.get $f) (i32.const 1))
+          (local.get $f)
+          (i32.lt_u (i32.add (local.get $f) (i32.const 1)) (local.get $frames))))
+        (call $fold
+          (i32.add (local.get $logMel) (i32.shl (i32.mul (local.get $f) (local.get $bands)) (i32.const 3)))
+          (i32.add (local.get $logMel) (i32.shl (i32.mul (local.get $second) (local.get $bands)) (i32.const 3)))
+          (local.get $bands) (local.get $half) (local.get $folded))
+        (local.set $k (i32.const 0))
+        (block $coefficients_done
+          (loop $coefficient
+            (br_if $coefficients_done (i32.ge_u (local.get $k) (local.get $coefficients)))
+            (local.set $source (i32.add (local.get $folded)
+              (i32.shl (i32.mul (i32.and (local.get $k) (i32.const 1)) (local.get $half)) (i32.const 4))))
+            (local.set $row (i32.add (local.get $matrix)
+              (i32.shl (i32.mul (local.get $k) (local.get $half)) (i32.const 3))))
+            (local.set $acc (v128.const f64x2 0 0))
+            (local.set $n (i32.const 0))
+            (block $sum_done
+              (loop $sum
+                (br_if $sum_done (i32.ge_u (local.get $n) (local.get $half)))
+                (local.set $acc (f64x2.add (local.get $acc)
+                  (f64x2.mul
+                    (v128.load (i32.add (local.get $source) (i32.shl (local.get $n) (i32.const 4))))
+                    (v128.load64_splat (i32.add (local.get $row) (i32.shl (local.get $n) (i32.const 3)))))))
+                (local.set $n (i32.add (local.get $n) (i32.const 1)))
+                (br $sum)))
+            (f32.store
+              (i32.add (local.get $out)
+                (i32.shl (i32.add (i32.mul (local.get $f) (local.get $stride)) (local.get $k)) (i32.const 2)))
+              (f32.demote_f64 (f64x2.extract_lane 0 (local.get $acc))))
+            (f32.store
+              (i32.add (local.get $out)
+                (i32.shl (i32.add (i32.mul (local.get $second) (local.get $stride)) (local.get $k)) (i32.const 2)))
+              (f32.demote_f64 (f64x2.extract_lane 1 (local.get $acc))))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $coefficient)))
         (local.set $f (i32.add (local.get $f) (i32.const 2)))
         (br $next)))))
