@@ -9,11 +9,14 @@ beforeAll(async () => {
 
 describe('mixup of the head rows', () => {
   it('mixes each row with its partner by its weight', () => {
+    // Arrange
     const x = tf.tensor2d([1, 2, 10, 20, 100, 200], [3, 2]);
-    const mixed = mixRows(x, {
-      partner: Int32Array.from([1, 2, 0]),
-      weight: Float32Array.from([1, 0.5, 0.75]),
-    });
+    const mix = { partner: Int32Array.from([1, 2, 0]), weight: Float32Array.from([1, 0.5, 0.75]) };
+
+    // Act
+    const mixed = mixRows(x, mix);
+
+    // Assess
     expect(Array.from(mixed.dataSync())).toEqual([1, 2, 55, 110, 75.25, 150.5]);
   });
 
@@ -23,6 +26,11 @@ describe('mixup of the head rows', () => {
     const { grads } = tf.variableGrads(() => mixRows(x, mix).sum() as tf.Scalar, [x]);
     // Row 0 counts 0.75 (itself) + 0 (row 1 takes none of it); row 1 counts 1 + 0.25.
     expect(Array.from(grads[x.name]!.dataSync())).toEqual([0.75, 0.75, 1.25, 1.25]);
+  });
+
+  it('refuses an alpha whose gamma draws would underflow', () => {
+    expect(() => drawRowMix(4, 0.01, createRng(1))).toThrow(RangeError);
+    expect(() => drawRowMix(4, Number.NaN, createRng(1))).toThrow(RangeError);
   });
 
   it('draws a permutation of partners and weights that keep the larger share, reproducibly', () => {

@@ -1,6 +1,7 @@
 import FFT from 'fft.js';
 import { hamming, hanning } from 'meyda/dist/node/windowing.js';
 import { describe, expect, it } from 'vitest';
+import { foldedDct } from '../lambdas/core/features/extract.ts';
 import { SPECTRA_BLOCK, SpectralKernel } from '../lambdas/core/features/spectral-kernel.ts';
 
 const seeded = (seed: number) => () => {
@@ -30,8 +31,9 @@ function referencePower(
   return power;
 }
 
-describe('the power-spectrum kernel (spectral.wat)', () => {
+describe('the spectral kernel (spectral.wat): power spectra and DCT', () => {
   // 256 and 1024 take fft.js's radix-4 first step, 512 and 2048 its radix-2 one.
+  // 129 frames: three blocks, the last a single frame; every signal ends inside its last frames.
   it.each([
     [256, 100, 'hanning'],
     [512, 320, 'hanning'],
@@ -45,8 +47,8 @@ describe('the power-spectrum kernel (spectral.wat)', () => {
         : Float32Array.from((name === 'hanning' ? hanning : hamming)(size));
     const kernel = new SpectralKernel(size, hop, window);
     const random = seeded(size);
-    const signal = Float32Array.from({ length: 40 * hop + size / 3 }, random);
-    const frames = 41; // odd: the last frame rides in both lanes; it also runs past the signal's end
+    const signal = Float32Array.from({ length: 128 * hop + size / 3 }, random);
+    const frames = 129; // odd: the last frame rides in both lanes; it also runs past the signal's end
 
     // Act and assess
     for (let first = 0; first < frames; first += SPECTRA_BLOCK) {
@@ -60,6 +62,21 @@ describe('the power-spectrum kernel (spectral.wat)', () => {
     }
   });
 
+  it('zero-pads a signal shorter than one frame, as the JavaScript did', () => {
+    // Arrange
+    const window = Float32Array.from(hanning(512));
+    const kernel = new SpectralKernel(512, 320, window);
+    const signal = Float32Array.from({ length: 300 }, seeded(3));
+
+    // Act
+    kernel.spectra(signal, 0, 1);
+
+    // Assess
+    expect(Array.from(kernel.power.subarray(0, 256))).toEqual(
+      Array.from(referencePower(signal, 0, 512, window)),
+    );
+  });
+
   it.each([
     [40, 40, 43],
     [39, 13, 13],
@@ -67,14 +84,7 @@ describe('the power-spectrum kernel (spectral.wat)', () => {
     'gives the folded DCT of the JavaScript it replaced, bit for bit: %i bands → %i MFCCs, rows of %i',
     (bands, coefficients, stride) => {
       // Arrange: extract.ts's folded DCT-II matrix and random log-mel rows (float32 values, as the bands are)
-      const half = Math.ceil(bands / 2);
-      const matrix = new Float64Array(coefficients * half);
-      for (let k = 0; k < coefficients; k++) {
-        for (let n = 0; n < half; n++) {
-          const middle = bands % 2 === 1 && n === half - 1;
-          matrix[k * half + n] = middle && k % 2 === 1 ? 0 : 2 * Math.cos((Math.PI / bands) * (n + 0.5) * k);
-        }
-      }
+      const { half, matrix } = foldedDct(bands, coefficients);
       const kernel = new SpectralKernel(512, 320, new Float32Array(512).fill(1), {
         bands,
         coefficients,
@@ -107,8 +117,12 @@ describe('the power-spectrum kernel (spectral.wat)', () => {
     },
   );
 
-  it('refuses a size fft.js cannot transform and a block larger than its memory', () => {
+  it('refuses a size fft.js cannot transform, a mismatched window or DCT, and a block larger than its memory', () => {
     expect(() => new SpectralKernel(500, 100, new Float32Array(500))).toThrow(RangeError);
+    expect(() => new SpectralKernel(512, 100, new Float32Array(500))).toThrow(RangeError);
+    const { half, matrix } = foldedDct(40, 40);
+    const narrow = { bands: 40, coefficients: 40, half, matrix, stride: 13 };
+    expect(() => new SpectralKernel(512, 320, new Float32Array(512), narrow)).toThrow(RangeError);
     const kernel = new SpectralKernel(512, 320, new Float32Array(512).fill(1));
     expect(() => kernel.spectra(new Float32Array(100_000), 0, SPECTRA_BLOCK + 1)).toThrow(RangeError);
   });

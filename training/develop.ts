@@ -66,7 +66,7 @@ const program = new Command()
   .option('--label-smoothing <x>', 'label smoothing of the training loss', Number, 0.05)
   .option(
     '--mixup <alpha>',
-    "mixup of the head's input rows, weights from Beta(alpha, alpha) (0: none)",
+    "mixup of the head's input rows, weights from Beta(alpha, alpha) (0: none; else ≥ 0.05)",
     Number,
     0,
   )
@@ -107,6 +107,7 @@ const opts = program.opts<{
 
 if (opts.speakerShift !== undefined && opts.speakerOffset !== undefined)
   throw new Error('--speaker-shift and --speaker-offset are alternatives: give one');
+if (!(opts.mixup === 0 || opts.mixup >= 0.05)) throw new Error('--mixup takes 0 (none) or an alpha ≥ 0.05');
 if (opts.virtualSpeakers && opts.speakerOffset === undefined)
   throw new Error('--virtual-speakers needs --speaker-offset');
 await initTf();

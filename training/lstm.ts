@@ -403,7 +403,7 @@ export class LstmModel {
       const given = offsets ? tf.tensor2d(offsets, [batch, offsetSize]) : tf.zeros([batch, offsetSize]);
       pooled = tf.concat([pooled, given.div(tf.tensor1d(this.offsetStd)) as tf.Tensor2D], 1);
     }
-    // Mixup at the head's input: the pooled state and statistics of two clips, not their padded frames.
+    // Mixup at the head's input (pooled state, statistics and any speaker offset), not the padded frames.
     if (training && mix) pooled = mixRows(pooled, mix);
     let hidden = pooled.matMul(this.dense1).add(this.dense1Bias).relu() as tf.Tensor2D;
     if (training && dropout > 0) hidden = this.dropOut(hidden, dropout);

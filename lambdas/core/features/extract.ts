@@ -65,7 +65,7 @@ function packedMelFilterBank(config: FeatureConfig): PackedFilterBank {
  * cos(π/N·(N-1-n+½)·k) = (-1)^k·cos(π/N·(n+½)·k), even k only need x[n] + x[N-1-n] and odd k only
  * x[n] - x[N-1-n]: half the multiplications. Rows hold the N/2 (or ⌈N/2⌉) folded weights.
  */
-function foldedDct(size: number, coefficients: number): { half: number; matrix: Float64Array } {
+export function foldedDct(size: number, coefficients: number): { half: number; matrix: Float64Array } {
   const half = Math.ceil(size / 2);
   const matrix = new Float64Array(coefficients * half);
   for (let k = 0; k < coefficients; k++) {
@@ -80,13 +80,13 @@ function foldedDct(size: number, coefficients: number): { half: number; matrix: 
 
 /** What one extractor plans once and reuses for every frame: spectral kernel, filter bank, DCT. */
 interface FramePlan {
-  /** Spectrum bins kept (the Nyquist bin is dropped, as meyda does). */
-  half: number;
+  /** Spectrum bins kept per frame (the Nyquist bin is dropped, as meyda does). */
+  bins: number;
   /** Window, FFT and power, and the DCT, of a block of frames at a time (spectral.wat). */
   kernel: SpectralKernel;
   bank: PackedFilterBank;
-  /** MFCCs (through the kernel's DCT) or log-mel bands. */
-  mfcc: boolean;
+  /** What a frame's spectral values are: MFCCs (through the kernel's DCT) or the log-mel bands. */
+  kind: FeatureConfig['kind'];
   /** MFCCs or log-mel bands written per frame. */
   spectralDims: number;
 }
@@ -96,20 +96,20 @@ function planFrames(config: FeatureConfig): FramePlan {
   const bank = packedMelFilterBank(config);
   const window =
     config.window === 'rect' ? new Float32Array(frameSize).fill(1) : WINDOWS[config.window](frameSize);
-  const mfcc = config.kind === 'mfcc';
-  const dct = mfcc
-    ? {
-        ...foldedDct(bank.size, config.mfccCoefficients),
-        bands: bank.size,
-        coefficients: config.mfccCoefficients,
-        stride: featureDimension(config),
-      }
-    : undefined;
+  const dct =
+    config.kind === 'mfcc'
+      ? {
+          ...foldedDct(bank.size, config.mfccCoefficients),
+          bands: bank.size,
+          coefficients: config.mfccCoefficients,
+          stride: featureDimension(config),
+        }
+      : undefined;
   return {
-    half: frameSize / 2,
-    kernel: new SpectralKernel(frameSize, hopSize, Float32Array.from(window), dct),
+    bins: frameSize / 2,
+    kernel: new SpectralKernel(frameSize, hopSize, window, dct),
     bank,
-    mfcc,
+    kind: config.kind,
     spectralDims: spectralDimension(config),
   };
 }
@@ -132,29 +132,33 @@ function logMelEnergies(plan: FramePlan, from: number, logMel: Float64Array, to:
   }
 }
 
-/**
- * Every frame's spectral values, SPECTRA_BLOCK frames per kernel call: power spectra (kernel), log-mel
- * bands (here: ln has no WebAssembly instruction), then the MFCCs (kernel) in rows of the matrix's width.
- */
-function spectralFrames(plan: FramePlan, signal: Float32Array, hopSize: number, matrix: FeatureMatrix) {
-  const { frames, dims, data } = matrix;
-  const { kernel, half } = plan;
+/** A block's log-mel bands (ln has no WebAssembly instruction), then its MFCCs (kernel) into the matrix. */
+function mfccBlock(plan: FramePlan, count: number, matrix: FeatureMatrix, first: number): void {
+  const { kernel, bins } = plan;
   const bands = plan.bank.size;
-  const logMel = plan.mfcc ? kernel.logMel : new Float64Array(bands);
-  for (let first = 0; first < frames; first += SPECTRA_BLOCK) {
-    const count = Math.min(SPECTRA_BLOCK, frames - first);
-    kernel.spectra(signal, first * hopSize, count);
-    for (let f = 0; f < count; f++) {
-      if (plan.mfcc) {
-        logMelEnergies(plan, f * half, logMel, f * bands);
-        continue;
-      }
-      logMelEnergies(plan, f * half, logMel, 0);
-      for (let m = 0; m < plan.spectralDims; m++) data[(first + f) * dims + m] = logMel[m]!;
-    }
-    if (!plan.mfcc) continue;
-    kernel.dct(count);
-    data.set(kernel.mfcc.subarray(0, count * dims), first * dims);
+  for (let f = 0; f < count; f++) logMelEnergies(plan, f * bins, kernel.logMel, f * bands);
+  kernel.dct(count);
+  // Whole rows of the matrix's width: the prosody columns copied here are 0 and written afterwards.
+  matrix.data.set(kernel.mfcc.subarray(0, count * matrix.dims), first * matrix.dims);
+}
+
+/** A block's log-mel bands, written as the frames' values. */
+function logMelBlock(plan: FramePlan, count: number, matrix: FeatureMatrix, first: number): void {
+  const { dims, data } = matrix;
+  const logMel = new Float64Array(plan.bank.size);
+  for (let f = 0; f < count; f++) {
+    logMelEnergies(plan, f * plan.bins, logMel, 0);
+    for (let m = 0; m < plan.spectralDims; m++) data[(first + f) * dims + m] = logMel[m]!;
+  }
+}
+
+/** Every frame's spectral values, SPECTRA_BLOCK frames per kernel call. */
+function spectralFrames(plan: FramePlan, signal: Float32Array, hopSize: number, matrix: FeatureMatrix): void {
+  for (let first = 0; first < matrix.frames; first += SPECTRA_BLOCK) {
+    const count = Math.min(SPECTRA_BLOCK, matrix.frames - first);
+    plan.kernel.spectra(signal, first * hopSize, count);
+    if (plan.kind === 'mfcc') mfccBlock(plan, count, matrix, first);
+    else logMelBlock(plan, count, matrix, first);
   }
 }
 
@@ -179,7 +183,8 @@ function appendProsody(
  * A fast extractor of exactly meyda 5.6's `melBands`/`mfcc` (see config.ts for the definition).
  * Meyda's own per-frame `extract` allocates arrays and objects for every frame (25–50 ms for a 3 s clip);
  * this one plans once — window, sparse filter bank, DCT matrix, FFT tables — and reuses its buffers; the
- * window, fft.js's transform and the power run in WebAssembly (spectral-kernel.ts), the same values bit for bit.
+ * window, fft.js's transform, the power and the DCT run in WebAssembly (spectral-kernel.ts), the same
+ * values bit for bit.
  * It rounds to float32 at the same points meyda does (spectrum, power, filter products, the running mel
  * sum, the log), so its output matches meyda's to ~1e-5 (tested against meyda on real clips).
  */

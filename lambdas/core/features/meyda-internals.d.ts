@@ -9,12 +9,3 @@ declare module 'meyda/dist/node/windowing.js' {
   export function blackman(size: number): Float32Array;
   export function sine(size: number): Float32Array;
 }
-declare module 'fft.js' {
-  export default class FFT {
-    constructor(size: number);
-    readonly size: number;
-    createComplexArray(): number[];
-    realTransform(output: ArrayLike<number> & { [i: number]: number }, input: ArrayLike<number>): void;
-    completeSpectrum(spectrum: ArrayLike<number>): void;
-  }
-}

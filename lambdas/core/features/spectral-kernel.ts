@@ -66,14 +66,39 @@ function fftTables(size: number): { table: Float64Array; width: number; bitrev: 
 }
 
 /** Byte offsets of consecutive regions in the module's memory, each 16-byte aligned. */
-function layout(sizes: Record<string, number>): { at: Record<string, number>; end: number } {
-  const at: Record<string, number> = {};
+function layout<K extends string>(sizes: Record<K, number>): { at: Record<K, number>; end: number } {
+  const at = {} as Record<K, number>;
   let end = 0;
-  for (const [name, bytes] of Object.entries(sizes)) {
+  for (const name of Object.keys(sizes) as K[]) {
     at[name] = end;
-    end += Math.ceil(bytes / 16) * 16;
+    end += Math.ceil(sizes[name] / 16) * 16;
   }
   return { at, end };
+}
+
+type Region =
+  | 'table'
+  | 'bitrev'
+  | 'window'
+  | 'data'
+  | 'out'
+  | 'power'
+  | 'signal'
+  | 'matrix'
+  | 'folded'
+  | 'logMel'
+  | 'mfcc';
+
+/** The checks `dct` and the window must pass: a wrong stride or matrix would write past the module's regions. */
+function checkPlan(size: number, window: Float32Array, dct: KernelDct | undefined): void {
+  if (size < 2 || (size & (size - 1)) !== 0)
+    throw new RangeError(`FFT size must be a power of two, got ${size}`);
+  if (window.length !== size)
+    throw new RangeError(`window of ${window.length} weights for ${size}-sample frames`);
+  if (!dct) return;
+  if (dct.half !== Math.ceil(dct.bands / 2) || dct.matrix.length !== dct.coefficients * dct.half)
+    throw new RangeError('DCT matrix does not match its bands and coefficients');
+  if (dct.coefficients > dct.stride) throw new RangeError('DCT rows narrower than its coefficients');
 }
 
 /**
@@ -90,7 +115,7 @@ export class SpectralKernel {
   readonly #hop: number;
   readonly #width: number;
   readonly #dct: KernelDct | undefined;
-  readonly #at: Record<string, number>;
+  readonly #at: Record<Region, number>;
   readonly #signal: Float32Array;
   /** Power spectra of the block (a view of the module's memory), size / 2 float32 bins a frame. */
   readonly power: Float32Array;
@@ -104,8 +129,7 @@ export class SpectralKernel {
    * all 1 for a rectangular window); `dct`, when MFCCs are wanted.
    */
   constructor(size: number, hop: number, window: Float32Array, dct?: KernelDct) {
-    if (size < 2 || (size & (size - 1)) !== 0)
-      throw new RangeError(`FFT size must be a power of two, got ${size}`);
+    checkPlan(size, window, dct);
     this.#exports = instantiateKernel<SpectralExports>(SPECTRAL_WASM_BASE64);
     this.#size = size;
     this.#hop = hop;
@@ -113,7 +137,7 @@ export class SpectralKernel {
     const { table, width, bitrev } = fftTables(size);
     this.#width = width;
     const signalLength = (SPECTRA_BLOCK - 1) * hop + size;
-    const { at, end } = layout({
+    const { at, end } = layout<Region>({
       table: table.byteLength,
       bitrev: bitrev.byteLength,
       window: size * 4,
@@ -133,7 +157,7 @@ export class SpectralKernel {
     new Float32Array(buffer, at.window, size).set(window);
     if (dct) new Float64Array(buffer, at.matrix, dct.matrix.length).set(dct.matrix);
     this.#at = at;
-    this.#signal = new Float32Array(buffer, at.signal!, signalLength);
+    this.#signal = new Float32Array(buffer, at.signal, signalLength);
     this.power = new Float32Array(buffer, at.power, SPECTRA_BLOCK * (size / 2));
     this.logMel = new Float64Array(buffer, at.logMel, dct ? SPECTRA_BLOCK * dct.bands : 0);
     this.mfcc = new Float32Array(buffer, at.mfcc, dct ? SPECTRA_BLOCK * dct.stride : 0);
@@ -149,17 +173,17 @@ export class SpectralKernel {
     this.#signal.fill(0, available, length);
     const at = this.#at;
     this.#exports.spectra(
-      at.signal!,
-      at.window!,
+      at.signal,
+      at.window,
       this.#hop,
       frames,
       this.#size,
       this.#width,
-      at.table!,
-      at.bitrev!,
-      at.data!,
-      at.out!,
-      at.power!,
+      at.table,
+      at.bitrev,
+      at.data,
+      at.out,
+      at.power,
     );
   }
 
@@ -171,14 +195,14 @@ export class SpectralKernel {
       throw new RangeError(`1…${SPECTRA_BLOCK} frames a call, got ${frames}`);
     const at = this.#at;
     this.#exports.dct(
-      at.logMel!,
+      at.logMel,
       frames,
       dct.bands,
       dct.half,
       dct.coefficients,
-      at.matrix!,
-      at.folded!,
-      at.mfcc!,
+      at.matrix,
+      at.folded,
+      at.mfcc,
       dct.stride,
     );
   }

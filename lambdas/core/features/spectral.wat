@@ -1,8 +1,9 @@
 ;; The feature frames' spectral work (lambdas/core/features/extract.ts) in WebAssembly: windowing,
 ;; fft.js 4.0's real radix-4 transform and meyda's rounding of the power (`spectra`), and the folded
-;; DCT-II of the log-mel bands into MFCCs (`dct`), for two frames at a time, one per float64 lane. Each lane runs fft.js's operations in fft.js's order (no fused
-;; multiply-add; ×1 and ×−1 by `inv` written as nothing and as negation, which are exact), so every power
-;; value is bit for bit the one fft.js and the JavaScript gave. Elements are f64x2 (16 bytes, lane 0 =
+;; DCT-II of the log-mel bands into MFCCs (`dct`), for two frames at a time, one per float64 lane. Each
+;; lane runs fft.js's operations in fft.js's order (no fused multiply-add; ×1 and ×−1 by `inv` written as
+;; nothing and as negation, which are exact), and the DCT the JavaScript loop's, so every value is bit
+;; for bit the one fft.js and the JavaScript gave. Elements are f64x2 (16 bytes, lane 0 =
 ;; frame f, lane 1 = frame f + 1); fft.js's `table` (cos, −sin pairs) and the DCT matrix are read as
 ;; float64 scalars.
 ;; Built into spectral-wasm.ts by `npm run build:wasm` (scripts/build-wasm.ts).
@@ -260,7 +261,7 @@
 
   ;; MFCCs of `frames` frames: frame f's `bands` log-mel values (float64) at logMel + f·bands·8 bytes,
   ;; its `coefficients` MFCCs (float32) to out + f·stride·4 bytes. Coefficient k is the running sum
-  ;; Σ_n folded[(k mod 2)·half + n]·matrix[k·half + n] from n = 0 (extract.ts, `mfccInto`).
+  ;; Σ_n folded[(k mod 2)·half + n]·matrix[k·half + n] from n = 0, as the JavaScript loop it replaced.
   (func (export "dct") (param $logMel i32) (param $frames i32) (param $bands i32) (param $half i32)
     (param $coefficients i32) (param $matrix i32) (param $folded i32) (param $out i32) (param $stride i32)
     (local $f i32) (local $second i32) (local $k i32) (local $n i32) (local $source i32) (local $row i32)

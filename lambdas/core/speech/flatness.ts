@@ -1,14 +1,14 @@
+import { hanning } from 'meyda/dist/node/windowing.js';
 import { SpectralKernel } from '../features/spectral-kernel.ts';
 import type { SpeechRegion } from './vad.ts';
 
 const FRAME = 512;
 const MAX_FRAMES = 16;
-const hann = Float32Array.from(
-  { length: FRAME },
-  (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (FRAME - 1)),
-);
-/** The feature frames' spectrum kernel, one frame per call here (created on first use). */
-let spectra: SpectralKernel | undefined;
+/**
+ * Its own instance of the features' spectral kernel (created on first use), called one frame at a time:
+ * the hop of 1 only sizes the kernel's sample buffer, which then holds one frame plus 63 samples.
+ */
+let kernel: SpectralKernel | undefined;
 
 /**
  * Spectral flatness (geometric over arithmetic mean of the power spectrum, 0…1) of the average spectrum
@@ -31,11 +31,11 @@ export function speechSpectralFlatness(
     }
   }
   if (starts.length === 0) return 0;
-  spectra ??= new SpectralKernel(FRAME, FRAME, hann);
+  kernel ??= new SpectralKernel(FRAME, 1, hanning(FRAME));
   const power = new Float64Array(FRAME / 2);
   for (const start of starts) {
-    spectra.spectra(samples, start, 1);
-    for (let k = 0; k < FRAME / 2; k++) power[k]! += spectra.power[k]!;
+    kernel.spectra(samples, start, 1);
+    for (let k = 0; k < FRAME / 2; k++) power[k]! += kernel.power[k]!;
   }
   // Skip the lowest bins (DC, hum) where even noise recordings are not flat.
   let logSum = 0;
