@@ -18,6 +18,15 @@ import { tf } from './tf.ts';
  * Gate order of `kernel`/`recurrent`/`bias` columns is tfjs/Keras' i, f, c, o (ONNX wants i, o, f, c:
  * the exporter reorders).
  */
+/** How a batch goes through a model: training (dropout, mixup) or not, and the extra inputs it takes. */
+export interface LogitsPass {
+  training: boolean;
+  /** The rows' speaker offsets [rows × offsetInput] (batches.ts `offsetBatch`), if any. */
+  offsets?: Float32Array;
+  /** Training only: mixup of the classifier's input rows, matched by the mixed targets. */
+  mix?: RowMix;
+}
+
 export interface LstmConfig {
   dims: number;
   stack: number;
@@ -384,13 +393,8 @@ export class LstmModel {
    * Logits [B, labels]. `features` is [B, T, dims] with T a multiple of `stack` (the batch builder pads);
    * `frames` holds each row's real frame count. Only max(steps) steps are run: rows are bucketed by length.
    */
-  logits(
-    raw: tf.Tensor3D,
-    frames: Int32Array,
-    training: boolean,
-    offsets?: Float32Array,
-    mix?: RowMix,
-  ): tf.Tensor2D {
+  logits(raw: tf.Tensor3D, frames: Int32Array, pass: LogitsPass): tf.Tensor2D {
+    const { training, offsets, mix } = pass;
     const { dropout } = this.config;
     const { features, stats } = this.normaliseAndMeasure(raw, frames);
     let pooled = this.meanPooledLstm(features, frames);
@@ -411,7 +415,7 @@ export class LstmModel {
   }
 
   predict(features: tf.Tensor3D, frames: Int32Array, offsets?: Float32Array): tf.Tensor2D {
-    return tf.tidy(() => tf.softmax(this.logits(features, frames, false, offsets)));
+    return tf.tidy(() => tf.softmax(this.logits(features, frames, { training: false, offsets })));
   }
 
   weights(): LstmWeights {

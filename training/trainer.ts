@@ -10,9 +10,9 @@ import {
   window,
 } from './batches.ts';
 import type { ClipFeatures } from './features.ts';
-import { type LstmConfig, LstmModel } from './lstm.ts';
+import { type LogitsPass, type LstmConfig, LstmModel } from './lstm.ts';
 import { computeMetrics } from './metrics.ts';
-import { drawRowMix, mixRows, type RowMix } from './mixup.ts';
+import { drawRowMix, mixRows } from './mixup.ts';
 import { createRng, type Rng } from './random.ts';
 import type { Split } from './splits.ts';
 import { tf } from './tf.ts';
@@ -28,17 +28,7 @@ export interface Learner {
   readonly stack: number;
   trainRow(matrix: FeatureMatrix, rng: Rng): FeatureMatrix;
   evalRows(matrix: FeatureMatrix): FeatureMatrix[];
-  /**
-   * `offsets`: the rows' speaker offsets [rows × offsetInput] (batches.ts `offsetBatch`), if any.
-   * `mix` (training only): mixup of the classifier's input rows, matched by the mixed targets.
-   */
-  logits(
-    features: tf.Tensor3D,
-    frames: Int32Array,
-    training: boolean,
-    offsets?: Float32Array,
-    mix?: RowMix,
-  ): tf.Tensor2D;
+  logits(features: tf.Tensor3D, frames: Int32Array, pass: LogitsPass): tf.Tensor2D;
   snapshot(): Float32Array[];
   restore(values: Float32Array[]): void;
   describe(): Record<string, unknown>;
@@ -68,8 +58,7 @@ export function lstmLearner(
       return window(matrix, Math.floor(rng() * (matrix.frames - count + 1)), count, cmvn);
     },
     evalRows: (matrix) => evaluationWindows(matrix, maxFrames, cmvn),
-    logits: (features, frames, training, offsets, mix) =>
-      model.logits(features, frames, training, offsets, mix),
+    logits: (features, frames, pass) => model.logits(features, frames, pass),
     snapshot: () => snapshotOf(model.variables),
     restore: (values) => restoreTo(model.variables, values),
     describe: () => ({
@@ -156,7 +145,7 @@ export function mlpLearner(
     stack: 1,
     trainRow: (matrix) => pooledRow(matrix, dims, norm),
     evalRows: (matrix) => [pooledRow(matrix, dims, norm)],
-    logits(features, _frames, training, _offsets, mix) {
+    logits(features, _frames, { training, mix }) {
       let x = features.reshape([features.shape[0], inputs]) as tf.Tensor2D;
       if (training && mix) x = mixRows(x, mix);
       x = x.matMul(w1).add(b1).relu() as tf.Tensor2D;
@@ -270,7 +259,9 @@ export function predictClips(
     const offsets = offsetBatch(batch);
     const probabilities = tf.tidy(() =>
       tf
-        .softmax(learner.logits(tf.tensor3d(data, [batch.length, time, dims]), frames, false, offsets))
+        .softmax(
+          learner.logits(tf.tensor3d(data, [batch.length, time, dims]), frames, { training: false, offsets }),
+        )
         .dataSync(),
     );
     batch.forEach((row, i) => {
@@ -400,7 +391,7 @@ function trainStep(
     const oneHot = tf.oneHot(tf.tensor1d(labelsTensor, 'int32'), options.labels.length) as tf.Tensor2D;
     const y = mix ? mixRows(oneHot.toFloat(), mix) : oneHot;
     const { value, grads } = tf.variableGrads(() => {
-      const logits = learner.logits(x, frames, true, offsets, mix);
+      const logits = learner.logits(x, frames, { training: true, offsets, mix });
       predicted = tf.keep(logits.argMax(1));
       return tf.losses.softmaxCrossEntropy(y, logits, undefined, options.labelSmoothing ?? 0) as tf.Scalar;
     }, learner.variables);
