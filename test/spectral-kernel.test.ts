@@ -45,7 +45,7 @@ describe('the spectral kernel (spectral.wat): power spectra and DCT', () => {
       name === 'rect'
         ? new Float32Array(size).fill(1)
         : Float32Array.from((name === 'hanning' ? hanning : hamming)(size));
-    const kernel = new SpectralKernel(size, hop, window);
+    const kernel = new SpectralKernel({ size, hop, window });
     const random = seeded(size);
     const signal = Float32Array.from({ length: 128 * hop + size / 3 }, random);
     const frames = 129; // odd: the last frame rides in both lanes; it also runs past the signal's end
@@ -65,7 +65,7 @@ describe('the spectral kernel (spectral.wat): power spectra and DCT', () => {
   it('zero-pads a signal shorter than one frame, as the JavaScript did', () => {
     // Arrange
     const window = Float32Array.from(hanning(512));
-    const kernel = new SpectralKernel(512, 320, window);
+    const kernel = new SpectralKernel({ size: 512, hop: 320, window });
     const signal = Float32Array.from({ length: 300 }, seeded(3));
 
     // Act
@@ -85,12 +85,11 @@ describe('the spectral kernel (spectral.wat): power spectra and DCT', () => {
     (bands, coefficients, stride) => {
       // Arrange: extract.ts's folded DCT-II matrix and random log-mel rows (float32 values, as the bands are)
       const { half, matrix } = foldedDct(bands, coefficients);
-      const kernel = new SpectralKernel(512, 320, new Float32Array(512).fill(1), {
-        bands,
-        coefficients,
-        half,
-        matrix,
-        stride,
+      const kernel = new SpectralKernel({
+        size: 512,
+        hop: 320,
+        window: new Float32Array(512).fill(1),
+        dct: { bands, coefficients, half, matrix, stride },
       });
       const random = seeded(bands);
       const frames = 33;
@@ -118,12 +117,23 @@ describe('the spectral kernel (spectral.wat): power spectra and DCT', () => {
   );
 
   it('refuses a size fft.js cannot transform, a mismatched window or DCT, and a block larger than its memory', () => {
-    expect(() => new SpectralKernel(500, 100, new Float32Array(500))).toThrow(RangeError);
-    expect(() => new SpectralKernel(512, 100, new Float32Array(500))).toThrow(RangeError);
+    expect(() => new SpectralKernel({ size: 500, hop: 100, window: new Float32Array(500) })).toThrow(
+      RangeError,
+    );
+    expect(() => new SpectralKernel({ size: 512, hop: 100, window: new Float32Array(500) })).toThrow(
+      RangeError,
+    );
     const { half, matrix } = foldedDct(40, 40);
     const narrow = { bands: 40, coefficients: 40, half, matrix, stride: 13 };
-    expect(() => new SpectralKernel(512, 320, new Float32Array(512), narrow)).toThrow(RangeError);
-    const kernel = new SpectralKernel(512, 320, new Float32Array(512).fill(1));
+    expect(
+      () => new SpectralKernel({ size: 512, hop: 320, window: new Float32Array(512), dct: narrow }),
+    ).toThrow(RangeError);
+    const kernel = new SpectralKernel({ size: 512, hop: 320, window: new Float32Array(512).fill(1) });
     expect(() => kernel.spectra(new Float32Array(100_000), 0, SPECTRA_BLOCK + 1)).toThrow(RangeError);
+    const single = new SpectralKernel({ size: 512, hop: 320, window: new Float32Array(512), block: 1 });
+    expect(() => single.spectra(new Float32Array(100_000), 0, 2)).toThrow(RangeError);
+    expect(
+      () => new SpectralKernel({ size: 512, hop: 320, window: new Float32Array(512), block: 0 }),
+    ).toThrow(RangeError);
   });
 });

@@ -3,7 +3,7 @@ import { blackman, hamming, hanning, sine } from 'meyda/dist/node/windowing.js';
 import { type FeatureConfig, featureDimension, spectralDimension } from './config.ts';
 import { scaleForExtraction } from './loudness.ts';
 import { extractProsody } from './prosody.ts';
-import { SPECTRA_BLOCK, SpectralKernel } from './spectral-kernel.ts';
+import { SpectralKernel } from './spectral-kernel.ts';
 
 /** Frames × dims, row-major: `data[frame * dims + d]`. */
 export interface FeatureMatrix {
@@ -107,7 +107,7 @@ function planFrames(config: FeatureConfig): FramePlan {
       : undefined;
   return {
     bins: frameSize / 2,
-    kernel: new SpectralKernel(frameSize, hopSize, window, dct),
+    kernel: new SpectralKernel({ size: frameSize, hop: hopSize, window, dct }),
     bank,
     kind: config.kind,
     spectralDims: spectralDimension(config),
@@ -152,10 +152,11 @@ function logMelBlock(plan: FramePlan, count: number, matrix: FeatureMatrix, firs
   }
 }
 
-/** Every frame's spectral values, SPECTRA_BLOCK frames per kernel call. */
+/** Every frame's spectral values, a block of frames per kernel call. */
 function spectralFrames(plan: FramePlan, signal: Float32Array, hopSize: number, matrix: FeatureMatrix): void {
-  for (let first = 0; first < matrix.frames; first += SPECTRA_BLOCK) {
-    const count = Math.min(SPECTRA_BLOCK, matrix.frames - first);
+  const { block } = plan.kernel;
+  for (let first = 0; first < matrix.frames; first += block) {
+    const count = Math.min(block, matrix.frames - first);
     plan.kernel.spectra(signal, first * hopSize, count);
     if (plan.kind === 'mfcc') mfccBlock(plan, count, matrix, first);
     else logMelBlock(plan, count, matrix, first);

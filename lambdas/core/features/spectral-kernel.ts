@@ -29,7 +29,7 @@ interface SpectralExports {
   ): void;
 }
 
-/** Frames one kernel call computes: bounds the module's memory (~250 KB for 512-sample frames). */
+/** Frames one kernel call computes by default: bounds the module's memory (~250 KB for 512-sample frames). */
 export const SPECTRA_BLOCK = 64;
 
 /** The folded DCT-II that turns log-mel bands into MFCCs (extract.ts, `foldedDct`). */
@@ -42,6 +42,20 @@ export interface KernelDct {
   matrix: Float64Array;
   /** Values per output row: the MFCCs of frame f go to `mfcc[f·stride…]`. */
   stride: number;
+}
+
+/** What a kernel is planned for. */
+export interface SpectralPlan {
+  /** Samples per frame: a power of two. */
+  size: number;
+  /** Samples from one frame's start to the next one's. */
+  hop: number;
+  /** `size` float32 weights (all 1 for a rectangular window). */
+  window: Float32Array;
+  /** The DCT, when MFCCs are wanted. */
+  dct?: KernelDct;
+  /** Frames a call computes at most (SPECTRA_BLOCK when absent). */
+  block?: number;
 }
 
 /**
@@ -89,12 +103,14 @@ type Region =
   | 'logMel'
   | 'mfcc';
 
-/** The checks `dct` and the window must pass: a wrong stride or matrix would write past the module's regions. */
-function checkPlan(size: number, window: Float32Array, dct: KernelDct | undefined): void {
+/** The checks a plan must pass: a wrong stride or matrix would write past the module's regions. */
+function checkPlan({ size, window, dct, block }: SpectralPlan): void {
   if (size < 2 || (size & (size - 1)) !== 0)
     throw new RangeError(`FFT size must be a power of two, got ${size}`);
   if (window.length !== size)
     throw new RangeError(`window of ${window.length} weights for ${size}-sample frames`);
+  if (block !== undefined && !(Number.isInteger(block) && block >= 1))
+    throw new RangeError(`a block holds 1 or more frames, got ${block}`);
   if (!dct) return;
   if (dct.half !== Math.ceil(dct.bands / 2) || dct.matrix.length !== dct.coefficients * dct.half)
     throw new RangeError('DCT matrix does not match its bands and coefficients');
@@ -105,11 +121,13 @@ function checkPlan(size: number, window: Float32Array, dct: KernelDct | undefine
  * The feature frames' spectral work in WebAssembly (spectral.wat), bit for bit the JavaScript it replaced:
  * window, fft.js's real transform and meyda's float32 rounding of the power (`spectra`), and the folded
  * DCT of the log-mel bands (`dct`), two frames per transform (one per float64 lane). One instance per
- * feature extractor, used synchronously, a block of up to SPECTRA_BLOCK frames at a time: `spectra`
+ * feature extractor, used synchronously, a block of up to `block` frames at a time: `spectra`
  * leaves the block's power spectra in `power` (frame f's bins from f·size/2); the caller writes the
  * log-mel bands to `logMel` (frame f's from f·bands); `dct` leaves the MFCCs in `mfcc`.
  */
 export class SpectralKernel {
+  /** Frames one call computes at most. */
+  readonly block: number;
   readonly #exports: SpectralExports;
   readonly #size: number;
   readonly #hop: number;
@@ -124,31 +142,29 @@ export class SpectralKernel {
   /** The block's MFCCs after `dct` (float32, `stride` a frame). */
   readonly mfcc: Float32Array;
 
-  /**
-   * Frames of `size` samples (a power of two) start `hop` samples apart, weighted by `window` (float32,
-   * all 1 for a rectangular window); `dct`, when MFCCs are wanted.
-   */
-  constructor(size: number, hop: number, window: Float32Array, dct?: KernelDct) {
-    checkPlan(size, window, dct);
+  constructor(plan: SpectralPlan) {
+    checkPlan(plan);
+    const { size, hop, window, dct } = plan;
+    this.block = plan.block ?? SPECTRA_BLOCK;
     this.#exports = instantiateKernel<SpectralExports>(SPECTRAL_WASM_BASE64);
     this.#size = size;
     this.#hop = hop;
     this.#dct = dct;
     const { table, width, bitrev } = fftTables(size);
     this.#width = width;
-    const signalLength = (SPECTRA_BLOCK - 1) * hop + size;
+    const signalLength = (this.block - 1) * hop + size;
     const { at, end } = layout<Region>({
       table: table.byteLength,
       bitrev: bitrev.byteLength,
       window: size * 4,
       data: size * 16,
       out: size * 32,
-      power: SPECTRA_BLOCK * (size / 2) * 4,
+      power: this.block * (size / 2) * 4,
       signal: signalLength * 4,
       matrix: dct ? dct.matrix.byteLength : 0,
       folded: dct ? dct.half * 32 : 0,
-      logMel: dct ? SPECTRA_BLOCK * dct.bands * 8 : 0,
-      mfcc: dct ? SPECTRA_BLOCK * dct.stride * 4 : 0,
+      logMel: dct ? this.block * dct.bands * 8 : 0,
+      mfcc: dct ? this.block * dct.stride * 4 : 0,
     });
     ensureMemory(this.#exports.memory, end);
     const { buffer } = this.#exports.memory;
@@ -158,15 +174,15 @@ export class SpectralKernel {
     if (dct) new Float64Array(buffer, at.matrix, dct.matrix.length).set(dct.matrix);
     this.#at = at;
     this.#signal = new Float32Array(buffer, at.signal, signalLength);
-    this.power = new Float32Array(buffer, at.power, SPECTRA_BLOCK * (size / 2));
-    this.logMel = new Float64Array(buffer, at.logMel, dct ? SPECTRA_BLOCK * dct.bands : 0);
-    this.mfcc = new Float32Array(buffer, at.mfcc, dct ? SPECTRA_BLOCK * dct.stride : 0);
+    this.power = new Float32Array(buffer, at.power, this.block * (size / 2));
+    this.logMel = new Float64Array(buffer, at.logMel, dct ? this.block * dct.bands : 0);
+    this.mfcc = new Float32Array(buffer, at.mfcc, dct ? this.block * dct.stride : 0);
   }
 
-  /** The power spectra of `frames` (≤ SPECTRA_BLOCK) frames from `signal[start]` on, zero-padded past its end. */
+  /** The power spectra of `frames` (≤ `block`) frames from `signal[start]` on, zero-padded past its end. */
   spectra(signal: Float32Array, start: number, frames: number): void {
-    if (frames < 1 || frames > SPECTRA_BLOCK)
-      throw new RangeError(`1…${SPECTRA_BLOCK} frames a call, got ${frames}`);
+    if (frames < 1 || frames > this.block)
+      throw new RangeError(`1…${this.block} frames a call, got ${frames}`);
     const length = (frames - 1) * this.#hop + this.#size;
     const available = Math.max(0, Math.min(length, signal.length - start));
     this.#signal.set(signal.subarray(start, start + available));
@@ -191,8 +207,8 @@ export class SpectralKernel {
   dct(frames: number): void {
     const dct = this.#dct;
     if (!dct) throw new Error('this kernel was planned without a DCT');
-    if (frames < 1 || frames > SPECTRA_BLOCK)
-      throw new RangeError(`1…${SPECTRA_BLOCK} frames a call, got ${frames}`);
+    if (frames < 1 || frames > this.block)
+      throw new RangeError(`1…${this.block} frames a call, got ${frames}`);
     const at = this.#at;
     this.#exports.dct(
       at.logMel,

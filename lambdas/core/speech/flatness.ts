@@ -4,10 +4,7 @@ import type { SpeechRegion } from './vad.ts';
 
 const FRAME = 512;
 const MAX_FRAMES = 16;
-/**
- * Its own instance of the features' spectral kernel (created on first use), called one frame at a time:
- * the hop of 1 only sizes the kernel's sample buffer, which then holds one frame plus 63 samples.
- */
+/** Its own instance of the features' spectral kernel (created on first use), one frame a call. */
 let kernel: SpectralKernel | undefined;
 
 /**
@@ -31,7 +28,7 @@ export function speechSpectralFlatness(
     }
   }
   if (starts.length === 0) return 0;
-  kernel ??= new SpectralKernel(FRAME, 1, hanning(FRAME));
+  kernel ??= new SpectralKernel({ size: FRAME, hop: FRAME, window: hanning(FRAME), block: 1 });
   const power = new Float64Array(FRAME / 2);
   for (const start of starts) {
     kernel.spectra(samples, start, 1);
