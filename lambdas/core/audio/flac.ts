@@ -79,6 +79,17 @@ const decodeQuietly = (
   }
 };
 
+/** Decodes `frames` in groups of at most VALUES_PER_CALL values, one group per step. */
+async function* decodeGroups(
+  decoder: FLACDecoder,
+  frames: Uint8Array[],
+  info: StreamInfo,
+): AsyncGenerator<Awaited<ReturnType<FLACDecoder['decodeFrames']>>> {
+  for (const group of boundedGroups(frames, info.maxBlockSize, info.channels)) {
+    yield await decodeQuietly(decoder, group);
+  }
+}
+
 /** The limits STREAMINFO alone can be judged by, before anything is decoded. */
 const checkStreamInfo = (info: StreamInfo, maxDurationSec: number): void => {
   checkStreamParameters('FLAC', info.sampleRate, info.channels);
@@ -157,15 +168,12 @@ export const decodeFlac = async (
         container: 'FLAC',
         maxDurationSec,
         outputRate,
-        decode: async (chunk) => {
-          const groups = boundedGroups(parser.parseChunk(chunk), info.maxBlockSize, info.channels);
-          const decoded = [];
-          for (const group of groups) decoded.push(await decodeQuietly(decoder, group));
-          return decoded;
-        },
+        // Group by group, lazily: the collector checks the limits after each (≤ VALUES_PER_CALL values), so
+        // a chunk of constant-valued frames (~12 bytes each, up to 65535 samples per channel) is never
+        // decoded past them, whatever the chunk's size.
+        decode: (chunk) => decodeGroups(decoder, parser.parseChunk(chunk), info),
         flush: () => decodeQuietly(decoder, parser.flush()),
-        // Small: a FLAC frame of constant samples is ~12 bytes for up to 65535 samples per channel.
-        chunkBytes: 1024,
+        chunkBytes: 64 * 1024,
         scale: (full - 1) / full,
       });
       // Thrown inside `use` so that a decoder which saw a corrupt stream is discarded.

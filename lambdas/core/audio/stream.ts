@@ -22,6 +22,11 @@ export interface ChunkedDecodeResult {
   errors: string[];
 }
 
+/** One decoded chunk, or several, possibly produced one at a time as they are read. */
+export type DecodedOutput = DecodedChunk | Iterable<DecodedChunk> | AsyncIterable<DecodedChunk>;
+
+const isChunk = (output: DecodedOutput): output is DecodedChunk => 'channelData' in output;
+
 export interface ChunkedDecodeOptions {
   /** Name used in error messages ('FLAC', 'Ogg Opus', …). */
   container: string;
@@ -31,9 +36,12 @@ export interface ChunkedDecodeOptions {
    * the model) instead of the declared input rate. Default: keep the source rate.
    */
   outputRate?: number;
-  /** Decodes the next input bytes; may return several chunks (a decoder that bounds each call's output). */
-  decode: (chunk: Uint8Array) => DecodedChunk | DecodedChunk[] | Promise<DecodedChunk | DecodedChunk[]>;
-  flush?: () => Promise<DecodedChunk | DecodedChunk[]>;
+  /**
+   * Decodes the next input bytes; may return several chunks (a decoder that bounds each call's output),
+   * also lazily: each is taken, and the limits checked, before the next is decoded.
+   */
+  decode: (chunk: Uint8Array) => DecodedOutput | Promise<DecodedOutput>;
+  flush?: () => Promise<DecodedOutput>;
   /**
    * Input is fed in chunks of this size so the duration limit is enforced while decoding: a small file
    * that expands enormously (digital silence) stops at most one chunk past the limit. Smaller chunks bound
@@ -70,6 +78,9 @@ const mixChunk = (chunk: DecodedChunk, channels: number, scale: number): Float32
 };
 
 const concat = (parts: readonly Float32Array[]): Float32Array => {
+  const filled = parts.filter((part) => part.length > 0);
+  // Every part is the collector's own array: a single one is the result as it is.
+  if (filled.length === 1) return filled[0]!;
   const out = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
   let at = 0;
   for (const part of parts) {
@@ -135,14 +146,13 @@ export const decodeChunked = async (
 ): Promise<ChunkedDecodeResult> => {
   const { decode, flush, chunkBytes } = options;
   const collector = createMonoCollector(options);
+  const takeAll = async (output: DecodedOutput) => {
+    for await (const chunk of isChunk(output) ? [output] : output) collector.take(chunk);
+  };
   for (let offset = 0; offset < bytes.length; offset += chunkBytes) {
-    const decoded = await decode(bytes.subarray(offset, offset + chunkBytes));
-    for (const chunk of Array.isArray(decoded) ? decoded : [decoded]) collector.take(chunk);
+    await takeAll(await decode(bytes.subarray(offset, offset + chunkBytes)));
   }
-  if (flush) {
-    const flushed = await flush();
-    for (const chunk of Array.isArray(flushed) ? flushed : [flushed]) collector.take(chunk);
-  }
+  if (flush) await takeAll(await flush());
   return collector.result();
 };
 
