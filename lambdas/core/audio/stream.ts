@@ -44,8 +44,9 @@ export interface ChunkedDecodeOptions {
   flush?: () => Promise<DecodedOutput>;
   /**
    * Input is fed in chunks of this size so the duration limit is enforced while decoding: a small file
-   * that expands enormously (digital silence) stops at most one chunk past the limit. Smaller chunks bound
-   * memory tighter but cost per-call overhead (Vorbis at 4 KiB: 24 ms instead of 8 ms for 3 s).
+   * that expands enormously (digital silence) stops at most one chunk past the limit (one decoded chunk,
+   * for a decoder that yields them lazily, as FLAC's). Smaller chunks bound memory tighter but cost
+   * per-call overhead (Vorbis at 4 KiB: 24 ms instead of 8 ms for 3 s).
    */
   chunkBytes: number;
   /** How many decoded channels to average (mpg123 returns a copy of mono as stereo). Default: all. */
@@ -81,9 +82,9 @@ const concat = (parts: readonly Float32Array[]): Float32Array => {
   const filled = parts.filter((part) => part.length > 0);
   // Every part is the collector's own array: a single one is the result as it is.
   if (filled.length === 1) return filled[0]!;
-  const out = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+  const out = new Float32Array(filled.reduce((sum, part) => sum + part.length, 0));
   let at = 0;
-  for (const part of parts) {
+  for (const part of filled) {
     out.set(part, at);
     at += part.length;
   }
