@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import type { LocalStack } from '../bin/local/stack.ts';
 import { FIXTURES_DIR, TESS_DIR, tessClip } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
@@ -31,11 +31,14 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     return { status: response.status, json: (await response.json()) as Json };
   };
 
-  /** Polls the job until it ends (capped: the test's own timeout is the limit). */
-  const finished = async (id: string) => {
+  /** Polls the job until it ends; past `limitMs` it fails with the job's last state instead of hanging. */
+  const finished = async (id: string, limitMs = 120_000) => {
+    const started = Date.now();
     for (;;) {
       const { json } = await call('GET', `/training-jobs/${id}`);
       if (json.status === 'SUCCEEDED' || json.status === 'FAILED') return json;
+      if (Date.now() - started > limitMs)
+        throw new Error(`job ${id} still ${json.status} after ${limitMs} ms: ${JSON.stringify(json)}`);
       await sleep(250);
     }
   };
@@ -65,6 +68,13 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
       log: (line) => lines.push(line),
     });
     ({ stack, s3 } = local);
+  });
+
+  // The stack's own log (job processes, predictions) is what tells a slow run from a stuck one.
+  beforeEach(() => {
+    onTestFailed(() => {
+      console.log(`local stack log, last 80 lines:\n${lines.slice(-80).join('\n')}`);
+    });
   });
 
   afterAll(async () => {

@@ -84,8 +84,12 @@ export interface TrainPackageOptions {
     virtualSpeakers?: boolean;
   };
   settings: ModelSettings;
-  /** Speakers held out whole from the multi-corpus model (ignored for a TESS-only model). */
-  heldOutSpeakers: string[];
+  /**
+   * Speakers held out whole from the multi-corpus model (ignored for a TESS-only model). 'none': no
+   * speaker is held out and only TESS's random fifth is tested; an empty list (or none of them in the
+   * data) falls back to a random split of every clip.
+   */
+  heldOutSpeakers: string[] | 'none';
   experiments: ExperimentName[];
   /** Epoch cap for the extra experiments (they are budgeted: the shipped model gets the full run). */
   experimentEpochs: number;
@@ -156,12 +160,12 @@ export function testSubsets(
   const heldOutName = heldOut.every((s) => s.startsWith('ravdess:'))
     ? 'ravdess-heldout-actors'
     : 'heldout-speakers';
-  const subsets: Record<string, (item: ClipFeatures) => boolean> = {
+  return {
     'tess-random': (i) => i.clip.corpus === 'tess' && !heldOut.includes(i.clip.speaker),
-    [heldOutName]: (i) => heldOut.includes(i.clip.speaker),
+    // No table for a held-out set the split does not have (a package trained on every voice).
+    ...(heldOut.length > 0 ? { [heldOutName]: (i: ClipFeatures) => heldOut.includes(i.clip.speaker) } : {}),
     'all-test': () => true,
   };
-  return subsets;
 }
 
 async function examplePanels(
@@ -269,10 +273,12 @@ async function prepareData(
   for (const f of failed) log(`skipped (decoder refused): ${f.path}: ${f.error}`);
   const { kept, duplicates } = dedupe(all);
   if (duplicates.length) log(`${duplicates.length} duplicate clip(s) removed before splitting`);
-  const heldOut = options.heldOutSpeakers.filter((s) => kept.some((i) => i.clip.speaker === s));
+  const named = options.heldOutSpeakers;
+  const everyVoice = named === 'none';
+  const heldOut = named === 'none' ? [] : named.filter((s) => kept.some((i) => i.clip.speaker === s));
   const tessOnly = options.corpora.length === 1 && options.corpora[0] === 'tess';
   const split: Split<ClipFeatures> =
-    tessOnly || heldOut.length === 0
+    tessOnly || (heldOut.length === 0 && !everyVoice)
       ? randomSplit(tessOnly ? 'tess-random' : 'random', kept, options.seed)
       : multiCorpusSplit('multi-corpus', kept, heldOut, options.seed);
   if (trainWords) {

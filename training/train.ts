@@ -20,7 +20,7 @@ const program = new Command()
   .option('--out <dir>', 'model package folder (default models/ser-lstm-<corpora>)')
   .option(
     '--heldout <speakers>',
-    'speakers held out whole for testing a multi-corpus model',
+    "speakers held out whole for testing a multi-corpus model ('none': every voice trains, TESS's random fifth is the test)",
     DEFAULTS.heldOutSpeakers.join(','),
   )
   .option(
@@ -237,7 +237,7 @@ try {
       statsMask: opts.spectralMeans ? 'all' : 'no-spectral-means',
       channelFreeMembers: opts.channelFreeMembers,
     },
-    heldOutSpeakers: opts.heldout.split(',').filter(Boolean),
+    heldOutSpeakers: opts.heldout === 'none' ? 'none' : opts.heldout.split(',').filter(Boolean),
     experiments,
     experimentEpochs: opts.experimentEpochs,
     progress: opts.progress && process.stderr.isTTY === true,
