@@ -23,7 +23,9 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
 
   /** Training and registry routes take the admin credential; `key` overrides it (the user key test). */
   const call = async (method: string, path: string, body?: unknown, key = ADMIN_KEY) => {
+    // Bounded, so that a stuck call fails naming its route instead of running into the test's timeout.
     const response = await fetch(`${stack.apiUrl}${path}`, {
+      signal: AbortSignal.timeout(30_000),
       method,
       headers: { 'x-api-key': key, ...(body ? { 'content-type': 'application/json' } : {}) },
       ...(body ? { body: JSON.stringify(body) } : {}),
@@ -52,7 +54,16 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
         Body: tessClip('angry').bytes,
       }),
     );
-    await stack.idle();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      stack.idle(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`the processing of incoming/${name}.flac did not end within 60 s`)),
+          60_000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
     const { json } = await call('GET', '/predictions?limit=1', undefined, API_KEY);
     return json.items[0].modelVersion as string;
   };

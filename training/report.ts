@@ -540,6 +540,13 @@ function resultsSection(input: ReportInput): string[] {
     `Split **${input.splitName}**: ${input.splitDescription}.`,
     '',
   );
+  if (input.corpora.length > 1 && !Object.keys(input.metrics).some((name) => name.includes('heldout')))
+    lines.push(
+      'No voice is held out of this package: every test clip below is of a voice it trained on. What the',
+      'recipe does on voices it never heard is measured on the RAVDESS actor folds (each fold model trained',
+      'without four actors), in "How the recipe was chosen" below.',
+      '',
+    );
   lines.push('| test set | clips | accuracy | macro-F1 | weighted-F1 |', '|---|---:|---:|---:|---:|');
   for (const [name, m] of Object.entries(input.metrics)) lines.push(metricsSummaryRow(name, m));
   lines.push('');
