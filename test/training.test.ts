@@ -4,6 +4,7 @@ import { type Clip, parseClipName } from '../training/datasets.ts';
 import type { ClipFeatures } from '../training/features.ts';
 import { dedupe } from '../training/features.ts';
 import { computeMetrics } from '../training/metrics.ts';
+import { testSubsets } from '../training/pipeline.ts';
 import { createRng } from '../training/random.ts';
 import { assertNoLeak, multiCorpusSplit, randomSplit, speakerSplit } from '../training/splits.ts';
 
@@ -77,6 +78,28 @@ describe('splits', () => {
     expect([...s.train, ...s.validation].some((i) => i.clip.speaker === 'ravdess:4')).toBe(false);
     expect(s.test.filter((i) => i.clip.speaker === 'ravdess:4')).toHaveLength(21);
     expect(s.test.some((i) => i.clip.corpus === 'tess')).toBe(true);
+    assertNoLeak(s);
+  });
+
+  it('multi-corpus split with no speaker held out (the shipped package): every other-corpus clip trains, TESS is the test', () => {
+    const ravdess = Array.from({ length: 84 }, (_, i) =>
+      fake(i, `ravdess:${(i % 4) + 1}`, EMO[i % 7]!, 'ravdess'),
+    );
+    const s = multiCorpusSplit('m', [...tessItems, ...ravdess], [], 3);
+    expect(s.test.every((i) => i.clip.corpus === 'tess')).toBe(true);
+    expect(s.test.map((i) => i.clip.path)).toEqual(
+      multiCorpusSplit('m', [...tessItems, ...ravdess], ['ravdess:4'], 3)
+        .test.filter((i) => i.clip.corpus === 'tess')
+        .map((i) => i.clip.path),
+    );
+    expect([...s.train, ...s.validation].filter((i) => i.clip.corpus === 'ravdess')).toHaveLength(84);
+    expect(s.description).toContain('no speaker held out');
+    expect(Object.keys(testSubsets(['tess', 'ravdess'], []))).toEqual(['tess-random', 'all-test']);
+    expect(Object.keys(testSubsets(['tess', 'ravdess'], ['ravdess:4']))).toEqual([
+      'tess-random',
+      'ravdess-heldout-actors',
+      'all-test',
+    ]);
     assertNoLeak(s);
   });
 
