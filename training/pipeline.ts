@@ -37,6 +37,7 @@ import { argmaxRows, type EpochRecord } from './trainer.ts';
 export const EXPERIMENTS = [
   'tess-random',
   'tess-speaker',
+  'tess-voice-out',
   'mlp',
   'tess-to-ravdess',
   'ravdess-folds',
@@ -503,6 +504,14 @@ async function runExtraExperiments(
         const name = `tess-${trainOn.split(':')[1]}-to-${testOn.split(':')[1]}`;
         await runExtra(extras, context, speakerSplit(name, tess, [testOn], seed), budget, log);
       }
+    }
+  }
+  if (has('tess-voice-out') && !tessOnly) {
+    // The whole recipe's figure for a new TESS voice: everything the package trains on but that voice.
+    for (const testOn of [...new Set(tess.map((i) => i.clip.speaker))].sort()) {
+      const voice = testOn.split(':')[1];
+      const name = `all-but-${voice}-to-${voice}`;
+      await runExtra(extras, context, speakerSplit(name, kept, [testOn], seed), budget, log);
     }
   }
   if (has('cross-corpus') && !tessOnly) {
