@@ -350,6 +350,15 @@ saved probabilities, the same recipe scored 0.529 on actors 11–12 with eight t
 models) and 0.577 with ten (the 1.4.0 package): a hint (±0.05) that more voices help, which is all this
 data can say. 1.5.0 met every condition (TESS random 0.998, parity 6e-7, 211 KB, 24.5 min) and ships;
 its unseen-voice figure is the recipe's pooled folds, 0.532 ± 0.020.
+
+### Round 14 (2026-12-06): a new TESS voice for the whole recipe
+
+Rule before the run ([ROUND14.md](ROUND14.md)). The TESS speaker-independent figure so far trains on one
+TESS voice alone. A new experiment (\`--experiments tess-voice-out\`) leaves one TESS voice out of
+everything the package trains on (the other TESS voice and RAVDESS 01–12) and tests on it: 0.760 for
+YAF and 0.717 for OAF, mean 0.739, against 0.762 for the TESS-only models. Twelve RAVDESS voices did not
+make a new TESS voice easier; neither figure reaches the 0.80 target, and both are reported. The
+all-but-OAF models stopped early (best validation epoch 2 of 10), which may explain part of OAF's figure.
 `;
 
 /** Training curves of the shipped model, per epoch. */
