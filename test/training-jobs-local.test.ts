@@ -33,8 +33,11 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     return { status: response.status, json: (await response.json()) as Json };
   };
 
-  /** Polls the job until it ends; past `limitMs` it fails with the job's last state instead of hanging. */
-  const finished = async (id: string, limitMs = 120_000) => {
+  /**
+   * Polls the job until it ends; past `limitMs` (below the calling test's own timeout) it fails with the
+   * job's last state instead of running into that timeout.
+   */
+  const finished = async (id: string, limitMs = 40_000) => {
     const started = Date.now();
     for (;;) {
       const { json } = await call('GET', `/training-jobs/${id}`);
@@ -160,7 +163,7 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     // Act: one job (default dataset, seeded from the fixtures), a second one refused while it runs.
     const created = await call('POST', '/training-jobs', { epochs: 1 });
     const second = await call('POST', '/training-jobs', { epochs: 1 });
-    const job = await finished(created.json.id);
+    const job = await finished(created.json.id, 150_000);
 
     // Assess: the job
     expect(second).toMatchObject({ status: 409, json: { error: { code: 'JOB_RUNNING' } } });
@@ -261,7 +264,7 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     await put('audio/broken.wav', 'RIFF not really audio');
 
     const created = await call('POST', '/training-jobs', { dataset: 'datasets/own/', epochs: 1 });
-    const job = await finished(created.json.id);
+    const job = await finished(created.json.id, 150_000);
 
     expect(job).toMatchObject({
       status: 'SUCCEEDED',

@@ -12,7 +12,7 @@ import { type ModelMetadata, ModelMetadataSchema } from '../lambdas/core/model/m
 import { type AugmentationSpec, DEFAULT_AUGMENTATION } from './augment.ts';
 import { labelIndex } from './batches.ts';
 import { type ChannelSpec, DEFAULT_CHANNEL } from './channel.ts';
-import { type Clip, type Corpus, EMOTIONS, scanDataset } from './datasets.ts';
+import { type Clip, type Corpus, DatasetError, EMOTIONS, scanDataset } from './datasets.ts';
 import {
   DEFAULT_MODEL_SETTINGS,
   type ExperimentResult,
@@ -276,6 +276,8 @@ async function prepareData(
   if (duplicates.length) log(`${duplicates.length} duplicate clip(s) removed before splitting`);
   const named = options.heldOutSpeakers;
   const everyVoice = named === 'none';
+  if (everyVoice && !kept.some((i) => i.clip.corpus === 'tess'))
+    throw new DatasetError("--heldout none tests on TESS's random fifth: add tess to --corpora");
   const heldOut = named === 'none' ? [] : named.filter((s) => kept.some((i) => i.clip.speaker === s));
   const tessOnly = options.corpora.length === 1 && options.corpora[0] === 'tess';
   const split: Split<ClipFeatures> =
@@ -508,10 +510,11 @@ async function runExtraExperiments(
   }
   if (has('tess-voice-out') && !tessOnly) {
     // The whole recipe's figure for a new TESS voice: everything the package trains on but that voice.
+    const trainedOn = kept.filter((i) => !heldOut.includes(i.clip.speaker));
     for (const testOn of [...new Set(tess.map((i) => i.clip.speaker))].sort()) {
       const voice = testOn.split(':')[1];
       const name = `all-but-${voice}-to-${voice}`;
-      await runExtra(extras, context, speakerSplit(name, kept, [testOn], seed), budget, log);
+      await runExtra(extras, context, speakerSplit(name, trainedOn, [testOn], seed), budget, log);
     }
   }
   if (has('cross-corpus') && !tessOnly) {
@@ -812,6 +815,7 @@ function reportInputOf(
     corpora: options.corpora,
     splitName: split.name,
     splitDescription: split.description,
+    everyVoiceTrains: options.heldOutSpeakers === 'none' && !data.tessOnly,
     metrics: trained.metrics,
     main: trained.main.result,
     experiments: extras.experiments,
