@@ -276,8 +276,6 @@ async function prepareData(
   if (duplicates.length) log(`${duplicates.length} duplicate clip(s) removed before splitting`);
   const named = options.heldOutSpeakers;
   const everyVoice = named === 'none';
-  if (everyVoice && !kept.some((i) => i.clip.corpus === 'tess'))
-    throw new DatasetError("--heldout none tests on TESS's random fifth: add tess to --corpora");
   const heldOut = named === 'none' ? [] : named.filter((s) => kept.some((i) => i.clip.speaker === s));
   const tessOnly = options.corpora.length === 1 && options.corpora[0] === 'tess';
   const split: Split<ClipFeatures> =
@@ -582,6 +580,9 @@ function packageCalibration(
  * --split recorded`), REPORT.md, figures.
  */
 export async function trainPackage(options: TrainPackageOptions): Promise<TrainPackageResult> {
+  // Checked before anything is loaded: without TESS the every-voice split would have no test part.
+  if (options.heldOutSpeakers === 'none' && !options.corpora.includes('tess'))
+    throw new DatasetError("--heldout none tests on TESS's random fifth: add tess to --corpora");
   const started = performance.now();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const backend = await initTf();
