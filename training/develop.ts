@@ -9,6 +9,7 @@ import { type Corpus, defaultDatasetDir, scanDataset } from './datasets.ts';
 import type { SavedProbabilities } from './ensemble-folds.ts';
 import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
 import { actorFolds } from './folds.ts';
+import { MIN_MIXUP_ALPHA } from './mixup.ts';
 import { DEFAULTS } from './pipeline.ts';
 import {
   populationMean,
@@ -66,7 +67,7 @@ const program = new Command()
   .option('--label-smoothing <x>', 'label smoothing of the training loss', Number, 0.05)
   .option(
     '--mixup <alpha>',
-    "mixup of the head's input rows, weights from Beta(alpha, alpha) (0: none; else ≥ 0.05)",
+    `mixup of the head's input rows, weights from Beta(alpha, alpha) (0: none; else ≥ ${MIN_MIXUP_ALPHA})`,
     Number,
     0,
   )
@@ -107,7 +108,9 @@ const opts = program.opts<{
 
 if (opts.speakerShift !== undefined && opts.speakerOffset !== undefined)
   throw new Error('--speaker-shift and --speaker-offset are alternatives: give one');
-if (!(opts.mixup === 0 || opts.mixup >= 0.05)) throw new Error('--mixup takes 0 (none) or an alpha ≥ 0.05');
+// Checked here too so that a wrong value fails before the features are loaded, not at the first batch.
+if (!(opts.mixup === 0 || opts.mixup >= MIN_MIXUP_ALPHA))
+  throw new Error(`--mixup takes 0 (none) or an alpha ≥ ${MIN_MIXUP_ALPHA}`);
 if (opts.virtualSpeakers && opts.speakerOffset === undefined)
   throw new Error('--virtual-speakers needs --speaker-offset');
 await initTf();

@@ -3,6 +3,15 @@ import { mixRows, type RowMix } from './mixup.ts';
 import { createRng, gaussian, type Rng } from './random.ts';
 import { tf } from './tf.ts';
 
+/** How a batch goes through a model: training (dropout, mixup) or not, and the extra inputs it takes. */
+export interface LogitsPass {
+  training: boolean;
+  /** The rows' speaker offsets [rows × offsetInput] (batches.ts `offsetBatch`), if any. */
+  offsets?: Float32Array;
+  /** Training only: mixup of the classifier's input rows, matched by the mixed targets. */
+  mix?: RowMix;
+}
+
 /**
  * The shipped architecture, written with raw tfjs ops (not `tf.layers`) so that every step maps 1:1 onto
  * ONNX operators and the variable-length handling is exact:
@@ -18,15 +27,6 @@ import { tf } from './tf.ts';
  * Gate order of `kernel`/`recurrent`/`bias` columns is tfjs/Keras' i, f, c, o (ONNX wants i, o, f, c:
  * the exporter reorders).
  */
-/** How a batch goes through a model: training (dropout, mixup) or not, and the extra inputs it takes. */
-export interface LogitsPass {
-  training: boolean;
-  /** The rows' speaker offsets [rows × offsetInput] (batches.ts `offsetBatch`), if any. */
-  offsets?: Float32Array;
-  /** Training only: mixup of the classifier's input rows, matched by the mixed targets. */
-  mix?: RowMix;
-}
-
 export interface LstmConfig {
   dims: number;
   stack: number;

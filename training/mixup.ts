@@ -25,10 +25,13 @@ export function mixRows(x: tf.Tensor2D, mix: RowMix): tf.Tensor2D {
   return tf.tensor2d(matrix, [rows, rows]).matMul(x) as tf.Tensor2D;
 }
 
+/** The smallest mixup alpha: below ~0.05 both gamma draws can underflow to 0 and a weight would be NaN. */
+export const MIN_MIXUP_ALPHA = 0.05;
+
 /** A batch's mixing: partners from a shuffle, weights from Beta(alpha, alpha) (the larger share kept). */
 export function drawRowMix(rows: number, alpha: number, rng: Rng): RowMix {
-  // Below ~0.05 both gamma draws can underflow to 0 and the weight would be NaN.
-  if (!(alpha >= 0.05)) throw new RangeError(`mixup alpha must be a number ≥ 0.05, got ${alpha}`);
+  if (!(alpha >= MIN_MIXUP_ALPHA))
+    throw new RangeError(`mixup alpha must be a number ≥ ${MIN_MIXUP_ALPHA}, got ${alpha}`);
   const partner = Int32Array.from(
     shuffle(
       Array.from({ length: rows }, (_, i) => i),

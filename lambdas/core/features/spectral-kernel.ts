@@ -179,10 +179,15 @@ export class SpectralKernel {
     this.mfcc = new Float32Array(buffer, at.mfcc, dct ? this.block * dct.stride : 0);
   }
 
-  /** The power spectra of `frames` (≤ `block`) frames from `signal[start]` on, zero-padded past its end. */
-  spectra(signal: Float32Array, start: number, frames: number): void {
+  /** A call covers 1…`block` frames: the module's regions hold no more. */
+  #checkFrames(frames: number): void {
     if (frames < 1 || frames > this.block)
       throw new RangeError(`1…${this.block} frames a call, got ${frames}`);
+  }
+
+  /** The power spectra of `frames` (≤ `block`) frames from `signal[start]` on, zero-padded past its end. */
+  spectra(signal: Float32Array, start: number, frames: number): void {
+    this.#checkFrames(frames);
     const length = (frames - 1) * this.#hop + this.#size;
     const available = Math.max(0, Math.min(length, signal.length - start));
     this.#signal.set(signal.subarray(start, start + available));
@@ -207,8 +212,7 @@ export class SpectralKernel {
   dct(frames: number): void {
     const dct = this.#dct;
     if (!dct) throw new Error('this kernel was planned without a DCT');
-    if (frames < 1 || frames > this.block)
-      throw new RangeError(`1…${this.block} frames a call, got ${frames}`);
+    this.#checkFrames(frames);
     const at = this.#at;
     this.#exports.dct(
       at.logMel,
