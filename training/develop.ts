@@ -72,6 +72,12 @@ const program = new Command()
     0,
   )
   .option(
+    '--speaker-adversary <weight>',
+    "largest gradient-reversal weight of a speaker adversary on the head's hidden layer (0: none)",
+    Number,
+    0,
+  )
+  .option(
     '--spectral-scale <lo,hi>',
     'pitch/formant scaling range of the speaker-like copies',
     DEFAULTS.augmentation.spectralScale.join(','),
@@ -97,6 +103,7 @@ const opts = program.opts<{
   ravdessRepeats: number;
   labelSmoothing: number;
   mixup: number;
+  speakerAdversary: number;
   spectralScale: string;
   saveProbabilities?: string;
   reverse?: boolean;
@@ -111,6 +118,9 @@ if (opts.speakerShift !== undefined && opts.speakerOffset !== undefined)
 // Checked here too so that a wrong value fails before the features are loaded, not at the first batch.
 if (!(opts.mixup === 0 || opts.mixup >= MIN_MIXUP_ALPHA))
   throw new Error(`--mixup takes 0 (none) or an alpha ≥ ${MIN_MIXUP_ALPHA}`);
+if (!(opts.speakerAdversary >= 0)) throw new Error('--speaker-adversary takes a weight ≥ 0 (0: none)');
+if (opts.speakerAdversary > 0 && opts.mixup > 0)
+  throw new Error('--speaker-adversary and --mixup are alternatives (a mixed row has no one speaker)');
 if (opts.virtualSpeakers && opts.speakerOffset === undefined)
   throw new Error('--virtual-speakers needs --speaker-offset');
 await initTf();
@@ -207,6 +217,7 @@ const result = await actorFolds(
     corpusRepeats: { ravdess: opts.ravdessRepeats },
     labelSmoothing: opts.labelSmoothing,
     mixup: opts.mixup,
+    speakerAdversary: opts.speakerAdversary,
     ...(opts.speakerOffset === undefined ? {} : { offsetInput: adaptChannels.length }),
   },
   {

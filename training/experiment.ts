@@ -56,6 +56,8 @@ export interface ModelSettings {
   labelSmoothing?: number;
   /** Mixup of the head's input rows, weights from Beta(mixup, mixup) (round 12); 0 or absent: none. */
   mixup?: number;
+  /** Largest gradient-reversal weight of a speaker adversary (round 15, speaker-adversary.ts); 0 or absent: none. */
+  speakerAdversary?: number;
 }
 
 /**
@@ -178,6 +180,7 @@ function memberTrainOptions(
     clipNorm: 5,
     labelSmoothing: settings.labelSmoothing ?? 0.05,
     mixup: settings.mixup,
+    speakerAdversary: settings.speakerAdversary,
     balanceCorpora: settings.balanceCorpora,
     corpusRepeats: settings.corpusRepeats,
     specAugment: settings.specAugment,

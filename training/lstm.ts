@@ -10,6 +10,8 @@ export interface LogitsPass {
   offsets?: Float32Array;
   /** Training only: mixup of the classifier's input rows, matched by the mixed targets. */
   mix?: RowMix;
+  /** Training only: receives the head's hidden layer (after its relu, before dropout), for an adversary. */
+  onHidden?: (hidden: tf.Tensor2D) => void;
 }
 
 /**
@@ -394,7 +396,7 @@ export class LstmModel {
    * `frames` holds each row's real frame count. Only max(steps) steps are run: rows are bucketed by length.
    */
   logits(raw: tf.Tensor3D, frames: Int32Array, pass: LogitsPass): tf.Tensor2D {
-    const { training, offsets, mix } = pass;
+    const { training, offsets, mix, onHidden } = pass;
     const { dropout } = this.config;
     const { features, stats } = this.normaliseAndMeasure(raw, frames);
     let pooled = this.meanPooledLstm(features, frames);
@@ -410,6 +412,7 @@ export class LstmModel {
     // Mixup at the head's input (pooled state, statistics and any speaker offset), not the padded frames.
     if (training && mix) pooled = mixRows(pooled, mix);
     let hidden = pooled.matMul(this.dense1).add(this.dense1Bias).relu() as tf.Tensor2D;
+    if (training) onHidden?.(hidden);
     if (training && dropout > 0) hidden = this.dropOut(hidden, dropout);
     return hidden.matMul(this.dense2).add(this.dense2Bias) as tf.Tensor2D;
   }

@@ -664,6 +664,7 @@ function optimiserRecord(settings: ModelSettings) {
     batchSize: settings.batchSize,
     labelSmoothing: settings.labelSmoothing ?? 0.05,
     ...(settings.mixup ? { mixup: settings.mixup } : {}),
+    ...(settings.speakerAdversary ? { speakerAdversary: settings.speakerAdversary } : {}),
     clipNorm: 5,
     earlyStoppingPatience: settings.patience,
   };

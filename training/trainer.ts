@@ -14,6 +14,12 @@ import { type LogitsPass, type LstmConfig, LstmModel } from './lstm.ts';
 import { computeMetrics } from './metrics.ts';
 import { drawRowMix, mixRows } from './mixup.ts';
 import { createRng, type Rng } from './random.ts';
+import {
+  createSpeakerAdversary,
+  reversalWeight,
+  type SpeakerAdversary,
+  speakerIndices,
+} from './speaker-adversary.ts';
 import type { Split } from './splits.ts';
 import { tf } from './tf.ts';
 
@@ -26,6 +32,8 @@ export interface Learner {
   readonly variables: tf.Variable[];
   /** Stacking factor of the time axis (batches are padded to a multiple of it). */
   readonly stack: number;
+  /** Width of the head's hidden layer, for a speaker adversary (absent: the learner cannot have one). */
+  readonly hiddenWidth?: number;
   trainRow(matrix: FeatureMatrix, rng: Rng): FeatureMatrix;
   evalRows(matrix: FeatureMatrix): FeatureMatrix[];
   logits(features: tf.Tensor3D, frames: Int32Array, pass: LogitsPass): tf.Tensor2D;
@@ -53,6 +61,7 @@ export function lstmLearner(
     model,
     variables: model.variables,
     stack: config.stack,
+    hiddenWidth: config.hidden,
     trainRow(matrix, rng) {
       const count = Math.min(matrix.frames, maxFrames);
       return window(matrix, Math.floor(rng() * (matrix.frames - count + 1)), count, cmvn);
@@ -189,6 +198,11 @@ export interface TrainOptions {
   labelSmoothing?: number;
   /** Mixup of the classifier's input rows with weights from Beta(mixup, mixup); 0 or absent: none. */
   mixup?: number;
+  /**
+   * Speaker-adversarial training (round 15, speaker-adversary.ts): the largest gradient-reversal weight of
+   * an adversary that names the training speaker from the head's hidden layer. 0 or absent: none.
+   */
+  speakerAdversary?: number;
   /** Repeat smaller corpora (up to 3×) in each epoch. */
   balanceCorpora?: boolean;
   /** Fixed repeats per epoch for these corpora (wins over `balanceCorpora`'s ratio). */
@@ -296,7 +310,21 @@ function crossEntropy(probabilities: Float32Array, truth: number[], labelCount: 
 }
 
 type Optimizer = ReturnType<typeof tf.train.adam>;
-type TrainingRow = { frames: number; data: Float32Array; dims: number; label: number; offset?: Float32Array };
+type TrainingRow = {
+  frames: number;
+  data: Float32Array;
+  dims: number;
+  label: number;
+  /** Index of the clip's speaker among the training part's (speaker-adversary.ts `speakerIndices`). */
+  speaker: number;
+  offset?: Float32Array;
+};
+
+/** A speaker adversary in training and the reversal weight of the current batch. */
+interface Adversarial {
+  adversary: SpeakerAdversary;
+  weight: number;
+}
 type NormalisingLearner = Learner & { fitNormalisation?: (rows: FeatureMatrix[]) => void };
 
 /** The variants of a training clip an epoch may draw from: the original, plus its copies when augmenting. */
@@ -347,6 +375,7 @@ function epochRows(
   learner: NormalisingLearner,
   split: Split<ClipFeatures>,
   trainLabels: number[],
+  trainSpeakers: Int32Array,
   repeats: Map<string, number>,
   options: TrainOptions,
   rng: Rng,
@@ -365,6 +394,7 @@ function epochRows(
         data: row.data,
         dims: row.dims,
         label: trainLabels[i]!,
+        speaker: trainSpeakers[i]!,
         offset: offsetOf(row),
       });
     }
@@ -379,6 +409,7 @@ function trainStep(
   batch: TrainingRow[],
   options: TrainOptions,
   mixRng: Rng,
+  adversarial: Adversarial | undefined,
 ): { loss: number; predictions: Int32Array | Float32Array | Uint8Array } {
   const dims = batch[0]!.dims;
   const { data, time, frames } = padBatch(batch, dims, learner.stack);
@@ -390,11 +421,22 @@ function trainStep(
     const x = tf.tensor3d(data, [batch.length, time, dims]);
     const oneHot = tf.oneHot(tf.tensor1d(labelsTensor, 'int32'), options.labels.length) as tf.Tensor2D;
     const y = mix ? mixRows(oneHot.toFloat(), mix) : oneHot;
+    const variables = [...learner.variables, ...(adversarial?.adversary.variables ?? [])];
     const { value, grads } = tf.variableGrads(() => {
-      const logits = learner.logits(x, frames, { training: true, offsets, mix });
+      let hidden: tf.Tensor2D | undefined;
+      const onHidden = adversarial ? (h: tf.Tensor2D) => (hidden = h) : undefined;
+      const logits = learner.logits(x, frames, { training: true, offsets, mix, onHidden });
       predicted = tf.keep(logits.argMax(1));
-      return tf.losses.softmaxCrossEntropy(y, logits, undefined, options.labelSmoothing ?? 0) as tf.Scalar;
-    }, learner.variables);
+      const loss = tf.losses.softmaxCrossEntropy(
+        y,
+        logits,
+        undefined,
+        options.labelSmoothing ?? 0,
+      ) as tf.Scalar;
+      if (!adversarial) return loss;
+      const speakers = Int32Array.from(batch, (r) => r.speaker);
+      return loss.add(adversarial.adversary.loss(hidden!, speakers, adversarial.weight)) as tf.Scalar;
+    }, variables);
     const names = Object.keys(grads);
     const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!))))).dataSync()[0]!;
     const scale = options.clipNorm && norm > options.clipNorm ? options.clipNorm / norm : 1;
@@ -408,7 +450,17 @@ function trainStep(
   return { loss, predictions };
 }
 
-/** Runs every batch of an epoch: mean training loss and accuracy. */
+/** The adversary of `TrainOptions.speakerAdversary`, on the learner's hidden layer. */
+function speakerAdversaryFor(learner: Learner, speakers: number, options: TrainOptions): SpeakerAdversary {
+  if (learner.hiddenWidth === undefined)
+    throw new Error(`a ${learner.kind} learner cannot train a speaker adversary`);
+  if (options.mixup)
+    throw new Error('a speaker adversary and mixup are alternatives (mixed rows have no one speaker)');
+  if (speakers < 2) throw new Error('a speaker adversary needs at least two training speakers');
+  return createSpeakerAdversary(learner.hiddenWidth, speakers, options.seed);
+}
+
+/** Runs every batch of an epoch: mean training loss (with any adversary's term) and accuracy. */
 function trainBatches(
   learner: Learner,
   optimizer: Optimizer,
@@ -416,12 +468,18 @@ function trainBatches(
   options: TrainOptions,
   mixRng: Rng,
   bar: cliProgress.SingleBar | undefined,
+  adversary: { adversary: SpeakerAdversary; epoch: number } | undefined,
 ): { loss: number; accuracy: number } {
   let lossSum = 0;
   let correct = 0;
   let seen = 0;
-  for (const batch of batches) {
-    const { loss, predictions } = trainStep(learner, optimizer, batch, options, mixRng);
+  for (const [b, batch] of batches.entries()) {
+    const progress = adversary ? (adversary.epoch - 1 + b / batches.length) / options.epochs : 0;
+    const adversarial = adversary && {
+      adversary: adversary.adversary,
+      weight: reversalWeight(options.speakerAdversary ?? 0, progress),
+    };
+    const { loss, predictions } = trainStep(learner, optimizer, batch, options, mixRng, adversarial);
     for (let i = 0; i < batch.length; i++) if (predictions[i] === batch[i]!.label) correct++;
     lossSum += loss * batch.length;
     seen += batch.length;
@@ -526,6 +584,10 @@ export async function train(
   const trainLabels = split.train.map((i) => labelIndex(labels, i.clip.emotion));
   const validationTruth = split.validation.map((i) => labelIndex(labels, i.clip.emotion));
   fitNormalisation(learner, split, options.augment, rng);
+  const speakers = speakerIndices(split.train.map((i) => i.clip.speaker));
+  const adversary = options.speakerAdversary
+    ? speakerAdversaryFor(learner, speakers.count, options)
+    : undefined;
   const repeats = corpusRepeatsOf(split, options);
   const history: EpochRecord[] = [];
   const selection = createModelSelection(learner, mutableOptimizer, split.validation.length > 0, options);
@@ -534,7 +596,7 @@ export async function train(
 
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     const epochStart = performance.now();
-    const rows = epochRows(learner, split, trainLabels, repeats, options, rng);
+    const rows = epochRows(learner, split, trainLabels, speakers.indices, repeats, options, rng);
     const batches = bucketedBatches(rows, options.batchSize, rng);
     bar?.start(batches.length, 0, {
       epoch: `${epoch}/${options.epochs}`,
@@ -543,7 +605,15 @@ export async function train(
       vacc: '-',
       vf1: '-',
     });
-    const trained = trainBatches(learner, optimizer, batches, options, mixRng, bar);
+    const trained = trainBatches(
+      learner,
+      optimizer,
+      batches,
+      options,
+      mixRng,
+      bar,
+      adversary && { adversary, epoch },
+    );
     const validation = validate(learner, split, validationTruth, labels);
     const record: EpochRecord = {
       epoch,
@@ -564,5 +634,6 @@ export async function train(
   }
   learner.restore(selection.best.weights);
   optimizer.dispose();
+  for (const v of adversary?.variables ?? []) v.dispose();
   return { history, bestEpoch: selection.best.epoch, seconds: (performance.now() - started) / 1000 };
 }
