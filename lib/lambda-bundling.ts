@@ -38,8 +38,18 @@ export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
 
 /**
  * Packages the inference function ships in its asset's node_modules instead of in the bundle (esbuild
- * leaves their imports alone): onnxruntime-node for its native binary, and the MP4 and WebM decoders
- * because they are imported on first use only (lambdas/core/audio/decode.ts) — inside a single-file
- * bundle their code (~2.5 MB of the 3.3 MB) was parsed at every cold start, WAV or not.
+ * leaves their imports alone): onnxruntime-node for its native binary, and every audio decoder package
+ * because each is imported on first use only (lambdas/core/audio/decode.ts, codec-packages.ts) — inside a
+ * single-file bundle their code was parsed at every cold start, WAV or not (the MP4/WebM decoders ~2.5 MB,
+ * the FLAC/MP3/Vorbis/Opus ones and codec-parser ~300 KB).
  */
-export const INFERENCE_NODE_MODULES = ['onnxruntime-node', '@audio/decode-mp4', '@audio/decode-webm'];
+export const INFERENCE_NODE_MODULES = [
+  'onnxruntime-node',
+  '@audio/decode-mp4',
+  '@audio/decode-webm',
+  '@wasm-audio-decoders/flac',
+  'mpg123-decoder',
+  '@wasm-audio-decoders/ogg-vorbis',
+  'opus-decoder',
+  'codec-parser',
+];

@@ -1,6 +1,7 @@
-import { FLACDecoder } from '@wasm-audio-decoders/flac';
-import CodecParser, { type CodecFrame, type OggPage } from 'codec-parser';
+import type { FLACDecoder } from '@wasm-audio-decoders/flac';
+import type { CodecFrame, OggPage } from 'codec-parser';
 import { AudioError } from '../errors.ts';
+import { codecParserClass, flacPackage } from './codec-packages.ts';
 import { id3v2Size } from './detect.ts';
 import { checkCodecFrames, checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { decodeChunked, SharedDecoder } from './stream.ts';
@@ -35,7 +36,7 @@ export const readStreamInfo = (bytes: Uint8Array): StreamInfo => {
   };
 };
 
-export const flacDecoder = new SharedDecoder(() => new FLACDecoder());
+export const flacDecoder = new SharedDecoder(async () => new (await flacPackage()).FLACDecoder());
 
 /** The payload of each frame the parser yields (its typings say Iterator; it is a generator). */
 const frameData = (frames: Iterator<CodecFrame | OggPage>): Uint8Array[] => {
@@ -106,7 +107,8 @@ const checkStreamInfo = (info: StreamInfo, maxDurationSec: number): void => {
  * A codec parser whose frames are counted against the frame budget as they are parsed: STREAMINFO may lie
  * about block sizes, or say nothing of the length.
  */
-const countingParser = () => {
+const countingParser = async () => {
+  const CodecParser = await codecParserClass();
   const parser = new CodecParser('audio/flac', { enableFrameCRC32: false, enableLogging: false });
   let parsed = 0;
   const counted = (frames: Uint8Array[]) => {
@@ -163,7 +165,7 @@ export const decodeFlac = async (
   // size, e.g. RAVDESS cut by ffmpeg after TESS): a failure on a reused decoder is retried on a fresh one.
   return flacDecoder.use(
     async (decoder) => {
-      const parser = countingParser();
+      const parser = await countingParser();
       const result = await decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
         container: 'FLAC',
         maxDurationSec,

@@ -1,5 +1,5 @@
-import { MPEGDecoder } from 'mpg123-decoder';
 import { AudioError } from '../errors.ts';
+import { mpegPackage } from './codec-packages.ts';
 import { findMpegSync, id3v2Size, isMpegFrameHeader } from './detect.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { type ChunkedDecodeResult, decodeChunked, SharedDecoder } from './stream.ts';
@@ -47,7 +47,9 @@ const readFirstFrame = (bytes: Uint8Array, offset: number): FirstFrame => {
 };
 
 // Gapless on: LAME's header tells mpg123 the encoder delay and padding, so the length matches the source.
-export const mpegDecoder = new SharedDecoder(() => new MPEGDecoder({ enableGapless: true }));
+export const mpegDecoder = new SharedDecoder(
+  async () => new (await mpegPackage()).MPEGDecoder({ enableGapless: true }),
+);
 
 /** Offset of the first MPEG frame header: right after the ID3v2 tag, or at the next sync found. */
 const firstFrameOffset = (bytes: Uint8Array): number => {

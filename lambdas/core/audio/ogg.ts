@@ -1,5 +1,5 @@
-import { OggVorbisDecoder } from '@wasm-audio-decoders/ogg-vorbis';
 import { AudioError } from '../errors.ts';
+import { vorbisPackage } from './codec-packages.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { oggOpusPages, opusLayout, withOpusDecoder } from './opus.ts';
 import { decodeChunked, SharedDecoder } from './stream.ts';
@@ -55,7 +55,7 @@ const readLastPage = (bytes: Uint8Array): { granule: number; endOfStream: boolea
   return { granule: -1, endOfStream: false };
 };
 
-export const vorbisDecoder = new SharedDecoder(() => new OggVorbisDecoder());
+export const vorbisDecoder = new SharedDecoder(async () => new (await vorbisPackage()).OggVorbisDecoder());
 
 /**
  * Ogg Vorbis / Ogg Opus via the WASM decoders. The last page's granule position gives the length before
@@ -88,8 +88,8 @@ export const decodeOgg = async (
           decodeChunked(bytes, { ...common, decode: (c) => decoder.decode(c), flush: () => decoder.flush() }),
         )
       : // The OpusHead is the first page's packet (readIdHeader checked it is there).
-        await withOpusDecoder(opusLayout(bytes.subarray(27 + bytes[26]!), id.channels), (decoder) =>
-          decodeChunked(bytes, { ...common, ...oggOpusPages(decoder) }),
+        await withOpusDecoder(opusLayout(bytes.subarray(27 + bytes[26]!), id.channels), async (decoder) =>
+          decodeChunked(bytes, { ...common, ...(await oggOpusPages(decoder)) }),
         );
   if (result.errors.length > 0)
     throw new AudioError('CORRUPT_AUDIO', `${name} data is corrupt: ${result.errors[0]}`);

@@ -1,5 +1,6 @@
-import CodecParser, { type CodecFrame, type OggPage } from 'codec-parser';
-import { OpusDecoder } from 'opus-decoder';
+import type { CodecFrame, OggPage } from 'codec-parser';
+import type { OpusDecoder } from 'opus-decoder';
+import { codecParserClass, opusPackage } from './codec-packages.ts';
 import { type DecodedChunk, SharedDecoder } from './stream.ts';
 import { resetOpusInPlace } from './wasm-reset.ts';
 
@@ -41,7 +42,8 @@ let current: { key: string; shared: SharedDecoder<OpusDecoder> } | undefined;
 
 const sharedFor = (layout: OpusLayout): SharedDecoder<OpusDecoder> => {
   const key = JSON.stringify(layout);
-  if (current?.key !== key) current = { key, shared: new SharedDecoder(() => new OpusDecoder(layout)) };
+  if (current?.key !== key)
+    current = { key, shared: new SharedDecoder(async () => new (await opusPackage()).OpusDecoder(layout)) };
   return current.shared;
 };
 
@@ -64,9 +66,10 @@ export const withOpusDecoder = <R>(layout: OpusLayout, work: (decoder: OpusDecod
  * Ogg Opus pages → decoded chunks, as ogg-opus-decoder 1.7.5 does it (whose per-stream `reset()` made a
  * new WASM instance for every file): the frames of each call's pages are decoded in one batch, and at
  * the stream's last page the samples decoded past its granule position (the encoder's padding) are cut
- * from the end of that call's last batch. Returns `decode`/`flush` for `decodeChunked`.
+ * from the end of that call's last batch. Resolves to `decode`/`flush` for `decodeChunked`.
  */
-export const oggOpusPages = (decoder: OpusDecoder) => {
+export const oggOpusPages = async (decoder: OpusDecoder) => {
+  const CodecParser = await codecParserClass();
   const parser = new CodecParser('application/ogg', { enableFrameCRC32: false, enableLogging: false });
   let decodedInStream = 0;
   let streamEnded = false;

@@ -166,7 +166,8 @@ export class SharedDecoder<T extends { ready: Promise<void>; free: () => void }>
   #instance: T | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly create: () => T) {}
+  /** `create` may load the decoder's package first (codec-packages.ts). */
+  constructor(private readonly create: () => T | Promise<T>) {}
 
   /** Instantiates the decoder now (WASM compile + init), so the first real decode does not pay for it. */
   warm(): Promise<void> {
@@ -181,7 +182,7 @@ export class SharedDecoder<T extends { ready: Promise<void>; free: () => void }>
   use<R>(work: (decoder: T) => Promise<R>, { retryFresh = false } = {}): Promise<R> {
     const attempt = async (): Promise<{ value: R } | { error: unknown; reused: boolean }> => {
       const reused = this.#instance !== undefined;
-      this.#instance ??= this.create();
+      this.#instance ??= await this.create();
       const decoder = this.#instance;
       await decoder.ready;
       try {

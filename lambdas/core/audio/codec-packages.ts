@@ -1,0 +1,17 @@
+/**
+ * The WASM decoder packages, imported on first use: a WAV upload never loads them, and a compressed
+ * upload loads only its own codec's. The inference Lambda ships them beside its bundle, not inside it
+ * (`INFERENCE_NODE_MODULES`, lib/lambda-bundling.ts): inside, their ~300 KB were parsed at every cold
+ * start (docs/dependencies.md).
+ */
+const once = <T>(load: () => Promise<T>): (() => Promise<T>) => {
+  let loaded: Promise<T> | undefined;
+  return () => (loaded ??= load());
+};
+
+export const flacPackage = once(() => import('@wasm-audio-decoders/flac'));
+export const mpegPackage = once(() => import('mpg123-decoder'));
+export const vorbisPackage = once(() => import('@wasm-audio-decoders/ogg-vorbis'));
+export const opusPackage = once(() => import('opus-decoder'));
+/** codec-parser's frame parser (FLAC and Ogg Opus). */
+export const codecParserClass = once(async () => (await import('codec-parser')).default);
