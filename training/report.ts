@@ -362,6 +362,17 @@ YAF and 0.717 for OAF, mean 0.739, against 0.762 for the TESS-only models. Twelv
 make a new TESS voice easier; neither figure reaches the 0.80 target, and both are reported. The
 first all-but-OAF member stopped early (best validation epoch 2 of 10); whether that lowered OAF's
 figure was not measured.
+
+### Round 15 (2026-12-06): a speaker-adversarial head
+
+Rule before the runs ([ROUND15.md](ROUND15.md)). A training-only adversary (\`develop.ts
+--speaker-adversary λ\`, \`ModelSettings.speakerAdversary\`, \`training/speaker-adversary.ts\`) read the
+head's hidden layer through a gradient reversal and learned to name the training speaker, so that the
+shared layers would drop voice identity. At λ = 0.3 the ABB ensemble scored 0.471 clean and 0.337
+through the channel (ABB: 0.532 / 0.373), better calibrated (ECE 0.037 cross-fitted) but less accurate;
+λ = 1.0's first member fell further (0.438) and the rest of that arm was stopped (stated in the round's
+file). Not adopted ([round15/](round15/)): with ten training voices, voice identity and the emotion cues
+the head uses are not separable.
 `;
 
 /** Training curves of the shipped model, per epoch. */
