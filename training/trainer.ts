@@ -12,7 +12,7 @@ import {
 import type { ClipFeatures } from './features.ts';
 import { type LogitsPass, type LstmConfig, LstmModel } from './lstm.ts';
 import { computeMetrics } from './metrics.ts';
-import { drawRowMix, mixRows } from './mixup.ts';
+import { drawRowMix, mixRows, type RowMix } from './mixup.ts';
 import { createRng, type Rng } from './random.ts';
 import {
   createSpeakerAdversary,
@@ -320,11 +320,6 @@ type TrainingRow = {
   offset?: Float32Array;
 };
 
-/** A speaker adversary in training and the reversal weight of the current batch. */
-interface Adversarial {
-  adversary: SpeakerAdversary;
-  weight: number;
-}
 type NormalisingLearner = Learner & { fitNormalisation?: (rows: FeatureMatrix[]) => void };
 
 /** The variants of a training clip an epoch may draw from: the original, plus its copies when augmenting. */
@@ -402,41 +397,69 @@ function epochRows(
   return rows;
 }
 
-/** One Adam step on a batch, gradients clipped to `clipNorm`: the batch's loss and predicted labels. */
-function trainStep(
-  learner: Learner,
-  optimizer: Optimizer,
+/** What every training step of one run shares. */
+interface StepContext {
+  learner: Learner;
+  optimizer: Optimizer;
+  options: TrainOptions;
+  mixRng: Rng;
+  /** The run's speaker adversary (`TrainOptions.speakerAdversary`), if any. */
+  adversary: SpeakerAdversary | undefined;
+}
+
+/**
+ * The batch's training loss (emotion cross-entropy, plus the adversary's speaker cross-entropy through the
+ * reversal of `reversal`); `onPredicted` receives the predicted labels, kept out of the tidy scope.
+ */
+function batchLoss(
+  context: StepContext,
   batch: TrainingRow[],
-  options: TrainOptions,
-  mixRng: Rng,
-  adversarial: Adversarial | undefined,
+  inputs: { x: tf.Tensor3D; frames: Int32Array; y: tf.Tensor2D; mix: RowMix | undefined },
+  reversal: number,
+  onPredicted: (predicted: tf.Tensor) => void,
+): tf.Scalar {
+  const { learner, options, adversary } = context;
+  let hidden: tf.Tensor2D | undefined;
+  const onHidden = adversary ? (h: tf.Tensor2D) => (hidden = h) : undefined;
+  const offsets = offsetBatch(batch);
+  const logits = learner.logits(inputs.x, inputs.frames, {
+    training: true,
+    offsets,
+    mix: inputs.mix,
+    onHidden,
+  });
+  onPredicted(tf.keep(logits.argMax(1)));
+  const smoothing = options.labelSmoothing ?? 0;
+  const loss = tf.losses.softmaxCrossEntropy(inputs.y, logits, undefined, smoothing) as tf.Scalar;
+  if (!adversary) return loss;
+  const speakers = Int32Array.from(batch, (r) => r.speaker);
+  return loss.add(adversary.loss(hidden!, speakers, reversal)) as tf.Scalar;
+}
+
+/**
+ * One Adam step on a batch, gradients clipped to `clipNorm`: the batch's loss and predicted labels.
+ * `reversal` is the adversary's gradient-reversal weight for this batch (unused without one).
+ */
+function trainStep(
+  context: StepContext,
+  batch: TrainingRow[],
+  reversal: number,
 ): { loss: number; predictions: Int32Array | Float32Array | Uint8Array } {
+  const { learner, optimizer, options, mixRng, adversary } = context;
   const dims = batch[0]!.dims;
   const { data, time, frames } = padBatch(batch, dims, learner.stack);
   const labelsTensor = Int32Array.from(batch, (r) => r.label);
-  const offsets = offsetBatch(batch);
   const mix = options.mixup ? drawRowMix(batch.length, options.mixup, mixRng) : undefined;
   let predicted: tf.Tensor | undefined;
   const loss = tf.tidy(() => {
     const x = tf.tensor3d(data, [batch.length, time, dims]);
     const oneHot = tf.oneHot(tf.tensor1d(labelsTensor, 'int32'), options.labels.length) as tf.Tensor2D;
     const y = mix ? mixRows(oneHot.toFloat(), mix) : oneHot;
-    const variables = [...learner.variables, ...(adversarial?.adversary.variables ?? [])];
-    const { value, grads } = tf.variableGrads(() => {
-      let hidden: tf.Tensor2D | undefined;
-      const onHidden = adversarial ? (h: tf.Tensor2D) => (hidden = h) : undefined;
-      const logits = learner.logits(x, frames, { training: true, offsets, mix, onHidden });
-      predicted = tf.keep(logits.argMax(1));
-      const loss = tf.losses.softmaxCrossEntropy(
-        y,
-        logits,
-        undefined,
-        options.labelSmoothing ?? 0,
-      ) as tf.Scalar;
-      if (!adversarial) return loss;
-      const speakers = Int32Array.from(batch, (r) => r.speaker);
-      return loss.add(adversarial.adversary.loss(hidden!, speakers, adversarial.weight)) as tf.Scalar;
-    }, variables);
+    const variables = [...learner.variables, ...(adversary?.variables ?? [])];
+    const { value, grads } = tf.variableGrads(
+      () => batchLoss(context, batch, { x, frames, y, mix }, reversal, (p) => (predicted = p)),
+      variables,
+    );
     const names = Object.keys(grads);
     const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!))))).dataSync()[0]!;
     const scale = options.clipNorm && norm > options.clipNorm ? options.clipNorm / norm : 1;
@@ -450,8 +473,13 @@ function trainStep(
   return { loss, predictions };
 }
 
-/** The adversary of `TrainOptions.speakerAdversary`, on the learner's hidden layer. */
-function speakerAdversaryFor(learner: Learner, speakers: number, options: TrainOptions): SpeakerAdversary {
+/** The adversary of `TrainOptions.speakerAdversary`, on the learner's hidden layer (undefined: none). */
+function speakerAdversaryFor(
+  learner: Learner,
+  speakers: number,
+  options: TrainOptions,
+): SpeakerAdversary | undefined {
+  if (!options.speakerAdversary) return undefined;
   if (learner.hiddenWidth === undefined)
     throw new Error(`a ${learner.kind} learner cannot train a speaker adversary`);
   if (options.mixup)
@@ -460,26 +488,24 @@ function speakerAdversaryFor(learner: Learner, speakers: number, options: TrainO
   return createSpeakerAdversary(learner.hiddenWidth, speakers, options.seed);
 }
 
-/** Runs every batch of an epoch: mean training loss (with any adversary's term) and accuracy. */
+/** Runs every batch of epoch `epoch`: mean training loss (with any adversary's term) and accuracy. */
 function trainBatches(
-  learner: Learner,
-  optimizer: Optimizer,
+  context: StepContext,
   batches: TrainingRow[][],
-  options: TrainOptions,
-  mixRng: Rng,
+  epoch: number,
   bar: cliProgress.SingleBar | undefined,
-  adversary: { adversary: SpeakerAdversary; epoch: number } | undefined,
 ): { loss: number; accuracy: number } {
+  const { options } = context;
   let lossSum = 0;
   let correct = 0;
   let seen = 0;
   for (const [b, batch] of batches.entries()) {
-    const progress = adversary ? (adversary.epoch - 1 + b / batches.length) / options.epochs : 0;
-    const adversarial = adversary && {
-      adversary: adversary.adversary,
-      weight: reversalWeight(options.speakerAdversary ?? 0, progress),
-    };
-    const { loss, predictions } = trainStep(learner, optimizer, batch, options, mixRng, adversarial);
+    // The reversal ramps up over the epoch cap (speaker-adversary.ts), batch by batch.
+    const reversal = reversalWeight(
+      options.speakerAdversary ?? 0,
+      (epoch - 1 + b / batches.length) / options.epochs,
+    );
+    const { loss, predictions } = trainStep(context, batch, reversal);
     for (let i = 0; i < batch.length; i++) if (predictions[i] === batch[i]!.label) correct++;
     lossSum += loss * batch.length;
     seen += batch.length;
@@ -585,9 +611,8 @@ export async function train(
   const validationTruth = split.validation.map((i) => labelIndex(labels, i.clip.emotion));
   fitNormalisation(learner, split, options.augment, rng);
   const speakers = speakerIndices(split.train.map((i) => i.clip.speaker));
-  const adversary = options.speakerAdversary
-    ? speakerAdversaryFor(learner, speakers.count, options)
-    : undefined;
+  const adversary = speakerAdversaryFor(learner, speakers.count, options);
+  const context: StepContext = { learner, optimizer, options, mixRng, adversary };
   const repeats = corpusRepeatsOf(split, options);
   const history: EpochRecord[] = [];
   const selection = createModelSelection(learner, mutableOptimizer, split.validation.length > 0, options);
@@ -605,15 +630,7 @@ export async function train(
       vacc: '-',
       vf1: '-',
     });
-    const trained = trainBatches(
-      learner,
-      optimizer,
-      batches,
-      options,
-      mixRng,
-      bar,
-      adversary && { adversary, epoch },
-    );
+    const trained = trainBatches(context, batches, epoch, bar);
     const validation = validate(learner, split, validationTruth, labels);
     const record: EpochRecord = {
       epoch,
