@@ -1,4 +1,5 @@
 import { AudioError } from '../errors.ts';
+import { mp4Package } from './codec-packages.ts';
 import { fourCc } from './detect.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { type DecodedChunk, decodeChunked } from './stream.ts';
@@ -173,7 +174,7 @@ export const decodeMp4 = async (
   outputRate?: number,
 ): Promise<MonoPcm> => {
   const track = inspectMp4(bytes, maxDurationSec);
-  const { decoder } = await import('@audio/decode-mp4');
+  const { decoder } = await mp4Package();
   const mp4 = await decoder();
   let result: Awaited<ReturnType<typeof decodeChunked>>;
   try {

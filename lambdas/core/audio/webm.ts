@@ -1,4 +1,5 @@
 import { AudioError } from '../errors.ts';
+import { webmPackage } from './codec-packages.ts';
 import { type MatroskaAudio, type MatroskaTrack, readMatroska } from './ebml.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { opusLayout, withOpusDecoder } from './opus.ts';
@@ -32,7 +33,7 @@ const decodeVorbisWebm = async (
   maxDurationSec: number,
   outputRate: number | undefined,
 ): Promise<ChunkedDecodeResult> => {
-  const { decoder } = await import('@audio/decode-webm');
+  const { decoder } = await webmPackage();
   const webm = await decoder();
   const asChunk = (data: { channelData: Float32Array[]; sampleRate: number }) => ({
     channelData: data.channelData,
