@@ -37,6 +37,12 @@ const program = new Command()
   .option('--epochs <n>', 'epoch cap per fold model', integer, DEFAULTS.experimentEpochs)
   .option('--channel-copies <n>', 'channel-degraded copies per RAVDESS clip (0: none)', integer, 0)
   .option('--tess-copies <a,c>', 'speaker-like and channel copies per TESS clip', '4,1')
+  .option(
+    '--ravdess-copies <n>',
+    'speaker-like copies per RAVDESS clip (round 16)',
+    integer,
+    DEFAULTS.augmentCopies,
+  )
   .option('--stats-mask <mask>', 'all or no-spectral-means', 'all')
   .option('--tess-words <n>', 'keep every n-th TESS word (1: all of TESS)', integer, DEFAULTS.tessWords)
   .option(
@@ -96,6 +102,7 @@ const opts = program.opts<{
   epochs: number;
   channelCopies: number;
   tessCopies: string;
+  ravdessCopies: number;
   statsMask: 'all' | 'no-spectral-means';
   tessWords: number;
   out?: string;
@@ -134,7 +141,7 @@ const [tessAugment, tessChannel] = opts.tessCopies.split(',').map(Number) as [nu
 const spectralScale = opts.spectralScale.split(',').map(Number) as [number, number];
 const pipeline = await createFeaturePipeline({
   config,
-  augmentCopies: DEFAULTS.augmentCopies,
+  augmentCopies: opts.ravdessCopies,
   augmentation: { ...DEFAULTS.augmentation, spectralScale },
   seed: DEFAULTS.seed,
   channel: DEFAULT_CHANNEL,
