@@ -1,6 +1,6 @@
 import { CMVN_STD_FLOOR, frameStatistics } from '../lambdas/core/features/extract.ts';
 import { mixRows, type RowMix } from './mixup.ts';
-import { createRng, gaussian, type Rng } from './random.ts';
+import { createRng, gaussian, glorotUniform, type Rng } from './random.ts';
 import { tf } from './tf.ts';
 
 /** How a batch goes through a model: training (dropout, mixup) or not, and the extra inputs it takes. */
@@ -133,11 +133,6 @@ export { CMVN_STD_FLOOR };
 /** Steps the LSTM runs for a row of `frames` real frames. */
 export const stackedLength = (frames: number, stack: number): number => Math.ceil(frames / stack);
 
-function glorot(rng: Rng, fanIn: number, fanOut: number, size = fanIn * fanOut): Float32Array {
-  const limit = Math.sqrt(6 / (fanIn + fanOut));
-  return Float32Array.from({ length: size }, () => (rng() * 2 - 1) * limit);
-}
-
 /** In-model CMVN over each row's real frames (the ONNX graph does the same from `lengths`). */
 function utteranceNormalise(raw: tf.Tensor3D, frames: Int32Array) {
   const [batch, time] = raw.shape;
@@ -228,12 +223,12 @@ export class LstmModel {
     const biasInit = new Float32Array(4 * units);
     biasInit.fill(1, units, 2 * units);
     const w: Omit<LstmWeights, 'config'> = weights ?? {
-      kernel: glorot(rng, input, 4 * units),
+      kernel: glorotUniform(rng, input, 4 * units),
       recurrent: recurrentInit,
       bias: biasInit,
-      dense1: glorot(rng, headSize(config), hidden),
+      dense1: glorotUniform(rng, headSize(config), hidden),
       dense1Bias: new Float32Array(hidden),
-      dense2: glorot(rng, hidden, labels),
+      dense2: glorotUniform(rng, hidden, labels),
       dense2Bias: new Float32Array(labels),
     };
     this.kernel = tf.variable(tf.tensor2d(w.kernel, [input, 4 * units]), true);

@@ -24,6 +24,12 @@ export function seedFrom(...parts: Array<string | number>): number {
 
 export const uniform = (rng: Rng, low: number, high: number): number => low + (high - low) * rng();
 
+/** Glorot/Xavier-uniform weights of a fanIn × fanOut matrix (row-major), drawn in order from `rng`. */
+export function glorotUniform(rng: Rng, fanIn: number, fanOut: number): Float32Array {
+  const limit = Math.sqrt(6 / (fanIn + fanOut));
+  return Float32Array.from({ length: fanIn * fanOut }, () => (rng() * 2 - 1) * limit);
+}
+
 /** Standard normal sample (Box–Muller). */
 export function gaussian(rng: Rng): number {
   const u = Math.max(rng(), 1e-12);

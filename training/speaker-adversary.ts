@@ -1,4 +1,4 @@
-import { createRng } from './random.ts';
+import { createRng, glorotUniform } from './random.ts';
 import { tf } from './tf.ts';
 
 /**
@@ -35,13 +35,7 @@ function reverseGradient(x: tf.Tensor2D, weight: number): tf.Tensor2D {
 /** Dense(32, relu) → Dense(speakers), Glorot-uniform from a seeded stream, biases zero. */
 export function createSpeakerAdversary(width: number, speakers: number, seed: number): SpeakerAdversary {
   const rng = createRng(seed ^ 0x5eaa7e55);
-  const glorot = (a: number, b: number) =>
-    tf.variable(
-      tf.tensor2d(
-        Float32Array.from({ length: a * b }, () => (rng() * 2 - 1) * Math.sqrt(6 / (a + b))),
-        [a, b],
-      ),
-    );
+  const glorot = (a: number, b: number) => tf.variable(tf.tensor2d(glorotUniform(rng, a, b), [a, b]));
   const w1 = glorot(width, ADVERSARY_UNITS);
   const b1 = tf.variable(tf.zeros([ADVERSARY_UNITS]));
   const w2 = glorot(ADVERSARY_UNITS, speakers);

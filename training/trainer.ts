@@ -13,7 +13,7 @@ import type { ClipFeatures } from './features.ts';
 import { type LogitsPass, type LstmConfig, LstmModel } from './lstm.ts';
 import { computeMetrics } from './metrics.ts';
 import { drawRowMix, mixRows, type RowMix } from './mixup.ts';
-import { createRng, type Rng } from './random.ts';
+import { createRng, glorotUniform, type Rng } from './random.ts';
 import {
   createSpeakerAdversary,
   reversalWeight,
@@ -84,13 +84,7 @@ export function lstmLearner(
 
 /** The MLP's weights, Glorot-uniform from the seeded rng in layer order, biases zero. */
 function mlpVariables(inputs: number, hidden: number, labels: number, rng: Rng) {
-  const glorot = (a: number, b: number) =>
-    tf.variable(
-      tf.tensor2d(
-        Float32Array.from({ length: a * b }, () => (rng() * 2 - 1) * Math.sqrt(6 / (a + b))),
-        [a, b],
-      ),
-    );
+  const glorot = (a: number, b: number) => tf.variable(tf.tensor2d(glorotUniform(rng, a, b), [a, b]));
   const w1 = glorot(inputs, hidden);
   const b1 = tf.variable(tf.zeros([hidden]));
   const w2 = glorot(hidden, hidden / 2);
