@@ -373,6 +373,21 @@ through the channel (ABB: 0.532 / 0.373), better calibrated (ECE 0.037 cross-fit
 λ = 1.0's first member fell further (0.438) and the rest of that arm was stopped (stated in the round's
 file). Not adopted ([round15/](round15/)): with ten training voices, voice identity and the emotion cues
 the head uses are not separable.
+
+### Round 16 (2026-12-06): 8 speaker-like copies per RAVDESS clip, and ABB re-measured
+
+Rule before the runs ([ROUND16.md](ROUND16.md)): 8 speaker-like copies per RAVDESS clip instead of 4
+(\`develop.ts --ravdess-copies 8\`) scored 0.526 clean and 0.365 through the channel, below the stored
+ABB (0.532 / 0.373): not adopted by its rule. Because every candidate since round 12 had fallen below
+that reference, ABB was run again beside it, same commands, same session: **0.498 ± 0.020 clean, 0.346
+through the channel, ECE 0.044 at the shipped temperature (0.964)**. The stored 0.532 does not
+reproduce: round 8's commit and today's train along the same curve epoch by epoch on today's features,
+and the feature code gives bit-identical features; what changed is the feature cache (rebuilt on a new
+machine at 06:34 today; rounds 6–11 read the earlier one, built by an earlier state of the code). A
+member's seed alone moves it as much (A1 / A2 / A3 = 0.527 / 0.474 / 0.461 in round 6). **The recipe's
+figure for a new voice is the re-measured 0.498 ± 0.020.** Side by side with it, mixup (round 12) was
+−0.014 clean, the speaker adversary (round 15) −0.027, and 8 copies **+0.028** (+0.019 through the
+channel), which round 17 tests on other seeds ([round16/](round16/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
