@@ -388,6 +388,19 @@ member's seed alone moves it as much (A1 / A2 / A3 = 0.527 / 0.474 / 0.461 in ro
 figure for a new voice is the re-measured 0.498 ± 0.020.** Side by side with it, mixup (round 12) was
 −0.014 clean, the speaker adversary (round 15) −0.027, and 8 copies **+0.028** (+0.019 through the
 channel), which round 17 tests on other seeds ([round16/](round16/)).
+
+### Round 17 (2026-12-06): 8 copies on other seeds, beside the recipe (1.6.0)
+
+Rule before the runs ([ROUND17.md](ROUND17.md)): both recipes trained on member seeds no run had used
+(3, 3, 4), side by side. 4 copies (ABB′) 0.486 ± 0.020 clean, 0.353 through the channel; **8 copies
+(ABB′c8) 0.498 clean, 0.365 through the channel** (+0.013 and +0.013), largest class 29.5 %: confirmed.
+Together with round 16 it is the only change since round 6 to beat the recipe on two draws of seeds; the
+gain is about half a standard error on each draw and comes through the ensemble (one member of three
+was lower in each round). The package was retrained with \`--augment-copies 8\` as 1.6.0, its
+temperature (0.886) fitted on the package seeds' out-of-fold probabilities (round 16's ABBc8, where
+it leaves an ECE of 0.067 cross-fitted) and checked on round 17's seeds, which it never saw: ECE 0.037
+there (0.049 raw). 1.6.0 met every condition of its rule (the whole command 35 min, TESS random 1.000,
+parity 6e-7) and ships ([round17/](round17/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
