@@ -401,6 +401,16 @@ temperature (0.886) fitted on the package seeds' out-of-fold probabilities (roun
 it leaves an ECE of 0.067 cross-fitted) and checked on round 17's seeds, which it never saw: ECE 0.037
 there (0.049 raw). 1.6.0 met every condition of its rule (the whole command 35 min, TESS random 1.000,
 parity 6e-7) and ships ([round17/](round17/)).
+
+### Round 18 (2026-12-06): 12 copies against 8, on two draws of seeds
+
+Rule before the runs ([ROUND18.md](ROUND18.md)): 12 speaker-like copies per RAVDESS clip against 8, with
+the package's seeds and round 17's, the 8-copy runs reused after fold 1 and 2 of one were retrained and
+printed exactly its stored log lines. Clean: 0.526 against 0.526 and 0.500 against 0.498 (mean +0.001,
+the rule needed +0.01); through the channel 0.349 against 0.365 and 0.353 against 0.365: **not
+confirmed, 8 copies stay.** Every member was better alone with 12 copies (+0.02 on average) but the
+ensembles were not: the members grew more alike. Calibration improved (ECE 0.047 / 0.043 cross-fitted,
+against 0.067 / 0.047) ([round18/](round18/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
