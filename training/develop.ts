@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
 import { frameCount } from '../lambdas/core/features/extract.ts';
 import type { SpeakerAdaptation } from '../lambdas/core/features/speaker-normalization.ts';
@@ -31,6 +31,16 @@ import { argmaxRows } from './trainer.ts';
  * comparison fits the clock; compare runs only with the same protocol.
  */
 const integer = (v: string) => Number.parseInt(v, 10);
+/** `4-11` or `0-3,8-11` → the sorted distinct indices. */
+function parseIndexSet(value: string): number[] {
+  const indices = value.split(',').flatMap((part) => {
+    const [from, to = from] = part.split('-').map((n) => Number(n));
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from! < 0 || to! < from!)
+      throw new InvalidArgumentError(`not an index or range: ${part}`);
+    return Array.from({ length: to! - from! + 1 }, (_, k) => from! + k);
+  });
+  return [...new Set(indices)].sort((a, b) => a - b);
+}
 const program = new Command()
   .option('--name <name>', 'run name', 'run')
   .option('--data <dir>', 'dataset root', defaultDatasetDir())
@@ -94,6 +104,11 @@ const program = new Command()
     '--save-probabilities <file>',
     'out-of-fold probabilities (clean and channel-shifted), for ensembles',
   )
+  .option(
+    '--ravdess-copy-set <indices>',
+    'the RAVDESS copies this run trains on, e.g. 4-11 or 0-3,8-11 (from a cache of enough copies; round 19)',
+    parseIndexSet,
+  )
   .option('--reverse', 'compute missing features last clip first (two runs sharing a cold cache split it)');
 program.parse();
 const opts = program.opts<{
@@ -103,6 +118,7 @@ const opts = program.opts<{
   channelCopies: number;
   tessCopies: string;
   ravdessCopies: number;
+  ravdessCopySet?: number[];
   statsMask: 'all' | 'no-spectral-means';
   tessWords: number;
   out?: string;
@@ -141,7 +157,7 @@ const [tessAugment, tessChannel] = opts.tessCopies.split(',').map(Number) as [nu
 const spectralScale = opts.spectralScale.split(',').map(Number) as [number, number];
 const pipeline = await createFeaturePipeline({
   config,
-  augmentCopies: opts.ravdessCopies,
+  augmentCopies: opts.ravdessCopySet ? Math.max(...opts.ravdessCopySet) + 1 : opts.ravdessCopies,
   augmentation: { ...DEFAULTS.augmentation, spectralScale },
   seed: DEFAULTS.seed,
   channel: DEFAULT_CHANNEL,
@@ -149,16 +165,28 @@ const pipeline = await createFeaturePipeline({
   corpusCopies: { tess: { augment: tessAugment, channel: tessChannel } },
 });
 const { items } = await pipeline.run(opts.reverse ? [...clips].reverse() : clips);
+/** A RAVDESS clip with only the speaker-like copies of `--ravdess-copy-set` (all of them without it). */
+const withCopySet = (i: ClipFeatures): ClipFeatures => {
+  const set = opts.ravdessCopySet;
+  if (!set || i.clip.corpus !== 'ravdess') return i;
+  return {
+    ...i,
+    augmented: set.map((k) => i.augmented[k]!),
+    augmentations: set.map((k) => i.augmentations[k]!),
+  };
+};
 // The cache holds the channel copies either way; a recipe without them simply does not use them.
-const kept: ClipFeatures[] = dedupe(items).kept.map((i) =>
-  opts.channelCopies === 0
-    ? { ...i, channel: [] }
-    : i.clip.corpus === 'ravdess'
-      ? { ...i, channel: i.channel.slice(0, opts.channelCopies) }
-      : tessChannel === 0
-        ? { ...i, channel: [] }
-        : i,
-);
+const kept: ClipFeatures[] = dedupe(items)
+  .kept.map(withCopySet)
+  .map((i) =>
+    opts.channelCopies === 0
+      ? { ...i, channel: [] }
+      : i.clip.corpus === 'ravdess'
+        ? { ...i, channel: i.channel.slice(0, opts.channelCopies) }
+        : tessChannel === 0
+          ? { ...i, channel: [] }
+          : i,
+  );
 const testPipeline = await createFeaturePipeline({
   config,
   augmentCopies: 0,
