@@ -415,7 +415,7 @@ against 0.067 / 0.047) ([round18/](round18/)).
 ### Round 19 (2026-12-06): each member its own 8 of 12 copies
 
 Rule before the runs ([ROUND19.md](ROUND19.md)): the B members train on copies 4–11 and 0–3 + 8–11 of a
-12-copy cache (`develop.ts --ravdess-copy-set`) instead of 0–7, on both draws of seeds. Clean 0.522
+12-copy cache (\`develop.ts --ravdess-copy-set\`) instead of 0–7, on both draws of seeds. Clean 0.522
 against 0.526 and 0.503 against 0.498 (mean +0.001; the rule needed +0.01), through the channel 0.359
 against 0.365 and 0.369 against 0.365: **not confirmed.** Again each member alone was better (+0.02) and
 the ensembles were not: four variants in rounds 18–19 moved members by +0.02 and ensembles by −0.003 to
