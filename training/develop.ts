@@ -34,10 +34,10 @@ const integer = (v: string) => Number.parseInt(v, 10);
 /** `4-11` or `0-3,8-11` → the sorted distinct indices. */
 function parseIndexSet(value: string): number[] {
   const indices = value.split(',').flatMap((part) => {
-    const [from, to = from] = part.split('-').map((n) => Number(n));
-    if (!Number.isInteger(from) || !Number.isInteger(to) || from! < 0 || to! < from!)
+    const [from = Number.NaN, to = from] = part.split('-').map(Number);
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to < from)
       throw new InvalidArgumentError(`not an index or range: ${part}`);
-    return Array.from({ length: to! - from! + 1 }, (_, k) => from! + k);
+    return Array.from({ length: to - from + 1 }, (_, k) => from + k);
   });
   return [...new Set(indices)].sort((a, b) => a - b);
 }
