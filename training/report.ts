@@ -420,6 +420,17 @@ against 0.526 and 0.503 against 0.498 (mean +0.001; the rule needed +0.01), thro
 against 0.365 and 0.369 against 0.365: **not confirmed.** Again each member alone was better (+0.02) and
 the ensembles were not: four variants in rounds 18–19 moved members by +0.02 and ensembles by −0.003 to
 +0.005 ([round19/](round19/)).
+
+### Round 20 (2026-12-06): a speaker-normalised head beside the ensemble (#18)
+
+Rule before the runs ([ROUND20.md](ROUND20.md)): a logistic head on per-clip channel means and spreads,
+normalised by the speaker's mean from the k earlier clips of a stream (shrunk toward the population),
+fitted per actor fold and added to the ensemble's log-probabilities (round 16's and 17's stored
+out-of-fold probabilities; \`training/speaker-head-round.ts\`). After 10 clips: +0.000 and +0.018 on
+balanced streams (the rule needed +0.02 in both), −0.094 and −0.066 on 70 %-skewed ones: **not
+adopted.** The head alone gains +5.5 points from its speaker statistics (0.413 → 0.468 at k = 30), as
+the issue found for such a classifier, but beside the ensemble the gain is gone, and a skewed speaker's
+mean drags predictions away from the dominant emotion ([round20/](round20/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
