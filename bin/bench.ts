@@ -198,16 +198,24 @@ function timeCli(paths: string[], jobs: number): Promise<number> {
   });
 }
 
+/** Runs of each `--jobs` value in the scaling measurement (medians of wall time are compared). */
+const SCALING_REPEATS = 3;
+
 async function measureScaling(clips: BenchClip[], files: number) {
   const threeSecond = clips.filter((c) => !c.group.includes('30 s'));
   const paths = Array.from({ length: files }, (_, i) => threeSecond[i % threeSecond.length]!.path);
   const cores = availableParallelism();
   const runs = [1, ...(cores > 1 ? [cores] : [])];
-  const wall: Record<number, number> = {};
-  for (const jobs of runs) wall[jobs] = await timeCli(paths, jobs);
+  const walls: Record<number, number[]> = Object.fromEntries(runs.map((jobs) => [jobs, []]));
+  // Interleaved and repeated: one run of each on a shared machine varied by ±20 %.
+  for (let repeat = 0; repeat < SCALING_REPEATS; repeat++) {
+    for (const jobs of runs) walls[jobs]!.push(await timeCli(paths, jobs));
+  }
+  const wall = Object.fromEntries(runs.map((jobs) => [jobs, median(walls[jobs]!)]));
   return {
     files,
     cores,
+    repeats: SCALING_REPEATS,
     clipsPerSecond: Object.fromEntries(runs.map((j) => [j, round((files / wall[j]!) * 1000, 1)])),
     speedup: round(wall[1]! / wall[cores]!, 2),
   };
@@ -350,7 +358,7 @@ function printReport(r: BenchResult): void {
   if (r.scaling) {
     const per = Object.entries(r.scaling.clipsPerSecond).map(([j, c]) => `--jobs ${j}: ${c} clips/s`);
     console.log(
-      `ser predict, ${r.scaling.files} files, ${r.scaling.cores} cores: ${per.join(', ')} (${r.scaling.speedup}×)`,
+      `ser predict, ${r.scaling.files} files, ${r.scaling.cores} cores, median of ${r.scaling.repeats} interleaved runs: ${per.join(', ')} (${r.scaling.speedup}×)`,
     );
   }
   if (r.eventMs.median === undefined) return;
