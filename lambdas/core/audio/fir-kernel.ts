@@ -4,7 +4,7 @@ import { FIR_WASM_BASE64 } from './fir-wasm.ts';
 /** Output samples one kernel call computes at most: bounds its result region. */
 export const FIR_BATCH = 4096;
 
-/** A filter bank as the kernel reads it: `phases × taps` float32 coefficients, `taps` a multiple of 8. */
+/** A filter bank as the kernel reads it: `phases × taps` float32 coefficients, `taps` a multiple of 4. */
 export interface KernelBank {
   phases: number;
   taps: number;

@@ -30,8 +30,10 @@ import { firKernel } from './fir-kernel.ts';
  * taken in blocks of BLOCK samples into one reused buffer that keeps only what the next output still
  * needs, and one loop (`render`) places every output, so a stream gives sample for sample what the whole
  * signal gives. The dot products themselves run in WebAssembly SIMD (fir-kernel.ts, float32 like the
- * samples): ~4–5× faster than the JavaScript loop, which summed in float64; the outputs differ from it
- * by less than 1e-6 (test/resample-stream.test.ts), far below 16-bit quantisation. Outputs whose taps
+ * samples), four outputs at a time where they can: on this machine 24414→16000 of a 2.9 s clip took
+ * 0.89 ms one output at a time and 0.50 ms four at a time (median of 200, same session); the JavaScript
+ * loop summed in float64, and the outputs differ from it by less than 1e-6
+ * (test/resample-stream.test.ts), far below 16-bit quantisation. Outputs whose taps
  * reach past either end of the input (the first and last few) stay in JavaScript (`edgeDot`).
  */
 const HALF_TAPS = 8;
@@ -75,8 +77,8 @@ const buildBank = (fromRate: number, toRate: number): FilterBank => {
   const exactPhases = toRate / divisor;
   const phases = Number.isInteger(exactPhases) && exactPhases <= MAX_PHASES ? exactPhases : MAX_PHASES;
   const firstOffset = -Math.ceil(halfWidth) + 1;
-  // Padded to a multiple of 8 (zero taps): the kernel reads two four-lane vectors per step.
-  const taps = Math.ceil((2 * Math.ceil(halfWidth)) / 8) * 8;
+  // Padded to a multiple of 4 (zero taps): the kernel reads four-lane vectors.
+  const taps = Math.ceil((2 * Math.ceil(halfWidth)) / 4) * 4;
   const coefficients = new Float32Array(phases * taps);
   const i0Beta = besselI0(KAISER_BETA);
   for (let p = 0; p < phases; p++) {
