@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import cliProgress from 'cli-progress';
 import { defaultModelDir } from '../lambdas/core/model/location.ts';
@@ -124,10 +123,6 @@ function workerSlot(worker: Worker, nextIndex: () => number): Slot {
  */
 async function startWorkers(jobs: number, setup: WorkerSetup): Promise<{ slots: Slot[]; stop(): void }> {
   const entry = await predictWorkerUrl();
-  // Each worker's collector otherwise sends its marking and scavenging to V8's shared helper threads,
-  // which then compete with the other workers for the cores: set before the workers' heaps exist, so
-  // theirs collect on their own thread (docs/dependencies.md, "Node and npm").
-  setFlagsFromString('--single-threaded-gc');
   const workers = Array.from({ length: jobs }, () => new Worker(entry, { workerData: setup }));
   await Promise.all(
     workers.map(
