@@ -31,13 +31,13 @@ function take<T>(pool: readonly T[], count: number, rng: Rng): T[] {
 }
 
 /** The k clips heard before `target`: balanced (uniform) or skewed toward `dominant` (a label index). */
-export function drawPrior(
-  target: StreamClip,
-  speakerClips: readonly StreamClip[],
+export function drawPrior<T extends Pick<StreamClip, 'label'>>(
+  target: T,
+  speakerClips: readonly T[],
   k: number,
   rng: Rng,
   dominant?: number,
-): StreamClip[] {
+): T[] {
   const pool = speakerClips.filter((c) => c !== target);
   if (dominant === undefined) return take(pool, k, rng);
   const many = Math.round(SKEW_SHARE * k);
@@ -60,8 +60,8 @@ export function drawPrior(
 
 /** Weight of a scored clip in a stream: uniform when balanced, 70 / 30 between dominant and the rest. */
 export function targetWeight(
-  target: StreamClip,
-  clips: readonly StreamClip[],
+  target: Pick<StreamClip, 'label'>,
+  clips: readonly Pick<StreamClip, 'label'>[],
   dominant: number | undefined,
 ): number {
   if (dominant === undefined) return 1;

@@ -7,7 +7,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
-import { drawPrior, PRIOR_COUNTS, type StreamClip, targetWeight } from './adaptive-streams.ts';
+import { drawPrior, PRIOR_COUNTS, targetWeight } from './adaptive-streams.ts';
 import { labelIndex } from './batches.ts';
 import { DEFAULT_CHANNEL } from './channel.ts';
 import { defaultDatasetDir, EMOTIONS, scanDataset } from './datasets.ts';
@@ -181,7 +181,7 @@ function shrunkMean(head: Head, prior: readonly number[][]): number[] {
 
 const argmax = (v: readonly number[]): number => v.indexOf(Math.max(...v));
 
-type HeldClip = StreamClip & { stats: number[]; row: number };
+type HeldClip = Row & { row: number };
 type Tally = Map<string, { correct: number; weight: number; predicted: number[] }>;
 
 function addTo(tally: Tally, key: string, predicted: number, truth: number, weight: number): void {
@@ -207,7 +207,7 @@ function scoreClip(
       const weight = targetWeight(target, own, dominant);
       for (let rep = 0; rep < (k === 0 ? 1 : REPETITIONS); rep++) {
         const rng = createRng(seedFrom(20, target.speaker, index, k, dominant ?? -1, rep));
-        const prior = drawPrior(target, own, k, rng, dominant) as HeldClip[];
+        const prior = drawPrior(target, own, k, rng, dominant);
         const headLog = headLogProbabilities(
           head,
           target.stats,
@@ -250,7 +250,7 @@ async function scoreDraw(rows: Row[], heldOrder: number[], draw: (typeof DRAWS)[
     const held = heldOrder.flatMap((r, j) => (members[0]!.foldOf[j] === fold ? [{ r, j }] : []));
     const heldSpeakers = new Set(held.map(({ r }) => rows[r]!.speaker));
     const head = fitHead(rows.filter((r) => !heldSpeakers.has(r.speaker)));
-    const clips: HeldClip[] = held.map(({ r, j }) => ({ ...rows[r]!, row: j }) as unknown as HeldClip);
+    const clips: HeldClip[] = held.map(({ r, j }) => ({ ...rows[r]!, row: j }));
     clips.forEach((target, index) => {
       const own = clips.filter((c) => c.speaker === target.speaker);
       scoreClip(tally, head, target, own, index, ensemble[target.row]!);
