@@ -2,7 +2,7 @@ import { createMelFilterBank } from 'meyda/dist/node/utilities.js';
 import { blackman, hamming, hanning, sine } from 'meyda/dist/node/windowing.js';
 import { type FeatureConfig, featureDimension, spectralDimension } from './config.ts';
 import { scaleForExtraction } from './loudness.ts';
-import { extractProsody } from './prosody.ts';
+import { createProsodyScratch, extractProsody, type ProsodyScratch } from './prosody.ts';
 import { SpectralKernel } from './spectral-kernel.ts';
 
 /** Frames × dims, row-major: `data[frame * dims + d]`. */
@@ -89,6 +89,9 @@ interface FramePlan {
   kind: FeatureConfig['kind'];
   /** MFCCs or log-mel bands written per frame. */
   spectralDims: number;
+  /** The loudness-scaled signal and the pitch input's buffers, reused from clip to clip. */
+  scaled: { buffer: Float32Array };
+  prosody: ProsodyScratch;
 }
 
 function planFrames(config: FeatureConfig): FramePlan {
@@ -111,7 +114,19 @@ function planFrames(config: FeatureConfig): FramePlan {
     bank,
     kind: config.kind,
     spectralDims: spectralDimension(config),
+    scaled: { buffer: new Float32Array(0) },
+    prosody: createProsodyScratch(),
   };
+}
+
+/** The loudness-scaled signal in the plan's reused buffer (grown when a clip is longer than any before). */
+function scaledSignal(plan: FramePlan, samples: Float32Array, config: FeatureConfig): Float32Array {
+  if (plan.scaled.buffer.length < samples.length) {
+    plan.scaled.buffer = new Float32Array(
+      Math.max(samples.length, Math.ceil(plan.scaled.buffer.length * 1.5)),
+    );
+  }
+  return scaleForExtraction(samples, config, plan.scaled.buffer);
 }
 
 const fround = Math.fround;
@@ -164,15 +179,11 @@ function spectralFrames(plan: FramePlan, signal: Float32Array, hopSize: number, 
 }
 
 /** Writes the prosody track (pitch, voicing, level) after the spectral values of every frame. */
-function appendProsody(
-  signal: Float32Array,
-  config: FeatureConfig,
-  matrix: FeatureMatrix,
-  spectralDims: number,
-) {
+function appendProsody(signal: Float32Array, config: FeatureConfig, matrix: FeatureMatrix, plan: FramePlan) {
   const { frames, dims, data } = matrix;
   const { sampleRate, frameSize, hopSize, sampleScale } = config;
-  const track = extractProsody(signal, sampleRate, frameSize, hopSize, frames, sampleScale);
+  const spectralDims = plan.spectralDims;
+  const track = extractProsody(signal, sampleRate, frameSize, hopSize, frames, sampleScale, plan.prosody);
   for (let f = 0; f < frames; f++) {
     data[f * dims + spectralDims] = track.pitch[f]!;
     data[f * dims + spectralDims + 1] = track.voicing[f]!;
@@ -183,7 +194,8 @@ function appendProsody(
 /**
  * A fast extractor of exactly meyda 5.6's `melBands`/`mfcc` (see config.ts for the definition).
  * Meyda's own per-frame `extract` allocates arrays and objects for every frame (25–50 ms for a 3 s clip);
- * this one plans once — window, sparse filter bank, DCT matrix, FFT tables — and reuses its buffers; the
+ * this one plans once — window, sparse filter bank, DCT matrix, FFT tables — and reuses its buffers (the
+ * scaled signal and the pitch input's too: one extractor serves one thread, one clip at a time); the
  * window, fft.js's transform, the power and the DCT run in WebAssembly (spectral-kernel.ts), the same
  * values bit for bit.
  * It rounds to float32 at the same points meyda does (spectrum, power, filter products, the running mel
@@ -197,11 +209,11 @@ export function createFeatureExtractor(config: FeatureConfig): FeatureExtractor 
     config,
     dims,
     extract(samples: Float32Array): FeatureMatrix {
-      const signal = scaleForExtraction(samples, config);
+      const signal = scaledSignal(plan, samples, config);
       const frames = frameCount(signal.length, frameSize, hopSize);
       const matrix = { frames, dims, data: new Float32Array(frames * dims) };
       spectralFrames(plan, signal, hopSize, matrix);
-      if (config.prosody) appendProsody(signal, config, matrix, plan.spectralDims);
+      if (config.prosody) appendProsody(signal, config, matrix, plan);
       return matrix;
     },
   };

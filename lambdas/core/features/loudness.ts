@@ -47,10 +47,17 @@ export function loudnessGain(samples: Float32Array, config: FeatureConfig): numb
   return Math.min(target / rms, 10 ** (config.loudness.maxGainDb / 20));
 }
 
-/** Loudness-normalised samples at meyda's amplitude scale (`sampleScale`), as float32 like meyda's input. */
-export function scaleForExtraction(samples: Float32Array, config: FeatureConfig): Float32Array {
+/**
+ * Loudness-normalised samples at meyda's amplitude scale (`sampleScale`), as float32 like meyda's input:
+ * written into `out` (at least as long as `samples`; a new array if absent) and returned as its first
+ * `samples.length` values.
+ */
+export function scaleForExtraction(
+  samples: Float32Array,
+  config: FeatureConfig,
+  out: Float32Array = new Float32Array(samples.length),
+): Float32Array {
   const gain = loudnessGain(samples, config) * config.sampleScale;
-  const out = new Float32Array(samples.length);
   for (let i = 0; i < samples.length; i++) out[i] = samples[i]! * gain;
-  return out;
+  return out.subarray(0, samples.length);
 }

@@ -40,8 +40,39 @@ export interface ProsodyTrack {
   voiced: Uint8Array;
 }
 
-/** Two cascaded RBJ biquad low-passes (Q = 1/√2): 24 dB/octave above `cutoff`. */
-function lowPass(samples: Float32Array, sampleRate: number, cutoff: number): Float32Array {
+/**
+ * Buffers an extractor reuses from clip to clip (they grow to the longest clip seen), so that a clip
+ * does not allocate — and later collect — a few hundred KB of intermediate signals. Views into them never
+ * leave one `extractProsody` call.
+ */
+export interface ProsodyScratch {
+  filtered: Float32Array;
+  x: Float64Array;
+  energy: Float64Array;
+}
+
+export const createProsodyScratch = (): ProsodyScratch => ({
+  filtered: new Float32Array(0),
+  x: new Float64Array(0),
+  energy: new Float64Array(0),
+});
+
+/** `buffer` if it holds `length` values, else a new one with room to spare. */
+function atLeast<T extends Float32Array | Float64Array>(
+  buffer: T,
+  length: number,
+  create: (n: number) => T,
+): T {
+  return buffer.length >= length ? buffer : create(Math.max(length, Math.ceil(buffer.length * 1.5)));
+}
+
+/** Two cascaded RBJ biquad low-passes (Q = 1/√2): 24 dB/octave above `cutoff`, into `out`. */
+function lowPass(
+  samples: Float32Array,
+  sampleRate: number,
+  cutoff: number,
+  out: Float32Array = new Float32Array(samples.length),
+): Float32Array {
   const w = (2 * Math.PI * cutoff) / sampleRate;
   const alpha = Math.sin(w) / Math.SQRT2;
   const cos = Math.cos(w);
@@ -50,7 +81,6 @@ function lowPass(samples: Float32Array, sampleRate: number, cutoff: number): Flo
   const b1 = (1 - cos) / a0;
   const a1 = (-2 * cos) / a0;
   const a2 = (1 - alpha) / a0;
-  const out = new Float32Array(samples.length);
   let input = samples;
   for (let stage = 0; stage < 2; stage++) {
     let x1 = 0;
@@ -98,13 +128,21 @@ export interface PitchInput {
   rate: number;
 }
 
-export function pitchInput(signal: Float32Array, sampleRate: number): PitchInput {
+/** The pitch input of `signal`; with `scratch`, its arrays are views into (and grow) the scratch buffers. */
+export function pitchInput(signal: Float32Array, sampleRate: number, scratch?: ProsodyScratch): PitchInput {
   const factor = Math.max(1, Math.round(sampleRate / 4000));
-  const filtered = lowPass(signal, sampleRate, LOWPASS_HZ);
-  const x = new Float64Array(Math.floor(filtered.length / factor));
-  for (let i = 0; i < x.length; i++) x[i] = filtered[i * factor]!;
-  const energy = new Float64Array(x.length + 1);
-  for (let i = 0; i < x.length; i++) energy[i + 1] = energy[i]! + x[i]! * x[i]!;
+  const length = Math.floor(signal.length / factor);
+  if (scratch) {
+    scratch.filtered = atLeast(scratch.filtered, signal.length, (n) => new Float32Array(n));
+    scratch.x = atLeast(scratch.x, length, (n) => new Float64Array(n));
+    scratch.energy = atLeast(scratch.energy, length + 1, (n) => new Float64Array(n));
+  }
+  const filtered = lowPass(signal, sampleRate, LOWPASS_HZ, scratch?.filtered.subarray(0, signal.length));
+  const x = scratch ? scratch.x.subarray(0, length) : new Float64Array(length);
+  for (let i = 0; i < length; i++) x[i] = filtered[i * factor]!;
+  const energy = scratch ? scratch.energy.subarray(0, length + 1) : new Float64Array(length + 1);
+  energy[0] = 0;
+  for (let i = 0; i < length; i++) energy[i + 1] = energy[i]! + x[i]! * x[i]!;
   return { x, energy, factor, rate: sampleRate / factor };
 }
 
@@ -190,6 +228,7 @@ export function extractProsody(
   hopSize: number,
   frames: number,
   fullScale = 1,
+  scratch?: ProsodyScratch,
 ): ProsodyTrack {
   const pitch = new Float32Array(frames);
   const voicing = new Float32Array(frames);
@@ -198,7 +237,7 @@ export function extractProsody(
   let peakDb = LEVEL_FLOOR_DB;
   for (let f = 0; f < frames; f++) peakDb = Math.max(peakDb, level[f]!);
 
-  const input = pitchInput(signal, sampleRate);
+  const input = pitchInput(signal, sampleRate, scratch);
   const search = yinSearch(input.rate);
   const { x, energy, factor, rate } = input;
   for (let f = 0; f < frames; f++) {
