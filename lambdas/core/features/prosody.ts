@@ -43,7 +43,8 @@ export interface ProsodyTrack {
 /**
  * Buffers an extractor reuses from clip to clip (they grow to the longest clip seen), so that a clip
  * does not allocate — and later collect — a few hundred KB of intermediate signals. Views into them never
- * leave one `extractProsody` call.
+ * leave one `extractProsody` call. The predictor extracts one analysis window at a time (at most the
+ * model's `windowSec`), so there they stay a window's size whatever the upload's length.
  */
 export interface ProsodyScratch {
   filtered: Float32Array;
