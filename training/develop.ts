@@ -54,6 +54,7 @@ const program = new Command()
     DEFAULTS.augmentCopies,
   )
   .option('--stats-mask <mask>', 'all or no-spectral-means', 'all')
+  .option('--pooling <kind>', 'mean or attention pooling of the LSTM outputs (round 21)', 'mean')
   .option('--tess-words <n>', 'keep every n-th TESS word (1: all of TESS)', integer, DEFAULTS.tessWords)
   .option(
     '--speaker-shift <clips>',
@@ -120,6 +121,7 @@ const opts = program.opts<{
   ravdessCopies: number;
   ravdessCopySet?: number[];
   statsMask: 'all' | 'no-spectral-means';
+  pooling: 'mean' | 'attention';
   tessWords: number;
   out?: string;
   member: number;
@@ -144,6 +146,8 @@ if (!(opts.mixup === 0 || opts.mixup >= MIN_MIXUP_ALPHA))
 if (!(opts.speakerAdversary >= 0)) throw new Error('--speaker-adversary takes a weight ≥ 0 (0: none)');
 if (opts.speakerAdversary > 0 && opts.mixup > 0)
   throw new Error('--speaker-adversary and --mixup are alternatives (a mixed row has no one speaker)');
+if (opts.pooling !== 'mean' && opts.pooling !== 'attention')
+  throw new Error('--pooling takes mean or attention');
 if (opts.virtualSpeakers && opts.speakerOffset === undefined)
   throw new Error('--virtual-speakers needs --speaker-offset');
 await initTf();
@@ -248,6 +252,7 @@ const result = await actorFolds(
     ...DEFAULTS.settings,
     epochs: opts.epochs,
     statsMask: opts.statsMask,
+    pooling: opts.pooling,
     channelFreeMembers: 0,
     corpusRepeats: { ravdess: opts.ravdessRepeats },
     labelSmoothing: opts.labelSmoothing,

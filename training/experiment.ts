@@ -58,6 +58,8 @@ export interface ModelSettings {
   mixup?: number;
   /** Largest gradient-reversal weight of a speaker adversary (round 15, speaker-adversary.ts); 0 or absent: none. */
   speakerAdversary?: number;
+  /** How the LSTM's outputs are pooled (see LstmConfig.pooling); absent: mean. */
+  pooling?: 'mean' | 'attention';
 }
 
 /**
@@ -148,6 +150,7 @@ function createLearner(settings: ModelSettings, context: RunContext, seed: numbe
     contourStats: settings.utteranceStats && featureConfig.prosody ? PROSODY_CHANNELS : 0,
     statsMask: settings.statsMask ?? 'all',
     ...(settings.offsetInput ? { offsetInput: settings.offsetInput } : {}),
+    ...(settings.pooling === 'attention' ? { pooling: 'attention' as const } : {}),
   };
   return lstmLearner(config, maxFrames, seed);
 }

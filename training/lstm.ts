@@ -76,6 +76,12 @@ export interface LstmConfig {
    * carry emotion as well as voice). No context: offset 0. Absent or 0: no such input, the graph of before.
    */
   offsetInput?: number;
+  /**
+   * How the LSTM's outputs become one vector: `mean` over the real steps (absent: every package so far),
+   * or `attention` (round 21, development only): weights softmax(h_t · w) over the real steps, w learnt
+   * and starting at 0, i.e. at the mean. The ONNX exporter refuses it until a round confirms it.
+   */
+  pooling?: 'mean' | 'attention';
 }
 
 /** Length of the utterance statistics vector: [mean ‖ std (‖ delta RMS) (‖ range ‖ change)], 0 without. */
@@ -202,6 +208,8 @@ export class LstmModel {
   private readonly dense1Bias: tf.Variable;
   private readonly dense2: tf.Variable;
   private readonly dense2Bias: tf.Variable;
+  /** With `pooling: 'attention'`: the score vector [units, 1]. */
+  private readonly attention: tf.Variable | undefined;
   private readonly dropoutRng: Rng;
   private statsMean: Float32Array;
   private statsStd: Float32Array;
@@ -242,6 +250,7 @@ export class LstmModel {
     this.dense2 = tf.variable(tf.tensor2d(w.dense2, [hidden, labels]), true);
     this.dense2Bias = tf.variable(tf.tensor1d(w.dense2Bias), true);
     this.statsKeep = statsKeepMask(config);
+    this.attention = config.pooling === 'attention' ? tf.variable(tf.zeros([units, 1]), true) : undefined;
     this.variables = [
       this.kernel,
       this.recurrent,
@@ -250,6 +259,7 @@ export class LstmModel {
       this.dense1Bias,
       this.dense2,
       this.dense2Bias,
+      ...(this.attention ? [this.attention] : []),
     ];
   }
 
@@ -349,8 +359,8 @@ export class LstmModel {
     return { features, stats };
   }
 
-  /** The LSTM over the stacked real steps, its outputs averaged over each row's real steps: [B, units]. */
-  private meanPooledLstm(features: tf.Tensor3D, frames: Int32Array): tf.Tensor2D {
+  /** The LSTM over the stacked real steps, its outputs pooled over each row's real steps (mean or attention): [B, units]. */
+  private pooledLstm(features: tf.Tensor3D, frames: Int32Array): tf.Tensor2D {
     const { dims, stack, units } = this.config;
     const [batch, time] = features.shape;
     const steps = time / stack;
@@ -370,14 +380,31 @@ export class LstmModel {
     let h: tf.Tensor2D = tf.zeros([batch, units]);
     let c: tf.Tensor2D = tf.zeros([batch, units]);
     let sum: tf.Tensor2D = tf.zeros([batch, units]);
+    const states: tf.Tensor2D[] = [];
     for (let t = 0; t < maxSteps; t++) {
       const z = inputs[t]!.add(h.matMul(this.recurrent)) as tf.Tensor2D;
       const [i, f, g, o] = tf.split(z, 4, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
       c = f.sigmoid().mul(c).add(i.sigmoid().mul(g.tanh()));
       h = o.sigmoid().mul(c.tanh());
-      sum = sum.add(h.mul(masks[t]!));
+      if (this.attention) states.push(h);
+      else sum = sum.add(h.mul(masks[t]!));
     }
+    if (this.attention) return this.attentionPool(states, masks, this.attention);
     return sum.div(tf.tensor2d(Float32Array.from(lengths), [batch, 1])) as tf.Tensor2D;
+  }
+
+  /** Σ_t α_t·h_t with α = softmax(h_t · w) over each row's real steps (padded steps get weight 0). */
+  private attentionPool(states: tf.Tensor2D[], masks: tf.Tensor[], w: tf.Variable): tf.Tensor2D {
+    const h = tf.stack(states, 1) as tf.Tensor3D; // [B, S, units]
+    const [batch, steps, units] = h.shape;
+    const real = tf.stack(masks, 1).reshape([batch, steps]); // 1 on real steps
+    const scores = h
+      .reshape([batch * steps, units])
+      .matMul(w)
+      .reshape([batch, steps])
+      .add(real.sub(1).mul(1e9));
+    const alpha = tf.softmax(scores, 1).reshape([batch, steps, 1]);
+    return h.mul(alpha).sum(1) as tf.Tensor2D;
   }
 
   /** Inverted dropout from the model's own seeded rng (so a seed gives the same masks every run). */
@@ -394,7 +421,7 @@ export class LstmModel {
     const { training, offsets, mix, onHidden } = pass;
     const { dropout } = this.config;
     const { features, stats } = this.normaliseAndMeasure(raw, frames);
-    let pooled = this.meanPooledLstm(features, frames);
+    let pooled = this.pooledLstm(features, frames);
     const stateDropout = this.config.stateDropout ?? 0;
     if (training && stateDropout > 0) pooled = this.dropOut(pooled, stateDropout);
     if (stats) pooled = tf.concat([pooled, stats], 1);

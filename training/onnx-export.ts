@@ -157,6 +157,10 @@ export function exportLstmToOnnx(members: LstmWeights | LstmWeights[], options: 
       ),
     );
   }
+  if (list.some((w) => (w.config.pooling ?? 'mean') !== 'mean'))
+    throw new Error(
+      'attention pooling is a development option (round 21): the exporter writes mean pooling only',
+    );
   const { dims, labels, utteranceStats } = first.config;
   const offsetInput = first.config.offsetInput ?? 0;
   if (list.some((w) => (w.config.offsetInput ?? 0) !== offsetInput))
