@@ -1,0 +1,51 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
+import { padBatch } from '../training/batches.ts';
+import { LstmModel } from '../training/lstm.ts';
+import { exportLstmToOnnx } from '../training/onnx-export.ts';
+import { initTf, tf } from '../training/tf.ts';
+
+const DIMS = 6;
+const CONFIG = { dims: DIMS, stack: 2, units: 4, hidden: 8, labels: 3, dropout: 0, utteranceStats: true };
+
+function clip(seed: number, frames: number): FeatureMatrix {
+  const data = Float32Array.from({ length: frames * DIMS }, (_, i) => Math.sin(i * 0.37 + seed) * (1 + seed));
+  return { frames, dims: DIMS, data };
+}
+
+function probabilities(model: LstmModel, rows: FeatureMatrix[]): number[] {
+  const { data, time, frames } = padBatch(rows, DIMS, CONFIG.stack);
+  return Array.from(model.predict(tf.tensor3d(data, [rows.length, time, DIMS]), frames).dataSync());
+}
+
+describe('attention pooling of the LSTM outputs (LstmConfig.pooling, round 21)', () => {
+  beforeAll(async () => {
+    await initTf();
+  });
+
+  it('starts as mean pooling, then weights the real steps only', () => {
+    const rows = [clip(1, 14), clip(2, 7)];
+    const mean = new LstmModel(CONFIG, 3);
+    const attention = new LstmModel({ ...CONFIG, pooling: 'attention' }, 3);
+    for (const m of [mean, attention]) m.setStatsNormalisation(rows);
+    const before = probabilities(attention, rows);
+    probabilities(mean, rows).forEach((p, i) => expect(before[i]).toBeCloseTo(p, 6));
+    // A nonzero score vector moves the output; the short row's padding (steps past its 7 frames) does not.
+    attention.variables.at(-1)!.assign(tf.tensor2d([3, -2, 1, 4], [4, 1]));
+    const after = probabilities(attention, rows);
+    expect(Math.max(...after.map((p, i) => Math.abs(p - before[i]!)))).toBeGreaterThan(1e-4);
+    const alone = probabilities(attention, [rows[1]!]);
+    alone.forEach((p, i) => expect(after[3 + i]).toBeCloseTo(p, 6));
+    mean.dispose();
+    attention.dispose();
+  });
+
+  it('is refused by the ONNX exporter until a round confirms it', () => {
+    const model = new LstmModel({ ...CONFIG, pooling: 'attention' }, 3);
+    model.setStatsNormalisation([clip(1, 10)]);
+    expect(() => exportLstmToOnnx(model.weights(), { frames: 16, labels: ['a', 'b', 'c'] })).toThrow(
+      /attention pooling/,
+    );
+    model.dispose();
+  });
+});
