@@ -431,6 +431,15 @@ balanced streams (the rule needed +0.02 in both), −0.094 and −0.066 on 70 %-
 adopted.** The head alone gains +5.5 points from its speaker statistics (0.413 → 0.468 at k = 30), as
 the issue found for such a classifier, but beside the ensemble the gain is gone, and a skewed speaker's
 mean drags predictions away from the dominant emotion ([round20/](round20/)).
+
+### Round 21 (2026-12-06): attention pooling of the LSTM outputs
+
+Rule before the runs ([ROUND21.md](ROUND21.md)): each member weights its LSTM's steps by softmax(h_t · w)
+instead of averaging them (\`develop.ts --pooling attention\`, starting at the mean), on both draws of
+seeds. Clean 0.529 against 0.526 and 0.508 against 0.498 (mean +0.006; the rule needed +0.01), through
+the channel 0.356 against 0.365 and 0.354 against 0.365: **not confirmed**, members keep mean pooling.
+The clean gain points the same way on both draws but is paid for through the channel
+([round21/](round21/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
