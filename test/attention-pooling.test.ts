@@ -29,13 +29,17 @@ describe('attention pooling of the LSTM outputs (LstmConfig.pooling, round 21)',
     const attention = new LstmModel({ ...CONFIG, pooling: 'attention' }, 3);
     for (const m of [mean, attention]) m.setStatsNormalisation(rows);
     const before = probabilities(attention, rows);
-    probabilities(mean, rows).forEach((p, i) => expect(before[i]).toBeCloseTo(p, 6));
+    probabilities(mean, rows).forEach((p, i) => {
+      expect(before[i]).toBeCloseTo(p, 6);
+    });
     // A nonzero score vector moves the output; the short row's padding (steps past its 7 frames) does not.
     attention.variables.at(-1)!.assign(tf.tensor2d([3, -2, 1, 4], [4, 1]));
     const after = probabilities(attention, rows);
     expect(Math.max(...after.map((p, i) => Math.abs(p - before[i]!)))).toBeGreaterThan(1e-4);
     const alone = probabilities(attention, [rows[1]!]);
-    alone.forEach((p, i) => expect(after[3 + i]).toBeCloseTo(p, 6));
+    alone.forEach((p, i) => {
+      expect(after[3 + i]).toBeCloseTo(p, 6);
+    });
     mean.dispose();
     attention.dispose();
   });
