@@ -6,7 +6,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
+import { type FeatureMatrix, frameStatistics } from '../lambdas/core/features/extract.ts';
 import { drawPrior, PRIOR_COUNTS, targetWeight } from './adaptive-streams.ts';
 import { labelIndex } from './batches.ts';
 import { DEFAULT_CHANNEL } from './channel.ts';
@@ -40,18 +40,8 @@ interface Row {
 
 /** Mean and standard deviation of every channel over the frames of a raw feature matrix. */
 function clipStatistics(m: FeatureMatrix): number[] {
-  const sum = new Float64Array(m.dims);
-  const squares = new Float64Array(m.dims);
-  for (let f = 0; f < m.frames; f++) {
-    for (let d = 0; d < m.dims; d++) {
-      const v = m.data[f * m.dims + d]!;
-      sum[d]! += v;
-      squares[d]! += v * v;
-    }
-  }
-  const mean = Array.from(sum, (s) => s / m.frames);
-  const sd = mean.map((mu, d) => Math.sqrt(Math.max(0, squares[d]! / m.frames - mu * mu)));
-  return [...mean, ...sd];
+  const { mean, std } = frameStatistics(m.data, m.frames, m.dims);
+  return [...mean, ...std];
 }
 
 /** The clips of rounds 16–17 (same scan, cache and dedupe as develop.ts) and the held-out order. */

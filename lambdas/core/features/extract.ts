@@ -2,7 +2,7 @@ import { createMelFilterBank } from 'meyda/dist/node/utilities.js';
 import { blackman, hamming, hanning, sine } from 'meyda/dist/node/windowing.js';
 import { type FeatureConfig, featureDimension, spectralDimension } from './config.ts';
 import { scaleForExtraction } from './loudness.ts';
-import { createProsodyScratch, extractProsody, type ProsodyScratch } from './prosody.ts';
+import { atLeast, createProsodyScratch, extractProsody, type ProsodyScratch } from './prosody.ts';
 import { SpectralKernel } from './spectral-kernel.ts';
 
 /** Frames × dims, row-major: `data[frame * dims + d]`. */
@@ -90,8 +90,7 @@ interface FramePlan {
   /** MFCCs or log-mel bands written per frame. */
   spectralDims: number;
   /** The loudness-scaled signal and the pitch input's buffers, reused from clip to clip. */
-  scaled: { buffer: Float32Array };
-  prosody: ProsodyScratch;
+  scratch: { scaled: Float32Array; prosody: ProsodyScratch };
 }
 
 function planFrames(config: FeatureConfig): FramePlan {
@@ -114,19 +113,14 @@ function planFrames(config: FeatureConfig): FramePlan {
     bank,
     kind: config.kind,
     spectralDims: spectralDimension(config),
-    scaled: { buffer: new Float32Array(0) },
-    prosody: createProsodyScratch(),
+    scratch: { scaled: new Float32Array(0), prosody: createProsodyScratch() },
   };
 }
 
 /** The loudness-scaled signal in the plan's reused buffer (grown when a clip is longer than any before). */
 function scaledSignal(plan: FramePlan, samples: Float32Array, config: FeatureConfig): Float32Array {
-  if (plan.scaled.buffer.length < samples.length) {
-    plan.scaled.buffer = new Float32Array(
-      Math.max(samples.length, Math.ceil(plan.scaled.buffer.length * 1.5)),
-    );
-  }
-  return scaleForExtraction(samples, config, plan.scaled.buffer);
+  plan.scratch.scaled = atLeast(plan.scratch.scaled, samples.length, (n) => new Float32Array(n));
+  return scaleForExtraction(samples, config, plan.scratch.scaled);
 }
 
 const fround = Math.fround;
@@ -183,7 +177,15 @@ function appendProsody(signal: Float32Array, config: FeatureConfig, matrix: Feat
   const { frames, dims, data } = matrix;
   const { sampleRate, frameSize, hopSize, sampleScale } = config;
   const spectralDims = plan.spectralDims;
-  const track = extractProsody(signal, sampleRate, frameSize, hopSize, frames, sampleScale, plan.prosody);
+  const track = extractProsody(
+    signal,
+    sampleRate,
+    frameSize,
+    hopSize,
+    frames,
+    sampleScale,
+    plan.scratch.prosody,
+  );
   for (let f = 0; f < frames; f++) {
     data[f * dims + spectralDims] = track.pitch[f]!;
     data[f * dims + spectralDims + 1] = track.voicing[f]!;

@@ -58,8 +58,8 @@ export const createProsodyScratch = (): ProsodyScratch => ({
   energy: new Float64Array(0),
 });
 
-/** `buffer` if it holds `length` values, else a new one with room to spare. */
-function atLeast<T extends Float32Array | Float64Array>(
+/** `buffer` if it holds `length` values, else a new one with room to spare (a reused buffer's growth). */
+export function atLeast<T extends Float32Array | Float64Array>(
   buffer: T,
   length: number,
   create: (n: number) => T,
