@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
 import { frameCount } from '../lambdas/core/features/extract.ts';
 import type { SpeakerAdaptation } from '../lambdas/core/features/speaker-normalization.ts';
@@ -53,8 +53,16 @@ const program = new Command()
     integer,
     DEFAULTS.augmentCopies,
   )
-  .option('--stats-mask <mask>', 'all or no-spectral-means', 'all')
-  .option('--pooling <kind>', 'mean or attention pooling of the LSTM outputs (round 21)', 'mean')
+  .addOption(
+    new Option('--stats-mask <mask>', 'utterance statistics the head sees')
+      .choices(['all', 'no-spectral-means'])
+      .default('all'),
+  )
+  .addOption(
+    new Option('--pooling <kind>', 'pooling of the LSTM outputs (round 21)')
+      .choices(['mean', 'attention'])
+      .default('mean'),
+  )
   .option('--tess-words <n>', 'keep every n-th TESS word (1: all of TESS)', integer, DEFAULTS.tessWords)
   .option(
     '--speaker-shift <clips>',
@@ -146,8 +154,6 @@ if (!(opts.mixup === 0 || opts.mixup >= MIN_MIXUP_ALPHA))
 if (!(opts.speakerAdversary >= 0)) throw new Error('--speaker-adversary takes a weight ≥ 0 (0: none)');
 if (opts.speakerAdversary > 0 && opts.mixup > 0)
   throw new Error('--speaker-adversary and --mixup are alternatives (a mixed row has no one speaker)');
-if (opts.pooling !== 'mean' && opts.pooling !== 'attention')
-  throw new Error('--pooling takes mean or attention');
 if (opts.virtualSpeakers && opts.speakerOffset === undefined)
   throw new Error('--virtual-speakers needs --speaker-offset');
 await initTf();
