@@ -59,7 +59,8 @@ export async function probabilitiesOf(
   return windowProbabilities(session, matrices, frames, labels, { cmvn: false, batchSize: 256 });
 }
 
-function argmax(values: ArrayLike<number>): number {
+/** Index of the largest value (the first on ties). */
+export function argmax(values: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
   return best;

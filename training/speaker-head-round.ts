@@ -7,6 +7,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { type FeatureMatrix, frameStatistics } from '../lambdas/core/features/extract.ts';
+import { argmax } from './adaptive.ts';
 import { drawPrior, PRIOR_COUNTS, targetWeight } from './adaptive-streams.ts';
 import { labelIndex } from './batches.ts';
 import { DEFAULT_CHANNEL } from './channel.ts';
@@ -168,8 +169,6 @@ function shrunkMean(head: Head, prior: readonly number[][]): number[] {
     (p, d) => (prior.length * mean[d]! + SHRINK_CLIPS * p) / (prior.length + SHRINK_CLIPS),
   );
 }
-
-const argmax = (v: readonly number[]): number => v.indexOf(Math.max(...v));
 
 type HeldClip = Row & { row: number };
 type Tally = Map<string, { correct: number; weight: number; predicted: number[] }>;
