@@ -47,13 +47,11 @@ export interface ProsodyTrack {
  * model's `windowSec`), so there they stay a window's size whatever the upload's length.
  */
 export interface ProsodyScratch {
-  filtered: Float32Array;
   x: Float64Array;
   energy: Float64Array;
 }
 
 export const createProsodyScratch = (): ProsodyScratch => ({
-  filtered: new Float32Array(0),
   x: new Float64Array(0),
   energy: new Float64Array(0),
 });
@@ -65,41 +63,6 @@ export function atLeast<T extends Float32Array | Float64Array>(
   create: (n: number) => T,
 ): T {
   return buffer.length >= length ? buffer : create(Math.max(length, Math.ceil(buffer.length * 1.5)));
-}
-
-/** Two cascaded RBJ biquad low-passes (Q = 1/√2): 24 dB/octave above `cutoff`, into `out`. */
-function lowPass(
-  samples: Float32Array,
-  sampleRate: number,
-  cutoff: number,
-  out: Float32Array = new Float32Array(samples.length),
-): Float32Array {
-  const w = (2 * Math.PI * cutoff) / sampleRate;
-  const alpha = Math.sin(w) / Math.SQRT2;
-  const cos = Math.cos(w);
-  const a0 = 1 + alpha;
-  const b0 = (1 - cos) / 2 / a0;
-  const b1 = (1 - cos) / a0;
-  const a1 = (-2 * cos) / a0;
-  const a2 = (1 - alpha) / a0;
-  let input = samples;
-  for (let stage = 0; stage < 2; stage++) {
-    let x1 = 0;
-    let x2 = 0;
-    let y1 = 0;
-    let y2 = 0;
-    for (let i = 0; i < input.length; i++) {
-      const x = input[i]!;
-      const y = b0 * x + b1 * x1 + b0 * x2 - a1 * y1 - a2 * y2;
-      x2 = x1;
-      x1 = x;
-      y2 = y1;
-      y1 = y;
-      out[i] = y;
-    }
-    input = out;
-  }
-  return out;
 }
 
 /** Each frame's energy in dB relative to full scale (`fullPower` = full scale squared), floored. */
@@ -129,22 +92,68 @@ export interface PitchInput {
   rate: number;
 }
 
-/** The pitch input of `signal`; with `scratch`, its arrays are views into (and grow) the scratch buffers. */
+/**
+ * The pitch input of `signal`: two cascaded RBJ biquad low-passes (Q = 1/√2, 24 dB/octave above
+ * LOWPASS_HZ), every `factor`-th output kept, with its running energy. Both stages run in one loop, the
+ * second reading the first's output rounded to float32 (as when a Float32Array held it between them):
+ * the same values as two passes, but the two recursions, each bound by its own latency, overlap in the
+ * CPU, and the filtered signal is never stored. With `scratch`, the arrays are views into (and grow) its
+ * buffers.
+ */
 export function pitchInput(signal: Float32Array, sampleRate: number, scratch?: ProsodyScratch): PitchInput {
   const factor = Math.max(1, Math.round(sampleRate / 4000));
   const length = Math.floor(signal.length / factor);
   if (scratch) {
-    scratch.filtered = atLeast(scratch.filtered, signal.length, (n) => new Float32Array(n));
     scratch.x = atLeast(scratch.x, length, (n) => new Float64Array(n));
     scratch.energy = atLeast(scratch.energy, length + 1, (n) => new Float64Array(n));
   }
-  const filtered = lowPass(signal, sampleRate, LOWPASS_HZ, scratch?.filtered.subarray(0, signal.length));
   const x = scratch ? scratch.x.subarray(0, length) : new Float64Array(length);
-  for (let i = 0; i < length; i++) x[i] = filtered[i * factor]!;
   const energy = scratch ? scratch.energy.subarray(0, length + 1) : new Float64Array(length + 1);
+  const { b0, b1, a1, a2 } = lowPassCoefficients(sampleRate, LOWPASS_HZ);
+  // Each stage's state (s: input, y: output; u, z: the second stage's). Separate lets: one destructured
+  // declaration made this loop twice as slow.
+  let s1 = 0;
+  let s2 = 0;
+  let y1 = 0;
+  let y2 = 0;
+  let u1 = 0;
+  let u2 = 0;
+  let z1 = 0;
+  let z2 = 0;
+  let sum = 0;
+  let keep = 0;
   energy[0] = 0;
-  for (let i = 0; i < length; i++) energy[i + 1] = energy[i]! + x[i]! * x[i]!;
+  for (let i = 0, j = 0; j < length; i++) {
+    const s = signal[i]!;
+    const y = b0 * s + b1 * s1 + b0 * s2 - a1 * y1 - a2 * y2;
+    s2 = s1;
+    s1 = s;
+    y2 = y1;
+    y1 = y;
+    const u = Math.fround(y);
+    const z = b0 * u + b1 * u1 + b0 * u2 - a1 * z1 - a2 * z2;
+    u2 = u1;
+    u1 = u;
+    z2 = z1;
+    z1 = z;
+    if (i === keep) {
+      keep += factor;
+      const kept = Math.fround(z);
+      x[j] = kept;
+      sum += kept * kept;
+      energy[++j] = sum;
+    }
+  }
   return { x, energy, factor, rate: sampleRate / factor };
+}
+
+/** An RBJ-cookbook biquad low-pass at `cutoff` with Q = 1/√2, normalised by a0 (b2 = b0). */
+function lowPassCoefficients(sampleRate: number, cutoff: number) {
+  const w = (2 * Math.PI * cutoff) / sampleRate;
+  const alpha = Math.sin(w) / Math.SQRT2;
+  const cos = Math.cos(w);
+  const a0 = 1 + alpha;
+  return { b0: (1 - cos) / 2 / a0, b1: (1 - cos) / a0, a1: (-2 * cos) / a0, a2: (1 - alpha) / a0 };
 }
 
 /** YIN's lag range and analysis window at the decimated rate, with the buffer its search fills. */
