@@ -170,9 +170,8 @@ function stageSummary(clips: BenchClip[], samples: Sample[][], group: string): R
   >;
 }
 
-/** Wall time of `ser predict --json --jobs <jobs>` over `paths` given on stdin; every file must succeed. */
-function timeCli(paths: string[], jobs: number): Promise<number> {
-  const started = performance.now();
+/** Runs `ser predict --json --jobs <jobs>` over `paths` given on stdin; every file must succeed. */
+function runCli(paths: string[], jobs: number): Promise<void> {
   const child = spawn(
     process.execPath,
     [join(ROOT, 'bin/ser.js'), 'predict', '--json', '--jobs', String(jobs), '--files-from', '-'],
@@ -191,11 +190,29 @@ function timeCli(paths: string[], jobs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code) =>
-      code === 0
-        ? resolve(performance.now() - started)
-        : reject(new Error(`ser predict exit ${code}: ${failed}`)),
+      code === 0 ? resolve() : reject(new Error(`ser predict exit ${code}: ${failed}`)),
     );
   });
+}
+
+/** Wall time of `ser predict --jobs <jobs>` over all `paths`. */
+async function timeCli(paths: string[], jobs: number): Promise<number> {
+  const started = performance.now();
+  await runCli(paths, jobs);
+  return performance.now() - started;
+}
+
+/**
+ * Wall time of `processes` independent `ser predict --jobs 1` runs side by side, each on its share of
+ * `paths`: what the machine itself gives when its cores share nothing (the ceiling for `--jobs`).
+ */
+async function timeIndependent(paths: string[], processes: number): Promise<number> {
+  const started = performance.now();
+  const share = Math.ceil(paths.length / processes);
+  await Promise.all(
+    Array.from({ length: processes }, (_, p) => runCli(paths.slice(p * share, (p + 1) * share), 1)),
+  );
+  return performance.now() - started;
 }
 
 /** Runs of each `--jobs` value in the scaling measurement (medians of wall time are compared). */
@@ -207,9 +224,11 @@ async function measureScaling(clips: BenchClip[], files: number) {
   const cores = availableParallelism();
   const runs = [1, ...(cores > 1 ? [cores] : [])];
   const walls: Record<number, number[]> = Object.fromEntries(runs.map((jobs) => [jobs, []]));
+  const independent: number[] = [];
   // Interleaved and repeated: one run of each on a shared machine varied by ±20 %.
   for (let repeat = 0; repeat < SCALING_REPEATS; repeat++) {
     for (const jobs of runs) walls[jobs]!.push(await timeCli(paths, jobs));
+    if (cores > 1) independent.push(await timeIndependent(paths, cores));
   }
   const wall = Object.fromEntries(runs.map((jobs) => [jobs, median(walls[jobs]!)]));
   return {
@@ -218,6 +237,7 @@ async function measureScaling(clips: BenchClip[], files: number) {
     repeats: SCALING_REPEATS,
     clipsPerSecond: Object.fromEntries(runs.map((j) => [j, round((files / wall[j]!) * 1000, 1)])),
     speedup: round(wall[1]! / wall[cores]!, 2),
+    independentSpeedup: cores > 1 ? round(wall[1]! / median(independent), 2) : undefined,
   };
 }
 
@@ -360,6 +380,10 @@ function printReport(r: BenchResult): void {
     console.log(
       `ser predict, ${r.scaling.files} files, ${r.scaling.cores} cores, median of ${r.scaling.repeats} interleaved runs: ${per.join(', ')} (${r.scaling.speedup}×)`,
     );
+    if (r.scaling.independentSpeedup !== undefined)
+      console.log(
+        `  the machine's own ceiling, in the same runs: ${r.scaling.cores} independent \`--jobs 1\` processes side by side, each on its share of the files: ${r.scaling.independentSpeedup}× one process`,
+      );
   }
   if (r.eventMs.median === undefined) return;
   console.log(
