@@ -11,6 +11,7 @@ import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { detectFormat } from '../lambdas/core/audio/detect.ts';
 import { readStreamInfo } from '../lambdas/core/audio/flac.ts';
 import { checkCodecFrames } from '../lambdas/core/audio/limits.ts';
+import { resample } from '../lambdas/core/audio/resample.ts';
 import { type AudioFormat, type DecodedAudio, MAX_CODEC_FRAMES } from '../lambdas/core/audio/types.ts';
 import { resetMpegInPlace, resetOpusInPlace } from '../lambdas/core/audio/wasm-reset.ts';
 import { AudioError } from '../lambdas/core/errors.ts';
@@ -449,6 +450,34 @@ describe('the shared Opus decoder (Ogg and WebM)', () => {
     // Assess
     expect((await decodeAudio(clip('tess-OAF_gap_sad.opus'))).samples).toEqual(ogg.samples);
     expect((await decodeAudio(clip('tess-OAF_gap_sad.webm'))).samples).toEqual(webm.samples);
+  });
+
+  it('decodes straight to 16 kHz in libopus: the span of the 48 kHz decode (pre-skip and padding count at 48 kHz), aligned with it', async () => {
+    for (const name of ['tess-OAF_gap_sad.opus', 'tess-YAF_join_disgust.webm']) {
+      // Prepare: the 48 kHz decode through our resampler.
+      const full = await decodeAudio(clip(name));
+      const reference = resample(full.samples, full.sampleRate, 16_000);
+
+      // Act
+      const direct = await decodeAudio(clip(name), { outputRate: 16_000 });
+
+      // Assess: same length, the source's rate reported, and no shift (a pre-skip of 312 samples at
+      // 16 kHz instead of 104 would move the signal 13 ms earlier and cut it short).
+      expect(direct.samples.length).toBe(reference.length);
+      expect(direct.sourceSampleRate).toBe(48_000);
+      const errorDb = (lag: number) => {
+        let error = 0;
+        let power = 0;
+        for (let i = 8; i < reference.length - 8; i++) {
+          error += (reference[i]! - direct.samples[i + lag]!) ** 2;
+          power += reference[i]! ** 2;
+        }
+        return 10 * Math.log10(error / power);
+      };
+      expect(errorDb(0)).toBeLessThan(-10);
+      expect(errorDb(0)).toBeLessThan(errorDb(-3) - 6);
+      expect(errorDb(0)).toBeLessThan(errorDb(3) - 6);
+    }
   });
 
   it('re-creates libopus in place with the pinned opus-decoder, and asks for a new instance every 100 times', async () => {

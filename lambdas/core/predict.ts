@@ -230,7 +230,7 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
     },
   };
   if (options.warmUp) {
-    await warmUpDecoders();
+    await warmUpDecoders(config.sampleRate);
     await predictor.predict(syntheticVoiceWav(config.sampleRate)).catch(() => undefined);
   }
   return predictor;

@@ -5,7 +5,7 @@ import { decodeFlac, flacDecoder } from './flac.ts';
 import { UPLOAD_FORMAT_NAMES } from './formats.ts';
 import { decodeMp3, mpegDecoder } from './mp3.ts';
 import { decodeOgg, vorbisDecoder } from './ogg.ts';
-import { warmOpus } from './opus.ts';
+import { opusDecodeRate, warmOpus } from './opus.ts';
 import { resample } from './resample.ts';
 import {
   type AudioFormat,
@@ -121,16 +121,17 @@ export const decodeAudio = async (bytes: Uint8Array, options: DecodeOptions = {}
 /**
  * Compiles and instantiates the WASM decoders ahead of the first request (`PredictorOptions.warmUp`,
  * where init runs before any traffic): the first decode of a compressed format otherwise costs ~75–220 ms
- * more on this machine.
+ * more on this machine. `outputRate` is the rate the caller will decode to (Opus decodes straight to it).
  */
 export const warmUpDecoders = async (
+  outputRate?: number,
   formats: readonly AudioFormat[] = ['flac', 'mp3', 'ogg-vorbis', 'ogg-opus'],
 ): Promise<void> => {
   const warm = {
     flac: () => flacDecoder.warm(),
     mp3: () => mpegDecoder.warm(),
     'ogg-vorbis': () => vorbisDecoder.warm(),
-    'ogg-opus': warmOpus,
+    'ogg-opus': () => warmOpus(opusDecodeRate(outputRate)),
   } as const;
   await Promise.all(
     // WAV/AIFF need no WASM; MP4/WebM decoders load on first use (kept out of every cold start).

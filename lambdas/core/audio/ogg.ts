@@ -1,11 +1,9 @@
 import { AudioError } from '../errors.ts';
 import { vorbisPackage } from './codec-packages.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
-import { oggOpusPages, opusLayout, withOpusDecoder } from './opus.ts';
-import { decodeChunked, SharedDecoder } from './stream.ts';
+import { OPUS_RATE, oggOpusPages, opusDecodeRate, opusLayout, withOpusDecoder } from './opus.ts';
+import { type ChunkedDecodeOptions, decodeChunked, SharedDecoder } from './stream.ts';
 import type { MonoPcm } from './types.ts';
-
-const OPUS_RATE = 48_000;
 
 interface OggStreamInfo {
   channels: number;
@@ -55,6 +53,18 @@ const readLastPage = (bytes: Uint8Array): { granule: number; endOfStream: boolea
   return { granule: -1, endOfStream: false };
 };
 
+/** Ogg Opus at the rate libopus can give for `outputRate`; the OpusHead is the first page's packet (readIdHeader checked it is there). */
+const decodeOggOpus = (
+  bytes: Uint8Array,
+  channels: number,
+  common: Omit<ChunkedDecodeOptions, 'decode' | 'flush'>,
+) => {
+  const rate = opusDecodeRate(common.outputRate);
+  return withOpusDecoder(opusLayout(bytes.subarray(27 + bytes[26]!), channels), rate, async (decoder) =>
+    decodeChunked(bytes, { ...common, ...(await oggOpusPages(decoder, rate)) }),
+  );
+};
+
 export const vorbisDecoder = new SharedDecoder(async () => new (await vorbisPackage()).OggVorbisDecoder());
 
 /**
@@ -87,13 +97,11 @@ export const decodeOgg = async (
       ? await vorbisDecoder.use((decoder) =>
           decodeChunked(bytes, { ...common, decode: (c) => decoder.decode(c), flush: () => decoder.flush() }),
         )
-      : // The OpusHead is the first page's packet (readIdHeader checked it is there).
-        await withOpusDecoder(opusLayout(bytes.subarray(27 + bytes[26]!), id.channels), async (decoder) =>
-          decodeChunked(bytes, { ...common, ...(await oggOpusPages(decoder)) }),
-        );
+      : await decodeOggOpus(bytes, id.channels, common);
   if (result.errors.length > 0)
     throw new AudioError('CORRUPT_AUDIO', `${name} data is corrupt: ${result.errors[0]}`);
-  const decoded = result.frames;
+  // Opus decodes at the output rate (opusDecodeRate); granule positions count at the stream's rate.
+  const decoded = result.frames * (id.sampleRate / (result.sampleRate || id.sampleRate));
   const declared = last.granule > 0 ? last.granule - id.preSkip : 0;
   // Pages that parse but whose packets do not decode (damaged headers or data) yield too few samples
   // without any error from the decoder: compare with the last page's granule position. Tolerance: one
@@ -105,6 +113,5 @@ export const decodeOgg = async (
     );
   }
   if (decoded === 0) throw new AudioError('EMPTY_AUDIO', `${name} stream holds no audio`);
-  const sampleRate = result.sampleRate || id.sampleRate;
-  return { samples: result.samples, sampleRate, outputRate, channels: id.channels };
+  return { samples: result.samples, sampleRate: id.sampleRate, outputRate, channels: id.channels };
 };

@@ -2,11 +2,10 @@ import { AudioError } from '../errors.ts';
 import { webmPackage } from './codec-packages.ts';
 import { type MatroskaAudio, type MatroskaTrack, readMatroska } from './ebml.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
-import { opusLayout, withOpusDecoder } from './opus.ts';
+import { OPUS_RATE, opusDecodeRate, opusLayout, withOpusDecoder } from './opus.ts';
 import { type ChunkedDecodeResult, createMonoCollector, decodeChunked } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
-const OPUS_RATE = 48_000;
 /** Opus frames per decoder call: ≈ 5 s of 20 ms frames, so the duration limit bites early. */
 const OPUS_BATCH = 256;
 
@@ -18,7 +17,7 @@ const decodeOpusFrames = async (
 ): Promise<ChunkedDecodeResult> => {
   const layout = opusLayout(track.codecPrivate, track.channels);
   checkStreamParameters('WebM Opus', OPUS_RATE, layout.channels);
-  return withOpusDecoder(layout, async (decoder) => {
+  return withOpusDecoder(layout, opusDecodeRate(outputRate), async (decoder) => {
     const collector = createMonoCollector({ container: 'WebM Opus', maxDurationSec, outputRate });
     for (let i = 0; i < file.frames.length; i += OPUS_BATCH) {
       collector.take(decoder.decodeFrames(file.frames.slice(i, i + OPUS_BATCH)));
@@ -98,5 +97,7 @@ export const decodeWebm = async (
       `WebM header declares ${file.durationSec.toFixed(2)} s of audio but only ${decodedSec.toFixed(2)} s could be decoded (damaged data?)`,
     );
   }
-  return { samples: result.samples, sampleRate: result.sampleRate, outputRate, channels: track.channels };
+  // The source's rate: Opus streams are 48 kHz whatever rate libopus decoded them to.
+  const sampleRate = track.codecId === 'A_OPUS' ? OPUS_RATE : result.sampleRate;
+  return { samples: result.samples, sampleRate, outputRate, channels: track.channels };
 };
