@@ -94,11 +94,8 @@ export interface PitchInput {
 
 /**
  * The pitch input of `signal`: two cascaded RBJ biquad low-passes (Q = 1/√2, 24 dB/octave above
- * LOWPASS_HZ), every `factor`-th output kept, with its running energy. Both stages run in one loop, the
- * second reading the first's output rounded to float32 (as when a Float32Array held it between them):
- * the same values as two passes, but the two recursions, each bound by its own latency, overlap in the
- * CPU, and the filtered signal is never stored. With `scratch`, the arrays are views into (and grow) its
- * buffers.
+ * LOWPASS_HZ), every `factor`-th output kept, with its running energy. With `scratch`, the arrays are
+ * views into (and grow) its buffers.
  */
 export function pitchInput(signal: Float32Array, sampleRate: number, scratch?: ProsodyScratch): PitchInput {
   const factor = Math.max(1, Math.round(sampleRate / 4000));
@@ -109,7 +106,25 @@ export function pitchInput(signal: Float32Array, sampleRate: number, scratch?: P
   }
   const x = scratch ? scratch.x.subarray(0, length) : new Float64Array(length);
   const energy = scratch ? scratch.energy.subarray(0, length + 1) : new Float64Array(length + 1);
-  const { b0, b1, a1, a2 } = lowPassCoefficients(sampleRate, LOWPASS_HZ);
+  lowPassDecimated(signal, lowPassCoefficients(sampleRate, LOWPASS_HZ), factor, x, energy);
+  return { x, energy, factor, rate: sampleRate / factor };
+}
+
+/**
+ * Fills `x` with every `factor`-th output of the two low-pass stages and `energy` with its running sum
+ * of squares. Both stages run in one loop, the second reading the first's output rounded to float32 (as
+ * when a Float32Array held it between them): the same values as two passes, but the two recursions, each
+ * bound by its own latency, overlap in the CPU, and the filtered signal is never stored. A function of
+ * its own, with nothing after the loop: V8 compiles the loop on the first clip while it runs (OSR), and
+ * code after a loop that had never run then deoptimised on every clip.
+ */
+function lowPassDecimated(
+  signal: Float32Array,
+  { b0, b1, a1, a2 }: BiquadCoefficients,
+  factor: number,
+  x: Float64Array,
+  energy: Float64Array,
+): void {
   // Each stage's state (s: input, y: output; u, z: the second stage's). Separate lets: one destructured
   // declaration made this loop twice as slow.
   let s1 = 0;
@@ -123,7 +138,7 @@ export function pitchInput(signal: Float32Array, sampleRate: number, scratch?: P
   let sum = 0;
   let keep = 0;
   energy[0] = 0;
-  for (let i = 0, j = 0; j < length; i++) {
+  for (let i = 0, j = 0; j < x.length; i++) {
     const s = signal[i]!;
     const y = b0 * s + b1 * s1 + b0 * s2 - a1 * y1 - a2 * y2;
     s2 = s1;
@@ -144,11 +159,17 @@ export function pitchInput(signal: Float32Array, sampleRate: number, scratch?: P
       energy[++j] = sum;
     }
   }
-  return { x, energy, factor, rate: sampleRate / factor };
+}
+
+interface BiquadCoefficients {
+  b0: number;
+  b1: number;
+  a1: number;
+  a2: number;
 }
 
 /** An RBJ-cookbook biquad low-pass at `cutoff` with Q = 1/√2, normalised by a0 (b2 = b0). */
-function lowPassCoefficients(sampleRate: number, cutoff: number) {
+function lowPassCoefficients(sampleRate: number, cutoff: number): BiquadCoefficients {
   const w = (2 * Math.PI * cutoff) / sampleRate;
   const alpha = Math.sin(w) / Math.SQRT2;
   const cos = Math.cos(w);
