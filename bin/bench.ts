@@ -375,16 +375,7 @@ function printReport(r: BenchResult): void {
   console.log(
     `peak RSS of the processes that predict all clips: Python reference ${r.peakRssMb.python ?? '—'} MB; this bench process ${r.peakRssMb.benchProcess} MB (it also holds the meyda reference, the clip set and the Python client)`,
   );
-  if (r.scaling) {
-    const per = Object.entries(r.scaling.clipsPerSecond).map(([j, c]) => `--jobs ${j}: ${c} clips/s`);
-    console.log(
-      `ser predict, ${r.scaling.files} files, ${r.scaling.cores} cores, median of ${r.scaling.repeats} interleaved runs: ${per.join(', ')} (${r.scaling.speedup}×)`,
-    );
-    if (r.scaling.independentSpeedup !== undefined)
-      console.log(
-        `  the machine's own ceiling, in the same runs: ${r.scaling.cores} independent \`--jobs 1\` processes side by side, each on its share of the files: ${r.scaling.independentSpeedup}× one process`,
-      );
-  }
+  if (r.scaling) printScaling(r.scaling);
   if (r.eventMs.median === undefined) return;
   console.log(
     `\nlocal stack, per S3 event (PUT → processed): ${ms(r.eventMs.median)} median; prediction alone ${ms(r.eventMs.predictionMs)}`,
@@ -395,6 +386,18 @@ function printReport(r: BenchResult): void {
   for (const c of r.cost)
     console.log(
       `| ${c.memoryMb} MB | ${c.durationMs} ms | ${c.gbSecondsPer1000.toFixed(3)} | ${c.usdPer1000.toFixed(6)} |`,
+    );
+}
+
+/** The `--jobs` scaling line, with the machine's own ceiling measured beside it. */
+function printScaling(scaling: Awaited<ReturnType<typeof measureScaling>>): void {
+  const per = Object.entries(scaling.clipsPerSecond).map(([j, c]) => `--jobs ${j}: ${c} clips/s`);
+  console.log(
+    `ser predict, ${scaling.files} files, ${scaling.cores} cores, median of ${scaling.repeats} interleaved runs: ${per.join(', ')} (${scaling.speedup}×)`,
+  );
+  if (scaling.independentSpeedup !== undefined)
+    console.log(
+      `  the machine's own ceiling, in the same runs: ${scaling.cores} independent \`--jobs 1\` processes side by side, each on its share of the files: ${scaling.independentSpeedup}× one process`,
     );
 }
 
