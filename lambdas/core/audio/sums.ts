@@ -39,3 +39,17 @@ export function sumOfSquares(x: Float32Array, from = 0, to = x.length): number {
   for (; i < to; i++) s0 += x[i]! * x[i]!;
   return s0 + s1 + s2 + s3;
 }
+
+/**
+ * Both loops of each sum run at load, on 7 values, 16 times (V8 keeps no type feedback for a function's
+ * first few calls: `--invocation-count-for-feedback-allocation`, 8 in Node 22). V8 compiles a sum's main loop while its first
+ * long call is still running (on-stack replacement); the tail loop after it had then never run, so the
+ * compiled code deoptimised there on every later call whose length was not a multiple of 4, and the sum
+ * ran in the interpreter (0.84 ms of each 3 s M4A clip in a profile of `ser predict`; `--trace-deopt`
+ * showed it for every format but Opus). With the types of both loops known first, it does not.
+ */
+const PRIME = new Float32Array(7);
+for (let call = 0; call < 16; call++) {
+  sumOf(PRIME);
+  sumOfSquares(PRIME);
+}
