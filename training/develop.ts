@@ -4,6 +4,7 @@ import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
 import { frameCount } from '../lambdas/core/features/extract.ts';
 import type { SpeakerAdaptation } from '../lambdas/core/features/speaker-normalization.ts';
 import { createStreamTally, streamCells } from './adaptive-folds.ts';
+import { labelIndex } from './batches.ts';
 import { DEFAULT_CHANNEL, TEST_CHANNEL } from './channel.ts';
 import { type Corpus, defaultDatasetDir, scanDataset } from './datasets.ts';
 import type { SavedProbabilities } from './ensemble-folds.ts';
@@ -21,6 +22,7 @@ import {
 import type { Split } from './splits.ts';
 import { initTf } from './tf.ts';
 import { argmaxRows } from './trainer.ts';
+import type { HeldOutViews } from './tta-round.ts';
 
 /**
  * `npx tsx training/develop.ts --name <run> [recipe options]`: one development run — the RAVDESS actor
@@ -118,6 +120,10 @@ const program = new Command()
     'the RAVDESS copies this run trains on, e.g. 4-11 or 0-3,8-11 (from a cache of enough copies; round 19)',
     parseIndexSet,
   )
+  .option(
+    '--save-views <file>',
+    "each held-out clip's probabilities, and those of each of its cached speaker-like copies (round 22)",
+  )
   .option('--reverse', 'compute missing features last clip first (two runs sharing a cold cache split it)');
 program.parse();
 const opts = program.opts<{
@@ -139,6 +145,7 @@ const opts = program.opts<{
   speakerAdversary: number;
   spectralScale: string;
   saveProbabilities?: string;
+  saveViews?: string;
   reverse?: boolean;
   speakerShift?: number;
   speakerOffset?: number;
@@ -154,6 +161,10 @@ if (!(opts.mixup === 0 || opts.mixup >= MIN_MIXUP_ALPHA))
 if (!(opts.speakerAdversary >= 0)) throw new Error('--speaker-adversary takes a weight ≥ 0 (0: none)');
 if (opts.speakerAdversary > 0 && opts.mixup > 0)
   throw new Error('--speaker-adversary and --mixup are alternatives (a mixed row has no one speaker)');
+if (opts.saveViews && (opts.speakerShift ?? opts.speakerOffset) !== undefined)
+  throw new Error(
+    '--save-views scores the held-out clips as they are: not with --speaker-shift/--speaker-offset',
+  );
 if (opts.virtualSpeakers && opts.speakerOffset === undefined)
   throw new Error('--virtual-speakers needs --speaker-offset');
 await initTf();
@@ -249,6 +260,39 @@ function speakerShiftOptions() {
   };
 }
 
+/**
+ * With --save-views: each fold's held-out clips scored as they are and as each of their cached
+ * speaker-like copies (view 0 is the clip itself), kept in fold order for training/tta-round.ts.
+ */
+const views: HeldOutViews[] = [];
+const viewOptions = () =>
+  opts.saveViews
+    ? {
+        onFold: (score: (items: ClipFeatures[]) => Float32Array, held: ClipFeatures[]) => {
+          const copies = Math.min(...held.map((i) => i.augmented.length));
+          const scored = [
+            held,
+            ...Array.from({ length: copies }, (_, c) =>
+              held.map((i) => ({ ...i, original: i.augmented[c]! })),
+            ),
+          ].map(score);
+          held.forEach((item, row) => {
+            views.push({
+              file: item.clip.path,
+              truth: labelIndex(labels, item.clip.emotion),
+              speaker: item.clip.speaker,
+              views: scored.map((p) =>
+                Array.from(
+                  p.subarray(row * labels.length, (row + 1) * labels.length),
+                  (v) => Math.round(v * 1e6) / 1e6,
+                ),
+              ),
+            });
+          });
+        },
+      }
+    : {};
+
 const started = performance.now();
 const frames = frameCount(3 * config.sampleRate, config.frameSize, config.hopSize);
 const result = await actorFolds(
@@ -274,7 +318,12 @@ const result = await actorFolds(
     firstMember: opts.member,
     progress: false,
   },
-  { shifted, ...speakerShiftOptions(), log: (l) => process.stderr.write(`${opts.name}: ${l}\n`) },
+  {
+    shifted,
+    ...speakerShiftOptions(),
+    ...viewOptions(),
+    log: (l) => process.stderr.write(`${opts.name}: ${l}\n`),
+  },
 );
 const summary = {
   name: opts.name,
@@ -301,6 +350,8 @@ const summary = {
 process.stdout.write(`${JSON.stringify(summary, null, 1)}\n`);
 if (opts.out)
   await writeFile(opts.out, `${JSON.stringify({ ...summary, calibration: result.calibration }, null, 1)}\n`);
+if (opts.saveViews)
+  await writeFile(opts.saveViews, `${JSON.stringify({ name: opts.name, labels, views })}\n`);
 if (opts.saveProbabilities) {
   const rounded = (p: Float32Array) => Array.from(p, (v) => Math.round(v * 1e6) / 1e6);
   const saved: SavedProbabilities = {
