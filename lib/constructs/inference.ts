@@ -13,6 +13,7 @@ import { LambdaSubscription, SqsSubscription } from 'aws-cdk-lib/aws-sns-subscri
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { RESULTS_PREFIX, TRIGGER_PREFIXES } from '../../lambdas/app/object-keys.ts';
+import { modelRuntimeFiles } from '../../lambdas/core/model/location.ts';
 import { INFERENCE_NODE_MODULES } from '../lambda-bundling.ts';
 import { HANDLERS_DIR } from '../paths.ts';
 import { SerFunction } from './ser-function.ts';
@@ -44,7 +45,8 @@ export interface InferenceProps {
 }
 
 /**
- * The asset: the bundle, the model package, fvad's wasm, onnxruntime's linux/x64 binary only and the
+ * The asset: the bundle, the model package's run-time files (not its report or development runs),
+ * fvad's wasm, onnxruntime's linux/x64 binary only and the
  * lazily loaded MP4/WebM decoder packages (lib/lambda-bundling.ts).
  */
 const inferenceBundling = (modelDir: string): BundlingOptions => ({
@@ -56,7 +58,10 @@ const inferenceBundling = (modelDir: string): BundlingOptions => ({
     beforeBundling: () => [],
     beforeInstall: () => [],
     afterBundling: (inputDir, outputDir) => [
-      `mkdir -p "${outputDir}/models" && cp -R "${modelDir}" "${outputDir}/models/ser-lstm"`,
+      `mkdir -p "${outputDir}/models/ser-lstm"`,
+      ...modelRuntimeFiles(modelDir).map(
+        (file) => `cp "${modelDir}/${file}" "${outputDir}/models/ser-lstm/"`,
+      ),
       // fvad-wasm loads fvad.wasm relative to its module, which in the bundle is index.mjs.
       `cp "${inputDir}/node_modules/@echogarden/fvad-wasm/fvad.wasm" "${outputDir}/"`,
       // Lambda is linux/x64 only: drop the other platforms' binaries (~240 MB).
