@@ -440,6 +440,16 @@ seeds. Clean 0.529 against 0.526 and 0.508 against 0.498 (mean +0.006; the rule 
 the channel 0.356 against 0.365 and 0.354 against 0.365: **not confirmed**, members keep mean pooling.
 The clean gain points the same way on both draws but is paid for through the channel
 ([round21/](round21/)).
+
+### Round 22 (2026-12-06): averaging over speaker-like views at test time
+
+Rule before the runs ([ROUND22.md](ROUND22.md)): the recipe's ensemble judges each held-out clip together
+with K of its cached speaker-like copies (the training augmentation), probabilities averaged
+(\`develop.ts --save-views\`, \`training/tta-round.ts\`), proposed for the predictor only at +0.03 or
+more. The runs reproduced round 16's fold models to the clip; K = 0 / 2 / 4 / 8 gave 0.526 / 0.527 /
+0.530 / 0.524, with folds 09–12 lower at every K and the raw ECE up by 0.017–0.028: **not adopted**.
+Each member alone gains +0.02 to +0.04 from the copies, about what averaging three seeds already gives:
+the ensemble does that work for a fraction of the cost ([round22/](round22/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
