@@ -1,8 +1,9 @@
 import { AudioError } from '../errors.ts';
 import { vorbisPackage } from './codec-packages.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
-import { OPUS_RATE, oggOpusPages, opusDecodeRate, opusLayout, withOpusDecoder } from './opus.ts';
-import { type ChunkedDecodeOptions, decodeChunked, SharedDecoder } from './stream.ts';
+import { oggStreams } from './ogg-packets.ts';
+import { decodeOggOpusStreams, OPUS_RATE, opusDecodeRate, opusLayout, withOpusDecoder } from './opus.ts';
+import { createMonoCollector, decodeChunked, type MonoOptions, SharedDecoder } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
 interface OggStreamInfo {
@@ -53,16 +54,17 @@ const readLastPage = (bytes: Uint8Array): { granule: number; endOfStream: boolea
   return { granule: -1, endOfStream: false };
 };
 
-/** Ogg Opus at the rate libopus can give for `outputRate`; the OpusHead is the first page's packet (readIdHeader checked it is there). */
-const decodeOggOpus = (
-  bytes: Uint8Array,
-  channels: number,
-  common: Omit<ChunkedDecodeOptions, 'decode' | 'flush'>,
-) => {
-  const rate = opusDecodeRate(common.outputRate);
-  return withOpusDecoder(opusLayout(bytes.subarray(27 + bytes[26]!), channels), rate, async (decoder) =>
-    decodeChunked(bytes, { ...common, ...(await oggOpusPages(decoder, rate)) }),
-  );
+/**
+ * Ogg Opus at the rate libopus can give for `outputRate`, from our own page reader (ogg-packets.ts); the
+ * decoder's layout is the first page's OpusHead (readIdHeader checked it is there).
+ */
+const decodeOggOpus = (bytes: Uint8Array, channels: number, options: MonoOptions) => {
+  const rate = opusDecodeRate(options.outputRate);
+  const collector = createMonoCollector(options);
+  return withOpusDecoder(opusLayout(bytes.subarray(27 + bytes[26]!), channels), rate, async (decoder) => {
+    await decodeOggOpusStreams(decoder, rate, oggStreams(bytes), collector.take);
+    return collector.result();
+  });
 };
 
 export const vorbisDecoder = new SharedDecoder(async () => new (await vorbisPackage()).OggVorbisDecoder());
@@ -97,7 +99,7 @@ export const decodeOgg = async (
       ? await vorbisDecoder.use((decoder) =>
           decodeChunked(bytes, { ...common, decode: (c) => decoder.decode(c), flush: () => decoder.flush() }),
         )
-      : await decodeOggOpus(bytes, id.channels, common);
+      : await decodeOggOpus(bytes, id.channels, { container: name, maxDurationSec, outputRate });
   if (result.errors.length > 0)
     throw new AudioError('CORRUPT_AUDIO', `${name} data is corrupt: ${result.errors[0]}`);
   // Opus decodes at the output rate (opusDecodeRate); granule positions count at the stream's rate.

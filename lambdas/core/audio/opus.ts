@@ -1,6 +1,6 @@
-import type { CodecFrame, OggPage } from 'codec-parser';
 import type { OpusDecoderSampleRate, OpusDecoder as RateDecoder } from 'opus-decoder';
-import { codecParserClass, opusPackage } from './codec-packages.ts';
+import { opusPackage } from './codec-packages.ts';
+import type { OggLogicalStream } from './ogg-packets.ts';
 import { type DecodedChunk, SharedDecoder } from './stream.ts';
 import { resetOpusInPlace } from './wasm-reset.ts';
 
@@ -90,58 +90,54 @@ export const withOpusDecoder = <R>(
     }
   });
 
+/** Opus frames per decoder call: ≈ 5 s of 20 ms frames, so the duration limit bites early. */
+const OPUS_BATCH = 256;
+
 /**
- * Ogg Opus pages → decoded chunks, as ogg-opus-decoder 1.7.5 does it (whose per-stream `reset()` made a
- * new WASM instance for every file): the frames of each call's pages are decoded in one batch, and at
- * the stream's last page the samples decoded past its granule position (the encoder's padding) are cut
- * from the end of that call's last batch (the page counts at 48 kHz, the decoder at `rate`). Resolves to
- * `decode`/`flush` for `decodeChunked`.
+ * Decodes Opus packets in batches into `take`. With `keep` (samples at the decoder's rate), what is
+ * decoded past it — the encoder's padding after the stream's last granule position — is cut.
  */
-export const oggOpusPages = async (decoder: OpusDecoder, rate: number) => {
-  const CodecParser = await codecParserClass();
-  const parser = new CodecParser('application/ogg', { enableFrameCRC32: false, enableLogging: false });
-  let decodedInStream = 0;
-  let streamEnded = false;
-  const decodePages = async (pages: OggPage[]): Promise<DecodedChunk[]> => {
-    const chunks: DecodedChunk[] = [];
-    let frames: Uint8Array[] = [];
-    const decodeBatch = async () => {
-      if (frames.length === 0) return;
-      // Frames after a last page belong to a chained stream, which starts from a fresh state.
-      if (streamEnded) await freshState(decoder);
-      streamEnded = false;
-      const chunk = decoder.decodeFrames(frames);
-      chunks.push(chunk);
-      decodedInStream += chunk.samplesDecoded;
-      frames = [];
-    };
-    for (const page of pages) {
-      for (const frame of page.codecFrames as CodecFrame[]) frames.push(frame.data);
-      if (!page.isLastPage) continue;
-      await decodeBatch();
-      const last = chunks.at(-1);
-      const padding = Math.round(decodedInStream - (page.totalSamples * rate) / OPUS_RATE);
-      if (last && page.absoluteGranulePosition !== undefined && padding > 0) trimEnd(last, padding);
-      decodedInStream = 0;
-      streamEnded = true;
-    }
-    await decodeBatch();
-    return chunks;
-  };
-  return {
-    decode: (chunk: Uint8Array) => decodePages(pagesOf(parser.parseChunk(chunk))),
-    flush: () => decodePages(pagesOf(parser.flush())),
-  };
+export const decodeOpusPackets = (
+  decoder: OpusDecoder,
+  packets: readonly Uint8Array[],
+  take: (chunk: DecodedChunk) => void,
+  keep = Number.POSITIVE_INFINITY,
+): void => {
+  let decoded = 0;
+  for (let i = 0; i < packets.length; i += OPUS_BATCH) {
+    const chunk = decoder.decodeFrames(packets.slice(i, i + OPUS_BATCH));
+    const excess = decoded + chunk.samplesDecoded - Math.max(keep, decoded);
+    if (excess > 0) trimEnd(chunk, excess);
+    decoded += chunk.samplesDecoded;
+    take(chunk);
+  }
 };
 
-/** The pages the parser yields (its typings say Iterator; it is a generator). */
-const pagesOf = (pages: Iterator<CodecFrame | OggPage>): OggPage[] => {
-  const out: OggPage[] = [];
-  for (let next = pages.next(); !next.done; next = pages.next()) out.push(next.value as OggPage);
-  return out;
+/**
+ * The logical streams of an Ogg Opus file (the first and any chained after it) into `take`: each
+ * stream's packets after its OpusHead and OpusTags, from a fresh decoder state, cut at its last page's
+ * granule position less its pre-skip (RFC 7845 §4; both count at 48 kHz, the decoder at `rate`).
+ */
+export const decodeOggOpusStreams = async (
+  decoder: OpusDecoder,
+  rate: number,
+  streams: readonly OggLogicalStream[],
+  take: (chunk: DecodedChunk) => void,
+): Promise<void> => {
+  for (const [index, stream] of streams.entries()) {
+    if (index > 0) await freshState(decoder);
+    const head = stream.packets[0];
+    const preSkip = head && head.length >= 12 ? head[10]! | (head[11]! << 8) : 0;
+    const keep =
+      stream.ended && stream.lastGranule >= 0
+        ? Math.round(((stream.lastGranule - preSkip) * rate) / OPUS_RATE)
+        : undefined;
+    decodeOpusPackets(decoder, stream.packets.slice(2), take, keep);
+  }
 };
 
 const trimEnd = (chunk: DecodedChunk, samples: number): void => {
-  chunk.channelData = chunk.channelData.map((data) => data.subarray(0, data.length - samples));
-  chunk.samplesDecoded -= samples;
+  const kept = Math.max(0, chunk.samplesDecoded - samples);
+  chunk.channelData = chunk.channelData.map((data) => data.subarray(0, kept));
+  chunk.samplesDecoded = kept;
 };

@@ -2,12 +2,9 @@ import { AudioError } from '../errors.ts';
 import { webmPackage } from './codec-packages.ts';
 import { type MatroskaAudio, type MatroskaTrack, readMatroska } from './ebml.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
-import { OPUS_RATE, opusDecodeRate, opusLayout, withOpusDecoder } from './opus.ts';
+import { decodeOpusPackets, OPUS_RATE, opusDecodeRate, opusLayout, withOpusDecoder } from './opus.ts';
 import { type ChunkedDecodeResult, createMonoCollector, decodeChunked } from './stream.ts';
 import type { MonoPcm } from './types.ts';
-
-/** Opus frames per decoder call: ≈ 5 s of 20 ms frames, so the duration limit bites early. */
-const OPUS_BATCH = 256;
 
 const decodeOpusFrames = async (
   file: MatroskaAudio,
@@ -19,9 +16,7 @@ const decodeOpusFrames = async (
   checkStreamParameters('WebM Opus', OPUS_RATE, layout.channels);
   return withOpusDecoder(layout, opusDecodeRate(outputRate), async (decoder) => {
     const collector = createMonoCollector({ container: 'WebM Opus', maxDurationSec, outputRate });
-    for (let i = 0; i < file.frames.length; i += OPUS_BATCH) {
-      collector.take(decoder.decodeFrames(file.frames.slice(i, i + OPUS_BATCH)));
-    }
+    decodeOpusPackets(decoder, file.frames, collector.take);
     return collector.result();
   });
 };

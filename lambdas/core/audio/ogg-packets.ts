@@ -1,0 +1,118 @@
+/**
+ * Ogg's packets (RFC 3533), read from a whole file in memory: the pages of the first logical stream and
+ * of the streams chained after it (each begins once the one before has ended), their lacing joined into
+ * packets, and each stream's last granule position. Pages of other, multiplexed streams are skipped;
+ * bytes between pages are skipped to the next capture pattern, as a damaged file has them. Page CRCs are
+ * not checked (a damaged packet shows up when it is decoded).
+ */
+
+export interface OggLogicalStream {
+  serial: number;
+  /** Complete packets in order (a packet cut off by the end of the file is dropped). */
+  packets: Uint8Array[];
+  /** The granule position of the stream's last page that has one; -1 if none. */
+  lastGranule: number;
+  /** Whether a page with the end-of-stream flag was read. */
+  ended: boolean;
+}
+
+const CAPTURE = [0x4f, 0x67, 0x67, 0x53]; // "OggS"
+const CONTINUED = 1;
+const BEGINNING = 2;
+const END = 4;
+const HEADER_BYTES = 27;
+
+const isCapture = (bytes: Uint8Array, at: number): boolean =>
+  CAPTURE.every((byte, i) => bytes[at + i] === byte);
+
+/** The next capture pattern at or after `from`, or -1. */
+function nextCapture(bytes: Uint8Array, from: number): number {
+  for (let at = from; at + HEADER_BYTES <= bytes.length; at++) if (isCapture(bytes, at)) return at;
+  return -1;
+}
+
+interface Page {
+  flags: number;
+  granule: number;
+  serial: number;
+  lacing: Uint8Array;
+  body: Uint8Array;
+  /** Offset just past the page. */
+  end: number;
+}
+
+/** The page at `at` (a capture pattern is there), or undefined if its header or body runs past the end. */
+function readPage(bytes: Uint8Array, at: number): Page | undefined {
+  const segments = bytes[at + 26]!;
+  const bodyStart = at + HEADER_BYTES + segments;
+  if (bodyStart > bytes.length) return undefined;
+  const lacing = bytes.subarray(at + HEADER_BYTES, bodyStart);
+  const end = bodyStart + lacing.reduce((sum, value) => sum + value, 0);
+  if (end > bytes.length) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset + at, HEADER_BYTES);
+  const high = view.getInt32(10, true);
+  return {
+    flags: bytes[at + 5]!,
+    // -1 (all bits set) means "no packet ends on this page"; positions beyond 2^53 do not occur.
+    granule: high < 0 ? -1 : high * 2 ** 32 + view.getUint32(6, true),
+    serial: view.getUint32(14, true),
+    lacing,
+    body: bytes.subarray(bodyStart, end),
+    end,
+  };
+}
+
+/** Joins the pieces of a packet that spans pages (most packets are one piece: no copy). */
+const joined = (pieces: Uint8Array[]): Uint8Array => {
+  if (pieces.length === 1) return pieces[0]!;
+  const out = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.length, 0));
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
+};
+
+/**
+ * Adds a page's packets to `stream`; `pending` holds the pieces of a packet the page may continue. A
+ * continuation with nothing pending (its start was lost to damage) is dropped up to its first end.
+ */
+function addPage(stream: OggLogicalStream, page: Page, pending: Uint8Array[]): Uint8Array[] {
+  const continued = (page.flags & CONTINUED) !== 0;
+  let dropping = continued && pending.length === 0;
+  let pieces = continued ? pending : [];
+  let offset = 0;
+  for (const size of page.lacing) {
+    if (!dropping) pieces.push(page.body.subarray(offset, offset + size));
+    offset += size;
+    if (size < 255) {
+      if (!dropping) stream.packets.push(joined(pieces));
+      dropping = false;
+      pieces = [];
+    }
+  }
+  if (page.granule >= 0) stream.lastGranule = page.granule;
+  if (page.flags & END) stream.ended = true;
+  return pieces;
+}
+
+/** The logical streams of an Ogg file, first and chained, in order. */
+export function oggStreams(bytes: Uint8Array): OggLogicalStream[] {
+  const streams: OggLogicalStream[] = [];
+  let current: OggLogicalStream | undefined;
+  let pending: Uint8Array[] = [];
+  for (let at = nextCapture(bytes, 0); at >= 0; ) {
+    const page = readPage(bytes, at);
+    if (!page) break;
+    if (page.flags & BEGINNING && (!current || current.ended)) {
+      current = { serial: page.serial, packets: [], lastGranule: -1, ended: false };
+      streams.push(current);
+      pending = [];
+    }
+    if (current && page.serial === current.serial && !current.ended)
+      pending = addPage(current, page, pending);
+    at = isCapture(bytes, page.end) ? page.end : nextCapture(bytes, page.end);
+  }
+  return streams;
+}
