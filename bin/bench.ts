@@ -209,9 +209,8 @@ async function timeCli(paths: string[], jobs: number): Promise<number> {
 async function timeIndependent(paths: string[], processes: number): Promise<number> {
   const started = performance.now();
   const share = Math.ceil(paths.length / processes);
-  await Promise.all(
-    Array.from({ length: processes }, (_, p) => runCli(paths.slice(p * share, (p + 1) * share), 1)),
-  );
+  const shares = Array.from({ length: processes }, (_, p) => paths.slice(p * share, (p + 1) * share));
+  await Promise.all(shares.filter((part) => part.length > 0).map((part) => runCli(part, 1)));
   return performance.now() - started;
 }
 

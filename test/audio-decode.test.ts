@@ -11,6 +11,8 @@ import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { detectFormat } from '../lambdas/core/audio/detect.ts';
 import { readStreamInfo } from '../lambdas/core/audio/flac.ts';
 import { checkCodecFrames } from '../lambdas/core/audio/limits.ts';
+import { oggStreams } from '../lambdas/core/audio/ogg-packets.ts';
+import { decodeOpusPackets } from '../lambdas/core/audio/opus.ts';
 import { resample } from '../lambdas/core/audio/resample.ts';
 import { type AudioFormat, type DecodedAudio, MAX_CODEC_FRAMES } from '../lambdas/core/audio/types.ts';
 import { resetMpegInPlace, resetOpusInPlace } from '../lambdas/core/audio/wasm-reset.ts';
@@ -478,6 +480,33 @@ describe('the shared Opus decoder (Ogg and WebM)', () => {
       expect(errorDb(0)).toBeLessThan(errorDb(-3) - 6);
       expect(errorDb(0)).toBeLessThan(errorDb(3) - 6);
     }
+  });
+
+  it('stops decoding at the end a stream declares, however many packets follow (a crafted small final granule)', async () => {
+    // Prepare: a real clip's audio packets 40 times over (23 batches), through the real decoder, counted.
+    const audio = oggStreams(clip('tess-OAF_gap_sad.opus'), 10_000, 'test')[0]!.packets.slice(2);
+    const packets = Array.from({ length: 40 }, () => audio).flat();
+    const decoder = new OpusDecoder({ channels: 1, sampleRate: 16_000 });
+    await decoder.ready;
+    let calls = 0;
+    const counted = new Proxy(decoder, {
+      get: (target, key) =>
+        key === 'decodeFrames'
+          ? (frames: Uint8Array[]) => {
+              calls++;
+              return target.decodeFrames(frames);
+            }
+          : Reflect.get(target, key),
+    });
+    let samples = 0;
+
+    // Act
+    decodeOpusPackets(counted, packets, (chunk) => (samples += chunk.samplesDecoded), 1000);
+
+    // Assess: one batch decoded, cut to the 1000 samples kept.
+    expect(calls).toBe(1);
+    expect(samples).toBe(1000);
+    decoder.free();
   });
 
   it('re-creates libopus in place with the pinned opus-decoder, and asks for a new instance every 100 times', async () => {

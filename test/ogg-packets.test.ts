@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { oggStreams } from '../lambdas/core/audio/ogg-packets.ts';
+import { AudioError } from '../lambdas/core/errors.ts';
 
 /** One Ogg page (RFC 3533 §6; CRC left 0: the reader does not check it) holding `segments` as laced. */
 function page(
@@ -45,7 +46,7 @@ describe('oggStreams (our Ogg page reader)', () => {
     );
 
     // Act
-    const streams = oggStreams(file);
+    const streams = oggStreams(file, 1000, 'Ogg test');
 
     // Assess
     expect(streams).toHaveLength(1);
@@ -65,7 +66,7 @@ describe('oggStreams (our Ogg page reader)', () => {
       page(3, 4, 480, [1], packet(1, 3)),
     );
 
-    const streams = oggStreams(file);
+    const streams = oggStreams(file, 1000, 'Ogg test');
 
     expect(streams.map((s) => s.serial)).toEqual([1, 3]);
     expect(streams[0]!.packets.map((p) => p.length)).toEqual([4, 2, 3]);
@@ -80,9 +81,32 @@ describe('oggStreams (our Ogg page reader)', () => {
       page(1, 0, -1, [255], packet(255, 4)), // a packet left open at the end
     );
 
-    const streams = oggStreams(file);
+    const streams = oggStreams(file, 1000, 'Ogg test');
 
     expect(streams[0]!.packets.map((p) => p.length)).toEqual([4, 5]);
     expect(streams[0]!).toMatchObject({ lastGranule: 480, ended: false });
+  });
+
+  it('drops empty packets, and reads a page header cut off by the end as the end', () => {
+    const file = concat(
+      page(1, 2, 0, [4], packet(4, 1)),
+      page(1, 4, 960, [0, 0, 3, 0], packet(3, 2)), // a decoder would take each empty one for a loss
+      new Uint8Array([0x4f, 0x67, 0x67, 0x53, 0, 2, 0, 0]), // a capture pattern and half a header
+    );
+
+    const streams = oggStreams(file, 1000, 'Ogg test');
+
+    expect(streams[0]!.packets.map((p) => p.length)).toEqual([4, 3]);
+  });
+
+  it('stops with TOO_LONG once the packets exceed the budget, before listing the rest', () => {
+    const pages = Array.from({ length: 50 }, (_, i) =>
+      page(1, i === 0 ? 2 : 0, i * 960, Array(100).fill(1), packet(100, 5)),
+    );
+
+    const read = () => oggStreams(concat(...pages), 1000, 'Ogg test');
+
+    expect(read).toThrow(AudioError);
+    expect(read).toThrow(/Ogg test holds more than 1000 packets/);
   });
 });

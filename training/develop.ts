@@ -269,6 +269,7 @@ const viewOptions = () =>
   opts.saveViews
     ? {
         onFold: (score: (items: ClipFeatures[]) => Float32Array, held: ClipFeatures[]) => {
+          if (held.length === 0) return;
           const copies = Math.min(...held.map((i) => i.augmented.length));
           const scored = [
             held,

@@ -64,7 +64,12 @@ function score(members: SavedViews[], copies: number) {
   const truth = views.map((v) => v.truth);
   const predicted = views.map((_, row) => argmax(probabilities.subarray(row * k, (row + 1) * k)));
   const metrics = computeMetrics(labels, truth, predicted);
-  const foldOf = (speaker: string) => Math.floor((Number(speaker.replace(/\D/g, '')) - 1) / 4);
+  // develop.ts's actor folds: RAVDESS actors 01–04, 05–08, 09–12.
+  const foldOf = (speaker: string) => {
+    const actor = Number(/^ravdess:(\d+)$/.exec(speaker)?.[1]);
+    if (!(actor >= 1 && actor <= 12)) throw new Error(`${speaker}: not one of RAVDESS actors 01–12`);
+    return Math.floor((actor - 1) / 4);
+  };
   const folds = [0, 1, 2].map((fold) => {
     const rows = views.flatMap((v, row) => (foldOf(v.speaker) === fold ? [row] : []));
     return Math.round((rows.filter((r) => predicted[r] === truth[r]).length / rows.length) * 1000) / 1000;

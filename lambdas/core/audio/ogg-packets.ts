@@ -2,9 +2,13 @@
  * Ogg's packets (RFC 3533), read from a whole file in memory: the pages of the first logical stream and
  * of the streams chained after it (each begins once the one before has ended), their lacing joined into
  * packets, and each stream's last granule position. Pages of other, multiplexed streams are skipped;
- * bytes between pages are skipped to the next capture pattern, as a damaged file has them. Page CRCs are
- * not checked (a damaged packet shows up when it is decoded).
+ * bytes between pages are skipped to the next capture pattern, as a damaged file has them. Page CRCs and
+ * sequence numbers are not checked (a damaged packet, or one joined across a lost page, shows up when it
+ * is decoded). Empty packets are dropped: no codec read here has them (an Opus packet is ≥ 1 byte), and
+ * a decoder would take one for a lost packet and invent audio for it.
  */
+
+import { AudioError } from '../errors.ts';
 
 export interface OggLogicalStream {
   serial: number;
@@ -43,6 +47,7 @@ interface Page {
 
 /** The page at `at` (a capture pattern is there), or undefined if its header or body runs past the end. */
 function readPage(bytes: Uint8Array, at: number): Page | undefined {
+  if (at + HEADER_BYTES > bytes.length) return undefined;
   const segments = bytes[at + 26]!;
   const bodyStart = at + HEADER_BYTES + segments;
   if (bodyStart > bytes.length) return undefined;
@@ -87,7 +92,8 @@ function addPage(stream: OggLogicalStream, page: Page, pending: Uint8Array[]): U
     if (!dropping) pieces.push(page.body.subarray(offset, offset + size));
     offset += size;
     if (size < 255) {
-      if (!dropping) stream.packets.push(joined(pieces));
+      const packet = joined(pieces);
+      if (!dropping && packet.length > 0) stream.packets.push(packet);
       dropping = false;
       pieces = [];
     }
@@ -97,8 +103,11 @@ function addPage(stream: OggLogicalStream, page: Page, pending: Uint8Array[]): U
   return pieces;
 }
 
-/** The logical streams of an Ogg file, first and chained, in order. */
-export function oggStreams(bytes: Uint8Array): OggLogicalStream[] {
+/**
+ * The logical streams of an Ogg file, first and chained, in order. More than `maxPackets` packets in all
+ * is TOO_LONG (the caller knows the least audio a packet holds), found before they are all listed.
+ */
+export function oggStreams(bytes: Uint8Array, maxPackets: number, container: string): OggLogicalStream[] {
   const streams: OggLogicalStream[] = [];
   let current: OggLogicalStream | undefined;
   let pending: Uint8Array[] = [];
@@ -110,8 +119,14 @@ export function oggStreams(bytes: Uint8Array): OggLogicalStream[] {
       streams.push(current);
       pending = [];
     }
-    if (current && page.serial === current.serial && !current.ended)
+    if (current && page.serial === current.serial && !current.ended) {
       pending = addPage(current, page, pending);
+      if (streams.reduce((sum, stream) => sum + stream.packets.length, 0) > maxPackets)
+        throw new AudioError(
+          'TOO_LONG',
+          `${container} holds more than ${maxPackets} packets: more audio than the duration limit allows`,
+        );
+    }
     at = isCapture(bytes, page.end) ? page.end : nextCapture(bytes, page.end);
   }
   return streams;

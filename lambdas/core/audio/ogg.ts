@@ -2,13 +2,20 @@ import { AudioError } from '../errors.ts';
 import { vorbisPackage } from './codec-packages.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { oggStreams } from './ogg-packets.ts';
-import { decodeOggOpusStreams, OPUS_RATE, opusDecodeRate, opusLayout, withOpusDecoder } from './opus.ts';
+import {
+  decodeOggOpusStreams,
+  OPUS_MIN_PACKET_SEC,
+  OPUS_RATE,
+  opusDecodeRate,
+  opusLayout,
+  withOpusDecoder,
+} from './opus.ts';
 import { createMonoCollector, decodeChunked, type MonoOptions, SharedDecoder } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
 interface OggStreamInfo {
   channels: number;
-  /** Vorbis: the stream's rate; Opus: always 48 kHz (the decode rate, whatever the input rate was). */
+  /** Vorbis: the stream's rate; Opus: always 48 kHz, the rate its granule positions count at (whatever rate it was recorded or is decoded at). */
   sampleRate: number;
   preSkip: number;
   /** Granule position of the last page (samples at `sampleRate`, incl. pre-skip for Opus); -1 if unknown. */
@@ -60,9 +67,12 @@ const readLastPage = (bytes: Uint8Array): { granule: number; endOfStream: boolea
  */
 const decodeOggOpus = (bytes: Uint8Array, channels: number, options: MonoOptions) => {
   const rate = opusDecodeRate(options.outputRate);
+  // Two header packets per stream besides the audio, each audio packet ≥ 2.5 ms.
+  const maxPackets = Math.ceil(options.maxDurationSec / OPUS_MIN_PACKET_SEC) + 2;
+  const streams = oggStreams(bytes, maxPackets, options.container);
   const collector = createMonoCollector(options);
   return withOpusDecoder(opusLayout(bytes.subarray(27 + bytes[26]!), channels), rate, async (decoder) => {
-    await decodeOggOpusStreams(decoder, rate, oggStreams(bytes), collector.take);
+    await decodeOggOpusStreams(decoder, rate, streams, collector.take);
     return collector.result();
   });
 };

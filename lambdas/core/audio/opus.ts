@@ -93,9 +93,14 @@ export const withOpusDecoder = <R>(
 /** Opus frames per decoder call: ≈ 5 s of 20 ms frames, so the duration limit bites early. */
 const OPUS_BATCH = 256;
 
+/** The least audio an Opus packet holds (RFC 6716 §2.1.4): 2.5 ms. */
+export const OPUS_MIN_PACKET_SEC = 0.0025;
+
 /**
- * Decodes Opus packets in batches into `take`. With `keep` (samples at the decoder's rate), what is
- * decoded past it — the encoder's padding after the stream's last granule position — is cut.
+ * Decodes Opus packets in batches into `take`. With `keep` (samples at the decoder's rate), decoding
+ * stops there and what was decoded past it — the encoder's padding after the stream's last granule
+ * position — is cut (without stopping, a small final granule would let every packet after it be
+ * decoded and thrown away, past any duration limit).
  */
 export const decodeOpusPackets = (
   decoder: OpusDecoder,
@@ -104,9 +109,9 @@ export const decodeOpusPackets = (
   keep = Number.POSITIVE_INFINITY,
 ): void => {
   let decoded = 0;
-  for (let i = 0; i < packets.length; i += OPUS_BATCH) {
+  for (let i = 0; i < packets.length && decoded < keep; i += OPUS_BATCH) {
     const chunk = decoder.decodeFrames(packets.slice(i, i + OPUS_BATCH));
-    const excess = decoded + chunk.samplesDecoded - Math.max(keep, decoded);
+    const excess = decoded + chunk.samplesDecoded - keep;
     if (excess > 0) trimEnd(chunk, excess);
     decoded += chunk.samplesDecoded;
     take(chunk);
@@ -126,8 +131,7 @@ export const decodeOggOpusStreams = async (
 ): Promise<void> => {
   for (const [index, stream] of streams.entries()) {
     if (index > 0) await freshState(decoder);
-    const head = stream.packets[0];
-    const preSkip = head && head.length >= 12 ? head[10]! | (head[11]! << 8) : 0;
+    const { preSkip } = opusLayout(stream.packets[0], 1);
     const keep =
       stream.ended && stream.lastGranule >= 0
         ? Math.round(((stream.lastGranule - preSkip) * rate) / OPUS_RATE)

@@ -11,11 +11,11 @@ export interface DecodedChunk {
 }
 
 export interface ChunkedDecodeResult {
-  /** Mono samples at `outputRate` when one was asked for, else at the source's `sampleRate`. */
+  /** Mono samples at `outputRate` when one was asked for, else at `sampleRate`. */
   samples: Float32Array;
-  /** The source's rate (of the decoded stream). */
+  /** The rate the decoder produced: the source's, except for Opus, which libopus decodes at the output rate. */
   sampleRate: number;
-  /** Sample frames decoded at the source rate (the length to compare with a header's declaration). */
+  /** Sample frames decoded at `sampleRate` (the length to compare with a header's declaration). */
   frames: number;
   /** Channels the decoder produced (before the mix to mono). */
   decodedChannels: number;

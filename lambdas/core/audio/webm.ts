@@ -65,13 +65,14 @@ export const decodeWebm = async (
   const track = file.track;
   if (!track)
     throw new AudioError('UNSUPPORTED_FORMAT', `The ${file.docType || 'Matroska'} file holds no audio track`);
+  const isOpus = track.codecId === 'A_OPUS';
   if (file.durationSec > 0) {
     checkDuration('WebM header', file.durationSec, 1, maxDurationSec);
-    const rate = track.codecId === 'A_OPUS' ? OPUS_RATE : track.sampleRate;
+    const rate = isOpus ? OPUS_RATE : track.sampleRate;
     checkDecodedValues('WebM header', file.durationSec * rate * track.channels, 'declares');
   }
   let result: ChunkedDecodeResult;
-  if (track.codecId === 'A_OPUS') {
+  if (isOpus) {
     result = await decodeOpusFrames(file, track, maxDurationSec, outputRate);
   } else if (track.codecId === 'A_VORBIS') {
     checkStreamParameters('WebM Vorbis', track.sampleRate, track.channels);
@@ -93,6 +94,6 @@ export const decodeWebm = async (
     );
   }
   // The source's rate: Opus streams are 48 kHz whatever rate libopus decoded them to.
-  const sampleRate = track.codecId === 'A_OPUS' ? OPUS_RATE : result.sampleRate;
+  const sampleRate = isOpus ? OPUS_RATE : result.sampleRate;
   return { samples: result.samples, sampleRate, outputRate, channels: track.channels };
 };

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ModelError } from '../errors.ts';
 import { ModelMetadataSchema } from './metadata.ts';
 
 /** The model shipped in the repository (and copied into the Lambda asset beside the bundle). */
@@ -19,6 +20,12 @@ export const defaultModelDir = (env: NodeJS.ProcessEnv = process.env): string =>
  * development runs.
  */
 export function modelRuntimeFiles(dir: string): string[] {
-  const metadata = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
-  return ['metadata.json', ModelMetadataSchema.pick({ onnxFile: true }).parse(metadata).onnxFile];
+  try {
+    const metadata = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
+    return ['metadata.json', ModelMetadataSchema.pick({ onnxFile: true }).parse(metadata).onnxFile];
+  } catch (cause) {
+    throw new ModelError(`${dir}: no model package here (metadata.json unreadable or without onnxFile)`, {
+      cause,
+    });
+  }
 }
