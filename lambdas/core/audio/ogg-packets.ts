@@ -23,8 +23,10 @@ export interface OggLogicalStream {
 const CAPTURE = [0x4f, 0x67, 0x67, 0x53]; // "OggS"
 const CONTINUED = 1;
 const BEGINNING = 2;
-const END = 4;
-const HEADER_BYTES = 27;
+/** The end-of-stream flag of a page header. */
+export const END_OF_STREAM = 4;
+/** The fixed part of a page header; the segment table follows it. */
+export const HEADER_BYTES = 27;
 
 const isCapture = (bytes: Uint8Array, at: number): boolean =>
   CAPTURE.every((byte, i) => bytes[at + i] === byte);
@@ -35,36 +37,60 @@ function nextCapture(bytes: Uint8Array, from: number): number {
   return -1;
 }
 
-interface Page {
+/** A page header's fields, and where its segment table and body would be. */
+export interface OggPageHeader {
   flags: number;
+  /** -1 when no packet ends on the page (all bits set); positions beyond 2^53 do not occur. */
   granule: number;
   serial: number;
   lacing: Uint8Array;
-  body: Uint8Array;
   /** Offset just past the page. */
   end: number;
+  /** Whether the segment table and the body it promises are all in `bytes`. */
+  complete: boolean;
 }
 
-/** The page at `at` (a capture pattern is there), or undefined if its header or body runs past the end. */
-function readPage(bytes: Uint8Array, at: number): Page | undefined {
+interface Page extends OggPageHeader {
+  body: Uint8Array;
+}
+
+/** The header at `at` (a capture pattern is there), or undefined if the fixed header itself is cut off. */
+function readPageHeader(bytes: Uint8Array, at: number): OggPageHeader | undefined {
   if (at + HEADER_BYTES > bytes.length) return undefined;
   const segments = bytes[at + 26]!;
-  const bodyStart = at + HEADER_BYTES + segments;
-  if (bodyStart > bytes.length) return undefined;
-  const lacing = bytes.subarray(at + HEADER_BYTES, bodyStart);
-  const end = bodyStart + lacing.reduce((sum, value) => sum + value, 0);
-  if (end > bytes.length) return undefined;
+  const lacing = bytes.subarray(at + HEADER_BYTES, at + HEADER_BYTES + segments);
+  const end = at + HEADER_BYTES + segments + lacing.reduce((sum, value) => sum + value, 0);
   const view = new DataView(bytes.buffer, bytes.byteOffset + at, HEADER_BYTES);
   const high = view.getInt32(10, true);
   return {
     flags: bytes[at + 5]!,
-    // -1 (all bits set) means "no packet ends on this page"; positions beyond 2^53 do not occur.
     granule: high < 0 ? -1 : high * 2 ** 32 + view.getUint32(6, true),
     serial: view.getUint32(14, true),
     lacing,
-    body: bytes.subarray(bodyStart, end),
     end,
+    complete: lacing.length === segments && end <= bytes.length,
   };
+}
+
+/** The page at `at` (a capture pattern is there), or undefined if its header or body runs past the end. */
+function readPage(bytes: Uint8Array, at: number): Page | undefined {
+  const header = readPageHeader(bytes, at);
+  if (!header?.complete) return undefined;
+  return { ...header, body: bytes.subarray(at + HEADER_BYTES + header.lacing.length, header.end) };
+}
+
+/** The longest an Ogg page can be: header, 255 lacing values, 255 × 255 bytes of body. */
+const MAX_PAGE_BYTES = HEADER_BYTES + 255 + 255 * 255;
+
+/**
+ * The header of the file's last page, searched back from the end (within one page's length), or
+ * undefined if there is none. Its `complete` tells a page cut off by the end of the file.
+ */
+export function lastPageHeader(bytes: Uint8Array): OggPageHeader | undefined {
+  const stop = Math.max(0, bytes.length - MAX_PAGE_BYTES);
+  for (let at = bytes.length - HEADER_BYTES; at >= stop; at--)
+    if (isCapture(bytes, at)) return readPageHeader(bytes, at);
+  return undefined;
 }
 
 /** Joins the pieces of a packet that spans pages (most packets are one piece: no copy). */
@@ -99,7 +125,7 @@ function addPage(stream: OggLogicalStream, page: Page, pending: Uint8Array[]): U
     }
   }
   if (page.granule >= 0) stream.lastGranule = page.granule;
-  if (page.flags & END) stream.ended = true;
+  if (page.flags & END_OF_STREAM) stream.ended = true;
   return pieces;
 }
 

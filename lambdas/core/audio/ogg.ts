@@ -1,7 +1,7 @@
 import { AudioError } from '../errors.ts';
 import { vorbisPackage } from './codec-packages.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
-import { oggStreams } from './ogg-packets.ts';
+import { END_OF_STREAM, HEADER_BYTES, lastPageHeader, oggStreams } from './ogg-packets.ts';
 import {
   decodeOggOpusStreams,
   OPUS_MIN_PACKET_SEC,
@@ -28,7 +28,7 @@ const readIdHeader = (
   bytes: Uint8Array,
   codec: 'vorbis' | 'opus',
 ): Omit<OggStreamInfo, 'lastGranule' | 'endOfStream'> => {
-  const packet = 27 + bytes[26]!;
+  const packet = HEADER_BYTES + bytes[26]!;
   if (bytes.length < packet + 19)
     throw new AudioError('CORRUPT_AUDIO', 'Ogg file is cut off inside its first page');
   const view = new DataView(bytes.buffer, bytes.byteOffset + packet);
@@ -38,27 +38,13 @@ const readIdHeader = (
 };
 
 /**
- * Finds the last page header (searching back from the end) for its granule position and EOS flag. A page
- * whose segment table promises more bytes than the file holds was cut off, whatever its flags say.
+ * The last page's granule position and whether it ends the stream: a page whose segment table promises
+ * more bytes than the file holds was cut off, whatever its flags say.
  */
 const readLastPage = (bytes: Uint8Array): { granule: number; endOfStream: boolean } => {
-  const stop = Math.max(0, bytes.length - 65_536 - 282); // a page is at most 65 307 bytes
-  for (let i = bytes.length - 27; i >= stop; i--) {
-    if (bytes[i] === 0x4f && bytes[i + 1] === 0x67 && bytes[i + 2] === 0x67 && bytes[i + 3] === 0x53) {
-      const view = new DataView(bytes.buffer, bytes.byteOffset + i);
-      const low = view.getUint32(6, true);
-      const high = view.getInt32(10, true);
-      const segments = bytes[i + 26]!;
-      let pageSize = 27 + segments;
-      for (let s = 0; s < segments; s++) pageSize += bytes[i + 27 + s] ?? 0;
-      const complete = i + 27 + segments <= bytes.length && i + pageSize <= bytes.length;
-      return {
-        granule: high < 0 ? -1 : high * 2 ** 32 + low,
-        endOfStream: complete && (bytes[i + 5]! & 4) !== 0,
-      };
-    }
-  }
-  return { granule: -1, endOfStream: false };
+  const page = lastPageHeader(bytes);
+  if (!page) return { granule: -1, endOfStream: false };
+  return { granule: page.granule, endOfStream: page.complete && (page.flags & END_OF_STREAM) !== 0 };
 };
 
 /**
@@ -71,10 +57,14 @@ const decodeOggOpus = (bytes: Uint8Array, channels: number, options: MonoOptions
   const maxPackets = Math.ceil(options.maxDurationSec / OPUS_MIN_PACKET_SEC) + 2;
   const streams = oggStreams(bytes, maxPackets, options.container);
   const collector = createMonoCollector(options);
-  return withOpusDecoder(opusLayout(bytes.subarray(27 + bytes[26]!), channels), rate, async (decoder) => {
-    await decodeOggOpusStreams(decoder, rate, streams, collector.take);
-    return collector.result();
-  });
+  return withOpusDecoder(
+    opusLayout(bytes.subarray(HEADER_BYTES + bytes[26]!), channels),
+    rate,
+    async (decoder) => {
+      await decodeOggOpusStreams(decoder, rate, streams, collector.take);
+      return collector.result();
+    },
+  );
 };
 
 export const vorbisDecoder = new SharedDecoder(async () => new (await vorbisPackage()).OggVorbisDecoder());
