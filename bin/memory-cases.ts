@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_MAX_UPLOAD_BYTES } from '../lambdas/app/config.ts';
+import { concatenated } from '../lambdas/core/audio/concat.ts';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { MAX_CODEC_FRAMES } from '../lambdas/core/audio/types.ts';
 import { OGG_CRC } from './fuzz-layout.ts';
@@ -295,13 +296,7 @@ const repeatOgg = (path: string, seconds: number, rate: number): Uint8Array => {
       out.push(bytes);
     }
   }
-  const joined = new Uint8Array(out.reduce((n, b) => n + b.length, 0));
-  let at = 0;
-  for (const b of out) {
-    joined.set(b, at);
-    at += b.length;
-  }
-  return joined;
+  return concatenated(out, Uint8Array);
 };
 
 // --- The cases -----------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { concatenated } from '../lambdas/core/audio/concat.ts';
 import { oggStreams } from '../lambdas/core/audio/ogg-packets.ts';
 import { AudioError } from '../lambdas/core/errors.ts';
 
@@ -25,15 +26,7 @@ function page(
 /** The lacing values of one whole packet of `size` bytes. */
 const lacingOf = (size: number): number[] => [...Array(Math.floor(size / 255)).fill(255), size % 255];
 const packet = (size: number, fill: number) => new Uint8Array(size).fill(fill);
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-};
+const concat = (...parts: Uint8Array[]) => concatenated(parts, Uint8Array);
 
 describe('oggStreams (our Ogg page reader)', () => {
   it('joins a packet that spans pages, and ends a stream at its end-of-stream page', () => {

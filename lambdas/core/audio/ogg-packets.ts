@@ -9,6 +9,7 @@
  */
 
 import { AudioError } from '../errors.ts';
+import { concatenated } from './concat.ts';
 
 export interface OggLogicalStream {
   serial: number;
@@ -93,18 +94,6 @@ export function lastPageHeader(bytes: Uint8Array): OggPageHeader | undefined {
   return undefined;
 }
 
-/** Joins the pieces of a packet that spans pages (most packets are one piece: no copy). */
-const joined = (pieces: Uint8Array[]): Uint8Array => {
-  if (pieces.length === 1) return pieces[0]!;
-  const out = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.length, 0));
-  let at = 0;
-  for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
-  }
-  return out;
-};
-
 /**
  * Adds a page's packets to `stream`; `pending` holds the pieces of a packet the page may continue. A
  * continuation with nothing pending (its start was lost to damage) is dropped up to its first end.
@@ -118,7 +107,8 @@ function addPage(stream: OggLogicalStream, page: Page, pending: Uint8Array[]): U
     if (!dropping) pieces.push(page.body.subarray(offset, offset + size));
     offset += size;
     if (size < 255) {
-      const packet = joined(pieces);
+      // Most packets are one piece: a view into the file, not a copy.
+      const packet = concatenated(pieces, Uint8Array);
       if (!dropping && packet.length > 0) stream.packets.push(packet);
       dropping = false;
       pieces = [];

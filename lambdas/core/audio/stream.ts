@@ -1,4 +1,5 @@
 import { AudioError } from '../errors.ts';
+import { concatenated } from './concat.ts';
 import { checkDecodedValues } from './limits.ts';
 import { createStreamingResampler, type StreamingResampler } from './resample.ts';
 
@@ -78,19 +79,6 @@ const mixChunk = (chunk: DecodedChunk, channels: number, scale: number): Float32
   return mono;
 };
 
-const concat = (parts: readonly Float32Array[]): Float32Array => {
-  const filled = parts.filter((part) => part.length > 0);
-  // Every part is the collector's own array: a single one is the result as it is.
-  if (filled.length === 1) return filled[0]!;
-  const out = new Float32Array(filled.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of filled) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-};
-
 export type MonoOptions = Pick<
   ChunkedDecodeOptions,
   'container' | 'maxDurationSec' | 'outputRate' | 'useChannels' | 'scale'
@@ -135,7 +123,7 @@ export const createMonoCollector = (options: MonoOptions) => {
   };
   const result = (): ChunkedDecodeResult => {
     if (resampler) parts.push(resampler.finish());
-    return { samples: concat(parts), sampleRate, frames, decodedChannels, errors };
+    return { samples: concatenated(parts, Float32Array), sampleRate, frames, decodedChannels, errors };
   };
   return { take, result };
 };
