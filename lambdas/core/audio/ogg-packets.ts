@@ -127,6 +127,7 @@ export function oggStreams(bytes: Uint8Array, maxPackets: number, container: str
   const streams: OggLogicalStream[] = [];
   let current: OggLogicalStream | undefined;
   let pending: Uint8Array[] = [];
+  let packets = 0;
   for (let at = nextCapture(bytes, 0); at >= 0; ) {
     const page = readPage(bytes, at);
     if (!page) break;
@@ -136,8 +137,10 @@ export function oggStreams(bytes: Uint8Array, maxPackets: number, container: str
       pending = [];
     }
     if (current && page.serial === current.serial && !current.ended) {
+      const before = current.packets.length;
       pending = addPage(current, page, pending);
-      if (streams.reduce((sum, stream) => sum + stream.packets.length, 0) > maxPackets)
+      packets += current.packets.length - before;
+      if (packets > maxPackets)
         throw new AudioError(
           'TOO_LONG',
           `${container} holds more than ${maxPackets} packets: more audio than the duration limit allows`,
