@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { concatenated } from '../lambdas/core/audio/concat.ts';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { createStreamingResampler, resample } from '../lambdas/core/audio/resample.ts';
 import { referenceResample } from './helpers/reference-resample.ts';
@@ -24,13 +25,7 @@ const streamed = (input: Float32Array, from: number, to: number, sizes: number[]
     at += size;
   }
   parts.push(resampler.finish());
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatenated(parts, Float32Array);
 };
 
 describe('createStreamingResampler', () => {
