@@ -15,5 +15,3 @@ export const vorbisPackage = once(() => import('@wasm-audio-decoders/ogg-vorbis'
 export const opusPackage = once(() => import('opus-decoder'));
 export const mp4Package = once(() => import('@audio/decode-mp4'));
 export const webmPackage = once(() => import('@audio/decode-webm'));
-/** codec-parser's frame parser (FLAC; Ogg pages have our own reader, ogg-packets.ts). */
-export const codecParserClass = once(async () => (await import('codec-parser')).default);

@@ -1,10 +1,10 @@
 import type { FLACDecoder } from '@wasm-audio-decoders/flac';
-import type { CodecFrame, OggPage } from 'codec-parser';
 import { AudioError } from '../errors.ts';
-import { codecParserClass, flacPackage } from './codec-packages.ts';
+import { flacPackage } from './codec-packages.ts';
 import { id3v2Size } from './detect.ts';
+import { firstFrameOffset, flacFrames } from './flac-frames.ts';
 import { checkCodecFrames, checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
-import { decodeChunked, SharedDecoder } from './stream.ts';
+import { createMonoCollector, SharedDecoder } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
 interface StreamInfo {
@@ -38,13 +38,6 @@ export const readStreamInfo = (bytes: Uint8Array): StreamInfo => {
 
 export const flacDecoder = new SharedDecoder(async () => new (await flacPackage()).FLACDecoder());
 
-/** The payload of each frame the parser yields (its typings say Iterator; it is a generator). */
-const frameData = (frames: Iterator<CodecFrame | OggPage>): Uint8Array[] => {
-  const out: Uint8Array[] = [];
-  for (let next = frames.next(); !next.done; next = frames.next()) out.push((next.value as CodecFrame).data);
-  return out;
-};
-
 /**
  * Decoded values (samples × channels) one `decodeFrames` call may return: a KB of constant-valued frames
  * declares millions of samples (65535 per channel each), and the WASM heap keeps whatever size one call
@@ -52,14 +45,26 @@ const frameData = (frames: Iterator<CodecFrame | OggPage>): Uint8Array[] => {
  */
 const VALUES_PER_CALL = 2 ** 20;
 
-/** Splits frames into groups of at most VALUES_PER_CALL values, by each frame's own block size. */
-const boundedGroups = (frames: Uint8Array[], maxBlockSize: number, channels: number): Uint8Array[][] => {
-  const perFrame = Math.max(1, maxBlockSize || 65535) * channels;
+/**
+ * The stream's frames in groups of at most VALUES_PER_CALL values (by the largest block STREAMINFO
+ * admits), counted against the frame budget as they are found: STREAMINFO may lie about block sizes, or
+ * say nothing of the length.
+ */
+function* boundedGroups(bytes: Uint8Array, from: number, info: StreamInfo): Generator<Uint8Array[]> {
+  const perFrame = Math.max(1, info.maxBlockSize || 65535) * info.channels;
   const size = Math.max(1, Math.floor(VALUES_PER_CALL / perFrame));
-  const groups: Uint8Array[][] = [];
-  for (let i = 0; i < frames.length; i += size) groups.push(frames.slice(i, i + size));
-  return groups;
-};
+  let group: Uint8Array[] = [];
+  let found = 0;
+  for (const frame of flacFrames(bytes, from)) {
+    checkCodecFrames('FLAC stream', ++found, 'decoded');
+    group.push(frame);
+    if (group.length === size) {
+      yield group;
+      group = [];
+    }
+  }
+  if (group.length > 0) yield group;
+}
 
 /**
  * `decodeFrames` without its stderr noise: the WASM wrapper prints every libFLAC error with
@@ -80,17 +85,6 @@ const decodeQuietly = (
   }
 };
 
-/** Decodes `frames` in groups of at most VALUES_PER_CALL values, one group per step. */
-async function* decodeGroups(
-  decoder: FLACDecoder,
-  frames: Uint8Array[],
-  info: StreamInfo,
-): AsyncGenerator<Awaited<ReturnType<FLACDecoder['decodeFrames']>>> {
-  for (const group of boundedGroups(frames, info.maxBlockSize, info.channels)) {
-    yield await decodeQuietly(decoder, group);
-  }
-}
-
 /** The limits STREAMINFO alone can be judged by, before anything is decoded. */
 const checkStreamInfo = (info: StreamInfo, maxDurationSec: number): void => {
   checkStreamParameters('FLAC', info.sampleRate, info.channels);
@@ -103,33 +97,9 @@ const checkStreamInfo = (info: StreamInfo, maxDurationSec: number): void => {
   }
 };
 
-/**
- * A codec parser whose frames are counted against the frame budget as they are parsed: STREAMINFO may lie
- * about block sizes, or say nothing of the length.
- */
-const countingParser = async () => {
-  const CodecParser = await codecParserClass();
-  const parser = new CodecParser('audio/flac', { enableFrameCRC32: false, enableLogging: false });
-  let parsed = 0;
-  const counted = (frames: Uint8Array[]) => {
-    parsed += frames.length;
-    checkCodecFrames('FLAC stream', parsed, 'decoded');
-    return frames;
-  };
-  return {
-    parseChunk: (chunk: Uint8Array) => counted(frameData(parser.parseChunk(chunk))),
-    flush: () => counted(frameData(parser.flush())),
-  };
-};
-
-/** The decoded length against STREAMINFO's: CORRUPT_AUDIO when frames are missing, EMPTY_AUDIO for none. */
+/** The decoded length against STREAMINFO's: CORRUPT_AUDIO when samples are missing, EMPTY_AUDIO for none. */
 const checkDecodedLength = (info: StreamInfo, decoded: number): void => {
-  // codec-parser 2.5 sometimes loses a short final frame (e.g. 79 samples after 4096-sample frames;
-  // `flac -t` finds the files sound): up to one block missing at the end is accepted as it is, more is
-  // a truncated file.
-  const missing = info.totalSamples - decoded;
-  const lostFinalFrame = missing > 0 && missing < Math.max(1, info.maxBlockSize);
-  if (info.totalSamples > 0 && decoded !== info.totalSamples && !lostFinalFrame) {
+  if (info.totalSamples > 0 && decoded !== info.totalSamples) {
     throw new AudioError(
       'CORRUPT_AUDIO',
       `FLAC STREAMINFO declares ${info.totalSamples} samples but ${decoded} could be decoded (truncated file?)`,
@@ -141,14 +111,12 @@ const checkDecodedLength = (info: StreamInfo, decoded: number): void => {
 /**
  * FLAC via @wasm-audio-decoders/flac, checked against STREAMINFO's own sample count.
  *
- * The "silently drops the last 0.135 s" finding: the codec parser holds back the last frame until it sees
- * the next frame's sync code, so `decode()` alone never returns the final frame (36864 of 39230 samples
- * for a TESS clip); its `flush()` releases it. `FLACDecoder.flush()` also re-creates the WASM decoder,
- * which made every FLAC cost ~15 ms more than its decoding. So we run our own `codec-parser` per file
- * (chunk by chunk, then `flush()`) and hand its frames to one long-lived decoder's `decodeFrames()`:
- * FLAC frames carry their own headers, so one decoder serves any file (the same samples as a fresh
- * decoder, tested), and a file that fails leaves the shared decoder discarded, never reused. Decoded
- * length must equal STREAMINFO's total, so a truncated file is CORRUPT_AUDIO instead of silently short.
+ * The package's own `decode()` runs codec-parser, which holds back the last frame until `flush()`, and
+ * `FLACDecoder.flush()` re-creates the WASM decoder (~15 ms a file). So our own frame reader
+ * (flac-frames.ts) hands the frames to one long-lived decoder's `decodeFrames()`: FLAC frames carry their
+ * own headers, so one decoder serves any file (the same samples as a fresh decoder, tested), and a file
+ * that fails leaves the shared decoder discarded, never reused. Decoded length must equal STREAMINFO's
+ * total, so a truncated file is CORRUPT_AUDIO instead of silently short.
  */
 export const decodeFlac = async (
   bytes: Uint8Array,
@@ -157,27 +125,23 @@ export const decodeFlac = async (
 ): Promise<MonoPcm> => {
   const info = readStreamInfo(bytes);
   checkStreamInfo(info, maxDurationSec);
-  const start = id3v2Size(bytes);
+  const framesFrom = firstFrameOffset(bytes, id3v2Size(bytes));
   // The WASM decoder divides by 2^(bits−1) − 1 (32767 for 16-bit), WAV/AIFF by 2^(bits−1): rescale so the
   // same PCM gives the same floats whatever the container (TESS is FLAC, uploads are often WAV).
   const full = 2 ** (info.bitsPerSample - 1);
+  const options = { container: 'FLAC', maxDurationSec, outputRate, scale: (full - 1) / full };
   // libFLAC reports MISSING_FRAME for some sound files after decoding others (frames of another block
   // size, e.g. RAVDESS cut by ffmpeg after TESS): a failure on a reused decoder is retried on a fresh one.
   return flacDecoder.use(
     async (decoder) => {
-      const parser = await countingParser();
-      const result = await decodeChunked(start > 0 ? bytes.subarray(start) : bytes, {
-        container: 'FLAC',
-        maxDurationSec,
-        outputRate,
-        // Group by group, lazily: the collector checks the limits after each (≤ VALUES_PER_CALL values), so
-        // a chunk of constant-valued frames (~12 bytes each, up to 65535 samples per channel) is never
-        // decoded past them, whatever the chunk's size.
-        decode: (chunk) => decodeGroups(decoder, parser.parseChunk(chunk), info),
-        flush: () => decodeQuietly(decoder, parser.flush()),
-        chunkBytes: 64 * 1024,
-        scale: (full - 1) / full,
-      });
+      const collector = createMonoCollector(options);
+      // Group by group, lazily: the collector checks the limits after each (≤ VALUES_PER_CALL values), so
+      // a run of constant-valued frames (~12 bytes each, up to 65535 samples per channel) is never decoded
+      // past them.
+      for (const group of boundedGroups(bytes, framesFrom, info)) {
+        collector.take(await decodeQuietly(decoder, group));
+      }
+      const result = collector.result();
       // Thrown inside `use` so that a decoder which saw a corrupt stream is discarded.
       if (result.errors.length > 0) {
         throw new AudioError('CORRUPT_AUDIO', `FLAC data is corrupt: ${result.errors[0]}`);

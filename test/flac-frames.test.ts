@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { concatenated } from '../lambdas/core/audio/concat.ts';
+import { decodeAudio } from '../lambdas/core/audio/decode.ts';
+import { readStreamInfo } from '../lambdas/core/audio/flac.ts';
+import { firstFrameOffset, flacFrames, frameHeaderLength } from '../lambdas/core/audio/flac-frames.ts';
+import { AudioError } from '../lambdas/core/errors.ts';
+
+const fixtures = join(import.meta.dirname, 'fixtures');
+const load = (path: string): Uint8Array => new Uint8Array(readFileSync(join(fixtures, path)));
+const concat = (...parts: Uint8Array[]) => concatenated(parts, Uint8Array);
+
+/** Bit-by-bit CRC (MSB first, initial 0), written independently of the reader's tables. */
+function crc(bytes: Uint8Array, bits: 8 | 16, polynomial: number): number {
+  const top = 1 << (bits - 1);
+  const mask = (1 << bits) - 1;
+  let value = 0;
+  for (const byte of bytes) {
+    value ^= byte << (bits - 8);
+    for (let bit = 0; bit < 8; bit++)
+      value = value & top ? ((value << 1) ^ polynomial) & mask : (value << 1) & mask;
+  }
+  return value;
+}
+
+/** A fixed-block frame header: 4096 samples, rate from STREAMINFO, mono 16-bit, frame `number` (< 128), CRC-8. */
+function header(number: number): Uint8Array {
+  const bytes = new Uint8Array([0xff, 0xf8, 0xc0, 0x08, number]);
+  return concat(bytes, new Uint8Array([crc(bytes, 8, 0x07)]));
+}
+
+/** A "frame": its header, `body`, and the CRC-16 footer over both. */
+function frame(number: number, body: Uint8Array): Uint8Array {
+  const content = concat(header(number), body);
+  const footer = crc(content, 16, 0x8005);
+  return concat(content, new Uint8Array([footer >> 8, footer & 0xff]));
+}
+
+describe('flacFrames (our FLAC frame reader)', () => {
+  it('reads a valid header and refuses one whose CRC-8 or reserved bits are wrong', () => {
+    const good = header(3);
+    expect(frameHeaderLength(concat(good, new Uint8Array(4)), 0)).toBe(6);
+    const badCrc = good.slice();
+    badCrc[5]! ^= 1;
+    expect(frameHeaderLength(concat(badCrc, new Uint8Array(4)), 0)).toBe(0);
+    const reservedDepth = good.slice();
+    reservedDepth[3] = 0x06; // sample size code 3 is reserved
+    expect(frameHeaderLength(concat(reservedDepth, new Uint8Array(4)), 0)).toBe(0);
+  });
+
+  it('does not split a frame at a valid-looking header inside its data: the CRC-16 must hold too', () => {
+    // Prepare: frame 0 carries, inside its data, a copy of frame 1's header (CRC-8 and all).
+    const first = frame(0, concat(new Uint8Array([1, 2, 3]), header(1), new Uint8Array([4, 5, 6])));
+    const second = frame(1, new Uint8Array([7, 8, 9]));
+    const file = concat(first, second);
+
+    // Act
+    const frames = [...flacFrames(file, 0)];
+
+    // Assess
+    expect(frames.map((f) => f.length)).toEqual([first.length, second.length]);
+    expect(frames[1]).toEqual(second);
+  });
+
+  it('skips bytes that are not a frame, and gives the last frame the rest of the file', () => {
+    const garbage = new Uint8Array([0xff, 0xf8, 0, 0, 0x42, 0x13, 0xff]);
+    const first = frame(0, new Uint8Array([1, 2, 3]));
+    const last = frame(1, new Uint8Array([4, 5]));
+    const trailing = new Uint8Array([0x54, 0x41, 0x47, 0xff, 0xf8]); // "TAG"…
+    const frames = [...flacFrames(concat(garbage, first, last, trailing), 0)];
+    expect(frames.map((f) => f.length)).toEqual([first.length, last.length + trailing.length]);
+  });
+
+  it('finds the first frame after the metadata blocks, or by searching when a block length is damaged', () => {
+    const bytes = load('flac-quirks/YAF_time_sad.flac');
+    const walked = firstFrameOffset(bytes, 0);
+    expect(frameHeaderLength(bytes, walked)).toBeGreaterThan(0);
+    const damaged = bytes.slice();
+    damaged[4 + 3] = 0x30; // STREAMINFO's length: 48 instead of 34
+    expect(firstFrameOffset(damaged, 0)).toBe(4);
+    expect([...flacFrames(damaged, 4)][0]!.byteOffset).toBe(walked);
+  });
+});
+
+describe('FLAC files through the frame reader', () => {
+  // TESS YAF_time_sad: 13 frames of 4096 samples and a final one of 79 (`flac -t` finds it sound).
+  const bytes = load('flac-quirks/YAF_time_sad.flac');
+  const { totalSamples } = readStreamInfo(bytes);
+
+  it('decodes a short final frame (codec-parser, used before, lost it)', async () => {
+    const decoded = await decodeAudio(bytes);
+    expect(totalSamples).toBe(53_327);
+    expect(decoded.samples.length).toBe(totalSamples);
+  });
+
+  it('decodes every sample of a file with bytes after its last frame (codec-parser dropped that frame)', async () => {
+    const tagged = concat(bytes, new Uint8Array(128).fill(0x54));
+    const decoded = await decodeAudio(tagged);
+    expect(decoded.samples).toEqual((await decodeAudio(bytes)).samples);
+  });
+
+  it('refuses a file whose final frame is damaged (codec-parser dropped it and the file passed, short)', async () => {
+    const damaged = bytes.slice();
+    damaged[damaged.length - 10]! ^= 0xff;
+    const error = await decodeAudio(damaged).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AudioError);
+    expect(error).toMatchObject({ code: 'CORRUPT_AUDIO' });
+  });
+
+  it('refuses a file cut at a frame boundary, one frame short', async () => {
+    const frames = [...flacFrames(bytes, firstFrameOffset(bytes, 0))];
+    const cut = bytes.subarray(0, frames.at(-1)!.byteOffset);
+    const error = await decodeAudio(cut).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'CORRUPT_AUDIO',
+      message: expect.stringMatching(/declares 53327 samples/),
+    });
+  });
+
+  it('reads 2 MB of valid-looking headers with no valid frame once, not once per header, and refuses it', async () => {
+    // Each 6-byte header passes its CRC-8; no CRC-16 ever holds. A reader that re-checked the CRC-16
+    // from the frame's start at every candidate would do ~10^11 steps here.
+    const metadata = bytes.subarray(0, firstFrameOffset(bytes, 0));
+    const file = new Uint8Array(metadata.length + 350_000 * 6);
+    file.set(metadata);
+    for (let at = metadata.length; at < file.length; at += 6) file.set(header(0), at);
+    const error = await decodeAudio(file).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AudioError);
+    expect(error).toMatchObject({ code: 'CORRUPT_AUDIO' });
+  });
+});
