@@ -49,9 +49,9 @@ describe('flacFrames (our FLAC frame reader)', () => {
     expect(frameHeaderLength(concat(reservedDepth, new Uint8Array(4)), 0)).toBe(0);
   });
 
-  it('does not split a frame at a valid-looking header inside its data: the CRC-16 must hold too', () => {
-    // Prepare: frame 0 carries, inside its data, a copy of frame 1's header (CRC-8 and all).
-    const first = frame(0, concat(new Uint8Array([1, 2, 3]), header(1), new Uint8Array([4, 5, 6])));
+  it('does not split a frame at a valid-looking header inside its data that does not continue the stream', () => {
+    // Prepare: frame 0 carries, inside its data, a valid header numbered 5 (CRC-8 and all).
+    const first = frame(0, concat(new Uint8Array([1, 2, 3]), header(5), new Uint8Array([4, 5, 6])));
     const second = frame(1, new Uint8Array([7, 8, 9]));
     const file = concat(first, second);
 
@@ -61,6 +61,15 @@ describe('flacFrames (our FLAC frame reader)', () => {
     // Assess
     expect(frames.map((f) => f.length)).toEqual([first.length, second.length]);
     expect(frames[1]).toEqual(second);
+  });
+
+  it('ends a damaged frame at the header that continues it, and finds a boundary by CRC-16 past a lost frame', () => {
+    const damaged = frame(0, new Uint8Array([1, 2, 3]));
+    damaged[7]! ^= 0xff; // its CRC-16 no longer holds
+    const next = frame(1, new Uint8Array([4, 5, 6]));
+    const afterGap = frame(3, new Uint8Array([7, 8])); // frame 2 is missing
+    const frames = [...flacFrames(concat(damaged, next, afterGap), 0)];
+    expect(frames.map((f) => f.length)).toEqual([damaged.length, next.length, afterGap.length]);
   });
 
   it('skips bytes that are not a frame, and gives the last frame the rest of the file', () => {
