@@ -41,7 +41,8 @@ export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
  * leaves their imports alone): onnxruntime-node for its native binary, and every audio decoder package
  * because each is imported on first use only (lambdas/core/audio/decode.ts, codec-packages.ts) — inside a
  * single-file bundle their code was parsed at every cold start, WAV or not (the MP4/WebM decoders ~2.5 MB,
- * the FLAC/MP3/Vorbis/Opus ones and codec-parser, which the Vorbis decoder imports, ~300 KB).
+ * the FLAC/MP3/Vorbis/Opus ones ~300 KB). Their own dependencies come with them (codec-parser, which the
+ * FLAC and Vorbis packages import).
  */
 export const INFERENCE_NODE_MODULES = [
   'onnxruntime-node',
@@ -51,5 +52,4 @@ export const INFERENCE_NODE_MODULES = [
   'mpg123-decoder',
   '@wasm-audio-decoders/ogg-vorbis',
   'opus-decoder',
-  'codec-parser',
 ];

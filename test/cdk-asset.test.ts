@@ -66,6 +66,7 @@ describe('the synthesized inference Lambda asset', () => {
       expect(bundle).toContain(`import("${name}")`);
     }
     expect(existsSync(join(assetDir, 'node_modules/@audio/decode-aac/package.json'))).toBe(true); // MP4's AAC
+    expect(existsSync(join(assetDir, 'node_modules/codec-parser/package.json'))).toBe(true); // FLAC's, Vorbis's
     expect(bundle).not.toContain('FAAD'); // the AAC decoder's code
     // All of it is parsed at every cold start: 3.3 MB with the MP4/WebM decoders, 1.5 MB with zod's every
     // locale (docs/dependencies.md, "Bundle size and cold start"), 1.1 MB with the FLAC/MP3/Ogg decoders;
