@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { writeFlac } from '../bin/memory-cases.ts';
 import { concatenated } from '../lambdas/core/audio/concat.ts';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { readStreamInfo } from '../lambdas/core/audio/flac.ts';
@@ -33,6 +34,21 @@ function header(number: number): Uint8Array {
 /** A "frame": its header, `body`, and the CRC-16 footer over both. */
 function frame(number: number, body: Uint8Array): Uint8Array {
   const content = concat(header(number), body);
+  const footer = crc(content, 16, 0x8005);
+  return concat(content, new Uint8Array([footer >> 8, footer & 0xff]));
+}
+
+/**
+ * A decodable frame: 4096 samples (block size written out in 16 bits) at 16 kHz, mono 16-bit, stored
+ * verbatim (`sample(i)`), with both CRCs.
+ */
+function verbatimFrame(number: number, sample: (i: number) => number): Uint8Array {
+  const head = new Uint8Array([0xff, 0xf8, 0x75, 0x08, number, 0x0f, 0xff]);
+  const body = new Uint8Array(1 + 4096 * 2);
+  body[0] = 0x02; // subframe type: verbatim
+  const view = new DataView(body.buffer);
+  for (let i = 0; i < 4096; i++) view.setInt16(1 + 2 * i, sample(i));
+  const content = concat(head, new Uint8Array([crc(head, 8, 0x07)]), body);
   const footer = crc(content, 16, 0x8005);
   return concat(content, new Uint8Array([footer >> 8, footer & 0xff]));
 }
@@ -137,5 +153,59 @@ describe('FLAC files through the frame reader', () => {
     const error = await decodeAudio(file).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AudioError);
     expect(error).toMatchObject({ code: 'CORRUPT_AUDIO' });
+  });
+
+  it('refuses a file cut inside a frame even when STREAMINFO gives no length (libFLAC returns nothing, no error)', async () => {
+    // Prepare: STREAMINFO of 16 kHz mono 16-bit with no length, then five verbatim frames of 4096
+    // samples (rate and block size in each header: libFLAC needs nothing from STREAMINFO), the second
+    // cut in half.
+    const info = writeFlac({ sampleRate: 16000, channels: 1, totalFrames: 4096, blockSize: 4096 });
+    const metadata = info.slice(0, firstFrameOffset(info, 0));
+    metadata[8 + 13]! &= 0xf0; // total samples: unknown
+    metadata.fill(0, 8 + 14, 8 + 18);
+    const frames = [0, 1, 2, 3, 4].map((n) =>
+      verbatimFrame(n, (i) => Math.round(9000 * Math.sin((n * 4096 + i) / 50))),
+    );
+    const cut = concat(
+      metadata,
+      frames[0]!,
+      frames[1]!.subarray(0, frames[1]!.length >> 1),
+      ...frames.slice(2),
+    );
+
+    // Act
+    const whole = await decodeAudio(concat(metadata, ...frames));
+    const error = await decodeAudio(cut).catch((e: unknown) => e);
+
+    // Assess: libFLAC gives the first frame's 4096 samples and no error for the cut file.
+    expect(whole.samples.length).toBe(5 * 4096);
+    expect(error).toMatchObject({
+      code: 'CORRUPT_AUDIO',
+      message: expect.stringMatching(/could be decoded/),
+    });
+  });
+
+  it('refuses a STREAMINFO bit depth no FLAC has (1 bit would scale every sample to 0)', async () => {
+    const oneBit = bytes.slice();
+    oneBit[8 + 12] = oneBit[8 + 12]! & 0xfe; // bits per sample − 1 = 0
+    oneBit[8 + 13] = oneBit[8 + 13]! & 0x0f;
+    const error = await decodeAudio(oneBit).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'CORRUPT_AUDIO',
+      message: expect.stringMatching(/1 bits per sample/),
+    });
+  });
+});
+
+describe('FLAC frames whose headers declare more than STREAMINFO does', () => {
+  it('decodes in groups bounded by each frame header, not by STREAMINFO, and stops at the limit', async () => {
+    // 20 000 constant frames of 65 535 samples (~13 bytes each, 0.3 MB) behind a STREAMINFO claiming
+    // 16-sample blocks and no length: grouped by STREAMINFO, one decoder call took all of them (~10 GB).
+    const file = writeFlac({ sampleRate: 16000, channels: 1, totalFrames: 65535 * 20_000, blockSize: 65535 });
+    file.set([0, 16, 0, 16], 8); // minimum and maximum block size: 16
+    file[8 + 13]! &= 0xf0; // total samples: unknown
+    file.fill(0, 8 + 14, 8 + 18);
+    const error = await decodeAudio(file).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'TOO_LONG', message: expect.stringMatching(/stopped decoding/) });
   });
 });

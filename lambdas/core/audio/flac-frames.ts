@@ -14,8 +14,13 @@
 
 /** The fixed part of a frame header: sync (2 bytes), block size and rate, channels and bit depth. */
 const FIXED_HEADER_BYTES = 4;
-/** codec-parser's bound: a "frame" longer than this is not one (FLAC's own limit is far below it). */
-export const MAX_FRAME_BYTES = 512 * 1024;
+/**
+ * The longest frame handed over: the WASM wrapper splits anything longer (its `_MAX_INPUT_SIZE`,
+ * 65535 × 8 bytes, 0.2.11) and libFLAC would decode the pieces apart. Real frames are far shorter (a 16-bit
+ * stereo frame of 4096 samples stored verbatim is 16 KB); the format allows ~2 MB (8 channels of 65535
+ * 32-bit samples), which such a frame then fails as one whose samples do not all decode (flac.ts).
+ */
+export const MAX_FRAME_BYTES = 65535 * 8;
 /** The smallest frame after its header: the CRC-16 footer (a subframe adds at least one byte). */
 const MIN_FRAME_BODY = 2;
 
@@ -96,7 +101,7 @@ function codedNumber(bytes: Uint8Array, at: number): number {
 }
 
 /** Samples per channel in the frame whose header is at `at`. */
-function blockSize(bytes: Uint8Array, at: number): number {
+export function blockSize(bytes: Uint8Array, at: number): number {
   const code = bytes[at + 2]! >> 4;
   const after = at + FIXED_HEADER_BYTES + codedNumberBytes(bytes[at + FIXED_HEADER_BYTES]!);
   if (code === 1) return 192;
@@ -104,6 +109,12 @@ function blockSize(bytes: Uint8Array, at: number): number {
   if (code === 6) return bytes[after]! + 1;
   if (code === 7) return ((bytes[after]! << 8) | bytes[after + 1]!) + 1;
   return 256 * 2 ** (code - 8);
+}
+
+/** Channels of the frame whose header is at `at` (codes 8–10: stereo coded as side/mid). */
+export function frameChannels(bytes: Uint8Array, at: number): number {
+  const code = bytes[at + 3]! >> 4;
+  return code < 8 ? code + 1 : 2;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { FLACDecoder } from '@wasm-audio-decoders/flac';
 import { AudioError } from '../errors.ts';
 import { flacPackage } from './codec-packages.ts';
 import { id3v2Size } from './detect.ts';
-import { firstFrameOffset, flacFrames } from './flac-frames.ts';
+import { blockSize, firstFrameOffset, flacFrames, frameChannels } from './flac-frames.ts';
 import { checkCodecFrames, checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import { createMonoCollector, SharedDecoder } from './stream.ts';
 import type { MonoPcm } from './types.ts';
@@ -41,29 +41,59 @@ export const flacDecoder = new SharedDecoder(async () => new (await flacPackage(
 /**
  * Decoded values (samples × channels) one `decodeFrames` call may return: a KB of constant-valued frames
  * declares millions of samples (65535 per channel each), and the WASM heap keeps whatever size one call
- * needed. About 4 MB of floats per call; a single frame may still exceed it (≤ 65535 × 8 values).
+ * needed. About 4 MB of floats per call (one frame alone is at most 65535 × 8 values).
  */
 const VALUES_PER_CALL = 2 ** 20;
 
+/** Frames for one `decodeFrames` call, and the samples per channel their headers declare. */
+interface FrameGroup {
+  frames: Uint8Array[];
+  samples: number;
+}
+
 /**
- * The stream's frames in groups of at most VALUES_PER_CALL values (by the largest block STREAMINFO
- * admits), counted against the frame budget as they are found: STREAMINFO may lie about block sizes, or
- * say nothing of the length.
+ * The stream's frames in groups of at most VALUES_PER_CALL values, by each frame's own header (block size
+ * × channels: STREAMINFO may lie about both, or say nothing of the length), counted against the frame
+ * budget as they are found.
  */
-function* boundedGroups(bytes: Uint8Array, from: number, info: StreamInfo): Generator<Uint8Array[]> {
-  const perFrame = Math.max(1, info.maxBlockSize || 65535) * info.channels;
-  const size = Math.max(1, Math.floor(VALUES_PER_CALL / perFrame));
-  let group: Uint8Array[] = [];
+function* boundedGroups(bytes: Uint8Array, from: number): Generator<FrameGroup> {
+  let group: FrameGroup = { frames: [], samples: 0 };
+  let values = 0;
   let found = 0;
   for (const frame of flacFrames(bytes, from)) {
     checkCodecFrames('FLAC stream', ++found, 'decoded');
-    group.push(frame);
-    if (group.length === size) {
+    const samples = blockSize(frame, 0);
+    const frameValues = samples * frameChannels(frame, 0);
+    if (values + frameValues > VALUES_PER_CALL && group.frames.length > 0) {
       yield group;
-      group = [];
+      group = { frames: [], samples: 0 };
+      values = 0;
     }
+    group.frames.push(frame);
+    group.samples += samples;
+    values += frameValues;
   }
-  if (group.length > 0) yield group;
+  if (group.frames.length > 0) yield group;
+}
+
+/**
+ * One group through libFLAC: CORRUPT_AUDIO at its first error, or unless its frames give the samples
+ * their headers declare (libFLAC returns nothing, and no error, for a frame cut short and for every
+ * frame after it in the same call). Thrown inside the shared decoder's `use`, so a decoder that saw a
+ * corrupt stream is discarded.
+ */
+async function decodeGroup(decoder: FLACDecoder, group: FrameGroup) {
+  const decoded = await decodeQuietly(decoder, group.frames);
+  if (decoded.errors.length > 0) {
+    throw new AudioError('CORRUPT_AUDIO', `FLAC data is corrupt: ${decoded.errors[0]!.message}`);
+  }
+  if (decoded.samplesDecoded !== group.samples) {
+    throw new AudioError(
+      'CORRUPT_AUDIO',
+      `FLAC frames declare ${group.samples} samples but ${decoded.samplesDecoded} could be decoded (damaged frame?)`,
+    );
+  }
+  return decoded;
 }
 
 /**
@@ -88,6 +118,12 @@ const decodeQuietly = (
 /** The limits STREAMINFO alone can be judged by, before anything is decoded. */
 const checkStreamInfo = (info: StreamInfo, maxDurationSec: number): void => {
   checkStreamParameters('FLAC', info.sampleRate, info.channels);
+  if (info.bitsPerSample < 4 || info.bitsPerSample > 32) {
+    throw new AudioError(
+      'CORRUPT_AUDIO',
+      `FLAC STREAMINFO declares ${info.bitsPerSample} bits per sample (4–32)`,
+    );
+  }
   checkDuration('FLAC header', info.totalSamples, info.sampleRate, maxDurationSec);
   checkDecodedValues('FLAC header', info.totalSamples * info.channels, 'declares');
   // FLAC blocks hold 16–65535 samples: with the largest block STREAMINFO admits, the stream has at least
@@ -138,14 +174,8 @@ export const decodeFlac = async (
       // Group by group, lazily: the collector checks the limits after each (≤ VALUES_PER_CALL values), so
       // a run of constant-valued frames (~12 bytes each, up to 65535 samples per channel) is never decoded
       // past them.
-      for (const group of boundedGroups(bytes, framesFrom, info)) {
-        collector.take(await decodeQuietly(decoder, group));
-      }
+      for (const group of boundedGroups(bytes, framesFrom)) collector.take(await decodeGroup(decoder, group));
       const result = collector.result();
-      // Thrown inside `use` so that a decoder which saw a corrupt stream is discarded.
-      if (result.errors.length > 0) {
-        throw new AudioError('CORRUPT_AUDIO', `FLAC data is corrupt: ${result.errors[0]}`);
-      }
       checkDecodedLength(info, result.frames);
       return { samples: result.samples, sampleRate: info.sampleRate, outputRate, channels: info.channels };
     },

@@ -66,7 +66,7 @@ export const checkCodecFrames = (container: string, frames: number, how: 'declar
   if (frames > MAX_CODEC_FRAMES) {
     throw new AudioError(
       'TOO_LARGE',
-      `${container} ${how === 'declares' ? 'declares' : 'holds more than'} ${frames} frames; the limit is ` +
+      `${container} ${how === 'declares' ? `declares ${frames}` : `holds more than ${MAX_CODEC_FRAMES}`} frames; the limit is ` +
         `${MAX_CODEC_FRAMES} (10 min of 48 kHz in frames of 220 samples fits; encoders write 1152–4608)`,
     );
   }
