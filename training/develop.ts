@@ -92,6 +92,7 @@ const program = new Command()
     DEFAULTS.settings.corpusRepeats?.ravdess ?? 3,
   )
   .option('--label-smoothing <x>', 'label smoothing of the training loss', Number, 0.05)
+  .option('--units <n>', 'LSTM units (round 23)', integer, DEFAULTS.settings.units)
   .option(
     '--mixup <alpha>',
     `mixup of the head's input rows, weights from Beta(alpha, alpha) (0: none; else ≥ ${MIN_MIXUP_ALPHA})`,
@@ -141,6 +142,7 @@ const opts = program.opts<{
   member: number;
   ravdessRepeats: number;
   labelSmoothing: number;
+  units: number;
   mixup: number;
   speakerAdversary: number;
   spectralScale: string;
@@ -307,6 +309,7 @@ const result = await actorFolds(
     channelFreeMembers: 0,
     corpusRepeats: { ravdess: opts.ravdessRepeats },
     labelSmoothing: opts.labelSmoothing,
+    units: opts.units,
     mixup: opts.mixup,
     speakerAdversary: opts.speakerAdversary,
     ...(opts.speakerOffset === undefined ? {} : { offsetInput: adaptChannels.length }),
