@@ -6,10 +6,11 @@
  * continues the stream (the next frame number, the same parameters) or after which the frame's CRC-16
  * (its last two bytes) holds, so a sync code inside a frame's data is not taken for a boundary. This
  * replaces codec-parser, which required the CRC-16 always (its generator and per-frame objects were
- * ~0.5 ms of a 3 s clip's 1.3 ms of decoding). The last frame runs to the end of the file (libFLAC
- * decodes one frame and ignores bytes after it, such as a trailing tag). Metadata blocks are skipped by
- * their lengths; bytes that are not a frame where one should start are skipped to the next valid header,
- * as a damaged file has them. libFLAC checks every frame's CRC-16 again as it decodes.
+ * ~0.5 ms of a 3 s clip's 1.3 ms of decoding). The last frame runs to the end of the file, or at most
+ * MAX_FRAME_BYTES (libFLAC decodes one frame and ignores bytes after it, such as a trailing tag).
+ * Metadata blocks are skipped by their lengths; bytes that are not a frame where one should start are
+ * skipped to the next valid header, as a damaged file has them. libFLAC checks every frame's CRC-16
+ * again as it decodes.
  */
 
 /** The fixed part of a frame header: sync (2 bytes), block size and rate, channels and bit depth. */
@@ -20,7 +21,7 @@ const FIXED_HEADER_BYTES = 4;
  * stereo frame of 4096 samples stored verbatim is 16 KB); the format allows ~2 MB (8 channels of 65535
  * 32-bit samples), which such a frame then fails as one whose samples do not all decode (flac.ts).
  */
-export const MAX_FRAME_BYTES = 65535 * 8;
+const MAX_FRAME_BYTES = 65535 * 8;
 /** The smallest frame after its header: the CRC-16 footer (a subframe adds at least one byte). */
 const MIN_FRAME_BODY = 2;
 
