@@ -39,15 +39,20 @@ function frame(number: number, body: Uint8Array): Uint8Array {
 }
 
 /**
- * A decodable frame: 4096 samples (block size written out in 16 bits) at 16 kHz, mono 16-bit, stored
- * verbatim (`sample(i)`), with both CRCs.
+ * A decodable frame: 4096 samples (block size written out in 16 bits) at 16 kHz, mono, 16 or 32 bits,
+ * stored verbatim (`sample(i)`), with both CRCs.
  */
-function verbatimFrame(number: number, sample: (i: number) => number): Uint8Array {
-  const head = new Uint8Array([0xff, 0xf8, 0x75, 0x08, number, 0x0f, 0xff]);
-  const body = new Uint8Array(1 + 4096 * 2);
+function verbatimFrame(number: number, sample: (i: number) => number, bits: 16 | 32 = 16): Uint8Array {
+  const depthCode = bits === 16 ? 4 : 7;
+  const head = new Uint8Array([0xff, 0xf8, 0x75, depthCode << 1, number, 0x0f, 0xff]);
+  const bytes = bits / 8;
+  const body = new Uint8Array(1 + 4096 * bytes);
   body[0] = 0x02; // subframe type: verbatim
   const view = new DataView(body.buffer);
-  for (let i = 0; i < 4096; i++) view.setInt16(1 + 2 * i, sample(i));
+  for (let i = 0; i < 4096; i++) {
+    if (bits === 16) view.setInt16(1 + 2 * i, sample(i));
+    else view.setInt32(1 + 4 * i, sample(i));
+  }
   const content = concat(head, new Uint8Array([crc(head, 8, 0x07)]), body);
   const footer = crc(content, 16, 0x8005);
   return concat(content, new Uint8Array([footer >> 8, footer & 0xff]));
@@ -183,6 +188,19 @@ describe('FLAC files through the frame reader', () => {
       code: 'CORRUPT_AUDIO',
       message: expect.stringMatching(/could be decoded/),
     });
+  });
+
+  it('decodes 32-bit frames (bit depth code 7, RFC 9639), which codec-parser took for reserved', async () => {
+    const info = writeFlac({ sampleRate: 16000, channels: 1, totalFrames: 4096 * 2, blockSize: 4096 });
+    const metadata = info.slice(0, firstFrameOffset(info, 0));
+    metadata[8 + 12]! |= 1; // bits per sample − 1 = 31
+    metadata[8 + 13] = (metadata[8 + 13]! & 0x0f) | 0xf0;
+    const tone = (i: number) => Math.round(2 ** 30 * Math.sin(i / 20));
+    const decoded = await decodeAudio(
+      concat(metadata, verbatimFrame(0, tone, 32), verbatimFrame(1, tone, 32)),
+    );
+    expect(decoded.samples.length).toBe(2 * 4096);
+    expect(decoded.samples[20]).toBeCloseTo(0.5 * Math.sin(1), 5);
   });
 
   it('refuses a STREAMINFO bit depth no FLAC has (1 bit would scale every sample to 0)', async () => {

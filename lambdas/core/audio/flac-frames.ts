@@ -68,7 +68,8 @@ export function frameHeaderLength(bytes: Uint8Array, at: number): number {
   const rateCode = bytes[at + 2]! & 0x0f;
   const layout = bytes[at + 3]!;
   const depthCode = (layout >> 1) & 7;
-  if (sizeCode === 0 || rateCode === 15 || layout >> 4 > 10 || depthCode === 3 || depthCode === 7) return 0;
+  // Reserved: block size code 0, rate code 15, channel codes 11–15, bit depth code 3 (7 is 32 bits).
+  if (sizeCode === 0 || rateCode === 15 || layout >> 4 > 10 || depthCode === 3) return 0;
   if (layout & 1) return 0;
   const numberBytes = codedNumberBytes(bytes[at + FIXED_HEADER_BYTES]!);
   if (numberBytes === 0) return 0;
