@@ -450,6 +450,17 @@ more. The runs reproduced round 16's fold models to the clip; K = 0 / 2 / 4 / 8 
 0.530 / 0.524, with folds 09–12 lower at every K and the raw ECE up by 0.017–0.028: **not adopted**.
 Each member alone gains +0.02 to +0.04 from the copies, about what averaging three seeds already gives:
 the ensemble does that work for a fraction of the cost ([round22/](round22/)).
+
+### Round 23 (2026-12-06): a wider LSTM (32 units instead of 16)
+
+Rule before the runs ([ROUND23.md](ROUND23.md)): the shipped recipe's three members with LSTM(32)
+(\`develop.ts --units 32\`), everything else equal, proposed only if their ensemble reaches the reference
++ 0.02 (0.546) and beats it in 2 of 3 folds. The ensemble ABBw scored **0.489** ± 0.020 (folds 0.495 /
+0.539 / 0.433) against ABBc8's 0.526 (0.534 / 0.567 / 0.476), lower in every fold; the members alone
+0.452 / 0.449 / 0.431 against 0.490 / 0.476 / 0.449; through the unseen channel 0.356 against 0.365:
+**not adopted**, the LSTM keeps 16 units. Seen: the wider members are far less overconfident (raw ECE of
+the ensemble 0.034 against 0.084) — they fit the training voices less sharply, and generalise worse to
+new ones ([round23/](round23/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
