@@ -461,6 +461,15 @@ Rule before the runs ([ROUND23.md](ROUND23.md)): the shipped recipe's three memb
 **not adopted**, the LSTM keeps 16 units. Seen: the wider members are far less overconfident (raw ECE of
 the ensemble 0.034 against 0.084) — they fit the training voices less sharply, and generalise worse to
 new ones ([round23/](round23/)).
+
+### Round 24 (2026-12-06): a narrower LSTM (8 units instead of 16)
+
+Rule before the runs ([ROUND24.md](ROUND24.md)): as round 23, with LSTM(8). The ensemble ABBn scored
+**0.510** ± 0.020 (folds 0.505 / 0.577 / 0.447) against ABBc8's 0.526 (0.534 / 0.567 / 0.476): higher
+in one fold, lower in two, and below the 0.546 the rule asked for: **not adopted**. Members alone 0.484
+/ 0.466 / 0.476 against 0.490 / 0.476 / 0.449; through the unseen channel 0.333 against 0.365. With
+round 23, the width of 16 units stands on the pooled folds too: 8 and 32 are both lower
+([round24/](round24/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
