@@ -470,6 +470,15 @@ in one fold, lower in two, and below the 0.546 the rule asked for: **not adopted
 / 0.466 / 0.476 against 0.490 / 0.476 / 0.449; through the unseen channel 0.333 against 0.365. With
 round 23, the width of 16 units stands on the pooled folds too: 8 and 32 are both lower
 ([round24/](round24/)).
+
+### Round 25 (2026-12-06): six members instead of three, from stored runs
+
+Rule before scoring ([ROUND25.md](ROUND25.md)): the six members of the recipe trained in rounds 16 and
+17 (two draws of seeds, each A + 2 B) averaged as one ensemble, proposed only at 0.546 or more. AABBBB
+scored **0.521** ± 0.020 (folds 0.514 / 0.587 / 0.462; through the unseen channel 0.361; raw ECE 0.080)
+against ABBc8's 0.526: **not adopted** (it would also double the ONNX run). Seen: six members land
+between the two draws of three (0.526 and 0.498), so the package's 0.526 is partly a fortunate draw of
+seeds; ~0.51–0.52 is the recipe's expected level on these folds ([round25/](round25/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
