@@ -54,7 +54,8 @@ class BitWriter {
   }
 }
 
-const crc8 = (data: number[]): number => {
+/** FLAC's frame-header CRC-8 (bit by bit: the writer's own, independent of the reader's tables). */
+export const crc8 = (data: Iterable<number>): number => {
   let crc = 0;
   for (const byte of data) {
     crc ^= byte;
@@ -63,7 +64,8 @@ const crc8 = (data: number[]): number => {
   return crc;
 };
 
-const crc16 = (data: number[]): number => {
+/** FLAC's frame CRC-16 (bit by bit, as `crc8`). */
+export const crc16 = (data: Iterable<number>): number => {
   let crc = 0;
   for (const byte of data) {
     crc ^= byte << 8;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeFlac } from '../bin/memory-cases.ts';
+import { crc8, crc16, writeFlac } from '../bin/memory-cases.ts';
 import { concatenated } from '../lambdas/core/audio/concat.ts';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { readStreamInfo } from '../lambdas/core/audio/flac.ts';
@@ -12,29 +12,16 @@ const fixtures = join(import.meta.dirname, 'fixtures');
 const load = (path: string): Uint8Array => new Uint8Array(readFileSync(join(fixtures, path)));
 const concat = (...parts: Uint8Array[]) => concatenated(parts, Uint8Array);
 
-/** Bit-by-bit CRC (MSB first, initial 0), written independently of the reader's tables. */
-function crc(bytes: Uint8Array, bits: 8 | 16, polynomial: number): number {
-  const top = 1 << (bits - 1);
-  const mask = (1 << bits) - 1;
-  let value = 0;
-  for (const byte of bytes) {
-    value ^= byte << (bits - 8);
-    for (let bit = 0; bit < 8; bit++)
-      value = value & top ? ((value << 1) ^ polynomial) & mask : (value << 1) & mask;
-  }
-  return value;
-}
-
 /** A fixed-block frame header: 4096 samples, rate from STREAMINFO, mono 16-bit, frame `number` (< 128), CRC-8. */
 function header(number: number): Uint8Array {
   const bytes = new Uint8Array([0xff, 0xf8, 0xc0, 0x08, number]);
-  return concat(bytes, new Uint8Array([crc(bytes, 8, 0x07)]));
+  return concat(bytes, new Uint8Array([crc8(bytes)]));
 }
 
 /** A "frame": its header, `body`, and the CRC-16 footer over both. */
 function frame(number: number, body: Uint8Array): Uint8Array {
   const content = concat(header(number), body);
-  const footer = crc(content, 16, 0x8005);
+  const footer = crc16(content);
   return concat(content, new Uint8Array([footer >> 8, footer & 0xff]));
 }
 
@@ -53,8 +40,8 @@ function verbatimFrame(number: number, sample: (i: number) => number, bits: 16 |
     if (bits === 16) view.setInt16(1 + 2 * i, sample(i));
     else view.setInt32(1 + 4 * i, sample(i));
   }
-  const content = concat(head, new Uint8Array([crc(head, 8, 0x07)]), body);
-  const footer = crc(content, 16, 0x8005);
+  const content = concat(head, new Uint8Array([crc8(head)]), body);
+  const footer = crc16(content);
   return concat(content, new Uint8Array([footer >> 8, footer & 0xff]));
 }
 
