@@ -18,12 +18,14 @@ function header(number: number): Uint8Array {
   return concat(bytes, new Uint8Array([crc8(bytes)]));
 }
 
-/** A "frame": its header, `body`, and the CRC-16 footer over both. */
-function frame(number: number, body: Uint8Array): Uint8Array {
-  const content = concat(header(number), body);
+/** `content` followed by its CRC-16, as a frame ends. */
+function withFooter(content: Uint8Array): Uint8Array {
   const footer = crc16(content);
   return concat(content, new Uint8Array([footer >> 8, footer & 0xff]));
 }
+
+/** A "frame": its header, `body`, and the CRC-16 footer over both. */
+const frame = (number: number, body: Uint8Array): Uint8Array => withFooter(concat(header(number), body));
 
 /**
  * A decodable frame: 4096 samples (block size written out in 16 bits) at 16 kHz, mono, 16 or 32 bits,
@@ -40,9 +42,7 @@ function verbatimFrame(number: number, sample: (i: number) => number, bits: 16 |
     if (bits === 16) view.setInt16(1 + 2 * i, sample(i));
     else view.setInt32(1 + 4 * i, sample(i));
   }
-  const content = concat(head, new Uint8Array([crc8(head)]), body);
-  const footer = crc16(content);
-  return concat(content, new Uint8Array([footer >> 8, footer & 0xff]));
+  return withFooter(concat(head, new Uint8Array([crc8(head)]), body));
 }
 
 describe('flacFrames (our FLAC frame reader)', () => {
