@@ -65,6 +65,11 @@ const program = new Command()
       .choices(['mean', 'attention'])
       .default('mean'),
   )
+  .addOption(
+    new Option('--front-end <kind>', 'a front end before the LSTM (round 26)')
+      .choices(['none', 'conv'])
+      .default('none'),
+  )
   .option('--tess-words <n>', 'keep every n-th TESS word (1: all of TESS)', integer, DEFAULTS.tessWords)
   .option(
     '--speaker-shift <clips>',
@@ -137,6 +142,7 @@ const opts = program.opts<{
   ravdessCopySet?: number[];
   statsMask: 'all' | 'no-spectral-means';
   pooling: 'mean' | 'attention';
+  frontEnd: 'none' | 'conv';
   tessWords: number;
   out?: string;
   member: number;
@@ -306,6 +312,7 @@ const result = await actorFolds(
     epochs: opts.epochs,
     statsMask: opts.statsMask,
     pooling: opts.pooling,
+    ...(opts.frontEnd === 'conv' ? { frontEnd: 'conv' as const } : {}),
     channelFreeMembers: 0,
     corpusRepeats: { ravdess: opts.ravdessRepeats },
     labelSmoothing: opts.labelSmoothing,

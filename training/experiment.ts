@@ -60,6 +60,8 @@ export interface ModelSettings {
   speakerAdversary?: number;
   /** How the LSTM's outputs are pooled (see LstmConfig.pooling); absent: mean. */
   pooling?: 'mean' | 'attention';
+  /** A convolutional front end over log-mel (see LstmConfig.frontEnd, round 26); absent: none. */
+  frontEnd?: 'conv';
 }
 
 /**
@@ -132,6 +134,13 @@ interface RunContext {
   onEpoch?: (record: EpochRecord, member: { member: number; members: number }) => void;
 }
 
+/** Round 26's front end: needs every MFCC of the mel bands, so that the inverse DCT recovers them. */
+function convFrontEnd(featureConfig: FeatureConfig): NonNullable<LstmConfig['frontEnd']> {
+  if (featureConfig.kind !== 'mfcc' || featureConfig.mfccCoefficients !== featureConfig.melBands)
+    throw new Error('the conv front end needs kind mfcc with as many coefficients as mel bands');
+  return { bands: featureConfig.melBands, channels: 8, pool: 4 };
+}
+
 /** A fresh, seeded model of the recipe's kind. */
 function createLearner(settings: ModelSettings, context: RunContext, seed: number): Learner {
   const { labels, featureConfig, maxFrames } = context;
@@ -151,6 +160,7 @@ function createLearner(settings: ModelSettings, context: RunContext, seed: numbe
     statsMask: settings.statsMask ?? 'all',
     ...(settings.offsetInput ? { offsetInput: settings.offsetInput } : {}),
     ...(settings.pooling === 'attention' ? { pooling: 'attention' as const } : {}),
+    ...(settings.frontEnd === 'conv' ? { frontEnd: convFrontEnd(featureConfig) } : {}),
   };
   return lstmLearner(config, maxFrames, seed);
 }

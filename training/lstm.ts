@@ -82,6 +82,34 @@ export interface LstmConfig {
    * and starting at 0, i.e. at the mean. The ONNX exporter refuses it until a round confirms it.
    */
   pooling?: 'mean' | 'attention';
+  /**
+   * Round 26 (development only; the exporter refuses it): a convolutional front end over the log-mel
+   * bands, recovered exactly from the frames' first `bands` values (all the MFCCs of `bands` mel bands,
+   * meyda's unnormalised DCT-II) by a fixed inverse DCT; normalised per utterance (band means off, one
+   * overall std), Conv2D 3 × 3 over time × bands with `channels` filters, relu, max-pooled over `pool`
+   * bands, and fed to the LSTM beside the CMVN'd frames. Absent: none.
+   */
+  frontEnd?: { bands: number; channels: number; pool: number };
+}
+
+/** Values per frame of the front end's output (0 without one). */
+export const frontEndSize = (config: LstmConfig): number =>
+  config.frontEnd ? (config.frontEnd.bands / config.frontEnd.pool) * config.frontEnd.channels : 0;
+
+/** Width of one LSTM input step: stacked frames of the CMVN'd features and any front-end output. */
+export const stepInputSize = (config: LstmConfig): number =>
+  (config.dims + frontEndSize(config)) * config.stack;
+
+/**
+ * The inverse of meyda's unnormalised DCT-II (`c_k = 2·Σ_n x_n·cos(π/N·(n+½)·k)`, all N coefficients):
+ * `x = c · M` with `M[k][n] = w_k/N·cos(π/N·(n+½)·k)`, `w_0 = ½`, else 1. [N × N], row-major.
+ */
+export function inverseDctMatrix(n: number): Float32Array {
+  const m = new Float32Array(n * n);
+  for (let k = 0; k < n; k++)
+    for (let i = 0; i < n; i++)
+      m[k * n + i] = ((k === 0 ? 0.5 : 1) / n) * Math.cos((Math.PI / n) * (i + 0.5) * k);
+  return m;
 }
 
 /** Length of the utterance statistics vector: [mean ‖ std (‖ delta RMS) (‖ range ‖ change)], 0 without. */
@@ -131,6 +159,9 @@ export interface LstmWeights {
    * 0 by construction; not centred, so that offset 0 — no context — stays 0 in the head).
    */
   offsetStd?: Float32Array;
+  /** With `frontEnd`: the convolution's kernel [3, 3, 1, channels] and bias [channels]. */
+  convKernel?: Float32Array;
+  convBias?: Float32Array;
 }
 
 /** The core's CMVN floor: the in-model CMVN and the exported graph use the same one. */
@@ -190,6 +221,29 @@ function contourStats(raw: tf.Tensor3D, mask: tf.Tensor3D, frames: Int32Array, c
   return [range, change];
 }
 
+/**
+ * `tf.conv2d(image[..., None], kernel, 1, 'same')` [B, T, F, C] as 9 shifted copies × the kernel
+ * [9, C] (the WASM backend has no Conv2D gradient); patch order (dt, df) row-major is the kernel's
+ * [3, 3, 1, C] layout, so the weights are those an ONNX `Conv` would take.
+ */
+export function conv3x3Same(image: tf.Tensor3D, kernel: tf.Tensor4D): tf.Tensor4D {
+  const [batch, time, bands] = image.shape;
+  const channels = kernel.shape[3];
+  const padded = image.pad([
+    [0, 0],
+    [1, 1],
+    [1, 1],
+  ]);
+  const patches: tf.Tensor[] = [];
+  for (let dt = 0; dt < 3; dt++)
+    for (let df = 0; df < 3; df++) patches.push(padded.slice([0, dt, df], [batch, time, bands]));
+  return tf
+    .stack(patches, 3)
+    .reshape([batch * time * bands, 9])
+    .matMul(kernel.reshape([9, channels]))
+    .reshape([batch, time, bands, channels]) as tf.Tensor4D;
+}
+
 /** mask[t] is [B, 1]: 1 where stacked step t is real for that row. */
 function stepMasks(lengths: number[], batch: number): tf.Tensor[] {
   const maxSteps = Math.max(...lengths);
@@ -210,6 +264,8 @@ export class LstmModel {
   private readonly dense2Bias: tf.Variable;
   /** With `pooling: 'attention'`: the score vector [units, 1]. */
   private readonly attention: tf.Variable | undefined;
+  /** With `frontEnd`: the convolution and the fixed inverse DCT [bands, bands]. */
+  private readonly conv: { kernel: tf.Variable; bias: tf.Variable; idct: tf.Tensor2D } | undefined;
   private readonly dropoutRng: Rng;
   private statsMean: Float32Array;
   private statsStd: Float32Array;
@@ -221,8 +277,8 @@ export class LstmModel {
     this.config = config;
     const rng = createRng(seed);
     this.dropoutRng = createRng(seed ^ 0x5bd1e995);
-    const { dims, stack, units, hidden, labels } = config;
-    const input = dims * stack;
+    const { units, hidden, labels } = config;
+    const input = stepInputSize(config);
     const recurrentInit = Float32Array.from(
       { length: units * 4 * units },
       () => gaussian(rng) / Math.sqrt(units),
@@ -251,6 +307,7 @@ export class LstmModel {
     this.dense2Bias = tf.variable(tf.tensor1d(w.dense2Bias), true);
     this.statsKeep = statsKeepMask(config);
     this.attention = config.pooling === 'attention' ? tf.variable(tf.zeros([units, 1]), true) : undefined;
+    this.conv = config.frontEnd ? LstmModel.createConv(config.frontEnd, rng, w) : undefined;
     this.variables = [
       this.kernel,
       this.recurrent,
@@ -260,7 +317,47 @@ export class LstmModel {
       this.dense2,
       this.dense2Bias,
       ...(this.attention ? [this.attention] : []),
+      ...(this.conv ? [this.conv.kernel, this.conv.bias] : []),
     ];
+  }
+
+  private static createConv(
+    frontEnd: NonNullable<LstmConfig['frontEnd']>,
+    rng: Rng,
+    w: Partial<LstmWeights>,
+  ): NonNullable<LstmModel['conv']> {
+    const { bands, channels } = frontEnd;
+    // Glorot over a 3 × 3 kernel: fan-in 9 (one input map), fan-out 9 · channels.
+    const limit = Math.sqrt(6 / (9 + 9 * channels));
+    const kernel = w.convKernel ?? Float32Array.from({ length: 9 * channels }, () => (rng() * 2 - 1) * limit);
+    return {
+      kernel: tf.variable(tf.tensor4d(kernel, [3, 3, 1, channels]), true),
+      bias: tf.variable(tf.tensor1d(w.convBias ?? new Float32Array(channels)), true),
+      idct: tf.keep(tf.tensor2d(inverseDctMatrix(bands), [bands, bands])),
+    };
+  }
+
+  /** The front end's output [B, T, frontEndSize], zero on padded frames (see `LstmConfig.frontEnd`). */
+  private frontEndFrames(raw: tf.Tensor3D, frames: Int32Array): tf.Tensor3D {
+    const { bands, channels, pool } = this.config.frontEnd!;
+    const { kernel, bias, idct } = this.conv!;
+    const [batch, time] = raw.shape;
+    const frameMask = new Float32Array(batch * time);
+    for (let b = 0; b < batch; b++) frameMask.fill(1, b * time, b * time + frames[b]!);
+    const mask = tf.tensor3d(frameMask, [batch, time, 1]);
+    const count = tf.tensor3d(Float32Array.from(frames), [batch, 1, 1]);
+    const logMel = raw
+      .slice([0, 0, 0], [batch, time, bands])
+      .reshape([batch * time, bands])
+      .matMul(idct)
+      .reshape([batch, time, bands]);
+    const centered = logMel.sub(logMel.mul(mask).sum(1, true).div(count)).mul(mask);
+    const std = centered.square().sum([1, 2], true).div(count.mul(bands)).sqrt().maximum(CMVN_STD_FLOOR);
+    const maps = conv3x3Same(centered.div(std) as tf.Tensor3D, kernel as tf.Tensor4D)
+      .add(bias)
+      .relu();
+    const pooled = maps.reshape([batch, time, bands / pool, pool, channels]).max(3);
+    return pooled.reshape([batch, time, (bands / pool) * channels]).mul(mask) as tf.Tensor3D;
   }
 
   /**
@@ -361,8 +458,8 @@ export class LstmModel {
 
   /** The LSTM over the stacked real steps, its outputs pooled over each row's real steps (mean or attention): [B, units]. */
   private pooledLstm(features: tf.Tensor3D, frames: Int32Array): tf.Tensor2D {
-    const { dims, stack, units } = this.config;
-    const [batch, time] = features.shape;
+    const { stack, units } = this.config;
+    const [batch, time, dims] = features.shape;
     const steps = time / stack;
     const lengths = Array.from(frames, (f) => stackedLength(f, stack));
     const maxSteps = Math.max(...lengths);
@@ -421,7 +518,10 @@ export class LstmModel {
     const { training, offsets, mix, onHidden } = pass;
     const { dropout } = this.config;
     const { features, stats } = this.normaliseAndMeasure(raw, frames);
-    let pooled = this.pooledLstm(features, frames);
+    const stepFeatures = this.conv
+      ? (tf.concat([features, this.frontEndFrames(raw, frames)], 2) as tf.Tensor3D)
+      : features;
+    let pooled = this.pooledLstm(stepFeatures, frames);
     const stateDropout = this.config.stateDropout ?? 0;
     if (training && stateDropout > 0) pooled = this.dropOut(pooled, stateDropout);
     if (stats) pooled = tf.concat([pooled, stats], 1);
@@ -458,6 +558,7 @@ export class LstmModel {
         ? { statsMean: this.statsMean.slice(), statsStd: this.statsStd.slice() }
         : {}),
       ...(this.config.offsetInput ? { offsetStd: this.offsetStd.slice() } : {}),
+      ...(this.conv ? { convKernel: read(this.conv.kernel), convBias: read(this.conv.bias) } : {}),
     };
   }
 
@@ -482,9 +583,14 @@ export class LstmModel {
     if (weights.statsMean) this.statsMean = weights.statsMean.slice();
     if (weights.statsStd) this.statsStd = weights.statsStd.slice();
     if (weights.offsetStd) this.offsetStd = weights.offsetStd.slice();
+    if (this.conv && weights.convKernel && weights.convBias) {
+      this.conv.kernel.assign(tf.tensor(weights.convKernel, this.conv.kernel.shape));
+      this.conv.bias.assign(tf.tensor(weights.convBias, this.conv.bias.shape));
+    }
   }
 
   dispose(): void {
     for (const v of this.variables) v.dispose();
+    this.conv?.idct.dispose();
   }
 }

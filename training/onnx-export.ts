@@ -157,6 +157,8 @@ export function exportLstmToOnnx(members: LstmWeights | LstmWeights[], options: 
       ),
     );
   }
+  if (list.some((w) => w.config.frontEnd))
+    throw new Error('the conv front end is a development option (round 26): the exporter does not write it');
   if (list.some((w) => (w.config.pooling ?? 'mean') !== 'mean'))
     throw new Error(
       'attention pooling is a development option (round 21): the exporter writes mean pooling only',

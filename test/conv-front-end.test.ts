@@ -1,0 +1,87 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_FEATURE_CONFIG } from '../lambdas/core/features/config.ts';
+import { createFeatureExtractor, type FeatureMatrix } from '../lambdas/core/features/extract.ts';
+import { padBatch } from '../training/batches.ts';
+import { conv3x3Same, inverseDctMatrix, LstmModel } from '../training/lstm.ts';
+import { exportLstmToOnnx } from '../training/onnx-export.ts';
+import { initTf, tf } from '../training/tf.ts';
+
+const BANDS = 8;
+const DIMS = BANDS + 2;
+const CONFIG = {
+  dims: DIMS,
+  stack: 2,
+  units: 4,
+  hidden: 8,
+  labels: 3,
+  dropout: 0,
+  utteranceStats: true,
+  frontEnd: { bands: BANDS, channels: 3, pool: 4 },
+};
+
+function clip(seed: number, frames: number): FeatureMatrix {
+  const data = Float32Array.from({ length: frames * DIMS }, (_, i) => Math.sin(i * 0.37 + seed) * (1 + seed));
+  return { frames, dims: DIMS, data };
+}
+
+function probabilities(model: LstmModel, rows: FeatureMatrix[]): number[] {
+  const { data, time, frames } = padBatch(rows, DIMS, CONFIG.stack);
+  return Array.from(model.predict(tf.tensor3d(data, [rows.length, time, DIMS]), frames).dataSync());
+}
+
+describe('the conv front end over log-mel (LstmConfig.frontEnd, round 26)', () => {
+  beforeAll(async () => {
+    await initTf();
+  });
+
+  it("recovers the extractor's log-mel bands from its MFCCs by the inverse DCT", () => {
+    const config = { ...DEFAULT_FEATURE_CONFIG, mfccCoefficients: 40, prosody: false };
+    const samples = Float32Array.from(
+      { length: 32000 },
+      (_, i) => 0.3 * Math.sin(i * 0.05) * Math.sin(i * 0.0007),
+    );
+    const mfcc = createFeatureExtractor({ ...config, kind: 'mfcc' }).extract(samples);
+    const logMel = createFeatureExtractor({ ...config, kind: 'logmel' }).extract(samples);
+    const recovered = tf
+      .tensor2d(mfcc.data, [mfcc.frames, 40])
+      .matMul(tf.tensor2d(inverseDctMatrix(40), [40, 40]));
+    const error = recovered
+      .sub(tf.tensor2d(logMel.data, [logMel.frames, 40]))
+      .abs()
+      .max()
+      .dataSync()[0]!;
+    expect(error).toBeLessThan(1e-4);
+    expect(Math.max(...logMel.data.map(Math.abs))).toBeGreaterThan(1);
+  });
+
+  it('convolves as tf.conv2d does (same padding, kernel [3, 3, 1, C])', () => {
+    const image = tf.randomNormal([2, 7, 8], 0, 1, 'float32', 3) as tf.Tensor3D;
+    const kernel = tf.randomNormal([3, 3, 1, 5], 0, 1, 'float32', 4) as tf.Tensor4D;
+    const reference = tf.conv2d(image.reshape([2, 7, 8, 1]) as tf.Tensor4D, kernel, 1, 'same');
+    expect(conv3x3Same(image, kernel).sub(reference).abs().max().dataSync()[0]).toBeLessThan(1e-5);
+  });
+
+  it("changes the output, and a row's padding in a batch does not", () => {
+    const rows = [clip(1, 14), clip(2, 7)];
+    const model = new LstmModel(CONFIG, 3);
+    const plain = new LstmModel({ ...CONFIG, frontEnd: undefined }, 3);
+    for (const m of [model, plain]) m.setStatsNormalisation(rows);
+    const batched = probabilities(model, rows);
+    const without = probabilities(plain, rows);
+    expect(Math.max(...batched.map((p, i) => Math.abs(p - without[i]!)))).toBeGreaterThan(1e-4);
+    probabilities(model, [rows[1]!]).forEach((p, i) => {
+      expect(batched[3 + i]).toBeCloseTo(p, 6);
+    });
+    model.dispose();
+    plain.dispose();
+  });
+
+  it('is refused by the ONNX exporter until a round confirms it', () => {
+    const model = new LstmModel(CONFIG, 3);
+    model.setStatsNormalisation([clip(1, 10)]);
+    expect(() => exportLstmToOnnx(model.weights(), { frames: 16, labels: ['a', 'b', 'c'] })).toThrow(
+      /front end/,
+    );
+    model.dispose();
+  });
+});
