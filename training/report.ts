@@ -479,6 +479,17 @@ scored **0.521** ± 0.020 (folds 0.514 / 0.587 / 0.462; through the unseen chann
 against ABBc8's 0.526: **not adopted** (it would also double the ONNX run). Seen: six members land
 between the two draws of three (0.526 and 0.498), so the package's 0.526 is partly a fortunate draw of
 seeds; ~0.51–0.52 is the recipe's expected level on these folds ([round25/](round25/)).
+
+### Round 26 (2026-12-06): a convolutional front end over log-mel
+
+Rule before the runs ([ROUND26.md](ROUND26.md)): the recipe's three members with a Conv2D 3 × 3 (8
+channels, relu, max-pooled over 4 mel bands) over the log-mel bands — recovered exactly from the 40 MFCCs by
+an inverse DCT, so no feature changes — fed to the LSTM beside the CMVN'd frames
+(\`develop.ts --front-end conv\`), proposed only at 0.546 or more and higher in 2 of 3 folds. ABBv scored
+**0.518** ± 0.020 (folds 0.519 / 0.577 / 0.457; through the unseen channel 0.346; cross-fitted ECE 0.045)
+against ABBc8's 0.526: **not adopted**. Seen: each member gained (+0.018 on average) but the ensemble did
+not, as in rounds 18–23; the B members lost 0.022 through the channel; training took 3–5× longer per member
+on the WASM backend ([round26/](round26/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
