@@ -190,7 +190,8 @@ const pipeline = await createFeaturePipeline({
   augmentation: { ...DEFAULTS.augmentation, spectralScale },
   seed: DEFAULTS.seed,
   channel: DEFAULT_CHANNEL,
-  channelCopies: 2,
+  // At least 2 (the copies every earlier run's cache holds); more when a run asks for more (round 27).
+  channelCopies: Math.max(2, opts.channelCopies),
   corpusCopies: { tess: { augment: tessAugment, channel: tessChannel } },
 });
 const { items } = await pipeline.run(opts.reverse ? [...clips].reverse() : clips);
