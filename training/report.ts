@@ -490,6 +490,14 @@ an inverse DCT, so no feature changes — fed to the LSTM beside the CMVN'd fram
 against ABBc8's 0.526: **not adopted**. Seen: each member gained (+0.018 on average) but the ensemble did
 not, as in rounds 18–23; the B members lost 0.022 through the channel; training took 3–5× longer per member
 on the WASM backend ([round26/](round26/)).
+
+### Round 27 (2026-12-07): four channel copies per RAVDESS clip for the B members
+
+Rule before the runs ([ROUND27.md](ROUND27.md)): the B members with 4 channel-degraded copies per RAVDESS
+clip instead of 2, beside the stored A member, proposed only at 0.385 or more through the unseen channel
+(the reference + 0.02) with clean accuracy ≥ 0.516. ABc4 scored **0.377** through the channel and 0.519
+clean (folds 0.495 / 0.596 / 0.466; raw ECE 0.054) against ABBc8's 0.365 / 0.526: **not adopted** — the
+expected trade, too small to tell from the noise of 624 clips ([round27/](round27/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
