@@ -127,7 +127,9 @@ async function timeOurs(predictor: Predictor, clip: BenchClip, stages: StageTimi
  * The second protocol: every round, our pass over the whole clip set, then the reference's. Each tool
  * then meets its own caches from its previous clip (as `ser predict` over a folder does), not the other
  * process's; passes still alternate every fraction of a second, so a change in the machine's load hits
- * both alike.
+ * both alike. Clip by clip, V8's background work for one clip (concurrent GC, compilation) can finish
+ * while the reference runs and count in no clip; in a row it counts in the next one (README, "Honest
+ * reading").
  */
 async function measurePassByPass(
   clips: BenchClip[],
