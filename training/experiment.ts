@@ -136,8 +136,10 @@ interface RunContext {
 
 /** Round 26's front end: needs every MFCC of the mel bands, so that the inverse DCT recovers them. */
 function convFrontEnd(featureConfig: FeatureConfig): NonNullable<LstmConfig['frontEnd']> {
-  if (featureConfig.kind !== 'mfcc' || featureConfig.mfccCoefficients !== featureConfig.melBands)
-    throw new Error('the conv front end needs kind mfcc with as many coefficients as mel bands');
+  const { kind, mfccCoefficients, melBands, normalization } = featureConfig;
+  // Raw MFCCs only: after per-utterance CMVN the inverse DCT would not give log-mel bands.
+  if (kind !== 'mfcc' || mfccCoefficients !== melBands || normalization !== 'none')
+    throw new Error('the conv front end needs raw MFCCs (normalization none), as many as mel bands');
   return { bands: featureConfig.melBands, channels: 8, pool: 4 };
 }
 

@@ -93,8 +93,12 @@ export interface LstmConfig {
 }
 
 /** Values per frame of the front end's output (0 without one). */
-export const frontEndSize = (config: LstmConfig): number =>
-  config.frontEnd ? (config.frontEnd.bands / config.frontEnd.pool) * config.frontEnd.channels : 0;
+export function frontEndSize(config: LstmConfig): number {
+  if (!config.frontEnd) return 0;
+  const { bands, channels, pool } = config.frontEnd;
+  if (bands % pool !== 0) throw new Error(`front end: ${bands} bands do not pool by ${pool}`);
+  return (bands / pool) * channels;
+}
 
 /** Width of one LSTM input step: stacked frames of the CMVN'd features and any front-end output. */
 export const stepInputSize = (config: LstmConfig): number =>
@@ -224,7 +228,7 @@ function contourStats(raw: tf.Tensor3D, mask: tf.Tensor3D, frames: Int32Array, c
 /**
  * `tf.conv2d(image[..., None], kernel, 1, 'same')` [B, T, F, C] as 9 shifted copies × the kernel
  * [9, C] (the WASM backend has no Conv2D gradient); patch order (dt, df) row-major is the kernel's
- * [3, 3, 1, C] layout, so the weights are those an ONNX `Conv` would take.
+ * [3, 3, 1, C] layout (tfjs's; an ONNX `Conv` would take them transposed to [C, 1, 3, 3]).
  */
 export function conv3x3Same(image: tf.Tensor3D, kernel: tf.Tensor4D): tf.Tensor4D {
   const [batch, time, bands] = image.shape;
@@ -584,7 +588,9 @@ export class LstmModel {
     if (weights.statsMean) this.statsMean = weights.statsMean.slice();
     if (weights.statsStd) this.statsStd = weights.statsStd.slice();
     if (weights.offsetStd) this.offsetStd = weights.offsetStd.slice();
-    if (this.conv && weights.convKernel && weights.convBias) {
+    if (this.conv) {
+      if (!weights.convKernel || !weights.convBias)
+        throw new Error('weights without the front end the model has');
       this.conv.kernel.assign(tf.tensor(weights.convKernel, this.conv.kernel.shape));
       this.conv.bias.assign(tf.tensor(weights.convBias, this.conv.bias.shape));
     }

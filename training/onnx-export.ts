@@ -142,6 +142,12 @@ function prefixed(graph: Graph, prefix: string): Graph {
 export function exportLstmToOnnx(members: LstmWeights | LstmWeights[], options: ExportOptions): Uint8Array {
   const list = Array.isArray(members) ? members : [members];
   const first = list[0]!;
+  if (list.some((w) => w.config.frontEnd))
+    throw new Error('the conv front end is a development option (round 26): the exporter does not write it');
+  if (list.some((w) => (w.config.pooling ?? 'mean') !== 'mean'))
+    throw new Error(
+      'attention pooling is a development option (round 21): the exporter writes mean pooling only',
+    );
   const graphs =
     list.length === 1
       ? [memberGraph(first, options)]
@@ -157,12 +163,6 @@ export function exportLstmToOnnx(members: LstmWeights | LstmWeights[], options: 
       ),
     );
   }
-  if (list.some((w) => w.config.frontEnd))
-    throw new Error('the conv front end is a development option (round 26): the exporter does not write it');
-  if (list.some((w) => (w.config.pooling ?? 'mean') !== 'mean'))
-    throw new Error(
-      'attention pooling is a development option (round 21): the exporter writes mean pooling only',
-    );
   const { dims, labels, utteranceStats } = first.config;
   const offsetInput = first.config.offsetInput ?? 0;
   if (list.some((w) => (w.config.offsetInput ?? 0) !== offsetInput))
