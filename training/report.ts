@@ -488,7 +488,7 @@ an inverse DCT, so no feature changes — fed to the LSTM beside the CMVN'd fram
 (\`develop.ts --front-end conv\`), proposed only at 0.546 or more and higher in 2 of 3 folds. ABBv scored
 **0.518** ± 0.020 (folds 0.519 / 0.577 / 0.457; through the unseen channel 0.346; cross-fitted ECE 0.045)
 against ABBc8's 0.526: **not adopted**. Seen: each member gained (+0.018 on average) but the ensemble did
-not, as in rounds 18–23; the B members lost 0.022 through the channel; training took 3–5× longer per member
+not, as in rounds 18–23; the B members lost 0.022 through the channel; training took 2–5× longer per member
 on the WASM backend ([round26/](round26/)).
 
 ### Round 27 (2026-12-07): four channel copies per RAVDESS clip for the B members
