@@ -4,7 +4,7 @@
  * Opus, M4A/AAC, WebM/Opus; 3 s clips and a 30 s recording), side by side with the Python reference
  * pipeline (bench/reference.py) when a python3 with torch, torchaudio and soundfile is found: both run clip
  * by clip, interleaved, in this run, one thread each (not on M4A/WebM, which it cannot read), and again
- * with each tool's pass over the clip set in a row. Also: stages,
+ * with each tool's pass over the clip set in a row, the two protocols alternating round by round. Also: stages,
  * cold starts and peak RSS of the inference Lambda's bundle per format (bin/bench-cold.ts), `ser predict --jobs`
  * scaling, the local stack's per-event time and the AWS Lambda cost estimate made from them.
  * `--memory` runs the memory bench instead (bin/bench-memory.ts).
@@ -95,25 +95,6 @@ interface Sample {
 const noPythonReason = (clip: BenchClip): string | undefined =>
   CLIP_GROUPS.find((g) => g.group === clip.group)?.noPython;
 
-/** Every round: each clip once through our predictor, then once through the Python reference (where it reads the format). */
-async function measureInterleaved(
-  clips: BenchClip[],
-  predictor: Predictor,
-  python: PythonReference | undefined,
-  rounds: number,
-): Promise<Sample[][]> {
-  const samples: Sample[][] = clips.map(() => []);
-  for (let r = -1; r < rounds; r++) {
-    for (const [i, clip] of clips.entries()) {
-      const stages: StageTimings = {};
-      const node = await timeOurs(predictor, clip, stages);
-      const py = python && !noPythonReason(clip) ? await python.run(i) : undefined;
-      if (r >= 0) samples[i]!.push({ node, python: py, stages }); // round -1 warms both up
-    }
-  }
-  return samples;
-}
-
 /** Our CPU time for one clip through the predictor (its stages into `stages`). */
 async function timeOurs(predictor: Predictor, clip: BenchClip, stages: StageTimings = {}): Promise<Timing> {
   const started = performance.now();
@@ -123,30 +104,54 @@ async function timeOurs(predictor: Predictor, clip: BenchClip, stages: StageTimi
   return { wall: performance.now() - started, cpu: (used.user + used.system) / 1000 };
 }
 
+type Tools = { predictor: Predictor; python: PythonReference | undefined };
+const timeReference = (tools: Tools, clip: BenchClip, i: number) =>
+  tools.python && !noPythonReason(clip) ? tools.python.run(i) : Promise.resolve(undefined);
+
+/** One round of the first protocol: each clip through our predictor, then through the reference. */
+async function interleavedRound(clips: BenchClip[], tools: Tools): Promise<Sample[]> {
+  const round: Sample[] = [];
+  for (const [i, clip] of clips.entries()) {
+    const stages: StageTimings = {};
+    const node = await timeOurs(tools.predictor, clip, stages);
+    round.push({ node, python: await timeReference(tools, clip, i), stages });
+  }
+  return round;
+}
+
 /**
- * The second protocol: every round, our pass over the whole clip set, then the reference's. Each tool
+ * One round of the second protocol: our pass over the whole clip set, then the reference's. Each tool
  * then meets its own caches from its previous clip (as `ser predict` over a folder does), not the other
- * process's; passes still alternate every fraction of a second, so a change in the machine's load hits
- * both alike. Clip by clip, V8's background work for one clip (concurrent GC, compilation) can finish
+ * process's. Clip by clip, V8's background work for one clip (concurrent GC, compilation) can finish
  * while the reference runs and count in no clip; in a row it counts in the next one (README, "Honest
  * reading").
  */
-async function measurePassByPass(
-  clips: BenchClip[],
-  predictor: Predictor,
-  python: PythonReference | undefined,
-  rounds: number,
-): Promise<Sample[][]> {
-  const samples: Sample[][] = clips.map(() => []);
+async function inARowRound(clips: BenchClip[], tools: Tools): Promise<Sample[]> {
+  const ours: Timing[] = [];
+  for (const clip of clips) ours.push(await timeOurs(tools.predictor, clip));
+  const round: Sample[] = [];
+  for (const [i, clip] of clips.entries())
+    round.push({ node: ours[i]!, python: await timeReference(tools, clip, i), stages: {} });
+  return round;
+}
+
+/**
+ * Both protocols, one round of each per round, the first going first in even rounds and second in odd
+ * ones, so that neither gains from coming later (JIT, caches) and a change in the machine's load hits
+ * both alike. Round -1 warms everything up and is not kept.
+ */
+async function measureBoth(clips: BenchClip[], tools: Tools, rounds: number) {
+  const interleaved: Sample[][] = clips.map(() => []);
+  const inARow: Sample[][] = clips.map(() => []);
   for (let r = -1; r < rounds; r++) {
-    const ours: Timing[] = [];
-    for (const clip of clips) ours.push(await timeOurs(predictor, clip));
-    for (const [i, clip] of clips.entries()) {
-      const py = python && !noPythonReason(clip) ? await python.run(i) : undefined;
-      if (r >= 0) samples[i]!.push({ node: ours[i]!, python: py, stages: {} }); // round -1 warms up
+    const order = r % 2 === 0 ? (['interleaved', 'inARow'] as const) : (['inARow', 'interleaved'] as const);
+    for (const protocol of order) {
+      const round = await (protocol === 'interleaved' ? interleavedRound : inARowRound)(clips, tools);
+      const into = protocol === 'interleaved' ? interleaved : inARow;
+      if (r >= 0) for (const [i, sample] of round.entries()) into[i]!.push(sample);
     }
   }
-  return samples;
+  return { interleaved, inARow };
 }
 
 interface GroupRow {
@@ -315,8 +320,11 @@ const python =
         dir,
       )
     : undefined;
-const samples = await measureInterleaved(clips, predictor, python, options.rounds);
-const passSamples = await measurePassByPass(clips, predictor, python, options.rounds);
+const { interleaved: samples, inARow: passSamples } = await measureBoth(
+  clips,
+  { predictor, python },
+  options.rounds,
+);
 const pythonRssMb = python ? await python.stop() : undefined;
 const rows = groupRows(clips, samples);
 const firstTess = clips.find((c) => c.group === 'WAV 24.4 kHz, 3 s (TESS)')!;
@@ -368,11 +376,22 @@ process.exit();
 
 type BenchResult = typeof result;
 
+const ms = (x: number | undefined) => (x === undefined ? '—' : `${x.toFixed(2)} ms`);
+
+/** A row's target cell: met, or missed by how much (empty without a target). */
+const targetCell = (row: GroupRow) =>
+  row.target === undefined
+    ? ''
+    : `≤ ${row.target} ms: ${row.node.median <= row.target ? 'met' : `missed by ${(row.node.median - row.target).toFixed(2)} ms`}`;
+
+/** A row's ratio cell, or why the reference has none. */
+const speedupCell = (row: GroupRow) =>
+  row.speedup !== undefined ? `${row.speedup.toFixed(2)}×` : row.noPython ? `— (${row.noPython})` : '—';
+
 /** Markdown tables, so that the README can carry the bench's own output. */
 function printReport(r: BenchResult): void {
-  const ms = (x: number | undefined) => (x === undefined ? '—' : `${x.toFixed(2)} ms`);
   console.log(
-    `SER benchmark — model ${r.modelVersion}, ${r.rounds} rounds, one thread each, clip by clip interleaved`,
+    `SER benchmark — model ${r.modelVersion}, ${r.rounds} rounds of each protocol (clip by clip interleaved; each tool's pass in a row), one thread each`,
   );
   console.log(`Python reference (bench/reference.py): ${r.python}`);
   const [before, after] = r.machine.loadAverage;
@@ -383,17 +402,10 @@ function printReport(r: BenchResult): void {
     '| clips | n | length | ours: CPU median / p95 | ours: wall median | Python: CPU median / p95 | Python: wall median | ours × faster (CPU) | target (CPU median) |',
   );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
-  for (const row of r.rows) {
-    const target =
-      row.target === undefined
-        ? ''
-        : `≤ ${row.target} ms: ${row.node.median <= row.target ? 'met' : `missed by ${(row.node.median - row.target).toFixed(2)} ms`}`;
-    const speedup =
-      row.speedup !== undefined ? `${row.speedup.toFixed(2)}×` : row.noPython ? `— (${row.noPython})` : '—';
+  for (const row of r.rows)
     console.log(
-      `| ${row.group} | ${row.clips} | ${row.seconds.toFixed(2)} s | ${ms(row.node.median)} / ${ms(row.node.p95)} | ${ms(row.nodeWall.median)} | ${ms(row.python?.median)} / ${ms(row.python?.p95)} | ${ms(row.pythonWall?.median)} | ${speedup} | ${target} |`,
+      `| ${row.group} | ${row.clips} | ${row.seconds.toFixed(2)} s | ${ms(row.node.median)} / ${ms(row.node.p95)} | ${ms(row.nodeWall.median)} | ${ms(row.python?.median)} / ${ms(row.python?.p95)} | ${ms(row.pythonWall?.median)} | ${speedupCell(row)} | ${targetCell(row)} |`,
     );
-  }
   printPassByPass(r.rowsPassByPass);
   console.log('\n| stage (ours, median / p95) | WAV 24.4 kHz, 3 s | WAV 16 kHz, 3 s |');
   console.log('|---|---:|---:|');
@@ -425,7 +437,6 @@ function printReport(r: BenchResult): void {
 
 /** The second protocol's table (CPU medians): each tool's pass over the clip set in a row. */
 function printPassByPass(rows: GroupRow[]): void {
-  const ms = (x: number | undefined) => (x === undefined ? '—' : `${x.toFixed(2)} ms`);
   console.log(
     "\nsame clips, same run, each round our pass over the whole clip set, then the reference's (each tool after its own previous clip, not the other process):\n",
   );
@@ -433,16 +444,10 @@ function printPassByPass(rows: GroupRow[]): void {
     '| clips | ours: CPU median | Python: CPU median | ours × faster (CPU) | target (CPU median) |',
   );
   console.log('|---|---:|---:|---:|---|');
-  for (const row of rows) {
-    const target =
-      row.target === undefined
-        ? ''
-        : `≤ ${row.target} ms: ${row.node.median <= row.target ? 'met' : 'missed'}`;
-    const speedup = row.speedup !== undefined ? `${row.speedup.toFixed(2)}×` : '—';
+  for (const row of rows)
     console.log(
-      `| ${row.group} | ${ms(row.node.median)} | ${ms(row.python?.median)} | ${speedup} | ${target} |`,
+      `| ${row.group} | ${ms(row.node.median)} | ${ms(row.python?.median)} | ${speedupCell(row)} | ${targetCell(row)} |`,
     );
-  }
 }
 
 /** The `--jobs` scaling line, with the machine's own ceiling measured beside it. */
