@@ -376,17 +376,23 @@ process.exit();
 
 type BenchResult = typeof result;
 
-const ms = (x: number | undefined) => (x === undefined ? '—' : `${x.toFixed(2)} ms`);
+// Function declarations, not consts: the script's top level calls printReport before this point.
+function ms(x: number | undefined): string {
+  return x === undefined ? '—' : `${x.toFixed(2)} ms`;
+}
 
 /** A row's target cell: met, or missed by how much (empty without a target). */
-const targetCell = (row: GroupRow) =>
-  row.target === undefined
-    ? ''
-    : `≤ ${row.target} ms: ${row.node.median <= row.target ? 'met' : `missed by ${(row.node.median - row.target).toFixed(2)} ms`}`;
+function targetCell(row: GroupRow): string {
+  if (row.target === undefined) return '';
+  const median = row.node.median;
+  return `≤ ${row.target} ms: ${median <= row.target ? 'met' : `missed by ${(median - row.target).toFixed(2)} ms`}`;
+}
 
 /** A row's ratio cell, or why the reference has none. */
-const speedupCell = (row: GroupRow) =>
-  row.speedup !== undefined ? `${row.speedup.toFixed(2)}×` : row.noPython ? `— (${row.noPython})` : '—';
+function speedupCell(row: GroupRow): string {
+  if (row.speedup !== undefined) return `${row.speedup.toFixed(2)}×`;
+  return row.noPython ? `— (${row.noPython})` : '—';
+}
 
 /** Markdown tables, so that the README can carry the bench's own output. */
 function printReport(r: BenchResult): void {
