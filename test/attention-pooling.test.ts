@@ -1,22 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
-import { padBatch } from '../training/batches.ts';
 import { LstmModel } from '../training/lstm.ts';
 import { exportLstmToOnnx } from '../training/onnx-export.ts';
 import { initTf, tf } from '../training/tf.ts';
+import { batchProbabilities, syntheticClip } from './helpers/lstm-rows.ts';
 
 const DIMS = 6;
 const CONFIG = { dims: DIMS, stack: 2, units: 4, hidden: 8, labels: 3, dropout: 0, utteranceStats: true };
 
-function clip(seed: number, frames: number): FeatureMatrix {
-  const data = Float32Array.from({ length: frames * DIMS }, (_, i) => Math.sin(i * 0.37 + seed) * (1 + seed));
-  return { frames, dims: DIMS, data };
-}
+const clip = (seed: number, frames: number) => syntheticClip(seed, frames, DIMS);
 
-function probabilities(model: LstmModel, rows: FeatureMatrix[]): number[] {
-  const { data, time, frames } = padBatch(rows, DIMS, CONFIG.stack);
-  return Array.from(model.predict(tf.tensor3d(data, [rows.length, time, DIMS]), frames).dataSync());
-}
+const probabilities = batchProbabilities;
 
 describe('attention pooling of the LSTM outputs (LstmConfig.pooling, round 21)', () => {
   beforeAll(async () => {

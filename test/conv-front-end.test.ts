@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FEATURE_CONFIG } from '../lambdas/core/features/config.ts';
-import { createFeatureExtractor, type FeatureMatrix } from '../lambdas/core/features/extract.ts';
-import { padBatch } from '../training/batches.ts';
+import { createFeatureExtractor } from '../lambdas/core/features/extract.ts';
 import { conv3x3Same, inverseDctMatrix, LstmModel } from '../training/lstm.ts';
 import { exportLstmToOnnx } from '../training/onnx-export.ts';
 import { initTf, tf } from '../training/tf.ts';
+import { batchProbabilities, syntheticClip } from './helpers/lstm-rows.ts';
 
 const BANDS = 8;
 const DIMS = BANDS + 2;
@@ -19,15 +19,9 @@ const CONFIG = {
   frontEnd: { bands: BANDS, channels: 3, pool: 4 },
 };
 
-function clip(seed: number, frames: number): FeatureMatrix {
-  const data = Float32Array.from({ length: frames * DIMS }, (_, i) => Math.sin(i * 0.37 + seed) * (1 + seed));
-  return { frames, dims: DIMS, data };
-}
+const clip = (seed: number, frames: number) => syntheticClip(seed, frames, DIMS);
 
-function probabilities(model: LstmModel, rows: FeatureMatrix[]): number[] {
-  const { data, time, frames } = padBatch(rows, DIMS, CONFIG.stack);
-  return Array.from(model.predict(tf.tensor3d(data, [rows.length, time, DIMS]), frames).dataSync());
-}
+const probabilities = batchProbabilities;
 
 describe('the conv front end over log-mel (LstmConfig.frontEnd, round 26)', () => {
   beforeAll(async () => {

@@ -1,10 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
-import { offsetBatch, padBatch, window } from '../training/batches.ts';
+import { offsetBatch, window } from '../training/batches.ts';
 import type { ClipFeatures } from '../training/features.ts';
 import { LstmModel } from '../training/lstm.ts';
-import { initTf, tf } from '../training/tf.ts';
+import { initTf } from '../training/tf.ts';
 import { lstmLearner, predictClips } from '../training/trainer.ts';
+import { batchProbabilities, syntheticClip } from './helpers/lstm-rows.ts';
 
 const DIMS = 6;
 const CONFIG = {
@@ -19,18 +20,11 @@ const CONFIG = {
   offsetInput: 2,
 };
 
-/** A raw clip whose channels move differently (so every statistic is non-trivial). */
-function clip(seed: number, frames = 12): FeatureMatrix {
-  const data = Float32Array.from({ length: frames * DIMS }, (_, i) => Math.sin(i * 0.37 + seed) * (1 + seed));
-  return { frames, dims: DIMS, data };
-}
+const clip = (seed: number, frames = 12) => syntheticClip(seed, frames, DIMS);
 
 const withOffset = (m: FeatureMatrix, offset: number[]) => ({ ...m, offset: Float32Array.from(offset) });
 
-function probabilities(model: LstmModel, rows: FeatureMatrix[], offsets?: Float32Array): number[] {
-  const { data, time, frames } = padBatch(rows, DIMS, CONFIG.stack);
-  return Array.from(model.predict(tf.tensor3d(data, [rows.length, time, DIMS]), frames, offsets).dataSync());
-}
+const probabilities = batchProbabilities;
 
 describe('the speaker offset as a head input (LstmConfig.offsetInput)', () => {
   beforeAll(async () => {
