@@ -174,13 +174,20 @@ export { CMVN_STD_FLOOR };
 /** Steps the LSTM runs for a row of `frames` real frames. */
 export const stackedLength = (frames: number, stack: number): number => Math.ceil(frames / stack);
 
+/** [B, T, 1] with 1 on each row's real frames, and the rows' real frame counts [B, 1, 1]. */
+function realFrames(frames: Int32Array, batch: number, time: number) {
+  const frameMask = new Float32Array(batch * time);
+  for (let b = 0; b < batch; b++) frameMask.fill(1, b * time, b * time + frames[b]!);
+  return {
+    mask: tf.tensor3d(frameMask, [batch, time, 1]),
+    count: tf.tensor3d(Float32Array.from(frames), [batch, 1, 1]),
+  };
+}
+
 /** In-model CMVN over each row's real frames (the ONNX graph does the same from `lengths`). */
 function utteranceNormalise(raw: tf.Tensor3D, frames: Int32Array) {
   const [batch, time] = raw.shape;
-  const frameMask = new Float32Array(batch * time);
-  for (let b = 0; b < batch; b++) frameMask.fill(1, b * time, b * time + frames[b]!);
-  const mask = tf.tensor3d(frameMask, [batch, time, 1]);
-  const count = tf.tensor3d(Float32Array.from(frames), [batch, 1, 1]);
+  const { mask, count } = realFrames(frames, batch, time);
   const mean = raw.mul(mask).sum(1, true).div(count);
   const centered = raw.sub(mean).mul(mask);
   const std = centered.square().sum(1, true).div(count).sqrt().maximum(CMVN_STD_FLOOR);
@@ -346,10 +353,7 @@ export class LstmModel {
     const { bands, channels, pool } = this.config.frontEnd!;
     const { kernel, bias, idct } = this.conv!;
     const [batch, time] = raw.shape;
-    const frameMask = new Float32Array(batch * time);
-    for (let b = 0; b < batch; b++) frameMask.fill(1, b * time, b * time + frames[b]!);
-    const mask = tf.tensor3d(frameMask, [batch, time, 1]);
-    const count = tf.tensor3d(Float32Array.from(frames), [batch, 1, 1]);
+    const { mask, count } = realFrames(frames, batch, time);
     const logMel = raw
       .slice([0, 0, 0], [batch, time, bands])
       .reshape([batch * time, bands])
