@@ -21,6 +21,14 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
   let stack: LocalStackProcess;
   let browser: BrowserContext;
 
+  /** A fresh page of the app, once app.js has attached its listeners (after it read config.json). */
+  async function openPage() {
+    const page = await browser.newPage();
+    await page.goto(stack.webUrl);
+    await page.locator('body[data-ready]').waitFor({ state: 'attached' });
+    return page;
+  }
+
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'ser-browser-'));
     profileDir = await mkdtemp(join(tmpdir(), 'ser-chromium-profile-'));
@@ -69,8 +77,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
   it('takes the key, uploads a clip and shows the emotion with its chart', async () => {
     // Prepare
     const clip = tessClip('angry');
-    const page = await browser.newPage();
-    await page.goto(stack.webUrl);
+    const page = await openPage();
 
     // Act
     await page.getByLabel('x-api-key').fill(stack.apiKey);
@@ -113,8 +120,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     }
     const wav = new wavefile.WaveFile();
     wav.fromScratch(1, rate, '16', samples);
-    const page = await browser.newPage();
-    await page.goto(stack.webUrl);
+    const page = await openPage();
 
     // Act
     await page.locator('#file-input').setInputFiles({
@@ -133,8 +139,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
 
   it('records from the microphone and uploads what MediaRecorder wrote (WebM/Opus), no WAV conversion', async () => {
     // Prepare
-    const page = await browser.newPage();
-    await page.goto(stack.webUrl);
+    const page = await openPage();
     await page.getByLabel('x-api-key').fill(stack.apiKey);
     await page.getByRole('button', { name: 'Save' }).click();
     const uploads: string[] = [];
@@ -163,8 +168,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
   });
 
   it('explains a rejected file and a refused key', async () => {
-    const page = await browser.newPage();
-    await page.goto(stack.webUrl);
+    const page = await openPage();
 
     await page
       .locator('#file-input')

@@ -356,3 +356,5 @@ async function refreshRecent() {
 }
 $('refresh').addEventListener('click', refreshRecent);
 refreshRecent();
+// Every listener is attached: a page's load event can come before this module's top-level await ends.
+document.body.dataset.ready = '';
