@@ -2,10 +2,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LstmModel } from '../training/lstm.ts';
 import { exportLstmToOnnx } from '../training/onnx-export.ts';
 import { initTf, tf } from '../training/tf.ts';
-import { batchProbabilities, syntheticClip } from './helpers/lstm-rows.ts';
+import { batchProbabilities, syntheticClip, tinyLstmConfig } from './helpers/lstm-rows.ts';
 
 const DIMS = 6;
-const CONFIG = { dims: DIMS, stack: 2, units: 4, hidden: 8, labels: 3, dropout: 0, utteranceStats: true };
+const CONFIG = tinyLstmConfig(DIMS);
 
 const clip = (seed: number, frames: number) => syntheticClip(seed, frames, DIMS);
 

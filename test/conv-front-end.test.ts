@@ -4,18 +4,12 @@ import { createFeatureExtractor } from '../lambdas/core/features/extract.ts';
 import { conv3x3Same, inverseDctMatrix, LstmModel } from '../training/lstm.ts';
 import { exportLstmToOnnx } from '../training/onnx-export.ts';
 import { initTf, tf } from '../training/tf.ts';
-import { batchProbabilities, syntheticClip } from './helpers/lstm-rows.ts';
+import { batchProbabilities, syntheticClip, tinyLstmConfig } from './helpers/lstm-rows.ts';
 
 const BANDS = 8;
 const DIMS = BANDS + 2;
 const CONFIG = {
-  dims: DIMS,
-  stack: 2,
-  units: 4,
-  hidden: 8,
-  labels: 3,
-  dropout: 0,
-  utteranceStats: true,
+  ...tinyLstmConfig(DIMS),
   frontEnd: { bands: BANDS, channels: 3, pool: 4 },
 };
 

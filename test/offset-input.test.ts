@@ -5,17 +5,11 @@ import type { ClipFeatures } from '../training/features.ts';
 import { LstmModel } from '../training/lstm.ts';
 import { initTf } from '../training/tf.ts';
 import { lstmLearner, predictClips } from '../training/trainer.ts';
-import { batchProbabilities, syntheticClip } from './helpers/lstm-rows.ts';
+import { batchProbabilities, syntheticClip, tinyLstmConfig } from './helpers/lstm-rows.ts';
 
 const DIMS = 6;
 const CONFIG = {
-  dims: DIMS,
-  stack: 2,
-  units: 4,
-  hidden: 8,
-  labels: 3,
-  dropout: 0,
-  utteranceStats: true,
+  ...tinyLstmConfig(DIMS),
   deltaStats: true,
   offsetInput: 2,
 };

@@ -19,3 +19,14 @@ export function batchProbabilities(
   const { data, time, frames } = padBatch(rows, dims, stack);
   return Array.from(model.predict(tf.tensor3d(data, [rows.length, time, dims]), frames, offsets).dataSync());
 }
+
+/** The small LSTM the unit tests build (with in-model utterance statistics), before each test's own options. */
+export const tinyLstmConfig = (dims: number) => ({
+  dims,
+  stack: 2,
+  units: 4,
+  hidden: 8,
+  labels: 3,
+  dropout: 0,
+  utteranceStats: true,
+});
