@@ -6,7 +6,13 @@ import { dedupe } from '../training/features.ts';
 import { computeMetrics } from '../training/metrics.ts';
 import { testSubsets } from '../training/pipeline.ts';
 import { createRng } from '../training/random.ts';
-import { assertNoLeak, multiCorpusSplit, randomSplit, speakerSplit } from '../training/splits.ts';
+import {
+  assertNoLeak,
+  multiCorpusSplit,
+  randomSplit,
+  speakerSplit,
+  speakerValidation,
+} from '../training/splits.ts';
 
 describe('clip names', () => {
   it.each([
@@ -101,6 +107,27 @@ describe('splits', () => {
       'all-test',
     ]);
     assertNoLeak(s);
+  });
+
+  it('speaker validation: the named voices validate and do not train, their corpus validates on nothing else, TESS keeps its part', () => {
+    const ravdess = Array.from({ length: 84 }, (_, i) =>
+      fake(i, `ravdess:${(i % 4) + 1}`, EMO[i % 7]!, 'ravdess'),
+    );
+    const plain = multiCorpusSplit('m', [...tessItems, ...ravdess], ['ravdess:4'], 3);
+    const s = speakerValidation(plain, ['ravdess:1', 'ravdess:2']);
+    const speakersOf = (items: typeof s.train, corpus: string) =>
+      new Set(items.filter((i) => i.clip.corpus === corpus).map((i) => i.clip.speaker));
+    expect(speakersOf(s.validation, 'ravdess')).toEqual(new Set(['ravdess:1', 'ravdess:2']));
+    expect(s.validation.filter((i) => i.clip.corpus === 'ravdess')).toHaveLength(42);
+    expect(speakersOf(s.train, 'ravdess')).toEqual(new Set(['ravdess:3']));
+    expect(s.train.filter((i) => i.clip.corpus === 'ravdess')).toHaveLength(21);
+    expect(s.validation.filter((i) => i.clip.corpus === 'tess')).toEqual(
+      plain.validation.filter((i) => i.clip.corpus === 'tess'),
+    );
+    expect(s.test).toBe(plain.test);
+    expect(s.train.length + s.validation.length).toBe(plain.train.length + plain.validation.length);
+    assertNoLeak(s);
+    expect(() => speakerValidation(plain, ['ravdess:4'])).toThrow(/no training clips/);
   });
 
   it('a duplicate clip cannot end up on both sides: dedupe first, and the leak check catches it', () => {

@@ -19,7 +19,7 @@ import {
   speakerOffsetItems,
   speakerShiftItems,
 } from './speaker-shift.ts';
-import type { Split } from './splits.ts';
+import { type Split, speakerValidation } from './splits.ts';
 import { initTf } from './tf.ts';
 import { argmaxRows } from './trainer.ts';
 import type { HeldOutViews } from './tta-round.ts';
@@ -130,6 +130,11 @@ const program = new Command()
     '--save-views <file>',
     "each held-out clip's probabilities, and those of each of its cached speaker-like copies (round 22)",
   )
+  .option(
+    '--validation-voices <slot>',
+    "early stopping on two of the fold's training RAVDESS actors (sorted positions 2·slot and 2·slot + 1), not trained on (round 28)",
+    integer,
+  )
   .option('--reverse', 'compute missing features last clip first (two runs sharing a cold cache split it)');
 program.parse();
 const opts = program.opts<{
@@ -155,6 +160,7 @@ const opts = program.opts<{
   saveProbabilities?: string;
   saveViews?: string;
   reverse?: boolean;
+  validationVoices?: number;
   speakerShift?: number;
   speakerOffset?: number;
   virtualSpeakers?: boolean;
@@ -173,6 +179,10 @@ if (opts.saveViews && (opts.speakerShift ?? opts.speakerOffset) !== undefined)
   throw new Error(
     '--save-views scores the held-out clips as they are: not with --speaker-shift/--speaker-offset',
   );
+if (opts.validationVoices !== undefined && (opts.speakerShift ?? opts.speakerOffset) !== undefined)
+  throw new Error('--validation-voices and --speaker-shift/--speaker-offset each change the split: give one');
+if (opts.validationVoices !== undefined && !(opts.validationVoices >= 0 && opts.validationVoices <= 3))
+  throw new Error('--validation-voices takes a slot 0…3 (a fold trains on 8 RAVDESS actors)');
 if (opts.virtualSpeakers && opts.speakerOffset === undefined)
   throw new Error('--virtual-speakers needs --speaker-offset');
 await initTf();
@@ -270,6 +280,29 @@ function speakerShiftOptions() {
 }
 
 /**
+ * With --validation-voices: each fold validates (early stopping, learning-rate halving) on two of its
+ * training RAVDESS actors, which then do not train; members given different slots differ in voices.
+ */
+function validationVoiceOptions() {
+  const slot = opts.validationVoices;
+  if (slot === undefined) return {};
+  return {
+    prepare: (split: Split<ClipFeatures>) => {
+      const actors = [
+        ...new Set(
+          [...split.train, ...split.validation]
+            .filter((i) => i.clip.corpus === 'ravdess')
+            .map((i) => i.clip.speaker),
+        ),
+      ].sort();
+      const voices = actors.slice(2 * slot, 2 * slot + 2);
+      process.stderr.write(`${opts.name}: ${split.name} validates on ${voices.join(', ')}\n`);
+      return speakerValidation(split, voices);
+    },
+  };
+}
+
+/**
  * With --save-views: each fold's held-out clips scored as they are and as each of their cached
  * speaker-like copies (view 0 is the clip itself), kept in fold order for training/tta-round.ts.
  */
@@ -333,6 +366,7 @@ const result = await actorFolds(
   {
     shifted,
     ...speakerShiftOptions(),
+    ...validationVoiceOptions(),
     ...viewOptions(),
     log: (l) => process.stderr.write(`${opts.name}: ${l}\n`),
   },

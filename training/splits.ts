@@ -118,6 +118,31 @@ export function multiCorpusSplit<T extends WithClip>(
 
 const pct = (x: number) => `${Math.round(x * 100)} %`;
 
+/**
+ * Early stopping judged on new voices (round 28): every clip of `speakers` leaves training for
+ * validation, and the validation clips of their corpus's other speakers go back to training. A stratified
+ * tenth of the training speakers' own clips rewards knowing those voices; a user brings a new one. Other
+ * corpora keep their validation part (TESS has two voices, both needed in training).
+ */
+export function speakerValidation<T extends WithClip>(split: Split<T>, speakers: string[]): Split<T> {
+  const isVoice = (i: T) => speakers.includes(i.clip.speaker);
+  const corpora = new Set([...split.train, ...split.validation].filter(isVoice).map((i) => i.clip.corpus));
+  if (corpora.size === 0) throw new Error(`no training clips of ${speakers.join(', ')} to validate on`);
+  const sameCorpus = (i: T) => corpora.has(i.clip.corpus);
+  return {
+    ...split,
+    description: `${split.description}; validation of ${[...corpora].join(', ')}: every clip of ${speakers.join(', ')}, not trained on`,
+    train: [
+      ...split.train.filter((i) => !isVoice(i)),
+      ...split.validation.filter((i) => sameCorpus(i) && !isVoice(i)),
+    ],
+    validation: [
+      ...split.validation.filter((i) => !sameCorpus(i) || isVoice(i)),
+      ...split.train.filter(isVoice),
+    ],
+  };
+}
+
 /** Throws if any clip (by audio hash) is in two parts of a split: augmented copies travel with their clip. */
 export function assertNoLeak<T extends WithClip & { sampleHash: string }>(split: Split<T>): void {
   const where = new Map<string, string>();
