@@ -498,6 +498,18 @@ clip instead of 2, beside the stored A member, proposed only at 0.385 or more th
 (the reference + 0.02) with clean accuracy ≥ 0.516. ABc4 scored **0.377** through the channel and 0.519
 clean (folds 0.495 / 0.596 / 0.466; raw ECE 0.054) against ABBc8's 0.365 / 0.526: **not adopted** — the
 expected trade, too small to tell from the noise of 624 clips ([round27/](round27/)).
+
+### Round 28 (2026-12-07): early stopping judged on voices the member does not train on
+
+Rule before the runs ([ROUND28.md](ROUND28.md)): each member stops early on two of the fold's training
+RAVDESS actors, moved out of its training (\`develop.ts --validation-voices <slot>\`, a different pair
+per member), instead of on a tenth of its training voices' own clips; proposed only at 0.546 or more,
+higher in 2 of 3 folds, and no more than 0.01 lower through the channel. ABBvv scored **0.498** ± 0.020
+(folds 0.505 / 0.558 / 0.433; through the unseen channel 0.335; cross-fitted ECE 0.048) against ABBc8's
+0.526 / 0.365: **not adopted**. Seen: on unseen voices the validation figure is flat from about epoch 8
+to 20 and the chosen epochs stayed late, so the stopping rule was not the problem; six training voices
+instead of eight cost the members more than their greater diversity gave the ensemble
+([round28/](round28/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
