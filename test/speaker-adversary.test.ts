@@ -1,10 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
-import type { ClipFeatures } from '../training/features.ts';
 import { createSpeakerAdversary, reversalWeight, speakerIndices } from '../training/speaker-adversary.ts';
-import type { Split } from '../training/splits.ts';
 import { initTf, tf } from '../training/tf.ts';
-import { lstmLearner, type TrainOptions, train } from '../training/trainer.ts';
+import { trainToy } from './helpers/toy-training.ts';
 
 beforeAll(async () => {
   await initTf();
@@ -50,64 +47,6 @@ describe('speaker adversary', () => {
     expect(Array.from(indices)).toEqual([2, 0, 2, 1]);
   });
 });
-
-const DIMS = 5;
-const LABELS = ['angry', 'sad'] as const;
-
-/** A clip whose frames depend on its emotion and, more weakly, on its speaker. */
-function clip(index: number, speaker: number, emotion: number): ClipFeatures {
-  const frames = 10 + (index % 5);
-  const data = Float32Array.from(
-    { length: frames * DIMS },
-    (_, i) => Math.sin(i * 0.3 + index) * (1 + emotion) + speaker * 0.5 + (i % DIMS) * emotion,
-  );
-  const original: FeatureMatrix = { frames, dims: DIMS, data };
-  return {
-    clip: {
-      path: `${index}`,
-      corpus: 'ravdess',
-      speaker: `ravdess:0${speaker}`,
-      text: 't',
-      emotion: LABELS[emotion]!,
-    },
-    original,
-    augmented: [],
-    channel: [],
-  } as unknown as ClipFeatures;
-}
-
-const split = (speakers: number): Split<ClipFeatures> => {
-  const clips = Array.from({ length: 24 }, (_, i) => clip(i, i % speakers, Math.floor(i / 2) % 2));
-  return {
-    name: 'toy',
-    description: 'toy',
-    train: clips.slice(0, 20),
-    validation: clips.slice(20),
-    test: [],
-  };
-};
-
-const OPTIONS: TrainOptions = {
-  labels: LABELS,
-  epochs: 3,
-  batchSize: 8,
-  learningRate: 0.01,
-  patience: 3,
-  seed: 7,
-  augment: false,
-  name: 'toy',
-  progress: false,
-};
-const CONFIG = { dims: DIMS, stack: 2, units: 4, hidden: 6, labels: 2, dropout: 0, utteranceStats: true };
-
-/** Trains a fresh toy LSTM and returns its dense-1 weights and the epochs' training losses. */
-async function trainToy(options: Partial<TrainOptions>, speakers = 3) {
-  const learner = lstmLearner(CONFIG, 16, 3);
-  const result = await train(learner, split(speakers), { ...OPTIONS, ...options });
-  const weights = Array.from(learner.model.weights().dense1);
-  learner.model.dispose();
-  return { weights, losses: result.history.map((h) => h.loss) };
-}
 
 describe('training with a speaker adversary (TrainOptions.speakerAdversary)', () => {
   it('trains the same exported weights shape, and the adversary changes what is learned', async () => {

@@ -135,6 +135,11 @@ const program = new Command()
     "early stopping on two of the fold's training RAVDESS actors (sorted positions 2·slot and 2·slot + 1), not trained on (round 28)",
     integer,
   )
+  .option(
+    '--average-from <epoch>',
+    "end each fold model with the mean of its weights from this epoch on, not the best epoch's (round 29)",
+    integer,
+  )
   .option('--reverse', 'compute missing features last clip first (two runs sharing a cold cache split it)');
 program.parse();
 const opts = program.opts<{
@@ -161,6 +166,7 @@ const opts = program.opts<{
   saveViews?: string;
   reverse?: boolean;
   validationVoices?: number;
+  averageFrom?: number;
   speakerShift?: number;
   speakerOffset?: number;
   virtualSpeakers?: boolean;
@@ -347,6 +353,7 @@ const result = await actorFolds(
     statsMask: opts.statsMask,
     pooling: opts.pooling,
     ...(opts.frontEnd === 'conv' ? { frontEnd: 'conv' as const } : {}),
+    ...(opts.averageFrom === undefined ? {} : { averageFrom: opts.averageFrom }),
     channelFreeMembers: 0,
     corpusRepeats: { ravdess: opts.ravdessRepeats },
     labelSmoothing: opts.labelSmoothing,

@@ -62,6 +62,8 @@ export interface ModelSettings {
   pooling?: 'mean' | 'attention';
   /** A convolutional front end over log-mel (see LstmConfig.frontEnd, round 26); absent: none. */
   frontEnd?: 'conv';
+  /** Average each member's weights from this epoch on (TrainOptions.averageFrom, round 29); absent: none. */
+  averageFrom?: number;
 }
 
 /**
@@ -199,6 +201,7 @@ function memberTrainOptions(
     balanceCorpora: settings.balanceCorpora,
     corpusRepeats: settings.corpusRepeats,
     specAugment: settings.specAugment,
+    ...(settings.averageFrom === undefined ? {} : { averageFrom: settings.averageFrom }),
     onEpoch: (record) => context.onEpoch?.(record, { member: k + 1, members: memberCount }),
   };
 }

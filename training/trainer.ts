@@ -205,6 +205,11 @@ export interface TrainOptions {
   specAugment?: boolean;
   /** Called after every epoch with its record (the training-job runner copies it into the job). */
   onEpoch?: (record: EpochRecord) => void;
+  /**
+   * Round 29: end with the mean of the weights after every epoch from this one to the last trained,
+   * instead of the best epoch's (stochastic weight averaging). Absent: the best epoch's weights.
+   */
+  averageFrom?: number;
 }
 
 function maskRow(row: FeatureMatrix, rng: Rng): void {
@@ -236,6 +241,8 @@ export interface EpochRecord {
 export interface TrainResult {
   history: EpochRecord[];
   bestEpoch: number;
+  /** With `averageFrom`: how many epochs' weights were averaged into the result (0: none reached it). */
+  averagedEpochs?: number;
   seconds: number;
 }
 
@@ -584,6 +591,26 @@ function createModelSelection(
   return selection;
 }
 
+/** A running mean of weight snapshots (float64 sums, so that the order of the epochs does not matter). */
+export function createWeightAverage() {
+  let sums: Float64Array[] | undefined;
+  let count = 0;
+  return {
+    add(weights: Float32Array[]): void {
+      sums ??= weights.map((w) => new Float64Array(w.length));
+      weights.forEach((w, i) => {
+        const sum = sums![i]!;
+        for (let k = 0; k < w.length; k++) sum[k]! += w[k]!;
+      });
+      count++;
+    },
+    get count() {
+      return count;
+    },
+    mean: (): Float32Array[] | undefined => sums?.map((sum) => Float32Array.from(sum, (v) => v / count)),
+  };
+}
+
 /**
  * Mini-batch Adam with gradient clipping, a learning rate halved after 3 epochs without progress,
  * early stopping on validation macro-F1 (patience), best weights restored. Each epoch sees every
@@ -612,6 +639,7 @@ export async function train(
   const selection = createModelSelection(learner, mutableOptimizer, split.validation.length > 0, options);
   const started = performance.now();
   const bar = progressBar(options);
+  const average = createWeightAverage();
 
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     const epochStart = performance.now();
@@ -641,10 +669,20 @@ export async function train(
     bar?.update(batches.length, { vacc: record.valAccuracy.toFixed(3), vf1: record.valMacroF1.toFixed(3) });
     bar?.stop();
     logEpoch(options, record);
+    if (options.averageFrom !== undefined && epoch >= options.averageFrom) average.add(learner.snapshot());
     if (selection.next(epoch, validation.score, record.valLoss)) break;
   }
-  learner.restore(selection.best.weights);
+  learner.restore(average.mean() ?? selection.best.weights);
+  if (options.averageFrom !== undefined && !options.progress)
+    process.stderr.write(
+      `${options.name}: weights averaged over ${average.count} epochs from ${options.averageFrom}\n`,
+    );
   optimizer.dispose();
   for (const v of adversary?.variables ?? []) v.dispose();
-  return { history, bestEpoch: selection.best.epoch, seconds: (performance.now() - started) / 1000 };
+  return {
+    history,
+    bestEpoch: selection.best.epoch,
+    ...(options.averageFrom === undefined ? {} : { averagedEpochs: average.count }),
+    seconds: (performance.now() - started) / 1000,
+  };
 }
