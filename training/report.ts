@@ -510,6 +510,16 @@ higher in 2 of 3 folds, and no more than 0.01 lower through the channel. ABBvv s
 to 20 and the chosen epochs stayed late, so the stopping rule was not the problem; six training voices
 instead of eight cost the members more than their greater diversity gave the ensemble
 ([round28/](round28/)).
+
+### Round 29 (2026-12-07): each member's weights averaged over its last epochs
+
+Rule before the runs ([ROUND29.md](ROUND29.md)): each member ends with the mean of its weights after
+every epoch from 8 on (stochastic weight averaging, \`develop.ts --average-from 8\`; round 28 showed
+the unseen-voice figure flat from epoch 8) instead of the best epoch's, proposed only at 0.546 or
+more, higher in 2 of 3 folds. ABBswa scored **0.526** ± 0.020 (folds 0.514 / 0.601 / 0.462; through
+the unseen channel 0.370; cross-fitted ECE 0.072) against ABBc8's 0.526 / 0.365: **not adopted**.
+Seen: each member gained a little (+0.002 to +0.011), the ensemble nothing: averaging epochs and
+averaging seeds remove the same seed-and-batch noise ([round29/](round29/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
