@@ -17,6 +17,12 @@ const positiveInteger = (value: string): number => {
   return n;
 };
 
+const wholeNumber = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number (0 or more)');
+  return n;
+};
+
 const groupByFolder = (value: string): 'folder' => {
   if (value !== 'folder') throw new InvalidArgumentError('the only grouping is "folder"');
   return value;
@@ -101,11 +107,19 @@ program
     return value;
   })
   .option('--concurrency <n>', 'files in flight at once', positiveInteger, 8)
-  .option('--retries <n>', 'retries of a throttled, failed or dropped request', (v) => Number(v), 4)
+  .option('--retries <n>', 'retries of a throttled, failed or dropped request', wholeNumber, 4)
   .option('--timeout <seconds>', 'longest wait for one result', positiveNumber, 600)
   .action(async (paths: string[], options: UploadOptions) => {
     const { uploadFromCommandLine } = await import('./upload/upload-command.ts');
     process.exitCode = await uploadFromCommandLine(paths, options);
   });
 
-await program.parseAsync();
+// A command that cannot start (a missing option, an unreadable --files-from, a broken model package)
+// says why in one line, as commander does for its own usage errors; SER_DEBUG=1 shows the stack.
+await program.parseAsync().catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(
+    `ser: ${message}\n${process.env.SER_DEBUG && error instanceof Error ? `${error.stack}\n` : ''}`,
+  );
+  process.exitCode = 2;
+});

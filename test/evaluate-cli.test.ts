@@ -56,6 +56,31 @@ describe('npm run evaluate (the shipped model on a labelled folder)', () => {
     ]);
   }, 60_000);
 
+  it('evaluates the bundled model when --model is not given', async () => {
+    const { stdout } = await run(
+      TSX,
+      ['training/evaluate.ts', '--data', HELD_OUT, '--cache', cache, '--json'],
+      {
+        cwd: ROOT,
+      },
+    );
+    expect(Object.values(JSON.parse(stdout) as Result)[0]).toEqual(await evaluate());
+  }, 60_000);
+
+  it('--adaptive takes --enable and --min-clips, and says why when no other speaker gives the population', async () => {
+    const streamedAll = evaluate(
+      '--adaptive',
+      '--speakers',
+      'tess:OAF,tess:YAF',
+      '--enable',
+      'pitch, shrink 3',
+    );
+    await expect(streamedAll).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--adaptive needs clips of other speakers than the streamed ones/),
+    });
+  }, 60_000);
+
   it('--emotions refuses a label the model does not have', async () => {
     await expect(evaluate('--emotions', 'angry,calm')).rejects.toMatchObject({
       code: 2,

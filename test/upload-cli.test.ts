@@ -108,6 +108,16 @@ describe('ser upload against the local stack', () => {
     for (const line of lines) expect(line.split(',')[2]).toBe('SUCCEEDED');
   }, 300_000);
 
+  it('says in one line what is wrong on the command line, with no stack trace', async () => {
+    const noKey = await ser([folder, '--api', test.stack.apiUrl]);
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr.trim()).toBe('ser: ser upload needs --api and --key (or --drop)');
+
+    const badRetries = await ser([folder, '--api', test.stack.apiUrl, '--key', 'k', '--retries', 'abc']);
+    expect(badRetries.code).toBe(1);
+    expect(badRetries.stderr).toMatch(/'--retries <n>' argument 'abc' is invalid/);
+  }, 60_000);
+
   it('reports a refused request per file instead of retrying it (wrong key → FORBIDDEN)', async () => {
     const one = join(folder, 'batch-1');
 

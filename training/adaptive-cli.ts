@@ -66,6 +66,10 @@ export async function runAdaptive(
 ): Promise<void> {
   const shrinkages = options.shrinkage.split(',').map(Number);
   const training = items.filter((i) => !speakers.includes(i.clip.speaker));
+  if (training.length === 0)
+    throw new DatasetError(
+      '--adaptive needs clips of other speakers than the streamed ones (their means are the population the shifts aim at)',
+    );
   const population = speakerBalancedMean(training.map((i) => streamClip(i.clip.speaker, 0, i.original)));
   const evaluation = await evaluateAdaptation({
     onnx,

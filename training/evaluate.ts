@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { defaultModelDir } from '../lambdas/core/model/location.ts';
 import { loadModelPackage } from '../lambdas/core/model/runtime.ts';
 import { adaptiveSelection, adaptiveSpeakers, runAdaptive } from './adaptive-cli.ts';
 import { DEFAULT_AUGMENTATION } from './augment.ts';
@@ -20,7 +21,7 @@ import { onnxMetrics } from './pipeline.ts';
 const program = new Command()
   .name('npm run evaluate --')
   .description('Evaluate a model package on a labelled folder (prints a classification report per test set).')
-  .requiredOption('--model <dir>', 'model package folder (metadata.json + model.onnx)')
+  .option('--model <dir>', 'model package folder (metadata.json + model.onnx)', defaultModelDir())
   .option('--data <dir>', 'labelled dataset folder', defaultDatasetDir())
   .option('--corpora <list>', 'only these corpora (tess, ravdess, emodb, cremad)')
   .option(
@@ -45,7 +46,12 @@ const program = new Command()
   .option(
     '--write',
     'with --adaptive: write ADAPTATION.md, its figure and the chosen setting into the package',
-  );
+  )
+  .option(
+    '--enable <variant>',
+    'with --adaptive: write this measured variant (e.g. "pitch, shrink 10") as the package\'s speakerAdaptation',
+  )
+  .option('--min-clips <n>', 'with --enable: earlier clips of a speaker before predictions adapt', '3');
 
 program.parse();
 const opts = program.opts<{

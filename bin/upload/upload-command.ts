@@ -109,9 +109,15 @@ async function uploadOne(transport: Transport, file: UploadFile, options: Upload
       file: file.path,
       ...(ref ? { id: ref } : {}),
       status: 'ERROR',
-      error: { code, message: (error as Error).message },
+      error: { code, message: describeError(error as Error) },
     };
   }
+}
+
+/** fetch's "fetch failed" says nothing of why; its cause does ("connect ECONNREFUSED 127.0.0.1:3999"). */
+function describeError(error: Error): string {
+  const cause = error.cause instanceof Error ? error.cause.message : undefined;
+  return cause && !error.message.includes(cause) ? `${error.message}: ${cause}` : error.message;
 }
 
 /** Polls until the result is terminal: every 250 ms at first, backing off to 2 s. */
