@@ -183,7 +183,7 @@ export interface components {
              */
             fileName: string;
             /**
-             * @description One of audio/wav, audio/x-wav, audio/wave, audio/vnd.wave, audio/aiff, audio/x-aiff, audio/flac, audio/x-flac, audio/mpeg, audio/mp3, audio/mpeg3, audio/x-mpeg-3, audio/ogg, application/ogg, audio/opus, audio/vorbis, audio/mp4, audio/x-m4a, audio/m4a, video/mp4, video/quicktime, audio/3gpp, audio/webm, video/webm, audio/x-matroska, video/x-matroska; parameters (`;codecs=opus`) are dropped
+             * @description One of audio/wav, audio/x-wav, audio/wave, audio/vnd.wave, audio/aiff, audio/x-aiff, audio/flac, audio/x-flac, audio/mpeg, audio/mp3, audio/mpeg3, audio/x-mpeg-3, audio/ogg, application/ogg, audio/opus, audio/vorbis, audio/mp4, audio/x-m4a, audio/m4a, video/mp4, video/x-m4v, video/quicktime, audio/3gpp, video/3gpp, audio/webm, video/webm, audio/x-matroska, video/x-matroska; parameters (`;codecs=opus`) are dropped
              * @example audio/wav
              * @example audio/webm;codecs=opus
              */

@@ -142,6 +142,9 @@ describe('API handler against dynalite and s3rver', () => {
     [{ fileName: 'recording.webm', contentType: 'audio/webm;codecs=opus', sizeBytes: 10 }, 'audio/webm'],
     [{ fileName: 'recording.mp4', contentType: 'audio/mp4', sizeBytes: 10 }, 'audio/mp4'],
     [{ fileName: 'clip.mkv', sizeBytes: 10 }, 'audio/webm'],
+    // The types browsers give phone videos (Android's .3gp, iTunes' .m4v).
+    [{ fileName: 'memo.3gp', contentType: 'video/3gpp', sizeBytes: 10 }, 'video/3gpp'],
+    [{ fileName: 'clip.m4v', contentType: 'video/x-m4v', sizeBytes: 10 }, 'video/x-m4v'],
   ])('accepts %j (the one format list) and signs Content-Type %s', async (body, contentType) => {
     const created = await call('POST', '/uploads', body);
     expect(created.status).toBe(201);

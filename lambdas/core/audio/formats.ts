@@ -34,7 +34,16 @@ export const UPLOAD_FORMATS = [
     name: 'MP4 / M4A / MOV (AAC, Opus, MP3)',
     formats: ['mp4'],
     extensions: ['m4a', 'mp4', 'm4v', 'mov', '3gp'],
-    contentTypes: ['audio/mp4', 'audio/x-m4a', 'audio/m4a', 'video/mp4', 'video/quicktime', 'audio/3gpp'],
+    contentTypes: [
+      'audio/mp4',
+      'audio/x-m4a',
+      'audio/m4a',
+      'video/mp4',
+      'video/x-m4v',
+      'video/quicktime',
+      'audio/3gpp',
+      'video/3gpp',
+    ],
   },
   {
     name: 'WebM / Matroska (Opus, Vorbis)',
