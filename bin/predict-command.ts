@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import cliProgress from 'cli-progress';
+import { UPLOAD_EXTENSIONS } from '../lambdas/core/audio/formats.ts';
 import { defaultModelDir } from '../lambdas/core/model/location.ts';
 import type { Predictor } from '../lambdas/core/predict.ts';
 import { type FileOutcome, predictFile, unreadable, walkAudioFiles } from './predict-files.ts';
@@ -265,6 +266,13 @@ export async function predictFromCommandLine(args: string[], options: PredictOpt
     return rerunWithPathsOnStdin(paths, options);
 
   const items = await collectItems(paths);
+  if (items.length === 0) {
+    // Folders are walked for the accepted extensions only; a file named on the command line is always tried.
+    console.error(
+      `No audio files found: folders are searched for ${UPLOAD_EXTENSIONS.map((e) => `.${e}`).join(' ')}; name other files directly`,
+    );
+    return 2;
+  }
   const progress =
     !options.json && items.length >= PROGRESS_MIN_FILES
       ? new cliProgress.SingleBar(
