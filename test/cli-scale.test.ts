@@ -138,4 +138,22 @@ describe('ser predict at scale', () => {
     expect(files).toEqual(['tree/a.flac', 'tree/c.flac', 'tree/linked-folder/b.flac']);
     expect(run.code).toBe(0);
   });
+
+  it('walks folders for audio extensions, tries a named file whatever its name, and says when a walk finds none', async () => {
+    const odd = join(dir, 'odd');
+    await mkdir(odd);
+    await copyFile(CLIP, join(odd, 'VOICE001'));
+    await writeFile(join(odd, 'notes.txt'), 'not audio');
+
+    const walked = await ser(['predict', '--json', odd]);
+    expect(walked.code).toBe(2);
+    expect(walked.stdout).toBe('');
+    expect(walked.stderr).toMatch(
+      /No audio files found: folders are searched for \.wav .*name other files directly/,
+    );
+
+    const named = await ser(['predict', '--json', join(odd, 'VOICE001')]);
+    expect(named.code).toBe(0);
+    expect(jsonLines(named.stdout)).toMatchObject([{ emotion: 'neutral' }]);
+  });
 });
