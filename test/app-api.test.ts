@@ -135,6 +135,17 @@ describe('API handler against dynalite and s3rver', () => {
     expect(response.json).toEqual({ error: { code, message: expect.any(String) } });
   });
 
+  it('names each refused field of a request in one plain line', async () => {
+    const response = await call('POST', '/uploads', { fileName: '', sizeBytes: -1, foo: 1 });
+
+    expect(response.status).toBe(400);
+    const { message } = response.json.error;
+    expect(message).toContain('fileName: ');
+    expect(message).toContain('sizeBytes: ');
+    expect(message).toContain('Unrecognized key: "foo"');
+    expect(message).not.toMatch(/[✖→\n]/);
+  });
+
   it.each([
     [{ fileName: 'take.aiff', sizeBytes: 10 }, 'audio/aiff'],
     [{ fileName: 'Memo.M4A', sizeBytes: 10 }, 'audio/mp4'],

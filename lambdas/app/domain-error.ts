@@ -1,3 +1,5 @@
+import type { ZodError } from 'zod';
+
 /** What kind of failure a service reports; the API edge (api.ts) maps each kind to an HTTP status. */
 export type DomainErrorKind = 'invalid' | 'not-found' | 'conflict' | 'unavailable';
 
@@ -22,3 +24,15 @@ export class DomainError extends Error {
 export const invalid = (code: string, message: string) => new DomainError('invalid', code, message);
 /** Nothing by that name or id (404 at the edge). */
 export const notFound = (message: string) => new DomainError('not-found', 'NOT_FOUND', message);
+
+/**
+ * A request body its schema refused, as one line a person can act on: each problem with the field it is
+ * in, e.g. `epochs: Too small: expected number to be >=1; dataset: no "." or ".." segments`.
+ */
+export const invalidRequest = (error: ZodError) =>
+  invalid(
+    'INVALID_REQUEST',
+    error.issues
+      .map((issue) => `${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`)
+      .join('; '),
+  );

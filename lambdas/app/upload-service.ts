@@ -2,11 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import * as z from 'zod';
 import { type CreatedUpload, CreateUploadRequestSchema, type UploadInstructions } from './api-schemas.ts';
 import { formatOfFileName, normalizeContentType, SUPPORTED_EXTENSIONS } from './audio-formats.ts';
 import { type CallbackUrlPolicy, checkCallbackUrl } from './callback-url.ts';
-import { invalid } from './domain-error.ts';
+import { invalid, invalidRequest } from './domain-error.ts';
 import { uploadKey } from './object-keys.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import { speakerScope } from './speaker-context.ts';
@@ -43,7 +42,7 @@ export function createUploadService(deps: UploadServiceDeps) {
   return async function createUpload(body: unknown, caller: UploadCaller = {}): Promise<CreatedUpload> {
     const parsed = CreateUploadRequestSchema.safeParse(body);
     if (!parsed.success) {
-      throw invalid('INVALID_REQUEST', z.prettifyError(parsed.error).replaceAll('\n', ' '));
+      throw invalidRequest(parsed.error);
     }
     const { fileName, sizeBytes, speakerId } = parsed.data;
     const callbackUrl =

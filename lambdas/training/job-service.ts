@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import { DomainError, invalid, notFound } from '../app/domain-error.ts';
+import { DomainError, invalidRequest, notFound } from '../app/domain-error.ts';
 import { CreateTrainingJobSchema } from '../app/openapi-training.ts';
 import { ConcurrentJobError, type TrainingJob, type TrainingJobRepository } from './job-repository.ts';
 import type { TrainingLauncher } from './launcher.ts';
@@ -88,7 +88,7 @@ export function createTrainingService(deps: TrainingServiceDeps) {
     async createJob(body: unknown): Promise<{ id: string; status: 'QUEUED' }> {
       const parsed = CreateTrainingJobSchema.safeParse(body ?? {});
       if (!parsed.success) {
-        throw invalid('INVALID_REQUEST', z.prettifyError(parsed.error).replaceAll('\n', ' '));
+        throw invalidRequest(parsed.error);
       }
       const id = newId();
       await acquireJobLock(deps.jobs, id);
