@@ -171,6 +171,17 @@ describe('long audio', () => {
     expect(result.emotion).toBe('sad');
     expect(result.segments[0]!.startSec).toBeGreaterThan(1.5);
   });
+  it('flags a prediction made from less than a second of speech as lowConfidence, whatever its confidence', async () => {
+    const clip = tessClips.find((c) => c.emotion === 'sad')!;
+    const whole = await predictor.predict(await read(clip.path));
+    expect(whole.lowConfidence).toBe(false);
+    // The middle 0.4 s of the clip: speech, but less than any utterance the model learned from.
+    const { samples, sampleRate } = await decodeAudio(await read(clip.path));
+    const middle = Math.floor(samples.length / 2);
+    const slice = samples.slice(middle - Math.round(0.2 * sampleRate), middle + Math.round(0.2 * sampleRate));
+    const short = await predictor.predict(toWav(slice, sampleRate));
+    expect(short.lowConfidence).toBe(true);
+  });
 });
 
 describe('bad input through predict', () => {

@@ -30,6 +30,13 @@ export { BUNDLED_MODEL_DIR } from './model/location.ts';
 
 /** Less speech than this in a whole clip is not enough to judge an emotion: `NO_SPEECH`. */
 const MIN_SPEECH_SEC = 0.2;
+/**
+ * Less speech than this and a prediction is flagged `lowConfidence` whatever its probability: the model
+ * never learned from so little (the shortest VAD-trimmed utterance the shipped recipe trains on, TESS and
+ * RAVDESS, holds 0.98 s of speech; 1 % hold under 1.3 s), and on 0.25–0.4 s slices of clips it knows it
+ * said the wrong emotion at 80–94 % confidence.
+ */
+export const MIN_CONFIDENT_SPEECH_SEC = 1;
 /** Above this spectral flatness the "speech" the VAD found is broadband noise (hiss, clipping, static). */
 const MAX_SPEECH_FLATNESS = 0.6;
 
@@ -204,6 +211,7 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
       lap('decode');
       lap('resample');
       const regions = findSpeech(samples, decoded.durationSec, config, detector);
+      const speechSec = regions.reduce((sum, r) => sum + r.endSec - r.startSec, 0);
       const windows = planWindows(regions, samples.length / config.sampleRate, metadata.input.windowSec);
       lap('vad');
       const input = windowFeatures(samples, windows, metadata, extractor, speaker);
@@ -219,7 +227,12 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
       return {
         emotion: labels[best]!,
         confidence: round(total[best]!),
-        ...(calibration ? { lowConfidence: total[best]! < calibration.lowConfidenceBelow } : {}),
+        ...(calibration
+          ? {
+              lowConfidence:
+                total[best]! < calibration.lowConfidenceBelow || speechSec < MIN_CONFIDENT_SPEECH_SEC,
+            }
+          : {}),
         probabilities: toProbabilities(labels, total),
         durationSec: round(decoded.durationSec, 3),
         sampleRate: decoded.sourceSampleRate,
