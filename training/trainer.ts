@@ -654,16 +654,7 @@ export async function train(
     });
     const trained = trainBatches(context, batches, epoch, bar);
     const validation = validate(learner, split, validationTruth, labels);
-    const record: EpochRecord = {
-      epoch,
-      loss: trained.loss,
-      accuracy: trained.accuracy,
-      valLoss: validation.loss,
-      valAccuracy: validation.accuracy,
-      valMacroF1: validation.macroF1,
-      learningRate: mutableOptimizer.learningRate,
-      seconds: (performance.now() - epochStart) / 1000,
-    };
+    const record = epochRecord(epoch, trained, validation, mutableOptimizer.learningRate, epochStart);
     history.push(record);
     options.onEpoch?.(record);
     bar?.update(batches.length, { vacc: record.valAccuracy.toFixed(3), vf1: record.valMacroF1.toFixed(3) });
@@ -672,17 +663,48 @@ export async function train(
     if (options.averageFrom !== undefined && epoch >= options.averageFrom) average.add(learner.snapshot());
     if (selection.next(epoch, validation.score, record.valLoss)) break;
   }
-  learner.restore(average.mean() ?? selection.best.weights);
-  if (options.averageFrom !== undefined && !options.progress)
-    process.stderr.write(
-      `${options.name}: weights averaged over ${average.count} epochs from ${options.averageFrom}\n`,
-    );
+  const averaged = restoreFinalWeights(learner, selection.best.weights, average, options);
   optimizer.dispose();
   for (const v of adversary?.variables ?? []) v.dispose();
   return {
     history,
     bestEpoch: selection.best.epoch,
-    ...(options.averageFrom === undefined ? {} : { averagedEpochs: average.count }),
+    ...averaged,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+function epochRecord(
+  epoch: number,
+  trained: { loss: number; accuracy: number },
+  validation: { loss: number; accuracy: number; macroF1: number },
+  learningRate: number,
+  epochStart: number,
+): EpochRecord {
+  return {
+    epoch,
+    loss: trained.loss,
+    accuracy: trained.accuracy,
+    valLoss: validation.loss,
+    valAccuracy: validation.accuracy,
+    valMacroF1: validation.macroF1,
+    learningRate,
+    seconds: (performance.now() - epochStart) / 1000,
+  };
+}
+
+/** Ends training on the mean of the weights from `averageFrom` on if any epoch reached it, else the best epoch's. */
+function restoreFinalWeights(
+  learner: Learner,
+  best: Float32Array[],
+  average: ReturnType<typeof createWeightAverage>,
+  options: TrainOptions,
+): Pick<TrainResult, 'averagedEpochs'> {
+  learner.restore(average.mean() ?? best);
+  if (options.averageFrom === undefined) return {};
+  if (!options.progress)
+    process.stderr.write(
+      `${options.name}: weights averaged over ${average.count} epochs from ${options.averageFrom}\n`,
+    );
+  return { averagedEpochs: average.count };
 }
