@@ -29,3 +29,11 @@ export function toMono(input: readonly Float32Array[] | Float32Array, channelCou
   for (let i = 0; i < frames; i++) mono[i]! *= gain;
   return mono;
 }
+
+/**
+ * Whether a mix cancelled: channels in opposite phase (one wired or recorded inverted, or "wide" stereo)
+ * average to near silence, and the loud speech in them would be judged NO_SPEECH. Below 1 % of the first
+ * channel's energy the first channel alone is the recording; uncorrelated channels keep about half.
+ */
+export const mixCancelled = (mixEnergy: number, firstChannelEnergy: number): boolean =>
+  firstChannelEnergy > 0 && mixEnergy < 0.01 * firstChannelEnergy;

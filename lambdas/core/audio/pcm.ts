@@ -1,4 +1,6 @@
 import { AudioError } from '../errors.ts';
+import { mixCancelled } from './mono.ts';
+import { sumOfSquares } from './sums.ts';
 
 /** How one interleaved PCM sample is stored. */
 export type PcmEncoding = 'int' | 'uint8' | 'float' | 'alaw' | 'mulaw';
@@ -94,6 +96,8 @@ const mixFrames = (bytes: Uint8Array, offset: number, frames: number, layout: Pc
   const isFloat = encoding === 'float';
   const kind = sampleCode(encoding, bytesPerSample, table);
   const scale = FULL_SCALE[kind]! / channels;
+  // With several channels the first is kept too, in case the mix cancels (see mixCancelled).
+  const first = channels > 1 ? new Float32Array(frames) : undefined;
   let p = 0;
   for (let f = 0; f < frames; f++) {
     let sum = 0;
@@ -128,6 +132,7 @@ const mixFrames = (bytes: Uint8Array, offset: number, frames: number, layout: Pc
       }
       sum += value;
       p += bytesPerSample;
+      if (c === 0 && first) first[f] = Math.min(1, Math.max(-1, value * scale * channels));
     }
     if (isFloat && !Number.isFinite(sum)) {
       throw new AudioError(
@@ -137,7 +142,7 @@ const mixFrames = (bytes: Uint8Array, offset: number, frames: number, layout: Pc
     }
     mono[f] = Math.min(1, Math.max(-1, sum * scale));
   }
-  return mono;
+  return first && mixCancelled(sumOfSquares(mono), sumOfSquares(first)) ? first : mono;
 };
 
 /**

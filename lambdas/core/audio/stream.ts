@@ -1,7 +1,9 @@
 import { AudioError } from '../errors.ts';
 import { concatenated } from './concat.ts';
 import { checkDecodedValues } from './limits.ts';
+import { mixCancelled } from './mono.ts';
 import { createStreamingResampler, type StreamingResampler } from './resample.ts';
+import { sumOfSquares } from './sums.ts';
 
 /** What every WASM decoder returns per call. */
 export interface DecodedChunk {
@@ -63,14 +65,19 @@ export interface ChunkedDecodeOptions {
 const mixChunk = (chunk: DecodedChunk, channels: number, scale: number): Float32Array => {
   const length = chunk.samplesDecoded;
   const mono = new Float32Array(length);
-  const source = channels === 1 ? chunk.channelData[0]! : mono;
+  let source = channels === 1 ? chunk.channelData[0]! : mono;
+  let gain = scale / channels;
   if (channels > 1) {
     for (let c = 0; c < channels; c++) {
       const data = chunk.channelData[c]!;
       for (let i = 0; i < length; i++) mono[i]! += data[i]!;
     }
+    const first = chunk.channelData[0]!;
+    if (mixCancelled(sumOfSquares(mono) / (channels * channels), sumOfSquares(first, 0, length))) {
+      source = first;
+      gain = scale;
+    }
   }
-  const gain = scale / channels;
   for (let i = 0; i < length; i++) {
     const value = source[i]! * gain;
     // Lossy decoders overshoot ±1 slightly on clipped input; NaN would mean a broken decoder.
