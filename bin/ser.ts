@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/audio/types.ts';
 import type { PredictOptions } from './predict-command.ts';
 import type { ReplayOptions } from './replay-command.ts';
@@ -21,6 +21,11 @@ const wholeNumber = (value: string): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number (0 or more)');
   return n;
+};
+
+const speakerName = (value: string): string => {
+  if (value.trim() === '') throw new InvalidArgumentError('a speaker name cannot be empty');
+  return value;
 };
 
 const groupByFolder = (value: string): 'folder' => {
@@ -52,8 +57,20 @@ program
     positiveInteger,
     availableParallelism(),
   )
-  .option('--speaker <id>', 'all files are one speaker: each is judged against the earlier ones (no --jobs)')
-  .option('--group-by <folder>', '"folder": the files of each folder are one speaker', groupByFolder)
+  // A speaker context judges files in order, one at a time: the two ways to give one exclude each other and --jobs.
+  .addOption(
+    new Option(
+      '--speaker <id>',
+      'all files are one speaker (a name local to this run): each is judged against the earlier ones',
+    )
+      .argParser(speakerName)
+      .conflicts(['groupBy', 'jobs']),
+  )
+  .addOption(
+    new Option('--group-by <folder>', '"folder": the files of each folder are one speaker')
+      .argParser(groupByFolder)
+      .conflicts('jobs'),
+  )
   .action(async (paths: string[], options: PredictOptions) => {
     const { predictFromCommandLine } = await import('./predict-command.ts');
     process.exitCode = await predictFromCommandLine(paths, options);

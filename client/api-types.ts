@@ -72,6 +72,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/drop-folder/speakers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Erase the statistics of a drop-folder speaker (incoming/<prefix>/<speakerId>/…)
+         * @description Drop-folder speakers have a scope of their own, apart from every API key, so the operators who own the bucket erase them, with the admin credential.
+         */
+        delete: operations["eraseDropFolderSpeaker"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -199,7 +219,7 @@ export interface components {
             speakerId?: components["schemas"]["SpeakerId"];
         };
         /**
-         * @description Opaque: printable characters but "/"
+         * @description Opaque: 1–128 printable ASCII characters except "/", no leading or trailing space
          * @example agent-17
          */
         SpeakerId: string;
@@ -568,7 +588,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Opaque: printable characters but "/" */
+                /** @description Opaque: 1–128 printable ASCII characters except "/", no leading or trailing space */
                 id: components["schemas"]["SpeakerId"];
             };
             cookie?: never;
@@ -595,6 +615,74 @@ export interface operations {
             };
             /** @description Missing or invalid API key (FORBIDDEN) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Speaker statistics are not enabled on this deployment (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Throttled or over quota (THROTTLED, QUOTA_EXCEEDED) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    eraseDropFolderSpeaker: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Opaque: 1–128 printable ASCII characters except "/", no leading or trailing space */
+                id: components["schemas"]["SpeakerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Erased, or there was nothing to erase */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpeakerErased"];
+                };
+            };
+            /** @description Invalid speakerId (INVALID_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid admin credential (FORBIDDEN); the user API key is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Speaker statistics are not enabled on this deployment (NOT_FOUND) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

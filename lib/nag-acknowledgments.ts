@@ -105,9 +105,10 @@ function acknowledgeApi({ api, storage }: SerStack): void {
     `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:${logicalIdOf(api.restApi)}/${logicalIdOf(api.restApi.deploymentStage)}/${method}/${path}]`;
   acknowledge(
     api.adminPolicy,
-    "The admin routes of this API's own stage; the wildcard is the route's path parameter (a job id, a model version).",
+    "The admin routes of this API's own stage; the wildcard is the route's path parameter (a job id, a model version, a speaker id).",
     adminRoute('GET', 'training-jobs/*'),
     adminRoute('POST', 'models/*/activate'),
+    adminRoute('DELETE', 'drop-folder/speakers/*'),
   );
   acknowledge(
     api.restApi,

@@ -66,6 +66,7 @@ describe('API handler against dynalite and s3rver', () => {
     expect(openapi.status).toBe(200);
     expect(openapi.json.openapi).toMatch(/^3\./);
     expect(Object.keys(openapi.json.paths).sort()).toEqual([
+      '/drop-folder/speakers/{id}',
       '/health',
       '/models',
       '/models/{version}/activate',
@@ -133,6 +134,27 @@ describe('API handler against dynalite and s3rver', () => {
 
     expect(response.status).toBe(400);
     expect(response.json).toEqual({ error: { code, message: expect.any(String) } });
+  });
+
+  it.each([
+    ['\u202eevil'], // a right-to-left override: an id that displays as another
+    ['\u200b'], // invisible
+    [' agent-7'], // would be another context than agent-7
+    ['a/b'],
+    ['José'], // outside printable ASCII: ids are names for machines
+    ['x'.repeat(129)],
+  ])('refuses the speakerId %j', async (speakerId) => {
+    const response = await call('POST', '/uploads', { fileName: 'a.wav', sizeBytes: 10, speakerId });
+    expect(response.status).toBe(400);
+    expect(response.json.error.message).toMatch(/speakerId/);
+  });
+
+  it('accepts printable ASCII speaker ids with inner spaces', async () => {
+    for (const speakerId of ['agent-7', 'room 12', 'a'.repeat(128), 'x@y.example:1']) {
+      expect((await call('POST', '/uploads', { fileName: 'a.wav', sizeBytes: 10, speakerId })).status).toBe(
+        201,
+      );
+    }
   });
 
   it('names each refused field of a request in one plain line', async () => {

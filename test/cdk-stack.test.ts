@@ -325,6 +325,7 @@ describe('SerStack', () => {
       'GET /predictions': 'key, NONE',
       'GET /predictions/{id}': 'key, NONE',
       'DELETE /speakers/{id}': 'key, NONE',
+      'DELETE /drop-folder/speakers/{id}': 'no key, AWS_IAM',
       'GET /health': 'no key, NONE',
       'GET /openapi.json': 'no key, NONE',
       'POST /training-jobs': 'no key, AWS_IAM',

@@ -139,6 +139,19 @@ describe('ser predict at scale', () => {
     expect(run.code).toBe(0);
   });
 
+  it('refuses --speaker beside --group-by or --jobs, and an empty speaker name', async () => {
+    for (const args of [
+      ['--speaker', 'x', '--group-by', 'folder'],
+      ['--speaker', 'x', '--jobs', '2'],
+      ['--group-by', 'folder', '--jobs', '2'],
+      ['--speaker', ' '],
+    ]) {
+      const run = await ser(['predict', ...args, CLIP]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/cannot be used with option|a speaker name cannot be empty/);
+    }
+  });
+
   it('walks folders for audio extensions, tries a named file whatever its name, and says when a walk finds none', async () => {
     const odd = join(dir, 'odd');
     await mkdir(odd);

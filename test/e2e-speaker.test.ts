@@ -91,4 +91,20 @@ describe('speaker-adaptive predictions through the local stack (API, drop folder
     expect(next).toMatchObject({ status: 'SUCCEEDED', speakerId: 'agent-7' });
     expect(next.adaptation).toBeUndefined();
   });
+
+  it("erases a drop-folder speaker's statistics with the admin credential, not the user key", async () => {
+    const byUser = await api('/drop-folder/speakers/agent-9', { method: 'DELETE' });
+    expect(byUser.status).toBe(403);
+    // The user route reaches only the key's own speakers: the drop folder's agent-9 is not among them.
+    expect(await (await api('/speakers/agent-9', { method: 'DELETE' })).json()).toMatchObject({
+      erased: false,
+    });
+
+    const byAdmin = await api('/drop-folder/speakers/agent-9', {
+      method: 'DELETE',
+      headers: { 'x-api-key': `${local.stack.apiKey}-admin` },
+    });
+    expect(await byAdmin.json()).toEqual({ speakerId: 'agent-9', erased: true });
+    expect((await dropAs('agent-9', clips[3]!.path, 'after-erase.flac')).adaptation).toBeUndefined();
+  });
 });

@@ -42,13 +42,25 @@ export const PredictionErrorSchema = z.object({
   message: z.string(),
 });
 
-/** A speaker (or room, channel) id: opaque to us, but bounded and printable (a drop-folder path segment). */
+/**
+ * A speaker (or room, channel) id: opaque to us, but bounded and plain — printable ASCII without "/" (it
+ * is a drop-folder path segment), with no space at either end. Plain ASCII so that an id cannot look like
+ * another (no invisible, bidirectional or look-alike characters) and so that the pattern means the same
+ * in every client's regex engine (no Unicode property escapes in the OpenAPI document).
+ */
 export const SpeakerIdSchema = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[^\p{Cc}/]+$/u, 'speakerId must be printable and hold no "/"')
-  .meta({ id: 'SpeakerId', examples: ['agent-17'], description: 'Opaque: printable characters but "/"' });
+  .regex(
+    /^[!-.0-~](?:[ -.0-~]*[!-.0-~])?$/,
+    'speakerId: printable ASCII characters except "/", and no space at either end',
+  )
+  .meta({
+    id: 'SpeakerId',
+    examples: ['agent-17'],
+    description: 'Opaque: 1–128 printable ASCII characters except "/", no leading or trailing space',
+  });
 
 /** Present when a prediction was adapted to its speaker's earlier clips. */
 export const AdaptationSchema = z.object({

@@ -11,7 +11,7 @@ import {
   SpeakerErasedSchema,
   SpeakerIdSchema,
 } from './api-schemas.ts';
-import { DomainError, type DomainErrorKind, invalid, notFound } from './domain-error.ts';
+import { DomainError, type DomainErrorKind, invalid, invalidRequest, notFound } from './domain-error.ts';
 import { openApiDocument } from './openapi.ts';
 import {
   ActivatedModelSchema,
@@ -22,7 +22,7 @@ import {
 } from './openapi-training.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import type { RouteKey } from './routes.ts';
-import { speakerScope } from './speaker-context.ts';
+import { DROP_FOLDER_SCOPE, speakerScope } from './speaker-context.ts';
 import type { SpeakerRepository } from './speaker-repository.ts';
 import type { UploadCaller } from './upload-service.ts';
 
@@ -88,23 +88,30 @@ function parseJsonBody(event: APIGatewayProxyEvent): unknown {
 
 type PredictionRoutes = Extract<
   RouteKey,
-  'POST /uploads' | 'DELETE /speakers/{id}' | 'GET /predictions/{id}' | 'GET /predictions'
+  | 'POST /uploads'
+  | 'DELETE /speakers/{id}'
+  | 'DELETE /drop-folder/speakers/{id}'
+  | 'GET /predictions/{id}'
+  | 'GET /predictions'
 >;
 type TrainingRoutes = Exclude<RouteKey, PredictionRoutes | 'GET /health' | 'GET /openapi.json'>;
 
-/** Uploads, predictions and speaker statistics: the user routes. */
+/** Erases one speaker's statistics in `scope` (an API key's, or the drop folder's). */
+async function eraseSpeaker(deps: ApiDeps, event: APIGatewayProxyEvent, scope: string) {
+  if (!deps.speakers) throw notFound('Speaker statistics are not enabled on this deployment');
+  const speakerId = SpeakerIdSchema.safeParse(event.pathParameters?.id);
+  if (!speakerId.success) throw invalidRequest(speakerId.error);
+  const erased = await deps.speakers.delete({ scope, speakerId: speakerId.data });
+  return reply(SpeakerErasedSchema, 200, { speakerId: speakerId.data, erased });
+}
+
+/** Uploads, predictions and speaker statistics: the user routes (and the drop folder's speakers, admin). */
 function predictionRoutes(deps: ApiDeps): Record<PredictionRoutes, Route> {
   return {
     'POST /uploads': async (event) =>
       reply(CreatedUploadSchema, 201, await deps.createUpload(parseJsonBody(event), callerOf(event))),
-    'DELETE /speakers/{id}': async (event) => {
-      if (!deps.speakers) throw notFound('Speaker statistics are not enabled on this deployment');
-      const speakerId = SpeakerIdSchema.safeParse(event.pathParameters?.id);
-      if (!speakerId.success) throw invalid('INVALID_REQUEST', 'speakerId: 1 to 128 printable characters');
-      const scope = speakerScope(callerOf(event));
-      const erased = await deps.speakers.delete({ scope, speakerId: speakerId.data });
-      return reply(SpeakerErasedSchema, 200, { speakerId: speakerId.data, erased });
-    },
+    'DELETE /speakers/{id}': (event) => eraseSpeaker(deps, event, speakerScope(callerOf(event))),
+    'DELETE /drop-folder/speakers/{id}': (event) => eraseSpeaker(deps, event, DROP_FOLDER_SCOPE),
     'GET /predictions/{id}': async (event) => {
       // Only prediction ids are looked up: internal items of the table are never reachable here.
       const id = PredictionIdSchema.safeParse(event.pathParameters?.id);

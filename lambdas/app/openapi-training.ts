@@ -141,8 +141,8 @@ export const ActivatedModelSchema = z
   .meta({ id: 'ActivatedModel' });
 
 /** AWS: IAM (SigV4) auth; locally the admin key (SER_ADMIN_KEY) as x-api-key. Never the user key. */
-const ADMIN = [{ admin: [] }];
-const ADMIN_FORBIDDEN = errorResponse(
+export const ADMIN = [{ admin: [] }];
+export const ADMIN_FORBIDDEN = errorResponse(
   'Missing or invalid admin credential (FORBIDDEN); the user API key is refused',
 );
 

@@ -13,7 +13,7 @@ import {
 } from './api-schemas.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES } from './config.ts';
 import { errorResponse, FORBIDDEN, jsonResponse, THROTTLED } from './openapi-responses.ts';
-import { trainingPaths } from './openapi-training.ts';
+import { ADMIN, ADMIN_FORBIDDEN, trainingPaths } from './openapi-training.ts';
 
 const predictionPaths: ZodOpenApiPathsObject = {
   '/uploads': {
@@ -72,6 +72,25 @@ const predictionPaths: ZodOpenApiPathsObject = {
         '200': jsonResponse('Erased, or there was nothing to erase', SpeakerErasedSchema),
         '400': errorResponse('Invalid speakerId (INVALID_REQUEST)'),
         '403': FORBIDDEN,
+        '404': errorResponse('Speaker statistics are not enabled on this deployment (NOT_FOUND)'),
+        '429': THROTTLED,
+      },
+    },
+  },
+  '/drop-folder/speakers/{id}': {
+    delete: {
+      operationId: 'eraseDropFolderSpeaker',
+      summary: 'Erase the statistics of a drop-folder speaker (incoming/<prefix>/<speakerId>/…)',
+      description:
+        'Drop-folder speakers have a scope of their own, apart from every API key, so the operators who own ' +
+        'the bucket erase them, with the admin credential.',
+      security: ADMIN,
+      requestParams: { path: z.object({ id: SpeakerIdSchema }) },
+      responses: {
+        '200': jsonResponse('Erased, or there was nothing to erase', SpeakerErasedSchema),
+        '400': errorResponse('Invalid speakerId (INVALID_REQUEST)'),
+        '403': ADMIN_FORBIDDEN,
+        '404': errorResponse('Speaker statistics are not enabled on this deployment (NOT_FOUND)'),
       },
     },
   },
