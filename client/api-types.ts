@@ -316,6 +316,8 @@ export interface components {
             endSec: number;
             emotion: string;
             confidence: number;
+            /** @description As the prediction's lowConfidence, for this window */
+            lowConfidence?: boolean;
             probabilities: components["schemas"]["Probabilities"];
         };
         SpeakerErased: {

@@ -101,13 +101,16 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     await page.close();
   });
 
-  it('draws the timeline of segments for a longer recording', async () => {
-    // Prepare: four TESS sentences of different emotions in one 16-bit WAV, with a pause between them.
+  it.each([
+    ['with pauses between the sentences', 0.5],
+    ['of one continuous stretch of speech (overlapping windows)', 0],
+  ])('draws the timeline of segments for a longer recording %s', async (_name, pauseSec) => {
+    // Prepare: four TESS sentences of different emotions in one 16-bit WAV.
     const parts = await Promise.all(
       ['angry', 'sad', 'happy', 'neutral'].map((e) => decodeAudio(tessClip(e).bytes)),
     );
     const rate = parts[0]!.sampleRate;
-    const pause = new Float32Array(Math.round(rate * 0.5));
+    const pause = new Float32Array(Math.round(rate * pauseSec));
     const joined = parts.flatMap((p) => [
       p.sampleRate === rate ? p.samples : resample(p.samples, p.sampleRate, rate),
       pause,
@@ -133,7 +136,15 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
 
     // Assess
     expect(await page.locator('#timeline li').count()).toBeGreaterThanOrEqual(2);
-    await page.screenshot({ path: join(OUTPUT_DIR, 'browser-timeline.png'), fullPage: true });
+    // Overlapping windows are drawn side by side: no block covers the next one's label.
+    const spans = await page
+      .locator('#timeline li')
+      .evaluateAll((items) =>
+        items.map((li) => [li.getBoundingClientRect().left, li.getBoundingClientRect().right]),
+      );
+    for (let i = 1; i < spans.length; i++)
+      expect(spans[i]![0]!).toBeGreaterThanOrEqual(spans[i - 1]![1]! - 1);
+    await page.screenshot({ path: join(OUTPUT_DIR, `browser-timeline-${pauseSec}.png`), fullPage: true });
     await page.close();
   });
 

@@ -32,6 +32,10 @@ export const SegmentSchema = z
     endSec: z.number(),
     emotion: z.string(),
     confidence: z.number(),
+    lowConfidence: z
+      .boolean()
+      .optional()
+      .meta({ description: "As the prediction's lowConfidence, for this window" }),
     probabilities: ProbabilitiesSchema,
   })
   .meta({ id: 'Segment' });

@@ -164,7 +164,12 @@ function windowFeatures(
  * The clip's probabilities: the mean of the windows' (rows of `output`) weighted by each window's seconds
  * of speech, so pauses and short windows count less; and each window as a segment.
  */
-function combineWindows(output: Float32Array, windows: AnalysisWindow[], labels: readonly string[]) {
+function combineWindows(
+  output: Float32Array,
+  windows: AnalysisWindow[],
+  labels: readonly string[],
+  lowConfidenceBelow: number | undefined,
+) {
   const total = new Float64Array(labels.length);
   const weightSum = windows.reduce((sum, w) => sum + w.speechSec, 0);
   const segments: Segment[] = windows.map((w, row) => {
@@ -176,6 +181,10 @@ function combineWindows(output: Float32Array, windows: AnalysisWindow[], labels:
       endSec: round(w.endSec, 3),
       emotion: labels[best]!,
       confidence: round(p[best]!),
+      // The clip's rule, per window: below the package's threshold, or too little speech to judge.
+      ...(lowConfidenceBelow === undefined
+        ? {}
+        : { lowConfidence: p[best]! < lowConfidenceBelow || w.speechSec < MIN_CONFIDENT_SPEECH_SEC }),
       probabilities: toProbabilities(labels, p),
     };
   });
@@ -222,7 +231,7 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
       if (calibration) applyTemperature(output, labels.length, calibration.temperature);
       lap('inference');
 
-      const { total, segments } = combineWindows(output, windows, labels);
+      const { total, segments } = combineWindows(output, windows, labels, calibration?.lowConfidenceBelow);
       const best = argmax(total);
       return {
         emotion: labels[best]!,

@@ -9,6 +9,8 @@ export interface Segment {
   endSec: number;
   emotion: string;
   confidence: number;
+  /** As the clip's `lowConfidence`, for this window (present when the package has a calibration). */
+  lowConfidence?: boolean;
   probabilities: Probabilities;
 }
 
