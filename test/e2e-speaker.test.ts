@@ -105,6 +105,14 @@ describe('speaker-adaptive predictions through the local stack (API, drop folder
       headers: { 'x-api-key': `${local.stack.apiKey}-admin` },
     });
     expect(await byAdmin.json()).toEqual({ speakerId: 'agent-9', erased: true });
+    const adminOnUserRoute = await api('/speakers/agent-9', {
+      method: 'DELETE',
+      headers: { 'x-api-key': `${local.stack.apiKey}-admin` },
+    });
+    expect(adminOnUserRoute.status).toBe(403);
+    expect(await adminOnUserRoute.json()).toMatchObject({
+      error: { message: expect.stringMatching(/needs the user API key/) },
+    });
     expect((await dropAs('agent-9', clips[3]!.path, 'after-erase.flac')).adaptation).toBeUndefined();
   });
 });

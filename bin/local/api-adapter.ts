@@ -87,8 +87,10 @@ function refusal(route: ApiRoute, givenKey: string | undefined, options: ApiAdap
   const { access } = route;
   if (access === 'public') return undefined;
   if (apiKeyMatches(givenKey, access === 'admin' ? options.adminKey : options.apiKey)) return undefined;
-  return access === 'admin'
-    ? 'Forbidden: this route needs the admin credential (x-api-key: SER_ADMIN_KEY locally)'
+  if (access === 'admin')
+    return 'Forbidden: this route needs the admin credential (x-api-key: SER_ADMIN_KEY locally)';
+  return apiKeyMatches(givenKey, options.adminKey)
+    ? 'Forbidden: this route needs the user API key; the admin credential is for the admin routes only'
     : 'Forbidden: missing or invalid x-api-key';
 }
 
