@@ -37,6 +37,10 @@ const MIN_SPEECH_SEC = 0.2;
  * said the wrong emotion at 80–94 % confidence.
  */
 export const MIN_CONFIDENT_SPEECH_SEC = 1;
+
+/** The `lowConfidence` rule, for a clip and for each of its windows: a guess, or too little speech to judge. */
+const isLowConfidence = (confidence: number, speechSec: number, lowConfidenceBelow: number) =>
+  confidence < lowConfidenceBelow || speechSec < MIN_CONFIDENT_SPEECH_SEC;
 /** Above this spectral flatness the "speech" the VAD found is broadband noise (hiss, clipping, static). */
 const MAX_SPEECH_FLATNESS = 0.6;
 
@@ -99,7 +103,7 @@ function findSpeech(
   durationSec: number,
   config: FeatureConfig,
   detector: SpeechDetector,
-): SpeechRegion[] {
+): { regions: SpeechRegion[]; speechSec: number } {
   const rate = config.sampleRate;
   if (durationSec < MIN_SPEECH_SEC) {
     const ms = Math.round(durationSec * 1000 * 10) / 10;
@@ -121,7 +125,7 @@ function findSpeech(
       `No speech found: the sound is broadband noise (spectral flatness ${round(flatness, 2)}), not a voice`,
     );
   }
-  return regions;
+  return { regions, speechSec };
 }
 
 interface WindowFeatures {
@@ -181,10 +185,9 @@ function combineWindows(
       endSec: round(w.endSec, 3),
       emotion: labels[best]!,
       confidence: round(p[best]!),
-      // The clip's rule, per window: below the package's threshold, or too little speech to judge.
       ...(lowConfidenceBelow === undefined
         ? {}
-        : { lowConfidence: p[best]! < lowConfidenceBelow || w.speechSec < MIN_CONFIDENT_SPEECH_SEC }),
+        : { lowConfidence: isLowConfidence(p[best]!, w.speechSec, lowConfidenceBelow) }),
       probabilities: toProbabilities(labels, p),
     };
   });
@@ -219,8 +222,7 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
       const { samples } = decoded;
       lap('decode');
       lap('resample');
-      const regions = findSpeech(samples, decoded.durationSec, config, detector);
-      const speechSec = regions.reduce((sum, r) => sum + r.endSec - r.startSec, 0);
+      const { regions, speechSec } = findSpeech(samples, decoded.durationSec, config, detector);
       const windows = planWindows(regions, samples.length / config.sampleRate, metadata.input.windowSec);
       lap('vad');
       const input = windowFeatures(samples, windows, metadata, extractor, speaker);
@@ -237,10 +239,7 @@ export async function createPredictor(options: PredictorOptions = {}): Promise<P
         emotion: labels[best]!,
         confidence: round(total[best]!),
         ...(calibration
-          ? {
-              lowConfidence:
-                total[best]! < calibration.lowConfidenceBelow || speechSec < MIN_CONFIDENT_SPEECH_SEC,
-            }
+          ? { lowConfidence: isLowConfidence(total[best]!, speechSec, calibration.lowConfidenceBelow) }
           : {}),
         probabilities: toProbabilities(labels, total),
         durationSec: round(decoded.durationSec, 3),
