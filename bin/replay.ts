@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { markedAsReplay } from '../lambdas/app/dead-letter.ts';
 import { parseS3Event } from '../lambdas/app/s3-event.ts';
 
 /**
@@ -122,7 +123,7 @@ export async function replayMessages(
   const outcomes: ReplayOutcome[] = [];
   for (const { source, body } of messages) {
     try {
-      outcomes.push({ source, ok: true, result: await invoke(eventFromDeadLetter(body)) });
+      outcomes.push({ source, ok: true, result: await invoke(markedAsReplay(eventFromDeadLetter(body))) });
     } catch (error) {
       outcomes.push({ source, ok: false, error: error instanceof Error ? error.message : String(error) });
     }

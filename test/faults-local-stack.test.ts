@@ -73,4 +73,44 @@ describe('faults on the local stack: an event that fails every retry is kept, an
     );
     expect(JSON.parse(await result.Body!.transformToString())).toMatchObject({ status: 'SUCCEEDED' });
   });
+
+  it('a replay that fails again ends the record FAILED (PROCESSING_FAILED, replayable), never PENDING', async () => {
+    // Prepare: a result key s3rver cannot store (its file name is too long), so every attempt fails
+    // after the claim — the record is dead-lettered FAILED, and so is its replay.
+    const name = `${'q'.repeat(225)}.flac`;
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: stack.bucket,
+        Key: `incoming/dlq2/${name}`,
+        Body: tessClip('sad').bytes,
+      }),
+    );
+    await stack.idle();
+    const recordOf = async () => {
+      const page = await fetch(`${stack.apiUrl}/predictions?limit=100`, {
+        headers: { 'x-api-key': local.stack.apiKey },
+      });
+      const { items } = (await page.json()) as {
+        items: { fileName: string; status: string; error?: { code: string } }[];
+      };
+      return items.find((p) => p.fileName === name);
+    };
+    const deadLettered = await recordOf();
+    const [file] = (await readdir(stack.deadLetterDir)).map((f) => join(stack.deadLetterDir, f));
+
+    // Act
+    const exitCode = await replayFromCommandLine([file!], {
+      s3Endpoint: stack.s3Endpoint,
+      dynamodbEndpoint: stack.dynamoDbEndpoint,
+      bucket: stack.bucket,
+      table: 'predictions',
+      maxMessages: 10,
+    });
+
+    // Assess
+    expect(deadLettered).toMatchObject({ status: 'FAILED', error: { code: 'PROCESSING_FAILED' } });
+    expect(exitCode).toBe(1);
+    expect(await readdir(stack.deadLetterDir)).toHaveLength(1);
+    expect(await recordOf()).toMatchObject({ status: 'FAILED', error: { code: 'PROCESSING_FAILED' } });
+  });
 });

@@ -37,3 +37,28 @@ export async function recordDeadLetter(
   }
   return marked;
 }
+
+/**
+ * `ser replay` marks the events it re-runs: a replay is a synchronous call that no retry and no
+ * dead-letter destination follows, so if it fails the handler itself must end the record FAILED again
+ * (with PROCESSING_FAILED, replayable) instead of leaving it PENDING for a retry that never comes.
+ */
+export const REPLAY_MARK = 'serReplay';
+
+export const markedAsReplay = (event: object): object => ({ ...event, [REPLAY_MARK]: true });
+
+export const isReplay = (event: unknown): boolean =>
+  event !== null && typeof event === 'object' && (event as Record<string, unknown>)[REPLAY_MARK] === true;
+
+/** After a failed replay: the event's records end FAILED (PROCESSING_FAILED) again, still replayable. */
+export async function recordFailedReplay(
+  repository: Pick<PredictionRepository, 'markFailed'>,
+  event: unknown,
+  error: unknown,
+): Promise<string[]> {
+  const message = error instanceof Error ? error.message : String(error);
+  return recordDeadLetter(repository, {
+    requestPayload: event,
+    responsePayload: { errorMessage: `replay: ${message}` },
+  });
+}

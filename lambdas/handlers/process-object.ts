@@ -7,6 +7,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { createDocumentClient, createEventBridgeClient, createS3Client } from '../app/aws-clients.ts';
 import { loadConfig } from '../app/config.ts';
+import { isReplay, recordFailedReplay } from '../app/dead-letter.ts';
 import { createEventBridgePublisher } from '../app/eventbridge-publisher.ts';
 import { type ProcessOutcome, processObject } from '../app/object-processor.ts';
 import type { PredictionEventPublisher } from '../app/prediction-events.ts';
@@ -82,17 +83,26 @@ export const handler = middy<unknown, ProcessOutcome[]>()
   .use(logMetrics(metrics))
   .handler(async (event) => {
     await activeModel.refresh();
-    const outcomes: ProcessOutcome[] = [];
-    for (const ref of parseS3Event(event)) {
-      const outcome = await processObject(deps, ref);
-      outcomes.push(outcome);
-      metrics.addMetric(`Objects_${outcome.outcome}`, MetricUnit.Count, 1);
-      if (outcome.outcome === 'succeeded' || outcome.outcome === 'failed') {
-        const { status, emotion, confidence, error } = outcome.prediction;
-        logger.info('Processed object', { key: ref.key, id: outcome.id, status, emotion, confidence, error });
-      } else {
-        logger.info('Skipped object', { key: ref.key, ...outcome });
-      }
+    try {
+      return await processEvent(event);
+    } catch (error) {
+      if (isReplay(event)) await recordFailedReplay(deps.repository, event, error);
+      throw error;
     }
-    return outcomes;
   });
+
+async function processEvent(event: unknown): Promise<ProcessOutcome[]> {
+  const outcomes: ProcessOutcome[] = [];
+  for (const ref of parseS3Event(event)) {
+    const outcome = await processObject(deps, ref);
+    outcomes.push(outcome);
+    metrics.addMetric(`Objects_${outcome.outcome}`, MetricUnit.Count, 1);
+    if (outcome.outcome === 'succeeded' || outcome.outcome === 'failed') {
+      const { status, emotion, confidence, error } = outcome.prediction;
+      logger.info('Processed object', { key: ref.key, id: outcome.id, status, emotion, confidence, error });
+    } else {
+      logger.info('Skipped object', { key: ref.key, ...outcome });
+    }
+  }
+  return outcomes;
+}
