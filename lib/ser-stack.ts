@@ -97,6 +97,21 @@ export class SerStack extends Stack {
   /** What an operator needs after a deploy: the bucket, ready-to-run commands, the DLQs. */
   private addOutputs(): void {
     const { bucket } = this.storage;
+    // Outputs live on the stack, not in the constructs: a construct's output id gets its path and a hash
+    // (ApiAdminPolicyArn98659656), and the docs name these.
+    new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });
+    new CfnOutput(this, 'WebUrl', { value: this.web.origin });
+    new CfnOutput(this, 'AdminPolicyArn', {
+      description: 'Attach to operators: training jobs and model activation are IAM-authorised',
+      value: this.api.adminPolicy.managedPolicyArn,
+    });
+    new CfnOutput(this, 'ApiKeyValueCommand', {
+      description: 'Prints the value of the API key (header x-api-key)',
+      value: `aws apigateway get-api-key --include-value --api-key ${this.api.apiKey.keyId} --query value --output text`,
+    });
+    new CfnOutput(this, 'TrainingLaunchTemplateId', {
+      value: this.training.launchTemplate.launchTemplateId!,
+    });
     new CfnOutput(this, 'AudioBucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'DropFolderCommand', {
       description: 'Any S3 client can drop audio here; the result appears under results/',

@@ -49,6 +49,26 @@ describe('SerStack', () => {
 
   afterAll(() => model.remove());
 
+  it('names its outputs as the docs do (no construct path or hash in them)', () => {
+    // API Gateway's RestApi adds its own endpoint output (the same URL as ApiUrl) under its path; it cannot be turned off.
+    const outputs = Object.keys(template.toJSON().Outputs).filter(
+      (id) => !id.startsWith('ApiRestApiEndpoint'),
+    );
+    expect(outputs.sort()).toEqual([
+      'AdminPolicyArn',
+      'ApiKeyValueCommand',
+      'ApiUrl',
+      'AudioBucketName',
+      'CallbackDeadLetterQueueUrl',
+      'DeadLetterQueueUrl',
+      'DropFolderCommand',
+      'ReplayCommand',
+      'TrainingLaunchTemplateId',
+      'WebUrl',
+      'WebhookSecretCommand',
+    ]);
+  });
+
   it('notifies the inference function of objects created under uploads/ and incoming/ only', () => {
     const inferenceId = logicalIdOf('AWS::Lambda::Function', 'InferenceProcessObject');
     template.hasResourceProperties('Custom::S3BucketNotifications', {

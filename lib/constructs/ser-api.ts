@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   ApiKeySourceType,
@@ -67,15 +67,6 @@ export class SerApi extends Construct {
     this.adminPolicy = this.addRoutes();
     this.addGatewayResponses(props.webOrigin);
     this.apiKey = this.addUsagePlan(props);
-
-    new CfnOutput(this, 'ApiUrl', { value: this.restApi.url });
-    new CfnOutput(this, 'AdminPolicyArn', {
-      description: 'Attach to operators: training jobs and model activation are IAM-authorised',
-      value: this.adminPolicy.managedPolicyArn,
-    });
-    new CfnOutput(this, 'ApiKeyValueCommand', {
-      value: `aws apigateway get-api-key --include-value --api-key ${this.apiKey.keyId} --query value --output text`,
-    });
   }
 
   /** The one function behind every route, allowed to presign only under uploads/. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { CfnOutput, Duration, IgnoreMode, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, IgnoreMode, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import {
   BlockDeviceVolume,
@@ -89,7 +89,6 @@ export class Training extends Construct {
     const userData = this.createUserData();
     this.launchTemplate = this.createLaunchTemplate(vpc, userData, props.spot ?? false);
     this.registerBundledModel(props.modelDir ?? DEFAULT_MODEL_DIR);
-    new CfnOutput(this, 'LaunchTemplateId', { value: this.launchTemplate.launchTemplateId! });
   }
 
   /** Public subnet, no NAT: the instance only talks out (S3, DynamoDB, dnf, npm), nobody talks in. */

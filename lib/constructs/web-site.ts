@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   Distribution,
   HeadersFrameOption,
@@ -56,7 +56,6 @@ export class WebSite extends Construct {
       },
     });
     this.origin = `https://${this.distribution.distributionDomainName}`;
-    new CfnOutput(this, 'WebUrl', { value: this.origin });
   }
 
   /**
