@@ -8,6 +8,7 @@ import {
   objectVersionOf,
   processObject,
 } from '../lambdas/app/object-processor.ts';
+import type { PredictionEvent } from '../lambdas/app/prediction-events.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { parseS3Event } from '../lambdas/app/s3-event.ts';
 import { createUploadService } from '../lambdas/app/upload-service.ts';
@@ -92,6 +93,32 @@ describe('object processing against s3rver and dynalite', () => {
     expect(prediction?.emotion).toBe('angry');
     expect(Object.keys(prediction?.probabilities ?? {})).toEqual([...predictor.labels]);
     expect(prediction?.modelVersion).toBe(predictor.modelVersion);
+  });
+
+  it('ends an upload whose object is gone FAILED (OBJECT_DELETED) and announces it like any terminal record', async () => {
+    // Prepare: the event names an object that is no longer there (deleted before it was read).
+    const created = await createUpload({ fileName: 'gone.flac', sizeBytes: 10 });
+    const published: PredictionEvent[] = [];
+    const events = { publish: async (event: PredictionEvent) => void published.push(event) };
+
+    // Act
+    const outcome = await processObject(
+      { ...deps(), events },
+      { bucket: aws.bucket, key: `uploads/${created.id}/gone.flac`, eTag: '"0123"', size: 10 },
+    );
+
+    // Assess
+    expect(outcome.outcome).toBe('ignored');
+    expect(await repository.get(created.id)).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'OBJECT_DELETED' },
+    });
+    expect(published).toHaveLength(1);
+    expect(published[0]!.detail).toMatchObject({
+      id: created.id,
+      status: 'FAILED',
+      error: { code: 'OBJECT_DELETED' },
+    });
   });
 
   it('refuses a tampered presigned URL and a body longer than the signed size', async () => {

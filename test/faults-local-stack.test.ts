@@ -112,5 +112,17 @@ describe('faults on the local stack: an event that fails every retry is kept, an
     expect(exitCode).toBe(1);
     expect(await readdir(stack.deadLetterDir)).toHaveLength(1);
     expect(await recordOf()).toMatchObject({ status: 'FAILED', error: { code: 'PROCESSING_FAILED' } });
+    // Dead-lettered records are announced like every terminal one (a callback must not wait forever).
+    const announced = (await readFile(stack.eventsFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .map(
+        (line) =>
+          JSON.parse(line) as { detail: { fileName: string; status: string; error?: { code: string } } },
+      )
+      .filter((event) => event.detail.fileName === name);
+    expect(announced.length).toBeGreaterThanOrEqual(1);
+    for (const event of announced)
+      expect(event.detail).toMatchObject({ status: 'FAILED', error: { code: 'PROCESSING_FAILED' } });
   });
 });

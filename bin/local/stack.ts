@@ -147,11 +147,11 @@ async function loadHandlers(options: {
     deadLetterDir: join(options.deadLetterDir, 'callbacks'),
     log,
   });
-  processModule.usePredictionEvents(
-    createLocalEventBus({ file: options.eventsFile, onEvent: callbacks.route }),
-  );
-  const deadLetter = (await import('../../lambdas/handlers/dead-letter.ts'))
-    .handler as unknown as ProcessHandler;
+  const bus = createLocalEventBus({ file: options.eventsFile, onEvent: callbacks.route });
+  processModule.usePredictionEvents(bus);
+  const deadLetterModule = await import('../../lambdas/handlers/dead-letter.ts');
+  deadLetterModule.usePredictionEvents(bus);
+  const deadLetter = deadLetterModule.handler as unknown as ProcessHandler;
   const apiModule = await import('../../lambdas/handlers/api.ts');
   const training = startLocalTraining({ s3Endpoint: options.s3Endpoint, bucket: options.bucket, log });
   apiModule.useTrainingLauncher(training);

@@ -1,5 +1,6 @@
 import { classifyKey } from './object-keys.ts';
 import { objectClaim } from './object-processor.ts';
+import { type PredictionEventPublisher, predictionEvent } from './prediction-events.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import { parseS3Event } from './s3-event.ts';
 
@@ -21,6 +22,7 @@ const unquote = (eTag: string | undefined): string => (eTag ?? '').replaceAll('"
 export async function recordDeadLetter(
   repository: Pick<PredictionRepository, 'markFailed'>,
   record: DestinationRecord,
+  events?: PredictionEventPublisher,
 ): Promise<string[]> {
   const reason = record.responsePayload?.errorMessage ?? record.responsePayload?.errorType ?? 'unknown error';
   const marked: string[] = [];
@@ -33,7 +35,17 @@ export async function recordDeadLetter(
       code: 'PROCESSING_FAILED',
       message: `Processing failed after every retry (${reason.slice(0, 300)}); the event is kept for replay`,
     });
-    if (wrote) marked.push(claim.id);
+    if (!wrote) continue;
+    marked.push(claim.id);
+    // A FAILED record is announced like any other terminal one: its callback must not wait forever.
+    await events?.publish(
+      predictionEvent(wrote.prediction, {
+        bucket: ref.bucket,
+        key: ref.key,
+        objectVersion: claim.objectVersion,
+        callback: wrote.callback,
+      }),
+    );
   }
   return marked;
 }
@@ -55,10 +67,12 @@ export async function recordFailedReplay(
   repository: Pick<PredictionRepository, 'markFailed'>,
   event: unknown,
   error: unknown,
+  events?: PredictionEventPublisher,
 ): Promise<string[]> {
   const message = error instanceof Error ? error.message : String(error);
-  return recordDeadLetter(repository, {
-    requestPayload: event,
-    responsePayload: { errorMessage: `replay: ${message}` },
-  });
+  return recordDeadLetter(
+    repository,
+    { requestPayload: event, responsePayload: { errorMessage: `replay: ${message}` } },
+    events,
+  );
 }

@@ -132,7 +132,12 @@ async function endDeleted(
   if (origin.source === 'drop-folder' && !ref.eTag)
     return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
   const claim = objectClaim(ref, origin, unquote(ref.eTag));
-  await deps.repository.markFailed(claim, deletedError(ref.key));
+  const marked = await deps.repository.markFailed(claim, deletedError(ref.key));
+  // Announced like every terminal record, so an upload's callback does not wait forever.
+  if (marked) {
+    const context = { bucket: ref.bucket, key: ref.key, objectVersion: claim.objectVersion };
+    await deps.events?.publish(predictionEvent(marked.prediction, { ...context, callback: marked.callback }));
+  }
   return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
 }
 

@@ -332,18 +332,22 @@ export class PredictionRepository {
    * Ends a record FAILED with `error` unless it is already finished: the object was deleted before it
    * was read, or its event was dead-lettered (PROCESSING_FAILED; `ser replay` may still finish it).
    * Creates the record when there is none (a drop-folder object whose processing never got to claim it).
-   * Returns whether it wrote.
+   * Returns the record it wrote (and its callback, for the completion event), or undefined.
    */
-  async markFailed(claim: ObjectClaim, error: RecordError): Promise<boolean> {
+  async markFailed(
+    claim: ObjectClaim,
+    error: RecordError,
+  ): Promise<{ prediction: Prediction; callback?: CallbackTarget } | undefined> {
     const now = this.#now();
     const nowIso = now.toISOString();
     const removal = removeResultFields({ error });
     const object = this.#objectFields(claim, now);
     try {
-      await this.#doc.send(
+      const { Attributes } = await this.#doc.send(
         new UpdateCommand({
           TableName: this.#options.tableName,
           Key: { id: claim.id },
+          ReturnValues: 'ALL_NEW',
           UpdateExpression: [
             'SET #status = :failed, #error = :error, updatedAt = :now, objectVersion = :version,',
             object.set,
@@ -367,9 +371,10 @@ export class PredictionRepository {
           },
         }),
       );
-      return true;
+      const callback = Attributes?.callback as CallbackTarget | undefined;
+      return { prediction: toPrediction(Attributes ?? {}), ...(callback ? { callback } : {}) };
     } catch (failure) {
-      if (failure instanceof ConditionalCheckFailedException) return false;
+      if (failure instanceof ConditionalCheckFailedException) return undefined;
       throw failure;
     }
   }

@@ -86,7 +86,7 @@ export const handler = middy<unknown, ProcessOutcome[]>()
     try {
       return await processEvent(event);
     } catch (error) {
-      if (isReplay(event)) await recordFailedReplay(deps.repository, event, error);
+      if (isReplay(event)) await recordFailedReplay(deps.repository, event, error, events);
       throw error;
     }
   });

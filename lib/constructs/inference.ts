@@ -120,9 +120,15 @@ export class Inference extends Construct {
       description: 'Ends the prediction records of dead-lettered S3 events FAILED (PROCESSING_FAILED)',
       memorySize: 256,
       timeout: Duration.seconds(30),
-      environment: { BUCKET_NAME: props.bucket.bucketName, TABLE_NAME: props.table.tableName },
+      // It announces the records it ends FAILED on the default bus, as the processor does.
+      environment: {
+        BUCKET_NAME: props.bucket.bucketName,
+        TABLE_NAME: props.table.tableName,
+        EVENT_BUS_NAME: 'default',
+      },
     });
     props.table.grant(recorder, 'dynamodb:UpdateItem');
+    EventBus.fromEventBusName(this, 'RecorderBus', 'default').grantPutEventsTo(recorder);
     this.failureTopic.addSubscription(new LambdaSubscription(recorder));
     return recorder;
   }
