@@ -271,6 +271,15 @@ describe('object processing against s3rver and dynalite', () => {
       bucket: aws.bucket,
       key: 'results/batch 7/clip one.flac.json',
     });
-    expect(outcome.outcome).toBe('ignored');
+    expect(outcome).toEqual({
+      outcome: 'ignored',
+      reason: 'key outside uploads/ and incoming/: results/batch 7/clip one.flac.json',
+    });
+    // A console's "create folder" under the drop folder is an empty object ending in "/".
+    const folder = await processObject(deps(), { bucket: aws.bucket, key: 'incoming/new folder/' });
+    expect(folder).toEqual({
+      outcome: 'ignored',
+      reason: 'a folder marker, not a file: incoming/new folder/',
+    });
   });
 });

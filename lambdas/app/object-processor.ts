@@ -151,7 +151,11 @@ async function endDeleted(
  */
 export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef): Promise<ProcessOutcome> {
   const origin = classifyKey(ref.key);
-  if (!origin) return { outcome: 'ignored', reason: `key outside uploads/ and incoming/: ${ref.key}` };
+  if (!origin) {
+    // A console's "create folder" writes an empty object whose key ends in "/": not a file.
+    const why = ref.key.endsWith('/') ? 'a folder marker, not a file' : 'key outside uploads/ and incoming/';
+    return { outcome: 'ignored', reason: `${why}: ${ref.key}` };
+  }
   const head = await headObject(deps, ref);
   if (!head) return endDeleted(deps, ref, origin);
   // Without versioning a key holds only its latest bytes: an event for older ones (late or out of
