@@ -2,27 +2,19 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { SNSEvent } from 'aws-lambda';
-import { createDocumentClient, createEventBridgeClient } from '../app/aws-clients.ts';
+import { createDocumentClient } from '../app/aws-clients.ts';
 import { loadConfig } from '../app/config.ts';
 import { recordDeadLetter } from '../app/dead-letter.ts';
-import { createEventBridgePublisher } from '../app/eventbridge-publisher.ts';
 import type { PredictionEventPublisher } from '../app/prediction-events.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
 import { logger, tracer } from './observability.ts';
+import { predictionEventBus } from './prediction-event-bus.ts';
 
 const config = loadConfig();
 const repository = new PredictionRepository(tracer.captureAWSv3Client(createDocumentClient(config)), config);
-// The records it ends FAILED are announced like every terminal one (the stack sets EVENT_BUS_NAME; the
-// local stack plugs in its own bus).
-let events: PredictionEventPublisher | undefined = config.eventBusName
-  ? createEventBridgePublisher(
-      tracer.captureAWSv3Client(createEventBridgeClient(config)),
-      config.eventBusName,
-    )
-  : undefined;
-export function usePredictionEvents(publisher: PredictionEventPublisher): void {
-  events = publisher;
-}
+// The records it ends FAILED are announced like every terminal one.
+const events = predictionEventBus(config);
+export const usePredictionEvents = (publisher: PredictionEventPublisher): void => events.use(publisher);
 
 /**
  * The inference function's on-failure topic → the records of the dead-lettered event end FAILED
@@ -35,7 +27,7 @@ export const handler = middy<SNSEvent, string[]>()
   .handler(async (event) => {
     const marked: string[] = [];
     for (const record of event.Records) {
-      const ids = await recordDeadLetter(repository, JSON.parse(record.Sns.Message), events);
+      const ids = await recordDeadLetter(repository, JSON.parse(record.Sns.Message), events.publisher);
       marked.push(...ids);
       logger.warn('Dead-lettered event: records ended FAILED (PROCESSING_FAILED)', { ids });
     }

@@ -5,10 +5,9 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
-import { createDocumentClient, createEventBridgeClient, createS3Client } from '../app/aws-clients.ts';
+import { createDocumentClient, createS3Client } from '../app/aws-clients.ts';
 import { loadConfig } from '../app/config.ts';
 import { isReplay, recordFailedReplay } from '../app/dead-letter.ts';
-import { createEventBridgePublisher } from '../app/eventbridge-publisher.ts';
 import { type ProcessOutcome, processObject } from '../app/object-processor.ts';
 import type { PredictionEventPublisher } from '../app/prediction-events.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
@@ -18,6 +17,7 @@ import { createPredictor } from '../core/predict.ts';
 import { createActiveModelProvider, loadActiveModelConfig } from '../training/active-model.ts';
 import { ModelRegistry } from '../training/model-registry.ts';
 import { logger, metrics, tracer } from './observability.ts';
+import { predictionEventBus } from './prediction-event-bus.ts';
 
 /** In the Lambda asset the model package sits beside the bundle; from source, the core finds its own. */
 const MODEL_BESIDE_BUNDLE = fileURLToPath(new URL('./models/ser-lstm/', import.meta.url));
@@ -46,20 +46,12 @@ const activeModel = createActiveModelProvider({
   onError: (message, error) => logger.error(message, { error }),
 });
 await activeModel.refresh();
-// Terminal predictions go to EventBridge (the stack sets EVENT_BUS_NAME); the local stack plugs in its own bus.
-let events: PredictionEventPublisher | undefined = config.eventBusName
-  ? createEventBridgePublisher(
-      tracer.captureAWSv3Client(createEventBridgeClient(config)),
-      config.eventBusName,
-    )
-  : undefined;
-export function usePredictionEvents(publisher: PredictionEventPublisher): void {
-  events = publisher;
-}
+const events = predictionEventBus(config);
+export const usePredictionEvents = (publisher: PredictionEventPublisher): void => events.use(publisher);
 const deps = {
   s3,
   get events() {
-    return events;
+    return events.publisher;
   },
   repository: new PredictionRepository(documents, config),
   get predictor() {
@@ -86,7 +78,7 @@ export const handler = middy<unknown, ProcessOutcome[]>()
     try {
       return await processEvent(event);
     } catch (error) {
-      if (isReplay(event)) await recordFailedReplay(deps.repository, event, error, events);
+      if (isReplay(event)) await recordFailedReplay(deps.repository, event, error, events.publisher);
       throw error;
     }
   });
