@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { UploadRow } from '../bin/upload/upload-command.ts';
+import { formatRows, type UploadRow } from '../bin/upload/upload-command.ts';
 import { badFixture, tessFixtures } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 
@@ -22,6 +22,37 @@ async function ser(args: string[]) {
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
 }
+
+describe('ser upload CSV', () => {
+  it('quotes every cell that needs it (RFC 4180, CRLF) and keeps spreadsheet formulas as text', () => {
+    const row = (file: string): UploadRow => ({
+      file,
+      id: 'x',
+      status: 'SUCCEEDED',
+      emotion: 'sad',
+      confidence: 0.9,
+    });
+    const csv = formatRows(
+      [
+        '=HYPERLINK("evil.example","click").flac',
+        '+1.flac',
+        '-2.flac',
+        '@SUM(1).flac',
+        'a,b.flac',
+        'cr\rret.flac',
+      ].map(row),
+      'csv',
+    );
+    expect(csv.split('\r\n').slice(1, -1)).toEqual([
+      `"'=HYPERLINK(""evil.example"",""click"").flac",x,SUCCEEDED,sad,0.9,,,`,
+      "'+1.flac,x,SUCCEEDED,sad,0.9,,,",
+      "'-2.flac,x,SUCCEEDED,sad,0.9,,,",
+      "'@SUM(1).flac,x,SUCCEEDED,sad,0.9,,,",
+      '"a,b.flac",x,SUCCEEDED,sad,0.9,,,',
+      '"cr\rret.flac",x,SUCCEEDED,sad,0.9,,,',
+    ]);
+  });
+});
 
 // A cap, not a speed claim: 50 uploads in a child process on a shared, loaded machine.
 describe('ser upload against the local stack', () => {
@@ -100,7 +131,7 @@ describe('ser upload against the local stack', () => {
       out,
     ]);
 
-    const [header, ...lines] = (await readFile(out, 'utf8')).trim().split('\n');
+    const [header, ...lines] = (await readFile(out, 'utf8')).trim().split('\r\n');
     expect(lines.filter((line) => line.split(',')[2] !== 'SUCCEEDED')).toEqual([]);
     expect(code).toBe(0);
     expect(header).toBe('file,id,status,emotion,confidence,modelVersion,errorCode,errorMessage');

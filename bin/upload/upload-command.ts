@@ -153,9 +153,19 @@ const CSV_COLUMNS = [
   'errorCode',
   'errorMessage',
 ];
+/**
+ * One RFC 4180 cell. Text that a spreadsheet would run as a formula (a file named `=HYPERLINK(…)`,
+ * `+1`, `-2`, `@SUM(…)`) gets a leading apostrophe, which spreadsheets show as text (OWASP's advice for
+ * CSV injection); numbers are written as they are.
+ */
 const csvCell = (value: unknown): string => {
-  const text = value === undefined ? '' : String(value);
-  return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  const text =
+    value === undefined
+      ? ''
+      : typeof value === 'string' && /^[=+\-@\t\r]/.test(value)
+        ? `'${value}`
+        : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
 
 export function formatRows(rows: UploadRow[], format: 'jsonl' | 'csv'): string {
@@ -165,7 +175,7 @@ export function formatRows(rows: UploadRow[], format: 'jsonl' | 'csv'): string {
       .map(csvCell)
       .join(','),
   );
-  return `${[CSV_COLUMNS.join(','), ...lines].join('\n')}\n`;
+  return `${[CSV_COLUMNS.join(','), ...lines].join('\r\n')}\r\n`;
 }
 
 /** To `--out` (format from `--format`, else its extension: .csv or JSON lines), or stdout. */
