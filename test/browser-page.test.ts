@@ -178,19 +178,28 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     await page.close();
   });
 
-  it('explains a rejected file and a refused key', async () => {
+  it('explains a rejected file and a refused key, and forgets both when they are put right', async () => {
     const page = await openPage();
 
+    // A good file, then a refused one: the refused one replaces it ("Analyse" must not send the old file).
+    await page.locator('#file-input').setInputFiles(tessClip('sad').path);
+    await page.locator('#selected').waitFor({ state: 'visible' });
     await page
       .locator('#file-input')
       .setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hi') });
     const rejected = await page.getByRole('alert').textContent();
+    const oldFileStillSelected = await page.locator('#selected').isVisible();
     await page.getByLabel('x-api-key').fill('not-the-key');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('alert').filter({ hasText: 'refused' }).waitFor();
+    await page.screenshot({ path: join(OUTPUT_DIR, 'browser-rejected.png') });
+    // The right key: the refusal no longer holds.
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('alert').waitFor({ state: 'hidden' });
 
     expect(rejected).toContain('not a supported file');
-    await page.screenshot({ path: join(OUTPUT_DIR, 'browser-rejected.png') });
+    expect(oldFileStillSelected).toBe(false);
     await page.close();
   });
 });

@@ -46,6 +46,8 @@ $('key-form').addEventListener('submit', (event) => {
   event.preventDefault();
   localStorage.setItem(KEY_STORAGE, $('api-key').value.trim());
   $('key-status').textContent = 'Saved.';
+  // A new key: what the old one was told (e.g. "refused") no longer holds; refreshRecent says if this one is.
+  showMessage('');
   refreshRecent();
 });
 const apiKey = () => $('api-key').value.trim();
@@ -91,6 +93,9 @@ function extensionOf(name) {
 async function select(blob, name) {
   showMessage('');
   $('result').hidden = true;
+  // A refused file replaces the earlier choice too: "Analyse" must never send a file not shown.
+  selected = null;
+  $('selected').hidden = true;
   if (EXTENSIONS.length > 0 && !EXTENSIONS.includes(extensionOf(name))) {
     showMessage(`"${name}" is not a supported file: use ${FORMAT_NAMES}.`);
     return;
@@ -346,12 +351,15 @@ async function refreshRecent() {
         cell.textContent = text;
         row.append(cell);
       }
-      const open = () =>
-        p.status === 'SUCCEEDED'
-          ? render(p)
-          : showMessage(
-              p.error ? `${p.fileName}: ${p.error.code} — ${p.error.message}` : `${p.fileName}: ${p.status}`,
-            );
+      // The row replaces what the page showed: an earlier message or another file's result.
+      const open = () => {
+        showMessage('');
+        if (p.status === 'SUCCEEDED') return render(p);
+        $('result').hidden = true;
+        showMessage(
+          p.error ? `${p.fileName}: ${p.error.code} — ${p.error.message}` : `${p.fileName}: ${p.status}`,
+        );
+      };
       row.addEventListener('click', open);
       row.addEventListener('keydown', (event) => event.key === 'Enter' && open());
       return row;
