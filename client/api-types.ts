@@ -212,7 +212,7 @@ export interface components {
             sizeBytes?: number;
             /**
              * Format: uri
-             * @description Where the terminal result is POSTed, signed (see the README, "Callbacks"). https only on AWS; the local stack also accepts http to a loopback address.
+             * @description Where the terminal result is POSTed, signed (see the README, "Callbacks"). https to a public host (an IP address must not be private, loopback or link-local); the local stack also accepts http to this machine (127.0.0.1, ::1, localhost).
              */
             callbackUrl?: string;
             /** @description A speaker (or room) context, scoped to the API key: once the model's minimum of earlier clips of this speaker is known, the prediction is judged against them (`adaptation` says so). Erase with DELETE /speakers/{id}. */

@@ -149,8 +149,9 @@ export const CreateUploadRequestSchema = z
       .optional()
       .meta({
         description:
-          'Where the terminal result is POSTed, signed (see the README, "Callbacks"). https only on AWS; ' +
-          'the local stack also accepts http to a loopback address.',
+          'Where the terminal result is POSTed, signed (see the README, "Callbacks"). https to a public host ' +
+          '(an IP address must not be private, loopback or link-local); the local stack also accepts http ' +
+          'to this machine (127.0.0.1, ::1, localhost).',
       }),
     speakerId: SpeakerIdSchema.optional().meta({
       description:

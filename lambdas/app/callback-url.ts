@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import { invalid } from './domain-error.ts';
 
 export interface CallbackUrlPolicy {
@@ -5,7 +6,47 @@ export interface CallbackUrlPolicy {
   allowHttpLoopback: boolean;
 }
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+/** Addresses of this machine (the local stack's exception for plain http). */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * Addresses that are not the public internet: this machine, private networks, link-local (cloud
+ * metadata services), carrier-grade NAT, benchmarking, multicast and reserved ranges. A callback to one
+ * would make our deliverer a way into someone's network, so an IP written in the URL must be public.
+ */
+const NOT_PUBLIC = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 3],
+] as const)
+  NOT_PUBLIC.addSubnet(net, prefix, 'ipv4');
+// (IPv4-mapped IPv6 addresses, ::ffff:a.b.c.d, are checked against the IPv4 ranges by BlockList itself.)
+for (const [net, prefix] of [
+  ['::', 127],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const)
+  NOT_PUBLIC.addSubnet(net, prefix, 'ipv6');
+
+/** The URL's host as an address (IPv6 without its brackets), or undefined for a name. */
+function addressOf(hostname: string): { address: string; family: 'ipv4' | 'ipv6' } | undefined {
+  const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+  const version = isIP(host);
+  return version === 0 ? undefined : { address: host, family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+
+const isLocalName = (hostname: string) => hostname === 'localhost' || hostname.endsWith('.localhost');
 
 /**
  * A callback URL we are willing to POST results to: https (the body carries the result and the
@@ -20,8 +61,11 @@ export function isAllowedCallbackUrl(value: string, policy: CallbackUrlPolicy): 
     return false;
   }
   if (url.username || url.password) return false;
-  if (url.protocol === 'https:') return true;
-  return policy.allowHttpLoopback && url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
+  const address = addressOf(url.hostname);
+  if (url.protocol === 'https:')
+    return !isLocalName(url.hostname) && !(address && NOT_PUBLIC.check(address.address, address.family));
+  const loopback = isLocalName(url.hostname) || (address && LOOPBACK.check(address.address, address.family));
+  return policy.allowHttpLoopback && url.protocol === 'http:' && Boolean(loopback);
 }
 
 /** The URL as given, or an `invalid` INVALID_CALLBACK_URL saying what is accepted. */
@@ -30,7 +74,7 @@ export function checkCallbackUrl(value: string, policy: CallbackUrlPolicy): stri
   throw invalid(
     'INVALID_CALLBACK_URL',
     policy.allowHttpLoopback
-      ? 'callbackUrl must be https, or http to 127.0.0.1/localhost, without credentials'
-      : 'callbackUrl must be an https URL without credentials',
+      ? 'callbackUrl must be https to a public host, or http to this machine (127.0.0.1, ::1, localhost), without credentials'
+      : 'callbackUrl must be an https URL to a public host (no private, loopback or link-local address), without credentials',
   );
 }
