@@ -162,8 +162,22 @@ function schedule(items: Item[], slots: Slot[], onDone: () => void): Promise<Fil
 
 const percent = (p: number): string => `${(p * 100).toFixed(1)}%`;
 
+/**
+ * Control characters shown as `\u001b` and the like: a file name (or a message quoting one) is the user's
+ * data, and printed raw a newline would split its row and an escape sequence would rewrite the terminal.
+ */
+function printable(text: string): string {
+  let out = '';
+  for (const char of text) {
+    const code = char.charCodeAt(0);
+    out += code < 0x20 || (code >= 0x7f && code <= 0x9f) ? `\\u${code.toString(16).padStart(4, '0')}` : char;
+  }
+  return out;
+}
+
 function formatRow(outcome: FileOutcome): string[] {
-  if ('error' in outcome) return [outcome.file, `error ${outcome.error.code}`, '', outcome.error.message];
+  const file = printable(outcome.file);
+  if ('error' in outcome) return [file, `error ${outcome.error.code}`, '', printable(outcome.error.message)];
   const { result } = outcome;
   const top3 = Object.entries(result.probabilities)
     .sort(([, a], [, b]) => b - a)
@@ -171,7 +185,7 @@ function formatRow(outcome: FileOutcome): string[] {
     .map(([label, p]) => `${label} ${percent(p)}`)
     .join(', ');
   const confidence = `${percent(result.confidence)}${result.lowConfidence ? ' (low)' : ''}`;
-  return [outcome.file, result.emotion, confidence, top3];
+  return [file, result.emotion, confidence, top3];
 }
 
 function printTable(rows: string[][]): void {

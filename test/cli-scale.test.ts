@@ -139,6 +139,22 @@ describe('ser predict at scale', () => {
     expect(run.code).toBe(0);
   });
 
+  it('prints hostile file names in the table without raw control characters', async () => {
+    const hostile = join(dir, 'hostile');
+    await mkdir(hostile);
+    await copyFile(CLIP, join(hostile, 'new\nline.flac'));
+    await copyFile(CLIP, join(hostile, 'esc\u001b[2Kx.flac'));
+
+    const run = await ser(['predict', hostile]);
+
+    expect(run.code).toBe(0);
+    const rows = run.stdout.trimEnd().split('\n');
+    expect(rows).toHaveLength(3); // the header and one row per file: no name split a row
+    expect(run.stdout).not.toMatch(/\u001b/);
+    expect(run.stdout).toContain('esc\\u001b[2Kx.flac');
+    expect(run.stdout).toContain('new\\u000aline.flac');
+  });
+
   it('refuses --speaker beside --group-by or --jobs, and an empty speaker name', async () => {
     for (const args of [
       ['--speaker', 'x', '--group-by', 'folder'],
