@@ -33,19 +33,23 @@ const ARGV_BYTES_LIMIT = 8 * 1024;
 /** A progress bar is worth drawing from this many files on (table output only; stdout stays clean). */
 const PROGRESS_MIN_FILES = 5;
 
-/** One path per line (`-` reads stdin); empty lines are skipped. */
+/**
+ * One path per line (`-` reads stdin), or, when the list holds a NUL, NUL-separated (`find -print0`; the
+ * long-command-line hand-over below): a path may contain a newline. Empty entries are skipped.
+ */
 async function readPathList(source: string): Promise<string[]> {
   let text = '';
   if (source === '-') {
     for await (const chunk of process.stdin) text += chunk;
   } else text = await readFile(source, 'utf8');
-  return text.split(/\r?\n/).filter((line) => line.length > 0);
+  return text.split(text.includes('\0') ? '\0' : /\r?\n/).filter((path) => path.length > 0);
 }
 
 /** Runs this CLI again with the same Node flags and options but the paths on stdin; returns its exit code. */
 function rerunWithPathsOnStdin(paths: string[], options: PredictOptions): Promise<number> {
   const args = ['predict', '--files-from', '-', '--max-duration', String(options.maxDuration)];
-  args.push('--jobs', String(options.jobs));
+  // A speaker context runs in one thread and refuses --jobs beside it.
+  if (!options.speaker && !options.groupBy) args.push('--jobs', String(options.jobs));
   if (options.json) args.push('--json');
   if (options.model) args.push('--model', options.model);
   if (options.speaker) args.push('--speaker', options.speaker);
@@ -53,7 +57,7 @@ function rerunWithPathsOnStdin(paths: string[], options: PredictOptions): Promis
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
     stdio: ['pipe', 'inherit', 'inherit'],
   });
-  child.stdin.end(`${paths.join('\n')}\n`);
+  child.stdin.end(`${paths.join('\0')}\0`);
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code, signal) => resolve(signal ? 1 : (code ?? 1)));

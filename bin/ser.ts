@@ -42,7 +42,10 @@ program
   .command('predict')
   .description('predict the emotion of audio files (folders are walked recursively)')
   .argument('[paths...]', 'audio files or folders (symbolic links are followed)')
-  .option('--files-from <file>', 'also read paths from this file, one per line (- for stdin)')
+  .option(
+    '--files-from <file>',
+    'also read paths from this file, one per line or NUL-separated (- for stdin)',
+  )
   .option('--json', 'one JSON object per line per file')
   .option('--model <dir>', 'model package folder (default: the bundled model)')
   .option(

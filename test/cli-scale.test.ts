@@ -76,6 +76,18 @@ describe('ser predict at scale', () => {
     });
   });
 
+  it('hands a long command line over intact: a path with a newline, and a speaker context (no --jobs)', async () => {
+    const odd = join(dir, 'line\nbreak.flac');
+    await copyFile(CLIP, odd);
+
+    const run = await ser(['predict', '--json', '--speaker', 'agent-7', odd, ...longPaths.slice(1, 200)]);
+
+    expect(run.stderr).not.toMatch(/cannot be used with/);
+    const lines = jsonLines(run.stdout);
+    expect(lines).toHaveLength(200);
+    expect(lines[0]).toMatchObject({ file: expect.stringMatching(/line\nbreak\.flac$/), emotion: 'neutral' });
+  });
+
   it('reads paths from --files-from (a file or stdin) and keeps their order', async () => {
     const some = [longPaths[0]!, longPaths[1]!, longPaths[500]!];
     const list = join(dir, 'list.txt');
