@@ -19,6 +19,8 @@ export async function startLocalCallbacks(options: { deadLetterDir: string; log:
   const queue = createEventQueue<PredictionEventEnvelope>(
     (event) => handler(event, lambdaContext('deliver-callback')),
     {
+      // On AWS each event is its own invocation: a receiver that hangs must not hold up the others.
+      concurrent: true,
       onDelivered: (event, outcome) =>
         options.log(`callback ${event.detail.id} → ${event.detail.callback?.url} ${JSON.stringify(outcome)}`),
       onFailed: (event, error, attempt) =>

@@ -63,41 +63,64 @@ export interface EventDeliveryOptions<E = S3rverEvent> {
   onFailed?: (event: E, error: unknown, attempt: number) => void;
   /** After the last retry, as Lambda hands the event to its on-failure destination (the DLQ). */
   onExhausted?: (event: E, error: unknown, attempts: number) => void | Promise<void>;
+  /**
+   * Each event in its own invocation, as an unreserved function takes them, instead of one at a time:
+   * one slow event (a callback receiver that never answers) then delays no other. @default false
+   */
+  concurrent?: boolean;
 }
 
 /**
- * Delivers notifications to a handler one at a time, like a function with reserved concurrency 1,
- * retrying as Lambda's asynchronous invocation does. `idle()` resolves when the queue is empty.
+ * Delivers notifications to a handler one at a time, like a function with reserved concurrency 1 (or,
+ * `concurrent`, each at once), retrying as Lambda's asynchronous invocation does. `idle()` resolves when
+ * every event pushed so far is delivered or exhausted.
  */
 export function createEventQueue<E = S3rverEvent>(
   handler: (event: E) => Promise<unknown>,
-  { retries = 2, retryDelayMs = 1000, onDelivered, onFailed, onExhausted }: EventDeliveryOptions<E> = {},
+  options: EventDeliveryOptions<E> = {},
 ) {
+  const deliver = deliveryWithRetries(handler, options);
   let tail: Promise<void> = Promise.resolve();
+  const running = new Set<Promise<void>>();
   return {
     push(event: E): void {
-      tail = tail
-        .then(async () => {
-          let lastError: unknown;
-          for (let attempt = 1; attempt <= retries + 1; attempt++) {
-            try {
-              // Not `onDelivered?.(event, await handler(event))`: without a callback that would skip the call.
-              const result = await handler(event);
-              onDelivered?.(event, result);
-              return;
-            } catch (error) {
-              lastError = error;
-              onFailed?.(event, error, attempt);
-              if (attempt <= retries && retryDelayMs > 0) {
-                await new Promise((resolve) => setTimeout(resolve, attempt * retryDelayMs));
-              }
-            }
-          }
-          await onExhausted?.(event, lastError, retries + 1);
-        })
-        // A failing callback must not break the chain: every later event still has to be delivered.
-        .catch(() => undefined);
+      // A failing event must not break the chain: every later event still has to be delivered.
+      if (!options.concurrent) {
+        tail = tail.then(() => deliver(event)).catch(() => undefined);
+        return;
+      }
+      const delivery = deliver(event).catch(() => undefined);
+      running.add(delivery);
+      void delivery.finally(() => running.delete(delivery));
     },
-    idle: (): Promise<void> => tail,
+    async idle(): Promise<void> {
+      await tail;
+      while (running.size > 0) await Promise.all([...running]);
+    },
+  };
+}
+
+/** One event's delivery: the handler, retried, then `onExhausted`. */
+function deliveryWithRetries<E>(
+  handler: (event: E) => Promise<unknown>,
+  { retries = 2, retryDelayMs = 1000, onDelivered, onFailed, onExhausted }: EventDeliveryOptions<E>,
+) {
+  return async (event: E): Promise<void> => {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= retries + 1; attempt++) {
+      try {
+        // Not `onDelivered?.(event, await handler(event))`: without a callback that would skip the call.
+        const result = await handler(event);
+        onDelivered?.(event, result);
+        return;
+      } catch (error) {
+        lastError = error;
+        onFailed?.(event, error, attempt);
+        if (attempt <= retries && retryDelayMs > 0) {
+          await new Promise((resolve) => setTimeout(resolve, attempt * retryDelayMs));
+        }
+      }
+    }
+    await onExhausted?.(event, lastError, retries + 1);
   };
 }
