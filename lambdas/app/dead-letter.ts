@@ -1,6 +1,6 @@
 import { classifyKey } from './object-keys.ts';
-import { objectClaim } from './object-processor.ts';
-import { type PredictionEventPublisher, predictionEvent } from './prediction-events.ts';
+import { endFailed, objectClaim } from './object-processor.ts';
+import type { PredictionEventPublisher } from './prediction-events.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import { parseS3Event } from './s3-event.ts';
 
@@ -31,21 +31,11 @@ export async function recordDeadLetter(
     // A drop-folder record's id depends on the object's version, which the event must carry.
     if (!origin || (origin.source === 'drop-folder' && !ref.versionId && !ref.eTag)) continue;
     const claim = objectClaim(ref, origin, unquote(ref.eTag));
-    const wrote = await repository.markFailed(claim, {
+    const wrote = await endFailed({ repository, events }, ref, claim, {
       code: 'PROCESSING_FAILED',
       message: `Processing failed after every retry (${reason.slice(0, 300)}); the event is kept for replay`,
     });
-    if (!wrote) continue;
-    marked.push(claim.id);
-    // A FAILED record is announced like any other terminal one: its callback must not wait forever.
-    await events?.publish(
-      predictionEvent(wrote.prediction, {
-        bucket: ref.bucket,
-        key: ref.key,
-        objectVersion: claim.objectVersion,
-        callback: wrote.callback,
-      }),
-    );
+    if (wrote) marked.push(claim.id);
   }
   return marked;
 }

@@ -123,6 +123,27 @@ const deletedError = (key: string): RecordError => ({
   message: `The object ${key} was deleted before it could be read`,
 });
 
+/**
+ * Ends a record FAILED outside the normal path (a deleted object, a dead-lettered or failed replay)
+ * unless it is already finished, and announces it like every terminal record, so a callback does not
+ * wait forever. Returns whether it wrote.
+ */
+export async function endFailed(
+  deps: {
+    repository: Pick<PredictionRepository, 'markFailed'>;
+    events?: PredictionEventPublisher | undefined;
+  },
+  ref: S3ObjectRef,
+  claim: ObjectClaim,
+  error: RecordError,
+): Promise<boolean> {
+  const marked = await deps.repository.markFailed(claim, error);
+  if (!marked) return false;
+  const context = { bucket: ref.bucket, key: ref.key, objectVersion: claim.objectVersion };
+  await deps.events?.publish(predictionEvent(marked.prediction, { ...context, callback: marked.callback }));
+  return true;
+}
+
 /** Deleted before we got to it: the record (if the event says which one) ends FAILED, not PENDING. */
 async function endDeleted(
   deps: ObjectProcessorDeps,
@@ -131,13 +152,7 @@ async function endDeleted(
 ): Promise<ProcessOutcome> {
   if (origin.source === 'drop-folder' && !ref.eTag)
     return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
-  const claim = objectClaim(ref, origin, unquote(ref.eTag));
-  const marked = await deps.repository.markFailed(claim, deletedError(ref.key));
-  // Announced like every terminal record, so an upload's callback does not wait forever.
-  if (marked) {
-    const context = { bucket: ref.bucket, key: ref.key, objectVersion: claim.objectVersion };
-    await deps.events?.publish(predictionEvent(marked.prediction, { ...context, callback: marked.callback }));
-  }
+  await endFailed(deps, ref, objectClaim(ref, origin, unquote(ref.eTag)), deletedError(ref.key));
   return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
 }
 
