@@ -355,8 +355,16 @@ describe('SerStack', () => {
       'POST /models/{version}/activate': 'no key, AWS_IAM',
     });
     // CORS preflights cannot carry a key: they must not need one.
+    // ...and they allow every method a route has (DELETE included), from the same list as the local stack's.
     for (const m of Object.values(template.findResources('AWS::ApiGateway::Method'))) {
-      if (m.Properties.HttpMethod === 'OPTIONS') expect(m.Properties.ApiKeyRequired).not.toBe(true);
+      if (m.Properties.HttpMethod !== 'OPTIONS') continue;
+      expect(m.Properties.ApiKeyRequired).not.toBe(true);
+      const allowed = m.Properties.Integration.IntegrationResponses[0].ResponseParameters[
+        'method.response.header.Access-Control-Allow-Methods'
+      ] as string;
+      expect(allowed.replaceAll("'", '').split(',')).toEqual(
+        expect.arrayContaining(['GET', 'POST', 'DELETE']),
+      );
     }
   });
 

@@ -124,6 +124,28 @@ describe('npm start: the local stack end to end, over HTTP only', () => {
     );
   });
 
+  it('answers CORS as API Gateway is configured to: preflights, and refusals that carry the origin', async () => {
+    const preflight = await fetch(`${stack.apiUrl}/speakers/agent-7`, {
+      method: 'OPTIONS',
+      headers: { origin: stack.apiUrl, 'access-control-request-method': 'DELETE' },
+    });
+    const unknown = await api('/nope');
+    const noKey = await api('/predictions', {}, null);
+    const head = await fetch(stack.webUrl, { method: 'HEAD' });
+
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(stack.apiUrl);
+    expect(preflight.headers.get('access-control-allow-methods')?.split(',')).toContain('DELETE');
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('x-api-key');
+    for (const refused of [unknown, noKey]) {
+      expect(refused.headers.get('access-control-allow-origin')).toBe(stack.apiUrl);
+    }
+    expect((await fetch(`${stack.apiUrl}/nope`, { method: 'OPTIONS' })).status).toBe(404);
+    expect(head.status).toBe(200);
+    expect(Number(head.headers.get('content-length'))).toBeGreaterThan(0);
+    expect(await head.text()).toBe('');
+  });
+
   it('stops cleanly on Ctrl-C and keeps its history across a restart on the same folder', async () => {
     const { id } = await uploadAndWait(tessClip('angry'));
 

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { type ApiRoute, matchRoute } from '../../lambdas/app/routes.ts';
+import { type ApiRoute, CORS_PREFLIGHT, matchRoute } from '../../lambdas/app/routes.ts';
 import { WEB_DIR } from '../../lib/paths.ts';
 import { webPageConfig } from '../../lib/web-page-config.ts';
 import { toProxyEvent } from './api-gateway-event.ts';
@@ -41,13 +41,32 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 const apiKeyMatches = (given: string | undefined, expected: string): boolean =>
   given !== undefined && timingSafeEqual(digest(given), digest(expected));
 
-function sendJson(res: ServerResponse, statusCode: number, body: unknown): void {
-  res.writeHead(statusCode, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+function sendJson(res: ServerResponse, statusCode: number, body: unknown, headers: Headers = {}): void {
+  res.writeHead(statusCode, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers });
   res.end(JSON.stringify(body));
 }
 
-const sendError = (res: ServerResponse, statusCode: number, code: string, message: string): void =>
-  sendJson(res, statusCode, { error: { code, message } });
+type Headers = Record<string, string>;
+
+/** The adapter's own refusals; `headers` carries CORS, as API Gateway's gateway responses do. */
+const sendError = (
+  res: ServerResponse,
+  statusCode: number,
+  code: string,
+  message: string,
+  headers?: Headers,
+) => sendJson(res, statusCode, { error: { code, message } }, headers);
+
+/** API Gateway's CORS preflight (a mock integration on every resource, no key needed): 204 and the rules. */
+function sendPreflight(res: ServerResponse, origin: string): void {
+  res.writeHead(204, {
+    'Access-Control-Allow-Origin': origin,
+    'Access-Control-Allow-Methods': CORS_PREFLIGHT.allowMethods.join(','),
+    'Access-Control-Allow-Headers': CORS_PREFLIGHT.allowHeaders.join(','),
+    'Access-Control-Max-Age': String(CORS_PREFLIGHT.maxAgeSeconds),
+  });
+  res.end();
+}
 
 /** The body as text, or `null` when it is over the limit (API Gateway refuses those too). */
 async function readBody(req: IncomingMessage): Promise<string | undefined | null> {
@@ -61,11 +80,12 @@ async function readBody(req: IncomingMessage): Promise<string | undefined | null
   return chunks.length > 0 ? Buffer.concat(chunks).toString('utf8') : undefined;
 }
 
-/** A GET that is not an API route is a file of the web page (CloudFront's part on AWS); false: none. */
+/** A GET (or HEAD) that is not an API route is a file of the web page (CloudFront's part on AWS); false: none. */
 async function serveWebPage(
   res: ServerResponse,
   pathname: string,
   pageConfig: ReturnType<typeof webPageConfig> | undefined,
+  headOnly: boolean,
 ): Promise<boolean> {
   if (pathname === '/config.json') {
     if (!pageConfig) return false;
@@ -74,8 +94,12 @@ async function serveWebPage(
   }
   const file = await readStaticFile(WEB_DIR, pathname);
   if (!file) return false;
-  res.writeHead(200, { 'Content-Type': file.type, 'Cache-Control': 'no-cache' });
-  res.end(file.body);
+  res.writeHead(200, {
+    'Content-Type': file.type,
+    'Content-Length': file.body.length,
+    'Cache-Control': 'no-cache',
+  });
+  res.end(headOnly ? undefined : file.body);
   return true;
 }
 
@@ -137,16 +161,18 @@ export async function startApiAdapter(options: ApiAdapterOptions): Promise<ApiAd
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', apiUrl);
     logWhenFinished(res, method, url, options.log);
-    if (
-      method === 'GET' &&
-      !matchRoute(method, url.pathname).route &&
-      (await serveWebPage(res, url.pathname, pageConfig))
-    )
-      return;
-    if (!apiHandler) return sendError(res, 503, 'STARTING', 'The stack is starting');
+    const route = matchRoute(method === 'HEAD' ? 'GET' : method, url.pathname);
+    const isPageRequest = (method === 'GET' || method === 'HEAD') && !route.route;
+    if (isPageRequest && (await serveWebPage(res, url.pathname, pageConfig, method === 'HEAD'))) return;
+    // The web page is the one origin CORS allows (CORS_ALLOW_ORIGIN): here, the adapter's own.
+    const cors = { 'Access-Control-Allow-Origin': apiUrl };
+    const refuse = (statusCode: number, code: string, message: string) =>
+      sendError(res, statusCode, code, message, cors);
+    if (method === 'OPTIONS' && !route.route && route.methodMismatch) return sendPreflight(res, apiUrl);
+    if (!apiHandler) return refuse(503, 'STARTING', 'The stack is starting');
 
     const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req);
-    if (body === null) return sendError(res, 413, 'PAYLOAD_TOO_LARGE', 'The request body is over 1 MB');
+    if (body === null) return refuse(413, 'PAYLOAD_TOO_LARGE', 'The request body is over 1 MB');
     const built = toProxyEvent({
       method,
       url: req.url ?? '/',
@@ -154,9 +180,9 @@ export async function startApiAdapter(options: ApiAdapterOptions): Promise<ApiAd
       body,
       sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
     });
-    if (!built.ok) return sendError(res, built.statusCode, built.code, built.message);
+    if (!built.ok) return refuse(built.statusCode, built.code, built.message);
     const refused = refusal(built.route, built.event.headers['x-api-key'], options);
-    if (refused) return sendError(res, 403, 'FORBIDDEN', refused);
+    if (refused) return refuse(403, 'FORBIDDEN', refused);
     const result = await apiHandler(built.event, lambdaContext('api'));
     res.writeHead(result.statusCode, result.headers as Record<string, string>);
     res.end(result.body);

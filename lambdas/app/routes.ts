@@ -75,3 +75,14 @@ export function matchRoute(
   }
   return { route: undefined, methodMismatch };
 }
+
+/**
+ * What a browser's CORS preflight is told, for every route: API Gateway's preflight (CDK
+ * `defaultCorsPreflightOptions`) and the local adapter answer from this one list. The methods are the
+ * routes' own, so a route added above is allowed without a second edit.
+ */
+export const CORS_PREFLIGHT = {
+  allowMethods: [...new Set<string>(API_ROUTES.map((r) => r.method)), 'OPTIONS'],
+  allowHeaders: ['content-type', 'x-api-key', 'authorization', 'x-amz-date', 'x-amz-security-token'],
+  maxAgeSeconds: 3600,
+} as const;

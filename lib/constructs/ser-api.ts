@@ -17,7 +17,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { UPLOADS_PREFIX } from '../../lambdas/app/object-keys.ts';
-import { API_ROUTES } from '../../lambdas/app/routes.ts';
+import { API_ROUTES, CORS_PREFLIGHT } from '../../lambdas/app/routes.ts';
 import { HANDLERS_DIR } from '../paths.ts';
 import { SerFunction } from './ser-function.ts';
 
@@ -120,9 +120,9 @@ export class SerApi extends Construct {
       },
       defaultCorsPreflightOptions: {
         allowOrigins: [props.webOrigin],
-        allowMethods: ['GET', 'POST', 'OPTIONS'],
-        allowHeaders: ['content-type', 'x-api-key', 'authorization', 'x-amz-date', 'x-amz-security-token'],
-        maxAge: Duration.hours(1),
+        allowMethods: [...CORS_PREFLIGHT.allowMethods],
+        allowHeaders: [...CORS_PREFLIGHT.allowHeaders],
+        maxAge: Duration.seconds(CORS_PREFLIGHT.maxAgeSeconds),
       },
     });
   }
