@@ -208,7 +208,7 @@ export interface components {
              * @example audio/webm;codecs=opus
              */
             contentType?: string;
-            /** @description When given, the upload is a PUT signed for exactly this Content-Length */
+            /** @description When given, the upload is a PUT signed for exactly this Content-Length. 0 is refused with 400 EMPTY_AUDIO and more than the upload limit with 400 TOO_LARGE */
             sizeBytes?: number;
             /**
              * Format: uri

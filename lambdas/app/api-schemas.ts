@@ -142,7 +142,11 @@ export const CreateUploadRequestSchema = z
       .int()
       .nonnegative()
       .optional()
-      .meta({ description: 'When given, the upload is a PUT signed for exactly this Content-Length' }),
+      .meta({
+        description:
+          'When given, the upload is a PUT signed for exactly this Content-Length. ' +
+          '0 is refused with 400 EMPTY_AUDIO and more than the upload limit with 400 TOO_LARGE',
+      }),
     callbackUrl: z
       .url()
       .max(2048)
