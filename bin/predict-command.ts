@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import cliProgress from 'cli-progress';
+import stringWidth from 'string-width';
 import { UPLOAD_EXTENSIONS } from '../lambdas/core/audio/formats.ts';
 import { defaultModelDir } from '../lambdas/core/model/location.ts';
 import type { Predictor } from '../lambdas/core/predict.ts';
@@ -195,11 +196,12 @@ function formatRow(outcome: FileOutcome): string[] {
 function printTable(rows: string[][]): void {
   const header = ['file', 'emotion', 'confidence', 'top 3'];
   const all = [header, ...rows];
-  const widths = header.map((_, c) => Math.max(...all.map((r) => r[c]!.length)));
+  // Columns by what a terminal shows (a CJK character takes two cells, a combining mark none), not UTF-16 length.
+  const widths = header.map((_, c) => Math.max(...all.map((r) => stringWidth(r[c]!))));
   for (const row of all)
     console.log(
       row
-        .map((cell, c) => cell.padEnd(widths[c]!))
+        .map((cell, c) => cell + ' '.repeat(widths[c]! - stringWidth(cell)))
         .join('  ')
         .trimEnd(),
     );

@@ -314,4 +314,20 @@ describe('ser CLI', () => {
       /OAF_bath_angry\.flac\s+angry\s+\d+\.\d%\s+angry \d+\.\d%, \w+ \d+\.\d%, \w+ \d+\.\d%/,
     );
   });
+
+  it('aligns the table by display width, so a file named in CJK does not shift its row', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ser-wide-'));
+    try {
+      // 怒り takes four terminal cells in two UTF-16 units; its row's columns must start two units earlier.
+      await cp('test/fixtures/tess/OAF_bath_angry.flac', join(dir, '怒り.flac'));
+      await cp('test/fixtures/tess/OAF_bath_angry.flac', join(dir, 'angry.flac'));
+      const { stdout } = await ser('predict', join(dir, '怒り.flac'), join(dir, 'angry.flac'));
+      const [header, wide, ascii] = stdout.trim().split('\n') as [string, string, string];
+      const column = header.indexOf('emotion');
+      expect(ascii.indexOf(' angry ') + 1).toBe(column);
+      expect(wide.indexOf(' angry ') + 1 + 2).toBe(column);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
