@@ -444,7 +444,53 @@ export interface components {
             activatedAt: string;
         };
     };
-    responses: never;
+    responses: {
+        /** @description Missing or invalid API key (FORBIDDEN) */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Throttled or over quota (THROTTLED, QUOTA_EXCEEDED) */
+        Throttled: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Invalid speakerId (INVALID_REQUEST) */
+        InvalidSpeakerId: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Speaker statistics are not enabled on this deployment (NOT_FOUND) */
+        SpeakersDisabled: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Missing or invalid admin credential (FORBIDDEN); the user API key is refused */
+        AdminForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;
@@ -483,24 +529,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or invalid API key (FORBIDDEN) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Throttled or over quota (THROTTLED, QUOTA_EXCEEDED) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["Throttled"];
         };
     };
     listPredictions: {
@@ -534,15 +564,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or invalid API key (FORBIDDEN) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
         };
     };
     getPrediction: {
@@ -565,15 +587,7 @@ export interface operations {
                     "application/json": components["schemas"]["Prediction"];
                 };
             };
-            /** @description Missing or invalid API key (FORBIDDEN) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            403: components["responses"]["Forbidden"];
             /** @description No such prediction (NOT_FOUND) */
             404: {
                 headers: {
@@ -606,42 +620,10 @@ export interface operations {
                     "application/json": components["schemas"]["SpeakerErased"];
                 };
             };
-            /** @description Invalid speakerId (INVALID_REQUEST) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing or invalid API key (FORBIDDEN) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Speaker statistics are not enabled on this deployment (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Throttled or over quota (THROTTLED, QUOTA_EXCEEDED) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["InvalidSpeakerId"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["SpeakersDisabled"];
+            429: components["responses"]["Throttled"];
         };
     };
     eraseDropFolderSpeaker: {
@@ -665,33 +647,9 @@ export interface operations {
                     "application/json": components["schemas"]["SpeakerErased"];
                 };
             };
-            /** @description Invalid speakerId (INVALID_REQUEST) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing or invalid admin credential (FORBIDDEN); the user API key is refused */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Speaker statistics are not enabled on this deployment (NOT_FOUND) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            400: components["responses"]["InvalidSpeakerId"];
+            403: components["responses"]["AdminForbidden"];
+            404: components["responses"]["SpeakersDisabled"];
         };
     };
     health: {
@@ -754,15 +712,7 @@ export interface operations {
                     "application/json": components["schemas"]["TrainingJobList"];
                 };
             };
-            /** @description Missing or invalid admin credential (FORBIDDEN); the user API key is refused */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            403: components["responses"]["AdminForbidden"];
         };
     };
     createTrainingJob: {
@@ -796,15 +746,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing or invalid admin credential (FORBIDDEN); the user API key is refused */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            403: components["responses"]["AdminForbidden"];
             /** @description Another job is still running (JOB_RUNNING) */
             409: {
                 headers: {
@@ -845,15 +787,7 @@ export interface operations {
                     "application/json": components["schemas"]["TrainingJob"];
                 };
             };
-            /** @description Missing or invalid admin credential (FORBIDDEN); the user API key is refused */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            403: components["responses"]["AdminForbidden"];
             /** @description No such job (NOT_FOUND) */
             404: {
                 headers: {
@@ -883,15 +817,7 @@ export interface operations {
                     "application/json": components["schemas"]["ModelList"];
                 };
             };
-            /** @description Missing or invalid admin credential (FORBIDDEN); the user API key is refused */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            403: components["responses"]["AdminForbidden"];
         };
     };
     activateModel: {
@@ -914,15 +840,7 @@ export interface operations {
                     "application/json": components["schemas"]["ActivatedModel"];
                 };
             };
-            /** @description Missing or invalid admin credential (FORBIDDEN); the user API key is refused */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
+            403: components["responses"]["AdminForbidden"];
             /** @description No such version (NOT_FOUND) */
             404: {
                 headers: {

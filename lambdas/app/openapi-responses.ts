@@ -8,9 +8,19 @@ export const jsonResponse = (description: string, schema: z.ZodType): ZodOpenApi
   content: { 'application/json': { schema } },
 });
 
-/** An error response: `{ error: { code, message } }`, the codes named in the description. */
-export const errorResponse = (description: string): ZodOpenApiResponseObject =>
-  jsonResponse(description, ErrorBodySchema);
+/**
+ * An error response: `{ error: { code, message } }`, the codes named in the description. One that several
+ * operations share takes an `id` and is written once, under components.responses.
+ */
+export const errorResponse = (description: string, id?: string): ZodOpenApiResponseObject => ({
+  ...jsonResponse(description, ErrorBodySchema),
+  ...(id ? { id } : {}),
+});
 
-export const FORBIDDEN = errorResponse('Missing or invalid API key (FORBIDDEN)');
-export const THROTTLED = errorResponse('Throttled or over quota (THROTTLED, QUOTA_EXCEEDED)');
+export const FORBIDDEN = errorResponse('Missing or invalid API key (FORBIDDEN)', 'Forbidden');
+export const THROTTLED = errorResponse('Throttled or over quota (THROTTLED, QUOTA_EXCEEDED)', 'Throttled');
+export const INVALID_SPEAKER_ID = errorResponse('Invalid speakerId (INVALID_REQUEST)', 'InvalidSpeakerId');
+export const SPEAKERS_DISABLED = errorResponse(
+  'Speaker statistics are not enabled on this deployment (NOT_FOUND)',
+  'SpeakersDisabled',
+);

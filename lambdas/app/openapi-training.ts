@@ -144,6 +144,7 @@ export const ActivatedModelSchema = z
 export const ADMIN = [{ admin: [] }];
 export const ADMIN_FORBIDDEN = errorResponse(
   'Missing or invalid admin credential (FORBIDDEN); the user API key is refused',
+  'AdminForbidden',
 );
 
 export const trainingPaths: ZodOpenApiPathsObject = {

@@ -12,7 +12,14 @@ import {
   SpeakerIdSchema,
 } from './api-schemas.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES } from './config.ts';
-import { errorResponse, FORBIDDEN, jsonResponse, THROTTLED } from './openapi-responses.ts';
+import {
+  errorResponse,
+  FORBIDDEN,
+  INVALID_SPEAKER_ID,
+  jsonResponse,
+  SPEAKERS_DISABLED,
+  THROTTLED,
+} from './openapi-responses.ts';
 import { ADMIN, ADMIN_FORBIDDEN, trainingPaths } from './openapi-training.ts';
 
 const predictionPaths: ZodOpenApiPathsObject = {
@@ -70,9 +77,9 @@ const predictionPaths: ZodOpenApiPathsObject = {
       requestParams: { path: z.object({ id: SpeakerIdSchema }) },
       responses: {
         '200': jsonResponse('Erased, or there was nothing to erase', SpeakerErasedSchema),
-        '400': errorResponse('Invalid speakerId (INVALID_REQUEST)'),
+        '400': INVALID_SPEAKER_ID,
         '403': FORBIDDEN,
-        '404': errorResponse('Speaker statistics are not enabled on this deployment (NOT_FOUND)'),
+        '404': SPEAKERS_DISABLED,
         '429': THROTTLED,
       },
     },
@@ -88,9 +95,9 @@ const predictionPaths: ZodOpenApiPathsObject = {
       requestParams: { path: z.object({ id: SpeakerIdSchema }) },
       responses: {
         '200': jsonResponse('Erased, or there was nothing to erase', SpeakerErasedSchema),
-        '400': errorResponse('Invalid speakerId (INVALID_REQUEST)'),
+        '400': INVALID_SPEAKER_ID,
         '403': ADMIN_FORBIDDEN,
-        '404': errorResponse('Speaker statistics are not enabled on this deployment (NOT_FOUND)'),
+        '404': SPEAKERS_DISABLED,
       },
     },
   },
