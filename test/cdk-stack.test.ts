@@ -167,31 +167,47 @@ describe('SerStack', () => {
     const objects = (prefix: string) => ({
       'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${prefix}*`]],
     });
+    const notTrainingOrRegistry = {
+      'ForAllValues:StringNotLike': {
+        'dynamodb:LeadingKeys': ['TRAINING_JOB#*', 'TRAINING_LOCK', 'MODEL#*', 'MODEL_ACTIVE'],
+      },
+    };
     const onData = (statements: Statement[]) =>
       statements.filter((s) => JSON.stringify(s.Resource).match(new RegExp(`${bucketId}|${tableId}`)));
 
     const inference = onData(statementsOfRoleFor('InferenceProcessObject'));
     expect(inference).toEqual(
       expect.arrayContaining([
+        // Events name a version of a versioned bucket: reading it is GetObjectVersion.
         expect.objectContaining({
-          Action: 's3:GetObject',
+          Action: ['s3:GetObject', 's3:GetObjectVersion'],
           Resource: [objects('uploads/'), objects('incoming/')],
         }),
+        expect.objectContaining({ Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] } }),
         expect.objectContaining({ Action: 's3:PutObject', Resource: objects('results/') }),
-        expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] }),
+        expect.objectContaining({ Action: 'dynamodb:GetItem' }),
+        // UpdateItem creates what it does not find: never the registry's or the training side's items.
+        expect.objectContaining({ Action: 'dynamodb:UpdateItem', Condition: notTrainingOrRegistry }),
         // Training: model packages from the registry (the bundled model is registered at deploy time).
         expect.objectContaining({ Action: 's3:GetObject', Resource: objects('models/') }),
       ]),
     );
-    expect(inference).toHaveLength(4);
+    expect(inference).toHaveLength(6);
     expect(JSON.stringify(inference)).not.toContain('dynamodb:PutItem');
+    const recorder = onData(statementsOfRoleFor('InferenceDeadLetterRecorder'));
+    expect(recorder).toEqual([
+      expect.objectContaining({ Action: 'dynamodb:UpdateItem', Condition: notTrainingOrRegistry }),
+    ]);
 
     const api = onData(statementsOfRoleFor('ApiHandler'));
     expect(api).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ Action: 's3:PutObject', Resource: objects('uploads/') }),
+        expect.objectContaining({ Action: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'] }),
+        // DELETE /speakers/{id}: speaker statistics are the one kind of item it deletes.
         expect.objectContaining({
-          Action: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
+          Action: 'dynamodb:DeleteItem',
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SPEAKER#*'] } },
         }),
         // Training: job records and the lock are updated, nothing else.
         expect.objectContaining({
@@ -202,7 +218,7 @@ describe('SerStack', () => {
         }),
       ]),
     );
-    expect(api).toHaveLength(3);
+    expect(api).toHaveLength(4);
   });
 
   it('sends events that failed all retries to a topic: the DLQ keeps them (alarm), a recorder ends their records FAILED', () => {

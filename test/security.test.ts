@@ -130,10 +130,24 @@ describe('security: the deployed stack (CDK assertions)', () => {
     const ROLES: Record<string, RegExp> = {
       'API function': /^ApiApiHandlerServiceRole/,
       'inference function': /^InferenceProcessObjectServiceRole/,
+      'dead-letter recorder': /^InferenceDeadLetterRecorderServiceRole/,
+      'callback deliverer': /^CallbacksDeliverCallbackServiceRole/,
       'training instance': /^TrainingInstanceRole/,
+      'training VPC flow logs': /^TrainingVpcFlowLogIAMRole/,
       'bundled-model registration (deploy-time custom resource)':
         /^AWS679f53fac002430cb0da5b7982bd2287ServiceRole/,
+      'bucket notifications (aws-cdk-lib, deploy time)': /^BucketNotificationsHandler/,
+      'web page deployment (aws-cdk-lib BucketDeployment, deploy time)': /^CustomCDKBucketDeployment/,
+      'site bucket auto-delete (aws-cdk-lib, stack deletion)':
+        /^CustomS3AutoDeleteObjectsCustomResourceProviderRole/,
+      'API Gateway account logging (aws-cdk-lib)': /^ApiRestApiCloudWatchRole/,
     };
+    // Every role of the template has its row: a new function cannot slip in without one.
+    for (const [id] of ofType('AWS::IAM::Role'))
+      expect(
+        Object.values(ROLES).some((pattern) => pattern.test(id)),
+        id,
+      ).toBe(true);
     const security = readFileSync(join(ROOT, 'SECURITY.md'), 'utf8');
     const table = security
       .split('<!-- least-privilege:start -->')[1]!

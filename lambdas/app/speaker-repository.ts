@@ -35,13 +35,17 @@ const MAX_UPDATE_ATTEMPTS = 20;
 /** Random wait before a retry, up to this many ms per attempt so far: contenders spread out. */
 const RETRY_JITTER_MS = 10;
 
+const SPEAKER_KEY_PREFIX = 'SPEAKER#';
+/** The speaker items' keys, as IAM's dynamodb:LeadingKeys condition matches them. */
+export const SPEAKER_LEADING_KEYS = [`${SPEAKER_KEY_PREFIX}*`];
+
 /**
  * The key of a speaker's item in the predictions table. `#` cannot occur in a prediction id (the API
  * accepts `[\w-]` only), and the item has no listing attributes, so it is reachable neither through
  * `GET /predictions/{id}` nor the listing. The id is hashed: no caller-chosen text in a key.
  */
 export const speakerItemId = (ref: SpeakerRef): string =>
-  `SPEAKER#${createHash('sha256').update(`${ref.scope}\n${ref.speakerId}`).digest('hex').slice(0, 40)}`;
+  `${SPEAKER_KEY_PREFIX}${createHash('sha256').update(`${ref.scope}\n${ref.speakerId}`).digest('hex').slice(0, 40)}`;
 
 /**
  * Per-speaker running statistics (count, mean, M2 of each adapted channel's per-clip mean) next to the

@@ -17,6 +17,7 @@ import { modelRuntimeFiles } from '../../lambdas/core/model/location.ts';
 import { INFERENCE_NODE_MODULES } from '../lambda-bundling.ts';
 import { HANDLERS_DIR } from '../paths.ts';
 import { SerFunction } from './ser-function.ts';
+import { grantItems, TRAINING_AND_REGISTRY_KEYS } from './table-grants.ts';
 
 export interface InferenceProps {
   readonly bucket: Bucket;
@@ -127,7 +128,8 @@ export class Inference extends Construct {
         EVENT_BUS_NAME: 'default',
       },
     });
-    props.table.grant(recorder, 'dynamodb:UpdateItem');
+    // UpdateItem creates an item it does not find: never one of the registry's or the training side's.
+    grantItems(recorder, props.table, ['dynamodb:UpdateItem'], { except: TRAINING_AND_REGISTRY_KEYS });
     EventBus.fromEventBusName(this, 'RecorderBus', 'default').grantPutEventsTo(recorder);
     this.failureTopic.addSubscription(new LambdaSubscription(recorder));
     return recorder;
@@ -169,11 +171,16 @@ export class Inference extends Construct {
     for (const prefix of TRIGGER_PREFIXES) {
       props.bucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(fn), { prefix });
     }
+    // The bucket is versioned: S3 events name a version, and reading a named version is GetObjectVersion
+    // (HeadObject too). ListBucket makes S3 answer 404 rather than 403 for an object that is gone.
     fn.addToRolePolicy(
       new PolicyStatement({
-        actions: ['s3:GetObject'],
+        actions: ['s3:GetObject', 's3:GetObjectVersion'],
         resources: TRIGGER_PREFIXES.map((prefix) => props.bucket.arnForObjects(`${prefix}*`)),
       }),
+    );
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.bucket.bucketArn] }),
     );
     fn.addToRolePolicy(
       new PolicyStatement({
@@ -181,7 +188,10 @@ export class Inference extends Construct {
         resources: [props.bucket.arnForObjects(`${RESULTS_PREFIX}*`)],
       }),
     );
-    props.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    // GetItem reads records, speakers and the active model pointer; UpdateItem (which creates what it does
+    // not find) writes records and speaker statistics, never the registry's or the training side's items.
+    props.table.grant(fn, 'dynamodb:GetItem');
+    grantItems(fn, props.table, ['dynamodb:UpdateItem'], { except: TRAINING_AND_REGISTRY_KEYS });
     // The default bus only: users' rules on it route the events on, and so does the callback rule.
     EventBus.fromEventBusName(this, 'DefaultBus', 'default').grantPutEventsTo(fn);
   }

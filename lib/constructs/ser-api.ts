@@ -18,8 +18,10 @@ import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { UPLOADS_PREFIX } from '../../lambdas/app/object-keys.ts';
 import { API_ROUTES, CORS_PREFLIGHT } from '../../lambdas/app/routes.ts';
+import { SPEAKER_LEADING_KEYS } from '../../lambdas/app/speaker-repository.ts';
 import { HANDLERS_DIR } from '../paths.ts';
 import { SerFunction } from './ser-function.ts';
+import { grantItems } from './table-grants.ts';
 
 export interface SerApiProps {
   readonly bucket: Bucket;
@@ -92,8 +94,9 @@ export class SerApi extends Construct {
         resources: [props.bucket.arnForObjects(`${UPLOADS_PREFIX}*`)],
       }),
     );
-    // DeleteItem: DELETE /speakers/{id} erases a speaker's statistics.
-    props.table.grant(fn, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:DeleteItem');
+    props.table.grant(fn, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query');
+    // DELETE /speakers/{id} erases a speaker's statistics: the one kind of item this function deletes.
+    grantItems(fn, props.table, ['dynamodb:DeleteItem'], { only: SPEAKER_LEADING_KEYS });
     return fn;
   }
 

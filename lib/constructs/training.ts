@@ -20,7 +20,7 @@ import {
   UserData,
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
-import { Effect, ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -37,6 +37,7 @@ import {
   REGISTRY_LEADING_KEYS,
 } from '../../lambdas/training/model-registry.ts';
 import { DEFAULT_MODEL_DIR, PROJECT_ROOT } from '../paths.ts';
+import { itemStatement, TRAINING_AND_REGISTRY_KEYS } from './table-grants.ts';
 
 export interface TrainingProps {
   readonly bucket: Bucket;
@@ -52,9 +53,6 @@ export interface TrainingProps {
 }
 
 export const MODELS_PREFIX = 'models/';
-/** Every item the training side writes (the table is shared with predictions): jobs, lock, registry. */
-const TRAINING_AND_REGISTRY_KEYS = [...TRAINING_LEADING_KEYS, ...REGISTRY_LEADING_KEYS];
-const leadingKeys = (keys: string[]) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': keys } });
 
 /**
  * On-demand training on EC2: a launch template whose instance downloads the project's source (an S3
@@ -116,8 +114,20 @@ export class Training extends Construct {
     const role = new Role(this, 'InstanceRole', {
       assumedBy: new ServicePrincipal('ec2.amazonaws.com'),
       description: 'SER training: read the datasets, write models/ and the training records',
-      managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
     });
+    // Session Manager (a look inside without SSH) needs only these; the managed AmazonSSMManagedInstanceCore
+    // would also let a job's npm dependencies read every SSM parameter of the account.
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: [
+          'ssm:UpdateInstanceInformation',
+          ...['CreateControlChannel', 'CreateDataChannel', 'OpenControlChannel', 'OpenDataChannel'].map(
+            (action) => `ssmmessages:${action}`,
+          ),
+        ],
+        resources: ['*'],
+      }),
+    );
     role.addToPolicy(
       new PolicyStatement({
         actions: ['s3:GetObject'],
@@ -138,10 +148,8 @@ export class Training extends Construct {
       }),
     );
     role.addToPolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-        resources: [table.tableArn],
-        conditions: leadingKeys(TRAINING_AND_REGISTRY_KEYS),
+      itemStatement(table, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], {
+        only: TRAINING_AND_REGISTRY_KEYS,
       }),
     );
     bucket.encryptionKey?.grantEncryptDecrypt(role);
@@ -174,7 +182,13 @@ export class Training extends Construct {
         '*.log',
       ],
     });
-    source.grantRead(this.role);
+    // The one object, not aws-cdk-lib's grantRead (Get*/List* on the whole CDK asset bucket).
+    this.role.addToPolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [source.bucket.arnForObjects(source.s3ObjectKey)],
+      }),
+    );
     const maxMinutes = Math.ceil(this.maxRunTime.toMinutes({ integral: false }));
     const { region } = Stack.of(this);
     const userData = UserData.forLinux();
@@ -259,11 +273,7 @@ export class Training extends Construct {
       createdAt: metadata.createdAt,
     };
     const policy = AwsCustomResourcePolicy.fromStatements([
-      new PolicyStatement({
-        actions: ['dynamodb:PutItem'],
-        resources: [this.table.tableArn],
-        conditions: leadingKeys(REGISTRY_LEADING_KEYS),
-      }),
+      itemStatement(this.table, ['dynamodb:PutItem'], { only: REGISTRY_LEADING_KEYS }),
     ]);
     const put = (item: Record<string, unknown>, condition: string, values?: Record<string, unknown>) => ({
       service: 'DynamoDB',
@@ -366,13 +376,7 @@ export class Training extends Construct {
       String(Math.ceil(this.maxRunTime.toMinutes({ integral: false }))),
     );
     this.grantLaunch(fn);
-    fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:UpdateItem'],
-        resources: [this.table.tableArn],
-        conditions: leadingKeys(TRAINING_LEADING_KEYS),
-      }),
-    );
+    fn.addToRolePolicy(itemStatement(this.table, ['dynamodb:UpdateItem'], { only: TRAINING_LEADING_KEYS }));
   }
 
   /** The inference function: follows the registry (GetItem from its own grant) and reads model packages. */
