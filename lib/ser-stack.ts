@@ -66,7 +66,11 @@ export class SerStack extends Stack {
     this.training = new Training(this, 'Training', { bucket, table, modelDir, ...props.training });
     this.training.bindApi(this.api.function);
     this.training.bindInference(this.inference.function);
-    this.callbacks = new CallbackDelivery(this, 'Callbacks', { apiKey: this.api.apiKey });
+    this.callbacks = new CallbackDelivery(this, 'Callbacks', {
+      apiKey: this.api.apiKey,
+      // An account too small to reserve for inference cannot reserve for callbacks either.
+      ...(props.inferenceReservedConcurrency === null ? { reservedConcurrency: null } : {}),
+    });
     this.dashboard = new OperationsDashboard(this, 'Operations', {
       inferenceFunction: this.inference.function,
       deadLetterQueue: this.inference.deadLetterQueue,

@@ -92,6 +92,9 @@ describe('SerStack: completion events and callback delivery', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queue, 'QueueName'] } }],
     });
+    // Receivers that never answer hold deliveries for ~45 s each: a cap keeps them off the API's concurrency.
+    const deliverer = template.findResources('AWS::Lambda::Function')[functionId('DeliverCallback')]!;
+    expect(deliverer.Properties.ReservedConcurrentExecutions).toBe(5);
   });
 
   it("reads webhook secrets under the stack's prefix only, and creates the default key's", () => {

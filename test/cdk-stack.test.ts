@@ -141,8 +141,15 @@ describe('SerStack', () => {
       },
       LifecycleConfiguration: {
         Rules: Match.arrayWith([
-          Match.objectLike({ Prefix: 'uploads/', ExpirationInDays: 7, Status: 'Enabled' }),
-          Match.objectLike({ Prefix: 'incoming/', ExpirationInDays: 7, Status: 'Enabled' }),
+          // Expiry only adds a delete marker: the audio (now noncurrent) goes a day later, not a week.
+          ...['uploads/', 'incoming/'].map((Prefix) =>
+            Match.objectLike({
+              Prefix,
+              ExpirationInDays: 7,
+              NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+              Status: 'Enabled',
+            }),
+          ),
           Match.objectLike({ Prefix: 'results/', ExpirationInDays: 30, Status: 'Enabled' }),
         ]),
       },

@@ -24,9 +24,12 @@ export interface AudioStorageProps {
   readonly noncurrentVersionDays?: number;
 }
 
+/** How long replaced or expired raw audio stays as a noncurrent version (1 is S3's minimum). */
+export const RAW_AUDIO_NONCURRENT_DAYS = 1;
+
 /**
  * The audio bucket and the predictions table. Secure by default: no public access, S3-managed
- * encryption, TLS-only bucket policy, raw audio expiring after a week; the table on demand with
+ * encryption, TLS-only bucket policy, raw audio expiring after a week (and its noncurrent versions a day later); the table on demand with
  * point-in-time recovery and a TTL attribute, keyed from the same definition the local stack uses.
  */
 export class AudioStorage extends Construct {
@@ -59,8 +62,14 @@ export class AudioStorage extends Construct {
         },
       ],
       lifecycleRules: [
-        { id: 'expire-uploads', prefix: UPLOADS_PREFIX, expiration: Duration.days(rawDays) },
-        { id: 'expire-incoming', prefix: INCOMING_PREFIX, expiration: Duration.days(rawDays) },
+        // Expiring a current version only adds a delete marker: the audio itself is the noncurrent version,
+        // gone a day later here (the shorter of two overlapping expirations wins), not after the week below.
+        ...[UPLOADS_PREFIX, INCOMING_PREFIX].map((prefix) => ({
+          id: `expire-${prefix.replace('/', '')}`,
+          prefix,
+          expiration: Duration.days(rawDays),
+          noncurrentVersionExpiration: Duration.days(RAW_AUDIO_NONCURRENT_DAYS),
+        })),
         { id: 'expire-results', prefix: RESULTS_PREFIX, expiration: Duration.days(resultDays) },
         { id: 'abort-incomplete-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
         {

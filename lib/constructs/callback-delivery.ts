@@ -15,6 +15,12 @@ import { SerFunction } from './ser-function.ts';
 export interface CallbackDeliveryProps {
   /** The stack's API key: its webhook secret is created here; further keys get theirs from an operator. */
   readonly apiKey: IApiKey;
+  /**
+   * At most this many deliveries at once (`null`: no reservation, for accounts with the default quota of
+   * 10). A receiver that never answers holds each delivery ~45 s: unbounded, a key holder could take the
+   * account's concurrency from the API; throttled events wait in Lambda's async queue instead. @default 5
+   */
+  readonly reservedConcurrency?: number | null;
 }
 
 /**
@@ -47,13 +53,16 @@ export class CallbackDelivery extends Construct {
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
     });
 
-    this.function = this.createFunction(stack);
+    this.function = this.createFunction(
+      stack,
+      props.reservedConcurrency === undefined ? 5 : props.reservedConcurrency,
+    );
     this.rule = this.createRule();
     this.deadLetterAlarm = this.createDeadLetterAlarm();
   }
 
   /** The deliverer: reads the webhook secrets under the prefix only; failed invocations go to the DLQ. */
-  private createFunction(stack: Stack): SerFunction {
+  private createFunction(stack: Stack, reservedConcurrency: number | null): SerFunction {
     const fn = new SerFunction(this, 'DeliverCallback', {
       entry: `${HANDLERS_DIR}deliver-callback.ts`,
       description: 'POSTs terminal predictions to their callback URL, signed',
@@ -62,6 +71,7 @@ export class CallbackDelivery extends Construct {
       timeout: Duration.seconds(45),
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
+      ...(reservedConcurrency === null ? {} : { reservedConcurrentExecutions: reservedConcurrency }),
       onFailure: new SqsDestination(this.deadLetterQueue),
       environment: { WEBHOOK_SECRET_PREFIX: this.secretPrefix },
     });
