@@ -222,6 +222,32 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
     });
   });
 
+  it('an upload URL used twice, its events in the wrong order: the record never goes back to the older bytes', async () => {
+    // On a versioned bucket both versions stay readable, so only the events' S3 sequencers can say which
+    // upload came last: the claim refuses an event older than the one that finished the record.
+    const claim = {
+      id: 'f'.repeat(32),
+      source: 'api' as const,
+      fileName: 'twice.flac',
+      bucket: aws.bucket,
+      key: `uploads/${'f'.repeat(32)}/twice.flac`,
+    };
+    const newer = await repository.claim({ ...claim, objectVersion: 'v2', sequencer: '0062A1B2C3D4E5F6B1' });
+    if (!newer.claimed) throw new Error('the first claim must succeed');
+    await repository.commit({ ...newer.prediction, status: 'SUCCEEDED', emotion: 'sad' }, 'v2');
+
+    const olderLate = await repository.claim({
+      ...claim,
+      objectVersion: 'v1',
+      sequencer: '0062A1B2C3D4E5F6A',
+    });
+    const third = await repository.claim({ ...claim, objectVersion: 'v3', sequencer: '0062A1B2C3D4E5F6C' });
+
+    // 'A' right-padded is below 'B1': S3's rule (pad the shorter with zeros, then compare as strings).
+    expect(olderLate).toMatchObject({ claimed: false, existing: { status: 'SUCCEEDED', emotion: 'sad' } });
+    expect(third).toMatchObject({ claimed: true });
+  });
+
   it('processor killed mid-file: retries hit the live lease, the dead letter ends the record FAILED, and ser replay turns it SUCCEEDED', async () => {
     // Prepare: a child process claims the object and is SIGKILLed inside inference.
     const clip = tessClip('disgust');

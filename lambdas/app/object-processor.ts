@@ -74,6 +74,12 @@ const superseded = (key: string): ProcessOutcome => ({
   reason: `superseded by a newer object: ${key}`,
 });
 
+/** The event names other bytes than the key's current object: another version, or (unversioned) ETag. */
+function isSuperseded(ref: S3ObjectRef, current: Head): boolean {
+  if (ref.versionId && current.VersionId) return ref.versionId !== current.VersionId;
+  return !ref.versionId && ref.eTag !== undefined && unquote(ref.eTag) !== unquote(current.ETag);
+}
+
 /** The model, not the audio, is at fault: retried like any infrastructure fault, never stored as FAILED. */
 const isInputError = (error: unknown): error is SerError =>
   isSerError(error) && error.code !== 'MODEL_INVALID';
@@ -101,17 +107,19 @@ export function objectClaim(
     bucket: ref.bucket,
     key: ref.key,
     objectVersion,
+    ...(ref.sequencer ? { sequencer: ref.sequencer } : {}),
   };
 }
 
 type Head = { ContentLength?: number | undefined; ETag?: string | undefined; VersionId?: string | undefined };
 
-/** HeadObject, or `undefined` when the object is gone. */
+/**
+ * HeadObject of the key's current object (not the event's version: whether that is still the latest is
+ * the question), or `undefined` when the key is gone.
+ */
 async function headObject(deps: ObjectProcessorDeps, ref: S3ObjectRef): Promise<Head | undefined> {
   try {
-    return await deps.s3.send(
-      new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
-    );
+    return await deps.s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
@@ -173,9 +181,9 @@ export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef)
   }
   const head = await headObject(deps, ref);
   if (!head) return endDeleted(deps, ref, origin);
-  // Without versioning a key holds only its latest bytes: an event for older ones (late or out of
-  // order) must not attach the newer bytes' prediction to the old version's record.
-  if (!ref.versionId && ref.eTag && unquote(ref.eTag) !== unquote(head.ETag)) return superseded(ref.key);
+  // An event for bytes the key no longer holds (late or out of order): the newer object's own event
+  // finishes the record, and this one must not overwrite it with the older bytes' prediction.
+  if (isSuperseded(ref, head)) return superseded(ref.key);
   const eTag = unquote(ref.eTag ?? head.ETag);
   const claimed = objectClaim(ref, origin, eTag, head.VersionId);
 

@@ -54,7 +54,15 @@ export interface ObjectClaim {
   key: string;
   /** The object's versionId or ETag: which bytes this claim is about. */
   objectVersion: string;
+  /** The S3 event's sequencer: orders the events of one key (a later upload has a greater one). */
+  sequencer?: string;
 }
+
+/**
+ * A sequencer in a form DynamoDB compares in S3's order: S3's rule is to right-pad the shorter hex
+ * string with zeros, then compare as strings.
+ */
+export const comparableSequencer = (sequencer: string): string => sequencer.toUpperCase().padEnd(32, '0');
 
 export type ClaimResult =
   | { claimed: true; prediction: Prediction; callback?: CallbackTarget; speaker?: SpeakerRef }
@@ -268,6 +276,7 @@ export class PredictionRepository {
    * creation time, its place in the listing). Both writers set `:now`.
    */
   #objectFields(claim: ObjectClaim, now: Date) {
+    const sequencer = claim.sequencer ? comparableSequencer(claim.sequencer) : undefined;
     return {
       set: [
         '#bucket = :bucket, #key = :key,',
@@ -275,9 +284,15 @@ export class PredictionRepository {
         // The retention clock restarts: a PENDING record's short expiry no longer applies.
         'createdAt = if_not_exists(createdAt, :now), expiresAt = :expiresAt,',
         'gsi1pk = if_not_exists(gsi1pk, :gsi1pk), gsi1sk = if_not_exists(gsi1sk, :gsi1sk)',
+        sequencer ? ', objectSequencer = :sequencer' : '',
       ].join(' '),
+      // Without a sequencer (a hand-made event) the order cannot be known: the newest claim wins.
+      newerClause: sequencer
+        ? ' AND (attribute_not_exists(objectSequencer) OR objectSequencer < :sequencer)'
+        : '',
       names: { '#key': 'key', '#source': 'source', '#bucket': 'bucket' },
       values: {
+        ...(sequencer ? { ':sequencer': sequencer } : {}),
         ':bucket': claim.bucket,
         ':key': claim.key,
         ':source': claim.source,
@@ -307,8 +322,9 @@ export class PredictionRepository {
       ConditionExpression: [
         'attribute_not_exists(id) OR #status = :pending OR expiresAt <= :nowSec',
         'OR (#status = :processing AND leaseExpiresAt < :nowSec)',
-        // New bytes under the same key (an upload URL used twice): the record follows the object.
-        'OR (#status IN (:succeeded, :failed) AND objectVersion <> :version)',
+        // New bytes under the same key (an upload URL used twice): the record follows the object, and
+        // never goes back to older bytes whose event came late.
+        `OR (#status IN (:succeeded, :failed) AND objectVersion <> :version${object.newerClause})`,
         // Dead-lettered: `ser replay` may finish it.
         'OR (#status = :failed AND #r_error.#code = :processingFailed)',
       ].join(' '),
