@@ -259,7 +259,10 @@ export interface components {
             };
             /** Format: date-time */
             expiresAt: string;
-            /** @example /predictions/0b6c5a1e-… */
+            /**
+             * @description The route to poll, relative to the API base URL (append it to the base without its trailing slash; on AWS the base ends in the stage, /v1)
+             * @example /predictions/0b6c5a1e-…
+             */
             predictionUrl: string;
         };
         Error: {

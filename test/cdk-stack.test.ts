@@ -403,11 +403,14 @@ describe('SerStack', () => {
       StageName: 'v1',
       AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
     });
-    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
-      ResponseType: 'INVALID_API_KEY',
-      StatusCode: '403',
-      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"error"') },
-    });
+    // A wrong key, and an admin route called with the user key (no SigV4: "Missing Authentication Token"),
+    // are both 403, as README and docs/training-jobs.md say.
+    for (const ResponseType of ['INVALID_API_KEY', 'MISSING_AUTHENTICATION_TOKEN'])
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType,
+        StatusCode: '403',
+        ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"FORBIDDEN"') },
+      });
   });
 
   it('stores predictions on demand with PITR, TTL and a newest-first index', () => {

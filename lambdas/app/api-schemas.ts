@@ -178,7 +178,12 @@ export const CreatedUploadSchema = z
     id: z.string(),
     upload: UploadInstructionsSchema,
     expiresAt: z.iso.datetime(),
-    predictionUrl: z.string().meta({ examples: ['/predictions/0b6c5a1e-…'] }),
+    predictionUrl: z.string().meta({
+      examples: ['/predictions/0b6c5a1e-…'],
+      description:
+        'The route to poll, relative to the API base URL (append it to the base without its trailing ' +
+        'slash; on AWS the base ends in the stage, /v1)',
+    }),
   })
   .meta({ id: 'CreatedUpload' });
 

@@ -132,7 +132,9 @@ export const openApiDocument = createDocument({
       'prediction or receive it at a callback URL. Every route except /health and /openapi.json needs the ' +
       '`x-api-key` header.',
   },
-  servers: [{ url: '/' }],
+  // Relative to this document, as OpenAPI allows: on AWS it is served from the stage (…/v1/openapi.json),
+  // so '/' would send generated clients to the host's root, outside the stage.
+  servers: [{ url: '.', description: 'The API base URL: where this document is served from' }],
   security: [{ apiKey: [] }],
   paths: { ...predictionPaths, ...trainingPaths },
   components: {

@@ -43,7 +43,9 @@ export interface SerApiProps {
 const GATEWAY_ERRORS: [ResponseType, string, string][] = [
   [ResponseType.API_CONFIGURATION_ERROR, '500', 'INTERNAL_ERROR'],
   [ResponseType.INVALID_API_KEY, '403', 'FORBIDDEN'],
-  [ResponseType.MISSING_AUTHENTICATION_TOKEN, '404', 'NOT_FOUND'],
+  // API Gateway's answer both to an unknown path or method and to an admin (IAM) route called without a
+  // SigV4 signature, such as with the user API key: the docs promise 403 for the latter, so 403 it is.
+  [ResponseType.MISSING_AUTHENTICATION_TOKEN, '403', 'FORBIDDEN'],
   [ResponseType.THROTTLED, '429', 'THROTTLED'],
   [ResponseType.QUOTA_EXCEEDED, '429', 'QUOTA_EXCEEDED'],
   [ResponseType.DEFAULT_4XX, '', 'REQUEST_REFUSED'],
