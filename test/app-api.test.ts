@@ -202,11 +202,15 @@ describe('API handler against dynalite and s3rver', () => {
     const second = await call('GET', `/predictions?limit=2&cursor=${first.json.nextCursor}`);
     const badCursor = await call('GET', '/predictions?cursor=bm90LWEtY3Vyc29y');
     const badLimit = await call('GET', '/predictions?limit=1000');
+    const emptyCursor = await call('GET', '/predictions?cursor=');
 
     expect(first.json.items.map((p: { id: string }) => p.id)).toEqual([ids[2], ids[1]]);
     expect(second.json.items[0].id).toBe(ids[0]);
     expect(badCursor).toMatchObject({ status: 400, json: { error: { code: 'INVALID_CURSOR' } } });
     expect(badLimit).toMatchObject({ status: 400, json: { error: { code: 'INVALID_REQUEST' } } });
+    // Each refusal names the parameter at fault (an empty cursor was reported as a bad limit).
+    expect(badLimit.json.error.message).toMatch(/^limit: /);
+    expect(emptyCursor.json.error.message).toMatch(/^cursor: /);
     expect(unexpected).toEqual([]);
   });
 

@@ -58,7 +58,7 @@ export const SpeakerIdSchema = z
   .max(128)
   .regex(
     /^[!-.0-~](?:[ -.0-~]*[!-.0-~])?$/,
-    'speakerId: printable ASCII characters except "/", and no space at either end',
+    'printable ASCII characters except "/", and no space at either end',
   )
   .meta({
     id: 'SpeakerId',
@@ -112,7 +112,7 @@ export const PredictionPageSchema = z
 export const PredictionIdSchema = z.string().regex(PREDICTION_ID);
 
 export const ListPredictionsQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: z.coerce.number('an integer from 1 to 100').int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(2048).optional().meta({ description: '`nextCursor` of the previous page' }),
 });
 

@@ -100,7 +100,7 @@ type TrainingRoutes = Exclude<RouteKey, PredictionRoutes | 'GET /health' | 'GET 
 async function eraseSpeaker(deps: ApiDeps, event: APIGatewayProxyEvent, scope: string) {
   if (!deps.speakers) throw notFound('Speaker statistics are not enabled on this deployment');
   const speakerId = SpeakerIdSchema.safeParse(event.pathParameters?.id);
-  if (!speakerId.success) throw invalidRequest(speakerId.error);
+  if (!speakerId.success) throw invalidRequest(speakerId.error, 'speakerId');
   const erased = await deps.speakers.delete({ scope, speakerId: speakerId.data });
   return reply(SpeakerErasedSchema, 200, { speakerId: speakerId.data, erased });
 }
@@ -121,7 +121,7 @@ function predictionRoutes(deps: ApiDeps): Record<PredictionRoutes, Route> {
     },
     'GET /predictions': async (event) => {
       const query = ListPredictionsQuerySchema.safeParse(event.queryStringParameters ?? {});
-      if (!query.success) throw invalid('INVALID_REQUEST', 'limit must be an integer from 1 to 100');
+      if (!query.success) throw invalidRequest(query.error);
       return reply(PredictionPageSchema, 200, await deps.repository.list(query.data));
     },
   };

@@ -29,10 +29,14 @@ export const notFound = (message: string) => new DomainError('not-found', 'NOT_F
  * A request body its schema refused, as one line a person can act on: each problem with the field it is
  * in, e.g. `epochs: Too small: expected number to be >=1; dataset: no "." or ".." segments`.
  */
-export const invalidRequest = (error: ZodError) =>
+export const invalidRequest = (error: ZodError, field?: string) =>
   invalid(
     'INVALID_REQUEST',
     error.issues
-      .map((issue) => `${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`)
+      .map((issue) => {
+        // A value parsed alone (a path parameter) has no path of its own: `field` names it.
+        const path = issue.path.length ? issue.path.join('.') : field;
+        return `${path ? `${path}: ` : ''}${issue.message}`;
+      })
       .join('; '),
   );
