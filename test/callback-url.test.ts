@@ -32,6 +32,17 @@ describe('callback URLs', () => {
     'https://100.64.0.1/', // carrier-grade NAT
     'https://0.0.0.0/',
     'https://224.0.0.1/',
+    'https://localhost./', // fully qualified
+    'https://[::127.0.0.1]/', // IPv4-compatible
+    'https://[64:ff9b::a9fe:a9fe]/', // NAT64 of 169.254.169.254
+    'https://[2002:a9fe:a9fe::]/', // 6to4 of the same
+    'https://[2001:0:a9fe:a9fe::1]/', // Teredo
+    'https://[fec0::1]/', // site-local
+    'https://[100::1]/', // discard-only
+    'https://192.0.2.1/', // documentation ranges
+    'https://198.51.100.7/',
+    'https://203.0.113.9/',
+    'https://[2001:db8::1]/',
   ])('refuses %s on AWS', (url) => {
     expect(isAllowedCallbackUrl(url, aws)).toBe(false);
   });

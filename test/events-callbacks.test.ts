@@ -53,8 +53,13 @@ describe('completion events and signed callbacks on the local stack', () => {
     });
 
   /** POST /uploads, PUT the bytes, wait until processed and called back. */
-  async function upload(fileName: string, bytes: Buffer, callbackUrl?: string): Promise<string> {
-    const created = await api('/uploads', { fileName, sizeBytes: bytes.length, callbackUrl });
+  async function upload(
+    fileName: string,
+    bytes: Buffer,
+    callbackUrl?: string,
+    extra: { speakerId?: string } = {},
+  ): Promise<string> {
+    const created = await api('/uploads', { fileName, sizeBytes: bytes.length, callbackUrl, ...extra });
     expect(created.status).toBe(201);
     const { id, upload } = (await created.json()) as {
       id: string;
@@ -91,7 +96,7 @@ describe('completion events and signed callbacks on the local stack', () => {
 
   it('publishes an EventBridge-shaped event and POSTs a signed callback for a succeeded prediction', async () => {
     // Act
-    const id = await upload('angry.flac', tessClip('angry').bytes, receiver.url);
+    const id = await upload('angry.flac', tessClip('angry').bytes, receiver.url, { speakerId: 'agent 7' });
 
     // Assess
     const prediction = (await (await api(`/predictions/${id}`)).json()) as Record<string, unknown>;
@@ -108,6 +113,8 @@ describe('completion events and signed callbacks on the local stack', () => {
         emotion: prediction.emotion,
         confidence: prediction.confidence,
         modelVersion: test.stack.modelVersion,
+        // A receiver that routes by speaker needs no poll.
+        speakerId: 'agent 7',
         callback: { url: receiver.url },
       },
     });
@@ -124,7 +131,12 @@ describe('completion events and signed callbacks on the local stack', () => {
     expect(body).toEqual({
       eventId: event!.detail.eventId,
       detailType: 'Prediction Succeeded',
-      detail: expect.objectContaining({ id, status: 'SUCCEEDED', emotion: prediction.emotion }),
+      detail: expect.objectContaining({
+        id,
+        status: 'SUCCEEDED',
+        emotion: prediction.emotion,
+        speakerId: 'agent 7',
+      }),
     });
     expect(body.detail.callback).toBeUndefined();
   });
@@ -171,6 +183,23 @@ describe('completion events and signed callbacks on the local stack', () => {
       requestContext: { condition: 'RetriesExhausted', approximateInvokeCount: 3 },
       responsePayload: { errorType: 'CallbackDeliveryError' },
     });
+  });
+
+  it("dead-letters a callback to a receiver that is down with the connection's own reason", async () => {
+    // A port that was just freed: nothing listens there, so every try is refused.
+    const closed = createServer().listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const id = await upload('neutral.flac', tessClip('neutral').bytes, `http://127.0.0.1:${port}/hook`);
+
+    const dir = join(test.stack.deadLetterDir, 'callbacks');
+    const records = await Promise.all(
+      (await readdir(dir)).map(async (f) => JSON.parse(await readFile(join(dir, f), 'utf8'))),
+    );
+    const record = records.find((r) => r.requestPayload.detail.id === id);
+    // Not just "fetch failed": the operator of the receiver can act on ECONNREFUSED.
+    expect(record.responsePayload.errorMessage).toContain('ECONNREFUSED');
   });
 
   it('refuses callback URLs that are not https (or loopback http locally) before issuing an upload', async () => {

@@ -96,6 +96,14 @@ async function postSigned(
     await response.body?.cancel();
     return response.ok ? response.status : `HTTP ${response.status}`;
   } catch (error) {
-    return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return describeFailure(error);
   }
+}
+
+/** fetch's "fetch failed" says nothing a receiver's operator can act on; its cause does (ECONNREFUSED, TLS). */
+function describeFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? error.cause.message : undefined;
+  const message = cause && !error.message.includes(cause) ? `${error.message}: ${cause}` : error.message;
+  return `${error.name}: ${message}`;
 }

@@ -25,16 +25,28 @@ for (const [net, prefix] of [
   ['169.254.0.0', 16],
   ['172.16.0.0', 12],
   ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
   ['192.168.0.0', 16],
   ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
   ['224.0.0.0', 3],
 ] as const)
   NOT_PUBLIC.addSubnet(net, prefix, 'ipv4');
 // (IPv4-mapped IPv6 addresses, ::ffff:a.b.c.d, are checked against the IPv4 ranges by BlockList itself.)
+// Prefixes that embed an IPv4 address (IPv4-compatible, NAT64, Teredo, 6to4) are refused whole: the
+// address inside could be any of the ranges above. Also discard-only, documentation and site-local.
 for (const [net, prefix] of [
-  ['::', 127],
+  ['::', 96],
+  ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['100::', 64],
+  ['2001::', 32],
+  ['2001:db8::', 32],
+  ['2002::', 16],
   ['fc00::', 7],
   ['fe80::', 10],
+  ['fec0::', 10],
   ['ff00::', 8],
 ] as const)
   NOT_PUBLIC.addSubnet(net, prefix, 'ipv6');
@@ -46,7 +58,11 @@ function addressOf(hostname: string): { address: string; family: 'ipv4' | 'ipv6'
   return version === 0 ? undefined : { address: host, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
-const isLocalName = (hostname: string) => hostname === 'localhost' || hostname.endsWith('.localhost');
+/** `localhost`, a name under it, and either written fully qualified (`localhost.`). */
+const isLocalName = (hostname: string) => {
+  const name = hostname.replace(/\.$/, '');
+  return name === 'localhost' || name.endsWith('.localhost');
+};
 
 /**
  * A callback URL we are willing to POST results to: https (the body carries the result and the

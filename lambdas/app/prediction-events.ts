@@ -32,6 +32,9 @@ export const PredictionEventDetailSchema = z
     durationSec: z.number().optional(),
     modelVersion: z.string().optional(),
     error: PredictionErrorSchema.optional(),
+    // A receiver that routes by speaker needs them here, not from a poll.
+    speakerId: PredictionSchema.shape.speakerId,
+    adaptation: PredictionSchema.shape.adaptation,
     /** Present when the upload asked for a callback: the delivery rule matches on it. */
     callback: z.object({ url: z.string(), apiKeyId: z.string().optional() }).optional(),
   })
@@ -64,6 +67,7 @@ export function predictionEvent(prediction: Prediction, context: EventContext): 
   }
   const { id, status, source, fileName, createdAt, updatedAt } = prediction;
   const { emotion, confidence, lowConfidence, probabilities, durationSec, modelVersion, error } = prediction;
+  const { speakerId, adaptation } = prediction;
   const eventId = createHash('sha256')
     .update(`${id}\n${context.objectVersion}\n${status}`)
     .digest('base64url')
@@ -79,6 +83,7 @@ export function predictionEvent(prediction: Prediction, context: EventContext): 
     createdAt,
     updatedAt,
     ...defined({ emotion, confidence, lowConfidence, probabilities, durationSec, modelVersion, error }),
+    ...defined({ speakerId, adaptation }),
     ...(context.callback ? { callback: defined(context.callback) as { url: string } } : {}),
   };
   return { detailType: DETAIL_TYPES[status], detail };
