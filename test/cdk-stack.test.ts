@@ -269,6 +269,12 @@ describe('SerStack', () => {
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
       Threshold: 1,
     });
+    // The recorder itself failing leaves records unfinished: that has its own alarm.
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: recorderId } }],
+      Threshold: 1,
+    });
   });
 
   it('keeps data by default: bucket versioning with noncurrent expiry, table deletion protection, encrypted training volume', () => {

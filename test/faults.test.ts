@@ -248,6 +248,31 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
     expect(third).toMatchObject({ claimed: true });
   });
 
+  it('a failure recorded but not announced: the retry gets the record back to announce, another failure does not', async () => {
+    const claim = {
+      id: 'e'.repeat(32),
+      source: 'drop-folder' as const,
+      fileName: 'gone.flac',
+      bucket: aws.bucket,
+      key: 'incoming/faults/gone.flac',
+      objectVersion: 'v1',
+    };
+    const deleted = {
+      code: 'OBJECT_DELETED' as const,
+      message: 'The object was deleted before it could be read',
+    };
+
+    const first = await repository.markFailed(claim, deleted);
+    const retried = await repository.markFailed(claim, deleted);
+    const other = await repository.markFailed(claim, { code: 'PROCESSING_FAILED', message: 'x' });
+    const otherBytes = await repository.markFailed({ ...claim, objectVersion: 'v2' }, deleted);
+
+    expect(first?.prediction).toMatchObject({ status: 'FAILED', error: deleted });
+    expect(retried?.prediction).toEqual(expect.objectContaining({ id: claim.id, error: deleted }));
+    expect(other).toBeUndefined();
+    expect(otherBytes).toBeUndefined();
+  });
+
   it('processor killed mid-file: retries hit the live lease, the dead letter ends the record FAILED, and ser replay turns it SUCCEEDED', async () => {
     // Prepare: a child process claims the object and is SIGKILLed inside inference.
     const clip = tessClip('disgust');

@@ -345,8 +345,9 @@ export class PredictionRepository {
   }
 
   /**
-   * Ends a record FAILED with `error` unless it is already finished: the object was deleted before it
-   * was read, or its event was dead-lettered (PROCESSING_FAILED; `ser replay` may still finish it).
+   * Ends a record FAILED with `error` unless it is already finished (but for this same failure of the same
+   * bytes, returned again): the object was deleted before it was read, or its event was dead-lettered
+   * (PROCESSING_FAILED; `ser replay` may still finish it).
    * Creates the record when there is none (a drop-folder object whose processing never got to claim it).
    * Returns the record it wrote (and its callback, for the completion event), or undefined.
    */
@@ -369,10 +370,16 @@ export class PredictionRepository {
             object.set,
             `REMOVE leaseExpiresAt${removal.clause ? `, ${removal.clause}` : ''}`,
           ].join(' '),
-          ConditionExpression: 'attribute_not_exists(id) OR #status IN (:pending, :processing)',
+          // Or already ended so, for these bytes: a retry whose first attempt wrote the record but could not
+          // announce it must get the record back to announce (the event id is the same: at least once).
+          ConditionExpression: [
+            'attribute_not_exists(id) OR #status IN (:pending, :processing)',
+            'OR (#status = :failed AND objectVersion = :version AND #error.#code = :code)',
+          ].join(' '),
           ExpressionAttributeNames: {
             '#status': 'status',
             '#error': 'error',
+            '#code': 'code',
             ...object.names,
             ...removal.names,
           },
@@ -381,6 +388,7 @@ export class PredictionRepository {
             ':pending': 'PENDING',
             ':processing': 'PROCESSING',
             ':error': error,
+            ':code': error.code,
             ':now': nowIso,
             ':version': claim.objectVersion,
             ...object.values,

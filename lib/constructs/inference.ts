@@ -82,6 +82,8 @@ export class Inference extends Construct {
   readonly function: SerFunction;
   readonly deadLetterQueue: Queue;
   readonly deadLetterAlarm: Alarm;
+  /** The recorder failed every try: its records stay PENDING or PROCESSING until their events are replayed. */
+  readonly recorderErrorsAlarm: Alarm;
   /** The inference function's on-failure destination: fans out to the DLQ and the dead-letter recorder. */
   readonly failureTopic: Topic;
   /** Ends the records of a dead-lettered event FAILED (PROCESSING_FAILED). */
@@ -105,6 +107,17 @@ export class Inference extends Construct {
     this.function = this.createProcessFunction(props);
     this.subscribeToObjects(props);
     this.deadLetterAlarm = this.createDeadLetterAlarm();
+    this.recorderErrorsAlarm = new Alarm(this, 'DeadLetterRecorderErrors', {
+      alarmDescription:
+        'The dead-letter recorder failed to end records FAILED (PROCESSING_FAILED): they stay PENDING or ' +
+        'PROCESSING. Runbook: read its log, fix the cause, then replay the DLQ (stack output ReplayCommand), ' +
+        'which ends each record one way or the other.',
+      metric: this.deadLetterRecorder.metricErrors({ period: Duration.minutes(5) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
   }
 
   /**
