@@ -21,10 +21,13 @@ const training = {
   ...(String(app.node.tryGetContext('trainingSpot')) === 'true' ? { spot: true } : {}),
   ...(trainingMaxHours ? { maxRunTime: Duration.hours(trainingMaxHours) } : {}),
 };
+// `-c allowedOrigins=https://app.example.com,http://localhost:5173`: CORS for front ends beside the web page.
+const allowedOrigins = app.node.tryGetContext('allowedOrigins') as string | undefined;
 new SerStack(app, 'SerApi', {
   description:
     'Speech emotion recognition API: presigned uploads, S3-triggered inference, DynamoDB predictions',
   ...(rawAudioRetentionDays ? { rawAudioRetentionDays } : {}),
   ...(reservedConcurrency !== undefined ? { inferenceReservedConcurrency: reservedConcurrency } : {}),
+  ...(allowedOrigins ? { extraAllowedOrigins: allowedOrigins.split(',').map((o) => o.trim()) } : {}),
   training,
 });

@@ -24,6 +24,12 @@ export interface SerStackProps extends StackProps {
   readonly inferenceTimeout?: Duration;
   /** `null`: no reservation (accounts with the default quota of 10). @default 10 */
   readonly inferenceReservedConcurrency?: number | null;
+  /**
+   * Origins allowed by CORS beside the web page's (a front end of your own, a custom domain, a dev server:
+   * `https://app.example.com`): the API, its preflights and gateway refusals, and the bucket's uploads.
+   * @default none
+   */
+  readonly extraAllowedOrigins?: readonly string[];
   /** Drop-folder prefixes whose next folder names a speaker (`*`: every folder). @default none */
   readonly dropFolderSpeakerPrefixes?: readonly string[];
   /** On-demand training on EC2 (instance type, Spot, max run time). */
@@ -47,8 +53,9 @@ export class SerStack extends Stack {
     const recordTtlDays = props.recordTtlDays ?? 30;
 
     this.web = new WebSite(this, 'Web');
+    const allowedOrigins = [this.web.origin, ...checkedOrigins(props.extraAllowedOrigins ?? [])];
     this.storage = new AudioStorage(this, 'Storage', {
-      corsAllowedOrigins: [this.web.origin],
+      corsAllowedOrigins: allowedOrigins,
       rawAudioRetentionDays: props.rawAudioRetentionDays ?? 7,
       resultRetentionDays: recordTtlDays,
     });
@@ -57,7 +64,7 @@ export class SerStack extends Stack {
     this.api = new SerApi(this, 'Api', {
       bucket,
       table,
-      webOrigin: this.web.origin,
+      allowedOrigins: allowedOrigins,
       modelVersion: readModelVersion(modelDir),
       maxUploadBytes,
       recordTtlDays,
@@ -133,4 +140,16 @@ export class SerStack extends Stack {
       value: `npx ser replay --queue-url ${this.inference.deadLetterQueue.queueUrl} --function-name ${this.inference.function.functionName}`,
     });
   }
+}
+
+/** Each must be an origin (scheme, host, optional port; no path), never `*`: refused at synth otherwise. */
+function checkedOrigins(origins: readonly string[]): string[] {
+  return origins.map((origin) => {
+    const parsed = URL.canParse(origin) ? new URL(origin) : undefined;
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin)
+      throw new Error(
+        `extraAllowedOrigins: ${JSON.stringify(origin)} is not an origin like https://app.example.com`,
+      );
+    return origin;
+  });
 }

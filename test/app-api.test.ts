@@ -48,7 +48,7 @@ describe('API handler against dynalite and s3rver', () => {
       }),
       repository,
       modelVersion: 'test-model-1',
-      corsAllowOrigin: 'https://example.test',
+      corsAllowOrigins: ['https://example.test'],
       onUnexpectedError: (error) => unexpected.push(error),
     });
   });
@@ -214,12 +214,32 @@ describe('API handler against dynalite and s3rver', () => {
     expect(unexpected).toEqual([]);
   });
 
+  it("names the caller's origin when a deployer allows several, and the web page's otherwise", async () => {
+    const handler = createApiHandler({
+      createUpload: () => Promise.reject(new Error('unused')),
+      repository: { get: async () => undefined, list: () => Promise.reject(new Error('unused')) },
+      modelVersion: 'm',
+      corsAllowOrigins: ['https://web.example', 'http://localhost:5173'],
+    });
+    const from = async (origin: string) => {
+      const built = toProxyEvent({ method: 'GET', url: '/health', headers: { origin } });
+      if (!built.ok) throw new Error('route not found');
+      return (await handler(built.event)).headers ?? {};
+    };
+
+    expect(await from('http://localhost:5173')).toMatchObject({
+      'Access-Control-Allow-Origin': 'http://localhost:5173',
+      Vary: 'Origin',
+    });
+    expect((await from('https://evil.example'))['Access-Control-Allow-Origin']).toBe('https://web.example');
+  });
+
   it('hides unexpected failures behind a generic 500', async () => {
     const broken = createApiHandler({
       createUpload: () => Promise.reject(new Error('secret internals')),
       repository: { get: () => Promise.reject(new Error('x')), list: () => Promise.reject(new Error('x')) },
       modelVersion: 'm',
-      corsAllowOrigin: '*',
+      corsAllowOrigins: ['*'],
     });
     const built = toProxyEvent({ method: 'POST', url: '/uploads', body: '{"fileName":"a.wav"}' });
     if (!built.ok) throw new Error('route not found');

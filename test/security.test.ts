@@ -94,6 +94,42 @@ describe('security: the deployed stack (CDK assertions)', () => {
     for (const value of allowOrigins) expect(JSON.stringify(value)).not.toMatch(/"'?\*'?"/);
   });
 
+  it('allows the origins a deployer adds (and refuses what is not an origin) in every CORS place', () => {
+    const synthWith = (extraAllowedOrigins: string[]) =>
+      Template.fromStack(
+        new SerStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'SerOriginsTest', {
+          modelDir: model.dir,
+          extraAllowedOrigins,
+        }),
+      ).toJSON().Resources as Record<string, Resource>;
+    const extra = synthWith(['https://app.example.com', 'http://localhost:5173']);
+    const all = Object.values(extra);
+    const api = all.find(
+      (r) => r.Type === 'AWS::Lambda::Function' && JSON.stringify(r).includes('CORS_ALLOW_ORIGIN'),
+    )!;
+    const env = JSON.stringify((api.Properties.Environment as { Variables: object }).Variables);
+    const bucketRules = JSON.stringify(
+      all.filter((r) => r.Type === 'AWS::S3::Bucket').map((b) => b.Properties.CorsConfiguration),
+    );
+    const preflights = JSON.stringify(
+      all.filter((r) => r.Type === 'AWS::ApiGateway::Method' && r.Properties.HttpMethod === 'OPTIONS'),
+    );
+    const gateway = all.filter((r) => r.Type === 'AWS::ApiGateway::GatewayResponse');
+
+    for (const origin of ['https://app.example.com', 'http://localhost:5173']) {
+      expect(env).toContain(`,${origin}`);
+      expect(bucketRules).toContain(origin);
+      expect(preflights).toContain(origin);
+    }
+    // A gateway refusal names the caller's origin when several are allowed (it cannot pick among them).
+    for (const r of gateway)
+      expect(r.Properties.ResponseParameters).toMatchObject({
+        'gatewayresponse.header.Access-Control-Allow-Origin': 'method.request.header.origin',
+      });
+    for (const bad of ['*', 'https://app.example.com/path', 'app.example.com'])
+      expect(() => synthWith([bad]), bad).toThrow(/not an origin/);
+  });
+
   it('keeps data actions off wildcard resources, and every queue and bucket TLS-only', () => {
     const statements = ofType('AWS::IAM::Policy').flatMap(
       ([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement,

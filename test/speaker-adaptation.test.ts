@@ -121,7 +121,7 @@ describe('speaker statistics in DynamoDB (dynalite)', () => {
       repository: predictions,
       speakers,
       modelVersion: 'm',
-      corsAllowOrigin: '*',
+      corsAllowOrigins: ['*'],
     });
     const built = toProxyEvent({
       method: 'GET',
@@ -156,7 +156,7 @@ describe('speaker statistics in DynamoDB (dynalite)', () => {
       }),
       speakers,
       modelVersion: 'm',
-      corsAllowOrigin: '*',
+      corsAllowOrigins: ['*'],
     });
     const del = async (id: string, apiKeyId: string) => {
       const built = toProxyEvent({

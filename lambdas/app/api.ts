@@ -11,6 +11,7 @@ import {
   SpeakerErasedSchema,
   SpeakerIdSchema,
 } from './api-schemas.ts';
+import { corsHeaders } from './cors.ts';
 import { DomainError, type DomainErrorKind, invalid, invalidRequest, notFound } from './domain-error.ts';
 import { openApiDocument } from './openapi.ts';
 import {
@@ -58,7 +59,8 @@ export interface ApiDeps {
   modelVersion: string;
   /** Training jobs and the model registry; without it those routes answer 404 (not enabled). */
   training?: TrainingOperations;
-  corsAllowOrigin: string;
+  /** The web page's origin first, then any others allowed (lambdas/app/cors.ts). */
+  corsAllowOrigins: readonly string[];
   /** Called with unexpected errors before they become a generic 500. */
   onUnexpectedError?: (error: unknown) => void;
 }
@@ -163,18 +165,21 @@ export function createApiHandler(deps: ApiDeps) {
     'GET /openapi.json': async () => ({ statusCode: 200, body: openApiDocument }),
   };
 
-  const respond = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
-    statusCode,
-    headers: {
-      'Content-Type': 'application/json',
-      'Access-Control-Allow-Origin': deps.corsAllowOrigin,
-      'Cache-Control': 'no-store',
-    },
-    body: JSON.stringify(body),
-  });
+  const respondTo =
+    (event: APIGatewayProxyEvent) =>
+    (statusCode: number, body: unknown): APIGatewayProxyResult => ({
+      statusCode,
+      headers: {
+        'Content-Type': 'application/json',
+        ...corsHeaders(deps.corsAllowOrigins, event.headers?.origin ?? event.headers?.Origin),
+        'Cache-Control': 'no-store',
+      },
+      body: JSON.stringify(body),
+    });
 
   return async function handleApiRequest(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
     const route = routes[`${event.httpMethod} ${event.resource}` as RouteKey];
+    const respond = respondTo(event);
     try {
       if (!route) throw notFound(`No route ${event.httpMethod} ${event.path}`);
       const { statusCode, body } = await route(event);

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { DEFAULT_MAX_DURATION_SEC } from '../core/audio/types.ts';
+import { parseOrigins } from './cors.ts';
 
 const MB = 1024 * 1024;
 /** Largest upload accepted (the API, the presigned URL and the processor's HeadObject check). */
@@ -21,8 +22,8 @@ const EnvSchema = z.object({
   MAX_DURATION_SEC: z.coerce.number().positive().default(DEFAULT_MAX_DURATION_SEC),
   /** How long a PROCESSING claim blocks duplicates; past it a retry may take over (≥ the Lambda timeout). */
   PROCESSING_LEASE_SEC: z.coerce.number().int().positive().default(900),
-  /** The web page's origin, for CORS on API responses. */
-  CORS_ALLOW_ORIGIN: z.string().min(1).default('*'),
+  /** The web page's origin, then any others a deployer allows (comma-separated), for CORS on API responses. */
+  CORS_ALLOW_ORIGIN: z.string().min(1).default('*').transform(parseOrigins),
   /** Where terminal predictions are announced (the CDK stack sets `default`); unset: no events. */
   EVENT_BUS_NAME: z.string().min(1).optional(),
   /** Only the local stack sets it: callbacks may then be plain http to 127.0.0.1/localhost. */
@@ -57,7 +58,7 @@ export type AppConfig = Readonly<{
   recordTtlDays: number;
   maxDurationSec: number;
   processingLeaseSec: number;
-  corsAllowOrigin: string;
+  corsAllowOrigins: readonly string[];
   modelDir: string | undefined;
   speakerTtlDays: number;
   speakerFolders: readonly string[];
@@ -106,7 +107,7 @@ function toAppConfig(e: z.output<typeof EnvSchema>): AppConfig {
     recordTtlDays: e.RECORD_TTL_DAYS,
     maxDurationSec: e.MAX_DURATION_SEC,
     processingLeaseSec: e.PROCESSING_LEASE_SEC,
-    corsAllowOrigin: e.CORS_ALLOW_ORIGIN,
+    corsAllowOrigins: Object.freeze(e.CORS_ALLOW_ORIGIN),
     modelDir: e.SER_MODEL_DIR,
     speakerTtlDays: e.SPEAKER_TTL_DAYS,
     speakerFolders: Object.freeze(e.DROP_FOLDER_SPEAKER_PREFIXES),

@@ -53,7 +53,7 @@ const handleApiRequest = createApiHandler({
   speakers: new SpeakerRepository(documents, { ...config, ttlDays: config.speakerTtlDays }),
   modelVersion: config.modelVersion,
   training,
-  corsAllowOrigin: config.corsAllowOrigin,
+  corsAllowOrigins: config.corsAllowOrigins,
   onUnexpectedError: (error) => logger.error('Unexpected API error', { error }),
 });
 

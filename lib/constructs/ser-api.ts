@@ -26,8 +26,8 @@ import { grantItems } from './table-grants.ts';
 export interface SerApiProps {
   readonly bucket: Bucket;
   readonly table: Table;
-  /** The web page's origin, allowed by CORS. */
-  readonly webOrigin: string;
+  /** The origins CORS allows: the web page's first, then any a deployer added. */
+  readonly allowedOrigins: readonly string[];
   readonly modelVersion: string;
   readonly maxUploadBytes: number;
   readonly recordTtlDays: number;
@@ -69,7 +69,7 @@ export class SerApi extends Construct {
     this.function = this.createFunction(props);
     this.restApi = this.createRestApi(props);
     this.adminPolicy = this.addRoutes();
-    this.addGatewayResponses(props.webOrigin);
+    this.addGatewayResponses(props.allowedOrigins);
     this.apiKey = this.addUsagePlan(props);
   }
 
@@ -85,7 +85,7 @@ export class SerApi extends Construct {
         TABLE_NAME: props.table.tableName,
         MAX_UPLOAD_BYTES: String(props.maxUploadBytes),
         RECORD_TTL_DAYS: String(props.recordTtlDays),
-        CORS_ALLOW_ORIGIN: props.webOrigin,
+        CORS_ALLOW_ORIGIN: props.allowedOrigins.join(','),
         MODEL_VERSION: props.modelVersion,
       },
     });
@@ -124,7 +124,7 @@ export class SerApi extends Construct {
         accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
       },
       defaultCorsPreflightOptions: {
-        allowOrigins: [props.webOrigin],
+        allowOrigins: [...props.allowedOrigins],
         allowMethods: [...CORS_PREFLIGHT.allowMethods],
         allowHeaders: [...CORS_PREFLIGHT.allowHeaders],
         maxAge: Duration.seconds(CORS_PREFLIGHT.maxAgeSeconds),
@@ -162,12 +162,15 @@ export class SerApi extends Construct {
   }
 
   /** API Gateway's own refusals (bad key, throttled, unknown path) in the API's error shape, with CORS. */
-  private addGatewayResponses(webOrigin: string): void {
+  private addGatewayResponses(origins: readonly string[]): void {
+    // A gateway response cannot choose among origins: with several allowed it names the caller's own.
+    // These answers are refusals (bad key, throttled, unknown path) and hold nothing worth hiding.
+    const allowOrigin = origins.length === 1 ? `'${origins[0]}'` : 'method.request.header.origin';
     for (const [type, statusCode, code] of GATEWAY_ERRORS) {
       this.restApi.addGatewayResponse(`Gateway${type.responseType}`, {
         type,
         ...(statusCode ? { statusCode } : {}),
-        responseHeaders: { 'Access-Control-Allow-Origin': `'${webOrigin}'` },
+        responseHeaders: { 'Access-Control-Allow-Origin': allowOrigin },
         templates: {
           'application/json': `{"error":{"code":"${code}","message":$context.error.messageString}}`,
         },
