@@ -132,6 +132,12 @@ describe('Training construct (EC2 on demand)', () => {
       .LaunchTemplateData;
     expect(JSON.stringify(data.UserData)).toContain('shutdown -h +45');
     expect(data.InstanceMarketOptions).toMatchObject({ MarketType: 'spot' });
+    // A Spot launch creates a Spot request too: without this grant RunInstances is refused.
+    const runInstances = Object.values(custom.findResources('AWS::IAM::Policy'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+      .filter((s) => [s.Action].flat().includes('ec2:RunInstances'));
+    expect(JSON.stringify(runInstances)).toContain(':spot-instances-request/*');
+    expect(JSON.stringify(template.toJSON())).not.toContain('spot-instances-request');
   });
 
   it('the launching function may run instances only from this template, unmodified, of its type, from a pinned version', () => {

@@ -69,6 +69,7 @@ export class Training extends Construct {
   readonly maxRunTime: Duration;
   private readonly bucket: Bucket;
   private readonly table: Table;
+  private readonly spot: boolean;
 
   constructor(scope: Construct, id: string, props: TrainingProps) {
     super(scope, id);
@@ -85,7 +86,8 @@ export class Training extends Construct {
     });
     this.role = this.createInstanceRole();
     const userData = this.createUserData();
-    this.launchTemplate = this.createLaunchTemplate(vpc, userData, props.spot ?? false);
+    this.spot = props.spot ?? false;
+    this.launchTemplate = this.createLaunchTemplate(vpc, userData, this.spot);
     this.registerBundledModel(props.modelDir ?? DEFAULT_MODEL_DIR);
   }
 
@@ -347,6 +349,15 @@ export class Training extends Construct {
         conditions: fromTemplate,
       }),
     );
+    // A Spot launch also creates a Spot request, a resource of its own that the template conditions above
+    // do not describe; the instance it makes still needs the template.
+    if (this.spot)
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['ec2:RunInstances'],
+          resources: [this.ec2Arn('spot-instances-request/*')],
+        }),
+      );
     fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['ec2:CreateTags'],
