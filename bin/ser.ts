@@ -33,10 +33,13 @@ const groupByFolder = (value: string): 'folder' => {
   return value;
 };
 
+// Exit codes: 0 all done, 1 some file failed, 2 the command line itself was wrong — commander's own
+// usage errors included (it would exit 1, which a script could not tell from a failed file).
 const program = new Command()
   .name('ser')
   .description('Speech emotion recognition: audio in, emotion out.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 
 program
   .command('predict')

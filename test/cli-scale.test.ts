@@ -175,7 +175,7 @@ describe('ser predict at scale', () => {
       ['--speaker', ' '],
     ]) {
       const run = await ser(['predict', ...args, CLIP]);
-      expect(run.code).toBe(1);
+      expect(run.code).toBe(2); // a usage error: 1 would mean a file failed
       expect(run.stderr).toMatch(/cannot be used with option|a speaker name cannot be empty/);
     }
   });

@@ -145,7 +145,7 @@ describe('ser upload against the local stack', () => {
     expect(noKey.stderr.trim()).toBe('ser: ser upload needs --api and --key (or --drop)');
 
     const badRetries = await ser([folder, '--api', test.stack.apiUrl, '--key', 'k', '--retries', 'abc']);
-    expect(badRetries.code).toBe(1);
+    expect(badRetries.code).toBe(2); // a usage error, as the missing key: 1 means a file failed
     expect(badRetries.stderr).toMatch(/'--retries <n>' argument 'abc' is invalid/);
   }, 60_000);
 

@@ -67,7 +67,9 @@ export async function uploadFromCommandLine(paths: string[], options: UploadOpti
   });
   bar.stop();
   await writeRows(rows, options);
-  console.error(`${rows.length} files: ${rows.length - failed} succeeded, ${failed} did not`);
+  console.error(
+    `${rows.length} ${rows.length === 1 ? 'file' : 'files'}: ${rows.length - failed} succeeded, ${failed} did not`,
+  );
   return failed > 0 ? 1 : 0;
 }
 
