@@ -295,6 +295,10 @@ describe('security: object keys and the repository', () => {
       expect(key.split('/')).toHaveLength(3);
       expect(key.split('/')).not.toContain('..');
     }
+    // Names in other scripts keep their extension; accents are dropped, not turned into "_".
+    expect(sanitizeFileName('音声.wav')).toBe('audio.wav');
+    expect(sanitizeFileName('résumé.flac')).toBe('resume.flac');
+    expect(sanitizeFileName('.wav')).toBe('audio.wav');
   });
 
   it('holds no credentials in tracked files (only the local s3rver account, which is public)', () => {

@@ -16,14 +16,17 @@ const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 /** Turns any client-supplied name into one safe path segment: no separators, no dot-only names. */
 export function sanitizeFileName(fileName: string): string {
-  const base = fileName.split(/[/\\]/).pop() ?? '';
-  const safe = base
-    .normalize('NFKD')
+  // Accents dropped, not replaced (résumé → resume); the extension kept apart, so a name in another
+  // script keeps it (音声.wav → audio.wav, not "wav").
+  const base = (fileName.split(/[/\\]/).pop() ?? '').normalize('NFKD').replace(/\p{M}+/gu, '');
+  const extension = /\.[A-Za-z0-9]{1,8}$/.exec(base)?.[0] ?? '';
+  const stem = base
+    .slice(0, base.length - extension.length)
     .replace(/[^\w.-]+/g, '_')
     .replace(/_+/g, '_')
-    .replace(/^[._]+/, '')
-    .slice(-MAX_FILE_NAME_LENGTH);
-  return safe.length > 0 ? safe : 'audio';
+    .slice(-(MAX_FILE_NAME_LENGTH - extension.length))
+    .replace(/^[._]+/, '');
+  return `${stem || 'audio'}${extension}`;
 }
 
 export const uploadKey = (id: string, fileName: string): string =>
