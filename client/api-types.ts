@@ -466,6 +466,15 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description Something failed on our side (INTERNAL_ERROR); nothing about it is exposed: retry later */
+        InternalError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description Invalid speakerId (INVALID_REQUEST) */
         InvalidSpeakerId: {
             headers: {
@@ -534,6 +543,7 @@ export interface operations {
             };
             403: components["responses"]["Forbidden"];
             429: components["responses"]["Throttled"];
+            500: components["responses"]["InternalError"];
         };
     };
     listPredictions: {
@@ -568,6 +578,8 @@ export interface operations {
                 };
             };
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["Throttled"];
+            500: components["responses"]["InternalError"];
         };
     };
     getPrediction: {
@@ -600,6 +612,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: components["responses"]["Throttled"];
+            500: components["responses"]["InternalError"];
         };
     };
     eraseSpeaker: {
@@ -627,6 +641,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["SpeakersDisabled"];
             429: components["responses"]["Throttled"];
+            500: components["responses"]["InternalError"];
         };
     };
     eraseDropFolderSpeaker: {
@@ -653,6 +668,8 @@ export interface operations {
             400: components["responses"]["InvalidSpeakerId"];
             403: components["responses"]["AdminForbidden"];
             404: components["responses"]["SpeakersDisabled"];
+            429: components["responses"]["Throttled"];
+            500: components["responses"]["InternalError"];
         };
     };
     health: {
@@ -673,6 +690,8 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            429: components["responses"]["Throttled"];
+            500: components["responses"]["InternalError"];
         };
     };
     openApi: {
@@ -695,6 +714,8 @@ export interface operations {
                     };
                 };
             };
+            429: components["responses"]["Throttled"];
+            500: components["responses"]["InternalError"];
         };
     };
     listTrainingJobs: {
@@ -716,6 +737,8 @@ export interface operations {
                 };
             };
             403: components["responses"]["AdminForbidden"];
+            429: components["responses"]["Throttled"];
+            500: components["responses"]["InternalError"];
         };
     };
     createTrainingJob: {
@@ -759,6 +782,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: components["responses"]["Throttled"];
+            500: components["responses"]["InternalError"];
             /** @description The training machine could not be started (TRAINING_UNAVAILABLE) */
             503: {
                 headers: {
@@ -800,6 +825,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: components["responses"]["Throttled"];
+            500: components["responses"]["InternalError"];
         };
     };
     listModels: {
@@ -821,6 +848,8 @@ export interface operations {
                 };
             };
             403: components["responses"]["AdminForbidden"];
+            429: components["responses"]["Throttled"];
+            500: components["responses"]["InternalError"];
         };
     };
     activateModel: {
@@ -853,6 +882,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: components["responses"]["Throttled"];
+            500: components["responses"]["InternalError"];
         };
     };
 }

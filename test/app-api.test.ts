@@ -157,6 +157,11 @@ describe('API handler against dynalite and s3rver', () => {
     }
   });
 
+  it('reads a JSON body that starts with a UTF-8 byte-order mark', async () => {
+    const created = await call('POST', '/uploads', '\uFEFF{"fileName":"bom.wav","sizeBytes":10}');
+    expect(created.status).toBe(201);
+  });
+
   it('names each refused field of a request in one plain line', async () => {
     const response = await call('POST', '/uploads', { fileName: '', sizeBytes: -1, foo: 1 });
 

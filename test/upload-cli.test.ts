@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDropTarget } from '../bin/upload/transports.ts';
 import { formatRows, type UploadRow } from '../bin/upload/upload-command.ts';
 import { badFixture, tessFixtures } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
@@ -55,6 +56,15 @@ describe('ser upload CSV', () => {
 });
 
 // A cap, not a speed claim: 50 uploads in a child process on a shared, loaded machine.
+describe('ser upload --drop targets', () => {
+  it('takes the incoming folder with or without its trailing slash, and nothing outside it', () => {
+    expect(parseDropTarget('s3://ser-audio/incoming')).toEqual({ bucket: 'ser-audio', prefix: 'incoming/' });
+    expect(parseDropTarget('s3://b/incoming/batch-7')).toEqual({ bucket: 'b', prefix: 'incoming/batch-7/' });
+    for (const bad of ['s3://b/incomingX', 's3://b/uploads/', 'https://b/incoming/'])
+      expect(() => parseDropTarget(bad), bad).toThrow(/--drop must be/);
+  });
+});
+
 describe('ser upload against the local stack', () => {
   let test: TestStack;
   let folder: string;

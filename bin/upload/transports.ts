@@ -92,7 +92,8 @@ export function dropTransport(s3: S3Client, target: { bucket: string; prefix: st
 
 /** `s3://bucket/incoming/some/prefix/` → bucket and key prefix (under incoming/, ending in `/`). */
 export function parseDropTarget(url: string): { bucket: string; prefix: string } {
-  const match = /^s3:\/\/([^/]+)\/(incoming\/.*)$/.exec(url);
+  // `s3://bucket/incoming` (no slash) is the folder itself, as `aws s3 cp` reads it.
+  const match = /^s3:\/\/([^/]+)\/(incoming(?:\/.*)?)$/.exec(url);
   if (!match) throw new Error(`--drop must be s3://<bucket>/incoming/…, not ${url}`);
   const prefix = match[2]!.endsWith('/') ? match[2]! : `${match[2]}/`;
   return { bucket: match[1]!, prefix };

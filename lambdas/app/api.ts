@@ -82,7 +82,8 @@ function parseJsonBody(event: APIGatewayProxyEvent): unknown {
   if (!event.body) throw invalid('INVALID_REQUEST', 'A JSON body is required');
   const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   try {
-    return JSON.parse(text);
+    // A UTF-8 byte-order mark (some Windows tools write one) is not part of the JSON.
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch {
     throw invalid('INVALID_JSON', 'The body is not valid JSON');
   }

@@ -1,5 +1,5 @@
 import type * as z from 'zod';
-import type { ZodOpenApiResponseObject } from 'zod-openapi';
+import type { ZodOpenApiPathsObject, ZodOpenApiResponseObject } from 'zod-openapi';
 import { ErrorBodySchema } from './api-schemas.ts';
 
 /** A JSON response of one schema. */
@@ -24,3 +24,28 @@ export const SPEAKERS_DISABLED = errorResponse(
   'Speaker statistics are not enabled on this deployment (NOT_FOUND)',
   'SpeakersDisabled',
 );
+export const INTERNAL_ERROR = errorResponse(
+  'Something failed on our side (INTERNAL_ERROR); nothing about it is exposed: retry later',
+  'InternalError',
+);
+
+/**
+ * What any operation may answer besides its own responses: the stage's and the key's throttle (429) and
+ * an unexpected failure (500). Added to every operation, so a new route cannot forget them.
+ */
+export function withCommonResponses(paths: ZodOpenApiPathsObject): ZodOpenApiPathsObject {
+  return Object.fromEntries(
+    Object.entries(paths).map(([path, item]) => [
+      path,
+      Object.fromEntries(
+        Object.entries(item ?? {}).map(([method, operation]) => [
+          method,
+          {
+            ...operation,
+            responses: { '429': THROTTLED, '500': INTERNAL_ERROR, ...operation.responses },
+          },
+        ]),
+      ),
+    ]),
+  );
+}

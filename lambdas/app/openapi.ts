@@ -18,7 +18,7 @@ import {
   INVALID_SPEAKER_ID,
   jsonResponse,
   SPEAKERS_DISABLED,
-  THROTTLED,
+  withCommonResponses,
 } from './openapi-responses.ts';
 import { ADMIN, ADMIN_FORBIDDEN, trainingPaths } from './openapi-training.ts';
 
@@ -39,7 +39,6 @@ const predictionPaths: ZodOpenApiPathsObject = {
             'UNSUPPORTED_FORMAT, EMPTY_AUDIO, TOO_LARGE, INVALID_CALLBACK_URL)',
         ),
         '403': FORBIDDEN,
-        '429': THROTTLED,
       },
     },
   },
@@ -80,7 +79,6 @@ const predictionPaths: ZodOpenApiPathsObject = {
         '400': INVALID_SPEAKER_ID,
         '403': FORBIDDEN,
         '404': SPEAKERS_DISABLED,
-        '429': THROTTLED,
       },
     },
   },
@@ -136,7 +134,7 @@ export const openApiDocument = createDocument({
   // so '/' would send generated clients to the host's root, outside the stage.
   servers: [{ url: '.', description: 'The API base URL: where this document is served from' }],
   security: [{ apiKey: [] }],
-  paths: { ...predictionPaths, ...trainingPaths },
+  paths: withCommonResponses({ ...predictionPaths, ...trainingPaths }),
   components: {
     securitySchemes: {
       apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
