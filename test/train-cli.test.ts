@@ -31,4 +31,29 @@ describe('npm run train (arguments checked before any clip is read)', () => {
       "error: --heldout none tests on TESS's random fifth: add tess to --corpora",
     );
   });
+
+  it('--calibrate-on is read and checked before any clip is: a missing file or a JSON that is not a development run is refused', async () => {
+    const train = (file: string) =>
+      run(
+        TSX,
+        // A dataset folder that does not exist: only an up-front check fails on the file, not on the data.
+        ['training/train.ts', '--calibrate-on', file, '--data', join(ROOT, 'no-such-dataset')],
+        { cwd: ROOT },
+      ).then(
+        () => undefined,
+        (error: { code: number; stderr: string }) => error,
+      );
+
+    const missing = await train('/nonexistent.json');
+    const metadata = await train('models/ser-lstm/metadata.json');
+
+    expect(missing).toMatchObject({
+      code: 2,
+      stderr: 'error: --calibrate-on: cannot read /nonexistent.json (ENOENT)\n',
+    });
+    expect(metadata?.code).toBe(2);
+    expect(metadata?.stderr).toMatch(
+      /^error: --calibrate-on: \S+models\/ser-lstm\/metadata\.json is not a development run \(what training\/develop\.ts --out writes\): [^\n]+\n$/,
+    );
+  });
 });

@@ -1,3 +1,4 @@
+import * as z from 'zod';
 import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
 import { applyTemperature } from '../lambdas/core/model/calibration.ts';
 import { labelIndex } from './batches.ts';
@@ -87,6 +88,47 @@ export interface DevelopmentRun {
   folds: FoldsResult['folds'];
   calibration: Calibrated;
   confusion: number[][];
+}
+
+const Summary = z.object({
+  accuracy: z.number(),
+  macroF1: z.number(),
+  standardError: z.number(),
+  largestShare: z.object({ label: z.string(), share: z.number() }),
+});
+
+/** What a package reads of a development run (`train --calibrate-on`); extra fields pass. */
+const DevelopmentRunSchema = z.looseObject({
+  name: z.string(),
+  clips: z.number(),
+  options: z.record(z.string(), z.unknown()),
+  clean: Summary,
+  channelShifted: Summary.optional(),
+  folds: z.array(z.looseObject({ actors: z.array(z.string()), clips: z.number() })).min(1),
+  calibration: z.looseObject({
+    temperature: z.number().positive(),
+    eceBefore: z.number(),
+    eceCrossFitted: z.number(),
+    eceAfter: z.number(),
+    binsBefore: z.array(z.unknown()),
+    binsAfter: z.array(z.unknown()),
+    lowConfidence: z.object({ threshold: z.number(), share: z.number(), accuracy: z.number() }),
+  }),
+  confusion: z.array(z.array(z.number())),
+});
+
+/** A development run from its JSON text, or what is wrong with it (e.g. a metadata.json given instead). */
+export function parseDevelopmentRun(text: string): { run: DevelopmentRun } | { error: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { error: `not JSON (${error instanceof Error ? error.message : String(error)})` };
+  }
+  const parsed = DevelopmentRunSchema.safeParse(json);
+  if (parsed.success) return { run: parsed.data as unknown as DevelopmentRun };
+  const issue = parsed.error.issues[0]!;
+  return { error: `${issue.path.join('.') || 'the file'}: ${issue.message}` };
 }
 
 export const standardError = (accuracy: number, n: number): number =>

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import {
   DEFAULT_FEATURE_CONFIG,
@@ -67,10 +67,10 @@ export interface TrainPackageOptions {
   tessWords?: number;
   /**
    * Calibration from a development run's pooled out-of-fold predictions (the JSON file that
-   * `training/develop.ts --out` writes), when the package's own folds are not run. Read after the main
-   * model is trained, so the folds may run beside it.
+   * `training/develop.ts --out` writes, read and checked by the caller before training starts: a wrong
+   * file must not cost a whole run), when the package's own folds are not run.
    */
-  calibrateOn?: string;
+  calibrateOn?: { source: string; run: DevelopmentRun };
   /**
    * Speaker-shift training (speaker-shift.ts): every training matrix shifted as adaptation to n earlier
    * clips of its speaker would shift it, and the package's `speakerAdaptation` written to match. With
@@ -610,13 +610,7 @@ export async function trainPackage(options: TrainPackageOptions): Promise<TrainP
   };
   const trained = await trainMain(data, options, context, subsets, cmvn, log);
   const extras = await runExtraExperiments(data, options, context, subsets, log);
-  if (options.calibrateOn && !extras.folds) {
-    const source = relative(process.cwd(), options.calibrateOn);
-    extras.development = {
-      source,
-      run: JSON.parse(await readFile(options.calibrateOn, 'utf8')) as DevelopmentRun,
-    };
-  }
+  if (options.calibrateOn && !extras.folds) extras.development = options.calibrateOn;
   const firstMember = (trained.main.learners[0] as unknown as { model?: LstmModel } | undefined)?.model;
   const metadata = buildMetadata(options, config, frames, backend, data, trained, extras, firstMember);
   const seconds = await writePackage(options, metadata, data, trained, extras, {

@@ -1,6 +1,8 @@
-import { resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { DatasetError, defaultDatasetDir, parseCorpora } from './datasets.ts';
+import { parseDevelopmentRun } from './folds.ts';
 import { DEFAULTS, EXPERIMENTS, type ExperimentName, trainPackage } from './pipeline.ts';
 
 const integer = (value: string) => {
@@ -172,6 +174,21 @@ function speakerShiftOption() {
   return { speakerShift: { shrinkageClips, minClips: opts.adaptMinClips, apply, virtualSpeakers } };
 }
 
+/** `--calibrate-on`, read and checked before anything trains: a wrong path must not cost a whole run. */
+async function developmentRunOption() {
+  if (!opts.calibrateOn) return undefined;
+  const path = resolve(opts.calibrateOn);
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new InvalidArgumentError(`--calibrate-on: cannot read ${path} (${error.code ?? error.message})`);
+  });
+  const parsed = parseDevelopmentRun(text);
+  if ('error' in parsed)
+    throw new InvalidArgumentError(
+      `--calibrate-on: ${path} is not a development run (what training/develop.ts --out writes): ${parsed.error}`,
+    );
+  return { source: relative(process.cwd(), path), run: parsed.run };
+}
+
 try {
   const corpora = parseCorpora(opts.corpora);
   if (!['mfcc', 'logmel'].includes(opts.features))
@@ -197,7 +214,7 @@ try {
   const tessCopies = opts.tessCopies.split(',').map(Number);
   if (tessCopies.length !== 2 || !tessCopies.every((n) => Number.isInteger(n) && n >= 0))
     throw new InvalidArgumentError('--tess-copies: two non-negative integers, e.g. 1,1');
-  const calibrateOn = opts.calibrateOn ? resolve(opts.calibrateOn) : undefined;
+  const calibrateOn = await developmentRunOption();
   const date = new Date().toISOString().slice(0, 10);
   const result = await trainPackage({
     dataDir: opts.data,
