@@ -5,6 +5,7 @@ import {
   type SavedProbabilities,
   scoreRun,
 } from '../training/ensemble-folds.ts';
+import { packageCalibration } from '../training/pipeline.ts';
 
 const labels = ['a', 'b'];
 /** Four held-out clips in two folds; truths a, b, a, b. */
@@ -48,5 +49,15 @@ describe('ensembles of development runs', () => {
     const x = run('x', [0.9, 0.1, 0.9, 0.1, 0.9, 0.1, 0.45, 0.55]);
     const other = { ...run('other', x.clean.probabilities), clean: { ...x.clean, truth: [1, 1, 0, 1] } };
     expect(() => ensembleOf('bad', [x, other])).toThrow(/not scored on the same clips/);
+  });
+
+  it("the package's calibration note names the run's own fold actors and the clips in its folds", () => {
+    // develop.ts records every clip it scanned (TESS included) as `clips`, not the folds' held-out clips.
+    const scored = { ...scoreRun(run('x', [0.9, 0.1, 0.9, 0.1, 0.9, 0.1, 0.45, 0.55])), clips: 999 };
+
+    const note = packageCalibration(undefined, { source: 'x.json', run: scored })?.fittedOn;
+
+    expect(note).toContain('x (x.json): ravdess:01, ravdess:02 each held out once, 4 clips in its folds;');
+    expect(note).not.toMatch(/01–12|999/);
   });
 });

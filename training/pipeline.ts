@@ -549,18 +549,28 @@ function populationStats(member: LstmModel | undefined, config: FeatureConfig) {
   };
 }
 
+/** The held-out speakers of fold runs and their clips, for the calibration note (from the run, never assumed). */
+function foldsHeldOut(folds: FoldsResult['folds']): { actors: string; clips: number } {
+  return {
+    actors: folds.flatMap((f) => f.actors).join(', '),
+    clips: folds.reduce((n, f) => n + f.clips, 0),
+  };
+}
+
 /** The calibration shipped with the package: fitted on the pooled out-of-fold predictions. */
-function packageCalibration(
+export function packageCalibration(
   folds: FoldsResult | undefined,
   dev: { source: string; run: DevelopmentRun } | undefined,
 ) {
   if (!folds && dev) {
     const c = dev.run.calibration;
+    // Not dev.run.clips: develop.ts records every clip it scanned there, TESS included.
+    const held = foldsHeldOut(dev.run.folds);
     return {
       method: 'temperature' as const,
       temperature: c.temperature,
       lowConfidenceBelow: LOW_CONFIDENCE_BELOW,
-      fittedOn: `out-of-fold predictions of development run ${dev.run.name} (${dev.source}): RAVDESS actors 01–12 each held out once, ${dev.run.clips} clips in its folds; expected calibration error ${c.eceBefore} before, ${c.eceCrossFitted} after when each fold's temperature is fitted on the other folds`,
+      fittedOn: `out-of-fold predictions of development run ${dev.run.name} (${dev.source}): ${held.actors} each held out once, ${held.clips} clips in its folds; expected calibration error ${c.eceBefore} before, ${c.eceCrossFitted} after when each fold's temperature is fitted on the other folds`,
     };
   }
   if (!folds) return undefined;
@@ -568,7 +578,7 @@ function packageCalibration(
     method: 'temperature' as const,
     temperature: folds.calibration.temperature,
     lowConfidenceBelow: LOW_CONFIDENCE_BELOW,
-    fittedOn: `out-of-fold predictions for RAVDESS actors ${folds.folds.flatMap((f) => f.actors).join(', ')} (${folds.pooled.support} clips, single-LSTM fold models; expected calibration error ${folds.calibration.eceBefore} before, ${folds.calibration.eceCrossFitted} after when each fold's temperature is fitted on the other folds)`,
+    fittedOn: `out-of-fold predictions for RAVDESS actors ${foldsHeldOut(folds.folds).actors} (${folds.pooled.support} clips, single-LSTM fold models; expected calibration error ${folds.calibration.eceBefore} before, ${folds.calibration.eceCrossFitted} after when each fold's temperature is fitted on the other folds)`,
   };
 }
 

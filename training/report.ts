@@ -669,10 +669,11 @@ function calibrationSection(input: ReportInput): string[] {
   const source = input.folds
     ? "the package's own RAVDESS actor folds (single-LSTM fold models)"
     : `development run ${input.development!.run.name} (\`${input.development!.source}\`, the shipped recipe's actor folds)`;
+  const actors = (input.folds ?? input.development!.run).folds.flatMap((f) => f.actors).join(', ');
   return [
     '## Confidence calibration',
     '',
-    `Temperature scaling fitted on the pooled out-of-fold predictions of ${source}: every actor 01–12`,
+    `Temperature scaling fitted on the pooled out-of-fold predictions of ${source}: each of ${actors}`,
     'judged by a model that never heard them. The package ships `calibration` in metadata.json; the',
     "predictor divides each window's log-probabilities by the temperature, so the API's `confidence` is the",
     `calibrated probability, and flags \`lowConfidence\` below ${c.lowConfidence.threshold}.`,
