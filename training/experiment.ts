@@ -133,7 +133,7 @@ interface RunContext {
   progress: boolean;
   subsets?: Record<string, (item: ClipFeatures) => boolean>;
   /** Per epoch of each ensemble member (`member` counts from 1). */
-  onEpoch?: (record: EpochRecord, member: { member: number; members: number }) => void;
+  onEpoch?: (record: EpochRecord, member: { member: number; members: number }) => void | Promise<void>;
 }
 
 /** Round 26's front end: needs every MFCC of the mel bands, so that the inverse DCT recovers them. */

@@ -157,9 +157,8 @@ async function trainCandidate(
 ): Promise<TrainPackageResult> {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
   const augmentCopies = job.augment ? DEFAULTS.augmentCopies : 0;
-  // Progress writes are chained so they land in order; the last one is awaited before the end is recorded.
-  let progressWrites = Promise.resolve();
-  const result = await trainPackage({
+  // Each epoch's progress write is awaited by the trainer before the next epoch: in order, while it runs.
+  return trainPackage({
     dataDir: join(work, 'data'),
     corpora: data.corpora,
     outDir: join(work, 'package'),
@@ -196,11 +195,9 @@ async function trainCandidate(
         member,
         members,
       };
-      progressWrites = progressWrites.then(() => ctx.jobs.update(job.id, { progress }));
+      return ctx.jobs.update(job.id, { progress });
     },
   });
-  await progressWrites;
-  return result;
 }
 
 /** Uploads the package to `models/<version>/` and registers it. */

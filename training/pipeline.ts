@@ -102,7 +102,7 @@ export interface TrainPackageOptions {
   /** Re-run the test clips through the deployed predictor and add the comparison to REPORT.md (default on). */
   predictorCheck?: boolean;
   /** Each epoch of the main model (not of the extra experiments): the training-job runner's progress. */
-  onEpoch?: (record: EpochRecord, member: { member: number; members: number }) => void;
+  onEpoch?: (record: EpochRecord, member: { member: number; members: number }) => void | Promise<void>;
 }
 
 export interface TrainPackageResult {

@@ -203,8 +203,11 @@ export interface TrainOptions {
   corpusRepeats?: Record<string, number>;
   /** SpecAugment-style masks on training rows: 2 coefficient bands and 2 time spans set to 0 (the CMVN mean). */
   specAugment?: boolean;
-  /** Called after every epoch with its record (the training-job runner copies it into the job). */
-  onEpoch?: (record: EpochRecord) => void;
+  /**
+   * Called after every epoch with its record (the training-job runner copies it into the job); a promise
+   * it returns is awaited before the next epoch, so its I/O goes out while training runs.
+   */
+  onEpoch?: (record: EpochRecord) => void | Promise<void>;
   /**
    * Round 29: end with the mean of the weights after every epoch from this one to the last trained,
    * instead of the best epoch's (stochastic weight averaging). Absent: the best epoch's weights.
@@ -656,7 +659,8 @@ export async function train(
     const validation = validate(learner, split, validationTruth, labels);
     const record = epochRecord(epoch, trained, validation, mutableOptimizer.learningRate, epochStart);
     history.push(record);
-    options.onEpoch?.(record);
+    // Awaited: the epochs themselves never yield, so nothing asynchronous would run until training ended.
+    await options.onEpoch?.(record);
     bar?.update(batches.length, { vacc: record.valAccuracy.toFixed(3), vf1: record.valMacroF1.toFixed(3) });
     bar?.stop();
     logEpoch(options, record);
