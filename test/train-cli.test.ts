@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -55,5 +57,35 @@ describe('npm run train (arguments checked before any clip is read)', () => {
     expect(metadata?.stderr).toMatch(
       /^error: --calibrate-on: \S+models\/ser-lstm\/metadata\.json is not a development run \(what training\/develop\.ts --out writes\): [^\n]+\n$/,
     );
+  });
+
+  it('--heldout refuses named speakers the data does not have, and a TESS-only model, instead of a random split that mixes voices', async () => {
+    // A miniature run, so that without the check it would end (exit 0) in seconds rather than train.
+    const out = await mkdtemp(join(tmpdir(), 'ser-train-heldout-'));
+    const train = (...args: string[]) =>
+      run(
+        TSX,
+        [
+          'training/train.ts',
+          ...['--data', join(ROOT, 'test', 'fixtures', 'tess'), '--out', out, '--cache', join(out, 'cache')],
+          ...['--epochs', '1', '--ensemble', '1', '--units', '4', '--hidden', '4', '--augment-copies', '0'],
+          ...['--channel-copies', '0', '--tess-copies', '0,0', '--no-predictor-check', ...args],
+        ],
+        { cwd: ROOT },
+      ).then(
+        () => undefined,
+        (error: { code: number; stderr: string }) => error,
+      );
+
+    const absent = await train('--corpora', 'tess,ravdess', '--heldout', 'ravdess:4');
+    const tessOnly = await train('--corpora', 'tess', '--heldout', 'tess:OAF');
+    await rm(out, { recursive: true, force: true });
+
+    expect(absent?.code).toBe(2);
+    expect(absent?.stderr).toContain(
+      'error: --heldout: ravdess:4 not in the data (its speakers: tess:OAF, tess:YAF); name speakers it has, or --heldout none\n',
+    );
+    expect(tessOnly?.code).toBe(2);
+    expect(tessOnly?.stderr).toContain('error: --heldout tess:OAF: a TESS-only model is split at random');
   });
 });

@@ -12,7 +12,7 @@ import { type ModelMetadata, ModelMetadataSchema } from '../lambdas/core/model/m
 import { type AugmentationSpec, DEFAULT_AUGMENTATION } from './augment.ts';
 import { labelIndex } from './batches.ts';
 import { type ChannelSpec, DEFAULT_CHANNEL } from './channel.ts';
-import { type Clip, type Corpus, DatasetError, EMOTIONS, scanDataset } from './datasets.ts';
+import { type Clip, type Corpus, DatasetError, type DatasetScan, EMOTIONS, scanDataset } from './datasets.ts';
 import {
   DEFAULT_MODEL_SETTINGS,
   type ExperimentResult,
@@ -87,10 +87,12 @@ export interface TrainPackageOptions {
   settings: ModelSettings;
   /**
    * Speakers held out whole from the multi-corpus model (ignored for a TESS-only model). 'none': no
-   * speaker is held out and only TESS's random fifth is tested; an empty list (or none of them in the
-   * data) falls back to a random split of every clip.
+   * speaker is held out and only TESS's random fifth is tested; an empty list (or, unless `heldOutNamed`,
+   * none of them in the data) falls back to a random split of every clip.
    */
   heldOutSpeakers: string[] | 'none';
+  /** The held-out speakers were named on purpose (`--heldout`): each must be in the data, or it refuses. */
+  heldOutNamed?: boolean;
   experiments: ExperimentName[];
   /** Epoch cap for the extra experiments (they are budgeted: the shipped model gets the full run). */
   experimentEpochs: number;
@@ -243,6 +245,7 @@ async function prepareData(
 ): Promise<PreparedData> {
   const scan = await scanDataset(options.dataDir, options.corpora);
   log(`${scan.clips.length} labelled clips in ${scan.root} (${options.corpora.join(', ')})`);
+  const heldOutListed = heldOutSpeakersOf(options, scan, log);
   // A TESS-only model (the on-demand retraining) keeps every TESS word: TESS is all it has.
   const tessAlone = options.corpora.length === 1 && options.corpora[0] === 'tess';
   const trainWords = tessAlone ? undefined : tessTrainingWords(scan.clips, options.tessWords);
@@ -274,14 +277,7 @@ async function prepareData(
   for (const f of failed) log(`skipped (decoder refused): ${f.path}: ${f.error}`);
   const { kept, duplicates } = dedupe(all);
   if (duplicates.length) log(`${duplicates.length} duplicate clip(s) removed before splitting`);
-  const named = options.heldOutSpeakers;
-  const everyVoice = named === 'none';
-  const heldOut = named === 'none' ? [] : named.filter((s) => kept.some((i) => i.clip.speaker === s));
-  const tessOnly = options.corpora.length === 1 && options.corpora[0] === 'tess';
-  const split: Split<ClipFeatures> =
-    tessOnly || (heldOut.length === 0 && !everyVoice)
-      ? randomSplit(tessOnly ? 'tess-random' : 'random', kept, options.seed)
-      : multiCorpusSplit('multi-corpus', kept, heldOut, options.seed);
+  const split = mainSplit(options, kept, heldOutListed, log);
   if (trainWords) {
     split.train = split.train.filter((i) => inTraining(i.clip));
     split.validation = split.validation.filter((i) => inTraining(i.clip));
@@ -292,8 +288,54 @@ async function prepareData(
     `split ${split.name}: ${split.train.length} train / ${split.validation.length} validation / ${split.test.length} test`,
   );
   const trainable = kept.filter((i) => inTraining(i.clip));
+  const { heldOut, tessOnly } = split;
   return { scan, trimmed: pipeline.trimmed, kept, trainable, duplicates, failed, heldOut, tessOnly, split };
 }
+
+/** The main split: TESS alone at random, else the held-out speakers whole (none: a random split). */
+function mainSplit(
+  options: TrainPackageOptions,
+  kept: ClipFeatures[],
+  listed: string[],
+  log: Log,
+): Split<ClipFeatures> & { heldOut: string[]; tessOnly: boolean } {
+  const everyVoice = options.heldOutSpeakers === 'none';
+  const heldOut = listed.filter((s) => kept.some((i) => i.clip.speaker === s));
+  const tessOnly = options.corpora.length === 1 && options.corpora[0] === 'tess';
+  if (!tessOnly && heldOut.length === 0 && !everyVoice)
+    log('no held-out speaker: random split of every clip, voices shared between training and test');
+  const split =
+    tessOnly || (heldOut.length === 0 && !everyVoice)
+      ? randomSplit(tessOnly ? 'tess-random' : 'random', kept, options.seed)
+      : multiCorpusSplit('multi-corpus', kept, heldOut, options.seed);
+  return { ...split, heldOut, tessOnly };
+}
+
+/**
+ * The speakers named to be held out that the data has. Named on purpose (`heldOutNamed`), every one must
+ * be there and the model one they can be held out of: a random split instead would mix the voices
+ * silently. The default's missing speakers are logged.
+ */
+function heldOutSpeakersOf(options: TrainPackageOptions, scan: DatasetScan, log: Log): string[] {
+  const named = options.heldOutSpeakers;
+  if (named === 'none') return [];
+  const speakers = [...new Set(scan.clips.map((c) => c.speaker))].sort();
+  const missing = named.filter((s) => !speakers.includes(s));
+  const tessOnly = options.corpora.length === 1 && options.corpora[0] === 'tess';
+  if (options.heldOutNamed && named.length > 0 && tessOnly)
+    throw new DatasetError(
+      `--heldout ${named.join(',')}: a TESS-only model is split at random (both TESS voices train); leave --heldout out`,
+    );
+  if (options.heldOutNamed && missing.length > 0)
+    throw new DatasetError(
+      `--heldout: ${missing.join(', ')} not in the data (its speakers: ${listed(speakers, 40)}); name speakers it has, or --heldout none`,
+    );
+  if (missing.length > 0 && !tessOnly) log(`held-out speakers not in the data: ${missing.join(', ')}`);
+  return named.filter((s) => speakers.includes(s));
+}
+
+const listed = (items: string[], max: number) =>
+  items.length > max ? `${items.slice(0, max).join(', ')} and ${items.length - max} more` : items.join(', ');
 
 /** The TESS words kept for training: every `n`-th of the sorted words (undefined: all of them). */
 export function tessTrainingWords(clips: Clip[], n: number | undefined): Set<string> | undefined {

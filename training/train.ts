@@ -255,6 +255,7 @@ try {
       channelFreeMembers: opts.channelFreeMembers,
     },
     heldOutSpeakers: opts.heldout === 'none' ? 'none' : opts.heldout.split(',').filter(Boolean),
+    heldOutNamed: program.getOptionValueSource('heldout') === 'cli',
     experiments,
     experimentEpochs: opts.experimentEpochs,
     progress: opts.progress && process.stderr.isTTY === true,
