@@ -30,22 +30,33 @@ describe('activation policy: "if-better" decides on both models scored on the sa
   });
 
   it('activates only a strictly better macro-F1 on the same clips, and says why either way', () => {
-    expect(decideActivation('if-better', comparison(0.9, 0.8), 'old')).toEqual({
+    expect(decideActivation('if-better', comparison(0.9, 0.8), 'old', true)).toEqual({
       activate: true,
       reason:
         "macro-F1 0.9000 > 0.8000 of old on the same 40 clips of the candidate's heldout-speakers test set",
     });
-    expect(decideActivation('if-better', comparison(0.8, 0.8), 'old').activate).toBe(false);
-    expect(decideActivation('always', comparison(0.1, 0.8), 'old').activate).toBe(true);
-    expect(decideActivation('never', comparison(1, 0.1), 'old').activate).toBe(false);
+    expect(decideActivation('if-better', comparison(0.8, 0.8), 'old', true).activate).toBe(false);
+    expect(decideActivation('always', comparison(0.1, 0.8), 'old', true).activate).toBe(true);
+    expect(decideActivation('never', comparison(1, 0.1), 'old', true).activate).toBe(false);
   });
 
   it('never compares with a stored number: an active model it cannot score stays; nothing active: activate', () => {
-    const unscored = decideActivation('if-better', comparison(1), 'old');
+    const unscored = decideActivation('if-better', comparison(1), 'old', true);
     expect(unscored.activate).toBe(false);
     expect(unscored.reason).toMatch(/could not be scored \(its package is gone\)/);
-    expect(decideActivation('if-better', { ...comparison(1, 0), clips: 0 }, 'old').activate).toBe(false);
-    expect(decideActivation('if-better', undefined, undefined).activate).toBe(true);
+    expect(decideActivation('if-better', { ...comparison(1, 0), clips: 0 }, 'old', true).activate).toBe(
+      false,
+    );
+    expect(decideActivation('if-better', undefined, undefined, true).activate).toBe(true);
+  });
+
+  it('never activates a candidate without test metrics, not even with "always" or nothing active', () => {
+    for (const mode of ['always', 'if-better', 'never'] as const) {
+      expect(decideActivation(mode, undefined, undefined, false)).toEqual({
+        activate: false,
+        reason: 'the candidate has no test metrics (no test clip): never activated',
+      });
+    }
   });
 });
 

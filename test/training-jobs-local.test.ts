@@ -110,6 +110,34 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     expect((await call('GET', '/models')).json.active).toBe(bundled);
   });
 
+  it('a job on three clips (one per emotion: nothing to test on) ends FAILED before training, even with activate "always"', async () => {
+    const bundled = (await call('GET', '/models')).json.active;
+    for (const emotion of ['angry', 'sad', 'neutral']) {
+      const clip = tessClip(emotion);
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: stack.bucket,
+          Key: `datasets/three/${clip.fileName}`,
+          Body: clip.bytes,
+        }),
+      );
+    }
+
+    const created = await call('POST', '/training-jobs', {
+      dataset: 'datasets/three/',
+      epochs: 1,
+      activate: 'always',
+    });
+    const job = await finished(created.json.id);
+
+    expect(job).toMatchObject({ status: 'FAILED', dataset: 'datasets/three/' });
+    expect(job.error).toMatch(
+      /^too few clips to test on: split tess-random has no test clip \(3 train of 3 usable clips/,
+    );
+    expect(job.modelVersion).toBeUndefined();
+    expect((await call('GET', '/models')).json.active).toBe(bundled);
+  });
+
   it('admin routes refuse the user key (and uploads refuse the admin key)', async () => {
     for (const [method, path] of [
       ['POST', '/training-jobs'],
@@ -236,7 +264,9 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
   }, 60_000);
 
   it("trains on an operator's labels.csv folder; unknown labels and unreadable files are listed in the job", async () => {
-    // Prepare: 15 TESS clips under neutral names, three "speakers", a calm row and an unreadable file.
+    // Prepare: TESS clips under neutral names, three "speakers", a calm row and an unreadable file. Each
+    // fixture folder has one clip of every emotion: ann and bob share one (so every emotion trains), cy
+    // has the other (the held-out speaker).
     const clips = [...readdirSync(TESS_DIR), ...readdirSync(TESS_HELDOUT_DIR)]
       .filter((name) => name.endsWith('.flac'))
       .map((name, i) => ({
@@ -252,7 +282,7 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
                 .replace(/\.flac$/, '')
                 .split('_')
                 .pop()!,
-        speaker: ['ann', 'bob', 'cy'][i % 3]!,
+        speaker: readdirSync(TESS_DIR).includes(name) ? ['ann', 'bob'][i % 2]! : 'cy',
       }));
     const rows = clips.map((c) => `${c.file},${c.emotion},${c.speaker}`);
     rows.push('audio/calm.flac,calm,ann', 'audio/broken.wav,angry,bob', 'audio/missing.flac,sad,cy');

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -246,5 +246,63 @@ describe('a package trained with the speaker offset as an input (train --speaker
     const [result] = evaluation.results;
     expect(result!.balanced.map((p) => p.k)).toEqual([0, 1, 3, 10, 30]);
     expect(result!.balanced.every((p) => p.accuracy >= 0 && p.accuracy <= 1)).toBe(true);
+  });
+});
+
+describe('too little data for a usable package: refused before training, for npm run train and jobs alike', () => {
+  let work: string;
+  const tiny = (data: string, recipe: Partial<TrainPackageOptions> = {}) =>
+    miniaturePackage(work, {
+      dataDir: data,
+      version: 'tiny',
+      channelCopies: 0,
+      augmentCopies: 0,
+      settings: { ...DEFAULTS.settings, units: 4, hidden: 4, epochs: 1, batchSize: 4, ensemble: 1 },
+      ...recipe,
+    });
+  /** A folder with these TESS fixture clips, labelled by a labels.csv as `speaker`'s. */
+  const labelledFolder = async (clips: Array<[file: string, emotion: string, speaker: string]>) => {
+    const dir = await mkdtemp(join(work, 'data-'));
+    for (const [file] of clips) await copyFile(join(FIXTURES, file), join(dir, file));
+    await writeFile(join(dir, 'labels.csv'), clips.map((c) => c.join(',')).join('\n'));
+    return dir;
+  };
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ser-train-tiny-'));
+  });
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('three clips of three emotions: every clip would train and nothing would be tested', async () => {
+    const data = await labelledFolder([
+      ['OAF_bath_angry.flac', 'angry', 'ann'],
+      ['OAF_back_sad.flac', 'sad', 'ann'],
+      ['OAF_back_neutral.flac', 'neutral', 'ann'],
+    ]);
+
+    const refused = trainPackage(tiny(data, { corpora: ['csv'] }));
+
+    await expect(refused).rejects.toThrow(DatasetError);
+    await expect(refused).rejects.toThrow(
+      /^too few clips to test on: split random has no test clip \(3 train of 3 usable clips/,
+    );
+  });
+
+  it('an emotion only the held-out speaker has: the model would never train on it', async () => {
+    const data = await labelledFolder([
+      ['OAF_bath_angry.flac', 'angry', 'ann'],
+      ['OAF_back_sad.flac', 'sad', 'ann'],
+      ['OAF_food_fear.flac', 'angry', 'bob'],
+      ['OAF_back_neutral.flac', 'sad', 'bob'],
+      ['YAF_back_happy.flac', 'happy', 'bob'],
+    ]);
+
+    const refused = trainPackage(tiny(data, { corpora: ['csv'], heldOutSpeakers: ['csv:./bob'] }));
+
+    await expect(refused).rejects.toThrow(
+      /^too few clips to train on: happy has fewer than 1 training clip\(s\) in split multi-corpus/,
+    );
   });
 });

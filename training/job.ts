@@ -250,7 +250,7 @@ async function fetchActivePackage(
 async function judgeCandidate(
   ctx: JobContext,
   job: TrainingJob,
-  candidate: { version: string; dir: string },
+  candidate: { version: string; dir: string; metrics: Record<string, unknown> },
   scan: DatasetScan,
   work: string,
 ) {
@@ -263,7 +263,8 @@ async function judgeCandidate(
   } catch (error) {
     comparisonError = error instanceof Error ? error.message : String(error);
   }
-  const decision = decideActivation(job.activate, comparison, pointer?.version);
+  const tested = Object.keys(candidate.metrics).length > 0;
+  const decision = decideActivation(job.activate, comparison, pointer?.version, tested);
   if (decision.activate)
     await ctx.registry.activate(candidate.version, { expectedCurrent: pointer?.version ?? null });
   return {
@@ -297,7 +298,7 @@ export async function runTrainingJob(
     const { comparison, decision } = await judgeCandidate(
       ctx,
       job,
-      { version: candidate.version, dir: packageDir },
+      { ...candidate, dir: packageDir },
       data.scan,
       work,
     );

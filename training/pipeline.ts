@@ -287,6 +287,7 @@ async function prepareData(
   log(
     `split ${split.name}: ${split.train.length} train / ${split.validation.length} validation / ${split.test.length} test`,
   );
+  assertTrainable(split, kept);
   const trainable = kept.filter((i) => inTraining(i.clip));
   const { heldOut, tessOnly } = split;
   return { scan, trimmed: pipeline.trimmed, kept, trainable, duplicates, failed, heldOut, tessOnly, split };
@@ -336,6 +337,28 @@ function heldOutSpeakersOf(options: TrainPackageOptions, scan: DatasetScan, log:
 
 const listed = (items: string[], max: number) =>
   items.length > max ? `${items.slice(0, max).join(', ')} and ${items.length - max} more` : items.join(', ');
+
+/**
+ * Fewest training clips of every emotion the data has: a model cannot learn an emotion it never trains
+ * on (docs/training-jobs.md).
+ */
+export const MIN_TRAINING_CLIPS_PER_EMOTION = 1;
+
+/** Refuses a split that cannot give a usable package: an emotion missing from training, or no test clip. */
+function assertTrainable(split: Split<ClipFeatures>, kept: ClipFeatures[]): void {
+  const emotions = [...new Set(kept.map((i) => i.clip.emotion))];
+  const short = emotions.filter(
+    (e) => split.train.filter((i) => i.clip.emotion === e).length < MIN_TRAINING_CLIPS_PER_EMOTION,
+  );
+  if (short.length > 0)
+    throw new DatasetError(
+      `too few clips to train on: ${short.join(', ')} ${short.length > 1 ? 'have' : 'has'} fewer than ${MIN_TRAINING_CLIPS_PER_EMOTION} training clip(s) in split ${split.name} (${split.train.length} train / ${split.test.length} test of ${kept.length} usable clips)`,
+    );
+  if (split.test.length === 0)
+    throw new DatasetError(
+      `too few clips to test on: split ${split.name} has no test clip (${split.train.length} train of ${kept.length} usable clips; a random split tests only emotions with 2 or more clips of a corpus)`,
+    );
+}
 
 /** The TESS words kept for training: every `n`-th of the sorted words (undefined: all of them). */
 export function tessTrainingWords(clips: Clip[], n: number | undefined): Set<string> | undefined {

@@ -34,14 +34,18 @@ export interface ActivationDecision {
 const f1 = (x: number) => x.toFixed(4);
 
 /**
- * Pure: whether a newly trained model goes live. "if-better" needs both models measured on the same
+ * Pure: whether a newly trained model goes live. A candidate without test metrics (`candidateTested`
+ * false: no test clip) never does, whatever the mode. "if-better" needs both models measured on the same
  * clips and the candidate's macro-F1 strictly higher; nothing is ever compared with a stored number.
  */
 export function decideActivation(
   mode: ActivationMode,
   comparison: ModelComparison | undefined,
   activeVersion: string | undefined,
+  candidateTested: boolean,
 ): ActivationDecision {
+  if (!candidateTested)
+    return { activate: false, reason: 'the candidate has no test metrics (no test clip): never activated' };
   if (mode === 'never') return { activate: false, reason: 'activate is "never"' };
   if (mode === 'always') return { activate: true, reason: 'activate is "always"' };
   if (!activeVersion) return { activate: true, reason: 'no active model' };
