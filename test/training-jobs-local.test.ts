@@ -1,14 +1,18 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import type { LocalStack } from '../bin/local/stack.ts';
+import { fixBucketLevelPaths } from '../lambdas/training/local-s3-listing.ts';
 import { FIXTURES_DIR, TESS_DIR, tessClip } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 
 const API_KEY = 'training-test-key';
 const ADMIN_KEY = 'training-test-admin-key';
 const TESS_HELDOUT_DIR = `${FIXTURES_DIR}tess-heldout/`;
+const RAVDESS_CLIP = '03-01-05-01-01-01-01.flac';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers of the API under test
@@ -20,6 +24,7 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
   let local: TestStack;
   const lines: string[] = [];
   const saved = { ...process.env };
+  let datasetRoot: string;
 
   /** Training and registry routes take the admin credential; `key` overrides it (the user key test). */
   const call = async (method: string, path: string, body?: unknown, key = ADMIN_KEY) => {
@@ -72,8 +77,13 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
   };
 
   beforeAll(async () => {
-    // The seeding source and a tiny network (seconds, on a shared machine): the job code is the real one.
-    process.env.SER_DATASET_DIR = TESS_DIR;
+    // The seeding source, a dataset root like ../shared/datasets (the TESS fixtures, and one clip under a
+    // RAVDESS name), and a tiny network (seconds, on a shared machine): the job code is the real one.
+    datasetRoot = await mkdtemp(join(tmpdir(), 'ser-dataset-root-'));
+    await cp(TESS_DIR, join(datasetRoot, 'tess'), { recursive: true });
+    await mkdir(join(datasetRoot, 'ravdess', 'Actor_01'), { recursive: true });
+    await cp(tessClip('angry').path, join(datasetRoot, 'ravdess', 'Actor_01', RAVDESS_CLIP));
+    process.env.SER_DATASET_DIR = datasetRoot;
     process.env.SER_TRAINING_SETTINGS = JSON.stringify({ units: 8, hidden: 8, batchSize: 4, ensemble: 1 });
     local = await startTestStack({
       bucket: 'ser-training',
@@ -82,6 +92,7 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
       log: (line) => lines.push(line),
     });
     ({ stack, s3 } = local);
+    fixBucketLevelPaths(s3, stack.s3Endpoint);
   });
 
   // The stack's own log (job processes, predictions) is what tells a slow run from a stuck one.
@@ -94,6 +105,7 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
   afterAll(async () => {
     await local?.close();
     process.env = saved;
+    await rm(datasetRoot, { recursive: true, force: true });
   });
 
   it('a job on an empty dataset prefix ends FAILED with a clear error and leaves the active model', async () => {
@@ -108,6 +120,18 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     expect(job.modelVersion).toBeUndefined();
     expect((await call('GET', '/health')).json.modelVersion).toBe(bundled);
     expect((await call('GET', '/models')).json.active).toBe(bundled);
+  });
+
+  it('seeded datasets/ from the dataset root (SER_DATASET_DIR) before the first job: each corpus folder under its own prefix', async () => {
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'datasets/' }));
+    const keys = (listed.Contents ?? []).map((o) => o.Key);
+
+    expect(keys).toContain(`datasets/ravdess/Actor_01/${RAVDESS_CLIP}`);
+    expect(keys.filter((k) => k?.startsWith('datasets/tess/')).sort()).toEqual(
+      readdirSync(TESS_DIR)
+        .map((f) => `datasets/tess/${f}`)
+        .sort(),
+    );
   });
 
   it('a job on three clips (one per emotion: nothing to test on) ends FAILED before training, even with activate "always"', async () => {

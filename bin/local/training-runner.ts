@@ -1,16 +1,14 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { join, relative } from 'node:path';
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../lambdas/app/aws-clients.ts';
 import { DEFAULT_DATASET } from '../../lambdas/app/openapi-training.ts';
 import type { TrainingLauncher } from '../../lambdas/training/launcher.ts';
 import { fixBucketLevelPaths } from '../../lambdas/training/local-s3-listing.ts';
+import { defaultDatasetDir } from '../../training/datasets.ts';
 import { type SupervisedRun, superviseTrainingJob } from '../../training/job-supervisor.ts';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from './local-aws.ts';
-
-const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface LocalTrainingRunner extends TrainingLauncher {
   /** Resolves when the running job's process (if any) has exited and its end is recorded. */
@@ -74,14 +72,16 @@ export function createLocalTrainingRunner(options: {
   };
 }
 
-/** The training jobs' default dataset: seeded, so that a job started without a body finds clips. */
+/** The training jobs' default dataset (`datasets/tess/`): seeded, so that a job started without a body finds clips. */
 export const LOCAL_DATASET_PREFIX = DEFAULT_DATASET;
-/** The shared TESS copy beside the repository, when this machine has one. */
-const SHARED_TESS_DIR = resolve(PROJECT_ROOT, '..', 'shared', 'datasets', 'tess');
+/** Where a dataset root's folders go in the bucket: `<root>/tess/…` → `datasets/tess/…`, as jobs read them. */
+const DATASETS_PREFIX = 'datasets/';
 
 /**
- * Fills `datasets/tess/` of the local bucket from a folder when the prefix is empty. Without a folder it
- * stays empty, and a job on it fails with a message that says so (the dataset is never a hard dependency).
+ * Seeds `datasets/` of the local bucket from a dataset root (`SER_DATASET_DIR`, default
+ * `../shared/datasets`, as for `npm run train`): each of its folders (`tess/`, `ravdess/`, …) to its own
+ * prefix, `datasets/<folder>/`, unless that prefix already holds something. Without the folder nothing
+ * is seeded, and a job on an empty prefix fails with a message that says so (never a hard dependency).
  */
 export async function seedLocalDataset(options: {
   s3Endpoint: string;
@@ -89,8 +89,8 @@ export async function seedLocalDataset(options: {
   sourceDir: string | undefined;
   log: (line: string) => void;
 }): Promise<number> {
-  const source = options.sourceDir ?? (existsSync(SHARED_TESS_DIR) ? SHARED_TESS_DIR : undefined);
-  if (!source) return 0;
+  const root = options.sourceDir ?? defaultDatasetDir();
+  if (!options.sourceDir && !existsSync(root)) return 0;
   const s3 = fixBucketLevelPaths(
     createS3Client({
       region: LOCAL_REGION,
@@ -99,32 +99,41 @@ export async function seedLocalDataset(options: {
     }),
     options.s3Endpoint,
   );
-  const existing = await s3.send(
-    new ListObjectsV2Command({ Bucket: options.bucket, Prefix: LOCAL_DATASET_PREFIX, MaxKeys: 1 }),
-  );
-  if ((existing.KeyCount ?? 0) > 0) return 0;
-  const files = (await readdir(source, { recursive: true, withFileTypes: true }))
-    .filter((e) => e.isFile() && /\.(wav|flac|mp3|ogg)$/i.test(e.name))
-    .map((e) => join(e.parentPath, e.name));
-  // A few uploads at a time: fast enough for TESS's 2,800 clips without flooding s3rver.
+  const keyOf = (path: string) => `${DATASETS_PREFIX}${relative(root, path).split('\\').join('/')}`;
+  const files = await unseededFiles(s3, options.bucket, root, keyOf);
+  // A few uploads at a time: fast enough for the corpora's thousands of clips without flooding s3rver.
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
       const path = files[next++]!;
       await s3.send(
-        new PutObjectCommand({
-          Bucket: options.bucket,
-          Key: `${LOCAL_DATASET_PREFIX}${relative(source, path).split('\\').join('/')}`,
-          Body: await readFile(path),
-        }),
+        new PutObjectCommand({ Bucket: options.bucket, Key: keyOf(path), Body: await readFile(path) }),
       );
     }
   };
   await Promise.all(Array.from({ length: 4 }, worker));
-  options.log(
-    `seeded s3://${options.bucket}/${LOCAL_DATASET_PREFIX} with ${files.length} clips from ${source}`,
-  );
+  if (files.length > 0)
+    options.log(`seeded s3://${options.bucket}/${DATASETS_PREFIX} with ${files.length} clips from ${root}`);
   return files.length;
+}
+
+/** The root's audio files whose top folder's prefix (`datasets/<folder>/`) is still empty in the bucket. */
+async function unseededFiles(
+  s3: S3Client,
+  bucket: string,
+  root: string,
+  keyOf: (path: string) => string,
+): Promise<string[]> {
+  const files = (await readdir(root, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile() && /\.(wav|flac|aiff?|mp3|ogg)$/i.test(e.name))
+    .map((e) => join(e.parentPath, e.name));
+  const prefixOf = (path: string) => keyOf(path).replace(/^(datasets\/(?:[^/]+\/)?).*$/, '$1');
+  const seeded = new Map<string, boolean>();
+  for (const prefix of new Set(files.map(prefixOf))) {
+    const existing = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 }));
+    seeded.set(prefix, (existing.KeyCount ?? 0) > 0);
+  }
+  return files.filter((path) => !seeded.get(prefixOf(path)));
 }
 
 /**
