@@ -87,4 +87,15 @@ describe('npm run evaluate (the shipped model on a labelled folder)', () => {
       stderr: expect.stringMatching(/"calm" is not a label of this model/),
     });
   }, 60_000);
+
+  it('a missing model package is one error line, not a stack', async () => {
+    const missing = run(TSX, ['training/evaluate.ts', '--model', '/nonexistent', '--data', HELD_OUT], {
+      cwd: ROOT,
+    });
+
+    await expect(missing).rejects.toMatchObject({
+      code: 2,
+      stderr: 'error: No model package at /nonexistent (metadata.json unreadable)\n',
+    });
+  }, 60_000);
 });

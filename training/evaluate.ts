@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { ModelError } from '../lambdas/core/errors.ts';
 import { defaultModelDir } from '../lambdas/core/model/location.ts';
 import { loadModelPackage } from '../lambdas/core/model/runtime.ts';
 import { adaptiveSelection, adaptiveSpeakers, runAdaptive } from './adaptive-cli.ts';
@@ -209,7 +210,7 @@ try {
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 } catch (error) {
-  if (error instanceof DatasetError) {
+  if (error instanceof DatasetError || error instanceof ModelError) {
     process.stderr.write(`error: ${error.message}\n`);
     process.exit(2);
   }
