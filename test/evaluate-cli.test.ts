@@ -98,4 +98,15 @@ describe('npm run evaluate (the shipped model on a labelled folder)', () => {
       stderr: 'error: No model package at /nonexistent (metadata.json unreadable)\n',
     });
   }, 60_000);
+
+  it('refuses the --adaptive options without --adaptive instead of ignoring them', async () => {
+    await expect(evaluate('--write', '--speakers', 'tess:OAF')).rejects.toMatchObject({
+      code: 2,
+      stderr: 'error: --speakers, --write only with --adaptive\n',
+    });
+    await expect(evaluate('--enable', 'pitch, shrink 3')).rejects.toMatchObject({
+      code: 2,
+      stderr: 'error: --enable only with --adaptive\n',
+    });
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { ModelError } from '../lambdas/core/errors.ts';
 import { defaultModelDir } from '../lambdas/core/model/location.ts';
 import { loadModelPackage } from '../lambdas/core/model/runtime.ts';
@@ -44,10 +44,7 @@ const program = new Command()
   .option('--repetitions <n>', 'with --adaptive: seeded streams per clip', '5')
   .option('--shrinkage <list>', 'with --adaptive: shrinkage values (pseudo-clips) to compare', '0,3,10')
   .option('--variants <text>', 'with --adaptive: only variants whose name contains this (e.g. "pitch,")')
-  .option(
-    '--write',
-    'with --adaptive: write ADAPTATION.md, its figure and the chosen setting into the package',
-  )
+  .option('--write', 'with --adaptive: write ADAPTATION-RESULTS.md and its figure into the package')
   .option(
     '--enable <variant>',
     'with --adaptive: write this measured variant (e.g. "pitch, shrink 10") as the package\'s speakerAdaptation',
@@ -110,7 +107,15 @@ interface SplitsFile {
   sets: Record<string, Array<{ path: string; sha1: string }>>;
 }
 
+/** Options that only mean something with --adaptive: given without it, they would be silently ignored. */
+const ADAPTIVE_ONLY = ['speakers', 'repetitions', 'shrinkage', 'variants', 'write', 'enable', 'minClips'];
+
 try {
+  const stray = ADAPTIVE_ONLY.filter((key) => program.getOptionValueSource(key) === 'cli');
+  if (!opts.adaptive && stray.length > 0)
+    throw new InvalidArgumentError(
+      `${stray.map((key) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} only with --adaptive`,
+    );
   const dir = resolve(opts.model);
   // Validates metadata against the schema and the ONNX file against its sha256, as the API does.
   const model = await loadModelPackage(dir);
@@ -210,7 +215,7 @@ try {
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 } catch (error) {
-  if (error instanceof DatasetError || error instanceof ModelError) {
+  if (error instanceof DatasetError || error instanceof ModelError || error instanceof InvalidArgumentError) {
     process.stderr.write(`error: ${error.message}\n`);
     process.exit(2);
   }
