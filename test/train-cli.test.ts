@@ -88,4 +88,19 @@ describe('npm run train (arguments checked before any clip is read)', () => {
     expect(tessOnly?.code).toBe(2);
     expect(tessOnly?.stderr).toContain('error: --heldout tess:OAF: a TESS-only model is split at random');
   });
+
+  it('--epochs 0 is refused, and --help lists csv among the corpora', async () => {
+    // No dataset folder: without the check it would fail on that instead, not train.
+    const zero = run(TSX, ['training/train.ts', '--epochs', '0', '--data', join(ROOT, 'no-such-dataset')], {
+      cwd: ROOT,
+    });
+    const { stdout: help } = await run(TSX, ['training/train.ts', '--help'], { cwd: ROOT });
+
+    await expect(zero).rejects.toMatchObject({
+      stderr: expect.stringContaining(
+        "option '--epochs <n>' argument '0' is invalid. expected a positive integer",
+      ),
+    });
+    expect(help.replace(/\s+/g, ' ')).toContain('comma-separated: tess, ravdess, emodb, cremad, csv');
+  });
 });

@@ -1,13 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { DatasetError, defaultDatasetDir, parseCorpora } from './datasets.ts';
+import { CORPORA, DatasetError, defaultDatasetDir, parseCorpora } from './datasets.ts';
 import { parseDevelopmentRun } from './folds.ts';
 import { DEFAULTS, EXPERIMENTS, type ExperimentName, trainPackage } from './pipeline.ts';
 
 const integer = (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+};
+const positive = (value: string) => {
+  const n = integer(value);
+  if (n === 0) throw new InvalidArgumentError('expected a positive integer');
   return n;
 };
 
@@ -18,7 +23,11 @@ const program = new Command()
       '(model.onnx, metadata.json, splits.json, REPORT.md, figures/).',
   )
   .option('--data <dir>', 'dataset root (any depth; TESS/RAVDESS/EMO-DB/CREMA-D names)', defaultDatasetDir())
-  .option('--corpora <list>', 'corpora to train on, comma-separated: tess, ravdess, emodb, cremad', 'tess')
+  .option(
+    '--corpora <list>',
+    `corpora to train on, comma-separated: ${CORPORA.join(', ')} (csv: folders labelled by a labels.csv)`,
+    'tess',
+  )
   .option('--out <dir>', 'model package folder (default models/ser-lstm-<corpora>)')
   .option(
     '--heldout <speakers>',
@@ -28,18 +37,18 @@ const program = new Command()
   .option(
     '--epochs <n>',
     'maximum epochs (early stopping on validation macro-F1)',
-    integer,
+    positive,
     DEFAULTS.settings.epochs,
   )
   .option('--patience <n>', 'epochs without improvement before stopping', integer, DEFAULTS.settings.patience)
-  .option('--units <n>', 'LSTM units', integer, DEFAULTS.settings.units)
+  .option('--units <n>', 'LSTM units', positive, DEFAULTS.settings.units)
   .option(
     '--ensemble <n>',
     'LSTMs (different seeds) averaged in one ONNX graph',
     integer,
     DEFAULTS.settings.ensemble,
   )
-  .option('--batch <n>', 'batch size', integer, DEFAULTS.settings.batchSize)
+  .option('--batch <n>', 'batch size', positive, DEFAULTS.settings.batchSize)
   .option(
     '--augment-copies <n>',
     'augmented copies per training clip (0: no augmentation)',
@@ -57,7 +66,12 @@ const program = new Command()
     `extra splits, each with its own model: ${EXPERIMENTS.join(', ')}, all or none`,
     'none',
   )
-  .option('--experiment-epochs <n>', 'epoch cap of the extra experiments', integer, DEFAULTS.experimentEpochs)
+  .option(
+    '--experiment-epochs <n>',
+    'epoch cap of the extra experiments',
+    positive,
+    DEFAULTS.experimentEpochs,
+  )
   .option('--model-version <v>', 'version written into metadata.json', '')
   .option('--cache <dir>', 'feature cache folder (default training/.cache/features)')
   .option('--no-utterance-stats', 'plain CMVN input, no in-model CMVN + per-utterance mean/std branch')
@@ -77,7 +91,7 @@ const program = new Command()
     Number,
     DEFAULTS.settings.stateDropout,
   )
-  .option('--hidden <n>', 'units of the dense layer', integer, DEFAULTS.settings.hidden)
+  .option('--hidden <n>', 'units of the dense layer', positive, DEFAULTS.settings.hidden)
   .option('--features <kind>', 'frame features: mfcc or logmel (40 each, the core extractor)', 'mfcc')
   .option(
     '--channel-copies <n>',
