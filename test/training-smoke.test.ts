@@ -75,6 +75,9 @@ describe('training end to end on the fixture clips (load → train → export �
     );
     // 40 MFCCs + pitch, voicing, level.
     expect(metadata.input).toEqual({ windowSec: 3, frames: 149, dims: 43 });
+    expect(await readFile(join(dir, 'REPORT.md'), 'utf8')).toContain(
+      'windows of at most 149 frames (3 s at hop 320 / 16 kHz) of 43 features',
+    );
     expect(metadata.featureConfig.prosody).toBe(true);
     expect(metadata.labels).toEqual(['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad']);
     expect(metadata.training.epochs).toMatchObject({ max: 2 });

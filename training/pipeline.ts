@@ -905,6 +905,13 @@ function reportInputOf(
       ? `VAD trim → meyda-identical ${config.kind === 'mfcc' ? 'MFCC' : 'log-mel'} → the model's own per-utterance CMVN`
       : `VAD trim → meyda-identical ${config.kind === 'mfcc' ? 'MFCC' : 'log-mel'} → per-utterance CMVN`,
     notes: [] as string[],
+    window: {
+      frames: metadata.input.frames,
+      seconds: metadata.input.windowSec,
+      dims: metadata.input.dims,
+      hopSize: config.hopSize,
+      sampleRate: config.sampleRate,
+    },
   };
 }
 

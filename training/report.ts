@@ -42,6 +42,8 @@ export interface ReportInput {
   development?: { source: string; run: DevelopmentRun };
   /** One line: how audio becomes model input. */
   pipelineText: string;
+  /** The model's input window, from the package's metadata (`input`) and feature config. */
+  window: { frames: number; seconds: number; dims: number; hopSize: number; sampleRate: number };
   notes: string[];
 }
 
@@ -750,7 +752,7 @@ function trainingSection(input: ReportInput): string[] {
     '## Training',
     '',
     `- Architecture: ${String(main.model.description)}; ${String(main.model.parameters)} parameters.`,
-    `- Input: ${input.labels.length} labels (${input.labels.join(', ')}); windows of at most 149 frames (3 s at hop 320 / 16 kHz) of 40 features (${input.pipelineText}); longer clips are scored as half-overlapping windows whose probabilities are averaged.`,
+    `- Input: ${input.labels.length} labels (${input.labels.join(', ')}); windows of at most ${input.window.frames} frames (${input.window.seconds} s at hop ${input.window.hopSize} / ${input.window.sampleRate / 1000} kHz) of ${input.window.dims} features (${input.pipelineText}); longer clips are scored as half-overlapping windows whose probabilities are averaged.`,
     `- Ensemble: ${main.members.length} LSTM(s) trained with seeds ${main.members.map((m) => m.seed).join(', ')} (best epochs ${main.members.map((m) => `${m.bestEpoch}/${m.epochs}`).join(', ')})${main.settings.channelFreeMembers ? `, the first ${main.settings.channelFreeMembers} without the channel copies (a mixed ensemble)` : ''}; the ONNX graph averages their probabilities.`,
     `- Data: ${main.sizes.train} training clips (each epoch uses every clip once as the original or one of its augmented copies), ${main.sizes.validation} validation clips (early stopping), ${main.sizes.test} test clips.`,
     `- Optimiser: Adam, learning rate ${main.settings.learningRate} (halved after 3 epochs without a better validation macro-F1), batch ${main.settings.batchSize}, label smoothing ${main.settings.labelSmoothing ?? 0.05}, gradient norm clipped at 5, early stopping with patience ${main.settings.patience} (max ${main.settings.epochs} epochs); best epoch ${main.bestEpoch} of ${main.history.length}.`,
