@@ -178,7 +178,7 @@ describe('bad input through the local stack: a typed 4xx or a FAILED record with
     }
   });
 
-  it('ends a 0-byte upload EMPTY_AUDIO and an over-limit one TOO_LARGE (presigned POST, checked again by the processor)', async () => {
+  it('refuses a 0-byte or over-limit form upload at S3 (the policy); the processor ends such drop-folder objects EMPTY_AUDIO / TOO_LARGE', async () => {
     const post = async (bytes: Uint8Array) => {
       const response = await createUpload({ fileName: 'form.wav' });
       const { id, upload } = (await response.json()) as {
@@ -188,23 +188,30 @@ describe('bad input through the local stack: a typed 4xx or a FAILED record with
       const form = new FormData();
       for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
       form.append('file', new Blob([bytes], { type: 'audio/wav' }), 'form.wav');
-      // s3rver does not enforce the policy's content-length-range (AWS would refuse both with 400).
-      await fetch(upload.url, { method: 'POST', body: form });
-      return id;
+      // The local S3 checks the policy's content-length-range, as AWS does.
+      const posted = await fetch(upload.url, { method: 'POST', body: form });
+      return { id, status: posted.status, code: /<Code>(.*?)<\/Code>/.exec(await posted.text())?.[1] };
     };
-    const emptyId = await post(new Uint8Array(0));
-    const largeId = await post(new Uint8Array(MAX_UPLOAD_BYTES + 1));
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: stack.bucket,
-        Key: 'incoming/limits/large.wav',
-        Body: new Uint8Array(MAX_UPLOAD_BYTES + 1),
-      }),
-    );
+    const empty = await post(new Uint8Array(0));
+    const large = await post(new Uint8Array(MAX_UPLOAD_BYTES + 1));
+    for (const [key, size] of [
+      ['incoming/limits/empty.wav', 0],
+      ['incoming/limits/large.wav', MAX_UPLOAD_BYTES + 1],
+    ] as const) {
+      await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: new Uint8Array(size) }));
+    }
     await stack.idle();
 
-    expect(await prediction(emptyId)).toMatchObject({ status: 'FAILED', error: { code: 'EMPTY_AUDIO' } });
-    expect(await prediction(largeId)).toMatchObject({ status: 'FAILED', error: { code: 'TOO_LARGE' } });
+    expect([empty, large].map(({ status, code }) => `${status} ${code}`)).toEqual([
+      '400 EntityTooSmall',
+      '400 EntityTooLarge',
+    ]);
+    expect(await prediction(empty.id)).toMatchObject({ status: 'PENDING' });
+    expect(await prediction(large.id)).toMatchObject({ status: 'PENDING' });
+    expect(await readResult('results/limits/empty.wav.json')).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'EMPTY_AUDIO' },
+    });
     expect(await readResult('results/limits/large.wav.json')).toMatchObject({
       status: 'FAILED',
       error: { code: 'TOO_LARGE' },

@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +12,7 @@ import { loadConfig } from '../lambdas/app/config.ts';
 import { sanitizeFileName, uploadKey } from '../lambdas/app/object-keys.ts';
 import { SerStack } from '../lib/ser-stack.ts';
 import { fakeModelPackage } from './helpers/fake-model-package.ts';
+import { tessClip } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -265,6 +268,127 @@ describe('security: the local stack', () => {
       expect.arrayContaining(['content-length', 'content-type', 'host']),
     );
     expect(upload.url).not.toMatch(/x-amz-checksum|X-Amz-Security-Token=.*S3RVER/i);
+  });
+
+  describe('the local S3 is a private bucket', () => {
+    type Form = Record<string, string>;
+    const evil = 'http://evil.example';
+    /** A presigned POST form from the API (no declared size), as the web page gets one. */
+    const createFormUpload = async () => {
+      const response = await fetch(`${stack.apiUrl}/uploads`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': 'the-right-key-0123456789' },
+        body: JSON.stringify({ fileName: 'clip.flac' }),
+      });
+      return (await response.json()) as { id: string; upload: { url: string; fields: Form } };
+    };
+    const postForm = async (url: string, fields: Form, file: Buffer, origin?: string) => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) form.append(name, value);
+      form.append('file', new Blob([file]), 'clip.flac');
+      const response = await fetch(url, { method: 'POST', body: form, headers: origin ? { origin } : {} });
+      const text = await response.text();
+      return {
+        status: response.status,
+        code: /<Code>(.*?)<\/Code>/.exec(text)?.[1],
+        message: /<Message>(.*?)<\/Message>/.exec(text)?.[1],
+        allowOrigin: response.headers.get('access-control-allow-origin'),
+      };
+    };
+    const exists = (key: string) =>
+      local.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key })).then(
+        () => true,
+        () => false,
+      );
+
+    it('refuses a form POST that is unsigned, from another page, or outside its signed policy', async () => {
+      // Prepare
+      const clip = tessClip('happy').bytes;
+      const { upload } = await createFormUpload();
+      const signed = upload.fields;
+      const bucketUrl = `${stack.s3Endpoint}/${stack.bucket}`;
+      const forged = { key: 'results/batch-7/clip.flac.json', 'Content-Type': 'application/json' };
+      const expired = await createPresignedPost(local.s3, {
+        Bucket: stack.bucket,
+        Key: signed.key!,
+        Fields: { 'Content-Type': 'audio/flac' },
+        Expires: -60,
+      });
+      const tiny = await createPresignedPost(local.s3, {
+        Bucket: stack.bucket,
+        Key: signed.key!,
+        Conditions: [['content-length-range', 1, 1000]],
+      });
+
+      // Act
+      const refused = await Promise.all([
+        postForm(bucketUrl, forged, Buffer.from('{"emotion":"happy"}')),
+        postForm(bucketUrl, { key: 'incoming/x.flac' }, clip, evil),
+        postForm(upload.url, signed, clip, evil),
+        postForm(upload.url, { ...signed, key: 'incoming/x.flac' }, clip),
+        postForm(upload.url, { ...signed, 'Content-Type': 'application/json' }, clip),
+        postForm(upload.url, { ...signed, 'X-Amz-Signature': '0'.repeat(64) }, clip),
+        postForm(upload.url, { ...signed, 'x-amz-meta-owner': 'me' }, clip),
+        postForm(expired.url, expired.fields, clip),
+        postForm(upload.url, signed, Buffer.alloc(0), stack.apiUrl),
+        postForm(tiny.url, tiny.fields, clip),
+        postForm(bucketUrl, { key: 'incoming/x.flac', padding: 'x'.repeat(100_000) }, clip),
+      ]);
+
+      // Assess
+      expect(refused.map(({ status, code }) => `${status} ${code}`)).toEqual([
+        '403 AccessDenied',
+        '403 AccessDenied',
+        '403 AccessDenied',
+        '403 AccessDenied',
+        '403 AccessDenied',
+        '403 SignatureDoesNotMatch',
+        '403 AccessDenied',
+        '403 AccessDenied',
+        '400 EntityTooSmall',
+        '400 EntityTooLarge',
+        '400 MaxPostPreDataLengthExceeded',
+      ]);
+      expect(refused[3]?.message).toBe(
+        `Invalid according to Policy: Policy Condition failed: ["eq", "$key", "${signed.key}"]`,
+      );
+      expect(refused[6]?.message).toBe('Invalid according to Policy: Extra input fields: x-amz-meta-owner');
+      expect(refused[7]?.message).toBe('Invalid according to Policy: Policy expired.');
+      // The web page reads why it was refused (S3 applies CORS to errors); another page learns nothing.
+      expect(refused[8]?.allowOrigin).toBe(stack.apiUrl);
+      expect(refused[2]?.allowOrigin).toBeNull();
+      for (const key of [forged.key, 'incoming/x.flac', signed.key!])
+        expect(await exists(key), key).toBe(false);
+    });
+
+    it("accepts the API's presigned form from the web page, and refuses anonymous reads and listings", async () => {
+      // Prepare
+      const { id, upload } = await createFormUpload();
+      const key = upload.fields.key!;
+
+      // Act
+      const posted = await postForm(upload.url, upload.fields, tessClip('sad').bytes, stack.apiUrl);
+      const anonymous = await Promise.all(
+        [`${stack.bucket}/${key}`, stack.bucket, `${stack.bucket}?list-type=2`, ''].map(async (path) => {
+          const [get, head] = await Promise.all([
+            fetch(`${stack.s3Endpoint}/${path}`),
+            fetch(`${stack.s3Endpoint}/${path}`, { method: 'HEAD' }),
+          ]);
+          return [get.status, head.status];
+        }),
+      );
+      const read = await local.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+      await stack.idle();
+      const prediction = await fetch(`${stack.apiUrl}/predictions/${id}`, {
+        headers: { 'x-api-key': 'the-right-key-0123456789' },
+      });
+
+      // Assess
+      expect(posted).toMatchObject({ status: 204, allowOrigin: stack.apiUrl });
+      expect(anonymous.flat()).toEqual(Array(8).fill(403));
+      expect(read.ContentLength).toBe(tessClip('sad').bytes.length);
+      expect(await prediction.json()).toMatchObject({ status: 'SUCCEEDED', emotion: 'sad' });
+    });
   });
 });
 

@@ -8,21 +8,12 @@ import dynalite from 'dynalite';
 import { createDocumentClient } from '../../lambdas/app/aws-clients.ts';
 import { createTableInput } from '../../lambdas/app/table-definition.ts';
 import { ModelRegistry } from '../../lambdas/training/model-registry.ts';
+import { localS3Access } from './s3-access.ts';
 import { S3rver } from './s3rver.ts';
 
 /** s3rver's built-in account: the only credentials it accepts. */
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 export const LOCAL_REGION = 'us-east-1';
-
-const hasDotSegment = (path: string): boolean =>
-  path.split('/').some((part) => part === '.' || part === '..');
-const safeDecode = (path: string): string => {
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    return path;
-  }
-};
 
 /** An S3 event-notification payload, as s3rver emits it (keys not yet URL-encoded). */
 export interface S3rverEvent {
@@ -40,7 +31,7 @@ export interface LocalS3Options {
   bucket: string;
   host?: string;
   port?: number;
-  /** Origins allowed to PUT/POST from a browser (the web page). */
+  /** Origins allowed to PUT/POST from a browser (the web page); other origins are refused. */
   corsOrigins?: string[];
 }
 
@@ -60,8 +51,9 @@ async function closeServer(server: Server | undefined): Promise<void> {
 
 /**
  * s3rver (the @20minutes fork, which verifies SigV4) on 127.0.0.1 with the bucket made up front
- * (its bucket-level PUT from SDK v3 is mis-signed, see docs/dependencies.md). Unsigned writes are refused, as
- * on a private bucket in AWS; s3rver itself would let them through.
+ * (its bucket-level PUT from SDK v3 is mis-signed, see docs/dependencies.md). Anonymous requests and POST
+ * forms without a valid policy are refused, as by a private bucket in AWS (`localS3Access`); s3rver itself
+ * would let them through.
  */
 export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
   const host = options.host ?? '127.0.0.1';
@@ -78,31 +70,9 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
       },
     ],
   });
-  server.middleware.unshift(async (ctx, next) => {
-    // s3rver stores objects as files: a `.`/`..` key segment (`incoming/../../x`) would leave the bucket's
-    // folder. S3 keys are not paths, but we refuse such keys here (the processor refuses them in AWS).
-    if (hasDotSegment(ctx.path) || hasDotSegment(safeDecode(ctx.path))) {
-      ctx.status = 400;
-      ctx.type = 'application/xml';
-      ctx.body =
-        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidArgument</Code><Message>Keys with "." or ".." segments are refused</Message></Error>';
-      return;
-    }
-    const signed =
-      ctx.headers.authorization !== undefined || 'X-Amz-Algorithm' in ctx.query || 'Signature' in ctx.query;
-    // A browser-form POST carries its signature in the form fields, which s3rver does not check (nor the
-    // policy's content-length-range): the processor's own size check is what holds locally.
-    const formPost =
-      ctx.method === 'POST' && (ctx.headers['content-type'] ?? '').startsWith('multipart/form-data');
-    if (!signed && !formPost && ctx.method !== 'GET' && ctx.method !== 'HEAD' && ctx.method !== 'OPTIONS') {
-      ctx.status = 403;
-      ctx.type = 'application/xml';
-      ctx.body =
-        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>';
-      return;
-    }
-    await next();
-  });
+  server.middleware.unshift(
+    localS3Access({ credentials: LOCAL_S3_CREDENTIALS, allowedOrigins: options.corsOrigins ?? [] }),
+  );
   const address = await server.run();
   return {
     endpoint: `http://${host}:${address.port}`,
