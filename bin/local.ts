@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { DEFAULT_DATA_DIR, DEFAULT_WEBHOOK_SECRET } from './local/defaults.ts';
 import { startLocalStack } from './local/stack.ts';
 import { LOCAL_DATASET_PREFIX } from './local/training-runner.ts';
 
@@ -14,9 +15,9 @@ const EnvSchema = z.object({
   SER_API_KEY: z.string().min(8).default('local-dev-key'),
   /** Training jobs and model activation: not for upload users (sent as x-api-key on those routes). */
   SER_ADMIN_KEY: z.string().min(8).default('local-admin-key'),
-  SER_DATA_DIR: z.string().min(1).default('.ser-local'),
+  SER_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
   HOST: z.string().default('127.0.0.1'),
-  SER_WEBHOOK_SECRET: z.string().min(16).default('local-webhook-secret'),
+  SER_WEBHOOK_SECRET: z.string().min(16).default(DEFAULT_WEBHOOK_SECRET),
 });
 
 const parsed = EnvSchema.safeParse(process.env);

@@ -1,6 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { DEFAULT_DATA_DIR, DEFAULT_WEBHOOK_SECRET } from './local/defaults.ts';
 import { drainQueue, lambdaInvoker, localInvoker, type ReplayOutcome, replayMessages } from './replay.ts';
 
 export interface ReplayOptions {
@@ -11,6 +12,10 @@ export interface ReplayOptions {
   bucket: string;
   table: string;
   maxMessages: number;
+  /** Local replays: the stack's data folder. @default SER_DATA_DIR, else npm start's default */
+  dataDir?: string;
+  /** Local replays: the stack's callback secret. @default SER_WEBHOOK_SECRET, else npm start's default */
+  webhookSecret?: string;
 }
 
 /** `ser replay`: prints one line per message and returns the exit code (1 when any replay failed). */
@@ -30,6 +35,10 @@ export async function replayFromCommandLine(files: string[], options: ReplayOpti
         dynamoDbEndpoint: options.dynamodbEndpoint,
         bucket: options.bucket,
         tableName: options.table,
+        // The variables npm start reads, so a replay announces where the stack does.
+        dataDir: options.dataDir ?? process.env.SER_DATA_DIR ?? DEFAULT_DATA_DIR,
+        webhookSecret: options.webhookSecret ?? process.env.SER_WEBHOOK_SECRET ?? DEFAULT_WEBHOOK_SECRET,
+        log: (line) => console.log(line),
       });
 
   const outcomes: ReplayOutcome[] = [];

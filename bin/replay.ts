@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { markedAsReplay } from '../lambdas/app/dead-letter.ts';
@@ -91,28 +92,49 @@ export interface LocalReplayTarget {
   dynamoDbEndpoint: string;
   bucket: string;
   tableName: string;
+  /** The stack's data folder: its events file gets the replay's events, its dlq/callbacks/ their failures. */
+  dataDir: string;
+  /** The stack's callback secret (SER_WEBHOOK_SECRET). */
+  webhookSecret: string;
+  log: (line: string) => void;
 }
 
 /**
  * The inference handler of this repository, pointed at a running local stack (`npm start`): the same
- * code Lambda runs, configured from the environment it reads at import, as on a cold start.
+ * code Lambda runs, configured from the environment it reads at import, as on a cold start. Its terminal
+ * predictions are announced as the stack's are (the stack's events file, the callback rule), as the
+ * deployed function publishes them on AWS; each replay returns once its callbacks are delivered or
+ * dead-lettered. In the stack's own process (tests), the handler module is the stack's: its bus is
+ * replaced by this one, which writes to the same places.
  */
 export async function localInvoker(target: LocalReplayTarget): Promise<Invoke> {
-  Object.assign(process.env, {
-    BUCKET_NAME: target.bucket,
-    TABLE_NAME: target.tableName,
-    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'S3RVER',
-    S3_ENDPOINT: target.s3Endpoint,
-    DYNAMODB_ENDPOINT: target.dynamoDbEndpoint,
-    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_TRACE_ENABLED: 'false',
-  });
-  const { handler } = await import('../lambdas/handlers/process-object.ts');
+  const local = await import('./local/stack.ts');
+  const paths = local.dataPaths(target.dataDir);
+  // Checked first: a replay whose event could not be announced would have processed the file already.
+  if (!existsSync(paths.dataDir)) {
+    throw new Error(`No local stack data folder at ${paths.dataDir}: set SER_DATA_DIR to npm start's`);
+  }
+  const { DEFAULT_MODEL_DIR, readModelVersion } = await import('../lib/paths.ts');
+  local.setHandlerEnvironment(
+    {
+      bucket: target.bucket,
+      tableName: target.tableName,
+      modelVersion: readModelVersion(DEFAULT_MODEL_DIR),
+      webhookSecret: target.webhookSecret,
+    },
+    { s3: target.s3Endpoint, dynamoDb: target.dynamoDbEndpoint },
+  );
+  const processModule = await import('../lambdas/handlers/process-object.ts');
   const { lambdaContext } = await import('./local/lambda-context.ts');
-  return (event) => handler(event, lambdaContext('process-object'));
+  const { bus, callbacks } = await local.startLocalAnnouncements({ ...paths, log: target.log });
+  processModule.usePredictionEvents(bus);
+  return async (event) => {
+    try {
+      return await processModule.handler(event, lambdaContext('process-object'));
+    } finally {
+      await callbacks.idle();
+    }
+  };
 }
 
 /** Replays each message in turn; a failure is reported and the next message is still tried. */

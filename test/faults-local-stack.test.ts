@@ -1,13 +1,23 @@
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { DeleteTableCommand, DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensurePredictionsTable, LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../bin/local/local-aws.ts';
 import type { LocalStack } from '../bin/local/stack.ts';
 import { replayFromCommandLine } from '../bin/replay-command.ts';
+import { SIGNATURE_HEADER, verifyWebhook } from '../lambdas/app/webhook-signature.ts';
 import { tessClip } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const run = promisify(execFile);
 
 describe('faults on the local stack: an event that fails every retry is kept, and ser replay finishes it', () => {
   let stack: LocalStack;
@@ -53,6 +63,8 @@ describe('faults on the local stack: an event that fails every retry is kept, an
       bucket: stack.bucket,
       table: 'predictions',
       maxMessages: 10,
+      dataDir: stack.dataDir,
+      webhookSecret: stack.webhookSecret,
     });
 
     // Assess
@@ -105,6 +117,8 @@ describe('faults on the local stack: an event that fails every retry is kept, an
       bucket: stack.bucket,
       table: 'predictions',
       maxMessages: 10,
+      dataDir: stack.dataDir,
+      webhookSecret: stack.webhookSecret,
     });
 
     // Assess
@@ -124,5 +138,86 @@ describe('faults on the local stack: an event that fails every retry is kept, an
     expect(announced.length).toBeGreaterThanOrEqual(1);
     for (const event of announced)
       expect(event.detail).toMatchObject({ status: 'FAILED', error: { code: 'PROCESSING_FAILED' } });
+  });
+
+  it('a replay in its own process (npx ser replay) announces like the stack: an event in its events file, the signed callback', async () => {
+    // Prepare: an API upload that asks for a callback; the table goes away while it is processed, and comes
+    // back from a backup (its items put again) once the event is dead-lettered.
+    const received: { body: string; signature: string }[] = [];
+    const receiver = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      received.push({
+        body: Buffer.concat(chunks).toString('utf8'),
+        signature: String(req.headers[SIGNATURE_HEADER]),
+      });
+      res.writeHead(200).end();
+    });
+    receiver.listen(0, '127.0.0.1');
+    await once(receiver, 'listening');
+    const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const clip = tessClip('angry').bytes;
+    const created = await fetch(`${stack.apiUrl}/uploads`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': stack.apiKey },
+      body: JSON.stringify({ fileName: 'replayed.flac', sizeBytes: clip.length, callbackUrl }),
+    });
+    const { id, upload } = (await created.json()) as {
+      id: string;
+      upload: { url: string; headers: Record<string, string> };
+    };
+    const dynamo = new DynamoDBClient({
+      region: LOCAL_REGION,
+      endpoint: stack.dynamoDbEndpoint,
+      credentials: LOCAL_S3_CREDENTIALS,
+    });
+    const { Items: backup = [] } = await dynamo.send(new ScanCommand({ TableName: 'predictions' }));
+    await dynamo.send(new DeleteTableCommand({ TableName: 'predictions' }));
+    await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: clip });
+    await stack.idle();
+    const deadLetters = (await readdir(stack.deadLetterDir)).filter((f) => f.endsWith('.json'));
+    const file = (
+      await Promise.all(
+        deadLetters.map(async (f) => ({ f, text: await readFile(join(stack.deadLetterDir, f), 'utf8') })),
+      )
+    ).find(({ text }) => text.includes(`uploads/${id}/`))?.f;
+    await ensurePredictionsTable(stack.dynamoDbEndpoint, 'predictions');
+    for (const Item of backup) await dynamo.send(new PutItemCommand({ TableName: 'predictions', Item }));
+    dynamo.destroy();
+
+    // Act
+    const replay = await run(
+      process.execPath,
+      [
+        ...['bin/ser.js', 'replay', join(stack.deadLetterDir, file!), '--s3-endpoint', stack.s3Endpoint],
+        ...[
+          '--dynamodb-endpoint',
+          stack.dynamoDbEndpoint,
+          '--bucket',
+          stack.bucket,
+          '--table',
+          'predictions',
+        ],
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, SER_DATA_DIR: stack.dataDir, SER_WEBHOOK_SECRET: stack.webhookSecret },
+      },
+    );
+    receiver.close();
+
+    // Assess
+    expect(replay.stdout).toContain('1/1 replayed');
+    const events = (await readFile(stack.eventsFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { 'detail-type': string; detail: { id: string } })
+      .filter((event) => event.detail.id === id);
+    expect(events).toMatchObject([
+      { 'detail-type': 'Prediction Succeeded', detail: { id, status: 'SUCCEEDED' } },
+    ]);
+    expect(received).toHaveLength(1);
+    expect(verifyWebhook(stack.webhookSecret, received[0]!.body, received[0]!.signature)).toBe(true);
+    expect(JSON.parse(received[0]!.body)).toMatchObject({ detail: { id, status: 'SUCCEEDED' } });
   });
 });

@@ -14,8 +14,8 @@ export interface ProcessingQueueOptions {
   /** The on-failure topic's recorder: it ends a dead-lettered event's records FAILED. */
   deadLetterHandler: ProcessHandler;
   deadLetterDir: string;
-  /** The `ser replay` options that reach this stack's S3 and DynamoDB, for the dead-letter log line. */
-  replayOptions: string;
+  /** The `ser replay` command line that replays `file` into this stack, for the dead-letter log line. */
+  replayCommand: (file: string) => string;
   log: (line: string) => void;
   onProcessed?: (outcome: ProcessOutcome) => void;
 }
@@ -68,7 +68,7 @@ async function deadLetter(options: ProcessingQueueOptions, event: unknown, error
       log(`dead-letter recorder failed: ${failure instanceof Error ? failure.message : String(failure)}`),
     );
   log(
-    `dead-lettered after ${attempts} attempts → ${file} (fix the cause, then: npx ser replay ${file} ${options.replayOptions})`,
+    `dead-lettered after ${attempts} attempts → ${file} (fix the cause, then: ${options.replayCommand(file)})`,
   );
 }
 

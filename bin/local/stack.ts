@@ -6,17 +6,23 @@ import type { ProcessOutcome } from '../../lambdas/app/object-processor.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion } from '../../lib/paths.ts';
 import { type ApiHandler, startApiAdapter } from './api-adapter.ts';
 import { startLocalCallbacks } from './callback-runner.ts';
+import { DEFAULT_WEBHOOK_SECRET } from './defaults.ts';
 import {
   ensurePredictionsTable,
   LOCAL_REGION,
   LOCAL_S3_CREDENTIALS,
+  type LocalS3,
   registerBundledModel,
   type S3rverEvent,
   startLocalDynamoDb,
   startLocalS3,
 } from './local-aws.ts';
 import { createLocalEventBus } from './local-event-bus.ts';
-import { createProcessingQueue, type ProcessHandler } from './processing-queue.ts';
+import {
+  createProcessingQueue,
+  type ProcessHandler,
+  type ProcessingQueueOptions,
+} from './processing-queue.ts';
 import { toNotification } from './s3-event-bridge.ts';
 import { startLocalTraining } from './training-runner.ts';
 
@@ -34,7 +40,7 @@ export interface LocalStackOptions {
   adminKey?: string;
   dataDir: string;
   tableName?: string;
-  /** Signs callbacks (HMAC-SHA256); the local stack has one key, so one secret. @default local-webhook-secret */
+  /** Signs callbacks (HMAC-SHA256); the local stack has one key, so one secret. @default DEFAULT_WEBHOOK_SECRET */
   webhookSecret?: string;
   log?: (line: string) => void;
   /** Every outcome of the inference handler (the load test counts processing per id with it). */
@@ -61,18 +67,23 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
-interface DataPaths {
+export interface DataPaths {
   dataDir: string;
   deadLetterDir: string;
   eventsFile: string;
 }
 
 /** The data folder: S3's and DynamoDB's files, the dead letters and the events file live under it. */
-async function prepareDataDir(dir: string): Promise<DataPaths> {
+export function dataPaths(dir: string): DataPaths {
   const dataDir = resolve(dir);
-  await mkdir(join(dataDir, 's3'), { recursive: true });
-  await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
   return { dataDir, deadLetterDir: join(dataDir, 'dlq'), eventsFile: join(dataDir, 'events.jsonl') };
+}
+
+async function prepareDataDir(dir: string): Promise<DataPaths> {
+  const paths = dataPaths(dir);
+  await mkdir(join(paths.dataDir, 's3'), { recursive: true });
+  await mkdir(join(paths.dataDir, 'dynamodb'), { recursive: true });
+  return paths;
 }
 
 /** dynalite with the predictions table and the bundled model registered, and s3rver allowing the page's origin. */
@@ -101,10 +112,13 @@ async function startLocalAws(
   return { dynamo, s3, modelVersion: readModelVersion(modelDir) };
 }
 
-/** The handlers' environment, as the CDK stack sets it, pointed at the local servers. */
-function setHandlerEnvironment(
+/**
+ * The handlers' environment, as the CDK stack sets it, pointed at the local servers (a local `ser replay`
+ * sets the same; it has no API origin).
+ */
+export function setHandlerEnvironment(
   env: { bucket: string; tableName: string; modelVersion: string; webhookSecret: string },
-  endpoints: { s3: string; dynamoDb: string; api: string },
+  endpoints: { s3: string; dynamoDb: string; api?: string },
 ): void {
   Object.assign(process.env, {
     BUCKET_NAME: env.bucket,
@@ -115,7 +129,7 @@ function setHandlerEnvironment(
     S3_ENDPOINT: endpoints.s3,
     DYNAMODB_ENDPOINT: endpoints.dynamoDb,
     MODEL_VERSION: env.modelVersion,
-    CORS_ALLOW_ORIGIN: endpoints.api,
+    ...(endpoints.api ? { CORS_ALLOW_ORIGIN: endpoints.api } : {}),
     // Locally a new activation is followed at the next event (a GetItem on dynalite is cheap).
     MODEL_REFRESH_SEC: process.env.MODEL_REFRESH_SEC ?? '0',
     // The stack prints its own one-line logs; the handlers' JSON logs and EMF metrics stay quiet.
@@ -127,6 +141,22 @@ function setHandlerEnvironment(
     WEBHOOK_SECRET: env.webhookSecret,
     CALLBACK_BACKOFF_MS: process.env.CALLBACK_BACKOFF_MS ?? '250',
   });
+}
+
+/**
+ * EventBridge's stand-in: terminal predictions appended to the events file, and the callback rule to the
+ * delivery handler (whose dead letters go to `<dead-letter dir>/callbacks/`). Reads the environment.
+ */
+export async function startLocalAnnouncements(options: {
+  deadLetterDir: string;
+  eventsFile: string;
+  log: (line: string) => void;
+}) {
+  const callbacks = await startLocalCallbacks({
+    deadLetterDir: join(options.deadLetterDir, 'callbacks'),
+    log: options.log,
+  });
+  return { bus: createLocalEventBus({ file: options.eventsFile, onEvent: callbacks.route }), callbacks };
 }
 
 /**
@@ -143,11 +173,7 @@ async function loadHandlers(options: {
 }) {
   const { log } = options;
   const processModule = await import('../../lambdas/handlers/process-object.ts');
-  const callbacks = await startLocalCallbacks({
-    deadLetterDir: join(options.deadLetterDir, 'callbacks'),
-    log,
-  });
-  const bus = createLocalEventBus({ file: options.eventsFile, onEvent: callbacks.route });
+  const { bus, callbacks } = await startLocalAnnouncements(options);
   processModule.usePredictionEvents(bus);
   const deadLetterModule = await import('../../lambdas/handlers/dead-letter.ts');
   deadLetterModule.usePredictionEvents(bus);
@@ -160,6 +186,30 @@ async function loadHandlers(options: {
   return { processObject, deadLetter, api, callbacks, training };
 }
 
+/** `ser replay` of a dead-letter file into this stack; it announces in this data folder, with this secret. */
+function replayCommand(dataDir: string, webhookSecret: string, target: string) {
+  const secret = webhookSecret === DEFAULT_WEBHOOK_SECRET ? '' : ` SER_WEBHOOK_SECRET=${webhookSecret}`;
+  return (file: string) => `SER_DATA_DIR=${dataDir}${secret} npx ser replay ${file} ${target}`;
+}
+
+/** S3's events → the inference handler, retried and dead-lettered as Lambda's asynchronous invocations are. */
+function processS3Events(
+  s3: LocalS3['server'],
+  handlers: { processObject: ProcessHandler; deadLetter: ProcessHandler },
+  options: Omit<ProcessingQueueOptions, 'processHandler' | 'deadLetterHandler'>,
+) {
+  const queue = createProcessingQueue({
+    ...options,
+    processHandler: handlers.processObject,
+    deadLetterHandler: handlers.deadLetter,
+  });
+  s3.on('event', (event: S3rverEvent) => {
+    const notification = toNotification(event);
+    if (notification) queue.push(notification);
+  });
+  return queue;
+}
+
 /**
  * The whole product on this machine: dynalite (on disk) and s3rver (on disk, SigV4-checked) under the
  * data folder, the same Lambda handlers as in AWS fed with the same event shapes, an API Gateway-like
@@ -170,7 +220,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const log = options.log ?? ((line: string) => console.log(line));
   const tableName = options.tableName ?? 'predictions';
   const adminKey = options.adminKey ?? randomUUID();
-  const webhookSecret = options.webhookSecret ?? 'local-webhook-secret';
+  const webhookSecret = options.webhookSecret ?? DEFAULT_WEBHOOK_SECRET;
   const paths = await prepareDataDir(options.dataDir);
   // The API adapter listens first (answering 503 until ready) so that its origin is known for S3's CORS.
   const adapter = await startApiAdapter({ ...options, adminKey, log });
@@ -183,17 +233,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // The handlers' own configuration, as they parsed it from the environment just set.
   adapter.serve(handlers.api, loadConfig());
 
-  const queue = createProcessingQueue({
-    processHandler: handlers.processObject,
-    deadLetterHandler: handlers.deadLetter,
+  const queue = processS3Events(s3.server, handlers, {
     deadLetterDir: paths.deadLetterDir,
-    replayOptions: `--s3-endpoint ${s3.endpoint} --dynamodb-endpoint ${dynamo.endpoint} --bucket ${options.bucket} --table ${tableName}`,
+    replayCommand: replayCommand(
+      paths.dataDir,
+      webhookSecret,
+      `--s3-endpoint ${s3.endpoint} --dynamodb-endpoint ${dynamo.endpoint} --bucket ${options.bucket} --table ${tableName}`,
+    ),
     log,
     onProcessed: options.onProcessed,
-  });
-  s3.server.on('event', (event: S3rverEvent) => {
-    const notification = toNotification(event);
-    if (notification) queue.push(notification);
   });
 
   const idle = async () => {
