@@ -9,6 +9,7 @@ import { defaultModelDir } from '../lambdas/core/model/location.ts';
 import type { Predictor } from '../lambdas/core/predict.ts';
 import { type FileOutcome, predictFile, unreadable, walkAudioFiles } from './predict-files.ts';
 import type { WorkerSetup, WorkerTask } from './predict-worker.ts';
+import { printable } from './printable.ts';
 import {
   createSpeakerContexts,
   type SpeakerContextOptions,
@@ -166,19 +167,6 @@ function schedule(items: Item[], slots: Slot[], onDone: () => void): Promise<Fil
 }
 
 const percent = (p: number): string => `${(p * 100).toFixed(1)}%`;
-
-/**
- * Control characters shown as `\u001b` and the like: a file name (or a message quoting one) is the user's
- * data, and printed raw a newline would split its row and an escape sequence would rewrite the terminal.
- */
-function printable(text: string): string {
-  let out = '';
-  for (const char of text) {
-    const code = char.charCodeAt(0);
-    out += code < 0x20 || (code >= 0x7f && code <= 0x9f) ? `\\u${code.toString(16).padStart(4, '0')}` : char;
-  }
-  return out;
-}
 
 function formatRow(outcome: FileOutcome): string[] {
   const file = printable(outcome.file);

@@ -2,6 +2,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DEFAULT_DATA_DIR, DEFAULT_WEBHOOK_SECRET } from './local/defaults.ts';
+import { printable } from './printable.ts';
 import { drainQueue, lambdaInvoker, localInvoker, type ReplayOutcome, replayMessages } from './replay.ts';
 
 export interface ReplayOptions {
@@ -38,7 +39,7 @@ export async function replayFromCommandLine(files: string[], options: ReplayOpti
         // The variables npm start reads, so a replay announces where the stack does.
         dataDir: options.dataDir ?? process.env.SER_DATA_DIR ?? DEFAULT_DATA_DIR,
         webhookSecret: options.webhookSecret ?? process.env.SER_WEBHOOK_SECRET ?? DEFAULT_WEBHOOK_SECRET,
-        log: (line) => console.log(line),
+        log: (line) => console.log(printable(line)),
       });
 
   const outcomes: ReplayOutcome[] = [];
@@ -56,10 +57,13 @@ export async function replayFromCommandLine(files: string[], options: ReplayOpti
     outcomes.push(...(await drainQueue(new SQSClient({}), options.queueUrl, invoke, options.maxMessages)));
   }
   for (const outcome of outcomes) {
+    // The results and errors quote keys and file names (JSON leaves DEL and C1 characters raw).
     console.log(
-      outcome.ok
-        ? `replayed ${outcome.source}: ${JSON.stringify(outcome.result)}`
-        : `FAILED  ${outcome.source}: ${outcome.error}`,
+      printable(
+        outcome.ok
+          ? `replayed ${outcome.source}: ${JSON.stringify(outcome.result)}`
+          : `FAILED  ${outcome.source}: ${outcome.error}`,
+      ),
     );
   }
   const failed = outcomes.filter((o) => !o.ok).length;

@@ -2,12 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../bin/local/stack.ts';
+import { printable } from '../bin/printable.ts';
 import { loadConfig } from '../lambdas/app/config.ts';
 import { sanitizeFileName, uploadKey } from '../lambdas/app/object-keys.ts';
 import { SerStack } from '../lib/ser-stack.ts';
@@ -226,8 +227,14 @@ describe('security: the local stack', () => {
       body: JSON.stringify({ fileName: 'clip.wav', sizeBytes: 1000 }),
     });
 
+  const lines: string[] = [];
+
   beforeAll(async () => {
-    local = await startTestStack({ bucket: 'ser-security', apiKey: 'the-right-key-0123456789' });
+    local = await startTestStack({
+      bucket: 'ser-security',
+      apiKey: 'the-right-key-0123456789',
+      log: (line) => lines.push(line),
+    });
     ({ stack } = local);
   });
   afterAll(async () => {
@@ -268,6 +275,39 @@ describe('security: the local stack', () => {
       expect.arrayContaining(['content-length', 'content-type', 'host']),
     );
     expect(upload.url).not.toMatch(/x-amz-checksum|X-Amz-Security-Token=.*S3RVER/i);
+  });
+
+  it('logs the file names and keys clients chose with their control characters escaped (C0, DEL, C1)', async () => {
+    // Prepare: an API upload and a drop-folder object whose names would recolour, retitle or clear a terminal.
+    const clip = tessClip('neutral').bytes;
+    const fileName = '\u001b[31mred\u009b2J\u007f.flac';
+    const created = await fetch(`${stack.apiUrl}/uploads`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'the-right-key-0123456789' },
+      body: JSON.stringify({ fileName, sizeBytes: clip.length }),
+    });
+    const { id, upload } = (await created.json()) as {
+      id: string;
+      upload: { url: string; headers: Record<string, string> };
+    };
+
+    // Act
+    await fetch(upload.url, { method: 'PUT', headers: upload.headers, body: clip });
+    await local.s3.send(
+      new PutObjectCommand({
+        Bucket: stack.bucket,
+        Key: 'incoming/titles/\u001b]0;pwned\u0007.flac',
+        Body: clip,
+      }),
+    );
+    await stack.idle();
+
+    // Assess
+    const processed = lines.filter((line) => line.startsWith('processed '));
+    expect(processed.find((line) => line.includes(id))).toContain('\\u001b[31mred\\u009b2J\\u007f.flac');
+    expect(processed.some((line) => line.includes('\\u001b]0;pwned\\u0007'))).toBe(true);
+    // No line holds a control character (printable would change it).
+    expect(lines.filter((line) => printable(line) !== line)).toEqual([]);
   });
 
   describe('the local S3 is a private bucket', () => {

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { loadConfig } from '../../lambdas/app/config.ts';
 import type { ProcessOutcome } from '../../lambdas/app/object-processor.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion } from '../../lib/paths.ts';
+import { printable } from '../printable.ts';
 import { type ApiHandler, startApiAdapter } from './api-adapter.ts';
 import { startLocalCallbacks } from './callback-runner.ts';
 import { DEFAULT_WEBHOOK_SECRET } from './defaults.ts';
@@ -217,7 +218,9 @@ function processS3Events(
  * environment at import, exactly as in Lambda, so the environment is set before they are imported.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const log = options.log ?? ((line: string) => console.log(line));
+  const sink = options.log ?? ((line: string) => console.log(line));
+  // Lines quote file names, keys and URLs the clients chose: their control characters are shown escaped.
+  const log = (line: string) => sink(printable(line));
   const tableName = options.tableName ?? 'predictions';
   const adminKey = options.adminKey ?? randomUUID();
   const webhookSecret = options.webhookSecret ?? DEFAULT_WEBHOOK_SECRET;
