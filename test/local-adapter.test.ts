@@ -4,6 +4,7 @@ import { encodeS3EventKey, toNotification } from '../bin/local/s3-event-bridge.t
 import { readStaticFile } from '../bin/local/static-files.ts';
 import { decodeS3Key } from '../lambdas/app/s3-event.ts';
 import { WEB_DIR } from '../lib/paths.ts';
+import { useTestStack } from './helpers/local-stack.ts';
 
 const s3rverEvent = (key: string, eventName = 'ObjectCreated:Put') => ({
   Records: [{ eventName, s3: { bucket: { name: 'b' }, object: { key } } }],
@@ -57,5 +58,24 @@ describe('local stack adapters', () => {
     expect(await readStaticFile(WEB_DIR, '/..%2F..%2Fpackage.json')).toBeUndefined();
     expect(await readStaticFile(WEB_DIR, '/%2e%2e/%2e%2e/etc/passwd')).toBeUndefined();
     expect(await readStaticFile(WEB_DIR, '/predictions/%E0%A4%A')).toBeUndefined();
+  });
+});
+
+describe('the local API adapter over HTTP, as API Gateway answers', () => {
+  const local = useTestStack({ bucket: 'ser-adapter', apiKey: 'adapter-test-key' });
+
+  it('routes a path that begins with // as that path, never as a host (no web page for //predictions)', async () => {
+    // Act
+    const answers = await Promise.all(
+      ['//predictions', '//predictions?limit=1', '//', '//health'].map((path) => local.api(path)),
+    );
+
+    // Assess
+    for (const answer of answers) {
+      expect(answer.status).toBe(404);
+      expect(answer.headers.get('content-type')).toContain('application/json');
+      expect(await answer.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    }
+    expect((await local.api('/predictions?limit=1')).status).toBe(200);
   });
 });

@@ -6,7 +6,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { type ApiRoute, CORS_PREFLIGHT, matchRoute } from '../../lambdas/app/routes.ts';
 import { WEB_DIR } from '../../lib/paths.ts';
 import { webPageConfig } from '../../lib/web-page-config.ts';
-import { toProxyEvent } from './api-gateway-event.ts';
+import { requestUrl, toProxyEvent } from './api-gateway-event.ts';
 import { lambdaContext } from './lambda-context.ts';
 import { readStaticFile } from './static-files.ts';
 
@@ -159,7 +159,7 @@ export async function startApiAdapter(options: ApiAdapterOptions): Promise<ApiAd
 
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
-    const url = new URL(req.url ?? '/', apiUrl);
+    const url = requestUrl(req.url ?? '/', apiUrl);
     logWhenFinished(res, method, url, options.log);
     const route = matchRoute(method === 'HEAD' ? 'GET' : method, url.pathname);
     const isPageRequest = (method === 'GET' || method === 'HEAD') && !route.route;

@@ -15,6 +15,14 @@ export type ProxyEventResult =
   | { ok: true; event: APIGatewayProxyEvent; route: ApiRoute }
   | { ok: false; statusCode: 404 | 405; code: string; message: string };
 
+/**
+ * The request target as a URL, its path kept as sent: `new URL('//predictions', base)` would read
+ * `predictions` as a host (and the path as `/`), where API Gateway routes the path `//predictions`.
+ */
+export function requestUrl(target: string, origin = 'http://local'): URL {
+  return new URL(target.startsWith('/') ? `${origin}${target}` : target, origin);
+}
+
 /** API Gateway's answer for a request no resource takes: 405 for a known path, 404 otherwise. */
 function noRoute(method: string, pathname: string, methodMismatch: boolean): ProxyEventResult {
   return methodMismatch
@@ -78,7 +86,7 @@ function identityOf(headers: Record<string, string>, sourceIp: string) {
  * query parameters. Unknown paths and methods are answered before any handler runs, as API Gateway does.
  */
 export function toProxyEvent(request: HttpRequestParts): ProxyEventResult {
-  const url = new URL(request.url, 'http://local');
+  const url = requestUrl(request.url);
   const match = matchRoute(request.method, url.pathname);
   if (!match.route) return noRoute(request.method, url.pathname, match.methodMismatch);
   const { headers, multiValueHeaders } = headersOf(request.headers);
