@@ -34,7 +34,8 @@ export interface ApiAdapter {
   close(): Promise<void>;
 }
 
-const MAX_BODY_BYTES = 1024 * 1024;
+/** API Gateway's payload limit for a REST API (10 MB): it answers larger requests 413 before any handler. */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /** Compares keys in constant time (over fixed-length digests, so the length leaks nothing either). */
@@ -172,7 +173,9 @@ export async function startApiAdapter(options: ApiAdapterOptions): Promise<ApiAd
     if (!apiHandler) return refuse(503, 'STARTING', 'The stack is starting');
 
     const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req);
-    if (body === null) return refuse(413, 'PAYLOAD_TOO_LARGE', 'The request body is over 1 MB');
+    if (body === null) {
+      return refuse(413, 'PAYLOAD_TOO_LARGE', `The request body is over ${MAX_BODY_BYTES / 1024 / 1024} MB`);
+    }
     const built = toProxyEvent({
       method,
       url: req.url ?? '/',
