@@ -71,19 +71,28 @@ export type ReplayOutcome =
 
 type Invoke = (event: unknown) => Promise<unknown>;
 
-/** Invokes a deployed function synchronously with the event; a function error is a failed replay. */
+/** The runtime ended the run (timeout, out of memory, a crash): the handler's own catch never ran. */
+const wasKilled = (payload: string): boolean => /"errorType"\s*:\s*"(Runtime|Sandbox)\./.test(payload);
+
+/**
+ * Invokes a deployed function synchronously with the event; a function error is a failed replay. A run
+ * the runtime killed could not end its record FAILED, and a synchronous call has no retries and no
+ * on-failure destination: the event is then handed to Lambda's asynchronous path, whose retries end in
+ * the dead-letter topic (the recorder ends the record FAILED; the queue keeps the event again).
+ */
 export function lambdaInvoker(lambda: LambdaClient, functionName: string): Invoke {
   return async (event) => {
+    const Payload = Buffer.from(JSON.stringify(event));
     const response = await lambda.send(
-      new InvokeCommand({
-        FunctionName: functionName,
-        InvocationType: 'RequestResponse',
-        Payload: Buffer.from(JSON.stringify(event)),
-      }),
+      new InvokeCommand({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload }),
     );
     const payload = response.Payload ? Buffer.from(response.Payload).toString('utf8') : '';
-    if (response.FunctionError) throw new Error(`${response.FunctionError}: ${payload}`);
-    return payload ? JSON.parse(payload) : undefined;
+    if (!response.FunctionError) return payload ? JSON.parse(payload) : undefined;
+    if (!wasKilled(payload)) throw new Error(`${response.FunctionError}: ${payload}`);
+    await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload }));
+    throw new Error(
+      `${response.FunctionError}: ${payload} (handed to Lambda's asynchronous retries: the record ends FAILED if they fail too)`,
+    );
   };
 }
 
