@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { checkedOrigins, parseOrigins } from '../lambdas/app/cors.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_WEBHOOK_SECRET } from './local/defaults.ts';
 import { startLocalStack } from './local/stack.ts';
 import { LOCAL_DATASET_PREFIX } from './local/training-runner.ts';
@@ -18,6 +19,18 @@ const EnvSchema = z.object({
   SER_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
   HOST: z.string().default('127.0.0.1'),
   SER_WEBHOOK_SECRET: z.string().min(16).default(DEFAULT_WEBHOOK_SECRET),
+  /** Front ends beside the web page that may call the API and upload (CORS), comma-separated. */
+  SER_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      try {
+        return checkedOrigins(parseOrigins(value), 'SER_CORS_ORIGINS');
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
 });
 
 const parsed = EnvSchema.safeParse(process.env);
@@ -38,6 +51,7 @@ const stack = await startLocalStack({
   adminKey: env.SER_ADMIN_KEY,
   dataDir: env.SER_DATA_DIR,
   webhookSecret: env.SER_WEBHOOK_SECRET,
+  extraAllowedOrigins: env.SER_CORS_ORIGINS,
   log: (line) => console.log(`${time()} ${line}`),
 });
 

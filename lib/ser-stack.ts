@@ -1,6 +1,7 @@
 import { CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { DEFAULT_MAX_UPLOAD_BYTES } from '../lambdas/app/config.ts';
+import { checkedOrigins } from '../lambdas/app/cors.ts';
 import { AudioStorage } from './constructs/audio-storage.ts';
 import { CallbackDelivery } from './constructs/callback-delivery.ts';
 import { Inference, type InferenceProps } from './constructs/inference.ts';
@@ -53,7 +54,10 @@ export class SerStack extends Stack {
     const recordTtlDays = props.recordTtlDays ?? 30;
 
     this.web = new WebSite(this, 'Web');
-    const allowedOrigins = [this.web.origin, ...checkedOrigins(props.extraAllowedOrigins ?? [])];
+    const allowedOrigins = [
+      this.web.origin,
+      ...checkedOrigins(props.extraAllowedOrigins ?? [], 'extraAllowedOrigins'),
+    ];
     this.storage = new AudioStorage(this, 'Storage', {
       corsAllowedOrigins: allowedOrigins,
       rawAudioRetentionDays: props.rawAudioRetentionDays ?? 7,
@@ -140,16 +144,4 @@ export class SerStack extends Stack {
       value: `npx ser replay --queue-url ${this.inference.deadLetterQueue.queueUrl} --function-name ${this.inference.function.functionName}`,
     });
   }
-}
-
-/** Each must be an origin (scheme, host, optional port; no path), never `*`: refused at synth otherwise. */
-function checkedOrigins(origins: readonly string[]): string[] {
-  return origins.map((origin) => {
-    const parsed = URL.canParse(origin) ? new URL(origin) : undefined;
-    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin)
-      throw new Error(
-        `extraAllowedOrigins: ${JSON.stringify(origin)} is not an origin like https://app.example.com`,
-      );
-    return origin;
-  });
 }

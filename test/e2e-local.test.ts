@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tessClip } from './helpers/fixtures.ts';
 import { type LocalStackProcess, spawnLocalStack, waitForPrediction } from './helpers/local-stack-process.ts';
 
+const DEV_SERVER = 'http://localhost:5173';
+
 describe('npm start: the local stack end to end, over HTTP only', () => {
   let dataDir: string;
   let stack: LocalStackProcess;
@@ -17,7 +19,8 @@ describe('npm start: the local stack end to end, over HTTP only', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'ser-e2e-'));
-    stack = await spawnLocalStack(dataDir);
+    // A front end beside the web page, as SER_CORS_ORIGINS (or -c allowedOrigins on AWS) adds one.
+    stack = await spawnLocalStack(dataDir, undefined, { SER_CORS_ORIGINS: DEV_SERVER });
   });
 
   afterAll(async () => {
@@ -141,6 +144,23 @@ describe('npm start: the local stack end to end, over HTTP only', () => {
       expect(refused.headers.get('access-control-allow-origin')).toBe(stack.apiUrl);
     }
     expect((await fetch(`${stack.apiUrl}/nope`, { method: 'OPTIONS' })).status).toBe(404);
+    // An added origin is named back to it by the preflight, the API and S3; any other gets the page's.
+    const fromDev = { origin: DEV_SERVER, 'access-control-request-method': 'POST' };
+    const devPreflight = await fetch(`${stack.apiUrl}/uploads`, { method: 'OPTIONS', headers: fromDev });
+    const devHealth = await fetch(`${stack.apiUrl}/health`, { headers: { origin: DEV_SERVER } });
+    const otherHealth = await fetch(`${stack.apiUrl}/health`, { headers: { origin: 'http://evil.example' } });
+    const s3Preflight = (origin: string) =>
+      fetch(`${stack.s3Endpoint}/${stack.bucket}/uploads/x/clip.wav`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'PUT' },
+      });
+    expect(devPreflight.headers.get('access-control-allow-origin')).toBe(DEV_SERVER);
+    expect(devHealth.headers.get('access-control-allow-origin')).toBe(DEV_SERVER);
+    expect(devHealth.headers.get('vary')).toBe('Origin');
+    expect(otherHealth.headers.get('access-control-allow-origin')).toBe(stack.apiUrl);
+    // s3rver answers an allowed preflight with '*' (S3 names the origin); a refused one is 403 either way.
+    expect((await s3Preflight(DEV_SERVER)).status).toBe(200);
+    expect((await s3Preflight('http://evil.example')).status).toBe(403);
     expect(head.status).toBe(200);
     expect(Number(head.headers.get('content-length'))).toBeGreaterThan(0);
     expect(await head.text()).toBe('');
@@ -150,7 +170,8 @@ describe('npm start: the local stack end to end, over HTTP only', () => {
     const { id } = await uploadAndWait(tessClip('angry'));
 
     const code = await stack.stop();
-    stack = await spawnLocalStack(dataDir);
+    // A front end beside the web page, as SER_CORS_ORIGINS (or -c allowedOrigins on AWS) adds one.
+    stack = await spawnLocalStack(dataDir, undefined, { SER_CORS_ORIGINS: DEV_SERVER });
     const again = (await (await api(`/predictions/${id}`)).json()) as { status: string; emotion: string };
 
     expect(code).toBe(0);

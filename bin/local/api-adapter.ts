@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { corsHeaders } from '../../lambdas/app/cors.ts';
 import { type ApiRoute, CORS_PREFLIGHT, matchRoute } from '../../lambdas/app/routes.ts';
 import { WEB_DIR } from '../../lib/paths.ts';
 import { webPageConfig } from '../../lib/web-page-config.ts';
@@ -20,6 +21,8 @@ export interface ApiAdapterOptions {
   /** The operators' credential (x-api-key) of the `admin` routes. */
   adminKey: string;
   log: (line: string) => void;
+  /** Origins CORS allows beside the web page's (which is the adapter's own). */
+  extraAllowedOrigins?: readonly string[];
 }
 
 export interface ApiAdapter {
@@ -59,9 +62,9 @@ const sendError = (
 ) => sendJson(res, statusCode, { error: { code, message } }, headers);
 
 /** API Gateway's CORS preflight (a mock integration on every resource, no key needed): 204 and the rules. */
-function sendPreflight(res: ServerResponse, origin: string): void {
+function sendPreflight(res: ServerResponse, cors: Headers): void {
   res.writeHead(204, {
-    'Access-Control-Allow-Origin': origin,
+    ...cors,
     'Access-Control-Allow-Methods': CORS_PREFLIGHT.allowMethods.join(','),
     'Access-Control-Allow-Headers': CORS_PREFLIGHT.allowHeaders.join(','),
     'Access-Control-Max-Age': String(CORS_PREFLIGHT.maxAgeSeconds),
@@ -165,11 +168,11 @@ export async function startApiAdapter(options: ApiAdapterOptions): Promise<ApiAd
     const route = matchRoute(method === 'HEAD' ? 'GET' : method, url.pathname);
     const isPageRequest = (method === 'GET' || method === 'HEAD') && !route.route;
     if (isPageRequest && (await serveWebPage(res, url.pathname, pageConfig, method === 'HEAD'))) return;
-    // The web page is the one origin CORS allows (CORS_ALLOW_ORIGIN): here, the adapter's own.
-    const cors = { 'Access-Control-Allow-Origin': apiUrl };
+    // The web page's origin (here, the adapter's own) and any others allowed, as CORS_ALLOW_ORIGIN says.
+    const cors = corsHeaders([apiUrl, ...(options.extraAllowedOrigins ?? [])], req.headers.origin);
     const refuse = (statusCode: number, code: string, message: string) =>
       sendError(res, statusCode, code, message, cors);
-    if (method === 'OPTIONS' && !route.route && route.methodMismatch) return sendPreflight(res, apiUrl);
+    if (method === 'OPTIONS' && !route.route && route.methodMismatch) return sendPreflight(res, cors);
     if (!apiHandler) return refuse(503, 'STARTING', 'The stack is starting');
 
     const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req);

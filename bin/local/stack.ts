@@ -41,6 +41,8 @@ export interface LocalStackOptions {
   adminKey?: string;
   dataDir: string;
   tableName?: string;
+  /** Origins CORS allows beside the web page's (SER_CORS_ORIGINS), as `-c allowedOrigins` on AWS. */
+  extraAllowedOrigins?: readonly string[];
   /** Signs callbacks (HMAC-SHA256); the local stack has one key, so one secret. @default DEFAULT_WEBHOOK_SECRET */
   webhookSecret?: string;
   log?: (line: string) => void;
@@ -105,7 +107,7 @@ async function startLocalAws(
     bucket: options.bucket,
     host: options.host,
     port: options.s3Port,
-    corsOrigins: [apiUrl, apiUrl.replace('127.0.0.1', 'localhost')],
+    corsOrigins: [apiUrl, apiUrl.replace('127.0.0.1', 'localhost'), ...(options.extraAllowedOrigins ?? [])],
   });
   const modelDir = DEFAULT_MODEL_DIR;
   // What the stack's deploy-time registration does on AWS: the bundled model is the first version.
@@ -119,7 +121,7 @@ async function startLocalAws(
  */
 export function setHandlerEnvironment(
   env: { bucket: string; tableName: string; modelVersion: string; webhookSecret: string },
-  endpoints: { s3: string; dynamoDb: string; api?: string },
+  endpoints: { s3: string; dynamoDb: string; api?: string; extraOrigins?: readonly string[] },
 ): void {
   Object.assign(process.env, {
     BUCKET_NAME: env.bucket,
@@ -130,7 +132,9 @@ export function setHandlerEnvironment(
     S3_ENDPOINT: endpoints.s3,
     DYNAMODB_ENDPOINT: endpoints.dynamoDb,
     MODEL_VERSION: env.modelVersion,
-    ...(endpoints.api ? { CORS_ALLOW_ORIGIN: endpoints.api } : {}),
+    ...(endpoints.api
+      ? { CORS_ALLOW_ORIGIN: [endpoints.api, ...(endpoints.extraOrigins ?? [])].join(',') }
+      : {}),
     // Locally a new activation is followed at the next event (a GetItem on dynalite is cheap).
     MODEL_REFRESH_SEC: process.env.MODEL_REFRESH_SEC ?? '0',
     // The stack prints its own one-line logs; the handlers' JSON logs and EMF metrics stay quiet.
@@ -230,7 +234,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const { dynamo, s3, modelVersion } = await startLocalAws(options, paths, tableName, adapter.apiUrl);
   setHandlerEnvironment(
     { bucket: options.bucket, tableName, modelVersion, webhookSecret },
-    { s3: s3.endpoint, dynamoDb: dynamo.endpoint, api: adapter.apiUrl },
+    {
+      s3: s3.endpoint,
+      dynamoDb: dynamo.endpoint,
+      api: adapter.apiUrl,
+      extraOrigins: options.extraAllowedOrigins,
+    },
   );
   const handlers = await loadHandlers({ ...paths, s3Endpoint: s3.endpoint, bucket: options.bucket, log });
   // The handlers' own configuration, as they parsed it from the environment just set.

@@ -18,3 +18,13 @@ export const parseOrigins = (value: string): string[] =>
     .split(',')
     .map((origin) => origin.trim())
     .filter(Boolean);
+
+/** Each must be an origin (http(s), host, optional port; no path), never `*`: else an Error naming it. */
+export function checkedOrigins(origins: readonly string[], setting: string): string[] {
+  return origins.map((origin) => {
+    const parsed = URL.canParse(origin) ? new URL(origin) : undefined;
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin)
+      throw new Error(`${setting}: ${JSON.stringify(origin)} is not an origin like https://app.example.com`);
+    return origin;
+  });
+}

@@ -20,7 +20,11 @@ export interface LocalStackProcess {
  * Runs `bin/local.ts` as `npm start` does, in its own process, on free ports (0) and the given data
  * folder, and reads the URLs from the lines it prints at start-up.
  */
-export async function spawnLocalStack(dataDir: string, apiKey = 'e2e-test-key'): Promise<LocalStackProcess> {
+export async function spawnLocalStack(
+  dataDir: string,
+  apiKey = 'e2e-test-key',
+  env: Record<string, string> = {},
+): Promise<LocalStackProcess> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
     cwd: ROOT,
     env: {
@@ -31,6 +35,7 @@ export async function spawnLocalStack(dataDir: string, apiKey = 'e2e-test-key'):
       SER_DATA_DIR: dataDir,
       SER_API_KEY: apiKey,
       BUCKET: 'ser-e2e',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
