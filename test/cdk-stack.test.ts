@@ -417,6 +417,12 @@ describe('SerStack', () => {
         StatusCode: '403',
         ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"FORBIDDEN"') },
       });
+    // A body over API Gateway's 10 MB: the same code as the local adapter's.
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'REQUEST_TOO_LARGE',
+      StatusCode: '413',
+      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"PAYLOAD_TOO_LARGE"') },
+    });
   });
 
   it('stores predictions on demand with PITR, TTL and a newest-first index', () => {

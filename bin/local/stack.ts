@@ -263,6 +263,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const close = async () => {
     await adapter.close();
     await handlers.training.close();
+    // Files being processed still need S3: closing it first dead-lettered an upload caught by Ctrl-C.
+    await queue.idle();
     await s3.close();
     await idle();
     await dynamo.close();

@@ -46,6 +46,7 @@ const GATEWAY_ERRORS: [ResponseType, string, string][] = [
   // API Gateway's answer both to an unknown path or method and to an admin (IAM) route called without a
   // SigV4 signature, such as with the user API key: the docs promise 403 for the latter, so 403 it is.
   [ResponseType.MISSING_AUTHENTICATION_TOKEN, '403', 'FORBIDDEN'],
+  [ResponseType.REQUEST_TOO_LARGE, '413', 'PAYLOAD_TOO_LARGE'],
   [ResponseType.THROTTLED, '429', 'THROTTLED'],
   [ResponseType.QUOTA_EXCEEDED, '429', 'QUOTA_EXCEEDED'],
   [ResponseType.DEFAULT_4XX, '', 'REQUEST_REFUSED'],
