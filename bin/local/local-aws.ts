@@ -3,7 +3,14 @@ import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { createDocumentClient } from '../../lambdas/app/aws-clients.ts';
 import { createTableInput } from '../../lambdas/app/table-definition.ts';
@@ -116,9 +123,35 @@ export async function ensurePredictionsTable(endpoint: string, tableName: string
     await client.send(new CreateTableCommand(createTableInput(tableName)));
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
+  }
+  try {
+    // Even with createTableMs 0, dynalite's table is CREATING for a moment (or still DELETING, when it was
+    // just deleted): writes before it is ACTIVE fail with ResourceNotFoundException.
+    await waitForTable(client, tableName, 'ACTIVE');
   } finally {
     client.destroy();
   }
+}
+
+/** Polls until the table is in `state` ('GONE': deleted), for at most 10 s. */
+export async function waitForTable(client: DynamoDBClient, tableName: string, state: 'ACTIVE' | 'GONE') {
+  for (let waited = 0; waited < 10_000; waited += 20) {
+    const status = await client
+      .send(new DescribeTableCommand({ TableName: tableName }))
+      .then((d) => d.Table?.TableStatus ?? 'UNKNOWN')
+      .catch((error) => {
+        if (error instanceof ResourceNotFoundException) return 'GONE';
+        throw error;
+      });
+    if (status === state) return;
+    // Deleting, or gone when it should be there: create again (a DELETING table refused the create).
+    if (status === 'GONE' && state === 'ACTIVE') {
+      await client.send(new CreateTableCommand(createTableInput(tableName)));
+      continue;
+    }
+    await sleep(20);
+  }
+  throw new Error(`Table ${tableName} did not become ${state} within 10 s`);
 }
 
 /** The local counterpart of the stack's deploy-time registration of the bundled model. */

@@ -256,20 +256,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     onProcessed: options.onProcessed,
   });
 
-  const idle = async () => {
-    await queue.idle();
-    await handlers.callbacks.idle();
-  };
-  const close = async () => {
-    await adapter.close();
-    await handlers.training.close();
-    // Files being processed still need S3: closing it first dead-lettered an upload caught by Ctrl-C.
-    await queue.idle();
-    await s3.close();
-    await idle();
-    await dynamo.close();
-  };
-  let closing: Promise<void> | undefined;
+  const { idle, close } = lifecycle({ adapter, handlers, queue, s3, dynamo });
   return {
     apiUrl: adapter.apiUrl,
     webUrl: `${adapter.apiUrl}/`,
@@ -282,8 +269,36 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     modelVersion,
     webhookSecret,
     idle,
+    close,
+  };
+}
+
+/** Idle: nothing processing, no callback in flight. Close (once, however often called): in dependency order. */
+function lifecycle(parts: {
+  adapter: { close(): Promise<void> };
+  handlers: { training: { close(): Promise<void> }; callbacks: { idle(): Promise<void> } };
+  queue: { idle(): Promise<void> };
+  s3: { close(): Promise<void> };
+  dynamo: { close(): Promise<void> };
+}) {
+  const idle = async () => {
+    await parts.queue.idle();
+    await parts.handlers.callbacks.idle();
+  };
+  const closeAll = async () => {
+    await parts.adapter.close();
+    await parts.handlers.training.close();
+    // Files being processed still need S3: closing it first dead-lettered an upload caught by Ctrl-C.
+    await parts.queue.idle();
+    await parts.s3.close();
+    await idle();
+    await parts.dynamo.close();
+  };
+  let closing: Promise<void> | undefined;
+  return {
+    idle,
     close: () => {
-      closing ??= close();
+      closing ??= closeAll();
       return closing;
     },
   };

@@ -41,8 +41,17 @@ export class AudioStorage extends Construct {
     const rawDays = props.rawAudioRetentionDays ?? 7;
     const resultDays = props.resultRetentionDays ?? 30;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.bucket = this.createBucket(props, rawDays, resultDays, removalPolicy);
+    this.table = this.createTable(removalPolicy);
+  }
 
-    this.bucket = new Bucket(this, 'AudioBucket', {
+  private createBucket(
+    props: AudioStorageProps,
+    rawDays: number,
+    resultDays: number,
+    removalPolicy: RemovalPolicy,
+  ): Bucket {
+    return new Bucket(this, 'AudioBucket', {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       encryption: BucketEncryption.S3_MANAGED,
       enforceSSL: true,
@@ -79,9 +88,12 @@ export class AudioStorage extends Construct {
         },
       ],
     });
+  }
 
+  /** On demand, point-in-time recovery, TTL, and the newest-first listing index. */
+  private createTable(removalPolicy: RemovalPolicy): Table {
     const { partitionKey, listIndex, ttlAttribute } = PREDICTIONS_TABLE;
-    this.table = new Table(this, 'Predictions', {
+    const table = new Table(this, 'Predictions', {
       partitionKey: { name: partitionKey, type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -90,11 +102,12 @@ export class AudioStorage extends Construct {
       removalPolicy,
       deletionProtection: true,
     });
-    this.table.addGlobalSecondaryIndex({
+    table.addGlobalSecondaryIndex({
       indexName: listIndex.name,
       partitionKey: { name: listIndex.partitionKey, type: AttributeType.STRING },
       sortKey: { name: listIndex.sortKey, type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
     });
+    return table;
   }
 }
