@@ -54,15 +54,37 @@ export function deadLetterRecord(
  * before it reaches the function, because replaying it could never succeed.
  */
 export function eventFromDeadLetter(message: unknown): { Records: unknown[] } {
-  const parsed: unknown = typeof message === 'string' ? JSON.parse(message) : message;
-  const candidate =
-    parsed !== null && typeof parsed === 'object' && 'requestPayload' in parsed
-      ? (parsed as { requestPayload: unknown }).requestPayload
-      : parsed;
+  const candidate = payloadOf(message);
   if (parseS3Event(candidate).length === 0) {
     throw new Error('the message holds no S3 ObjectCreated record to replay');
   }
   return candidate as { Records: unknown[] };
+}
+
+/** The event a dead-letter message holds: an on-failure record's `requestPayload`, or the bare event. */
+function payloadOf(message: unknown): unknown {
+  const parsed: unknown = typeof message === 'string' ? JSON.parse(message) : message;
+  return parsed !== null && typeof parsed === 'object' && 'requestPayload' in parsed
+    ? (parsed as { requestPayload: unknown }).requestPayload
+    : parsed;
+}
+
+/** A prediction event the callback rule hands to the delivery function (it carries the callback target). */
+export const isCallbackEvent = (
+  event: unknown,
+): event is { source: 'ser'; detail: { callback: { url: string } } } =>
+  typeof event === 'object' &&
+  event !== null &&
+  (event as { source?: unknown }).source === 'ser' &&
+  typeof (event as { detail?: { callback?: { url?: unknown } } }).detail?.callback?.url === 'string';
+
+/**
+ * What a dead-letter message is replayed with: its S3 event (marked as a replay) for the inference
+ * function, or its prediction event for the callback deliverer (the callback DLQ holds those).
+ */
+export function replayableEvent(message: unknown): unknown {
+  const payload = payloadOf(message);
+  return isCallbackEvent(payload) ? payload : markedAsReplay(eventFromDeadLetter(message));
 }
 
 export type ReplayOutcome =
@@ -134,10 +156,14 @@ export async function localInvoker(target: LocalReplayTarget): Promise<Invoke> {
     { s3: target.s3Endpoint, dynamoDb: target.dynamoDbEndpoint },
   );
   const processModule = await import('../lambdas/handlers/process-object.ts');
+  const deliverModule = await import('../lambdas/handlers/deliver-callback.ts');
   const { lambdaContext } = await import('./local/lambda-context.ts');
   const { bus, callbacks } = await local.startLocalAnnouncements({ ...paths, log: target.log });
   processModule.usePredictionEvents(bus);
   return async (event) => {
+    // A dead-lettered callback is delivered once more, as one invocation of the deliverer.
+    if (isCallbackEvent(event))
+      return deliverModule.handler(event as never, lambdaContext('deliver-callback'));
     try {
       return await processModule.handler(event, lambdaContext('process-object'));
     } finally {
@@ -154,7 +180,7 @@ export async function replayMessages(
   const outcomes: ReplayOutcome[] = [];
   for (const { source, body } of messages) {
     try {
-      outcomes.push({ source, ok: true, result: await invoke(markedAsReplay(eventFromDeadLetter(body))) });
+      outcomes.push({ source, ok: true, result: await invoke(replayableEvent(body)) });
     } catch (error) {
       outcomes.push({ source, ok: false, error: error instanceof Error ? error.message : String(error) });
     }

@@ -85,11 +85,11 @@ program
 program
   .command('replay')
   .description(
-    're-process S3 events that failed every retry (after fixing the cause): DLQ message files, or an SQS queue',
+    're-process S3 events that failed every retry (after fixing the cause), or deliver dead-lettered callbacks once more: DLQ message files, or an SQS queue',
   )
   .argument(
     '[files...]',
-    'dead-letter messages: Lambda on-failure records or bare S3 events (local: <data>/dlq/*.json); a file is deleted once its replay succeeds',
+    'dead-letter messages: Lambda on-failure records or bare events, of S3 objects (local: <data>/dlq/*.json) or of callbacks (<data>/dlq/callbacks/*.json); a file is deleted once its replay succeeds',
   )
   .option(
     '--queue-url <url>',

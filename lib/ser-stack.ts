@@ -143,5 +143,10 @@ export class SerStack extends Stack {
         'After fixing the cause of DLQ messages: re-invokes the function with each original S3 event',
       value: `npx ser replay --queue-url ${this.inference.deadLetterQueue.queueUrl} --function-name ${this.inference.function.functionName}`,
     });
+    new CfnOutput(this, 'CallbackReplayCommand', {
+      description:
+        'After the receiver is fixed: delivers each dead-lettered callback once more (deleted once delivered)',
+      value: `npx ser replay --queue-url ${this.callbacks.deadLetterQueue.queueUrl} --function-name ${this.callbacks.function.functionName}`,
+    });
   }
 }

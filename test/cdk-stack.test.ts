@@ -60,6 +60,7 @@ describe('SerStack', () => {
       'ApiUrl',
       'AudioBucketName',
       'CallbackDeadLetterQueueUrl',
+      'CallbackReplayCommand',
       'DeadLetterQueueUrl',
       'DropFolderCommand',
       'ReplayCommand',

@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PredictionEventEnvelope } from '../bin/local/local-event-bus.ts';
@@ -15,6 +17,8 @@ import {
 import { badFixture, tessClip } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 import { waitForPrediction } from './helpers/local-stack-process.ts';
+
+const run = promisify(execFile);
 
 interface Received {
   headers: Record<string, string | string[] | undefined>;
@@ -183,6 +187,33 @@ describe('completion events and signed callbacks on the local stack', () => {
       requestContext: { condition: 'RetriesExhausted', approximateInvokeCount: 3 },
       responsePayload: { errorType: 'CallbackDeliveryError' },
     });
+
+    // The receiver is fixed: `ser replay` (its own process) delivers the dead-lettered callback once more.
+    receiver.statuses.length = 0;
+    receiver.received.length = 0;
+    const file = (await readdir(dir)).find((f) => f.startsWith(record.requestPayload.detail.eventId))!;
+    const replay = await run(
+      process.execPath,
+      [
+        ...['bin/ser.js', 'replay', join(dir, file), '--s3-endpoint', test.stack.s3Endpoint],
+        ...['--dynamodb-endpoint', test.stack.dynamoDbEndpoint, '--bucket', test.stack.bucket],
+      ],
+      {
+        env: {
+          ...process.env,
+          SER_DATA_DIR: test.stack.dataDir,
+          SER_WEBHOOK_SECRET: test.stack.webhookSecret,
+        },
+      },
+    );
+    expect(replay.stdout).toContain('1/1 replayed');
+    expect(receiver.received).toHaveLength(1);
+    const delivered = receiver.received[0]!;
+    expect(
+      verifyWebhook(test.stack.webhookSecret, delivered.body, delivered.headers[SIGNATURE_HEADER] as string),
+    ).toBe(true);
+    expect(JSON.parse(delivered.body).detail).toMatchObject({ id, status: 'SUCCEEDED' });
+    expect(await readdir(dir)).not.toContain(file);
   });
 
   it("dead-letters a callback to a receiver that is down with the connection's own reason", async () => {
