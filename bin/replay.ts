@@ -93,8 +93,12 @@ export type ReplayOutcome =
 
 type Invoke = (event: unknown) => Promise<unknown>;
 
-/** The runtime ended the run (timeout, out of memory, a crash): the handler's own catch never ran. */
-const wasKilled = (payload: string): boolean => /"errorType"\s*:\s*"(Runtime|Sandbox)\./.test(payload);
+/**
+ * The runtime ended the run (timeout, out of memory, the process exiting): the handler's own catch never
+ * ran. Not import or handler errors (Runtime.ImportModuleError…): no retry can help those.
+ */
+const wasKilled = (payload: string): boolean =>
+  /"errorType"\s*:\s*"(Sandbox\.Timedout|Runtime\.OutOfMemory|Runtime\.ExitError)"/.test(payload);
 
 /**
  * Invokes a deployed function synchronously with the event; a function error is a failed replay. A run
@@ -110,7 +114,9 @@ export function lambdaInvoker(lambda: LambdaClient, functionName: string): Invok
     );
     const payload = response.Payload ? Buffer.from(response.Payload).toString('utf8') : '';
     if (!response.FunctionError) return payload ? JSON.parse(payload) : undefined;
-    if (!wasKilled(payload)) throw new Error(`${response.FunctionError}: ${payload}`);
+    // A callback's delivery ends in its own queue whatever happens: nothing is left unfinished there.
+    if (!wasKilled(payload) || isCallbackEvent(event))
+      throw new Error(`${response.FunctionError}: ${payload}`);
     await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload }));
     throw new Error(
       `${response.FunctionError}: ${payload} (handed to Lambda's asynchronous retries: the record ends FAILED if they fail too)`,

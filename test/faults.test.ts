@@ -243,9 +243,17 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
     });
     const third = await repository.claim({ ...claim, objectVersion: 'v3', sequencer: '0062A1B2C3D4E5F6C' });
 
-    // 'A' right-padded is below 'B1': S3's rule (pad the shorter with zeros, then compare as strings).
     expect(olderLate).toMatchObject({ claimed: false, existing: { status: 'SUCCEEDED', emotion: 'sad' } });
     expect(third).toMatchObject({ claimed: true });
+    // S3's rule: right-pad the shorter with zeros, then compare (hex, any case): the same event again.
+    if (!third.claimed) throw new Error('unreachable');
+    await repository.commit({ ...third.prediction, status: 'SUCCEEDED', emotion: 'angry' }, 'v3');
+    const sameAgain = await repository.claim({
+      ...claim,
+      objectVersion: 'v4',
+      sequencer: '0062a1b2c3d4e5f6c0',
+    });
+    expect(sameAgain).toMatchObject({ claimed: false, existing: { emotion: 'angry' } });
   });
 
   it('a failure recorded but not announced: the retry gets the record back to announce, another failure does not', async () => {
@@ -271,6 +279,34 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
     expect(retried?.prediction).toEqual(expect.objectContaining({ id: claim.id, error: deleted }));
     expect(other).toBeUndefined();
     expect(otherBytes).toBeUndefined();
+  });
+
+  it('a replay that finds its object gone or replaced ends the dead-lettered record; a waiting one is left to its own event', async () => {
+    const claim = {
+      id: 'd'.repeat(32),
+      source: 'drop-folder' as const,
+      fileName: 'late.flac',
+      bucket: aws.bucket,
+      key: 'incoming/faults/late.flac',
+      objectVersion: 'v1',
+    };
+    const replaced = { code: 'OBJECT_REPLACED' as const, message: 'replaced' };
+    await repository.markFailed(claim, { code: 'PROCESSING_FAILED', message: 'dead-lettered' });
+
+    const deleted = await repository.markFailed(claim, { code: 'OBJECT_DELETED', message: 'gone' });
+    const pending = await repository.createPending({
+      id: '0b6f3c2e-9a4d-4d0e-8f7a-1c2b3d4e5f61',
+      fileName: 'waiting.wav',
+      bucket: aws.bucket,
+      key: 'uploads/0b6f3c2e-9a4d-4d0e-8f7a-1c2b3d4e5f61/waiting.wav',
+    });
+    const untouched = await repository.markFailed({ ...claim, id: pending.id, source: 'api' }, replaced, {
+      onlyDeadLettered: true,
+    });
+
+    expect(deleted?.prediction).toMatchObject({ status: 'FAILED', error: { code: 'OBJECT_DELETED' } });
+    expect(untouched).toBeUndefined();
+    expect((await repository.get(pending.id))?.status).toBe('PENDING');
   });
 
   it('processor killed mid-file: retries hit the live lease, the dead letter ends the record FAILED, and ser replay turns it SUCCEEDED', async () => {

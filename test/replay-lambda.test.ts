@@ -66,11 +66,14 @@ describe('ser replay against a deployed function', () => {
     invocations.length = 0;
     answers = [
       { functionError: 'Unhandled', body: '{"errorType":"ClaimHeldError","errorMessage":"held"}' },
+      // A broken deployment: retrying cannot help, and nothing was claimed.
+      { functionError: 'Unhandled', body: '{"errorType":"Runtime.ImportModuleError","errorMessage":"x"}' },
       { body: '{"outcome":"succeeded"}' },
     ];
 
     await expect(invoker()({})).rejects.toThrow(/ClaimHeldError/);
+    await expect(invoker()({})).rejects.toThrow(/ImportModuleError/);
     expect(await invoker()({})).toEqual({ outcome: 'succeeded' });
-    expect(invocations.map((i) => i.type)).toEqual(['RequestResponse', 'RequestResponse']);
+    expect(invocations.map((i) => i.type)).toEqual(['RequestResponse', 'RequestResponse', 'RequestResponse']);
   });
 });

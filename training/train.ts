@@ -45,7 +45,7 @@ const program = new Command()
   .option(
     '--ensemble <n>',
     'LSTMs (different seeds) averaged in one ONNX graph',
-    integer,
+    positive,
     DEFAULTS.settings.ensemble,
   )
   .option('--batch <n>', 'batch size', positive, DEFAULTS.settings.batchSize)

@@ -68,11 +68,25 @@ export class ClaimHeldError extends Error {
   override readonly name = 'ClaimHeldError';
 }
 
-/** The bytes under the key are no longer those the event is about: a later upload replaced them. */
-const superseded = (key: string): ProcessOutcome => ({
-  outcome: 'ignored',
-  reason: `superseded by a newer object: ${key}`,
-});
+/**
+ * The bytes under the key are no longer those the event is about: a later upload replaced them, and its
+ * own event finishes the key's record. Only a record these bytes' event dead-lettered (and `ser replay`
+ * now brings back) is ended here, OBJECT_REPLACED: no other event will come for it.
+ */
+async function endSuperseded(
+  deps: ObjectProcessorDeps,
+  ref: S3ObjectRef,
+  origin: ObjectOrigin,
+): Promise<ProcessOutcome> {
+  const reason = `superseded by a newer object: ${ref.key}`;
+  if (!ref.eTag) return { outcome: 'ignored', reason };
+  const error: RecordError = {
+    code: 'OBJECT_REPLACED',
+    message: `The object ${ref.key} was replaced before it could be read; the newer bytes are processed by their own event`,
+  };
+  await endFailed(deps, ref, objectClaim(ref, origin, unquote(ref.eTag)), error, { onlyDeadLettered: true });
+  return { outcome: 'ignored', reason };
+}
 
 /** The event names other bytes than the key's current object: another version, or (unversioned) ETag. */
 function isSuperseded(ref: S3ObjectRef, current: Head): boolean {
@@ -144,8 +158,9 @@ export async function endFailed(
   ref: S3ObjectRef,
   claim: ObjectClaim,
   error: RecordError,
+  options: { onlyDeadLettered?: boolean } = {},
 ): Promise<boolean> {
-  const marked = await deps.repository.markFailed(claim, error);
+  const marked = await deps.repository.markFailed(claim, error, options);
   if (!marked) return false;
   const context = { bucket: ref.bucket, key: ref.key, objectVersion: claim.objectVersion };
   await deps.events?.publish(predictionEvent(marked.prediction, { ...context, callback: marked.callback }));
@@ -183,7 +198,7 @@ export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef)
   if (!head) return endDeleted(deps, ref, origin);
   // An event for bytes the key no longer holds (late or out of order): the newer object's own event
   // finishes the record, and this one must not overwrite it with the older bytes' prediction.
-  if (isSuperseded(ref, head)) return superseded(ref.key);
+  if (isSuperseded(ref, head)) return endSuperseded(deps, ref, origin);
   const eTag = unquote(ref.eTag ?? head.ETag);
   const claimed = objectClaim(ref, origin, eTag, head.VersionId);
 

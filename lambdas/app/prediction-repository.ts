@@ -87,6 +87,12 @@ const PUBLIC_FIELDS = [
   'adaptation',
 ] as const satisfies readonly (keyof Prediction)[];
 
+/** A stored record as the processor announces it: the prediction and, when asked for, its callback. */
+function withCallback(item: Record<string, unknown>): { prediction: Prediction; callback?: CallbackTarget } {
+  const callback = item.callback as CallbackTarget | undefined;
+  return { prediction: toPrediction(item), ...(callback ? { callback } : {}) };
+}
+
 export function toPrediction(item: Record<string, unknown>): Prediction {
   return Object.fromEntries(
     PUBLIC_FIELDS.filter((field) => item[field] !== undefined).map((field) => [field, item[field]]),
@@ -345,62 +351,75 @@ export class PredictionRepository {
   }
 
   /**
-   * Ends a record FAILED with `error` unless it is already finished (but for this same failure of the same
-   * bytes, returned again): the object was deleted before it was read, or its event was dead-lettered
-   * (PROCESSING_FAILED; `ser replay` may still finish it).
-   * Creates the record when there is none (a drop-folder object whose processing never got to claim it).
-   * Returns the record it wrote (and its callback, for the completion event), or undefined.
+   * Ends a record FAILED with `error` unless it is already finished: the object was deleted or replaced
+   * before it was read, or its event was dead-lettered (PROCESSING_FAILED; `ser replay` may still finish
+   * it). A dead-lettered record of the same bytes is finished too (its replay found the object gone or
+   * replaced); with `onlyDeadLettered`, nothing else is. Creates the record when there is none (a
+   * drop-folder object whose processing never got to claim it). Returns the record it wrote, or one that
+   * already ended with this failure of these bytes, unchanged (a retry whose first attempt wrote but could
+   * not announce it announces it: the event id is the same); otherwise undefined.
    */
   async markFailed(
     claim: ObjectClaim,
     error: RecordError,
+    options: { onlyDeadLettered?: boolean } = {},
   ): Promise<{ prediction: Prediction; callback?: CallbackTarget } | undefined> {
+    try {
+      const { Attributes } = await this.#doc.send(this.#failUpdate(claim, error, options.onlyDeadLettered));
+      return withCallback(Attributes ?? {});
+    } catch (failure) {
+      if (!(failure instanceof ConditionalCheckFailedException)) throw failure;
+      const { Item } = await this.#doc.send(
+        new GetCommand({ TableName: this.#options.tableName, Key: { id: claim.id }, ConsistentRead: true }),
+      );
+      const sameFailure =
+        Item?.status === 'FAILED' &&
+        Item.objectVersion === claim.objectVersion &&
+        (Item.error as RecordError | undefined)?.code === error.code;
+      return sameFailure ? withCallback(Item) : undefined;
+    }
+  }
+
+  #failUpdate(claim: ObjectClaim, error: RecordError, onlyDeadLettered = false) {
     const now = this.#now();
-    const nowIso = now.toISOString();
     const removal = removeResultFields({ error });
     const object = this.#objectFields(claim, now);
-    try {
-      const { Attributes } = await this.#doc.send(
-        new UpdateCommand({
-          TableName: this.#options.tableName,
-          Key: { id: claim.id },
-          ReturnValues: 'ALL_NEW',
-          UpdateExpression: [
-            'SET #status = :failed, #error = :error, updatedAt = :now, objectVersion = :version,',
-            object.set,
-            `REMOVE leaseExpiresAt${removal.clause ? `, ${removal.clause}` : ''}`,
-          ].join(' '),
-          // Or already ended so, for these bytes: a retry whose first attempt wrote the record but could not
-          // announce it must get the record back to announce (the event id is the same: at least once).
-          ConditionExpression: [
-            'attribute_not_exists(id) OR #status IN (:pending, :processing)',
-            'OR (#status = :failed AND objectVersion = :version AND #error.#code = :code)',
-          ].join(' '),
-          ExpressionAttributeNames: {
-            '#status': 'status',
-            '#error': 'error',
-            '#code': 'code',
-            ...object.names,
-            ...removal.names,
-          },
-          ExpressionAttributeValues: {
-            ':failed': 'FAILED',
-            ':pending': 'PENDING',
-            ':processing': 'PROCESSING',
-            ':error': error,
-            ':code': error.code,
-            ':now': nowIso,
-            ':version': claim.objectVersion,
-            ...object.values,
-          },
-        }),
-      );
-      const callback = Attributes?.callback as CallbackTarget | undefined;
-      return { prediction: toPrediction(Attributes ?? {}), ...(callback ? { callback } : {}) };
-    } catch (failure) {
-      if (failure instanceof ConditionalCheckFailedException) return undefined;
-      throw failure;
-    }
+    // PROCESSING_FAILED over PROCESSING_FAILED would only restart the record's retention.
+    const deadLettered =
+      error.code === 'PROCESSING_FAILED'
+        ? []
+        : ['(#status = :failed AND #error.#code = :processingFailed AND objectVersion = :version)'];
+    const unfinished = onlyDeadLettered
+      ? []
+      : ['attribute_not_exists(id) OR #status IN (:pending, :processing)'];
+    return new UpdateCommand({
+      TableName: this.#options.tableName,
+      Key: { id: claim.id },
+      ReturnValues: 'ALL_NEW',
+      UpdateExpression: [
+        'SET #status = :failed, #error = :error, updatedAt = :now, objectVersion = :version,',
+        object.set,
+        `REMOVE leaseExpiresAt${removal.clause ? `, ${removal.clause}` : ''}`,
+      ].join(' '),
+      // (Never empty: onlyDeadLettered is for OBJECT_DELETED and OBJECT_REPLACED.)
+      ConditionExpression: [...unfinished, ...deadLettered].join(' OR '),
+      ExpressionAttributeNames: {
+        '#status': 'status',
+        '#error': 'error',
+        ...(deadLettered.length ? { '#code': 'code' } : {}),
+        ...object.names,
+        ...removal.names,
+      },
+      ExpressionAttributeValues: {
+        ':failed': 'FAILED',
+        ...(unfinished.length ? { ':pending': 'PENDING', ':processing': 'PROCESSING' } : {}),
+        ...(deadLettered.length ? { ':processingFailed': 'PROCESSING_FAILED' } : {}),
+        ':error': error,
+        ':now': now.toISOString(),
+        ':version': claim.objectVersion,
+        ...object.values,
+      },
+    });
   }
 
   /**
