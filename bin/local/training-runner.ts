@@ -117,7 +117,10 @@ export async function seedLocalDataset(options: {
   return files.length;
 }
 
-/** The root's audio files whose top folder's prefix (`datasets/<folder>/`) is still empty in the bucket. */
+/**
+ * The root's audio files (and `labels.csv` files, which label a folder of one's own clips) whose top
+ * folder's prefix (`datasets/<folder>/`) is still empty in the bucket.
+ */
 async function unseededFiles(
   s3: S3Client,
   bucket: string,
@@ -125,7 +128,7 @@ async function unseededFiles(
   keyOf: (path: string) => string,
 ): Promise<string[]> {
   const files = (await readdir(root, { recursive: true, withFileTypes: true }))
-    .filter((e) => e.isFile() && /\.(wav|flac|aiff?|mp3|ogg)$/i.test(e.name))
+    .filter((e) => e.isFile() && (/\.(wav|flac|aiff?|mp3|ogg)$/i.test(e.name) || e.name === 'labels.csv'))
     .map((e) => join(e.parentPath, e.name));
   const prefixOf = (path: string) => keyOf(path).replace(/^(datasets\/(?:[^/]+\/)?).*$/, '$1');
   const seeded = new Map<string, boolean>();
