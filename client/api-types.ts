@@ -196,6 +196,7 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description An optional field sent as null counts as absent */
         CreateUploadRequest: {
             /**
              * @description Ends in one of .wav, .wave, .aif, .aiff, .aifc, .flac, .mp3, .ogg, .oga, .opus, .m4a, .mp4, .m4v, .mov, .3gp, .webm, .mkv, .mka (any case); else 400 UNSUPPORTED_FORMAT

@@ -157,6 +157,18 @@ describe('API handler against dynalite and s3rver', () => {
     }
   });
 
+  it('takes an optional field sent as null as absent, as many JSON serialisers write unset fields', async () => {
+    const created = await call('POST', '/uploads', {
+      fileName: 'nulls.wav',
+      contentType: null,
+      sizeBytes: null,
+      callbackUrl: null,
+      speakerId: null,
+    });
+    expect(created.status).toBe(201);
+    expect(created.json.upload.method).toBe('POST'); // no size: the form, as when sizeBytes is left out
+  });
+
   it('reads a JSON body that starts with a UTF-8 byte-order mark', async () => {
     const created = await call('POST', '/uploads', '\uFEFF{"fileName":"bom.wav","sizeBytes":10}');
     expect(created.status).toBe(201);

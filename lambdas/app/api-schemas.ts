@@ -164,7 +164,7 @@ export const CreateUploadRequestSchema = z
         'Erase with DELETE /speakers/{id}.',
     }),
   })
-  .meta({ id: 'CreateUploadRequest' });
+  .meta({ id: 'CreateUploadRequest', description: 'An optional field sent as null counts as absent' });
 
 export const UploadInstructionsSchema = z.object({
   method: z.enum(['PUT', 'POST']),

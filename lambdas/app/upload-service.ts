@@ -35,12 +35,18 @@ export interface UploadServiceDeps {
  * a PUT whose signature covers `Content-Length` (any other length is refused); without one, a POST
  * policy with a `content-length-range`. The processor checks the size again.
  */
+/** Many JSON serialisers write an unset optional field as `null`: it counts as absent. */
+const withoutNulls = (body: unknown): unknown =>
+  body !== null && typeof body === 'object' && !Array.isArray(body)
+    ? Object.fromEntries(Object.entries(body).filter(([, value]) => value !== null))
+    : body;
+
 export function createUploadService(deps: UploadServiceDeps) {
   const now = deps.now ?? (() => new Date());
   const newId = deps.newId ?? randomUUID;
 
   return async function createUpload(body: unknown, caller: UploadCaller = {}): Promise<CreatedUpload> {
-    const parsed = CreateUploadRequestSchema.safeParse(body);
+    const parsed = CreateUploadRequestSchema.safeParse(withoutNulls(body));
     if (!parsed.success) {
       throw invalidRequest(parsed.error);
     }
