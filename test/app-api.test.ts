@@ -225,6 +225,12 @@ describe('API handler against dynalite and s3rver', () => {
     expect(second.json.items[0].id).toBe(ids[0]);
     expect(badCursor).toMatchObject({ status: 400, json: { error: { code: 'INVALID_CURSOR' } } });
     expect(badLimit).toMatchObject({ status: 400, json: { error: { code: 'INVALID_REQUEST' } } });
+    // A page that ends exactly at the last item has no cursor (it led to an empty last page).
+    const everything = await call('GET', '/predictions?limit=100');
+    const exact = await call('GET', `/predictions?limit=${everything.json.items.length}`);
+    expect(everything.json.nextCursor).toBeUndefined();
+    expect(exact.json.items).toHaveLength(everything.json.items.length);
+    expect(exact.json.nextCursor).toBeUndefined();
     // Each refusal names the parameter at fault (an empty cursor was reported as a bad limit).
     expect(badLimit.json.error.message).toMatch(/^limit: /);
     expect(emptyCursor.json.error.message).toMatch(/^cursor: /);

@@ -245,13 +245,27 @@ export class PredictionRepository {
   /** Newest first, from the `byCreatedAt` index (a Query, never a Scan). */
   async list({ limit, cursor }: { limit: number; cursor?: string | undefined }): Promise<PredictionPage> {
     const startKey = cursor ? decodeCursor(cursor) : undefined;
+    // One item more than asked: a cursor only when there is a next page (DynamoDB's LastEvaluatedKey
+    // is also set when the page merely ended at the last item, which gave clients an empty last page).
     const result = await this.#doc.send(
       new QueryCommand(
-        newestFirstQuery(this.#options.tableName, PREDICTIONS_TABLE.listPartition, limit, startKey),
+        newestFirstQuery(this.#options.tableName, PREDICTIONS_TABLE.listPartition, limit + 1, startKey),
       ),
     );
-    const items = (result.Items ?? []).filter((item) => !this.#isExpired(item)).map(toPrediction);
-    return result.LastEvaluatedKey ? { items, nextCursor: encodeCursor(result.LastEvaluatedKey) } : { items };
+    const found = result.Items ?? [];
+    const page = found.slice(0, limit);
+    const last = page.at(-1);
+    const { partitionKey, listIndex } = PREDICTIONS_TABLE;
+    const nextKey =
+      found.length > limit && last
+        ? {
+            [partitionKey]: last[partitionKey],
+            [listIndex.partitionKey]: last[listIndex.partitionKey],
+            [listIndex.sortKey]: last[listIndex.sortKey],
+          }
+        : result.LastEvaluatedKey;
+    const items = page.filter((item) => !this.#isExpired(item)).map(toPrediction);
+    return nextKey ? { items, nextCursor: encodeCursor(nextKey) } : { items };
   }
 
   /**
