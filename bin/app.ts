@@ -23,11 +23,15 @@ const training = {
 };
 // `-c allowedOrigins=https://app.example.com,http://localhost:5173`: CORS for front ends beside the web page.
 const allowedOrigins = app.node.tryGetContext('allowedOrigins') as string | undefined;
+// `-c dropFolderSpeakerPrefixes=calls,meetings` (or `*`): incoming/<prefix>/<speakerId>/… names a speaker.
+const speakerPrefixes = app.node.tryGetContext('dropFolderSpeakerPrefixes') as string | undefined;
+const list = (value: string) => value.split(',').map((item) => item.trim());
 new SerStack(app, 'SerApi', {
   description:
     'Speech emotion recognition API: presigned uploads, S3-triggered inference, DynamoDB predictions',
   ...(rawAudioRetentionDays ? { rawAudioRetentionDays } : {}),
   ...(reservedConcurrency !== undefined ? { inferenceReservedConcurrency: reservedConcurrency } : {}),
-  ...(allowedOrigins ? { extraAllowedOrigins: allowedOrigins.split(',').map((o) => o.trim()) } : {}),
+  ...(allowedOrigins ? { extraAllowedOrigins: list(allowedOrigins) } : {}),
+  ...(speakerPrefixes ? { dropFolderSpeakerPrefixes: list(speakerPrefixes) } : {}),
   training,
 });

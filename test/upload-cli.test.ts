@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDropTarget } from '../bin/upload/transports.ts';
 import { formatRows, type UploadRow } from '../bin/upload/upload-command.ts';
-import { badFixture, tessFixtures } from './helpers/fixtures.ts';
+import { badFixture, tessClip, tessFixtures } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 
 const run = promisify(execFile);
@@ -147,6 +147,34 @@ describe('ser upload against the local stack', () => {
     expect(header).toBe('file,id,status,emotion,confidence,modelVersion,errorCode,errorMessage');
     expect(lines).toHaveLength(24);
     for (const line of lines) expect(line.split(',')[2]).toBe('SUCCEEDED');
+  }, 300_000);
+
+  it('--drop waits for the result of the bytes it sent, and refuses two files bound for one key', async () => {
+    // The same name, new content: the result of the earlier run is already there and must not be taken.
+    const again = await mkdtemp(join(tmpdir(), 'ser-again-'));
+    const drop = [
+      '--drop',
+      `s3://${test.stack.bucket}/incoming/again/`,
+      '--s3-endpoint',
+      test.stack.s3Endpoint,
+    ];
+    const runWith = async (clip: 'sad' | 'angry') => {
+      await writeFile(join(again, 'x.flac'), tessClip(clip).bytes);
+      const { stdout, code } = await ser([join(again, 'x.flac'), ...drop]);
+      expect(code).toBe(0);
+      return JSON.parse(stdout.trim()) as { emotion: string };
+    };
+    expect((await runWith('sad')).emotion).toBe('sad');
+    expect((await runWith('angry')).emotion).toBe('angry');
+
+    await mkdir(join(again, 'a'));
+    await mkdir(join(again, 'b'));
+    await writeFile(join(again, 'a', 'clip.flac'), tessClip('sad').bytes);
+    await writeFile(join(again, 'b', 'clip.flac'), tessClip('angry').bytes);
+    const clash = await ser([join(again, 'a'), join(again, 'b'), ...drop]);
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toMatch(/would both be uploaded as clip\.flac/);
+    await rm(again, { recursive: true, force: true });
   }, 300_000);
 
   it('says in one line what is wrong on the command line, with no stack trace', async () => {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { isTerminal, type Prediction, type SerClient } from '../../client/ser-client.ts';
+import { dropFolderKeyProblem, INCOMING_PREFIX, resultKey } from '../../lambdas/app/object-keys.ts';
 import { RetryableError } from './retry.ts';
 
 /** One file to send: where it is, and its path under the drop prefix (relative to the folder named). */
@@ -63,31 +64,51 @@ export function apiTransport(client: SerClient): Transport {
 
 /** Through the drop folder: PutObject under `incoming/…`, then read `results/<same path>.json`. */
 export function dropTransport(s3: S3Client, target: { bucket: string; prefix: string }): Transport {
+  // What S3 answered each PUT: the result to wait for is the one about these bytes, not an earlier one.
+  const sent = new Map<string, { eTag: string; versionId?: string | undefined }>();
   return {
     async send(file) {
-      const key = `${target.prefix}${file.relativePath.split(/[\\/]/).join('/')}`;
-      await s3.send(
+      const key = dropKey(target.prefix, file.relativePath);
+      // Refused here, not after a wait: the processor gives such keys no result file to read.
+      const problem = dropFolderKeyProblem(key.slice(INCOMING_PREFIX.length));
+      if (problem) throw new RequestRefused(problem.code, problem.message);
+      const put = await s3.send(
         new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: await readFile(file.path) }),
       );
+      sent.set(key, { eTag: (put.ETag ?? '').replaceAll('"', ''), versionId: put.VersionId });
       return key;
     },
     async poll(key) {
-      const resultKey = `results/${key.slice('incoming/'.length)}.json`;
-      try {
-        const object = await s3.send(new GetObjectCommand({ Bucket: target.bucket, Key: resultKey }));
-        const text = await object.Body!.transformToString();
-        // S3 never shows a half-written object; the local S3 can (docs/dependencies.md): not ready yet.
-        try {
-          return JSON.parse(text) as Prediction;
-        } catch {
-          return undefined;
-        }
-      } catch (error) {
-        if ((error as Error).name === 'NoSuchKey') return undefined;
-        throw error;
-      }
+      const result = await readResult(s3, target.bucket, resultKey(key.slice(INCOMING_PREFIX.length)));
+      const mine = sent.get(key);
+      const about = result?.object;
+      const isMine = mine?.versionId ? about?.versionId === mine.versionId : about?.eTag === mine?.eTag;
+      return result && isMine ? result : undefined;
     },
   };
+}
+
+/** The drop-folder key of a file: the target prefix and the file's path relative to what was named. */
+export const dropKey = (prefix: string, relativePath: string): string =>
+  `${prefix}${relativePath.split(/[\\/]/).join('/')}`;
+
+type ResultFile = Prediction & { object?: { key: string; eTag: string; versionId?: string } };
+
+/** The result file, or undefined while there is none (or, on the local S3, while it is half-written). */
+async function readResult(s3: S3Client, bucket: string, key: string): Promise<ResultFile | undefined> {
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const text = await object.Body!.transformToString();
+    // S3 never shows a half-written object; the local S3 can (docs/dependencies.md): not ready yet.
+    try {
+      return JSON.parse(text) as ResultFile;
+    } catch {
+      return undefined;
+    }
+  } catch (error) {
+    if ((error as Error).name === 'NoSuchKey') return undefined;
+    throw error;
+  }
 }
 
 /** `s3://bucket/incoming/some/prefix/` → bucket and key prefix (under incoming/, ending in `/`). */

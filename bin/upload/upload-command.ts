@@ -8,6 +8,7 @@ import { walkAudioFiles } from '../predict-files.ts';
 import { mapBounded, withRetries } from './retry.ts';
 import {
   apiTransport,
+  dropKey,
   dropTransport,
   parseDropTarget,
   RequestRefused,
@@ -46,6 +47,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function uploadFromCommandLine(paths: string[], options: UploadOptions): Promise<number> {
   const transport = createTransport(options);
   const files = await collectFiles(paths);
+  if (options.drop) assertDistinctDropKeys(files);
   if (files.length === 0) {
     console.error('ser upload: no audio files found');
     return 2;
@@ -71,6 +73,23 @@ export async function uploadFromCommandLine(paths: string[], options: UploadOpti
     `${rows.length} ${rows.length === 1 ? 'file' : 'files'}: ${rows.length - failed} succeeded, ${failed} did not`,
   );
   return failed > 0 ? 1 : 0;
+}
+
+/**
+ * Drop-folder keys come from each file's path relative to what was named: two files of the same relative
+ * path (a/clip.flac and b/clip.flac named apart) would overwrite each other and read one result.
+ */
+function assertDistinctDropKeys(files: UploadFile[]): void {
+  const seen = new Map<string, string>();
+  for (const file of files) {
+    const key = dropKey('', file.relativePath);
+    const other = seen.get(key);
+    if (other)
+      throw new Error(
+        `--drop: ${other} and ${file.path} would both be uploaded as ${key}; name their common folder instead`,
+      );
+    seen.set(key, file.path);
+  }
 }
 
 function createTransport(options: UploadOptions): Transport {

@@ -88,6 +88,13 @@ async function endSuperseded(
   return { outcome: 'ignored', reason };
 }
 
+/** The object a result file is about, as S3 named it when it was written (ETag without quotes). */
+const resultObject = (ref: S3ObjectRef, eTag: string) => ({
+  key: ref.key,
+  eTag,
+  ...(ref.versionId ? { versionId: ref.versionId } : {}),
+});
+
 /** The event names other bytes than the key's current object: another version, or (unversioned) ETag. */
 function isSuperseded(ref: S3ObjectRef, current: Head): boolean {
   if (ref.versionId && current.VersionId) return ref.versionId !== current.VersionId;
@@ -268,7 +275,9 @@ async function finish(
       new PutObjectCommand({
         Bucket: ref.bucket,
         Key: written,
-        Body: JSON.stringify(finished, null, 2),
+        // Which bytes it is about: a key written again gets a new result, and a reader waiting for its own
+        // upload's result compares the ETag (or version) it was given with these.
+        Body: JSON.stringify({ ...finished, object: resultObject(ref, object.eTag) }, null, 2),
         ContentType: 'application/json',
       }),
     );
