@@ -188,7 +188,13 @@ describe('object processing against s3rver and dynalite', () => {
     });
     expect(second).toEqual({ outcome: 'duplicate', id: expectedId, status: 'SUCCEEDED' });
     const stored = await repository.get(expectedId);
-    expect(stored).toEqual(firstJson);
+    // The result file is the record plus the bytes it is about.
+    const { object, ...recordFields } = firstJson;
+    expect(stored).toEqual(recordFields);
+    expect(object).toEqual({
+      key: 'incoming/batch 7/clip one.flac',
+      eTag: expect.stringMatching(/^[0-9a-f]{32}$/),
+    });
     expect(stored).toMatchObject({ source: 'drop-folder', fileName: 'clip one.flac', status: 'SUCCEEDED' });
     const resultAfterSecond = await aws.s3.send(
       new GetObjectCommand({ Bucket: aws.bucket, Key: 'results/batch 7/clip one.flac.json' }),

@@ -71,7 +71,9 @@ describe('drop folder on the local stack: objects under incoming/ get results/â€
     const viaApi = await fetch(`${stack.apiUrl}/predictions/${result.id}`, {
       headers: { 'x-api-key': stack.apiKey },
     });
-    expect(await viaApi.json()).toEqual(result);
+    const { object, ...recordFields } = result;
+    expect(await viaApi.json()).toEqual(recordFields);
+    expect(object).toMatchObject({ key: 'incoming/batch 7/sad clip.flac' });
   });
 
   it('writes a FAILED result for a file that is not audio, and keeps the file', async () => {
