@@ -78,9 +78,10 @@ function acknowledgeInference({ inference, storage }: SerStack): void {
   );
   acknowledge(
     inference.deadLetterRecorder,
-    'UpdateItem on the table (granted by CDK with its indexes) to end dead-lettered records FAILED; ' +
-      'X-Ray trace segments have no resource ARN.',
+    'UpdateItem on the table (granted by CDK with its indexes) to end dead-lettered records FAILED, and ' +
+      'their drop-folder result files under results/; X-Ray trace segments have no resource ARN.',
     `AwsSolutions-IAM5[Resource::${arnOf(storage.table)}/index/*]`,
+    objectsUnder(storage.bucket, RESULTS_PREFIX),
     'AwsSolutions-IAM5[Resource::*]',
   );
 }

@@ -205,6 +205,8 @@ describe('SerStack', () => {
     const recorder = onData(statementsOfRoleFor('InferenceDeadLetterRecorder'));
     expect(recorder).toEqual([
       expect.objectContaining({ Action: 'dynamodb:UpdateItem', Condition: notTrainingOrRegistry }),
+      // A dead-lettered drop-folder object's FAILED result file.
+      expect.objectContaining({ Action: 's3:PutObject', Resource: objects('results/') }),
     ]);
 
     const api = onData(statementsOfRoleFor('ApiHandler'));

@@ -357,13 +357,23 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
           onExhausted: async (e, error, count) => {
             const record = deadLetterRecord(e, error, count);
             await writeFile(join(dlqDir, 'message.json'), JSON.stringify(record));
-            await recordDeadLetter(repository, record);
+            await recordDeadLetter(repository, record, undefined, aws.s3);
           },
         },
       );
       queue.push(event);
       await queue.idle();
       const whileDead = await repository.get(idOf(ref));
+      const readResult = async () =>
+        JSON.parse(
+          await (
+            await aws.s3.send(
+              new GetObjectCommand({ Bucket: aws.bucket, Key: 'results/faults/killed.flac.json' }),
+            )
+          ).Body!.transformToString(),
+        );
+      // The drop folder's readers see the failure where they look, not only in the table.
+      const resultWhileDead = await readResult();
 
       // Act 2: replay (no need to wait for the dead attempt's lease: the record is FAILED now).
       const files = await readdir(dlqDir);
@@ -390,6 +400,8 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
       ]);
       const replayedRecord = await repository.get(idOf(ref));
       expect(replayedRecord).toMatchObject({ status: 'SUCCEEDED', emotion: expect.any(String) });
+      expect(resultWhileDead).toMatchObject({ status: 'FAILED', error: { code: 'PROCESSING_FAILED' } });
+      expect(await readResult()).toMatchObject({ status: 'SUCCEEDED', emotion: replayedRecord?.emotion });
       expect(replayedRecord?.error).toBeUndefined();
     } finally {
       await rm(dlqDir, { recursive: true, force: true });

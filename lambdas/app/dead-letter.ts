@@ -1,5 +1,6 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import { classifyKey } from './object-keys.ts';
-import { endFailed, objectClaim } from './object-processor.ts';
+import { endFailed, objectClaim, resultFileKey, writeResultFile } from './object-processor.ts';
 import type { PredictionEventPublisher } from './prediction-events.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import { parseS3Event } from './s3-event.ts';
@@ -23,6 +24,7 @@ export async function recordDeadLetter(
   repository: Pick<PredictionRepository, 'markFailed'>,
   record: DestinationRecord,
   events?: PredictionEventPublisher,
+  results?: Pick<S3Client, 'send'>,
 ): Promise<string[]> {
   const reason = record.responsePayload?.errorMessage ?? record.responsePayload?.errorType ?? 'unknown error';
   const marked: string[] = [];
@@ -31,11 +33,15 @@ export async function recordDeadLetter(
     // A drop-folder record's id depends on the object's version, which the event must carry.
     if (!origin || (origin.source === 'drop-folder' && !ref.versionId && !ref.eTag)) continue;
     const claim = objectClaim(ref, origin, unquote(ref.eTag));
-    const wrote = await endFailed({ repository, events }, ref, claim, {
+    const ended = await endFailed({ repository, events }, ref, claim, {
       code: 'PROCESSING_FAILED',
       message: `Processing failed after every retry (${reason.slice(0, 300)}); the event is kept for replay`,
     });
-    if (wrote) marked.push(claim.id);
+    if (!ended) continue;
+    marked.push(claim.id);
+    // A drop folder's readers watch results/: without a file there they would wait for ever.
+    const resultKey = results && resultFileKey(origin, ended.error);
+    if (resultKey) await writeResultFile(results, ref, resultKey, ended, unquote(ref.eTag));
   }
   return marked;
 }
@@ -58,11 +64,13 @@ export async function recordFailedReplay(
   event: unknown,
   error: unknown,
   events?: PredictionEventPublisher,
+  results?: Pick<S3Client, 'send'>,
 ): Promise<string[]> {
   const message = error instanceof Error ? error.message : String(error);
   return recordDeadLetter(
     repository,
     { requestPayload: event, responsePayload: { errorMessage: `replay: ${message}` } },
     events,
+    results,
   );
 }

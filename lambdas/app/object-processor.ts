@@ -155,7 +155,7 @@ const deletedError = (key: string): RecordError => ({
 /**
  * Ends a record FAILED outside the normal path (a deleted object, a dead-lettered or failed replay)
  * unless it is already finished, and announces it like every terminal record, so a callback does not
- * wait forever. Returns whether it wrote.
+ * wait forever. Returns the record it ended (or found ended so, to announce again), or undefined.
  */
 export async function endFailed(
   deps: {
@@ -166,12 +166,12 @@ export async function endFailed(
   claim: ObjectClaim,
   error: RecordError,
   options: { onlyDeadLettered?: boolean } = {},
-): Promise<boolean> {
+): Promise<Prediction | undefined> {
   const marked = await deps.repository.markFailed(claim, error, options);
-  if (!marked) return false;
+  if (!marked) return undefined;
   const context = { bucket: ref.bucket, key: ref.key, objectVersion: claim.objectVersion };
   await deps.events?.publish(predictionEvent(marked.prediction, { ...context, callback: marked.callback }));
-  return true;
+  return marked.prediction;
 }
 
 /** Deleted before we got to it: the record (if the event says which one) ends FAILED, not PENDING. */
@@ -269,19 +269,8 @@ async function finish(
   const finished = deps.repository.finished(claimed.prediction, evaluation);
   // The result file goes first: if committing the record then fails, the retry writes it again. None
   // for a key that cannot hold one, nor for replaced/deleted bytes (the newer object's event owns it).
-  const written = resultFileKey(origin, evaluation);
-  if (written) {
-    await deps.s3.send(
-      new PutObjectCommand({
-        Bucket: ref.bucket,
-        Key: written,
-        // Which bytes it is about: a key written again gets a new result, and a reader waiting for its own
-        // upload's result compares the ETag (or version) it was given with these.
-        Body: JSON.stringify({ ...finished, object: resultObject(ref, object.eTag) }, null, 2),
-        ContentType: 'application/json',
-      }),
-    );
-  }
+  const written = resultFileKey(origin, 'error' in evaluation ? evaluation.error : undefined);
+  if (written) await writeResultFile(deps.s3, ref, written, finished, object.eTag);
   // The event goes out before the commit, like the result file: a failure in between is retried, and
   // the retry publishes the same event id again (at least once; receivers deduplicate on it).
   await deps.events?.publish(
@@ -303,10 +292,32 @@ async function finish(
 
 const NO_RESULT_FILE = new Set(['INVALID_KEY', 'KEY_TOO_LONG', 'OBJECT_REPLACED', 'OBJECT_DELETED']);
 
-function resultFileKey(origin: ObjectOrigin, evaluation: Evaluation): string | undefined {
+/** Where a drop-folder object's result goes, or undefined: API uploads and keys that cannot hold one. */
+export function resultFileKey(origin: ObjectOrigin, error: RecordError | undefined): string | undefined {
   if (origin.source !== 'drop-folder') return undefined;
-  if ('error' in evaluation && NO_RESULT_FILE.has(evaluation.error.code)) return undefined;
+  if (error && NO_RESULT_FILE.has(error.code)) return undefined;
   return resultKey(origin.relativePath);
+}
+
+/**
+ * The result file: the record, and which bytes it is about (a key written again gets a new result, and a
+ * reader waiting for its own upload's result compares the ETag or version it was given with these).
+ */
+export async function writeResultFile(
+  s3: Pick<S3Client, 'send'>,
+  ref: S3ObjectRef,
+  key: string,
+  prediction: Prediction,
+  eTag: string,
+): Promise<void> {
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: ref.bucket,
+      Key: key,
+      Body: JSON.stringify({ ...prediction, object: resultObject(ref, eTag) }, null, 2),
+      ContentType: 'application/json',
+    }),
+  );
 }
 
 /** The object changed under us between HeadObject and GetObject: replaced or deleted. */

@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { SNSEvent } from 'aws-lambda';
-import { createDocumentClient } from '../app/aws-clients.ts';
+import { createDocumentClient, createS3Client } from '../app/aws-clients.ts';
 import { loadConfig } from '../app/config.ts';
 import { recordDeadLetter } from '../app/dead-letter.ts';
 import type { PredictionEventPublisher } from '../app/prediction-events.ts';
@@ -12,6 +12,8 @@ import { predictionEventBus } from './prediction-event-bus.ts';
 
 const config = loadConfig();
 const repository = new PredictionRepository(tracer.captureAWSv3Client(createDocumentClient(config)), config);
+// A drop-folder object's FAILED record also gets its result file, where the folder's readers look.
+const results = tracer.captureAWSv3Client(createS3Client(config));
 // The records it ends FAILED are announced like every terminal one.
 const events = predictionEventBus(config);
 export const usePredictionEvents = (publisher: PredictionEventPublisher): void => events.use(publisher);
@@ -27,7 +29,12 @@ export const handler = middy<SNSEvent, string[]>()
   .handler(async (event) => {
     const marked: string[] = [];
     for (const record of event.Records) {
-      const ids = await recordDeadLetter(repository, JSON.parse(record.Sns.Message), events.publisher);
+      const ids = await recordDeadLetter(
+        repository,
+        JSON.parse(record.Sns.Message),
+        events.publisher,
+        results,
+      );
       marked.push(...ids);
       logger.warn('Dead-lettered event: records ended FAILED (PROCESSING_FAILED)', { ids });
     }

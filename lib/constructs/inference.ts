@@ -143,6 +143,13 @@ export class Inference extends Construct {
     });
     // UpdateItem creates an item it does not find: never one of the registry's or the training side's.
     grantItems(recorder, props.table, ['dynamodb:UpdateItem'], { except: TRAINING_AND_REGISTRY_KEYS });
+    // A drop-folder object's FAILED result file, where the folder's readers wait for it.
+    recorder.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [props.bucket.arnForObjects(`${RESULTS_PREFIX}*`)],
+      }),
+    );
     EventBus.fromEventBusName(this, 'RecorderBus', 'default').grantPutEventsTo(recorder);
     this.failureTopic.addSubscription(new LambdaSubscription(recorder));
     return recorder;
