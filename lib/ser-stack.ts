@@ -69,6 +69,9 @@ export class SerStack extends Stack {
       bucket,
       table,
       allowedOrigins: allowedOrigins,
+      ...(props.dropFolderSpeakerPrefixes
+        ? { dropFolderSpeakerPrefixes: props.dropFolderSpeakerPrefixes }
+        : {}),
       modelVersion: readModelVersion(modelDir),
       maxUploadBytes,
       recordTtlDays,

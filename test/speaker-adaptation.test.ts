@@ -53,8 +53,24 @@ describe('speaker statistics (pure)', () => {
   });
 
   it('maps a drop-folder path to a speaker only under the configured prefixes', () => {
-    expect(dropFolderSpeaker('agent-7/a.wav', ['*'])).toEqual({ scope: 'drop-folder', speakerId: 'agent-7' });
+    expect(dropFolderSpeaker('agent-7/a.wav', ['*'])).toEqual({
+      scope: 'drop-folder:',
+      speakerId: 'agent-7',
+    });
     expect(dropFolderSpeaker('calls/agent-7/x/a.wav', ['calls'])?.speakerId).toBe('agent-7');
+    // Each prefix is its own scope (calls/agent-1 and meetings/agent-1 are two speakers), and the most
+    // specific prefix decides whatever the list's order.
+    for (const prefixes of [
+      ['*', 'calls'],
+      ['calls', '*'],
+    ])
+      expect(dropFolderSpeaker('calls/agent-1/a.wav', prefixes)).toEqual({
+        scope: 'drop-folder:calls/',
+        speakerId: 'agent-1',
+      });
+    expect(dropFolderSpeaker('meetings/agent-1/a.wav', ['calls', 'meetings'])?.scope).toBe(
+      'drop-folder:meetings/',
+    );
     expect(dropFolderSpeaker('other/agent-7/a.wav', ['calls'])).toBeUndefined();
     expect(dropFolderSpeaker('a.wav', ['*'])).toBeUndefined();
     expect(dropFolderSpeaker('agent-7/a.wav', undefined)).toBeUndefined();

@@ -23,7 +23,7 @@ import {
 } from './openapi-training.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import type { RouteKey } from './routes.ts';
-import { DROP_FOLDER_SCOPE, speakerScope } from './speaker-context.ts';
+import { dropFolderScope, speakerScope } from './speaker-context.ts';
 import type { SpeakerRepository } from './speaker-repository.ts';
 import type { UploadCaller } from './upload-service.ts';
 
@@ -55,6 +55,8 @@ export interface ApiDeps {
   repository: Pick<PredictionRepository, 'get' | 'list'>;
   /** Speaker statistics (DELETE /speakers/{id}); without it that route answers 404. */
   speakers?: Pick<SpeakerRepository, 'delete'>;
+  /** DROP_FOLDER_SPEAKER_PREFIXES: the drop folder's speaker scopes, which its erase route covers. */
+  dropFolderSpeakerPrefixes?: readonly string[];
   /** The bundled model's version: what GET /health reports while the registry has no active version. */
   modelVersion: string;
   /** Training jobs and the model registry; without it those routes answer 404 (not enabled). */
@@ -99,12 +101,18 @@ type PredictionRoutes = Extract<
 >;
 type TrainingRoutes = Exclude<RouteKey, PredictionRoutes | 'GET /health' | 'GET /openapi.json'>;
 
-/** Erases one speaker's statistics in `scope` (an API key's, or the drop folder's). */
-async function eraseSpeaker(deps: ApiDeps, event: APIGatewayProxyEvent, scope: string) {
+/**
+ * Erases one speaker's statistics in each of `scopes` (an API key's; or the drop folder's speaker
+ * prefixes, each its own scope: the id is erased under every one of them).
+ */
+async function eraseSpeaker(deps: ApiDeps, event: APIGatewayProxyEvent, scopes: readonly string[]) {
   if (!deps.speakers) throw notFound('Speaker statistics are not enabled on this deployment');
   const speakerId = SpeakerIdSchema.safeParse(event.pathParameters?.id);
   if (!speakerId.success) throw invalidRequest(speakerId.error, 'speakerId');
-  const erased = await deps.speakers.delete({ scope, speakerId: speakerId.data });
+  let erased = false;
+  for (const scope of scopes) {
+    if (await deps.speakers.delete({ scope, speakerId: speakerId.data })) erased = true;
+  }
   return reply(SpeakerErasedSchema, 200, { speakerId: speakerId.data, erased });
 }
 
@@ -113,8 +121,9 @@ function predictionRoutes(deps: ApiDeps): Record<PredictionRoutes, Route> {
   return {
     'POST /uploads': async (event) =>
       reply(CreatedUploadSchema, 201, await deps.createUpload(parseJsonBody(event), callerOf(event))),
-    'DELETE /speakers/{id}': (event) => eraseSpeaker(deps, event, speakerScope(callerOf(event))),
-    'DELETE /drop-folder/speakers/{id}': (event) => eraseSpeaker(deps, event, DROP_FOLDER_SCOPE),
+    'DELETE /speakers/{id}': (event) => eraseSpeaker(deps, event, [speakerScope(callerOf(event))]),
+    'DELETE /drop-folder/speakers/{id}': (event) =>
+      eraseSpeaker(deps, event, (deps.dropFolderSpeakerPrefixes ?? []).map(dropFolderScope)),
     'GET /predictions/{id}': async (event) => {
       // Only prediction ids are looked up: internal items of the table are never reachable here.
       const id = PredictionIdSchema.safeParse(event.pathParameters?.id);

@@ -46,23 +46,32 @@ function withoutClip(result: PredictionResult): SpeakerPrediction {
 export const speakerScope = (caller: { apiKeyId?: string | undefined }): string =>
   `key:${caller.apiKeyId ?? 'default'}`;
 
-/** Drop-folder objects belong to one owner: the bucket's writers. */
-export const DROP_FOLDER_SCOPE = 'drop-folder';
+/** A speaker prefix as a folder: `calls` → `calls/`, `*` (every top-level folder) → the root. */
+const folderOf = (prefix: string): string => (prefix === '*' ? '' : `${prefix.replace(/^\/+|\/+$/g, '')}/`);
+
+/**
+ * Drop-folder speakers belong to the bucket's writers, one scope per speaker prefix: `calls/agent-1/…`
+ * and `meetings/agent-1/…` are two speakers (they were one, and erased together).
+ */
+export const dropFolderScope = (prefix: string): string => `drop-folder:${folderOf(prefix)}`;
 
 /**
  * The speaker of a drop-folder object: with `DROP_FOLDER_SPEAKER_PREFIXES` listing `calls` (or `*` for
  * every folder), `incoming/calls/<speakerId>/<file>` belongs to `<speakerId>`. Other paths have none.
+ * The most specific prefix decides, whatever the list's order (with `*` and `calls`,
+ * `incoming/calls/agent-1/…` is agent-1 of calls, not a speaker named "calls").
  */
 export function dropFolderSpeaker(
   relativePath: string,
   prefixes: readonly string[] | undefined,
 ): SpeakerRef | undefined {
-  for (const prefix of prefixes ?? []) {
-    const folder = prefix === '*' ? '' : `${prefix.replace(/^\/+|\/+$/g, '')}/`;
+  const bySpecificity = [...(prefixes ?? [])].sort((a, b) => folderOf(b).length - folderOf(a).length);
+  for (const prefix of bySpecificity) {
+    const folder = folderOf(prefix);
     if (!relativePath.startsWith(folder)) continue;
     const [speakerId, ...rest] = relativePath.slice(folder.length).split('/');
     if (rest.length > 0 && SpeakerIdSchema.safeParse(speakerId).success) {
-      return { scope: DROP_FOLDER_SCOPE, speakerId: speakerId! };
+      return { scope: dropFolderScope(prefix), speakerId: speakerId! };
     }
   }
   return undefined;

@@ -51,6 +51,7 @@ const handleApiRequest = createApiHandler({
   createUpload: createUploadService({ s3, repository, ...config }),
   repository,
   speakers: new SpeakerRepository(documents, { ...config, ttlDays: config.speakerTtlDays }),
+  dropFolderSpeakerPrefixes: config.speakerFolders,
   modelVersion: config.modelVersion,
   training,
   corsAllowOrigins: config.corsAllowOrigins,

@@ -28,6 +28,8 @@ export interface SerApiProps {
   readonly table: Table;
   /** The origins CORS allows: the web page's first, then any a deployer added. */
   readonly allowedOrigins: readonly string[];
+  /** The drop folder's speaker prefixes, whose statistics DELETE /drop-folder/speakers/{id} erases. */
+  readonly dropFolderSpeakerPrefixes?: readonly string[];
   readonly modelVersion: string;
   readonly maxUploadBytes: number;
   readonly recordTtlDays: number;
@@ -87,6 +89,9 @@ export class SerApi extends Construct {
         MAX_UPLOAD_BYTES: String(props.maxUploadBytes),
         RECORD_TTL_DAYS: String(props.recordTtlDays),
         CORS_ALLOW_ORIGIN: props.allowedOrigins.join(','),
+        ...(props.dropFolderSpeakerPrefixes?.length
+          ? { DROP_FOLDER_SPEAKER_PREFIXES: props.dropFolderSpeakerPrefixes.join(',') }
+          : {}),
         MODEL_VERSION: props.modelVersion,
       },
     });
