@@ -4,7 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
 import { createApiHandler } from '../lambdas/app/api.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
-import { dropFolderSpeaker, predictForSpeaker } from '../lambdas/app/speaker-context.ts';
+import {
+  dropFolderSpeaker,
+  dropFolderSpeakerProblem,
+  predictForSpeaker,
+} from '../lambdas/app/speaker-context.ts';
 import { SpeakerRepository, speakerItemId } from '../lambdas/app/speaker-repository.ts';
 import { createUploadService } from '../lambdas/app/upload-service.ts';
 import {
@@ -71,6 +75,13 @@ describe('speaker statistics (pure)', () => {
     expect(dropFolderSpeaker('meetings/agent-1/a.wav', ['calls', 'meetings'])?.scope).toBe(
       'drop-folder:meetings/',
     );
+    // A folder under a speaker prefix whose name cannot be a speakerId is said, not silently left out.
+    expect(dropFolderSpeakerProblem('calls/Jürgen/a.wav', ['calls'])).toMatch(
+      /"Jürgen" under speaker prefix "calls"/,
+    );
+    expect(dropFolderSpeakerProblem('calls/agent-1/a.wav', ['calls'])).toBeUndefined();
+    expect(dropFolderSpeakerProblem('other/Jürgen/a.wav', ['calls'])).toBeUndefined();
+    expect(dropFolderSpeakerProblem('calls/Jürgen/a.wav', [])).toBeUndefined();
     expect(dropFolderSpeaker('other/agent-7/a.wav', ['calls'])).toBeUndefined();
     expect(dropFolderSpeaker('a.wav', ['*'])).toBeUndefined();
     expect(dropFolderSpeaker('agent-7/a.wav', undefined)).toBeUndefined();

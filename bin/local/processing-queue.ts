@@ -37,16 +37,17 @@ interface LoggedOutcome {
   id?: string;
   prediction?: Record<string, unknown>;
   reason?: string;
+  warning?: string;
 }
 
-/** One line per outcome: the file, the outcome, the emotion or error code, and the id. */
-function outcomeLine({ outcome, id, prediction: p, reason }: LoggedOutcome): string {
+/** One line per outcome: the file, the outcome, the emotion or error code, the id, and any warning. */
+function outcomeLine({ outcome, id, prediction: p, reason, warning }: LoggedOutcome): string {
   const detail = p
     ? p.status === 'SUCCEEDED'
       ? `${p.emotion} (${Number(p.confidence).toFixed(2)})`
       : `${(p.error as { code: string }).code}`
     : (reason ?? '');
-  return `processed ${p?.fileName ?? ''} → ${outcome.toUpperCase()} ${detail} [${id ?? ''}]`.replace(
+  return `processed ${p?.fileName ?? ''} → ${outcome.toUpperCase()} ${detail} [${id ?? ''}]${warning ? ` (${warning})` : ''}`.replace(
     /\s+/g,
     ' ',
   );

@@ -25,6 +25,7 @@ import type { S3ObjectRef } from './s3-event.ts';
 import {
   type AdaptingPredictor,
   dropFolderSpeaker,
+  dropFolderSpeakerProblem,
   predictForSpeaker,
   type SpeakerPrediction,
 } from './speaker-context.ts';
@@ -52,7 +53,17 @@ export interface ObjectProcessorDeps {
 export type ProcessOutcome =
   | { outcome: 'ignored'; reason: string }
   | { outcome: 'duplicate'; id: string; status: string | undefined }
-  | { outcome: 'succeeded' | 'failed'; id: string; prediction: Prediction; resultKey?: string };
+  | {
+      outcome: 'succeeded' | 'failed';
+      id: string;
+      prediction: Prediction;
+      resultKey?: string;
+      /** Something the operator should hear of, though the object was processed (logged by the handler). */
+      warning?: string;
+    };
+
+/** A processed object's outcome: its prediction (SUCCEEDED, or FAILED with the audio's code). */
+type Processed = Extract<ProcessOutcome, { prediction: Prediction }>;
 
 const isNotFound = (error: unknown): boolean =>
   error instanceof Error && (error.name === 'NotFound' || error.name === 'NoSuchKey');
@@ -220,11 +231,23 @@ export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef)
   const speaker =
     origin.source === 'api' ? claim.speaker : dropFolderSpeaker(origin.relativePath, deps.speakerFolders);
   const prediction = speaker ? { ...claim.prediction, speakerId: speaker.speakerId } : claim.prediction;
+  const warning =
+    origin.source === 'drop-folder'
+      ? dropFolderSpeakerProblem(origin.relativePath, deps.speakerFolders)
+      : undefined;
   try {
-    return await finish(deps, ref, origin, { ...claim, prediction, speaker }, claimed.objectVersion, {
-      size: head.ContentLength,
-      eTag,
-    });
+    const outcome = await finish(
+      deps,
+      ref,
+      origin,
+      { ...claim, prediction, speaker },
+      claimed.objectVersion,
+      {
+        size: head.ContentLength,
+        eTag,
+      },
+    );
+    return warning ? { ...outcome, warning } : outcome;
   } catch (error) {
     await deps.repository.release(claimed.id, claimed.objectVersion);
     throw error;
@@ -264,7 +287,7 @@ async function finish(
   },
   objectVersion: string,
   object: { size: number | undefined; eTag: string },
-): Promise<ProcessOutcome> {
+): Promise<Processed> {
   const evaluation = await evaluate(deps, ref, origin, object, claimed.speaker);
   const finished = deps.repository.finished(claimed.prediction, evaluation);
   // The result file goes first: if committing the record then fails, the retry writes it again. None

@@ -76,3 +76,23 @@ export function dropFolderSpeaker(
   }
   return undefined;
 }
+
+/**
+ * Why a drop-folder object under a speaker prefix has no speaker (its folder's name is not a valid
+ * speakerId), or undefined: said, so that a folder silently left out of its speaker's context is seen.
+ */
+export function dropFolderSpeakerProblem(
+  relativePath: string,
+  prefixes: readonly string[] | undefined,
+): string | undefined {
+  if (!prefixes?.length || dropFolderSpeaker(relativePath, prefixes)) return undefined;
+  for (const prefix of prefixes) {
+    const folder = folderOf(prefix);
+    if (!relativePath.startsWith(folder)) continue;
+    const [name, ...rest] = relativePath.slice(folder.length).split('/');
+    if (rest.length > 0 && name) {
+      return `folder ${JSON.stringify(name)} under speaker prefix ${JSON.stringify(prefix)} is not a valid speakerId (1–128 printable ASCII characters but "/", no edge spaces): no speaker`;
+    }
+  }
+  return undefined;
+}

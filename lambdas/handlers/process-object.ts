@@ -92,6 +92,7 @@ async function processEvent(event: unknown): Promise<ProcessOutcome[]> {
     if (outcome.outcome === 'succeeded' || outcome.outcome === 'failed') {
       const { status, emotion, confidence, error } = outcome.prediction;
       logger.info('Processed object', { key: ref.key, id: outcome.id, status, emotion, confidence, error });
+      if (outcome.warning) logger.warn(outcome.warning, { key: ref.key, id: outcome.id });
     } else {
       logger.info('Skipped object', { key: ref.key, ...outcome });
     }
