@@ -4,6 +4,7 @@ import { dirname, extname, relative } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { createSerClient, type Prediction } from '../../client/ser-client.ts';
 import { createS3Client } from '../../lambdas/app/aws-clients.ts';
+import { messageWithCause } from '../../lambdas/app/domain-error.ts';
 import { walkAudioFiles } from '../predict-files.ts';
 import { mapBounded, withRetries } from './retry.ts';
 import {
@@ -130,15 +131,9 @@ async function uploadOne(transport: Transport, file: UploadFile, options: Upload
       file: file.path,
       ...(ref ? { id: ref } : {}),
       status: 'ERROR',
-      error: { code, message: describeError(error as Error) },
+      error: { code, message: messageWithCause(error as Error) },
     };
   }
-}
-
-/** fetch's "fetch failed" says nothing of why; its cause does ("connect ECONNREFUSED 127.0.0.1:3999"). */
-function describeError(error: Error): string {
-  const cause = error.cause instanceof Error ? error.cause.message : undefined;
-  return cause && !error.message.includes(cause) ? `${error.message}: ${cause}` : error.message;
 }
 
 /** Polls until the result is terminal: every 250 ms at first, backing off to 2 s. */

@@ -1,4 +1,5 @@
 import { type CallbackUrlPolicy, isAllowedCallbackUrl } from './callback-url.ts';
+import { messageWithCause } from './domain-error.ts';
 import type { PredictionDetailType, PredictionEventDetail } from './prediction-events.ts';
 import type { WebhookSecrets } from './webhook-secrets.ts';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signWebhook } from './webhook-signature.ts';
@@ -100,10 +101,6 @@ async function postSigned(
   }
 }
 
-/** fetch's "fetch failed" says nothing a receiver's operator can act on; its cause does (ECONNREFUSED, TLS). */
-function describeFailure(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? error.cause.message : undefined;
-  const message = cause && !error.message.includes(cause) ? `${error.message}: ${cause}` : error.message;
-  return `${error.name}: ${message}`;
-}
+/** What a receiver's operator can act on: the error and its cause (ECONNREFUSED, TLS), not "fetch failed". */
+const describeFailure = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${messageWithCause(error)}` : String(error);

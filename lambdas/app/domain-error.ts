@@ -40,3 +40,12 @@ export const invalidRequest = (error: ZodError, field?: string) =>
       })
       .join('; '),
   );
+
+/**
+ * An error's message with its cause's: fetch's "fetch failed" says nothing of why, its cause does
+ * ("connect ECONNREFUSED 127.0.0.1:3999", a TLS error).
+ */
+export function messageWithCause(error: Error): string {
+  const cause = error.cause instanceof Error ? error.cause.message : undefined;
+  return cause && !error.message.includes(cause) ? `${error.message}: ${cause}` : error.message;
+}

@@ -56,25 +56,33 @@ const folderOf = (prefix: string): string => (prefix === '*' ? '' : `${prefix.re
 export const dropFolderScope = (prefix: string): string => `drop-folder:${folderOf(prefix)}`;
 
 /**
+ * The folder that would name a drop-folder object's speaker: under the most specific listed prefix the
+ * path starts with (whatever the list's order: with `*` and `calls`, `incoming/calls/agent-1/…` is under
+ * `calls`), the next folder, when a file is below it.
+ */
+function speakerFolder(relativePath: string, prefixes: readonly string[] | undefined) {
+  const bySpecificity = [...(prefixes ?? [])].sort((a, b) => folderOf(b).length - folderOf(a).length);
+  for (const prefix of bySpecificity) {
+    const folder = folderOf(prefix);
+    if (!relativePath.startsWith(folder)) continue;
+    const [name, ...rest] = relativePath.slice(folder.length).split('/');
+    if (rest.length > 0 && name) return { prefix, name };
+  }
+  return undefined;
+}
+
+/**
  * The speaker of a drop-folder object: with `DROP_FOLDER_SPEAKER_PREFIXES` listing `calls` (or `*` for
  * every folder), `incoming/calls/<speakerId>/<file>` belongs to `<speakerId>`. Other paths have none.
- * The most specific prefix decides, whatever the list's order (with `*` and `calls`,
- * `incoming/calls/agent-1/…` is agent-1 of calls, not a speaker named "calls").
  */
 export function dropFolderSpeaker(
   relativePath: string,
   prefixes: readonly string[] | undefined,
 ): SpeakerRef | undefined {
-  const bySpecificity = [...(prefixes ?? [])].sort((a, b) => folderOf(b).length - folderOf(a).length);
-  for (const prefix of bySpecificity) {
-    const folder = folderOf(prefix);
-    if (!relativePath.startsWith(folder)) continue;
-    const [speakerId, ...rest] = relativePath.slice(folder.length).split('/');
-    if (rest.length > 0 && SpeakerIdSchema.safeParse(speakerId).success) {
-      return { scope: dropFolderScope(prefix), speakerId: speakerId! };
-    }
-  }
-  return undefined;
+  const found = speakerFolder(relativePath, prefixes);
+  return found && SpeakerIdSchema.safeParse(found.name).success
+    ? { scope: dropFolderScope(found.prefix), speakerId: found.name }
+    : undefined;
 }
 
 /**
@@ -85,14 +93,7 @@ export function dropFolderSpeakerProblem(
   relativePath: string,
   prefixes: readonly string[] | undefined,
 ): string | undefined {
-  if (!prefixes?.length || dropFolderSpeaker(relativePath, prefixes)) return undefined;
-  for (const prefix of prefixes) {
-    const folder = folderOf(prefix);
-    if (!relativePath.startsWith(folder)) continue;
-    const [name, ...rest] = relativePath.slice(folder.length).split('/');
-    if (rest.length > 0 && name) {
-      return `folder ${JSON.stringify(name)} under speaker prefix ${JSON.stringify(prefix)} is not a valid speakerId (1–128 printable ASCII characters but "/", no edge spaces): no speaker`;
-    }
-  }
-  return undefined;
+  const found = speakerFolder(relativePath, prefixes);
+  if (!found || SpeakerIdSchema.safeParse(found.name).success) return undefined;
+  return `folder ${JSON.stringify(found.name)} under speaker prefix ${JSON.stringify(found.prefix)} is not a valid speakerId (1–128 printable ASCII characters but "/", no edge spaces): no speaker`;
 }
