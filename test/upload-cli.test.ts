@@ -171,6 +171,21 @@ describe('ser upload against the local stack', () => {
     await mkdir(join(again, 'b'));
     await writeFile(join(again, 'a', 'clip.flac'), tessClip('sad').bytes);
     await writeFile(join(again, 'b', 'clip.flac'), tessClip('angry').bytes);
+    // A path that cannot be read is its own row, as in `ser predict`; the others still go.
+    const missing = await ser([join(again, 'nope.flac'), join(again, 'x.flac'), ...drop]);
+    expect(missing.code).toBe(1);
+    const rows = missing.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(rows).toEqual([
+      expect.objectContaining({
+        status: 'ERROR',
+        error: expect.objectContaining({ code: 'UNREADABLE_FILE' }),
+      }),
+      expect.objectContaining({ status: 'SUCCEEDED', emotion: 'angry' }),
+    ]);
+
     const clash = await ser([join(again, 'a'), join(again, 'b'), ...drop]);
     expect(clash.code).toBe(2);
     expect(clash.stderr).toMatch(/would both be uploaded as clip\.flac/);

@@ -106,12 +106,25 @@ function createTransport(options: UploadOptions): Transport {
 async function collectFiles(paths: string[]): Promise<UploadFile[]> {
   const files: UploadFile[] = [];
   for (const path of paths) {
-    const root = (await stat(path)).isDirectory() ? path : dirname(path);
+    const isFolder = await stat(path).then(
+      (info) => info.isDirectory(),
+      () => false,
+    );
+    // A path that cannot be read is that file's row (its upload fails), as `ser predict` reports it,
+    // not the end of the whole batch.
+    if (!isFolder) {
+      files.push({ path, relativePath: relative(dirname(path), path) });
+      continue;
+    }
     for await (const file of walkAudioFiles(path))
-      files.push({ path: file, relativePath: relative(root, file) });
+      files.push({ path: file, relativePath: relative(path, file) });
   }
   return files;
 }
+
+/** The file itself could not be read (missing, a folder, no permission): `ser predict`'s code for it. */
+const isFileError = (error: unknown): boolean =>
+  error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string' && 'path' in error;
 
 /** Sends one file and waits for its result; never throws (a failure is that file's row). */
 async function uploadOne(transport: Transport, file: UploadFile, options: UploadOptions): Promise<UploadRow> {
@@ -126,7 +139,9 @@ async function uploadOne(transport: Transport, file: UploadFile, options: Upload
         ? error.code
         : (error as Error).name === 'TimeoutError'
           ? 'TIMEOUT'
-          : 'UPLOAD_FAILED';
+          : isFileError(error)
+            ? 'UNREADABLE_FILE'
+            : 'UPLOAD_FAILED';
     return {
       file: file.path,
       ...(ref ? { id: ref } : {}),
