@@ -21,6 +21,17 @@ const run = promisify(execFile);
 
 describe('faults on the local stack: an event that fails every retry is kept, and ser replay finishes it', () => {
   let stack: LocalStack;
+  /** `ser replay <files>` as a user runs it against this stack (its endpoints, data folder and secret). */
+  const replayIntoStack = (files: string[]) =>
+    replayFromCommandLine(files, {
+      s3Endpoint: stack.s3Endpoint,
+      dynamodbEndpoint: stack.dynamoDbEndpoint,
+      bucket: stack.bucket,
+      table: 'predictions',
+      maxMessages: 10,
+      dataDir: stack.dataDir,
+      webhookSecret: stack.webhookSecret,
+    });
   let s3: S3Client;
   let local: TestStack;
   const lines: string[] = [];
@@ -57,15 +68,7 @@ describe('faults on the local stack: an event that fails every retry is kept, an
     // Act 2: the cause is fixed, then the message is replayed as `ser replay <file>` does.
     await ensurePredictionsTable(stack.dynamoDbEndpoint, 'predictions');
     dynamo.destroy();
-    const exitCode = await replayFromCommandLine([join(stack.deadLetterDir, deadLetters[0]!)], {
-      s3Endpoint: stack.s3Endpoint,
-      dynamodbEndpoint: stack.dynamoDbEndpoint,
-      bucket: stack.bucket,
-      table: 'predictions',
-      maxMessages: 10,
-      dataDir: stack.dataDir,
-      webhookSecret: stack.webhookSecret,
-    });
+    const exitCode = await replayIntoStack([join(stack.deadLetterDir, deadLetters[0]!)]);
 
     // Assess
     expect(lines.filter((l) => l.startsWith('processing failed'))).toHaveLength(3);
@@ -111,15 +114,7 @@ describe('faults on the local stack: an event that fails every retry is kept, an
     const [file] = (await readdir(stack.deadLetterDir)).map((f) => join(stack.deadLetterDir, f));
 
     // Act
-    const exitCode = await replayFromCommandLine([file!], {
-      s3Endpoint: stack.s3Endpoint,
-      dynamodbEndpoint: stack.dynamoDbEndpoint,
-      bucket: stack.bucket,
-      table: 'predictions',
-      maxMessages: 10,
-      dataDir: stack.dataDir,
-      webhookSecret: stack.webhookSecret,
-    });
+    const exitCode = await replayIntoStack([file!]);
 
     // Assess
     expect(deadLettered).toMatchObject({ status: 'FAILED', error: { code: 'PROCESSING_FAILED' } });

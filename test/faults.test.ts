@@ -10,11 +10,12 @@ import { createEventQueue, toNotification } from '../bin/local/s3-event-bridge.t
 import { deadLetterRecord, eventFromDeadLetter, replayMessages } from '../bin/replay.ts';
 import { createDocumentClient } from '../lambdas/app/aws-clients.ts';
 import { recordDeadLetter } from '../lambdas/app/dead-letter.ts';
-import { dropFolderId } from '../lambdas/app/object-keys.ts';
+import { classifyKey, dropFolderId } from '../lambdas/app/object-keys.ts';
 import {
   type AudioPredictor,
   ClaimHeldError,
   type ObjectProcessorDeps,
+  objectClaim,
   objectVersionOf,
   processObject,
 } from '../lambdas/app/object-processor.ts';
@@ -222,16 +223,14 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
     });
   });
 
+  /** A claim on `key`'s bytes `version`, built as the processor builds it (classifyKey + objectClaim). */
+  const claimOn = (key: string, version: string) =>
+    objectClaim({ bucket: aws.bucket, key, versionId: version }, classifyKey(key)!, 'etag');
+
   it('an upload URL used twice, its events in the wrong order: the record never goes back to the older bytes', async () => {
     // On a versioned bucket both versions stay readable, so only the events' S3 sequencers can say which
     // upload came last: the claim refuses an event older than the one that finished the record.
-    const claim = {
-      id: 'f'.repeat(32),
-      source: 'api' as const,
-      fileName: 'twice.flac',
-      bucket: aws.bucket,
-      key: `uploads/${'f'.repeat(32)}/twice.flac`,
-    };
+    const claim = claimOn('uploads/0b6f3c2e-9a4d-4d0e-8f7a-1c2b3d4e5f62/twice.flac', 'v1');
     const newer = await repository.claim({ ...claim, objectVersion: 'v2', sequencer: '0062A1B2C3D4E5F6B1' });
     if (!newer.claimed) throw new Error('the first claim must succeed');
     await repository.commit({ ...newer.prediction, status: 'SUCCEEDED', emotion: 'sad' }, 'v2');
@@ -257,14 +256,7 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
   });
 
   it('a failure recorded but not announced: the retry gets the record back to announce, another failure does not', async () => {
-    const claim = {
-      id: 'e'.repeat(32),
-      source: 'drop-folder' as const,
-      fileName: 'gone.flac',
-      bucket: aws.bucket,
-      key: 'incoming/faults/gone.flac',
-      objectVersion: 'v1',
-    };
+    const claim = claimOn('incoming/faults/gone.flac', 'v1');
     const deleted = {
       code: 'OBJECT_DELETED' as const,
       message: 'The object was deleted before it could be read',
@@ -282,14 +274,7 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
   });
 
   it('a replay that finds its object gone or replaced ends the dead-lettered record; a waiting one is left to its own event', async () => {
-    const claim = {
-      id: 'd'.repeat(32),
-      source: 'drop-folder' as const,
-      fileName: 'late.flac',
-      bucket: aws.bucket,
-      key: 'incoming/faults/late.flac',
-      objectVersion: 'v1',
-    };
+    const claim = claimOn('incoming/faults/late.flac', 'v1');
     const replaced = { code: 'OBJECT_REPLACED' as const, message: 'replaced' };
     await repository.markFailed(claim, { code: 'PROCESSING_FAILED', message: 'dead-lettered' });
 
