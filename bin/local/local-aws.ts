@@ -120,38 +120,36 @@ export async function ensurePredictionsTable(endpoint: string, tableName: string
     credentials: { ...LOCAL_S3_CREDENTIALS },
   });
   try {
-    await client.send(new CreateTableCommand(createTableInput(tableName)));
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error;
-  }
-  try {
-    // Even with createTableMs 0, dynalite's table is CREATING for a moment (or still DELETING, when it was
-    // just deleted): writes before it is ACTIVE fail with ResourceNotFoundException.
-    await waitForTable(client, tableName, 'ACTIVE');
+    await activeTable(client, tableName);
   } finally {
     client.destroy();
   }
 }
 
-/** Polls until the table is in `state` ('GONE': deleted), for at most 10 s. */
-export async function waitForTable(client: DynamoDBClient, tableName: string, state: 'ACTIVE' | 'GONE') {
+/**
+ * Creates the table when there is none and waits until it is ACTIVE (at most 10 s): even with
+ * createTableMs 0, dynalite keeps a new table CREATING for a moment, or a just-deleted one DELETING,
+ * and writes before then fail with ResourceNotFoundException.
+ */
+async function activeTable(client: DynamoDBClient, tableName: string): Promise<void> {
   for (let waited = 0; waited < 10_000; waited += 20) {
     const status = await client
       .send(new DescribeTableCommand({ TableName: tableName }))
-      .then((d) => d.Table?.TableStatus ?? 'UNKNOWN')
+      .then((d) => d.Table?.TableStatus)
       .catch((error) => {
         if (error instanceof ResourceNotFoundException) return 'GONE';
         throw error;
       });
-    if (status === state) return;
-    // Deleting, or gone when it should be there: create again (a DELETING table refused the create).
-    if (status === 'GONE' && state === 'ACTIVE') {
-      await client.send(new CreateTableCommand(createTableInput(tableName)));
+    if (status === 'ACTIVE') return;
+    if (status === 'GONE') {
+      await client.send(new CreateTableCommand(createTableInput(tableName))).catch((error) => {
+        if (!(error instanceof ResourceInUseException)) throw error;
+      });
       continue;
     }
     await sleep(20);
   }
-  throw new Error(`Table ${tableName} did not become ${state} within 10 s`);
+  throw new Error(`Table ${tableName} did not become ACTIVE within 10 s`);
 }
 
 /** The local counterpart of the stack's deploy-time registration of the bundled model. */
