@@ -32,7 +32,7 @@ export interface ColdStart {
   bundleStartMs: number;
   /** → the handler module imported: the Lambda's init (modules evaluated, ONNX session, registry read). */
   initMs: number;
-  /** The first S3 event: HeadObject/GetObject, the prediction, the DynamoDB writes, the result object. */
+  /** The first S3 event: GetObject, the prediction, the DynamoDB writes, the result object. */
   firstEventMs: number;
   /**
    * CPU time (user + system, all threads) of the process through its init and through the first event:

@@ -5,8 +5,8 @@
  * one full vCPU at 1769 MB; our work per event is single-threaded, so below 1769 MB it runs
  * `1769 / memory` times slower than on one full core, and above it no faster. The per-event time is
  * `prediction + overhead`, both measured here on one core: the prediction is the bench's median on the
- * 3 s clips; the overhead is the local stack's per-event time minus the prediction (S3 HeadObject and
- * GetObject, DynamoDB writes, the result object — against local servers sharing this CPU, so the waits
+ * 3 s clips; the overhead is the local stack's per-event time minus the prediction (S3 GetObject,
+ * DynamoDB writes, the result object — against local servers sharing this CPU, so the waits
  * count as CPU too: an upper bound). Billed per invocation in whole milliseconds.
  */
 export const FULL_VCPU_MB = 1769;

@@ -2,7 +2,7 @@
  * Per-event time of the inference handler on the local stack (`npm start`'s, in this process): each clip
  * is put into the drop folder and timed from the start of the PUT (the upload is included: an over- rather than an under-estimate) until
  * the handler has processed it — the S3
- * notification, HeadObject, GetObject, the prediction, the DynamoDB writes and the result object. The
+ * notification, GetObject, the prediction, the DynamoDB writes and the result object. The
  * bench subtracts the prediction alone to get the per-event overhead it puts into the cost estimate.
  */
 import { mkdtemp, rm } from 'node:fs/promises';

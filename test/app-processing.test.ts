@@ -95,6 +95,32 @@ describe('object processing against s3rver and dynalite', () => {
     expect(prediction?.modelVersion).toBe(predictor.modelVersion);
   });
 
+  it("reads each object with one request: GetObject of the key's current object, never a named version", async () => {
+    // Prepare: the role holds s3:GetObject only (lib/constructs/inference.ts), so no VersionId and no HeadObject
+    const key = 'incoming/one-read/clip.wav';
+    const event = aws.nextEvent(key);
+    await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: tessClip('sad').bytes }));
+    const reads: { command: string; versionId: unknown }[] = [];
+    aws.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Key?: string; VersionId?: string };
+        if (input.Key === key)
+          reads.push({ command: String(context.commandName), versionId: input.VersionId });
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordObjectReads' },
+    );
+
+    // Act
+    const outcome = await processEvent(await event).finally(() =>
+      aws.s3.middlewareStack.remove('recordObjectReads'),
+    );
+
+    // Assess
+    expect(outcome.outcome).toBe('succeeded');
+    expect(reads).toEqual([{ command: 'GetObjectCommand', versionId: undefined }]);
+  });
+
   it('ends an upload whose object is gone FAILED (OBJECT_DELETED) and announces it like any terminal record', async () => {
     // Prepare: the event names an object that is no longer there (deleted before it was read).
     const created = await createUpload({ fileName: 'gone.flac', sizeBytes: 10 });

@@ -186,9 +186,9 @@ describe('SerStack', () => {
     const inference = onData(statementsOfRoleFor('InferenceProcessObject'));
     expect(inference).toEqual(
       expect.arrayContaining([
-        // Events name a version of a versioned bucket: reading it is GetObjectVersion.
+        // Only the key's current object is read: GetObject, never a named version (GetObjectVersion).
         expect.objectContaining({
-          Action: ['s3:GetObject', 's3:GetObjectVersion'],
+          Action: 's3:GetObject',
           Resource: [objects('uploads/'), objects('incoming/')],
         }),
         expect.objectContaining({ Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] } }),

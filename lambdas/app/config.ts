@@ -3,7 +3,7 @@ import { DEFAULT_MAX_DURATION_SEC } from '../core/audio/types.ts';
 import { parseOrigins } from './cors.ts';
 
 const MB = 1024 * 1024;
-/** Largest upload accepted (the API, the presigned URL and the processor's HeadObject check). */
+/** Largest upload accepted (the API, the presigned URL and the processor's check of GetObject's headers). */
 export const DEFAULT_MAX_UPLOAD_BYTES = 25 * MB;
 /** Short-lived on purpose: a leaked URL is useful for minutes, and an unused upload's record expires soon. */
 export const DEFAULT_UPLOAD_URL_TTL_SEC = 300;

@@ -1,7 +1,7 @@
+import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   type GetObjectCommandOutput,
-  HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -143,20 +143,30 @@ export function objectClaim(
   };
 }
 
-type Head = { ContentLength?: number | undefined; ETag?: string | undefined; VersionId?: string | undefined };
+type Head = Pick<GetObjectCommandOutput, 'ContentLength' | 'ETag' | 'VersionId'>;
 
 /**
- * HeadObject of the key's current object (not the event's version: whether that is still the latest is
- * the question), or `undefined` when the key is gone.
+ * GetObject of the key's current object, its headers read and its body not yet (not the event's version:
+ * whether that is still the latest is the question, and when it is, these are its bytes), or `undefined`
+ * when the key is gone. One request where HeadObject and then GetObject were two: on AWS a saved S3 round
+ * trip per event. The caller reads or discards the body (`discardBody`).
  */
-async function headObject(deps: ObjectProcessorDeps, ref: S3ObjectRef): Promise<Head | undefined> {
+async function openObject(
+  deps: ObjectProcessorDeps,
+  ref: S3ObjectRef,
+): Promise<GetObjectCommandOutput | undefined> {
   try {
-    return await deps.s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+    return await deps.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
   }
 }
+
+/** Closes an opened object's body that was not (or not wholly) read, so its connection is not held. */
+const discardBody = (object: GetObjectCommandOutput): void => {
+  if (object.Body instanceof Readable) object.Body.destroy();
+};
 
 const deletedError = (key: string): RecordError => ({
   code: 'OBJECT_DELETED',
@@ -212,14 +222,27 @@ export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef)
     const why = ref.key.endsWith('/') ? 'a folder marker, not a file' : 'key outside uploads/ and incoming/';
     return { outcome: 'ignored', reason: `${why}: ${ref.key}` };
   }
-  const head = await headObject(deps, ref);
-  if (!head) return endDeleted(deps, ref, origin);
-  // An event for bytes the key no longer holds (late or out of order): the newer object's own event
-  // finishes the record, and this one must not overwrite it with the older bytes' prediction.
-  if (isSuperseded(ref, head)) return endSuperseded(deps, ref, origin);
-  const eTag = unquote(ref.eTag ?? head.ETag);
-  const claimed = objectClaim(ref, origin, eTag, head.VersionId);
+  const object = await openObject(deps, ref);
+  if (!object) return endDeleted(deps, ref, origin);
+  try {
+    // An event for bytes the key no longer holds (late or out of order): the newer object's own event
+    // finishes the record, and this one must not overwrite it with the older bytes' prediction.
+    if (isSuperseded(ref, object)) return await endSuperseded(deps, ref, origin);
+    return await processCurrent(deps, ref, origin, object);
+  } finally {
+    discardBody(object);
+  }
+}
 
+/** Claims the record of the event's object, which is the key's current one (`object`), and finishes it. */
+async function processCurrent(
+  deps: ObjectProcessorDeps,
+  ref: S3ObjectRef,
+  origin: ObjectOrigin,
+  object: GetObjectCommandOutput,
+): Promise<ProcessOutcome> {
+  const eTag = unquote(ref.eTag ?? object.ETag);
+  const claimed = objectClaim(ref, origin, eTag, object.VersionId);
   const claim = await deps.repository.claim(claimed);
   if (!claim.claimed) {
     const status = claim.existing?.status;
@@ -242,10 +265,7 @@ export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef)
       origin,
       { ...claim, prediction, speaker },
       claimed.objectVersion,
-      {
-        size: head.ContentLength,
-        eTag,
-      },
+      { response: object, eTag },
     );
     return warning ? { ...outcome, warning } : outcome;
   } catch (error) {
@@ -254,6 +274,9 @@ export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef)
   }
 }
 
+/** The event's object, opened by `openObject`, and its ETag without quotes. */
+type OpenedObject = { response: GetObjectCommandOutput; eTag: string };
+
 /** What became of a claimed object: a result, or the error its record ends with. */
 type Evaluation = { result: SpeakerPrediction } | { error: RecordError };
 
@@ -261,15 +284,14 @@ async function evaluate(
   deps: ObjectProcessorDeps,
   ref: S3ObjectRef,
   origin: ObjectOrigin,
-  object: { size: number | undefined; eTag: string },
+  object: OpenedObject,
   speaker: SpeakerRef | undefined,
 ): Promise<Evaluation> {
   const keyProblem = origin.source === 'drop-folder' ? dropFolderKeyProblem(origin.relativePath) : undefined;
   if (keyProblem) return { error: keyProblem };
   try {
-    return { result: await predictObject(deps, ref, object.size, object.eTag, speaker) };
+    return { result: await predictObject(deps, ref, object.response, speaker) };
   } catch (error) {
-    if (error instanceof ObjectRaceError) return { error: error.toJSON() };
     if (!isInputError(error)) throw error;
     return { error: error.toJSON() };
   }
@@ -286,7 +308,7 @@ async function finish(
     speaker?: SpeakerRef | undefined;
   },
   objectVersion: string,
-  object: { size: number | undefined; eTag: string },
+  object: OpenedObject,
 ): Promise<Processed> {
   const evaluation = await evaluate(deps, ref, origin, object, claimed.speaker);
   const finished = deps.repository.finished(claimed.prediction, evaluation);
@@ -343,60 +365,23 @@ export async function writeResultFile(
   );
 }
 
-/** The object changed under us between HeadObject and GetObject: replaced or deleted. */
-class ObjectRaceError extends Error {
-  override readonly name = 'ObjectRaceError';
-  constructor(
-    readonly code: 'OBJECT_REPLACED' | 'OBJECT_DELETED',
-    message: string,
-  ) {
-    super(message);
-  }
-  toJSON(): RecordError {
-    return { code: this.code, message: this.message };
-  }
-}
-
-/** Downloads the object (if its size allows) and predicts. */
+/** Reads the opened object (if its size allows) and predicts. */
 async function predictObject(
   deps: ObjectProcessorDeps,
   ref: S3ObjectRef,
-  size: number | undefined,
-  eTag: string,
+  object: GetObjectCommandOutput,
   speaker: SpeakerRef | undefined,
 ): Promise<SpeakerPrediction> {
   // Re-checked here because a presigned POST without a declared size, or any drop-folder client, is
-  // limited by nothing else; checked before downloading so an oversized object costs nothing.
+  // limited by nothing else; checked from the headers, before the body is read, so an oversized object
+  // costs nothing (its body is discarded unread).
+  const size = object.ContentLength;
   if (size !== undefined && size > deps.maxUploadBytes) {
     throw new SerError('TOO_LARGE', `The file is ${size} bytes; the limit is ${deps.maxUploadBytes} bytes`);
   }
   if (size === 0) throw new SerError('EMPTY_AUDIO', 'The file is empty');
-  const bytes = await downloadObject(deps, ref, eTag);
-  const options = { maxDurationSec: deps.maxDurationSec };
-  return predictForSpeaker(deps.predictor, deps.speakers, bytes, options, speaker);
-}
-
-async function downloadObject(
-  deps: ObjectProcessorDeps,
-  ref: S3ObjectRef,
-  eTag: string,
-): Promise<Uint8Array> {
-  let object: GetObjectCommandOutput;
-  try {
-    object = await deps.s3.send(
-      new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
-    );
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-    throw new ObjectRaceError('OBJECT_DELETED', deletedError(ref.key).message);
-  }
   if (!object.Body) throw new Error(`S3 returned no body for ${ref.key}`);
   const bytes = await object.Body.transformToByteArray();
-  if (!ref.versionId && eTag && unquote(object.ETag) !== eTag) {
-    throw new ObjectRaceError(
-      'OBJECT_REPLACED',
-      `The object ${ref.key} was replaced while it was being read; the newer bytes are processed by their own event`,
-    );
-  }
-  return bytes;
+  const options = { maxDurationSec: deps.maxDurationSec };
+  return predictForSpeaker(deps.predictor, deps.speakers, bytes, options, speaker);
 }

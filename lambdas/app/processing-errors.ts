@@ -5,7 +5,8 @@ import type { ErrorCode } from '../core/errors.ts';
  * audio's own codes are the core's `ERROR_CODES`):
  * - PROCESSING_FAILED: every attempt failed on an infrastructure fault; the event is in the dead-letter
  *   queue and `ser replay` may still finish the record;
- * - OBJECT_REPLACED: other bytes replaced the object while it was being read (their own event follows);
+ * - OBJECT_REPLACED: other bytes replaced the object before it was read (their own event finishes the
+ *   key's record; only a record whose event was dead-lettered ends so);
  * - OBJECT_DELETED: the object was deleted before it could be read;
  * - KEY_TOO_LONG / INVALID_KEY: a drop-folder key that cannot have a result file (see object-keys.ts).
  */

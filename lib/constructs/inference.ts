@@ -191,11 +191,12 @@ export class Inference extends Construct {
     for (const prefix of TRIGGER_PREFIXES) {
       props.bucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(fn), { prefix });
     }
-    // The bucket is versioned: S3 events name a version, and reading a named version is GetObjectVersion
-    // (HeadObject too). ListBucket makes S3 answer 404 rather than 403 for an object that is gone.
+    // The processor reads only the key's current object (an event for another version is superseded),
+    // so GetObject without GetObjectVersion. ListBucket makes S3 answer 404 rather than 403 for an
+    // object that is gone.
     fn.addToRolePolicy(
       new PolicyStatement({
-        actions: ['s3:GetObject', 's3:GetObjectVersion'],
+        actions: ['s3:GetObject'],
         resources: TRIGGER_PREFIXES.map((prefix) => props.bucket.arnForObjects(`${prefix}*`)),
       }),
     );
