@@ -12,9 +12,12 @@ export type FileOutcome =
   | { file: string; result: PredictionResult }
   | { file: string; error: { code: string; message: string } };
 
+/** A file that could not be read (missing, a folder, no permission): its row, not the whole run. */
+export const UNREADABLE_FILE = 'UNREADABLE_FILE';
+
 export const unreadable = (file: string, error: unknown): FileOutcome => ({
   file,
-  error: { code: 'UNREADABLE_FILE', message: error instanceof Error ? error.message : String(error) },
+  error: { code: UNREADABLE_FILE, message: error instanceof Error ? error.message : String(error) },
 });
 
 /**

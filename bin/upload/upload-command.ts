@@ -5,7 +5,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { createSerClient, type Prediction } from '../../client/ser-client.ts';
 import { createS3Client } from '../../lambdas/app/aws-clients.ts';
 import { messageWithCause } from '../../lambdas/app/domain-error.ts';
-import { walkAudioFiles } from '../predict-files.ts';
+import { UNREADABLE_FILE, walkAudioFiles } from '../predict-files.ts';
 import { mapBounded, withRetries } from './retry.ts';
 import {
   apiTransport,
@@ -140,7 +140,7 @@ async function uploadOne(transport: Transport, file: UploadFile, options: Upload
         : (error as Error).name === 'TimeoutError'
           ? 'TIMEOUT'
           : isFileError(error)
-            ? 'UNREADABLE_FILE'
+            ? UNREADABLE_FILE
             : 'UPLOAD_FAILED';
     return {
       file: file.path,

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { classifyKey } from './object-keys.ts';
-import { endFailed, objectClaim, resultFileKey, writeResultFile } from './object-processor.ts';
+import { endFailed, objectClaim, plainETag, resultFileKey, writeResultFile } from './object-processor.ts';
 import type { PredictionEventPublisher } from './prediction-events.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import { parseS3Event } from './s3-event.ts';
@@ -10,8 +10,6 @@ interface DestinationRecord {
   requestPayload?: unknown;
   responsePayload?: { errorType?: string; errorMessage?: string } | null;
 }
-
-const unquote = (eTag: string | undefined): string => (eTag ?? '').replaceAll('"', '');
 
 /**
  * Ends the records of a dead-lettered S3 event FAILED with PROCESSING_FAILED, so no upload stays
@@ -32,7 +30,7 @@ export async function recordDeadLetter(
     const origin = classifyKey(ref.key);
     // A drop-folder record's id depends on the object's version, which the event must carry.
     if (!origin || (origin.source === 'drop-folder' && !ref.versionId && !ref.eTag)) continue;
-    const claim = objectClaim(ref, origin, unquote(ref.eTag));
+    const claim = objectClaim(ref, origin, plainETag(ref.eTag));
     const ended = await endFailed({ repository, events }, ref, claim, {
       code: 'PROCESSING_FAILED',
       message: `Processing failed after every retry (${reason.slice(0, 300)}); the event is kept for replay`,
@@ -41,7 +39,7 @@ export async function recordDeadLetter(
     marked.push(claim.id);
     // A drop folder's readers watch results/: without a file there they would wait for ever.
     const resultKey = results && resultFileKey(origin, ended.error);
-    if (resultKey) await writeResultFile(results, ref, resultKey, ended, unquote(ref.eTag));
+    if (resultKey) await writeResultFile(results, ref, resultKey, ended, plainETag(ref.eTag));
   }
   return marked;
 }

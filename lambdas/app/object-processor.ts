@@ -68,7 +68,8 @@ type Processed = Extract<ProcessOutcome, { prediction: Prediction }>;
 const isNotFound = (error: unknown): boolean =>
   error instanceof Error && (error.name === 'NotFound' || error.name === 'NoSuchKey');
 
-const unquote = (eTag: string | undefined): string => (eTag ?? '').replaceAll('"', '');
+/** An ETag as S3 events carry it: without the quotes the HTTP header has. */
+export const plainETag = (eTag: string | undefined): string => (eTag ?? '').replaceAll('"', '');
 
 /**
  * Another attempt holds a live claim on this object (a concurrent duplicate event, or a crashed attempt
@@ -95,7 +96,9 @@ async function endSuperseded(
     code: 'OBJECT_REPLACED',
     message: `The object ${ref.key} was replaced before it could be read; the newer bytes are processed by their own event`,
   };
-  await endFailed(deps, ref, objectClaim(ref, origin, unquote(ref.eTag)), error, { onlyDeadLettered: true });
+  await endFailed(deps, ref, objectClaim(ref, origin, plainETag(ref.eTag)), error, {
+    onlyDeadLettered: true,
+  });
   return { outcome: 'ignored', reason };
 }
 
@@ -109,7 +112,7 @@ const resultObject = (ref: S3ObjectRef, eTag: string) => ({
 /** The event names other bytes than the key's current object: another version, or (unversioned) ETag. */
 function isSuperseded(ref: S3ObjectRef, current: Head): boolean {
   if (ref.versionId && current.VersionId) return ref.versionId !== current.VersionId;
-  return !ref.versionId && ref.eTag !== undefined && unquote(ref.eTag) !== unquote(current.ETag);
+  return !ref.versionId && ref.eTag !== undefined && plainETag(ref.eTag) !== plainETag(current.ETag);
 }
 
 /** The model, not the audio, is at fault: retried like any infrastructure fault, never stored as FAILED. */
@@ -203,7 +206,7 @@ async function endDeleted(
 ): Promise<ProcessOutcome> {
   if (origin.source === 'drop-folder' && !ref.eTag)
     return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
-  await endFailed(deps, ref, objectClaim(ref, origin, unquote(ref.eTag)), deletedError(ref.key));
+  await endFailed(deps, ref, objectClaim(ref, origin, plainETag(ref.eTag)), deletedError(ref.key));
   return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
 }
 
@@ -241,7 +244,7 @@ async function processCurrent(
   origin: ObjectOrigin,
   object: GetObjectCommandOutput,
 ): Promise<ProcessOutcome> {
-  const eTag = unquote(ref.eTag ?? object.ETag);
+  const eTag = plainETag(ref.eTag ?? object.ETag);
   const claimed = objectClaim(ref, origin, eTag, object.VersionId);
   const claim = await deps.repository.claim(claimed);
   if (!claim.claimed) {

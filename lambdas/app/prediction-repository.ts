@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -13,7 +12,7 @@ import { DomainError } from './domain-error.ts';
 import { isPredictionId } from './object-keys.ts';
 import type { RecordError } from './processing-errors.ts';
 import type { SpeakerRef } from './speaker-repository.ts';
-import { newestFirstQuery, PREDICTIONS_TABLE } from './table-definition.ts';
+import { isConditionalCheckFailed, newestFirstQuery, PREDICTIONS_TABLE } from './table-definition.ts';
 
 export type { Prediction, PredictionPage, PredictionSource, PredictionStatus };
 
@@ -285,7 +284,7 @@ export class PredictionRepository {
         ...speakerOf(Attributes),
       };
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (!isConditionalCheckFailed(error)) throw error;
       return { claimed: false, existing: await this.get(claim.id) };
     }
   }
@@ -382,7 +381,7 @@ export class PredictionRepository {
       const { Attributes } = await this.#doc.send(this.#failUpdate(claim, error, options.onlyDeadLettered));
       return withCallback(Attributes ?? {});
     } catch (failure) {
-      if (!(failure instanceof ConditionalCheckFailedException)) throw failure;
+      if (!isConditionalCheckFailed(failure)) throw failure;
       const { Item } = await this.#doc.send(
         new GetCommand({ TableName: this.#options.tableName, Key: { id: claim.id }, ConsistentRead: true }),
       );
@@ -519,7 +518,7 @@ export class PredictionRepository {
       );
     } catch (error) {
       // Someone else finished or took over: nothing of ours to give back.
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (!isConditionalCheckFailed(error)) throw error;
     }
   }
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { setTimeout } from 'node:timers/promises';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { addClip, type SpeakerStatistics } from '../core/features/speaker-normalization.ts';
+import { isConditionalCheckFailed } from './table-definition.ts';
 
 /**
  * A speaker context: who owns it (the API key, or the drop folder) and the caller's opaque id. Contexts of
@@ -141,7 +141,7 @@ export class SpeakerRepository {
       );
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
+      if (isConditionalCheckFailed(error)) return false;
       throw error;
     }
   }

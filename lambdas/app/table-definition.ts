@@ -63,3 +63,10 @@ export function newestFirstQuery(
     ...(startKey ? { ExclusiveStartKey: startKey } : {}),
   };
 }
+
+/**
+ * A DynamoDB write refused by its condition: the one expected refusal of a conditional write (a claim
+ * taken, a lock held). By name, so that it holds whichever copy of the SDK threw it.
+ */
+export const isConditionalCheckFailed = (error: unknown): boolean =>
+  error instanceof Error && error.name === 'ConditionalCheckFailedException';

@@ -10,8 +10,6 @@ import { uploadKey } from './object-keys.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import { speakerScope } from './speaker-context.ts';
 
-export { CreateUploadRequestSchema };
-
 /** Who asked: the API key's id (API Gateway's, or the local adapter's), whose webhook secret signs callbacks. */
 export interface UploadCaller {
   apiKeyId?: string | undefined;
@@ -29,18 +27,18 @@ export interface UploadServiceDeps {
   newId?: () => string;
 }
 
-/**
- * POST /uploads: checks what the client declares, writes the PENDING record, then signs an upload
- * for exactly one server-chosen key. The size limit is enforced by S3 itself: with a declared size,
- * a PUT whose signature covers `Content-Length` (any other length is refused); without one, a POST
- * policy with a `content-length-range`. The processor checks the size again.
- */
 /** Many JSON serialisers write an unset optional field as `null`: it counts as absent. */
 const withoutNulls = (body: unknown): unknown =>
   body !== null && typeof body === 'object' && !Array.isArray(body)
     ? Object.fromEntries(Object.entries(body).filter(([, value]) => value !== null))
     : body;
 
+/**
+ * POST /uploads: checks what the client declares, writes the PENDING record, then signs an upload
+ * for exactly one server-chosen key. The size limit is enforced by S3 itself: with a declared size,
+ * a PUT whose signature covers `Content-Length` (any other length is refused); without one, a POST
+ * policy with a `content-length-range`. The processor checks the size again.
+ */
 export function createUploadService(deps: UploadServiceDeps) {
   const now = deps.now ?? (() => new Date());
   const newId = deps.newId ?? randomUUID;

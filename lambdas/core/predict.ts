@@ -25,7 +25,6 @@ import { createSpeechDetector, type SpeechDetector, type SpeechRegion, speechReg
 import { type AnalysisWindow, planWindows } from './speech/windows.ts';
 import type { PredictionResult, PredictOptions, Probabilities, Segment } from './types.ts';
 
-export { DEFAULT_MAX_DURATION_SEC } from './audio/types.ts';
 export { BUNDLED_MODEL_DIR } from './model/location.ts';
 
 /** Less speech than this in a whole clip is not enough to judge an emotion: `NO_SPEECH`. */

@@ -5,7 +5,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { newestFirstQuery, PREDICTIONS_TABLE } from '../app/table-definition.ts';
+import { isConditionalCheckFailed, newestFirstQuery, PREDICTIONS_TABLE } from '../app/table-definition.ts';
 import type { ActivationMode, ModelComparison } from './activation-policy.ts';
 
 /** Training jobs share the predictions table, under their own key prefix and listing partition. */
@@ -88,8 +88,6 @@ export class ConcurrentJobError extends Error {
   }
 }
 
-const isConditionFailure = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
-
 /** A job without a deadline (created before deadlines were recorded) is dead after this much silence. */
 const DEFAULT_STALE_AFTER_MS = 3 * 60 * 60 * 1000;
 
@@ -122,7 +120,7 @@ export class TrainingJobRepository {
         );
         return;
       } catch (error) {
-        if (!isConditionFailure(error)) throw error;
+        if (!isConditionalCheckFailed(error)) throw error;
         // Someone else took it between our read and write: read again, once.
       }
     }
@@ -141,7 +139,7 @@ export class TrainingJobRepository {
         }),
       );
     } catch (error) {
-      if (!isConditionFailure(error)) throw error;
+      if (!isConditionalCheckFailed(error)) throw error;
     }
   }
 
@@ -186,7 +184,7 @@ export class TrainingJobRepository {
     try {
       await this.update(id, { status: 'FAILED', error }, now);
     } catch (failure) {
-      if (!isConditionFailure(failure)) throw failure;
+      if (!isConditionalCheckFailed(failure)) throw failure;
     }
   }
 

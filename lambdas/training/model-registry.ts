@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { newestFirstQuery, PREDICTIONS_TABLE } from '../app/table-definition.ts';
+import { isConditionalCheckFailed, newestFirstQuery, PREDICTIONS_TABLE } from '../app/table-definition.ts';
 
 /**
  * The model registry lives in the predictions table (one table to create, back up and grant), under its
@@ -68,7 +68,7 @@ export class ModelRegistry {
         }),
       );
     } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') {
+      if (isConditionalCheckFailed(error)) {
         throw new Error(`Model version ${record.version} is already registered with another sha256`);
       }
       throw error;
@@ -146,7 +146,7 @@ export class ModelRegistry {
     try {
       await this.activate(record.version, { expectedCurrent: null });
     } catch (error) {
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      if (!isConditionalCheckFailed(error)) throw error;
     }
   }
 }
