@@ -199,12 +199,12 @@ export interface components {
         /** @description An optional field sent as null counts as absent */
         CreateUploadRequest: {
             /**
-             * @description Ends in one of .wav, .wave, .aif, .aiff, .aifc, .flac, .mp3, .ogg, .oga, .opus, .m4a, .mp4, .m4v, .mov, .3gp, .webm, .mkv, .mka (any case); else 400 UNSUPPORTED_FORMAT
+             * @description Ends in one of .wav, .wave, .aif, .aiff, .aifc, .flac, .mp3, .ogg, .oga, .opus, .m4a, .mp4, .m4v, .mov, .3gp, .webm, .weba, .mkv, .mka (any case); else 400 UNSUPPORTED_FORMAT
              * @example clip.wav
              */
             fileName: string;
             /**
-             * @description One of audio/wav, audio/x-wav, audio/wave, audio/vnd.wave, audio/aiff, audio/x-aiff, audio/flac, audio/x-flac, audio/mpeg, audio/mp3, audio/mpeg3, audio/x-mpeg-3, audio/ogg, application/ogg, audio/opus, audio/vorbis, audio/mp4, audio/x-m4a, audio/m4a, video/mp4, video/x-m4v, video/quicktime, audio/3gpp, video/3gpp, audio/webm, video/webm, audio/x-matroska, video/x-matroska; parameters (`;codecs=opus`) are dropped
+             * @description One of audio/wav, audio/x-wav, audio/wave, audio/vnd.wave, audio/aiff, audio/x-aiff, audio/aifc, audio/x-aifc, audio/flac, audio/x-flac, audio/mpeg, audio/mp3, audio/mpeg3, audio/x-mpeg-3, audio/ogg, application/ogg, audio/opus, audio/vorbis, audio/mp4, audio/x-m4a, audio/m4a, video/mp4, video/x-m4v, video/quicktime, audio/3gpp, video/3gpp, audio/webm, video/webm, audio/matroska, video/matroska, audio/x-matroska, video/x-matroska; parameters (`;codecs=opus`) are dropped
              * @example audio/wav
              * @example audio/webm;codecs=opus
              */

@@ -195,6 +195,11 @@ describe('API handler against dynalite and s3rver', () => {
     // The types browsers give phone videos (Android's .3gp, iTunes' .m4v).
     [{ fileName: 'memo.3gp', contentType: 'video/3gpp', sizeBytes: 10 }, 'video/3gpp'],
     [{ fileName: 'clip.m4v', contentType: 'video/x-m4v', sizeBytes: 10 }, 'video/x-m4v'],
+    // What Chrome gives .mkv/.mka (RFC 9559's types), .aifc and its own audio/webm downloads (.weba).
+    [{ fileName: 'talk.mkv', contentType: 'video/matroska', sizeBytes: 10 }, 'video/matroska'],
+    [{ fileName: 'talk.mka', contentType: 'audio/matroska', sizeBytes: 10 }, 'audio/matroska'],
+    [{ fileName: 'take.aifc', contentType: 'audio/x-aifc', sizeBytes: 10 }, 'audio/x-aifc'],
+    [{ fileName: 'recording.weba', contentType: 'audio/webm', sizeBytes: 10 }, 'audio/webm'],
   ])('accepts %j (the one format list) and signs Content-Type %s', async (body, contentType) => {
     const created = await call('POST', '/uploads', body);
     expect(created.status).toBe(201);

@@ -15,7 +15,7 @@ export const UPLOAD_FORMATS = [
     name: 'AIFF',
     formats: ['aiff'],
     extensions: ['aif', 'aiff', 'aifc'],
-    contentTypes: ['audio/aiff', 'audio/x-aiff'],
+    contentTypes: ['audio/aiff', 'audio/x-aiff', 'audio/aifc', 'audio/x-aifc'],
   },
   { name: 'FLAC', formats: ['flac'], extensions: ['flac'], contentTypes: ['audio/flac', 'audio/x-flac'] },
   {
@@ -48,8 +48,17 @@ export const UPLOAD_FORMATS = [
   {
     name: 'WebM / Matroska (Opus, Vorbis)',
     formats: ['webm'],
-    extensions: ['webm', 'mkv', 'mka'],
-    contentTypes: ['audio/webm', 'video/webm', 'audio/x-matroska', 'video/x-matroska'],
+    // .weba: Chrome's name for an audio/webm download. audio/ and video/matroska: RFC 9559's registered
+    // types, which Chrome reports for .mka/.mkv; the x- forms are older ones.
+    extensions: ['webm', 'weba', 'mkv', 'mka'],
+    contentTypes: [
+      'audio/webm',
+      'video/webm',
+      'audio/matroska',
+      'video/matroska',
+      'audio/x-matroska',
+      'video/x-matroska',
+    ],
   },
 ] as const;
 
