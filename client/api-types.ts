@@ -233,7 +233,7 @@ export interface components {
             /** @default 30 */
             epochs: number;
             /**
-             * @description true: 4 augmented copies of every training clip (the shipped recipe)
+             * @description true: the shipped recipe's copies of every training clip (8 speaker-like and 2 channel-degraded; 4 and 1 of a TESS clip)
              * @default false
              */
             augment: boolean;

@@ -28,10 +28,10 @@ export const CreateTrainingJobSchema = z
           'folders with a labels.csv (path,emotion[,speaker]); several corpora may sit side by side',
       }),
     epochs: z.number().int().min(1).max(200).default(30),
-    augment: z
-      .boolean()
-      .default(false)
-      .meta({ description: 'true: 4 augmented copies of every training clip (the shipped recipe)' }),
+    augment: z.boolean().default(false).meta({
+      description:
+        "true: the shipped recipe's copies of every training clip (8 speaker-like and 2 channel-degraded; 4 and 1 of a TESS clip)",
+    }),
     activate: ActivationModeSchema.default('if-better').meta({
       description:
         'if-better: only when its macro-F1 beats the active model on the same held-out clips (both scored by the deployed predictor)',

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { UPLOAD_EXTENSIONS, uploadContentType, uploadFormatOfFileName } from '../core/audio/formats.ts';
 import { type CreatedUpload, CreateUploadRequestSchema, type UploadInstructions } from './api-schemas.ts';
-import { formatOfFileName, normalizeContentType, SUPPORTED_EXTENSIONS } from './audio-formats.ts';
 import { type CallbackUrlPolicy, checkCallbackUrl } from './callback-url.ts';
 import { invalid, invalidRequest } from './domain-error.ts';
 import { uploadKey } from './object-keys.ts';
@@ -53,16 +53,16 @@ export function createUploadService(deps: UploadServiceDeps) {
       parsed.data.callbackUrl === undefined
         ? undefined
         : checkCallbackUrl(parsed.data.callbackUrl, deps.callbackUrls ?? { allowHttpLoopback: false });
-    const format = formatOfFileName(fileName);
+    const format = uploadFormatOfFileName(fileName);
     if (!format) {
       throw invalid(
         'UNSUPPORTED_FORMAT',
-        `Unsupported file type: ${fileName}. Use one of: ${SUPPORTED_EXTENSIONS.map((e) => `.${e}`).join(', ')}`,
+        `Unsupported file type: ${fileName}. Use one of: ${UPLOAD_EXTENSIONS.map((e) => `.${e}`).join(', ')}`,
       );
     }
     let contentType: string = format.contentTypes[0];
     if (parsed.data.contentType !== undefined) {
-      const declared = normalizeContentType(parsed.data.contentType);
+      const declared = uploadContentType(parsed.data.contentType);
       if (!declared)
         throw invalid('UNSUPPORTED_FORMAT', `Unsupported content type: ${parsed.data.contentType}`);
       contentType = declared;

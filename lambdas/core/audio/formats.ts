@@ -81,5 +81,11 @@ export const uploadFormatOfFileName = (fileName: string): UploadFormat | undefin
   return UPLOAD_FORMATS.find((f) => (f.extensions as readonly string[]).includes(extension));
 };
 
+/** `audio/wav; codecs=1` → `audio/wav`; `undefined` when the type is not on the list. */
+export function uploadContentType(contentType: string): string | undefined {
+  const bare = contentType.split(';')[0]!.trim().toLowerCase();
+  return UPLOAD_CONTENT_TYPES.includes(bare) ? bare : undefined;
+}
+
 /** One line for messages and docs: "WAV, AIFF, FLAC, …". */
 export const UPLOAD_FORMAT_NAMES = UPLOAD_FORMATS.map((f) => f.name).join(', ');
