@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DEFAULT_REQUEST_TIMEOUT_MS, timeouts } from './aws-timeouts.ts';
 
 export interface ClientOptions {
   region: string;
@@ -15,16 +16,6 @@ export interface ClientOptions {
    */
   requestTimeoutMs?: number;
 }
-
-const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-const CONNECTION_TIMEOUT_MS = 3_000;
-
-/** Without `throwOnRequestTimeout` the SDK only logs a warning when `requestTimeout` passes. */
-const timeouts = (requestTimeoutMs: number) => ({
-  connectionTimeout: CONNECTION_TIMEOUT_MS,
-  requestTimeout: requestTimeoutMs,
-  throwOnRequestTimeout: true,
-});
 
 /**
  * Checksums only when S3 requires them: SDK v3's default flexible checksums break streamed uploads on

@@ -5,7 +5,8 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { isSerError, SerError } from '../core/errors.ts';
+import { fileSizeProblem } from '../core/audio/limits.ts';
+import { isSerError, type SerError } from '../core/errors.ts';
 import {
   classifyKey,
   dropFolderId,
@@ -378,11 +379,8 @@ async function predictObject(
   // Re-checked here because a presigned POST without a declared size, or any drop-folder client, is
   // limited by nothing else; checked from the headers, before the body is read, so an oversized object
   // costs nothing (its body is discarded unread).
-  const size = object.ContentLength;
-  if (size !== undefined && size > deps.maxUploadBytes) {
-    throw new SerError('TOO_LARGE', `The file is ${size} bytes; the limit is ${deps.maxUploadBytes} bytes`);
-  }
-  if (size === 0) throw new SerError('EMPTY_AUDIO', 'The file is empty');
+  const sizeProblem = fileSizeProblem(object.ContentLength, deps.maxUploadBytes);
+  if (sizeProblem) throw sizeProblem;
   if (!object.Body) throw new Error(`S3 returned no body for ${ref.key}`);
   const bytes = await object.Body.transformToByteArray();
   const options = { maxDurationSec: deps.maxDurationSec };

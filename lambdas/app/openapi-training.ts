@@ -6,7 +6,11 @@ import { errorResponse, jsonResponse } from './openapi-responses.ts';
  * The training-jobs and models part of the API contract (merged into lambdas/app/openapi.ts). The
  * response schemas type the routes in lambdas/app/api.ts, so what the service returns must fit them.
  */
-const ActivationModeSchema = z.enum(['if-better', 'always', 'never']);
+/** When a finished job's model goes live; the training side's `ActivationMode` is this type. */
+export const ActivationModeSchema = z.enum(['if-better', 'always', 'never']);
+
+/** A training job's states; the job repository's `JobStatus` is this type. */
+export const JobStatusSchema = z.enum(['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED']);
 
 /** Jobs read only under here: the instance role's read grant is this prefix, and nothing else is data. */
 export const DATASETS_ROOT = 'datasets/';
@@ -81,7 +85,7 @@ export const QueuedTrainingJobSchema = z
 export const TrainingJobSchema = z
   .object({
     id: z.string(),
-    status: z.enum(['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED']),
+    status: JobStatusSchema,
     dataset: z.string(),
     epochs: z.number().int(),
     augment: z.boolean(),

@@ -3,6 +3,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { UPLOAD_EXTENSIONS, uploadContentType, uploadFormatOfFileName } from '../core/audio/formats.ts';
+import { fileSizeProblem } from '../core/audio/limits.ts';
 import { type CreatedUpload, CreateUploadRequestSchema, type UploadInstructions } from './api-schemas.ts';
 import { type CallbackUrlPolicy, checkCallbackUrl } from './callback-url.ts';
 import { invalid, invalidRequest } from './domain-error.ts';
@@ -67,10 +68,8 @@ export function createUploadService(deps: UploadServiceDeps) {
         throw invalid('UNSUPPORTED_FORMAT', `Unsupported content type: ${parsed.data.contentType}`);
       contentType = declared;
     }
-    if (sizeBytes === 0) throw invalid('EMPTY_AUDIO', 'The file is empty');
-    if (sizeBytes !== undefined && sizeBytes > deps.maxUploadBytes) {
-      throw invalid('TOO_LARGE', `The file is ${sizeBytes} bytes; the limit is ${deps.maxUploadBytes} bytes`);
-    }
+    const sizeProblem = fileSizeProblem(sizeBytes, deps.maxUploadBytes);
+    if (sizeProblem) throw invalid(sizeProblem.code, sizeProblem.message);
 
     const id = newId();
     const key = uploadKey(id, fileName);

@@ -7,6 +7,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createApiHandler } from '../app/api.ts';
 import { createDocumentClient, createS3Client } from '../app/aws-clients.ts';
+import { timeouts } from '../app/aws-timeouts.ts';
 import { loadApiConfig } from '../app/config.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
 import { SpeakerRepository } from '../app/speaker-repository.ts';
@@ -27,10 +28,13 @@ const repository = new PredictionRepository(documents, config);
 // On AWS the training construct sets the launch template; the local stack plugs in its process runner.
 const launchConfig = loadTrainingLaunchConfig();
 let trainingLauncher: TrainingLauncher | undefined = launchConfig.launchTemplateId
-  ? createEc2TrainingLauncher(tracer.captureAWSv3Client(new EC2Client({ region: config.region })), {
-      id: launchConfig.launchTemplateId,
-      version: launchConfig.launchTemplateVersion,
-    })
+  ? createEc2TrainingLauncher(
+      tracer.captureAWSv3Client(new EC2Client({ region: config.region, requestHandler: timeouts() })),
+      {
+        id: launchConfig.launchTemplateId,
+        version: launchConfig.launchTemplateVersion,
+      },
+    )
   : undefined;
 export function useTrainingLauncher(launcher: TrainingLauncher): void {
   trainingLauncher = launcher;

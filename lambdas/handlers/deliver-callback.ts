@@ -5,6 +5,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
+import { timeouts } from '../app/aws-timeouts.ts';
 import { loadCallbackConfig } from '../app/callback-config.ts';
 import { type DeliveryOutcome, deliverCallback } from '../app/callback-delivery.ts';
 import { type PredictionDetailType, PredictionEventDetailSchema } from '../app/prediction-events.ts';
@@ -17,7 +18,9 @@ const config = loadCallbackConfig();
 const secrets = config.staticSecret
   ? staticWebhookSecret(config.staticSecret)
   : secretsManagerWebhookSecrets(
-      tracer.captureAWSv3Client(new SecretsManagerClient({ region: config.region })),
+      tracer.captureAWSv3Client(
+        new SecretsManagerClient({ region: config.region, requestHandler: timeouts() }),
+      ),
       config.secretPrefix!,
     );
 const deps = {

@@ -1,4 +1,7 @@
-export type ActivationMode = 'if-better' | 'always' | 'never';
+import type * as z from 'zod';
+import type { ActivationModeSchema } from '../app/openapi-training.ts';
+
+export type ActivationMode = z.infer<typeof ActivationModeSchema>;
 
 /** One model's score on the comparison clips, measured through the deployed predictor. */
 export interface ModelScore {

@@ -5,6 +5,8 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type * as z from 'zod';
+import type { JobStatusSchema } from '../app/openapi-training.ts';
 import { isConditionalCheckFailed, newestFirstQuery, PREDICTIONS_TABLE } from '../app/table-definition.ts';
 import type { ActivationMode, ModelComparison } from './activation-policy.ts';
 
@@ -17,7 +19,7 @@ const LOCK_KEY = 'TRAINING_LOCK';
 /** The leading keys of job records and the lock, for IAM `dynamodb:LeadingKeys` conditions. */
 export const TRAINING_LEADING_KEYS = [`${JOB_KEY_PREFIX}*`, LOCK_KEY];
 
-export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+export type JobStatus = z.infer<typeof JobStatusSchema>;
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED'];
 
 export interface TrainingJobRequest {

@@ -7,6 +7,17 @@ import {
   MIN_SAMPLE_RATE,
 } from './types.ts';
 
+/**
+ * The file-size rule, the same where a client declares a size (POST /uploads) and where the processor
+ * finds it (the object's headers): empty is EMPTY_AUDIO, over `maxBytes` TOO_LARGE; an unknown size passes.
+ */
+export const fileSizeProblem = (size: number | undefined, maxBytes: number): AudioError | undefined => {
+  if (size === 0) return new AudioError('EMPTY_AUDIO', 'The file is empty');
+  if (size !== undefined && size > maxBytes)
+    return new AudioError('TOO_LARGE', `The file is ${size} bytes; the limit is ${maxBytes} bytes`);
+  return undefined;
+};
+
 /** Rejects header values no real recording has, before anything is allocated from them. */
 export const checkStreamParameters = (container: string, sampleRate: number, channels: number): void => {
   if (!Number.isFinite(sampleRate) || sampleRate < MIN_SAMPLE_RATE || sampleRate > MAX_SAMPLE_RATE) {
