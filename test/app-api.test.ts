@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
-import { createApiHandler } from '../lambdas/app/api.ts';
+import { createApiHandler } from '../lambdas/app/http-api.ts';
 import { loadApiConfig } from '../lambdas/app/config.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { createUploadService } from '../lambdas/app/upload-service.ts';

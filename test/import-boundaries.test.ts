@@ -113,7 +113,7 @@ describe('import boundaries', () => {
     ).toEqual(
       expect.arrayContaining([
         'lambdas/handlers/api.ts imports @middy/core',
-        'lambdas/handlers/api.ts imports ../app/api.ts',
+        'lambdas/handlers/api.ts imports ../app/http-api.ts',
       ]),
     );
   });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
-import { createApiHandler } from '../lambdas/app/api.ts';
+import { createApiHandler } from '../lambdas/app/http-api.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import {
   dropFolderSpeaker,

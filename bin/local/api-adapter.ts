@@ -4,11 +4,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { corsHeaders } from '../../lambdas/app/cors.ts';
-import { type ApiRoute, CORS_PREFLIGHT, matchRoute } from '../../lambdas/app/routes.ts';
+import { type ApiRoute, CORS_PREFLIGHT } from '../../lambdas/app/routes.ts';
 import { WEB_DIR } from '../../lib/paths.ts';
 import { webPageConfig } from '../../lib/web-page-config.ts';
 import { requestUrl, toProxyEvent } from './api-gateway-event.ts';
 import { lambdaContext } from './lambda-context.ts';
+import { matchRoute } from './route-match.ts';
 import { readStaticFile } from './static-files.ts';
 
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;

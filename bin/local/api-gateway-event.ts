@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { type ApiRoute, matchRoute } from '../../lambdas/app/routes.ts';
+import type { ApiRoute } from '../../lambdas/app/routes.ts';
+import { matchRoute } from './route-match.ts';
 
 export interface HttpRequestParts {
   method: string;

@@ -4,7 +4,7 @@ import { errorResponse, jsonResponse } from './openapi-responses.ts';
 
 /**
  * The training-jobs and models part of the API contract (merged into lambdas/app/openapi.ts). The
- * response schemas type the routes in lambdas/app/api.ts, so what the service returns must fit them.
+ * response schemas type the routes in lambdas/app/http-api.ts, so what the service returns must fit them.
  */
 /** When a finished job's model goes live; the training side's `ActivationMode` is this type. */
 export const ActivationModeSchema = z.enum(['if-better', 'always', 'never']);
