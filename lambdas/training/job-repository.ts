@@ -6,6 +6,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type * as z from 'zod';
+import { DomainError } from '../app/domain-error.ts';
 import type { JobStatusSchema } from '../app/openapi-training.ts';
 import { isConditionalCheckFailed, newestFirstQuery, PREDICTIONS_TABLE } from '../app/table-definition.ts';
 import type { ActivationMode, ModelComparison } from './activation-policy.ts';
@@ -83,10 +84,11 @@ type UpdatableField =
   | 'activationReason'
   | 'error';
 
-export class ConcurrentJobError extends Error {
+/** The one-job lock is held (409 JOB_RUNNING at the edge), as the repositories' refusals are: a DomainError. */
+export class ConcurrentJobError extends DomainError {
   override readonly name = 'ConcurrentJobError';
   constructor(readonly runningJobId: string) {
-    super(`Training job ${runningJobId} is still running; one job at a time`);
+    super('conflict', 'JOB_RUNNING', `Training job ${runningJobId} is still running; one job at a time`);
   }
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { DomainError, invalidRequest, notFound } from '../app/domain-error.ts';
 import { CreateTrainingJobSchema } from '../app/openapi-training.ts';
-import { ConcurrentJobError, type TrainingJob, type TrainingJobRepository } from './job-repository.ts';
+import type { TrainingJob, TrainingJobRepository } from './job-repository.ts';
 import type { TrainingLauncher } from './launcher.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
 
@@ -22,16 +22,6 @@ export interface TrainingServiceDeps {
 }
 
 export type ModelListEntry = ModelVersionRecord & { active: boolean };
-
-/** The one-job lock, or a `conflict` JOB_RUNNING when another job holds it. */
-async function acquireJobLock(jobs: TrainingJobRepository, id: string): Promise<void> {
-  try {
-    await jobs.acquireLock(id);
-  } catch (error) {
-    if (error instanceof ConcurrentJobError) throw new DomainError('conflict', 'JOB_RUNNING', error.message);
-    throw error;
-  }
-}
 
 /** A QUEUED job; its deadline is the training machine's hard limit from now. */
 function queuedJob(
@@ -91,7 +81,7 @@ export function createTrainingService(deps: TrainingServiceDeps) {
         throw invalidRequest(parsed.error);
       }
       const id = newId();
-      await acquireJobLock(deps.jobs, id);
+      await deps.jobs.acquireLock(id); // ConcurrentJobError: 409 JOB_RUNNING
       await deps.jobs.create(queuedJob(id, parsed.data, now(), deps.maxRunMinutes));
       await launchOrEnd(deps, id);
       return { id, status: 'QUEUED' };
