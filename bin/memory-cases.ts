@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_MAX_UPLOAD_BYTES } from '../lambdas/app/config.ts';
 import { concatenated } from '../lambdas/core/audio/concat.ts';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
-import { MAX_CODEC_FRAMES } from '../lambdas/core/audio/types.ts';
+import { MAX_CODEC_FRAMES } from '../lambdas/core/audio/limits.ts';
 import { OGG_CRC } from './fuzz-layout.ts';
 
 const FIXTURES = fileURLToPath(new URL('../test/fixtures/', import.meta.url));

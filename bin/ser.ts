@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/audio/types.ts';
+import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/audio/limits.ts';
 import type { PredictOptions } from './predict-command.ts';
 import type { ReplayOptions } from './replay-command.ts';
 import type { UploadOptions } from './upload/upload-command.ts';

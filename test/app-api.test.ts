@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
-import { createApiHandler } from '../lambdas/app/http-api.ts';
 import { loadApiConfig } from '../lambdas/app/config.ts';
+import { createApiHandler } from '../lambdas/app/http-api.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { createUploadService } from '../lambdas/app/upload-service.ts';
 import { startTestAws, type TestAws } from './helpers/local-aws.ts';

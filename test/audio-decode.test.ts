@@ -10,11 +10,11 @@ import { writeFlac } from '../bin/memory-cases.ts';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { detectFormat } from '../lambdas/core/audio/detect.ts';
 import { readStreamInfo } from '../lambdas/core/audio/flac.ts';
-import { checkCodecFrames } from '../lambdas/core/audio/limits.ts';
+import { checkCodecFrames, MAX_CODEC_FRAMES } from '../lambdas/core/audio/limits.ts';
 import { oggStreams } from '../lambdas/core/audio/ogg-packets.ts';
 import { decodeOpusPackets } from '../lambdas/core/audio/opus.ts';
 import { resample } from '../lambdas/core/audio/resample.ts';
-import { type AudioFormat, type DecodedAudio, MAX_CODEC_FRAMES } from '../lambdas/core/audio/types.ts';
+import type { AudioFormat, DecodedAudio } from '../lambdas/core/audio/types.ts';
 import { resetMpegInPlace, resetOpusInPlace } from '../lambdas/core/audio/wasm-reset.ts';
 import { AudioError } from '../lambdas/core/errors.ts';
 

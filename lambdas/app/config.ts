@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { DEFAULT_MAX_DURATION_SEC } from '../core/audio/types.ts';
+import { DEFAULT_MAX_DURATION_SEC } from '../core/audio/limits.ts';
 import { parseOrigins } from './cors.ts';
 
 const MB = 1024 * 1024;

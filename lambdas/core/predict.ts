@@ -1,6 +1,6 @@
 import { decodeAudio, warmUpDecoders } from './audio/decode.ts';
+import { DEFAULT_MAX_DURATION_SEC } from './audio/limits.ts';
 import { removeDcOffset } from './audio/trim.ts';
-import { DEFAULT_MAX_DURATION_SEC } from './audio/types.ts';
 import { AudioError } from './errors.ts';
 import type { FeatureConfig } from './features/config.ts';
 import {

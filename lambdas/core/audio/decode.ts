@@ -3,17 +3,12 @@ import { decodeAiff } from './aiff.ts';
 import { detectFormat } from './detect.ts';
 import { decodeFlac, flacDecoder } from './flac.ts';
 import { UPLOAD_FORMAT_NAMES } from './formats.ts';
+import { DEFAULT_MAX_DURATION_SEC } from './limits.ts';
 import { decodeMp3, mpegDecoder } from './mp3.ts';
 import { decodeOgg, vorbisDecoder } from './ogg.ts';
 import { opusDecodeRate, warmOpus } from './opus.ts';
 import { resample } from './resample.ts';
-import {
-  type AudioFormat,
-  DEFAULT_MAX_DURATION_SEC,
-  type DecodedAudio,
-  type DecodeOptions,
-  type MonoPcm,
-} from './types.ts';
+import type { AudioFormat, DecodedAudio, DecodeOptions, MonoPcm } from './types.ts';
 import { decodeWav } from './wav.ts';
 
 export type { AudioFormat, DecodedAudio, DecodeOptions } from './types.ts';
