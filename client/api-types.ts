@@ -300,7 +300,7 @@ export interface components {
             modelVersion?: string;
             error?: {
                 /** @enum {string} */
-                code: "UNSUPPORTED_FORMAT" | "CORRUPT_AUDIO" | "EMPTY_AUDIO" | "TOO_LONG" | "TOO_LARGE" | "NO_SPEECH" | "MODEL_INVALID" | "PROCESSING_FAILED" | "OBJECT_REPLACED" | "OBJECT_DELETED" | "KEY_TOO_LONG" | "INVALID_KEY";
+                code: "UNSUPPORTED_FORMAT" | "CORRUPT_AUDIO" | "EMPTY_AUDIO" | "TOO_LONG" | "TOO_LARGE" | "NO_SPEECH" | "MODEL_INVALID" | "PROCESSING_FAILED" | "OBJECT_REPLACED" | "OBJECT_DELETED" | "KEY_TOO_LONG" | "INVALID_KEY" | "UPLOAD_EXPIRED";
                 message: string;
             };
             /** @description The speaker context the clip was sent with */

@@ -398,10 +398,11 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
     expect(() => eventFromDeadLetter('{"hello":"world"}')).toThrow();
   });
 
-  it('an upload URL never used leaves a PENDING record that reads as gone once past its expiry', async () => {
+  it('an upload URL never used ends FAILED (UPLOAD_EXPIRED) past its deadline, and a file that still comes is not taken', async () => {
     // Prepare
     const createdAt = new Date();
     const urlTtlSec = 300;
+    const graceSec = 900;
     const writer = repositoryWith({ uploadUrlTtlSec: urlTtlSec, now: () => createdAt });
     const createUpload = createUploadService({
       s3: aws.s3,
@@ -412,17 +413,60 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
       now: () => createdAt,
     });
     const { id } = await createUpload({ fileName: 'never-sent.flac', sizeBytes: 1000 });
-    const readAt = (offsetSec: number) =>
+    const at = (offsetSec: number) =>
       repositoryWith({ now: () => new Date(createdAt.getTime() + offsetSec * 1000) });
+    const late = at(urlTtlSec + graceSec + 1);
+    const claim = { id, source: 'api' as const, fileName: 'never-sent.flac', bucket: aws.bucket };
 
     // Act
-    const justAfterUrlExpiry = await readAt(urlTtlSec + 1).get(id);
-    const pastGrace = await readAt(urlTtlSec + 3600 + 1).get(id);
-    const listedPastGrace = await readAt(urlTtlSec + 3600 + 1).list({ limit: 100 });
+    const justAfterUrlExpiry = await at(urlTtlSec + 1).get(id);
+    const pastDeadline = await late.get(id);
+    const listed = await late.list({ limit: 100 });
+    const lateClaim = await late.claim({
+      ...claim,
+      key: `uploads/${id}/never-sent.flac`,
+      objectVersion: 'late',
+    });
 
-    // Assess: the item is still in the table (dynalite never expires), but no read returns it.
+    // Assess: terminal and queryable (not gone, not PENDING for ever); the late file changes nothing.
     expect(justAfterUrlExpiry?.status).toBe('PENDING');
-    expect(pastGrace).toBeUndefined();
-    expect(listedPastGrace.items.map((p) => p.id)).not.toContain(id);
+    expect(pastDeadline).toMatchObject({ status: 'FAILED', error: { code: 'UPLOAD_EXPIRED' } });
+    expect(listed.items.find((p) => p.id === id)).toMatchObject({ status: 'FAILED' });
+    expect(lateClaim).toMatchObject({ claimed: false, existing: { status: 'FAILED' } });
+  });
+
+  it('a file that arrived in time is not expired by its upload deadline, even when its first attempt is released', async () => {
+    // Prepare
+    const createdAt = new Date();
+    const writer = repositoryWith({ uploadUrlTtlSec: 300, now: () => createdAt });
+    const createUpload = createUploadService({
+      s3: aws.s3,
+      repository: writer,
+      bucketName: aws.bucket,
+      maxUploadBytes: 25 * MB,
+      uploadUrlTtlSec: 300,
+      now: () => createdAt,
+    });
+    const { id } = await createUpload({ fileName: 'sent.flac', sizeBytes: 1000 });
+    const claim = {
+      id,
+      source: 'api' as const,
+      fileName: 'sent.flac',
+      bucket: aws.bucket,
+      key: `uploads/${id}/sent.flac`,
+      objectVersion: 'v1',
+    };
+    const late = repositoryWith({ now: () => new Date(createdAt.getTime() + 7200 * 1000) });
+
+    // Act: claimed in time, released by a failed attempt, retried two hours later
+    const first = await writer.claim(claim);
+    await writer.release(id, 'v1');
+    const whileReleased = await late.get(id);
+    const retry = await late.claim(claim);
+
+    // Assess
+    expect(first.claimed).toBe(true);
+    expect(whileReleased?.status).toBe('PENDING');
+    expect(retry.claimed).toBe(true);
   });
 });

@@ -28,6 +28,8 @@ interface PredictionItem extends Prediction {
   key: string;
   objectVersion?: string;
   leaseExpiresAt?: number;
+  /** PENDING only: past this (epoch seconds) no file can still arrive, and the record reads as FAILED. */
+  uploadDeadline?: number;
   callback?: CallbackTarget;
   expiresAt: number;
   gsi1pk: string;
@@ -161,13 +163,27 @@ export interface PredictionRepositoryOptions {
   tableName: string;
   recordTtlDays: number;
   processingLeaseSec: number;
-  /** A PENDING record lives as long as its upload URL plus a grace, then reads treat it as gone. */
+  /** A PENDING record waits as long as its upload URL plus a grace, then reads as FAILED UPLOAD_EXPIRED. */
   uploadUrlTtlSec?: number;
   now?: () => Date;
 }
 
-/** Room for an upload that started just before its URL expired to finish and be noticed. */
-const PENDING_GRACE_SEC = 3600;
+/**
+ * Room for an upload that started just before its URL expired to finish and be noticed (S3 checks the
+ * signature when a request starts): 25 MB in 15 minutes is a 230 kbit/s link.
+ */
+const PENDING_GRACE_SEC = 900;
+
+/** The terminal state of an upload whose URL expired with no file: nothing can arrive any more. */
+const uploadExpired = (item: Record<string, unknown>, deadline: number): Prediction => ({
+  ...toPrediction(item),
+  status: 'FAILED',
+  updatedAt: new Date(deadline * 1000).toISOString(),
+  error: {
+    code: 'UPLOAD_EXPIRED',
+    message: 'No file arrived before the upload URL expired; ask for a new upload (POST /uploads)',
+  },
+});
 
 /**
  * Prediction records in DynamoDB. The record is also the idempotency record for S3 events: `claim` is
@@ -213,11 +229,12 @@ export class PredictionRepository {
       bucket: upload.bucket,
       key: upload.key,
       ...(upload.callback ? { callback: upload.callback } : {}),
-      // An upload URL that is never used must not leave a PENDING record for the full retention period.
-      expiresAt:
+      // An upload URL that is never used must not leave the record PENDING: past this it reads FAILED.
+      uploadDeadline:
         Math.floor(now.getTime() / 1000) +
         (this.#options.uploadUrlTtlSec ?? DEFAULT_UPLOAD_URL_TTL_SEC) +
         PENDING_GRACE_SEC,
+      expiresAt: this.#expiresAt(now),
       gsi1pk: PREDICTIONS_TABLE.listPartition,
       gsi1sk: `${createdAt}#${upload.id}`,
       ...(upload.speaker ? { speakerId: upload.speaker.speakerId, speakerScope: upload.speaker.scope } : {}),
@@ -238,7 +255,17 @@ export class PredictionRepository {
       new GetCommand({ TableName: this.#options.tableName, Key: { id }, ConsistentRead: true }),
     );
     const isPrediction = Item?.gsi1pk === PREDICTIONS_TABLE.listPartition;
-    return Item && isPrediction && !this.#isExpired(Item) ? toPrediction(Item) : undefined;
+    return Item && isPrediction && !this.#isExpired(Item) ? this.#present(Item) : undefined;
+  }
+
+  /** A stored record as readers see it: a PENDING upload past its deadline is terminal (UPLOAD_EXPIRED). */
+  #present(item: Record<string, unknown>): Prediction {
+    const deadline = item.uploadDeadline;
+    const expired =
+      item.status === 'PENDING' &&
+      typeof deadline === 'number' &&
+      deadline <= Math.floor(this.#now().getTime() / 1000);
+    return expired ? uploadExpired(item, deadline) : toPrediction(item);
   }
 
   /** Newest first, from the `byCreatedAt` index (a Query, never a Scan). */
@@ -263,7 +290,7 @@ export class PredictionRepository {
             [listIndex.sortKey]: last[listIndex.sortKey],
           }
         : result.LastEvaluatedKey;
-    const items = page.filter((item) => !this.#isExpired(item)).map(toPrediction);
+    const items = page.filter((item) => !this.#isExpired(item)).map((item) => this.#present(item));
     return nextKey ? { items, nextCursor: encodeCursor(nextKey) } : { items };
   }
 
@@ -335,11 +362,14 @@ export class PredictionRepository {
       UpdateExpression: [
         'SET #status = :processing, objectVersion = :version, leaseExpiresAt = :lease, updatedAt = :now,',
         object.set,
-        `REMOVE ${removal.clause}`,
+        // A file arrived: the upload's deadline no longer applies (a released claim is PENDING again).
+        `REMOVE ${removal.clause}, uploadDeadline`,
       ].join(' '),
       // An expired record counts as gone (TTL may not have deleted it yet): the object is processed afresh.
+      // A PENDING upload past its deadline has ended (UPLOAD_EXPIRED): a file that still comes is not taken.
       ConditionExpression: [
-        'attribute_not_exists(id) OR #status = :pending OR expiresAt <= :nowSec',
+        'attribute_not_exists(id) OR expiresAt <= :nowSec',
+        'OR (#status = :pending AND (attribute_not_exists(uploadDeadline) OR uploadDeadline > :nowSec))',
         'OR (#status = :processing AND leaseExpiresAt < :nowSec)',
         // New bytes under the same key (an upload URL used twice): the record follows the object, and
         // never goes back to older bytes whose event came late.

@@ -8,7 +8,9 @@ import type { ErrorCode } from '../core/errors.ts';
  * - OBJECT_REPLACED: other bytes replaced the object before it was read (their own event finishes the
  *   key's record; only a record whose event was dead-lettered ends so);
  * - OBJECT_DELETED: the object was deleted before it could be read;
- * - KEY_TOO_LONG / INVALID_KEY: a drop-folder key that cannot have a result file (see object-keys.ts).
+ * - KEY_TOO_LONG / INVALID_KEY: a drop-folder key that cannot have a result file (see object-keys.ts);
+ * - UPLOAD_EXPIRED: no file arrived before the upload URL expired (plus a grace): an API upload's end
+ *   when its client never sent the file, as reads show it (prediction-repository.ts).
  */
 export const PROCESSING_ERROR_CODES = [
   'PROCESSING_FAILED',
@@ -16,6 +18,7 @@ export const PROCESSING_ERROR_CODES = [
   'OBJECT_DELETED',
   'KEY_TOO_LONG',
   'INVALID_KEY',
+  'UPLOAD_EXPIRED',
 ] as const;
 
 export type ProcessingErrorCode = (typeof PROCESSING_ERROR_CODES)[number];
