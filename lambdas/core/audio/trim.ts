@@ -1,10 +1,8 @@
 import type { FeatureConfig } from '../features/config.ts';
 import { loudnessGain } from '../features/loudness.ts';
 import { type SpeechDetector, type SpeechRegion, speechRegions } from '../speech/vad.ts';
+import { UTTERANCE_PAD_SEC } from '../speech/windows.ts';
 import { sumOf } from './sums.ts';
-
-/** Silence kept around the speech span (the same 0.1 s the predictor keeps). */
-export const SPEECH_PAD_SEC = 0.1;
 
 export interface TrimmedSpeech {
   /** A copy of the samples from the start to the end of the speech span, DC offset removed. */
@@ -25,9 +23,9 @@ export function removeDcOffset(samples: Float32Array): void {
 
 /**
  * Cuts leading and trailing silence the way inference does: remove the DC offset, run WebRTC VAD on the
- * loudness-normalised signal, keep from the first to the last speech region ± 0.1 s. Training uses this
- * so that the model sees the same span as the deployed predictor (RAVDESS clips have ~1 s of silence
- * at each end; TESS has some too). A clip with no speech at all is kept whole (training decides).
+ * loudness-normalised signal, keep from the first to the last speech region ± `UTTERANCE_PAD_SEC` (the
+ * predictor's own pad). Training uses this so that the model sees the same span as the deployed
+ * predictor (RAVDESS clips have ~1 s of silence at each end; TESS has some too). A clip with no speech at all is kept whole (training decides).
  */
 export function trimToSpeech(
   input: Float32Array,
@@ -40,8 +38,8 @@ export function trimToSpeech(
   const regions = speechRegions(detector.detect(samples, sampleRate, loudnessGain(samples, config)));
   const clipSec = samples.length / sampleRate;
   if (regions.length === 0) return { samples, startSec: 0, endSec: clipSec, speechSec: 0, regions };
-  const startSec = Math.max(0, regions[0]!.startSec - SPEECH_PAD_SEC);
-  const endSec = Math.min(clipSec, regions.at(-1)!.endSec + SPEECH_PAD_SEC);
+  const startSec = Math.max(0, regions[0]!.startSec - UTTERANCE_PAD_SEC);
+  const endSec = Math.min(clipSec, regions.at(-1)!.endSec + UTTERANCE_PAD_SEC);
   const speechSec = regions.reduce((total, r) => total + r.endSec - r.startSec, 0);
   return {
     samples: samples.slice(Math.floor(startSec * sampleRate), Math.ceil(endSec * sampleRate)),

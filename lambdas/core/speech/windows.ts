@@ -2,7 +2,10 @@ import { type SpeechRegion, speechWithin } from './vad.ts';
 
 /** Speech separated by a pause at least this long is a new utterance, scored on its own. */
 export const UTTERANCE_GAP_SEC = 0.6;
-/** Silence kept around an utterance, as the training clips have a little of it too. */
+/**
+ * Silence kept around an utterance, as the training clips have a little of it too. Training's trim
+ * (`audio/trim.ts`) keeps the same pad around the speech span, so both see the same span.
+ */
 export const UTTERANCE_PAD_SEC = 0.1;
 /** A window with less speech than this is not scored unless no window has more. */
 const MIN_WINDOW_SPEECH_SEC = 0.5;
