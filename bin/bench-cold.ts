@@ -9,10 +9,11 @@
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
+import { BUNDLED_MODEL_FOLDER } from '../lambdas/core/model/location.ts';
 import {
   INFERENCE_NODE_MODULES,
   LAMBDA_ALIASES,
@@ -74,8 +75,8 @@ async function buildAsset(dir: string, modelDir: string): Promise<number> {
   // As inference.ts's afterBundling hook: fvad.wasm and the model beside the bundle. The packages left
   // out of the bundle resolve from the repository's node_modules.
   await copyFile(join(ROOT, 'node_modules/@echogarden/fvad-wasm/fvad.wasm'), join(dir, 'fvad.wasm'));
-  await mkdir(join(dir, 'models'));
-  await symlink(resolve(modelDir), join(dir, 'models/ser-lstm'), 'dir');
+  await mkdir(dirname(join(dir, BUNDLED_MODEL_FOLDER)), { recursive: true });
+  await symlink(resolve(modelDir), join(dir, BUNDLED_MODEL_FOLDER), 'dir');
   await writeFile(join(dir, 'package.json'), '{"type":"module"}');
   await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return Math.round((await stat(outfile)).size / 1024);

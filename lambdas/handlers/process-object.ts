@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -13,20 +12,18 @@ import type { PredictionEventPublisher } from '../app/prediction-events.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
 import { parseS3Event } from '../app/s3-event.ts';
 import { SpeakerRepository } from '../app/speaker-repository.ts';
+import { bundledModelIn } from '../core/model/location.ts';
 import { createPredictor } from '../core/predict.ts';
 import { createActiveModelProvider, loadActiveModelConfig } from '../training/active-model.ts';
 import { ModelRegistry } from '../training/model-registry.ts';
 import { logger, metrics, tracer } from './observability.ts';
 import { predictionEventBus } from './prediction-event-bus.ts';
 
-/** In the Lambda asset the model package sits beside the bundle; from source, the core finds its own. */
-const MODEL_BESIDE_BUNDLE = fileURLToPath(new URL('./models/ser-lstm/', import.meta.url));
-
 // Cold start: the model is loaded once per execution environment, never per invocation.
 const config = loadConfig();
 const predictor = await createPredictor({
-  modelDir:
-    config.modelDir ?? (existsSync(`${MODEL_BESIDE_BUNDLE}metadata.json`) ? MODEL_BESIDE_BUNDLE : undefined),
+  // In the Lambda asset the model package sits beside the bundle; from source, the core finds its own.
+  modelDir: config.modelDir ?? bundledModelIn(fileURLToPath(new URL('.', import.meta.url))),
   // No warm-up: an S3-triggered cold start runs init and then the event that caused it, so compiling all
   // four WASM decoders and a synthetic prediction first only added work (~100 ms of CPU to a WAV's or a
   // FLAC's cold start, bin/bench-cold.ts in paired runs); each decoder compiles on its first file instead.

@@ -13,7 +13,7 @@ import { LambdaSubscription, SqsSubscription } from 'aws-cdk-lib/aws-sns-subscri
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { RESULTS_PREFIX, TRIGGER_PREFIXES } from '../../lambdas/app/object-keys.ts';
-import { modelRuntimeFiles } from '../../lambdas/core/model/location.ts';
+import { BUNDLED_MODEL_FOLDER, modelRuntimeFiles } from '../../lambdas/core/model/location.ts';
 import { INFERENCE_NODE_MODULES } from '../lambda-bundling.ts';
 import { HANDLERS_DIR } from '../paths.ts';
 import { SerFunction } from './ser-function.ts';
@@ -59,9 +59,9 @@ const inferenceBundling = (modelDir: string): BundlingOptions => ({
     beforeBundling: () => [],
     beforeInstall: () => [],
     afterBundling: (inputDir, outputDir) => [
-      `mkdir -p "${outputDir}/models/ser-lstm"`,
+      `mkdir -p "${outputDir}/${BUNDLED_MODEL_FOLDER}"`,
       ...modelRuntimeFiles(modelDir).map(
-        (file) => `cp "${modelDir}/${file}" "${outputDir}/models/ser-lstm/"`,
+        (file) => `cp "${modelDir}/${file}" "${outputDir}/${BUNDLED_MODEL_FOLDER}/"`,
       ),
       // fvad-wasm loads fvad.wasm relative to its module, which in the bundle is index.mjs.
       `cp "${inputDir}/node_modules/@echogarden/fvad-wasm/fvad.wasm" "${outputDir}/"`,

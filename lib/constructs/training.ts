@@ -28,6 +28,7 @@ import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { DATASETS_ROOT } from '../../lambdas/app/openapi-training.ts';
+import { BUNDLED_MODEL_FOLDER } from '../../lambdas/core/model/location.ts';
 import { JOB_ID_TAG } from '../../lambdas/training/ec2-launcher.ts';
 import { TRAINING_LEADING_KEYS } from '../../lambdas/training/job-repository.ts';
 import {
@@ -177,7 +178,7 @@ export class Training extends Construct {
         'training/.scratch',
         // Only the bundled package: "if-better" re-scores it when it is the active model.
         'models/*',
-        '!models/ser-lstm',
+        `!${BUNDLED_MODEL_FOLDER}`,
         'test',
         'docs',
         'coverage',

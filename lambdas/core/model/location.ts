@@ -1,11 +1,26 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelError } from '../errors.ts';
 import { ModelMetadataSchema } from './metadata.ts';
 
-/** The model shipped in the repository (and copied into the Lambda asset beside the bundle). */
-export const BUNDLED_MODEL_DIR = fileURLToPath(new URL('../../../models/ser-lstm/', import.meta.url));
+/**
+ * Where the shipped model package sits, relative to the repository root and to a deployment asset's root
+ * (which carries it beside the bundle): the one place this folder name is written.
+ */
+export const BUNDLED_MODEL_FOLDER = 'models/ser-lstm';
+
+/** The model shipped in the repository. */
+export const BUNDLED_MODEL_DIR = fileURLToPath(new URL(`../../../${BUNDLED_MODEL_FOLDER}/`, import.meta.url));
+
+/**
+ * The bundled model package in `root` (a bundle's folder, where the deployment copies it), or undefined
+ * when there is none there (run from source, the core finds its own: `BUNDLED_MODEL_DIR`).
+ */
+export function bundledModelIn(root: string): string | undefined {
+  const dir = `${join(root, BUNDLED_MODEL_FOLDER)}/`;
+  return existsSync(join(dir, 'metadata.json')) ? dir : undefined;
+}
 
 /**
  * The model package used when none is named: `SER_MODEL_DIR`, else the bundled one. The one rule for the
