@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import {
 import dynalite from 'dynalite';
 import { createDocumentClient } from '../../lambdas/app/aws-clients.ts';
 import { createTableInput } from '../../lambdas/app/table-definition.ts';
+import { readModelMetadata } from '../../lambdas/core/model/location.ts';
 import { ModelRegistry } from '../../lambdas/training/model-registry.ts';
 import { localS3Access } from './s3-access.ts';
 import { S3rver } from './s3rver.ts';
@@ -158,12 +158,7 @@ export async function registerBundledModel(options: {
   tableName: string;
   modelDir: string;
 }): Promise<void> {
-  const metadata = JSON.parse(await readFile(join(options.modelDir, 'metadata.json'), 'utf8')) as {
-    version: string;
-    sha256: string;
-    metrics?: Record<string, unknown>;
-    createdAt: string;
-  };
+  const metadata = readModelMetadata(options.modelDir);
   const documents = createDocumentClient({
     region: LOCAL_REGION,
     dynamoDbEndpoint: options.endpoint,

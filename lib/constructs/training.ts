@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { Duration, IgnoreMode, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
@@ -28,7 +26,7 @@ import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { DATASETS_ROOT } from '../../lambdas/app/openapi-training.ts';
-import { BUNDLED_MODEL_FOLDER } from '../../lambdas/core/model/location.ts';
+import { BUNDLED_MODEL_FOLDER, readModelMetadata } from '../../lambdas/core/model/location.ts';
 import { JOB_ID_TAG } from '../../lambdas/training/ec2-launcher.ts';
 import { TRAINING_LEADING_KEYS } from '../../lambdas/training/job-repository.ts';
 import {
@@ -262,12 +260,7 @@ export class Training extends Construct {
    * custom-resource function, limited to the registry's keys.
    */
   private registerBundledModel(modelDir: string): void {
-    const metadata = JSON.parse(readFileSync(join(modelDir, 'metadata.json'), 'utf8')) as {
-      version: string;
-      sha256: string;
-      createdAt: string;
-      metrics?: Record<string, unknown>;
-    };
+    const metadata = readModelMetadata(modelDir);
     const record: ModelVersionRecord = {
       version: metadata.version,
       source: 'bundled',

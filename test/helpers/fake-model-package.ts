@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BUNDLED_MODEL_DIR, readModelMetadata } from '../../lambdas/core/model/location.ts';
 
 export interface FakeModelPackage {
   dir: string;
@@ -9,15 +10,17 @@ export interface FakeModelPackage {
 
 /**
  * A model package folder for the CDK control-plane tests, which skip bundling (test/cdk-asset.test.ts
- * covers the real asset): only the metadata the stack reads at synth, its version (the API's
- * MODEL_VERSION), what the deploy-time registration records (sha256, creation time, metrics) and the
- * ONNX file's name (the asset ships it beside metadata.json).
+ * covers the real asset): only metadata.json, valid for the package contract (the stack checks it at
+ * synth), with the bundled model's features and labels and this package's own version (the API's
+ * MODEL_VERSION) and what the deploy-time registration records (sha256, creation time, metrics). Its
+ * ONNX file is named but not there (the asset ships it beside metadata.json).
  */
 export function fakeModelPackage(version: string): FakeModelPackage {
   const dir = mkdtempSync(join(tmpdir(), 'ser-cdk-model-'));
   writeFileSync(
     join(dir, 'metadata.json'),
     JSON.stringify({
+      ...readModelMetadata(BUNDLED_MODEL_DIR),
       version,
       sha256: 'a'.repeat(64),
       createdAt: '2026-01-01T00:00:00Z',

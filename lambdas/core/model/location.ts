@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelError } from '../errors.ts';
-import { ModelMetadataSchema } from './metadata.ts';
+import { type ModelMetadata, parseModelMetadata } from './metadata.ts';
 
 /**
  * Where the shipped model package sits, relative to the repository root and to a deployment asset's root
@@ -35,12 +35,19 @@ export const defaultModelDir = (env: NodeJS.ProcessEnv = process.env): string =>
  * development runs.
  */
 export function modelRuntimeFiles(dir: string): string[] {
+  return ['metadata.json', readModelMetadata(dir).onnxFile];
+}
+
+/**
+ * The checked metadata of the package in `dir`, without loading its model: what the stack's synth, the
+ * local stack and the deploy-time registration read (sync: they read it while building, before any I/O).
+ */
+export function readModelMetadata(dir: string): ModelMetadata {
+  let json: string;
   try {
-    const metadata = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
-    return ['metadata.json', ModelMetadataSchema.pick({ onnxFile: true }).parse(metadata).onnxFile];
+    json = readFileSync(join(dir, 'metadata.json'), 'utf8');
   } catch (cause) {
-    throw new ModelError(`${dir}: no model package here (metadata.json unreadable or without onnxFile)`, {
-      cause,
-    });
+    throw new ModelError(`No model package at ${dir} (metadata.json unreadable)`, { cause });
   }
+  return parseModelMetadata(json, dir);
 }

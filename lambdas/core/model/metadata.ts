@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { ModelError } from '../errors.ts';
 import { FeatureConfigSchema } from '../features/config.ts';
 import { SpeakerAdaptationSchema } from '../features/speaker-normalization.ts';
 import { CalibrationSchema } from './calibration.ts';
@@ -42,3 +43,25 @@ export const ModelMetadataSchema = z.object({
 });
 
 export type ModelMetadata = z.infer<typeof ModelMetadataSchema>;
+
+/** A package's `metadata.json` text, checked against the contract above; `source` names it in errors. */
+export function parseModelMetadata(json: string, source: string): ModelMetadata {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (cause) {
+    throw new ModelError(`${source}: metadata is not valid JSON`, { cause });
+  }
+  try {
+    return ModelMetadataSchema.parse(value);
+  } catch (cause) {
+    const detail =
+      cause instanceof z.ZodError ? cause.issues.map((i) => `${i.path.join('.')}: ${i.message}`) : [];
+    throw new ModelError(
+      `${source}: metadata is not a model package this core supports (${detail.join('; ')})`,
+      {
+        cause,
+      },
+    );
+  }
+}

@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ZodError } from 'zod';
 import { ModelError } from '../errors.ts';
 import { featureDimension } from '../features/config.ts';
-import { type ModelMetadata, ModelMetadataSchema } from './metadata.ts';
+import { type ModelMetadata, parseModelMetadata } from './metadata.ts';
 
 export interface ModelBatch {
   /** batch × frames × dims, zero-padded rows. */
@@ -28,27 +27,6 @@ export interface LoadedModel {
 }
 
 export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
-
-function parseMetadata(json: string, source: string): ModelMetadata {
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch (cause) {
-    throw new ModelError(`${source}: metadata is not valid JSON`, { cause });
-  }
-  try {
-    return ModelMetadataSchema.parse(value);
-  } catch (cause) {
-    const detail =
-      cause instanceof ZodError ? cause.issues.map((i) => `${i.path.join('.')}: ${i.message}`) : [];
-    throw new ModelError(
-      `${source}: metadata is not a model package this core supports (${detail.join('; ')})`,
-      {
-        cause,
-      },
-    );
-  }
-}
 
 /** The ONNX bytes are the ones the metadata recorded, and the metadata agrees with itself: the input's dims. */
 function checkPackage(metadata: ModelMetadata, onnx: Uint8Array, source: string): number {
@@ -135,7 +113,7 @@ export async function loadModel(
   onnx: Uint8Array,
   source = 'model',
 ): Promise<LoadedModel> {
-  const metadata = parseMetadata(metadataJson, source);
+  const metadata = parseModelMetadata(metadataJson, source);
   const dims = checkPackage(metadata, onnx, source);
   const session = await createSession(onnx, metadata.onnxFile, source);
   const offsetWidth = speakerOffsetWidth(session);
@@ -174,7 +152,7 @@ export async function loadModelPackage(dir: string): Promise<LoadedModel> {
   } catch (cause) {
     throw new ModelError(`No model package at ${dir} (metadata.json unreadable)`, { cause });
   }
-  const metadata = parseMetadata(metadataJson, dir);
+  const metadata = parseModelMetadata(metadataJson, dir);
   let onnx: Uint8Array;
   try {
     onnx = await readFile(join(dir, metadata.onnxFile));
