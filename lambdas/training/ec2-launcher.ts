@@ -1,6 +1,6 @@
 import { type EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import * as z from 'zod';
-import type { TrainingLauncher } from './launcher.ts';
+import { DEFAULT_TRAINING_MAX_RUN_MINUTES, type TrainingLauncher } from './launcher.ts';
 
 /** The instance tag the user data reads (through instance metadata tags) to know its job. */
 export const JOB_ID_TAG = 'ser-training-job-id';
@@ -11,7 +11,7 @@ const TrainingEnvSchema = z.object({
   /** The template version the stack pinned (never `$Latest`: a new version needs a deploy). */
   TRAINING_LAUNCH_TEMPLATE_VERSION: z.string().regex(/^\d+$/).optional(),
   /** The instance's hard limit; a job not ended by then is FAILED. */
-  TRAINING_MAX_RUN_MINUTES: z.coerce.number().int().positive().default(180),
+  TRAINING_MAX_RUN_MINUTES: z.coerce.number().int().positive().default(DEFAULT_TRAINING_MAX_RUN_MINUTES),
 });
 
 export function loadTrainingLaunchConfig(env: NodeJS.ProcessEnv = process.env) {

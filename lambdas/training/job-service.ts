@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { DomainError, invalidRequest, notFound } from '../app/domain-error.ts';
 import { CreateTrainingJobSchema } from '../app/openapi-training.ts';
 import type { TrainingJob, TrainingJobRepository } from './job-repository.ts';
-import type { TrainingLauncher } from './launcher.ts';
+import { DEFAULT_TRAINING_MAX_RUN_MINUTES, type TrainingLauncher } from './launcher.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
 
 const JobIdSchema = z.string().regex(/^[\w-]{1,64}$/);
@@ -15,7 +15,10 @@ export interface TrainingServiceDeps {
   jobs: TrainingJobRepository;
   registry: ModelRegistry;
   launcher: TrainingLauncher;
-  /** The training machine's hard limit: a job that has not ended by then is FAILED. @default 180 */
+  /**
+   * The training machine's hard limit: a job that has not ended by then is FAILED.
+   * @default DEFAULT_TRAINING_MAX_RUN_MINUTES
+   */
   maxRunMinutes?: number;
   now?: () => Date;
   newId?: () => string;
@@ -28,7 +31,7 @@ function queuedJob(
   id: string,
   request: z.output<typeof CreateTrainingJobSchema>,
   at: Date,
-  maxRunMinutes = 180,
+  maxRunMinutes = DEFAULT_TRAINING_MAX_RUN_MINUTES,
 ): TrainingJob {
   const createdAt = at.toISOString();
   const deadline = new Date(at.getTime() + maxRunMinutes * 60_000).toISOString();

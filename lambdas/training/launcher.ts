@@ -1,4 +1,10 @@
 /**
+ * The training machine's hard limit, in minutes, when the deployment names none (`-c trainingMaxHours`):
+ * the instance shuts down after it, and a job that has not recorded its end by then is FAILED.
+ */
+export const DEFAULT_TRAINING_MAX_RUN_MINUTES = 120;
+
+/**
  * Starts the machine (or process) that runs `training/job.ts` for one job. The cloud implementation runs
  * an EC2 instance from the training launch template; the local one spawns a child process.
  */

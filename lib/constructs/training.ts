@@ -29,6 +29,7 @@ import { DATASETS_ROOT } from '../../lambdas/app/openapi-training.ts';
 import { BUNDLED_MODEL_FOLDER, readModelMetadata } from '../../lambdas/core/model/location.ts';
 import { JOB_ID_TAG } from '../../lambdas/training/ec2-launcher.ts';
 import { TRAINING_LEADING_KEYS } from '../../lambdas/training/job-repository.ts';
+import { DEFAULT_TRAINING_MAX_RUN_MINUTES } from '../../lambdas/training/launcher.ts';
 import {
   firstActivePointerItem,
   type ModelVersionRecord,
@@ -47,7 +48,10 @@ export interface TrainingProps {
   readonly instanceType?: InstanceType;
   /** Spot capacity (a job interrupted by AWS ends FAILED when its deadline passes). @default false */
   readonly spot?: boolean;
-  /** After this, the instance shuts down (and terminates) whatever the job is doing. @default 2 hours */
+  /**
+   * After this, the instance shuts down (and terminates) whatever the job is doing.
+   * @default DEFAULT_TRAINING_MAX_RUN_MINUTES (2 hours)
+   */
   readonly maxRunTime?: Duration;
 }
 
@@ -74,7 +78,7 @@ export class Training extends Construct {
     super(scope, id);
     this.bucket = props.bucket;
     this.table = props.table;
-    this.maxRunTime = props.maxRunTime ?? Duration.hours(2);
+    this.maxRunTime = props.maxRunTime ?? Duration.minutes(DEFAULT_TRAINING_MAX_RUN_MINUTES);
     this.instanceType = props.instanceType ?? InstanceType.of(InstanceClass.C7I, InstanceSize.LARGE);
 
     const vpc = this.createNetwork();
