@@ -1,8 +1,8 @@
 import { CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { DEFAULT_MAX_UPLOAD_BYTES } from '../lambdas/app/config.ts';
+import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_RECORD_TTL_DAYS } from '../lambdas/app/config.ts';
 import { checkedOrigins } from '../lambdas/app/cors.ts';
-import { AudioStorage } from './constructs/audio-storage.ts';
+import { AudioStorage, DEFAULT_RAW_AUDIO_RETENTION_DAYS } from './constructs/audio-storage.ts';
 import { CallbackDelivery } from './constructs/callback-delivery.ts';
 import { Inference, type InferenceProps } from './constructs/inference.ts';
 import { OperationsDashboard } from './constructs/operations-dashboard.ts';
@@ -17,9 +17,12 @@ export interface SerStackProps extends StackProps {
   readonly modelDir?: string;
   /** @default 25 MB */
   readonly maxUploadBytes?: number;
-  /** @default 7 */
+  /** @default DEFAULT_RAW_AUDIO_RETENTION_DAYS */
   readonly rawAudioRetentionDays?: number;
-  /** Days prediction records (DynamoDB TTL) and drop-folder results are kept. @default 30 */
+  /**
+   * Days prediction records (DynamoDB TTL) and drop-folder results are kept.
+   * @default DEFAULT_RECORD_TTL_DAYS
+   */
   readonly recordTtlDays?: number;
   readonly inferenceMemorySize?: number;
   readonly inferenceTimeout?: Duration;
@@ -51,7 +54,7 @@ export class SerStack extends Stack {
     super(scope, id, props);
     const modelDir = props.modelDir ?? DEFAULT_MODEL_DIR;
     const maxUploadBytes = props.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
-    const recordTtlDays = props.recordTtlDays ?? 30;
+    const recordTtlDays = props.recordTtlDays ?? DEFAULT_RECORD_TTL_DAYS;
 
     this.web = new WebSite(this, 'Web');
     const allowedOrigins = [
@@ -60,7 +63,7 @@ export class SerStack extends Stack {
     ];
     this.storage = new AudioStorage(this, 'Storage', {
       corsAllowedOrigins: allowedOrigins,
-      rawAudioRetentionDays: props.rawAudioRetentionDays ?? 7,
+      rawAudioRetentionDays: props.rawAudioRetentionDays ?? DEFAULT_RAW_AUDIO_RETENTION_DAYS,
       resultRetentionDays: recordTtlDays,
     });
     const { bucket, table } = this.storage;

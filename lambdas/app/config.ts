@@ -7,6 +7,8 @@ const MB = 1024 * 1024;
 export const DEFAULT_MAX_UPLOAD_BYTES = 25 * MB;
 /** Short-lived on purpose: a leaked URL is useful for minutes, and an unused upload's record expires soon. */
 export const DEFAULT_UPLOAD_URL_TTL_SEC = 300;
+/** Days a prediction record is kept (its DynamoDB TTL); the stack keeps drop-folder results as long. */
+export const DEFAULT_RECORD_TTL_DAYS = 30;
 
 const EnvSchema = z.object({
   BUCKET_NAME: z.string().min(3),
@@ -18,7 +20,7 @@ const EnvSchema = z.object({
   MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_UPLOAD_BYTES),
   UPLOAD_URL_TTL_SEC: z.coerce.number().int().min(60).max(3600).default(DEFAULT_UPLOAD_URL_TTL_SEC),
   /** Prediction records (and their TTL) outlive the raw audio, which the bucket lifecycle expires. */
-  RECORD_TTL_DAYS: z.coerce.number().int().positive().default(30),
+  RECORD_TTL_DAYS: z.coerce.number().int().positive().default(DEFAULT_RECORD_TTL_DAYS),
   MAX_DURATION_SEC: z.coerce.number().positive().default(DEFAULT_MAX_DURATION_SEC),
   /** How long a PROCESSING claim blocks duplicates; past it a retry may take over (≥ the Lambda timeout). */
   PROCESSING_LEASE_SEC: z.coerce.number().int().positive().default(900),

@@ -8,21 +8,25 @@ import {
   ObjectOwnership,
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { DEFAULT_RECORD_TTL_DAYS } from '../../lambdas/app/config.ts';
 import { INCOMING_PREFIX, RESULTS_PREFIX, UPLOADS_PREFIX } from '../../lambdas/app/object-keys.ts';
 import { PREDICTIONS_TABLE } from '../../lambdas/app/table-definition.ts';
 
 export interface AudioStorageProps {
   /** Origins whose pages may upload to presigned URLs from a browser (the web page). */
   readonly corsAllowedOrigins: string[];
-  /** Days before raw audio (uploads/ and incoming/) is deleted. @default 7 */
+  /** Days before raw audio (uploads/ and incoming/) is deleted. @default DEFAULT_RAW_AUDIO_RETENTION_DAYS */
   readonly rawAudioRetentionDays?: number;
-  /** Days before drop-folder results (results/) are deleted. @default 30 */
+  /** Days before drop-folder results (results/) are deleted. @default DEFAULT_RECORD_TTL_DAYS */
   readonly resultRetentionDays?: number;
   /** @default RemovalPolicy.RETAIN — recordings and predictions outlive a stack deletion by default */
   readonly removalPolicy?: RemovalPolicy;
   /** Days a replaced or deleted object's previous version is kept (bucket versioning). @default 7 */
   readonly noncurrentVersionDays?: number;
 }
+
+/** Days raw audio (uploads/ and incoming/) is kept unless deployed with `-c rawAudioRetentionDays`. */
+export const DEFAULT_RAW_AUDIO_RETENTION_DAYS = 7;
 
 /** How long replaced or expired raw audio stays as a noncurrent version (1 is S3's minimum). */
 export const RAW_AUDIO_NONCURRENT_DAYS = 1;
@@ -38,8 +42,8 @@ export class AudioStorage extends Construct {
 
   constructor(scope: Construct, id: string, props: AudioStorageProps) {
     super(scope, id);
-    const rawDays = props.rawAudioRetentionDays ?? 7;
-    const resultDays = props.resultRetentionDays ?? 30;
+    const rawDays = props.rawAudioRetentionDays ?? DEFAULT_RAW_AUDIO_RETENTION_DAYS;
+    const resultDays = props.resultRetentionDays ?? DEFAULT_RECORD_TTL_DAYS;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.bucket = this.createBucket(props, rawDays, resultDays, removalPolicy);
     this.table = this.createTable(removalPolicy);
