@@ -3,8 +3,9 @@
  * runs this. Run with `npx tsx scripts/generate-fixtures.ts` on a machine with the Debian packages
  * `sox flac lame opus-tools vorbis-tools ffmpeg` (`apt-get install -y sox flac lame opus-tools vorbis-tools ffmpeg`).
  *
- * - test/fixtures/tess/: real TESS clips copied as-is (one per emotion, both speakers, incl. the 96 kHz
- *   one and an AIFF file named .wav). TESS is CC BY-NC-ND 4.0 (Dupuis & Pichora-Fuller, 2010).
+ * - test/fixtures/tess/: real TESS clips from the dataset root's `tess/` (`SER_DATASET_DIR`, default
+ *   `../shared/datasets`) copied as-is (one per emotion, both speakers, incl. the 96 kHz one and an AIFF
+ *   file named .wav). TESS is CC BY-NC-ND 4.0 (Dupuis & Pichora-Fuller, 2010).
  * - test/fixtures/generated/: one TESS clip (1 s of speech) in every encoding we decode.
  * - test/fixtures/bad/: inputs that must fail with a given AudioError code (or decode, where noted).
  * The manifest's sample counts for lossless files come from ffprobe (an independent decoder); for lossy
@@ -14,10 +15,11 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { defaultDatasetDir } from '../training/datasets.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const fixtures = join(root, 'test/fixtures');
-const tessSource = '/work/shared/datasets/tess';
+const tessSource = join(defaultDatasetDir(), 'tess');
 const work = join(root, '.fixtures-tmp');
 
 type Format = 'wav' | 'aiff' | 'mp3' | 'ogg-vorbis' | 'ogg-opus' | 'flac' | 'mp4' | 'webm';
