@@ -2,7 +2,7 @@ import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { INCOMING_PREFIX, RESULTS_PREFIX, UPLOADS_PREFIX } from '../lambdas/app/object-keys.ts';
 import { DATASETS_ROOT } from '../lambdas/app/openapi-training.ts';
-import { MODELS_PREFIX } from './constructs/training.ts';
+import { MODELS_PREFIX } from '../lambdas/training/model-registry.ts';
 import type { SerStack } from './ser-stack.ts';
 
 /**

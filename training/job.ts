@@ -25,7 +25,12 @@ import {
   TrainingJobRepository,
 } from '../lambdas/training/job-repository.ts';
 import { fixBucketLevelPaths } from '../lambdas/training/local-s3-listing.ts';
-import { ModelRegistry } from '../lambdas/training/model-registry.ts';
+import {
+  ModelRegistry,
+  modelPackagePrefix,
+  parseS3Location,
+  s3Location,
+} from '../lambdas/training/model-registry.ts';
 import { type Corpus, type DatasetScan, scanDataset } from './datasets.ts';
 import { compareModels } from './model-comparison.ts';
 import { DEFAULTS, type TrainPackageResult, trainPackage } from './pipeline.ts';
@@ -203,14 +208,14 @@ async function trainCandidate(
 /** Uploads the package to `models/<version>/` and registers it. */
 async function publishCandidate(ctx: JobContext, job: TrainingJob, trained: TrainPackageResult, dir: string) {
   const { version, sha256, metrics } = trained.metadata;
-  const prefix = `models/${version}/`;
+  const prefix = modelPackagePrefix(version);
   await uploadFolder(ctx.s3, ctx.config.bucketName, dir, prefix);
   await ctx.registry.register({
     version,
     metrics,
     source: 'trained',
     sha256,
-    location: `s3://${ctx.config.bucketName}/${prefix}`,
+    location: s3Location(ctx.config.bucketName, prefix),
     trainingJobId: job.id,
     createdAt: new Date().toISOString(),
   });
@@ -236,10 +241,10 @@ async function fetchActivePackage(
       ? { version, dir: BUNDLED_MODEL_DIR }
       : { version, error: `the bundled package ${version} is not in this source tree` };
   }
-  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(record.location ?? '');
-  if (!match) return { version, error: 'no S3 location' };
+  const location = parseS3Location(record.location ?? '');
+  if (!location) return { version, error: 'no S3 location' };
   const dir = join(work, 'active');
-  await downloadPrefix(ctx.s3, match[1]!, match[2]!.replace(/\/?$/, '/'), dir);
+  await downloadPrefix(ctx.s3, location.bucket, location.prefix, dir);
   const metadata = await readJson<{ sha256?: string }>(join(dir, 'metadata.json'));
   if (metadata.sha256 !== record.sha256)
     return { version, error: 'its package does not match the registered sha256' };

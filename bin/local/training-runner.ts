@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../lambdas/app/aws-clients.ts';
-import { DEFAULT_DATASET } from '../../lambdas/app/openapi-training.ts';
+import { DATASETS_ROOT, DEFAULT_DATASET } from '../../lambdas/app/openapi-training.ts';
 import type { TrainingLauncher } from '../../lambdas/training/launcher.ts';
 import { fixBucketLevelPaths } from '../../lambdas/training/local-s3-listing.ts';
 import { defaultDatasetDir } from '../../training/datasets.ts';
@@ -74,8 +74,6 @@ export function createLocalTrainingRunner(options: {
 
 /** The training jobs' default dataset (`datasets/tess/`): seeded, so that a job started without a body finds clips. */
 export const LOCAL_DATASET_PREFIX = DEFAULT_DATASET;
-/** Where a dataset root's folders go in the bucket: `<root>/tess/…` → `datasets/tess/…`, as jobs read them. */
-const DATASETS_PREFIX = 'datasets/';
 
 /**
  * Seeds `datasets/` of the local bucket from a dataset root (`SER_DATASET_DIR`, default
@@ -99,7 +97,7 @@ export async function seedLocalDataset(options: {
     }),
     options.s3Endpoint,
   );
-  const keyOf = (path: string) => `${DATASETS_PREFIX}${relative(root, path).split('\\').join('/')}`;
+  const keyOf = (path: string) => `${DATASETS_ROOT}${relative(root, path).split('\\').join('/')}`;
   const files = await unseededFiles(s3, options.bucket, root, keyOf);
   // A few uploads at a time: fast enough for the corpora's thousands of clips without flooding s3rver.
   let next = 0;
@@ -113,7 +111,7 @@ export async function seedLocalDataset(options: {
   };
   await Promise.all(Array.from({ length: 4 }, worker));
   if (files.length > 0)
-    options.log(`seeded s3://${options.bucket}/${DATASETS_PREFIX} with ${files.length} clips from ${root}`);
+    options.log(`seeded s3://${options.bucket}/${DATASETS_ROOT} with ${files.length} clips from ${root}`);
   return files.length;
 }
 

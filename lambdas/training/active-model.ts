@@ -2,7 +2,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod';
 import { loadModel } from '../core/model/runtime.ts';
 import { createPredictor, type Predictor } from '../core/predict.ts';
-import type { ModelRegistry } from './model-registry.ts';
+import { type ModelRegistry, parseS3Location } from './model-registry.ts';
 
 /** How often, at most, the inference function reads the registry's active pointer (seconds). */
 const DEFAULT_MODEL_REFRESH_SEC = 60;
@@ -14,12 +14,6 @@ const ActiveModelEnvSchema = z.object({
 
 export function loadActiveModelConfig(env: NodeJS.ProcessEnv = process.env) {
   return Object.freeze({ refreshSec: ActiveModelEnvSchema.parse(env).MODEL_REFRESH_SEC });
-}
-
-function parseS3Location(location: string): { bucket: string; prefix: string } {
-  const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(location);
-  if (!match) throw new Error(`Not an s3:// location: ${location}`);
-  return { bucket: match[1]!, prefix: match[2]!.replace(/\/?$/, '/') };
 }
 
 export interface ActiveModelProvider {
@@ -51,7 +45,9 @@ export function createActiveModelProvider(deps: {
   async function load(version: string): Promise<Predictor> {
     const record = await deps.registry.get(version);
     if (!record?.location) throw new Error(`Model ${version} has no S3 location in the registry`);
-    const { bucket, prefix } = parseS3Location(record.location);
+    const location = parseS3Location(record.location);
+    if (!location) throw new Error(`Not an s3:// location: ${record.location}`);
+    const { bucket, prefix } = location;
     const read = async (key: string) => {
       const { Body } = await deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       return Body!.transformToByteArray();

@@ -12,6 +12,24 @@ export const MODEL_LIST_PARTITION = 'MODEL';
 
 export type ModelSource = 'bundled' | 'trained';
 
+/** Where trained packages live in the bucket (the training role writes, the inference role reads there). */
+export const MODELS_PREFIX = 'models/';
+
+/** The key prefix of a trained version's package: `models/<version>/`. */
+export const modelPackagePrefix = (version: string): string => `${MODELS_PREFIX}${version}/`;
+
+/** A registry `location`, `s3://<bucket>/<prefix>`. */
+export const s3Location = (bucket: string, prefix: string): string => `s3://${bucket}/${prefix}`;
+
+/**
+ * A registry `location` → its bucket and key prefix (ending in `/`); undefined when it is not
+ * `s3://<bucket>/<key>`.
+ */
+export function parseS3Location(location: string): { bucket: string; prefix: string } | undefined {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
+  return match ? { bucket: match[1]!, prefix: match[2]!.replace(/\/?$/, '/') } : undefined;
+}
+
 export interface ModelVersionRecord {
   version: string;
   source: ModelSource;

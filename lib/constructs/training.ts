@@ -32,6 +32,7 @@ import { TRAINING_LEADING_KEYS } from '../../lambdas/training/job-repository.ts'
 import { DEFAULT_TRAINING_MAX_RUN_MINUTES } from '../../lambdas/training/launcher.ts';
 import {
   firstActivePointerItem,
+  MODELS_PREFIX,
   type ModelVersionRecord,
   modelItem,
   REGISTRY_LEADING_KEYS,
@@ -54,8 +55,6 @@ export interface TrainingProps {
    */
   readonly maxRunTime?: Duration;
 }
-
-export const MODELS_PREFIX = 'models/';
 
 /**
  * On-demand training on EC2: a launch template whose instance downloads the project's source (an S3
