@@ -132,6 +132,10 @@ program
   .option('--concurrency <n>', 'files in flight at once', positiveInteger, 8)
   .option('--retries <n>', 'retries of a throttled, failed or dropped request', wholeNumber, 4)
   .option('--timeout <seconds>', 'longest wait for one result', positiveNumber, 600)
+  .option(
+    '--speaker <id>',
+    "send every file as this speaker (POST /uploads' speakerId, scoped to the API key); not with --drop, whose speakers are folders",
+  )
   .action(async (paths: string[], options: UploadOptions) => {
     const { uploadFromCommandLine } = await import('./upload/upload-command.ts');
     process.exitCode = await uploadFromCommandLine(paths, options);

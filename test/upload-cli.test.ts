@@ -45,13 +45,38 @@ describe('ser upload CSV', () => {
       'csv',
     );
     expect(csv.split('\r\n').slice(1, -1)).toEqual([
-      `"'=HYPERLINK(""evil.example"",""click"").flac",x,SUCCEEDED,sad,0.9,,,`,
-      "'+1.flac,x,SUCCEEDED,sad,0.9,,,",
-      "'-2.flac,x,SUCCEEDED,sad,0.9,,,",
-      "'@SUM(1).flac,x,SUCCEEDED,sad,0.9,,,",
-      '"a,b.flac",x,SUCCEEDED,sad,0.9,,,',
-      '"cr\rret.flac",x,SUCCEEDED,sad,0.9,,,',
+      `"'=HYPERLINK(""evil.example"",""click"").flac",x,SUCCEEDED,sad,0.9,,,,,`,
+      "'+1.flac,x,SUCCEEDED,sad,0.9,,,,,",
+      "'-2.flac,x,SUCCEEDED,sad,0.9,,,,,",
+      "'@SUM(1).flac,x,SUCCEEDED,sad,0.9,,,,,",
+      '"a,b.flac",x,SUCCEEDED,sad,0.9,,,,,',
+      '"cr\rret.flac",x,SUCCEEDED,sad,0.9,,,,,',
     ]);
+  });
+
+  it('carries lowConfidence and durationSec; JSON lines also the probabilities, segments and speaker context', () => {
+    const row: UploadRow = {
+      file: 'a.flac',
+      id: 'x',
+      status: 'SUCCEEDED',
+      emotion: 'sad',
+      confidence: 0.45,
+      lowConfidence: true,
+      probabilities: { sad: 0.45, neutral: 0.55 },
+      durationSec: 2.5,
+      segments: [
+        { startSec: 0, endSec: 2.5, emotion: 'sad', confidence: 0.45, probabilities: { sad: 0.45 } },
+      ],
+      modelVersion: '1.6.0',
+      speakerId: 'agent-7',
+      adaptation: { clips: 3 },
+    };
+    const [header, line] = formatRows([row], 'csv').split('\r\n');
+    expect(header).toBe(
+      'file,id,status,emotion,confidence,lowConfidence,durationSec,modelVersion,errorCode,errorMessage',
+    );
+    expect(line).toBe('a.flac,x,SUCCEEDED,sad,0.45,true,2.5,1.6.0,,');
+    expect(JSON.parse(formatRows([row], 'jsonl'))).toEqual(row);
   });
 });
 
@@ -118,12 +143,24 @@ describe('ser upload against the local stack', () => {
     });
     const succeeded = rows.filter((r) => r.status === 'SUCCEEDED');
     expect(succeeded).toHaveLength(49);
-    for (const row of succeeded) expect(row.emotion).toEqual(expect.any(String));
+    for (const row of succeeded) {
+      expect(row.emotion).toEqual(expect.any(String));
+      expect(row).toMatchObject({
+        lowConfidence: expect.any(Boolean),
+        durationSec: expect.any(Number),
+        probabilities: expect.any(Object),
+        segments: expect.any(Array),
+      });
+    }
     // Every row is the API's own record of that upload.
     const record = await fetch(`${test.stack.apiUrl}/predictions/${succeeded[0]!.id}`, {
       headers: { 'x-api-key': 'upload-key' },
     });
-    expect(await record.json()).toMatchObject({ status: 'SUCCEEDED', emotion: succeeded[0]!.emotion });
+    const { emotion, confidence, lowConfidence, probabilities, durationSec, segments } = succeeded[0]!;
+    expect(await record.json()).toMatchObject({
+      status: 'SUCCEEDED',
+      ...{ emotion, confidence, lowConfidence, probabilities, durationSec, segments },
+    });
     expect(stderr).toContain('50 files: 49 succeeded, 1 did not');
   }, 300_000);
 
@@ -144,7 +181,9 @@ describe('ser upload against the local stack', () => {
     const [header, ...lines] = (await readFile(out, 'utf8')).trim().split('\r\n');
     expect(lines.filter((line) => line.split(',')[2] !== 'SUCCEEDED')).toEqual([]);
     expect(code).toBe(0);
-    expect(header).toBe('file,id,status,emotion,confidence,modelVersion,errorCode,errorMessage');
+    expect(header).toBe(
+      'file,id,status,emotion,confidence,lowConfidence,durationSec,modelVersion,errorCode,errorMessage',
+    );
     expect(lines).toHaveLength(24);
     for (const line of lines) expect(line.split(',')[2]).toBe('SUCCEEDED');
   }, 300_000);
@@ -200,7 +239,44 @@ describe('ser upload against the local stack', () => {
     const badRetries = await ser([folder, '--api', test.stack.apiUrl, '--key', 'k', '--retries', 'abc']);
     expect(badRetries.code).toBe(2); // a usage error, as the missing key: 1 means a file failed
     expect(badRetries.stderr).toMatch(/'--retries <n>' argument 'abc' is invalid/);
+
+    const badSpeaker = await ser([folder, '--api', test.stack.apiUrl, '--key', 'k', '--speaker', 'a/b']);
+    expect(badSpeaker.code).toBe(2);
+    expect(badSpeaker.stderr.trim()).toMatch(/^ser: --speaker "a\/b" is not a valid speakerId: .*"\/"/);
+
+    const dropSpeaker = await ser([folder, '--drop', 's3://b/incoming/', '--speaker', 'agent-7']);
+    expect(dropSpeaker.code).toBe(2);
+    expect(dropSpeaker.stderr).toMatch(
+      /^ser: --speaker goes with --api only: .*DROP_FOLDER_SPEAKER_PREFIXES/,
+    );
   }, 60_000);
+
+  it("sends --speaker as every upload's speakerId and reports it on each row", async () => {
+    const clips = [tessClip('sad').path, tessClip('angry').path];
+
+    const { code, stdout } = await ser([
+      ...clips,
+      '--api',
+      test.stack.apiUrl,
+      '--key',
+      'upload-key',
+      '--speaker',
+      'agent-7',
+    ]);
+
+    const rows: UploadRow[] = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(code).toBe(0);
+    expect(rows.map((r) => [r.file, r.status, r.speakerId])).toEqual(
+      clips.map((clip) => [clip, 'SUCCEEDED', 'agent-7']),
+    );
+    const record = await fetch(`${test.stack.apiUrl}/predictions/${rows[0]!.id}`, {
+      headers: { 'x-api-key': 'upload-key' },
+    });
+    expect(await record.json()).toMatchObject({ speakerId: 'agent-7' });
+  }, 120_000);
 
   it('reports a refused request per file instead of retrying it (wrong key → FORBIDDEN)', async () => {
     const one = join(folder, 'batch-1');

@@ -39,13 +39,20 @@ function failure(status: number, what: string, error?: { error?: { code: string;
     : new RequestRefused(error?.error?.code ?? `HTTP_${status}`, message);
 }
 
-/** Through the API: POST /uploads, PUT to the presigned URL, GET /predictions/{id} (the typed client). */
-export function apiTransport(client: SerClient): Transport {
+/**
+ * Through the API: POST /uploads (with `speakerId` when given), PUT to the presigned URL,
+ * GET /predictions/{id} (the typed client).
+ */
+export function apiTransport(client: SerClient, speakerId?: string): Transport {
   return {
     async send(file) {
       const bytes = await readFile(file.path);
       const created = await client.POST('/uploads', {
-        body: { fileName: basename(file.path), sizeBytes: bytes.length },
+        body: {
+          fileName: basename(file.path),
+          sizeBytes: bytes.length,
+          ...(speakerId === undefined ? {} : { speakerId }),
+        },
       });
       if (!created.data) throw failure(created.response.status, 'POST /uploads', created.error);
       const { upload, id } = created.data;

@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, extname, relative } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { createSerClient, type Prediction } from '../../client/ser-client.ts';
+import { SpeakerIdSchema } from '../../lambdas/app/api-schemas.ts';
 import { createS3Client } from '../../lambdas/app/aws-clients.ts';
 import { messageWithCause } from '../../lambdas/app/domain-error.ts';
 import { UNREADABLE_FILE, walkAudioFiles } from '../predict-files.ts';
@@ -29,16 +30,32 @@ export interface UploadOptions {
   retries: number;
   /** Longest wait for one file's result, in seconds. */
   timeout: number;
+  /** Sent as every upload's `speakerId` (API only: the drop folder's speakers are folders). */
+  speaker?: string;
 }
 
+/** What a row carries of the prediction (the API's record, or the drop folder's result file), when present. */
+const RESULT_FIELDS = [
+  'emotion',
+  'confidence',
+  'lowConfidence',
+  'probabilities',
+  'durationSec',
+  'segments',
+  'modelVersion',
+  'speakerId',
+  'adaptation',
+] as const;
+
 /** One line of the output: the file and how it ended. */
-export interface UploadRow {
+export interface UploadRow extends Pick<Prediction, (typeof RESULT_FIELDS)[number]> {
   file: string;
   id?: string;
+  /**
+   * The prediction's terminal status, or ERROR when there is none to report: the file could not be read,
+   * a request was refused (e.g. TOO_LARGE at POST /uploads) or kept failing, or no result came in time.
+   */
   status: 'SUCCEEDED' | 'FAILED' | 'ERROR';
-  emotion?: string;
-  confidence?: number;
-  modelVersion?: string;
   error?: { code: string; message: string };
 }
 
@@ -95,11 +112,26 @@ function assertDistinctDropKeys(files: UploadFile[]): void {
 
 function createTransport(options: UploadOptions): Transport {
   if (options.drop) {
+    if (options.speaker !== undefined)
+      throw new Error(
+        "--speaker goes with --api only: the drop folder takes a file's speaker from its folder " +
+          "(incoming/<prefix>/<speaker id>/… under a prefix in the deployment's DROP_FOLDER_SPEAKER_PREFIXES); " +
+          'name that folder in --drop instead, e.g. --drop s3://<bucket>/incoming/calls/agent-7/',
+      );
     const s3 = createS3Client({ region: options.region, s3Endpoint: options.s3Endpoint });
     return dropTransport(s3, parseDropTarget(options.drop));
   }
   if (!options.api || !options.key) throw new Error('ser upload needs --api and --key (or --drop)');
-  return apiTransport(createSerClient({ baseUrl: options.api, apiKey: options.key }));
+  const client = createSerClient({ baseUrl: options.api, apiKey: options.key });
+  return apiTransport(client, options.speaker === undefined ? undefined : checkedSpeakerId(options.speaker));
+}
+
+/** `--speaker` checked as POST /uploads checks `speakerId`, once, instead of a 400 for every file. */
+function checkedSpeakerId(speaker: string): string {
+  const parsed = SpeakerIdSchema.safeParse(speaker);
+  if (parsed.success) return parsed.data;
+  const why = parsed.error.issues.map((issue) => issue.message).join('; ');
+  throw new Error(`--speaker ${JSON.stringify(speaker)} is not a valid speakerId: ${why}`);
 }
 
 /** Files named, and audio files under folders named; each with its path relative to what was named. */
@@ -164,25 +196,22 @@ async function waitForResult(transport: Transport, ref: string, options: UploadO
 
 function toRow(file: string, p: Prediction): UploadRow {
   const status = p.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED';
-  return {
-    file,
-    id: p.id,
-    status,
-    ...(p.emotion !== undefined ? { emotion: p.emotion, confidence: p.confidence } : {}),
-    ...(p.modelVersion !== undefined ? { modelVersion: p.modelVersion } : {}),
-    ...(p.error ? { error: p.error } : {}),
-  };
+  const known = RESULT_FIELDS.filter((field) => p[field] !== undefined).map((field) => [field, p[field]]);
+  return { file, id: p.id, status, ...Object.fromEntries(known), ...(p.error ? { error: p.error } : {}) };
 }
 
-const CSV_COLUMNS = [
-  'file',
-  'id',
-  'status',
-  'emotion',
-  'confidence',
-  'modelVersion',
-  'errorCode',
-  'errorMessage',
+/** CSV stays flat: the row's scalar fields (no probabilities, segments or speaker context). */
+const CSV_COLUMNS: [string, (row: UploadRow) => unknown][] = [
+  ['file', (r) => r.file],
+  ['id', (r) => r.id],
+  ['status', (r) => r.status],
+  ['emotion', (r) => r.emotion],
+  ['confidence', (r) => r.confidence],
+  ['lowConfidence', (r) => r.lowConfidence],
+  ['durationSec', (r) => r.durationSec],
+  ['modelVersion', (r) => r.modelVersion],
+  ['errorCode', (r) => r.error?.code],
+  ['errorMessage', (r) => r.error?.message],
 ];
 /**
  * One RFC 4180 cell. Text that a spreadsheet would run as a formula (a file named `=HYPERLINK(…)`,
@@ -201,12 +230,9 @@ const csvCell = (value: unknown): string => {
 
 export function formatRows(rows: UploadRow[], format: 'jsonl' | 'csv'): string {
   if (format === 'jsonl') return rows.map((row) => `${JSON.stringify(row)}\n`).join('');
-  const lines = rows.map((r) =>
-    [r.file, r.id, r.status, r.emotion, r.confidence, r.modelVersion, r.error?.code, r.error?.message]
-      .map(csvCell)
-      .join(','),
-  );
-  return `${[CSV_COLUMNS.join(','), ...lines].join('\r\n')}\r\n`;
+  const header = CSV_COLUMNS.map(([name]) => name).join(',');
+  const lines = rows.map((row) => CSV_COLUMNS.map(([, cell]) => csvCell(cell(row))).join(','));
+  return `${[header, ...lines].join('\r\n')}\r\n`;
 }
 
 /** To `--out` (format from `--format`, else its extension: .csv or JSON lines), or stdout. */
