@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import cliProgress from 'cli-progress';
 import stringWidth from 'string-width';
@@ -68,14 +67,17 @@ function rerunWithPathsOnStdin(paths: string[], options: PredictOptions): Promis
 
 type Item = { file: string; name: string } | { outcome: FileOutcome };
 
-/** Expands folders (in the order given); a path that cannot be walked becomes an error outcome in its place. */
+/**
+ * Expands folders (in the order given); a path that cannot be walked becomes an error outcome in its place.
+ * Files are named as the user gave them (a folder's files: the folder as given joined with the path inside
+ * it), whatever the working directory, as `ser upload` names them; `--group-by folder` speakers too.
+ */
 async function collectItems(paths: string[]): Promise<Item[]> {
   const items: Item[] = [];
   const visited = new Set<string>();
   for (const path of paths) {
     try {
-      for await (const file of walkAudioFiles(path, visited))
-        items.push({ file, name: relative(process.cwd(), file) || file });
+      for await (const file of walkAudioFiles(path, visited)) items.push({ file, name: file });
     } catch (error) {
       items.push({ outcome: unreadable(path, error) });
     }

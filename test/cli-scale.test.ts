@@ -151,6 +151,18 @@ describe('ser predict at scale', () => {
     expect(run.code).toBe(0);
   });
 
+  it('prints paths as they were given, not relative to the working directory, and groups speakers by them', async () => {
+    const given = join(dir, 'given'); // absolute, outside the working directory (the repository)
+    await mkdir(given);
+    await copyFile(CLIP, join(given, 'a.flac'));
+
+    const named = await ser(['predict', '--json', join(given, 'a.flac')]);
+    const grouped = await ser(['predict', '--json', '--group-by', 'folder', given]);
+
+    expect(jsonLines(named.stdout).map((l) => l.file)).toEqual([join(given, 'a.flac')]);
+    expect(jsonLines(grouped.stdout)).toMatchObject([{ file: join(given, 'a.flac'), speakerId: given }]);
+  });
+
   it('prints hostile file names in the table without raw control characters', async () => {
     const hostile = join(dir, 'hostile');
     await mkdir(hostile);
