@@ -220,7 +220,7 @@ export interface components {
             speakerId?: components["schemas"]["SpeakerId"];
         };
         /**
-         * @description Opaque: 1–128 printable ASCII characters except "/", no leading or trailing space
+         * @description Opaque: 1–128 printable ASCII characters except "/", no space at either end, not "." or ".."
          * @example agent-17
          */
         SpeakerId: string;
@@ -622,7 +622,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Opaque: 1–128 printable ASCII characters except "/", no leading or trailing space */
+                /** @description Opaque: 1–128 printable ASCII characters except "/", no space at either end, not "." or ".." */
                 id: components["schemas"]["SpeakerId"];
             };
             cookie?: never;
@@ -650,7 +650,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Opaque: 1–128 printable ASCII characters except "/", no leading or trailing space */
+                /** @description Opaque: 1–128 printable ASCII characters except "/", no space at either end, not "." or ".." */
                 id: components["schemas"]["SpeakerId"];
             };
             cookie?: never;

@@ -143,14 +143,16 @@ describe('API handler against dynalite and s3rver', () => {
     ['a/b'],
     ['José'], // outside printable ASCII: ids are names for machines
     ['x'.repeat(129)],
+    ['.'], // as a path segment, DELETE /speakers/. is resolved away: a speaker that could not be erased
+    ['..'],
   ])('refuses the speakerId %j', async (speakerId) => {
     const response = await call('POST', '/uploads', { fileName: 'a.wav', sizeBytes: 10, speakerId });
     expect(response.status).toBe(400);
     expect(response.json.error.message).toMatch(/speakerId/);
   });
 
-  it('accepts printable ASCII speaker ids with inner spaces', async () => {
-    for (const speakerId of ['agent-7', 'room 12', 'a'.repeat(128), 'x@y.example:1']) {
+  it('accepts printable ASCII speaker ids with inner spaces, and dots but for "." and ".."', async () => {
+    for (const speakerId of ['agent-7', 'room 12', 'a'.repeat(128), 'x@y.example:1', '.a', 'a.', '...']) {
       expect((await call('POST', '/uploads', { fileName: 'a.wav', sizeBytes: 10, speakerId })).status).toBe(
         201,
       );

@@ -79,6 +79,7 @@ describe('speaker statistics (pure)', () => {
     expect(dropFolderSpeakerProblem('calls/Jürgen/a.wav', ['calls'])).toMatch(
       /"Jürgen" under speaker prefix "calls"/,
     );
+    expect(dropFolderSpeakerProblem('calls/Jürgen/a.wav', ['calls'])).toMatch(/not "\." or "\.\."/);
     expect(dropFolderSpeakerProblem('calls/agent-1/a.wav', ['calls'])).toBeUndefined();
     expect(dropFolderSpeakerProblem('other/Jürgen/a.wav', ['calls'])).toBeUndefined();
     expect(dropFolderSpeakerProblem('calls/Jürgen/a.wav', [])).toBeUndefined();
@@ -209,7 +210,7 @@ describe('speaker statistics in DynamoDB (dynalite)', () => {
     expect(tooLong.status).toBe(400);
     expect(tooLong.json.error.message).toMatch(/^speakerId: Too big/);
     expect(spaced.json.error.message).toBe(
-      'speakerId: printable ASCII characters except "/", and no space at either end',
+      'speakerId: printable ASCII characters except "/", no space at either end, not "." or ".."',
     );
   });
 

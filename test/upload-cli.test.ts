@@ -244,6 +244,12 @@ describe('ser upload against the local stack', () => {
     expect(badSpeaker.code).toBe(2);
     expect(badSpeaker.stderr.trim()).toMatch(/^ser: --speaker "a\/b" is not a valid speakerId: .*"\/"/);
 
+    const dots = await ser([folder, '--api', test.stack.apiUrl, '--key', 'k', '--speaker', '..']);
+    expect(dots.code).toBe(2);
+    expect(dots.stderr.trim()).toMatch(
+      /^ser: --speaker "\.\." is not a valid speakerId: .*not "\." or "\.\."$/,
+    );
+
     const dropSpeaker = await ser([folder, '--drop', 's3://b/incoming/', '--speaker', 'agent-7']);
     expect(dropSpeaker.code).toBe(2);
     expect(dropSpeaker.stderr).toMatch(

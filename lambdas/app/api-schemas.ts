@@ -46,24 +46,36 @@ export const PredictionErrorSchema = z.object({
   message: z.string(),
 });
 
+/** The characters of a speakerId, in words: its error message, its description and the drop folder's warning. */
+export const SPEAKER_ID_CHARACTERS =
+  'printable ASCII characters except "/", no space at either end, not "." or ".."';
+
+/** Printable ASCII but space and "/" (an id's first and last character), the same but ".", and with space (inside). */
+const EDGE = '!-.0-~';
+const EDGE_NOT_DOT = '!-\\-0-~';
+const INNER = ' -.0-~';
+
 /**
  * A speaker (or room, channel) id: opaque to us, but bounded and plain — printable ASCII without "/" (it
  * is a drop-folder path segment), with no space at either end. Plain ASCII so that an id cannot look like
  * another (no invisible, bidirectional or look-alike characters) and so that the pattern means the same
- * in every client's regex engine (no Unicode property escapes in the OpenAPI document).
+ * in every client's regex engine (no Unicode property escapes, no lookahead in the OpenAPI document).
+ * Not "." or "..": as the last segment of DELETE /speakers/{id}, URL parsers, HTTP clients and gateways
+ * resolve them (even written %2E%2E) to another path, so such a speaker could be stored but never erased.
+ * One pattern: 3 characters or more, else 1–2 that are not all dots.
  */
 export const SpeakerIdSchema = z
   .string()
   .min(1)
   .max(128)
   .regex(
-    /^[!-.0-~](?:[ -.0-~]*[!-.0-~])?$/,
-    'printable ASCII characters except "/", and no space at either end',
+    new RegExp(`^(?:[${EDGE}][${INNER}]+[${EDGE}]|[${EDGE_NOT_DOT}][${EDGE}]?|\\.[${EDGE_NOT_DOT}])$`),
+    SPEAKER_ID_CHARACTERS,
   )
   .meta({
     id: 'SpeakerId',
     examples: ['agent-17'],
-    description: 'Opaque: 1–128 printable ASCII characters except "/", no leading or trailing space',
+    description: `Opaque: 1–128 ${SPEAKER_ID_CHARACTERS}`,
   });
 
 /** Present when a prediction was adapted to its speaker's earlier clips. */

@@ -1,6 +1,6 @@
 import { adaptationKey, type SpeakerAdaptation } from '../core/features/speaker-normalization.ts';
 import type { PredictionResult, PredictOptions } from '../core/types.ts';
-import { SpeakerIdSchema } from './api-schemas.ts';
+import { SPEAKER_ID_CHARACTERS, SpeakerIdSchema } from './api-schemas.ts';
 import type { SpeakerRef, SpeakerRepository } from './speaker-repository.ts';
 
 /** What of the model the speaker path needs: its adaptation, if the package has one. */
@@ -95,5 +95,5 @@ export function dropFolderSpeakerProblem(
 ): string | undefined {
   const found = speakerFolder(relativePath, prefixes);
   if (!found || SpeakerIdSchema.safeParse(found.name).success) return undefined;
-  return `folder ${JSON.stringify(found.name)} under speaker prefix ${JSON.stringify(found.prefix)} is not a valid speakerId (1–128 printable ASCII characters but "/", no edge spaces): no speaker`;
+  return `folder ${JSON.stringify(found.name)} under speaker prefix ${JSON.stringify(found.prefix)} is not a valid speakerId (1–128 ${SPEAKER_ID_CHARACTERS}): no speaker`;
 }
