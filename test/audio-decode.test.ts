@@ -10,7 +10,7 @@ import { writeFlac } from '../bin/memory-cases.ts';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { detectFormat } from '../lambdas/core/audio/detect.ts';
 import { readStreamInfo } from '../lambdas/core/audio/flac.ts';
-import { checkCodecFrames, MAX_CODEC_FRAMES } from '../lambdas/core/audio/limits.ts';
+import { checkCodecFrames, checkDuration, MAX_CODEC_FRAMES } from '../lambdas/core/audio/limits.ts';
 import { oggStreams } from '../lambdas/core/audio/ogg-packets.ts';
 import { decodeOpusPackets } from '../lambdas/core/audio/opus.ts';
 import { resample } from '../lambdas/core/audio/resample.ts';
@@ -259,6 +259,37 @@ describe('decodeAudio on bad input', () => {
     const error = await decodeAudio(load(path), { maxDurationSec }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AudioError);
     expect((error as AudioError).code).toBe('TOO_LONG');
+  });
+
+  it('shows a length just over the limit with the digits that put it over (not "600.0 s; the limit is 600 s")', async () => {
+    // A 16 kHz mono WAV header declaring 9 600 004 frames (600.00025 s), its data cut short: refused from the header.
+    const frames = 9_600_004;
+    const bytes = new Uint8Array(44 + 64);
+    const view = new DataView(bytes.buffer);
+    const ascii = (offset: number, text: string) => bytes.set(new TextEncoder().encode(text), offset);
+    ascii(0, 'RIFF');
+    view.setUint32(4, 36 + frames * 2, true);
+    ascii(8, 'WAVEfmt ');
+    view.setUint32(16, 16, true);
+    view.setUint16(20, 1, true); // PCM
+    view.setUint16(22, 1, true); // mono
+    view.setUint32(24, 16_000, true);
+    view.setUint32(28, 32_000, true);
+    view.setUint16(32, 2, true);
+    view.setUint16(34, 16, true);
+    ascii(36, 'data');
+    view.setUint32(40, frames * 2, true);
+
+    const error = await decodeAudio(bytes).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ code: 'TOO_LONG' });
+    expect((error as AudioError).message).toMatch(
+      /^WAV header declares 600\.000[23] s of audio .*; the limit is 600 s$/,
+    );
+    // One decimal as before when it shows the excess; "just over" past six.
+    expect(() => checkDuration('X', 660, 1, 600)).toThrow('X declares 660.0 s of audio; the limit is 600 s');
+    expect(() => checkDuration('X', 600 + 1e-9, 1, 600)).toThrow('X declares just over 600 s of audio');
+    expect(() => checkDuration('X', 600, 1, 600)).not.toThrow();
   });
 
   it('stops decoding a FLAC without a declared length once the limit is passed', async () => {

@@ -53,6 +53,18 @@ export const checkStreamParameters = (container: string, sampleRate: number, cha
   }
 };
 
+/**
+ * A duration over `limit` written so that the number shown is over it too: one decimal as a rule, more when
+ * rounding would show the limit itself (600.00025 s is "600.0003", not "600.0"), else "just over".
+ */
+const secondsOver = (seconds: number, limit: number): string => {
+  for (let digits = 1; digits <= 6; digits++) {
+    const shown = seconds.toFixed(digits);
+    if (Number(shown) > limit) return shown;
+  }
+  return `just over ${limit}`;
+};
+
 /** Throws TOO_LONG when a declared or decoded length exceeds the limit. */
 export const checkDuration = (
   container: string,
@@ -65,7 +77,7 @@ export const checkDuration = (
   if (seconds > maxDurationSec) {
     throw new AudioError(
       'TOO_LONG',
-      `${container} declares ${seconds.toFixed(1)} s of audio${detail}; the limit is ${maxDurationSec} s`,
+      `${container} declares ${secondsOver(seconds, maxDurationSec)} s of audio${detail}; the limit is ${maxDurationSec} s`,
     );
   }
 };
