@@ -295,6 +295,7 @@ export interface components {
             /** @description true when the calibrated confidence is below the model package's threshold (metadata calibration.lowConfidenceBelow): more likely wrong than right */
             lowConfidence?: boolean;
             probabilities?: components["schemas"]["Probabilities"];
+            /** @description Every window the model scored, in time order. An utterance (speech between pauses of 0.6 s or more) that fits the model's window (3 s for 1.6.0) is one segment; a longer one gets a window every half window, the last aligned to its end, so its segments overlap: do not add their durations up */
             segments?: components["schemas"]["Segment"][];
             durationSec?: number;
             modelVersion?: string;

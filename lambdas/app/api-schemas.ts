@@ -102,7 +102,15 @@ export const PredictionSchema = z
         "true when the calibrated confidence is below the model package's threshold (metadata calibration.lowConfidenceBelow): more likely wrong than right",
     }),
     probabilities: ProbabilitiesSchema.optional(),
-    segments: z.array(SegmentSchema).optional(),
+    segments: z
+      .array(SegmentSchema)
+      .optional()
+      .meta({
+        description:
+          'Every window the model scored, in time order. An utterance (speech between pauses of 0.6 s or more) ' +
+          "that fits the model's window (3 s for 1.6.0) is one segment; a longer one gets a window every half " +
+          'window, the last aligned to its end, so its segments overlap: do not add their durations up',
+      }),
     durationSec: z.number().optional(),
     modelVersion: z.string().optional(),
     error: PredictionErrorSchema.optional(),
