@@ -10,10 +10,17 @@ export const DEFAULT_UPLOAD_URL_TTL_SEC = 300;
 /** Days a prediction record is kept (its DynamoDB TTL); the stack keeps drop-folder results as long. */
 export const DEFAULT_RECORD_TTL_DAYS = 30;
 
+/** Variables more than one function reads, defined once. */
+const SHARED_ENV = {
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  /** Only the local stack sets it: callbacks may then be plain http to 127.0.0.1/localhost. */
+  CALLBACK_ALLOW_HTTP_LOOPBACK: z.stringbool().default(false),
+};
+
 const EnvSchema = z.object({
   BUCKET_NAME: z.string().min(3),
   TABLE_NAME: z.string().min(3),
-  AWS_REGION: z.string().min(1).default('us-east-1'),
+  AWS_REGION: SHARED_ENV.AWS_REGION,
   /** Set only off AWS (the local stack): s3rver and dynalite endpoints. */
   S3_ENDPOINT: z.url().optional(),
   DYNAMODB_ENDPOINT: z.url().optional(),
@@ -28,8 +35,7 @@ const EnvSchema = z.object({
   CORS_ALLOW_ORIGIN: z.string().min(1).default('*').transform(parseOrigins),
   /** Where terminal predictions are announced (the CDK stack sets `default`); unset: no events. */
   EVENT_BUS_NAME: z.string().min(1).optional(),
-  /** Only the local stack sets it: callbacks may then be plain http to 127.0.0.1/localhost. */
-  CALLBACK_ALLOW_HTTP_LOOPBACK: z.stringbool().default(false),
+  CALLBACK_ALLOW_HTTP_LOOPBACK: SHARED_ENV.CALLBACK_ALLOW_HTTP_LOOPBACK,
   /** The model package; default: the one beside the bundle (Lambda) or in the repository. */
   SER_MODEL_DIR: z.string().min(1).optional(),
   /** A speaker's statistics are deleted this long after its last clip (and at once by DELETE /speakers/{id}). */
@@ -79,7 +85,8 @@ const ApiEnvSchema = EnvSchema.extend({
 
 export type ApiConfig = AppConfig & Readonly<{ modelVersion: string }>;
 
-function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
+/** Parses a function's variables with `schema`: a missing or malformed one fails fast, by name. */
+export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     throw new Error(`Invalid configuration: ${z.prettifyError(parsed.error)}`);
@@ -115,5 +122,43 @@ function toAppConfig(e: z.output<typeof EnvSchema>): AppConfig {
     speakerFolders: Object.freeze(e.DROP_FOLDER_SPEAKER_PREFIXES),
     callbackUrls: Object.freeze({ allowHttpLoopback: e.CALLBACK_ALLOW_HTTP_LOOPBACK }),
     eventBusName: e.EVENT_BUS_NAME,
+  });
+}
+
+const CallbackEnvSchema = z
+  .object({
+    AWS_REGION: SHARED_ENV.AWS_REGION,
+    /** On AWS: secrets are `<prefix><API key id>` in Secrets Manager (set by the CallbackDelivery construct). */
+    WEBHOOK_SECRET_PREFIX: z.string().min(1).optional(),
+    /** Off AWS only (the local stack): one secret for its one key. */
+    WEBHOOK_SECRET: z.string().min(16).optional(),
+    CALLBACK_ALLOW_HTTP_LOOPBACK: SHARED_ENV.CALLBACK_ALLOW_HTTP_LOOPBACK,
+    /** Tries per invocation; the platform retries the invocation on top. */
+    CALLBACK_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+    CALLBACK_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
+  })
+  .refine((e) => e.WEBHOOK_SECRET_PREFIX || e.WEBHOOK_SECRET, {
+    message: 'set WEBHOOK_SECRET_PREFIX (AWS) or WEBHOOK_SECRET (local)',
+  });
+
+export type CallbackConfig = Readonly<{
+  region: string;
+  secretPrefix: string | undefined;
+  staticSecret: string | undefined;
+  allowHttpLoopback: boolean;
+  attempts: number;
+  backoffMs: number;
+}>;
+
+/** The callback deliverer's configuration, parsed once at cold start. */
+export function loadCallbackConfig(env: NodeJS.ProcessEnv = process.env): CallbackConfig {
+  const e = parseEnv(CallbackEnvSchema, env);
+  return Object.freeze({
+    region: e.AWS_REGION,
+    secretPrefix: e.WEBHOOK_SECRET_PREFIX,
+    staticSecret: e.WEBHOOK_SECRET,
+    allowHttpLoopback: e.CALLBACK_ALLOW_HTTP_LOOPBACK,
+    attempts: e.CALLBACK_ATTEMPTS,
+    backoffMs: e.CALLBACK_BACKOFF_MS,
   });
 }

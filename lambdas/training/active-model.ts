@@ -1,5 +1,6 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod';
+import { parseEnv } from '../app/config.ts';
 import { loadModel } from '../core/model/runtime.ts';
 import { createPredictor, type Predictor } from '../core/predict.ts';
 import { type ModelRegistry, parseS3Location } from './model-registry.ts';
@@ -13,7 +14,7 @@ const ActiveModelEnvSchema = z.object({
 });
 
 export function loadActiveModelConfig(env: NodeJS.ProcessEnv = process.env) {
-  return Object.freeze({ refreshSec: ActiveModelEnvSchema.parse(env).MODEL_REFRESH_SEC });
+  return Object.freeze({ refreshSec: parseEnv(ActiveModelEnvSchema, env).MODEL_REFRESH_SEC });
 }
 
 export interface ActiveModelProvider {

@@ -1,5 +1,6 @@
 import { type EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import * as z from 'zod';
+import { parseEnv } from '../app/config.ts';
 import { DEFAULT_TRAINING_MAX_RUN_MINUTES, type TrainingLauncher } from './launcher.ts';
 
 /** The instance tag the user data reads (through instance metadata tags) to know its job. */
@@ -15,7 +16,7 @@ const TrainingEnvSchema = z.object({
 });
 
 export function loadTrainingLaunchConfig(env: NodeJS.ProcessEnv = process.env) {
-  const parsed = TrainingEnvSchema.parse(env);
+  const parsed = parseEnv(TrainingEnvSchema, env);
   return Object.freeze({
     launchTemplateId: parsed.TRAINING_LAUNCH_TEMPLATE_ID,
     launchTemplateVersion: parsed.TRAINING_LAUNCH_TEMPLATE_VERSION ?? '1',
