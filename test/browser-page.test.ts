@@ -14,6 +14,8 @@ import { type LocalStackProcess, spawnLocalStack } from './helpers/local-stack-p
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const OUTPUT_DIR = join(ROOT, 'test-output');
+/** GET /predictions/{id}: what the page polls for a result. */
+const PREDICTION_URL = /\/predictions\/[0-9a-f-]+$/;
 
 describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the local stack', () => {
   let dataDir: string;
@@ -145,6 +147,40 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     for (let i = 1; i < spans.length; i++)
       expect(spans[i]![0]!).toBeGreaterThanOrEqual(spans[i - 1]![1]! - 1);
     await page.screenshot({ path: join(OUTPUT_DIR, `browser-timeline-${pauseSec}.png`), fullPage: true });
+    await page.close();
+  });
+
+  it("shows a run's result only under its own file: choosing another file mid-run leaves it unseen", async () => {
+    // Prepare: the first file's polls are held until the second file is chosen.
+    const [first, second] = [tessClip('angry'), tessClip('sad')];
+    const page = await openPage();
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await page.route(PREDICTION_URL, async (route) => {
+      await held;
+      await route.continue();
+    });
+
+    // Act
+    await page.locator('#file-input').setInputFiles(first.path);
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await page.getByText('Uploaded. Analysing…').waitFor();
+    await page.locator('#file-input').setInputFiles(second.path);
+    const note = await page.locator('#status').textContent();
+    release();
+    // The first run has ended when the list it refreshes at its end shows its result.
+    await page.locator('#recent tr', { hasText: first.fileName }).filter({ hasText: 'SUCCEEDED' }).waitFor();
+
+    // Assess
+    expect(note).toContain(`Still analysing ${first.fileName}`);
+    expect(await page.locator('#selected-name').textContent()).toBe(second.fileName);
+    expect(await page.locator('#result').isHidden()).toBe(true);
+    expect(await page.locator('#progress-box').isHidden()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Analyse emotion' }).isEnabled()).toBe(true);
     await page.close();
   });
 

@@ -38,7 +38,11 @@ if (FORMATS.length > 0) {
 }
 $('openapi-link').href = `${apiBase}/openapi.json`;
 
-let selected; // { blob: Blob, name: string }
+// { blob: Blob, name: string }: a new object for every choice, so that a run can tell whether the file it
+// was started for is still the one on show (see analyse).
+let selected;
+// The files being analysed (their selection objects): those no longer on show go on in the background.
+const running = new Set();
 
 // ---- API key (remembered in this browser) ----
 $('api-key').value = localStorage.getItem(KEY_STORAGE) ?? '';
@@ -74,7 +78,18 @@ function showMessage(text) {
 }
 const setStatus = (text) => {
   $('status').textContent = text;
+  delete $('status').dataset.background;
 };
+// Names the runs of files no longer on show; said again when one of them ends, while nothing newer was said.
+function showBackgroundRuns() {
+  const names = [...running].filter((run) => run !== selected).map((run) => run.name);
+  setStatus(
+    names.length > 0
+      ? `Still analysing ${names.join(', ')}: ${names.length > 1 ? 'their results' : 'its result'} will appear under Recent predictions.`
+      : '',
+  );
+  if (names.length > 0) $('status').dataset.background = 'true';
+}
 const explain = (error) =>
   error.status === 403
     ? 'The API key was refused: check the key above.'
@@ -93,8 +108,10 @@ function extensionOf(name) {
 async function select(blob, name) {
   showMessage('');
   $('result').hidden = true;
+  resetProgress();
   // A refused file replaces the earlier choice too: "Analyse" must never send a file not shown.
   selected = null;
+  showBackgroundRuns();
   $('selected').hidden = true;
   if (EXTENSIONS.length > 0 && !EXTENSIONS.includes(extensionOf(name))) {
     showMessage(`"${name}" is not a supported file: use ${FORMAT_NAMES}.`);
@@ -107,11 +124,13 @@ async function select(blob, name) {
     );
   }
   selected = { blob, name };
+  // A run of the previous file may still be going on; it no longer owns the button (see analyse).
+  $('analyse').disabled = false;
   $('selected').hidden = false;
   $('selected-name').textContent = name;
   $('selected-size').textContent = `(${(blob.size / 1024).toFixed(0)} KB)`;
   $('player').src = URL.createObjectURL(blob);
-  drawWaveform(blob);
+  drawWaveform(selected);
 }
 
 $('file-input').addEventListener('change', () => {
@@ -132,12 +151,15 @@ zone.addEventListener('drop', (event) => {
 });
 
 // ---- waveform ----
-async function drawWaveform(blob) {
+async function drawWaveform(selection) {
   const canvas = $('waveform');
   const ctx = canvas.getContext('2d');
   ctx.clearRect(0, 0, canvas.width, canvas.height);
+  delete canvas.dataset.durationSec;
   try {
-    const audio = await new AudioContext().decodeAudioData(await blob.arrayBuffer());
+    const audio = await new AudioContext().decodeAudioData(await selection.blob.arrayBuffer());
+    // A long file decodes for seconds: by then another one may be selected, whose waveform this is not.
+    if (selected !== selection) return;
     const samples = audio.getChannelData(0);
     const step = Math.max(1, Math.floor(samples.length / canvas.width));
     const mid = canvas.height / 2;
@@ -154,6 +176,7 @@ async function drawWaveform(blob) {
     }
     canvas.dataset.durationSec = String(audio.duration);
   } catch {
+    if (selected !== selection) return;
     ctx.fillStyle = '#6b7280';
     ctx.fillText('(this browser cannot draw this file; the server can still analyse it)', 10, 20);
   }
@@ -200,15 +223,12 @@ $('record').addEventListener('click', async () => {
 });
 
 // ---- upload through the presigned URL, with progress ----
-function uploadTo(upload, blob, name) {
+function uploadTo(upload, { blob, name }, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open(upload.method, upload.url);
     xhr.upload.onprogress = (event) => {
-      if (!event.lengthComputable) return;
-      const percent = Math.round((event.loaded / event.total) * 100);
-      $('upload-progress').value = percent;
-      $('progress-text').textContent = `${percent}%`;
+      if (event.lengthComputable) onProgress(Math.round((event.loaded / event.total) * 100));
     };
     xhr.onload = () =>
       xhr.status < 300 ? resolve() : reject(new Error(`storage refused the upload (HTTP ${xhr.status})`));
@@ -225,52 +245,80 @@ function uploadTo(upload, blob, name) {
   });
 }
 
-$('analyse').addEventListener('click', async () => {
-  if (!selected) return;
+function resetProgress() {
+  $('progress-box').hidden = true;
+  $('upload-progress').value = 0;
+  $('progress-text').textContent = '';
+}
+function showProgress(percent) {
+  $('progress-box').hidden = false;
+  $('upload-progress').value = percent;
+  $('progress-text').textContent = `${percent}%`;
+}
+
+// ---- analysing: a run belongs to the file it was started for ----
+$('analyse').addEventListener('click', () => {
+  if (selected) analyse(selected);
+});
+
+// Choosing another file while a run goes on does not stop it (the upload may be half sent, and the server
+// analyses whatever arrives): the run goes on unseen and its result lands in the recent predictions. Only
+// the run of the file on show writes the status, the progress bar, the message and the result.
+async function analyse(selection) {
   if (!apiKey()) return showMessage('Enter the API key first.');
+  const onShow = () => selected === selection;
+  const status = (text) => onShow() && setStatus(text);
   showMessage('');
   $('result').hidden = true;
   $('analyse').disabled = true;
+  running.add(selection);
   try {
-    setStatus('Requesting an upload URL…');
+    status('Requesting an upload URL…');
     const created = await api('/uploads', {
       method: 'POST',
       body: JSON.stringify({
-        fileName: selected.name,
+        fileName: selection.name,
         // A recording declares its own type (e.g. audio/webm;codecs=opus); a file, its extension's.
-        contentType: selected.blob.type || CONTENT_TYPES[extensionOf(selected.name)],
-        sizeBytes: selected.blob.size,
+        contentType: selection.blob.type || CONTENT_TYPES[extensionOf(selection.name)],
+        sizeBytes: selection.blob.size,
       }),
     });
-    $('progress-box').hidden = false;
-    $('upload-progress').value = 0;
-    setStatus('Uploading…');
-    await uploadTo(created.upload, selected.blob, selected.name);
-    setStatus('Uploaded. Analysing…');
-    const prediction = await poll(created.predictionUrl);
-    if (prediction.status === 'FAILED') {
-      showMessage(`The file could not be analysed: ${prediction.error?.code} — ${prediction.error?.message}`);
-      setStatus('');
-    } else {
-      render(prediction);
-      setStatus('Done.');
-    }
+    if (onShow()) showProgress(0);
+    status('Uploading…');
+    await uploadTo(created.upload, selection, (percent) => onShow() && showProgress(percent));
+    status('Uploaded. Analysing…');
+    const prediction = await poll(created.predictionUrl, status);
+    if (onShow()) showPrediction(prediction);
   } catch (error) {
-    showMessage(explain(error));
-    setStatus('');
+    if (onShow()) {
+      showMessage(explain(error));
+      setStatus('');
+    }
   } finally {
-    $('analyse').disabled = false;
+    running.delete(selection);
+    if (onShow()) $('analyse').disabled = false;
+    else if ($('status').dataset.background) showBackgroundRuns();
     refreshRecent();
   }
-});
+}
 
-async function poll(path) {
+function showPrediction(prediction) {
+  if (prediction.status === 'FAILED') {
+    showMessage(`The file could not be analysed: ${prediction.error?.code} — ${prediction.error?.message}`);
+    setStatus('');
+  } else {
+    render(prediction);
+    setStatus('Done.');
+  }
+}
+
+async function poll(path, status) {
   const started = Date.now();
   let delay = 300;
   while (Date.now() - started < POLL_LIMIT_MS) {
     const prediction = await api(path);
     if (prediction.status === 'SUCCEEDED' || prediction.status === 'FAILED') return prediction;
-    setStatus(`Analysing… (${prediction.status.toLowerCase()})`);
+    status(`Analysing… (${prediction.status.toLowerCase()})`);
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 1.5, 2000);
   }
