@@ -151,13 +151,22 @@ zone.addEventListener('drop', (event) => {
 });
 
 // ---- waveform ----
+// One decoder for every file: each AudioContext holds the audio device until closed, and Chrome fails new
+// ones after a few dozen. An offline one needs no device (nor a click to start), and 8 kHz is plenty for a
+// 900-pixel drawing while it keeps a 10-minute file's samples small.
+let decoder;
+const waveformDecoder = () => {
+  decoder ??= new OfflineAudioContext(1, 1, 8000);
+  return decoder;
+};
+
 async function drawWaveform(selection) {
   const canvas = $('waveform');
   const ctx = canvas.getContext('2d');
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   delete canvas.dataset.durationSec;
   try {
-    const audio = await new AudioContext().decodeAudioData(await selection.blob.arrayBuffer());
+    const audio = await waveformDecoder().decodeAudioData(await selection.blob.arrayBuffer());
     // A long file decodes for seconds: by then another one may be selected, whose waveform this is not.
     if (selected !== selection) return;
     const samples = audio.getChannelData(0);
