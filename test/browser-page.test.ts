@@ -184,6 +184,35 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     await page.close();
   });
 
+  it('asks again when a poll fails for a passing reason (a 503 from API Gateway) and shows the result', async () => {
+    // Prepare: the first poll is answered as API Gateway answers an overloaded integration.
+    const clip = tessClip('angry');
+    const page = await openPage();
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    let polls = 0;
+    await page.route(PREDICTION_URL, (route) =>
+      polls++ === 0
+        ? route.fulfill({
+            status: 503,
+            contentType: 'application/json',
+            body: '{"message":"Service Unavailable"}',
+          })
+        : route.continue(),
+    );
+
+    // Act
+    await page.locator('#file-input').setInputFiles(clip.path);
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await page.locator('#result:not([hidden]), #message:not([hidden])').first().waitFor();
+
+    // Assess
+    expect(await page.locator('#message').textContent()).toBe('');
+    expect(await page.getByTestId('emotion').textContent()).toBe('angry');
+    expect(polls).toBeGreaterThanOrEqual(2);
+    await page.close();
+  });
+
   it('records from the microphone and uploads what MediaRecorder wrote (WebM/Opus), no WAV conversion', async () => {
     // Prepare
     const page = await openPage();

@@ -56,17 +56,19 @@ $('key-form').addEventListener('submit', (event) => {
 });
 const apiKey = () => $('api-key').value.trim();
 
+// Our API answers an error with { error: { code, message } }; API Gateway's own refusals (a wrong key,
+// throttling, its 5xx) with { message } only; a network failure with nothing.
 async function api(path, init = {}) {
   const response = await fetch(`${apiBase}${path}`, {
     ...init,
     headers: { 'content-type': 'application/json', 'x-api-key': apiKey(), ...(init.headers ?? {}) },
+  }).catch(() => {
+    throw Object.assign(new Error('no answer from the API (network error)'), { network: true });
   });
-  const body = await response.json().catch(() => ({}));
+  const body = (await response.json().catch(() => null)) ?? {};
   if (!response.ok) {
-    const error = new Error(body.error?.message ?? `HTTP ${response.status}`);
-    error.code = body.error?.code ?? `HTTP_${response.status}`;
-    error.status = response.status;
-    throw error;
+    const message = body.error?.message ?? body.message ?? 'the API gave no reason';
+    throw Object.assign(new Error(message), { code: body.error?.code, status: response.status });
   }
   return body;
 }
@@ -90,14 +92,22 @@ function showBackgroundRuns() {
   );
   if (names.length > 0) $('status').dataset.background = 'true';
 }
+const describe = (error) =>
+  error.code
+    ? `${error.code}: ${error.message}`
+    : error.status
+      ? `HTTP ${error.status}: ${error.message}`
+      : `Error: ${error.message}`;
 const explain = (error) =>
-  error.status === 403
-    ? 'The API key was refused: check the key above.'
-    : error.code === 'UNSUPPORTED_FORMAT'
-      ? `Rejected: ${error.message}`
-      : error.code === 'TOO_LARGE'
-        ? `Rejected: the file is too large (${error.message}).`
-        : `${error.code ?? 'Error'}: ${error.message}`;
+  error.received
+    ? error.message
+    : error.status === 403
+      ? 'The API key was refused: check the key above.'
+      : error.code === 'UNSUPPORTED_FORMAT'
+        ? `Rejected: ${error.message}`
+        : error.code === 'TOO_LARGE'
+          ? `Rejected: the file is too large (${error.message}).`
+          : describe(error);
 
 // ---- choosing audio ----
 function extensionOf(name) {
@@ -321,17 +331,39 @@ function showPrediction(prediction) {
   }
 }
 
+// The file is on the server by now and is analysed whatever the page hears: a poll that fails for a passing
+// reason (a network blip, throttling, a 5xx) is asked again after a growing pause, until POLL_LIMIT_MS.
+const isTransient = (error) => error.network === true || error.status === 429 || error.status >= 500;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 async function poll(path, status) {
   const started = Date.now();
   let delay = 300;
+  let lastError;
   while (Date.now() - started < POLL_LIMIT_MS) {
-    const prediction = await api(path);
-    if (prediction.status === 'SUCCEEDED' || prediction.status === 'FAILED') return prediction;
-    status(`Analysing… (${prediction.status.toLowerCase()})`);
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 1.5, 2000);
+    try {
+      const prediction = await api(path);
+      if (prediction.status === 'SUCCEEDED' || prediction.status === 'FAILED') return prediction;
+      status(`Analysing… (${prediction.status.toLowerCase()})`);
+      lastError = undefined;
+      delay = Math.min(delay * 1.5, 2000);
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      lastError = error;
+      delay = Math.min(Math.max(delay * 2, 1000), 15_000);
+      status(`The file was received, but asking for its result failed (${describe(error)}); asking again…`);
+    }
+    await sleep(delay);
   }
-  throw new Error('no result after 3 minutes; look for it in the recent predictions list later');
+  const why = lastError
+    ? `asking for its result kept failing (${describe(lastError)})`
+    : 'it has no result yet';
+  throw Object.assign(
+    new Error(
+      `The file was received, but after 3 minutes ${why}: look for it under Recent predictions later.`,
+    ),
+    { received: true },
+  );
 }
 
 // ---- result ----
