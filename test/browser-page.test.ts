@@ -239,7 +239,10 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     expect(uploads).toEqual(['audio/webm']);
     expect(await page.locator('#message').textContent()).toBe('');
     expect(await page.getByTestId('emotion').textContent()).toBe('angry');
-    expect(await page.locator('#recent tr').first().textContent()).toMatch(/recording-.*\.webm.*SUCCEEDED/);
+    // The list is refreshed after the result is shown: until then it may still show the earlier tests' uploads.
+    await expect
+      .poll(() => page.locator('#recent tr').first().textContent())
+      .toMatch(/recording-.*\.webm.*SUCCEEDED/);
     await page.close();
   });
 
