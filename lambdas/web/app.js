@@ -1,17 +1,8 @@
 // The SER web page: plain ES module, no build step. Talks to the API named in config.json ('' = same origin).
+import { COLORS, fileSize, label, megabytes, percent } from './format.js';
+
 const KEY_STORAGE = 'ser.apiKey';
 const POLL_LIMIT_MS = 180_000;
-const COLORS = {
-  angry: '#dc2626',
-  disgust: '#65a30d',
-  fear: '#7c3aed',
-  happy: '#f59e0b',
-  neutral: '#6b7280',
-  ps: '#0891b2',
-  pleasant_surprise: '#0891b2',
-  surprise: '#0891b2',
-  sad: '#2563eb',
-};
 
 const $ = (id) => document.getElementById(id);
 const config = await fetch('config.json')
@@ -27,7 +18,6 @@ const CONTENT_TYPES = Object.fromEntries(
 const FORMAT_NAMES = FORMATS.map((f) => f.name).join(', ');
 // The API's upload limit, from config.json too (without it the API still refuses larger files).
 const MAX_BYTES = config.maxUploadBytes;
-const megabytes = (bytes) => `${Math.round((bytes / 1048576) * 10) / 10} MB`;
 if (MAX_BYTES) $('size-limit').textContent = ` (up to ${megabytes(MAX_BYTES)})`;
 if (FORMATS.length > 0) {
   $('file-input').accept = [
@@ -138,7 +128,7 @@ async function select(blob, name) {
   $('analyse').disabled = false;
   $('selected').hidden = false;
   $('selected-name').textContent = name;
-  $('selected-size').textContent = `(${(blob.size / 1024).toFixed(0)} KB)`;
+  $('selected-size').textContent = `(${fileSize(blob.size)})`;
   $('player').src = URL.createObjectURL(blob);
   drawWaveform(selected);
 }
@@ -367,7 +357,6 @@ async function poll(path, status) {
 }
 
 // ---- result ----
-const label = (emotion) => (emotion === 'ps' ? 'pleasant surprise' : emotion.replaceAll('_', ' '));
 
 function render(prediction) {
   $('result').hidden = false;
@@ -375,8 +364,8 @@ function render(prediction) {
   $('result-emotion').style.color = COLORS[prediction.emotion] ?? '';
   // lowConfidence: the calibrated confidence is below the model's threshold (more likely wrong than right).
   $('result-confidence').textContent = prediction.lowConfidence
-    ? `${Math.round(prediction.confidence * 100)}% confident: low confidence, treat as a guess`
-    : `${Math.round(prediction.confidence * 100)}% confident`;
+    ? `${percent(prediction.confidence)} confident: low confidence, treat as a guess`
+    : `${percent(prediction.confidence)} confident`;
   $('result-confidence').classList.toggle('low-confidence', prediction.lowConfidence === true);
   const chart = $('chart');
   chart.replaceChildren();
@@ -387,10 +376,10 @@ function render(prediction) {
     name.textContent = label(emotion);
     const bar = document.createElement('div');
     bar.className = emotion === prediction.emotion ? 'bar top' : 'bar';
-    bar.style.width = `${(p * 100).toFixed(1)}%`;
+    bar.style.width = `${p * 100}%`;
     bar.setAttribute('aria-hidden', 'true');
     const value = document.createElement('span');
-    value.textContent = `${(p * 100).toFixed(1)}%`;
+    value.textContent = percent(p, 1);
     item.append(name, bar, value);
     chart.append(item);
   }
@@ -413,7 +402,7 @@ function render(prediction) {
     block.style.background = COLORS[s.emotion] ?? '#6b7280';
     block.classList.toggle('low-confidence', s.lowConfidence === true);
     block.textContent = s.lowConfidence ? `${label(s.emotion)}?` : label(s.emotion);
-    block.title = `${s.startSec.toFixed(1)}–${s.endSec.toFixed(1)} s: ${label(s.emotion)} (${Math.round(s.confidence * 100)}%${s.lowConfidence ? ', low confidence' : ''})`;
+    block.title = `${s.startSec.toFixed(1)}–${s.endSec.toFixed(1)} s: ${label(s.emotion)} (${percent(s.confidence)}${s.lowConfidence ? ', low confidence' : ''})`;
     block.setAttribute('aria-label', block.title);
     timeline.append(block);
   });
@@ -434,7 +423,7 @@ async function refreshRecent() {
         p.fileName,
         p.source,
         p.status,
-        p.emotion ? `${label(p.emotion)} (${Math.round(p.confidence * 100)}%)` : (p.error?.code ?? ''),
+        p.emotion ? `${label(p.emotion)} (${percent(p.confidence)})` : (p.error?.code ?? ''),
       ]) {
         const cell = document.createElement('td');
         cell.textContent = text;
