@@ -17,6 +17,26 @@ const OUTPUT_DIR = join(ROOT, 'test-output');
 /** GET /predictions/{id}: what the page polls for a result. */
 const PREDICTION_URL = /\/predictions\/[0-9a-f-]+$/;
 
+/** TESS sentences of the given emotions, `pauseSec` apart, as one 16-bit WAV file. */
+async function sentencesWav(emotions: string[], pauseSec: number): Promise<Buffer> {
+  const parts = await Promise.all(emotions.map((e) => decodeAudio(tessClip(e).bytes)));
+  const rate = parts[0]!.sampleRate;
+  const pause = new Float32Array(Math.round(rate * pauseSec));
+  const joined = parts.flatMap((p) => [
+    p.sampleRate === rate ? p.samples : resample(p.samples, p.sampleRate, rate),
+    pause,
+  ]);
+  const samples = new Int16Array(joined.reduce((n, a) => n + a.length, 0));
+  let offset = 0;
+  for (const part of joined) {
+    for (let i = 0; i < part.length; i++) samples[offset + i] = Math.round(part[i]! * 32_767);
+    offset += part.length;
+  }
+  const wav = new wavefile.WaveFile();
+  wav.fromScratch(1, rate, '16', samples);
+  return Buffer.from(wav.toBuffer());
+}
+
 describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the local stack', () => {
   let dataDir: string;
   let profileDir: string;
@@ -108,31 +128,13 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     ['of one continuous stretch of speech (overlapping windows)', 0],
   ])('draws the timeline of segments for a longer recording %s', async (_name, pauseSec) => {
     // Prepare: four TESS sentences of different emotions in one 16-bit WAV.
-    const parts = await Promise.all(
-      ['angry', 'sad', 'happy', 'neutral'].map((e) => decodeAudio(tessClip(e).bytes)),
-    );
-    const rate = parts[0]!.sampleRate;
-    const pause = new Float32Array(Math.round(rate * pauseSec));
-    const joined = parts.flatMap((p) => [
-      p.sampleRate === rate ? p.samples : resample(p.samples, p.sampleRate, rate),
-      pause,
-    ]);
-    const samples = new Int16Array(joined.reduce((n, a) => n + a.length, 0));
-    let offset = 0;
-    for (const part of joined) {
-      for (let i = 0; i < part.length; i++) samples[offset + i] = Math.round(part[i]! * 32_767);
-      offset += part.length;
-    }
-    const wav = new wavefile.WaveFile();
-    wav.fromScratch(1, rate, '16', samples);
+    const wav = await sentencesWav(['angry', 'sad', 'happy', 'neutral'], pauseSec);
     const page = await openPage();
 
     // Act
-    await page.locator('#file-input').setInputFiles({
-      name: 'four-sentences.wav',
-      mimeType: 'audio/wav',
-      buffer: Buffer.from(wav.toBuffer()),
-    });
+    await page
+      .locator('#file-input')
+      .setInputFiles({ name: 'four-sentences.wav', mimeType: 'audio/wav', buffer: wav });
     await page.getByRole('button', { name: 'Analyse emotion' }).click();
     await page.locator('#timeline-box').waitFor({ state: 'visible' });
 
@@ -146,7 +148,41 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
       );
     for (let i = 1; i < spans.length; i++)
       expect(spans[i]![0]!).toBeGreaterThanOrEqual(spans[i - 1]![1]! - 1);
+    // A short timeline stays as it was: labelled blocks, no axis or legend.
+    expect(await page.locator('#timeline li.unlabelled').count()).toBe(0);
+    expect(await page.locator('#timeline-axis').isHidden()).toBe(true);
+    expect(await page.locator('#timeline-legend').isHidden()).toBe(true);
     await page.screenshot({ path: join(OUTPUT_DIR, `browser-timeline-${pauseSec}.png`), fullPage: true });
+    await page.close();
+  });
+
+  it('makes a long timeline readable: axis, legend, only whole labels, and every segment in a table', async () => {
+    // Prepare: sixteen sentences a second apart, one segment each (a long timeline has more than 12).
+    const emotions = ['angry', 'sad', 'happy', 'neutral'];
+    const wav = await sentencesWav([...emotions, ...emotions, ...emotions, ...emotions], 1);
+    const page = await openPage();
+
+    // Act
+    await page
+      .locator('#file-input')
+      .setInputFiles({ name: 'sixteen-sentences.wav', mimeType: 'audio/wav', buffer: wav });
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await page.locator('#timeline-box').waitFor({ state: 'visible' });
+    await page.getByText(/^All \d+ segments/).click();
+
+    // Assess
+    const blocks = await page.locator('#timeline li').count();
+    expect(blocks).toBeGreaterThan(12);
+    expect(await page.locator('#segments tr').count()).toBe(blocks);
+    expect(await page.locator('#segments tr').first().textContent()).toMatch(/^0:0\d\.\d–0:0\d\.\d/);
+    expect(await page.locator('#timeline-axis span').first().textContent()).toBe('0:00');
+    expect(await page.locator('#timeline-axis span').count()).toBeGreaterThanOrEqual(3);
+    expect(await page.locator('#timeline-legend').textContent()).toContain('angry');
+    const cutLabels = await page
+      .locator('#timeline li:not(.unlabelled)')
+      .evaluateAll((items) => items.filter((li) => li.scrollWidth > li.clientWidth).length);
+    expect(cutLabels).toBe(0);
+    await page.screenshot({ path: join(OUTPUT_DIR, 'browser-timeline-long.png'), fullPage: true });
     await page.close();
   });
 

@@ -1,5 +1,6 @@
 // The SER web page: plain ES module, no build step. Talks to the API named in config.json ('' = same origin).
 import { COLORS, fileSize, label, megabytes, percent } from './format.js';
+import { renderTimeline } from './timeline.js';
 
 const KEY_STORAGE = 'ser.apiKey';
 const POLL_LIMIT_MS = 180_000;
@@ -383,29 +384,7 @@ function render(prediction) {
     item.append(name, bar, value);
     chart.append(item);
   }
-  const segments = prediction.segments ?? [];
-  $('timeline-box').hidden = segments.length < 2;
-  const timeline = $('timeline');
-  timeline.replaceChildren();
-  // Placed on the clip's own time axis, so pauses between utterances show as gaps. Windows overlap (3 s
-  // every 1.5 s): each is drawn from halfway into its overlap with the one before to halfway into the
-  // one after, so the blocks tile the time instead of covering each other.
-  const total = Math.max(prediction.durationSec ?? 0, segments.at(-1)?.endSec ?? 0) || 1;
-  segments.forEach((s, i) => {
-    const before = segments[i - 1];
-    const after = segments[i + 1];
-    const from = before && before.endSec > s.startSec ? (s.startSec + before.endSec) / 2 : s.startSec;
-    const to = after && after.startSec < s.endSec ? (s.endSec + after.startSec) / 2 : s.endSec;
-    const block = document.createElement('li');
-    block.style.left = `${(from / total) * 100}%`;
-    block.style.width = `${((to - from) / total) * 100}%`;
-    block.style.background = COLORS[s.emotion] ?? '#6b7280';
-    block.classList.toggle('low-confidence', s.lowConfidence === true);
-    block.textContent = s.lowConfidence ? `${label(s.emotion)}?` : label(s.emotion);
-    block.title = `${s.startSec.toFixed(1)}–${s.endSec.toFixed(1)} s: ${label(s.emotion)} (${percent(s.confidence)}${s.lowConfidence ? ', low confidence' : ''})`;
-    block.setAttribute('aria-label', block.title);
-    timeline.append(block);
-  });
+  renderTimeline(prediction);
   $('result-meta').textContent =
     `${prediction.fileName} · ${prediction.durationSec?.toFixed(2) ?? '?'} s · model ${prediction.modelVersion ?? '?'}`;
 }
