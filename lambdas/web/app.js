@@ -359,15 +359,61 @@ async function poll(path, status) {
 
 // ---- result ----
 
+// `lowConfidence` (docs/api.md, "Confidence") has two causes the API does not tell apart: less than
+// MIN_CONFIDENT_SPEECH_SEC of speech, or a calibrated confidence below the model's threshold. A recording whose
+// segments name different emotions has a low overall confidence for a third reason: its windows' mean
+// spreads over them, each part may be clear. The page says which, from the segments.
+const MIN_CONFIDENT_SPEECH_SEC = 1; // lambdas/core/predict.ts, the same name
+const LISTED_EMOTIONS = 3;
+
+/** The seconds the segments cover (overlapping windows counted once): at least the speech in them. */
+function segmentsSec(segments) {
+  let covered = 0;
+  let end = 0;
+  for (const s of segments) {
+    covered += Math.max(0, s.endSec - Math.max(s.startSec, end));
+    end = Math.max(end, s.endSec);
+  }
+  return covered;
+}
+
+/** What follows the emotion in the headline, a line that says why when it is low, and whether it warns. */
+function confidenceNote(prediction) {
+  const confident = `${percent(prediction.confidence)} confident`;
+  if (!prediction.lowConfidence) return { headline: confident, note: '', warn: false };
+  const segments = prediction.segments ?? [];
+  const emotions = [...new Set(segments.map((s) => s.emotion))];
+  if (segments.length > 0 && segmentsSec(segments) < MIN_CONFIDENT_SPEECH_SEC) {
+    const note = `Low confidence: under ${MIN_CONFIDENT_SPEECH_SEC} s of speech is too little to be sure of the emotion.`;
+    return { headline: confident, note, warn: true };
+  }
+  if (emotions.length > 1) {
+    const names = emotions.map(label);
+    const which =
+      names.length > LISTED_EMOTIONS
+        ? `${names.length} emotions`
+        : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+    const note = `The recording mixes ${which}: the timeline below shows each part.`;
+    return { headline: `${percent(prediction.confidence)} overall`, note, warn: false };
+  }
+  // A calibrated confidence under 50 % is wrong more often than right, whatever the model's threshold.
+  const note =
+    prediction.confidence < 0.5
+      ? 'Low confidence: more likely wrong than right; treat it as a guess.'
+      : "Low confidence: too little speech, or below the model's threshold.";
+  return { headline: confident, note, warn: true };
+}
+
 function render(prediction) {
   $('result').hidden = false;
   $('result-emotion').textContent = label(prediction.emotion);
   $('result-emotion').style.color = COLORS[prediction.emotion] ?? '';
-  // lowConfidence: the calibrated confidence is below the model's threshold (more likely wrong than right).
-  $('result-confidence').textContent = prediction.lowConfidence
-    ? `${percent(prediction.confidence)} confident: low confidence, treat as a guess`
-    : `${percent(prediction.confidence)} confident`;
-  $('result-confidence').classList.toggle('low-confidence', prediction.lowConfidence === true);
+  const { headline, note, warn } = confidenceNote(prediction);
+  $('result-confidence').textContent = headline;
+  $('result-confidence').classList.toggle('low-confidence', warn);
+  $('result-note').textContent = note;
+  $('result-note').hidden = !note;
+  $('result-note').classList.toggle('low-confidence', warn);
   const chart = $('chart');
   chart.replaceChildren();
   const entries = Object.entries(prediction.probabilities ?? {}).sort((a, b) => b[1] - a[1]);
