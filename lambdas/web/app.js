@@ -444,7 +444,8 @@ async function refreshRecent() {
       const row = document.createElement('tr');
       row.tabIndex = 0;
       for (const text of [
-        new Date(p.createdAt).toLocaleString(),
+        // Short date and time: the full form took a third of a phone's width.
+        new Date(p.createdAt).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' }),
         p.fileName,
         p.source,
         p.status,
