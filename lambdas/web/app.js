@@ -283,19 +283,7 @@ async function analyse(selection) {
   $('analyse').disabled = true;
   running.add(selection);
   try {
-    status('Requesting an upload URL…');
-    const created = await api('/uploads', {
-      method: 'POST',
-      body: JSON.stringify({
-        fileName: selection.name,
-        // A recording declares its own type (e.g. audio/webm;codecs=opus); a file, its extension's.
-        contentType: selection.blob.type || CONTENT_TYPES[extensionOf(selection.name)],
-        sizeBytes: selection.blob.size,
-      }),
-    });
-    if (onShow()) showProgress(0);
-    status('Uploading…');
-    await uploadTo(created.upload, selection, (percent) => onShow() && showProgress(percent));
+    const created = await send(selection, onShow, status);
     status('Uploaded. Analysing…');
     const prediction = await poll(created.predictionUrl, status);
     if (onShow()) showPrediction(prediction);
@@ -309,6 +297,35 @@ async function analyse(selection) {
     if (onShow()) $('analyse').disabled = false;
     else if ($('status').dataset.background) showBackgroundRuns();
     refreshRecent();
+  }
+}
+
+// Leaving the page while a file is being sent loses it (the server never gets the whole file): the browser
+// asks first. Once it is sent, the server analyses it whatever the page does, and leaving is harmless.
+let sending = 0;
+window.addEventListener('beforeunload', (event) => {
+  if (sending > 0) event.preventDefault();
+});
+
+async function send(selection, onShow, status) {
+  sending += 1;
+  try {
+    status('Requesting an upload URL…');
+    const created = await api('/uploads', {
+      method: 'POST',
+      body: JSON.stringify({
+        fileName: selection.name,
+        // A recording declares its own type (e.g. audio/webm;codecs=opus); a file, its extension's.
+        contentType: selection.blob.type || CONTENT_TYPES[extensionOf(selection.name)],
+        sizeBytes: selection.blob.size,
+      }),
+    });
+    if (onShow()) showProgress(0);
+    status('Uploading…');
+    await uploadTo(created.upload, selection, (percent) => onShow() && showProgress(percent));
+    return created;
+  } finally {
+    sending -= 1;
   }
 }
 
