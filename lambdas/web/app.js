@@ -13,9 +13,10 @@ const apiBase = (config.apiUrl ?? '').replace(/\/$/, '');
 // The accepted formats: the server's one list (lambdas/core/audio/formats.ts), handed over in config.json.
 const FORMATS = config.formats ?? [];
 const EXTENSIONS = FORMATS.flatMap((f) => f.extensions);
-const CONTENT_TYPES = Object.fromEntries(
-  FORMATS.flatMap((f) => f.extensions.map((e) => [e, f.contentTypes[0]])),
+const TYPES_BY_EXTENSION = Object.fromEntries(
+  FORMATS.flatMap((f) => f.extensions.map((e) => [e, f.contentTypes])),
 );
+const KNOWN_TYPES = new Set(FORMATS.flatMap((f) => f.contentTypes));
 const FORMAT_NAMES = FORMATS.map((f) => f.name).join(', ');
 // The API's upload limit, from config.json too (without it the API still refuses larger files).
 const MAX_BYTES = config.maxUploadBytes;
@@ -307,6 +308,18 @@ window.addEventListener('beforeunload', (event) => {
   if (sending > 0) event.preventDefault();
 });
 
+// The type the upload is signed for. Browsers name a file's type in their own words (application/octet-stream
+// for an .mp3, or nothing at all), which the API refuses when it does not list it: the browser's type is
+// sent only when the API lists it for the file's extension, else the API's own type for that extension (a
+// recording's name is made from its type). Without config.json's list, only a type the API lists; or none,
+// and the API signs its format's first type.
+function contentTypeOf({ blob, name }) {
+  const browserType = blob.type.split(';')[0].trim().toLowerCase();
+  const types = TYPES_BY_EXTENSION[extensionOf(name)];
+  if (types) return types.includes(browserType) ? browserType : types[0];
+  return KNOWN_TYPES.has(browserType) ? browserType : undefined;
+}
+
 async function send(selection, onShow, status) {
   sending += 1;
   try {
@@ -315,8 +328,7 @@ async function send(selection, onShow, status) {
       method: 'POST',
       body: JSON.stringify({
         fileName: selection.name,
-        // A recording declares its own type (e.g. audio/webm;codecs=opus); a file, its extension's.
-        contentType: selection.blob.type || CONTENT_TYPES[extensionOf(selection.name)],
+        contentType: contentTypeOf(selection),
         sizeBytes: selection.blob.size,
       }),
     });
