@@ -101,6 +101,13 @@ const explain = (error) =>
           ? `Rejected: the file is too large (${error.message}).`
           : describe(error);
 
+// Disabling the focused Analyse button drops focus to <body>, where a keyboard or screen-reader user loses
+// their place: it goes to the status line for the run, then to the result or the message. Focus that the
+// user has moved elsewhere meanwhile stays where they put it.
+function moveFocus(from, to) {
+  if (document.activeElement === from || document.activeElement === document.body) to.focus();
+}
+
 // ---- choosing audio ----
 function extensionOf(name) {
   const dot = name.lastIndexOf('.');
@@ -281,6 +288,7 @@ async function analyse(selection) {
   const status = (text) => onShow() && setStatus(text);
   showMessage('');
   $('result').hidden = true;
+  moveFocus($('analyse'), $('status'));
   $('analyse').disabled = true;
   running.add(selection);
   try {
@@ -292,6 +300,7 @@ async function analyse(selection) {
     if (onShow()) {
       showMessage(explain(error));
       setStatus('');
+      moveFocus($('status'), $('message'));
     }
   } finally {
     running.delete(selection);
@@ -345,9 +354,11 @@ function showPrediction(prediction) {
   if (prediction.status === 'FAILED') {
     showMessage(`The file could not be analysed: ${prediction.error?.code} — ${prediction.error?.message}`);
     setStatus('');
+    moveFocus($('status'), $('message'));
   } else {
     render(prediction);
     setStatus('Done.');
+    moveFocus($('status'), $('result-heading'));
   }
 }
 
