@@ -480,38 +480,47 @@ async function refreshRecent() {
   if (!apiKey()) return;
   try {
     const { items } = await api('/predictions?limit=10');
-    const rows = items.map((p) => {
-      const row = document.createElement('tr');
-      row.tabIndex = 0;
-      for (const text of [
-        // Short date and time: the full form took a third of a phone's width.
-        new Date(p.createdAt).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' }),
-        p.fileName,
-        p.source,
-        p.status,
-        p.emotion ? `${label(p.emotion)} (${percent(p.confidence)})` : (p.error?.code ?? ''),
-      ]) {
-        const cell = document.createElement('td');
-        cell.textContent = text;
-        row.append(cell);
-      }
-      // The row replaces what the page showed: an earlier message or another file's result.
-      const open = () => {
-        showMessage('');
-        if (p.status === 'SUCCEEDED') return render(p);
-        $('result').hidden = true;
-        showMessage(
-          p.error ? `${p.fileName}: ${p.error.code} — ${p.error.message}` : `${p.fileName}: ${p.status}`,
-        );
-      };
-      row.addEventListener('click', open);
-      row.addEventListener('keydown', (event) => event.key === 'Enter' && open());
-      return row;
-    });
-    $('recent').replaceChildren(...rows);
+    $('recent').replaceChildren(...items.map(recentRow));
   } catch (error) {
     showMessage(explain(error));
   }
+}
+
+// The file name is a button, which keyboards and screen readers know how to press; a click anywhere on the
+// row does the same for a mouse (the button's own click reaches the row too).
+function recentRow(p) {
+  const row = document.createElement('tr');
+  const open = document.createElement('button');
+  open.type = 'button';
+  open.className = 'open';
+  open.textContent = p.fileName;
+  const cells = [
+    // Short date and time: the full form took a third of a phone's width.
+    new Date(p.createdAt).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' }),
+    open,
+    p.source,
+    p.status,
+    p.emotion ? `${label(p.emotion)} (${percent(p.confidence)})` : (p.error?.code ?? ''),
+  ];
+  for (const content of cells) {
+    const cell = document.createElement('td');
+    cell.append(content);
+    row.append(cell);
+  }
+  row.addEventListener('click', () => openRecent(p));
+  return row;
+}
+
+// An item of the list replaces what the page showed: an earlier message or another file's result.
+function openRecent(p) {
+  showMessage('');
+  if (p.status === 'SUCCEEDED') {
+    render(p);
+    $('result-heading').focus();
+    return;
+  }
+  $('result').hidden = true;
+  showMessage(p.error ? `${p.fileName}: ${p.error.code} — ${p.error.message}` : `${p.fileName}: ${p.status}`);
 }
 $('refresh').addEventListener('click', refreshRecent);
 refreshRecent();
