@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalStack } from '../bin/local/stack.ts';
+import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/audio/types.ts';
 import { FIXTURES_DIR, tessClip } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 
@@ -118,10 +119,14 @@ describe('bad input through the local stack: a typed 4xx or a FAILED record with
     expect(answers).toEqual(cases.map(([, status, code]) => ({ status, code })));
   });
 
-  it("tells the web page the API's own upload limit (config.json)", async () => {
-    const config = (await (await fetch(`${stack.webUrl}config.json`)).json()) as { maxUploadBytes: number };
+  it("tells the web page the API's own upload and duration limits (config.json)", async () => {
+    const config = (await (await fetch(`${stack.webUrl}config.json`)).json()) as {
+      maxUploadBytes: number;
+      maxDurationSec: number;
+    };
 
     expect(config.maxUploadBytes).toBe(MAX_UPLOAD_BYTES);
+    expect(config.maxDurationSec).toBe(DEFAULT_MAX_DURATION_SEC);
   });
 
   it("refuses a body over API Gateway's 10 MB with 413 and a code; a smaller one reaches the API", async () => {

@@ -31,9 +31,9 @@ export interface ApiAdapter {
   apiUrl: string;
   /**
    * From now on API routes go to this handler and the page gets its config.json (the handlers' upload
-   * limit); until then both answer 503.
+   * and duration limits); until then both answer 503.
    */
-  serve(handler: ApiHandler, config: { maxUploadBytes: number }): void;
+  serve(handler: ApiHandler, config: { maxUploadBytes: number; maxDurationSec: number }): void;
   /** Stops listening and ends open connections (kept-alive ones included). */
   close(): Promise<void>;
 }
@@ -202,7 +202,7 @@ export async function startApiAdapter(options: ApiAdapterOptions): Promise<ApiAd
     apiUrl,
     serve: (handler, config) => {
       apiHandler = handler;
-      pageConfig = webPageConfig('', config.maxUploadBytes);
+      pageConfig = webPageConfig('', config.maxUploadBytes, config.maxDurationSec);
     },
     async close() {
       const closed = once(server, 'close');

@@ -1,5 +1,5 @@
 // The SER web page: plain ES module, no build step. Talks to the API named in config.json ('' = same origin).
-import { COLORS, fileSize, label, megabytes, percent } from './format.js';
+import { COLORS, duration, fileSize, label, megabytes, percent } from './format.js';
 import { renderTimeline } from './timeline.js';
 
 const KEY_STORAGE = 'ser.apiKey';
@@ -18,9 +18,11 @@ const TYPES_BY_EXTENSION = Object.fromEntries(
 );
 const KNOWN_TYPES = new Set(FORMATS.flatMap((f) => f.contentTypes));
 const FORMAT_NAMES = FORMATS.map((f) => f.name).join(', ');
-// The API's upload limit, from config.json too (without it the API still refuses larger files).
+// The API's limits, from config.json too (without them the API still refuses larger or longer files).
 const MAX_BYTES = config.maxUploadBytes;
-if (MAX_BYTES) $('size-limit').textContent = ` (up to ${megabytes(MAX_BYTES)})`;
+const MAX_DURATION_SEC = config.maxDurationSec;
+const limits = [MAX_BYTES && megabytes(MAX_BYTES), MAX_DURATION_SEC && duration(MAX_DURATION_SEC)];
+if (limits.some(Boolean)) $('size-limit').textContent = ` (up to ${limits.filter(Boolean).join(' and ')})`;
 if (FORMATS.length > 0) {
   $('file-input').accept = [
     ...EXTENSIONS.map((e) => `.${e}`),

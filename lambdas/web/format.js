@@ -28,6 +28,8 @@ export function percent(p, decimals = 0) {
   return `${text}%`;
 }
 
+/** 600 → "10 minutes", 90 → "90 s". */
+export const duration = (sec) => (sec % 60 === 0 ? `${sec / 60} minute${sec === 60 ? '' : 's'}` : `${sec} s`);
 export const megabytes = (bytes) => `${Math.round((bytes / 1048576) * 10) / 10} MB`;
 /** A file's size as a person reads it: a 29-byte file is "29 bytes", not "0 KB". */
 export const fileSize = (bytes) =>
