@@ -1,5 +1,5 @@
 import { UPLOAD_FORMATS } from '../lambdas/core/audio/formats.ts';
-import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/audio/types.ts';
+import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/audio/limits.ts';
 
 /**
  * The page's config.json (written by the CDK deployment and served by the local stack): the API's URL, the

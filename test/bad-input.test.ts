@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalStack } from '../bin/local/stack.ts';
-import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/audio/types.ts';
+import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/audio/limits.ts';
 import { FIXTURES_DIR, tessClip } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 
