@@ -1,7 +1,7 @@
 import { Arn, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import type { IApiKey } from 'aws-cdk-lib/aws-apigateway';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -10,6 +10,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DETAIL_TYPES, EVENT_SOURCE } from '../../lambdas/app/prediction-events.ts';
 import { HANDLERS_DIR } from '../paths.ts';
+import { predictionEventBus } from './prediction-event-bus.ts';
 import { SerFunction } from './ser-function.ts';
 
 export interface CallbackDeliveryProps {
@@ -99,7 +100,7 @@ export class CallbackDelivery extends Construct {
   private createRule(): Rule {
     return new Rule(this, 'CallbackRule', {
       description: 'Prediction events whose upload asked for a callback',
-      eventBus: EventBus.fromEventBusName(this, 'DefaultBus', 'default'),
+      eventBus: predictionEventBus(this, 'DefaultBus'),
       eventPattern: {
         source: [EVENT_SOURCE],
         detailType: Object.values(DETAIL_TYPES),

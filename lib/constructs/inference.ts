@@ -1,7 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
-import { EventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Alias } from 'aws-cdk-lib/aws-kms';
 import { SnsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -16,6 +15,7 @@ import { RESULTS_PREFIX, TRIGGER_PREFIXES } from '../../lambdas/app/object-keys.
 import { BUNDLED_MODEL_FOLDER, modelRuntimeFiles } from '../../lambdas/core/model/location.ts';
 import { INFERENCE_NODE_MODULES } from '../lambda-bundling.ts';
 import { HANDLERS_DIR } from '../paths.ts';
+import { bindPredictionEvents } from './prediction-event-bus.ts';
 import { SerFunction } from './ser-function.ts';
 import { grantItems, TRAINING_AND_REGISTRY_KEYS } from './table-grants.ts';
 
@@ -134,11 +134,9 @@ export class Inference extends Construct {
       description: 'Ends the prediction records of dead-lettered S3 events FAILED (PROCESSING_FAILED)',
       memorySize: 256,
       timeout: Duration.seconds(30),
-      // It announces the records it ends FAILED on the default bus, as the processor does.
       environment: {
         BUCKET_NAME: props.bucket.bucketName,
         TABLE_NAME: props.table.tableName,
-        EVENT_BUS_NAME: 'default',
       },
     });
     // UpdateItem creates an item it does not find: never one of the registry's or the training side's.
@@ -150,7 +148,8 @@ export class Inference extends Construct {
         resources: [props.bucket.arnForObjects(`${RESULTS_PREFIX}*`)],
       }),
     );
-    EventBus.fromEventBusName(this, 'RecorderBus', 'default').grantPutEventsTo(recorder);
+    // It announces the records it ends FAILED, as the processor does.
+    bindPredictionEvents(this, 'RecorderBus', recorder);
     this.failureTopic.addSubscription(new LambdaSubscription(recorder));
     return recorder;
   }
@@ -171,8 +170,6 @@ export class Inference extends Construct {
       environment: {
         BUCKET_NAME: props.bucket.bucketName,
         TABLE_NAME: props.table.tableName,
-        // Each terminal prediction is announced there (lambdas/app/prediction-events.ts).
-        EVENT_BUS_NAME: 'default',
         MAX_UPLOAD_BYTES: String(props.maxUploadBytes),
         RECORD_TTL_DAYS: String(props.recordTtlDays),
         // A claim outlives one attempt, so only a crashed attempt's retry can take it over.
@@ -213,8 +210,7 @@ export class Inference extends Construct {
     // not find) writes records and speaker statistics, never the registry's or the training side's items.
     props.table.grant(fn, 'dynamodb:GetItem');
     grantItems(fn, props.table, ['dynamodb:UpdateItem'], { except: TRAINING_AND_REGISTRY_KEYS });
-    // The default bus only: users' rules on it route the events on, and so does the callback rule.
-    EventBus.fromEventBusName(this, 'DefaultBus', 'default').grantPutEventsTo(fn);
+    bindPredictionEvents(this, 'DefaultBus', fn);
   }
 
   private createDeadLetterAlarm(): Alarm {
