@@ -1,4 +1,4 @@
-import { dirname } from 'node:path';
+import { dirname, normalize } from 'node:path';
 import { addClip, type SpeakerStatistics } from '../lambdas/core/features/speaker-normalization.ts';
 import type { PredictionResult, PredictOptions } from '../lambdas/core/types.ts';
 
@@ -18,7 +18,7 @@ export type SpeakerContexts = ReturnType<typeof createSpeakerContexts>;
 export function createSpeakerContexts(options: SpeakerContextOptions) {
   const statistics = new Map<string, SpeakerStatistics>();
   const speakerOf = (file: string): string | undefined =>
-    options.speaker ?? (options.groupBy === 'folder' ? dirname(file) : undefined);
+    options.speaker ?? (options.groupBy === 'folder' ? normalize(dirname(file)) : undefined);
   return {
     speakerOf,
     /** The `speaker` option of the file's prediction (none without a context). */

@@ -163,6 +163,18 @@ describe('ser predict at scale', () => {
     expect(jsonLines(grouped.stdout)).toMatchObject([{ file: join(given, 'a.flac'), speakerId: given }]);
   });
 
+  it('groups one folder as one speaker however its files are written (`dir/./a.flac`, `dir/`)', async () => {
+    const given = join(dir, 'spelled');
+    await mkdir(given);
+    await copyFile(CLIP, join(given, 'a.flac'));
+    await copyFile(CLIP, join(given, 'b.flac'));
+
+    const run = await ser(['predict', '--json', '--group-by', 'folder', `${given}/./a.flac`, `${given}/`]);
+
+    const speakers = new Set(jsonLines(run.stdout).map((l) => l.speakerId));
+    expect([...speakers]).toEqual([given]);
+  });
+
   it('prints hostile file names in the table without raw control characters', async () => {
     const hostile = join(dir, 'hostile');
     await mkdir(hostile);

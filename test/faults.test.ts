@@ -398,11 +398,12 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
     expect(() => eventFromDeadLetter('{"hello":"world"}')).toThrow();
   });
 
-  it('an upload URL never used ends FAILED (UPLOAD_EXPIRED) past its deadline, and a file that still comes is not taken', async () => {
+  it('an upload URL never used ends FAILED (UPLOAD_EXPIRED), and a file that comes after its deadline is not taken', async () => {
     // Prepare
     const createdAt = new Date();
     const urlTtlSec = 300;
-    const graceSec = 900;
+    const deadlineSec = urlTtlSec + 900; // the URL's life and the upload's grace
+    const readsFailedSec = deadlineSec + 2700; // and the time an in-time file's event may still take
     const writer = repositoryWith({ uploadUrlTtlSec: urlTtlSec, now: () => createdAt });
     const createUpload = createUploadService({
       s3: aws.s3,
@@ -413,29 +414,37 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
       now: () => createdAt,
     });
     const { id } = await createUpload({ fileName: 'never-sent.flac', sizeBytes: 1000 });
-    const at = (offsetSec: number) =>
-      repositoryWith({ now: () => new Date(createdAt.getTime() + offsetSec * 1000) });
-    const late = at(urlTtlSec + graceSec + 1);
-    const claim = { id, source: 'api' as const, fileName: 'never-sent.flac', bucket: aws.bucket };
-
-    // Act
-    const justAfterUrlExpiry = await at(urlTtlSec + 1).get(id);
-    const pastDeadline = await late.get(id);
-    const listed = await late.list({ limit: 100 });
-    const lateClaim = await late.claim({
-      ...claim,
+    const at = (offsetSec: number) => new Date(createdAt.getTime() + offsetSec * 1000);
+    const repositoryAt = (offsetSec: number) => repositoryWith({ now: () => at(offsetSec) });
+    const lateFile = {
+      id,
+      source: 'api' as const,
+      fileName: 'never-sent.flac',
+      bucket: aws.bucket,
       key: `uploads/${id}/never-sent.flac`,
       objectVersion: 'late',
+      arrivedAt: at(deadlineSec + 1).toISOString(),
+    };
+
+    // Act
+    const pastDeadline = await repositoryAt(deadlineSec + 1).get(id);
+    const lateClaim = await repositoryAt(deadlineSec + 2).claim(lateFile);
+    const lateFailure = await repositoryAt(deadlineSec + 3).markFailed(lateFile, {
+      code: 'PROCESSING_FAILED',
+      message: 'x',
     });
+    const expired = await repositoryAt(readsFailedSec + 1).get(id);
+    const listed = await repositoryAt(readsFailedSec + 1).list({ limit: 100 });
 
     // Assess: terminal and queryable (not gone, not PENDING for ever); the late file changes nothing.
-    expect(justAfterUrlExpiry?.status).toBe('PENDING');
-    expect(pastDeadline).toMatchObject({ status: 'FAILED', error: { code: 'UPLOAD_EXPIRED' } });
+    expect(pastDeadline?.status).toBe('PENDING');
+    expect(lateClaim).toMatchObject({ claimed: false, existing: { status: 'PENDING' } });
+    expect(lateFailure).toBeUndefined();
+    expect(expired).toMatchObject({ status: 'FAILED', error: { code: 'UPLOAD_EXPIRED' } });
     expect(listed.items.find((p) => p.id === id)).toMatchObject({ status: 'FAILED' });
-    expect(lateClaim).toMatchObject({ claimed: false, existing: { status: 'FAILED' } });
   });
 
-  it('a file that arrived in time is not expired by its upload deadline, even when its first attempt is released', async () => {
+  it('a file that came in time is taken however late its event is processed, and a released claim is not expired', async () => {
     // Prepare
     const createdAt = new Date();
     const writer = repositoryWith({ uploadUrlTtlSec: 300, now: () => createdAt });
@@ -447,26 +456,35 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
       uploadUrlTtlSec: 300,
       now: () => createdAt,
     });
-    const { id } = await createUpload({ fileName: 'sent.flac', sizeBytes: 1000 });
-    const claim = {
+    const two = await Promise.all([
+      createUpload({ fileName: 'sent.flac', sizeBytes: 1000 }),
+      createUpload({ fileName: 'queued.flac', sizeBytes: 1000 }),
+    ]);
+    const file = (id: string, name: string) => ({
       id,
       source: 'api' as const,
-      fileName: 'sent.flac',
+      fileName: name,
       bucket: aws.bucket,
-      key: `uploads/${id}/sent.flac`,
+      key: `uploads/${id}/${name}`,
       objectVersion: 'v1',
-    };
-    const late = repositoryWith({ now: () => new Date(createdAt.getTime() + 7200 * 1000) });
+      arrivedAt: new Date(createdAt.getTime() + 200_000).toISOString(),
+    });
+    const sent = file(two[0].id, 'sent.flac');
+    const queued = file(two[1].id, 'queued.flac');
+    const hoursLater = repositoryWith({ now: () => new Date(createdAt.getTime() + 7200 * 1000) });
 
-    // Act: claimed in time, released by a failed attempt, retried two hours later
-    const first = await writer.claim(claim);
-    await writer.release(id, 'v1');
-    const whileReleased = await late.get(id);
-    const retry = await late.claim(claim);
+    // Act: one claimed in time, released by a failed attempt and retried two hours later; the other's
+    // event first processed two hours later (a backlog)
+    const first = await writer.claim(sent);
+    await writer.release(sent.id, 'v1');
+    const whileReleased = await hoursLater.get(sent.id);
+    const retry = await hoursLater.claim(sent);
+    const backlogged = await hoursLater.claim(queued);
 
     // Assess
     expect(first.claimed).toBe(true);
     expect(whileReleased?.status).toBe('PENDING');
     expect(retry.claimed).toBe(true);
+    expect(backlogged.claimed).toBe(true);
   });
 });

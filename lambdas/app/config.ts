@@ -5,7 +5,7 @@ import { parseOrigins } from './cors.ts';
 const MB = 1024 * 1024;
 /** Largest upload accepted (the API, the presigned URL and the processor's check of GetObject's headers). */
 export const DEFAULT_MAX_UPLOAD_BYTES = 25 * MB;
-/** Short-lived on purpose: a leaked URL is useful for minutes, and an unused upload's record expires soon. */
+/** Short-lived on purpose: a leaked URL is useful for minutes, and an unused upload's record soon ends (UPLOAD_EXPIRED). */
 export const DEFAULT_UPLOAD_URL_TTL_SEC = 300;
 /** Days a prediction record is kept (its DynamoDB TTL); the stack keeps drop-folder results as long. */
 export const DEFAULT_RECORD_TTL_DAYS = 30;

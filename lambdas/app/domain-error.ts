@@ -1,6 +1,6 @@
 import type { ZodError } from 'zod';
 
-/** What kind of failure a service reports; the API edge (api.ts) maps each kind to an HTTP status. */
+/** What kind of failure a service reports; the API edge (http-api.ts) maps each kind to an HTTP status. */
 export type DomainErrorKind = 'invalid' | 'not-found' | 'conflict' | 'unavailable';
 
 /**

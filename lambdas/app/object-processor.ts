@@ -144,6 +144,7 @@ export function objectClaim(
     key: ref.key,
     objectVersion,
     ...(ref.sequencer ? { sequencer: ref.sequencer } : {}),
+    ...(ref.eventTime ? { arrivedAt: ref.eventTime } : {}),
   };
 }
 
@@ -250,6 +251,9 @@ async function processCurrent(
   const claim = await deps.repository.claim(claimed);
   if (!claim.claimed) {
     const status = claim.existing?.status;
+    // A PENDING upload refuses only a file that came after its deadline: it ends UPLOAD_EXPIRED.
+    if (status === 'PENDING')
+      return { outcome: 'ignored', reason: `came after its upload's deadline: ${ref.key}` };
     if (status !== 'SUCCEEDED' && status !== 'FAILED') {
       throw new ClaimHeldError(`${ref.key} is being processed by another attempt (${status ?? 'no record'})`);
     }

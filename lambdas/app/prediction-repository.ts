@@ -57,6 +57,11 @@ export interface ObjectClaim {
   objectVersion: string;
   /** The S3 event's sequencer: orders the events of one key (a later upload has a greater one). */
   sequencer?: string;
+  /**
+   * When the object was created (the S3 event's time): a PENDING upload takes it if it came by the
+   * upload's deadline, however late the event is processed. Unknown: the time of the write.
+   */
+  arrivedAt?: string;
 }
 
 /**
@@ -174,6 +179,25 @@ export interface PredictionRepositoryOptions {
  */
 const PENDING_GRACE_SEC = 900;
 
+/**
+ * How long past its deadline a PENDING upload still reads PENDING: a file that came in time may wait
+ * for its event (retries, a throttled backlog); only then does the record read UPLOAD_EXPIRED.
+ */
+const PROCESSING_ALLOWANCE_SEC = 2700;
+
+/**
+ * The condition under which a PENDING upload's record may take an object: it has no deadline (a file
+ * came before), or the object came by it (`:arrivedSec`, see `arrivalSec`).
+ */
+const PENDING_IN_TIME =
+  '(#status = :pending AND (attribute_not_exists(uploadDeadline) OR uploadDeadline >= :arrivedSec))';
+
+/** The claim's arrival time in epoch seconds, or `now`'s when the event did not say. */
+const arrivalSec = (claim: ObjectClaim, now: Date): number => {
+  const arrived = claim.arrivedAt ? Date.parse(claim.arrivedAt) : Number.NaN;
+  return Math.floor((Number.isNaN(arrived) ? now.getTime() : arrived) / 1000);
+};
+
 /** The terminal state of an upload whose URL expired with no file: nothing can arrive any more. */
 const uploadExpired = (item: Record<string, unknown>, deadline: number): Prediction => ({
   ...toPrediction(item),
@@ -264,7 +288,7 @@ export class PredictionRepository {
     const expired =
       item.status === 'PENDING' &&
       typeof deadline === 'number' &&
-      deadline <= Math.floor(this.#now().getTime() / 1000);
+      deadline + PROCESSING_ALLOWANCE_SEC <= Math.floor(this.#now().getTime() / 1000);
     return expired ? uploadExpired(item, deadline) : toPrediction(item);
   }
 
@@ -327,7 +351,7 @@ export class PredictionRepository {
       set: [
         '#bucket = :bucket, #key = :key,',
         '#source = if_not_exists(#source, :source), fileName = if_not_exists(fileName, :fileName),',
-        // The retention clock restarts: a PENDING record's short expiry no longer applies.
+        // The retention clock restarts from the object's claim.
         'createdAt = if_not_exists(createdAt, :now), expiresAt = :expiresAt,',
         'gsi1pk = if_not_exists(gsi1pk, :gsi1pk), gsi1sk = if_not_exists(gsi1sk, :gsi1sk)',
         sequencer ? ', objectSequencer = :sequencer' : '',
@@ -366,10 +390,9 @@ export class PredictionRepository {
         `REMOVE ${removal.clause}, uploadDeadline`,
       ].join(' '),
       // An expired record counts as gone (TTL may not have deleted it yet): the object is processed afresh.
-      // A PENDING upload past its deadline has ended (UPLOAD_EXPIRED): a file that still comes is not taken.
+      // A PENDING upload takes only a file that came by its deadline (UPLOAD_EXPIRED otherwise).
       ConditionExpression: [
-        'attribute_not_exists(id) OR expiresAt <= :nowSec',
-        'OR (#status = :pending AND (attribute_not_exists(uploadDeadline) OR uploadDeadline > :nowSec))',
+        `attribute_not_exists(id) OR expiresAt <= :nowSec OR ${PENDING_IN_TIME}`,
         'OR (#status = :processing AND leaseExpiresAt < :nowSec)',
         // New bytes under the same key (an upload URL used twice): the record follows the object, and
         // never goes back to older bytes whose event came late.
@@ -388,6 +411,7 @@ export class PredictionRepository {
         ':lease': nowSec + this.#options.processingLeaseSec,
         ':now': nowIso,
         ':nowSec': nowSec,
+        ':arrivedSec': arrivalSec(claim, now),
         ...object.values,
       },
     };
@@ -434,7 +458,7 @@ export class PredictionRepository {
         : ['(#status = :failed AND #error.#code = :processingFailed AND objectVersion = :version)'];
     const unfinished = onlyDeadLettered
       ? []
-      : ['attribute_not_exists(id) OR #status IN (:pending, :processing)'];
+      : [`attribute_not_exists(id) OR #status = :processing OR ${PENDING_IN_TIME}`];
     return new UpdateCommand({
       TableName: this.#options.tableName,
       Key: { id: claim.id },
@@ -455,7 +479,9 @@ export class PredictionRepository {
       },
       ExpressionAttributeValues: {
         ':failed': 'FAILED',
-        ...(unfinished.length ? { ':pending': 'PENDING', ':processing': 'PROCESSING' } : {}),
+        ...(unfinished.length
+          ? { ':pending': 'PENDING', ':processing': 'PROCESSING', ':arrivedSec': arrivalSec(claim, now) }
+          : {}),
         ...(deadLettered.length ? { ':processingFailed': 'PROCESSING_FAILED' } : {}),
         ':error': error,
         ':now': now.toISOString(),

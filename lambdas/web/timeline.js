@@ -43,7 +43,8 @@ export function renderTimeline(prediction) {
 function drawBlocks(segments, total, long) {
   const timeline = $('timeline');
   // A long timeline's dozens of slivers say to a screen reader what the table below says in order.
-  timeline.toggleAttribute('aria-hidden', long);
+  // An empty aria-hidden means "undefined" to assistive technology, not hidden: say true or false.
+  timeline.setAttribute('aria-hidden', String(long));
   timeline.replaceChildren(
     ...segments.map((s, i) => {
       const before = segments[i - 1];
