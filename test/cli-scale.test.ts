@@ -171,7 +171,7 @@ describe('ser predict at scale', () => {
 
     const run = await ser(['predict', '--json', '--group-by', 'folder', `${given}/./a.flac`, `${given}/`]);
 
-    const speakers = new Set(jsonLines(run.stdout).map((l) => l.speakerId));
+    const speakers = new Set(jsonLines(run.stdout).map((l) => (l as { speakerId?: string }).speakerId));
     expect([...speakers]).toEqual([given]);
   });
 

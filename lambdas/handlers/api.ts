@@ -9,6 +9,7 @@ import { createDocumentClient, createS3Client } from '../app/aws-clients.ts';
 import { timeouts } from '../app/aws-timeouts.ts';
 import { loadApiConfig } from '../app/config.ts';
 import { createApiHandler } from '../app/http-api.ts';
+import { apiStatusMetric, type TrainingJobOutcome, trainingJobMetric } from '../app/metric-names.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
 import { SpeakerRepository } from '../app/speaker-repository.ts';
 import { createUploadService } from '../app/upload-service.ts';
@@ -63,10 +64,7 @@ const handleApiRequest = createApiHandler({
 });
 
 /** What a `POST /training-jobs` answer means for the operations dashboard: started (202) or refused (409). */
-function trainingJobResult(
-  event: APIGatewayProxyEvent,
-  statusCode: number,
-): 'started' | 'refused' | undefined {
+function trainingJobResult(event: APIGatewayProxyEvent, statusCode: number): TrainingJobOutcome | undefined {
   if (event.httpMethod !== 'POST' || event.resource !== '/training-jobs') return undefined;
   if (statusCode === 202) return 'started';
   return statusCode === 409 ? 'refused' : undefined;
@@ -84,8 +82,8 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
   .use(logMetrics(metrics))
   .handler(async (event) => {
     const response = await handleApiRequest(event);
-    metrics.addMetric(`Api_${Math.floor(response.statusCode / 100)}xx`, MetricUnit.Count, 1);
+    metrics.addMetric(apiStatusMetric(response.statusCode), MetricUnit.Count, 1);
     const trainingJob = trainingJobResult(event, response.statusCode);
-    if (trainingJob) metrics.addMetric(`TrainingJobs_${trainingJob}`, MetricUnit.Count, 1);
+    if (trainingJob) metrics.addMetric(trainingJobMetric(trainingJob), MetricUnit.Count, 1);
     return response;
   });

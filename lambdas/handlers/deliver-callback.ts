@@ -8,6 +8,7 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { timeouts } from '../app/aws-timeouts.ts';
 import { type DeliveryOutcome, deliverCallback } from '../app/callback-delivery.ts';
 import { loadCallbackConfig } from '../app/config.ts';
+import { callbackMetric } from '../app/metric-names.ts';
 import { type PredictionDetailType, PredictionEventDetailSchema } from '../app/prediction-events.ts';
 import { secretsManagerWebhookSecrets } from '../app/secrets-manager-webhook-secrets.ts';
 import { staticWebhookSecret } from '../app/webhook-secrets.ts';
@@ -42,11 +43,11 @@ export const handler = middy<EventBridgeEvent<PredictionDetailType, unknown>, De
     const detail = PredictionEventDetailSchema.parse(event.detail);
     try {
       const outcome = await deliverCallback(deps, event['detail-type'], detail);
-      metrics.addMetric(outcome.delivered ? 'Callbacks_delivered' : 'Callbacks_skipped', MetricUnit.Count, 1);
+      metrics.addMetric(callbackMetric(outcome.delivered ? 'delivered' : 'skipped'), MetricUnit.Count, 1);
       logger.info('Callback', { id: detail.id, eventId: detail.eventId, ...outcome });
       return outcome;
     } catch (error) {
-      metrics.addMetric('Callbacks_failed', MetricUnit.Count, 1);
+      metrics.addMetric(callbackMetric('failed'), MetricUnit.Count, 1);
       throw error;
     }
   });

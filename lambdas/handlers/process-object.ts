@@ -7,6 +7,7 @@ import middy from '@middy/core';
 import { createDocumentClient, createS3Client } from '../app/aws-clients.ts';
 import { loadConfig } from '../app/config.ts';
 import { isReplay, recordFailedReplay } from '../app/dead-letter.ts';
+import { objectMetric } from '../app/metric-names.ts';
 import { type ProcessOutcome, processObject } from '../app/object-processor.ts';
 import type { PredictionEventPublisher } from '../app/prediction-events.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
@@ -85,7 +86,7 @@ async function processEvent(event: unknown): Promise<ProcessOutcome[]> {
   for (const ref of parseS3Event(event)) {
     const outcome = await processObject(deps, ref);
     outcomes.push(outcome);
-    metrics.addMetric(`Objects_${outcome.outcome}`, MetricUnit.Count, 1);
+    metrics.addMetric(objectMetric(outcome.outcome), MetricUnit.Count, 1);
     if (outcome.outcome === 'succeeded' || outcome.outcome === 'failed') {
       const { status, emotion, confidence, error } = outcome.prediction;
       logger.info('Processed object', { key: ref.key, id: outcome.id, status, emotion, confidence, error });

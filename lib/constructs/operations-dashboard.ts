@@ -3,6 +3,7 @@ import { Dashboard, GraphWidget, type IMetric, Metric, SingleValueWidget } from 
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { objectMetric, trainingJobMetric } from '../../lambdas/app/metric-names.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from './ser-function.ts';
 
 export interface OperationsDashboardProps {
@@ -54,9 +55,9 @@ function predictionWidgets(inference: IFunction): GraphWidget[] {
     new GraphWidget({
       title: 'Predictions per minute by status',
       left: [
-        handlerCount('Objects_succeeded', 'SUCCEEDED'),
-        handlerCount('Objects_failed', 'FAILED'),
-        handlerCount('Objects_duplicate', 'duplicate event (skipped)'),
+        handlerCount(objectMetric('succeeded'), 'SUCCEEDED'),
+        handlerCount(objectMetric('failed'), 'FAILED'),
+        handlerCount(objectMetric('duplicate'), 'duplicate event (skipped)'),
       ],
       width: 12,
     }),
@@ -88,14 +89,14 @@ function trainingWidgets(): (GraphWidget | SingleValueWidget)[] {
     new GraphWidget({
       title: 'Training jobs per hour',
       left: [
-        handlerCount('TrainingJobs_started', 'started', hour),
-        handlerCount('TrainingJobs_refused', 'refused (another job runs)', hour),
+        handlerCount(trainingJobMetric('started'), 'started', hour),
+        handlerCount(trainingJobMetric('refused'), 'refused (another job runs)', hour),
       ],
       width: 8,
     }),
     new SingleValueWidget({
       title: 'Training jobs started (24 h)',
-      metrics: [handlerCount('TrainingJobs_started', 'started', Duration.days(1))],
+      metrics: [handlerCount(trainingJobMetric('started'), 'started', Duration.days(1))],
       width: 4,
     }),
   ];
