@@ -1,5 +1,9 @@
 import type { ProcessOutcome } from './object-processor.ts';
 
+/** The metrics namespace and the `service` dimension (and log/trace service name) of every function. */
+export const METRICS_NAMESPACE = 'SerApi';
+export const SERVICE_NAME = 'ser-api';
+
 /**
  * The handlers' custom metric names (Powertools, namespace and `service` dimension from the stack), one
  * home for the handlers that emit them and the operations dashboard that graphs them.

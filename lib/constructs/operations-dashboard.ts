@@ -3,8 +3,12 @@ import { Dashboard, GraphWidget, type IMetric, Metric, SingleValueWidget } from 
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { objectMetric, trainingJobMetric } from '../../lambdas/app/metric-names.ts';
-import { METRICS_NAMESPACE, SERVICE_NAME } from './ser-function.ts';
+import {
+  METRICS_NAMESPACE,
+  objectMetric,
+  SERVICE_NAME,
+  trainingJobMetric,
+} from '../../lambdas/app/metric-names.ts';
 
 export interface OperationsDashboardProps {
   /** The S3-triggered inference function (one invocation per S3 event). */

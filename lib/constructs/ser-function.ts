@@ -8,12 +8,9 @@ import {
 } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/app/metric-names.ts';
 import { LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from '../lambda-bundling.ts';
 import { PROJECT_ROOT } from '../paths.ts';
-
-/** Where the handlers' Powertools metrics land: the namespace, and the `service` dimension of each metric. */
-export const METRICS_NAMESPACE = 'SerApi';
-export const SERVICE_NAME = 'ser-api';
 
 export interface SerFunctionProps extends Omit<NodejsFunctionProps, 'runtime' | 'bundling'> {
   readonly entry: string;
