@@ -9,7 +9,7 @@ import {
   type FeatureMatrix,
   normalizeUtterance,
 } from './features/extract.ts';
-import { loudnessGain } from './features/loudness.ts';
+import { chunkGains, loudnessGain } from './features/loudness.ts';
 import {
   clipChannelMeans,
   type SpeakerAdaptation,
@@ -21,7 +21,14 @@ import { defaultModelDir } from './model/location.ts';
 import type { ModelMetadata } from './model/metadata.ts';
 import { type LoadedModel, loadModelPackage } from './model/runtime.ts';
 import { speechSpectralFlatness } from './speech/flatness.ts';
-import { createSpeechDetector, type SpeechDetector, type SpeechRegion, speechRegions } from './speech/vad.ts';
+import {
+  createSpeechDetector,
+  type FrameGains,
+  type SpeechDetector,
+  type SpeechRegion,
+  speechRegions,
+  VAD_FRAME_SEC,
+} from './speech/vad.ts';
 import { type AnalysisWindow, planWindows } from './speech/windows.ts';
 import type { PredictionResult, PredictOptions, Probabilities, Segment } from './types.ts';
 
@@ -94,6 +101,24 @@ function stageTimer(timings: StageTimings | undefined) {
 }
 
 /**
+ * Recordings at least this long get a gain per VAD_GAIN_CHUNK_SEC for voice-activity detection
+ * (`chunkGains`): a clip of one utterance (what the model was trained on) keeps one gain.
+ */
+const LONG_RECORDING_SEC = 15;
+const VAD_GAIN_CHUNK_SEC = 10;
+/** A stretch's VAD gain stays within this of the recording's (measured in the commit that added it). */
+const VAD_GAIN_MAX_ABOVE_DB = 3;
+
+function vadGain(samples: Float32Array, durationSec: number, config: FeatureConfig): number | FrameGains {
+  if (durationSec < LONG_RECORDING_SEC) return loudnessGain(samples, config);
+  const chunkSamples = Math.round(VAD_GAIN_CHUNK_SEC * config.sampleRate);
+  return {
+    framesPerGain: Math.round(VAD_GAIN_CHUNK_SEC / VAD_FRAME_SEC),
+    values: chunkGains(samples, config, chunkSamples, VAD_GAIN_MAX_ABOVE_DB),
+  };
+}
+
+/**
  * The speech in a decoded clip (DC offset removed in place), or `NO_SPEECH` when the clip is too short,
  * holds too little voice activity, or its "speech" is broadband noise.
  */
@@ -109,7 +134,7 @@ function findSpeech(
     throw new AudioError('NO_SPEECH', `The audio lasts ${ms} ms: too short to hold speech`);
   }
   removeDcOffset(samples);
-  const regions = speechRegions(detector.detect(samples, rate, loudnessGain(samples, config)));
+  const regions = speechRegions(detector.detect(samples, rate, vadGain(samples, durationSec, config)));
   const speechSec = regions.reduce((sum, r) => sum + r.endSec - r.startSec, 0);
   if (speechSec < MIN_SPEECH_SEC) {
     throw new AudioError(

@@ -48,6 +48,27 @@ export function loudnessGain(samples: Float32Array, config: FeatureConfig): numb
 }
 
 /**
+ * A long recording's gains for voice-activity detection, one per `chunkSamples`: each stretch's own, so
+ * a quiet voice is not judged at the level the loudest stretch set (one gain for the whole recording
+ * lost calm and sad utterances in light noise), but at most `maxAboveDb` over the whole recording's
+ * gain, so a stretch of pause and noise is not raised to speech level.
+ */
+export function chunkGains(
+  samples: Float32Array,
+  config: FeatureConfig,
+  chunkSamples: number,
+  maxAboveDb: number,
+): number[] {
+  const cap = loudnessGain(samples, config) * 10 ** (maxAboveDb / 20);
+  const gains: number[] = [];
+  for (let from = 0; from < samples.length; from += chunkSamples) {
+    const chunk = samples.subarray(from, Math.min(samples.length, from + chunkSamples));
+    gains.push(Math.min(loudnessGain(chunk, config), cap));
+  }
+  return gains;
+}
+
+/**
  * Loudness-normalised samples at meyda's amplitude scale (`sampleScale`), as float32 like meyda's input:
  * written into `out` (at least as long as `samples`; a new array if absent) and returned as its first
  * `samples.length` values.

@@ -11,13 +11,25 @@ export interface SpeechRegion {
   endSec: number;
 }
 
+/** A gain per stretch of frames (a long recording's, see `chunkGains` in features/loudness.ts). */
+export interface FrameGains {
+  framesPerGain: number;
+  values: readonly number[];
+}
+
 export interface SpeechDetector {
   /**
    * One flag per 20 ms frame (1 = speech) for mono samples in [-1, 1] at 8, 16, 32 or 48 kHz.
-   * `gain` scales the samples first (loudness normalisation), as WebRTC's VAD has absolute energy gates.
+   * `gain` scales the samples first (loudness normalisation), as WebRTC's VAD has absolute energy gates:
+   * one for the clip, or one per stretch of a long recording.
    */
-  detect(samples: Float32Array, sampleRate: number, gain?: number): Uint8Array;
+  detect(samples: Float32Array, sampleRate: number, gain?: number | FrameGains): Uint8Array;
 }
+
+const gainOfFrame = (gain: number | FrameGains, frame: number): number =>
+  typeof gain === 'number'
+    ? gain
+    : (gain.values[Math.min(gain.values.length - 1, Math.floor(frame / gain.framesPerGain))] ?? 1);
 
 let modulePromise: Promise<FvadModule> | undefined;
 
@@ -49,12 +61,12 @@ export async function createSpeechDetector(): Promise<SpeechDetector> {
       }
       const frames = Math.floor(samples.length / frameLength);
       const flags = new Uint8Array(frames);
-      const scale = 32767 * gain;
       for (let f = 0; f < frames; f++) {
         // HEAP16 can be replaced when WASM memory grows: read it per frame.
         const heap = wasm.HEAP16;
         const base = bufferPointer >> 1;
         const offset = f * frameLength;
+        const scale = 32767 * gainOfFrame(gain, f);
         for (let i = 0; i < frameLength; i++) {
           const v = samples[offset + i]! * scale;
           heap[base + i] = Math.min(32767, Math.max(-32768, v));
