@@ -1,9 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TESS_DIR } from './helpers/fixtures.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLIP = join(ROOT, 'test/fixtures/tess/OAF_back_neutral.flac');
@@ -161,6 +162,25 @@ describe('ser predict at scale', () => {
 
     expect(jsonLines(named.stdout).map((l) => l.file)).toEqual([join(given, 'a.flac')]);
     expect(jsonLines(grouped.stdout)).toMatchObject([{ file: join(given, 'a.flac'), speakerId: given }]);
+  });
+
+  it('stops quietly when its reader closes early (`ser predict … | head -1`)', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/ser.js'), 'predict', '--json', TESS_DIR], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.stdout.once('data', () => child.stdout.destroy()); // the reader takes one chunk and goes
+    // A signal's name instead of a code, so that a failure says which.
+    const code = await new Promise<number | string | null>((resolve) =>
+      child.on('exit', (c, sig) => resolve(c ?? sig)),
+    );
+
+    expect(stderr).not.toMatch(/EPIPE/);
+    expect(code).toBe(0);
   });
 
   it('groups one folder as one speaker however its files are written (`dir/./a.flac`, `dir/`)', async () => {
