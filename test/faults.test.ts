@@ -398,21 +398,27 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
     expect(() => eventFromDeadLetter('{"hello":"world"}')).toThrow();
   });
 
+  /** The upload service and its repository with the clock stopped at `createdAt`. */
+  const uploadsAt = (createdAt: Date, uploadUrlTtlSec: number) => {
+    const writer = repositoryWith({ uploadUrlTtlSec, now: () => createdAt });
+    const createUpload = createUploadService({
+      s3: aws.s3,
+      repository: writer,
+      bucketName: aws.bucket,
+      maxUploadBytes: 25 * MB,
+      uploadUrlTtlSec,
+      now: () => createdAt,
+    });
+    return { writer, createUpload };
+  };
+
   it('an upload URL never used ends FAILED (UPLOAD_EXPIRED), and a file that comes after its deadline is not taken', async () => {
     // Prepare
     const createdAt = new Date();
     const urlTtlSec = 300;
     const deadlineSec = urlTtlSec + 900; // the URL's life and the upload's grace
     const readsFailedSec = deadlineSec + 2700; // and the time an in-time file's event may still take
-    const writer = repositoryWith({ uploadUrlTtlSec: urlTtlSec, now: () => createdAt });
-    const createUpload = createUploadService({
-      s3: aws.s3,
-      repository: writer,
-      bucketName: aws.bucket,
-      maxUploadBytes: 25 * MB,
-      uploadUrlTtlSec: urlTtlSec,
-      now: () => createdAt,
-    });
+    const { createUpload } = uploadsAt(createdAt, urlTtlSec);
     const { id } = await createUpload({ fileName: 'never-sent.flac', sizeBytes: 1000 });
     const at = (offsetSec: number) => new Date(createdAt.getTime() + offsetSec * 1000);
     const repositoryAt = (offsetSec: number) => repositoryWith({ now: () => at(offsetSec) });
@@ -447,15 +453,7 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
   it('a file that came in time is taken however late its event is processed, and a released claim is not expired', async () => {
     // Prepare
     const createdAt = new Date();
-    const writer = repositoryWith({ uploadUrlTtlSec: 300, now: () => createdAt });
-    const createUpload = createUploadService({
-      s3: aws.s3,
-      repository: writer,
-      bucketName: aws.bucket,
-      maxUploadBytes: 25 * MB,
-      uploadUrlTtlSec: 300,
-      now: () => createdAt,
-    });
+    const { writer, createUpload } = uploadsAt(createdAt, 300);
     const two = await Promise.all([
       createUpload({ fileName: 'sent.flac', sizeBytes: 1000 }),
       createUpload({ fileName: 'queued.flac', sizeBytes: 1000 }),

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import wavefile from 'wavefile';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { removeDcOffset } from '../lambdas/core/audio/trim.ts';
 import { DEFAULT_FEATURE_CONFIG } from '../lambdas/core/features/config.ts';
@@ -87,25 +88,9 @@ async function detect(noiseAmplitude: number, perChunk: boolean) {
 
 /** 32-bit float mono WAV bytes of `samples` (the decoder reads float WAV as it is). */
 function floatWav(samples: Float32Array): Uint8Array {
-  const bytes = new Uint8Array(44 + samples.length * 4);
-  const view = new DataView(bytes.buffer);
-  const ascii = (at: number, text: string) => {
-    for (let i = 0; i < text.length; i++) view.setUint8(at + i, text.charCodeAt(i));
-  };
-  ascii(0, 'RIFF');
-  view.setUint32(4, 36 + samples.length * 4, true);
-  ascii(8, 'WAVEfmt ');
-  view.setUint32(16, 16, true);
-  view.setUint16(20, 3, true); // IEEE float
-  view.setUint16(22, 1, true);
-  view.setUint32(24, RATE, true);
-  view.setUint32(28, RATE * 4, true);
-  view.setUint16(32, 4, true);
-  view.setUint16(34, 32, true);
-  ascii(36, 'data');
-  view.setUint32(40, samples.length * 4, true);
-  new Float32Array(bytes.buffer, 44).set(samples);
-  return bytes;
+  const wav = new wavefile.WaveFile();
+  wav.fromScratch(1, RATE, '32f', samples);
+  return wav.toBuffer();
 }
 
 describe.skipIf(!existsSync(ACTOR))('voice activity in a long, noisy recording (RAVDESS, ../shared)', () => {
