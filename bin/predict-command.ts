@@ -300,7 +300,10 @@ export async function predictFromCommandLine(args: string[], options: PredictOpt
   try {
     for (const pending of schedule(items, slots, () => progress?.increment())) {
       const outcome = await pending;
-      if ('error' in outcome) failures++;
+      if ('error' in outcome) {
+        failures++;
+        process.exitCode = 1; // already now: a reader that closes early ends the run with it (ser.ts)
+      }
       if (options.json) console.log(jsonLine(outcome, speakers?.speakerOf(outcome.file)));
       else rows.push(formatRow(outcome));
     }

@@ -56,6 +56,8 @@ export async function replayFromCommandLine(files: string[], options: ReplayOpti
   if (options.queueUrl) {
     outcomes.push(...(await drainQueue(new SQSClient({}), options.queueUrl, invoke, options.maxMessages)));
   }
+  const failed = outcomes.filter((o) => !o.ok).length;
+  process.exitCode = failed > 0 ? 1 : 0; // before printing: a reader that closes early ends the run (ser.ts)
   for (const outcome of outcomes) {
     // The results and errors quote keys and file names (JSON leaves DEL and C1 characters raw).
     console.log(
@@ -66,7 +68,6 @@ export async function replayFromCommandLine(files: string[], options: ReplayOpti
       ),
     );
   }
-  const failed = outcomes.filter((o) => !o.ok).length;
   console.log(`${outcomes.length - failed}/${outcomes.length} replayed`);
   return failed > 0 ? 1 : 0;
 }

@@ -183,6 +183,28 @@ describe('ser predict at scale', () => {
     expect(code).toBe(0);
   });
 
+  it("keeps a failed file's exit code 1 when its reader closes early", async () => {
+    const mixed = join(dir, 'mixed');
+    await mkdir(mixed);
+    await writeFile(join(mixed, 'a-broken.wav'), 'RIFF not really audio');
+    for (const name of ['b.flac', 'c.flac', 'd.flac']) await copyFile(CLIP, join(mixed, name));
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'bin/ser.js'), 'predict', '--json', '--jobs', '1', mixed],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
+    child.stdout.once('data', () => child.stdout.destroy()); // the failed file's line, then the reader goes
+
+    const code = await new Promise<number | string | null>((resolve) =>
+      child.on('exit', (c, sig) => resolve(c ?? sig)),
+    );
+
+    expect(code).toBe(1);
+  });
+
   it('groups one folder as one speaker however its files are written (`dir/./a.flac`, `dir/`)', async () => {
     const given = join(dir, 'spelled');
     await mkdir(given);

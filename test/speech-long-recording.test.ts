@@ -119,3 +119,23 @@ describe.skipIf(!existsSync(ACTOR))('voice activity in a long, noisy recording (
     expect(covered.length).toBeGreaterThan(oneGain.found);
   });
 });
+
+describe('per-chunk VAD gains of a long recording', () => {
+  it("stay between the whole recording's gain and 3 dB above it, loud stretch or quiet", () => {
+    // 10 s of a loud tone, then 20 s of a quiet one: one gain for all of it is set by neither alone.
+    const samples = Float32Array.from(
+      { length: 30 * RATE },
+      (_, i) => (i < 10 * RATE ? 0.5 : 0.02) * Math.sin((2 * Math.PI * 220 * i) / RATE),
+    );
+    const whole = loudnessGain(samples, DEFAULT_FEATURE_CONFIG);
+
+    const gains = chunkGains(samples, DEFAULT_FEATURE_CONFIG, 10 * RATE, 3);
+
+    expect(gains).toHaveLength(3);
+    for (const gain of gains) {
+      expect(gain).toBeGreaterThanOrEqual(whole);
+      expect(gain).toBeLessThanOrEqual(whole * 10 ** (3 / 20) * (1 + 1e-12));
+    }
+    expect(gains[0]).toBe(whole); // the loud stretch: its own gain would be lower
+  });
+});

@@ -86,6 +86,7 @@ export async function uploadFromCommandLine(paths: string[], options: UploadOpti
     return row;
   });
   bar.stop();
+  process.exitCode = failed > 0 ? 1 : 0; // before writing: a reader that closes early ends the run (ser.ts)
   await writeRows(rows, options);
   console.error(
     `${rows.length} ${rows.length === 1 ? 'file' : 'files'}: ${rows.length - failed} succeeded, ${failed} did not`,

@@ -50,8 +50,8 @@ export function loudnessGain(samples: Float32Array, config: FeatureConfig): numb
 /**
  * A long recording's gains for voice-activity detection, one per `chunkSamples`: each stretch's own, so
  * a quiet voice is not judged at the level the loudest stretch set (one gain for the whole recording
- * lost calm and sad utterances in light noise), but at most `maxAboveDb` over the whole recording's
- * gain, so a stretch of pause and noise is not raised to speech level.
+ * lost calm and sad utterances in light noise), between the whole recording's gain and `maxAboveDb` over
+ * it, so a stretch of pause and noise is not raised to speech level.
  */
 export function chunkGains(
   samples: Float32Array,
@@ -59,11 +59,14 @@ export function chunkGains(
   chunkSamples: number,
   maxAboveDb: number,
 ): number[] {
-  const cap = loudnessGain(samples, config) * 10 ** (maxAboveDb / 20);
+  const whole = loudnessGain(samples, config);
+  const cap = whole * 10 ** (maxAboveDb / 20);
   const gains: number[] = [];
   for (let from = 0; from < samples.length; from += chunkSamples) {
     const chunk = samples.subarray(from, Math.min(samples.length, from + chunkSamples));
-    gains.push(Math.min(loudnessGain(chunk, config), cap));
+    // Never below the whole recording's gain: the stretch with the loudest passage would otherwise hear
+    // a quiet voice beside it quieter than one gain did.
+    gains.push(Math.min(Math.max(loudnessGain(chunk, config), whole), cap));
   }
   return gains;
 }
