@@ -11,6 +11,13 @@ import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 
 const run = promisify(execFile);
 
+/** The rows of `ser upload`'s JSON-lines output. */
+const jsonLines = (text: string): UploadRow[] =>
+  text
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+
 /** `npx ser upload …` as a user runs it: a separate process; the exit code comes back, not thrown. */
 async function ser(args: string[]) {
   try {
@@ -129,10 +136,7 @@ describe('ser upload against the local stack', () => {
       out,
     ]);
 
-    const rows: UploadRow[] = (await readFile(out, 'utf8'))
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line));
+    const rows = jsonLines(await readFile(out, 'utf8'));
     expect(code).toBe(1);
     expect(rows).toHaveLength(50);
     expect(new Set(rows.map((r) => r.id)).size).toBe(50);
@@ -213,10 +217,7 @@ describe('ser upload against the local stack', () => {
     // A path that cannot be read is its own row, as in `ser predict`; the others still go.
     const missing = await ser([join(again, 'nope.flac'), join(again, 'x.flac'), ...drop]);
     expect(missing.code).toBe(1);
-    const rows = missing.stdout
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line));
+    const rows = jsonLines(missing.stdout);
     expect(rows).toEqual([
       expect.objectContaining({
         status: 'ERROR',
@@ -270,10 +271,7 @@ describe('ser upload against the local stack', () => {
       'agent-7',
     ]);
 
-    const rows: UploadRow[] = stdout
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line));
+    const rows = jsonLines(stdout);
     expect(code).toBe(0);
     expect(rows.map((r) => [r.file, r.status, r.speakerId])).toEqual(
       clips.map((clip) => [clip, 'SUCCEEDED', 'agent-7']),
@@ -297,10 +295,7 @@ describe('ser upload against the local stack', () => {
       '2',
     ]);
 
-    const rows: UploadRow[] = stdout
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line));
+    const rows = jsonLines(stdout);
     expect(code).toBe(1);
     expect(rows).toHaveLength(24);
     for (const row of rows) expect(row).toMatchObject({ status: 'ERROR', error: { code: 'FORBIDDEN' } });
