@@ -90,6 +90,28 @@ function parseRavdess(stem: string): Parsed | undefined {
   return { corpus: 'ravdess', speaker: `ravdess:${actor}`, text: `statement-${statement}`, emotion };
 }
 
+/**
+ * RAVDESS's calm clips labelled neutral, for a development run that trains on them as more neutral
+ * speech (`develop.ts --calm-as-neutral`, round 30); never a test clip. Same walk as `scanDataset`.
+ */
+export async function ravdessCalmAsNeutral(root: string): Promise<Clip[]> {
+  const found = { files: [] as string[], csvFolders: [] as string[] };
+  await walk(resolve(root), found);
+  return found.files.flatMap((path) => {
+    const match = /^03-01-02-\d\d-(\d\d)-\d\d-(\d\d)$/.exec(basename(path, extname(path)));
+    if (!match) return [];
+    const [, statement, actor] = match;
+    const clip: Clip = {
+      path,
+      corpus: 'ravdess',
+      speaker: `ravdess:${actor}`,
+      text: `statement-${statement} calm`,
+      emotion: 'neutral',
+    };
+    return [clip];
+  });
+}
+
 const EMODB_EMOTIONS: Record<string, Emotion | undefined> = {
   W: 'angry', // Ärger
   L: undefined, // Langeweile (boredom)

@@ -6,7 +6,7 @@ import type { SpeakerAdaptation } from '../lambdas/core/features/speaker-normali
 import { createStreamTally, streamCells } from './adaptive-folds.ts';
 import { labelIndex } from './batches.ts';
 import { DEFAULT_CHANNEL, TEST_CHANNEL } from './channel.ts';
-import { type Corpus, defaultDatasetDir, scanDataset } from './datasets.ts';
+import { type Corpus, defaultDatasetDir, ravdessCalmAsNeutral, scanDataset } from './datasets.ts';
 import type { SavedProbabilities } from './ensemble-folds.ts';
 import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
 import { actorFolds } from './folds.ts';
@@ -140,6 +140,10 @@ const program = new Command()
     "end each fold model with the mean of its weights from this epoch on, not the best epoch's (round 29)",
     integer,
   )
+  .option(
+    '--calm-as-neutral',
+    "train each fold also on its training actors' RAVDESS calm clips, labelled neutral (round 30; never tested on)",
+  )
   .option('--reverse', 'compute missing features last clip first (two runs sharing a cold cache split it)');
 program.parse();
 const opts = program.opts<{
@@ -165,6 +169,7 @@ const opts = program.opts<{
   saveProbabilities?: string;
   saveViews?: string;
   reverse?: boolean;
+  calmAsNeutral?: boolean;
   validationVoices?: number;
   averageFrom?: number;
   speakerShift?: number;
@@ -189,6 +194,10 @@ if (opts.validationVoices !== undefined && (opts.speakerShift ?? opts.speakerOff
   throw new Error('--validation-voices and --speaker-shift/--speaker-offset each change the split: give one');
 if (opts.validationVoices !== undefined && !(opts.validationVoices >= 0 && opts.validationVoices <= 3))
   throw new Error('--validation-voices takes a slot 0…3 (a fold trains on 8 RAVDESS actors)');
+if (opts.calmAsNeutral && (opts.validationVoices ?? opts.speakerShift ?? opts.speakerOffset) !== undefined)
+  throw new Error(
+    '--calm-as-neutral changes the training set: not with --validation-voices or a speaker shift',
+  );
 if (opts.virtualSpeakers && opts.speakerOffset === undefined)
   throw new Error('--virtual-speakers needs --speaker-offset');
 await initTf();
@@ -222,17 +231,18 @@ const withCopySet = (i: ClipFeatures): ClipFeatures => {
   };
 };
 // The cache holds the channel copies either way; a recipe without them simply does not use them.
-const kept: ClipFeatures[] = dedupe(items)
-  .kept.map(withCopySet)
-  .map((i) =>
-    opts.channelCopies === 0
-      ? { ...i, channel: [] }
-      : i.clip.corpus === 'ravdess'
-        ? { ...i, channel: i.channel.slice(0, opts.channelCopies) }
-        : tessChannel === 0
-          ? { ...i, channel: [] }
-          : i,
-  );
+const withChannelCopies = (i: ClipFeatures): ClipFeatures =>
+  opts.channelCopies === 0
+    ? { ...i, channel: [] }
+    : i.clip.corpus === 'ravdess'
+      ? { ...i, channel: i.channel.slice(0, opts.channelCopies) }
+      : tessChannel === 0
+        ? { ...i, channel: [] }
+        : i;
+const kept: ClipFeatures[] = dedupe(items).kept.map(withCopySet).map(withChannelCopies);
+const calm: ClipFeatures[] = opts.calmAsNeutral
+  ? (await pipeline.run(await ravdessCalmAsNeutral(opts.data))).items.map(withCopySet).map(withChannelCopies)
+  : [];
 const testPipeline = await createFeaturePipeline({
   config,
   augmentCopies: 0,
@@ -308,6 +318,19 @@ function validationVoiceOptions() {
   };
 }
 
+/** With --calm-as-neutral: each fold trains also on the calm clips of its training actors, as neutral. */
+function calmOptions() {
+  if (calm.length === 0) return {};
+  return {
+    prepare: (split: Split<ClipFeatures>) => {
+      const training = new Set([...split.train, ...split.validation].map((i) => i.clip.speaker));
+      const added = calm.filter((i) => training.has(i.clip.speaker));
+      process.stderr.write(`${opts.name}: ${split.name} trains on ${added.length} calm clips as neutral\n`);
+      return { ...split, train: [...split.train, ...added] };
+    },
+  };
+}
+
 /**
  * With --save-views: each fold's held-out clips scored as they are and as each of their cached
  * speaker-like copies (view 0 is the clip itself), kept in fold order for training/tta-round.ts.
@@ -374,6 +397,7 @@ const result = await actorFolds(
     shifted,
     ...speakerShiftOptions(),
     ...validationVoiceOptions(),
+    ...calmOptions(),
     ...viewOptions(),
     log: (l) => process.stderr.write(`${opts.name}: ${l}\n`),
   },
