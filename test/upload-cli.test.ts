@@ -80,9 +80,9 @@ describe('ser upload CSV', () => {
     };
     const [header, line] = formatRows([row], 'csv').split('\r\n');
     expect(header).toBe(
-      'file,id,status,emotion,confidence,lowConfidence,durationSec,modelVersion,errorCode,errorMessage',
+      'file,id,status,emotion,confidence,modelVersion,errorCode,errorMessage,lowConfidence,durationSec',
     );
-    expect(line).toBe('a.flac,x,SUCCEEDED,sad,0.45,true,2.5,1.6.0,,');
+    expect(line).toBe('a.flac,x,SUCCEEDED,sad,0.45,1.6.0,,,true,2.5');
     expect(JSON.parse(formatRows([row], 'jsonl'))).toEqual(row);
   });
 });
@@ -186,7 +186,7 @@ describe('ser upload against the local stack', () => {
     expect(lines.filter((line) => line.split(',')[2] !== 'SUCCEEDED')).toEqual([]);
     expect(code).toBe(0);
     expect(header).toBe(
-      'file,id,status,emotion,confidence,lowConfidence,durationSec,modelVersion,errorCode,errorMessage',
+      'file,id,status,emotion,confidence,modelVersion,errorCode,errorMessage,lowConfidence,durationSec',
     );
     expect(lines).toHaveLength(24);
     for (const line of lines) expect(line.split(',')[2]).toBe('SUCCEEDED');

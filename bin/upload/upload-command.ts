@@ -201,18 +201,21 @@ function toRow(file: string, p: Prediction): UploadRow {
   return { file, id: p.id, status, ...Object.fromEntries(known), ...(p.error ? { error: p.error } : {}) };
 }
 
-/** CSV stays flat: the row's scalar fields (no probabilities, segments or speaker context). */
+/**
+ * CSV stays flat: the row's scalar fields (no probabilities, segments or speaker context). New columns go
+ * at the end, so that a reader that takes columns by position keeps working.
+ */
 const CSV_COLUMNS: [string, (row: UploadRow) => unknown][] = [
   ['file', (r) => r.file],
   ['id', (r) => r.id],
   ['status', (r) => r.status],
   ['emotion', (r) => r.emotion],
   ['confidence', (r) => r.confidence],
-  ['lowConfidence', (r) => r.lowConfidence],
-  ['durationSec', (r) => r.durationSec],
   ['modelVersion', (r) => r.modelVersion],
   ['errorCode', (r) => r.error?.code],
   ['errorMessage', (r) => r.error?.message],
+  ['lowConfidence', (r) => r.lowConfidence],
+  ['durationSec', (r) => r.durationSec],
 ];
 /**
  * One RFC 4180 cell. Text that a spreadsheet would run as a formula (a file named `=HYPERLINK(…)`,
