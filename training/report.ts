@@ -522,6 +522,15 @@ more, higher in 2 of 3 folds. ABBswa scored **0.526** ± 0.020 (folds 0.514 / 0.
 the unseen channel 0.370; cross-fitted ECE 0.072) against ABBc8's 0.526 / 0.365: **not adopted**.
 Seen: each member gained a little (+0.002 to +0.011), the ensemble nothing: averaging epochs and
 averaging seeds remove the same seed-and-batch noise ([round29/](round29/)).
+
+### Round 31 (2026-12-07): round 8's T + ε on the shipped recipe's two draws of seeds
+
+Rule before scoring ([ROUND31.md](ROUND31.md)): T + ε (\`(1 − ε)·softmax(log p / T) + ε / 7\`, which
+keeps every chosen emotion) replaces T only with a cross-fitted ECE ≤ 0.05 on the package's draw
+(ABBc8) and below T's on both draws. Cross-fitted ECE: **0.057** against T's 0.067 on ABBc8, 0.043
+against 0.047 on round 17's ABB′c8: lower on both, but above 0.05 on the package's draw: **T stays**
+([round31/](round31/)). Across the three ensembles it has now been scored on, T + ε gained 0.004–0.010,
+less than the ECE's bootstrap spread (0.016).
 `;
 
 /** Training curves of the shipped model, per epoch. */
