@@ -7,6 +7,7 @@ import { removeDcOffset } from '../lambdas/core/audio/trim.ts';
 import { DEFAULT_FEATURE_CONFIG } from '../lambdas/core/features/config.ts';
 import { chunkGains, loudnessGain } from '../lambdas/core/features/loudness.ts';
 import { createPredictor } from '../lambdas/core/predict.ts';
+import { clearFloorPauses } from '../lambdas/core/speech/pauses.ts';
 import { createSpeechDetector, type FrameGains, speechRegions } from '../lambdas/core/speech/vad.ts';
 import { defaultDatasetDir } from '../training/datasets.ts';
 
@@ -117,6 +118,34 @@ describe.skipIf(!existsSync(ACTOR))('voice activity in a long, noisy recording (
     const segments = result.segments ?? [];
     const covered = truth.filter((c) => segments.some((s) => s.startSec < c.end && s.endSec > c.start));
     expect(covered.length).toBeGreaterThan(oneGain.found);
+  });
+
+  it('in heavy noise, no segment runs from one utterance into the next', async () => {
+    // Prepare: at this level WebRTC's VAD takes the whole recording for speech (77 windows, pauses too).
+    const { samples, truth } = await noisyCall(0.012);
+    const predictor = await createPredictor();
+
+    // Act
+    const result = await predictor.predict(floatWav(samples));
+    await predictor.release();
+
+    // Assess
+    const segments = result.segments ?? [];
+    const insideOneClip = (s: { startSec: number; endSec: number }) =>
+      truth.some((c) => s.startSec >= c.start - 0.05 && s.endSec <= c.end + 0.05);
+    expect(segments.length).toBeGreaterThan(12);
+    expect(segments.filter((s) => !insideOneClip(s))).toEqual([]);
+  });
+
+  it('in a quiet recording, clearing floor-level pauses changes no VAD flag', async () => {
+    const { samples } = await noisyCall(0);
+    const gain = { framesPerGain: 500, values: chunkGains(samples, DEFAULT_FEATURE_CONFIG, 10 * RATE, 3) };
+    const flags = (await createSpeechDetector()).detect(samples, RATE, gain);
+    const cleared = flags.slice();
+
+    clearFloorPauses(samples, RATE, cleared, 0.6);
+
+    expect(cleared).toEqual(flags);
   });
 });
 

@@ -21,6 +21,7 @@ import { defaultModelDir } from './model/location.ts';
 import type { ModelMetadata } from './model/metadata.ts';
 import { type LoadedModel, loadModelPackage } from './model/runtime.ts';
 import { speechSpectralFlatness } from './speech/flatness.ts';
+import { clearFloorPauses } from './speech/pauses.ts';
 import {
   createSpeechDetector,
   type FrameGains,
@@ -29,7 +30,7 @@ import {
   speechRegions,
   VAD_FRAME_SEC,
 } from './speech/vad.ts';
-import { type AnalysisWindow, planWindows } from './speech/windows.ts';
+import { type AnalysisWindow, planWindows, UTTERANCE_GAP_SEC } from './speech/windows.ts';
 import type { PredictionResult, PredictOptions, Probabilities, Segment } from './types.ts';
 
 export { BUNDLED_MODEL_DIR } from './model/location.ts';
@@ -134,7 +135,9 @@ function findSpeech(
     throw new AudioError('NO_SPEECH', `The audio lasts ${ms} ms: too short to hold speech`);
   }
   removeDcOffset(samples);
-  const regions = speechRegions(detector.detect(samples, rate, vadGain(samples, durationSec, config)));
+  const flags = detector.detect(samples, rate, vadGain(samples, durationSec, config));
+  if (durationSec >= LONG_RECORDING_SEC) clearFloorPauses(samples, rate, flags, UTTERANCE_GAP_SEC);
+  const regions = speechRegions(flags);
   const speechSec = regions.reduce((sum, r) => sum + r.endSec - r.startSec, 0);
   if (speechSec < MIN_SPEECH_SEC) {
     throw new AudioError(
