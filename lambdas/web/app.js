@@ -116,24 +116,32 @@ function extensionOf(name) {
   return dot < 0 ? '' : name.slice(dot + 1).toLowerCase();
 }
 
-async function select(blob, name) {
+/** Why the page does not send a file ('' when it may): what follows "the file is". The API refuses the same. */
+function refusalOf(blob, name) {
+  if (EXTENSIONS.length > 0 && !EXTENSIONS.includes(extensionOf(name))) {
+    return `not a supported file: use ${FORMAT_NAMES}`;
+  }
+  if (blob.size === 0) return 'empty';
+  if (MAX_BYTES && blob.size > MAX_BYTES) {
+    return `${(blob.size / 1048576).toFixed(1)} MB; the limit is ${megabytes(MAX_BYTES)}`;
+  }
+  return '';
+}
+
+// A new choice replaces the file on show, refused or not: "Analyse" must never send a file not shown.
+function clearSelection() {
   showMessage('');
   $('result').hidden = true;
   resetProgress();
-  // A refused file replaces the earlier choice too: "Analyse" must never send a file not shown.
   selected = null;
   showBackgroundRuns();
   $('selected').hidden = true;
-  if (EXTENSIONS.length > 0 && !EXTENSIONS.includes(extensionOf(name))) {
-    showMessage(`"${name}" is not a supported file: use ${FORMAT_NAMES}.`);
-    return;
-  }
-  if (blob.size === 0) return showMessage(`"${name}" is empty.`);
-  if (MAX_BYTES && blob.size > MAX_BYTES) {
-    return showMessage(
-      `"${name}" is ${(blob.size / 1048576).toFixed(1)} MB; the limit is ${megabytes(MAX_BYTES)}.`,
-    );
-  }
+}
+
+async function select(blob, name) {
+  clearSelection();
+  const refusal = refusalOf(blob, name);
+  if (refusal) return showMessage(`"${name}" is ${refusal}.`);
   selected = { blob, name };
   // A run of the previous file may still be going on; it no longer owns the button (see analyse).
   $('analyse').disabled = false;
@@ -294,7 +302,8 @@ async function analyse(selection) {
   $('analyse').disabled = true;
   running.add(selection);
   try {
-    const created = await send(selection, onShow, status);
+    const progress = (percent) => onShow() && showProgress(percent);
+    const created = await untilSent(() => send(selection, { status, progress }));
     status('Uploaded. Analysing…');
     const prediction = await poll(created.predictionUrl, status);
     if (onShow()) showPrediction(prediction);
@@ -314,10 +323,19 @@ async function analyse(selection) {
 
 // Leaving the page while a file is being sent loses it (the server never gets the whole file): the browser
 // asks first. Once it is sent, the server analyses it whatever the page does, and leaving is harmless.
-let sending = 0;
+let unsent = 0;
 window.addEventListener('beforeunload', (event) => {
-  if (sending > 0) event.preventDefault();
+  if (unsent > 0) event.preventDefault();
 });
+/** Runs `task` (the sending of one file) with the page asking before it is left. */
+async function untilSent(task) {
+  unsent += 1;
+  try {
+    return await task();
+  } finally {
+    unsent -= 1;
+  }
+}
 
 // The type the upload is signed for. Browsers name a file's type in their own words (application/octet-stream
 // for an .mp3, or nothing at all), which the API refuses when it does not list it: the browser's type is
@@ -331,25 +349,21 @@ function contentTypeOf({ blob, name }) {
   return KNOWN_TYPES.has(browserType) ? browserType : undefined;
 }
 
-async function send(selection, onShow, status) {
-  sending += 1;
-  try {
-    status('Requesting an upload URL…');
-    const created = await api('/uploads', {
-      method: 'POST',
-      body: JSON.stringify({
-        fileName: selection.name,
-        contentType: contentTypeOf(selection),
-        sizeBytes: selection.blob.size,
-      }),
-    });
-    if (onShow()) showProgress(0);
-    status('Uploading…');
-    await uploadTo(created.upload, selection, (percent) => onShow() && showProgress(percent));
-    return created;
-  } finally {
-    sending -= 1;
-  }
+/** Asks for an upload URL and sends the file there; `status` takes what is going on, `progress` the percent. */
+async function send(selection, { status, progress }) {
+  status('Requesting an upload URL…');
+  const created = await api('/uploads', {
+    method: 'POST',
+    body: JSON.stringify({
+      fileName: selection.name,
+      contentType: contentTypeOf(selection),
+      sizeBytes: selection.blob.size,
+    }),
+  });
+  progress(0);
+  status('Uploading…');
+  await uploadTo(created.upload, selection, progress);
+  return created;
 }
 
 function showPrediction(prediction) {
