@@ -1,4 +1,14 @@
 // The SER web page: plain ES module, no build step. Talks to the API named in config.json ('' = same origin).
+import {
+  fileRow,
+  isFinished,
+  limiter,
+  makeRowOpenable,
+  setRowResult,
+  setRowState,
+  setRowStatus,
+  stateOf,
+} from './batch.js';
 import { COLORS, duration, fileSize, label, megabytes, percent } from './format.js';
 import { renderTimeline } from './timeline.js';
 
@@ -152,10 +162,13 @@ async function select(blob, name) {
   drawWaveform(selected);
 }
 
-$('file-input').addEventListener('change', () => {
-  const file = $('file-input').files?.[0];
-  if (file) select(file, file.name);
-});
+// One file is shown and analysed on its own, as before; several go to the batch list (below).
+function chooseFiles(files) {
+  if (files.length === 1) select(files[0], files[0].name);
+  else if (files.length > 1) addToBatch(files);
+}
+
+$('file-input').addEventListener('change', () => chooseFiles([...($('file-input').files ?? [])]));
 const zone = $('drop-zone');
 zone.addEventListener('dragover', (event) => {
   event.preventDefault();
@@ -165,8 +178,7 @@ zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
 zone.addEventListener('drop', (event) => {
   event.preventDefault();
   zone.classList.remove('dragging');
-  const file = event.dataTransfer?.files?.[0];
-  if (file) select(file, file.name);
+  chooseFiles([...(event.dataTransfer?.files ?? [])]);
 });
 
 // ---- waveform ----
@@ -366,9 +378,11 @@ async function send(selection, { status, progress }) {
   return created;
 }
 
+const failureOf = (prediction) => `${prediction.error?.code} — ${prediction.error?.message}`;
+
 function showPrediction(prediction) {
   if (prediction.status === 'FAILED') {
-    showMessage(`The file could not be analysed: ${prediction.error?.code} — ${prediction.error?.message}`);
+    showMessage(`The file could not be analysed: ${failureOf(prediction)}`);
     setStatus('');
     moveFocus($('status'), $('message'));
   } else {
@@ -411,6 +425,107 @@ async function poll(path, status) {
     ),
     { received: true },
   );
+}
+
+// ---- several files at once: one row each in the batch list ----
+// Uploads share the line, so a few at a time finish sooner each; waiting for a result takes no slot.
+const MAX_PARALLEL_UPLOADS = 2;
+const uploadSlot = limiter(MAX_PARALLEL_UPLOADS);
+// { blob, name, row }: every file chosen with others during this visit, in the order chosen.
+const batch = [];
+const filesText = (count) => `${count} file${count === 1 ? '' : 's'}`;
+const setBatchStatus = (text) => {
+  $('batch-status').textContent = text;
+};
+
+// New files join the list: earlier ones, running or done, stay with their results. Each is checked as a
+// single file is, and a refused one says why in its row without asking the API.
+function addToBatch(files) {
+  clearSelection();
+  const items = files.map((file) => ({ blob: file, name: file.name, row: fileRow(file.name, file.size) }));
+  for (const item of items) {
+    const refusal = refusalOf(item.blob, item.name);
+    if (refusal) refuse(item, refusal);
+  }
+  batch.push(...items);
+  $('batch-rows').append(...items.map((item) => item.row));
+  $('batch').hidden = false;
+  updateBatchButton();
+  const refused = items.filter((item) => stateOf(item.row) === 'refused').length;
+  setBatchStatus(
+    `${filesText(items.length)} added to the list${refused ? `; ${refused} cannot be sent, see why in the list` : ''}.`,
+  );
+}
+
+const readyItems = () => batch.filter((item) => stateOf(item.row) === 'ready');
+
+function updateBatchButton() {
+  const count = readyItems().length;
+  $('batch-analyse').disabled = count === 0;
+  $('batch-analyse').textContent = count > 0 ? `Analyse ${filesText(count)}` : 'Analyse files';
+}
+
+$('batch-analyse').addEventListener('click', analyseBatch);
+
+async function analyseBatch() {
+  if (!apiKey()) return showMessage('Enter the API key first.');
+  showMessage('');
+  const items = readyItems();
+  for (const item of items) setRowState(item.row, 'queued', 'Waiting to upload');
+  updateBatchButton();
+  moveFocus($('batch-analyse'), $('batch-status'));
+  setBatchStatus(`Analysing ${filesText(items.length)}, ${MAX_PARALLEL_UPLOADS} uploads at a time.`);
+  await Promise.all(items.map(analyseItem));
+  refreshRecent();
+}
+
+// A failure (the API's refusal, a failed upload, audio that could not be analysed) ends its own row only.
+async function analyseItem(item) {
+  try {
+    const created = await untilSent(() => uploadSlot(() => sendItem(item)));
+    setRowState(item.row, 'analysing', 'Waiting for the result…');
+    const prediction = await poll(created.predictionUrl, (text) => setRowStatus(item.row, text));
+    if (prediction.status === 'FAILED') fail(item, failureOf(prediction));
+    else succeed(item, prediction);
+  } catch (error) {
+    fail(item, explain(error));
+  }
+}
+
+function sendItem(item) {
+  const status = (text) => setRowState(item.row, 'sending', text);
+  return send(item, { status, progress: (percent) => status(`Uploading ${percent}%`) });
+}
+
+function refuse(item, refusal) {
+  setRowState(item.row, 'refused', 'Not sent');
+  setRowResult(item.row, `It is ${refusal}.`);
+}
+
+// The row's result says low confidence in words too: its colour alone would not reach everyone.
+function succeed(item, prediction) {
+  const { headline, warn } = confidenceNote(prediction);
+  const summary = `${label(prediction.emotion)}, ${headline}${warn ? ' (low confidence)' : ''}`;
+  setRowState(item.row, 'done', 'Done');
+  setRowResult(item.row, summary, warn);
+  makeRowOpenable(item.row, () => openPrediction(prediction));
+  announceEnd(item, summary);
+}
+
+function fail(item, reason) {
+  setRowState(item.row, 'failed', 'Failed');
+  setRowResult(item.row, reason);
+  announceEnd(item, `failed: ${reason}`);
+}
+
+// Only a file's end is announced: every upload percentage of a batch would drown the screen reader.
+function announceEnd(item, outcome) {
+  const finished = batch.filter((entry) => isFinished(entry.row)).length;
+  const tally =
+    finished === batch.length
+      ? `All ${filesText(batch.length)} finished.`
+      : `${finished} of ${filesText(batch.length)} finished.`;
+  setBatchStatus(`${tally} ${item.name}: ${outcome}`);
 }
 
 // ---- result ----
@@ -523,12 +638,12 @@ function recentRow(p) {
     cell.append(content);
     row.append(cell);
   }
-  row.addEventListener('click', () => openRecent(p));
+  row.addEventListener('click', () => openPrediction(p));
   return row;
 }
 
-// An item of the list replaces what the page showed: an earlier message or another file's result.
-function openRecent(p) {
+// An item of a list replaces what the page showed: an earlier message or another file's result.
+function openPrediction(p) {
   showMessage('');
   if (p.status === 'SUCCEEDED') {
     render(p);
