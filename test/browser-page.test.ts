@@ -3,12 +3,12 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BrowserContext, chromium } from 'playwright-core';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import wavefile from 'wavefile';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { resample } from '../lambdas/core/audio/resample.ts';
-import { FIXTURES_DIR, tessClip } from './helpers/fixtures.ts';
+import { badFixture, FIXTURES_DIR, tessClip } from './helpers/fixtures.ts';
 import { type LocalStackProcess, spawnLocalStack } from './helpers/local-stack-process.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -36,6 +36,44 @@ async function sentencesWav(emotions: string[], pauseSec: number): Promise<Buffe
   wav.fromScratch(1, rate, '16', samples);
   return Buffer.from(wav.toBuffer());
 }
+
+interface FileToDrop {
+  name: string;
+  mimeType: string;
+  buffer: Buffer;
+}
+/** The browser's DataTransfer, as far as dropFiles uses it (the test's types know only Node's globals). */
+interface DataTransferLike {
+  items: { add(file: File): unknown };
+}
+
+/** Drops files on the page's drop zone, as a person drags them there from a file manager. */
+async function dropFiles(page: Page, files: FileToDrop[]): Promise<void> {
+  const encoded = files.map(({ name, mimeType, buffer }) => ({
+    name,
+    mimeType,
+    base64: buffer.toString('base64'),
+  }));
+  const dataTransfer = await page.evaluateHandle((list) => {
+    const transfer = new (
+      globalThis as unknown as { DataTransfer: new () => DataTransferLike }
+    ).DataTransfer();
+    for (const { name, mimeType, base64 } of list) {
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      transfer.items.add(new File([bytes], name, { type: mimeType }));
+    }
+    return transfer;
+  }, encoded);
+  await page.locator('#drop-zone').dispatchEvent('drop', { dataTransfer });
+}
+
+/** Whether leaving the page now would make the browser ask first (app.js's beforeunload listener). */
+const warnsBeforeLeaving = (page: Page) =>
+  page.evaluate(() => {
+    const event = new Event('beforeunload', { cancelable: true });
+    (globalThis as unknown as EventTarget).dispatchEvent(event);
+    return event.defaultPrevented;
+  });
 
 describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the local stack', () => {
   let dataDir: string;
@@ -250,6 +288,89 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     expect(await page.locator('#message').textContent()).toBe('');
     expect(await page.getByTestId('emotion').textContent()).toBe('angry');
     expect(polls).toBeGreaterThanOrEqual(2);
+    await page.close();
+  });
+
+  it('analyses several dropped files as a batch: a row each, a refused or failed file stops no other', async () => {
+    // Prepare: two real clips, audio the API accepts but cannot decode, and a file the page refuses itself.
+    const [angry, sad] = [tessClip('angry'), tessClip('sad')];
+    const html = badFixture('html.mp3');
+    const page = await openPage();
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    const uploadRequests: string[] = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && request.url().endsWith('/uploads'))
+        uploadRequests.push(request.postData() ?? '');
+    });
+    const row = (name: string) => page.locator('#batch-rows tr', { hasText: name });
+
+    // Act
+    await dropFiles(page, [
+      { name: angry.fileName, mimeType: 'audio/flac', buffer: angry.bytes },
+      { name: sad.fileName, mimeType: 'audio/flac', buffer: sad.bytes },
+      { name: html.fileName, mimeType: 'audio/mpeg', buffer: html.bytes },
+      { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hi') },
+    ]);
+    const refusedBeforeAnalysing = await row('notes.txt').getAttribute('data-state');
+    await page.getByRole('button', { name: 'Analyse 3 files' }).click();
+    await page.locator('#batch-status', { hasText: 'All 4 files finished' }).waitFor();
+    await page.locator('#batch-rows').getByRole('button', { name: sad.fileName }).press('Enter');
+
+    // Assess: each row ended as its file should, and the done one opened shows the full result.
+    expect(refusedBeforeAnalysing).toBe('refused');
+    expect(await row(angry.fileName).getAttribute('data-state')).toBe('done');
+    expect(await row(angry.fileName).locator('td').last().textContent()).toMatch(
+      /^angry, \d+(\.\d)?% confident/,
+    );
+    expect(await row(sad.fileName).locator('td').last().textContent()).toMatch(/^sad, /);
+    expect(await row(html.fileName).getAttribute('data-state')).toBe('failed');
+    expect(await row(html.fileName).locator('td').last().textContent()).toContain('UNSUPPORTED_FORMAT');
+    expect(await row('notes.txt').locator('td').last().textContent()).toContain('not a supported file');
+    expect(uploadRequests).toHaveLength(3);
+    expect(uploadRequests.join()).not.toContain('notes.txt');
+    expect(await page.locator('#selected').isHidden()).toBe(true);
+    expect(await page.getByTestId('emotion').textContent()).toBe('sad');
+    expect(await page.locator('#chart li').count()).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('#result-meta').textContent()).toContain(sad.fileName);
+    expect(await page.locator('#result-heading').evaluate((h) => h === h.ownerDocument.activeElement)).toBe(
+      true,
+    );
+    await page.screenshot({ path: join(OUTPUT_DIR, 'browser-batch.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('sends a batch two uploads at a time and asks before leaving until every file is sent', async () => {
+    // Prepare: the uploads to S3 are held until released, so the ones under way can be counted.
+    const clips = ['angry', 'sad', 'happy', 'neutral'].map((emotion) => tessClip(emotion));
+    const page = await openPage();
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    const held: (() => void)[] = [];
+    let released = false;
+    await page.route(`${stack.s3Endpoint}/**`, (route) => {
+      if (released || route.request().method() !== 'PUT') return route.continue();
+      held.push(() => route.continue());
+    });
+
+    // Act
+    await page.locator('#file-input').setInputFiles(clips.map((clip) => clip.path));
+    await page.getByRole('button', { name: 'Analyse 4 files' }).click();
+    await expect.poll(() => held.length).toBe(2);
+    await page.waitForTimeout(300);
+    const heldAfterAPause = held.length;
+    const queued = await page.locator('#batch-rows tr[data-state="queued"]').count();
+    const warnedWhileSending = await warnsBeforeLeaving(page);
+    released = true;
+    for (const release of held) release();
+    await page.locator('#batch-status', { hasText: 'All 4 files finished' }).waitFor();
+
+    // Assess
+    expect(heldAfterAPause).toBe(2);
+    expect(queued).toBe(2);
+    expect(warnedWhileSending).toBe(true);
+    expect(await page.locator('#batch-rows tr[data-state="done"]').count()).toBe(4);
+    expect(await warnsBeforeLeaving(page)).toBe(false);
     await page.close();
   });
 
