@@ -64,8 +64,10 @@ export function firstActivePointerItem(version: string, activatedAt: string): Re
   return { id: ACTIVE_POINTER_KEY, version, activatedAt };
 }
 
+/** The leading keys of the model versions' records (written only by a training job and the deploy). */
+export const MODEL_VERSION_LEADING_KEYS = ['MODEL#*'];
 /** The leading keys of every registry item, for IAM `dynamodb:LeadingKeys` conditions. */
-export const REGISTRY_LEADING_KEYS = ['MODEL#*', ACTIVE_POINTER_KEY];
+export const REGISTRY_LEADING_KEYS = [...MODEL_VERSION_LEADING_KEYS, ACTIVE_POINTER_KEY];
 
 export class ModelRegistry {
   constructor(

@@ -19,6 +19,7 @@ import { Construct } from 'constructs';
 import { UPLOADS_PREFIX } from '../../lambdas/app/object-keys.ts';
 import { API_ROUTES, CORS_PREFLIGHT } from '../../lambdas/app/routes.ts';
 import { SPEAKER_LEADING_KEYS } from '../../lambdas/app/speaker-repository.ts';
+import { MODEL_VERSION_LEADING_KEYS } from '../../lambdas/training/model-registry.ts';
 import { HANDLERS_DIR } from '../paths.ts';
 import { SerFunction } from './ser-function.ts';
 import { grantItems } from './table-grants.ts';
@@ -102,7 +103,10 @@ export class SerApi extends Construct {
         resources: [props.bucket.arnForObjects(`${UPLOADS_PREFIX}*`)],
       }),
     );
-    props.table.grant(fn, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query');
+    props.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:Query');
+    // Records, training jobs, the lock and the active pointer (activation); never a model version's record,
+    // which names the package the inference function loads: only a training job and the deploy register.
+    grantItems(fn, props.table, ['dynamodb:PutItem'], { except: MODEL_VERSION_LEADING_KEYS });
     // DELETE /speakers/{id} erases a speaker's statistics: the one kind of item this function deletes.
     grantItems(fn, props.table, ['dynamodb:DeleteItem'], { only: SPEAKER_LEADING_KEYS });
     return fn;
