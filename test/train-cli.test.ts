@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tessFixtures } from './helpers/fixtures.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -106,5 +107,61 @@ describe('npm run train (arguments checked before any clip is read)', () => {
       ),
     });
     expect(help.replace(/\s+/g, ' ')).toContain('comma-separated: tess, ravdess, emodb, cremad, csv');
+  });
+});
+
+describe('npm run train on a folder of clips labelled by a labels.csv (a miniature run)', () => {
+  let work: string;
+
+  /** Fixture clips in `<work>/<name>/audio/`, with a labels.csv of `path,emotion,speaker` rows (plus `extra` rows). */
+  const labelledFolder = async (
+    name: string,
+    clips: Array<[string, string, string]>,
+    extra: string[] = [],
+  ) => {
+    const dir = join(work, name);
+    await mkdir(join(dir, 'audio'), { recursive: true });
+    for (const [source] of clips) await copyFile(source, join(dir, 'audio', basename(source)));
+    const rows = clips.map(([source, emotion, speaker]) => `audio/${basename(source)},${emotion},${speaker}`);
+    await writeFile(join(dir, 'labels.csv'), ['path,emotion,speaker', ...rows, ...extra].join('\n'));
+    return dir;
+  };
+
+  /** The CLI with a tiny network; resolves with its exit code and output instead of throwing. */
+  const train = (data: string, ...args: string[]) =>
+    run(
+      TSX,
+      [
+        'training/train.ts',
+        ...['--data', data, '--out', join(work, 'package'), '--cache', join(work, 'cache')],
+        ...['--epochs', '1', '--ensemble', '1', '--units', '4', '--hidden', '4', '--augment-copies', '0'],
+        ...['--channel-copies', '0', '--tess-copies', '0,0', '--no-predictor-check', '--no-progress'],
+        ...args,
+      ],
+      { cwd: ROOT },
+    ).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ser-train-csv-'));
+  });
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('without --corpora csv, says that csv is what to select (the folder has its labels.csv)', async () => {
+    const data = await labelledFolder(
+      'unselected',
+      tessFixtures().map((f) => [f.path, f.tessLabel === 'ps' ? 'surprise' : f.tessLabel, 'ann']),
+    );
+
+    const refused = await train(data);
+
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(
+      `error: Dataset folder ${data} has no labelled clips of tess, the corpora selected; it holds 7 clips labelled by a labels.csv (csv): select them with --corpora csv (or --corpora tess,csv)\n`,
+    );
   });
 });

@@ -279,6 +279,40 @@ export interface DatasetScan {
 }
 
 /**
+ * Why a folder gave no clip. Labelled clips of corpora left out of `corpora` are what is missing more
+ * often than names or a labels.csv (`npm run train` selects TESS unless told): then it says which to select.
+ */
+function noLabelledClips(
+  dir: string,
+  found: { files: string[]; csvFolders: string[] },
+  corpora: readonly Corpus[] | undefined,
+  scan: Pick<DatasetScan, 'skipped' | 'unrecognised'>,
+): DatasetError {
+  const wanted = corpora ? ` of ${corpora.join(', ')}` : '';
+  const unselected = Object.entries(scan.skipped).flatMap(([reason, count]) => {
+    const corpus = /^not selected: (\w+)$/.exec(reason)?.[1];
+    return corpus ? [{ corpus, count }] : [];
+  });
+  if (unselected.length > 0) {
+    const held = unselected.map(({ corpus, count }) =>
+      corpus === 'csv' ? `${count} clips labelled by a labels.csv (csv)` : `${count} clips of ${corpus}`,
+    );
+    const names = unselected.map((u) => u.corpus).join(',');
+    return new DatasetError(
+      `Dataset folder ${dir} has no labelled clips${wanted}, the corpora selected; it holds ${held.join(' and ')}: ` +
+        `select them with --corpora ${names} (or --corpora ${[...(corpora ?? []), names].join(',')})`,
+    );
+  }
+  const examples = scan.unrecognised.slice(0, 3).join(', ');
+  return new DatasetError(
+    `Dataset folder ${dir} has ${found.files.length} audio files and ${found.csvFolders.length} labels.csv folders but no labelled clips${wanted}: ` +
+      `names must follow TESS (OAF_back_angry.wav), RAVDESS (03-01-05-01-01-01-07.wav), EMO-DB (03a01Wa.wav) ` +
+      `or CREMA-D (1001_DFA_ANG_XX.wav), or a folder needs a labels.csv (path,emotion[,speaker])` +
+      `${examples ? `; e.g. unrecognised: ${examples}` : ''}`,
+  );
+}
+
+/**
  * Finds every labelled clip under `root` (any depth, so a Kaggle zip's nested folder or a folder holding
  * several corpora both work), optionally only of `corpora`. Throws a `DatasetError` that says what is
  * wrong for a missing, empty or unrecognised folder.
@@ -314,16 +348,7 @@ export async function scanDataset(root: string, corpora?: readonly Corpus[]): Pr
     else if (!corpora || corpora.includes(parsed.corpus)) clips.push({ path, ...parsed });
     else skipped[`not selected: ${parsed.corpus}`] = (skipped[`not selected: ${parsed.corpus}`] ?? 0) + 1;
   }
-  if (clips.length === 0) {
-    const examples = unrecognised.slice(0, 3).join(', ');
-    const wanted = corpora ? ` of ${corpora.join(', ')}` : '';
-    throw new DatasetError(
-      `Dataset folder ${dir} has ${files.length + csvFolders.length} audio files or labels.csv folders but no labelled clips${wanted}: ` +
-        `names must follow TESS (OAF_back_angry.wav), RAVDESS (03-01-05-01-01-01-07.wav), EMO-DB (03a01Wa.wav) ` +
-        `or CREMA-D (1001_DFA_ANG_XX.wav), or a folder needs a labels.csv (path,emotion[,speaker])` +
-        `${examples ? `; e.g. unrecognised: ${examples}` : ''}`,
-    );
-  }
+  if (clips.length === 0) throw noLabelledClips(dir, found, corpora, { skipped, unrecognised });
   return { root: dir, clips, skipped, unrecognised, labelsCsv };
 }
 
