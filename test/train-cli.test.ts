@@ -1,14 +1,16 @@
 import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tessFixtures } from './helpers/fixtures.ts';
+import { FIXTURES_DIR, tessFixtures } from './helpers/fixtures.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const TESS_HELDOUT_DIR = join(FIXTURES_DIR, 'tess-heldout');
 
 describe('npm run train (arguments checked before any clip is read)', () => {
   it('--heldout none without TESS is refused: its test part is TESS random fifth', async () => {
@@ -150,6 +152,51 @@ describe('npm run train on a folder of clips labelled by a labels.csv (a miniatu
   afterAll(async () => {
     await rm(work, { recursive: true, force: true });
   });
+
+  /**
+   * Three speakers as in the training job's test (test/training-jobs-local.test.ts): ann and bob share the
+   * TESS fixtures (every emotion trains), cy has the held-out ones; plus a calm row and a missing file.
+   */
+  const threeSpeakers = () => {
+    const label = (name: string) => {
+      const emotion = basename(name, '.flac').split('_').pop()!;
+      return emotion === 'ps' ? 'surprised' : emotion;
+    };
+    const train = tessFixtures().map((f, i): [string, string, string] => [
+      f.path,
+      label(f.fileName),
+      i % 2 ? 'bob' : 'ann',
+    ]);
+    const heldout = readdirSync(TESS_HELDOUT_DIR).map((name): [string, string, string] => [
+      join(TESS_HELDOUT_DIR, name),
+      label(name),
+      'cy',
+    ]);
+    return labelledFolder(
+      'three-speakers',
+      [...train, ...heldout],
+      ['audio/OAF_back_sad.flac,calm,ann', 'audio/missing.flac,sad,cy'],
+    );
+  };
+  let threeSpeakerRun: Promise<{ code: number; stdout: string; stderr: string }> | undefined;
+  const trainThreeSpeakers = async () => {
+    threeSpeakerRun ??= threeSpeakers().then((data) => train(data, '--corpora', 'csv'));
+    return threeSpeakerRun;
+  };
+
+  it('--corpora csv prints what a training job lists in its datasetSummary: rows naming no file, unknown emotions', async () => {
+    const { code, stderr } = await trainThreeSpeakers();
+
+    expect(code).toBe(0);
+    const lines = stderr.split('\n');
+    expect(lines).toContain(`14 labelled clips in ${join(work, 'three-speakers')} (csv)`);
+    expect(lines).toContain(
+      'not used: 1 labels.csv row(s) naming no audio file (invalidRows): row 17 ./audio/missing.flac (no such audio file)',
+    );
+    expect(lines).toContain(
+      'not used: 1 labels.csv row(s) with an emotion that is not ours (unknownLabels): ./audio/OAF_back_sad.flac (calm)',
+    );
+  }, 60_000);
 
   it('without --corpora csv, says that csv is what to select (the folder has its labels.csv)', async () => {
     const data = await labelledFolder(

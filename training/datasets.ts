@@ -352,6 +352,83 @@ export async function scanDataset(root: string, corpora?: readonly Corpus[]): Pr
   return { root: dir, clips, skipped, unrecognised, labelsCsv };
 }
 
+/** What a scan and the decoder left out, as a training job's `datasetSummary` lists it. */
+export interface DatasetProblems {
+  /** Whole counts; the lists below hold only the first few. */
+  counts: { unknownLabels: number; invalidRows: number; unreadable: number; unrecognised: number };
+  unknownLabels: LabelsCsvIssues['unknownLabels'];
+  invalidRows: LabelsCsvIssues['invalidRows'];
+  /** Files the decoder refused. */
+  unreadable: Array<{ path: string; error: string }>;
+  unrecognised: string[];
+  skipped: Record<string, number>;
+}
+
+/**
+ * The one account of what could not be used (the job records it, `npm run train` prints it): whole
+ * counts, and the first `cap` of each list.
+ */
+export function datasetProblems(
+  scan: DatasetScan,
+  unreadable: DatasetProblems['unreadable'],
+  cap: number,
+): DatasetProblems {
+  const { unknownLabels, invalidRows } = scan.labelsCsv;
+  return {
+    counts: {
+      unknownLabels: unknownLabels.length,
+      invalidRows: invalidRows.length,
+      unreadable: unreadable.length,
+      unrecognised: scan.unrecognised.length,
+    },
+    unknownLabels: unknownLabels.slice(0, cap),
+    invalidRows: invalidRows.slice(0, cap),
+    unreadable: unreadable.slice(0, cap),
+    unrecognised: scan.unrecognised.slice(0, cap),
+    skipped: scan.skipped,
+  };
+}
+
+/** One line per kind of problem: its count, what it is (the job's field name) and its listed examples. */
+export function datasetProblemLines(problems: DatasetProblems): string[] {
+  const line = (count: number, what: string, examples: string[]) =>
+    count === 0
+      ? []
+      : [
+          `not used: ${count} ${what}: ${examples.join(', ')}${count > examples.length ? ` and ${count - examples.length} more` : ''}`,
+        ];
+  const { counts } = problems;
+  const skipped = Object.entries(problems.skipped);
+  return [
+    ...line(
+      counts.invalidRows,
+      'labels.csv row(s) naming no audio file (invalidRows)',
+      problems.invalidRows.map((r) => `row ${r.row} ${r.path} (${r.reason})`),
+    ),
+    ...line(
+      counts.unknownLabels,
+      'labels.csv row(s) with an emotion that is not ours (unknownLabels)',
+      problems.unknownLabels.map((r) => `${r.path} (${r.label})`),
+    ),
+    ...line(
+      counts.unreadable,
+      'file(s) the decoder refused (unreadable)',
+      problems.unreadable.map((f) => `${f.path} (${f.error})`),
+    ),
+    ...line(
+      counts.unrecognised,
+      'audio file(s) no name scheme or labels.csv labels (unrecognised)',
+      problems.unrecognised,
+    ),
+    // Counted by reason, every reason listed.
+    ...(skipped.length === 0
+      ? []
+      : [
+          `not used: ${skipped.reduce((sum, [, n]) => sum + n, 0)} clip(s) recognised but left out (skipped): ${skipped.map(([reason, n]) => `${reason} ${n}`).join(', ')}`,
+        ]),
+  ];
+}
+
 export function parseCorpora(value: string): Corpus[] {
   const names = value
     .split(',')

@@ -31,7 +31,7 @@ import {
   parseS3Location,
   s3Location,
 } from '../lambdas/training/model-registry.ts';
-import { type Corpus, type DatasetScan, scanDataset } from './datasets.ts';
+import { type Corpus, type DatasetScan, datasetProblems, scanDataset } from './datasets.ts';
 import { compareModels } from './model-comparison.ts';
 import { DEFAULTS, type TrainPackageResult, trainPackage } from './pipeline.ts';
 
@@ -127,24 +127,12 @@ function summarise(
   trained: TrainPackageResult | undefined,
 ): DatasetSummary {
   const { scan, corpora, heldOutSpeakers } = data;
-  const unreadable = trained?.dataset.failed ?? [];
-  const { unknownLabels, invalidRows } = scan.labelsCsv;
   return {
     corpora,
     clips: scan.clips.length,
     speakers: new Set(scan.clips.map((c) => c.speaker)).size,
     heldOutSpeakers,
-    counts: {
-      unknownLabels: unknownLabels.length,
-      invalidRows: invalidRows.length,
-      unreadable: unreadable.length,
-      unrecognised: scan.unrecognised.length,
-    },
-    unknownLabels: unknownLabels.slice(0, LIST_CAP),
-    invalidRows: invalidRows.slice(0, LIST_CAP),
-    unreadable: unreadable.slice(0, LIST_CAP),
-    unrecognised: scan.unrecognised.slice(0, LIST_CAP),
-    skipped: scan.skipped,
+    ...datasetProblems(scan, trained?.dataset.failed ?? [], LIST_CAP),
   };
 }
 

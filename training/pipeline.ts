@@ -12,7 +12,16 @@ import { type ModelMetadata, ModelMetadataSchema } from '../lambdas/core/model/m
 import { type AugmentationSpec, DEFAULT_AUGMENTATION } from './augment.ts';
 import { labelIndex } from './batches.ts';
 import { type ChannelSpec, DEFAULT_CHANNEL } from './channel.ts';
-import { type Clip, type Corpus, DatasetError, type DatasetScan, EMOTIONS, scanDataset } from './datasets.ts';
+import {
+  type Clip,
+  type Corpus,
+  DatasetError,
+  type DatasetScan,
+  datasetProblemLines,
+  datasetProblems,
+  EMOTIONS,
+  scanDataset,
+} from './datasets.ts';
 import {
   DEFAULT_MODEL_SETTINGS,
   type ExperimentResult,
@@ -224,6 +233,9 @@ function overviewOf(
 
 type Log = (line: string) => void;
 
+/** Examples logged of each kind of unusable row or file (the counts are whole). */
+const PROBLEM_EXAMPLES = 3;
+
 interface PreparedData {
   scan: Awaited<ReturnType<typeof scanDataset>>;
   trimmed: (path: string) => Promise<{ samples: Float32Array }>;
@@ -245,6 +257,8 @@ async function prepareData(
 ): Promise<PreparedData> {
   const scan = await scanDataset(options.dataDir, options.corpora);
   log(`${scan.clips.length} labelled clips in ${scan.root} (${options.corpora.join(', ')})`);
+  // What a training job lists in its datasetSummary, said before the long part (decoder refusals follow).
+  for (const line of datasetProblemLines(datasetProblems(scan, [], PROBLEM_EXAMPLES))) log(line);
   const heldOutListed = heldOutSpeakersOf(options, scan, log);
   // A TESS-only model (the on-demand retraining) keeps every TESS word: TESS is all it has.
   const tessAlone = options.corpora.length === 1 && options.corpora[0] === 'tess';
