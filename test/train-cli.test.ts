@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scanDataset } from '../training/datasets.ts';
+import { chooseHeldOutSpeakers } from '../training/pipeline.ts';
 import { FIXTURES_DIR, tessFixtures } from './helpers/fixtures.ts';
 
 const run = promisify(execFile);
@@ -196,6 +198,21 @@ describe('npm run train on a folder of clips labelled by a labels.csv (a miniatu
     expect(lines).toContain(
       'not used: 1 labels.csv row(s) with an emotion that is not ours (unknownLabels): ./audio/OAF_back_sad.flac (calm)',
     );
+  }, 60_000);
+
+  it("splits as a training job on the same folder would: the job's held-out speaker (chooseHeldOutSpeakers), not a random split", async () => {
+    const { code, stderr } = await trainThreeSpeakers();
+    const data = join(work, 'three-speakers');
+    // What a training job on this folder holds out (training/job.ts calls the same function on its scan).
+    const jobChoice = chooseHeldOutSpeakers((await scanDataset(data)).clips);
+    const metadata = JSON.parse(await readFile(join(work, 'package', 'metadata.json'), 'utf8'));
+
+    expect(code).toBe(0);
+    expect(jobChoice).toEqual(['csv:./cy']);
+    expect(stderr).toContain("held out whole (the training job's rule): csv:./cy\n");
+    expect(stderr).not.toContain('random split of every clip');
+    expect(metadata.training.split).toMatchObject({ name: 'multi-corpus', heldOutSpeakers: jobChoice });
+    expect(Object.keys(metadata.metrics)).toContain('heldout-speakers');
   }, 60_000);
 
   it('without --corpora csv, says that csv is what to select (the folder has its labels.csv)', async () => {

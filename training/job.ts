@@ -33,7 +33,7 @@ import {
 } from '../lambdas/training/model-registry.ts';
 import { type Corpus, type DatasetScan, datasetProblems, scanDataset } from './datasets.ts';
 import { compareModels } from './model-comparison.ts';
-import { DEFAULTS, type TrainPackageResult, trainPackage } from './pipeline.ts';
+import { chooseHeldOutSpeakers, DEFAULTS, type TrainPackageResult, trainPackage } from './pipeline.ts';
 
 export class TrainingJobError extends Error {
   override readonly name = 'TrainingJobError';
@@ -94,20 +94,6 @@ async function uploadFolder(s3: S3Client, bucket: string, dir: string, prefix: s
   }
 }
 
-/**
- * Speakers held out whole, so the candidate's test split is speaker-independent: the shipped recipe's
- * RAVDESS actors 11–12 when present, else the last fifth (at least one) of the speakers outside TESS when
- * there are three or more. TESS alone has two voices: none is held out (the split is random).
- */
-export function chooseHeldOutSpeakers(scan: DatasetScan): string[] {
-  const speakers = [...new Set(scan.clips.map((c) => c.speaker))].sort();
-  const recipe = DEFAULTS.heldOutSpeakers.filter((s) => speakers.includes(s));
-  if (recipe.length > 0) return recipe;
-  const others = speakers.filter((s) => !s.startsWith('tess:'));
-  if (others.length < 3) return [];
-  return others.slice(-Math.max(1, Math.round(others.length / 5)));
-}
-
 /** Downloads the dataset prefix and scans it: which corpora, and what the job record must list. */
 async function fetchDataset(ctx: JobContext, job: TrainingJob, dataDir: string) {
   const { bucketName } = ctx.config;
@@ -119,7 +105,7 @@ async function fetchDataset(ctx: JobContext, job: TrainingJob, dataDir: string) 
   }
   const scan = await scanDataset(dataDir);
   const corpora = [...new Set(scan.clips.map((c) => c.corpus))].sort() as Corpus[];
-  return { scan, corpora, heldOutSpeakers: chooseHeldOutSpeakers(scan) };
+  return { scan, corpora, heldOutSpeakers: chooseHeldOutSpeakers(scan.clips) };
 }
 
 function summarise(

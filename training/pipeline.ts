@@ -95,11 +95,12 @@ export interface TrainPackageOptions {
   };
   settings: ModelSettings;
   /**
-   * Speakers held out whole from the multi-corpus model (ignored for a TESS-only model). 'none': no
-   * speaker is held out and only TESS's random fifth is tested; an empty list (or, unless `heldOutNamed`,
-   * none of them in the data) falls back to a random split of every clip.
+   * Speakers held out whole from the multi-corpus model (ignored for a TESS-only model). 'auto': the
+   * training job's rule (`chooseHeldOutSpeakers`); 'none': no speaker is held out and only TESS's random
+   * fifth is tested; an empty list (or, unless `heldOutNamed`, none of them in the data) falls back to a
+   * random split of every clip.
    */
-  heldOutSpeakers: string[] | 'none';
+  heldOutSpeakers: string[] | 'none' | 'auto';
   /** The held-out speakers were named on purpose (`--heldout`): each must be in the data, or it refuses. */
   heldOutNamed?: boolean;
   experiments: ExperimentName[];
@@ -327,6 +328,21 @@ function mainSplit(
 }
 
 /**
+ * Speakers held out whole, so that the test split is speaker-independent: the shipped recipe's RAVDESS
+ * actors 11–12 when present, else the last fifth (at least one) of the speakers outside TESS when there
+ * are three or more. TESS alone has two voices: none is held out (its split is random). The one rule of
+ * a training job and of `npm run train` by default (`--heldout auto`), so a local run predicts a job's split.
+ */
+export function chooseHeldOutSpeakers(clips: readonly Clip[]): string[] {
+  const speakers = [...new Set(clips.map((c) => c.speaker))].sort();
+  const recipe = DEFAULTS.heldOutSpeakers.filter((s) => speakers.includes(s));
+  if (recipe.length > 0) return recipe;
+  const others = speakers.filter((s) => !s.startsWith('tess:'));
+  if (others.length < 3) return [];
+  return others.slice(-Math.max(1, Math.round(others.length / 5)));
+}
+
+/**
  * The speakers named to be held out that the data has. Named on purpose (`heldOutNamed`), every one must
  * be there and the model one they can be held out of: a random split instead would mix the voices
  * silently. The default's missing speakers are logged.
@@ -334,6 +350,11 @@ function mainSplit(
 function heldOutSpeakersOf(options: TrainPackageOptions, scan: DatasetScan, log: Log): string[] {
   const named = options.heldOutSpeakers;
   if (named === 'none') return [];
+  if (named === 'auto') {
+    const chosen = chooseHeldOutSpeakers(scan.clips);
+    if (chosen.length > 0) log(`held out whole (the training job's rule): ${chosen.join(', ')}`);
+    return chosen;
+  }
   const speakers = [...new Set(scan.clips.map((c) => c.speaker))].sort();
   const missing = named.filter((s) => !speakers.includes(s));
   const tessOnly = options.corpora.length === 1 && options.corpora[0] === 'tess';
@@ -993,6 +1014,7 @@ export const DEFAULTS = {
   /** TESS training clips: every word (1); `--tess-words 4` keeps a quarter (round 4). */
   tessWords: 1,
   settings: DEFAULT_MODEL_SETTINGS,
+  /** The recipe's unseen voices, held out whenever the data has them (`chooseHeldOutSpeakers`). */
   heldOutSpeakers: ['ravdess:11', 'ravdess:12'],
   experimentEpochs: 20,
 };

@@ -31,8 +31,10 @@ const program = new Command()
   .option('--out <dir>', 'model package folder (default models/ser-lstm-<corpora>)')
   .option(
     '--heldout <speakers>',
-    "speakers held out whole for testing a multi-corpus model ('none': every voice trains, TESS's random fifth is the test)",
-    DEFAULTS.heldOutSpeakers.join(','),
+    "speakers held out whole for testing a multi-corpus model ('auto': as a training job chooses them, " +
+      `${DEFAULTS.heldOutSpeakers.join(',')} when present, else the last fifth of the speakers outside TESS when ` +
+      "there are three or more, else a random split; 'none': every voice trains, TESS's random fifth is the test)",
+    'auto',
   )
   .option(
     '--epochs <n>',
@@ -268,7 +270,10 @@ try {
       statsMask: opts.spectralMeans ? 'all' : 'no-spectral-means',
       channelFreeMembers: opts.channelFreeMembers,
     },
-    heldOutSpeakers: opts.heldout === 'none' ? 'none' : opts.heldout.split(',').filter(Boolean),
+    heldOutSpeakers:
+      opts.heldout === 'none' || opts.heldout === 'auto'
+        ? opts.heldout
+        : opts.heldout.split(',').filter(Boolean),
     heldOutNamed: program.getOptionValueSource('heldout') === 'cli',
     experiments,
     experimentEpochs: opts.experimentEpochs,
