@@ -765,7 +765,7 @@ export interface operations {
                     "application/json": components["schemas"]["QueuedTrainingJob"];
                 };
             };
-            /** @description Invalid body (INVALID_REQUEST, INVALID_JSON) */
+            /** @description Invalid body (INVALID_REQUEST, INVALID_JSON), or the dataset prefix holds nothing (DATASET_EMPTY, before any machine starts; the message names the bucket and how to upload there) */
             400: {
                 headers: {
                     [name: string]: unknown;

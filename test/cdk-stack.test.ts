@@ -231,6 +231,12 @@ describe('SerStack', () => {
             'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TRAINING_JOB#*', 'TRAINING_LOCK'] },
           },
         }),
+        // A job's dataset prefix is listed before a launch; no object under it is read.
+        expect.objectContaining({
+          Action: 's3:ListBucket',
+          Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] },
+          Condition: { StringLike: { 's3:prefix': ['datasets/*'] } },
+        }),
       ]),
     );
     expect(api).toHaveLength(5);

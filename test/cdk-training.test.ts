@@ -180,6 +180,31 @@ describe('Training construct (EC2 on demand)', () => {
     });
   });
 
+  it('the API function may list only under datasets/ (the empty-prefix check before a launch), and read no object there', () => {
+    const apiRoleId = Object.keys(
+      template.findResources('AWS::IAM::Role', {
+        Properties: {
+          AssumeRolePolicyDocument: Match.objectLike({
+            Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })],
+          }),
+        },
+      }),
+    ).find((id) => id.startsWith('ApiServiceRole'))!;
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === apiRoleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+    const s3 = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')));
+
+    expect(s3).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Bucket/), 'Arn'] },
+        Condition: { StringLike: { 's3:prefix': ['datasets/*'] } },
+      },
+    ]);
+  });
+
   it('registers the bundled model at deploy time, with PutItem on the registry keys only', () => {
     const calls = Object.values(template.findResources('Custom::AWS')).map((r) =>
       JSON.stringify(r.Properties.Create),

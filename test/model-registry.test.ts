@@ -6,12 +6,14 @@ import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { BUNDLED_MODEL_DIR, createPredictor } from '../lambdas/core/predict.ts';
 import { decideActivation, type ModelComparison } from '../lambdas/training/activation-policy.ts';
 import { createActiveModelProvider } from '../lambdas/training/active-model.ts';
+import { createS3DatasetPrefixes } from '../lambdas/training/dataset-prefix.ts';
 import {
   ConcurrentJobError,
   type TrainingJob,
   TrainingJobRepository,
 } from '../lambdas/training/job-repository.ts';
 import { createTrainingService } from '../lambdas/training/job-service.ts';
+import { fixBucketLevelPaths } from '../lambdas/training/local-s3-listing.ts';
 import { ModelRegistry } from '../lambdas/training/model-registry.ts';
 import { startTestAws, type TestAws } from './helpers/local-aws.ts';
 
@@ -142,9 +144,14 @@ describe('model registry and training jobs in the predictions table (dynalite)',
   });
 
   it('a job whose machine cannot be started ends FAILED at once and frees the lock', async () => {
+    // A dataset to train on: an empty prefix would be refused before any launch.
+    await aws.s3.send(
+      new PutObjectCommand({ Bucket: aws.bucket, Key: 'datasets/tess/OAF_back_angry.wav', Body: 'RIFF' }),
+    );
     const service = createTrainingService({
       jobs,
       registry,
+      datasets: createS3DatasetPrefixes(fixBucketLevelPaths(aws.s3, aws.s3Endpoint), aws.bucket),
       launcher: { launch: async () => Promise.reject(new Error('InsufficientInstanceCapacity')) },
       newId: () => 'job-no-capacity',
     });

@@ -108,24 +108,46 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     await rm(datasetRoot, { recursive: true, force: true });
   });
 
-  it('a job on an empty dataset prefix ends FAILED with a clear error and leaves the active model', async () => {
+  it('a job on an empty dataset prefix is refused (400 DATASET_EMPTY) before any machine starts: nothing queued, locked or seeded', async () => {
     const bundled = (await call('GET', '/health')).json.modelVersion;
+    // A folder marker (what the S3 console's "Create folder" writes) is not a clip either.
+    await s3.send(
+      new PutObjectCommand({ Bucket: stack.bucket, Key: 'datasets/marker-only/', Body: new Uint8Array() }),
+    );
 
-    const created = await call('POST', '/training-jobs', { dataset: 'datasets/none/', epochs: 1 });
-    const job = await finished(created.json.id);
+    const empty = await call('POST', '/training-jobs', { dataset: 'datasets/none/', epochs: 1 });
+    const markerOnly = await call('POST', '/training-jobs', { dataset: 'datasets/marker-only/' });
 
-    expect(created).toEqual({ status: 202, json: { id: expect.any(String), status: 'QUEUED' } });
-    expect(job).toMatchObject({ status: 'FAILED', dataset: 'datasets/none/' });
-    expect(job.error).toMatch(/datasets\/none\/ is empty/);
-    expect(job.modelVersion).toBeUndefined();
+    expect(empty).toEqual({
+      status: 400,
+      json: {
+        error: {
+          code: 'DATASET_EMPTY',
+          message:
+            'The dataset prefix s3://ser-training/datasets/none/ is empty: upload clips there first ' +
+            '(TESS, RAVDESS, EMO-DB or CREMA-D file names, or folders with a labels.csv), ' +
+            'e.g. aws s3 sync ./my-clips s3://ser-training/datasets/none/ (docs/training-jobs.md)',
+        },
+      },
+    });
+    expect(markerOnly).toMatchObject({ status: 400, json: { error: { code: 'DATASET_EMPTY' } } });
+    expect((await call('GET', '/training-jobs')).json.items).toEqual([]);
+    expect(lines.filter((line) => /started process|seeded s3:/.test(line))).toEqual([]);
     expect((await call('GET', '/health')).json.modelVersion).toBe(bundled);
-    expect((await call('GET', '/models')).json.active).toBe(bundled);
   });
 
-  it('seeded datasets/ from the dataset root (SER_DATASET_DIR) before the first job: each corpus folder under its own prefix', async () => {
+  it('a prefix the dataset root will fill is accepted while still empty; datasets/ is seeded before the first job, each corpus folder under its own prefix', async () => {
+    const before = await s3.send(
+      new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'datasets/ravdess/' }),
+    );
+
+    const created = await call('POST', '/training-jobs', { dataset: 'datasets/ravdess/', epochs: 1 });
+    await finished(created.json.id);
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'datasets/' }));
     const keys = (listed.Contents ?? []).map((o) => o.Key);
 
+    expect(before.KeyCount).toBe(0);
+    expect(created.status).toBe(202);
     expect(keys).toContain(`datasets/ravdess/Actor_01/${RAVDESS_CLIP}`);
     expect(keys.filter((k) => k?.startsWith('datasets/tess/')).sort()).toEqual(
       readdirSync(TESS_DIR)
@@ -282,7 +304,7 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
       status: 'FAILED',
       error: 'Training stopped: the training process was killed (SIGKILL) before the job recorded its end',
     });
-    const next = await call('POST', '/training-jobs', { dataset: 'datasets/none/' });
+    const next = await call('POST', '/training-jobs', { dataset: 'datasets/three/' });
     expect(next.status).toBe(202);
     expect(await finished(next.json.id)).toMatchObject({ status: 'FAILED' });
   }, 60_000);

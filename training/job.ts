@@ -19,6 +19,7 @@ import { createDocumentClient, createS3Client } from '../lambdas/app/aws-clients
 import { type AppConfig, loadConfig } from '../lambdas/app/config.ts';
 import { BUNDLED_MODEL_DIR } from '../lambdas/core/predict.ts';
 import { decideActivation, type ModelComparison } from '../lambdas/training/activation-policy.ts';
+import { emptyDatasetMessage } from '../lambdas/training/dataset-prefix.ts';
 import {
   type DatasetSummary,
   type TrainingJob,
@@ -99,9 +100,8 @@ async function fetchDataset(ctx: JobContext, job: TrainingJob, dataDir: string) 
   const { bucketName } = ctx.config;
   const files = await downloadPrefix(ctx.s3, bucketName, job.dataset, dataDir);
   if (files === 0) {
-    throw new TrainingJobError(
-      `The dataset prefix s3://${bucketName}/${job.dataset} is empty: upload clips there first (docs/training-jobs.md)`,
-    );
+    // The API refuses an empty prefix before launching: this one emptied since, or was never seeded (locally).
+    throw new TrainingJobError(emptyDatasetMessage(bucketName, job.dataset));
   }
   const scan = await scanDataset(dataDir);
   const corpora = [...new Set(scan.clips.map((c) => c.corpus))].sort() as Corpus[];

@@ -28,6 +28,8 @@ export function createLocalTrainingRunner(options: {
   log?: (line: string) => void;
   /** Run once, before the first job's process starts (the dataset seeding). */
   beforeFirstJob?: () => Promise<unknown>;
+  /** Whether `beforeFirstJob` would put anything under a dataset prefix (still empty in the bucket). */
+  seeds?: (prefix: string) => Promise<boolean>;
 }): LocalTrainingRunner {
   const log = options.log ?? (() => {});
   let prepared: Promise<unknown> | undefined;
@@ -48,6 +50,7 @@ export function createLocalTrainingRunner(options: {
   };
 
   return {
+    seeds: async (prefix) => (await options.seeds?.(prefix)) ?? false,
     async launch(jobId) {
       if (running) throw new Error('A training process is already running');
       const slot: { run?: SupervisedRun; exited: Promise<void> } = { exited: Promise.resolve() };
@@ -75,20 +78,21 @@ export function createLocalTrainingRunner(options: {
 /** The training jobs' default dataset (`datasets/tess/`): seeded, so that a job started without a body finds clips. */
 export const LOCAL_DATASET_PREFIX = DEFAULT_DATASET;
 
-/**
- * Seeds `datasets/` of the local bucket from a dataset root (`SER_DATASET_DIR`, default
- * `../shared/datasets`, as for `npm run train`): each of its folders (`tess/`, `ravdess/`, …) to its own
- * prefix, `datasets/<folder>/`, unless that prefix already holds something. Without the folder nothing
- * is seeded, and a job on an empty prefix fails with a message that says so (never a hard dependency).
- */
-export async function seedLocalDataset(options: {
+interface SeedOptions {
   s3Endpoint: string;
   bucket: string;
   sourceDir: string | undefined;
   log: (line: string) => void;
-}): Promise<number> {
+}
+
+/**
+ * What seeding would upload: the dataset root's files (`SER_DATASET_DIR`, default `../shared/datasets`,
+ * as for `npm run train`) whose top folder's prefix (`tess/` → `datasets/tess/`) is still empty, by key.
+ * Without the folder, nothing.
+ */
+async function pendingSeeds(options: SeedOptions) {
   const root = options.sourceDir ?? defaultDatasetDir();
-  if (!options.sourceDir && !existsSync(root)) return 0;
+  if (!options.sourceDir && !existsSync(root)) return undefined;
   const s3 = fixBucketLevelPaths(
     createS3Client({
       region: LOCAL_REGION,
@@ -99,6 +103,19 @@ export async function seedLocalDataset(options: {
   );
   const keyOf = (path: string) => `${DATASETS_ROOT}${relative(root, path).split('\\').join('/')}`;
   const files = await unseededFiles(s3, options.bucket, root, keyOf);
+  return { s3, root, files, keyOf };
+}
+
+/**
+ * Seeds `datasets/` of the local bucket from a dataset root: each of its folders (`tess/`, `ravdess/`, …)
+ * to its own prefix, `datasets/<folder>/`, unless that prefix already holds something. Without the folder
+ * nothing is seeded, and a job on an empty prefix is refused with a message that says so (never a hard
+ * dependency).
+ */
+export async function seedLocalDataset(options: SeedOptions): Promise<number> {
+  const pending = await pendingSeeds(options);
+  if (!pending) return 0;
+  const { s3, root, files, keyOf } = pending;
   // A few uploads at a time: fast enough for the corpora's thousands of clips without flooding s3rver.
   let next = 0;
   const worker = async () => {
@@ -113,6 +130,16 @@ export async function seedLocalDataset(options: {
   if (files.length > 0)
     options.log(`seeded s3://${options.bucket}/${DATASETS_ROOT} with ${files.length} clips from ${root}`);
   return files.length;
+}
+
+/**
+ * Whether seeding would put something under `prefix`: such a prefix is not refused as empty (the seeding
+ * runs before the first job, not at start-up or on the API's request).
+ */
+export async function seedsPrefix(options: SeedOptions, prefix: string): Promise<boolean> {
+  const pending = await pendingSeeds(options);
+  pending?.s3.destroy();
+  return pending?.files.some((path) => pending.keyOf(path).startsWith(prefix)) ?? false;
 }
 
 /**
@@ -146,12 +173,14 @@ export function startLocalTraining(options: {
   bucket: string;
   log: (line: string) => void;
 }): LocalTrainingRunner {
+  const seeding = { ...options, sourceDir: process.env.SER_DATASET_DIR };
   return createLocalTrainingRunner({
     env: {},
     log: options.log,
     beforeFirstJob: () =>
-      seedLocalDataset({ ...options, sourceDir: process.env.SER_DATASET_DIR }).catch((error) =>
+      seedLocalDataset(seeding).catch((error) =>
         options.log(`dataset seeding failed: ${error instanceof Error ? error.message : String(error)}`),
       ),
+    seeds: (prefix) => seedsPrefix(seeding, prefix).catch(() => false),
   });
 }

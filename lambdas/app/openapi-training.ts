@@ -165,7 +165,10 @@ export const trainingPaths: ZodOpenApiPathsObject = {
       },
       responses: {
         '202': jsonResponse('Queued; poll GET /training-jobs/{id}', QueuedTrainingJobSchema),
-        '400': errorResponse('Invalid body (INVALID_REQUEST, INVALID_JSON)'),
+        '400': errorResponse(
+          'Invalid body (INVALID_REQUEST, INVALID_JSON), or the dataset prefix holds nothing (DATASET_EMPTY, ' +
+            'before any machine starts; the message names the bucket and how to upload there)',
+        ),
         '403': ADMIN_FORBIDDEN,
         '409': errorResponse('Another job is still running (JOB_RUNNING)'),
         '503': errorResponse('The training machine could not be started (TRAINING_UNAVAILABLE)'),

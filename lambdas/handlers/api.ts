@@ -13,10 +13,12 @@ import { apiStatusMetric, type TrainingJobOutcome, trainingJobMetric } from '../
 import { PredictionRepository } from '../app/prediction-repository.ts';
 import { SpeakerRepository } from '../app/speaker-repository.ts';
 import { createUploadService } from '../app/upload-service.ts';
+import { createS3DatasetPrefixes } from '../training/dataset-prefix.ts';
 import { createEc2TrainingLauncher, loadTrainingLaunchConfig } from '../training/ec2-launcher.ts';
 import { TrainingJobRepository } from '../training/job-repository.ts';
 import { createTrainingService } from '../training/job-service.ts';
 import type { TrainingLauncher } from '../training/launcher.ts';
+import { fixBucketLevelPaths } from '../training/local-s3-listing.ts';
 import { ModelRegistry } from '../training/model-registry.ts';
 import { logger, metrics, tracer } from './observability.ts';
 
@@ -40,15 +42,22 @@ let trainingLauncher: TrainingLauncher | undefined = launchConfig.launchTemplate
 export function useTrainingLauncher(launcher: TrainingLauncher): void {
   trainingLauncher = launcher;
 }
+// Its own client: the listing fix for local S3 must not touch the presigning client above.
+const datasets = createS3DatasetPrefixes(
+  tracer.captureAWSv3Client(fixBucketLevelPaths(createS3Client(config), config.s3Endpoint)),
+  config.bucketName,
+);
 const training = createTrainingService({
   jobs: new TrainingJobRepository(documents, config),
   registry: new ModelRegistry(documents, config),
+  datasets,
   maxRunMinutes: launchConfig.maxRunMinutes,
   launcher: {
     launch: (jobId) => {
       if (!trainingLauncher) throw new Error('No training launcher is configured');
       return trainingLauncher.launch(jobId);
     },
+    seeds: async (prefix) => (await trainingLauncher?.seeds?.(prefix)) ?? false,
   },
 });
 

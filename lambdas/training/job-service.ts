@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import { DomainError, invalidRequest, notFound } from '../app/domain-error.ts';
+import { DomainError, invalid, invalidRequest, notFound } from '../app/domain-error.ts';
 import { CreateTrainingJobSchema } from '../app/openapi-training.ts';
+import { type DatasetPrefixes, emptyDatasetMessage } from './dataset-prefix.ts';
 import type { TrainingJob, TrainingJobRepository } from './job-repository.ts';
 import { DEFAULT_TRAINING_MAX_RUN_MINUTES, type TrainingLauncher } from './launcher.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
@@ -15,6 +16,8 @@ export interface TrainingServiceDeps {
   jobs: TrainingJobRepository;
   registry: ModelRegistry;
   launcher: TrainingLauncher;
+  /** Looked at before anything is launched: a job on an empty prefix is refused, not started. */
+  datasets: DatasetPrefixes;
   /**
    * The training machine's hard limit: a job that has not ended by then is FAILED.
    * @default DEFAULT_TRAINING_MAX_RUN_MINUTES
@@ -36,6 +39,16 @@ function queuedJob(
   const createdAt = at.toISOString();
   const deadline = new Date(at.getTime() + maxRunMinutes * 60_000).toISOString();
   return { id, status: 'QUEUED', ...request, deadline, createdAt, updatedAt: createdAt };
+}
+
+/**
+ * Refuses a dataset prefix that holds nothing (and that the launcher will not fill) before any machine
+ * starts: on AWS an instance would boot and install the project before the job found out.
+ */
+async function assertDatasetPresent(deps: TrainingServiceDeps, prefix: string): Promise<void> {
+  if (await deps.datasets.hasObjects(prefix)) return;
+  if (await deps.launcher.seeds?.(prefix)) return;
+  throw invalid('DATASET_EMPTY', emptyDatasetMessage(deps.datasets.bucket, prefix));
 }
 
 /** Starts the job's machine; when that fails no machine will ever pick the job up: it ends now, unlocked. */
@@ -83,6 +96,7 @@ export function createTrainingService(deps: TrainingServiceDeps) {
       if (!parsed.success) {
         throw invalidRequest(parsed.error);
       }
+      await assertDatasetPresent(deps, parsed.data.dataset);
       const id = newId();
       await deps.jobs.acquireLock(id); // ConcurrentJobError: 409 JOB_RUNNING
       await deps.jobs.create(queuedJob(id, parsed.data, now(), deps.maxRunMinutes));

@@ -373,8 +373,9 @@ export class Training extends Construct {
   }
 
   /**
-   * The API function: starts jobs from the pinned template version, and updates job records and the
-   * lock (its table-wide PutItem/GetItem/Query come from the API construct, for predictions).
+   * The API function: lists a job's dataset prefix, starts jobs from the pinned template version, and
+   * updates job records and the lock (its table-wide PutItem/GetItem/Query come from the API construct,
+   * for predictions).
    */
   bindApi(fn: LambdaFunction): void {
     fn.addEnvironment('TRAINING_LAUNCH_TEMPLATE_ID', this.launchTemplate.launchTemplateId!);
@@ -385,6 +386,14 @@ export class Training extends Construct {
     );
     this.grantLaunch(fn);
     fn.addToRolePolicy(itemStatement(this.table, ['dynamodb:UpdateItem'], { only: TRAINING_LEADING_KEYS }));
+    // A job's dataset prefix is looked at (one listing, no object read) before any instance starts.
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${DATASETS_ROOT}*`] } },
+      }),
+    );
   }
 
   /** The inference function: follows the registry (GetItem from its own grant) and reads model packages. */

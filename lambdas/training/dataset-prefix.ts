@@ -1,0 +1,42 @@
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+
+/**
+ * Keys one look at a dataset prefix reads: a few, so that folder markers (keys ending in `/`, which the
+ * S3 console's "Create folder" writes) cannot hide a file, in one request.
+ */
+const PEEK_KEYS = 10;
+
+/** The bucket's dataset prefixes, as far as the API needs them before it starts a training machine. */
+export interface DatasetPrefixes {
+  readonly bucket: string;
+  /** Whether anything but folder markers is under `prefix` (unsure, e.g. only markers in the first page: true). */
+  hasObjects(prefix: string): Promise<boolean>;
+}
+
+/** One `ListObjectsV2` (the API role may list `datasets/*` only). */
+export function createS3DatasetPrefixes(s3: S3Client, bucket: string): DatasetPrefixes {
+  return {
+    bucket,
+    async hasObjects(prefix) {
+      const page = await s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: PEEK_KEYS }),
+      );
+      const files = (page.Contents ?? []).filter((object) => object.Key && !object.Key.endsWith('/'));
+      // Past the first page the job decides: it reads the whole listing anyway.
+      return files.length > 0 || page.IsTruncated === true;
+    },
+  };
+}
+
+/**
+ * Why a job on an empty prefix cannot run, and what to do: the API's refusal and the job's own failure
+ * (the prefix emptied after the API looked) say the same.
+ */
+export function emptyDatasetMessage(bucket: string, prefix: string): string {
+  const location = `s3://${bucket}/${prefix}`;
+  return (
+    `The dataset prefix ${location} is empty: upload clips there first ` +
+    `(TESS, RAVDESS, EMO-DB or CREMA-D file names, or folders with a labels.csv), ` +
+    `e.g. aws s3 sync ./my-clips ${location} (docs/training-jobs.md)`
+  );
+}
