@@ -239,7 +239,7 @@ describe('SerStack', () => {
         }),
       ]),
     );
-    expect(api).toHaveLength(5);
+    expect(api).toHaveLength(6);
   });
 
   it('sends events that failed all retries to a topic: the DLQ keeps them (alarm), a recorder ends their records FAILED', () => {
