@@ -523,6 +523,17 @@ the unseen channel 0.370; cross-fitted ECE 0.072) against ABBc8's 0.526 / 0.365:
 Seen: each member gained a little (+0.002 to +0.011), the ensemble nothing: averaging epochs and
 averaging seeds remove the same seed-and-batch noise ([round29/](round29/)).
 
+### Round 30 (2026-12-07): RAVDESS's calm clips as more neutral speech
+
+Rule before the runs ([ROUND30.md](ROUND30.md)): each fold trains also on its training actors' calm
+clips, labelled neutral (\`develop.ts --calm-as-neutral\`; never tested on), proposed only at the
+reference + 0.02 and no more than 0.01 lower through the channel. The reference was re-run on this
+machine's rebuilt cache (ABBref 0.524 clean, 0.380 through the channel; the stored 0.526 / 0.365 did
+not reproduce to the digit). ABBcn scored **0.530** ± 0.020 clean (folds 0.524 / 0.582 / 0.486) and
+**0.361** through the channel: **not adopted**. Neutral recall rose from 19 to 28 of 48 and sad held
+(36 of 96), but the members with channel copies lost elsewhere (B1 −0.040); only the channel-free
+member gained (+0.039) ([round30/](round30/)).
+
 ### Round 31 (2026-12-07): round 8's T + ε on the shipped recipe's two draws of seeds
 
 Rule before scoring ([ROUND31.md](ROUND31.md)): T + ε (\`(1 − ε)·softmax(log p / T) + ε / 7\`, which
