@@ -6,7 +6,7 @@ import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanDataset } from '../training/datasets.ts';
-import { chooseHeldOutSpeakers } from '../training/pipeline.ts';
+import { chooseHeldOutSpeakers, packageVersion } from '../training/pipeline.ts';
 import { FIXTURES_DIR, tessFixtures } from './helpers/fixtures.ts';
 
 const run = promisify(execFile);
@@ -111,6 +111,17 @@ describe('npm run train (arguments checked before any clip is read)', () => {
       ),
     });
     expect(help.replace(/\s+/g, ' ')).toContain('comma-separated: tess, ravdess, emodb, cremad, csv');
+  });
+
+  it('the default --model-version is one per run (time and a random tag), not one per day, and --help says so', async () => {
+    const at = new Date('2026-12-07T08:30:12.345Z');
+
+    expect(packageVersion(['csv'], at, '1a2b')).toBe('csv-20261207T083012-1a2b');
+    expect(packageVersion(['tess', 'ravdess'], at, 'job12345')).toBe('tess+ravdess-20261207T083012-job12345');
+    const { stdout: help } = await run(TSX, ['training/train.ts', '--help'], { cwd: ROOT });
+    expect(help.replace(/\s+/g, ' ')).toContain(
+      '(default: <corpora>-<UTC time>-<4 random hex digits>, one per run)',
+    );
   });
 });
 

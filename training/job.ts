@@ -34,7 +34,13 @@ import {
 } from '../lambdas/training/model-registry.ts';
 import { type Corpus, type DatasetScan, datasetProblems, scanDataset } from './datasets.ts';
 import { compareModels } from './model-comparison.ts';
-import { chooseHeldOutSpeakers, DEFAULTS, type TrainPackageResult, trainPackage } from './pipeline.ts';
+import {
+  chooseHeldOutSpeakers,
+  DEFAULTS,
+  packageVersion,
+  type TrainPackageResult,
+  trainPackage,
+} from './pipeline.ts';
 
 export class TrainingJobError extends Error {
   override readonly name = 'TrainingJobError';
@@ -134,7 +140,6 @@ async function trainCandidate(
   data: Awaited<ReturnType<typeof fetchDataset>>,
   work: string,
 ): Promise<TrainPackageResult> {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
   const augmentCopies = job.augment ? DEFAULTS.augmentCopies : 0;
   // Each epoch's progress write is awaited by the trainer before the next epoch: in order, while it runs.
   return trainPackage({
@@ -164,7 +169,7 @@ async function trainCandidate(
     // The comparison below runs the deployed predictor on the held-out clips already.
     predictorCheck: false,
     cacheDir: join(work, 'cache'),
-    version: `${data.corpora.join('+')}-${stamp}-${job.id.slice(0, 8)}`,
+    version: packageVersion(data.corpora, new Date(), job.id.slice(0, 8)),
     command: `training job ${job.id} on s3://${ctx.config.bucketName}/${job.dataset}`,
     onEpoch: (record, { member, members }) => {
       const progress = {

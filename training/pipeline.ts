@@ -683,6 +683,14 @@ export function packageCalibration(
 }
 
 /**
+ * A package's version when none is given: its corpora, the UTC time to the second and `tag` (a job's id, a
+ * run's random suffix), e.g. `tess+ravdess-20261207T083012-1a2b`. A version names one package for good
+ * (the registry refuses it with another sha256), so two runs never share one, not even on the same day.
+ */
+export const packageVersion = (corpora: readonly string[], at: Date, tag: string): string =>
+  `${corpora.join('+')}-${at.toISOString().replace(/[-:]/g, '').slice(0, 15)}-${tag}`;
+
+/**
  * The whole training run behind `npm run train`: features (cached) → split → train the LSTM → export
  * ONNX → parity check (tfjs vs onnxruntime on every test clip) → metrics from the ONNX outputs → optional
  * extra experiments (each its own model and split; the RAVDESS actor folds also fit the calibration) →

@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { CORPORA, DatasetError, defaultDatasetDir, parseCorpora } from './datasets.ts';
 import { parseDevelopmentRun } from './folds.ts';
-import { DEFAULTS, EXPERIMENTS, type ExperimentName, trainPackage } from './pipeline.ts';
+import { DEFAULTS, EXPERIMENTS, type ExperimentName, packageVersion, trainPackage } from './pipeline.ts';
 
 const integer = (value: string) => {
   const n = Number(value);
@@ -74,7 +75,11 @@ const program = new Command()
     positive,
     DEFAULTS.experimentEpochs,
   )
-  .option('--model-version <v>', 'version written into metadata.json', '')
+  .option(
+    '--model-version <v>',
+    'version written into metadata.json (default: <corpora>-<UTC time>-<4 random hex digits>, one per run)',
+    '',
+  )
   .option('--cache <dir>', 'feature cache folder (default training/.cache/features)')
   .option('--no-utterance-stats', 'plain CMVN input, no in-model CMVN + per-utterance mean/std branch')
   .option(
@@ -231,7 +236,6 @@ try {
   if (tessCopies.length !== 2 || !tessCopies.every((n) => Number.isInteger(n) && n >= 0))
     throw new InvalidArgumentError('--tess-copies: two non-negative integers, e.g. 1,1');
   const calibrateOn = await developmentRunOption();
-  const date = new Date().toISOString().slice(0, 10);
   const result = await trainPackage({
     dataDir: opts.data,
     corpora,
@@ -279,7 +283,7 @@ try {
     experimentEpochs: opts.experimentEpochs,
     progress: opts.progress && process.stderr.isTTY === true,
     cacheDir: opts.cache,
-    version: opts.modelVersion || `${corpora.join('+')}-${date}`,
+    version: opts.modelVersion || packageVersion(corpora, new Date(), randomBytes(2).toString('hex')),
     command: `npm run train -- ${process.argv.slice(2).join(' ')}`.trim(),
   });
   for (const [name, m] of Object.entries(result.metadata.metrics)) {
