@@ -61,7 +61,7 @@ async function sharePackage(dir: string, version: string): Promise<void> {
   const { readFile, writeFile } = await import('node:fs/promises');
   const { join } = await import('node:path');
   const ort = await import('onnxruntime-node');
-  const { sha256Hex } = await import('../lambdas/core/model/runtime.ts');
+  const { sha256Hex } = await import('../lambdas/core/model/checksum.ts');
   const metadataFile = join(dir, 'metadata.json');
   const metadata = JSON.parse(await readFile(metadataFile, 'utf8'));
   const onnxFile = join(dir, metadata.onnxFile);

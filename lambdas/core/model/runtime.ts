@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from '../errors.ts';
 import { featureDimension } from '../features/config.ts';
+import { sha256Hex } from './checksum.ts';
 import { type ModelMetadata, parseModelMetadata } from './metadata.ts';
 
 export interface ModelBatch {
@@ -25,8 +25,6 @@ export interface LoadedModel {
   run(input: ModelBatch): Promise<Float32Array>;
   release(): Promise<void>;
 }
-
-export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /** The ONNX bytes are the ones the metadata recorded, and the metadata agrees with itself: the input's dims. */
 function checkPackage(metadata: ModelMetadata, onnx: Uint8Array, source: string): number {
