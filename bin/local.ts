@@ -1,5 +1,7 @@
 import * as z from 'zod';
 import { checkedOrigins, parseOrigins } from '../lambdas/app/cors.ts';
+import { ModelError } from '../lambdas/core/errors.ts';
+import { ModelVersionConflictError } from '../lambdas/training/model-registry.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_WEBHOOK_SECRET } from './local/defaults.ts';
 import { startLocalStack } from './local/stack.ts';
 import { LOCAL_DATASET_PREFIX } from './local/training-runner.ts';
@@ -41,23 +43,35 @@ if (!parsed.success) {
 const env = parsed.data;
 const time = () => new Date().toISOString().slice(11, 19);
 
-const stack = await startLocalStack({
-  host: env.HOST,
-  port: env.PORT,
-  s3Port: env.S3_PORT,
-  dynamoDbPort: env.DYNAMODB_PORT,
-  bucket: env.BUCKET,
-  apiKey: env.SER_API_KEY,
-  adminKey: env.SER_ADMIN_KEY,
-  dataDir: env.SER_DATA_DIR,
-  webhookSecret: env.SER_WEBHOOK_SECRET,
-  extraAllowedOrigins: env.SER_CORS_ORIGINS,
-  log: (line) => console.log(`${time()} ${line}`),
-});
+/** The stack, or exit 1 with the reason when the bundled package cannot be registered (as a deploy fails). */
+async function start() {
+  try {
+    return await startLocalStack({
+      host: env.HOST,
+      port: env.PORT,
+      s3Port: env.S3_PORT,
+      dynamoDbPort: env.DYNAMODB_PORT,
+      bucket: env.BUCKET,
+      apiKey: env.SER_API_KEY,
+      adminKey: env.SER_ADMIN_KEY,
+      dataDir: env.SER_DATA_DIR,
+      webhookSecret: env.SER_WEBHOOK_SECRET,
+      extraAllowedOrigins: env.SER_CORS_ORIGINS,
+      log: (line) => console.log(`${time()} ${line}`),
+    });
+  } catch (error) {
+    if (!(error instanceof ModelVersionConflictError || error instanceof ModelError)) throw error;
+    console.error(`Not started: ${error.message}`);
+    process.exit(1);
+  }
+}
 
+const stack = await start();
+const { bundledModel } = stack;
 console.log(
   [
     `SER local stack — model ${stack.modelVersion}, data in ${stack.dataDir}`,
+    `Bundled:  ${bundledModel.version} in ${bundledModel.location}  (${bundledModel.activation.reason})`,
     `API:      ${stack.apiUrl}  (OpenAPI at ${stack.apiUrl}/openapi.json)`,
     `Web page: ${stack.webUrl}`,
     `S3:       ${stack.s3Endpoint}  bucket ${stack.bucket}  (access key S3RVER, secret S3RVER)`,

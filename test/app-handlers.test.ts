@@ -28,9 +28,12 @@ describe('the Lambda handlers as deployed (middy + Powertools), against s3rver a
     // The handlers read their configuration from the environment at import, as at a Lambda cold start.
     const env = { ...handlerEnvironment(aws), MODEL_VERSION: 'handler-test' };
     for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
-    // What the stack's deploy-time custom resource does: the bundled model is the registry's first version.
+    // What the stack's deploy-time custom resource does: the bundled model is stored and is the registry's
+    // first version.
     await registerBundledModel({
-      endpoint: aws.dynamoDbEndpoint,
+      dynamoDbEndpoint: aws.dynamoDbEndpoint,
+      s3Endpoint: aws.s3Endpoint,
+      bucket: aws.bucket,
       tableName: aws.tableName,
       modelDir: DEFAULT_MODEL_DIR,
     });

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DomainError } from '../lambdas/app/domain-error.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { BUNDLED_MODEL_DIR, createPredictor } from '../lambdas/core/predict.ts';
 import { decideActivation, type ModelComparison } from '../lambdas/training/activation-policy.ts';
 import { createActiveModelProvider } from '../lambdas/training/active-model.ts';
+import { publishBundledModel, readPackageFolder } from '../lambdas/training/bundled-model.ts';
 import { createS3DatasetPrefixes } from '../lambdas/training/dataset-prefix.ts';
 import {
   ConcurrentJobError,
@@ -14,8 +15,9 @@ import {
 } from '../lambdas/training/job-repository.ts';
 import { createTrainingService } from '../lambdas/training/job-service.ts';
 import { fixBucketLevelPaths } from '../lambdas/training/local-s3-listing.ts';
-import { ModelRegistry } from '../lambdas/training/model-registry.ts';
+import { ModelRegistry, ModelVersionConflictError } from '../lambdas/training/model-registry.ts';
 import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+import { copyModelPackage, type ModelPackageCopy } from './helpers/model-package-copy.ts';
 
 const f1 = (macroF1: number) => ({ 'tess-random': { accuracy: macroF1, macroF1, support: 10 } });
 
@@ -94,8 +96,10 @@ describe('model registry and training jobs in the predictions table (dynalite)',
       sha256: 'a'.repeat(64),
       metrics: f1(0.9),
       createdAt: '2026-01-01T00:00:00Z',
+      location: 's3://b/models/1.0.0/',
     };
-    await registry.ensureBundled(bundled);
+    const stored = async () => {};
+    await registry.ensureBundled(bundled, stored);
     await registry.register({
       ...bundled,
       version: '2.0.0',
@@ -104,7 +108,7 @@ describe('model registry and training jobs in the predictions table (dynalite)',
       location: 's3://b/models/2.0.0/',
     });
     await registry.activate('2.0.0');
-    await registry.ensureBundled(bundled); // the next deploy does not take the pointer back
+    await registry.ensureBundled(bundled, stored); // the next deploy does not take the pointer back
 
     expect(await registry.getActive()).toMatchObject({ version: '2.0.0', previousVersion: '1.0.0' });
     expect((await registry.list()).map((m) => [m.version, m.source])).toEqual([
@@ -153,6 +157,7 @@ describe('model registry and training jobs in the predictions table (dynalite)',
       registry,
       datasets: createS3DatasetPrefixes(fixBucketLevelPaths(aws.s3, aws.s3Endpoint), aws.bucket),
       launcher: { launch: async () => Promise.reject(new Error('InsufficientInstanceCapacity')) },
+      bundledVersion: '1.0.0',
       newId: () => 'job-no-capacity',
     });
 
@@ -210,5 +215,211 @@ describe('model registry and training jobs in the predictions table (dynalite)',
     await registry.activate('copy-good');
     await provider.refresh();
     expect(provider.predictor.modelVersion).toBe('copy-good');
+  });
+});
+
+describe('deploying a bundled model: stored under models/<version>/, registered there, activated by the rule (s3rver, dynalite)', () => {
+  let aws: TestAws;
+  let registry: ModelRegistry;
+  const copies: ModelPackageCopy[] = [];
+  /** The shipped package under another version (and, with otherBytes, another sha256). */
+  const packageAs = (version: string, options?: { otherBytes?: boolean }) => {
+    const copy = copyModelPackage(version, options);
+    copies.push(copy);
+    return copy;
+  };
+  const deploy = async (dir: string) =>
+    publishBundledModel({ registry, s3: aws.s3, bucket: aws.bucket }, await readPackageFolder(dir));
+  const servingWith = async (dir: string) => {
+    const errors: string[] = [];
+    const provider = createActiveModelProvider({
+      registry,
+      s3: aws.s3,
+      bundled: await createPredictor({ modelDir: dir, warmUp: false }),
+      refreshSec: 0,
+      onError: (_message, error) => errors.push((error as Error).message),
+    });
+    await provider.refresh();
+    return { provider, errors };
+  };
+  const service = (bundledVersion: string) =>
+    createTrainingService({
+      jobs: new TrainingJobRepository(aws.doc, { tableName: aws.tableName, staleAfterMs: 60_000 }),
+      registry,
+      launcher: { launch: async () => ({ launchedAs: 'unused' }) },
+      bundledVersion,
+    });
+  const objectBytes = async (key: string) => {
+    const { Body } = await aws.s3.send(new GetObjectCommand({ Bucket: aws.bucket, Key: key }));
+    return Buffer.from(await Body!.transformToByteArray());
+  };
+
+  beforeEach(async () => {
+    aws = await startTestAws();
+    registry = new ModelRegistry(aws.doc, aws);
+  });
+  afterEach(async () => {
+    await aws?.close();
+  });
+  afterAll(() => {
+    for (const copy of copies) copy.remove();
+  });
+
+  it('a new bundled version replaces a bundled active one; a rollback to the earlier one loads it from the bucket and outlives a redeploy', async () => {
+    // Prepare: 1.6.0 deployed, then 1.6.1
+    const old = packageAs('1.6.0');
+    const next = packageAs('1.6.1');
+    const first = await deploy(old.dir);
+    const second = await deploy(next.dir);
+
+    // Assess: both stored and registered where they are; the new one active
+    expect(first).toMatchObject({
+      version: '1.6.0',
+      location: `s3://${aws.bucket}/models/1.6.0/`,
+      activation: { activate: true, active: '1.6.0' },
+    });
+    expect(second.activation).toEqual({
+      activate: true,
+      active: '1.6.1',
+      reason: 'the new bundled 1.6.1 replaces the bundled 1.6.0',
+    });
+    expect(await registry.get('1.6.0')).toMatchObject({
+      source: 'bundled',
+      sha256: old.sha256,
+      location: `s3://${aws.bucket}/models/1.6.0/`,
+    });
+    expect(JSON.parse((await objectBytes('models/1.6.0/metadata.json')).toString())).toMatchObject({
+      version: '1.6.0',
+    });
+
+    // Act + assess: the function running 1.6.1 serves it, then follows the rollback to 1.6.0
+    const { provider, errors } = await servingWith(next.dir);
+    expect(provider.predictor.modelVersion).toBe('1.6.1');
+    await registry.activate('1.6.0');
+    await provider.refresh();
+    expect(provider.predictor.modelVersion).toBe('1.6.0');
+    expect(errors).toEqual([]);
+
+    // Act + assess: the same code deployed again leaves the rollback alone
+    const again = await deploy(next.dir);
+    expect(again.activation).toMatchObject({ activate: false, active: '1.6.0' });
+    expect((await registry.getActive())?.version).toBe('1.6.0');
+  });
+
+  it('a trained active version stays when a new bundled version is deployed; the bundled one is registered and can be activated', async () => {
+    // Prepare: 1.6.0 deployed, a trained version active
+    await deploy(packageAs('1.6.0').dir);
+    const trained = packageAs('tess-20261207T083012-1a2b');
+    await registry.register({
+      version: trained.version,
+      source: 'trained',
+      sha256: trained.sha256,
+      location: `s3://${aws.bucket}/models/${trained.version}/`,
+      metrics: {},
+      createdAt: new Date().toISOString(),
+    });
+    await registry.activate(trained.version);
+
+    // Act
+    const deployed = await deploy(packageAs('1.6.1').dir);
+
+    // Assess
+    expect(deployed.activation).toEqual({
+      activate: false,
+      active: trained.version,
+      reason: `the trained ${trained.version} stays active; 1.6.1 is registered`,
+    });
+    expect(await registry.get('1.6.1')).toMatchObject({ source: 'bundled', location: expect.any(String) });
+    expect(await service('1.6.1').activateModel('1.6.1')).toMatchObject({
+      active: '1.6.1',
+      previousVersion: trained.version,
+    });
+  });
+
+  it('a version registered with another sha256 is refused before anything is stored, naming the version and both hashes; the same package again is a no-op', async () => {
+    // Prepare
+    const registered = packageAs('1.6.0');
+    const other = packageAs('1.6.0', { otherBytes: true });
+    await deploy(registered.dir);
+    const storedOnnx = await objectBytes('models/1.6.0/model.onnx');
+
+    // Act
+    const refused = await deploy(other.dir).catch((error: unknown) => error);
+    const again = await deploy(registered.dir);
+
+    // Assess
+    expect(refused).toBeInstanceOf(ModelVersionConflictError);
+    expect((refused as Error).message).toBe(
+      `Model version 1.6.0 is already registered with another sha256: the registry has ${registered.sha256}, ` +
+        `this package ${other.sha256}. A version names one package for good: give this package a version of ` +
+        'its own (metadata.json "version").',
+    );
+    expect(await objectBytes('models/1.6.0/model.onnx')).toEqual(storedOnnx);
+    expect((await registry.get('1.6.0'))?.sha256).toBe(registered.sha256);
+    expect(again.activation).toMatchObject({ activate: false, active: '1.6.0' });
+  });
+
+  it('a version registered without a location (an older deployment) serves only as the bundled model; elsewhere it is refused, said once, and the next deploy moves the pointer off it', async () => {
+    // Prepare: what deployments before this change left: 1.5.0 registered without a package, active
+    const legacy = packageAs('1.5.0');
+    await registry.register({
+      version: '1.5.0',
+      source: 'bundled',
+      sha256: legacy.sha256,
+      metrics: {},
+      createdAt: '2026-01-01T00:00:00Z',
+    });
+    await registry.activate('1.5.0');
+
+    // Act + assess: where 1.5.0 is the bundled model it serves; where 1.6.1 is, it cannot
+    expect((await servingWith(legacy.dir)).provider.predictor.modelVersion).toBe('1.5.0');
+    const next = packageAs('1.6.1');
+    const { provider, errors } = await servingWith(next.dir);
+    await provider.refresh();
+    await provider.refresh();
+    expect(provider.predictor.modelVersion).toBe('1.6.1');
+    expect(errors).toEqual([
+      'Model 1.5.0 cannot serve: it has no package in the bucket (registered by a deployment from before ' +
+        'bundled packages were stored there) and this deployment bundles 1.6.1. Deploy 1.5.0 once more to ' +
+        'store it, or activate another version.',
+    ]);
+    const refused = await service('1.6.1')
+      .activateModel('1.5.0')
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ kind: 'conflict', code: 'MODEL_UNAVAILABLE' });
+    expect((refused as Error).message).toMatch(
+      /^Model 1\.5\.0 has no package in the bucket .* \(1\.6\.1\): it cannot serve/,
+    );
+
+    // Act + assess: deploying 1.6.1 moves the pointer to a model that serves
+    const deployed = await deploy(next.dir);
+    expect(deployed.activation).toEqual({
+      activate: true,
+      active: '1.6.1',
+      reason: 'the active 1.5.0 has no package in the bucket: it cannot serve',
+    });
+  });
+
+  it('deploying a version registered without a location stores its package and records the location', async () => {
+    const legacy = packageAs('1.5.0');
+    await registry.register({
+      version: '1.5.0',
+      source: 'bundled',
+      sha256: legacy.sha256,
+      metrics: f1(0.5),
+      createdAt: '2026-01-01T00:00:00Z',
+    });
+
+    await deploy(legacy.dir);
+
+    expect(await registry.get('1.5.0')).toEqual({
+      version: '1.5.0',
+      source: 'bundled',
+      sha256: legacy.sha256,
+      location: `s3://${aws.bucket}/models/1.5.0/`,
+      metrics: f1(0.5),
+      createdAt: '2026-01-01T00:00:00Z',
+    });
+    expect((await objectBytes('models/1.5.0/metadata.json')).length).toBeGreaterThan(0);
   });
 });

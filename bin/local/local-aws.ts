@@ -11,9 +11,13 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { createDocumentClient } from '../../lambdas/app/aws-clients.ts';
+import { createDocumentClient, createS3Client } from '../../lambdas/app/aws-clients.ts';
 import { createTableInput } from '../../lambdas/app/table-definition.ts';
-import { readModelMetadata } from '../../lambdas/core/model/location.ts';
+import {
+  type BundledModelPublished,
+  publishBundledModel,
+  readPackageFolder,
+} from '../../lambdas/training/bundled-model.ts';
 import { ModelRegistry } from '../../lambdas/training/model-registry.ts';
 import { localS3Access } from './s3-access.ts';
 import { S3rver } from './s3rver.ts';
@@ -152,26 +156,33 @@ async function activeTable(client: DynamoDBClient, tableName: string): Promise<v
   throw new Error(`Table ${tableName} did not become ACTIVE within 10 s`);
 }
 
-/** The local counterpart of the stack's deploy-time registration of the bundled model. */
+/**
+ * The local counterpart of the stack's deploy-time registration: the bundled package stored in the local
+ * bucket and registered there, by the same code (a version registered with another sha256 refuses).
+ */
 export async function registerBundledModel(options: {
-  endpoint: string;
+  dynamoDbEndpoint: string;
+  s3Endpoint: string;
+  bucket: string;
   tableName: string;
   modelDir: string;
-}): Promise<void> {
-  const metadata = readModelMetadata(options.modelDir);
-  const documents = createDocumentClient({
+}): Promise<BundledModelPublished> {
+  const clients = {
     region: LOCAL_REGION,
-    dynamoDbEndpoint: options.endpoint,
+    dynamoDbEndpoint: options.dynamoDbEndpoint,
+    s3Endpoint: options.s3Endpoint,
     credentials: { ...LOCAL_S3_CREDENTIALS },
-  });
+  };
+  const documents = createDocumentClient(clients);
+  const s3 = createS3Client(clients);
   try {
-    await new ModelRegistry(documents, { tableName: options.tableName }).ensureBundled({
-      version: metadata.version,
-      sha256: metadata.sha256,
-      metrics: metadata.metrics ?? {},
-      createdAt: metadata.createdAt,
-    });
+    const registry = new ModelRegistry(documents, { tableName: options.tableName });
+    return await publishBundledModel(
+      { registry, s3, bucket: options.bucket },
+      await readPackageFolder(options.modelDir),
+    );
   } finally {
     documents.destroy();
+    s3.destroy();
   }
 }

@@ -3,7 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../../lambdas/app/config.ts';
 import type { ProcessOutcome } from '../../lambdas/app/object-processor.ts';
-import { DEFAULT_MODEL_DIR, readModelVersion } from '../../lib/paths.ts';
+import type { BundledModelPublished } from '../../lambdas/training/bundled-model.ts';
+import { DEFAULT_MODEL_DIR } from '../../lib/paths.ts';
 import { printable } from '../printable.ts';
 import { type ApiHandler, startApiAdapter } from './api-adapter.ts';
 import { startLocalCallbacks } from './callback-runner.ts';
@@ -59,7 +60,10 @@ export interface LocalStack {
   apiKey: string;
   adminKey: string;
   dataDir: string;
+  /** The registry's active version when the stack started: the model that answers. */
   modelVersion: string;
+  /** The bundled package (`SER_MODEL_DIR`, else models/ser-lstm): where it was stored, what became active and why. */
+  bundledModel: BundledModelPublished;
   /** Where events that failed every retry are written, in Lambda's on-failure destination format. */
   deadLetterDir: string;
   /** The default bus's stand-in: one EventBridge event per line, for every terminal prediction. */
@@ -89,7 +93,11 @@ async function prepareDataDir(dir: string): Promise<DataPaths> {
   return paths;
 }
 
-/** dynalite with the predictions table and the bundled model registered, and s3rver allowing the page's origin. */
+/**
+ * dynalite with the predictions table, s3rver allowing the page's origin, and the bundled model stored and
+ * registered as the stack's deployment does on AWS. If the registration refuses (a version registered
+ * with another sha256), both servers are closed again and the error says why.
+ */
 async function startLocalAws(
   options: LocalStackOptions,
   paths: DataPaths,
@@ -110,9 +118,20 @@ async function startLocalAws(
     corsOrigins: [apiUrl, apiUrl.replace('127.0.0.1', 'localhost'), ...(options.extraAllowedOrigins ?? [])],
   });
   const modelDir = DEFAULT_MODEL_DIR;
-  // What the stack's deploy-time registration does on AWS: the bundled model is the first version.
-  await registerBundledModel({ endpoint: dynamo.endpoint, tableName, modelDir });
-  return { dynamo, s3, modelVersion: readModelVersion(modelDir) };
+  try {
+    const bundled = await registerBundledModel({
+      dynamoDbEndpoint: dynamo.endpoint,
+      s3Endpoint: s3.endpoint,
+      bucket: options.bucket,
+      tableName,
+      modelDir,
+    });
+    return { dynamo, s3, bundled };
+  } catch (error) {
+    await s3.close();
+    await dynamo.close();
+    throw error;
+  }
 }
 
 /**
@@ -231,9 +250,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const paths = await prepareDataDir(options.dataDir);
   // The API adapter listens first (answering 503 until ready) so that its origin is known for S3's CORS.
   const adapter = await startApiAdapter({ ...options, adminKey, log });
-  const { dynamo, s3, modelVersion } = await startLocalAws(options, paths, tableName, adapter.apiUrl);
+  const { dynamo, s3, bundled } = await startLocalAws(options, paths, tableName, adapter.apiUrl).catch(
+    async (error: unknown) => {
+      await adapter.close();
+      throw error;
+    },
+  );
   setHandlerEnvironment(
-    { bucket: options.bucket, tableName, modelVersion, webhookSecret },
+    { bucket: options.bucket, tableName, modelVersion: bundled.version, webhookSecret },
     {
       s3: s3.endpoint,
       dynamoDb: dynamo.endpoint,
@@ -266,7 +290,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     apiKey: options.apiKey,
     adminKey,
     ...paths,
-    modelVersion,
+    modelVersion: bundled.activation.active,
+    bundledModel: bundled,
     webhookSecret,
     idle,
     close,

@@ -78,7 +78,8 @@ export type AppConfig = Readonly<{
 const ApiEnvSchema = EnvSchema.extend({
   /**
    * The bundled model's version (read from its package by the CDK stack and the local stack): what
-   * GET /health reports while the registry has no active version. The API function does not ship the model.
+   * GET /health reports while the registry has no active version, and the one version activation accepts
+   * without a package in the bucket. The API function does not ship the model.
    */
   MODEL_VERSION: z.string().min(1),
 });

@@ -211,6 +211,9 @@ export const trainingPaths: ZodOpenApiPathsObject = {
         '200': jsonResponse('Activated; inference follows within MODEL_REFRESH_SEC', ActivatedModelSchema),
         '403': ADMIN_FORBIDDEN,
         '404': errorResponse('No such version (NOT_FOUND)'),
+        '409': errorResponse(
+          'The version cannot serve (MODEL_UNAVAILABLE): no package in the bucket, and not the bundled model',
+        ),
       },
     },
   },

@@ -51,6 +51,7 @@ const training = createTrainingService({
   jobs: new TrainingJobRepository(documents, config),
   registry: new ModelRegistry(documents, config),
   datasets,
+  bundledVersion: config.modelVersion,
   maxRunMinutes: launchConfig.maxRunMinutes,
   launcher: {
     launch: (jobId) => {

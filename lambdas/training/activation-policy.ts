@@ -1,5 +1,6 @@
 import type * as z from 'zod';
 import type { ActivationModeSchema } from '../app/openapi-training.ts';
+import type { ModelVersionRecord } from './model-registry.ts';
 
 export type ActivationMode = z.infer<typeof ActivationModeSchema>;
 
@@ -75,4 +76,36 @@ export function decideActivation(
         activate: false,
         reason: `macro-F1 ${f1(candidate.macroF1)} ≤ ${f1(active.macroF1)} of ${active.version} ${on}`,
       };
+}
+
+/**
+ * Pure: whether a deployment's bundled `version` becomes active. The registry must keep naming a model
+ * that can serve, and an operator's choice stands:
+ * - nothing active, or the active version cannot serve any more (not registered, or no package in the
+ *   bucket and no longer the bundled model): the bundled version;
+ * - a trained version is active: it stays (the bundled one is registered, to be activated by hand);
+ * - a bundled version is active and this one is deployed for the first time (`newlyRegistered`): this
+ *   one, as a new bundled model replaces the old;
+ * - a bundled version is active and this one was deployed before: the active one stays (a rollback to
+ *   it outlives every redeploy of the same code).
+ */
+export function decideBundledActivation(input: {
+  version: string;
+  newlyRegistered: boolean;
+  /** The active pointer's version. */
+  pointer: string | undefined;
+  /** Its registry record, when it is another version than `version`. */
+  active: Pick<ModelVersionRecord, 'source' | 'location'> | undefined;
+}): ActivationDecision {
+  const { version, pointer, active } = input;
+  if (!pointer) return { activate: true, reason: `no active model: ${version} is` };
+  if (pointer === version) return { activate: false, reason: `${version} is already active` };
+  if (!active) return { activate: true, reason: `the active ${pointer} is not in the registry` };
+  if (!active.location)
+    return { activate: true, reason: `the active ${pointer} has no package in the bucket: it cannot serve` };
+  if (active.source === 'trained')
+    return { activate: false, reason: `the trained ${pointer} stays active; ${version} is registered` };
+  return input.newlyRegistered
+    ? { activate: true, reason: `the new bundled ${version} replaces the bundled ${pointer}` }
+    : { activate: false, reason: `${version} was deployed before; ${pointer} was activated since and stays` };
 }

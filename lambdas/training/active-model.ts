@@ -1,9 +1,10 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod';
 import { parseEnv } from '../app/config.ts';
+import { ModelError } from '../core/errors.ts';
 import { loadModel } from '../core/model/runtime.ts';
 import { createPredictor, type Predictor } from '../core/predict.ts';
-import { type ModelRegistry, parseS3Location } from './model-registry.ts';
+import { type ModelRegistry, type ModelVersionRecord, parseS3Location } from './model-registry.ts';
 
 /** How often, at most, the inference function reads the registry's active pointer (seconds). */
 const DEFAULT_MODEL_REFRESH_SEC = 60;
@@ -17,6 +18,15 @@ export function loadActiveModelConfig(env: NodeJS.ProcessEnv = process.env) {
   return Object.freeze({ refreshSec: parseEnv(ActiveModelEnvSchema, env).MODEL_REFRESH_SEC });
 }
 
+/**
+ * A registered version this function cannot serve, for a reason that stays while the version does
+ * (versions are immutable): no package in the bucket, a package that is not the registered one. Said
+ * once, not retried at every refresh; a failure to reach S3 is not one of these.
+ */
+export class ModelUnavailableError extends Error {
+  override readonly name = 'ModelUnavailableError';
+}
+
 export interface ActiveModelProvider {
   /** The predictor of the registry's active version (the bundled one until another is active). */
   readonly predictor: Predictor;
@@ -24,42 +34,98 @@ export interface ActiveModelProvider {
   refresh(): Promise<void>;
 }
 
-/**
- * Follows the registry's active pointer without a redeploy. A version is loaded from S3 once (metadata
- * and ONNX; `loadModel` checks the ONNX against the metadata's sha256, and that sha256 must be the one
- * registered) and kept, so a rollback is instant. If a version cannot be loaded, the current model stays
- * in service: a bad package must not take predictions down.
- */
-export function createActiveModelProvider(deps: {
+interface ProviderDeps {
   registry: ModelRegistry;
   s3: S3Client;
   bundled: Predictor;
   refreshSec: number;
   onError?: (message: string, error: unknown) => void;
   now?: () => number;
-}): ActiveModelProvider {
+}
+
+/** A registered package from its S3 location: metadata and ONNX, both checked against the registry. */
+async function loadFromS3(deps: ProviderDeps, record: ModelVersionRecord): Promise<Predictor> {
+  const { version } = record;
+  const location = parseS3Location(record.location ?? '');
+  if (!location)
+    throw new ModelUnavailableError(`Model ${version}: not an s3:// location: ${record.location}`);
+  const read = async (key: string) => {
+    try {
+      const { Body } = await deps.s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: key }));
+      return await Body!.transformToByteArray();
+    } catch (error) {
+      if (!(error instanceof NoSuchKey)) throw error;
+      throw new ModelUnavailableError(`Model ${version}: s3://${location.bucket}/${key} is missing`);
+    }
+  };
+  const metadataJson = new TextDecoder().decode(await read(`${location.prefix}metadata.json`));
+  const stored = JSON.parse(metadataJson) as { version: string; onnxFile: string; sha256: string };
+  if (stored.sha256 !== record.sha256) {
+    throw new ModelUnavailableError(
+      `Model ${version}: metadata sha256 ${stored.sha256} is not the registered ${record.sha256}`,
+    );
+  }
+  // Predictions name the version their package's metadata says: it must be the one the registry serves.
+  if (stored.version !== version)
+    throw new ModelUnavailableError(
+      `Model ${version}: the package at ${record.location} says ${stored.version}`,
+    );
+  const onnx = await read(`${location.prefix}${stored.onnxFile}`);
+  try {
+    return createPredictor({ model: await loadModel(metadataJson, onnx, record.location!) });
+  } catch (error) {
+    if (error instanceof ModelError) throw new ModelUnavailableError(error.message, { cause: error });
+    throw error;
+  }
+}
+
+/**
+ * A registered version's predictor: the bundled one when the registry names that very package (same
+ * version and sha256), else the package at its location. A version without a location (registered before
+ * bundled packages were stored) that is not this bundled model cannot serve here.
+ */
+async function loadVersion(deps: ProviderDeps, version: string): Promise<Predictor> {
+  const record = await deps.registry.get(version);
+  if (!record) throw new ModelUnavailableError(`Model ${version} is not in the registry`);
+  const { bundled } = deps;
+  if (record.version === bundled.modelVersion && record.sha256 === bundled.metadata.sha256) return bundled;
+  if (!record.location) {
+    throw new ModelUnavailableError(
+      `Model ${version} cannot serve: it has no package in the bucket (registered by a deployment from ` +
+        `before bundled packages were stored there) and this deployment bundles ${bundled.modelVersion}. ` +
+        `Deploy ${version} once more to store it, or activate another version.`,
+    );
+  }
+  return loadFromS3(deps, record);
+}
+
+/**
+ * Follows the registry's active pointer without a redeploy. A version is loaded once (the bundled one
+ * from memory, any other from S3, sha256-checked against the registry) and kept, so a rollback is
+ * instant. If a version cannot be loaded, the current model stays in service: a bad package must not
+ * take predictions down; why is said once per version (`ModelUnavailableError`), or at every refresh for
+ * a failure that may pass (S3 unreachable).
+ */
+export function createActiveModelProvider(deps: ProviderDeps): ActiveModelProvider {
   const now = deps.now ?? Date.now;
-  const loaded = new Map<string, Predictor>([[deps.bundled.modelVersion, deps.bundled]]);
+  const loaded = new Map<string, Predictor>();
+  const unavailable = new Set<string>();
   let current = deps.bundled;
+  /** The active version `current` serves; none until the registry has been read. */
+  let serving: string | undefined;
   let checkedAt = Number.NEGATIVE_INFINITY;
 
-  async function load(version: string): Promise<Predictor> {
-    const record = await deps.registry.get(version);
-    if (!record?.location) throw new Error(`Model ${version} has no S3 location in the registry`);
-    const location = parseS3Location(record.location);
-    if (!location) throw new Error(`Not an s3:// location: ${record.location}`);
-    const { bucket, prefix } = location;
-    const read = async (key: string) => {
-      const { Body } = await deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return Body!.transformToByteArray();
-    };
-    const metadataJson = new TextDecoder().decode(await read(`${prefix}metadata.json`));
-    const { onnxFile, sha256 } = JSON.parse(metadataJson) as { onnxFile: string; sha256: string };
-    if (sha256 !== record.sha256) {
-      throw new Error(`Model ${version}: metadata sha256 ${sha256} is not the registered ${record.sha256}`);
+  async function follow(version: string): Promise<void> {
+    if (version === serving || unavailable.has(version)) return;
+    try {
+      const next = loaded.get(version) ?? (await loadVersion(deps, version));
+      loaded.set(version, next);
+      current = next;
+      serving = version;
+    } catch (error) {
+      if (error instanceof ModelUnavailableError) unavailable.add(version);
+      deps.onError?.(`Active model ${version} not loaded; keeping ${current.modelVersion}`, error);
     }
-    const model = await loadModel(metadataJson, await read(`${prefix}${onnxFile}`), record.location);
-    return createPredictor({ model });
   }
 
   return {
@@ -71,15 +137,9 @@ export function createActiveModelProvider(deps: {
       checkedAt = now();
       try {
         const active = await deps.registry.getActive();
-        if (!active || active.version === current.modelVersion) return;
-        let next = loaded.get(active.version);
-        if (!next) {
-          next = await load(active.version);
-          loaded.set(active.version, next);
-        }
-        current = next;
+        if (active) await follow(active.version);
       } catch (error) {
-        deps.onError?.('Active model not loaded; keeping the current one', error);
+        deps.onError?.('Active model pointer not read; keeping the current model', error);
       }
     },
   };

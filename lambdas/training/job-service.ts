@@ -5,7 +5,7 @@ import { CreateTrainingJobSchema } from '../app/openapi-training.ts';
 import { type DatasetPrefixes, emptyDatasetMessage } from './dataset-prefix.ts';
 import type { TrainingJob, TrainingJobRepository } from './job-repository.ts';
 import { DEFAULT_TRAINING_MAX_RUN_MINUTES, type TrainingLauncher } from './launcher.ts';
-import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
+import { canServe, type ModelRegistry, type ModelVersionRecord } from './model-registry.ts';
 
 const JobIdSchema = z.string().regex(/^[\w-]{1,64}$/);
 const VersionSchema = z.string().regex(/^[\w.+-]{1,64}$/);
@@ -18,6 +18,8 @@ export interface TrainingServiceDeps {
   launcher: TrainingLauncher;
   /** Looked at before anything is launched: a job on an empty prefix is refused, not started. */
   datasets: DatasetPrefixes;
+  /** The version of the model shipped with this deployment (MODEL_VERSION): the one that may lack a package. */
+  bundledVersion: string;
   /**
    * The training machine's hard limit: a job that has not ended by then is FAILED.
    * @default DEFAULT_TRAINING_MAX_RUN_MINUTES
@@ -66,6 +68,16 @@ async function launchOrEnd(deps: TrainingServiceDeps, id: string): Promise<void>
     });
   }
 }
+
+/** Activation refused: the inference function could not load it, and the registry would name a model that does not answer. */
+const cannotServe = (version: string, bundledVersion: string) =>
+  new DomainError(
+    'conflict',
+    'MODEL_UNAVAILABLE',
+    `Model ${version} has no package in the bucket (it was registered by a deployment from before bundled ` +
+      `packages were stored there) and is not the bundled model of this deployment (${bundledVersion}): ` +
+      `it cannot serve. Deploy ${version} once more to store it.`,
+  );
 
 /** The registry's active version, read at most every ACTIVE_CACHE_MS. */
 function cachedActiveVersion(registry: ModelRegistry, now: () => Date) {
@@ -125,6 +137,7 @@ export function createTrainingService(deps: TrainingServiceDeps) {
       const parsed = VersionSchema.safeParse(version);
       const model = parsed.success ? await deps.registry.get(parsed.data) : undefined;
       if (!model) throw notFound(`No model version ${version ?? ''}`);
+      if (!canServe(model, deps.bundledVersion)) throw cannotServe(model.version, deps.bundledVersion);
       const pointer = await deps.registry.activate(model.version, { now: now() });
       activeVersion.forget();
       return {

@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed, newestFirstQuery, PREDICTIONS_TABLE } from '../app/table-definition.ts';
+import { type ActivationDecision, decideBundledActivation } from './activation-policy.ts';
 
 /**
  * The model registry lives in the predictions table (one table to create, back up and grant), under its
@@ -12,10 +13,13 @@ export const MODEL_LIST_PARTITION = 'MODEL';
 
 export type ModelSource = 'bundled' | 'trained';
 
-/** Where trained packages live in the bucket (the training role writes, the inference role reads there). */
+/**
+ * Where model packages live in the bucket, trained and bundled alike (the training role and the deploy-time
+ * registration write, the inference role reads there).
+ */
 export const MODELS_PREFIX = 'models/';
 
-/** The key prefix of a trained version's package: `models/<version>/`. */
+/** The key prefix of a version's package: `models/<version>/`. */
 export const modelPackagePrefix = (version: string): string => `${MODELS_PREFIX}${version}/`;
 
 /** A registry `location`, `s3://<bucket>/<prefix>`. */
@@ -34,7 +38,11 @@ export interface ModelVersionRecord {
   version: string;
   source: ModelSource;
   sha256: string;
-  /** `s3://bucket/models/<version>/` for trained models; absent for the bundled one (it ships in the asset). */
+  /**
+   * `s3://bucket/models/<version>/`, where its package is. Absent only for bundled versions registered by
+   * deployments from before bundled packages were stored in the bucket: those can serve only where they
+   * are the bundled model of the running code (`canServe`).
+   */
   location?: string;
   /** metadata.json's metrics, per evaluation split. */
   metrics: Record<string, unknown>;
@@ -47,6 +55,35 @@ export interface ActivePointer {
   activatedAt: string;
   previousVersion?: string;
 }
+
+/**
+ * A version already registered with another package. A version names one package for good (predictions
+ * record it as the model that made them), so this is never resolved by overwriting either.
+ */
+export class ModelVersionConflictError extends Error {
+  override readonly name = 'ModelVersionConflictError';
+
+  constructor(
+    readonly version: string,
+    readonly registeredSha256: string,
+    readonly packageSha256: string,
+  ) {
+    super(
+      `Model version ${version} is already registered with another sha256: the registry has ` +
+        `${registeredSha256}, this package ${packageSha256}. A version names one package for good: ` +
+        'give this package a version of its own (metadata.json "version").',
+    );
+  }
+}
+
+/**
+ * Whether a registered version can serve where `bundledVersion` is the model shipped with the code: its
+ * package is in the bucket, or it is that bundled model (a deployment refuses a version registered with
+ * another sha256, so the same version is the same package). The API refuses to activate any other; the
+ * inference function, which holds the bundled model, also compares its sha256.
+ */
+export const canServe = (record: ModelVersionRecord, bundledVersion: string): boolean =>
+  record.location !== undefined || record.version === bundledVersion;
 
 /** The registry item of a version, as stored (also written by the stack's deploy-time registration). */
 export function modelItem(record: ModelVersionRecord): Record<string, unknown> {
@@ -64,6 +101,9 @@ export function firstActivePointerItem(version: string, activatedAt: string): Re
   return { id: ACTIVE_POINTER_KEY, version, activatedAt };
 }
 
+/** What a deployment did with the active pointer, why, and which version is active now. */
+export type BundledActivation = ActivationDecision & { active: string };
+
 /** The leading keys of the model versions' records (written only by a training job and the deploy). */
 export const MODEL_VERSION_LEADING_KEYS = ['MODEL#*'];
 /** The leading keys of every registry item, for IAM `dynamodb:LeadingKeys` conditions. */
@@ -75,7 +115,10 @@ export class ModelRegistry {
     private readonly config: { tableName: string },
   ) {}
 
-  /** Idempotent: a version is immutable once registered (a retry of the same upload is not an error). */
+  /**
+   * Idempotent: a version is immutable once registered (a retry of the same upload is not an error); the
+   * same version with another sha256 is a ModelVersionConflictError naming both.
+   */
   async register(record: ModelVersionRecord): Promise<void> {
     const { partitionKey } = PREDICTIONS_TABLE;
     try {
@@ -88,10 +131,9 @@ export class ModelRegistry {
         }),
       );
     } catch (error) {
-      if (isConditionalCheckFailed(error)) {
-        throw new Error(`Model version ${record.version} is already registered with another sha256`);
-      }
-      throw error;
+      if (!isConditionalCheckFailed(error)) throw error;
+      const registered = await this.get(record.version);
+      throw new ModelVersionConflictError(record.version, registered?.sha256 ?? '?', record.sha256);
     }
   }
 
@@ -156,17 +198,47 @@ export class ModelRegistry {
   }
 
   /**
-   * The bundled model becomes the first version, and the active one when nothing is active yet. On AWS
-   * the stack does this at deploy time (a custom resource), so serving needs no table write; locally
-   * `npm start` does it before the handlers run.
+   * Deploy time (the stack's custom resource; `npm start` locally): the bundled package is stored
+   * (`store`, to `location`) and registered there, then `decideBundledActivation` says whether it becomes
+   * active. A version registered with another sha256 is refused before anything is written, so the
+   * registered package stays whole; the same package again changes nothing (a version registered without
+   * a location by an older deployment gets this one).
    */
-  async ensureBundled(record: Omit<ModelVersionRecord, 'source' | 'location'>): Promise<void> {
+  async ensureBundled(
+    record: Omit<ModelVersionRecord, 'source' | 'location'> & { location: string },
+    store: () => Promise<void>,
+  ): Promise<BundledActivation> {
     const existing = await this.get(record.version);
-    if (!existing) await this.register({ ...record, source: 'bundled' });
+    if (existing && existing.sha256 !== record.sha256)
+      throw new ModelVersionConflictError(record.version, existing.sha256, record.sha256);
+    // A registered location already holds this package (trained, or stored by an earlier deployment).
+    if (!existing?.location) {
+      await store();
+      await this.register({
+        ...(existing ?? record),
+        source: existing?.source ?? 'bundled',
+        location: record.location,
+      });
+    }
+    return this.activateBundled(record.version, !existing);
+  }
+
+  private async activateBundled(version: string, newlyRegistered: boolean): Promise<BundledActivation> {
+    const pointer = await this.getActive();
+    const active = pointer && pointer.version !== version ? await this.get(pointer.version) : undefined;
+    const decision = decideBundledActivation({ version, newlyRegistered, pointer: pointer?.version, active });
+    if (!decision.activate) return { ...decision, active: pointer?.version ?? version };
     try {
-      await this.activate(record.version, { expectedCurrent: null });
+      await this.activate(version, { expectedCurrent: pointer?.version ?? null });
+      return { ...decision, active: version };
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
+      const now = await this.getActive();
+      return {
+        activate: false,
+        reason: `${now?.version} was activated meanwhile: it stays`,
+        active: now?.version ?? version,
+      };
     }
   }
 }

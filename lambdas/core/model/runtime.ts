@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from '../errors.ts';
 import { featureDimension } from '../features/config.ts';
-import { sha256Hex } from './checksum.ts';
+import { checkOnnxChecksum } from './checksum.ts';
 import { type ModelMetadata, parseModelMetadata } from './metadata.ts';
 
 export interface ModelBatch {
@@ -28,12 +28,7 @@ export interface LoadedModel {
 
 /** The ONNX bytes are the ones the metadata recorded, and the metadata agrees with itself: the input's dims. */
 function checkPackage(metadata: ModelMetadata, onnx: Uint8Array, source: string): number {
-  const actual = sha256Hex(onnx);
-  if (actual !== metadata.sha256) {
-    throw new ModelError(
-      `${source}: ${metadata.onnxFile} has sha256 ${actual}, metadata says ${metadata.sha256}`,
-    );
-  }
+  checkOnnxChecksum(metadata, onnx, source);
   const dims = featureDimension(metadata.featureConfig);
   if (metadata.input.dims !== dims) {
     throw new ModelError(
