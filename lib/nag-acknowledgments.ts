@@ -2,7 +2,7 @@ import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { INCOMING_PREFIX, RESULTS_PREFIX, UPLOADS_PREFIX } from '../lambdas/app/object-keys.ts';
 import { DATASETS_ROOT } from '../lambdas/app/openapi-training.ts';
-import { MODELS_PREFIX } from '../lambdas/training/model-registry.ts';
+import { MODELS_PREFIX, modelPackagePrefix } from '../lambdas/training/model-registry.ts';
 import type { SerStack } from './ser-stack.ts';
 
 /**
@@ -181,6 +181,20 @@ function acknowledgeTraining({ training, storage }: SerStack): void {
     objectsUnder(storage.bucket, DATASETS_ROOT),
     objectsUnder(storage.bucket, MODELS_PREFIX),
     'AwsSolutions-IAM5[Resource::*]',
+  );
+  const registration = training.bundledModelRegistration;
+  acknowledge(
+    registration.function,
+    'Deploy time: writes the bundled package under its own models/<version>/ prefix (its objects are ' +
+      'named by the package); X-Ray trace segments have no resource ARN.',
+    objectsUnder(storage.bucket, modelPackagePrefix(registration.version)),
+    'AwsSolutions-IAM5[Resource::*]',
+  );
+  acknowledge(
+    registration.provider,
+    "aws-cdk-lib's custom-resource Provider framework: it invokes the registration function (the grant " +
+      'covers its versions and aliases, `:*`), and nothing else.',
+    `AwsSolutions-IAM5[Resource::${arnOf(registration.function)}:*]`,
   );
 }
 

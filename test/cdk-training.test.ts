@@ -205,25 +205,45 @@ describe('Training construct (EC2 on demand)', () => {
     ]);
   });
 
-  it('registers the bundled model at deploy time, with PutItem on the registry keys only', () => {
-    const calls = Object.values(template.findResources('Custom::AWS')).map((r) =>
-      JSON.stringify(r.Properties.Create),
-    );
-    expect(calls).toHaveLength(2);
-    expect(calls[0]).toContain('putItem');
-    expect(calls[0]).toContain('MODEL#9.9.9');
-    expect(calls[1]).toContain('MODEL_ACTIVE');
-    expect(calls[1]).toContain('attribute_not_exists(id)');
-    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
-      (p) => p.Properties.PolicyDocument.Statement as Statement[],
-    );
-    // One statement per custom resource, on their shared function's role.
-    const registration = statements.filter((s) => s.Action === 'dynamodb:PutItem');
-    expect(registration.length).toBeGreaterThan(0);
-    for (const s of registration) {
-      expect(s.Condition).toEqual({
-        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['MODEL#*', 'MODEL_ACTIVE'] },
-      });
-    }
+  it('stores and registers the bundled model at deploy time: a custom resource naming the package, whose function reads its two assets and writes models/<version>/ and the registry keys only', () => {
+    expect(template.findResources('Custom::AWS')).toEqual({});
+    const resources = Object.values(template.findResources('Custom::BundledModel'));
+    expect(resources).toHaveLength(1);
+    const properties = resources[0]!.Properties;
+    expect(properties).toMatchObject({ Version: '9.9.9', Sha256: 'a'.repeat(64) });
+    expect(properties.MetadataKey).toMatch(/^[0-9a-f]{64}\.json$/);
+    expect(properties.OnnxKey).toMatch(/^[0-9a-f]{64}\.onnx$/);
+
+    const fns = template.findResources('AWS::Lambda::Function', {
+      Properties: { Description: Match.stringLikeRegexp('stores the bundled model package') },
+    });
+    expect(Object.keys(fns)).toHaveLength(1);
+    const fn = Object.values(fns)[0]!;
+    expect(fn.Properties.Runtime).toBe('nodejs22.x');
+    const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+      .filter((s) => !String(s.Action).startsWith('xray:'));
+    const byAction = Object.fromEntries(statements.map((s) => [[s.Action].flat().join(','), s]));
+    expect(Object.keys(byAction).sort()).toEqual([
+      'dynamodb:GetItem,dynamodb:PutItem',
+      's3:GetObject',
+      's3:PutObject',
+    ]);
+    // The two asset objects by their keys, not the CDK asset bucket's every object.
+    const assets = JSON.stringify(byAction['s3:GetObject']!.Resource);
+    expect(assets).toContain(`/${properties.MetadataKey}`);
+    expect(assets).toContain(`/${properties.OnnxKey}`);
+    expect(assets).not.toContain('/*');
+    expect(JSON.stringify(byAction['s3:PutObject']!.Resource)).toContain('/models/9.9.9/*');
+    expect(byAction['dynamodb:GetItem,dynamodb:PutItem']!.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['MODEL#*', 'MODEL_ACTIVE'] },
+    });
+    // The Provider framework's function calls it (and only it).
+    const functionId = Object.keys(fns)[0]!;
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { USER_ON_EVENT_FUNCTION_ARN: { 'Fn::GetAtt': [functionId, 'Arn'] } } },
+    });
   });
 });

@@ -174,8 +174,9 @@ describe('security: the deployed stack (CDK assertions)', () => {
       'callback deliverer': /^CallbacksDeliverCallbackServiceRole/,
       'training instance': /^TrainingInstanceRole/,
       'training VPC flow logs': /^TrainingVpcFlowLogIAMRole/,
-      'bundled-model registration (deploy-time custom resource)':
-        /^AWS679f53fac002430cb0da5b7982bd2287ServiceRole/,
+      'bundled-model registration (deploy-time custom resource)': /^TrainingRegisterBundledModelServiceRole/,
+      "bundled-model registration's provider (aws-cdk-lib Provider framework, deploy time)":
+        /^TrainingBundledModelProviderframeworkonEventServiceRole/,
       'bucket notifications (aws-cdk-lib, deploy time)': /^BucketNotificationsHandler/,
       'web page deployment (aws-cdk-lib BucketDeployment, deploy time)': /^CustomCDKBucketDeployment/,
       'site bucket auto-delete (aws-cdk-lib, stack deletion)':

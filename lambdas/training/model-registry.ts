@@ -85,8 +85,8 @@ export class ModelVersionConflictError extends Error {
 export const canServe = (record: ModelVersionRecord, bundledVersion: string): boolean =>
   record.location !== undefined || record.version === bundledVersion;
 
-/** The registry item of a version, as stored (also written by the stack's deploy-time registration). */
-export function modelItem(record: ModelVersionRecord): Record<string, unknown> {
+/** The registry item of a version, as stored. */
+function modelItem(record: ModelVersionRecord): Record<string, unknown> {
   const { partitionKey, listIndex } = PREDICTIONS_TABLE;
   return {
     ...record,
@@ -94,11 +94,6 @@ export function modelItem(record: ModelVersionRecord): Record<string, unknown> {
     [listIndex.partitionKey]: MODEL_LIST_PARTITION,
     [listIndex.sortKey]: `${record.createdAt}#${record.version}`,
   };
-}
-
-/** The active-pointer item naming `version` (with no previous version: the first activation). */
-export function firstActivePointerItem(version: string, activatedAt: string): Record<string, unknown> {
-  return { id: ACTIVE_POINTER_KEY, version, activatedAt };
 }
 
 /** What a deployment did with the active pointer, why, and which version is active now. */

@@ -1,5 +1,5 @@
-import { marshall } from '@aws-sdk/util-dynamodb';
-import { Duration, IgnoreMode, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { join } from 'node:path';
+import { CustomResource, Duration, IgnoreMode, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import {
   BlockDeviceVolume,
@@ -23,7 +23,7 @@ import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
-import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
+import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { DATASETS_ROOT } from '../../lambdas/app/openapi-training.ts';
 import { BUNDLED_MODEL_FOLDER, readModelMetadata } from '../../lambdas/core/model/location.ts';
@@ -31,13 +31,12 @@ import { JOB_ID_TAG } from '../../lambdas/training/ec2-launcher.ts';
 import { TRAINING_LEADING_KEYS } from '../../lambdas/training/job-repository.ts';
 import { DEFAULT_TRAINING_MAX_RUN_MINUTES } from '../../lambdas/training/launcher.ts';
 import {
-  firstActivePointerItem,
   MODELS_PREFIX,
-  type ModelVersionRecord,
-  modelItem,
+  modelPackagePrefix,
   REGISTRY_LEADING_KEYS,
 } from '../../lambdas/training/model-registry.ts';
-import { DEFAULT_MODEL_DIR, PROJECT_ROOT } from '../paths.ts';
+import { DEFAULT_MODEL_DIR, HANDLERS_DIR, PROJECT_ROOT } from '../paths.ts';
+import { SerFunction } from './ser-function.ts';
 import { itemStatement, TRAINING_AND_REGISTRY_KEYS } from './table-grants.ts';
 
 export interface TrainingProps {
@@ -69,6 +68,8 @@ export class Training extends Construct {
   readonly securityGroup: SecurityGroup;
   readonly instanceType: InstanceType;
   readonly maxRunTime: Duration;
+  /** The deploy-time function that stores and registers the bundled model, and the Provider that calls it. */
+  readonly bundledModelRegistration: { function: SerFunction; provider: Provider; version: string };
   private readonly bucket: Bucket;
   private readonly table: Table;
   private readonly spot: boolean;
@@ -90,7 +91,7 @@ export class Training extends Construct {
     const userData = this.createUserData();
     this.spot = props.spot ?? false;
     this.launchTemplate = this.createLaunchTemplate(vpc, userData, this.spot);
-    this.registerBundledModel(props.modelDir ?? DEFAULT_MODEL_DIR);
+    this.bundledModelRegistration = this.registerBundledModel(props.modelDir ?? DEFAULT_MODEL_DIR);
   }
 
   /** Public subnet, no NAT: the instance only talks out (S3, DynamoDB, dnf, npm), nobody talks in. */
@@ -258,54 +259,66 @@ export class Training extends Construct {
   }
 
   /**
-   * The bundled model becomes the registry's first version at deploy time (and the active one if none
-   * is), so the inference function never writes to the table. Two conditional PutItems by the
-   * custom-resource function, limited to the registry's keys.
+   * The bundled model at deploy time: a custom resource (our function, behind aws-cdk-lib's Provider)
+   * stores its package under `models/<version>/`, read from two file assets, and registers it there, by
+   * the code `npm start` runs (lambdas/training/bundled-model.ts), so every registered version can be
+   * loaded again and the inference function never writes to the table. The properties name the package's
+   * objects: a stack rollback publishes the earlier package again, which changes nothing; a version
+   * registered with another sha256 fails the deployment with both hashes.
    */
-  private registerBundledModel(modelDir: string): void {
+  private registerBundledModel(modelDir: string) {
     const metadata = readModelMetadata(modelDir);
-    const record: ModelVersionRecord = {
-      version: metadata.version,
-      source: 'bundled',
-      sha256: metadata.sha256,
-      metrics: metadata.metrics ?? {},
-      createdAt: metadata.createdAt,
-    };
-    const policy = AwsCustomResourcePolicy.fromStatements([
-      itemStatement(this.table, ['dynamodb:PutItem'], { only: REGISTRY_LEADING_KEYS }),
-    ]);
-    const put = (item: Record<string, unknown>, condition: string, values?: Record<string, unknown>) => ({
-      service: 'DynamoDB',
-      action: 'putItem',
-      parameters: {
-        TableName: this.table.tableName,
-        Item: marshall(item, { removeUndefinedValues: true }),
-        ConditionExpression: condition,
-        ...(values ? { ExpressionAttributeValues: marshall(values) } : {}),
+    const asset = (id: string, file: string) => new Asset(this, id, { path: join(modelDir, file) });
+    const metadataAsset = asset('BundledModelMetadata', 'metadata.json');
+    const onnxAsset = asset('BundledModelOnnx', metadata.onnxFile);
+    const fn = this.createRegistrationFunction([metadataAsset, onnxAsset], metadata.version);
+    const provider = new Provider(this, 'BundledModelProvider', {
+      onEventHandler: fn,
+      logGroup: new LogGroup(this, 'BundledModelProviderLogs', {
+        retention: RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+    });
+    new CustomResource(this, 'BundledModel', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::BundledModel',
+      properties: {
+        // Version and sha256 show what changed in a diff; the handler reads both from the package itself.
+        Version: metadata.version,
+        Sha256: metadata.sha256,
+        AssetBucket: metadataAsset.s3BucketName,
+        MetadataKey: metadataAsset.s3ObjectKey,
+        OnnxKey: onnxAsset.s3ObjectKey,
       },
-      // Already registered (same sha256) or already an active model: nothing to do.
-      ignoreErrorCodesMatching: 'ConditionalCheckFailedException',
-      physicalResourceId: PhysicalResourceId.of(`bundled-model-${record.version}`),
     });
-    const register = put(modelItem(record), 'attribute_not_exists(id) OR sha256 = :sha', {
-      ':sha': record.sha256,
+    return { function: fn, provider, version: metadata.version };
+  }
+
+  /** Reads the package's two asset objects, writes under its own `models/<version>/` only, and the registry's items. */
+  private createRegistrationFunction(assets: Asset[], version: string): SerFunction {
+    const fn = new SerFunction(this, 'RegisterBundledModel', {
+      entry: `${HANDLERS_DIR}register-bundled-model.ts`,
+      description: 'Deploy time: stores the bundled model package under models/<version>/ and registers it',
+      timeout: Duration.minutes(1),
+      environment: { BUCKET_NAME: this.bucket.bucketName, TABLE_NAME: this.table.tableName },
     });
-    const registered = new AwsCustomResource(this, 'RegisterBundledModel', {
-      onCreate: register,
-      onUpdate: register,
-      policy,
-      installLatestAwsSdk: false,
-    });
-    const activate = put(
-      firstActivePointerItem(record.version, record.createdAt),
-      'attribute_not_exists(id)',
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: assets.map((a) => a.bucket.arnForObjects(a.s3ObjectKey)),
+      }),
     );
-    new AwsCustomResource(this, 'ActivateBundledModelIfNone', {
-      onCreate: activate,
-      onUpdate: activate,
-      policy,
-      installLatestAwsSdk: false,
-    }).node.addDependency(registered);
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${modelPackagePrefix(version)}*`)],
+      }),
+    );
+    fn.addToRolePolicy(
+      itemStatement(this.table, ['dynamodb:GetItem', 'dynamodb:PutItem'], { only: REGISTRY_LEADING_KEYS }),
+    );
+    this.bucket.encryptionKey?.grantEncryptDecrypt(fn);
+    return fn;
   }
 
   /** ARNs of RunInstances' resources in this account and region. */

@@ -10,10 +10,10 @@ export interface FakeModelPackage {
 
 /**
  * A model package folder for the CDK control-plane tests, which skip bundling (test/cdk-asset.test.ts
- * covers the real asset): only metadata.json, valid for the package contract (the stack checks it at
- * synth), with the bundled model's features and labels and this package's own version (the API's
- * MODEL_VERSION) and what the deploy-time registration records (sha256, creation time, metrics). Its
- * ONNX file is named but not there (the asset ships it beside metadata.json).
+ * covers the real asset): metadata.json, valid for the package contract (the stack checks it at synth),
+ * with the bundled model's features and labels and this package's own version (the API's MODEL_VERSION)
+ * and what the deploy-time registration records (sha256, creation time, metrics), and a stand-in for its
+ * ONNX file, which the registration's file asset needs to exist (its bytes are never run).
  */
 export function fakeModelPackage(version: string): FakeModelPackage {
   const dir = mkdtempSync(join(tmpdir(), 'ser-cdk-model-'));
@@ -28,5 +28,6 @@ export function fakeModelPackage(version: string): FakeModelPackage {
       onnxFile: 'model.onnx',
     }),
   );
+  writeFileSync(join(dir, 'model.onnx'), 'not a model: the CDK tests never load it');
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -1,0 +1,52 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import * as z from 'zod';
+import { createDocumentClient, createS3Client } from '../app/aws-clients.ts';
+import { loadConfig } from '../app/config.ts';
+import { publishBundledModel, readPackageObjects } from '../training/bundled-model.ts';
+import { ModelRegistry } from '../training/model-registry.ts';
+import { logger, tracer } from './observability.ts';
+
+const config = loadConfig();
+const s3 = tracer.captureAWSv3Client(createS3Client(config));
+const registry = new ModelRegistry(tracer.captureAWSv3Client(createDocumentClient(config)), config);
+
+/** The custom resource's properties (lib/constructs/training.ts): the package as two deployment assets. */
+const PropertiesSchema = z.object({
+  AssetBucket: z.string().min(1),
+  MetadataKey: z.string().min(1),
+  OnnxKey: z.string().min(1),
+});
+
+interface Response {
+  PhysicalResourceId: string;
+  Data?: Record<string, string>;
+}
+
+/**
+ * Deploy time, as a CloudFormation custom resource behind aws-cdk-lib's Provider (which reports a thrown
+ * error's message as the deployment's failure): create and update store the bundled package under
+ * `models/<version>/` and register it there; a version registered with another sha256 fails the
+ * deployment, naming both. Delete does nothing: registered versions outlive the resource, since
+ * predictions name them (a new version's update is followed by a delete of the old one's id).
+ */
+export const handler = middy<CloudFormationCustomResourceEvent, Response>()
+  .use(captureLambdaHandler(tracer))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .handler(async (event) => {
+    if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
+    const properties = PropertiesSchema.parse(event.ResourceProperties);
+    const files = await readPackageObjects(s3, {
+      bucket: properties.AssetBucket,
+      metadataKey: properties.MetadataKey,
+      onnxKey: properties.OnnxKey,
+    });
+    const published = await publishBundledModel({ registry, s3, bucket: config.bucketName }, files);
+    logger.info('Bundled model registered', { ...published });
+    return {
+      PhysicalResourceId: `bundled-model-${published.version}`,
+      Data: { Version: published.version, Active: published.activation.active },
+    };
+  });
