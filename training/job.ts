@@ -202,8 +202,9 @@ async function publishCandidate(ctx: JobContext, job: TrainingJob, trained: Trai
 }
 
 /**
- * The active model's package in a local folder: the bundled one from this source tree, a trained one
- * from its registered S3 location (sha256 checked against the registry), or why it is not available.
+ * The active model's package in a local folder: the bundled one from this source tree when it is that
+ * very package, any other from its registered S3 location (sha256 checked against the registry; bundled
+ * versions are stored there too since deployments store them), or why it is not available.
  */
 async function fetchActivePackage(
   ctx: JobContext,
@@ -212,16 +213,17 @@ async function fetchActivePackage(
 ): Promise<{ version: string; dir: string } | { version: string; error: string }> {
   const record = await ctx.registry.get(version);
   if (!record) return { version, error: 'not in the registry' };
-  if (record.source === 'bundled') {
-    const bundled = await readJson<{ version: string; sha256: string }>(
-      join(BUNDLED_MODEL_DIR, 'metadata.json'),
-    ).catch(() => undefined);
-    return bundled?.version === version && bundled.sha256 === record.sha256
-      ? { version, dir: BUNDLED_MODEL_DIR }
-      : { version, error: `the bundled package ${version} is not in this source tree` };
-  }
+  const bundled = await readJson<{ version: string; sha256: string }>(
+    join(BUNDLED_MODEL_DIR, 'metadata.json'),
+  ).catch(() => undefined);
+  if (bundled?.version === version && bundled.sha256 === record.sha256)
+    return { version, dir: BUNDLED_MODEL_DIR };
   const location = parseS3Location(record.location ?? '');
-  if (!location) return { version, error: 'no S3 location' };
+  if (!location)
+    return {
+      version,
+      error: `no S3 location, and ${version} is not the bundled package of this source tree`,
+    };
   const dir = join(work, 'active');
   await downloadPrefix(ctx.s3, location.bucket, location.prefix, dir);
   const metadata = await readJson<{ sha256?: string }>(join(dir, 'metadata.json'));
