@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DomainError } from '../lambdas/app/domain-error.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
@@ -398,6 +398,20 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
       active: '1.6.1',
       reason: 'the active 1.5.0 has no package in the bucket: it cannot serve',
     });
+  });
+
+  it('a package deleted from the bucket is said once, not at every refresh, and the current model keeps serving', async () => {
+    await deploy(packageAs('1.6.0').dir);
+    const next = packageAs('1.6.1');
+    await deploy(next.dir);
+    await aws.s3.send(new DeleteObjectCommand({ Bucket: aws.bucket, Key: 'models/1.6.0/model.onnx' }));
+    const { provider, errors } = await servingWith(next.dir);
+
+    await registry.activate('1.6.0');
+    for (let i = 0; i < 3; i++) await provider.refresh();
+
+    expect(provider.predictor.modelVersion).toBe('1.6.1');
+    expect(errors).toEqual([`Model 1.6.0: s3://${aws.bucket}/models/1.6.0/model.onnx is missing`]);
   });
 
   it('deploying a version registered without a location stores its package and records the location', async () => {
