@@ -246,6 +246,7 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     createTrainingService({
       jobs: new TrainingJobRepository(aws.doc, { tableName: aws.tableName, staleAfterMs: 60_000 }),
       registry,
+      datasets: createS3DatasetPrefixes(fixBucketLevelPaths(aws.s3, aws.s3Endpoint), aws.bucket),
       launcher: { launch: async () => ({ launchedAs: 'unused' }) },
       bundledVersion,
     });
