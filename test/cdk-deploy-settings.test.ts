@@ -1,0 +1,151 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DeploySettingsError, parseDeploySettings, stackPropsOf } from '../lib/deploy-settings.ts';
+import { fakeModelPackage } from './helpers/fake-model-package.ts';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+
+/** The problems `parseDeploySettings` reports for `context`, or [] when it accepts it. */
+const problemsOf = (context: Record<string, unknown>): string[] => {
+  try {
+    parseDeploySettings(context);
+    return [];
+  } catch (error) {
+    if (error instanceof DeploySettingsError) return error.problems;
+    throw error;
+  }
+};
+
+describe('deploy settings (cdk -c name=value)', () => {
+  it.each([
+    ['rawAudioRetentionDays', 'abc', 'a whole number of days, 1 or more'],
+    ['rawAudioRetentionDays', '0', 'a whole number of days, 1 or more'],
+    ['rawAudioRetentionDays', '2.5', 'a whole number of days, 1 or more'],
+    ['inferenceReservedConcurrency', '0', 'a whole number, 1 or more, or none'],
+    ['inferenceReservedConcurrency', 'ten', 'a whole number, 1 or more, or none'],
+    ['trainingSpot', 'maybe', 'true or false'],
+    ['trainingMaxHours', 'ten', 'a number of hours above 0'],
+    ['trainingInstanceType', 'big', 'an EC2 instance type'],
+    ['dropFolderSpeakerPrefixes', 'calls,,meetings', 'comma-separated folder names'],
+  ])('refuses %s=%s, naming the setting, the value and what is accepted', (name, value, accepts) => {
+    const problems = problemsOf({ [name]: value });
+
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(`-c ${name}=${value}: expected ${accepts}`);
+  });
+
+  it('says which origin of the list is not one', () => {
+    expect(problemsOf({ allowedOrigins: 'https://app.example.com,*' })).toEqual([
+      expect.stringContaining('allowedOrigins: "*" is not an origin'),
+    ]);
+  });
+
+  it('refuses a misspelt setting instead of keeping its default, and ignores CDK’s own context keys', () => {
+    const problems = problemsOf({
+      rawAudioRetentionDay: '3',
+      'cli-telemetry': false,
+      '@aws-cdk/core:newStyleStackSynthesis': true,
+      'aws:cdk:bundling-stacks': [],
+    });
+
+    expect(problems).toEqual([expect.stringMatching(/^-c rawAudioRetentionDay: no such setting/)]);
+  });
+
+  it('lists every problem at once', () => {
+    expect(problemsOf({ rawAudioRetentionDays: 'abc', trainingSpot: 'maybe' })).toHaveLength(2);
+  });
+
+  it('turns command-line strings and cdk.json values into the stack props', () => {
+    const props = stackPropsOf(
+      parseDeploySettings({
+        rawAudioRetentionDays: '3',
+        inferenceReservedConcurrency: '25',
+        trainingInstanceType: 'c7i.xlarge',
+        trainingSpot: 'true',
+        trainingMaxHours: '1.5',
+        allowedOrigins: 'https://app.example.com, http://localhost:5173',
+        dropFolderSpeakerPrefixes: ['calls', 'meetings'],
+      }),
+    );
+
+    expect(props).toMatchObject({
+      rawAudioRetentionDays: 3,
+      inferenceReservedConcurrency: 25,
+      extraAllowedOrigins: ['https://app.example.com', 'http://localhost:5173'],
+      dropFolderSpeakerPrefixes: ['calls', 'meetings'],
+      training: { spot: true },
+    });
+    expect(props.training?.instanceType?.toString()).toBe('c7i.xlarge');
+    expect(props.training?.maxRunTime?.toMinutes()).toBe(90);
+    expect(stackPropsOf(parseDeploySettings({ inferenceReservedConcurrency: 'none' }))).toMatchObject({
+      inferenceReservedConcurrency: null,
+    });
+    expect(stackPropsOf(parseDeploySettings({ trainingSpot: false })).training?.spot).toBe(false);
+  });
+
+  it('leaves unset settings to the stack’s defaults', () => {
+    const props = stackPropsOf(parseDeploySettings({}));
+
+    expect(props).not.toHaveProperty('inferenceReservedConcurrency');
+    expect(props.rawAudioRetentionDays).toBeUndefined();
+    expect(props.training).toEqual({ instanceType: undefined, spot: undefined, maxRunTime: undefined });
+  });
+});
+
+describe('bin/app.ts (the CDK app, as `cdk synth` runs it)', () => {
+  const model = fakeModelPackage('app-model-3');
+  afterAll(() => model.remove());
+
+  /** Runs the app as the CDK CLI does: context in CDK_CONTEXT_JSON, the template to CDK_OUTDIR. */
+  const synthApp = async (context: Record<string, unknown>) => {
+    const outdir = await mkdtemp(join(tmpdir(), 'ser-app-'));
+    const env = {
+      ...process.env,
+      CDK_CONTEXT_JSON: JSON.stringify({ ...context, 'aws:cdk:bundling-stacks': [] }),
+      CDK_OUTDIR: outdir,
+      SER_MODEL_DIR: model.dir,
+    };
+    try {
+      await run(TSX, ['bin/app.ts'], { cwd: ROOT, env });
+      return JSON.parse(await readFile(join(outdir, 'SerApi.template.json'), 'utf8')) as {
+        Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+      };
+    } finally {
+      await rm(outdir, { recursive: true, force: true });
+    }
+  };
+
+  it('fails the synth on a bad setting with the message alone', async () => {
+    const failure = await synthApp({ inferenceReservedConcurrency: '0' }).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr.trim()).toBe(
+      'Invalid deploy settings:\n' +
+        '  -c inferenceReservedConcurrency=0: expected a whole number, 1 or more, or none (no reservation)',
+    );
+  });
+
+  it('builds the template from the settings given, with the model package SER_MODEL_DIR names', async () => {
+    const template = await synthApp({ inferenceReservedConcurrency: '3', rawAudioRetentionDays: '2' });
+
+    const functions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    const inference = functions.find((fn) =>
+      String(fn.Properties.Description).startsWith('Speech emotion recognition'),
+    );
+    expect(inference?.Properties.ReservedConcurrentExecutions).toBe(3);
+    const bucket = Object.values(template.Resources).find((r) =>
+      JSON.stringify(r.Properties?.LifecycleConfiguration ?? '').includes('uploads/'),
+    );
+    expect(JSON.stringify(bucket?.Properties.LifecycleConfiguration)).toContain('"ExpirationInDays":2');
+    expect(JSON.stringify(functions)).toContain('"MODEL_VERSION":"app-model-3"');
+  }, 120_000);
+});
