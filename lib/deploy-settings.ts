@@ -2,7 +2,10 @@ import { Duration } from 'aws-cdk-lib';
 import { InstanceType } from 'aws-cdk-lib/aws-ec2';
 import type { Node } from 'constructs';
 import * as z from 'zod';
+import { TtlDaysSchema, UploadUrlTtlSecSchema } from '../lambdas/app/config.ts';
 import { checkedOrigins } from '../lambdas/app/cors.ts';
+import { ModelRefreshSecSchema } from '../lambdas/training/active-model-config.ts';
+import { STAGE_THROTTLE } from './constructs/ser-api.ts';
 import type { SerStackProps } from './ser-stack.ts';
 
 /**
@@ -30,6 +33,23 @@ interface Setting {
 /** Every setting the app reads, with what it accepts (README "Deploy" lists the same names). */
 export const DEPLOY_SETTINGS = {
   rawAudioRetentionDays: { schema: wholeNumber(1), accepts: 'a whole number of days, 1 or more' },
+  // The handlers' own bounds (lambdas/app/config.ts): a value they would refuse at cold start fails here.
+  recordTtlDays: { schema: TtlDaysSchema, accepts: 'a whole number of days, 1 or more' },
+  speakerTtlDays: { schema: TtlDaysSchema, accepts: 'a whole number of days, 1 or more' },
+  uploadUrlTtlSec: { schema: UploadUrlTtlSecSchema, accepts: 'a whole number of seconds from 60 to 3600' },
+  modelRefreshSec: { schema: ModelRefreshSecSchema, accepts: 'a whole number of seconds, 0 or more' },
+  apiRateLimit: {
+    schema: z.coerce.number().positive().max(STAGE_THROTTLE.rateLimit),
+    accepts: `requests per second per API key, above 0 and at most the stage's ${STAGE_THROTTLE.rateLimit}`,
+  },
+  apiBurstLimit: {
+    schema: wholeNumber(1).max(STAGE_THROTTLE.burstLimit),
+    accepts: `a whole number of requests from 1 to the stage's ${STAGE_THROTTLE.burstLimit}`,
+  },
+  apiDailyQuota: {
+    schema: wholeNumber(1),
+    accepts: 'a whole number of requests per API key per day, 1 or more',
+  },
   inferenceReservedConcurrency: {
     schema: z.union([z.literal('none'), wholeNumber(1)]),
     accepts: 'a whole number, 1 or more, or none (no reservation)',
@@ -103,6 +123,15 @@ export function stackPropsOf(settings: Parsed): SerStackProps {
   const { trainingInstanceType, trainingSpot, trainingMaxHours } = settings;
   return {
     rawAudioRetentionDays: settings.rawAudioRetentionDays,
+    recordTtlDays: settings.recordTtlDays,
+    speakerTtlDays: settings.speakerTtlDays,
+    uploadUrlTtlSec: settings.uploadUrlTtlSec,
+    modelRefreshSec: settings.modelRefreshSec,
+    usagePlan: {
+      rateLimit: settings.apiRateLimit,
+      burstLimit: settings.apiBurstLimit,
+      dailyQuota: settings.apiDailyQuota,
+    },
     ...(settings.inferenceReservedConcurrency !== undefined
       ? {
           inferenceReservedConcurrency:

@@ -1,12 +1,18 @@
 import { CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_RECORD_TTL_DAYS } from '../lambdas/app/config.ts';
+import {
+  DEFAULT_MAX_UPLOAD_BYTES,
+  DEFAULT_RECORD_TTL_DAYS,
+  DEFAULT_SPEAKER_TTL_DAYS,
+  DEFAULT_UPLOAD_URL_TTL_SEC,
+} from '../lambdas/app/config.ts';
 import { checkedOrigins } from '../lambdas/app/cors.ts';
+import { DEFAULT_MODEL_REFRESH_SEC } from '../lambdas/training/active-model-config.ts';
 import { AudioStorage, DEFAULT_RAW_AUDIO_RETENTION_DAYS } from './constructs/audio-storage.ts';
 import { CallbackDelivery } from './constructs/callback-delivery.ts';
 import { Inference, type InferenceProps } from './constructs/inference.ts';
 import { OperationsDashboard } from './constructs/operations-dashboard.ts';
-import { SerApi } from './constructs/ser-api.ts';
+import { SerApi, type UsagePlanLimits } from './constructs/ser-api.ts';
 import { Training, type TrainingProps } from './constructs/training.ts';
 import { WebSite } from './constructs/web-site.ts';
 import { acknowledgeNagFindings } from './nag-acknowledgments.ts';
@@ -24,6 +30,14 @@ export interface SerStackProps extends StackProps {
    * @default DEFAULT_RECORD_TTL_DAYS
    */
   readonly recordTtlDays?: number;
+  /** Days a speaker's statistics are kept after its last clip. @default DEFAULT_SPEAKER_TTL_DAYS */
+  readonly speakerTtlDays?: number;
+  /** How long a presigned upload URL lives, 60–3600 s. @default DEFAULT_UPLOAD_URL_TTL_SEC */
+  readonly uploadUrlTtlSec?: number;
+  /** How stale inference's view of the active model may be (0: read at every event). @default DEFAULT_MODEL_REFRESH_SEC */
+  readonly modelRefreshSec?: number;
+  /** Each API key's throttle and daily quota; unset limits keep DEFAULT_USAGE_PLAN's. */
+  readonly usagePlan?: Partial<UsagePlanLimits>;
   readonly inferenceMemorySize?: number;
   readonly inferenceTimeout?: Duration;
   /** `null`: no reservation (accounts with the default quota of 10). @default 10 */
@@ -55,6 +69,7 @@ export class SerStack extends Stack {
     const modelDir = props.modelDir ?? DEFAULT_MODEL_DIR;
     const maxUploadBytes = props.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
     const recordTtlDays = props.recordTtlDays ?? DEFAULT_RECORD_TTL_DAYS;
+    const speakerTtlDays = props.speakerTtlDays ?? DEFAULT_SPEAKER_TTL_DAYS;
 
     this.web = new WebSite(this, 'Web');
     const allowedOrigins = [
@@ -67,7 +82,14 @@ export class SerStack extends Stack {
       resultRetentionDays: recordTtlDays,
     });
     const { bucket, table } = this.storage;
-    this.inference = this.createInference(props, { bucket, table, modelDir, maxUploadBytes, recordTtlDays });
+    this.inference = this.createInference(props, {
+      bucket,
+      table,
+      modelDir,
+      maxUploadBytes,
+      recordTtlDays,
+      speakerTtlDays,
+    });
     this.api = new SerApi(this, 'Api', {
       bucket,
       table,
@@ -78,11 +100,16 @@ export class SerStack extends Stack {
       modelVersion: readModelVersion(modelDir),
       maxUploadBytes,
       recordTtlDays,
+      speakerTtlDays,
+      uploadUrlTtlSec: props.uploadUrlTtlSec ?? DEFAULT_UPLOAD_URL_TTL_SEC,
+      ...(props.usagePlan ? { usagePlan: props.usagePlan } : {}),
     });
     this.web.deploy({ apiUrl: this.api.restApi.url, maxUploadBytes });
     this.training = new Training(this, 'Training', { bucket, table, modelDir, ...props.training });
     this.training.bindApi(this.api.function);
-    this.training.bindInference(this.inference.function);
+    this.training.bindInference(this.inference.function, {
+      refreshSec: props.modelRefreshSec ?? DEFAULT_MODEL_REFRESH_SEC,
+    });
     this.callbacks = new CallbackDelivery(this, 'Callbacks', {
       apiKey: this.api.apiKey,
       // An account too small to reserve for inference cannot reserve for callbacks either.
@@ -100,7 +127,10 @@ export class SerStack extends Stack {
   /** The inference function with the stack's optional sizing; unset props keep the construct's defaults. */
   private createInference(
     props: SerStackProps,
-    base: Pick<InferenceProps, 'bucket' | 'table' | 'modelDir' | 'maxUploadBytes' | 'recordTtlDays'>,
+    base: Pick<
+      InferenceProps,
+      'bucket' | 'table' | 'modelDir' | 'maxUploadBytes' | 'recordTtlDays' | 'speakerTtlDays'
+    >,
   ): Inference {
     return new Inference(this, 'Inference', {
       ...base,

@@ -33,6 +33,16 @@ describe('deploy settings (cdk -c name=value)', () => {
     ['trainingMaxHours', 'ten', 'a number of hours above 0'],
     ['trainingInstanceType', 'big', 'an EC2 instance type'],
     ['dropFolderSpeakerPrefixes', 'calls,,meetings', 'comma-separated folder names'],
+    ['recordTtlDays', '0', 'a whole number of days, 1 or more'],
+    ['speakerTtlDays', 'month', 'a whole number of days, 1 or more'],
+    ['uploadUrlTtlSec', '30', 'a whole number of seconds from 60 to 3600'],
+    ['uploadUrlTtlSec', '7200', 'a whole number of seconds from 60 to 3600'],
+    ['modelRefreshSec', '-1', 'a whole number of seconds, 0 or more'],
+    // A key's limits above the stage's (50 requests/s, bursts of 100) would never apply.
+    ['apiRateLimit', '80', "requests per second per API key, above 0 and at most the stage's 50"],
+    ['apiRateLimit', '0', "requests per second per API key, above 0 and at most the stage's 50"],
+    ['apiBurstLimit', '500', "a whole number of requests from 1 to the stage's 100"],
+    ['apiDailyQuota', '0', 'a whole number of requests per API key per day, 1 or more'],
   ])('refuses %s=%s, naming the setting, the value and what is accepted', (name, value, accepts) => {
     const problems = problemsOf({ [name]: value });
 
@@ -71,6 +81,8 @@ describe('deploy settings (cdk -c name=value)', () => {
         trainingMaxHours: '1.5',
         allowedOrigins: 'https://app.example.com, http://localhost:5173',
         dropFolderSpeakerPrefixes: ['calls', 'meetings'],
+        apiBurstLimit: 40,
+        uploadUrlTtlSec: '900',
       }),
     );
 
@@ -80,6 +92,8 @@ describe('deploy settings (cdk -c name=value)', () => {
       extraAllowedOrigins: ['https://app.example.com', 'http://localhost:5173'],
       dropFolderSpeakerPrefixes: ['calls', 'meetings'],
       training: { spot: true },
+      usagePlan: { burstLimit: 40 },
+      uploadUrlTtlSec: 900,
     });
     expect(props.training?.instanceType?.toString()).toBe('c7i.xlarge');
     expect(props.training?.maxRunTime?.toMinutes()).toBe(90);
@@ -135,13 +149,40 @@ describe('bin/app.ts (the CDK app, as `cdk synth` runs it)', () => {
   });
 
   it('builds the template from the settings given, with the model package SER_MODEL_DIR names', async () => {
-    const template = await synthApp({ inferenceReservedConcurrency: '3', rawAudioRetentionDays: '2' });
+    const template = await synthApp({
+      inferenceReservedConcurrency: '3',
+      rawAudioRetentionDays: '2',
+      recordTtlDays: '14',
+      speakerTtlDays: '7',
+      uploadUrlTtlSec: '600',
+      modelRefreshSec: '10',
+      apiRateLimit: '2.5',
+      apiDailyQuota: '500',
+    });
 
-    const functions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
-    const inference = functions.find((fn) =>
-      String(fn.Properties.Description).startsWith('Speech emotion recognition'),
-    );
-    expect(inference?.Properties.ReservedConcurrentExecutions).toBe(3);
+    const resources = Object.values(template.Resources);
+    const functions = resources.filter((r) => r.Type === 'AWS::Lambda::Function');
+    const functionNamed = (description: string) =>
+      functions.find((fn) => String(fn.Properties.Description).startsWith(description))!;
+    const variablesOf = (description: string) =>
+      (functionNamed(description).Properties.Environment as { Variables: Record<string, string> }).Variables;
+    const inference = functionNamed('Speech emotion recognition');
+    expect(inference.Properties.ReservedConcurrentExecutions).toBe(3);
+    expect(variablesOf('Speech emotion recognition')).toMatchObject({
+      RECORD_TTL_DAYS: '14',
+      SPEAKER_TTL_DAYS: '7',
+      MODEL_REFRESH_SEC: '10',
+    });
+    expect(variablesOf('SER REST API')).toMatchObject({
+      RECORD_TTL_DAYS: '14',
+      SPEAKER_TTL_DAYS: '7',
+      UPLOAD_URL_TTL_SEC: '600',
+    });
+    // The burst limit was not given: it keeps its default.
+    expect(resources.find((r) => r.Type === 'AWS::ApiGateway::UsagePlan')?.Properties).toMatchObject({
+      Throttle: { RateLimit: 2.5, BurstLimit: 20 },
+      Quota: { Limit: 500, Period: 'DAY' },
+    });
     const bucket = Object.values(template.Resources).find((r) =>
       JSON.stringify(r.Properties?.LifecycleConfiguration ?? '').includes('uploads/'),
     );

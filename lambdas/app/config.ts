@@ -9,6 +9,12 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 25 * MB;
 export const DEFAULT_UPLOAD_URL_TTL_SEC = 300;
 /** Days a prediction record is kept (its DynamoDB TTL); the stack keeps drop-folder results as long. */
 export const DEFAULT_RECORD_TTL_DAYS = 30;
+/** Days a speaker's statistics are kept after its last clip. */
+export const DEFAULT_SPEAKER_TTL_DAYS = 30;
+
+/** What the handlers and the stack's deploy settings (lib/deploy-settings.ts) both accept. */
+export const UploadUrlTtlSecSchema = z.coerce.number().int().min(60).max(3600);
+export const TtlDaysSchema = z.coerce.number().int().positive();
 
 /** Variables more than one function reads, defined once. */
 const SHARED_ENV = {
@@ -25,9 +31,9 @@ const EnvSchema = z.object({
   S3_ENDPOINT: z.url().optional(),
   DYNAMODB_ENDPOINT: z.url().optional(),
   MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_UPLOAD_BYTES),
-  UPLOAD_URL_TTL_SEC: z.coerce.number().int().min(60).max(3600).default(DEFAULT_UPLOAD_URL_TTL_SEC),
+  UPLOAD_URL_TTL_SEC: UploadUrlTtlSecSchema.default(DEFAULT_UPLOAD_URL_TTL_SEC),
   /** Prediction records (and their TTL) outlive the raw audio, which the bucket lifecycle expires. */
-  RECORD_TTL_DAYS: z.coerce.number().int().positive().default(DEFAULT_RECORD_TTL_DAYS),
+  RECORD_TTL_DAYS: TtlDaysSchema.default(DEFAULT_RECORD_TTL_DAYS),
   MAX_DURATION_SEC: z.coerce.number().positive().default(DEFAULT_MAX_DURATION_SEC),
   /** How long a PROCESSING claim blocks duplicates; past it a retry may take over (≥ the Lambda timeout). */
   PROCESSING_LEASE_SEC: z.coerce.number().int().positive().default(900),
@@ -39,7 +45,7 @@ const EnvSchema = z.object({
   /** The model package; default: the one beside the bundle (Lambda) or in the repository. */
   SER_MODEL_DIR: z.string().min(1).optional(),
   /** A speaker's statistics are deleted this long after its last clip (and at once by DELETE /speakers/{id}). */
-  SPEAKER_TTL_DAYS: z.coerce.number().int().positive().default(30),
+  SPEAKER_TTL_DAYS: TtlDaysSchema.default(DEFAULT_SPEAKER_TTL_DAYS),
   /**
    * Drop-folder prefixes (under `incoming/`, comma-separated; `*`: every folder) whose next folder names a
    * speaker: `incoming/<prefix>/<speakerId>/<file>`. Empty (the default): the drop folder has no speakers.

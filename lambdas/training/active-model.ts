@@ -1,22 +1,8 @@
 import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
-import * as z from 'zod';
-import { parseEnv } from '../app/config.ts';
 import { ModelError } from '../core/errors.ts';
 import { loadModel } from '../core/model/runtime.ts';
 import { createPredictor, type Predictor } from '../core/predict.ts';
 import { type ModelRegistry, type ModelVersionRecord, parseS3Location } from './model-registry.ts';
-
-/** How often, at most, the inference function reads the registry's active pointer (seconds). */
-const DEFAULT_MODEL_REFRESH_SEC = 60;
-
-const ActiveModelEnvSchema = z.object({
-  /** How stale the active pointer may be: one GetItem per this many seconds at most (0: every event). */
-  MODEL_REFRESH_SEC: z.coerce.number().int().min(0).default(DEFAULT_MODEL_REFRESH_SEC),
-});
-
-export function loadActiveModelConfig(env: NodeJS.ProcessEnv = process.env) {
-  return Object.freeze({ refreshSec: parseEnv(ActiveModelEnvSchema, env).MODEL_REFRESH_SEC });
-}
 
 /**
  * A registered version this function cannot serve, for a reason that stays while the version does

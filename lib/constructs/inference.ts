@@ -41,6 +41,8 @@ export interface InferenceProps {
   readonly reservedConcurrency?: number | null;
   readonly maxUploadBytes: number;
   readonly recordTtlDays: number;
+  /** Days a speaker's statistics are kept after its last clip (SPEAKER_TTL_DAYS). */
+  readonly speakerTtlDays: number;
   /** Drop-folder prefixes whose next folder names a speaker (`*`: every folder). @default none */
   readonly dropFolderSpeakerPrefixes?: readonly string[];
 }
@@ -172,6 +174,7 @@ export class Inference extends Construct {
         TABLE_NAME: props.table.tableName,
         MAX_UPLOAD_BYTES: String(props.maxUploadBytes),
         RECORD_TTL_DAYS: String(props.recordTtlDays),
+        SPEAKER_TTL_DAYS: String(props.speakerTtlDays),
         // A claim outlives one attempt, so only a crashed attempt's retry can take it over.
         PROCESSING_LEASE_SEC: String(timeout.toSeconds() + 60),
         ...(props.dropFolderSpeakerPrefixes?.length

@@ -34,13 +34,27 @@ export interface SerApiProps {
   readonly modelVersion: string;
   readonly maxUploadBytes: number;
   readonly recordTtlDays: number;
-  /** Steady-state requests per second per API key. @default 10 */
-  readonly rateLimit?: number;
-  /** @default 20 */
-  readonly burstLimit?: number;
-  /** Requests per API key per day. @default 10000 */
-  readonly dailyQuota?: number;
+  /** How long a presigned upload URL lives (UPLOAD_URL_TTL_SEC). */
+  readonly uploadUrlTtlSec: number;
+  /** Days a speaker's statistics are kept after its last clip (SPEAKER_TTL_DAYS). */
+  readonly speakerTtlDays: number;
+  /** Each API key's throttle and quota. @default DEFAULT_USAGE_PLAN */
+  readonly usagePlan?: Partial<UsagePlanLimits>;
 }
+
+export interface UsagePlanLimits {
+  /** Steady-state requests per second per API key. */
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+  /** Requests per API key per day. */
+  readonly dailyQuota: number;
+}
+
+/** What one API key may do unless deployed with `-c apiRateLimit` etc.: it caps what one key can cost. */
+export const DEFAULT_USAGE_PLAN: UsagePlanLimits = { rateLimit: 10, burstLimit: 20, dailyQuota: 10_000 };
+
+/** The stage's throttle, for every key together: a key's own limits above it would never apply. */
+export const STAGE_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
 
 /** API Gateway errors in the API's own `{ error: { code, message } }` shape. */
 const GATEWAY_ERRORS: [ResponseType, string, string][] = [
@@ -89,6 +103,8 @@ export class SerApi extends Construct {
         TABLE_NAME: props.table.tableName,
         MAX_UPLOAD_BYTES: String(props.maxUploadBytes),
         RECORD_TTL_DAYS: String(props.recordTtlDays),
+        UPLOAD_URL_TTL_SEC: String(props.uploadUrlTtlSec),
+        SPEAKER_TTL_DAYS: String(props.speakerTtlDays),
         CORS_ALLOW_ORIGIN: props.allowedOrigins.join(','),
         ...(props.dropFolderSpeakerPrefixes?.length
           ? { DROP_FOLDER_SPEAKER_PREFIXES: props.dropFolderSpeakerPrefixes.join(',') }
@@ -128,8 +144,8 @@ export class SerApi extends Construct {
         // Errors of every method in the stage's execution log (request bodies stay out: no data trace).
         loggingLevel: MethodLoggingLevel.ERROR,
         dataTraceEnabled: false,
-        throttlingRateLimit: 50,
-        throttlingBurstLimit: 100,
+        throttlingRateLimit: STAGE_THROTTLE.rateLimit,
+        throttlingBurstLimit: STAGE_THROTTLE.burstLimit,
         accessLogDestination: new LogGroupLogDestination(accessLogs),
         accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
       },
@@ -190,10 +206,11 @@ export class SerApi extends Construct {
 
   /** The usage plan's throttle and quota, with the one key of the web page and the CLI. */
   private addUsagePlan(props: SerApiProps): IApiKey {
+    const limit = (name: keyof UsagePlanLimits) => props.usagePlan?.[name] ?? DEFAULT_USAGE_PLAN[name];
     const plan = this.restApi.addUsagePlan('UsagePlan', {
       description: 'Per-key throttle and daily quota',
-      throttle: { rateLimit: props.rateLimit ?? 10, burstLimit: props.burstLimit ?? 20 },
-      quota: { limit: props.dailyQuota ?? 10_000, period: Period.DAY },
+      throttle: { rateLimit: limit('rateLimit'), burstLimit: limit('burstLimit') },
+      quota: { limit: limit('dailyQuota'), period: Period.DAY },
       apiStages: [{ api: this.restApi, stage: this.restApi.deploymentStage }],
     });
     const apiKey = this.restApi.addApiKey('DefaultApiKey', { description: 'Key for the web page and CLI' });

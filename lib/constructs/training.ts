@@ -411,7 +411,7 @@ export class Training extends Construct {
 
   /** The inference function: follows the registry (GetItem from its own grant) and reads model packages. */
   bindInference(fn: LambdaFunction, options: { refreshSec?: number } = {}): void {
-    // Unset, the function's own default applies (lambdas/training/active-model.ts).
+    // Unset, the function's own default applies (lambdas/training/active-model-config.ts).
     if (options.refreshSec !== undefined) fn.addEnvironment('MODEL_REFRESH_SEC', String(options.refreshSec));
     // GetObject only (grantRead would add List* and GetBucket*): the registry says which keys exist.
     fn.addToRolePolicy(
