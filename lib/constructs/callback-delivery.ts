@@ -1,6 +1,6 @@
 import { Arn, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import type { IApiKey } from 'aws-cdk-lib/aws-apigateway';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -10,6 +10,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DETAIL_TYPES, EVENT_SOURCE } from '../../lambdas/app/prediction-events.ts';
 import { HANDLERS_DIR } from '../paths.ts';
+import { faultAlarm } from './fault-alarm.ts';
 import { predictionEventBus } from './prediction-event-bus.ts';
 import { SerFunction } from './ser-function.ts';
 
@@ -117,16 +118,12 @@ export class CallbackDelivery extends Construct {
   }
 
   private createDeadLetterAlarm(): Alarm {
-    return new Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription:
+    return faultAlarm(this, 'DeadLetterAlarm', {
+      description:
         'Callbacks could not be delivered after every retry. Runbook: read the message (responsePayload says ' +
         'why: receiver down, refused signature, missing webhook secret), fix it, then re-send the event ' +
         '(requestPayload) with aws lambda invoke --invocation-type Event.',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
   }
 }

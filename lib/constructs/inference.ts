@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Alias } from 'aws-cdk-lib/aws-kms';
@@ -15,6 +15,7 @@ import { RESULTS_PREFIX, TRIGGER_PREFIXES } from '../../lambdas/app/object-keys.
 import { BUNDLED_MODEL_FOLDER, modelRuntimeFiles } from '../../lambdas/core/model/location.ts';
 import { INFERENCE_NODE_MODULES } from '../lambda-bundling.ts';
 import { HANDLERS_DIR } from '../paths.ts';
+import { faultAlarm } from './fault-alarm.ts';
 import { bindPredictionEvents } from './prediction-event-bus.ts';
 import { SerFunction } from './ser-function.ts';
 import { grantItems, TRAINING_AND_REGISTRY_KEYS } from './table-grants.ts';
@@ -109,16 +110,12 @@ export class Inference extends Construct {
     this.function = this.createProcessFunction(props);
     this.subscribeToObjects(props);
     this.deadLetterAlarm = this.createDeadLetterAlarm();
-    this.recorderErrorsAlarm = new Alarm(this, 'DeadLetterRecorderErrors', {
-      alarmDescription:
+    this.recorderErrorsAlarm = faultAlarm(this, 'DeadLetterRecorderErrors', {
+      description:
         'The dead-letter recorder failed to end records FAILED (PROCESSING_FAILED): they stay PENDING or ' +
         'PROCESSING. Runbook: read its log, fix the cause, then replay the DLQ (stack output ReplayCommand), ' +
         'which ends each record one way or the other.',
       metric: this.deadLetterRecorder.metricErrors({ period: Duration.minutes(5) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
   }
 
@@ -217,17 +214,13 @@ export class Inference extends Construct {
   }
 
   private createDeadLetterAlarm(): Alarm {
-    return new Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription:
+    return faultAlarm(this, 'DeadLetterAlarm', {
+      description:
         'Audio objects failed processing after retries (infrastructure fault). Runbook: read the message in the ' +
         'DLQ (responsePayload says why), fix the cause, then run the stack output ReplayCommand ' +
         '(npx ser replay --queue-url <DLQ> --function-name <function>): each original S3 event is re-invoked ' +
         'and its message deleted once it succeeds.',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
   }
 }
