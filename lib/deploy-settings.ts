@@ -74,6 +74,12 @@ export const DEPLOY_SETTINGS = {
     schema: list,
     accepts: 'comma-separated folder names under incoming/, or * (every folder)',
   },
+  alarmEmail: { schema: z.email(), accepts: 'an email address' },
+  alarmTopicArn: {
+    // A standard topic: publishing to a FIFO one (.fifo) needs a message group id, which an alarm does not send.
+    schema: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/),
+    accepts: 'a standard SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:ops-alarms',
+  },
 } satisfies Record<string, Setting>;
 
 export type DeploySettingName = keyof typeof DEPLOY_SETTINGS;
@@ -140,6 +146,7 @@ export function stackPropsOf(settings: Parsed): SerStackProps {
       : {}),
     extraAllowedOrigins: settings.allowedOrigins,
     dropFolderSpeakerPrefixes: settings.dropFolderSpeakerPrefixes,
+    alarms: { email: settings.alarmEmail, topicArn: settings.alarmTopicArn },
     training: {
       instanceType: trainingInstanceType ? new InstanceType(trainingInstanceType) : undefined,
       spot: trainingSpot,

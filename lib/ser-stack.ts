@@ -1,4 +1,5 @@
-import { CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
 import {
   DEFAULT_MAX_UPLOAD_BYTES,
@@ -8,11 +9,12 @@ import {
 } from '../lambdas/app/config.ts';
 import { checkedOrigins } from '../lambdas/app/cors.ts';
 import { DEFAULT_MODEL_REFRESH_SEC } from '../lambdas/training/active-model-config.ts';
+import { AlarmNotifications, type AlarmNotificationsProps } from './constructs/alarm-notifications.ts';
 import { AudioStorage, DEFAULT_RAW_AUDIO_RETENTION_DAYS } from './constructs/audio-storage.ts';
 import { CallbackDelivery } from './constructs/callback-delivery.ts';
 import { Inference, type InferenceProps } from './constructs/inference.ts';
 import { OperationsDashboard } from './constructs/operations-dashboard.ts';
-import { SerApi, type UsagePlanLimits } from './constructs/ser-api.ts';
+import { SerApi, type SerApiProps, type UsagePlanLimits } from './constructs/ser-api.ts';
 import { Training, type TrainingProps } from './constructs/training.ts';
 import { WebSite } from './constructs/web-site.ts';
 import { acknowledgeNagFindings } from './nag-acknowledgments.ts';
@@ -52,6 +54,8 @@ export interface SerStackProps extends StackProps {
   readonly dropFolderSpeakerPrefixes?: readonly string[];
   /** On-demand training on EC2 (instance type, Spot, max run time). */
   readonly training?: Pick<TrainingProps, 'instanceType' | 'spot' | 'maxRunTime'>;
+  /** Where every alarm goes (an email address, an existing SNS topic). @default nowhere, with a warning */
+  readonly alarms?: AlarmNotificationsProps;
 }
 
 /** The product: storage, the S3-triggered inference, the REST API and the web page. */
@@ -62,6 +66,9 @@ export class SerStack extends Stack {
   readonly web: WebSite;
   readonly training: Training;
   readonly callbacks: CallbackDelivery;
+  /** Every alarm of the stack's constructs: each notifies `notifications`' topics. */
+  readonly alarms: Alarm[];
+  readonly notifications: AlarmNotifications;
   readonly dashboard: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: SerStackProps = {}) {
@@ -90,19 +97,14 @@ export class SerStack extends Stack {
       recordTtlDays,
       speakerTtlDays,
     });
-    this.api = new SerApi(this, 'Api', {
+    this.api = this.createApi(props, {
       bucket,
       table,
-      allowedOrigins: allowedOrigins,
-      ...(props.dropFolderSpeakerPrefixes
-        ? { dropFolderSpeakerPrefixes: props.dropFolderSpeakerPrefixes }
-        : {}),
+      allowedOrigins,
       modelVersion: readModelVersion(modelDir),
       maxUploadBytes,
       recordTtlDays,
       speakerTtlDays,
-      uploadUrlTtlSec: props.uploadUrlTtlSec ?? DEFAULT_UPLOAD_URL_TTL_SEC,
-      ...(props.usagePlan ? { usagePlan: props.usagePlan } : {}),
     });
     this.web.deploy({ apiUrl: this.api.restApi.url, maxUploadBytes });
     this.training = new Training(this, 'Training', { bucket, table, modelDir, ...props.training });
@@ -115,13 +117,46 @@ export class SerStack extends Stack {
       // An account too small to reserve for inference cannot reserve for callbacks either.
       ...(props.inferenceReservedConcurrency === null ? { reservedConcurrency: null } : {}),
     });
+    this.alarms = this.node.findAll().filter((construct) => construct instanceof Alarm);
+    this.notifications = this.routeAlarms(this.alarms, props.alarms ?? {});
     this.dashboard = new OperationsDashboard(this, 'Operations', {
       inferenceFunction: this.inference.function,
       deadLetterQueue: this.inference.deadLetterQueue,
+      callbackDeadLetterQueue: this.callbacks.deadLetterQueue,
+      restApi: this.api.restApi,
+      alarms: this.alarms,
     });
     acknowledgeNagFindings(this);
 
     this.addOutputs();
+    this.addOperationsOutputs();
+  }
+
+  /** The REST API with the stack's optional settings; unset ones keep their defaults. */
+  private createApi(
+    props: SerStackProps,
+    base: Omit<SerApiProps, 'dropFolderSpeakerPrefixes' | 'uploadUrlTtlSec' | 'usagePlan'>,
+  ): SerApi {
+    return new SerApi(this, 'Api', {
+      ...base,
+      ...(props.dropFolderSpeakerPrefixes
+        ? { dropFolderSpeakerPrefixes: props.dropFolderSpeakerPrefixes }
+        : {}),
+      uploadUrlTtlSec: props.uploadUrlTtlSec ?? DEFAULT_UPLOAD_URL_TTL_SEC,
+      ...(props.usagePlan ? { usagePlan: props.usagePlan } : {}),
+    });
+  }
+
+  /** Every alarm, on ALARM and OK, to the deployer's topics; none given is allowed but said at synth. */
+  private routeAlarms(alarms: Alarm[], props: AlarmNotificationsProps): AlarmNotifications {
+    const notifications = new AlarmNotifications(this, 'AlarmNotifications', props);
+    notifications.notify(alarms);
+    if (notifications.topics.length === 0)
+      Annotations.of(this).addWarningV2(
+        'ser:alarmsNotifyNoOne',
+        'The alarms notify no one: deploy with -c alarmEmail=<address> or -c alarmTopicArn=<SNS topic ARN>.',
+      );
+    return notifications;
   }
 
   /** The inference function with the stack's optional sizing; unset props keep the construct's defaults. */
@@ -184,5 +219,25 @@ export class SerStack extends Stack {
         'After the receiver is fixed: delivers each dead-lettered callback once more (deleted once delivered)',
       value: `npx ser replay --queue-url ${this.callbacks.deadLetterQueue.queueUrl} --function-name ${this.callbacks.function.functionName}`,
     });
+  }
+
+  /** Where to look and what is watched: the dashboard, the alarms and the topic they notify. */
+  private addOperationsOutputs(): void {
+    const { dashboardName } = this.dashboard.dashboard;
+    new CfnOutput(this, 'DashboardName', { value: dashboardName });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards/dashboard/${dashboardName}`,
+    });
+    const alarmNames = this.alarms.map((alarm) => alarm.alarmName).join(' ');
+    new CfnOutput(this, 'AlarmsCommand', {
+      description: "Prints each alarm's state (the same alarms as the dashboard's Alarms widget)",
+      value: `aws cloudwatch describe-alarms --alarm-names ${alarmNames} --query 'MetricAlarms[].[AlarmName,StateValue]' --output table`,
+    });
+    const { topic } = this.notifications;
+    if (topic)
+      new CfnOutput(this, 'AlarmTopicArn', {
+        description: 'Every alarm notifies it (ALARM and OK); subscribe more endpoints here',
+        value: topic.topicArn,
+      });
   }
 }

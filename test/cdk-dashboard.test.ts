@@ -14,6 +14,7 @@ const modelDir = model.dir;
 
 describe('operations dashboard', () => {
   let widgets: MetricWidget[];
+  let alarmCount: number;
 
   /** The widget whose title starts with `title`, and its metrics as [namespace, name, …, options]. */
   const widget = (title: string) => {
@@ -31,7 +32,9 @@ describe('operations dashboard', () => {
       builtinCloudFormationValidation: false,
     });
     const stack = new SerStack(app, 'SerDashboardTest', { modelDir });
-    const dashboards = Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard');
+    const template = Template.fromStack(stack);
+    alarmCount = Object.keys(template.findResources('AWS::CloudWatch::Alarm')).length;
+    const dashboards = template.findResources('AWS::CloudWatch::Dashboard');
     expect(Object.keys(dashboards)).toHaveLength(1);
     // The body is a Fn::Join of JSON text and references (function name, queue name): join it with
     // the references as placeholders, and the result is the dashboard's JSON.
@@ -60,8 +63,39 @@ describe('operations dashboard', () => {
     expect(optionsOf('Processing time').map((o) => o.stat)).toEqual(['p50', 'p95']);
   });
 
-  it('shows the dead-letter queue depth', () => {
-    expect(metricNames('Dead-letter queue depth')).toEqual(['AWS/SQS ApproximateNumberOfMessagesVisible']);
+  it('shows the depth of both dead-letter queues (inference events and callbacks)', () => {
+    expect(metricNames('Dead-letter queue depth')).toEqual([
+      'AWS/SQS ApproximateNumberOfMessagesVisible',
+      'AWS/SQS ApproximateNumberOfMessagesVisible',
+    ]);
+  });
+
+  it('graphs every metric the handlers emit and the inference faults an alarm watches', () => {
+    expect(metricNames('Inference errors and throttles')).toEqual([
+      'AWS/Lambda Errors',
+      'AWS/Lambda Throttles',
+    ]);
+    expect(metricNames('API answers per minute')).toEqual([
+      'SerApi Api_2xx',
+      'SerApi Api_4xx',
+      'SerApi Api_5xx',
+      'AWS/ApiGateway 5XXError',
+    ]);
+    expect(metricNames('Callbacks per minute')).toEqual([
+      'SerApi Callbacks_delivered',
+      'SerApi Callbacks_skipped',
+      'SerApi Callbacks_failed',
+    ]);
+  });
+
+  it('shows the state of every alarm of the stack', () => {
+    const alarmsWidget = widgets.find((w) => w.properties.title === 'Alarms') as unknown as {
+      type: string;
+      properties: { alarms: unknown[] };
+    };
+    expect(alarmsWidget.type).toBe('alarm');
+    expect(alarmsWidget.properties.alarms).toHaveLength(alarmCount);
+    expect(alarmCount).toBe(6);
   });
 
   it('counts training jobs started and refused', () => {

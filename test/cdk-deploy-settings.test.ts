@@ -43,6 +43,9 @@ describe('deploy settings (cdk -c name=value)', () => {
     ['apiRateLimit', '0', "requests per second per API key, above 0 and at most the stage's 50"],
     ['apiBurstLimit', '500', "a whole number of requests from 1 to the stage's 100"],
     ['apiDailyQuota', '0', 'a whole number of requests per API key per day, 1 or more'],
+    ['alarmEmail', 'ops@', 'an email address'],
+    ['alarmTopicArn', 'ops-alarms', 'a standard SNS topic ARN'],
+    ['alarmTopicArn', 'arn:aws:sns:eu-west-1:123456789012:ops.fifo', 'a standard SNS topic ARN'],
   ])('refuses %s=%s, naming the setting, the value and what is accepted', (name, value, accepts) => {
     const problems = problemsOf({ [name]: value });
 
@@ -83,6 +86,8 @@ describe('deploy settings (cdk -c name=value)', () => {
         dropFolderSpeakerPrefixes: ['calls', 'meetings'],
         apiBurstLimit: 40,
         uploadUrlTtlSec: '900',
+        alarmEmail: 'ops@example.com',
+        alarmTopicArn: 'arn:aws-cn:sns:cn-north-1:123456789012:ops-alarms',
       }),
     );
 
@@ -94,6 +99,7 @@ describe('deploy settings (cdk -c name=value)', () => {
       training: { spot: true },
       usagePlan: { burstLimit: 40 },
       uploadUrlTtlSec: 900,
+      alarms: { email: 'ops@example.com', topicArn: 'arn:aws-cn:sns:cn-north-1:123456789012:ops-alarms' },
     });
     expect(props.training?.instanceType?.toString()).toBe('c7i.xlarge');
     expect(props.training?.maxRunTime?.toMinutes()).toBe(90);
@@ -158,6 +164,7 @@ describe('bin/app.ts (the CDK app, as `cdk synth` runs it)', () => {
       modelRefreshSec: '10',
       apiRateLimit: '2.5',
       apiDailyQuota: '500',
+      alarmEmail: 'ops@example.com',
     });
 
     const resources = Object.values(template.Resources);
@@ -178,6 +185,10 @@ describe('bin/app.ts (the CDK app, as `cdk synth` runs it)', () => {
       SPEAKER_TTL_DAYS: '7',
       UPLOAD_URL_TTL_SEC: '600',
     });
+    const alarms = resources.filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
+    expect(JSON.stringify(resources)).toContain('"Endpoint":"ops@example.com"');
     // The burst limit was not given: it keeps its default.
     expect(resources.find((r) => r.Type === 'AWS::ApiGateway::UsagePlan')?.Properties).toMatchObject({
       Throttle: { RateLimit: 2.5, BurstLimit: 20 },

@@ -4,7 +4,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SerStack } from '../lib/ser-stack.ts';
+import { SerStack, type SerStackProps } from '../lib/ser-stack.ts';
 import { fakeModelPackage } from './helpers/fake-model-package.ts';
 
 interface ValidationReport {
@@ -18,14 +18,17 @@ const model = fakeModelPackage('nag-model');
 const workDir = model.dir;
 
 /** Synthesises the stack with the AwsSolutions pack and returns every finding not acknowledged. */
-function unacknowledgedFindings(change: (stack: SerStack) => void = () => {}): string[] {
+function unacknowledgedFindings(
+  change: (stack: SerStack) => void = () => {},
+  props: SerStackProps = {},
+): string[] {
   const outdir = mkdtempSync(join(workDir, 'out-'));
   const app = new App({
     outdir,
     context: { 'aws:cdk:bundling-stacks': [] },
     builtinCloudFormationValidation: false,
   });
-  change(new SerStack(app, 'SerNag', { modelDir: workDir }));
+  change(new SerStack(app, 'SerNag', { modelDir: workDir, ...props }));
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   let synthError: unknown;
   try {
@@ -49,6 +52,12 @@ describe('cdk-nag AwsSolutions', () => {
 
   it('reports no finding that is not fixed or acknowledged with its reason in lib/nag-acknowledgments.ts', () => {
     expect(unacknowledgedFindings()).toEqual([]);
+  });
+
+  it('reports nothing for the alarm topic either (encrypted with its own rotated key, TLS only)', () => {
+    const alarms = { email: 'ops@example.com', topicArn: 'arn:aws:sns:eu-west-1:123456789012:ops' };
+
+    expect(unacknowledgedFindings(undefined, { alarms })).toEqual([]);
   });
 
   it('reports a new wildcard permission: acknowledgments name each permission, not the rule', () => {

@@ -56,11 +56,14 @@ describe('SerStack', () => {
     );
     expect(outputs.sort()).toEqual([
       'AdminPolicyArn',
+      'AlarmsCommand',
       'ApiKeyValueCommand',
       'ApiUrl',
       'AudioBucketName',
       'CallbackDeadLetterQueueUrl',
       'CallbackReplayCommand',
+      'DashboardName',
+      'DashboardUrl',
       'DeadLetterQueueUrl',
       'DropFolderCommand',
       'ReplayCommand',

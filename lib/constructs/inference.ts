@@ -87,6 +87,10 @@ export class Inference extends Construct {
   readonly deadLetterAlarm: Alarm;
   /** The recorder failed every try: its records stay PENDING or PROCESSING until their events are replayed. */
   readonly recorderErrorsAlarm: Alarm;
+  /** The function threw (an infrastructure fault): before the retries and the DLQ, the first sign. */
+  readonly errorsAlarm: Alarm;
+  /** Events wait for a free instance (reserved concurrency) for a quarter of an hour: predictions come late. */
+  readonly throttlesAlarm: Alarm;
   /** The inference function's on-failure destination: fans out to the DLQ and the dead-letter recorder. */
   readonly failureTopic: Topic;
   /** Ends the records of a dead-lettered event FAILED (PROCESSING_FAILED). */
@@ -110,6 +114,7 @@ export class Inference extends Construct {
     this.function = this.createProcessFunction(props);
     this.subscribeToObjects(props);
     this.deadLetterAlarm = this.createDeadLetterAlarm();
+    [this.errorsAlarm, this.throttlesAlarm] = this.createFunctionAlarms();
     this.recorderErrorsAlarm = faultAlarm(this, 'DeadLetterRecorderErrors', {
       description:
         'The dead-letter recorder failed to end records FAILED (PROCESSING_FAILED): they stay PENDING or ' +
@@ -211,6 +216,32 @@ export class Inference extends Construct {
     props.table.grant(fn, 'dynamodb:GetItem');
     grantItems(fn, props.table, ['dynamodb:UpdateItem'], { except: TRAINING_AND_REGISTRY_KEYS });
     bindPredictionEvents(this, 'DefaultBus', fn);
+  }
+
+  /**
+   * Bad audio ends FAILED without an error, so any error is a fault (S3, DynamoDB, a model that does not
+   * load). Throttling is the reserved concurrency doing its job under a burst, so only a lasting one counts.
+   */
+  private createFunctionAlarms(): [Alarm, Alarm] {
+    const period = Duration.minutes(5);
+    const errors = faultAlarm(this, 'ErrorsAlarm', {
+      description:
+        'The inference function threw: an infrastructure fault (bad audio ends FAILED without an error). ' +
+        'Lambda retries each event twice; events that fail those too are dead-lettered (DeadLetterAlarm). ' +
+        "Runbook: read the function's ERROR log lines, fix the cause; the retries or the ReplayCommand output " +
+        'finish the records.',
+      metric: this.function.metricErrors({ period }),
+    });
+    const throttles = faultAlarm(this, 'ThrottlesAlarm', {
+      description:
+        'For 15 minutes S3 events have come faster than the reserved concurrency of the inference function ' +
+        'runs them: they wait in Lambda’s queue and predictions come late; one still waiting after 6 hours is ' +
+        'dead-lettered. Runbook: if the load is expected to last, redeploy with a higher ' +
+        '-c inferenceReservedConcurrency (the account keeps 100 unreserved), else let the backlog drain.',
+      metric: this.function.metricThrottles({ period }),
+      evaluationPeriods: 3,
+    });
+    return [errors, throttles];
   }
 
   private createDeadLetterAlarm(): Alarm {

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   ApiKeySourceType,
@@ -11,6 +11,7 @@ import {
   ResponseType,
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -21,6 +22,7 @@ import { API_ROUTES, CORS_PREFLIGHT } from '../../lambdas/app/routes.ts';
 import { SPEAKER_LEADING_KEYS } from '../../lambdas/app/speaker-repository.ts';
 import { MODEL_VERSION_LEADING_KEYS } from '../../lambdas/training/model-registry.ts';
 import { HANDLERS_DIR } from '../paths.ts';
+import { faultAlarm } from './fault-alarm.ts';
 import { SerFunction } from './ser-function.ts';
 import { grantItems } from './table-grants.ts';
 
@@ -81,6 +83,8 @@ export class SerApi extends Construct {
   readonly apiKey: IApiKey;
   /** Attach to the operators' IAM users or roles: it lets them call the admin routes (SigV4). */
   readonly adminPolicy: ManagedPolicy;
+  /** API Gateway answered 5xx: the function failed, timed out or answered its own 500. */
+  readonly serverErrorsAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: SerApiProps) {
     super(scope, id);
@@ -89,6 +93,13 @@ export class SerApi extends Construct {
     this.adminPolicy = this.addRoutes();
     this.addGatewayResponses(props.allowedOrigins);
     this.apiKey = this.addUsagePlan(props);
+    this.serverErrorsAlarm = faultAlarm(this, 'ServerErrorsAlarm', {
+      description:
+        'The API answered 5xx: the API function failed or timed out (502, 504) or answered 500 (bad requests ' +
+        "are 4xx, throttling 429, so each one is a fault). Runbook: find the requests in the API's access log " +
+        "(status, requestId), then the API function's log lines of the same requestId.",
+      metric: this.restApi.metricServerError({ period: Duration.minutes(5) }),
+    });
   }
 
   /** The one function behind every route, allowed to presign only under uploads/. */
@@ -135,6 +146,8 @@ export class SerApi extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     return new RestApi(this, 'RestApi', {
+      // API Gateway's metrics (the 5xx alarm's) are per API name: the stack's own, not one every copy shares.
+      restApiName: Stack.of(this).stackName,
       description: 'Speech emotion recognition API',
       apiKeySourceType: ApiKeySourceType.HEADER,
       deployOptions: {
