@@ -1,4 +1,4 @@
-import { Annotations, CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, Aspects, CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
 import {
@@ -17,6 +17,7 @@ import { OperationsDashboard } from './constructs/operations-dashboard.ts';
 import { SerApi, type SerApiProps, type UsagePlanLimits } from './constructs/ser-api.ts';
 import { Training, type TrainingProps } from './constructs/training.ts';
 import { WebSite } from './constructs/web-site.ts';
+import { FunctionLogRetention } from './log-retention.ts';
 import { acknowledgeNagFindings } from './nag-acknowledgments.ts';
 import { DEFAULT_MODEL_DIR, readModelVersion } from './paths.ts';
 
@@ -126,6 +127,8 @@ export class SerStack extends Stack {
       restApi: this.api.restApi,
       alarms: this.alarms,
     });
+    // aws-cdk-lib's own functions (bucket notifications, the page deployment, custom resources) too.
+    Aspects.of(this).add(new FunctionLogRetention());
     acknowledgeNagFindings(this);
 
     this.addOutputs();

@@ -14,13 +14,14 @@ import {
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { UPLOADS_PREFIX } from '../../lambdas/app/object-keys.ts';
 import { API_ROUTES, CORS_PREFLIGHT } from '../../lambdas/app/routes.ts';
 import { SPEAKER_LEADING_KEYS } from '../../lambdas/app/speaker-repository.ts';
 import { MODEL_VERSION_LEADING_KEYS } from '../../lambdas/training/model-registry.ts';
+import { FUNCTION_LOG_RETENTION, logGroupWithRetention, REQUEST_LOG_RETENTION } from '../log-retention.ts';
 import { HANDLERS_DIR } from '../paths.ts';
 import { faultAlarm } from './fault-alarm.ts';
 import { SerFunction } from './ser-function.ts';
@@ -54,6 +55,9 @@ export interface UsagePlanLimits {
 
 /** What one API key may do unless deployed with `-c apiRateLimit` etc.: it caps what one key can cost. */
 export const DEFAULT_USAGE_PLAN: UsagePlanLimits = { rateLimit: 10, burstLimit: 20, dailyQuota: 10_000 };
+
+/** The one stage, the last segment of the API's URL (`…/v1/`). */
+const STAGE_NAME = 'v1';
 
 /** The stage's throttle, for every key together: a key's own limits above it would never apply. */
 export const STAGE_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
@@ -141,17 +145,14 @@ export class SerApi extends Construct {
 
   /** Stage v1 with X-Ray, errors in the execution log, JSON access logs, and CORS for the web page only. */
   private createRestApi(props: SerApiProps): RestApi {
-    const accessLogs = new LogGroup(this, 'AccessLogs', {
-      retention: RetentionDays.THREE_MONTHS,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    return new RestApi(this, 'RestApi', {
+    const accessLogs = logGroupWithRetention(this, 'AccessLogs', REQUEST_LOG_RETENTION);
+    const api = new RestApi(this, 'RestApi', {
       // API Gateway's metrics (the 5xx alarm's) are per API name: the stack's own, not one every copy shares.
       restApiName: Stack.of(this).stackName,
       description: 'Speech emotion recognition API',
       apiKeySourceType: ApiKeySourceType.HEADER,
       deployOptions: {
-        stageName: 'v1',
+        stageName: STAGE_NAME,
         tracingEnabled: true,
         metricsEnabled: true,
         // Errors of every method in the stage's execution log (request bodies stay out: no data trace).
@@ -169,6 +170,21 @@ export class SerApi extends Construct {
         maxAge: Duration.seconds(CORS_PREFLIGHT.maxAgeSeconds),
       },
     });
+    this.addExecutionLogGroup(api);
+    return api;
+  }
+
+  /**
+   * API Gateway writes the stage's execution log (errors) to a group named after the API and stage that it
+   * creates itself, without a retention. Created here before the stage, that group is this one: with one.
+   */
+  private addExecutionLogGroup(api: RestApi): void {
+    const executionLogs = new LogGroup(this, 'ExecutionLogs', {
+      logGroupName: `API-Gateway-Execution-Logs_${api.restApiId}/${STAGE_NAME}`,
+      retention: FUNCTION_LOG_RETENTION,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    api.deploymentStage.node.addDependency(executionLogs);
   }
 
   /**

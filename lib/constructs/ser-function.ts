@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import {
   type BundlingOptions,
@@ -6,17 +6,18 @@ import {
   type NodejsFunctionProps,
   OutputFormat,
 } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/app/metric-names.ts';
 import { LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from '../lambda-bundling.ts';
+import { FUNCTION_LOG_RETENTION, logGroupWithRetention } from '../log-retention.ts';
 import { PROJECT_ROOT } from '../paths.ts';
 
 export interface SerFunctionProps extends Omit<NodejsFunctionProps, 'runtime' | 'bundling'> {
   readonly entry: string;
   /** Merged over the defaults (ESM, minified, source maps, AWS SDK bundled). */
   readonly bundling?: Partial<BundlingOptions>;
-  /** @default one month */
+  /** @default FUNCTION_LOG_RETENTION (one month) */
   readonly logRetention?: RetentionDays;
 }
 
@@ -31,10 +32,7 @@ export class SerFunction extends NodejsFunction {
     id: string,
     { bundling, logRetention, environment, ...props }: SerFunctionProps,
   ) {
-    const logGroup = new LogGroup(scope, `${id}Logs`, {
-      retention: logRetention ?? RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    const logGroup = logGroupWithRetention(scope, `${id}Logs`, logRetention ?? FUNCTION_LOG_RETENTION);
     super(scope, id, {
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.X86_64,

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { CustomResource, Duration, IgnoreMode, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CustomResource, Duration, IgnoreMode, Stack } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import {
   BlockDeviceVolume,
@@ -20,7 +20,6 @@ import {
 } from 'aws-cdk-lib/aws-ec2';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Provider } from 'aws-cdk-lib/custom-resources';
@@ -35,6 +34,7 @@ import {
   modelPackagePrefix,
   REGISTRY_LEADING_KEYS,
 } from '../../lambdas/training/model-registry.ts';
+import { FUNCTION_LOG_RETENTION, logGroupWithRetention, REQUEST_LOG_RETENTION } from '../log-retention.ts';
 import { DEFAULT_MODEL_DIR, HANDLERS_DIR, PROJECT_ROOT } from '../paths.ts';
 import { SerFunction } from './ser-function.ts';
 import { itemStatement, TRAINING_AND_REGISTRY_KEYS } from './table-grants.ts';
@@ -104,10 +104,7 @@ export class Training extends Construct {
     // What the instances sent and were sent, kept as long as the API's access logs.
     vpc.addFlowLog('FlowLog', {
       destination: FlowLogDestination.toCloudWatchLogs(
-        new LogGroup(this, 'FlowLogs', {
-          retention: RetentionDays.THREE_MONTHS,
-          removalPolicy: RemovalPolicy.DESTROY,
-        }),
+        logGroupWithRetention(this, 'FlowLogs', REQUEST_LOG_RETENTION),
       ),
     });
     return vpc;
@@ -274,10 +271,7 @@ export class Training extends Construct {
     const fn = this.createRegistrationFunction([metadataAsset, onnxAsset], metadata.version);
     const provider = new Provider(this, 'BundledModelProvider', {
       onEventHandler: fn,
-      logGroup: new LogGroup(this, 'BundledModelProviderLogs', {
-        retention: RetentionDays.ONE_MONTH,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
+      logGroup: logGroupWithRetention(this, 'BundledModelProviderLogs', FUNCTION_LOG_RETENTION),
     });
     new CustomResource(this, 'BundledModel', {
       serviceToken: provider.serviceToken,
