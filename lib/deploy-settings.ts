@@ -76,7 +76,7 @@ export const DEPLOY_SETTINGS = {
   },
   alarmEmail: { schema: z.email(), accepts: 'an email address' },
   alarmTopicArn: {
-    // A standard topic: publishing to a FIFO one (.fifo) needs a message group id, which an alarm does not send.
+    // A standard topic: publishing to a FIFO one (.fifo) needs a message group id, which alarms do not send.
     schema: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/),
     accepts: 'a standard SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:ops-alarms',
   },
@@ -121,7 +121,8 @@ function problemOf(name: DeploySettingName, value: unknown, error: z.ZodError): 
   // checkedOrigins says which item of a list is wrong.
   const named = error.issues.find((issue) => issue.message.startsWith(`${name}:`));
   const why = named ? ` (${named.message})` : '';
-  return `-c ${name}=${typeof value === 'string' ? value : JSON.stringify(value)}${why}: expected ${DEPLOY_SETTINGS[name].accepts}`;
+  const given = typeof value === 'string' ? value : JSON.stringify(value);
+  return `-c ${name}=${given}${why}: expected ${DEPLOY_SETTINGS[name].accepts}`;
 }
 
 /** The stack's props from the parsed settings; unset ones stay undefined (the stack's defaults). */

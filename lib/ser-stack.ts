@@ -37,13 +37,16 @@ export interface SerStackProps extends StackProps {
   readonly speakerTtlDays?: number;
   /** How long a presigned upload URL lives, 60–3600 s. @default DEFAULT_UPLOAD_URL_TTL_SEC */
   readonly uploadUrlTtlSec?: number;
-  /** How stale inference's view of the active model may be (0: read at every event). @default DEFAULT_MODEL_REFRESH_SEC */
+  /**
+   * How stale inference's view of the active model may be (0: read at every event).
+   * @default DEFAULT_MODEL_REFRESH_SEC
+   */
   readonly modelRefreshSec?: number;
   /** Each API key's throttle and daily quota; unset limits keep DEFAULT_USAGE_PLAN's. */
   readonly usagePlan?: Partial<UsagePlanLimits>;
   readonly inferenceMemorySize?: number;
   readonly inferenceTimeout?: Duration;
-  /** `null`: no reservation (accounts with the default quota of 10). @default 10 */
+  /** `null`: no reservation, for callbacks too (accounts with the default quota of 10). @default DEFAULT_INFERENCE_RESERVED_CONCURRENCY */
   readonly inferenceReservedConcurrency?: number | null;
   /**
    * Origins allowed by CORS beside the web page's (a front end of your own, a custom domain, a dev server:

@@ -1,10 +1,30 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DeploySettingsError, parseDeploySettings, stackPropsOf } from '../lib/deploy-settings.ts';
+import {
+  DEFAULT_RECORD_TTL_DAYS,
+  DEFAULT_SPEAKER_TTL_DAYS,
+  DEFAULT_UPLOAD_URL_TTL_SEC,
+} from '../lambdas/app/config.ts';
+import { DEFAULT_MODEL_REFRESH_SEC } from '../lambdas/training/active-model-config.ts';
+import { DEFAULT_TRAINING_MAX_RUN_MINUTES } from '../lambdas/training/launcher.ts';
+import { DEFAULT_RAW_AUDIO_RETENTION_DAYS } from '../lib/constructs/audio-storage.ts';
+import { DEFAULT_CALLBACK_RESERVED_CONCURRENCY } from '../lib/constructs/callback-delivery.ts';
+import { DEFAULT_INFERENCE_RESERVED_CONCURRENCY } from '../lib/constructs/inference.ts';
+import { DEFAULT_USAGE_PLAN } from '../lib/constructs/ser-api.ts';
+import {
+  DEPLOY_SETTINGS,
+  DeploySettingsError,
+  parseDeploySettings,
+  stackPropsOf,
+} from '../lib/deploy-settings.ts';
+import { SerStack } from '../lib/ser-stack.ts';
 import { fakeModelPackage } from './helpers/fake-model-package.ts';
 
 const run = promisify(execFile);
@@ -200,4 +220,55 @@ describe('bin/app.ts (the CDK app, as `cdk synth` runs it)', () => {
     expect(JSON.stringify(bucket?.Properties.LifecycleConfiguration)).toContain('"ExpirationInDays":2');
     expect(JSON.stringify(functions)).toContain('"MODEL_VERSION":"app-model-3"');
   }, 120_000);
+});
+
+describe('README "Deploy"', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('\n## Deploy\n');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  /** The settings table: name → default column. */
+  const table = Object.fromEntries(
+    [...section.matchAll(/^\| `(\w+)` \| ([^|]+) \|/gm)].map(([, name, value]) => [name, value!.trim()]),
+  );
+
+  it('lists every setting the app reads, and no other', () => {
+    expect(Object.keys(table).sort()).toEqual(Object.keys(DEPLOY_SETTINGS).sort());
+  });
+
+  it('states the defaults the stack uses and the concurrency they reserve', () => {
+    expect(table).toMatchObject({
+      rawAudioRetentionDays: String(DEFAULT_RAW_AUDIO_RETENTION_DAYS),
+      recordTtlDays: String(DEFAULT_RECORD_TTL_DAYS),
+      speakerTtlDays: String(DEFAULT_SPEAKER_TTL_DAYS),
+      uploadUrlTtlSec: String(DEFAULT_UPLOAD_URL_TTL_SEC),
+      modelRefreshSec: String(DEFAULT_MODEL_REFRESH_SEC),
+      apiRateLimit: String(DEFAULT_USAGE_PLAN.rateLimit),
+      apiBurstLimit: String(DEFAULT_USAGE_PLAN.burstLimit),
+      apiDailyQuota: String(DEFAULT_USAGE_PLAN.dailyQuota),
+      inferenceReservedConcurrency: String(DEFAULT_INFERENCE_RESERVED_CONCURRENCY),
+      trainingMaxHours: String(DEFAULT_TRAINING_MAX_RUN_MINUTES / 60),
+      trainingSpot: 'false',
+    });
+    // Lambda keeps 100 unreserved in every account.
+    const reserved = DEFAULT_INFERENCE_RESERVED_CONCURRENCY + DEFAULT_CALLBACK_RESERVED_CONCURRENCY;
+    expect(section).toContain(`at least ${100 + reserved}`);
+  });
+
+  it('names every output of the stack', () => {
+    const model = fakeModelPackage('readme-model');
+    const app = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      builtinCloudFormationValidation: false,
+    });
+    const stack = new SerStack(app, 'SerReadme', {
+      modelDir: model.dir,
+      alarms: { email: 'ops@example.com' },
+    });
+    const outputs = Object.keys(Template.fromStack(stack).toJSON().Outputs as object);
+    model.remove();
+
+    // API Gateway's own endpoint output (the same URL as ApiUrl) cannot be turned off; the docs skip it.
+    const named = outputs.filter((id) => !id.startsWith('ApiRestApiEndpoint'));
+    expect(named.filter((id) => !section.includes(`\`${id}\``))).toEqual([]);
+  });
 });

@@ -20,10 +20,14 @@ export interface CallbackDeliveryProps {
   /**
    * At most this many deliveries at once (`null`: no reservation, for accounts with the default quota of
    * 10). A receiver that never answers holds each delivery ~45 s: unbounded, a key holder could take the
-   * account's concurrency from the API; throttled events wait in Lambda's async queue instead. @default 5
+   * account's concurrency from the API; throttled events wait in Lambda's async queue instead.
+   * @default DEFAULT_CALLBACK_RESERVED_CONCURRENCY
    */
   readonly reservedConcurrency?: number | null;
 }
+
+/** Parallel callback deliveries unless the stack reserves none (`-c inferenceReservedConcurrency=none`). */
+export const DEFAULT_CALLBACK_RESERVED_CONCURRENCY = 5;
 
 /**
  * Signed callbacks, off the inference hot path: a rule on the default bus takes the prediction events
@@ -57,7 +61,9 @@ export class CallbackDelivery extends Construct {
 
     this.function = this.createFunction(
       stack,
-      props.reservedConcurrency === undefined ? 5 : props.reservedConcurrency,
+      props.reservedConcurrency === undefined
+        ? DEFAULT_CALLBACK_RESERVED_CONCURRENCY
+        : props.reservedConcurrency,
     );
     this.rule = this.createRule();
     this.deadLetterAlarm = this.createDeadLetterAlarm();

@@ -37,7 +37,8 @@ export interface InferenceProps {
   readonly timeout?: Duration;
   /**
    * Caps parallel invocations (and cost) under a burst of uploads. `null` reserves none: needed on a new
-   * account whose concurrency quota is 10, where any reservation is refused. @default 10
+   * account whose concurrency quota is 10, where any reservation is refused.
+   * @default DEFAULT_INFERENCE_RESERVED_CONCURRENCY
    */
   readonly reservedConcurrency?: number | null;
   readonly maxUploadBytes: number;
@@ -47,6 +48,9 @@ export interface InferenceProps {
   /** Drop-folder prefixes whose next folder names a speaker (`*`: every folder). @default none */
   readonly dropFolderSpeakerPrefixes?: readonly string[];
 }
+
+/** Parallel inference invocations unless deployed with `-c inferenceReservedConcurrency`. */
+export const DEFAULT_INFERENCE_RESERVED_CONCURRENCY = 10;
 
 /**
  * The asset: the bundle, the model package's run-time files (not its report or development runs),
@@ -167,7 +171,9 @@ export class Inference extends Construct {
       timeout,
       ...(props.reservedConcurrency === null
         ? {}
-        : { reservedConcurrentExecutions: props.reservedConcurrency ?? 10 }),
+        : {
+            reservedConcurrentExecutions: props.reservedConcurrency ?? DEFAULT_INFERENCE_RESERVED_CONCURRENCY,
+          }),
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
       onFailure: new SnsDestination(this.failureTopic),
