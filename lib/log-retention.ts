@@ -27,7 +27,11 @@ export class FunctionLogRetention implements IAspect {
   visit(node: IConstruct): void {
     if (!(node instanceof CfnResource) || node.cfnResourceType !== 'AWS::Lambda::Function') return;
     if (node instanceof CfnFunction && namesLogGroup(node)) return;
-    const logGroup = logGroupWithRetention(node.node.scope!, `${node.node.id}Logs`, FUNCTION_LOG_RETENTION);
+    const scope = node.node.scope!;
+    const id = `${node.node.id}Logs`;
+    // Each synthesis visits again (a test may synthesise a stack twice): the group is made once.
+    if (scope.node.tryFindChild(id)) return;
+    const logGroup = logGroupWithRetention(scope, id, FUNCTION_LOG_RETENTION);
     if (node instanceof CfnFunction) {
       node.loggingConfig = { ...(node.loggingConfig as object | undefined), logGroup: logGroup.logGroupName };
     } else {

@@ -46,7 +46,10 @@ export interface SerStackProps extends StackProps {
   readonly usagePlan?: Partial<UsagePlanLimits>;
   readonly inferenceMemorySize?: number;
   readonly inferenceTimeout?: Duration;
-  /** `null`: no reservation, for callbacks too (accounts with the default quota of 10). @default DEFAULT_INFERENCE_RESERVED_CONCURRENCY */
+  /**
+   * `null`: no reservation, for callbacks either (accounts with the default quota of 10).
+   * @default DEFAULT_INFERENCE_RESERVED_CONCURRENCY
+   */
   readonly inferenceReservedConcurrency?: number | null;
   /**
    * Origins allowed by CORS beside the web page's (a front end of your own, a custom domain, a dev server:
@@ -123,13 +126,7 @@ export class SerStack extends Stack {
     });
     this.alarms = this.node.findAll().filter((construct) => construct instanceof Alarm);
     this.notifications = this.routeAlarms(this.alarms, props.alarms ?? {});
-    this.dashboard = new OperationsDashboard(this, 'Operations', {
-      inferenceFunction: this.inference.function,
-      deadLetterQueue: this.inference.deadLetterQueue,
-      callbackDeadLetterQueue: this.callbacks.deadLetterQueue,
-      restApi: this.api.restApi,
-      alarms: this.alarms,
-    });
+    this.dashboard = this.createDashboard();
     // aws-cdk-lib's own functions (bucket notifications, the page deployment, custom resources) too.
     Aspects.of(this).add(new FunctionLogRetention());
     acknowledgeNagFindings(this);
@@ -150,6 +147,16 @@ export class SerStack extends Stack {
         : {}),
       uploadUrlTtlSec: props.uploadUrlTtlSec ?? DEFAULT_UPLOAD_URL_TTL_SEC,
       ...(props.usagePlan ? { usagePlan: props.usagePlan } : {}),
+    });
+  }
+
+  private createDashboard(): OperationsDashboard {
+    return new OperationsDashboard(this, 'Operations', {
+      inferenceFunction: this.inference.function,
+      deadLetterQueue: this.inference.deadLetterQueue,
+      callbackDeadLetterQueue: this.callbacks.deadLetterQueue,
+      restApi: this.api.restApi,
+      alarms: this.alarms,
     });
   }
 

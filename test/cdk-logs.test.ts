@@ -9,6 +9,7 @@ type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?:
 const model = fakeModelPackage('logs-model');
 
 describe('log retention', () => {
+  let stack: SerStack;
   let resources: Record<string, Resource>;
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
@@ -17,7 +18,7 @@ describe('log retention', () => {
       context: { 'aws:cdk:bundling-stacks': [] },
       builtinCloudFormationValidation: false,
     });
-    const stack = new SerStack(app, 'SerLogsTest', { modelDir: model.dir });
+    stack = new SerStack(app, 'SerLogsTest', { modelDir: model.dir });
     resources = (Template.fromStack(stack).toJSON() as { Resources: Record<string, Resource> }).Resources;
   });
 
@@ -54,5 +55,12 @@ describe('log retention', () => {
     const stages = ofType('AWS::ApiGateway::Stage');
     expect(stages).toHaveLength(1);
     expect(stages[0]![1].DependsOn).toContain(groupId);
+  });
+
+  it('makes each group once however often the stack is synthesised (Annotations.fromStack forces another)', () => {
+    const assembly = (stack.node.root as App).synth({ force: true });
+    const again = (assembly.getStackArtifact(stack.artifactId).template as { Resources: object }).Resources;
+
+    expect(Object.keys(again).sort()).toEqual(Object.keys(resources).sort());
   });
 });

@@ -241,7 +241,7 @@ export class Inference extends Construct {
     const throttles = faultAlarm(this, 'ThrottlesAlarm', {
       description:
         'For 15 minutes S3 events have come faster than the reserved concurrency of the inference function ' +
-        'runs them: they wait in Lambda’s queue and predictions come late; one still waiting after 6 hours is ' +
+        "runs them: they wait in Lambda's queue and predictions come late; one still waiting after 6 hours is " +
         'dead-lettered. Runbook: if the load is expected to last, redeploy with a higher ' +
         '-c inferenceReservedConcurrency (the account keeps 100 unreserved), else let the backlog drain.',
       metric: this.function.metricThrottles({ period }),

@@ -122,7 +122,7 @@ function faultWidgets(inference: IFunction, api: RestApi): GraphWidget[] {
       left: [
         handlerCount(apiStatusMetric(200), '2xx'),
         handlerCount(apiStatusMetric(400), '4xx'),
-        handlerCount(apiStatusMetric(500), '5xx (the function’s)'),
+        handlerCount(apiStatusMetric(500), "5xx (the function's)"),
         api.metricServerError({
           period: MINUTE,
           label: '5xx at the gateway (failed or timed-out function too)',
