@@ -11,6 +11,11 @@ const PAUSE_ABOVE_FLOOR_DB = 3;
 const FLOOR_QUANTILE = 0.1;
 /** Frame powers are averaged over this many VAD frames (100 ms) so noise's own flicker does not break a pause. */
 const SMOOTH_FRAMES = 5;
+/**
+ * Frames below this are digital silence (16-bit quantisation noise is about −101 dBFS), not the room: a
+ * muted stretch or padding would otherwise set a floor no noisy pause comes near.
+ */
+const DIGITAL_SILENCE_DB = -90;
 
 /** Mean power of each VAD frame, averaged over its `SMOOTH_FRAMES` neighbourhood, in dB. */
 function smoothedLevels(samples: Float32Array, frameLength: number, frames: number): Float64Array {
@@ -45,9 +50,11 @@ export function clearFloorPauses(
   const frames = Math.min(flags.length, Math.floor(samples.length / frameLength));
   if (frames === 0) return;
   const levels = smoothedLevels(samples, frameLength, frames);
-  const floor = Float64Array.from(levels).sort()[Math.floor(FLOOR_QUANTILE * (frames - 1))]!;
+  const floor = noiseFloor(levels);
+  if (floor === undefined) return;
   const pauseBelow = floor + PAUSE_ABOVE_FLOOR_DB;
-  const minPauseFrames = Math.round(minPauseSec / VAD_FRAME_SEC);
+  // Longer than the minimum, so that the gap left is one `utterances` splits at (its test is in seconds).
+  const minPauseFrames = Math.round(minPauseSec / VAD_FRAME_SEC) + 1;
   let start = -1;
   for (let f = 0; f <= frames; f++) {
     const quiet = f < frames && levels[f]! < pauseBelow;
@@ -57,4 +64,10 @@ export function clearFloorPauses(
       start = -1;
     }
   }
+}
+
+/** The `FLOOR_QUANTILE` of the levels above digital silence (undefined when every frame is silence). */
+function noiseFloor(levels: Float64Array): number | undefined {
+  const heard = levels.filter((level) => level > DIGITAL_SILENCE_DB).sort();
+  return heard.length === 0 ? undefined : heard[Math.floor(FLOOR_QUANTILE * (heard.length - 1))];
 }
