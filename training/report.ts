@@ -542,6 +542,15 @@ keeps every chosen emotion) replaces T only with a cross-fitted ECE ≤ 0.05 on 
 against 0.047 on round 17's ABB′c8: lower on both, but above 0.05 on the package's draw: **T stays**
 ([round31/](round31/)). Across the three ensembles it has now been scored on, T + ε gained 0.004–0.010,
 less than the ECE's bootstrap spread (0.016).
+
+### Round 32 (2026-12-07): calm clips for the channel-free member only
+
+Rule before the runs ([ROUND32.md](ROUND32.md)), decided on round 17's seeds because the idea came from
+round 30's A1: the channel-free member trains on calm clips, its two B members as before, proposed only
+at the reference + 0.01 in 2 of 3 folds. On round 17's seeds AcnBB′ scored **0.495** against ABB′ref's
+0.495 (higher in 1 fold of 3; through the channel 0.353 against 0.354): **not adopted**. On the
+package's seeds the same mix had scored 0.540 against 0.524 (exploratory, computed after the rule): the
+gain was A1's seed, not the calm clips (A3 lost 0.015 with them) ([round32/](round32/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
