@@ -58,12 +58,14 @@ describe('the bundled-model custom resource, as synthesized', () => {
   let aws: TestAws;
   let shipped: ModelPackageCopy;
   let other: ModelPackageCopy;
+  let later: ModelPackageCopy;
   let deployments: Synthesized[];
 
   beforeAll(async () => {
     shipped = copyModelPackage('9.9.9');
     other = copyModelPackage('9.9.9', { otherBytes: true });
-    deployments = [await synthesize(shipped.dir), await synthesize(other.dir)];
+    later = copyModelPackage('10.0.0');
+    deployments = [await synthesize(shipped.dir), await synthesize(other.dir), await synthesize(later.dir)];
     aws = await startTestAws();
     // What `cdk deploy` publishes before the stack is updated: each file asset under its key.
     for (const { outdir, properties } of deployments)
@@ -82,14 +84,20 @@ describe('the bundled-model custom resource, as synthesized', () => {
     for (const d of deployments ?? []) await rm(d.outdir, { recursive: true, force: true });
     shipped?.remove();
     other?.remove();
+    later?.remove();
   });
 
-  /** Runs the handler on one event in a fresh `node`: its answer, or the error it failed with. */
-  async function invoke(deployment: Synthesized, requestType: string) {
+  const propertiesOf = (deployment: Synthesized) => ({ ...deployment.properties, AssetBucket: aws.bucket });
+  /**
+   * Runs the handler on one event in a fresh `node`: its answer, or the error it failed with. An update
+   * carries the properties of the deployment before (`previous`) as OldResourceProperties.
+   */
+  async function invoke(deployment: Synthesized, requestType: string, previous?: Synthesized) {
     const event = {
       RequestType: requestType,
       PhysicalResourceId: 'bundled-model-9.9.9',
-      ResourceProperties: { ...deployment.properties, AssetBucket: aws.bucket },
+      ResourceProperties: propertiesOf(deployment),
+      ...(previous ? { OldResourceProperties: propertiesOf(previous) } : {}),
     };
     const runner = join(deployment.outdir, 'invoke.mjs');
     await writeFile(
@@ -113,7 +121,7 @@ describe('the bundled-model custom resource, as synthesized', () => {
     const registry = new ModelRegistry(aws.doc, aws);
 
     const created = await invoke(deployments[0]!, 'Create');
-    const conflicting = await invoke(deployments[1]!, 'Update');
+    const conflicting = await invoke(deployments[1]!, 'Update', deployments[0]);
     const deleted = await invoke(deployments[0]!, 'Delete');
 
     expect(created).toEqual({
@@ -131,5 +139,23 @@ describe('the bundled-model custom resource, as synthesized', () => {
     expect(deleted).toEqual({ ok: { PhysicalResourceId: 'bundled-model-9.9.9' } });
     expect((await registry.getActive())?.version).toBe('9.9.9');
     expect((await registry.get('9.9.9'))?.sha256).toBe(shipped.sha256);
+  });
+
+  it('an update activates the new version; the rollback (an update back, the new properties as the old) reverts the pointer; the same version again changes nothing', async () => {
+    // Prepare: the first case left 9.9.9 deployed and active
+    const registry = new ModelRegistry(aws.doc, aws);
+    const [ninePointNine, , ten] = deployments;
+
+    // Act
+    const updated = await invoke(ten!, 'Update', ninePointNine);
+    const rolledBack = await invoke(ninePointNine!, 'Update', ten);
+    const pointer = await registry.getActive();
+    const again = await invoke(ninePointNine!, 'Update', ninePointNine);
+
+    // Assess
+    expect(updated.ok?.Data).toEqual({ Version: '10.0.0', Active: '10.0.0' });
+    expect(rolledBack.ok?.Data).toEqual({ Version: '9.9.9', Active: '9.9.9' });
+    expect(again.ok?.Data).toEqual({ Version: '9.9.9', Active: '9.9.9' });
+    expect(await registry.getActive()).toEqual(pointer);
   });
 });

@@ -74,7 +74,7 @@ describe('npm start with a new bundled model on the same data folder (a redeploy
     throw new Error(`results/${name}.flac.json was not written`);
   };
 
-  it('health, the registry and predictions name the new model; a rollback to the previous bundled one serves it; the same version with another package is refused', async () => {
+  it('health, the registry and predictions name the new model; a rollback to the previous bundled one serves it and outlives a restart; starting the earlier code again reverts; the same version with another package is refused', async () => {
     // Prepare: the stack as shipped, then stopped
     dataDir = await mkdtemp(join(tmpdir(), 'ser-redeploy-'));
     await start();
@@ -100,6 +100,19 @@ describe('npm start with a new bundled model on the same data folder (a redeploy
     expect(await health()).toBe(SHIPPED);
     expect(await predictedBy('after-rollback')).toBe(SHIPPED);
     expect(stack!.output.join('\n')).not.toMatch(/ERROR|not loaded/);
+    await stack!.stop();
+
+    // Act + assess: the same code started again leaves the operator's rollback alone
+    await start(next.dir);
+    expect(await health()).toBe(SHIPPED);
+    expect((await admin('POST', `/models/${next.version}/activate`)).status).toBe(200);
+    await stack!.stop();
+
+    // Act + assess: the earlier code started again (a rollback of the code) brings its model back, since
+    // the active version is the one the last start shipped
+    await start();
+    expect(await health()).toBe(SHIPPED);
+    expect(await predictedBy('after-code-rollback')).toBe(SHIPPED);
     await stack!.stop();
 
     // Act + assess: a different package under the registered version refuses to start, naming both hashes

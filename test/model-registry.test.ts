@@ -99,7 +99,7 @@ describe('model registry and training jobs in the predictions table (dynalite)',
       location: 's3://b/models/1.0.0/',
     };
     const stored = async () => {};
-    await registry.ensureBundled(bundled, stored);
+    await registry.ensureBundled(bundled, stored, undefined);
     await registry.register({
       ...bundled,
       version: '2.0.0',
@@ -108,7 +108,7 @@ describe('model registry and training jobs in the predictions table (dynalite)',
       location: 's3://b/models/2.0.0/',
     });
     await registry.activate('2.0.0');
-    await registry.ensureBundled(bundled, stored); // the next deploy does not take the pointer back
+    await registry.ensureBundled(bundled, stored, '1.0.0'); // the next deploy does not take the pointer back
 
     expect(await registry.getActive()).toMatchObject({ version: '2.0.0', previousVersion: '1.0.0' });
     expect((await registry.list()).map((m) => [m.version, m.source])).toEqual([
@@ -228,8 +228,13 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     copies.push(copy);
     return copy;
   };
-  const deploy = async (dir: string) =>
-    publishBundledModel({ registry, s3: aws.s3, bucket: aws.bucket }, await readPackageFolder(dir));
+  /** A deployment of `dir`'s package after one that shipped `previous` (none: the stack's first). */
+  const deploy = async (dir: string, previous?: string, on = registry) =>
+    publishBundledModel(
+      { registry: on, s3: aws.s3, bucket: aws.bucket },
+      await readPackageFolder(dir),
+      previous,
+    );
   const servingWith = async (dir: string) => {
     const errors: string[] = [];
     const provider = createActiveModelProvider({
@@ -271,7 +276,7 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     const old = packageAs('1.6.0');
     const next = packageAs('1.6.1');
     const first = await deploy(old.dir);
-    const second = await deploy(next.dir);
+    const second = await deploy(next.dir, '1.6.0');
 
     // Assess: both stored and registered where they are; the new one active
     expect(first).toMatchObject({
@@ -282,7 +287,7 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     expect(second.activation).toEqual({
       activate: true,
       active: '1.6.1',
-      reason: 'the new bundled 1.6.1 replaces the bundled 1.6.0',
+      reason: "1.6.1 replaces 1.6.0, the previous deployment's bundled model",
     });
     expect(await registry.get('1.6.0')).toMatchObject({
       source: 'bundled',
@@ -302,8 +307,12 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     expect(errors).toEqual([]);
 
     // Act + assess: the same code deployed again leaves the rollback alone
-    const again = await deploy(next.dir);
-    expect(again.activation).toMatchObject({ activate: false, active: '1.6.0' });
+    const again = await deploy(next.dir, '1.6.1');
+    expect(again.activation).toEqual({
+      activate: false,
+      active: '1.6.0',
+      reason: '1.6.0 was activated since the previous deployment (1.6.1) and stays; 1.6.1 is registered',
+    });
     expect((await registry.getActive())?.version).toBe('1.6.0');
   });
 
@@ -322,7 +331,7 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     await registry.activate(trained.version);
 
     // Act
-    const deployed = await deploy(packageAs('1.6.1').dir);
+    const deployed = await deploy(packageAs('1.6.1').dir, '1.6.0');
 
     // Assess
     expect(deployed.activation).toEqual({
@@ -337,6 +346,61 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     });
   });
 
+  it('a deployment that failed after registering its version activates it when retried, once the rollback has put the earlier one back', async () => {
+    // Prepare: 1.6.0 live; the deployment of 1.6.1 registers it, then its activation write fails (a timeout)
+    const old = packageAs('1.6.0');
+    const next = packageAs('1.6.1');
+    await deploy(old.dir);
+    const failing = new (class extends ModelRegistry {
+      override activate(): never {
+        throw new Error('Task timed out after 60.00 seconds');
+      }
+    })(aws.doc, aws);
+    await expect(deploy(next.dir, '1.6.0', failing)).rejects.toThrow(/timed out/);
+
+    // Act: CloudFormation's rollback (an update back to 1.6.0's properties), then the retried deployment
+    const rollback = await deploy(old.dir, '1.6.1');
+    const retried = await deploy(next.dir, '1.6.0');
+
+    // Assess
+    expect(rollback.activation).toEqual({
+      activate: false,
+      active: '1.6.0',
+      reason: '1.6.0 is already active',
+    });
+    expect(retried.activation).toEqual({
+      activate: true,
+      active: '1.6.1',
+      reason: "1.6.1 replaces 1.6.0, the previous deployment's bundled model",
+    });
+  });
+
+  it('a stack rollback puts the previous bundled version back; a redeploy of the same version changes nothing', async () => {
+    // Prepare: 1.6.1 deployed, then 1.6.2 activated by the next deployment
+    const earlier = packageAs('1.6.1');
+    const later = packageAs('1.6.2');
+    await deploy(earlier.dir);
+    expect((await deploy(later.dir, '1.6.1')).activation.active).toBe('1.6.2');
+
+    // Act: a later resource of that deployment fails; the rollback re-runs the resource with 1.6.1's properties
+    const rolledBack = await deploy(earlier.dir, '1.6.2');
+    const pointer = await registry.getActive();
+    const redeployed = await deploy(earlier.dir, '1.6.1');
+
+    // Assess: the registry names what the stack's MODEL_VERSION says again, and a redeploy leaves it be
+    expect(rolledBack.activation).toEqual({
+      activate: true,
+      active: '1.6.1',
+      reason: "1.6.1 replaces 1.6.2, the previous deployment's bundled model",
+    });
+    expect(redeployed.activation).toEqual({
+      activate: false,
+      active: '1.6.1',
+      reason: '1.6.1 is already active',
+    });
+    expect(await registry.getActive()).toEqual(pointer);
+  });
+
   it('a version registered with another sha256 is refused before anything is stored, naming the version and both hashes; the same package again is a no-op', async () => {
     // Prepare
     const registered = packageAs('1.6.0');
@@ -345,8 +409,8 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     const storedOnnx = await objectBytes('models/1.6.0/model.onnx');
 
     // Act
-    const refused = await deploy(other.dir).catch((error: unknown) => error);
-    const again = await deploy(registered.dir);
+    const refused = await deploy(other.dir, '1.6.0').catch((error: unknown) => error);
+    const again = await deploy(registered.dir, '1.6.0');
 
     // Assess
     expect(refused).toBeInstanceOf(ModelVersionConflictError);
@@ -404,7 +468,7 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
   it('a package deleted from the bucket is said once, not at every refresh, and the current model keeps serving', async () => {
     await deploy(packageAs('1.6.0').dir);
     const next = packageAs('1.6.1');
-    await deploy(next.dir);
+    await deploy(next.dir, '1.6.0');
     await aws.s3.send(new DeleteObjectCommand({ Bucket: aws.bucket, Key: 'models/1.6.0/model.onnx' }));
     const { provider, errors } = await servingWith(next.dir);
 

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -156,9 +157,21 @@ async function activeTable(client: DynamoDBClient, tableName: string): Promise<v
   throw new Error(`Table ${tableName} did not become ACTIVE within 10 s`);
 }
 
+/** The bundled version a start recorded in `file`; undefined before the first start that recorded one. */
+async function readPreviousVersion(file: string): Promise<string | undefined> {
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  return text ? (JSON.parse(text) as { version: string }).version : undefined;
+}
+
 /**
  * The local counterpart of the stack's deploy-time registration: the bundled package stored in the local
  * bucket and registered there, by the same code (a version registered with another sha256 refuses).
+ * `previousFile` stands in for CloudFormation's OldResourceProperties: it names the bundled version of the
+ * last start that registered one, and is written only once this one has, so a start that failed is
+ * retried against the same previous version, as a deployment's retry is. Without one (tests), every
+ * registration is a first deployment.
  */
 export async function registerBundledModel(options: {
   dynamoDbEndpoint: string;
@@ -166,6 +179,7 @@ export async function registerBundledModel(options: {
   bucket: string;
   tableName: string;
   modelDir: string;
+  previousFile?: string;
 }): Promise<BundledModelPublished> {
   const clients = {
     region: LOCAL_REGION,
@@ -177,10 +191,14 @@ export async function registerBundledModel(options: {
   const s3 = createS3Client(clients);
   try {
     const registry = new ModelRegistry(documents, { tableName: options.tableName });
-    return await publishBundledModel(
+    const published = await publishBundledModel(
       { registry, s3, bucket: options.bucket },
       await readPackageFolder(options.modelDir),
+      options.previousFile ? await readPreviousVersion(options.previousFile) : undefined,
     );
+    if (options.previousFile)
+      await writeFile(options.previousFile, `${JSON.stringify({ version: published.version })}\n`);
+    return published;
   } finally {
     documents.destroy();
     s3.destroy();

@@ -78,12 +78,19 @@ export interface DataPaths {
   dataDir: string;
   deadLetterDir: string;
   eventsFile: string;
+  /** The bundled version the last start registered: the local stand-in for OldResourceProperties. */
+  bundledModelFile: string;
 }
 
 /** The data folder: S3's and DynamoDB's files, the dead letters and the events file live under it. */
 export function dataPaths(dir: string): DataPaths {
   const dataDir = resolve(dir);
-  return { dataDir, deadLetterDir: join(dataDir, 'dlq'), eventsFile: join(dataDir, 'events.jsonl') };
+  return {
+    dataDir,
+    deadLetterDir: join(dataDir, 'dlq'),
+    eventsFile: join(dataDir, 'events.jsonl'),
+    bundledModelFile: join(dataDir, 'bundled-model.json'),
+  };
 }
 
 async function prepareDataDir(dir: string): Promise<DataPaths> {
@@ -125,6 +132,7 @@ async function startLocalAws(
       bucket: options.bucket,
       tableName,
       modelDir,
+      previousFile: paths.bundledModelFile,
     });
     return { dynamo, s3, bundled };
   } catch (error) {

@@ -19,6 +19,8 @@ const PropertiesSchema = z.object({
   MetadataKey: z.string().min(1),
   OnnxKey: z.string().min(1),
 });
+/** On an update, the properties the resource had: the bundled version the deployment before shipped. */
+const OldPropertiesSchema = z.object({ Version: z.string().min(1).optional() });
 
 interface Response {
   PhysicalResourceId: string;
@@ -29,8 +31,11 @@ interface Response {
  * Deploy time, as a CloudFormation custom resource behind aws-cdk-lib's Provider (which reports a thrown
  * error's message as the deployment's failure): create and update store the bundled package under
  * `models/<version>/` and register it there; a version registered with another sha256 fails the
- * deployment, naming both. Delete does nothing: registered versions outlive the resource, since
- * predictions name them (a new version's update is followed by a delete of the old one's id).
+ * deployment, naming both. Whether the version becomes active is decided against the version the
+ * deployment before shipped (an update's OldResourceProperties; none on create): a stack rollback is an
+ * update back to the earlier properties, so it puts the earlier version back unless an operator chose
+ * another since. Delete does nothing: registered versions outlive the resource, since predictions name
+ * them (a new version's update is followed by a delete of the old one's id).
  */
 export const handler = middy<CloudFormationCustomResourceEvent, Response>()
   .use(captureLambdaHandler(tracer))
@@ -43,8 +48,16 @@ export const handler = middy<CloudFormationCustomResourceEvent, Response>()
       metadataKey: properties.MetadataKey,
       onnxKey: properties.OnnxKey,
     });
-    const published = await publishBundledModel({ registry, s3, bucket: config.bucketName }, files);
-    logger.info('Bundled model registered', { ...published });
+    const previousVersion =
+      event.RequestType === 'Update'
+        ? OldPropertiesSchema.parse(event.OldResourceProperties).Version
+        : undefined;
+    const published = await publishBundledModel(
+      { registry, s3, bucket: config.bucketName },
+      files,
+      previousVersion,
+    );
+    logger.info('Bundled model registered', { ...published, previousVersion });
     return {
       PhysicalResourceId: `bundled-model-${published.version}`,
       Data: { Version: published.version, Active: published.activation.active },

@@ -79,33 +79,48 @@ export function decideActivation(
 }
 
 /**
- * Pure: whether a deployment's bundled `version` becomes active. The registry must keep naming a model
- * that can serve, and an operator's choice stands:
- * - nothing active, or the active version cannot serve any more (not registered, or no package in the
- *   bucket and no longer the bundled model): the bundled version;
- * - a trained version is active: it stays (the bundled one is registered, to be activated by hand);
- * - a bundled version is active and this one is deployed for the first time (`newlyRegistered`): this
- *   one, as a new bundled model replaces the old;
- * - a bundled version is active and this one was deployed before: the active one stays (a rollback to
- *   it outlives every redeploy of the same code).
+ * Pure: whether a deployment's bundled `version` becomes active, decided from what the previous
+ * deployment shipped (`previousVersion`: CloudFormation's OldResourceProperties on an update, the data
+ * folder's record locally; none on a first deployment), never from whether this version was registered
+ * before, so that a retried deployment, a stack rollback and a redeploy of the same code each leave the
+ * model the stack now ships, or the operator's choice:
+ * - nothing active, or the active version cannot serve (not registered, or no package in the bucket):
+ *   the bundled version;
+ * - the active version is the one the previous deployment shipped (nobody chose a model since): the
+ *   bundled version, so a new version goes live, a rollback's update puts the earlier one back and the
+ *   retry of a deployment that failed before activating finishes the job;
+ * - any other (a trained version, or an earlier bundled one activated by an operator or a training job):
+ *   it stays; the bundled version is registered, to be activated by hand.
  */
 export function decideBundledActivation(input: {
   version: string;
-  newlyRegistered: boolean;
+  /** The bundled version of the deployment before this one; undefined on a first deployment. */
+  previousVersion: string | undefined;
   /** The active pointer's version. */
   pointer: string | undefined;
   /** Its registry record, when it is another version than `version`. */
   active: Pick<ModelVersionRecord, 'source' | 'location'> | undefined;
 }): ActivationDecision {
-  const { version, pointer, active } = input;
+  const { version, previousVersion, pointer, active } = input;
   if (!pointer) return { activate: true, reason: `no active model: ${version} is` };
   if (pointer === version) return { activate: false, reason: `${version} is already active` };
   if (!active) return { activate: true, reason: `the active ${pointer} is not in the registry` };
   if (!active.location)
     return { activate: true, reason: `the active ${pointer} has no package in the bucket: it cannot serve` };
+  if (pointer === previousVersion)
+    return {
+      activate: true,
+      reason: `${version} replaces ${pointer}, the previous deployment's bundled model`,
+    };
   if (active.source === 'trained')
     return { activate: false, reason: `the trained ${pointer} stays active; ${version} is registered` };
-  return input.newlyRegistered
-    ? { activate: true, reason: `the new bundled ${version} replaces the bundled ${pointer}` }
-    : { activate: false, reason: `${version} was deployed before; ${pointer} was activated since and stays` };
+  return previousVersion === undefined
+    ? {
+        activate: false,
+        reason: `${pointer} was active before this first deployment and stays; ${version} is registered`,
+      }
+    : {
+        activate: false,
+        reason: `${pointer} was activated since the previous deployment (${previousVersion}) and stays; ${version} is registered`,
+      };
 }

@@ -35,12 +35,15 @@ function checkedMetadata(files: ModelPackageFiles): ModelMetadata {
 /**
  * The bundled model at deploy time (the stack's custom resource; `npm start` locally): its package is
  * stored under `models/<version>/`, as a trained one is, and registered with that location, so that every
- * registered version can be loaded again, a rollback to an earlier bundled version included.
- * `ModelVersionConflictError` when the version is registered with another sha256.
+ * registered version can be loaded again, a rollback to an earlier bundled version included. Whether it
+ * becomes active depends on `previousVersion`, the bundled version the deployment before shipped
+ * (`decideBundledActivation`). `ModelVersionConflictError` when the version is registered with another
+ * sha256.
  */
 export async function publishBundledModel(
   deps: { registry: ModelRegistry; s3: S3Client; bucket: string },
   files: ModelPackageFiles,
+  previousVersion: string | undefined,
 ): Promise<BundledModelPublished> {
   const metadata = checkedMetadata(files);
   const prefix = modelPackagePrefix(metadata.version);
@@ -60,6 +63,7 @@ export async function publishBundledModel(
       await put(metadata.onnxFile, files.onnx);
       await put('metadata.json', files.metadataJson);
     },
+    previousVersion,
   );
   return { version: metadata.version, sha256: metadata.sha256, location, activation };
 }

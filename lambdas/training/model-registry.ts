@@ -195,13 +195,15 @@ export class ModelRegistry {
   /**
    * Deploy time (the stack's custom resource; `npm start` locally): the bundled package is stored
    * (`store`, to `location`) and registered there, then `decideBundledActivation` says whether it becomes
-   * active. A version registered with another sha256 is refused before anything is written, so the
-   * registered package stays whole; the same package again changes nothing (a version registered without
-   * a location by an older deployment gets this one).
+   * active, from `previousVersion`, the bundled version of the deployment before. A version registered
+   * with another sha256 is refused before anything is written, so the registered package stays whole; the
+   * same package again changes nothing (a version registered without a location by an older deployment
+   * gets this one).
    */
   async ensureBundled(
     record: Omit<ModelVersionRecord, 'source' | 'location'> & { location: string },
     store: () => Promise<void>,
+    previousVersion: string | undefined,
   ): Promise<BundledActivation> {
     const existing = await this.get(record.version);
     if (existing && existing.sha256 !== record.sha256)
@@ -215,13 +217,16 @@ export class ModelRegistry {
         location: record.location,
       });
     }
-    return this.activateBundled(record.version, !existing);
+    return this.activateBundled(record.version, previousVersion);
   }
 
-  private async activateBundled(version: string, newlyRegistered: boolean): Promise<BundledActivation> {
+  private async activateBundled(
+    version: string,
+    previousVersion: string | undefined,
+  ): Promise<BundledActivation> {
     const pointer = await this.getActive();
     const active = pointer && pointer.version !== version ? await this.get(pointer.version) : undefined;
-    const decision = decideBundledActivation({ version, newlyRegistered, pointer: pointer?.version, active });
+    const decision = decideBundledActivation({ version, previousVersion, pointer: pointer?.version, active });
     if (!decision.activate) return { ...decision, active: pointer?.version ?? version };
     try {
       await this.activate(version, { expectedCurrent: pointer?.version ?? null });

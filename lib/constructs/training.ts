@@ -260,8 +260,9 @@ export class Training extends Construct {
    * stores its package under `models/<version>/`, read from two file assets, and registers it there, by
    * the code `npm start` runs (lambdas/training/bundled-model.ts), so every registered version can be
    * loaded again and the inference function never writes to the table. The properties name the package's
-   * objects: a stack rollback publishes the earlier package again, which changes nothing; a version
-   * registered with another sha256 fails the deployment with both hashes.
+   * objects and its version: an update's old properties tell the handler what the deployment before
+   * shipped, so a stack rollback (an update back to them) puts the earlier version back if it was still
+   * active; a version registered with another sha256 fails the deployment with both hashes.
    */
   private registerBundledModel(modelDir: string) {
     const metadata = readModelMetadata(modelDir);
@@ -277,7 +278,8 @@ export class Training extends Construct {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::BundledModel',
       properties: {
-        // Version and sha256 show what changed in a diff; the handler reads both from the package itself.
+        // Version and sha256 show what changed in a diff; the handler reads both from the package itself,
+        // and an update's OldResourceProperties.Version as the version the deployment before shipped.
         Version: metadata.version,
         Sha256: metadata.sha256,
         AssetBucket: metadataAsset.s3BucketName,
