@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
@@ -21,7 +21,7 @@ interface Synthesized {
   outdir: string;
   /** The registration function's bundle folder. */
   functionDir: string;
-  /** The custom resource's properties (the package's two asset keys among them). */
+  /** The custom resource's properties (the package's three asset keys among them). */
   properties: Record<string, string>;
 }
 
@@ -69,7 +69,7 @@ describe('the bundled-model custom resource, as synthesized', () => {
     aws = await startTestAws();
     // What `cdk deploy` publishes before the stack is updated: each file asset under its key.
     for (const { outdir, properties } of deployments)
-      for (const key of [properties.MetadataKey!, properties.OnnxKey!])
+      for (const key of [properties.MetadataKey!, properties.OnnxKey!, properties.SplitsKey!])
         await aws.s3.send(
           new PutObjectCommand({
             Bucket: aws.bucket,
@@ -132,6 +132,12 @@ describe('the bundled-model custom resource, as synthesized', () => {
       sha256: shipped.sha256,
       location: `s3://${aws.bucket}/models/9.9.9/`,
     });
+    const splits = await aws.s3.send(
+      new GetObjectCommand({ Bucket: aws.bucket, Key: 'models/9.9.9/splits.json' }),
+    );
+    expect(await splits.Body!.transformToString()).toBe(
+      readFileSync(join(shipped.dir, 'splits.json'), 'utf8'),
+    );
     expect(conflicting.error).toContain(
       `Model version 9.9.9 is already registered with another sha256: the registry has ${shipped.sha256}, ` +
         `this package ${other.sha256}.`,

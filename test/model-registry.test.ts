@@ -1,4 +1,8 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DomainError } from '../lambdas/app/domain-error.ts';
@@ -16,9 +20,13 @@ import {
 import { createTrainingService } from '../lambdas/training/job-service.ts';
 import { fixBucketLevelPaths } from '../lambdas/training/local-s3-listing.ts';
 import { ModelRegistry, ModelVersionConflictError } from '../lambdas/training/model-registry.ts';
+import { scanDataset } from '../training/datasets.ts';
+import { fetchActivePackage } from '../training/job.ts';
+import { compareModels } from '../training/model-comparison.ts';
 import { startTestAws, type TestAws } from './helpers/local-aws.ts';
 import { copyModelPackage, type ModelPackageCopy } from './helpers/model-package-copy.ts';
 
+const HELD_OUT = resolve(import.meta.dirname, 'fixtures', 'tess-heldout');
 const f1 = (macroF1: number) => ({ 'tess-random': { accuracy: macroF1, macroF1, support: 10 } });
 
 describe('activation policy: "if-better" decides on both models scored on the same clips', () => {
@@ -400,6 +408,41 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     });
     expect(await registry.getActive()).toEqual(pointer);
   });
+
+  it('a training job compares against an active bundled version from the bucket without the clips it trained on (its splits.json is stored with it)', async () => {
+    // Prepare: a bundled version other than this tree's (a rollback) is active, so the job fetches it
+    // from the bucket. The candidate's test set is the fixture clips (TESS, a corpus the active version
+    // trained on); the active version's own test set records two of them, so it trained on the rest.
+    const scan = await scanDataset(HELD_OUT);
+    const sha1 = (path: string) => createHash('sha1').update(readFileSync(path)).digest('hex');
+    const recorded = scan.clips.map((c) => ({ path: relative(scan.root, c.path), sha1: sha1(c.path) }));
+    const splitsOf = (set: typeof recorded) => JSON.stringify({ sets: { 'heldout-speakers': set } });
+    const rolledBackTo = packageAs('1.5.9');
+    writeFileSync(join(rolledBackTo.dir, 'splits.json'), splitsOf(recorded.slice(0, 2)));
+    await deploy(rolledBackTo.dir);
+    const candidate = packageAs('candidate');
+    writeFileSync(join(candidate.dir, 'splits.json'), splitsOf(recorded));
+    const work = mkdtempSync(join(tmpdir(), 'ser-compare-'));
+
+    // Act
+    try {
+      const s3 = fixBucketLevelPaths(aws.s3, aws.s3Endpoint);
+      const active = await fetchActivePackage({ registry, s3 }, '1.5.9', work);
+      const comparison = await compareModels({ candidateDir: candidate.dir, active, scan });
+
+      // Assess
+      expect(comparison).toMatchObject({
+        testSet: 'heldout-speakers',
+        excludedSeenByActive: recorded.length - 2,
+        clips: 2,
+      });
+      expect(await objectBytes('models/1.5.9/splits.json')).toEqual(
+        readFileSync(join(rolledBackTo.dir, 'splits.json')),
+      );
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('a version registered with another sha256 is refused before anything is stored, naming the version and both hashes; the same package again is a no-op', async () => {
     // Prepare

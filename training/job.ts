@@ -206,8 +206,8 @@ async function publishCandidate(ctx: JobContext, job: TrainingJob, trained: Trai
  * very package, any other from its registered S3 location (sha256 checked against the registry; bundled
  * versions are stored there too since deployments store them), or why it is not available.
  */
-async function fetchActivePackage(
-  ctx: JobContext,
+export async function fetchActivePackage(
+  ctx: Pick<JobContext, 'registry' | 's3'>,
   version: string,
   work: string,
 ): Promise<{ version: string; dir: string } | { version: string; error: string }> {

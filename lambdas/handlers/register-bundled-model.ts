@@ -13,11 +13,15 @@ const config = loadConfig();
 const s3 = tracer.captureAWSv3Client(createS3Client(config));
 const registry = new ModelRegistry(tracer.captureAWSv3Client(createDocumentClient(config)), config);
 
-/** The custom resource's properties (lib/constructs/training.ts): the package as two deployment assets. */
+/**
+ * The custom resource's properties (lib/constructs/training.ts): the package as deployment assets, two,
+ * or three when it has a splits.json.
+ */
 const PropertiesSchema = z.object({
   AssetBucket: z.string().min(1),
   MetadataKey: z.string().min(1),
   OnnxKey: z.string().min(1),
+  SplitsKey: z.string().min(1).optional(),
 });
 /** On an update, the properties the resource had: the bundled version the deployment before shipped. */
 const OldPropertiesSchema = z.object({ Version: z.string().min(1).optional() });
@@ -47,6 +51,7 @@ export const handler = middy<CloudFormationCustomResourceEvent, Response>()
       bucket: properties.AssetBucket,
       metadataKey: properties.MetadataKey,
       onnxKey: properties.OnnxKey,
+      splitsKey: properties.SplitsKey,
     });
     const previousVersion =
       event.RequestType === 'Update'

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { checkOnnxChecksum } from '../core/model/checksum.ts';
+import { SPLITS_FILE } from '../core/model/location.ts';
 import { type ModelMetadata, parseModelMetadata } from '../core/model/metadata.ts';
 import {
   type BundledActivation,
@@ -10,10 +11,16 @@ import {
   s3Location,
 } from './model-registry.ts';
 
-/** A model package's run-time files as bytes (what prediction reads); `source` names it in errors. */
+/**
+ * A model package's files as stored in the bucket: the run-time ones (what prediction reads) and, when
+ * the package has one, splits.json (its recorded test clips: what a training job's "if-better" comparison
+ * leaves out when this version is the active one, since it trained on the rest). `source` names it in
+ * errors.
+ */
 export interface ModelPackageFiles {
   metadataJson: string;
   onnx: Uint8Array;
+  splitsJson?: string;
   source: string;
 }
 
@@ -58,9 +65,10 @@ export async function publishBundledModel(
       createdAt: metadata.createdAt,
       location,
     },
-    // The ONNX first: a metadata.json under the prefix means the package is whole.
+    // metadata.json last: a metadata.json under the prefix means the package is whole.
     async () => {
       await put(metadata.onnxFile, files.onnx);
+      if (files.splitsJson !== undefined) await put(SPLITS_FILE, files.splitsJson);
       await put('metadata.json', files.metadataJson);
     },
     previousVersion,
@@ -68,25 +76,35 @@ export async function publishBundledModel(
   return { version: metadata.version, sha256: metadata.sha256, location, activation };
 }
 
-/** A package's two run-time files from S3 objects (the deployment's assets). */
+/** A package's files from S3 objects (the deployment's assets; splits.json when the package has one). */
 export async function readPackageObjects(
   s3: S3Client,
-  objects: { bucket: string; metadataKey: string; onnxKey: string },
+  objects: { bucket: string; metadataKey: string; onnxKey: string; splitsKey?: string },
 ): Promise<ModelPackageFiles> {
   const read = async (key: string) => {
     const { Body } = await s3.send(new GetObjectCommand({ Bucket: objects.bucket, Key: key }));
     return Body!.transformToByteArray();
   };
+  const text = async (key: string) => new TextDecoder().decode(await read(key));
   return {
-    metadataJson: new TextDecoder().decode(await read(objects.metadataKey)),
+    metadataJson: await text(objects.metadataKey),
     onnx: await read(objects.onnxKey),
+    ...(objects.splitsKey ? { splitsJson: await text(objects.splitsKey) } : {}),
     source: `s3://${objects.bucket}/${objects.metadataKey}`,
   };
 }
 
-/** A package folder's two run-time files (the local stack's bundled model). */
+/** A package folder's files (the local stack's bundled model): splits.json when it has one. */
 export async function readPackageFolder(dir: string): Promise<ModelPackageFiles> {
   const metadataJson = await readFile(join(dir, 'metadata.json'), 'utf8');
   const { onnxFile } = parseModelMetadata(metadataJson, dir);
-  return { metadataJson, onnx: await readFile(join(dir, onnxFile)), source: dir };
+  const splitsJson = await readFile(join(dir, SPLITS_FILE), 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  return {
+    metadataJson,
+    onnx: await readFile(join(dir, onnxFile)),
+    ...(splitsJson === undefined ? {} : { splitsJson }),
+    source: dir,
+  };
 }

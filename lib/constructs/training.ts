@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustomResource, Duration, IgnoreMode, Stack } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
@@ -25,7 +26,7 @@ import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { DATASETS_ROOT } from '../../lambdas/app/openapi-training.ts';
-import { BUNDLED_MODEL_FOLDER, readModelMetadata } from '../../lambdas/core/model/location.ts';
+import { BUNDLED_MODEL_FOLDER, readModelMetadata, SPLITS_FILE } from '../../lambdas/core/model/location.ts';
 import { JOB_ID_TAG } from '../../lambdas/training/ec2-launcher.ts';
 import { TRAINING_LEADING_KEYS } from '../../lambdas/training/job-repository.ts';
 import { DEFAULT_TRAINING_MAX_RUN_MINUTES } from '../../lambdas/training/launcher.ts';
@@ -257,7 +258,8 @@ export class Training extends Construct {
 
   /**
    * The bundled model at deploy time: a custom resource (our function, behind aws-cdk-lib's Provider)
-   * stores its package under `models/<version>/`, read from two file assets, and registers it there, by
+   * stores its package under `models/<version>/`, read from file assets (metadata.json, the ONNX, and
+   * splits.json when the package has one), and registers it there, by
    * the code `npm start` runs (lambdas/training/bundled-model.ts), so every registered version can be
    * loaded again and the inference function never writes to the table. The properties name the package's
    * objects and its version: an update's old properties tell the handler what the deployment before
@@ -269,7 +271,12 @@ export class Training extends Construct {
     const asset = (id: string, file: string) => new Asset(this, id, { path: join(modelDir, file) });
     const metadataAsset = asset('BundledModelMetadata', 'metadata.json');
     const onnxAsset = asset('BundledModelOnnx', metadata.onnxFile);
-    const fn = this.createRegistrationFunction([metadataAsset, onnxAsset], metadata.version);
+    // Stored with the package: a training job's comparison leaves out the clips this version trained on.
+    const splitsAsset = existsSync(join(modelDir, SPLITS_FILE))
+      ? asset('BundledModelSplits', SPLITS_FILE)
+      : undefined;
+    const assets = [metadataAsset, onnxAsset, ...(splitsAsset ? [splitsAsset] : [])];
+    const fn = this.createRegistrationFunction(assets, metadata.version);
     const provider = new Provider(this, 'BundledModelProvider', {
       onEventHandler: fn,
       logGroup: logGroupWithRetention(this, 'BundledModelProviderLogs', FUNCTION_LOG_RETENTION),
@@ -285,12 +292,13 @@ export class Training extends Construct {
         AssetBucket: metadataAsset.s3BucketName,
         MetadataKey: metadataAsset.s3ObjectKey,
         OnnxKey: onnxAsset.s3ObjectKey,
+        ...(splitsAsset ? { SplitsKey: splitsAsset.s3ObjectKey } : {}),
       },
     });
     return { function: fn, provider, version: metadata.version };
   }
 
-  /** Reads the package's two asset objects, writes under its own `models/<version>/` only, and the registry's items. */
+  /** Reads the package's asset objects, writes under its own `models/<version>/` only, and the registry's items. */
   private createRegistrationFunction(assets: Asset[], version: string): SerFunction {
     const fn = new SerFunction(this, 'RegisterBundledModel', {
       entry: `${HANDLERS_DIR}register-bundled-model.ts`,

@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256Hex } from '../../lambdas/core/model/checksum.ts';
-import { BUNDLED_MODEL_DIR } from '../../lambdas/core/model/location.ts';
+import { BUNDLED_MODEL_DIR, SPLITS_FILE } from '../../lambdas/core/model/location.ts';
 
 export interface ModelPackageCopy {
   dir: string;
@@ -22,7 +22,7 @@ function otherOnnx(onnx: Buffer): Buffer {
 }
 
 /**
- * The shipped package (metadata.json and its ONNX) in a temporary folder under another version, as a
+ * The shipped package (metadata.json, its ONNX and splits.json) in a temporary folder under another version, as a
  * deployment of a new bundled model would carry it. `otherBytes`: a different, loadable package under that
  * version (the ONNX's doc string changed, its sha256 recorded, so it passes every check but is not the same).
  */
@@ -33,6 +33,7 @@ export function copyModelPackage(version: string, { otherBytes = false } = {}): 
   const sha256 = sha256Hex(onnx);
   const dir = mkdtempSync(join(tmpdir(), `ser-model-${version}-`));
   writeFileSync(join(dir, metadata.onnxFile), onnx);
+  copyFileSync(join(BUNDLED_MODEL_DIR, SPLITS_FILE), join(dir, SPLITS_FILE));
   writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ ...metadata, version, sha256 }, null, 2));
   return { dir, version, sha256, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -30,6 +30,13 @@ export const defaultModelDir = (env: NodeJS.ProcessEnv = process.env): string =>
   env.SER_MODEL_DIR ?? BUNDLED_MODEL_DIR;
 
 /**
+ * A package's record of its test clips (training/pipeline.ts writes it): not read by prediction, but
+ * stored with every registered package, since a training job's comparison leaves out the clips the active
+ * version trained on (the rest of its corpora).
+ */
+export const SPLITS_FILE = 'splits.json';
+
+/**
  * The files of the package in `dir` that prediction reads (`loadModelPackage`): its metadata and the
  * ONNX file the metadata names. A deployment ships these, not the package's report, figures or
  * development runs.
