@@ -185,8 +185,8 @@ function acknowledgeTraining({ training, storage }: SerStack): void {
   const registration = training.bundledModelRegistration;
   acknowledge(
     registration.function,
-    'Deploy time: writes the bundled package under its own models/<version>/ prefix (its objects are ' +
-      'named by the package); X-Ray trace segments have no resource ARN.',
+    'Deploy time: reads and writes the bundled package under its own models/<version>/ prefix (its ' +
+      'objects are named by the package); X-Ray trace segments have no resource ARN.',
     objectsUnder(storage.bucket, modelPackagePrefix(registration.version)),
     'AwsSolutions-IAM5[Resource::*]',
   );

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DomainError } from '../lambdas/app/domain-error.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
@@ -106,7 +106,7 @@ describe('model registry and training jobs in the predictions table (dynalite)',
       createdAt: '2026-01-01T00:00:00Z',
       location: 's3://b/models/1.0.0/',
     };
-    const stored = async () => {};
+    const stored = { isStored: async () => true, store: async () => {} };
     await registry.ensureBundled(bundled, stored, undefined);
     await registry.register({
       ...bundled,
@@ -228,6 +228,7 @@ describe('model registry and training jobs in the predictions table (dynalite)',
 
 describe('deploying a bundled model: stored under models/<version>/, registered there, activated by the rule (s3rver, dynalite)', () => {
   let aws: TestAws;
+  let s3: S3Client;
   let registry: ModelRegistry;
   const copies: ModelPackageCopy[] = [];
   /** The shipped package under another version (and, with otherBytes, another sha256). */
@@ -238,11 +239,7 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
   };
   /** A deployment of `dir`'s package after one that shipped `previous` (none: the stack's first). */
   const deploy = async (dir: string, previous?: string, on = registry) =>
-    publishBundledModel(
-      { registry: on, s3: aws.s3, bucket: aws.bucket },
-      await readPackageFolder(dir),
-      previous,
-    );
+    publishBundledModel({ registry: on, s3, bucket: aws.bucket }, await readPackageFolder(dir), previous);
   const servingWith = async (dir: string) => {
     const errors: string[] = [];
     const provider = createActiveModelProvider({
@@ -259,7 +256,7 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     createTrainingService({
       jobs: new TrainingJobRepository(aws.doc, { tableName: aws.tableName, staleAfterMs: 60_000 }),
       registry,
-      datasets: createS3DatasetPrefixes(fixBucketLevelPaths(aws.s3, aws.s3Endpoint), aws.bucket),
+      datasets: createS3DatasetPrefixes(s3, aws.bucket),
       launcher: { launch: async () => ({ launchedAs: 'unused' }) },
       bundledVersion,
     });
@@ -270,6 +267,8 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
 
   beforeEach(async () => {
     aws = await startTestAws();
+    // The registration lists the package's prefix, as the training job lists one.
+    s3 = fixBucketLevelPaths(aws.s3, aws.s3Endpoint);
     registry = new ModelRegistry(aws.doc, aws);
   });
   afterEach(async () => {
@@ -426,7 +425,6 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
 
     // Act
     try {
-      const s3 = fixBucketLevelPaths(aws.s3, aws.s3Endpoint);
       const active = await fetchActivePackage({ registry, s3 }, '1.5.9', work);
       const comparison = await compareModels({ candidateDir: candidate.dir, active, scan });
 
@@ -465,6 +463,42 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     expect(await objectBytes('models/1.6.0/model.onnx')).toEqual(storedOnnx);
     expect((await registry.get('1.6.0'))?.sha256).toBe(registered.sha256);
     expect(again.activation).toMatchObject({ activate: false, active: '1.6.0' });
+  });
+
+  it('the same ONNX with another metadata.json under a registered version (a recalibration) is refused before anything is stored', async () => {
+    // Prepare
+    const registered = packageAs('1.6.0');
+    await deploy(registered.dir);
+    const storedMetadata = await objectBytes('models/1.6.0/metadata.json');
+    const recalibrated = packageAs('1.6.0');
+    const metadata = JSON.parse(readFileSync(join(recalibrated.dir, 'metadata.json'), 'utf8'));
+    metadata.calibration.temperature = 1.25;
+    writeFileSync(join(recalibrated.dir, 'metadata.json'), JSON.stringify(metadata, null, 2));
+
+    // Act
+    const refused = await deploy(recalibrated.dir, '1.6.0').catch((error: unknown) => error);
+
+    // Assess
+    expect(refused).toBeInstanceOf(ModelVersionConflictError);
+    expect((refused as Error).message).toBe(
+      `Model version 1.6.0 is already registered with another metadata.json: s3://${aws.bucket}/models/1.6.0/` +
+        "metadata.json is not this package's (the ONNX is the same; its calibration, labels or settings " +
+        'differ). A version names one package for good: give this package a version of its own (metadata.json "version").',
+    );
+    expect(await objectBytes('models/1.6.0/metadata.json')).toEqual(storedMetadata);
+  });
+
+  it("a redeploy stores a registered package's deleted objects again", async () => {
+    const registered = packageAs('1.6.0');
+    await deploy(registered.dir);
+    const onnx = await objectBytes('models/1.6.0/model.onnx');
+    await aws.s3.send(new DeleteObjectCommand({ Bucket: aws.bucket, Key: 'models/1.6.0/model.onnx' }));
+    await aws.s3.send(new DeleteObjectCommand({ Bucket: aws.bucket, Key: 'models/1.6.0/splits.json' }));
+
+    await deploy(registered.dir, '1.6.0');
+
+    expect(await objectBytes('models/1.6.0/model.onnx')).toEqual(onnx);
+    expect((await objectBytes('models/1.6.0/splits.json')).length).toBeGreaterThan(0);
   });
 
   it('a version registered without a location (an older deployment) serves only as the bundled model; elsewhere it is refused, said once, and the next deploy moves the pointer off it', async () => {

@@ -19,6 +19,7 @@ import {
   publishBundledModel,
   readPackageFolder,
 } from '../../lambdas/training/bundled-model.ts';
+import { fixBucketLevelPaths } from '../../lambdas/training/local-s3-listing.ts';
 import { ModelRegistry } from '../../lambdas/training/model-registry.ts';
 import { localS3Access } from './s3-access.ts';
 import { S3rver } from './s3rver.ts';
@@ -188,7 +189,7 @@ export async function registerBundledModel(options: {
     credentials: { ...LOCAL_S3_CREDENTIALS },
   };
   const documents = createDocumentClient(clients);
-  const s3 = createS3Client(clients);
+  const s3 = fixBucketLevelPaths(createS3Client(clients), options.s3Endpoint);
   try {
     const registry = new ModelRegistry(documents, { tableName: options.tableName });
     const published = await publishBundledModel(

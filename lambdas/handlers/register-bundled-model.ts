@@ -6,11 +6,13 @@ import * as z from 'zod';
 import { createDocumentClient, createS3Client } from '../app/aws-clients.ts';
 import { loadConfig } from '../app/config.ts';
 import { publishBundledModel, readPackageObjects } from '../training/bundled-model.ts';
+import { fixBucketLevelPaths } from '../training/local-s3-listing.ts';
 import { ModelRegistry } from '../training/model-registry.ts';
 import { logger, tracer } from './observability.ts';
 
 const config = loadConfig();
-const s3 = tracer.captureAWSv3Client(createS3Client(config));
+// The package's prefix is listed (fixBucketLevelPaths: for s3rver when an endpoint is set, as in tests).
+const s3 = tracer.captureAWSv3Client(fixBucketLevelPaths(createS3Client(config), config.s3Endpoint));
 const registry = new ModelRegistry(tracer.captureAWSv3Client(createDocumentClient(config)), config);
 
 /**

@@ -1,12 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { checkOnnxChecksum } from '../core/model/checksum.ts';
 import { SPLITS_FILE } from '../core/model/location.ts';
 import { type ModelMetadata, parseModelMetadata } from '../core/model/metadata.ts';
 import {
   type BundledActivation,
+  type BundledPackage,
   type ModelRegistry,
+  ModelVersionConflictError,
   modelPackagePrefix,
   s3Location,
 } from './model-registry.ts';
@@ -40,12 +42,52 @@ function checkedMetadata(files: ModelPackageFiles): ModelMetadata {
 }
 
 /**
+ * The package's objects under `models/<version>/` of `bucket`: whether they are all there (one listing:
+ * the registration function may list that prefix only, and without a listing grant S3 answers a missing
+ * object with 403, not 404), a stored metadata.json that is not this one refused, and the writes.
+ */
+function bundledPackage(
+  deps: { s3: S3Client; bucket: string },
+  files: ModelPackageFiles,
+  metadata: ModelMetadata,
+): BundledPackage {
+  const prefix = modelPackagePrefix(metadata.version);
+  const names = [
+    'metadata.json',
+    metadata.onnxFile,
+    ...(files.splitsJson === undefined ? [] : [SPLITS_FILE]),
+  ];
+  const put = (name: string, body: string | Uint8Array) =>
+    deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: `${prefix}${name}`, Body: body }));
+  return {
+    async isStored() {
+      const listed = await deps.s3.send(new ListObjectsV2Command({ Bucket: deps.bucket, Prefix: prefix }));
+      const keys = new Set((listed.Contents ?? []).map((o) => o.Key));
+      const metadataKey = `${prefix}metadata.json`;
+      if (keys.has(metadataKey)) {
+        const { Body } = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: metadataKey }));
+        if ((await Body!.transformToString()) !== files.metadataJson)
+          throw ModelVersionConflictError.ofMetadata(metadata.version, `s3://${deps.bucket}/${metadataKey}`);
+      }
+      return names.every((name) => keys.has(`${prefix}${name}`));
+    },
+    // metadata.json last: a metadata.json under the prefix means the package is whole.
+    async store() {
+      await put(metadata.onnxFile, files.onnx);
+      if (files.splitsJson !== undefined) await put(SPLITS_FILE, files.splitsJson);
+      await put('metadata.json', files.metadataJson);
+    },
+  };
+}
+
+/**
  * The bundled model at deploy time (the stack's custom resource; `npm start` locally): its package is
  * stored under `models/<version>/`, as a trained one is, and registered with that location, so that every
- * registered version can be loaded again, a rollback to an earlier bundled version included. Whether it
- * becomes active depends on `previousVersion`, the bundled version the deployment before shipped
- * (`decideBundledActivation`). `ModelVersionConflictError` when the version is registered with another
- * sha256.
+ * registered version can be loaded again, a rollback to an earlier bundled version included; a registered
+ * package whose objects went missing is stored again. Whether it becomes active depends on
+ * `previousVersion`, the bundled version the deployment before shipped (`decideBundledActivation`).
+ * `ModelVersionConflictError` when the version is registered with another sha256, or stored with another
+ * metadata.json.
  */
 export async function publishBundledModel(
   deps: { registry: ModelRegistry; s3: S3Client; bucket: string },
@@ -53,10 +95,7 @@ export async function publishBundledModel(
   previousVersion: string | undefined,
 ): Promise<BundledModelPublished> {
   const metadata = checkedMetadata(files);
-  const prefix = modelPackagePrefix(metadata.version);
-  const location = s3Location(deps.bucket, prefix);
-  const put = (name: string, body: string | Uint8Array) =>
-    deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: `${prefix}${name}`, Body: body }));
+  const location = s3Location(deps.bucket, modelPackagePrefix(metadata.version));
   const activation = await deps.registry.ensureBundled(
     {
       version: metadata.version,
@@ -65,12 +104,7 @@ export async function publishBundledModel(
       createdAt: metadata.createdAt,
       location,
     },
-    // metadata.json last: a metadata.json under the prefix means the package is whole.
-    async () => {
-      await put(metadata.onnxFile, files.onnx);
-      if (files.splitsJson !== undefined) await put(SPLITS_FILE, files.splitsJson);
-      await put('metadata.json', files.metadataJson);
-    },
+    bundledPackage(deps, files, metadata),
     previousVersion,
   );
   return { version: metadata.version, sha256: metadata.sha256, location, activation };

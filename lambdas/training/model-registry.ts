@@ -63,15 +63,31 @@ export interface ActivePointer {
 export class ModelVersionConflictError extends Error {
   override readonly name = 'ModelVersionConflictError';
 
+  /** `difference`: what differs, after "already registered with". */
   constructor(
     readonly version: string,
-    readonly registeredSha256: string,
-    readonly packageSha256: string,
+    difference: string,
   ) {
     super(
-      `Model version ${version} is already registered with another sha256: the registry has ` +
-        `${registeredSha256}, this package ${packageSha256}. A version names one package for good: ` +
-        'give this package a version of its own (metadata.json "version").',
+      `Model version ${version} is already registered with ${difference}. A version names one package ` +
+        'for good: give this package a version of its own (metadata.json "version").',
+    );
+  }
+
+  /** Another ONNX. */
+  static ofSha256(version: string, registered: string, packaged: string): ModelVersionConflictError {
+    return new ModelVersionConflictError(
+      version,
+      `another sha256: the registry has ${registered}, this package ${packaged}`,
+    );
+  }
+
+  /** The same ONNX with another metadata.json (a recalibration, say): another package all the same. */
+  static ofMetadata(version: string, storedAt: string): ModelVersionConflictError {
+    return new ModelVersionConflictError(
+      version,
+      `another metadata.json: ${storedAt} is not this package's (the ONNX is the same; its calibration, ` +
+        'labels or settings differ)',
     );
   }
 }
@@ -94,6 +110,17 @@ function modelItem(record: ModelVersionRecord): Record<string, unknown> {
     [listIndex.partitionKey]: MODEL_LIST_PARTITION,
     [listIndex.sortKey]: `${record.createdAt}#${record.version}`,
   };
+}
+
+/** A deployment's bundled package as ensureBundled stores it, kept apart from S3 here. */
+export interface BundledPackage {
+  /**
+   * Whether every object of this package is at its location; a ModelVersionConflictError if the stored
+   * metadata.json is another.
+   */
+  isStored(): Promise<boolean>;
+  /** Writes the package's objects to its location (metadata.json last). */
+  store(): Promise<void>;
 }
 
 /** What a deployment did with the active pointer, why, and which version is active now. */
@@ -128,7 +155,7 @@ export class ModelRegistry {
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
       const registered = await this.get(record.version);
-      throw new ModelVersionConflictError(record.version, registered?.sha256 ?? '?', record.sha256);
+      throw ModelVersionConflictError.ofSha256(record.version, registered?.sha256 ?? '?', record.sha256);
     }
   }
 
@@ -194,23 +221,26 @@ export class ModelRegistry {
 
   /**
    * Deploy time (the stack's custom resource; `npm start` locally): the bundled package is stored
-   * (`store`, to `location`) and registered there, then `decideBundledActivation` says whether it becomes
-   * active, from `previousVersion`, the bundled version of the deployment before. A version registered
-   * with another sha256 is refused before anything is written, so the registered package stays whole; the
-   * same package again changes nothing (a version registered without a location by an older deployment
-   * gets this one).
+   * (`pkg.store`, to `location`) and registered there, then `decideBundledActivation` says whether it
+   * becomes active, from `previousVersion`, the bundled version of the deployment before. A version
+   * registered with another sha256 is refused before anything is written, so the registered package stays
+   * whole; so is one whose stored metadata.json differs (`pkg.isStored` throws). The same package again
+   * changes nothing, but is stored again if objects of it went missing from the bucket; a version
+   * registered without a location by an older deployment gets this one.
    */
   async ensureBundled(
     record: Omit<ModelVersionRecord, 'source' | 'location'> & { location: string },
-    store: () => Promise<void>,
+    pkg: BundledPackage,
     previousVersion: string | undefined,
   ): Promise<BundledActivation> {
     const existing = await this.get(record.version);
     if (existing && existing.sha256 !== record.sha256)
-      throw new ModelVersionConflictError(record.version, existing.sha256, record.sha256);
-    // A registered location already holds this package (trained, or stored by an earlier deployment).
-    if (!existing?.location) {
-      await store();
+      throw ModelVersionConflictError.ofSha256(record.version, existing.sha256, record.sha256);
+    if (existing?.location) {
+      // Registered with its package (trained, or stored by an earlier deployment): restore what is missing.
+      if (!(await pkg.isStored())) await pkg.store();
+    } else {
+      await pkg.store();
       await this.register({
         ...(existing ?? record),
         source: existing?.source ?? 'bundled',

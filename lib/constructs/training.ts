@@ -298,7 +298,10 @@ export class Training extends Construct {
     return { function: fn, provider, version: metadata.version };
   }
 
-  /** Reads the package's asset objects, writes under its own `models/<version>/` only, and the registry's items. */
+  /**
+   * Reads the package's asset objects, lists, reads and writes under its own `models/<version>/` only,
+   * and the registry's items.
+   */
   private createRegistrationFunction(assets: Asset[], version: string): SerFunction {
     const fn = new SerFunction(this, 'RegisterBundledModel', {
       entry: `${HANDLERS_DIR}register-bundled-model.ts`,
@@ -312,10 +315,20 @@ export class Training extends Construct {
         resources: assets.map((a) => a.bucket.arnForObjects(a.s3ObjectKey)),
       }),
     );
+    // Its own package's prefix only: listed and metadata.json read to tell a package already stored
+    // (refused if its metadata.json is another) from one with objects missing (stored again).
+    const prefix = modelPackagePrefix(version);
     fn.addToRolePolicy(
       new PolicyStatement({
-        actions: ['s3:PutObject'],
-        resources: [this.bucket.arnForObjects(`${modelPackagePrefix(version)}*`)],
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${prefix}*`)],
+      }),
+    );
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringEquals: { 's3:prefix': [prefix] } },
       }),
     );
     fn.addToRolePolicy(
