@@ -17,8 +17,10 @@ describe('training/calibrate.ts (temperature of an existing package)', () => {
   let pkg: string;
   const calibrate = (...args: string[]) =>
     run(TSX, ['training/calibrate.ts', '--model', pkg, ...args], { cwd: ROOT });
+  /** With the new version every recalibration must name. */
+  const recalibrate = (...args: string[]) => calibrate('--version', '1.6.0-recalibrated', ...args);
   const failure = (...args: string[]) =>
-    calibrate(...args).then(
+    recalibrate(...args).then(
       () => undefined,
       (error: Failure) => error,
     );
@@ -77,12 +79,33 @@ describe('training/calibrate.ts (temperature of an existing package)', () => {
       'tess-random': await Promise.all(files.map(async (f) => ({ path: f, sha1: await sha1(f) }))),
     });
 
-    await calibrate('--set', 'tess-random', '--data', HELD_OUT);
+    await recalibrate('--set', 'tess-random', '--data', HELD_OUT);
 
-    const { calibration } = JSON.parse(await metadata());
+    const { calibration, version } = JSON.parse(await metadata());
+    expect(version).toBe('1.6.0-recalibrated');
     expect(calibration.fittedOn).toMatch(
       /^the package's own test clips of its training voices tess:OAF, tess:YAF \(7 clips, recorded set tess-random\)/,
     );
     expect(await readFile(join(pkg, 'figures', 'reliability.svg'), 'utf8')).not.toContain('held-out');
+  }, 60_000);
+
+  it("requires a new version: none, or the package's own, is refused before anything is written", async () => {
+    const before = await metadata();
+    const { version } = JSON.parse(before);
+    const failed = (run: Promise<unknown>) =>
+      run.then(
+        () => undefined,
+        (error: Failure) => error,
+      );
+
+    const none = await failed(calibrate('--set', 'tess-random', '--data', HELD_OUT));
+    const same = await failed(calibrate('--version', version, '--set', 'tess-random', '--data', HELD_OUT));
+
+    expect(none?.stderr).toMatch(/required option '--version <v>' not specified/);
+    expect(same).toMatchObject({
+      code: 2,
+      stderr: `error: --version ${version} is the package's version: a recalibrated package needs a new one (a version names one package for good)\n`,
+    });
+    expect(await metadata()).toBe(before);
   }, 60_000);
 });

@@ -17,7 +17,9 @@ import { predictWithOnnx } from './onnx-eval.ts';
 /**
  * `npx tsx training/calibrate.ts --model <package> --set <name>`: fits the temperature of an existing
  * package on one of its own recorded test sets (splits.json) and writes it into the package's metadata
- * (`calibration`) with a reliability diagram (figures/reliability.svg). The ECE it prints next to the
+ * (`calibration`) and its new `--version` with a reliability diagram (figures/reliability.svg). The version
+ * must change: a version names one package for good, and deploying or registering the recalibrated
+ * package under its old version is refused (ModelVersionConflictError). The ECE it prints next to the
  * in-sample one is cross-fitted by speaker (each speaker calibrated with the temperature of the others).
  * For packages trained before calibration existed; a package trained with its actor folds gets its
  * calibration from them instead.
@@ -30,9 +32,13 @@ const program = new Command()
     'ravdess-heldout-actors',
   )
   .option('--data <dir>', 'dataset root', defaultDatasetDir())
-  .option('--version <v>', 'new package version (the ONNX graph is unchanged)');
+  .requiredOption(
+    '--version <v>',
+    "the package's new version (required: the same ONNX with another calibration is another package, " +
+      'which the registry refuses under a registered version)',
+  );
 program.parse();
-const opts = program.opts<{ model: string; set: string; data: string; version?: string }>();
+const opts = program.opts<{ model: string; set: string; data: string; version: string }>();
 
 /** The sha1s of the recorded set's clips; a missing or empty set is refused (nothing to fit on). */
 async function recordedSet(dir: string, name: string): Promise<Set<string>> {
@@ -78,6 +84,11 @@ async function main(): Promise<void> {
   const model = await loadModelPackage(dir);
   const { metadata } = model;
   await model.release();
+  if (opts.version === metadata.version)
+    throw new ModelError(
+      `--version ${opts.version} is the package's version: a recalibrated package needs a new one ` +
+        '(a version names one package for good)',
+    );
   const onnx = await readFile(join(dir, metadata.onnxFile));
   if (sha256Hex(onnx) !== metadata.sha256) throw new ModelError('ONNX does not match its metadata');
   const items = await recordedClips(metadata, await recordedSet(dir, opts.set));
@@ -107,7 +118,7 @@ async function main(): Promise<void> {
   });
   const raw = JSON.parse(await readFile(join(dir, 'metadata.json'), 'utf8')) as Record<string, unknown>;
   raw.calibration = calibration;
-  if (opts.version) raw.version = opts.version;
+  raw.version = opts.version;
   await writeFile(join(dir, 'metadata.json'), `${JSON.stringify(raw, null, 2)}\n`);
   await writeFile(
     join(dir, 'figures', 'reliability.svg'),
