@@ -9,7 +9,7 @@ import { DomainError } from '../lambdas/app/domain-error.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { BUNDLED_MODEL_DIR, createPredictor } from '../lambdas/core/predict.ts';
 import { decideActivation, type ModelComparison } from '../lambdas/training/activation-policy.ts';
-import { createActiveModelProvider } from '../lambdas/training/active-model.ts';
+import { createActiveModelProvider, UNAVAILABLE_RETRY_MS } from '../lambdas/training/active-model.ts';
 import { publishBundledModel, readPackageFolder } from '../lambdas/training/bundled-model.ts';
 import { createS3DatasetPrefixes } from '../lambdas/training/dataset-prefix.ts';
 import {
@@ -553,6 +553,42 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     for (let i = 0; i < 3; i++) await provider.refresh();
 
     expect(provider.predictor.modelVersion).toBe('1.6.1');
+    expect(errors).toEqual([`Model 1.6.0: s3://${aws.bucket}/models/1.6.0/model.onnx is missing`]);
+  });
+
+  it('a deleted package put back is loaded after UNAVAILABLE_RETRY_MS, without a cold start', async () => {
+    // Prepare: 1.6.0 activated while its ONNX is gone, said once
+    await deploy(packageAs('1.6.0').dir);
+    const next = packageAs('1.6.1');
+    await deploy(next.dir, '1.6.0');
+    const onnx = await objectBytes('models/1.6.0/model.onnx');
+    await aws.s3.send(new DeleteObjectCommand({ Bucket: aws.bucket, Key: 'models/1.6.0/model.onnx' }));
+    let clock = 0;
+    const errors: string[] = [];
+    const provider = createActiveModelProvider({
+      registry,
+      s3: aws.s3,
+      bundled: await createPredictor({ modelDir: next.dir, warmUp: false }),
+      refreshSec: 0,
+      now: () => clock,
+      onError: (_message, error) => errors.push((error as Error).message),
+    });
+    await registry.activate('1.6.0');
+    await provider.refresh();
+
+    // Act: the object is put back
+    await aws.s3.send(
+      new PutObjectCommand({ Bucket: aws.bucket, Key: 'models/1.6.0/model.onnx', Body: onnx }),
+    );
+    clock = UNAVAILABLE_RETRY_MS - 1;
+    await provider.refresh();
+    const before = provider.predictor.modelVersion;
+    clock = UNAVAILABLE_RETRY_MS;
+    await provider.refresh();
+
+    // Assess
+    expect(before).toBe('1.6.1');
+    expect(provider.predictor.modelVersion).toBe('1.6.0');
     expect(errors).toEqual([`Model 1.6.0: s3://${aws.bucket}/models/1.6.0/model.onnx is missing`]);
   });
 

@@ -5,13 +5,20 @@ import { createPredictor, type Predictor } from '../core/predict.ts';
 import { type ModelRegistry, type ModelVersionRecord, parseS3Location } from './model-registry.ts';
 
 /**
- * A registered version this function cannot serve, for a reason that stays while the version does
- * (versions are immutable): no package in the bucket, a package that is not the registered one. Said
- * once, not retried at every refresh; a failure to reach S3 is not one of these.
+ * A registered version this function cannot serve, for a reason that lasts until someone acts (a version
+ * is immutable, but its objects can be deleted and put back): no package in the bucket, a package that
+ * is not the registered one. Said once, and retried only after `UNAVAILABLE_RETRY_MS`, not at every
+ * refresh; a failure to reach S3 is not one of these.
  */
 export class ModelUnavailableError extends Error {
   override readonly name = 'ModelUnavailableError';
 }
+
+/**
+ * How long a version that could not be loaded is left alone: restoring its objects brings it back within
+ * this, without a cold start, at one failed load (and log line) per interval meanwhile.
+ */
+export const UNAVAILABLE_RETRY_MS = 5 * 60_000;
 
 export interface ActiveModelProvider {
   /** The predictor of the registry's active version (the bundled one until another is active). */
@@ -89,27 +96,28 @@ async function loadVersion(deps: ProviderDeps, version: string): Promise<Predict
  * Follows the registry's active pointer without a redeploy. A version is loaded once (the bundled one
  * from memory, any other from S3, sha256-checked against the registry) and kept, so a rollback is
  * instant. If a version cannot be loaded, the current model stays in service: a bad package must not
- * take predictions down; why is said once per version (`ModelUnavailableError`), or at every refresh for
- * a failure that may pass (S3 unreachable).
+ * take predictions down; why is said once per version and `UNAVAILABLE_RETRY_MS` (`ModelUnavailableError`),
+ * or at every refresh for a failure that may pass (S3 unreachable).
  */
 export function createActiveModelProvider(deps: ProviderDeps): ActiveModelProvider {
   const now = deps.now ?? Date.now;
   const loaded = new Map<string, Predictor>();
-  const unavailable = new Set<string>();
+  /** Versions that could not be loaded → when they may be tried again. */
+  const unavailable = new Map<string, number>();
   let current = deps.bundled;
   /** The active version `current` serves; none until the registry has been read. */
   let serving: string | undefined;
   let checkedAt = Number.NEGATIVE_INFINITY;
 
   async function follow(version: string): Promise<void> {
-    if (version === serving || unavailable.has(version)) return;
+    if (version === serving || now() < (unavailable.get(version) ?? Number.NEGATIVE_INFINITY)) return;
     try {
       const next = loaded.get(version) ?? (await loadVersion(deps, version));
       loaded.set(version, next);
       current = next;
       serving = version;
     } catch (error) {
-      if (error instanceof ModelUnavailableError) unavailable.add(version);
+      if (error instanceof ModelUnavailableError) unavailable.set(version, now() + UNAVAILABLE_RETRY_MS);
       deps.onError?.(`Active model ${version} not loaded; keeping ${current.modelVersion}`, error);
     }
   }
