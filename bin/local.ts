@@ -81,7 +81,7 @@ console.log(
     `Events:   ${stack.eventsFile}  (one EventBridge event per finished prediction)`,
     `Callbacks: signed with SER_WEBHOOK_SECRET=${stack.webhookSecret}  (POST /uploads {"callbackUrl": …})`,
     `Drop folder: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} s3 cp clip.wav s3://${stack.bucket}/incoming/clip.wav`,
-    `Training: curl -X POST -H 'x-api-key: ${stack.adminKey}' ${stack.apiUrl}/training-jobs  (dataset s3://${stack.bucket}/${LOCAL_DATASET_PREFIX}, seeded before the first job from the dataset root SER_DATASET_DIR, default ../shared/datasets: tess/ → datasets/tess/, ravdess/ → datasets/ravdess/)`,
+    `Training: curl -X POST -H 'x-api-key: ${stack.adminKey}' ${stack.apiUrl}/training-jobs  (dataset s3://${stack.bucket}/${LOCAL_DATASET_PREFIX}, seeded before each job from the dataset root SER_DATASET_DIR, default ../shared/datasets: tess/ → datasets/tess/, ravdess/ → datasets/ravdess/)`,
     'Ctrl-C stops everything.',
   ].join('\n'),
 );

@@ -156,6 +156,22 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     );
   });
 
+  it('a folder added to the dataset root after the first seeding is accepted and seeded before its job', async () => {
+    await mkdir(join(datasetRoot, 'emodb'));
+    await cp(tessClip('angry').path, join(datasetRoot, 'emodb', '03a01Wa.flac'));
+
+    const created = await call('POST', '/training-jobs', { dataset: 'datasets/emodb/', epochs: 1 });
+    const job = await finished(created.json.id);
+
+    expect(created.status).toBe(202);
+    // One clip: refused as too few to test on, not as an empty prefix (what a one-time seeding gave).
+    expect(job.error).toMatch(/^too few clips/);
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'datasets/emodb/' }),
+    );
+    expect((listed.Contents ?? []).map((o) => o.Key)).toEqual(['datasets/emodb/03a01Wa.flac']);
+  });
+
   it('a job on three clips (one per emotion: nothing to test on) ends FAILED before training, even with activate "always"', async () => {
     const bundled = (await call('GET', '/models')).json.active;
     for (const emotion of ['angry', 'sad', 'neutral']) {

@@ -26,19 +26,20 @@ export interface LocalTrainingRunner extends TrainingLauncher {
 export function createLocalTrainingRunner(options: {
   env: NodeJS.ProcessEnv;
   log?: (line: string) => void;
-  /** Run once, before the first job's process starts (the dataset seeding). */
-  beforeFirstJob?: () => Promise<unknown>;
-  /** Whether `beforeFirstJob` would put anything under a dataset prefix (still empty in the bucket). */
+  /**
+   * Run before each job's process starts (the dataset seeding): every time, not once, so that `seeds`
+   * stays true to its word after a failed seeding or for a folder added to the dataset root since.
+   */
+  beforeEachJob?: () => Promise<unknown>;
+  /** Whether `beforeEachJob` would put anything under a dataset prefix (still empty in the bucket). */
   seeds?: (prefix: string) => Promise<boolean>;
 }): LocalTrainingRunner {
   const log = options.log ?? (() => {});
-  let prepared: Promise<unknown> | undefined;
   let running: { run?: SupervisedRun; exited: Promise<void> } | undefined;
   let closing = false;
 
   const run = async (jobId: string, slot: { run?: SupervisedRun }) => {
-    prepared ??= options.beforeFirstJob?.() ?? Promise.resolve();
-    await prepared;
+    await options.beforeEachJob?.();
     if (closing) return;
     slot.run = superviseTrainingJob({
       jobId,
@@ -134,7 +135,7 @@ export async function seedLocalDataset(options: SeedOptions): Promise<number> {
 
 /**
  * Whether seeding would put something under `prefix`: such a prefix is not refused as empty (the seeding
- * runs before the first job, not at start-up or on the API's request).
+ * runs before each job, not at start-up or on the API's request).
  */
 export async function seedsPrefix(options: SeedOptions, prefix: string): Promise<boolean> {
   const pending = await pendingSeeds(options);
@@ -165,8 +166,9 @@ async function unseededFiles(
 }
 
 /**
- * The local training side of `npm start`. The dataset is seeded before the first job runs, not at
- * start-up: thousands of uploads would slow every start of the stack (and its tests) for nothing.
+ * The local training side of `npm start`. The dataset is seeded before each job runs, not at start-up:
+ * thousands of uploads would slow every start of the stack (and its tests) for nothing. After the first
+ * job a seeding only looks (a readdir and one listing per folder) unless a prefix is still empty.
  */
 export function startLocalTraining(options: {
   s3Endpoint: string;
@@ -177,7 +179,7 @@ export function startLocalTraining(options: {
   return createLocalTrainingRunner({
     env: {},
     log: options.log,
-    beforeFirstJob: () =>
+    beforeEachJob: () =>
       seedLocalDataset(seeding).catch((error) =>
         options.log(`dataset seeding failed: ${error instanceof Error ? error.message : String(error)}`),
       ),

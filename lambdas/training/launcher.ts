@@ -12,7 +12,7 @@ export interface TrainingLauncher {
   launch(jobId: string): Promise<{ launchedAs: string }>;
   /**
    * Whether the launcher itself fills `prefix` before the job reads it, so that an empty prefix is not
-   * refused: the local stack seeds `datasets/` from its dataset root before the first job. EC2: never.
+   * refused: the local stack seeds `datasets/` from its dataset root before each job. EC2: never.
    */
   seeds?(prefix: string): Promise<boolean>;
 }
