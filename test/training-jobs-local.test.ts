@@ -126,7 +126,8 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
           message:
             'The dataset prefix s3://ser-training/datasets/none/ is empty: upload clips there first ' +
             '(TESS, RAVDESS, EMO-DB or CREMA-D file names, or folders with a labels.csv), ' +
-            'e.g. aws s3 sync ./my-clips s3://ser-training/datasets/none/ (docs/training-jobs.md)',
+            `e.g. aws --endpoint-url ${stack.s3Endpoint} s3 sync ./my-clips s3://ser-training/datasets/none/ ` +
+            "with the local S3's access key and secret (the npm start banner prints them) (docs/training-jobs.md)",
         },
       },
     });

@@ -103,11 +103,13 @@ async function uploadFolder(s3: S3Client, bucket: string, dir: string, prefix: s
 
 /** Downloads the dataset prefix and scans it: which corpora, and what the job record must list. */
 async function fetchDataset(ctx: JobContext, job: TrainingJob, dataDir: string) {
-  const { bucketName } = ctx.config;
+  const { bucketName, s3Endpoint } = ctx.config;
   const files = await downloadPrefix(ctx.s3, bucketName, job.dataset, dataDir);
   if (files === 0) {
     // The API refuses an empty prefix before launching: this one emptied since, or was never seeded (locally).
-    throw new TrainingJobError(emptyDatasetMessage(bucketName, job.dataset));
+    throw new TrainingJobError(
+      emptyDatasetMessage({ bucket: bucketName, endpoint: s3Endpoint }, job.dataset),
+    );
   }
   const scan = await scanDataset(dataDir);
   const corpora = [...new Set(scan.clips.map((c) => c.corpus))].sort() as Corpus[];

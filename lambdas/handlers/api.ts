@@ -46,6 +46,7 @@ export function useTrainingLauncher(launcher: TrainingLauncher): void {
 const datasets = createS3DatasetPrefixes(
   tracer.captureAWSv3Client(fixBucketLevelPaths(createS3Client(config), config.s3Endpoint)),
   config.bucketName,
+  config.s3Endpoint,
 );
 const training = createTrainingService({
   jobs: new TrainingJobRepository(documents, config),

@@ -50,7 +50,7 @@ function queuedJob(
 async function assertDatasetPresent(deps: TrainingServiceDeps, prefix: string): Promise<void> {
   if (await deps.datasets.hasObjects(prefix)) return;
   if (await deps.launcher.seeds?.(prefix)) return;
-  throw invalid('DATASET_EMPTY', emptyDatasetMessage(deps.datasets.bucket, prefix));
+  throw invalid('DATASET_EMPTY', emptyDatasetMessage(deps.datasets, prefix));
 }
 
 /** Starts the job's machine; when that fails no machine will ever pick the job up: it ends now, unlocked. */
