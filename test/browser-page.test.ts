@@ -291,7 +291,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     await page.close();
   });
 
-  it('analyses several dropped files as a batch: a row each, a refused or failed file stops no other', async () => {
+  it('analyses several dropped files as a batch: a row each, a refused or failed file stops no other; a second batch tallies its own files', async () => {
     // Prepare: two real clips, audio the API accepts but cannot decode, and a file the page refuses itself.
     const [angry, sad] = [tessClip('angry'), tessClip('sad')];
     const html = badFixture('html.mp3');
@@ -314,7 +314,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     ]);
     const refusedBeforeAnalysing = await row('notes.txt').getAttribute('data-state');
     await page.getByRole('button', { name: 'Analyse 3 files' }).click();
-    await page.locator('#batch-status', { hasText: 'All 4 files finished' }).waitFor();
+    await page.locator('#batch-status', { hasText: 'All 3 files finished' }).waitFor();
     await page.locator('#batch-rows').getByRole('button', { name: sad.fileName }).press('Enter');
 
     // Assess: each row ended as its file should, and the done one opened shows the full result.
@@ -337,6 +337,26 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
       true,
     );
     await page.screenshot({ path: join(OUTPUT_DIR, 'browser-batch.png'), fullPage: true });
+
+    // Act + assess: a second batch, and two files added while it runs (still ready): the screen reader
+    // hears this run's tally, not one over every row ever listed.
+    const [happy, neutral] = [tessClip('happy'), tessClip('neutral')];
+    const [fear, disgust] = [tessClip('fear'), tessClip('disgust')];
+    await dropFiles(page, [
+      { name: happy.fileName, mimeType: 'audio/flac', buffer: happy.bytes },
+      { name: neutral.fileName, mimeType: 'audio/flac', buffer: neutral.bytes },
+    ]);
+    await page.getByRole('button', { name: 'Analyse 2 files' }).click();
+    await dropFiles(page, [
+      { name: fear.fileName, mimeType: 'audio/flac', buffer: fear.bytes },
+      { name: disgust.fileName, mimeType: 'audio/flac', buffer: disgust.bytes },
+    ]);
+    await expect
+      .poll(() => page.locator('#batch-rows tr[data-state="done"]').count(), { timeout: 30_000 })
+      .toBe(4);
+
+    expect(await page.locator('#batch-status').textContent()).toMatch(/^All 2 files finished\. /);
+    expect(await page.locator('#batch-rows tr[data-state="ready"]').count()).toBe(2);
     await page.close();
   });
 

@@ -475,20 +475,22 @@ async function analyseBatch() {
   updateBatchButton();
   moveFocus($('batch-analyse'), $('batch-status'));
   setBatchStatus(`Analysing ${filesText(items.length)}, ${MAX_PARALLEL_UPLOADS} uploads at a time.`);
-  await Promise.all(items.map(analyseItem));
+  // The tally is this run's: rows finished in an earlier run, or added since and still ready, are not its files.
+  await Promise.all(items.map(async (item) => announceEnd(items, item, await analyseItem(item))));
   refreshRecent();
 }
 
 // A failure (the API's refusal, a failed upload, audio that could not be analysed) ends its own row only.
+// Answers the outcome to announce.
 async function analyseItem(item) {
   try {
     const created = await untilSent(() => uploadSlot(() => sendItem(item)));
     setRowState(item.row, 'analysing', 'Waiting for the result…');
     const prediction = await poll(created.predictionUrl, (text) => setRowStatus(item.row, text));
-    if (prediction.status === 'FAILED') fail(item, failureOf(prediction));
-    else succeed(item, prediction);
+    if (prediction.status === 'FAILED') return fail(item, failureOf(prediction));
+    return succeed(item, prediction);
   } catch (error) {
-    fail(item, explain(error));
+    return fail(item, explain(error));
   }
 }
 
@@ -509,22 +511,22 @@ function succeed(item, prediction) {
   setRowState(item.row, 'done', 'Done');
   setRowResult(item.row, summary, warn);
   makeRowOpenable(item.row, () => openPrediction(prediction));
-  announceEnd(item, summary);
+  return summary;
 }
 
 function fail(item, reason) {
   setRowState(item.row, 'failed', 'Failed');
   setRowResult(item.row, reason);
-  announceEnd(item, `failed: ${reason}`);
+  return `failed: ${reason}`;
 }
 
 // Only a file's end is announced: every upload percentage of a batch would drown the screen reader.
-function announceEnd(item, outcome) {
-  const finished = batch.filter((entry) => isFinished(entry.row)).length;
+function announceEnd(run, item, outcome) {
+  const finished = run.filter((entry) => isFinished(entry.row)).length;
   const tally =
-    finished === batch.length
-      ? `All ${filesText(batch.length)} finished.`
-      : `${finished} of ${filesText(batch.length)} finished.`;
+    finished === run.length
+      ? `All ${filesText(run.length)} finished.`
+      : `${finished} of ${filesText(run.length)} finished.`;
   setBatchStatus(`${tally} ${item.name}: ${outcome}`);
 }
 
