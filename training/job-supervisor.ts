@@ -30,6 +30,18 @@ export interface SupervisedRun {
   stop(reason: string): void;
 }
 
+/**
+ * Records FAILED with `error` (unless the job already recorded its end: then nothing changes) and frees
+ * the one-job lock if this job holds it. The supervisor's path, and the EC2 machine's exit trap's
+ * (`training/machine-exit.ts`).
+ */
+export async function markFailed(jobId: string, env: NodeJS.ProcessEnv, error: string): Promise<void> {
+  const config = loadConfig(env);
+  const jobs = new TrainingJobRepository(createDocumentClient(config), config);
+  await jobs.recordFailure(jobId, error);
+  await jobs.releaseLock(jobId);
+}
+
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
   return signal ? `was killed (${signal})` : `exited with code ${code}`;
 }
@@ -71,10 +83,8 @@ export function superviseTrainingJob(options: {
     const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
     clearTimeout(deadline);
     if (code !== 0 || stopReason) {
-      const jobs = new TrainingJobRepository(createDocumentClient(loadConfig(env)), loadConfig(env));
       const why = stopReason ?? `the training process ${describeExit(code, signal)}`;
-      await jobs.recordFailure(jobId, `Training stopped: ${why} before the job recorded its end`);
-      await jobs.releaseLock(jobId);
+      await markFailed(jobId, env, `Training stopped: ${why} before the job recorded its end`);
     }
     log(`training job ${jobId}: process ${describeExit(code, signal)}`);
     return { code, signal };
