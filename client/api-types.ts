@@ -363,6 +363,8 @@ export interface components {
             comparison?: components["schemas"]["ModelComparison"];
             /** Format: date-time */
             deadline?: string;
+            /** @description On AWS: where the training machine's own log (install, supervisor) is uploaded when it stops (s3://…) */
+            machineLog?: string;
             modelVersion?: string;
             /** @description Per evaluation split: accuracy, macroF1, … */
             metrics?: {

@@ -1,6 +1,11 @@
 import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
-import { INCOMING_PREFIX, RESULTS_PREFIX, UPLOADS_PREFIX } from '../lambdas/app/object-keys.ts';
+import {
+  INCOMING_PREFIX,
+  RESULTS_PREFIX,
+  TRAINING_LOGS_PREFIX,
+  UPLOADS_PREFIX,
+} from '../lambdas/app/object-keys.ts';
 import { DATASETS_ROOT } from '../lambdas/app/openapi-training.ts';
 import { MODELS_PREFIX, modelPackagePrefix } from '../lambdas/training/model-registry.ts';
 import type { SerStack } from './ser-stack.ts';
@@ -176,10 +181,12 @@ function acknowledgeWebSite(stack: SerStack): void {
 function acknowledgeTraining({ training, storage }: SerStack): void {
   acknowledge(
     training.role,
-    'The instance reads the dataset prefix and writes model packages under models/; Session Manager ' +
-      '(no SSH, no inbound rule) registers the instance and opens its channels, actions without resource ARNs.',
+    'The instance reads the dataset prefix, writes model packages under models/ and its own log under ' +
+      'training-logs/<job>/ (its job id is known only on the instance); Session Manager (no SSH, no inbound ' +
+      'rule) registers the instance and opens its channels, actions without resource ARNs.',
     objectsUnder(storage.bucket, DATASETS_ROOT),
     objectsUnder(storage.bucket, MODELS_PREFIX),
+    objectsUnder(storage.bucket, TRAINING_LOGS_PREFIX),
     'AwsSolutions-IAM5[Resource::*]',
   );
   const registration = training.bundledModelRegistration;

@@ -52,7 +52,7 @@ describe('Training construct (EC2 on demand)', () => {
     return policies.flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
   };
 
-  it('the instance profile may exactly: read datasets/ and models/, list under them, write models/, write training and registry records, read its source', () => {
+  it('the instance profile may exactly: read datasets/ and models/, list under them, write models/ and its own log, write training and registry records, read its source', () => {
     const statements = instanceRoleStatements();
     const actions = statements.map((s) => [s.Action].flat().sort().join(','));
     expect(actions.sort()).toEqual(
@@ -61,6 +61,7 @@ describe('Training construct (EC2 on demand)', () => {
         's3:GetObject', // the source asset: its one object
         's3:ListBucket',
         's3:PutObject',
+        's3:PutObject', // the machine's log, from its exit trap
         'dynamodb:GetItem,dynamodb:PutItem,dynamodb:UpdateItem',
         'ssm:UpdateInstanceInformation,ssmmessages:CreateControlChannel,ssmmessages:CreateDataChannel,' +
           'ssmmessages:OpenControlChannel,ssmmessages:OpenDataChannel', // Session Manager instead of SSH
@@ -76,7 +77,11 @@ describe('Training construct (EC2 on demand)', () => {
     expect(byAction('s3:ListBucket')[0]!.Condition).toEqual({
       StringLike: { 's3:prefix': ['datasets/*', 'models/*'] },
     });
-    expect(JSON.stringify(byAction('s3:PutObject')[0]!.Resource)).toContain('/models/*');
+    const bucketArn = { 'Fn::GetAtt': [expect.stringMatching(/^Bucket/), 'Arn'] };
+    expect(byAction('s3:PutObject').map((s) => s.Resource)).toEqual([
+      { 'Fn::Join': ['', [bucketArn, '/models/*']] },
+      { 'Fn::Join': ['', [bucketArn, '/training-logs/*']] },
+    ]);
     expect(byAction('dynamodb:GetItem,dynamodb:PutItem,dynamodb:UpdateItem')[0]!.Condition).toEqual({
       'ForAllValues:StringLike': {
         'dynamodb:LeadingKeys': ['TRAINING_JOB#*', 'TRAINING_LOCK', 'MODEL#*', 'MODEL_ACTIVE'],
@@ -112,7 +117,7 @@ describe('Training construct (EC2 on demand)', () => {
     const userData = JSON.stringify(template_.Properties.LaunchTemplateData.UserData);
     const order = [
       'shutdown -h +120',
-      "trap 'shutdown -h now' EXIT",
+      'trap on_exit EXIT',
       'npm ci',
       'npx tsx training/job-supervisor.ts',
     ].map((part) => userData.indexOf(part));
@@ -124,6 +129,22 @@ describe('Training construct (EC2 on demand)', () => {
     // No job-record writes from bash (no hand-escaped JSON): the TypeScript supervisor owns the end.
     expect(userData).not.toContain('aws dynamodb');
     expect(userData).not.toContain('\\\\\\"');
+  });
+
+  it("user data: the exit trap uploads the machine's log under training-logs/<job>/, then shuts down; it ends the job only through the repository's code", () => {
+    const template_ = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0]!;
+    const userData = JSON.stringify(template_.Properties.LaunchTemplateData.UserData);
+    const trap = userData.slice(userData.indexOf('on_exit() {'), userData.indexOf('trap on_exit EXIT'));
+
+    expect(trap).toMatch(
+      /aws s3 cp \/var\/log\/cloud-init-output.log \\"s3:\/\/",\{"Ref":"Bucket[0-9A-F]+"\},"\/training-logs\/\$TRAINING_JOB_ID\/cloud-init-output.log\\" --region eu-west-1/,
+    );
+    expect(trap.indexOf('cloud-init-output.log')).toBeLessThan(trap.indexOf('shutdown -h now'));
+    // The job is ended by training/machine-exit.ts (the supervisor's markFailed), only with node_modules.
+    expect(trap).toContain('[ -d /opt/ser/node_modules ]');
+    expect(trap).toContain('npx --no-install tsx training/machine-exit.ts');
+    expect(trap).not.toMatch(/dynamodb|TRAINING_JOB#|TRAINING_LOCK/);
+    expect(userData).toMatch(/export TRAINING_JOB_ID=\\"\$JOB_ID\\" BUCKET_NAME=/);
   });
 
   it('max run time and Spot are configurable', () => {

@@ -14,10 +14,15 @@ describe('EC2 training launcher (control plane stubbed: RunInstances is not run 
     } as unknown as EC2Client;
 
     // Act
-    const launched = await createEc2TrainingLauncher(ec2, { id: 'lt-0abc', version: '3' }).launch('job-42');
+    const launcher = createEc2TrainingLauncher(ec2, { id: 'lt-0abc', version: '3' }, 'ser-audio-1');
+    const launched = await launcher.launch('job-42');
 
     // Assess
     expect(launched).toEqual({ launchedAs: 'i-0123456789abcdef0' });
+    // Where the instance's exit trap uploads its log (lib/constructs/training.ts), recorded on the job.
+    expect(launcher.machineLog?.('job-42')).toBe(
+      's3://ser-audio-1/training-logs/job-42/cloud-init-output.log',
+    );
     expect(sent.map((c) => c.input)).toEqual([
       {
         LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: '3' },

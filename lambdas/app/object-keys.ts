@@ -11,6 +11,16 @@ export const INCOMING_PREFIX = 'incoming/';
 export const RESULTS_PREFIX = 'results/';
 export const TRIGGER_PREFIXES = [UPLOADS_PREFIX, INCOMING_PREFIX] as const;
 
+/**
+ * A training machine's own output (cloud-init's log: install, supervisor, exit), uploaded by its EXIT
+ * trap, one folder per job: the one place an operator can see why a machine died before its job could
+ * record why. The instance role may write here and nowhere else outside `models/`.
+ */
+export const TRAINING_LOGS_PREFIX = 'training-logs/';
+/** `jobId` may be a shell variable (`$TRAINING_JOB_ID`, in the user data): job ids are `[\w-]` only. */
+export const trainingLogKey = (jobId: string): string =>
+  `${TRAINING_LOGS_PREFIX}${jobId}/cloud-init-output.log`;
+
 const MAX_FILE_NAME_LENGTH = 120;
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

@@ -102,6 +102,10 @@ export const TrainingJobSchema = z
     datasetSummary: DatasetSummarySchema.optional(),
     comparison: ComparisonSchema.optional(),
     deadline: z.iso.datetime().optional(),
+    machineLog: z.string().optional().meta({
+      description:
+        "On AWS: where the training machine's own log (install, supervisor) is uploaded when it stops (s3://…)",
+    }),
     modelVersion: z.string().optional(),
     metrics: z
       .record(z.string(), z.unknown())

@@ -37,6 +37,7 @@ let trainingLauncher: TrainingLauncher | undefined = launchConfig.launchTemplate
         id: launchConfig.launchTemplateId,
         version: launchConfig.launchTemplateVersion,
       },
+      config.bucketName,
     )
   : undefined;
 export function useTrainingLauncher(launcher: TrainingLauncher): void {
@@ -60,6 +61,7 @@ const training = createTrainingService({
       return trainingLauncher.launch(jobId);
     },
     seeds: async (prefix) => (await trainingLauncher?.seeds?.(prefix)) ?? false,
+    machineLog: (jobId) => trainingLauncher?.machineLog?.(jobId),
   },
 });
 

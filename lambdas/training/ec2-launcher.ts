@@ -1,7 +1,9 @@
 import { type EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import * as z from 'zod';
 import { parseEnv } from '../app/config.ts';
+import { trainingLogKey } from '../app/object-keys.ts';
 import { DEFAULT_TRAINING_MAX_RUN_MINUTES, type TrainingLauncher } from './launcher.ts';
+import { s3Location } from './model-registry.ts';
 
 /** The instance tag the user data reads (through instance metadata tags) to know its job. */
 export const JOB_ID_TAG = 'ser-training-job-id';
@@ -26,13 +28,16 @@ export function loadTrainingLaunchConfig(env: NodeJS.ProcessEnv = process.env) {
 
 /**
  * One EC2 instance per job from the training launch template, which holds everything else (AMI, type,
- * profile, user data, shutdown behaviour); the job id travels as a tag.
+ * profile, user data, shutdown behaviour); the job id travels as a tag. The instance uploads its log to
+ * `bucket` when it stops (lib/constructs/training.ts).
  */
 export function createEc2TrainingLauncher(
   ec2: EC2Client,
   launchTemplate: { id: string; version: string },
+  bucket: string,
 ): TrainingLauncher {
   return {
+    machineLog: (jobId) => s3Location(bucket, trainingLogKey(jobId)),
     async launch(jobId) {
       const { Instances } = await ec2.send(
         new RunInstancesCommand({

@@ -69,6 +69,8 @@ export interface TrainingJob extends TrainingJobRequest {
   error?: string;
   /** Past this, a job that has not recorded its end is FAILED: its machine's hard limit has passed. */
   deadline?: string;
+  /** Where the training machine's own output is kept once it stops (`s3://…`; EC2 only): why it died early. */
+  machineLog?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -198,7 +200,7 @@ export class TrainingJobRepository {
       ? Date.parse(job.deadline)
       : Date.parse(job.updatedAt) + (this.config.staleAfterMs ?? DEFAULT_STALE_AFTER_MS);
     if (now.getTime() <= deadline) return job;
-    const error = `The training machine's hard limit (${new Date(deadline).toISOString()}) passed before the job recorded its end: the machine is gone`;
+    const error = deadlinePassedMessage(new Date(deadline), job.machineLog);
     await this.recordFailure(job.id, error, now);
     return { ...job, status: 'FAILED', error, updatedAt: now.toISOString() };
   }
@@ -230,6 +232,12 @@ export class TrainingJobRepository {
       }),
     );
   }
+}
+
+/** A job whose machine never recorded its end: gone, and its own log (when it has one) says why. */
+export function deadlinePassedMessage(deadline: Date, machineLog: string | undefined): string {
+  const gone = `The training machine's hard limit (${deadline.toISOString()}) passed before the job recorded its end: the machine is gone`;
+  return machineLog ? `${gone}; its log, if it got as far as uploading it: ${machineLog}` : gone;
 }
 
 function toJob(item: Record<string, unknown>): TrainingJob {

@@ -31,16 +31,29 @@ export interface TrainingServiceDeps {
 
 export type ModelListEntry = ModelVersionRecord & { active: boolean };
 
-/** A QUEUED job; its deadline is the training machine's hard limit from now. */
+/**
+ * A QUEUED job; its deadline is the training machine's hard limit from now, and it names where that
+ * machine's own log will be (when the launcher keeps one).
+ */
 function queuedJob(
   id: string,
   request: z.output<typeof CreateTrainingJobSchema>,
   at: Date,
-  maxRunMinutes = DEFAULT_TRAINING_MAX_RUN_MINUTES,
+  deps: Pick<TrainingServiceDeps, 'launcher' | 'maxRunMinutes'>,
 ): TrainingJob {
   const createdAt = at.toISOString();
+  const maxRunMinutes = deps.maxRunMinutes ?? DEFAULT_TRAINING_MAX_RUN_MINUTES;
   const deadline = new Date(at.getTime() + maxRunMinutes * 60_000).toISOString();
-  return { id, status: 'QUEUED', ...request, deadline, createdAt, updatedAt: createdAt };
+  const machineLog = deps.launcher.machineLog?.(id);
+  return {
+    id,
+    status: 'QUEUED',
+    ...request,
+    deadline,
+    ...(machineLog ? { machineLog } : {}),
+    createdAt,
+    updatedAt: createdAt,
+  };
 }
 
 /**
@@ -111,7 +124,7 @@ export function createTrainingService(deps: TrainingServiceDeps) {
       await assertDatasetPresent(deps, parsed.data.dataset);
       const id = newId();
       await deps.jobs.acquireLock(id); // ConcurrentJobError: 409 JOB_RUNNING
-      await deps.jobs.create(queuedJob(id, parsed.data, now(), deps.maxRunMinutes));
+      await deps.jobs.create(queuedJob(id, parsed.data, now(), deps));
       await launchOrEnd(deps, id);
       return { id, status: 'QUEUED' };
     },

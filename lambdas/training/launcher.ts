@@ -15,4 +15,9 @@ export interface TrainingLauncher {
    * refused: the local stack seeds `datasets/` from its dataset root before each job. EC2: never.
    */
   seeds?(prefix: string): Promise<boolean>;
+  /**
+   * Where the machine's own output will be kept (`s3://…`), recorded on the job so that its failure
+   * points there. EC2: the instance uploads its cloud-init log when it stops. Local: none (the stack's log).
+   */
+  machineLog?(jobId: string): string | undefined;
 }

@@ -9,8 +9,14 @@ import {
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { DEFAULT_RECORD_TTL_DAYS } from '../../lambdas/app/config.ts';
-import { INCOMING_PREFIX, RESULTS_PREFIX, UPLOADS_PREFIX } from '../../lambdas/app/object-keys.ts';
+import {
+  INCOMING_PREFIX,
+  RESULTS_PREFIX,
+  TRAINING_LOGS_PREFIX,
+  UPLOADS_PREFIX,
+} from '../../lambdas/app/object-keys.ts';
 import { PREDICTIONS_TABLE } from '../../lambdas/app/table-definition.ts';
+import { FUNCTION_LOG_RETENTION } from '../log-retention.ts';
 
 export interface AudioStorageProps {
   /** Origins whose pages may upload to presigned URLs from a browser (the web page). */
@@ -84,6 +90,12 @@ export class AudioStorage extends Construct {
           noncurrentVersionExpiration: Duration.days(RAW_AUDIO_NONCURRENT_DAYS),
         })),
         { id: 'expire-results', prefix: RESULTS_PREFIX, expiration: Duration.days(resultDays) },
+        // Training machines' logs are kept as long as the functions' logs.
+        {
+          id: 'expire-training-logs',
+          prefix: TRAINING_LOGS_PREFIX,
+          expiration: Duration.days(FUNCTION_LOG_RETENTION),
+        },
         { id: 'abort-incomplete-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
         {
           id: 'expire-noncurrent-versions',

@@ -25,6 +25,7 @@ import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { TRAINING_LOGS_PREFIX, trainingLogKey } from '../../lambdas/app/object-keys.ts';
 import { DATASETS_ROOT } from '../../lambdas/app/openapi-training.ts';
 import { BUNDLED_MODEL_FOLDER, readModelMetadata, SPLITS_FILE } from '../../lambdas/core/model/location.ts';
 import { JOB_ID_TAG } from '../../lambdas/training/ec2-launcher.ts';
@@ -150,6 +151,13 @@ export class Training extends Construct {
         resources: [bucket.arnForObjects(`${MODELS_PREFIX}*`)],
       }),
     );
+    // The machine's own log, uploaded by its exit trap (createUserData): nowhere else.
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [bucket.arnForObjects(`${TRAINING_LOGS_PREFIX}*`)],
+      }),
+    );
     role.addToPolicy(
       itemStatement(table, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], {
         only: TRAINING_AND_REGISTRY_KEYS,
@@ -161,10 +169,70 @@ export class Training extends Construct {
 
   /**
    * The shell only sets the hard limit, installs, runs the supervisor and shuts down: the supervisor
-   * records the job's end (FAILED included). If the install itself fails, the job's recorded deadline
-   * ends it FAILED on the next read.
+   * records the job's end (FAILED included). Whatever ends the shell, its exit trap uploads the machine's
+   * log, and ends a job the supervisor could not (see exitTrap).
    */
   private createUserData(): UserData {
+    const source = this.sourceAsset();
+    const maxMinutes = Math.ceil(this.maxRunTime.toMinutes({ integral: false }));
+    const userData = UserData.forLinux();
+    userData.addCommands(
+      'set -euo pipefail',
+      // The limit first: whatever happens next, the instance is gone after maxRunTime.
+      `shutdown -h +${maxMinutes}`,
+      ...this.exitTrap(),
+      "IMDS_TOKEN=$(curl -sfX PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 600')",
+      `JOB_ID=$(curl -sf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/tags/instance/${JOB_ID_TAG})`,
+      // Exported: the supervisor and the exit trap's script read them.
+      `export TRAINING_JOB_ID="$JOB_ID" BUCKET_NAME=${this.bucket.bucketName} TABLE_NAME=${this.table.tableName} AWS_REGION=${Stack.of(this).region}`,
+      'dnf install -y nodejs22 nodejs22-npm unzip',
+      'alternatives --set node /usr/bin/node-22 || true',
+      'mkdir -p /opt/ser',
+    );
+    const zip = userData.addS3DownloadCommand({
+      bucket: source.bucket,
+      bucketKey: source.s3ObjectKey,
+      localFile: '/opt/ser-source.zip',
+    });
+    userData.addCommands(
+      `unzip -q ${zip} -d /opt/ser`,
+      'cd /opt/ser',
+      'ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund',
+      // The supervisor stops the job 5 minutes before the hard limit, so its end is recorded first.
+      `TRAINING_DEADLINE_MINUTES=${Math.max(1, maxMinutes - 5)} npx tsx training/job-supervisor.ts`,
+    );
+    return userData;
+  }
+
+  /**
+   * Runs on any exit of the user data, before the shutdown. An install or download that fails leaves no
+   * trace but cloud-init's log: it goes to `training-logs/<job>/` (trainingLogKey), which the job record
+   * names. An error exit may also have left the job RUNNING (the supervisor never ran, or was killed):
+   * training/machine-exit.ts ends it FAILED with the repository's own code, when `npm ci` got as far as
+   * installing it; else the deadline does, and its message names the same log.
+   */
+  private exitTrap(): string[] {
+    const log = `s3://${this.bucket.bucketName}/${trainingLogKey('$TRAINING_JOB_ID')}`;
+    return [
+      'on_exit() {',
+      '  code=$?',
+      // Nothing in here may stop the shutdown: no exit on an error or an unset variable.
+      '  set +eu',
+      // Unset when the instance metadata could not be read: no job to name.
+      '  if [ -n "$TRAINING_JOB_ID" ]; then',
+      '    if [ "$code" -ne 0 ] && [ -d /opt/ser/node_modules ]; then',
+      '      (cd /opt/ser && MACHINE_EXIT_CODE=$code timeout 120 npx --no-install tsx training/machine-exit.ts)',
+      '    fi',
+      `    aws s3 cp /var/log/cloud-init-output.log "${log}" --region ${Stack.of(this).region} --only-show-errors`,
+      '  fi',
+      '  shutdown -h now',
+      '}',
+      'trap on_exit EXIT',
+    ];
+  }
+
+  /** The project's source for the instance (an S3 asset), readable by the instance role: that one object. */
+  private sourceAsset(): Asset {
     const source = new Asset(this, 'Source', {
       path: PROJECT_ROOT,
       ignoreMode: IgnoreMode.GIT,
@@ -192,37 +260,7 @@ export class Training extends Construct {
         resources: [source.bucket.arnForObjects(source.s3ObjectKey)],
       }),
     );
-    const maxMinutes = Math.ceil(this.maxRunTime.toMinutes({ integral: false }));
-    const { region } = Stack.of(this);
-    const userData = UserData.forLinux();
-    userData.addCommands(
-      'set -euo pipefail',
-      // The limit first: whatever happens next, the instance is gone after maxRunTime.
-      `shutdown -h +${maxMinutes}`,
-      "trap 'shutdown -h now' EXIT",
-      "IMDS_TOKEN=$(curl -sfX PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 600')",
-      `JOB_ID=$(curl -sf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/tags/instance/${JOB_ID_TAG})`,
-      'dnf install -y nodejs22 nodejs22-npm unzip',
-      'alternatives --set node /usr/bin/node-22 || true',
-      'mkdir -p /opt/ser',
-    );
-    const zip = userData.addS3DownloadCommand({
-      bucket: source.bucket,
-      bucketKey: source.s3ObjectKey,
-      localFile: '/opt/ser-source.zip',
-    });
-    userData.addCommands(
-      `unzip -q ${zip} -d /opt/ser`,
-      'cd /opt/ser',
-      'ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund',
-      [
-        // The supervisor stops the job 5 minutes before the hard limit, so its end is recorded first.
-        `TRAINING_JOB_ID="$JOB_ID" TRAINING_DEADLINE_MINUTES=${Math.max(1, maxMinutes - 5)}`,
-        `BUCKET_NAME=${this.bucket.bucketName} TABLE_NAME=${this.table.tableName} AWS_REGION=${region}`,
-        'npx tsx training/job-supervisor.ts',
-      ].join(' '),
-    );
-    return userData;
+    return source;
   }
 
   private createLaunchTemplate(vpc: Vpc, userData: UserData, spot: boolean): LaunchTemplate {
