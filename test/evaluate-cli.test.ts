@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -74,10 +75,25 @@ describe('npm run evaluate (the shipped model on a labelled folder)', () => {
       'tess:OAF,tess:YAF',
       '--enable',
       'pitch, shrink 3',
+      '--version',
+      '1.6.0-adapted',
     );
     await expect(streamedAll).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringMatching(/--adaptive needs clips of other speakers than the streamed ones/),
+    });
+  }, 60_000);
+
+  it('--enable needs a new --version (it rewrites metadata.json, and a version names one package for good)', async () => {
+    const enable = ['--adaptive', '--speakers', 'tess:OAF', '--enable', 'pitch, shrink 3'];
+    await expect(evaluate(...enable)).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--enable needs --version <new>/),
+    });
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'models/ser-lstm/metadata.json'), 'utf8'));
+    await expect(evaluate(...enable, '--version', version)).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/is the package's version: give the adapted package a new one/),
     });
   }, 60_000);
 

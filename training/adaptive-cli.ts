@@ -53,6 +53,8 @@ export interface AdaptiveCliOptions {
   write?: boolean;
   enable?: string;
   minClips?: string;
+  /** With `enable`: the package's new version (checked by the caller to differ from its own). */
+  version?: string;
 }
 
 /** `npm run evaluate -- --adaptive`: prints the curves of every variant (and with --write, the report). */
@@ -83,7 +85,11 @@ export async function runAdaptive(
   const heading = `Speaker adaptation of ${metadata.name} ${metadata.version} on ${evaluation.speakers.join(', ')} (${evaluation.clips} clips, ${options.repetitions} seeded streams per clip)`;
   process.stdout.write(`${heading}\n\n${adaptationTables(evaluation)}\n`);
   if (options.write) await writeReport(dir, heading, evaluation);
-  if (options.enable) await enableVariant(dir, evaluation, options.enable, Number(options.minClips ?? 3));
+  if (options.enable)
+    await enableVariant(dir, evaluation, options.enable, {
+      minClips: Number(options.minClips ?? 3),
+      version: options.version!,
+    });
 }
 
 /** `--write`: the measured tables and the curves into the package (ADAPTATION-RESULTS.md, figures/). */
@@ -107,12 +113,15 @@ async function writeReport(dir: string, heading: string, evaluation: AdaptiveEva
   process.stderr.write(`wrote ${join(dir, 'ADAPTATION-RESULTS.md')} and figures/adaptation-curves.svg\n`);
 }
 
-/** `--enable <variant>`: writes that variant as the package's `speakerAdaptation` (predictions adapt). */
+/**
+ * `--enable <variant>`: writes that variant as the package's `speakerAdaptation` (predictions adapt),
+ * under the package's new `version`.
+ */
 async function enableVariant(
   dir: string,
   evaluation: AdaptiveEvaluation,
   name: string,
-  minClips: number,
+  { minClips, version }: { minClips: number; version: string },
 ): Promise<void> {
   const variant = evaluation.results.find((r) => r.variant.name === name)?.variant;
   if (!variant || variant.kind === 'prior' || variant.kind === 'input') {
@@ -126,6 +135,9 @@ async function enableVariant(
     shrinkageClips: variant.shrinkageClips,
     minClips,
   };
+  metadata.version = version;
   await writeFile(path, `${JSON.stringify(metadata, null, 2)}\n`);
-  process.stderr.write(`${path}: speakerAdaptation = ${variant.name}, minClips ${minClips}\n`);
+  process.stderr.write(
+    `${path}: version ${version}, speakerAdaptation = ${variant.name}, minClips ${minClips}\n`,
+  );
 }

@@ -49,7 +49,11 @@ const program = new Command()
     '--enable <variant>',
     'with --adaptive: write this measured variant (e.g. "pitch, shrink 10") as the package\'s speakerAdaptation',
   )
-  .option('--min-clips <n>', 'with --enable: earlier clips of a speaker before predictions adapt', '3');
+  .option('--min-clips <n>', 'with --enable: earlier clips of a speaker before predictions adapt', '3')
+  .option(
+    '--version <v>',
+    "with --enable: the package's new version (required: the same ONNX with another metadata.json is another package, which the registry refuses under a registered version)",
+  );
 
 program.parse();
 const opts = program.opts<{
@@ -68,6 +72,7 @@ const opts = program.opts<{
   write?: boolean;
   enable?: string;
   minClips: string;
+  version?: string;
 }>();
 
 /**
@@ -108,7 +113,28 @@ interface SplitsFile {
 }
 
 /** Options that only mean something with --adaptive: given without it, they would be silently ignored. */
-const ADAPTIVE_ONLY = ['speakers', 'repetitions', 'shrinkage', 'variants', 'write', 'enable', 'minClips'];
+const ADAPTIVE_ONLY = [
+  'speakers',
+  'repetitions',
+  'shrinkage',
+  'variants',
+  'write',
+  'enable',
+  'minClips',
+  'version',
+];
+
+/** `--enable` rewrites metadata.json: a version names one package for good, so it needs a new one. */
+function assertNewVersion(version: string | undefined, current: string): void {
+  if (!version)
+    throw new InvalidArgumentError(
+      "--enable needs --version <new>: the package's metadata changes, and a version names one package for good",
+    );
+  if (version === current)
+    throw new InvalidArgumentError(
+      `--version ${version} is the package's version: give the adapted package a new one`,
+    );
+}
 
 try {
   const stray = ADAPTIVE_ONLY.filter((key) => program.getOptionValueSource(key) === 'cli');
@@ -121,6 +147,7 @@ try {
   const model = await loadModelPackage(dir);
   const { metadata } = model;
   await model.release();
+  if (opts.enable) assertNewVersion(opts.version, metadata.version);
   const subset = opts.emotions
     ?.split(',')
     .map((e) => e.trim())
