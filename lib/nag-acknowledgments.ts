@@ -192,9 +192,12 @@ function acknowledgeTraining({ training, storage }: SerStack): void {
   const registration = training.bundledModelRegistration;
   acknowledge(
     registration.function,
-    'Deploy time: reads and writes the bundled package under its own models/<version>/ prefix (its ' +
-      'objects are named by the package); X-Ray trace segments have no resource ARN.',
+    'Deploy time: writes the bundled package under its own models/<version>/ prefix (its objects are ' +
+      'named by the package) and reads any stored package under models/ (a stack rollback runs it with the ' +
+      "previous version's properties, possibly under the policy it is leaving); X-Ray trace segments have " +
+      'no resource ARN.',
     objectsUnder(storage.bucket, modelPackagePrefix(registration.version)),
+    objectsUnder(storage.bucket, MODELS_PREFIX),
     'AwsSolutions-IAM5[Resource::*]',
   );
   acknowledge(

@@ -337,8 +337,8 @@ export class Training extends Construct {
   }
 
   /**
-   * Reads the package's asset objects, lists, reads and writes under its own `models/<version>/` only,
-   * and the registry's items.
+   * Reads the package's asset objects, lists and reads under `models/`, writes under its own
+   * `models/<version>/` only, and the registry's items.
    */
   private createRegistrationFunction(assets: Asset[], version: string): SerFunction {
     const fn = new SerFunction(this, 'RegisterBundledModel', {
@@ -347,26 +347,32 @@ export class Training extends Construct {
       timeout: Duration.minutes(1),
       environment: { BUCKET_NAME: this.bucket.bucketName, TABLE_NAME: this.table.tableName },
     });
+    // The package's two assets, and any stored model package: it reads (and lists) every version but
+    // writes only its own, because a stack rollback runs this function with the previous version's
+    // properties, possibly before IAM has the previous policy in force, and a read scoped to one version
+    // would fail that rollback. The packages are readable by the inference and training roles anyway.
+    // The listing tells a package already stored (refused if its metadata.json is another) from one with
+    // objects missing (stored again).
     fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['s3:GetObject'],
-        resources: assets.map((a) => a.bucket.arnForObjects(a.s3ObjectKey)),
+        resources: [
+          ...assets.map((a) => a.bucket.arnForObjects(a.s3ObjectKey)),
+          this.bucket.arnForObjects(`${MODELS_PREFIX}*`),
+        ],
       }),
     );
-    // Its own package's prefix only: listed and metadata.json read to tell a package already stored
-    // (refused if its metadata.json is another) from one with objects missing (stored again).
-    const prefix = modelPackagePrefix(version);
     fn.addToRolePolicy(
       new PolicyStatement({
-        actions: ['s3:GetObject', 's3:PutObject'],
-        resources: [this.bucket.arnForObjects(`${prefix}*`)],
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${modelPackagePrefix(version)}*`)],
       }),
     );
     fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['s3:ListBucket'],
         resources: [this.bucket.bucketArn],
-        conditions: { StringEquals: { 's3:prefix': [prefix] } },
+        conditions: { StringLike: { 's3:prefix': [`${MODELS_PREFIX}*`] } },
       }),
     );
     fn.addToRolePolicy(
