@@ -488,6 +488,23 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     expect(await objectBytes('models/1.6.0/metadata.json')).toEqual(storedMetadata);
   });
 
+  it('the same metadata.json with other line ends or indentation (a Windows checkout) is the same package', async () => {
+    const registered = packageAs('1.6.0');
+    await deploy(registered.dir);
+    const storedMetadata = await objectBytes('models/1.6.0/metadata.json');
+    const crlf = packageAs('1.6.0');
+    const path = join(crlf.dir, 'metadata.json');
+    writeFileSync(
+      path,
+      JSON.stringify(JSON.parse(readFileSync(path, 'utf8')), null, 4).replace(/\n/g, '\r\n'),
+    );
+
+    const again = await deploy(crlf.dir, '1.6.0');
+
+    expect(again.activation).toMatchObject({ active: '1.6.0' });
+    expect(await objectBytes('models/1.6.0/metadata.json')).toEqual(storedMetadata);
+  });
+
   it("a redeploy stores a registered package's deleted objects again", async () => {
     const registered = packageAs('1.6.0');
     await deploy(registered.dir);

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { checkOnnxChecksum } from '../core/model/checksum.ts';
 import { SPLITS_FILE } from '../core/model/location.ts';
@@ -66,7 +67,8 @@ function bundledPackage(
       const metadataKey = `${prefix}metadata.json`;
       if (keys.has(metadataKey)) {
         const { Body } = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: metadataKey }));
-        if ((await Body!.transformToString()) !== files.metadataJson)
+        // Compared as JSON, not as bytes: the same file checked out with CRLF line ends is the same package.
+        if (!isDeepStrictEqual(JSON.parse(await Body!.transformToString()), JSON.parse(files.metadataJson)))
           throw ModelVersionConflictError.ofMetadata(metadata.version, `s3://${deps.bucket}/${metadataKey}`);
       }
       return names.every((name) => keys.has(`${prefix}${name}`));
