@@ -173,6 +173,21 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     expect((listed.Contents ?? []).map((o) => o.Key)).toEqual(['datasets/emodb/03a01Wa.flac']);
   });
 
+  it('a file added to a seeded folder of the root (or left out by an interrupted seeding) is copied before the next job', async () => {
+    await cp(tessClip('sad').path, join(datasetRoot, 'emodb', '03a01Ta.flac'));
+
+    const created = await call('POST', '/training-jobs', { dataset: 'datasets/emodb/', epochs: 1 });
+    await finished(created.json.id);
+
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'datasets/emodb/' }),
+    );
+    expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual([
+      'datasets/emodb/03a01Ta.flac',
+      'datasets/emodb/03a01Wa.flac',
+    ]);
+  });
+
   it('a job on three clips (one per emotion: nothing to test on) ends FAILED before training, even with activate "always"', async () => {
     const bundled = (await call('GET', '/models')).json.active;
     for (const emotion of ['angry', 'sad', 'neutral']) {

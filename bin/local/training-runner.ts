@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../lambdas/app/aws-clients.ts';
 import { DATASETS_ROOT, DEFAULT_DATASET } from '../../lambdas/app/openapi-training.ts';
 import type { TrainingLauncher } from '../../lambdas/training/launcher.ts';
@@ -88,8 +88,8 @@ interface SeedOptions {
 
 /**
  * What seeding would upload: the dataset root's files (`SER_DATASET_DIR`, default `../shared/datasets`,
- * as for `npm run train`) whose top folder's prefix (`tess/` → `datasets/tess/`) is still empty, by key.
- * Without the folder, nothing.
+ * as for `npm run train`) not yet under their key (`tess/x.wav` → `datasets/tess/x.wav`). Without the
+ * folder, nothing.
  */
 async function pendingSeeds(options: SeedOptions) {
   const root = options.sourceDir ?? defaultDatasetDir();
@@ -109,7 +109,7 @@ async function pendingSeeds(options: SeedOptions) {
 
 /**
  * Seeds `datasets/` of the local bucket from a dataset root: each of its folders (`tess/`, `ravdess/`, …)
- * to its own prefix, `datasets/<folder>/`, unless that prefix already holds something. Without the folder
+ * to its own prefix, `datasets/<folder>/`, every file not there yet. Without the folder
  * nothing is seeded, and a job on an empty prefix is refused with a message that says so (never a hard
  * dependency).
  */
@@ -127,7 +127,7 @@ export async function seedLocalDataset(options: SeedOptions): Promise<number> {
       );
     }
   };
-  await Promise.all(Array.from({ length: 4 }, worker));
+  await Promise.all(Array.from({ length: 4 }, worker)).finally(() => s3.destroy());
   if (files.length > 0)
     options.log(`seeded s3://${options.bucket}/${DATASETS_ROOT} with ${files.length} clips from ${root}`);
   return files.length;
@@ -144,8 +144,9 @@ export async function seedsPrefix(options: SeedOptions, prefix: string): Promise
 }
 
 /**
- * The root's audio files (and `labels.csv` files, which label a folder of one's own clips) whose top
- * folder's prefix (`datasets/<folder>/`) is still empty in the bucket.
+ * The root's audio files (and `labels.csv` files, which label a folder of one's own clips) that are not
+ * yet under their key in the bucket: every file of a new folder, and whatever an interrupted seeding
+ * (Ctrl-C, an s3rver error) or a file added to the root since left out.
  */
 async function unseededFiles(
   s3: S3Client,
@@ -157,18 +158,19 @@ async function unseededFiles(
     .filter((e) => e.isFile() && (/\.(wav|flac|aiff?|mp3|ogg)$/i.test(e.name) || e.name === 'labels.csv'))
     .map((e) => join(e.parentPath, e.name));
   const prefixOf = (path: string) => keyOf(path).replace(/^(datasets\/(?:[^/]+\/)?).*$/, '$1');
-  const seeded = new Map<string, boolean>();
+  const stored = new Set<string>();
   for (const prefix of new Set(files.map(prefixOf))) {
-    const existing = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 }));
-    seeded.set(prefix, (existing.KeyCount ?? 0) > 0);
+    for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix })) {
+      for (const object of page.Contents ?? []) if (object.Key) stored.add(object.Key);
+    }
   }
-  return files.filter((path) => !seeded.get(prefixOf(path)));
+  return files.filter((path) => !stored.has(keyOf(path)));
 }
 
 /**
  * The local training side of `npm start`. The dataset is seeded before each job runs, not at start-up:
  * thousands of uploads would slow every start of the stack (and its tests) for nothing. After the first
- * job a seeding only looks (a readdir and one listing per folder) unless a prefix is still empty.
+ * job a seeding only looks (a readdir and a listing of each folder's keys) unless a file is missing.
  */
 export function startLocalTraining(options: {
   s3Endpoint: string;
