@@ -94,6 +94,17 @@ function floatWav(samples: Float32Array): Uint8Array {
   return wav.toBuffer();
 }
 
+/** The predictor's segments of a recording, and those that do not lie inside one clip of `truth`. */
+async function segmentsAcrossClips(samples: Float32Array, truth: { start: number; end: number }[]) {
+  const predictor = await createPredictor();
+  const result = await predictor.predict(floatWav(samples));
+  await predictor.release();
+  const segments = result.segments ?? [];
+  const insideOneClip = (s: { startSec: number; endSec: number }) =>
+    truth.some((c) => s.startSec >= c.start - 0.05 && s.endSec <= c.end + 0.05);
+  return { segments, across: segments.filter((s) => !insideOneClip(s)) };
+}
+
 describe.skipIf(!existsSync(ACTOR))('voice activity in a long, noisy recording (RAVDESS, ../shared)', () => {
   it.each([0.0005, 0.001, 0.002, 0.004, 0.008])(
     'with noise at %s: a gain per 10 s finds at least the utterances one gain finds',
@@ -121,20 +132,13 @@ describe.skipIf(!existsSync(ACTOR))('voice activity in a long, noisy recording (
   });
 
   it('in heavy noise, no segment runs from one utterance into the next', async () => {
-    // Prepare: at this level WebRTC's VAD takes the whole recording for speech (77 windows, pauses too).
+    // At this level WebRTC's VAD takes the whole recording for speech (77 windows, pauses too).
     const { samples, truth } = await noisyCall(0.012);
-    const predictor = await createPredictor();
 
-    // Act
-    const result = await predictor.predict(floatWav(samples));
-    await predictor.release();
+    const { segments, across } = await segmentsAcrossClips(samples, truth);
 
-    // Assess
-    const segments = result.segments ?? [];
-    const insideOneClip = (s: { startSec: number; endSec: number }) =>
-      truth.some((c) => s.startSec >= c.start - 0.05 && s.endSec <= c.end + 0.05);
     expect(segments.length).toBeGreaterThan(12);
-    expect(segments.filter((s) => !insideOneClip(s))).toEqual([]);
+    expect(across).toEqual([]);
   });
 
   it('in light noise, where the VAD hears the pauses, clearing floor-level pauses moves no utterance', async () => {
@@ -155,22 +159,15 @@ describe.skipIf(!existsSync(ACTOR))('voice activity in a long, noisy recording (
   });
 
   it('in heavy noise beside digital silence (a muted stretch), the floor is the noise, not the silence', async () => {
-    // Prepare: 30 s of zeros after the call are more than a tenth of its frames.
+    // 30 s of zeros after the call are more than a tenth of its frames.
     const { samples: call, truth } = await noisyCall(0.012);
     const samples = new Float32Array(call.length + 30 * RATE);
     samples.set(call);
-    const predictor = await createPredictor();
 
-    // Act
-    const result = await predictor.predict(floatWav(samples));
-    await predictor.release();
+    const { segments, across } = await segmentsAcrossClips(samples, truth);
 
-    // Assess
-    const segments = result.segments ?? [];
-    const insideOneClip = (s: { startSec: number; endSec: number }) =>
-      truth.some((c) => s.startSec >= c.start - 0.05 && s.endSec <= c.end + 0.05);
     expect(segments.length).toBeGreaterThan(12);
-    expect(segments.filter((s) => !insideOneClip(s))).toEqual([]);
+    expect(across).toEqual([]);
   });
 });
 
