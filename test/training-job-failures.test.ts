@@ -69,7 +69,7 @@ describe('a training machine that dies early points to its own log (local S3 and
     expect(job).toMatchObject({ status: 'FAILED', error: expect.stringContaining(logOf('job-gone')) });
   });
 
-  it("the exit trap's script ends a job the supervisor never ran FAILED, naming the log, and frees the lock; an ended job stays as it was", async () => {
+  it("the exit trap's script ends a job the supervisor never ran FAILED, naming the log, and frees the lock; an ended job stays as it was, and so does the next job's lock", async () => {
     await service('job-npm-ci-failed', new Date()).createJob({});
     // Not execFileSync: the local DynamoDB it talks to runs in this process.
     const exit = (jobId: string) =>
@@ -92,7 +92,14 @@ describe('a training machine that dies early points to its own log (local S3 and
     await jobs.acquireLock('job-succeeded');
     await jobs.create({ ...(await jobs.get('job-npm-ci-failed'))!, id: 'job-succeeded', status: 'RUNNING' });
     await jobs.update('job-succeeded', { status: 'SUCCEEDED' });
+    // Its supervisor freed the lock and the next job took it before the machine's exit trap ran.
+    await jobs.releaseLock('job-succeeded');
+    await jobs.acquireLock('job-next');
     await exit('job-succeeded');
     expect(await jobs.get('job-succeeded')).toMatchObject({ status: 'SUCCEEDED' });
+    const held = await aws.doc.send(
+      new GetCommand({ TableName: aws.tableName, Key: { id: 'TRAINING_LOCK' } }),
+    );
+    expect(held.Item?.jobId).toBe('job-next');
   });
 });
