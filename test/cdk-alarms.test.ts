@@ -1,8 +1,8 @@
-import { App } from 'aws-cdk-lib';
-import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SerStack, type SerStackProps } from '../lib/ser-stack.ts';
+import type { SerStackProps } from '../lib/ser-stack.ts';
 import { fakeModelPackage } from './helpers/fake-model-package.ts';
+import { synthStack } from './helpers/synth-stack.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
@@ -10,9 +10,7 @@ const model = fakeModelPackage('alarms-model');
 const EXISTING_TOPIC = 'arn:aws:sns:eu-west-1:123456789012:ops-alarms';
 
 function synth(props: SerStackProps = {}) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
-  const stack = new SerStack(app, 'SerAlarmsTest', { modelDir: model.dir, ...props });
-  const template = Template.fromStack(stack);
+  const { stack, template } = synthStack('SerAlarmsTest', { modelDir: model.dir, ...props });
   return { stack, template, json: template.toJSON() as { Resources: Record<string, Resource> } };
 }
 

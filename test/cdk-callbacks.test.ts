@@ -1,8 +1,7 @@
-import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SerStack } from '../lib/ser-stack.ts';
 import { fakeModelPackage } from './helpers/fake-model-package.ts';
+import { synthStack } from './helpers/synth-stack.ts';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
@@ -44,8 +43,7 @@ describe('SerStack: completion events and callback delivery', () => {
   };
 
   beforeAll(() => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-    template = Template.fromStack(new SerStack(app, 'SerEventsTest', { modelDir }));
+    template = synthStack('SerEventsTest', { modelDir }, { validate: true }).template;
     // Synth takes seconds alone, minutes on a loaded machine: no speed is asserted here.
   }, 300_000);
 

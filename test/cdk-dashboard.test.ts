@@ -1,8 +1,6 @@
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SerStack } from '../lib/ser-stack.ts';
 import { fakeModelPackage } from './helpers/fake-model-package.ts';
+import { synthStack } from './helpers/synth-stack.ts';
 
 interface MetricWidget {
   type: string;
@@ -27,12 +25,7 @@ describe('operations dashboard', () => {
     (widget(title).metrics ?? []).map((m) => m[m.length - 1] as { stat?: string; period?: number });
 
   beforeAll(() => {
-    const app = new App({
-      context: { 'aws:cdk:bundling-stacks': [] },
-      builtinCloudFormationValidation: false,
-    });
-    const stack = new SerStack(app, 'SerDashboardTest', { modelDir });
-    const template = Template.fromStack(stack);
+    const { template } = synthStack('SerDashboardTest', { modelDir });
     alarmCount = Object.keys(template.findResources('AWS::CloudWatch::Alarm')).length;
     const dashboards = template.findResources('AWS::CloudWatch::Dashboard');
     expect(Object.keys(dashboards)).toHaveLength(1);

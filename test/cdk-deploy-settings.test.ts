@@ -4,8 +4,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_RECORD_TTL_DAYS,
@@ -24,8 +22,8 @@ import {
   parseDeploySettings,
   stackPropsOf,
 } from '../lib/deploy-settings.ts';
-import { SerStack } from '../lib/ser-stack.ts';
 import { fakeModelPackage } from './helpers/fake-model-package.ts';
+import { synthStack } from './helpers/synth-stack.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -256,15 +254,11 @@ describe('README "Deploy"', () => {
 
   it('names every output of the stack', () => {
     const model = fakeModelPackage('readme-model');
-    const app = new App({
-      context: { 'aws:cdk:bundling-stacks': [] },
-      builtinCloudFormationValidation: false,
-    });
-    const stack = new SerStack(app, 'SerReadme', {
+    const { template } = synthStack('SerReadme', {
       modelDir: model.dir,
       alarms: { email: 'ops@example.com' },
     });
-    const outputs = Object.keys(Template.fromStack(stack).toJSON().Outputs as object);
+    const outputs = Object.keys(template.toJSON().Outputs as object);
     model.remove();
 
     // API Gateway's own endpoint output (the same URL as ApiUrl) cannot be turned off; the docs skip it.

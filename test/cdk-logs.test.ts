@@ -1,8 +1,8 @@
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import type { App } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SerStack } from '../lib/ser-stack.ts';
+import type { SerStack } from '../lib/ser-stack.ts';
 import { fakeModelPackage } from './helpers/fake-model-package.ts';
+import { synthStack } from './helpers/synth-stack.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
 
@@ -14,12 +14,9 @@ describe('log retention', () => {
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
   beforeAll(() => {
-    const app = new App({
-      context: { 'aws:cdk:bundling-stacks': [] },
-      builtinCloudFormationValidation: false,
-    });
-    stack = new SerStack(app, 'SerLogsTest', { modelDir: model.dir });
-    resources = (Template.fromStack(stack).toJSON() as { Resources: Record<string, Resource> }).Resources;
+    const synthesized = synthStack('SerLogsTest', { modelDir: model.dir });
+    stack = synthesized.stack;
+    resources = (synthesized.template.toJSON() as { Resources: Record<string, Resource> }).Resources;
   });
 
   afterAll(() => model.remove());

@@ -1,9 +1,9 @@
-import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../lambdas/app/routes.ts';
-import { SerStack } from '../lib/ser-stack.ts';
+import type { SerStack } from '../lib/ser-stack.ts';
 import { fakeModelPackage } from './helpers/fake-model-package.ts';
+import { synthStack } from './helpers/synth-stack.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -17,11 +17,7 @@ const modelDir = model.dir;
 
 function synth(props: ConstructorParameters<typeof SerStack>[2] = {}, validate = true): Template {
   // The built-in CloudFormation validation runs once, on the default stack; variants skip it (4 s each).
-  const app = new App({
-    context: { 'aws:cdk:bundling-stacks': [] },
-    builtinCloudFormationValidation: validate,
-  });
-  return Template.fromStack(new SerStack(app, 'SerApiTest', { modelDir, ...props }));
+  return synthStack('SerApiTest', { modelDir, ...props }, { validate }).template;
 }
 
 describe('SerStack', () => {

@@ -4,17 +4,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../bin/local/stack.ts';
 import { printable } from '../bin/printable.ts';
 import { loadConfig } from '../lambdas/app/config.ts';
 import { sanitizeFileName, uploadKey } from '../lambdas/app/object-keys.ts';
-import { SerStack } from '../lib/ser-stack.ts';
 import { fakeModelPackage } from './helpers/fake-model-package.ts';
 import { tessClip } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
+import { synthStack } from './helpers/synth-stack.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -28,11 +27,7 @@ describe('security: the deployed stack (CDK assertions)', () => {
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
   beforeAll(() => {
-    const app = new App({
-      context: { 'aws:cdk:bundling-stacks': [] },
-      builtinCloudFormationValidation: false,
-    });
-    template = Template.fromStack(new SerStack(app, 'SerSecurityTest', { modelDir: model.dir }));
+    template = synthStack('SerSecurityTest', { modelDir: model.dir }).template;
     resources = template.toJSON().Resources;
   });
   afterAll(() => model.remove());
@@ -100,12 +95,11 @@ describe('security: the deployed stack (CDK assertions)', () => {
 
   it('allows the origins a deployer adds (and refuses what is not an origin) in every CORS place', () => {
     const synthWith = (extraAllowedOrigins: string[]) =>
-      Template.fromStack(
-        new SerStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'SerOriginsTest', {
-          modelDir: model.dir,
-          extraAllowedOrigins,
-        }),
-      ).toJSON().Resources as Record<string, Resource>;
+      synthStack(
+        'SerOriginsTest',
+        { modelDir: model.dir, extraAllowedOrigins },
+        { validate: true },
+      ).template.toJSON().Resources as Record<string, Resource>;
     const extra = synthWith(['https://app.example.com', 'http://localhost:5173']);
     const all = Object.values(extra);
     const api = all.find(
