@@ -551,6 +551,13 @@ at the reference + 0.01 in 2 of 3 folds. On round 17's seeds AcnBB′ scored **0
 0.495 (higher in 1 fold of 3; through the channel 0.353 against 0.354): **not adopted**. On the
 package's seeds the same mix had scored 0.540 against 0.524 (exploratory, computed after the rule): the
 gain was A1's seed, not the calm clips (A3 lost 0.015 with them) ([round32/](round32/)).
+
+### Round 33 (2026-12-07): 8 speaker-like copies of every TESS clip instead of 4
+
+Rule before the runs ([ROUND33.md](ROUND33.md)), as round 29, against the recipe re-run the same day
+(ABBref 0.524 / 0.380). ABBt8 scored **0.516** ± 0.020 clean (folds 0.505 / 0.572 / 0.471) and
+**0.349** through the unseen channel: **not adopted**. What 8 copies did for RAVDESS (rounds 16–17) they
+do not do for TESS's two voices ([round33/](round33/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
