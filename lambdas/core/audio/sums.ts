@@ -41,6 +41,20 @@ export function sumOfSquares(x: Float32Array, from = 0, to = x.length): number {
 }
 
 /**
+ * Mean square of each of the first `count` blocks of `length` samples (a block cut short by the end of
+ * `x` is averaged over the samples it has): loudness and pause detection measure the same blocks.
+ */
+export function blockMeanSquares(x: Float32Array, length: number, count: number): Float64Array {
+  const out = new Float64Array(count);
+  for (let b = 0; b < count; b++) {
+    const start = b * length;
+    const end = Math.min(x.length, start + length);
+    out[b] = sumOfSquares(x, start, end) / (end - start);
+  }
+  return out;
+}
+
+/**
  * Both loops of each sum run at load, on 7 values, 16 times (V8 keeps no type feedback for a function's
  * first few calls: `--invocation-count-for-feedback-allocation`, 8 in Node 22). V8 compiles a sum's main loop while its first
  * long call is still running (on-stack replacement); the tail loop after it had then never run, so the

@@ -1,4 +1,4 @@
-import { sumOfSquares } from '../audio/sums.ts';
+import { blockMeanSquares } from '../audio/sums.ts';
 import type { FeatureConfig } from './config.ts';
 
 /** Blocks of this length measure loudness; 20 ms is short enough to separate words from pauses. */
@@ -13,15 +13,9 @@ const ACTIVE_RANGE_DB = 30;
 export function activeRms(samples: Float32Array, sampleRate: number): number {
   const block = Math.max(1, Math.round(sampleRate * LOUDNESS_BLOCK_SEC));
   const blocks = Math.ceil(samples.length / block);
-  const energies = new Float64Array(blocks);
+  const energies = blockMeanSquares(samples, block, blocks);
   let maxEnergy = 0;
-  for (let b = 0; b < blocks; b++) {
-    const start = b * block;
-    const end = Math.min(samples.length, start + block);
-    const energy = sumOfSquares(samples, start, end) / (end - start);
-    energies[b] = energy;
-    if (energy > maxEnergy) maxEnergy = energy;
-  }
+  for (const energy of energies) if (energy > maxEnergy) maxEnergy = energy;
   if (maxEnergy === 0) return 0;
   const threshold = maxEnergy * 10 ** (-ACTIVE_RANGE_DB / 10);
   let sum = 0;

@@ -1,4 +1,4 @@
-import { sumOfSquares } from '../audio/sums.ts';
+import { blockMeanSquares } from '../audio/sums.ts';
 import { VAD_FRAME_SEC } from './vad.ts';
 
 /**
@@ -19,10 +19,7 @@ const DIGITAL_SILENCE_DB = -90;
 
 /** Mean power of each VAD frame, averaged over its `SMOOTH_FRAMES` neighbourhood, in dB. */
 function smoothedLevels(samples: Float32Array, frameLength: number, frames: number): Float64Array {
-  const power = new Float64Array(frames);
-  for (let f = 0; f < frames; f++) {
-    power[f] = sumOfSquares(samples, f * frameLength, (f + 1) * frameLength) / frameLength;
-  }
+  const power = blockMeanSquares(samples, frameLength, frames);
   const half = Math.floor(SMOOTH_FRAMES / 2);
   const levels = new Float64Array(frames);
   for (let f = 0; f < frames; f++) {
