@@ -1,0 +1,292 @@
+/**
+ * Round 34's probe (models/ser-lstm/ROUND34.md): per-clip statistics and small classifiers, asking whether
+ * voice-quality descriptors (voice-quality.ts) add anything on unseen RAVDESS voices, clean and through an
+ * unseen channel, to the statistics the model's graph already computes.
+ *
+ *   npx tsx training/voice-quality-probe.ts [--out models/ser-lstm/round34] [--rows /tmp/rows.json]
+ *
+ * Features are computed once and kept in `--rows` (JSON) so the classifiers can be re-run alone.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import {
+  createFeatureExtractor,
+  type FeatureMatrix,
+  frameStatistics,
+} from '../lambdas/core/features/extract.ts';
+import { applyChannel, DEFAULT_CHANNEL, TEST_CHANNEL } from './channel.ts';
+import { type Clip, defaultDatasetDir, EMOTIONS, scanDataset } from './datasets.ts';
+import { createFeaturePipeline } from './features.ts';
+import { computeMetrics, largestClassShare } from './metrics.ts';
+import { DEFAULTS } from './pipeline.ts';
+import { createRng, seedFrom } from './random.ts';
+import { initTf, tf } from './tf.ts';
+import { createVoiceQualityExtractor, VOICE_QUALITY_NAMES } from './voice-quality.ts';
+
+interface Row {
+  speaker: string;
+  emotion: number;
+  /** Per variant: B (graph statistics) and VQ (voice quality). */
+  clean: { b: number[]; vq: number[] };
+  trainChannel: { b: number[]; vq: number[] };
+  testChannel?: { b: number[]; vq: number[] };
+}
+
+const CONTOURS = 3;
+
+/** What the graph computes per clip: mean, std, delta RMS of every channel; range and change of the contours. */
+export function graphStatistics(m: FeatureMatrix): number[] {
+  const { mean, std } = frameStatistics(m.data, m.frames, m.dims);
+  const delta = new Float64Array(m.dims);
+  for (let d = 0; d < m.dims; d++) {
+    let sum = 0;
+    for (let f = 1; f < m.frames; f++) sum += (m.data[f * m.dims + d]! - m.data[(f - 1) * m.dims + d]!) ** 2;
+    delta[d] = Math.sqrt(sum / Math.max(1, m.frames - 1));
+  }
+  const contours: number[] = [];
+  for (let d = m.dims - CONTOURS; d < m.dims; d++) {
+    const values = Array.from({ length: m.frames }, (_, f) => m.data[f * m.dims + d]!);
+    const centre = (m.frames - 1) / 2;
+    const meanValue = values.reduce((a, b) => a + b, 0) / (values.length || 1);
+    let sxy = 0;
+    let sxx = 0;
+    values.forEach((v, f) => {
+      sxy += (f - centre) * (v - meanValue);
+      sxx += (f - centre) ** 2;
+    });
+    contours.push(Math.max(...values) - Math.min(...values), sxx > 0 ? (sxy / sxx) * m.frames : 0);
+  }
+  return [...mean, ...std, ...delta, ...contours];
+}
+
+async function computeRows(): Promise<Row[]> {
+  const config = DEFAULTS.featureConfig;
+  const scan = await scanDataset(defaultDatasetDir(), ['tess', 'ravdess']);
+  const pipeline = await createFeaturePipeline({
+    config,
+    augmentCopies: 0,
+    augmentation: DEFAULTS.augmentation,
+    seed: DEFAULTS.seed,
+  });
+  const extractor = createFeatureExtractor({ ...config, normalization: 'none' });
+  const vq = createVoiceQualityExtractor(config);
+  const describe = (samples: Float32Array) => ({
+    b: graphStatistics(extractor.extract(samples)),
+    vq: vq.describe(samples),
+  });
+  const seen = new Set<string>();
+  const rows: Row[] = [];
+  const started = Date.now();
+  for (const [index, clip] of scan.clips.entries()) {
+    const row = await rowOf(clip, pipeline, describe, seen, config.sampleRate);
+    if (row) rows.push(row);
+    if (index % 200 === 0)
+      process.stderr.write(`${index}/${scan.clips.length} ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  }
+  return rows;
+}
+
+async function rowOf(
+  clip: Clip,
+  pipeline: Awaited<ReturnType<typeof createFeaturePipeline>>,
+  describe: (samples: Float32Array) => { b: number[]; vq: number[] },
+  seen: Set<string>,
+  rate: number,
+): Promise<Row | undefined> {
+  const { samples } = await pipeline.trimmed(clip.path);
+  const hash = createHash('sha1').update(new Uint8Array(samples.buffer)).digest('hex');
+  if (seen.has(hash)) return undefined; // the same audio stored twice
+  seen.add(hash);
+  const train = applyChannel(samples, rate, DEFAULT_CHANNEL, createRng(seedFrom(1337, 'probe-train', hash)));
+  const test =
+    clip.corpus === 'ravdess'
+      ? applyChannel(samples, rate, TEST_CHANNEL, createRng(seedFrom(424242, 'probe-test', hash)))
+      : undefined;
+  return {
+    speaker: clip.speaker,
+    emotion: EMOTIONS.indexOf(clip.emotion),
+    clean: describe(samples),
+    trainChannel: describe(train.samples),
+    ...(test ? { testChannel: describe(test.samples) } : {}),
+  };
+}
+
+type FeatureSet = 'B' | 'VQ' | 'B+VQ';
+const pick = (v: { b: number[]; vq: number[] }, set: FeatureSet): number[] =>
+  set === 'B' ? v.b : set === 'VQ' ? v.vq : [...v.b, ...v.vq];
+
+/** Column means and standard deviations of the training rows (a constant column keeps scale 1). */
+function standardiser(rows: number[][]): (row: number[]) => number[] {
+  const dims = rows[0]!.length;
+  const mean = new Float64Array(dims);
+  const scale = new Float64Array(dims);
+  for (let d = 0; d < dims; d++) {
+    const column = rows.map((r) => (Number.isFinite(r[d]!) ? r[d]! : 0));
+    mean[d] = column.reduce((a, b) => a + b, 0) / column.length;
+    const sd = Math.sqrt(column.reduce((a, b) => a + (b - mean[d]!) ** 2, 0) / column.length);
+    scale[d] = sd > 1e-9 ? 1 / sd : 1;
+  }
+  return (row) => row.map((v, d) => ((Number.isFinite(v) ? v : 0) - mean[d]!) * scale[d]!);
+}
+
+function model(kind: 'linear' | 'mlp', dims: number, seed: number) {
+  const net = tf.sequential();
+  const l2 = tf.regularizers.l2({ l2: 1e-3 });
+  if (kind === 'mlp') {
+    net.add(
+      tf.layers.dense({
+        inputShape: [dims],
+        units: 64,
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotUniform({ seed }),
+        kernelRegularizer: l2,
+      }),
+    );
+    net.add(tf.layers.dropout({ rate: 0.3, seed }));
+  }
+  net.add(
+    tf.layers.dense({
+      ...(kind === 'linear' ? { inputShape: [dims] } : {}),
+      units: EMOTIONS.length,
+      activation: 'softmax',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+      kernelRegularizer: l2,
+    }),
+  );
+  net.compile({
+    optimizer: tf.train.adam(kind === 'linear' ? 0.01 : 0.001),
+    loss: 'categoricalCrossentropy',
+  });
+  return net;
+}
+
+/** Trains on (x, y) shuffled by `seed` and returns the test rows' probabilities. */
+async function trainAndPredict(
+  kind: 'linear' | 'mlp',
+  x: number[][],
+  y: number[],
+  test: number[][],
+  seed: number,
+): Promise<Float32Array> {
+  const rng = createRng(seedFrom(seed, kind));
+  const order = x.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const net = model(kind, x[0]!.length, seed);
+  const xs = tf.tensor2d(order.map((i) => x[i]!));
+  const ys = tf.oneHot(
+    tf.tensor1d(
+      order.map((i) => y[i]!),
+      'int32',
+    ),
+    EMOTIONS.length,
+  );
+  await net.fit(xs, ys, {
+    epochs: kind === 'linear' ? 150 : 60,
+    batchSize: kind === 'linear' ? 512 : 128,
+    shuffle: false,
+    verbose: 0,
+  });
+  const probabilities = tf.tidy(() => net.predict(tf.tensor2d(test)) as tf.Tensor).dataSync() as Float32Array;
+  tf.dispose([xs, ys]);
+  net.dispose();
+  return Float32Array.from(probabilities);
+}
+
+const FOLDS = [1, 3, 5, 7, 9, 11].map((a) => [a, a + 1].map((n) => `ravdess:${String(n).padStart(2, '0')}`));
+const SEEDS = [1, 2, 3];
+
+interface Score {
+  accuracy: number;
+  largest: string;
+}
+
+function score(truth: number[], probabilities: number[][]): Score {
+  const predicted = probabilities.map((p) => p.indexOf(Math.max(...p)));
+  const metrics = computeMetrics(EMOTIONS, truth, predicted);
+  const { label, share } = largestClassShare(metrics.confusion);
+  return { accuracy: metrics.accuracy, largest: `${EMOTIONS[label]} ${(share * 100).toFixed(0)} %` };
+}
+
+/** Pooled out-of-fold scores of one feature set and classifier, clean and through the unseen channel. */
+async function evaluate(rows: Row[], set: FeatureSet, kind: 'linear' | 'mlp') {
+  const truth: number[] = [];
+  const clean: number[][] = [];
+  const channel: number[][] = [];
+  for (const held of FOLDS) {
+    const train = rows.filter((r) => !held.includes(r.speaker));
+    const test = rows.filter((r) => held.includes(r.speaker));
+    const x = train.flatMap((r) => [pick(r.clean, set), pick(r.trainChannel, set)]);
+    const y = train.flatMap((r) => [r.emotion, r.emotion]);
+    const scale = standardiser(x);
+    const testX = [...test.map((r) => pick(r.clean, set)), ...test.map((r) => pick(r.testChannel!, set))];
+    const sum = new Float64Array(testX.length * EMOTIONS.length);
+    for (const seed of SEEDS) {
+      const p = await trainAndPredict(kind, x.map(scale), y, testX.map(scale), seed);
+      p.forEach((v, i) => {
+        sum[i]! += v / SEEDS.length;
+      });
+    }
+    const row = (i: number) => Array.from(sum.subarray(i * EMOTIONS.length, (i + 1) * EMOTIONS.length));
+    truth.push(...test.map((r) => r.emotion));
+    test.forEach((_, i) => {
+      clean.push(row(i));
+      channel.push(row(test.length + i));
+    });
+  }
+  return { clean: score(truth, clean), channel: score(truth, channel), clips: truth.length };
+}
+
+/** Mean |channel − clean| over RAVDESS clips, in units of the clean clips' standard deviation. */
+function channelShift(rows: Row[]): Array<{ name: string; shift: number }> {
+  const ravdess = rows.filter((r) => r.testChannel);
+  return VOICE_QUALITY_NAMES.map((name, d) => {
+    const clean = ravdess.map((r) => r.clean.vq[d]!);
+    const mean = clean.reduce((a, b) => a + b, 0) / clean.length;
+    const sd = Math.sqrt(clean.reduce((a, b) => a + (b - mean) ** 2, 0) / clean.length) || 1;
+    const shift = ravdess.reduce((a, r) => a + Math.abs(r.testChannel!.vq[d]! - r.clean.vq[d]!), 0);
+    return { name, shift: shift / ravdess.length / sd };
+  });
+}
+
+const opts = new Command()
+  .option('--out <dir>', 'where probe.json goes', 'models/ser-lstm/round34')
+  .option(
+    '--rows <file>',
+    'per-clip features: read if present, else computed and written',
+    '/tmp/vq-rows.json',
+  )
+  .parse()
+  .opts<{ out: string; rows: string }>();
+
+await initTf();
+const rows: Row[] = await readFile(opts.rows, 'utf8').then(
+  (text) => JSON.parse(text) as Row[],
+  async () => {
+    const computed = await computeRows();
+    await writeFile(opts.rows, JSON.stringify(computed));
+    return computed;
+  },
+);
+process.stderr.write(`${rows.length} clips\n`);
+const results: Record<string, unknown> = {};
+for (const kind of ['linear', 'mlp'] as const) {
+  for (const set of ['B', 'B+VQ', 'VQ'] as const) {
+    const r = await evaluate(rows, set, kind);
+    results[`${kind} ${set}`] = r;
+    console.log(
+      `${kind.padEnd(6)} ${set.padEnd(5)} clean ${r.clean.accuracy.toFixed(3)} (${r.clean.largest})  channel ${r.channel.accuracy.toFixed(3)} (${r.channel.largest})  n=${r.clips}`,
+    );
+  }
+}
+const shifts = channelShift(rows);
+for (const { name, shift } of shifts) console.log(`shift ${name.padEnd(22)} ${shift.toFixed(2)}`);
+await mkdir(opts.out, { recursive: true });
+await writeFile(
+  join(opts.out, 'probe.json'),
+  `${JSON.stringify({ folds: FOLDS, seeds: SEEDS, results, channelShift: shifts }, null, 2)}\n`,
+);
