@@ -886,7 +886,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The version cannot serve (MODEL_UNAVAILABLE): no package in the bucket, and not the bundled model */
+            /** @description The version cannot serve (MODEL_UNAVAILABLE): no package in the bucket and not the bundled model, or objects of its package (metadata.json, the ONNX file) missing from the bucket; the message names them */
             409: {
                 headers: {
                     [name: string]: unknown;

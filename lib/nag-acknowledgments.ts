@@ -94,10 +94,12 @@ function acknowledgeInference({ inference, storage }: SerStack): void {
 function acknowledgeApi({ api, storage }: SerStack): void {
   acknowledge(
     api.function,
-    'Presigned uploads are signed for uploads/ only and listings query the table indexes; RunInstances ' +
+    'Presigned uploads are signed for uploads/ only, activation reads the package under models/ that it ' +
+      'switches to, and listings query the table indexes; RunInstances ' +
       'needs the instance, volume, network interface, subnet and image resource types (the launch template ' +
       'and its tag conditions narrow it); X-Ray trace segments have no resource ARN.',
     objectsUnder(storage.bucket, UPLOADS_PREFIX),
+    objectsUnder(storage.bucket, MODELS_PREFIX),
     `AwsSolutions-IAM5[Resource::${arnOf(storage.table)}/index/*]`,
     ...['instance', 'volume', 'network-interface', 'subnet'].map(
       (type) =>

@@ -236,9 +236,11 @@ describe('SerStack', () => {
           Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] },
           Condition: { StringLike: { 's3:prefix': ['datasets/*'] } },
         }),
+        // Before an activation, the package's metadata.json is read and its ONNX HEADed.
+        expect.objectContaining({ Action: 's3:GetObject', Resource: objects('models/') }),
       ]),
     );
-    expect(api).toHaveLength(6);
+    expect(api).toHaveLength(7);
   });
 
   it('sends events that failed all retries to a topic: the DLQ keeps them (alarm), a recorder ends their records FAILED', () => {

@@ -201,7 +201,7 @@ describe('Training construct (EC2 on demand)', () => {
     });
   });
 
-  it('the API function may list only under datasets/ (the empty-prefix check before a launch), and read no object there', () => {
+  it('the API function may list only under datasets/ (the empty-prefix check before a launch), read no object there, and read objects under models/ only (the package check before an activation)', () => {
     const apiRoleId = Object.keys(
       template.findResources('AWS::IAM::Role', {
         Properties: {
@@ -222,6 +222,13 @@ describe('Training construct (EC2 on demand)', () => {
         Action: 's3:ListBucket',
         Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Bucket/), 'Arn'] },
         Condition: { StringLike: { 's3:prefix': ['datasets/*'] } },
+      },
+      {
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: {
+          'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^Bucket/), 'Arn'] }, '/models/*']],
+        },
       },
     ]);
   });

@@ -19,6 +19,7 @@ import {
 } from '../lambdas/training/job-repository.ts';
 import { createTrainingService } from '../lambdas/training/job-service.ts';
 import { fixBucketLevelPaths } from '../lambdas/training/local-s3-listing.ts';
+import { createS3ModelPackages } from '../lambdas/training/model-packages.ts';
 import { ModelRegistry, ModelVersionConflictError } from '../lambdas/training/model-registry.ts';
 import { scanDataset } from '../training/datasets.ts';
 import { fetchActivePackage } from '../training/job.ts';
@@ -164,6 +165,7 @@ describe('model registry and training jobs in the predictions table (dynalite)',
       jobs,
       registry,
       datasets: createS3DatasetPrefixes(fixBucketLevelPaths(aws.s3, aws.s3Endpoint), aws.bucket),
+      packages: createS3ModelPackages(aws.s3),
       launcher: { launch: async () => Promise.reject(new Error('InsufficientInstanceCapacity')) },
       bundledVersion: '1.0.0',
       newId: () => 'job-no-capacity',
@@ -257,6 +259,7 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
       jobs: new TrainingJobRepository(aws.doc, { tableName: aws.tableName, staleAfterMs: 60_000 }),
       registry,
       datasets: createS3DatasetPrefixes(s3, aws.bucket),
+      packages: createS3ModelPackages(aws.s3),
       launcher: { launch: async () => ({ launchedAs: 'unused' }) },
       bundledVersion,
     });

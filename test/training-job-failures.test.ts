@@ -10,6 +10,7 @@ import { createEc2TrainingLauncher } from '../lambdas/training/ec2-launcher.ts';
 import { deadlinePassedMessage, TrainingJobRepository } from '../lambdas/training/job-repository.ts';
 import { createTrainingService } from '../lambdas/training/job-service.ts';
 import { fixBucketLevelPaths } from '../lambdas/training/local-s3-listing.ts';
+import { createS3ModelPackages } from '../lambdas/training/model-packages.ts';
 import { ModelRegistry } from '../lambdas/training/model-registry.ts';
 import { machineExitMessage } from '../training/machine-exit.ts';
 import { handlerEnvironment, startTestAws, type TestAws } from './helpers/local-aws.ts';
@@ -41,6 +42,7 @@ describe('a training machine that dies early points to its own log (local S3 and
       jobs,
       registry: new ModelRegistry(aws.doc, aws),
       datasets,
+      packages: createS3ModelPackages(aws.s3),
       launcher: createEc2TrainingLauncher(ec2, { id: 'lt-0abc', version: '1' }, aws.bucket),
       bundledVersion: '1.0.0',
       newId: () => newId,

@@ -216,7 +216,8 @@ export const trainingPaths: ZodOpenApiPathsObject = {
         '403': ADMIN_FORBIDDEN,
         '404': errorResponse('No such version (NOT_FOUND)'),
         '409': errorResponse(
-          'The version cannot serve (MODEL_UNAVAILABLE): no package in the bucket, and not the bundled model',
+          'The version cannot serve (MODEL_UNAVAILABLE): no package in the bucket and not the bundled model, or ' +
+            'objects of its package (metadata.json, the ONNX file) missing from the bucket; the message names them',
         ),
       },
     },

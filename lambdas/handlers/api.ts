@@ -19,6 +19,7 @@ import { TrainingJobRepository } from '../training/job-repository.ts';
 import { createTrainingService } from '../training/job-service.ts';
 import type { TrainingLauncher } from '../training/launcher.ts';
 import { fixBucketLevelPaths } from '../training/local-s3-listing.ts';
+import { createS3ModelPackages } from '../training/model-packages.ts';
 import { ModelRegistry } from '../training/model-registry.ts';
 import { logger, metrics, tracer } from './observability.ts';
 
@@ -53,6 +54,7 @@ const training = createTrainingService({
   jobs: new TrainingJobRepository(documents, config),
   registry: new ModelRegistry(documents, config),
   datasets,
+  packages: createS3ModelPackages(s3),
   bundledVersion: config.modelVersion,
   maxRunMinutes: launchConfig.maxRunMinutes,
   launcher: {

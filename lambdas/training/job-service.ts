@@ -5,6 +5,7 @@ import { CreateTrainingJobSchema } from '../app/openapi-training.ts';
 import { type DatasetPrefixes, emptyDatasetMessage } from './dataset-prefix.ts';
 import type { TrainingJob, TrainingJobRepository } from './job-repository.ts';
 import { DEFAULT_TRAINING_MAX_RUN_MINUTES, type TrainingLauncher } from './launcher.ts';
+import type { ModelPackages } from './model-packages.ts';
 import { canServe, type ModelRegistry, type ModelVersionRecord } from './model-registry.ts';
 
 const JobIdSchema = z.string().regex(/^[\w-]{1,64}$/);
@@ -18,6 +19,8 @@ export interface TrainingServiceDeps {
   launcher: TrainingLauncher;
   /** Looked at before anything is launched: a job on an empty prefix is refused, not started. */
   datasets: DatasetPrefixes;
+  /** Looked at before a version is activated: one whose package's objects are gone is refused. */
+  packages: ModelPackages;
   /** The version of the model shipped with this deployment (MODEL_VERSION): the one that may lack a package. */
   bundledVersion: string;
   /**
@@ -92,6 +95,24 @@ const cannotServe = (version: string, bundledVersion: string) =>
       `it cannot serve. Deploy ${version} once more to store it.`,
   );
 
+/**
+ * Refuses to activate a version the inference function could not load: no package in the bucket and not
+ * the bundled model, or a package whose objects are gone. The bundled version serves from the function's
+ * own asset, whatever the bucket holds.
+ */
+async function assertCanServe(deps: TrainingServiceDeps, model: ModelVersionRecord): Promise<void> {
+  if (!canServe(model, deps.bundledVersion)) throw cannotServe(model.version, deps.bundledVersion);
+  if (model.version === deps.bundledVersion || !model.location) return;
+  const problems = await deps.packages.problems(model.location);
+  if (problems.length === 0) return;
+  throw new DomainError(
+    'conflict',
+    'MODEL_UNAVAILABLE',
+    `Model ${model.version} cannot serve: ${problems.join('; ')}. Put its package back at ` +
+      `${model.location} (a bundled version: deploy it once more), or activate another version.`,
+  );
+}
+
 /** The registry's active version, read at most every ACTIVE_CACHE_MS. */
 function cachedActiveVersion(registry: ModelRegistry, now: () => Date) {
   let cache: { readAt: number; version: string | undefined } | undefined;
@@ -150,7 +171,7 @@ export function createTrainingService(deps: TrainingServiceDeps) {
       const parsed = VersionSchema.safeParse(version);
       const model = parsed.success ? await deps.registry.get(parsed.data) : undefined;
       if (!model) throw notFound(`No model version ${version ?? ''}`);
-      if (!canServe(model, deps.bundledVersion)) throw cannotServe(model.version, deps.bundledVersion);
+      await assertCanServe(deps, model);
       const pointer = await deps.registry.activate(model.version, { now: now() });
       activeVersion.forget();
       return {

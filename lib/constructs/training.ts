@@ -447,9 +447,9 @@ export class Training extends Construct {
   }
 
   /**
-   * The API function: lists a job's dataset prefix, starts jobs from the pinned template version, and
-   * updates job records and the lock (its table-wide PutItem/GetItem/Query come from the API construct,
-   * for predictions).
+   * The API function: lists a job's dataset prefix, starts jobs from the pinned template version, updates
+   * job records and the lock (its table-wide PutItem/GetItem/Query come from the API construct, for
+   * predictions), and looks at a version's package before activating it.
    */
   bindApi(fn: LambdaFunction): void {
     fn.addEnvironment('TRAINING_LAUNCH_TEMPLATE_ID', this.launchTemplate.launchTemplateId!);
@@ -466,6 +466,14 @@ export class Training extends Construct {
         actions: ['s3:ListBucket'],
         resources: [this.bucket.bucketArn],
         conditions: { StringLike: { 's3:prefix': [`${DATASETS_ROOT}*`] } },
+      }),
+    );
+    // Activation reads a package's metadata.json and HEADs its ONNX (HeadObject needs GetObject): a
+    // version whose objects are gone is refused. No listing of models/: a missing object answers 403.
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [this.bucket.arnForObjects(`${MODELS_PREFIX}*`)],
       }),
     );
   }
