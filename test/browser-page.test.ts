@@ -394,6 +394,43 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     await page.close();
   });
 
+  it('a file analysed on its own while a batch uploads waits its turn: still two uploads at a time, and the status says so', async () => {
+    // Prepare: a batch of two whose uploads to S3 are held under way
+    const [first, second, single] = [tessClip('angry'), tessClip('sad'), tessClip('happy')];
+    const page = await openPage();
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    const held: (() => void)[] = [];
+    let released = false;
+    await page.route(`${stack.s3Endpoint}/**`, (route) => {
+      if (released || route.request().method() !== 'PUT') return route.continue();
+      held.push(() => route.continue());
+    });
+    await page.locator('#file-input').setInputFiles([first.path, second.path]);
+    await page.getByRole('button', { name: 'Analyse 2 files' }).click();
+    await expect.poll(() => held.length).toBe(2);
+
+    // Act: one file chosen and analysed meanwhile
+    await page.locator('#file-input').setInputFiles(single.path);
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await page.locator('#status', { hasText: /Waiting to upload|Uploading/ }).waitFor();
+    await page.waitForTimeout(300);
+    const heldAfterAPause = held.length;
+    const status = await page.locator('#status').textContent();
+    released = true;
+    for (const release of held) release();
+    await page.locator('#result:not([hidden]), #message:not([hidden])').first().waitFor();
+    await page.locator('#batch-status', { hasText: 'All 2 files finished' }).waitFor();
+
+    // Assess
+    expect(heldAfterAPause).toBe(2);
+    expect(status).toBe('Waiting to upload: the page sends 2 files at a time.');
+    expect(await page.locator('#message').textContent()).toBe('');
+    expect(await page.getByTestId('emotion').textContent()).toBe('happy');
+    expect(await warnsBeforeLeaving(page)).toBe(false);
+    await page.close();
+  });
+
   it('records from the microphone and uploads what MediaRecorder wrote (WebM/Opus), no WAV conversion', async () => {
     // Prepare
     const page = await openPage();

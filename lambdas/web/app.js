@@ -315,7 +315,9 @@ async function analyse(selection) {
   running.add(selection);
   try {
     const progress = (percent) => onShow() && showProgress(percent);
-    const created = await untilSent(() => send(selection, { status, progress }));
+    const waiting = () =>
+      status(`Waiting to upload: the page sends ${MAX_PARALLEL_UPLOADS} files at a time.`);
+    const created = await send(selection, { status, progress, waiting });
     status('Uploaded. Analysing…');
     const prediction = await poll(created.predictionUrl, status);
     if (onShow()) showPrediction(prediction);
@@ -361,8 +363,21 @@ function contentTypeOf({ blob, name }) {
   return KNOWN_TYPES.has(browserType) ? browserType : undefined;
 }
 
-/** Asks for an upload URL and sends the file there; `status` takes what is going on, `progress` the percent. */
-async function send(selection, { status, progress }) {
+// Uploads share the line, so a few at a time finish sooner each. Every file the page sends, on its own or
+// in a batch, takes its turn here; waiting for a result takes no turn.
+const MAX_PARALLEL_UPLOADS = 2;
+const uploadSlot = limiter(MAX_PARALLEL_UPLOADS);
+
+/**
+ * Sends the file in its turn (`waiting` is called if it has to wait for one), the page asking before it is
+ * left until the file is sent. `status` takes what is going on, `progress` the percent.
+ */
+function send(selection, { status, progress, waiting }) {
+  return untilSent(() => uploadSlot(() => sendNow(selection, { status, progress }), waiting));
+}
+
+/** Asks for an upload URL and sends the file there. */
+async function sendNow(selection, { status, progress }) {
   status('Requesting an upload URL…');
   const created = await api('/uploads', {
     method: 'POST',
@@ -428,9 +443,6 @@ async function poll(path, status) {
 }
 
 // ---- several files at once: one row each in the batch list ----
-// Uploads share the line, so a few at a time finish sooner each; waiting for a result takes no slot.
-const MAX_PARALLEL_UPLOADS = 2;
-const uploadSlot = limiter(MAX_PARALLEL_UPLOADS);
 // { blob, name, row }: every file chosen with others during this visit, in the order chosen.
 const batch = [];
 const filesText = (count) => `${count} file${count === 1 ? '' : 's'}`;
@@ -484,7 +496,7 @@ async function analyseBatch() {
 // Answers the outcome to announce.
 async function analyseItem(item) {
   try {
-    const created = await untilSent(() => uploadSlot(() => sendItem(item)));
+    const created = await sendItem(item);
     setRowState(item.row, 'analysing', 'Waiting for the result…');
     const prediction = await poll(created.predictionUrl, (text) => setRowStatus(item.row, text));
     if (prediction.status === 'FAILED') return fail(item, failureOf(prediction));

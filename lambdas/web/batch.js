@@ -12,16 +12,20 @@ const element = (tag, text) => {
 };
 
 /**
- * Runs at most `max` tasks at once; later ones wait their turn in the order they came. A batch of 20
- * files must not open 20 uploads: they would share the line and every one of them would be slow.
+ * Runs at most `max` tasks at once; later ones wait their turn in the order they came, and `onWait` is
+ * called when one has to. A batch of 20 files must not open 20 uploads: they would share the line and
+ * every one of them would be slow.
  */
 export function limiter(max) {
   let active = 0;
   const waiting = [];
-  return async (task) => {
+  return async (task, onWait) => {
     if (active < max) active += 1;
-    // A finished task hands its place straight to the next one: `active` stays counted.
-    else await new Promise((resolve) => waiting.push(resolve));
+    else {
+      onWait?.();
+      // A finished task hands its place straight to the next one: `active` stays counted.
+      await new Promise((resolve) => waiting.push(resolve));
+    }
     try {
       return await task();
     } finally {
