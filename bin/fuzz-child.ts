@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { isSerError } from '../lambdas/core/errors.ts';
 import { createPredictor } from '../lambdas/core/predict.ts';
+import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 
 export interface ChildTask {
   index: number;
@@ -62,7 +63,7 @@ const classify = (error: unknown): ChildOutcome => {
 const send = (message: unknown) => process.send?.(message);
 if (!process.send) throw new Error('fuzz-child.ts runs as a forked child of bin/fuzz-run.ts');
 
-const predictor = await createPredictor();
+const predictor = await createPredictor({ modelDir: DEFAULT_MODEL_DIR });
 const peakResets = resetPeakRss();
 process.on('message', async ({ index, bytes }: ChildTask) => {
   resetPeakRss();

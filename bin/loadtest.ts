@@ -20,6 +20,7 @@ import type { ProcessOutcome } from '../lambdas/app/object-processor.ts';
 import { objectVersionOf } from '../lambdas/app/object-processor.ts';
 import { isSerError } from '../lambdas/core/errors.ts';
 import { createPredictor } from '../lambdas/core/predict.ts';
+import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from './local/local-aws.ts';
 import { encodeS3EventKey, latestSequencer } from './local/s3-event-bridge.ts';
 import { type LocalStack, startLocalStack } from './local/stack.ts';
@@ -142,7 +143,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The clips and bad files, each with the answer the model (or the decoder) gives for its bytes. */
 async function loadSamples(): Promise<{ good: Sample[]; bad: Sample[]; modelVersion: string }> {
-  const predictor = await createPredictor();
+  const predictor = await createPredictor({ modelDir: DEFAULT_MODEL_DIR });
   const outcome = async (bytes: Buffer): Promise<Sample['expected']> => {
     try {
       const { emotion, confidence } = await predictor.predict(bytes);

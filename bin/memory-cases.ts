@@ -433,7 +433,8 @@ export interface MemoryOutcome {
 export const runChild = async (path: string): Promise<void> => {
   const { createPredictor } = await import('../lambdas/core/predict.ts');
   const { isSerError } = await import('../lambdas/core/errors.ts');
-  const predictor = await createPredictor();
+  const { DEFAULT_MODEL_DIR } = await import('../lib/paths.ts');
+  const predictor = await createPredictor({ modelDir: DEFAULT_MODEL_DIR });
   const started = performance.now();
   let outcome: string;
   try {

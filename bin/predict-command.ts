@@ -4,8 +4,8 @@ import { Worker } from 'node:worker_threads';
 import cliProgress from 'cli-progress';
 import stringWidth from 'string-width';
 import { UPLOAD_EXTENSIONS } from '../lambdas/core/audio/formats.ts';
-import { defaultModelDir } from '../lambdas/core/model/location.ts';
 import type { Predictor } from '../lambdas/core/predict.ts';
+import { defaultModelDir } from '../lib/paths.ts';
 import { type FileOutcome, predictFile, unreadable, walkAudioFiles } from './predict-files.ts';
 import type { WorkerSetup, WorkerTask } from './predict-worker.ts';
 import { printable } from './printable.ts';
@@ -220,10 +220,13 @@ const jsonLine = (outcome: FileOutcome, speakerId: string | undefined): string =
  * The predictor for this thread, imported only when this thread predicts: with workers, the main thread
  * never loads the core (nor onnxruntime, nor the decoders).
  */
-async function createLocalPredictor(modelDir: string | undefined): Promise<Predictor> {
+async function createLocalPredictor(options: PredictOptions): Promise<Predictor> {
   const { createPredictor } = await import('../lambdas/core/predict.ts');
-  return createPredictor({ modelDir });
+  return createPredictor({ modelDir: modelDirOf(options) });
 }
+
+/** `--model`, else the tools' default package (`SER_MODEL_DIR`, else the bundled one). */
+const modelDirOf = (options: PredictOptions): string => options.model ?? defaultModelDir();
 
 /**
  * With a speaker context, one slot in this thread: each file is judged against the earlier files of
@@ -233,7 +236,7 @@ async function startSpeakerSlot(
   options: PredictOptions,
   speakers: SpeakerContexts,
 ): Promise<{ slots: Slot[]; stop(): Promise<void> }> {
-  const predictor = await createLocalPredictor(options.model);
+  const predictor = await createLocalPredictor(options);
   const slot: Slot = async (file, name) => {
     const outcome = await predictFile(
       predictor,
@@ -251,7 +254,7 @@ async function startSpeakerSlot(
 /** Slots that predict: in this thread for one job, else worker threads. */
 async function startSlots(options: PredictOptions): Promise<{ slots: Slot[]; stop(): Promise<void> }> {
   if (options.jobs <= 1) {
-    const predictor = await createLocalPredictor(options.model);
+    const predictor = await createLocalPredictor(options);
     return {
       slots: [(file, name) => predictFile(predictor, file, name, options.maxDuration)],
       stop: () => predictor.release(),
@@ -259,7 +262,7 @@ async function startSlots(options: PredictOptions): Promise<{ slots: Slot[]; sto
   }
   const workers = await startWorkers(options.jobs, {
     // Resolved here: the bundled worker's own location says nothing about where the model is.
-    modelDir: options.model ?? defaultModelDir(),
+    modelDir: modelDirOf(options),
     maxDurationSec: options.maxDuration,
   });
   return { slots: workers.slots, stop: async () => workers.stop() };

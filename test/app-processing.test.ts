@@ -13,6 +13,7 @@ import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { parseS3Event } from '../lambdas/app/s3-event.ts';
 import { createUploadService } from '../lambdas/app/upload-service.ts';
 import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
+import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 import { badFixture, tessClip } from './helpers/fixtures.ts';
 import { startTestAws, type TestAws } from './helpers/local-aws.ts';
 
@@ -44,7 +45,7 @@ describe('object processing against s3rver and dynalite', () => {
   };
 
   beforeAll(async () => {
-    [aws, predictor] = await Promise.all([startTestAws(), createPredictor()]);
+    [aws, predictor] = await Promise.all([startTestAws(), createPredictor({ modelDir: DEFAULT_MODEL_DIR })]);
     repository = new PredictionRepository(aws.doc, {
       tableName: aws.tableName,
       recordTtlDays: 30,

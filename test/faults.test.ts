@@ -23,7 +23,8 @@ import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { parseS3Event, type S3ObjectRef } from '../lambdas/app/s3-event.ts';
 import { createUploadService } from '../lambdas/app/upload-service.ts';
 import { ModelError } from '../lambdas/core/errors.ts';
-import { BUNDLED_MODEL_DIR, createPredictor, type Predictor } from '../lambdas/core/predict.ts';
+import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
+import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 import { startFaultProxy } from './helpers/fault-proxy.ts';
 import { tessClip } from './helpers/fixtures.ts';
 import { startTestAws, type TestAws } from './helpers/local-aws.ts';
@@ -66,7 +67,7 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
     dropFolderId(ref.bucket, ref.key, objectVersionOf(ref, ref.eTag!.replaceAll('"', '')));
 
   beforeAll(async () => {
-    [aws, predictor] = await Promise.all([startTestAws(), createPredictor()]);
+    [aws, predictor] = await Promise.all([startTestAws(), createPredictor({ modelDir: DEFAULT_MODEL_DIR })]);
     repository = repositoryWith();
   });
 
@@ -158,7 +159,7 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
 
   it('model missing or corrupt: loading fails with MODEL_INVALID, and a model fault is retried, never stored as FAILED', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ser-bad-model-'));
-    const modelDir = process.env.SER_MODEL_DIR ?? BUNDLED_MODEL_DIR;
+    const modelDir = DEFAULT_MODEL_DIR;
     try {
       await cp(modelDir, join(dir, 'corrupt'), { recursive: true });
       const metadata = JSON.parse(await readFile(join(dir, 'corrupt', 'metadata.json'), 'utf8'));

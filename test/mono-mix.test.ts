@@ -5,6 +5,7 @@ import wavefile from 'wavefile';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { createMonoCollector } from '../lambdas/core/audio/stream.ts';
 import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
+import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 
 const CLIP = join(import.meta.dirname, 'fixtures/tess-heldout/OAF_bar_angry.flac');
 
@@ -21,7 +22,7 @@ describe('mixing channels to mono when they cancel', () => {
   let predictor: Predictor;
   let voice: { samples: Float32Array; sampleRate: number };
   beforeAll(async () => {
-    predictor = await createPredictor();
+    predictor = await createPredictor({ modelDir: DEFAULT_MODEL_DIR });
     voice = await decodeAudio(new Uint8Array(await readFile(CLIP)));
   });
 

@@ -12,6 +12,7 @@ import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { resample } from '../lambdas/core/audio/resample.ts';
 import { AudioError, isSerError, ModelError } from '../lambdas/core/errors.ts';
 import { BUNDLED_MODEL_DIR, createPredictor, type Predictor } from '../lambdas/core/predict.ts';
+import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures');
@@ -32,7 +33,7 @@ const noSpeechInputs = manifest.filter((m) => m.expectPredictError);
 
 let predictor: Predictor;
 beforeAll(async () => {
-  predictor = await createPredictor();
+  predictor = await createPredictor({ modelDir: DEFAULT_MODEL_DIR });
 });
 afterAll(async () => {
   await predictor?.release();

@@ -9,6 +9,7 @@ import { chunkGains, loudnessGain } from '../lambdas/core/features/loudness.ts';
 import { createPredictor } from '../lambdas/core/predict.ts';
 import { clearFloorPauses } from '../lambdas/core/speech/pauses.ts';
 import { createSpeechDetector, type FrameGains, speechRegions } from '../lambdas/core/speech/vad.ts';
+import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 import { defaultDatasetDir } from '../training/datasets.ts';
 
 const RATE = 16_000;
@@ -96,7 +97,7 @@ function floatWav(samples: Float32Array): Uint8Array {
 
 /** The predictor's segments of a recording, and those that do not lie inside one clip of `truth`. */
 async function segmentsAcrossClips(samples: Float32Array, truth: { start: number; end: number }[]) {
-  const predictor = await createPredictor();
+  const predictor = await createPredictor({ modelDir: DEFAULT_MODEL_DIR });
   const result = await predictor.predict(floatWav(samples));
   await predictor.release();
   const segments = result.segments ?? [];
@@ -118,7 +119,7 @@ describe.skipIf(!existsSync(ACTOR))('voice activity in a long, noisy recording (
   it('in light noise, the predictor gives more utterances a segment than one gain found at all', async () => {
     // Prepare
     const { samples, truth } = await noisyCall(0.001);
-    const predictor = await createPredictor();
+    const predictor = await createPredictor({ modelDir: DEFAULT_MODEL_DIR });
 
     // Act
     const result = await predictor.predict(floatWav(samples));

@@ -17,7 +17,6 @@ import {
   speakerOffsets,
 } from './features/speaker-normalization.ts';
 import { applyTemperature } from './model/calibration.ts';
-import { defaultModelDir } from './model/location.ts';
 import type { ModelMetadata } from './model/metadata.ts';
 import { type LoadedModel, loadModelPackage } from './model/runtime.ts';
 import { speechSpectralFlatness } from './speech/flatness.ts';
@@ -65,11 +64,14 @@ export interface Predictor {
   release(): Promise<void>;
 }
 
-export interface PredictorOptions {
-  /** A model package folder; default `SER_MODEL_DIR` or the bundled `models/ser-lstm`. */
-  modelDir?: string;
-  /** An already loaded model (e.g. fetched from the registry); wins over `modelDir`. */
-  model?: LoadedModel;
+/**
+ * The model to predict with, always named by the caller (the core reads no configuration): a model
+ * package folder, or an already loaded model (e.g. fetched from the registry).
+ */
+export type PredictorOptions = (
+  | { modelDir: string; model?: undefined }
+  | { model: LoadedModel; modelDir?: undefined }
+) & {
   /**
    * Instantiate the WASM decoders and run one prediction on a synthetic voice before returning, so the
    * first real request does not pay for WASM compilation and JIT. It moves that work ahead and adds the
@@ -77,7 +79,7 @@ export interface PredictorOptions {
    * provisioned concurrency), not before the request that caused a cold start.
    */
   warmUp?: boolean;
-}
+};
 
 const round = (x: number, digits = 4): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
@@ -229,8 +231,8 @@ function combineWindows(
  * the clip's probabilities are the mean of the windows' probabilities weighted by each window's seconds of
  * speech, so pauses and short windows count less. All-silent (or speech-free) audio is `NO_SPEECH`.
  */
-export async function createPredictor(options: PredictorOptions = {}): Promise<Predictor> {
-  const model = options.model ?? (await loadModelPackage(options.modelDir ?? defaultModelDir()));
+export async function createPredictor(options: PredictorOptions): Promise<Predictor> {
+  const model = options.model === undefined ? await loadModelPackage(options.modelDir) : options.model;
   const { metadata } = model;
   const config = metadata.featureConfig;
   const extractor = createFeatureExtractor(config);

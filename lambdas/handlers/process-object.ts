@@ -13,7 +13,7 @@ import type { PredictionEventPublisher } from '../app/prediction-events.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
 import { parseS3Event } from '../app/s3-event.ts';
 import { SpeakerRepository } from '../app/speaker-repository.ts';
-import { bundledModelIn } from '../core/model/location.ts';
+import { BUNDLED_MODEL_DIR, bundledModelIn } from '../core/model/location.ts';
 import { createPredictor } from '../core/predict.ts';
 import { createActiveModelProvider } from '../training/active-model.ts';
 import { loadActiveModelConfig } from '../training/active-model-config.ts';
@@ -24,8 +24,9 @@ import { predictionEventBus } from './prediction-event-bus.ts';
 // Cold start: the model is loaded once per execution environment, never per invocation.
 const config = loadConfig();
 const predictor = await createPredictor({
-  // In the Lambda asset the model package sits beside the bundle; from source, the core finds its own.
-  modelDir: config.modelDir ?? bundledModelIn(fileURLToPath(new URL('.', import.meta.url))),
+  // In the Lambda asset the model package sits beside the bundle; from source, the repository's.
+  modelDir:
+    config.modelDir ?? bundledModelIn(fileURLToPath(new URL('.', import.meta.url))) ?? BUNDLED_MODEL_DIR,
   // No warm-up: an S3-triggered cold start runs init and then the event that caused it, so compiling all
   // four WASM decoders and a synthetic prediction first only added work (~100 ms of CPU to a WAV's or a
   // FLAC's cold start, bin/bench-cold.ts in paired runs); each decoder compiles on its first file instead.

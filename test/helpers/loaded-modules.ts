@@ -20,7 +20,8 @@ const [wav, ...others] = process.argv.slice(2) as [string, ...string[]];
 // Imported only now, so the hook sees the core and everything it pulls in.
 const { createPredictor } = await import('../../lambdas/core/predict.ts');
 const { decodeAudio } = await import('../../lambdas/core/audio/decode.ts');
-const predictor = await createPredictor();
+const { DEFAULT_MODEL_DIR } = await import('../../lib/paths.ts');
+const predictor = await createPredictor({ modelDir: DEFAULT_MODEL_DIR });
 const result = await predictor.predict(readFileSync(wav));
 console.log(JSON.stringify({ after: 'wav', emotion: result.emotion, modules: [...loaded] }));
 for (const file of others) await decodeAudio(readFileSync(file));

@@ -23,13 +23,6 @@ export function bundledModelIn(root: string): string | undefined {
 }
 
 /**
- * The model package used when none is named: `SER_MODEL_DIR`, else the bundled one. The one rule for the
- * core, the CLI, the bench, the local stack and the CDK stack (which ships this folder).
- */
-export const defaultModelDir = (env: NodeJS.ProcessEnv = process.env): string =>
-  env.SER_MODEL_DIR ?? BUNDLED_MODEL_DIR;
-
-/**
  * A package's record of its test clips (training/pipeline.ts writes it): not read by prediction, but
  * stored with every registered package, since a training job's comparison leaves out the clips the active
  * version trained on (the rest of its corpora).
