@@ -127,8 +127,9 @@ export class CallbackDelivery extends Construct {
     return faultAlarm(this, 'DeadLetterAlarm', {
       description:
         'Callbacks could not be delivered after every retry. Runbook: read the message (responsePayload says ' +
-        'why: receiver down, refused signature, missing webhook secret), fix it, then re-send the event ' +
-        '(requestPayload) with aws lambda invoke --invocation-type Event.',
+        'why: receiver down, refused signature, missing webhook secret), fix it, then run the stack output ' +
+        'CallbackReplayCommand (npx ser replay --queue-url <DLQ> --function-name <function>): each ' +
+        'dead-lettered callback is delivered once more and its message deleted once delivered.',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
     });
   }
