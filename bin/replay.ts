@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { markedAsReplay } from '../lambdas/app/dead-letter.ts';
+import { EVENT_SOURCE } from '../lambdas/app/prediction-events.ts';
 import { parseS3Event } from '../lambdas/app/s3-event.ts';
 
 /**
@@ -72,10 +73,10 @@ function payloadOf(message: unknown): unknown {
 /** A prediction event the callback rule hands to the delivery function (it carries the callback target). */
 export const isCallbackEvent = (
   event: unknown,
-): event is { source: 'ser'; detail: { callback: { url: string } } } =>
+): event is { source: typeof EVENT_SOURCE; detail: { callback: { url: string } } } =>
   typeof event === 'object' &&
   event !== null &&
-  (event as { source?: unknown }).source === 'ser' &&
+  (event as { source?: unknown }).source === EVENT_SOURCE &&
   typeof (event as { detail?: { callback?: { url?: unknown } } }).detail?.callback?.url === 'string';
 
 /**

@@ -7,12 +7,12 @@ export class EventPublishError extends Error {
 }
 
 /**
- * Publishes prediction events to an EventBridge bus (the account's default bus unless told otherwise),
- * where users' rules route them to SQS, Step Functions, Lambda — and ours to callback delivery.
+ * Publishes prediction events to the EventBridge bus `eventBusName` (the stack's `EVENT_BUS_NAME`), where
+ * users' rules route them to SQS, Step Functions, Lambda — and ours to callback delivery.
  */
 export function createEventBridgePublisher(
   client: EventBridgeClient,
-  eventBusName = 'default',
+  eventBusName: string,
 ): PredictionEventPublisher {
   return {
     async publish({ detailType, detail }: PredictionEvent) {
