@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
+import { INCOMING_PREFIX } from '../lambdas/app/object-keys.ts';
 import { BUNDLED_MODEL_FOLDER } from '../lambdas/core/model/location.ts';
 import {
   INFERENCE_NODE_MODULES,
@@ -171,7 +172,7 @@ export async function measureColdStarts(
     const results: Run[][] = clips.map(() => []);
     for (let r = 0; r < runs; r++) {
       for (const [i, clip] of clips.entries()) {
-        const key = `incoming/cold-start/${r}-${i}.${clip.extension}`;
+        const key = `${INCOMING_PREFIX}cold-start/${r}-${i}.${clip.extension}`;
         await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: clip.bytes }));
         results[i]!.push(await runOnce(dir, aws, key));
       }

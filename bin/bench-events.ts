@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { INCOMING_PREFIX } from '../lambdas/app/object-keys.ts';
 import { startLocalStack } from './local/stack.ts';
 
 export async function measureEventTimes(
@@ -38,7 +39,7 @@ export async function measureEventTimes(
   try {
     for (let r = 0; r <= rounds; r++) {
       for (const clip of clips) {
-        const key = `incoming/bench/${r}/${clip.name}`;
+        const key = `${INCOMING_PREFIX}bench/${r}/${clip.name}`;
         const done = new Promise<void>((resolve) => {
           processed = resolve;
         });

@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Command, InvalidArgumentError } from 'commander';
 import { createS3Client } from '../lambdas/app/aws-clients.ts';
-import { dropFolderId } from '../lambdas/app/object-keys.ts';
+import { dropFolderId, INCOMING_PREFIX, resultKey } from '../lambdas/app/object-keys.ts';
 import type { ProcessOutcome } from '../lambdas/app/object-processor.ts';
 import { objectVersionOf } from '../lambdas/app/object-processor.ts';
 import { isSerError } from '../lambdas/core/errors.ts';
@@ -377,7 +377,7 @@ function dropIntoFolder(run: LoadTestRun): StartObject {
   const burst = `burst-${Date.now()}`;
   return async (i, tracked, errors) => {
     const sample = run.pick(i);
-    const key = `incoming/${burst}/${String(i).padStart(5, '0')}-${sample.fileName}`;
+    const key = `${INCOMING_PREFIX}${burst}/${String(i).padStart(5, '0')}-${sample.fileName}`;
     const startedAt = performance.now();
     const put = await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: sample.bytes }));
     const eTag = (put.ETag ?? '').replaceAll('"', '');
@@ -470,12 +470,12 @@ async function verifyPhase(
       errors.push(`${id} (${entry.sample.fileName}): got ${JSON.stringify(record).slice(0, 200)}`);
     }
     if (phase === 'drop-folder' && entry.key) {
-      const resultKey = `results/${entry.key.slice('incoming/'.length)}.json`;
-      const file = await run.s3.send(new GetObjectCommand({ Bucket: run.stack.bucket, Key: resultKey }));
+      const resultFile = resultKey(entry.key.slice(INCOMING_PREFIX.length));
+      const file = await run.s3.send(new GetObjectCommand({ Bucket: run.stack.bucket, Key: resultFile }));
       const result = JSON.parse(await file.Body!.transformToString()) as { status: string };
       if (result.status !== record.status) {
         counts.wrong++;
-        errors.push(`${resultKey} says ${result.status}, the record ${record.status}`);
+        errors.push(`${resultFile} says ${result.status}, the record ${record.status}`);
       }
     }
   });

@@ -8,6 +8,7 @@ import {
   DEFAULT_UPLOAD_URL_TTL_SEC,
 } from '../lambdas/app/config.ts';
 import { checkedOrigins } from '../lambdas/app/cors.ts';
+import { INCOMING_PREFIX, RESULTS_PREFIX, resultKey } from '../lambdas/app/object-keys.ts';
 import { DEFAULT_MODEL_REFRESH_SEC } from '../lambdas/training/active-model-config.ts';
 import { AlarmNotifications, type AlarmNotificationsProps } from './constructs/alarm-notifications.ts';
 import { AudioStorage, DEFAULT_RAW_AUDIO_RETENTION_DAYS } from './constructs/audio-storage.ts';
@@ -213,8 +214,8 @@ export class SerStack extends Stack {
     });
     new CfnOutput(this, 'AudioBucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'DropFolderCommand', {
-      description: 'Any S3 client can drop audio here; the result appears under results/',
-      value: `aws s3 cp clip.wav s3://${bucket.bucketName}/incoming/clip.wav && aws s3 cp s3://${bucket.bucketName}/results/clip.wav.json -`,
+      description: `Any S3 client can drop audio here; the result appears under ${RESULTS_PREFIX}`,
+      value: `aws s3 cp clip.wav s3://${bucket.bucketName}/${INCOMING_PREFIX}clip.wav && aws s3 cp s3://${bucket.bucketName}/${resultKey('clip.wav')} -`,
     });
     new CfnOutput(this, 'WebhookSecretCommand', {
       description: 'The secret that signs callbacks of uploads made with the default API key',
