@@ -15,10 +15,10 @@ export class CallbackDeliveryError extends Error {
 export interface CallbackDeliveryDeps {
   secrets: WebhookSecrets;
   urlPolicy: CallbackUrlPolicy;
-  /** Tries within one invocation, with exponential backoff between them. @default 3 */
-  attempts?: number;
-  /** Wait before the second try; doubled for each further one. @default 1000 */
-  backoffMs?: number;
+  /** Tries within one invocation, with exponential backoff between them (`CALLBACK_ATTEMPTS`, config.ts). */
+  attempts: number;
+  /** Wait before the second try; doubled for each further one (`CALLBACK_BACKOFF_MS`, config.ts). */
+  backoffMs: number;
   /** A receiver that does not answer within this long counts as a failed try. @default 10 000 */
   timeoutMs?: number;
   fetch?: typeof fetch;
@@ -59,13 +59,13 @@ export async function deliverCallback(
     throw new CallbackDeliveryError(`No webhook secret for API key ${callback.apiKeyId ?? '(none)'}`);
   }
   const body = JSON.stringify({ eventId: detail.eventId, detailType, detail: rest } satisfies CallbackBody);
-  const attempts = deps.attempts ?? 3;
+  const { attempts } = deps;
   const failures: string[] = [];
   for (let tryNumber = 1; tryNumber <= attempts; tryNumber++) {
     const failure = await postSigned(deps, callback.url, body, secret, detail.eventId);
     if (typeof failure === 'number') return { delivered: true, status: failure, tries: tryNumber };
     failures.push(failure);
-    if (tryNumber < attempts) await sleep((deps.backoffMs ?? 1000) * 2 ** (tryNumber - 1));
+    if (tryNumber < attempts) await sleep(deps.backoffMs * 2 ** (tryNumber - 1));
   }
   throw new CallbackDeliveryError(
     `Callback for ${detail.id} failed ${attempts} times: ${failures.join('; ')}`,
