@@ -7,15 +7,15 @@ import { loadConfig } from '../app/config.ts';
 import { recordDeadLetter } from '../app/dead-letter.ts';
 import type { PredictionEventPublisher } from '../app/prediction-events.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
+import { eventPublisherSlot } from './event-publisher-slot.ts';
 import { logger, tracer } from './observability.ts';
-import { predictionEventBus } from './prediction-event-bus.ts';
 
 const config = loadConfig();
 const repository = new PredictionRepository(tracer.captureAWSv3Client(createDocumentClient(config)), config);
 // A drop-folder object's FAILED record also gets its result file, where the folder's readers look.
 const results = tracer.captureAWSv3Client(createS3Client(config));
 // The records it ends FAILED are announced like every terminal one.
-const events = predictionEventBus(config);
+const events = eventPublisherSlot(config);
 export const usePredictionEvents = (publisher: PredictionEventPublisher): void => events.use(publisher);
 
 /**

@@ -18,8 +18,8 @@ import { createPredictor } from '../core/predict.ts';
 import { createActiveModelProvider } from '../training/active-model.ts';
 import { loadActiveModelConfig } from '../training/active-model-config.ts';
 import { ModelRegistry } from '../training/model-registry.ts';
+import { eventPublisherSlot } from './event-publisher-slot.ts';
 import { logger, metrics, tracer } from './observability.ts';
-import { predictionEventBus } from './prediction-event-bus.ts';
 
 // Cold start: the model is loaded once per execution environment, never per invocation.
 const config = loadConfig();
@@ -46,7 +46,7 @@ const activeModel = createActiveModelProvider({
   onError: (message, error) => logger.error(message, { error }),
 });
 await activeModel.refresh();
-const events = predictionEventBus(config);
+const events = eventPublisherSlot(config);
 export const usePredictionEvents = (publisher: PredictionEventPublisher): void => events.use(publisher);
 const deps = {
   s3,
