@@ -8,6 +8,7 @@ import {
 } from '../lambdas/app/object-keys.ts';
 import { DATASETS_ROOT } from '../lambdas/app/openapi-training.ts';
 import { MODELS_PREFIX, modelPackagePrefix } from '../lambdas/training/model-registry.ts';
+import { ADMIN_ROUTE_PATHS } from './constructs/ser-api.ts';
 import type { SerStack } from './ser-stack.ts';
 
 /**
@@ -108,15 +109,14 @@ function acknowledgeApi({ api, storage }: SerStack): void {
     'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>::image/*]',
     'AwsSolutions-IAM5[Resource::*]',
   );
-  // execute-api ARNs name the API's own stage and method; `*` stands for one path parameter ({id}, {version}).
+  // execute-api ARNs name the API's own stage and method; `*` stands for one path parameter ({id}, {version}):
+  // the admin routes that have one are the policy's wildcards.
   const adminRoute = (method: string, path: string) =>
-    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:${logicalIdOf(api.restApi)}/${logicalIdOf(api.restApi.deploymentStage)}/${method}/${path}]`;
+    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:${logicalIdOf(api.restApi)}/${logicalIdOf(api.restApi.deploymentStage)}/${method}${path}]`;
   acknowledge(
     api.adminPolicy,
     "The admin routes of this API's own stage; the wildcard is the route's path parameter (a job id, a model version, a speaker id).",
-    adminRoute('GET', 'training-jobs/*'),
-    adminRoute('POST', 'models/*/activate'),
-    adminRoute('DELETE', 'drop-folder/speakers/*'),
+    ...ADMIN_ROUTE_PATHS.filter((r) => r.path.includes('*')).map((r) => adminRoute(r.method, r.path)),
   );
   acknowledge(
     api.restApi,

@@ -63,6 +63,16 @@ const STAGE_NAME = 'v1';
 export const STAGE_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
 
 /** API Gateway errors in the API's own `{ error: { code, message } }` shape. */
+/**
+ * The routes the admin policy lets operators call, each as its execute-api ARN names it: method and
+ * path, every path parameter (`{id}`, `{version}`) a `*`. The policy and its cdk-nag acknowledgement
+ * (lib/nag-acknowledgments.ts) both read this list.
+ */
+export const ADMIN_ROUTE_PATHS = API_ROUTES.filter((r) => r.access === 'admin').map((r) => ({
+  method: r.method,
+  path: r.resource.replace(/\{[^}]+\}/g, '*'),
+}));
+
 const GATEWAY_ERRORS: [ResponseType, string, string][] = [
   [ResponseType.API_CONFIGURATION_ERROR, '500', 'INTERNAL_ERROR'],
   [ResponseType.INVALID_API_KEY, '403', 'FORBIDDEN'],
@@ -204,12 +214,8 @@ export class SerApi extends Construct {
       statements: [
         new PolicyStatement({
           actions: ['execute-api:Invoke'],
-          resources: API_ROUTES.filter((r) => r.access === 'admin').map((r) =>
-            this.restApi.arnForExecuteApi(
-              r.method,
-              r.resource.replace(/\{[^}]+\}/g, '*'),
-              this.restApi.deploymentStage.stageName,
-            ),
+          resources: ADMIN_ROUTE_PATHS.map((r) =>
+            this.restApi.arnForExecuteApi(r.method, r.path, this.restApi.deploymentStage.stageName),
           ),
         }),
       ],
