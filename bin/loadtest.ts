@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Command, InvalidArgumentError } from 'commander';
+import { isTerminalStatus } from '../lambdas/app/api-schemas.ts';
 import { createS3Client } from '../lambdas/app/aws-clients.ts';
 import { dropFolderId, INCOMING_PREFIX, resultKey } from '../lambdas/app/object-keys.ts';
 import type { ProcessOutcome } from '../lambdas/app/object-processor.ts';
@@ -456,7 +457,7 @@ async function verifyPhase(
     const id = ids[n]!;
     const entry = tracked.get(id)!;
     const record = await readPrediction(run.stack, id);
-    if (record.status !== 'SUCCEEDED' && record.status !== 'FAILED') return;
+    if (!isTerminalStatus(record.status)) return;
     counts.terminal++;
     if (record.status === 'SUCCEEDED') counts.succeeded++;
     else counts.failed++;

@@ -20,6 +20,13 @@ export const ErrorBodySchema = z
   .meta({ id: 'Error' });
 
 export const PredictionStatusSchema = z.enum(['PENDING', 'PROCESSING', 'SUCCEEDED', 'FAILED']);
+/** The statuses a prediction ends in: what a poll waits for, what an event and a callback announce. */
+export const TerminalPredictionStatusSchema = PredictionStatusSchema.extract(['SUCCEEDED', 'FAILED']);
+export const TERMINAL_PREDICTION_STATUSES = TerminalPredictionStatusSchema.options;
+export const isTerminalStatus = (
+  status: string | undefined,
+): status is z.infer<typeof TerminalPredictionStatusSchema> =>
+  (TERMINAL_PREDICTION_STATUSES as readonly (string | undefined)[]).includes(status);
 export const PredictionSourceSchema = z.enum(['api', 'drop-folder']);
 
 export const ProbabilitiesSchema = z

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { fileSizeProblem } from '../core/audio/limits.ts';
 import { isSerError, type SerError } from '../core/errors.ts';
+import { isTerminalStatus } from './api-schemas.ts';
 import {
   classifyKey,
   dropFolderId,
@@ -254,7 +255,7 @@ async function processCurrent(
     // A PENDING upload refuses only a file that came after its deadline: it ends UPLOAD_EXPIRED.
     if (status === 'PENDING')
       return { outcome: 'ignored', reason: `came after its upload's deadline: ${ref.key}` };
-    if (status !== 'SUCCEEDED' && status !== 'FAILED') {
+    if (!isTerminalStatus(status)) {
       throw new ClaimHeldError(`${ref.key} is being processed by another attempt (${status ?? 'no record'})`);
     }
     return { outcome: 'duplicate', id: claimed.id, status };

@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
-import { PredictionErrorSchema, PredictionSchema, ProbabilitiesSchema } from './api-schemas.ts';
+import {
+  isTerminalStatus,
+  PredictionErrorSchema,
+  PredictionSchema,
+  ProbabilitiesSchema,
+  TerminalPredictionStatusSchema,
+} from './api-schemas.ts';
 import type { CallbackTarget, Prediction } from './prediction-repository.ts';
 
 /** EventBridge `source` of every event this product publishes. */
@@ -18,7 +24,7 @@ export const PredictionEventDetailSchema = z
     /** The same for every publication of one result (a retried event): what a receiver deduplicates on. */
     eventId: z.string(),
     id: z.string(),
-    status: z.enum(['SUCCEEDED', 'FAILED']),
+    status: TerminalPredictionStatusSchema,
     source: PredictionSchema.shape.source,
     fileName: z.string(),
     bucket: z.string(),
@@ -62,7 +68,7 @@ export interface EventContext {
 
 /** The event for a prediction that just became SUCCEEDED or FAILED. */
 export function predictionEvent(prediction: Prediction, context: EventContext): PredictionEvent {
-  if (prediction.status !== 'SUCCEEDED' && prediction.status !== 'FAILED') {
+  if (!isTerminalStatus(prediction.status)) {
     throw new Error(`Prediction ${prediction.id} is ${prediction.status}, not terminal`);
   }
   const { id, status, source, fileName, createdAt, updatedAt } = prediction;
