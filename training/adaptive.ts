@@ -127,24 +127,15 @@ async function runCell(
       jobs.push({ target, matrix, prior });
     }
   }
-  if (variant.kind === 'prior') {
-    const predicted = Int32Array.from(jobs, (j) =>
-      priorCorrected(j.target, j.prior, variant, options.labels),
-    );
-    return tally(
-      jobs.map((j) => j.target),
-      predicted,
-      clips,
-      dominant,
-      options.labels,
-    );
-  }
-  const predicted = await scoreMatrices(
-    options.session,
-    jobs.map((j) => j.matrix),
-    options.frames,
-    options.labels,
-  );
+  const predicted =
+    variant.kind === 'prior'
+      ? Int32Array.from(jobs, (j) => priorCorrected(j.target, j.prior, variant, options.labels))
+      : await scoreMatrices(
+          options.session,
+          jobs.map((j) => j.matrix),
+          options.frames,
+          options.labels,
+        );
   return tally(
     jobs.map((j) => j.target),
     predicted,
