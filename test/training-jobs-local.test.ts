@@ -40,9 +40,13 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
 
   /**
    * Polls the job until it ends; past `limitMs` (below the calling test's own timeout) it fails with the
-   * job's last state instead of running into that timeout.
+   * job's last state instead of running into that timeout. Takes the POST's answer.
    */
-  const finished = async (id: string, limitMs = 40_000) => {
+  const finished = async (created: { status: number; json: Json }, limitMs = 40_000) => {
+    // A refused start says why here, not as a poll of job "undefined" running into the limit.
+    if (created.status !== 202)
+      throw new Error(`POST /training-jobs answered ${created.status}: ${JSON.stringify(created.json)}`);
+    const id: string = created.json.id;
     const started = Date.now();
     for (;;) {
       const { json } = await call('GET', `/training-jobs/${id}`);
@@ -143,7 +147,7 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     );
 
     const created = await call('POST', '/training-jobs', { dataset: 'datasets/ravdess/', epochs: 1 });
-    await finished(created.json.id);
+    await finished(created);
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'datasets/' }));
     const keys = (listed.Contents ?? []).map((o) => o.Key);
 
@@ -162,7 +166,7 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     await cp(tessClip('angry').path, join(datasetRoot, 'emodb', '03a01Wa.flac'));
 
     const created = await call('POST', '/training-jobs', { dataset: 'datasets/emodb/', epochs: 1 });
-    const job = await finished(created.json.id);
+    const job = await finished(created);
 
     expect(created.status).toBe(202);
     // One clip: refused as too few to test on, not as an empty prefix (what a one-time seeding gave).
@@ -177,7 +181,7 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     await cp(tessClip('sad').path, join(datasetRoot, 'emodb', '03a01Ta.flac'));
 
     const created = await call('POST', '/training-jobs', { dataset: 'datasets/emodb/', epochs: 1 });
-    await finished(created.json.id);
+    await finished(created);
 
     const listed = await s3.send(
       new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'datasets/emodb/' }),
@@ -206,7 +210,7 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
       epochs: 1,
       activate: 'always',
     });
-    const job = await finished(created.json.id);
+    const job = await finished(created);
 
     expect(job).toMatchObject({ status: 'FAILED', dataset: 'datasets/three/' });
     expect(job.error).toMatch(
@@ -269,7 +273,7 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     // Act: one job (default dataset, seeded from the fixtures), a second one refused while it runs.
     const created = await call('POST', '/training-jobs', { epochs: 1 });
     const second = await call('POST', '/training-jobs', { epochs: 1 });
-    const job = await finished(created.json.id, 150_000);
+    const job = await finished(created, 150_000);
 
     // Assess: the job
     expect(second).toMatchObject({ status: 409, json: { error: { code: 'JOB_RUNNING' } } });
@@ -338,7 +342,7 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     });
     const next = await call('POST', '/training-jobs', { dataset: 'datasets/three/' });
     expect(next.status).toBe(202);
-    expect(await finished(next.json.id)).toMatchObject({ status: 'FAILED' });
+    expect(await finished(next)).toMatchObject({ status: 'FAILED' });
   }, 60_000);
 
   it("trains on an operator's labels.csv folder; unknown labels and unreadable files are listed in the job", async () => {
@@ -372,7 +376,7 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
     await put('audio/broken.wav', 'RIFF not really audio');
 
     const created = await call('POST', '/training-jobs', { dataset: 'datasets/own/', epochs: 1 });
-    const job = await finished(created.json.id, 150_000);
+    const job = await finished(created, 150_000);
 
     expect(job).toMatchObject({
       status: 'SUCCEEDED',
