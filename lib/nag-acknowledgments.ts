@@ -1,12 +1,12 @@
 import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import {
+  DATASETS_ROOT,
   INCOMING_PREFIX,
   RESULTS_PREFIX,
   TRAINING_LOGS_PREFIX,
   UPLOADS_PREFIX,
 } from '../lambdas/app/object-keys.ts';
-import { DATASETS_ROOT } from '../lambdas/app/openapi-training.ts';
 import { MODELS_PREFIX, modelPackagePrefix } from '../lambdas/training/model-registry.ts';
 import { ADMIN_ROUTE_PATHS } from './constructs/ser-api.ts';
 import type { SerStack } from './ser-stack.ts';

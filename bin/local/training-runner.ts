@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../lambdas/app/aws-clients.ts';
-import { DATASETS_ROOT, DEFAULT_DATASET } from '../../lambdas/app/openapi-training.ts';
+import { DATASETS_ROOT, DEFAULT_DATASET } from '../../lambdas/app/object-keys.ts';
 import type { TrainingLauncher } from '../../lambdas/training/launcher.ts';
 import { fixBucketLevelPaths } from '../../lambdas/training/local-s3-listing.ts';
 import { defaultDatasetDir } from '../../training/datasets.ts';

@@ -14,17 +14,17 @@ import {
 import { corsHeaders } from './cors.ts';
 import { DomainError, type DomainErrorKind, invalid, invalidRequest, notFound } from './domain-error.ts';
 import { openApiDocument } from './openapi.ts';
+import type { PredictionRepository } from './prediction-repository.ts';
+import type { RouteKey } from './routes.ts';
+import { dropFolderScope, speakerScope } from './speaker-context.ts';
+import type { SpeakerRepository } from './speaker-repository.ts';
 import {
   ActivatedModelSchema,
   ModelListSchema,
   QueuedTrainingJobSchema,
   TrainingJobListSchema,
   TrainingJobSchema,
-} from './openapi-training.ts';
-import type { PredictionRepository } from './prediction-repository.ts';
-import type { RouteKey } from './routes.ts';
-import { dropFolderScope, speakerScope } from './speaker-context.ts';
-import type { SpeakerRepository } from './speaker-repository.ts';
+} from './training-schemas.ts';
 import type { UploadCaller } from './upload-service.ts';
 
 type Out<S extends z.ZodType> = Promise<z.output<S>>;

@@ -12,6 +12,13 @@ export const RESULTS_PREFIX = 'results/';
 export const TRIGGER_PREFIXES = [UPLOADS_PREFIX, INCOMING_PREFIX] as const;
 
 /**
+ * Training data: jobs read only under here (the instance role's read grant is this prefix, and nothing
+ * else is data); a job names a prefix under it, `DEFAULT_DATASET` when it names none.
+ */
+export const DATASETS_ROOT = 'datasets/';
+export const DEFAULT_DATASET = `${DATASETS_ROOT}tess/`;
+
+/**
  * A training machine's own output (cloud-init's log: install, supervisor, exit), uploaded by its EXIT
  * trap, one folder per job: the one place an operator can see why a machine died before its job could
  * record why. The instance role may write here and nowhere else outside `models/`.

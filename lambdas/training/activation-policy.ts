@@ -1,5 +1,5 @@
 import type * as z from 'zod';
-import type { ActivationModeSchema } from '../app/openapi-training.ts';
+import type { ActivationModeSchema } from '../app/training-schemas.ts';
 import type { ModelVersionRecord } from './model-registry.ts';
 
 export type ActivationMode = z.infer<typeof ActivationModeSchema>;

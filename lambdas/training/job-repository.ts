@@ -7,8 +7,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type * as z from 'zod';
 import { DomainError } from '../app/domain-error.ts';
-import type { JobStatusSchema } from '../app/openapi-training.ts';
 import { isConditionalCheckFailed, newestFirstQuery, PREDICTIONS_TABLE } from '../app/table-definition.ts';
+import type { JobStatusSchema } from '../app/training-schemas.ts';
 import type { ActivationMode, ModelComparison } from './activation-policy.ts';
 
 /** Training jobs share the predictions table, under their own key prefix and listing partition. */

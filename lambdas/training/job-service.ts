@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { DomainError, invalid, invalidRequest, notFound } from '../app/domain-error.ts';
-import { CreateTrainingJobSchema } from '../app/openapi-training.ts';
+import { CreateTrainingJobSchema } from '../app/training-schemas.ts';
 import { type DatasetPrefixes, emptyDatasetMessage } from './dataset-prefix.ts';
 import type { TrainingJob, TrainingJobRepository } from './job-repository.ts';
 import { DEFAULT_TRAINING_MAX_RUN_MINUTES, type TrainingLauncher } from './launcher.ts';

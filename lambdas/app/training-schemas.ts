@@ -1,0 +1,148 @@
+import * as z from 'zod';
+import { DATASETS_ROOT, DEFAULT_DATASET } from './object-keys.ts';
+
+/**
+ * The training-jobs and models routes' wire shapes, as api-schemas.ts is the prediction side's: the
+ * request schema validates POST /training-jobs (lambdas/training/job-service.ts), the response schemas
+ * type the routes in http-api.ts (what the service returns must fit them), and openapi-training.ts
+ * describes the routes with them.
+ */
+
+/** When a finished job's model goes live; the training side's `ActivationMode` is this type. */
+export const ActivationModeSchema = z.enum(['if-better', 'always', 'never']);
+
+/** A training job's states; the job repository's `JobStatus` is this type. */
+export const JobStatusSchema = z.enum(['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED']);
+
+const DATASET_PREFIX = new RegExp(`^${DATASETS_ROOT}([\\w.-]+/)*$`);
+
+/** Strict, as POST /uploads: a misspelt option is a 400, not a silently default training. */
+export const CreateTrainingJobSchema = z
+  .object({
+    dataset: z
+      .string()
+      .max(512)
+      .regex(DATASET_PREFIX, 'a prefix under datasets/ ending in "/", e.g. datasets/tess/ or datasets/')
+      .refine((prefix) => !prefix.split('/').some((s) => s === '.' || s === '..'), 'no "." or ".." segments')
+      .default(DEFAULT_DATASET)
+      .meta({
+        description:
+          'Prefix under datasets/ holding TESS, RAVDESS, EMO-DB or CREMA-D clips (by their file names) and/or ' +
+          'folders with a labels.csv (path,emotion[,speaker]); several corpora may sit side by side',
+      }),
+    epochs: z.number().int().min(1).max(200).default(30),
+    augment: z.boolean().default(false).meta({
+      description:
+        "true: the shipped recipe's copies of every training clip (8 speaker-like and 2 channel-degraded; 4 and 1 of a TESS clip)",
+    }),
+    activate: ActivationModeSchema.default('if-better').meta({
+      description:
+        'if-better: only when its macro-F1 beats the active model on the same held-out clips (both scored by the deployed predictor)',
+    }),
+  })
+  .strict();
+
+const ScoreSchema = z.object({ version: z.string(), macroF1: z.number(), accuracy: z.number() });
+const ComparisonSchema = z
+  .object({
+    testSet: z.string(),
+    speakerIndependent: z.boolean(),
+    clips: z.number().int(),
+    excludedSeenByActive: z.number().int(),
+    candidate: ScoreSchema,
+    active: ScoreSchema.optional(),
+    activeError: z.string().optional(),
+  })
+  .meta({
+    id: 'ModelComparison',
+    description: "Candidate and active model scored on the same clips of the candidate's test split",
+  });
+const DatasetSummarySchema = z
+  .object({
+    corpora: z.array(z.string()),
+    clips: z.number().int(),
+    speakers: z.number().int(),
+    heldOutSpeakers: z.array(z.string()),
+    counts: z.object({
+      unknownLabels: z.number().int(),
+      invalidRows: z.number().int(),
+      unreadable: z.number().int(),
+      unrecognised: z.number().int(),
+    }),
+    unknownLabels: z.array(z.object({ path: z.string(), label: z.string() })),
+    invalidRows: z.array(z.object({ row: z.number().int(), path: z.string(), reason: z.string() })),
+    unreadable: z.array(z.object({ path: z.string(), error: z.string() })),
+    unrecognised: z.array(z.string()),
+    skipped: z.record(z.string(), z.number()),
+  })
+  .meta({ id: 'DatasetSummary', description: 'What the job found and could not use (lists capped at 50)' });
+
+export const QueuedTrainingJobSchema = z
+  .object({ id: z.string(), status: z.literal('QUEUED') })
+  .meta({ id: 'QueuedTrainingJob' });
+
+export const TrainingJobSchema = z
+  .object({
+    id: z.string(),
+    status: JobStatusSchema,
+    dataset: z.string(),
+    epochs: z.number().int(),
+    augment: z.boolean(),
+    activate: ActivationModeSchema,
+    progress: z
+      .object({
+        epoch: z.number().int(),
+        epochs: z.number().int(),
+        valAccuracy: z.number(),
+        member: z.number().int().optional(),
+        members: z.number().int().optional(),
+      })
+      .optional(),
+    datasetSummary: DatasetSummarySchema.optional(),
+    comparison: ComparisonSchema.optional(),
+    deadline: z.iso.datetime().optional(),
+    machineLog: z.string().optional().meta({
+      description:
+        "On AWS: where the training machine's own log (install, supervisor) is uploaded when it stops (s3://…)",
+    }),
+    modelVersion: z.string().optional(),
+    metrics: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .meta({ description: 'Per evaluation split: accuracy, macroF1, …' }),
+    activated: z.boolean().optional(),
+    activationReason: z.string().optional(),
+    error: z.string().optional(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'TrainingJob' });
+
+export const TrainingJobListSchema = z
+  .object({ items: z.array(TrainingJobSchema) })
+  .meta({ id: 'TrainingJobList' });
+
+export const ModelListSchema = z
+  .object({
+    active: z.string().nullable(),
+    items: z.array(
+      z.object({
+        version: z.string(),
+        source: z.enum(['bundled', 'trained']),
+        sha256: z.string(),
+        location: z
+          .string()
+          .optional()
+          .meta({ examples: ['s3://bucket/models/tess-20261125T0830-1a2b3c4d/'] }),
+        metrics: z.record(z.string(), z.unknown()),
+        trainingJobId: z.string().optional(),
+        createdAt: z.iso.datetime(),
+        active: z.boolean(),
+      }),
+    ),
+  })
+  .meta({ id: 'ModelList' });
+
+export const ActivatedModelSchema = z
+  .object({ active: z.string(), previousVersion: z.string().nullable(), activatedAt: z.iso.datetime() })
+  .meta({ id: 'ActivatedModel' });
