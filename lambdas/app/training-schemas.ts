@@ -42,26 +42,39 @@ export const CreateTrainingJobSchema = z
   })
   .strict();
 
-const ScoreSchema = z.object({ version: z.string(), macroF1: z.number(), accuracy: z.number() });
-const ComparisonSchema = z
+/** One model's score on the comparison clips, measured through the deployed predictor. */
+export const ModelScoreSchema = z.object({ version: z.string(), macroF1: z.number(), accuracy: z.number() });
+
+/**
+ * Candidate and active model scored on the same clips: the candidate's own held-out test clips (whole
+ * speakers when the dataset has enough of them), minus any the active model may have trained on. What
+ * "if-better" decides on; the training side's `ModelComparison` is this type.
+ */
+export const ModelComparisonSchema = z
   .object({
+    /** Which of the candidate's test sets (splits.json) the clips come from. */
     testSet: z.string(),
+    /** True when the clips' speakers were held out whole from the candidate's training. */
     speakerIndependent: z.boolean(),
     clips: z.number().int(),
+    /** Candidate test clips left out because the active model trained (or validated) on them. */
     excludedSeenByActive: z.number().int(),
-    candidate: ScoreSchema,
-    active: ScoreSchema.optional(),
+    candidate: ModelScoreSchema,
+    active: ModelScoreSchema.optional(),
+    /** Why the active model could not be scored (then "if-better" does not activate). */
     activeError: z.string().optional(),
   })
   .meta({
     id: 'ModelComparison',
     description: "Candidate and active model scored on the same clips of the candidate's test split",
   });
-const DatasetSummarySchema = z
+/** What the job found under its dataset prefix, and what it could not use (lists capped, counts whole). */
+export const DatasetSummarySchema = z
   .object({
     corpora: z.array(z.string()),
     clips: z.number().int(),
     speakers: z.number().int(),
+    /** Speakers held out whole from training: the speaker-independent test clips. */
     heldOutSpeakers: z.array(z.string()),
     counts: z.object({
       unknownLabels: z.number().int(),
@@ -81,6 +94,16 @@ export const QueuedTrainingJobSchema = z
   .object({ id: z.string(), status: z.literal('QUEUED') })
   .meta({ id: 'QueuedTrainingJob' });
 
+export const TrainingProgressSchema = z.object({
+  epoch: z.number().int(),
+  epochs: z.number().int(),
+  valAccuracy: z.number(),
+  /** Ensemble member being trained (1-based) and how many there are. */
+  member: z.number().int().optional(),
+  members: z.number().int().optional(),
+});
+
+/** A training job as the job repository stores it and GET /training-jobs/{id} answers it. */
 export const TrainingJobSchema = z
   .object({
     id: z.string(),
@@ -89,17 +112,11 @@ export const TrainingJobSchema = z
     epochs: z.number().int(),
     augment: z.boolean(),
     activate: ActivationModeSchema,
-    progress: z
-      .object({
-        epoch: z.number().int(),
-        epochs: z.number().int(),
-        valAccuracy: z.number(),
-        member: z.number().int().optional(),
-        members: z.number().int().optional(),
-      })
-      .optional(),
+    progress: TrainingProgressSchema.optional(),
     datasetSummary: DatasetSummarySchema.optional(),
-    comparison: ComparisonSchema.optional(),
+    /** Candidate and active model scored on the same clips (what "if-better" decides on). */
+    comparison: ModelComparisonSchema.optional(),
+    /** Past this, a job that has not recorded its end is FAILED: its machine's hard limit has passed. */
     deadline: z.iso.datetime().optional(),
     machineLog: z.string().optional().meta({
       description:
@@ -122,13 +139,16 @@ export const TrainingJobListSchema = z
   .object({ items: z.array(TrainingJobSchema) })
   .meta({ id: 'TrainingJobList' });
 
+/** Where a registered version came from; the model registry's `ModelSource` is this type. */
+export const ModelSourceSchema = z.enum(['bundled', 'trained']);
+
 export const ModelListSchema = z
   .object({
     active: z.string().nullable(),
     items: z.array(
       z.object({
         version: z.string(),
-        source: z.enum(['bundled', 'trained']),
+        source: ModelSourceSchema,
         sha256: z.string(),
         location: z
           .string()

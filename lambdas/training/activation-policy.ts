@@ -1,33 +1,15 @@
 import type * as z from 'zod';
-import type { ActivationModeSchema } from '../app/training-schemas.ts';
+import type {
+  ActivationModeSchema,
+  ModelComparisonSchema,
+  ModelScoreSchema,
+} from '../app/training-schemas.ts';
 import type { ModelVersionRecord } from './model-registry.ts';
 
 export type ActivationMode = z.infer<typeof ActivationModeSchema>;
 
-/** One model's score on the comparison clips, measured through the deployed predictor. */
-export interface ModelScore {
-  version: string;
-  macroF1: number;
-  accuracy: number;
-}
-
-/**
- * Candidate and active model scored on the same clips: the candidate's own held-out test clips (whole
- * speakers when the dataset has enough of them), minus any the active model may have trained on.
- */
-export interface ModelComparison {
-  /** Which of the candidate's test sets (splits.json) the clips come from. */
-  testSet: string;
-  /** True when the clips' speakers were held out whole from the candidate's training. */
-  speakerIndependent: boolean;
-  clips: number;
-  /** Candidate test clips left out because the active model trained (or validated) on them. */
-  excludedSeenByActive: number;
-  candidate: ModelScore;
-  active?: ModelScore;
-  /** Why the active model could not be scored (then "if-better" does not activate). */
-  activeError?: string;
-}
+export type ModelScore = z.infer<typeof ModelScoreSchema>;
+export type ModelComparison = z.infer<typeof ModelComparisonSchema>;
 
 export interface ActivationDecision {
   activate: boolean;

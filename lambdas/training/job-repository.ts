@@ -8,8 +8,7 @@ import {
 import type * as z from 'zod';
 import { DomainError } from '../app/domain-error.ts';
 import { isConditionalCheckFailed, newestFirstQuery, PREDICTIONS_TABLE } from '../app/table-definition.ts';
-import type { JobStatusSchema } from '../app/training-schemas.ts';
-import type { ActivationMode, ModelComparison } from './activation-policy.ts';
+import type { DatasetSummarySchema, JobStatusSchema, TrainingJobSchema } from '../app/training-schemas.ts';
 
 /** Training jobs share the predictions table, under their own key prefix and listing partition. */
 export const JOB_KEY_PREFIX = 'TRAINING_JOB#';
@@ -23,57 +22,9 @@ export const TRAINING_LEADING_KEYS = [`${JOB_KEY_PREFIX}*`, LOCK_KEY];
 export type JobStatus = z.infer<typeof JobStatusSchema>;
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED'];
 
-export interface TrainingJobRequest {
-  /** S3 prefix of the dataset, e.g. `datasets/tess/`. */
-  dataset: string;
-  epochs: number;
-  augment: boolean;
-  activate: ActivationMode;
-}
-
-/** What the job found under its dataset prefix, and what it could not use (lists capped, counts whole). */
-export interface DatasetSummary {
-  corpora: string[];
-  clips: number;
-  speakers: number;
-  /** Speakers held out whole from training: the speaker-independent test clips. */
-  heldOutSpeakers: string[];
-  counts: { unknownLabels: number; invalidRows: number; unreadable: number; unrecognised: number };
-  unknownLabels: Array<{ path: string; label: string }>;
-  invalidRows: Array<{ row: number; path: string; reason: string }>;
-  unreadable: Array<{ path: string; error: string }>;
-  unrecognised: string[];
-  skipped: Record<string, number>;
-}
-
-export interface TrainingProgress {
-  epoch: number;
-  epochs: number;
-  valAccuracy: number;
-  /** Ensemble member being trained (1-based) and how many there are. */
-  member?: number;
-  members?: number;
-}
-
-export interface TrainingJob extends TrainingJobRequest {
-  id: string;
-  status: JobStatus;
-  progress?: TrainingProgress;
-  modelVersion?: string;
-  metrics?: Record<string, unknown>;
-  datasetSummary?: DatasetSummary;
-  /** Candidate and active model scored on the same clips (what "if-better" decides on). */
-  comparison?: ModelComparison;
-  activated?: boolean;
-  activationReason?: string;
-  error?: string;
-  /** Past this, a job that has not recorded its end is FAILED: its machine's hard limit has passed. */
-  deadline?: string;
-  /** Where the training machine's own output is kept once it stops (`s3://…`; EC2 only): why it died early. */
-  machineLog?: string;
-  createdAt: string;
-  updatedAt: string;
-}
+/** A training job, as stored and as GET /training-jobs/{id} answers it: one shape, the API's. */
+export type TrainingJob = z.infer<typeof TrainingJobSchema>;
+export type DatasetSummary = z.infer<typeof DatasetSummarySchema>;
 
 type UpdatableField =
   | 'status'

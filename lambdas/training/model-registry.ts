@@ -1,5 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type * as z from 'zod';
 import { isConditionalCheckFailed, newestFirstQuery, PREDICTIONS_TABLE } from '../app/table-definition.ts';
+import type { ModelSourceSchema } from '../app/training-schemas.ts';
 import { type ActivationDecision, decideBundledActivation } from './activation-policy.ts';
 
 /**
@@ -11,7 +13,7 @@ const MODEL_KEY = (version: string) => `MODEL#${version}`;
 const ACTIVE_POINTER_KEY = 'MODEL_ACTIVE';
 export const MODEL_LIST_PARTITION = 'MODEL';
 
-export type ModelSource = 'bundled' | 'trained';
+export type ModelSource = z.infer<typeof ModelSourceSchema>;
 
 /**
  * Where model packages live in the bucket, trained and bundled alike (the training role and the deploy-time
