@@ -21,6 +21,9 @@ export const TRAINING_LEADING_KEYS = [`${JOB_KEY_PREFIX}*`, LOCK_KEY];
 
 export type JobStatus = z.infer<typeof JobStatusSchema>;
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED'];
+/** The terminal statuses as expression values (`:ended0`, …), for the condition that an ended job stays as it is. */
+const ENDED_VALUES = Object.fromEntries(TERMINAL_STATUSES.map((status, i) => [`:ended${i}`, status]));
+const NOT_ENDED = `NOT (#status IN (${Object.keys(ENDED_VALUES).join(', ')}))`;
 
 /** A training job, as stored and as GET /training-jobs/{id} answers it: one shape, the API's. */
 export type TrainingJob = z.infer<typeof TrainingJobSchema>;
@@ -170,14 +173,13 @@ export class TrainingJobRepository {
         TableName: this.config.tableName,
         Key: { id: JOB_KEY(id) },
         UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
-        ConditionExpression: 'attribute_exists(id) AND NOT (#status IN (:succeeded, :failed))',
+        ConditionExpression: `attribute_exists(id) AND ${NOT_ENDED}`,
         ExpressionAttributeNames: {
           '#status': 'status',
           ...Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])),
         },
         ExpressionAttributeValues: {
-          ':succeeded': 'SUCCEEDED',
-          ':failed': 'FAILED',
+          ...ENDED_VALUES,
           ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
         },
       }),
