@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as z from 'zod';
 import { createDocumentClient } from '../lambdas/app/aws-clients.ts';
 import { loadConfig } from '../lambdas/app/config.ts';
-import { TrainingJobRepository } from '../lambdas/training/job-repository.ts';
+import { JobIdSchema, TrainingJobRepository } from '../lambdas/training/job-repository.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** After SIGTERM, the child gets this long to record its own end before SIGKILL. */
@@ -93,7 +93,7 @@ export function superviseTrainingJob(options: {
 }
 
 const SupervisorEnvSchema = z.object({
-  TRAINING_JOB_ID: z.string().regex(/^[\w-]{1,64}$/),
+  TRAINING_JOB_ID: JobIdSchema,
   TRAINING_DEADLINE_MINUTES: z.coerce.number().positive().optional(),
 });
 

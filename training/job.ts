@@ -22,6 +22,7 @@ import { decideActivation, type ModelComparison } from '../lambdas/training/acti
 import { emptyDatasetMessage } from '../lambdas/training/dataset-prefix.ts';
 import {
   type DatasetSummary,
+  JobIdSchema,
   type TrainingJob,
   TrainingJobRepository,
 } from '../lambdas/training/job-repository.ts';
@@ -309,11 +310,14 @@ export async function runTrainingJob(
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const jobId = process.env.TRAINING_JOB_ID ?? process.argv[2];
-  if (!jobId) {
-    process.stderr.write('usage: TRAINING_JOB_ID=<id> tsx training/job.ts\n');
+  const given = JobIdSchema.safeParse(process.env.TRAINING_JOB_ID ?? process.argv[2]);
+  if (!given.success) {
+    process.stderr.write(
+      'usage: TRAINING_JOB_ID=<id> tsx training/job.ts (an id: 1-64 letters, digits, _ or -)\n',
+    );
     process.exit(2);
   }
+  const jobId = given.data;
   const finished = await runTrainingJob(jobId);
   process.stdout.write(
     `training job ${jobId}: ${finished.status}${finished.error ? ` (${finished.error})` : ''}\n`,

@@ -10,11 +10,12 @@
 import * as z from 'zod';
 import { loadConfig } from '../lambdas/app/config.ts';
 import { trainingLogKey } from '../lambdas/app/object-keys.ts';
+import { JobIdSchema } from '../lambdas/training/job-repository.ts';
 import { s3Location } from '../lambdas/training/model-registry.ts';
 import { markFailed } from './job-supervisor.ts';
 
 const MachineExitEnvSchema = z.object({
-  TRAINING_JOB_ID: z.string().regex(/^[\w-]{1,64}$/),
+  TRAINING_JOB_ID: JobIdSchema,
   MACHINE_EXIT_CODE: z.coerce.number().int(),
 });
 

@@ -24,7 +24,10 @@ export const DEFAULT_DATASET = `${DATASETS_ROOT}tess/`;
  * record why. The instance role may write here and nowhere else outside `models/`.
  */
 export const TRAINING_LOGS_PREFIX = 'training-logs/';
-/** `jobId` may be a shell variable (`$TRAINING_JOB_ID`, in the user data): job ids are `[\w-]` only. */
+/**
+ * `jobId` may be a shell variable (`$TRAINING_JOB_ID`, in the user data): job ids are `[\w-]` only
+ * (`JobIdSchema`, lambdas/training/job-repository.ts).
+ */
 export const trainingLogKey = (jobId: string): string =>
   `${TRAINING_LOGS_PREFIX}${jobId}/cloud-init-output.log`;
 

@@ -5,10 +5,16 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type * as z from 'zod';
+import * as z from 'zod';
 import { DomainError } from '../app/domain-error.ts';
 import { isConditionalCheckFailed, newestFirstQuery, PREDICTIONS_TABLE } from '../app/table-definition.ts';
 import type { DatasetSummarySchema, JobStatusSchema, TrainingJobSchema } from '../app/training-schemas.ts';
+
+/**
+ * A job id: the service's UUID, or a test's name. Word characters and `-` only, since it is also a key
+ * segment (`training-logs/<id>/`) and a shell variable in the training machine's user data.
+ */
+export const JobIdSchema = z.string().regex(/^[\w-]{1,64}$/);
 
 /** Training jobs share the predictions table, under their own key prefix and listing partition. */
 export const JOB_KEY_PREFIX = 'TRAINING_JOB#';

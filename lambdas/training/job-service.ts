@@ -3,12 +3,11 @@ import * as z from 'zod';
 import { DomainError, invalid, invalidRequest, notFound } from '../app/domain-error.ts';
 import { CreateTrainingJobSchema } from '../app/training-schemas.ts';
 import { type DatasetPrefixes, emptyDatasetMessage } from './dataset-prefix.ts';
-import type { TrainingJob, TrainingJobRepository } from './job-repository.ts';
+import { JobIdSchema, type TrainingJob, type TrainingJobRepository } from './job-repository.ts';
 import { DEFAULT_TRAINING_MAX_RUN_MINUTES, type TrainingLauncher } from './launcher.ts';
 import type { ModelPackages } from './model-packages.ts';
 import { canServe, type ModelRegistry, type ModelVersionRecord } from './model-registry.ts';
 
-const JobIdSchema = z.string().regex(/^[\w-]{1,64}$/);
 const VersionSchema = z.string().regex(/^[\w.+-]{1,64}$/);
 
 const ACTIVE_CACHE_MS = 2_000;
