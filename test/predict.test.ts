@@ -243,6 +243,15 @@ describe('model package checks', () => {
     expect(error.message).toMatch(/featureConfig\.definition/);
   });
 
+  it('refuses a version that cannot name its package (registered, it could never be activated)', async () => {
+    const modelDir = await tamperedPackage('bad-version', (m) => {
+      m.version = '1.7.0 rc';
+    });
+    const error = await createPredictor({ modelDir }).catch((e) => e);
+    expect(error).toBeInstanceOf(ModelError);
+    expect(error.message).toMatch(/version: a model version is 1-64 letters, digits/);
+  });
+
   it('refuses a package whose input dims disagree with its feature config', async () => {
     const modelDir = await tamperedPackage('bad-dims', (m) => {
       (m.input as Record<string, unknown>).dims = 13;

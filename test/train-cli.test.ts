@@ -113,6 +113,21 @@ describe('npm run train (arguments checked before any clip is read)', () => {
     expect(help.replace(/\s+/g, ' ')).toContain('comma-separated: tess, ravdess, emodb, cremad, csv');
   });
 
+  it('--model-version is refused before any clip is read when it cannot name a package (activation would 404)', async () => {
+    const failure = await run(
+      TSX,
+      ['training/train.ts', '--model-version', '1.7.0 rc', '--data', join(ROOT, 'no-such-dataset')],
+      { cwd: ROOT },
+    ).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+
+    expect(failure?.stderr).toContain(
+      "option '--model-version <v>' argument '1.7.0 rc' is invalid. a model version is 1-64 letters, digits",
+    );
+  });
+
   it('the default --model-version is one per run (time and a random tag), not one per day, and --help says so', async () => {
     const at = new Date('2026-12-07T08:30:12.345Z');
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { ModelVersionSchema } from '../lambdas/core/model/metadata.ts';
 import { CORPORA, DatasetError, defaultDatasetDir, parseCorpora } from './datasets.ts';
 import { parseDevelopmentRun } from './folds.ts';
 import { DEFAULTS, EXPERIMENTS, type ExperimentName, packageVersion, trainPackage } from './pipeline.ts';
@@ -10,6 +11,11 @@ const integer = (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
   return n;
+};
+const modelVersion = (value: string) => {
+  const parsed = ModelVersionSchema.safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues.map((i) => i.message).join('; '));
+  return parsed.data;
 };
 const positive = (value: string) => {
   const n = integer(value);
@@ -78,6 +84,7 @@ const program = new Command()
   .option(
     '--model-version <v>',
     'version written into metadata.json (default: <corpora>-<UTC time>-<4 random hex digits>, one per run)',
+    modelVersion,
     '',
   )
   .option('--cache <dir>', 'feature cache folder (default training/.cache/features)')

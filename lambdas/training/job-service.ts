@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import * as z from 'zod';
+import type * as z from 'zod';
 import { DomainError, invalid, invalidRequest, notFound } from '../app/domain-error.ts';
 import { CreateTrainingJobSchema } from '../app/training-schemas.ts';
+import { ModelVersionSchema } from '../core/model/metadata.ts';
 import { type DatasetPrefixes, emptyDatasetMessage } from './dataset-prefix.ts';
 import { JobIdSchema, type TrainingJob, type TrainingJobRepository } from './job-repository.ts';
 import { DEFAULT_TRAINING_MAX_RUN_MINUTES, type TrainingLauncher } from './launcher.ts';
 import type { ModelPackages } from './model-packages.ts';
 import { canServe, type ModelRegistry, type ModelVersionRecord } from './model-registry.ts';
-
-const VersionSchema = z.string().regex(/^[\w.+-]{1,64}$/);
 
 const ACTIVE_CACHE_MS = 2_000;
 
@@ -167,7 +166,7 @@ export function createTrainingService(deps: TrainingServiceDeps) {
     },
 
     async activateModel(version: string | undefined) {
-      const parsed = VersionSchema.safeParse(version);
+      const parsed = ModelVersionSchema.safeParse(version);
       const model = parsed.success ? await deps.registry.get(parsed.data) : undefined;
       if (!model) throw notFound(`No model version ${version ?? ''}`);
       await assertCanServe(deps, model);

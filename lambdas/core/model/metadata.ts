@@ -5,6 +5,16 @@ import { SpeakerAdaptationSchema } from '../features/speaker-normalization.ts';
 import { CalibrationSchema } from './calibration.ts';
 
 /**
+ * A model version: it names one package for good and is a key segment (`models/<version>/` in the bucket,
+ * the registry's item key, the activation route's path), so 1-64 of letters, digits and `_ . + -`. Checked
+ * where a version is written (`npm run train --model-version`), read (every package's metadata) and asked
+ * for (POST /models/{version}/activate).
+ */
+export const ModelVersionSchema = z
+  .string()
+  .regex(/^[\w.+-]{1,64}$/, 'a model version is 1-64 letters, digits, "_", ".", "+" or "-"');
+
+/**
  * `metadata.json` of a model package. A package is a folder holding `metadata.json`, the ONNX file it
  * names (`onnxFile`, sha256-checked on load) and, for shipped models, `REPORT.md` with its figures.
  *
@@ -18,7 +28,7 @@ import { CalibrationSchema } from './calibration.ts';
  */
 export const ModelMetadataSchema = z.object({
   name: z.string().min(1),
-  version: z.string().min(1),
+  version: ModelVersionSchema,
   createdAt: z.string(),
   labels: z.array(z.string().min(1)).min(2),
   featureConfig: FeatureConfigSchema,
