@@ -8,6 +8,7 @@ import {
 } from '../lambdas/core/features/config.ts';
 import { createFeatureExtractor, frameCount } from '../lambdas/core/features/extract.ts';
 import type { SpeakerAdaptation } from '../lambdas/core/features/speaker-normalization.ts';
+import { sha256Hex } from '../lambdas/core/model/checksum.ts';
 import { type ModelMetadata, ModelMetadataSchema } from '../lambdas/core/model/metadata.ts';
 import { type AugmentationSpec, DEFAULT_AUGMENTATION } from './augment.ts';
 import { labelIndex } from './batches.ts';
@@ -147,7 +148,6 @@ export async function onnxMetrics(
   );
 }
 
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const sha1 = (bytes: Uint8Array) => createHash('sha1').update(bytes).digest('hex');
 
 /** Metrics as stored in metadata.json (everything `npm run evaluate` prints). */
@@ -854,7 +854,7 @@ function buildMetadata(
     featureConfig: config,
     input: { windowSec: options.windowSec, frames, dims: featureDimension(config) },
     onnxFile: 'model.onnx',
-    sha256: sha256(onnx),
+    sha256: sha256Hex(onnx),
     ...(calibration ? { calibration } : {}),
     ...(trained.adaptation ? { speakerAdaptation: trained.adaptation } : {}),
     training: {
