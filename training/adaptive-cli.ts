@@ -1,5 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { METADATA_FILE } from '../lambdas/core/model/location.ts';
 import type { ModelMetadata } from '../lambdas/core/model/metadata.ts';
 import { speakerBalancedMean, streamClip } from './adaptive.ts';
 import { adaptationCurvesSvg } from './adaptive-figure.ts';
@@ -127,7 +128,7 @@ async function enableVariant(
   if (!variant || variant.kind === 'prior' || variant.kind === 'input') {
     throw new DatasetError(`--enable: "${name}" is not a measured channel-shift variant`);
   }
-  const path = join(dir, 'metadata.json');
+  const path = join(dir, METADATA_FILE);
   const metadata = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
   metadata.speakerAdaptation = {
     channels: variant.channels,

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { ModelError } from '../lambdas/core/errors.ts';
 import { CalibrationSchema } from '../lambdas/core/model/calibration.ts';
 import { sha256Hex } from '../lambdas/core/model/checksum.ts';
+import { METADATA_FILE } from '../lambdas/core/model/location.ts';
 import type { ModelMetadata } from '../lambdas/core/model/metadata.ts';
 import { loadModelPackage } from '../lambdas/core/model/runtime.ts';
 import { DEFAULT_AUGMENTATION } from './augment.ts';
@@ -116,10 +117,10 @@ async function main(): Promise<void> {
     lowConfidenceBelow: LOW_CONFIDENCE_BELOW,
     fittedOn: `the package's own ${who} (${items.length} clips, recorded set ${opts.set}); expected calibration error ${result.eceBefore} before, ${result.eceCrossFitted} after when each speaker's temperature is fitted on the others`,
   });
-  const raw = JSON.parse(await readFile(join(dir, 'metadata.json'), 'utf8')) as Record<string, unknown>;
+  const raw = JSON.parse(await readFile(join(dir, METADATA_FILE), 'utf8')) as Record<string, unknown>;
   raw.calibration = calibration;
   raw.version = opts.version;
-  await writeFile(join(dir, 'metadata.json'), `${JSON.stringify(raw, null, 2)}\n`);
+  await writeFile(join(dir, METADATA_FILE), `${JSON.stringify(raw, null, 2)}\n`);
   await writeFile(
     join(dir, 'figures', 'reliability.svg'),
     reliabilitySvg(`Reliability on ${who}`, [

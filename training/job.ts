@@ -17,6 +17,7 @@ import { dirname, join, relative } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { createDocumentClient, createS3Client } from '../lambdas/app/aws-clients.ts';
 import { type AppConfig, loadConfig } from '../lambdas/app/config.ts';
+import { METADATA_FILE } from '../lambdas/core/model/location.ts';
 import { BUNDLED_MODEL_DIR } from '../lambdas/core/predict.ts';
 import { decideActivation, type ModelComparison } from '../lambdas/training/activation-policy.ts';
 import { emptyDatasetMessage } from '../lambdas/training/dataset-prefix.ts';
@@ -217,7 +218,7 @@ export async function fetchActivePackage(
   const record = await ctx.registry.get(version);
   if (!record) return { version, error: 'not in the registry' };
   const bundled = await readJson<{ version: string; sha256: string }>(
-    join(BUNDLED_MODEL_DIR, 'metadata.json'),
+    join(BUNDLED_MODEL_DIR, METADATA_FILE),
   ).catch(() => undefined);
   if (bundled?.version === version && bundled.sha256 === record.sha256)
     return { version, dir: BUNDLED_MODEL_DIR };
@@ -229,7 +230,7 @@ export async function fetchActivePackage(
     };
   const dir = join(work, 'active');
   await downloadPrefix(ctx.s3, location.bucket, location.prefix, dir);
-  const metadata = await readJson<{ sha256?: string }>(join(dir, 'metadata.json'));
+  const metadata = await readJson<{ sha256?: string }>(join(dir, METADATA_FILE));
   if (metadata.sha256 !== record.sha256)
     return { version, error: 'its package does not match the registered sha256' };
   return { version, dir };

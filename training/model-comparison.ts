@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { METADATA_FILE } from '../lambdas/core/model/location.ts';
 import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
 import type { ModelComparison, ModelScore } from '../lambdas/training/activation-policy.ts';
 import { type Clip, type DatasetScan, EMOTIONS } from './datasets.ts';
@@ -31,7 +32,7 @@ function pickTestSet(splits: SplitsFile): { name: string; speakerIndependent: bo
 async function seenByActive(activeDir: string): Promise<((clip: Clip, sha1: string) => boolean) | undefined> {
   const splits = await readJson<SplitsFile>(join(activeDir, 'splits.json')).catch(() => undefined);
   if (!splits) return undefined;
-  const metadata = await readJson<{ training?: { corpora?: string[] } }>(join(activeDir, 'metadata.json'));
+  const metadata = await readJson<{ training?: { corpora?: string[] } }>(join(activeDir, METADATA_FILE));
   const corpora = new Set(metadata.training?.corpora ?? []);
   const tested = new Set(Object.values(splits.sets).flatMap((set) => set.map((c) => c.sha1)));
   return (clip, sha1) => corpora.has(clip.corpus) && !tested.has(sha1);
@@ -81,7 +82,7 @@ export async function compareModels(options: {
 }): Promise<ModelComparison> {
   const { candidateDir, active, scan } = options;
   const splits = await readJson<SplitsFile>(join(candidateDir, 'splits.json'));
-  const candidateVersion = (await readJson<{ version: string }>(join(candidateDir, 'metadata.json'))).version;
+  const candidateVersion = (await readJson<{ version: string }>(join(candidateDir, METADATA_FILE))).version;
   const { name, speakerIndependent } = pickTestSet(splits);
   const byPath = new Map(scan.clips.map((c) => [relative(scan.root, c.path).split('\\').join('/'), c]));
   const seen = active && 'dir' in active ? await seenByActive(active.dir) : undefined;

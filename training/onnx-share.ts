@@ -62,7 +62,8 @@ async function sharePackage(dir: string, version: string): Promise<void> {
   const { join } = await import('node:path');
   const ort = await import('onnxruntime-node');
   const { sha256Hex } = await import('../lambdas/core/model/checksum.ts');
-  const metadataFile = join(dir, 'metadata.json');
+  const { METADATA_FILE } = await import('../lambdas/core/model/location.ts');
+  const metadataFile = join(dir, METADATA_FILE);
   const metadata = JSON.parse(await readFile(metadataFile, 'utf8'));
   const onnxFile = join(dir, metadata.onnxFile);
   const before = new Uint8Array(await readFile(onnxFile));

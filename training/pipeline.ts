@@ -9,6 +9,7 @@ import {
 import { createFeatureExtractor, frameCount } from '../lambdas/core/features/extract.ts';
 import type { SpeakerAdaptation } from '../lambdas/core/features/speaker-normalization.ts';
 import { sha256Hex } from '../lambdas/core/model/checksum.ts';
+import { METADATA_FILE } from '../lambdas/core/model/location.ts';
 import { type ModelMetadata, ModelMetadataSchema } from '../lambdas/core/model/metadata.ts';
 import { type AugmentationSpec, DEFAULT_AUGMENTATION } from './augment.ts';
 import { labelIndex } from './batches.ts';
@@ -988,7 +989,7 @@ async function writePackage(
   const panels = await examplePanels(data.kept, data.trimmed, run.config);
   const reportInput = reportInputOf(options, metadata, data, trained, extras, { ...run, seconds });
   (metadata.training as Record<string, unknown>).totalSeconds = Math.round(seconds);
-  await writeFile(join(out, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
+  await writeFile(join(out, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
   for (const [name, svg] of Object.entries(reportFigures(reportInput)))
     await writeFile(join(out, 'figures', name), svg);
   await writeFile(

@@ -1,5 +1,6 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { METADATA_FILE } from '../lambdas/core/model/location.ts';
 import { createPredictor } from '../lambdas/core/predict.ts';
 import { parseClipName } from './datasets.ts';
 
@@ -12,7 +13,7 @@ export async function predictorCheck(modelDir: string, dataRoot: string): Promis
   const splits = JSON.parse(await readFile(join(modelDir, 'splits.json'), 'utf8')) as {
     sets: Record<string, Array<{ path: string }>>;
   };
-  const metadata = JSON.parse(await readFile(join(modelDir, 'metadata.json'), 'utf8')) as {
+  const metadata = JSON.parse(await readFile(join(modelDir, METADATA_FILE), 'utf8')) as {
     metrics: Record<string, { accuracy: number }>;
   };
   const predictor = await createPredictor({ modelDir });

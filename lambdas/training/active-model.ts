@@ -1,5 +1,6 @@
 import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 import { ModelError } from '../core/errors.ts';
+import { METADATA_FILE } from '../core/model/location.ts';
 import { loadModel } from '../core/model/runtime.ts';
 import { createPredictor, type Predictor } from '../core/predict.ts';
 import { type ModelRegistry, type ModelVersionRecord, parseS3Location } from './model-registry.ts';
@@ -51,7 +52,7 @@ async function loadFromS3(deps: ProviderDeps, record: ModelVersionRecord): Promi
       throw new ModelUnavailableError(`Model ${version}: s3://${location.bucket}/${key} is missing`);
     }
   };
-  const metadataJson = new TextDecoder().decode(await read(`${location.prefix}metadata.json`));
+  const metadataJson = new TextDecoder().decode(await read(`${location.prefix}${METADATA_FILE}`));
   const stored = JSON.parse(metadataJson) as { version: string; onnxFile: string; sha256: string };
   if (stored.sha256 !== record.sha256) {
     throw new ModelUnavailableError(

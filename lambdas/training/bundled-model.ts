@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { checkOnnxChecksum } from '../core/model/checksum.ts';
-import { SPLITS_FILE } from '../core/model/location.ts';
+import { METADATA_FILE, SPLITS_FILE } from '../core/model/location.ts';
 import { type ModelMetadata, parseModelMetadata } from '../core/model/metadata.ts';
 import {
   type BundledActivation,
@@ -53,18 +53,14 @@ function bundledPackage(
   metadata: ModelMetadata,
 ): BundledPackage {
   const prefix = modelPackagePrefix(metadata.version);
-  const names = [
-    'metadata.json',
-    metadata.onnxFile,
-    ...(files.splitsJson === undefined ? [] : [SPLITS_FILE]),
-  ];
+  const names = [METADATA_FILE, metadata.onnxFile, ...(files.splitsJson === undefined ? [] : [SPLITS_FILE])];
   const put = (name: string, body: string | Uint8Array) =>
     deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: `${prefix}${name}`, Body: body }));
   return {
     async isStored() {
       const listed = await deps.s3.send(new ListObjectsV2Command({ Bucket: deps.bucket, Prefix: prefix }));
       const keys = new Set((listed.Contents ?? []).map((o) => o.Key));
-      const metadataKey = `${prefix}metadata.json`;
+      const metadataKey = `${prefix}${METADATA_FILE}`;
       if (keys.has(metadataKey)) {
         const { Body } = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: metadataKey }));
         // Compared as JSON, not as bytes: the same file checked out with CRLF line ends is the same package.
@@ -77,7 +73,7 @@ function bundledPackage(
     async store() {
       await put(metadata.onnxFile, files.onnx);
       if (files.splitsJson !== undefined) await put(SPLITS_FILE, files.splitsJson);
-      await put('metadata.json', files.metadataJson);
+      await put(METADATA_FILE, files.metadataJson);
     },
   };
 }
@@ -132,7 +128,7 @@ export async function readPackageObjects(
 
 /** A package folder's files (the local stack's bundled model): splits.json when it has one. */
 export async function readPackageFolder(dir: string): Promise<ModelPackageFiles> {
-  const metadataJson = await readFile(join(dir, 'metadata.json'), 'utf8');
+  const metadataJson = await readFile(join(dir, METADATA_FILE), 'utf8');
   const { onnxFile } = parseModelMetadata(metadataJson, dir);
   const splitsJson = await readFile(join(dir, SPLITS_FILE), 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOENT') throw error;

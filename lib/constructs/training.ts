@@ -26,7 +26,12 @@ import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { DATASETS_ROOT, TRAINING_LOGS_PREFIX, trainingLogKey } from '../../lambdas/app/object-keys.ts';
-import { BUNDLED_MODEL_FOLDER, readModelMetadata, SPLITS_FILE } from '../../lambdas/core/model/location.ts';
+import {
+  BUNDLED_MODEL_FOLDER,
+  METADATA_FILE,
+  readModelMetadata,
+  SPLITS_FILE,
+} from '../../lambdas/core/model/location.ts';
 import { JOB_ID_TAG } from '../../lambdas/training/ec2-launcher.ts';
 import { TRAINING_LEADING_KEYS } from '../../lambdas/training/job-repository.ts';
 import { DEFAULT_TRAINING_MAX_RUN_MINUTES } from '../../lambdas/training/launcher.ts';
@@ -306,7 +311,7 @@ export class Training extends Construct {
   private registerBundledModel(modelDir: string) {
     const metadata = readModelMetadata(modelDir);
     const asset = (id: string, file: string) => new Asset(this, id, { path: join(modelDir, file) });
-    const metadataAsset = asset('BundledModelMetadata', 'metadata.json');
+    const metadataAsset = asset('BundledModelMetadata', METADATA_FILE);
     const onnxAsset = asset('BundledModelOnnx', metadata.onnxFile);
     // Stored with the package: a training job's comparison leaves out the clips this version trained on.
     const splitsAsset = existsSync(join(modelDir, SPLITS_FILE))

@@ -19,8 +19,11 @@ export const BUNDLED_MODEL_DIR = fileURLToPath(new URL(`../../../${BUNDLED_MODEL
  */
 export function bundledModelIn(root: string): string | undefined {
   const dir = `${join(root, BUNDLED_MODEL_FOLDER)}/`;
-  return existsSync(join(dir, 'metadata.json')) ? dir : undefined;
+  return existsSync(join(dir, METADATA_FILE)) ? dir : undefined;
 }
+
+/** A package's metadata (`parseModelMetadata`'s contract): the file that makes a folder a package. */
+export const METADATA_FILE = 'metadata.json';
 
 /**
  * A package's record of its test clips (training/pipeline.ts writes it): not read by prediction, but
@@ -35,19 +38,20 @@ export const SPLITS_FILE = 'splits.json';
  * development runs.
  */
 export function modelRuntimeFiles(dir: string): string[] {
-  return ['metadata.json', readModelMetadata(dir).onnxFile];
+  return [METADATA_FILE, readModelMetadata(dir).onnxFile];
 }
 
 /**
- * The checked metadata of the package in `dir`, without loading its model: what the stack's synth, the
- * local stack and the deploy-time registration read (sync: they read it while building, before any I/O).
+ * The checked metadata of the package in `dir`: what `loadModelPackage` loads the model with, and what
+ * the stack's synth, the local stack and the deploy-time registration read without loading it (sync:
+ * they read it while building, before any I/O).
  */
 export function readModelMetadata(dir: string): ModelMetadata {
   let json: string;
   try {
-    json = readFileSync(join(dir, 'metadata.json'), 'utf8');
+    json = readFileSync(join(dir, METADATA_FILE), 'utf8');
   } catch (cause) {
-    throw new ModelError(`No model package at ${dir} (metadata.json unreadable)`, { cause });
+    throw new ModelError(`No model package at ${dir} (${METADATA_FILE} unreadable)`, { cause });
   }
   return parseModelMetadata(json, dir);
 }

@@ -4,6 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { ModelError } from '../errors.ts';
 import { featureDimension } from '../features/config.ts';
 import { checkOnnxChecksum } from './checksum.ts';
+import { readModelMetadata } from './location.ts';
 import { type ModelMetadata, parseModelMetadata } from './metadata.ts';
 
 export interface ModelBatch {
@@ -106,7 +107,11 @@ export async function loadModel(
   onnx: Uint8Array,
   source = 'model',
 ): Promise<LoadedModel> {
-  const metadata = parseModelMetadata(metadataJson, source);
+  return modelOf(parseModelMetadata(metadataJson, source), onnx, source);
+}
+
+/** `loadModel` once the metadata is parsed. */
+async function modelOf(metadata: ModelMetadata, onnx: Uint8Array, source: string): Promise<LoadedModel> {
   const dims = checkPackage(metadata, onnx, source);
   const session = await createSession(onnx, metadata.onnxFile, source);
   const offsetWidth = speakerOffsetWidth(session);
@@ -139,18 +144,12 @@ export async function loadModel(
 
 /** Loads a model package folder (`metadata.json` + the ONNX file it names). */
 export async function loadModelPackage(dir: string): Promise<LoadedModel> {
-  let metadataJson: string;
-  try {
-    metadataJson = await readFile(join(dir, 'metadata.json'), 'utf8');
-  } catch (cause) {
-    throw new ModelError(`No model package at ${dir} (metadata.json unreadable)`, { cause });
-  }
-  const metadata = parseModelMetadata(metadataJson, dir);
+  const metadata = readModelMetadata(dir);
   let onnx: Uint8Array;
   try {
     onnx = await readFile(join(dir, metadata.onnxFile));
   } catch (cause) {
     throw new ModelError(`${dir}: ${metadata.onnxFile} is missing`, { cause });
   }
-  return loadModel(metadataJson, onnx, dir);
+  return modelOf(metadata, onnx, dir);
 }
