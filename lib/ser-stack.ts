@@ -9,7 +9,6 @@ import {
 } from '../lambdas/app/config.ts';
 import { checkedOrigins } from '../lambdas/app/cors.ts';
 import { INCOMING_PREFIX, RESULTS_PREFIX, resultKey } from '../lambdas/app/object-keys.ts';
-import { DEFAULT_MODEL_REFRESH_SEC } from '../lambdas/training/active-model-config.ts';
 import { AlarmNotifications, type AlarmNotificationsProps } from './constructs/alarm-notifications.ts';
 import { AudioStorage, DEFAULT_RAW_AUDIO_RETENTION_DAYS } from './constructs/audio-storage.ts';
 import { CallbackDelivery } from './constructs/callback-delivery.ts';
@@ -40,7 +39,7 @@ export interface SerStackProps extends StackProps {
   readonly uploadUrlTtlSec?: number;
   /**
    * How stale inference's view of the active model may be (0: read at every event).
-   * @default DEFAULT_MODEL_REFRESH_SEC
+   * @default DEFAULT_MODEL_REFRESH_SEC (the inference handler's own, lambdas/training/active-model-config.ts)
    */
   readonly modelRefreshSec?: number;
   /** Each API key's throttle and daily quota; unset limits keep DEFAULT_USAGE_PLAN's. */
@@ -117,9 +116,7 @@ export class SerStack extends Stack {
     this.web.deploy({ apiUrl: this.api.restApi.url, maxUploadBytes });
     this.training = new Training(this, 'Training', { bucket, table, modelDir, ...props.training });
     this.training.bindApi(this.api.function);
-    this.training.bindInference(this.inference.function, {
-      refreshSec: props.modelRefreshSec ?? DEFAULT_MODEL_REFRESH_SEC,
-    });
+    this.training.bindInference(this.inference.function, { refreshSec: props.modelRefreshSec });
     this.callbacks = new CallbackDelivery(this, 'Callbacks', {
       apiKey: this.api.apiKey,
       // An account too small to reserve for inference cannot reserve for callbacks either.

@@ -79,12 +79,15 @@ export class Training extends Construct {
   private readonly bucket: Bucket;
   private readonly table: Table;
   private readonly spot: boolean;
+  /** `maxRunTime` in whole minutes, rounded up: the shutdown, the supervisor's and the API's job deadlines. */
+  private readonly maxRunMinutes: number;
 
   constructor(scope: Construct, id: string, props: TrainingProps) {
     super(scope, id);
     this.bucket = props.bucket;
     this.table = props.table;
     this.maxRunTime = props.maxRunTime ?? Duration.minutes(DEFAULT_TRAINING_MAX_RUN_MINUTES);
+    this.maxRunMinutes = Math.ceil(this.maxRunTime.toMinutes({ integral: false }));
     this.instanceType = props.instanceType ?? InstanceType.of(InstanceClass.C7I, InstanceSize.LARGE);
 
     const vpc = this.createNetwork();
@@ -178,12 +181,11 @@ export class Training extends Construct {
    */
   private createUserData(): UserData {
     const source = this.sourceAsset();
-    const maxMinutes = Math.ceil(this.maxRunTime.toMinutes({ integral: false }));
     const userData = UserData.forLinux();
     userData.addCommands(
       'set -euo pipefail',
       // The limit first: whatever happens next, the instance is gone after maxRunTime.
-      `shutdown -h +${maxMinutes}`,
+      `shutdown -h +${this.maxRunMinutes}`,
       ...this.exitTrap(),
       "IMDS_TOKEN=$(curl -sfX PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 600')",
       `JOB_ID=$(curl -sf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/tags/instance/${JOB_ID_TAG})`,
@@ -203,7 +205,7 @@ export class Training extends Construct {
       'cd /opt/ser',
       'ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund',
       // The supervisor stops the job 5 minutes before the hard limit, so its end is recorded first.
-      `TRAINING_DEADLINE_MINUTES=${Math.max(1, maxMinutes - 5)} npx tsx training/job-supervisor.ts`,
+      `TRAINING_DEADLINE_MINUTES=${Math.max(1, this.maxRunMinutes - 5)} npx tsx training/job-supervisor.ts`,
     );
     return userData;
   }
@@ -458,10 +460,7 @@ export class Training extends Construct {
   bindApi(fn: LambdaFunction): void {
     fn.addEnvironment('TRAINING_LAUNCH_TEMPLATE_ID', this.launchTemplate.launchTemplateId!);
     fn.addEnvironment('TRAINING_LAUNCH_TEMPLATE_VERSION', this.launchTemplate.latestVersionNumber);
-    fn.addEnvironment(
-      'TRAINING_MAX_RUN_MINUTES',
-      String(Math.ceil(this.maxRunTime.toMinutes({ integral: false }))),
-    );
+    fn.addEnvironment('TRAINING_MAX_RUN_MINUTES', String(this.maxRunMinutes));
     this.grantLaunch(fn);
     fn.addToRolePolicy(itemStatement(this.table, ['dynamodb:UpdateItem'], { only: TRAINING_LEADING_KEYS }));
     // A job's dataset prefix is looked at (one listing, no object read) before any instance starts.
