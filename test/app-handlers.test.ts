@@ -1,3 +1,5 @@
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
@@ -80,6 +82,24 @@ describe('the Lambda handlers as deployed (middy + Powertools), against s3rver a
       status: 'ok',
       modelVersion: prediction.json.modelVersion,
     });
+  });
+
+  it('without a training launcher, POST /training-jobs is 503 before any job record or the lock is written', async () => {
+    // Prepare: data to train on, so that the refusal is the launcher's, not an empty prefix's.
+    await aws.s3.send(
+      new PutObjectCommand({ Bucket: aws.bucket, Key: 'datasets/tess/OAF_back_angry.wav', Body: 'RIFF' }),
+    );
+
+    // Act: this handler has no launch template and no local runner plugged in.
+    const created = await callApi('POST', '/training-jobs', {});
+
+    // Assess
+    expect(created).toMatchObject({ status: 503, json: { error: { code: 'TRAINING_UNAVAILABLE' } } });
+    expect((await callApi('GET', '/training-jobs')).json).toEqual({ items: [] });
+    const { Item: lock } = await aws.doc.send(
+      new GetCommand({ TableName: aws.tableName, Key: { id: 'TRAINING_LOCK' }, ConsistentRead: true }),
+    );
+    expect(lock).toBeUndefined();
   });
 
   it('ignores S3 test events and refuses payloads that are not S3 events (so they reach the DLQ)', async () => {

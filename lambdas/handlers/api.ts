@@ -58,7 +58,10 @@ const training = createTrainingService({
   bundledVersion: config.modelVersion,
   maxRunMinutes: launchConfig.maxRunMinutes,
   launcher: {
+    // Without one (no launch template, no local runner) jobs are refused before any record is written.
+    available: () => trainingLauncher !== undefined,
     launch: (jobId) => {
+      // Not reached after `available`: a launcher, once plugged in, stays.
       if (!trainingLauncher) throw new Error('No training launcher is configured');
       return trainingLauncher.launch(jobId);
     },

@@ -67,6 +67,16 @@ async function assertDatasetPresent(deps: TrainingServiceDeps, prefix: string): 
   throw invalid('DATASET_EMPTY', emptyDatasetMessage(deps.datasets, prefix));
 }
 
+/** The training side cannot run jobs at all, or could not start this one's machine (503 at the edge). */
+const trainingUnavailable = (message: string, options?: { cause?: unknown }) =>
+  new DomainError('unavailable', 'TRAINING_UNAVAILABLE', message, options);
+
+/** No launcher, no job: refused before anything is written, rather than a job record FAILED at once. */
+function assertLauncherAvailable(launcher: TrainingLauncher): void {
+  if (launcher.available?.() === false)
+    throw trainingUnavailable('No training machine can be started: this deployment has no training launcher');
+}
+
 /** Starts the job's machine; when that fails no machine will ever pick the job up: it ends now, unlocked. */
 async function launchOrEnd(deps: TrainingServiceDeps, id: string): Promise<void> {
   try {
@@ -77,9 +87,7 @@ async function launchOrEnd(deps: TrainingServiceDeps, id: string): Promise<void>
       `Could not start training: ${cause instanceof Error ? cause.message : String(cause)}`,
     );
     await deps.jobs.releaseLock(id);
-    throw new DomainError('unavailable', 'TRAINING_UNAVAILABLE', 'Could not start the training machine', {
-      cause,
-    });
+    throw trainingUnavailable('Could not start the training machine', { cause });
   }
 }
 
@@ -141,6 +149,7 @@ export function createTrainingService(deps: TrainingServiceDeps) {
         throw invalidRequest(parsed.error);
       }
       await assertDatasetPresent(deps, parsed.data.dataset);
+      assertLauncherAvailable(deps.launcher);
       const id = newId();
       await deps.jobs.acquireLock(id); // ConcurrentJobError: 409 JOB_RUNNING
       await deps.jobs.create(queuedJob(id, parsed.data, now(), deps));

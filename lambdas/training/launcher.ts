@@ -11,6 +11,11 @@ export const DEFAULT_TRAINING_MAX_RUN_MINUTES = 120;
 export interface TrainingLauncher {
   launch(jobId: string): Promise<{ launchedAs: string }>;
   /**
+   * False when no machine can be started at all (the deployment has no launcher): a job is then refused
+   * (503 TRAINING_UNAVAILABLE) before its record or the one-job lock is written. Absent: available.
+   */
+  available?(): boolean;
+  /**
    * Whether the launcher itself fills `prefix` before the job reads it, so that an empty prefix is not
    * refused: the local stack seeds `datasets/` from its dataset root before each job. EC2: never.
    */
