@@ -558,6 +558,17 @@ Rule before the runs ([ROUND33.md](ROUND33.md)), as round 29, against the recipe
 (ABBref 0.524 / 0.380). ABBt8 scored **0.516** ± 0.020 clean (folds 0.505 / 0.572 / 0.471) and
 **0.349** through the unseen channel: **not adopted**. What 8 copies did for RAVDESS (rounds 16–17) they
 do not do for TESS's two voices ([round33/](round33/)).
+
+### Round 34 (2026-12-07): voice-quality descriptors, a per-clip probe
+
+Rule before the run ([ROUND34.md](ROUND34.md)): 19 voice-quality descriptors (harmonics-to-noise ratio,
+jitter, shimmer, alpha ratio, Hammarberg index, spectral slopes, F1–F3 over voiced frames;
+\`training/voice-quality.ts\`) were to go into an LSTM round only if, added to the statistics the graph
+computes, they raised seeded per-clip classifiers by 0.02 on the 624 pooled unseen RAVDESS clips. Six
+folds of two held-out actors: softmax regression 0.405 → 0.425 (+0.019), MLP 0.492 → 0.489 (−0.003);
+through the unseen channel 0.309 → 0.340 and 0.332 → 0.346: **not adopted**. The descriptors move with
+the channel by 0.9–2.7 of their clean spread, more than most MFCC means (median 0.75) and far more than
+the pitch level (0.33) ([round34/](round34/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */

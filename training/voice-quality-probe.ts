@@ -241,16 +241,29 @@ async function evaluate(rows: Row[], set: FeatureSet, kind: 'linear' | 'mlp') {
   return { clean: score(truth, clean), channel: score(truth, channel), clips: truth.length };
 }
 
-/** Mean |channel − clean| over RAVDESS clips, in units of the clean clips' standard deviation. */
-function channelShift(rows: Row[]): Array<{ name: string; shift: number }> {
+/** Mean |channel − clean| of one value over RAVDESS clips, in units of the clean clips' standard deviation. */
+function shiftOf(rows: Row[], value: (v: { b: number[]; vq: number[] }) => number): number {
   const ravdess = rows.filter((r) => r.testChannel);
-  return VOICE_QUALITY_NAMES.map((name, d) => {
-    const clean = ravdess.map((r) => r.clean.vq[d]!);
-    const mean = clean.reduce((a, b) => a + b, 0) / clean.length;
-    const sd = Math.sqrt(clean.reduce((a, b) => a + (b - mean) ** 2, 0) / clean.length) || 1;
-    const shift = ravdess.reduce((a, r) => a + Math.abs(r.testChannel!.vq[d]! - r.clean.vq[d]!), 0);
-    return { name, shift: shift / ravdess.length / sd };
-  });
+  const clean = ravdess.map((r) => value(r.clean));
+  const mean = clean.reduce((a, b) => a + b, 0) / clean.length;
+  const sd = Math.sqrt(clean.reduce((a, b) => a + (b - mean) ** 2, 0) / clean.length) || 1;
+  const shift = ravdess.reduce((a, r) => a + Math.abs(value(r.testChannel!) - value(r.clean)), 0);
+  return shift / ravdess.length / sd;
+}
+
+/** How far each descriptor moves with the unseen channel, beside the graph's own MFCC and contour means. */
+function channelShift(rows: Row[]): Array<{ name: string; shift: number }> {
+  const mfccMeans = Array.from({ length: 40 }, (_, d) => shiftOf(rows, (v) => v.b[d]!)).sort((a, b) => a - b);
+  return [
+    ...VOICE_QUALITY_NAMES.map((name, d) => ({ name, shift: shiftOf(rows, (v) => v.vq[d]!) })),
+    { name: 'B: MFCC means, median of 40', shift: (mfccMeans[19]! + mfccMeans[20]!) / 2 },
+    { name: 'B: MFCC means, smallest', shift: mfccMeans[0]! },
+    { name: 'B: MFCC means, largest', shift: mfccMeans[39]! },
+    ...['pitch', 'voicing', 'level'].map((c, i) => ({
+      name: `B: ${c} mean`,
+      shift: shiftOf(rows, (v) => v.b[40 + i]!),
+    })),
+  ];
 }
 
 const opts = new Command()
@@ -260,8 +273,9 @@ const opts = new Command()
     'per-clip features: read if present, else computed and written',
     '/tmp/vq-rows.json',
   )
+  .option('--shift-only', 'print the channel shifts only (no classifiers, nothing written)')
   .parse()
-  .opts<{ out: string; rows: string }>();
+  .opts<{ out: string; rows: string; shiftOnly?: boolean }>();
 
 await initTf();
 const rows: Row[] = await readFile(opts.rows, 'utf8').then(
@@ -273,6 +287,11 @@ const rows: Row[] = await readFile(opts.rows, 'utf8').then(
   },
 );
 process.stderr.write(`${rows.length} clips\n`);
+if (opts.shiftOnly) {
+  for (const { name, shift } of channelShift(rows))
+    console.log(`shift ${name.padEnd(28)} ${shift.toFixed(2)}`);
+  process.exit(0);
+}
 const results: Record<string, unknown> = {};
 for (const kind of ['linear', 'mlp'] as const) {
   for (const set of ['B', 'B+VQ', 'VQ'] as const) {
@@ -284,7 +303,7 @@ for (const kind of ['linear', 'mlp'] as const) {
   }
 }
 const shifts = channelShift(rows);
-for (const { name, shift } of shifts) console.log(`shift ${name.padEnd(22)} ${shift.toFixed(2)}`);
+for (const { name, shift } of shifts) console.log(`shift ${name.padEnd(28)} ${shift.toFixed(2)}`);
 await mkdir(opts.out, { recursive: true });
 await writeFile(
   join(opts.out, 'probe.json'),
