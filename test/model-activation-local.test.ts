@@ -14,7 +14,12 @@ type Json = any;
 describe('activating a version whose package objects are gone from the bucket (local stack)', () => {
   const local = useTestStack({ bucket: 'ser-activation', apiKey: 'activation-user-key' });
   const trained = copyModelPackage('tess-20260101T000000-gone');
-  afterAll(() => trained.remove());
+  /** Another version's package, with another ONNX: its metadata.json is put over the trained one's. */
+  const other = copyModelPackage('tess-20260102T000000-other', { otherBytes: true });
+  afterAll(() => {
+    trained.remove();
+    other.remove();
+  });
 
   const admin = async (method: string, path: string) => {
     const response = await fetch(`${local.stack.apiUrl}${path}`, {
@@ -69,6 +74,29 @@ describe('activating a version whose package objects are gone from the bucket (l
     expect(withoutMetadata.json.error.message).toContain(`${bucketUrl}metadata.json is missing`);
     expect((await admin('GET', '/models')).json.active).toBe(bundled);
     expect((await admin('GET', '/health')).json.modelVersion).toBe(bundled);
+  });
+
+  it("answers 409 MODEL_UNAVAILABLE when the package at the version's location is another version's", async () => {
+    // Prepare: the trained package, whose metadata.json is then replaced by another version's
+    await publishTrained();
+    const replacement = readFileSync(join(other.dir, 'metadata.json'));
+    await local.s3.send(
+      new PutObjectCommand({ Bucket: local.stack.bucket, Key: key('metadata.json'), Body: replacement }),
+    );
+
+    // Act
+    const activated = await admin('POST', `/models/${trained.version}/activate`);
+
+    // Assess: refused, naming both differences; the active model stays
+    const metadataUrl = `s3://${local.stack.bucket}/${key('metadata.json')}`;
+    expect(activated).toMatchObject({ status: 409, json: { error: { code: 'MODEL_UNAVAILABLE' } } });
+    expect(activated.json.error.message).toContain(
+      `${metadataUrl} is the package of version ${other.version}, not ${trained.version}`,
+    );
+    expect(activated.json.error.message).toContain(
+      `${metadataUrl}: sha256 ${other.sha256} is not the registered ${trained.sha256}`,
+    );
+    expect((await admin('GET', '/models')).json.active).toBe(local.stack.modelVersion);
   });
 
   it("the running deployment's bundled version serves from its asset: activated with its objects gone", async () => {

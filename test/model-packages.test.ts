@@ -9,10 +9,14 @@ import {
 import { describe, expect, it } from 'vitest';
 import { BUNDLED_MODEL_DIR, METADATA_FILE } from '../lambdas/core/model/location.ts';
 import { createS3ModelPackages } from '../lambdas/training/model-packages.ts';
+import type { ModelVersionRecord } from '../lambdas/training/model-registry.ts';
 
 const LOCATION = 's3://ser-audio/models/1.0.0/';
 const METADATA_URL = `${LOCATION}${METADATA_FILE}`;
-const BUNDLED_METADATA = readFileSync(join(BUNDLED_MODEL_DIR, METADATA_FILE), 'utf8');
+const BUNDLED_METADATA = JSON.stringify({
+  ...JSON.parse(readFileSync(join(BUNDLED_MODEL_DIR, METADATA_FILE), 'utf8')),
+  version: '1.0.0',
+});
 const ONNX_URL = `${LOCATION}${JSON.parse(BUNDLED_METADATA).onnxFile}`;
 
 /** An error as the SDK throws it for an HTTP status (S3's own codes: NoSuchKey, AccessDenied, SlowDown). */
@@ -42,8 +46,18 @@ function fakeS3(objects: { metadata: string | Error; onnx?: Error }): S3Client {
   } as unknown as S3Client;
 }
 
+/** The registry's record of the version at LOCATION: the bundled package's metadata, registered as 1.0.0. */
+const RECORD: ModelVersionRecord = {
+  version: '1.0.0',
+  source: 'trained',
+  sha256: JSON.parse(BUNDLED_METADATA).sha256,
+  location: LOCATION,
+  metrics: {},
+  createdAt: '2026-01-01T00:00:00.000Z',
+};
+
 const problems = (objects: { metadata: string | Error; onnx?: Error }) =>
-  createS3ModelPackages(fakeS3(objects)).problems(LOCATION);
+  createS3ModelPackages(fakeS3(objects)).problems(RECORD);
 
 describe('model packages: what keeps a registered package from loading (S3 stubbed)', () => {
   it('a whole package has no problem', async () => {
@@ -84,6 +98,17 @@ describe('model packages: what keeps a registered package from loading (S3 stubb
       expect.stringMatching(
         new RegExp(`^${METADATA_URL}: metadata is not a model package this core supports \\(.*onnxFile`),
       ),
+    ]);
+  });
+
+  it("a package that is not the registered version's (another version's metadata.json, another sha256) is a problem", async () => {
+    const metadata = JSON.parse(BUNDLED_METADATA);
+    const otherVersion = await problems({ metadata: JSON.stringify({ ...metadata, version: '1.1.0' }) });
+    const otherSha256 = await problems({ metadata: JSON.stringify({ ...metadata, sha256: 'f'.repeat(64) }) });
+
+    expect(otherVersion).toEqual([`${METADATA_URL} is the package of version 1.1.0, not 1.0.0`]);
+    expect(otherSha256).toEqual([
+      `${METADATA_URL}: sha256 ${'f'.repeat(64)} is not the registered ${RECORD.sha256}`,
     ]);
   });
 });

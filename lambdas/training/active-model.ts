@@ -3,7 +3,13 @@ import { ModelError } from '../core/errors.ts';
 import { METADATA_FILE } from '../core/model/location.ts';
 import { loadModel } from '../core/model/runtime.ts';
 import { createPredictor, type Predictor } from '../core/predict.ts';
-import { type ModelRegistry, type ModelVersionRecord, parseS3Location } from './model-registry.ts';
+import {
+  type ModelRegistry,
+  type ModelVersionRecord,
+  packageMismatches,
+  parseS3Location,
+  s3Location,
+} from './model-registry.ts';
 
 /**
  * A registered version this function cannot serve, for a reason that lasts until someone acts (a version
@@ -52,18 +58,11 @@ async function loadFromS3(deps: ProviderDeps, record: ModelVersionRecord): Promi
       throw new ModelUnavailableError(`Model ${version}: s3://${location.bucket}/${key} is missing`);
     }
   };
-  const metadataJson = new TextDecoder().decode(await read(`${location.prefix}${METADATA_FILE}`));
+  const metadataKey = `${location.prefix}${METADATA_FILE}`;
+  const metadataJson = new TextDecoder().decode(await read(metadataKey));
   const stored = JSON.parse(metadataJson) as { version: string; onnxFile: string; sha256: string };
-  if (stored.sha256 !== record.sha256) {
-    throw new ModelUnavailableError(
-      `Model ${version}: metadata sha256 ${stored.sha256} is not the registered ${record.sha256}`,
-    );
-  }
-  // Predictions name the version their package's metadata says: it must be the one the registry serves.
-  if (stored.version !== version)
-    throw new ModelUnavailableError(
-      `Model ${version}: the package at ${record.location} says ${stored.version}`,
-    );
+  const mismatches = packageMismatches(record, stored, s3Location(location.bucket, metadataKey));
+  if (mismatches.length > 0) throw new ModelUnavailableError(`Model ${version}: ${mismatches.join('; ')}`);
   const onnx = await read(`${location.prefix}${stored.onnxFile}`);
   try {
     return createPredictor({ model: await loadModel(metadataJson, onnx, record.location!) });

@@ -17,7 +17,10 @@ export interface TrainingServiceDeps {
   launcher: TrainingLauncher;
   /** Looked at before anything is launched: a job on an empty prefix is refused, not started. */
   datasets: DatasetPrefixes;
-  /** Looked at before a version is activated: one whose package's objects are gone is refused. */
+  /**
+   * Looked at before a version is activated: one whose package's objects are gone, or are not the
+   * registered version's package, is refused.
+   */
   packages: ModelPackages;
   /** The version of the model shipped with this deployment (MODEL_VERSION): the one that may lack a package. */
   bundledVersion: string;
@@ -103,13 +106,13 @@ const cannotServe = (version: string, bundledVersion: string) =>
 
 /**
  * Refuses to activate a version the inference function could not load: no package in the bucket and not
- * the bundled model, or a package whose objects are gone. The bundled version serves from the function's
- * own asset, whatever the bucket holds.
+ * the bundled model, or a package whose objects are gone or are not the registered version's. The bundled
+ * version serves from the function's own asset, whatever the bucket holds.
  */
 async function assertCanServe(deps: TrainingServiceDeps, model: ModelVersionRecord): Promise<void> {
   if (!canServe(model, deps.bundledVersion)) throw cannotServe(model.version, deps.bundledVersion);
   if (model.version === deps.bundledVersion || !model.location) return;
-  const problems = await deps.packages.problems(model.location);
+  const problems = await deps.packages.problems(model);
   if (problems.length === 0) return;
   throw new DomainError(
     'conflict',

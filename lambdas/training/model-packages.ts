@@ -1,16 +1,18 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { ModelError } from '../core/errors.ts';
-import { parseModelMetadata } from '../core/model/metadata.ts';
-import { parseS3Location } from './model-registry.ts';
+import { METADATA_FILE } from '../core/model/location.ts';
+import { type ModelMetadata, parseModelMetadata } from '../core/model/metadata.ts';
+import { type ModelVersionRecord, packageMismatches, parseS3Location, s3Location } from './model-registry.ts';
 
 /** Registered packages in the bucket, as far as the API needs them before it activates one. */
 export interface ModelPackages {
   /**
-   * What keeps the package at a registry `location` from loading, one phrase each naming its object
-   * (`s3://…/model.onnx is missing`, or `… is missing or not readable by the API (403)`); empty when the
-   * objects prediction reads are there.
+   * What keeps the package at a registered version's `location` from loading, one phrase each naming its
+   * object (`s3://…/model.onnx is missing`, or `… is missing or not readable by the API (403)`, a
+   * metadata.json that is not a package, or not the registered version's: `packageMismatches`); empty
+   * when the objects prediction reads are there and are that version's.
    */
-  problems(location: string): Promise<string[]>;
+  problems(model: ModelVersionRecord): Promise<string[]>;
 }
 
 /**
@@ -42,33 +44,42 @@ async function readOrProblem<T>(
   }
 }
 
+/** The package's metadata.json read and parsed, or why it cannot be (missing, unreadable, not a package). */
+async function readMetadata(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<{ metadata: ModelMetadata } | { problem: string }> {
+  const url = s3Location(bucket, key);
+  const read = await readOrProblem(s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })), url);
+  if ('problem' in read) return read;
+  try {
+    return { metadata: parseModelMetadata(await read.object.Body!.transformToString(), url) };
+  } catch (error) {
+    if (error instanceof ModelError) return { problem: error.message };
+    throw error;
+  }
+}
+
 /**
- * Reads the package's metadata.json (it names the ONNX file) and HEADs that ONNX: the objects
- * `active-model.ts` loads. With metadata.json gone the ONNX file's name is unknown, so only it is named.
+ * Reads the package's metadata.json (it names the ONNX file, its version and sha256, compared with the
+ * registry's) and HEADs that ONNX: the objects `active-model.ts` loads. With metadata.json gone or not the
+ * registered version's, only it is named.
  */
 export function createS3ModelPackages(s3: S3Client): ModelPackages {
   return {
-    async problems(location) {
-      const at = parseS3Location(location);
-      if (!at) return [`${location} is not an s3:// location`];
-      const url = (key: string) => `s3://${at.bucket}/${key}`;
-      const metadataKey = `${at.prefix}metadata.json`;
-      const metadata = await readOrProblem(
-        s3.send(new GetObjectCommand({ Bucket: at.bucket, Key: metadataKey })),
-        url(metadataKey),
-      );
-      if ('problem' in metadata) return [metadata.problem];
-      let onnxKey: string;
-      try {
-        const body = await metadata.object.Body!.transformToString();
-        onnxKey = `${at.prefix}${parseModelMetadata(body, url(metadataKey)).onnxFile}`;
-      } catch (error) {
-        if (error instanceof ModelError) return [error.message];
-        throw error;
-      }
+    async problems(model) {
+      const at = parseS3Location(model.location ?? '');
+      if (!at) return [`${model.location} is not an s3:// location`];
+      const metadataKey = `${at.prefix}${METADATA_FILE}`;
+      const read = await readMetadata(s3, at.bucket, metadataKey);
+      if ('problem' in read) return [read.problem];
+      const mismatches = packageMismatches(model, read.metadata, s3Location(at.bucket, metadataKey));
+      if (mismatches.length > 0) return mismatches;
+      const onnxKey = `${at.prefix}${read.metadata.onnxFile}`;
       const onnx = await readOrProblem(
         s3.send(new HeadObjectCommand({ Bucket: at.bucket, Key: onnxKey })),
-        url(onnxKey),
+        s3Location(at.bucket, onnxKey),
       );
       return 'problem' in onnx ? [onnx.problem] : [];
     },

@@ -103,6 +103,26 @@ export class ModelVersionConflictError extends Error {
 export const canServe = (record: ModelVersionRecord, bundledVersion: string): boolean =>
   record.location !== undefined || record.version === bundledVersion;
 
+/**
+ * How the package whose metadata (read at `source`) says `stored` differs from the registry's record of
+ * its version; empty when it is the registered package. The sha256 is its ONNX's, checked against the
+ * ONNX when it loads; and predictions name the version their metadata says, which must be the one the
+ * registry serves. The API looks before an activation (`model-packages.ts`), the inference function when
+ * it loads the package (`active-model.ts`).
+ */
+export function packageMismatches(
+  record: Pick<ModelVersionRecord, 'version' | 'sha256'>,
+  stored: { version: string; sha256: string },
+  source: string,
+): string[] {
+  const mismatches: string[] = [];
+  if (stored.sha256 !== record.sha256)
+    mismatches.push(`${source}: sha256 ${stored.sha256} is not the registered ${record.sha256}`);
+  if (stored.version !== record.version)
+    mismatches.push(`${source} is the package of version ${stored.version}, not ${record.version}`);
+  return mismatches;
+}
+
 /** The registry item of a version, as stored. */
 function modelItem(record: ModelVersionRecord): Record<string, unknown> {
   const { partitionKey, listIndex } = PREDICTIONS_TABLE;
