@@ -612,6 +612,46 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     expect(errors).toEqual([`Model 1.6.0: s3://${aws.bucket}/models/1.6.0/model.onnx is missing`]);
   });
 
+  it("a metadata.json that is not a package (not JSON, no onnxFile) is said once per UNAVAILABLE_RETRY_MS in the parser's words", async () => {
+    // Prepare: 1.6.0 deployed, then 1.6.1; 1.6.0's metadata.json overwritten with something that is not JSON
+    await deploy(packageAs('1.6.0').dir);
+    const next = packageAs('1.6.1');
+    await deploy(next.dir, '1.6.0');
+    const metadataKey = 'models/1.6.0/metadata.json';
+    const { onnxFile, ...withoutOnnxFile } = JSON.parse((await objectBytes(metadataKey)).toString());
+    const putMetadata = (body: string) =>
+      aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: metadataKey, Body: body }));
+    await putMetadata('{ not json');
+    let clock = 0;
+    const errors: string[] = [];
+    const provider = createActiveModelProvider({
+      registry,
+      s3: aws.s3,
+      bundled: await createPredictor({ modelDir: next.dir, warmUp: false }),
+      refreshSec: 0,
+      now: () => clock,
+      onError: (_message, error) => errors.push((error as Error).message),
+    });
+
+    // Act: three refreshes on the corrupt file; then one without onnxFile, after the retry interval
+    await registry.activate('1.6.0');
+    for (let i = 0; i < 3; i++) await provider.refresh();
+    await putMetadata(JSON.stringify(withoutOnnxFile));
+    clock = UNAVAILABLE_RETRY_MS;
+    await provider.refresh();
+
+    // Assess
+    const metadataUrl = `s3://${aws.bucket}/${metadataKey}`;
+    expect(onnxFile).toBe('model.onnx');
+    expect(provider.predictor.modelVersion).toBe('1.6.1');
+    expect(errors).toEqual([
+      `${metadataUrl}: metadata is not valid JSON`,
+      expect.stringMatching(
+        new RegExp(`^${metadataUrl}: metadata is not a model package this core supports \\(.*onnxFile`),
+      ),
+    ]);
+  });
+
   it('deploying a version registered without a location stores its package and records the location', async () => {
     const legacy = packageAs('1.5.0');
     await registry.register({

@@ -1,6 +1,7 @@
 import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 import { ModelError } from '../core/errors.ts';
 import { METADATA_FILE } from '../core/model/location.ts';
+import { parseModelMetadata } from '../core/model/metadata.ts';
 import { loadModel } from '../core/model/runtime.ts';
 import { createPredictor, type Predictor } from '../core/predict.ts';
 import {
@@ -60,11 +61,13 @@ async function loadFromS3(deps: ProviderDeps, record: ModelVersionRecord): Promi
   };
   const metadataKey = `${location.prefix}${METADATA_FILE}`;
   const metadataJson = new TextDecoder().decode(await read(metadataKey));
-  const stored = JSON.parse(metadataJson) as { version: string; onnxFile: string; sha256: string };
-  const mismatches = packageMismatches(record, stored, s3Location(location.bucket, metadataKey));
-  if (mismatches.length > 0) throw new ModelUnavailableError(`Model ${version}: ${mismatches.join('; ')}`);
-  const onnx = await read(`${location.prefix}${stored.onnxFile}`);
+  const metadataUrl = s3Location(location.bucket, metadataKey);
+  // A package that is not one (unparseable metadata, or not what the core runs) lasts like a missing one.
   try {
+    const stored = parseModelMetadata(metadataJson, metadataUrl);
+    const mismatches = packageMismatches(record, stored, metadataUrl);
+    if (mismatches.length > 0) throw new ModelUnavailableError(`Model ${version}: ${mismatches.join('; ')}`);
+    const onnx = await read(`${location.prefix}${stored.onnxFile}`);
     return createPredictor({ model: await loadModel(metadataJson, onnx, record.location!) });
   } catch (error) {
     if (error instanceof ModelError) throw new ModelUnavailableError(error.message, { cause: error });
