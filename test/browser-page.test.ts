@@ -81,9 +81,13 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
   let stack: LocalStackProcess;
   let browser: BrowserContext;
 
-  /** A fresh page of the app, once app.js has attached its listeners (after it read config.json). */
-  async function openPage() {
+  /**
+   * A fresh page of the app, once app.js has attached its listeners (after it read config.json);
+   * `initScript` runs in it before the page's own.
+   */
+  async function openPage(initScript?: string) {
     const page = await browser.newPage();
+    if (initScript) await page.addInitScript(initScript);
     await page.goto(stack.webUrl);
     await page.locator('body[data-ready]').waitFor({ state: 'attached' });
     return page;
@@ -427,6 +431,52 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     expect(status).toBe('Waiting to upload: the page sends 2 files at a time.');
     expect(await page.locator('#message').textContent()).toBe('');
     expect(await page.getByTestId('emotion').textContent()).toBe('happy');
+    expect(await warnsBeforeLeaving(page)).toBe(false);
+    await page.close();
+  });
+
+  it('a hung upload is stopped after its timeout and fails its row, freeing its place: a file waiting behind two starts', async () => {
+    // Prepare: the page's upload timeouts recorded, and the first two (the batch's) cut to 1 s, since
+    // waiting minutes is not a test; those two uploads hang (held, never released), later ones go through.
+    const page = await openPage(`
+      window.uploadTimeouts = [];
+      const timeout = Object.getOwnPropertyDescriptor(XMLHttpRequest.prototype, 'timeout');
+      Object.defineProperty(XMLHttpRequest.prototype, 'timeout', {
+        configurable: true,
+        get() { return timeout.get.call(this); },
+        set(ms) { window.uploadTimeouts.push(ms); timeout.set.call(this, window.uploadTimeouts.length <= 2 ? 1000 : ms); },
+      });
+    `);
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    let hung = 0;
+    await page.route(`${stack.s3Endpoint}/**`, (route) => {
+      if (route.request().method() !== 'PUT' || hung === 2) return route.continue();
+      hung += 1; // never answered: the browser gives up on it at its timeout
+    });
+    const [first, second, single] = [tessClip('angry'), tessClip('sad'), tessClip('happy')];
+    await page.locator('#file-input').setInputFiles([first.path, second.path]);
+    await page.getByRole('button', { name: 'Analyse 2 files' }).click();
+    await expect.poll(() => hung).toBe(2);
+
+    // Act: one file analysed behind the two hung uploads
+    await page.locator('#file-input').setInputFiles(single.path);
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await page.locator('#result:not([hidden]), #message:not([hidden])').first().waitFor();
+
+    // Assess: both hung uploads failed in their rows, saying why; the waiting file went through
+    const timeouts = await page.evaluate(
+      () => (globalThis as unknown as { uploadTimeouts: number[] }).uploadTimeouts,
+    );
+    expect(await page.locator('#batch-rows tr[data-state="failed"]').count()).toBe(2);
+    expect(await page.locator('#batch-rows tr td:nth-child(4)').allTextContents()).toEqual([
+      expect.stringMatching(/the upload did not finish in 5 minutes and was stopped/),
+      expect.stringMatching(/the upload did not finish in 5 minutes and was stopped/),
+    ]);
+    expect(await page.locator('#message').textContent()).toBe('');
+    expect(await page.getByTestId('emotion').textContent()).toBe('happy');
+    // What the page asked for, before the test cut it: minutes, not seconds, for a small file
+    expect(timeouts).toEqual([5 * 60_000, 5 * 60_000, 5 * 60_000]);
     expect(await warnsBeforeLeaving(page)).toBe(false);
     await page.close();
   });

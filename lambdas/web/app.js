@@ -263,10 +263,29 @@ $('record').addEventListener('click', async () => {
 });
 
 // ---- upload through the presigned URL, with progress ----
+// An upload that hangs (a connection that died without an error) would hold its place in uploadSlot for
+// good, and every file after it would wait forever. It is stopped after the longer of MIN_UPLOAD_TIMEOUT_MS
+// and the time the file takes at SLOWEST_UPLOAD_BYTES_PER_SEC: generous for a slow line (the 25 MB limit
+// is about 14 minutes at 256 kbit/s), while a hung upload ends as a failed one and frees its place.
+const MIN_UPLOAD_TIMEOUT_MS = 5 * 60_000;
+const SLOWEST_UPLOAD_BYTES_PER_SEC = 32_000;
+const uploadTimeoutMs = (bytes) =>
+  Math.max(MIN_UPLOAD_TIMEOUT_MS, Math.ceil((bytes / SLOWEST_UPLOAD_BYTES_PER_SEC) * 1000));
+
 function uploadTo(upload, { blob, name }, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open(upload.method, upload.url);
+    const timeoutMs = uploadTimeoutMs(blob.size);
+    xhr.timeout = timeoutMs;
+    xhr.ontimeout = () => {
+      const minutes = Math.round(timeoutMs / 60_000);
+      reject(
+        new Error(
+          `the upload did not finish in ${minutes} minutes and was stopped (a slow or lost connection)`,
+        ),
+      );
+    };
     xhr.upload.onprogress = (event) => {
       if (event.lengthComputable) onProgress(Math.round((event.loaded / event.total) * 100));
     };
