@@ -435,6 +435,52 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     await page.close();
   });
 
+  it('a file analysed again while it waits its turn shows no old progress; chosen away from, it is said to be waiting, not analysing', async () => {
+    // Prepare: two files listed (not started), and one analysed on its own to the end (its bar at 100 %)
+    const [first, second] = [tessClip('angry'), tessClip('sad')];
+    const [single, other] = [tessClip('happy'), tessClip('neutral')];
+    const page = await openPage();
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('#file-input').setInputFiles([first.path, second.path]);
+    await page.locator('#file-input').setInputFiles(single.path);
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await page.locator('#status', { hasText: 'Done.' }).waitFor();
+    const barAfterFirstRun = await page.locator('#progress-text').textContent();
+    // The listed files' uploads are held under way: they take both places.
+    const held: (() => void)[] = [];
+    let released = false;
+    await page.route(`${stack.s3Endpoint}/**`, (route) => {
+      if (released || route.request().method() !== 'PUT') return route.continue();
+      held.push(() => route.continue());
+    });
+    await page.getByRole('button', { name: 'Analyse 2 files' }).click();
+    await expect.poll(() => held.length).toBe(2);
+
+    // Act: the same file analysed again (it waits its turn), then another file chosen
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await page.locator('#status', { hasText: 'Waiting to upload' }).waitFor();
+    const barWhileWaiting = await page.locator('#progress-box').isVisible();
+    await page.locator('#file-input').setInputFiles(other.path);
+    const statusAfterChoosing = await page.locator('#status').textContent();
+    const warnedWhileWaiting = await warnsBeforeLeaving(page);
+    released = true;
+    for (const release of held) release();
+    await page.locator('#batch-status', { hasText: 'All 2 files finished' }).waitFor();
+    // The waiting run, once sent and analysed, leaves nothing to say about the background.
+    await expect.poll(() => page.locator('#status').textContent(), { timeout: 30_000 }).toBe('');
+
+    // Assess
+    expect(barAfterFirstRun).toBe('100%');
+    expect(barWhileWaiting).toBe(false);
+    expect(statusAfterChoosing).toBe(
+      `${single.fileName} is still waiting to upload; it will be sent and its result will appear under Recent predictions.`,
+    );
+    expect(warnedWhileWaiting).toBe(true);
+    expect(await warnsBeforeLeaving(page)).toBe(false);
+    await page.close();
+  });
+
   it('a hung upload is stopped after its timeout and fails its row, freeing its place: a file waiting behind two starts', async () => {
     // Prepare: the page's upload timeouts recorded, and the first two (the batch's) cut to 1 s, since
     // waiting minutes is not a test; those two uploads hang (held, never released), later ones go through.

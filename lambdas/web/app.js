@@ -47,6 +47,8 @@ $('openapi-link').href = `${apiBase}/openapi.json`;
 let selected;
 // The files being analysed (their selection objects): those no longer on show go on in the background.
 const running = new Set();
+// Those of them still waiting for their turn to upload (see send): nothing of them is sent yet.
+const waitingRuns = new Set();
 
 // ---- API key (remembered in this browser) ----
 $('api-key').value = localStorage.getItem(KEY_STORAGE) ?? '';
@@ -86,15 +88,32 @@ const setStatus = (text) => {
   $('status').textContent = text;
   delete $('status').dataset.background;
 };
-// Names the runs of files no longer on show; said again when one of them ends, while nothing newer was said.
+// Names the runs of files no longer on show; said again when one of them starts uploading or ends, while
+// nothing newer was said.
 function showBackgroundRuns() {
-  const names = [...running].filter((run) => run !== selected).map((run) => run.name);
-  setStatus(
-    names.length > 0
-      ? `Still analysing ${names.join(', ')}: ${names.length > 1 ? 'their results' : 'its result'} will appear under Recent predictions.`
-      : '',
-  );
-  if (names.length > 0) $('status').dataset.background = 'true';
+  const runs = [...running].filter((run) => run !== selected);
+  const names = (list) => list.map((run) => run.name).join(', ');
+  const sending = runs.filter((run) => !waitingRuns.has(run));
+  const waiting = runs.filter((run) => waitingRuns.has(run));
+  const sentences = [];
+  if (sending.length > 0) {
+    sentences.push(
+      `Still analysing ${names(sending)}: ${sending.length > 1 ? 'their results' : 'its result'} will appear under Recent predictions.`,
+    );
+  }
+  if (waiting.length > 0) {
+    const [verb, pronoun, results] =
+      waiting.length > 1 ? ['are', 'they', 'their results'] : ['is', 'it', 'its result'];
+    sentences.push(
+      `${names(waiting)} ${verb} still waiting to upload; ${pronoun} will be sent and ${results} will appear under Recent predictions.`,
+    );
+  }
+  setStatus(sentences.join(' '));
+  if (runs.length > 0) $('status').dataset.background = 'true';
+}
+// A background run's news, said only while the status still speaks of the background runs.
+function updateBackgroundRuns() {
+  if ($('status').dataset.background) showBackgroundRuns();
 }
 const describe = (error) =>
   error.code
@@ -329,14 +348,21 @@ async function analyse(selection) {
   const status = (text) => onShow() && setStatus(text);
   showMessage('');
   $('result').hidden = true;
+  // The same file analysed again: its last run's bar (100 %) is not this run's.
+  resetProgress();
   moveFocus($('analyse'), $('status'));
   $('analyse').disabled = true;
   running.add(selection);
   try {
     const progress = (percent) => onShow() && showProgress(percent);
-    const waiting = () =>
+    const waiting = () => {
+      waitingRuns.add(selection);
       status(`Waiting to upload: the page sends ${MAX_PARALLEL_UPLOADS} files at a time.`);
-    const created = await send(selection, { status, progress, waiting });
+    };
+    const started = () => {
+      if (waitingRuns.delete(selection) && !onShow()) updateBackgroundRuns();
+    };
+    const created = await send(selection, { status, progress, waiting, started });
     status('Uploaded. Analysing…');
     const prediction = await poll(created.predictionUrl, status);
     if (onShow()) showPrediction(prediction);
@@ -348,8 +374,9 @@ async function analyse(selection) {
     }
   } finally {
     running.delete(selection);
+    waitingRuns.delete(selection);
     if (onShow()) $('analyse').disabled = false;
-    else if ($('status').dataset.background) showBackgroundRuns();
+    else updateBackgroundRuns();
     refreshRecent();
   }
 }
@@ -388,11 +415,17 @@ const MAX_PARALLEL_UPLOADS = 2;
 const uploadSlot = limiter(MAX_PARALLEL_UPLOADS);
 
 /**
- * Sends the file in its turn (`waiting` is called if it has to wait for one), the page asking before it is
- * left until the file is sent. `status` takes what is going on, `progress` the percent.
+ * Sends the file in its turn (`waiting` is called if it has to wait for one, `started` when its turn
+ * comes), the page asking before it is left until the file is sent. `status` takes what is going on,
+ * `progress` the percent.
  */
-function send(selection, { status, progress, waiting }) {
-  return untilSent(() => uploadSlot(() => sendNow(selection, { status, progress }), waiting));
+function send(selection, { status, progress, waiting, started }) {
+  return untilSent(() =>
+    uploadSlot(() => {
+      started?.();
+      return sendNow(selection, { status, progress });
+    }, waiting),
+  );
 }
 
 /** Asks for an upload URL and sends the file there. */
