@@ -3,7 +3,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  NoSuchKey,
+  PutObjectCommand,
+  type S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DomainError } from '../lambdas/app/domain-error.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
@@ -574,6 +581,44 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
 
     expect(provider.predictor.modelVersion).toBe('1.6.1');
     expect(errors).toEqual([`Model 1.6.0: s3://${aws.bucket}/models/1.6.0/model.onnx is missing`]);
+  });
+
+  it('a package S3 answers 403 for (what AWS says of a missing object without a listing grant) is said once too', async () => {
+    // Prepare: 1.6.0's ONNX deleted; the client answers a missing object as AWS does to this function's role
+    await deploy(packageAs('1.6.0').dir);
+    const next = packageAs('1.6.1');
+    await deploy(next.dir, '1.6.0');
+    await aws.s3.send(new DeleteObjectCommand({ Bucket: aws.bucket, Key: 'models/1.6.0/model.onnx' }));
+    const asAwsWithoutListing = {
+      send: (command: never) =>
+        aws.s3.send(command).catch((error: unknown) => {
+          if (!(error instanceof NoSuchKey)) throw error;
+          throw new S3ServiceException({
+            name: 'AccessDenied',
+            $fault: 'client',
+            $metadata: { httpStatusCode: 403 },
+            message: 'Access Denied',
+          });
+        }),
+    } as unknown as S3Client;
+    const errors: string[] = [];
+    const provider = createActiveModelProvider({
+      registry,
+      s3: asAwsWithoutListing,
+      bundled: await createPredictor({ modelDir: next.dir, warmUp: false }),
+      refreshSec: 0,
+      onError: (_message, error) => errors.push((error as Error).message),
+    });
+
+    // Act
+    await registry.activate('1.6.0');
+    for (let i = 0; i < 3; i++) await provider.refresh();
+
+    // Assess
+    expect(provider.predictor.modelVersion).toBe('1.6.1');
+    expect(errors).toEqual([
+      `Model 1.6.0: s3://${aws.bucket}/models/1.6.0/model.onnx is missing or not readable by this function (403)`,
+    ]);
   });
 
   it('a deleted package put back is loaded after UNAVAILABLE_RETRY_MS, without a cold start', async () => {

@@ -1,9 +1,10 @@
-import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ModelError } from '../core/errors.ts';
 import { METADATA_FILE } from '../core/model/location.ts';
 import { parseModelMetadata } from '../core/model/metadata.ts';
 import { loadModel } from '../core/model/runtime.ts';
 import { createPredictor, type Predictor } from '../core/predict.ts';
+import { unreadable } from './model-packages.ts';
 import {
   type ModelRegistry,
   type ModelVersionRecord,
@@ -55,8 +56,10 @@ async function loadFromS3(deps: ProviderDeps, record: ModelVersionRecord): Promi
       const { Body } = await deps.s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: key }));
       return await Body!.transformToByteArray();
     } catch (error) {
-      if (!(error instanceof NoSuchKey)) throw error;
-      throw new ModelUnavailableError(`Model ${version}: s3://${location.bucket}/${key} is missing`);
+      // On AWS a missing object is a 403 here (no listing grant), and lasts like a 404 (model-packages.ts).
+      const why = unreadable(error, 'this function');
+      if (!why) throw error;
+      throw new ModelUnavailableError(`Model ${version}: s3://${location.bucket}/${key} ${why}`);
     }
   };
   const metadataKey = `${location.prefix}${METADATA_FILE}`;

@@ -20,13 +20,14 @@ export interface ModelPackages {
  * unreachable), which is thrown on. 404: it is not there. 403: the API may read `models/*` but not list
  * it, and without a listing grant S3 answers a missing object with 403, not 404; but 403 is also an object
  * outside the API's grant or a changed policy, so it is not called missing alone. The inference function
- * has the same read grant: what the API cannot read, it cannot load either.
+ * has the same read grant, and no listing grant either: it reads its packages' failures the same way
+ * (active-model.ts).
  */
-function unreadable(error: unknown): string | undefined {
+export function unreadable(error: unknown, reader = 'the API'): string | undefined {
   if (!(error instanceof S3ServiceException)) return undefined;
   const status = error.$metadata.httpStatusCode;
   if (status === 404) return 'is missing';
-  if (status === 403) return 'is missing or not readable by the API (403)';
+  if (status === 403) return `is missing or not readable by ${reader} (403)`;
   return undefined;
 }
 
