@@ -14,6 +14,7 @@ import {
   type SpeakerContextOptions,
   type SpeakerContexts,
 } from './speaker-contexts.ts';
+import { stdoutClosedSignal } from './stdout-closed.ts';
 import { predictWorkerUrl } from './worker-bundle.ts';
 
 export interface PredictOptions extends SpeakerContextOptions {
@@ -130,7 +131,10 @@ function workerSlot(worker: Worker, nextIndex: () => number): Slot {
  * `jobs` workers, each with its own predictor, as slots (`TASKS_PER_WORKER` per worker). They run the
  * prebundled JavaScript worker (bin/worker-bundle.ts), not TypeScript through a loader of their own.
  */
-async function startWorkers(jobs: number, setup: WorkerSetup): Promise<{ slots: Slot[]; stop(): void }> {
+async function startWorkers(
+  jobs: number,
+  setup: WorkerSetup,
+): Promise<{ slots: Slot[]; stop(): Promise<void> }> {
   const entry = await predictWorkerUrl();
   const workers = Array.from({ length: jobs }, () => new Worker(entry, { workerData: setup }));
   await Promise.all(
@@ -145,15 +149,30 @@ async function startWorkers(jobs: number, setup: WorkerSetup): Promise<{ slots: 
   let next = 0;
   const perWorker = workers.map((worker) => workerSlot(worker, () => next++));
   const slots = Array.from({ length: TASKS_PER_WORKER }, () => perWorker).flat();
-  return { slots, stop: () => workers.forEach((w) => void w.terminate()) };
+  return {
+    slots,
+    stop: async () => {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
 }
 
-/** Runs every item through the free slots; the returned promises are in input order. */
-function schedule(items: Item[], slots: Slot[], onDone: () => void): Promise<FileOutcome>[] {
+/**
+ * Runs every item through the free slots; the outcomes are in input order. Once `stop` is aborted no
+ * item is started, and `settled` resolves when the ones already started have ended (the rest of
+ * `outcomes` never settle).
+ */
+function schedule(
+  items: Item[],
+  slots: Slot[],
+  onDone: () => void,
+  stop: AbortSignal,
+): { outcomes: Promise<FileOutcome>[]; settled: Promise<unknown> } {
   const queue = items.map((item, i) => ({ item, i }));
   const results = items.map(() => deferred<FileOutcome>());
+  const next = () => (stop.aborted ? undefined : queue.shift());
   const drain = async (slot: Slot) => {
-    for (let task = queue.shift(); task; task = queue.shift()) {
+    for (let task = next(); task; task = next()) {
       const { item, i } = task;
       try {
         results[i]!.resolve('outcome' in item ? item.outcome : await slot(item.file, item.name));
@@ -164,8 +183,8 @@ function schedule(items: Item[], slots: Slot[], onDone: () => void): Promise<Fil
       onDone();
     }
   };
-  for (const slot of slots) void drain(slot);
-  return results.map((r) => r.promise);
+  const settled = Promise.all(slots.map(drain));
+  return { outcomes: results.map((r) => r.promise), settled };
 }
 
 const percent = (p: number): string => `${(p * 100).toFixed(1)}%`;
@@ -300,9 +319,16 @@ export async function predictFromCommandLine(args: string[], options: PredictOpt
     : await startSlots({ ...options, jobs: Math.min(options.jobs, items.length) });
   const rows: string[][] = [];
   let failures = 0;
+  const stdoutClosed = stdoutClosedSignal();
+  const closing = new Promise<'closed'>((resolve) =>
+    stdoutClosed.addEventListener('abort', () => resolve('closed'), { once: true }),
+  );
+  const run = schedule(items, slots, () => progress?.increment(), stdoutClosed);
   try {
-    for (const pending of schedule(items, slots, () => progress?.increment())) {
-      const outcome = await pending;
+    for (const pending of run.outcomes) {
+      // Nobody reads on: the files in flight end (run.settled), no new one starts, none is printed.
+      const outcome = await Promise.race([pending, closing]);
+      if (outcome === 'closed') break;
       if ('error' in outcome) {
         failures++;
         process.exitCode = 1; // already now: a reader that closes early ends the run with it (ser.ts)
@@ -312,8 +338,9 @@ export async function predictFromCommandLine(args: string[], options: PredictOpt
     }
   } finally {
     progress?.stop();
+    await run.settled;
     await stop();
   }
-  if (!options.json) printTable(rows);
+  if (!options.json && !stdoutClosed.aborted) printTable(rows);
   return failures > 0 ? 1 : 0;
 }

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/audio/limits.ts';
 import type { PredictOptions } from './predict-command.ts';
 import type { ReplayOptions } from './replay-command.ts';
+import { onStdoutError } from './stdout-closed.ts';
 import type { UploadOptions } from './upload/upload-command.ts';
 
 const positiveNumber = (value: string): number => {
@@ -33,12 +34,8 @@ const groupByFolder = (value: string): 'folder' => {
   return value;
 };
 
-// Output piped into a reader that stops early (`ser predict … | head`): stop quietly with the exit code so
-// far, as Unix tools do, instead of an EPIPE stack trace and exit 1 (which means a file failed).
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code !== 'EPIPE') throw error;
-  process.exit(process.exitCode ?? 0);
-});
+// Output piped into a reader that stops early (`ser predict … | head`): see stdout-closed.ts.
+process.stdout.on('error', onStdoutError);
 
 // Exit codes: 0 all done, 1 some file failed, 2 the command line itself was wrong — commander's own
 // usage errors included (it would exit 1, which a script could not tell from a failed file).
