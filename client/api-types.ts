@@ -25,7 +25,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recent predictions, newest first */
+        /** Recent predictions, newest first; with speakerId, that speaker's under the caller's API key */
         get: operations["listPredictions"];
         put?: never;
         post?: never;
@@ -63,8 +63,8 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Erase a speaker's statistics (later clips of that speakerId start afresh)
-         * @description Per speaker only aggregates are stored (count, mean and spread of a few per-clip feature means; no audio, no per-clip values), scoped to the API key, deleted SPEAKER_TTL_DAYS (default 30) after the last clip.
+         * Erase a speaker under the caller's API key: its statistics, its prediction records and their audio
+         * @description Deletes the speaker's statistics (aggregates only: count, mean and spread of a few per-clip feature means; later clips of that speakerId start afresh) and up to 25 of its prediction records per call, each with its uploaded audio. `more: true`: records remain (more than one call deletes, or a clip is being processed and is left until it ends): call again until `more` is false. Not erased: completion events and callbacks already delivered, logs, point-in-time-recovery backups (35 days) and the bucket's noncurrent versions (raw audio 1 day, result files 7 days). See SECURITY.md.
          */
         delete: operations["eraseSpeaker"];
         options?: never;
@@ -83,8 +83,8 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Erase the statistics of a drop-folder speaker (incoming/<prefix>/<speakerId>/…)
-         * @description Drop-folder speakers have a scope of their own, apart from every API key, so the operators who own the bucket erase them, with the admin credential.
+         * Erase a drop-folder speaker (incoming/<prefix>/<speakerId>/…): statistics, records, audio and result files
+         * @description As DELETE /speakers/{id}, under every speaker prefix of the drop folder: each record's object under incoming/ and its result file under results/ go with it. Drop-folder speakers have a scope of their own, apart from every API key, so the operators who own the bucket erase them, with the admin credential.
          */
         delete: operations["eraseDropFolderSpeaker"];
         options?: never;
@@ -329,6 +329,10 @@ export interface components {
             speakerId: string;
             /** @description false: there were no statistics to erase */
             erased: boolean;
+            /** @description Prediction records of the speaker deleted by this call, each with its objects (the uploaded audio; a drop-folder object's audio and result file) */
+            recordsDeleted: number;
+            /** @description true: records of the speaker remain (more than one call deletes, or some are being processed): call again until false */
+            more: boolean;
         };
         Health: {
             /** @constant */
@@ -556,6 +560,8 @@ export interface operations {
                 limit?: number;
                 /** @description `nextCursor` of the previous page */
                 cursor?: string;
+                /** @description Only this speaker's records under the caller's API key (what DELETE /speakers/{id} erases), newest first */
+                speakerId?: components["schemas"]["SpeakerId"];
             };
             header?: never;
             path?: never;

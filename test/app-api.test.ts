@@ -247,7 +247,11 @@ describe('API handler against dynalite and s3rver', () => {
   it("names the caller's origin when a deployer allows several, and the web page's otherwise", async () => {
     const handler = createApiHandler({
       createUpload: () => Promise.reject(new Error('unused')),
-      repository: { get: async () => undefined, list: () => Promise.reject(new Error('unused')) },
+      repository: {
+        get: async () => undefined,
+        list: () => Promise.reject(new Error('unused')),
+        listBySpeaker: () => Promise.reject(new Error('unused')),
+      },
       modelVersion: 'm',
       corsAllowOrigins: ['https://web.example', 'http://localhost:5173'],
     });
@@ -267,7 +271,11 @@ describe('API handler against dynalite and s3rver', () => {
   it('hides unexpected failures behind a generic 500', async () => {
     const broken = createApiHandler({
       createUpload: () => Promise.reject(new Error('secret internals')),
-      repository: { get: () => Promise.reject(new Error('x')), list: () => Promise.reject(new Error('x')) },
+      repository: {
+        get: () => Promise.reject(new Error('x')),
+        list: () => Promise.reject(new Error('x')),
+        listBySpeaker: () => Promise.reject(new Error('x')),
+      },
       modelVersion: 'm',
       corsAllowOrigins: ['*'],
     });

@@ -218,10 +218,21 @@ describe('SerStack', () => {
           Action: 'dynamodb:PutItem',
           Condition: { 'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': ['MODEL#*'] } },
         }),
-        // DELETE /speakers/{id}: speaker statistics are the one kind of item it deletes.
+        // DELETE /speakers/{id}: speaker statistics and prediction records (UUIDs, 32 hex digits) are the
+        // items it deletes, never a training or registry item even of the same length.
         expect.objectContaining({
           Action: 'dynamodb:DeleteItem',
-          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SPEAKER#*'] } },
+          Condition: {
+            'ForAllValues:StringLike': {
+              'dynamodb:LeadingKeys': ['SPEAKER#*', '????????-????-????-????-????????????', '?'.repeat(32)],
+            },
+            ...notTrainingOrRegistry,
+          },
+        }),
+        // ... and the objects the speaker's records name: uploaded audio, drop-folder audio and results.
+        expect.objectContaining({
+          Action: 's3:DeleteObject',
+          Resource: [objects('uploads/'), objects('incoming/'), objects('results/')],
         }),
         // Training: job records and the lock are updated, nothing else.
         expect.objectContaining({
@@ -240,7 +251,7 @@ describe('SerStack', () => {
         expect.objectContaining({ Action: 's3:GetObject', Resource: objects('models/') }),
       ]),
     );
-    expect(api).toHaveLength(7);
+    expect(api).toHaveLength(8);
   });
 
   it('sends events that failed all retries to a topic: the DLQ keeps them (alarm), a recorder ends their records FAILED', () => {
@@ -440,7 +451,7 @@ describe('SerStack', () => {
     });
   });
 
-  it('stores predictions on demand with PITR, TTL and a newest-first index', () => {
+  it("stores predictions on demand with PITR, TTL, a newest-first index and a speaker's-records index", () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       BillingMode: 'PAY_PER_REQUEST',
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
@@ -453,6 +464,15 @@ describe('SerStack', () => {
             { AttributeName: 'gsi1pk', KeyType: 'HASH' },
             { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
           ],
+        }),
+        // Sparse: only records that name a speaker have `speakerKey`; the same createdAt#id order.
+        Match.objectLike({
+          IndexName: 'bySpeaker',
+          KeySchema: [
+            { AttributeName: 'speakerKey', KeyType: 'HASH' },
+            { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
         }),
       ],
     });

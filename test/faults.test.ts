@@ -232,6 +232,13 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
     // On a versioned bucket both versions stay readable, so only the events' S3 sequencers can say which
     // upload came last: the claim refuses an event older than the one that finished the record.
     const claim = claimOn('uploads/0b6f3c2e-9a4d-4d0e-8f7a-1c2b3d4e5f62/twice.flac', 'v1');
+    // An upload's record exists before its URL is issued (a claim never creates one).
+    await repository.createPending({
+      id: claim.id,
+      fileName: 'twice.flac',
+      bucket: aws.bucket,
+      key: claim.key,
+    });
     const newer = await repository.claim({ ...claim, objectVersion: 'v2', sequencer: '0062A1B2C3D4E5F6B1' });
     if (!newer.claimed) throw new Error('the first claim must succeed');
     await repository.commit({ ...newer.prediction, status: 'SUCCEEDED', emotion: 'sad' }, 'v2');

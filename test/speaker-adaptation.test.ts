@@ -9,6 +9,7 @@ import {
   dropFolderSpeakerProblem,
   predictForSpeaker,
 } from '../lambdas/app/speaker-context.ts';
+import { createSpeakerErasure, s3ObjectDeleter } from '../lambdas/app/speaker-erasure.ts';
 import { SpeakerRepository, speakerItemId } from '../lambdas/app/speaker-repository.ts';
 import { createUploadService } from '../lambdas/app/upload-service.ts';
 import {
@@ -147,7 +148,11 @@ describe('speaker statistics in DynamoDB (dynalite)', () => {
         throw new Error('unused');
       },
       repository: predictions,
-      speakers,
+      eraseSpeaker: createSpeakerErasure({
+        statistics: speakers,
+        records: predictions,
+        objects: s3ObjectDeleter(aws.s3),
+      }),
       modelVersion: 'm',
       corsAllowOrigins: ['*'],
     });
@@ -173,16 +178,21 @@ describe('speaker statistics in DynamoDB (dynalite)', () => {
   it('erases a speaker on DELETE /speakers/{id}, scoped to the API key', async () => {
     const other = { scope: 'key:k2', speakerId: 'agent-7' };
     await speakers.addClip(other, 'a', [5, 5]);
+    const predictions = new PredictionRepository(aws.doc, {
+      tableName: aws.tableName,
+      recordTtlDays: 30,
+      processingLeaseSec: 900,
+    });
     const api = createApiHandler({
       createUpload: async () => {
         throw new Error('unused');
       },
-      repository: new PredictionRepository(aws.doc, {
-        tableName: aws.tableName,
-        recordTtlDays: 30,
-        processingLeaseSec: 900,
+      repository: predictions,
+      eraseSpeaker: createSpeakerErasure({
+        statistics: speakers,
+        records: predictions,
+        objects: s3ObjectDeleter(aws.s3),
       }),
-      speakers,
       modelVersion: 'm',
       corsAllowOrigins: ['*'],
     });
@@ -197,12 +207,15 @@ describe('speaker statistics in DynamoDB (dynalite)', () => {
       const response = await api(built.event);
       return { status: response.statusCode, json: JSON.parse(response.body) };
     };
-    expect(await del('agent-7', 'k1')).toEqual({ status: 200, json: { speakerId: 'agent-7', erased: true } });
+    expect(await del('agent-7', 'k1')).toEqual({
+      status: 200,
+      json: { speakerId: 'agent-7', erased: true, recordsDeleted: 0, more: false },
+    });
     expect(await speakers.get(ref, 'a')).toBeUndefined();
     expect((await speakers.get(other, 'a'))?.statistics.count).toBe(1);
     expect(await del('agent-7', 'k1')).toEqual({
       status: 200,
-      json: { speakerId: 'agent-7', erased: false },
+      json: { speakerId: 'agent-7', erased: false, recordsDeleted: 0, more: false },
     });
     // The refusal names the parameter once (a path parameter has no path of its own in zod's issue).
     const tooLong = await del('x'.repeat(129), 'k1');

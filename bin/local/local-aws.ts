@@ -23,6 +23,7 @@ import { fixBucketLevelPaths } from '../../lambdas/training/local-s3-listing.ts'
 import { ModelRegistry } from '../../lambdas/training/model-registry.ts';
 import { localS3Access } from './s3-access.ts';
 import { S3rver } from './s3rver.ts';
+import { upgradePredictionsTable } from './table-upgrade.ts';
 
 /** s3rver's built-in account: the only credentials it accepts. */
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -146,7 +147,10 @@ async function activeTable(client: DynamoDBClient, tableName: string): Promise<v
         if (error instanceof ResourceNotFoundException) return 'GONE';
         throw error;
       });
-    if (status === 'ACTIVE') return;
+    if (status === 'ACTIVE') {
+      await upgradePredictionsTable(client, tableName);
+      return;
+    }
     if (status === 'GONE') {
       await client.send(new CreateTableCommand(createTableInput(tableName))).catch((error) => {
         if (!(error instanceof ResourceInUseException)) throw error;

@@ -141,6 +141,10 @@ export const PredictionIdSchema = z.string().regex(PREDICTION_ID);
 export const ListPredictionsQuerySchema = z.object({
   limit: z.coerce.number('an integer from 1 to 100').int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(2048).optional().meta({ description: '`nextCursor` of the previous page' }),
+  speakerId: SpeakerIdSchema.optional().meta({
+    description:
+      "Only this speaker's records under the caller's API key (what DELETE /speakers/{id} erases), newest first",
+  }),
 });
 
 /** Strict: an unknown field is a 400, so a misspelt `sizeBytes` cannot silently drop the size check. */
@@ -218,6 +222,14 @@ export const SpeakerErasedSchema = z
   .object({
     speakerId: z.string(),
     erased: z.boolean().meta({ description: 'false: there were no statistics to erase' }),
+    recordsDeleted: z.number().int().min(0).meta({
+      description:
+        "Prediction records of the speaker deleted by this call, each with its objects (the uploaded audio; a drop-folder object's audio and result file)",
+    }),
+    more: z.boolean().meta({
+      description:
+        'true: records of the speaker remain (more than one call deletes, or some are being processed): call again until false',
+    }),
   })
   .meta({ id: 'SpeakerErased' });
 

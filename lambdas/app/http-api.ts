@@ -17,7 +17,7 @@ import { openApiDocument } from './openapi.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import type { RouteKey } from './routes.ts';
 import { dropFolderScope, speakerScope } from './speaker-context.ts';
-import type { SpeakerRepository } from './speaker-repository.ts';
+import type { SpeakerErasure } from './speaker-erasure.ts';
 import {
   ActivatedModelSchema,
   ModelListSchema,
@@ -52,9 +52,12 @@ const STATUS_OF: Record<DomainErrorKind, number> = {
 
 export interface ApiDeps {
   createUpload: (body: unknown, caller: UploadCaller) => Promise<CreatedUpload>;
-  repository: Pick<PredictionRepository, 'get' | 'list'>;
-  /** Speaker statistics (DELETE /speakers/{id}); without it that route answers 404. */
-  speakers?: Pick<SpeakerRepository, 'delete'>;
+  repository: Pick<PredictionRepository, 'get' | 'list' | 'listBySpeaker'>;
+  /**
+   * Erases a speaker in the given scopes: its statistics, and a bounded number of its records with their
+   * objects (speaker-erasure.ts; DELETE /speakers/{id}). Without it that route answers 404.
+   */
+  eraseSpeaker?: (scopes: readonly string[], speakerId: string) => Promise<SpeakerErasure>;
   /** DROP_FOLDER_SPEAKER_PREFIXES: the drop folder's speaker scopes, which its erase route covers. */
   dropFolderSpeakerPrefixes?: readonly string[];
   /** The bundled model's version: what GET /health reports while the registry has no active version. */
@@ -102,18 +105,26 @@ type PredictionRoutes = Extract<
 type TrainingRoutes = Exclude<RouteKey, PredictionRoutes | 'GET /health' | 'GET /openapi.json'>;
 
 /**
- * Erases one speaker's statistics in each of `scopes` (an API key's; or the drop folder's speaker
- * prefixes, each its own scope: the id is erased under every one of them).
+ * Erases one speaker in each of `scopes` (an API key's; or the drop folder's speaker prefixes, each its
+ * own scope: the id is erased under every one of them): statistics, and records with their objects.
  */
 async function eraseSpeaker(deps: ApiDeps, event: APIGatewayProxyEvent, scopes: readonly string[]) {
-  if (!deps.speakers) throw notFound('Speaker statistics are not enabled on this deployment');
+  if (!deps.eraseSpeaker) throw notFound('Speaker statistics are not enabled on this deployment');
   const speakerId = SpeakerIdSchema.safeParse(event.pathParameters?.id);
   if (!speakerId.success) throw invalidRequest(speakerId.error, 'speakerId');
-  let erased = false;
-  for (const scope of scopes) {
-    if (await deps.speakers.delete({ scope, speakerId: speakerId.data })) erased = true;
-  }
-  return reply(SpeakerErasedSchema, 200, { speakerId: speakerId.data, erased });
+  const erasure = await deps.eraseSpeaker(scopes, speakerId.data);
+  return reply(SpeakerErasedSchema, 200, { speakerId: speakerId.data, ...erasure });
+}
+
+/** GET /predictions: the newest records, or one speaker's of the caller's scope (`speakerId`). */
+async function listPredictions(deps: ApiDeps, event: APIGatewayProxyEvent) {
+  const query = ListPredictionsQuerySchema.safeParse(event.queryStringParameters ?? {});
+  if (!query.success) throw invalidRequest(query.error);
+  const { speakerId, ...page } = query.data;
+  const listed = speakerId
+    ? await deps.repository.listBySpeaker({ scope: speakerScope(callerOf(event)), speakerId }, page)
+    : await deps.repository.list(page);
+  return reply(PredictionPageSchema, 200, listed);
 }
 
 /** Uploads, predictions and speaker statistics: the user routes (and the drop folder's speakers, admin). */
@@ -131,11 +142,7 @@ function predictionRoutes(deps: ApiDeps): Record<PredictionRoutes, Route> {
       if (!prediction) throw notFound(`No prediction with id ${event.pathParameters?.id ?? ''}`);
       return reply(PredictionSchema, 200, prediction);
     },
-    'GET /predictions': async (event) => {
-      const query = ListPredictionsQuerySchema.safeParse(event.queryStringParameters ?? {});
-      if (!query.success) throw invalidRequest(query.error);
-      return reply(PredictionPageSchema, 200, await deps.repository.list(query.data));
-    },
+    'GET /predictions': (event) => listPredictions(deps, event),
   };
 }
 

@@ -62,6 +62,12 @@ export const isUploadId = (id: string): boolean => UPLOAD_ID.test(id);
 export const PREDICTION_ID =
   /^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 export const isPredictionId = (id: string): boolean => PREDICTION_ID.test(id);
+/**
+ * The two forms of `PREDICTION_ID` as IAM `dynamodb:LeadingKeys` patterns (`?` is one character): a UUID
+ * and 32 characters. The patterns say nothing of hex, so a grant that uses them also excludes the other
+ * items' keys by name.
+ */
+export const PREDICTION_LEADING_KEYS = ['????????-????-????-????-????????????', '?'.repeat(32)];
 
 export type ObjectOrigin =
   | { source: 'api'; id: string; fileName: string }

@@ -98,7 +98,8 @@ async function endSuperseded(
     code: 'OBJECT_REPLACED',
     message: `The object ${ref.key} was replaced before it could be read; the newer bytes are processed by their own event`,
   };
-  await endFailed(deps, ref, objectClaim(ref, origin, plainETag(ref.eTag)), error, {
+  const claim = objectClaim(ref, origin, plainETag(ref.eTag), undefined, deps.speakerFolders);
+  await endFailed(deps, ref, claim, error, {
     onlyDeadLettered: true,
   });
   return { outcome: 'ignored', reason };
@@ -129,14 +130,20 @@ const isInputError = (error: unknown): error is SerError =>
 export const objectVersionOf = (ref: S3ObjectRef, eTag: string, headVersionId?: string): string =>
   ref.versionId ?? headVersionId ?? (ref.sequencer ? `${eTag}@${ref.sequencer}` : eTag);
 
-/** The record a created object maps to: the API upload's own id, or one derived from the drop-folder object. */
+/**
+ * The record a created object maps to: the API upload's own id, or one derived from the drop-folder
+ * object, with the speaker its folder names (`speakerFolders`, DROP_FOLDER_SPEAKER_PREFIXES), if any.
+ */
 export function objectClaim(
   ref: S3ObjectRef,
   origin: ObjectOrigin,
   eTag: string,
   headVersionId?: string,
+  speakerFolders?: readonly string[],
 ): ObjectClaim {
   const objectVersion = objectVersionOf(ref, eTag, headVersionId);
+  const speaker =
+    origin.source === 'drop-folder' ? dropFolderSpeaker(origin.relativePath, speakerFolders) : undefined;
   return {
     id: origin.source === 'api' ? origin.id : dropFolderId(ref.bucket, ref.key, objectVersion),
     source: origin.source,
@@ -146,6 +153,7 @@ export function objectClaim(
     objectVersion,
     ...(ref.sequencer ? { sequencer: ref.sequencer } : {}),
     ...(ref.eventTime ? { arrivedAt: ref.eventTime } : {}),
+    ...(speaker ? { speaker } : {}),
   };
 }
 
@@ -209,7 +217,8 @@ async function endDeleted(
 ): Promise<ProcessOutcome> {
   if (origin.source === 'drop-folder' && !ref.eTag)
     return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
-  await endFailed(deps, ref, objectClaim(ref, origin, plainETag(ref.eTag)), deletedError(ref.key));
+  const claim = objectClaim(ref, origin, plainETag(ref.eTag), undefined, deps.speakerFolders);
+  await endFailed(deps, ref, claim, deletedError(ref.key));
   return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
 }
 
@@ -248,39 +257,44 @@ async function processCurrent(
   object: GetObjectCommandOutput,
 ): Promise<ProcessOutcome> {
   const eTag = plainETag(ref.eTag ?? object.ETag);
-  const claimed = objectClaim(ref, origin, eTag, object.VersionId);
+  const claimed = objectClaim(ref, origin, eTag, object.VersionId, deps.speakerFolders);
   const claim = await deps.repository.claim(claimed);
-  if (!claim.claimed) {
-    const status = claim.existing?.status;
-    // A PENDING upload refuses only a file that came after its deadline: it ends UPLOAD_EXPIRED.
-    if (status === 'PENDING')
-      return { outcome: 'ignored', reason: `came after its upload's deadline: ${ref.key}` };
-    if (!isTerminalStatus(status)) {
-      throw new ClaimHeldError(`${ref.key} is being processed by another attempt (${status ?? 'no record'})`);
-    }
-    return { outcome: 'duplicate', id: claimed.id, status };
-  }
-  const speaker =
-    origin.source === 'api' ? claim.speaker : dropFolderSpeaker(origin.relativePath, deps.speakerFolders);
-  const prediction = speaker ? { ...claim.prediction, speakerId: speaker.speakerId } : claim.prediction;
+  if (!claim.claimed) return notClaimed(ref, origin, claimed.id, claim.existing?.status);
   const warning =
     origin.source === 'drop-folder'
       ? dropFolderSpeakerProblem(origin.relativePath, deps.speakerFolders)
       : undefined;
   try {
-    const outcome = await finish(
-      deps,
-      ref,
-      origin,
-      { ...claim, prediction, speaker },
-      claimed.objectVersion,
-      { response: object, eTag },
-    );
+    // The claimed record carries its speaker: the upload's, or the drop-folder object's (the claim's).
+    const outcome = await finish(deps, ref, origin, claim, claimed.objectVersion, { response: object, eTag });
     return warning ? { ...outcome, warning } : outcome;
   } catch (error) {
     await deps.repository.release(claimed.id, claimed.objectVersion);
     throw error;
   }
+}
+
+/**
+ * Why a claim was refused: a duplicate of a finished record, an upload whose file came too late or whose
+ * record is gone (erased by DELETE /speakers/{id}, or expired: it is not brought back), or another
+ * attempt holding it (thrown, so that Lambda retries later).
+ */
+function notClaimed(
+  ref: S3ObjectRef,
+  origin: ObjectOrigin,
+  id: string,
+  status: string | undefined,
+): ProcessOutcome {
+  // A PENDING upload refuses only a file that came after its deadline: it ends UPLOAD_EXPIRED.
+  if (status === 'PENDING')
+    return { outcome: 'ignored', reason: `came after its upload's deadline: ${ref.key}` };
+  if (status === undefined && origin.source === 'api') {
+    return { outcome: 'ignored', reason: `the upload's record is gone (erased or expired): ${ref.key}` };
+  }
+  if (!isTerminalStatus(status)) {
+    throw new ClaimHeldError(`${ref.key} is being processed by another attempt (${status ?? 'no record'})`);
+  }
+  return { outcome: 'duplicate', id, status };
 }
 
 /** The event's object, opened by `openObject`, and its ETag without quotes. */

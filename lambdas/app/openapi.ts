@@ -45,7 +45,7 @@ const predictionPaths: ZodOpenApiPathsObject = {
   '/predictions': {
     get: {
       operationId: 'listPredictions',
-      summary: 'Recent predictions, newest first',
+      summary: "Recent predictions, newest first; with speakerId, that speaker's under the caller's API key",
       requestParams: { query: ListPredictionsQuerySchema },
       responses: {
         '200': jsonResponse('A page of predictions', PredictionPageSchema),
@@ -69,10 +69,15 @@ const predictionPaths: ZodOpenApiPathsObject = {
   '/speakers/{id}': {
     delete: {
       operationId: 'eraseSpeaker',
-      summary: "Erase a speaker's statistics (later clips of that speakerId start afresh)",
+      summary:
+        "Erase a speaker under the caller's API key: its statistics, its prediction records and their audio",
       description:
-        'Per speaker only aggregates are stored (count, mean and spread of a few per-clip feature means; no ' +
-        'audio, no per-clip values), scoped to the API key, deleted SPEAKER_TTL_DAYS (default 30) after the last clip.',
+        "Deletes the speaker's statistics (aggregates only: count, mean and spread of a few per-clip feature " +
+        'means; later clips of that speakerId start afresh) and up to 25 of its prediction records per call, ' +
+        'each with its uploaded audio. `more: true`: records remain (more than one call deletes, or a clip ' +
+        'is being processed and is left until it ends): call again until `more` is false. Not erased: ' +
+        'completion events and callbacks already delivered, logs, point-in-time-recovery backups (35 days) ' +
+        "and the bucket's noncurrent versions (raw audio 1 day, result files 7 days). See SECURITY.md.",
       requestParams: { path: z.object({ id: SpeakerIdSchema }) },
       responses: {
         '200': jsonResponse('Erased, or there was nothing to erase', SpeakerErasedSchema),
@@ -85,10 +90,12 @@ const predictionPaths: ZodOpenApiPathsObject = {
   '/drop-folder/speakers/{id}': {
     delete: {
       operationId: 'eraseDropFolderSpeaker',
-      summary: 'Erase the statistics of a drop-folder speaker (incoming/<prefix>/<speakerId>/…)',
+      summary:
+        'Erase a drop-folder speaker (incoming/<prefix>/<speakerId>/…): statistics, records, audio and result files',
       description:
-        'Drop-folder speakers have a scope of their own, apart from every API key, so the operators who own ' +
-        'the bucket erase them, with the admin credential.',
+        "As DELETE /speakers/{id}, under every speaker prefix of the drop folder: each record's object under " +
+        'incoming/ and its result file under results/ go with it. Drop-folder speakers have a scope of their ' +
+        'own, apart from every API key, so the operators who own the bucket erase them, with the admin credential.',
       security: ADMIN,
       requestParams: { path: z.object({ id: SpeakerIdSchema }) },
       responses: {

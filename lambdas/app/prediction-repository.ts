@@ -1,4 +1,5 @@
 import {
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -11,8 +12,13 @@ import { DEFAULT_UPLOAD_URL_TTL_SEC } from './config.ts';
 import { DomainError } from './domain-error.ts';
 import { isPredictionId } from './object-keys.ts';
 import type { RecordError } from './processing-errors.ts';
-import type { SpeakerRef } from './speaker-repository.ts';
-import { isConditionalCheckFailed, newestFirstQuery, PREDICTIONS_TABLE } from './table-definition.ts';
+import { type SpeakerRef, speakerItemId } from './speaker-repository.ts';
+import {
+  isConditionalCheckFailed,
+  newestFirstQuery,
+  PREDICTIONS_TABLE,
+  type SECONDARY_INDEXES,
+} from './table-definition.ts';
 
 export type { Prediction, PredictionPage, PredictionSource, PredictionStatus };
 
@@ -36,7 +42,16 @@ interface PredictionItem extends Prediction {
   gsi1sk: string;
   /** Who owns `speakerId` (the API key): with it, the speaker's statistics item (speaker-repository.ts). */
   speakerScope?: string;
+  /** The `bySpeaker` index's partition: the speaker's statistics item id (`speakerItemId`). */
+  speakerKey?: string;
 }
+
+/** The attributes that put a record in its speaker's context and in the `bySpeaker` index. */
+const speakerAttributes = (ref: SpeakerRef) => ({
+  speakerId: ref.speakerId,
+  speakerScope: ref.scope,
+  speakerKey: speakerItemId(ref),
+});
 
 export interface NewUpload {
   id: string;
@@ -62,6 +77,17 @@ export interface ObjectClaim {
    * upload's deadline, however late the event is processed. Unknown: the time of the write.
    */
   arrivedAt?: string;
+  /** A drop-folder object's speaker (its folder): written on the record it creates or claims. */
+  speaker?: SpeakerRef;
+}
+
+/** A record as an erasure sees it: what it is, where its object is, and whether it is being processed. */
+export interface SpeakerRecord {
+  id: string;
+  status: PredictionStatus;
+  source: PredictionSource;
+  bucket: string;
+  key: string;
 }
 
 /**
@@ -145,15 +171,31 @@ const SORT_KEY = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)#(.+)$/;
 const encodeCursor = (key: Record<string, unknown>): string =>
   Buffer.from(String(key.gsi1sk)).toString('base64url');
 
-function decodeCursor(cursor: string): Record<string, unknown> {
+function decodeCursor(cursor: string, partition: IndexPartition): Record<string, unknown> {
   if (!/^[\w-]{1,400}$/.test(cursor)) throw new InvalidCursorError();
   const sortKey = Buffer.from(cursor, 'base64url').toString('utf8');
   const match = SORT_KEY.exec(sortKey);
   if (!match || !isPredictionId(match[2]!) || Number.isNaN(Date.parse(match[1]!))) {
     throw new InvalidCursorError();
   }
-  return { id: match[2], gsi1pk: PREDICTIONS_TABLE.listPartition, gsi1sk: sortKey };
+  const { index, value } = partition;
+  return { id: match[2], [index.partitionKey]: value, [index.sortKey]: sortKey };
 }
+
+/** One partition of a secondary index: the whole listing, or one speaker's records. */
+interface IndexPartition {
+  index: (typeof SECONDARY_INDEXES)[number];
+  value: string;
+}
+
+const LISTING: IndexPartition = {
+  index: PREDICTIONS_TABLE.listIndex,
+  value: PREDICTIONS_TABLE.listPartition,
+};
+const speakerPartition = (ref: SpeakerRef): IndexPartition => ({
+  index: PREDICTIONS_TABLE.speakerIndex,
+  value: speakerItemId(ref),
+});
 
 /** `REMOVE` clause (and its name placeholders) for the result fields absent from `keep`. */
 const removeResultFields = (keep: Partial<Prediction> = {}) => {
@@ -197,6 +239,15 @@ const arrivalSec = (claim: ObjectClaim, now: Date): number => {
   const arrived = claim.arrivedAt ? Date.parse(claim.arrivedAt) : Number.NaN;
   return Math.floor((Number.isNaN(arrived) ? now.getTime() : arrived) / 1000);
 };
+
+/**
+ * The condition clause that lets a write create the record it does not find: only a drop-folder object's
+ * (its record is derived from the object). An API upload's record is written before its URL is issued,
+ * so one that is gone was erased (DELETE /speakers/{id}) or expired: its object is not taken, and no
+ * record naming it comes back.
+ */
+const createsRecord = (claim: ObjectClaim): string =>
+  claim.source === 'drop-folder' ? 'attribute_not_exists(id) OR ' : '';
 
 /** The terminal state of an upload whose URL expired with no file: nothing can arrive any more. */
 const uploadExpired = (item: Record<string, unknown>, deadline: number): Prediction => ({
@@ -261,7 +312,7 @@ export class PredictionRepository {
       expiresAt: this.#expiresAt(now),
       gsi1pk: PREDICTIONS_TABLE.listPartition,
       gsi1sk: `${createdAt}#${upload.id}`,
-      ...(upload.speaker ? { speakerId: upload.speaker.speakerId, speakerScope: upload.speaker.scope } : {}),
+      ...(upload.speaker ? speakerAttributes(upload.speaker) : {}),
     };
     await this.#doc.send(
       new PutCommand({
@@ -294,28 +345,81 @@ export class PredictionRepository {
 
   /** Newest first, from the `byCreatedAt` index (a Query, never a Scan). */
   async list({ limit, cursor }: { limit: number; cursor?: string | undefined }): Promise<PredictionPage> {
-    const startKey = cursor ? decodeCursor(cursor) : undefined;
-    // One item more than asked: a cursor only when there is a next page (DynamoDB's LastEvaluatedKey
-    // is also set when the page merely ended at the last item, which gave clients an empty last page).
+    return this.#listPage(LISTING, limit, cursor);
+  }
+
+  /** One speaker's records (of its scope, never another's), newest first, from the `bySpeaker` index. */
+  async listBySpeaker(
+    ref: SpeakerRef,
+    { limit, cursor }: { limit: number; cursor?: string | undefined },
+  ): Promise<PredictionPage> {
+    return this.#listPage(speakerPartition(ref), limit, cursor);
+  }
+
+  async #listPage(partition: IndexPartition, limit: number, cursor: string | undefined) {
+    const startKey = cursor ? decodeCursor(cursor, partition) : undefined;
+    const { page, nextKey } = await this.#query(partition, limit, startKey);
+    const items = page.filter((item) => !this.#isExpired(item)).map((item) => this.#present(item));
+    return nextKey ? { items, nextCursor: encodeCursor(nextKey) } : { items };
+  }
+
+  /**
+   * Up to `limit` items of one index partition, newest first, and the key to go on from when there are
+   * more. One item more than asked: a next key only when there is a next page (DynamoDB's
+   * LastEvaluatedKey is also set when the page merely ended at the last item, which gave clients an
+   * empty last page).
+   */
+  async #query(partition: IndexPartition, limit: number, startKey?: Record<string, unknown>) {
+    const { index, value } = partition;
     const result = await this.#doc.send(
-      new QueryCommand(
-        newestFirstQuery(this.#options.tableName, PREDICTIONS_TABLE.listPartition, limit + 1, startKey),
-      ),
+      new QueryCommand(newestFirstQuery(this.#options.tableName, value, limit + 1, startKey, index)),
     );
     const found = result.Items ?? [];
     const page = found.slice(0, limit);
     const last = page.at(-1);
-    const { partitionKey, listIndex } = PREDICTIONS_TABLE;
+    const { partitionKey } = PREDICTIONS_TABLE;
     const nextKey =
       found.length > limit && last
         ? {
             [partitionKey]: last[partitionKey],
-            [listIndex.partitionKey]: last[listIndex.partitionKey],
-            [listIndex.sortKey]: last[listIndex.sortKey],
+            [index.partitionKey]: last[index.partitionKey],
+            [index.sortKey]: last[index.sortKey],
           }
         : result.LastEvaluatedKey;
-    const items = page.filter((item) => !this.#isExpired(item)).map((item) => this.#present(item));
-    return nextKey ? { items, nextCursor: encodeCursor(nextKey) } : { items };
+    return { page, nextKey };
+  }
+
+  /**
+   * The speaker's `limit` newest records, expired ones included (they still name the speaker until TTL
+   * deletes them), for an erasure; `more` when it has others.
+   */
+  async speakerRecords(ref: SpeakerRef, limit: number): Promise<{ records: SpeakerRecord[]; more: boolean }> {
+    const { page, nextKey } = await this.#query(speakerPartition(ref), limit);
+    const records = page.map(({ id, status, source, bucket, key }) => ({ id, status, source, bucket, key }));
+    return { records: records as SpeakerRecord[], more: nextKey !== undefined };
+  }
+
+  /**
+   * Deletes one of the speaker's records unless it is being processed (PROCESSING: its processor is
+   * reading the object and will write the outcome; the erasure comes back for it). Whether it was
+   * deleted (false: PROCESSING, or already gone).
+   */
+  async deleteSpeakerRecord(id: string, ref: SpeakerRef): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new DeleteCommand({
+          TableName: this.#options.tableName,
+          Key: { id },
+          ConditionExpression: 'speakerKey = :speakerKey AND #status <> :processing',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':speakerKey': speakerItemId(ref), ':processing': 'PROCESSING' },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
   }
 
   /**
@@ -347,6 +451,7 @@ export class PredictionRepository {
    */
   #objectFields(claim: ObjectClaim, now: Date) {
     const sequencer = claim.sequencer ? comparableSequencer(claim.sequencer) : undefined;
+    const speaker = claim.speaker ? speakerAttributes(claim.speaker) : undefined;
     return {
       set: [
         '#bucket = :bucket, #key = :key,',
@@ -355,6 +460,7 @@ export class PredictionRepository {
         'createdAt = if_not_exists(createdAt, :now), expiresAt = :expiresAt,',
         'gsi1pk = if_not_exists(gsi1pk, :gsi1pk), gsi1sk = if_not_exists(gsi1sk, :gsi1sk)',
         sequencer ? ', objectSequencer = :sequencer' : '',
+        speaker ? ', speakerId = :speakerId, speakerScope = :speakerScope, speakerKey = :speakerKey' : '',
       ].join(' '),
       // Without a sequencer (a hand-made event) the order cannot be known: the newest claim wins.
       newerClause: sequencer
@@ -370,6 +476,13 @@ export class PredictionRepository {
         ':expiresAt': this.#expiresAt(now),
         ':gsi1pk': PREDICTIONS_TABLE.listPartition,
         ':gsi1sk': `${now.toISOString()}#${claim.id}`,
+        ...(speaker
+          ? {
+              ':speakerId': speaker.speakerId,
+              ':speakerScope': speaker.speakerScope,
+              ':speakerKey': speaker.speakerKey,
+            }
+          : {}),
       },
     };
   }
@@ -392,7 +505,7 @@ export class PredictionRepository {
       // An expired record counts as gone (TTL may not have deleted it yet): the object is processed afresh.
       // A PENDING upload takes only a file that came by its deadline (UPLOAD_EXPIRED otherwise).
       ConditionExpression: [
-        `attribute_not_exists(id) OR expiresAt <= :nowSec OR ${PENDING_IN_TIME}`,
+        `${createsRecord(claim)}expiresAt <= :nowSec OR ${PENDING_IN_TIME}`,
         'OR (#status = :processing AND leaseExpiresAt < :nowSec)',
         // New bytes under the same key (an upload URL used twice): the record follows the object, and
         // never goes back to older bytes whose event came late.
@@ -458,7 +571,7 @@ export class PredictionRepository {
         : ['(#status = :failed AND #error.#code = :processingFailed AND objectVersion = :version)'];
     const unfinished = onlyDeadLettered
       ? []
-      : [`attribute_not_exists(id) OR #status = :processing OR ${PENDING_IN_TIME}`];
+      : [`${createsRecord(claim)}#status = :processing OR ${PENDING_IN_TIME}`];
     return new UpdateCommand({
       TableName: this.#options.tableName,
       Key: { id: claim.id },

@@ -11,6 +11,7 @@ import { loadApiConfig } from '../app/config.ts';
 import { createApiHandler } from '../app/http-api.ts';
 import { apiStatusMetric, type TrainingJobOutcome, trainingJobMetric } from '../app/metric-names.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
+import { createSpeakerErasure, s3ObjectDeleter } from '../app/speaker-erasure.ts';
 import { SpeakerRepository } from '../app/speaker-repository.ts';
 import { createUploadService } from '../app/upload-service.ts';
 import { createS3DatasetPrefixes } from '../training/dataset-prefix.ts';
@@ -73,7 +74,11 @@ const training = createTrainingService({
 const handleApiRequest = createApiHandler({
   createUpload: createUploadService({ s3, repository, ...config }),
   repository,
-  speakers: new SpeakerRepository(documents, { ...config, ttlDays: config.speakerTtlDays }),
+  eraseSpeaker: createSpeakerErasure({
+    statistics: new SpeakerRepository(documents, { ...config, ttlDays: config.speakerTtlDays }),
+    records: repository,
+    objects: s3ObjectDeleter(s3),
+  }),
   dropFolderSpeakerPrefixes: config.speakerFolders,
   modelVersion: config.modelVersion,
   training,

@@ -15,7 +15,7 @@ import {
   TRAINING_LOGS_PREFIX,
   UPLOADS_PREFIX,
 } from '../../lambdas/app/object-keys.ts';
-import { PREDICTIONS_TABLE } from '../../lambdas/app/table-definition.ts';
+import { PREDICTIONS_TABLE, SECONDARY_INDEXES } from '../../lambdas/app/table-definition.ts';
 import { FUNCTION_LOG_RETENTION } from '../log-retention.ts';
 
 export interface AudioStorageProps {
@@ -106,9 +106,9 @@ export class AudioStorage extends Construct {
     });
   }
 
-  /** On demand, point-in-time recovery, TTL, and the newest-first listing index. */
+  /** On demand, point-in-time recovery, TTL, the newest-first listing index and the speaker index. */
   private createTable(removalPolicy: RemovalPolicy): Table {
-    const { partitionKey, listIndex, ttlAttribute } = PREDICTIONS_TABLE;
+    const { partitionKey, ttlAttribute } = PREDICTIONS_TABLE;
     const table = new Table(this, 'Predictions', {
       partitionKey: { name: partitionKey, type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
@@ -118,12 +118,16 @@ export class AudioStorage extends Construct {
       removalPolicy,
       deletionProtection: true,
     });
-    table.addGlobalSecondaryIndex({
-      indexName: listIndex.name,
-      partitionKey: { name: listIndex.partitionKey, type: AttributeType.STRING },
-      sortKey: { name: listIndex.sortKey, type: AttributeType.STRING },
-      projectionType: ProjectionType.ALL,
-    });
+    // On a deployed table `bySpeaker` is the update's one new GSI (CloudFormation creates at most one per
+    // update); DynamoDB fills it from the items that already have `speakerKey`.
+    for (const index of SECONDARY_INDEXES) {
+      table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: AttributeType.STRING },
+        projectionType: ProjectionType.ALL,
+      });
+    }
     return table;
   }
 }

@@ -17,7 +17,12 @@ import { ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { UPLOADS_PREFIX } from '../../lambdas/app/object-keys.ts';
+import {
+  INCOMING_PREFIX,
+  PREDICTION_LEADING_KEYS,
+  RESULTS_PREFIX,
+  UPLOADS_PREFIX,
+} from '../../lambdas/app/object-keys.ts';
 import { API_ROUTES, CORS_PREFLIGHT } from '../../lambdas/app/routes.ts';
 import { SPEAKER_LEADING_KEYS } from '../../lambdas/app/speaker-repository.ts';
 import { MODEL_VERSION_LEADING_KEYS } from '../../lambdas/training/model-registry.ts';
@@ -25,7 +30,7 @@ import { FUNCTION_LOG_RETENTION, logGroupWithRetention, REQUEST_LOG_RETENTION } 
 import { HANDLERS_DIR } from '../paths.ts';
 import { faultAlarm } from './fault-alarm.ts';
 import { SerFunction } from './ser-function.ts';
-import { grantItems } from './table-grants.ts';
+import { grantItems, TRAINING_AND_REGISTRY_KEYS } from './table-grants.ts';
 
 export interface SerApiProps {
   readonly bucket: Bucket;
@@ -61,6 +66,27 @@ const STAGE_NAME = 'v1';
 
 /** The stage's throttle, for every key together: a key's own limits above it would never apply. */
 export const STAGE_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
+
+/**
+ * DELETE /speakers/{id} (and the drop folder's): a speaker's statistics and prediction records are the
+ * items this function deletes (never a training or registry item, whatever its key looks like), and the
+ * objects those records name: the uploaded audio (`uploads/`, `incoming/`) and drop-folder result files.
+ * The records are found with a Query on the `bySpeaker` index (the table's Query grant covers its indexes).
+ */
+function grantSpeakerErasure(fn: SerFunction, props: SerApiProps): void {
+  grantItems(fn, props.table, ['dynamodb:DeleteItem'], {
+    only: [...SPEAKER_LEADING_KEYS, ...PREDICTION_LEADING_KEYS],
+    except: TRAINING_AND_REGISTRY_KEYS,
+  });
+  fn.addToRolePolicy(
+    new PolicyStatement({
+      actions: ['s3:DeleteObject'],
+      resources: [UPLOADS_PREFIX, INCOMING_PREFIX, RESULTS_PREFIX].map((p) =>
+        props.bucket.arnForObjects(`${p}*`),
+      ),
+    }),
+  );
+}
 
 /** API Gateway errors in the API's own `{ error: { code, message } }` shape. */
 /**
@@ -148,8 +174,7 @@ export class SerApi extends Construct {
     // Records, training jobs, the lock and the active pointer (activation); never a model version's record,
     // which names the package the inference function loads: only a training job and the deploy register.
     grantItems(fn, props.table, ['dynamodb:PutItem'], { except: MODEL_VERSION_LEADING_KEYS });
-    // DELETE /speakers/{id} erases a speaker's statistics: the one kind of item this function deletes.
-    grantItems(fn, props.table, ['dynamodb:DeleteItem'], { only: SPEAKER_LEADING_KEYS });
+    grantSpeakerErasure(fn, props);
     return fn;
   }
 

@@ -13,14 +13,17 @@ import { REGISTRY_LEADING_KEYS } from '../../lambdas/training/model-registry.ts'
 /** Every item the training side and the registry own: jobs, the lock, model versions, the active pointer. */
 export const TRAINING_AND_REGISTRY_KEYS = [...TRAINING_LEADING_KEYS, ...REGISTRY_LEADING_KEYS];
 
-type ItemScope = { only: readonly string[] } | { except: readonly string[] };
+/** Which items: keys matching `only` these, and (both given: also) not matching `except` these. */
+type ItemScope =
+  | { only: readonly string[]; except?: readonly string[] }
+  | { only?: readonly string[]; except: readonly string[] };
 
-const condition = (scope: ItemScope) =>
-  'only' in scope
-    ? { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...scope.only] } }
-    : { 'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': [...scope.except] } };
+const condition = (scope: ItemScope) => ({
+  ...(scope.only ? { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...scope.only] } } : {}),
+  ...(scope.except ? { 'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': [...scope.except] } } : {}),
+});
 
-/** `actions` on the table's items whose keys are `only` these, or any `except` these (patterns with `*`). */
+/** `actions` on the table's items whose keys are `only` these and not `except` these (patterns with `*`, `?`). */
 export function itemStatement(table: ITable, actions: string[], scope: ItemScope): PolicyStatement {
   return new PolicyStatement({ actions, resources: [table.tableArn], conditions: condition(scope) });
 }

@@ -1,0 +1,100 @@
+import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { classifyKey, resultKey } from './object-keys.ts';
+import type { PredictionRepository, SpeakerRecord } from './prediction-repository.ts';
+import type { SpeakerRef, SpeakerRepository } from './speaker-repository.ts';
+
+/**
+ * Records one erasure call handles at most. Each record costs one conditional DeleteItem and one or two
+ * DeleteObject requests (its audio; a drop-folder object's result file too), so a call makes at most
+ * 1 Query + 25 DeleteItem + 50 DeleteObject requests, 5 records at a time: about 10 sequential round
+ * trips of 10–50 ms on AWS, well under a second. That stays far below the API function's 10 s timeout
+ * (and API Gateway's 29 s) even when some S3 answers take a second; a speaker with more records is
+ * erased over several calls (`more`).
+ */
+export const ERASE_BATCH = 25;
+const CONCURRENT_RECORDS = 5;
+
+/** What one call erased: the statistics (as before), how many records, and whether to call again. */
+export interface SpeakerErasure {
+  erased: boolean;
+  recordsDeleted: number;
+  more: boolean;
+}
+
+/** Deletes bucket objects (S3 DeleteObject: on the versioned bucket, a delete marker). */
+export interface ObjectDeleter {
+  delete(bucket: string, key: string): Promise<void>;
+}
+
+export const s3ObjectDeleter = (s3: Pick<S3Client, 'send'>): ObjectDeleter => ({
+  async delete(bucket, key) {
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  },
+});
+
+export interface SpeakerErasureDeps {
+  statistics: Pick<SpeakerRepository, 'delete'>;
+  records: Pick<PredictionRepository, 'speakerRecords' | 'deleteSpeakerRecord'>;
+  objects: ObjectDeleter;
+  /** @default ERASE_BATCH */
+  batchSize?: number;
+}
+
+/**
+ * The objects a record names: the uploaded audio (`uploads/…`, or the drop folder's `incoming/…`) and, for
+ * a drop-folder object, its result file (`results/….json`). Keys outside those prefixes: none.
+ */
+function objectKeysOf(record: SpeakerRecord): string[] {
+  const origin = classifyKey(record.key);
+  if (!origin) return [];
+  return origin.source === 'drop-folder' ? [record.key, resultKey(origin.relativePath)] : [record.key];
+}
+
+/**
+ * One record: its objects first, then the record (so that a failure leaves a record to find them by
+ * again). A record being processed (PROCESSING) is left for a later call: its processor holds the object
+ * and will write the outcome; the delete's condition checks that again. Whether the record was deleted.
+ */
+async function eraseRecord(deps: SpeakerErasureDeps, ref: SpeakerRef, record: SpeakerRecord) {
+  if (record.status === 'PROCESSING') return false;
+  await Promise.all(objectKeysOf(record).map((key) => deps.objects.delete(record.bucket, key)));
+  return deps.records.deleteSpeakerRecord(record.id, ref);
+}
+
+/** Up to `limit` of the speaker's newest records in one scope; `more` when any remain. */
+async function eraseRecords(deps: SpeakerErasureDeps, ref: SpeakerRef, limit: number) {
+  const { records, more } = await deps.records.speakerRecords(ref, limit);
+  let deleted = 0;
+  for (let start = 0; start < records.length; start += CONCURRENT_RECORDS) {
+    const batch = records.slice(start, start + CONCURRENT_RECORDS);
+    const done = await Promise.all(batch.map((record) => eraseRecord(deps, ref, record)));
+    deleted += done.filter(Boolean).length;
+  }
+  return { handled: records.length, deleted, more: more || deleted < records.length };
+}
+
+/**
+ * Erases a speaker in each of `scopes` (an API key's; or the drop folder's speaker prefixes): at most
+ * `batchSize` prediction records with their objects, then its statistics (after the records: a clip that
+ * was still being processed may add to them, and the next call erases them again).
+ */
+export function createSpeakerErasure(deps: SpeakerErasureDeps) {
+  return async function eraseSpeaker(scopes: readonly string[], speakerId: string): Promise<SpeakerErasure> {
+    let budget = deps.batchSize ?? ERASE_BATCH;
+    const result: SpeakerErasure = { erased: false, recordsDeleted: 0, more: false };
+    for (const scope of scopes) {
+      const ref = { scope, speakerId };
+      if (budget === 0) {
+        // This call's records are used up: whether this scope has any is for the next call to see.
+        result.more = true;
+      } else {
+        const page = await eraseRecords(deps, ref, budget);
+        budget -= page.handled;
+        result.recordsDeleted += page.deleted;
+        result.more ||= page.more;
+      }
+      if (await deps.statistics.delete(ref)) result.erased = true;
+    }
+    return result;
+  };
+}

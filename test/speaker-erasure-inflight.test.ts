@@ -1,0 +1,154 @@
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
+import { toNotification } from '../bin/local/s3-event-bridge.ts';
+import { createApiHandler } from '../lambdas/app/http-api.ts';
+import { type AudioPredictor, processObject } from '../lambdas/app/object-processor.ts';
+import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
+import { parseS3Event } from '../lambdas/app/s3-event.ts';
+import { createSpeakerErasure, s3ObjectDeleter } from '../lambdas/app/speaker-erasure.ts';
+import { SpeakerRepository } from '../lambdas/app/speaker-repository.ts';
+import { createUploadService } from '../lambdas/app/upload-service.ts';
+import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
+import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
+import { tessClip } from './helpers/fixtures.ts';
+import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+
+/**
+ * A clip still being processed when its speaker is erased, and a record that vanishes under its
+ * processor: against s3rver and dynalite, the processor held mid-flight by a predictor that waits.
+ */
+describe('erasing a speaker while one of its clips is in flight', () => {
+  let aws: TestAws;
+  let predictor: Predictor;
+  let repository: PredictionRepository;
+  let api: ReturnType<typeof createApiHandler>;
+  let createUpload: ReturnType<typeof createUploadService>;
+
+  const call = async (method: string, url: string) => {
+    const built = toProxyEvent({ method, url, headers: { 'x-api-key': 'k' } });
+    if (!built.ok) throw new Error(built.message);
+    const response = await api(built.event);
+    return { status: response.statusCode, json: JSON.parse(response.body) };
+  };
+
+  /** A predictor that says when it started and predicts only once released. */
+  const heldPredictor = () => {
+    let release = () => {};
+    let started = () => {};
+    const running = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const held: AudioPredictor = {
+      modelVersion: predictor.modelVersion,
+      predict: async (audio, options) => {
+        started();
+        await released;
+        return predictor.predict(audio, options);
+      },
+    };
+    return { held, running, release };
+  };
+
+  /** Uploads a clip as `speakerId` and returns the S3 event's object reference (not yet processed). */
+  const uploaded = async (speakerId: string) => {
+    const clip = tessClip('happy');
+    const created = await createUpload(
+      { fileName: 'clip.flac', sizeBytes: clip.bytes.length, speakerId },
+      // The key the calls below carry (the local adapter names every key's id 'local').
+      { apiKeyId: 'local' },
+    );
+    const event = aws.nextEvent(`uploads/${created.id}/clip.flac`);
+    await fetch(created.upload.url, { method: 'PUT', headers: created.upload.headers, body: clip.bytes });
+    const [ref] = parseS3Event(toNotification(await event));
+    return { id: created.id, ref: ref! };
+  };
+
+  const exists = (key: string) =>
+    aws.s3.send(new HeadObjectCommand({ Bucket: aws.bucket, Key: key })).then(
+      () => true,
+      (error: Error) => (error.name === 'NotFound' ? false : Promise.reject(error)),
+    );
+
+  const processWith = (held: AudioPredictor, ref: Awaited<ReturnType<typeof uploaded>>['ref']) =>
+    processObject(
+      { s3: aws.s3, repository, predictor: held, maxUploadBytes: 25 * 1024 * 1024, maxDurationSec: 600 },
+      ref,
+    );
+
+  beforeAll(async () => {
+    [aws, predictor] = await Promise.all([startTestAws(), createPredictor({ modelDir: DEFAULT_MODEL_DIR })]);
+    repository = new PredictionRepository(aws.doc, {
+      tableName: aws.tableName,
+      recordTtlDays: 30,
+      processingLeaseSec: 900,
+    });
+    createUpload = createUploadService({
+      s3: aws.s3,
+      repository,
+      bucketName: aws.bucket,
+      maxUploadBytes: 25 * 1024 * 1024,
+      uploadUrlTtlSec: 900,
+    });
+    api = createApiHandler({
+      createUpload: () => Promise.reject(new Error('unused')),
+      repository,
+      eraseSpeaker: createSpeakerErasure({
+        statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
+        records: repository,
+        objects: s3ObjectDeleter(aws.s3),
+      }),
+      modelVersion: 'm',
+      corsAllowOrigins: ['*'],
+    });
+  });
+
+  afterAll(async () => {
+    await predictor?.release();
+    await aws?.close();
+  });
+
+  it('leaves a PROCESSING record to its processor (more: true), then erases it once it has ended', async () => {
+    const { id, ref } = await uploaded('in-flight');
+    const { held, running, release } = heldPredictor();
+    const processing = processWith(held, ref);
+    await running;
+    expect((await call('GET', `/predictions/${id}`)).json.status).toBe('PROCESSING');
+
+    const during = await call('DELETE', '/speakers/in-flight');
+    expect(during.json).toMatchObject({ recordsDeleted: 0, more: true });
+    // Nothing of it was touched: its processor is reading the audio and will write the outcome.
+    expect(await exists(ref.key)).toBe(true);
+    release();
+    expect(await processing).toMatchObject({ outcome: 'succeeded', id });
+
+    const after = await call('DELETE', '/speakers/in-flight');
+    expect(after.json).toMatchObject({ recordsDeleted: 1, more: false });
+    expect((await call('GET', `/predictions/${id}`)).status).toBe(404);
+    expect(await exists(ref.key)).toBe(false);
+  });
+
+  it('a record that vanishes under its processor is not brought back: the retry of its event ends it', async () => {
+    const { id, ref } = await uploaded('vanishing');
+    const { held, running, release } = heldPredictor();
+    const processing = processWith(held, ref);
+    await running;
+    // Gone mid-flight (as a TTL deletion, or an erasure racing the claim, would leave it).
+    await aws.doc.send(new DeleteCommand({ TableName: aws.tableName, Key: { id } }));
+    release();
+
+    // The commit finds no claim of its own: an infrastructure error, so Lambda retries the event once...
+    await expect(processing).rejects.toThrow(/conditional/i);
+    // ...and the retry finds no record to claim and ignores the object instead of recreating the record.
+    expect(await processWith(predictor, ref)).toMatchObject({
+      outcome: 'ignored',
+      reason: expect.stringMatching(/record is gone/),
+    });
+    expect((await call('GET', `/predictions/${id}`)).status).toBe(404);
+    expect((await call('GET', '/predictions?speakerId=vanishing')).json.items).toEqual([]);
+  });
+});
