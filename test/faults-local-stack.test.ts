@@ -10,7 +10,7 @@ import { DeleteTableCommand, DynamoDBClient, PutItemCommand, ScanCommand } from 
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensurePredictionsTable, LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../bin/local/local-aws.ts';
-import type { LocalStack } from '../bin/local/stack.ts';
+import { dataPaths, type LocalStack } from '../bin/local/stack.ts';
 import { replayFromCommandLine } from '../bin/replay-command.ts';
 import { SIGNATURE_HEADER, verifyWebhook } from '../lambdas/app/webhook-signature.ts';
 import { tessClip } from './helpers/fixtures.ts';
@@ -66,7 +66,11 @@ describe('faults on the local stack: an event that fails every retry is kept, an
     const record = JSON.parse(await readFile(join(stack.deadLetterDir, deadLetters[0]!), 'utf8'));
 
     // Act 2: the cause is fixed, then the message is replayed as `ser replay <file>` does.
-    await ensurePredictionsTable(stack.dynamoDbEndpoint, 'predictions');
+    await ensurePredictionsTable(
+      stack.dynamoDbEndpoint,
+      'predictions',
+      dataPaths(stack.dataDir).tableDumpFile,
+    );
     dynamo.destroy();
     const exitCode = await replayIntoStack([join(stack.deadLetterDir, deadLetters[0]!)]);
 
@@ -176,7 +180,11 @@ describe('faults on the local stack: an event that fails every retry is kept, an
         deadLetters.map(async (f) => ({ f, text: await readFile(join(stack.deadLetterDir, f), 'utf8') })),
       )
     ).find(({ text }) => text.includes(`uploads/${id}/`))?.f;
-    await ensurePredictionsTable(stack.dynamoDbEndpoint, 'predictions');
+    await ensurePredictionsTable(
+      stack.dynamoDbEndpoint,
+      'predictions',
+      dataPaths(stack.dataDir).tableDumpFile,
+    );
     for (const Item of backup) await dynamo.send(new PutItemCommand({ TableName: 'predictions', Item }));
     dynamo.destroy();
 

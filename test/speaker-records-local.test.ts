@@ -1,15 +1,18 @@
-import { readFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   ensurePredictionsTable,
   LOCAL_REGION,
   LOCAL_S3_CREDENTIALS,
   startLocalDynamoDb,
 } from '../bin/local/local-aws.ts';
+import { upgradePredictionsTable } from '../bin/local/table-upgrade.ts';
 import { createDocumentClient } from '../lambdas/app/aws-clients.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { ERASE_BATCH } from '../lambdas/app/speaker-erasure.ts';
@@ -180,31 +183,48 @@ describe("a speaker's records through the local stack: listed under the caller's
 });
 
 describe('a data folder from before the speaker index', () => {
-  it('gets the index on the next start, with its records that name a speaker in it', async () => {
-    const dynamo = await startLocalDynamoDb({});
-    const client = new DynamoDBClient({
-      endpoint: dynamo.endpoint,
-      region: LOCAL_REGION,
-      credentials: LOCAL_S3_CREDENTIALS,
-    });
-    const doc = createDocumentClient({
-      region: LOCAL_REGION,
-      credentials: LOCAL_S3_CREDENTIALS,
-      dynamoDbEndpoint: dynamo.endpoint,
-    });
-    try {
-      // The table as earlier versions made it: the listing index only.
-      const current = createTableInput('old');
-      await client.send(
-        new CreateTableCommand({
-          ...current,
-          GlobalSecondaryIndexes: current.GlobalSecondaryIndexes.filter((i) => i.IndexName === 'byCreatedAt'),
-          AttributeDefinitions: current.AttributeDefinitions.filter((a) => a.AttributeName !== 'speakerKey'),
-        }),
-      );
-      const ref = { scope: 'key:local', speakerId: 'agent-1' };
-      const createdAt = '2026-01-01T00:00:00.000Z';
-      const id = '0b6f3c2e-9a4d-4d0e-8f7a-000000000002';
+  const ref = { scope: 'key:local', speakerId: 'agent-1' };
+  /** 60 records (more than one batch write), every other naming a speaker, newest first. */
+  const ids = Array.from(
+    { length: 60 },
+    (_, i) => `0b6f3c2e-9a4d-4d0e-8f7a-${String(60 - i).padStart(12, '0')}`,
+  );
+  let dynamo: Awaited<ReturnType<typeof startLocalDynamoDb>>;
+  let client: DynamoDBClient;
+  let doc: ReturnType<typeof createDocumentClient>;
+  let dir: string;
+  let dumpFile: string;
+
+  beforeEach(async () => {
+    dynamo = await startLocalDynamoDb({});
+    const settings = { region: LOCAL_REGION, credentials: LOCAL_S3_CREDENTIALS };
+    client = new DynamoDBClient({ ...settings, endpoint: dynamo.endpoint });
+    doc = createDocumentClient({ ...settings, dynamoDbEndpoint: dynamo.endpoint });
+    dir = await mkdtemp(join(tmpdir(), 'ser-table-upgrade-'));
+    dumpFile = join(dir, 'table-upgrade-dump.json');
+    await createOldTable();
+  });
+
+  afterEach(async () => {
+    client.destroy();
+    doc.destroy();
+    await dynamo.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** The table as earlier versions made it (the listing index only), with `ids` in it. */
+  async function createOldTable() {
+    const current = createTableInput('old');
+    await client.send(
+      new CreateTableCommand({
+        ...current,
+        GlobalSecondaryIndexes: current.GlobalSecondaryIndexes.filter((i) => i.IndexName === 'byCreatedAt'),
+        AttributeDefinitions: current.AttributeDefinitions.filter((a) => a.AttributeName !== 'speakerKey'),
+      }),
+    );
+    for (const [i, id] of ids.entries()) {
+      const createdAt = new Date(Date.UTC(2026, 0, 1, 0, 0, 60 - i)).toISOString();
+      const speaker = i % 2 === 0 ? { speakerId: ref.speakerId, speakerScope: ref.scope } : {};
       await doc.send(
         new PutCommand({
           TableName: 'old',
@@ -218,25 +238,55 @@ describe('a data folder from before the speaker index', () => {
             gsi1pk: 'PREDICTION',
             gsi1sk: `${createdAt}#${id}`,
             expiresAt: 4_102_444_800,
-            speakerId: ref.speakerId,
-            speakerScope: ref.scope,
+            ...speaker,
           },
         }),
       );
-
-      await ensurePredictionsTable(dynamo.endpoint, 'old');
-
-      const repository = new PredictionRepository(doc, {
-        tableName: 'old',
-        recordTtlDays: 30,
-        processingLeaseSec: 60,
-      });
-      expect((await repository.list({ limit: 10 })).items.map((p) => p.id)).toEqual([id]);
-      expect((await repository.listBySpeaker(ref, { limit: 10 })).items.map((p) => p.id)).toEqual([id]);
-    } finally {
-      client.destroy();
-      doc.destroy();
-      await dynamo.close();
     }
+  }
+
+  async function expectEveryRecord() {
+    const repository = new PredictionRepository(doc, {
+      tableName: 'old',
+      recordTtlDays: 30,
+      processingLeaseSec: 60,
+    });
+    expect((await repository.list({ limit: 100 })).items.map((p) => p.id)).toEqual(ids);
+    expect((await repository.listBySpeaker(ref, { limit: 100 })).items.map((p) => p.id)).toEqual(
+      ids.filter((_, i) => i % 2 === 0),
+    );
+    expect(existsSync(dumpFile)).toBe(false);
+  }
+
+  it('gets the index on the next start, with every record and those that name a speaker in it', async () => {
+    await ensurePredictionsTable(dynamo.endpoint, 'old', dumpFile);
+    await expectEveryRecord();
+  });
+
+  it.each([
+    ['after the delete, before the new table', 'CreateTableCommand'],
+    ['with the new table still empty', 'BatchWriteItemCommand'],
+  ])('a start that crashed %s: the next start restores every record from the dump', async (_, command) => {
+    const crashing = new DynamoDBClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_S3_CREDENTIALS,
+      endpoint: dynamo.endpoint,
+    });
+    crashing.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === command) throw new Error('crash');
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    await expect(upgradePredictionsTable(crashing, 'old', dumpFile)).rejects.toThrow('crash');
+    crashing.destroy();
+    expect(existsSync(dumpFile)).toBe(true);
+    expect((await client.send(new ListTablesCommand({}))).TableNames ?? []).toEqual(
+      command === 'CreateTableCommand' ? [] : ['old'],
+    );
+
+    await ensurePredictionsTable(dynamo.endpoint, 'old', dumpFile);
+    await expectEveryRecord();
   });
 });

@@ -23,7 +23,7 @@ import { fixBucketLevelPaths } from '../../lambdas/training/local-s3-listing.ts'
 import { ModelRegistry } from '../../lambdas/training/model-registry.ts';
 import { localS3Access } from './s3-access.ts';
 import { S3rver } from './s3rver.ts';
-import { upgradePredictionsTable } from './table-upgrade.ts';
+import { restoreInterruptedUpgrade, upgradePredictionsTable } from './table-upgrade.ts';
 
 /** s3rver's built-in account: the only credentials it accepts. */
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -119,15 +119,24 @@ export async function startLocalDynamoDb(options: {
   return { endpoint: `http://${host}:${port}`, close: () => closeServer(server) };
 }
 
-/** Creates the predictions table from the definition the CDK stack uses; an existing table is kept. */
-export async function ensurePredictionsTable(endpoint: string, tableName: string): Promise<void> {
+/**
+ * Creates the predictions table from the definition the CDK stack uses; an existing table is kept (made
+ * again when it lacks an index, its items copied through `dumpFile`). When `dumpFile` is there, an earlier
+ * start crashed while doing so: the table is restored from it first.
+ */
+export async function ensurePredictionsTable(
+  endpoint: string,
+  tableName: string,
+  dumpFile: string,
+): Promise<void> {
   const client = new DynamoDBClient({
     endpoint,
     region: LOCAL_REGION,
     credentials: { ...LOCAL_S3_CREDENTIALS },
   });
   try {
-    await activeTable(client, tableName);
+    await restoreInterruptedUpgrade(client, tableName, dumpFile);
+    await activeTable(client, tableName, dumpFile);
   } finally {
     client.destroy();
   }
@@ -138,7 +147,7 @@ export async function ensurePredictionsTable(endpoint: string, tableName: string
  * createTableMs 0, dynalite keeps a new table CREATING for a moment, or a just-deleted one DELETING,
  * and writes before then fail with ResourceNotFoundException.
  */
-async function activeTable(client: DynamoDBClient, tableName: string): Promise<void> {
+async function activeTable(client: DynamoDBClient, tableName: string, dumpFile: string): Promise<void> {
   for (let waited = 0; waited < 10_000; waited += 20) {
     const status = await client
       .send(new DescribeTableCommand({ TableName: tableName }))
@@ -148,7 +157,7 @@ async function activeTable(client: DynamoDBClient, tableName: string): Promise<v
         throw error;
       });
     if (status === 'ACTIVE') {
-      await upgradePredictionsTable(client, tableName);
+      await upgradePredictionsTable(client, tableName, dumpFile);
       return;
     }
     if (status === 'GONE') {

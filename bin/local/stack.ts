@@ -80,6 +80,8 @@ export interface DataPaths {
   eventsFile: string;
   /** The bundled version the last start registered: the local stand-in for OldResourceProperties. */
   bundledModelFile: string;
+  /** The table's items while a start rebuilds it for a new index; there only if that start crashed. */
+  tableDumpFile: string;
 }
 
 /** The data folder: S3's and DynamoDB's files, the dead letters and the events file live under it. */
@@ -90,6 +92,7 @@ export function dataPaths(dir: string): DataPaths {
     deadLetterDir: join(dataDir, 'dlq'),
     eventsFile: join(dataDir, 'events.jsonl'),
     bundledModelFile: join(dataDir, 'bundled-model.json'),
+    tableDumpFile: join(dataDir, 'table-upgrade-dump.json'),
   };
 }
 
@@ -116,7 +119,7 @@ async function startLocalAws(
     host: options.host,
     port: options.dynamoDbPort,
   });
-  await ensurePredictionsTable(dynamo.endpoint, tableName);
+  await ensurePredictionsTable(dynamo.endpoint, tableName, paths.tableDumpFile);
   const s3 = await startLocalS3({
     directory: join(paths.dataDir, 's3'),
     bucket: options.bucket,

@@ -52,7 +52,7 @@ export async function startTestAws({
   const dir = await mkdtemp(join(tmpdir(), 'ser-app-test-'));
   const s3Server = await startLocalS3({ directory: join(dir, 's3'), bucket });
   const dynamo = await startLocalDynamoDb({});
-  await ensurePredictionsTable(dynamo.endpoint, tableName);
+  await ensurePredictionsTable(dynamo.endpoint, tableName, join(dir, 'table-upgrade-dump.json'));
   const clientOptions = {
     region: LOCAL_REGION,
     credentials: LOCAL_S3_CREDENTIALS,
