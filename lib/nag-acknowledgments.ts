@@ -96,14 +96,15 @@ function acknowledgeApi({ api, storage }: SerStack): void {
   acknowledge(
     api.function,
     'Presigned uploads are signed for uploads/ only, activation reads the package under models/ that it ' +
-      "switches to, a speaker's erasure deletes the audio (uploads/, incoming/) and result files (results/) " +
-      'its records name, and listings query the table indexes; RunInstances ' +
+      "switches to, a speaker's erasure deletes the audio (uploads/, incoming/<speaker prefix>/) and result " +
+      'files (results/<speaker prefix>/) its records name, and listings query the table indexes; RunInstances ' +
       'needs the instance, volume, network interface, subnet and image resource types (the launch template ' +
       'and its tag conditions narrow it); X-Ray trace segments have no resource ARN.',
-    objectsUnder(storage.bucket, UPLOADS_PREFIX),
-    objectsUnder(storage.bucket, INCOMING_PREFIX),
-    objectsUnder(storage.bucket, RESULTS_PREFIX),
-    objectsUnder(storage.bucket, MODELS_PREFIX),
+    ...new Set(
+      [UPLOADS_PREFIX, ...api.erasableObjectPrefixes, MODELS_PREFIX].map((p) =>
+        objectsUnder(storage.bucket, p),
+      ),
+    ),
     `AwsSolutions-IAM5[Resource::${arnOf(storage.table)}/index/*]`,
     ...['instance', 'volume', 'network-interface', 'subnet'].map(
       (type) =>

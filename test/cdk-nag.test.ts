@@ -54,6 +54,13 @@ describe('cdk-nag AwsSolutions', () => {
     expect(unacknowledgedFindings()).toEqual([]);
   });
 
+  it.each([[['calls', 'meetings']], [['*']]])(
+    'reports nothing either with drop-folder speaker prefixes %j (erasure deletes under them)',
+    (dropFolderSpeakerPrefixes) => {
+      expect(unacknowledgedFindings(undefined, { dropFolderSpeakerPrefixes })).toEqual([]);
+    },
+  );
+
   it('reports nothing for the alarm topic either (encrypted with its own rotated key, TLS only)', () => {
     const alarms = { email: 'ops@example.com', topicArn: 'arn:aws:sns:eu-west-1:123456789012:ops' };
 

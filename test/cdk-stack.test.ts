@@ -229,11 +229,9 @@ describe('SerStack', () => {
             ...notTrainingOrRegistry,
           },
         }),
-        // ... and the objects the speaker's records name: uploaded audio, drop-folder audio and results.
-        expect.objectContaining({
-          Action: 's3:DeleteObject',
-          Resource: [objects('uploads/'), objects('incoming/'), objects('results/')],
-        }),
+        // ... and the objects the speaker's records name: uploaded audio only, as no drop-folder speaker
+        // prefix is configured (see the next test for the drop folder's).
+        expect.objectContaining({ Action: 's3:DeleteObject', Resource: objects('uploads/') }),
         // Training: job records and the lock are updated, nothing else.
         expect.objectContaining({
           Action: 'dynamodb:UpdateItem',
@@ -253,6 +251,33 @@ describe('SerStack', () => {
     );
     expect(api).toHaveLength(8);
   });
+
+  it.each([
+    [
+      ['calls', 'meetings/'],
+      ['incoming/calls/', 'incoming/meetings/', 'results/calls/', 'results/meetings/'],
+    ],
+    [
+      ['*', 'calls'],
+      ['incoming/', 'results/'],
+    ],
+  ])(
+    'with drop-folder speaker prefixes %j, erasure may delete objects under uploads/ and %j only',
+    (dropFolderSpeakerPrefixes, drop) => {
+      const variant = synth({ dropFolderSpeakerPrefixes }, false);
+      const bucketId = Object.keys(variant.findResources('AWS::S3::Bucket')).find((id) =>
+        id.includes('AudioBucket'),
+      );
+      const objects = (prefix: string) => ({
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${prefix}*`]],
+      });
+      const deletes = Object.values(variant.findResources('AWS::IAM::Policy'))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+        .filter((s) => s.Action === 's3:DeleteObject');
+
+      expect(deletes).toEqual([expect.objectContaining({ Resource: ['uploads/', ...drop].map(objects) })]);
+    },
+  );
 
   it('sends events that failed all retries to a topic: the DLQ keeps them (alarm), a recorder ends their records FAILED', () => {
     const inferenceId = logicalIdOf('AWS::Lambda::Function', 'InferenceProcessObject');

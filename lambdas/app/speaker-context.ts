@@ -47,13 +47,14 @@ export const speakerScope = (caller: { apiKeyId?: string | undefined }): string 
   `key:${caller.apiKeyId ?? 'default'}`;
 
 /** A speaker prefix as a folder: `calls` → `calls/`, `*` (every top-level folder) → the root. */
-const folderOf = (prefix: string): string => (prefix === '*' ? '' : `${prefix.replace(/^\/+|\/+$/g, '')}/`);
+export const speakerPrefixFolder = (prefix: string): string =>
+  prefix === '*' ? '' : `${prefix.replace(/^\/+|\/+$/g, '')}/`;
 
 /**
  * Drop-folder speakers belong to the bucket's writers, one scope per speaker prefix: `calls/agent-1/…`
  * and `meetings/agent-1/…` are two speakers (they were one, and erased together).
  */
-export const dropFolderScope = (prefix: string): string => `drop-folder:${folderOf(prefix)}`;
+export const dropFolderScope = (prefix: string): string => `drop-folder:${speakerPrefixFolder(prefix)}`;
 
 /**
  * The folder that would name a drop-folder object's speaker: under the most specific listed prefix the
@@ -61,9 +62,11 @@ export const dropFolderScope = (prefix: string): string => `drop-folder:${folder
  * `calls`), the next folder, when a file is below it.
  */
 function speakerFolder(relativePath: string, prefixes: readonly string[] | undefined) {
-  const bySpecificity = [...(prefixes ?? [])].sort((a, b) => folderOf(b).length - folderOf(a).length);
+  const bySpecificity = [...(prefixes ?? [])].sort(
+    (a, b) => speakerPrefixFolder(b).length - speakerPrefixFolder(a).length,
+  );
   for (const prefix of bySpecificity) {
-    const folder = folderOf(prefix);
+    const folder = speakerPrefixFolder(prefix);
     if (!relativePath.startsWith(folder)) continue;
     const [name, ...rest] = relativePath.slice(folder.length).split('/');
     if (rest.length > 0 && name) return { prefix, name };

@@ -24,6 +24,7 @@ import {
   UPLOADS_PREFIX,
 } from '../../lambdas/app/object-keys.ts';
 import { API_ROUTES, CORS_PREFLIGHT } from '../../lambdas/app/routes.ts';
+import { speakerPrefixFolder } from '../../lambdas/app/speaker-context.ts';
 import { SPEAKER_LEADING_KEYS } from '../../lambdas/app/speaker-repository.ts';
 import { MODEL_VERSION_LEADING_KEYS } from '../../lambdas/training/model-registry.ts';
 import { FUNCTION_LOG_RETENTION, logGroupWithRetention, REQUEST_LOG_RETENTION } from '../log-retention.ts';
@@ -68,10 +69,25 @@ const STAGE_NAME = 'v1';
 export const STAGE_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
 
 /**
+ * The object prefixes a speaker's erasure deletes under: the uploaded audio (`uploads/`) and, for each
+ * drop-folder speaker prefix, its audio and result files (`incoming/<prefix>/`, `results/<prefix>/`;
+ * `*`, every top-level folder: all of `incoming/` and `results/`). No speaker prefix: no drop-folder
+ * object has a speaker, so none is erasable. The grant and its cdk-nag acknowledgement both read this.
+ */
+export function erasableObjectPrefixes(dropFolderSpeakerPrefixes: readonly string[] = []): string[] {
+  const folders = new Set(dropFolderSpeakerPrefixes.map(speakerPrefixFolder));
+  const under = folders.has('') ? [''] : [...folders];
+  return [
+    UPLOADS_PREFIX,
+    ...[INCOMING_PREFIX, RESULTS_PREFIX].flatMap((root) => under.map((f) => `${root}${f}`)),
+  ];
+}
+
+/**
  * DELETE /speakers/{id} (and the drop folder's): a speaker's statistics and prediction records are the
  * items this function deletes (never a training or registry item, whatever its key looks like), and the
- * objects those records name: the uploaded audio (`uploads/`, `incoming/`) and drop-folder result files.
- * The records are found with a Query on the `bySpeaker` index (the table's Query grant covers its indexes).
+ * objects those records name (`erasableObjectPrefixes`). The records are found with a Query on the
+ * `bySpeaker` index (the table's Query grant covers its indexes).
  */
 function grantSpeakerErasure(fn: SerFunction, props: SerApiProps): void {
   grantItems(fn, props.table, ['dynamodb:DeleteItem'], {
@@ -81,7 +97,7 @@ function grantSpeakerErasure(fn: SerFunction, props: SerApiProps): void {
   fn.addToRolePolicy(
     new PolicyStatement({
       actions: ['s3:DeleteObject'],
-      resources: [UPLOADS_PREFIX, INCOMING_PREFIX, RESULTS_PREFIX].map((p) =>
+      resources: erasableObjectPrefixes(props.dropFolderSpeakerPrefixes).map((p) =>
         props.bucket.arnForObjects(`${p}*`),
       ),
     }),
@@ -120,6 +136,8 @@ const GATEWAY_ERRORS: [ResponseType, string, string][] = [
 export class SerApi extends Construct {
   readonly restApi: RestApi;
   readonly function: SerFunction;
+  /** Where its role may delete objects (`erasableObjectPrefixes`): what cdk-nag's acknowledgement names. */
+  readonly erasableObjectPrefixes: readonly string[];
   readonly apiKey: IApiKey;
   /** Attach to the operators' IAM users or roles: it lets them call the admin routes (SigV4). */
   readonly adminPolicy: ManagedPolicy;
@@ -128,6 +146,7 @@ export class SerApi extends Construct {
 
   constructor(scope: Construct, id: string, props: SerApiProps) {
     super(scope, id);
+    this.erasableObjectPrefixes = erasableObjectPrefixes(props.dropFolderSpeakerPrefixes);
     this.function = this.createFunction(props);
     this.restApi = this.createRestApi(props);
     this.adminPolicy = this.addRoutes();
