@@ -135,6 +135,31 @@ describe("a speaker's records through the local stack: listed under the caller's
     expect((await api('/predictions?speakerId=a/b')).status).toBe(400);
   });
 
+  it("a cursor pages only the listing that returned it: another listing's is 400 INVALID_CURSOR", async () => {
+    const general = (await (await api('/predictions?limit=1')).json()) as Page & {
+      items: { createdAt: string }[];
+    };
+    const agent1 = await bySpeaker('agent-1', '&limit=1');
+    expect(general.nextCursor).toBeDefined();
+    expect(agent1.nextCursor).toBeDefined();
+    // A cursor as this API wrote them before they named their listing: the bare sort key.
+    const [newest] = general.items;
+    const untagged = Buffer.from(`${newest!.createdAt}#${newest!.id}`).toString('base64url');
+
+    for (const path of [
+      `/predictions?speakerId=agent-1&cursor=${general.nextCursor}`,
+      `/predictions?cursor=${agent1.nextCursor}`,
+      `/predictions?speakerId=agent-2&cursor=${agent1.nextCursor}`,
+      `/predictions?cursor=${untagged}`,
+      `/predictions?speakerId=agent-1&cursor=${untagged}`,
+    ]) {
+      const response = await api(path);
+      expect(response.status, path).toBe(400);
+      expect(await response.json()).toMatchObject({ error: { code: 'INVALID_CURSOR' } });
+    }
+    expect((await api(`/predictions?limit=1&cursor=${general.nextCursor}`)).status).toBe(200);
+  });
+
   it("erases the key's speaker: its records and uploaded audio go, other scopes' stay", async () => {
     const listed = await bySpeaker('agent-1');
     const keys = listed.items.map((p) => `uploads/${p.id}/clip.flac`);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -164,18 +165,34 @@ export class InvalidCursorError extends DomainError {
 const SORT_KEY = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)#(.+)$/;
 
 /**
- * Cursors are opaque: the last item's sort key, base64url-encoded. Decoding rebuilds the whole start key
- * from it, so a hand-made cursor is either a valid position in the listing or refused (never a 500 from
- * DynamoDB rejecting a start key that does not fit the index).
+ * Cursors are opaque: a tag of the listing they page (the index and its partition: the whole listing, or
+ * one speaker of one scope), then the last item's sort key, base64url-encoded together. Decoding checks
+ * the tag against the listing asked for, so a cursor of another listing (the general one's used with
+ * `speakerId`, one speaker's with another's or without) is refused rather than silently skipping records
+ * there, and rebuilds the whole start key from the sort key, so a hand-made cursor is either a valid
+ * position in its listing or refused (never a 500 from DynamoDB rejecting a start key that does not fit
+ * the index). The tag is a digest, so the cursor does not show the caller's scope. Cursors from before
+ * the tag (the bare sort key) are refused too: they cannot say which listing they came from, and a
+ * client that gets 400 INVALID_CURSOR starts again from the first page.
  */
-const encodeCursor = (key: Record<string, unknown>): string =>
-  Buffer.from(String(key.gsi1sk)).toString('base64url');
+const listingTag = ({ index, value }: IndexPartition): string =>
+  createHash('sha256').update(`${index.name}\n${value}`).digest('base64url').slice(0, 16);
+
+const encodeCursor = (key: Record<string, unknown>, partition: IndexPartition): string =>
+  Buffer.from(`${listingTag(partition)}#${String(key.gsi1sk)}`).toString('base64url');
 
 function decodeCursor(cursor: string, partition: IndexPartition): Record<string, unknown> {
   if (!/^[\w-]{1,400}$/.test(cursor)) throw new InvalidCursorError();
-  const sortKey = Buffer.from(cursor, 'base64url').toString('utf8');
+  const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
+  const separator = decoded.indexOf('#');
+  const sortKey = decoded.slice(separator + 1);
   const match = SORT_KEY.exec(sortKey);
-  if (!match || !isPredictionId(match[2]!) || Number.isNaN(Date.parse(match[1]!))) {
+  if (
+    decoded.slice(0, separator) !== listingTag(partition) ||
+    !match ||
+    !isPredictionId(match[2]!) ||
+    Number.isNaN(Date.parse(match[1]!))
+  ) {
     throw new InvalidCursorError();
   }
   const { index, value } = partition;
@@ -360,7 +377,7 @@ export class PredictionRepository {
     const startKey = cursor ? decodeCursor(cursor, partition) : undefined;
     const { page, nextKey } = await this.#query(partition, limit, startKey);
     const items = page.filter((item) => !this.#isExpired(item)).map((item) => this.#present(item));
-    return nextKey ? { items, nextCursor: encodeCursor(nextKey) } : { items };
+    return nextKey ? { items, nextCursor: encodeCursor(nextKey, partition) } : { items };
   }
 
   /**
