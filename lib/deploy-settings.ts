@@ -2,7 +2,12 @@ import { Duration } from 'aws-cdk-lib';
 import { InstanceType } from 'aws-cdk-lib/aws-ec2';
 import type { Node } from 'constructs';
 import * as z from 'zod';
-import { TtlDaysSchema, UploadUrlTtlSecSchema } from '../lambdas/app/config.ts';
+import {
+  isSpeakerPrefix,
+  SPEAKER_PREFIX_RULE,
+  TtlDaysSchema,
+  UploadUrlTtlSecSchema,
+} from '../lambdas/app/config.ts';
 import { checkedOrigins } from '../lambdas/app/cors.ts';
 import { ModelRefreshSecSchema } from '../lambdas/training/active-model-config.ts';
 import { STAGE_THROTTLE } from './constructs/ser-api.ts';
@@ -71,8 +76,8 @@ export const DEPLOY_SETTINGS = {
     accepts: 'comma-separated origins such as https://app.example.com (no path, never *)',
   },
   dropFolderSpeakerPrefixes: {
-    schema: list,
-    accepts: 'comma-separated folder names under incoming/, or * (every folder)',
+    schema: list.refine((prefixes) => prefixes.every(isSpeakerPrefix), SPEAKER_PREFIX_RULE),
+    accepts: 'comma-separated folder names under incoming/ (no * or ? in a name), or * (every folder)',
   },
   alarmEmail: { schema: z.email(), accepts: 'an email address' },
   alarmTopicArn: {

@@ -23,6 +23,14 @@ const SHARED_ENV = {
   CALLBACK_ALLOW_HTTP_LOOPBACK: z.stringbool().default(false),
 };
 
+/**
+ * A drop-folder speaker prefix: `*` (every top-level folder) or folder names under `incoming/`. `*` and
+ * `?` inside a name are refused: the stack writes each prefix into an IAM resource (the API's erase
+ * grant), where they would be wildcards and grant more than the folder.
+ */
+export const isSpeakerPrefix = (prefix: string): boolean => prefix === '*' || !/[*?]/.test(prefix);
+export const SPEAKER_PREFIX_RULE = 'each prefix is * or folder names without * or ?';
+
 const EnvSchema = z.object({
   BUCKET_NAME: z.string().min(3),
   TABLE_NAME: z.string().min(3),
@@ -58,7 +66,8 @@ const EnvSchema = z.object({
         .split(',')
         .map((p) => p.trim())
         .filter(Boolean),
-    ),
+    )
+    .refine((prefixes) => prefixes.every(isSpeakerPrefix), SPEAKER_PREFIX_RULE),
 });
 
 export type AppConfig = Readonly<{
