@@ -1,4 +1,4 @@
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
@@ -7,6 +7,7 @@ import { createApiHandler } from '../lambdas/app/http-api.ts';
 import { type AudioPredictor, processObject } from '../lambdas/app/object-processor.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { parseS3Event } from '../lambdas/app/s3-event.ts';
+import { dropFolderScope } from '../lambdas/app/speaker-context.ts';
 import { createSpeakerErasure, s3ObjectDeleter } from '../lambdas/app/speaker-erasure.ts';
 import { SpeakerRepository } from '../lambdas/app/speaker-repository.ts';
 import { createUploadService } from '../lambdas/app/upload-service.ts';
@@ -76,7 +77,14 @@ describe('erasing a speaker while one of its clips is in flight', () => {
 
   const processWith = (held: AudioPredictor, ref: Awaited<ReturnType<typeof uploaded>>['ref']) =>
     processObject(
-      { s3: aws.s3, repository, predictor: held, maxUploadBytes: 25 * 1024 * 1024, maxDurationSec: 600 },
+      {
+        s3: aws.s3,
+        repository,
+        predictor: held,
+        maxUploadBytes: 25 * 1024 * 1024,
+        maxDurationSec: 600,
+        speakerFolders: ['calls'],
+      },
       ref,
     );
 
@@ -150,5 +158,28 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     });
     expect((await call('GET', `/predictions/${id}`)).status).toBe(404);
     expect((await call('GET', '/predictions?speakerId=vanishing')).json.items).toEqual([]);
+  });
+
+  it('an erased drop-folder record does not come back when a retry of its event finds the object gone', async () => {
+    const key = 'incoming/calls/returning/clip.flac';
+    const event = aws.nextEvent(key);
+    await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: tessClip('sad').bytes }));
+    const [ref] = parseS3Event(toNotification(await event));
+    // An attempt fails (an infrastructure fault): its claim is released, the record PENDING again.
+    const failing: AudioPredictor = { modelVersion: 'm', predict: () => Promise.reject(new Error('down')) };
+    await expect(processWith(failing, ref!)).rejects.toThrow('down');
+    const scope = { scope: dropFolderScope('calls'), speakerId: 'returning' };
+    expect((await repository.speakerRecords(scope, 5)).records).toHaveLength(1);
+
+    const erased = await createSpeakerErasure({
+      statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
+      records: repository,
+      objects: s3ObjectDeleter(aws.s3),
+    })([scope.scope], 'returning');
+    expect(erased).toMatchObject({ recordsDeleted: 1, more: false });
+
+    // The retry finds the object gone: nothing to end, and no record naming the speaker is written.
+    expect(await processWith(predictor, ref!)).toMatchObject({ outcome: 'ignored' });
+    expect((await repository.speakerRecords(scope, 5)).records).toEqual([]);
   });
 });

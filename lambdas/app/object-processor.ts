@@ -18,6 +18,7 @@ import {
 import { type PredictionEventPublisher, predictionEvent } from './prediction-events.ts';
 import type {
   CallbackTarget,
+  FailOptions,
   ObjectClaim,
   Prediction,
   PredictionRepository,
@@ -200,7 +201,7 @@ export async function endFailed(
   ref: S3ObjectRef,
   claim: ObjectClaim,
   error: RecordError,
-  options: { onlyDeadLettered?: boolean } = {},
+  options: FailOptions = {},
 ): Promise<Prediction | undefined> {
   const marked = await deps.repository.markFailed(claim, error, options);
   if (!marked) return undefined;
@@ -209,7 +210,11 @@ export async function endFailed(
   return marked.prediction;
 }
 
-/** Deleted before we got to it: the record (if the event says which one) ends FAILED, not PENDING. */
+/**
+ * Deleted before we got to it: the record (if the event says which one) ends FAILED, not PENDING. Only a
+ * record that exists: an object that is gone and has no record needs none, and a record erased with its
+ * object (DELETE /speakers/{id}) must not come back when a retry or a replay of its event finds it gone.
+ */
 async function endDeleted(
   deps: ObjectProcessorDeps,
   ref: S3ObjectRef,
@@ -218,7 +223,7 @@ async function endDeleted(
   if (origin.source === 'drop-folder' && !ref.eTag)
     return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
   const claim = objectClaim(ref, origin, plainETag(ref.eTag), undefined, deps.speakerFolders);
-  await endFailed(deps, ref, claim, deletedError(ref.key));
+  await endFailed(deps, ref, claim, deletedError(ref.key), { onlyExisting: true });
   return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
 }
 

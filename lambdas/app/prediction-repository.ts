@@ -266,6 +266,12 @@ const arrivalSec = (claim: ObjectClaim, now: Date): number => {
 const createsRecord = (claim: ObjectClaim): string =>
   claim.source === 'drop-folder' ? 'attribute_not_exists(id) OR ' : '';
 
+/** `markFailed`'s limits: only a dead-lettered record; never a record that does not exist. */
+export interface FailOptions {
+  onlyDeadLettered?: boolean | undefined;
+  onlyExisting?: boolean | undefined;
+}
+
 /** The terminal state of an upload whose URL expired with no file: nothing can arrive any more. */
 const uploadExpired = (item: Record<string, unknown>, deadline: number): Prediction => ({
   ...toPrediction(item),
@@ -552,17 +558,18 @@ export class PredictionRepository {
    * before it was read, or its event was dead-lettered (PROCESSING_FAILED; `ser replay` may still finish
    * it). A dead-lettered record of the same bytes is finished too (its replay found the object gone or
    * replaced); with `onlyDeadLettered`, nothing else is. Creates the record when there is none (a
-   * drop-folder object whose processing never got to claim it). Returns the record it wrote, or one that
+   * drop-folder object whose processing never got to claim it), unless `onlyExisting` (an object that is
+   * gone: a missing record may have been erased, and must stay so). Returns the record it wrote, or one that
    * already ended with this failure of these bytes, unchanged (a retry whose first attempt wrote but could
    * not announce it announces it: the event id is the same); otherwise undefined.
    */
   async markFailed(
     claim: ObjectClaim,
     error: RecordError,
-    options: { onlyDeadLettered?: boolean } = {},
+    options: FailOptions = {},
   ): Promise<{ prediction: Prediction; callback?: CallbackTarget } | undefined> {
     try {
-      const { Attributes } = await this.#doc.send(this.#failUpdate(claim, error, options.onlyDeadLettered));
+      const { Attributes } = await this.#doc.send(this.#failUpdate(claim, error, options));
       return withCallback(Attributes ?? {});
     } catch (failure) {
       if (!isConditionalCheckFailed(failure)) throw failure;
@@ -577,7 +584,7 @@ export class PredictionRepository {
     }
   }
 
-  #failUpdate(claim: ObjectClaim, error: RecordError, onlyDeadLettered = false) {
+  #failUpdate(claim: ObjectClaim, error: RecordError, { onlyDeadLettered, onlyExisting }: FailOptions) {
     const now = this.#now();
     const removal = removeResultFields({ error });
     const object = this.#objectFields(claim, now);
@@ -588,7 +595,7 @@ export class PredictionRepository {
         : ['(#status = :failed AND #error.#code = :processingFailed AND objectVersion = :version)'];
     const unfinished = onlyDeadLettered
       ? []
-      : [`${createsRecord(claim)}#status = :processing OR ${PENDING_IN_TIME}`];
+      : [`${onlyExisting ? '' : createsRecord(claim)}#status = :processing OR ${PENDING_IN_TIME}`];
     return new UpdateCommand({
       TableName: this.#options.tableName,
       Key: { id: claim.id },
