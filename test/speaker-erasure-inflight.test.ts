@@ -182,4 +182,44 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     expect(await processWith(predictor, ref!)).toMatchObject({ outcome: 'ignored' });
     expect((await repository.speakerRecords(scope, 5)).records).toEqual([]);
   });
+
+  it('a drop-folder record whose key cannot have a result is erased, and a record that fails is left alone', async () => {
+    // A 1022-byte key whose result key would be over S3's 1024 bytes: its record ends FAILED KEY_TOO_LONG.
+    const longKey = `incoming/calls/long/${Array.from({ length: 6 }, () => 'x'.repeat(150)).join('/')}/${'y'.repeat(91)}.flac`;
+    expect(Buffer.byteLength(longKey)).toBe(1022);
+    const keys = [longKey, 'incoming/calls/long/a.flac', 'incoming/calls/long/b.flac'];
+    for (const key of keys) {
+      const event = aws.nextEvent(key);
+      await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: tessClip('sad').bytes }));
+      await processWith(predictor, parseS3Event(toNotification(await event))[0]!);
+    }
+    const scope = { scope: dropFolderScope('calls'), speakerId: 'long' };
+    const before = (await repository.speakerRecords(scope, 5)).records;
+    expect(await repository.get(before.find((record) => record.key === longKey)!.id)).toMatchObject({
+      error: { code: 'KEY_TOO_LONG' },
+    });
+    const asked: string[] = [];
+    const reported: string[] = [];
+    // As S3 answers: 400 for a key over 1024 bytes; and one object whose delete fails.
+    const objects = {
+      delete: async (bucket: string, key: string) => {
+        asked.push(key);
+        if (Buffer.byteLength(key) > 1024) throw new Error('KeyTooLongError');
+        if (key === keys[1]) throw new Error('InternalError');
+        await s3ObjectDeleter(aws.s3).delete(bucket, key);
+      },
+    };
+    const erase = createSpeakerErasure({
+      statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
+      records: repository,
+      objects,
+      onRecordError: (id) => reported.push(id),
+    });
+
+    expect(await erase([scope.scope], 'long')).toMatchObject({ recordsDeleted: 2, more: true });
+    expect(asked.every((key) => Buffer.byteLength(key) <= 1024)).toBe(true);
+    const left = (await repository.speakerRecords(scope, 5)).records;
+    expect(left.map((record) => record.key)).toEqual([keys[1]]);
+    expect(reported).toEqual([left[0]!.id]);
+  });
 });

@@ -1,5 +1,5 @@
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { classifyKey, resultKey } from './object-keys.ts';
+import { classifyKey, dropFolderKeyProblem, resultKey } from './object-keys.ts';
 import type { PredictionRepository, SpeakerRecord } from './prediction-repository.ts';
 import type { SpeakerRef, SpeakerRepository } from './speaker-repository.ts';
 
@@ -38,16 +38,22 @@ export interface SpeakerErasureDeps {
   objects: ObjectDeleter;
   /** @default ERASE_BATCH */
   batchSize?: number;
+  /** A record that could not be erased (left for a later call, which answers `more: true`): for the log. */
+  onRecordError?: (recordId: string, error: unknown) => void;
 }
 
 /**
  * The objects a record names: the uploaded audio (`uploads/…`, or the drop folder's `incoming/…`) and, for
- * a drop-folder object, its result file (`results/….json`). Keys outside those prefixes: none.
+ * a drop-folder object, its result file (`results/….json`), unless its key cannot have one (INVALID_KEY,
+ * KEY_TOO_LONG: the processor never writes it, and S3 refuses a key over 1024 bytes). A result file that
+ * was never written (another failure code, a record not finished) costs a DeleteObject S3 answers 204 to.
+ * Keys outside those prefixes: none.
  */
 function objectKeysOf(record: SpeakerRecord): string[] {
   const origin = classifyKey(record.key);
   if (!origin) return [];
-  return origin.source === 'drop-folder' ? [record.key, resultKey(origin.relativePath)] : [record.key];
+  if (origin.source === 'api' || dropFolderKeyProblem(origin.relativePath)) return [record.key];
+  return [record.key, resultKey(origin.relativePath)];
 }
 
 /**
@@ -61,13 +67,26 @@ async function eraseRecord(deps: SpeakerErasureDeps, ref: SpeakerRef, record: Sp
   return deps.records.deleteSpeakerRecord(record.id, ref);
 }
 
+/**
+ * `eraseRecord`, a failure kept to its record: it is reported and left (not deleted: the call answers
+ * `more: true`), and the others of the call are still erased.
+ */
+async function eraseOrReport(deps: SpeakerErasureDeps, ref: SpeakerRef, record: SpeakerRecord) {
+  try {
+    return await eraseRecord(deps, ref, record);
+  } catch (error) {
+    deps.onRecordError?.(record.id, error);
+    return false;
+  }
+}
+
 /** Up to `limit` of the speaker's newest records in one scope; `more` when any remain. */
 async function eraseRecords(deps: SpeakerErasureDeps, ref: SpeakerRef, limit: number) {
   const { records, more } = await deps.records.speakerRecords(ref, limit);
   let deleted = 0;
   for (let start = 0; start < records.length; start += CONCURRENT_RECORDS) {
     const batch = records.slice(start, start + CONCURRENT_RECORDS);
-    const done = await Promise.all(batch.map((record) => eraseRecord(deps, ref, record)));
+    const done = await Promise.all(batch.map((record) => eraseOrReport(deps, ref, record)));
     deleted += done.filter(Boolean).length;
   }
   return { handled: records.length, deleted, more: more || deleted < records.length };

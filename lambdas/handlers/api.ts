@@ -78,6 +78,8 @@ const handleApiRequest = createApiHandler({
     statistics: new SpeakerRepository(documents, { ...config, ttlDays: config.speakerTtlDays }),
     records: repository,
     objects: s3ObjectDeleter(s3),
+    onRecordError: (id, error) =>
+      logger.warn('A speaker record could not be erased; left for the next call (more: true)', { id, error }),
   }),
   dropFolderSpeakerPrefixes: config.speakerFolders,
   modelVersion: config.modelVersion,
