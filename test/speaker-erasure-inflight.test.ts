@@ -4,7 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
 import { toNotification } from '../bin/local/s3-event-bridge.ts';
 import { createApiHandler } from '../lambdas/app/http-api.ts';
-import { type AudioPredictor, processObject } from '../lambdas/app/object-processor.ts';
+import { classifyKey } from '../lambdas/app/object-keys.ts';
+import {
+  type AudioPredictor,
+  objectClaim,
+  plainETag,
+  processObject,
+} from '../lambdas/app/object-processor.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { parseS3Event } from '../lambdas/app/s3-event.ts';
 import { dropFolderScope } from '../lambdas/app/speaker-context.ts';
@@ -221,5 +227,33 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     const left = (await repository.speakerRecords(scope, 5)).records;
     expect(left.map((record) => record.key)).toEqual([keys[1]]);
     expect(reported).toEqual([left[0]!.id]);
+  });
+
+  it('erases a PROCESSING record whose lease ran out (its processor was stopped): more ends', async () => {
+    const key = 'incoming/calls/abandoned/clip.flac';
+    const event = aws.nextEvent(key);
+    await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: tessClip('sad').bytes }));
+    const [ref] = parseS3Event(toNotification(await event));
+    // Claimed an hour ago with a 15-minute lease, and never finished.
+    const anHourAgo = new PredictionRepository(aws.doc, {
+      tableName: aws.tableName,
+      recordTtlDays: 30,
+      processingLeaseSec: 900,
+      now: () => new Date(Date.now() - 3_600_000),
+    });
+    const claim = objectClaim(ref!, classifyKey(key)!, plainETag(ref!.eTag), undefined, ['calls']);
+    expect(await anHourAgo.claim(claim)).toMatchObject({
+      claimed: true,
+      prediction: { status: 'PROCESSING' },
+    });
+
+    const erased = await createSpeakerErasure({
+      statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
+      records: repository,
+      objects: s3ObjectDeleter(aws.s3),
+    })([dropFolderScope('calls')], 'abandoned');
+    expect(erased).toMatchObject({ recordsDeleted: 1, more: false });
+    expect(await exists(key)).toBe(false);
+    expect(await repository.get(claim.id)).toBeUndefined();
   });
 });

@@ -89,6 +89,8 @@ export interface SpeakerRecord {
   source: PredictionSource;
   bucket: string;
   key: string;
+  /** PROCESSING with a live lease: a processor holds it. (One whose lease ran out was abandoned.) */
+  beingProcessed: boolean;
 }
 
 /**
@@ -418,14 +420,25 @@ export class PredictionRepository {
    */
   async speakerRecords(ref: SpeakerRef, limit: number): Promise<{ records: SpeakerRecord[]; more: boolean }> {
     const { page, nextKey } = await this.#query(speakerPartition(ref), limit);
-    const records = page.map(({ id, status, source, bucket, key }) => ({ id, status, source, bucket, key }));
+    const nowSec = Math.floor(this.#now().getTime() / 1000);
+    const records = page.map(({ id, status, source, bucket, key, leaseExpiresAt }) => ({
+      id,
+      status,
+      source,
+      bucket,
+      key,
+      // As the claim sees it: a lease that ran out (a crashed or stopped processor) is taken over.
+      beingProcessed:
+        status === 'PROCESSING' && !(typeof leaseExpiresAt === 'number' && leaseExpiresAt < nowSec),
+    }));
     return { records: records as SpeakerRecord[], more: nextKey !== undefined };
   }
 
   /**
-   * Deletes one of the speaker's records unless it is being processed (PROCESSING: its processor is
-   * reading the object and will write the outcome; the erasure comes back for it). Whether it was
-   * deleted (false: PROCESSING, or already gone).
+   * Deletes one of the speaker's records unless it is being processed (PROCESSING with a live lease: its
+   * processor is reading the object and will write the outcome; the erasure comes back for it). One whose
+   * lease ran out is deleted: its processor is gone (or, if merely slow, its commit then fails, and the
+   * retry finds the object gone and writes nothing). Whether it was deleted (false: held, or already gone).
    */
   async deleteSpeakerRecord(id: string, ref: SpeakerRef): Promise<boolean> {
     try {
@@ -433,9 +446,14 @@ export class PredictionRepository {
         new DeleteCommand({
           TableName: this.#options.tableName,
           Key: { id },
-          ConditionExpression: 'speakerKey = :speakerKey AND #status <> :processing',
+          ConditionExpression:
+            'speakerKey = :speakerKey AND (#status <> :processing OR leaseExpiresAt < :nowSec)',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':speakerKey': speakerItemId(ref), ':processing': 'PROCESSING' },
+          ExpressionAttributeValues: {
+            ':speakerKey': speakerItemId(ref),
+            ':processing': 'PROCESSING',
+            ':nowSec': Math.floor(this.#now().getTime() / 1000),
+          },
         }),
       );
       return true;

@@ -58,11 +58,12 @@ function objectKeysOf(record: SpeakerRecord): string[] {
 
 /**
  * One record: its objects first, then the record (so that a failure leaves a record to find them by
- * again). A record being processed (PROCESSING) is left for a later call: its processor holds the object
- * and will write the outcome; the delete's condition checks that again. Whether the record was deleted.
+ * again). A record being processed (PROCESSING, its lease live) is left for a later call: its processor
+ * holds the object and will write the outcome; the delete's condition checks that again. One whose lease
+ * ran out (a processor that died or was stopped, as `npm start` may be) is erased, or `more` never ends. Whether the record was deleted.
  */
 async function eraseRecord(deps: SpeakerErasureDeps, ref: SpeakerRef, record: SpeakerRecord) {
-  if (record.status === 'PROCESSING') return false;
+  if (record.beingProcessed) return false;
   await Promise.all(objectKeysOf(record).map((key) => deps.objects.delete(record.bucket, key)));
   return deps.records.deleteSpeakerRecord(record.id, ref);
 }
