@@ -192,6 +192,8 @@ describe('SerStack', () => {
         }),
         expect.objectContaining({ Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] } }),
         expect.objectContaining({ Action: 's3:PutObject', Resource: objects('results/') }),
+        // A file sent to an erased upload's still-valid URL is deleted.
+        expect.objectContaining({ Action: 's3:DeleteObject', Resource: objects('uploads/') }),
         expect.objectContaining({ Action: 'dynamodb:GetItem' }),
         // UpdateItem creates what it does not find: never the registry's or the training side's items.
         expect.objectContaining({ Action: 'dynamodb:UpdateItem', Condition: notTrainingOrRegistry }),
@@ -199,7 +201,7 @@ describe('SerStack', () => {
         expect.objectContaining({ Action: 's3:GetObject', Resource: objects('models/') }),
       ]),
     );
-    expect(inference).toHaveLength(6);
+    expect(inference).toHaveLength(7);
     expect(JSON.stringify(inference)).not.toContain('dynamodb:PutItem');
     const recorder = onData(statementsOfRoleFor('InferenceDeadLetterRecorder'));
     expect(recorder).toEqual([

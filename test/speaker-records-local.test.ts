@@ -196,11 +196,13 @@ describe("a speaker's records through the local stack: listed under the caller's
     expect((await bySpeaker('bulk')).items).toEqual([]);
   });
 
-  it('an upload erased before its file came: the file is not taken and the record does not come back', async () => {
+  it('an upload erased before its file came: the file is not taken, but deleted, and the record does not come back', async () => {
     const late = await upload('late', false);
     expect(await erase('/speakers/late')).toMatchObject({ recordsDeleted: 1, more: false });
     await putTo(late.upload, readFileSync(clip.path));
     expect((await api(`/predictions/${late.id}`)).status).toBe(404);
+    // Its URL was still valid: the audio sent to it is not kept under a key no record names.
+    expect(await exists(late.key)).toBe(false);
     expect((await bySpeaker('late')).items).toEqual([]);
     // Ignored, not retried into the dead-letter queue.
     expect(await readdir(local.stack.deadLetterDir).catch(() => [])).toEqual([]);

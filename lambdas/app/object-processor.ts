@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
   PutObjectCommand,
@@ -264,7 +265,7 @@ async function processCurrent(
   const eTag = plainETag(ref.eTag ?? object.ETag);
   const claimed = objectClaim(ref, origin, eTag, object.VersionId, deps.speakerFolders);
   const claim = await deps.repository.claim(claimed);
-  if (!claim.claimed) return notClaimed(ref, origin, claimed.id, claim.existing?.status);
+  if (!claim.claimed) return notClaimed(deps, ref, origin, claimed.id, claim.existing?.status);
   const warning =
     origin.source === 'drop-folder'
       ? dropFolderSpeakerProblem(origin.relativePath, deps.speakerFolders)
@@ -281,20 +282,27 @@ async function processCurrent(
 
 /**
  * Why a claim was refused: a duplicate of a finished record, an upload whose file came too late or whose
- * record is gone (erased by DELETE /speakers/{id}, or expired: it is not brought back), or another
- * attempt holding it (thrown, so that Lambda retries later).
+ * record is gone (erased by DELETE /speakers/{id}, or expired: it is not brought back, and the file, which
+ * no record names any more, is deleted), or another attempt holding it (thrown, so that Lambda retries
+ * later).
  */
-function notClaimed(
+async function notClaimed(
+  deps: ObjectProcessorDeps,
   ref: S3ObjectRef,
   origin: ObjectOrigin,
   id: string,
   status: string | undefined,
-): ProcessOutcome {
+): Promise<ProcessOutcome> {
   // A PENDING upload refuses only a file that came after its deadline: it ends UPLOAD_EXPIRED.
   if (status === 'PENDING')
     return { outcome: 'ignored', reason: `came after its upload's deadline: ${ref.key}` };
   if (status === undefined && origin.source === 'api') {
-    return { outcome: 'ignored', reason: `the upload's record is gone (erased or expired): ${ref.key}` };
+    // Its presigned URL outlives an erasure by minutes: audio sent then must not stay.
+    await deps.s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+    return {
+      outcome: 'ignored',
+      reason: `the upload's record is gone (erased or expired); its file is deleted: ${ref.key}`,
+    };
   }
   if (!isTerminalStatus(status)) {
     throw new ClaimHeldError(`${ref.key} is being processed by another attempt (${status ?? 'no record'})`);

@@ -11,7 +11,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { LambdaSubscription, SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { RESULTS_PREFIX, TRIGGER_PREFIXES } from '../../lambdas/app/object-keys.ts';
+import { RESULTS_PREFIX, TRIGGER_PREFIXES, UPLOADS_PREFIX } from '../../lambdas/app/object-keys.ts';
 import { BUNDLED_MODEL_FOLDER, modelRuntimeFiles } from '../../lambdas/core/model/location.ts';
 import { INFERENCE_NODE_MODULES } from '../lambda-bundling.ts';
 import { HANDLERS_DIR } from '../paths.ts';
@@ -215,6 +215,13 @@ export class Inference extends Construct {
       new PolicyStatement({
         actions: ['s3:PutObject'],
         resources: [props.bucket.arnForObjects(`${RESULTS_PREFIX}*`)],
+      }),
+    );
+    // A file sent to an erased upload's URL (still valid for minutes) is deleted: no record names it.
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:DeleteObject'],
+        resources: [props.bucket.arnForObjects(`${UPLOADS_PREFIX}*`)],
       }),
     );
     // GetItem reads records, speakers and the active model pointer; UpdateItem (which creates what it does
