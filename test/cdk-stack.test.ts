@@ -404,6 +404,21 @@ describe('SerStack', () => {
     expect(Object.values(unreserved)[0]?.Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
 
+  it('gives the drop folder speaker prefixes to the inference function and to the dead-letter recorder', () => {
+    const functions = synth({ dropFolderSpeakerPrefixes: ['calls'] }, false).findResources(
+      'AWS::Lambda::Function',
+      { Properties: { Environment: { Variables: { DROP_FOLDER_SPEAKER_PREFIXES: 'calls' } } } },
+    );
+    const descriptions = Object.values(functions).map((fn) => String(fn.Properties.Description));
+    // The records either writes carry their speaker, so that it can be listed and erased.
+    expect(descriptions).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^Speech emotion recognition/),
+        expect.stringMatching(/dead-lettered/),
+      ]),
+    );
+  });
+
   it('requires the user API key on upload and prediction routes, IAM on admin routes, nothing on /health and /openapi.json', () => {
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
       (m) => m.Properties.HttpMethod !== 'OPTIONS',

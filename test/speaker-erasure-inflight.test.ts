@@ -3,6 +3,7 @@ import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
 import { toNotification } from '../bin/local/s3-event-bridge.ts';
+import { recordDeadLetter } from '../lambdas/app/dead-letter.ts';
 import { createApiHandler } from '../lambdas/app/http-api.ts';
 import { classifyKey } from '../lambdas/app/object-keys.ts';
 import {
@@ -255,5 +256,27 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     expect(erased).toMatchObject({ recordsDeleted: 1, more: false });
     expect(await exists(key)).toBe(false);
     expect(await repository.get(claim.id)).toBeUndefined();
+  });
+
+  it("a dead-lettered drop-folder object's record carries its speaker: listed and erased with its result file", async () => {
+    const key = 'incoming/calls/dead/clip.flac';
+    const event = aws.nextEvent(key);
+    await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: tessClip('sad').bytes }));
+    const notification = toNotification(await event);
+    // Every attempt failed: the on-failure destination's record reaches the recorder.
+    const record = { requestPayload: notification, responsePayload: { errorMessage: 'Task timed out' } };
+    const [id] = await recordDeadLetter(repository, record, undefined, aws.s3, ['calls']);
+    expect(await exists('results/calls/dead/clip.flac.json')).toBe(true);
+
+    const scope = { scope: dropFolderScope('calls'), speakerId: 'dead' };
+    expect((await repository.speakerRecords(scope, 5)).records.map((r) => r.id)).toEqual([id]);
+    const erased = await createSpeakerErasure({
+      statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
+      records: repository,
+      objects: s3ObjectDeleter(aws.s3),
+    })([scope.scope], 'dead');
+    expect(erased).toMatchObject({ recordsDeleted: 1, more: false });
+    expect(await exists(key)).toBe(false);
+    expect(await exists('results/calls/dead/clip.flac.json')).toBe(false);
   });
 });

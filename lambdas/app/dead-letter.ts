@@ -23,6 +23,7 @@ export async function recordDeadLetter(
   record: DestinationRecord,
   events?: PredictionEventPublisher,
   results?: Pick<S3Client, 'send'>,
+  speakerFolders?: readonly string[],
 ): Promise<string[]> {
   const reason = record.responsePayload?.errorMessage ?? record.responsePayload?.errorType ?? 'unknown error';
   const marked: string[] = [];
@@ -30,7 +31,8 @@ export async function recordDeadLetter(
     const origin = classifyKey(ref.key);
     // A drop-folder record's id depends on the object's version, which the event must carry.
     if (!origin || (origin.source === 'drop-folder' && !ref.versionId && !ref.eTag)) continue;
-    const claim = objectClaim(ref, origin, plainETag(ref.eTag));
+    // With its speaker, as the processor writes it: listed and erased with the speaker's other records.
+    const claim = objectClaim(ref, origin, plainETag(ref.eTag), undefined, speakerFolders);
     const ended = await endFailed({ repository, events }, ref, claim, {
       code: 'PROCESSING_FAILED',
       message: `Processing failed after every retry (${reason.slice(0, 300)}); the event is kept for replay`,
@@ -63,6 +65,7 @@ export async function recordFailedReplay(
   error: unknown,
   events?: PredictionEventPublisher,
   results?: Pick<S3Client, 'send'>,
+  speakerFolders?: readonly string[],
 ): Promise<string[]> {
   const message = error instanceof Error ? error.message : String(error);
   return recordDeadLetter(
@@ -70,5 +73,6 @@ export async function recordFailedReplay(
     { requestPayload: event, responsePayload: { errorMessage: `replay: ${message}` } },
     events,
     results,
+    speakerFolders,
   );
 }

@@ -34,6 +34,7 @@ export const handler = middy<SNSEvent, string[]>()
         JSON.parse(record.Sns.Message),
         events.publisher,
         results,
+        config.speakerFolders,
       );
       marked.push(...ids);
       logger.warn('Dead-lettered event: records ended FAILED (PROCESSING_FAILED)', { ids });

@@ -78,7 +78,15 @@ export const handler = middy<unknown, ProcessOutcome[]>()
     try {
       return await processEvent(event);
     } catch (error) {
-      if (isReplay(event)) await recordFailedReplay(deps.repository, event, error, events.publisher, deps.s3);
+      if (isReplay(event))
+        await recordFailedReplay(
+          deps.repository,
+          event,
+          error,
+          events.publisher,
+          deps.s3,
+          config.speakerFolders,
+        );
       throw error;
     }
   });

@@ -80,6 +80,12 @@ const inferenceBundling = (modelDir: string): BundlingOptions => ({
   },
 });
 
+/** `DROP_FOLDER_SPEAKER_PREFIXES`, when the drop folder has speaker prefixes. */
+const speakerPrefixesEnvironment = (props: InferenceProps): Record<string, string> =>
+  props.dropFolderSpeakerPrefixes?.length
+    ? { DROP_FOLDER_SPEAKER_PREFIXES: props.dropFolderSpeakerPrefixes.join(',') }
+    : {};
+
 /**
  * The S3-triggered inference function: ObjectCreated under uploads/ and incoming/ (never results/,
  * where it writes, so it cannot trigger itself), two async retries, then the event goes to a DLQ with
@@ -145,6 +151,8 @@ export class Inference extends Construct {
       environment: {
         BUCKET_NAME: props.bucket.bucketName,
         TABLE_NAME: props.table.tableName,
+        // The records it ends carry their speaker (a drop-folder speaker's folder), as the processor's do.
+        ...speakerPrefixesEnvironment(props),
       },
     });
     // UpdateItem creates an item it does not find: never one of the registry's or the training side's.
@@ -185,9 +193,7 @@ export class Inference extends Construct {
         SPEAKER_TTL_DAYS: String(props.speakerTtlDays),
         // A claim outlives one attempt, so only a crashed attempt's retry can take it over.
         PROCESSING_LEASE_SEC: String(timeout.toSeconds() + 60),
-        ...(props.dropFolderSpeakerPrefixes?.length
-          ? { DROP_FOLDER_SPEAKER_PREFIXES: props.dropFolderSpeakerPrefixes.join(',') }
-          : {}),
+        ...speakerPrefixesEnvironment(props),
       },
       bundling: inferenceBundling(props.modelDir.replace(/\/$/, '')),
     });
