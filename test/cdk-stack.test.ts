@@ -273,7 +273,12 @@ describe('SerStack', () => {
       const objects = (prefix: string) => ({
         'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${prefix}*`]],
       });
+      // The API function's role (the inference role may delete under uploads/ for its own reason).
+      const functions = variant.findResources('AWS::Lambda::Function');
+      const apiId = Object.keys(functions).find((id) => id.includes('ApiHandler'))!;
+      const roleRef = (functions[apiId]!.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
       const deletes = Object.values(variant.findResources('AWS::IAM::Policy'))
+        .filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleRef}"`))
         .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
         .filter((s) => s.Action === 's3:DeleteObject');
 
