@@ -16,6 +16,18 @@ export interface LocalTrainingRunner extends TrainingLauncher {
   close(): Promise<void>;
 }
 
+/** How long a new job waits for the previous job's process to exit after it recorded its end. */
+const PREVIOUS_EXIT_WAIT_MS = 30_000;
+
+/** Resolves when `slot`'s process has exited, or after `ms` (whichever is first). */
+function exitOf(slot: { exited: Promise<void> }, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([slot.exited, waited]).finally(() => clearTimeout(timer));
+}
+
 /**
  * The local stand-in for the EC2 training instance: the same supervisor (`training/job-supervisor.ts`)
  * runs `training/job.ts` as a child process with the local stack's endpoints in its environment, and
@@ -53,6 +65,10 @@ export function createLocalTrainingRunner(options: {
   return {
     seeds: async (prefix) => (await options.seeds?.(prefix)) ?? false,
     async launch(jobId) {
+      // The job lock admitted this job, so a process still here has recorded its end and is only exiting
+      // (freeing the lock, removing its work folder): wait for it, boundedly, instead of refusing the job
+      // with a 503 (what a test starting the next job at once saw on a loaded machine).
+      if (running) await exitOf(running, PREVIOUS_EXIT_WAIT_MS);
       if (running) throw new Error('A training process is already running');
       const slot: { run?: SupervisedRun; exited: Promise<void> } = { exited: Promise.resolve() };
       slot.exited = run(jobId, slot)
