@@ -234,7 +234,7 @@ async function endDeleted(
  * read ends as a FAILED record with its code and is not retried; anything else is an infrastructure
  * fault: the claim is released and the error rethrown, so Lambda's retries and then the on-failure
  * destination take the event (which ends the record PROCESSING_FAILED, see dead-letter.ts). The object
- * itself is never deleted or moved.
+ * is never moved, and deleted only when it is an API upload whose record was erased (`notClaimed`).
  */
 export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef): Promise<ProcessOutcome> {
   const origin = classifyKey(ref.key);
