@@ -249,13 +249,15 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
   /** A deployment of `dir`'s package after one that shipped `previous` (none: the stack's first). */
   const deploy = async (dir: string, previous?: string, on = registry) =>
     publishBundledModel({ registry: on, s3, bucket: aws.bucket }, await readPackageFolder(dir), previous);
-  const servingWith = async (dir: string) => {
+  /** An inference function's provider bundling the package in `dir`, refreshed once (its own S3 client or clock if given). */
+  const servingWith = async (dir: string, options: { s3?: S3Client; now?: () => number } = {}) => {
     const errors: string[] = [];
     const provider = createActiveModelProvider({
       registry,
-      s3: aws.s3,
+      s3: options.s3 ?? aws.s3,
       bundled: await createPredictor({ modelDir: dir, warmUp: false }),
       refreshSec: 0,
+      ...(options.now ? { now: options.now } : {}),
       onError: (_message, error) => errors.push((error as Error).message),
     });
     await provider.refresh();
@@ -601,14 +603,7 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
           });
         }),
     } as unknown as S3Client;
-    const errors: string[] = [];
-    const provider = createActiveModelProvider({
-      registry,
-      s3: asAwsWithoutListing,
-      bundled: await createPredictor({ modelDir: next.dir, warmUp: false }),
-      refreshSec: 0,
-      onError: (_message, error) => errors.push((error as Error).message),
-    });
+    const { provider, errors } = await servingWith(next.dir, { s3: asAwsWithoutListing });
 
     // Act
     await registry.activate('1.6.0');
@@ -629,15 +624,7 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     const onnx = await objectBytes('models/1.6.0/model.onnx');
     await aws.s3.send(new DeleteObjectCommand({ Bucket: aws.bucket, Key: 'models/1.6.0/model.onnx' }));
     let clock = 0;
-    const errors: string[] = [];
-    const provider = createActiveModelProvider({
-      registry,
-      s3: aws.s3,
-      bundled: await createPredictor({ modelDir: next.dir, warmUp: false }),
-      refreshSec: 0,
-      now: () => clock,
-      onError: (_message, error) => errors.push((error as Error).message),
-    });
+    const { provider, errors } = await servingWith(next.dir, { now: () => clock });
     await registry.activate('1.6.0');
     await provider.refresh();
 
@@ -668,15 +655,7 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
       aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: metadataKey, Body: body }));
     await putMetadata('{ not json');
     let clock = 0;
-    const errors: string[] = [];
-    const provider = createActiveModelProvider({
-      registry,
-      s3: aws.s3,
-      bundled: await createPredictor({ modelDir: next.dir, warmUp: false }),
-      refreshSec: 0,
-      now: () => clock,
-      onError: (_message, error) => errors.push((error as Error).message),
-    });
+    const { provider, errors } = await servingWith(next.dir, { now: () => clock });
 
     // Act: three refreshes on the corrupt file; then one without onnxFile, after the retry interval
     await registry.activate('1.6.0');
