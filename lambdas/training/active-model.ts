@@ -2,7 +2,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ModelError } from '../core/errors.ts';
 import { METADATA_FILE } from '../core/model/location.ts';
 import { parseModelMetadata } from '../core/model/metadata.ts';
-import { loadModel } from '../core/model/runtime.ts';
+import { loadParsedModel } from '../core/model/runtime.ts';
 import { createPredictor, type Predictor } from '../core/predict.ts';
 import { unreadable } from './model-packages.ts';
 import {
@@ -59,7 +59,7 @@ async function loadFromS3(deps: ProviderDeps, record: ModelVersionRecord): Promi
       // On AWS a missing object is a 403 here (no listing grant), and lasts like a 404 (model-packages.ts).
       const why = unreadable(error, 'this function');
       if (!why) throw error;
-      throw new ModelUnavailableError(`Model ${version}: s3://${location.bucket}/${key} ${why}`);
+      throw new ModelUnavailableError(`Model ${version}: ${s3Location(location.bucket, key)} ${why}`);
     }
   };
   const metadataKey = `${location.prefix}${METADATA_FILE}`;
@@ -71,7 +71,7 @@ async function loadFromS3(deps: ProviderDeps, record: ModelVersionRecord): Promi
     const mismatches = packageMismatches(record, stored, metadataUrl);
     if (mismatches.length > 0) throw new ModelUnavailableError(`Model ${version}: ${mismatches.join('; ')}`);
     const onnx = await read(`${location.prefix}${stored.onnxFile}`);
-    return createPredictor({ model: await loadModel(metadataJson, onnx, record.location!) });
+    return createPredictor({ model: await loadParsedModel(stored, onnx, record.location!) });
   } catch (error) {
     if (error instanceof ModelError) throw new ModelUnavailableError(error.message, { cause: error });
     throw error;

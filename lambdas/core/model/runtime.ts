@@ -107,11 +107,15 @@ export async function loadModel(
   onnx: Uint8Array,
   source = 'model',
 ): Promise<LoadedModel> {
-  return modelOf(parseModelMetadata(metadataJson, source), onnx, source);
+  return loadParsedModel(parseModelMetadata(metadataJson, source), onnx, source);
 }
 
-/** `loadModel` once the metadata is parsed. */
-async function modelOf(metadata: ModelMetadata, onnx: Uint8Array, source: string): Promise<LoadedModel> {
+/** `loadModel` once the metadata is parsed (a caller that checked the metadata first parses it once). */
+export async function loadParsedModel(
+  metadata: ModelMetadata,
+  onnx: Uint8Array,
+  source: string,
+): Promise<LoadedModel> {
   const dims = checkPackage(metadata, onnx, source);
   const session = await createSession(onnx, metadata.onnxFile, source);
   const offsetWidth = speakerOffsetWidth(session);
@@ -151,5 +155,5 @@ export async function loadModelPackage(dir: string): Promise<LoadedModel> {
   } catch (cause) {
     throw new ModelError(`${dir}: ${metadata.onnxFile} is missing`, { cause });
   }
-  return modelOf(metadata, onnx, dir);
+  return loadParsedModel(metadata, onnx, dir);
 }
