@@ -17,6 +17,7 @@ import { INFERENCE_NODE_MODULES } from '../lambda-bundling.ts';
 import { HANDLERS_DIR } from '../paths.ts';
 import { faultAlarm } from './fault-alarm.ts';
 import { bindPredictionEvents } from './prediction-event-bus.ts';
+import { speakerPrefixesEnvironment } from './ser-api.ts';
 import { SerFunction } from './ser-function.ts';
 import { grantItems, TRAINING_AND_REGISTRY_KEYS } from './table-grants.ts';
 
@@ -79,12 +80,6 @@ const inferenceBundling = (modelDir: string): BundlingOptions => ({
     ],
   },
 });
-
-/** `DROP_FOLDER_SPEAKER_PREFIXES`, when the drop folder has speaker prefixes. */
-const speakerPrefixesEnvironment = (props: InferenceProps): Record<string, string> =>
-  props.dropFolderSpeakerPrefixes?.length
-    ? { DROP_FOLDER_SPEAKER_PREFIXES: props.dropFolderSpeakerPrefixes.join(',') }
-    : {};
 
 /**
  * The S3-triggered inference function: ObjectCreated under uploads/ and incoming/ (never results/,
@@ -152,7 +147,7 @@ export class Inference extends Construct {
         BUCKET_NAME: props.bucket.bucketName,
         TABLE_NAME: props.table.tableName,
         // The records it ends carry their speaker (a drop-folder speaker's folder), as the processor's do.
-        ...speakerPrefixesEnvironment(props),
+        ...speakerPrefixesEnvironment(props.dropFolderSpeakerPrefixes),
       },
     });
     // UpdateItem creates an item it does not find: never one of the registry's or the training side's.
@@ -193,7 +188,7 @@ export class Inference extends Construct {
         SPEAKER_TTL_DAYS: String(props.speakerTtlDays),
         // A claim outlives one attempt, so only a crashed attempt's retry can take it over.
         PROCESSING_LEASE_SEC: String(timeout.toSeconds() + 60),
-        ...speakerPrefixesEnvironment(props),
+        ...speakerPrefixesEnvironment(props.dropFolderSpeakerPrefixes),
       },
       bundling: inferenceBundling(props.modelDir.replace(/\/$/, '')),
     });

@@ -89,7 +89,7 @@ export function erasableObjectPrefixes(dropFolderSpeakerPrefixes: readonly strin
  * objects those records name (`erasableObjectPrefixes`). The records are found with a Query on the
  * `bySpeaker` index (the table's Query grant covers its indexes).
  */
-function grantSpeakerErasure(fn: SerFunction, props: SerApiProps): void {
+function grantSpeakerErasure(fn: SerFunction, props: SerApiProps, objectPrefixes: readonly string[]): void {
   grantItems(fn, props.table, ['dynamodb:DeleteItem'], {
     only: [...SPEAKER_LEADING_KEYS, ...PREDICTION_LEADING_KEYS],
     except: TRAINING_AND_REGISTRY_KEYS,
@@ -97,14 +97,16 @@ function grantSpeakerErasure(fn: SerFunction, props: SerApiProps): void {
   fn.addToRolePolicy(
     new PolicyStatement({
       actions: ['s3:DeleteObject'],
-      resources: erasableObjectPrefixes(props.dropFolderSpeakerPrefixes).map((p) =>
-        props.bucket.arnForObjects(`${p}*`),
-      ),
+      resources: objectPrefixes.map((p) => props.bucket.arnForObjects(`${p}*`)),
     }),
   );
 }
 
-/** API Gateway errors in the API's own `{ error: { code, message } }` shape. */
+/** `DROP_FOLDER_SPEAKER_PREFIXES` for a function's environment, when the drop folder has speaker prefixes. */
+export const speakerPrefixesEnvironment = (
+  prefixes: readonly string[] | undefined,
+): Record<string, string> => (prefixes?.length ? { DROP_FOLDER_SPEAKER_PREFIXES: prefixes.join(',') } : {});
+
 /**
  * The routes the admin policy lets operators call, each as its execute-api ARN names it: method and
  * path, every path parameter (`{id}`, `{version}`) a `*`. The policy and its cdk-nag acknowledgement
@@ -115,6 +117,7 @@ export const ADMIN_ROUTE_PATHS = API_ROUTES.filter((r) => r.access === 'admin').
   path: r.resource.replace(/\{[^}]+\}/g, '*'),
 }));
 
+/** API Gateway errors in the API's own `{ error: { code, message } }` shape. */
 const GATEWAY_ERRORS: [ResponseType, string, string][] = [
   [ResponseType.API_CONFIGURATION_ERROR, '500', 'INTERNAL_ERROR'],
   [ResponseType.INVALID_API_KEY, '403', 'FORBIDDEN'],
@@ -176,9 +179,7 @@ export class SerApi extends Construct {
         UPLOAD_URL_TTL_SEC: String(props.uploadUrlTtlSec),
         SPEAKER_TTL_DAYS: String(props.speakerTtlDays),
         CORS_ALLOW_ORIGIN: props.allowedOrigins.join(','),
-        ...(props.dropFolderSpeakerPrefixes?.length
-          ? { DROP_FOLDER_SPEAKER_PREFIXES: props.dropFolderSpeakerPrefixes.join(',') }
-          : {}),
+        ...speakerPrefixesEnvironment(props.dropFolderSpeakerPrefixes),
         MODEL_VERSION: props.modelVersion,
       },
     });
@@ -193,7 +194,7 @@ export class SerApi extends Construct {
     // Records, training jobs, the lock and the active pointer (activation); never a model version's record,
     // which names the package the inference function loads: only a training job and the deploy register.
     grantItems(fn, props.table, ['dynamodb:PutItem'], { except: MODEL_VERSION_LEADING_KEYS });
-    grantSpeakerErasure(fn, props);
+    grantSpeakerErasure(fn, props, this.erasableObjectPrefixes);
     return fn;
   }
 
