@@ -303,6 +303,11 @@ export class PredictionRepository {
     return this.#options.now?.() ?? new Date();
   }
 
+  /** Epoch seconds, as the table's TTL and leases count them. */
+  #nowSec(): number {
+    return Math.floor(this.#now().getTime() / 1000);
+  }
+
   #expiresAt(now: Date): number {
     return Math.floor(now.getTime() / 1000) + this.#options.recordTtlDays * 86_400;
   }
@@ -312,7 +317,7 @@ export class PredictionRepository {
    * has passed is treated as gone by every read, whether or not it was deleted yet.
    */
   #isExpired(item: Record<string, unknown>): boolean {
-    return typeof item.expiresAt === 'number' && item.expiresAt <= Math.floor(this.#now().getTime() / 1000);
+    return typeof item.expiresAt === 'number' && item.expiresAt <= this.#nowSec();
   }
 
   /** The PENDING record written before an upload URL is issued. */
@@ -364,7 +369,7 @@ export class PredictionRepository {
     const expired =
       item.status === 'PENDING' &&
       typeof deadline === 'number' &&
-      deadline + PROCESSING_ALLOWANCE_SEC <= Math.floor(this.#now().getTime() / 1000);
+      deadline + PROCESSING_ALLOWANCE_SEC <= this.#nowSec();
     return expired ? uploadExpired(item, deadline) : toPrediction(item);
   }
 
@@ -420,7 +425,7 @@ export class PredictionRepository {
    */
   async speakerRecords(ref: SpeakerRef, limit: number): Promise<{ records: SpeakerRecord[]; more: boolean }> {
     const { page, nextKey } = await this.#query(speakerPartition(ref), limit);
-    const nowSec = Math.floor(this.#now().getTime() / 1000);
+    const nowSec = this.#nowSec();
     const records = page.map(({ id, status, source, bucket, key, leaseExpiresAt }) => ({
       id,
       status,
@@ -452,7 +457,7 @@ export class PredictionRepository {
           ExpressionAttributeValues: {
             ':speakerKey': speakerItemId(ref),
             ':processing': 'PROCESSING',
-            ':nowSec': Math.floor(this.#now().getTime() / 1000),
+            ':nowSec': this.#nowSec(),
           },
         }),
       );
