@@ -473,19 +473,18 @@ export class Training extends Construct {
     );
     // Activation reads a package's metadata.json and HEADs its ONNX (HeadObject needs GetObject): a
     // version whose objects are gone is refused. No listing of models/: a missing object answers 403.
-    fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['s3:GetObject'],
-        resources: [this.bucket.arnForObjects(`${MODELS_PREFIX}*`)],
-      }),
-    );
+    this.grantModelRead(fn);
   }
 
   /** The inference function: follows the registry (GetItem from its own grant) and reads model packages. */
   bindInference(fn: LambdaFunction, options: { refreshSec?: number } = {}): void {
     // Unset, the function's own default applies (lambdas/training/active-model-config.ts).
     if (options.refreshSec !== undefined) fn.addEnvironment('MODEL_REFRESH_SEC', String(options.refreshSec));
-    // GetObject only (grantRead would add List* and GetBucket*): the registry says which keys exist.
+    this.grantModelRead(fn);
+  }
+
+  /** GetObject on models/* only (grantRead would add List* and GetBucket*): the registry says which keys exist. */
+  private grantModelRead(fn: LambdaFunction): void {
     fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['s3:GetObject'],
