@@ -192,8 +192,12 @@ describe('SerStack', () => {
         }),
         expect.objectContaining({ Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] } }),
         expect.objectContaining({ Action: 's3:PutObject', Resource: objects('results/') }),
-        // A file sent to an erased upload's still-valid URL is deleted.
-        expect.objectContaining({ Action: 's3:DeleteObject', Resource: objects('uploads/') }),
+        // A file sent to an erased upload's still-valid URL is deleted, and a result file whose record
+        // was erased before its processor's commit (past its lease).
+        expect.objectContaining({
+          Action: 's3:DeleteObject',
+          Resource: [objects('uploads/'), objects('results/')],
+        }),
         expect.objectContaining({ Action: 'dynamodb:GetItem' }),
         // UpdateItem creates what it does not find: never the registry's or the training side's items.
         expect.objectContaining({ Action: 'dynamodb:UpdateItem', Condition: notTrainingOrRegistry }),

@@ -258,6 +258,48 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     expect(await repository.get(claim.id)).toBeUndefined();
   });
 
+  it('a processor held past its lease, whose record is erased, removes the result file it wrote', async () => {
+    const key = 'incoming/calls/slow/clip.flac';
+    const event = aws.nextEvent(key);
+    await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: tessClip('sad').bytes }));
+    const [ref] = parseS3Event(toNotification(await event));
+    // Its processor claimed an hour ago with a 15-minute lease (npm start: no function timeout ends it).
+    const anHourAgo = new PredictionRepository(aws.doc, {
+      tableName: aws.tableName,
+      recordTtlDays: 30,
+      processingLeaseSec: 900,
+      now: () => new Date(Date.now() - 3_600_000),
+    });
+    const { held, running, release } = heldPredictor();
+    const processing = processObject(
+      {
+        s3: aws.s3,
+        repository: anHourAgo,
+        predictor: held,
+        maxUploadBytes: 25 * 1024 * 1024,
+        maxDurationSec: 600,
+        speakerFolders: ['calls'],
+      },
+      ref!,
+    );
+    await running;
+
+    const scope = { scope: dropFolderScope('calls'), speakerId: 'slow' };
+    const erased = await createSpeakerErasure({
+      statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
+      records: repository,
+      objects: s3ObjectDeleter(aws.s3),
+    })([scope.scope], 'slow');
+    expect(erased).toMatchObject({ recordsDeleted: 1, more: false });
+    release();
+
+    // Its commit finds no claim (the retry then finds the object gone), and its result file is removed.
+    await expect(processing).rejects.toThrow(/conditional/i);
+    expect((await repository.speakerRecords(scope, 5)).records).toEqual([]);
+    expect(await exists(key)).toBe(false);
+    expect(await exists('results/calls/slow/clip.flac.json')).toBe(false);
+  });
+
   it("a dead-lettered drop-folder object's record carries its speaker: listed and erased with its result file", async () => {
     const key = 'incoming/calls/dead/clip.flac';
     const event = aws.nextEvent(key);

@@ -34,6 +34,7 @@ import {
   type SpeakerPrediction,
 } from './speaker-context.ts';
 import type { SpeakerRef, SpeakerRepository } from './speaker-repository.ts';
+import { isConditionalCheckFailed } from './table-definition.ts';
 
 /** The slice of the core's `Predictor` the processor needs. */
 export interface AudioPredictor extends AdaptingPredictor {
@@ -333,7 +334,10 @@ async function evaluate(
   }
 }
 
-/** Computes, writes (drop folder: the result file first) and commits the claimed object's outcome. */
+/**
+ * Computes, writes (drop folder: the result file first) and commits the claimed object's outcome; a
+ * result file whose record was deleted before the commit (erased past its lease) is deleted again.
+ */
 async function finish(
   deps: ObjectProcessorDeps,
   ref: S3ObjectRef,
@@ -362,13 +366,35 @@ async function finish(
       callback: claimed.callback,
     }),
   );
-  await deps.repository.commit(finished, objectVersion);
+  await commitOrRemoveResult(deps, ref, finished, objectVersion, written);
   return {
     outcome: finished.status === 'SUCCEEDED' ? 'succeeded' : 'failed',
     id: finished.id,
     prediction: finished,
     ...(written ? { resultKey: written } : {}),
   };
+}
+
+/**
+ * Commits the record; if its commit fails its condition and the record is gone (a processor past its
+ * lease, whose record a speaker erasure deleted), the result file just written is deleted: no record
+ * names it. The failure is thrown either way (the retry finds the record gone and writes nothing).
+ */
+async function commitOrRemoveResult(
+  deps: ObjectProcessorDeps,
+  ref: S3ObjectRef,
+  finished: Prediction,
+  objectVersion: string,
+  written: string | undefined,
+): Promise<void> {
+  try {
+    await deps.repository.commit(finished, objectVersion);
+  } catch (error) {
+    if (written && isConditionalCheckFailed(error) && !(await deps.repository.get(finished.id))) {
+      await deps.s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: written }));
+    }
+    throw error;
+  }
 }
 
 const NO_RESULT_FILE = new Set(['INVALID_KEY', 'KEY_TOO_LONG', 'OBJECT_REPLACED', 'OBJECT_DELETED']);

@@ -443,7 +443,8 @@ export class PredictionRepository {
    * Deletes one of the speaker's records unless it is being processed (PROCESSING with a live lease: its
    * processor is reading the object and will write the outcome; the erasure comes back for it). One whose
    * lease ran out is deleted: its processor is gone (or, if merely slow, its commit then fails and the
-   * retry finds the object gone and writes nothing; a result file it wrote before its commit stays). Whether it was deleted (false: held, or already gone).
+   * retry finds the object gone and writes nothing; a result file it wrote before its commit is deleted
+   * by the processor once it finds the record gone). Whether it was deleted (false: held, or already gone).
    */
   async deleteSpeakerRecord(id: string, ref: SpeakerRef): Promise<boolean> {
     try {

@@ -218,11 +218,15 @@ export class Inference extends Construct {
         resources: [props.bucket.arnForObjects(`${RESULTS_PREFIX}*`)],
       }),
     );
-    // A file sent to an erased upload's URL (still valid for minutes) is deleted: no record names it.
+    // A file sent to an erased upload's URL (still valid for minutes) is deleted: no record names it;
+    // so is a result file written by a processor past its lease whose record was erased before its commit.
     fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['s3:DeleteObject'],
-        resources: [props.bucket.arnForObjects(`${UPLOADS_PREFIX}*`)],
+        resources: [
+          props.bucket.arnForObjects(`${UPLOADS_PREFIX}*`),
+          props.bucket.arnForObjects(`${RESULTS_PREFIX}*`),
+        ],
       }),
     );
     // GetItem reads records, speakers and the active model pointer; UpdateItem (which creates what it does
