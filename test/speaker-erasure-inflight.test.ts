@@ -242,7 +242,7 @@ describe('erasing a speaker while one of its clips is in flight', () => {
       processingLeaseSec: 900,
       now: () => new Date(Date.now() - 3_600_000),
     });
-    const claim = objectClaim(ref!, classifyKey(key)!, plainETag(ref!.eTag), undefined, ['calls']);
+    const claim = objectClaim(ref!, classifyKey(key)!, plainETag(ref!.eTag), { speakerFolders: ['calls'] });
     expect(await anHourAgo.claim(claim)).toMatchObject({
       claimed: true,
       prediction: { status: 'PROCESSING' },

@@ -32,7 +32,7 @@ export async function recordDeadLetter(
     // A drop-folder record's id depends on the object's version, which the event must carry.
     if (!origin || (origin.source === 'drop-folder' && !ref.versionId && !ref.eTag)) continue;
     // With its speaker, as the processor writes it: listed and erased with the speaker's other records.
-    const claim = objectClaim(ref, origin, plainETag(ref.eTag), undefined, speakerFolders);
+    const claim = objectClaim(ref, origin, plainETag(ref.eTag), { speakerFolders });
     const ended = await endFailed({ repository, events }, ref, claim, {
       code: 'PROCESSING_FAILED',
       message: `Processing failed after every retry (${reason.slice(0, 300)}); the event is kept for replay`,

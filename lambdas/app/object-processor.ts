@@ -101,7 +101,7 @@ async function endSuperseded(
     code: 'OBJECT_REPLACED',
     message: `The object ${ref.key} was replaced before it could be read; the newer bytes are processed by their own event`,
   };
-  const claim = objectClaim(ref, origin, plainETag(ref.eTag), undefined, deps.speakerFolders);
+  const claim = objectClaim(ref, origin, plainETag(ref.eTag), { speakerFolders: deps.speakerFolders });
   await endFailed(deps, ref, claim, error, {
     onlyDeadLettered: true,
   });
@@ -141,8 +141,7 @@ export function objectClaim(
   ref: S3ObjectRef,
   origin: ObjectOrigin,
   eTag: string,
-  headVersionId?: string,
-  speakerFolders?: readonly string[],
+  { headVersionId, speakerFolders }: { headVersionId?: string; speakerFolders?: readonly string[] } = {},
 ): ObjectClaim {
   const objectVersion = objectVersionOf(ref, eTag, headVersionId);
   const speaker =
@@ -224,7 +223,7 @@ async function endDeleted(
 ): Promise<ProcessOutcome> {
   if (origin.source === 'drop-folder' && !ref.eTag)
     return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
-  const claim = objectClaim(ref, origin, plainETag(ref.eTag), undefined, deps.speakerFolders);
+  const claim = objectClaim(ref, origin, plainETag(ref.eTag), { speakerFolders: deps.speakerFolders });
   await endFailed(deps, ref, claim, deletedError(ref.key), { onlyExisting: true });
   return { outcome: 'ignored', reason: `object is gone: ${ref.key}` };
 }
@@ -264,7 +263,10 @@ async function processCurrent(
   object: GetObjectCommandOutput,
 ): Promise<ProcessOutcome> {
   const eTag = plainETag(ref.eTag ?? object.ETag);
-  const claimed = objectClaim(ref, origin, eTag, object.VersionId, deps.speakerFolders);
+  const claimed = objectClaim(ref, origin, eTag, {
+    headVersionId: object.VersionId,
+    speakerFolders: deps.speakerFolders,
+  });
   const claim = await deps.repository.claim(claimed);
   if (!claim.claimed) return notClaimed(deps, ref, origin, claimed.id, claim.existing?.status);
   const warning =
