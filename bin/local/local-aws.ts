@@ -3,17 +3,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  ResourceInUseException,
-  ResourceNotFoundException,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { createDocumentClient, createS3Client } from '../../lambdas/app/aws-clients.ts';
-import { createTableInput } from '../../lambdas/app/table-definition.ts';
 import {
   type BundledModelPublished,
   publishBundledModel,
@@ -23,7 +15,7 @@ import { fixBucketLevelPaths } from '../../lambdas/training/local-s3-listing.ts'
 import { ModelRegistry } from '../../lambdas/training/model-registry.ts';
 import { localS3Access } from './s3-access.ts';
 import { S3rver } from './s3rver.ts';
-import { restoreInterruptedUpgrade, upgradePredictionsTable } from './table-upgrade.ts';
+import { ensureActiveTable, restoreInterruptedUpgrade, upgradePredictionsTable } from './table-upgrade.ts';
 
 /** s3rver's built-in account: the only credentials it accepts. */
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -136,39 +128,11 @@ export async function ensurePredictionsTable(
   });
   try {
     await restoreInterruptedUpgrade(client, tableName, dumpFile);
-    await activeTable(client, tableName, dumpFile);
+    await ensureActiveTable(client, tableName);
+    await upgradePredictionsTable(client, tableName, dumpFile);
   } finally {
     client.destroy();
   }
-}
-
-/**
- * Creates the table when there is none and waits until it is ACTIVE (at most 10 s): even with
- * createTableMs 0, dynalite keeps a new table CREATING for a moment, or a just-deleted one DELETING,
- * and writes before then fail with ResourceNotFoundException.
- */
-async function activeTable(client: DynamoDBClient, tableName: string, dumpFile: string): Promise<void> {
-  for (let waited = 0; waited < 10_000; waited += 20) {
-    const status = await client
-      .send(new DescribeTableCommand({ TableName: tableName }))
-      .then((d) => d.Table?.TableStatus)
-      .catch((error) => {
-        if (error instanceof ResourceNotFoundException) return 'GONE';
-        throw error;
-      });
-    if (status === 'ACTIVE') {
-      await upgradePredictionsTable(client, tableName, dumpFile);
-      return;
-    }
-    if (status === 'GONE') {
-      await client.send(new CreateTableCommand(createTableInput(tableName))).catch((error) => {
-        if (!(error instanceof ResourceInUseException)) throw error;
-      });
-      continue;
-    }
-    await sleep(20);
-  }
-  throw new Error(`Table ${tableName} did not become ACTIVE within 10 s`);
 }
 
 /** The bundled version a start recorded in `file`; undefined before the first start that recorded one. */

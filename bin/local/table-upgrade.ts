@@ -7,6 +7,7 @@ import {
   DeleteTableCommand,
   DescribeTableCommand,
   type DynamoDBClient,
+  ResourceInUseException,
   ResourceNotFoundException,
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -53,34 +54,47 @@ async function putAll(client: DynamoDBClient, tableName: string, items: Item[]):
   }
 }
 
+/** The table's status, or `GONE` when there is none. */
+async function tableStatus(client: DynamoDBClient, tableName: string): Promise<string> {
+  return client
+    .send(new DescribeTableCommand({ TableName: tableName }))
+    .then((d) => d.Table?.TableStatus ?? 'UNKNOWN')
+    .catch((error) => {
+      if (error instanceof ResourceNotFoundException) return 'GONE';
+      throw error;
+    });
+}
+
+/**
+ * Creates the table from the current definition when there is none and waits until it is ACTIVE (at
+ * most 10 s, else throws): even with createTableMs 0, dynalite keeps a new table CREATING for a moment,
+ * or a just-deleted one DELETING, and writes before then fail with ResourceNotFoundException.
+ */
+export async function ensureActiveTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  for (let waited = 0; waited < 10_000; waited += 20) {
+    const status = await tableStatus(client, tableName);
+    if (status === 'ACTIVE') return;
+    if (status === 'GONE') {
+      await client.send(new CreateTableCommand(createTableInput(tableName))).catch((error) => {
+        if (!(error instanceof ResourceInUseException)) throw error;
+      });
+      continue;
+    }
+    await sleep(20);
+  }
+  throw new Error(`Table ${tableName} did not become ACTIVE within 10 s`);
+}
+
 /** Deletes the table if there is one and waits until it is gone (at most 10 s, else throws). */
 async function deleteTable(client: DynamoDBClient, tableName: string): Promise<void> {
   await client.send(new DeleteTableCommand({ TableName: tableName })).catch((error) => {
     if (!(error instanceof ResourceNotFoundException)) throw error;
   });
   for (let waited = 0; waited < 10_000; waited += 20) {
-    const gone = await client
-      .send(new DescribeTableCommand({ TableName: tableName }))
-      .then(() => false)
-      .catch((error) => {
-        if (error instanceof ResourceNotFoundException) return true;
-        throw error;
-      });
-    if (gone) return;
+    if ((await tableStatus(client, tableName)) === 'GONE') return;
     await sleep(20);
   }
   throw new Error(`Table ${tableName} was not deleted within 10 s`);
-}
-
-/** Creates the table from the current definition and waits until it is ACTIVE (at most 10 s, else throws). */
-async function createActiveTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  await client.send(new CreateTableCommand(createTableInput(tableName)));
-  for (let waited = 0; waited < 10_000; waited += 20) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === 'ACTIVE') return;
-    await sleep(20);
-  }
-  throw new Error(`Table ${tableName} did not become ACTIVE within 10 s`);
 }
 
 /** Binary attribute values (`B`, `BS`) as JSON: base64 under a key no attribute value type uses. */
@@ -111,7 +125,7 @@ async function writeDump(dumpFile: string, items: Item[]): Promise<void> {
 /** The table made again from the current definition, with `items` in it; the dump is removed last. */
 async function rebuildFrom(client: DynamoDBClient, tableName: string, items: Item[], dumpFile: string) {
   await deleteTable(client, tableName);
-  await createActiveTable(client, tableName);
+  await ensureActiveTable(client, tableName);
   await putAll(client, tableName, items);
   await rm(dumpFile);
 }
