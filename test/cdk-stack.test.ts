@@ -219,10 +219,20 @@ describe('SerStack', () => {
       expect.arrayContaining([
         expect.objectContaining({ Action: 's3:PutObject', Resource: objects('uploads/') }),
         expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:Query'] }),
-        // Everything it creates, but never a model version's record (which names the package to load).
+        // Prediction records: anything but a training or registry item ...
         expect.objectContaining({
           Action: 'dynamodb:PutItem',
-          Condition: { 'ForAllValues:StringNotLike': { 'dynamodb:LeadingKeys': ['MODEL#*'] } },
+          Condition: notTrainingOrRegistry,
+        }),
+        // ... and, from the training construct, jobs, the lock and the active pointer: never a model
+        // version's record (which names the package the inference function loads).
+        expect.objectContaining({
+          Action: 'dynamodb:PutItem',
+          Condition: {
+            'ForAllValues:StringLike': {
+              'dynamodb:LeadingKeys': ['TRAINING_JOB#*', 'TRAINING_LOCK', 'MODEL_ACTIVE'],
+            },
+          },
         }),
         // DELETE /speakers/{id}: speaker statistics and prediction records (UUIDs, 32 hex digits) are the
         // items it deletes, never a training or registry item even of the same length.
@@ -255,7 +265,7 @@ describe('SerStack', () => {
         expect.objectContaining({ Action: 's3:GetObject', Resource: objects('models/') }),
       ]),
     );
-    expect(api).toHaveLength(8);
+    expect(api).toHaveLength(9);
   });
 
   it.each([

@@ -10,7 +10,7 @@ import { type ActivationDecision, decideBundledActivation } from './activation-p
  * see it: prediction ids cannot contain `#`.
  */
 const MODEL_KEY = (version: string) => `MODEL#${version}`;
-const ACTIVE_POINTER_KEY = 'MODEL_ACTIVE';
+export const ACTIVE_POINTER_KEY = 'MODEL_ACTIVE';
 export const MODEL_LIST_PARTITION = 'MODEL';
 
 export type ModelSource = z.infer<typeof ModelSourceSchema>;

@@ -26,7 +26,6 @@ import {
 import { API_ROUTES, CORS_PREFLIGHT } from '../../lambdas/app/routes.ts';
 import { speakerPrefixFolder } from '../../lambdas/app/speaker-context.ts';
 import { SPEAKER_LEADING_KEYS } from '../../lambdas/app/speaker-repository.ts';
-import { MODEL_VERSION_LEADING_KEYS } from '../../lambdas/training/model-registry.ts';
 import { FUNCTION_LOG_RETENTION, logGroupWithRetention, REQUEST_LOG_RETENTION } from '../log-retention.ts';
 import { HANDLERS_DIR } from '../paths.ts';
 import { faultAlarm } from './fault-alarm.ts';
@@ -191,9 +190,9 @@ export class SerApi extends Construct {
       }),
     );
     props.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:Query');
-    // Records, training jobs, the lock and the active pointer (activation); never a model version's record,
-    // which names the package the inference function loads: only a training job and the deploy register.
-    grantItems(fn, props.table, ['dynamodb:PutItem'], { except: MODEL_VERSION_LEADING_KEYS });
+    // Prediction records; training jobs, the lock and the active pointer are Training.bindApi's to grant,
+    // and a model version's record (the package the inference function loads) no API grant reaches.
+    grantItems(fn, props.table, ['dynamodb:PutItem'], { except: TRAINING_AND_REGISTRY_KEYS });
     grantSpeakerErasure(fn, props, this.erasableObjectPrefixes);
     return fn;
   }

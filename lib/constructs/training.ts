@@ -36,6 +36,7 @@ import { JOB_ID_TAG } from '../../lambdas/training/ec2-launcher.ts';
 import { TRAINING_LEADING_KEYS } from '../../lambdas/training/job-repository.ts';
 import { DEFAULT_TRAINING_MAX_RUN_MINUTES } from '../../lambdas/training/launcher.ts';
 import {
+  ACTIVE_POINTER_KEY,
   MODELS_PREFIX,
   modelPackagePrefix,
   REGISTRY_LEADING_KEYS,
@@ -453,9 +454,9 @@ export class Training extends Construct {
   }
 
   /**
-   * The API function: lists a job's dataset prefix, starts jobs from the pinned template version, updates
-   * job records and the lock (its table-wide PutItem/GetItem/Query come from the API construct, for
-   * predictions), and looks at a version's package before activating it.
+   * The API function: lists a job's dataset prefix, starts jobs from the pinned template version, writes
+   * job records, the lock and the active pointer (its GetItem/Query and the prediction records' PutItem
+   * come from the API construct), and looks at a version's package before activating it.
    */
   bindApi(fn: LambdaFunction): void {
     fn.addEnvironment('TRAINING_LAUNCH_TEMPLATE_ID', this.launchTemplate.launchTemplateId!);
@@ -463,6 +464,12 @@ export class Training extends Construct {
     fn.addEnvironment('TRAINING_MAX_RUN_MINUTES', String(this.maxRunMinutes));
     this.grantLaunch(fn);
     fn.addToRolePolicy(itemStatement(this.table, ['dynamodb:UpdateItem'], { only: TRAINING_LEADING_KEYS }));
+    // Creates jobs, takes the lock, and activates a version (the pointer); never a model version's record.
+    fn.addToRolePolicy(
+      itemStatement(this.table, ['dynamodb:PutItem'], {
+        only: [...TRAINING_LEADING_KEYS, ACTIVE_POINTER_KEY],
+      }),
+    );
     // A job's dataset prefix is looked at (one listing, no object read) before any instance starts.
     fn.addToRolePolicy(
       new PolicyStatement({
