@@ -54,7 +54,7 @@ program
     'also read paths from this file, one per line or NUL-separated (- for stdin)',
   )
   .option('--json', 'one JSON object per line per file')
-  .option('--model <dir>', 'model package folder (default: the bundled model)')
+  .option('--model <dir>', 'model package folder (default: SER_MODEL_DIR, else the bundled model)')
   .option(
     '--max-duration <seconds>',
     'refuse longer audio with TOO_LONG',
