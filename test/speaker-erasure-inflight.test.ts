@@ -82,11 +82,39 @@ describe('erasing a speaker while one of its clips is in flight', () => {
       (error: Error) => (error.name === 'NotFound' ? false : Promise.reject(error)),
     );
 
-  const processWith = (held: AudioPredictor, ref: Awaited<ReturnType<typeof uploaded>>['ref']) =>
+  /** Puts a clip in the drop folder at `key` and returns its S3 event (not yet processed). */
+  const dropped = async (key: string) => {
+    const event = aws.nextEvent(key);
+    await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: tessClip('sad').bytes }));
+    return toNotification(await event);
+  };
+
+  /** The repository as a processor that claimed an hour ago, with a 15-minute lease, saw the clock. */
+  const anHourAgo = () =>
+    new PredictionRepository(aws.doc, {
+      tableName: aws.tableName,
+      recordTtlDays: 30,
+      processingLeaseSec: 900,
+      now: () => new Date(Date.now() - 3_600_000),
+    });
+
+  /** Erases a drop-folder speaker of the `calls` prefix, objects through S3. */
+  const eraseCallsSpeaker = (speakerId: string) =>
+    createSpeakerErasure({
+      statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
+      records: repository,
+      objects: s3ObjectDeleter(aws.s3),
+    })([dropFolderScope('calls')], speakerId);
+
+  const processWith = (
+    held: AudioPredictor,
+    ref: Awaited<ReturnType<typeof uploaded>>['ref'],
+    records: PredictionRepository = repository,
+  ) =>
     processObject(
       {
         s3: aws.s3,
-        repository,
+        repository: records,
         predictor: held,
         maxUploadBytes: 25 * 1024 * 1024,
         maxDurationSec: 600,
@@ -168,21 +196,14 @@ describe('erasing a speaker while one of its clips is in flight', () => {
   });
 
   it('an erased drop-folder record does not come back when a retry of its event finds the object gone', async () => {
-    const key = 'incoming/calls/returning/clip.flac';
-    const event = aws.nextEvent(key);
-    await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: tessClip('sad').bytes }));
-    const [ref] = parseS3Event(toNotification(await event));
+    const [ref] = parseS3Event(await dropped('incoming/calls/returning/clip.flac'));
     // An attempt fails (an infrastructure fault): its claim is released, the record PENDING again.
     const failing: AudioPredictor = { modelVersion: 'm', predict: () => Promise.reject(new Error('down')) };
     await expect(processWith(failing, ref!)).rejects.toThrow('down');
     const scope = { scope: dropFolderScope('calls'), speakerId: 'returning' };
     expect((await repository.speakerRecords(scope, 5)).records).toHaveLength(1);
 
-    const erased = await createSpeakerErasure({
-      statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
-      records: repository,
-      objects: s3ObjectDeleter(aws.s3),
-    })([scope.scope], 'returning');
+    const erased = await eraseCallsSpeaker('returning');
     expect(erased).toMatchObject({ recordsDeleted: 1, more: false });
 
     // The retry finds the object gone: nothing to end, and no record naming the speaker is written.
@@ -196,9 +217,7 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     expect(Buffer.byteLength(longKey)).toBe(1022);
     const keys = [longKey, 'incoming/calls/long/a.flac', 'incoming/calls/long/b.flac'];
     for (const key of keys) {
-      const event = aws.nextEvent(key);
-      await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: tessClip('sad').bytes }));
-      await processWith(predictor, parseS3Event(toNotification(await event))[0]!);
+      await processWith(predictor, parseS3Event(await dropped(key))[0]!);
     }
     const scope = { scope: dropFolderScope('calls'), speakerId: 'long' };
     const before = (await repository.speakerRecords(scope, 5)).records;
@@ -232,27 +251,15 @@ describe('erasing a speaker while one of its clips is in flight', () => {
 
   it('erases a PROCESSING record whose lease ran out (its processor was stopped): more ends', async () => {
     const key = 'incoming/calls/abandoned/clip.flac';
-    const event = aws.nextEvent(key);
-    await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: tessClip('sad').bytes }));
-    const [ref] = parseS3Event(toNotification(await event));
+    const [ref] = parseS3Event(await dropped(key));
     // Claimed an hour ago with a 15-minute lease, and never finished.
-    const anHourAgo = new PredictionRepository(aws.doc, {
-      tableName: aws.tableName,
-      recordTtlDays: 30,
-      processingLeaseSec: 900,
-      now: () => new Date(Date.now() - 3_600_000),
-    });
     const claim = objectClaim(ref!, classifyKey(key)!, plainETag(ref!.eTag), { speakerFolders: ['calls'] });
-    expect(await anHourAgo.claim(claim)).toMatchObject({
+    expect(await anHourAgo().claim(claim)).toMatchObject({
       claimed: true,
       prediction: { status: 'PROCESSING' },
     });
 
-    const erased = await createSpeakerErasure({
-      statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
-      records: repository,
-      objects: s3ObjectDeleter(aws.s3),
-    })([dropFolderScope('calls')], 'abandoned');
+    const erased = await eraseCallsSpeaker('abandoned');
     expect(erased).toMatchObject({ recordsDeleted: 1, more: false });
     expect(await exists(key)).toBe(false);
     expect(await repository.get(claim.id)).toBeUndefined();
@@ -260,36 +267,14 @@ describe('erasing a speaker while one of its clips is in flight', () => {
 
   it('a processor held past its lease, whose record is erased, removes the result file it wrote', async () => {
     const key = 'incoming/calls/slow/clip.flac';
-    const event = aws.nextEvent(key);
-    await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: tessClip('sad').bytes }));
-    const [ref] = parseS3Event(toNotification(await event));
+    const [ref] = parseS3Event(await dropped(key));
     // Its processor claimed an hour ago with a 15-minute lease (npm start: no function timeout ends it).
-    const anHourAgo = new PredictionRepository(aws.doc, {
-      tableName: aws.tableName,
-      recordTtlDays: 30,
-      processingLeaseSec: 900,
-      now: () => new Date(Date.now() - 3_600_000),
-    });
     const { held, running, release } = heldPredictor();
-    const processing = processObject(
-      {
-        s3: aws.s3,
-        repository: anHourAgo,
-        predictor: held,
-        maxUploadBytes: 25 * 1024 * 1024,
-        maxDurationSec: 600,
-        speakerFolders: ['calls'],
-      },
-      ref!,
-    );
+    const processing = processWith(held, ref!, anHourAgo());
     await running;
 
     const scope = { scope: dropFolderScope('calls'), speakerId: 'slow' };
-    const erased = await createSpeakerErasure({
-      statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
-      records: repository,
-      objects: s3ObjectDeleter(aws.s3),
-    })([scope.scope], 'slow');
+    const erased = await eraseCallsSpeaker('slow');
     expect(erased).toMatchObject({ recordsDeleted: 1, more: false });
     release();
 
@@ -302,9 +287,7 @@ describe('erasing a speaker while one of its clips is in flight', () => {
 
   it("a dead-lettered drop-folder object's record carries its speaker: listed and erased with its result file", async () => {
     const key = 'incoming/calls/dead/clip.flac';
-    const event = aws.nextEvent(key);
-    await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: tessClip('sad').bytes }));
-    const notification = toNotification(await event);
+    const notification = await dropped(key);
     // Every attempt failed: the on-failure destination's record reaches the recorder.
     const record = { requestPayload: notification, responsePayload: { errorMessage: 'Task timed out' } };
     const [id] = await recordDeadLetter(repository, record, undefined, aws.s3, ['calls']);
@@ -312,11 +295,7 @@ describe('erasing a speaker while one of its clips is in flight', () => {
 
     const scope = { scope: dropFolderScope('calls'), speakerId: 'dead' };
     expect((await repository.speakerRecords(scope, 5)).records.map((r) => r.id)).toEqual([id]);
-    const erased = await createSpeakerErasure({
-      statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
-      records: repository,
-      objects: s3ObjectDeleter(aws.s3),
-    })([scope.scope], 'dead');
+    const erased = await eraseCallsSpeaker('dead');
     expect(erased).toMatchObject({ recordsDeleted: 1, more: false });
     expect(await exists(key)).toBe(false);
     expect(await exists('results/calls/dead/clip.flac.json')).toBe(false);
