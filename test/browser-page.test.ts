@@ -93,6 +93,24 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     return page;
   }
 
+  /**
+   * Holds the page's uploads to S3 (PUTs) under way until `releaseAll`, which also lets every later one
+   * through; `held` counts the ones under way.
+   */
+  async function holdUploads(page: Page) {
+    const held: (() => void)[] = [];
+    let released = false;
+    await page.route(`${stack.s3Endpoint}/**`, (route) => {
+      if (released || route.request().method() !== 'PUT') return route.continue();
+      held.push(() => route.continue());
+    });
+    const releaseAll = () => {
+      released = true;
+      for (const release of held) release();
+    };
+    return { held, releaseAll };
+  }
+
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'ser-browser-'));
     profileDir = await mkdtemp(join(tmpdir(), 'ser-chromium-profile-'));
@@ -370,12 +388,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     const page = await openPage();
     await page.getByLabel('x-api-key').fill(stack.apiKey);
     await page.getByRole('button', { name: 'Save' }).click();
-    const held: (() => void)[] = [];
-    let released = false;
-    await page.route(`${stack.s3Endpoint}/**`, (route) => {
-      if (released || route.request().method() !== 'PUT') return route.continue();
-      held.push(() => route.continue());
-    });
+    const { held, releaseAll } = await holdUploads(page);
 
     // Act
     await page.locator('#file-input').setInputFiles(clips.map((clip) => clip.path));
@@ -385,8 +398,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     const heldAfterAPause = held.length;
     const queued = await page.locator('#batch-rows tr[data-state="queued"]').count();
     const warnedWhileSending = await warnsBeforeLeaving(page);
-    released = true;
-    for (const release of held) release();
+    releaseAll();
     await page.locator('#batch-status', { hasText: 'All 4 files finished' }).waitFor();
 
     // Assess
@@ -404,12 +416,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     const page = await openPage();
     await page.getByLabel('x-api-key').fill(stack.apiKey);
     await page.getByRole('button', { name: 'Save' }).click();
-    const held: (() => void)[] = [];
-    let released = false;
-    await page.route(`${stack.s3Endpoint}/**`, (route) => {
-      if (released || route.request().method() !== 'PUT') return route.continue();
-      held.push(() => route.continue());
-    });
+    const { held, releaseAll } = await holdUploads(page);
     await page.locator('#file-input').setInputFiles([first.path, second.path]);
     await page.getByRole('button', { name: 'Analyse 2 files' }).click();
     await expect.poll(() => held.length).toBe(2);
@@ -421,8 +428,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     await page.waitForTimeout(300);
     const heldAfterAPause = held.length;
     const status = await page.locator('#status').textContent();
-    released = true;
-    for (const release of held) release();
+    releaseAll();
     await page.locator('#result:not([hidden]), #message:not([hidden])').first().waitFor();
     await page.locator('#batch-status', { hasText: 'All 2 files finished' }).waitFor();
 
@@ -448,12 +454,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     await page.locator('#status', { hasText: 'Done.' }).waitFor();
     const barAfterFirstRun = await page.locator('#progress-text').textContent();
     // The listed files' uploads are held under way: they take both places.
-    const held: (() => void)[] = [];
-    let released = false;
-    await page.route(`${stack.s3Endpoint}/**`, (route) => {
-      if (released || route.request().method() !== 'PUT') return route.continue();
-      held.push(() => route.continue());
-    });
+    const { held, releaseAll } = await holdUploads(page);
     await page.getByRole('button', { name: 'Analyse 2 files' }).click();
     await expect.poll(() => held.length).toBe(2);
 
@@ -464,8 +465,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     await page.locator('#file-input').setInputFiles(other.path);
     const statusAfterChoosing = await page.locator('#status').textContent();
     const warnedWhileWaiting = await warnsBeforeLeaving(page);
-    released = true;
-    for (const release of held) release();
+    releaseAll();
     await page.locator('#batch-status', { hasText: 'All 2 files finished' }).waitFor();
     // The waiting run, once sent and analysed, leaves nothing to say about the background.
     await expect.poll(() => page.locator('#status').textContent(), { timeout: 30_000 }).toBe('');
