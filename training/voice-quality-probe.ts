@@ -11,17 +11,14 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import {
-  createFeatureExtractor,
-  type FeatureMatrix,
-  frameStatistics,
-} from '../lambdas/core/features/extract.ts';
+import { createFeatureExtractor } from '../lambdas/core/features/extract.ts';
 import { applyChannel, DEFAULT_CHANNEL, TEST_CHANNEL } from './channel.ts';
 import { type Clip, defaultDatasetDir, EMOTIONS, scanDataset } from './datasets.ts';
 import { createFeaturePipeline } from './features.ts';
 import { computeMetrics, largestClassShare } from './metrics.ts';
 import { DEFAULTS } from './pipeline.ts';
 import { createRng, seedFrom } from './random.ts';
+import { graphStatistics, standardiser, statsClassifier } from './stats-mlp.ts';
 import { initTf, tf } from './tf.ts';
 import { createVoiceQualityExtractor, VOICE_QUALITY_NAMES } from './voice-quality.ts';
 
@@ -32,33 +29,6 @@ interface Row {
   clean: { b: number[]; vq: number[] };
   trainChannel: { b: number[]; vq: number[] };
   testChannel?: { b: number[]; vq: number[] };
-}
-
-const CONTOURS = 3;
-
-/** What the graph computes per clip: mean, std, delta RMS of every channel; range and change of the contours. */
-export function graphStatistics(m: FeatureMatrix): number[] {
-  const { mean, std } = frameStatistics(m.data, m.frames, m.dims);
-  const delta = new Float64Array(m.dims);
-  for (let d = 0; d < m.dims; d++) {
-    let sum = 0;
-    for (let f = 1; f < m.frames; f++) sum += (m.data[f * m.dims + d]! - m.data[(f - 1) * m.dims + d]!) ** 2;
-    delta[d] = Math.sqrt(sum / Math.max(1, m.frames - 1));
-  }
-  const contours: number[] = [];
-  for (let d = m.dims - CONTOURS; d < m.dims; d++) {
-    const values = Array.from({ length: m.frames }, (_, f) => m.data[f * m.dims + d]!);
-    const centre = (m.frames - 1) / 2;
-    const meanValue = values.reduce((a, b) => a + b, 0) / (values.length || 1);
-    let sxy = 0;
-    let sxx = 0;
-    values.forEach((v, f) => {
-      sxy += (f - centre) * (v - meanValue);
-      sxx += (f - centre) ** 2;
-    });
-    contours.push(Math.max(...values) - Math.min(...values), sxx > 0 ? (sxy / sxx) * m.frames : 0);
-  }
-  return [...mean, ...std, ...delta, ...contours];
 }
 
 async function computeRows(): Promise<Row[]> {
@@ -117,51 +87,6 @@ type FeatureSet = 'B' | 'VQ' | 'B+VQ';
 const pick = (v: { b: number[]; vq: number[] }, set: FeatureSet): number[] =>
   set === 'B' ? v.b : set === 'VQ' ? v.vq : [...v.b, ...v.vq];
 
-/** Column means and standard deviations of the training rows (a constant column keeps scale 1). */
-function standardiser(rows: number[][]): (row: number[]) => number[] {
-  const dims = rows[0]!.length;
-  const mean = new Float64Array(dims);
-  const scale = new Float64Array(dims);
-  for (let d = 0; d < dims; d++) {
-    const column = rows.map((r) => (Number.isFinite(r[d]!) ? r[d]! : 0));
-    mean[d] = column.reduce((a, b) => a + b, 0) / column.length;
-    const sd = Math.sqrt(column.reduce((a, b) => a + (b - mean[d]!) ** 2, 0) / column.length);
-    scale[d] = sd > 1e-9 ? 1 / sd : 1;
-  }
-  return (row) => row.map((v, d) => ((Number.isFinite(v) ? v : 0) - mean[d]!) * scale[d]!);
-}
-
-function model(kind: 'linear' | 'mlp', dims: number, seed: number) {
-  const net = tf.sequential();
-  const l2 = tf.regularizers.l2({ l2: 1e-3 });
-  if (kind === 'mlp') {
-    net.add(
-      tf.layers.dense({
-        inputShape: [dims],
-        units: 64,
-        activation: 'relu',
-        kernelInitializer: tf.initializers.glorotUniform({ seed }),
-        kernelRegularizer: l2,
-      }),
-    );
-    net.add(tf.layers.dropout({ rate: 0.3, seed }));
-  }
-  net.add(
-    tf.layers.dense({
-      ...(kind === 'linear' ? { inputShape: [dims] } : {}),
-      units: EMOTIONS.length,
-      activation: 'softmax',
-      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
-      kernelRegularizer: l2,
-    }),
-  );
-  net.compile({
-    optimizer: tf.train.adam(kind === 'linear' ? 0.01 : 0.001),
-    loss: 'categoricalCrossentropy',
-  });
-  return net;
-}
-
 /** Trains on (x, y) shuffled by `seed` and returns the test rows' probabilities. */
 async function trainAndPredict(
   kind: 'linear' | 'mlp',
@@ -176,7 +101,7 @@ async function trainAndPredict(
     const j = Math.floor(rng() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
-  const net = model(kind, x[0]!.length, seed);
+  const net = statsClassifier(kind, x[0]!.length, seed);
   const xs = tf.tensor2d(order.map((i) => x[i]!));
   const ys = tf.oneHot(
     tf.tensor1d(
