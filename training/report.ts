@@ -569,6 +569,17 @@ folds of two held-out actors: softmax regression 0.405 → 0.425 (+0.019), MLP 0
 through the unseen channel 0.309 → 0.340 and 0.332 → 0.346: **not adopted**. The descriptors move with
 the channel by 0.9–2.7 of their clean spread, more than most MFCC means (median 0.75) and far more than
 the pitch level (0.33) ([round34/](round34/)).
+
+### Round 35 (2026-12-07): a statistics MLP as a fourth ensemble member, from stored runs
+
+Rule before the run ([ROUND35.md](ROUND35.md)): an MLP over the 135 per-clip statistics the graph already
+computes (64 ReLU units, three seeds averaged; `training/stats-member-probe.ts`, trained on the recipe's
+folds and feature cache, 2.5 minutes a draw) beside the stored reference ensembles of both seed draws, as
+an equally weighted fourth member, was to become a recipe member only at +0.015 clean and no more than
+−0.005 through the unseen channel on both draws. Alone it scored 0.530 and 0.524, as well as the
+three-LSTM ensembles (0.524 and 0.495); beside them 0.538 (+0.014, one clip short) and 0.516 (+0.021)
+clean, every fold up, and 0.370 (−0.010) and 0.357 (+0.003) through the channel: **not adopted** on
+this round ([round35/](round35/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
