@@ -892,7 +892,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The version cannot serve (MODEL_UNAVAILABLE): no package in the bucket and not the bundled model; objects of its package (metadata.json, the ONNX file) missing from the bucket (or not readable by the API: 403); or not a valid package (metadata unreadable, or not the version or sha256 registered). The message names the objects */
+            /** @description The version cannot serve (MODEL_UNAVAILABLE): no package in the bucket and not the bundled model; objects of its package (metadata.json, the ONNX file) missing from the bucket (or not readable by the API: 403); or not a valid package (metadata unreadable, or not the version or sha256 registered, or an ONNX whose checksum does not match or over 64 MB). The message names the objects */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -99,6 +99,31 @@ describe('activating a version whose package objects are gone from the bucket (l
     expect((await admin('GET', '/models')).json.active).toBe(local.stack.modelVersion);
   });
 
+  it('answers 409 MODEL_UNAVAILABLE when the ONNX is not the registered bytes, and activates it once they are back', async () => {
+    // Prepare: the trained package, whose ONNX is then replaced by another of the same length
+    await publishTrained();
+    const put = (name: string, body: Buffer) =>
+      local.s3.send(new PutObjectCommand({ Bucket: local.stack.bucket, Key: key(name), Body: body }));
+    await put('model.onnx', readFileSync(join(other.dir, 'model.onnx')));
+    const before = (await admin('GET', '/models')).json.active;
+
+    // Act: refused while the ONNX is replaced; the intact ONNX put back, activated
+    const corrupted = await admin('POST', `/models/${trained.version}/activate`);
+    const activeAfterRefusal = (await admin('GET', '/models')).json.active;
+    await put('model.onnx', readFileSync(join(trained.dir, 'model.onnx')));
+    const restored = await admin('POST', `/models/${trained.version}/activate`);
+    const activeAfterRestore = (await admin('GET', '/models')).json.active;
+    await admin('POST', `/models/${local.stack.modelVersion}/activate`);
+
+    // Assess
+    const onnxUrl = `s3://${local.stack.bucket}/${key('model.onnx')}`;
+    expect(corrupted).toMatchObject({ status: 409, json: { error: { code: 'MODEL_UNAVAILABLE' } } });
+    expect(corrupted.json.error.message).toContain(`${onnxUrl}: checksum does not match`);
+    expect(activeAfterRefusal).toBe(before);
+    expect(restored).toMatchObject({ status: 200, json: { active: trained.version } });
+    expect(activeAfterRestore).toBe(trained.version);
+  });
+
   it("the running deployment's bundled version serves from its asset: activated with its objects gone", async () => {
     const bundled = local.stack.modelVersion;
     await local.s3.send(

@@ -1,12 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  GetObjectCommand,
-  type HeadObjectCommand,
-  type S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { type GetObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import { MAX_ONNX_BYTES } from '../lambdas/core/model/checksum.ts';
 import { BUNDLED_MODEL_DIR, METADATA_FILE } from '../lambdas/core/model/location.ts';
 import { createS3ModelPackages } from '../lambdas/training/model-packages.ts';
 import type { ModelVersionRecord } from '../lambdas/training/model-registry.ts';
@@ -17,7 +14,9 @@ const BUNDLED_METADATA = JSON.stringify({
   ...JSON.parse(readFileSync(join(BUNDLED_MODEL_DIR, METADATA_FILE), 'utf8')),
   version: '1.0.0',
 });
-const ONNX_URL = `${LOCATION}${JSON.parse(BUNDLED_METADATA).onnxFile}`;
+const ONNX_FILE: string = JSON.parse(BUNDLED_METADATA).onnxFile;
+const ONNX_URL = `${LOCATION}${ONNX_FILE}`;
+const BUNDLED_ONNX = readFileSync(join(BUNDLED_MODEL_DIR, ONNX_FILE));
 
 /** An error as the SDK throws it for an HTTP status (S3's own codes: NoSuchKey, AccessDenied, SlowDown). */
 const s3Error = (status: number, name: string) =>
@@ -28,20 +27,25 @@ const s3Error = (status: number, name: string) =>
     $metadata: { httpStatusCode: status },
   });
 
+/** The ONNX object as GetObject answers it: its bytes, or only a Content-Length and a body never to be read. */
+type OnnxObject = Error | Buffer | { contentLength: number; body: Readable };
+
 /**
- * S3 as far as the package check asks it: metadata.json's body (or its error) for GetObject, the ONNX's
- * error (or nothing: it is there) for HeadObject.
+ * S3 as far as the package check asks it: metadata.json's body (or its error) and the ONNX (the bundled
+ * one unless given: its bytes, its error, or a Content-Length with a body) for GetObject.
  */
-function fakeS3(objects: { metadata: string | Error; onnx?: Error }): S3Client {
+function fakeS3(objects: { metadata: string | Error; onnx?: OnnxObject }): S3Client {
   return {
-    send: async (command: GetObjectCommand | HeadObjectCommand) => {
-      if (command instanceof GetObjectCommand) {
+    send: async (command: GetObjectCommand) => {
+      if (command.input.Key?.endsWith(METADATA_FILE)) {
         if (objects.metadata instanceof Error) throw objects.metadata;
         const body = objects.metadata;
         return { Body: { transformToString: async () => body } };
       }
-      if (objects.onnx) throw objects.onnx;
-      return {};
+      const onnx = objects.onnx ?? BUNDLED_ONNX;
+      if (onnx instanceof Error) throw onnx;
+      if (Buffer.isBuffer(onnx)) return { ContentLength: onnx.length, Body: Readable.from([onnx]) };
+      return { ContentLength: onnx.contentLength, Body: onnx.body };
     },
   } as unknown as S3Client;
 }
@@ -56,7 +60,7 @@ const RECORD: ModelVersionRecord = {
   createdAt: '2026-01-01T00:00:00.000Z',
 };
 
-const problems = (objects: { metadata: string | Error; onnx?: Error }) =>
+const problems = (objects: { metadata: string | Error; onnx?: OnnxObject }) =>
   createS3ModelPackages(fakeS3(objects)).problems(RECORD);
 
 describe('model packages: what keeps a registered package from loading (S3 stubbed)', () => {
@@ -110,5 +114,40 @@ describe('model packages: what keeps a registered package from loading (S3 stubb
     expect(otherSha256).toEqual([
       `${METADATA_URL}: sha256 ${'f'.repeat(64)} is not the registered ${RECORD.sha256}`,
     ]);
+  });
+
+  it('an ONNX that is not the registered bytes is a problem naming it: "checksum does not match"', async () => {
+    const corrupted = Buffer.from(BUNDLED_ONNX);
+    corrupted.writeUInt8(corrupted.readUInt8(0) ^ 0xff, 0);
+
+    const found = await problems({ metadata: BUNDLED_METADATA, onnx: corrupted });
+
+    expect(found).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^${ONNX_URL}: checksum does not match: sha256 [0-9a-f]{64}, registered ${RECORD.sha256}$`,
+        ),
+      ),
+    ]);
+  });
+
+  it('an ONNX over MAX_ONNX_BYTES is refused from its Content-Length, its body ended unread', async () => {
+    let read = false;
+    const body = new Readable({
+      read() {
+        read = true;
+        this.push(null);
+      },
+    });
+
+    const found = await problems({
+      metadata: BUNDLED_METADATA,
+      onnx: { contentLength: MAX_ONNX_BYTES + 1, body },
+    });
+
+    expect(found).toEqual([
+      `${ONNX_URL} is over ${MAX_ONNX_BYTES} bytes, the largest ONNX a package may have`,
+    ]);
+    expect({ read, destroyed: body.destroyed }).toEqual({ read: false, destroyed: true });
   });
 });

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
+import { MAX_ONNX_BYTES } from '../core/model/checksum.ts';
 import { errorResponse, jsonResponse } from './openapi-responses.ts';
 import {
   ActivatedModelSchema,
@@ -83,7 +84,7 @@ export const trainingPaths: ZodOpenApiPathsObject = {
           'The version cannot serve (MODEL_UNAVAILABLE): no package in the bucket and not the bundled model; ' +
             'objects of its package (metadata.json, the ONNX file) missing from the bucket (or not readable by ' +
             'the API: 403); or not a valid package (metadata unreadable, or not the version or sha256 ' +
-            'registered). The message names the objects',
+            `registered, or an ONNX whose checksum does not match or over ${MAX_ONNX_BYTES / 1024 / 1024} MB). The message names the objects`,
         ),
       },
     },

@@ -1,5 +1,12 @@
-import { GetObjectCommand, HeadObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  type S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
 import { ModelError } from '../core/errors.ts';
+import { MAX_ONNX_BYTES, streamedSha256Hex } from '../core/model/checksum.ts';
 import { METADATA_FILE } from '../core/model/location.ts';
 import { type ModelMetadata, parseModelMetadata } from '../core/model/metadata.ts';
 import { type ModelVersionRecord, packageMismatches, parseS3Location, s3Location } from './model-registry.ts';
@@ -9,8 +16,9 @@ export interface ModelPackages {
   /**
    * What keeps the package at a registered version's `location` from loading, one phrase each naming its
    * object (`s3://…/model.onnx is missing`, or `… is missing or not readable by the API (403)`, a
-   * metadata.json that is not a package, or not the registered version's: `packageMismatches`); empty
-   * when the objects prediction reads are there and are that version's.
+   * metadata.json that is not a package, or not the registered version's: `packageMismatches`, an ONNX
+   * whose checksum does not match or over `MAX_ONNX_BYTES`); empty when the objects prediction reads are
+   * there and are that version's.
    */
   problems(model: ModelVersionRecord): Promise<string[]>;
 }
@@ -63,9 +71,27 @@ async function readMetadata(
 }
 
 /**
+ * What keeps the ONNX read from S3 from being the registered one: over `MAX_ONNX_BYTES` (refused from its
+ * Content-Length, unread), or bytes whose sha256 is not `sha256` (hashed as they stream, as the inference
+ * function checks them at load).
+ */
+async function onnxProblems(object: GetObjectCommandOutput, url: string, sha256: string): Promise<string[]> {
+  // The Node SDK's body is a Readable: iterated chunk by chunk, and ended unread when it is too large.
+  const body = object.Body as Readable;
+  const tooLarge = `${url} is over ${MAX_ONNX_BYTES} bytes, the largest ONNX a package may have`;
+  if ((object.ContentLength ?? 0) > MAX_ONNX_BYTES) {
+    body.destroy();
+    return [tooLarge];
+  }
+  const actual = await streamedSha256Hex(body);
+  if (actual === undefined) return [tooLarge];
+  return actual === sha256 ? [] : [`${url}: checksum does not match: sha256 ${actual}, registered ${sha256}`];
+}
+
+/**
  * Reads the package's metadata.json (it names the ONNX file, its version and sha256, compared with the
- * registry's) and HEADs that ONNX: the objects `active-model.ts` loads. With metadata.json gone or not the
- * registered version's, only it is named.
+ * registry's) and streams that ONNX through sha256: the objects `active-model.ts` loads and checks. With
+ * metadata.json gone or not the registered version's, only it is named.
  */
 export function createS3ModelPackages(s3: S3Client): ModelPackages {
   return {
@@ -78,11 +104,12 @@ export function createS3ModelPackages(s3: S3Client): ModelPackages {
       const mismatches = packageMismatches(model, read.metadata, s3Location(at.bucket, metadataKey));
       if (mismatches.length > 0) return mismatches;
       const onnxKey = `${at.prefix}${read.metadata.onnxFile}`;
+      const onnxUrl = s3Location(at.bucket, onnxKey);
       const onnx = await readOrProblem(
-        s3.send(new HeadObjectCommand({ Bucket: at.bucket, Key: onnxKey })),
-        s3Location(at.bucket, onnxKey),
+        s3.send(new GetObjectCommand({ Bucket: at.bucket, Key: onnxKey })),
+        onnxUrl,
       );
-      return 'problem' in onnx ? [onnx.problem] : [];
+      return 'problem' in onnx ? [onnx.problem] : onnxProblems(onnx.object, onnxUrl, model.sha256);
     },
   };
 }
