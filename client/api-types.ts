@@ -454,6 +454,11 @@ export interface components {
             /** Format: date-time */
             activatedAt: string;
         };
+        /**
+         * @description The statuses a prediction ends in: a prediction in one changes no more, so a poll stops there
+         * @enum {string}
+         */
+        TerminalPredictionStatus: "SUCCEEDED" | "FAILED";
     };
     responses: {
         /** @description Missing or invalid API key (FORBIDDEN) */
@@ -906,3 +911,20 @@ export interface operations {
         };
     };
 }
+type FlattenedDeepRequired<T> = {
+    [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
+};
+type ReadonlyArray<T> = [
+    Exclude<T, undefined>
+] extends [
+    unknown[]
+] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const createTrainingJobRequestActivateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CreateTrainingJobRequest"]["activate"]> = ["if-better", "always", "never"];
+export const createdUploadUploadMethodValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CreatedUpload"]["upload"]["method"]> = ["PUT", "POST"];
+export const predictionStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Prediction"]["status"]> = ["PENDING", "PROCESSING", "SUCCEEDED", "FAILED"];
+export const predictionSourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Prediction"]["source"]> = ["api", "drop-folder"];
+export const predictionErrorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Prediction"]["error"]["code"]> = ["UNSUPPORTED_FORMAT", "CORRUPT_AUDIO", "EMPTY_AUDIO", "TOO_LONG", "TOO_LARGE", "NO_SPEECH", "MODEL_INVALID", "PROCESSING_FAILED", "OBJECT_REPLACED", "OBJECT_DELETED", "KEY_TOO_LONG", "INVALID_KEY", "UPLOAD_EXPIRED"];
+export const trainingJobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TrainingJob"]["status"]> = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"];
+export const trainingJobActivateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TrainingJob"]["activate"]> = ["if-better", "always", "never"];
+export const modelListItemsSourceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ModelList"]["items"]["source"]> = ["bundled", "trained"];
+export const terminalPredictionStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TerminalPredictionStatus"]> = ["SUCCEEDED", "FAILED"];

@@ -1,5 +1,5 @@
 import createClient, { type Client } from 'openapi-fetch';
-import type { components, paths } from './api-types.ts';
+import { type components, type paths, terminalPredictionStatusValues } from './api-types.ts';
 
 export type SerClient = Client<paths>;
 export type Prediction = components['schemas']['Prediction'];
@@ -28,5 +28,6 @@ export function createSerClient({ baseUrl, apiKey, fetch: fetchImpl }: SerClient
   });
 }
 
+/** The prediction changes no more: its status is one the contract names `TerminalPredictionStatus`. */
 export const isTerminal = (prediction: Pick<Prediction, 'status'>): boolean =>
-  prediction.status === 'SUCCEEDED' || prediction.status === 'FAILED';
+  (terminalPredictionStatusValues as readonly string[]).includes(prediction.status);

@@ -9,6 +9,6 @@ const HEADER =
 /** The `paths`/`components` types openapi-fetch uses, as openapi-typescript prints them. */
 export async function generateApiTypes(document: object): Promise<string> {
   // openapi-typescript resolves $refs in place: give it a copy, never the served document.
-  const ast = await openapiTS(structuredClone(document) as OpenAPI3, { exportType: false });
+  const ast = await openapiTS(structuredClone(document) as OpenAPI3, { exportType: false, enumValues: true });
   return HEADER + astToString(ast);
 }

@@ -2,8 +2,15 @@ import { readFile } from 'node:fs/promises';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { OpenAPI } from 'openapi-types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { predictionStatusValues } from '../client/api-types.ts';
 import { createSerClient, isTerminal, type SerClient } from '../client/ser-client.ts';
-import { CreatedUploadSchema, PredictionPageSchema, PredictionSchema } from '../lambdas/app/api-schemas.ts';
+import {
+  CreatedUploadSchema,
+  isTerminalStatus,
+  PredictionPageSchema,
+  PredictionSchema,
+  TERMINAL_PREDICTION_STATUSES,
+} from '../lambdas/app/api-schemas.ts';
 import { API_ROUTES } from '../lambdas/app/routes.ts';
 import { API_TYPES_FILE, generateApiTypes } from '../scripts/api-types.ts';
 import { tessClip } from './helpers/fixtures.ts';
@@ -64,6 +71,16 @@ describe('the OpenAPI contract, as served by the local stack', () => {
   it('generates the committed client types (run `npm run generate:client` after changing a schema)', async () => {
     const committed = await readFile(API_TYPES_FILE, 'utf8');
     expect(await generateApiTypes(served)).toBe(committed);
+  });
+
+  it("names the terminal statuses (TerminalPredictionStatus), and the typed client's isTerminal reads them from there", () => {
+    const components = (served as unknown as { components: { schemas: Record<string, { enum?: string[] }> } })
+      .components;
+
+    expect(components.schemas.TerminalPredictionStatus?.enum).toEqual([...TERMINAL_PREDICTION_STATUSES]);
+    expect(predictionStatusValues.filter((status) => isTerminal({ status }))).toEqual(
+      predictionStatusValues.filter(isTerminalStatus),
+    );
   });
 
   it('serves what it declares: the typed client uploads a clip and reads its prediction', async () => {

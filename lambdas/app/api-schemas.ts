@@ -21,7 +21,10 @@ export const ErrorBodySchema = z
 
 export const PredictionStatusSchema = z.enum(['PENDING', 'PROCESSING', 'SUCCEEDED', 'FAILED']);
 /** The statuses a prediction ends in: what a poll waits for, what an event and a callback announce. */
-export const TerminalPredictionStatusSchema = PredictionStatusSchema.extract(['SUCCEEDED', 'FAILED']);
+export const TerminalPredictionStatusSchema = PredictionStatusSchema.extract(['SUCCEEDED', 'FAILED']).meta({
+  description:
+    'The statuses a prediction ends in: a prediction in one changes no more, so a poll stops there',
+});
 export const TERMINAL_PREDICTION_STATUSES = TerminalPredictionStatusSchema.options;
 export const isTerminalStatus = (
   status: string | undefined,

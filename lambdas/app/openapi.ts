@@ -10,6 +10,7 @@ import {
   PredictionSchema,
   SpeakerErasedSchema,
   SpeakerIdSchema,
+  TerminalPredictionStatusSchema,
 } from './api-schemas.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES } from './config.ts';
 import {
@@ -143,6 +144,8 @@ export const openApiDocument = createDocument({
   security: [{ apiKey: [] }],
   paths: withCommonResponses({ ...predictionPaths, ...trainingPaths }),
   components: {
+    // Named in the contract, though no field refers to it, so that the generated client reads it as values.
+    schemas: { TerminalPredictionStatus: TerminalPredictionStatusSchema },
     securitySchemes: {
       apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
       admin: {
