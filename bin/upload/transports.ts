@@ -118,11 +118,12 @@ async function readResult(s3: S3Client, bucket: string, key: string): Promise<Re
   }
 }
 
-/** `s3://bucket/incoming/some/prefix/` → bucket and key prefix (under incoming/, ending in `/`). */
+/** `s3://bucket/incoming/some/prefix/` → bucket and key prefix (under `INCOMING_PREFIX`, ending in `/`). */
 export function parseDropTarget(url: string): { bucket: string; prefix: string } {
+  const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(url);
   // `s3://bucket/incoming` (no slash) is the folder itself, as `aws s3 cp` reads it.
-  const match = /^s3:\/\/([^/]+)\/(incoming(?:\/.*)?)$/.exec(url);
-  if (!match) throw new Error(`--drop must be s3://<bucket>/incoming/…, not ${url}`);
-  const prefix = match[2]!.endsWith('/') ? match[2]! : `${match[2]}/`;
-  return { bucket: match[1]!, prefix };
+  const key = match?.[2] === INCOMING_PREFIX.slice(0, -1) ? INCOMING_PREFIX : match?.[2];
+  if (!match || !key?.startsWith(INCOMING_PREFIX))
+    throw new Error(`--drop must be s3://<bucket>/${INCOMING_PREFIX}…, not ${url}`);
+  return { bucket: match[1]!, prefix: key.endsWith('/') ? key : `${key}/` };
 }
