@@ -573,7 +573,7 @@ the pitch level (0.33) ([round34/](round34/)).
 ### Round 35 (2026-12-07): a statistics MLP as a fourth ensemble member, from stored runs
 
 Rule before the run ([ROUND35.md](ROUND35.md)): an MLP over the 135 per-clip statistics the graph already
-computes (64 ReLU units, three seeds averaged; `training/stats-member-probe.ts`, trained on the recipe's
+computes (64 ReLU units, three seeds averaged; \`training/stats-member-probe.ts\`, trained on the recipe's
 folds and feature cache, 2.5 minutes a draw) beside the stored reference ensembles of both seed draws, as
 an equally weighted fourth member, was to become a recipe member only at +0.015 clean and no more than
 −0.005 through the unseen channel on both draws. Alone it scored 0.530 and 0.524, as well as the
