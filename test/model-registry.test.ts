@@ -14,6 +14,7 @@ import {
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DomainError } from '../lambdas/app/domain-error.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
+import { MAX_ONNX_BYTES } from '../lambdas/core/model/checksum.ts';
 import { BUNDLED_MODEL_DIR, createPredictor } from '../lambdas/core/predict.ts';
 import { decideActivation, type ModelComparison } from '../lambdas/training/activation-policy.ts';
 import { createActiveModelProvider, UNAVAILABLE_RETRY_MS } from '../lambdas/training/active-model.ts';
@@ -613,6 +614,32 @@ describe('deploying a bundled model: stored under models/<version>/, registered 
     expect(provider.predictor.modelVersion).toBe('1.6.1');
     expect(errors).toEqual([
       `Model 1.6.0: s3://${aws.bucket}/models/1.6.0/model.onnx is missing or not readable by this function (403)`,
+    ]);
+  });
+
+  it('an active package whose ONNX is over MAX_ONNX_BYTES is refused from its Content-Length, unread, and said once', async () => {
+    // Prepare: 1.6.0's ONNX reported larger than any package may be (registered before activation checked it)
+    await deploy(packageAs('1.6.0').dir);
+    const next = packageAs('1.6.1');
+    await deploy(next.dir, '1.6.0');
+    const oversizedOnnx = {
+      send: async (command: GetObjectCommand) => {
+        const out = await aws.s3.send(command);
+        return command.input.Key === 'models/1.6.0/model.onnx'
+          ? { ...out, ContentLength: MAX_ONNX_BYTES + 1 }
+          : out;
+      },
+    } as unknown as S3Client;
+    const { provider, errors } = await servingWith(next.dir, { s3: oversizedOnnx });
+
+    // Act
+    await registry.activate('1.6.0');
+    for (let i = 0; i < 3; i++) await provider.refresh();
+
+    // Assess
+    expect(provider.predictor.modelVersion).toBe('1.6.1');
+    expect(errors).toEqual([
+      `Model 1.6.0: s3://${aws.bucket}/models/1.6.0/model.onnx is over ${MAX_ONNX_BYTES} bytes, the largest ONNX a package may have`,
     ]);
   });
 

@@ -1,10 +1,11 @@
+import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ModelError } from '../core/errors.ts';
 import { METADATA_FILE } from '../core/model/location.ts';
 import { parseModelMetadata } from '../core/model/metadata.ts';
 import { loadParsedModel } from '../core/model/runtime.ts';
 import { createPredictor, type Predictor } from '../core/predict.ts';
-import { unreadable } from './model-packages.ts';
+import { isOversizeOnnx, onnxTooLarge, unreadable } from './model-packages.ts';
 import {
   type ModelRegistry,
   type ModelVersionRecord,
@@ -51,11 +52,19 @@ async function loadFromS3(deps: ProviderDeps, record: ModelVersionRecord): Promi
   const location = parseS3Location(record.location ?? '');
   if (!location)
     throw new ModelUnavailableError(`Model ${version}: not an s3:// location: ${record.location}`);
-  const read = async (key: string) => {
+  const read = async (key: string, { onnx = false } = {}) => {
     try {
-      const { Body } = await deps.s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: key }));
-      return await Body!.transformToByteArray();
+      const object = await deps.s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: key }));
+      // Activation refuses such a package; one registered before that rule is not read into memory here.
+      if (onnx && isOversizeOnnx(object)) {
+        (object.Body as Readable).destroy();
+        throw new ModelUnavailableError(
+          `Model ${version}: ${onnxTooLarge(s3Location(location.bucket, key))}`,
+        );
+      }
+      return await object.Body!.transformToByteArray();
     } catch (error) {
+      if (error instanceof ModelUnavailableError) throw error;
       // On AWS a missing object is a 403 here (no listing grant), and lasts like a 404 (model-packages.ts).
       const why = unreadable(error, 'this function');
       if (!why) throw error;
@@ -70,7 +79,7 @@ async function loadFromS3(deps: ProviderDeps, record: ModelVersionRecord): Promi
     const stored = parseModelMetadata(metadataJson, metadataUrl);
     const mismatches = packageMismatches(record, stored, metadataUrl);
     if (mismatches.length > 0) throw new ModelUnavailableError(`Model ${version}: ${mismatches.join('; ')}`);
-    const onnx = await read(`${location.prefix}${stored.onnxFile}`);
+    const onnx = await read(`${location.prefix}${stored.onnxFile}`, { onnx: true });
     return createPredictor({ model: await loadParsedModel(stored, onnx, record.location!) });
   } catch (error) {
     if (error instanceof ModelError) throw new ModelUnavailableError(error.message, { cause: error });

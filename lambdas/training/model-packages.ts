@@ -70,6 +70,14 @@ async function readMetadata(
   }
 }
 
+/** An ONNX object whose Content-Length is over `MAX_ONNX_BYTES`: refused before its body is read. */
+export const isOversizeOnnx = (object: { ContentLength?: number }): boolean =>
+  (object.ContentLength ?? 0) > MAX_ONNX_BYTES;
+
+/** Why an oversized ONNX is refused, by activation and by the inference function alike. */
+export const onnxTooLarge = (url: string): string =>
+  `${url} is over ${MAX_ONNX_BYTES} bytes, the largest ONNX a package may have`;
+
 /**
  * What keeps the ONNX read from S3 from being the registered one: over `MAX_ONNX_BYTES` (refused from its
  * Content-Length, unread), or bytes whose sha256 is not `sha256` (hashed as they stream, as the inference
@@ -78,13 +86,12 @@ async function readMetadata(
 async function onnxProblems(object: GetObjectCommandOutput, url: string, sha256: string): Promise<string[]> {
   // The Node SDK's body is a Readable: iterated chunk by chunk, and ended unread when it is too large.
   const body = object.Body as Readable;
-  const tooLarge = `${url} is over ${MAX_ONNX_BYTES} bytes, the largest ONNX a package may have`;
-  if ((object.ContentLength ?? 0) > MAX_ONNX_BYTES) {
+  if (isOversizeOnnx(object)) {
     body.destroy();
-    return [tooLarge];
+    return [onnxTooLarge(url)];
   }
   const actual = await streamedSha256Hex(body);
-  if (actual === undefined) return [tooLarge];
+  if (actual === undefined) return [onnxTooLarge(url)];
   return actual === sha256 ? [] : [`${url}: checksum does not match: sha256 ${actual}, registered ${sha256}`];
 }
 
