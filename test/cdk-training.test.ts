@@ -1,11 +1,28 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Training } from '../lib/constructs/training.ts';
+import { failureRequestDocuments, machineExitMessage } from '../lambdas/training/job-repository.ts';
+import { recordFailureByCli, Training } from '../lib/constructs/training.ts';
 import { fakeModelPackage } from './helpers/fake-model-package.ts';
+
+/** The user data's script, each CloudFormation reference in it written as `{Ref:<logical id>}`. */
+function userDataScript(template: Template): string {
+  const launchTemplate = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0]!;
+  const parts = launchTemplate.Properties.LaunchTemplateData.UserData['Fn::Base64'][
+    'Fn::Join'
+  ][1] as unknown[];
+  return parts
+    .map((part) => (typeof part === 'string' ? part : `{Ref:${(part as { Ref: string }).Ref}}`))
+    .join('');
+}
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
 
@@ -126,12 +143,13 @@ describe('Training construct (EC2 on demand)', () => {
     // The supervisor ends the job (FAILED included) 5 minutes before the machine's hard limit.
     expect(userData).toContain('TRAINING_DEADLINE_MINUTES=115');
     expect(userData).toContain('ser-training-job-id');
-    // No job-record writes from bash (no hand-escaped JSON): the TypeScript supervisor owns the end.
-    expect(userData).not.toContain('aws dynamodb');
+    // Job records are written from bash only by the exit trap's fallback, with the repository's requests
+    // (below); no hand-escaped JSON.
+    expect(userData.match(/aws dynamodb/g)).toHaveLength(1);
     expect(userData).not.toContain('\\\\\\"');
   });
 
-  it("user data: the exit trap uploads the machine's log under training-logs/<job>/, then shuts down; it ends the job only through the repository's code", () => {
+  it("user data: the exit trap uploads the machine's log under training-logs/<job>/, then shuts down; it ends the job through the repository's code, or its requests", () => {
     const template_ = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0]!;
     const userData = JSON.stringify(template_.Properties.LaunchTemplateData.UserData);
     const trap = userData.slice(userData.indexOf('on_exit() {'), userData.indexOf('trap on_exit EXIT'));
@@ -140,11 +158,120 @@ describe('Training construct (EC2 on demand)', () => {
       /aws s3 cp \/var\/log\/cloud-init-output.log \\"s3:\/\/",\{"Ref":"Bucket[0-9A-F]+"\},"\/training-logs\/\$TRAINING_JOB_ID\/cloud-init-output.log\\" --region eu-west-1/,
     );
     expect(trap.indexOf('cloud-init-output.log')).toBeLessThan(trap.indexOf('shutdown -h now'));
-    // The job is ended by training/machine-exit.ts (the supervisor's markFailed), only with node_modules.
-    expect(trap).toContain('[ -d /opt/ser/node_modules ]');
-    expect(trap).toContain('npx --no-install tsx training/machine-exit.ts');
-    expect(trap).not.toMatch(/dynamodb|TRAINING_JOB#|TRAINING_LOCK/);
+    // training/machine-exit.ts (the supervisor's markFailed) with node_modules; else, or when it fails, the
+    // same writes from the AWS CLI, before the log upload so that the log has their answers.
+    expect(trap).toContain(
+      '[ -d /opt/ser/node_modules ] && (cd /opt/ser && MACHINE_EXIT_CODE=$code timeout 120 npx --no-install tsx training/machine-exit.ts) || record_failure_by_cli \\"$code\\"',
+    );
+    expect(trap.indexOf('record_failure_by_cli')).toBeLessThan(trap.indexOf('aws s3 cp'));
+    expect(trap).not.toMatch(/TRAINING_JOB#|TRAINING_LOCK/);
     expect(userData).toMatch(/export TRAINING_JOB_ID=\\"\$JOB_ID\\" BUCKET_NAME=/);
+  });
+
+  it("user data: the trap's fallback is the repository's requests for this table and bucket, rendered by recordFailureByCli", () => {
+    const script = userDataScript(template);
+    const [tableId] = Object.keys(template.findResources('AWS::DynamoDB::Table'));
+    const [bucketId] = Object.keys(template.findResources('AWS::S3::Bucket'));
+    const fallback = recordFailureByCli({
+      tableName: `{Ref:${tableId}}`,
+      bucketName: `{Ref:${bucketId}}`,
+      region: 'eu-west-1',
+    });
+
+    expect(script).toContain(fallback.join('\n'));
+    expect(script.indexOf('record_failure_by_cli() {')).toBeLessThan(script.indexOf('trap on_exit EXIT'));
+  });
+
+  describe('the exit trap as synthesized, run by bash with a recording `aws`, `shutdown` and `npx`', () => {
+    const jobId = 'f47ac10b-58cc-4372-a567-0e02b2c3d479';
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'ser-exit-trap-'));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    /**
+     * Runs the user data's trap with `/opt/ser` moved to a folder of the test's (with node_modules or
+     * without) after a script that exits with `exitCode`; every `aws`, `shutdown` and `npx` call recorded,
+     * `npx` answering `npxCode`.
+     */
+    function runTrap(options: { job: string; exitCode: number; nodeModules: boolean; npxCode?: number }) {
+      const run = mkdtempSync(join(dir, 'run-'));
+      const project = join(run, 'ser');
+      mkdirSync(options.nodeModules ? join(project, 'node_modules') : project, { recursive: true });
+      const bin = join(run, 'bin');
+      mkdirSync(bin);
+      for (const [command, code] of [
+        ['aws', 0],
+        ['shutdown', 0],
+        ['npx', options.npxCode ?? 0],
+      ] as const)
+        writeFileSync(
+          join(bin, command),
+          `#!/bin/bash\nprintf '%s\\0' ${command} "$@" > "$CALLS/$(ls "$CALLS" | wc -l)"\nexit ${code}\n`,
+          { mode: 0o755 },
+        );
+      const calls = join(run, 'calls');
+      mkdirSync(calls);
+      const script = userDataScript(template);
+      const trap = script
+        .slice(script.indexOf('record_failure_by_cli() {'), script.indexOf('trap on_exit EXIT'))
+        .replaceAll('/opt/ser', project);
+      const body = `set -euo pipefail\n${trap}trap on_exit EXIT\nTRAINING_JOB_ID=$1\nexit ${options.exitCode}\n`;
+      spawnSync('bash', ['-c', body, 'user-data', options.job], {
+        env: { PATH: `${bin}:${process.env.PATH}`, CALLS: calls },
+        encoding: 'utf8',
+      });
+      return readdirSync(calls)
+        .sort((a, b) => Number(a) - Number(b))
+        .map((file) => readFileSync(join(calls, file), 'utf8').split('\0').slice(0, -1));
+    }
+    const dynamodbRequests = (calls: string[][]) =>
+      calls
+        .filter(([command, service]) => command === 'aws' && service === 'dynamodb')
+        .map((args) => {
+          expect(args.slice(0, 4)).toEqual(['aws', 'dynamodb', 'update-item', '--cli-input-json']);
+          expect(args.slice(5)).toEqual(['--region', 'eu-west-1']);
+          return JSON.parse(args[4]!) as UpdateItemCommandInput;
+        });
+
+    it('without node_modules: the two requests failureRequestDocuments builds for the job, its exit code and the time, then the log, then the shutdown', () => {
+      const calls = runTrap({ job: jobId, exitCode: 3, nodeModules: false });
+
+      const requests = dynamodbRequests(calls);
+      const updatedAt = requests[0]?.ExpressionAttributeValues?.[':v2']?.S ?? '';
+      expect(new Date(updatedAt).toISOString()).toBe(updatedAt);
+      const [tableId] = Object.keys(template.findResources('AWS::DynamoDB::Table'));
+      const [bucketId] = Object.keys(template.findResources('AWS::S3::Bucket'));
+      const log = `s3://{Ref:${bucketId}}/training-logs/${jobId}/cloud-init-output.log`;
+      expect(requests).toEqual(
+        failureRequestDocuments(`{Ref:${tableId}}`, jobId, machineExitMessage(3, log), updatedAt),
+      );
+      expect(calls.map((args) => args.slice(0, 3).join(' '))).toEqual([
+        'aws dynamodb update-item',
+        'aws dynamodb update-item',
+        'aws s3 cp',
+        'shutdown -h now',
+      ]);
+    });
+
+    it('with node_modules, training/machine-exit.ts ends the job; the requests are sent only when it fails', () => {
+      const succeeded = runTrap({ job: jobId, exitCode: 1, nodeModules: true, npxCode: 0 });
+      const failed = runTrap({ job: jobId, exitCode: 1, nodeModules: true, npxCode: 1 });
+
+      expect(succeeded.map(([command]) => command)).toEqual(['npx', 'aws', 'shutdown']);
+      expect(succeeded[0]).toEqual(['npx', '--no-install', 'tsx', 'training/machine-exit.ts']);
+      expect(failed.map(([command]) => command)).toEqual(['npx', 'aws', 'aws', 'aws', 'shutdown']);
+      expect(dynamodbRequests(failed)).toHaveLength(2);
+    });
+
+    it('a success, or a job id not of the job id form, sends no request', () => {
+      const success = runTrap({ job: jobId, exitCode: 0, nodeModules: false });
+      const forged = runTrap({ job: 'x"},"TableName":"other', exitCode: 1, nodeModules: false });
+
+      expect(success.map(([command]) => command)).toEqual(['aws', 'shutdown']);
+      expect(dynamodbRequests(forged)).toEqual([]);
+    });
   });
 
   it('max run time and Spot are configurable', () => {

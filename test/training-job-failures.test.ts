@@ -1,18 +1,26 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../bin/local/local-aws.ts';
+import { isConditionalCheckFailed } from '../lambdas/app/table-definition.ts';
 import { createS3DatasetPrefixes, type DatasetPrefixes } from '../lambdas/training/dataset-prefix.ts';
 import { createEc2TrainingLauncher } from '../lambdas/training/ec2-launcher.ts';
-import { deadlinePassedMessage, TrainingJobRepository } from '../lambdas/training/job-repository.ts';
+import {
+  deadlinePassedMessage,
+  failureRequestDocuments,
+  machineExitMessage,
+  TrainingJobRepository,
+} from '../lambdas/training/job-repository.ts';
 import { createTrainingService } from '../lambdas/training/job-service.ts';
 import { fixBucketLevelPaths } from '../lambdas/training/local-s3-listing.ts';
 import { createS3ModelPackages } from '../lambdas/training/model-packages.ts';
 import { ModelRegistry } from '../lambdas/training/model-registry.ts';
-import { machineExitMessage } from '../training/machine-exit.ts';
+
 import { handlerEnvironment, startTestAws, type TestAws } from './helpers/local-aws.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -103,5 +111,76 @@ describe('a training machine that dies early points to its own log (local S3 and
       new GetCommand({ TableName: aws.tableName, Key: { id: 'TRAINING_LOCK' } }),
     );
     expect(held.Item?.jobId).toBe('job-next');
+  });
+
+  it("without node_modules, the exit trap's AWS CLI requests end the job FAILED, naming the log and the exit code, and free the lock; an ended job and another job's lock stay as they were", async () => {
+    // Prepare: the low-level client, as the AWS CLI sends DynamoDB's own JSON.
+    const dynamodb = new DynamoDBClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_S3_CREDENTIALS,
+      endpoint: aws.dynamoDbEndpoint,
+    });
+    const lockHolder = async () =>
+      (await aws.doc.send(new GetCommand({ TableName: aws.tableName, Key: { id: 'TRAINING_LOCK' } }))).Item
+        ?.jobId;
+    const exitTrap = async (jobId: string, exitCode: number, updatedAt: string) => {
+      const error = machineExitMessage(exitCode, logOf(jobId));
+      const outcomes: string[] = [];
+      // As the trap's loop: each request sent, a refused one reported and the next sent anyway.
+      for (const request of failureRequestDocuments(aws.tableName, jobId, error, updatedAt)) {
+        try {
+          await dynamodb.send(new UpdateItemCommand(request));
+          outcomes.push('written');
+        } catch (failure) {
+          if (!isConditionalCheckFailed(failure)) throw failure;
+          outcomes.push('refused');
+        }
+      }
+      return outcomes;
+    };
+    await service('job-dnf-failed', new Date()).createJob({});
+    await jobs.update('job-dnf-failed', { status: 'RUNNING' });
+    expect(await lockHolder()).toBe('job-dnf-failed');
+
+    // Act
+    const outcomes = await exitTrap('job-dnf-failed', 7, '2026-12-07T14:30:00.000Z');
+
+    // Assess
+    expect(outcomes).toEqual(['written', 'written']);
+    const failed = await jobs.get('job-dnf-failed');
+    expect(failed).toMatchObject({
+      status: 'FAILED',
+      error: machineExitMessage(7, logOf('job-dnf-failed')),
+      updatedAt: '2026-12-07T14:30:00.000Z',
+    });
+    expect(failed!.error).toContain('exited with code 7');
+    expect(failed!.error).toContain(logOf('job-dnf-failed'));
+    expect(await lockHolder()).toBeUndefined();
+
+    // Prepare: two jobs that recorded their end; the next job holds the lock.
+    const base = (await jobs.get('job-dnf-failed'))!;
+    await jobs.create({ ...base, id: 'job-cli-succeeded', status: 'RUNNING', error: undefined });
+    await jobs.update('job-cli-succeeded', { status: 'SUCCEEDED' });
+    await jobs.create({ ...base, id: 'job-cli-failed', status: 'RUNNING', error: undefined });
+    await jobs.recordFailure('job-cli-failed', 'Training stopped: the training process was killed (SIGKILL)');
+    const before = await Promise.all(['job-cli-succeeded', 'job-cli-failed'].map((id) => jobs.get(id)));
+    await jobs.acquireLock('job-cli-next');
+
+    // Act
+    const late = [
+      await exitTrap('job-cli-succeeded', 1, '2026-12-07T15:00:00.000Z'),
+      await exitTrap('job-cli-failed', 1, '2026-12-07T15:00:00.000Z'),
+    ];
+
+    // Assess
+    expect(late).toEqual([
+      ['refused', 'refused'],
+      ['refused', 'refused'],
+    ]);
+    const after = await Promise.all(['job-cli-succeeded', 'job-cli-failed'].map((id) => jobs.get(id)));
+    expect(after).toEqual(before);
+    expect(after.map((job) => job!.status)).toEqual(['SUCCEEDED', 'FAILED']);
+    expect(await lockHolder()).toBe('job-cli-next');
+    dynamodb.destroy();
   });
 });

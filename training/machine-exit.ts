@@ -3,14 +3,15 @@
  * an error — the download, `npm ci`, or the supervisor itself killed — so that a job the supervisor could
  * not end is FAILED now, naming the machine's log, and the one-job lock is free, instead of RUNNING
  * until its deadline. A job that recorded its end is left as it is (`markFailed`). The trap runs this only
- * when node_modules exists; without it, the log upload is all the machine can do.
+ * when node_modules exists; without it (or when this fails), the trap sends the same two writes itself
+ * (`failureRequestDocuments`).
  *
  * Usage: TRAINING_JOB_ID=<id> MACHINE_EXIT_CODE=<n> BUCKET_NAME=… TABLE_NAME=… npx tsx training/machine-exit.ts
  */
 import * as z from 'zod';
 import { loadConfig } from '../lambdas/app/config.ts';
 import { trainingLogKey } from '../lambdas/app/object-keys.ts';
-import { JobIdSchema } from '../lambdas/training/job-repository.ts';
+import { JobIdSchema, machineExitMessage } from '../lambdas/training/job-repository.ts';
 import { s3Location } from '../lambdas/training/model-registry.ts';
 import { markFailed } from './job-supervisor.ts';
 
@@ -18,14 +19,6 @@ const MachineExitEnvSchema = z.object({
   TRAINING_JOB_ID: JobIdSchema,
   MACHINE_EXIT_CODE: z.coerce.number().int(),
 });
-
-/** Why the job ended, as the job record and GET /training-jobs/{id} say it. */
-export function machineExitMessage(exitCode: number, machineLog: string): string {
-  return (
-    `Training stopped: the training machine's start-up script exited with code ${exitCode} before the job ` +
-    `recorded its end (installing the project, or the supervisor itself); its log: ${machineLog}`
-  );
-}
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { TRAINING_JOB_ID: jobId, MACHINE_EXIT_CODE: code } = MachineExitEnvSchema.parse(process.env);

@@ -1,9 +1,11 @@
+import type { UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
   UpdateCommand,
+  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { DomainError } from '../app/domain-error.ts';
@@ -12,9 +14,11 @@ import type { DatasetSummarySchema, JobStatusSchema, TrainingJobSchema } from '.
 
 /**
  * A job id: the service's UUID, or a test's name. Word characters and `-` only, since it is also a key
- * segment (`training-logs/<id>/`) and a shell variable in the training machine's user data.
+ * segment (`training-logs/<id>/`) and a shell variable in the training machine's user data. The pattern
+ * reads the same as a JavaScript and a POSIX (bash `=~`) regular expression: the exit trap checks it too.
  */
-export const JobIdSchema = z.string().regex(/^[\w-]{1,64}$/);
+export const JOB_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
+export const JobIdSchema = z.string().regex(new RegExp(JOB_ID_PATTERN));
 
 /** Training jobs share the predictions table, under their own key prefix and listing partition. */
 export const JOB_KEY_PREFIX = 'TRAINING_JOB#';
@@ -95,15 +99,7 @@ export class TrainingJobRepository {
 
   async releaseLock(jobId: string): Promise<void> {
     try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.config.tableName,
-          Key: { id: LOCK_KEY },
-          UpdateExpression: 'REMOVE jobId',
-          ConditionExpression: 'jobId = :job',
-          ExpressionAttributeValues: { ':job': jobId },
-        }),
-      );
+      await this.client.send(new UpdateCommand(releaseLockRequest(this.config.tableName, jobId)));
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
     }
@@ -171,26 +167,82 @@ export class TrainingJobRepository {
     fields: Partial<Pick<TrainingJob, UpdatableField>>,
     now = new Date(),
   ): Promise<void> {
-    const entries = Object.entries({ ...fields, updatedAt: now.toISOString() }).filter(
-      ([, v]) => v !== undefined,
-    );
     await this.client.send(
-      new UpdateCommand({
-        TableName: this.config.tableName,
-        Key: { id: JOB_KEY(id) },
-        UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
-        ConditionExpression: `attribute_exists(id) AND ${NOT_ENDED}`,
-        ExpressionAttributeNames: {
-          '#status': 'status',
-          ...Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])),
-        },
-        ExpressionAttributeValues: {
-          ...ENDED_VALUES,
-          ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
-        },
-      }),
+      new UpdateCommand(
+        updateRequest(this.config.tableName, id, { ...fields, updatedAt: now.toISOString() }),
+      ),
     );
   }
+}
+
+/** `update`'s request: the fields set, unless the job has ended (or does not exist). */
+function updateRequest(tableName: string, id: string, fields: Record<string, unknown>): UpdateCommandInput {
+  const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
+  return {
+    TableName: tableName,
+    Key: { id: JOB_KEY(id) },
+    UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
+    ConditionExpression: `attribute_exists(id) AND ${NOT_ENDED}`,
+    ExpressionAttributeNames: {
+      '#status': 'status',
+      ...Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])),
+    },
+    ExpressionAttributeValues: {
+      ...ENDED_VALUES,
+      ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
+    },
+  };
+}
+
+/** `releaseLock`'s request: the lock's holder removed, only if it is `jobId`. */
+function releaseLockRequest(tableName: string, jobId: string): UpdateCommandInput {
+  return {
+    TableName: tableName,
+    Key: { id: LOCK_KEY },
+    UpdateExpression: 'REMOVE jobId',
+    ConditionExpression: 'jobId = :job',
+    ExpressionAttributeValues: { ':job': jobId },
+  };
+}
+
+/**
+ * `recordFailure` then `releaseLock` (the supervisor's `markFailed`) as DynamoDB's own JSON, for a machine
+ * that cannot run this code: the training machine's exit trap sends them with
+ * `aws dynamodb update-item --cli-input-json` when `npm ci` never installed the project. The same
+ * conditions: an ended job stays as it is, and a lock another job holds stays held. Every value is a
+ * string, so the shell can fill in placeholders for what only the machine knows.
+ */
+export function failureRequestDocuments(
+  tableName: string,
+  jobId: string,
+  error: string,
+  updatedAt: string,
+): UpdateItemCommandInput[] {
+  return [
+    updateRequest(tableName, jobId, { status: 'FAILED', error, updatedAt }),
+    releaseLockRequest(tableName, jobId),
+  ].map(({ Key, ExpressionAttributeValues, ...request }) => ({
+    ...request,
+    Key: stringAttributes(Key!),
+    ExpressionAttributeValues: stringAttributes(ExpressionAttributeValues!),
+  }));
+}
+
+function stringAttributes(values: Record<string, unknown>): Record<string, { S: string }> {
+  return Object.fromEntries(
+    Object.entries(values).map(([name, value]) => {
+      if (typeof value !== 'string') throw new TypeError(`${name} is not a string`);
+      return [name, { S: value }];
+    }),
+  );
+}
+
+/** Why a job ended when its machine's start-up script exited before the job recorded its end. */
+export function machineExitMessage(exitCode: number | string, machineLog: string): string {
+  return (
+    `Training stopped: the training machine's start-up script exited with code ${exitCode} before the job ` +
+    `recorded its end (installing the project, or the supervisor itself); its log: ${machineLog}`
+  );
 }
 
 /** A job whose machine never recorded its end: gone, and its own log (when it has one) says why. */

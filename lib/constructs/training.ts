@@ -33,13 +33,19 @@ import {
   SPLITS_FILE,
 } from '../../lambdas/core/model/location.ts';
 import { JOB_ID_TAG } from '../../lambdas/training/ec2-launcher.ts';
-import { TRAINING_LEADING_KEYS } from '../../lambdas/training/job-repository.ts';
+import {
+  failureRequestDocuments,
+  JOB_ID_PATTERN,
+  machineExitMessage,
+  TRAINING_LEADING_KEYS,
+} from '../../lambdas/training/job-repository.ts';
 import { DEFAULT_TRAINING_MAX_RUN_MINUTES } from '../../lambdas/training/launcher.ts';
 import {
   ACTIVE_POINTER_KEY,
   MODELS_PREFIX,
   modelPackagePrefix,
   REGISTRY_LEADING_KEYS,
+  s3Location,
 } from '../../lambdas/training/model-registry.ts';
 import { FUNCTION_LOG_RETENTION, logGroupWithRetention, REQUEST_LOG_RETENTION } from '../log-retention.ts';
 import { DEFAULT_MODEL_DIR, HANDLERS_DIR, PROJECT_ROOT } from '../paths.ts';
@@ -60,6 +66,44 @@ export interface TrainingProps {
    * @default DEFAULT_TRAINING_MAX_RUN_MINUTES (2 hours)
    */
   readonly maxRunTime?: Duration;
+}
+
+/** What only the training machine knows, as placeholders in the exit trap's requests, filled in by its shell. */
+const MACHINE_PLACEHOLDERS = { jobId: '__SER_JOB_ID__', exitCode: '__SER_EXIT_CODE__', now: '__SER_NOW__' };
+
+/** One shell word: single-quoted, a `'` inside closed, escaped and reopened. */
+const shellQuote = (text: string): string => `'${text.replaceAll("'", `'\\''`)}'`;
+
+/**
+ * The exit trap's `record_failure_by_cli <exit code>`, for when the project's code cannot run (no
+ * node_modules): the job FAILED with training/machine-exit.ts's message and the lock freed, by the requests
+ * the repository builds (`failureRequestDocuments`, the same conditions as the supervisor's `markFailed`)
+ * sent with the AMI's AWS CLI. The job id fills in its placeholder only when it has the job id's form, so
+ * it cannot break out of the JSON; the exit code and the time are digits and punctuation.
+ */
+export function recordFailureByCli(target: {
+  tableName: string;
+  bucketName: string;
+  region: string;
+}): string[] {
+  const { jobId, exitCode, now } = MACHINE_PLACEHOLDERS;
+  const error = machineExitMessage(exitCode, s3Location(target.bucketName, trainingLogKey(jobId)));
+  const requests = failureRequestDocuments(target.tableName, jobId, error, now);
+  return [
+    'record_failure_by_cli() {',
+    `  local job_id_format=${shellQuote(JOB_ID_PATTERN)} now request`,
+    '  [[ $TRAINING_JOB_ID =~ $job_id_format ]] || { echo "exit trap: no job id of the expected form: not recorded"; return; }',
+    // The form of Date.toISOString(), as the repository writes updatedAt.
+    '  now=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)',
+    `  for request in ${requests.map((request) => shellQuote(JSON.stringify(request))).join(' ')}; do`,
+    `    request=\${request//${jobId}/"$TRAINING_JOB_ID"}`,
+    `    request=\${request//${exitCode}/"$1"}`,
+    `    request=\${request//${now}/"$now"}`,
+    // A refused condition (the job had ended, the lock is another job's) is reported and changes nothing.
+    `    aws dynamodb update-item --cli-input-json "$request" --region ${target.region}`,
+    '  done',
+    '}',
+  ];
 }
 
 /**
@@ -214,23 +258,26 @@ export class Training extends Construct {
   /**
    * Runs on any exit of the user data, before the shutdown. An install or download that fails leaves no
    * trace but cloud-init's log: it goes to `training-logs/<job>/` (trainingLogKey), which the job record
-   * names. An error exit may also have left the job RUNNING (the supervisor never ran, or was killed):
-   * training/machine-exit.ts ends it FAILED with the repository's own code, when `npm ci` got as far as
-   * installing it; else the deadline does, and its message names the same log.
+   * names. An error exit may also have left the job QUEUED or RUNNING (the supervisor never ran, or was
+   * killed): training/machine-exit.ts ends it FAILED with the repository's own code, when `npm ci` got as
+   * far as installing it; else (or when that fails) the AWS CLI sends the same two writes
+   * (recordFailureByCli), so the lock is free now, not at the job's deadline.
    */
   private exitTrap(): string[] {
+    const region = Stack.of(this).region;
     const log = `s3://${this.bucket.bucketName}/${trainingLogKey('$TRAINING_JOB_ID')}`;
     return [
+      ...recordFailureByCli({ tableName: this.table.tableName, bucketName: this.bucket.bucketName, region }),
       'on_exit() {',
       '  code=$?',
       // Nothing in here may stop the shutdown: no exit on an error or an unset variable.
       '  set +eu',
       // Unset when the instance metadata could not be read: no job to name.
       '  if [ -n "$TRAINING_JOB_ID" ]; then',
-      '    if [ "$code" -ne 0 ] && [ -d /opt/ser/node_modules ]; then',
-      '      (cd /opt/ser && MACHINE_EXIT_CODE=$code timeout 120 npx --no-install tsx training/machine-exit.ts)',
+      '    if [ "$code" -ne 0 ]; then',
+      '      [ -d /opt/ser/node_modules ] && (cd /opt/ser && MACHINE_EXIT_CODE=$code timeout 120 npx --no-install tsx training/machine-exit.ts) || record_failure_by_cli "$code"',
       '    fi',
-      `    aws s3 cp /var/log/cloud-init-output.log "${log}" --region ${Stack.of(this).region} --only-show-errors`,
+      `    aws s3 cp /var/log/cloud-init-output.log "${log}" --region ${region} --only-show-errors`,
       '  fi',
       '  shutdown -h now',
       '}',
