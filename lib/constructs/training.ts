@@ -525,8 +525,8 @@ export class Training extends Construct {
         conditions: { StringLike: { 's3:prefix': [`${DATASETS_ROOT}*`] } },
       }),
     );
-    // Activation reads a package's metadata.json and HEADs its ONNX (HeadObject needs GetObject): a
-    // version whose objects are gone is refused. No listing of models/: a missing object answers 403.
+    // Activation reads a package's metadata.json and hashes its ONNX: a version whose objects are gone or
+    // not the registered bytes is refused. No listing of models/: a missing object answers 403.
     this.grantModelRead(fn);
   }
 
