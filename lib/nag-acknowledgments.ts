@@ -79,15 +79,18 @@ function acknowledgeInference({ inference, storage }: SerStack): void {
     objectsUnder(storage.bucket, INCOMING_PREFIX),
     objectsUnder(storage.bucket, RESULTS_PREFIX),
     objectsUnder(storage.bucket, MODELS_PREFIX),
+    ...inference.speakerObjectPrefixes.map((p) => objectsUnder(storage.bucket, p)),
     `AwsSolutions-IAM5[Resource::${arnOf(storage.table)}/index/*]`,
     'AwsSolutions-IAM5[Resource::*]',
   );
   acknowledge(
     inference.deadLetterRecorder,
-    'UpdateItem on the table (granted by CDK with its indexes) to end dead-lettered records FAILED, and ' +
-      'their drop-folder result files under results/; X-Ray trace segments have no resource ARN.',
+    'UpdateItem on the table (granted by CDK with its indexes) to end dead-lettered records FAILED, ' +
+      "their drop-folder result files under results/, and an erased speaker's objects under its speaker " +
+      'folders of incoming/ (read and deleted); X-Ray trace segments have no resource ARN.',
     `AwsSolutions-IAM5[Resource::${arnOf(storage.table)}/index/*]`,
     objectsUnder(storage.bucket, RESULTS_PREFIX),
+    ...inference.speakerObjectPrefixes.map((p) => objectsUnder(storage.bucket, p)),
     'AwsSolutions-IAM5[Resource::*]',
   );
 }

@@ -423,6 +423,45 @@ describe('SerStack', () => {
     expect(Object.values(unreserved)[0]?.Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
 
+  it("with speaker prefixes, an erased speaker's late clips are dropped with the erasure markers and incoming/<prefix>/ only", () => {
+    const variant = synth({ dropFolderSpeakerPrefixes: ['calls'] }, false);
+    const bucketId = Object.keys(variant.findResources('AWS::S3::Bucket')).find((id) =>
+      id.includes('AudioBucket'),
+    );
+    const objects = (prefix: string) => ({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${prefix}*`]],
+    });
+    const functions = variant.findResources('AWS::Lambda::Function');
+    const statementsOf = (name: string) => {
+      const id = Object.keys(functions).find((fn) => fn.includes(name))!;
+      const roleRef = (functions[id]!.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+      return Object.values(variant.findResources('AWS::IAM::Policy'))
+        .filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleRef}"`))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+    };
+    const withAction = (statements: Statement[], action: string) =>
+      statements.filter((s) => asArray(s.Action).includes(action));
+    const recorder = statementsOf('DeadLetterRecorder');
+    const processor = statementsOf('ProcessObject');
+
+    // The recorder reads the markers only, HEADs and deletes under the speaker folder of incoming/ only.
+    expect(withAction(recorder, 'dynamodb:GetItem')).toEqual([
+      expect.objectContaining({
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ERASED#*'] } },
+      }),
+    ]);
+    for (const action of ['s3:GetObject', 's3:DeleteObject']) {
+      expect(withAction(recorder, action)).toEqual([
+        expect.objectContaining({ Resource: objects('incoming/calls/') }),
+      ]);
+    }
+    // The processor deletes there too (it reads the markers with its table-wide GetItem).
+    expect(withAction(processor, 's3:DeleteObject').map((s) => s.Resource)).toContainEqual(
+      objects('incoming/calls/'),
+    );
+    expect(JSON.stringify(withAction(processor, 's3:DeleteObject'))).not.toContain('/incoming/*');
+  });
+
   it('gives the drop folder speaker prefixes to the inference function and to the dead-letter recorder', () => {
     const functions = synth({ dropFolderSpeakerPrefixes: ['calls'] }, false).findResources(
       'AWS::Lambda::Function',

@@ -1,9 +1,11 @@
+import { setTimeout } from 'node:timers/promises';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
 import { toNotification } from '../bin/local/s3-event-bridge.ts';
 import { recordDeadLetter } from '../lambdas/app/dead-letter.ts';
+import { ERASURE_MARKER_TTL_SEC } from '../lambdas/app/failure-path.ts';
 import { createApiHandler } from '../lambdas/app/http-api.ts';
 import { classifyKey } from '../lambdas/app/object-keys.ts';
 import {
@@ -16,7 +18,7 @@ import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { parseS3Event } from '../lambdas/app/s3-event.ts';
 import { dropFolderScope } from '../lambdas/app/speaker-context.ts';
 import { createSpeakerErasure, s3ObjectDeleter } from '../lambdas/app/speaker-erasure.ts';
-import { SpeakerRepository } from '../lambdas/app/speaker-repository.ts';
+import { erasureMarkerId, SpeakerRepository } from '../lambdas/app/speaker-repository.ts';
 import { createUploadService } from '../lambdas/app/upload-service.ts';
 import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
 import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
@@ -105,6 +107,32 @@ describe('erasing a speaker while one of its clips is in flight', () => {
       records: repository,
       objects: s3ObjectDeleter(aws.s3),
     })([dropFolderScope('calls')], speakerId);
+
+  /** The recorder after every attempt at `notification` failed, as the on-failure destination calls it. */
+  const deadLettered = (notification: Awaited<ReturnType<typeof dropped>>) =>
+    recordDeadLetter(
+      repository,
+      { requestPayload: notification, responsePayload: { errorMessage: 'Task timed out' } },
+      undefined,
+      aws.s3,
+      ['calls'],
+    );
+
+  /**
+   * Drops `before` in a `calls` speaker's folder, erases the speaker (no record names the clip yet: its
+   * event is still on its way), then drops `after`: the S3 events of the two, not yet processed.
+   */
+  const droppedAroundErasure = async (speakerId: string) => {
+    const folder = `incoming/calls/${speakerId}`;
+    const early = await dropped(`${folder}/before.flac`);
+    expect(await eraseCallsSpeaker(speakerId)).toMatchObject({ recordsDeleted: 0, more: false });
+    // Nothing named it, so the erasure left it: only its event can still make a record of it.
+    expect(await exists(`${folder}/before.flac`)).toBe(true);
+    // Event times count in milliseconds: the later clip comes strictly after the erasure.
+    await setTimeout(10);
+    const late = await dropped(`${folder}/after.flac`);
+    return { early, late };
+  };
 
   const processWith = (
     held: AudioPredictor,
@@ -290,7 +318,9 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     const notification = await dropped(key);
     // Every attempt failed: the on-failure destination's record reaches the recorder.
     const record = { requestPayload: notification, responsePayload: { errorMessage: 'Task timed out' } };
-    const [id] = await recordDeadLetter(repository, record, undefined, aws.s3, ['calls']);
+    const {
+      marked: [id],
+    } = await recordDeadLetter(repository, record, undefined, aws.s3, ['calls']);
     expect(await exists('results/calls/dead/clip.flac.json')).toBe(true);
 
     const scope = { scope: dropFolderScope('calls'), speakerId: 'dead' };
@@ -299,5 +329,59 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     expect(erased).toMatchObject({ recordsDeleted: 1, more: false });
     expect(await exists(key)).toBe(false);
     expect(await exists('results/calls/dead/clip.flac.json')).toBe(false);
+  });
+
+  it("a clip dropped before its speaker's erasure, dead-lettered after it, gets no record and no result file, and is deleted", async () => {
+    const { early, late } = await droppedAroundErasure('tomb');
+
+    const refused = await deadLettered(early);
+    const recorded = await deadLettered(late);
+
+    expect(refused).toEqual({ marked: [], erased: ['incoming/calls/tomb/before.flac'] });
+    expect(await exists('incoming/calls/tomb/before.flac')).toBe(false);
+    expect(await exists('results/calls/tomb/before.flac.json')).toBe(false);
+    // The clip dropped after the erasure still ends in its FAILED record, with its result file.
+    const scope = { scope: dropFolderScope('calls'), speakerId: 'tomb' };
+    const records = (await repository.speakerRecords(scope, 5)).records;
+    expect(records.map((record) => record.key)).toEqual(['incoming/calls/tomb/after.flac']);
+    expect(recorded).toEqual({ marked: [records[0]!.id], erased: [] });
+    expect(await repository.get(records[0]!.id)).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'PROCESSING_FAILED' },
+    });
+    expect(await exists('results/calls/tomb/after.flac.json')).toBe(true);
+    expect(await exists('incoming/calls/tomb/after.flac')).toBe(true);
+  });
+
+  it("the processor drops a clip that came before its speaker's erasure whose event comes after it; a later clip is processed", async () => {
+    const { early, late } = await droppedAroundErasure('backlog');
+    const [before] = parseS3Event(early);
+    const [after] = parseS3Event(late);
+
+    expect(await processWith(predictor, before!)).toMatchObject({ outcome: 'erased' });
+    expect(await processWith(predictor, after!)).toMatchObject({ outcome: 'succeeded' });
+
+    expect(await exists('incoming/calls/backlog/before.flac')).toBe(false);
+    expect(await exists('results/calls/backlog/before.flac.json')).toBe(false);
+    const scope = { scope: dropFolderScope('calls'), speakerId: 'backlog' };
+    const records = (await repository.speakerRecords(scope, 5)).records;
+    expect(records.map((record) => record.key)).toEqual(['incoming/calls/backlog/after.flac']);
+    expect(await exists('results/calls/backlog/after.flac.json')).toBe(true);
+  });
+
+  it('the erasure marker holds the time only, and expires once no event of an earlier clip can come', async () => {
+    const erasing = Date.now();
+    await eraseCallsSpeaker('marked');
+
+    const { Item } = await aws.doc.send(
+      new GetCommand({
+        TableName: aws.tableName,
+        Key: { id: erasureMarkerId({ scope: dropFolderScope('calls'), speakerId: 'marked' }) },
+      }),
+    );
+    expect(Object.keys(Item ?? {}).sort()).toEqual(['erasedAt', 'expiresAt', 'id']);
+    const erasedAt = Date.parse(Item!.erasedAt);
+    expect(erasedAt).toBeGreaterThanOrEqual(erasing);
+    expect(Item!.expiresAt).toBe(Math.floor(erasedAt / 1000) + ERASURE_MARKER_TTL_SEC);
   });
 });

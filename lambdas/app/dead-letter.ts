@@ -1,6 +1,13 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { classifyKey } from './object-keys.ts';
-import { endFailed, objectClaim, plainETag, resultFileKey, writeResultFile } from './object-processor.ts';
+import {
+  deleteIfCurrent,
+  endFailed,
+  objectClaim,
+  plainETag,
+  resultFileKey,
+  writeResultFile,
+} from './object-processor.ts';
 import type { PredictionEventPublisher } from './prediction-events.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import { parseS3Event } from './s3-event.ts';
@@ -11,39 +18,52 @@ interface DestinationRecord {
   responsePayload?: { errorType?: string; errorMessage?: string } | null;
 }
 
+/** What the recorder did: the records it ended FAILED, and the keys of erased speakers' objects it dropped. */
+export interface DeadLetterOutcome {
+  marked: string[];
+  /** Objects of a speaker erased since they came: no record written, the object deleted (if still there). */
+  erased: string[];
+}
+
 /**
  * Ends the records of a dead-lettered S3 event FAILED with PROCESSING_FAILED, so no upload stays
  * PENDING/PROCESSING whatever killed the function (out of memory, timeout, a crash). The message itself
  * stays in the dead-letter queue: `ser replay` re-runs it, and the claim lets a replay finish a
  * PROCESSING_FAILED record (SUCCEEDED, or FAILED with the audio's own code). A record already finished
- * is left alone. Returns the ids it marked.
+ * is left alone. A drop-folder speaker's object that came by the speaker's erasure gets no record (one
+ * GetItem for those objects only): it was erased, and its object is deleted if the key still holds it.
  */
 export async function recordDeadLetter(
-  repository: Pick<PredictionRepository, 'markFailed'>,
+  repository: Pick<PredictionRepository, 'markFailed' | 'erasedAfter'>,
   record: DestinationRecord,
   events?: PredictionEventPublisher,
-  results?: Pick<S3Client, 'send'>,
+  s3?: Pick<S3Client, 'send'>,
   speakerFolders?: readonly string[],
-): Promise<string[]> {
+): Promise<DeadLetterOutcome> {
   const reason = record.responsePayload?.errorMessage ?? record.responsePayload?.errorType ?? 'unknown error';
-  const marked: string[] = [];
+  const outcome: DeadLetterOutcome = { marked: [], erased: [] };
   for (const ref of parseS3Event(record.requestPayload ?? record)) {
     const origin = classifyKey(ref.key);
     // A drop-folder record's id depends on the object's version, which the event must carry.
     if (!origin || (origin.source === 'drop-folder' && !ref.versionId && !ref.eTag)) continue;
     // With its speaker, as the processor writes it: listed and erased with the speaker's other records.
     const claim = objectClaim(ref, origin, plainETag(ref.eTag), { speakerFolders });
+    if (claim.speaker && (await repository.erasedAfter(claim.speaker, ref.eventTime))) {
+      if (s3) await deleteIfCurrent(s3, ref);
+      outcome.erased.push(ref.key);
+      continue;
+    }
     const ended = await endFailed({ repository, events }, ref, claim, {
       code: 'PROCESSING_FAILED',
       message: `Processing failed after every retry (${reason.slice(0, 300)}); the event is kept for replay`,
     });
     if (!ended) continue;
-    marked.push(claim.id);
+    outcome.marked.push(claim.id);
     // A drop folder's readers watch results/: without a file there they would wait for ever.
-    const resultKey = results && resultFileKey(origin, ended.error);
-    if (resultKey) await writeResultFile(results, ref, resultKey, ended, plainETag(ref.eTag));
+    const resultKey = s3 && resultFileKey(origin, ended.error);
+    if (resultKey) await writeResultFile(s3, ref, resultKey, ended, plainETag(ref.eTag));
   }
-  return marked;
+  return outcome;
 }
 
 /**
@@ -60,19 +80,19 @@ export const isReplay = (event: unknown): boolean =>
 
 /** After a failed replay: the event's records end FAILED (PROCESSING_FAILED) again, still replayable. */
 export async function recordFailedReplay(
-  repository: Pick<PredictionRepository, 'markFailed'>,
+  repository: Pick<PredictionRepository, 'markFailed' | 'erasedAfter'>,
   event: unknown,
   error: unknown,
   events?: PredictionEventPublisher,
-  results?: Pick<S3Client, 'send'>,
+  s3?: Pick<S3Client, 'send'>,
   speakerFolders?: readonly string[],
-): Promise<string[]> {
+): Promise<DeadLetterOutcome> {
   const message = error instanceof Error ? error.message : String(error);
   return recordDeadLetter(
     repository,
     { requestPayload: event, responsePayload: { errorMessage: `replay: ${message}` } },
     events,
-    results,
+    s3,
     speakerFolders,
   );
 }

@@ -3,6 +3,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
+  HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -57,6 +58,8 @@ export interface ObjectProcessorDeps {
 
 export type ProcessOutcome =
   | { outcome: 'ignored'; reason: string }
+  /** An object of a speaker erased since it came: no record, and the object deleted (`erasedWithSpeaker`). */
+  | { outcome: 'erased'; reason: string }
   | { outcome: 'duplicate'; id: string; status: string | undefined }
   | {
       outcome: 'succeeded' | 'failed';
@@ -116,7 +119,7 @@ const resultObject = (ref: S3ObjectRef, eTag: string) => ({
 });
 
 /** The event names other bytes than the key's current object: another version, or (unversioned) ETag. */
-function isSuperseded(ref: S3ObjectRef, current: Head): boolean {
+export function isSuperseded(ref: S3ObjectRef, current: Head): boolean {
   if (ref.versionId && current.VersionId) return ref.versionId !== current.VersionId;
   return !ref.versionId && ref.eTag !== undefined && plainETag(ref.eTag) !== plainETag(current.ETag);
 }
@@ -267,6 +270,8 @@ async function processCurrent(
     headVersionId: object.VersionId,
     speakerFolders: deps.speakerFolders,
   });
+  const erased = await erasedWithSpeaker(deps, ref, claimed, object.LastModified);
+  if (erased) return erased;
   const claim = await deps.repository.claim(claimed);
   if (!claim.claimed) return notClaimed(deps, ref, origin, claimed.id, claim.existing?.status);
   const warning =
@@ -281,6 +286,41 @@ async function processCurrent(
     await deps.repository.release(claimed.id, claimed.objectVersion);
     throw error;
   }
+}
+
+/**
+ * A drop-folder speaker's object (the key's current one) that came by the speaker's erasure, whose event
+ * comes only now (a retry, a replay, a backlog): it was erased with the speaker, so no record is created
+ * and the object is deleted. Objects without a speaker cost nothing; those with one, one GetItem.
+ */
+async function erasedWithSpeaker(
+  deps: ObjectProcessorDeps,
+  ref: S3ObjectRef,
+  claimed: ObjectClaim,
+  lastModified: Date | undefined,
+): Promise<ProcessOutcome | undefined> {
+  if (!claimed.speaker) return undefined;
+  if (!(await deps.repository.erasedAfter(claimed.speaker, ref.eventTime ?? lastModified))) return undefined;
+  await deps.s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+  return {
+    outcome: 'erased',
+    reason: `its speaker was erased after it came; deleted, not recorded: ${ref.key}`,
+  };
+}
+
+/**
+ * Deletes the event's object if the key still holds those bytes (not newer ones, which have their own
+ * event): for the dead-letter recorder, which finds an erased speaker's object whose event it gets.
+ */
+export async function deleteIfCurrent(s3: Pick<S3Client, 'send'>, ref: S3ObjectRef): Promise<void> {
+  try {
+    const current = await s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+    if (isSuperseded(ref, current)) return;
+  } catch (error) {
+    if (isNotFound(error)) return;
+    throw error;
+  }
+  await s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
 }
 
 /**

@@ -76,7 +76,9 @@ const predictionPaths: ZodOpenApiPathsObject = {
         "Deletes the speaker's statistics (aggregates only: count, mean and spread of a few per-clip feature " +
         'means; later clips of that speakerId start afresh) and up to 25 of its prediction records per call, ' +
         'each with its uploaded audio. `more: true`: records remain (more than one call deletes, or a clip ' +
-        'is being processed and is left until it ends): call again until `more` is false. Not erased: ' +
+        'is being processed and is left until it ends): call again until `more` is false. A drop-folder clip of ' +
+        'the speaker that came before the call but whose event is retried or replayed only afterwards is ' +
+        'deleted when its event comes, not recorded. Not erased: ' +
         'completion events and callbacks already delivered, logs, point-in-time-recovery backups (35 days) ' +
         "and the bucket's noncurrent versions (raw audio 1 day, result files 7 days). See SECURITY.md.",
       requestParams: { path: z.object({ id: SpeakerIdSchema }) },

@@ -11,9 +11,10 @@ import type { PredictionResult } from '../core/types.ts';
 import type { Prediction, PredictionPage, PredictionSource, PredictionStatus } from './api-schemas.ts';
 import { DEFAULT_UPLOAD_URL_TTL_SEC } from './config.ts';
 import { DomainError } from './domain-error.ts';
+import { ERASURE_MARKER_TTL_SEC } from './failure-path.ts';
 import { isPredictionId } from './object-keys.ts';
 import type { RecordError } from './processing-errors.ts';
-import { type SpeakerRef, speakerItemId } from './speaker-repository.ts';
+import { erasureMarkerId, type SpeakerRef, speakerItemId } from './speaker-repository.ts';
 import {
   isConditionalCheckFailed,
   newestFirstQuery,
@@ -467,6 +468,44 @@ export class PredictionRepository {
       if (isConditionalCheckFailed(error)) return false;
       throw error;
     }
+  }
+
+  /**
+   * Marks the speaker erased now (before its records are deleted): an object of it that came by now and
+   * whose event is still retried, dead-lettered or replayed must not bring a record back (`erasedAfter`).
+   * The marker holds the time only, and lives as long as such an event can (`ERASURE_MARKER_TTL_SEC`);
+   * a later erasure moves it on.
+   */
+  async markErased(ref: SpeakerRef): Promise<void> {
+    const now = this.#now();
+    await this.#doc.send(
+      new PutCommand({
+        TableName: this.#options.tableName,
+        Item: {
+          id: erasureMarkerId(ref),
+          erasedAt: now.toISOString(),
+          expiresAt: Math.floor(now.getTime() / 1000) + ERASURE_MARKER_TTL_SEC,
+        },
+      }),
+    );
+  }
+
+  /**
+   * Whether the speaker was erased when, or after, an object of it arrived (`arrivedAt`: the S3 event's
+   * time, or the object's LastModified): such an object was erased with the speaker, and gets no record.
+   * An arrival that is not known counts as before an erasure that is. One GetItem.
+   */
+  async erasedAfter(ref: SpeakerRef, arrivedAt: string | Date | undefined): Promise<boolean> {
+    const { Item } = await this.#doc.send(
+      new GetCommand({
+        TableName: this.#options.tableName,
+        Key: { id: erasureMarkerId(ref) },
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item || this.#isExpired(Item)) return false;
+    const arrived = arrivedAt === undefined ? Number.NaN : new Date(arrivedAt).getTime();
+    return Number.isNaN(arrived) || arrived <= Date.parse(Item.erasedAt as string);
   }
 
   /**

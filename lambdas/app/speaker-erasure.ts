@@ -34,7 +34,7 @@ export const s3ObjectDeleter = (s3: Pick<S3Client, 'send'>): ObjectDeleter => ({
 
 export interface SpeakerErasureDeps {
   statistics: Pick<SpeakerRepository, 'delete'>;
-  records: Pick<PredictionRepository, 'speakerRecords' | 'deleteSpeakerRecord'>;
+  records: Pick<PredictionRepository, 'markErased' | 'speakerRecords' | 'deleteSpeakerRecord'>;
   objects: ObjectDeleter;
   /** @default ERASE_BATCH */
   batchSize?: number;
@@ -94,9 +94,11 @@ async function eraseRecords(deps: SpeakerErasureDeps, ref: SpeakerRef, limit: nu
 }
 
 /**
- * Erases a speaker in each of `scopes` (an API key's; or the drop folder's speaker prefixes): at most
- * `batchSize` prediction records with their objects, then its statistics (after the records: a clip that
- * was still being processed may add to them, and the next call erases them again).
+ * Erases a speaker in each of `scopes` (an API key's; or the drop folder's speaker prefixes): first a marker
+ * with the time (so that a clip of it that came before, whose event is still retried, dead-lettered or
+ * replayed, gets no record again: `PredictionRepository.erasedAfter`), then at most `batchSize` prediction
+ * records with their objects, then its statistics (after the records: a clip that was still being
+ * processed may add to them, and the next call erases them again).
  */
 export function createSpeakerErasure(deps: SpeakerErasureDeps) {
   return async function eraseSpeaker(scopes: readonly string[], speakerId: string): Promise<SpeakerErasure> {
@@ -104,6 +106,7 @@ export function createSpeakerErasure(deps: SpeakerErasureDeps) {
     const result: SpeakerErasure = { erased: false, recordsDeleted: 0, more: false };
     for (const scope of scopes) {
       const ref = { scope, speakerId };
+      await deps.records.markErased(ref);
       if (budget === 0) {
         // This call's records are used up: whether this scope has any is for the next call to see.
         result.more = true;

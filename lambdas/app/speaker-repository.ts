@@ -44,8 +44,20 @@ export const SPEAKER_LEADING_KEYS = [`${SPEAKER_KEY_PREFIX}*`];
  * accepts `[\w-]` only), and the item has no listing attributes, so it is reachable neither through
  * `GET /predictions/{id}` nor the listing. The id is hashed: no caller-chosen text in a key.
  */
-export const speakerItemId = (ref: SpeakerRef): string =>
-  `${SPEAKER_KEY_PREFIX}${createHash('sha256').update(`${ref.scope}\n${ref.speakerId}`).digest('hex').slice(0, 40)}`;
+export const speakerItemId = (ref: SpeakerRef): string => `${SPEAKER_KEY_PREFIX}${speakerDigest(ref)}`;
+
+const speakerDigest = (ref: SpeakerRef): string =>
+  createHash('sha256').update(`${ref.scope}\n${ref.speakerId}`).digest('hex').slice(0, 40);
+
+const ERASURE_KEY_PREFIX = 'ERASED#';
+/** The erasure markers' keys, as IAM's dynamodb:LeadingKeys condition matches them. */
+export const ERASURE_MARKER_LEADING_KEYS = [`${ERASURE_KEY_PREFIX}*`];
+
+/**
+ * The key of a speaker's erasure marker (when it was last erased: prediction-repository.ts), apart from
+ * its statistics item, which a clip after the erasure creates again. Hashed like `speakerItemId`.
+ */
+export const erasureMarkerId = (ref: SpeakerRef): string => `${ERASURE_KEY_PREFIX}${speakerDigest(ref)}`;
 
 /**
  * Per-speaker running statistics (count, mean, M2 of each adapted channel's per-clip mean) next to the

@@ -8,12 +8,13 @@ import { recordDeadLetter } from '../app/dead-letter.ts';
 import type { PredictionEventPublisher } from '../app/prediction-events.ts';
 import { PredictionRepository } from '../app/prediction-repository.ts';
 import { eventPublisherSlot } from './event-publisher-slot.ts';
-import { logger, tracer } from './observability.ts';
+import { logger, reportErased, tracer } from './observability.ts';
 
 const config = loadConfig();
 const repository = new PredictionRepository(tracer.captureAWSv3Client(createDocumentClient(config)), config);
-// A drop-folder object's FAILED record also gets its result file, where the folder's readers look.
-const results = tracer.captureAWSv3Client(createS3Client(config));
+// A drop-folder object's FAILED record also gets its result file, where the folder's readers look; an
+// erased speaker's object is deleted instead.
+const s3 = tracer.captureAWSv3Client(createS3Client(config));
 // The records it ends FAILED are announced like every terminal one.
 const events = eventPublisherSlot(config);
 export const usePredictionEvents = (publisher: PredictionEventPublisher): void => events.use(publisher);
@@ -29,15 +30,16 @@ export const handler = middy<SNSEvent, string[]>()
   .handler(async (event) => {
     const marked: string[] = [];
     for (const record of event.Records) {
-      const ids = await recordDeadLetter(
+      const outcome = await recordDeadLetter(
         repository,
         JSON.parse(record.Sns.Message),
         events.publisher,
-        results,
+        s3,
         config.speakerFolders,
       );
-      marked.push(...ids);
-      logger.warn('Dead-lettered event: records ended FAILED (PROCESSING_FAILED)', { ids });
+      marked.push(...outcome.marked);
+      logger.warn('Dead-lettered event: records ended FAILED (PROCESSING_FAILED)', { ids: outcome.marked });
+      reportErased(outcome.erased);
     }
     return marked;
   });

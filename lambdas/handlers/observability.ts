@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '../app/metric-names.ts';
+import { METRICS_NAMESPACE, objectMetric, SERVICE_NAME } from '../app/metric-names.ts';
 
 /**
  * One logger, metrics and tracer per function, configured by the POWERTOOLS_* environment the stack
@@ -14,3 +14,15 @@ export const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
 });
 export const tracer = new Tracer({ serviceName });
+
+/**
+ * Objects of an erased speaker whose dead-lettered or failed replayed event was dropped (no record, the
+ * object deleted): logged, and counted with the processor's own (`Objects_erased`). Published here, as
+ * the dead-letter recorder has no metrics otherwise.
+ */
+export function reportErased(keys: readonly string[]): void {
+  if (keys.length === 0) return;
+  logger.warn('Dead-lettered objects of an erased speaker: not recorded, deleted', { keys });
+  metrics.addMetric(objectMetric('erased'), MetricUnit.Count, keys.length);
+  metrics.publishStoredMetrics();
+}

@@ -19,7 +19,7 @@ import { createActiveModelProvider } from '../training/active-model.ts';
 import { loadActiveModelConfig } from '../training/active-model-config.ts';
 import { ModelRegistry } from '../training/model-registry.ts';
 import { eventPublisherSlot } from './event-publisher-slot.ts';
-import { logger, metrics, tracer } from './observability.ts';
+import { logger, metrics, reportErased, tracer } from './observability.ts';
 
 // Cold start: the model is loaded once per execution environment, never per invocation.
 const config = loadConfig();
@@ -78,8 +78,8 @@ export const handler = middy<unknown, ProcessOutcome[]>()
     try {
       return await processEvent(event);
     } catch (error) {
-      if (isReplay(event))
-        await recordFailedReplay(
+      if (isReplay(event)) {
+        const recorded = await recordFailedReplay(
           deps.repository,
           event,
           error,
@@ -87,6 +87,8 @@ export const handler = middy<unknown, ProcessOutcome[]>()
           deps.s3,
           config.speakerFolders,
         );
+        reportErased(recorded.erased);
+      }
       throw error;
     }
   });
@@ -101,6 +103,8 @@ async function processEvent(event: unknown): Promise<ProcessOutcome[]> {
       const { status, emotion, confidence, error } = outcome.prediction;
       logger.info('Processed object', { key: ref.key, id: outcome.id, status, emotion, confidence, error });
       if (outcome.warning) logger.warn(outcome.warning, { key: ref.key, id: outcome.id });
+    } else if (outcome.outcome === 'erased') {
+      logger.warn('Object of an erased speaker: not recorded, deleted', { key: ref.key, ...outcome });
     } else {
       logger.info('Skipped object', { key: ref.key, ...outcome });
     }

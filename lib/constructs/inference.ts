@@ -11,13 +11,20 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { LambdaSubscription, SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { RESULTS_PREFIX, TRIGGER_PREFIXES, UPLOADS_PREFIX } from '../../lambdas/app/object-keys.ts';
+import { DEAD_LETTER_RETENTION_DAYS, EVENT_MAX_AGE_HOURS } from '../../lambdas/app/failure-path.ts';
+import {
+  INCOMING_PREFIX,
+  RESULTS_PREFIX,
+  TRIGGER_PREFIXES,
+  UPLOADS_PREFIX,
+} from '../../lambdas/app/object-keys.ts';
+import { ERASURE_MARKER_LEADING_KEYS } from '../../lambdas/app/speaker-repository.ts';
 import { BUNDLED_MODEL_FOLDER, modelRuntimeFiles } from '../../lambdas/core/model/location.ts';
 import { INFERENCE_NODE_MODULES } from '../lambda-bundling.ts';
 import { HANDLERS_DIR } from '../paths.ts';
 import { faultAlarm } from './fault-alarm.ts';
 import { bindPredictionEvents } from './prediction-event-bus.ts';
-import { speakerPrefixesEnvironment } from './ser-api.ts';
+import { speakerFolderPrefixes, speakerPrefixesEnvironment } from './ser-api.ts';
 import { SerFunction } from './ser-function.ts';
 import { grantItems, TRAINING_AND_REGISTRY_KEYS } from './table-grants.ts';
 
@@ -100,13 +107,19 @@ export class Inference extends Construct {
   readonly failureTopic: Topic;
   /** Ends the records of a dead-lettered event FAILED (PROCESSING_FAILED). */
   readonly deadLetterRecorder: SerFunction;
+  /**
+   * The drop folder's speaker folders under incoming/, where both functions delete an erased speaker's
+   * objects whose events come after the erasure (`bindDropFolderSpeakers`); what cdk-nag's acknowledgement names.
+   */
+  readonly speakerObjectPrefixes: readonly string[];
 
   constructor(scope: Construct, id: string, props: InferenceProps) {
     super(scope, id);
+    this.speakerObjectPrefixes = speakerFolderPrefixes(INCOMING_PREFIX, props.dropFolderSpeakerPrefixes);
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.days(DEAD_LETTER_RETENTION_DAYS),
     });
     // Encrypted at rest with the AWS-managed SNS key: its key policy lets principals of this account use it
     // through SNS only, so the publisher (the inference role) needs no KMS permission and no key policy is
@@ -146,10 +159,10 @@ export class Inference extends Construct {
       environment: {
         BUCKET_NAME: props.bucket.bucketName,
         TABLE_NAME: props.table.tableName,
-        // The records it ends carry their speaker (a drop-folder speaker's folder), as the processor's do.
-        ...speakerPrefixesEnvironment(props.dropFolderSpeakerPrefixes),
       },
     });
+    // The records it ends carry their speaker (a drop-folder speaker's folder), as the processor's do.
+    this.bindDropFolderSpeakers(recorder, props);
     // UpdateItem creates an item it does not find: never one of the registry's or the training side's.
     grantItems(recorder, props.table, ['dynamodb:UpdateItem'], { except: TRAINING_AND_REGISTRY_KEYS });
     // A drop-folder object's FAILED result file, where the folder's readers wait for it.
@@ -159,6 +172,21 @@ export class Inference extends Construct {
         resources: [props.bucket.arnForObjects(`${RESULTS_PREFIX}*`)],
       }),
     );
+    if (this.speakerObjectPrefixes.length > 0) {
+      // Whether a speaker-folder object's speaker was erased since it came (its marker only), and whether
+      // the key still holds the event's bytes (HeadObject needs GetObject; ListBucket makes a gone object
+      // 404, not 403), under the speaker folders only.
+      grantItems(recorder, props.table, ['dynamodb:GetItem'], { only: ERASURE_MARKER_LEADING_KEYS });
+      recorder.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['s3:GetObject'],
+          resources: this.speakerObjectPrefixes.map((p) => props.bucket.arnForObjects(`${p}*`)),
+        }),
+      );
+      recorder.addToRolePolicy(
+        new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.bucket.bucketArn] }),
+      );
+    }
     // It announces the records it ends FAILED, as the processor does.
     bindPredictionEvents(this, 'RecorderBus', recorder);
     this.failureTopic.addSubscription(new LambdaSubscription(recorder));
@@ -167,7 +195,7 @@ export class Inference extends Construct {
 
   private createProcessFunction(props: InferenceProps): SerFunction {
     const timeout = props.timeout ?? Duration.seconds(60);
-    return new SerFunction(this, 'ProcessObject', {
+    const fn = new SerFunction(this, 'ProcessObject', {
       entry: `${HANDLERS_DIR}process-object.ts`,
       description: 'Speech emotion recognition for audio objects created under uploads/ and incoming/',
       memorySize: props.memorySize ?? 1769,
@@ -178,7 +206,7 @@ export class Inference extends Construct {
             reservedConcurrentExecutions: props.reservedConcurrency ?? DEFAULT_INFERENCE_RESERVED_CONCURRENCY,
           }),
       retryAttempts: 2,
-      maxEventAge: Duration.hours(6),
+      maxEventAge: Duration.hours(EVENT_MAX_AGE_HOURS),
       onFailure: new SnsDestination(this.failureTopic),
       environment: {
         BUCKET_NAME: props.bucket.bucketName,
@@ -188,10 +216,30 @@ export class Inference extends Construct {
         SPEAKER_TTL_DAYS: String(props.speakerTtlDays),
         // A claim outlives one attempt, so only a crashed attempt's retry can take it over.
         PROCESSING_LEASE_SEC: String(timeout.toSeconds() + 60),
-        ...speakerPrefixesEnvironment(props.dropFolderSpeakerPrefixes),
       },
       bundling: inferenceBundling(props.modelDir.replace(/\/$/, '')),
     });
+    // Its records carry their speaker; it reads the erasure markers with its table-wide GetItem.
+    this.bindDropFolderSpeakers(fn, props);
+    return fn;
+  }
+
+  /**
+   * A function that reads the drop folder's speaker folders: the prefixes in its environment and, with
+   * them, DeleteObject under those folders of incoming/ only, for an erased speaker's object whose event
+   * comes after the erasure (it gets no record: lambdas/app/object-processor.ts, dead-letter.ts).
+   */
+  private bindDropFolderSpeakers(fn: SerFunction, props: InferenceProps): void {
+    for (const [name, value] of Object.entries(speakerPrefixesEnvironment(props.dropFolderSpeakerPrefixes))) {
+      fn.addEnvironment(name, value);
+    }
+    if (this.speakerObjectPrefixes.length === 0) return;
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:DeleteObject'],
+        resources: this.speakerObjectPrefixes.map((p) => props.bucket.arnForObjects(`${p}*`)),
+      }),
+    );
   }
 
   /** The notifications that trigger the function, and only the grants its work needs. */

@@ -74,12 +74,21 @@ export const STAGE_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
  * object has a speaker, so none is erasable. The grant and its cdk-nag acknowledgement both read this.
  */
 export function erasableObjectPrefixes(dropFolderSpeakerPrefixes: readonly string[] = []): string[] {
-  const folders = new Set(dropFolderSpeakerPrefixes.map(speakerPrefixFolder));
-  const under = folders.has('') ? [''] : [...folders];
   return [
     UPLOADS_PREFIX,
-    ...[INCOMING_PREFIX, RESULTS_PREFIX].flatMap((root) => under.map((f) => `${root}${f}`)),
+    ...[INCOMING_PREFIX, RESULTS_PREFIX].flatMap((root) =>
+      speakerFolderPrefixes(root, dropFolderSpeakerPrefixes),
+    ),
   ];
+}
+
+/** The drop folder's speaker folders under `root` (`incoming/`, `results/`); `*`: all of it; none without prefixes. */
+export function speakerFolderPrefixes(
+  root: string,
+  dropFolderSpeakerPrefixes: readonly string[] = [],
+): string[] {
+  const folders = new Set(dropFolderSpeakerPrefixes.map(speakerPrefixFolder));
+  return (folders.has('') ? [''] : [...folders]).map((folder) => `${root}${folder}`);
 }
 
 /**

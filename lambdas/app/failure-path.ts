@@ -1,0 +1,16 @@
+/**
+ * How long an S3 event can still come back after its object was created: one home for the numbers the
+ * stack configures (lib/constructs/inference.ts) and the erasure marker's lifetime derives from.
+ */
+
+/** Lambda keeps retrying an S3 event this long (its maxEventAge), then hands it to the dead-letter topic. */
+export const EVENT_MAX_AGE_HOURS = 6;
+
+/** The dead-letter queue keeps a message this long: the window in which `ser replay` can re-run it. */
+export const DEAD_LETTER_RETENTION_DAYS = 14;
+
+/**
+ * An erased speaker's marker lives as long as an event of a clip that came before the erasure can still
+ * reach the processor or the dead-letter recorder: its retries, then its dead-lettered message's replay.
+ */
+export const ERASURE_MARKER_TTL_SEC = EVENT_MAX_AGE_HOURS * 3600 + DEAD_LETTER_RETENTION_DAYS * 86_400;
