@@ -50,8 +50,6 @@ const speakerDigest = (ref: SpeakerRef): string =>
   createHash('sha256').update(`${ref.scope}\n${ref.speakerId}`).digest('hex').slice(0, 40);
 
 const ERASURE_KEY_PREFIX = 'ERASED#';
-/** The erasure markers' keys, as IAM's dynamodb:LeadingKeys condition matches them. */
-export const ERASURE_MARKER_LEADING_KEYS = [`${ERASURE_KEY_PREFIX}*`];
 
 /**
  * The key of a speaker's erasure marker (when it was last erased: prediction-repository.ts), apart from

@@ -18,7 +18,6 @@ import {
   TRIGGER_PREFIXES,
   UPLOADS_PREFIX,
 } from '../../lambdas/app/object-keys.ts';
-import { ERASURE_MARKER_LEADING_KEYS } from '../../lambdas/app/speaker-repository.ts';
 import { BUNDLED_MODEL_FOLDER, modelRuntimeFiles } from '../../lambdas/core/model/location.ts';
 import { INFERENCE_NODE_MODULES } from '../lambda-bundling.ts';
 import { HANDLERS_DIR } from '../paths.ts';
@@ -164,7 +163,11 @@ export class Inference extends Construct {
     // The records it ends carry their speaker (a drop-folder speaker's folder), as the processor's do.
     this.bindDropFolderSpeakers(recorder, props);
     // UpdateItem creates an item it does not find: never one of the registry's or the training side's.
-    grantItems(recorder, props.table, ['dynamodb:UpdateItem'], { except: TRAINING_AND_REGISTRY_KEYS });
+    // GetItem on the same items (what UpdateItem's return values show anyway): markFailed reads a record
+    // whose condition refused the update (it had already ended), and the speakers' erasure markers.
+    grantItems(recorder, props.table, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], {
+      except: TRAINING_AND_REGISTRY_KEYS,
+    });
     // A drop-folder object's FAILED result file, where the folder's readers wait for it.
     recorder.addToRolePolicy(
       new PolicyStatement({
@@ -173,10 +176,8 @@ export class Inference extends Construct {
       }),
     );
     if (this.speakerObjectPrefixes.length > 0) {
-      // Whether a speaker-folder object's speaker was erased since it came (its marker only), and whether
-      // the key still holds the event's bytes (HeadObject needs GetObject; ListBucket makes a gone object
-      // 404, not 403), under the speaker folders only.
-      grantItems(recorder, props.table, ['dynamodb:GetItem'], { only: ERASURE_MARKER_LEADING_KEYS });
+      // Whether the key still holds the event's bytes (HeadObject needs GetObject; ListBucket makes a gone
+      // object 404, not 403), under the speaker folders only.
       recorder.addToRolePolicy(
         new PolicyStatement({
           actions: ['s3:GetObject'],
