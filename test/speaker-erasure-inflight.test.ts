@@ -16,7 +16,7 @@ import {
 } from '../lambdas/app/object-processor.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { parseS3Event } from '../lambdas/app/s3-event.ts';
-import { dropFolderScope } from '../lambdas/app/speaker-context.ts';
+import { dropFolderScope, speakerScope } from '../lambdas/app/speaker-context.ts';
 import { createSpeakerErasure, s3ObjectDeleter } from '../lambdas/app/speaker-erasure.ts';
 import { erasureMarkerId, SpeakerRepository } from '../lambdas/app/speaker-repository.ts';
 import { createUploadService } from '../lambdas/app/upload-service.ts';
@@ -101,12 +101,13 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     });
 
   /** Erases a drop-folder speaker of the `calls` prefix, objects through S3. */
-  const eraseCallsSpeaker = (speakerId: string) =>
+  const eraseSpeakerIn = (scope: string, speakerId: string) =>
     createSpeakerErasure({
       statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
       records: repository,
       objects: s3ObjectDeleter(aws.s3),
-    })([dropFolderScope('calls')], speakerId);
+    })([scope], speakerId);
+  const eraseCallsSpeaker = (speakerId: string) => eraseSpeakerIn(dropFolderScope('calls'), speakerId);
 
   /** The recorder after every attempt at `notification` failed, as the on-failure destination calls it. */
   const deadLettered = (notification: Awaited<ReturnType<typeof dropped>>) =>
@@ -383,5 +384,18 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     const erasedAt = Date.parse(Item!.erasedAt);
     expect(erasedAt).toBeGreaterThanOrEqual(erasing);
     expect(Item!.expiresAt).toBe(Math.floor(erasedAt / 1000) + ERASURE_MARKER_TTL_SEC);
+  });
+
+  it("an API key's speaker gets no marker: its uploads' records are what the erasure deletes, and no late event recreates one", async () => {
+    const scope = speakerScope({ apiKeyId: 'key-1' });
+    await eraseSpeakerIn(scope, 'caller');
+
+    const { Item } = await aws.doc.send(
+      new GetCommand({
+        TableName: aws.tableName,
+        Key: { id: erasureMarkerId({ scope, speakerId: 'caller' }) },
+      }),
+    );
+    expect(Item).toBeUndefined();
   });
 });

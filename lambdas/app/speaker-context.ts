@@ -54,7 +54,12 @@ export const speakerPrefixFolder = (prefix: string): string =>
  * Drop-folder speakers belong to the bucket's writers, one scope per speaker prefix: `calls/agent-1/…`
  * and `meetings/agent-1/…` are two speakers (they were one, and erased together).
  */
-export const dropFolderScope = (prefix: string): string => `drop-folder:${speakerPrefixFolder(prefix)}`;
+const DROP_FOLDER_SCOPE = 'drop-folder:';
+export const dropFolderScope = (prefix: string): string =>
+  `${DROP_FOLDER_SCOPE}${speakerPrefixFolder(prefix)}`;
+
+/** A drop-folder speaker's scope (not an API key's): its clips' events can come after an erasure. */
+export const isDropFolderScope = (scope: string): boolean => scope.startsWith(DROP_FOLDER_SCOPE);
 
 /**
  * The folder that would name a drop-folder object's speaker: under the most specific listed prefix the

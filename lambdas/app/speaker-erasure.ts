@@ -1,6 +1,7 @@
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyKey, dropFolderKeyProblem, resultKey } from './object-keys.ts';
 import type { PredictionRepository, SpeakerRecord } from './prediction-repository.ts';
+import { isDropFolderScope } from './speaker-context.ts';
 import type { SpeakerRef, SpeakerRepository } from './speaker-repository.ts';
 
 /**
@@ -106,7 +107,9 @@ export function createSpeakerErasure(deps: SpeakerErasureDeps) {
     const result: SpeakerErasure = { erased: false, recordsDeleted: 0, more: false };
     for (const scope of scopes) {
       const ref = { scope, speakerId };
-      await deps.records.markErased(ref);
+      // Only a drop-folder clip's event can come after its record is erased (an API upload's record is
+      // what its processing needs): the marker tells the processor and the dead-letter path to drop it.
+      if (isDropFolderScope(scope)) await deps.records.markErased(ref);
       if (budget === 0) {
         // This call's records are used up: whether this scope has any is for the next call to see.
         result.more = true;
