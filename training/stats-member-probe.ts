@@ -4,6 +4,7 @@
  * that `ensemble-folds.ts` can score it beside the stored LSTM members.
  *
  *   npx tsx training/stats-member-probe.ts --name M1 --seeds 1,2,3 [--out models/ser-lstm/round35]
+ *     [--label-smoothing 0.05]
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -85,6 +86,7 @@ async function trainMember(
   test: number[][],
   seed: number,
   fold: number,
+  labelSmoothing: number,
 ): Promise<Float32Array> {
   const rng = createRng(seedFrom(seed, 'stats-member', fold));
   const first = epochRows(train, views, rng);
@@ -93,12 +95,19 @@ async function trainMember(
   for (let epoch = 0; epoch < EPOCHS; epoch++) {
     const picks = epoch === 0 ? first : epochRows(train, views, rng);
     const xs = tf.tensor2d(picks.map((p) => scale(p.row)));
-    const ys = tf.oneHot(
-      tf.tensor1d(
-        picks.map((p) => p.label),
-        'int32',
-      ),
-      LABELS.length,
+    // Label smoothing as the LSTM members train (round 37): 1 − ε on the true class plus ε spread over all.
+    const ys = tf.tidy(() =>
+      tf
+        .oneHot(
+          tf.tensor1d(
+            picks.map((p) => p.label),
+            'int32',
+          ),
+          LABELS.length,
+        )
+        .toFloat()
+        .mul(1 - labelSmoothing)
+        .add(labelSmoothing / LABELS.length),
     );
     await net.fit(xs, ys, { epochs: 1, batchSize: BATCH, shuffle: false, verbose: 0 });
     tf.dispose([xs, ys]);
@@ -113,8 +122,9 @@ const opts = new Command()
   .requiredOption('--seeds <list>', 'MLP seeds averaged into the member')
   .option('--out <dir>', 'where <name>.probs.json goes', 'models/ser-lstm/round35')
   .option('--data <dir>', 'datasets folder', defaultDatasetDir())
+  .option('--label-smoothing <e>', 'target smoothing (round 37: 0.05, as the LSTM members)', Number, 0)
   .parse()
-  .opts<{ name: string; seeds: string; out: string; data: string }>();
+  .opts<{ name: string; seeds: string; out: string; data: string; labelSmoothing: number }>();
 const seeds = opts.seeds.split(',').map(Number);
 
 await initTf();
@@ -137,7 +147,14 @@ for (const [f, fold] of actorFoldsOf(kept).entries()) {
   ];
   const mean = new Float32Array(test.length * LABELS.length);
   for (const seed of seeds) {
-    const p = await trainMember([...split.train, ...split.validation], views, test, seed, f);
+    const p = await trainMember(
+      [...split.train, ...split.validation],
+      views,
+      test,
+      seed,
+      f,
+      opts.labelSmoothing,
+    );
     p.forEach((v, i) => {
       mean[i]! += v / seeds.length;
     });
