@@ -580,6 +580,25 @@ an equally weighted fourth member, was to become a recipe member only at +0.015 
 three-LSTM ensembles (0.524 and 0.495); beside them 0.538 (+0.014, one clip short) and 0.516 (+0.021)
 clean, every fold up, and 0.370 (−0.010) and 0.357 (+0.003) through the channel: **not adopted** on
 this round ([round35/](round35/)).
+
+### Round 36 (2026-12-07): the statistics MLP member on a fresh draw of seeds
+
+Rule before the runs ([ROUND36.md](ROUND36.md)): round 35's member beside a fresh three-LSTM draw (member
+seeds 5, 5, 6; MLP seeds 7, 8, 9), decided on that draw and the mean of three. Clean 0.513 → 0.529
+(+0.016, every fold up), through the channel 0.349 → 0.378 (+0.029); over three draws +0.017 clean and
++0.007 through the channel; but the cross-fitted ECE rose by 0.013 (0.01 allowed): **not adopted**. The
+MLP is the most overconfident member, and the only one trained without label smoothing
+([round36/](round36/)).
+
+### Round 37 (2026-12-07): the statistics MLP member with label smoothing 0.05
+
+Rule before the runs ([ROUND37.md](ROUND37.md)): the member trained on targets smoothed as the LSTM
+members' are, new MLP seeds beside the three stored LSTM draws, every criterion on every draw. Clean
++0.019, +0.011, +0.013 (mean +0.0144: two clips of 1872 short of +0.015), through the channel −0.003,
++0.005, +0.019, cross-fitted ECE +0.005, −0.008, −0.002: **not adopted**. Over rounds 35–37 the member
+raised the ensemble clean in all six pairings (+0.011 to +0.021) and each rule failed narrowly on a
+different criterion; the member stops there rather than tune a fourth rule to the last miss
+([round37/](round37/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
