@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { SPEAKER_PREFIX_RULE, SpeakerPrefixListSchema } from '../lambdas/app/config.ts';
 import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/audio/limits.ts';
+import type { BackfillSpeakersOptions } from './backfill-speakers-command.ts';
 import type { PredictOptions } from './predict-command.ts';
 import type { ReplayOptions } from './replay-command.ts';
 import { onStdoutError } from './stdout-closed.ts';
@@ -27,6 +29,12 @@ const wholeNumber = (value: string): number => {
 const speakerName = (value: string): string => {
   if (value.trim() === '') throw new InvalidArgumentError('a speaker name cannot be empty');
   return value;
+};
+
+const speakerPrefixes = (value: string): string[] => {
+  const parsed = SpeakerPrefixListSchema.safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError(SPEAKER_PREFIX_RULE);
+  return parsed.data;
 };
 
 const groupByFolder = (value: string): 'folder' => {
@@ -143,6 +151,25 @@ program
   .action(async (paths: string[], options: UploadOptions) => {
     const { uploadFromCommandLine } = await import('./upload/upload-command.ts');
     process.exitCode = await uploadFromCommandLine(paths, options);
+  });
+
+program
+  .command('backfill-speakers')
+  .description(
+    "after upgrading a stack: put prediction records an older deployment wrote into their speaker's listing and erasure (the bySpeaker index); safe to run twice or beside live traffic",
+  )
+  .requiredOption('--table <name>', 'the predictions table (local: predictions)')
+  .option('--region <region>', 'the table region', process.env.AWS_REGION ?? 'us-east-1')
+  .option('--dynamodb-endpoint <url>', 'a DynamoDB endpoint other than AWS (local: http://127.0.0.1:4567)')
+  .option(
+    '--drop-folder-speaker-prefixes <list>',
+    "the deployment's DROP_FOLDER_SPEAKER_PREFIXES (comma-separated, * for every folder): older drop-folder records' speakers are their folders under these",
+    speakerPrefixes,
+  )
+  .option('--dry-run', 'count what would be updated, write nothing')
+  .action(async (options: BackfillSpeakersOptions) => {
+    const { backfillSpeakersFromCommandLine } = await import('./backfill-speakers-command.ts');
+    process.exitCode = await backfillSpeakersFromCommandLine(options);
   });
 
 // A command that cannot start (a missing option, an unreadable --files-from, a broken model package)

@@ -19,7 +19,7 @@ async function optionsOf(command: string): Promise<string[]> {
 }
 
 describe('the README and the CLI', () => {
-  it.each(['predict', 'upload'])('names every option of ser %s', async (command) => {
+  it.each(['predict', 'upload', 'backfill-speakers'])('names every option of ser %s', async (command) => {
     const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
     const options = await optionsOf(command);
     expect(options.length).toBeGreaterThan(3);

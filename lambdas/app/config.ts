@@ -31,6 +31,20 @@ const SHARED_ENV = {
 export const isSpeakerPrefix = (prefix: string): boolean => prefix === '*' || !/[*?]/.test(prefix);
 export const SPEAKER_PREFIX_RULE = 'each prefix is * or folder names without * or ?';
 
+/**
+ * Drop-folder speaker prefixes as one comma-separated string, as `DROP_FOLDER_SPEAKER_PREFIXES` and
+ * `ser backfill-speakers --drop-folder-speaker-prefixes` give them.
+ */
+export const SpeakerPrefixListSchema = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+  )
+  .refine((prefixes) => prefixes.every(isSpeakerPrefix), SPEAKER_PREFIX_RULE);
+
 const EnvSchema = z.object({
   BUCKET_NAME: z.string().min(3),
   TABLE_NAME: z.string().min(3),
@@ -58,16 +72,7 @@ const EnvSchema = z.object({
    * Drop-folder prefixes (under `incoming/`, comma-separated; `*`: every folder) whose next folder names a
    * speaker: `incoming/<prefix>/<speakerId>/<file>`. Empty (the default): the drop folder has no speakers.
    */
-  DROP_FOLDER_SPEAKER_PREFIXES: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((p) => p.trim())
-        .filter(Boolean),
-    )
-    .refine((prefixes) => prefixes.every(isSpeakerPrefix), SPEAKER_PREFIX_RULE),
+  DROP_FOLDER_SPEAKER_PREFIXES: z.string().default('').pipe(SpeakerPrefixListSchema),
 });
 
 export type AppConfig = Readonly<{

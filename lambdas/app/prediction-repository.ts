@@ -5,6 +5,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { PredictionResult } from '../core/types.ts';
@@ -99,6 +100,33 @@ export interface SpeakerRecord {
  * string with zeros, then compare as strings.
  */
 export const comparableSequencer = (sequencer: string): string => sequencer.toUpperCase().padEnd(32, '0');
+
+/**
+ * A prediction record written before the `bySpeaker` index (an older deployment): it names a speaker
+ * but has no `speakerKey`, so its speaker's listing and erasure do not see it. Older API uploads carry
+ * their `speakerScope`; older drop-folder records do not (their speaker is their folder: `key`).
+ */
+export interface UnindexedSpeakerRecord {
+  id: string;
+  speakerId: string;
+  speakerScope?: string;
+  source: PredictionSource;
+  key: string;
+}
+
+/** One page of `unindexedSpeakerRecords`: the items it read, those that matched, where to go on. */
+export interface UnindexedSpeakerPage {
+  scanned: number;
+  records: UnindexedSpeakerRecord[];
+  nextKey?: Record<string, unknown>;
+}
+
+/**
+ * A prediction record, not another item of the table (speaker statistics, erasure markers, the model
+ * registry, training jobs and their lock): a prediction id, in the listing's partition.
+ */
+const isPredictionRecord = (item: Record<string, unknown>): boolean =>
+  typeof item.id === 'string' && isPredictionId(item.id) && item.gsi1pk === PREDICTIONS_TABLE.listPartition;
 
 export type ClaimResult =
   | { claimed: true; prediction: Prediction; callback?: CallbackTarget; speaker?: SpeakerRef }
@@ -360,8 +388,7 @@ export class PredictionRepository {
     const { Item } = await this.#doc.send(
       new GetCommand({ TableName: this.#options.tableName, Key: { id }, ConsistentRead: true }),
     );
-    const isPrediction = Item?.gsi1pk === PREDICTIONS_TABLE.listPartition;
-    return Item && isPrediction && !this.#isExpired(Item) ? this.#present(Item) : undefined;
+    return Item && isPredictionRecord(Item) && !this.#isExpired(Item) ? this.#present(Item) : undefined;
   }
 
   /** A stored record as readers see it: a PENDING upload past its deadline is terminal (UPLOAD_EXPIRED). */
@@ -438,6 +465,74 @@ export class PredictionRepository {
         status === 'PROCESSING' && !(typeof leaseExpiresAt === 'number' && leaseExpiresAt < nowSec),
     }));
     return { records: records as SpeakerRecord[], more: nextKey !== undefined };
+  }
+
+  /**
+   * One page of a Scan for records that name a speaker but are not in the `bySpeaker` index (written by
+   * an older deployment): the one-off backfill's read (`ser backfill-speakers`), never a request path's.
+   * `pageSize`: items read per page (DynamoDB's default: up to 1 MB).
+   */
+  async unindexedSpeakerRecords(
+    startKey?: Record<string, unknown>,
+    pageSize?: number,
+  ): Promise<UnindexedSpeakerPage> {
+    const page = await this.#doc.send(
+      new ScanCommand({
+        TableName: this.#options.tableName,
+        FilterExpression:
+          'gsi1pk = :listing AND attribute_exists(speakerId) AND attribute_not_exists(speakerKey)',
+        ExpressionAttributeValues: { ':listing': PREDICTIONS_TABLE.listPartition },
+        ProjectionExpression: 'id, gsi1pk, speakerId, speakerScope, #source, #key',
+        ExpressionAttributeNames: { '#source': 'source', '#key': 'key' },
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        ...(pageSize ? { Limit: pageSize } : {}),
+      }),
+    );
+    const records = (page.Items ?? [])
+      .filter((item) => isPredictionRecord(item) && typeof item.speakerId === 'string')
+      .map(({ id, speakerId, speakerScope, source, key }) => ({
+        id,
+        speakerId,
+        ...(typeof speakerScope === 'string' ? { speakerScope } : {}),
+        source,
+        key,
+      })) as UnindexedSpeakerRecord[];
+    return {
+      scanned: page.ScannedCount ?? 0,
+      records,
+      ...(page.LastEvaluatedKey ? { nextKey: page.LastEvaluatedKey } : {}),
+    };
+  }
+
+  /**
+   * Puts a record written before the `bySpeaker` index into it, with the speaker attributes a new record
+   * gets. Only if it still names this speaker, with this scope or none, and is not indexed yet: safe to
+   * run twice, or beside the processor and the erasure (a record deleted meanwhile is not recreated).
+   * Whether it was written (false: indexed, changed or deleted meanwhile).
+   */
+  async indexSpeakerRecord(id: string, ref: SpeakerRef): Promise<boolean> {
+    const { speakerId, speakerScope, speakerKey } = speakerAttributes(ref);
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#options.tableName,
+          Key: { id },
+          UpdateExpression: 'SET speakerScope = :speakerScope, speakerKey = :speakerKey',
+          ConditionExpression:
+            'attribute_exists(id) AND attribute_not_exists(speakerKey) AND speakerId = :speakerId AND ' +
+            '(attribute_not_exists(speakerScope) OR speakerScope = :speakerScope)',
+          ExpressionAttributeValues: {
+            ':speakerId': speakerId,
+            ':speakerScope': speakerScope,
+            ':speakerKey': speakerKey,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
   }
 
   /**
