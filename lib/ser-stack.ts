@@ -210,6 +210,10 @@ export class SerStack extends Stack {
       value: this.training.launchTemplate.launchTemplateId!,
     });
     new CfnOutput(this, 'AudioBucketName', { value: bucket.bucketName });
+    new CfnOutput(this, 'PredictionsTableName', {
+      description: 'The table of prediction records, speaker statistics, jobs and the model registry',
+      value: this.storage.table.tableName,
+    });
     new CfnOutput(this, 'DropFolderCommand', {
       description: `Any S3 client can drop audio here; the result appears under ${RESULTS_PREFIX}`,
       value: `aws s3 cp clip.wav s3://${bucket.bucketName}/${INCOMING_PREFIX}clip.wav && aws s3 cp s3://${bucket.bucketName}/${resultKey('clip.wav')} -`,

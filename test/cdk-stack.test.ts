@@ -62,6 +62,7 @@ describe('SerStack', () => {
       'DashboardUrl',
       'DeadLetterQueueUrl',
       'DropFolderCommand',
+      'PredictionsTableName',
       'ReplayCommand',
       'TrainingLaunchTemplateId',
       'WebUrl',
