@@ -92,6 +92,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/drop-folder/speakers/{id}/predictions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A drop-folder speaker's prediction records under every speaker prefix, newest first (what its erase deletes)
+         * @description What the deployment holds about a drop-folder speaker (incoming/<prefix>/<speakerId>/…), for a data-subject access request: its records under every speaker prefix of the drop folder, merged newest first, in the pages and record shape of GET /predictions?speakerId=. A cursor pages only the listing that returned it (another listing's is 400 INVALID_CURSOR). Without speaker prefixes, an empty page. Admin credential only: drop-folder speakers belong to no API key.
+         */
+        get: operations["listDropFolderSpeakerPredictions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -683,6 +703,45 @@ export interface operations {
             400: components["responses"]["InvalidSpeakerId"];
             403: components["responses"]["AdminForbidden"];
             404: components["responses"]["SpeakersDisabled"];
+            429: components["responses"]["Throttled"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listDropFolderSpeakerPredictions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Opaque: 1–128 printable ASCII characters except "/", no space at either end, not "." or ".." */
+                id: components["schemas"]["SpeakerId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the speaker's predictions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PredictionPage"];
+                };
+            };
+            /** @description Invalid speakerId, limit or cursor (INVALID_REQUEST, INVALID_CURSOR) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: components["responses"]["AdminForbidden"];
             429: components["responses"]["Throttled"];
             500: components["responses"]["InternalError"];
         };

@@ -3,6 +3,9 @@ import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
 import { loadApiConfig } from '../lambdas/app/config.ts';
 import { createApiHandler } from '../lambdas/app/http-api.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
+import { dropFolderScope } from '../lambdas/app/speaker-context.ts';
+import { createSpeakerErasure, s3ObjectDeleter } from '../lambdas/app/speaker-erasure.ts';
+import { SpeakerRepository } from '../lambdas/app/speaker-repository.ts';
 import { createUploadService } from '../lambdas/app/upload-service.ts';
 import { startTestAws, type TestAws } from './helpers/local-aws.ts';
 
@@ -67,6 +70,7 @@ describe('API handler against dynalite and s3rver', () => {
     expect(openapi.json.openapi).toMatch(/^3\./);
     expect(Object.keys(openapi.json.paths).sort()).toEqual([
       '/drop-folder/speakers/{id}',
+      '/drop-folder/speakers/{id}/predictions',
       '/health',
       '/models',
       '/models/{version}/activate',
@@ -242,6 +246,55 @@ describe('API handler against dynalite and s3rver', () => {
     expect(badLimit.json.error.message).toMatch(/^limit: /);
     expect(emptyCursor.json.error.message).toMatch(/^cursor: /);
     expect(unexpected).toEqual([]);
+  });
+
+  it('without drop-folder speaker prefixes, lists a drop-folder speaker as its erase erases it: nothing, 200', async () => {
+    // Prepare
+    const repository = new PredictionRepository(aws.doc, {
+      tableName: aws.tableName,
+      recordTtlDays: 30,
+      processingLeaseSec: 900,
+    });
+    const id = '0b6f3c2e-9a4d-4d0e-8f7a-00000000d0f1';
+    await repository.createPending({
+      id,
+      fileName: 'a.flac',
+      bucket: aws.bucket,
+      key: 'incoming/calls/agent-5/a.flac',
+      speaker: { scope: dropFolderScope('calls'), speakerId: 'agent-5' },
+    });
+    const handlerWith = (prefixes?: string[]) =>
+      createApiHandler({
+        createUpload: () => Promise.reject(new Error('unused')),
+        repository,
+        eraseSpeaker: createSpeakerErasure({
+          statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
+          records: repository,
+          objects: s3ObjectDeleter(aws.s3),
+        }),
+        ...(prefixes ? { dropFolderSpeakerPrefixes: prefixes } : {}),
+        modelVersion: 'm',
+        corsAllowOrigins: ['*'],
+      });
+    const send = async (handler: ReturnType<typeof createApiHandler>, method: string, url: string) => {
+      const built = toProxyEvent({ method, url });
+      if (!built.ok) throw new Error(built.message);
+      const response = await handler(built.event);
+      return { status: response.statusCode, json: JSON.parse(response.body) };
+    };
+
+    // Act
+    const listed = await send(handlerWith(), 'GET', '/drop-folder/speakers/agent-5/predictions');
+    const erased = await send(handlerWith(), 'DELETE', '/drop-folder/speakers/agent-5');
+    const withPrefix = await send(handlerWith(['calls']), 'GET', '/drop-folder/speakers/agent-5/predictions');
+
+    // Assess
+    expect(listed).toEqual({ status: 200, json: { items: [] } });
+    expect(erased).toEqual({
+      status: 200,
+      json: { speakerId: 'agent-5', erased: false, recordsDeleted: 0, more: false },
+    });
+    expect(withPrefix.json.items.map((p: { id: string }) => p.id)).toEqual([id]);
   });
 
   it("names the caller's origin when a deployer allows several, and the web page's otherwise", async () => {

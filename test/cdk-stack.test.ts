@@ -507,6 +507,7 @@ describe('SerStack', () => {
       'GET /predictions/{id}': 'key, NONE',
       'DELETE /speakers/{id}': 'key, NONE',
       'DELETE /drop-folder/speakers/{id}': 'no key, AWS_IAM',
+      'GET /drop-folder/speakers/{id}/predictions': 'no key, AWS_IAM',
       'GET /health': 'no key, NONE',
       'GET /openapi.json': 'no key, NONE',
       'POST /training-jobs': 'no key, AWS_IAM',
@@ -515,6 +516,21 @@ describe('SerStack', () => {
       'GET /models': 'no key, AWS_IAM',
       'POST /models/{version}/activate': 'no key, AWS_IAM',
     });
+    // The admin policy lets operators call each admin route (each path parameter a `*`), and no other.
+    const [adminPolicy] = Object.values(template.findResources('AWS::IAM::ManagedPolicy')).filter((p) =>
+      String(p.Properties.Description).startsWith('SER operators'),
+    );
+    // Each ARN is a join whose last part is `/<METHOD>/<path>`, after the API's and stage's references.
+    const resources = adminPolicy?.Properties.PolicyDocument.Statement[0].Resource as {
+      'Fn::Join': [string, unknown[]];
+    }[];
+    const invocable = resources.map((arn) => String(arn['Fn::Join'][1].at(-1)).replace(/^\//, ''));
+    expect(invocable.sort()).toEqual(
+      Object.entries(byPath)
+        .filter(([, access]) => access.endsWith('AWS_IAM'))
+        .map(([route]) => route.replace(' ', '').replace(/\{[^}]+\}/g, '*'))
+        .sort(),
+    );
     // CORS preflights cannot carry a key: they must not need one.
     // ...and they allow every method a route has (DELETE included), from the same list as the local stack's.
     for (const m of Object.values(template.findResources('AWS::ApiGateway::Method'))) {

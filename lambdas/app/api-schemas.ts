@@ -141,9 +141,13 @@ export const PredictionPageSchema = z
 /** A UUID (API upload) or 32 hex digits (drop folder); never an internal item's key (object-keys.ts). */
 export const PredictionIdSchema = z.string().regex(PREDICTION_ID);
 
-export const ListPredictionsQuerySchema = z.object({
+/** A page of a listing: its size and where the previous page ended. */
+export const PageQuerySchema = z.object({
   limit: z.coerce.number('an integer from 1 to 100').int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(2048).optional().meta({ description: '`nextCursor` of the previous page' }),
+});
+
+export const ListPredictionsQuerySchema = PageQuerySchema.extend({
   speakerId: SpeakerIdSchema.optional().meta({
     description:
       "Only this speaker's records under the caller's API key (what DELETE /speakers/{id} erases), newest first",

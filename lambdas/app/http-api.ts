@@ -5,6 +5,7 @@ import {
   CreatedUploadSchema,
   HealthSchema,
   ListPredictionsQuerySchema,
+  PageQuerySchema,
   PredictionIdSchema,
   PredictionPageSchema,
   PredictionSchema,
@@ -58,7 +59,7 @@ export interface ApiDeps {
    * objects (speaker-erasure.ts; DELETE /speakers/{id}). Without it that route answers 404.
    */
   eraseSpeaker?: (scopes: readonly string[], speakerId: string) => Promise<SpeakerErasure>;
-  /** DROP_FOLDER_SPEAKER_PREFIXES: the drop folder's speaker scopes, which its erase route covers. */
+  /** DROP_FOLDER_SPEAKER_PREFIXES: the drop folder's speaker scopes, which its erase and listing routes cover. */
   dropFolderSpeakerPrefixes?: readonly string[];
   /** The bundled model's version: what GET /health reports while the registry has no active version. */
   modelVersion: string;
@@ -99,6 +100,7 @@ type PredictionRoutes = Extract<
   | 'POST /uploads'
   | 'DELETE /speakers/{id}'
   | 'DELETE /drop-folder/speakers/{id}'
+  | 'GET /drop-folder/speakers/{id}/predictions'
   | 'GET /predictions/{id}'
   | 'GET /predictions'
 >;
@@ -127,6 +129,22 @@ async function listPredictions(deps: ApiDeps, event: APIGatewayProxyEvent) {
   return reply(PredictionPageSchema, 200, listed);
 }
 
+/**
+ * GET /drop-folder/speakers/{id}/predictions: a drop-folder speaker's records under every speaker prefix
+ * (the scopes its erase route covers; none without prefixes), newest first, as one listing.
+ */
+async function listDropFolderSpeaker(deps: ApiDeps, event: APIGatewayProxyEvent) {
+  const speakerId = SpeakerIdSchema.safeParse(event.pathParameters?.id);
+  if (!speakerId.success) throw invalidRequest(speakerId.error, 'speakerId');
+  const page = PageQuerySchema.safeParse(event.queryStringParameters ?? {});
+  if (!page.success) throw invalidRequest(page.error);
+  const refs = (deps.dropFolderSpeakerPrefixes ?? []).map((prefix) => ({
+    scope: dropFolderScope(prefix),
+    speakerId: speakerId.data,
+  }));
+  return reply(PredictionPageSchema, 200, await deps.repository.listBySpeaker(refs, page.data));
+}
+
 /** Uploads, predictions and speaker statistics: the user routes (and the drop folder's speakers, admin). */
 function predictionRoutes(deps: ApiDeps): Record<PredictionRoutes, Route> {
   return {
@@ -135,6 +153,7 @@ function predictionRoutes(deps: ApiDeps): Record<PredictionRoutes, Route> {
     'DELETE /speakers/{id}': (event) => eraseSpeaker(deps, event, [speakerScope(callerOf(event))]),
     'DELETE /drop-folder/speakers/{id}': (event) =>
       eraseSpeaker(deps, event, (deps.dropFolderSpeakerPrefixes ?? []).map(dropFolderScope)),
+    'GET /drop-folder/speakers/{id}/predictions': (event) => listDropFolderSpeaker(deps, event),
     'GET /predictions/{id}': async (event) => {
       // Only prediction ids are looked up: internal items of the table are never reachable here.
       const id = PredictionIdSchema.safeParse(event.pathParameters?.id);

@@ -6,6 +6,7 @@ import {
   CreateUploadRequestSchema,
   HealthSchema,
   ListPredictionsQuerySchema,
+  PageQuerySchema,
   PredictionPageSchema,
   PredictionSchema,
   SpeakerErasedSchema,
@@ -106,6 +107,26 @@ const predictionPaths: ZodOpenApiPathsObject = {
         '400': INVALID_SPEAKER_ID,
         '403': ADMIN_FORBIDDEN,
         '404': SPEAKERS_DISABLED,
+      },
+    },
+  },
+  '/drop-folder/speakers/{id}/predictions': {
+    get: {
+      operationId: 'listDropFolderSpeakerPredictions',
+      summary:
+        "A drop-folder speaker's prediction records under every speaker prefix, newest first (what its erase deletes)",
+      description:
+        'What the deployment holds about a drop-folder speaker (incoming/<prefix>/<speakerId>/…), for a ' +
+        'data-subject access request: its records under every speaker prefix of the drop folder, merged ' +
+        'newest first, in the pages and record shape of GET /predictions?speakerId=. A cursor pages only ' +
+        "the listing that returned it (another listing's is 400 INVALID_CURSOR). Without speaker prefixes, " +
+        'an empty page. Admin credential only: drop-folder speakers belong to no API key.',
+      security: ADMIN,
+      requestParams: { path: z.object({ id: SpeakerIdSchema }), query: PageQuerySchema },
+      responses: {
+        '200': jsonResponse("A page of the speaker's predictions", PredictionPageSchema),
+        '400': errorResponse('Invalid speakerId, limit or cursor (INVALID_REQUEST, INVALID_CURSOR)'),
+        '403': ADMIN_FORBIDDEN,
       },
     },
   },

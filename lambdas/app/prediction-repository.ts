@@ -196,39 +196,59 @@ export class InvalidCursorError extends DomainError {
 const SORT_KEY = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)#(.+)$/;
 
 /**
- * Cursors are opaque: a tag of the listing they page (the index and its partition: the whole listing, or
- * one speaker of one scope), then the last item's sort key, base64url-encoded together. Decoding checks
- * the tag against the listing asked for, so a cursor of another listing (the general one's used with
- * `speakerId`, one speaker's with another's or without) is refused rather than silently skipping records
- * there, and rebuilds the whole start key from the sort key, so a hand-made cursor is either a valid
- * position in its listing or refused (never a 500 from DynamoDB rejecting a start key that does not fit
- * the index). The tag is a digest, so the cursor does not show the caller's scope. Cursors from before
- * the tag (the bare sort key) are refused too: they cannot say which listing they came from, and a
- * client that gets 400 INVALID_CURSOR starts again from the first page.
+ * Cursors are opaque: a tag of the listing they page (the index and its partitions: the whole listing,
+ * one speaker of one scope, or one drop-folder speaker across the speaker prefixes' scopes), then the
+ * last item's sort key, base64url-encoded together. Decoding checks the tag against the listing asked
+ * for, so a cursor of another listing (the general one's used with `speakerId`, one speaker's with
+ * another's or without, an API key's speaker's with a drop-folder speaker's) is refused rather than
+ * silently skipping records there, and rebuilds the whole start key from the sort key, so a hand-made
+ * cursor is either a valid position in its listing or refused (never a 500 from DynamoDB rejecting a
+ * start key that does not fit the index). The tag is a digest, so the cursor does not show the caller's
+ * scope. Cursors from before the tag (the bare sort key) are refused too: they cannot say which listing
+ * they came from, and a client that gets 400 INVALID_CURSOR starts again from the first page.
  */
-const listingTag = ({ index, value }: IndexPartition): string =>
-  createHash('sha256').update(`${index.name}\n${value}`).digest('base64url').slice(0, 16);
+const listingTag = ({ index, values }: Listing): string =>
+  // Sorted: a deployment that lists its speaker prefixes in another order still takes its cursors.
+  createHash('sha256')
+    .update([index.name, ...[...values].sort()].join('\n'))
+    .digest('base64url')
+    .slice(0, 16);
 
-const encodeCursor = (key: Record<string, unknown>, partition: IndexPartition): string =>
-  Buffer.from(`${listingTag(partition)}#${String(key.gsi1sk)}`).toString('base64url');
+const encodeCursor = (item: Record<string, unknown>, listing: Listing): string =>
+  Buffer.from(`${listingTag(listing)}#${String(item[listing.index.sortKey])}`).toString('base64url');
 
-function decodeCursor(cursor: string, partition: IndexPartition): Record<string, unknown> {
+/** Where a cursor points: the last listed item's id and sort key. */
+interface Position {
+  id: string;
+  sortKey: string;
+}
+
+function decodeCursor(cursor: string, listing: Listing): Position {
   if (!/^[\w-]{1,400}$/.test(cursor)) throw new InvalidCursorError();
   const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
   const separator = decoded.indexOf('#');
   const sortKey = decoded.slice(separator + 1);
   const match = SORT_KEY.exec(sortKey);
   if (
-    decoded.slice(0, separator) !== listingTag(partition) ||
+    decoded.slice(0, separator) !== listingTag(listing) ||
     !match ||
     !isPredictionId(match[2]!) ||
     Number.isNaN(Date.parse(match[1]!))
   ) {
     throw new InvalidCursorError();
   }
-  const { index, value } = partition;
-  return { id: match[2], [index.partitionKey]: value, [index.sortKey]: sortKey };
+  return { id: match[2]!, sortKey };
 }
+
+/**
+ * The start key of a position in one partition. The sort key (`createdAt#id`) is unique, so it places
+ * the position in a partition the item is not in as well (DynamoDB takes any key as a position).
+ */
+const startKeyAt = ({ id, sortKey }: Position, { index, value }: IndexPartition) => ({
+  [PREDICTIONS_TABLE.partitionKey]: id,
+  [index.partitionKey]: value,
+  [index.sortKey]: sortKey,
+});
 
 /** One partition of a secondary index: the whole listing, or one speaker's records. */
 interface IndexPartition {
@@ -236,14 +256,30 @@ interface IndexPartition {
   value: string;
 }
 
-const LISTING: IndexPartition = {
+/** What a cursor pages: partitions of one index, merged newest first (one, but for the drop folder's). */
+interface Listing {
+  index: (typeof SECONDARY_INDEXES)[number];
+  values: readonly string[];
+}
+
+const LISTING: Listing = {
   index: PREDICTIONS_TABLE.listIndex,
-  value: PREDICTIONS_TABLE.listPartition,
+  values: [PREDICTIONS_TABLE.listPartition],
 };
 const speakerPartition = (ref: SpeakerRef): IndexPartition => ({
   index: PREDICTIONS_TABLE.speakerIndex,
   value: speakerItemId(ref),
 });
+const speakersListing = (refs: readonly SpeakerRef[]): Listing => ({
+  index: PREDICTIONS_TABLE.speakerIndex,
+  values: refs.map(speakerItemId),
+});
+
+/** By sort key, newest first: compared as DynamoDB does, code unit by code unit (not by locale). */
+const newestFirst = (sortKey: string) => (a: Record<string, unknown>, b: Record<string, unknown>) => {
+  const [x, y] = [String(a[sortKey]), String(b[sortKey])];
+  return x < y ? 1 : x > y ? -1 : 0;
+};
 
 /** `REMOVE` clause (and its name placeholders) for the result fields absent from `keep`. */
 const removeResultFields = (keep: Partial<Prediction> = {}) => {
@@ -406,19 +442,48 @@ export class PredictionRepository {
     return this.#listPage(LISTING, limit, cursor);
   }
 
-  /** One speaker's records (of its scope, never another's), newest first, from the `bySpeaker` index. */
+  /**
+   * One speaker's records (of its scopes, never another's), newest first, from the `bySpeaker` index.
+   * Several scopes (a drop-folder speaker under each speaker prefix) are one listing: their records
+   * merged newest first, paged by one cursor; none, an empty one.
+   */
   async listBySpeaker(
-    ref: SpeakerRef,
+    refs: SpeakerRef | readonly SpeakerRef[],
     { limit, cursor }: { limit: number; cursor?: string | undefined },
   ): Promise<PredictionPage> {
-    return this.#listPage(speakerPartition(ref), limit, cursor);
+    return this.#listPage(speakersListing([refs].flat()), limit, cursor);
   }
 
-  async #listPage(partition: IndexPartition, limit: number, cursor: string | undefined) {
-    const startKey = cursor ? decodeCursor(cursor, partition) : undefined;
-    const { page, nextKey } = await this.#query(partition, limit, startKey);
+  async #listPage(listing: Listing, limit: number, cursor: string | undefined): Promise<PredictionPage> {
+    const position = cursor ? decodeCursor(cursor, listing) : undefined;
+    const { page, more } = await this.#mergedPage(listing, limit, position);
     const items = page.filter((item) => !this.#isExpired(item)).map((item) => this.#present(item));
-    return nextKey ? { items, nextCursor: encodeCursor(nextKey, partition) } : { items };
+    const last = page.at(-1);
+    return more && last ? { items, nextCursor: encodeCursor(last, listing) } : { items };
+  }
+
+  /**
+   * The `limit` newest items of a listing's partitions after `position`, and whether there are more.
+   * A partition whose query stopped short (at `limit`, or at DynamoDB's 1 MB) has unread items older
+   * than its last: nothing older than that is listed yet, so no record is skipped.
+   */
+  async #mergedPage(listing: Listing, limit: number, position: Position | undefined) {
+    const { index } = listing;
+    const queried = await Promise.all(
+      listing.values.map((value) => {
+        const partition = { index, value };
+        return this.#query(partition, limit, position && startKeyAt(position, partition));
+      }),
+    );
+    const unreadBelow = queried
+      .flatMap(({ nextKey }) => (nextKey ? [String(nextKey[index.sortKey])] : []))
+      .sort()
+      .at(-1);
+    const merged = queried
+      .flatMap(({ page }) => page)
+      .filter((item) => unreadBelow === undefined || String(item[index.sortKey]) >= unreadBelow)
+      .sort(newestFirst(index.sortKey));
+    return { page: merged.slice(0, limit), more: unreadBelow !== undefined || merged.length > limit };
   }
 
   /**

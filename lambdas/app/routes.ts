@@ -1,7 +1,7 @@
 /**
  * Who may call a route: anyone (`public`), holders of the user API key (`user`: uploads and
  * predictions, the web page), or operators (`admin`: training jobs, the model registry, the drop folder's
- * speaker statistics). On AWS,
+ * speakers' records and statistics). On AWS,
  * `user` is an API key in the usage plan and `admin` is IAM (SigV4) auth, which no API key satisfies;
  * locally, `admin` is the `SER_ADMIN_KEY` sent as x-api-key.
  */
@@ -18,6 +18,7 @@ export const API_ROUTES = [
   { method: 'GET', resource: '/predictions/{id}', access: 'user' },
   { method: 'DELETE', resource: '/speakers/{id}', access: 'user' },
   { method: 'DELETE', resource: '/drop-folder/speakers/{id}', access: 'admin' },
+  { method: 'GET', resource: '/drop-folder/speakers/{id}/predictions', access: 'admin' },
   { method: 'GET', resource: '/health', access: 'public' },
   { method: 'GET', resource: '/openapi.json', access: 'public' },
   { method: 'POST', resource: '/training-jobs', access: 'admin' },
