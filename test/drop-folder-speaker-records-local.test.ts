@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../bin/local/local-aws.ts';
+import { createDocumentClient } from '../lambdas/app/aws-clients.ts';
+import { dropFolderScope } from '../lambdas/app/speaker-context.ts';
+import { speakerItemId } from '../lambdas/app/speaker-repository.ts';
 import { tessFixtures } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 
@@ -141,6 +146,62 @@ describe("a drop-folder speaker's records through the local stack: listed with t
     const invalid = await api('/drop-folder/speakers/%20agent-1/predictions', admin);
     expect(invalid.status).toBe(400);
     expect((await api(`${ROUTE}?limit=101`, admin)).status).toBe(400);
+  });
+
+  it("skips no record when one prefix's Query stops at DynamoDB's 1 MB before the other's older records", async () => {
+    // Prepare: under calls, four records of ~350 kB (a Query reads three before its 1 MB); under
+    // meetings, small ones between and after them.
+    const doc = createDocumentClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_S3_CREDENTIALS,
+      dynamoDbEndpoint: local.stack.dynamoDbEndpoint,
+    });
+    const record = async (prefix: string, second: number, padBytes: number) => {
+      const id = `${prefix === 'calls' ? 'c' : 'd'}${String(second).padStart(31, '0')}`;
+      const createdAt = new Date(Date.UTC(2026, 0, 1, 0, 0, second)).toISOString();
+      const ref = { scope: dropFolderScope(prefix), speakerId: 'big' };
+      await doc.send(
+        new PutCommand({
+          TableName: 'predictions',
+          Item: {
+            id,
+            status: 'SUCCEEDED',
+            source: 'drop-folder',
+            fileName: `${second}.flac`,
+            bucket: local.stack.bucket,
+            key: `incoming/${prefix}/big/${second}.flac`,
+            createdAt,
+            updatedAt: createdAt,
+            gsi1pk: 'PREDICTION',
+            gsi1sk: `${createdAt}#${id}`,
+            expiresAt: 4_102_444_800,
+            speakerId: ref.speakerId,
+            speakerScope: ref.scope,
+            speakerKey: speakerItemId(ref),
+            padding: 'x'.repeat(padBytes),
+          },
+        }),
+      );
+      return { second, id };
+    };
+    const all = [
+      ...(await Promise.all([50, 40, 30, 20].map((second) => record('calls', second, 350_000)))),
+      ...(await Promise.all([35, 10].map((second) => record('meetings', second, 0)))),
+    ].sort((a, b) => b.second - a.second);
+    doc.destroy();
+
+    // Act
+    const seen: string[] = [];
+    let cursor = '';
+    for (let pages = 0; pages < all.length; pages++) {
+      const page = await json(await api(`/drop-folder/speakers/big/predictions${cursor}`, admin));
+      seen.push(...page.items.map((p) => p.id));
+      if (!page.nextCursor) break;
+      cursor = `?cursor=${page.nextCursor}`;
+    }
+
+    // Assess
+    expect(seen).toEqual(all.map((r) => r.id));
   });
 
   it('lists nothing once the admin erase has deleted the speaker', async () => {
