@@ -466,6 +466,13 @@ describe('SerStack', () => {
       objects('incoming/calls/'),
     );
     expect(JSON.stringify(withAction(processor, 's3:DeleteObject'))).not.toContain('/incoming/*');
+    // Both delete the version they judged (not the key, whose delete marker would hide a later upload),
+    // there only.
+    for (const statements of [recorder, processor]) {
+      expect(withAction(statements, 's3:DeleteObjectVersion')).toEqual([
+        expect.objectContaining({ Resource: objects('incoming/calls/') }),
+      ]);
+    }
   });
 
   it('gives the drop folder speaker prefixes to the inference function and to the dead-letter recorder', () => {

@@ -1,5 +1,11 @@
 import { setTimeout } from 'node:timers/promises';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
@@ -368,6 +374,76 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     const records = (await repository.speakerRecords(scope, 5)).records;
     expect(records.map((record) => record.key)).toEqual(['incoming/calls/backlog/after.flac']);
     expect(await exists('results/calls/backlog/after.flac.json')).toBe(true);
+  });
+
+  it("an erased speaker's late event deletes only the bytes it judged: the same file dropped again after the erasure survives and is processed", async () => {
+    // Prepare: the same bytes (so the same ETag) dropped under the same key before and after the erasure;
+    // s3rver has no versions, so the bytes are told apart by LastModified, which counts in seconds.
+    const key = 'incoming/calls/again/clip.flac';
+    const early = await dropped(key);
+    await eraseCallsSpeaker('again');
+    await setTimeout(1100);
+    const late = await dropped(key);
+    const [before] = parseS3Event(early);
+    const [after] = parseS3Event(late);
+
+    // Act: the early event's retry, then its dead-lettering, come after the new clip landed.
+    const refused = await processWith(predictor, before!);
+    const recorded = await deadLettered(early);
+    const processed = await processWith(predictor, after!);
+
+    // Assess
+    expect(refused).toMatchObject({ outcome: 'erased' });
+    expect(recorded).toEqual({ marked: [], erased: [key] });
+    expect(processed).toMatchObject({ outcome: 'succeeded' });
+    expect(await exists(key)).toBe(true);
+    expect(await exists('results/calls/again/clip.flac.json')).toBe(true);
+    const scope = { scope: dropFolderScope('calls'), speakerId: 'again' };
+    const records = (await repository.speakerRecords(scope, 5)).records;
+    expect(records.map((record) => record.key)).toEqual([key]);
+  });
+
+  it("on a versioned bucket, an erased speaker's object is deleted by the version judged, never by key alone", async () => {
+    // Prepare: s3rver with the version ids a versioned bucket answers with, and the deletes recorded.
+    const { early } = await droppedAroundErasure('versioned');
+    const [before] = parseS3Event(early);
+    const deletes: DeleteObjectCommand['input'][] = [];
+    const versioned = {
+      send: async (command: unknown) => {
+        if (command instanceof DeleteObjectCommand) {
+          deletes.push(command.input);
+          return {};
+        }
+        const response = await aws.s3.send(command as GetObjectCommand);
+        return command instanceof GetObjectCommand || command instanceof HeadObjectCommand
+          ? { ...response, VersionId: 'v1' }
+          : response;
+      },
+    } as unknown as S3Client;
+    const deps = {
+      s3: versioned,
+      repository,
+      predictor,
+      maxUploadBytes: 25 * 1024 * 1024,
+      maxDurationSec: 600,
+      speakerFolders: ['calls'],
+    };
+
+    // Act
+    const processed = await processObject(deps, before!);
+    const recorded = await recordDeadLetter(
+      repository,
+      { requestPayload: early, responsePayload: { errorMessage: 'Task timed out' } },
+      undefined,
+      versioned,
+      ['calls'],
+    );
+
+    // Assess
+    expect(processed).toMatchObject({ outcome: 'erased' });
+    expect(recorded.erased).toEqual(['incoming/calls/versioned/before.flac']);
+    const judged = { Bucket: aws.bucket, Key: 'incoming/calls/versioned/before.flac', VersionId: 'v1' };
+    expect(deletes).toEqual([judged, judged]);
   });
 
   it('the erasure marker holds the time only, and expires once no event of an earlier clip can come', async () => {

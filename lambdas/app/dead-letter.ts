@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { classifyKey } from './object-keys.ts';
 import {
-  deleteIfCurrent,
+  deleteErasedIfCurrent,
   endFailed,
   objectClaim,
   plainETag,
@@ -49,7 +49,7 @@ export async function recordDeadLetter(
     // With its speaker, as the processor writes it: listed and erased with the speaker's other records.
     const claim = objectClaim(ref, origin, plainETag(ref.eTag), { speakerFolders });
     if (claim.speaker && (await repository.erasedAfter(claim.speaker, ref.eventTime))) {
-      if (s3) await deleteIfCurrent(s3, ref);
+      if (s3) await deleteErasedIfCurrent({ s3, repository }, ref, claim.speaker);
       outcome.erased.push(ref.key);
       continue;
     }

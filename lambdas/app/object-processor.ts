@@ -4,6 +4,7 @@ import {
   GetObjectCommand,
   type GetObjectCommandOutput,
   HeadObjectCommand,
+  type HeadObjectCommandOutput,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -270,7 +271,7 @@ async function processCurrent(
     headVersionId: object.VersionId,
     speakerFolders: deps.speakerFolders,
   });
-  const erased = await erasedWithSpeaker(deps, ref, claimed, object.LastModified);
+  const erased = await erasedWithSpeaker(deps, ref, claimed, object);
   if (erased) return erased;
   const claim = await deps.repository.claim(claimed);
   if (!claim.claimed) return notClaimed(deps, ref, origin, claimed.id, claim.existing?.status);
@@ -291,36 +292,71 @@ async function processCurrent(
 /**
  * A drop-folder speaker's object (the key's current one) that came by the speaker's erasure, whose event
  * comes only now (a retry, a replay, a backlog): it was erased with the speaker, so no record is created
- * and the object is deleted. Objects without a speaker cost nothing; those with one, one GetItem.
+ * and the object read (`object`) is deleted. Objects without a speaker cost nothing; those with one, one GetItem.
  */
 async function erasedWithSpeaker(
   deps: ObjectProcessorDeps,
   ref: S3ObjectRef,
   claimed: ObjectClaim,
-  lastModified: Date | undefined,
+  object: Pick<GetObjectCommandOutput, 'LastModified' | 'VersionId'>,
 ): Promise<ProcessOutcome | undefined> {
   if (!claimed.speaker) return undefined;
-  if (!(await deps.repository.erasedAfter(claimed.speaker, ref.eventTime ?? lastModified))) return undefined;
-  await deps.s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+  const arrivedAt = ref.eventTime ?? object.LastModified;
+  if (!(await deps.repository.erasedAfter(claimed.speaker, arrivedAt))) return undefined;
+  const deleted = await deleteErasedObject(deps, ref, claimed.speaker, object);
   return {
     outcome: 'erased',
-    reason: `its speaker was erased after it came; deleted, not recorded: ${ref.key}`,
+    reason: deleted
+      ? `its speaker was erased after it came; deleted, not recorded: ${ref.key}`
+      : `its speaker was erased after it came; not recorded, and the key's bytes, dropped after the erasure, left to their own event: ${ref.key}`,
   };
 }
 
 /**
- * Deletes the event's object if the key still holds those bytes (not newer ones, which have their own
- * event): for the dead-letter recorder, which finds an erased speaker's object whose event it gets.
+ * Deletes an erased speaker's object that was judged (`judged`: the key's object as read), never bytes
+ * that came after the erasure. On the versioned bucket that is exactly its version: a DeleteObject by key
+ * would put a delete marker over a version dropped since (the same file name again, right after the
+ * erasure), whose own event would then find the key gone and leave no record and no result file. Without
+ * versions (the local stack's s3rver has none: docs/dependencies.md) the bytes cannot be named, so they are
+ * deleted only if they too came before the erasure (their LastModified, to the second). Whether it deleted.
  */
-export async function deleteIfCurrent(s3: Pick<S3Client, 'send'>, ref: S3ObjectRef): Promise<void> {
+export async function deleteErasedObject(
+  deps: { s3: Pick<S3Client, 'send'>; repository: Pick<PredictionRepository, 'erasedAfter'> },
+  ref: S3ObjectRef,
+  speaker: SpeakerRef,
+  judged: Pick<GetObjectCommandOutput, 'LastModified' | 'VersionId'>,
+): Promise<boolean> {
+  const versionId = judged.VersionId ?? ref.versionId;
+  if (!versionId && !(await deps.repository.erasedAfter(speaker, judged.LastModified))) return false;
+  await deps.s3.send(
+    new DeleteObjectCommand({
+      Bucket: ref.bucket,
+      Key: ref.key,
+      ...(versionId ? { VersionId: versionId } : {}),
+    }),
+  );
+  return true;
+}
+
+/**
+ * Deletes the event's object if the key still holds those bytes (not newer ones, which have their own
+ * event), as `deleteErasedObject` does: for the dead-letter recorder, which finds an erased speaker's
+ * object whose event it gets.
+ */
+export async function deleteErasedIfCurrent(
+  deps: { s3: Pick<S3Client, 'send'>; repository: Pick<PredictionRepository, 'erasedAfter'> },
+  ref: S3ObjectRef,
+  speaker: SpeakerRef,
+): Promise<void> {
+  let current: HeadObjectCommandOutput;
   try {
-    const current = await s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+    current = await deps.s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
     if (isSuperseded(ref, current)) return;
   } catch (error) {
     if (isNotFound(error)) return;
     throw error;
   }
-  await s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+  await deleteErasedObject(deps, ref, speaker, current);
 }
 
 /**

@@ -227,8 +227,10 @@ export class Inference extends Construct {
 
   /**
    * A function that reads the drop folder's speaker folders: the prefixes in its environment and, with
-   * them, DeleteObject under those folders of incoming/ only, for an erased speaker's object whose event
-   * comes after the erasure (it gets no record: lambdas/app/object-processor.ts, dead-letter.ts).
+   * them, DeleteObject and DeleteObjectVersion under those folders of incoming/ only, for an erased
+   * speaker's object whose event comes after the erasure (it gets no record: lambdas/app/object-processor.ts,
+   * dead-letter.ts). DeleteObjectVersion because the version judged is deleted, not the key: a delete
+   * marker would hide the same file dropped again after the erasure (`deleteErasedObject`).
    */
   private bindDropFolderSpeakers(fn: SerFunction, props: InferenceProps): void {
     for (const [name, value] of Object.entries(speakerPrefixesEnvironment(props.dropFolderSpeakerPrefixes))) {
@@ -237,7 +239,7 @@ export class Inference extends Construct {
     if (this.speakerObjectPrefixes.length === 0) return;
     fn.addToRolePolicy(
       new PolicyStatement({
-        actions: ['s3:DeleteObject'],
+        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
         resources: this.speakerObjectPrefixes.map((p) => props.bucket.arnForObjects(`${p}*`)),
       }),
     );
