@@ -235,25 +235,29 @@ describe('Training construct (EC2 on demand)', () => {
           return JSON.parse(args[4]!) as UpdateItemCommandInput;
         });
 
-    it('without node_modules: the two requests failureRequestDocuments builds for the job, its exit code and the time, then the log, then the shutdown', () => {
-      const calls = runTrap({ job: jobId, exitCode: 3, nodeModules: false });
+    // Job ids spelling the old placeholders (valid ids) are filled in once, not again by the next placeholder.
+    it.each([jobId, '__SER_NOW__', '__SER_EXIT_CODE__'])(
+      'without node_modules: the two requests failureRequestDocuments builds for the job (%s), its exit code and the time, then the log, then the shutdown',
+      (jobId) => {
+        const calls = runTrap({ job: jobId, exitCode: 3, nodeModules: false });
 
-      const requests = dynamodbRequests(calls);
-      const updatedAt = requests[0]?.ExpressionAttributeValues?.[':v2']?.S ?? '';
-      expect(new Date(updatedAt).toISOString()).toBe(updatedAt);
-      const [tableId] = Object.keys(template.findResources('AWS::DynamoDB::Table'));
-      const [bucketId] = Object.keys(template.findResources('AWS::S3::Bucket'));
-      const log = `s3://{Ref:${bucketId}}/training-logs/${jobId}/cloud-init-output.log`;
-      expect(requests).toEqual(
-        failureRequestDocuments(`{Ref:${tableId}}`, jobId, machineExitMessage(3, log), updatedAt),
-      );
-      expect(calls.map((args) => args.slice(0, 3).join(' '))).toEqual([
-        'aws dynamodb update-item',
-        'aws dynamodb update-item',
-        'aws s3 cp',
-        'shutdown -h now',
-      ]);
-    });
+        const requests = dynamodbRequests(calls);
+        const updatedAt = requests[0]?.ExpressionAttributeValues?.[':v2']?.S ?? '';
+        expect(new Date(updatedAt).toISOString()).toBe(updatedAt);
+        const [tableId] = Object.keys(template.findResources('AWS::DynamoDB::Table'));
+        const [bucketId] = Object.keys(template.findResources('AWS::S3::Bucket'));
+        const log = `s3://{Ref:${bucketId}}/training-logs/${jobId}/cloud-init-output.log`;
+        expect(requests).toEqual(
+          failureRequestDocuments(`{Ref:${tableId}}`, jobId, machineExitMessage(3, log), updatedAt),
+        );
+        expect(calls.map((args) => args.slice(0, 3).join(' '))).toEqual([
+          'aws dynamodb update-item',
+          'aws dynamodb update-item',
+          'aws s3 cp',
+          'shutdown -h now',
+        ]);
+      },
+    );
 
     it('with node_modules, training/machine-exit.ts ends the job; the requests are sent only when it fails', () => {
       const succeeded = runTrap({ job: jobId, exitCode: 1, nodeModules: true, npxCode: 0 });

@@ -68,8 +68,13 @@ export interface TrainingProps {
   readonly maxRunTime?: Duration;
 }
 
-/** What only the training machine knows, as placeholders in the exit trap's requests, filled in by its shell. */
-const MACHINE_PLACEHOLDERS = { jobId: '__SER_JOB_ID__', exitCode: '__SER_EXIT_CODE__', now: '__SER_NOW__' };
+/**
+ * What only the training machine knows, as placeholders in the exit trap's requests, filled in by its shell.
+ * Each has an `@`, which no job id holds (JOB_ID_PATTERN), so a job id filled in is never taken for the
+ * next placeholder (`__SER_NOW__` was a valid id); `@` needs no escaping in JSON, and in a bash
+ * `${var//pattern/…}` pattern it is literal (only extglob's `@(…)` gives it a meaning).
+ */
+const MACHINE_PLACEHOLDERS = { jobId: '@@SER_JOB_ID@@', exitCode: '@@SER_EXIT_CODE@@', now: '@@SER_NOW@@' };
 
 /** One shell word: single-quoted, a `'` inside closed, escaped and reopened. */
 const shellQuote = (text: string): string => `'${text.replaceAll("'", `'\\''`)}'`;
