@@ -460,6 +460,9 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     const erasedAt = Date.parse(Item!.erasedAt);
     expect(erasedAt).toBeGreaterThanOrEqual(erasing);
     expect(Item!.expiresAt).toBe(Math.floor(erasedAt / 1000) + ERASURE_MARKER_TTL_SEC);
+    // Lambda's 6 hours of retries and the dead-letter queue's 14 days, and a day's margin for the
+    // deliveries and a replay between them.
+    expect(ERASURE_MARKER_TTL_SEC).toBe((6 + 15 * 24) * 3600);
   });
 
   it("an API key's speaker gets no marker: its uploads' records are what the erasure deletes, and no late event recreates one", async () => {

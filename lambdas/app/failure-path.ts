@@ -10,7 +10,17 @@ export const EVENT_MAX_AGE_HOURS = 6;
 export const DEAD_LETTER_RETENTION_DAYS = 14;
 
 /**
- * An erased speaker's marker lives as long as an event of a clip that came before the erasure can still
- * reach the processor or the dead-letter recorder: its retries, then its dead-lettered message's replay.
+ * Added to the marker's lifetime: the windows above count from when Lambda and SQS take the event, while
+ * the marker counts from the erasure, and SNS's and SQS's deliveries, a replay handed back to Lambda's
+ * asynchronous retries (`ser replay` of a message near the end of its retention) and the invocations
+ * themselves can add to them. A day is far more than these take and costs one small item a day longer.
  */
-export const ERASURE_MARKER_TTL_SEC = EVENT_MAX_AGE_HOURS * 3600 + DEAD_LETTER_RETENTION_DAYS * 86_400;
+export const ERASURE_MARKER_MARGIN_DAYS = 1;
+
+/**
+ * An erased speaker's marker lives as long as an event of a clip that came before the erasure can still
+ * reach the processor or the dead-letter recorder: its retries, then its dead-lettered message's replay,
+ * plus the margin (6 hours and 15 days).
+ */
+export const ERASURE_MARKER_TTL_SEC =
+  EVENT_MAX_AGE_HOURS * 3600 + (DEAD_LETTER_RETENTION_DAYS + ERASURE_MARKER_MARGIN_DAYS) * 86_400;
