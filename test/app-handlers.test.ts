@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
 import { registerBundledModel } from '../bin/local/local-aws.ts';
 import { toNotification } from '../bin/local/s3-event-bridge.ts';
+import { markedAsReplay } from '../lambdas/app/dead-letter.ts';
+import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 import { tessClip } from './helpers/fixtures.ts';
 import { lambdaContext } from './helpers/lambda-context.ts';
@@ -28,7 +30,12 @@ describe('the Lambda handlers as deployed (middy + Powertools), against s3rver a
   beforeAll(async () => {
     aws = await startTestAws();
     // The handlers read their configuration from the environment at import, as at a Lambda cold start.
-    const env = { ...handlerEnvironment(aws), MODEL_VERSION: 'handler-test' };
+    const env = {
+      ...handlerEnvironment(aws),
+      MODEL_VERSION: 'handler-test',
+      // A speaker folder, whose objects' erasure markers the processor and a failed replay read.
+      DROP_FOLDER_SPEAKER_PREFIXES: 'calls',
+    };
     for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
     // What the stack's deploy-time custom resource does: the bundled model is stored and is the registry's
     // first version.
@@ -100,6 +107,28 @@ describe('the Lambda handlers as deployed (middy + Powertools), against s3rver a
       new GetCommand({ TableName: aws.tableName, Key: { id: 'TRAINING_LOCK' }, ConsistentRead: true }),
     );
     expect(lock).toBeUndefined();
+  });
+
+  it('a failed replay throws its own error, not the one that kept it from being recorded FAILED', async () => {
+    // Prepare: the erasure marker's read fails, first in the replay, then in the recording of its failure.
+    const key = 'incoming/calls/agent-1/clip.flac';
+    const delivered = aws.nextEvent(key);
+    await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: tessClip('sad').bytes }));
+    const replay = markedAsReplay(toNotification(await delivered)!);
+    const replayError = new Error('the replay failed');
+    const markerRead = vi
+      .spyOn(PredictionRepository.prototype, 'erasedAfter')
+      .mockRejectedValueOnce(replayError)
+      .mockRejectedValueOnce(new Error('the marker read failed'));
+
+    // Act
+    const thrown = await processHandler(replay, lambdaContext('process-object')).catch((error) => error);
+    const calls = markerRead.mock.calls.length;
+    markerRead.mockRestore();
+
+    // Assess
+    expect(thrown).toBe(replayError);
+    expect(calls).toBe(2);
   });
 
   it('ignores S3 test events and refuses payloads that are not S3 events (so they reach the DLQ)', async () => {

@@ -78,20 +78,34 @@ export const handler = middy<unknown, ProcessOutcome[]>()
     try {
       return await processEvent(event);
     } catch (error) {
-      if (isReplay(event)) {
-        const recorded = await recordFailedReplay(
-          deps.repository,
-          event,
-          error,
-          events.publisher,
-          deps.s3,
-          config.speakerFolders,
-        );
-        reportErased(recorded.erased);
-      }
+      if (isReplay(event)) await recordReplayFailure(event, error);
       throw error;
     }
   });
+
+/**
+ * Ends a failed replay's records FAILED again (`recordFailedReplay`). The replay's own error stays what
+ * the handler throws and `ser replay` reports: a failure here (an erasure marker's read, the update) is
+ * logged beside it, not thrown in its place, and leaves the records as the replay left them.
+ */
+async function recordReplayFailure(event: unknown, error: unknown): Promise<void> {
+  try {
+    const recorded = await recordFailedReplay(
+      deps.repository,
+      event,
+      error,
+      events.publisher,
+      deps.s3,
+      config.speakerFolders,
+    );
+    reportErased(recorded.erased);
+  } catch (recordingError) {
+    logger.error('The failed replay could not be recorded (its own error follows)', {
+      error: recordingError,
+      replayError: error,
+    });
+  }
+}
 
 async function processEvent(event: unknown): Promise<ProcessOutcome[]> {
   const outcomes: ProcessOutcome[] = [];
