@@ -28,7 +28,7 @@ const s3Error = (status: number, name: string) =>
   });
 
 /** The ONNX object as GetObject answers it: its bytes, or only a Content-Length and a body never to be read. */
-type OnnxObject = Error | Buffer | { contentLength: number; body: Readable };
+type OnnxObject = Error | Buffer | { contentLength?: number | undefined; body: Readable };
 
 /**
  * S3 as far as the package check asks it: metadata.json's body (or its error) and the ONNX (the bundled
@@ -150,4 +150,34 @@ describe('model packages: what keeps a registered package from loading (S3 stubb
     ]);
     expect({ read, destroyed: body.destroyed }).toEqual({ read: false, destroyed: true });
   });
+
+  it.each([
+    ['no Content-Length', undefined],
+    ['a Content-Length that understates it', 1000],
+  ])(
+    'an ONNX over MAX_ONNX_BYTES with %s is refused once the streamed bytes pass the limit, the rest unread',
+    async (_, contentLength) => {
+      // 1 MiB chunks, 80 of them available: the limit is 64.
+      const chunk = Buffer.alloc(1024 * 1024);
+      let pulled = 0;
+      const body = new Readable({
+        highWaterMark: chunk.length,
+        read() {
+          pulled += 1;
+          this.push(pulled <= 80 ? chunk : null);
+        },
+      });
+
+      const found = await problems({
+        metadata: BUNDLED_METADATA,
+        onnx: { contentLength, body },
+      });
+
+      expect(found).toEqual([
+        `${ONNX_URL} is over ${MAX_ONNX_BYTES} bytes, the largest ONNX a package may have`,
+      ]);
+      expect(pulled).toBeLessThan(80);
+      expect(body.destroyed).toBe(true);
+    },
+  );
 });
