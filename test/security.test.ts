@@ -159,7 +159,7 @@ describe('security: the deployed stack (CDK assertions)', () => {
     expect(tlsDenied('AWS::SQS::QueuePolicy', 'Queues')).toHaveLength(ofType('AWS::SQS::Queue').length);
   });
 
-  it("SECURITY.md's least-privilege table lists exactly each role's actions in the template", () => {
+  it("SECURITY.md's least-privilege table lists exactly each role's actions in the template, and the table below it what speaker prefixes add", () => {
     // Table row → the role's logical id in the template.
     const ROLES: Record<string, RegExp> = {
       'API function': /^ApiApiHandlerServiceRole/,
@@ -209,6 +209,44 @@ describe('security: the deployed stack (CDK assertions)', () => {
     expect(Object.keys(documented).sort()).toEqual(Object.keys(ROLES).sort());
     for (const [role, pattern] of Object.entries(ROLES))
       expect(documented[role], role).toEqual(granted(pattern));
+
+    // The table below it: what drop-folder speaker prefixes add, each of its actions granted then, and
+    // every action they add to a role there.
+    const withPrefixes = synthStack('SerSecurityPrefixesTest', {
+      modelDir: model.dir,
+      dropFolderSpeakerPrefixes: ['calls'],
+    }).template.toJSON().Resources as Record<string, Resource>;
+    const grantedWithPrefixes = (pattern: RegExp) =>
+      new Set(
+        Object.values(withPrefixes)
+          .filter((r) => r.Type === 'AWS::IAM::Policy')
+          .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => pattern.test(r.Ref)))
+          .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+          .flatMap((statement) => asArray(statement.Action)),
+      );
+    const prefixTable = security.split('<!-- least-privilege:end -->')[1]!.split('\n\n| role')[1]!;
+    const withPrefixRows = Object.fromEntries(
+      prefixTable
+        .split('\n\n')[0]!
+        .split('\n')
+        .filter((line) => line.startsWith('| ') && !line.startsWith('|---'))
+        .map((line) => {
+          const [, role, actions] = line.split('|').map((cell) => cell.trim());
+          return [role!, [...new Set(actions!.match(/(?<=`)[a-z0-9-]+:[A-Za-z*]+(?=`)/g))]];
+        }),
+    );
+    for (const [role, pattern] of Object.entries(ROLES)) {
+      const added = [...grantedWithPrefixes(pattern)].filter((a) => !granted(pattern).includes(a));
+      const listed = withPrefixRows[role] ?? [];
+      for (const action of added) expect(listed, role).toContain(action);
+      for (const action of listed)
+        expect(grantedWithPrefixes(pattern).has(action), `${role} ${action}`).toBe(true);
+    }
+    expect(Object.keys(withPrefixRows).sort()).toEqual([
+      'API function',
+      'dead-letter recorder',
+      'inference function',
+    ]);
   });
 });
 
