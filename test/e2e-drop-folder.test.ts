@@ -14,7 +14,10 @@ const AWS_CLI = '/usr/bin/aws';
 const hasAwsCli = existsSync(AWS_CLI);
 const run = promisify(execFile);
 
-/** Reads results/<path>.json once the processor has written it (capped number of polls). */
+/**
+ * Reads results/<path>.json once the processor has written it (capped number of polls). s3rver writes a
+ * file in place, so a GET racing the PUT can read a partial body: not ready yet (docs/dependencies.md).
+ */
 async function readResult(
   s3: S3Client,
   bucket: string,
@@ -26,7 +29,8 @@ async function readResult(
       const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       return JSON.parse(await object.Body!.transformToString());
     } catch (error) {
-      if (!(error instanceof Error && error.name === 'NoSuchKey')) throw error;
+      const notYet = error instanceof SyntaxError || (error instanceof Error && error.name === 'NoSuchKey');
+      if (!notYet) throw error;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
