@@ -4,10 +4,9 @@ import { loadApiConfig } from '../lambdas/app/config.ts';
 import { createApiHandler } from '../lambdas/app/http-api.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { dropFolderScope } from '../lambdas/app/speaker-context.ts';
-import { createSpeakerErasure, s3ObjectDeleter } from '../lambdas/app/speaker-erasure.ts';
-import { SpeakerRepository } from '../lambdas/app/speaker-repository.ts';
 import { createUploadService } from '../lambdas/app/upload-service.ts';
 import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+import { speakerErasureOn } from './helpers/speaker-erasure.ts';
 
 describe('API handler against dynalite and s3rver', () => {
   let aws: TestAws;
@@ -267,11 +266,7 @@ describe('API handler against dynalite and s3rver', () => {
       createApiHandler({
         createUpload: () => Promise.reject(new Error('unused')),
         repository,
-        eraseSpeaker: createSpeakerErasure({
-          statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
-          records: repository,
-          objects: s3ObjectDeleter(aws.s3),
-        }),
+        eraseSpeaker: speakerErasureOn(aws, repository),
         ...(prefixes ? { dropFolderSpeakerPrefixes: prefixes } : {}),
         modelVersion: 'm',
         corsAllowOrigins: ['*'],

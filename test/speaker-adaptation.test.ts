@@ -9,7 +9,6 @@ import {
   dropFolderSpeakerProblem,
   predictForSpeaker,
 } from '../lambdas/app/speaker-context.ts';
-import { createSpeakerErasure, s3ObjectDeleter } from '../lambdas/app/speaker-erasure.ts';
 import { SpeakerRepository, speakerItemId } from '../lambdas/app/speaker-repository.ts';
 import { createUploadService } from '../lambdas/app/upload-service.ts';
 import {
@@ -21,6 +20,7 @@ import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
 import { adaptingModelDir } from './helpers/adapting-model.ts';
 import { tessFixtures } from './helpers/fixtures.ts';
 import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+import { speakerErasureOn } from './helpers/speaker-erasure.ts';
 
 const ADAPTATION: SpeakerAdaptation = {
   channels: [0, 2],
@@ -148,11 +148,7 @@ describe('speaker statistics in DynamoDB (dynalite)', () => {
         throw new Error('unused');
       },
       repository: predictions,
-      eraseSpeaker: createSpeakerErasure({
-        statistics: speakers,
-        records: predictions,
-        objects: s3ObjectDeleter(aws.s3),
-      }),
+      eraseSpeaker: speakerErasureOn(aws, predictions, speakers),
       modelVersion: 'm',
       corsAllowOrigins: ['*'],
     });
@@ -188,11 +184,7 @@ describe('speaker statistics in DynamoDB (dynalite)', () => {
         throw new Error('unused');
       },
       repository: predictions,
-      eraseSpeaker: createSpeakerErasure({
-        statistics: speakers,
-        records: predictions,
-        objects: s3ObjectDeleter(aws.s3),
-      }),
+      eraseSpeaker: speakerErasureOn(aws, predictions, speakers),
       modelVersion: 'm',
       corsAllowOrigins: ['*'],
     });

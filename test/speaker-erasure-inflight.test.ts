@@ -30,6 +30,7 @@ import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
 import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 import { tessClip } from './helpers/fixtures.ts';
 import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+import { speakerErasureOn } from './helpers/speaker-erasure.ts';
 
 /**
  * A clip still being processed when its speaker is erased, and a record that vanishes under its
@@ -108,11 +109,7 @@ describe('erasing a speaker while one of its clips is in flight', () => {
 
   /** Erases a drop-folder speaker of the `calls` prefix, objects through S3. */
   const eraseSpeakerIn = (scope: string, speakerId: string) =>
-    createSpeakerErasure({
-      statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
-      records: repository,
-      objects: s3ObjectDeleter(aws.s3),
-    })([scope], speakerId);
+    speakerErasureOn(aws, repository)([scope], speakerId);
   const eraseCallsSpeaker = (speakerId: string) => eraseSpeakerIn(dropFolderScope('calls'), speakerId);
 
   /** The recorder after every attempt at `notification` failed, as the on-failure destination calls it. */
@@ -175,11 +172,7 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     api = createApiHandler({
       createUpload: () => Promise.reject(new Error('unused')),
       repository,
-      eraseSpeaker: createSpeakerErasure({
-        statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
-        records: repository,
-        objects: s3ObjectDeleter(aws.s3),
-      }),
+      eraseSpeaker: speakerErasureOn(aws, repository),
       modelVersion: 'm',
       corsAllowOrigins: ['*'],
     });
