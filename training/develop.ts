@@ -1,11 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
 import { frameCount } from '../lambdas/core/features/extract.ts';
 import type { SpeakerAdaptation } from '../lambdas/core/features/speaker-normalization.ts';
 import { createStreamTally, streamCells } from './adaptive-folds.ts';
 import { labelIndex } from './batches.ts';
-import { DEFAULT_CHANNEL, TEST_CHANNEL } from './channel.ts';
+import { DEFAULT_CHANNEL } from './channel.ts';
 import { type Corpus, defaultDatasetDir, ravdessCalmAsNeutral, scanDataset } from './datasets.ts';
 import type { SavedProbabilities } from './ensemble-folds.ts';
 import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
@@ -23,6 +22,7 @@ import { type Split, speakerValidation } from './splits.ts';
 import { initTf } from './tf.ts';
 import { argmaxRows } from './trainer.ts';
 import type { HeldOutViews } from './tta-round.ts';
+import { unseenChannelCopies } from './unseen-channel.ts';
 
 /**
  * `npx tsx training/develop.ts --name <run> [recipe options]`: one development run — the RAVDESS actor
@@ -243,17 +243,7 @@ const kept: ClipFeatures[] = dedupe(items).kept.map(withCopySet).map(withChannel
 const calm: ClipFeatures[] = opts.calmAsNeutral
   ? (await pipeline.run(await ravdessCalmAsNeutral(opts.data))).items.map(withCopySet).map(withChannelCopies)
   : [];
-const testPipeline = await createFeaturePipeline({
-  config,
-  augmentCopies: 0,
-  augmentation: DEFAULTS.augmentation,
-  seed: 424242,
-  channel: TEST_CHANNEL,
-  channelCopies: 1,
-});
-const shifted = new Map<string, FeatureMatrix>();
-for (const i of (await testPipeline.run(clips.filter((c) => c.corpus === 'ravdess'))).items)
-  shifted.set(i.fileHash, i.channel[0]!);
+const shifted = await unseenChannelCopies(clips, config);
 
 const labels = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad'];
 const shrinkageClips = opts.speakerShift ?? opts.speakerOffset;

@@ -9,9 +9,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
 import { labelIndex } from './batches.ts';
-import { DEFAULT_CHANNEL, TEST_CHANNEL } from './channel.ts';
+import { DEFAULT_CHANNEL } from './channel.ts';
 import { defaultDatasetDir, scanDataset } from './datasets.ts';
 import type { SavedProbabilities } from './ensemble-folds.ts';
 import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
@@ -21,6 +20,7 @@ import { createRng, type Rng, seedFrom } from './random.ts';
 import { multiCorpusSplit } from './splits.ts';
 import { graphStatistics, standardiser, statsClassifier } from './stats-mlp.ts';
 import { initTf, tf } from './tf.ts';
+import { unseenChannelCopies } from './unseen-channel.ts';
 
 const LABELS = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad'];
 const EPOCHS = 60;
@@ -45,18 +45,7 @@ async function recipeClips(data: string) {
   const kept = dedupe(items).kept.map((i) =>
     i.clip.corpus === 'ravdess' ? { ...i, channel: i.channel.slice(0, RAVDESS_CHANNEL_COPIES) } : i,
   );
-  const testPipeline = await createFeaturePipeline({
-    config,
-    augmentCopies: 0,
-    augmentation: DEFAULTS.augmentation,
-    seed: 424242,
-    channel: TEST_CHANNEL,
-    channelCopies: 1,
-  });
-  const shifted = new Map<string, FeatureMatrix>();
-  for (const i of (await testPipeline.run(scan.clips.filter((c) => c.corpus === 'ravdess'))).items)
-    shifted.set(i.fileHash, i.channel[0]!);
-  return { kept, shifted };
+  return { kept, shifted: await unseenChannelCopies(scan.clips, config) };
 }
 
 /** Every view a B member trains on (clean, speaker-like copies, training-channel copies), as statistics. */

@@ -20,6 +20,7 @@ import { DEFAULTS } from './pipeline.ts';
 import { createRng, seedFrom } from './random.ts';
 import { graphStatistics, standardiser, statsClassifier } from './stats-mlp.ts';
 import { initTf, tf } from './tf.ts';
+import { UNSEEN_CHANNEL_SEED } from './unseen-channel.ts';
 import { createVoiceQualityExtractor, VOICE_QUALITY_NAMES } from './voice-quality.ts';
 
 interface Row {
@@ -72,7 +73,12 @@ async function rowOf(
   const train = applyChannel(samples, rate, DEFAULT_CHANNEL, createRng(seedFrom(1337, 'probe-train', hash)));
   const test =
     clip.corpus === 'ravdess'
-      ? applyChannel(samples, rate, TEST_CHANNEL, createRng(seedFrom(424242, 'probe-test', hash)))
+      ? applyChannel(
+          samples,
+          rate,
+          TEST_CHANNEL,
+          createRng(seedFrom(UNSEEN_CHANNEL_SEED, 'probe-test', hash)),
+        )
       : undefined;
   return {
     speaker: clip.speaker,
