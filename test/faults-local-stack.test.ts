@@ -11,27 +11,15 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensurePredictionsTable, LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../bin/local/local-aws.ts';
 import { dataPaths, type LocalStack } from '../bin/local/stack.ts';
-import { replayFromCommandLine } from '../bin/replay-command.ts';
 import { SIGNATURE_HEADER, verifyWebhook } from '../lambdas/app/webhook-signature.ts';
 import { tessClip } from './helpers/fixtures.ts';
-import { startTestStack, type TestStack } from './helpers/local-stack.ts';
+import { replayIntoStack, startTestStack, type TestStack } from './helpers/local-stack.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const run = promisify(execFile);
 
 describe('faults on the local stack: an event that fails every retry is kept, and ser replay finishes it', () => {
   let stack: LocalStack;
-  /** `ser replay <files>` as a user runs it against this stack (its endpoints, data folder and secret). */
-  const replayIntoStack = (files: string[]) =>
-    replayFromCommandLine(files, {
-      s3Endpoint: stack.s3Endpoint,
-      dynamodbEndpoint: stack.dynamoDbEndpoint,
-      bucket: stack.bucket,
-      table: 'predictions',
-      maxMessages: 10,
-      dataDir: stack.dataDir,
-      webhookSecret: stack.webhookSecret,
-    });
   let s3: S3Client;
   let local: TestStack;
   const lines: string[] = [];
@@ -72,7 +60,7 @@ describe('faults on the local stack: an event that fails every retry is kept, an
       dataPaths(stack.dataDir).tableDumpFile,
     );
     dynamo.destroy();
-    const exitCode = await replayIntoStack([join(stack.deadLetterDir, deadLetters[0]!)]);
+    const exitCode = await replayIntoStack(stack, [join(stack.deadLetterDir, deadLetters[0]!)]);
 
     // Assess
     expect(lines.filter((l) => l.startsWith('processing failed'))).toHaveLength(3);
@@ -118,7 +106,7 @@ describe('faults on the local stack: an event that fails every retry is kept, an
     const [file] = (await readdir(stack.deadLetterDir)).map((f) => join(stack.deadLetterDir, f));
 
     // Act
-    const exitCode = await replayIntoStack([file!]);
+    const exitCode = await replayIntoStack(stack, [file!]);
 
     // Assess
     expect(deadLettered).toMatchObject({ status: 'FAILED', error: { code: 'PROCESSING_FAILED' } });

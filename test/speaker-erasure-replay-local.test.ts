@@ -5,9 +5,8 @@ import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensurePredictionsTable, LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../bin/local/local-aws.ts';
 import { dataPaths } from '../bin/local/stack.ts';
-import { replayFromCommandLine } from '../bin/replay-command.ts';
 import { tessClip } from './helpers/fixtures.ts';
-import { startTestStack, type TestStack } from './helpers/local-stack.ts';
+import { replayIntoStack, startTestStack, type TestStack } from './helpers/local-stack.ts';
 
 /**
  * `npm start`'s stack with a speaker prefix (`calls`): a drop-folder clip whose event failed every retry
@@ -70,15 +69,7 @@ describe("ser replay of an erased drop-folder speaker's dead-lettered clip on th
     expect(await exists('incoming/calls/gone/before.flac')).toBe(true);
 
     // Act
-    const exitCode = await replayFromCommandLine([join(stack.deadLetterDir, deadLetter!)], {
-      s3Endpoint: stack.s3Endpoint,
-      dynamodbEndpoint: stack.dynamoDbEndpoint,
-      bucket: stack.bucket,
-      table: 'predictions',
-      maxMessages: 10,
-      dataDir: stack.dataDir,
-      webhookSecret: stack.webhookSecret,
-    });
+    const exitCode = await replayIntoStack(stack, [join(stack.deadLetterDir, deadLetter!)]);
     await drop('incoming/calls/gone/after.flac');
 
     // Assess

@@ -5,6 +5,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll } from 'vitest';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../../bin/local/local-aws.ts';
 import { type LocalStack, startLocalStack } from '../../bin/local/stack.ts';
+import { replayFromCommandLine } from '../../bin/replay-command.ts';
 import { createS3Client } from '../../lambdas/app/aws-clients.ts';
 
 export interface TestStack {
@@ -95,3 +96,15 @@ export function useTestStack(options: Parameters<typeof startTestStack>[0]): Sha
     },
   };
 }
+
+/** `ser replay <files>` as a user runs it against `stack` (its endpoints, data folder and secret). */
+export const replayIntoStack = (stack: LocalStack, files: string[]) =>
+  replayFromCommandLine(files, {
+    s3Endpoint: stack.s3Endpoint,
+    dynamodbEndpoint: stack.dynamoDbEndpoint,
+    bucket: stack.bucket,
+    table: 'predictions',
+    maxMessages: 10,
+    dataDir: stack.dataDir,
+    webhookSecret: stack.webhookSecret,
+  });
