@@ -45,6 +45,7 @@ describe('operations dashboard', () => {
       'SerApi Objects_succeeded',
       'SerApi Objects_failed',
       'SerApi Objects_duplicate',
+      'SerApi Objects_erased',
     ]);
     for (const options of optionsOf('Predictions per minute by status')) {
       expect(options).toMatchObject({ stat: 'Sum', period: 60 });

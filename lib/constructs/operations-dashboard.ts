@@ -85,6 +85,8 @@ function predictionWidgets(inference: IFunction): GraphWidget[] {
         handlerCount(objectMetric('succeeded'), 'SUCCEEDED'),
         handlerCount(objectMetric('failed'), 'FAILED'),
         handlerCount(objectMetric('duplicate'), 'duplicate event (skipped)'),
+        // An erased drop-folder speaker's clip whose event came late (processor or dead-letter recorder).
+        handlerCount(objectMetric('erased'), "erased speaker's late clip (deleted)"),
       ],
       width: 12,
     }),
