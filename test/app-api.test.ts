@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
 import { loadApiConfig } from '../lambdas/app/config.ts';
 import { createApiHandler } from '../lambdas/app/http-api.ts';
-import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { dropFolderScope } from '../lambdas/app/speaker-context.ts';
 import { createUploadService } from '../lambdas/app/upload-service.ts';
-import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+import { predictionRepositoryOn, startTestAws, type TestAws } from './helpers/local-aws.ts';
 import { speakerErasureOn } from './helpers/speaker-erasure.ts';
 
 describe('API handler against dynalite and s3rver', () => {
@@ -33,12 +32,7 @@ describe('API handler against dynalite and s3rver', () => {
       clock += 1000;
       return new Date(clock);
     };
-    const repository = new PredictionRepository(aws.doc, {
-      tableName: aws.tableName,
-      recordTtlDays: 30,
-      processingLeaseSec: 900,
-      now,
-    });
+    const repository = predictionRepositoryOn(aws, { now });
     api = createApiHandler({
       createUpload: createUploadService({
         s3: aws.s3,
@@ -249,11 +243,7 @@ describe('API handler against dynalite and s3rver', () => {
 
   it('without drop-folder speaker prefixes, lists a drop-folder speaker as its erase erases it: nothing, 200', async () => {
     // Prepare
-    const repository = new PredictionRepository(aws.doc, {
-      tableName: aws.tableName,
-      recordTtlDays: 30,
-      processingLeaseSec: 900,
-    });
+    const repository = predictionRepositoryOn(aws);
     const id = '0b6f3c2e-9a4d-4d0e-8f7a-00000000d0f1';
     await repository.createPending({
       id,

@@ -27,7 +27,7 @@ import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
 import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 import { startFaultProxy } from './helpers/fault-proxy.ts';
 import { tessClip } from './helpers/fixtures.ts';
-import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+import { predictionRepositoryOn, startTestAws, type TestAws } from './helpers/local-aws.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const MB = 1024 * 1024;
@@ -49,12 +49,7 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
     ...override,
   });
   const repositoryWith = (options: Partial<ConstructorParameters<typeof PredictionRepository>[1]> = {}) =>
-    new PredictionRepository(aws.doc, {
-      tableName: aws.tableName,
-      recordTtlDays: 30,
-      processingLeaseSec: LEASE_SEC,
-      ...options,
-    });
+    predictionRepositoryOn(aws, { processingLeaseSec: LEASE_SEC, ...options });
 
   /** Puts `bytes` under `key` and returns the object as the S3 notification names it. */
   async function putObject(key: string, bytes: Uint8Array): Promise<S3ObjectRef> {

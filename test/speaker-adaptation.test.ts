@@ -3,7 +3,6 @@ import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
 import { createApiHandler } from '../lambdas/app/http-api.ts';
-import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import {
   dropFolderSpeaker,
   dropFolderSpeakerProblem,
@@ -19,7 +18,7 @@ import {
 import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
 import { adaptingModelDir } from './helpers/adapting-model.ts';
 import { tessFixtures } from './helpers/fixtures.ts';
-import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+import { predictionRepositoryOn, startTestAws, type TestAws } from './helpers/local-aws.ts';
 import { speakerErasureOn } from './helpers/speaker-erasure.ts';
 
 const ADAPTATION: SpeakerAdaptation = {
@@ -138,11 +137,7 @@ describe('speaker statistics in DynamoDB (dynalite)', () => {
     ]);
     expect(Item!.expiresAt).toBe(Math.floor(now / 1000) + 30 * 86_400);
     expect(JSON.stringify(Item)).not.toContain('agent-7');
-    const predictions = new PredictionRepository(aws.doc, {
-      tableName: aws.tableName,
-      recordTtlDays: 30,
-      processingLeaseSec: 900,
-    });
+    const predictions = predictionRepositoryOn(aws);
     const api = createApiHandler({
       createUpload: async () => {
         throw new Error('unused');
@@ -174,11 +169,7 @@ describe('speaker statistics in DynamoDB (dynalite)', () => {
   it('erases a speaker on DELETE /speakers/{id}, scoped to the API key', async () => {
     const other = { scope: 'key:k2', speakerId: 'agent-7' };
     await speakers.addClip(other, 'a', [5, 5]);
-    const predictions = new PredictionRepository(aws.doc, {
-      tableName: aws.tableName,
-      recordTtlDays: 30,
-      processingLeaseSec: 900,
-    });
+    const predictions = predictionRepositoryOn(aws);
     const api = createApiHandler({
       createUpload: async () => {
         throw new Error('unused');
@@ -220,11 +211,7 @@ describe('speaker statistics in DynamoDB (dynalite)', () => {
   });
 
   it('keeps the speakerId of an upload on its record and refuses a bad one', async () => {
-    const predictions = new PredictionRepository(aws.doc, {
-      tableName: aws.tableName,
-      recordTtlDays: 30,
-      processingLeaseSec: 900,
-    });
+    const predictions = predictionRepositoryOn(aws);
     const createUpload = createUploadService({
       s3: aws.s3,
       repository: predictions,

@@ -20,7 +20,7 @@ import {
   plainETag,
   processObject,
 } from '../lambdas/app/object-processor.ts';
-import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
+import type { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { parseS3Event } from '../lambdas/app/s3-event.ts';
 import { dropFolderScope, speakerScope } from '../lambdas/app/speaker-context.ts';
 import { createSpeakerErasure, s3ObjectDeleter } from '../lambdas/app/speaker-erasure.ts';
@@ -29,7 +29,7 @@ import { createUploadService } from '../lambdas/app/upload-service.ts';
 import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
 import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 import { tessClip } from './helpers/fixtures.ts';
-import { startTestAws, type TestAws } from './helpers/local-aws.ts';
+import { predictionRepositoryOn, startTestAws, type TestAws } from './helpers/local-aws.ts';
 import { speakerErasureOn } from './helpers/speaker-erasure.ts';
 
 /**
@@ -99,13 +99,7 @@ describe('erasing a speaker while one of its clips is in flight', () => {
   };
 
   /** The repository as a processor that claimed an hour ago, with a 15-minute lease, saw the clock. */
-  const anHourAgo = () =>
-    new PredictionRepository(aws.doc, {
-      tableName: aws.tableName,
-      recordTtlDays: 30,
-      processingLeaseSec: 900,
-      now: () => new Date(Date.now() - 3_600_000),
-    });
+  const anHourAgo = () => predictionRepositoryOn(aws, { now: () => new Date(Date.now() - 3_600_000) });
 
   /** Erases a drop-folder speaker of the `calls` prefix, objects through S3. */
   const eraseSpeakerIn = (scope: string, speakerId: string) =>
@@ -157,11 +151,7 @@ describe('erasing a speaker while one of its clips is in flight', () => {
 
   beforeAll(async () => {
     [aws, predictor] = await Promise.all([startTestAws(), createPredictor({ modelDir: DEFAULT_MODEL_DIR })]);
-    repository = new PredictionRepository(aws.doc, {
-      tableName: aws.tableName,
-      recordTtlDays: 30,
-      processingLeaseSec: 900,
-    });
+    repository = predictionRepositoryOn(aws);
     createUpload = createUploadService({
       s3: aws.s3,
       repository,

@@ -12,6 +12,7 @@ import {
   startLocalS3,
 } from '../../bin/local/local-aws.ts';
 import { createDocumentClient, createS3Client } from '../../lambdas/app/aws-clients.ts';
+import { PredictionRepository } from '../../lambdas/app/prediction-repository.ts';
 
 export interface TestAws {
   dir: string;
@@ -89,3 +90,18 @@ export async function startTestAws({
     },
   };
 }
+
+/**
+ * A prediction repository on the test table with the stack's defaults (records kept 30 days, a 15-minute
+ * processing lease), any of them overridden by `options` (a clock, a lease).
+ */
+export const predictionRepositoryOn = (
+  aws: TestAws,
+  options: Partial<ConstructorParameters<typeof PredictionRepository>[1]> = {},
+) =>
+  new PredictionRepository(aws.doc, {
+    tableName: aws.tableName,
+    recordTtlDays: 30,
+    processingLeaseSec: 900,
+    ...options,
+  });
