@@ -3,8 +3,7 @@ import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
 import { loadApiConfig } from '../lambdas/app/config.ts';
 import { createApiHandler } from '../lambdas/app/http-api.ts';
 import { dropFolderScope } from '../lambdas/app/speaker-context.ts';
-import { createUploadService } from '../lambdas/app/upload-service.ts';
-import { predictionRepositoryOn, startTestAws, type TestAws } from './helpers/local-aws.ts';
+import { predictionRepositoryOn, startTestAws, type TestAws, uploadServiceOn } from './helpers/local-aws.ts';
 import { speakerErasureOn } from './helpers/speaker-erasure.ts';
 
 describe('API handler against dynalite and s3rver', () => {
@@ -34,14 +33,7 @@ describe('API handler against dynalite and s3rver', () => {
     };
     const repository = predictionRepositoryOn(aws, { now });
     api = createApiHandler({
-      createUpload: createUploadService({
-        s3: aws.s3,
-        repository,
-        bucketName: aws.bucket,
-        maxUploadBytes: 25 * 1024 * 1024,
-        uploadUrlTtlSec: 900,
-        now,
-      }),
+      createUpload: uploadServiceOn(aws, repository, { now }),
       repository,
       modelVersion: 'test-model-1',
       corsAllowOrigins: ['https://example.test'],

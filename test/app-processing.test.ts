@@ -11,11 +11,11 @@ import {
 import type { PredictionEvent } from '../lambdas/app/prediction-events.ts';
 import type { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { parseS3Event } from '../lambdas/app/s3-event.ts';
-import { createUploadService } from '../lambdas/app/upload-service.ts';
+import type { createUploadService } from '../lambdas/app/upload-service.ts';
 import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
 import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 import { badFixture, tessClip } from './helpers/fixtures.ts';
-import { predictionRepositoryOn, startTestAws, type TestAws } from './helpers/local-aws.ts';
+import { predictionRepositoryOn, startTestAws, type TestAws, uploadServiceOn } from './helpers/local-aws.ts';
 
 const MB = 1024 * 1024;
 
@@ -47,13 +47,7 @@ describe('object processing against s3rver and dynalite', () => {
   beforeAll(async () => {
     [aws, predictor] = await Promise.all([startTestAws(), createPredictor({ modelDir: DEFAULT_MODEL_DIR })]);
     repository = predictionRepositoryOn(aws);
-    createUpload = createUploadService({
-      s3: aws.s3,
-      repository,
-      bucketName: aws.bucket,
-      maxUploadBytes: 25 * MB,
-      uploadUrlTtlSec: 900,
-    });
+    createUpload = uploadServiceOn(aws, repository);
   });
 
   afterAll(async () => {

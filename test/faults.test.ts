@@ -21,13 +21,12 @@ import {
 } from '../lambdas/app/object-processor.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { parseS3Event, type S3ObjectRef } from '../lambdas/app/s3-event.ts';
-import { createUploadService } from '../lambdas/app/upload-service.ts';
 import { ModelError } from '../lambdas/core/errors.ts';
 import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
 import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 import { startFaultProxy } from './helpers/fault-proxy.ts';
 import { tessClip } from './helpers/fixtures.ts';
-import { predictionRepositoryOn, startTestAws, type TestAws } from './helpers/local-aws.ts';
+import { predictionRepositoryOn, startTestAws, type TestAws, uploadServiceOn } from './helpers/local-aws.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const MB = 1024 * 1024;
@@ -404,14 +403,7 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
   /** The upload service and its repository with the clock stopped at `createdAt`. */
   const uploadsAt = (createdAt: Date, uploadUrlTtlSec: number) => {
     const writer = repositoryWith({ uploadUrlTtlSec, now: () => createdAt });
-    const createUpload = createUploadService({
-      s3: aws.s3,
-      repository: writer,
-      bucketName: aws.bucket,
-      maxUploadBytes: 25 * MB,
-      uploadUrlTtlSec,
-      now: () => createdAt,
-    });
+    const createUpload = uploadServiceOn(aws, writer, { uploadUrlTtlSec, now: () => createdAt });
     return { writer, createUpload };
   };
 

@@ -9,7 +9,6 @@ import {
   predictForSpeaker,
 } from '../lambdas/app/speaker-context.ts';
 import { SpeakerRepository, speakerItemId } from '../lambdas/app/speaker-repository.ts';
-import { createUploadService } from '../lambdas/app/upload-service.ts';
 import {
   addClip,
   type SpeakerAdaptation,
@@ -18,7 +17,7 @@ import {
 import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
 import { adaptingModelDir } from './helpers/adapting-model.ts';
 import { tessFixtures } from './helpers/fixtures.ts';
-import { predictionRepositoryOn, startTestAws, type TestAws } from './helpers/local-aws.ts';
+import { predictionRepositoryOn, startTestAws, type TestAws, uploadServiceOn } from './helpers/local-aws.ts';
 import { speakerErasureOn } from './helpers/speaker-erasure.ts';
 
 const ADAPTATION: SpeakerAdaptation = {
@@ -212,10 +211,7 @@ describe('speaker statistics in DynamoDB (dynalite)', () => {
 
   it('keeps the speakerId of an upload on its record and refuses a bad one', async () => {
     const predictions = predictionRepositoryOn(aws);
-    const createUpload = createUploadService({
-      s3: aws.s3,
-      repository: predictions,
-      bucketName: aws.bucket,
+    const createUpload = uploadServiceOn(aws, predictions, {
       maxUploadBytes: 1_000_000,
       uploadUrlTtlSec: 300,
     });

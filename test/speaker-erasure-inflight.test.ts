@@ -25,11 +25,11 @@ import { parseS3Event } from '../lambdas/app/s3-event.ts';
 import { dropFolderScope, speakerScope } from '../lambdas/app/speaker-context.ts';
 import { createSpeakerErasure, s3ObjectDeleter } from '../lambdas/app/speaker-erasure.ts';
 import { erasureMarkerId, SpeakerRepository } from '../lambdas/app/speaker-repository.ts';
-import { createUploadService } from '../lambdas/app/upload-service.ts';
+import type { createUploadService } from '../lambdas/app/upload-service.ts';
 import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
 import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 import { tessClip } from './helpers/fixtures.ts';
-import { predictionRepositoryOn, startTestAws, type TestAws } from './helpers/local-aws.ts';
+import { predictionRepositoryOn, startTestAws, type TestAws, uploadServiceOn } from './helpers/local-aws.ts';
 import { speakerErasureOn } from './helpers/speaker-erasure.ts';
 
 /**
@@ -152,13 +152,7 @@ describe('erasing a speaker while one of its clips is in flight', () => {
   beforeAll(async () => {
     [aws, predictor] = await Promise.all([startTestAws(), createPredictor({ modelDir: DEFAULT_MODEL_DIR })]);
     repository = predictionRepositoryOn(aws);
-    createUpload = createUploadService({
-      s3: aws.s3,
-      repository,
-      bucketName: aws.bucket,
-      maxUploadBytes: 25 * 1024 * 1024,
-      uploadUrlTtlSec: 900,
-    });
+    createUpload = uploadServiceOn(aws, repository);
     api = createApiHandler({
       createUpload: () => Promise.reject(new Error('unused')),
       repository,

@@ -13,6 +13,7 @@ import {
 } from '../../bin/local/local-aws.ts';
 import { createDocumentClient, createS3Client } from '../../lambdas/app/aws-clients.ts';
 import { PredictionRepository } from '../../lambdas/app/prediction-repository.ts';
+import { createUploadService } from '../../lambdas/app/upload-service.ts';
 
 export interface TestAws {
   dir: string;
@@ -103,5 +104,23 @@ export const predictionRepositoryOn = (
     tableName: aws.tableName,
     recordTtlDays: 30,
     processingLeaseSec: 900,
+    ...options,
+  });
+
+/**
+ * The API's upload service on the test bucket, writing through `repository`: 25 MB uploads and 15-minute
+ * URLs unless `options` say otherwise (a clock, a shorter URL life).
+ */
+export const uploadServiceOn = (
+  aws: TestAws,
+  repository: PredictionRepository,
+  options: Partial<Parameters<typeof createUploadService>[0]> = {},
+) =>
+  createUploadService({
+    s3: aws.s3,
+    repository,
+    bucketName: aws.bucket,
+    maxUploadBytes: 25 * 1024 * 1024,
+    uploadUrlTtlSec: 900,
     ...options,
   });
