@@ -1,5 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PREDICTION_LEADING_KEYS } from '../lambdas/app/object-keys.ts';
 import { API_ROUTES } from '../lambdas/app/routes.ts';
 import type { SerStack } from '../lib/ser-stack.ts';
 import { fakeModelPackage } from './helpers/fake-model-package.ts';
@@ -456,11 +457,14 @@ describe('SerStack', () => {
     expect(withAction(recorder, 'dynamodb:GetItem')).toEqual([
       expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] }),
     ]);
-    for (const action of ['s3:GetObject', 's3:DeleteObject']) {
-      expect(withAction(recorder, action)).toEqual([
-        expect.objectContaining({ Resource: objects('incoming/calls/') }),
-      ]);
-    }
+    expect(withAction(recorder, 's3:GetObject')).toEqual([
+      expect.objectContaining({ Resource: objects('incoming/calls/') }),
+    ]);
+    // ... and the result file it wrote for a clip whose speaker was erased meanwhile, there only.
+    expect(withAction(recorder, 's3:DeleteObject').map((s) => s.Resource)).toEqual([
+      objects('incoming/calls/'),
+      objects('results/calls/'),
+    ]);
     // The processor deletes there too (it reads the markers with its table-wide GetItem).
     expect(withAction(processor, 's3:DeleteObject').map((s) => s.Resource)).toContainEqual(
       objects('incoming/calls/'),
@@ -471,6 +475,16 @@ describe('SerStack', () => {
     for (const statements of [recorder, processor]) {
       expect(withAction(statements, 's3:DeleteObjectVersion')).toEqual([
         expect.objectContaining({ Resource: objects('incoming/calls/') }),
+      ]);
+    }
+    // Both delete a record they wrote before the marker was there, prediction records only.
+    for (const statements of [recorder, processor]) {
+      expect(withAction(statements, 'dynamodb:DeleteItem')).toEqual([
+        expect.objectContaining({
+          Condition: expect.objectContaining({
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': PREDICTION_LEADING_KEYS },
+          }),
+        }),
       ]);
     }
   });

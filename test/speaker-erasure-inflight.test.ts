@@ -423,6 +423,58 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     expect(deletes).toEqual([judged, judged]);
   });
 
+  /**
+   * The repository, but `method` first erases the `calls` speaker `speakerId`: an erasure that comes
+   * just before a processor or the recorder writes the clip's record (after any earlier look of theirs).
+   */
+  const erasingBefore = (method: 'claim' | 'markFailed', speakerId: string): PredictionRepository =>
+    new Proxy(repository, {
+      get(target, name) {
+        if (name === method) {
+          return async (...args: unknown[]) => {
+            expect(await eraseCallsSpeaker(speakerId)).toMatchObject({ recordsDeleted: 0, more: false });
+            return (target[method] as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        const value = Reflect.get(target, name, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+
+  it('an erasure that comes just before the processor claims a clip of the speaker still erases it', async () => {
+    const key = 'incoming/calls/racing/clip.flac';
+    const [ref] = parseS3Event(await dropped(key));
+
+    const processed = await processWith(predictor, ref!, erasingBefore('claim', 'racing'));
+
+    expect(processed).toMatchObject({ outcome: 'erased' });
+    const scope = { scope: dropFolderScope('calls'), speakerId: 'racing' };
+    expect((await repository.speakerRecords(scope, 5)).records).toEqual([]);
+    const claim = objectClaim(ref!, classifyKey(key)!, plainETag(ref!.eTag), { speakerFolders: ['calls'] });
+    expect(await repository.get(claim.id)).toBeUndefined();
+    expect(await exists(key)).toBe(false);
+    expect(await exists('results/calls/racing/clip.flac.json')).toBe(false);
+  });
+
+  it('an erasure that comes just before the recorder writes a FAILED record still erases it and its result file', async () => {
+    const key = 'incoming/calls/racing-dead/clip.flac';
+    const notification = await dropped(key);
+
+    const recorded = await recordDeadLetter(
+      erasingBefore('markFailed', 'racing-dead'),
+      { requestPayload: notification, responsePayload: { errorMessage: 'Task timed out' } },
+      undefined,
+      aws.s3,
+      ['calls'],
+    );
+
+    expect(recorded).toEqual({ marked: [], erased: [key] });
+    const scope = { scope: dropFolderScope('calls'), speakerId: 'racing-dead' };
+    expect((await repository.speakerRecords(scope, 5)).records).toEqual([]);
+    expect(await exists(key)).toBe(false);
+    expect(await exists('results/calls/racing-dead/clip.flac.json')).toBe(false);
+  });
+
   it('the erasure marker holds the time only, and expires once no event of an earlier clip can come', async () => {
     const erasing = Date.now();
     await eraseCallsSpeaker('marked');

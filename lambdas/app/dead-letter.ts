@@ -1,4 +1,4 @@
-import type { S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyKey } from './object-keys.ts';
 import {
   deleteErasedIfCurrent,
@@ -9,8 +9,8 @@ import {
   writeResultFile,
 } from './object-processor.ts';
 import type { PredictionEventPublisher } from './prediction-events.ts';
-import type { PredictionRepository } from './prediction-repository.ts';
-import { parseS3Event } from './s3-event.ts';
+import type { ObjectClaim, PredictionRepository } from './prediction-repository.ts';
+import { parseS3Event, type S3ObjectRef } from './s3-event.ts';
 
 /** What Lambda's on-failure destination sends after the last retry (the original event is `requestPayload`). */
 interface DestinationRecord {
@@ -30,11 +30,12 @@ export interface DeadLetterOutcome {
  * PENDING/PROCESSING whatever killed the function (out of memory, timeout, a crash). The message itself
  * stays in the dead-letter queue: `ser replay` re-runs it, and the claim lets a replay finish a
  * PROCESSING_FAILED record (SUCCEEDED, or FAILED with the audio's own code). A record already finished
- * is left alone. A drop-folder speaker's object that came by the speaker's erasure gets no record (one
- * GetItem for those objects only): it was erased, and its object is deleted if the key still holds it.
+ * is left alone. A drop-folder speaker's object that came by the speaker's erasure gets no record (a
+ * GetItem before and one after the write, for those objects only: `undoIfErasedMeanwhile`): it was
+ * erased, and its object is deleted if the key still holds it.
  */
 export async function recordDeadLetter(
-  repository: Pick<PredictionRepository, 'markFailed' | 'erasedAfter'>,
+  repository: Pick<PredictionRepository, 'markFailed' | 'erasedAfter' | 'deleteSpeakerRecord'>,
   record: DestinationRecord,
   events?: PredictionEventPublisher,
   s3?: Pick<S3Client, 'send'>,
@@ -58,12 +59,38 @@ export async function recordDeadLetter(
       message: `Processing failed after every retry (${reason.slice(0, 300)}); the event is kept for replay`,
     });
     if (!ended) continue;
-    outcome.marked.push(claim.id);
     // A drop folder's readers watch results/: without a file there they would wait for ever.
     const resultKey = s3 && resultFileKey(origin, ended.error);
     if (resultKey) await writeResultFile(s3, ref, resultKey, ended, plainETag(ref.eTag));
+    if (await undoIfErasedMeanwhile({ repository, s3 }, ref, claim, resultKey)) outcome.erased.push(ref.key);
+    else outcome.marked.push(claim.id);
   }
   return outcome;
+}
+
+/**
+ * Asked again once the record and its result file are written: an erasure whose marker the first read
+ * missed (it came just after) may have looked for the speaker's records before this one existed. It
+ * writes its marker before it looks, so one of the two sees the other: if the marker is there now, what
+ * was just written is deleted (the result file, the object if the key still holds it, then the record).
+ */
+async function undoIfErasedMeanwhile(
+  deps: {
+    repository: Pick<PredictionRepository, 'erasedAfter' | 'deleteSpeakerRecord'>;
+    s3: Pick<S3Client, 'send'> | undefined;
+  },
+  ref: S3ObjectRef,
+  claim: ObjectClaim,
+  resultKey: string | undefined,
+): Promise<boolean> {
+  const { repository, s3 } = deps;
+  if (!claim.speaker || !(await repository.erasedAfter(claim.speaker, ref.eventTime))) return false;
+  if (s3) {
+    if (resultKey) await s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: resultKey }));
+    await deleteErasedIfCurrent({ s3, repository }, ref, claim.speaker);
+  }
+  await repository.deleteSpeakerRecord(claim.id, claim.speaker);
+  return true;
 }
 
 /**
@@ -80,7 +107,7 @@ export const isReplay = (event: unknown): boolean =>
 
 /** After a failed replay: the event's records end FAILED (PROCESSING_FAILED) again, still replayable. */
 export async function recordFailedReplay(
-  repository: Pick<PredictionRepository, 'markFailed' | 'erasedAfter'>,
+  repository: Pick<PredictionRepository, 'markFailed' | 'erasedAfter' | 'deleteSpeakerRecord'>,
   event: unknown,
   error: unknown,
   events?: PredictionEventPublisher,

@@ -271,8 +271,6 @@ async function processCurrent(
     headVersionId: object.VersionId,
     speakerFolders: deps.speakerFolders,
   });
-  const erased = await erasedWithSpeaker(deps, ref, claimed, object);
-  if (erased) return erased;
   const claim = await deps.repository.claim(claimed);
   if (!claim.claimed) return notClaimed(deps, ref, origin, claimed.id, claim.existing?.status);
   const warning =
@@ -280,6 +278,8 @@ async function processCurrent(
       ? dropFolderSpeakerProblem(origin.relativePath, deps.speakerFolders)
       : undefined;
   try {
+    const erased = await erasedWithSpeaker(deps, ref, claimed, object);
+    if (erased) return erased;
     // The claimed record carries its speaker: the upload's, or the drop-folder object's (the claim's).
     const outcome = await finish(deps, ref, origin, claim, claimed.objectVersion, { response: object, eTag });
     return warning ? { ...outcome, warning } : outcome;
@@ -291,8 +291,11 @@ async function processCurrent(
 
 /**
  * A drop-folder speaker's object (the key's current one) that came by the speaker's erasure, whose event
- * comes only now (a retry, a replay, a backlog): it was erased with the speaker, so no record is created
- * and the object read (`object`) is deleted. Objects without a speaker cost nothing; those with one, one GetItem.
+ * comes only now (a retry, a replay, a backlog): it was erased with the speaker, so the object read
+ * (`object`) is deleted and then the record just claimed. Asked after the claim, never before: an erasure
+ * writes its marker before it looks for records, so either it finds this claim (and leaves it to be
+ * erased by its next call) or this read finds its marker; asked before, both could miss. Objects without
+ * a speaker cost nothing; those with one, one GetItem.
  */
 async function erasedWithSpeaker(
   deps: ObjectProcessorDeps,
@@ -304,6 +307,7 @@ async function erasedWithSpeaker(
   const arrivedAt = ref.eventTime ?? object.LastModified;
   if (!(await deps.repository.erasedAfter(claimed.speaker, arrivedAt))) return undefined;
   const deleted = await deleteErasedObject(deps, ref, claimed.speaker, object);
+  await deps.repository.dropClaim(claimed.id, claimed.objectVersion);
   return {
     outcome: 'erased',
     reason: deleted

@@ -914,6 +914,27 @@ export class PredictionRepository {
     );
   }
 
+  /**
+   * Deletes a record this claim (same object version) created or took and still holds: a drop-folder
+   * object found, once claimed, to belong to a speaker erased since it came. Held by nobody else then,
+   * or no longer ours: left.
+   */
+  async dropClaim(id: string, objectVersion: string): Promise<void> {
+    try {
+      await this.#doc.send(
+        new DeleteCommand({
+          TableName: this.#options.tableName,
+          Key: { id },
+          ConditionExpression: '#status = :processing AND objectVersion = :version',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':processing': 'PROCESSING', ':version': objectVersion },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+
   /** Gives a claim back after an infrastructure failure, so the retry of this event can take it. */
   async release(id: string, objectVersion: string): Promise<void> {
     try {

@@ -14,6 +14,7 @@ import { Construct } from 'constructs';
 import { DEAD_LETTER_RETENTION_DAYS, EVENT_MAX_AGE_HOURS } from '../../lambdas/app/failure-path.ts';
 import {
   INCOMING_PREFIX,
+  PREDICTION_LEADING_KEYS,
   RESULTS_PREFIX,
   TRIGGER_PREFIXES,
   UPLOADS_PREFIX,
@@ -111,10 +112,13 @@ export class Inference extends Construct {
    * objects whose events come after the erasure (`bindDropFolderSpeakers`); what cdk-nag's acknowledgement names.
    */
   readonly speakerObjectPrefixes: readonly string[];
+  /** The speaker folders' result files (`results/<prefix>/`): the recorder's to delete. */
+  readonly speakerResultPrefixes: readonly string[];
 
   constructor(scope: Construct, id: string, props: InferenceProps) {
     super(scope, id);
     this.speakerObjectPrefixes = speakerFolderPrefixes(INCOMING_PREFIX, props.dropFolderSpeakerPrefixes);
+    this.speakerResultPrefixes = speakerFolderPrefixes(RESULTS_PREFIX, props.dropFolderSpeakerPrefixes);
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -187,6 +191,13 @@ export class Inference extends Construct {
       recorder.addToRolePolicy(
         new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.bucket.bucketArn] }),
       );
+      // The result file it wrote for a clip whose speaker was erased meanwhile (`undoIfErasedMeanwhile`).
+      recorder.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['s3:DeleteObject'],
+          resources: this.speakerResultPrefixes.map((p) => props.bucket.arnForObjects(`${p}*`)),
+        }),
+      );
     }
     // It announces the records it ends FAILED, as the processor does.
     bindPredictionEvents(this, 'RecorderBus', recorder);
@@ -230,13 +241,19 @@ export class Inference extends Construct {
    * them, DeleteObject and DeleteObjectVersion under those folders of incoming/ only, for an erased
    * speaker's object whose event comes after the erasure (it gets no record: lambdas/app/object-processor.ts,
    * dead-letter.ts). DeleteObjectVersion because the version judged is deleted, not the key: a delete
-   * marker would hide the same file dropped again after the erasure (`deleteErasedObject`).
+   * marker would hide the same file dropped again after the erasure (`deleteErasedObject`). And DeleteItem
+   * on prediction records: a record written for such an object (claimed, or ended FAILED) before the
+   * marker was seen is deleted again (`dropClaim`, `deleteSpeakerRecord`).
    */
   private bindDropFolderSpeakers(fn: SerFunction, props: InferenceProps): void {
     for (const [name, value] of Object.entries(speakerPrefixesEnvironment(props.dropFolderSpeakerPrefixes))) {
       fn.addEnvironment(name, value);
     }
     if (this.speakerObjectPrefixes.length === 0) return;
+    grantItems(fn, props.table, ['dynamodb:DeleteItem'], {
+      only: PREDICTION_LEADING_KEYS,
+      except: TRAINING_AND_REGISTRY_KEYS,
+    });
     fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
