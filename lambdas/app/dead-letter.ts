@@ -1,7 +1,8 @@
-import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { classifyKey } from './object-keys.ts';
 import {
   deleteErasedIfCurrent,
+  deleteResultFile,
   endFailed,
   objectClaim,
   plainETag,
@@ -86,7 +87,7 @@ async function undoIfErasedMeanwhile(
   const { repository, s3 } = deps;
   if (!claim.speaker || !(await repository.erasedAfter(claim.speaker, ref.eventTime))) return false;
   if (s3) {
-    if (resultKey) await s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: resultKey }));
+    if (resultKey) await deleteResultFile(s3, ref, resultKey);
     await deleteErasedIfCurrent({ s3, repository }, ref, claim.speaker);
   }
   await repository.deleteSpeakerRecord(claim.id, claim.speaker);
