@@ -10,7 +10,8 @@ import {
   writeResultFile,
 } from './object-processor.ts';
 import type { PredictionEventPublisher } from './prediction-events.ts';
-import type { ObjectClaim, PredictionRepository } from './prediction-repository.ts';
+import type { PredictionRepository } from './prediction-repository.ts';
+import type { ObjectClaim } from './prediction-updates.ts';
 import { parseS3Event, type S3ObjectRef } from './s3-event.ts';
 
 /** What Lambda's on-failure destination sends after the last retry (the original event is `requestPayload`). */

@@ -19,13 +19,8 @@ import {
   resultKey,
 } from './object-keys.ts';
 import { type PredictionEventPublisher, predictionEvent } from './prediction-events.ts';
-import type {
-  CallbackTarget,
-  FailOptions,
-  ObjectClaim,
-  Prediction,
-  PredictionRepository,
-} from './prediction-repository.ts';
+import type { CallbackTarget, Prediction, PredictionRepository } from './prediction-repository.ts';
+import type { FailOptions, ObjectClaim } from './prediction-updates.ts';
 import type { RecordError } from './processing-errors.ts';
 import type { S3ObjectRef } from './s3-event.ts';
 import {

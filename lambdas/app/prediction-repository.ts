@@ -24,6 +24,15 @@ import {
   speakersListing,
   startKeyAt,
 } from './prediction-listing.ts';
+import {
+  type ClaimWrite,
+  claimUpdate,
+  type FailOptions,
+  failUpdate,
+  type ObjectClaim,
+  removeResultFields,
+  speakerAttributes,
+} from './prediction-updates.ts';
 import type { RecordError } from './processing-errors.ts';
 import { erasureMarkerId, type SpeakerRef, speakerItemId } from './speaker-repository.ts';
 import { isConditionalCheckFailed, newestFirstQuery, PREDICTIONS_TABLE } from './table-definition.ts';
@@ -54,13 +63,6 @@ interface PredictionItem extends Prediction {
   speakerKey?: string;
 }
 
-/** The attributes that put a record in its speaker's context and in the `bySpeaker` index. */
-const speakerAttributes = (ref: SpeakerRef) => ({
-  speakerId: ref.speakerId,
-  speakerScope: ref.scope,
-  speakerKey: speakerItemId(ref),
-});
-
 export interface NewUpload {
   id: string;
   fileName: string;
@@ -68,25 +70,6 @@ export interface NewUpload {
   key: string;
   speaker?: SpeakerRef | undefined;
   callback?: CallbackTarget;
-}
-
-export interface ObjectClaim {
-  id: string;
-  source: PredictionSource;
-  fileName: string;
-  bucket: string;
-  key: string;
-  /** The object's versionId or ETag: which bytes this claim is about. */
-  objectVersion: string;
-  /** The S3 event's sequencer: orders the events of one key (a later upload has a greater one). */
-  sequencer?: string;
-  /**
-   * When the object was created (the S3 event's time): a PENDING upload takes it if it came by the
-   * upload's deadline, however late the event is processed. Unknown: the time of the write.
-   */
-  arrivedAt?: string;
-  /** A drop-folder object's speaker (its folder): written on the record it creates or claims. */
-  speaker?: SpeakerRef;
 }
 
 /** A record as an erasure sees it: what it is, where its object is, and whether it is being processed. */
@@ -99,12 +82,6 @@ export interface SpeakerRecord {
   /** PROCESSING with a live lease: a processor holds it. (One whose lease ran out was abandoned.) */
   beingProcessed: boolean;
 }
-
-/**
- * A sequencer in a form DynamoDB compares in S3's order: S3's rule is to right-pad the shorter hex
- * string with zeros, then compare as strings.
- */
-export const comparableSequencer = (sequencer: string): string => sequencer.toUpperCase().padEnd(32, '0');
 
 /**
  * A prediction record written before the `bySpeaker` index (an older deployment): it names a speaker
@@ -168,19 +145,6 @@ export function toPrediction(item: Record<string, unknown>): Prediction {
   ) as unknown as Prediction;
 }
 
-/** The fields a finished prediction carries: all dropped when an object is processed again. */
-const RESULT_FIELDS = [
-  'emotion',
-  'confidence',
-  'probabilities',
-  'segments',
-  'durationSec',
-  'modelVersion',
-  'adaptation',
-  'lowConfidence',
-  'error',
-] as const satisfies readonly (keyof Prediction)[];
-
 /** The speaker context an API upload was created with (kept on its record until processing). */
 function speakerOf(item: Record<string, unknown> | undefined): { speaker?: SpeakerRef } {
   const { speakerScope, speakerId } = item ?? {};
@@ -188,15 +152,6 @@ function speakerOf(item: Record<string, unknown> | undefined): { speaker?: Speak
     ? { speaker: { scope: speakerScope, speakerId } }
     : {};
 }
-
-/** `REMOVE` clause (and its name placeholders) for the result fields absent from `keep`. */
-const removeResultFields = (keep: Partial<Prediction> = {}) => {
-  const names = RESULT_FIELDS.filter((field) => keep[field] === undefined);
-  return {
-    clause: names.map((name) => `#r_${name}`).join(', '),
-    names: Object.fromEntries(names.map((name) => [`#r_${name}`, name])),
-  };
-};
 
 export interface PredictionRepositoryOptions {
   tableName: string;
@@ -218,34 +173,6 @@ const PENDING_GRACE_SEC = 900;
  * for its event (retries, a throttled backlog); only then does the record read UPLOAD_EXPIRED.
  */
 const PROCESSING_ALLOWANCE_SEC = 2700;
-
-/**
- * The condition under which a PENDING upload's record may take an object: it has no deadline (a file
- * came before), or the object came by it (`:arrivedSec`, see `arrivalSec`).
- */
-const PENDING_IN_TIME =
-  '(#status = :pending AND (attribute_not_exists(uploadDeadline) OR uploadDeadline >= :arrivedSec))';
-
-/** The claim's arrival time in epoch seconds, or `now`'s when the event did not say. */
-const arrivalSec = (claim: ObjectClaim, now: Date): number => {
-  const arrived = claim.arrivedAt ? Date.parse(claim.arrivedAt) : Number.NaN;
-  return Math.floor((Number.isNaN(arrived) ? now.getTime() : arrived) / 1000);
-};
-
-/**
- * The condition clause that lets a write create the record it does not find: only a drop-folder object's
- * (its record is derived from the object). An API upload's record is written before its URL is issued,
- * so one that is gone was erased (DELETE /speakers/{id}) or expired: its object is not taken, and no
- * record naming it comes back.
- */
-const createsRecord = (claim: ObjectClaim): string =>
-  claim.source === 'drop-folder' ? 'attribute_not_exists(id) OR ' : '';
-
-/** `markFailed`'s limits: only a dead-lettered record; never a record that does not exist. */
-export interface FailOptions {
-  onlyDeadLettered?: boolean | undefined;
-  onlyExisting?: boolean | undefined;
-}
 
 /** The terminal state of an upload whose URL expired with no file: nothing can arrive any more. */
 const uploadExpired = (item: Record<string, unknown>, deadline: number): Prediction => ({
@@ -283,6 +210,12 @@ export class PredictionRepository {
 
   #expiresAt(now: Date): number {
     return Math.floor(now.getTime() / 1000) + this.#options.recordTtlDays * 86_400;
+  }
+
+  /** A claim's write now (prediction-updates.ts): this table, and the record's retention from now. */
+  #claimWrite(): ClaimWrite {
+    const now = this.#now();
+    return { tableName: this.#options.tableName, now, expiresAt: this.#expiresAt(now) };
   }
 
   /**
@@ -584,7 +517,9 @@ export class PredictionRepository {
    */
   async claim(claim: ObjectClaim): Promise<ClaimResult> {
     try {
-      const { Attributes } = await this.#doc.send(new UpdateCommand(this.#claimUpdate(claim, this.#now())));
+      const { Attributes } = await this.#doc.send(
+        new UpdateCommand(claimUpdate(claim, this.#claimWrite(), this.#options.processingLeaseSec)),
+      );
       const callback = Attributes?.callback as CallbackTarget | undefined;
       return {
         claimed: true,
@@ -596,92 +531,6 @@ export class PredictionRepository {
       if (!isConditionalCheckFailed(error)) throw error;
       return { claimed: false, existing: await this.get(claim.id) };
     }
-  }
-
-  /**
-   * The SET clauses that make a record describe its object, whether the record exists (an API upload) or
-   * not (the drop folder): where the object is, and what only a new record gets (source, file name,
-   * creation time, its place in the listing). Both writers set `:now`.
-   */
-  #objectFields(claim: ObjectClaim, now: Date) {
-    const sequencer = claim.sequencer ? comparableSequencer(claim.sequencer) : undefined;
-    const speaker = claim.speaker ? speakerAttributes(claim.speaker) : undefined;
-    return {
-      set: [
-        '#bucket = :bucket, #key = :key,',
-        '#source = if_not_exists(#source, :source), fileName = if_not_exists(fileName, :fileName),',
-        // The retention clock restarts from the object's claim.
-        'createdAt = if_not_exists(createdAt, :now), expiresAt = :expiresAt,',
-        'gsi1pk = if_not_exists(gsi1pk, :gsi1pk), gsi1sk = if_not_exists(gsi1sk, :gsi1sk)',
-        sequencer ? ', objectSequencer = :sequencer' : '',
-        speaker ? ', speakerId = :speakerId, speakerScope = :speakerScope, speakerKey = :speakerKey' : '',
-      ].join(' '),
-      // Without a sequencer (a hand-made event) the order cannot be known: the newest claim wins.
-      newerClause: sequencer
-        ? ' AND (attribute_not_exists(objectSequencer) OR objectSequencer < :sequencer)'
-        : '',
-      names: { '#key': 'key', '#source': 'source', '#bucket': 'bucket' },
-      values: {
-        ...(sequencer ? { ':sequencer': sequencer } : {}),
-        ':bucket': claim.bucket,
-        ':key': claim.key,
-        ':source': claim.source,
-        ':fileName': claim.fileName,
-        ':expiresAt': this.#expiresAt(now),
-        ':gsi1pk': PREDICTIONS_TABLE.listPartition,
-        ':gsi1sk': `${now.toISOString()}#${claim.id}`,
-        ...(speaker
-          ? {
-              ':speakerId': speaker.speakerId,
-              ':speakerScope': speaker.speakerScope,
-              ':speakerKey': speaker.speakerKey,
-            }
-          : {}),
-      },
-    };
-  }
-
-  #claimUpdate(claim: ObjectClaim, now: Date) {
-    const nowIso = now.toISOString();
-    const nowSec = Math.floor(now.getTime() / 1000);
-    const removal = removeResultFields();
-    const object = this.#objectFields(claim, now);
-    return {
-      TableName: this.#options.tableName,
-      Key: { id: claim.id },
-      ReturnValues: 'ALL_NEW' as const,
-      UpdateExpression: [
-        'SET #status = :processing, objectVersion = :version, leaseExpiresAt = :lease, updatedAt = :now,',
-        object.set,
-        // A file arrived: the upload's deadline no longer applies (a released claim is PENDING again).
-        `REMOVE ${removal.clause}, uploadDeadline`,
-      ].join(' '),
-      // An expired record counts as gone (TTL may not have deleted it yet): the object is processed afresh.
-      // A PENDING upload takes only a file that came by its deadline (UPLOAD_EXPIRED otherwise).
-      ConditionExpression: [
-        `${createsRecord(claim)}expiresAt <= :nowSec OR ${PENDING_IN_TIME}`,
-        'OR (#status = :processing AND leaseExpiresAt < :nowSec)',
-        // New bytes under the same key (an upload URL used twice): the record follows the object, and
-        // never goes back to older bytes whose event came late.
-        `OR (#status IN (:succeeded, :failed) AND objectVersion <> :version${object.newerClause})`,
-        // Dead-lettered: `ser replay` may finish it.
-        'OR (#status = :failed AND #r_error.#code = :processingFailed)',
-      ].join(' '),
-      ExpressionAttributeNames: { '#status': 'status', '#code': 'code', ...object.names, ...removal.names },
-      ExpressionAttributeValues: {
-        ':processing': 'PROCESSING',
-        ':pending': 'PENDING',
-        ':succeeded': 'SUCCEEDED',
-        ':failed': 'FAILED',
-        ':processingFailed': 'PROCESSING_FAILED',
-        ':version': claim.objectVersion,
-        ':lease': nowSec + this.#options.processingLeaseSec,
-        ':now': nowIso,
-        ':nowSec': nowSec,
-        ':arrivedSec': arrivalSec(claim, now),
-        ...object.values,
-      },
-    };
   }
 
   /**
@@ -700,7 +549,9 @@ export class PredictionRepository {
     options: FailOptions = {},
   ): Promise<{ prediction: Prediction; callback?: CallbackTarget } | undefined> {
     try {
-      const { Attributes } = await this.#doc.send(this.#failUpdate(claim, error, options));
+      const { Attributes } = await this.#doc.send(
+        new UpdateCommand(failUpdate(claim, error, options, this.#claimWrite())),
+      );
       return withCallback(Attributes ?? {});
     } catch (failure) {
       if (!isConditionalCheckFailed(failure)) throw failure;
@@ -713,50 +564,6 @@ export class PredictionRepository {
         (Item.error as RecordError | undefined)?.code === error.code;
       return sameFailure ? withCallback(Item) : undefined;
     }
-  }
-
-  #failUpdate(claim: ObjectClaim, error: RecordError, { onlyDeadLettered, onlyExisting }: FailOptions) {
-    const now = this.#now();
-    const removal = removeResultFields({ error });
-    const object = this.#objectFields(claim, now);
-    // PROCESSING_FAILED over PROCESSING_FAILED would only restart the record's retention.
-    const deadLettered =
-      error.code === 'PROCESSING_FAILED'
-        ? []
-        : ['(#status = :failed AND #error.#code = :processingFailed AND objectVersion = :version)'];
-    const unfinished = onlyDeadLettered
-      ? []
-      : [`${onlyExisting ? '' : createsRecord(claim)}#status = :processing OR ${PENDING_IN_TIME}`];
-    return new UpdateCommand({
-      TableName: this.#options.tableName,
-      Key: { id: claim.id },
-      ReturnValues: 'ALL_NEW',
-      UpdateExpression: [
-        'SET #status = :failed, #error = :error, updatedAt = :now, objectVersion = :version,',
-        object.set,
-        `REMOVE leaseExpiresAt${removal.clause ? `, ${removal.clause}` : ''}`,
-      ].join(' '),
-      // (Never empty: onlyDeadLettered is for OBJECT_DELETED and OBJECT_REPLACED.)
-      ConditionExpression: [...unfinished, ...deadLettered].join(' OR '),
-      ExpressionAttributeNames: {
-        '#status': 'status',
-        '#error': 'error',
-        ...(deadLettered.length ? { '#code': 'code' } : {}),
-        ...object.names,
-        ...removal.names,
-      },
-      ExpressionAttributeValues: {
-        ':failed': 'FAILED',
-        ...(unfinished.length
-          ? { ':pending': 'PENDING', ':processing': 'PROCESSING', ':arrivedSec': arrivalSec(claim, now) }
-          : {}),
-        ...(deadLettered.length ? { ':processingFailed': 'PROCESSING_FAILED' } : {}),
-        ':error': error,
-        ':now': now.toISOString(),
-        ':version': claim.objectVersion,
-        ...object.values,
-      },
-    });
   }
 
   /**
