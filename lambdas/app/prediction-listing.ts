@@ -1,7 +1,7 @@
 /**
  * What the prediction listings page, and their cursors: which partitions of which index a listing reads,
- * how its items are ordered, and how a cursor names a position in it. Pure functions; the repository
- * (prediction-repository.ts) runs the queries.
+ * how a cursor names a position in it, and how its partitions' pages merge into one, newest first. Pure
+ * functions; the repository (prediction-repository.ts) runs the queries.
  */
 import { createHash } from 'node:crypto';
 import { DomainError } from './domain-error.ts';
@@ -101,7 +101,31 @@ export const startKeyAt = ({ id, sortKey }: Position, { index, value }: IndexPar
 });
 
 /** By sort key, newest first: compared as DynamoDB does, code unit by code unit (not by locale). */
-export const newestFirst = (sortKey: string) => (a: Record<string, unknown>, b: Record<string, unknown>) => {
+const newestFirst = (sortKey: string) => (a: Record<string, unknown>, b: Record<string, unknown>) => {
   const [x, y] = [String(a[sortKey]), String(b[sortKey])];
   return x < y ? 1 : x > y ? -1 : 0;
 };
+
+/** One partition's items, newest first, and the key to go on from when it has more. */
+export interface PartitionPage {
+  page: Record<string, unknown>[];
+  nextKey: Record<string, unknown> | undefined;
+}
+
+/**
+ * The `limit` newest items of a listing's partitions' pages, merged, and whether there are more.
+ * A partition whose query stopped short (at `limit`, or at DynamoDB's 1 MB) has unread items older
+ * than its last: nothing older than that is listed yet, so no record is skipped.
+ */
+export function mergePages(listing: Listing, pages: readonly PartitionPage[], limit: number) {
+  const { sortKey } = listing.index;
+  const unreadBelow = pages
+    .flatMap(({ nextKey }) => (nextKey ? [String(nextKey[sortKey])] : []))
+    .sort()
+    .at(-1);
+  const merged = pages
+    .flatMap(({ page }) => page)
+    .filter((item) => unreadBelow === undefined || String(item[sortKey]) >= unreadBelow)
+    .sort(newestFirst(sortKey));
+  return { page: merged.slice(0, limit), more: unreadBelow !== undefined || merged.length > limit };
+}

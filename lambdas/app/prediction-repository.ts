@@ -18,7 +18,7 @@ import {
   type IndexPartition,
   LISTING,
   type Listing,
-  newestFirst,
+  mergePages,
   type Position,
   speakerPartition,
   speakersListing,
@@ -303,28 +303,15 @@ export class PredictionRepository {
     return more && last ? { items, nextCursor: encodeCursor(last, listing) } : { items };
   }
 
-  /**
-   * The `limit` newest items of a listing's partitions after `position`, and whether there are more.
-   * A partition whose query stopped short (at `limit`, or at DynamoDB's 1 MB) has unread items older
-   * than its last: nothing older than that is listed yet, so no record is skipped.
-   */
+  /** The `limit` newest items of a listing's partitions after `position`, and whether there are more. */
   async #mergedPage(listing: Listing, limit: number, position: Position | undefined) {
-    const { index } = listing;
-    const queried = await Promise.all(
+    const pages = await Promise.all(
       listing.values.map((value) => {
-        const partition = { index, value };
+        const partition = { index: listing.index, value };
         return this.#query(partition, limit, position && startKeyAt(position, partition));
       }),
     );
-    const unreadBelow = queried
-      .flatMap(({ nextKey }) => (nextKey ? [String(nextKey[index.sortKey])] : []))
-      .sort()
-      .at(-1);
-    const merged = queried
-      .flatMap(({ page }) => page)
-      .filter((item) => unreadBelow === undefined || String(item[index.sortKey]) >= unreadBelow)
-      .sort(newestFirst(index.sortKey));
-    return { page: merged.slice(0, limit), more: unreadBelow !== undefined || merged.length > limit };
+    return mergePages(listing, pages, limit);
   }
 
   /**
