@@ -189,6 +189,10 @@ const uploadExpired = (item: Record<string, unknown>, deadline: number): Predict
  * Prediction records in DynamoDB. The record is also the idempotency record for S3 events: `claim` is
  * one conditional write keyed by the prediction id (derived from the object) and the object's
  * version/ETag, so a duplicate event sees SUCCEEDED/FAILED (or a live PROCESSING lease) and does nothing.
+ * In order: a record's life (createPending, get, claim, markFailed, finished, commit, dropClaim,
+ * release), the listings (prediction-listing.ts pages them), then a speaker's records (the erasure's and
+ * the backfill's reads and writes, the erasure marker). The claim's and the failure's writes are built in
+ * prediction-updates.ts.
  */
 export class PredictionRepository {
   readonly #doc: DynamoDBDocumentClient;
@@ -276,6 +280,171 @@ export class PredictionRepository {
       typeof deadline === 'number' &&
       deadline + PROCESSING_ALLOWANCE_SEC <= this.#nowSec();
     return expired ? uploadExpired(item, deadline) : toPrediction(item);
+  }
+
+  /**
+   * Takes the object for processing: creates the record (drop folder) or moves it from PENDING to
+   * PROCESSING (API upload), or takes over a PROCESSING claim whose lease ran out (a crashed attempt), a
+   * record whose processing was dead-lettered (a replay), or one finished for other bytes (a re-upload).
+   * Every previous result field is removed: a record is replaced, never merged.
+   */
+  async claim(claim: ObjectClaim): Promise<ClaimResult> {
+    try {
+      const { Attributes } = await this.#doc.send(
+        new UpdateCommand(claimUpdate(claim, this.#claimWrite(), this.#options.processingLeaseSec)),
+      );
+      const callback = Attributes?.callback as CallbackTarget | undefined;
+      return {
+        claimed: true,
+        prediction: toPrediction(Attributes ?? {}),
+        ...(callback ? { callback } : {}),
+        ...speakerOf(Attributes),
+      };
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      return { claimed: false, existing: await this.get(claim.id) };
+    }
+  }
+
+  /**
+   * Ends a record FAILED with `error` unless it is already finished: the object was deleted or replaced
+   * before it was read, or its event was dead-lettered (PROCESSING_FAILED; `ser replay` may still finish
+   * it). A dead-lettered record of the same bytes is finished too (its replay found the object gone or
+   * replaced); with `onlyDeadLettered`, nothing else is. Creates the record when there is none (a
+   * drop-folder object whose processing never got to claim it), unless `onlyExisting` (an object that is
+   * gone: a missing record may have been erased, and must stay so). Returns the record it wrote, or one that
+   * already ended with this failure of these bytes, unchanged (a retry whose first attempt wrote but could
+   * not announce it announces it: the event id is the same); otherwise undefined.
+   */
+  async markFailed(
+    claim: ObjectClaim,
+    error: RecordError,
+    options: FailOptions = {},
+  ): Promise<{ prediction: Prediction; callback?: CallbackTarget } | undefined> {
+    try {
+      const { Attributes } = await this.#doc.send(
+        new UpdateCommand(failUpdate(claim, error, options, this.#claimWrite())),
+      );
+      return withCallback(Attributes ?? {});
+    } catch (failure) {
+      if (!isConditionalCheckFailed(failure)) throw failure;
+      const { Item } = await this.#doc.send(
+        new GetCommand({ TableName: this.#options.tableName, Key: { id: claim.id }, ConsistentRead: true }),
+      );
+      const sameFailure =
+        Item?.status === 'FAILED' &&
+        Item.objectVersion === claim.objectVersion &&
+        (Item.error as RecordError | undefined)?.code === error.code;
+      return sameFailure ? withCallback(Item) : undefined;
+    }
+  }
+
+  /**
+   * The prediction as it will be stored once finished, without writing it: the processor writes the
+   * drop-folder result file first and commits the record last, so a crash in between is retried.
+   */
+  finished(
+    current: Prediction,
+    outcome: { result: PredictionResult } | { error: NonNullable<Prediction['error']> },
+  ): Prediction {
+    const updatedAt = this.#now().toISOString();
+    if ('error' in outcome) return { ...current, status: 'FAILED', updatedAt, error: outcome.error };
+    const {
+      emotion,
+      confidence,
+      lowConfidence,
+      probabilities,
+      segments,
+      durationSec,
+      modelVersion,
+      adaptation,
+    } = outcome.result;
+    return {
+      ...(adaptation ? { adaptation } : {}),
+      ...current,
+      status: 'SUCCEEDED',
+      updatedAt,
+      emotion,
+      confidence,
+      ...(lowConfidence === undefined ? {} : { lowConfidence }),
+      probabilities,
+      segments,
+      durationSec,
+      modelVersion,
+    };
+  }
+
+  /** Commits a finished prediction, only if this claim (same object version) still holds it. */
+  async commit(prediction: Prediction, objectVersion: string): Promise<void> {
+    const fields = Object.entries(prediction).filter(
+      ([name, value]) => value !== undefined && !['id', 'source', 'fileName', 'createdAt'].includes(name),
+    );
+    // Fields of another outcome (an error after a success, or the reverse) must not survive.
+    const removal = removeResultFields(prediction);
+    const remove = ['leaseExpiresAt', ...(removal.clause ? [removal.clause] : [])].join(', ');
+    await this.#doc.send(
+      new UpdateCommand({
+        TableName: this.#options.tableName,
+        Key: { id: prediction.id },
+        UpdateExpression: `SET ${fields.map((_, i) => `#f${i} = :f${i}`).join(', ')} REMOVE ${remove}`,
+        ConditionExpression: '#status = :processing AND objectVersion = :version',
+        ExpressionAttributeNames: {
+          '#status': 'status',
+          ...removal.names,
+          ...Object.fromEntries(fields.map(([name], i) => [`#f${i}`, name])),
+        },
+        ExpressionAttributeValues: {
+          ':processing': 'PROCESSING',
+          ':version': objectVersion,
+          ...Object.fromEntries(fields.map(([, value], i) => [`:f${i}`, value])),
+        },
+      }),
+    );
+  }
+
+  /**
+   * Deletes a record this claim (same object version) created or took and still holds: a drop-folder
+   * object found, once claimed, to belong to a speaker erased since it came. Held by nobody else then,
+   * or no longer ours: left.
+   */
+  async dropClaim(id: string, objectVersion: string): Promise<void> {
+    try {
+      await this.#doc.send(
+        new DeleteCommand({
+          TableName: this.#options.tableName,
+          Key: { id },
+          ConditionExpression: '#status = :processing AND objectVersion = :version',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':processing': 'PROCESSING', ':version': objectVersion },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+
+  /** Gives a claim back after an infrastructure failure, so the retry of this event can take it. */
+  async release(id: string, objectVersion: string): Promise<void> {
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#options.tableName,
+          Key: { id },
+          UpdateExpression: 'SET #status = :pending, updatedAt = :now REMOVE leaseExpiresAt',
+          ConditionExpression: '#status = :processing AND objectVersion = :version',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':pending': 'PENDING',
+            ':processing': 'PROCESSING',
+            ':version': objectVersion,
+            ':now': this.#now().toISOString(),
+          },
+        }),
+      );
+    } catch (error) {
+      // Someone else finished or took over: nothing of ours to give back.
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
   }
 
   /** Newest first, from the `byCreatedAt` index (a Query, never a Scan). */
@@ -494,170 +663,5 @@ export class PredictionRepository {
     if (!Item || this.#isExpired(Item)) return false;
     const arrived = arrivedAt === undefined ? Number.NaN : new Date(arrivedAt).getTime();
     return Number.isNaN(arrived) || arrived <= Date.parse(Item.erasedAt as string);
-  }
-
-  /**
-   * Takes the object for processing: creates the record (drop folder) or moves it from PENDING to
-   * PROCESSING (API upload), or takes over a PROCESSING claim whose lease ran out (a crashed attempt), a
-   * record whose processing was dead-lettered (a replay), or one finished for other bytes (a re-upload).
-   * Every previous result field is removed: a record is replaced, never merged.
-   */
-  async claim(claim: ObjectClaim): Promise<ClaimResult> {
-    try {
-      const { Attributes } = await this.#doc.send(
-        new UpdateCommand(claimUpdate(claim, this.#claimWrite(), this.#options.processingLeaseSec)),
-      );
-      const callback = Attributes?.callback as CallbackTarget | undefined;
-      return {
-        claimed: true,
-        prediction: toPrediction(Attributes ?? {}),
-        ...(callback ? { callback } : {}),
-        ...speakerOf(Attributes),
-      };
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-      return { claimed: false, existing: await this.get(claim.id) };
-    }
-  }
-
-  /**
-   * Ends a record FAILED with `error` unless it is already finished: the object was deleted or replaced
-   * before it was read, or its event was dead-lettered (PROCESSING_FAILED; `ser replay` may still finish
-   * it). A dead-lettered record of the same bytes is finished too (its replay found the object gone or
-   * replaced); with `onlyDeadLettered`, nothing else is. Creates the record when there is none (a
-   * drop-folder object whose processing never got to claim it), unless `onlyExisting` (an object that is
-   * gone: a missing record may have been erased, and must stay so). Returns the record it wrote, or one that
-   * already ended with this failure of these bytes, unchanged (a retry whose first attempt wrote but could
-   * not announce it announces it: the event id is the same); otherwise undefined.
-   */
-  async markFailed(
-    claim: ObjectClaim,
-    error: RecordError,
-    options: FailOptions = {},
-  ): Promise<{ prediction: Prediction; callback?: CallbackTarget } | undefined> {
-    try {
-      const { Attributes } = await this.#doc.send(
-        new UpdateCommand(failUpdate(claim, error, options, this.#claimWrite())),
-      );
-      return withCallback(Attributes ?? {});
-    } catch (failure) {
-      if (!isConditionalCheckFailed(failure)) throw failure;
-      const { Item } = await this.#doc.send(
-        new GetCommand({ TableName: this.#options.tableName, Key: { id: claim.id }, ConsistentRead: true }),
-      );
-      const sameFailure =
-        Item?.status === 'FAILED' &&
-        Item.objectVersion === claim.objectVersion &&
-        (Item.error as RecordError | undefined)?.code === error.code;
-      return sameFailure ? withCallback(Item) : undefined;
-    }
-  }
-
-  /**
-   * The prediction as it will be stored once finished, without writing it: the processor writes the
-   * drop-folder result file first and commits the record last, so a crash in between is retried.
-   */
-  finished(
-    current: Prediction,
-    outcome: { result: PredictionResult } | { error: NonNullable<Prediction['error']> },
-  ): Prediction {
-    const updatedAt = this.#now().toISOString();
-    if ('error' in outcome) return { ...current, status: 'FAILED', updatedAt, error: outcome.error };
-    const {
-      emotion,
-      confidence,
-      lowConfidence,
-      probabilities,
-      segments,
-      durationSec,
-      modelVersion,
-      adaptation,
-    } = outcome.result;
-    return {
-      ...(adaptation ? { adaptation } : {}),
-      ...current,
-      status: 'SUCCEEDED',
-      updatedAt,
-      emotion,
-      confidence,
-      ...(lowConfidence === undefined ? {} : { lowConfidence }),
-      probabilities,
-      segments,
-      durationSec,
-      modelVersion,
-    };
-  }
-
-  /** Commits a finished prediction, only if this claim (same object version) still holds it. */
-  async commit(prediction: Prediction, objectVersion: string): Promise<void> {
-    const fields = Object.entries(prediction).filter(
-      ([name, value]) => value !== undefined && !['id', 'source', 'fileName', 'createdAt'].includes(name),
-    );
-    // Fields of another outcome (an error after a success, or the reverse) must not survive.
-    const removal = removeResultFields(prediction);
-    const remove = ['leaseExpiresAt', ...(removal.clause ? [removal.clause] : [])].join(', ');
-    await this.#doc.send(
-      new UpdateCommand({
-        TableName: this.#options.tableName,
-        Key: { id: prediction.id },
-        UpdateExpression: `SET ${fields.map((_, i) => `#f${i} = :f${i}`).join(', ')} REMOVE ${remove}`,
-        ConditionExpression: '#status = :processing AND objectVersion = :version',
-        ExpressionAttributeNames: {
-          '#status': 'status',
-          ...removal.names,
-          ...Object.fromEntries(fields.map(([name], i) => [`#f${i}`, name])),
-        },
-        ExpressionAttributeValues: {
-          ':processing': 'PROCESSING',
-          ':version': objectVersion,
-          ...Object.fromEntries(fields.map(([, value], i) => [`:f${i}`, value])),
-        },
-      }),
-    );
-  }
-
-  /**
-   * Deletes a record this claim (same object version) created or took and still holds: a drop-folder
-   * object found, once claimed, to belong to a speaker erased since it came. Held by nobody else then,
-   * or no longer ours: left.
-   */
-  async dropClaim(id: string, objectVersion: string): Promise<void> {
-    try {
-      await this.#doc.send(
-        new DeleteCommand({
-          TableName: this.#options.tableName,
-          Key: { id },
-          ConditionExpression: '#status = :processing AND objectVersion = :version',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':processing': 'PROCESSING', ':version': objectVersion },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-    }
-  }
-
-  /** Gives a claim back after an infrastructure failure, so the retry of this event can take it. */
-  async release(id: string, objectVersion: string): Promise<void> {
-    try {
-      await this.#doc.send(
-        new UpdateCommand({
-          TableName: this.#options.tableName,
-          Key: { id },
-          UpdateExpression: 'SET #status = :pending, updatedAt = :now REMOVE leaseExpiresAt',
-          ConditionExpression: '#status = :processing AND objectVersion = :version',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':pending': 'PENDING',
-            ':processing': 'PROCESSING',
-            ':version': objectVersion,
-            ':now': this.#now().toISOString(),
-          },
-        }),
-      );
-    } catch (error) {
-      // Someone else finished or took over: nothing of ours to give back.
-      if (!isConditionalCheckFailed(error)) throw error;
-    }
   }
 }
