@@ -6,13 +6,16 @@ export type Prediction = components['schemas']['Prediction'];
 export type CreatedUpload = components['schemas']['CreatedUpload'];
 export type CreateUploadRequest = components['schemas']['CreateUploadRequest'];
 export type ApiError = components['schemas']['Error'];
+export type PredictionPage = components['schemas']['PredictionPage'];
+export type SpeakerErased = components['schemas']['SpeakerErased'];
 
 export interface SerClientOptions {
   /** The API's base URL: `http://127.0.0.1:3000`, or the stack's `ApiUrl` output. */
   baseUrl: string;
-  apiKey: string;
-  /** Default: the global fetch. */
-  fetch?: typeof fetch;
+  /** Sent as x-api-key; none for an admin route on AWS, whose `fetch` signs the request (SigV4) instead. */
+  apiKey?: string;
+  /** Default: the global fetch. openapi-fetch calls it with a Request. */
+  fetch?: (request: Request) => Promise<Response>;
 }
 
 /**
@@ -23,7 +26,7 @@ export function createSerClient({ baseUrl, apiKey, fetch: fetchImpl }: SerClient
   return createClient<paths>({
     // openapi-fetch joins baseUrl and the path as strings: a trailing slash would double up.
     baseUrl: baseUrl.replace(/\/+$/, ''),
-    headers: { 'x-api-key': apiKey },
+    ...(apiKey === undefined ? {} : { headers: { 'x-api-key': apiKey } }),
     ...(fetchImpl ? { fetch: fetchImpl } : {}),
   });
 }
