@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SPEAKER_PREFIX_RULE, SpeakerPrefixListSchema } from '../lambdas/app/config.ts';
 import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/audio/limits.ts';
+import type { EraseSpeakerOptions, SpeakerRecordsOptions } from './admin/admin-command.ts';
 import type { BackfillSpeakersOptions } from './backfill-speakers-command.ts';
 import type { PredictOptions } from './predict-command.ts';
 import type { ReplayOptions } from './replay-command.ts';
@@ -170,6 +171,54 @@ program
   .action(async (options: BackfillSpeakersOptions) => {
     const { backfillSpeakersFromCommandLine } = await import('./backfill-speakers-command.ts');
     process.exitCode = await backfillSpeakersFromCommandLine(options);
+  });
+
+const admin = program
+  .command('admin')
+  .description(
+    "the operators' routes, with the admin credential: the local stack's SER_ADMIN_KEY, or on AWS SigV4 (IAM auth)",
+  );
+
+/** A `ser admin` command with what they all take: the API and the admin credential. */
+const adminCommand = (name: string) =>
+  admin
+    .command(name)
+    .option('--api <url>', 'the API base URL (local: http://127.0.0.1:3000)', process.env.SER_API_URL)
+    .addOption(
+      // From the environment, not a default: commander would print a default's value in --help.
+      new Option(
+        '--admin-key <key>',
+        "the local stack's admin key (header x-api-key); without it, requests are signed with SigV4 for execute-api with the default AWS credentials",
+      ).env('SER_ADMIN_KEY'),
+    )
+    .option('--region <region>', 'with SigV4: the API region', process.env.AWS_REGION ?? 'us-east-1');
+
+adminCommand('speaker-records')
+  .description(
+    "a drop-folder speaker's prediction records under every speaker prefix (every page), newest first, as JSON lines",
+  )
+  .argument('<speakerId>', 'the speaker: its folder under a drop-folder speaker prefix')
+  .option('--limit <n>', 'records per request (the API default when absent; at most 100)', positiveInteger)
+  .action(async (speakerId: string, options: SpeakerRecordsOptions) => {
+    const { speakerRecordsFromCommandLine } = await import('./admin/admin-command.ts');
+    process.exitCode = await speakerRecordsFromCommandLine(speakerId, options);
+  });
+
+adminCommand('erase-speaker')
+  .description(
+    'erase a drop-folder speaker: its statistics, records, audio and result files, calling again while records remain; prints the totals as JSON',
+  )
+  .argument('<speakerId>', 'the speaker: its folder under a drop-folder speaker prefix')
+  .option(
+    '--max-calls <n>',
+    'stop after this many calls (each deletes up to 25 records)',
+    positiveInteger,
+    100,
+  )
+  .option('--wait <seconds>', 'pause between calls while records remain', positiveNumber, 1)
+  .action(async (speakerId: string, options: EraseSpeakerOptions) => {
+    const { eraseSpeakerFromCommandLine } = await import('./admin/admin-command.ts');
+    process.exitCode = await eraseSpeakerFromCommandLine(speakerId, options);
   });
 
 // A command that cannot start (a missing option, an unreadable --files-from, a broken model package)

@@ -1,0 +1,292 @@
+import { execFile } from 'node:child_process';
+import { createHash, createHmac } from 'node:crypto';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tessFixtures } from './helpers/fixtures.ts';
+import { startTestStack, type TestStack } from './helpers/local-stack.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const run = promisify(execFile);
+
+/** The environment of a child `ser`: no admin key or AWS settings of the machine's, plus `env`. */
+function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const inherited = Object.entries(process.env).filter(
+    ([name]) => !name.startsWith('AWS_') && name !== 'SER_ADMIN_KEY' && name !== 'SER_API_URL',
+  );
+  return {
+    ...Object.fromEntries(inherited),
+    // No credentials or config files of this machine's: the chain must take the environment's.
+    AWS_CONFIG_FILE: '/nonexistent/config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...env,
+  };
+}
+
+/** `ser admin …` as an operator runs it: a separate process; the exit code comes back, not thrown. */
+async function serAdmin(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['bin/ser.js', 'admin', ...args], {
+      cwd: ROOT,
+      env: childEnv(env),
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const jsonLines = (text: string) =>
+  text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as { id: string; speakerId?: string; source: string });
+
+interface Recorded {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+}
+
+/**
+ * A stand-in for API Gateway that records each request and answers the two speaker routes: the listing
+ * in two pages (the first one's cursor needs escaping), the erase with `more` as `eraseMore` says.
+ */
+async function recordingServer(
+  eraseMore: boolean,
+): Promise<{ server: Server; url: string; seen: Recorded[] }> {
+  const seen: Recorded[] = [];
+  const server = createServer((req, res) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    const url = new URL(req.url ?? '/', 'http://x');
+    const body =
+      req.method === 'DELETE'
+        ? { speakerId: 'agent-7', erased: true, recordsDeleted: 25, more: eraseMore }
+        : url.searchParams.has('cursor')
+          ? { items: [{ id: 'second' }] }
+          : { items: [{ id: 'first' }], nextCursor: 'c/1+=' };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+}
+
+const sha256Hex = (data: string) => createHash('sha256').update(data).digest('hex');
+const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data).digest();
+const rfc3986 = (text: string) =>
+  encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/**
+ * The signature AWS would compute for the request as it arrived (AWS's SigV4 steps written out, apart
+ * from the code under test): it matches only if the path, query and signed headers reached the server
+ * as they were signed.
+ */
+function expectedSignature(request: Recorded, secret: string, scope: string): string {
+  const url = new URL(request.url, 'http://x');
+  const signedHeaders = /SignedHeaders=([^,]+)/.exec(String(request.headers.authorization))![1]!;
+  const canonicalHeaders = signedHeaders
+    .split(';')
+    .map((name) => `${name}:${String(request.headers[name]).trim()}\n`)
+    .join('');
+  const query = [...url.searchParams]
+    .map(([key, value]) => `${rfc3986(key)}=${rfc3986(value)}`)
+    .sort()
+    .join('&');
+  const path = url.pathname.split('/').map(rfc3986).join('/');
+  const canonical = [request.method, path, query, canonicalHeaders, signedHeaders, sha256Hex('')].join('\n');
+  const amzDate = String(request.headers['x-amz-date']);
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonical)].join('\n');
+  const [date, region, service] = scope.split('/') as [string, string, string];
+  const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+  return createHmac('sha256', key).update(toSign).digest('hex');
+}
+
+describe('ser admin: the credential it sends', () => {
+  const AWS = {
+    AWS_ACCESS_KEY_ID: 'AKIDADMINTEST',
+    AWS_SECRET_ACCESS_KEY: 'admin-test-secret',
+    AWS_REGION: 'eu-west-3',
+  };
+  let fake: Awaited<ReturnType<typeof recordingServer>>;
+  let endless: Awaited<ReturnType<typeof recordingServer>>;
+
+  beforeAll(async () => {
+    fake = await recordingServer(false);
+    endless = await recordingServer(true);
+  });
+  afterAll(() => {
+    fake?.server.close();
+    endless?.server.close();
+  });
+
+  it('without --admin-key, signs every request with SigV4 for execute-api (credentials from the environment)', async () => {
+    fake.seen.length = 0;
+    const result = await serAdmin(['speaker-records', 'agent-7', '--api', `${fake.url}/v1/`], AWS);
+    expect(result.stderr).toBe('2 records of drop-folder speaker agent-7\n');
+    expect(result.code).toBe(0);
+    expect(jsonLines(result.stdout).map((r) => r.id)).toEqual(['first', 'second']);
+    // Both pages, the second with the first one's cursor, each signed.
+    expect(fake.seen.map((r) => r.url)).toEqual([
+      '/v1/drop-folder/speakers/agent-7/predictions',
+      '/v1/drop-folder/speakers/agent-7/predictions?cursor=c%2F1%2B%3D',
+    ]);
+    for (const request of fake.seen) {
+      const date = String(request.headers['x-amz-date']);
+      expect(date).toMatch(/^\d{8}T\d{6}Z$/);
+      const scope = `${date.slice(0, 8)}/eu-west-3/execute-api/aws4_request`;
+      const authorization = String(request.headers.authorization);
+      expect(authorization.startsWith(`AWS4-HMAC-SHA256 Credential=AKIDADMINTEST/${scope}`)).toBe(true);
+      expect(authorization).toMatch(/SignedHeaders=[^,]*host/);
+      const signature = /Signature=([0-9a-f]{64})$/.exec(authorization)?.[1];
+      expect(signature).toBe(expectedSignature(request, AWS.AWS_SECRET_ACCESS_KEY, scope));
+      expect(request.headers['x-api-key']).toBeUndefined();
+    }
+  });
+
+  it('--region wins over AWS_REGION; a DELETE is signed too', async () => {
+    fake.seen.length = 0;
+    const result = await serAdmin(
+      ['erase-speaker', 'agent-7', '--api', fake.url, '--region', 'ap-south-2'],
+      AWS,
+    );
+    expect(result.code).toBe(0);
+    expect(fake.seen.map((r) => r.method)).toEqual(['DELETE']);
+    expect(String(fake.seen[0]!.headers.authorization)).toContain('/ap-south-2/execute-api/aws4_request');
+  });
+
+  it('with --admin-key (or SER_ADMIN_KEY), sends it as x-api-key and signs nothing', async () => {
+    for (const [args, env] of [
+      [['--admin-key', 'the-admin-key'], AWS],
+      [[], { ...AWS, SER_ADMIN_KEY: 'the-admin-key' }],
+    ] as const) {
+      fake.seen.length = 0;
+      const result = await serAdmin(['speaker-records', 'agent-7', '--api', fake.url, ...args], env);
+      expect(result.code).toBe(0);
+      expect(fake.seen).toHaveLength(2);
+      for (const request of fake.seen) {
+        expect(request.headers['x-api-key']).toBe('the-admin-key');
+        expect(request.headers.authorization).toBeUndefined();
+        expect(request.headers['x-amz-date']).toBeUndefined();
+      }
+    }
+  });
+
+  it('erase-speaker stops after --max-calls while records remain: the totals, and exit code 1', async () => {
+    const result = await serAdmin(
+      ['erase-speaker', 'agent-7', '--api', endless.url, '--max-calls', '3', '--wait', '0.01'],
+      AWS,
+    );
+    expect(result.code).toBe(1);
+    expect(endless.seen).toHaveLength(3);
+    expect(JSON.parse(result.stdout)).toEqual({
+      speakerId: 'agent-7',
+      erased: true,
+      recordsDeleted: 75,
+      more: true,
+      calls: 3,
+    });
+    expect(result.stderr).toMatch(/^ser admin erase-speaker: records of agent-7 remain after 3 calls.*\n$/);
+  });
+
+  it('no credentials anywhere: exit code 1, one line saying so, and nothing sent', async () => {
+    fake.seen.length = 0;
+    const result = await serAdmin(['speaker-records', 'agent-7', '--api', fake.url], {});
+    expect(result.code).toBe(1);
+    expect(result.stderr.split('\n')).toHaveLength(2);
+    expect(result.stderr).toMatch(/^ser admin speaker-records: .*credentials/i);
+    expect(fake.seen).toEqual([]);
+  });
+});
+
+describe('ser admin against the local stack: a drop-folder speaker listed page by page, then erased', () => {
+  let local: TestStack;
+  const clip = readFileSync(tessFixtures()[0]!.path);
+  /** agent-9's records, newest first. */
+  const dropped: string[] = [];
+  const api = () => ['--api', local.stack.apiUrl, '--admin-key', `${local.stack.apiKey}-admin`];
+
+  /** Drops `path` under incoming/, waits for the processor, and returns its record's id. */
+  async function drop(path: string): Promise<string> {
+    const { s3, stack } = local;
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `incoming/${path}`, Body: clip }));
+    await stack.idle();
+    const result = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: `results/${path}.json` }));
+    return (JSON.parse(await result.Body!.transformToString()) as { id: string }).id;
+  }
+
+  beforeAll(async () => {
+    process.env.DROP_FOLDER_SPEAKER_PREFIXES = 'calls,meetings';
+    local = await startTestStack({ bucket: 'ser-admin-cli', apiKey: 'admin-cli-key' });
+    for (const path of ['calls/agent-9/a.flac', 'meetings/agent-9/b.flac', 'calls/agent-9/c.flac'])
+      dropped.unshift(await drop(path));
+    await drop('calls/agent-10/d.flac'); // another speaker's, which neither command may touch
+  }, 120_000);
+
+  afterAll(async () => {
+    delete process.env.DROP_FOLDER_SPEAKER_PREFIXES;
+    await local?.close();
+  });
+
+  it('speaker-records follows the cursor through every page (--limit 1): all the records, newest first', async () => {
+    const result = await serAdmin(['speaker-records', 'agent-9', '--limit', '1', ...api()]);
+    expect(result.code).toBe(0);
+    const records = jsonLines(result.stdout);
+    expect(records.map((r) => r.id)).toEqual(dropped);
+    expect(records.map((r) => [r.speakerId, r.source])).toEqual(
+      dropped.map(() => ['agent-9', 'drop-folder']),
+    );
+    expect(result.stderr).toBe('3 records of drop-folder speaker agent-9\n');
+  });
+
+  it("a wrong admin key (or the user key) is the API's 403 in one line, exit code 1, no output", async () => {
+    for (const key of ['wrong', local.stack.apiKey]) {
+      for (const command of ['speaker-records', 'erase-speaker']) {
+        const result = await serAdmin([command, 'agent-9', '--api', local.stack.apiUrl, '--admin-key', key]);
+        expect(result.code, `${command} ${key}`).toBe(1);
+        expect(result.stdout).toBe('');
+        expect(result.stderr).toMatch(
+          new RegExp(`^ser admin ${command}: .*HTTP 403 FORBIDDEN: Forbidden.*\\n$`),
+        );
+      }
+    }
+  });
+
+  it('a missing or invalid speaker id, or no --api, is a usage error (exit code 2) before any request', async () => {
+    for (const args of [
+      ['speaker-records', ...api()],
+      ['erase-speaker', ...api()],
+      ['erase-speaker', ' agent-9', ...api()],
+      ['speaker-records', 'agent-9', '--admin-key', 'k'],
+    ]) {
+      const result = await serAdmin(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stdout).toBe('');
+    }
+    expect((await serAdmin(['speaker-records', 'agent-9', ...api()])).stdout).not.toBe('');
+  });
+
+  it('erase-speaker erases them all (records, audio, result files) and prints the totals; the listing is then empty', async () => {
+    const result = await serAdmin(['erase-speaker', 'agent-9', ...api()]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ speakerId: 'agent-9', recordsDeleted: 3, more: false });
+    const after = await serAdmin(['speaker-records', 'agent-9', ...api()]);
+    expect(after.code).toBe(0);
+    expect(after.stdout).toBe('');
+    expect(after.stderr).toBe('0 records of drop-folder speaker agent-9\n');
+    const { s3, stack } = local;
+    await expect(
+      s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'results/calls/agent-9/a.flac.json' })),
+    ).rejects.toThrow();
+    // The other speaker is untouched.
+    const other = await serAdmin(['speaker-records', 'agent-10', ...api()]);
+    expect(jsonLines(other.stdout)).toHaveLength(1);
+  });
+});
