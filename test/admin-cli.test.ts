@@ -129,14 +129,15 @@ describe('ser admin: the credential it sends', () => {
 
   it('without --admin-key, signs every request with SigV4 for execute-api (credentials from the environment)', async () => {
     fake.seen.length = 0;
-    const result = await serAdmin(['speaker-records', 'agent-7', '--api', `${fake.url}/v1/`], AWS);
-    expect(result.stderr).toBe('2 records of drop-folder speaker agent-7\n');
+    // An id that must be percent-encoded in the path, which SigV4 then encodes once more.
+    const result = await serAdmin(['speaker-records', 'agent 7?#%', '--api', `${fake.url}/v1/`], AWS);
+    expect(result.stderr).toBe('2 records of drop-folder speaker agent 7?#%\n');
     expect(result.code).toBe(0);
     expect(jsonLines(result.stdout).map((r) => r.id)).toEqual(['first', 'second']);
     // Both pages, the second with the first one's cursor, each signed.
     expect(fake.seen.map((r) => r.url)).toEqual([
-      '/v1/drop-folder/speakers/agent-7/predictions',
-      '/v1/drop-folder/speakers/agent-7/predictions?cursor=c%2F1%2B%3D',
+      '/v1/drop-folder/speakers/agent%207%3F%23%25/predictions',
+      '/v1/drop-folder/speakers/agent%207%3F%23%25/predictions?cursor=c%2F1%2B%3D',
     ]);
     for (const request of fake.seen) {
       const date = String(request.headers['x-amz-date']);
