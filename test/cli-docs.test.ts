@@ -10,19 +10,26 @@ const run = promisify(execFile);
 
 /** The long options a `ser` command's help lists (commander's own `--help` aside). */
 async function optionsOf(command: string): Promise<string[]> {
-  const { stdout } = await run(process.execPath, [join(ROOT, 'bin/ser.js'), command, '--help'], {
-    cwd: ROOT,
-  });
+  const { stdout } = await run(
+    process.execPath,
+    [join(ROOT, 'bin/ser.js'), ...command.split(' '), '--help'],
+    {
+      cwd: ROOT,
+    },
+  );
   return [...stdout.matchAll(/^\s+(?:-\w, )?(--[a-z][a-z0-9-]*)/gm)]
     .map((match) => match[1]!)
     .filter((option) => option !== '--help');
 }
 
 describe('the README and the CLI', () => {
-  it.each(['predict', 'upload', 'backfill-speakers'])('names every option of ser %s', async (command) => {
-    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
-    const options = await optionsOf(command);
-    expect(options.length).toBeGreaterThan(3);
-    expect(options.filter((option) => !new RegExp(`${option}(?![\\w-])`).test(readme))).toEqual([]);
-  });
+  it.each(['predict', 'upload', 'backfill-speakers', 'admin speaker-records', 'admin erase-speaker'])(
+    'names every option of ser %s',
+    async (command) => {
+      const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+      const options = await optionsOf(command);
+      expect(options.length).toBeGreaterThan(3);
+      expect(options.filter((option) => !new RegExp(`${option}(?![\\w-])`).test(readme))).toEqual([]);
+    },
+  );
 });
