@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SPEAKER_PREFIX_RULE, SpeakerPrefixListSchema } from '../lambdas/app/config.ts';
 import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/audio/limits.ts';
-import type { EraseSpeakerOptions, SpeakerRecordsOptions } from './admin/admin-command.ts';
+import type { EraseSpeakerOptions, SpeakerRecordsOptions } from './admin/speaker-commands.ts';
 import type { BackfillSpeakersOptions } from './backfill-speakers-command.ts';
 import type { PredictOptions } from './predict-command.ts';
 import type { ReplayOptions } from './replay-command.ts';
@@ -200,7 +200,7 @@ adminCommand('speaker-records')
   .argument('<speakerId>', 'the speaker: its folder under a drop-folder speaker prefix')
   .option('--limit <n>', 'records per request (the API default when absent; at most 100)', positiveInteger)
   .action(async (speakerId: string, options: SpeakerRecordsOptions) => {
-    const { speakerRecordsFromCommandLine } = await import('./admin/admin-command.ts');
+    const { speakerRecordsFromCommandLine } = await import('./admin/speaker-commands.ts');
     process.exitCode = await speakerRecordsFromCommandLine(speakerId, options);
   });
 
@@ -217,7 +217,7 @@ adminCommand('erase-speaker')
   )
   .option('--wait <seconds>', 'pause between calls while records remain', positiveNumber, 1)
   .action(async (speakerId: string, options: EraseSpeakerOptions) => {
-    const { eraseSpeakerFromCommandLine } = await import('./admin/admin-command.ts');
+    const { eraseSpeakerFromCommandLine } = await import('./admin/speaker-commands.ts');
     process.exitCode = await eraseSpeakerFromCommandLine(speakerId, options);
   });
 

@@ -1,22 +1,15 @@
-import {
-  createSerClient,
-  type Prediction,
-  type SerClient,
-  type SpeakerErased,
-} from '../../client/ser-client.ts';
+import type { Prediction, SerClient, SpeakerErased } from '../../client/ser-client.ts';
 import { SpeakerIdSchema } from '../../lambdas/app/api-schemas.ts';
 import { messageWithCause } from '../../lambdas/app/domain-error.ts';
 import { printable } from '../printable.ts';
-import { sigV4Fetch } from './sigv4-fetch.ts';
-
-/** What every `ser admin` command takes: where the API is and the admin credential. */
-export interface AdminOptions {
-  api?: string;
-  /** The local stack's SER_ADMIN_KEY, sent as x-api-key; without it, SigV4 (API Gateway's IAM auth). */
-  adminKey?: string;
-  /** The API's region, for SigV4. */
-  region: string;
-}
+import {
+  type AdminOptions,
+  adminClient,
+  answerOf,
+  jsonLines,
+  RequestFailed,
+  reportingFailures,
+} from './admin-client.ts';
 
 export interface SpeakerRecordsOptions extends AdminOptions {
   /** Records per request (the API's `limit`); default: the API's. */
@@ -35,25 +28,7 @@ export interface ErasureTotals extends SpeakerErased {
   calls: number;
 }
 
-/** The API answered with an error, or could not be reached: that command's exit code 1. */
-class RequestFailed extends Error {
-  override readonly name = 'RequestFailed';
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function failure(what: string, status: number, body?: { error?: { code: string; message: string } }) {
-  const detail = body?.error ? ` ${body.error.code}: ${body.error.message}` : '';
-  return new RequestFailed(`${what}: HTTP ${status}${detail}`);
-}
-
-/** The typed client with the admin credential: the key as x-api-key, else every request signed. */
-function adminClient(options: AdminOptions): SerClient {
-  if (!options.api) throw new Error('ser admin needs --api <url> (or SER_API_URL)');
-  return options.adminKey !== undefined
-    ? createSerClient({ baseUrl: options.api, apiKey: options.adminKey })
-    : createSerClient({ baseUrl: options.api, fetch: sigV4Fetch(options.region) });
-}
 
 /** The speaker id checked as the API checks it: a usage error (exit 2) here instead of a 400 there. */
 function checkedSpeakerId(speakerId: string): string {
@@ -63,33 +38,18 @@ function checkedSpeakerId(speakerId: string): string {
   throw new Error(`${JSON.stringify(speakerId)} is not a valid speaker id: ${why}`);
 }
 
-/**
- * Runs a command's requests; a refusal or an unreachable API (or credentials SigV4 cannot find) is one
- * line on stderr and exit code 1, as a failed file is for the other commands.
- */
-async function reportingFailures(command: string, run: () => Promise<number>): Promise<number> {
-  try {
-    return await run();
-  } catch (error) {
-    if (!(error instanceof Error)) throw error;
-    console.error(printable(`ser admin ${command}: ${messageWithCause(error)}`));
-    return 1;
-  }
-}
-
 /** Every page of the listing, following `nextCursor` to the end. */
 async function allRecords(client: SerClient, id: string, limit: number | undefined): Promise<Prediction[]> {
   const records: Prediction[] = [];
   let cursor: string | undefined;
   do {
     const query = { ...(limit === undefined ? {} : { limit }), ...(cursor === undefined ? {} : { cursor }) };
-    const page = await client.GET('/drop-folder/speakers/{id}/predictions', {
-      params: { path: { id }, query },
-    });
-    if (!page.data)
-      throw failure(`GET /drop-folder/speakers/${id}/predictions`, page.response.status, page.error);
-    records.push(...page.data.items);
-    cursor = page.data.nextCursor;
+    const page = await answerOf(
+      `GET /drop-folder/speakers/${id}/predictions`,
+      client.GET('/drop-folder/speakers/{id}/predictions', { params: { path: { id }, query } }),
+    );
+    records.push(...page.items);
+    cursor = page.nextCursor;
   } while (cursor !== undefined);
   return records;
 }
@@ -108,7 +68,7 @@ export async function speakerRecordsFromCommandLine(
   return reportingFailures('speaker-records', async () => {
     const records = await allRecords(client, id, options.limit);
     process.exitCode = 0; // before printing: a reader that closes early ends the run (ser.ts)
-    process.stdout.write(records.map((record) => `${JSON.stringify(record)}\n`).join(''));
+    process.stdout.write(jsonLines(records));
     console.error(printable(`${records.length} records of drop-folder speaker ${id}`));
     return 0;
   });
@@ -119,13 +79,14 @@ async function eraseUntilDone(client: SerClient, totals: ErasureTotals, options:
   const id = totals.speakerId;
   while (totals.more && totals.calls < options.maxCalls) {
     if (totals.calls > 0) await sleep(options.wait * 1000);
-    const answer = await client.DELETE('/drop-folder/speakers/{id}', { params: { path: { id } } });
-    if (!answer.data)
-      throw failure(`DELETE /drop-folder/speakers/${id}`, answer.response.status, answer.error);
+    const answer = await answerOf(
+      `DELETE /drop-folder/speakers/${id}`,
+      client.DELETE('/drop-folder/speakers/{id}', { params: { path: { id } } }),
+    );
     totals.calls++;
-    totals.erased ||= answer.data.erased;
-    totals.recordsDeleted += answer.data.recordsDeleted;
-    totals.more = answer.data.more;
+    totals.erased ||= answer.erased;
+    totals.recordsDeleted += answer.recordsDeleted;
+    totals.more = answer.more;
   }
 }
 
