@@ -2,6 +2,8 @@ import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SPEAKER_PREFIX_RULE, SpeakerPrefixListSchema } from '../lambdas/app/config.ts';
 import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/audio/limits.ts';
+import type { AdminOptions } from './admin/admin-client.ts';
+import type { TrainOptions } from './admin/model-commands.ts';
 import type { EraseSpeakerOptions, SpeakerRecordsOptions } from './admin/speaker-commands.ts';
 import type { BackfillSpeakersOptions } from './backfill-speakers-command.ts';
 import type { PredictOptions } from './predict-command.ts';
@@ -176,7 +178,7 @@ program
 const admin = program
   .command('admin')
   .description(
-    "the operators' routes, with the admin credential: the local stack's SER_ADMIN_KEY, or on AWS SigV4 (IAM auth)",
+    "the operators' routes (drop-folder speakers, training jobs, models), with the admin credential: the local stack's SER_ADMIN_KEY, or on AWS SigV4 (IAM auth)",
   );
 
 /** A `ser admin` command with what they all take: the API and the admin credential. */
@@ -219,6 +221,55 @@ adminCommand('erase-speaker')
   .action(async (speakerId: string, options: EraseSpeakerOptions) => {
     const { eraseSpeakerFromCommandLine } = await import('./admin/speaker-commands.ts');
     process.exitCode = await eraseSpeakerFromCommandLine(speakerId, options);
+  });
+
+adminCommand('train')
+  .description('queue a training job (POST /training-jobs); prints its id: follow it with ser admin job <id>')
+  .option('--dataset <prefix>', 'the dataset prefix in the bucket (default: datasets/tess/)')
+  .option('--epochs <n>', 'training epochs (default: 30)', positiveInteger)
+  .option('--augment', "the shipped recipe's augmented copies of every training clip")
+  .addOption(
+    new Option('--activate <when>', 'when the new model goes live (default: if-better)').choices([
+      'if-better',
+      'always',
+      'never',
+    ]),
+  )
+  .action(async (options: TrainOptions) => {
+    const { trainFromCommandLine } = await import('./admin/model-commands.ts');
+    process.exitCode = await trainFromCommandLine(options);
+  });
+
+adminCommand('jobs')
+  .description('the training jobs, newest first, as JSON lines')
+  .action(async (options: AdminOptions) => {
+    const { jobsFromCommandLine } = await import('./admin/model-commands.ts');
+    process.exitCode = await jobsFromCommandLine(options);
+  });
+
+adminCommand('job')
+  .description(
+    "one training job: status, progress, the dataset's counts, both models' scores, its activation",
+  )
+  .argument('<id>', 'the id ser admin train printed')
+  .action(async (id: string, options: AdminOptions) => {
+    const { jobFromCommandLine } = await import('./admin/model-commands.ts');
+    process.exitCode = await jobFromCommandLine(id, options);
+  });
+
+adminCommand('models')
+  .description('the model registry, one version per line (its metrics, and whether it is active)')
+  .action(async (options: AdminOptions) => {
+    const { modelsFromCommandLine } = await import('./admin/model-commands.ts');
+    process.exitCode = await modelsFromCommandLine(options);
+  });
+
+adminCommand('activate')
+  .description('put a registered model version in service (also the rollback)')
+  .argument('<version>', 'a version ser admin models lists')
+  .action(async (version: string, options: AdminOptions) => {
+    const { activateFromCommandLine } = await import('./admin/model-commands.ts');
+    process.exitCode = await activateFromCommandLine(version, options);
   });
 
 // A command that cannot start (a missing option, an unreadable --files-from, a broken model package)

@@ -53,6 +53,7 @@ interface Recorded {
   method: string;
   url: string;
   headers: IncomingHttpHeaders;
+  body: string;
 }
 
 /**
@@ -63,16 +64,21 @@ async function recordingServer(
   eraseMore: boolean,
 ): Promise<{ server: Server; url: string; seen: Recorded[] }> {
   const seen: Recorded[] = [];
-  const server = createServer((req, res) => {
-    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
     const url = new URL(req.url ?? '/', 'http://x');
-    const body =
-      req.method === 'DELETE'
-        ? { speakerId: 'agent-7', erased: true, recordsDeleted: 25, more: eraseMore }
-        : url.searchParams.has('cursor')
-          ? { items: [{ id: 'second' }] }
-          : { items: [{ id: 'first' }], nextCursor: 'c/1+=' };
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const answer =
+      req.method === 'POST'
+        ? { id: 'job-1', status: 'QUEUED' }
+        : req.method === 'DELETE'
+          ? { speakerId: 'agent-7', erased: true, recordsDeleted: 25, more: eraseMore }
+          : url.searchParams.has('cursor')
+            ? { items: [{ id: 'second' }] }
+            : { items: [{ id: 'first' }], nextCursor: 'c/1+=' };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -101,7 +107,14 @@ function expectedSignature(request: Recorded, secret: string, scope: string): st
     .sort()
     .join('&');
   const path = url.pathname.split('/').map(rfc3986).join('/');
-  const canonical = [request.method, path, query, canonicalHeaders, signedHeaders, sha256Hex('')].join('\n');
+  const canonical = [
+    request.method,
+    path,
+    query,
+    canonicalHeaders,
+    signedHeaders,
+    sha256Hex(request.body),
+  ].join('\n');
   const amzDate = String(request.headers['x-amz-date']);
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonical)].join('\n');
   const [date, region, service] = scope.split('/') as [string, string, string];
@@ -150,6 +163,24 @@ describe('ser admin: the credential it sends', () => {
       expect(signature).toBe(expectedSignature(request, AWS.AWS_SECRET_ACCESS_KEY, scope));
       expect(request.headers['x-api-key']).toBeUndefined();
     }
+  });
+
+  it('signs a request with a body (POST /training-jobs) over that body', async () => {
+    fake.seen.length = 0;
+    const result = await serAdmin(['train', '--api', fake.url, '--epochs', '3', '--activate', 'never'], AWS);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ id: 'job-1', status: 'QUEUED' });
+    const [request] = fake.seen;
+    expect(JSON.parse(request!.body)).toEqual({
+      dataset: 'datasets/tess/',
+      epochs: 3,
+      augment: false,
+      activate: 'never',
+    });
+    const date = String(request!.headers['x-amz-date']);
+    const scope = `${date.slice(0, 8)}/eu-west-3/execute-api/aws4_request`;
+    const signature = /Signature=([0-9a-f]{64})$/.exec(String(request!.headers.authorization))?.[1];
+    expect(signature).toBe(expectedSignature(request!, AWS.AWS_SECRET_ACCESS_KEY, scope));
   });
 
   it('--region wins over AWS_REGION; a DELETE is signed too', async () => {
@@ -272,6 +303,47 @@ describe('ser admin against the local stack: a drop-folder speaker listed page b
       expect(result.stdout).toBe('');
     }
     expect((await serAdmin(['speaker-records', 'agent-9', ...api()])).stdout).not.toBe('');
+  });
+
+  it('models lists the registry; activate puts a version in service, an unknown one is 404 (exit code 1)', async () => {
+    const bundled = local.stack.modelVersion;
+    const models = await serAdmin(['models', ...api()]);
+    expect(models.code).toBe(0);
+    const items = models.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { version: string; active: boolean });
+    expect(items.map((m) => [m.version, m.active])).toEqual([[bundled, true]]);
+
+    const activated = await serAdmin(['activate', bundled, ...api()]);
+    expect(activated.code).toBe(0);
+    expect(JSON.parse(activated.stdout)).toMatchObject({ active: bundled, previousVersion: bundled });
+    const unknown = await serAdmin(['activate', '9.9.9', ...api()]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(
+      /^ser admin activate: POST \/models\/9\.9\.9\/activate: HTTP 404 NOT_FOUND/,
+    );
+  });
+
+  it("train sends the options (an empty dataset is the API's 400, exit code 1); jobs and job read the jobs", async () => {
+    const empty = await serAdmin(['train', '--dataset', 'datasets/none/', '--epochs', '2', ...api()]);
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toMatch(
+      /^ser admin train: POST \/training-jobs: HTTP 400 DATASET_EMPTY: .*s3:\/\/ser-admin-cli\/datasets\/none\//,
+    );
+    for (const bad of [
+      ['--epochs', '201'],
+      ['--dataset', 'tess/'],
+      ['--activate', 'sometimes'],
+    ]) {
+      const refused = await serAdmin(['train', ...bad, ...api()]);
+      expect(refused.code, bad.join(' ')).toBe(2);
+    }
+    const jobs = await serAdmin(['jobs', ...api()]);
+    expect(jobs).toMatchObject({ code: 0, stdout: '' });
+    const job = await serAdmin(['job', 'no-such-job', ...api()]);
+    expect(job.code).toBe(1);
+    expect(job.stderr).toMatch(/^ser admin job: GET \/training-jobs\/no-such-job: HTTP 404/);
   });
 
   it('erase-speaker erases them all (records, audio, result files) and prints the totals; the listing is then empty', async () => {
