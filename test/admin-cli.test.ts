@@ -183,15 +183,17 @@ describe('ser admin: the credential it sends', () => {
     expect(signature).toBe(expectedSignature(request!, AWS.AWS_SECRET_ACCESS_KEY, scope));
   });
 
-  it('--region wins over AWS_REGION; a DELETE is signed too', async () => {
+  it('--region wins over AWS_REGION; a DELETE is signed too, and an empty SER_ADMIN_KEY counts as none', async () => {
     fake.seen.length = 0;
+    const env = { ...AWS, SER_ADMIN_KEY: '' };
     const result = await serAdmin(
       ['erase-speaker', 'agent-7', '--api', fake.url, '--region', 'ap-south-2'],
-      AWS,
+      env,
     );
     expect(result.code).toBe(0);
     expect(fake.seen.map((r) => r.method)).toEqual(['DELETE']);
     expect(String(fake.seen[0]!.headers.authorization)).toContain('/ap-south-2/execute-api/aws4_request');
+    expect(fake.seen[0]!.headers['x-api-key']).toBeUndefined();
   });
 
   it('with --admin-key (or SER_ADMIN_KEY), sends it as x-api-key and signs nothing', async () => {

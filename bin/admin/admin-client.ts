@@ -20,7 +20,8 @@ export class RequestFailed extends Error {
 /** The typed client with the admin credential: the key as x-api-key, else every request signed. */
 export function adminClient(options: AdminOptions): SerClient {
   if (!options.api) throw new Error('ser admin needs --api <url> (or SER_API_URL)');
-  return options.adminKey !== undefined
+  // An empty key (SER_ADMIN_KEY= left exported) is none: on AWS it would be sent instead of a signature.
+  return options.adminKey
     ? createSerClient({ baseUrl: options.api, apiKey: options.adminKey })
     : createSerClient({ baseUrl: options.api, fetch: sigV4Fetch(options.region) });
 }
