@@ -58,10 +58,11 @@ interface Recorded {
 
 /**
  * A stand-in for API Gateway that records each request and answers the two speaker routes: the listing
- * in two pages (the first one's cursor needs escaping), the erase with `more` as `eraseMore` says.
+ * in two pages (the first one's cursor needs escaping); the erase `done` at once, with `more` for ever,
+ * or with `more` twice and then a 500.
  */
 async function recordingServer(
-  eraseMore: boolean,
+  erase: 'done' | 'more' | 'fails-third',
 ): Promise<{ server: Server; url: string; seen: Recorded[] }> {
   const seen: Recorded[] = [];
   const server = createServer(async (req, res) => {
@@ -70,11 +71,17 @@ async function recordingServer(
     const body = Buffer.concat(chunks).toString('utf8');
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
     const url = new URL(req.url ?? '/', 'http://x');
+    const erases = seen.filter((r) => r.method === 'DELETE').length;
+    if (req.method === 'DELETE' && erase === 'fails-third' && erases === 3) {
+      const error = { error: { code: 'INTERNAL_ERROR', message: 'boom' } };
+      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(error));
+      return;
+    }
     const answer =
       req.method === 'POST'
         ? { id: 'job-1', status: 'QUEUED' }
         : req.method === 'DELETE'
-          ? { speakerId: 'agent-7', erased: true, recordsDeleted: 25, more: eraseMore }
+          ? { speakerId: 'agent-7', erased: true, recordsDeleted: 25, more: erase !== 'done' }
           : url.searchParams.has('cursor')
             ? { items: [{ id: 'second' }] }
             : { items: [{ id: 'first' }], nextCursor: 'c/1+=' };
@@ -130,14 +137,17 @@ describe('ser admin: the credential it sends', () => {
   };
   let fake: Awaited<ReturnType<typeof recordingServer>>;
   let endless: Awaited<ReturnType<typeof recordingServer>>;
+  let failing: Awaited<ReturnType<typeof recordingServer>>;
 
   beforeAll(async () => {
-    fake = await recordingServer(false);
-    endless = await recordingServer(true);
+    fake = await recordingServer('done');
+    endless = await recordingServer('more');
+    failing = await recordingServer('fails-third');
   });
-  afterAll(() => {
-    fake?.server.close();
-    endless?.server.close();
+  afterAll(async () => {
+    const closed = (server: Server | undefined) =>
+      new Promise<unknown>((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    await Promise.all([closed(fake?.server), closed(endless?.server), closed(failing?.server)]);
   });
 
   it('without --admin-key, signs every request with SigV4 for execute-api (credentials from the environment)', async () => {
@@ -228,6 +238,17 @@ describe('ser admin: the credential it sends', () => {
       calls: 3,
     });
     expect(result.stderr).toMatch(/^ser admin erase-speaker: records of agent-7 remain after 3 calls.*\n$/);
+  });
+
+  it('erase-speaker: a call that fails is exit code 1 and one line saying how far the erasure got', async () => {
+    const result = await serAdmin(['erase-speaker', 'agent-7', '--api', failing.url, '--wait', '0.01'], AWS);
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'ser admin erase-speaker: DELETE /drop-folder/speakers/agent-7: HTTP 500 INTERNAL_ERROR: boom ' +
+        '(after 2 calls, 50 records deleted)\n',
+    });
   });
 
   it('no credentials anywhere: exit code 1, one line saying so, and nothing sent', async () => {

@@ -105,7 +105,7 @@ export async function eraseSpeakerFromCommandLine(
     // A call that fails after others succeeded: the message says how far the erasure got.
     await eraseUntilDone(client, totals, options).catch((error: Error) => {
       const progress = `after ${totals.calls} calls, ${totals.recordsDeleted} records deleted`;
-      throw new RequestFailed(`${messageWithCause(error)} (${progress})`);
+      throw new RequestFailed(`${messageWithCause(error)} (${progress})`, { cause: error });
     });
     const code = totals.more ? 1 : 0;
     process.exitCode = code; // before printing: a reader that closes early ends the run (ser.ts)
