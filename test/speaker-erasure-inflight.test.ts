@@ -456,23 +456,81 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     expect(await exists('results/calls/racing/clip.flac.json')).toBe(false);
   });
 
-  it('an erasure that comes just before the recorder writes a FAILED record still erases it and its result file', async () => {
+  it('an erasure that comes just before the recorder writes a FAILED record still erases it: no result file, nothing announced', async () => {
     const key = 'incoming/calls/racing-dead/clip.flac';
     const notification = await dropped(key);
 
+    const published: unknown[] = [];
     const recorded = await recordDeadLetter(
       erasingBefore('markFailed', 'racing-dead'),
       { requestPayload: notification, responsePayload: { errorMessage: 'Task timed out' } },
-      undefined,
+      { publish: async (event) => void published.push(event) },
       aws.s3,
       ['calls'],
     );
 
     expect(recorded).toEqual({ marked: [], erased: [key] });
+    // Nothing of it was announced: no completion event, no callback.
+    expect(published).toEqual([]);
     const scope = { scope: dropFolderScope('calls'), speakerId: 'racing-dead' };
     expect((await repository.speakerRecords(scope, 5)).records).toEqual([]);
     expect(await exists(key)).toBe(false);
     expect(await exists('results/calls/racing-dead/clip.flac.json')).toBe(false);
+  });
+
+  it("a processor whose drop of an erased speaker's claim fails leaves no record: its retry erases the clip", async () => {
+    const key = 'incoming/calls/flaky/clip.flac';
+    const [ref] = parseS3Event(await dropped(key));
+    await eraseCallsSpeaker('flaky');
+    const failingDrop = new Proxy(repository, {
+      get(target, name) {
+        if (name === 'dropClaim') return () => Promise.reject(new Error('DynamoDB timed out'));
+        const value = Reflect.get(target, name, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+
+    await expect(processWith(predictor, ref!, failingDrop)).rejects.toThrow('DynamoDB timed out');
+    const retried = await processWith(predictor, ref!);
+
+    expect(retried).toMatchObject({ outcome: 'erased' });
+    const scope = { scope: dropFolderScope('calls'), speakerId: 'flaky' };
+    expect((await repository.speakerRecords(scope, 5)).records).toEqual([]);
+    expect(await exists(key)).toBe(false);
+  });
+
+  it("waits between a drop-folder speaker's markers and its records' query, once a call; an API key's speaker, not at all", async () => {
+    const steps: [string, number][] = [];
+    const timed = new Proxy(repository, {
+      get(target, name) {
+        const value = Reflect.get(target, name, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (name === 'markErased' || name === 'speakerRecords') steps.push([name, performance.now()]);
+          return value.apply(target, args);
+        };
+      },
+    });
+    const erase = createSpeakerErasure({
+      statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
+      records: timed,
+      objects: s3ObjectDeleter(aws.s3),
+      indexSettleMs: 300,
+    });
+
+    await erase([dropFolderScope('calls'), dropFolderScope('meetings')], 'settling');
+    const dropFolderSteps = steps.splice(0);
+    await erase([speakerScope({ apiKeyId: 'key-1' })], 'settling');
+
+    expect(dropFolderSteps.map(([name]) => name)).toEqual([
+      'markErased',
+      'markErased',
+      'speakerRecords',
+      'speakerRecords',
+    ]);
+    const lastMark = dropFolderSteps[1]![1];
+    expect(dropFolderSteps[2]![1] - lastMark).toBeGreaterThanOrEqual(300);
+    expect(steps.map(([name]) => name)).toEqual(['speakerRecords']);
   });
 
   it('the erasure marker holds the time only, and expires once no event of an earlier clip can come', async () => {

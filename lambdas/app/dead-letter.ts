@@ -1,9 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { classifyKey } from './object-keys.ts';
+import { classifyKey, type ObjectOrigin } from './object-keys.ts';
 import {
+  announceEnded,
   deleteErasedIfCurrent,
-  deleteResultFile,
-  endFailed,
   objectClaim,
   plainETag,
   resultFileKey,
@@ -12,6 +11,7 @@ import {
 import type { PredictionEventPublisher } from './prediction-events.ts';
 import type { PredictionRepository } from './prediction-repository.ts';
 import type { ObjectClaim } from './prediction-updates.ts';
+import type { RecordError } from './processing-errors.ts';
 import { parseS3Event, type S3ObjectRef } from './s3-event.ts';
 
 /** What Lambda's on-failure destination sends after the last retry (the original event is `requestPayload`). */
@@ -44,6 +44,10 @@ export async function recordDeadLetter(
   speakerFolders?: readonly string[],
 ): Promise<DeadLetterOutcome> {
   const reason = record.responsePayload?.errorMessage ?? record.responsePayload?.errorType ?? 'unknown error';
+  const error: RecordError = {
+    code: 'PROCESSING_FAILED',
+    message: `Processing failed after every retry (${reason.slice(0, 300)}); the event is kept for replay`,
+  };
   const outcome: DeadLetterOutcome = { marked: [], erased: [] };
   for (const ref of parseS3Event(record.requestPayload ?? record)) {
     const origin = classifyKey(ref.key);
@@ -51,30 +55,51 @@ export async function recordDeadLetter(
     if (!origin || (origin.source === 'drop-folder' && !ref.versionId && !ref.eTag)) continue;
     // With its speaker, as the processor writes it: listed and erased with the speaker's other records.
     const claim = objectClaim(ref, origin, plainETag(ref.eTag), { speakerFolders });
-    if (claim.speaker && (await repository.erasedAfter(claim.speaker, ref.eventTime))) {
-      if (s3) await deleteErasedIfCurrent({ s3, repository }, ref, claim.speaker);
-      outcome.erased.push(ref.key);
-      continue;
-    }
-    const ended = await endFailed({ repository, events }, ref, claim, {
-      code: 'PROCESSING_FAILED',
-      message: `Processing failed after every retry (${reason.slice(0, 300)}); the event is kept for replay`,
-    });
-    if (!ended) continue;
-    // A drop folder's readers watch results/: without a file there they would wait for ever.
-    const resultKey = s3 && resultFileKey(origin, ended.error);
-    if (resultKey) await writeResultFile(s3, ref, resultKey, ended, plainETag(ref.eTag));
-    if (await undoIfErasedMeanwhile({ repository, s3 }, ref, claim, resultKey)) outcome.erased.push(ref.key);
-    else outcome.marked.push(claim.id);
+    const recorded = await recordOne({ repository, events, s3 }, ref, origin, claim, error);
+    if (recorded === 'erased') outcome.erased.push(ref.key);
+    if (recorded === 'marked') outcome.marked.push(claim.id);
   }
   return outcome;
 }
 
 /**
- * Asked again once the record and its result file are written: an erasure whose marker the first read
- * missed (it came just after) may have looked for the speaker's records before this one existed. It
- * writes its marker before it looks, so one of the two sees the other: if the marker is there now, what
- * was just written is deleted (the result file, the object if the key still holds it, then the record).
+ * One dead-lettered object: its record ended FAILED, announced, and its result file written — unless its
+ * speaker was erased after it came, before the record's write (nothing written) or just after (the record
+ * is deleted again, before anything is announced). Undefined: a record already finished otherwise.
+ */
+async function recordOne(
+  deps: {
+    repository: Pick<PredictionRepository, 'markFailed' | 'erasedAfter' | 'deleteSpeakerRecord'>;
+    events: PredictionEventPublisher | undefined;
+    s3: Pick<S3Client, 'send'> | undefined;
+  },
+  ref: S3ObjectRef,
+  origin: ObjectOrigin,
+  claim: ObjectClaim,
+  error: RecordError,
+): Promise<'marked' | 'erased' | undefined> {
+  const { repository, s3 } = deps;
+  if (claim.speaker && (await repository.erasedAfter(claim.speaker, ref.eventTime))) {
+    if (s3) await deleteErasedIfCurrent({ s3, repository }, ref, claim.speaker);
+    return 'erased';
+  }
+  const ended = await repository.markFailed(claim, error);
+  if (!ended) return undefined;
+  if (await undoIfErasedMeanwhile({ repository, s3 }, ref, claim)) return 'erased';
+  // Announced before the result file, as ever: a failing S3 must not also silence the event.
+  await announceEnded(deps.events, ref, claim, ended);
+  // A drop folder's readers watch results/: without a file there they would wait for ever.
+  const resultKey = s3 && resultFileKey(origin, ended.prediction.error);
+  if (resultKey) await writeResultFile(s3, ref, resultKey, ended.prediction, plainETag(ref.eTag));
+  return 'marked';
+}
+
+/**
+ * Asked again once the record is written: an erasure whose marker the first read missed (it came just
+ * after) may look for the speaker's records only after this one exists, or before. It writes its marker,
+ * waits for its index to catch up (`INDEX_SETTLE_MS`) and only then looks, so one of the two sees the
+ * other: if the marker is there now, the record is deleted (the object first, if the key still holds
+ * it), before anything is announced or a result file written.
  */
 async function undoIfErasedMeanwhile(
   deps: {
@@ -83,14 +108,10 @@ async function undoIfErasedMeanwhile(
   },
   ref: S3ObjectRef,
   claim: ObjectClaim,
-  resultKey: string | undefined,
 ): Promise<boolean> {
   const { repository, s3 } = deps;
   if (!claim.speaker || !(await repository.erasedAfter(claim.speaker, ref.eventTime))) return false;
-  if (s3) {
-    if (resultKey) await deleteResultFile(s3, ref, resultKey);
-    await deleteErasedIfCurrent({ s3, repository }, ref, claim.speaker);
-  }
+  if (s3) await deleteErasedIfCurrent({ s3, repository }, ref, claim.speaker);
   await repository.deleteSpeakerRecord(claim.id, claim.speaker);
   return true;
 }

@@ -193,7 +193,7 @@ const deletedError = (key: string): RecordError => ({
  * unless it is already finished, and announces it like every terminal record, so a callback does not
  * wait forever. Returns the record it ended (or found ended so, to announce again), or undefined.
  */
-export async function endFailed(
+async function endFailed(
   deps: {
     repository: Pick<PredictionRepository, 'markFailed'>;
     events?: PredictionEventPublisher | undefined;
@@ -205,9 +205,19 @@ export async function endFailed(
 ): Promise<Prediction | undefined> {
   const marked = await deps.repository.markFailed(claim, error, options);
   if (!marked) return undefined;
-  const context = { bucket: ref.bucket, key: ref.key, objectVersion: claim.objectVersion };
-  await deps.events?.publish(predictionEvent(marked.prediction, { ...context, callback: marked.callback }));
+  await announceEnded(deps.events, ref, claim, marked);
   return marked.prediction;
+}
+
+/** Announces a record ended outside the normal path, like every terminal record (its event and callback). */
+export async function announceEnded(
+  events: PredictionEventPublisher | undefined,
+  ref: S3ObjectRef,
+  claim: ObjectClaim,
+  ended: { prediction: Prediction; callback?: CallbackTarget | undefined },
+): Promise<void> {
+  const context = { bucket: ref.bucket, key: ref.key, objectVersion: claim.objectVersion };
+  await events?.publish(predictionEvent(ended.prediction, { ...context, callback: ended.callback }));
 }
 
 /**
@@ -287,10 +297,11 @@ async function processCurrent(
 /**
  * A drop-folder speaker's object (the key's current one) that came by the speaker's erasure, whose event
  * comes only now (a retry, a replay, a backlog): it was erased with the speaker, so the object read
- * (`object`) is deleted and then the record just claimed. Asked after the claim, never before: an erasure
- * writes its marker before it looks for records, so either it finds this claim (and leaves it to be
- * erased by its next call) or this read finds its marker; asked before, both could miss. Objects without
- * a speaker cost nothing; those with one, one GetItem.
+ * (`object`) is deleted, and the record just claimed. Asked after the claim, never before: an erasure
+ * writes its marker, waits for its index to show what was written before (`INDEX_SETTLE_MS`) and then
+ * looks for records, so either it finds this claim (and leaves it to be erased by its next call) or this
+ * read finds its marker; asked before, both could miss. Objects without a speaker cost nothing; those
+ * with one, one GetItem.
  */
 async function erasedWithSpeaker(
   deps: ObjectProcessorDeps,
@@ -301,8 +312,10 @@ async function erasedWithSpeaker(
   if (!claimed.speaker) return undefined;
   const arrivedAt = ref.eventTime ?? object.LastModified;
   if (!(await deps.repository.erasedAfter(claimed.speaker, arrivedAt))) return undefined;
-  const deleted = await deleteErasedObject(deps, ref, claimed.speaker, object);
+  // The record first: if the object's delete then fails, the retry claims, asks and deletes again; the
+  // other way round, a failed drop would leave a record whose retry finds the object gone and ends it.
   await deps.repository.dropClaim(claimed.id, claimed.objectVersion);
+  const deleted = await deleteErasedObject(deps, ref, claimed.speaker, object);
   return {
     outcome: 'erased',
     reason: deleted

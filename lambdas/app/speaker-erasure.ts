@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyKey, dropFolderKeyProblem, resultKey } from './object-keys.ts';
 import type { PredictionRepository, SpeakerRecord } from './prediction-repository.ts';
@@ -14,6 +15,15 @@ import type { SpeakerRef, SpeakerRepository } from './speaker-repository.ts';
  */
 export const ERASE_BATCH = 25;
 const CONCURRENT_RECORDS = 5;
+
+/**
+ * How long a call waits between writing a drop-folder speaker's markers and looking for its records. A
+ * processor or the dead-letter recorder writes a record and then reads the marker; if that read came just
+ * before the marker, the record was written before it too, and the erasure must find it. It looks through
+ * the `bySpeaker` index, which DynamoDB keeps eventually consistent (updates show well within a second
+ * under normal load): two seconds for it to catch up, once a call, inside the API function's 10 s.
+ */
+export const INDEX_SETTLE_MS = 2000;
 
 /** What one call erased: the statistics (as before), how many records, and whether to call again. */
 export interface SpeakerErasure {
@@ -41,6 +51,8 @@ export interface SpeakerErasureDeps {
   batchSize?: number;
   /** A record that could not be erased (left for a later call, which answers `more: true`): for the log. */
   onRecordError?: (recordId: string, error: unknown) => void;
+  /** @default INDEX_SETTLE_MS */
+  indexSettleMs?: number;
 }
 
 /**
@@ -95,21 +107,32 @@ async function eraseRecords(deps: SpeakerErasureDeps, ref: SpeakerRef, limit: nu
 }
 
 /**
- * Erases a speaker in each of `scopes` (an API key's; or the drop folder's speaker prefixes): first a marker
- * with the time (so that a clip of it that came before, whose event is still retried, dead-lettered or
- * replayed, gets no record again: `PredictionRepository.erasedAfter`), then at most `batchSize` prediction
- * records with their objects, then its statistics (after the records: a clip that was still being
- * processed may add to them, and the next call erases them again).
+ * Marks the speaker erased in each drop-folder scope (with the time: a clip of it that came before, whose
+ * event is still retried, dead-lettered or replayed, gets no record again: `PredictionRepository.erasedAfter`),
+ * then waits `INDEX_SETTLE_MS` for the index to show records written before the markers. Only a
+ * drop-folder clip's event can come after its record is erased (an API upload's record is what its
+ * processing needs), so an API key's scope gets no marker and no wait.
+ */
+async function markDropFolderScopes(deps: SpeakerErasureDeps, refs: readonly SpeakerRef[]): Promise<void> {
+  const dropFolder = refs.filter((ref) => isDropFolderScope(ref.scope));
+  if (dropFolder.length === 0) return;
+  await Promise.all(dropFolder.map((ref) => deps.records.markErased(ref)));
+  await setTimeout(deps.indexSettleMs ?? INDEX_SETTLE_MS);
+}
+
+/**
+ * Erases a speaker in each of `scopes` (an API key's; or the drop folder's speaker prefixes): first the
+ * markers (`markDropFolderScopes`), then at most `batchSize` prediction records with their objects, then its
+ * statistics (after the records: a clip that was still being processed may add to them, and the next
+ * call erases them again).
  */
 export function createSpeakerErasure(deps: SpeakerErasureDeps) {
   return async function eraseSpeaker(scopes: readonly string[], speakerId: string): Promise<SpeakerErasure> {
     let budget = deps.batchSize ?? ERASE_BATCH;
     const result: SpeakerErasure = { erased: false, recordsDeleted: 0, more: false };
-    for (const scope of scopes) {
-      const ref = { scope, speakerId };
-      // Only a drop-folder clip's event can come after its record is erased (an API upload's record is
-      // what its processing needs): the marker tells the processor and the dead-letter path to drop it.
-      if (isDropFolderScope(scope)) await deps.records.markErased(ref);
+    const refs = scopes.map((scope) => ({ scope, speakerId }));
+    await markDropFolderScopes(deps, refs);
+    for (const ref of refs) {
       if (budget === 0) {
         // This call's records are used up: whether this scope has any is for the next call to see.
         result.more = true;

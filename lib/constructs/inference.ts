@@ -112,13 +112,10 @@ export class Inference extends Construct {
    * objects whose events come after the erasure (`bindDropFolderSpeakers`); what cdk-nag's acknowledgement names.
    */
   readonly speakerObjectPrefixes: readonly string[];
-  /** The speaker folders' result files (`results/<prefix>/`): the recorder's to delete. */
-  readonly speakerResultPrefixes: readonly string[];
 
   constructor(scope: Construct, id: string, props: InferenceProps) {
     super(scope, id);
     this.speakerObjectPrefixes = speakerFolderPrefixes(INCOMING_PREFIX, props.dropFolderSpeakerPrefixes);
-    this.speakerResultPrefixes = speakerFolderPrefixes(RESULTS_PREFIX, props.dropFolderSpeakerPrefixes);
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -191,13 +188,6 @@ export class Inference extends Construct {
       recorder.addToRolePolicy(
         new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.bucket.bucketArn] }),
       );
-      // The result file it wrote for a clip whose speaker was erased meanwhile (`undoIfErasedMeanwhile`).
-      recorder.addToRolePolicy(
-        new PolicyStatement({
-          actions: ['s3:DeleteObject'],
-          resources: this.speakerResultPrefixes.map((p) => props.bucket.arnForObjects(`${p}*`)),
-        }),
-      );
     }
     // It announces the records it ends FAILED, as the processor does.
     bindPredictionEvents(this, 'RecorderBus', recorder);
@@ -243,7 +233,7 @@ export class Inference extends Construct {
    * dead-letter.ts). DeleteObjectVersion because the version judged is deleted, not the key: a delete
    * marker would hide the same file dropped again after the erasure (`deleteErasedObject`). And DeleteItem
    * on prediction records: a record written for such an object (claimed, or ended FAILED) before the
-   * marker was seen is deleted again (`dropClaim`, `deleteSpeakerRecord`).
+   * marker was seen is deleted again (`dropClaim`, `deleteSpeakerRecord` in dead-letter.ts).
    */
   private bindDropFolderSpeakers(fn: SerFunction, props: InferenceProps): void {
     for (const [name, value] of Object.entries(speakerPrefixesEnvironment(props.dropFolderSpeakerPrefixes))) {
