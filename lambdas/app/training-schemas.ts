@@ -13,6 +13,10 @@ export const ActivationModeSchema = z.enum(['if-better', 'always', 'never']);
 
 /** A training job's states; the job repository's `JobStatus` is this type. */
 export const JobStatusSchema = z.enum(['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED']);
+/** The statuses a job ends in: a job in one changes no more (the repository's guards, a poll's stop). */
+export const TERMINAL_JOB_STATUSES = JobStatusSchema.extract(['SUCCEEDED', 'FAILED']).options;
+export const isTerminalJobStatus = (status: string): status is (typeof TERMINAL_JOB_STATUSES)[number] =>
+  (TERMINAL_JOB_STATUSES as readonly string[]).includes(status);
 
 const DATASET_PREFIX = new RegExp(`^${DATASETS_ROOT}([\\w.-]+/)*$`);
 

@@ -10,7 +10,12 @@ import {
 import * as z from 'zod';
 import { DomainError } from '../app/domain-error.ts';
 import { isConditionalCheckFailed, newestFirstQuery, PREDICTIONS_TABLE } from '../app/table-definition.ts';
-import type { DatasetSummarySchema, JobStatusSchema, TrainingJobSchema } from '../app/training-schemas.ts';
+import {
+  type DatasetSummarySchema,
+  type JobStatusSchema,
+  TERMINAL_JOB_STATUSES,
+  type TrainingJobSchema,
+} from '../app/training-schemas.ts';
 
 /**
  * A job id: the service's UUID, or a test's name. Word characters and `-` only, since it is also a key
@@ -30,7 +35,7 @@ const LOCK_KEY = 'TRAINING_LOCK';
 export const TRAINING_LEADING_KEYS = [`${JOB_KEY_PREFIX}*`, LOCK_KEY];
 
 export type JobStatus = z.infer<typeof JobStatusSchema>;
-export const TERMINAL_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED'];
+export const TERMINAL_STATUSES: readonly JobStatus[] = TERMINAL_JOB_STATUSES;
 /** The terminal statuses as expression values (`:ended0`, …), for the condition that an ended job stays as it is. */
 const ENDED_VALUES = Object.fromEntries(TERMINAL_STATUSES.map((status, i) => [`:ended${i}`, status]));
 const NOT_ENDED = `NOT (#status IN (${Object.keys(ENDED_VALUES).join(', ')}))`;
