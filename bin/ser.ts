@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { SPEAKER_PREFIX_RULE, SpeakerPrefixListSchema } from '../lambdas/app/config.ts';
 import { DEFAULT_MAX_DURATION_SEC } from '../lambdas/core/audio/limits.ts';
 import type { AdminOptions } from './admin/admin-client.ts';
+import type { WaitOptions } from './admin/job-wait.ts';
 import type { TrainOptions } from './admin/model-commands.ts';
 import type { EraseSpeakerOptions, SpeakerRecordsOptions } from './admin/speaker-commands.ts';
 import type { BackfillSpeakersOptions } from './backfill-speakers-command.ts';
@@ -195,6 +196,20 @@ const adminCommand = (name: string) =>
     )
     .option('--region <region>', 'with SigV4: the API region', process.env.AWS_REGION ?? 'us-east-1');
 
+/** `--wait` and what goes with it, for the commands that can follow a training job to its end. */
+const waitingOptions = (command: Command) =>
+  command
+    .option(
+      '--wait',
+      'follow the job until it ends (progress on stderr), then print it; exit code 0 only if it SUCCEEDED',
+    )
+    .option('--poll <seconds>', 'with --wait: seconds between GET /training-jobs/{id}', positiveNumber, 10)
+    .option(
+      '--timeout <minutes>',
+      "with --wait: stop waiting after this long (exit code 1, the job's last state printed)",
+      positiveNumber,
+    );
+
 adminCommand('speaker-records')
   .description(
     "a drop-folder speaker's prediction records under every speaker prefix (every page), newest first, as JSON lines",
@@ -223,8 +238,10 @@ adminCommand('erase-speaker')
     process.exitCode = await eraseSpeakerFromCommandLine(speakerId, options);
   });
 
-adminCommand('train')
-  .description('queue a training job (POST /training-jobs); prints its id: follow it with ser admin job <id>')
+waitingOptions(adminCommand('train'))
+  .description(
+    'queue a training job (POST /training-jobs); prints its id: follow it with ser admin job <id> (or --wait)',
+  )
   .option('--dataset <prefix>', 'the dataset prefix in the bucket (default: datasets/tess/)')
   .option('--epochs <n>', 'training epochs (default: 30)', positiveInteger)
   .option('--augment', "the shipped recipe's augmented copies of every training clip")
@@ -247,12 +264,12 @@ adminCommand('jobs')
     process.exitCode = await jobsFromCommandLine(options);
   });
 
-adminCommand('job')
+waitingOptions(adminCommand('job'))
   .description(
     "one training job: status, progress, the dataset's counts, both models' scores, its activation",
   )
   .argument('<id>', 'the id ser admin train printed')
-  .action(async (id: string, options: AdminOptions) => {
+  .action(async (id: string, options: AdminOptions & WaitOptions) => {
     const { jobFromCommandLine } = await import('./admin/model-commands.ts');
     process.exitCode = await jobFromCommandLine(id, options);
   });

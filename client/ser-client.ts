@@ -8,6 +8,7 @@ export type CreateUploadRequest = components['schemas']['CreateUploadRequest'];
 export type ApiError = components['schemas']['Error'];
 export type PredictionPage = components['schemas']['PredictionPage'];
 export type SpeakerErased = components['schemas']['SpeakerErased'];
+export type TrainingJob = components['schemas']['TrainingJob'];
 
 export interface SerClientOptions {
   /** The API's base URL: `http://127.0.0.1:3000`, or the stack's `ApiUrl` output. */

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -56,13 +56,18 @@ interface Recorded {
   body: string;
 }
 
+/** A GET /training-jobs/{id} answer of a scripted job, or the API failing that request. */
+type JobAnswer = Record<string, unknown> | 'HTTP 500';
+
 /**
  * A stand-in for API Gateway that records each request and answers the two speaker routes: the listing
  * in two pages (the first one's cursor needs escaping); the erase `done` at once, with `more` for ever,
- * or with `more` twice and then a 500.
+ * or with `more` twice and then a 500. GET /training-jobs/{id} answers `jobScript` one entry a request,
+ * its last one from then on.
  */
 async function recordingServer(
   erase: 'done' | 'more' | 'fails-third',
+  jobScript: JobAnswer[] = [],
 ): Promise<{ server: Server; url: string; seen: Recorded[] }> {
   const seen: Recorded[] = [];
   const server = createServer(async (req, res) => {
@@ -77,14 +82,24 @@ async function recordingServer(
       res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(error));
       return;
     }
+    const jobReads = seen.filter((r) => r.url.startsWith('/training-jobs/')).length;
+    const scripted = url.pathname.startsWith('/training-jobs/')
+      ? jobScript[Math.min(jobReads, jobScript.length) - 1]
+      : undefined;
+    if (scripted === 'HTTP 500') {
+      const error = { error: { code: 'INTERNAL_ERROR', message: 'boom' } };
+      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(error));
+      return;
+    }
     const answer =
-      req.method === 'POST'
+      scripted ??
+      (req.method === 'POST'
         ? { id: 'job-1', status: 'QUEUED' }
         : req.method === 'DELETE'
           ? { speakerId: 'agent-7', erased: true, recordsDeleted: 25, more: erase !== 'done' }
           : url.searchParams.has('cursor')
             ? { items: [{ id: 'second' }] }
-            : { items: [{ id: 'first' }], nextCursor: 'c/1+=' };
+            : { items: [{ id: 'first' }], nextCursor: 'c/1+=' });
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
   });
   server.listen(0, '127.0.0.1');
@@ -258,6 +273,126 @@ describe('ser admin: the credential it sends', () => {
     expect(result.stderr.split('\n')).toHaveLength(2);
     expect(result.stderr).toMatch(/^ser admin speaker-records: .*credentials/i);
     expect(fake.seen).toEqual([]);
+  });
+});
+
+describe('ser admin train / job --wait: follows a training job to its end', () => {
+  const CREATED = '2026-12-07T10:00:00.000Z';
+  const job = (status: string, extra: Record<string, unknown> = {}) => ({
+    id: 'job-1',
+    status,
+    dataset: 'datasets/tess/',
+    epochs: 3,
+    augment: false,
+    activate: 'never',
+    createdAt: CREATED,
+    updatedAt: CREATED,
+    ...extra,
+  });
+  const progress = (epoch: number, valAccuracy: number) => ({
+    progress: { epoch, epochs: 3, valAccuracy, member: 1, members: 1 },
+  });
+  const SUCCEEDED = job('SUCCEEDED', { ...progress(3, 0.75), modelVersion: '1.4.0', activated: false });
+  const FAILED = job('FAILED', { ...progress(1, 0.25), error: 'the training machine ran out of memory' });
+  const servers: Server[] = [];
+  afterAll(() => Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve)))));
+  async function scripted(script: JobAnswer[]) {
+    const fake = await recordingServer('done', script);
+    servers.push(fake.server);
+    return fake;
+  }
+  const waitArgs = (url: string) => ['--api', url, '--admin-key', 'k', '--wait', '--poll', '0.05'];
+
+  it('train --wait: queues, shows each status or progress change on stderr (no TTY), prints the SUCCEEDED job, exit code 0', async () => {
+    const fake = await scripted([
+      job('QUEUED'),
+      job('RUNNING'),
+      job('RUNNING', progress(1, 0.5)),
+      job('RUNNING', progress(1, 0.5)), // no change: no line
+      job('RUNNING', progress(2, 0.625)),
+      SUCCEEDED,
+    ]);
+    const result = await serAdmin(['train', '--epochs', '3', ...waitArgs(fake.url)]);
+    expect(result.stderr.split('\n')).toEqual([
+      'job-1: QUEUED',
+      'job-1: RUNNING',
+      'job-1: RUNNING epoch 1/3 (member 1/1), validation accuracy 0.500',
+      'job-1: RUNNING epoch 2/3 (member 1/1), validation accuracy 0.625',
+      'job-1: SUCCEEDED epoch 3/3 (member 1/1), validation accuracy 0.750',
+      '',
+    ]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual(SUCCEEDED);
+    expect(fake.seen.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'POST /training-jobs',
+      ...Array<string>(6).fill('GET /training-jobs/job-1'),
+    ]);
+  });
+
+  it('job <id> --wait: a job that ends FAILED is printed, its error on stderr, exit code 1', async () => {
+    const fake = await scripted([job('RUNNING', progress(1, 0.25)), FAILED]);
+    const result = await serAdmin(['job', 'job-1', ...waitArgs(fake.url)]);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toEqual(FAILED);
+    expect(result.stderr.split('\n')).toEqual([
+      'job-1: RUNNING epoch 1/3 (member 1/1), validation accuracy 0.250',
+      'job-1: FAILED epoch 1/3 (member 1/1), validation accuracy 0.250',
+      'ser admin job: job job-1 FAILED: the training machine ran out of memory',
+      '',
+    ]);
+    expect(fake.seen.every((r) => r.method === 'GET')).toBe(true);
+  });
+
+  it('a request failing while waiting is exit code 1, no output, and one line saying how to resume', async () => {
+    const fake = await scripted([job('RUNNING'), 'HTTP 500']);
+    const result = await serAdmin(['job', 'job-1', ...waitArgs(fake.url)]);
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'job-1: RUNNING\nser admin job: GET /training-jobs/job-1: HTTP 500 INTERNAL_ERROR: boom ' +
+        '(the job goes on; follow it again with ser admin job job-1 --wait)\n',
+    });
+  });
+
+  it("--timeout: still running after it is exit code 1, the job's last state printed", async () => {
+    const fake = await scripted([job('RUNNING', progress(2, 0.5))]);
+    const result = await serAdmin(['job', 'job-1', ...waitArgs(fake.url), '--timeout', '0.005']);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toEqual(job('RUNNING', progress(2, 0.5)));
+    expect(fake.seen.length).toBeGreaterThan(1);
+    expect(result.stderr).toMatch(
+      /\nser admin job: job job-1 is still RUNNING after 0\.005 min; the job goes on; follow it again with ser admin job job-1 --wait\n$/,
+    );
+  });
+
+  it('Ctrl-C stops the wait (not the job): exit code 130, nothing on stdout, and how to resume', async () => {
+    const fake = await scripted([job('RUNNING')]);
+    const child = spawn(process.execPath, ['bin/ser.js', 'admin', 'job', 'job-1', ...waitArgs(fake.url)], {
+      cwd: ROOT,
+      env: childEnv({}),
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+    // Interrupted once it has shown the job (its SIGINT handler is in place by then); or it ended early.
+    const firstLine = new Promise<void>((resolve) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk;
+        if (stderr.includes('\n')) resolve();
+      });
+      child.once('close', () => resolve());
+    });
+    await firstLine;
+    child.kill('SIGINT');
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect(code).toBe(130);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(
+      'job-1: RUNNING\nser admin job: stopped waiting for job job-1; the job goes on; follow it again with ser admin job job-1 --wait\n',
+    );
+    // The job itself was only ever read.
+    expect(fake.seen.every((r) => r.method === 'GET')).toBe(true);
   });
 });
 

@@ -30,6 +30,7 @@ describe('the README and the CLI', () => {
     'admin speaker-records',
     'admin erase-speaker',
     'admin train',
+    'admin job',
   ])('names every option of ser %s', async (command) => {
     const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
     const options = await optionsOf(command);

@@ -1,8 +1,9 @@
 import type { SerClient } from '../../client/ser-client.ts';
 import { CreateTrainingJobSchema } from '../../lambdas/app/training-schemas.ts';
 import { type AdminOptions, adminClient, answerOf, jsonLines, reportingFailures } from './admin-client.ts';
+import { type WaitOptions, waitForJob } from './job-wait.ts';
 
-export interface TrainOptions extends AdminOptions {
+export interface TrainOptions extends AdminOptions, WaitOptions {
   dataset?: string;
   epochs?: number;
   augment?: boolean;
@@ -40,11 +41,18 @@ async function printAnswer<T>(
   });
 }
 
-/** `ser admin train`: queues a training job (POST /training-jobs) and prints `{ id, status }`. */
+/**
+ * `ser admin train`: queues a training job (POST /training-jobs) and prints `{ id, status }`; with
+ * `--wait`, follows it to its end instead and prints the job (job-wait.ts).
+ */
 export function trainFromCommandLine(options: TrainOptions): Promise<number> {
   const body = trainingRequest(options);
-  return printAnswer('train', options, (client) =>
-    answerOf('POST /training-jobs', client.POST('/training-jobs', { body })),
+  const queue = (client: SerClient) =>
+    answerOf('POST /training-jobs', client.POST('/training-jobs', { body }));
+  if (!options.wait) return printAnswer('train', options, queue);
+  const client = adminClient(options);
+  return reportingFailures('train', async () =>
+    waitForJob('train', client, (await queue(client)).id, options),
   );
 }
 
@@ -57,11 +65,18 @@ export const jobsFromCommandLine = (options: AdminOptions): Promise<number> =>
     jsonLines,
   );
 
-/** `ser admin job <id>`: one training job (status, progress, scores, activation) as one JSON object. */
-export const jobFromCommandLine = (id: string, options: AdminOptions): Promise<number> =>
-  printAnswer('job', options, (client) =>
-    answerOf(`GET /training-jobs/${id}`, client.GET('/training-jobs/{id}', { params: { path: { id } } })),
-  );
+/**
+ * `ser admin job <id>`: one training job (status, progress, scores, activation) as one JSON object; with
+ * `--wait`, once it has ended.
+ */
+export function jobFromCommandLine(id: string, options: AdminOptions & WaitOptions): Promise<number> {
+  if (!options.wait)
+    return printAnswer('job', options, (client) =>
+      answerOf(`GET /training-jobs/${id}`, client.GET('/training-jobs/{id}', { params: { path: { id } } })),
+    );
+  const client = adminClient(options);
+  return reportingFailures('job', () => waitForJob('job', client, id, options));
+}
 
 /** `ser admin models`: the registry, one version per line (each says whether it is the active one). */
 export const modelsFromCommandLine = (options: AdminOptions): Promise<number> =>
