@@ -194,7 +194,10 @@ const adminCommand = (name: string) =>
         "the local stack's admin key (header x-api-key); without it, requests are signed with SigV4 for execute-api with the default AWS credentials",
       ).env('SER_ADMIN_KEY'),
     )
-    .option('--region <region>', 'with SigV4: the API region', process.env.AWS_REGION ?? 'us-east-1');
+    .option(
+      '--region <region>',
+      "with SigV4: the API region (default: the one in an execute-api URL's host, else AWS_REGION, AWS_DEFAULT_REGION, us-east-1)",
+    );
 
 /** `--wait` and what goes with it, for the commands that can follow a training job to its end. */
 const waitingOptions = (command: Command) =>

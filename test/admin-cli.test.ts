@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiRegion } from '../bin/admin/admin-client.ts';
+import { sigV4Fetch } from '../bin/admin/sigv4-fetch.ts';
 import { tessFixtures } from './helpers/fixtures.ts';
 import { startTestStack, type TestStack } from './helpers/local-stack.ts';
 
@@ -97,9 +99,10 @@ async function recordingServer(
         ? { id: 'job-1', status: 'QUEUED' }
         : req.method === 'DELETE'
           ? { speakerId: 'agent-7', erased: true, recordsDeleted: 25, more: erase !== 'done' }
-          : url.searchParams.has('cursor')
+          : url.searchParams.has('cursor') && !url.pathname.includes('/stuck/')
             ? { items: [{ id: 'second' }] }
-            : { items: [{ id: 'first' }], nextCursor: 'c/1+=' });
+            : // Speaker "stuck": a faulty API that hands the same cursor back for ever.
+              { items: [{ id: 'first' }], nextCursor: 'c/1+=' });
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
   });
   server.listen(0, '127.0.0.1');
@@ -206,6 +209,43 @@ describe('ser admin: the credential it sends', () => {
     const scope = `${date.slice(0, 8)}/eu-west-3/execute-api/aws4_request`;
     const signature = /Signature=([0-9a-f]{64})$/.exec(String(request!.headers.authorization))?.[1];
     expect(signature).toBe(expectedSignature(request!, AWS.AWS_SECRET_ACCESS_KEY, scope));
+  });
+
+  it('speaker-records stops with exit 1 when the API hands the same cursor back, instead of paging for ever', async () => {
+    const result = await serAdmin(['speaker-records', 'stuck', '--api', fake.url, '--admin-key', 'k']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('the same cursor came back twice');
+  });
+
+  it('signs a query that names a key twice over both its values', async () => {
+    fake.seen.length = 0;
+    const saved = { ...process.env };
+    Object.assign(process.env, AWS, {
+      AWS_CONFIG_FILE: '/nonexistent',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+    });
+    try {
+      await sigV4Fetch('eu-west-3')(new Request(`${fake.url}/models?tag=b&tag=a&limit=2`));
+    } finally {
+      process.env = saved;
+    }
+    const [request] = fake.seen;
+    expect(request!.url).toBe('/models?tag=b&tag=a&limit=2');
+    const date = String(request!.headers['x-amz-date']);
+    const scope = `${date.slice(0, 8)}/eu-west-3/execute-api/aws4_request`;
+    const signature = /Signature=([0-9a-f]{64})$/.exec(String(request!.headers.authorization))?.[1];
+    expect(signature).toBe(expectedSignature(request!, AWS.AWS_SECRET_ACCESS_KEY, scope));
+  });
+
+  it("signs for the region an execute-api URL names, unless --region says otherwise; else the environment's", () => {
+    const api = 'https://abc123.execute-api.ap-southeast-2.amazonaws.com/prod/';
+    expect(apiRegion(api, undefined, { AWS_REGION: 'eu-west-3' })).toBe('ap-southeast-2');
+    expect(apiRegion(api, 'us-west-2', { AWS_REGION: 'eu-west-3' })).toBe('us-west-2');
+    const custom = 'https://ser.example.com/';
+    expect(apiRegion(custom, undefined, { AWS_REGION: 'eu-west-3' })).toBe('eu-west-3');
+    expect(apiRegion(custom, undefined, { AWS_DEFAULT_REGION: 'sa-east-1' })).toBe('sa-east-1');
+    expect(apiRegion(custom, undefined, {})).toBe('us-east-1');
   });
 
   it('--region wins over AWS_REGION; a DELETE is signed too, and an empty SER_ADMIN_KEY counts as none', async () => {

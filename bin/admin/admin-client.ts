@@ -8,8 +8,17 @@ export interface AdminOptions {
   api?: string;
   /** The local stack's SER_ADMIN_KEY, sent as x-api-key; without it, SigV4 (API Gateway's IAM auth). */
   adminKey?: string;
-  /** The API's region, for SigV4. */
-  region: string;
+  /** The API's region, for SigV4 (default: `apiRegion`). */
+  region?: string;
+}
+
+/**
+ * The region SigV4 signs for: the one asked for, else the one an `…execute-api.<region>.amazonaws.com` URL
+ * names (signing for another is a 403 whatever AWS_REGION says), else the environment's, else us-east-1.
+ */
+export function apiRegion(api: string, asked?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const named = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(new URL(api).hostname)?.[1];
+  return asked ?? named ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
 }
 
 /** The API answered with an error, or could not be reached: that command's exit code 1. */
@@ -23,7 +32,7 @@ export function adminClient(options: AdminOptions): SerClient {
   // An empty key (SER_ADMIN_KEY= left exported) is none: on AWS it would be sent instead of a signature.
   return options.adminKey
     ? createSerClient({ baseUrl: options.api, apiKey: options.adminKey })
-    : createSerClient({ baseUrl: options.api, fetch: sigV4Fetch(options.region) });
+    : createSerClient({ baseUrl: options.api, fetch: sigV4Fetch(apiRegion(options.api, options.region)) });
 }
 
 type ErrorBody = { error?: { code: string; message: string } } | undefined;

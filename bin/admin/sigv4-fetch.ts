@@ -27,6 +27,16 @@ const toBytes = (data: string | ArrayBuffer | ArrayBufferView): Uint8Array | str
       ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
       : new Uint8Array(data);
 
+/** The URL's query as SignatureV4 takes it: a key given more than once keeps all its values. */
+function queryOf(url: URL): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = {};
+  for (const key of new Set(url.searchParams.keys())) {
+    const values = url.searchParams.getAll(key);
+    query[key] = values.length === 1 ? values[0]! : values;
+  }
+  return query;
+}
+
 /**
  * A fetch for API Gateway's IAM-authorised routes: each request signed with SigV4 for `execute-api` in
  * `region`, with the credentials of the AWS SDK's default chain (environment, profile, SSO, instance role).
@@ -48,7 +58,7 @@ export function sigV4Fetch(region: string): (request: Request) => Promise<Respon
       hostname: url.hostname,
       ...(url.port ? { port: Number(url.port) } : {}),
       path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
+      query: queryOf(url),
       // fetch sends Host itself (url.host, the same value): signed here, not passed on below.
       headers: { ...headers, host: url.host },
       ...(body === undefined ? {} : { body }),

@@ -49,6 +49,9 @@ async function allRecords(client: SerClient, id: string, limit: number | undefin
       client.GET('/drop-folder/speakers/{id}/predictions', { params: { path: { id }, query } }),
     );
     records.push(...page.items);
+    // A cursor handed back unchanged would page for ever: a fault of the API, said instead of hanging.
+    if (page.nextCursor !== undefined && page.nextCursor === cursor)
+      throw new RequestFailed(`GET /drop-folder/speakers/${id}/predictions: the same cursor came back twice`);
     cursor = page.nextCursor;
   } while (cursor !== undefined);
   return records;
