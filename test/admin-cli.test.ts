@@ -436,6 +436,42 @@ describe('ser admin train / job --wait: follows a training job to its end', () =
   });
 });
 
+describe('ser admin --wait, signed: Ctrl-C during a request', () => {
+  it('aborts the signed request in flight (exit 130), as it does an unsigned one', async () => {
+    // An API that takes the request and never answers.
+    let received = () => {};
+    const arrived = new Promise<void>((resolve) => {
+      received = resolve;
+    });
+    const server = createServer(() => received());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const env = {
+      AWS_ACCESS_KEY_ID: 'AKIDADMINTEST',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      AWS_REGION: 'eu-west-3',
+    };
+    const child = spawn(process.execPath, ['bin/ser.js', 'admin', 'job', 'job-1', '--wait', '--api', url], {
+      cwd: ROOT,
+      env: childEnv(env),
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    try {
+      await arrived;
+      child.kill('SIGINT');
+      const [code] = (await once(child, 'close')) as [number | null];
+      expect(code).toBe(130);
+      expect(stderr).toContain('stopped waiting for job job-1');
+    } finally {
+      child.kill('SIGKILL');
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
+
 describe('ser admin against the local stack: a drop-folder speaker listed page by page, then erased', () => {
   let local: TestStack;
   const clip = readFileSync(tessFixtures()[0]!.path);

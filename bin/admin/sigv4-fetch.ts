@@ -64,6 +64,12 @@ export function sigV4Fetch(region: string): (request: Request) => Promise<Respon
       ...(body === undefined ? {} : { body }),
     });
     const { host: _host, ...sent } = signed.headers;
-    return fetch(url, { method: request.method, headers: sent, ...(body === undefined ? {} : { body }) });
+    // The request's signal too: Ctrl-C during `--wait` aborts the signed request as it does the unsigned one.
+    return fetch(url, {
+      method: request.method,
+      headers: sent,
+      signal: request.signal,
+      ...(body === undefined ? {} : { body }),
+    });
   };
 }
