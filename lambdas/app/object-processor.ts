@@ -481,7 +481,7 @@ async function commitOrRemoveResult(
     await deps.repository.commit(finished, objectVersion);
   } catch (error) {
     if (written && isConditionalCheckFailed(error) && !(await deps.repository.get(finished.id))) {
-      await deleteResultFile(deps.s3, ref, written);
+      await deps.s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: written }));
     }
     throw error;
   }
@@ -515,11 +515,6 @@ export async function writeResultFile(
       ContentType: 'application/json',
     }),
   );
-}
-
-/** Deletes a result file this object's record no longer backs (the record was erased). */
-export async function deleteResultFile(s3: Pick<S3Client, 'send'>, ref: S3ObjectRef, key: string) {
-  await s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: key }));
 }
 
 /** Reads the opened object (if its size allows) and predicts. */
