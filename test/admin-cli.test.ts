@@ -6,12 +6,12 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRegion } from '../bin/admin/admin-client.ts';
 import { sigV4Fetch } from '../bin/admin/sigv4-fetch.ts';
 import { tessFixtures } from './helpers/fixtures.ts';
-import { startTestStack, type TestStack } from './helpers/local-stack.ts';
+import { droppedRecordId, startTestStack, type TestStack } from './helpers/local-stack.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
@@ -479,14 +479,7 @@ describe('ser admin against the local stack: a drop-folder speaker listed page b
   const dropped: string[] = [];
   const api = () => ['--api', local.stack.apiUrl, '--admin-key', `${local.stack.apiKey}-admin`];
 
-  /** Drops `path` under incoming/, waits for the processor, and returns its record's id. */
-  async function drop(path: string): Promise<string> {
-    const { s3, stack } = local;
-    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `incoming/${path}`, Body: clip }));
-    await stack.idle();
-    const result = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: `results/${path}.json` }));
-    return (JSON.parse(await result.Body!.transformToString()) as { id: string }).id;
-  }
+  const drop = (path: string) => droppedRecordId(local, path, clip);
 
   beforeAll(async () => {
     process.env.DROP_FOLDER_SPEAKER_PREFIXES = 'calls,meetings';

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../bin/local/local-aws.ts';
@@ -7,7 +6,7 @@ import { createDocumentClient } from '../lambdas/app/aws-clients.ts';
 import { dropFolderScope } from '../lambdas/app/speaker-context.ts';
 import { speakerItemId } from '../lambdas/app/speaker-repository.ts';
 import { tessFixtures } from './helpers/fixtures.ts';
-import { startTestStack, type TestStack } from './helpers/local-stack.ts';
+import { droppedRecordId, startTestStack, type TestStack } from './helpers/local-stack.ts';
 
 interface Page {
   items: { id: string; speakerId?: string; source: string }[];
@@ -37,14 +36,7 @@ describe("a drop-folder speaker's records through the local stack: listed with t
   };
   const listed = async (query = '') => json(await api(`${ROUTE}${query}`, admin));
 
-  /** Drops `path` under incoming/, waits for the processor, and returns its record's id (its result file's). */
-  async function drop(path: string): Promise<string> {
-    const { s3, stack } = local;
-    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `incoming/${path}`, Body: clip }));
-    await stack.idle();
-    const result = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: `results/${path}.json` }));
-    return (JSON.parse(await result.Body!.transformToString()) as { id: string }).id;
-  }
+  const drop = (path: string) => droppedRecordId(local, path, clip);
 
   beforeAll(async () => {
     process.env.DROP_FOLDER_SPEAKER_PREFIXES = 'calls,meetings';

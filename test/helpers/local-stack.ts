@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll } from 'vitest';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../../bin/local/local-aws.ts';
 import { type LocalStack, startLocalStack } from '../../bin/local/stack.ts';
@@ -108,3 +108,18 @@ export const replayIntoStack = (stack: LocalStack, files: string[]) =>
     dataDir: stack.dataDir,
     webhookSecret: stack.webhookSecret,
   });
+
+/**
+ * Drops `body` at `incoming/<path>` as a drop-folder client would, waits for the stack's processor, and
+ * returns the record's id as its result file names it.
+ */
+export async function droppedRecordId(
+  { s3, stack }: TestStack,
+  path: string,
+  body: Uint8Array,
+): Promise<string> {
+  await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `incoming/${path}`, Body: body }));
+  await stack.idle();
+  const result = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: `results/${path}.json` }));
+  return (JSON.parse(await result.Body!.transformToString()) as { id: string }).id;
+}
