@@ -87,10 +87,11 @@ function acknowledgeInference({ inference, storage }: SerStack): void {
     inference.deadLetterRecorder,
     'UpdateItem on the table (granted by CDK with its indexes) to end dead-lettered records FAILED, ' +
       "their drop-folder result files under results/, and an erased speaker's objects under its speaker " +
-      'folders of incoming/ (read and deleted); X-Ray trace segments have no resource ARN.',
+      'folders of incoming/ (read and deleted) and results/ (deleted); X-Ray trace segments have no resource ARN.',
     `AwsSolutions-IAM5[Resource::${arnOf(storage.table)}/index/*]`,
     objectsUnder(storage.bucket, RESULTS_PREFIX),
     ...inference.speakerObjectPrefixes.map((p) => objectsUnder(storage.bucket, p)),
+    ...inference.speakerResultPrefixes.map((p) => objectsUnder(storage.bucket, p)),
     'AwsSolutions-IAM5[Resource::*]',
   );
 }

@@ -441,6 +441,15 @@ describe('erasing a speaker while one of its clips is in flight', () => {
       },
     });
 
+  /** The repository, but its `dropClaim` fails (DynamoDB timing out). */
+  const failingDrop = new Proxy({} as PredictionRepository, {
+    get(_, name) {
+      if (name === 'dropClaim') return () => Promise.reject(new Error('DynamoDB timed out'));
+      const value = Reflect.get(repository, name, repository);
+      return typeof value === 'function' ? value.bind(repository) : value;
+    },
+  });
+
   it('an erasure that comes just before the processor claims a clip of the speaker still erases it', async () => {
     const key = 'incoming/calls/racing/clip.flac';
     const [ref] = parseS3Event(await dropped(key));
@@ -482,13 +491,6 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     const key = 'incoming/calls/flaky/clip.flac';
     const [ref] = parseS3Event(await dropped(key));
     await eraseCallsSpeaker('flaky');
-    const failingDrop = new Proxy(repository, {
-      get(target, name) {
-        if (name === 'dropClaim') return () => Promise.reject(new Error('DynamoDB timed out'));
-        const value = Reflect.get(target, name, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
 
     await expect(processWith(predictor, ref!, failingDrop)).rejects.toThrow('DynamoDB timed out');
     const retried = await processWith(predictor, ref!);
@@ -520,6 +522,7 @@ describe('erasing a speaker while one of its clips is in flight', () => {
 
     await erase([dropFolderScope('calls'), dropFolderScope('meetings')], 'settling');
     const dropFolderSteps = steps.splice(0);
+    const apiKeyCall = performance.now();
     await erase([speakerScope({ apiKeyId: 'key-1' })], 'settling');
 
     expect(dropFolderSteps.map(([name]) => name)).toEqual([
@@ -530,7 +533,71 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     ]);
     const lastMark = dropFolderSteps[1]![1];
     expect(dropFolderSteps[2]![1] - lastMark).toBeGreaterThanOrEqual(300);
+    // Once: both scopes' queries come within one wait of the first marker, not one wait each.
+    expect(dropFolderSteps[3]![1] - dropFolderSteps[0]![1]).toBeLessThan(2 * 300);
     expect(steps.map(([name]) => name)).toEqual(['speakerRecords']);
+    expect(steps[0]![1] - apiKeyCall).toBeLessThan(300);
+  });
+
+  it('a clip dropped and processed while an erasure waits for its index is not erased with the speaker', async () => {
+    const erase = createSpeakerErasure({
+      statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
+      records: repository,
+      objects: s3ObjectDeleter(aws.s3),
+      indexSettleMs: 2500,
+    });
+    const marker = { id: erasureMarkerId({ scope: dropFolderScope('calls'), speakerId: 'waiting' }) };
+    const erasing = erase([dropFolderScope('calls')], 'waiting');
+    while (!(await aws.doc.send(new GetCommand({ TableName: aws.tableName, Key: marker }))).Item)
+      await setTimeout(10);
+    // More than the erasure's allowance for clocks after its marker.
+    await setTimeout(1100);
+
+    const [ref] = parseS3Event(await dropped('incoming/calls/waiting/after.flac'));
+    const processed = await processWith(predictor, ref!);
+
+    expect(processed).toMatchObject({ outcome: 'succeeded' });
+    expect(await erasing).toMatchObject({ recordsDeleted: 0, more: false });
+    const scope = { scope: dropFolderScope('calls'), speakerId: 'waiting' };
+    expect((await repository.speakerRecords(scope, 5)).records.map((r) => r.key)).toEqual([
+      'incoming/calls/waiting/after.flac',
+    ]);
+    expect(await exists('incoming/calls/waiting/after.flac')).toBe(true);
+    expect(await exists('results/calls/waiting/after.flac.json')).toBe(true);
+  });
+
+  it("an erasure during the recorder's announcement finds its record and erases it with its result file", async () => {
+    const key = 'incoming/calls/announcing/clip.flac';
+    const notification = await dropped(key);
+
+    const recorded = await recordDeadLetter(
+      repository,
+      { requestPayload: notification, responsePayload: { errorMessage: 'Task timed out' } },
+      { publish: async () => void (await eraseCallsSpeaker('announcing')) },
+      aws.s3,
+      ['calls'],
+    );
+
+    expect(recorded.marked).toHaveLength(1);
+    const scope = { scope: dropFolderScope('calls'), speakerId: 'announcing' };
+    expect((await repository.speakerRecords(scope, 5)).records).toEqual([]);
+    expect(await exists(key)).toBe(false);
+    expect(await exists('results/calls/announcing/clip.flac.json')).toBe(false);
+  });
+
+  it("the recorder deletes a record a failed processor left of an erased speaker's clip", async () => {
+    const key = 'incoming/calls/left/clip.flac';
+    const notification = await dropped(key);
+    const [ref] = parseS3Event(notification);
+    await eraseCallsSpeaker('left');
+    await expect(processWith(predictor, ref!, failingDrop)).rejects.toThrow('DynamoDB timed out');
+    const scope = { scope: dropFolderScope('calls'), speakerId: 'left' };
+    expect((await repository.speakerRecords(scope, 5)).records).toHaveLength(1);
+
+    expect(await deadLettered(notification)).toEqual({ marked: [], erased: [key] });
+
+    expect((await repository.speakerRecords(scope, 5)).records).toEqual([]);
+    expect(await exists(key)).toBe(false);
   });
 
   it('the erasure marker holds the time only, and expires once no event of an earlier clip can come', async () => {

@@ -1,4 +1,4 @@
-import type { S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyKey, type ObjectOrigin } from './object-keys.ts';
 import {
   announceEnded,
@@ -13,6 +13,7 @@ import type { PredictionRepository } from './prediction-repository.ts';
 import type { ObjectClaim } from './prediction-updates.ts';
 import type { RecordError } from './processing-errors.ts';
 import { parseS3Event, type S3ObjectRef } from './s3-event.ts';
+import type { SpeakerRef } from './speaker-repository.ts';
 
 /** What Lambda's on-failure destination sends after the last retry (the original event is `requestPayload`). */
 interface DestinationRecord {
@@ -80,26 +81,33 @@ async function recordOne(
 ): Promise<'marked' | 'erased' | undefined> {
   const { repository, s3 } = deps;
   if (claim.speaker && (await repository.erasedAfter(claim.speaker, ref.eventTime))) {
-    if (s3) await deleteErasedIfCurrent({ s3, repository }, ref, claim.speaker);
+    await eraseWritten({ repository, s3 }, ref, claim.speaker, claim.id, undefined);
     return 'erased';
   }
   const ended = await repository.markFailed(claim, error);
   if (!ended) return undefined;
-  if (await undoIfErasedMeanwhile({ repository, s3 }, ref, claim)) return 'erased';
-  // Announced before the result file, as ever: a failing S3 must not also silence the event.
-  await announceEnded(deps.events, ref, claim, ended);
-  // A drop folder's readers watch results/: without a file there they would wait for ever.
+  // A drop folder's readers watch results/: without a file there they would wait for ever. Written before
+  // the marker is read again (everything the recorder writes comes before its last read), but a failing S3
+  // must not also silence the event: its error waits until the event is out.
   const resultKey = s3 && resultFileKey(origin, ended.prediction.error);
-  if (resultKey) await writeResultFile(s3, ref, resultKey, ended.prediction, plainETag(ref.eTag));
+  const writeFailed = resultKey
+    ? await writeResultFile(s3, ref, resultKey, ended.prediction, plainETag(ref.eTag)).then(
+        () => undefined,
+        (failure: unknown) => ({ failure }),
+      )
+    : undefined;
+  if (await undoIfErasedMeanwhile({ repository, s3 }, ref, claim, resultKey)) return 'erased';
+  await announceEnded(deps.events, ref, claim, ended);
+  if (writeFailed) throw writeFailed.failure;
   return 'marked';
 }
 
 /**
- * Asked again once the record is written: an erasure whose marker the first read missed (it came just
- * after) may look for the speaker's records only after this one exists, or before. It writes its marker,
- * waits for its index to catch up (`INDEX_SETTLE_MS`) and only then looks, so one of the two sees the
- * other: if the marker is there now, the record is deleted (the object first, if the key still holds
- * it), before anything is announced or a result file written.
+ * Asked again once the record and its result file are written: an erasure whose marker the first read
+ * missed (it came just after) may look for the speaker's records only after this one exists, or before.
+ * It writes its marker, waits for its index to catch up (`INDEX_SETTLE_MS`) and only then looks, so one
+ * of the two sees the other: if the marker is there now, what was written is deleted, before anything is
+ * announced.
  */
 async function undoIfErasedMeanwhile(
   deps: {
@@ -108,12 +116,34 @@ async function undoIfErasedMeanwhile(
   },
   ref: S3ObjectRef,
   claim: ObjectClaim,
+  resultKey: string | undefined,
 ): Promise<boolean> {
-  const { repository, s3 } = deps;
-  if (!claim.speaker || !(await repository.erasedAfter(claim.speaker, ref.eventTime))) return false;
-  if (s3) await deleteErasedIfCurrent({ s3, repository }, ref, claim.speaker);
-  await repository.deleteSpeakerRecord(claim.id, claim.speaker);
+  if (!claim.speaker || !(await deps.repository.erasedAfter(claim.speaker, ref.eventTime))) return false;
+  await eraseWritten(deps, ref, claim.speaker, claim.id, resultKey);
   return true;
+}
+
+/**
+ * An erased speaker's clip, as far as the recorder (or an earlier attempt, or a processor that failed
+ * after its claim) wrote it: the result file, the object if the key still holds those bytes, then the
+ * record (conditional: one a processor holds is left to it, and it reads the marker itself).
+ */
+async function eraseWritten(
+  deps: {
+    repository: Pick<PredictionRepository, 'erasedAfter' | 'deleteSpeakerRecord'>;
+    s3: Pick<S3Client, 'send'> | undefined;
+  },
+  ref: S3ObjectRef,
+  speaker: SpeakerRef,
+  id: string,
+  resultKey: string | undefined,
+): Promise<void> {
+  const { repository, s3 } = deps;
+  if (s3) {
+    if (resultKey) await s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: resultKey }));
+    await deleteErasedIfCurrent({ s3, repository }, ref, speaker);
+  }
+  await repository.deleteSpeakerRecord(id, speaker);
 }
 
 /**

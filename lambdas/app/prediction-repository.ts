@@ -79,6 +79,8 @@ export interface SpeakerRecord {
   source: PredictionSource;
   bucket: string;
   key: string;
+  /** When the record was first written (an upload's creation, a drop-folder object's first claim). */
+  createdAt: string;
   /** PROCESSING with a live lease: a processor holds it. (One whose lease ran out was abandoned.) */
   beingProcessed: boolean;
 }
@@ -516,12 +518,13 @@ export class PredictionRepository {
   async speakerRecords(ref: SpeakerRef, limit: number): Promise<{ records: SpeakerRecord[]; more: boolean }> {
     const { page, nextKey } = await this.#query(speakerPartition(ref), limit);
     const nowSec = this.#nowSec();
-    const records = page.map(({ id, status, source, bucket, key, leaseExpiresAt }) => ({
+    const records = page.map(({ id, status, source, bucket, key, createdAt, leaseExpiresAt }) => ({
       id,
       status,
       source,
       bucket,
       key,
+      createdAt,
       // As the claim sees it: a lease that ran out (a crashed or stopped processor) is taken over.
       beingProcessed:
         status === 'PROCESSING' && !(typeof leaseExpiresAt === 'number' && leaseExpiresAt < nowSec),
@@ -631,9 +634,9 @@ export class PredictionRepository {
    * Marks the speaker erased now (before its records are deleted): an object of it that came by now and
    * whose event is still retried, dead-lettered or replayed must not bring a record back (`erasedAfter`).
    * The marker holds the time only, and lives as long as such an event can (`ERASURE_MARKER_TTL_SEC`);
-   * a later erasure moves it on.
+   * a later erasure moves it on. Its time (`erasedAt`).
    */
-  async markErased(ref: SpeakerRef): Promise<void> {
+  async markErased(ref: SpeakerRef): Promise<string> {
     const now = this.#now();
     await this.#doc.send(
       new PutCommand({
@@ -645,6 +648,7 @@ export class PredictionRepository {
         },
       }),
     );
+    return now.toISOString();
   }
 
   /**

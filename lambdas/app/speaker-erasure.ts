@@ -9,9 +9,11 @@ import type { SpeakerRef, SpeakerRepository } from './speaker-repository.ts';
  * Records one erasure call handles at most. Each record costs one conditional DeleteItem and one or two
  * DeleteObject requests (its audio; a drop-folder object's result file too), so a call makes at most
  * 1 Query + 25 DeleteItem + 50 DeleteObject requests, 5 records at a time: about 10 sequential round
- * trips of 10–50 ms on AWS, well under a second. That stays far below the API function's 10 s timeout
- * (and API Gateway's 29 s) even when some S3 answers take a second; a speaker with more records is
- * erased over several calls (`more`).
+ * trips of 10–50 ms on AWS, well under a second; a drop-folder speaker's call adds its markers and the
+ * index wait (`INDEX_SETTLE_MS`, 2 s). That stays below the API function's 10 s timeout (and API
+ * Gateway's 29 s) unless many S3 answers take seconds; a call cut off by the timeout has deleted what it
+ * deleted, and the next call goes on (each step is idempotent). A speaker with more records is erased over
+ * several calls (`more`).
  */
 export const ERASE_BATCH = 25;
 const CONCURRENT_RECORDS = 5;
@@ -94,30 +96,55 @@ async function eraseOrReport(deps: SpeakerErasureDeps, ref: SpeakerRef, record: 
   }
 }
 
-/** Up to `limit` of the speaker's newest records in one scope; `more` when any remain. */
-async function eraseRecords(deps: SpeakerErasureDeps, ref: SpeakerRef, limit: number) {
-  const { records, more } = await deps.records.speakerRecords(ref, limit);
+/**
+ * Clocks of two functions may differ by this much: a record is left as written after a marker only when
+ * it is later by more (erring toward erasing: a record written just before the marker must not be left).
+ */
+const CLOCK_MARGIN_MS = 1000;
+
+/**
+ * Whether a drop-folder record was first written after the marker (`erasedAt`), i.e. during this call's
+ * wait for the index: its writer reads the marker after writing and keeps or drops it itself (by when its
+ * clip came), so a clip dropped after the erasure is not erased with it.
+ */
+const writtenAfter = (record: SpeakerRecord, erasedAt: string | undefined): boolean =>
+  erasedAt !== undefined && Date.parse(record.createdAt) > Date.parse(erasedAt) + CLOCK_MARGIN_MS;
+
+/**
+ * Up to `limit` of the speaker's newest records in one scope, but those written after its marker
+ * (`erasedAt`); `more` when any remain.
+ */
+async function eraseRecords(deps: SpeakerErasureDeps, ref: SpeakerRef, limit: number, erasedAt?: string) {
+  const { records: page, more } = await deps.records.speakerRecords(ref, limit);
+  const records = page.filter((record) => !writtenAfter(record, erasedAt));
   let deleted = 0;
   for (let start = 0; start < records.length; start += CONCURRENT_RECORDS) {
     const batch = records.slice(start, start + CONCURRENT_RECORDS);
     const done = await Promise.all(batch.map((record) => eraseOrReport(deps, ref, record)));
     deleted += done.filter(Boolean).length;
   }
-  return { handled: records.length, deleted, more: more || deleted < records.length };
+  return { handled: page.length, deleted, more: more || deleted < records.length };
 }
 
 /**
  * Marks the speaker erased in each drop-folder scope (with the time: a clip of it that came before, whose
  * event is still retried, dead-lettered or replayed, gets no record again: `PredictionRepository.erasedAfter`),
- * then waits `INDEX_SETTLE_MS` for the index to show records written before the markers. Only a
+ * then waits `INDEX_SETTLE_MS` for the index to show records written before the markers; each scope's
+ * marker time (`erasedAt`). Only a
  * drop-folder clip's event can come after its record is erased (an API upload's record is what its
  * processing needs), so an API key's scope gets no marker and no wait.
  */
-async function markDropFolderScopes(deps: SpeakerErasureDeps, refs: readonly SpeakerRef[]): Promise<void> {
+async function markDropFolderScopes(
+  deps: SpeakerErasureDeps,
+  refs: readonly SpeakerRef[],
+): Promise<Map<string, string>> {
   const dropFolder = refs.filter((ref) => isDropFolderScope(ref.scope));
-  if (dropFolder.length === 0) return;
-  await Promise.all(dropFolder.map((ref) => deps.records.markErased(ref)));
+  const erasedAt = new Map<string, string>();
+  if (dropFolder.length === 0) return erasedAt;
+  for (const [i, at] of (await Promise.all(dropFolder.map((ref) => deps.records.markErased(ref)))).entries())
+    erasedAt.set(dropFolder[i]!.scope, at);
   await setTimeout(deps.indexSettleMs ?? INDEX_SETTLE_MS);
+  return erasedAt;
 }
 
 /**
@@ -131,13 +158,13 @@ export function createSpeakerErasure(deps: SpeakerErasureDeps) {
     let budget = deps.batchSize ?? ERASE_BATCH;
     const result: SpeakerErasure = { erased: false, recordsDeleted: 0, more: false };
     const refs = scopes.map((scope) => ({ scope, speakerId }));
-    await markDropFolderScopes(deps, refs);
+    const erasedAt = await markDropFolderScopes(deps, refs);
     for (const ref of refs) {
       if (budget === 0) {
         // This call's records are used up: whether this scope has any is for the next call to see.
         result.more = true;
       } else {
-        const page = await eraseRecords(deps, ref, budget);
+        const page = await eraseRecords(deps, ref, budget, erasedAt.get(ref.scope));
         budget -= page.handled;
         result.recordsDeleted += page.deleted;
         result.more ||= page.more;

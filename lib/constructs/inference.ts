@@ -112,10 +112,13 @@ export class Inference extends Construct {
    * objects whose events come after the erasure (`bindDropFolderSpeakers`); what cdk-nag's acknowledgement names.
    */
   readonly speakerObjectPrefixes: readonly string[];
+  /** The speaker folders' result files (`results/<prefix>/`): the recorder's to delete. */
+  readonly speakerResultPrefixes: readonly string[];
 
   constructor(scope: Construct, id: string, props: InferenceProps) {
     super(scope, id);
     this.speakerObjectPrefixes = speakerFolderPrefixes(INCOMING_PREFIX, props.dropFolderSpeakerPrefixes);
+    this.speakerResultPrefixes = speakerFolderPrefixes(RESULTS_PREFIX, props.dropFolderSpeakerPrefixes);
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -187,6 +190,13 @@ export class Inference extends Construct {
       );
       recorder.addToRolePolicy(
         new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.bucket.bucketArn] }),
+      );
+      // The result file it wrote for a clip whose speaker was erased meanwhile (`undoIfErasedMeanwhile`).
+      recorder.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['s3:DeleteObject'],
+          resources: this.speakerResultPrefixes.map((p) => props.bucket.arnForObjects(`${p}*`)),
+        }),
       );
     }
     // It announces the records it ends FAILED, as the processor does.
