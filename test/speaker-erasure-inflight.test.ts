@@ -423,6 +423,115 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     expect(deletes).toEqual([judged, judged]);
   });
 
+  it("deletes a drop-folder record's audio by the version it stores (from the event, GET or dead-letter), by key without one", async () => {
+    // Prepare: four clips of one speaker. `head` is processed through s3rver answering with a VersionId
+    // (as the versioned bucket's GetObject does), `event` from an S3 event that names its version, `dead`
+    // dead-lettered from such an event, `plain` through s3rver as it is (no versions).
+    const folder = 'incoming/calls/versions';
+    const withVersion = {
+      send: async (command: unknown) => {
+        const response = await aws.s3.send(command as GetObjectCommand);
+        return command instanceof GetObjectCommand ? { ...response, VersionId: 'v-head' } : response;
+      },
+    } as unknown as S3Client;
+    const deps = {
+      repository,
+      predictor,
+      maxUploadBytes: 25 * 1024 * 1024,
+      maxDurationSec: 600,
+      speakerFolders: ['calls'],
+    };
+    const [head] = parseS3Event(await dropped(`${folder}/head.flac`));
+    const [event] = parseS3Event(await dropped(`${folder}/event.flac`));
+    const [plain] = parseS3Event(await dropped(`${folder}/plain.flac`));
+    const deadEvent = await dropped(`${folder}/dead.flac`);
+    const dead = {
+      Records: deadEvent!.Records.map((r) => ({
+        ...r,
+        s3: { ...r.s3, object: { ...r.s3.object, versionId: 'v-dead' } },
+      })),
+    };
+    expect(await processObject({ ...deps, s3: withVersion }, head!)).toMatchObject({ outcome: 'succeeded' });
+    expect(await processObject({ ...deps, s3: aws.s3 }, { ...event!, versionId: 'v-event' })).toMatchObject({
+      outcome: 'succeeded',
+    });
+    expect(await processObject({ ...deps, s3: aws.s3 }, plain!)).toMatchObject({ outcome: 'succeeded' });
+    expect((await deadLettered(dead)).marked).toHaveLength(1);
+    const scope = { scope: dropFolderScope('calls'), speakerId: 'versions' };
+    const stored = (await repository.speakerRecords(scope, 5)).records;
+    const versionOf = (name: string) =>
+      stored.find((r) => r.key === `${folder}/${name}.flac`)?.objectVersionId;
+    expect(['head', 'event', 'dead', 'plain'].map(versionOf)).toEqual([
+      'v-head',
+      'v-event',
+      'v-dead',
+      undefined,
+    ]);
+    const item = async (name: string) => {
+      const id = stored.find((r) => r.key === `${folder}/${name}.flac`)!.id;
+      return (await aws.doc.send(new GetCommand({ TableName: aws.tableName, Key: { id } }))).Item;
+    };
+    expect(await item('head')).toMatchObject({ objectVersion: 'v-head', objectVersionId: 'v-head' });
+    expect(await item('plain')).not.toHaveProperty('objectVersionId');
+    const deletes: DeleteObjectCommand['input'][] = [];
+    const recording = {
+      send: (command: unknown) => {
+        if (command instanceof DeleteObjectCommand) deletes.push(command.input);
+        // s3rver ignores the VersionId and deletes the key's object.
+        return aws.s3.send(command as DeleteObjectCommand);
+      },
+    } as unknown as S3Client;
+    const erase = createSpeakerErasure({
+      statistics: new SpeakerRepository(aws.doc, { tableName: aws.tableName, ttlDays: 30 }),
+      records: repository,
+      objects: s3ObjectDeleter(recording),
+      indexSettleMs: 50,
+    });
+
+    // Act
+    const erased = await erase([scope.scope], 'versions');
+
+    // Assess: the audio by its version when the record has one; the result files by key.
+    expect(erased).toMatchObject({ recordsDeleted: 4, more: false });
+    const audio = (name: string, VersionId?: string) => ({
+      Bucket: aws.bucket,
+      Key: `${folder}/${name}.flac`,
+      ...(VersionId ? { VersionId } : {}),
+    });
+    const result = (name: string) => ({
+      Bucket: aws.bucket,
+      Key: `results/calls/versions/${name}.flac.json`,
+    });
+    const byKey = (a: { Key?: string | undefined }, b: { Key?: string | undefined }) =>
+      (a.Key ?? '').localeCompare(b.Key ?? '');
+    expect(deletes.sort(byKey)).toEqual(
+      [
+        audio('head', 'v-head'),
+        audio('event', 'v-event'),
+        audio('dead', 'v-dead'),
+        audio('plain'),
+        ...['head', 'event', 'dead', 'plain'].map(result),
+      ].sort(byKey),
+    );
+    for (const name of ['head', 'event', 'dead', 'plain'])
+      expect(await exists(`${folder}/${name}.flac`)).toBe(false);
+  });
+
+  it("a record's objectVersionId names its object's bytes only: a write that does not know the version removes it", async () => {
+    const { id, ref } = await uploaded('follows');
+    const claim = objectClaim(ref, classifyKey(ref.key)!, plainETag(ref.eTag));
+    const stored = async () =>
+      (await aws.doc.send(new GetCommand({ TableName: aws.tableName, Key: { id } }))).Item;
+
+    await repository.claim({ ...claim, objectVersion: 'v1', versionId: 'v1' });
+    const claimed = await stored();
+    await repository.markFailed(claim, { code: 'PROCESSING_FAILED', message: 'down' });
+
+    expect(claimed).toMatchObject({ status: 'PROCESSING', objectVersionId: 'v1' });
+    expect(await stored()).toMatchObject({ status: 'FAILED', objectVersion: claim.objectVersion });
+    expect(await stored()).not.toHaveProperty('objectVersionId');
+  });
+
   /**
    * The repository, but `method` first erases the `calls` speaker `speakerId`: an erasure that comes
    * just before a processor or the recorder writes the clip's record (after any earlier look of theirs).

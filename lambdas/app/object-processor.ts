@@ -143,6 +143,7 @@ export function objectClaim(
   { headVersionId, speakerFolders }: { headVersionId?: string; speakerFolders?: readonly string[] } = {},
 ): ObjectClaim {
   const objectVersion = objectVersionOf(ref, eTag, headVersionId);
+  const versionId = ref.versionId ?? headVersionId;
   const speaker =
     origin.source === 'drop-folder' ? dropFolderSpeaker(origin.relativePath, speakerFolders) : undefined;
   return {
@@ -152,6 +153,7 @@ export function objectClaim(
     bucket: ref.bucket,
     key: ref.key,
     objectVersion,
+    ...(versionId ? { versionId } : {}),
     ...(ref.sequencer ? { sequencer: ref.sequencer } : {}),
     ...(ref.eventTime ? { arrivedAt: ref.eventTime } : {}),
     ...(speaker ? { speaker } : {}),

@@ -50,6 +50,8 @@ interface PredictionItem extends Prediction {
   bucket: string;
   key: string;
   objectVersion?: string;
+  /** The object's S3 versionId, when the claim or failure that wrote the record knew it (`ObjectClaim`). */
+  objectVersionId?: string;
   leaseExpiresAt?: number;
   /** PENDING only: past this (epoch seconds) no file can still arrive, and the record reads as FAILED. */
   uploadDeadline?: number;
@@ -79,6 +81,11 @@ export interface SpeakerRecord {
   source: PredictionSource;
   bucket: string;
   key: string;
+  /**
+   * The S3 versionId of the object the record describes, when its writer knew it (the versioned bucket on
+   * AWS; not s3rver, nor records written before it was stored): the erasure deletes that version.
+   */
+  objectVersionId?: string;
   /** When the record was first written (an upload's creation, a drop-folder object's first claim). */
   createdAt: string;
   /** PROCESSING with a live lease: a processor holds it. (One whose lease ran out was abandoned.) */
@@ -518,17 +525,20 @@ export class PredictionRepository {
   async speakerRecords(ref: SpeakerRef, limit: number): Promise<{ records: SpeakerRecord[]; more: boolean }> {
     const { page, nextKey } = await this.#query(speakerPartition(ref), limit);
     const nowSec = this.#nowSec();
-    const records = page.map(({ id, status, source, bucket, key, createdAt, leaseExpiresAt }) => ({
-      id,
-      status,
-      source,
-      bucket,
-      key,
-      createdAt,
-      // As the claim sees it: a lease that ran out (a crashed or stopped processor) is taken over.
-      beingProcessed:
-        status === 'PROCESSING' && !(typeof leaseExpiresAt === 'number' && leaseExpiresAt < nowSec),
-    }));
+    const records = page.map(
+      ({ id, status, source, bucket, key, objectVersionId, createdAt, leaseExpiresAt }) => ({
+        id,
+        status,
+        source,
+        bucket,
+        key,
+        ...(typeof objectVersionId === 'string' ? { objectVersionId } : {}),
+        createdAt,
+        // As the claim sees it: a lease that ran out (a crashed or stopped processor) is taken over.
+        beingProcessed:
+          status === 'PROCESSING' && !(typeof leaseExpiresAt === 'number' && leaseExpiresAt < nowSec),
+      }),
+    );
     return { records: records as SpeakerRecord[], more: nextKey !== undefined };
   }
 

@@ -19,6 +19,11 @@ export interface ObjectClaim {
   key: string;
   /** The object's versionId or ETag: which bytes this claim is about. */
   objectVersion: string;
+  /**
+   * The object's S3 versionId, when known (the versioned bucket on AWS; s3rver has none): stored as the
+   * record's `objectVersionId`, so that a speaker's erasure deletes exactly that version, not the key.
+   */
+  versionId?: string;
   /** The S3 event's sequencer: orders the events of one key (a later upload has a greater one). */
   sequencer?: string;
   /**
@@ -103,8 +108,10 @@ const createsRecord = (claim: ObjectClaim): string =>
 
 /**
  * The SET clauses that make a record describe its object, whether the record exists (an API upload) or
- * not (the drop folder): where the object is, and what only a new record gets (source, file name,
- * creation time, its place in the listing). Both writers set `:now`.
+ * not (the drop folder): where the object is (with its versionId, `objectVersionId`, when known; removed
+ * when not, so it never names other bytes than `objectVersion`), and what only a new record gets (source,
+ * file name, creation time, its place in the listing). Both writers set `:now`; `remove` goes into their
+ * REMOVE clause.
  */
 function objectFields(claim: ObjectClaim, { now, expiresAt }: ClaimWrite) {
   const sequencer = claim.sequencer ? comparableSequencer(claim.sequencer) : undefined;
@@ -112,6 +119,7 @@ function objectFields(claim: ObjectClaim, { now, expiresAt }: ClaimWrite) {
   return {
     set: [
       '#bucket = :bucket, #key = :key,',
+      claim.versionId ? 'objectVersionId = :versionId,' : '',
       '#source = if_not_exists(#source, :source), fileName = if_not_exists(fileName, :fileName),',
       // The retention clock restarts from the object's claim.
       'createdAt = if_not_exists(createdAt, :now), expiresAt = :expiresAt,',
@@ -119,6 +127,7 @@ function objectFields(claim: ObjectClaim, { now, expiresAt }: ClaimWrite) {
       sequencer ? ', objectSequencer = :sequencer' : '',
       speaker ? ', speakerId = :speakerId, speakerScope = :speakerScope, speakerKey = :speakerKey' : '',
     ].join(' '),
+    remove: claim.versionId ? '' : ', objectVersionId',
     // Without a sequencer (a hand-made event) the order cannot be known: the newest claim wins.
     newerClause: sequencer
       ? ' AND (attribute_not_exists(objectSequencer) OR objectSequencer < :sequencer)'
@@ -126,6 +135,7 @@ function objectFields(claim: ObjectClaim, { now, expiresAt }: ClaimWrite) {
     names: { '#key': 'key', '#source': 'source', '#bucket': 'bucket' },
     values: {
       ...(sequencer ? { ':sequencer': sequencer } : {}),
+      ...(claim.versionId ? { ':versionId': claim.versionId } : {}),
       ':bucket': claim.bucket,
       ':key': claim.key,
       ':source': claim.source,
@@ -166,7 +176,7 @@ export function claimUpdate(
       'SET #status = :processing, objectVersion = :version, leaseExpiresAt = :lease, updatedAt = :now,',
       object.set,
       // A file arrived: the upload's deadline no longer applies (a released claim is PENDING again).
-      `REMOVE ${removal.clause}, uploadDeadline`,
+      `REMOVE ${removal.clause}, uploadDeadline${object.remove}`,
     ].join(' '),
     // An expired record counts as gone (TTL may not have deleted it yet): the object is processed afresh.
     // A PENDING upload takes only a file that came by its deadline (UPLOAD_EXPIRED otherwise).
@@ -221,7 +231,7 @@ export function failUpdate(
     UpdateExpression: [
       'SET #status = :failed, #error = :error, updatedAt = :now, objectVersion = :version,',
       object.set,
-      `REMOVE leaseExpiresAt${removal.clause ? `, ${removal.clause}` : ''}`,
+      `REMOVE leaseExpiresAt${removal.clause ? `, ${removal.clause}` : ''}${object.remove}`,
     ].join(' '),
     // (Never empty: onlyDeadLettered is for OBJECT_DELETED and OBJECT_REPLACED.)
     ConditionExpression: [...unfinished, ...deadLettered].join(' OR '),

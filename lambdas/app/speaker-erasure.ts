@@ -34,14 +34,20 @@ export interface SpeakerErasure {
   more: boolean;
 }
 
-/** Deletes bucket objects (S3 DeleteObject: on the versioned bucket, a delete marker). */
+/**
+ * Deletes bucket objects: with `versionId`, that version (S3 DeleteObject with its VersionId: the bytes
+ * are gone, no delete marker); without, the key (on the versioned bucket, a delete marker over whatever
+ * the key holds then).
+ */
 export interface ObjectDeleter {
-  delete(bucket: string, key: string): Promise<void>;
+  delete(bucket: string, key: string, versionId?: string): Promise<void>;
 }
 
 export const s3ObjectDeleter = (s3: Pick<S3Client, 'send'>): ObjectDeleter => ({
-  async delete(bucket, key) {
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  async delete(bucket, key, versionId) {
+    await s3.send(
+      new DeleteObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }),
+    );
   },
 });
 
@@ -57,18 +63,35 @@ export interface SpeakerErasureDeps {
   indexSettleMs?: number;
 }
 
+/** An object to delete: by its key, or (`versionId`) exactly that version. */
+interface ObjectToDelete {
+  key: string;
+  versionId?: string | undefined;
+}
+
 /**
  * The objects a record names: the uploaded audio (`uploads/…`, or the drop folder's `incoming/…`) and, for
  * a drop-folder object, its result file (`results/….json`), unless its key cannot have one (INVALID_KEY,
  * KEY_TOO_LONG: the processor never writes it, and S3 refuses a key over 1024 bytes). A result file that
  * was never written (another failure code, a record not finished) costs a DeleteObject S3 answers 204 to.
  * Keys outside those prefixes: none.
+ *
+ * Drop-folder audio is deleted by the record's version (`objectVersionId`) when it has one: the same file
+ * name dropped again after the erasure's marker is a new version with its own record, which the erasure
+ * leaves (`writtenAfter`), and a delete by key would put a delete marker over it, so that its event finds
+ * the key gone and it gets neither record nor result (as `deleteErasedObject` avoids for the processor).
+ * Without one (s3rver, a record written before versions were stored) the key, as before. An upload's
+ * audio (`uploads/<id>/…`, a key of its own record) and the result file (whose version no record knows)
+ * are deleted by key: a same-name clip dropped after the marker whose result file was written before
+ * this delete loses that file (its record stays, and `GET /predictions/{id}` still answers).
  */
-function objectKeysOf(record: SpeakerRecord): string[] {
+function objectsOf(record: SpeakerRecord): ObjectToDelete[] {
   const origin = classifyKey(record.key);
   if (!origin) return [];
-  if (origin.source === 'api' || dropFolderKeyProblem(origin.relativePath)) return [record.key];
-  return [record.key, resultKey(origin.relativePath)];
+  if (origin.source === 'api') return [{ key: record.key }];
+  const audio = { key: record.key, versionId: record.objectVersionId };
+  if (dropFolderKeyProblem(origin.relativePath)) return [audio];
+  return [audio, { key: resultKey(origin.relativePath) }];
 }
 
 /**
@@ -79,7 +102,9 @@ function objectKeysOf(record: SpeakerRecord): string[] {
  */
 async function eraseRecord(deps: SpeakerErasureDeps, ref: SpeakerRef, record: SpeakerRecord) {
   if (record.beingProcessed) return false;
-  await Promise.all(objectKeysOf(record).map((key) => deps.objects.delete(record.bucket, key)));
+  await Promise.all(
+    objectsOf(record).map(({ key, versionId }) => deps.objects.delete(record.bucket, key, versionId)),
+  );
   return deps.records.deleteSpeakerRecord(record.id, ref);
 }
 
