@@ -100,7 +100,8 @@ function acknowledgeApi({ api, storage }: SerStack): void {
   acknowledge(
     api.function,
     'Presigned uploads are signed for uploads/ only, activation reads the package under models/ that it ' +
-      "switches to, a speaker's erasure deletes the audio (uploads/, incoming/<speaker prefix>/) and result " +
+      "switches to, a speaker's erasure deletes the audio (uploads/, incoming/<speaker prefix>/, there by the " +
+      'version its record stores) and result ' +
       'files (results/<speaker prefix>/) its records name, and listings query the table indexes; RunInstances ' +
       'needs the instance, volume, network interface, subnet and image resource types (the launch template ' +
       'and its tag conditions narrow it); X-Ray trace segments have no resource ARN.',

@@ -272,6 +272,8 @@ describe('SerStack', () => {
       ]),
     );
     expect(api).toHaveLength(9);
+    // No drop-folder speaker prefixes: no record's audio is deleted by version.
+    expect(api.filter((s) => asArray(s.Action).includes('s3:DeleteObjectVersion'))).toEqual([]);
   });
 
   it.each([
@@ -284,7 +286,7 @@ describe('SerStack', () => {
       ['incoming/', 'results/'],
     ],
   ])(
-    'with drop-folder speaker prefixes %j, erasure may delete objects under uploads/ and %j only',
+    'with drop-folder speaker prefixes %j, erasure may delete objects under uploads/ and %j only, versions under incoming/ there only',
     (dropFolderSpeakerPrefixes, drop) => {
       const variant = synth({ dropFolderSpeakerPrefixes }, false);
       const bucketId = Object.keys(variant.findResources('AWS::S3::Bucket')).find((id) =>
@@ -297,12 +299,21 @@ describe('SerStack', () => {
       const functions = variant.findResources('AWS::Lambda::Function');
       const apiId = Object.keys(functions).find((id) => id.includes('ApiHandler'))!;
       const roleRef = (functions[apiId]!.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
-      const deletes = Object.values(variant.findResources('AWS::IAM::Policy'))
+      const statements = Object.values(variant.findResources('AWS::IAM::Policy'))
         .filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleRef}"`))
-        .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
-        .filter((s) => s.Action === 's3:DeleteObject');
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+      const withAction = (action: string) => statements.filter((s) => asArray(s.Action).includes(action));
 
-      expect(deletes).toEqual([expect.objectContaining({ Resource: ['uploads/', ...drop].map(objects) })]);
+      expect(withAction('s3:DeleteObject')).toEqual([
+        expect.objectContaining({ Action: 's3:DeleteObject', Resource: ['uploads/', ...drop].map(objects) }),
+      ]);
+      // An erased record's drop-folder audio is deleted by the version it stores (a delete marker would
+      // hide the same file dropped again after the erasure): under the speaker folders of incoming/ only.
+      const versionDeletes = withAction('s3:DeleteObjectVersion');
+      expect(versionDeletes).toEqual([expect.objectContaining({ Action: 's3:DeleteObjectVersion' })]);
+      expect(asArray(versionDeletes[0]!.Resource)).toEqual(
+        drop.filter((p) => p.startsWith('incoming/')).map(objects),
+      );
     },
   );
 

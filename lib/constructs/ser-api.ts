@@ -95,7 +95,9 @@ export function speakerFolderPrefixes(
  * DELETE /speakers/{id} (and the drop folder's): a speaker's statistics and prediction records are the
  * items this function deletes (never a training or registry item, whatever its key looks like), and the
  * objects those records name (`erasableObjectPrefixes`). The records are found with a Query on the
- * `bySpeaker` index (the table's Query grant covers its indexes).
+ * `bySpeaker` index (the table's Query grant covers its indexes). DeleteObjectVersion under the drop
+ * folder's speaker folders of incoming/ only: a record's audio is deleted by the version it stores, since
+ * a delete marker would hide the same file name dropped again after the erasure (speaker-erasure.ts).
  */
 function grantSpeakerErasure(fn: SerFunction, props: SerApiProps, objectPrefixes: readonly string[]): void {
   grantItems(fn, props.table, ['dynamodb:DeleteItem'], {
@@ -106,6 +108,14 @@ function grantSpeakerErasure(fn: SerFunction, props: SerApiProps, objectPrefixes
     new PolicyStatement({
       actions: ['s3:DeleteObject'],
       resources: objectPrefixes.map((p) => props.bucket.arnForObjects(`${p}*`)),
+    }),
+  );
+  const speakerAudio = speakerFolderPrefixes(INCOMING_PREFIX, props.dropFolderSpeakerPrefixes);
+  if (speakerAudio.length === 0) return;
+  fn.addToRolePolicy(
+    new PolicyStatement({
+      actions: ['s3:DeleteObjectVersion'],
+      resources: speakerAudio.map((p) => props.bucket.arnForObjects(`${p}*`)),
     }),
   );
 }
