@@ -102,6 +102,12 @@ async function recordOne(
   return 'marked';
 }
 
+/** What finding and deleting an erased speaker's clip takes. */
+interface ErasedClipDeps {
+  repository: Pick<PredictionRepository, 'erasedAfter' | 'deleteSpeakerRecord'>;
+  s3: Pick<S3Client, 'send'> | undefined;
+}
+
 /**
  * Asked again once the record and its result file are written: an erasure whose marker the first read
  * missed (it came just after) may look for the speaker's records only after this one exists, or before.
@@ -110,10 +116,7 @@ async function recordOne(
  * announced.
  */
 async function undoIfErasedMeanwhile(
-  deps: {
-    repository: Pick<PredictionRepository, 'erasedAfter' | 'deleteSpeakerRecord'>;
-    s3: Pick<S3Client, 'send'> | undefined;
-  },
+  deps: ErasedClipDeps,
   ref: S3ObjectRef,
   claim: ObjectClaim,
   resultKey: string | undefined,
@@ -129,10 +132,7 @@ async function undoIfErasedMeanwhile(
  * record (conditional: one a processor holds is left to it, and it reads the marker itself).
  */
 async function eraseWritten(
-  deps: {
-    repository: Pick<PredictionRepository, 'erasedAfter' | 'deleteSpeakerRecord'>;
-    s3: Pick<S3Client, 'send'> | undefined;
-  },
+  deps: ErasedClipDeps,
   ref: S3ObjectRef,
   speaker: SpeakerRef,
   id: string,
