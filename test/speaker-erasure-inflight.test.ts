@@ -532,6 +532,23 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     expect(await stored()).not.toHaveProperty('objectVersionId');
   });
 
+  it("a claim that does not know its object's version removes the version id an earlier claim stored", async () => {
+    const { id, ref } = await uploaded('reclaimed');
+    const claim = objectClaim(ref, classifyKey(ref.key)!, plainETag(ref.eTag));
+    const stored = async () =>
+      (await aws.doc.send(new GetCommand({ TableName: aws.tableName, Key: { id } }))).Item;
+
+    await repository.claim({ ...claim, objectVersion: 'v1', versionId: 'v1' });
+    const first = await stored();
+    // That attempt failed on the way: its claim is given back, and the retry claims without a version.
+    await repository.release(id, 'v1');
+    await repository.claim(claim);
+
+    expect(first).toMatchObject({ status: 'PROCESSING', objectVersionId: 'v1' });
+    expect(await stored()).toMatchObject({ status: 'PROCESSING', objectVersion: claim.objectVersion });
+    expect(await stored()).not.toHaveProperty('objectVersionId');
+  });
+
   /**
    * The repository, but `method` first erases the `calls` speaker `speakerId`: an erasure that comes
    * just before a processor or the recorder writes the clip's record (after any earlier look of theirs).
