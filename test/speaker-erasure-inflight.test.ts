@@ -517,14 +517,21 @@ describe('erasing a speaker while one of its clips is in flight', () => {
       expect(await exists(`${folder}/${name}.flac`)).toBe(false);
   });
 
-  it("a record's objectVersionId names its object's bytes only: a write that does not know the version removes it", async () => {
-    const { id, ref } = await uploaded('follows');
+  /**
+   * An upload of `speakerId` claimed as S3 version `versionId`: its id, the claim its event makes without
+   * a version, the stored item just after (`first`), and a reader of the item.
+   */
+  const claimedAsVersion = async (speakerId: string, versionId: string) => {
+    const { id, ref } = await uploaded(speakerId);
     const claim = objectClaim(ref, classifyKey(ref.key)!, plainETag(ref.eTag));
     const stored = async () =>
       (await aws.doc.send(new GetCommand({ TableName: aws.tableName, Key: { id } }))).Item;
+    await repository.claim({ ...claim, objectVersion: versionId, versionId });
+    return { id, claim, stored, first: await stored() };
+  };
 
-    await repository.claim({ ...claim, objectVersion: 'v1', versionId: 'v1' });
-    const claimed = await stored();
+  it("a record's objectVersionId names its object's bytes only: a write that does not know the version removes it", async () => {
+    const { claim, stored, first: claimed } = await claimedAsVersion('follows', 'v1');
     await repository.markFailed(claim, { code: 'PROCESSING_FAILED', message: 'down' });
 
     expect(claimed).toMatchObject({ status: 'PROCESSING', objectVersionId: 'v1' });
@@ -533,13 +540,7 @@ describe('erasing a speaker while one of its clips is in flight', () => {
   });
 
   it("a claim that does not know its object's version removes the version id an earlier claim stored", async () => {
-    const { id, ref } = await uploaded('reclaimed');
-    const claim = objectClaim(ref, classifyKey(ref.key)!, plainETag(ref.eTag));
-    const stored = async () =>
-      (await aws.doc.send(new GetCommand({ TableName: aws.tableName, Key: { id } }))).Item;
-
-    await repository.claim({ ...claim, objectVersion: 'v1', versionId: 'v1' });
-    const first = await stored();
+    const { id, claim, stored, first } = await claimedAsVersion('reclaimed', 'v1');
     // That attempt failed on the way: its claim is given back, and the retry claims without a version.
     await repository.release(id, 'v1');
     await repository.claim(claim);
