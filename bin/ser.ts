@@ -199,18 +199,29 @@ const adminCommand = (name: string) =>
       "with SigV4: the API region (default: the one in an execute-api URL's host, else AWS_REGION, AWS_DEFAULT_REGION, us-east-1)",
     );
 
-/** `--wait` and what goes with it, for the commands that can follow a training job to its end. */
+/**
+ * `--wait` and what goes with it, for the commands that can follow a training job to its end. Giving
+ * `--poll` or `--timeout` means waiting: they imply `--wait` rather than being ignored without it.
+ */
 const waitingOptions = (command: Command) =>
   command
     .option(
       '--wait',
       'follow the job until it ends (progress on stderr), then print it; exit code 0 only if it SUCCEEDED',
     )
-    .option('--poll <seconds>', 'with --wait: seconds between GET /training-jobs/{id}', positiveNumber, 10)
-    .option(
-      '--timeout <minutes>',
-      "with --wait: stop waiting after this long (exit code 1, the job's last state printed)",
-      positiveNumber,
+    .addOption(
+      new Option('--poll <seconds>', 'seconds between GET /training-jobs/{id} (implies --wait)')
+        .argParser(positiveNumber)
+        .default(10)
+        .implies({ wait: true }),
+    )
+    .addOption(
+      new Option(
+        '--timeout <minutes>',
+        "stop waiting after this long (exit code 1, the job's last state printed; implies --wait)",
+      )
+        .argParser(positiveNumber)
+        .implies({ wait: true }),
     );
 
 adminCommand('speaker-records')

@@ -406,6 +406,27 @@ describe('ser admin train / job --wait: follows a training job to its end', () =
     );
   });
 
+  it('--poll or --timeout without --wait waits (they imply it) instead of being ignored', async () => {
+    const fake = await scripted([job('RUNNING'), SUCCEEDED]);
+    const result = await serAdmin(['job', 'job-1', '--api', fake.url, '--admin-key', 'k', '--poll', '0.05']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual(SUCCEEDED);
+    expect(fake.seen.length).toBe(2);
+    const timed = await scripted([job('RUNNING', progress(2, 0.5))]);
+    const stopped = await serAdmin([
+      'job',
+      'job-1',
+      '--api',
+      timed.url,
+      '--admin-key',
+      'k',
+      '--timeout',
+      '0.0001',
+    ]);
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toMatch(/is still RUNNING after 0\.0001 min/);
+  });
+
   it('Ctrl-C stops the wait (not the job): exit code 130, nothing on stdout, and how to resume', async () => {
     const fake = await scripted([job('RUNNING')]);
     const child = spawn(process.execPath, ['bin/ser.js', 'admin', 'job', 'job-1', ...waitArgs(fake.url)], {
