@@ -1,7 +1,9 @@
 /**
- * `npx tsx training/speaker-head-round.ts [--out <file>]`: round 20 (models/ser-lstm/ROUND20.md) — a
- * speaker-normalised logistic head on per-clip statistics, combined with the stored out-of-fold
- * probabilities of an ensemble (rounds 16 and 17), scored on adaptive streams of the held-out actors.
+ * `npx tsx training/speaker-head-round.ts [--round 20|38] [--out <file>]`: round 20
+ * (models/ser-lstm/ROUND20.md) — a speaker-normalised logistic head on per-clip statistics, combined with
+ * the stored out-of-fold probabilities of an ensemble (rounds 16 and 17), scored on adaptive streams of
+ * the held-out actors — and round 38 (ROUND38.md): the same head with the stream's emotion mix removed
+ * from the speaker's mean, adding only how the context moves the head's opinion.
  * No LSTM is trained: the head is fitted per actor fold on that fold's training speakers.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -10,7 +12,6 @@ import { type FeatureMatrix, frameStatistics } from '../lambdas/core/features/ex
 import { argmax } from './adaptive.ts';
 import { drawPrior, PRIOR_COUNTS, targetWeight } from './adaptive-streams.ts';
 import { labelIndex } from './batches.ts';
-import { DEFAULT_CHANNEL } from './channel.ts';
 import { defaultDatasetDir, EMOTIONS, scanDataset } from './datasets.ts';
 import type { SavedProbabilities } from './ensemble-folds.ts';
 import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
@@ -45,17 +46,18 @@ function clipStatistics(m: FeatureMatrix): number[] {
   return [...mean, ...std];
 }
 
-/** The clips of rounds 16–17 (same scan, cache and dedupe as develop.ts) and the held-out order. */
+/**
+ * The clips of rounds 16–17 (same scan, feature settings and dedupe as develop.ts) and the held-out
+ * order. Only the originals' features are used, and they do not depend on the copies (their cache key
+ * holds only the feature settings): no copies are made, which keeps a run without the feature cache short.
+ */
 async function loadRows(): Promise<{ rows: Row[]; heldOrder: number[] }> {
   const scan = await scanDataset(defaultDatasetDir(), ['tess', 'ravdess']);
   const pipeline = await createFeaturePipeline({
     config: { ...DEFAULTS.featureConfig, normalization: 'none' },
-    augmentCopies: 8,
-    augmentation: { ...DEFAULTS.augmentation, spectralScale: [0.8, 1.25] },
+    augmentCopies: 0,
+    augmentation: DEFAULTS.augmentation,
     seed: DEFAULTS.seed,
-    channel: DEFAULT_CHANNEL,
-    channelCopies: 2,
-    corpusCopies: { tess: { augment: 4, channel: 1 } },
   });
   const kept: ClipFeatures[] = dedupe((await pipeline.run(scan.clips)).items).kept;
   const rows = kept.map((i) => ({
@@ -81,6 +83,8 @@ interface Head {
   weights: number[][];
   spread: number[];
   population: number[];
+  /** Per emotion: how far its clips sit from their speaker's mean, averaged over speakers (round 38). */
+  offsets: number[][];
 }
 
 /** Class-weighted softmax cross-entropy gradient of the head on standardised rows `x`. */
@@ -143,7 +147,25 @@ function fitHead(train: readonly Row[]): Head {
     ),
     spread,
     population,
+    offsets: emotionOffsets(train, speakerMean),
   };
+}
+
+/** δ[e] of ROUND38.md: the mean over speakers of (their clips of e's mean − their mean). */
+function emotionOffsets(train: readonly Row[], speakerMean: Map<string, number[]>): number[][] {
+  return LABELS.map((_, e) => {
+    const perSpeaker = [...speakerMean].flatMap(([speaker, mean]) => {
+      const clips = train.filter((r) => r.speaker === speaker && r.label === e);
+      return clips.length === 0 ? [] : [meanOf(clips.map((r) => r.stats)).map((v, d) => v - mean[d]!)];
+    });
+    return meanOf(perSpeaker);
+  });
+}
+
+/** The earlier clips' mean with the emotion mix `mix` (K shares) taken out: the speaker's own mean. */
+function mixCorrectedMean(head: Head, prior: readonly number[][], mix: readonly number[]): number[] {
+  const mean = meanOf(prior);
+  return mean.map((v, d) => v - mix.reduce((s, share, e) => s + share * head.offsets[e]![d]!, 0));
 }
 
 function softmax(logits: number[]): number[] {
@@ -162,15 +184,18 @@ function headLogProbabilities(head: Head, stats: number[], speakerMean: number[]
   );
 }
 
-/** The speaker's mean from k earlier clips, shrunk toward the population by SHRINK_CLIPS pseudo-clips. */
-function shrunkMean(head: Head, prior: readonly number[][]): number[] {
-  const mean = prior.length > 0 ? meanOf(prior) : head.population;
+/**
+ * The speaker's mean from k earlier clips (their plain mean, or `estimate` of it), shrunk toward the
+ * population by SHRINK_CLIPS pseudo-clips.
+ */
+function shrunkMean(head: Head, prior: readonly number[][], estimate?: number[]): number[] {
+  const mean = prior.length === 0 ? head.population : (estimate ?? meanOf(prior));
   return head.population.map(
     (p, d) => (prior.length * mean[d]! + SHRINK_CLIPS * p) / (prior.length + SHRINK_CLIPS),
   );
 }
 
-type HeldClip = Row & { row: number };
+type HeldClip = Row & { row: number; probabilities: number[] };
 type Tally = Map<string, { correct: number; weight: number; predicted: number[] }>;
 
 function addTo(tally: Tally, key: string, predicted: number, truth: number, weight: number): void {
@@ -181,47 +206,75 @@ function addTo(tally: Tally, key: string, predicted: number, truth: number, weig
   tally.set(key, t);
 }
 
-/** Scores one held-out clip in every stream kind and k: the ensemble alone, the head, both combined. */
+/**
+ * Round 20's and round 38's predictions of one clip after `prior`, by name: round 20 scores `ensemble`,
+ * `head` and `combined`; round 38 adds its candidate and the three variants ROUND38.md reports beside it.
+ */
+function predictionsOf(head: Head, target: HeldClip, prior: readonly HeldClip[], round: number) {
+  const logEnsemble = target.probabilities.map((p) => Math.log(Math.max(p, 1e-9)));
+  const stats = prior.map((c) => c.stats);
+  const headLog = headLogProbabilities(head, target.stats, shrunkMean(head, stats));
+  const plus = (...terms: number[][]) =>
+    argmax(logEnsemble.map((v, c) => terms.reduce((s, t) => s + t[c]!, v)));
+  const predictions: Record<string, number> = {
+    ensemble: argmax(logEnsemble),
+    head: argmax(headLog),
+    combined: plus(headLog),
+  };
+  if (round !== 38) return predictions;
+  const minus = (log: number[]) => log.map((v) => -v);
+  const population = minus(headLogProbabilities(head, target.stats, head.population));
+  const corrected = (mix: number[]) =>
+    headLogProbabilities(
+      head,
+      target.stats,
+      shrunkMean(head, stats, prior.length > 0 ? mixCorrectedMean(head, stats, mix) : undefined),
+    );
+  const predictedMix = LABELS.map(
+    (_, e) => prior.reduce((s, c) => s + c.probabilities[e]!, 0) / prior.length,
+  );
+  const trueMix = LABELS.map((_, e) => prior.filter((c) => c.label === e).length / prior.length);
+  const correctedLog = corrected(predictedMix);
+  return {
+    ...predictions,
+    candidate: plus(correctedLog, population),
+    deltaOnly: plus(headLog, population),
+    correctedOnly: plus(correctedLog),
+    oracle: plus(corrected(trueMix), population),
+  };
+}
+
+/** Scores one held-out clip in every stream kind and k. */
 function scoreClip(
   tally: Tally,
   head: Head,
   target: HeldClip,
   own: HeldClip[],
   index: number,
-  ensemble: number[],
+  round: number,
 ) {
-  const logEnsemble = ensemble.map((p) => Math.log(Math.max(p, 1e-9)));
   for (const k of PRIOR_COUNTS) {
     for (const dominant of [undefined, ...LABELS.keys()]) {
       const weight = targetWeight(target, own, dominant);
       for (let rep = 0; rep < (k === 0 ? 1 : REPETITIONS); rep++) {
+        // Round 20's stream seeds in both rounds: the same streams, scored two ways.
         const rng = createRng(seedFrom(20, target.speaker, index, k, dominant ?? -1, rep));
         const prior = drawPrior(target, own, k, rng, dominant);
-        const headLog = headLogProbabilities(
-          head,
-          target.stats,
-          shrunkMean(
-            head,
-            prior.map((c) => c.stats),
-          ),
-        );
         const key = `${k}/${dominant ?? 'balanced'}`;
-        addTo(tally, `ensemble/${key}`, argmax(logEnsemble), target.label, weight);
-        addTo(tally, `head/${key}`, argmax(headLog), target.label, weight);
-        addTo(
-          tally,
-          `combined/${key}`,
-          argmax(logEnsemble.map((v, c) => v + headLog[c]!)),
-          target.label,
-          weight,
-        );
+        for (const [model, predicted] of Object.entries(predictionsOf(head, target, prior, round)))
+          addTo(tally, `${model}/${key}`, predicted, target.label, weight);
       }
     }
   }
 }
 
 /** Every held-out clip of one draw, fold by fold, each fold's head fitted on its training speakers. */
-async function scoreDraw(rows: Row[], heldOrder: number[], draw: (typeof DRAWS)[number]): Promise<Tally> {
+async function scoreDraw(
+  rows: Row[],
+  heldOrder: number[],
+  draw: (typeof DRAWS)[number],
+  round: number,
+): Promise<Tally> {
   const members = await Promise.all(
     draw.members.map(async (m) => {
       const path = new URL(`../models/ser-lstm/${draw.dir}/${m}.probs.json`, import.meta.url);
@@ -239,30 +292,33 @@ async function scoreDraw(rows: Row[], heldOrder: number[], draw: (typeof DRAWS)[
     const held = heldOrder.flatMap((r, j) => (members[0]!.foldOf[j] === fold ? [{ r, j }] : []));
     const heldSpeakers = new Set(held.map(({ r }) => rows[r]!.speaker));
     const head = fitHead(rows.filter((r) => !heldSpeakers.has(r.speaker)));
-    const clips: HeldClip[] = held.map(({ r, j }) => ({ ...rows[r]!, row: j }));
+    const clips: HeldClip[] = held.map(({ r, j }) => ({ ...rows[r]!, row: j, probabilities: ensemble[j]! }));
     clips.forEach((target, index) => {
       const own = clips.filter((c) => c.speaker === target.speaker);
-      scoreClip(tally, head, target, own, index, ensemble[target.row]!);
+      scoreClip(tally, head, target, own, index, round);
     });
   }
   return tally;
 }
 
-/** Accuracy-after-k rows: balanced, and the mean and worst (vs k = 0) of the skewed streams. */
-function curves(tally: Tally) {
+/**
+ * Accuracy-after-k rows of one combined `model` against the ensemble alone: balanced, and the mean and
+ * worst (vs the ensemble) of the skewed streams.
+ */
+function curves(tally: Tally, model: string) {
   const accuracy = (key: string) => tally.get(key)!.correct / tally.get(key)!.weight;
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
   const r3 = (x: number) => Math.round(x * 1000) / 1000;
   return PRIOR_COUNTS.map((k) => {
-    const skewed = (model: string) => [...LABELS.keys()].map((d) => accuracy(`${model}/${k}/${d}`));
+    const skewed = (name: string) => [...LABELS.keys()].map((d) => accuracy(`${name}/${k}/${d}`));
     const ensembleSkewed = skewed('ensemble');
-    const combinedSkewed = skewed('combined');
-    const predicted = tally.get(`combined/${k}/balanced`)!.predicted;
+    const combinedSkewed = skewed(model);
+    const predicted = tally.get(`${model}/${k}/balanced`)!.predicted;
     return {
       k,
       ensemble: r3(accuracy(`ensemble/${k}/balanced`)),
       head: r3(accuracy(`head/${k}/balanced`)),
-      combined: r3(accuracy(`combined/${k}/balanced`)),
+      combined: r3(accuracy(`${model}/${k}/balanced`)),
       ensembleSkewed: r3(mean(ensembleSkewed)),
       combinedSkewed: r3(mean(combinedSkewed)),
       worstSkewedDelta: r3(Math.min(...combinedSkewed.map((c, d) => c - ensembleSkewed[d]!))),
@@ -271,24 +327,42 @@ function curves(tally: Tally) {
   });
 }
 
-const { out } = new Command()
-  .option('--out <file>', 'write the curves as JSON')
-  .parse()
-  .opts<{ out?: string }>();
-if (EMOTIONS.length !== K) throw new Error('label set changed');
-const { rows, heldOrder } = await loadRows();
-const results = [];
-for (const draw of DRAWS) {
-  const rowsOfDraw = curves(await scoreDraw(rows, heldOrder, draw));
-  results.push({ draw: draw.name, curves: rowsOfDraw });
+/** The combined predictions each round reports; the first is the one its rule decides on. */
+const MODELS_OF_ROUND: Record<number, string[]> = {
+  20: ['combined'],
+  38: ['candidate', 'deltaOnly', 'correctedOnly', 'oracle'],
+};
+
+function printCurves(title: string, rows: ReturnType<typeof curves>): void {
   console.log(
-    `\n${draw.name}\n| k | ensemble | head | combined | Δ | skewed: ensemble | combined | Δ | worst Δ | largest |`,
+    `\n${title}\n| k | ensemble | head | combined | Δ | skewed: ensemble | combined | Δ | worst Δ | largest |`,
   );
-  for (const c of rowsOfDraw) {
-    const delta = (a: number, b: number) => (a - b >= 0 ? '+' : '') + (a - b).toFixed(3);
+  const delta = (a: number, b: number) => (a - b >= 0 ? '+' : '') + (a - b).toFixed(3);
+  for (const c of rows) {
     console.log(
       `| ${c.k} | ${c.ensemble} | ${c.head} | ${c.combined} | ${delta(c.combined, c.ensemble)} | ${c.ensembleSkewed} | ${c.combinedSkewed} | ${delta(c.combinedSkewed, c.ensembleSkewed)} | ${c.worstSkewedDelta} | ${c.largestShare} |`,
     );
+  }
+}
+
+const { out, round } = new Command()
+  .option('--out <file>', 'write the curves as JSON')
+  .option('--round <n>', 'the round whose predictions to score: 20 or 38', (v) => Number(v), 20)
+  .parse()
+  .opts<{ out?: string; round: number }>();
+if (EMOTIONS.length !== K) throw new Error('label set changed');
+const models = MODELS_OF_ROUND[round];
+if (!models) throw new Error(`--round: 20 or 38, not ${round}`);
+const { rows, heldOrder } = await loadRows();
+const results = [];
+for (const draw of DRAWS) {
+  const tally = await scoreDraw(rows, heldOrder, draw, round);
+  for (const model of models) {
+    const rowsOfDraw = curves(tally, model);
+    results.push(
+      round === 20 ? { draw: draw.name, curves: rowsOfDraw } : { draw: draw.name, model, curves: rowsOfDraw },
+    );
+    printCurves(round === 20 ? draw.name : `${draw.name}: ${model}`, rowsOfDraw);
   }
 }
 if (out) await writeFile(out, `${JSON.stringify(results, null, 1)}\n`);
