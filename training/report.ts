@@ -599,6 +599,18 @@ members' are, new MLP seeds beside the three stored LSTM draws, every criterion 
 raised the ensemble clean in all six pairings (+0.011 to +0.021) and each rule failed narrowly on a
 different criterion; the member stops there rather than tune a fourth rule to the last miss
 ([round37/](round37/)).
+
+### Round 38 (2026-12-07): round 20's speaker head, corrected for the stream's emotion mix (#18)
+
+Rule before the run ([ROUND38.md](ROUND38.md)): round 20's rule and streams, with two changes: the
+speaker's mean taken as the earlier clips' mean minus the per-emotion offsets (learned on the training
+speakers) weighted by the ensemble's mean probabilities of those clips, and only the head's change from
+its population-normalised opinion added to the ensemble. At k = 10: −0.175 and −0.152 balanced, −0.241
+and −0.210 on 70 %-skewed streams: **not adopted**. For a linear head that change is one class offset
+for every clip of a speaker, which round 20's combination had cancelled with the head's own opinion of
+the clip. The mix correction alone, in round 20's combination, halved the skewed loss (−0.059 and
+−0.030) at about a point on balanced streams (−0.012 and +0.006): still short of both criteria
+([round38/](round38/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
