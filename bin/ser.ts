@@ -132,8 +132,9 @@ program
     'send audio files to a deployed or local API (or its drop folder), wait for the results, write them as JSON lines or CSV',
   )
   .argument('<paths...>', 'audio files or folders (walked recursively)')
-  .option('--api <url>', 'the API base URL (local: http://127.0.0.1:3000)', process.env.SER_API_URL)
-  .option('--key <key>', 'the API key (header x-api-key)', process.env.SER_API_KEY)
+  .addOption(new Option('--api <url>', 'the API base URL (local: http://127.0.0.1:3000)').env('SER_API_URL'))
+  // From the environment, not a default: commander would print a default's value (the key) in --help.
+  .addOption(new Option('--key <key>', 'the API key (header x-api-key)').env('SER_API_KEY'))
   .option(
     '--drop <s3url>',
     'instead of the API: put files under this drop-folder prefix, s3://<bucket>/incoming/…',

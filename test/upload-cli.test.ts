@@ -19,10 +19,11 @@ const jsonLines = (text: string): UploadRow[] =>
     .map((line) => JSON.parse(line));
 
 /** `npx ser upload …` as a user runs it: a separate process; the exit code comes back, not thrown. */
-async function ser(args: string[]) {
+async function ser(args: string[], env: NodeJS.ProcessEnv = process.env) {
   try {
     const { stdout, stderr } = await run('npx', ['tsx', 'bin/ser.ts', 'upload', ...args], {
       maxBuffer: 1 << 24,
+      env,
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -257,6 +258,39 @@ describe('ser upload against the local stack', () => {
       /^ser: --speaker goes with --api only: .*DROP_FOLDER_SPEAKER_PREFIXES/,
     );
   }, 60_000);
+
+  it('an --out it cannot write is a usage error before any upload, not a batch whose results are lost', async () => {
+    const listed = async () => {
+      const answer = await fetch(`${test.stack.apiUrl}/predictions?limit=100`, {
+        headers: { 'x-api-key': 'upload-key' },
+      });
+      return ((await answer.json()) as { items: unknown[] }).items.length;
+    };
+    const before = await listed();
+    const out = join(folder, 'no-such-folder', 'results.csv');
+    const result = await ser([
+      join(folder, 'batch-1'),
+      '--api',
+      test.stack.apiUrl,
+      '--key',
+      'upload-key',
+      '--out',
+      out,
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toMatch(/^ser: cannot write --out .*no-such-folder\/results\.csv: ENOENT/);
+    expect(await listed()).toBe(before);
+  }, 60_000);
+
+  it('reads --api and --key from SER_API_URL and SER_API_KEY, and never prints the key in --help', async () => {
+    const env = { ...process.env, SER_API_URL: test.stack.apiUrl, SER_API_KEY: 'upload-key' };
+    const help = await ser(['--help'], env);
+    expect(help.stdout).toContain('SER_API_KEY');
+    expect(help.stdout).not.toContain('upload-key');
+    const sent = await ser([tessClip('sad').path], env);
+    expect(sent.code).toBe(0);
+    expect(jsonLines(sent.stdout)[0]).toMatchObject({ status: 'SUCCEEDED' });
+  }, 120_000);
 
   it("sends --speaker as every upload's speakerId and reports it on each row", async () => {
     const clips = [tessClip('sad').path, tessClip('angry').path];

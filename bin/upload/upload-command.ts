@@ -1,5 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { dirname, extname, relative } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { createSerClient, type Prediction } from '../../client/ser-client.ts';
@@ -70,6 +69,7 @@ export async function uploadFromCommandLine(paths: string[], options: UploadOpti
     console.error('ser upload: no audio files found');
     return 2;
   }
+  const out = await openOut(options.out);
   const bar = new SingleBar(
     {
       stream: process.stderr,
@@ -87,11 +87,24 @@ export async function uploadFromCommandLine(paths: string[], options: UploadOpti
   });
   bar.stop();
   process.exitCode = failed > 0 ? 1 : 0; // before writing: a reader that closes early ends the run (ser.ts)
-  await writeRows(rows, options);
+  const written = await writeRows(rows, options, out);
   console.error(
     `${rows.length} ${rows.length === 1 ? 'file' : 'files'}: ${rows.length - failed} succeeded, ${failed} did not`,
   );
-  return failed > 0 ? 1 : 0;
+  return failed > 0 || !written ? 1 : 0;
+}
+
+/**
+ * `--out`, opened (created or emptied) before any upload: a path that cannot be written is a usage error
+ * (exit 2) before the batch runs, not a batch whose results are lost at the end.
+ */
+async function openOut(out: string | undefined): Promise<FileHandle | undefined> {
+  if (out === undefined) return undefined;
+  try {
+    return await open(out, 'w');
+  } catch (error) {
+    throw new Error(`cannot write --out ${out}: ${messageWithCause(error as Error)}`);
+  }
 }
 
 /**
@@ -239,14 +252,28 @@ export function formatRows(rows: UploadRow[], format: 'jsonl' | 'csv'): string {
   return `${[header, ...lines].join('\r\n')}\r\n`;
 }
 
-/** To `--out` (format from `--format`, else its extension: .csv or JSON lines), or stdout. */
-async function writeRows(rows: UploadRow[], options: UploadOptions): Promise<void> {
+/**
+ * To `--out` (format from `--format`, else its extension: .csv or JSON lines), or stdout. A write to
+ * `--out` that fails (a full disk) puts the results on stdout instead, so they are not lost: whether
+ * they reached `--out`.
+ */
+async function writeRows(rows: UploadRow[], options: UploadOptions, out?: FileHandle): Promise<boolean> {
   const format = options.format ?? (options.out && extname(options.out) === '.csv' ? 'csv' : 'jsonl');
   const text = formatRows(rows, format);
-  if (!options.out) {
+  if (!out) {
     process.stdout.write(text);
-    return;
+    return true;
   }
-  const stream = createWriteStream(options.out);
-  await new Promise<void>((resolve, reject) => stream.end(text, () => resolve()).on('error', reject));
+  try {
+    await out.writeFile(text);
+    await out.close();
+    return true;
+  } catch (error) {
+    console.error(
+      `ser upload: could not write ${options.out} (${messageWithCause(error as Error)}); the results follow on stdout`,
+    );
+    process.exitCode = 1;
+    process.stdout.write(text);
+    return false;
+  }
 }
