@@ -158,8 +158,9 @@ export const openApiDocument = createDocument({
     version: '1.0.0',
     description:
       'Speech emotion recognition. Create an upload, send the audio to the presigned URL, then poll the ' +
-      'prediction or receive it at a callback URL. Every route except /health and /openapi.json needs the ' +
-      '`x-api-key` header.',
+      'prediction or receive it at a callback URL. The user routes need the `x-api-key` header; the admin ' +
+      'routes (training jobs, models, drop-folder speakers) take the admin credential instead (the `admin` ' +
+      'scheme); /health and /openapi.json need neither.',
   },
   // Relative to this document, as OpenAPI allows: on AWS it is served from the stage (…/v1/openapi.json),
   // so '/' would send generated clients to the host's root, outside the stage.
@@ -176,7 +177,7 @@ export const openApiDocument = createDocument({
         in: 'header',
         name: 'Authorization',
         description:
-          'Training and model routes: AWS SigV4 (IAM, the AdminPolicyArn output) on AWS; locally the admin key (SER_ADMIN_KEY) as x-api-key',
+          'The admin routes (training jobs, models, drop-folder speakers): AWS SigV4 in Authorization (IAM, the AdminPolicyArn output) on AWS, no API key; locally the admin key (SER_ADMIN_KEY), sent as x-api-key instead',
       },
     },
   },
