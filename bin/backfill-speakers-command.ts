@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import { createDocumentClient } from '../lambdas/app/aws-clients.ts';
 import { DEFAULT_RECORD_TTL_DAYS } from '../lambdas/app/config.ts';
+import { messageWithCause } from '../lambdas/app/domain-error.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { backfillSpeakerKeys, type SpeakerBackfillSummary } from '../lambdas/app/speaker-backfill.ts';
 
@@ -20,7 +21,8 @@ const counts = (s: Readonly<SpeakerBackfillSummary>, dryRun: boolean | undefined
 
 /**
  * `ser backfill-speakers`: prints the summary and returns the exit code (1 when records were left
- * without a scope: they stay out of their speaker's listing and erasure until they expire).
+ * without a scope: they stay out of their speaker's listing and erasure until they expire; 1 also when a
+ * request failed — an unreachable endpoint, a missing table, no credentials — which is not a usage error).
  */
 export async function backfillSpeakersFromCommandLine(options: BackfillSpeakersOptions): Promise<number> {
   const doc = createDocumentClient({ region: options.region, dynamoDbEndpoint: options.dynamodbEndpoint });
@@ -47,6 +49,10 @@ export async function backfillSpeakersFromCommandLine(options: BackfillSpeakersO
     process.exitCode = code; // before printing: a reader that closes early ends the run (ser.ts)
     console.log(`${options.dryRun ? 'dry run (nothing written): ' : ''}${counts(summary, options.dryRun)}`);
     return code;
+  } catch (error) {
+    if (!(error instanceof Error)) throw error;
+    console.error(`ser backfill-speakers: ${messageWithCause(error)} (what was updated stays; run it again)`);
+    return 1;
   } finally {
     progress.stop();
     doc.destroy();

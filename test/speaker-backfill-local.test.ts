@@ -171,6 +171,12 @@ describe('ser backfill-speakers: records of an older deployment join their speak
     expect((await repository.speakerRecords(callsRef, 10)).records.map((r) => r.id)).toEqual([DROP_ID]);
   });
 
+  it('a request that fails (a missing table) is exit code 1 with one line saying why, not a usage error', async () => {
+    const result = await ser('--table', 'no-such-table');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^ser backfill-speakers: Requested resource not found.*run it again\)$/m);
+  });
+
   it('a second run updates nothing', async () => {
     const before = await items();
     const result = await ser('--drop-folder-speaker-prefixes', 'calls');
