@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { checkedOrigins, parseOrigins } from '../lambdas/app/cors.ts';
 import { ModelError } from '../lambdas/core/errors.ts';
 import { ModelVersionConflictError } from '../lambdas/training/model-registry.ts';
+import { DataDirInUseError } from './local/data-dir-lock.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_WEBHOOK_SECRET } from './local/defaults.ts';
 import { startLocalStack } from './local/stack.ts';
 import { LOCAL_DATASET_PREFIX } from './local/training-runner.ts';
@@ -60,10 +61,19 @@ async function start() {
       log: (line) => console.log(`${time()} ${line}`),
     });
   } catch (error) {
-    if (!(error instanceof ModelVersionConflictError || error instanceof ModelError)) throw error;
-    console.error(`Not started: ${error.message}`);
+    console.error(`Not started: ${whyNotStarted(error)}`);
     process.exit(1);
   }
+}
+
+/** The one line a start that failed for a known reason prints; anything else is a bug: its stack. */
+function whyNotStarted(error: unknown): string {
+  if (error instanceof ModelVersionConflictError || error instanceof ModelError) return error.message;
+  if (error instanceof DataDirInUseError) return error.message;
+  const { code, port, address } = error as { code?: string; port?: number; address?: string };
+  if (code === 'EADDRINUSE')
+    return `port ${port} on ${address} is in use (another local stack?): set PORT, S3_PORT or DYNAMODB_PORT`;
+  throw error;
 }
 
 const stack = await start();

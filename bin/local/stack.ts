@@ -8,6 +8,7 @@ import { DEFAULT_MODEL_DIR } from '../../lib/paths.ts';
 import { printable } from '../printable.ts';
 import { type ApiHandler, startApiAdapter } from './api-adapter.ts';
 import { startLocalCallbacks } from './callback-runner.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { DEFAULT_WEBHOOK_SECRET } from './defaults.ts';
 import {
   ensurePredictionsTable,
@@ -259,11 +260,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const adminKey = options.adminKey ?? randomUUID();
   const webhookSecret = options.webhookSecret ?? DEFAULT_WEBHOOK_SECRET;
   const paths = await prepareDataDir(options.dataDir);
+  const unlock = await lockDataDir(paths.dataDir);
   // The API adapter listens first (answering 503 until ready) so that its origin is known for S3's CORS.
-  const adapter = await startApiAdapter({ ...options, adminKey, log });
+  const adapter = await startApiAdapter({ ...options, adminKey, log }).catch(async (error: unknown) => {
+    await unlock();
+    throw error;
+  });
   const { dynamo, s3, bundled } = await startLocalAws(options, paths, tableName, adapter.apiUrl).catch(
     async (error: unknown) => {
       await adapter.close();
+      await unlock();
       throw error;
     },
   );
@@ -291,7 +297,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     onProcessed: options.onProcessed,
   });
 
-  const { idle, close } = lifecycle({ adapter, handlers, queue, s3, dynamo });
+  const { idle, close } = lifecycle({ adapter, handlers, queue, s3, dynamo, unlock });
   return {
     apiUrl: adapter.apiUrl,
     webUrl: `${adapter.apiUrl}/`,
@@ -316,6 +322,8 @@ function lifecycle(parts: {
   queue: { idle(): Promise<void> };
   s3: { close(): Promise<void> };
   dynamo: { close(): Promise<void> };
+  /** Releases the data folder (data-dir-lock.ts), last. */
+  unlock(): Promise<void>;
 }) {
   const idle = async () => {
     await parts.queue.idle();
@@ -329,6 +337,7 @@ function lifecycle(parts: {
     await parts.s3.close();
     await idle();
     await parts.dynamo.close();
+    await parts.unlock();
   };
   let closing: Promise<void> | undefined;
   return {
