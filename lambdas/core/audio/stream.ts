@@ -1,6 +1,6 @@
 import { AudioError } from '../errors.ts';
 import { concatenated } from './concat.ts';
-import { checkDecodedValues } from './limits.ts';
+import { checkDecodedValues, checkStreamParameters } from './limits.ts';
 import { mixCancelled } from './mono.ts';
 import { createStreamingResampler, type StreamingResampler } from './resample.ts';
 import { sumOfSquares } from './sums.ts';
@@ -86,6 +86,24 @@ const mixChunk = (chunk: DecodedChunk, channels: number, scale: number): Float32
   return mono;
 };
 
+/**
+ * The rate and channels a decoder reports come from the codec's own header (a Vorbis identification
+ * header, a FLAC or MPEG frame), not the container's claim checked before decoding: libvorbis takes any
+ * rate ≥ 1 Hz (docs/dependencies.md), and the resampler and duration limit are built on this one. A later
+ * chunk at another rate is refused: mpg123-decoder reports one rate per call for samples that may span
+ * a change (docs/dependencies.md), so such a stream cannot be resampled correctly.
+ */
+const checkChunkRate = (container: string, chunk: DecodedChunk, firstRate: number, seconds: number): void => {
+  checkStreamParameters(container, chunk.sampleRate, chunk.channelData.length);
+  if (firstRate !== 0 && chunk.sampleRate !== firstRate) {
+    throw new AudioError(
+      'UNSUPPORTED_FORMAT',
+      `${container} audio changes its sample rate from ${firstRate} to ${chunk.sampleRate} Hz after ` +
+        `${seconds.toFixed(1)} s; one rate per file is supported (convert it first)`,
+    );
+  }
+};
+
 export type MonoOptions = Pick<
   ChunkedDecodeOptions,
   'container' | 'maxDurationSec' | 'outputRate' | 'useChannels' | 'scale'
@@ -108,6 +126,7 @@ export const createMonoCollector = (options: MonoOptions) => {
   const take = (chunk: DecodedChunk) => {
     for (const error of chunk.errors) errors.push(error.message);
     if (chunk.samplesDecoded === 0 || chunk.channelData.length === 0) return;
+    checkChunkRate(container, chunk, sampleRate, sampleRate > 0 ? frames / sampleRate : 0);
     sampleRate ||= chunk.sampleRate;
     decodedChannels ||= chunk.channelData.length;
     frames += chunk.samplesDecoded;
