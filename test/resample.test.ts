@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { toMono } from '../lambdas/core/audio/mono.ts';
-import { resample, resampledLength } from '../lambdas/core/audio/resample.ts';
+import { filterBank, resample, resampledLength } from '../lambdas/core/audio/resample.ts';
 
 const sine = (seconds: number, rate: number, frequency: number, amplitude = 0.5): Float32Array =>
   Float32Array.from(
@@ -97,6 +98,50 @@ describe('resample', () => {
   it('rejects impossible rates', () => {
     expect(() => resample(new Float32Array(4), 0, 16000)).toThrow(RangeError);
     expect(() => resample(new Float32Array(4), 16000, Number.NaN)).toThrow(RangeError);
+  });
+});
+
+/** A mono 16-bit WAV of `frames` samples of a tone at `rate`. */
+const toneWav = (rate: number, frames: number): Uint8Array => {
+  const bytes = new Uint8Array(44 + frames * 2);
+  const view = new DataView(bytes.buffer);
+  bytes.set(new TextEncoder().encode('RIFF'), 0);
+  view.setUint32(4, 36 + frames * 2, true);
+  bytes.set(new TextEncoder().encode('WAVEfmt '), 8);
+  for (const [at, value] of [
+    [16, 16],
+    [24, rate],
+    [28, rate * 2],
+    [40, frames * 2],
+  ] as const)
+    view.setUint32(at, value, true);
+  for (const [at, value] of [
+    [20, 1],
+    [22, 1],
+    [32, 2],
+    [34, 16],
+  ] as const)
+    view.setUint16(at, value, true);
+  bytes.set(new TextEncoder().encode('data'), 36);
+  for (let i = 0; i < frames; i++) view.setInt16(44 + 2 * i, Math.round(8000 * Math.sin(i / 3)), true);
+  return bytes;
+};
+
+describe('the filter bank cache', () => {
+  it('keeps recently used banks and lets old ones go after uploads at many rates', async () => {
+    // Arrange: the bank a 384 kHz upload uses (~1.5 MB), and what such an upload decodes to
+    const first = filterBank(384_000, 16_000);
+    const before = await decodeAudio(toneWav(384_000, 400), { outputRate: 16_000 });
+
+    // Act: uploads at 20 other rates near 384 kHz, each needing its own bank
+    for (let i = 1; i <= 20; i++) await decodeAudio(toneWav(384_000 - i, 400), { outputRate: 16_000 });
+
+    // Assess: the last rate's bank is still cached, the first one was dropped (a fresh one is built), and
+    // the rebuilt bank gives the same samples
+    expect(filterBank(384_000 - 20, 16_000)).toBe(filterBank(384_000 - 20, 16_000));
+    expect(filterBank(384_000, 16_000)).not.toBe(first);
+    const after = await decodeAudio(toneWav(384_000, 400), { outputRate: 16_000 });
+    expect(after.samples).toEqual(before.samples);
   });
 });
 

@@ -25,7 +25,9 @@ import { firKernel } from './fir-kernel.ts';
  *   error floor below −60 dB for speech frequencies;
  * - each phase's taps are normalised to sum to 1, so DC passes exactly, and edges replicate the first/last
  *   sample instead of padding with zeros (no droop at the ends);
- * - banks are cached per rate pair (built once per process; the first call costs ≈ 5–14 ms incl. JIT).
+ * - banks are cached per rate pair (the first call costs ≈ 5–14 ms incl. JIT), the most recently used up to
+ *   MAX_CACHED_BANK_BYTES: any rate 1000–384 000 Hz is accepted, and a bank near 384 kHz → 16 kHz is ~1.5 MB,
+ *   so a cache that kept every pair grew by 700 MB over 500 tiny WAVs at distinct rates.
  * One implementation serves whole signals and decoders' streams (`createStreamingResampler`): input is
  * taken in blocks of BLOCK samples into one reused buffer that keeps only what the next output still
  * needs, and one loop (`render`) places every output, so a stream gives sample for sample what the whole
@@ -67,7 +69,11 @@ const besselI0 = (x: number): number => {
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
+/** Room for the usual rates' banks many times over (48k→16k: 256 bytes, 44.1k→16k: 30 KB) or ~5 near 384 kHz. */
+const MAX_CACHED_BANK_BYTES = 8 * 2 ** 20;
+/** Least recently used first: a Map iterates in insertion order, and a bank is re-inserted on each use. */
 const banks = new Map<string, FilterBank>();
+let cachedBankBytes = 0;
 
 const buildBank = (fromRate: number, toRate: number): FilterBank => {
   const scale = Math.min(1, toRate / fromRate); // < 1 when downsampling: stretch the kernel in input samples
@@ -105,11 +111,24 @@ const buildBank = (fromRate: number, toRate: number): FilterBank => {
 export const filterBank = (fromRate: number, toRate: number): FilterBank => {
   const key = `${fromRate}:${toRate}`;
   let bank = banks.get(key);
-  if (!bank) {
+  if (bank) {
+    banks.delete(key);
+  } else {
     bank = buildBank(fromRate, toRate);
-    banks.set(key, bank);
+    cachedBankBytes += bank.coefficients.byteLength;
   }
+  banks.set(key, bank);
+  evictBanks();
   return bank;
+};
+
+/** Drops the least recently used banks while over the cap, never the one just used. */
+const evictBanks = (): void => {
+  for (const [key, bank] of banks) {
+    if (cachedBankBytes <= MAX_CACHED_BANK_BYTES || banks.size === 1) return;
+    banks.delete(key);
+    cachedBankBytes -= bank.coefficients.byteLength;
+  }
 };
 
 /** Number of output samples for `inputLength` samples: round(n · to / from). */
