@@ -319,6 +319,39 @@ describe('WAV and AIFF header variants', () => {
     expect((await decodeAudio(streamed)).samples.length).toBe(24414);
   });
 
+  // arecord to a pipe (alsa-utils aplay.c: 2 GiB cap) and SoX (MS_UNSPEC); docs/dependencies.md
+  it.each([
+    ['0x80000000', 0x80000000],
+    ['0x7FFFF000', 0x7ffff000],
+  ])(
+    'treats the streaming placeholder %s as "to the end of the file" when the file holds less',
+    async (_hex, placeholder) => {
+      // Arrange: the clip as streamed, and cut off mid-recording as a pipe closed early
+      const streamed = pcm16.slice();
+      new DataView(streamed.buffer).setUint32(40, placeholder, true);
+      const cut = streamed.subarray(0, 44 + 2 * 8000);
+
+      // Act
+      const whole = await decodeAudio(streamed);
+      const part = await decodeAudio(cut);
+
+      // Assess: every sample there is, the same as with the true size
+      expect(whole.samples).toEqual((await decodeAudio(pcm16)).samples);
+      expect(part.samples.length).toBe(8000);
+    },
+  );
+
+  it('still refuses a data size over the file that is no placeholder: TOO_LONG, or CORRUPT_AUDIO when cut', async () => {
+    // Arrange: one more than arecord's placeholder; the clip's true size with half the data missing
+    const overrun = pcm16.slice();
+    new DataView(overrun.buffer).setUint32(40, 0x80000001, true);
+    const truncated = pcm16.subarray(0, 44 + 2 * 8000);
+
+    // Act / Assess
+    await expect(decodeAudio(overrun)).rejects.toMatchObject({ code: 'TOO_LONG' });
+    await expect(decodeAudio(truncated)).rejects.toMatchObject({ code: 'CORRUPT_AUDIO' });
+  });
+
   it('reads AIFF 80-bit sample rates and signed 8-bit samples', async () => {
     const frames = 441;
     const aiff = new Uint8Array(12 + 26 + 16 + frames);

@@ -9,8 +9,14 @@ const WAVE_FORMAT_IEEE_FLOAT = 0x0003;
 const WAVE_FORMAT_ALAW = 0x0006;
 const WAVE_FORMAT_MULAW = 0x0007;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
-/** Writers that stream (arecord, ffmpeg to a pipe) cannot seek back: they leave this size meaning "to EOF". */
+/** RF64's data size when the real one is in ds64; also ffmpeg's placeholder when it writes to a pipe. */
 const UNKNOWN_SIZE = 0xffffffff;
+/**
+ * Data sizes that writers streaming to a pipe leave in the header, never rewritten: the data runs to the end
+ * of the file when it holds less (docs/dependencies.md). ffmpeg writes 0xFFFFFFFF, arecord 0x80000000 (its
+ * 2 GiB cap for WAV), SoX 0x7FFFF000. Any other size that overruns the file is a truncated file.
+ */
+const STREAMING_SIZES = new Set([UNKNOWN_SIZE, 0x8000_0000, 0x7fff_f000]);
 
 const hex = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
 
@@ -77,7 +83,7 @@ interface WavChunks {
   fmt: FmtChunk | undefined;
   /** -1 when there is no data chunk. */
   dataOffset: number;
-  /** The data chunk's size (from ds64 for RF64), or UNKNOWN_SIZE. */
+  /** The data chunk's size (from ds64 for RF64), or one of STREAMING_SIZES. */
   dataSize: number;
 }
 
@@ -105,7 +111,7 @@ const readChunks = (bytes: Uint8Array, view: DataView, riff: string, le: boolean
         riff === 'RF64' && size === UNKNOWN_SIZE && rf64DataSize !== undefined ? rf64DataSize : size;
       if (found.fmt) break; // data is normally last; anything after it is metadata we do not need
     }
-    if (id === 'data' && size === UNKNOWN_SIZE) break;
+    if (id === 'data' && STREAMING_SIZES.has(size)) break;
     offset = body + size + (size & 1); // chunks are word aligned
   }
   return found;
@@ -125,7 +131,7 @@ const framesToDecode = (
 ): number => {
   const available = bytes.length - dataOffset;
   const frameBytes = layout.bytesPerSample * fmt.channels;
-  const unknownLength = dataSize === UNKNOWN_SIZE;
+  const unknownLength = STREAMING_SIZES.has(dataSize) && dataSize > available;
   const declaredBytes = unknownLength ? available : dataSize;
   checkDuration(
     'WAV header',
