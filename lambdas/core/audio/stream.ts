@@ -88,8 +88,9 @@ const mixChunk = (chunk: DecodedChunk, channels: number, scale: number): Float32
 
 /**
  * The rate and channels a decoder reports come from the codec's own header (a Vorbis identification
- * header, a FLAC or MPEG frame), not the container's claim checked before decoding: libvorbis takes any
- * rate ≥ 1 Hz (docs/dependencies.md), and the resampler and duration limit are built on this one. A later
+ * header, a FLAC or MPEG frame), not the container's claim checked before decoding: libvorbis decodes at
+ * whatever rate its header gives, 1 Hz or 400 MHz (docs/dependencies.md), and the resampler and duration
+ * limit are built on this one. A later
  * chunk at another rate is refused: mpg123-decoder reports one rate per call for samples that may span
  * a change (docs/dependencies.md), so such a stream cannot be resampled correctly.
  */
