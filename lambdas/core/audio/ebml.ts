@@ -6,7 +6,11 @@ export interface MatroskaAudio {
   /** Declared length in seconds (Segment Info Duration); 0 when absent (MediaRecorder writes none). */
   durationSec: number;
   track?: MatroskaTrack;
-  /** The first audio track's frames, laced blocks already split, in file order. */
+  /**
+   * The first audio track's frames, laced blocks already split, in file order; empty ones dropped (an
+   * Opus frame is ≥ 1 byte, and libopus takes an empty one for a lost packet and invents audio for it;
+   * docs/dependencies.md). None for a codec whose frame limit is 0 (its decoder reads the file itself).
+   */
   frames: Uint8Array[];
 }
 
@@ -81,17 +85,18 @@ const readFloat = (bytes: Uint8Array, from: number, size: number): number => {
   return size === 4 ? view.getFloat32(0) : size === 8 ? view.getFloat64(0) : 0;
 };
 
-/** The frames of one block: Xiph, EBML or fixed-size lacing (§10.3), or one frame. */
-const splitLaces = (data: Uint8Array, flags: number): Uint8Array[] => {
-  const lacing = (flags >> 1) & 3;
-  if (lacing === 0) return [data];
+/** The lace sizes of a laced block (Xiph, EBML or fixed-size lacing, §10.3) and where its data starts. */
+const laceSizes = (data: Uint8Array, lacing: number): { sizes: number[]; at: number } => {
   const count = data[0]! + 1;
   let at = 1;
   const sizes: number[] = [];
   if (lacing === 2) {
     const size = Math.floor((data.length - 1) / count);
-    for (let i = 0; i < count; i++) sizes.push(size);
-  } else if (lacing === 1) {
+    // All empty: 256 laces in one byte, the only lacing whose count is not paid for in bytes.
+    if (size > 0) for (let i = 0; i < count; i++) sizes.push(size);
+    return { sizes, at };
+  }
+  if (lacing === 1) {
     for (let i = 0; i < count - 1; i++) {
       let size = 0;
       let byte: number;
@@ -112,19 +117,34 @@ const splitLaces = (data: Uint8Array, flags: number): Uint8Array[] => {
       at += delta.length;
     }
   }
-  if (lacing !== 2) sizes.push(data.length - at - sizes.reduce((a, b) => a + b, 0));
+  sizes.push(data.length - at - sizes.reduce((a, b) => a + b, 0));
+  return { sizes, at };
+};
+
+/** The non-empty frames of one block: its laces, or the block's data when it is not laced. */
+const splitLaces = (data: Uint8Array, flags: number): Uint8Array[] => {
+  const lacing = (flags >> 1) & 3;
+  if (lacing === 0) return data.length > 0 ? [data] : [];
+  const laced = laceSizes(data, lacing);
+  let at = laced.at;
   const frames: Uint8Array[] = [];
-  for (const size of sizes) {
+  for (const size of laced.sizes) {
     if (size < 0 || at + size > data.length) throw corrupt('block has lace sizes beyond its data');
-    frames.push(data.subarray(at, at + size));
+    if (size > 0) frames.push(data.subarray(at, at + size));
     at += size;
   }
   return frames;
 };
 
+/** The most frames of the chosen track to keep (0: keep none); more is TOO_LONG. */
+export type FrameLimit = (track: MatroskaTrack) => number;
+
 /** What the walk has read so far. */
 interface WalkState {
   result: MatroskaAudio;
+  frameLimit: FrameLimit;
+  /** The chosen track's limit, set at its first block. */
+  maxFrames: number;
   /** Every TrackEntry met so far, the one being read last. */
   tracks: MatroskaTrack[];
   timecodeScale: number;
@@ -132,16 +152,33 @@ interface WalkState {
   rawDuration: number;
 }
 
+/** Adds a block's frames, counted against the limit as they come. */
+const keepFrames = (state: WalkState, frames: Uint8Array[]): void => {
+  for (const frame of frames) {
+    if (state.result.frames.length >= state.maxFrames) {
+      throw new AudioError(
+        'TOO_LONG',
+        `WebM/Matroska audio track holds more than ${state.maxFrames} frames: more audio than the duration limit allows`,
+      );
+    }
+    state.result.frames.push(frame);
+  }
+};
+
 /** Keeps the frames of a block of the first audio track (chosen at its first block), laces split. */
 const takeBlock = (state: WalkState, block: Uint8Array): void => {
   const { result } = state;
-  result.track ??= state.tracks.find((t) => t.codecId.startsWith('A_'));
-  if (!result.track) return;
+  if (!result.track) {
+    result.track = state.tracks.find((t) => t.codecId.startsWith('A_'));
+    if (!result.track) return;
+    state.maxFrames = state.frameLimit(result.track);
+  }
+  if (state.maxFrames === 0) return;
   const number = readVint(block, 0, false);
   if (number.value !== result.track.number) return;
   const header = number.length + 3; // track number, 16-bit timecode, flags
   if (block.length < header) throw corrupt('block is shorter than its header');
-  result.frames.push(...splitLaces(block.subarray(header), block[number.length + 2]!));
+  keepFrames(state, splitLaces(block.subarray(header), block[number.length + 2]!));
 };
 
 /** Reads an element we do not step into (bytes `content` to `end`); elements we do not need are skipped. */
@@ -185,12 +222,15 @@ const readLeaf = (state: WalkState, bytes: Uint8Array, id: number, content: numb
 
 /**
  * Walks a Matroska/WebM file element by element (linear, no buffering) and returns its first audio
- * track and that track's frames. An element whose declared size runs past the end of the file means the
- * file was cut off: CORRUPT_AUDIO (recordings with unknown sizes cannot be judged that way).
+ * track and that track's frames, at most `frameLimit(track)` of them (TOO_LONG beyond, found before
+ * they are all listed). An element whose declared size runs past the end of the file means the file
+ * was cut off: CORRUPT_AUDIO (recordings with unknown sizes cannot be judged that way).
  */
-export const readMatroska = (bytes: Uint8Array): MatroskaAudio => {
+export const readMatroska = (bytes: Uint8Array, frameLimit: FrameLimit): MatroskaAudio => {
   const state: WalkState = {
     result: { docType: '', durationSec: 0, frames: [] },
+    frameLimit,
+    maxFrames: 0,
     tracks: [],
     timecodeScale: 1_000_000,
     rawDuration: 0,

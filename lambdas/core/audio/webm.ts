@@ -1,8 +1,15 @@
 import { AudioError } from '../errors.ts';
 import { webmPackage } from './codec-packages.ts';
-import { type MatroskaAudio, type MatroskaTrack, readMatroska } from './ebml.ts';
+import { type FrameLimit, type MatroskaAudio, type MatroskaTrack, readMatroska } from './ebml.ts';
 import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
-import { decodeOpusPackets, OPUS_RATE, opusDecodeRate, opusLayout, withOpusDecoder } from './opus.ts';
+import {
+  decodeOpusPackets,
+  OPUS_MIN_PACKET_SEC,
+  OPUS_RATE,
+  opusDecodeRate,
+  opusLayout,
+  withOpusDecoder,
+} from './opus.ts';
 import { type ChunkedDecodeResult, createMonoCollector, decodeChunked } from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
@@ -20,6 +27,15 @@ const decodeOpusFrames = async (
     return collector.result();
   });
 };
+
+/**
+ * Opus frames are kept, each ≥ 2.5 ms of audio, so at most one per 2.5 ms of the duration limit (as Ogg
+ * Opus packets); other codecs' decoders read the file themselves and need none.
+ */
+const frameLimit =
+  (maxDurationSec: number): FrameLimit =>
+  (track) =>
+    track.codecId === 'A_OPUS' ? Math.ceil(maxDurationSec / OPUS_MIN_PACKET_SEC) : 0;
 
 /** Vorbis tracks (rare: no browser records them) go through @audio/decode-webm, whole-file, in 4 KiB chunks. */
 const decodeVorbisWebm = async (
@@ -61,7 +77,7 @@ export const decodeWebm = async (
   maxDurationSec: number,
   outputRate?: number,
 ): Promise<MonoPcm> => {
-  const file = readMatroska(bytes);
+  const file = readMatroska(bytes, frameLimit(maxDurationSec));
   const track = file.track;
   if (!track)
     throw new AudioError('UNSUPPORTED_FORMAT', `The ${file.docType || 'Matroska'} file holds no audio track`);
