@@ -556,11 +556,50 @@ describe('the shared Opus decoder (Ogg and WebM)', () => {
     let samples = 0;
 
     // Act
-    decodeOpusPackets(counted, packets, (chunk) => (samples += chunk.samplesDecoded), 1000);
+    decodeOpusPackets(counted, packets, (chunk) => (samples += chunk.samplesDecoded), {
+      channels: 1,
+      rate: 16_000,
+      keep: 1000,
+    });
 
     // Assess: one batch decoded, cut to the 1000 samples kept.
     expect(calls).toBe(1);
     expect(samples).toBe(1000);
+    decoder.free();
+  });
+
+  it('sizes each decoder call by the channels: 64 channels of 120 ms packets, at most ~1 M values a call', async () => {
+    // Prepare: 40 packets of 64 uncoupled streams, each 6 × 20 ms of CELT (zero-length frames): 120 ms.
+    const channels = 64;
+    const packet = new Uint8Array((channels - 1) * 3 + 2);
+    for (let s = 0; s < channels - 1; s++) packet.set([0xfb, 0x06, 0x00], s * 3); // self-delimited
+    packet.set([0xfb, 0x06], (channels - 1) * 3);
+    const decoder = new OpusDecoder({
+      channels,
+      streamCount: channels,
+      coupledStreamCount: 0,
+      channelMappingTable: Array.from({ length: channels }, (_, i) => i),
+      sampleRate: 16_000,
+    });
+    await decoder.ready;
+    const values: number[] = [];
+    let frames = 0;
+
+    // Act
+    decodeOpusPackets(
+      decoder,
+      new Array(40).fill(packet),
+      (chunk) => {
+        values.push(chunk.samplesDecoded * chunk.channelData.length);
+        frames += chunk.samplesDecoded;
+      },
+      { channels, rate: 16_000 },
+    );
+
+    // Assess: all 4.8 s decoded, in calls of 8 packets (983 040 values) instead of one of 4.9 M.
+    expect(frames).toBe(40 * 1920);
+    expect(values).toHaveLength(5);
+    expect(Math.max(...values)).toBeLessThanOrEqual(2 ** 20);
     decoder.free();
   });
 

@@ -57,14 +57,11 @@ const decodeOggOpus = (bytes: Uint8Array, channels: number, options: MonoOptions
   const maxPackets = Math.ceil(options.maxDurationSec / OPUS_MIN_PACKET_SEC) + 2;
   const streams = oggStreams(bytes, maxPackets, options.container);
   const collector = createMonoCollector(options);
-  return withOpusDecoder(
-    opusLayout(bytes.subarray(HEADER_BYTES + bytes[26]!), channels),
-    rate,
-    async (decoder) => {
-      await decodeOggOpusStreams(decoder, rate, streams, collector.take);
-      return collector.result();
-    },
-  );
+  const layout = opusLayout(bytes.subarray(HEADER_BYTES + bytes[26]!), channels);
+  return withOpusDecoder(layout, rate, async (decoder) => {
+    await decodeOggOpusStreams(decoder, { channels: layout.channels, rate }, streams, collector.take);
+    return collector.result();
+  });
 };
 
 export const vorbisDecoder = new SharedDecoder(async () => new (await vorbisPackage()).OggVorbisDecoder());

@@ -90,27 +90,47 @@ export const withOpusDecoder = <R>(
     }
   });
 
-/** Opus frames per decoder call: ≈ 5 s of 20 ms frames, so the duration limit bites early. */
-const OPUS_BATCH = 256;
-
 /** The least audio an Opus packet holds (RFC 6716 §2.1.4): 2.5 ms. */
 export const OPUS_MIN_PACKET_SEC = 0.0025;
 
+/** The most audio an Opus packet holds (RFC 6716 §3.2.5): 120 ms. */
+const OPUS_MAX_PACKET_SEC = 0.12;
+
 /**
- * Decodes Opus packets in batches into `take`. With `keep` (samples at the decoder's rate), decoding
- * stops there and what was decoded past it — the encoder's padding after the stream's last granule
- * position — is cut (without stopping, a small final granule would let every packet after it be
- * decoded and thrown away, past any duration limit).
+ * Opus packets per decoder call: ≈ 5 s of 20 ms frames, so the duration limit bites early, and no more
+ * than ~1 M sample values (≈ 4 MB of floats, as FLAC's calls) should every packet hold 120 ms: 64
+ * channels of 256 such packets were 31.5 M values per call, decoded and copied before the budget check.
+ */
+export const opusBatch = (channels: number, rate: number): number => {
+  const maxValuesPerPacket = channels * Math.ceil(rate * OPUS_MAX_PACKET_SEC);
+  return Math.max(1, Math.min(256, Math.floor(2 ** 20 / maxValuesPerPacket)));
+};
+
+/** How `decodeOpusPackets` decodes: the decoder's channels and rate, and where to stop. */
+export interface OpusDecodeOptions {
+  channels: number;
+  /** The decoder's output rate. */
+  rate: number;
+  /** Samples at `rate` to keep; decoding stops there. */
+  keep?: number;
+}
+
+/**
+ * Decodes Opus packets in batches (`opusBatch`) into `take`. With `keep`, decoding stops there and what
+ * was decoded past it — the encoder's padding after the stream's last granule position — is cut
+ * (without stopping, a small final granule would let every packet after it be decoded and thrown away,
+ * past any duration limit).
  */
 export const decodeOpusPackets = (
   decoder: OpusDecoder,
   packets: readonly Uint8Array[],
   take: (chunk: DecodedChunk) => void,
-  keep = Number.POSITIVE_INFINITY,
+  { channels, rate, keep = Number.POSITIVE_INFINITY }: OpusDecodeOptions,
 ): void => {
+  const batch = opusBatch(channels, rate);
   let decoded = 0;
-  for (let i = 0; i < packets.length && decoded < keep; i += OPUS_BATCH) {
-    const chunk = decoder.decodeFrames(packets.slice(i, i + OPUS_BATCH));
+  for (let i = 0; i < packets.length && decoded < keep; i += batch) {
+    const chunk = decoder.decodeFrames(packets.slice(i, i + batch));
     const excess = decoded + chunk.samplesDecoded - keep;
     if (excess > 0) trimEnd(chunk, excess);
     decoded += chunk.samplesDecoded;
@@ -122,10 +142,11 @@ export const decodeOpusPackets = (
  * The logical streams of an Ogg Opus file (the first and any chained after it) into `take`: each
  * stream's packets after its OpusHead and OpusTags, from a fresh decoder state, cut at its last page's
  * granule position less its pre-skip (RFC 7845 §4; both count at 48 kHz, the decoder at `rate`).
+ * `channels` is the decoder's (its layout is the first stream's).
  */
 export const decodeOggOpusStreams = async (
   decoder: OpusDecoder,
-  rate: number,
+  { channels, rate }: Omit<OpusDecodeOptions, 'keep'>,
   streams: readonly OggLogicalStream[],
   take: (chunk: DecodedChunk) => void,
 ): Promise<void> => {
@@ -136,7 +157,7 @@ export const decodeOggOpusStreams = async (
       stream.ended && stream.lastGranule >= 0
         ? Math.round(((stream.lastGranule - preSkip) * rate) / OPUS_RATE)
         : undefined;
-    decodeOpusPackets(decoder, stream.packets.slice(2), take, keep);
+    decodeOpusPackets(decoder, stream.packets.slice(2), take, { channels, rate, keep });
   }
 };
 

@@ -21,9 +21,10 @@ const decodeOpusFrames = async (
 ): Promise<ChunkedDecodeResult> => {
   const layout = opusLayout(track.codecPrivate, track.channels);
   checkStreamParameters('WebM Opus', OPUS_RATE, layout.channels);
-  return withOpusDecoder(layout, opusDecodeRate(outputRate), async (decoder) => {
+  const rate = opusDecodeRate(outputRate);
+  return withOpusDecoder(layout, rate, async (decoder) => {
     const collector = createMonoCollector({ container: 'WebM Opus', maxDurationSec, outputRate });
-    decodeOpusPackets(decoder, file.frames, collector.take);
+    decodeOpusPackets(decoder, file.frames, collector.take, { channels: layout.channels, rate });
     return collector.result();
   });
 };
