@@ -301,6 +301,105 @@ const repeatOgg = (path: string, seconds: number, rate: number): Uint8Array => {
   return concatenated(out, Uint8Array);
 };
 
+// --- Crafted Opus: frames that cost nothing in bytes, the most channels ----------------------------------
+
+/** A WebM file with one mono Opus track whose one cluster (unknown size, as recorders write) repeats `block`. */
+const webmRepeating = (block: number[], totalBytes: number): Uint8Array => {
+  // Sizes as 2-byte vints (every element here is under 16 KB).
+  const vint2 = (size: number) => [0x40 | (size >> 8), size & 0xff];
+  const sized = (id: number[], content: number[]) => [...id, ...vint2(content.length), ...content];
+  const text = (value: string) => [...new TextEncoder().encode(value)];
+  const unknownSize = [0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+  const track = sized(
+    [0xae],
+    [
+      ...sized([0xd7], [1]),
+      ...sized([0x83], [2]),
+      ...sized([0x86], text('A_OPUS')),
+      ...sized([0xe1], sized([0x9f], [1])),
+    ],
+  );
+  const head = [
+    ...sized([0x1a, 0x45, 0xdf, 0xa3], sized([0x42, 0x82], text('webm'))),
+    ...[0x18, 0x53, 0x80, 0x67, ...unknownSize],
+    ...sized([0x16, 0x54, 0xae, 0x6b], track),
+    ...[0x1f, 0x43, 0xb6, 0x75, ...unknownSize],
+  ];
+  const simpleBlock = sized([0xa3], [0x81, 0, 0, ...block]); // track 1, timecode 0
+  const copies = Math.floor((totalBytes - head.length) / simpleBlock.length);
+  const out = new Uint8Array(head.length + copies * simpleBlock.length);
+  out.set(head);
+  for (let i = 0; i < copies; i++) out.set(simpleBlock, head.length + i * simpleBlock.length);
+  return out;
+};
+
+/** One Ogg page (RFC 3533) of whole packets, its CRC computed. */
+const oggPage = (flags: number, granule: number, sequence: number, packets: Uint8Array[]): Uint8Array => {
+  const lacing = packets.flatMap((p) => [...new Array(Math.floor(p.length / 255)).fill(255), p.length % 255]);
+  const page = concatenated([new Uint8Array(27 + lacing.length), ...packets], Uint8Array);
+  const view = new DataView(page.buffer);
+  page.set([0x4f, 0x67, 0x67, 0x53, 0, flags]);
+  view.setBigInt64(6, BigInt(granule), true);
+  view.setUint32(14, 1, true);
+  view.setUint32(18, sequence, true);
+  page[26] = lacing.length;
+  page.set(lacing, 27);
+  view.setUint32(22, oggCrc(page), true);
+  return page;
+};
+
+/**
+ * Ogg Opus with 64 uncoupled channels (the limit), every packet 6 × 20 ms of CELT with empty frames
+ * (120 ms, the most a packet holds, in 191 bytes), and no granule position on the last page: nothing
+ * declares the length, so only the decoded-values budget stops it (1024 packets: 94 M values at 16 kHz).
+ */
+const maxChannelsOpus = (packets: number): Uint8Array => {
+  const channels = 64;
+  const head = new Uint8Array(21 + channels);
+  head.set(new TextEncoder().encode('OpusHead'));
+  const view = new DataView(head.buffer);
+  head[8] = 1;
+  head[9] = channels;
+  view.setUint16(10, 312, true);
+  view.setUint32(12, 48000, true);
+  head.set([255, channels, 0], 18); // mapping family 255: one uncoupled stream per channel
+  for (let c = 0; c < channels; c++) head[21 + c] = c;
+  const tags = new Uint8Array([...new TextEncoder().encode('OpusTags'), 0, 0, 0, 0, 0, 0, 0, 0]);
+  // Code 3 (6 frames, CBR): self-delimited streams first, each with a zero length byte, then the last.
+  const packet = new Uint8Array([...new Array(channels - 1).fill([0xfb, 0x06, 0x00]).flat(), 0xfb, 0x06]);
+  const pages = [oggPage(2, 0, 0, [head]), oggPage(0, 0, 1, [tags])];
+  for (let first = 0, sequence = 2; first < packets; first += 255, sequence++) {
+    const count = Math.min(255, packets - first);
+    const last = first + count >= packets;
+    // Each page's granule honest (120 ms a packet), but none on the last: the header check has none.
+    const granule = last ? -1 : (first + count) * 5760;
+    pages.push(oggPage(last ? 4 : 0, granule, sequence, new Array(count).fill(packet)));
+  }
+  return concatenated(pages, Uint8Array);
+};
+
+/** Crafted Opus files: what a WebM block or an Opus packet can cost beyond its bytes. */
+const craftedOpusCases = (): MemoryCase[] => [
+  {
+    name: 'empty-laces.webm',
+    format: 'WebM Opus',
+    note: `${LIMIT} of 7-byte blocks of 256 empty laces (fixed-size lacing): 920 M frames, none of them audio`,
+    bytes: async () => webmRepeating([0x80 | (2 << 1), 255], MAX_UPLOAD_BYTES),
+  },
+  {
+    name: 'one-byte-laces.webm',
+    format: 'WebM Opus',
+    note: `${LIMIT} of blocks of 256 one-byte frames (2.5 ms each at the least): 25 M frames, 240 000 allowed`,
+    bytes: async () => webmRepeating([0x80 | (2 << 1), 255, ...new Array(256).fill(0xf8)], MAX_UPLOAD_BYTES),
+  },
+  {
+    name: 'max-channels-120ms.opus',
+    format: 'Ogg Opus',
+    note: '64 channels of 120 ms packets (191 bytes each), no declared length: over the decoded-values budget',
+    bytes: async () => maxChannelsOpus(1024),
+  },
+];
+
 // --- The cases -----------------------------------------------------------------------------------------
 
 /** The deployment's default upload limit (lambdas/app/config.ts): the largest file a case may be. */
@@ -421,7 +520,12 @@ const lossyCases = (): MemoryCase[] => [
   },
 ];
 
-export const memoryCases = (): MemoryCase[] => [...flacCases(), ...pcmCases(), ...lossyCases()];
+export const memoryCases = (): MemoryCase[] => [
+  ...flacCases(),
+  ...pcmCases(),
+  ...lossyCases(),
+  ...craftedOpusCases(),
+];
 
 export interface MemoryOutcome {
   outcome: string;

@@ -5,8 +5,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MEMORY_BUDGET_MB, measureCases } from '../bin/bench-memory.ts';
 import { memoryCases } from '../bin/memory-cases.ts';
 
-/** The quick worst cases (the two issue files, max rate × max channels); `npm run bench -- --memory` runs all. */
-const QUICK = ['issue-384k-590s.flac', 'issue-192k-590s.flac', 'max-rate-8ch.flac', 'max-channels.wav'];
+/**
+ * The quick worst cases (the two issue files, max rate × max channels, crafted Opus frames that cost
+ * nothing in bytes); `npm run bench -- --memory` runs all.
+ */
+const QUICK = [
+  'issue-384k-590s.flac',
+  'issue-192k-590s.flac',
+  'max-rate-8ch.flac',
+  'max-channels.wav',
+  'empty-laces.webm',
+  'max-channels-120ms.opus',
+];
 const TYPED = /^(angry|disgust|fear|happy|neutral|surprise|sad|[A-Z_]+)$/;
 
 describe('memory budget: worst-case inputs in a child process with a capped heap', () => {
@@ -28,5 +38,7 @@ describe('memory budget: worst-case inputs in a child process with a capped heap
     }
     expect(rows.find((r) => r.name === 'issue-384k-590s.flac')?.outcome).toBe('TOO_LARGE');
     expect(rows.find((r) => r.name === 'issue-192k-590s.flac')?.outcome).toBe('TOO_LARGE');
+    expect(rows.find((r) => r.name === 'empty-laces.webm')?.outcome).toBe('EMPTY_AUDIO');
+    expect(rows.find((r) => r.name === 'max-channels-120ms.opus')?.outcome).toBe('TOO_LARGE');
   });
 });
