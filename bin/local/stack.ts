@@ -247,6 +247,31 @@ function processS3Events(
 }
 
 /**
+ * The data folder claimed (data-dir-lock.ts), then the API adapter, dynalite and s3rver: what started is
+ * stopped again, and the folder released, when a later step fails.
+ */
+async function startServers(
+  options: LocalStackOptions,
+  paths: DataPaths,
+  tableName: string,
+  adminKey: string,
+  log: (line: string) => void,
+) {
+  const unlock = await lockDataDir(paths.dataDir);
+  // The API adapter listens first (answering 503 until ready) so that its origin is known for S3's CORS.
+  const adapter = await startApiAdapter({ ...options, adminKey, log }).catch(async (error: unknown) => {
+    await unlock();
+    throw error;
+  });
+  const aws = await startLocalAws(options, paths, tableName, adapter.apiUrl).catch(async (error: unknown) => {
+    await adapter.close();
+    await unlock();
+    throw error;
+  });
+  return { unlock, adapter, ...aws };
+}
+
+/**
  * The whole product on this machine: dynalite (on disk) and s3rver (on disk, SigV4-checked) under the
  * data folder, the same Lambda handlers as in AWS fed with the same event shapes, an API Gateway-like
  * adapter that enforces x-api-key, and the web page. The handlers read their configuration from the
@@ -260,18 +285,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const adminKey = options.adminKey ?? randomUUID();
   const webhookSecret = options.webhookSecret ?? DEFAULT_WEBHOOK_SECRET;
   const paths = await prepareDataDir(options.dataDir);
-  const unlock = await lockDataDir(paths.dataDir);
-  // The API adapter listens first (answering 503 until ready) so that its origin is known for S3's CORS.
-  const adapter = await startApiAdapter({ ...options, adminKey, log }).catch(async (error: unknown) => {
-    await unlock();
-    throw error;
-  });
-  const { dynamo, s3, bundled } = await startLocalAws(options, paths, tableName, adapter.apiUrl).catch(
-    async (error: unknown) => {
-      await adapter.close();
-      await unlock();
-      throw error;
-    },
+  const { unlock, adapter, dynamo, s3, bundled } = await startServers(
+    options,
+    paths,
+    tableName,
+    adminKey,
+    log,
   );
   setHandlerEnvironment(
     { bucket: options.bucket, tableName, modelVersion: bundled.version, webhookSecret },
