@@ -2,7 +2,7 @@
  * The worst inputs an upload may be (≤ the upload limit, ≤ 10 min) for memory and decoding work, per format: max
  * sample rate, max channels, max duration, smallest frames. Written in TypeScript from the committed
  * fixtures (no encoder needed): FLAC frames are written directly (CONSTANT or VERBATIM subframes), MP3
- * frames and Ogg pages of a fixture are repeated to ten minutes. Used by `npm run bench -- --memory`
+ * frames and Ogg pages of a fixture are repeated to ten minutes, an M4A's smallest AAC frame to the frame budget. Used by `npm run bench -- --memory`
  * and by test/memory-budget.test.ts.
  */
 import { readFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { DEFAULT_MAX_UPLOAD_BYTES } from '../lambdas/app/config.ts';
 import { concatenated } from '../lambdas/core/audio/concat.ts';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { MAX_CODEC_FRAMES } from '../lambdas/core/audio/limits.ts';
+import { readBoxes } from '../lambdas/core/audio/mp4.ts';
 import { OGG_CRC } from './fuzz-layout.ts';
 
 const FIXTURES = fileURLToPath(new URL('../test/fixtures/', import.meta.url));
@@ -400,6 +401,69 @@ const craftedOpusCases = (): MemoryCase[] => [
   },
 ];
 
+// --- MP4, the fixture's smallest AAC frame repeated ----------------------------------------------------
+
+type Mp4Box = ReturnType<typeof readBoxes>[number];
+const dataView = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+const topBox = (bytes: Uint8Array, type: string): Mp4Box =>
+  readBoxes(bytes, 0, bytes.length).find((b) => b.type === type)!;
+/** The box at `path` under moov (the first of each type). */
+export const boxInMoov = (bytes: Uint8Array, path: string[]): Mp4Box =>
+  path.reduce(
+    (box, type) => readBoxes(bytes, box.content, box.end).find((b) => b.type === type)!,
+    topBox(bytes, 'moov'),
+  );
+const STBL = ['trak', 'mdia', 'minf', 'stbl'];
+
+/** The smallest AAC frame of the fixture (5 bytes of silence). */
+const smallestAacFrame = (source: Uint8Array): Uint8Array => {
+  const view = dataView(source);
+  const stsz = boxInMoov(source, [...STBL, 'stsz']);
+  const sizes = Array.from({ length: view.getUint32(stsz.content + 8) }, (_, i) =>
+    view.getUint32(stsz.content + 12 + 4 * i),
+  );
+  const smallest = sizes.indexOf(Math.min(...sizes));
+  let offset = view.getUint32(boxInMoov(source, [...STBL, 'stco']).content + 8);
+  for (let i = 0; i < smallest; i++) offset += sizes[i]!;
+  return source.subarray(offset, offset + sizes[smallest]!);
+};
+
+/** Rewrites stts, stsz, stsc, stco in place for `count` samples of `size` bytes in one chunk at `offset`. */
+const oneChunkTables = (bytes: Uint8Array, count: number, size: number, delta: number, offset: number) => {
+  const view = dataView(bytes);
+  const at = (type: string) => boxInMoov(bytes, [...STBL, type]).content;
+  for (const [type, values] of Object.entries({
+    stts: [1, count, delta],
+    stsz: [size, count],
+    stsc: [1, 1, count],
+    stco: [1, offset],
+  })) {
+    for (const [i, value] of values.entries()) view.setUint32(at(type) + 4 + 4 * i, value);
+  }
+  view.setUint32(boxInMoov(bytes, ['trak', 'mdia', 'mdhd']).content + 16, 0); // duration unknown
+  // No edit list: it would trim the output to the fixture's length.
+  bytes.set([0x66, 0x72, 0x65, 0x65], boxInMoov(bytes, ['trak', 'edts']).start + 4);
+};
+
+/**
+ * An M4A of `count` copies of the AAC fixture's smallest frame, in an mdat before moov (ffmpeg's layout),
+ * whose stts declares `delta` ticks (of 44.1 kHz) per frame and whose mdhd declares no duration.
+ */
+export const tinyAacFrames = (count: number, delta: number): Uint8Array => {
+  const source = readFileSync(join(FIXTURES, 'generated/aac-44k.m4a'));
+  const frame = smallestAacFrame(source);
+  const moov = topBox(source, 'moov');
+  const mdatSize = 8 + count * frame.length;
+  const bytes = new Uint8Array(moov.start + mdatSize + (moov.end - moov.start));
+  bytes.set(source.subarray(0, moov.start));
+  dataView(bytes).setUint32(moov.start, mdatSize);
+  bytes.set([0x6d, 0x64, 0x61, 0x74], moov.start + 4);
+  for (let i = 0; i < count; i++) bytes.set(frame, moov.start + 8 + i * frame.length);
+  bytes.set(source.subarray(moov.start, moov.end), moov.start + mdatSize);
+  oneChunkTables(bytes, count, frame.length, delta, moov.start + 8);
+  return bytes;
+};
+
 // --- The cases -----------------------------------------------------------------------------------------
 
 /** The deployment's default upload limit (lambdas/app/config.ts): the largest file a case may be. */
@@ -517,6 +581,12 @@ const lossyCases = (): MemoryCase[] => [
     format: 'Ogg Vorbis',
     note: '10 min of the 16 kHz fixture repeated page by page',
     bytes: async () => repeatOgg('generated/vorbis-16k.ogg', TEN_MINUTES, 16000),
+  },
+  {
+    name: 'smallest-frames.m4a',
+    format: 'MP4 (AAC)',
+    note: '5-byte AAC frames, the frame budget of them (3043 s at 44.1 kHz), moov last, stts and mdhd understating',
+    bytes: async () => tinyAacFrames(MAX_CODEC_FRAMES, 1),
   },
 ];
 

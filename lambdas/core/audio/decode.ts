@@ -76,7 +76,7 @@ const atOutputRate = (pcm: MonoPcm, outputRate: number | undefined): Float32Arra
  *   sample rate outside 1000–384000 Hz), NaN/infinite float samples;
  * - EMPTY_AUDIO: zero bytes, a header with no samples;
  * - TOO_LARGE: more sample values (frames × channels) than `MAX_DECODED_VALUES`, or more codec frames
- *   (FLAC blocks) than `MAX_CODEC_FRAMES`, from the header where
+ *   (FLAC blocks, an MP4 track's samples) than `MAX_CODEC_FRAMES`, from the header where
  *   the container declares its length, else while decoding;
  * - TOO_LONG: over `maxDurationSec` — judged from the header's declared length before decoding where the
  *   container has one, and otherwise while decoding (compressed streams stop one chunk past the limit).

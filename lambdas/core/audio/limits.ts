@@ -17,7 +17,8 @@ export const MAX_DECODED_VALUES = 2 ** 26;
  * sample: FLAC allows 16-sample blocks, and 10 minutes of 16 kHz in them (600 000 frames, ~10 KB per
  * second of silence) took ~50 s to decode, near the Lambda timeout, inside the values budget. 2^17 frames
  * is 10 minutes in blocks of 220 samples at 48 kHz or 73 at 16 kHz (encoders write 1152–4608); over it is
- * TOO_LARGE, from STREAMINFO (total ÷ largest block) before decoding, else counted while decoding.
+ * TOO_LARGE, from STREAMINFO (total ÷ largest block) before decoding, else counted while decoding; for a
+ * compressed MP4 track, from its sample count (stsz: AAC frames are 1024 samples; 10 min of 5 ms Opus packets fits).
  */
 export const MAX_CODEC_FRAMES = 2 ** 17;
 /** More channels than this is not a recording we can mix meaningfully (and guards allocation). */

@@ -1,12 +1,19 @@
 import { AudioError } from '../errors.ts';
 import { mp4Package } from './codec-packages.ts';
 import { fourCc } from './detect.ts';
-import { checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
-import { type DecodedChunk, decodeChunked } from './stream.ts';
+import { checkCodecFrames, checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
+import {
+  type ChunkedDecodeResult,
+  createMonoCollector,
+  type DecodedChunk,
+  type MonoOptions,
+} from './stream.ts';
 import type { MonoPcm } from './types.ts';
 
 interface Box {
   type: string;
+  /** Offset of the box's header. */
+  start: number;
   /** Offset of the box's content (after its header). */
   content: number;
   /** Offset just past the box; may exceed the file when it was cut off. */
@@ -29,7 +36,7 @@ export const readBoxes = (bytes: Uint8Array, from: number, to: number): Box[] =>
       size = to - at;
     }
     if (size < header) throw new AudioError('CORRUPT_AUDIO', `MP4 box at byte ${at} declares ${size} bytes`);
-    boxes.push({ type: fourCc(bytes, at + 4), content: at + header, end: at + size });
+    boxes.push({ type: fourCc(bytes, at + 4), start: at, content: at + header, end: at + size });
     at += size;
   }
   return boxes;
@@ -47,6 +54,9 @@ interface SoundTrack {
   codec: string;
   channels: number;
   sampleRate: number;
+  /** The track's media timescale (mdhd), in which its sample table (stts) counts time; 0 when unknown. */
+  timescale: number;
+  trak: Box;
 }
 
 /** The first sound track's header facts (what the decoder will use: the first audio track). */
@@ -57,9 +67,10 @@ const readSoundTrack = (bytes: Uint8Array, moov: Box): SoundTrack | undefined =>
     if (!hdlr || hdlr.content + 12 > bytes.length || fourCc(bytes, hdlr.content + 8) !== 'soun') continue;
     const mdhd = path(bytes, trak, ['mdia', 'mdhd']);
     let durationSec = 0;
+    let timescale = 0;
     if (mdhd && mdhd.content + 32 <= bytes.length) {
       const v1 = bytes[mdhd.content] === 1;
-      const timescale = view.getUint32(mdhd.content + (v1 ? 20 : 12));
+      timescale = view.getUint32(mdhd.content + (v1 ? 20 : 12));
       const duration = v1
         ? view.getUint32(mdhd.content + 24) * 2 ** 32 + view.getUint32(mdhd.content + 28)
         : view.getUint32(mdhd.content + 16);
@@ -70,9 +81,11 @@ const readSoundTrack = (bytes: Uint8Array, moov: Box): SoundTrack | undefined =>
     // (ISO/IEC 14496-12 §12.2.3) sit 16 (channels) and 24 (rate, 16.16) bytes into its content.
     const entry = stsd ? stsd.content + 8 : -1;
     if (entry < 0 || entry + 8 + 28 > bytes.length)
-      return { durationSec, codec: '?', channels: 0, sampleRate: 0 };
+      return { durationSec, codec: '?', channels: 0, sampleRate: 0, timescale, trak };
     return {
       durationSec,
+      timescale,
+      trak,
       codec: fourCc(bytes, entry + 4),
       channels: view.getUint16(entry + 8 + 16),
       sampleRate: view.getUint32(entry + 8 + 24) / 65536,
@@ -121,8 +134,58 @@ const checkSampleTables = (bytes: Uint8Array, moov: Box): void => {
   }
 };
 
+/** Sample entries of PCM: one MP4 sample is one PCM frame there, not a codec frame to decode. */
+const PCM_CODECS = new Set([
+  'sowt',
+  'twos',
+  'in24',
+  'in32',
+  'fl32',
+  'fl64',
+  'lpcm',
+  'ipcm',
+  'fpcm',
+  'raw ',
+  'NONE',
+  'ulaw',
+  'alaw',
+]);
+
+/** The track's length by its sample tables: Σ count × delta of stts (in the timescale), and stsz's sample count. */
+const sampleTableLength = (bytes: Uint8Array, trak: Box): { ticks: number; samples: number } => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const stbl = path(bytes, trak, ['mdia', 'minf', 'stbl']);
+  const stts = stbl && child(bytes, stbl, 'stts');
+  const stsz = stbl && child(bytes, stbl, 'stsz');
+  let ticks = 0;
+  // Both fit their boxes: checkSampleTables ran first.
+  const entries = stts ? view.getUint32(stts.content + 4) : 0;
+  for (let i = 0, at = (stts?.content ?? 0) + 8; i < entries; i++, at += 8) {
+    ticks += view.getUint32(at) * view.getUint32(at + 4);
+  }
+  return { ticks, samples: stsz ? view.getUint32(stsz.content + 8) : 0 };
+};
+
+/**
+ * The length the file declares, before decoding: by mdhd, and by the sample tables, which the decoder
+ * follows whatever mdhd says (0 means unknown there). Every stsz sample is a frame handed to the codec
+ * (docs/dependencies.md), so compressed tracks get the codec-frame budget too.
+ */
+const checkDeclaredLength = (bytes: Uint8Array, track: SoundTrack, maxDurationSec: number): void => {
+  const { ticks, samples } = sampleTableLength(bytes, track.trak);
+  const declared: [string, number][] = [['MP4 header (mdhd)', track.durationSec]];
+  if (track.timescale > 0) declared.push(['MP4 sample table (stts)', ticks / track.timescale]);
+  for (const [source, seconds] of declared) {
+    checkDuration(source, seconds, 1, maxDurationSec);
+    if (track.sampleRate >= 8)
+      checkDecodedValues(source, seconds * track.sampleRate * (track.channels || 1), 'declares');
+  }
+  if (!PCM_CODECS.has(track.codec))
+    checkCodecFrames(`MP4 sample table (stsz, '${track.codec}')`, samples, 'declares');
+};
+
 /** Checks the container before any decoding: cut-off boxes, no moov, no sound track, absurd headers, length. */
-const inspectMp4 = (bytes: Uint8Array, maxDurationSec: number): SoundTrack => {
+const inspectMp4 = (bytes: Uint8Array, maxDurationSec: number): { track: SoundTrack; moov: Box } => {
   const top = readBoxes(bytes, 0, bytes.length);
   const cut = top.find((b) => b.end > bytes.length);
   if (cut) {
@@ -141,17 +204,8 @@ const inspectMp4 = (bytes: Uint8Array, maxDurationSec: number): SoundTrack => {
   // QuickTime v2 sound descriptions keep the real rate elsewhere (the 16.16 field says 1 Hz); the decoder checks those.
   if (track.sampleRate >= 8)
     checkStreamParameters(`MP4 (${track.codec})`, track.sampleRate, track.channels || 1);
-  if (track.durationSec > 0) {
-    checkDuration('MP4 header', track.durationSec, 1, maxDurationSec);
-    if (track.sampleRate >= 8) {
-      checkDecodedValues(
-        'MP4 header',
-        track.durationSec * track.sampleRate * (track.channels || 1),
-        'declares',
-      );
-    }
-  }
-  return track;
+  checkDeclaredLength(bytes, track, maxDurationSec);
+  return { track, moov };
 };
 
 type AudioData = { channelData: Float32Array[]; sampleRate: number };
@@ -163,28 +217,91 @@ const asChunk = (data: AudioData): DecodedChunk => ({
 });
 
 /**
+ * The file as the decoder should read it: moov first (whole, in one call), then the bytes before it and
+ * after it. Until moov is complete, @audio/decode-mp4 concatenates everything it was given on every call
+ * (quadratic when moov follows mdat, ffmpeg's default), and the call that completes it extracts every
+ * sample already buffered in one codec call (docs/dependencies.md). The copy of moov has its chunk
+ * offsets (stco/co64) moved with the bytes, so each sample is read from the same bytes as before.
+ */
+export const moovFirst = (bytes: Uint8Array, moov: Box): Uint8Array[] => {
+  const header = bytes.slice(moov.start, moov.end);
+  const size = header.length;
+  // Size 0 meant "to the end of the file", no longer true once it is first.
+  if (moov.content - moov.start === 8) new DataView(header.buffer).setUint32(0, size);
+  const moved = (offset: number) =>
+    offset < moov.start ? offset + size : offset < moov.end ? offset - moov.start : offset;
+  for (const trak of readBoxes(header, moov.content - moov.start, size).filter((b) => b.type === 'trak')) {
+    const stbl = path(header, trak, ['mdia', 'minf', 'stbl']);
+    const tables = stbl ? readBoxes(header, stbl.content, Math.min(stbl.end, size)) : [];
+    for (const table of tables) moveChunkOffsets(header, table, moved);
+  }
+  return [header, bytes.subarray(0, moov.start), bytes.subarray(moov.end)];
+};
+
+/** Rewrites an stco/co64 table's entries (their counts fit the box: checkSampleTables ran first). */
+const moveChunkOffsets = (bytes: Uint8Array, table: Box, moved: (offset: number) => number): void => {
+  if (table.type !== 'stco' && table.type !== 'co64') return;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const entries = view.getUint32(table.content + 4);
+  for (let i = 0; i < entries; i++) {
+    if (table.type === 'stco') {
+      const at = table.content + 8 + 4 * i;
+      // moved() < the file's length for offsets inside it, so a 32-bit offset stays one.
+      view.setUint32(at, moved(view.getUint32(at)));
+    } else {
+      const at = table.content + 8 + 8 * i;
+      const offset = moved(view.getUint32(at) * 2 ** 32 + view.getUint32(at + 4));
+      view.setUint32(at, Math.floor(offset / 2 ** 32));
+      view.setUint32(at + 4, offset % 2 ** 32);
+    }
+  }
+};
+
+/** Input per decoder call after moov: each call hands the codec only the samples these bytes complete. */
+const CHUNK_BYTES = 16_384;
+
+type Mp4Decoder = Awaited<ReturnType<Awaited<ReturnType<typeof mp4Package>>['decoder']>>;
+
+/**
+ * Feeds moov whole, then the rest in chunks, into a mono collector, so the limits are checked between
+ * codec calls of at most one chunk's samples.
+ */
+const decodeMoovFirst = async (
+  mp4: Mp4Decoder,
+  [header, ...rest]: Uint8Array[],
+  options: MonoOptions,
+): Promise<ChunkedDecodeResult> => {
+  const collector = createMonoCollector(options);
+  collector.take(asChunk(await mp4.decode(header!)));
+  for (const part of rest) {
+    for (let at = 0; at < part.length; at += CHUNK_BYTES) {
+      collector.take(asChunk(await mp4.decode(part.subarray(at, at + CHUNK_BYTES))));
+    }
+  }
+  collector.take(asChunk(await mp4.flush()));
+  return collector.result();
+};
+
+/**
  * MP4 / M4A / MOV / 3GP: the first audio track (AAC-LC/HE-AAC, Opus, MP3, ALAC, FLAC, AMR…) through
- * @audio/decode-mp4, loaded on first use (docs/dependencies.md). The container's own length (mdhd) is
- * checked before decoding (TOO_LONG) and against the decoded length after it (a silently short decode is
- * CORRUPT_AUDIO).
+ * @audio/decode-mp4, loaded on first use (docs/dependencies.md). The container's own length (mdhd and
+ * the sample tables) is checked before decoding (TOO_LONG, TOO_LARGE), and mdhd's against the decoded
+ * length after it (a silently short decode is CORRUPT_AUDIO).
  */
 export const decodeMp4 = async (
   bytes: Uint8Array,
   maxDurationSec: number,
   outputRate?: number,
 ): Promise<MonoPcm> => {
-  const track = inspectMp4(bytes, maxDurationSec);
+  const { track, moov } = inspectMp4(bytes, maxDurationSec);
   const { decoder } = await mp4Package();
   const mp4 = await decoder();
-  let result: Awaited<ReturnType<typeof decodeChunked>>;
+  let result: ChunkedDecodeResult;
   try {
-    result = await decodeChunked(bytes, {
+    result = await decodeMoovFirst(mp4, moovFirst(bytes, moov), {
       container: `MP4 (${track.codec})`,
       maxDurationSec,
       outputRate,
-      decode: async (chunk) => asChunk(await mp4.decode(chunk)),
-      flush: async () => asChunk(await mp4.flush()),
-      chunkBytes: 16_384,
     });
   } finally {
     mp4.free();

@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { boxInMoov, tinyAacFrames } from '../bin/memory-cases.ts';
+import { decodeAudio } from '../lambdas/core/audio/decode.ts';
+import { MAX_CODEC_FRAMES } from '../lambdas/core/audio/limits.ts';
+import { moovFirst, readBoxes } from '../lambdas/core/audio/mp4.ts';
+
+/** Every input @audio/decode-mp4's streaming decoder is given, per decoder (wrapped, not replaced). */
+const calls = vi.hoisted(() => ({ inputs: [] as Uint8Array[][] }));
+vi.mock('@audio/decode-mp4', async (importOriginal) => {
+  const real = await importOriginal<typeof import('@audio/decode-mp4')>();
+  const decoder: typeof real.decoder = async () => {
+    const instance = await real.decoder();
+    const inputs: Uint8Array[] = [];
+    calls.inputs.push(inputs);
+    const decode = instance.decode.bind(instance);
+    instance.decode = (chunk) => {
+      if (chunk instanceof Uint8Array) inputs.push(chunk);
+      return decode(chunk);
+    };
+    return instance;
+  };
+  return { ...real, decoder };
+});
+
+const load = (path: string): Uint8Array =>
+  new Uint8Array(readFileSync(join(import.meta.dirname, 'fixtures', path)));
+type Box = ReturnType<typeof readBoxes>[number];
+const view = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+const top = (bytes: Uint8Array, type: string): Box =>
+  readBoxes(bytes, 0, bytes.length).find((b) => b.type === type)!;
+const STBL = ['trak', 'mdia', 'minf', 'stbl'];
+
+/** The file with its moov box moved to the end and the chunk offsets (stco) moved with the bytes. */
+const moovLast = (bytes: Uint8Array): Uint8Array => {
+  const moov = top(bytes, 'moov');
+  const size = moov.end - moov.start;
+  const out = new Uint8Array(bytes.length);
+  out.set(bytes.subarray(0, moov.start));
+  out.set(bytes.subarray(moov.end), moov.start);
+  out.set(bytes.subarray(moov.start, moov.end), bytes.length - size);
+  const stco = boxInMoov(out, [...STBL, 'stco']);
+  for (let i = 0; i < view(out).getUint32(stco.content + 4); i++) {
+    const at = stco.content + 8 + 4 * i;
+    view(out).setUint32(at, view(out).getUint32(at) - size);
+  }
+  return out;
+};
+
+const decodeCalls = async (bytes: Uint8Array) => {
+  calls.inputs.length = 0;
+  const outcome = await decodeAudio(bytes).catch((error: unknown) => error);
+  return { outcome, inputs: calls.inputs.flat() };
+};
+
+describe('MP4 whose moov follows mdat (ffmpeg’s and phones’ default)', () => {
+  it('decodes to the same samples as the moov-first original', async () => {
+    const original = load('generated/aac-faststart-44k.mp4');
+    const moved = moovLast(original);
+    expect(readBoxes(moved, 0, moved.length).at(-1)?.type).toBe('moov');
+    const a = await decodeAudio(original);
+    const b = await decodeAudio(moved);
+    expect(b.samples.length).toBeGreaterThan(40_000);
+    expect(b.samples).toEqual(a.samples);
+  });
+
+  it('hands the decoder moov whole first, then chunks of at most 16 KiB (no buffering until moov)', async () => {
+    // 2 MB of another track's bytes in mdat before moov: the decoder once re-concatenated all it had
+    // buffered on every 16 KiB call (quadratic) and decoded every sample in the call that completed moov.
+    const source = load('generated/aac-44k.m4a');
+    const mdat = top(source, 'mdat');
+    const moov = top(source, 'moov');
+    const extra = 2 ** 21;
+    const bytes = new Uint8Array(source.length + extra);
+    bytes.set(source.subarray(0, mdat.end));
+    bytes.set(source.subarray(moov.start), mdat.end + extra);
+    view(bytes).setUint32(mdat.start, mdat.end - mdat.start + extra);
+    const { outcome, inputs } = await decodeCalls(bytes);
+    expect(outcome).toMatchObject({ format: 'mp4' });
+    expect(inputs[0]!.length).toBe(moov.end - moov.start);
+    expect(String.fromCharCode(...inputs[0]!.subarray(4, 8))).toBe('moov');
+    expect(Math.max(...inputs.slice(1).map((input) => input.length))).toBeLessThanOrEqual(16_384);
+    expect(inputs.reduce((sum, input) => sum + input.length, 0)).toBe(bytes.length);
+  });
+
+  it('moves the chunk offsets with the bytes (moovFirst keeps each sample where its offset says)', () => {
+    const bytes = load('generated/aac-44k.m4a');
+    const moov = top(bytes, 'moov');
+    const [header, ...rest] = moovFirst(bytes, moov);
+    const stream = new Uint8Array(bytes.length);
+    let at = 0;
+    for (const part of [header!, ...rest]) {
+      stream.set(part, at);
+      at += part.length;
+    }
+    const offset = (file: Uint8Array) => view(file).getUint32(boxInMoov(file, [...STBL, 'stco']).content + 8);
+    const sample = (file: Uint8Array) => file.subarray(offset(file), offset(file) + 64);
+    expect(offset(stream)).toBe(offset(bytes) + (moov.end - moov.start));
+    expect(sample(stream)).toEqual(sample(bytes));
+  });
+});
+
+describe('MP4 length by the sample tables, before decoding', () => {
+  it('refuses as TOO_LONG, without decoding, a file whose stts declares over the limit (mdhd says 0)', async () => {
+    const { outcome, inputs } = await decodeCalls(tinyAacFrames(30_000, 1024)); // 697 s at 44.1 kHz
+    expect(outcome).toMatchObject({
+      code: 'TOO_LONG',
+      message: expect.stringMatching(/\(stts\) declares 696\.6 s/),
+    });
+    expect(inputs).toHaveLength(0);
+  });
+
+  it('refuses as TOO_LARGE, without decoding, more samples (codec frames) than the frame budget', async () => {
+    const { outcome, inputs } = await decodeCalls(tinyAacFrames(MAX_CODEC_FRAMES + 1, 1));
+    expect(outcome).toMatchObject({ code: 'TOO_LARGE', message: expect.stringMatching(/stsz, 'mp4a'/) });
+    expect(inputs).toHaveLength(0);
+  });
+
+  it('stops within one 16 KiB batch past the limit when stts understates the length', async () => {
+    // 40 000 frames of 1024 samples (929 s) declared as 40 000 ticks: the collector's limit runs between
+    // codec calls; once the whole file went in one call and decoding stopped at 929 s.
+    const { outcome } = await decodeCalls(tinyAacFrames(40_000, 1));
+    expect(outcome).toMatchObject({ code: 'TOO_LONG' });
+    const stoppedAt = Number(/stopped decoding at ([\d.]+) s/.exec((outcome as Error).message)?.[1]);
+    // 16 KiB of 5-byte frames: ≤ 3277 frames × 1024 samples ≈ 76 s at 44.1 kHz.
+    expect(stoppedAt).toBeGreaterThan(600);
+    expect(stoppedAt).toBeLessThan(600 + 77);
+  });
+});
