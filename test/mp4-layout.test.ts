@@ -117,14 +117,42 @@ describe('MP4 length by the sample tables, before decoding', () => {
     expect(inputs).toHaveLength(0);
   });
 
-  it('stops within one 16 KiB batch past the limit when stts understates the length', async () => {
+  it('stops within one codec call (≤ 1024 frames) past the limit when stts understates the length', async () => {
     // 40 000 frames of 1024 samples (929 s) declared as 40 000 ticks: the collector's limit runs between
     // codec calls; once the whole file went in one call and decoding stopped at 929 s.
     const { outcome } = await decodeCalls(tinyAacFrames(40_000, 1));
     expect(outcome).toMatchObject({ code: 'TOO_LONG' });
     const stoppedAt = Number(/stopped decoding at ([\d.]+) s/.exec((outcome as Error).message)?.[1]);
-    // 16 KiB of 5-byte frames: ≤ 3277 frames × 1024 samples ≈ 76 s at 44.1 kHz.
+    // At most 1024 frames per codec call: 1024 × 1024 samples ≈ 23.8 s at 44.1 kHz.
     expect(stoppedAt).toBeGreaterThan(600);
-    expect(stoppedAt).toBeLessThan(600 + 77);
+    expect(stoppedAt).toBeLessThan(600 + 24);
+  });
+
+  it('hands a large sample over whole, not in 16 KiB pieces the decoder re-copies each time', async () => {
+    // One 2 MB sample: the decoder copies all it holds on every call until the sample is whole (a 16 MB
+    // sample in 16 KiB calls took 37 s).
+    const bytes = tinyAacFrames(400_000, 1);
+    const table = (type: string) => boxInMoov(bytes, [...STBL, type]).content;
+    view(bytes).setUint32(table('stsz') + 4, 2_000_000); // one sample of 2 MB (the table's count follows)
+    view(bytes).setUint32(table('stsz') + 8, 1);
+    view(bytes).setUint32(table('stsc') + 12, 1);
+    view(bytes).setUint32(table('stts') + 8, 1);
+    const { inputs } = await decodeCalls(bytes);
+    expect(inputs.length).toBeLessThanOrEqual(3);
+    expect(Math.max(...inputs.map((input) => input.length))).toBeGreaterThanOrEqual(2_000_000);
+  });
+
+  it('refuses as CORRUPT_AUDIO sample sizes that add up to more than the file', async () => {
+    const bytes = tinyAacFrames(1000, 1);
+    const stsz = boxInMoov(bytes, [...STBL, 'stsz']).content;
+    view(bytes).setUint32(stsz + 4, 0); // sizes from the table: the fixture's 45 entries, the first made huge
+    view(bytes).setUint32(stsz + 8, 45);
+    view(bytes).setUint32(stsz + 12, bytes.length);
+    const { outcome, inputs } = await decodeCalls(bytes);
+    expect(outcome).toMatchObject({
+      code: 'CORRUPT_AUDIO',
+      message: expect.stringMatching(/'stsz'.*in all/),
+    });
+    expect(inputs).toHaveLength(0);
   });
 });

@@ -1,5 +1,6 @@
 import { AudioError } from '../errors.ts';
 import { mp4Package } from './codec-packages.ts';
+import { concatenated } from './concat.ts';
 import { fourCc } from './detect.ts';
 import { checkCodecFrames, checkDecodedValues, checkDuration, checkStreamParameters } from './limits.ts';
 import {
@@ -113,6 +114,11 @@ const checkSampleTable = (bytes: Uint8Array, table: Box): void => {
     if (sampleSize === 0 && 12 + 4 * count > size)
       throw corrupt(`declares ${count} samples in ${size} bytes`);
     if (sampleSize * count > bytes.length) throw corrupt(`declares ${count} samples of ${sampleSize} bytes`);
+    // Samples do not share bytes: more than the file is damage (or a crafted re-read of the same bytes).
+    let total = 0;
+    for (let i = 0; i < count && sampleSize === 0; i++) total += view.getUint32(table.content + 12 + 4 * i);
+    if (total > bytes.length)
+      throw corrupt(`declares samples of ${total} bytes in all, in a file of ${bytes.length}`);
     return;
   }
   const entryBytes = TABLE_ENTRY_BYTES[table.type];
@@ -257,26 +263,113 @@ const moveChunkOffsets = (bytes: Uint8Array, table: Box, moved: (offset: number)
   }
 };
 
-/** Input per decoder call after moov: each call hands the codec only the samples these bytes complete. */
+/** Input per decoder call after moov, unless a sample needs more: the decoder completes whole samples only. */
 const CHUNK_BYTES = 16_384;
+/** At most this many samples completed per codec call: 1024 AAC frames are ≤ 2 M values per channel. */
+const SAMPLES_PER_CALL = 1024;
+
+interface Span {
+  start: number;
+  end: number;
+}
+
+/**
+ * Where the sound track's samples lie, in the decoder's walk (ISO/IEC 14496-12 §8.7.4: runs of stsc's
+ * samples per chunk, contiguous from each stco/co64 offset; after the last chunk they keep going),
+ * ordered by their ends. Sizes and counts fit their boxes: checkSampleTables ran first.
+ */
+const sampleSpans = (bytes: Uint8Array, trak: Box): Span[] => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const stbl = path(bytes, trak, ['mdia', 'minf', 'stbl']);
+  const table = (type: string) => (stbl ? child(bytes, stbl, type) : undefined);
+  const stsz = table('stsz');
+  const stsc = table('stsc');
+  const stco = table('stco') ?? table('co64');
+  if (!stsz || !stco || view.getUint32(stco.content + 4) === 0) return [];
+  const u32 = (at: number) => view.getUint32(at);
+  const wide = stco.type === 'co64';
+  const chunkAt = (c: number) =>
+    wide
+      ? u32(stco.content + 8 + 8 * c) * 2 ** 32 + u32(stco.content + 12 + 8 * c)
+      : u32(stco.content + 8 + 4 * c);
+  const [fixed, count, chunks] = [u32(stsz.content + 4), u32(stsz.content + 8), u32(stco.content + 4)];
+  const runs = stsc ? u32(stsc.content + 4) : 0;
+  const perChunk = (run: number) => (run < runs ? u32(stsc!.content + 12 + 12 * run) : 1);
+  const spans: Span[] = [];
+  let [chunk, run, inChunk, offset] = [0, 0, 0, chunkAt(0)];
+  for (let i = 0; i < count; i++) {
+    const size = fixed || u32(stsz.content + 12 + 4 * i);
+    spans.push({ start: offset, end: offset + size });
+    offset += size;
+    if (++inChunk < perChunk(run) || chunk + 1 >= chunks) continue;
+    [chunk, inChunk, offset] = [chunk + 1, 0, chunkAt(chunk + 1)];
+    while (run + 1 < runs && u32(stsc!.content + 8 + 12 * (run + 1)) <= chunk + 1) run++;
+  }
+  return spans.sort((a, b) => a.end - b.end);
+};
+
+/** The first span ending after `at` (binary search). */
+const firstEndAfter = (spans: Span[], at: number): number => {
+  let [low, high] = [0, spans.length];
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (spans[middle]!.end > at) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+};
+
+/**
+ * Where the decoder call from `from` should end: a chunk on, moved to the end of a sample it would cut
+ * (the decoder copies what it holds on every call until a sample is whole: a 16 MB sample in 16 KiB
+ * calls took 37 s), and no further than SAMPLES_PER_CALL sample ends.
+ */
+const callEnd = (spans: Span[], from: number, total: number): number => {
+  let to = from + CHUNK_BYTES;
+  const cut = spans[firstEndAfter(spans, to)];
+  if (cut && cut.start < to) to = cut.end;
+  const last = spans[firstEndAfter(spans, from) + SAMPLES_PER_CALL - 1];
+  if (last && last.end < to) to = last.end;
+  return Math.min(Math.max(to, from + 1), total);
+};
+
+/** Bytes [from, to) of the parts read one after the other (a copy only across a part's end). */
+const partsSlice = (parts: Uint8Array[], from: number, to: number): Uint8Array => {
+  const pieces: Uint8Array[] = [];
+  let at = 0;
+  for (const part of parts) {
+    if (to > at && from < at + part.length) pieces.push(part.subarray(Math.max(from - at, 0), to - at));
+    at += part.length;
+  }
+  return concatenated(pieces, Uint8Array);
+};
+
+/** The sound track's sample spans in the moov-first stream; none for PCM, whose samples are single frames. */
+const soundSpans = (header: Uint8Array, codec: string): Span[] => {
+  const moov = readBoxes(header, 0, header.length)[0]!;
+  const track = readSoundTrack(header, moov);
+  return track && !PCM_CODECS.has(codec) ? sampleSpans(header, track.trak) : [];
+};
 
 type Mp4Decoder = Awaited<ReturnType<Awaited<ReturnType<typeof mp4Package>>['decoder']>>;
 
 /**
- * Feeds moov whole, then the rest in chunks, into a mono collector, so the limits are checked between
- * codec calls of at most one chunk's samples.
+ * Feeds moov whole, then the rest in calls bounded by `callEnd`, into a mono collector, so the limits
+ * are checked between codec calls of a bounded number of samples.
  */
 const decodeMoovFirst = async (
   mp4: Mp4Decoder,
   [header, ...rest]: Uint8Array[],
+  spans: Span[],
   options: MonoOptions,
 ): Promise<ChunkedDecodeResult> => {
   const collector = createMonoCollector(options);
   collector.take(asChunk(await mp4.decode(header!)));
-  for (const part of rest) {
-    for (let at = 0; at < part.length; at += CHUNK_BYTES) {
-      collector.take(asChunk(await mp4.decode(part.subarray(at, at + CHUNK_BYTES))));
-    }
+  const total = header!.length + rest.reduce((sum, part) => sum + part.length, 0);
+  for (let at = header!.length; at < total; ) {
+    const to = callEnd(spans, at, total);
+    collector.take(asChunk(await mp4.decode(partsSlice(rest, at - header!.length, to - header!.length))));
+    at = to;
   }
   collector.take(asChunk(await mp4.flush()));
   return collector.result();
@@ -298,7 +391,8 @@ export const decodeMp4 = async (
   const mp4 = await decoder();
   let result: ChunkedDecodeResult;
   try {
-    result = await decodeMoovFirst(mp4, moovFirst(bytes, moov), {
+    const parts = moovFirst(bytes, moov);
+    result = await decodeMoovFirst(mp4, parts, soundSpans(parts[0]!, track.codec), {
       container: `MP4 (${track.codec})`,
       maxDurationSec,
       outputRate,
