@@ -341,6 +341,27 @@ describe('WAV and AIFF header variants', () => {
     },
   );
 
+  it.each([
+    ['generated/pcm24.wav', 3, 0x7fffefff],
+    ['generated/6ch-16k.wav', 12, 0x7fffeffc],
+  ])(
+    'treats SoX\'s placeholder rounded to whole frames as "to the end of the file" (%s: %i-byte frames)',
+    async (name, frameBytes, placeholder) => {
+      // Arrange: SoX writes floor(MS_UNSPEC / block align) × block align (docs/dependencies.md)
+      const original = load(name);
+      const streamed = original.slice();
+      const view = new DataView(streamed.buffer);
+      let offset = 12;
+      while (String.fromCharCode(...streamed.subarray(offset, offset + 4)) !== 'data')
+        offset += 8 + view.getUint32(offset + 4, true);
+      expect(view.getUint16(32, true)).toBe(frameBytes); // the fmt chunk's block align
+      view.setUint32(offset + 4, placeholder, true);
+
+      // Act / Assess
+      expect((await decodeAudio(streamed)).samples).toEqual((await decodeAudio(original)).samples);
+    },
+  );
+
   it('still refuses a data size over the file that is no placeholder: TOO_LONG, or CORRUPT_AUDIO when cut', async () => {
     // Arrange: one more than arecord's placeholder; the clip's true size with half the data missing
     const overrun = pcm16.slice();

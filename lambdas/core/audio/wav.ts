@@ -14,9 +14,14 @@ const UNKNOWN_SIZE = 0xffffffff;
 /**
  * Data sizes that writers streaming to a pipe leave in the header, never rewritten: the data runs to the end
  * of the file when it holds less (docs/dependencies.md). ffmpeg writes 0xFFFFFFFF, arecord 0x80000000 (its
- * 2 GiB cap for WAV), SoX 0x7FFFF000. Any other size that overruns the file is a truncated file.
+ * 2 GiB cap for WAV); SoX `MS_UNSPEC` (0x7FFFF000) rounded down to whole frames (`soxStreamingSize`). Any
+ * other size that overruns the file is a truncated file.
  */
-const STREAMING_SIZES = new Set([UNKNOWN_SIZE, 0x8000_0000, 0x7fff_f000]);
+const STREAMING_SIZES = new Set([UNKNOWN_SIZE, 0x8000_0000]);
+/** SoX's placeholder for a frame of `frameBytes`: 0x7FFFF000 itself for 1, 2, 4, 8 bytes, 0x7FFFEFFF for 3. */
+const soxStreamingSize = (frameBytes: number): number => Math.floor(0x7fff_f000 / frameBytes) * frameBytes;
+const isStreamingSize = (size: number, frameBytes: number): boolean =>
+  STREAMING_SIZES.has(size) || size === soxStreamingSize(frameBytes);
 
 const hex = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
 
@@ -83,7 +88,7 @@ interface WavChunks {
   fmt: FmtChunk | undefined;
   /** -1 when there is no data chunk. */
   dataOffset: number;
-  /** The data chunk's size (from ds64 for RF64), or one of STREAMING_SIZES. */
+  /** The data chunk's size (from ds64 for RF64), or a streaming writer's placeholder (`isStreamingSize`). */
   dataSize: number;
 }
 
@@ -131,7 +136,7 @@ const framesToDecode = (
 ): number => {
   const available = bytes.length - dataOffset;
   const frameBytes = layout.bytesPerSample * fmt.channels;
-  const unknownLength = STREAMING_SIZES.has(dataSize) && dataSize > available;
+  const unknownLength = isStreamingSize(dataSize, frameBytes) && dataSize > available;
   const declaredBytes = unknownLength ? available : dataSize;
   checkDuration(
     'WAV header',
