@@ -611,6 +611,16 @@ for every clip of a speaker, which round 20's combination had cancelled with the
 the clip. The mix correction alone, in round 20's combination, halved the skewed loss (−0.059 and
 −0.030) at about a point on balanced streams (−0.012 and +0.006): still short of both criteria
 ([round38/](round38/)).
+
+### Round 39 (2026-12-07): fewer MFCCs, a per-clip probe
+
+Rule before the run ([ROUND39.md](ROUND39.md)): 20 MFCCs instead of 40 were to go into an LSTM round only
+if the graph's per-clip statistics restricted to the first 20 raised round 34's seeded per-clip
+classifiers by 0.02 on the 624 pooled unseen RAVDESS clips (`training/mfcc-count-probe.ts`). Softmax
+regression 0.405 → 0.346, MLP 0.492 → 0.471; through the unseen channel 0.309 → 0.309 and 0.332 → 0.330:
+**not adopted**. The high coefficients carry emotion that unseen voices keep, not only the speaker; 13
+and 30 coefficients (reported, not deciding) are not better than 40 for both classifiers either
+([round39/](round39/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
