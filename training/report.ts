@@ -616,7 +616,7 @@ the clip. The mix correction alone, in round 20's combination, halved the skewed
 
 Rule before the run ([ROUND39.md](ROUND39.md)): 20 MFCCs instead of 40 were to go into an LSTM round only
 if the graph's per-clip statistics restricted to the first 20 raised round 34's seeded per-clip
-classifiers by 0.02 on the 624 pooled unseen RAVDESS clips (`training/mfcc-count-probe.ts`). Softmax
+classifiers by 0.02 on the 624 pooled unseen RAVDESS clips (\`training/mfcc-count-probe.ts\`). Softmax
 regression 0.405 → 0.346, MLP 0.492 → 0.471; through the unseen channel 0.309 → 0.309 and 0.332 → 0.330:
 **not adopted**. The high coefficients carry emotion that unseen voices keep, not only the speaker; 13
 and 30 coefficients (reported, not deciding) are not better than 40 for both classifiers either
