@@ -156,3 +156,36 @@ describe('MP4 length by the sample tables, before decoding', () => {
     expect(inputs).toHaveLength(0);
   });
 });
+
+describe('MP4 edit lists (a trim without re-encoding keeps part of the media)', () => {
+  const EDIT = ['trak', 'edts', 'elst'];
+  const movieTicks = (bytes: Uint8Array) => view(bytes).getUint32(boxInMoov(bytes, ['mvhd']).content + 12);
+  /** The fixture with its one edit (version 0) keeping `seconds` from `fromSec` past the priming. */
+  const trimmed = (seconds: number, fromSec = 0): Uint8Array => {
+    const bytes = load('generated/aac-44k.m4a').slice();
+    const elst = boxInMoov(bytes, EDIT).content;
+    expect(view(bytes).getUint32(elst + 4)).toBe(1);
+    view(bytes).setUint32(elst + 8, Math.round(seconds * movieTicks(bytes)));
+    view(bytes).setInt32(elst + 12, view(bytes).getInt32(elst + 12) + Math.round(fromSec * 44_100));
+    return bytes;
+  };
+
+  it('decodes the part the edit list keeps, not CORRUPT_AUDIO for falling short of mdhd', async () => {
+    const whole = await decodeAudio(load('generated/aac-44k.m4a'));
+    expect(whole.samples.length).toBe(44_100); // the priming-only edit list: the source's length
+    for (const fromSec of [0, 0.5]) {
+      const half = await decodeAudio(trimmed(0.5, fromSec));
+      expect(Math.abs(half.samples.length - 22_050)).toBeLessThanOrEqual(64);
+    }
+  });
+
+  it('still refuses as CORRUPT_AUDIO samples that run out before the edit list’s end', async () => {
+    const bytes = trimmed(0.9);
+    const stsz = boxInMoov(bytes, [...STBL, 'stsz']).content;
+    view(bytes).setUint32(stsz + 8, Math.floor(view(bytes).getUint32(stsz + 8) / 2)); // half the frames
+    await expect(decodeAudio(bytes)).rejects.toMatchObject({
+      code: 'CORRUPT_AUDIO',
+      message: expect.stringMatching(/edit list \(elst\) keeps 0\.90 s .* only 0\.[45]\d s/),
+    });
+  });
+});

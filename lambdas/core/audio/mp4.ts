@@ -57,8 +57,39 @@ interface SoundTrack {
   sampleRate: number;
   /** The track's media timescale (mdhd), in which its sample table (stts) counts time; 0 when unknown. */
   timescale: number;
+  /** Seconds of media the edit list presents (a trim keeps part of mdhd's); undefined when it does not say. */
+  editedSec?: number;
   trak: Box;
 }
+
+/**
+ * Σ segment_duration of the media edits (ISO/IEC 14496-12 §8.6.6; media_time −1 is an empty edit, a pause
+ * the decoder does not render), in the movie timescale (mvhd). Undefined without an edit list, without a
+ * movie timescale, or when an edit's duration is 0 (it runs to the media's end).
+ */
+const editListSeconds = (bytes: Uint8Array, moov: Box, trak: Box): number | undefined => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const elst = path(bytes, trak, ['edts', 'elst']);
+  const mvhd = child(bytes, moov, 'mvhd');
+  if (!elst || !mvhd || mvhd.content + 24 > bytes.length || elst.content + 8 > bytes.length) return undefined;
+  const movieTimescale = view.getUint32(mvhd.content + (bytes[mvhd.content] === 1 ? 20 : 12));
+  const v1 = bytes[elst.content] === 1;
+  const [entryBytes, count] = [v1 ? 20 : 12, view.getUint32(elst.content + 4)];
+  if (
+    movieTimescale === 0 ||
+    count === 0 ||
+    elst.content + 8 + count * entryBytes > Math.min(elst.end, bytes.length)
+  )
+    return undefined;
+  let ticks = 0;
+  for (let i = 0, at = elst.content + 8; i < count; i++, at += entryBytes) {
+    const duration = v1 ? view.getUint32(at) * 2 ** 32 + view.getUint32(at + 4) : view.getUint32(at);
+    if (view.getInt32(at + (v1 ? 8 : 4)) === -1) continue;
+    if (duration === 0) return undefined;
+    ticks += duration;
+  }
+  return ticks / movieTimescale;
+};
 
 /** The first sound track's header facts (what the decoder will use: the first audio track). */
 const readSoundTrack = (bytes: Uint8Array, moov: Box): SoundTrack | undefined => {
@@ -81,11 +112,13 @@ const readSoundTrack = (bytes: Uint8Array, moov: Box): SoundTrack | undefined =>
     // stsd: version/flags (4), entry count (4), then the first sample entry box; its audio fields
     // (ISO/IEC 14496-12 §12.2.3) sit 16 (channels) and 24 (rate, 16.16) bytes into its content.
     const entry = stsd ? stsd.content + 8 : -1;
+    const editedSec = editListSeconds(bytes, moov, trak);
     if (entry < 0 || entry + 8 + 28 > bytes.length)
-      return { durationSec, codec: '?', channels: 0, sampleRate: 0, timescale, trak };
+      return { durationSec, codec: '?', channels: 0, sampleRate: 0, timescale, editedSec, trak };
     return {
       durationSec,
       timescale,
+      editedSec,
       trak,
       codec: fourCc(bytes, entry + 4),
       channels: view.getUint16(entry + 8 + 16),
@@ -376,10 +409,26 @@ const decodeMoovFirst = async (
 };
 
 /**
+ * A silently short decode is CORRUPT_AUDIO: fewer seconds than mdhd declares, or than the edit list keeps
+ * when that is less (a trim without re-encoding keeps part of the media, and the decoder outputs only that
+ * part: docs/dependencies.md). Encoder priming and padding (≤ 2 AAC frames) are trimmed too: 0.1 s is allowed.
+ */
+const checkDecodedLength = (track: SoundTrack, decodedSec: number): void => {
+  const expected = Math.min(track.durationSec, track.editedSec ?? Number.POSITIVE_INFINITY);
+  if (track.durationSec > 0 && decodedSec < expected - 0.1) {
+    const source = expected < track.durationSec ? 'MP4 edit list (elst) keeps' : 'MP4 header declares';
+    throw new AudioError(
+      'CORRUPT_AUDIO',
+      `${source} ${expected.toFixed(2)} s of audio but only ${decodedSec.toFixed(2)} s could be decoded (damaged or truncated data?)`,
+    );
+  }
+};
+
+/**
  * MP4 / M4A / MOV / 3GP: the first audio track (AAC-LC/HE-AAC, Opus, MP3, ALAC, FLAC, AMR…) through
  * @audio/decode-mp4, loaded on first use (docs/dependencies.md). The container's own length (mdhd and
- * the sample tables) is checked before decoding (TOO_LONG, TOO_LARGE), and mdhd's against the decoded
- * length after it (a silently short decode is CORRUPT_AUDIO).
+ * the sample tables) is checked before decoding (TOO_LONG, TOO_LARGE), and against the decoded length
+ * after it (`checkDecodedLength`).
  */
 export const decodeMp4 = async (
   bytes: Uint8Array,
@@ -400,14 +449,7 @@ export const decodeMp4 = async (
   } finally {
     mp4.free();
   }
-  const decodedSec = result.frames / (result.sampleRate || 1);
-  // Encoder priming and padding (≤ 2 AAC frames) are trimmed from the output: allow 0.1 s below the header.
-  if (track.durationSec > 0 && decodedSec < track.durationSec - 0.1) {
-    throw new AudioError(
-      'CORRUPT_AUDIO',
-      `MP4 header declares ${track.durationSec.toFixed(2)} s of audio but only ${decodedSec.toFixed(2)} s could be decoded (damaged or truncated data?)`,
-    );
-  }
+  checkDecodedLength(track, result.frames / (result.sampleRate || 1));
   // The decoder's channel count: ISO files write the template value 2 in the sample entry, whatever the stream.
   return {
     samples: result.samples,
