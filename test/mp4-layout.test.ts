@@ -101,6 +101,33 @@ describe('MP4 whose moov follows mdat (ffmpeg’s and phones’ default)', () =>
   });
 });
 
+describe('MP4 whose moov has a 64-bit size (size 1, largesize following)', () => {
+  /** The fixture (moov last) with moov's header written as 16 bytes: the same box, 8 bytes longer. */
+  const largeSizeMoov = (source: Uint8Array): Uint8Array => {
+    const moov = top(source, 'moov');
+    expect(moov.end).toBe(source.length);
+    const bytes = new Uint8Array(source.length + 8);
+    bytes.set(source.subarray(0, moov.start));
+    bytes.set(source.subarray(moov.start + 4, moov.start + 8), moov.start + 4);
+    view(bytes).setUint32(moov.start, 1);
+    view(bytes).setUint32(moov.start + 12, moov.end - moov.start + 8);
+    bytes.set(source.subarray(moov.content), moov.start + 16);
+    return bytes;
+  };
+
+  it('decodes to the same samples as the original (the decoder read its content from 8 bytes in)', async () => {
+    const original = load('generated/aac-44k.m4a');
+    const bytes = largeSizeMoov(original);
+    expect(top(bytes, 'moov').content - top(bytes, 'moov').start).toBe(16);
+    expect((await decodeAudio(bytes)).samples).toEqual((await decodeAudio(original)).samples);
+    const [header] = moovFirst(bytes, top(bytes, 'moov'));
+    expect(readBoxes(header!, 0, header!.length).map((b) => [b.type, b.content - b.start])).toEqual([
+      ['moov', 8],
+      ['free', 8],
+    ]);
+  });
+});
+
 describe('MP4 length by the sample tables, before decoding', () => {
   it('refuses as TOO_LONG, without decoding, a file whose stts declares over the limit (mdhd says 0)', async () => {
     const { outcome, inputs } = await decodeCalls(tinyAacFrames(30_000, 1024)); // 697 s at 44.1 kHz

@@ -265,16 +265,34 @@ const asChunk = (data: AudioData): DecodedChunk => ({
 export const moovFirst = (bytes: Uint8Array, moov: Box): Uint8Array[] => {
   const header = bytes.slice(moov.start, moov.end);
   const size = header.length;
-  // Size 0 meant "to the end of the file", no longer true once it is first.
-  if (moov.content - moov.start === 8) new DataView(header.buffer).setUint32(0, size);
+  ordinaryHeader(header);
   const moved = (offset: number) =>
     offset < moov.start ? offset + size : offset < moov.end ? offset - moov.start : offset;
-  for (const trak of readBoxes(header, moov.content - moov.start, size).filter((b) => b.type === 'trak')) {
+  for (const trak of readBoxes(header, 8, size).filter((b) => b.type === 'trak')) {
     const stbl = path(header, trak, ['mdia', 'minf', 'stbl']);
     const tables = stbl ? readBoxes(header, stbl.content, Math.min(stbl.end, size)) : [];
     for (const table of tables) moveChunkOffsets(header, table, moved);
   }
   return [header, bytes.subarray(0, moov.start), bytes.subarray(moov.end)];
+};
+
+/**
+ * Gives the copy of moov a 32-bit size (0 meant "to the end of the file", no longer true once it is
+ * first) and an 8-byte header: the decoder's box walk reads a 64-bit-size box's content from 8 bytes in,
+ * not 16 (docs/dependencies.md). The content moves up 8 bytes and an empty 8-byte `free` box fills the
+ * gap, so the copy keeps its length and the bytes after it their offsets.
+ */
+const ordinaryHeader = (header: Uint8Array): void => {
+  const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+  const size = header.length;
+  if (view.getUint32(0) !== 1) {
+    view.setUint32(0, size);
+    return;
+  }
+  header.copyWithin(8, 16);
+  view.setUint32(0, size - 8);
+  view.setUint32(size - 8, 8);
+  header.set([0x66, 0x72, 0x65, 0x65], size - 4); // 'free'
 };
 
 /** Rewrites an stco/co64 table's entries (their counts fit the box: checkSampleTables ran first). */
