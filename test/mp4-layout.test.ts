@@ -5,6 +5,7 @@ import { boxInMoov, tinyAacFrames } from '../bin/memory-cases.ts';
 import { decodeAudio } from '../lambdas/core/audio/decode.ts';
 import { MAX_CODEC_FRAMES } from '../lambdas/core/audio/limits.ts';
 import { moovFirst, readBoxes } from '../lambdas/core/audio/mp4.ts';
+import { fragmented, fragmentedAac, framesOf } from './helpers/fragmented-mp4.ts';
 
 /** Every input @audio/decode-mp4's streaming decoder is given, per decoder (wrapped, not replaced). */
 const calls = vi.hoisted(() => ({ inputs: [] as Uint8Array[][] }));
@@ -214,5 +215,56 @@ describe('MP4 edit lists (a trim without re-encoding keeps part of the media)', 
       code: 'CORRUPT_AUDIO',
       message: expect.stringMatching(/edit list \(elst\) keeps 0\.90 s .* only 0\.[45]\d s/),
     });
+  });
+});
+
+describe('fragmented MP4 (moof/trun): the same checks as moov’s sample tables', () => {
+  it('decodes to the same samples as the unfragmented file', async () => {
+    const source = load('generated/aac-44k.m4a');
+    const original = await decodeAudio(source);
+    const { outcome } = await decodeCalls(fragmented(source, framesOf(source), 1024, 15));
+    expect(outcome).toMatchObject({ format: 'mp4' });
+    // Empty tables leave the edit list's window open by a tick of the movie timescale (1 ms).
+    expect((outcome as typeof original).samples.subarray(0, 44_100)).toEqual(original.samples);
+  });
+
+  it('refuses as TOO_LONG, without decoding, truns declaring over the limit (trex’s durations)', async () => {
+    const { outcome, inputs } = await decodeCalls(fragmentedAac(30_000, 1024));
+    expect(outcome).toMatchObject({
+      code: 'TOO_LONG',
+      message: expect.stringMatching(/fragments \(trun\) declares 696\.6 s/),
+    });
+    expect(inputs).toHaveLength(0);
+  });
+
+  it('refuses as TOO_LARGE, without decoding, more samples (codec frames) than the frame budget', async () => {
+    const { outcome, inputs } = await decodeCalls(fragmentedAac(MAX_CODEC_FRAMES + 1, 1));
+    expect(outcome).toMatchObject({ code: 'TOO_LARGE', message: expect.stringMatching(/trun, 'mp4a'/) });
+    expect(inputs).toHaveLength(0);
+  });
+
+  it('stops within one codec call (≤ 1024 frames) past the limit when the durations understate the length', async () => {
+    // 16 KiB calls held 3276 of these 5-byte frames each (76 s at 44.1 kHz): decoding stopped at 658 s.
+    const { outcome } = await decodeCalls(fragmentedAac(40_000, 1));
+    expect(outcome).toMatchObject({ code: 'TOO_LONG' });
+    const stoppedAt = Number(/stopped decoding at ([\d.]+) s/.exec((outcome as Error).message)?.[1]);
+    expect(stoppedAt).toBeGreaterThan(600);
+    expect(stoppedAt).toBeLessThan(600 + 24);
+  });
+
+  it('refuses as CORRUPT_AUDIO, without decoding, a trun whose per-sample entries run past its box', async () => {
+    // The decoder loops over the declared count, reading past the box.
+    const bytes = fragmentedAac(1000, 1024);
+    const moof = top(bytes, 'moof');
+    const traf = readBoxes(bytes, moof.content, moof.end).find((b) => b.type === 'traf')!;
+    const trun = readBoxes(bytes, traf.content, traf.end).find((b) => b.type === 'trun')!;
+    // Four fields per sample (duration, size, flags, composition offset): the box holds one.
+    view(bytes).setUint32(trun.content, 0x000f01);
+    const { outcome, inputs } = await decodeCalls(bytes);
+    expect(outcome).toMatchObject({
+      code: 'CORRUPT_AUDIO',
+      message: expect.stringMatching(/'trun'.*5000 samples|'trun'/),
+    });
+    expect(inputs).toHaveLength(0);
   });
 });

@@ -59,6 +59,8 @@ interface SoundTrack {
   timescale: number;
   /** Seconds of media the edit list presents (a trim keeps part of mdhd's); undefined when it does not say. */
   editedSec?: number;
+  /** tkhd's track_ID, which a fragment's tfhd names; 0 when unknown. */
+  id: number;
   trak: Box;
 }
 
@@ -91,6 +93,15 @@ const editListSeconds = (bytes: Uint8Array, moov: Box, trak: Box): number | unde
   return ticks / movieTimescale;
 };
 
+/** tkhd's track_ID (ISO/IEC 14496-12 §8.3.2), 0 when there is none. */
+const trackId = (bytes: Uint8Array, trak: Box): number => {
+  const tkhd = child(bytes, trak, 'tkhd');
+  const at = tkhd ? tkhd.content + (bytes[tkhd.content] === 1 ? 20 : 12) : -1;
+  return at >= 0 && at + 4 <= Math.min(tkhd!.end, bytes.length)
+    ? new DataView(bytes.buffer, bytes.byteOffset).getUint32(at)
+    : 0;
+};
+
 /** The first sound track's header facts (what the decoder will use: the first audio track). */
 const readSoundTrack = (bytes: Uint8Array, moov: Box): SoundTrack | undefined => {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -113,12 +124,14 @@ const readSoundTrack = (bytes: Uint8Array, moov: Box): SoundTrack | undefined =>
     // (ISO/IEC 14496-12 §12.2.3) sit 16 (channels) and 24 (rate, 16.16) bytes into its content.
     const entry = stsd ? stsd.content + 8 : -1;
     const editedSec = editListSeconds(bytes, moov, trak);
+    const id = trackId(bytes, trak);
     if (entry < 0 || entry + 8 + 28 > bytes.length)
-      return { durationSec, codec: '?', channels: 0, sampleRate: 0, timescale, editedSec, trak };
+      return { durationSec, codec: '?', channels: 0, sampleRate: 0, timescale, editedSec, id, trak };
     return {
       durationSec,
       timescale,
       editedSec,
+      id,
       trak,
       codec: fourCc(bytes, entry + 4),
       channels: view.getUint16(entry + 8 + 16),
@@ -205,22 +218,176 @@ const sampleTableLength = (bytes: Uint8Array, trak: Box): { ticks: number; sampl
   return { ticks, samples: stsz ? view.getUint32(stsz.content + 8) : 0 };
 };
 
+/** Sample defaults of a fragmented track (trex, ISO/IEC 14496-12 §8.8.3), and where the file's moof boxes are. */
+interface FragmentDefaults {
+  duration: number;
+  size: number;
+  moofs: Box[];
+  /** Where a byte of the file is in the moov-first stream the decoder reads (`moovFirst`). */
+  streamAt: (offset: number) => number;
+}
+
 /**
- * The length the file declares, before decoding: by mdhd, and by the sample tables, which the decoder
- * follows whatever mdhd says (0 means unknown there). Every stsz sample is a frame handed to the codec
- * (docs/dependencies.md), so compressed tracks get the codec-frame budget too.
+ * The decoder reads samples from moof boxes when moov has an mvex/trex and the track's stsz lists none
+ * (docs/dependencies.md); undefined otherwise.
  */
-const checkDeclaredLength = (bytes: Uint8Array, track: SoundTrack, maxDurationSec: number): void => {
-  const { ticks, samples } = sampleTableLength(bytes, track.trak);
+const fragmentDefaults = (bytes: Uint8Array, moov: Box, track: SoundTrack): FragmentDefaults | undefined => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const mvex = child(bytes, moov, 'mvex');
+  const trexes = mvex ? readBoxes(bytes, mvex.content, Math.min(mvex.end, bytes.length)) : [];
+  if (!trexes.some((b) => b.type === 'trex') || sampleTableLength(bytes, track.trak).samples > 0)
+    return undefined;
+  const trex = trexes.find(
+    (b) => b.type === 'trex' && b.content + 20 <= b.end && view.getUint32(b.content + 4) === track.id,
+  );
+  const size = moov.end - moov.start;
+  return {
+    duration: trex ? view.getUint32(trex.content + 12) : 0,
+    size: trex ? view.getUint32(trex.content + 16) : 0,
+    moofs: readBoxes(bytes, 0, bytes.length).filter((b) => b.type === 'moof'),
+    streamAt: (offset) => (offset < moov.start ? offset + size : offset),
+  };
+};
+
+/** The state of one traf's walk: its base offset, defaults, and where its next run starts. */
+interface Traf {
+  base: number;
+  duration: number;
+  size: number;
+  next?: number;
+}
+
+const fragmentCorrupt = (box: Box, detail: string) =>
+  new AudioError(
+    'CORRUPT_AUDIO',
+    `MP4 fragment's '${box.type}' at byte ${box.start} ${detail} (damaged header?)`,
+  );
+
+/** Optional fields as the flags select them, in order, with their widths. */
+const optionalFields = (flags: number, fields: [number, number][]): number =>
+  fields.reduce((sum, [flag, width]) => sum + (flags & flag ? width : 0), 0);
+
+/**
+ * tfhd (§8.8.7): its track, and the traf's base as the decoder takes it (an explicit base data offset,
+ * else the moof's start, whatever default-base-is-moof says) with its default duration and size.
+ */
+const readTfhd = (bytes: Uint8Array, tfhd: Box, moofAt: number, defaults: FragmentDefaults) => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const flags = tfhd.content + 8 <= tfhd.end ? view.getUint32(tfhd.content) & 0xffffff : 0;
+  const width = optionalFields(flags, [
+    [0x1, 8],
+    [0x2, 4],
+    [0x8, 4],
+    [0x10, 4],
+    [0x20, 4],
+  ]);
+  if (tfhd.content + 8 + width > Math.min(tfhd.end, bytes.length))
+    throw fragmentCorrupt(tfhd, `is too short for its fields`);
+  let at = tfhd.content + 8;
+  const traf: Traf = { base: moofAt, duration: defaults.duration, size: defaults.size };
+  if (flags & 0x1) traf.base = view.getUint32(at) * 2 ** 32 + view.getUint32(at + 4);
+  at += optionalFields(flags, [
+    [0x1, 8],
+    [0x2, 4],
+  ]);
+  if (flags & 0x8) traf.duration = view.getUint32(at);
+  at += optionalFields(flags, [[0x8, 4]]);
+  if (flags & 0x10) traf.size = view.getUint32(at);
+  return { trackId: view.getUint32(tfhd.content + 4), traf };
+};
+
+/** Per-sample fields of a trun (§8.8.8): duration, size, flags, composition offset, 4 bytes each. */
+const TRUN_SAMPLE_FIELDS: [number, number][] = [
+  [0x100, 4],
+  [0x200, 4],
+  [0x400, 4],
+  [0x800, 4],
+];
+
+/**
+ * Adds a trun's samples and ticks to `total` (and, with `spans`, where each sample lies, as the decoder
+ * places them). The decoder loops over the declared count: per-sample entries must fit the box.
+ */
+const readTrun = (bytes: Uint8Array, trun: Box, traf: Traf, total: Fragments, spans?: Span[]): void => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (trun.content + 8 > Math.min(trun.end, bytes.length)) throw fragmentCorrupt(trun, 'is too short');
+  const [flags, count] = [view.getUint32(trun.content) & 0xffffff, view.getUint32(trun.content + 4)];
+  const perSample = optionalFields(flags, TRUN_SAMPLE_FIELDS);
+  let at = trun.content + 8;
+  let offset = traf.next ?? traf.base;
+  if (flags & 0x1) offset = traf.base + view.getInt32(at);
+  at += optionalFields(flags, [
+    [0x1, 4],
+    [0x4, 4],
+  ]);
+  if (at + count * perSample > Math.min(trun.end, bytes.length))
+    throw fragmentCorrupt(trun, `declares ${count} samples of ${perSample} bytes`);
+  total.samples += count;
+  if (!(flags & 0x100)) total.ticks += count * traf.duration;
+  for (let i = 0; i < count && (spans || flags & 0x100); i++, at += perSample) {
+    if (flags & 0x100) total.ticks += view.getUint32(at);
+    const size = flags & 0x200 ? view.getUint32(at + (flags & 0x100 ? 4 : 0)) : traf.size;
+    spans?.push({ start: offset, end: offset + size });
+    offset += size;
+  }
+  traf.next = offset; // where the next run starts (followed only with `spans`)
+};
+
+interface Fragments {
+  ticks: number;
+  samples: number;
+}
+
+/**
+ * The sound track's samples in every top-level moof, as the decoder walks them: their count and ticks,
+ * and with `spans` where each lies in the moov-first stream (each moof counts as one span too: the decoder
+ * waits for a moof whole, re-copying what it holds on every call).
+ */
+const readFragments = (bytes: Uint8Array, track: SoundTrack, defaults: FragmentDefaults, spans?: Span[]) => {
+  const total: Fragments = { ticks: 0, samples: 0 };
+  for (const moof of defaults.moofs) {
+    const moofAt = defaults.streamAt(moof.start);
+    spans?.push({ start: moofAt, end: moofAt + moof.end - moof.start });
+    for (const traf of readBoxes(bytes, moof.content, Math.min(moof.end, bytes.length))) {
+      if (traf.type !== 'traf') continue;
+      const boxes = readBoxes(bytes, traf.content, Math.min(traf.end, bytes.length));
+      const tfhd = boxes.find((b) => b.type === 'tfhd');
+      const header = tfhd && readTfhd(bytes, tfhd, moofAt, defaults);
+      if (header?.trackId !== track.id) continue;
+      for (const trun of boxes.filter((b) => b.type === 'trun'))
+        readTrun(bytes, trun, header.traf, total, spans);
+    }
+  }
+  return total;
+};
+
+/**
+ * The length the file declares, before decoding: by mdhd, and by the sample tables (or a fragmented
+ * file's truns), which the decoder follows whatever mdhd says (0 means unknown there). Every sample is a
+ * frame handed to the codec (docs/dependencies.md), so compressed tracks get the codec-frame budget too.
+ */
+const checkDeclaredLength = (
+  bytes: Uint8Array,
+  moov: Box,
+  track: SoundTrack,
+  maxDurationSec: number,
+): void => {
+  const fragments = fragmentDefaults(bytes, moov, track);
+  const { ticks, samples } = fragments
+    ? readFragments(bytes, track, fragments)
+    : sampleTableLength(bytes, track.trak);
+  const tables = fragments ? 'MP4 fragments (trun)' : 'MP4 sample table (stts)';
   const declared: [string, number][] = [['MP4 header (mdhd)', track.durationSec]];
-  if (track.timescale > 0) declared.push(['MP4 sample table (stts)', ticks / track.timescale]);
+  if (track.timescale > 0) declared.push([tables, ticks / track.timescale]);
   for (const [source, seconds] of declared) {
     checkDuration(source, seconds, 1, maxDurationSec);
     if (track.sampleRate >= 8)
       checkDecodedValues(source, seconds * track.sampleRate * (track.channels || 1), 'declares');
   }
-  if (!PCM_CODECS.has(track.codec))
-    checkCodecFrames(`MP4 sample table (stsz, '${track.codec}')`, samples, 'declares');
+  const frames = `MP4 ${fragments ? 'fragments (trun' : 'sample table (stsz'}, '${track.codec}')`;
+  if (!PCM_CODECS.has(track.codec)) checkCodecFrames(frames, samples, 'declares');
+  // A PCM sample is one frame; the decoder queues each trun sample, which need not fit the trun.
+  else if (fragments) checkDecodedValues(frames, samples * (track.channels || 1), 'declares');
 };
 
 /** Checks the container before any decoding: cut-off boxes, no moov, no sound track, absurd headers, length. */
@@ -243,7 +410,7 @@ const inspectMp4 = (bytes: Uint8Array, maxDurationSec: number): { track: SoundTr
   // QuickTime v2 sound descriptions keep the real rate elsewhere (the 16.16 field says 1 Hz); the decoder checks those.
   if (track.sampleRate >= 8)
     checkStreamParameters(`MP4 (${track.codec})`, track.sampleRate, track.channels || 1);
-  checkDeclaredLength(bytes, track, maxDurationSec);
+  checkDeclaredLength(bytes, moov, track, maxDurationSec);
   return { track, moov };
 };
 
@@ -395,11 +562,20 @@ const partsSlice = (parts: Uint8Array[], from: number, to: number): Uint8Array =
   return concatenated(pieces, Uint8Array);
 };
 
-/** The sound track's sample spans in the moov-first stream; none for PCM, whose samples are single frames. */
-const soundSpans = (header: Uint8Array, codec: string): Span[] => {
-  const moov = readBoxes(header, 0, header.length)[0]!;
-  const track = readSoundTrack(header, moov);
-  return track && !PCM_CODECS.has(codec) ? sampleSpans(header, track.trak) : [];
+/**
+ * The sound track's sample spans in the moov-first stream (from the tables of moov's copy, or from the
+ * moof boxes of a fragmented file); none for PCM, whose samples are single frames.
+ */
+const soundSpans = (bytes: Uint8Array, moov: Box, track: SoundTrack, header: Uint8Array): Span[] => {
+  if (PCM_CODECS.has(track.codec)) return [];
+  const fragments = fragmentDefaults(bytes, moov, track);
+  if (!fragments) {
+    const copy = readSoundTrack(header, readBoxes(header, 0, header.length)[0]!);
+    return copy ? sampleSpans(header, copy.trak) : [];
+  }
+  const spans: Span[] = [];
+  readFragments(bytes, track, fragments, spans); // at most the frame budget's samples: inspectMp4 checked
+  return spans.sort((a, b) => a.end - b.end);
 };
 
 type Mp4Decoder = Awaited<ReturnType<Awaited<ReturnType<typeof mp4Package>>['decoder']>>;
@@ -459,7 +635,7 @@ export const decodeMp4 = async (
   let result: ChunkedDecodeResult;
   try {
     const parts = moovFirst(bytes, moov);
-    result = await decodeMoovFirst(mp4, parts, soundSpans(parts[0]!, track.codec), {
+    result = await decodeMoovFirst(mp4, parts, soundSpans(bytes, moov, track, parts[0]!), {
       container: `MP4 (${track.codec})`,
       maxDurationSec,
       outputRate,
