@@ -4,6 +4,7 @@ import { encodeS3EventKey, toNotification } from '../bin/local/s3-event-bridge.t
 import { readStaticFile } from '../bin/local/static-files.ts';
 import { decodeS3Key } from '../lambdas/app/s3-event.ts';
 import { WEB_DIR } from '../lib/paths.ts';
+import { webSecurityHeaders } from '../lib/web-security-headers.ts';
 import { useTestStack } from './helpers/local-stack.ts';
 
 const s3rverEvent = (key: string, eventName = 'ObjectCreated:Put') => ({
@@ -77,5 +78,27 @@ describe('the local API adapter over HTTP, as API Gateway answers', () => {
       expect(await answer.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
     }
     expect((await local.api('/predictions?limit=1')).status).toBe(200);
+  });
+
+  it('serves the web page with the security headers CloudFront adds on AWS, uploads to the local S3 allowed', async () => {
+    // Act
+    const answers = await Promise.all(
+      ['/', '/app.js', '/config.json'].map((path) =>
+        fetch(`${local.stack.webUrl.replace(/\/$/, '')}${path}`),
+      ),
+    );
+
+    // Assess: the one list lib/web-security-headers.ts keeps for both, with the local S3 as the upload origin.
+    const expected = webSecurityHeaders([local.stack.s3Endpoint]);
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      for (const [name, value] of Object.entries(expected)) expect(answer.headers.get(name)).toBe(value);
+    }
+    const csp = answers[0]!.headers.get('content-security-policy');
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain(`connect-src 'self' ${local.stack.s3Endpoint}`);
+    expect(answers[0]!.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(answers[0]!.headers.get('x-frame-options')).toBe('DENY');
+    expect(answers[0]!.headers.get('referrer-policy')).toBe('no-referrer');
   });
 });

@@ -7,6 +7,7 @@ import { corsHeaders } from '../../lambdas/app/cors.ts';
 import { type ApiRoute, CORS_PREFLIGHT } from '../../lambdas/app/routes.ts';
 import { WEB_DIR } from '../../lib/paths.ts';
 import { webPageConfig } from '../../lib/web-page-config.ts';
+import { webSecurityHeaders } from '../../lib/web-security-headers.ts';
 import { requestUrl, toProxyEvent } from './api-gateway-event.ts';
 import { lambdaContext } from './lambda-context.ts';
 import { matchRoute } from './route-match.ts';
@@ -31,9 +32,14 @@ export interface ApiAdapter {
   apiUrl: string;
   /**
    * From now on API routes go to this handler and the page gets its config.json (the handlers' upload
-   * and duration limits); until then both answer 503.
+   * and duration limits); until then both answer 503. `uploadOrigin` is where the page's presigned
+   * uploads go (the local S3), which its Content-Security-Policy lets it reach.
    */
-  serve(handler: ApiHandler, config: { maxUploadBytes: number; maxDurationSec: number }): void;
+  serve(
+    handler: ApiHandler,
+    config: { maxUploadBytes: number; maxDurationSec: number },
+    uploadOrigin: string,
+  ): void;
   /** Stops listening and ends open connections (kept-alive ones included). */
   close(): Promise<void>;
 }
@@ -85,21 +91,23 @@ async function readBody(req: IncomingMessage): Promise<string | undefined | null
   return chunks.length > 0 ? Buffer.concat(chunks).toString('utf8') : undefined;
 }
 
+/** The web page's config.json and the security headers CloudFront adds on AWS (lib/web-security-headers.ts). */
+interface WebPage {
+  config: ReturnType<typeof webPageConfig> | undefined;
+  headers: Headers;
+}
+
 /** A GET (or HEAD) that is not an API route is a file of the web page (CloudFront's part on AWS); false: none. */
-async function serveWebPage(
-  res: ServerResponse,
-  pathname: string,
-  pageConfig: ReturnType<typeof webPageConfig> | undefined,
-  headOnly: boolean,
-): Promise<boolean> {
+async function serveWebPage(res: ServerResponse, pathname: string, page: WebPage, headOnly: boolean) {
   if (pathname === '/config.json') {
-    if (!pageConfig) return false;
-    sendJson(res, 200, pageConfig);
+    if (!page.config) return false;
+    sendJson(res, 200, page.config, page.headers);
     return true;
   }
   const file = await readStaticFile(WEB_DIR, pathname);
   if (!file) return false;
   res.writeHead(200, {
+    ...page.headers,
     'Content-Type': file.type,
     'Content-Length': file.body.length,
     'Cache-Control': 'no-cache',
@@ -159,7 +167,8 @@ async function listen(
  */
 export async function startApiAdapter(options: ApiAdapterOptions): Promise<ApiAdapter> {
   let apiHandler: ApiHandler | undefined;
-  let pageConfig: ReturnType<typeof webPageConfig> | undefined;
+  // Until `serve` names the local S3, the page may connect to its own origin only.
+  const page: WebPage = { config: undefined, headers: webSecurityHeaders([]) };
   let apiUrl = '';
 
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -168,7 +177,7 @@ export async function startApiAdapter(options: ApiAdapterOptions): Promise<ApiAd
     logWhenFinished(res, method, url, options.log);
     const route = matchRoute(method === 'HEAD' ? 'GET' : method, url.pathname);
     const isPageRequest = (method === 'GET' || method === 'HEAD') && !route.route;
-    if (isPageRequest && (await serveWebPage(res, url.pathname, pageConfig, method === 'HEAD'))) return;
+    if (isPageRequest && (await serveWebPage(res, url.pathname, page, method === 'HEAD'))) return;
     // The web page's origin (here, the adapter's own) and any others allowed, as CORS_ALLOW_ORIGIN says.
     const cors = corsHeaders([apiUrl, ...(options.extraAllowedOrigins ?? [])], req.headers.origin);
     const refuse = (statusCode: number, code: string, message: string) =>
@@ -200,9 +209,10 @@ export async function startApiAdapter(options: ApiAdapterOptions): Promise<ApiAd
   return {
     server,
     apiUrl,
-    serve: (handler, config) => {
+    serve: (handler, config, uploadOrigin) => {
       apiHandler = handler;
-      pageConfig = webPageConfig('', config.maxUploadBytes, config.maxDurationSec);
+      page.config = webPageConfig('', config.maxUploadBytes, config.maxDurationSec);
+      page.headers = webSecurityHeaders([uploadOrigin]);
     },
     async close() {
       const closed = once(server, 'close');

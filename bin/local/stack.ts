@@ -303,7 +303,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   );
   const handlers = await loadHandlers({ ...paths, s3Endpoint: s3.endpoint, bucket: options.bucket, log });
   // The handlers' own configuration, as they parsed it from the environment just set.
-  adapter.serve(handlers.api, loadConfig());
+  adapter.serve(handlers.api, loadConfig(), s3.endpoint);
 
   const queue = processS3Events(s3.server, handlers, {
     deadLetterDir: paths.deadLetterDir,

@@ -12,25 +12,24 @@ import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import { WEB_DIR } from '../paths.ts';
 import { webPageConfig } from '../web-page-config.ts';
+import {
+  awsConnectSources,
+  WEB_FRAME_OPTION,
+  WEB_REFERRER_POLICY,
+  webContentSecurityPolicy,
+} from '../web-security-headers.ts';
+
+/** The CloudFront option whose value is `value`: the shared header values are HTTP's plain strings. */
+function cloudFrontOption<T extends string>(options: Record<string, T>, value: string): T {
+  const option = Object.values(options).find((candidate) => candidate === value);
+  if (option === undefined) throw new Error(`CloudFront has no header option "${value}"`);
+  return option;
+}
 
 /**
  * The static web page: a private bucket served only through CloudFront (origin access control), HTTPS
  * only, with security headers. `deploy()` uploads the page and a config.json naming the API URL.
  */
-/** The page's Content-Security-Policy (asserted in the CDK tests). */
-export const WEB_CONTENT_SECURITY_POLICY = (region: string): string =>
-  [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "media-src 'self' blob:",
-    `connect-src 'self' https://*.execute-api.${region}.amazonaws.com https://*.s3.${region}.amazonaws.com https://*.s3.amazonaws.com`,
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
-
 export class WebSite extends Construct {
   readonly bucket: Bucket;
   readonly distribution: Distribution;
@@ -59,19 +58,24 @@ export class WebSite extends Construct {
   }
 
   /**
-   * CloudFront's managed security headers plus a Content-Security-Policy: the page's own scripts and
-   * styles only (no inline script), and requests to this page, the API (execute-api) and the presigned
-   * S3 uploads (amazonaws.com) only.
+   * The page's security headers (lib/web-security-headers.ts, shared with the local stack) plus HSTS:
+   * requests to this page, the API (execute-api) and the presigned S3 uploads (amazonaws.com) only.
    */
   #securityHeaders(): ResponseHeadersPolicy {
     const region = Stack.of(this).region;
     return new ResponseHeadersPolicy(this, 'SecurityHeaders', {
       comment: 'SER web page: security headers and CSP',
       securityHeadersBehavior: {
-        contentSecurityPolicy: { contentSecurityPolicy: WEB_CONTENT_SECURITY_POLICY(region), override: true },
+        contentSecurityPolicy: {
+          contentSecurityPolicy: webContentSecurityPolicy(awsConnectSources(region)),
+          override: true,
+        },
         contentTypeOptions: { override: true },
-        frameOptions: { frameOption: HeadersFrameOption.DENY, override: true },
-        referrerPolicy: { referrerPolicy: HeadersReferrerPolicy.NO_REFERRER, override: true },
+        frameOptions: { frameOption: cloudFrontOption(HeadersFrameOption, WEB_FRAME_OPTION), override: true },
+        referrerPolicy: {
+          referrerPolicy: cloudFrontOption(HeadersReferrerPolicy, WEB_REFERRER_POLICY),
+          override: true,
+        },
         strictTransportSecurity: {
           accessControlMaxAge: Duration.days(365),
           includeSubdomains: true,
