@@ -75,6 +75,26 @@ const warnsBeforeLeaving = (page: Page) =>
     return event.defaultPrevented;
   });
 
+/** A finished prediction whose parts name different emotions, its overall confidence low (the API's answer). */
+const mixedLowConfidence = (id: string) => ({
+  id,
+  status: 'SUCCEEDED',
+  source: 'api',
+  fileName: 'mixed.flac',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:05.000Z',
+  emotion: 'angry',
+  confidence: 0.41,
+  lowConfidence: true,
+  probabilities: { angry: 0.41, sad: 0.39, happy: 0.2 },
+  durationSec: 6,
+  modelVersion: 'test',
+  segments: [
+    { startSec: 0, endSec: 3, emotion: 'angry', confidence: 0.9 },
+    { startSec: 3, endSec: 6, emotion: 'sad', confidence: 0.85 },
+  ],
+});
+
 describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the local stack', () => {
   let dataDir: string;
   let profileDir: string;
@@ -582,6 +602,48 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
 
     expect(rejected).toContain('not a supported file');
     expect(oldFileStillSelected).toBe(false);
+    await page.close();
+  });
+
+  it('shows the low confidence of a recording whose parts name different emotions, on its own and in a batch row', async () => {
+    // Prepare: every poll is answered with a mixed clip the API calls low in confidence overall.
+    const [single, first, second] = [tessClip('angry'), tessClip('sad'), tessClip('happy')];
+    const page = await openPage();
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.route(PREDICTION_URL, (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify(mixedLowConfidence(route.request().url().split('/').at(-1)!)),
+      }),
+    );
+
+    // Act
+    await page.locator('#file-input').setInputFiles(single.path);
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await page.locator('#result').waitFor({ state: 'visible' });
+    const note = page.locator('#result-note');
+    const [noteText, noteClass] = [await note.textContent(), await note.getAttribute('class')];
+    const headlineClass = await page.locator('#result-confidence').getAttribute('class');
+    await page.locator('#file-input').setInputFiles([first.path, second.path]);
+    await page.getByRole('button', { name: 'Analyse 2 files' }).click();
+    await page.locator('#batch-status', { hasText: 'All 2 files finished' }).waitFor();
+
+    // Assess: the mix is explained and the low confidence said, in words and in the warning colour.
+    expect(noteText).toContain('The recording mixes angry and sad');
+    expect(noteText).toContain('Low confidence');
+    expect(noteClass).toContain('low-confidence');
+    expect(headlineClass).toContain('low-confidence');
+    const results = page.locator('#batch-rows tr td:nth-child(4)');
+    expect(await results.allTextContents()).toEqual([
+      'angry, 41% overall (low confidence)',
+      'angry, 41% overall (low confidence)',
+    ]);
+    expect(await results.evaluateAll((cells) => cells.map((c) => c.className))).toEqual([
+      'low-confidence',
+      'low-confidence',
+    ]);
     await page.close();
   });
 });

@@ -599,7 +599,7 @@ function announceEnd(run, item, outcome) {
 // `lowConfidence` (docs/api.md, "Confidence") has two causes the API does not tell apart: less than
 // MIN_CONFIDENT_SPEECH_SEC of speech, or a calibrated confidence below the model's threshold. A recording whose
 // segments name different emotions has a low overall confidence for a third reason: its windows' mean
-// spreads over them, each part may be clear. The page says which, from the segments.
+// spreads over them, each part may be clear. The page says which, from the segments; low it says in every case.
 const MIN_CONFIDENT_SPEECH_SEC = 1; // lambdas/core/predict.ts, the same name
 const LISTED_EMOTIONS = 3;
 
@@ -630,8 +630,9 @@ function confidenceNote(prediction) {
       names.length > LISTED_EMOTIONS
         ? `${names.length} emotions`
         : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
-    const note = `The recording mixes ${which}: the timeline below shows each part.`;
-    return { headline: `${percent(prediction.confidence)} overall`, note, warn: false };
+    // Still the API's lowConfidence, in words and colour: no one emotion holds for the whole clip.
+    const note = `The recording mixes ${which}: the timeline below shows each part. Low confidence overall: no one emotion holds for the whole recording.`;
+    return { headline: `${percent(prediction.confidence)} overall`, note, warn: true };
   }
   // A calibrated confidence under 50 % is wrong more often than right, whatever the model's threshold.
   const note =
@@ -697,7 +698,9 @@ function recentRow(p) {
     open,
     p.source,
     p.status,
-    p.emotion ? `${label(p.emotion)} (${percent(p.confidence)})` : (p.error?.code ?? ''),
+    p.emotion
+      ? `${label(p.emotion)} (${percent(p.confidence)}${p.lowConfidence ? ', low confidence' : ''})`
+      : (p.error?.code ?? ''),
   ];
   for (const content of cells) {
     const cell = document.createElement('td');
