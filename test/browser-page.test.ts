@@ -646,6 +646,33 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     ]);
     await page.close();
   });
+
+  it('says an upload link that storage refused (403: expired) was refused or has expired', async () => {
+    // Prepare: S3 answers the upload as it answers a presigned URL past its life.
+    const page = await openPage();
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.route(`${stack.s3Endpoint}/**`, (route) =>
+      route.request().method() === 'PUT'
+        ? route.fulfill({
+            status: 403,
+            contentType: 'application/xml',
+            body: '<Error><Code>AccessDenied</Code></Error>',
+          })
+        : route.continue(),
+    );
+
+    // Act
+    await page.locator('#file-input').setInputFiles(tessClip('angry').path);
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await page.locator('#message:not([hidden])').waitFor();
+
+    // Assess
+    expect(await page.locator('#message').textContent()).toBe(
+      'Error: the upload link was refused or has expired (HTTP 403): try again',
+    );
+    await page.close();
+  });
 });
 
 it.runIf(!existsSync(CHROMIUM))(

@@ -291,6 +291,13 @@ const SLOWEST_UPLOAD_BYTES_PER_SEC = 32_000;
 const uploadTimeoutMs = (bytes) =>
   Math.max(MIN_UPLOAD_TIMEOUT_MS, Math.ceil((bytes / SLOWEST_UPLOAD_BYTES_PER_SEC) * 1000));
 
+// S3 answers 403 to a presigned URL past its life (5 minutes) or whose signature no longer holds: trying
+// again asks for a new one.
+const storageRefusal = (status) =>
+  status === 403
+    ? 'the upload link was refused or has expired (HTTP 403): try again'
+    : `storage refused the upload (HTTP ${status})`;
+
 function uploadTo(upload, { blob, name }, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
@@ -308,8 +315,7 @@ function uploadTo(upload, { blob, name }, onProgress) {
     xhr.upload.onprogress = (event) => {
       if (event.lengthComputable) onProgress(Math.round((event.loaded / event.total) * 100));
     };
-    xhr.onload = () =>
-      xhr.status < 300 ? resolve() : reject(new Error(`storage refused the upload (HTTP ${xhr.status})`));
+    xhr.onload = () => (xhr.status < 300 ? resolve() : reject(new Error(storageRefusal(xhr.status))));
     xhr.onerror = () => reject(new Error('the upload failed (network error)'));
     if (upload.method === 'PUT') {
       for (const [header, value] of Object.entries(upload.headers ?? {})) xhr.setRequestHeader(header, value);
