@@ -103,10 +103,13 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
 
   /**
    * A fresh page of the app, once app.js has attached its listeners (after it read config.json);
-   * `initScript` runs in it before the page's own.
+   * `initScript` runs in it before the page's own. With `clock`, the page's timers run on Playwright's
+   * clock (in real time until a test fast-forwards it; installed for the whole browser context, so
+   * those tests come last).
    */
-  async function openPage(initScript?: string) {
+  async function openPage(initScript?: string, { clock = false } = {}) {
     const page = await browser.newPage();
+    if (clock) await page.clock.install();
     if (initScript) await page.addInitScript(initScript);
     await page.goto(stack.webUrl);
     await page.locator('body[data-ready]').waitFor({ state: 'attached' });
@@ -671,6 +674,67 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     expect(await page.locator('#message').textContent()).toBe(
       'Error: the upload link was refused or has expired (HTTP 403): try again',
     );
+    await page.close();
+  });
+
+  // The tests below install Playwright's clock, which stays installed for the browser context.
+
+  it('a poll that never gets an answer is given up after 30 s and asked again: the result still shows', async () => {
+    // Prepare: the first poll is never answered.
+    const clip = tessClip('angry');
+    const page = await openPage(undefined, { clock: true });
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    let polls = 0;
+    await page.route(PREDICTION_URL, (route) => {
+      if (polls++ > 0) return route.continue();
+    });
+
+    // Act: the hung poll waits past the page's timeout.
+    await page.locator('#file-input').setInputFiles(clip.path);
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await expect.poll(() => polls).toBe(1);
+    await page.clock.fastForward(30_000);
+    await page.locator('#result:not([hidden]), #message:not([hidden])').first().waitFor({ timeout: 20_000 });
+
+    // Assess
+    expect(await page.locator('#message').textContent()).toBe('');
+    expect(await page.getByTestId('emotion').textContent()).toBe('angry');
+    expect(polls).toBeGreaterThanOrEqual(2);
+    await page.close();
+  });
+
+  it('a request for an upload URL that never gets an answer fails its row and frees its place: a file waiting behind two starts', async () => {
+    // Prepare: the batch's two requests for an upload URL are never answered; later ones are.
+    const page = await openPage(undefined, { clock: true });
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    let hung = 0;
+    await page.route(/\/uploads$/, (route) => {
+      if (route.request().method() !== 'POST' || hung === 2) return route.continue();
+      hung += 1;
+    });
+    const [first, second, single] = [tessClip('angry'), tessClip('sad'), tessClip('happy')];
+    await page.locator('#file-input').setInputFiles([first.path, second.path]);
+    await page.getByRole('button', { name: 'Analyse 2 files' }).click();
+    await expect.poll(() => hung).toBe(2);
+
+    // Act: one file analysed behind the two, then the page's timeout passes.
+    await page.locator('#file-input').setInputFiles(single.path);
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await page.locator('#status', { hasText: 'Waiting to upload' }).waitFor();
+    await page.clock.fastForward(30_000);
+    await page.locator('#result:not([hidden]), #message:not([hidden])').first().waitFor({ timeout: 20_000 });
+
+    // Assess: both rows failed, saying why; the waiting file went through.
+    expect(await page.locator('#batch-rows tr[data-state="failed"]').count()).toBe(2);
+    expect(await page.locator('#batch-rows tr td:nth-child(4)').allTextContents()).toEqual([
+      'Error: could not get an upload URL: no answer from the API in 30 s (a slow or lost connection). The file was not sent: try again.',
+      'Error: could not get an upload URL: no answer from the API in 30 s (a slow or lost connection). The file was not sent: try again.',
+    ]);
+    expect(await page.locator('#message').textContent()).toBe('');
+    expect(await page.getByTestId('emotion').textContent()).toBe('happy');
+    expect(await warnsBeforeLeaving(page)).toBe(false);
     await page.close();
   });
 });

@@ -62,21 +62,42 @@ $('key-form').addEventListener('submit', (event) => {
 });
 const apiKey = () => $('api-key').value.trim();
 
+// API Gateway ends every request at 29 s (its integration timeout): an answer not come by then never comes,
+// and a request left waiting would hold its run (a poll, or an upload's place in uploadSlot) for good. A timer,
+// not AbortSignal.timeout, so that the page's own clock governs it (the browser test fast-forwards it).
+const API_TIMEOUT_MS = 30_000;
+const networkError = (message) => Object.assign(new Error(message), { network: true });
+
 // Our API answers an error with { error: { code, message } }; API Gateway's own refusals (a wrong key,
-// throttling, its 5xx) with { message } only; a network failure with nothing.
+// throttling, its 5xx) with { message } only; a network failure or no answer in time with nothing.
 async function api(path, init = {}) {
-  const response = await fetch(`${apiBase}${path}`, {
-    ...init,
-    headers: { 'content-type': 'application/json', 'x-api-key': apiKey(), ...(init.headers ?? {}) },
-  }).catch(() => {
-    throw Object.assign(new Error('no answer from the API (network error)'), { network: true });
-  });
-  const body = (await response.json().catch(() => null)) ?? {};
-  if (!response.ok) {
-    const message = body.error?.message ?? body.message ?? 'the API gave no reason';
-    throw Object.assign(new Error(message), { code: body.error?.code, status: response.status });
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), API_TIMEOUT_MS);
+  const failed = () =>
+    networkError(
+      controller.signal.aborted
+        ? `no answer from the API in ${API_TIMEOUT_MS / 1000} s (a slow or lost connection)`
+        : 'no answer from the API (network error)',
+    );
+  try {
+    const response = await fetch(`${apiBase}${path}`, {
+      ...init,
+      signal: controller.signal,
+      headers: { 'content-type': 'application/json', 'x-api-key': apiKey(), ...(init.headers ?? {}) },
+    }).catch(() => {
+      throw failed();
+    });
+    const body = (await response.json().catch(() => null)) ?? {};
+    // A body cut off by the timer is no answer, not an empty one.
+    if (controller.signal.aborted) throw failed();
+    if (!response.ok) {
+      const message = body.error?.message ?? body.message ?? 'the API gave no reason';
+      throw Object.assign(new Error(message), { code: body.error?.code, status: response.status });
+    }
+    return body;
+  } finally {
+    clearTimeout(timer);
   }
-  return body;
 }
 
 // ---- messages ----
@@ -285,7 +306,8 @@ $('record').addEventListener('click', async () => {
 // An upload that hangs (a connection that died without an error) would hold its place in uploadSlot for
 // good, and every file after it would wait forever. It is stopped after the longer of MIN_UPLOAD_TIMEOUT_MS
 // and the time the file takes at SLOWEST_UPLOAD_BYTES_PER_SEC: generous for a slow line (the 25 MB limit
-// is about 14 minutes at 256 kbit/s), while a hung upload ends as a failed one and frees its place.
+// is about 14 minutes at 256 kbit/s), while a hung upload ends as a failed one and frees its place. The
+// request for its URL before it has a timeout of its own (API_TIMEOUT_MS, in api).
 const MIN_UPLOAD_TIMEOUT_MS = 5 * 60_000;
 const SLOWEST_UPLOAD_BYTES_PER_SEC = 32_000;
 const uploadTimeoutMs = (bytes) =>
@@ -444,6 +466,9 @@ async function sendNow(selection, { status, progress }) {
       contentType: contentTypeOf(selection),
       sizeBytes: selection.blob.size,
     }),
+  }).catch((error) => {
+    if (!error.network) throw error;
+    throw new Error(`could not get an upload URL: ${error.message}. The file was not sent: try again.`);
   });
   progress(0);
   status('Uploading…');
