@@ -677,6 +677,34 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     await page.close();
   });
 
+  it('refuses, before sending, a file the browser decodes as longer than the API analyses', async () => {
+    // Prepare: 601 s of 8-bit silence at 8 kHz (4.8 MB, under the size limit; the limit is 600 s).
+    const wav = new wavefile.WaveFile();
+    wav.fromScratch(1, 8000, '8', new Uint8Array(8000 * 601).fill(128));
+    const page = await openPage();
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    const uploadRequests: string[] = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && request.url().endsWith('/uploads'))
+        uploadRequests.push(request.url());
+    });
+
+    // Act
+    await page
+      .locator('#file-input')
+      .setInputFiles({ name: 'long.wav', mimeType: 'audio/wav', buffer: Buffer.from(wav.toBuffer()) });
+    await page.locator('#message:not([hidden])').waitFor();
+
+    // Assess
+    expect(await page.locator('#message').textContent()).toBe(
+      '"long.wav" is 601.0 s long; the limit is 10 minutes.',
+    );
+    expect(await page.getByRole('button', { name: 'Analyse emotion' }).isDisabled()).toBe(true);
+    expect(uploadRequests).toEqual([]);
+    await page.close();
+  });
+
   // The tests below install Playwright's clock, which stays installed for the browser context.
 
   it('a poll that never gets an answer is given up after 30 s and asked again: the result still shows', async () => {
@@ -735,6 +763,29 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     expect(await page.locator('#message').textContent()).toBe('');
     expect(await page.getByTestId('emotion').textContent()).toBe('happy');
     expect(await warnsBeforeLeaving(page)).toBe(false);
+    await page.close();
+  });
+
+  it("stops a recording by itself at the API's longest duration (config.json) and selects what was recorded", async () => {
+    // Prepare
+    const page = await openPage(undefined, { clock: true });
+
+    // Act: the recording runs until the page's clock passes 10 minutes.
+    await page.getByRole('button', { name: /Record from microphone/ }).click();
+    await page.getByText('Recording…').waitFor();
+    const whileRecording = await page.locator('#record-status').textContent();
+    await page.clock.fastForward(600_000);
+    await page
+      .locator('#selected-name')
+      .filter({ hasText: /^recording-.*\.webm$/ })
+      .waitFor({ timeout: 20_000 });
+
+    // Assess
+    expect(whileRecording).toBe('Recording… (it stops by itself at 10 minutes)');
+    expect(await page.locator('#record-status').textContent()).toBe(
+      'Recording stopped at the limit of 10 minutes.',
+    );
+    expect(await page.locator('#record').getAttribute('aria-pressed')).toBe('false');
     await page.close();
   });
 });

@@ -255,11 +255,24 @@ async function drawWaveform(selection) {
       ctx.fillRect(x, mid - max * mid, 1, Math.max(1, (max - min) * mid));
     }
     canvas.dataset.durationSec = String(audio.duration);
+    refuseIfTooLong(selection, audio.duration);
   } catch {
     if (selected !== selection) return;
     ctx.fillStyle = '#6b7280';
     ctx.fillText('(this browser cannot draw this file; the server can still analyse it)', 10, 20);
   }
+}
+
+// The browser's decoder and the API's may differ by a few milliseconds (resampling to 8 kHz here, MP3's
+// encoder padding): the page refuses only audio over the limit by more than that, and the API decides the rest.
+const DURATION_SLACK_SEC = 0.05;
+
+/** A file on show whose audio is over the API's limit (MAX_DURATION_SEC) is not sent: the API would refuse it. */
+function refuseIfTooLong(selection, seconds) {
+  if (!MAX_DURATION_SEC || seconds <= MAX_DURATION_SEC + DURATION_SLACK_SEC) return;
+  selection.refusal = `${seconds.toFixed(1)} s long; the limit is ${duration(MAX_DURATION_SEC)}`;
+  showMessage(`"${selection.name}" is ${selection.refusal}.`);
+  $('analyse').disabled = true;
 }
 
 // ---- recording: what MediaRecorder writes (WebM/Opus, or MP4 in Safari) is uploaded as it is ----
@@ -270,6 +283,26 @@ const RECORDING_EXTENSIONS = {
   'audio/ogg': 'ogg',
 };
 let recorder;
+
+// What the recorder writes runs a little past the moment it is told to stop, and the API refuses anything
+// over MAX_DURATION_SEC: it is stopped a second short of the limit.
+const RECORDING_MARGIN_SEC = 1;
+
+/** Stops `media` (a started MediaRecorder) at the API's limit; answers whether that is what stopped it. */
+function stopAtLimit(media) {
+  if (!MAX_DURATION_SEC) return () => false;
+  let reached = false;
+  const timer = setTimeout(
+    () => {
+      reached = true;
+      media.stop();
+    },
+    (MAX_DURATION_SEC - RECORDING_MARGIN_SEC) * 1000,
+  );
+  media.addEventListener('stop', () => clearTimeout(timer));
+  return () => reached;
+}
+
 $('record').addEventListener('click', async () => {
   if (recorder?.state === 'recording') {
     recorder.stop();
@@ -283,11 +316,14 @@ $('record').addEventListener('click', async () => {
     const chunks = [];
     recorder = new MediaRecorder(stream);
     recorder.ondataavailable = (event) => chunks.push(event.data);
+    const reachedLimit = stopAtLimit(recorder);
     recorder.onstop = () => {
       for (const track of stream.getTracks()) track.stop();
       $('record').setAttribute('aria-pressed', 'false');
       $('record').textContent = '● Record from microphone';
-      $('record-status').textContent = '';
+      $('record-status').textContent = reachedLimit()
+        ? `Recording stopped at the limit of ${duration(MAX_DURATION_SEC)}.`
+        : '';
       const type = recorder.mimeType || chunks[0]?.type || 'audio/webm';
       const extension = RECORDING_EXTENSIONS[type.split(';')[0].trim()] ?? 'webm';
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -296,7 +332,9 @@ $('record').addEventListener('click', async () => {
     recorder.start();
     $('record').setAttribute('aria-pressed', 'true');
     $('record').textContent = '■ Stop recording';
-    $('record-status').textContent = 'Recording…';
+    $('record-status').textContent = MAX_DURATION_SEC
+      ? `Recording… (it stops by itself at ${duration(MAX_DURATION_SEC)})`
+      : 'Recording…';
   } catch (error) {
     showMessage(`Cannot record: ${error.message}`);
   }
@@ -364,7 +402,8 @@ function showProgress(percent) {
 
 // ---- analysing: a run belongs to the file it was started for ----
 $('analyse').addEventListener('click', () => {
-  if (selected) analyse(selected);
+  if (selected?.refusal) showMessage(`"${selected.name}" is ${selected.refusal}.`);
+  else if (selected) analyse(selected);
 });
 
 // Choosing another file while a run goes on does not stop it (the upload may be half sent, and the server
