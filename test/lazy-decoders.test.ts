@@ -11,7 +11,7 @@ const run = promisify(execFile);
  * decoder packages (lambdas/core/audio/codec-packages.ts): loaded on first use only.
  */
 const LAZY_DECODERS = [
-  /\/lambdas\/core\/audio\/mp4\.ts$/,
+  /\/lambdas\/core\/audio\/mp4(-boxes|-fragments|-layout)?\.ts$/,
   /\/lambdas\/core\/audio\/webm\.ts$/,
   /\/lambdas\/core\/audio\/ebml\.ts$/,
   /\/node_modules\/@audio\/decode-mp4\//,
@@ -56,6 +56,9 @@ describe('lazily loaded decoders', () => {
     expect(loadedLater).toEqual(
       expect.arrayContaining([
         'core/audio/mp4.ts',
+        'core/audio/mp4-boxes.ts',
+        'core/audio/mp4-fragments.ts',
+        'core/audio/mp4-layout.ts',
         'core/audio/webm.ts',
         'core/audio/ebml.ts',
         expect.stringMatching(/^@audio\/decode-aac\//),
