@@ -1,9 +1,10 @@
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, utimes } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DataDirInUseError, lockDataDir } from '../bin/local/data-dir-lock.ts';
 import { type LocalStackProcess, spawnLocalStack } from './helpers/local-stack-process.ts';
 
 /** What a start that cannot run prints instead of a stack trace (bin/local.ts, bin/local/data-dir-lock.ts). */
@@ -25,33 +26,46 @@ describe('npm start refuses, in one line, what it cannot run', () => {
       (error: Error) => error.message,
     );
 
-  it('a second stack on a data folder in use is refused, naming the folder and the process; a stopped stack frees it', async () => {
+  it('a second stack on a data folder in use is refused, naming the folder and its lock; a stopped stack frees it', async () => {
     const dir = await dataFolder();
     running = await spawnLocalStack(dir);
-    const pid = Number(await readFile(join(dir, 'stack.pid'), 'utf8'));
 
     const second = await refusal(spawnLocalStack(dir));
     expect(second).toContain(
-      `Not started: the data folder ${dir} is in use by another local stack (process ${pid}): stop it, or set SER_DATA_DIR to another folder`,
+      `Not started: the data folder ${dir} is in use by another local stack (its lock ${join(dir, 'stack.lock')} ` +
+        'was renewed in the last 10 s): stop it, or set SER_DATA_DIR to another folder',
     );
     expect(second).not.toMatch(/Database is closed|\n\s+at /);
 
     expect(await running.stop()).toBe(0);
     running = undefined;
-    await expect(readFile(join(dir, 'stack.pid'))).rejects.toThrow(/ENOENT/);
+    await expect(stat(join(dir, 'stack.lock'))).rejects.toThrow(/ENOENT/);
     running = await spawnLocalStack(dir);
     await running.stop();
     running = undefined;
   }, 180_000);
 
-  it('a data folder left locked by a stack that was killed (its process gone) is taken over', async () => {
+  it('a lock left by a stack that was killed (not renewed for over 10 s) is taken over', async () => {
     const dir = await dataFolder();
-    await writeFile(join(dir, 'stack.pid'), '2147483646'); // no such process
+    await mkdir(join(dir, 'stack.lock'));
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(join(dir, 'stack.lock'), minuteAgo, minuteAgo);
     running = await spawnLocalStack(dir);
-    expect(Number(await readFile(join(dir, 'stack.pid'), 'utf8'))).not.toBe(2147483646);
+    expect((await stat(join(dir, 'stack.lock'))).mtimeMs).toBeGreaterThan(minuteAgo.getTime());
     await running.stop();
     running = undefined;
   }, 120_000);
+
+  it('of two claims on one folder at the same moment, exactly one wins', async () => {
+    const dir = await dataFolder();
+    const claims = await Promise.allSettled([lockDataDir(dir, () => {}), lockDataDir(dir, () => {})]);
+    const won = claims.flatMap((claim) => (claim.status === 'fulfilled' ? [claim.value] : []));
+    expect(won).toHaveLength(1);
+    expect(claims.find((claim) => claim.status === 'rejected')).toMatchObject({
+      reason: expect.any(DataDirInUseError),
+    });
+    await won[0]!();
+  });
 
   it('a port in use is refused with the variable to change, not an EADDRINUSE stack trace', async () => {
     const taken = createServer();

@@ -257,7 +257,7 @@ async function startServers(
   adminKey: string,
   log: (line: string) => void,
 ) {
-  const unlock = await lockDataDir(paths.dataDir);
+  const unlock = await lockDataDir(paths.dataDir, log);
   // The API adapter listens first (answering 503 until ready) so that its origin is known for S3's CORS.
   const adapter = await startApiAdapter({ ...options, adminKey, log }).catch(async (error: unknown) => {
     await unlock();
@@ -269,6 +269,41 @@ async function startServers(
     throw error;
   });
   return { unlock, adapter, ...aws };
+}
+
+/**
+ * The handlers' environment set from the started servers (they read it at import, as in Lambda), the
+ * handlers loaded, and the API handed to the adapter with the configuration they parsed.
+ */
+async function serveHandlers(
+  options: LocalStackOptions,
+  paths: DataPaths,
+  servers: Awaited<ReturnType<typeof startServers>>,
+  settings: { tableName: string; webhookSecret: string; log: (line: string) => void },
+) {
+  const { adapter, dynamo, s3, bundled } = servers;
+  setHandlerEnvironment(
+    {
+      bucket: options.bucket,
+      tableName: settings.tableName,
+      modelVersion: bundled.version,
+      webhookSecret: settings.webhookSecret,
+    },
+    {
+      s3: s3.endpoint,
+      dynamoDb: dynamo.endpoint,
+      api: adapter.apiUrl,
+      extraOrigins: options.extraAllowedOrigins,
+    },
+  );
+  const handlers = await loadHandlers({
+    ...paths,
+    s3Endpoint: s3.endpoint,
+    bucket: options.bucket,
+    log: settings.log,
+  });
+  adapter.serve(handlers.api, loadConfig(), s3.endpoint);
+  return handlers;
 }
 
 /**
@@ -285,25 +320,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const adminKey = options.adminKey ?? randomUUID();
   const webhookSecret = options.webhookSecret ?? DEFAULT_WEBHOOK_SECRET;
   const paths = await prepareDataDir(options.dataDir);
-  const { unlock, adapter, dynamo, s3, bundled } = await startServers(
-    options,
-    paths,
-    tableName,
-    adminKey,
-    log,
-  );
-  setHandlerEnvironment(
-    { bucket: options.bucket, tableName, modelVersion: bundled.version, webhookSecret },
-    {
-      s3: s3.endpoint,
-      dynamoDb: dynamo.endpoint,
-      api: adapter.apiUrl,
-      extraOrigins: options.extraAllowedOrigins,
+  const servers = await startServers(options, paths, tableName, adminKey, log);
+  const { unlock, adapter, dynamo, s3 } = servers;
+  const handlers = await serveHandlers(options, paths, servers, { tableName, webhookSecret, log }).catch(
+    async (error: unknown) => {
+      // Started, then failed: nothing may keep running, or keep the data folder.
+      await adapter.close();
+      await s3.close();
+      await dynamo.close();
+      await unlock();
+      throw error;
     },
   );
-  const handlers = await loadHandlers({ ...paths, s3Endpoint: s3.endpoint, bucket: options.bucket, log });
-  // The handlers' own configuration, as they parsed it from the environment just set.
-  adapter.serve(handlers.api, loadConfig(), s3.endpoint);
 
   const queue = processS3Events(s3.server, handlers, {
     deadLetterDir: paths.deadLetterDir,
@@ -326,8 +354,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     apiKey: options.apiKey,
     adminKey,
     ...paths,
-    modelVersion: bundled.activation.active,
-    bundledModel: bundled,
+    modelVersion: servers.bundled.activation.active,
+    bundledModel: servers.bundled,
     webhookSecret,
     idle,
     close,
