@@ -51,6 +51,7 @@ export async function backfillSpeakersFromCommandLine(options: BackfillSpeakersO
     return code;
   } catch (error) {
     if (!(error instanceof Error)) throw error;
+    progress.stop(); // first: on a terminal the line would join the bar's
     console.error(`ser backfill-speakers: ${messageWithCause(error)} (what was updated stays; run it again)`);
     return 1;
   } finally {

@@ -1,5 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -281,6 +284,53 @@ describe('ser upload against the local stack', () => {
     expect(result.stderr.trim()).toMatch(/^ser: cannot write --out .*no-such-folder\/results\.csv: ENOENT/);
     expect(await listed()).toBe(before);
   }, 60_000);
+
+  it('an interrupted run leaves the previous --out as it was; a finished run replaces it whole', async () => {
+    // Arrange: an earlier run's results, and an API that accepts connections and never answers
+    const out = join(folder, 'earlier.jsonl');
+    await writeFile(out, '{"earlier":"results"}\n');
+    const silent = createServer(() => {});
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as AddressInfo;
+
+    // Act: Ctrl-C while the upload waits
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'bin/ser.ts',
+        'upload',
+        tessClip('sad').path,
+        '--api',
+        `http://127.0.0.1:${port}`,
+        '--out',
+        out,
+      ],
+      { env: { ...process.env, SER_API_KEY: 'upload-key' }, stdio: 'ignore' },
+    );
+    await new Promise((r) => setTimeout(r, 4000));
+    child.kill('SIGINT');
+    await once(child, 'exit');
+    silent.close();
+
+    // Assess: untouched; then a run that ends writes its own results in its place
+    expect(await readFile(out, 'utf8')).toBe('{"earlier":"results"}\n');
+    const finished = await ser([
+      tessClip('sad').path,
+      '--api',
+      test.stack.apiUrl,
+      '--key',
+      'upload-key',
+      '--out',
+      out,
+    ]);
+    expect(finished.code).toBe(0);
+    expect(jsonLines(await readFile(out, 'utf8'))).toEqual([
+      expect.objectContaining({ status: 'SUCCEEDED' }),
+    ]);
+  }, 120_000);
 
   it('reads --api and --key from SER_API_URL and SER_API_KEY, and never prints the key in --help', async () => {
     const env = { ...process.env, SER_API_URL: test.stack.apiUrl, SER_API_KEY: 'upload-key' };

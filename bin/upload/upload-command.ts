@@ -1,4 +1,4 @@
-import { type FileHandle, open, stat } from 'node:fs/promises';
+import { open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, extname, relative } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { createSerClient, type Prediction } from '../../client/ser-client.ts';
@@ -69,7 +69,7 @@ export async function uploadFromCommandLine(paths: string[], options: UploadOpti
     console.error('ser upload: no audio files found');
     return 2;
   }
-  const out = await openOut(options.out);
+  await checkOut(options.out);
   const bar = new SingleBar(
     {
       stream: process.stderr,
@@ -87,7 +87,7 @@ export async function uploadFromCommandLine(paths: string[], options: UploadOpti
   });
   bar.stop();
   process.exitCode = failed > 0 ? 1 : 0; // before writing: a reader that closes early ends the run (ser.ts)
-  const written = await writeRows(rows, options, out);
+  const written = await writeRows(rows, options);
   console.error(
     `${rows.length} ${rows.length === 1 ? 'file' : 'files'}: ${rows.length - failed} succeeded, ${failed} did not`,
   );
@@ -95,13 +95,14 @@ export async function uploadFromCommandLine(paths: string[], options: UploadOpti
 }
 
 /**
- * `--out`, opened (created or emptied) before any upload: a path that cannot be written is a usage error
- * (exit 2) before the batch runs, not a batch whose results are lost at the end.
+ * `--out` checked before any upload: a path that cannot be written is a usage error (exit 2) before the
+ * batch runs, not a batch whose results are lost at the end. Opened for appending, so an earlier run's
+ * file is left as it is until this run's results replace it (`writeRows`).
  */
-async function openOut(out: string | undefined): Promise<FileHandle | undefined> {
-  if (out === undefined) return undefined;
+async function checkOut(out: string | undefined): Promise<void> {
+  if (out === undefined) return;
   try {
-    return await open(out, 'w');
+    await (await open(out, 'a')).close();
   } catch (error) {
     throw new Error(`cannot write --out ${out}: ${messageWithCause(error as Error)}`);
   }
@@ -253,22 +254,25 @@ export function formatRows(rows: UploadRow[], format: 'jsonl' | 'csv'): string {
 }
 
 /**
- * To `--out` (format from `--format`, else its extension: .csv or JSON lines), or stdout. A write to
- * `--out` that fails (a full disk) puts the results on stdout instead, so they are not lost: whether
- * they reached `--out`.
+ * To `--out` (format from `--format`, else its extension: .csv or JSON lines), or stdout. `--out` is
+ * written whole beside it and renamed over it, so it holds an earlier run's results or this run's, never
+ * part of either; if that fails (a full disk) the results go to stdout instead, so they are not lost:
+ * whether they reached `--out`.
  */
-async function writeRows(rows: UploadRow[], options: UploadOptions, out?: FileHandle): Promise<boolean> {
+async function writeRows(rows: UploadRow[], options: UploadOptions): Promise<boolean> {
   const format = options.format ?? (options.out && extname(options.out) === '.csv' ? 'csv' : 'jsonl');
   const text = formatRows(rows, format);
-  if (!out) {
+  if (!options.out) {
     process.stdout.write(text);
     return true;
   }
+  const partial = `${options.out}.${process.pid}.partial`;
   try {
-    await out.writeFile(text);
-    await out.close();
+    await writeFile(partial, text);
+    await rename(partial, options.out);
     return true;
   } catch (error) {
+    await rm(partial, { force: true });
     console.error(
       `ser upload: could not write ${options.out} (${messageWithCause(error as Error)}); the results follow on stdout`,
     );
