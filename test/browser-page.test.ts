@@ -705,6 +705,36 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     await page.close();
   });
 
+  it("a long file Analysed before the browser finished decoding it shows the run's answer, not the page's refusal over it", async () => {
+    // Prepare: the browser's decoding held until the run is under way
+    const wav = new wavefile.WaveFile();
+    wav.fromScratch(1, 8000, '8', new Uint8Array(8000 * 601).fill(128));
+    const page = await openPage(`
+      const decode = BaseAudioContext.prototype.decodeAudioData;
+      BaseAudioContext.prototype.decodeAudioData = function (...args) {
+        return new Promise((resolve) => { window.releaseDecode = () => resolve(decode.apply(this, args)); });
+      };`);
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page
+      .locator('#file-input')
+      .setInputFiles({ name: 'long.wav', mimeType: 'audio/wav', buffer: Buffer.from(wav.toBuffer()) });
+
+    // Act: Analyse; the decoding ends while the upload is held, then the upload goes on
+    const { held, releaseAll } = await holdUploads(page);
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await expect.poll(() => held.length).toBe(1);
+    await page.evaluate(() => (globalThis as unknown as { releaseDecode: () => void }).releaseDecode());
+    await page.locator('#waveform[data-duration-sec]').waitFor({ state: 'attached' });
+    releaseAll();
+    await page.locator('#message:has-text("TOO_LONG")').waitFor({ timeout: 60_000 });
+
+    // Assess: the API's answer stays the message; the file cannot be sent again
+    expect(await page.locator('#message').textContent()).not.toContain('601.0 s long; the limit is');
+    await expect.poll(() => page.getByRole('button', { name: 'Analyse emotion' }).isDisabled()).toBe(true);
+    await page.close();
+  });
+
   // The tests below install Playwright's clock, which stays installed for the browser context.
 
   it('a poll that never gets an answer is given up after 30 s and asked again: the result still shows', async () => {

@@ -267,10 +267,15 @@ async function drawWaveform(selection) {
 // encoder padding): the page refuses only audio over the limit by more than that, and the API decides the rest.
 const DURATION_SLACK_SEC = 0.05;
 
-/** A file on show whose audio is over the API's limit (MAX_DURATION_SEC) is not sent: the API would refuse it. */
+/**
+ * A file on show whose audio is over the API's limit (MAX_DURATION_SEC) is not sent: the API would refuse it.
+ * A long file may finish decoding after Analyse was pressed: that run's own answer (TOO_LONG) is the message,
+ * and the button stays off once it ends (analyse).
+ */
 function refuseIfTooLong(selection, seconds) {
   if (!MAX_DURATION_SEC || seconds <= MAX_DURATION_SEC + DURATION_SLACK_SEC) return;
   selection.refusal = `${seconds.toFixed(1)} s long; the limit is ${duration(MAX_DURATION_SEC)}`;
+  if (running.has(selection)) return;
   showMessage(`"${selection.name}" is ${selection.refusal}.`);
   $('analyse').disabled = true;
 }
@@ -442,7 +447,7 @@ async function analyse(selection) {
   } finally {
     running.delete(selection);
     waitingRuns.delete(selection);
-    if (onShow()) $('analyse').disabled = false;
+    if (onShow()) $('analyse').disabled = Boolean(selection.refusal);
     else updateBackgroundRuns();
     refreshRecent();
   }
