@@ -134,6 +134,27 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     return { held, releaseAll };
   }
 
+  /**
+   * A batch of two files (angry, sad) whose first two requests of `method` to `url` are never answered
+   * (the page's two upload places taken), once both are under way.
+   */
+  async function batchOfTwoHanging(page: Page, url: string | RegExp, method: 'PUT' | 'POST') {
+    let hung = 0;
+    await page.route(url, (route) => {
+      if (route.request().method() !== method || hung === 2) return route.continue();
+      hung += 1;
+    });
+    await page.locator('#file-input').setInputFiles([tessClip('angry').path, tessClip('sad').path]);
+    await page.getByRole('button', { name: 'Analyse 2 files' }).click();
+    await expect.poll(() => hung).toBe(2);
+  }
+
+  /** A third file (happy) analysed on its own, behind the batch. */
+  async function analyseOneBehind(page: Page) {
+    await page.locator('#file-input').setInputFiles(tessClip('happy').path);
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+  }
+
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'ser-browser-'));
     profileDir = await mkdtemp(join(tmpdir(), 'ser-chromium-profile-'));
@@ -518,19 +539,11 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     `);
     await page.getByLabel('x-api-key').fill(stack.apiKey);
     await page.getByRole('button', { name: 'Save' }).click();
-    let hung = 0;
-    await page.route(`${stack.s3Endpoint}/**`, (route) => {
-      if (route.request().method() !== 'PUT' || hung === 2) return route.continue();
-      hung += 1; // never answered: the browser gives up on it at its timeout
-    });
-    const [first, second, single] = [tessClip('angry'), tessClip('sad'), tessClip('happy')];
-    await page.locator('#file-input').setInputFiles([first.path, second.path]);
-    await page.getByRole('button', { name: 'Analyse 2 files' }).click();
-    await expect.poll(() => hung).toBe(2);
+    // never answered: the browser gives up on them at its timeout
+    await batchOfTwoHanging(page, `${stack.s3Endpoint}/**`, 'PUT');
 
     // Act: one file analysed behind the two hung uploads
-    await page.locator('#file-input').setInputFiles(single.path);
-    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await analyseOneBehind(page);
     await page.locator('#result:not([hidden]), #message:not([hidden])').first().waitFor();
 
     // Assess: both hung uploads failed in their rows, saying why; the waiting file went through
@@ -767,19 +780,10 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     const page = await openPage(undefined, { clock: true });
     await page.getByLabel('x-api-key').fill(stack.apiKey);
     await page.getByRole('button', { name: 'Save' }).click();
-    let hung = 0;
-    await page.route(/\/uploads$/, (route) => {
-      if (route.request().method() !== 'POST' || hung === 2) return route.continue();
-      hung += 1;
-    });
-    const [first, second, single] = [tessClip('angry'), tessClip('sad'), tessClip('happy')];
-    await page.locator('#file-input').setInputFiles([first.path, second.path]);
-    await page.getByRole('button', { name: 'Analyse 2 files' }).click();
-    await expect.poll(() => hung).toBe(2);
+    await batchOfTwoHanging(page, /\/uploads$/, 'POST');
 
     // Act: one file analysed behind the two, then the page's timeout passes.
-    await page.locator('#file-input').setInputFiles(single.path);
-    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await analyseOneBehind(page);
     await page.locator('#status', { hasText: 'Waiting to upload' }).waitFor();
     await page.clock.fastForward(30_000);
     await page.locator('#result:not([hidden]), #message:not([hidden])').first().waitFor({ timeout: 20_000 });
