@@ -129,33 +129,7 @@ describe('MP4 whose moov has a 64-bit size (size 1, largesize following)', () =>
   });
 });
 
-describe('MP4 length by the sample tables, before decoding', () => {
-  it('refuses as TOO_LONG, without decoding, a file whose stts declares over the limit (mdhd says 0)', async () => {
-    const { outcome, inputs } = await decodeCalls(tinyAacFrames(30_000, 1024)); // 697 s at 44.1 kHz
-    expect(outcome).toMatchObject({
-      code: 'TOO_LONG',
-      message: expect.stringMatching(/\(stts\) declares 696\.6 s/),
-    });
-    expect(inputs).toHaveLength(0);
-  });
-
-  it('refuses as TOO_LARGE, without decoding, more samples (codec frames) than the frame budget', async () => {
-    const { outcome, inputs } = await decodeCalls(tinyAacFrames(MAX_CODEC_FRAMES + 1, 1));
-    expect(outcome).toMatchObject({ code: 'TOO_LARGE', message: expect.stringMatching(/stsz, 'mp4a'/) });
-    expect(inputs).toHaveLength(0);
-  });
-
-  it('stops within one codec call (≤ 1024 frames) past the limit when stts understates the length', async () => {
-    // 40 000 frames of 1024 samples (929 s) declared as 40 000 ticks: the collector's limit runs between
-    // codec calls; once the whole file went in one call and decoding stopped at 929 s.
-    const { outcome } = await decodeCalls(tinyAacFrames(40_000, 1));
-    expect(outcome).toMatchObject({ code: 'TOO_LONG' });
-    const stoppedAt = Number(/stopped decoding at ([\d.]+) s/.exec((outcome as Error).message)?.[1]);
-    // At most 1024 frames per codec call: 1024 × 1024 samples ≈ 23.8 s at 44.1 kHz.
-    expect(stoppedAt).toBeGreaterThan(600);
-    expect(stoppedAt).toBeLessThan(600 + 24);
-  });
-
+describe('MP4 sample tables, before decoding', () => {
   it('hands a large sample over whole, not in 16 KiB pieces the decoder re-copies each time', async () => {
     // One 2 MB sample: the decoder copies all it holds on every call until the sample is whole (a 16 MB
     // sample in 16 KiB calls took 37 s).
@@ -218,6 +192,48 @@ describe('MP4 edit lists (a trim without re-encoding keeps part of the media)', 
   });
 });
 
+// The same three checks, before decoding and between codec calls, whether a file's samples are declared by
+// moov's sample tables (stts/stsz) or by fragments (trex's durations, trun).
+describe.each([
+  { layout: 'sample tables', build: tinyAacFrames, declares: '\\(stts\\)', counted: 'stsz' },
+  {
+    layout: 'fragments (moof/trun)',
+    build: fragmentedAac,
+    declares: 'fragments \\(trun\\)',
+    counted: 'trun',
+  },
+])('MP4 length by its $layout', ({ build, declares, counted }) => {
+  it('refuses as TOO_LONG, without decoding, a file declaring over the limit (mdhd says 0)', async () => {
+    const { outcome, inputs } = await decodeCalls(build(30_000, 1024)); // 697 s at 44.1 kHz
+    expect(outcome).toMatchObject({
+      code: 'TOO_LONG',
+      message: expect.stringMatching(new RegExp(`${declares} declares 696\\.6 s`)),
+    });
+    expect(inputs).toHaveLength(0);
+  });
+
+  it('refuses as TOO_LARGE, without decoding, more samples (codec frames) than the frame budget', async () => {
+    const { outcome, inputs } = await decodeCalls(build(MAX_CODEC_FRAMES + 1, 1));
+    expect(outcome).toMatchObject({
+      code: 'TOO_LARGE',
+      message: expect.stringContaining(`${counted}, 'mp4a'`),
+    });
+    expect(inputs).toHaveLength(0);
+  });
+
+  it('stops within one codec call (≤ 1024 frames) past the limit when the declared length understates it', async () => {
+    // 40 000 frames of 1024 samples (929 s) declared as 40 000 ticks: the collector's limit runs between
+    // codec calls; when the whole file went in one call (moov's tables) decoding stopped at 929 s, and in
+    // 16 KiB calls of these 5-byte frames (fragments: 76 s each) at 658 s.
+    const { outcome } = await decodeCalls(build(40_000, 1));
+    expect(outcome).toMatchObject({ code: 'TOO_LONG' });
+    const stoppedAt = Number(/stopped decoding at ([\d.]+) s/.exec((outcome as Error).message)?.[1]);
+    // At most 1024 frames per codec call: 1024 × 1024 samples ≈ 23.8 s at 44.1 kHz.
+    expect(stoppedAt).toBeGreaterThan(600);
+    expect(stoppedAt).toBeLessThan(600 + 24);
+  });
+});
+
 describe('fragmented MP4 (moof/trun): the same checks as moov’s sample tables', () => {
   it('decodes to the same samples as the unfragmented file', async () => {
     const source = load('generated/aac-44k.m4a');
@@ -226,30 +242,6 @@ describe('fragmented MP4 (moof/trun): the same checks as moov’s sample tables'
     expect(outcome).toMatchObject({ format: 'mp4' });
     // Empty tables leave the edit list's window open by a tick of the movie timescale (1 ms).
     expect((outcome as typeof original).samples.subarray(0, 44_100)).toEqual(original.samples);
-  });
-
-  it('refuses as TOO_LONG, without decoding, truns declaring over the limit (trex’s durations)', async () => {
-    const { outcome, inputs } = await decodeCalls(fragmentedAac(30_000, 1024));
-    expect(outcome).toMatchObject({
-      code: 'TOO_LONG',
-      message: expect.stringMatching(/fragments \(trun\) declares 696\.6 s/),
-    });
-    expect(inputs).toHaveLength(0);
-  });
-
-  it('refuses as TOO_LARGE, without decoding, more samples (codec frames) than the frame budget', async () => {
-    const { outcome, inputs } = await decodeCalls(fragmentedAac(MAX_CODEC_FRAMES + 1, 1));
-    expect(outcome).toMatchObject({ code: 'TOO_LARGE', message: expect.stringMatching(/trun, 'mp4a'/) });
-    expect(inputs).toHaveLength(0);
-  });
-
-  it('stops within one codec call (≤ 1024 frames) past the limit when the durations understate the length', async () => {
-    // 16 KiB calls held 3276 of these 5-byte frames each (76 s at 44.1 kHz): decoding stopped at 658 s.
-    const { outcome } = await decodeCalls(fragmentedAac(40_000, 1));
-    expect(outcome).toMatchObject({ code: 'TOO_LONG' });
-    const stoppedAt = Number(/stopped decoding at ([\d.]+) s/.exec((outcome as Error).message)?.[1]);
-    expect(stoppedAt).toBeGreaterThan(600);
-    expect(stoppedAt).toBeLessThan(600 + 24);
   });
 
   it('refuses as CORRUPT_AUDIO, without decoding, a trun whose per-sample entries run past its box', async () => {
