@@ -116,6 +116,19 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     return page;
   }
 
+  /** The API key entered and saved, as a user does first. */
+  async function enterKey(page: Page) {
+    await page.getByLabel('x-api-key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Save' }).click();
+  }
+
+  /** 601 s of 8-bit silence at 8 kHz (4.8 MB: under the size limit, over the 600 s one). */
+  function longWav(): Buffer {
+    const wav = new wavefile.WaveFile();
+    wav.fromScratch(1, 8000, '8', new Uint8Array(8000 * 601).fill(128));
+    return Buffer.from(wav.toBuffer());
+  }
+
   /**
    * Holds the page's uploads to S3 (PUTs) under way until `releaseAll`, which also lets every later one
    * through; `held` counts the ones under way.
@@ -206,8 +219,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     const page = await openPage();
 
     // Act
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     await page.locator('#file-input').setInputFiles(clip.path);
     await page.getByRole('button', { name: 'Analyse emotion' }).click();
     await page.locator('#result').waitFor({ state: 'visible' });
@@ -265,8 +277,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     const emotions = ['angry', 'sad', 'happy', 'neutral'];
     const wav = await sentencesWav([...emotions, ...emotions, ...emotions, ...emotions], 1);
     const page = await openPage();
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
 
     // Act
     await page
@@ -298,8 +309,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     // Prepare: the first file's polls are held until the second file is chosen.
     const [first, second] = [tessClip('angry'), tessClip('sad')];
     const page = await openPage();
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     let release = () => {};
     const held = new Promise<void>((resolve) => {
       release = resolve;
@@ -332,8 +342,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     // Prepare: the first poll is answered as API Gateway answers an overloaded integration.
     const clip = tessClip('angry');
     const page = await openPage();
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     let polls = 0;
     await page.route(PREDICTION_URL, (route) =>
       polls++ === 0
@@ -362,8 +371,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     const [angry, sad] = [tessClip('angry'), tessClip('sad')];
     const html = badFixture('html.mp3');
     const page = await openPage();
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     const uploadRequests: string[] = [];
     page.on('request', (request) => {
       if (request.method() === 'POST' && request.url().endsWith('/uploads'))
@@ -430,8 +438,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     // Prepare: the uploads to S3 are held until released, so the ones under way can be counted.
     const clips = ['angry', 'sad', 'happy', 'neutral'].map((emotion) => tessClip(emotion));
     const page = await openPage();
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     const { held, releaseAll } = await holdUploads(page);
 
     // Act
@@ -458,8 +465,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     // Prepare: a batch of two whose uploads to S3 are held under way
     const [first, second, single] = [tessClip('angry'), tessClip('sad'), tessClip('happy')];
     const page = await openPage();
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     const { held, releaseAll } = await holdUploads(page);
     await page.locator('#file-input').setInputFiles([first.path, second.path]);
     await page.getByRole('button', { name: 'Analyse 2 files' }).click();
@@ -490,8 +496,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     const [first, second] = [tessClip('angry'), tessClip('sad')];
     const [single, other] = [tessClip('happy'), tessClip('neutral')];
     const page = await openPage();
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     await page.locator('#file-input').setInputFiles([first.path, second.path]);
     await page.locator('#file-input').setInputFiles(single.path);
     await page.getByRole('button', { name: 'Analyse emotion' }).click();
@@ -537,8 +542,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
         set(ms) { window.uploadTimeouts.push(ms); timeout.set.call(this, window.uploadTimeouts.length <= 2 ? 1000 : ms); },
       });
     `);
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     // never answered: the browser gives up on them at its timeout
     await batchOfTwoHanging(page, `${stack.s3Endpoint}/**`, 'PUT');
 
@@ -566,8 +570,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
   it('records from the microphone and uploads what MediaRecorder wrote (WebM/Opus), no WAV conversion', async () => {
     // Prepare
     const page = await openPage();
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     const uploads: string[] = [];
     page.on('request', (request) => {
       if (request.method() === 'PUT') uploads.push(request.headers()['content-type'] ?? '');
@@ -612,8 +615,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     await page.getByRole('alert').filter({ hasText: 'refused' }).waitFor();
     await page.screenshot({ path: join(OUTPUT_DIR, 'browser-rejected.png') });
     // The right key: the refusal no longer holds.
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     await page.getByRole('alert').waitFor({ state: 'hidden' });
 
     expect(rejected).toContain('not a supported file');
@@ -625,8 +627,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     // Prepare: every poll is answered with a mixed clip the API calls low in confidence overall.
     const [single, first, second] = [tessClip('angry'), tessClip('sad'), tessClip('happy')];
     const page = await openPage();
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     await page.route(PREDICTION_URL, (route) =>
       route.fulfill({
         status: 200,
@@ -666,8 +667,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
   it('says an upload link that storage refused (403: expired) was refused or has expired', async () => {
     // Prepare: S3 answers the upload as it answers a presigned URL past its life.
     const page = await openPage();
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     await page.route(`${stack.s3Endpoint}/**`, (route) =>
       route.request().method() === 'PUT'
         ? route.fulfill({
@@ -691,12 +691,9 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
   });
 
   it('refuses, before sending, a file the browser decodes as longer than the API analyses', async () => {
-    // Prepare: 601 s of 8-bit silence at 8 kHz (4.8 MB, under the size limit; the limit is 600 s).
-    const wav = new wavefile.WaveFile();
-    wav.fromScratch(1, 8000, '8', new Uint8Array(8000 * 601).fill(128));
+    // Prepare: a file over the duration limit (longWav).
     const page = await openPage();
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     const uploadRequests: string[] = [];
     page.on('request', (request) => {
       if (request.method() === 'POST' && request.url().endsWith('/uploads'))
@@ -706,7 +703,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     // Act
     await page
       .locator('#file-input')
-      .setInputFiles({ name: 'long.wav', mimeType: 'audio/wav', buffer: Buffer.from(wav.toBuffer()) });
+      .setInputFiles({ name: 'long.wav', mimeType: 'audio/wav', buffer: longWav() });
     await page.locator('#message:not([hidden])').waitFor();
 
     // Assess
@@ -720,18 +717,15 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
 
   it("a long file Analysed before the browser finished decoding it shows the run's answer, not the page's refusal over it", async () => {
     // Prepare: the browser's decoding held until the run is under way
-    const wav = new wavefile.WaveFile();
-    wav.fromScratch(1, 8000, '8', new Uint8Array(8000 * 601).fill(128));
     const page = await openPage(`
       const decode = BaseAudioContext.prototype.decodeAudioData;
       BaseAudioContext.prototype.decodeAudioData = function (...args) {
         return new Promise((resolve) => { window.releaseDecode = () => resolve(decode.apply(this, args)); });
       };`);
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     await page
       .locator('#file-input')
-      .setInputFiles({ name: 'long.wav', mimeType: 'audio/wav', buffer: Buffer.from(wav.toBuffer()) });
+      .setInputFiles({ name: 'long.wav', mimeType: 'audio/wav', buffer: longWav() });
 
     // Act: Analyse; the decoding ends while the upload is held, then the upload goes on
     const { held, releaseAll } = await holdUploads(page);
@@ -754,8 +748,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     // Prepare: the first poll is never answered.
     const clip = tessClip('angry');
     const page = await openPage(undefined, { clock: true });
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     let polls = 0;
     await page.route(PREDICTION_URL, (route) => {
       if (polls++ > 0) return route.continue();
@@ -778,8 +771,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
   it('a request for an upload URL that never gets an answer fails its row and frees its place: a file waiting behind two starts', async () => {
     // Prepare: the batch's two requests for an upload URL are never answered; later ones are.
     const page = await openPage(undefined, { clock: true });
-    await page.getByLabel('x-api-key').fill(stack.apiKey);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await enterKey(page);
     await batchOfTwoHanging(page, /\/uploads$/, 'POST');
 
     // Act: one file analysed behind the two, then the page's timeout passes.
