@@ -107,3 +107,5 @@ const stop = async (signal: string) => {
 };
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
+// The terminal closed: stop as for Ctrl-C, so a training job under way is recorded FAILED.
+process.on('SIGHUP', () => void stop('SIGHUP'));

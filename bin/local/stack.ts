@@ -27,7 +27,7 @@ import {
   type ProcessingQueueOptions,
 } from './processing-queue.ts';
 import { toNotification } from './s3-event-bridge.ts';
-import { startLocalTraining } from './training-runner.ts';
+import { endOrphanedJobs, startLocalTraining } from './training-runner.ts';
 
 export interface LocalStackOptions {
   host: string;
@@ -215,6 +215,7 @@ async function loadHandlers(options: {
   deadLetterModule.usePredictionEvents(bus);
   const deadLetter = deadLetterModule.handler as unknown as ProcessHandler;
   const apiModule = await import('../../lambdas/handlers/api.ts');
+  await endOrphanedJobs(log);
   const training = startLocalTraining({ s3Endpoint: options.s3Endpoint, bucket: options.bucket, log });
   apiModule.useTrainingLauncher(training);
   const processObject: ProcessHandler = processModule.handler;

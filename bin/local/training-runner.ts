@@ -2,12 +2,15 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
-import { createS3Client } from '../../lambdas/app/aws-clients.ts';
+import { createDocumentClient, createS3Client } from '../../lambdas/app/aws-clients.ts';
+import { loadConfig } from '../../lambdas/app/config.ts';
 import { DATASETS_ROOT, DEFAULT_DATASET } from '../../lambdas/app/object-keys.ts';
+import { isTerminalJobStatus } from '../../lambdas/app/training-schemas.ts';
+import { TrainingJobRepository } from '../../lambdas/training/job-repository.ts';
 import type { TrainingLauncher } from '../../lambdas/training/launcher.ts';
 import { fixBucketLevelPaths } from '../../lambdas/training/local-s3-listing.ts';
 import { defaultDatasetDir } from '../../training/datasets.ts';
-import { type SupervisedRun, superviseTrainingJob } from '../../training/job-supervisor.ts';
+import { markFailed, type SupervisedRun, superviseTrainingJob } from '../../training/job-supervisor.ts';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from './local-aws.ts';
 
 export interface LocalTrainingRunner extends TrainingLauncher {
@@ -50,12 +53,14 @@ export function createLocalTrainingRunner(options: {
   let running: { run?: SupervisedRun; exited: Promise<void> } | undefined;
   let closing = false;
 
+  const env = () => ({ ...process.env, ...options.env });
   const run = async (jobId: string, slot: { run?: SupervisedRun }) => {
     await options.beforeEachJob?.();
-    if (closing) return;
+    // Stopped while seeding: no process will record this job's end, so it is recorded here.
+    if (closing) return markFailed(jobId, env(), 'the local stack stopped before the job started');
     slot.run = superviseTrainingJob({
       jobId,
-      env: { ...process.env, ...options.env },
+      env: env(),
       log: (line) => log(`training ${jobId.slice(0, 8)}: ${line}`),
     });
     log(`training job ${jobId}: started process ${slot.run.child.pid}`);
@@ -90,6 +95,28 @@ export function createLocalTrainingRunner(options: {
       await running?.exited;
     },
   };
+}
+
+/**
+ * Ends the jobs an earlier local stack on this data folder left QUEUED or RUNNING (its process was killed,
+ * or the terminal closed): FAILED, and the one-job lock freed, instead of a 409 until their deadline two
+ * hours on. Only the local stack runs local jobs and it holds the data folder (data-dir-lock.ts), so a job
+ * not yet ended at its start has no process left. The handlers' environment must be set (loadConfig).
+ */
+export async function endOrphanedJobs(log: (line: string) => void): Promise<void> {
+  const config = loadConfig();
+  const doc = createDocumentClient(config);
+  try {
+    const jobs = new TrainingJobRepository(doc, config);
+    for (const job of await jobs.list()) {
+      if (isTerminalJobStatus(job.status)) continue;
+      await jobs.recordFailure(job.id, 'the local stack running it stopped (killed, or its terminal closed)');
+      await jobs.releaseLock(job.id);
+      log(`training job ${job.id}: was ${job.status} when the last stack stopped; recorded FAILED`);
+    }
+  } finally {
+    doc.destroy();
+  }
 }
 
 /** The training jobs' default dataset (`datasets/tess/`): seeded, so that a job started without a body finds clips. */
