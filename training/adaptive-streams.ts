@@ -30,17 +30,21 @@ function take<T>(pool: readonly T[], count: number, rng: Rng): T[] {
   return out;
 }
 
-/** The k clips heard before `target`: balanced (uniform) or skewed toward `dominant` (a label index). */
+/**
+ * The k clips heard before `target`: balanced (uniform) or skewed toward `dominant` (a label index), which
+ * then takes `share` of them.
+ */
 export function drawPrior<T extends Pick<StreamClip, 'label'>>(
   target: T,
   speakerClips: readonly T[],
   k: number,
   rng: Rng,
   dominant?: number,
+  share = SKEW_SHARE,
 ): T[] {
   const pool = speakerClips.filter((c) => c !== target);
   if (dominant === undefined) return take(pool, k, rng);
-  const many = Math.round(SKEW_SHARE * k);
+  const many = Math.round(share * k);
   return shuffle(
     [
       ...take(

@@ -10,15 +10,20 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { labelIndex } from './batches.ts';
-import { DEFAULT_CHANNEL } from './channel.ts';
 import { defaultDatasetDir, scanDataset } from './datasets.ts';
 import type { SavedProbabilities } from './ensemble-folds.ts';
-import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
+import type { ClipFeatures } from './features.ts';
 import { actorFoldsOf, metricsOf } from './folds.ts';
 import { DEFAULTS } from './pipeline.ts';
 import { createRng, type Rng, seedFrom } from './random.ts';
 import { multiCorpusSplit } from './splits.ts';
-import { graphStatistics, standardiser, statsClassifier } from './stats-mlp.ts';
+import {
+  graphStatistics,
+  RECIPE_FEATURE_CONFIG,
+  recipeClipFeatures,
+  standardiser,
+  statsClassifier,
+} from './stats-mlp.ts';
 import { initTf, tf } from './tf.ts';
 import { unseenChannelCopies } from './unseen-channel.ts';
 
@@ -26,27 +31,6 @@ const LABELS = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'surprise', 'sad
 const EPOCHS = 60;
 const BATCH = 128;
 const RAVDESS_REPEATS = 3;
-const RAVDESS_CHANNEL_COPIES = 2;
-
-/** The recipe's cached clips (develop.ts with the 1.6.0 recipe's options) and the unseen-channel copies. */
-async function recipeClips(data: string) {
-  const scan = await scanDataset(data, ['tess', 'ravdess']);
-  const config = { ...DEFAULTS.featureConfig, normalization: 'none' as const };
-  const pipeline = await createFeaturePipeline({
-    config,
-    augmentCopies: 8,
-    augmentation: { ...DEFAULTS.augmentation, spectralScale: [0.8, 1.25] },
-    seed: DEFAULTS.seed,
-    channel: DEFAULT_CHANNEL,
-    channelCopies: RAVDESS_CHANNEL_COPIES,
-    corpusCopies: { tess: { augment: 4, channel: 1 } },
-  });
-  const { items } = await pipeline.run(scan.clips);
-  const kept = dedupe(items).kept.map((i) =>
-    i.clip.corpus === 'ravdess' ? { ...i, channel: i.channel.slice(0, RAVDESS_CHANNEL_COPIES) } : i,
-  );
-  return { kept, shifted: await unseenChannelCopies(scan.clips, config) };
-}
 
 /** Every view a B member trains on (clean, speaker-like copies, training-channel copies), as statistics. */
 const viewsOf = (i: ClipFeatures): number[][] =>
@@ -117,7 +101,11 @@ const opts = new Command()
 const seeds = opts.seeds.split(',').map(Number);
 
 await initTf();
-const { kept, shifted } = await recipeClips(opts.data);
+const kept = await recipeClipFeatures(opts.data);
+const shifted = await unseenChannelCopies(
+  (await scanDataset(opts.data, ['tess', 'ravdess'])).clips,
+  RECIPE_FEATURE_CONFIG,
+);
 const views = new Map(kept.map((i) => [i, viewsOf(i)] as const));
 const saved: SavedProbabilities = {
   name: opts.name,

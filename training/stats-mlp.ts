@@ -4,10 +4,35 @@
  * regression or MLP on such rows.
  */
 import { type FeatureMatrix, frameStatistics } from '../lambdas/core/features/extract.ts';
-import { EMOTIONS } from './datasets.ts';
+import { DEFAULT_CHANNEL } from './channel.ts';
+import { EMOTIONS, scanDataset } from './datasets.ts';
+import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
+import { DEFAULTS } from './pipeline.ts';
 import { tf } from './tf.ts';
 
 const CONTOURS = 3;
+const RAVDESS_CHANNEL_COPIES = 2;
+
+/** The raw (un-normalised) features the recipe's statistics are computed from. */
+export const RECIPE_FEATURE_CONFIG = { ...DEFAULTS.featureConfig, normalization: 'none' as const };
+
+/** The recipe's cached clips: develop.ts with the 1.6.0 recipe's options (copies of every kind). */
+export async function recipeClipFeatures(data: string): Promise<ClipFeatures[]> {
+  const scan = await scanDataset(data, ['tess', 'ravdess']);
+  const pipeline = await createFeaturePipeline({
+    config: RECIPE_FEATURE_CONFIG,
+    augmentCopies: 8,
+    augmentation: { ...DEFAULTS.augmentation, spectralScale: [0.8, 1.25] },
+    seed: DEFAULTS.seed,
+    channel: DEFAULT_CHANNEL,
+    channelCopies: RAVDESS_CHANNEL_COPIES,
+    corpusCopies: { tess: { augment: 4, channel: 1 } },
+  });
+  const { items } = await pipeline.run(scan.clips);
+  return dedupe(items).kept.map((i) =>
+    i.clip.corpus === 'ravdess' ? { ...i, channel: i.channel.slice(0, RAVDESS_CHANNEL_COPIES) } : i,
+  );
+}
 
 /** What the graph computes per clip: mean, std, delta RMS of every channel; range and change of the contours. */
 export function graphStatistics(m: FeatureMatrix): number[] {
