@@ -379,7 +379,8 @@ export interface components {
             progress?: {
                 epoch: number;
                 epochs: number;
-                valAccuracy: number;
+                /** @description The last epoch's validation accuracy; absent before the first epoch has ended */
+                valAccuracy?: number;
                 member?: number;
                 members?: number;
             };

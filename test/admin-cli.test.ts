@@ -383,6 +383,24 @@ describe('ser admin train / job --wait: follows a training job to its end', () =
     expect(fake.seen.every((r) => r.method === 'GET')).toBe(true);
   });
 
+  it('before the first epoch no validation accuracy is shown, also for an older record holding 0 there', async () => {
+    const older = job('RUNNING', { progress: { epoch: 0, epochs: 3, valAccuracy: 0 } });
+    const fake = await scripted([
+      older,
+      job('RUNNING', { progress: { epoch: 0, epochs: 3 } }), // the same state: no new line
+      job('RUNNING', progress(1, 0.5)),
+      SUCCEEDED,
+    ]);
+    const result = await serAdmin(['job', 'job-1', ...waitArgs(fake.url)]);
+    expect(result.stderr.split('\n')).toEqual([
+      'job-1: RUNNING epoch 0/3, preparing the dataset, no validation accuracy yet',
+      'job-1: RUNNING epoch 1/3 (member 1/1), validation accuracy 0.500',
+      'job-1: SUCCEEDED epoch 3/3 (member 1/1), validation accuracy 0.750',
+      '',
+    ]);
+    expect(result.code).toBe(0);
+  });
+
   it('a request failing while waiting is exit code 1, no output, and one line saying how to resume', async () => {
     const fake = await scripted([job('RUNNING'), 'HTTP 500']);
     const result = await serAdmin(['job', 'job-1', ...waitArgs(fake.url)]);

@@ -217,6 +217,8 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
       /^too few clips to test on: split tess-random has no test clip \(3 train of 3 usable clips/,
     );
     expect(job.modelVersion).toBeUndefined();
+    // Ended before any epoch: no validation accuracy was measured, so none is reported.
+    expect(job.progress).toEqual({ epoch: 0, epochs: 1 });
     expect((await call('GET', '/models')).json.active).toBe(bundled);
   });
 

@@ -179,7 +179,8 @@ async function trainCandidate(
       const progress = {
         epoch: record.epoch,
         epochs: job.epochs,
-        valAccuracy: Number.isFinite(record.valAccuracy) ? record.valAccuracy : 0,
+        // Not finite: no validation clips to measure on, so none is reported rather than a 0.
+        ...(Number.isFinite(record.valAccuracy) ? { valAccuracy: record.valAccuracy } : {}),
         member,
         members,
       };
@@ -278,7 +279,8 @@ export async function runTrainingJob(
   try {
     await ctx.jobs.update(jobId, {
       status: 'RUNNING',
-      progress: { epoch: 0, epochs: job.epochs, valAccuracy: 0 },
+      // No valAccuracy: nothing is measured until the first epoch ends.
+      progress: { epoch: 0, epochs: job.epochs },
     });
     data = await fetchDataset(ctx, job, join(work, 'data'));
     await ctx.jobs.update(jobId, { datasetSummary: summarise(data, undefined) });

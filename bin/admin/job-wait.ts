@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Presets, SingleBar } from 'cli-progress';
 import type { SerClient, TrainingJob } from '../../client/ser-client.ts';
 import { messageWithCause } from '../../lambdas/app/domain-error.ts';
-import { isTerminalJobStatus } from '../../lambdas/app/training-schemas.ts';
+import { isTerminalJobStatus, measuredValAccuracy } from '../../lambdas/app/training-schemas.ts';
 import { printable } from '../printable.ts';
 import { withRetries } from '../upload/retry.ts';
 import { answerOf, RequestFailed } from './admin-client.ts';
@@ -25,13 +25,22 @@ interface ProgressView {
   stop(): void;
 }
 
+/** The accuracy measured so far; before the first epoch, what the job is doing instead of a 0. */
+function accuracyText(progress: NonNullable<TrainingJob['progress']>): string {
+  const accuracy = measuredValAccuracy(progress);
+  if (accuracy !== undefined) return `validation accuracy ${accuracy.toFixed(3)}`;
+  return progress.epoch === 0
+    ? 'preparing the dataset, no validation accuracy yet'
+    : 'no validation accuracy';
+}
+
 /** One line a change of status or progress: what a log or a CI run keeps. */
 function progressLine(job: TrainingJob): string {
   const p = job.progress;
   if (!p) return `${job.id}: ${job.status}`;
   const member =
     p.member !== undefined && p.members !== undefined ? ` (member ${p.member}/${p.members})` : '';
-  return `${job.id}: ${job.status} epoch ${p.epoch}/${p.epochs}${member}, validation accuracy ${p.valAccuracy.toFixed(3)}`;
+  return `${job.id}: ${job.status} epoch ${p.epoch}/${p.epochs}${member}, ${accuracyText(p)}`;
 }
 
 function linesView(): ProgressView {
@@ -60,7 +69,8 @@ function barView(): ProgressView {
     update(job) {
       const p = job.progress;
       const member = p?.member !== undefined && p.members !== undefined ? `of ${p.member}/${p.members} ` : '';
-      const payload = { status: job.status, member, accuracy: p ? p.valAccuracy.toFixed(3) : '-' };
+      const accuracy = measuredValAccuracy(p);
+      const payload = { status: job.status, member, accuracy: accuracy?.toFixed(3) ?? '-' };
       if (!started) bar.start(p?.epochs ?? job.epochs, p?.epoch ?? 0, payload);
       else {
         if (p) bar.setTotal(p.epochs);

@@ -99,13 +99,26 @@ export const QueuedTrainingJobSchema = z
   .meta({ id: 'QueuedTrainingJob' });
 
 export const TrainingProgressSchema = z.object({
+  /** 0 until the first epoch has ended: the dataset is fetched, read and split first. */
   epoch: z.number().int(),
   epochs: z.number().int(),
-  valAccuracy: z.number(),
+  // Optional: nothing is measured before the first epoch (older records hold 0 at epoch 0 instead).
+  valAccuracy: z.number().optional().meta({
+    description: "The last epoch's validation accuracy; absent before the first epoch has ended",
+  }),
   /** Ensemble member being trained (1-based) and how many there are. */
   member: z.number().int().optional(),
   members: z.number().int().optional(),
 });
+
+export type TrainingProgress = z.infer<typeof TrainingProgressSchema>;
+
+/**
+ * The validation accuracy a progress record has measured, or undefined: before the first epoch there is
+ * none (a record written before it was optional holds 0 there, which was never measured).
+ */
+export const measuredValAccuracy = (progress: TrainingProgress | undefined): number | undefined =>
+  progress && progress.epoch >= 1 ? progress.valAccuracy : undefined;
 
 /** A training job as the job repository stores it and GET /training-jobs/{id} answers it. */
 export const TrainingJobSchema = z
