@@ -5,7 +5,11 @@ import { ModelVersionConflictError } from '../lambdas/training/model-registry.ts
 import { DataDirInUseError } from './local/data-dir-lock.ts';
 import { DEFAULT_DATA_DIR, DEFAULT_WEBHOOK_SECRET } from './local/defaults.ts';
 import { startLocalStack } from './local/stack.ts';
-import { LOCAL_DATASET_PREFIX } from './local/training-runner.ts';
+import {
+  DATASET_ROOT_SETTING,
+  LOCAL_DATASET_PREFIX,
+  type LocalDatasetRoot,
+} from './local/training-runner.ts';
 
 /** `npm start`: the whole product on this machine. Every default can be overridden by environment. */
 const EnvSchema = z.object({
@@ -76,6 +80,14 @@ function whyNotStarted(error: unknown): string {
   throw error;
 }
 
+/** A missing dataset root seeds nothing: said at start, not only when a job is refused. */
+function missingDatasetRoot({ datasetRoot, bucket }: { datasetRoot: LocalDatasetRoot; bucket: string }) {
+  if (datasetRoot.exists) return [];
+  return [
+    `Datasets: ${datasetRoot.dir} does not exist, so no training job is seeded from it: set ${DATASET_ROOT_SETTING} to a folder of corpora (tess/, ravdess/, …) or upload clips to s3://${bucket}/datasets/`,
+  ];
+}
+
 const stack = await start();
 const { bundledModel } = stack;
 console.log(
@@ -91,7 +103,8 @@ console.log(
     `Events:   ${stack.eventsFile}  (one EventBridge event per finished prediction)`,
     `Callbacks: signed with SER_WEBHOOK_SECRET=${stack.webhookSecret}  (POST /uploads {"callbackUrl": …})`,
     `Drop folder: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${stack.s3Endpoint} s3 cp clip.wav s3://${stack.bucket}/incoming/clip.wav`,
-    `Training: npx ser admin train --api ${stack.apiUrl} --admin-key ${stack.adminKey}  (dataset s3://${stack.bucket}/${LOCAL_DATASET_PREFIX}, seeded before each job from the dataset root SER_DATASET_DIR, default ../shared/datasets: tess/ → datasets/tess/, ravdess/ → datasets/ravdess/)`,
+    `Training: npx ser admin train --api ${stack.apiUrl} --admin-key ${stack.adminKey}  (dataset s3://${stack.bucket}/${LOCAL_DATASET_PREFIX}, seeded before each job from the dataset root ${DATASET_ROOT_SETTING}, default ../shared/datasets, now ${stack.datasetRoot.dir}: tess/ → datasets/tess/, ravdess/ → datasets/ravdess/)`,
+    ...missingDatasetRoot(stack),
     'Ctrl-C stops everything.',
   ].join('\n'),
 );

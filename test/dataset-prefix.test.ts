@@ -21,4 +21,12 @@ describe('the DATASET_EMPTY message', () => {
         "with the local S3's access key and secret (the npm start banner prints them)",
     );
   });
+
+  it("with the launcher's hint (the local stack's dataset root): after the upload example, before the docs", () => {
+    const message = emptyDatasetMessage({ bucket: 'ser-audio' }, 'datasets/own/', 'or put them in /d/own/');
+
+    expect(message).toMatch(
+      / s3:\/\/ser-audio\/datasets\/own\/; or put them in \/d\/own\/ \(docs\/training-jobs\.md\)$/,
+    );
+  });
 });

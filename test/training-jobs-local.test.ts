@@ -131,7 +131,9 @@ describe('training jobs on the local stack: a real (tiny) training, the registry
             'The dataset prefix s3://ser-training/datasets/none/ is empty: upload clips there first ' +
             '(TESS, RAVDESS, EMO-DB or CREMA-D file names, or folders with a labels.csv), ' +
             `e.g. aws --endpoint-url ${stack.s3Endpoint} s3 sync ./my-clips s3://ser-training/datasets/none/ ` +
-            "with the local S3's access key and secret (the npm start banner prints them) (docs/training-jobs.md)",
+            "with the local S3's access key and secret (the npm start banner prints them); " +
+            `or put them in ${datasetRoot}/none/: before each job the local stack copies its dataset root ` +
+            `SER_DATASET_DIR (now ${datasetRoot}) to datasets/ (docs/training-jobs.md)`,
         },
       },
     });

@@ -27,7 +27,7 @@ import {
   type ProcessingQueueOptions,
 } from './processing-queue.ts';
 import { toNotification } from './s3-event-bridge.ts';
-import { endOrphanedJobs, startLocalTraining } from './training-runner.ts';
+import { endOrphanedJobs, type LocalDatasetRoot, startLocalTraining } from './training-runner.ts';
 
 export interface LocalStackOptions {
   host: string;
@@ -70,6 +70,8 @@ export interface LocalStack {
   /** The default bus's stand-in: one EventBridge event per line, for every terminal prediction. */
   eventsFile: string;
   webhookSecret: string;
+  /** The folder training jobs' datasets are seeded from (SER_DATASET_DIR), as found at start-up. */
+  datasetRoot: LocalDatasetRoot;
   /** Resolves when every S3 event so far has been processed and its callback delivered or dead-lettered. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -358,6 +360,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     modelVersion: servers.bundled.activation.active,
     bundledModel: servers.bundled,
     webhookSecret,
+    datasetRoot: handlers.training.datasetRoot,
     idle,
     close,
   };

@@ -13,6 +13,15 @@ import { defaultDatasetDir } from '../../training/datasets.ts';
 import { markFailed, type SupervisedRun, superviseTrainingJob } from '../../training/job-supervisor.ts';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from './local-aws.ts';
 
+/** The setting naming the folder the local stack seeds `datasets/` from. */
+export const DATASET_ROOT_SETTING = 'SER_DATASET_DIR';
+
+/** The folder the stack seeds from, and whether it is there now (a missing one seeds nothing). */
+export interface LocalDatasetRoot {
+  dir: string;
+  exists: boolean;
+}
+
 export interface LocalTrainingRunner extends TrainingLauncher {
   /** Resolves when the running job's process (if any) has exited and its end is recorded. */
   idle(): Promise<void>;
@@ -31,14 +40,8 @@ function exitOf(slot: { exited: Promise<void> }, ms: number): Promise<void> {
   return Promise.race([slot.exited, waited]).finally(() => clearTimeout(timer));
 }
 
-/**
- * The local stand-in for the EC2 training instance: the same supervisor (`training/job-supervisor.ts`)
- * runs `training/job.ts` as a child process with the local stack's endpoints in its environment, and
- * records FAILED if that process dies. One at a time (the job lock already says so; this is the belt to
- * its braces). Like an instance booting, the process may start after `launch` returns (the job stays
- * QUEUED until then).
- */
-export function createLocalTrainingRunner(options: {
+/** What the local runner adds to a job's process: its environment and the stack's dataset seeding. */
+interface LocalRunnerOptions {
   env: NodeJS.ProcessEnv;
   log?: (line: string) => void;
   /**
@@ -48,7 +51,18 @@ export function createLocalTrainingRunner(options: {
   beforeEachJob?: () => Promise<unknown>;
   /** Whether `beforeEachJob` would put anything under a dataset prefix (still empty in the bucket). */
   seeds?: (prefix: string) => Promise<boolean>;
-}): LocalTrainingRunner {
+  /** How `beforeEachJob` could fill an empty prefix, for the DATASET_EMPTY message. */
+  emptyDatasetHint?: (prefix: string) => string;
+}
+
+/**
+ * The local stand-in for the EC2 training instance: the same supervisor (`training/job-supervisor.ts`)
+ * runs `training/job.ts` as a child process with the local stack's endpoints in its environment, and
+ * records FAILED if that process dies. One at a time (the job lock already says so; this is the belt to
+ * its braces). Like an instance booting, the process may start after `launch` returns (the job stays
+ * QUEUED until then).
+ */
+export function createLocalTrainingRunner(options: LocalRunnerOptions): LocalTrainingRunner {
   const log = options.log ?? (() => {});
   let running: { run?: SupervisedRun; exited: Promise<void> } | undefined;
   let closing = false;
@@ -69,6 +83,7 @@ export function createLocalTrainingRunner(options: {
 
   return {
     seeds: async (prefix) => (await options.seeds?.(prefix)) ?? false,
+    emptyDatasetHint: (prefix) => options.emptyDatasetHint?.(prefix),
     async launch(jobId) {
       // The job lock admitted this job, so a process still here has recorded its end and is only exiting
       // (freeing the lock, removing its work folder): wait for it, boundedly, instead of refusing the job
@@ -134,9 +149,28 @@ interface SeedOptions {
  * as for `npm run train`) not yet under their key (`tess/x.wav` → `datasets/tess/x.wav`). Without the
  * folder, nothing.
  */
+function datasetRoot(options: Pick<SeedOptions, 'sourceDir'>): LocalDatasetRoot {
+  const dir = options.sourceDir ?? defaultDatasetDir();
+  return { dir, exists: existsSync(dir) };
+}
+
+/**
+ * The DATASET_EMPTY message's local way out: the root's folder that seeds `prefix`, and the setting that
+ * names the root (whether or not it exists, so that a user without ../shared/datasets learns what to set).
+ */
+export function emptyDatasetHint(options: Pick<SeedOptions, 'sourceDir'>, prefix: string): string {
+  const root = datasetRoot(options);
+  const folder = join(root.dir, prefix.slice(DATASETS_ROOT.length));
+  const state = root.exists ? '' : ', which does not exist';
+  return (
+    `or put them in ${folder}: before each job the local stack copies its dataset root ` +
+    `${DATASET_ROOT_SETTING} (now ${root.dir}${state}) to ${DATASETS_ROOT}`
+  );
+}
+
 async function pendingSeeds(options: SeedOptions) {
-  const root = options.sourceDir ?? defaultDatasetDir();
-  if (!options.sourceDir && !existsSync(root)) return undefined;
+  const { dir: root, exists } = datasetRoot(options);
+  if (!options.sourceDir && !exists) return undefined;
   const s3 = fixBucketLevelPaths(
     createS3Client({
       region: LOCAL_REGION,
@@ -219,9 +253,9 @@ export function startLocalTraining(options: {
   s3Endpoint: string;
   bucket: string;
   log: (line: string) => void;
-}): LocalTrainingRunner {
-  const seeding = { ...options, sourceDir: process.env.SER_DATASET_DIR };
-  return createLocalTrainingRunner({
+}): LocalTrainingRunner & { datasetRoot: LocalDatasetRoot } {
+  const seeding = { ...options, sourceDir: process.env[DATASET_ROOT_SETTING] };
+  const runner = createLocalTrainingRunner({
     env: {},
     log: options.log,
     beforeEachJob: () =>
@@ -229,5 +263,8 @@ export function startLocalTraining(options: {
         options.log(`dataset seeding failed: ${error instanceof Error ? error.message : String(error)}`),
       ),
     seeds: (prefix) => seedsPrefix(seeding, prefix).catch(() => false),
+    emptyDatasetHint: (prefix) => emptyDatasetHint(seeding, prefix),
   });
+  // As at start-up, for the banner.
+  return { ...runner, datasetRoot: datasetRoot(seeding) };
 }

@@ -67,6 +67,7 @@ const training = createTrainingService({
       return trainingLauncher.launch(jobId);
     },
     seeds: async (prefix) => (await trainingLauncher?.seeds?.(prefix)) ?? false,
+    emptyDatasetHint: (prefix) => trainingLauncher?.emptyDatasetHint?.(prefix),
     machineLog: (jobId) => trainingLauncher?.machineLog?.(jobId),
   },
 });

@@ -41,10 +41,11 @@ export function createS3DatasetPrefixes(
 /**
  * Why a job on an empty prefix cannot run, and what to do: the API's refusal and the job's own failure
  * (the prefix emptied after the API looked) say the same. With a local endpoint the example names it: as
- * written, `aws s3 sync` would go to a real AWS bucket of the same name. The local credentials are only
+ * written, `aws s3 sync` would go to a real AWS bucket of the same name. `hint`: the launcher's other way
+ * to fill the prefix (the local stack's dataset root). The local credentials are only
  * pointed to, not echoed: their home is the local stack, and a message never carries the process's keys.
  */
-export function emptyDatasetMessage(where: DatasetLocation, prefix: string): string {
+export function emptyDatasetMessage(where: DatasetLocation, prefix: string, hint?: string): string {
   const location = `s3://${where.bucket}/${prefix}`;
   const sync = where.endpoint
     ? `aws --endpoint-url ${where.endpoint} s3 sync ./my-clips ${location} with the local S3's access key ` +
@@ -53,6 +54,6 @@ export function emptyDatasetMessage(where: DatasetLocation, prefix: string): str
   return (
     `The dataset prefix ${location} is empty: upload clips there first ` +
     `(TESS, RAVDESS, EMO-DB or CREMA-D file names, or folders with a labels.csv), ` +
-    `e.g. ${sync} (docs/training-jobs.md)`
+    `e.g. ${sync}${hint ? `; ${hint}` : ''} (docs/training-jobs.md)`
   );
 }

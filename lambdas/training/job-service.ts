@@ -67,7 +67,8 @@ function queuedJob(
 async function assertDatasetPresent(deps: TrainingServiceDeps, prefix: string): Promise<void> {
   if (await deps.datasets.hasObjects(prefix)) return;
   if (await deps.launcher.seeds?.(prefix)) return;
-  throw invalid('DATASET_EMPTY', emptyDatasetMessage(deps.datasets, prefix));
+  const hint = deps.launcher.emptyDatasetHint?.(prefix);
+  throw invalid('DATASET_EMPTY', emptyDatasetMessage(deps.datasets, prefix, hint));
 }
 
 /** The training side cannot run jobs at all, or could not start this one's machine (503 at the edge). */

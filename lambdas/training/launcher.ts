@@ -21,6 +21,11 @@ export interface TrainingLauncher {
    */
   seeds?(prefix: string): Promise<boolean>;
   /**
+   * What else would fill an empty `prefix`, added to the DATASET_EMPTY message: the local stack names the
+   * folder it seeds from and its setting. EC2: nothing (uploading is the only way).
+   */
+  emptyDatasetHint?(prefix: string): string | undefined;
+  /**
    * Where the machine's own output will be kept (`s3://…`), recorded on the job so that its failure
    * points there. EC2: the instance uploads its cloud-init log when it stops. Local: none (the stack's log).
    */
