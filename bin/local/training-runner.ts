@@ -144,11 +144,7 @@ interface SeedOptions {
   log: (line: string) => void;
 }
 
-/**
- * What seeding would upload: the dataset root's files (`SER_DATASET_DIR`, default `../shared/datasets`,
- * as for `npm run train`) not yet under their key (`tess/x.wav` → `datasets/tess/x.wav`). Without the
- * folder, nothing.
- */
+/** The root seeding reads (its setting, else ../shared/datasets) and whether it is there now. */
 function datasetRoot(options: Pick<SeedOptions, 'sourceDir'>): LocalDatasetRoot {
   const dir = options.sourceDir ?? defaultDatasetDir();
   return { dir, exists: existsSync(dir) };
@@ -158,7 +154,7 @@ function datasetRoot(options: Pick<SeedOptions, 'sourceDir'>): LocalDatasetRoot 
  * The DATASET_EMPTY message's local way out: the root's folder that seeds `prefix`, and the setting that
  * names the root (whether or not it exists, so that a user without ../shared/datasets learns what to set).
  */
-export function emptyDatasetHint(options: Pick<SeedOptions, 'sourceDir'>, prefix: string): string {
+function emptyDatasetHint(options: Pick<SeedOptions, 'sourceDir'>, prefix: string): string {
   const root = datasetRoot(options);
   const folder = join(root.dir, prefix.slice(DATASETS_ROOT.length));
   const state = root.exists ? '' : ', which does not exist';
@@ -168,6 +164,11 @@ export function emptyDatasetHint(options: Pick<SeedOptions, 'sourceDir'>, prefix
   );
 }
 
+/**
+ * What seeding would upload: the dataset root's files (`SER_DATASET_DIR`, default `../shared/datasets`,
+ * as for `npm run train`) not yet under their key (`tess/x.wav` → `datasets/tess/x.wav`). Without the
+ * folder, nothing.
+ */
 async function pendingSeeds(options: SeedOptions) {
   const { dir: root, exists } = datasetRoot(options);
   if (!options.sourceDir && !exists) return undefined;
