@@ -792,6 +792,29 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     await page.close();
   });
 
+  it('says so when config.json never comes: given up after 30 s, as an API request is, instead of a page stuck loading', async () => {
+    // Prepare: the page's request for its config.json is never answered.
+    const page = await browser.newPage();
+    await page.clock.install();
+    let asked = false;
+    await page.route(/\/config\.json$/, () => {
+      asked = true;
+    });
+
+    // Act
+    await page.goto(stack.webUrl, { waitUntil: 'commit' });
+    await expect.poll(() => asked).toBe(true);
+    await page.clock.fastForward(30_000);
+    await page.locator('body[data-ready]').waitFor({ state: 'attached', timeout: 20_000 });
+
+    // Assess
+    expect(await page.locator('#message').textContent()).toBe(
+      'The page could not load its settings (config.json): no answer in 30 s (a slow or lost connection). Reload the page.',
+    );
+    expect(await page.locator('#message').isVisible()).toBe(true);
+    await page.close();
+  });
+
   it("stops a recording by itself at the API's longest duration (config.json) and selects what was recorded", async () => {
     // Prepare
     const page = await openPage(undefined, { clock: true });

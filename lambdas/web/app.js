@@ -16,9 +16,43 @@ const KEY_STORAGE = 'ser.apiKey';
 const POLL_LIMIT_MS = 180_000;
 
 const $ = (id) => document.getElementById(id);
-const config = await fetch('config.json')
-  .then((r) => (r.ok ? r.json() : {}))
-  .catch(() => ({}));
+
+// API Gateway ends every request at 29 s (its integration timeout): an answer not come by then never comes,
+// and a request left waiting would hold its run (a poll, or an upload's place in uploadSlot) for good. A timer,
+// not AbortSignal.timeout, so that the page's own clock governs it (the browser test fast-forwards it).
+const API_TIMEOUT_MS = 30_000;
+const networkError = (message) => Object.assign(new Error(message), { network: true });
+
+/** Runs `request` with a signal that aborts it after `ms`; answers what `request` answers. */
+async function withTimeout(ms, request) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), ms);
+  try {
+    return await request(controller.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// A config.json that is missing or unreadable leaves the defaults (the API on this origin, the API's own
+// checks), as before; one that never comes would hold the whole page (this top-level await) with no word.
+async function loadConfig() {
+  try {
+    return await withTimeout(API_TIMEOUT_MS, async (signal) => {
+      const response = await fetch('config.json', { signal }).catch(() => null);
+      const body = response?.ok ? await response.json().catch(() => ({})) : {};
+      if (signal.aborted)
+        throw new Error(`no answer in ${API_TIMEOUT_MS / 1000} s (a slow or lost connection)`);
+      if (!response) throw new Error('no answer (network error)');
+      return body;
+    });
+  } catch (error) {
+    return {
+      failure: `The page could not load its settings (config.json): ${error.message}. Reload the page.`,
+    };
+  }
+}
+const config = await loadConfig();
 const apiBase = (config.apiUrl ?? '').replace(/\/$/, '');
 // The accepted formats: the server's one list (lambdas/core/audio/formats.ts), handed over in config.json.
 const FORMATS = config.formats ?? [];
@@ -62,42 +96,32 @@ $('key-form').addEventListener('submit', (event) => {
 });
 const apiKey = () => $('api-key').value.trim();
 
-// API Gateway ends every request at 29 s (its integration timeout): an answer not come by then never comes,
-// and a request left waiting would hold its run (a poll, or an upload's place in uploadSlot) for good. A timer,
-// not AbortSignal.timeout, so that the page's own clock governs it (the browser test fast-forwards it).
-const API_TIMEOUT_MS = 30_000;
-const networkError = (message) => Object.assign(new Error(message), { network: true });
-
 // Our API answers an error with { error: { code, message } }; API Gateway's own refusals (a wrong key,
 // throttling, its 5xx) with { message } only; a network failure or no answer in time with nothing.
 async function api(path, init = {}) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), API_TIMEOUT_MS);
-  const failed = () =>
-    networkError(
-      controller.signal.aborted
-        ? `no answer from the API in ${API_TIMEOUT_MS / 1000} s (a slow or lost connection)`
-        : 'no answer from the API (network error)',
-    );
-  try {
+  return withTimeout(API_TIMEOUT_MS, async (signal) => {
+    const failed = () =>
+      networkError(
+        signal.aborted
+          ? `no answer from the API in ${API_TIMEOUT_MS / 1000} s (a slow or lost connection)`
+          : 'no answer from the API (network error)',
+      );
     const response = await fetch(`${apiBase}${path}`, {
       ...init,
-      signal: controller.signal,
+      signal,
       headers: { 'content-type': 'application/json', 'x-api-key': apiKey(), ...(init.headers ?? {}) },
     }).catch(() => {
       throw failed();
     });
     const body = (await response.json().catch(() => null)) ?? {};
     // A body cut off by the timer is no answer, not an empty one.
-    if (controller.signal.aborted) throw failed();
+    if (signal.aborted) throw failed();
     if (!response.ok) {
       const message = body.error?.message ?? body.message ?? 'the API gave no reason';
       throw Object.assign(new Error(message), { code: body.error?.code, status: response.status });
     }
     return body;
-  } finally {
-    clearTimeout(timer);
-  }
+  });
 }
 
 // ---- messages ----
@@ -798,6 +822,8 @@ function openPrediction(p) {
   showMessage(p.error ? `${p.fileName}: ${p.error.code} — ${p.error.message}` : `${p.fileName}: ${p.status}`);
 }
 $('refresh').addEventListener('click', refreshRecent);
-refreshRecent();
+// Without its settings the page cannot reach the API: that is the message, not a failed list under it.
+if (config.failure) showMessage(config.failure);
+else refreshRecent();
 // Every listener is attached: a page's load event can come before this module's top-level await ends.
 document.body.dataset.ready = '';
