@@ -837,6 +837,38 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     expect(await page.locator('#record').getAttribute('aria-pressed')).toBe('false');
     await page.close();
   });
+
+  // This one pauses the clock (resumed at its end), so that only the test moves the page's time.
+  it('gives up asking for a result at the 3-minute limit: a poll started a second before it waits only that second', async () => {
+    // Prepare: no poll is ever answered.
+    const page = await openPage(undefined, { clock: true });
+    await enterKey(page);
+    let polls = 0;
+    await page.route(PREDICTION_URL, () => {
+      polls += 1;
+    });
+    await page.clock.pauseAt(Date.now() + 1_000);
+
+    // Act: the first poll gives up at 30 s; the clock jumps to 178 s; the pause of 1 s after the failure ends
+    // at 179 s, when the second poll starts; the clock then reaches the limit.
+    await page.locator('#file-input').setInputFiles(tessClip('angry').path);
+    await page.getByRole('button', { name: 'Analyse emotion' }).click();
+    await expect.poll(() => polls).toBe(1);
+    await page.clock.fastForward(178_000);
+    await page.locator('#status', { hasText: 'asking again' }).waitFor();
+    await page.clock.fastForward(1_000);
+    await expect.poll(() => polls).toBe(2);
+    await page.clock.fastForward(1_000);
+    await page.locator('#message:not([hidden])').waitFor({ timeout: 20_000 });
+
+    // Assess
+    expect(await page.locator('#message').textContent()).toBe(
+      'The file was received, but after 3 minutes asking for its result kept failing (Error: no answer from the API in 1 s (a slow or lost connection)): look for it under Recent predictions later.',
+    );
+    expect(polls).toBe(2);
+    await page.clock.resume();
+    await page.close();
+  });
 });
 
 it.runIf(!existsSync(CHROMIUM))(

@@ -98,12 +98,12 @@ const apiKey = () => $('api-key').value.trim();
 
 // Our API answers an error with { error: { code, message } }; API Gateway's own refusals (a wrong key,
 // throttling, its 5xx) with { message } only; a network failure or no answer in time with nothing.
-async function api(path, init = {}) {
-  return withTimeout(API_TIMEOUT_MS, async (signal) => {
+async function api(path, init = {}, timeoutMs = API_TIMEOUT_MS) {
+  return withTimeout(timeoutMs, async (signal) => {
     const failed = () =>
       networkError(
         signal.aborted
-          ? `no answer from the API in ${API_TIMEOUT_MS / 1000} s (a slow or lost connection)`
+          ? `no answer from the API in ${Math.ceil(timeoutMs / 1000)} s (a slow or lost connection)`
           : 'no answer from the API (network error)',
       );
     const response = await fetch(`${apiBase}${path}`, {
@@ -564,12 +564,14 @@ const isTransient = (error) => error.network === true || error.status === 429 ||
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function poll(path, status) {
-  const started = Date.now();
+  const deadline = Date.now() + POLL_LIMIT_MS;
+  const left = () => deadline - Date.now();
   let delay = 300;
   let lastError;
-  while (Date.now() - started < POLL_LIMIT_MS) {
+  while (left() > 0) {
     try {
-      const prediction = await api(path);
+      // Neither the last request nor the pause before it may run past the limit: each gets what is left.
+      const prediction = await api(path, {}, Math.min(API_TIMEOUT_MS, left()));
       if (prediction.status === 'SUCCEEDED' || prediction.status === 'FAILED') return prediction;
       status(`Analysing… (${prediction.status.toLowerCase()})`);
       lastError = undefined;
@@ -580,7 +582,8 @@ async function poll(path, status) {
       delay = Math.min(Math.max(delay * 2, 1000), 15_000);
       status(`The file was received, but asking for its result failed (${describe(error)}); asking again…`);
     }
-    await sleep(delay);
+    const pause = Math.min(delay, left());
+    if (pause > 0) await sleep(pause);
   }
   const why = lastError
     ? `asking for its result kept failing (${describe(lastError)})`
