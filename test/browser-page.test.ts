@@ -130,6 +130,25 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
   }
 
   /**
+   * Drops a batch of a clip the API accepts and a file over the duration limit, with `uploadRequests` the
+   * files the page asked to upload; `row` finds a file's row.
+   */
+  async function dropClipAndLongFile(page: Page) {
+    const angry = tessClip('angry');
+    const uploadRequests: string[] = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && request.url().endsWith('/uploads'))
+        uploadRequests.push(JSON.parse(request.postData() ?? '{}').fileName);
+    });
+    await dropFiles(page, [
+      { name: angry.fileName, mimeType: 'audio/flac', buffer: angry.bytes },
+      { name: 'long.wav', mimeType: 'audio/wav', buffer: longWav() },
+    ]);
+    const row = (name: string) => page.locator('#batch-rows tr', { hasText: name });
+    return { angry, uploadRequests, row };
+  }
+
+  /**
    * Holds the page's uploads to S3 (PUTs) under way until `releaseAll`, which also lets every later one
    * through; `held` counts the ones under way.
    */
@@ -712,6 +731,52 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     );
     expect(await page.getByRole('button', { name: 'Analyse emotion' }).isDisabled()).toBe(true);
     expect(uploadRequests).toEqual([]);
+    await page.close();
+  });
+
+  it('refuses, before sending, a batch row the browser decodes as longer than the API analyses; the others go on', async () => {
+    // Prepare
+    const page = await openPage();
+    await enterKey(page);
+
+    // Act: the long file's row is refused once decoded; the other file is analysed.
+    const { angry, uploadRequests, row } = await dropClipAndLongFile(page);
+    await page.locator('#batch-rows tr[data-state="refused"]').waitFor();
+    await page.getByRole('button', { name: 'Analyse 1 file' }).click();
+    await page.locator('#batch-status', { hasText: 'All 1 file finished' }).waitFor();
+
+    // Assess
+    expect(await row('long.wav').locator('td').last().textContent()).toBe(
+      'It is 601.0 s long; the limit is 10 minutes.',
+    );
+    expect(await row(angry.fileName).getAttribute('data-state')).toBe('done');
+    expect(uploadRequests).toEqual([angry.fileName]);
+    await page.close();
+  });
+
+  it('a batch Analysed before the browser finished decoding its files still sends none too long', async () => {
+    // Prepare: the browser's decoding held until the batch is under way.
+    const page = await openPage(`
+      const decode = BaseAudioContext.prototype.decodeAudioData;
+      const held = new Promise((resolve) => { window.releaseDecode = resolve; });
+      BaseAudioContext.prototype.decodeAudioData = function (...args) {
+        return held.then(() => decode.apply(this, args));
+      };`);
+    await enterKey(page);
+    const { angry, uploadRequests, row } = await dropClipAndLongFile(page);
+
+    // Act
+    await page.getByRole('button', { name: 'Analyse 2 files' }).click();
+    await page.evaluate(() => (globalThis as unknown as { releaseDecode: () => void }).releaseDecode());
+    await page.locator('#batch-status', { hasText: 'All 2 files finished' }).waitFor();
+
+    // Assess
+    expect(await row('long.wav').getAttribute('data-state')).toBe('refused');
+    expect(await row('long.wav').locator('td').last().textContent()).toBe(
+      'It is 601.0 s long; the limit is 10 minutes.',
+    );
+    expect(await row(angry.fileName).getAttribute('data-state')).toBe('done');
+    expect(uploadRequests).toEqual([angry.fileName]);
     await page.close();
   });
 

@@ -291,14 +291,21 @@ async function drawWaveform(selection) {
 // encoder padding): the page refuses only audio over the limit by more than that, and the API decides the rest.
 const DURATION_SLACK_SEC = 0.05;
 
+/** Why audio of `seconds` is not sent ('' when it may be): what follows "the file is", as in refusalOf. */
+const lengthRefusal = (seconds) =>
+  MAX_DURATION_SEC && seconds > MAX_DURATION_SEC + DURATION_SLACK_SEC
+    ? `${seconds.toFixed(1)} s long; the limit is ${duration(MAX_DURATION_SEC)}`
+    : '';
+
 /**
  * A file on show whose audio is over the API's limit (MAX_DURATION_SEC) is not sent: the API would refuse it.
  * A long file may finish decoding after Analyse was pressed: that run's own answer (TOO_LONG) is the message,
  * and the button stays off once it ends (analyse).
  */
 function refuseIfTooLong(selection, seconds) {
-  if (!MAX_DURATION_SEC || seconds <= MAX_DURATION_SEC + DURATION_SLACK_SEC) return;
-  selection.refusal = `${seconds.toFixed(1)} s long; the limit is ${duration(MAX_DURATION_SEC)}`;
+  const refusal = lengthRefusal(seconds);
+  if (!refusal) return;
+  selection.refusal = refusal;
   if (running.has(selection)) return;
   showMessage(`"${selection.name}" is ${selection.refusal}.`);
   $('analyse').disabled = true;
@@ -612,6 +619,7 @@ function addToBatch(files) {
   for (const item of items) {
     const refusal = refusalOf(item.blob, item.name);
     if (refusal) refuse(item, refusal);
+    else item.lengthChecked = checkLength(item);
   }
   batch.push(...items);
   $('batch-rows').append(...items.map((item) => item.row));
@@ -621,6 +629,30 @@ function addToBatch(files) {
   setBatchStatus(
     `${filesText(items.length)} added to the list${refused ? `; ${refused} cannot be sent, see why in the list` : ''}.`,
   );
+}
+
+// A batch's files are decoded one after another (each holds its samples while it is), in the order chosen.
+// One the browser cannot decode is sent: the API decides.
+let decoding = Promise.resolve('');
+function lengthRefusalOf(blob) {
+  if (!MAX_DURATION_SEC) return Promise.resolve('');
+  decoding = decoding
+    .then(async () =>
+      lengthRefusal((await waveformDecoder().decodeAudioData(await blob.arrayBuffer())).duration),
+    )
+    .catch(() => '');
+  return decoding;
+}
+
+/** Refuses a row whose file is too long if no run has it yet (analyseItem does then); answers the refusal. */
+async function checkLength(item) {
+  const refusal = await lengthRefusalOf(item.blob);
+  if (refusal && stateOf(item.row) === 'ready') {
+    refuse(item, refusal);
+    updateBatchButton();
+    setBatchStatus(`${item.name} cannot be sent: it is ${refusal}.`);
+  }
+  return refusal;
 }
 
 const readyItems = () => batch.filter((item) => stateOf(item.row) === 'ready');
@@ -650,6 +682,13 @@ async function analyseBatch() {
 // Answers the outcome to announce.
 async function analyseItem(item) {
   try {
+    // A row queued before its file was decoded waits for that (still queued: leaving asks first): one too
+    // long is not sent.
+    const tooLong = await untilSent(() => item.lengthChecked);
+    if (tooLong) {
+      refuse(item, tooLong);
+      return `not sent: it is ${tooLong}`;
+    }
     const created = await sendItem(item);
     setRowState(item.row, 'analysing', 'Waiting for the result…');
     const prediction = await poll(created.predictionUrl, (text) => setRowStatus(item.row, text));
