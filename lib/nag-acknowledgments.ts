@@ -99,7 +99,7 @@ function acknowledgeInference({ inference, storage }: SerStack): void {
 function acknowledgeApi({ api, storage }: SerStack): void {
   acknowledge(
     api.function,
-    'Presigned uploads are signed for uploads/ only, activation reads the package under models/ that it ' +
+    'Presigned uploads are signed for uploads/ only (and an upload past its deadline HEADs its file there), activation reads the package under models/ that it ' +
       "switches to, a speaker's erasure deletes the audio (uploads/, incoming/<speaker prefix>/, there by the " +
       'version its record stores) and result ' +
       'files (results/<speaker prefix>/) its records name, and listings query the table indexes; RunInstances ' +

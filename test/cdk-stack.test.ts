@@ -224,6 +224,8 @@ describe('SerStack', () => {
     expect(api).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ Action: 's3:PutObject', Resource: objects('uploads/') }),
+        // A PENDING upload past its deadline: whether its file came (a HEAD), never another prefix.
+        expect.objectContaining({ Action: 's3:GetObject', Resource: objects('uploads/') }),
         expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:Query'] }),
         // Prediction records: anything but a training or registry item ...
         expect.objectContaining({
@@ -271,7 +273,7 @@ describe('SerStack', () => {
         expect.objectContaining({ Action: 's3:GetObject', Resource: objects('models/') }),
       ]),
     );
-    expect(api).toHaveLength(9);
+    expect(api).toHaveLength(10);
     // No drop-folder speaker prefixes: no record's audio is deleted by version.
     expect(api.filter((s) => asArray(s.Action).includes('s3:DeleteObjectVersion'))).toEqual([]);
   });

@@ -407,42 +407,86 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
     return { writer, createUpload };
   };
 
-  it('an upload URL never used ends FAILED (UPLOAD_EXPIRED), and a file that comes after its deadline is not taken', async () => {
+  /** An upload's file as its S3 event names it, arriving `arrivedAt`. */
+  const uploadedFile = (id: string, fileName: string, arrivedAt: Date, objectVersion = 'v1') => ({
+    id,
+    source: 'api' as const,
+    fileName,
+    bucket: aws.bucket,
+    key: `uploads/${id}/${fileName}`,
+    objectVersion,
+    arrivedAt: arrivedAt.toISOString(),
+  });
+
+  it('an upload URL never used ends FAILED (UPLOAD_EXPIRED) at its deadline, for good: no late file or replay takes it', async () => {
     // Prepare
     const createdAt = new Date();
     const urlTtlSec = 300;
     const deadlineSec = urlTtlSec + 900; // the URL's life and the upload's grace
-    const readsFailedSec = deadlineSec + 2700; // and the time an in-time file's event may still take
     const { createUpload } = uploadsAt(createdAt, urlTtlSec);
     const { id } = await createUpload({ fileName: 'never-sent.flac', sizeBytes: 1000 });
     const at = (offsetSec: number) => new Date(createdAt.getTime() + offsetSec * 1000);
     const repositoryAt = (offsetSec: number) => repositoryWith({ now: () => at(offsetSec) });
-    const lateFile = {
-      id,
-      source: 'api' as const,
-      fileName: 'never-sent.flac',
-      bucket: aws.bucket,
-      key: `uploads/${id}/never-sent.flac`,
-      objectVersion: 'late',
-      arrivedAt: at(deadlineSec + 1).toISOString(),
-    };
+    // A hand-made or replayed event may say anything of its time: even "in time" must not revive it.
+    const lateFile = uploadedFile(id, 'never-sent.flac', at(deadlineSec - 1), 'late');
 
     // Act
+    const beforeDeadline = await repositoryAt(deadlineSec - 1).get(id);
     const pastDeadline = await repositoryAt(deadlineSec + 1).get(id);
+    await aws.s3.send(
+      new PutObjectCommand({ Bucket: aws.bucket, Key: lateFile.key, Body: new Uint8Array(8) }),
+    );
     const lateClaim = await repositoryAt(deadlineSec + 2).claim(lateFile);
     const lateFailure = await repositoryAt(deadlineSec + 3).markFailed(lateFile, {
       code: 'PROCESSING_FAILED',
       message: 'x',
     });
-    const expired = await repositoryAt(readsFailedSec + 1).get(id);
-    const listed = await repositoryAt(readsFailedSec + 1).list({ limit: 100 });
+    const later = await repositoryAt(deadlineSec + 86_400).get(id);
+    const listed = await repositoryAt(deadlineSec + 86_400).list({ limit: 100 });
 
-    // Assess: terminal and queryable (not gone, not PENDING for ever); the late file changes nothing.
-    expect(pastDeadline?.status).toBe('PENDING');
-    expect(lateClaim).toMatchObject({ claimed: false, existing: { status: 'PENDING' } });
+    // Assess: terminal and queryable (not gone, not PENDING for ever), and it stays so.
+    expect(beforeDeadline?.status).toBe('PENDING');
+    expect(pastDeadline).toMatchObject({ status: 'FAILED', error: { code: 'UPLOAD_EXPIRED' } });
+    expect(lateClaim).toMatchObject({ claimed: false, existing: { status: 'FAILED' } });
     expect(lateFailure).toBeUndefined();
-    expect(expired).toMatchObject({ status: 'FAILED', error: { code: 'UPLOAD_EXPIRED' } });
-    expect(listed.items.find((p) => p.id === id)).toMatchObject({ status: 'FAILED' });
+    expect(later).toEqual(pastDeadline);
+    expect(listed.items.find((p) => p.id === id)).toEqual(pastDeadline);
+  });
+
+  it('an upload whose file came in time waits for its event as long as S3 retries it, never reading UPLOAD_EXPIRED, then ends for good', async () => {
+    // Prepare: two uploads whose files are in the bucket before the deadline.
+    const createdAt = new Date();
+    const { createUpload } = uploadsAt(createdAt, 300);
+    const [late, lost] = await Promise.all([
+      createUpload({ fileName: 'late.flac', sizeBytes: 8 }),
+      createUpload({ fileName: 'lost.flac', sizeBytes: 8 }),
+    ]);
+    const lateFile = uploadedFile(late.id, 'late.flac', new Date());
+    const lostFile = uploadedFile(lost.id, 'lost.flac', new Date());
+    for (const { key } of [lateFile, lostFile]) {
+      await aws.s3.send(new PutObjectCommand({ Bucket: aws.bucket, Key: key, Body: new Uint8Array(8) }));
+    }
+    const deadlineSec = 300 + 900;
+    const eventMaxSec = 6 * 3600;
+    const repositoryAt = (offsetSec: number) =>
+      repositoryWith({ now: () => new Date(createdAt.getTime() + offsetSec * 1000) });
+
+    // Act: two hours later (a backlog) both still wait, and one's event comes; the other's never does.
+    const whileWaiting = await repositoryAt(deadlineSec + 7200).get(late.id);
+    const lateClaim = await repositoryAt(deadlineSec + 7200).claim(lateFile);
+    const waitingAtEventMax = await repositoryAt(deadlineSec + eventMaxSec).get(lost.id);
+    const ended = await repositoryAt(deadlineSec + eventMaxSec + 3600).get(lost.id);
+    const afterEnd = await repositoryAt(deadlineSec + eventMaxSec + 3601).claim(lostFile);
+    const endedLater = await repositoryAt(deadlineSec + 86_400).get(lost.id);
+
+    // Assess
+    expect(whileWaiting?.status).toBe('PENDING');
+    expect(lateClaim).toMatchObject({ claimed: true, prediction: { status: 'PROCESSING' } });
+    expect(waitingAtEventMax?.status).toBe('PENDING');
+    expect(ended).toMatchObject({ status: 'FAILED', error: { code: 'PROCESSING_FAILED' } });
+    expect(ended?.error?.message).toMatch(/arrived but was not processed within 6 hours; upload it again/);
+    expect(afterEnd).toMatchObject({ claimed: false, existing: ended });
+    expect(endedLater).toEqual(ended);
   });
 
   it('a file that came in time is taken however late its event is processed, and a released claim is not expired', async () => {

@@ -1,3 +1,4 @@
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -10,7 +11,7 @@ import {
 import type { PredictionResult } from '../core/types.ts';
 import type { Prediction, PredictionPage, PredictionSource, PredictionStatus } from './api-schemas.ts';
 import { DEFAULT_UPLOAD_URL_TTL_SEC } from './config.ts';
-import { ERASURE_MARKER_TTL_SEC } from './failure-path.ts';
+import { ERASURE_MARKER_TTL_SEC, EVENT_MAX_AGE_HOURS } from './failure-path.ts';
 import { isPredictionId } from './object-keys.ts';
 import {
   decodeCursor,
@@ -53,7 +54,7 @@ interface PredictionItem extends Prediction {
   /** The object's S3 versionId, when the claim or failure that wrote the record knew it (`ObjectClaim`). */
   objectVersionId?: string;
   leaseExpiresAt?: number;
-  /** PENDING only: past this (epoch seconds) no file can still arrive, and the record reads as FAILED. */
+  /** PENDING only: past this (epoch seconds) no file can still arrive in time (see `#present`). */
   uploadDeadline?: number;
   callback?: CallbackTarget;
   expiresAt: number;
@@ -166,7 +167,7 @@ export interface PredictionRepositoryOptions {
   tableName: string;
   recordTtlDays: number;
   processingLeaseSec: number;
-  /** A PENDING record waits as long as its upload URL plus a grace, then reads as FAILED UPLOAD_EXPIRED. */
+  /** A PENDING record waits for its file as long as its upload URL plus a grace (its `uploadDeadline`). */
   uploadUrlTtlSec?: number;
   now?: () => Date;
 }
@@ -178,21 +179,35 @@ export interface PredictionRepositoryOptions {
 const PENDING_GRACE_SEC = 900;
 
 /**
- * How long past its deadline a PENDING upload still reads PENDING: a file that came in time may wait
- * for its event (retries, a throttled backlog); only then does the record read UPLOAD_EXPIRED.
+ * How long past its deadline an upload whose file came in time still reads PENDING: its S3 event may be
+ * retried for `EVENT_MAX_AGE_HOURS` (then dead-lettered, which ends the record), plus the last attempt's
+ * run and the dead-letter recorder's write. Locally events wait in one queue, as long as a batch takes.
  */
-const PROCESSING_ALLOWANCE_SEC = 2700;
+const EVENT_WAIT_SEC = EVENT_MAX_AGE_HOURS * 3600 + 2700;
 
 /** The terminal state of an upload whose URL expired with no file: nothing can arrive any more. */
-const uploadExpired = (item: Record<string, unknown>, deadline: number): Prediction => ({
-  ...toPrediction(item),
-  status: 'FAILED',
+const uploadExpired = (deadline: number): Pick<Prediction, 'updatedAt' | 'error'> => ({
   updatedAt: new Date(deadline * 1000).toISOString(),
   error: {
     code: 'UPLOAD_EXPIRED',
     message: 'No file arrived before the upload URL expired; ask for a new upload (POST /uploads)',
   },
 });
+
+/** The terminal state of an upload whose file came in time but whose event never got it processed. */
+const neverProcessed = (deadline: number): Pick<Prediction, 'updatedAt' | 'error'> => ({
+  updatedAt: new Date((deadline + EVENT_WAIT_SEC) * 1000).toISOString(),
+  error: {
+    code: 'PROCESSING_FAILED',
+    message: `The file arrived but was not processed within ${EVENT_MAX_AGE_HOURS} hours; upload it again (POST /uploads)`,
+  },
+});
+
+/** S3's answer to a HEAD of a missing key: 404, or 403 to a role without s3:ListBucket (the API's). */
+const isMissingObject = (error: unknown): boolean => {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status === 404 || status === 403;
+};
 
 /**
  * Prediction records in DynamoDB. The record is also the idempotency record for S3 events: `claim` is
@@ -207,9 +222,17 @@ export class PredictionRepository {
   readonly #doc: DynamoDBDocumentClient;
   readonly #options: PredictionRepositoryOptions;
 
-  constructor(doc: DynamoDBDocumentClient, options: PredictionRepositoryOptions) {
+  readonly #uploads: S3Client | undefined;
+
+  /**
+   * `uploads`: the S3 client that looks for an upload's file once its deadline has passed (one HEAD per
+   * record, which then ends for good). Without it (writers that never read an upload: the dead-letter
+   * recorder, the backfill) such a record reads PENDING.
+   */
+  constructor(doc: DynamoDBDocumentClient, options: PredictionRepositoryOptions, uploads?: S3Client) {
     this.#doc = doc;
     this.#options = options;
+    this.#uploads = uploads;
   }
 
   #now(): Date {
@@ -278,17 +301,67 @@ export class PredictionRepository {
     const { Item } = await this.#doc.send(
       new GetCommand({ TableName: this.#options.tableName, Key: { id }, ConsistentRead: true }),
     );
-    return Item && isPredictionRecord(Item) && !this.#isExpired(Item) ? this.#present(Item) : undefined;
+    return Item && isPredictionRecord(Item) && !this.#isExpired(Item) ? await this.#present(Item) : undefined;
   }
 
-  /** A stored record as readers see it: a PENDING upload past its deadline is terminal (UPLOAD_EXPIRED). */
-  #present(item: Record<string, unknown>): Prediction {
+  /**
+   * A stored record as readers see it. A PENDING upload past its deadline is ended for good: with no file
+   * that came in time, UPLOAD_EXPIRED; with one, once its event can no longer come, PROCESSING_FAILED.
+   */
+  async #present(item: Record<string, unknown>): Promise<Prediction> {
     const deadline = item.uploadDeadline;
-    const expired =
-      item.status === 'PENDING' &&
-      typeof deadline === 'number' &&
-      deadline + PROCESSING_ALLOWANCE_SEC <= this.#nowSec();
-    return expired ? uploadExpired(item, deadline) : toPrediction(item);
+    const nowSec = this.#nowSec();
+    if (item.status !== 'PENDING' || typeof deadline !== 'number' || deadline >= nowSec || !this.#uploads) {
+      return toPrediction(item);
+    }
+    const arrived = await this.#arrival(item.bucket as string, item.key as string);
+    const inTime = arrived !== undefined && Math.floor(arrived.getTime() / 1000) <= deadline;
+    if (inTime && nowSec < deadline + EVENT_WAIT_SEC) return toPrediction(item);
+    return this.#endPending(item, deadline, inTime ? neverProcessed(deadline) : uploadExpired(deadline));
+  }
+
+  /** When the upload's file was written (S3's LastModified), or undefined when there is none. */
+  async #arrival(bucket: string, key: string): Promise<Date | undefined> {
+    try {
+      const head = await this.#uploads!.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      // S3 always sends it; without it the arrival is unknown, and waiting is the answer that can't be wrong.
+      return head.LastModified ?? new Date(0);
+    } catch (error) {
+      if (isMissingObject(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Stores a PENDING upload's end, if it is still the PENDING record read (a claim removes its deadline),
+   * so that it never reads otherwise again; the claim refuses a record that never had an object
+   * (`claimUpdate`). Lost to a claim or a release: the record as that write left it.
+   */
+  async #endPending(
+    item: Record<string, unknown>,
+    deadline: number,
+    end: Pick<Prediction, 'updatedAt' | 'error'>,
+  ): Promise<Prediction> {
+    const { uploadDeadline: _, ...rest } = item;
+    const ended = { ...rest, status: 'FAILED', ...end };
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#options.tableName,
+          Item: ended,
+          ConditionExpression: '#status = :pending AND uploadDeadline = :deadline',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':pending': 'PENDING', ':deadline': deadline },
+        }),
+      );
+      return toPrediction(ended);
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      const { Item } = await this.#doc.send(
+        new GetCommand({ TableName: this.#options.tableName, Key: { id: item.id }, ConsistentRead: true }),
+      );
+      return toPrediction(Item ?? ended);
+    }
   }
 
   /**
@@ -476,7 +549,9 @@ export class PredictionRepository {
   async #listPage(listing: Listing, limit: number, cursor: string | undefined): Promise<PredictionPage> {
     const position = cursor ? decodeCursor(cursor, listing) : undefined;
     const { page, more } = await this.#mergedPage(listing, limit, position);
-    const items = page.filter((item) => !this.#isExpired(item)).map((item) => this.#present(item));
+    const items = await Promise.all(
+      page.filter((item) => !this.#isExpired(item)).map((item) => this.#present(item)),
+    );
     const last = page.at(-1);
     return more && last ? { items, nextCursor: encodeCursor(last, listing) } : { items };
   }

@@ -91,6 +91,9 @@ export const removeResultFields = (keep: Partial<Prediction> = {}) => {
 const PENDING_IN_TIME =
   '(#status = :pending AND (attribute_not_exists(uploadDeadline) OR uploadDeadline >= :arrivedSec))';
 
+/** A record some object was claimed or failed for: not an upload ended by a read (`PredictionRepository`). */
+const CLAIMED_ONCE = 'attribute_exists(objectVersion)';
+
 /** The claim's arrival time in epoch seconds, or `now`'s when the event did not say. */
 const arrivalSec = (claim: ObjectClaim, now: Date): number => {
   const arrived = claim.arrivedAt ? Date.parse(claim.arrivedAt) : Number.NaN;
@@ -184,10 +187,11 @@ export function claimUpdate(
       `${createsRecord(claim)}expiresAt <= :nowSec OR ${PENDING_IN_TIME}`,
       'OR (#status = :processing AND leaseExpiresAt < :nowSec)',
       // New bytes under the same key (an upload URL used twice): the record follows the object, and
-      // never goes back to older bytes whose event came late.
-      `OR (#status IN (:succeeded, :failed) AND objectVersion <> :version${object.newerClause})`,
+      // never goes back to older bytes whose event came late. An upload ended by a read (no objectVersion:
+      // UPLOAD_EXPIRED, or its event never came) is final: neither this nor a replay takes it.
+      `OR (#status IN (:succeeded, :failed) AND ${CLAIMED_ONCE} AND objectVersion <> :version${object.newerClause})`,
       // Dead-lettered: `ser replay` may finish it.
-      'OR (#status = :failed AND #r_error.#code = :processingFailed)',
+      `OR (#status = :failed AND #r_error.#code = :processingFailed AND ${CLAIMED_ONCE})`,
     ].join(' '),
     ExpressionAttributeNames: { '#status': 'status', '#code': 'code', ...object.names, ...removal.names },
     ExpressionAttributeValues: {

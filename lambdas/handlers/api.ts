@@ -28,7 +28,8 @@ import { logger, metrics, tracer } from './observability.ts';
 const config = loadApiConfig();
 const s3 = tracer.captureAWSv3Client(createS3Client(config));
 const documents = tracer.captureAWSv3Client(createDocumentClient(config));
-const repository = new PredictionRepository(documents, config);
+// With the S3 client: a PENDING upload past its deadline is ended after one HEAD of its file.
+const repository = new PredictionRepository(documents, config, s3);
 
 // On AWS the training construct sets the launch template; the local stack plugs in its process runner.
 const launchConfig = loadTrainingLaunchConfig();

@@ -53,7 +53,7 @@ const deps = {
   get events() {
     return events.publisher;
   },
-  repository: new PredictionRepository(documents, config),
+  repository: new PredictionRepository(documents, config, s3),
   get predictor() {
     return activeModel.predictor;
   },

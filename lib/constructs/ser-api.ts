@@ -208,6 +208,15 @@ export class SerApi extends Construct {
         resources: [props.bucket.arnForObjects(`${UPLOADS_PREFIX}*`)],
       }),
     );
+    // HEAD of an upload's file (never the audio's bytes are read): a PENDING upload past its deadline is
+    // ended by whether its file came in time (prediction-repository.ts). No s3:ListBucket: a missing file
+    // answers 403, which the repository reads as missing.
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [props.bucket.arnForObjects(`${UPLOADS_PREFIX}*`)],
+      }),
+    );
     props.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:Query');
     // Prediction records; training jobs, the lock and the active pointer are Training.bindApi's to grant,
     // and a model version's record (the package the inference function loads) no API grant reaches.

@@ -94,18 +94,18 @@ export async function startTestAws({
 
 /**
  * A prediction repository on the test table with the stack's defaults (records kept 30 days, a 15-minute
- * processing lease), any of them overridden by `options` (a clock, a lease).
+ * processing lease), any of them overridden by `options` (a clock, a lease), looking in the test bucket
+ * for the file of an upload past its deadline.
  */
 export const predictionRepositoryOn = (
   aws: TestAws,
   options: Partial<ConstructorParameters<typeof PredictionRepository>[1]> = {},
 ) =>
-  new PredictionRepository(aws.doc, {
-    tableName: aws.tableName,
-    recordTtlDays: 30,
-    processingLeaseSec: 900,
-    ...options,
-  });
+  new PredictionRepository(
+    aws.doc,
+    { tableName: aws.tableName, recordTtlDays: 30, processingLeaseSec: 900, ...options },
+    aws.s3,
+  );
 
 /**
  * The API's upload service on the test bucket, writing through `repository`: 25 MB uploads and 15-minute
