@@ -683,7 +683,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
     await page.close();
   });
 
-  it('says an upload link that storage refused (403: expired) was refused or has expired', async () => {
+  it('says an upload link that storage refused (403: expired, or another size) was refused, and why it may be', async () => {
     // Prepare: S3 answers the upload as it answers a presigned URL past its life.
     const page = await openPage();
     await enterKey(page);
@@ -704,7 +704,7 @@ describe.runIf(existsSync(CHROMIUM))('web page in headless Chromium against the 
 
     // Assess
     expect(await page.locator('#message').textContent()).toBe(
-      'Error: the upload link was refused or has expired (HTTP 403): try again',
+      'Error: the upload link was refused: it expired, or the file changed size since it was chosen (HTTP 403): try again',
     );
     await page.close();
   });

@@ -387,11 +387,12 @@ const SLOWEST_UPLOAD_BYTES_PER_SEC = 32_000;
 const uploadTimeoutMs = (bytes) =>
   Math.max(MIN_UPLOAD_TIMEOUT_MS, Math.ceil((bytes / SLOWEST_UPLOAD_BYTES_PER_SEC) * 1000));
 
-// S3 answers 403 to a presigned URL past its life (5 minutes) or whose signature no longer holds: trying
-// again asks for a new one.
+// S3 answers 403 to a presigned URL past its life (5 minutes) or whose signature no longer holds (a PUT
+// signs the declared size: a file that changed since it was chosen no longer matches): trying again asks
+// for a new one.
 const storageRefusal = (status) =>
   status === 403
-    ? 'the upload link was refused or has expired (HTTP 403): try again'
+    ? 'the upload link was refused: it expired, or the file changed size since it was chosen (HTTP 403): try again'
     : `storage refused the upload (HTTP ${status})`;
 
 function uploadTo(upload, { blob, name }, onProgress) {
