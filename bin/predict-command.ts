@@ -71,7 +71,7 @@ type Item = { file: string; name: string } | { outcome: FileOutcome };
 /**
  * Expands folders (in the order given); a path that cannot be walked becomes an error outcome in its place.
  * Files are named as the user gave them (a folder's files: the folder as given joined with the path inside
- * it), whatever the working directory, as `ser upload` names them; `--group-by folder` speakers too.
+ * it), whatever the working directory, as `ser upload` names them.
  */
 async function collectItems(paths: string[]): Promise<Item[]> {
   const items: Item[] = [];

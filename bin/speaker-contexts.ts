@@ -1,4 +1,4 @@
-import { dirname, normalize } from 'node:path';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { addClip, type SpeakerStatistics } from '../lambdas/core/features/speaker-normalization.ts';
 import type { PredictionResult, PredictOptions } from '../lambdas/core/types.ts';
 
@@ -18,7 +18,7 @@ export type SpeakerContexts = ReturnType<typeof createSpeakerContexts>;
 export function createSpeakerContexts(options: SpeakerContextOptions) {
   const statistics = new Map<string, SpeakerStatistics>();
   const speakerOf = (file: string): string | undefined =>
-    options.speaker ?? (options.groupBy === 'folder' ? normalize(dirname(file)) : undefined);
+    options.speaker ?? (options.groupBy === 'folder' ? folderSpeaker(file) : undefined);
   return {
     speakerOf,
     /** The `speaker` option of the file's prediction (none without a context). */
@@ -34,4 +34,16 @@ export function createSpeakerContexts(options: SpeakerContextOptions) {
       }
     },
   };
+}
+
+/**
+ * A file's folder as one name however the path is spelled (`a//b`, `a/./b`, relative or absolute): relative
+ * to the working directory when inside it (`.` for itself), else absolute.
+ */
+export function folderSpeaker(file: string): string {
+  const folder = resolve(dirname(file));
+  const inside = relative(process.cwd(), folder);
+  if (inside === '') return '.';
+  const outside = inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside);
+  return outside ? folder : inside;
 }

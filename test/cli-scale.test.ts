@@ -217,6 +217,21 @@ describe('ser predict at scale', () => {
     expect([...speakers]).toEqual([given]);
   });
 
+  it('groups a folder inside the working directory as one speaker, relative or absolute (`a//b.flac`)', async () => {
+    const run = await ser([
+      'predict',
+      '--json',
+      '--group-by',
+      'folder',
+      'test/fixtures/tess/OAF_back_sad.flac',
+      'test/fixtures/tess//OAF_bath_angry.flac',
+      join(ROOT, 'test/fixtures/tess/YAF_back_ps.flac'),
+    ]);
+
+    const speakers = jsonLines(run.stdout).map((l) => (l as { speakerId?: string }).speakerId);
+    expect(speakers).toEqual(['test/fixtures/tess', 'test/fixtures/tess', 'test/fixtures/tess']);
+  });
+
   it('prints hostile file names in the table without raw control characters', async () => {
     const hostile = join(dir, 'hostile');
     await mkdir(hostile);
