@@ -77,7 +77,8 @@ export const DEPLOY_SETTINGS = {
   },
   dropFolderSpeakerPrefixes: {
     schema: list.refine((prefixes) => prefixes.every(isSpeakerPrefix), SPEAKER_PREFIX_RULE),
-    accepts: 'comma-separated folder names under incoming/ (no * or ? in a name), or * (every folder)',
+    accepts:
+      'comma-separated folder names under incoming/ (no * or ? in a name, no empty name as in calls//x), or * (every folder)',
   },
   alarmEmail: { schema: z.email(), accepts: 'an email address' },
   alarmTopicArn: {

@@ -54,6 +54,7 @@ describe('deploy settings (cdk -c name=value)', () => {
     // Written into the API's IAM erase grant, where * and ? inside a name would be wildcards.
     ['dropFolderSpeakerPrefixes', 'calls*', 'comma-separated folder names'],
     ['dropFolderSpeakerPrefixes', 'calls,team?', 'comma-separated folder names'],
+    ['dropFolderSpeakerPrefixes', 'calls//eu', 'comma-separated folder names'],
     ['recordTtlDays', '0', 'a whole number of days, 1 or more'],
     ['speakerTtlDays', 'month', 'a whole number of days, 1 or more'],
     ['uploadUrlTtlSec', '30', 'a whole number of seconds from 60 to 3600'],

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toProxyEvent } from '../bin/local/api-gateway-event.ts';
+import { SpeakerPrefixListSchema } from '../lambdas/app/config.ts';
 import { createApiHandler } from '../lambdas/app/http-api.ts';
 import {
   dropFolderSpeaker,
@@ -71,6 +72,17 @@ describe('speaker statistics (pure)', () => {
         scope: 'drop-folder:calls/',
         speakerId: 'agent-1',
       });
+    // A file directly in the most specific prefix's folder has no speaker; no broader prefix names one.
+    for (const prefixes of [
+      ['*', 'calls'],
+      ['calls', '*'],
+    ])
+      expect(dropFolderSpeaker('calls/a.wav', prefixes)).toBeUndefined();
+    expect(dropFolderSpeaker('calls/eu/a.wav', ['calls', 'calls/eu'])).toBeUndefined();
+    expect(dropFolderSpeaker('calls/eu/agent-1/a.wav', ['calls', 'calls/eu'])).toEqual({
+      scope: 'drop-folder:calls/eu/',
+      speakerId: 'agent-1',
+    });
     expect(dropFolderSpeaker('meetings/agent-1/a.wav', ['calls', 'meetings'])?.scope).toBe(
       'drop-folder:meetings/',
     );
@@ -85,6 +97,15 @@ describe('speaker statistics (pure)', () => {
     expect(dropFolderSpeaker('other/agent-7/a.wav', ['calls'])).toBeUndefined();
     expect(dropFolderSpeaker('a.wav', ['*'])).toBeUndefined();
     expect(dropFolderSpeaker('agent-7/a.wav', undefined)).toBeUndefined();
+  });
+
+  it('refuses a speaker prefix with an empty folder name, and keeps edge slashes', () => {
+    for (const list of ['calls//x', 'a,calls//x']) {
+      const parsed = SpeakerPrefixListSchema.safeParse(list);
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues[0]?.message).toMatch(/empty folder name \(calls\/\/x\)/);
+    }
+    expect(SpeakerPrefixListSchema.parse('calls/, /meetings/eu, *')).toEqual(['calls/', '/meetings/eu', '*']);
   });
 });
 

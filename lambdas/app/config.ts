@@ -26,10 +26,18 @@ const SHARED_ENV = {
 /**
  * A drop-folder speaker prefix: `*` (every top-level folder) or folder names under `incoming/`. `*` and
  * `?` inside a name are refused: the stack writes each prefix into an IAM resource (the API's erase
- * grant), where they would be wildcards and grant more than the folder.
+ * grant), where they would be wildcards and grant more than the folder. An empty name (`calls//x`) is
+ * refused too: no object key the drop folder is given would be meant by it.
  */
-export const isSpeakerPrefix = (prefix: string): boolean => prefix === '*' || !/[*?]/.test(prefix);
-export const SPEAKER_PREFIX_RULE = 'each prefix is * or folder names without * or ?';
+export const isSpeakerPrefix = (prefix: string): boolean =>
+  prefix === '*' ||
+  (!/[*?]/.test(prefix) &&
+    !prefix
+      .replace(/^\/+|\/+$/g, '')
+      .split('/')
+      .includes(''));
+export const SPEAKER_PREFIX_RULE =
+  'each prefix is * or folder names without * or ? and without an empty folder name (calls//x)';
 
 /**
  * Drop-folder speaker prefixes as one comma-separated string, as `DROP_FOLDER_SPEAKER_PREFIXES` and

@@ -64,19 +64,16 @@ export const isDropFolderScope = (scope: string): boolean => scope.startsWith(DR
 /**
  * The folder that would name a drop-folder object's speaker: under the most specific listed prefix the
  * path starts with (whatever the list's order: with `*` and `calls`, `incoming/calls/agent-1/…` is under
- * `calls`), the next folder, when a file is below it.
+ * `calls`), the next folder, when a file is below it. That prefix alone decides: a file directly in its
+ * folder (`incoming/calls/a.wav`) has no speaker, not the broader prefix's (`*`: speaker `calls`).
  */
 function speakerFolder(relativePath: string, prefixes: readonly string[] | undefined) {
-  const bySpecificity = [...(prefixes ?? [])].sort(
-    (a, b) => speakerPrefixFolder(b).length - speakerPrefixFolder(a).length,
-  );
-  for (const prefix of bySpecificity) {
-    const folder = speakerPrefixFolder(prefix);
-    if (!relativePath.startsWith(folder)) continue;
-    const [name, ...rest] = relativePath.slice(folder.length).split('/');
-    if (rest.length > 0 && name) return { prefix, name };
-  }
-  return undefined;
+  const prefix = [...(prefixes ?? [])]
+    .filter((p) => relativePath.startsWith(speakerPrefixFolder(p)))
+    .sort((a, b) => speakerPrefixFolder(b).length - speakerPrefixFolder(a).length)[0];
+  if (prefix === undefined) return undefined;
+  const [name, ...rest] = relativePath.slice(speakerPrefixFolder(prefix).length).split('/');
+  return rest.length > 0 && name ? { prefix, name } : undefined;
 }
 
 /**
