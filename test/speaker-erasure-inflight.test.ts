@@ -628,7 +628,7 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     expect(await exists(key)).toBe(false);
   });
 
-  it("waits between a drop-folder speaker's markers and its records' query, once a call; an API key's speaker, not at all", async () => {
+  it("waits between a speaker's markers and its records' query, once a call, for an API key's speaker too", async () => {
     const steps: [string, number][] = [];
     const timed = new Proxy(repository, {
       get(target, name) {
@@ -649,7 +649,6 @@ describe('erasing a speaker while one of its clips is in flight', () => {
 
     await erase([dropFolderScope('calls'), dropFolderScope('meetings')], 'settling');
     const dropFolderSteps = steps.splice(0);
-    const apiKeyCall = performance.now();
     await erase([speakerScope({ apiKeyId: 'key-1' })], 'settling');
 
     expect(dropFolderSteps.map(([name]) => name)).toEqual([
@@ -662,8 +661,8 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     expect(dropFolderSteps[2]![1] - lastMark).toBeGreaterThanOrEqual(300);
     // Once: both scopes' queries come within one wait of the first marker, not one wait each.
     expect(dropFolderSteps[3]![1] - dropFolderSteps[0]![1]).toBeLessThan(2 * 300);
-    expect(steps.map(([name]) => name)).toEqual(['speakerRecords']);
-    expect(steps[0]![1] - apiKeyCall).toBeLessThan(300);
+    expect(steps.map(([name]) => name)).toEqual(['markErased', 'speakerRecords']);
+    expect(steps[1]![1] - steps[0]![1]).toBeGreaterThanOrEqual(300);
   });
 
   it('a clip dropped and processed while an erasure waits for its index is not erased with the speaker', async () => {
@@ -746,7 +745,35 @@ describe('erasing a speaker while one of its clips is in flight', () => {
     expect(ERASURE_MARKER_TTL_SEC).toBe((6 + 15 * 24) * 3600);
   });
 
-  it("an API key's speaker gets no marker: its uploads' records are what the erasure deletes, and no late event recreates one", async () => {
+  it("an upload created before its speaker's erasure, missed by the index, is not processed when its file comes", async () => {
+    const created = await createUpload(
+      { fileName: 'clip.flac', sizeBytes: tessClip('happy').bytes.length, speakerId: 'lagging' },
+      { apiKeyId: 'local' },
+    );
+    // The bySpeaker index behind (as DynamoDB's may be on AWS): the erasure's query does not see the upload.
+    const lagging = new Proxy(repository, {
+      get(target, name) {
+        if (name === 'speakerRecords') return async () => ({ records: [], more: false });
+        const value = Reflect.get(target, name, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const scope = speakerScope({ apiKeyId: 'local' });
+    expect(await speakerErasureOn(aws, lagging)([scope], 'lagging')).toMatchObject({ more: false });
+
+    const key = `uploads/${created.id}/clip.flac`;
+    const event = aws.nextEvent(key);
+    const clip = tessClip('happy');
+    await fetch(created.upload.url, { method: 'PUT', headers: created.upload.headers, body: clip.bytes });
+    const [ref] = parseS3Event(toNotification(await event));
+    const processed = await processWith(predictor, ref!);
+
+    expect(processed).toMatchObject({ outcome: 'erased' });
+    expect(await repository.get(created.id)).toBeUndefined();
+    expect(await exists(key)).toBe(false);
+  });
+
+  it("an API key's speaker is marked erased as a drop folder's is: the marker holds the time only", async () => {
     const scope = speakerScope({ apiKeyId: 'key-1' });
     await eraseSpeakerIn(scope, 'caller');
 
@@ -756,6 +783,6 @@ describe('erasing a speaker while one of its clips is in flight', () => {
         Key: { id: erasureMarkerId({ scope, speakerId: 'caller' }) },
       }),
     );
-    expect(Item).toBeUndefined();
+    expect(Object.keys(Item ?? {}).sort()).toEqual(['erasedAt', 'expiresAt', 'id']);
   });
 });

@@ -19,7 +19,12 @@ import {
   resultKey,
 } from './object-keys.ts';
 import { type PredictionEventPublisher, predictionEvent } from './prediction-events.ts';
-import type { CallbackTarget, Prediction, PredictionRepository } from './prediction-repository.ts';
+import type {
+  CallbackTarget,
+  ClaimResult,
+  Prediction,
+  PredictionRepository,
+} from './prediction-repository.ts';
 import type { FailOptions, ObjectClaim } from './prediction-updates.ts';
 import type { RecordError } from './processing-errors.ts';
 import type { S3ObjectRef } from './s3-event.ts';
@@ -245,7 +250,8 @@ async function endDeleted(
  * read ends as a FAILED record with its code and is not retried; anything else is an infrastructure
  * fault: the claim is released and the error rethrown, so Lambda's retries and then the on-failure
  * destination take the event (which ends the record PROCESSING_FAILED, see dead-letter.ts). The object
- * is never moved, and deleted only when it is an API upload whose record was erased (`notClaimed`).
+ * is never moved, and deleted only when it is an API upload whose record was erased (`notClaimed`) or
+ * created before its speaker's erasure (`erasedUpload`).
  */
 export async function processObject(deps: ObjectProcessorDeps, ref: S3ObjectRef): Promise<ProcessOutcome> {
   const origin = classifyKey(ref.key);
@@ -285,7 +291,9 @@ async function processCurrent(
       ? dropFolderSpeakerProblem(origin.relativePath, deps.speakerFolders)
       : undefined;
   try {
-    const erased = await erasedWithSpeaker(deps, ref, claimed, object);
+    const erased =
+      (await erasedWithSpeaker(deps, ref, claimed, object)) ??
+      (await erasedUpload(deps, ref, claimed, claim));
     if (erased) return erased;
     // The claimed record carries its speaker: the upload's, or the drop-folder object's (the claim's).
     const outcome = await finish(deps, ref, origin, claim, claimed.objectVersion, { response: object, eTag });
@@ -323,6 +331,28 @@ async function erasedWithSpeaker(
     reason: deleted
       ? `its speaker was erased after it came; deleted, not recorded: ${ref.key}`
       : `its speaker was erased after it came; not recorded, and the key's bytes, dropped after the erasure, left to their own event: ${ref.key}`,
+  };
+}
+
+/**
+ * An API upload created (`createdAt`) by its speaker's erasure, whose file comes only now: the erasure's
+ * index query may have missed its PENDING record (the `bySpeaker` index lags), so the marker decides, read
+ * after the claim as for the drop folder. The record just claimed and the file are deleted, as for an
+ * upload whose record the erasure found (`notClaimed`). Uploads without a speaker cost nothing.
+ */
+async function erasedUpload(
+  deps: ObjectProcessorDeps,
+  ref: S3ObjectRef,
+  claimed: ObjectClaim,
+  claim: Extract<ClaimResult, { claimed: true }>,
+): Promise<ProcessOutcome | undefined> {
+  if (claimed.source !== 'api' || !claim.speaker) return undefined;
+  if (!(await deps.repository.erasedAfter(claim.speaker, claim.prediction.createdAt))) return undefined;
+  await deps.repository.dropClaim(claimed.id, claimed.objectVersion);
+  await deps.s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+  return {
+    outcome: 'erased',
+    reason: `its upload was created before its speaker's erasure; its file is deleted, not recorded: ${ref.key}`,
   };
 }
 

@@ -717,7 +717,8 @@ export class PredictionRepository {
 
   /**
    * Marks the speaker erased now (before its records are deleted): an object of it that came by now and
-   * whose event is still retried, dead-lettered or replayed must not bring a record back (`erasedAfter`).
+   * whose event is still retried, dead-lettered or replayed, or the file of an upload created by now, must
+   * not bring a record back (`erasedAfter`).
    * The marker holds the time only, and lives as long as such an event can (`ERASURE_MARKER_TTL_SEC`);
    * a later erasure moves it on. Its time (`erasedAt`).
    */

@@ -2,14 +2,13 @@ import { setTimeout } from 'node:timers/promises';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyKey, dropFolderKeyProblem, resultKey } from './object-keys.ts';
 import type { PredictionRepository, SpeakerRecord } from './prediction-repository.ts';
-import { isDropFolderScope } from './speaker-context.ts';
 import type { SpeakerRef, SpeakerRepository } from './speaker-repository.ts';
 
 /**
  * Records one erasure call handles at most. Each record costs one conditional DeleteItem and one or two
  * DeleteObject requests (its audio; a drop-folder object's result file too), so a call makes at most
  * 1 Query + 25 DeleteItem + 50 DeleteObject requests, 5 records at a time: about 10 sequential round
- * trips of 10–50 ms on AWS, well under a second; a drop-folder speaker's call adds its markers and the
+ * trips of 10–50 ms on AWS, well under a second; each call adds its markers and the
  * index wait (`INDEX_SETTLE_MS`, 2 s). That stays below the API function's 10 s timeout (and API
  * Gateway's 29 s) unless many S3 answers take seconds; a call cut off by the timeout has deleted what it
  * deleted, and the next call goes on (each step is idempotent). A speaker with more records is erased over
@@ -19,8 +18,8 @@ export const ERASE_BATCH = 25;
 const CONCURRENT_RECORDS = 5;
 
 /**
- * How long a call waits between writing a drop-folder speaker's markers and looking for its records. A
- * processor or the dead-letter recorder writes a record and then reads the marker; if that read came just
+ * How long a call waits between writing a speaker's markers and looking for its records. A
+ * processor or the dead-letter recorder writes a record (or claims an upload's) and then reads the marker; if that read came just
  * before the marker, the record was written before it too, and the erasure must find it. It looks through
  * the `bySpeaker` index, which DynamoDB keeps eventually consistent (updates show well within a second
  * under normal load): two seconds for it to catch up, once a call, inside the API function's 10 s.
@@ -128,7 +127,7 @@ async function eraseOrReport(deps: SpeakerErasureDeps, ref: SpeakerRef, record: 
 const CLOCK_MARGIN_MS = 1000;
 
 /**
- * Whether a drop-folder record was first written after the marker (`erasedAt`), i.e. during this call's
+ * Whether a record was first written after the marker (`erasedAt`), i.e. during this call's
  * wait for the index: its writer reads the marker after writing and keeps or drops it itself (by when its
  * clip came), so a clip dropped after the erasure is not erased with it.
  */
@@ -152,29 +151,28 @@ async function eraseRecords(deps: SpeakerErasureDeps, ref: SpeakerRef, limit: nu
 }
 
 /**
- * Marks the speaker erased in each drop-folder scope (with the time: a clip of it that came before, whose
- * event is still retried, dead-lettered or replayed, gets no record again: `PredictionRepository.erasedAfter`),
- * then waits `INDEX_SETTLE_MS` for the index to show records written before the markers; each scope's
- * marker time (`erasedAt`). Only a
- * drop-folder clip's event can come after its record is erased (an API upload's record is what its
- * processing needs), so an API key's scope gets no marker and no wait.
+ * Marks the speaker erased in each scope (with the time: a clip of it that came before, whose event is
+ * still retried, dead-lettered or replayed, or an upload created before whose file comes only now, gets no
+ * record: `PredictionRepository.erasedAfter`), then waits `INDEX_SETTLE_MS` for the index to show records
+ * written before the markers; each scope's marker time (`erasedAt`). An API key's scope needs it as a drop
+ * folder's does: an upload created just before the call may not be in the index yet, and its file may
+ * still come.
  */
-async function markDropFolderScopes(
+async function markScopes(
   deps: SpeakerErasureDeps,
   refs: readonly SpeakerRef[],
 ): Promise<Map<string, string>> {
-  const dropFolder = refs.filter((ref) => isDropFolderScope(ref.scope));
   const erasedAt = new Map<string, string>();
-  if (dropFolder.length === 0) return erasedAt;
-  for (const [i, at] of (await Promise.all(dropFolder.map((ref) => deps.records.markErased(ref)))).entries())
-    erasedAt.set(dropFolder[i]!.scope, at);
+  if (refs.length === 0) return erasedAt;
+  for (const [i, at] of (await Promise.all(refs.map((ref) => deps.records.markErased(ref)))).entries())
+    erasedAt.set(refs[i]!.scope, at);
   await setTimeout(deps.indexSettleMs ?? INDEX_SETTLE_MS);
   return erasedAt;
 }
 
 /**
  * Erases a speaker in each of `scopes` (an API key's; or the drop folder's speaker prefixes): first the
- * markers (`markDropFolderScopes`), then at most `batchSize` prediction records with their objects, then its
+ * markers (`markScopes`), then at most `batchSize` prediction records with their objects, then its
  * statistics (after the records: a clip that was still being processed may add to them, and the next
  * call erases them again).
  */
@@ -183,7 +181,7 @@ export function createSpeakerErasure(deps: SpeakerErasureDeps) {
     let budget = deps.batchSize ?? ERASE_BATCH;
     const result: SpeakerErasure = { erased: false, recordsDeleted: 0, more: false };
     const refs = scopes.map((scope) => ({ scope, speakerId }));
-    const erasedAt = await markDropFolderScopes(deps, refs);
+    const erasedAt = await markScopes(deps, refs);
     for (const ref of refs) {
       if (budget === 0) {
         // This call's records are used up: whether this scope has any is for the next call to see.
