@@ -12,10 +12,12 @@ export interface BackfillSpeakersOptions {
   /** Parsed by `SpeakerPrefixListSchema` (ser.ts); none: no drop-folder record's scope can be derived. */
   dropFolderSpeakerPrefixes?: readonly string[];
   dryRun?: boolean;
+  assignDropFolderSpeakers?: boolean;
 }
 
-const counts = (s: Readonly<SpeakerBackfillSummary>, dryRun: boolean | undefined): string =>
-  `${s.scanned} items scanned, ${s.unindexed} records without speakerKey: ` +
+const counts = (s: Readonly<SpeakerBackfillSummary>, dryRun?: boolean, assigning?: boolean): string =>
+  `${s.scanned} items scanned, ${s.unindexed} records without speakerKey` +
+  `${assigning ? `, ${s.unnamed} drop-folder records without a speaker under a prefix` : ''}: ` +
   `${s.updated} ${dryRun ? 'would be updated' : 'updated'}, ${s.alreadyDone} already done, ` +
   `${s.withoutScope} left without scope`;
 
@@ -42,12 +44,16 @@ export async function backfillSpeakersFromCommandLine(options: BackfillSpeakersO
     const summary = await backfillSpeakerKeys(predictions, {
       dropFolderSpeakerPrefixes: options.dropFolderSpeakerPrefixes ?? [],
       ...(options.dryRun ? { dryRun: true } : {}),
-      onPage: (s) => progress.update(s.scanned, { counts: counts(s, options.dryRun) }),
+      ...(options.assignDropFolderSpeakers ? { assignDropFolderSpeakers: true } : {}),
+      onPage: (s) =>
+        progress.update(s.scanned, { counts: counts(s, options.dryRun, options.assignDropFolderSpeakers) }),
     });
     progress.stop();
     const code = summary.withoutScope > 0 ? 1 : 0;
     process.exitCode = code; // before printing: a reader that closes early ends the run (ser.ts)
-    console.log(`${options.dryRun ? 'dry run (nothing written): ' : ''}${counts(summary, options.dryRun)}`);
+    console.log(
+      `${options.dryRun ? 'dry run (nothing written): ' : ''}${counts(summary, options.dryRun, options.assignDropFolderSpeakers)}`,
+    );
     return code;
   } catch (error) {
     if (!(error instanceof Error)) throw error;

@@ -171,6 +171,10 @@ program
     "the deployment's DROP_FOLDER_SPEAKER_PREFIXES (comma-separated, * for every folder): older drop-folder records' speakers are their folders under these",
     speakerPrefixes,
   )
+  .option(
+    '--assign-drop-folder-speakers',
+    'after adding or changing speaker prefixes: also give drop-folder records without a speaker the speaker their folder now names',
+  )
   .option('--dry-run', 'count what would be updated, write nothing')
   .action(async (options: BackfillSpeakersOptions) => {
     const { backfillSpeakersFromCommandLine } = await import('./backfill-speakers-command.ts');

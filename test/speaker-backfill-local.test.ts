@@ -251,4 +251,35 @@ describe('ser backfill-speakers: records of an older deployment join their speak
     expect(after[changed]?.speakerKey).toBeUndefined();
     expect(after[indexed]?.speakerKey).toBe(speakerItemId(ref));
   });
+
+  it('--assign-drop-folder-speakers gives drop-folder records made before their prefix was listed its speaker', async () => {
+    const unnamed = 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeee20';
+    const elsewhere = 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeee21';
+    const directly = 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeee22';
+    for (const [id, key] of [
+      [unnamed, 'incoming/calls/agent-5/before-prefix.flac'],
+      [elsewhere, 'incoming/other/agent-5/x.flac'],
+      [directly, 'incoming/calls/x.flac'],
+    ] as const)
+      await doc.send(new PutCommand({ TableName: TABLE, Item: oldRecord(id, 'drop-folder', key, {}) }));
+    const ref = { scope: dropFolderScope('calls'), speakerId: 'agent-5' };
+    const before = await items();
+
+    // Without the option, as before: records without a speaker are not looked at.
+    await ser('--drop-folder-speaker-prefixes', 'calls');
+    expect((await items())[unnamed]).toEqual(before[unnamed]);
+
+    const result = await ser('--drop-folder-speaker-prefixes', 'calls', '--assign-drop-folder-speakers');
+    expect(result.stdout).toContain('1 drop-folder records without a speaker under a prefix: 1 updated');
+    const after = await items();
+    expect(after[unnamed]).toEqual({
+      ...before[unnamed],
+      speakerId: 'agent-5',
+      speakerScope: ref.scope,
+      speakerKey: speakerItemId(ref),
+    });
+    expect(after[elsewhere]).toEqual(before[elsewhere]);
+    expect(after[directly]).toEqual(before[directly]);
+    expect((await repository.speakerRecords(ref, 10)).records.map((r) => r.id)).toEqual([unnamed]);
+  });
 });

@@ -96,11 +96,13 @@ export interface SpeakerRecord {
 /**
  * A prediction record written before the `bySpeaker` index (an older deployment): it names a speaker
  * but has no `speakerKey`, so its speaker's listing and erasure do not see it. Older API uploads carry
- * their `speakerScope`; older drop-folder records do not (their speaker is their folder: `key`).
+ * their `speakerScope`; older drop-folder records do not (their speaker is their folder: `key`). With
+ * `withoutSpeaker`, also a drop-folder record with no `speakerId` at all (made before its folder's prefix
+ * was configured).
  */
 export interface UnindexedSpeakerRecord {
   id: string;
-  speakerId: string;
+  speakerId?: string;
   speakerScope?: string;
   source: PredictionSource;
   key: string;
@@ -620,18 +622,25 @@ export class PredictionRepository {
   /**
    * One page of a Scan for records that name a speaker but are not in the `bySpeaker` index (written by
    * an older deployment): the one-off backfill's read (`ser backfill-speakers`), never a request path's.
-   * `pageSize`: items read per page (DynamoDB's default: up to 1 MB).
+   * `pageSize`: items read per page (DynamoDB's default: up to 1 MB). `withoutSpeaker`: drop-folder
+   * records without a `speakerId` too.
    */
   async unindexedSpeakerRecords(
     startKey?: Record<string, unknown>,
     pageSize?: number,
+    withoutSpeaker = false,
   ): Promise<UnindexedSpeakerPage> {
+    const named = withoutSpeaker
+      ? '(attribute_exists(speakerId) OR #source = :dropFolder)'
+      : 'attribute_exists(speakerId)';
     const page = await this.#doc.send(
       new ScanCommand({
         TableName: this.#options.tableName,
-        FilterExpression:
-          'gsi1pk = :listing AND attribute_exists(speakerId) AND attribute_not_exists(speakerKey)',
-        ExpressionAttributeValues: { ':listing': PREDICTIONS_TABLE.listPartition },
+        FilterExpression: `gsi1pk = :listing AND ${named} AND attribute_not_exists(speakerKey)`,
+        ExpressionAttributeValues: {
+          ':listing': PREDICTIONS_TABLE.listPartition,
+          ...(withoutSpeaker ? { ':dropFolder': 'drop-folder' } : {}),
+        },
         ProjectionExpression: 'id, gsi1pk, speakerId, speakerScope, #source, #key',
         ExpressionAttributeNames: { '#source': 'source', '#key': 'key' },
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
@@ -639,10 +648,10 @@ export class PredictionRepository {
       }),
     );
     const records = (page.Items ?? [])
-      .filter((item) => isPredictionRecord(item) && typeof item.speakerId === 'string')
+      .filter((item) => isPredictionRecord(item))
       .map(({ id, speakerId, speakerScope, source, key }) => ({
         id,
-        speakerId,
+        ...(typeof speakerId === 'string' ? { speakerId } : {}),
         ...(typeof speakerScope === 'string' ? { speakerScope } : {}),
         source,
         key,
@@ -656,20 +665,23 @@ export class PredictionRepository {
 
   /**
    * Puts a record written before the `bySpeaker` index into it, with the speaker attributes a new record
-   * gets. Only if it still names this speaker, with this scope or none, and is not indexed yet: safe to
+   * gets. Only if it still names this speaker (or, `assign`, no speaker: it is given this one), with this
+   * scope or none, and is not indexed yet: safe to
    * run twice, or beside the processor and the erasure (a record deleted meanwhile is not recreated).
    * Whether it was written (false: indexed, changed or deleted meanwhile).
    */
-  async indexSpeakerRecord(id: string, ref: SpeakerRef): Promise<boolean> {
+  async indexSpeakerRecord(id: string, ref: SpeakerRef, assign = false): Promise<boolean> {
     const { speakerId, speakerScope, speakerKey } = speakerAttributes(ref);
+    const named = assign ? 'attribute_not_exists(speakerId)' : 'speakerId = :speakerId';
     try {
       await this.#doc.send(
         new UpdateCommand({
           TableName: this.#options.tableName,
           Key: { id },
-          UpdateExpression: 'SET speakerScope = :speakerScope, speakerKey = :speakerKey',
+          UpdateExpression:
+            'SET speakerId = :speakerId, speakerScope = :speakerScope, speakerKey = :speakerKey',
           ConditionExpression:
-            'attribute_exists(id) AND attribute_not_exists(speakerKey) AND speakerId = :speakerId AND ' +
+            `attribute_exists(id) AND attribute_not_exists(speakerKey) AND ${named} AND ` +
             '(attribute_not_exists(speakerScope) OR speakerScope = :speakerScope)',
           ExpressionAttributeValues: {
             ':speakerId': speakerId,

@@ -9,6 +9,8 @@ export interface SpeakerBackfillSummary {
   scanned: number;
   /** Prediction records naming a speaker without `speakerKey`. */
   unindexed: number;
+  /** With `assignDropFolderSpeakers`: drop-folder records without a speaker whose folder a prefix now names. */
+  unnamed: number;
   updated: number;
   /** Refused by the update's condition: indexed, changed or deleted since the Scan read it. */
   alreadyDone: number;
@@ -19,6 +21,11 @@ export interface SpeakerBackfillSummary {
 export interface SpeakerBackfillOptions {
   /** The deployment's `DROP_FOLDER_SPEAKER_PREFIXES`: which folder names an older drop-folder record's speaker. */
   dropFolderSpeakerPrefixes: readonly string[];
+  /**
+   * Also give drop-folder records without a `speakerId` (made before their folder's prefix was configured)
+   * the speaker the prefixes now name, so that its listing and erasure reach them.
+   */
+  assignDropFolderSpeakers?: boolean;
   /** Count, write nothing. */
   dryRun?: boolean;
   /** Items read per Scan page. @default DynamoDB's: up to 1 MB */
@@ -30,17 +37,19 @@ export interface SpeakerBackfillOptions {
 /**
  * The speaker of a record written before the `bySpeaker` index: an API upload's stored scope, or for a
  * drop-folder record, the speaker its object's folder names now, as the processor derives it
- * (`dropFolderSpeaker`), only when that is the id the record carries. Undefined when it cannot be known.
+ * (`dropFolderSpeaker`), only when that is the id the record carries, or when it carries none (assigned).
+ * Undefined when it cannot be known.
  */
 export function backfillSpeakerRef(
   record: UnindexedSpeakerRecord,
   dropFolderSpeakerPrefixes: readonly string[],
 ): SpeakerRef | undefined {
-  if (record.speakerScope !== undefined) return { scope: record.speakerScope, speakerId: record.speakerId };
+  if (record.speakerScope !== undefined && record.speakerId !== undefined)
+    return { scope: record.speakerScope, speakerId: record.speakerId };
   const origin = record.source === 'drop-folder' ? classifyKey(record.key) : undefined;
   if (origin?.source !== 'drop-folder') return undefined;
   const speaker = dropFolderSpeaker(origin.relativePath, dropFolderSpeakerPrefixes);
-  return speaker?.speakerId === record.speakerId ? speaker : undefined;
+  return record.speakerId === undefined || speaker?.speakerId === record.speakerId ? speaker : undefined;
 }
 
 /**
@@ -56,19 +65,25 @@ export async function backfillSpeakerKeys(
   const summary: SpeakerBackfillSummary = {
     scanned: 0,
     unindexed: 0,
+    unnamed: 0,
     updated: 0,
     alreadyDone: 0,
     withoutScope: 0,
   };
   let startKey: Record<string, unknown> | undefined;
   do {
-    const page = await predictions.unindexedSpeakerRecords(startKey, options.scanPageSize);
+    const assign = options.assignDropFolderSpeakers ?? false;
+    const page = await predictions.unindexedSpeakerRecords(startKey, options.scanPageSize, assign);
     summary.scanned += page.scanned;
-    summary.unindexed += page.records.length;
     for (const record of page.records) {
+      const unnamed = record.speakerId === undefined;
       const ref = backfillSpeakerRef(record, options.dropFolderSpeakerPrefixes);
+      // A drop-folder record under no prefix has no speaker to get: not this backfill's.
+      if (unnamed && !ref) continue;
+      summary[unnamed ? 'unnamed' : 'unindexed']++;
       if (!ref) summary.withoutScope++;
-      else if (options.dryRun || (await predictions.indexSpeakerRecord(record.id, ref))) summary.updated++;
+      else if (options.dryRun || (await predictions.indexSpeakerRecord(record.id, ref, unnamed)))
+        summary.updated++;
       else summary.alreadyDone++;
     }
     options.onPage?.({ ...summary });
