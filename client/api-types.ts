@@ -353,6 +353,8 @@ export interface components {
             recordsDeleted: number;
             /** @description true: records of the speaker remain (more than one call deletes, or some are being processed): call again until false */
             more: boolean;
+            /** @description DELETE /drop-folder/speakers/{id} only: the drop-folder speaker prefixes the call covered (DROP_FOLDER_SPEAKER_PREFIXES); empty: none is configured, so no drop-folder object has a speaker and nothing was looked for */
+            speakerPrefixes?: string[];
         };
         Health: {
             /** @constant */

@@ -269,7 +269,12 @@ describe('API handler against dynalite and s3rver', () => {
     expect(listed).toEqual({ status: 200, json: { items: [] } });
     expect(erased).toEqual({
       status: 200,
-      json: { speakerId: 'agent-5', erased: false, recordsDeleted: 0, more: false },
+      json: { speakerId: 'agent-5', erased: false, recordsDeleted: 0, more: false, speakerPrefixes: [] },
+    });
+    expect(
+      (await send(handlerWith(['calls']), 'DELETE', '/drop-folder/speakers/agent-5')).json,
+    ).toMatchObject({
+      speakerPrefixes: ['calls'],
     });
     expect(withPrefix.json.items.map((p: { id: string }) => p.id)).toEqual([id]);
   });

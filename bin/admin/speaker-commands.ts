@@ -24,7 +24,7 @@ export interface EraseSpeakerOptions extends AdminOptions {
 }
 
 /** The erase's answers added up over every call. */
-export interface ErasureTotals extends SpeakerErased {
+export interface ErasureTotals extends Omit<SpeakerErased, 'speakerPrefixes'> {
   calls: number;
 }
 
@@ -80,6 +80,7 @@ export async function speakerRecordsFromCommandLine(
 /** DELETE until `more` is false or `maxCalls` were made, adding each answer into `totals`. */
 async function eraseUntilDone(client: SerClient, totals: ErasureTotals, options: EraseSpeakerOptions) {
   const id = totals.speakerId;
+  let noPrefixes = false;
   while (totals.more && totals.calls < options.maxCalls) {
     if (totals.calls > 0) await sleep(options.wait * 1000);
     const answer = await answerOf(
@@ -90,7 +91,9 @@ async function eraseUntilDone(client: SerClient, totals: ErasureTotals, options:
     totals.erased ||= answer.erased;
     totals.recordsDeleted += answer.recordsDeleted;
     totals.more = answer.more;
+    if (answer.speakerPrefixes?.length === 0) noPrefixes = true;
   }
+  return { noPrefixes };
 }
 
 /**
@@ -106,13 +109,17 @@ export async function eraseSpeakerFromCommandLine(
   return reportingFailures('erase-speaker', async () => {
     const totals: ErasureTotals = { speakerId: id, erased: false, recordsDeleted: 0, more: true, calls: 0 };
     // A call that fails after others succeeded: the message says how far the erasure got.
-    await eraseUntilDone(client, totals, options).catch((error: Error) => {
+    const { noPrefixes } = await eraseUntilDone(client, totals, options).catch((error: Error) => {
       const progress = `after ${totals.calls} calls, ${totals.recordsDeleted} records deleted`;
       throw new RequestFailed(`${messageWithCause(error)} (${progress})`, { cause: error });
     });
     const code = totals.more ? 1 : 0;
     process.exitCode = code; // before printing: a reader that closes early ends the run (ser.ts)
     console.log(JSON.stringify(totals));
+    if (noPrefixes)
+      console.error(
+        'ser admin erase-speaker: the deployment has no drop-folder speaker prefix (DROP_FOLDER_SPEAKER_PREFIXES, -c dropFolderSpeakerPrefixes): no drop-folder object has a speaker, so nothing was looked for or erased',
+      );
     if (totals.more)
       console.error(
         printable(

@@ -110,12 +110,17 @@ type TrainingRoutes = Exclude<RouteKey, PredictionRoutes | 'GET /health' | 'GET 
  * Erases one speaker in each of `scopes` (an API key's; or the drop folder's speaker prefixes, each its
  * own scope: the id is erased under every one of them): statistics, and records with their objects.
  */
-async function eraseSpeaker(deps: ApiDeps, event: APIGatewayProxyEvent, scopes: readonly string[]) {
+async function eraseSpeaker(
+  deps: ApiDeps,
+  event: APIGatewayProxyEvent,
+  scopes: readonly string[],
+  covered: { speakerPrefixes?: string[] } = {},
+) {
   if (!deps.eraseSpeaker) throw notFound('Speaker statistics are not enabled on this deployment');
   const speakerId = SpeakerIdSchema.safeParse(event.pathParameters?.id);
   if (!speakerId.success) throw invalidRequest(speakerId.error, 'speakerId');
   const erasure = await deps.eraseSpeaker(scopes, speakerId.data);
-  return reply(SpeakerErasedSchema, 200, { speakerId: speakerId.data, ...erasure });
+  return reply(SpeakerErasedSchema, 200, { speakerId: speakerId.data, ...erasure, ...covered });
 }
 
 /** GET /predictions: the newest records, or one speaker's of the caller's scope (`speakerId`). */
@@ -151,8 +156,11 @@ function predictionRoutes(deps: ApiDeps): Record<PredictionRoutes, Route> {
     'POST /uploads': async (event) =>
       reply(CreatedUploadSchema, 201, await deps.createUpload(parseJsonBody(event), callerOf(event))),
     'DELETE /speakers/{id}': (event) => eraseSpeaker(deps, event, [speakerScope(callerOf(event))]),
-    'DELETE /drop-folder/speakers/{id}': (event) =>
-      eraseSpeaker(deps, event, (deps.dropFolderSpeakerPrefixes ?? []).map(dropFolderScope)),
+    'DELETE /drop-folder/speakers/{id}': (event) => {
+      // Said in the answer: without prefixes the call can find nothing (ser admin erase-speaker warns).
+      const speakerPrefixes = [...(deps.dropFolderSpeakerPrefixes ?? [])];
+      return eraseSpeaker(deps, event, speakerPrefixes.map(dropFolderScope), { speakerPrefixes });
+    },
     'GET /drop-folder/speakers/{id}/predictions': (event) => listDropFolderSpeaker(deps, event),
     'GET /predictions/{id}': async (event) => {
       // Only prediction ids are looked up: internal items of the table are never reachable here.
