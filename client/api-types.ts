@@ -64,7 +64,7 @@ export interface paths {
         post?: never;
         /**
          * Erase a speaker under the caller's API key: its statistics, its prediction records and their audio
-         * @description Deletes the speaker's statistics (aggregates only: count, mean and spread of a few per-clip feature means; later clips of that speakerId start afresh) and up to 25 of its prediction records per call, each with its uploaded audio. `more: true`: records remain (more than one call deletes, or a clip is being processed and is left until it ends): call again until `more` is false. A drop-folder clip of the speaker that came before the call but whose event is retried or replayed only afterwards is deleted when its event comes, not recorded. Not erased: completion events and callbacks already delivered, logs, point-in-time-recovery backups (35 days) and the bucket's noncurrent versions (raw audio 1 day, result files 7 days). See SECURITY.md.
+         * @description Deletes the speaker's statistics (aggregates only: count, mean and spread of a few per-clip feature means; later clips of that speakerId start afresh) and up to 25 of its prediction records per call, each with its uploaded audio. `more: true`: records remain (more than one call deletes, or a clip is being processed and is left until it ends): call again until `more` is false. An upload of the speaker created before the call whose file is sent afterwards is not processed: the file is deleted. A call takes about two seconds (it waits for the speaker index). The speaker is scoped to the key, but an unfiltered GET /predictions lists the records of every key, speakerId included (users are not told apart). Not erased: completion events and callbacks already delivered, logs, point-in-time-recovery backups (35 days) and the bucket's noncurrent versions (raw audio 1 day, result files 7 days). See SECURITY.md.
          */
         delete: operations["eraseSpeaker"];
         options?: never;
@@ -84,7 +84,7 @@ export interface paths {
         post?: never;
         /**
          * Erase a drop-folder speaker (incoming/<prefix>/<speakerId>/…): statistics, records, audio and result files
-         * @description As DELETE /speakers/{id}, under every speaker prefix of the drop folder: each record's object under incoming/ and its result file under results/ go with it. Drop-folder speakers have a scope of their own, apart from every API key, so the operators who own the bucket erase them, with the admin credential.
+         * @description As DELETE /speakers/{id}, under every speaker prefix of the drop folder: each record's object under incoming/ and its result file under results/ go with it. Drop-folder speakers have a scope of their own, apart from every API key, so the operators who own the bucket erase them, with the admin credential. A clip of the speaker that came before the call but whose event is retried or replayed only afterwards is deleted when its event comes, not recorded.
          */
         delete: operations["eraseDropFolderSpeaker"];
         options?: never;

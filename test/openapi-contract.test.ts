@@ -68,6 +68,16 @@ describe('the OpenAPI contract, as served by the local stack', () => {
     expect(documented.sort()).toEqual(API_ROUTES.map((r) => `${r.method} ${r.resource}`).sort());
   });
 
+  it("describes an API key's speaker erase without the drop folder's clips, and says the listing is not scoped", () => {
+    const paths = served.paths as Record<string, { delete?: { description?: string } }>;
+    const user = paths['/speakers/{id}']?.delete?.description ?? '';
+    const dropFolder = paths['/drop-folder/speakers/{id}']?.delete?.description ?? '';
+    // An API key's speaker has only uploads: retried drop-folder events are the admin route's.
+    expect(user).not.toMatch(/drop-folder/i);
+    expect(user).toMatch(/unfiltered GET \/predictions lists the records of every key/);
+    expect(dropFolder).toMatch(/retried or replayed only afterwards/);
+  });
+
   it('generates the committed client types (run `npm run generate:client` after changing a schema)', async () => {
     const committed = await readFile(API_TYPES_FILE, 'utf8');
     expect(await generateApiTypes(served)).toBe(committed);
