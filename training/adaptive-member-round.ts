@@ -2,9 +2,10 @@
  * Round 40 (models/ser-lstm/ROUND40.md, #18): a statistics MLP that reads a clip's statistics beside its
  * speaker's shrunk mean from the earlier clips of a stream, trained on streams of the training speakers
  * (balanced and skewed), scored as a fourth member beside the stored ensembles of rounds 16 and 17 on
- * round 20's adaptive streams of the held-out actors.
+ * round 20's adaptive streams of the held-out actors. Round 41 (ROUND41.md): the same MLP on fresh seeds,
+ * judged alone, with its raw calibration error.
  *
- *   npx tsx training/adaptive-member-round.ts [--out models/ser-lstm/round40/adaptive-member.json]
+ *   npx tsx training/adaptive-member-round.ts [--round 40|41] [--out models/ser-lstm/round40/adaptive-member.json]
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -16,6 +17,7 @@ import { defaultDatasetDir, EMOTIONS } from './datasets.ts';
 import type { SavedProbabilities } from './ensemble-folds.ts';
 import type { ClipFeatures } from './features.ts';
 import { actorFoldsOf } from './folds.ts';
+import { reliability } from './metrics.ts';
 import { DEFAULTS } from './pipeline.ts';
 import { createRng, type Rng, seedFrom } from './random.ts';
 import { multiCorpusSplit } from './splits.ts';
@@ -42,6 +44,11 @@ const DRAWS = [
     mlp: [11, 12, 13],
   },
   { name: "round 17's seeds (ABB′c8)", dir: 'round17', members: ['A3c8', 'B3c8', 'B4c8'], mlp: [14, 15, 16] },
+];
+/** Round 41's MLP seeds (never used before it), beside the same two ensembles. */
+const ROUND41_SEEDS = [
+  [17, 18, 19],
+  [20, 21, 22],
 ];
 
 /** One way of hearing a clip: its statistics and the speaker-like scaling it was made with (1: original). */
@@ -236,9 +243,20 @@ async function mlpProbabilities(train: Clip[], rows: number[][], seeds: number[]
   return mean;
 }
 
+/** Balanced streams' probabilities by `model/k` (the MLP alone and the ensemble), for their raw ECE. */
+type Calibration = Map<string, { probabilities: number[]; truth: number[] }>;
+
+function collect(calibration: Calibration, key: string, probabilities: ArrayLike<number>, truth: number) {
+  const c = calibration.get(key) ?? { probabilities: [], truth: [] };
+  c.probabilities.push(...Array.from(probabilities));
+  c.truth.push(truth);
+  calibration.set(key, c);
+}
+
 /** Scores one fold of one draw into `tally`; `offset` is the fold's first clip in the pooled order. */
 async function scoreFold(
   tally: Tally,
+  calibration: Calibration,
   fold: { train: Clip[]; held: Clip[]; index: number },
   ensemble: Awaited<ReturnType<typeof storedEnsemble>>,
   offset: number,
@@ -269,7 +287,19 @@ async function scoreFold(
     const key = `${s.k}/${s.dominant ?? 'balanced'}`;
     for (const [model, predicted] of Object.entries(predictions))
       addTo(tally, `${model}/${key}`, predicted, target.label, weight);
+    if (s.dominant !== undefined) return;
+    collect(calibration, `mlp/${s.k}`, p.subarray(n * K, (n + 1) * K), target.label);
+    collect(calibration, `ensemble/${s.k}`, ensemble.probabilities[offset + s.target]!, target.label);
   });
+}
+
+/** Raw expected calibration error of the MLP alone and of the ensemble on balanced streams, by k. */
+function calibrationErrors(calibration: Calibration) {
+  const ece = (key: string) => {
+    const c = calibration.get(key)!;
+    return reliability(Float32Array.from(c.probabilities), c.truth, K).ece;
+  };
+  return PRIOR_COUNTS.map((k) => ({ k, mlp: ece(`mlp/${k}`), ensemble: ece(`ensemble/${k}`) }));
 }
 
 /** Accuracy-after-k rows of `model` against the ensemble alone (balanced; skewed mean and worst kind). */
@@ -316,30 +346,41 @@ function foldsOf(kept: ClipFeatures[]) {
   });
 }
 
-const { out, data } = new Command()
+const { out, data, round } = new Command()
   .option('--out <file>', 'write the curves as JSON')
   .option('--data <dir>', 'datasets folder', defaultDatasetDir())
+  .option('--round <n>', "40, or 41 (round 40's MLP on fresh seeds)", Number, 40)
   .parse()
-  .opts<{ out?: string; data: string }>();
+  .opts<{ out?: string; data: string; round: number }>();
+if (round !== 40 && round !== 41) throw new Error(`--round: 40 or 41, not ${round}`);
 if (EMOTIONS.length !== K) throw new Error('label set changed');
 await initTf();
 const folds = foldsOf(await recipeClipFeatures(data));
 const results = [];
-for (const draw of DRAWS) {
+for (const [d, draw] of DRAWS.entries()) {
   const started = performance.now();
   const ensemble = await storedEnsemble(draw);
   const tally: Tally = new Map();
+  const calibration: Calibration = new Map();
+  const seeds = round === 41 ? ROUND41_SEEDS[d]! : draw.mlp;
   let offset = 0;
   for (const fold of folds) {
-    await scoreFold(tally, fold, ensemble, offset, draw.mlp);
+    await scoreFold(tally, calibration, fold, ensemble, offset, seeds);
     offset += fold.held.length;
   }
-  process.stderr.write(`${draw.name}: ${Math.round((performance.now() - started) / 1000)} s\n`);
-  for (const model of ['adapted', 'member0', 'mlp']) {
+  process.stderr.write(
+    `${draw.name}, MLP seeds ${seeds}: ${Math.round((performance.now() - started) / 1000)} s\n`,
+  );
+  for (const model of round === 41 ? ['mlp', 'adapted', 'member0'] : ['adapted', 'member0', 'mlp']) {
     const rows = curves(tally, model);
-    results.push({ draw: draw.name, model, curves: rows });
-    printCurves(`${draw.name}: ${model}`, rows);
+    results.push({ draw: draw.name, mlpSeeds: seeds, model, curves: rows });
+    printCurves(`${draw.name}, MLP seeds ${seeds}: ${model}`, rows);
   }
+  const errors = calibrationErrors(calibration);
+  results.push({ draw: draw.name, mlpSeeds: seeds, rawEce: errors });
+  console.log(
+    `raw ECE, balanced streams: ${errors.map((e) => `k=${e.k} mlp ${e.mlp} / ensemble ${e.ensemble}`).join('; ')}`,
+  );
 }
 if (out) {
   await mkdir(dirname(out), { recursive: true });
