@@ -524,4 +524,34 @@ describe('faults: every object ends terminal after retries, or in the DLQ with a
     expect(retry.claimed).toBe(true);
     expect(backlogged.claimed).toBe(true);
   });
+
+  it('a released claim whose retry never comes ends FAILED (PROCESSING_FAILED), and a late retry still takes it', async () => {
+    // Prepare: an upload claimed, then released by a failed attempt (the claim removed its deadline)
+    const createdAt = new Date();
+    const { writer, createUpload } = uploadsAt(createdAt, 300);
+    const { id } = await createUpload({ fileName: 'released.flac', sizeBytes: 1000 });
+    const sent = {
+      id,
+      source: 'api' as const,
+      fileName: 'released.flac',
+      bucket: aws.bucket,
+      key: `uploads/${id}/released.flac`,
+      objectVersion: 'v1',
+      arrivedAt: new Date(createdAt.getTime() + 60_000).toISOString(),
+    };
+    const daysLater = repositoryWith({ now: () => new Date(createdAt.getTime() + 3 * 86_400_000) });
+    await writer.claim(sent);
+
+    // Act: no retry, no dead letter (a process killed during the retry wait); read days later, then a
+    // replay of the event comes
+    await writer.release(id, 'v1');
+    const abandoned = await daysLater.get(id);
+    const listed = await daysLater.list({ limit: 100 });
+    const replayed = await daysLater.claim(sent);
+
+    // Assess: terminal, with a code that says the file came, not UPLOAD_EXPIRED; still replayable
+    expect(abandoned).toMatchObject({ status: 'FAILED', error: { code: 'PROCESSING_FAILED' } });
+    expect(listed.items.find((p) => p.id === id)).toMatchObject({ status: 'FAILED' });
+    expect(replayed.claimed).toBe(true);
+  });
 });

@@ -205,6 +205,15 @@ const neverProcessed = (deadline: number): Pick<Prediction, 'updatedAt' | 'error
   },
 });
 
+/** The terminal state of a claim given back after a failed attempt whose retry never came. */
+const neverRetried = (deadline: number): Pick<Prediction, 'updatedAt' | 'error'> => ({
+  updatedAt: new Date((deadline + EVENT_WAIT_SEC) * 1000).toISOString(),
+  error: {
+    code: 'PROCESSING_FAILED',
+    message: 'Processing of the file failed and was never retried; send the file again',
+  },
+});
+
 /** S3's answer to a HEAD of a missing key: 404, or 403 to a role without s3:ListBucket (the API's). */
 const isMissingObject = (error: unknown): boolean => {
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -313,9 +322,15 @@ export class PredictionRepository {
   async #present(item: Record<string, unknown>): Promise<Prediction> {
     const deadline = item.uploadDeadline;
     const nowSec = this.#nowSec();
-    if (item.status !== 'PENDING' || typeof deadline !== 'number' || deadline >= nowSec || !this.#uploads) {
+    if (item.status !== 'PENDING' || typeof deadline !== 'number' || deadline >= nowSec) {
       return toPrediction(item);
     }
+    // A claim given back (`release`) names the object it took: its file came, only a retry can still come.
+    if (item.objectVersion !== undefined) {
+      if (nowSec < deadline + EVENT_WAIT_SEC) return toPrediction(item);
+      return this.#endPending(item, deadline, neverRetried(deadline));
+    }
+    if (!this.#uploads) return toPrediction(item);
     const arrived = await this.#arrival(item.bucket as string, item.key as string);
     const inTime = arrived !== undefined && Math.floor(arrived.getTime() / 1000) <= deadline;
     if (inTime && nowSec < deadline + EVENT_WAIT_SEC) return toPrediction(item);
@@ -507,14 +522,20 @@ export class PredictionRepository {
     }
   }
 
-  /** Gives a claim back after an infrastructure failure, so the retry of this event can take it. */
+  /**
+   * Gives a claim back after an infrastructure failure, so the retry of this event can take it. The claim
+   * removed the upload's deadline; it gets one again, now plus the grace (its file came before; the grace
+   * covers S3's clock running ahead of ours): a retry still takes the file, and a record no retry or
+   * dead letter ever finishes ends FAILED PROCESSING_FAILED (`neverRetried`) instead of PENDING for good.
+   */
   async release(id: string, objectVersion: string): Promise<void> {
     try {
       await this.#doc.send(
         new UpdateCommand({
           TableName: this.#options.tableName,
           Key: { id },
-          UpdateExpression: 'SET #status = :pending, updatedAt = :now REMOVE leaseExpiresAt',
+          UpdateExpression:
+            'SET #status = :pending, updatedAt = :now, uploadDeadline = :deadline REMOVE leaseExpiresAt',
           ConditionExpression: '#status = :processing AND objectVersion = :version',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
@@ -522,6 +543,7 @@ export class PredictionRepository {
             ':processing': 'PROCESSING',
             ':version': objectVersion,
             ':now': this.#now().toISOString(),
+            ':deadline': this.#nowSec() + PENDING_GRACE_SEC,
           },
         }),
       );

@@ -178,7 +178,7 @@ export function claimUpdate(
     UpdateExpression: [
       'SET #status = :processing, objectVersion = :version, leaseExpiresAt = :lease, updatedAt = :now,',
       object.set,
-      // A file arrived: the upload's deadline no longer applies (a released claim is PENDING again).
+      // A file arrived: the upload's deadline no longer applies (`release` sets one again).
       `REMOVE ${removal.clause}, uploadDeadline${object.remove}`,
     ].join(' '),
     // An expired record counts as gone (TTL may not have deleted it yet): the object is processed afresh.

@@ -4,7 +4,8 @@ import type { ErrorCode } from '../core/errors.ts';
  * Codes a record can end FAILED with that are about the object or its processing, not its audio (the
  * audio's own codes are the core's `ERROR_CODES`):
  * - PROCESSING_FAILED: every attempt failed on an infrastructure fault; the event is in the dead-letter
- *   queue and `ser replay` may still finish the record;
+ *   queue and `ser replay` may still finish the record (also how reads show a claim released after a
+ *   failure that no retry or dead letter ever finished, prediction-repository.ts);
  * - OBJECT_REPLACED: other bytes replaced the object before it was read (their own event finishes the
  *   key's record; only a record whose event was dead-lettered ends so);
  * - OBJECT_DELETED: the object was deleted before it could be read;
