@@ -28,6 +28,7 @@ import {
 } from './processing-queue.ts';
 import { toNotification } from './s3-event-bridge.ts';
 import { endOrphanedJobs, type LocalDatasetRoot, startLocalTraining } from './training-runner.ts';
+import { requeueUnfinished } from './unfinished-uploads.ts';
 
 export interface LocalStackOptions {
   host: string;
@@ -242,11 +243,14 @@ function processS3Events(
     processHandler: handlers.processObject,
     deadLetterHandler: handlers.deadLetter,
   });
+  // The keys of live events: the start-up reconciliation leaves them to their own event.
+  const queued = new Set<string>();
   s3.on('event', (event: S3rverEvent) => {
     const notification = toNotification(event);
+    for (const record of event.Records) queued.add(record.s3.object.key);
     if (notification) queue.push(notification);
   });
-  return queue;
+  return { ...queue, queued };
 }
 
 /**
@@ -346,6 +350,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     log,
     onProcessed: options.onProcessed,
   });
+  // The last stack's queue was in memory only: what it left undone (killed) is fed to this one.
+  await requeueUnfinished({ bucket: options.bucket, push: queue.push, queued: queue.queued, log });
 
   const { idle, close } = lifecycle({ adapter, handlers, queue, s3, dynamo, unlock });
   return {

@@ -14,6 +14,8 @@ export interface LocalStackProcess {
   output: string[];
   /** Sends Ctrl-C (SIGINT) and resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** SIGKILL, as an out-of-memory kill or a crash ends it: nothing of it runs on. Resolves once it exited. */
+  kill(): Promise<void>;
 }
 
 /**
@@ -77,6 +79,11 @@ export async function spawnLocalStack(
       if (child.exitCode !== null) return child.exitCode;
       child.kill('SIGINT');
       return exited;
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
     },
   };
 }
