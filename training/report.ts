@@ -621,6 +621,20 @@ regression 0.405 → 0.346, MLP 0.492 → 0.471; through the unseen channel 0.30
 **not adopted**. The high coefficients carry emotion that unseen voices keep, not only the speaker; 13
 and 30 coefficients (reported, not deciding) are not better than 40 for both classifiers either
 ([round39/](round39/)).
+
+### Round 40 (2026-12-07): a stream-trained statistics MLP reading the clip and its speaker side by side (#18)
+
+Rule before the run ([ROUND40.md](ROUND40.md)): an MLP over the graph's 135 per-clip statistics *and* their
+difference from the speaker's mean (from the k earlier clips, shrunk toward the population by 3 clips),
+trained on streams of the training speakers (k from 0 to 30, half of them skewed toward one emotion by
+50–90 %) so that it learns how far to trust that mean (\`training/adaptive-member-round.ts\`), beside the
+ensemble as a quarter-weight fourth member, on round 20's streams. At k = 10: +0.023 and +0.034 balanced
+over the ensemble, +0.012 and +0.016 on 70 %-skewed streams, but the speaker context's own share (against
+the same member fed no context) only +0.004 and +0.014 (mean +0.009; +0.01 needed): **not adopted**. The
+MLP *alone* (reported, not deciding): 0.545 and 0.548 with no context (above both LSTM ensembles, 0.526
+and 0.498), 0.577 and 0.578 after 10 clips (+0.032 and +0.030 from the context), and on skewed streams
+−0.024 and −0.012 against its own k = 0, where round 20's linear head had lost 0.094 and 0.066
+([round40/](round40/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
