@@ -117,7 +117,7 @@ describe('the Lambda handlers as deployed (middy + Powertools), against s3rver a
     const replay = markedAsReplay(toNotification(await delivered)!);
     const replayError = new Error('the replay failed');
     const markerRead = vi
-      .spyOn(PredictionRepository.prototype, 'erasedAfter')
+      .spyOn(PredictionRepository.prototype, 'erasureMarker')
       .mockRejectedValueOnce(replayError)
       .mockRejectedValueOnce(new Error('the marker read failed'));
 

@@ -200,7 +200,8 @@ describe('SerStack', () => {
           Action: 's3:DeleteObject',
           Resource: [objects('uploads/'), objects('results/')],
         }),
-        expect.objectContaining({ Action: 'dynamodb:GetItem' }),
+        // BatchGetItem: an adapting clip's speaker statistics and erasure marker in one request.
+        expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'] }),
         // UpdateItem creates what it does not find: never the registry's or the training side's items.
         expect.objectContaining({ Action: 'dynamodb:UpdateItem', Condition: notTrainingOrRegistry }),
         // Training: model packages from the registry (the bundled model is registered at deploy time).
@@ -478,7 +479,7 @@ describe('SerStack', () => {
       objects('incoming/calls/'),
       objects('results/calls/'),
     ]);
-    // The processor deletes there too (it reads the markers with its table-wide GetItem).
+    // The processor deletes there too (it reads the markers with its table-wide GetItem or BatchGetItem).
     expect(withAction(processor, 's3:DeleteObject').map((s) => s.Resource)).toContainEqual(
       objects('incoming/calls/'),
     );

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { fileSizeProblem } from '../core/audio/limits.ts';
 import { isSerError, type SerError } from '../core/errors.ts';
+import { adaptationKey } from '../core/features/speaker-normalization.ts';
 import { isTerminalStatus } from './api-schemas.ts';
 import {
   classifyKey,
@@ -32,6 +33,7 @@ import {
   type AdaptingPredictor,
   dropFolderSpeaker,
   dropFolderSpeakerProblem,
+  type KnownStatistics,
   predictForSpeaker,
   type SpeakerPrediction,
 } from './speaker-context.ts';
@@ -291,17 +293,40 @@ async function processCurrent(
       ? dropFolderSpeakerProblem(origin.relativePath, deps.speakerFolders)
       : undefined;
   try {
-    const erased =
-      (await erasedWithSpeaker(deps, ref, claimed, object)) ??
-      (await erasedUpload(deps, ref, claimed, claim));
-    if (erased) return erased;
     // The claimed record carries its speaker: the upload's, or the drop-folder object's (the claim's).
-    const outcome = await finish(deps, ref, origin, claim, claimed.objectVersion, { response: object, eTag });
+    const speaker = await readSpeaker(deps, claimed.speaker ?? claim.speaker);
+    const erased =
+      (await erasedWithSpeaker(deps, ref, claimed, object, speaker?.marker)) ??
+      (await erasedUpload(deps, ref, claimed, claim, speaker?.marker));
+    if (erased) return erased;
+    const withStatistics = { ...claim, known: speaker?.known };
+    const opened = { response: object, eTag };
+    const outcome = await finish(deps, ref, origin, withStatistics, claimed.objectVersion, opened);
     return warning ? { ...outcome, warning } : outcome;
   } catch (error) {
     await deps.repository.release(claimed.id, claimed.objectVersion);
     throw error;
   }
+}
+
+/** A claimed clip's speaker as read after the claim: its erasure marker, and its statistics if it adapts. */
+type SpeakerRead = { marker: Record<string, unknown> | undefined; known?: KnownStatistics };
+
+/**
+ * Reads a claimed clip's speaker, after its claim (`erasedWithSpeaker`): its erasure marker (one
+ * consistent GetItem), or, when the model adapts, the marker and the statistics in one BatchGetItem, so
+ * an adapted clip pays one read request, not two (the statistics' conditional write still catches a
+ * clip or an erasure that changed them since). Without a speaker, nothing.
+ */
+async function readSpeaker(
+  deps: ObjectProcessorDeps,
+  speaker: SpeakerRef | undefined,
+): Promise<SpeakerRead | undefined> {
+  if (!speaker) return undefined;
+  const adaptation = deps.predictor.metadata?.speakerAdaptation;
+  if (!deps.speakers || !adaptation) return { marker: await deps.repository.erasureMarker(speaker) };
+  const { stored, marker } = await deps.speakers.getWithMarker(speaker, adaptationKey(adaptation));
+  return { marker, known: { stored } };
 }
 
 /**
@@ -310,18 +335,18 @@ async function processCurrent(
  * (`object`) is deleted, and the record just claimed. Asked after the claim, never before: an erasure
  * writes its marker, waits for its index to show what was written before (`INDEX_SETTLE_MS`) and then
  * looks for records, so either it finds this claim (and leaves it to be erased by its next call) or this
- * read finds its marker; asked before, both could miss. Objects without a speaker cost nothing; those
- * with one, one GetItem.
+ * read finds its marker; asked before, both could miss. The marker is read by `readSpeaker`.
  */
 async function erasedWithSpeaker(
   deps: ObjectProcessorDeps,
   ref: S3ObjectRef,
   claimed: ObjectClaim,
   object: Pick<GetObjectCommandOutput, 'LastModified' | 'VersionId'>,
+  marker: Record<string, unknown> | undefined,
 ): Promise<ProcessOutcome | undefined> {
   if (!claimed.speaker) return undefined;
   const arrivedAt = ref.eventTime ?? object.LastModified;
-  if (!(await deps.repository.erasedAfter(claimed.speaker, arrivedAt))) return undefined;
+  if (!deps.repository.markerCovers(marker, arrivedAt)) return undefined;
   // The record first: if the object's delete then fails, the retry claims, asks and deletes again; the
   // other way round, a failed drop would leave a record whose retry finds the object gone and ends it.
   await deps.repository.dropClaim(claimed.id, claimed.objectVersion);
@@ -337,17 +362,18 @@ async function erasedWithSpeaker(
 /**
  * An API upload created (`createdAt`) by its speaker's erasure, whose file comes only now: the erasure's
  * index query may have missed its PENDING record (the `bySpeaker` index lags), so the marker decides, read
- * after the claim as for the drop folder. The record just claimed and the file are deleted, as for an
- * upload whose record the erasure found (`notClaimed`). Uploads without a speaker cost nothing.
+ * after the claim as for the drop folder (`readSpeaker`). The record just claimed and the file are
+ * deleted, as for an upload whose record the erasure found (`notClaimed`).
  */
 async function erasedUpload(
   deps: ObjectProcessorDeps,
   ref: S3ObjectRef,
   claimed: ObjectClaim,
   claim: Extract<ClaimResult, { claimed: true }>,
+  marker: Record<string, unknown> | undefined,
 ): Promise<ProcessOutcome | undefined> {
   if (claimed.source !== 'api' || !claim.speaker) return undefined;
-  if (!(await deps.repository.erasedAfter(claim.speaker, claim.prediction.createdAt))) return undefined;
+  if (!deps.repository.markerCovers(marker, claim.prediction.createdAt)) return undefined;
   await deps.repository.dropClaim(claimed.id, claimed.objectVersion);
   await deps.s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
   return {
@@ -445,11 +471,12 @@ async function evaluate(
   origin: ObjectOrigin,
   object: OpenedObject,
   speaker: SpeakerRef | undefined,
+  known: KnownStatistics | undefined,
 ): Promise<Evaluation> {
   const keyProblem = origin.source === 'drop-folder' ? dropFolderKeyProblem(origin.relativePath) : undefined;
   if (keyProblem) return { error: keyProblem };
   try {
-    return { result: await predictObject(deps, ref, object.response, speaker) };
+    return { result: await predictObject(deps, ref, object.response, speaker, known) };
   } catch (error) {
     if (!isInputError(error)) throw error;
     return { error: error.toJSON() };
@@ -468,11 +495,12 @@ async function finish(
     prediction: Prediction;
     callback?: CallbackTarget | undefined;
     speaker?: SpeakerRef | undefined;
+    known?: KnownStatistics | undefined;
   },
   objectVersion: string,
   object: OpenedObject,
 ): Promise<Processed> {
-  const evaluation = await evaluate(deps, ref, origin, object, claimed.speaker);
+  const evaluation = await evaluate(deps, ref, origin, object, claimed.speaker, claimed.known);
   const finished = deps.repository.finished(claimed.prediction, evaluation);
   // The result file goes first: if committing the record then fails, the retry writes it again. None
   // for a key that cannot hold one, nor for replaced/deleted bytes (the newer object's event owns it).
@@ -555,6 +583,7 @@ async function predictObject(
   ref: S3ObjectRef,
   object: GetObjectCommandOutput,
   speaker: SpeakerRef | undefined,
+  known: KnownStatistics | undefined,
 ): Promise<SpeakerPrediction> {
   // Re-checked here because a presigned POST without a declared size, or any drop-folder client, is
   // limited by nothing else; checked from the headers, before the body is read, so an oversized object
@@ -564,5 +593,5 @@ async function predictObject(
   if (!object.Body) throw new Error(`S3 returned no body for ${ref.key}`);
   const bytes = await object.Body.transformToByteArray();
   const options = { maxDurationSec: deps.maxDurationSec };
-  return predictForSpeaker(deps.predictor, deps.speakers, bytes, options, speaker);
+  return predictForSpeaker(deps.predictor, deps.speakers, bytes, options, speaker, known);
 }

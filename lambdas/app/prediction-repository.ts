@@ -777,6 +777,11 @@ export class PredictionRepository {
    * An arrival that is not known counts as before an erasure that is. One GetItem.
    */
   async erasedAfter(ref: SpeakerRef, arrivedAt: string | Date | undefined): Promise<boolean> {
+    return this.markerCovers(await this.erasureMarker(ref), arrivedAt);
+  }
+
+  /** The speaker's erasure marker as stored (read consistently), or undefined. One GetItem. */
+  async erasureMarker(ref: SpeakerRef): Promise<Record<string, unknown> | undefined> {
     const { Item } = await this.#doc.send(
       new GetCommand({
         TableName: this.#options.tableName,
@@ -784,8 +789,13 @@ export class PredictionRepository {
         ConsistentRead: true,
       }),
     );
-    if (!Item || this.#isExpired(Item)) return false;
+    return Item;
+  }
+
+  /** `erasedAfter` for a marker already read (`erasureMarker`, or with the statistics: speaker-repository.ts). */
+  markerCovers(marker: Record<string, unknown> | undefined, arrivedAt: string | Date | undefined): boolean {
+    if (!marker || this.#isExpired(marker)) return false;
     const arrived = arrivedAt === undefined ? Number.NaN : new Date(arrivedAt).getTime();
-    return Number.isNaN(arrived) || arrived <= Date.parse(Item.erasedAt as string);
+    return Number.isNaN(arrived) || arrived <= Date.parse(marker.erasedAt as string);
   }
 }

@@ -1,7 +1,7 @@
 import { adaptationKey, type SpeakerAdaptation } from '../core/features/speaker-normalization.ts';
 import type { PredictionResult, PredictOptions } from '../core/types.ts';
 import { SPEAKER_ID_CHARACTERS, SpeakerIdSchema } from './api-schemas.ts';
-import type { SpeakerRef, SpeakerRepository } from './speaker-repository.ts';
+import type { SpeakerRef, SpeakerRepository, StoredSpeaker } from './speaker-repository.ts';
 
 /** What of the model the speaker path needs: its adaptation, if the package has one. */
 export interface AdaptingPredictor {
@@ -9,11 +9,15 @@ export interface AdaptingPredictor {
   predict(audio: Uint8Array, options?: PredictOptions): Promise<PredictionResult>;
 }
 
+/** The speaker's statistics, already read (with its erasure marker: `SpeakerRepository.getWithMarker`). */
+export type KnownStatistics = { stored: StoredSpeaker | undefined };
+
 /** The public result: the clip's contribution to the statistics stays internal. */
 export type SpeakerPrediction = Omit<PredictionResult, 'speakerClip'>;
 
 /**
- * A prediction in a speaker's context: one consistent read of the speaker's statistics, the prediction
+ * A prediction in a speaker's context: one consistent read of the speaker's statistics (none when the
+ * caller read them: `known`), the prediction
  * (adapted once the model's `minClips` are known), then one conditional update with this clip (retried
  * only when another clip of the same speaker committed first). Without a speaker, or with a model that
  * does not adapt, it is the plain prediction and touches no statistics.
@@ -24,11 +28,12 @@ export async function predictForSpeaker(
   audio: Uint8Array,
   options: PredictOptions,
   ref: SpeakerRef | undefined,
+  read?: KnownStatistics,
 ): Promise<SpeakerPrediction> {
   const adaptation = predictor.metadata?.speakerAdaptation;
   if (!ref || !speakers || !adaptation) return withoutClip(await predictor.predict(audio, options));
   const key = adaptationKey(adaptation);
-  const known = await speakers.get(ref, key);
+  const known = read ? read.stored : await speakers.get(ref, key);
   const result = await predictor.predict(audio, { ...options, speaker: { statistics: known?.statistics } });
   if (result.speakerClip) await speakers.addClip(ref, key, result.speakerClip, known);
   return withoutClip(result);

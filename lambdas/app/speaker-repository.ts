@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { setTimeout } from 'node:timers/promises';
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { addClip, type SpeakerStatistics } from '../core/features/speaker-normalization.ts';
 import { isConditionalCheckFailed } from './table-definition.ts';
 
@@ -17,6 +23,12 @@ export interface SpeakerRef {
 export interface StoredSpeaker {
   statistics: SpeakerStatistics;
   version: number;
+}
+
+/** A speaker's statistics and its erasure marker (as stored: prediction-repository.ts judges it), read together. */
+export interface SpeakerWithMarker {
+  stored: StoredSpeaker | undefined;
+  marker: Record<string, unknown> | undefined;
 }
 
 export interface SpeakerRepositoryOptions {
@@ -87,6 +99,33 @@ export class SpeakerRepository {
         ConsistentRead: true,
       }),
     );
+    return this.#stored(Item, adaptationKey);
+  }
+
+  /**
+   * `get`, and the speaker's erasure marker, in one consistent BatchGetItem: a clip that adapts asks
+   * both after its claim, and pays one request for them, not two. Keys DynamoDB leaves unprocessed
+   * (throttling) are asked again.
+   */
+  async getWithMarker(ref: SpeakerRef, adaptationKey: string): Promise<SpeakerWithMarker> {
+    const table = this.#options.tableName;
+    let keys: Record<string, unknown>[] = [{ id: speakerItemId(ref) }, { id: erasureMarkerId(ref) }];
+    const items: Record<string, unknown>[] = [];
+    while (keys.length > 0) {
+      const { Responses, UnprocessedKeys } = await this.#doc.send(
+        new BatchGetCommand({ RequestItems: { [table]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      items.push(...(Responses?.[table] ?? []));
+      keys = UnprocessedKeys?.[table]?.Keys ?? [];
+    }
+    const item = (id: string) => items.find((i) => i.id === id);
+    return {
+      stored: this.#stored(item(speakerItemId(ref)), adaptationKey),
+      marker: item(erasureMarkerId(ref)),
+    };
+  }
+
+  #stored(Item: Record<string, unknown> | undefined, adaptationKey: string): StoredSpeaker | undefined {
     if (!Item) return undefined;
     const version = Item.version as number;
     // TTL deletes lazily; an expired or foreign item counts as empty but keeps its version for the write.

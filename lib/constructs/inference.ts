@@ -297,9 +297,10 @@ export class Inference extends Construct {
         ],
       }),
     );
-    // GetItem reads records, speakers and the active model pointer; UpdateItem (which creates what it does
+    // GetItem reads records, speakers and the active model pointer (BatchGetItem: an adapting clip's
+    // statistics and erasure marker in one request); UpdateItem (which creates what it does
     // not find) writes records and speaker statistics, never the registry's or the training side's items.
-    props.table.grant(fn, 'dynamodb:GetItem');
+    props.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:BatchGetItem');
     grantItems(fn, props.table, ['dynamodb:UpdateItem'], { except: TRAINING_AND_REGISTRY_KEYS });
     bindPredictionEvents(this, 'DefaultBus', fn);
   }
