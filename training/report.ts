@@ -635,6 +635,17 @@ MLP *alone* (reported, not deciding): 0.545 and 0.548 with no context (above bot
 and 0.498), 0.577 and 0.578 after 10 clips (+0.032 and +0.030 from the context), and on skewed streams
 −0.024 and −0.012 against its own k = 0, where round 20's linear head had lost 0.094 and 0.066
 ([round40/](round40/)).
+
+### Round 41 (2026-12-07): round 40's MLP alone as the adaptive path, on fresh seeds (#18)
+
+Rule before the run ([ROUND41.md](ROUND41.md)), the candidate picked from round 40's results and said so:
+the stream-trained MLP alone once a speaker has N earlier clips (the ensemble below N), on MLP seeds
+never used (17–22), the same streams, every criterion on both draws. At k = 10: 0.578 and 0.574 against
+the ensemble's 0.526 and 0.498 (**+0.052**, **+0.076**; +0.04 needed), skewed streams +0.002 and +0.027
+(≥ −0.01), the context's own share +0.025 and +0.028 (≥ +0.02), largest class 17 %, raw ECE 0.046 and
+0.045: **adopted**, N = 1 (not yet built into the package: that is its next step). Half the gain is there
+with no context (k = 0: 0.553 and 0.546); the worst single skewed kind still loses 0.061–0.073; measured
+on clean studio speech and RAVDESS voices only ([round41/](round41/)).
 `;
 
 /** Training curves of the shipped model, per epoch. */
