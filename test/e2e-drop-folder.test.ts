@@ -8,34 +8,11 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../lambdas/app/aws-clients.ts';
 import { tessClip } from './helpers/fixtures.ts';
-import { type LocalStackProcess, spawnLocalStack } from './helpers/local-stack-process.ts';
+import { type LocalStackProcess, readResult, spawnLocalStack } from './helpers/local-stack-process.ts';
 
 const AWS_CLI = '/usr/bin/aws';
 const hasAwsCli = existsSync(AWS_CLI);
 const run = promisify(execFile);
-
-/**
- * Reads results/<path>.json once the processor has written it (capped number of polls). s3rver writes a
- * file in place, so a GET racing the PUT can read a partial body: not ready yet (docs/dependencies.md).
- */
-async function readResult(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-  attempts = 300,
-): Promise<Record<string, unknown>> {
-  for (let i = 0; i < attempts; i++) {
-    try {
-      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return JSON.parse(await object.Body!.transformToString());
-    } catch (error) {
-      const notYet = error instanceof SyntaxError || (error instanceof Error && error.name === 'NoSuchKey');
-      if (!notYet) throw error;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`${key} was not written after ${attempts} polls`);
-}
 
 describe('drop folder on the local stack: objects under incoming/ get results/…json', () => {
   let dataDir: string;

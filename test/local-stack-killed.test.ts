@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../bin/local/local-aws.ts';
 import { type LocalStack, startLocalStack } from '../bin/local/stack.ts';
@@ -11,22 +11,12 @@ import { createDocumentClient, createS3Client } from '../lambdas/app/aws-clients
 import { uploadKey } from '../lambdas/app/object-keys.ts';
 import { PredictionRepository } from '../lambdas/app/prediction-repository.ts';
 import { tessClip } from './helpers/fixtures.ts';
-import { type LocalStackProcess, spawnLocalStack, waitForPrediction } from './helpers/local-stack-process.ts';
-
-/** Reads results/<path>.json once it is written (s3rver may serve a partial body while it writes). */
-async function readResult(s3: S3Client, bucket: string, key: string): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 600; i++) {
-    try {
-      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return JSON.parse(await object.Body!.transformToString());
-    } catch (error) {
-      const notYet = error instanceof SyntaxError || (error instanceof Error && error.name === 'NoSuchKey');
-      if (!notYet) throw error;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`${key} was not written`);
-}
+import {
+  type LocalStackProcess,
+  readResult,
+  spawnLocalStack,
+  waitForPrediction,
+} from './helpers/local-stack-process.ts';
 
 /** Starts the stack on `dataDir`, again while the killed one's lock is not yet stale (data-dir-lock.ts). */
 async function restart(dataDir: string): Promise<LocalStackProcess> {
@@ -102,7 +92,7 @@ describe('npm start finishes the uploads a killed stack on its data folder left 
     s3 = s3On(stack);
     const uploads = await Promise.all([holding, ...queued].map((id) => waitForPrediction(stack!, id, 3000)));
     const results = await Promise.all(
-      dropped.map((key) => readResult(s3!, bucket, `results/${key.slice('incoming/'.length)}.json`)),
+      dropped.map((key) => readResult(s3!, bucket, `results/${key.slice('incoming/'.length)}.json`, 600)),
     );
 
     // Assess

@@ -30,7 +30,7 @@ import { createPredictor, type Predictor } from '../lambdas/core/predict.ts';
 import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 import { tessClip } from './helpers/fixtures.ts';
 import { predictionRepositoryOn, startTestAws, type TestAws, uploadServiceOn } from './helpers/local-aws.ts';
-import { speakerErasureOn } from './helpers/speaker-erasure.ts';
+import { speakerErasureOn, withLaggingSpeakerIndex } from './helpers/speaker-erasure.ts';
 
 /**
  * A clip still being processed when its speaker is erased, and a record that vanishes under its
@@ -751,13 +751,7 @@ describe('erasing a speaker while one of its clips is in flight', () => {
       { apiKeyId: 'local' },
     );
     // The bySpeaker index behind (as DynamoDB's may be on AWS): the erasure's query does not see the upload.
-    const lagging = new Proxy(repository, {
-      get(target, name) {
-        if (name === 'speakerRecords') return async () => ({ records: [], more: false });
-        const value = Reflect.get(target, name, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
+    const lagging = withLaggingSpeakerIndex(repository);
     const scope = speakerScope({ apiKeyId: 'local' });
     expect(await speakerErasureOn(aws, lagging)([scope], 'lagging')).toMatchObject({ more: false });
 

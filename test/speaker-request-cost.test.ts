@@ -13,7 +13,7 @@ import { DEFAULT_MODEL_DIR } from '../lib/paths.ts';
 import { adaptingModelDir } from './helpers/adapting-model.ts';
 import { tessClip } from './helpers/fixtures.ts';
 import { predictionRepositoryOn, startTestAws, type TestAws, uploadServiceOn } from './helpers/local-aws.ts';
-import { speakerErasureOn } from './helpers/speaker-erasure.ts';
+import { speakerErasureOn, withLaggingSpeakerIndex } from './helpers/speaker-erasure.ts';
 
 /** One DynamoDB request as sent: its operation and the kinds of item it names (speaker items by prefix). */
 type SentRequest = string;
@@ -160,13 +160,7 @@ describe('DynamoDB requests per processed clip', () => {
       { apiKeyId: 'local' },
     );
     // The bySpeaker index behind (as DynamoDB's may be on AWS): only the marker can stop the upload.
-    const lagging = new Proxy(repository, {
-      get(target, name) {
-        if (name === 'speakerRecords') return async () => ({ records: [], more: false });
-        const value = Reflect.get(target, name, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
+    const lagging = withLaggingSpeakerIndex(repository);
     await speakerErasureOn(aws, lagging)([speakerScope({ apiKeyId: 'local' })], 'cost-erased');
     const key = `uploads/${created.id}/clip.flac`;
     const event = aws.nextEvent(key);

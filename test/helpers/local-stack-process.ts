@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -103,4 +104,27 @@ export async function waitForPrediction(
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`prediction ${id} did not finish after ${attempts} polls`);
+}
+
+/**
+ * Reads results/<path>.json once the processor has written it (capped number of polls). s3rver writes a
+ * file in place, so a GET racing the PUT can read a partial body: not ready yet (docs/dependencies.md).
+ */
+export async function readResult(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  attempts = 300,
+): Promise<Record<string, unknown>> {
+  for (let i = 0; i < attempts; i++) {
+    try {
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return JSON.parse(await object.Body!.transformToString());
+    } catch (error) {
+      const notYet = error instanceof SyntaxError || (error instanceof Error && error.name === 'NoSuchKey');
+      if (!notYet) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`${key} was not written after ${attempts} polls`);
 }

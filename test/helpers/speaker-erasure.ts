@@ -22,3 +22,16 @@ export const speakerErasureOn = (
 
 /** The tests' wait between an erasure's markers and its index query (the functions' own: INDEX_SETTLE_MS). */
 export const TEST_INDEX_SETTLE_MS = 50;
+
+/**
+ * `repository` as an erasure sees it while DynamoDB's eventually consistent `bySpeaker` index is behind
+ * (never the case in dynalite): its speaker-records query finds nothing; every other call is the real one.
+ */
+export const withLaggingSpeakerIndex = (repository: PredictionRepository): PredictionRepository =>
+  new Proxy(repository, {
+    get(target, name) {
+      if (name === 'speakerRecords') return async () => ({ records: [], more: false });
+      const value = Reflect.get(target, name, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
