@@ -11,7 +11,14 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Command } from 'commander';
 import { argmax } from './adaptive.ts';
-import { drawPrior, PRIOR_COUNTS, targetWeight } from './adaptive-streams.ts';
+import {
+  addToTally,
+  drawPrior,
+  PRIOR_COUNTS,
+  type StreamTally,
+  streamCurveRow,
+  targetWeight,
+} from './adaptive-streams.ts';
 import { labelIndex } from './batches.ts';
 import { defaultDatasetDir, EMOTIONS } from './datasets.ts';
 import type { SavedProbabilities } from './ensemble-folds.ts';
@@ -195,15 +202,10 @@ function streamsOf(held: readonly Clip[], population: number[]): Scored[] {
   return scored;
 }
 
-type Tally = Map<string, { correct: number; weight: number; predicted: number[] }>;
+type Tally = StreamTally;
 
-function addTo(tally: Tally, key: string, predicted: number, truth: number, weight: number): void {
-  const t = tally.get(key) ?? { correct: 0, weight: 0, predicted: LABELS.map(() => 0) };
-  t.correct += predicted === truth ? weight : 0;
-  t.weight += weight;
-  t.predicted[predicted]! += 1;
-  tally.set(key, t);
-}
+const addTo = (tally: Tally, key: string, predicted: number, truth: number, weight: number) =>
+  addToTally(tally, key, predicted, truth, weight, K);
 
 /** The four predictions ROUND40.md names, for one scored position. */
 function predictionsOf(ensemble: number[], adapted: ArrayLike<number>, alone: ArrayLike<number>) {
@@ -304,22 +306,16 @@ function calibrationErrors(calibration: Calibration) {
 
 /** Accuracy-after-k rows of `model` against the ensemble alone (balanced; skewed mean and worst kind). */
 function curves(tally: Tally, model: string) {
-  const accuracy = (key: string) => tally.get(key)!.correct / tally.get(key)!.weight;
-  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-  const r3 = (x: number) => Math.round(x * 1000) / 1000;
   return PRIOR_COUNTS.map((k) => {
-    const skewed = (name: string) => [...LABELS.keys()].map((d) => accuracy(`${name}/${k}/${d}`));
-    const ensembleSkewed = skewed('ensemble');
-    const modelSkewed = skewed(model);
-    const predicted = tally.get(`${model}/${k}/balanced`)!.predicted;
+    const row = streamCurveRow(tally, model, 'ensemble', k, K);
     return {
       k,
-      ensemble: r3(accuracy(`ensemble/${k}/balanced`)),
-      model: r3(accuracy(`${model}/${k}/balanced`)),
-      ensembleSkewed: r3(mean(ensembleSkewed)),
-      modelSkewed: r3(mean(modelSkewed)),
-      worstSkewedDelta: r3(Math.min(...modelSkewed.map((c, d) => c - ensembleSkewed[d]!))),
-      largestShare: r3(Math.max(...predicted) / predicted.reduce((a, b) => a + b, 0)),
+      ensemble: row.baseline,
+      model: row.model,
+      ensembleSkewed: row.baselineSkewed,
+      modelSkewed: row.modelSkewed,
+      worstSkewedDelta: row.worstSkewedDelta,
+      largestShare: row.largestShare,
     };
   });
 }

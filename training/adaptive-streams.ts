@@ -82,3 +82,50 @@ export function channelMeans(matrix: FeatureMatrix): Float64Array {
   }
   return means.map((s) => s / Math.max(1, matrix.frames));
 }
+
+/** Weighted hits and predicted classes per `model/k/stream kind` key (rounds 20, 38, 40, 41). */
+export type StreamTally = Map<string, { correct: number; weight: number; predicted: number[] }>;
+
+export function addToTally(
+  tally: StreamTally,
+  key: string,
+  predicted: number,
+  truth: number,
+  weight: number,
+  classes: number,
+): void {
+  const t = tally.get(key) ?? { correct: 0, weight: 0, predicted: new Array<number>(classes).fill(0) };
+  t.correct += predicted === truth ? weight : 0;
+  t.weight += weight;
+  t.predicted[predicted]! += 1;
+  tally.set(key, t);
+}
+
+/**
+ * One accuracy-after-k row of `model` against `baseline` (keys `name/k/balanced` and `name/k/<dominant>`):
+ * balanced accuracy, the mean over the skewed kinds, the skewed kind that lost most, the largest class
+ * share of the balanced predictions; rounded to 3 decimals.
+ */
+export function streamCurveRow(
+  tally: StreamTally,
+  model: string,
+  baseline: string,
+  k: number,
+  classes: number,
+) {
+  const accuracy = (key: string) => tally.get(key)!.correct / tally.get(key)!.weight;
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  const skewed = (name: string) => Array.from({ length: classes }, (_, d) => accuracy(`${name}/${k}/${d}`));
+  const baselineSkewed = skewed(baseline);
+  const modelSkewed = skewed(model);
+  const predicted = tally.get(`${model}/${k}/balanced`)!.predicted;
+  return {
+    baseline: r3(accuracy(`${baseline}/${k}/balanced`)),
+    model: r3(accuracy(`${model}/${k}/balanced`)),
+    baselineSkewed: r3(mean(baselineSkewed)),
+    modelSkewed: r3(mean(modelSkewed)),
+    worstSkewedDelta: r3(Math.min(...modelSkewed.map((c, d) => c - baselineSkewed[d]!))),
+    largestShare: r3(Math.max(...predicted) / predicted.reduce((a, b) => a + b, 0)),
+  };
+}

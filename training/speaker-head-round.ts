@@ -10,7 +10,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { type FeatureMatrix, frameStatistics } from '../lambdas/core/features/extract.ts';
 import { argmax } from './adaptive.ts';
-import { drawPrior, PRIOR_COUNTS, targetWeight } from './adaptive-streams.ts';
+import {
+  addToTally,
+  drawPrior,
+  PRIOR_COUNTS,
+  type StreamTally,
+  streamCurveRow,
+  targetWeight,
+} from './adaptive-streams.ts';
 import { labelIndex } from './batches.ts';
 import { defaultDatasetDir, EMOTIONS, scanDataset } from './datasets.ts';
 import type { SavedProbabilities } from './ensemble-folds.ts';
@@ -196,15 +203,10 @@ function shrunkMean(head: Head, prior: readonly number[][], estimate?: number[])
 }
 
 type HeldClip = Row & { row: number; probabilities: number[] };
-type Tally = Map<string, { correct: number; weight: number; predicted: number[] }>;
+type Tally = StreamTally;
 
-function addTo(tally: Tally, key: string, predicted: number, truth: number, weight: number): void {
-  const t = tally.get(key) ?? { correct: 0, weight: 0, predicted: LABELS.map(() => 0) };
-  t.correct += predicted === truth ? weight : 0;
-  t.weight += weight;
-  t.predicted[predicted]! += 1;
-  tally.set(key, t);
-}
+const addTo = (tally: Tally, key: string, predicted: number, truth: number, weight: number) =>
+  addToTally(tally, key, predicted, truth, weight, K);
 
 /**
  * Round 20's and round 38's predictions of one clip after `prior`, by name: round 20 scores `ensemble`,
@@ -306,23 +308,18 @@ async function scoreDraw(
  * worst (vs the ensemble) of the skewed streams.
  */
 function curves(tally: Tally, model: string) {
-  const accuracy = (key: string) => tally.get(key)!.correct / tally.get(key)!.weight;
-  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-  const r3 = (x: number) => Math.round(x * 1000) / 1000;
   return PRIOR_COUNTS.map((k) => {
-    const skewed = (name: string) => [...LABELS.keys()].map((d) => accuracy(`${name}/${k}/${d}`));
-    const ensembleSkewed = skewed('ensemble');
-    const combinedSkewed = skewed(model);
-    const predicted = tally.get(`${model}/${k}/balanced`)!.predicted;
+    const row = streamCurveRow(tally, model, 'ensemble', k, K);
+    const head = streamCurveRow(tally, 'head', 'ensemble', k, K).model;
     return {
       k,
-      ensemble: r3(accuracy(`ensemble/${k}/balanced`)),
-      head: r3(accuracy(`head/${k}/balanced`)),
-      combined: r3(accuracy(`${model}/${k}/balanced`)),
-      ensembleSkewed: r3(mean(ensembleSkewed)),
-      combinedSkewed: r3(mean(combinedSkewed)),
-      worstSkewedDelta: r3(Math.min(...combinedSkewed.map((c, d) => c - ensembleSkewed[d]!))),
-      largestShare: r3(Math.max(...predicted) / predicted.reduce((a, b) => a + b, 0)),
+      ensemble: row.baseline,
+      head,
+      combined: row.model,
+      ensembleSkewed: row.baselineSkewed,
+      combinedSkewed: row.modelSkewed,
+      worstSkewedDelta: row.worstSkewedDelta,
+      largestShare: row.largestShare,
     };
   });
 }
