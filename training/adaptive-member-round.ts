@@ -7,7 +7,7 @@
  *
  *   npx tsx training/adaptive-member-round.ts [--round 40|41] [--out models/ser-lstm/round40/adaptive-member.json]
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Command } from 'commander';
 import { argmax } from './adaptive.ts';
@@ -15,13 +15,14 @@ import {
   addToTally,
   drawPrior,
   PRIOR_COUNTS,
+  STORED_ENSEMBLE_DRAWS,
   type StreamTally,
+  storedEnsemble,
   streamCurveRow,
   targetWeight,
 } from './adaptive-streams.ts';
 import { labelIndex } from './batches.ts';
 import { defaultDatasetDir, EMOTIONS } from './datasets.ts';
-import type { SavedProbabilities } from './ensemble-folds.ts';
 import type { ClipFeatures } from './features.ts';
 import { actorFoldsOf } from './folds.ts';
 import { reliability } from './metrics.ts';
@@ -43,14 +44,10 @@ const LABEL_SMOOTHING = 0.05;
 const RAVDESS_REPEATS = 3;
 const MEMBER_WEIGHT = 0.25;
 const REPETITIONS = 4;
-const DRAWS = [
-  {
-    name: 'package seeds (round 16, ABBc8)',
-    dir: 'round16',
-    members: ['A1c8', 'B1c8', 'B2c8'],
-    mlp: [11, 12, 13],
-  },
-  { name: "round 17's seeds (ABB′c8)", dir: 'round17', members: ['A3c8', 'B3c8', 'B4c8'], mlp: [14, 15, 16] },
+/** Round 40's MLP seeds beside each stored ensemble draw (STORED_ENSEMBLE_DRAWS' order). */
+const ROUND40_SEEDS = [
+  [11, 12, 13],
+  [14, 15, 16],
 ];
 /** Round 41's MLP seeds (never used before it), beside the same two ensembles. */
 const ROUND41_SEEDS = [
@@ -219,20 +216,6 @@ function predictionsOf(ensemble: number[], adapted: ArrayLike<number>, alone: Ar
   };
 }
 
-async function storedEnsemble(draw: (typeof DRAWS)[number]) {
-  const members = await Promise.all(
-    draw.members.map(async (m) => {
-      const path = new URL(`../models/ser-lstm/${draw.dir}/${m}.probs.json`, import.meta.url);
-      return (JSON.parse(await readFile(path, 'utf8')) as SavedProbabilities).clean;
-    }),
-  );
-  const clips = members[0]!.truth.length;
-  const probabilities = Array.from({ length: clips }, (_, j) =>
-    LABELS.map((_, c) => members.reduce((s, m) => s + m.probabilities[j * K + c]! / members.length, 0)),
-  );
-  return { truth: members[0]!.truth, foldOf: members[0]!.foldOf, probabilities };
-}
-
 /** The MLP seeds' mean probabilities of `rows`, each seed trained on the fold's training clips. */
 async function mlpProbabilities(train: Clip[], rows: number[][], seeds: number[], fold: number) {
   const mean = new Float32Array(rows.length * K);
@@ -353,12 +336,12 @@ if (EMOTIONS.length !== K) throw new Error('label set changed');
 await initTf();
 const folds = foldsOf(await recipeClipFeatures(data));
 const results = [];
-for (const [d, draw] of DRAWS.entries()) {
+for (const [d, draw] of STORED_ENSEMBLE_DRAWS.entries()) {
   const started = performance.now();
-  const ensemble = await storedEnsemble(draw);
+  const ensemble = await storedEnsemble(draw, K);
   const tally: Tally = new Map();
   const calibration: Calibration = new Map();
-  const seeds = round === 41 ? ROUND41_SEEDS[d]! : draw.mlp;
+  const seeds = (round === 41 ? ROUND41_SEEDS : ROUND40_SEEDS)[d]!;
   let offset = 0;
   for (const fold of folds) {
     await scoreFold(tally, calibration, fold, ensemble, offset, seeds);

@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import type { FeatureMatrix } from '../lambdas/core/features/extract.ts';
+import type { SavedProbabilities } from './ensemble-folds.ts';
 import { type Rng, shuffle } from './random.ts';
 
 /**
@@ -128,4 +130,34 @@ export function streamCurveRow(
     worstSkewedDelta: r3(Math.min(...modelSkewed.map((c, d) => c - baselineSkewed[d]!))),
     largestShare: r3(Math.max(...predicted) / predicted.reduce((a, b) => a + b, 0)),
   };
+}
+
+/** The stored out-of-fold ensembles the speaker rounds (20, 38, 40, 41) are scored beside. */
+export const STORED_ENSEMBLE_DRAWS = [
+  { name: 'package seeds (round 16, ABBc8)', dir: 'round16', members: ['A1c8', 'B1c8', 'B2c8'] },
+  { name: "round 17's seeds (ABB′c8)", dir: 'round17', members: ['A3c8', 'B3c8', 'B4c8'] },
+] as const;
+
+/**
+ * A draw's members' clean out-of-fold probabilities averaged as the graph averages them, per held-out
+ * clip in their pooled order, with that order's truths and folds (which every member must share).
+ */
+export async function storedEnsemble(draw: (typeof STORED_ENSEMBLE_DRAWS)[number], classes: number) {
+  const members = await Promise.all(
+    draw.members.map(async (m) => {
+      const path = new URL(`../models/ser-lstm/${draw.dir}/${m}.probs.json`, import.meta.url);
+      return (JSON.parse(await readFile(path, 'utf8')) as SavedProbabilities).clean;
+    }),
+  );
+  const [first] = members;
+  if (
+    !members.every((m) => m.truth.every((t, j) => t === first!.truth[j] && m.foldOf[j] === first!.foldOf[j]))
+  )
+    throw new Error(`${draw.name}: the members' held-out orders differ`);
+  const probabilities = first!.truth.map((_, j) =>
+    Array.from({ length: classes }, (_, c) =>
+      members.reduce((s, m) => s + m.probabilities[j * classes + c]! / members.length, 0),
+    ),
+  );
+  return { truth: first!.truth, foldOf: first!.foldOf, probabilities };
 }

@@ -6,7 +6,7 @@
  * from the speaker's mean, adding only how the context moves the head's opinion.
  * No LSTM is trained: the head is fitted per actor fold on that fold's training speakers.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { type FeatureMatrix, frameStatistics } from '../lambdas/core/features/extract.ts';
 import { argmax } from './adaptive.ts';
@@ -14,13 +14,14 @@ import {
   addToTally,
   drawPrior,
   PRIOR_COUNTS,
+  STORED_ENSEMBLE_DRAWS,
   type StreamTally,
+  storedEnsemble,
   streamCurveRow,
   targetWeight,
 } from './adaptive-streams.ts';
 import { labelIndex } from './batches.ts';
 import { defaultDatasetDir, EMOTIONS, scanDataset } from './datasets.ts';
-import type { SavedProbabilities } from './ensemble-folds.ts';
 import { type ClipFeatures, createFeaturePipeline, dedupe } from './features.ts';
 import { actorFoldsOf } from './folds.ts';
 import { DEFAULTS } from './pipeline.ts';
@@ -35,10 +36,6 @@ const L2 = 1e-3;
 const STEPS = 400;
 const LEARNING_RATE = 0.05;
 const REPETITIONS = 4;
-const DRAWS = [
-  { name: 'package seeds (round 16, ABBc8)', dir: 'round16', members: ['A1c8', 'B1c8', 'B2c8'] },
-  { name: "round 17's seeds (ABB′c8)", dir: 'round17', members: ['A3c8', 'B3c8', 'B4c8'] },
-];
 
 interface Row {
   speaker: string;
@@ -274,24 +271,14 @@ function scoreClip(
 async function scoreDraw(
   rows: Row[],
   heldOrder: number[],
-  draw: (typeof DRAWS)[number],
+  draw: (typeof STORED_ENSEMBLE_DRAWS)[number],
   round: number,
 ): Promise<Tally> {
-  const members = await Promise.all(
-    draw.members.map(async (m) => {
-      const path = new URL(`../models/ser-lstm/${draw.dir}/${m}.probs.json`, import.meta.url);
-      return (JSON.parse(await readFile(path, 'utf8')) as SavedProbabilities).clean;
-    }),
-  );
-  const ensemble = heldOrder.map((_, j) =>
-    LABELS.map((_, k) => members.reduce((s, m) => s + m.probabilities[j * K + k]! / members.length, 0)),
-  );
-  members.forEach((m) => {
-    if (!heldOrder.every((r, j) => rows[r]!.label === m.truth[j])) throw new Error('held-out order differs');
-  });
+  const { truth, foldOf, probabilities: ensemble } = await storedEnsemble(draw, K);
+  if (!heldOrder.every((r, j) => rows[r]!.label === truth[j])) throw new Error('held-out order differs');
   const tally: Tally = new Map();
-  for (const fold of new Set(members[0]!.foldOf)) {
-    const held = heldOrder.flatMap((r, j) => (members[0]!.foldOf[j] === fold ? [{ r, j }] : []));
+  for (const fold of new Set(foldOf)) {
+    const held = heldOrder.flatMap((r, j) => (foldOf[j] === fold ? [{ r, j }] : []));
     const heldSpeakers = new Set(held.map(({ r }) => rows[r]!.speaker));
     const head = fitHead(rows.filter((r) => !heldSpeakers.has(r.speaker)));
     const clips: HeldClip[] = held.map(({ r, j }) => ({ ...rows[r]!, row: j, probabilities: ensemble[j]! }));
@@ -352,7 +339,7 @@ const models = MODELS_OF_ROUND[round];
 if (!models) throw new Error(`--round: 20 or 38, not ${round}`);
 const { rows, heldOrder } = await loadRows();
 const results = [];
-for (const draw of DRAWS) {
+for (const draw of STORED_ENSEMBLE_DRAWS) {
   const tally = await scoreDraw(rows, heldOrder, draw, round);
   for (const model of models) {
     const rowsOfDraw = curves(tally, model);
